@@ -1,0 +1,102 @@
+# uvscope: make | make test | make demo | make bench | make clean      (V=1 shows commands)
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.SECONDARY:
+
+OUTPUT   := .output
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+CC       ?= cc
+NODE     ?= node
+VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+
+ifeq ($(V),1)
+Q :=
+msg =
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+CFLAGS   ?= -g -O2
+CFLAGS   += -Wall \
+	    -Wextra \
+	    -Werror \
+	    -Wno-missing-field-initializers \
+	    -Wno-format-truncation \
+	    -std=gnu11 \
+	    -D_GNU_SOURCE \
+	    -DUVSCOPE_VERSION='"$(VERSION)"'
+INCLUDES := -Iinclude \
+	    -Iagent \
+	    -I$(OUTPUT)
+LIBS     := $(shell pkg-config --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz) -lm
+
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+AGENT_SRCS := $(wildcard agent/*.c)
+AGENT_OBJS := $(patsubst agent/%.c,$(OUTPUT)/agent/%.o,$(AGENT_SRCS))
+LIB_OBJS   := $(filter-out $(OUTPUT)/agent/main.o,$(AGENT_OBJS))
+UNIT_SRCS  := $(wildcard tests/unit/*.c)
+UNIT_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/unit/%.o,$(UNIT_SRCS))
+UNIT_BIN   := $(OUTPUT)/unit-tests
+
+.PHONY: all
+all: uvscope
+
+$(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/unit:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/vmlinux.h: | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h $(wildcard include/uvscope/*.h bpf/*.bpf.h) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86 \
+		-Iinclude -I$(OUTPUT) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(OUTPUT)/agent/%.o: agent/%.c $(wildcard agent/*.h include/uvscope/*.h) $(SKELS) | $(OUTPUT)/agent
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+uvscope: $(AGENT_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
+# ---- tests ----------------------------------------------------------------------------------
+include tests/unit/fixtures.mk
+
+$(OUTPUT)/unit/%.o: tests/unit/%.c $(wildcard agent/*.h include/uvscope/*.h tests/unit/*.h) $(SKELS) | $(OUTPUT)/unit
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Wno-unused-parameter $(INCLUDES) -c $< -o $@
+
+$(UNIT_BIN): $(UNIT_OBJS) $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -lcriterion -o $@
+
+.PHONY: test unit integration
+test: unit integration
+
+unit: $(UNIT_BIN) uvscope $(UNIT_FIXTURES)
+	$(Q)UVSCOPE=$(CURDIR)/uvscope FIXTURES=$(CURDIR)/$(OUTPUT)/fixtures $(UNIT_BIN) --jobs 2
+
+integration: uvscope
+	$(Q)UVSCOPE=$(CURDIR)/uvscope $(NODE) --test --test-concurrency=1 tests/integration/
+
+# ---- demo and benchmark ---------------------------------------------------------------------
+.PHONY: demo bench
+demo:
+	$(Q)scripts/demo.sh
+
+bench: uvscope
+	$(Q)scripts/bench.sh
+
+.PHONY: clean
+clean:
+	$(Q)rm -rf $(OUTPUT) uvscope

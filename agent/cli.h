@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Command-line parsing: argv in, options out, errors that name the option. */
+#ifndef UVSCOPE_CLI_H
+#define UVSCOPE_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+enum uvs_command {
+	UVS_CMD_NONE = 0,
+	UVS_CMD_TOP,
+	UVS_CMD_WATCH,
+};
+
+struct uvs_cli {
+	enum uvs_command command;
+	pid_t pid;
+	uint64_t duration_ns; /* 0 = until Ctrl-C or the target exits */
+	uint64_t interval_ns;
+	uint64_t block_ns;
+	bool json;
+	bool phases;
+	int verbose;
+};
+
+#define UVS_CLI_OK 0
+#define UVS_CLI_EXIT 1  /* help or version was printed: exit 0 */
+#define UVS_CLI_USAGE 2 /* bad arguments, message printed: exit 2 */
+
+/* Parses argv; writes help/version to `out` and errors to `err`. Returns a UVS_CLI_* code. */
+int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *err);
+
+#endif

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Symbol lookups in ELF files (the node binary, libuv, libnode.so) for attaching uprobes and
+ * reading statics.
+ *
+ * The files come from processes we trace, so they are untrusted: opening validates the ELF,
+ * program and section headers against the file size, and every lookup is bounded. Only ELF64
+ * little-endian x86-64 executables and shared objects (ET_EXEC, ET_DYN) are accepted.
+ *
+ * Addresses ("addr", "vaddr") are the object's own virtual addresses (st_value, p_vaddr), not
+ * runtime addresses. Lookups are linear scans of .symtab, then .dynsym; an object whose section
+ * headers were removed altogether has no symbols here.
+ *
+ * Functions return 0 or -errno; pointer-returning functions return NULL and set errno.
+ */
+#ifndef UVSCOPE_ELF_SYMBOLS_H
+#define UVSCOPE_ELF_SYMBOLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct uvs_elf; /* opaque */
+
+struct uvs_elf_symbol {
+	uint64_t addr;        /* st_value (virtual address in the object) */
+	uint64_t size;        /* st_size */
+	uint64_t file_offset; /* where the first byte of the function is in the file: what a uprobe needs */
+	bool from_dynsym;     /* found in .dynsym, not .symtab */
+};
+
+/*
+ * Opens and validates path; NULL with errno ENOEXEC when it is not an ELF64 x86-64 LE executable
+ * or shared object, EINVAL when it is one but truncated or corrupt, or the open(2) errno.
+ */
+struct uvs_elf *uvs_elf_open(const char *path);
+
+/* Like uvs_elf_open() on an open file; works on a dup of fd, so the caller keeps (and closes) fd. */
+struct uvs_elf *uvs_elf_open_fd(int fd);
+
+/* Closes elf and frees everything it holds; accepts NULL. */
+void uvs_elf_close(struct uvs_elf *elf);
+
+/*
+ * Finds the defined STT_FUNC or STT_GNU_IFUNC symbol called name (.symtab first, then .dynsym;
+ * the first match in table order) whose address has bytes in the file; -ENOENT when absent.
+ * For an IFUNC, addr is the resolver's.
+ */
+int uvs_elf_find_function(struct uvs_elf *elf, const char *name, struct uvs_elf_symbol *out);
+
+/*
+ * Same for a defined STT_OBJECT symbol (data statics such as libuv's `nthreads`); for an object
+ * in .bss file_offset is nominal (no file bytes behind it): use addr and uvs_elf_load_base().
+ */
+int uvs_elf_find_object(struct uvs_elf *elf, const char *name, struct uvs_elf_symbol *out);
+
+/*
+ * Finds the first defined function (table order) whose raw (mangled) name starts with prefix,
+ * preferring names without a GCC clone suffix (".part.0", ".isra.0") past the prefix and never
+ * returning a ".cold" piece (not a function entry) unless the prefix itself asks for it.
+ */
+int uvs_elf_find_function_prefix(struct uvs_elf *elf, const char *prefix, struct uvs_elf_symbol *out);
+
+/*
+ * Names the function whose [st_value, st_value + st_size) contains addr into name (truncated to
+ * cap, NUL-terminated when cap > 0) and its start into *start (either may be NULL); -ENOENT if none.
+ */
+int uvs_elf_symbol_at(struct uvs_elf *elf, uint64_t addr, char *name, size_t cap, uint64_t *start);
+
+/* True for ET_DYN (PIE executable or shared library): loaded at a random base. */
+bool uvs_elf_is_dyn(const struct uvs_elf *elf);
+
+/* False for stripped objects (no .symtab; only .dynsym, if anything, is left). */
+bool uvs_elf_has_symtab(const struct uvs_elf *elf);
+
+/*
+ * Copies the NT_GNU_BUILD_ID note (PT_NOTE segments first, then SHT_NOTE sections) into buf and
+ * its length into *len; -ENOENT if none, -ENOSPC if cap is too small (*len is set anyway).
+ */
+int uvs_elf_build_id(struct uvs_elf *elf, uint8_t *buf, size_t cap, size_t *len);
+
+/* Writes id as lowercase hex into out, NUL-terminated and truncated to cap (nothing if cap is 0). */
+void uvs_elf_build_id_hex(const uint8_t *id, size_t len, char *out, size_t cap);
+
+/*
+ * Reads len bytes at file_offset (pread); -ERANGE when the range goes past the file size seen
+ * at open, -EIO if the file has shrunk since.
+ */
+int uvs_elf_read(struct uvs_elf *elf, uint64_t file_offset, void *buf, size_t len);
+
+/*
+ * Translates vaddr through the first PT_LOAD whose [p_vaddr, p_vaddr + p_memsz) contains it
+ * (vaddr - p_vaddr + p_offset); past p_filesz (.bss) the offset is nominal. -ENOENT if none.
+ */
+int uvs_elf_vaddr_to_offset(struct uvs_elf *elf, uint64_t vaddr, uint64_t *offset);
+
+/*
+ * p_vaddr - p_offset of the first PT_LOAD mapping file offset 0 (else of the first PT_LOAD):
+ * usually 0 for PIE and shared objects, 0x400000 for non-PIE x86-64. A runtime address is
+ * addr - load_base + (start of the mapping of offset 0 in /proc/PID/maps).
+ */
+uint64_t uvs_elf_load_base(const struct uvs_elf *elf);
+
+#endif /* UVSCOPE_ELF_SYMBOLS_H */

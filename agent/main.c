@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: MIT
+/* uvscope: attach to a running Node.js process and measure its event loops. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "session.h"
+
+int main(int argc, char **argv)
+{
+	struct uvs_cli cli;
+	int ret;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ret = uvs_cli_parse(argc, argv, &cli, stdout, stderr);
+	if (ret == UVS_CLI_EXIT)
+		return 0;
+	if (ret != UVS_CLI_OK)
+		return 2;
+	return uvs_session_run(&cli);
+}

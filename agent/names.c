@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Names of roles and phases as every output spells them. They are part of the JSON schema
+ * (docs/json.md), so changing one is a schema change.
+ */
+#include "snapshot.h"
+
+static const char *const role_names[] = {
+	[UVS_ROLE_OTHER] = "other",
+	[UVS_ROLE_MAIN] = "main",
+	[UVS_ROLE_WORKER] = "worker",
+	[UVS_ROLE_THREADPOOL] = "threadpool",
+	[UVS_ROLE_LOOP] = "loop",
+};
+
+static const char *const phase_names[UVS_PHASE_COUNT] = {
+	[UVS_PHASE_TIMERS] = "timers",
+	[UVS_PHASE_PENDING] = "pending",
+	[UVS_PHASE_IDLE] = "idle",
+	[UVS_PHASE_PREPARE] = "prepare",
+	[UVS_PHASE_POLL_WAIT] = "poll_wait",
+	[UVS_PHASE_POLL_IO] = "poll_io",
+	[UVS_PHASE_CHECK] = "check",
+	[UVS_PHASE_CLOSE] = "close",
+};
+
+/* An out-of-range role is a thread we could not place: report it as "other", a schema value. */
+const char *uvs_role_name(enum uvs_role role)
+{
+	if ((unsigned int)role >= sizeof(role_names) / sizeof(role_names[0]))
+		return role_names[UVS_ROLE_OTHER];
+	return role_names[role];
+}
+
+const char *uvs_phase_name(enum uvs_phase phase)
+{
+	if ((unsigned int)phase >= UVS_PHASE_COUNT)
+		return "unknown";
+	return phase_names[phase];
+}

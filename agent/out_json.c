@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: MIT
+/*
+ * JSON lines rendering. Hand-written rather than a library: the shapes are few and fixed, and
+ * the golden tests pin every byte. Strings that come from the target (comm, paths) are
+ * escaped and forced to valid UTF-8, so one odd thread name cannot break a consumer's parser.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "out_json.h"
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid (RFC 3629 table). */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0; /* overlong */
+	else if (s[0] == 0xed)
+		hi = 0x9f; /* UTF-16 surrogates */
+	else if (s[0] == 0xf0)
+		lo = 0x90; /* overlong */
+	else if (s[0] == 0xf4)
+		hi = 0x8f; /* above U+10FFFF */
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+static void json_str_n(FILE *out, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, len;
+
+	fputc('"', out);
+	while (i < n) {
+		if (s[i] == '"' || s[i] == '\\') {
+			fputc('\\', out);
+			fputc(s[i++], out);
+		} else if (s[i] < 0x20 || s[i] == 0x7f) {
+			fprintf(out, "\\u%04x", s[i++]);
+		} else if (s[i] < 0x80) {
+			fputc(s[i++], out);
+		} else if ((len = utf8_seq_len(s + i, n - i))) {
+			fwrite(s + i, 1, len, out);
+			i += len;
+		} else {
+			fputs("\\ufffd", out); /* one replacement per invalid byte */
+			i++;
+		}
+	}
+	fputc('"', out);
+}
+
+static void json_str(FILE *out, const char *s)
+{
+	if (s)
+		json_str_n(out, s, strlen(s));
+	else
+		fputs("null", out);
+}
+
+static const char *json_bool(bool b)
+{
+	return b ? "true" : "false";
+}
+
+/* A 0..1 ratio with 4 decimals, computed in integers so LC_NUMERIC cannot turn '.' into ','. */
+static void json_ratio(FILE *out, double r)
+{
+	uint64_t x;
+
+	if (!(r > 0)) /* also NaN, which JSON cannot carry */
+		r = 0;
+	if (r > 1)
+		r = 1;
+	x = (uint64_t)(r * 10000 + 0.5);
+	fprintf(out, "%" PRIu64 ".%04" PRIu64, x / 10000, x % 10000);
+}
+
+static int json_end(FILE *out)
+{
+	fputc('\n', out);
+	return ferror(out) ? -EIO : 0;
+}
+
+static void json_phase(FILE *out, enum uvs_phase p, const struct uvs_phase_snapshot *ph)
+{
+	fprintf(out,
+		"\"%s\":{\"count\":%" PRIu64 ",\"total_ns\":%" PRIu64 ",\"p50_ns\":%" PRIu64
+		",\"p99_ns\":%" PRIu64 ",\"max_ns\":%" PRIu64 "}",
+		uvs_phase_name(p), ph->count, ph->total_ns, ph->p50_ns, ph->p99_ns, ph->max_ns);
+}
+
+static void json_phases(FILE *out, const struct uvs_loop_snapshot *l)
+{
+	int p;
+
+	if (!l->has_phases) {
+		fputs("null", out);
+		return;
+	}
+	fputc('{', out);
+	for (p = 0; p < UVS_PHASE_COUNT; p++) {
+		if (p)
+			fputc(',', out);
+		json_phase(out, p, &l->phases[p]);
+	}
+	fputc('}', out);
+}
+
+static void json_loop(FILE *out, const struct uvs_loop_snapshot *l)
+{
+	fprintf(out, "{\"tid\":%d,\"role\":\"%s\",\"comm\":", l->tid, uvs_role_name(l->role));
+	json_str_n(out, l->comm, strnlen(l->comm, sizeof(l->comm)));
+	fprintf(out,
+		",\"iterations\":%" PRIu64 ",\"busy_ns\":%" PRIu64 ",\"idle_ns\":%" PRIu64
+		",\"utilization\":",
+		l->iterations, l->busy_ns, l->idle_ns);
+	json_ratio(out, l->utilization);
+	fprintf(out,
+		",\"busy_p50_ns\":%" PRIu64 ",\"busy_p99_ns\":%" PRIu64 ",\"busy_max_ns\":%" PRIu64
+		",\"blocks\":%" PRIu64 ",\"blocked_now\":%s,\"blocked_for_ns\":%" PRIu64
+		",\"phases\":",
+		l->busy_p50_ns, l->busy_p99_ns, l->busy_max_ns, l->blocks,
+		json_bool(l->blocked_now), l->blocked_now ? l->blocked_for_ns : 0);
+	json_phases(out, l);
+	fputc('}', out);
+}
+
+static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot *s)
+{
+	size_t i, n = s->nloops < UVS_MAX_LOOPS ? s->nloops : UVS_MAX_LOOPS;
+
+	fprintf(out,
+		"{\"type\":\"%s\",\"schema\":%d,\"ts_ns\":%" PRIu64 ",\"window_ns\":%" PRIu64
+		",\"pid\":%d,\"loops\":[",
+		type, UVS_SCHEMA_VERSION, s->ts_ns, s->window_ns, s->pid);
+	for (i = 0; i < n; i++) {
+		if (i)
+			fputc(',', out);
+		json_loop(out, &s->loops[i]);
+	}
+	fprintf(out,
+		"],\"agent\":{\"events\":%" PRIu64 ",\"drops\":%" PRIu64
+		",\"insert_failures\":%" PRIu64 "}}",
+		s->agent.events, s->agent.drops, s->agent.insert_failures);
+	return json_end(out);
+}
+
+int uvs_json_interval(FILE *out, const struct uvs_snapshot *s)
+{
+	return json_snapshot(out, "interval", s);
+}
+
+int uvs_json_summary(FILE *out, const struct uvs_snapshot *s)
+{
+	return json_snapshot(out, "summary", s);
+}
+
+static const char *alert_kind_name(enum uvs_alert_kind kind)
+{
+	switch (kind) {
+	case UVS_ALERT_LOOP_BLOCKED:
+		return "loop_blocked";
+	}
+	return "unknown";
+}
+
+int uvs_json_alert(FILE *out, const struct uvs_alert *a)
+{
+	fprintf(out,
+		"{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d,\"tid\":%d"
+		",\"role\":\"%s\",\"ongoing\":%s,\"blocked_ns\":%" PRIu64
+		",\"threshold_ns\":%" PRIu64 ",\"ts_ns\":%" PRIu64 "}",
+		UVS_SCHEMA_VERSION, alert_kind_name(a->kind), a->pid, a->tid,
+		uvs_role_name(a->role), json_bool(a->ongoing), a->blocked_ns, a->threshold_ns,
+		a->ts_ns);
+	return json_end(out);
+}
+
+int uvs_json_hello(FILE *out, const struct uvs_json_target *t)
+{
+	size_t i;
+
+	fprintf(out, "{\"type\":\"attach\",\"schema\":%d,\"pid\":%d,\"exe\":", UVS_SCHEMA_VERSION,
+		t->pid);
+	json_str(out, t->exe);
+	fputs(",\"build_id\":", out);
+	json_str(out, t->build_id);
+	fputs(",\"libuv_version\":", out);
+	json_str(out, t->libuv_version);
+	fputs(",\"node_version\":", out);
+	json_str(out, t->node_version);
+	fputs(",\"mode\":", out);
+	json_str(out, t->mode);
+	fprintf(out, ",\"block_threshold_ns\":%" PRIu64 ",\"interval_ns\":%" PRIu64,
+		t->block_threshold_ns, t->interval_ns);
+	fputs(",\"unavailable\":[", out);
+	for (i = 0; t->missing && i < t->nmissing; i++) {
+		if (i)
+			fputc(',', out);
+		json_str(out, t->missing[i]);
+	}
+	fputs("]}", out);
+	return json_end(out);
+}

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `uvscope top`. Each line is formatted into a buffer and cut at 80 columns before it is
+ * written, so the view stays readable on a standard terminal whatever the numbers or the
+ * target's thread names; ANSI bold is wrapped around the cut text so it never counts.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "duration.h"
+#include "out_top.h"
+
+#define TOP_COLS 80
+#define ANSI_CLEAR "\033[H\033[2J"
+#define ANSI_BOLD "\033[1m"
+#define ANSI_RESET "\033[0m"
+
+/* Loop table and phase table columns; the header and the rows share the format. */
+#define LOOP_FMT "%7s %-10s %6s %6s %6s %6s %6s %-13s %s"
+#define PHASE_FMT "  %-9s %6s %10s %7s %7s"
+
+__attribute__((format(printf, 3, 4)))
+static void line(FILE *out, bool bold, const char *fmt, ...)
+{
+	char buf[TOP_COLS * 4];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	buf[TOP_COLS] = '\0'; /* sizeof(buf) > TOP_COLS: this only ever cuts */
+	fprintf(out, "%s%s%s\n", bold ? ANSI_BOLD : "", buf, bold ? ANSI_RESET : "");
+}
+
+/* Copy of a string from the target, printable ASCII only so each byte is one column. */
+static void sanitize(char *dst, size_t cap, const char *src, size_t srclen)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < cap && i < srclen && src[i]; i++) {
+		unsigned char c = src[i];
+
+		dst[i] = c >= 0x20 && c < 0x7f ? c : '?';
+	}
+	dst[i] = '\0';
+}
+
+static const char *or_unknown(const char *s)
+{
+	return s && *s ? s : "?";
+}
+
+static size_t nloops(const struct uvs_snapshot *s)
+{
+	return s->nloops < UVS_MAX_LOOPS ? s->nloops : UVS_MAX_LOOPS;
+}
+
+static void header(FILE *out, const struct uvs_snapshot *s, const struct uvs_top_context *ctx)
+{
+	char exe[32], version[24], up[UVS_DURATION_BUF], window[UVS_DURATION_BUF];
+	char threshold[UVS_DURATION_BUF];
+	const char *base = or_unknown(ctx->target), *slash = strrchr(base, '/');
+
+	if (slash && slash[1])
+		base = slash + 1;
+	sanitize(exe, sizeof(exe), base, strlen(base));
+	sanitize(version, sizeof(version), or_unknown(ctx->libuv_version), SIZE_MAX);
+	uvs_format_duration(ctx->elapsed_ns, up, sizeof(up));
+	uvs_format_duration(s->window_ns, window, sizeof(window));
+	uvs_format_duration(ctx->block_threshold_ns, threshold, sizeof(threshold));
+	line(out, ctx->ansi, "uvscope  pid %d  %s  libuv %s  %s  up %s", ctx->pid, exe, version,
+	     or_unknown(ctx->mode), up);
+	line(out, false, "window %s  block threshold %s  events %" PRIu64 "  drops %" PRIu64
+	     "  insert failures %" PRIu64, window, threshold, s->agent.events, s->agent.drops,
+	     s->agent.insert_failures);
+}
+
+/* Iterations per second; "-" without a window, "1234k" past six digits. */
+static void format_rate(uint64_t n, uint64_t window_ns, char *buf, size_t cap)
+{
+	double rate;
+
+	if (!window_ns) {
+		snprintf(buf, cap, "-");
+		return;
+	}
+	rate = (double)n * 1e9 / (double)window_ns + 0.5;
+	if (rate < 1e6)
+		snprintf(buf, cap, "%" PRIu64, (uint64_t)rate);
+	else
+		snprintf(buf, cap, "%" PRIu64 "k", (uint64_t)(rate / 1000));
+}
+
+static void loop_row(FILE *out, const struct uvs_loop_snapshot *l, uint64_t window_ns, bool ansi)
+{
+	char tid[16], util[16], rate[24], p50[UVS_DURATION_BUF], p99[UVS_DURATION_BUF];
+	char max[UVS_DURATION_BUF], state[8 + UVS_DURATION_BUF], comm[sizeof(l->comm) + 1];
+
+	snprintf(tid, sizeof(tid), "%d", l->tid);
+	uvs_format_percent(l->utilization, util, sizeof(util));
+	format_rate(l->iterations, window_ns, rate, sizeof(rate));
+	uvs_format_duration(l->busy_p50_ns, p50, sizeof(p50));
+	uvs_format_duration(l->busy_p99_ns, p99, sizeof(p99));
+	uvs_format_duration(l->busy_max_ns, max, sizeof(max));
+	if (l->blocked_now) {
+		memcpy(state, "BLOCKED ", 8);
+		uvs_format_duration(l->blocked_for_ns, state + 8, sizeof(state) - 8);
+	} else {
+		snprintf(state, sizeof(state), "ok");
+	}
+	sanitize(comm, sizeof(comm), l->comm, sizeof(l->comm));
+	line(out, ansi && l->blocked_now, LOOP_FMT, tid, uvs_role_name(l->role), util, rate, p50,
+	     p99, max, state, comm);
+}
+
+static void loop_table(FILE *out, const struct uvs_snapshot *s, bool ansi)
+{
+	size_t i;
+
+	if (!nloops(s)) {
+		line(out, false, "no event loop seen yet");
+		return;
+	}
+	line(out, ansi, LOOP_FMT, "TID", "ROLE", "UTIL", "IT/S", "P50", "P99", "MAX", "STATE",
+	     "COMM");
+	for (i = 0; i < nloops(s); i++)
+		loop_row(out, &s->loops[i], s->window_ns, ansi);
+}
+
+static void phase_table(FILE *out, const struct uvs_loop_snapshot *l, bool ansi)
+{
+	uint64_t loop_ns = l->busy_ns + l->idle_ns;
+	char comm[sizeof(l->comm) + 1], share[16], count[24], p99[UVS_DURATION_BUF];
+	char max[UVS_DURATION_BUF];
+	int p;
+
+	sanitize(comm, sizeof(comm), l->comm, sizeof(l->comm));
+	line(out, false, "%s", "");
+	line(out, ansi, "phases of %s/%d (%s)", uvs_role_name(l->role), l->tid, comm);
+	line(out, false, PHASE_FMT, "PHASE", "SHARE", "COUNT", "P99", "MAX");
+	for (p = 0; p < UVS_PHASE_COUNT; p++) {
+		const struct uvs_phase_snapshot *ph = &l->phases[p];
+
+		/* Share of the loop's wall time, so the eight phases add up to about 100%. */
+		if (loop_ns)
+			uvs_format_percent((double)ph->total_ns / (double)loop_ns, share,
+					   sizeof(share));
+		else
+			snprintf(share, sizeof(share), "-");
+		snprintf(count, sizeof(count), "%" PRIu64, ph->count);
+		uvs_format_duration(ph->p99_ns, p99, sizeof(p99));
+		uvs_format_duration(ph->max_ns, max, sizeof(max));
+		line(out, false, PHASE_FMT, uvs_phase_name(p), share, count, p99, max);
+	}
+}
+
+static void alert_row(FILE *out, const struct uvs_alert *a)
+{
+	char when[16], blocked[UVS_DURATION_BUF];
+
+	uvs_format_clock(a->ts_ns, when, sizeof(when));
+	uvs_format_duration(a->blocked_ns, blocked, sizeof(blocked));
+	if (a->ongoing)
+		line(out, false, "%s  %s/%d blocked for %s so far", when, uvs_role_name(a->role),
+		     a->tid, blocked);
+	else
+		line(out, false, "%s  %s/%d was blocked for %s", when, uvs_role_name(a->role),
+		     a->tid, blocked);
+}
+
+static void recent_alerts(FILE *out, const struct uvs_top_context *ctx)
+{
+	size_t i, first;
+
+	if (!ctx->recent || !ctx->nrecent)
+		return;
+	first = ctx->nrecent > UVS_TOP_ALERTS ? ctx->nrecent - UVS_TOP_ALERTS : 0;
+	line(out, false, "%s", "");
+	line(out, ctx->ansi, "recent alerts");
+	for (i = first; i < ctx->nrecent; i++)
+		alert_row(out, &ctx->recent[i]);
+}
+
+int uvs_top_render(FILE *out, const struct uvs_snapshot *s, const struct uvs_top_context *ctx)
+{
+	size_t i;
+
+	if (ctx->ansi)
+		fputs(ANSI_CLEAR, out);
+	header(out, s, ctx);
+	line(out, false, "%s", "");
+	loop_table(out, s, ctx->ansi);
+	for (i = 0; i < nloops(s); i++)
+		if (s->loops[i].has_phases)
+			phase_table(out, &s->loops[i], ctx->ansi);
+	recent_alerts(out, ctx);
+	line(out, false, "%s", "");
+	line(out, false, "q or Ctrl-C to quit");
+	return ferror(out) ? -EIO : 0;
+}

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Text of `uvscope watch`. One line per interval so the output greps and tails well; the
+ * detail lives in --json and `top`.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "duration.h"
+#include "out_watch.h"
+
+static size_t nloops(const struct uvs_snapshot *s)
+{
+	return s->nloops < UVS_MAX_LOOPS ? s->nloops : UVS_MAX_LOOPS;
+}
+
+static void put_clock(FILE *out, uint64_t ts_ns)
+{
+	char buf[16];
+
+	uvs_format_clock(ts_ns, buf, sizeof(buf));
+	fputs(buf, out);
+}
+
+/* " <label> <duration>", the building block of every line here. */
+static void put_dur(FILE *out, const char *label, uint64_t ns)
+{
+	char buf[UVS_DURATION_BUF];
+
+	uvs_format_duration(ns, buf, sizeof(buf));
+	fprintf(out, " %s %s", label, buf);
+}
+
+static void put_segment(FILE *out, const struct uvs_loop_snapshot *l)
+{
+	char pct[16];
+
+	uvs_format_percent(l->utilization, pct, sizeof(pct));
+	fprintf(out, "%s/%d util %s it %" PRIu64, uvs_role_name(l->role), l->tid, pct,
+		l->iterations);
+	put_dur(out, "p99", l->busy_p99_ns);
+	put_dur(out, "max", l->busy_max_ns);
+	if (l->blocks)
+		fprintf(out, " blocks %" PRIu64, l->blocks);
+	if (l->blocked_now)
+		put_dur(out, "BLOCKED", l->blocked_for_ns);
+}
+
+int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)
+{
+	size_t i;
+
+	put_clock(out, s->ts_ns);
+	if (!nloops(s))
+		fputs(" no event loop seen yet", out);
+	for (i = 0; i < nloops(s); i++) {
+		fputs(i ? " | " : " ", out);
+		put_segment(out, &s->loops[i]);
+	}
+	fputc('\n', out);
+	return ferror(out) ? -EIO : 0;
+}
+
+/* "main loop", "worker loop", ...; a plain "loop" role reads better as "libuv loop". */
+static const char *role_loop_name(enum uvs_role role)
+{
+	static const char *const names[] = {
+		[UVS_ROLE_OTHER] = "other loop",
+		[UVS_ROLE_MAIN] = "main loop",
+		[UVS_ROLE_WORKER] = "worker loop",
+		[UVS_ROLE_THREADPOOL] = "threadpool loop",
+		[UVS_ROLE_LOOP] = "libuv loop",
+	};
+
+	if ((unsigned int)role >= sizeof(names) / sizeof(names[0]))
+		return names[UVS_ROLE_OTHER];
+	return names[role];
+}
+
+int uvs_watch_alert(FILE *out, const struct uvs_alert *a)
+{
+	char blocked[UVS_DURATION_BUF], threshold[UVS_DURATION_BUF];
+
+	uvs_format_duration(a->blocked_ns, blocked, sizeof(blocked));
+	uvs_format_duration(a->threshold_ns, threshold, sizeof(threshold));
+	put_clock(out, a->ts_ns);
+	fprintf(out, " ALERT loop blocked: %s (tid %d) ", role_loop_name(a->role), a->tid);
+	if (a->ongoing)
+		fprintf(out, "blocked for %s so far (threshold %s)\n", blocked, threshold);
+	else
+		fprintf(out, "was blocked for %s\n", blocked);
+	return ferror(out) ? -EIO : 0;
+}
+
+/* comm comes from the target and may hold anything: printable ASCII only, for the terminal. */
+static void put_safe(FILE *out, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && s[i]; i++) {
+		unsigned char c = s[i];
+
+		fputc(c >= 0x20 && c < 0x7f ? c : '?', out);
+	}
+}
+
+static void summary_phases(FILE *out, const struct uvs_loop_snapshot *l)
+{
+	uint64_t loop_ns = l->busy_ns + l->idle_ns;
+	char share[16], p99[UVS_DURATION_BUF], max[UVS_DURATION_BUF];
+	int p;
+
+	fprintf(out, "    %-10s %6s %10s %7s %7s\n", "phase", "share", "count", "p99", "max");
+	for (p = 0; p < UVS_PHASE_COUNT; p++) {
+		const struct uvs_phase_snapshot *ph = &l->phases[p];
+
+		if (loop_ns)
+			uvs_format_percent((double)ph->total_ns / (double)loop_ns, share,
+					   sizeof(share));
+		else
+			snprintf(share, sizeof(share), "-");
+		uvs_format_duration(ph->p99_ns, p99, sizeof(p99));
+		uvs_format_duration(ph->max_ns, max, sizeof(max));
+		fprintf(out, "    %-10s %6s %10" PRIu64 " %7s %7s\n", uvs_phase_name(p), share,
+			ph->count, p99, max);
+	}
+}
+
+static void summary_loop(FILE *out, const struct uvs_loop_snapshot *l)
+{
+	char pct[16];
+
+	uvs_format_percent(l->utilization, pct, sizeof(pct));
+	fprintf(out, "  %s/%d (", uvs_role_name(l->role), l->tid);
+	put_safe(out, l->comm, sizeof(l->comm));
+	fprintf(out, "): %" PRIu64 " iterations, util %s, busy", l->iterations, pct);
+	put_dur(out, "p50", l->busy_p50_ns);
+	put_dur(out, "p99", l->busy_p99_ns);
+	put_dur(out, "max", l->busy_max_ns);
+	fprintf(out, ", %" PRIu64 " blocked episode%s\n", l->blocks, l->blocks == 1 ? "" : "s");
+	if (l->has_phases)
+		summary_phases(out, l);
+}
+
+int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
+{
+	char window[UVS_DURATION_BUF];
+	size_t i;
+
+	uvs_format_duration(s->window_ns, window, sizeof(window));
+	put_clock(out, s->ts_ns);
+	fprintf(out, " summary: pid %d, %s, %zu loop%s\n", s->pid, window, nloops(s),
+		nloops(s) == 1 ? "" : "s");
+	for (i = 0; i < nloops(s); i++)
+		summary_loop(out, &s->loops[i]);
+	fprintf(out, "  agent: %" PRIu64 " events, %" PRIu64 " dropped, %" PRIu64
+		" insert failures\n", s->agent.events, s->agent.drops, s->agent.insert_failures);
+	return ferror(out) ? -EIO : 0;
+}

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "loop.skel.h"
+#include "probes.h"
+
+struct boundary {
+	const char *symbol;
+	bool retprobe;
+};
+
+/* Indexed by enum uvs_boundary: where each phase boundary is caught. */
+static const struct boundary boundaries[UVS_BOUND_COUNT] = {
+	[UVS_BOUND_TIMERS_ENTRY] = { "uv__run_timers", false },
+	/*
+	 * The two return probes mark where the inlined pending and close phases begin; nothing
+	 * else does. They are safe here: Node is built without C++ exceptions and libuv never
+	 * longjmps, so no frame above them is skipped.
+	 */
+	[UVS_BOUND_TIMERS_RETURN] = { "uv__run_timers", true },
+	[UVS_BOUND_IDLE_ENTRY] = { "uv__run_idle", false },
+	[UVS_BOUND_PREPARE_ENTRY] = { "uv__run_prepare", false },
+	[UVS_BOUND_POLL_ENTRY] = { "uv__io_poll", false },
+	[UVS_BOUND_CHECK_ENTRY] = { "uv__run_check", false },
+	[UVS_BOUND_CHECK_RETURN] = { "uv__run_check", true },
+};
+
+static const char *explain_errno(int err)
+{
+	switch (err) {
+	case EPERM:
+	case EACCES:
+		return "permission denied (run as root, or grant CAP_BPF, CAP_PERFMON and "
+		       "CAP_SYS_ADMIN)";
+	case ENOENT:
+	case ESRCH:
+		return "the kernel lacks BTF or the probe point (needs BTF and tp_btf support)";
+	default:
+		return strerror(err);
+	}
+}
+
+/* Every phase symbol must be present and start a function we can probe cheaply and safely. */
+static int resolve_boundaries(const struct uvs_target *t, struct uvs_elf_symbol *syms, char *why,
+			      size_t cap)
+{
+	uint8_t first;
+	int i;
+
+	if (!uvs_elf_has_symtab(t->uv.elf)) {
+		snprintf(why, cap, "%s is stripped (no .symtab): the libuv phase functions are "
+			 "internal symbols", t->uv.path);
+		return -ENOENT;
+	}
+	if (t->build_id[0] && !t->build_id_checked) {
+		snprintf(why, cap, "the build-id of %s was not found in the process's memory: "
+			 "refusing to place uprobes in a file that may not be the one running",
+			 t->uv.path);
+		return -ESTALE;
+	}
+	for (i = 0; i < UVS_BOUND_COUNT; i++) {
+		if (uvs_elf_find_function(t->uv.elf, boundaries[i].symbol, &syms[i])) {
+			snprintf(why, cap, "%s has no symbol %s (a libuv built differently?)",
+				 t->uv.path, boundaries[i].symbol);
+			return -ENOENT;
+		}
+		if (uvs_elf_read(t->uv.elf, syms[i].file_offset, &first, 1) == 0 && first != 0x55)
+			uvs_warn("%s does not start with push %%rbp: each hit is single-stepped "
+				 "(about 5 us instead of 0.5 us)", boundaries[i].symbol);
+	}
+	return 0;
+}
+
+static void attach_phases(struct uvs_probes *p, const struct uvs_target *t)
+{
+	struct uvs_elf_symbol syms[UVS_BOUND_COUNT];
+	int i, err;
+
+	if (resolve_boundaries(t, syms, p->phases_why, sizeof(p->phases_why)))
+		return;
+	for (i = 0; i < UVS_BOUND_COUNT; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = (__u64)i,
+			    .retprobe = boundaries[i].retprobe);
+
+		p->links[i] = bpf_program__attach_uprobe_opts(p->skel->progs.uvs_phase_boundary,
+							      t->pid, t->uv.open_path,
+							      syms[i].file_offset, &opts);
+		if (!p->links[i]) {
+			err = errno;
+			snprintf(p->phases_why, sizeof(p->phases_why),
+				 "cannot attach a uprobe to %s: %s", boundaries[i].symbol,
+				 explain_errno(err));
+			for (; i >= 0; i--) {
+				bpf_link__destroy(p->links[i]);
+				p->links[i] = NULL;
+			}
+			return;
+		}
+	}
+	p->phases = true;
+}
+
+int uvs_probes_attach(struct uvs_probes *p, const struct uvs_target *t,
+		      const struct uvs_probe_options *o, char *why, size_t cap)
+{
+	struct loop_bpf *skel;
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	skel = loop_bpf__open();
+	if (!skel) {
+		err = -errno;
+		snprintf(why, cap, "cannot open the BPF object: %s", explain_errno(-err));
+		return err;
+	}
+	p->skel = skel;
+	skel->rodata->targ_tgid = (__u32)t->pid;
+	skel->rodata->block_ns = o->block_ns;
+	skel->rodata->track_phases = o->phases;
+	if (!o->phases)
+		bpf_program__set_autoload(skel->progs.uvs_phase_boundary, false);
+	err = loop_bpf__load(skel);
+	if (err) {
+		snprintf(why, cap, "cannot load the BPF programs: %s", explain_errno(-err));
+		goto fail;
+	}
+	err = loop_bpf__attach(skel);
+	if (err) {
+		snprintf(why, cap, "cannot attach to the epoll syscall tracepoints: %s",
+			 explain_errno(-err));
+		goto fail;
+	}
+	if (o->phases)
+		attach_phases(p, t);
+	p->state_fd = bpf_map__fd(skel->maps.loop_state);
+	p->stats_fd = bpf_map__fd(skel->maps.loop_stats);
+	p->counters_fd = bpf_map__fd(skel->maps.counters);
+	return 0;
+fail:
+	uvs_probes_detach(p);
+	return err;
+}
+
+void uvs_probes_detach(struct uvs_probes *p)
+{
+	int i;
+
+	for (i = 0; i < UVS_BOUND_COUNT; i++) {
+		bpf_link__destroy(p->links[i]);
+		p->links[i] = NULL;
+	}
+	loop_bpf__destroy(p->skel);
+	p->skel = NULL;
+}
+
+int uvs_probes_events_fd(const struct uvs_probes *p)
+{
+	return bpf_map__fd(p->skel->maps.events);
+}

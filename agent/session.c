@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "collector.h"
+#include "duration.h"
+#include "log.h"
+#include "out_json.h"
+#include "out_top.h"
+#include "out_watch.h"
+#include "probes.h"
+#include "session.h"
+#include "target.h"
+
+#define MAX_RECENT_ALERTS 6
+
+enum source { SRC_RINGBUF = 1, SRC_INTERVAL, SRC_BLOCKCHECK, SRC_SIGNAL, SRC_TARGET, SRC_END,
+	      SRC_KEYBOARD };
+
+struct session {
+	const struct uvs_cli *cli;
+	struct uvs_target *target;
+	struct uvs_probes probes;
+	struct uvs_collector collector;
+	struct ring_buffer *ringbuf;
+	struct uvs_snapshot *snap; /* the last interval (top redraws it when an alert comes) */
+	bool have_snap;
+	struct uvs_alert recent[MAX_RECENT_ALERTS];
+	size_t nrecent;
+	uint64_t start_mono;
+	int epfd, interval_fd, block_fd, signal_fd, pid_fd, end_fd;
+	bool tty_raw;
+	struct termios saved_tty;
+	bool done;
+	const char *why_done;
+};
+
+static const char *mode_name(const struct session *s)
+{
+	return s->probes.phases ? "exact-phases" : "epoll";
+}
+
+static void render_top(struct session *s)
+{
+	struct uvs_top_context ctx = {
+		.pid = s->target->pid,
+		.target = s->target->exe,
+		.mode = mode_name(s),
+		.libuv_version = s->target->libuv_version,
+		.block_threshold_ns = s->cli->block_ns,
+		.elapsed_ns = uvs_now_mono() - s->start_mono,
+		.recent = s->recent,
+		.nrecent = s->nrecent,
+		.ansi = isatty(STDOUT_FILENO),
+	};
+
+	if (s->have_snap)
+		uvs_top_render(stdout, s->snap, &ctx);
+}
+
+static void emit_alert(struct session *s, const struct uvs_alert *a)
+{
+	if (s->nrecent == MAX_RECENT_ALERTS) {
+		memmove(s->recent, s->recent + 1, sizeof(s->recent[0]) * (MAX_RECENT_ALERTS - 1));
+		s->nrecent--;
+	}
+	s->recent[s->nrecent++] = *a;
+	if (s->cli->json)
+		uvs_json_alert(stdout, a);
+	else if (s->cli->command == UVS_CMD_WATCH)
+		uvs_watch_alert(stdout, a);
+	else
+		render_top(s);
+	fflush(stdout);
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct session *s = ctx;
+	const struct uvs_event *e = data;
+	struct uvs_alert a;
+
+	if (len < sizeof(*e))
+		return 0;
+	switch (e->type) {
+	case UVS_EV_BLOCK_END:
+		uvs_collector_block_ended(&s->collector, e, &a);
+		emit_alert(s, &a);
+		break;
+	case UVS_EV_LOOP_SEEN:
+		uvs_collector_loop_seen(&s->collector, (pid_t)e->tid);
+		break;
+	case UVS_EV_THREAD_EXIT:
+		uvs_debug("thread %u exited", e->tid);
+		break;
+	}
+	return 0;
+}
+
+static void emit_interval(struct session *s)
+{
+	uvs_target_refresh_threads(s->target);
+	uvs_collector_interval(&s->collector, s->snap);
+	s->have_snap = true;
+	if (s->cli->json)
+		uvs_json_interval(stdout, s->snap);
+	else if (s->cli->command == UVS_CMD_WATCH)
+		uvs_watch_interval(stdout, s->snap);
+	else
+		render_top(s);
+	fflush(stdout);
+}
+
+static void check_blocks(struct session *s)
+{
+	struct uvs_alert alerts[8];
+	size_t i, n;
+
+	/* Drain the ring buffer first so an ended block is never reported as ongoing. */
+	ring_buffer__consume(s->ringbuf);
+	n = uvs_collector_check_blocks(&s->collector, alerts, 8);
+	for (i = 0; i < n; i++)
+		emit_alert(s, &alerts[i]);
+}
+
+static int add_fd(struct session *s, int fd, enum source src)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = src };
+
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int timer_fd(uint64_t first_ns, uint64_t period_ns)
+{
+	struct itimerspec its = {
+		.it_value = { first_ns / 1000000000ULL, first_ns % 1000000000ULL },
+		.it_interval = { period_ns / 1000000000ULL, period_ns % 1000000000ULL },
+	};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+
+	if (fd >= 0 && timerfd_settime(fd, 0, &its, NULL)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void drain(int fd)
+{
+	uint64_t buf[16];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+/* In top, a single q quits: read keys without waiting for Enter. */
+static void keyboard_raw(struct session *s)
+{
+	struct termios raw;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &s->saved_tty))
+		return;
+	raw = s->saved_tty;
+	raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0 && add_fd(s, STDIN_FILENO, SRC_KEYBOARD) == 0)
+		s->tty_raw = true;
+}
+
+static int setup_loop(struct session *s)
+{
+	const struct uvs_cli *cli = s->cli;
+	uint64_t tick = cli->block_ns / 5;
+	sigset_t mask;
+
+	if (tick > 20000000ULL)
+		tick = 20000000ULL;
+	if (tick < 1000000ULL)
+		tick = 1000000ULL;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	s->interval_fd = timer_fd(cli->interval_ns, cli->interval_ns);
+	s->block_fd = timer_fd(tick, tick);
+	s->pid_fd = (int)syscall(SYS_pidfd_open, s->target->pid, 0);
+	s->end_fd = cli->duration_ns ? timer_fd(cli->duration_ns, 0) : -1;
+	if (s->epfd < 0 || s->signal_fd < 0 || s->interval_fd < 0 || s->block_fd < 0 ||
+	    (cli->duration_ns && s->end_fd < 0))
+		return -errno;
+	if (add_fd(s, ring_buffer__epoll_fd(s->ringbuf), SRC_RINGBUF) ||
+	    add_fd(s, s->signal_fd, SRC_SIGNAL) || add_fd(s, s->interval_fd, SRC_INTERVAL) ||
+	    add_fd(s, s->block_fd, SRC_BLOCKCHECK) ||
+	    (s->end_fd >= 0 && add_fd(s, s->end_fd, SRC_END)))
+		return -errno;
+	if (s->pid_fd >= 0)
+		add_fd(s, s->pid_fd, SRC_TARGET);
+	else
+		uvs_warn("pidfd_open failed (%s): the target's exit is noticed at the next interval",
+			 strerror(errno));
+	if (cli->command == UVS_CMD_TOP && !cli->json)
+		keyboard_raw(s);
+	return 0;
+}
+
+static void dispatch(struct session *s, enum source src)
+{
+	char key;
+
+	switch (src) {
+	case SRC_RINGBUF:
+		ring_buffer__consume(s->ringbuf);
+		break;
+	case SRC_INTERVAL:
+		drain(s->interval_fd);
+		emit_interval(s);
+		if (s->pid_fd < 0 && !uvs_target_alive(s->target)) {
+			s->done = true;
+			s->why_done = "the target exited";
+		}
+		break;
+	case SRC_BLOCKCHECK:
+		drain(s->block_fd);
+		check_blocks(s);
+		break;
+	case SRC_SIGNAL:
+		drain(s->signal_fd);
+		s->done = true;
+		s->why_done = "interrupted";
+		break;
+	case SRC_TARGET:
+		s->done = true;
+		s->why_done = "the target exited";
+		break;
+	case SRC_END:
+		s->done = true;
+		s->why_done = NULL;
+		break;
+	case SRC_KEYBOARD:
+		if (read(STDIN_FILENO, &key, 1) == 1 && (key == 'q' || key == 'Q')) {
+			s->done = true;
+			s->why_done = NULL;
+		}
+		break;
+	}
+}
+
+static int run_loop(struct session *s)
+{
+	struct epoll_event evs[8];
+	int i, n;
+
+	while (!s->done) {
+		n = epoll_wait(s->epfd, evs, 8, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (i = 0; i < n && !s->done; i++)
+			dispatch(s, (enum source)evs[i].data.u32);
+	}
+	return 0;
+}
+
+static void print_attached(struct session *s, uint64_t attach_ns)
+{
+	const char *missing[2];
+	char phases_missing[400];
+	size_t nmissing = 0;
+	char took[32];
+
+	if (s->cli->phases && !s->probes.phases) {
+		snprintf(phases_missing, sizeof(phases_missing), "exact phases: %s",
+			 s->probes.phases_why);
+		missing[nmissing++] = phases_missing;
+	}
+	if (s->cli->json) {
+		struct uvs_json_target t = {
+			.pid = s->target->pid,
+			.exe = s->target->exe,
+			.build_id = s->target->build_id,
+			.libuv_version = s->target->libuv_version,
+			.mode = mode_name(s),
+			.missing = missing,
+			.nmissing = nmissing,
+			.block_threshold_ns = s->cli->block_ns,
+			.interval_ns = s->cli->interval_ns,
+		};
+
+		uvs_json_hello(stdout, &t);
+		fflush(stdout);
+		return;
+	}
+	uvs_format_duration(attach_ns, took, sizeof(took));
+	uvs_info("attached to pid %d (%s) in %s: libuv %s in %s, mode %s", (int)s->target->pid,
+		 s->target->comm, took, s->target->libuv_version, s->target->uv.path, mode_name(s));
+	if (nmissing)
+		uvs_warn("%s", missing[0]);
+}
+
+static void finish(struct session *s)
+{
+	if (s->tty_raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &s->saved_tty);
+	if (!s->ringbuf)
+		return;
+	ring_buffer__consume(s->ringbuf);
+	emit_interval(s);
+	uvs_collector_summary(&s->collector, s->snap);
+	if (s->cli->json) {
+		uvs_json_summary(stdout, s->snap);
+	} else {
+		if (s->cli->command == UVS_CMD_TOP && isatty(STDOUT_FILENO))
+			fputs("\n", stdout);
+		uvs_watch_summary(stdout, s->snap);
+	}
+	fflush(stdout);
+	if (s->why_done)
+		uvs_info("%s; detached from pid %d", s->why_done, (int)s->target->pid);
+}
+
+static void close_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+static void cleanup(struct session *s)
+{
+	ring_buffer__free(s->ringbuf);
+	uvs_collector_free(&s->collector);
+	uvs_probes_detach(&s->probes);
+	if (s->target)
+		uvs_target_close(s->target);
+	free(s->target);
+	free(s->snap);
+	close_fd(s->epfd);
+	close_fd(s->interval_fd);
+	close_fd(s->block_fd);
+	close_fd(s->signal_fd);
+	close_fd(s->pid_fd);
+	close_fd(s->end_fd);
+}
+
+/* Target, privileges, probes: each failure is one sentence and exit status 1. */
+static int attach(struct session *s)
+{
+	const struct uvs_cli *cli = s->cli;
+	struct uvs_probe_options po = { .block_ns = cli->block_ns, .phases = cli->phases };
+	char why[512], path[32];
+	struct stat st;
+	uint64_t t0;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)cli->pid);
+	if (stat(path, &st)) {
+		uvs_err("no such process: %d", (int)cli->pid);
+		return -ESRCH;
+	}
+	if (uvs_check_privileges(why, sizeof(why))) {
+		uvs_err("cannot attach to pid %d: permission denied (%s)", (int)cli->pid, why);
+		return -EPERM;
+	}
+	t0 = uvs_now_mono();
+	s->target = calloc(1, sizeof(*s->target));
+	s->snap = calloc(1, sizeof(*s->snap));
+	if (!s->target || !s->snap)
+		return -ENOMEM;
+	err = uvs_target_open(s->target, cli->pid, why, sizeof(why));
+	if (err) {
+		uvs_err("%s", why);
+		return err;
+	}
+	uvs_log_setup_libbpf();
+	err = uvs_probes_attach(&s->probes, s->target, &po, why, sizeof(why));
+	if (err) {
+		uvs_err("cannot attach to pid %d: %s", (int)cli->pid, why);
+		return err;
+	}
+	err = uvs_collector_init(&s->collector, s->target, &s->probes, cli->block_ns);
+	if (err)
+		return err;
+	uvs_collector_seed(&s->collector);
+	s->ringbuf = ring_buffer__new(uvs_probes_events_fd(&s->probes), on_event, s, NULL);
+	if (!s->ringbuf)
+		return -errno;
+	s->start_mono = uvs_now_mono();
+	print_attached(s, s->start_mono - t0);
+	return 0;
+}
+
+int uvs_session_run(const struct uvs_cli *cli)
+{
+	struct session s = { .cli = cli, .epfd = -1, .interval_fd = -1, .block_fd = -1,
+			     .signal_fd = -1, .pid_fd = -1, .end_fd = -1 };
+	int err;
+
+	uvs_verbose = cli->verbose;
+	err = attach(&s);
+	if (!err) {
+		err = setup_loop(&s);
+		if (err)
+			uvs_err("cannot set up the agent's event loop: %s", strerror(-err));
+	}
+	if (!err) {
+		err = run_loop(&s);
+		finish(&s);
+	}
+	cleanup(&s);
+	return err ? 1 : 0;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Plain structs that collection fills and every output renders. Nothing here touches BPF, so
+ * a unit test can build a snapshot by hand and check what an output makes of it.
+ */
+#ifndef UVSCOPE_SNAPSHOT_H
+#define UVSCOPE_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "uvscope/loop.h"
+
+#define UVS_SCHEMA_VERSION 1
+#define UVS_MAX_LOOPS 64
+
+enum uvs_role {
+	UVS_ROLE_OTHER = 0, /* a thread we could not place */
+	UVS_ROLE_MAIN,       /* the main thread's event loop */
+	UVS_ROLE_WORKER,     /* a worker_threads Worker's event loop */
+	UVS_ROLE_THREADPOOL, /* a libuv thread-pool thread */
+	UVS_ROLE_LOOP,       /* another libuv loop (Node's platform timer thread, inspector) */
+};
+
+struct uvs_phase_snapshot {
+	uint64_t count;
+	uint64_t total_ns;
+	uint64_t p50_ns;
+	uint64_t p99_ns;
+	uint64_t max_ns;
+};
+
+struct uvs_loop_snapshot {
+	int tid;
+	enum uvs_role role;
+	char comm[16];
+	uint64_t iterations;
+	uint64_t busy_ns;      /* includes the part of a busy span still running */
+	uint64_t idle_ns;      /* includes the part of a wait still running */
+	double utilization;    /* busy / (busy + idle), 0..1 */
+	uint64_t busy_p50_ns;  /* per-iteration busy time, from the histogram */
+	uint64_t busy_p99_ns;
+	uint64_t busy_max_ns;
+	uint64_t blocks;       /* blocked episodes that ended in this window */
+	bool blocked_now;      /* busy past the threshold right now */
+	uint64_t blocked_for_ns; /* how long, when blocked_now */
+	bool has_phases;       /* phase figures are valid (exact-phase probes attached) */
+	struct uvs_phase_snapshot phases[UVS_PHASE_COUNT];
+};
+
+/* One interval (or, for the final summary, the whole session). */
+struct uvs_snapshot {
+	uint64_t ts_ns;       /* CLOCK_REALTIME at the end of the window */
+	uint64_t window_ns;   /* length of the window */
+	int pid;
+	size_t nloops;
+	struct uvs_loop_snapshot loops[UVS_MAX_LOOPS];
+	struct {
+		uint64_t events;
+		uint64_t drops;
+		uint64_t insert_failures;
+	} agent;
+};
+
+enum uvs_alert_kind {
+	UVS_ALERT_LOOP_BLOCKED = 1,
+};
+
+struct uvs_alert {
+	enum uvs_alert_kind kind;
+	int pid;
+	int tid;
+	enum uvs_role role;
+	bool ongoing;        /* true: still blocked now; false: the loop came back */
+	uint64_t blocked_ns; /* so far (ongoing) or in total (ended) */
+	uint64_t ts_ns;      /* CLOCK_REALTIME when the alert was raised */
+	uint64_t threshold_ns;
+};
+
+const char *uvs_role_name(enum uvs_role role);
+const char *uvs_phase_name(enum uvs_phase phase);
+
+#endif /* UVSCOPE_SNAPSHOT_H */

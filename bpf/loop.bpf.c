@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Event-loop measurement for one target process.
+ *
+ * Busy and idle time come from the epoll syscalls alone (no uprobes), so they work on every
+ * libuv program, stripped or not: a loop thread is idle while it sits in epoll_wait /
+ * epoll_pwait / epoll_pwait2 on its loop's epoll fd, and busy from the return of that wait to
+ * the next entry. The agent reads loop_state to see a block while it is still happening.
+ *
+ * Exact phases (optional) come from entry uprobes on the uv__run_* functions and uv__io_poll,
+ * plus return probes on uv__run_timers and uv__run_check, which open the inlined pending and
+ * close phases. One program serves every boundary; the attach cookie says which it is.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "uvscope/loop.h"
+
+#define NR_EPOLL_WAIT 232
+#define NR_EPOLL_PWAIT 281
+#define NR_EPOLL_PWAIT2 441
+
+const volatile __u32 targ_tgid = 0;
+const volatile __u64 block_ns = 100000000ULL;
+const volatile __u8 track_phases = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, UVS_MAX_LOOP_THREADS);
+	__type(key, __u32);
+	__type(value, struct uvs_loop_state);
+} loop_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, UVS_MAX_LOOP_THREADS);
+	__type(key, __u32);
+	__type(value, struct uvs_loop_stats);
+} loop_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct uvs_bpf_counters);
+} counters SEC(".maps");
+
+/* Template for new map entries: a 24 KiB value cannot live on the 512-byte BPF stack. */
+static const struct uvs_loop_stats zero_stats;
+
+static __always_inline struct uvs_bpf_counters *my_counters(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&counters, &zero);
+}
+
+static __always_inline bool is_epoll_wait(long id)
+{
+	return id == NR_EPOLL_WAIT || id == NR_EPOLL_PWAIT || id == NR_EPOLL_PWAIT2;
+}
+
+static __always_inline void emit(__u32 type, __u32 tid, __u64 ts, __u64 duration)
+{
+	struct uvs_bpf_counters *c = my_counters();
+	struct uvs_event *e;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		if (c)
+			c->ringbuf_drops++;
+		return;
+	}
+	e->ts_ns = ts;
+	e->duration_ns = duration;
+	e->type = type;
+	e->tid = tid;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* The state of a loop thread, created (with its statistics) the first time we see it. */
+static __always_inline struct uvs_loop_state *loop_of(__u32 tid, __u64 now)
+{
+	struct uvs_loop_state *st, init = { .epfd = -1, .phase = UVS_PHASE_NONE };
+	struct uvs_bpf_counters *c;
+
+	st = bpf_map_lookup_elem(&loop_state, &tid);
+	if (st)
+		return st;
+	if (bpf_map_update_elem(&loop_stats, &tid, &zero_stats, BPF_NOEXIST) ||
+	    bpf_map_update_elem(&loop_state, &tid, &init, BPF_NOEXIST)) {
+		c = my_counters();
+		if (c)
+			c->insert_failures++;
+		return NULL;
+	}
+	emit(UVS_EV_LOOP_SEEN, tid, now, 0);
+	return bpf_map_lookup_elem(&loop_state, &tid);
+}
+
+static __always_inline void hist_add(struct uvs_hist *h, __u64 v)
+{
+	__u32 i = uvs_hist_bucket(v);
+
+	if (i < UVS_HIST_BUCKETS)
+		h->buckets[i]++;
+}
+
+static __always_inline void count_event(void)
+{
+	struct uvs_bpf_counters *c = my_counters();
+
+	if (c)
+		c->events++;
+}
+
+/* Close the current phase at `now` and open `next`. */
+static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_loop_stats *s,
+					 __u32 next, __u64 now)
+{
+	__u32 p = st->phase;
+	__u64 d;
+
+	if (p < UVS_PHASE_COUNT && st->phase_start && now >= st->phase_start) {
+		d = now - st->phase_start;
+		s->phase_count[p]++;
+		s->phase_total_ns[p] += d;
+		if (d > s->phase_max_ns[p])
+			s->phase_max_ns[p] = d;
+		hist_add(&s->phase[p], d);
+	}
+	st->phase = next;
+	st->phase_start = now;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(uvs_sys_enter, struct pt_regs *regs, long id)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct uvs_loop_state *st;
+	struct uvs_loop_stats *s;
+	__u64 now, busy;
+	int epfd;
+
+	if ((__u32)(pid_tgid >> 32) != targ_tgid || !is_epoll_wait(id))
+		return 0;
+	now = bpf_ktime_get_ns();
+	epfd = (int)BPF_CORE_READ(regs, di);
+	st = loop_of(tid, now);
+	if (!st)
+		return 0;
+	if (st->epfd < 0)
+		st->epfd = epfd;
+	/* A second loop run on this thread (spawnSync, execSync) keeps the real loop busy. */
+	if (epfd != st->epfd)
+		return 0;
+	s = bpf_map_lookup_elem(&loop_stats, &tid);
+	if (!s)
+		return 0;
+	count_event();
+	if (st->busy_since && now >= st->busy_since) {
+		busy = now - st->busy_since;
+		s->iterations++;
+		s->busy_ns += busy;
+		if (busy > s->busy_max_ns)
+			s->busy_max_ns = busy;
+		hist_add(&s->busy, busy);
+		if (busy >= block_ns) {
+			s->blocks++;
+			emit(UVS_EV_BLOCK_END, tid, now, busy);
+		}
+	}
+	if (track_phases)
+		phase_switch(st, s, UVS_PHASE_POLL_WAIT, now);
+	st->wait_start = now;
+	st->in_wait = 1;
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(uvs_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct uvs_loop_state *st;
+	struct uvs_loop_stats *s;
+	__u64 now;
+	int epfd;
+
+	if ((__u32)(pid_tgid >> 32) != targ_tgid || !is_epoll_wait(BPF_CORE_READ(regs, orig_ax)))
+		return 0;
+	now = bpf_ktime_get_ns();
+	/* rdi still holds the first argument on return: the wait's epoll fd. */
+	epfd = (int)BPF_CORE_READ(regs, di);
+	st = loop_of(tid, now);
+	if (!st)
+		return 0;
+	if (st->epfd < 0)
+		st->epfd = epfd; /* we attached while this thread was waiting */
+	if (epfd != st->epfd)
+		return 0;
+	s = bpf_map_lookup_elem(&loop_stats, &tid);
+	if (!s)
+		return 0;
+	count_event();
+	if (st->in_wait && now >= st->wait_start)
+		s->idle_ns += now - st->wait_start;
+	if (track_phases)
+		phase_switch(st, s, UVS_PHASE_POLL_IO, now);
+	st->in_wait = 0;
+	st->busy_since = now;
+	return 0;
+}
+
+/* Phase boundary uprobes: the cookie is an enum uvs_boundary. */
+SEC("uprobe")
+int uvs_phase_boundary(struct pt_regs *ctx)
+{
+	static const __u8 next_phase[UVS_BOUND_COUNT] = {
+		[UVS_BOUND_TIMERS_ENTRY] = UVS_PHASE_TIMERS,
+		[UVS_BOUND_TIMERS_RETURN] = UVS_PHASE_PENDING,
+		[UVS_BOUND_IDLE_ENTRY] = UVS_PHASE_IDLE,
+		[UVS_BOUND_PREPARE_ENTRY] = UVS_PHASE_PREPARE,
+		[UVS_BOUND_POLL_ENTRY] = UVS_PHASE_POLL_IO,
+		[UVS_BOUND_CHECK_ENTRY] = UVS_PHASE_CHECK,
+		[UVS_BOUND_CHECK_RETURN] = UVS_PHASE_CLOSE,
+	};
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 tid = (__u32)pid_tgid;
+	struct uvs_loop_state *st;
+	struct uvs_loop_stats *s;
+	__u64 now;
+
+	/* The uprobe is attached to this pid only; check anyway, it costs nothing. */
+	if ((__u32)(pid_tgid >> 32) != targ_tgid || cookie >= UVS_BOUND_COUNT)
+		return 0;
+	now = bpf_ktime_get_ns();
+	st = loop_of(tid, now);
+	if (!st)
+		return 0;
+	s = bpf_map_lookup_elem(&loop_stats, &tid);
+	if (!s)
+		return 0;
+	count_event();
+	phase_switch(st, s, next_phase[cookie], now);
+	return 0;
+}
+
+/* A thread of the target exits: its loop state must not look like a loop blocked forever. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(uvs_thread_exit, struct task_struct *task)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+
+	if ((__u32)(pid_tgid >> 32) != targ_tgid)
+		return 0;
+	if (bpf_map_delete_elem(&loop_state, &tid) == 0)
+		emit(UVS_EV_THREAD_EXIT, tid, bpf_ktime_get_ns(), 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

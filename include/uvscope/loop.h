@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Types shared by bpf/loop.bpf.c and the agent: per-thread loop state and statistics, phase
+ * ids, and the ring-buffer events. Fixed-width types, widest fields first, sizes pinned.
+ */
+#ifndef UVSCOPE_LOOP_H
+#define UVSCOPE_LOOP_H
+
+#include "hist.h"
+
+/* Loop phases, in the names the outputs use (uvs_phase_name() in the agent). */
+enum uvs_phase {
+	UVS_PHASE_TIMERS = 0,
+	UVS_PHASE_PENDING,
+	UVS_PHASE_IDLE,
+	UVS_PHASE_PREPARE,
+	UVS_PHASE_POLL_WAIT,
+	UVS_PHASE_POLL_IO,
+	UVS_PHASE_CHECK,
+	UVS_PHASE_CLOSE,
+	UVS_PHASE_COUNT,
+	UVS_PHASE_NONE = UVS_PHASE_COUNT, /* not yet seen a boundary on this thread */
+};
+
+/*
+ * Phase boundaries caught by uprobes, passed to the BPF program as the attach cookie. Each
+ * names the phase that begins there; a phase ends where the next boundary (or epoll) begins.
+ */
+enum uvs_boundary {
+	UVS_BOUND_TIMERS_ENTRY = 0, /* uv__run_timers entry: timers begin */
+	UVS_BOUND_TIMERS_RETURN,    /* uv__run_timers return: inlined pending begins */
+	UVS_BOUND_IDLE_ENTRY,       /* uv__run_idle entry */
+	UVS_BOUND_PREPARE_ENTRY,    /* uv__run_prepare entry */
+	UVS_BOUND_POLL_ENTRY,       /* uv__io_poll entry: poll set-up, counted as poll_io */
+	UVS_BOUND_CHECK_ENTRY,      /* uv__run_check entry */
+	UVS_BOUND_CHECK_RETURN,     /* uv__run_check return: inlined close (and update_time) */
+	UVS_BOUND_COUNT,
+};
+
+/* What BPF keeps per loop thread between events; the agent reads it to see blocks live. */
+struct uvs_loop_state {
+	__u64 busy_since;  /* ktime of the last return from the loop's epoll; 0 = unknown */
+	__u64 wait_start;  /* ktime of the last entry into the loop's epoll */
+	__u64 phase_start; /* ktime the current phase began */
+	__s32 epfd;        /* the loop's epoll fd: the first one this thread waited on */
+	__u32 in_wait;     /* 1 while the thread is inside the loop's epoll */
+	__u32 phase;       /* enum uvs_phase */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct uvs_loop_state) == 40, "uvs_loop_state layout");
+
+/* Cumulative statistics of one loop thread since attach. The agent takes deltas. */
+struct uvs_loop_stats {
+	__u64 iterations;  /* entries into the loop's epoll */
+	__u64 busy_ns;     /* completed busy spans (epoll exit -> next epoll entry) */
+	__u64 idle_ns;     /* completed waits inside epoll */
+	__u64 busy_max_ns;
+	__u64 blocks;      /* busy spans at or above the block threshold */
+	__u64 phase_count[UVS_PHASE_COUNT];
+	__u64 phase_total_ns[UVS_PHASE_COUNT];
+	__u64 phase_max_ns[UVS_PHASE_COUNT];
+	struct uvs_hist busy;
+	struct uvs_hist phase[UVS_PHASE_COUNT];
+};
+_Static_assert(sizeof(struct uvs_loop_stats) ==
+		       8 * (5 + 3 * UVS_PHASE_COUNT + (1 + UVS_PHASE_COUNT) * UVS_HIST_BUCKETS),
+	       "uvs_loop_stats layout");
+
+/* Counters of the BPF side itself (one array slot per CPU). */
+struct uvs_bpf_counters {
+	__u64 events;          /* probe hits that belonged to the target */
+	__u64 ringbuf_drops;   /* events lost because the ring buffer was full */
+	__u64 insert_failures; /* map inserts that failed (too many threads) */
+};
+
+enum uvs_event_type {
+	UVS_EV_BLOCK_END = 1, /* a busy span reached the threshold and just ended */
+	UVS_EV_LOOP_SEEN,     /* a thread waited in epoll for the first time */
+	UVS_EV_THREAD_EXIT,   /* a thread of the target exited */
+};
+
+struct uvs_event {
+	__u64 ts_ns;       /* ktime of the event */
+	__u64 duration_ns; /* BLOCK_END: length of the busy span */
+	__u32 type;        /* enum uvs_event_type */
+	__u32 tid;
+};
+_Static_assert(sizeof(struct uvs_event) == 24, "uvs_event layout");
+
+#define UVS_MAX_LOOP_THREADS 256
+
+#endif /* UVSCOPE_LOOP_H */

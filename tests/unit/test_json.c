@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: MIT
+/* JSON lines: golden renderings of every line type, string escaping, and stream errors. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "out_json.h"
+
+/* Renders with fn into a string the caller frees. */
+#define RENDER(fn, arg)                                                                    \
+	({                                                                                 \
+		char *_buf = NULL;                                                          \
+		size_t _len = 0;                                                            \
+		FILE *_f = open_memstream(&_buf, &_len);                                    \
+		cr_assert_not_null(_f);                                                     \
+		cr_expect_eq(fn(_f, arg), 0);                                               \
+		cr_assert_eq(fclose(_f), 0);                                                \
+		_buf;                                                                       \
+	})
+
+static struct uvs_snapshot snap;
+
+static void build_snapshot(void)
+{
+	struct uvs_loop_snapshot *l;
+	int p;
+
+	memset(&snap, 0, sizeof(snap));
+	snap.ts_ns = 1732657803123456789ull;
+	snap.window_ns = 1000000000;
+	snap.pid = 4242;
+	snap.nloops = 2;
+	snap.agent.events = 98765;
+	snap.agent.drops = 2;
+	snap.agent.insert_failures = 0;
+
+	l = &snap.loops[0];
+	l->tid = 4242;
+	l->role = UVS_ROLE_MAIN;
+	strcpy(l->comm, "node");
+	l->iterations = 1203;
+	l->busy_ns = 412300000;
+	l->idle_ns = 587700000;
+	l->utilization = 0.41234;
+	l->busy_p50_ns = 120000;
+	l->busy_p99_ns = 3200000;
+	l->busy_max_ns = 12000000;
+	l->blocks = 1;
+	l->blocked_now = false;
+	l->blocked_for_ns = 999; /* stale: only meaningful while blocked_now */
+	l->has_phases = true;
+	for (p = 0; p < UVS_PHASE_COUNT; p++) {
+		l->phases[p].count = p + 1;
+		l->phases[p].total_ns = (p + 1) * 1000;
+		l->phases[p].p50_ns = (p + 1) * 10;
+		l->phases[p].p99_ns = (p + 1) * 100;
+		l->phases[p].max_ns = (p + 1) * 200;
+	}
+
+	l = &snap.loops[1];
+	l->tid = 4250;
+	l->role = UVS_ROLE_WORKER;
+	strcpy(l->comm, "WorkerThread");
+	l->iterations = 7;
+	l->busy_ns = 1200000000;
+	l->idle_ns = 0;
+	l->utilization = 1.0;
+	l->busy_p50_ns = 40;
+	l->busy_p99_ns = 1200000000;
+	l->busy_max_ns = 1200000000;
+	l->blocks = 0;
+	l->blocked_now = true;
+	l->blocked_for_ns = 1200000000;
+	l->has_phases = false;
+	l->phases[0].count = 55; /* ignored: has_phases is false */
+}
+
+#define LOOP0                                                                              \
+	"{\"tid\":4242,\"role\":\"main\",\"comm\":\"node\",\"iterations\":1203,"           \
+	"\"busy_ns\":412300000,\"idle_ns\":587700000,\"utilization\":0.4123,"             \
+	"\"busy_p50_ns\":120000,\"busy_p99_ns\":3200000,\"busy_max_ns\":12000000,"        \
+	"\"blocks\":1,\"blocked_now\":false,\"blocked_for_ns\":0,\"phases\":{"            \
+	"\"timers\":{\"count\":1,\"total_ns\":1000,\"p50_ns\":10,\"p99_ns\":100,\"max_ns\":200}," \
+	"\"pending\":{\"count\":2,\"total_ns\":2000,\"p50_ns\":20,\"p99_ns\":200,\"max_ns\":400}," \
+	"\"idle\":{\"count\":3,\"total_ns\":3000,\"p50_ns\":30,\"p99_ns\":300,\"max_ns\":600}," \
+	"\"prepare\":{\"count\":4,\"total_ns\":4000,\"p50_ns\":40,\"p99_ns\":400,\"max_ns\":800}," \
+	"\"poll_wait\":{\"count\":5,\"total_ns\":5000,\"p50_ns\":50,\"p99_ns\":500,"      \
+	"\"max_ns\":1000},"                                                                \
+	"\"poll_io\":{\"count\":6,\"total_ns\":6000,\"p50_ns\":60,\"p99_ns\":600,"        \
+	"\"max_ns\":1200},"                                                                \
+	"\"check\":{\"count\":7,\"total_ns\":7000,\"p50_ns\":70,\"p99_ns\":700,\"max_ns\":1400}," \
+	"\"close\":{\"count\":8,\"total_ns\":8000,\"p50_ns\":80,\"p99_ns\":800,\"max_ns\":1600}" \
+	"}}"
+
+#define LOOP1                                                                              \
+	"{\"tid\":4250,\"role\":\"worker\",\"comm\":\"WorkerThread\",\"iterations\":7,"    \
+	"\"busy_ns\":1200000000,\"idle_ns\":0,\"utilization\":1.0000,"                    \
+	"\"busy_p50_ns\":40,\"busy_p99_ns\":1200000000,\"busy_max_ns\":1200000000,"       \
+	"\"blocks\":0,\"blocked_now\":true,\"blocked_for_ns\":1200000000,\"phases\":null}"
+
+#define AGENT "\"agent\":{\"events\":98765,\"drops\":2,\"insert_failures\":0}"
+
+Test(json, interval_golden)
+{
+	char *got;
+
+	build_snapshot();
+	got = RENDER(uvs_json_interval, &snap);
+	cr_expect_str_eq(got,
+			 "{\"type\":\"interval\",\"schema\":1,\"ts_ns\":1732657803123456789,"
+			 "\"window_ns\":1000000000,\"pid\":4242,\"loops\":[" LOOP0 "," LOOP1 "],"
+			 AGENT "}\n");
+	free(got);
+}
+
+Test(json, summary_golden)
+{
+	char *got;
+
+	build_snapshot();
+	snap.window_ns = 65000000000ull;
+	got = RENDER(uvs_json_summary, &snap);
+	cr_expect_str_eq(got,
+			 "{\"type\":\"summary\",\"schema\":1,\"ts_ns\":1732657803123456789,"
+			 "\"window_ns\":65000000000,\"pid\":4242,\"loops\":[" LOOP0 "," LOOP1 "],"
+			 AGENT "}\n");
+	free(got);
+}
+
+Test(json, no_loops)
+{
+	char *got;
+
+	build_snapshot();
+	snap.nloops = 0;
+	got = RENDER(uvs_json_interval, &snap);
+	cr_expect_str_eq(got,
+			 "{\"type\":\"interval\",\"schema\":1,\"ts_ns\":1732657803123456789,"
+			 "\"window_ns\":1000000000,\"pid\":4242,\"loops\":[]," AGENT "}\n");
+	free(got);
+}
+
+Test(json, utilization_is_clamped_and_rounded)
+{
+	static const struct {
+		double in;
+		const char *out;
+	} cases[] = {
+		{ 0, "\"utilization\":0.0000," },
+		{ 0.00004, "\"utilization\":0.0000," },
+		{ 0.00005, "\"utilization\":0.0001," },
+		{ 0.99996, "\"utilization\":1.0000," },
+		{ 1.5, "\"utilization\":1.0000," },
+		{ -1, "\"utilization\":0.0000," },
+		{ 0.0 / 0.0, "\"utilization\":0.0000," },
+	};
+	size_t i;
+
+	build_snapshot();
+	snap.nloops = 1;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got;
+
+		snap.loops[0].utilization = cases[i].in;
+		got = RENDER(uvs_json_interval, &snap);
+		cr_expect_not_null(strstr(got, cases[i].out), "%g: %s", cases[i].in, got);
+		free(got);
+	}
+}
+
+Test(json, nasty_comm_is_escaped)
+{
+	char *got;
+
+	build_snapshot();
+	snap.nloops = 1;
+	/* all 16 bytes used, no NUL: quote, backslash, controls, é, stray and cut UTF-8 */
+	memcpy(snap.loops[0].comm, "q\"\\\n\x01\x7f\xc3\xa9\xff\xe2\x82" "abcd", 16);
+	got = RENDER(uvs_json_interval, &snap);
+	cr_expect_not_null(strstr(got, ",\"comm\":\"q\\\"\\\\\\u000a\\u0001\\u007f\xc3\xa9"
+				       "\\ufffd\\ufffd\\ufffdabcd\",\"iterations\":"),
+			   "%s", got);
+	free(got);
+}
+
+Test(json, utf8_validation)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\"" },           /* valid 4-byte */
+		{ "\xe2\x82\xac", "\"\xe2\x82\xac\"" },                   /* valid 3-byte */
+		{ "\xc0\x80", "\"\\ufffd\\ufffd\"" },                     /* overlong NUL */
+		{ "\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\"" },          /* overlong '/' */
+		{ "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" },          /* surrogate */
+		{ "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" }, /* > U+10FFFF */
+		{ "\xf0\x9f", "\"\\ufffd\\ufffd\"" },                     /* cut at the end */
+		{ "\t\r\x1f", "\"\\u0009\\u000d\\u001f\"" },
+	};
+	struct uvs_json_target t = { .pid = 1 };
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got;
+
+		t.exe = cases[i].in;
+		got = RENDER(uvs_json_hello, &t);
+		cr_expect_not_null(strstr(got, cases[i].out), "case %zu: %s", i, got);
+		free(got);
+	}
+}
+
+Test(json, alert_golden)
+{
+	struct uvs_alert a = {
+		.kind = UVS_ALERT_LOOP_BLOCKED,
+		.pid = 4242,
+		.tid = 4250,
+		.role = UVS_ROLE_WORKER,
+		.ongoing = true,
+		.blocked_ns = 250000000,
+		.ts_ns = 1732657803000000000ull,
+		.threshold_ns = 100000000,
+	};
+	char *got = RENDER(uvs_json_alert, &a);
+
+	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"loop_blocked\","
+			      "\"pid\":4242,\"tid\":4250,\"role\":\"worker\",\"ongoing\":true,"
+			      "\"blocked_ns\":250000000,\"threshold_ns\":100000000,"
+			      "\"ts_ns\":1732657803000000000}\n");
+	free(got);
+
+	a.ongoing = false;
+	a.role = UVS_ROLE_MAIN;
+	got = RENDER(uvs_json_alert, &a);
+	cr_expect_not_null(strstr(got, "\"role\":\"main\",\"ongoing\":false,"), "%s", got);
+	free(got);
+}
+
+Test(json, hello_golden)
+{
+	static const char *const missing[] = {
+		"exact phases: uv__run_check not found (stripped \"node\" binary)",
+		"busy histogram of threads started before attach",
+	};
+	struct uvs_json_target t = {
+		.pid = 4242,
+		.exe = "/usr/bin/node",
+		.build_id = "0123456789abcdef0123456789abcdef01234567",
+		.libuv_version = "1.48.0",
+		.node_version = "v22.11.0",
+		.mode = "epoll",
+		.missing = missing,
+		.nmissing = 2,
+		.block_threshold_ns = 100000000,
+		.interval_ns = 1000000000,
+	};
+	char *got = RENDER(uvs_json_hello, &t);
+
+	cr_expect_str_eq(got, "{\"type\":\"attach\",\"schema\":1,\"pid\":4242,"
+			      "\"exe\":\"/usr/bin/node\","
+			      "\"build_id\":\"0123456789abcdef0123456789abcdef01234567\","
+			      "\"libuv_version\":\"1.48.0\",\"node_version\":\"v22.11.0\","
+			      "\"mode\":\"epoll\",\"block_threshold_ns\":100000000,"
+			      "\"interval_ns\":1000000000,\"unavailable\":["
+			      "\"exact phases: uv__run_check not found (stripped \\\"node\\\" binary)\","
+			      "\"busy histogram of threads started before attach\"]}\n");
+	free(got);
+}
+
+Test(json, hello_unknowns_are_null)
+{
+	struct uvs_json_target t = {
+		.pid = 7,
+		.exe = "/opt/app/bin/my app",
+		.mode = "exact-phases",
+	};
+	char *got = RENDER(uvs_json_hello, &t);
+
+	cr_expect_str_eq(got, "{\"type\":\"attach\",\"schema\":1,\"pid\":7,"
+			      "\"exe\":\"/opt/app/bin/my app\",\"build_id\":null,"
+			      "\"libuv_version\":null,\"node_version\":null,"
+			      "\"mode\":\"exact-phases\",\"block_threshold_ns\":0,"
+			      "\"interval_ns\":0,\"unavailable\":[]}\n");
+	free(got);
+}
+
+Test(json, stream_error_is_reported)
+{
+	FILE *f = fopen("/dev/null", "r"); /* writes to a read-only stream set the error flag */
+	struct uvs_alert a = { .kind = UVS_ALERT_LOOP_BLOCKED };
+
+	cr_assert_not_null(f);
+	build_snapshot();
+	cr_expect_eq(uvs_json_interval(f, &snap), -EIO);
+	cr_expect_eq(uvs_json_alert(f, &a), -EIO);
+	fclose(f);
+}
