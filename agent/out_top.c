@@ -59,9 +59,10 @@ static size_t nloops(const struct uvs_snapshot *s)
 
 static void header(FILE *out, const struct uvs_snapshot *s, const struct uvs_top_context *ctx)
 {
-	char exe[32], version[24], up[UVS_DURATION_BUF], window[UVS_DURATION_BUF];
-	char threshold[UVS_DURATION_BUF];
+	char exe[40], version[24], up[UVS_DURATION_BUF], window[UVS_DURATION_BUF];
+	char threshold[UVS_DURATION_BUF], counters[96];
 	const char *base = or_unknown(ctx->target), *slash = strrchr(base, '/');
+	int n;
 
 	if (slash && slash[1])
 		base = slash + 1;
@@ -70,11 +71,18 @@ static void header(FILE *out, const struct uvs_snapshot *s, const struct uvs_top
 	uvs_format_duration(ctx->elapsed_ns, up, sizeof(up));
 	uvs_format_duration(s->window_ns, window, sizeof(window));
 	uvs_format_duration(ctx->block_threshold_ns, threshold, sizeof(threshold));
-	line(out, ctx->ansi, "uvscope  pid %d  %s  libuv %s  %s  up %s", ctx->pid, exe, version,
-	     or_unknown(ctx->mode), up);
-	line(out, false, "window %s  block threshold %s  events %" PRIu64 "  drops %" PRIu64
-	     "  insert failures %" PRIu64, window, threshold, s->agent.events, s->agent.drops,
-	     s->agent.insert_failures);
+	/* The exe name goes last: it is the one field the 80-column cut may eat. */
+	line(out, ctx->ansi, "uvscope  pid %d  libuv %s  %s  up %s  %s", ctx->pid, version,
+	     or_unknown(ctx->mode), up, exe);
+	/* Losses are worth the space only when there are some. */
+	n = snprintf(counters, sizeof(counters), "events %" PRIu64, s->agent.events);
+	if (s->agent.drops)
+		n += snprintf(counters + n, sizeof(counters) - n, "  drops %" PRIu64,
+			      s->agent.drops);
+	if (s->agent.insert_failures)
+		snprintf(counters + n, sizeof(counters) - n, "  insert failures %" PRIu64,
+			 s->agent.insert_failures);
+	line(out, false, "window %s  block threshold %s  %s", window, threshold, counters);
 }
 
 /* Iterations per second; "-" without a window, "1234k" past six digits. */

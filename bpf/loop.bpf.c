@@ -121,23 +121,91 @@ static __always_inline void count_event(void)
 		c->events++;
 }
 
-/* Close the current phase at `now` and open `next`. */
+static __always_inline void record_phase(struct uvs_loop_stats *s, __u32 p, __u64 d)
+{
+	if (p >= UVS_PHASE_COUNT)
+		return;
+	s->phase_count[p]++;
+	s->phase_total_ns[p] += d;
+	if (d > s->phase_max_ns[p])
+		s->phase_max_ns[p] = d;
+	hist_add(&s->phase[p], d);
+}
+
+static __always_inline bool is_poll_phase(__u32 p)
+{
+	return p == UVS_PHASE_POLL_WAIT || p == UVS_PHASE_POLL_IO;
+}
+
+/*
+ * Close the current phase at `now` and open `next`. One uv__io_poll may wait in epoll more
+ * than once; its wait and I/O segments add up and count as one poll_wait and one poll_io,
+ * recorded when the poll is over (the next uprobe boundary).
+ */
 static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_loop_stats *s,
 					 __u32 next, __u64 now)
 {
 	__u32 p = st->phase;
-	__u64 d;
+	__u64 d = 0;
 
-	if (p < UVS_PHASE_COUNT && st->phase_start && now >= st->phase_start) {
+	if (p < UVS_PHASE_COUNT && st->phase_start && now >= st->phase_start)
 		d = now - st->phase_start;
-		s->phase_count[p]++;
-		s->phase_total_ns[p] += d;
-		if (d > s->phase_max_ns[p])
-			s->phase_max_ns[p] = d;
-		hist_add(&s->phase[p], d);
+	if (p == UVS_PHASE_POLL_WAIT)
+		st->poll_wait += d;
+	else if (p == UVS_PHASE_POLL_IO)
+		st->poll_io += d;
+	else
+		record_phase(s, p, d);
+	if (is_poll_phase(p) && !is_poll_phase(next)) {
+		if (st->poll_wait)
+			record_phase(s, UVS_PHASE_POLL_WAIT, st->poll_wait);
+		record_phase(s, UVS_PHASE_POLL_IO, st->poll_io);
+		st->poll_wait = 0;
+		st->poll_io = 0;
 	}
 	st->phase = next;
 	st->phase_start = now;
+}
+
+/* Whether an epoll wait was asked not to block (libuv's idle-time probe, or work pending). */
+static __always_inline bool zero_timeout(long id, struct pt_regs *regs)
+{
+	struct __kernel_timespec ts = {};
+	void *uts;
+
+	if (id != NR_EPOLL_PWAIT2)
+		return (int)BPF_CORE_READ(regs, r10) == 0;
+	uts = (void *)BPF_CORE_READ(regs, r10);
+	if (!uts || bpf_probe_read_user(&ts, sizeof(ts), uts))
+		return false;
+	return ts.tv_sec == 0 && ts.tv_nsec == 0;
+}
+
+/* A busy span ends at an epoll entry: account it to the iteration and check for a block. */
+static __always_inline void end_busy(struct uvs_loop_state *st, struct uvs_loop_stats *s,
+				     __u32 tid, __u64 now, bool zero)
+{
+	__u64 busy, iter;
+
+	if (!st->busy_since || now < st->busy_since)
+		return;
+	busy = now - st->busy_since;
+	s->busy_ns += busy;
+	if (busy >= block_ns) {
+		s->blocks++;
+		emit(UVS_EV_BLOCK_END, tid, now, busy);
+	}
+	if (st->empty_poll && !zero) {
+		/* The real wait after libuv's epoll(0) probe: same iteration, carry the gap. */
+		st->iter_busy += busy;
+		return;
+	}
+	iter = st->iter_busy + busy;
+	st->iter_busy = 0;
+	s->iterations++;
+	if (iter > s->busy_max_ns)
+		s->busy_max_ns = iter;
+	hist_add(&s->busy, iter);
 }
 
 SEC("tp_btf/sys_enter")
@@ -147,7 +215,8 @@ int BPF_PROG(uvs_sys_enter, struct pt_regs *regs, long id)
 	__u32 tid = (__u32)pid_tgid;
 	struct uvs_loop_state *st;
 	struct uvs_loop_stats *s;
-	__u64 now, busy;
+	bool zero;
+	__u64 now;
 	int epfd;
 
 	if ((__u32)(pid_tgid >> 32) != targ_tgid || !is_epoll_wait(id))
@@ -166,18 +235,9 @@ int BPF_PROG(uvs_sys_enter, struct pt_regs *regs, long id)
 	if (!s)
 		return 0;
 	count_event();
-	if (st->busy_since && now >= st->busy_since) {
-		busy = now - st->busy_since;
-		s->iterations++;
-		s->busy_ns += busy;
-		if (busy > s->busy_max_ns)
-			s->busy_max_ns = busy;
-		hist_add(&s->busy, busy);
-		if (busy >= block_ns) {
-			s->blocks++;
-			emit(UVS_EV_BLOCK_END, tid, now, busy);
-		}
-	}
+	zero = zero_timeout(id, regs);
+	end_busy(st, s, tid, now, zero);
+	st->zero_timeout = zero;
 	if (track_phases)
 		phase_switch(st, s, UVS_PHASE_POLL_WAIT, now);
 	st->wait_start = now;
@@ -216,6 +276,7 @@ int BPF_PROG(uvs_sys_exit, struct pt_regs *regs, long ret)
 	if (track_phases)
 		phase_switch(st, s, UVS_PHASE_POLL_IO, now);
 	st->in_wait = 0;
+	st->empty_poll = st->zero_timeout && ret == 0;
 	st->busy_since = now;
 	return 0;
 }

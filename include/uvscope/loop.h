@@ -41,20 +41,30 @@ enum uvs_boundary {
 struct uvs_loop_state {
 	__u64 busy_since;  /* ktime of the last return from the loop's epoll; 0 = unknown */
 	__u64 wait_start;  /* ktime of the last entry into the loop's epoll */
-	__u64 phase_start; /* ktime the current phase began */
+	__u64 phase_start; /* ktime the current phase (or poll segment) began */
+	__u64 iter_busy;   /* busy time carried into the current iteration (see below) */
+	__u64 poll_wait;   /* exact phases: wait and I/O time of the uv__io_poll running now */
+	__u64 poll_io;
 	__s32 epfd;        /* the loop's epoll fd: the first one this thread waited on */
 	__u32 in_wait;     /* 1 while the thread is inside the loop's epoll */
 	__u32 phase;       /* enum uvs_phase */
+	/*
+	 * 1 after an epoll with a zero timeout that returned nothing. Node turns on libuv's
+	 * idle-time metrics, which make every uv__io_poll try epoll(0) before the real wait; the
+	 * wait that follows such a call belongs to the same loop iteration.
+	 */
+	__u32 empty_poll;
+	__u32 zero_timeout; /* the current wait was called with a zero timeout */
 	__u32 pad;
 };
-_Static_assert(sizeof(struct uvs_loop_state) == 40, "uvs_loop_state layout");
+_Static_assert(sizeof(struct uvs_loop_state) == 72, "uvs_loop_state layout");
 
 /* Cumulative statistics of one loop thread since attach. The agent takes deltas. */
 struct uvs_loop_stats {
-	__u64 iterations;  /* entries into the loop's epoll */
+	__u64 iterations;  /* loop iterations: entries into the loop's poll */
 	__u64 busy_ns;     /* completed busy spans (epoll exit -> next epoll entry) */
 	__u64 idle_ns;     /* completed waits inside epoll */
-	__u64 busy_max_ns;
+	__u64 busy_max_ns; /* longest busy time of one iteration */
 	__u64 blocks;      /* busy spans at or above the block threshold */
 	__u64 phase_count[UVS_PHASE_COUNT];
 	__u64 phase_total_ns[UVS_PHASE_COUNT];

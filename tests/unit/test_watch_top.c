@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: MIT
+/* Human outputs: the `watch` lines and summary, and the `top` frame (80 columns at most). */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <criterion/criterion.h>
+
+#include "out_top.h"
+#include "out_watch.h"
+
+#define TS_215003 1732657803000000000ull /* 2024-11-26 21:50:03 UTC */
+
+static void utc(void)
+{
+	setenv("TZ", "UTC", 1);
+	tzset();
+}
+
+TestSuite(watch, .init = utc);
+TestSuite(top, .init = utc);
+
+static struct uvs_snapshot snap;
+
+static void set_loop(struct uvs_loop_snapshot *l, int tid, enum uvs_role role, const char *comm)
+{
+	memset(l, 0, sizeof(*l));
+	l->tid = tid;
+	l->role = role;
+	strncpy(l->comm, comm, sizeof(l->comm)); /* may fill all 16 bytes, no NUL */
+}
+
+static void build_snapshot(void)
+{
+	struct uvs_loop_snapshot *l;
+
+	memset(&snap, 0, sizeof(snap));
+	snap.ts_ns = TS_215003;
+	snap.window_ns = 1000000000;
+	snap.pid = 4242;
+	snap.nloops = 2;
+
+	l = &snap.loops[0];
+	set_loop(l, 4242, UVS_ROLE_MAIN, "node");
+	l->iterations = 1203;
+	l->busy_ns = 412000000;
+	l->idle_ns = 588000000;
+	l->utilization = 0.412;
+	l->busy_p50_ns = 120000;
+	l->busy_p99_ns = 3200000;
+	l->busy_max_ns = 12000000;
+	l->blocks = 1;
+
+	l = &snap.loops[1];
+	set_loop(l, 4250, UVS_ROLE_WORKER, "WorkerThread");
+	l->iterations = 7;
+	l->busy_ns = 1000000000;
+	l->utilization = 1;
+	l->busy_p99_ns = 1200000000;
+	l->busy_max_ns = 1200000000;
+	l->blocked_now = true;
+	l->blocked_for_ns = 1200000000;
+}
+
+static char *render_watch(int (*fn)(FILE *, const struct uvs_snapshot *))
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cr_assert_not_null(f);
+	cr_expect_eq(fn(f, &snap), 0);
+	cr_assert_eq(fclose(f), 0);
+	return buf;
+}
+
+static char *render_alert(const struct uvs_alert *a)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cr_assert_not_null(f);
+	cr_expect_eq(uvs_watch_alert(f, a), 0);
+	cr_assert_eq(fclose(f), 0);
+	return buf;
+}
+
+Test(watch, interval_line)
+{
+	char *got;
+
+	build_snapshot();
+	got = render_watch(uvs_watch_interval);
+	cr_expect_str_eq(got, "21:50:03 main/4242 util 41.2% it 1203 p99 3.20ms max 12.0ms blocks 1"
+			      " | worker/4250 util 100.0% it 7 p99 1.20s max 1.20s"
+			      " BLOCKED 1.20s\n");
+	free(got);
+}
+
+Test(watch, interval_without_loops)
+{
+	char *got;
+
+	build_snapshot();
+	snap.nloops = 0;
+	got = render_watch(uvs_watch_interval);
+	cr_expect_str_eq(got, "21:50:03 no event loop seen yet\n");
+	free(got);
+}
+
+Test(watch, alert_lines)
+{
+	struct uvs_alert a = {
+		.kind = UVS_ALERT_LOOP_BLOCKED,
+		.pid = 4242,
+		.tid = 4242,
+		.role = UVS_ROLE_MAIN,
+		.ongoing = true,
+		.blocked_ns = 250000000,
+		.ts_ns = TS_215003,
+		.threshold_ns = 100000000,
+	};
+	char *got = render_alert(&a);
+
+	cr_expect_str_eq(got, "21:50:03 ALERT loop blocked: main loop (tid 4242) blocked for 250ms"
+			      " so far (threshold 100ms)\n");
+	free(got);
+
+	a.ongoing = false;
+	a.blocked_ns = 251000000;
+	got = render_alert(&a);
+	cr_expect_str_eq(got, "21:50:03 ALERT loop blocked: main loop (tid 4242) was blocked for"
+			      " 251ms\n");
+	free(got);
+
+	a.role = UVS_ROLE_WORKER;
+	a.tid = 4250;
+	got = render_alert(&a);
+	cr_expect_not_null(strstr(got, ": worker loop (tid 4250) was blocked"), "%s", got);
+	free(got);
+}
+
+Test(watch, summary)
+{
+	struct uvs_loop_snapshot *l;
+	char *got;
+	int p;
+
+	build_snapshot();
+	snap.window_ns = 65000000000ull;
+	l = &snap.loops[0];
+	l->has_phases = true;
+	for (p = 0; p < UVS_PHASE_COUNT; p++) {
+		l->phases[p].count = 1203;
+		l->phases[p].total_ns = 125000000; /* 1/8 of the loop's time each */
+		l->phases[p].p99_ns = 210000;
+		l->phases[p].max_ns = 4000000;
+	}
+	strcpy(snap.loops[1].comm, "bad\x1b[2Jname");
+	got = render_watch(uvs_watch_summary);
+	cr_expect(!strncmp(got, "21:50:03 summary: pid 4242, 1m05s, 2 loops\n", 43), "%s", got);
+	cr_expect_not_null(strstr(got, "  main/4242 (node): 1203 iterations, util 41.2%, busy p50"
+				       " 120us p99 3.20ms max 12.0ms, 1 blocked episode\n"),
+			   "%s", got);
+	cr_expect_not_null(strstr(got, "  worker/4250 (bad?[2Jname): 7 iterations, util 100.0%"),
+			   "%s", got);
+	cr_expect_not_null(strstr(got, ", 0 blocked episodes\n"), "%s", got);
+	cr_expect_not_null(strstr(got, "    phase       share      count     p99     max\n"),
+			   "%s", got);
+	cr_expect_not_null(strstr(got, "    timers      12.5%       1203   210us  4.00ms\n"),
+			   "%s", got);
+	cr_expect_not_null(strstr(got, "    close       12.5%       1203   210us  4.00ms\n"),
+			   "%s", got);
+	/* one phase table only: the worker has no phases */
+	cr_expect_null(strstr(strstr(got, "    close ") + 1, "    close "), "%s", got);
+	cr_expect_not_null(strstr(got, "events, 0 dropped, 0 insert failures\n"), "%s", got);
+	cr_expect_null(strchr(got, '\x1b'), "escape from comm reached the terminal");
+	free(got);
+}
+
+/* ---- top ----------------------------------------------------------------------------------- */
+
+static struct uvs_alert alerts[7];
+
+static void build_busy_snapshot(struct uvs_top_context *ctx)
+{
+	static const char *const comms[] = {
+		"node", "WorkerThread-01", "libuv-worker\t\xff", "0123456789abcdef", "inspector-io!!!",
+		"\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac",
+	};
+	static const enum uvs_role roles[] = {
+		UVS_ROLE_MAIN, UVS_ROLE_WORKER, UVS_ROLE_THREADPOOL, UVS_ROLE_LOOP, UVS_ROLE_OTHER,
+		UVS_ROLE_WORKER,
+	};
+	size_t i;
+	int p;
+
+	build_snapshot();
+	snap.nloops = 6;
+	snap.agent.events = 123456789012ull;
+	snap.agent.drops = 4294967296ull;
+	snap.agent.insert_failures = 77;
+	for (i = 0; i < snap.nloops; i++) {
+		struct uvs_loop_snapshot *l = &snap.loops[i];
+
+		set_loop(l, 4194303 - (int)i, roles[i], comms[i]);
+		l->iterations = 1234567 * (i + 1);
+		l->busy_ns = 500000000;
+		l->idle_ns = 500000000;
+		l->utilization = 0.5;
+		l->busy_p50_ns = 999500;
+		l->busy_p99_ns = 3599499999999ull;
+		l->busy_max_ns = 359999000000000ull; /* 99h59m59s */
+		l->blocked_now = i % 2;
+		l->blocked_for_ns = 3599000000000ull; /* 59m59s */
+		l->has_phases = true;
+		for (p = 0; p < UVS_PHASE_COUNT; p++) {
+			l->phases[p].count = 18446744073709551615ull;
+			l->phases[p].total_ns = 62500000 * (p + 1);
+			l->phases[p].p99_ns = 59949999999ull;
+			l->phases[p].max_ns = 3599499999999ull;
+		}
+	}
+	for (i = 0; i < 7; i++) {
+		alerts[i] = (struct uvs_alert){
+			.kind = UVS_ALERT_LOOP_BLOCKED,
+			.pid = 4242,
+			.tid = 4194303 - (int)i,
+			.role = roles[i % 6],
+			.ongoing = i % 2,
+			.blocked_ns = 1000000000ull * (i + 1),
+			.ts_ns = TS_215003 + 1000000000ull * i,
+			.threshold_ns = 100000000,
+		};
+	}
+	*ctx = (struct uvs_top_context){
+		.pid = 4194303,
+		.target = "/home/someone/.nvm/versions/node/v22.11.0/bin/a-rather-long-node-binary-name",
+		.mode = "exact-phases",
+		.libuv_version = "1.48.0-with-a-long-vendor-suffix",
+		.block_threshold_ns = 100000000,
+		.elapsed_ns = 7620000000000ull,
+		.recent = alerts,
+		.nrecent = 7,
+	};
+}
+
+static char *render_top(const struct uvs_top_context *ctx)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cr_assert_not_null(f);
+	cr_expect_eq(uvs_top_render(f, &snap, ctx), 0);
+	cr_assert_eq(fclose(f), 0);
+	return buf;
+}
+
+/* Columns of each line once ANSI escapes are dropped; every byte must be printable ASCII. */
+static void expect_fits_80(const char *text)
+{
+	const char *p = text;
+	int lineno = 1, col = 0;
+
+	for (; *p; p++) {
+		if (*p == '\033') {
+			p++;
+			cr_assert_eq(*p, '[', "line %d: bad escape", lineno);
+			while (p[1] && !((p[1] >= 'A' && p[1] <= 'Z') || (p[1] >= 'a' && p[1] <= 'z')))
+				p++;
+			p++;
+			continue;
+		}
+		if (*p == '\n') {
+			cr_expect_leq(col, 80, "line %d is %d columns", lineno, col);
+			lineno++;
+			col = 0;
+			continue;
+		}
+		cr_expect(*p >= 0x20 && *p < 0x7f, "line %d: byte 0x%02x", lineno,
+			  (unsigned char)*p);
+		col++;
+	}
+	cr_expect_eq(col, 0, "last line not terminated");
+}
+
+Test(top, fits_80_columns)
+{
+	struct uvs_top_context ctx;
+	char *got;
+
+	build_busy_snapshot(&ctx);
+	got = render_top(&ctx);
+	expect_fits_80(got);
+	cr_expect_null(strchr(got, '\033'), "escapes without ansi");
+	free(got);
+
+	ctx.ansi = true;
+	got = render_top(&ctx);
+	expect_fits_80(got);
+	cr_expect(!strncmp(got, "\033[H\033[2J", 7), "no clear at the start");
+	cr_expect_not_null(strstr(got, "\033[1m"), "no bold header");
+	free(got);
+}
+
+Test(top, extreme_values_fit_80_columns)
+{
+	struct uvs_top_context ctx;
+	char *got;
+	size_t i;
+
+	build_busy_snapshot(&ctx);
+	ctx.pid = INT_MAX;
+	ctx.elapsed_ns = UINT64_MAX;
+	ctx.block_threshold_ns = UINT64_MAX;
+	snap.window_ns = 1;
+	snap.agent.events = snap.agent.drops = snap.agent.insert_failures = UINT64_MAX;
+	for (i = 0; i < snap.nloops; i++) {
+		struct uvs_loop_snapshot *l = &snap.loops[i];
+
+		l->tid = INT_MIN;
+		l->role = (enum uvs_role)99;
+		l->iterations = UINT64_MAX;
+		l->busy_p50_ns = l->busy_p99_ns = l->busy_max_ns = UINT64_MAX;
+		l->blocked_now = true;
+		l->blocked_for_ns = UINT64_MAX;
+		l->utilization = 1e300;
+	}
+	got = render_top(&ctx);
+	expect_fits_80(got);
+	free(got);
+}
+
+Test(top, content)
+{
+	struct uvs_top_context ctx;
+	char *got;
+
+	build_busy_snapshot(&ctx);
+	got = render_top(&ctx);
+	/* a long version is cut to 23 characters; the exe name, last, loses the rest */
+	cr_expect(!strncmp(got, "uvscope  pid 4194303  libuv 1.48.0-with-a-long-vend  exact-phases"
+				"  up 2h07m  a-r\n", 81),
+		  "%s", got);
+	cr_expect_not_null(strstr(got, "block threshold 100ms"), "%s", got);
+	cr_expect_not_null(strstr(got, "drops 4294967296"), "%s", got);
+	cr_expect_not_null(strstr(got, "    TID ROLE         UTIL   IT/S    P50    P99    MAX STATE"),
+			   "%s", got);
+	cr_expect_not_null(strstr(got, "\n4194303 main        50.0%  1234k 1.00ms 59m59s 100h00m ok"
+				       "            node\n"),
+			   "%s", got);
+	cr_expect_not_null(strstr(got, "\n4194302 worker      50.0%  2469k 1.00ms 59m59s 100h00m"
+				       " BLOCKED 59m59s WorkerThre\n"),
+			   "%s", got);
+	cr_expect_not_null(strstr(got, "threadpool"), "%s", got);
+	cr_expect_not_null(strstr(got, "phases of main/4194303 (node)"), "%s", got);
+	cr_expect_not_null(strstr(got, "phases of other/4194299 (inspector-io!!!)"), "%s", got);
+	cr_expect_not_null(strstr(got, "phases of threadpool/4194301 (libuv-worker?\?)"), "%s",
+			   got);
+	cr_expect_not_null(strstr(got, "  PHASE      SHARE      COUNT     P99     MAX"), "%s", got);
+	cr_expect_not_null(strstr(got, "  timers      6.3%"), "%s", got);
+	cr_expect_not_null(strstr(got, "  close      50.0% 18446744073709551615   59.9s  59m59s\n"),
+			   "%s", got);
+	cr_expect_not_null(strstr(got, "  poll_wait"), "%s", got);
+	cr_expect_not_null(strstr(got, "recent alerts"), "%s", got);
+	/* the newest UVS_TOP_ALERTS (5) of 7, oldest first */
+	cr_expect_null(strstr(got, "21:50:03  "), "%s", got);
+	cr_expect_null(strstr(got, "21:50:04  "), "%s", got);
+	cr_expect_not_null(strstr(got, "21:50:05  threadpool/4194301 was blocked for 3.00s\n"),
+			   "%s", got);
+	cr_expect_not_null(strstr(got, "21:50:08  worker/4194298 blocked for 6.00s so far\n"
+				       "21:50:09  main/4194297 was blocked for 7.00s\n"),
+			   "%s", got);
+	cr_expect(strlen(got) > 20 && !strcmp(got + strlen(got) - 20, "q or Ctrl-C to quit\n"),
+		  "%s", got);
+	free(got);
+}
+
+Test(top, no_loops_no_phases_no_alerts)
+{
+	struct uvs_top_context ctx = { .pid = 1 };
+	char *got;
+
+	build_snapshot();
+	snap.nloops = 0;
+	got = render_top(&ctx);
+	expect_fits_80(got);
+	cr_expect(!strncmp(got, "uvscope  pid 1  libuv ?  ?  up 0  ?\n", 36), "%s", got);
+	cr_expect_not_null(strstr(got, "no event loop seen yet"), "%s", got);
+	cr_expect_null(strstr(got, "phases of"), "%s", got);
+	cr_expect_null(strstr(got, "recent alerts"), "%s", got);
+	free(got);
+}
+
+Test(top, epoll_mode_has_no_phase_tables)
+{
+	struct uvs_top_context ctx = { .pid = 4242, .target = "node", .mode = "epoll" };
+	char *got;
+
+	build_snapshot();
+	got = render_top(&ctx);
+	expect_fits_80(got);
+	cr_expect_not_null(strstr(got, "   4242 main        41.2%   1203  120us 3.20ms 12.0ms ok"
+				       "            node\n"),
+			   "%s", got);
+	cr_expect_not_null(strstr(got, " BLOCKED 1.20s WorkerThrea"), "%s", got);
+	cr_expect_null(strstr(got, "phases of"), "%s", got);
+	free(got);
+}
