@@ -390,7 +390,8 @@ int uvs_elf_find_object(struct uvs_elf *elf, const char *name, struct uvs_elf_sy
 	return find(elf, name, false, UVS_SYM_OBJECT, out);
 }
 
-int uvs_elf_find_function_prefix(struct uvs_elf *elf, const char *prefix, struct uvs_elf_symbol *out)
+int uvs_elf_find_function_prefix(struct uvs_elf *elf, const char *prefix,
+				 struct uvs_elf_symbol *out)
 {
 	return find(elf, prefix, true, UVS_SYM_FUNC, out);
 }

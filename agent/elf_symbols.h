@@ -25,7 +25,7 @@ struct uvs_elf; /* opaque */
 struct uvs_elf_symbol {
 	uint64_t addr;        /* st_value (virtual address in the object) */
 	uint64_t size;        /* st_size */
-	uint64_t file_offset; /* where the first byte of the function is in the file: what a uprobe needs */
+	uint64_t file_offset; /* where its first byte is in the file: what a uprobe needs */
 	bool from_dynsym;     /* found in .dynsym, not .symtab */
 };
 
@@ -35,7 +35,7 @@ struct uvs_elf_symbol {
  */
 struct uvs_elf *uvs_elf_open(const char *path);
 
-/* Like uvs_elf_open() on an open file; works on a dup of fd, so the caller keeps (and closes) fd. */
+/* Like uvs_elf_open() on an open file; works on a dup of fd: the caller keeps (and closes) fd. */
 struct uvs_elf *uvs_elf_open_fd(int fd);
 
 /* Closes elf and frees everything it holds; accepts NULL. */
@@ -59,11 +59,13 @@ int uvs_elf_find_object(struct uvs_elf *elf, const char *name, struct uvs_elf_sy
  * preferring names without a GCC clone suffix (".part.0", ".isra.0") past the prefix and never
  * returning a ".cold" piece (not a function entry) unless the prefix itself asks for it.
  */
-int uvs_elf_find_function_prefix(struct uvs_elf *elf, const char *prefix, struct uvs_elf_symbol *out);
+int uvs_elf_find_function_prefix(struct uvs_elf *elf, const char *prefix,
+				 struct uvs_elf_symbol *out);
 
 /*
- * Names the function whose [st_value, st_value + st_size) contains addr into name (truncated to
- * cap, NUL-terminated when cap > 0) and its start into *start (either may be NULL); -ENOENT if none.
+ * Names the function whose [st_value, st_value + st_size) contains addr into name (truncated
+ * to cap, NUL-terminated when cap > 0) and its start into *start (either may be NULL);
+ * -ENOENT if none.
  */
 int uvs_elf_symbol_at(struct uvs_elf *elf, uint64_t addr, char *name, size_t cap, uint64_t *start);
 
@@ -79,7 +81,7 @@ bool uvs_elf_has_symtab(const struct uvs_elf *elf);
  */
 int uvs_elf_build_id(struct uvs_elf *elf, uint8_t *buf, size_t cap, size_t *len);
 
-/* Writes id as lowercase hex into out, NUL-terminated and truncated to cap (nothing if cap is 0). */
+/* Writes id as lowercase hex into out, NUL-terminated, truncated to cap (nothing if cap is 0). */
 void uvs_elf_build_id_hex(const uint8_t *id, size_t len, char *out, size_t cap);
 
 /*

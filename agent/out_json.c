@@ -65,9 +65,10 @@ static void json_str_n(FILE *out, const char *str, size_t n)
 	fputc('"', out);
 }
 
+/* NULL and "" both mean "not known" in the structs that reach us: one spelling, null. */
 static void json_str(FILE *out, const char *s)
 {
-	if (s)
+	if (s && *s)
 		json_str_n(out, s, strlen(s));
 	else
 		fputs("null", out);

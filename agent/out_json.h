@@ -11,7 +11,7 @@
 
 #include "snapshot.h"
 
-/* What the "attach" line says about the target and the session. NULL strings become null. */
+/* What the "attach" line says about the target and the session. NULL or "" become null. */
 struct uvs_json_target {
 	int pid;
 	const char *exe;            /* path of the executable that maps libuv */

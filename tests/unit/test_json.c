@@ -276,6 +276,7 @@ Test(json, hello_unknowns_are_null)
 	struct uvs_json_target t = {
 		.pid = 7,
 		.exe = "/opt/app/bin/my app",
+		.build_id = "", /* the object has none */
 		.mode = "exact-phases",
 	};
 	char *got = RENDER(uvs_json_hello, &t);

@@ -1,0 +1,152 @@
+// Helpers for the integration tests: start real node fixtures and the real agent, read their
+// output line by line, and wait for conditions (never for fixed times).
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const root = path.resolve(here, '..', '..');
+export const fixtures = path.join(root, 'tests', 'fixtures', 'node');
+export const uvscope = process.env.UVSCOPE || path.join(root, 'uvscope');
+export const nodeBin = process.env.NODE_BIN || process.execPath;
+
+// Why the BPF tests cannot run here, or null when they can.
+export function bpfUnavailable() {
+	if (process.getuid() !== 0)
+		return 'not root: the integration tests load BPF programs (run make test as root)';
+	if (!existsSync('/sys/kernel/btf/vmlinux'))
+		return 'the kernel has no BTF (/sys/kernel/btf/vmlinux is missing)';
+	if (!existsSync(uvscope))
+		return `${uvscope} is not built (run make)`;
+	try {
+		execFileSync('bpftool', ['prog', 'show'], { stdio: 'ignore' });
+	} catch (e) {
+		return `bpftool prog show failed (${e.message.split('\n')[0]}): no BPF here`;
+	}
+	return null;
+}
+
+// Skips a test loudly when BPF is not available; returns true if skipped.
+export function skipWithoutBpf(t) {
+	const why = bpfUnavailable();
+	if (why) {
+		console.error(`SKIP ${t.name}: ${why}`);
+		t.skip(why);
+		return true;
+	}
+	return false;
+}
+
+// A child process whose stdout (and stderr) lines are kept and can be awaited.
+export class Child {
+	constructor(cmd, args, opts = {}) {
+		this.lines = [];
+		this.errLines = [];
+		this.waiters = [];
+		this.exited = null;
+		this.proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
+		this.pid = this.proc.pid;
+		this._split(this.proc.stdout, this.lines);
+		this._split(this.proc.stderr, this.errLines);
+		this.exitPromise = new Promise((resolve) => {
+			this.proc.on('exit', (code, signal) => {
+				this.exited = { code, signal };
+				this._wake();
+				resolve(this.exited);
+			});
+		});
+	}
+
+	_split(stream, into) {
+		let buf = '';
+		stream.setEncoding('utf8');
+		stream.on('data', (chunk) => {
+			buf += chunk;
+			let i;
+			while ((i = buf.indexOf('\n')) >= 0) {
+				into.push(buf.slice(0, i));
+				buf = buf.slice(i + 1);
+			}
+			this._wake();
+		});
+	}
+
+	_wake() {
+		for (const w of this.waiters.splice(0)) w();
+	}
+
+	// Resolves with the first stdout line (parsed as JSON when it is) for which pred is true.
+	async waitFor(pred, what, timeoutMs = 20000) {
+		const deadline = Date.now() + timeoutMs;
+		let seen = 0;
+		for (;;) {
+			for (; seen < this.lines.length; seen++) {
+				const v = parseLine(this.lines[seen]);
+				if (pred(v)) return v;
+			}
+			if (this.exited)
+				throw new Error(`${what}: process exited (${JSON.stringify(this.exited)}) ` +
+					`first; stderr: ${this.errLines.join(' | ')}`);
+			const left = deadline - Date.now();
+			if (left <= 0)
+				throw new Error(`${what}: not seen in ${timeoutMs} ms; stderr: ` +
+					this.errLines.join(' | '));
+			await new Promise((resolve) => {
+				const timer = setTimeout(resolve, left);
+				this.waiters.push(() => { clearTimeout(timer); resolve(); });
+			});
+		}
+	}
+
+	json() {
+		return this.lines.map(parseLine).filter((v) => v && typeof v === 'object');
+	}
+
+	send(line) {
+		this.proc.stdin.write(line + '\n');
+	}
+
+	async stop(signal = 'SIGTERM') {
+		if (!this.exited) this.proc.kill(signal);
+		return this.exitPromise;
+	}
+}
+
+function parseLine(line) {
+	try {
+		return JSON.parse(line);
+	} catch {
+		return line;
+	}
+}
+
+// Starts a fixture from tests/fixtures/node and waits for its {"ready":...} line.
+export async function startFixture(name, args = [], env = {}) {
+	const child = new Child(nodeBin, [path.join(fixtures, name), ...args],
+		{ env: { ...process.env, ...env } });
+	const ready = await child.waitFor((v) => v && v.ready, `${name} ready`);
+	return { child, ready };
+}
+
+// Starts uvscope watch --json on a pid and waits until it has attached.
+export async function startAgent(pid, extra = []) {
+	const agent = new Child(uvscope, ['watch', '-p', String(pid), '--json', ...extra]);
+	const hello = await agent.waitFor((v) => v && v.type === 'attach', 'uvscope attach');
+	return { agent, hello };
+}
+
+// Runs uvscope to completion, returns { code, stdout, stderr }.
+export function runUvscope(args, opts = {}) {
+	return new Promise((resolve) => {
+		const c = new Child(opts.cmd || uvscope, opts.cmd ? [...opts.prefix, uvscope, ...args] : args);
+		c.proc.stdin.end();
+		c.exitPromise.then(({ code }) =>
+			resolve({ code, stdout: c.lines.join('\n'), stderr: c.errLines.join('\n') }));
+	});
+}
+
+export function ourBpfPrograms() {
+	const out = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show']).toString());
+	return out.filter((p) => typeof p.name === 'string' && p.name.startsWith('uvs_'));
+}

@@ -1,0 +1,142 @@
+// The event-loop measurements against ground truth made by the fixtures.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { skipWithoutBpf, startFixture, startAgent } from './lib.mjs';
+
+const MS = 1e6;
+
+test('a loop blocked 3 x 250 ms: three episodes, each about 250 ms, alerted while blocked',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const { child } = await startFixture('block.js', [], { BLOCK_MS: '250', COUNT: '3' });
+		const { agent } = await startAgent(child.pid, ['--block-ms', '100']);
+		try {
+			child.send('go');
+			await child.waitFor((v) => v && v.done, 'fixture done');
+			const ended = () => agent.json().filter((v) => v.type === 'alert' && !v.ongoing);
+			await agent.waitFor(() => ended().length >= 3, 'three ended alerts');
+			const blocks = child.json().filter((v) => v.block);
+			const alerts = agent.json().filter((v) => v.type === 'alert');
+			assert.equal(blocks.length, 3);
+			assert.equal(ended().length, 3, 'exactly three blocked episodes');
+			for (const a of alerts) {
+				assert.equal(a.kind, 'loop_blocked');
+				assert.equal(a.tid, child.pid);
+				assert.equal(a.role, 'main');
+			}
+			for (const [i, b] of blocks.entries()) {
+				const end = ended()[i];
+				t.diagnostic(`episode ${i + 1}: fixture ${(b.end_ns - b.start_ns) / MS} ms, ` +
+					`uvscope ${end.blocked_ns / MS} ms`);
+				assert.ok(Math.abs(end.blocked_ns - 250 * MS) <= 25 * MS,
+					`episode ${i + 1}: ${end.blocked_ns / MS} ms is not 250 ms +- 10%`);
+				// The ongoing alert of this episode came out before the loop came back.
+				const ongoing = alerts.find((a) => a.ongoing &&
+					a.ts_ns >= b.start_ns && a.ts_ns <= end.ts_ns);
+				assert.ok(ongoing, `episode ${i + 1}: no ongoing alert`);
+				assert.ok(ongoing.ts_ns < b.end_ns,
+					`episode ${i + 1}: ongoing alert at ${ongoing.ts_ns} after the block ` +
+					`ended at ${b.end_ns}`);
+				assert.ok(ongoing.blocked_ns >= 100 * MS && ongoing.blocked_ns < 250 * MS);
+			}
+		} finally {
+			await agent.stop();
+			await child.stop();
+		}
+	});
+
+test('utilization agrees with Node\'s own eventLoopUtilization within 0.05', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	for (const [period, workMs] of [[20, 6], [10, 8]]) {
+		const { child } = await startFixture('elu.js', [],
+			{ PERIOD_MS: String(period), WORK_MS: String(workMs) });
+		const { agent } = await startAgent(child.pid, ['--interval', '500ms']);
+		try {
+			const intervals = () => agent.json().filter((v) => v.type === 'interval');
+			// Start the reference window at an interval boundary, end it at a later one.
+			await agent.waitFor(() => intervals().length >= 1, 'first interval');
+			child.send('mark');
+			const first = intervals().length;
+			await agent.waitFor(() => intervals().length >= first + 6, 'six intervals');
+			child.send('mark');
+			const [, ref] = await child.waitFor(() => child.json().filter((v) => 'elu' in v)
+				.length >= 2, 'reference ELU').then(() => child.json().filter((v) => 'elu' in v));
+			let busy = 0, idle = 0;
+			for (const iv of intervals().slice(first, first + 6)) {
+				const main = iv.loops.find((l) => l.role === 'main');
+				busy += main.busy_ns;
+				idle += main.idle_ns;
+			}
+			const ours = busy / (busy + idle);
+			t.diagnostic(`period ${period} ms, work ${workMs} ms: uvscope ${ours.toFixed(4)}, ` +
+				`node ${ref.elu.toFixed(4)}`);
+			assert.ok(Math.abs(ours - ref.elu) <= 0.05,
+				`uvscope ${ours.toFixed(3)} vs node ${ref.elu.toFixed(3)} ` +
+				`(period ${period} ms, work ${workMs} ms)`);
+		} finally {
+			await agent.stop();
+			await child.stop();
+		}
+	}
+});
+
+test('a blocking worker_thread is named by thread and role; the main loop is not blocked',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const { child, ready } = await startFixture('workers.js', [], { BLOCK_MS: '300' });
+		const { agent } = await startAgent(child.pid, ['--block-ms', '150']);
+		try {
+			child.send('go');
+			const ended = () => agent.json().filter((v) => v.type === 'alert' && !v.ongoing);
+			await agent.waitFor(() => ended().length >= 2, 'two ended alerts');
+			for (const a of agent.json().filter((v) => v.type === 'alert')) {
+				assert.equal(a.tid, ready.blocking_tid, 'alert names the blocking worker');
+				assert.equal(a.role, 'worker');
+			}
+			const intervals = () => agent.json().filter((v) => v.type === 'interval');
+			const n = intervals().length;
+			await agent.waitFor(() => intervals().length > n, 'an interval');
+			const last = intervals().at(-1);
+			const main = last.loops.find((l) => l.tid === child.pid);
+			const calm = last.loops.find((l) => l.tid === ready.calm_tid);
+			assert.equal(main.role, 'main');
+			assert.equal(calm.role, 'worker');
+			for (const iv of intervals()) {
+				const m = iv.loops.find((l) => l.tid === child.pid);
+				if (m) assert.equal(m.blocks, 0, 'main loop shows no block');
+			}
+		} finally {
+			await agent.stop();
+			await child.stop();
+		}
+	});
+
+for (const [mode, other] of [['timers', 'check'], ['check', 'timers']]) {
+	test(`exact phases: ${mode}-heavy work lands in ${mode}`, async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const { child } = await startFixture('phases.js', [mode]);
+		const { agent, hello } = await startAgent(child.pid, ['--phases', '--interval', '500ms']);
+		try {
+			assert.equal(hello.mode, 'exact-phases', JSON.stringify(hello.unavailable));
+			const intervals = () => agent.json().filter((v) => v.type === 'interval');
+			await agent.waitFor(() => intervals().length >= 4, 'four intervals');
+			const totals = {};
+			let busy = 0;
+			for (const iv of intervals().slice(1)) {
+				const main = iv.loops.find((l) => l.role === 'main');
+				busy += main.busy_ns;
+				for (const [name, p] of Object.entries(main.phases))
+					totals[name] = (totals[name] || 0) + p.total_ns;
+			}
+			const work = Object.entries(totals).filter(([name]) => name !== 'poll_wait');
+			t.diagnostic(`busy ${busy} ns, phase totals ${JSON.stringify(totals)}`);
+			const top = work.sort((a, b) => b[1] - a[1])[0][0];
+			assert.equal(top, mode, `phase totals: ${JSON.stringify(totals)}`);
+			assert.ok(totals[mode] > 0.5 * busy, `${mode} holds most of the busy time`);
+			assert.ok(totals[other] < 0.2 * totals[mode]);
+		} finally {
+			await agent.stop();
+			await child.stop();
+		}
+	});
+}
