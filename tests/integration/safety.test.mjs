@@ -1,0 +1,132 @@
+// Detaching safely and failing clearly.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { Child, skipWithoutBpf, startFixture, startAgent, runUvscope, ourBpfPrograms, uvscope }
+	from './lib.mjs';
+
+async function until(cond, what, timeoutMs = 10000) {
+	const deadline = Date.now() + timeoutMs;
+	while (!cond()) {
+		if (Date.now() > deadline) throw new Error(`${what}: not true after ${timeoutMs} ms`);
+		await new Promise((r) => setImmediate(r));
+	}
+}
+
+test('SIGKILL of the agent: the target runs on and no BPF program of ours is left', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const before = ourBpfPrograms().map((p) => p.id);
+	const { child } = await startFixture('elu.js');
+	const { agent } = await startAgent(child.pid, ['--phases']);
+	try {
+		const during = ourBpfPrograms().filter((p) => !before.includes(p.id));
+		assert.ok(during.length >= 3, `our programs are loaded while attached: ${during.length}`);
+		agent.proc.kill('SIGKILL');
+		await agent.exitPromise;
+		// The kernel frees programs once the last fd and link are gone; wait for that.
+		await until(() => ourBpfPrograms().filter((p) => !before.includes(p.id)).length === 0,
+			'our BPF programs unloaded');
+		// No uprobe of ours is left in the target either: its uprobes are listed in
+		// /sys/kernel/debug/tracing/uprobe_events only when created through tracefs, which we
+		// never do; perf-event uprobes die with their fd. The target still answers:
+		assert.equal(child.exited, null, 'target still running');
+		child.send('mark');
+		await child.waitFor((v) => v && typeof v.elu === 'number', 'target answers after');
+	} finally {
+		await child.stop();
+	}
+});
+
+test('no such process: one clear line, exit 1', async (t) => {
+	let pid = 4194000;
+	while (existsSync(`/proc/${pid}`)) pid--;
+	const r = await runUvscope(['watch', '-p', String(pid), '-d', '1s']);
+	assert.equal(r.code, 1);
+	assert.match(r.stderr, new RegExp(`^uvscope: no such process: ${pid}$`));
+});
+
+test('a process without libuv: not a libuv process, exit 1', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const sleeper = new Child('sleep', ['60']);
+	try {
+		const r = await runUvscope(['watch', '-p', String(sleeper.pid), '-d', '1s']);
+		assert.equal(r.code, 1);
+		assert.match(r.stderr, /is not a libuv process: no mapped object defines uv_run/);
+		assert.equal(r.stderr.split('\n').length, 1, r.stderr);
+	} finally {
+		await sleeper.stop();
+	}
+});
+
+test('without privileges: says which, exit 1', async (t) => {
+	if (process.getuid() !== 0) {
+		t.skip('needs root to drop privileges with setpriv');
+		return;
+	}
+	const { child } = await startFixture('elu.js');
+	try {
+		const r = await runUvscope(['watch', '-p', String(child.pid), '-d', '1s'], {
+			cmd: 'setpriv',
+			prefix: ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all',
+				'--bounding-set=-all'],
+		});
+		assert.equal(r.code, 1, r.stderr);
+		assert.match(r.stderr, new RegExp(`cannot attach to pid ${child.pid}: permission ` +
+			'denied \\(run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN\\)'));
+	} finally {
+		await child.stop();
+	}
+});
+
+test('the target exits: summary and a clean detach, exit 0', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('elu.js');
+	const { agent } = await startAgent(child.pid);
+	await child.stop('SIGKILL');
+	const { code } = await agent.exitPromise;
+	assert.equal(code, 0);
+	const summary = agent.json().find((v) => v.type === 'summary');
+	assert.ok(summary, 'a summary line');
+	assert.equal(summary.pid, child.pid);
+	assert.match(agent.errLines.join('\n'), /the target exited; detached/);
+});
+
+test('SIGTERM and -d end with a summary', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('elu.js');
+	try {
+		const { agent } = await startAgent(child.pid);
+		await agent.stop('SIGTERM');
+		assert.equal(agent.exited.code, 0);
+		assert.ok(agent.json().some((v) => v.type === 'summary'));
+		const r = await runUvscope(['watch', '-p', String(child.pid), '-d', '300ms', '--json']);
+		assert.equal(r.code, 0, r.stderr);
+		const types = r.stdout.split('\n').map((l) => JSON.parse(l).type);
+		assert.equal(types[0], 'attach');
+		assert.equal(types.at(-1), 'summary');
+	} finally {
+		await child.stop();
+	}
+});
+
+test('bad arguments name the option, exit 2', async () => {
+	for (const [args, re] of [
+		[['watch'], /-p\/--pid is required/],
+		[['watch', '-p', 'abc'], /invalid value for -p\/--pid: 'abc'/],
+		[['watch', '-p', '1', '-d', '10x'], /invalid value for -d\/--duration: '10x'/],
+		[['watch', '-p', '1', '--interval', '1ms'], /invalid value for -i\/--interval: '1ms'/],
+		[['watch', '-p', '1', '--block-ms', '0'], /invalid value for --block-ms: '0'/],
+		[['watch', '-p', '1', '--frobnicate'], /unknown option '--frobnicate'/],
+		[['frob', '-p', '1'], /unknown command 'frob'/],
+	]) {
+		const r = await runUvscope(args);
+		assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+		assert.match(r.stderr, re);
+	}
+	const help = await runUvscope(['--help']);
+	assert.equal(help.code, 0);
+	assert.match(help.stdout, /usage: uvscope COMMAND -p PID/);
+	const version = execFileSync(uvscope, ['--version']).toString();
+	assert.match(version, /^uvscope \S+/);
+});
