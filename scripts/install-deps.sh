@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine needs to build, test and demo uvscope.
+# Idempotent: packages already present are left alone. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+	clang            # compiles bpf/*.bpf.c with -target bpf
+	llvm             # llvm-strip and friends used around BPF objects
+	libbpf-dev       # loading, CO-RE relocation, skeleton runtime
+	bpftool          # vmlinux.h from kernel BTF, skeleton generation, tests inspect programs
+	libelf-dev       # ELF symbol resolution (agent/elf_symbols.c), libbpf's own dependency
+	zlib1g-dev       # libbpf's dependency
+	libcriterion-dev # unit tests
+	pkg-config
+	make
+	gcc
+	binutils         # nm, readelf, strip: the unit tests' independent references
+	util-linux       # setpriv (privilege-drop test), taskset (benchmark)
+	procps
+)
+# Node runs the demo app and the integration fixtures; install Debian's only if none is there.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: everything is already installed"
+	exit 0
+fi
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct parsed {
+	int ret;
+	struct uvs_cli cli;
+	char out[8192];
+	char err[1024];
+};
+
+static struct parsed parse(int argc, const char **argv)
+{
+	static struct parsed p;
+	FILE *out, *err;
+
+	memset(&p, 0, sizeof(p));
+	out = fmemopen(p.out, sizeof(p.out) - 1, "w");
+	err = fmemopen(p.err, sizeof(p.err) - 1, "w");
+	p.ret = uvs_cli_parse(argc, (char **)argv, &p.cli, out, err);
+	fclose(out);
+	fclose(err);
+	return p;
+}
+
+#define PARSE(...)                                                         \
+	({                                                                 \
+		const char *argv_[] = { "uvscope", __VA_ARGS__, NULL };    \
+		parse((int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_); \
+	})
+
+Test(cli, defaults)
+{
+	struct parsed p = PARSE("watch", "-p", "42");
+
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_assert_eq(p.cli.command, UVS_CMD_WATCH);
+	cr_assert_eq(p.cli.pid, 42);
+	cr_assert_eq(p.cli.interval_ns, 1000000000ULL);
+	cr_assert_eq(p.cli.block_ns, 100000000ULL);
+	cr_assert_eq(p.cli.duration_ns, 0);
+	cr_assert(!p.cli.json);
+	cr_assert(!p.cli.phases);
+}
+
+Test(cli, every_option)
+{
+	struct parsed p = PARSE("top", "--pid", "7", "-d", "2m", "--interval", "500ms",
+				"--block-ms", "250", "--phases", "--json", "-v", "-v");
+
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_assert_eq(p.cli.command, UVS_CMD_TOP);
+	cr_assert_eq(p.cli.pid, 7);
+	cr_assert_eq(p.cli.duration_ns, 120000000000ULL);
+	cr_assert_eq(p.cli.interval_ns, 500000000ULL);
+	cr_assert_eq(p.cli.block_ns, 250000000ULL);
+	cr_assert(p.cli.json);
+	cr_assert(p.cli.phases);
+	cr_assert_eq(p.cli.verbose, 2);
+}
+
+struct bad_case {
+	const char *argv[8];
+	const char *message;
+};
+
+Test(cli, errors_name_the_option)
+{
+	static const struct bad_case cases[] = {
+		{ { "watch" }, "-p/--pid is required" },
+		{ { "watch", "-p", "abc" }, "invalid value for -p/--pid: 'abc'" },
+		{ { "watch", "-p", "12abc" }, "invalid value for -p/--pid: '12abc'" },
+		{ { "watch", "-p", "-1" }, "invalid value for -p/--pid: '-1'" },
+		{ { "watch", "-p", "0" }, "invalid value for -p/--pid: '0'" },
+		{ { "watch", "-p", "99999999999" }, "invalid value for -p/--pid" },
+		{ { "watch", "-p", "1", "-d", "0" }, "invalid value for -d/--duration: '0'" },
+		{ { "watch", "-p", "1", "-d", "soon" }, "invalid value for -d/--duration: 'soon'" },
+		{ { "watch", "-p", "1", "-i", "5ms" }, "invalid value for -i/--interval: '5ms'" },
+		{ { "watch", "-p", "1", "--block-ms", "x" }, "invalid value for --block-ms: 'x'" },
+		{ { "watch", "-p", "1", "--block-ms", "0" }, "invalid value for --block-ms: '0'" },
+		{ { "watch", "-p" }, "option '-p' needs a value" },
+		{ { "watch", "-p", "1", "--nope" }, "unknown option '--nope'" },
+		{ { "watch", "-p", "1", "extra" }, "unexpected argument 'extra'" },
+		{ { "launch", "-p", "1" }, "unknown command 'launch'" },
+		{ { "-p", "1" }, "no command given" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[10] = { "uvscope" };
+		int argc = 1;
+
+		while (cases[i].argv[argc - 1])
+			argv[argc] = cases[i].argv[argc - 1], argc++;
+		struct parsed p = parse(argc, argv);
+
+		cr_assert_eq(p.ret, UVS_CLI_USAGE, "case %zu accepted", i);
+		cr_assert(strstr(p.err, cases[i].message), "case %zu: got '%s', want '%s'", i,
+			  p.err, cases[i].message);
+	}
+}
+
+Test(cli, help_and_version)
+{
+	struct parsed p = PARSE("--help");
+
+	cr_assert_eq(p.ret, UVS_CLI_EXIT);
+	cr_assert(strstr(p.out, "usage: uvscope COMMAND -p PID"));
+	cr_assert(strstr(p.out, "--block-ms"));
+	p = PARSE("-V");
+	cr_assert_eq(p.ret, UVS_CLI_EXIT);
+	cr_assert(strncmp(p.out, "uvscope ", 8) == 0);
+	p = PARSE("help");
+	cr_assert_eq(p.ret, UVS_CLI_EXIT);
+}
