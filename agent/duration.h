@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Enough for any uvs_format_duration() output, e.g. "5124095h04m" for UINT64_MAX. */
+/* Enough for any uvs_format_duration() output, e.g. "5124095h35m" for UINT64_MAX. */
 #define UVS_DURATION_BUF 16
 
 /*

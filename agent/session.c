@@ -178,21 +178,30 @@ static void keyboard_raw(struct session *s)
 		s->tty_raw = true;
 }
 
+/*
+ * Signals that end a session are blocked from the start, before attaching: one that comes
+ * early stays pending and is read from the signalfd, so even then we detach cleanly.
+ */
+static void block_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, mask, NULL);
+}
+
 static int setup_loop(struct session *s)
 {
 	const struct uvs_cli *cli = s->cli;
 	uint64_t tick = cli->block_ns / 5;
 	sigset_t mask;
 
+	block_signals(&mask);
 	if (tick > 20000000ULL)
 		tick = 20000000ULL;
 	if (tick < 1000000ULL)
 		tick = 1000000ULL;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	s->interval_fd = timer_fd(cli->interval_ns, cli->interval_ns);
@@ -408,9 +417,12 @@ int uvs_session_run(const struct uvs_cli *cli)
 {
 	struct session s = { .cli = cli, .epfd = -1, .interval_fd = -1, .block_fd = -1,
 			     .signal_fd = -1, .pid_fd = -1, .end_fd = -1 };
+
+	sigset_t mask;
 	int err;
 
 	uvs_verbose = cli->verbose;
+	block_signals(&mask);
 	err = attach(&s);
 	if (!err) {
 		err = setup_loop(&s);
