@@ -109,11 +109,15 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-static void emit_interval(struct session *s)
+/* Collects the window since the last one and shows it, unless it is a final sliver. */
+static void emit_interval(struct session *s, bool final)
 {
 	uvs_target_refresh_threads(s->target);
 	uvs_collector_interval(&s->collector, s->snap);
 	s->have_snap = true;
+	/* The summary covers the last partial window; a sliver of one would only mislead. */
+	if (final && s->snap->window_ns < s->cli->interval_ns / 4)
+		return;
 	if (s->cli->json)
 		uvs_json_interval(stdout, s->snap);
 	else if (s->cli->command == UVS_CMD_WATCH)
@@ -236,7 +240,7 @@ static void dispatch(struct session *s, enum source src)
 		break;
 	case SRC_INTERVAL:
 		drain(s->interval_fd);
-		emit_interval(s);
+		emit_interval(s, false);
 		if (s->pid_fd < 0 && !uvs_target_alive(s->target)) {
 			s->done = true;
 			s->why_done = "the target exited";
@@ -329,7 +333,7 @@ static void finish(struct session *s)
 	if (!s->ringbuf)
 		return;
 	ring_buffer__consume(s->ringbuf);
-	emit_interval(s);
+	emit_interval(s, true);
 	uvs_collector_summary(&s->collector, s->snap);
 	if (s->cli->json) {
 		uvs_json_summary(stdout, s->snap);
