@@ -45,6 +45,27 @@ test('a loop blocked 3 x 250 ms: three episodes, each about 250 ms, alerted whil
 		}
 	});
 
+test('execSync blocks the loop from a second loop on the same thread: one episode', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('block.js', [],
+		{ BLOCK_MS: '250', COUNT: '1', MODE: 'execsync' });
+	const { agent } = await startAgent(child.pid);
+	try {
+		child.send('go');
+		const [b] = await child.waitFor((v) => v && v.done, 'fixture done')
+			.then(() => child.json().filter((v) => v.block));
+		const ended = () => agent.json().filter((v) => v.type === 'alert' && !v.ongoing);
+		await agent.waitFor(() => ended().length >= 1, 'the ended alert');
+		const truth = b.end_ns - b.start_ns;
+		t.diagnostic(`fixture ${truth / MS} ms, uvscope ${ended()[0].blocked_ns / MS} ms`);
+		assert.equal(ended().length, 1);
+		assert.ok(Math.abs(ended()[0].blocked_ns - truth) <= 0.1 * truth);
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
+
 test('utilization agrees with Node\'s own eventLoopUtilization within 0.05', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	for (const [period, workMs] of [[20, 6], [10, 8]]) {
