@@ -216,6 +216,15 @@ int uvs_json_hello(FILE *out, const struct uvs_json_target *t)
 			fputc(',', out);
 		json_str(out, t->missing[i]);
 	}
+	fputs("],\"threads\":[", out);
+	for (i = 0; t->threads && i < t->nthreads; i++) {
+		const struct uvs_thread_brief *th = &t->threads[i];
+
+		fprintf(out, "%s{\"tid\":%d,\"role\":\"%s\",\"comm\":", i ? "," : "", th->tid,
+			th->role_known ? uvs_role_name(th->role) : "unknown");
+		json_str_n(out, th->comm, strnlen(th->comm, sizeof(th->comm)));
+		fputc('}', out);
+	}
 	fputs("]}", out);
 	return json_end(out);
 }

@@ -23,6 +23,8 @@ struct uvs_json_target {
 	size_t nmissing;
 	uint64_t block_threshold_ns;
 	uint64_t interval_ns;
+	const struct uvs_thread_brief *threads; /* every thread of the target, with its role */
+	size_t nthreads;
 };
 
 /* First line of a session: "type":"attach". */

@@ -20,6 +20,7 @@
 #include "out_json.h"
 #include "out_top.h"
 #include "out_watch.h"
+#include "privileges.h"
 #include "probes.h"
 #include "session.h"
 #include "target.h"
@@ -290,6 +291,26 @@ static int run_loop(struct session *s)
 	return 0;
 }
 
+static struct uvs_thread_brief thread_brief(const struct uvs_thread *th)
+{
+	struct uvs_thread_brief b = { .tid = th->tid, .role = th->role,
+				      .role_known = th->role_known };
+
+	memcpy(b.comm, th->comm, sizeof(b.comm));
+	return b;
+}
+
+/* With -v, the threads and their roles, one line each. */
+static void print_threads(const struct uvs_target *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nthreads; i++)
+		uvs_debug("thread %d (%s): %s", (int)t->threads[i].tid, t->threads[i].comm,
+			  t->threads[i].role_known ? uvs_role_name(t->threads[i].role) :
+						     "unknown (running, not in a syscall)");
+}
+
 static void print_attached(struct session *s, uint64_t attach_ns)
 {
 	const char *missing[2];
@@ -303,6 +324,7 @@ static void print_attached(struct session *s, uint64_t attach_ns)
 		missing[nmissing++] = phases_missing;
 	}
 	if (s->cli->json) {
+		struct uvs_thread_brief *threads = calloc(s->target->nthreads, sizeof(*threads));
 		struct uvs_json_target t = {
 			.pid = s->target->pid,
 			.exe = s->target->exe,
@@ -313,12 +335,18 @@ static void print_attached(struct session *s, uint64_t attach_ns)
 			.nmissing = nmissing,
 			.block_threshold_ns = s->cli->block_ns,
 			.interval_ns = s->cli->interval_ns,
+			.threads = threads,
+			.nthreads = threads ? s->target->nthreads : 0,
 		};
 
+		for (size_t i = 0; i < t.nthreads; i++)
+			threads[i] = thread_brief(&s->target->threads[i]);
 		uvs_json_hello(stdout, &t);
 		fflush(stdout);
+		free(threads);
 		return;
 	}
+	print_threads(s->target);
 	uvs_format_duration(attach_ns, took, sizeof(took));
 	uvs_info("attached to pid %d (%s) in %s: libuv %s in %s, mode %s", (int)s->target->pid,
 		 s->target->comm, took, s->target->libuv_version, s->target->uv.path, mode_name(s));
@@ -412,6 +440,9 @@ static int attach(struct session *s)
 	s->ringbuf = ring_buffer__new(uvs_probes_events_fd(&s->probes), on_event, s, NULL);
 	if (!s->ringbuf)
 		return -errno;
+	err = uvs_drop_privileges();
+	if (err)
+		uvs_warn("cannot drop privileges after attaching: %s", strerror(-err));
 	s->start_mono = uvs_now_mono();
 	print_attached(s, s->start_mono - t0);
 	return 0;

@@ -24,6 +24,14 @@ enum uvs_role {
 	UVS_ROLE_LOOP,       /* another libuv loop (Node's platform timer thread, inspector) */
 };
 
+/* A thread of the target and what it does, as listed at attach. */
+struct uvs_thread_brief {
+	int tid;
+	enum uvs_role role;
+	bool role_known; /* false: the thread was running, its stack could not be read yet */
+	char comm[16];
+};
+
 struct uvs_phase_snapshot {
 	uint64_t count;
 	uint64_t total_ns;

@@ -17,7 +17,7 @@
 #   BENCH_PAIRS [7]  BENCH_SECONDS [6]  BENCH_WARMUP [1]  BENCH_RATE [5000]  BENCH_CONNS [50]
 #   BENCH_CONFIGS ["rate saturation"]  BENCH_MODES ["control default phases"]
 #   BENCH_SERVER_CPU [1]  BENCH_LOAD_CPU [0]  BENCH_AGENT_CPU [= BENCH_LOAD_CPU]
-#   BENCH_MAX_OTHER_PCT [5]  BENCH_RETRIES [2]   (see run_pair)
+#   BENCH_MAX_OTHER_PCT [5]  BENCH_RETRIES [2]  BENCH_QUIET_WAIT [60]  (see run_pair)
 #   BENCH_RESULTS [bench/results.md when BENCH_PAIRS >= 7, else the run's own directory]
 #   UVSCOPE [./uvscope]  NODE [node]  CC [cc]
 set -euo pipefail
@@ -44,6 +44,7 @@ LOAD_CPU=${BENCH_LOAD_CPU:-0}
 AGENT_CPU=${BENCH_AGENT_CPU:-$LOAD_CPU}
 MAX_OTHER_PCT=${BENCH_MAX_OTHER_PCT:-5}
 RETRIES=${BENCH_RETRIES:-2}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-60}
 UVSCOPE=${UVSCOPE:-$ROOT/uvscope}
 NODE=${NODE:-node}
 CC=${CC:-cc}
@@ -59,7 +60,7 @@ command -v "$NODE" >/dev/null || die "no $NODE"
 command -v taskset >/dev/null || die "no taskset (apt-get install util-linux)"
 (( $(nproc) >= 2 )) || die "needs 2 CPUs: the server and the load generator each get one"
 [[ $SERVER_CPU != "$LOAD_CPU" ]] || die "BENCH_SERVER_CPU and BENCH_LOAD_CPU must differ"
-for v in PAIRS RUN_S WARMUP_S RATE CONNS RETRIES MAX_OTHER_PCT; do
+for v in PAIRS RUN_S WARMUP_S RATE CONNS RETRIES MAX_OTHER_PCT QUIET_WAIT; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
 (( PAIRS >= 1 && RUN_S >= 1 )) || die "BENCH_PAIRS and BENCH_SECONDS must be at least 1"
@@ -98,6 +99,8 @@ cleanup() {
 	AGENT_PID= SERVER_PID=
 }
 trap cleanup EXIT
+# set -e stops at the first failing command; say which, or a failure looks like success.
+trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 trap 'echo "bench: interrupted" >&2; exit 130' INT
 trap 'exit 143' TERM
 
@@ -113,7 +116,7 @@ now_us() { REPLY=${EPOCHREALTIME/./}; }
 sched_ns() {
 	local f a rest sum=0
 	for f in /proc/"$1"/task/*/schedstat; do
-		read -r a rest <"$f" 2>/dev/null && sum=$((sum + a))
+		if read -r a rest <"$f" 2>/dev/null; then sum=$((sum + a)); fi
 	done
 	REPLY=$sum
 }
@@ -150,7 +153,7 @@ hwm_kb() {
 	local key val rest
 	REPLY=0
 	while read -r key val rest; do
-		[[ $key == VmHWM: ]] && REPLY=$val
+		if [[ $key == VmHWM: ]]; then REPLY=$val; fi
 	done <"/proc/$1/status"
 }
 
@@ -172,7 +175,7 @@ run_one() {
 
 	if (( attached )); then
 		local flags=(watch -p "$SERVER_PID" --json)
-		[[ $mode == phases ]] && flags+=(--phases)
+		if [[ $mode == phases ]]; then flags+=(--phases); fi
 		now_us; t_start=$REPLY
 		taskset -c "$AGENT_CPU" "$UVSCOPE" "${flags[@]}" \
 			>"$RUNDIR/$tag.agent.jsonl" 2>"$RUNDIR/$tag.agent.err" &
@@ -190,7 +193,7 @@ run_one() {
 	fi
 
 	load_args=(-p "$port" -c "$CONNS")
-	[[ $config == rate ]] && load_args+=(-r "$RATE")
+	if [[ $config == rate ]]; then load_args+=(-r "$RATE"); fi
 	# Warm-up: JIT-compile the request path and let the heap settle before measuring. It
 	# runs on its own connections; the measured run makes new ones.
 	warm=$(taskset -c "$LOAD_CPU" "$LOADGEN" "${load_args[@]}" -d "$WARMUP_S")
@@ -219,7 +222,7 @@ run_one() {
 		(( agent_rc == 0 )) || die "uvscope exited with $agent_rc: $(cat "$RUNDIR/$tag.agent.err")"
 		local line
 		while IFS= read -r line; do
-			[[ $line == '{"type":"summary"'* ]] && summary=$line
+			if [[ $line == '{"type":"summary"'* ]]; then summary=$line; fi
 		done <"$RUNDIR/$tag.agent.jsonl"
 	fi
 	kill -TERM "$SERVER_PID"
@@ -237,7 +240,9 @@ run_one() {
 	OTHER_PCT=$(( other_ms * 100 / ((w1 - w0) / 1000) ))
 
 	REC="{\"pair\":$pair,\"config\":\"$config\",\"mode\":\"$mode\",\"slot\":\"$slot\""
-	REC+=",\"attached\":$( ((attached)) && echo true || echo false),\"attempt\":$attempt"
+	local json_attached=false
+	if (( attached )); then json_attached=true; fi
+	REC+=",\"attached\":$json_attached,\"attempt\":$attempt"
 	REC+=",\"tag\":\"$tag\",\"elapsed_ns\":$(( (w1 - w0) * 1000 )),\"server_cpu_ns\":$((s1 - s0))"
 	REC+=",\"other_cpu_ms\":$other_ms,\"attach_us\":$attach_us,\"detach_us\":$detach_us"
 	REC+=",\"agent_cpu_ns\":$agent_ns,\"agent_total_cpu_ns\":$agent_total_ns"
@@ -246,48 +251,88 @@ run_one() {
 }
 
 # ---- one pair -----------------------------------------------------------------------------
+# REPLY = how many uvscope BPF programs (named uvs_*) are loaded: another uvscope (someone's
+# tests) would run its syscall programs in our server's syscalls too and bias the runs
+# without uvscope. Between our runs, none of ours is loaded.
+other_uvscopes() {
+	REPLY=0
+	if command -v bpftool >/dev/null; then
+		REPLY=$(bpftool prog show 2>/dev/null | grep -c ' name uvs_' || true)
+	fi
+}
+
+# wait_quiet: before a pair, wait (up to BENCH_QUIET_WAIT s) for a 1 s window in which the
+# machine, with nothing of ours running, is less than BENCH_MAX_OTHER_PCT % busy and no
+# other uvscope is loaded. On a shared machine this turns other people's work into waiting
+# rather than noise.
+wait_quiet() {
+	local waited=0 b0 b1 pct
+	while (( waited < QUIET_WAIT )); do
+		cpu_busy_ticks; b0=$REPLY
+		nap 1
+		cpu_busy_ticks; b1=$REPLY
+		pct=$(( (b1 - b0) * 100 / CLK_TCK ))
+		other_uvscopes
+		if (( pct <= MAX_OTHER_PCT && REPLY == 0 )); then
+			return 0
+		fi
+		if (( waited == 0 )); then
+			echo "  machine busy (${pct}% of a CPU, $REPLY other uvscope programs)," \
+				"waiting up to ${QUIET_WAIT}s" >&2
+		fi
+		waited=$((waited + 1))
+	done
+	echo "  still busy after ${QUIET_WAIT}s, going on" >&2
+}
+
 # run_pair PAIR CONFIG MODE: one run without and one with uvscope (for control: two runs
 # without), the order alternating between pairs (ABBA...) so a slow drift of the machine
 # does not favour either side. If something else on the machine took more than
 # BENCH_MAX_OTHER_PCT % of a CPU during either run, the pair is redone (up to
 # BENCH_RETRIES times); discarded runs stay in runs.jsonl, marked "kept":false.
 run_pair() {
-	local pair=$1 config=$2 mode=$3 attempt slots slot attached rec_a rec_b worst
+	local pair=$1 config=$2 mode=$3 attempt slots slot attached rec worst kept recs
 	if (( pair % 2 )); then slots="without with"; else slots="with without"; fi
 	for ((attempt = 1; attempt <= RETRIES + 1; attempt++)); do
-		local recs=() worst=0
+		wait_quiet
+		recs=()
+		worst=0
 		for slot in $slots; do
 			attached=0
-			[[ $slot == with && $mode != control ]] && attached=1
+			if [[ $slot == with && $mode != control ]]; then attached=1; fi
 			run_one "$config" "$mode" "$attached" "$pair" "$slot" "$attempt"
 			recs+=("$REC")
-			(( OTHER_PCT > worst )) && worst=$OTHER_PCT
+			if (( OTHER_PCT > worst )); then worst=$OTHER_PCT; fi
 		done
-		local kept=true
-		if (( worst > MAX_OTHER_PCT && attempt <= RETRIES )); then
+		other_uvscopes
+		kept=true
+		if (( (worst > MAX_OTHER_PCT || REPLY > 0) && attempt <= RETRIES )); then
 			kept=false
-			echo "  pair $pair $config/$mode: other processes used ${worst}% of a CPU, redoing" >&2
+			echo "  pair $pair $config/$mode: other processes used ${worst}% of a CPU" \
+				"($REPLY other uvscope programs loaded), redoing" >&2
 		fi
-		for rec_a in "${recs[@]}"; do
-			echo "{\"kept\":$kept,\"other_pct\":$worst,${rec_a#\{}" >>"$RUNS"
+		for rec in "${recs[@]}"; do
+			echo "{\"kept\":$kept,\"other_pct\":$worst,${rec#\{}" >>"$RUNS"
 		done
-		[[ $kept == true ]] && break
+		if [[ $kept == true ]]; then break; fi
 	done
-	summarize_pair "${recs[@]}"
+	summarize_pair "$pair" "$config" "$mode" "${recs[@]}"
 }
 
-# One progress line per pair: the number that matters for the configuration.
+# One progress line per pair: the server's CPU per request, and p99 or throughput.
 summarize_pair() {
-	local r v out=""
+	local pair=$1 config=$2 mode=$3 r slot ns n v out=""
+	shift 3
 	for r in "$@"; do
+		[[ $r =~ \"slot\":\"([a-z]+)\" ]]; slot=${BASH_REMATCH[1]}
+		[[ $r =~ \"server_cpu_ns\":([0-9]+) ]]; ns=${BASH_REMATCH[1]}
+		[[ $r =~ \"completed\":([0-9]+) ]]; n=${BASH_REMATCH[1]}
 		if [[ $config == rate ]]; then
-			[[ $r =~ \"p99\":([0-9.]+) ]] && v="p99 ${BASH_REMATCH[1]}us"
+			[[ $r =~ \"p99\":([0-9.]+) ]]; v="p99 ${BASH_REMATCH[1]} us"
 		else
-			[[ $r =~ \"throughput_rps\":([0-9.]+) ]] && v="${BASH_REMATCH[1]}/s"
+			[[ $r =~ \"throughput_rps\":([0-9.]+) ]]; v="${BASH_REMATCH[1]} req/s"
 		fi
-		[[ $r =~ \"slot\":\"([a-z]+)\" ]] && out+=" ${BASH_REMATCH[1]}: $v,"
-		[[ $r =~ \"server_cpu_ns\":([0-9]+) ]] && local ns=${BASH_REMATCH[1]}
-		[[ $r =~ \"completed\":([0-9]+) ]] && out+=" $((ns / ${BASH_REMATCH[1]}))ns/req;"
+		out+=" $slot: $((ns / n)) ns/req, $v;"
 	done
 	printf '  pair %d %-10s %-8s%s\n' "$pair" "$config" "$mode" "${out%;}"
 }

@@ -105,8 +105,13 @@ test('a blocking worker_thread is named by thread and role; the main loop is not
 	async (t) => {
 		if (skipWithoutBpf(t)) return;
 		const { child, ready } = await startFixture('workers.js', [], { BLOCK_MS: '300' });
-		const { agent } = await startAgent(child.pid, ['--block-ms', '150']);
+		const { agent, hello } = await startAgent(child.pid, ['--block-ms', '150']);
 		try {
+			// Every thread is listed at attach; the main one and both workers by role.
+			const role = (tid) => hello.threads.find((th) => th.tid === tid)?.role;
+			assert.equal(role(child.pid), 'main');
+			for (const tid of [ready.blocking_tid, ready.calm_tid])
+				assert.ok(['worker', 'unknown'].includes(role(tid)), `${tid}: ${role(tid)}`);
 			child.send('go');
 			const ended = () => agent.json().filter((v) => v.type === 'alert' && !v.ongoing);
 			await agent.waitFor(() => ended().length >= 2, 'two ended alerts');

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Child, skipWithoutBpf, startFixture, startAgent, runUvscope, ourBpfPrograms, uvscope }
 	from './lib.mjs';
 
@@ -34,6 +34,23 @@ test('SIGKILL of the agent: the target runs on and no BPF program of ours is lef
 		child.send('mark');
 		await child.waitFor((v) => v && typeof v.elu === 'number', 'target answers after');
 	} finally {
+		await child.stop();
+	}
+});
+
+test('after attaching the agent keeps only CAP_SYS_PTRACE, with no_new_privs', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('elu.js');
+	const { agent } = await startAgent(child.pid);
+	try {
+		const status = readFileSync(`/proc/${agent.pid}/status`, 'utf8');
+		assert.match(status, /^CapEff:\s+0000000000080000$/m);
+		assert.match(status, /^CapPrm:\s+0000000000080000$/m);
+		assert.match(status, /^NoNewPrivs:\s+1$/m);
+		// and it still works: an interval arrives after the drop
+		await agent.waitFor((v) => v && v.type === 'interval', 'an interval');
+	} finally {
+		await agent.stop();
 		await child.stop();
 	}
 });

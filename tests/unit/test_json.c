@@ -246,7 +246,15 @@ Test(json, hello_golden)
 		"exact phases: uv__run_check not found (stripped \"node\" binary)",
 		"busy histogram of threads started before attach",
 	};
+	static const struct uvs_thread_brief threads[] = {
+		{ .tid = 4242, .role = UVS_ROLE_MAIN, .role_known = true, .comm = "node" },
+		{ .tid = 4243, .role = UVS_ROLE_OTHER, .role_known = false, .comm = "a\"b" },
+		{ .tid = 4250, .role = UVS_ROLE_THREADPOOL, .role_known = true,
+		  .comm = "0123456789abcdef" /* 16 bytes, no NUL */ },
+	};
 	struct uvs_json_target t = {
+		.threads = threads,
+		.nthreads = 3,
 		.pid = 4242,
 		.exe = "/usr/bin/node",
 		.build_id = "0123456789abcdef0123456789abcdef01234567",
@@ -267,7 +275,11 @@ Test(json, hello_golden)
 			      "\"mode\":\"epoll\",\"block_threshold_ns\":100000000,"
 			      "\"interval_ns\":1000000000,\"unavailable\":["
 			      "\"exact phases: uv__run_check not found (stripped \\\"node\\\" binary)\","
-			      "\"busy histogram of threads started before attach\"]}\n");
+			      "\"busy histogram of threads started before attach\"],\"threads\":["
+			      "{\"tid\":4242,\"role\":\"main\",\"comm\":\"node\"},"
+			      "{\"tid\":4243,\"role\":\"unknown\",\"comm\":\"a\\\"b\"},"
+			      "{\"tid\":4250,\"role\":\"threadpool\","
+			      "\"comm\":\"0123456789abcdef\"}]}\n");
 	free(got);
 }
 
@@ -285,7 +297,7 @@ Test(json, hello_unknowns_are_null)
 			      "\"exe\":\"/opt/app/bin/my app\",\"build_id\":null,"
 			      "\"libuv_version\":null,\"node_version\":null,"
 			      "\"mode\":\"exact-phases\",\"block_threshold_ns\":0,"
-			      "\"interval_ns\":0,\"unavailable\":[]}\n");
+			      "\"interval_ns\":0,\"unavailable\":[],\"threads\":[]}\n");
 	free(got);
 }
 

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/* Giving up what we no longer need once the probes are in place. */
+#ifndef UVSCOPE_PRIVILEGES_H
+#define UVSCOPE_PRIVILEGES_H
+
+/*
+ * Drops every capability except CAP_SYS_PTRACE (still needed to read the target's /proc files
+ * and stacks when new threads appear) and forbids regaining any (no_new_privs). BPF maps,
+ * links and the ring buffer keep working through the fds we hold. Returns 0 or -errno.
+ */
+int uvs_drop_privileges(void);
+
+#endif
