@@ -208,33 +208,45 @@ static __always_inline void end_busy(struct uvs_loop_state *st, struct uvs_loop_
 	hist_add(&s->busy, iter);
 }
 
+/*
+ * The state and statistics of the loop whose epoll wait this is, or NULL when the wait is not
+ * a loop's: another loop run on the same thread (spawnSync, execSync) waits on another epoll
+ * fd, and its wait is busy time for the real loop, which is stuck meanwhile. On return from
+ * the syscall rdi still holds the first argument, so this works at entry and exit alike.
+ */
+static __always_inline struct uvs_loop_stats *loop_wait(struct pt_regs *regs, __u32 tid,
+							 __u64 now, struct uvs_loop_state **stp)
+{
+	int epfd = (int)BPF_CORE_READ(regs, di);
+	struct uvs_loop_state *st = loop_of(tid, now);
+
+	if (!st)
+		return NULL;
+	if (st->epfd < 0)
+		st->epfd = epfd; /* the first wait we see, possibly one that began before attach */
+	if (epfd != st->epfd)
+		return NULL;
+	*stp = st;
+	count_event();
+	return bpf_map_lookup_elem(&loop_stats, &tid);
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(uvs_sys_enter, struct pt_regs *regs, long id)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
-	struct uvs_loop_state *st;
+	struct uvs_loop_state *st = NULL;
 	struct uvs_loop_stats *s;
 	bool zero;
 	__u64 now;
-	int epfd;
 
 	if ((__u32)(pid_tgid >> 32) != targ_tgid || !is_epoll_wait(id))
 		return 0;
 	now = bpf_ktime_get_ns();
-	epfd = (int)BPF_CORE_READ(regs, di);
-	st = loop_of(tid, now);
-	if (!st)
+	s = loop_wait(regs, tid, now, &st);
+	if (!s || !st)
 		return 0;
-	if (st->epfd < 0)
-		st->epfd = epfd;
-	/* A second loop run on this thread (spawnSync, execSync) keeps the real loop busy. */
-	if (epfd != st->epfd)
-		return 0;
-	s = bpf_map_lookup_elem(&loop_stats, &tid);
-	if (!s)
-		return 0;
-	count_event();
 	zero = zero_timeout(id, regs);
 	end_busy(st, s, tid, now, zero);
 	st->zero_timeout = zero;
@@ -250,27 +262,16 @@ int BPF_PROG(uvs_sys_exit, struct pt_regs *regs, long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
-	struct uvs_loop_state *st;
+	struct uvs_loop_state *st = NULL;
 	struct uvs_loop_stats *s;
 	__u64 now;
-	int epfd;
 
 	if ((__u32)(pid_tgid >> 32) != targ_tgid || !is_epoll_wait(BPF_CORE_READ(regs, orig_ax)))
 		return 0;
 	now = bpf_ktime_get_ns();
-	/* rdi still holds the first argument on return: the wait's epoll fd. */
-	epfd = (int)BPF_CORE_READ(regs, di);
-	st = loop_of(tid, now);
-	if (!st)
+	s = loop_wait(regs, tid, now, &st);
+	if (!s || !st)
 		return 0;
-	if (st->epfd < 0)
-		st->epfd = epfd; /* we attached while this thread was waiting */
-	if (epfd != st->epfd)
-		return 0;
-	s = bpf_map_lookup_elem(&loop_stats, &tid);
-	if (!s)
-		return 0;
-	count_event();
 	if (st->in_wait && now >= st->wait_start)
 		s->idle_ns += now - st->wait_start;
 	if (track_phases)
