@@ -70,6 +70,12 @@ static int resolve_boundaries(const struct uvs_target *t, struct uvs_elf_symbol 
 				 t->uv.path, boundaries[i].symbol);
 			return -ENOENT;
 		}
+		if (!uvs_object_maps_code(t, &t->uv, syms[i].addr + t->uv.bias)) {
+			snprintf(why, cap, "%s is not running from %s (node --use-largepages copies "
+				 "its code to anonymous memory): a uprobe there would never fire",
+				 boundaries[i].symbol, t->uv.path);
+			return -EFAULT;
+		}
 		if (uvs_elf_read(t->uv.elf, syms[i].file_offset, &first, 1) == 0 && first != 0x55)
 			uvs_warn("%s does not start with push %%rbp: each hit is single-stepped "
 				 "(about 5 us instead of 0.5 us)", boundaries[i].symbol);

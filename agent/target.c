@@ -395,6 +395,29 @@ enum uvs_role uvs_target_role(struct uvs_target *t, pid_t tid, bool *known)
 	return th->role;
 }
 
+struct code_search {
+	uint64_t addr;
+	const char *path;
+	bool found;
+};
+
+static int find_code(const struct uvs_map *m, void *arg)
+{
+	struct code_search *c = arg;
+
+	if (c->addr < m->start || c->addr >= m->end)
+		return 0;
+	c->found = m->exec && strcmp(m->path, c->path) == 0;
+	return 1;
+}
+
+bool uvs_object_maps_code(const struct uvs_target *t, const struct uvs_object *o, uint64_t addr)
+{
+	struct code_search c = { .addr = addr, .path = o->path };
+
+	return uvs_maps_foreach(t->pid, find_code, &c) == 1 && c.found;
+}
+
 void uvs_target_thread_comm(const struct uvs_target *t, pid_t tid, char *out, size_t cap)
 {
 	size_t i;

@@ -76,6 +76,13 @@ int uvs_target_refresh_threads(struct uvs_target *t);
 /* The role of one thread (classified now if unknown); UVS_ROLE_OTHER when it can't tell. */
 enum uvs_role uvs_target_role(struct uvs_target *t, pid_t tid, bool *known);
 
+/*
+ * True when the runtime address lies in an executable mapping of the object's own file, so a
+ * uprobe placed in the file fires there. `node --use-largepages` copies its code to anonymous
+ * huge pages at start: the code still runs at the same addresses, but not from the file.
+ */
+bool uvs_object_maps_code(const struct uvs_target *t, const struct uvs_object *o, uint64_t addr);
+
 /* The thread's name as last listed (empty when unknown). */
 void uvs_target_thread_comm(const struct uvs_target *t, pid_t tid, char *out, size_t cap);
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Child, root, fixtures, skipWithoutBpf, startAgent } from './lib.mjs';
@@ -104,3 +104,38 @@ test('a stripped node: busy/idle and blocks still work, phases are reported miss
 			rmSync(dir, { recursive: true, force: true });
 		}
 	});
+
+test('node --use-largepages: phases are refused exactly when the code left the file', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const nm = execFileSync('nm', [process.execPath], { maxBuffer: 1 << 30 }).toString();
+	const line = nm.split('\n').find((l) => l.endsWith(' uv__run_timers'));
+	if (!line) {
+		t.skip('this node has no uv__run_timers symbol');
+		return;
+	}
+	const addr = BigInt('0x' + line.split(' ')[0]);
+	const child = new Child(process.execPath,
+		['--use-largepages=on', path.join(fixtures, 'phases.js'), 'timers']);
+	await child.waitFor((v) => v && v.ready, 'fixture ready');
+	try {
+		// The independent truth: is that address backed by the node file right now?
+		const maps = readFileSync(`/proc/${child.pid}/maps`, 'utf8').split('\n');
+		const m = maps.map((l) => l.split(/\s+/)).find(([range]) => {
+			if (!range) return false;
+			const [lo, hi] = range.split('-').map((x) => BigInt('0x' + x));
+			return addr >= lo && addr < hi;
+		});
+		const fromFile = Boolean(m && m[5] && m[5].startsWith('/'));
+		t.diagnostic(`uv__run_timers ${fromFile ? 'runs from the file' : 'was remapped'}`);
+		const { agent, hello } = await startAgent(child.pid, ['--phases']);
+		await agent.stop();
+		if (fromFile) {
+			assert.equal(hello.mode, 'exact-phases');
+		} else {
+			assert.equal(hello.mode, 'epoll');
+			assert.match(hello.unavailable.join(' '), /use-largepages/);
+		}
+	} finally {
+		await child.stop();
+	}
+});
