@@ -208,6 +208,8 @@ int uvs_json_hello(FILE *out, const struct uvs_json_target *t)
 	json_str(out, t->node_version);
 	fputs(",\"mode\":", out);
 	json_str(out, t->mode);
+	fputs(",\"epoll_hooks\":", out);
+	json_str(out, t->epoll_hooks);
 	fprintf(out, ",\"block_threshold_ns\":%" PRIu64 ",\"interval_ns\":%" PRIu64,
 		t->block_threshold_ns, t->interval_ns);
 	fputs(",\"unavailable\":[", out);

@@ -19,6 +19,7 @@ struct uvs_json_target {
 	const char *libuv_version;  /* "1.48.0" */
 	const char *node_version;   /* "v22.11.0", NULL when unknown */
 	const char *mode;           /* "epoll" or "exact-phases" */
+	const char *epoll_hooks;    /* "fentry" or "tracepoints": how epoll waits are caught */
 	const char *const *missing; /* what is unavailable and why, one sentence each */
 	size_t nmissing;
 	uint64_t block_threshold_ns;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "log.h"
@@ -112,45 +113,96 @@ static void attach_phases(struct uvs_probes *p, const struct uvs_target *t)
 	p->phases = true;
 }
 
-int uvs_probes_attach(struct uvs_probes *p, const struct uvs_target *t,
-		      const struct uvs_probe_options *o, char *why, size_t cap)
+/* The fentry/fexit pairs on the epoll wait syscalls, and the kernel function each one needs. */
+static void wait_hooks(struct loop_bpf *skel, struct bpf_program *progs[6], const char *fns[6])
+{
+	static const char *const names[3] = { "__x64_sys_epoll_wait", "__x64_sys_epoll_pwait",
+					      "__x64_sys_epoll_pwait2" };
+	int i;
+
+	progs[0] = skel->progs.uvs_ep_wait_in;
+	progs[1] = skel->progs.uvs_ep_wait_out;
+	progs[2] = skel->progs.uvs_ep_pwait_in;
+	progs[3] = skel->progs.uvs_ep_pwait_out;
+	progs[4] = skel->progs.uvs_ep_pwait2_in;
+	progs[5] = skel->progs.uvs_ep_pwait2_out;
+	for (i = 0; i < 6; i++)
+		fns[i] = names[i / 2];
+}
+
+/*
+ * Chooses the epoll hooks: fentry/fexit on the wait syscalls when the kernel has them (only
+ * those calls pay), else the sys_enter/sys_exit tracepoints (every syscall pays a little).
+ * A syscall the kernel lacks (epoll_pwait2 before 5.11) just goes without a hook.
+ */
+static void choose_hooks(struct loop_bpf *skel, bool trampolines)
+{
+	struct bpf_program *progs[6];
+	const char *fns[6];
+	struct btf *vmlinux = trampolines ? btf__load_vmlinux_btf() : NULL;
+	int i;
+
+	wait_hooks(skel, progs, fns);
+	for (i = 0; i < 6; i++) {
+		bool have = vmlinux && btf__find_by_name_kind(vmlinux, fns[i], BTF_KIND_FUNC) > 0;
+
+		bpf_program__set_autoload(progs[i], have);
+	}
+	bpf_program__set_autoload(skel->progs.uvs_sys_enter, !vmlinux);
+	bpf_program__set_autoload(skel->progs.uvs_sys_exit, !vmlinux);
+	btf__free(vmlinux);
+}
+
+/* Opens, configures, loads and attaches the object with one kind of epoll hook. */
+static int load(struct uvs_probes *p, const struct uvs_target *t, const struct uvs_probe_options *o,
+		bool trampolines)
 {
 	struct loop_bpf *skel;
 	int err;
 
-	memset(p, 0, sizeof(*p));
 	skel = loop_bpf__open();
-	if (!skel) {
-		err = -errno;
-		snprintf(why, cap, "cannot open the BPF object: %s", explain_errno(-err));
-		return err;
-	}
+	if (!skel)
+		return -errno;
 	p->skel = skel;
 	skel->rodata->targ_tgid = (__u32)t->pid;
 	skel->rodata->block_ns = o->block_ns;
 	skel->rodata->track_phases = o->phases;
 	if (!o->phases)
 		bpf_program__set_autoload(skel->progs.uvs_phase_boundary, false);
+	choose_hooks(skel, trampolines);
 	err = loop_bpf__load(skel);
+	if (!err)
+		err = loop_bpf__attach(skel);
+	if (err) {
+		loop_bpf__destroy(skel);
+		p->skel = NULL;
+	}
+	p->trampolines = trampolines && !err;
+	return err;
+}
+
+int uvs_probes_attach(struct uvs_probes *p, const struct uvs_target *t,
+		      const struct uvs_probe_options *o, char *why, size_t cap)
+{
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	err = load(p, t, o, true);
+	if (err) {
+		uvs_debug("fentry/fexit on the epoll syscalls failed (%s): using the syscall "
+			  "tracepoints", explain_errno(-err));
+		err = load(p, t, o, false);
+	}
 	if (err) {
 		snprintf(why, cap, "cannot load the BPF programs: %s", explain_errno(-err));
-		goto fail;
-	}
-	err = loop_bpf__attach(skel);
-	if (err) {
-		snprintf(why, cap, "cannot attach to the epoll syscall tracepoints: %s",
-			 explain_errno(-err));
-		goto fail;
+		return err;
 	}
 	if (o->phases)
 		attach_phases(p, t);
-	p->state_fd = bpf_map__fd(skel->maps.loop_state);
-	p->stats_fd = bpf_map__fd(skel->maps.loop_stats);
-	p->counters_fd = bpf_map__fd(skel->maps.counters);
+	p->state_fd = bpf_map__fd(p->skel->maps.loop_state);
+	p->stats_fd = bpf_map__fd(p->skel->maps.loop_stats);
+	p->counters_fd = bpf_map__fd(p->skel->maps.counters);
 	return 0;
-fail:
-	uvs_probes_detach(p);
-	return err;
 }
 
 void uvs_probes_detach(struct uvs_probes *p)

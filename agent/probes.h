@@ -24,6 +24,7 @@ struct uvs_probes {
 	struct loop_bpf *skel;
 	struct bpf_link *links[UVS_BOUND_COUNT];
 	bool phases;           /* exact-phase probes are attached */
+	bool trampolines;      /* epoll hooks are fentry/fexit (else the syscall tracepoints) */
 	char phases_why[320];  /* why not, when they were asked for and are not */
 	int state_fd;          /* map fds for the collector */
 	int stats_fd;

@@ -53,6 +53,11 @@ static const char *mode_name(const struct session *s)
 	return s->probes.phases ? "exact-phases" : "epoll";
 }
 
+static const char *hooks_name(const struct session *s)
+{
+	return s->probes.trampolines ? "fentry" : "tracepoints";
+}
+
 static void render_top(struct session *s)
 {
 	struct uvs_top_context ctx = {
@@ -331,6 +336,7 @@ static void print_attached(struct session *s, uint64_t attach_ns)
 			.build_id = s->target->build_id,
 			.libuv_version = s->target->libuv_version,
 			.mode = mode_name(s),
+			.epoll_hooks = hooks_name(s),
 			.missing = missing,
 			.nmissing = nmissing,
 			.block_threshold_ns = s->cli->block_ns,
@@ -350,6 +356,7 @@ static void print_attached(struct session *s, uint64_t attach_ns)
 	uvs_format_duration(attach_ns, took, sizeof(took));
 	uvs_info("attached to pid %d (%s) in %s: libuv %s in %s, mode %s", (int)s->target->pid,
 		 s->target->comm, took, s->target->libuv_version, s->target->uv.path, mode_name(s));
+	uvs_debug("epoll waits caught by %s", hooks_name(s));
 	if (nmissing)
 		uvs_warn("%s", missing[0]);
 }

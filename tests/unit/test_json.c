@@ -261,6 +261,7 @@ Test(json, hello_golden)
 		.libuv_version = "1.48.0",
 		.node_version = "v22.11.0",
 		.mode = "epoll",
+		.epoll_hooks = "tracepoints",
 		.missing = missing,
 		.nmissing = 2,
 		.block_threshold_ns = 100000000,
@@ -272,7 +273,7 @@ Test(json, hello_golden)
 			      "\"exe\":\"/usr/bin/node\","
 			      "\"build_id\":\"0123456789abcdef0123456789abcdef01234567\","
 			      "\"libuv_version\":\"1.48.0\",\"node_version\":\"v22.11.0\","
-			      "\"mode\":\"epoll\",\"block_threshold_ns\":100000000,"
+			      "\"mode\":\"epoll\",\"epoll_hooks\":\"tracepoints\",\"block_threshold_ns\":100000000,"
 			      "\"interval_ns\":1000000000,\"unavailable\":["
 			      "\"exact phases: uv__run_check not found (stripped \\\"node\\\" binary)\","
 			      "\"busy histogram of threads started before attach\"],\"threads\":["
@@ -296,7 +297,7 @@ Test(json, hello_unknowns_are_null)
 	cr_expect_str_eq(got, "{\"type\":\"attach\",\"schema\":1,\"pid\":7,"
 			      "\"exe\":\"/opt/app/bin/my app\",\"build_id\":null,"
 			      "\"libuv_version\":null,\"node_version\":null,"
-			      "\"mode\":\"exact-phases\",\"block_threshold_ns\":0,"
+			      "\"mode\":\"exact-phases\",\"epoll_hooks\":null,\"block_threshold_ns\":0,"
 			      "\"interval_ns\":0,\"unavailable\":[],\"threads\":[]}\n");
 	free(got);
 }
