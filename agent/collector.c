@@ -64,11 +64,17 @@ static struct uvs_loop_track *track(struct uvs_collector *c, pid_t tid)
 	struct uvs_loop_track *l;
 	size_t i;
 
+	/* An exited loop keeps its entry for the summary; a new thread may reuse its tid. */
 	for (i = 0; i < c->nloops; i++)
-		if (c->loops[i]->tid == tid)
+		if (c->loops[i]->tid == tid && !c->loops[i]->exited)
 			return c->loops[i];
-	if (c->nloops == UVS_MAX_LOOPS)
+	if (c->nloops == UVS_MAX_LOOPS) {
+		if (!c->warned_full)
+			uvs_warn("more than %d event loops: thread %d and later ones are not shown",
+				 UVS_MAX_LOOPS, (int)tid);
+		c->warned_full = true;
 		return NULL;
+	}
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;

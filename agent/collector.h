@@ -37,6 +37,7 @@ struct uvs_collector {
 	size_t nloops;
 	struct uvs_loop_track *loops[UVS_MAX_LOOPS];
 	struct uvs_loop_stats *scratch; /* one map value, read per loop */
+	bool warned_full;               /* said once that there are more loops than we show */
 };
 
 /* Monotonic clock in ns: the clock bpf_ktime_get_ns() uses. */

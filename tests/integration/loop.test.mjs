@@ -66,6 +66,29 @@ test('execSync blocks the loop from a second loop on the same thread: one episod
 	}
 });
 
+test('a loop stuck forever, already stuck at attach, is reported while it lasts', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('stuck.js');
+	try {
+		const { agent } = await startAgent(child.pid, ['--block-ms', '100']);
+		try {
+			const a = await agent.waitFor((v) => v && v.type === 'alert', 'an ongoing alert');
+			assert.equal(a.ongoing, true);
+			assert.equal(a.tid, child.pid);
+			assert.equal(a.role, 'main');
+			assert.ok(a.blocked_ns >= 100 * MS);
+			const iv = await agent.waitFor((v) => v && v.type === 'interval', 'an interval');
+			const main = iv.loops.find((l) => l.tid === child.pid);
+			assert.equal(main.blocked_now, true);
+			assert.ok(main.utilization > 0.99, `utilization ${main.utilization}`);
+		} finally {
+			await agent.stop();
+		}
+	} finally {
+		await child.stop('SIGKILL');
+	}
+});
+
 test('utilization agrees with Node\'s own eventLoopUtilization within 0.05', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	for (const [period, workMs] of [[20, 6], [10, 8]]) {
