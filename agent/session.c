@@ -204,12 +204,13 @@ static void block_signals(sigset_t *mask)
 static int setup_loop(struct session *s)
 {
 	const struct uvs_cli *cli = s->cli;
-	uint64_t tick = cli->block_ns / 5;
+	/* Check for blocks often enough that one just past the threshold is caught ongoing. */
+	uint64_t tick = cli->block_ns / 10;
 	sigset_t mask;
 
 	block_signals(&mask);
-	if (tick > 20000000ULL)
-		tick = 20000000ULL;
+	if (tick > 10000000ULL)
+		tick = 10000000ULL;
 	if (tick < 1000000ULL)
 		tick = 1000000ULL;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
