@@ -38,3 +38,25 @@ const char *uvs_phase_name(enum uvs_phase phase)
 		return "unknown";
 	return phase_names[phase];
 }
+
+/* uv_fs_type of libuv 1.x (uv.h); the values are part of libuv's ABI. */
+static const char *const fs_ops[] = {
+	"custom", "open", "close", "read", "write", "sendfile", "stat", "lstat", "fstat",
+	"ftruncate", "utime", "futime", "access", "chmod", "fchmod", "fsync", "fdatasync",
+	"unlink", "rmdir", "mkdir", "mkdtemp", "rename", "scandir", "link", "symlink",
+	"readlink", "chown", "fchown", "realpath", "copyfile", "lchown", "opendir", "readdir",
+	"closedir", "statfs", "mkstemp", "lutime",
+};
+
+const char *uvs_fs_op_name(unsigned int type)
+{
+	return type < sizeof(fs_ops) / sizeof(fs_ops[0]) ? fs_ops[type] : NULL;
+}
+
+const char *uvs_pool_kind_name(enum uvs_pool_kind kind)
+{
+	static const char *const names[UVS_POOL_KINDS] = { "fs", "dns", "crypto", "zlib", "other",
+							   "random" };
+
+	return kind < UVS_POOL_KINDS ? names[kind] : "?";
+}

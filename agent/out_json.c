@@ -142,6 +142,58 @@ static void json_loop(FILE *out, const struct uvs_loop_snapshot *l)
 	fputc('}', out);
 }
 
+static void json_pool_kind(FILE *out, enum uvs_pool_kind k, const struct uvs_pool_snapshot *p)
+{
+	const struct uvs_pool_kind_snapshot *ks = &p->kinds[k];
+	unsigned int op;
+	bool first = true;
+
+	fprintf(out,
+		"\"%s\":{\"submitted\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"wait_p50_ns\":%" PRIu64
+		",\"wait_p99_ns\":%" PRIu64 ",\"service_p50_ns\":%" PRIu64
+		",\"service_p99_ns\":%" PRIu64,
+		uvs_pool_kind_name(k), ks->submitted, ks->completed, ks->wait_p50_ns,
+		ks->wait_p99_ns, ks->service_p50_ns, ks->service_p99_ns);
+	if (k == UVS_POOL_FS) {
+		fputs(",\"ops\":{", out);
+		for (op = 0; op < UVS_FS_OPS; op++) {
+			const char *name = uvs_fs_op_name(op);
+
+			if (!p->fs_ops[op])
+				continue;
+			fprintf(out, "%s\"%s\":%" PRIu64, first ? "" : ",", name ? name : "unknown",
+				p->fs_ops[op]);
+			first = false;
+		}
+		fputc('}', out);
+	}
+	fputc('}', out);
+}
+
+/* "threadpool": the libuv pool of the whole process, or null when it is not measured. */
+static void json_pool(FILE *out, const struct uvs_pool_snapshot *p)
+{
+	int k;
+
+	fputs(",\"threadpool\":", out);
+	if (!p->available) {
+		fputs("null", out);
+		return;
+	}
+	fprintf(out,
+		"{\"size\":%u,\"queued\":%" PRId64 ",\"queued_max\":%" PRIu64 ",\"running\":%" PRId64
+		",\"submitted\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"sync_fs_on_loop\":%" PRIu64
+		",\"sync_fs_on_loop_ns\":%" PRIu64 ",\"sync_fs_other\":%" PRIu64 ",\"kinds\":{",
+		p->size, p->queued, p->queued_max, p->running, p->submitted, p->completed,
+		p->sync_fs_on_loop, p->sync_fs_on_loop_ns, p->sync_fs_other);
+	for (k = 0; k < UVS_POOL_KINDS; k++) {
+		if (k)
+			fputc(',', out);
+		json_pool_kind(out, (enum uvs_pool_kind)k, p);
+	}
+	fputs("}}", out);
+}
+
 static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot *s)
 {
 	size_t i, n = s->nloops < UVS_MAX_LOOPS ? s->nloops : UVS_MAX_LOOPS;
@@ -155,8 +207,10 @@ static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot 
 			fputc(',', out);
 		json_loop(out, &s->loops[i]);
 	}
+	fputc(']', out);
+	json_pool(out, &s->pool);
 	fprintf(out,
-		"],\"agent\":{\"events\":%" PRIu64 ",\"drops\":%" PRIu64
+		",\"agent\":{\"events\":%" PRIu64 ",\"drops\":%" PRIu64
 		",\"insert_failures\":%" PRIu64 "}}",
 		s->agent.events, s->agent.drops, s->agent.insert_failures);
 	return json_end(out);

@@ -20,6 +20,7 @@
 #include "out_json.h"
 #include "out_top.h"
 #include "out_watch.h"
+#include "pool.h"
 #include "privileges.h"
 #include "probes.h"
 #include "session.h"
@@ -34,6 +35,7 @@ struct session {
 	const struct uvs_cli *cli;
 	struct uvs_target *target;
 	struct uvs_probes probes;
+	struct uvs_pool pool;
 	struct uvs_collector collector;
 	struct ring_buffer *ringbuf;
 	struct uvs_snapshot *snap; /* the last interval (top redraws it when an alert comes) */
@@ -120,6 +122,7 @@ static void emit_interval(struct session *s, bool final)
 {
 	uvs_target_refresh_threads(s->target);
 	uvs_collector_interval(&s->collector, s->snap);
+	uvs_pool_window(&s->pool, s->target, &s->snap->pool, false);
 	s->have_snap = true;
 	/* The summary covers the last partial window; a sliver of one would only mislead. */
 	if (final && s->snap->window_ns < s->cli->interval_ns / 4)
@@ -320,7 +323,7 @@ static void print_threads(const struct uvs_target *t)
 static void print_attached(struct session *s, uint64_t attach_ns)
 {
 	const char *missing[2];
-	char phases_missing[400];
+	char phases_missing[400], pool_missing[400];
 	size_t nmissing = 0;
 	char took[32];
 
@@ -328,6 +331,10 @@ static void print_attached(struct session *s, uint64_t attach_ns)
 		snprintf(phases_missing, sizeof(phases_missing), "exact phases: %s",
 			 s->probes.phases_why);
 		missing[nmissing++] = phases_missing;
+	}
+	if (!s->pool.attached) {
+		snprintf(pool_missing, sizeof(pool_missing), "thread pool: %s", s->pool.why);
+		missing[nmissing++] = pool_missing;
 	}
 	if (s->cli->json) {
 		struct uvs_thread_brief *threads = calloc(s->target->nthreads, sizeof(*threads));
@@ -358,8 +365,8 @@ static void print_attached(struct session *s, uint64_t attach_ns)
 	uvs_info("attached to pid %d (%s) in %s: libuv %s in %s, mode %s", (int)s->target->pid,
 		 s->target->comm, took, s->target->libuv_version, s->target->uv.path, mode_name(s));
 	uvs_debug("epoll waits caught by %s", hooks_name(s));
-	if (nmissing)
-		uvs_warn("%s", missing[0]);
+	for (size_t i = 0; i < nmissing; i++)
+		uvs_warn("%s", missing[i]);
 }
 
 static void finish(struct session *s)
@@ -371,6 +378,7 @@ static void finish(struct session *s)
 	ring_buffer__consume(s->ringbuf);
 	emit_interval(s, true);
 	uvs_collector_summary(&s->collector, s->snap);
+	uvs_pool_window(&s->pool, s->target, &s->snap->pool, true);
 	if (s->cli->json) {
 		uvs_json_summary(stdout, s->snap);
 	} else {
@@ -393,6 +401,7 @@ static void cleanup(struct session *s)
 {
 	ring_buffer__free(s->ringbuf);
 	uvs_collector_free(&s->collector);
+	uvs_pool_detach(&s->pool);
 	uvs_probes_detach(&s->probes);
 	if (s->target)
 		uvs_target_close(s->target);
@@ -441,6 +450,7 @@ static int attach(struct session *s)
 		uvs_err("cannot attach to pid %d: %s", (int)cli->pid, why);
 		return err;
 	}
+	uvs_pool_attach(&s->pool, s->target);
 	err = uvs_collector_init(&s->collector, s->target, &s->probes, cli->block_ns);
 	if (err)
 		return err;

@@ -12,6 +12,7 @@
 #include <linux/types.h>
 
 #include "uvscope/loop.h"
+#include "uvscope/pool.h"
 
 #define UVS_SCHEMA_VERSION 1
 #define UVS_MAX_LOOPS 64
@@ -58,6 +59,30 @@ struct uvs_loop_snapshot {
 	struct uvs_phase_snapshot phases[UVS_PHASE_COUNT];
 };
 
+struct uvs_pool_kind_snapshot {
+	uint64_t submitted;
+	uint64_t completed;
+	uint64_t wait_p50_ns;    /* queue wait: submit -> a pool thread starts the work */
+	uint64_t wait_p99_ns;
+	uint64_t service_p50_ns; /* service: the work function's run time */
+	uint64_t service_p99_ns;
+};
+
+struct uvs_pool_snapshot {
+	bool available;        /* the pool probes are attached */
+	uint32_t size;         /* pool threads (libuv's nthreads; 0 until the pool starts) */
+	int64_t queued;        /* jobs waiting now */
+	int64_t running;       /* jobs being served now */
+	uint64_t queued_max;   /* most jobs waiting at once within the window */
+	uint64_t submitted;
+	uint64_t completed;
+	uint64_t sync_fs_on_loop;    /* fs calls run synchronously on a loop thread */
+	uint64_t sync_fs_on_loop_ns;
+	uint64_t sync_fs_other;      /* ... and on other threads (e.g. inside pool work) */
+	struct uvs_pool_kind_snapshot kinds[UVS_POOL_KINDS];
+	uint64_t fs_ops[UVS_FS_OPS]; /* fs jobs and sync fs calls by uv_fs_type */
+};
+
 /* One interval (or, for the final summary, the whole session). */
 struct uvs_snapshot {
 	uint64_t ts_ns;       /* CLOCK_REALTIME at the end of the window */
@@ -65,6 +90,7 @@ struct uvs_snapshot {
 	int pid;
 	size_t nloops;
 	struct uvs_loop_snapshot loops[UVS_MAX_LOOPS];
+	struct uvs_pool_snapshot pool;
 	struct {
 		uint64_t events;
 		uint64_t drops;
@@ -89,5 +115,9 @@ struct uvs_alert {
 
 const char *uvs_role_name(enum uvs_role role);
 const char *uvs_phase_name(enum uvs_phase phase);
+/* The name of a uv_fs_type value ("open", "stat", ...), or NULL for an unknown one. */
+const char *uvs_fs_op_name(unsigned int type);
+/* The name of a pool kind ("fs", "dns", "crypto", "zlib", "other", "random"). */
+const char *uvs_pool_kind_name(enum uvs_pool_kind kind);
 
 #endif /* UVSCOPE_SNAPSHOT_H */

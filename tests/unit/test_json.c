@@ -101,7 +101,7 @@ static void build_snapshot(void)
 	"\"busy_p50_ns\":40,\"busy_p99_ns\":1200000000,\"busy_max_ns\":1200000000,"       \
 	"\"blocks\":0,\"blocked_now\":true,\"blocked_for_ns\":1200000000,\"phases\":null}"
 
-#define AGENT "\"agent\":{\"events\":98765,\"drops\":2,\"insert_failures\":0}"
+#define AGENT "\"threadpool\":null,\"agent\":{\"events\":98765,\"drops\":2,\"insert_failures\":0}"
 
 Test(json, interval_golden)
 {
@@ -312,4 +312,42 @@ Test(json, stream_error_is_reported)
 	cr_expect_eq(uvs_json_interval(f, &snap), -EIO);
 	cr_expect_eq(uvs_json_alert(f, &a), -EIO);
 	fclose(f);
+}
+
+Test(json, threadpool_golden)
+{
+	struct uvs_snapshot *snap = calloc(1, sizeof(*snap));
+	struct uvs_pool_snapshot *p = &snap->pool;
+	char *got;
+
+	snap->pid = 1;
+	p->available = true;
+	p->size = 4;
+	p->queued = 2;
+	p->queued_max = 14;
+	p->running = 4;
+	p->submitted = 30;
+	p->completed = 28;
+	p->sync_fs_on_loop = 3;
+	p->sync_fs_on_loop_ns = 4500;
+	p->kinds[UVS_POOL_FS] = (struct uvs_pool_kind_snapshot){ 20, 19, 100, 900, 2000, 9000 };
+	p->kinds[UVS_POOL_CRYPTO] = (struct uvs_pool_kind_snapshot){ 10, 9, 5, 6, 7, 8 };
+	p->fs_ops[6] = 12;  /* stat */
+	p->fs_ops[1] = 4;   /* open */
+	p->fs_ops[63] = 1;  /* beyond the names we know */
+	got = RENDER(uvs_json_interval, snap);
+	cr_expect(strstr(got,
+			 "\"threadpool\":{\"size\":4,\"queued\":2,\"queued_max\":14,\"running\":4,"
+			 "\"submitted\":30,\"completed\":28,\"sync_fs_on_loop\":3,"
+			 "\"sync_fs_on_loop_ns\":4500,\"sync_fs_other\":0,\"kinds\":{"
+			 "\"fs\":{\"submitted\":20,\"completed\":19,\"wait_p50_ns\":100,"
+			 "\"wait_p99_ns\":900,\"service_p50_ns\":2000,\"service_p99_ns\":9000,"
+			 "\"ops\":{\"open\":4,\"stat\":12,\"unknown\":1}},"
+			 "\"dns\":{\"submitted\":0,\"completed\":0,\"wait_p50_ns\":0,\"wait_p99_ns\":0,"
+			 "\"service_p50_ns\":0,\"service_p99_ns\":0},"
+			 "\"crypto\":{\"submitted\":10,\"completed\":9,\"wait_p50_ns\":5,"
+			 "\"wait_p99_ns\":6,\"service_p50_ns\":7,\"service_p99_ns\":8},"),
+		  "got %s", got);
+	free(got);
+	free(snap);
 }

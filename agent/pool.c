@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "hist_math.h"
+#include "log.h"
+#include "pool.h"
+#include "pool.skel.h"
+#include "procfs.h"
+
+#define NODE_WORK_CB "_ZZN4node14ThreadPoolWork12ScheduleWorkEvENUlP9uv_work_sE_"
+
+/* Indexed by enum uvs_pool_fn. */
+static const char *const work_fns[UVS_POOL_FNS] = {
+	[UVS_POOL_FN_FS] = "uv__fs_work",
+	[UVS_POOL_FN_GETADDRINFO] = "uv__getaddrinfo_work",
+	[UVS_POOL_FN_GETNAMEINFO] = "uv__getnameinfo_work",
+	[UVS_POOL_FN_QUEUE] = "uv__queue_work",
+	[UVS_POOL_FN_RANDOM] = "uv__random_work",
+};
+
+static int find(const struct uvs_object *o, const char *name, struct uvs_elf_symbol *sym)
+{
+	return o->elf ? uvs_elf_find_function(o->elf, name, sym) : -ENOENT;
+}
+
+static struct bpf_link *attach_at(struct uvs_pool *p, struct bpf_program *prog,
+				  const struct uvs_target *t, const struct uvs_elf_symbol *sym,
+				  __u64 cookie, bool ret)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = ret);
+
+	(void)p;
+	return bpf_program__attach_uprobe_opts(prog, t->pid, t->uv.open_path, sym->file_offset,
+					       &opts);
+}
+
+/* Every symbol must be there, and its code must run from the file we probe. */
+static int resolve(struct uvs_pool *p, const struct uvs_target *t, struct uvs_elf_symbol *submit,
+		   struct uvs_elf_symbol *queue, struct uvs_elf_symbol fns[UVS_POOL_FNS])
+{
+	const char *names[2 + UVS_POOL_FNS] = { "uv__work_submit", "uv_queue_work" };
+	struct uvs_elf_symbol *syms[2 + UVS_POOL_FNS] = { submit, queue };
+	int i;
+
+	for (i = 0; i < UVS_POOL_FNS; i++) {
+		names[2 + i] = work_fns[i];
+		syms[2 + i] = &fns[i];
+	}
+	if (!uvs_elf_has_symtab(t->uv.elf)) {
+		snprintf(p->why, sizeof(p->why), "%s is stripped (no .symtab): the pool's "
+			 "functions are internal symbols", t->uv.path);
+		return -ENOENT;
+	}
+	if (t->build_id[0] && !t->build_id_checked) {
+		snprintf(p->why, sizeof(p->why), "the build-id of %s is not in the process's "
+			 "memory: no uprobes", t->uv.path);
+		return -ESTALE;
+	}
+	for (i = 0; i < 2 + UVS_POOL_FNS; i++) {
+		if (find(&t->uv, names[i], syms[i])) {
+			snprintf(p->why, sizeof(p->why), "%s has no symbol %s", t->uv.path, names[i]);
+			return -ENOENT;
+		}
+		if (!uvs_object_maps_code(t, &t->uv, syms[i]->addr + t->uv.bias)) {
+			snprintf(p->why, sizeof(p->why), "%s is not running from %s (node "
+				 "--use-largepages?): a uprobe there would never fire", names[i],
+				 t->uv.path);
+			return -EFAULT;
+		}
+	}
+	return 0;
+}
+
+static void configure(struct uvs_pool *p, const struct uvs_target *t,
+		      const struct uvs_elf_symbol fns[UVS_POOL_FNS])
+{
+	struct uvs_elf_symbol sym;
+	int i;
+
+	p->skel->rodata->targ_tgid = (__u32)t->pid;
+	for (i = 0; i < UVS_POOL_FNS; i++)
+		p->skel->rodata->fn_addr[i] = fns[i].addr + t->uv.bias;
+	if (t->has_node_object &&
+	    uvs_elf_find_function_prefix(t->node.elf, NODE_WORK_CB, &sym) == 0)
+		p->skel->rodata->node_work_cb = sym.addr + t->node.bias;
+	else
+		uvs_debug("node's ThreadPoolWork callback not found: crypto and zlib work show as "
+			  "\"other\"");
+	if (uvs_elf_find_object(t->uv.elf, "nthreads", &sym) == 0)
+		p->nthreads_addr = sym.addr + t->uv.bias;
+}
+
+static int attach_all(struct uvs_pool *p, const struct uvs_target *t,
+		      const struct uvs_elf_symbol *submit, const struct uvs_elf_symbol *queue,
+		      const struct uvs_elf_symbol fns[UVS_POOL_FNS])
+{
+	int i, n = 0;
+
+	p->links[n++] = attach_at(p, p->skel->progs.uvs_pool_submit, t, submit, 0, false);
+	p->links[n++] = attach_at(p, p->skel->progs.uvs_pool_queue_work, t, queue, 0, false);
+	for (i = 0; i < UVS_POOL_FNS; i++) {
+		p->links[n++] = attach_at(p, p->skel->progs.uvs_pool_work_enter, t, &fns[i], i,
+					  false);
+		p->links[n++] = attach_at(p, p->skel->progs.uvs_pool_work_return, t, &fns[i], i,
+					  true);
+	}
+	for (i = 0; i < n; i++) {
+		if (!p->links[i]) {
+			snprintf(p->why, sizeof(p->why), "cannot attach the pool uprobes: %s",
+				 strerror(errno));
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t)
+{
+	struct uvs_elf_symbol submit, queue, fns[UVS_POOL_FNS];
+
+	memset(p, 0, sizeof(*p));
+	p->prev = calloc(1, sizeof(*p->prev));
+	p->now = calloc(1, sizeof(*p->now));
+	if (!p->prev || !p->now) {
+		snprintf(p->why, sizeof(p->why), "out of memory");
+		return;
+	}
+	if (resolve(p, t, &submit, &queue, fns))
+		return;
+	p->skel = pool_bpf__open();
+	if (!p->skel) {
+		snprintf(p->why, sizeof(p->why), "cannot open the pool BPF object: %s",
+			 strerror(errno));
+		return;
+	}
+	configure(p, t, fns);
+	if (pool_bpf__load(p->skel)) {
+		snprintf(p->why, sizeof(p->why), "cannot load the pool BPF programs: %s",
+			 strerror(errno));
+		uvs_pool_detach(p);
+		return;
+	}
+	if (attach_all(p, t, &submit, &queue, fns)) {
+		char why[sizeof(p->why)];
+
+		memcpy(why, p->why, sizeof(why));
+		uvs_pool_detach(p);
+		memcpy(p->why, why, sizeof(why));
+		return;
+	}
+	p->attached = true;
+}
+
+void uvs_pool_detach(struct uvs_pool *p)
+{
+	int i;
+
+	for (i = 0; i < UVS_POOL_LINKS; i++) {
+		bpf_link__destroy(p->links[i]);
+		p->links[i] = NULL;
+	}
+	pool_bpf__destroy(p->skel);
+	p->skel = NULL;
+	p->attached = false;
+	free(p->prev);
+	free(p->now);
+	p->prev = p->now = NULL;
+}
+
+/* Sync fs calls by thread: on loop threads they stall the loop; elsewhere they are pool work. */
+static void sync_by_role(struct uvs_pool *p, struct uvs_target *t, struct uvs_pool_snapshot *out)
+{
+	int fd = bpf_map__fd(p->skel->maps.sync_fs);
+	__u32 key, next, *prevkey = NULL;
+	struct uvs_sync_fs v;
+	bool known;
+
+	while (bpf_map_get_next_key(fd, prevkey, &next) == 0) {
+		enum uvs_role role;
+
+		key = next;
+		prevkey = &key;
+		if (bpf_map_lookup_elem(fd, &key, &v))
+			continue;
+		role = uvs_target_role(t, (pid_t)key, &known);
+		if (role == UVS_ROLE_MAIN || role == UVS_ROLE_WORKER || role == UVS_ROLE_LOOP) {
+			out->sync_fs_on_loop += v.count;
+			out->sync_fs_on_loop_ns += v.total_ns;
+		} else {
+			out->sync_fs_other += v.count;
+		}
+	}
+}
+
+static uint32_t pool_size(const struct uvs_pool *p, const struct uvs_target *t)
+{
+	uint32_t n = 0;
+	size_t i;
+
+	if (p->nthreads_addr && uvs_read_mem(t->pid, p->nthreads_addr, &n, sizeof(n)) == 0 &&
+	    n <= 1024)
+		return n;
+	for (i = n = 0; i < t->nthreads; i++)
+		n += t->threads[i].role == UVS_ROLE_THREADPOOL;
+	return n;
+}
+
+static void fill_kind(struct uvs_pool_kind_snapshot *k, const struct uvs_pool_kind_stats *now,
+		      const struct uvs_pool_kind_stats *before)
+{
+	struct uvs_hist d;
+
+	k->submitted = now->submitted - before->submitted;
+	k->completed = now->completed - before->completed;
+	uvs_hist_sub(&d, &now->wait, &before->wait);
+	k->wait_p50_ns = uvs_hist_percentile(&d, 0.50);
+	k->wait_p99_ns = uvs_hist_percentile(&d, 0.99);
+	uvs_hist_sub(&d, &now->service, &before->service);
+	k->service_p50_ns = uvs_hist_percentile(&d, 0.50);
+	k->service_p99_ns = uvs_hist_percentile(&d, 0.99);
+}
+
+static uint64_t read_queued_max(struct uvs_pool *p)
+{
+	__u32 zero = 0;
+	__u64 max = 0;
+
+	bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.queued_max), &zero, &max);
+	return max > (uint64_t)(p->now->queued > 0 ? p->now->queued : 0) ?
+		       max : (uint64_t)(p->now->queued > 0 ? p->now->queued : 0);
+}
+
+/* The next window's maximum starts from what is queued now. */
+static void reset_queued_max(struct uvs_pool *p)
+{
+	__u64 max = p->now->queued > 0 ? (__u64)p->now->queued : 0;
+	__u32 zero = 0;
+
+	bpf_map_update_elem(bpf_map__fd(p->skel->maps.queued_max), &zero, &max, BPF_ANY);
+}
+
+void uvs_pool_window(struct uvs_pool *p, struct uvs_target *t, struct uvs_pool_snapshot *out,
+		     bool cumulative)
+{
+	static const struct uvs_pool_stats none;
+	const struct uvs_pool_stats *before;
+	__u32 zero = 0;
+	int i, fd;
+
+	memset(out, 0, sizeof(*out));
+	if (!p->attached)
+		return;
+	fd = bpf_map__fd(p->skel->maps.pool_stats);
+	if (!cumulative && bpf_map_lookup_elem(fd, &zero, p->now))
+		return;
+	before = cumulative ? &none : p->prev;
+	out->available = true;
+	out->size = pool_size(p, t);
+	out->queued = p->now->queued;
+	out->running = p->now->running;
+	out->queued_max = read_queued_max(p);
+	for (i = 0; i < UVS_POOL_KINDS; i++) {
+		fill_kind(&out->kinds[i], &p->now->kind[i], &before->kind[i]);
+		out->submitted += out->kinds[i].submitted;
+		out->completed += out->kinds[i].completed;
+	}
+	for (i = 0; i < UVS_FS_OPS; i++)
+		out->fs_ops[i] = p->now->fs_ops[i] - before->fs_ops[i];
+	if (cumulative) {
+		sync_by_role(p, t, out);
+		return;
+	}
+	sync_by_role(p, t, out);
+	/* The sync figures are cumulative per thread: turn them into the window's. */
+	out->sync_fs_on_loop -= p->sync_prev_loop;
+	out->sync_fs_on_loop_ns -= p->sync_prev_loop_ns;
+	out->sync_fs_other -= p->sync_prev_other;
+	p->sync_prev_loop += out->sync_fs_on_loop;
+	p->sync_prev_loop_ns += out->sync_fs_on_loop_ns;
+	p->sync_prev_other += out->sync_fs_other;
+	memcpy(p->prev, p->now, sizeof(*p->now));
+	reset_queued_max(p);
+}

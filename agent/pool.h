@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The libuv thread pool: attaching its uprobes (bpf/pool.bpf.c) to the target and turning the
+ * cumulative BPF statistics into per-window figures. Formats nothing.
+ */
+#ifndef UVSCOPE_POOL_PROBES_H
+#define UVSCOPE_POOL_PROBES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "snapshot.h"
+#include "target.h"
+#include "uvscope/pool.h"
+
+struct pool_bpf;
+struct bpf_link;
+
+#define UVS_POOL_LINKS (2 + 2 * UVS_POOL_FNS)
+
+struct uvs_pool {
+	struct pool_bpf *skel;
+	struct bpf_link *links[UVS_POOL_LINKS];
+	bool attached;
+	char why[320];           /* why the pool is not measured, when it is not */
+	uint64_t nthreads_addr;  /* runtime address of libuv's `nthreads` static, 0 if unknown */
+	struct uvs_pool_stats *prev; /* cumulative statistics at the last window */
+	struct uvs_pool_stats *now;
+	uint64_t sync_prev_loop;     /* sync fs figures at the last window (cumulative in BPF) */
+	uint64_t sync_prev_loop_ns;
+	uint64_t sync_prev_other;
+};
+
+/* Attaches the pool probes; on failure p->attached is false and p->why says why. */
+void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t);
+
+/* Detaches and frees; safe on a zeroed struct. */
+void uvs_pool_detach(struct uvs_pool *p);
+
+/*
+ * Fills *out with the window since the last call (cumulative = false) or with the session
+ * (cumulative = true, after a last window). Sync fs calls are split by the threads' roles.
+ */
+void uvs_pool_window(struct uvs_pool *p, struct uvs_target *t, struct uvs_pool_snapshot *out,
+		     bool cumulative);
+
+#endif

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The libuv thread pool of one target process, per kind of work.
+ *
+ * A job is a struct uv__work (work, done, loop, wq: 40 bytes in every libuv 1.x). It is
+ * submitted through uv__work_submit (fs, dns, random) or uv_queue_work (CPU work: node's
+ * crypto, zlib, N-API, addons; uv__work_submit is inlined there), waits in the queue, and is
+ * served when a pool thread calls its work function: uv__fs_work, uv__getaddrinfo_work,
+ * uv__getnameinfo_work, uv__queue_work or uv__random_work. Queue wait is submit -> entry of
+ * the work function, service time entry -> return. A uv__fs_work that was never submitted
+ * ran synchronously on the calling thread (readFileSync, require).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "uvscope/pool.h"
+
+/* Offsets inside libuv's public, ABI-stable request structs (uv.h of libuv 1.x, x86-64). */
+#define UV_WORK_T_WORK_REQ 88   /* uv_work_t.work_req */
+#define UV_FS_T_TYPE_FROM_W -272 /* uv_fs_t.fs_type, relative to its work_req */
+/* node::ThreadPoolWork: the uv_work_t is followed by `const char *type_`. */
+#define NODE_TPW_TYPE_FROM_W 40
+
+const volatile __u32 targ_tgid = 0;
+/* Runtime addresses of the work functions (enum uvs_pool_fn) and of node's work callback. */
+const volatile __u64 fn_addr[UVS_POOL_FNS] = {};
+const volatile __u64 node_work_cb = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct uvs_pool_stats);
+} pool_stats SEC(".maps");
+
+/* The most jobs queued at once since the agent last reset it (its own map, so that the agent's
+ * reset never races with the counters above). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} queued_max SEC(".maps");
+
+/* Jobs in flight, keyed by their uv__work pointer: LRU, the keys come from the target. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, UVS_POOL_MAX_JOBS);
+	__type(key, __u64);
+	__type(value, struct uvs_pool_job);
+} jobs SEC(".maps");
+
+/* What each thread is serving now: a uv__work pointer, or 0 for a sync fs call. */
+struct running_job {
+	__u64 w;
+	__u64 start_ns;
+	__u32 kind;
+	__u32 sync;
+};
+
+/* Two levels: on Node 26 a CPU job (fs.readFile) makes sync fs calls inside itself. */
+struct running_stack {
+	struct running_job slot[2];
+	__u32 depth;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct running_stack);
+} running SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct uvs_sync_fs);
+} sync_fs SEC(".maps");
+
+static __always_inline struct uvs_pool_stats *stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&pool_stats, &zero);
+}
+
+static __always_inline bool mine(void)
+{
+	return (__u32)(bpf_get_current_pid_tgid() >> 32) == targ_tgid;
+}
+
+/* The statistics of one kind, or NULL; written so the verifier keeps the bounds check. */
+static __always_inline struct uvs_pool_kind_stats *kind_stats(struct uvs_pool_stats *s, __u32 k)
+{
+	if (k >= UVS_POOL_KINDS)
+		return NULL;
+	asm volatile("" : "+r"(k));
+	if (k >= UVS_POOL_KINDS)
+		return NULL;
+	return &s->kind[k];
+}
+
+static __always_inline void hist_add(struct uvs_hist *h, __u64 v)
+{
+	__u32 i = uvs_hist_bucket(v);
+
+	if (i < UVS_HIST_BUCKETS)
+		__sync_fetch_and_add(&h->buckets[i], 1);
+}
+
+static __always_inline void submitted(__u64 w, __u32 kind)
+{
+	struct uvs_pool_job job = { .submit_ns = bpf_ktime_get_ns(), .kind = kind };
+	struct uvs_pool_stats *s = stats();
+	__u32 zero = 0;
+	__u64 *max;
+	__s64 q;
+
+	struct uvs_pool_kind_stats *ks = s ? kind_stats(s, kind) : NULL;
+
+	if (!s || !ks)
+		return;
+	if (bpf_map_update_elem(&jobs, &w, &job, BPF_ANY)) {
+		__sync_fetch_and_add(&s->lost, 1);
+		return;
+	}
+	__sync_fetch_and_add(&ks->submitted, 1);
+	q = __sync_fetch_and_add(&s->queued, 1) + 1;
+	max = bpf_map_lookup_elem(&queued_max, &zero);
+	if (max && q > 0 && (__u64)q > *max)
+		*max = (__u64)q; /* a lost race here under-reports a maximum by one at worst */
+}
+
+static __always_inline __u32 kind_of_work_fn(__u64 work, __u32 uv_kind)
+{
+	if (work && work == fn_addr[UVS_POOL_FN_FS])
+		return UVS_POOL_FS;
+	if (work && (work == fn_addr[UVS_POOL_FN_GETADDRINFO] ||
+		     work == fn_addr[UVS_POOL_FN_GETNAMEINFO]))
+		return UVS_POOL_DNS;
+	if (work && work == fn_addr[UVS_POOL_FN_RANDOM])
+		return UVS_POOL_RANDOM;
+	/* libuv's own kinds: UV__WORK_CPU 0, FAST_IO 1, SLOW_IO 2. */
+	return uv_kind == 1 ? UVS_POOL_FS : uv_kind == 2 ? UVS_POOL_DNS : UVS_POOL_OTHER;
+}
+
+/* uv__work_submit(loop, w, kind, work, done) */
+SEC("uprobe")
+int BPF_KPROBE(uvs_pool_submit, void *loop, void *w, int kind, void *work)
+{
+	if (!mine())
+		return 0;
+	submitted((__u64)w, kind_of_work_fn((__u64)work, (__u32)kind));
+	return 0;
+}
+
+/* node's ThreadPoolWork names its work: "crypto", "zlib", "node_api", ... */
+static __always_inline __u32 node_work_kind(__u64 w)
+{
+	char type[8] = {};
+	void *name;
+
+	if (bpf_probe_read_user(&name, sizeof(name), (void *)(w + NODE_TPW_TYPE_FROM_W)) ||
+	    bpf_probe_read_user_str(type, sizeof(type), name) < 0)
+		return UVS_POOL_OTHER;
+	if (type[0] == 'c' && type[1] == 'r' && type[2] == 'y' && type[3] == 'p' &&
+	    type[4] == 't' && type[5] == 'o' && type[6] == 0)
+		return UVS_POOL_CRYPTO;
+	if (type[0] == 'z' && type[1] == 'l' && type[2] == 'i' && type[3] == 'b' && type[4] == 0)
+		return UVS_POOL_ZLIB;
+	return UVS_POOL_OTHER;
+}
+
+/* uv_queue_work(loop, req, work_cb, after_work_cb) */
+SEC("uprobe")
+int BPF_KPROBE(uvs_pool_queue_work, void *loop, void *req, void *work_cb)
+{
+	__u64 w;
+
+	if (!mine() || !req || !work_cb)
+		return 0; /* uv_queue_work refuses a NULL work_cb: nothing is queued */
+	w = (__u64)req + UV_WORK_T_WORK_REQ;
+	submitted(w, node_work_cb && (__u64)work_cb == node_work_cb ? node_work_kind(w) :
+								     UVS_POOL_OTHER);
+	return 0;
+}
+
+static __always_inline void count_fs_op(struct uvs_pool_stats *s, __u64 w)
+{
+	int type = 0;
+	__u32 i;
+
+	if (bpf_probe_read_user(&type, sizeof(type), (void *)(w + UV_FS_T_TYPE_FROM_W)))
+		return;
+	i = type > 0 && type < UVS_FS_OPS ? (__u32)type : UVS_FS_OPS - 1;
+	/* The mask is what the verifier can follow; the line above already bounds i. */
+	__sync_fetch_and_add(&s->fs_ops[i & (UVS_FS_OPS - 1)], 1);
+}
+
+static __always_inline void push_running(__u32 tid, struct running_job *job)
+{
+	struct running_stack fresh = {}, *st;
+
+	st = bpf_map_lookup_elem(&running, &tid);
+	if (!st) {
+		fresh.slot[0] = *job;
+		fresh.depth = 1;
+		bpf_map_update_elem(&running, &tid, &fresh, BPF_ANY);
+		return;
+	}
+	if (st->depth == 0)
+		st->slot[0] = *job;
+	else if (st->depth == 1)
+		st->slot[1] = *job;
+	if (st->depth < 2)
+		st->depth++;
+}
+
+/* Entry of a work function; the cookie is an enum uvs_pool_fn. Its argument is the uv__work. */
+SEC("uprobe")
+int uvs_pool_work_enter(struct pt_regs *ctx)
+{
+	__u64 fn = bpf_get_attach_cookie(ctx), w = PT_REGS_PARM1(ctx), now;
+	struct running_job run = {};
+	struct uvs_pool_stats *s;
+	struct uvs_pool_job *job;
+
+	if (!mine() || !(s = stats()))
+		return 0;
+	now = bpf_ktime_get_ns();
+	run.w = w;
+	run.start_ns = now;
+	job = bpf_map_lookup_elem(&jobs, &w);
+	if (fn == UVS_POOL_FN_FS)
+		count_fs_op(s, w);
+	if (job) {
+		struct uvs_pool_kind_stats *ks = kind_stats(s, job->kind);
+		__u64 wait = now > job->submit_ns ? now - job->submit_ns : 0;
+
+		if (ks) {
+			__sync_fetch_and_add(&ks->started, 1);
+			__sync_fetch_and_add(&ks->wait_total_ns, wait);
+			hist_add(&ks->wait, wait);
+		}
+		run.kind = job->kind;
+		job->start_ns = now;
+		__sync_fetch_and_add(&s->queued, -1);
+		__sync_fetch_and_add(&s->running, 1);
+	} else if (fn == UVS_POOL_FN_FS) {
+		run.sync = 1; /* never submitted: a synchronous call on this thread */
+	} else {
+		return 0;     /* submitted before we attached: nothing to measure */
+	}
+	push_running((__u32)bpf_get_current_pid_tgid(), &run);
+	return 0;
+}
+
+static __always_inline void sync_done(struct uvs_pool_stats *s, __u32 tid, __u64 d)
+{
+	struct uvs_sync_fs fresh = { .count = 1, .total_ns = d }, *t;
+
+	__sync_fetch_and_add(&s->sync_fs, 1);
+	__sync_fetch_and_add(&s->sync_fs_ns, d);
+	t = bpf_map_lookup_elem(&sync_fs, &tid);
+	if (!t) {
+		bpf_map_update_elem(&sync_fs, &tid, &fresh, BPF_NOEXIST);
+		return;
+	}
+	t->count++; /* only this thread updates its entry */
+	t->total_ns += d;
+}
+
+/* Return of a work function: the end of service (or of a sync fs call). */
+SEC("uprobe")
+int uvs_pool_work_return(struct pt_regs *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct running_job run;
+	struct uvs_pool_stats *s;
+	struct uvs_pool_kind_stats *ks;
+	struct running_stack *st;
+	__u64 now, d;
+
+	if (!mine() || !(s = stats()))
+		return 0;
+	st = bpf_map_lookup_elem(&running, &tid);
+	if (!st || st->depth == 0 || st->depth > 2)
+		return 0;
+	st->depth--;
+	if (st->depth == 0)
+		run = st->slot[0];
+	else
+		run = st->slot[1];
+	now = bpf_ktime_get_ns();
+	d = now > run.start_ns ? now - run.start_ns : 0;
+	if (run.sync) {
+		sync_done(s, tid, d);
+		return 0;
+	}
+	ks = kind_stats(s, run.kind);
+	if (ks) {
+		__sync_fetch_and_add(&ks->completed, 1);
+		__sync_fetch_and_add(&ks->service_total_ns, d);
+		hist_add(&ks->service, d);
+	}
+	__sync_fetch_and_add(&s->running, -1);
+	bpf_map_delete_elem(&jobs, &run.w);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Types shared by bpf/pool.bpf.c and the agent: the libuv thread pool, measured per kind of
+ * work from uprobes on the submit points and on the entry and return of the work functions.
+ */
+#ifndef UVSCOPE_POOL_H
+#define UVSCOPE_POOL_H
+
+#include "hist.h"
+
+enum uvs_pool_kind {
+	UVS_POOL_FS = 0,  /* uv_fs_* (libuv kind FAST_IO) */
+	UVS_POOL_DNS,     /* getaddrinfo, getnameinfo (SLOW_IO) */
+	UVS_POOL_CRYPTO,  /* node's ThreadPoolWork "crypto" */
+	UVS_POOL_ZLIB,    /* node's ThreadPoolWork "zlib" */
+	UVS_POOL_OTHER,   /* other uv_queue_work: N-API, addons, node's other work */
+	UVS_POOL_RANDOM,  /* uv_random */
+	UVS_POOL_KINDS,
+};
+
+/* Work functions whose entry and return mark a job's service (the uprobe cookie). */
+enum uvs_pool_fn {
+	UVS_POOL_FN_FS = 0,    /* uv__fs_work */
+	UVS_POOL_FN_GETADDRINFO, /* uv__getaddrinfo_work */
+	UVS_POOL_FN_GETNAMEINFO, /* uv__getnameinfo_work */
+	UVS_POOL_FN_QUEUE,     /* uv__queue_work (uv_queue_work's wrapper) */
+	UVS_POOL_FN_RANDOM,    /* uv__random_work */
+	UVS_POOL_FNS,
+};
+
+/* uv_fs_type values are small; the last slot counts anything larger. */
+#define UVS_FS_OPS 64 /* a power of two: the BPF side masks the index */
+
+struct uvs_pool_kind_stats {
+	__u64 submitted;
+	__u64 started;
+	__u64 completed;
+	__u64 wait_total_ns;
+	__u64 service_total_ns;
+	struct uvs_hist wait;    /* submit -> start of service on a pool thread */
+	struct uvs_hist service; /* start -> end of the work function */
+};
+
+/* Process-wide pool statistics (one array slot; updated atomically from every thread). */
+struct uvs_pool_stats {
+	__s64 queued;          /* submitted and not yet started (a gauge) */
+	__s64 running;         /* started and not yet returned (a gauge) */
+	__u64 sync_fs;         /* uv__fs_work calls never submitted: run on the calling thread */
+	__u64 sync_fs_ns;
+	__u64 lost;            /* jobs we could not track (map full) */
+	__u64 fs_ops[UVS_FS_OPS];
+	struct uvs_pool_kind_stats kind[UVS_POOL_KINDS];
+};
+
+/* Per job in flight, keyed by its struct uv__work pointer. */
+struct uvs_pool_job {
+	__u64 submit_ns;
+	__u64 start_ns;
+	__u32 kind;
+	__u32 fs_type;
+};
+
+/* Sync fs calls per thread (the agent names the loop threads among them). */
+struct uvs_sync_fs {
+	__u64 count;
+	__u64 total_ns;
+};
+
+#define UVS_POOL_MAX_JOBS 16384
+
+#endif /* UVSCOPE_POOL_H */

@@ -1,0 +1,47 @@
+// The libuv thread pool against ground truth: a fixture makes an exact number of calls of
+// each kind, one after another.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { skipWithoutBpf, startFixture, startAgent } from './lib.mjs';
+
+function sum(intervals, pick) {
+	return intervals.reduce((acc, iv) => acc + (iv.threadpool ? pick(iv.threadpool) : 0), 0);
+}
+
+test('pool counts per kind and per fs operation equal the calls the fixture made', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const env = { STAT: '7', READ: '5', DNS: '3', PBKDF2: '4', GZIP: '6' };
+	const { child } = await startFixture('pool.js', [], env);
+	const { agent, hello } = await startAgent(child.pid, ['--interval', '200ms']);
+	try {
+		assert.deepEqual(hello.unavailable, []);
+		child.send('go');
+		await child.waitFor((v) => v && v.done, 'fixture done');
+		const intervals = () => agent.json().filter((v) => v.type === 'interval');
+		const completed = () => sum(intervals(), (p) => p.completed);
+		const expected = 7 + 5 * 4 + 3 + 4 + 6; // readFile: open, fstat, read, close
+		await agent.waitFor(() => completed() >= expected - 5 * 4 + 5, 'the jobs completed');
+		const n = intervals().length;
+		await agent.waitFor(() => intervals().length > n + 1, 'two more intervals');
+		const kind = (k, f) => sum(intervals(), (p) => p.kinds[k][f]);
+		const op = (name) => sum(intervals(), (p) => p.kinds.fs.ops[name] || 0);
+		t.diagnostic(JSON.stringify({ fs: kind('fs', 'submitted'), dns: kind('dns', 'submitted'),
+			crypto: kind('crypto', 'submitted'), zlib: kind('zlib', 'submitted'),
+			other: kind('other', 'submitted'), stat: op('stat'), open: op('open'),
+			close: op('close'), read: op('read'), fstat: op('fstat') }));
+		assert.equal(op('stat'), 7, 'fs.stat');
+		assert.equal(op('open'), 5, 'fs.readFile opens once per call');
+		assert.equal(op('close'), 5, 'and closes once');
+		assert.equal(kind('dns', 'submitted'), 3, 'dns.lookup');
+		assert.equal(kind('crypto', 'submitted'), 4, 'crypto.pbkdf2');
+		// zlib.gzip(buffer) is a stream: one job writes the input, one finishes the stream.
+		assert.equal(kind('zlib', 'submitted'), 2 * 6, 'zlib.gzip: two pool jobs each');
+		assert.equal(kind('fs', 'submitted'), 7 + 5 * 4, 'fs jobs');
+		for (const k of ['fs', 'dns', 'crypto', 'zlib'])
+			assert.equal(kind(k, 'completed'), kind(k, 'submitted'), `${k} all completed`);
+		assert.equal(intervals().at(-1).threadpool.size, 4, 'the default pool size');
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
