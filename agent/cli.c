@@ -31,6 +31,10 @@ static const char usage_text[] =
 	"                       poll_io, check, close) from uprobes in libuv: costs the target\n"
 	"                       7-15 us per loop iteration, about +32% CPU per request on a\n"
 	"                       small HTTP server at 5000 req/s (bench/results.md)\n"
+	"      --pool           the libuv thread pool: jobs, queue wait and service time per\n"
+	"                       kind of work (fs by operation, dns, crypto, zlib, other) and\n"
+	"                       sync fs calls on loop threads, from uprobes in libuv (each pool\n"
+	"                       job costs the target 4 uprobe hits; not yet benchmarked)\n"
 	"      --json           JSON lines (schema: docs/json.md)\n"
 	"  -v, --verbose        say more about attaching (twice: libbpf's own messages)\n"
 	"  -h, --help           this text\n"
@@ -50,6 +54,7 @@ static const struct option long_options[] = {
 	{ "interval", required_argument, NULL, 'i' },
 	{ "block-ms", required_argument, NULL, 'B' },
 	{ "phases", no_argument, NULL, 'P' },
+	{ "pool", no_argument, NULL, 'T' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -93,6 +98,9 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 		return 0;
 	case 'P':
 		cli->phases = true;
+		return 0;
+	case 'T':
+		cli->pool = true;
 		return 0;
 	case 'j':
 		cli->json = true;

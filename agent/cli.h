@@ -22,6 +22,7 @@ struct uvs_cli {
 	uint64_t block_ns;
 	bool json;
 	bool phases;
+	bool pool;
 	int verbose;
 };
 

@@ -254,7 +254,7 @@ void uvs_pool_window(struct uvs_pool *p, struct uvs_target *t, struct uvs_pool_s
 	int i, fd;
 
 	memset(out, 0, sizeof(*out));
-	if (!p->attached)
+	if (!p->attached || !p->now)
 		return;
 	fd = bpf_map__fd(p->skel->maps.pool_stats);
 	if (!cumulative && bpf_map_lookup_elem(fd, &zero, p->now))

@@ -332,7 +332,7 @@ static void print_attached(struct session *s, uint64_t attach_ns)
 			 s->probes.phases_why);
 		missing[nmissing++] = phases_missing;
 	}
-	if (!s->pool.attached) {
+	if (s->cli->pool && !s->pool.attached) {
 		snprintf(pool_missing, sizeof(pool_missing), "thread pool: %s", s->pool.why);
 		missing[nmissing++] = pool_missing;
 	}
@@ -450,7 +450,8 @@ static int attach(struct session *s)
 		uvs_err("cannot attach to pid %d: %s", (int)cli->pid, why);
 		return err;
 	}
-	uvs_pool_attach(&s->pool, s->target);
+	if (cli->pool)
+		uvs_pool_attach(&s->pool, s->target);
 	err = uvs_collector_init(&s->collector, s->target, &s->probes, cli->block_ns);
 	if (err)
 		return err;

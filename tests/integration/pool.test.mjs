@@ -12,7 +12,7 @@ test('pool counts per kind and per fs operation equal the calls the fixture made
 	if (skipWithoutBpf(t)) return;
 	const env = { STAT: '7', READ: '5', DNS: '3', PBKDF2: '4', GZIP: '6' };
 	const { child } = await startFixture('pool.js', [], env);
-	const { agent, hello } = await startAgent(child.pid, ['--interval', '200ms']);
+	const { agent, hello } = await startAgent(child.pid, ['--pool', '--interval', '200ms']);
 	try {
 		assert.deepEqual(hello.unavailable, []);
 		child.send('go');
@@ -40,6 +40,30 @@ test('pool counts per kind and per fs operation equal the calls the fixture made
 		for (const k of ['fs', 'dns', 'crypto', 'zlib'])
 			assert.equal(kind(k, 'completed'), kind(k, 'submitted'), `${k} all completed`);
 		assert.equal(intervals().at(-1).threadpool.size, 4, 'the default pool size');
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
+
+test('readFileSync on the main thread is sync fs on the loop, not pool work', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const env = { STAT: '0', READ: '0', DNS: '0', PBKDF2: '0', GZIP: '0', SYNC: '9' };
+	const { child } = await startFixture('pool.js', [], env);
+	const { agent } = await startAgent(child.pid, ['--pool', '--interval', '200ms']);
+	try {
+		child.send('go');
+		await child.waitFor((v) => v && v.done, 'fixture done');
+		const intervals = () => agent.json().filter((v) => v.type === 'interval');
+		const n = intervals().length;
+		await agent.waitFor(() => intervals().length > n + 1, 'two more intervals');
+		const syncOnLoop = sum(intervals(), (p) => p.sync_fs_on_loop);
+		const op = (name) => sum(intervals(), (p) => p.kinds.fs.ops[name] || 0);
+		t.diagnostic(`sync on loop ${syncOnLoop}, open ${op('open')}, close ${op('close')}`);
+		assert.equal(op('open'), 9, 'one open per readFileSync');
+		assert.equal(op('close'), 9, 'one close per readFileSync');
+		assert.ok(syncOnLoop >= 9 * 3, 'open, fstat or read, close: all on the loop thread');
+		assert.equal(sum(intervals(), (p) => p.submitted), 0, 'nothing went to the pool');
 	} finally {
 		await agent.stop();
 		await child.stop();

@@ -50,7 +50,7 @@ Test(cli, defaults)
 Test(cli, every_option)
 {
 	struct parsed p = PARSE("top", "--pid", "7", "-d", "2m", "--interval", "500ms",
-				"--block-ms", "250", "--phases", "--json", "-v", "-v");
+				"--block-ms", "250", "--phases", "--pool", "--json", "-v", "-v");
 
 	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
 	cr_assert_eq(p.cli.command, UVS_CMD_TOP);
@@ -60,6 +60,7 @@ Test(cli, every_option)
 	cr_assert_eq(p.cli.block_ns, 250000000ULL);
 	cr_assert(p.cli.json);
 	cr_assert(p.cli.phases);
+	cr_assert(p.cli.pool);
 	cr_assert_eq(p.cli.verbose, 2);
 }
 
