@@ -46,8 +46,35 @@ async function phaseTotals(nodeBin, mode) {
 	}
 }
 
+// The thread pool on this build: exact job counts per kind for a fixture's exact calls.
+async function checkPool(t, nodeBin) {
+	const { child } = await start(nodeBin, 'pool.js', [],
+		{ STAT: '7', READ: '0', DNS: '3', PBKDF2: '4', GZIP: '6' });
+	const { agent, hello } = await startAgent(child.pid, ['--pool', '--interval', '200ms']);
+	try {
+		assert.deepEqual(hello.unavailable, []);
+		child.send('go');
+		await child.waitFor((v) => v && v.done, 'pool fixture done');
+		const intervals = () => agent.json().filter((v) => v.type === 'interval');
+		const n = intervals().length;
+		await agent.waitFor(() => intervals().length > n + 1, 'two more intervals');
+		const total = (f) => intervals().reduce((a, iv) => a + f(iv.threadpool), 0);
+		const got = {
+			stat: total((p) => p.kinds.fs.ops.stat || 0),
+			dns: total((p) => p.kinds.dns.submitted),
+			crypto: total((p) => p.kinds.crypto.submitted),
+			zlib: total((p) => p.kinds.zlib.submitted),
+		};
+		t.diagnostic(`pool: ${JSON.stringify(got)}`);
+		assert.deepEqual(got, { stat: 7, dns: 3, crypto: 4, zlib: 12 });
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+}
+
 for (const version of versions) {
-	test(`node ${version}: phases land where the work is, and blocks are caught`, async (t) => {
+	test(`node ${version}: phases, thread pool counts and blocks`, async (t) => {
 		if (skipWithoutBpf(t)) return;
 		const nodeBin = fetchNode(version);
 		if (nodeBin.error) {
@@ -61,6 +88,7 @@ for (const version of versions) {
 			assert.equal(hello.mode, 'exact-phases', JSON.stringify(hello.unavailable));
 			assert.ok(totals[mode] > 5 * totals[other], `${mode}: ${JSON.stringify(totals)}`);
 		}
+		await checkPool(t, nodeBin);
 		const { child } = await start(nodeBin, 'block.js', [], { BLOCK_MS: '250', COUNT: '2' });
 		const { agent } = await startAgent(child.pid);
 		try {
