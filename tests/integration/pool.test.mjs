@@ -69,3 +69,30 @@ test('readFileSync on the main thread is sync fs on the loop, not pool work', as
 		await child.stop();
 	}
 });
+
+test('UV_THREADPOOL_SIZE=2 and a burst of 16 slow crypto jobs: 14 queued at most', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const env = { STAT: '0', READ: '0', DNS: '0', PBKDF2: '0', GZIP: '0', BURST: '16',
+		UV_THREADPOOL_SIZE: '2' };
+	const { child } = await startFixture('pool.js', [], env);
+	const { agent } = await startAgent(child.pid, ['--pool', '--interval', '200ms']);
+	try {
+		child.send('go');
+		await child.waitFor((v) => v && v.done, 'fixture done');
+		const intervals = () => agent.json().filter((v) => v.type === 'interval');
+		const n = intervals().length;
+		await agent.waitFor(() => intervals().length > n + 1, 'two more intervals');
+		const pools = intervals().map((iv) => iv.threadpool);
+		const maxQueued = Math.max(...pools.map((p) => p.queued_max));
+		const crypto = pools.reduce((a, p) => a + p.kinds.crypto.completed, 0);
+		t.diagnostic(`size ${pools.at(-1).size}, queued_max ${maxQueued}, crypto ${crypto}`);
+		assert.equal(pools.at(-1).size, 2);
+		assert.ok(Math.abs(maxQueued - 14) <= 1, `queued_max ${maxQueued}`);
+		assert.equal(crypto, 16);
+		assert.equal(pools.at(-1).queued, 0);
+		assert.equal(pools.at(-1).running, 0);
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
