@@ -182,10 +182,14 @@ static void json_pool(FILE *out, const struct uvs_pool_snapshot *p)
 	}
 	fprintf(out,
 		"{\"size\":%u,\"queued\":%" PRId64 ",\"queued_max\":%" PRIu64 ",\"running\":%" PRId64
+		",\"saturation\":",
+		p->size, p->queued, p->queued_max, p->running);
+	json_ratio(out, p->saturation);
+	fprintf(out,
 		",\"submitted\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"sync_fs_on_loop\":%" PRIu64
 		",\"sync_fs_on_loop_ns\":%" PRIu64 ",\"sync_fs_other\":%" PRIu64 ",\"kinds\":{",
-		p->size, p->queued, p->queued_max, p->running, p->submitted, p->completed,
-		p->sync_fs_on_loop, p->sync_fs_on_loop_ns, p->sync_fs_other);
+		p->submitted, p->completed, p->sync_fs_on_loop, p->sync_fs_on_loop_ns,
+		p->sync_fs_other);
 	for (k = 0; k < UVS_POOL_KINDS; k++) {
 		if (k)
 			fputc(',', out);

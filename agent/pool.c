@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 
 #include "hist_math.h"
+#include "collector.h"
 #include "log.h"
 #include "pool.h"
 #include "pool.skel.h"
@@ -155,6 +156,7 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t)
 		return;
 	}
 	p->attached = true;
+	p->start_mono = p->last_window_mono = uvs_now_mono();
 }
 
 void uvs_pool_detach(struct uvs_pool *p)
@@ -245,11 +247,29 @@ static void reset_queued_max(struct uvs_pool *p)
 	bpf_map_update_elem(bpf_map__fd(p->skel->maps.queued_max), &zero, &max, BPF_ANY);
 }
 
+/* Total time with work queued, counting a span still open now. */
+static uint64_t queued_time(const struct uvs_pool_stats *s, uint64_t now_mono)
+{
+	uint64_t t = s->queued_ns;
+
+	if (s->queued > 0 && s->queued_since && now_mono > s->queued_since)
+		t += now_mono - s->queued_since;
+	return t;
+}
+
+static double ratio(uint64_t part, uint64_t whole)
+{
+	double r = whole ? (double)part / (double)whole : 0;
+
+	return r > 1 ? 1 : r;
+}
+
 void uvs_pool_window(struct uvs_pool *p, struct uvs_target *t, struct uvs_pool_snapshot *out,
 		     bool cumulative)
 {
 	static const struct uvs_pool_stats none;
 	const struct uvs_pool_stats *before;
+	uint64_t now_mono, qt;
 	__u32 zero = 0;
 	int i, fd;
 
@@ -273,9 +293,16 @@ void uvs_pool_window(struct uvs_pool *p, struct uvs_target *t, struct uvs_pool_s
 	for (i = 0; i < UVS_FS_OPS; i++)
 		out->fs_ops[i] = p->now->fs_ops[i] - before->fs_ops[i];
 	if (cumulative) {
+		out->saturation = ratio(p->prev_queued_time, p->last_window_mono - p->start_mono);
 		sync_by_role(p, t, out);
 		return;
 	}
+	now_mono = uvs_now_mono();
+	qt = queued_time(p->now, now_mono);
+	out->saturation = ratio(qt > p->prev_queued_time ? qt - p->prev_queued_time : 0,
+				now_mono - p->last_window_mono);
+	p->prev_queued_time = qt;
+	p->last_window_mono = now_mono;
 	sync_by_role(p, t, out);
 	/* The sync figures are cumulative per thread: turn them into the window's. */
 	out->sync_fs_on_loop -= p->sync_prev_loop;

@@ -26,6 +26,9 @@ struct uvs_pool {
 	uint64_t nthreads_addr;  /* runtime address of libuv's `nthreads` static, 0 if unknown */
 	struct uvs_pool_stats *prev; /* cumulative statistics at the last window */
 	struct uvs_pool_stats *now;
+	uint64_t prev_queued_time;   /* queued time (incl. a running span) at the last window */
+	uint64_t last_window_mono;
+	uint64_t start_mono;
 	uint64_t sync_prev_loop;     /* sync fs figures at the last window (cumulative in BPF) */
 	uint64_t sync_prev_loop_ns;
 	uint64_t sync_prev_other;

@@ -74,6 +74,7 @@ struct uvs_pool_snapshot {
 	int64_t queued;        /* jobs waiting now */
 	int64_t running;       /* jobs being served now */
 	uint64_t queued_max;   /* most jobs waiting at once within the window */
+	double saturation;     /* share of the window with work queued (all threads busy) */
 	uint64_t submitted;
 	uint64_t completed;
 	uint64_t sync_fs_on_loop;    /* fs calls run synchronously on a loop thread */

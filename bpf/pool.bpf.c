@@ -129,6 +129,8 @@ static __always_inline void submitted(__u64 w, __u32 kind)
 	}
 	__sync_fetch_and_add(&ks->submitted, 1);
 	q = __sync_fetch_and_add(&s->queued, 1) + 1;
+	if (q == 1)
+		s->queued_since = job.submit_ns; /* the queue just became non-empty */
 	max = bpf_map_lookup_elem(&queued_max, &zero);
 	if (max && q > 0 && (__u64)q > *max)
 		*max = (__u64)q; /* a lost race here under-reports a maximum by one at worst */
@@ -247,7 +249,9 @@ int uvs_pool_work_enter(struct pt_regs *ctx)
 		}
 		run.kind = job->kind;
 		job->start_ns = now;
-		__sync_fetch_and_add(&s->queued, -1);
+		if (__sync_fetch_and_add(&s->queued, -1) == 1 && s->queued_since &&
+		    now > s->queued_since)
+			__sync_fetch_and_add(&s->queued_ns, now - s->queued_since);
 		__sync_fetch_and_add(&s->running, 1);
 	} else if (fn == UVS_POOL_FN_FS) {
 		run.sync = 1; /* never submitted: a synchronous call on this thread */

@@ -45,6 +45,13 @@ struct uvs_pool_kind_stats {
 struct uvs_pool_stats {
 	__s64 queued;          /* submitted and not yet started (a gauge) */
 	__s64 running;         /* started and not yet returned (a gauge) */
+	/*
+	 * Time with work waiting in the queue. libuv hands a job to an idle thread at once, so
+	 * a job waits only while every thread is busy (or, for dns, while the slow-I/O cap is
+	 * reached): this is the pool's saturated time.
+	 */
+	__u64 queued_since;    /* ktime the queue last became non-empty */
+	__u64 queued_ns;       /* completed spans of a non-empty queue */
 	__u64 sync_fs;         /* uv__fs_work calls never submitted: run on the calling thread */
 	__u64 sync_fs_ns;
 	__u64 lost;            /* jobs we could not track (map full) */

@@ -86,6 +86,11 @@ test('UV_THREADPOOL_SIZE=2 and a burst of 16 slow crypto jobs: 14 queued at most
 		const maxQueued = Math.max(...pools.map((p) => p.queued_max));
 		const crypto = pools.reduce((a, p) => a + p.kinds.crypto.completed, 0);
 		t.diagnostic(`size ${pools.at(-1).size}, queued_max ${maxQueued}, crypto ${crypto}`);
+		// 14 jobs queue behind 2 busy threads for most of the burst: saturated.
+		const saturated = pools.filter((p) => p.saturation > 0.5).length;
+		t.diagnostic(`saturation per interval: ${pools.map((p) => p.saturation).join(' ')}`);
+		assert.ok(saturated >= 1, 'some interval is mostly saturated');
+		assert.equal(pools.at(-1).saturation, 0, 'not saturated once the burst is over');
 		assert.equal(pools.at(-1).size, 2);
 		assert.ok(Math.abs(maxQueued - 14) <= 1, `queued_max ${maxQueued}`);
 		assert.equal(crypto, 16);
