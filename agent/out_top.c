@@ -191,6 +191,38 @@ static void recent_alerts(FILE *out, const struct uvs_top_context *ctx)
 		alert_row(out, &ctx->recent[i]);
 }
 
+#define POOL_FMT "  %-8s %8s %10s %10s %12s %12s"
+
+/* The thread pool panel: the pool as a whole, then one row per kind that had work. */
+static void pool_panel(FILE *out, const struct uvs_pool_snapshot *p, bool ansi)
+{
+	char sat[16], jobs[24], done[24], w50[UVS_DURATION_BUF], w99[UVS_DURATION_BUF];
+	char s99[UVS_DURATION_BUF];
+	int k;
+
+	if (!p->available)
+		return;
+	uvs_format_percent(p->saturation, sat, sizeof(sat));
+	line(out, false, "%s", "");
+	line(out, ansi, "thread pool  size %u  queued %" PRId64 " (max %" PRIu64 ")  running %" PRId64
+	     "  saturated %s  sync fs on loop %" PRIu64, p->size, p->queued, p->queued_max,
+	     p->running, sat, p->sync_fs_on_loop);
+	line(out, false, POOL_FMT, "KIND", "JOBS", "DONE", "WAIT P50", "WAIT P99", "SERVICE P99");
+	for (k = 0; k < UVS_POOL_KINDS; k++) {
+		const struct uvs_pool_kind_snapshot *ks = &p->kinds[k];
+
+		if (!ks->submitted && !ks->completed)
+			continue;
+		snprintf(jobs, sizeof(jobs), "%" PRIu64, ks->submitted);
+		snprintf(done, sizeof(done), "%" PRIu64, ks->completed);
+		uvs_format_duration(ks->wait_p50_ns, w50, sizeof(w50));
+		uvs_format_duration(ks->wait_p99_ns, w99, sizeof(w99));
+		uvs_format_duration(ks->service_p99_ns, s99, sizeof(s99));
+		line(out, false, POOL_FMT, uvs_pool_kind_name((enum uvs_pool_kind)k), jobs, done,
+		     w50, w99, s99);
+	}
+}
+
 int uvs_top_render(FILE *out, const struct uvs_snapshot *s, const struct uvs_top_context *ctx)
 {
 	size_t i;
@@ -203,6 +235,7 @@ int uvs_top_render(FILE *out, const struct uvs_snapshot *s, const struct uvs_top
 	for (i = 0; i < nloops(s); i++)
 		if (s->loops[i].has_phases)
 			phase_table(out, &s->loops[i], ctx->ansi);
+	pool_panel(out, &s->pool, ctx->ansi);
 	recent_alerts(out, ctx);
 	line(out, false, "%s", "");
 	line(out, false, "q or Ctrl-C to quit");

@@ -47,6 +47,25 @@ static void put_segment(FILE *out, const struct uvs_loop_snapshot *l)
 		put_dur(out, "BLOCKED", l->blocked_for_ns);
 }
 
+/* " | pool q 3 (max 14) run 2/2 sat 90.3% fs 27 dns 3": the pool, when it is measured. */
+static void put_pool(FILE *out, const struct uvs_pool_snapshot *p)
+{
+	char sat[16];
+	int k;
+
+	if (!p->available)
+		return;
+	uvs_format_percent(p->saturation, sat, sizeof(sat));
+	fprintf(out, " | pool q %" PRId64 " (max %" PRIu64 ") run %" PRId64 "/%u sat %s", p->queued,
+		p->queued_max, p->running, p->size, sat);
+	for (k = 0; k < UVS_POOL_KINDS; k++)
+		if (p->kinds[k].submitted)
+			fprintf(out, " %s %" PRIu64, uvs_pool_kind_name((enum uvs_pool_kind)k),
+				p->kinds[k].submitted);
+	if (p->sync_fs_on_loop)
+		fprintf(out, " sync-fs-on-loop %" PRIu64, p->sync_fs_on_loop);
+}
+
 int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)
 {
 	size_t i;
@@ -58,6 +77,7 @@ int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)
 		fputs(i ? " | " : " ", out);
 		put_segment(out, &s->loops[i]);
 	}
+	put_pool(out, &s->pool);
 	fputc('\n', out);
 	return ferror(out) ? -EIO : 0;
 }
@@ -143,6 +163,27 @@ static void summary_loop(FILE *out, const struct uvs_loop_snapshot *l)
 		summary_phases(out, l);
 }
 
+/* " size 4, 27 jobs (fs 27 wait p99 102us service p99 1.20ms), saturated 3.1%, ..." */
+static void put_pool_summary(FILE *out, const struct uvs_pool_snapshot *p)
+{
+	char sat[16], w99[UVS_DURATION_BUF], s99[UVS_DURATION_BUF];
+	int k;
+
+	uvs_format_percent(p->saturation, sat, sizeof(sat));
+	fprintf(out, " size %u, %" PRIu64 " jobs, saturated %s, %" PRIu64 " sync fs calls on a loop",
+		p->size, p->submitted, sat, p->sync_fs_on_loop);
+	for (k = 0; k < UVS_POOL_KINDS; k++) {
+		const struct uvs_pool_kind_snapshot *ks = &p->kinds[k];
+
+		if (!ks->submitted)
+			continue;
+		uvs_format_duration(ks->wait_p99_ns, w99, sizeof(w99));
+		uvs_format_duration(ks->service_p99_ns, s99, sizeof(s99));
+		fprintf(out, "\n    %-6s %" PRIu64 " jobs, wait p99 %s, service p99 %s",
+			uvs_pool_kind_name((enum uvs_pool_kind)k), ks->submitted, w99, s99);
+	}
+}
+
 int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
 {
 	char window[UVS_DURATION_BUF];
@@ -154,6 +195,11 @@ int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
 		nloops(s) == 1 ? "" : "s");
 	for (i = 0; i < nloops(s); i++)
 		summary_loop(out, &s->loops[i]);
+	if (s->pool.available) {
+		fputs("  pool:", out);
+		put_pool_summary(out, &s->pool);
+		fputc('\n', out);
+	}
 	fprintf(out, "  agent: %" PRIu64 " events, %" PRIu64 " dropped, %" PRIu64
 		" insert failures\n", s->agent.events, s->agent.drops, s->agent.insert_failures);
 	return ferror(out) ? -EIO : 0;

@@ -236,6 +236,16 @@ static void build_busy_snapshot(struct uvs_top_context *ctx)
 			.threshold_ns = 100000000,
 		};
 	}
+	snap.pool.available = true;
+	snap.pool.size = 1024;
+	snap.pool.queued = 123456789;
+	snap.pool.queued_max = 123456789;
+	snap.pool.running = 1024;
+	snap.pool.saturation = 0.999;
+	snap.pool.sync_fs_on_loop = 1234567;
+	for (p = 0; p < UVS_POOL_KINDS; p++)
+		snap.pool.kinds[p] = (struct uvs_pool_kind_snapshot){ 123456789012ull, 123456789012ull,
+			3599499999999ull, 3599499999999ull, 3599499999999ull, 3599499999999ull };
 	*ctx = (struct uvs_top_context){
 		.pid = 4194303,
 		.target = "/home/someone/.nvm/versions/node/v22.11.0/bin/a-rather-long-node-binary-name",
@@ -330,6 +340,13 @@ Test(top, extreme_values_fit_80_columns)
 		l->blocked_for_ns = UINT64_MAX;
 		l->utilization = 1e300;
 	}
+	snap.pool.size = UINT32_MAX;
+	snap.pool.queued = snap.pool.running = INT64_MIN;
+	snap.pool.queued_max = snap.pool.sync_fs_on_loop = UINT64_MAX;
+	snap.pool.saturation = -1;
+	for (i = 0; i < UVS_POOL_KINDS; i++)
+		snap.pool.kinds[i] = (struct uvs_pool_kind_snapshot){ UINT64_MAX, UINT64_MAX,
+			UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX };
 	got = render_top(&ctx);
 	expect_fits_80(got);
 	free(got);
@@ -409,5 +426,49 @@ Test(top, epoll_mode_has_no_phase_tables)
 			   "%s", got);
 	cr_expect_not_null(strstr(got, " BLOCKED 1.20s WorkerThrea"), "%s", got);
 	cr_expect_null(strstr(got, "phases of"), "%s", got);
+	free(got);
+}
+
+Test(top, thread_pool_panel)
+{
+	struct uvs_top_context ctx;
+	char *got;
+
+	build_busy_snapshot(&ctx);
+	memset(&snap.pool, 0, sizeof(snap.pool));
+	snap.pool.available = true;
+	snap.pool.size = 2;
+	snap.pool.queued = 3;
+	snap.pool.queued_max = 14;
+	snap.pool.running = 2;
+	snap.pool.saturation = 0.9035;
+	snap.pool.kinds[UVS_POOL_CRYPTO] = (struct uvs_pool_kind_snapshot){ 16, 13, 150000000,
+		290000000, 0, 21000000 };
+	got = render_top(&ctx);
+	cr_expect(strstr(got, "thread pool  size 2  queued 3 (max 14)  running 2  saturated 90.4%"),
+		  "%s", got);
+	cr_expect(strstr(got, "  crypto         16         13      150ms        290ms       21.0ms"),
+		  "%s", got);
+	cr_expect(!strstr(got, "  zlib "), "kinds without work are left out");
+	free(got);
+}
+
+Test(watch, pool_segment)
+{
+	char *got;
+
+	build_snapshot();
+	snap.pool.available = true;
+	snap.pool.size = 4;
+	snap.pool.queued = 1;
+	snap.pool.queued_max = 9;
+	snap.pool.running = 4;
+	snap.pool.saturation = 0.5;
+	snap.pool.kinds[UVS_POOL_FS].submitted = 27;
+	snap.pool.kinds[UVS_POOL_DNS].submitted = 3;
+	snap.pool.sync_fs_on_loop = 2;
+	got = render_watch(uvs_watch_interval);
+	cr_expect(strstr(got, " | pool q 1 (max 9) run 4/4 sat 50.0% fs 27 dns 3 sync-fs-on-loop 2\n"),
+		  "%s", got);
 	free(got);
 }
