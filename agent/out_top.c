@@ -204,7 +204,7 @@ static void pool_panel(FILE *out, const struct uvs_pool_snapshot *p, bool ansi)
 		return;
 	uvs_format_percent(p->saturation, sat, sizeof(sat));
 	line(out, false, "%s", "");
-	line(out, ansi, "thread pool  size %u  queued %" PRId64 " (max %" PRIu64 ")  running %" PRId64
+	line(out, ansi, "pool size %u  queued %" PRId64 " (max %" PRIu64 ")  running %" PRId64
 	     "  saturated %s  sync fs on loop %" PRIu64, p->size, p->queued, p->queued_max,
 	     p->running, sat, p->sync_fs_on_loop);
 	line(out, false, POOL_FMT, "KIND", "JOBS", "DONE", "WAIT P50", "WAIT P99", "SERVICE P99");

@@ -445,7 +445,7 @@ Test(top, thread_pool_panel)
 	snap.pool.kinds[UVS_POOL_CRYPTO] = (struct uvs_pool_kind_snapshot){ 16, 13, 150000000,
 		290000000, 0, 21000000 };
 	got = render_top(&ctx);
-	cr_expect(strstr(got, "thread pool  size 2  queued 3 (max 14)  running 2  saturated 90.4%"),
+	cr_expect(strstr(got, "pool size 2  queued 3 (max 14)  running 2  saturated 90.4%  sync fs on loop 0\n"),
 		  "%s", got);
 	cr_expect(strstr(got, "  crypto         16         13      150ms        290ms       21.0ms"),
 		  "%s", got);
