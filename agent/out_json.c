@@ -182,8 +182,8 @@ static void json_pool(FILE *out, const struct uvs_pool_snapshot *p)
 	}
 	fprintf(out,
 		"{\"size\":%u,\"queued\":%" PRId64 ",\"queued_max\":%" PRIu64 ",\"running\":%" PRId64
-		",\"saturation\":",
-		p->size, p->queued, p->queued_max, p->running);
+		",\"fs_io_uring\":%s,\"saturation\":",
+		p->size, p->queued, p->queued_max, p->running, json_bool(p->fs_io_uring));
 	json_ratio(out, p->saturation);
 	fprintf(out,
 		",\"submitted\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"sync_fs_on_loop\":%" PRIu64

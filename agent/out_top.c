@@ -207,6 +207,8 @@ static void pool_panel(FILE *out, const struct uvs_pool_snapshot *p, bool ansi)
 	line(out, ansi, "pool size %u  queued %" PRId64 " (max %" PRIu64 ")  running %" PRId64
 	     "  saturated %s  sync fs on loop %" PRIu64, p->size, p->queued, p->queued_max,
 	     p->running, sat, p->sync_fs_on_loop);
+	if (p->fs_io_uring)
+		line(out, false, "fs work goes through io_uring (UV_USE_IO_URING=1): not counted here");
 	line(out, false, POOL_FMT, "KIND", "JOBS", "DONE", "WAIT P50", "WAIT P99", "SERVICE P99");
 	for (k = 0; k < UVS_POOL_KINDS; k++) {
 		const struct uvs_pool_kind_snapshot *ks = &p->kinds[k];

@@ -64,6 +64,8 @@ static void put_pool(FILE *out, const struct uvs_pool_snapshot *p)
 				p->kinds[k].submitted);
 	if (p->sync_fs_on_loop)
 		fprintf(out, " sync-fs-on-loop %" PRIu64, p->sync_fs_on_loop);
+	if (p->fs_io_uring)
+		fputs(" (fs via io_uring, not counted)", out);
 }
 
 int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -247,6 +249,41 @@ static void reset_queued_max(struct uvs_pool *p)
 	bpf_map_update_elem(bpf_map__fd(p->skel->maps.queued_max), &zero, &max, BPF_ANY);
 }
 
+/*
+ * libuv 1.45 to 1.47 (Node 20) send fs requests to io_uring when UV_USE_IO_URING=1, and then
+ * they never reach the pool. Later versions use io_uring for fs only with a loop flag Node
+ * does not set (and for epoll_ctl batching, which is not pool work). So for those versions an
+ * io_uring fd in the process means its fs work bypasses the pool.
+ */
+static bool fs_through_io_uring(const struct uvs_target *t)
+{
+	char dir[64], path[128], link[64];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	if (t->libuv_hex < 0x012d00 || t->libuv_hex >= 0x013000)
+		return false;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)t->pid);
+	d = opendir(dir);
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		found = strcmp(link, "anon_inode:[io_uring]") == 0;
+	}
+	closedir(d);
+	return found;
+}
+
 /* Total time with work queued, counting a span still open now. */
 static uint64_t queued_time(const struct uvs_pool_stats *s, uint64_t now_mono)
 {
@@ -281,6 +318,9 @@ void uvs_pool_window(struct uvs_pool *p, struct uvs_target *t, struct uvs_pool_s
 		return;
 	before = cumulative ? &none : p->prev;
 	out->available = true;
+	if (!p->fs_io_uring)
+		p->fs_io_uring = fs_through_io_uring(t);
+	out->fs_io_uring = p->fs_io_uring;
 	out->size = pool_size(p, t);
 	out->queued = p->now->queued;
 	out->running = p->now->running;

@@ -22,6 +22,7 @@ struct uvs_pool {
 	struct pool_bpf *skel;
 	struct bpf_link *links[UVS_POOL_LINKS];
 	bool attached;
+	bool fs_io_uring;        /* seen: fs work goes to io_uring, not the pool */
 	char why[320];           /* why the pool is not measured, when it is not */
 	uint64_t nthreads_addr;  /* runtime address of libuv's `nthreads` static, 0 if unknown */
 	struct uvs_pool_stats *prev; /* cumulative statistics at the last window */

@@ -101,3 +101,33 @@ test('UV_THREADPOOL_SIZE=2 and a burst of 16 slow crypto jobs: 14 queued at most
 		await child.stop();
 	}
 });
+
+test('UV_USE_IO_URING=1 on Node 20: fs bypasses the pool, and uvscope says so', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const env = { STAT: '5', READ: '0', DNS: '0', PBKDF2: '0', GZIP: '0' };
+	// The reference: the same fixture without io_uring, where the stats are pool jobs.
+	for (const [uring, expectStats] of [['0', 5], ['1', 0]]) {
+		const { child } = await startFixture('pool.js', [], { ...env, UV_USE_IO_URING: uring });
+		const { agent, hello } = await startAgent(child.pid, ['--pool', '--interval', '200ms']);
+		try {
+			if (!hello.libuv_version.startsWith('1.46.')) {
+				t.skip(`libuv ${hello.libuv_version}: UV_USE_IO_URING applies to 1.45-1.47`);
+				return;
+			}
+			child.send('go');
+			await child.waitFor((v) => v && v.done, 'fixture done');
+			const intervals = () => agent.json().filter((v) => v.type === 'interval');
+			const n = intervals().length;
+			await agent.waitFor(() => intervals().length > n + 1, 'two more intervals');
+			const stats = sum(intervals(), (p) => p.kinds.fs.ops.stat || 0);
+			const last = intervals().at(-1).threadpool;
+			t.diagnostic(`UV_USE_IO_URING=${uring}: ${stats} stat jobs, ` +
+				`fs_io_uring ${last.fs_io_uring}`);
+			assert.equal(stats, expectStats);
+			assert.equal(last.fs_io_uring, uring === '1');
+		} finally {
+			await agent.stop();
+			await child.stop();
+		}
+	}
+});

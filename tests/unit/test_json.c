@@ -339,7 +339,7 @@ Test(json, threadpool_golden)
 	got = RENDER(uvs_json_interval, snap);
 	cr_expect(strstr(got,
 			 "\"threadpool\":{\"size\":4,\"queued\":2,\"queued_max\":14,\"running\":4,"
-			 "\"saturation\":0.2500,"
+			 "\"fs_io_uring\":false,\"saturation\":0.2500,"
 			 "\"submitted\":30,\"completed\":28,\"sync_fs_on_loop\":3,"
 			 "\"sync_fs_on_loop_ns\":4500,\"sync_fs_other\":0,\"kinds\":{"
 			 "\"fs\":{\"submitted\":20,\"completed\":19,\"wait_p50_ns\":100,"
