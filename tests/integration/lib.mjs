@@ -50,7 +50,8 @@ export class Child {
 		this._split(this.proc.stdout, this.lines);
 		this._split(this.proc.stderr, this.errLines);
 		this.exitPromise = new Promise((resolve) => {
-			this.proc.on('exit', (code, signal) => {
+			// 'close', not 'exit': only then has all of the child's output been read.
+			this.proc.on('close', (code, signal) => {
 				this.exited = { code, signal };
 				this._wake();
 				resolve(this.exited);
