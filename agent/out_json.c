@@ -235,12 +235,31 @@ static const char *alert_kind_name(enum uvs_alert_kind kind)
 	switch (kind) {
 	case UVS_ALERT_LOOP_BLOCKED:
 		return "loop_blocked";
+	case UVS_ALERT_POOL_SATURATED:
+		return "threadpool_saturated";
+	case UVS_ALERT_SYNC_IO_ON_LOOP:
+		return "sync_io_on_loop";
 	}
 	return "unknown";
 }
 
 int uvs_json_alert(FILE *out, const struct uvs_alert *a)
 {
+	if (a->kind == UVS_ALERT_POOL_SATURATED) {
+		fprintf(out, "{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d,"
+			"\"saturation\":", UVS_SCHEMA_VERSION, alert_kind_name(a->kind), a->pid);
+		json_ratio(out, a->saturation);
+		fprintf(out, ",\"queued_max\":%" PRIu64 ",\"size\":%u,\"window_ns\":%" PRIu64
+			",\"ts_ns\":%" PRIu64 "}", a->queued_max, a->pool_size, a->window_ns, a->ts_ns);
+		return json_end(out);
+	}
+	if (a->kind == UVS_ALERT_SYNC_IO_ON_LOOP) {
+		fprintf(out, "{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d,"
+			"\"count\":%" PRIu64 ",\"total_ns\":%" PRIu64 ",\"window_ns\":%" PRIu64
+			",\"ts_ns\":%" PRIu64 "}", UVS_SCHEMA_VERSION, alert_kind_name(a->kind), a->pid,
+			a->count, a->total_ns, a->window_ns, a->ts_ns);
+		return json_end(out);
+	}
 	fprintf(out,
 		"{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d,\"tid\":%d"
 		",\"role\":\"%s\",\"ongoing\":%s,\"blocked_ns\":%" PRIu64

@@ -169,6 +169,18 @@ static void alert_row(FILE *out, const struct uvs_alert *a)
 	char when[16], blocked[UVS_DURATION_BUF];
 
 	uvs_format_clock(a->ts_ns, when, sizeof(when));
+	if (a->kind == UVS_ALERT_POOL_SATURATED) {
+		uvs_format_percent(a->saturation, blocked, sizeof(blocked));
+		line(out, false, "%s  thread pool saturated %s, %" PRIu64 " queued", when, blocked,
+		     a->queued_max);
+		return;
+	}
+	if (a->kind == UVS_ALERT_SYNC_IO_ON_LOOP) {
+		uvs_format_duration(a->total_ns, blocked, sizeof(blocked));
+		line(out, false, "%s  %" PRIu64 " sync fs calls on a loop thread, %s", when, a->count,
+		     blocked);
+		return;
+	}
 	uvs_format_duration(a->blocked_ns, blocked, sizeof(blocked));
 	if (a->ongoing)
 		line(out, false, "%s  %s/%d blocked for %s so far", when, uvs_role_name(a->role),

@@ -104,9 +104,22 @@ int uvs_watch_alert(FILE *out, const struct uvs_alert *a)
 {
 	char blocked[UVS_DURATION_BUF], threshold[UVS_DURATION_BUF];
 
+	put_clock(out, a->ts_ns);
+	if (a->kind == UVS_ALERT_POOL_SATURATED) {
+		uvs_format_percent(a->saturation, threshold, sizeof(threshold));
+		fprintf(out, " ALERT thread pool saturated: work waited %s of the time, up to %"
+			PRIu64 " jobs queued behind %u threads\n", threshold, a->queued_max,
+			a->pool_size);
+		return ferror(out) ? -EIO : 0;
+	}
+	if (a->kind == UVS_ALERT_SYNC_IO_ON_LOOP) {
+		uvs_format_duration(a->total_ns, blocked, sizeof(blocked));
+		fprintf(out, " ALERT sync fs on a loop thread: %" PRIu64 " calls, %s\n", a->count,
+			blocked);
+		return ferror(out) ? -EIO : 0;
+	}
 	uvs_format_duration(a->blocked_ns, blocked, sizeof(blocked));
 	uvs_format_duration(a->threshold_ns, threshold, sizeof(threshold));
-	put_clock(out, a->ts_ns);
 	fprintf(out, " ALERT loop blocked: %s (tid %d) ", role_loop_name(a->role), a->tid);
 	if (a->ongoing)
 		fprintf(out, "blocked for %s so far (threshold %s)\n", blocked, threshold);

@@ -117,6 +117,30 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* The pool's alerts are judged per window. */
+static void pool_alerts(struct session *s)
+{
+	const struct uvs_pool_snapshot *p = &s->snap->pool;
+	struct uvs_alert a = { .pid = s->target->pid, .ts_ns = s->snap->ts_ns,
+			       .window_ns = s->snap->window_ns };
+
+	if (!p->available)
+		return;
+	if (p->saturation >= UVS_POOL_SATURATED) {
+		a.kind = UVS_ALERT_POOL_SATURATED;
+		a.saturation = p->saturation;
+		a.queued_max = p->queued_max;
+		a.pool_size = p->size;
+		emit_alert(s, &a);
+	}
+	if (p->sync_fs_on_loop) {
+		a.kind = UVS_ALERT_SYNC_IO_ON_LOOP;
+		a.count = p->sync_fs_on_loop;
+		a.total_ns = p->sync_fs_on_loop_ns;
+		emit_alert(s, &a);
+	}
+}
+
 /* Collects the window since the last one and shows it, unless it is a final sliver. */
 static void emit_interval(struct session *s, bool final)
 {
@@ -127,6 +151,7 @@ static void emit_interval(struct session *s, bool final)
 	/* The summary covers the last partial window; a sliver of one would only mislead. */
 	if (final && s->snap->window_ns < s->cli->interval_ns / 4)
 		return;
+	pool_alerts(s);
 	if (s->cli->json)
 		uvs_json_interval(stdout, s->snap);
 	else if (s->cli->command == UVS_CMD_WATCH)

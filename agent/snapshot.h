@@ -102,7 +102,12 @@ struct uvs_snapshot {
 
 enum uvs_alert_kind {
 	UVS_ALERT_LOOP_BLOCKED = 1,
+	UVS_ALERT_POOL_SATURATED, /* work waited in the pool's queue most of a window */
+	UVS_ALERT_SYNC_IO_ON_LOOP, /* fs calls ran synchronously on a loop thread */
 };
+
+/* A window's pool saturation at or above this raises threadpool_saturated. */
+#define UVS_POOL_SATURATED 0.5
 
 struct uvs_alert {
 	enum uvs_alert_kind kind;
@@ -113,6 +118,14 @@ struct uvs_alert {
 	uint64_t blocked_ns; /* so far (ongoing) or in total (ended) */
 	uint64_t ts_ns;      /* CLOCK_REALTIME when the alert was raised */
 	uint64_t threshold_ns;
+	/* threadpool_saturated: the window's figures */
+	double saturation;
+	uint64_t queued_max;
+	uint32_t pool_size;
+	uint64_t window_ns;
+	/* sync_io_on_loop: calls and their time in the window */
+	uint64_t count;
+	uint64_t total_ns;
 };
 
 const char *uvs_role_name(enum uvs_role role);

@@ -64,6 +64,10 @@ test('readFileSync on the main thread is sync fs on the loop, not pool work', as
 		assert.equal(op('close'), 9, 'one close per readFileSync');
 		assert.ok(syncOnLoop >= 9 * 3, 'open, fstat or read, close: all on the loop thread');
 		assert.equal(sum(intervals(), (p) => p.submitted), 0, 'nothing went to the pool');
+		const alerts = agent.json().filter((v) => v.type === 'alert' &&
+			v.kind === 'sync_io_on_loop');
+		assert.equal(alerts.reduce((a, v) => a + v.count, 0), syncOnLoop,
+			'sync_io_on_loop alerts count every call');
 	} finally {
 		await agent.stop();
 		await child.stop();
@@ -90,6 +94,10 @@ test('UV_THREADPOOL_SIZE=2 and a burst of 16 slow crypto jobs: 14 queued at most
 		const saturated = pools.filter((p) => p.saturation > 0.5).length;
 		t.diagnostic(`saturation per interval: ${pools.map((p) => p.saturation).join(' ')}`);
 		assert.ok(saturated >= 1, 'some interval is mostly saturated');
+		const alerts = agent.json().filter((v) => v.type === 'alert' &&
+			v.kind === 'threadpool_saturated');
+		assert.equal(alerts.length, saturated, 'one threadpool_saturated alert per such window');
+		assert.ok(alerts.every((a) => a.size === 2 && a.saturation >= 0.5));
 		assert.equal(pools.at(-1).saturation, 0, 'not saturated once the burst is over');
 		assert.equal(pools.at(-1).size, 2);
 		assert.ok(Math.abs(maxQueued - 14) <= 1, `queued_max ${maxQueued}`);

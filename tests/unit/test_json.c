@@ -353,3 +353,24 @@ Test(json, threadpool_golden)
 	free(got);
 	free(snap);
 }
+
+Test(json, pool_alerts)
+{
+	struct uvs_alert sat = { .kind = UVS_ALERT_POOL_SATURATED, .pid = 42, .saturation = 0.9035,
+				 .queued_max = 14, .pool_size = 2, .window_ns = 200000000,
+				 .ts_ns = 1732657803123456789ULL };
+	struct uvs_alert sync = { .kind = UVS_ALERT_SYNC_IO_ON_LOOP, .pid = 42, .count = 36,
+				  .total_ns = 812000, .window_ns = 1000000000,
+				  .ts_ns = 1732657803123456789ULL };
+	char *got = RENDER(uvs_json_alert, &sat);
+
+	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"threadpool_saturated\","
+			      "\"pid\":42,\"saturation\":0.9035,\"queued_max\":14,\"size\":2,"
+			      "\"window_ns\":200000000,\"ts_ns\":1732657803123456789}\n");
+	free(got);
+	got = RENDER(uvs_json_alert, &sync);
+	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"sync_io_on_loop\","
+			      "\"pid\":42,\"count\":36,\"total_ns\":812000,"
+			      "\"window_ns\":1000000000,\"ts_ns\":1732657803123456789}\n");
+	free(got);
+}
