@@ -151,9 +151,11 @@ static void json_pool_kind(FILE *out, enum uvs_pool_kind k, const struct uvs_poo
 	fprintf(out,
 		"\"%s\":{\"submitted\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"wait_p50_ns\":%" PRIu64
 		",\"wait_p99_ns\":%" PRIu64 ",\"service_p50_ns\":%" PRIu64
-		",\"service_p99_ns\":%" PRIu64,
+		",\"service_p99_ns\":%" PRIu64 ",\"completion_p50_ns\":%" PRIu64
+		",\"completion_p99_ns\":%" PRIu64,
 		uvs_pool_kind_name(k), ks->submitted, ks->completed, ks->wait_p50_ns,
-		ks->wait_p99_ns, ks->service_p50_ns, ks->service_p99_ns);
+		ks->wait_p99_ns, ks->service_p50_ns, ks->service_p99_ns, ks->completion_p50_ns,
+		ks->completion_p99_ns);
 	if (k == UVS_POOL_FS) {
 		fputs(",\"ops\":{", out);
 		for (op = 0; op < UVS_FS_OPS; op++) {

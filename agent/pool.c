@@ -27,6 +27,12 @@ static const char *const work_fns[UVS_POOL_FNS] = {
 	[UVS_POOL_FN_RANDOM] = "uv__random_work",
 };
 
+/* libuv's done callbacks, one per work function but getnameinfo's and getaddrinfo's. */
+static const char *const done_fns[UVS_POOL_DONE_FNS] = {
+	"uv__fs_done", "uv__getaddrinfo_done", "uv__getnameinfo_done", "uv__queue_done",
+	"uv__random_done",
+};
+
 static int find(const struct uvs_object *o, const char *name, struct uvs_elf_symbol *sym)
 {
 	return o->elf ? uvs_elf_find_function(o->elf, name, sym) : -ENOENT;
@@ -95,8 +101,33 @@ static void configure(struct uvs_pool *p, const struct uvs_target *t,
 	else
 		uvs_debug("node's ThreadPoolWork callback not found: crypto and zlib work show as "
 			  "\"other\"");
+	p->skel->rodata->track_done = 1;
+	for (i = 0; i < UVS_POOL_DONE_FNS; i++)
+		if (find(&t->uv, done_fns[i], &sym) ||
+		    !uvs_object_maps_code(t, &t->uv, sym.addr + t->uv.bias))
+			p->skel->rodata->track_done = 0;
 	if (uvs_elf_find_object(t->uv.elf, "nthreads", &sym) == 0)
 		p->nthreads_addr = sym.addr + t->uv.bias;
+}
+
+/*
+ * The completion probes, all or none: returns how many links it added. Without them the pool
+ * figures stand, only the completion delay is missing.
+ */
+static int attach_done(struct uvs_pool *p, const struct uvs_target *t, int first)
+{
+	struct uvs_elf_symbol sym[UVS_POOL_DONE_FNS];
+	int i;
+
+	if (!p->skel->rodata->track_done)
+		return 0;
+	for (i = 0; i < UVS_POOL_DONE_FNS; i++)
+		if (find(&t->uv, done_fns[i], &sym[i]))
+			return 0;
+	for (i = 0; i < UVS_POOL_DONE_FNS; i++)
+		p->links[first + i] = attach_at(p, p->skel->progs.uvs_pool_done, t, &sym[i], i,
+						false);
+	return UVS_POOL_DONE_FNS;
 }
 
 static int attach_all(struct uvs_pool *p, const struct uvs_target *t,
@@ -113,6 +144,7 @@ static int attach_all(struct uvs_pool *p, const struct uvs_target *t,
 		p->links[n++] = attach_at(p, p->skel->progs.uvs_pool_work_return, t, &fns[i], i,
 					  true);
 	}
+	n += attach_done(p, t, n);
 	for (i = 0; i < n; i++) {
 		if (!p->links[i]) {
 			snprintf(p->why, sizeof(p->why), "cannot attach the pool uprobes: %s",
@@ -228,6 +260,9 @@ static void fill_kind(struct uvs_pool_kind_snapshot *k, const struct uvs_pool_ki
 	uvs_hist_sub(&d, &now->service, &before->service);
 	k->service_p50_ns = uvs_hist_percentile(&d, 0.50);
 	k->service_p99_ns = uvs_hist_percentile(&d, 0.99);
+	uvs_hist_sub(&d, &now->delay, &before->delay);
+	k->completion_p50_ns = uvs_hist_percentile(&d, 0.50);
+	k->completion_p99_ns = uvs_hist_percentile(&d, 0.99);
 }
 
 static uint64_t read_queued_max(struct uvs_pool *p)

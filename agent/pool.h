@@ -16,7 +16,7 @@
 struct pool_bpf;
 struct bpf_link;
 
-#define UVS_POOL_LINKS (2 + 2 * UVS_POOL_FNS)
+#define UVS_POOL_LINKS (2 + 2 * UVS_POOL_FNS + UVS_POOL_DONE_FNS)
 
 struct uvs_pool {
 	struct pool_bpf *skel;

@@ -66,6 +66,8 @@ struct uvs_pool_kind_snapshot {
 	uint64_t wait_p99_ns;
 	uint64_t service_p50_ns; /* service: the work function's run time */
 	uint64_t service_p99_ns;
+	uint64_t completion_p50_ns; /* end of service -> its callback on the loop */
+	uint64_t completion_p99_ns;
 };
 
 struct uvs_pool_snapshot {

@@ -26,6 +26,8 @@ const volatile __u32 targ_tgid = 0;
 /* Runtime addresses of the work functions (enum uvs_pool_fn) and of node's work callback. */
 const volatile __u64 fn_addr[UVS_POOL_FNS] = {};
 const volatile __u64 node_work_cb = 0;
+/* The done callbacks are probed too: keep a served job until its completion. */
+const volatile __u8 track_done = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -311,7 +313,40 @@ int uvs_pool_work_return(struct pt_regs *ctx)
 		hist_add(&ks->service, d);
 	}
 	__sync_fetch_and_add(&s->running, -1);
-	bpf_map_delete_elem(&jobs, &run.w);
+	if (track_done) {
+		struct uvs_pool_job *job = bpf_map_lookup_elem(&jobs, &run.w);
+
+		if (job)
+			job->end_ns = now;
+	} else {
+		bpf_map_delete_elem(&jobs, &run.w);
+	}
+	return 0;
+}
+
+/* Entry of a done callback on the loop thread (uv__fs_done(w, status), ...). */
+SEC("uprobe")
+int uvs_pool_done(struct pt_regs *ctx)
+{
+	__u64 w = PT_REGS_PARM1(ctx), now, delay;
+	struct uvs_pool_kind_stats *ks;
+	struct uvs_pool_stats *s;
+	struct uvs_pool_job *job;
+
+	if (!mine() || !(s = stats()))
+		return 0;
+	job = bpf_map_lookup_elem(&jobs, &w);
+	if (!job)
+		return 0;
+	now = bpf_ktime_get_ns();
+	ks = kind_stats(s, job->kind);
+	if (ks && job->end_ns && now >= job->end_ns) {
+		delay = now - job->end_ns;
+		__sync_fetch_and_add(&ks->done, 1);
+		__sync_fetch_and_add(&ks->delay_total_ns, delay);
+		hist_add(&ks->delay, delay);
+	}
+	bpf_map_delete_elem(&jobs, &w);
 	return 0;
 }
 

@@ -29,16 +29,22 @@ enum uvs_pool_fn {
 };
 
 /* uv_fs_type values are small; the last slot counts anything larger. */
+/* The done callbacks libuv calls on the loop thread (uv__work_done): the completion. */
+#define UVS_POOL_DONE_FNS 5
+
 #define UVS_FS_OPS 64 /* a power of two: the BPF side masks the index */
 
 struct uvs_pool_kind_stats {
 	__u64 submitted;
 	__u64 started;
 	__u64 completed;
+	__u64 done;              /* done callbacks run on the loop */
 	__u64 wait_total_ns;
 	__u64 service_total_ns;
+	__u64 delay_total_ns;
 	struct uvs_hist wait;    /* submit -> start of service on a pool thread */
 	struct uvs_hist service; /* start -> end of the work function */
+	struct uvs_hist delay;   /* end of service -> its done callback on the loop */
 };
 
 /* Process-wide pool statistics (one array slot; updated atomically from every thread). */
@@ -63,6 +69,7 @@ struct uvs_pool_stats {
 struct uvs_pool_job {
 	__u64 submit_ns;
 	__u64 start_ns;
+	__u64 end_ns;
 	__u32 kind;
 	__u32 fs_type;
 };

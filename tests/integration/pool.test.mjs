@@ -139,3 +139,27 @@ test('UV_USE_IO_URING=1 on Node 20: fs bypasses the pool, and uvscope says so', 
 		}
 	}
 });
+
+test('completion delay: a result the blocked loop picks up 200 ms late', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const env = { STAT: '0', READ: '0', DNS: '0', PBKDF2: '0', GZIP: '0', LATE_MS: '200' };
+	const { child } = await startFixture('pool.js', [], env);
+	const { agent } = await startAgent(child.pid, ['--pool', '--interval', '200ms']);
+	try {
+		child.send('go');
+		await child.waitFor((v) => v && v.done, 'fixture done');
+		const intervals = () => agent.json().filter((v) => v.type === 'interval');
+		const n = intervals().length;
+		await agent.waitFor(() => intervals().length > n + 1, 'two more intervals');
+		const fs = intervals().map((iv) => iv.threadpool.kinds.fs).filter((k) => k.completed);
+		t.diagnostic(JSON.stringify(fs));
+		assert.equal(fs.reduce((a, k) => a + k.submitted, 0), 1);
+		const delay = Math.max(...intervals().map((iv) =>
+			iv.threadpool.kinds.fs.completion_p99_ns));
+		// The job takes microseconds, so nearly all of the 200 ms is completion delay.
+		assert.ok(Math.abs(delay - 200e6) <= 20e6, `completion delay ${delay / 1e6} ms`);
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});

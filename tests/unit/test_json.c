@@ -331,8 +331,9 @@ Test(json, threadpool_golden)
 	p->completed = 28;
 	p->sync_fs_on_loop = 3;
 	p->sync_fs_on_loop_ns = 4500;
-	p->kinds[UVS_POOL_FS] = (struct uvs_pool_kind_snapshot){ 20, 19, 100, 900, 2000, 9000 };
-	p->kinds[UVS_POOL_CRYPTO] = (struct uvs_pool_kind_snapshot){ 10, 9, 5, 6, 7, 8 };
+	p->kinds[UVS_POOL_FS] =
+		(struct uvs_pool_kind_snapshot){ 20, 19, 100, 900, 2000, 9000, 300, 200000000 };
+	p->kinds[UVS_POOL_CRYPTO] = (struct uvs_pool_kind_snapshot){ 10, 9, 5, 6, 7, 8, 9, 10 };
 	p->fs_ops[6] = 12;  /* stat */
 	p->fs_ops[1] = 4;   /* open */
 	p->fs_ops[63] = 1;  /* beyond the names we know */
@@ -344,11 +345,14 @@ Test(json, threadpool_golden)
 			 "\"sync_fs_on_loop_ns\":4500,\"sync_fs_other\":0,\"kinds\":{"
 			 "\"fs\":{\"submitted\":20,\"completed\":19,\"wait_p50_ns\":100,"
 			 "\"wait_p99_ns\":900,\"service_p50_ns\":2000,\"service_p99_ns\":9000,"
+			 "\"completion_p50_ns\":300,\"completion_p99_ns\":200000000,"
 			 "\"ops\":{\"open\":4,\"stat\":12,\"unknown\":1}},"
 			 "\"dns\":{\"submitted\":0,\"completed\":0,\"wait_p50_ns\":0,\"wait_p99_ns\":0,"
-			 "\"service_p50_ns\":0,\"service_p99_ns\":0},"
+			 "\"service_p50_ns\":0,\"service_p99_ns\":0,\"completion_p50_ns\":0,"
+			 "\"completion_p99_ns\":0},"
 			 "\"crypto\":{\"submitted\":10,\"completed\":9,\"wait_p50_ns\":5,"
-			 "\"wait_p99_ns\":6,\"service_p50_ns\":7,\"service_p99_ns\":8},"),
+			 "\"wait_p99_ns\":6,\"service_p50_ns\":7,\"service_p99_ns\":8,"
+			 "\"completion_p50_ns\":9,\"completion_p99_ns\":10},"),
 		  "got %s", got);
 	free(got);
 	free(snap);
