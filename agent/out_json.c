@@ -156,6 +156,17 @@ static void json_pool_kind(FILE *out, enum uvs_pool_kind k, const struct uvs_poo
 		uvs_pool_kind_name(k), ks->submitted, ks->completed, ks->wait_p50_ns,
 		ks->wait_p99_ns, ks->service_p50_ns, ks->service_p99_ns, ks->completion_p50_ns,
 		ks->completion_p99_ns);
+	if (k == UVS_POOL_DNS) {
+		size_t i;
+
+		fputs(",\"hosts\":[", out);
+		for (i = 0; i < p->ndns && i < UVS_DNS_TOP; i++) {
+			fputs(i ? ",{\"name\":" : "{\"name\":", out);
+			json_str_n(out, p->dns[i].name, strnlen(p->dns[i].name, UVS_DNS_NAME_LEN));
+			fprintf(out, ",\"count\":%" PRIu64 "}", p->dns[i].count);
+		}
+		fputc(']', out);
+	}
 	if (k == UVS_POOL_FS) {
 		fputs(",\"ops\":{", out);
 		for (op = 0; op < UVS_FS_OPS; op++) {

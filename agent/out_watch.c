@@ -178,6 +178,18 @@ static void summary_loop(FILE *out, const struct uvs_loop_snapshot *l)
 		summary_phases(out, l);
 }
 
+/* ", names: localhost 3, api.example.com 1" */
+static void put_dns_names(FILE *out, const struct uvs_pool_snapshot *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->ndns && i < UVS_DNS_TOP; i++) {
+		fputs(i ? ", " : ", names: ", out);
+		put_safe(out, p->dns[i].name, sizeof(p->dns[i].name));
+		fprintf(out, " %" PRIu64, p->dns[i].count);
+	}
+}
+
 /* " size 4, 27 jobs (fs 27 wait p99 102us service p99 1.20ms), saturated 3.1%, ..." */
 static void put_pool_summary(FILE *out, const struct uvs_pool_snapshot *p)
 {
@@ -196,6 +208,8 @@ static void put_pool_summary(FILE *out, const struct uvs_pool_snapshot *p)
 		uvs_format_duration(ks->service_p99_ns, s99, sizeof(s99));
 		fprintf(out, "\n    %-6s %" PRIu64 " jobs, wait p99 %s, service p99 %s",
 			uvs_pool_kind_name((enum uvs_pool_kind)k), ks->submitted, w99, s99);
+		if (k == UVS_POOL_DNS)
+			put_dns_names(out, p);
 	}
 }
 

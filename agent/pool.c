@@ -162,7 +162,8 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t)
 	memset(p, 0, sizeof(*p));
 	p->prev = calloc(1, sizeof(*p->prev));
 	p->now = calloc(1, sizeof(*p->now));
-	if (!p->prev || !p->now) {
+	p->seen = calloc(UVS_DNS_MAX_NAMES, sizeof(*p->seen));
+	if (!p->prev || !p->now || !p->seen) {
 		snprintf(p->why, sizeof(p->why), "out of memory");
 		return;
 	}
@@ -206,7 +207,10 @@ void uvs_pool_detach(struct uvs_pool *p)
 	p->attached = false;
 	free(p->prev);
 	free(p->now);
+	free(p->seen);
 	p->prev = p->now = NULL;
+	p->seen = NULL;
+	p->nseen = 0;
 }
 
 /* Sync fs calls by thread: on loop threads they stall the loop; elsewhere they are pool work. */
@@ -319,6 +323,74 @@ static bool fs_through_io_uring(const struct uvs_target *t)
 	return found;
 }
 
+static uint64_t fnv1a(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < n && s[i]; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
+
+static struct uvs_dns_seen *seen_entry(struct uvs_pool *p, const char *name)
+{
+	uint64_t h = fnv1a(name, UVS_DNS_NAME_LEN);
+	size_t i;
+
+	for (i = 0; i < p->nseen; i++)
+		if (p->seen[i].hash == h && memcmp(p->seen[i].name, name, UVS_DNS_NAME_LEN) == 0)
+			return &p->seen[i];
+	if (p->nseen == UVS_DNS_MAX_NAMES)
+		return NULL;
+	p->seen[p->nseen].hash = h;
+	memcpy(p->seen[p->nseen].name, name, UVS_DNS_NAME_LEN);
+	p->seen[p->nseen].count = 0;
+	return &p->seen[p->nseen++];
+}
+
+/* Keeps the UVS_DNS_TOP largest counts, most first. */
+static void top_insert(struct uvs_pool_snapshot *out, const char *name, uint64_t count)
+{
+	size_t i;
+
+	if (out->ndns == UVS_DNS_TOP && out->dns[UVS_DNS_TOP - 1].count >= count)
+		return;
+	i = out->ndns < UVS_DNS_TOP ? out->ndns++ : UVS_DNS_TOP - 1;
+	for (; i > 0 && out->dns[i - 1].count < count; i--)
+		out->dns[i] = out->dns[i - 1];
+	memcpy(out->dns[i].name, name, UVS_DNS_NAME_LEN);
+	out->dns[i].name[UVS_DNS_NAME_LEN - 1] = '\0';
+	out->dns[i].count = count;
+}
+
+/* The most looked-up host names: in the window, or (cumulative) over the session. */
+static void dns_names(struct uvs_pool *p, struct uvs_pool_snapshot *out, bool cumulative)
+{
+	int fd = bpf_map__fd(p->skel->maps.dns_names);
+	char key[UVS_DNS_NAME_LEN], next[UVS_DNS_NAME_LEN];
+	bool first = true;
+	__u64 count;
+
+	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+		struct uvs_dns_seen *e;
+
+		first = false;
+		memcpy(key, next, sizeof(key));
+		if (bpf_map_lookup_elem(fd, key, &count))
+			continue;
+		e = seen_entry(p, key);
+		if (cumulative) {
+			top_insert(out, key, count);
+			continue;
+		}
+		if (e && count > e->count)
+			top_insert(out, key, count - e->count);
+		if (e)
+			e->count = count;
+	}
+}
+
 /* Total time with work queued, counting a span still open now. */
 static uint64_t queued_time(const struct uvs_pool_stats *s, uint64_t now_mono)
 {
@@ -367,6 +439,7 @@ void uvs_pool_window(struct uvs_pool *p, struct uvs_target *t, struct uvs_pool_s
 	}
 	for (i = 0; i < UVS_FS_OPS; i++)
 		out->fs_ops[i] = p->now->fs_ops[i] - before->fs_ops[i];
+	dns_names(p, out, cumulative);
 	if (cumulative) {
 		out->saturation = ratio(p->prev_queued_time, p->last_window_mono - p->start_mono);
 		sync_by_role(p, t, out);

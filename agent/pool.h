@@ -18,6 +18,13 @@ struct bpf_link;
 
 #define UVS_POOL_LINKS (2 + 2 * UVS_POOL_FNS + UVS_POOL_DONE_FNS)
 
+/* A host name's lookup count at the last window. */
+struct uvs_dns_seen {
+	uint64_t hash;
+	uint64_t count;
+	char name[UVS_DNS_NAME_LEN];
+};
+
 struct uvs_pool {
 	struct pool_bpf *skel;
 	struct bpf_link *links[UVS_POOL_LINKS];
@@ -33,6 +40,8 @@ struct uvs_pool {
 	uint64_t sync_prev_loop;     /* sync fs figures at the last window (cumulative in BPF) */
 	uint64_t sync_prev_loop_ns;
 	uint64_t sync_prev_other;
+	size_t nseen;
+	struct uvs_dns_seen *seen;   /* UVS_DNS_MAX_NAMES entries */
 };
 
 /* Attaches the pool probes; on failure p->attached is false and p->why says why. */

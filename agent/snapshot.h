@@ -70,6 +70,13 @@ struct uvs_pool_kind_snapshot {
 	uint64_t completion_p99_ns;
 };
 
+#define UVS_DNS_TOP 5
+
+struct uvs_dns_name {
+	char name[UVS_DNS_NAME_LEN]; /* from the target: NUL-terminated, may be cut */
+	uint64_t count;
+};
+
 struct uvs_pool_snapshot {
 	bool available;        /* the pool probes are attached */
 	bool fs_io_uring;      /* fs work goes through io_uring and is not in these figures */
@@ -85,6 +92,8 @@ struct uvs_pool_snapshot {
 	uint64_t sync_fs_other;      /* ... and on other threads (e.g. inside pool work) */
 	struct uvs_pool_kind_snapshot kinds[UVS_POOL_KINDS];
 	uint64_t fs_ops[UVS_FS_OPS]; /* fs jobs and sync fs calls by uv_fs_type */
+	size_t ndns;                 /* the most looked-up host names, most first */
+	struct uvs_dns_name dns[UVS_DNS_TOP];
 };
 
 /* One interval (or, for the final summary, the whole session). */

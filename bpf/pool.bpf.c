@@ -21,6 +21,8 @@
 #define UV_FS_T_TYPE_FROM_W -272 /* uv_fs_t.fs_type, relative to its work_req */
 /* node::ThreadPoolWork: the uv_work_t is followed by `const char *type_`. */
 #define NODE_TPW_TYPE_FROM_W 40
+/* uv_getaddrinfo_t.hostname (char *), relative to its work_req. */
+#define UV_GETADDRINFO_HOST_FROM_W 56
 
 const volatile __u32 targ_tgid = 0;
 /* Runtime addresses of the work functions (enum uvs_pool_fn) and of node's work callback. */
@@ -81,6 +83,22 @@ struct {
 	__type(key, __u32);
 	__type(value, struct uvs_sync_fs);
 } sync_fs SEC(".maps");
+
+/* Lookups per host name: LRU, the names come from the target. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, UVS_DNS_MAX_NAMES);
+	__type(key, char[UVS_DNS_NAME_LEN]);
+	__type(value, __u64);
+} dns_names SEC(".maps");
+
+/* A key is too big for the BPF stack next to everything else: build it here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, char[UVS_DNS_NAME_LEN]);
+} name_scratch SEC(".maps");
 
 static __always_inline struct uvs_pool_stats *stats(void)
 {
@@ -204,6 +222,27 @@ static __always_inline void count_fs_op(struct uvs_pool_stats *s, __u64 w)
 	__sync_fetch_and_add(&s->fs_ops[i & (UVS_FS_OPS - 1)], 1);
 }
 
+static __always_inline void count_dns_name(__u64 w)
+{
+	__u64 one = 1, *n;
+	__u32 zero = 0;
+	void *host;
+	char *name;
+
+	name = bpf_map_lookup_elem(&name_scratch, &zero);
+	if (!name || bpf_probe_read_user(&host, sizeof(host),
+					 (void *)(w + UV_GETADDRINFO_HOST_FROM_W)) || !host)
+		return;
+	__builtin_memset(name, 0, UVS_DNS_NAME_LEN);
+	if (bpf_probe_read_user_str(name, UVS_DNS_NAME_LEN, host) <= 0)
+		return;
+	n = bpf_map_lookup_elem(&dns_names, name);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&dns_names, name, &one, BPF_NOEXIST);
+}
+
 static __always_inline void push_running(__u32 tid, struct running_job *job)
 {
 	struct running_stack fresh = {}, *st;
@@ -240,6 +279,8 @@ int uvs_pool_work_enter(struct pt_regs *ctx)
 	job = bpf_map_lookup_elem(&jobs, &w);
 	if (fn == UVS_POOL_FN_FS)
 		count_fs_op(s, w);
+	else if (fn == UVS_POOL_FN_GETADDRINFO)
+		count_dns_name(w);
 	if (job) {
 		struct uvs_pool_kind_stats *ks = kind_stats(s, job->kind);
 		__u64 wait = now > job->submit_ns ? now - job->submit_ns : 0;

@@ -82,4 +82,8 @@ struct uvs_sync_fs {
 
 #define UVS_POOL_MAX_JOBS 16384
 
+/* getaddrinfo host names, counted per name (the key, NUL-padded, cut at this length). */
+#define UVS_DNS_NAME_LEN 64
+#define UVS_DNS_MAX_NAMES 1024
+
 #endif /* UVSCOPE_POOL_H */

@@ -33,6 +33,11 @@ test('pool counts per kind and per fs operation equal the calls the fixture made
 		assert.equal(op('open'), 5, 'fs.readFile opens once per call');
 		assert.equal(op('close'), 5, 'and closes once');
 		assert.equal(kind('dns', 'submitted'), 3, 'dns.lookup');
+		const hosts = {};
+		for (const iv of intervals())
+			for (const h of iv.threadpool.kinds.dns.hosts)
+				hosts[h.name] = (hosts[h.name] || 0) + h.count;
+		assert.deepEqual(hosts, { localhost: 3 }, 'the names looked up');
 		assert.equal(kind('crypto', 'submitted'), 4, 'crypto.pbkdf2');
 		// zlib.gzip(buffer) is a stream: one job writes the input, one finishes the stream.
 		assert.equal(kind('zlib', 'submitted'), 2 * 6, 'zlib.gzip: two pool jobs each');

@@ -334,6 +334,11 @@ Test(json, threadpool_golden)
 	p->kinds[UVS_POOL_FS] =
 		(struct uvs_pool_kind_snapshot){ 20, 19, 100, 900, 2000, 9000, 300, 200000000 };
 	p->kinds[UVS_POOL_CRYPTO] = (struct uvs_pool_kind_snapshot){ 10, 9, 5, 6, 7, 8, 9, 10 };
+	p->ndns = 2;
+	snprintf(p->dns[0].name, sizeof(p->dns[0].name), "api.example.com");
+	p->dns[0].count = 5;
+	snprintf(p->dns[1].name, sizeof(p->dns[1].name), "we\"ird");
+	p->dns[1].count = 1;
 	p->fs_ops[6] = 12;  /* stat */
 	p->fs_ops[1] = 4;   /* open */
 	p->fs_ops[63] = 1;  /* beyond the names we know */
@@ -349,7 +354,8 @@ Test(json, threadpool_golden)
 			 "\"ops\":{\"open\":4,\"stat\":12,\"unknown\":1}},"
 			 "\"dns\":{\"submitted\":0,\"completed\":0,\"wait_p50_ns\":0,\"wait_p99_ns\":0,"
 			 "\"service_p50_ns\":0,\"service_p99_ns\":0,\"completion_p50_ns\":0,"
-			 "\"completion_p99_ns\":0},"
+			 "\"completion_p99_ns\":0,\"hosts\":[{\"name\":\"api.example.com\","
+			 "\"count\":5},{\"name\":\"we\\\"ird\",\"count\":1}]},"
 			 "\"crypto\":{\"submitted\":10,\"completed\":9,\"wait_p50_ns\":5,"
 			 "\"wait_p99_ns\":6,\"service_p50_ns\":7,\"service_p99_ns\":8,"
 			 "\"completion_p50_ns\":9,\"completion_p99_ns\":10},"),
