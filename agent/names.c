@@ -60,3 +60,11 @@ const char *uvs_pool_kind_name(enum uvs_pool_kind kind)
 
 	return kind < UVS_POOL_KINDS ? names[kind] : "?";
 }
+
+const char *uvs_fd_type_name(enum uvs_fd_type type)
+{
+	static const char *const names[UVS_FD_TYPES] = { "file", "socket", "pipe", "anon",
+							 "other" };
+
+	return (unsigned int)type < UVS_FD_TYPES ? names[type] : "other";
+}

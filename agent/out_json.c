@@ -211,6 +211,27 @@ static void json_pool(FILE *out, const struct uvs_pool_snapshot *p)
 	fputs("}}", out);
 }
 
+/* "fds": the target's descriptors by type, or null when /proc/PID/fd could not be read. */
+static void json_fds(FILE *out, const struct uvs_fd_snapshot *f)
+{
+	int t;
+
+	fputs(",\"fds\":", out);
+	if (!f->available) {
+		fputs("null", out);
+		return;
+	}
+	fprintf(out, "{\"open\":%" PRIu64 ",\"limit\":", f->open);
+	if (f->limit == UINT64_MAX || !f->limit)
+		fputs("null", out);
+	else
+		fprintf(out, "%" PRIu64, f->limit);
+	fprintf(out, ",\"growth\":%" PRId64 ",\"by_type\":{", f->growth);
+	for (t = 0; t < UVS_FD_TYPES; t++)
+		fprintf(out, "%s\"%s\":%" PRIu64, t ? "," : "", uvs_fd_type_name(t), f->by_type[t]);
+	fputs("}}", out);
+}
+
 static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot *s)
 {
 	size_t i, n = s->nloops < UVS_MAX_LOOPS ? s->nloops : UVS_MAX_LOOPS;
@@ -226,6 +247,7 @@ static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot 
 	}
 	fputc(']', out);
 	json_pool(out, &s->pool);
+	json_fds(out, &s->fds);
 	fprintf(out,
 		",\"agent\":{\"events\":%" PRIu64 ",\"drops\":%" PRIu64
 		",\"insert_failures\":%" PRIu64 "}}",
@@ -252,6 +274,10 @@ static const char *alert_kind_name(enum uvs_alert_kind kind)
 		return "threadpool_saturated";
 	case UVS_ALERT_SYNC_IO_ON_LOOP:
 		return "sync_io_on_loop";
+	case UVS_ALERT_FD_LIMIT:
+		return "fd_limit";
+	case UVS_ALERT_FD_GROWTH:
+		return "fd_growth";
 	}
 	return "unknown";
 }
@@ -264,6 +290,15 @@ int uvs_json_alert(FILE *out, const struct uvs_alert *a)
 		json_ratio(out, a->saturation);
 		fprintf(out, ",\"queued_max\":%" PRIu64 ",\"size\":%u,\"window_ns\":%" PRIu64
 			",\"ts_ns\":%" PRIu64 "}", a->queued_max, a->pool_size, a->window_ns, a->ts_ns);
+		return json_end(out);
+	}
+	if (a->kind == UVS_ALERT_FD_LIMIT || a->kind == UVS_ALERT_FD_GROWTH) {
+		fprintf(out, "{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d,"
+			"\"open\":%" PRIu64 ",\"limit\":%" PRIu64, UVS_SCHEMA_VERSION,
+			alert_kind_name(a->kind), a->pid, a->count, a->limit);
+		if (a->kind == UVS_ALERT_FD_GROWTH)
+			fprintf(out, ",\"windows\":%d", a->growth_windows);
+		fprintf(out, ",\"ts_ns\":%" PRIu64 "}", a->ts_ns);
 		return json_end(out);
 	}
 	if (a->kind == UVS_ALERT_SYNC_IO_ON_LOOP) {

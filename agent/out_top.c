@@ -175,6 +175,11 @@ static void alert_row(FILE *out, const struct uvs_alert *a)
 		     a->queued_max);
 		return;
 	}
+	if (a->kind == UVS_ALERT_FD_LIMIT || a->kind == UVS_ALERT_FD_GROWTH) {
+		line(out, false, "%s  %s: %" PRIu64 " fds open", when,
+		     a->kind == UVS_ALERT_FD_LIMIT ? "near the fd limit" : "fds growing", a->count);
+		return;
+	}
 	if (a->kind == UVS_ALERT_SYNC_IO_ON_LOOP) {
 		uvs_format_duration(a->total_ns, blocked, sizeof(blocked));
 		line(out, false, "%s  %" PRIu64 " sync fs calls on a loop thread, %s", when, a->count,
@@ -237,6 +242,24 @@ static void pool_panel(FILE *out, const struct uvs_pool_snapshot *p, bool ansi)
 	}
 }
 
+/* "fds 123 of 1024 (+2): file 10 socket 100 pipe 3 anon 10 other 0" */
+static void fd_line(FILE *out, const struct uvs_fd_snapshot *f)
+{
+	char limit[24];
+
+	if (!f->available)
+		return;
+	if (f->limit && f->limit != UINT64_MAX)
+		snprintf(limit, sizeof(limit), "%" PRIu64, f->limit);
+	else
+		snprintf(limit, sizeof(limit), "unlimited");
+	line(out, false, "%s", "");
+	line(out, false, "fds %" PRIu64 " of %s (%+" PRId64 "): file %" PRIu64 " socket %" PRIu64
+	     " pipe %" PRIu64 " anon %" PRIu64 " other %" PRIu64, f->open, limit, f->growth,
+	     f->by_type[UVS_FD_FILE], f->by_type[UVS_FD_SOCKET], f->by_type[UVS_FD_PIPE],
+	     f->by_type[UVS_FD_ANON], f->by_type[UVS_FD_OTHER]);
+}
+
 int uvs_top_render(FILE *out, const struct uvs_snapshot *s, const struct uvs_top_context *ctx)
 {
 	size_t i;
@@ -250,6 +273,7 @@ int uvs_top_render(FILE *out, const struct uvs_snapshot *s, const struct uvs_top
 		if (s->loops[i].has_phases)
 			phase_table(out, &s->loops[i], ctx->ansi);
 	pool_panel(out, &s->pool, ctx->ansi);
+	fd_line(out, &s->fds);
 	recent_alerts(out, ctx);
 	line(out, false, "%s", "");
 	line(out, false, "q or Ctrl-C to quit");

@@ -80,6 +80,8 @@ int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)
 		put_segment(out, &s->loops[i]);
 	}
 	put_pool(out, &s->pool);
+	if (s->fds.available)
+		fprintf(out, " | fds %" PRIu64 " (%+" PRId64 ")", s->fds.open, s->fds.growth);
 	fputc('\n', out);
 	return ferror(out) ? -EIO : 0;
 }
@@ -110,6 +112,16 @@ int uvs_watch_alert(FILE *out, const struct uvs_alert *a)
 		fprintf(out, " ALERT thread pool saturated: work waited %s of the time, up to %"
 			PRIu64 " jobs queued behind %u threads\n", threshold, a->queued_max,
 			a->pool_size);
+		return ferror(out) ? -EIO : 0;
+	}
+	if (a->kind == UVS_ALERT_FD_LIMIT) {
+		fprintf(out, " ALERT file descriptors: %" PRIu64 " open of a limit of %" PRIu64 "\n",
+			a->count, a->limit);
+		return ferror(out) ? -EIO : 0;
+	}
+	if (a->kind == UVS_ALERT_FD_GROWTH) {
+		fprintf(out, " ALERT file descriptors grew in each of the last %d intervals: %" PRIu64
+			" open (a leak?)\n", a->growth_windows, a->count);
 		return ferror(out) ? -EIO : 0;
 	}
 	if (a->kind == UVS_ALERT_SYNC_IO_ON_LOOP) {

@@ -11,7 +11,8 @@ int uvs_drop_privileges(void)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { 0 };
-	__u32 keep = 1u << CAP_SYS_PTRACE; /* CAP_SYS_PTRACE < 32: lives in data[0] */
+	/* Both < 32, so they live in data[0]. */
+	__u32 keep = 1u << CAP_SYS_PTRACE | 1u << CAP_DAC_READ_SEARCH;
 
 	if (syscall(SYS_capget, &hdr, data))
 		return -errno;

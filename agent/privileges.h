@@ -4,8 +4,9 @@
 #define UVSCOPE_PRIVILEGES_H
 
 /*
- * Drops every capability except CAP_SYS_PTRACE (still needed to read the target's /proc files
- * and stacks when new threads appear) and forbids regaining any (no_new_privs). BPF maps,
+ * Drops every capability except CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (still needed to read
+ * the target's /proc files, fds and stacks, also when it runs as another user) and forbids
+ * regaining any (no_new_privs). BPF maps,
  * links and the ring buffer keep working through the fds we hold. Returns 0 or -errno.
  */
 int uvs_drop_privileges(void);

@@ -16,6 +16,7 @@
 
 #include "collector.h"
 #include "duration.h"
+#include "fds.h"
 #include "log.h"
 #include "out_json.h"
 #include "out_top.h"
@@ -36,6 +37,10 @@ struct session {
 	struct uvs_target *target;
 	struct uvs_probes probes;
 	struct uvs_pool pool;
+	uint64_t fds_prev_open;  /* at the previous window, for growth */
+	bool fds_seen;
+	int fds_growth_streak;   /* windows in a row in which the fd count grew */
+	bool fds_near_limit;     /* an fd_limit alert is standing */
 	struct uvs_collector collector;
 	struct ring_buffer *ringbuf;
 	struct uvs_snapshot *snap; /* the last interval (top redraws it when an alert comes) */
@@ -117,6 +122,41 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* Windows of growth in a row that make a leak (the fd_growth alert). */
+#define FD_GROWTH_WINDOWS 5
+
+/* fds: a scan of /proc/PID/fd per window, growth against the last one, and their alerts. */
+static void fd_window(struct session *s)
+{
+	struct uvs_fd_snapshot *f = &s->snap->fds;
+	struct uvs_alert a = { .pid = s->target->pid, .ts_ns = s->snap->ts_ns,
+			       .window_ns = s->snap->window_ns };
+
+	if (uvs_fds_scan(s->target->pid, f))
+		return;
+	f->growth = s->fds_seen ? (int64_t)f->open - (int64_t)s->fds_prev_open : 0;
+	s->fds_seen = true;
+	s->fds_prev_open = f->open;
+	s->fds_growth_streak = f->growth > 0 ? s->fds_growth_streak + 1 : 0;
+	a.count = f->open;
+	a.limit = f->limit;
+	if (s->fds_growth_streak == FD_GROWTH_WINDOWS) {
+		a.kind = UVS_ALERT_FD_GROWTH;
+		a.growth_windows = FD_GROWTH_WINDOWS;
+		emit_alert(s, &a);
+	}
+	/* Alert when the count crosses 80% of the limit; again only after it fell below 75%. */
+	if (f->limit && f->limit != UINT64_MAX) {
+		if (!s->fds_near_limit && f->open * 5 >= f->limit * 4) {
+			s->fds_near_limit = true;
+			a.kind = UVS_ALERT_FD_LIMIT;
+			emit_alert(s, &a);
+		} else if (f->open * 4 < f->limit * 3) {
+			s->fds_near_limit = false;
+		}
+	}
+}
+
 /* The pool's alerts are judged per window. */
 static void pool_alerts(struct session *s)
 {
@@ -147,6 +187,7 @@ static void emit_interval(struct session *s, bool final)
 	uvs_target_refresh_threads(s->target);
 	uvs_collector_interval(&s->collector, s->snap);
 	uvs_pool_window(&s->pool, s->target, &s->snap->pool, false);
+	fd_window(s);
 	s->have_snap = true;
 	/* The summary covers the last partial window; a sliver of one would only mislead. */
 	if (final && s->snap->window_ns < s->cli->interval_ns / 4)

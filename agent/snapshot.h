@@ -96,6 +96,23 @@ struct uvs_pool_snapshot {
 	struct uvs_dns_name dns[UVS_DNS_TOP];
 };
 
+enum uvs_fd_type {
+	UVS_FD_FILE = 0, /* regular files, directories, devices */
+	UVS_FD_SOCKET,
+	UVS_FD_PIPE,     /* pipes and FIFOs */
+	UVS_FD_ANON,     /* anon inodes: eventfd, epoll, timerfd, io_uring, ... */
+	UVS_FD_OTHER,
+	UVS_FD_TYPES,
+};
+
+struct uvs_fd_snapshot {
+	bool available;    /* /proc/PID/fd could be read */
+	uint64_t open;
+	uint64_t limit;    /* soft RLIMIT_NOFILE; UINT64_MAX when unlimited */
+	int64_t growth;    /* open now minus open at the previous window */
+	uint64_t by_type[UVS_FD_TYPES];
+};
+
 /* One interval (or, for the final summary, the whole session). */
 struct uvs_snapshot {
 	uint64_t ts_ns;       /* CLOCK_REALTIME at the end of the window */
@@ -104,6 +121,7 @@ struct uvs_snapshot {
 	size_t nloops;
 	struct uvs_loop_snapshot loops[UVS_MAX_LOOPS];
 	struct uvs_pool_snapshot pool;
+	struct uvs_fd_snapshot fds;
 	struct {
 		uint64_t events;
 		uint64_t drops;
@@ -115,6 +133,8 @@ enum uvs_alert_kind {
 	UVS_ALERT_LOOP_BLOCKED = 1,
 	UVS_ALERT_POOL_SATURATED, /* work waited in the pool's queue most of a window */
 	UVS_ALERT_SYNC_IO_ON_LOOP, /* fs calls ran synchronously on a loop thread */
+	UVS_ALERT_FD_LIMIT,        /* open fds reached 80% of RLIMIT_NOFILE */
+	UVS_ALERT_FD_GROWTH,       /* the fd count grew in every one of several windows */
 };
 
 /* A window's pool saturation at or above this raises threadpool_saturated. */
@@ -134,9 +154,11 @@ struct uvs_alert {
 	uint64_t queued_max;
 	uint32_t pool_size;
 	uint64_t window_ns;
-	/* sync_io_on_loop: calls and their time in the window */
+	/* sync_io_on_loop: calls and their time in the window; fd_*: open fds in count */
 	uint64_t count;
 	uint64_t total_ns;
+	uint64_t limit;        /* fd_*: RLIMIT_NOFILE */
+	int growth_windows;    /* fd_growth: windows in a row with growth */
 };
 
 const char *uvs_role_name(enum uvs_role role);
@@ -145,5 +167,7 @@ const char *uvs_phase_name(enum uvs_phase phase);
 const char *uvs_fs_op_name(unsigned int type);
 /* The name of a pool kind ("fs", "dns", "crypto", "zlib", "other", "random"). */
 const char *uvs_pool_kind_name(enum uvs_pool_kind kind);
+/* "file", "socket", "pipe", "anon", "other". */
+const char *uvs_fd_type_name(enum uvs_fd_type type);
 
 #endif /* UVSCOPE_SNAPSHOT_H */

@@ -101,7 +101,7 @@ static void build_snapshot(void)
 	"\"busy_p50_ns\":40,\"busy_p99_ns\":1200000000,\"busy_max_ns\":1200000000,"       \
 	"\"blocks\":0,\"blocked_now\":true,\"blocked_for_ns\":1200000000,\"phases\":null}"
 
-#define AGENT "\"threadpool\":null,\"agent\":{\"events\":98765,\"drops\":2,\"insert_failures\":0}"
+#define AGENT "\"threadpool\":null,\"fds\":null,\"agent\":{\"events\":98765,\"drops\":2,\"insert_failures\":0}"
 
 Test(json, interval_golden)
 {
@@ -383,4 +383,35 @@ Test(json, pool_alerts)
 			      "\"pid\":42,\"count\":36,\"total_ns\":812000,"
 			      "\"window_ns\":1000000000,\"ts_ns\":1732657803123456789}\n");
 	free(got);
+}
+
+Test(json, fds_and_fd_alerts)
+{
+	struct uvs_snapshot *snap = calloc(1, sizeof(*snap));
+	struct uvs_alert limit = { .kind = UVS_ALERT_FD_LIMIT, .pid = 7, .count = 820, .limit = 1024,
+				   .ts_ns = 5 };
+	struct uvs_alert growth = { .kind = UVS_ALERT_FD_GROWTH, .pid = 7, .count = 130,
+				    .limit = 1024, .growth_windows = 5, .ts_ns = 6 };
+	char *got;
+
+	snap->fds = (struct uvs_fd_snapshot){ .available = true, .open = 431, .limit = 1024,
+					      .growth = -3, .by_type = { 300, 100, 20, 10, 1 } };
+	got = RENDER(uvs_json_interval, snap);
+	cr_expect(strstr(got, ",\"fds\":{\"open\":431,\"limit\":1024,\"growth\":-3,\"by_type\":{"
+			      "\"file\":300,\"socket\":100,\"pipe\":20,\"anon\":10,\"other\":1}},"),
+		  "%s", got);
+	free(got);
+	snap->fds.limit = UINT64_MAX;
+	got = RENDER(uvs_json_interval, snap);
+	cr_expect(strstr(got, "\"limit\":null"), "unlimited is null: %s", got);
+	free(got);
+	got = RENDER(uvs_json_alert, &limit);
+	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"fd_limit\",\"pid\":7,"
+			      "\"open\":820,\"limit\":1024,\"ts_ns\":5}\n");
+	free(got);
+	got = RENDER(uvs_json_alert, &growth);
+	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"fd_growth\",\"pid\":7,"
+			      "\"open\":130,\"limit\":1024,\"windows\":5,\"ts_ns\":6}\n");
+	free(got);
+	free(snap);
 }

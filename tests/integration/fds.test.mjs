@@ -1,0 +1,86 @@
+// File descriptors against /proc/PID/fd read by the test itself, and the fd alerts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { skipWithoutBpf, startFixture, startAgent } from './lib.mjs';
+
+// The reference: the same classification, done here from /proc.
+function procFds(pid) {
+	const counts = { file: 0, socket: 0, pipe: 0, anon: 0, other: 0 };
+	for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+		let link, st;
+		try {
+			link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+			st = link.startsWith('anon_inode:') ? null : statSync(`/proc/${pid}/fd/${fd}`);
+		} catch {
+			continue;
+		}
+		if (!st) counts.anon++;
+		else if (st.isSocket()) counts.socket++;
+		else if (st.isFIFO()) counts.pipe++;
+		else if (st.isFile() || st.isDirectory() || st.isCharacterDevice() ||
+			st.isBlockDevice()) counts.file++;
+		else counts.other++;
+	}
+	return counts;
+}
+
+// An interval that began after this call: wait for two more, take the last.
+async function nextInterval(agent) {
+	const intervals = () => agent.json().filter((v) => v.type === 'interval');
+	const n = intervals().length;
+	await agent.waitFor(() => intervals().length >= n + 2, 'a fresh interval');
+	return intervals().at(-1);
+}
+
+test('fd counts by type equal /proc/PID/fd after opening and after closing half', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('fds.js');
+	const { agent } = await startAgent(child.pid, ['--interval', '200ms']);
+	try {
+		const base = procFds(child.pid);
+		for (const [cmd, reply, delta] of [
+			['open', 'opened', { file: 300, socket: 100, pipe: 20 }],
+			['closehalf', 'closed', { file: 150, socket: 50, pipe: 10 }],
+		]) {
+			child.send(cmd);
+			await child.waitFor((v) => v && v[reply], reply);
+			const iv = await nextInterval(agent);
+			const ref = procFds(child.pid);
+			t.diagnostic(`${cmd}: uvscope ${JSON.stringify(iv.fds.by_type)}, /proc ` +
+				JSON.stringify(ref));
+			assert.deepEqual(iv.fds.by_type, ref);
+			for (const k of Object.keys(delta))
+				assert.equal(ref[k] - base[k], delta[k], `${cmd}: ${k} per the fixture`);
+			assert.equal(iv.fds.open, Object.values(ref).reduce((a, b) => a + b, 0));
+		}
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
+
+test('a leak trips fd_growth; a lowered RLIMIT_NOFILE trips fd_limit', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('fds.js');
+	try {
+		const open = Object.values(procFds(child.pid)).reduce((a, b) => a + b, 0);
+		// A limit the leak will cross 80% of within a few seconds.
+		const limit = open + 40;
+		execFileSync('prlimit', ['--pid', String(child.pid), `--nofile=${limit}:${limit}`]);
+		const { agent } = await startAgent(child.pid, ['--interval', '200ms']);
+		try {
+			child.send('leak');
+			const growth = await agent.waitFor((v) => v && v.kind === 'fd_growth', 'fd_growth');
+			assert.equal(growth.limit, limit);
+			const near = await agent.waitFor((v) => v && v.kind === 'fd_limit', 'fd_limit');
+			t.diagnostic(`fd_limit at ${near.open} of ${near.limit}`);
+			assert.ok(near.open * 5 >= limit * 4 && near.open < limit);
+		} finally {
+			await agent.stop();
+		}
+	} finally {
+		await child.stop();
+	}
+});
