@@ -251,6 +251,17 @@ static void read_counters(struct uvs_collector *c, struct uvs_bpf_counters *sum)
 	free(percpu);
 }
 
+/* Main loop first, then by thread id: a stable order for every output. */
+static int loop_order(const void *a, const void *b)
+{
+	const struct uvs_loop_track *x = *(struct uvs_loop_track *const *)a;
+	const struct uvs_loop_track *y = *(struct uvs_loop_track *const *)b;
+
+	if ((x->role == UVS_ROLE_MAIN) != (y->role == UVS_ROLE_MAIN))
+		return x->role == UVS_ROLE_MAIN ? -1 : 1;
+	return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
 /* Starts tracking every thread that has statistics in BPF (loops seen before we looked). */
 static void discover(struct uvs_collector *c)
 {
@@ -262,6 +273,7 @@ static void discover(struct uvs_collector *c)
 		prev = &key;
 		track(c, (pid_t)key);
 	}
+	qsort(c->loops, c->nloops, sizeof(c->loops[0]), loop_order);
 }
 
 int uvs_collector_interval(struct uvs_collector *c, struct uvs_snapshot *s)

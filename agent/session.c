@@ -122,6 +122,18 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+static void check_blocks(struct session *s)
+{
+	struct uvs_alert alerts[8];
+	size_t i, n;
+
+	/* Drain the ring buffer first so an ended block is never reported as ongoing. */
+	ring_buffer__consume(s->ringbuf);
+	n = uvs_collector_check_blocks(&s->collector, alerts, 8);
+	for (i = 0; i < n; i++)
+		emit_alert(s, &alerts[i]);
+}
+
 /* Windows of growth in a row that make a leak (the fd_growth alert). */
 #define FD_GROWTH_WINDOWS 5
 
@@ -184,6 +196,8 @@ static void pool_alerts(struct session *s)
 /* Collects the window since the last one and shows it, unless it is a final sliver. */
 static void emit_interval(struct session *s, bool final)
 {
+	/* An interval that shows a loop blocked comes after the alert that says so. */
+	check_blocks(s);
 	uvs_target_refresh_threads(s->target);
 	uvs_collector_interval(&s->collector, s->snap);
 	uvs_pool_window(&s->pool, s->target, &s->snap->pool, false);
@@ -202,17 +216,6 @@ static void emit_interval(struct session *s, bool final)
 	fflush(stdout);
 }
 
-static void check_blocks(struct session *s)
-{
-	struct uvs_alert alerts[8];
-	size_t i, n;
-
-	/* Drain the ring buffer first so an ended block is never reported as ongoing. */
-	ring_buffer__consume(s->ringbuf);
-	n = uvs_collector_check_blocks(&s->collector, alerts, 8);
-	for (i = 0; i < n; i++)
-		emit_alert(s, &alerts[i]);
-}
 
 static int add_fd(struct session *s, int fd, enum source src)
 {
