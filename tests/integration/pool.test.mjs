@@ -8,23 +8,35 @@ function sum(intervals, pick) {
 	return intervals.reduce((acc, iv) => acc + (iv.threadpool ? pick(iv.threadpool) : 0), 0);
 }
 
-test('pool counts per kind and per fs operation equal the calls the fixture made', async (t) => {
-	if (skipWithoutBpf(t)) return;
-	const env = { STAT: '7', READ: '5', DNS: '3', PBKDF2: '4', GZIP: '6' };
-	const { child } = await startFixture('pool.js', [], env);
+const NOTHING = { STAT: '0', READ: '0', DNS: '0', PBKDF2: '0', GZIP: '0' };
+
+/*
+ * Runs pool.js with env under `uvscope watch --pool`, tells it to go, waits until it is done
+ * and two more intervals have passed, then calls check({ agent, hello, intervals }).
+ */
+async function poolRun(env, check) {
+	const { child } = await startFixture('pool.js', [], { ...NOTHING, ...env });
 	const { agent, hello } = await startAgent(child.pid, ['--pool', '--interval', '200ms']);
 	try {
-		assert.deepEqual(hello.unavailable, []);
 		child.send('go');
 		await child.waitFor((v) => v && v.done, 'fixture done');
 		const intervals = () => agent.json().filter((v) => v.type === 'interval');
-		const completed = () => sum(intervals(), (p) => p.completed);
-		const expected = 7 + 5 * 4 + 3 + 4 + 6; // readFile: open, fstat, read, close
-		await agent.waitFor(() => completed() >= expected - 5 * 4 + 5, 'the jobs completed');
 		const n = intervals().length;
 		await agent.waitFor(() => intervals().length > n + 1, 'two more intervals');
-		const kind = (k, f) => sum(intervals(), (p) => p.kinds[k][f]);
-		const op = (name) => sum(intervals(), (p) => p.kinds.fs.ops[name] || 0);
+		await check({ agent, hello, intervals: intervals() });
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+}
+
+test('pool counts per kind and per fs operation equal the calls the fixture made', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const env = { STAT: '7', READ: '5', DNS: '3', PBKDF2: '4', GZIP: '6' };
+	await poolRun(env, ({ hello, intervals }) => {
+		assert.deepEqual(hello.unavailable, []);
+		const kind = (k, f) => sum(intervals, (p) => p.kinds[k][f]);
+		const op = (name) => sum(intervals, (p) => p.kinds.fs.ops[name] || 0);
 		t.diagnostic(JSON.stringify({ fs: kind('fs', 'submitted'), dns: kind('dns', 'submitted'),
 			crypto: kind('crypto', 'submitted'), zlib: kind('zlib', 'submitted'),
 			other: kind('other', 'submitted'), stat: op('stat'), open: op('open'),
@@ -32,66 +44,44 @@ test('pool counts per kind and per fs operation equal the calls the fixture made
 		assert.equal(op('stat'), 7, 'fs.stat');
 		assert.equal(op('open'), 5, 'fs.readFile opens once per call');
 		assert.equal(op('close'), 5, 'and closes once');
+		assert.equal(kind('fs', 'submitted'), 7 + 5 * 4, 'fs jobs: readFile is open, fstat, ' +
+			'read, close');
 		assert.equal(kind('dns', 'submitted'), 3, 'dns.lookup');
 		const hosts = {};
-		for (const iv of intervals())
+		for (const iv of intervals)
 			for (const h of iv.threadpool.kinds.dns.hosts)
 				hosts[h.name] = (hosts[h.name] || 0) + h.count;
 		assert.deepEqual(hosts, { localhost: 3 }, 'the names looked up');
 		assert.equal(kind('crypto', 'submitted'), 4, 'crypto.pbkdf2');
 		// zlib.gzip(buffer) is a stream: one job writes the input, one finishes the stream.
 		assert.equal(kind('zlib', 'submitted'), 2 * 6, 'zlib.gzip: two pool jobs each');
-		assert.equal(kind('fs', 'submitted'), 7 + 5 * 4, 'fs jobs');
 		for (const k of ['fs', 'dns', 'crypto', 'zlib'])
 			assert.equal(kind(k, 'completed'), kind(k, 'submitted'), `${k} all completed`);
-		assert.equal(intervals().at(-1).threadpool.size, 4, 'the default pool size');
-	} finally {
-		await agent.stop();
-		await child.stop();
-	}
+		assert.equal(intervals.at(-1).threadpool.size, 4, 'the default pool size');
+	});
 });
 
 test('readFileSync on the main thread is sync fs on the loop, not pool work', async (t) => {
 	if (skipWithoutBpf(t)) return;
-	const env = { STAT: '0', READ: '0', DNS: '0', PBKDF2: '0', GZIP: '0', SYNC: '9' };
-	const { child } = await startFixture('pool.js', [], env);
-	const { agent } = await startAgent(child.pid, ['--pool', '--interval', '200ms']);
-	try {
-		child.send('go');
-		await child.waitFor((v) => v && v.done, 'fixture done');
-		const intervals = () => agent.json().filter((v) => v.type === 'interval');
-		const n = intervals().length;
-		await agent.waitFor(() => intervals().length > n + 1, 'two more intervals');
-		const syncOnLoop = sum(intervals(), (p) => p.sync_fs_on_loop);
-		const op = (name) => sum(intervals(), (p) => p.kinds.fs.ops[name] || 0);
+	await poolRun({ SYNC: '9' }, ({ agent, intervals }) => {
+		const syncOnLoop = sum(intervals, (p) => p.sync_fs_on_loop);
+		const op = (name) => sum(intervals, (p) => p.kinds.fs.ops[name] || 0);
 		t.diagnostic(`sync on loop ${syncOnLoop}, open ${op('open')}, close ${op('close')}`);
 		assert.equal(op('open'), 9, 'one open per readFileSync');
 		assert.equal(op('close'), 9, 'one close per readFileSync');
 		assert.ok(syncOnLoop >= 9 * 3, 'open, fstat or read, close: all on the loop thread');
-		assert.equal(sum(intervals(), (p) => p.submitted), 0, 'nothing went to the pool');
+		assert.equal(sum(intervals, (p) => p.submitted), 0, 'nothing went to the pool');
 		const alerts = agent.json().filter((v) => v.type === 'alert' &&
 			v.kind === 'sync_io_on_loop');
 		assert.equal(alerts.reduce((a, v) => a + v.count, 0), syncOnLoop,
 			'sync_io_on_loop alerts count every call');
-	} finally {
-		await agent.stop();
-		await child.stop();
-	}
+	});
 });
 
 test('UV_THREADPOOL_SIZE=2 and a burst of 16 slow crypto jobs: 14 queued at most', async (t) => {
 	if (skipWithoutBpf(t)) return;
-	const env = { STAT: '0', READ: '0', DNS: '0', PBKDF2: '0', GZIP: '0', BURST: '16',
-		UV_THREADPOOL_SIZE: '2' };
-	const { child } = await startFixture('pool.js', [], env);
-	const { agent } = await startAgent(child.pid, ['--pool', '--interval', '200ms']);
-	try {
-		child.send('go');
-		await child.waitFor((v) => v && v.done, 'fixture done');
-		const intervals = () => agent.json().filter((v) => v.type === 'interval');
-		const n = intervals().length;
-		await agent.waitFor(() => intervals().length > n + 1, 'two more intervals');
-		const pools = intervals().map((iv) => iv.threadpool);
+	await poolRun({ BURST: '16', UV_THREADPOOL_SIZE: '2' }, ({ agent, intervals }) => {
+		const pools = intervals.map((iv) => iv.threadpool);
 		const maxQueued = Math.max(...pools.map((p) => p.queued_max));
 		const crypto = pools.reduce((a, p) => a + p.kinds.crypto.completed, 0);
 		t.diagnostic(`size ${pools.at(-1).size}, queued_max ${maxQueued}, crypto ${crypto}`);
@@ -109,62 +99,42 @@ test('UV_THREADPOOL_SIZE=2 and a burst of 16 slow crypto jobs: 14 queued at most
 		assert.equal(crypto, 16);
 		assert.equal(pools.at(-1).queued, 0);
 		assert.equal(pools.at(-1).running, 0);
-	} finally {
-		await agent.stop();
-		await child.stop();
-	}
+	});
 });
 
 test('UV_USE_IO_URING=1 on Node 20: fs bypasses the pool, and uvscope says so', async (t) => {
 	if (skipWithoutBpf(t)) return;
-	const env = { STAT: '5', READ: '0', DNS: '0', PBKDF2: '0', GZIP: '0' };
 	// The reference: the same fixture without io_uring, where the stats are pool jobs.
 	for (const [uring, expectStats] of [['0', 5], ['1', 0]]) {
-		const { child } = await startFixture('pool.js', [], { ...env, UV_USE_IO_URING: uring });
-		const { agent, hello } = await startAgent(child.pid, ['--pool', '--interval', '200ms']);
-		try {
+		let skipped = null;
+		await poolRun({ STAT: '5', UV_USE_IO_URING: uring }, ({ hello, intervals }) => {
 			if (!hello.libuv_version.startsWith('1.46.')) {
-				t.skip(`libuv ${hello.libuv_version}: UV_USE_IO_URING applies to 1.45-1.47`);
+				skipped = `libuv ${hello.libuv_version}: UV_USE_IO_URING applies to 1.45-1.47`;
 				return;
 			}
-			child.send('go');
-			await child.waitFor((v) => v && v.done, 'fixture done');
-			const intervals = () => agent.json().filter((v) => v.type === 'interval');
-			const n = intervals().length;
-			await agent.waitFor(() => intervals().length > n + 1, 'two more intervals');
-			const stats = sum(intervals(), (p) => p.kinds.fs.ops.stat || 0);
-			const last = intervals().at(-1).threadpool;
+			const stats = sum(intervals, (p) => p.kinds.fs.ops.stat || 0);
+			const last = intervals.at(-1).threadpool;
 			t.diagnostic(`UV_USE_IO_URING=${uring}: ${stats} stat jobs, ` +
 				`fs_io_uring ${last.fs_io_uring}`);
 			assert.equal(stats, expectStats);
 			assert.equal(last.fs_io_uring, uring === '1');
-		} finally {
-			await agent.stop();
-			await child.stop();
+		});
+		if (skipped) {
+			t.skip(skipped);
+			return;
 		}
 	}
 });
 
 test('completion delay: a result the blocked loop picks up 200 ms late', async (t) => {
 	if (skipWithoutBpf(t)) return;
-	const env = { STAT: '0', READ: '0', DNS: '0', PBKDF2: '0', GZIP: '0', LATE_MS: '200' };
-	const { child } = await startFixture('pool.js', [], env);
-	const { agent } = await startAgent(child.pid, ['--pool', '--interval', '200ms']);
-	try {
-		child.send('go');
-		await child.waitFor((v) => v && v.done, 'fixture done');
-		const intervals = () => agent.json().filter((v) => v.type === 'interval');
-		const n = intervals().length;
-		await agent.waitFor(() => intervals().length > n + 1, 'two more intervals');
-		const fs = intervals().map((iv) => iv.threadpool.kinds.fs).filter((k) => k.completed);
+	await poolRun({ LATE_MS: '200' }, ({ intervals }) => {
+		const fs = intervals.map((iv) => iv.threadpool.kinds.fs).filter((k) => k.completed);
 		t.diagnostic(JSON.stringify(fs));
 		assert.equal(fs.reduce((a, k) => a + k.submitted, 0), 1);
-		const delay = Math.max(...intervals().map((iv) =>
+		const delay = Math.max(...intervals.map((iv) =>
 			iv.threadpool.kinds.fs.completion_p99_ns));
 		// The job takes microseconds, so nearly all of the 200 ms is completion delay.
 		assert.ok(Math.abs(delay - 200e6) <= 20e6, `completion delay ${delay / 1e6} ms`);
-	} finally {
-		await agent.stop();
-		await child.stop();
-	}
+	});
 });
