@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pool.h"
 #include "pool.skel.h"
+#include "uprobe_site.h"
 #include "procfs.h"
 
 #define NODE_WORK_CB "_ZZN4node14ThreadPoolWork12ScheduleWorkEvENUlP9uv_work_sE_"
@@ -49,39 +50,23 @@ static struct bpf_link *attach_at(struct uvs_pool *p, struct bpf_program *prog,
 					       &opts);
 }
 
-/* Every symbol must be there, and its code must run from the file we probe. */
+/* Every submit point and work function must be a safe uprobe site. */
 static int resolve(struct uvs_pool *p, const struct uvs_target *t, struct uvs_elf_symbol *submit,
 		   struct uvs_elf_symbol *queue, struct uvs_elf_symbol fns[UVS_POOL_FNS])
 {
 	const char *names[2 + UVS_POOL_FNS] = { "uv__work_submit", "uv_queue_work" };
 	struct uvs_elf_symbol *syms[2 + UVS_POOL_FNS] = { submit, queue };
-	int i;
+	int i, err;
 
 	for (i = 0; i < UVS_POOL_FNS; i++) {
 		names[2 + i] = work_fns[i];
 		syms[2 + i] = &fns[i];
 	}
-	if (!uvs_elf_has_symtab(t->uv.elf)) {
-		snprintf(p->why, sizeof(p->why), "%s is stripped (no .symtab): the pool's "
-			 "functions are internal symbols", t->uv.path);
-		return -ENOENT;
-	}
-	if (t->build_id[0] && !t->build_id_checked) {
-		snprintf(p->why, sizeof(p->why), "the build-id of %s is not in the process's "
-			 "memory: no uprobes", t->uv.path);
-		return -ESTALE;
-	}
 	for (i = 0; i < 2 + UVS_POOL_FNS; i++) {
-		if (find(&t->uv, names[i], syms[i])) {
-			snprintf(p->why, sizeof(p->why), "%s has no symbol %s", t->uv.path, names[i]);
-			return -ENOENT;
-		}
-		if (!uvs_object_maps_code(t, &t->uv, syms[i]->addr + t->uv.bias)) {
-			snprintf(p->why, sizeof(p->why), "%s is not running from %s (node "
-				 "--use-largepages?): a uprobe there would never fire", names[i],
-				 t->uv.path);
-			return -EFAULT;
-		}
+		err = uvs_uprobe_site(t, names[i], "the pool's functions", syms[i], p->why,
+				      sizeof(p->why));
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -90,6 +75,7 @@ static void configure(struct uvs_pool *p, const struct uvs_target *t,
 		      const struct uvs_elf_symbol fns[UVS_POOL_FNS])
 {
 	struct uvs_elf_symbol sym;
+	char why[320];
 	int i;
 
 	p->skel->rodata->targ_tgid = (__u32)t->pid;
@@ -103,8 +89,7 @@ static void configure(struct uvs_pool *p, const struct uvs_target *t,
 			  "\"other\"");
 	p->skel->rodata->track_done = 1;
 	for (i = 0; i < UVS_POOL_DONE_FNS; i++)
-		if (find(&t->uv, done_fns[i], &sym) ||
-		    !uvs_object_maps_code(t, &t->uv, sym.addr + t->uv.bias))
+		if (uvs_uprobe_site(t, done_fns[i], "the done callbacks", &sym, why, sizeof(why)))
 			p->skel->rodata->track_done = 0;
 	if (uvs_elf_find_object(t->uv.elf, "nthreads", &sym) == 0)
 		p->nthreads_addr = sym.addr + t->uv.bias;

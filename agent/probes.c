@@ -10,6 +10,7 @@
 #include "log.h"
 #include "loop.skel.h"
 #include "probes.h"
+#include "uprobe_site.h"
 
 struct boundary {
 	const char *symbol;
@@ -47,36 +48,18 @@ static const char *explain_errno(int err)
 	}
 }
 
-/* Every phase symbol must be present and start a function we can probe cheaply and safely. */
+/* Every phase symbol must be a safe uprobe site; warn where a hit costs a single-step. */
 static int resolve_boundaries(const struct uvs_target *t, struct uvs_elf_symbol *syms, char *why,
 			      size_t cap)
 {
 	uint8_t first;
-	int i;
+	int i, err;
 
-	if (!uvs_elf_has_symtab(t->uv.elf)) {
-		snprintf(why, cap, "%s is stripped (no .symtab): the libuv phase functions are "
-			 "internal symbols", t->uv.path);
-		return -ENOENT;
-	}
-	if (t->build_id[0] && !t->build_id_checked) {
-		snprintf(why, cap, "the build-id of %s was not found in the process's memory: "
-			 "refusing to place uprobes in a file that may not be the one running",
-			 t->uv.path);
-		return -ESTALE;
-	}
 	for (i = 0; i < UVS_BOUND_COUNT; i++) {
-		if (uvs_elf_find_function(t->uv.elf, boundaries[i].symbol, &syms[i])) {
-			snprintf(why, cap, "%s has no symbol %s (a libuv built differently?)",
-				 t->uv.path, boundaries[i].symbol);
-			return -ENOENT;
-		}
-		if (!uvs_object_maps_code(t, &t->uv, syms[i].addr + t->uv.bias)) {
-			snprintf(why, cap, "%s is not running from %s (node --use-largepages copies "
-				 "its code to anonymous memory): a uprobe there would never fire",
-				 boundaries[i].symbol, t->uv.path);
-			return -EFAULT;
-		}
+		err = uvs_uprobe_site(t, boundaries[i].symbol, "the libuv phase functions", &syms[i],
+				      why, cap);
+		if (err)
+			return err;
 		if (uvs_elf_read(t->uv.elf, syms[i].file_offset, &first, 1) == 0 && first != 0x55)
 			uvs_warn("%s does not start with push %%rbp: each hit is single-stepped "
 				 "(about 5 us instead of 0.5 us)", boundaries[i].symbol);
