@@ -232,3 +232,11 @@ void uvs_format_clock(uint64_t ts_ns, char *buf, size_t cap)
 	}
 	snprintf(buf, cap, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
+
+void uvs_format_phase_share(uint64_t phase_ns, uint64_t loop_ns, char *buf, size_t cap)
+{
+	if (loop_ns)
+		uvs_format_percent((double)phase_ns / (double)loop_ns, buf, cap);
+	else
+		snprintf(buf, cap, "-");
+}

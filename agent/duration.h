@@ -35,6 +35,12 @@ void uvs_format_duration(uint64_t ns, char *buf, size_t cap);
 /* A 0..1 ratio as a percentage with one decimal, "41.2%" (clamped, NaN as 0; locale-proof). */
 void uvs_format_percent(double ratio, char *buf, size_t cap);
 
+/*
+ * A phase's share of its loop's wall time ("12.3%", or "-" for an empty window), so the eight
+ * phases of a loop add up to about 100%.
+ */
+void uvs_format_phase_share(uint64_t phase_ns, uint64_t loop_ns, char *buf, size_t cap);
+
 /* Local time of day of a CLOCK_REALTIME timestamp, "21:50:03". */
 void uvs_format_clock(uint64_t ts_ns, char *buf, size_t cap);
 

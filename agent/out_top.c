@@ -151,12 +151,7 @@ static void phase_table(FILE *out, const struct uvs_loop_snapshot *l, bool ansi)
 	for (p = 0; p < UVS_PHASE_COUNT; p++) {
 		const struct uvs_phase_snapshot *ph = &l->phases[p];
 
-		/* Share of the loop's wall time, so the eight phases add up to about 100%. */
-		if (loop_ns)
-			uvs_format_percent((double)ph->total_ns / (double)loop_ns, share,
-					   sizeof(share));
-		else
-			snprintf(share, sizeof(share), "-");
+		uvs_format_phase_share(ph->total_ns, loop_ns, share, sizeof(share));
 		snprintf(count, sizeof(count), "%" PRIu64, ph->count);
 		uvs_format_duration(ph->p99_ns, p99, sizeof(p99));
 		uvs_format_duration(ph->max_ns, max, sizeof(max));

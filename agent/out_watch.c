@@ -162,11 +162,7 @@ static void summary_phases(FILE *out, const struct uvs_loop_snapshot *l)
 	for (p = 0; p < UVS_PHASE_COUNT; p++) {
 		const struct uvs_phase_snapshot *ph = &l->phases[p];
 
-		if (loop_ns)
-			uvs_format_percent((double)ph->total_ns / (double)loop_ns, share,
-					   sizeof(share));
-		else
-			snprintf(share, sizeof(share), "-");
+		uvs_format_phase_share(ph->total_ns, loop_ns, share, sizeof(share));
 		uvs_format_duration(ph->p99_ns, p99, sizeof(p99));
 		uvs_format_duration(ph->max_ns, max, sizeof(max));
 		fprintf(out, "    %-10s %6s %10" PRIu64 " %7s %7s\n", uvs_phase_name(p), share,
