@@ -52,6 +52,15 @@ $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 	$(call msg,GEN,$@)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
+# Syscall names for the agent, from the kernel headers (linux-libc-dev) it is built with.
+SYSCALL_HDR := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/asm/unistd_64.h \
+			/usr/include/asm/unistd_64.h))
+$(OUTPUT)/syscall_table.h: $(SYSCALL_HDR) | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)test -n "$(SYSCALL_HDR)" || { echo "no asm/unistd_64.h: apt-get install linux-libc-dev" >&2; exit 1; }
+	$(Q)awk '$$1 == "#define" && $$2 ~ /^__NR_[a-z0-9_]+$$/ && $$3 ~ /^[0-9]+$$/ \
+		{ sub(/^__NR_/, "", $$2); printf "\t[%d] = \"%s\",\n", $$3, $$2 }' $< > $@
+
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h $(wildcard include/uvscope/*.h bpf/*.bpf.h) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86 \
@@ -61,7 +70,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(OUTPUT)/agent/%.o: agent/%.c $(wildcard agent/*.h include/uvscope/*.h) $(SKELS) | $(OUTPUT)/agent
+$(OUTPUT)/agent/%.o: agent/%.c $(wildcard agent/*.h include/uvscope/*.h) $(SKELS) $(OUTPUT)/syscall_table.h | $(OUTPUT)/agent
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
@@ -72,7 +81,7 @@ uvscope: $(AGENT_OBJS)
 # ---- tests ----------------------------------------------------------------------------------
 include tests/unit/fixtures.mk
 
-$(OUTPUT)/unit/%.o: tests/unit/%.c $(wildcard agent/*.h include/uvscope/*.h tests/unit/*.h) $(SKELS) | $(OUTPUT)/unit
+$(OUTPUT)/unit/%.o: tests/unit/%.c $(wildcard agent/*.h include/uvscope/*.h tests/unit/*.h) $(SKELS) $(OUTPUT)/syscall_table.h | $(OUTPUT)/unit
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Wno-unused-parameter $(INCLUDES) -c $< -o $@
 

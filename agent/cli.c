@@ -35,6 +35,15 @@ static const char usage_text[] =
 	"                       kind of work (fs by operation, dns, crypto, zlib, other) and\n"
 	"                       sync fs calls on loop threads, from uprobes in libuv (each pool\n"
 	"                       job costs the target 4 uprobe hits; not yet benchmarked)\n"
+	"      --slow-syscall TIME\n"
+	"                       list every syscall on a loop thread that takes at least TIME\n"
+	"                       (default 10ms); the loop's own epoll wait is idle time, not a\n"
+	"                       slow syscall\n"
+	"      --fd-rescan TIME fd counts are kept current from the syscalls that open and\n"
+	"                       close fds; read /proc/PID/fd again at least every TIME to check\n"
+	"                       them (default 10s; sooner when a syscall could not be followed)\n"
+	"      --no-syscalls    do not trace syscalls: no per-syscall figures, and fds are\n"
+	"                       counted by reading /proc/PID/fd every interval instead\n"
 	"      --json           JSON lines (schema: docs/json.md)\n"
 	"  -v, --verbose        say more about attaching (twice: libbpf's own messages)\n"
 	"  -h, --help           this text\n"
@@ -55,6 +64,9 @@ static const struct option long_options[] = {
 	{ "block-ms", required_argument, NULL, 'B' },
 	{ "phases", no_argument, NULL, 'P' },
 	{ "pool", no_argument, NULL, 'T' },
+	{ "slow-syscall", required_argument, NULL, 'S' },
+	{ "fd-rescan", required_argument, NULL, 'R' },
+	{ "no-syscalls", no_argument, NULL, 'N' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -102,6 +114,19 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 	case 'T':
 		cli->pool = true;
 		return 0;
+	case 'S':
+		if (uvs_parse_duration(arg, &cli->slow_syscall_ns) || cli->slow_syscall_ns < 1000ULL)
+			return bad(err, "invalid value for --slow-syscall: '%s'%s", arg,
+				   " (a duration of at least 1us, such as 5ms)");
+		return 0;
+	case 'R':
+		if (uvs_parse_duration(arg, &cli->fd_rescan_ns) || cli->fd_rescan_ns < 10000000ULL)
+			return bad(err, "invalid value for --fd-rescan: '%s'%s", arg,
+				   " (a duration of at least 10ms, such as 30s)");
+		return 0;
+	case 'N':
+		cli->syscalls = false;
+		return 0;
 	case 'j':
 		cli->json = true;
 		return 0;
@@ -119,6 +144,9 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	memset(cli, 0, sizeof(*cli));
 	cli->interval_ns = 1000000000ULL;
 	cli->block_ns = 100000000ULL;
+	cli->syscalls = true;
+	cli->slow_syscall_ns = 10000000ULL;
+	cli->fd_rescan_ns = 10000000000ULL;
 	optind = 1;
 	opterr = 0;
 	if (argc >= 2 && argv[1][0] != '-') {

@@ -38,15 +38,16 @@ int uvs_parse_limits_nofile(const char *text, uint64_t *soft, uint64_t *hard)
 	return 0;
 }
 
-static void read_limit(pid_t pid, struct uvs_fd_snapshot *out)
+uint64_t uvs_fds_limit(pid_t pid)
 {
 	char path[64], text[4096];
-	uint64_t hard;
+	uint64_t soft, hard;
 
 	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
 	if (uvs_read_file(path, text, sizeof(text)) < 0 ||
-	    uvs_parse_limits_nofile(text, &out->limit, &hard))
-		out->limit = 0;
+	    uvs_parse_limits_nofile(text, &soft, &hard))
+		return 0;
+	return soft;
 }
 
 int uvs_fds_scan(pid_t pid, struct uvs_fd_snapshot *out)
@@ -79,7 +80,7 @@ int uvs_fds_scan(pid_t pid, struct uvs_fd_snapshot *out)
 		out->open++;
 	}
 	closedir(d);
-	read_limit(pid, out);
+	out->limit = uvs_fds_limit(pid);
 	out->available = true;
 	return 0;
 }

@@ -14,6 +14,9 @@
 /* Counts the open fds of pid by type into *out (limit included). Returns 0 or -errno. */
 int uvs_fds_scan(pid_t pid, struct uvs_fd_snapshot *out);
 
+/* The soft RLIMIT_NOFILE of pid (UINT64_MAX: unlimited), 0 when unreadable. */
+uint64_t uvs_fds_limit(pid_t pid);
+
 /* The type of one fd from its /proc link text and its file mode (from stat). */
 enum uvs_fd_type uvs_fd_classify(const char *link, mode_t mode);
 

@@ -68,3 +68,10 @@ const char *uvs_fd_type_name(enum uvs_fd_type type)
 
 	return (unsigned int)type < UVS_FD_TYPES ? names[type] : "other";
 }
+
+const char *uvs_sys_role_name(enum uvs_sys_role role)
+{
+	static const char *const names[UVS_SYS_ROLES] = { "loop", "pool", "other" };
+
+	return (unsigned int)role < UVS_SYS_ROLES ? names[role] : "other";
+}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "out_json.h"
+#include "syscall_names.h"
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid (RFC 3629 table). */
 static size_t utf8_seq_len(const unsigned char *s, size_t n)
@@ -229,7 +230,69 @@ static void json_fds(FILE *out, const struct uvs_fd_snapshot *f)
 	fprintf(out, ",\"growth\":%" PRId64 ",\"by_type\":{", f->growth);
 	for (t = 0; t < UVS_FD_TYPES; t++)
 		fprintf(out, "%s\"%s\":%" PRIu64, t ? "," : "", uvs_fd_type_name(t), f->by_type[t]);
-	fputs("}}", out);
+	fprintf(out, "},\"source\":\"%s\",\"drift\":", f->from_syscalls ? "syscalls" : "proc");
+	if (f->rescanned)
+		fprintf(out, "%" PRId64, f->drift);
+	else
+		fputs("null", out);
+	fputc('}', out);
+}
+
+static void json_syscall_row(FILE *out, const struct uvs_syscall_row *r)
+{
+	char buf[32];
+
+	fputs("{\"name\":", out);
+	json_str(out, uvs_syscall_name(r->nr, buf, sizeof(buf)));
+	fprintf(out,
+		",\"nr\":%u,\"role\":\"%s\",\"count\":%" PRIu64 ",\"errors\":%" PRIu64
+		",\"total_ns\":%" PRIu64 ",\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64
+		",\"max_ns\":%" PRIu64 "}",
+		r->nr, uvs_sys_role_name(r->role), r->count, r->errors, r->total_ns, r->p50_ns,
+		r->p99_ns, r->max_ns);
+}
+
+static void json_slow_call(FILE *out, const struct uvs_slow_call *c)
+{
+	char buf[32];
+
+	fprintf(out, "{\"tid\":%d,\"role\":\"%s\",\"name\":", c->tid, uvs_role_name(c->role));
+	json_str(out, uvs_syscall_name(c->nr, buf, sizeof(buf)));
+	fprintf(out, ",\"nr\":%u,\"duration_ns\":%" PRIu64 ",\"ret\":%" PRId64 ",\"ts_ns\":%" PRIu64 "}",
+		c->nr, c->duration_ns, c->ret, c->ts_ns);
+}
+
+/* "syscalls": the target's system calls by thread role, or null when not measured. */
+static void json_syscalls(FILE *out, const struct uvs_syscalls_snapshot *y)
+{
+	size_t i;
+	int r;
+
+	fputs(",\"syscalls\":", out);
+	if (!y->available) {
+		fputs("null", out);
+		return;
+	}
+	fprintf(out, "{\"count\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"by_role\":{", y->count,
+		y->errors);
+	for (r = 0; r < UVS_SYS_ROLES; r++)
+		fprintf(out, "%s\"%s\":{\"count\":%" PRIu64 ",\"total_ns\":%" PRIu64 "}",
+			r ? "," : "", uvs_sys_role_name(r), y->role_count[r], y->role_ns[r]);
+	fputs("},\"calls\":[", out);
+	for (i = 0; i < y->nrows; i++) {
+		if (i)
+			fputc(',', out);
+		json_syscall_row(out, &y->rows[i]);
+	}
+	fprintf(out, "],\"calls_dropped\":%" PRIu64 ",\"slow_threshold_ns\":%" PRIu64
+		",\"slow_on_loop_count\":%" PRIu64 ",\"slow_on_loop\":[",
+		y->rows_dropped, y->slow_threshold_ns, y->slow_count);
+	for (i = 0; i < y->nslow; i++) {
+		if (i)
+			fputc(',', out);
+		json_slow_call(out, &y->slow[i]);
+	}
+	fprintf(out, "],\"lost\":%" PRIu64 "}", y->lost);
 }
 
 static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot *s)
@@ -247,6 +310,7 @@ static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot 
 	}
 	fputc(']', out);
 	json_pool(out, &s->pool);
+	json_syscalls(out, &s->syscalls);
 	json_fds(out, &s->fds);
 	fprintf(out,
 		",\"agent\":{\"events\":%" PRIu64 ",\"drops\":%" PRIu64

@@ -11,6 +11,7 @@
 
 #include "duration.h"
 #include "out_top.h"
+#include "syscall_names.h"
 
 #define TOP_COLS 80
 #define ANSI_CLEAR "\033[H\033[2J"
@@ -237,6 +238,49 @@ static void pool_panel(FILE *out, const struct uvs_pool_snapshot *p, bool ansi)
 	}
 }
 
+#define TOP_SYSCALLS 5
+#define SYS_FMT "  %-6s %-16s %10s %9s %9s %9s"
+
+/*
+ * The syscall panel: totals by role, the busiest syscalls of the interval (idle waits left
+ * out), and the slow ones on loop threads.
+ */
+static void syscall_panel(FILE *out, const struct uvs_syscalls_snapshot *y, bool ansi)
+{
+	char name[32], count[24], total[UVS_DURATION_BUF], p99[UVS_DURATION_BUF];
+	char max[UVS_DURATION_BUF];
+	size_t i, shown = 0;
+
+	if (!y->available)
+		return;
+	line(out, false, "%s", "");
+	line(out, ansi, "syscalls %" PRIu64 "  loop %" PRIu64 "  pool %" PRIu64 "  other %" PRIu64
+	     "  errors %" PRIu64, y->count, y->role_count[UVS_SYS_LOOP],
+	     y->role_count[UVS_SYS_POOL], y->role_count[UVS_SYS_OTHER], y->errors);
+	for (i = 0; i < y->nrows && shown < TOP_SYSCALLS; i++) {
+		const struct uvs_syscall_row *r = &y->rows[i];
+
+		if (uvs_syscall_idle_wait(r->nr, r->role))
+			continue;
+		if (!shown++)
+			line(out, false, SYS_FMT, "ROLE", "SYSCALL", "COUNT", "TOTAL", "P99", "MAX");
+		snprintf(count, sizeof(count), "%" PRIu64, r->count);
+		uvs_format_duration(r->total_ns, total, sizeof(total));
+		uvs_format_duration(r->p99_ns, p99, sizeof(p99));
+		uvs_format_duration(r->max_ns, max, sizeof(max));
+		line(out, false, SYS_FMT, uvs_sys_role_name(r->role),
+		     uvs_syscall_name(r->nr, name, sizeof(name)), count, total, p99, max);
+	}
+	for (i = 0; i < y->nslow && i < TOP_SYSCALLS; i++) {
+		uvs_format_duration(y->slow[i].duration_ns, total, sizeof(total));
+		line(out, false, "  slow on %s/%d: %s took %s", uvs_role_name(y->slow[i].role),
+		     y->slow[i].tid, uvs_syscall_name(y->slow[i].nr, name, sizeof(name)), total);
+	}
+	if (y->slow_count > i)
+		line(out, false, "  and %" PRIu64 " more slow syscalls on loop threads",
+		     y->slow_count - i);
+}
+
 /* "fds 123 of 1024 (+2): file 10 socket 100 pipe 3 anon 10 other 0" */
 static void fd_line(FILE *out, const struct uvs_fd_snapshot *f)
 {
@@ -268,6 +312,7 @@ int uvs_top_render(FILE *out, const struct uvs_snapshot *s, const struct uvs_top
 		if (s->loops[i].has_phases)
 			phase_table(out, &s->loops[i], ctx->ansi);
 	pool_panel(out, &s->pool, ctx->ansi);
+	syscall_panel(out, &s->syscalls, ctx->ansi);
 	fd_line(out, &s->fds);
 	recent_alerts(out, ctx);
 	line(out, false, "%s", "");

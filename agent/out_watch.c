@@ -9,6 +9,7 @@
 
 #include "duration.h"
 #include "out_watch.h"
+#include "syscall_names.h"
 
 static size_t nloops(const struct uvs_snapshot *s)
 {
@@ -68,6 +69,24 @@ static void put_pool(FILE *out, const struct uvs_pool_snapshot *p)
 		fputs(" (fs via io_uring, not counted)", out);
 }
 
+/* " | sys 554 SLOW futex 300ms": syscalls, and each slow one on a loop thread. */
+static void put_syscalls(FILE *out, const struct uvs_syscalls_snapshot *y)
+{
+	char name[32];
+	size_t i;
+
+	if (!y->available)
+		return;
+	fprintf(out, " | sys %" PRIu64, y->count);
+	for (i = 0; i < y->nslow; i++) {
+		fprintf(out, " SLOW %s/%d", uvs_role_name(y->slow[i].role), y->slow[i].tid);
+		put_dur(out, uvs_syscall_name(y->slow[i].nr, name, sizeof(name)),
+			y->slow[i].duration_ns);
+	}
+	if (y->slow_count > y->nslow)
+		fprintf(out, " (+%" PRIu64 " more slow)", y->slow_count - y->nslow);
+}
+
 int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)
 {
 	size_t i;
@@ -80,6 +99,7 @@ int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)
 		put_segment(out, &s->loops[i]);
 	}
 	put_pool(out, &s->pool);
+	put_syscalls(out, &s->syscalls);
 	if (s->fds.available)
 		fprintf(out, " | fds %" PRIu64 " (%+" PRId64 ")", s->fds.open, s->fds.growth);
 	fputc('\n', out);
@@ -221,6 +241,34 @@ static void put_pool_summary(FILE *out, const struct uvs_pool_snapshot *p)
 	}
 }
 
+#define SUMMARY_SYSCALLS 5
+
+/* The syscall totals by role and the busiest syscalls by time, idle waits left out. */
+static void summary_syscalls(FILE *out, const struct uvs_syscalls_snapshot *y)
+{
+	char name[32], p99[UVS_DURATION_BUF], max[UVS_DURATION_BUF], total[UVS_DURATION_BUF];
+	size_t i, shown = 0;
+
+	fprintf(out, "  syscalls: %" PRIu64 " (loop %" PRIu64 ", pool %" PRIu64 ", other %" PRIu64
+		"), %" PRIu64 " errors, %" PRIu64 " slow on a loop thread\n", y->count,
+		y->role_count[UVS_SYS_LOOP], y->role_count[UVS_SYS_POOL],
+		y->role_count[UVS_SYS_OTHER], y->errors, y->slow_count);
+	for (i = 0; i < y->nrows && shown < SUMMARY_SYSCALLS; i++) {
+		const struct uvs_syscall_row *r = &y->rows[i];
+
+		if (uvs_syscall_idle_wait(r->nr, r->role))
+			continue;
+		if (!shown++)
+			fprintf(out, "    %-6s %-16s %10s %9s %9s %9s\n", "role", "syscall", "count",
+				"total", "p99", "max");
+		uvs_format_duration(r->total_ns, total, sizeof(total));
+		uvs_format_duration(r->p99_ns, p99, sizeof(p99));
+		uvs_format_duration(r->max_ns, max, sizeof(max));
+		fprintf(out, "    %-6s %-16s %10" PRIu64 " %9s %9s %9s\n", uvs_sys_role_name(r->role),
+			uvs_syscall_name(r->nr, name, sizeof(name)), r->count, total, p99, max);
+	}
+}
+
 int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
 {
 	char window[UVS_DURATION_BUF];
@@ -237,6 +285,8 @@ int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
 		put_pool_summary(out, &s->pool);
 		fputc('\n', out);
 	}
+	if (s->syscalls.available)
+		summary_syscalls(out, &s->syscalls);
 	fprintf(out, "  agent: %" PRIu64 " events, %" PRIu64 " dropped, %" PRIu64
 		" insert failures\n", s->agent.events, s->agent.drops, s->agent.insert_failures);
 	return ferror(out) ? -EIO : 0;

@@ -16,6 +16,7 @@
 
 #include "collector.h"
 #include "duration.h"
+#include "fd_tracker.h"
 #include "fds.h"
 #include "log.h"
 #include "out_json.h"
@@ -25,6 +26,7 @@
 #include "privileges.h"
 #include "probes.h"
 #include "session.h"
+#include "syscalls.h"
 #include "target.h"
 
 #define MAX_RECENT_ALERTS 6
@@ -37,6 +39,8 @@ struct session {
 	struct uvs_target *target;
 	struct uvs_probes probes;
 	struct uvs_pool pool;
+	struct uvs_syscalls sys;
+	struct uvs_fd_tracker fdt;
 	uint64_t fds_prev_open;  /* at the previous window, for growth */
 	bool fds_seen;
 	int fds_growth_streak;   /* windows in a row in which the fd count grew */
@@ -137,15 +141,37 @@ static void check_blocks(struct session *s)
 /* Windows of growth in a row that make a leak (the fd_growth alert). */
 #define FD_GROWTH_WINDOWS 5
 
-/* fds: a scan of /proc/PID/fd per window, growth against the last one, and their alerts. */
+/*
+ * fds by type: kept current from the syscalls that open and close them, with /proc/PID/fd
+ * read again when they could not be followed or the rescan period is over; without syscall
+ * tracing, a scan every window. Then growth against the last window, and the fd alerts.
+ */
 static void fd_window(struct session *s)
 {
 	struct uvs_fd_snapshot *f = &s->snap->fds;
 	struct uvs_alert a = { .pid = s->target->pid, .ts_ns = s->snap->ts_ns,
 			       .window_ns = s->snap->window_ns };
+	struct uvs_sys_counters c;
+	bool tracked = s->sys.attached && uvs_syscalls_counters(&s->sys, &c) == 0;
+	uint64_t now = uvs_now_mono();
+	int t;
 
-	if (uvs_fds_scan(s->target->pid, f))
-		return;
+	if (!tracked || uvs_fd_tracker_needs_scan(&s->fdt, &c, now)) {
+		if (uvs_fds_scan(s->target->pid, f))
+			return;
+		if (tracked) {
+			f->drift = uvs_fd_tracker_rebase(&s->fdt, &c, f, now);
+			f->rescanned = true;
+		}
+	} else {
+		memset(f, 0, sizeof(*f));
+		uvs_fd_tracker_estimate(&s->fdt, &c, f->by_type);
+		for (t = 0; t < UVS_FD_TYPES; t++)
+			f->open += f->by_type[t];
+		f->limit = uvs_fds_limit(s->target->pid);
+		f->available = true;
+		f->from_syscalls = true;
+	}
 	f->growth = s->fds_seen ? (int64_t)f->open - (int64_t)s->fds_prev_open : 0;
 	s->fds_seen = true;
 	s->fds_prev_open = f->open;
@@ -201,6 +227,8 @@ static void emit_interval(struct session *s, bool final)
 	uvs_target_refresh_threads(s->target);
 	uvs_collector_interval(&s->collector, s->snap);
 	uvs_pool_window(&s->pool, s->target, &s->snap->pool, false);
+	ring_buffer__consume(s->ringbuf); /* the window's last slow syscalls */
+	uvs_syscalls_window(&s->sys, &s->snap->syscalls, false);
 	fd_window(s);
 	s->have_snap = true;
 	/* The summary covers the last partial window; a sliver of one would only mislead. */
@@ -391,8 +419,8 @@ static void print_threads(const struct uvs_target *t)
 
 static void print_attached(struct session *s, uint64_t attach_ns)
 {
-	const char *missing[2];
-	char phases_missing[400], pool_missing[400];
+	const char *missing[3];
+	char phases_missing[400], pool_missing[400], sys_missing[400];
 	size_t nmissing = 0;
 	char took[32];
 
@@ -404,6 +432,10 @@ static void print_attached(struct session *s, uint64_t attach_ns)
 	if (s->cli->pool && !s->pool.attached) {
 		snprintf(pool_missing, sizeof(pool_missing), "thread pool: %s", s->pool.why);
 		missing[nmissing++] = pool_missing;
+	}
+	if (s->cli->syscalls && !s->sys.attached) {
+		snprintf(sys_missing, sizeof(sys_missing), "syscalls: %s", s->sys.why);
+		missing[nmissing++] = sys_missing;
 	}
 	if (s->cli->json) {
 		struct uvs_thread_brief *threads = calloc(s->target->nthreads, sizeof(*threads));
@@ -448,6 +480,7 @@ static void finish(struct session *s)
 	emit_interval(s, true);
 	uvs_collector_summary(&s->collector, s->snap);
 	uvs_pool_window(&s->pool, s->target, &s->snap->pool, true);
+	uvs_syscalls_window(&s->sys, &s->snap->syscalls, true);
 	if (s->cli->json) {
 		uvs_json_summary(stdout, s->snap);
 	} else {
@@ -471,6 +504,7 @@ static void cleanup(struct session *s)
 	ring_buffer__free(s->ringbuf);
 	uvs_collector_free(&s->collector);
 	uvs_pool_detach(&s->pool);
+	uvs_syscalls_detach(&s->sys);
 	uvs_probes_detach(&s->probes);
 	if (s->target)
 		uvs_target_close(s->target);
@@ -482,6 +516,23 @@ static void cleanup(struct session *s)
 	close_fd(s->signal_fd);
 	close_fd(s->pid_fd);
 	close_fd(s->end_fd);
+}
+
+/*
+ * The syscall tracepoints, and the fd baseline they move: the counters are read before the
+ * scan, so an fd opened meanwhile is counted twice rather than missed (a rescan mends it).
+ */
+static void attach_syscalls(struct session *s)
+{
+	struct uvs_fd_snapshot scan;
+	struct uvs_sys_counters c;
+
+	s->fdt.rescan_ns = s->cli->fd_rescan_ns;
+	if (uvs_syscalls_attach(&s->sys, s->target, s->probes.state_fd, s->cli->slow_syscall_ns,
+				true))
+		return;
+	if (uvs_syscalls_counters(&s->sys, &c) == 0 && uvs_fds_scan(s->target->pid, &scan) == 0)
+		uvs_fd_tracker_rebase(&s->fdt, &c, &scan, uvs_now_mono());
 }
 
 /* Target, privileges, probes: each failure is one sentence and exit status 1. */
@@ -521,12 +572,18 @@ static int attach(struct session *s)
 	}
 	if (cli->pool)
 		uvs_pool_attach(&s->pool, s->target);
+	if (cli->syscalls)
+		attach_syscalls(s);
 	err = uvs_collector_init(&s->collector, s->target, &s->probes, cli->block_ns);
 	if (err)
 		return err;
 	uvs_collector_seed(&s->collector);
 	s->ringbuf = ring_buffer__new(uvs_probes_events_fd(&s->probes), on_event, s, NULL);
 	if (!s->ringbuf)
+		return -errno;
+	if (s->sys.attached &&
+	    ring_buffer__add(s->ringbuf, uvs_syscalls_events_fd(&s->sys), uvs_syscalls_on_slow,
+			     &s->sys))
 		return -errno;
 	err = uvs_drop_privileges();
 	if (err)

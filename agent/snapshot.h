@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 
+#include "uvscope/fd.h"
 #include "uvscope/loop.h"
 #include "uvscope/pool.h"
 
@@ -96,21 +97,63 @@ struct uvs_pool_snapshot {
 	struct uvs_dns_name dns[UVS_DNS_TOP];
 };
 
-enum uvs_fd_type {
-	UVS_FD_FILE = 0, /* regular files, directories, devices */
-	UVS_FD_SOCKET,
-	UVS_FD_PIPE,     /* pipes and FIFOs */
-	UVS_FD_ANON,     /* anon inodes: eventfd, epoll, timerfd, io_uring, ... */
-	UVS_FD_OTHER,
-	UVS_FD_TYPES,
-};
-
 struct uvs_fd_snapshot {
-	bool available;    /* /proc/PID/fd could be read */
+	bool available;    /* a baseline was read from /proc/PID/fd */
+	bool from_syscalls; /* counts kept current from the syscalls (else a /proc scan) */
+	bool rescanned;    /* /proc/PID/fd was read again at the end of this window */
+	int64_t drift;     /* at that rescan: counted from syscalls minus found in /proc */
 	uint64_t open;
 	uint64_t limit;    /* soft RLIMIT_NOFILE; UINT64_MAX when unlimited */
 	int64_t growth;    /* open now minus open at the previous window */
 	uint64_t by_type[UVS_FD_TYPES];
+};
+
+/* Syscalls are grouped by what the calling thread does. */
+enum uvs_sys_role {
+	UVS_SYS_LOOP = 0, /* threads that run JavaScript: the main thread, worker_threads */
+	UVS_SYS_POOL,     /* the libuv thread pool */
+	UVS_SYS_OTHER,    /* V8's platform workers, the inspector, anything else */
+	UVS_SYS_ROLES,
+};
+
+struct uvs_syscall_row {
+	uint32_t nr;
+	enum uvs_sys_role role;
+	uint64_t count;
+	uint64_t errors;
+	uint64_t total_ns;
+	uint64_t p50_ns;  /* latency, from the histogram (bucket midpoints, within 6.25%) */
+	uint64_t p99_ns;
+	uint64_t max_ns;
+};
+
+/* One slow syscall on a loop thread. */
+struct uvs_slow_call {
+	int tid;
+	enum uvs_role role;
+	uint32_t nr;
+	int64_t ret;          /* its return value (-errno on failure) */
+	uint64_t duration_ns;
+	uint64_t ts_ns;       /* CLOCK_REALTIME when it returned */
+};
+
+#define UVS_MAX_SYSCALL_ROWS 256
+#define UVS_MAX_SLOW_CALLS 16
+
+struct uvs_syscalls_snapshot {
+	bool available;            /* the syscall tracepoints are attached */
+	uint64_t slow_threshold_ns;
+	uint64_t count;
+	uint64_t errors;
+	uint64_t role_count[UVS_SYS_ROLES];
+	uint64_t role_ns[UVS_SYS_ROLES];
+	size_t nrows;              /* (role, syscall) rows, most time first */
+	uint64_t rows_dropped;     /* rows past UVS_MAX_SYSCALL_ROWS */
+	struct uvs_syscall_row rows[UVS_MAX_SYSCALL_ROWS];
+	size_t nslow;              /* slow syscalls on loop threads, in the order they ended */
+	uint64_t slow_count;       /* all of them (the summary lists none, only counts) */
+	struct uvs_slow_call slow[UVS_MAX_SLOW_CALLS];
+	uint64_t lost;             /* syscalls not counted (the statistics map was full) */
 };
 
 /* One interval (or, for the final summary, the whole session). */
@@ -122,6 +165,7 @@ struct uvs_snapshot {
 	struct uvs_loop_snapshot loops[UVS_MAX_LOOPS];
 	struct uvs_pool_snapshot pool;
 	struct uvs_fd_snapshot fds;
+	struct uvs_syscalls_snapshot syscalls;
 	struct {
 		uint64_t events;
 		uint64_t drops;
@@ -167,6 +211,8 @@ const char *uvs_phase_name(enum uvs_phase phase);
 const char *uvs_fs_op_name(unsigned int type);
 /* The name of a pool kind ("fs", "dns", "crypto", "zlib", "other", "random"). */
 const char *uvs_pool_kind_name(enum uvs_pool_kind kind);
+/* "loop", "pool", "other". */
+const char *uvs_sys_role_name(enum uvs_sys_role role);
 /* "file", "socket", "pipe", "anon", "other". */
 const char *uvs_fd_type_name(enum uvs_fd_type type);
 

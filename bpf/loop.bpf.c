@@ -16,22 +16,11 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
-#include "uvscope/loop.h"
-
-#define NR_EPOLL_WAIT 232
-#define NR_EPOLL_PWAIT 281
-#define NR_EPOLL_PWAIT2 441
+#include "loop_state.bpf.h"
 
 const volatile __u32 targ_tgid = 0;
 const volatile __u64 block_ns = 100000000ULL;
 const volatile __u8 track_phases = 0;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, UVS_MAX_LOOP_THREADS);
-	__type(key, __u32);
-	__type(value, struct uvs_loop_state);
-} loop_state SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -60,11 +49,6 @@ static __always_inline struct uvs_bpf_counters *my_counters(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&counters, &zero);
-}
-
-static __always_inline bool is_epoll_wait(long id)
-{
-	return id == NR_EPOLL_WAIT || id == NR_EPOLL_PWAIT || id == NR_EPOLL_PWAIT2;
 }
 
 static __always_inline void emit(__u32 type, __u32 tid, __u64 ts, __u64 duration)

@@ -17,6 +17,8 @@ packages=(
 	binutils         # nm, readelf, strip: the unit tests' independent references
 	util-linux       # setpriv (privilege-drop test), taskset (benchmark)
 	procps
+	linux-libc-dev   # asm/unistd_64.h: the syscall names the agent prints
+	strace           # tests: an independent count of the target's syscalls
 )
 # Node runs the demo app and the integration fixtures; install Debian's only if none is there.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -34,32 +34,41 @@ async function nextInterval(agent) {
 	return intervals().at(-1);
 }
 
-test('fd counts by type equal /proc/PID/fd after opening and after closing half', async (t) => {
-	if (skipWithoutBpf(t)) return;
-	const { child } = await startFixture('fds.js');
-	const { agent } = await startAgent(child.pid, ['--interval', '200ms']);
-	try {
-		const base = procFds(child.pid);
-		for (const [cmd, reply, delta] of [
-			['open', 'opened', { file: 300, socket: 100, pipe: 20 }],
-			['closehalf', 'closed', { file: 150, socket: 50, pipe: 10 }],
-		]) {
-			child.send(cmd);
-			await child.waitFor((v) => v && v[reply], reply);
-			const iv = await nextInterval(agent);
-			const ref = procFds(child.pid);
-			t.diagnostic(`${cmd}: uvscope ${JSON.stringify(iv.fds.by_type)}, /proc ` +
-				JSON.stringify(ref));
-			assert.deepEqual(iv.fds.by_type, ref);
-			for (const k of Object.keys(delta))
-				assert.equal(ref[k] - base[k], delta[k], `${cmd}: ${k} per the fixture`);
-			assert.equal(iv.fds.open, Object.values(ref).reduce((a, b) => a + b, 0));
-		}
-	} finally {
-		await agent.stop();
-		await child.stop();
-	}
-});
+// Twice: counts kept current from the syscalls (no rescan within the test: --fd-rescan 1h),
+// and, with --no-syscalls, a /proc scan each interval.
+for (const [how, flags, source] of [
+	['kept from the syscalls', ['--fd-rescan', '1h'], 'syscalls'],
+	['scanned from /proc (--no-syscalls)', ['--no-syscalls'], 'proc'],
+]) {
+	test(`fd counts by type equal /proc/PID/fd after opening and closing half: ${how}`,
+		async (t) => {
+			if (skipWithoutBpf(t)) return;
+			const { child } = await startFixture('fds.js');
+			const { agent } = await startAgent(child.pid, ['--interval', '200ms', ...flags]);
+			try {
+				const base = procFds(child.pid);
+				for (const [cmd, reply, delta] of [
+					['open', 'opened', { file: 300, socket: 100, pipe: 20 }],
+					['closehalf', 'closed', { file: 150, socket: 50, pipe: 10 }],
+				]) {
+					child.send(cmd);
+					await child.waitFor((v) => v && v[reply], reply);
+					const iv = await nextInterval(agent);
+					const ref = procFds(child.pid);
+					t.diagnostic(`${cmd}: uvscope ${JSON.stringify(iv.fds.by_type)} ` +
+						`(${iv.fds.source}), /proc ${JSON.stringify(ref)}`);
+					assert.equal(iv.fds.source, source);
+					assert.deepEqual(iv.fds.by_type, ref);
+					for (const k of Object.keys(delta))
+						assert.equal(ref[k] - base[k], delta[k], `${cmd}: ${k} per the fixture`);
+					assert.equal(iv.fds.open, Object.values(ref).reduce((a, b) => a + b, 0));
+				}
+			} finally {
+				await agent.stop();
+				await child.stop();
+			}
+		});
+}
 
 test('a leak trips fd_growth; a lowered RLIMIT_NOFILE trips fd_limit', async (t) => {
 	if (skipWithoutBpf(t)) return;
@@ -81,6 +90,52 @@ test('a leak trips fd_growth; a lowered RLIMIT_NOFILE trips fd_limit', async (t)
 			await agent.stop();
 		}
 	} finally {
+		await child.stop();
+	}
+});
+
+test('an fd the syscalls cannot follow (received over IPC) is found by a rescan', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('fds.js');
+	const { agent } = await startAgent(child.pid, ['--interval', '200ms', '--fd-rescan', '1h']);
+	try {
+		let iv = await nextInterval(agent);
+		assert.equal(iv.fds.source, 'syscalls');
+		const seen = agent.json().length;
+		child.send('receive');
+		await child.waitFor((v) => v && v.received, 'received');
+		iv = await nextInterval(agent);
+		const ref = procFds(child.pid);
+		const rescans = agent.json().slice(seen).filter((v) => v.type === 'interval' &&
+			v.fds.source === 'proc');
+		t.diagnostic(`uvscope ${JSON.stringify(iv.fds.by_type)} (${iv.fds.source}), /proc ` +
+			`${JSON.stringify(ref)}; ${rescans.length} rescans`);
+		assert.ok(rescans.length >= 1, 'a recvmsg that may carry fds makes uvscope rescan');
+		assert.deepEqual(iv.fds.by_type, ref);
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
+
+test('a periodic rescan agrees with the counts kept from the syscalls (drift 0)', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('fds.js');
+	const { agent } = await startAgent(child.pid, ['--interval', '100ms', '--fd-rescan', '300ms']);
+	try {
+		child.send('open');
+		await child.waitFor((v) => v && v.opened, 'opened');
+		child.send('closehalf');
+		await child.waitFor((v) => v && v.closed, 'closed');
+		// The fixture is idle now: every rescan from here on must find what was counted.
+		const seen = agent.json().length;
+		const rescans = () => agent.json().slice(seen).filter((v) => v.type === 'interval' &&
+			v.fds.drift !== null);
+		await agent.waitFor(() => rescans().length >= 3, 'three rescans');
+		t.diagnostic(`drifts ${rescans().map((v) => v.fds.drift).join(' ')}`);
+		for (const v of rescans()) assert.equal(v.fds.drift, 0);
+	} finally {
+		await agent.stop();
 		await child.stop();
 	}
 });

@@ -100,6 +100,22 @@ export class Child {
 		}
 	}
 
+	// Resolves once cond() is true; cond is checked whenever the child prints or exits.
+	async until(cond, what, timeoutMs = 20000) {
+		const deadline = Date.now() + timeoutMs;
+		while (!cond()) {
+			if (this.exited)
+				throw new Error(`${what}: process exited (${JSON.stringify(this.exited)}) ` +
+					`first; stderr: ${this.errLines.join(' | ')}`);
+			const left = deadline - Date.now();
+			if (left <= 0) throw new Error(`${what}: not seen in ${timeoutMs} ms`);
+			await new Promise((resolve) => {
+				const timer = setTimeout(resolve, left);
+				this.waiters.push(() => { clearTimeout(timer); resolve(); });
+			});
+		}
+	}
+
 	json() {
 		return this.lines.map(parseLine).filter((v) => v && typeof v === 'object');
 	}

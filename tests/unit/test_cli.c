@@ -45,12 +45,16 @@ Test(cli, defaults)
 	cr_assert_eq(p.cli.duration_ns, 0);
 	cr_assert(!p.cli.json);
 	cr_assert(!p.cli.phases);
+	cr_assert(p.cli.syscalls);
+	cr_assert_eq(p.cli.slow_syscall_ns, 10000000ULL);
+	cr_assert_eq(p.cli.fd_rescan_ns, 10000000000ULL);
 }
 
 Test(cli, every_option)
 {
 	struct parsed p = PARSE("top", "--pid", "7", "-d", "2m", "--interval", "500ms",
-				"--block-ms", "250", "--phases", "--pool", "--json", "-v", "-v");
+				"--block-ms", "250", "--phases", "--pool", "--json", "-v", "-v",
+				"--slow-syscall", "2ms", "--fd-rescan", "1m", "--no-syscalls");
 
 	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
 	cr_assert_eq(p.cli.command, UVS_CMD_TOP);
@@ -62,6 +66,9 @@ Test(cli, every_option)
 	cr_assert(p.cli.phases);
 	cr_assert(p.cli.pool);
 	cr_assert_eq(p.cli.verbose, 2);
+	cr_assert(!p.cli.syscalls);
+	cr_assert_eq(p.cli.slow_syscall_ns, 2000000ULL);
+	cr_assert_eq(p.cli.fd_rescan_ns, 60000000000ULL);
 }
 
 struct bad_case {
@@ -83,6 +90,8 @@ Test(cli, errors_name_the_option)
 		{ { "watch", "-p", "1", "-i", "5ms" }, "invalid value for -i/--interval: '5ms'" },
 		{ { "watch", "-p", "1", "--block-ms", "x" }, "invalid value for --block-ms: 'x'" },
 		{ { "watch", "-p", "1", "--block-ms", "0" }, "invalid value for --block-ms: '0'" },
+		{ { "watch", "-p", "1", "--slow-syscall", "0" }, "invalid value for --slow-syscall" },
+		{ { "watch", "-p", "1", "--fd-rescan", "1ms" }, "invalid value for --fd-rescan: '1ms'" },
 		{ { "watch", "-p" }, "option '-p' needs a value" },
 		{ { "watch", "-p", "1", "--nope" }, "unknown option '--nope'" },
 		{ { "watch", "-p", "1", "extra" }, "unexpected argument 'extra'" },

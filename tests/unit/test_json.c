@@ -101,7 +101,7 @@ static void build_snapshot(void)
 	"\"busy_p50_ns\":40,\"busy_p99_ns\":1200000000,\"busy_max_ns\":1200000000,"       \
 	"\"blocks\":0,\"blocked_now\":true,\"blocked_for_ns\":1200000000,\"phases\":null}"
 
-#define AGENT "\"threadpool\":null,\"fds\":null,\"agent\":{\"events\":98765,\"drops\":2,\"insert_failures\":0}"
+#define AGENT "\"threadpool\":null,\"syscalls\":null,\"fds\":null,\"agent\":{\"events\":98765,\"drops\":2,\"insert_failures\":0}"
 
 Test(json, interval_golden)
 {
@@ -398,8 +398,19 @@ Test(json, fds_and_fd_alerts)
 					      .growth = -3, .by_type = { 300, 100, 20, 10, 1 } };
 	got = RENDER(uvs_json_interval, snap);
 	cr_expect(strstr(got, ",\"fds\":{\"open\":431,\"limit\":1024,\"growth\":-3,\"by_type\":{"
-			      "\"file\":300,\"socket\":100,\"pipe\":20,\"anon\":10,\"other\":1}},"),
+			      "\"file\":300,\"socket\":100,\"pipe\":20,\"anon\":10,\"other\":1},"
+			      "\"source\":\"proc\",\"drift\":null},"),
 		  "%s", got);
+	free(got);
+	snap->fds.from_syscalls = true;
+	got = RENDER(uvs_json_interval, snap);
+	cr_expect(strstr(got, "\"source\":\"syscalls\",\"drift\":null}"), "%s", got);
+	free(got);
+	snap->fds.from_syscalls = false;
+	snap->fds.rescanned = true;
+	snap->fds.drift = -2;
+	got = RENDER(uvs_json_interval, snap);
+	cr_expect(strstr(got, "\"source\":\"proc\",\"drift\":-2}"), "%s", got);
 	free(got);
 	snap->fds.limit = UINT64_MAX;
 	got = RENDER(uvs_json_interval, snap);
@@ -412,6 +423,47 @@ Test(json, fds_and_fd_alerts)
 	got = RENDER(uvs_json_alert, &growth);
 	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"fd_growth\",\"pid\":7,"
 			      "\"open\":130,\"limit\":1024,\"windows\":5,\"ts_ns\":6}\n");
+	free(got);
+	free(snap);
+}
+
+Test(json, syscalls)
+{
+	struct uvs_snapshot *snap = calloc(1, sizeof(*snap));
+	struct uvs_syscalls_snapshot *y = &snap->syscalls;
+	char *got;
+
+	y->available = true;
+	y->slow_threshold_ns = 10000000;
+	y->count = 12;
+	y->errors = 1;
+	y->role_count[UVS_SYS_LOOP] = 10;
+	y->role_ns[UVS_SYS_LOOP] = 300500000;
+	y->role_count[UVS_SYS_POOL] = 2;
+	y->role_ns[UVS_SYS_POOL] = 40;
+	y->nrows = 2;
+	y->rows[0] = (struct uvs_syscall_row){ 202, UVS_SYS_LOOP, 1, 1, 300000000, 300000000,
+					       300000000, 300000000 };
+	y->rows[1] = (struct uvs_syscall_row){ 999, UVS_SYS_POOL, 2, 0, 40, 20, 20, 21 };
+	y->nslow = 1;
+	y->slow_count = 3;
+	y->slow[0] = (struct uvs_slow_call){ 4242, UVS_ROLE_MAIN, 202, -110, 300000000, 77 };
+	got = RENDER(uvs_json_interval, snap);
+	cr_expect(strstr(got,
+			 ",\"syscalls\":{\"count\":12,\"errors\":1,\"by_role\":{"
+			 "\"loop\":{\"count\":10,\"total_ns\":300500000},"
+			 "\"pool\":{\"count\":2,\"total_ns\":40},"
+			 "\"other\":{\"count\":0,\"total_ns\":0}},\"calls\":["
+			 "{\"name\":\"futex\",\"nr\":202,\"role\":\"loop\",\"count\":1,"
+			 "\"errors\":1,\"total_ns\":300000000,\"p50_ns\":300000000,"
+			 "\"p99_ns\":300000000,\"max_ns\":300000000},"
+			 "{\"name\":\"syscall_999\",\"nr\":999,\"role\":\"pool\",\"count\":2,"
+			 "\"errors\":0,\"total_ns\":40,\"p50_ns\":20,\"p99_ns\":20,\"max_ns\":21}],"
+			 "\"calls_dropped\":0,\"slow_threshold_ns\":10000000,"
+			 "\"slow_on_loop_count\":3,\"slow_on_loop\":[{\"tid\":4242,\"role\":\"main\","
+			 "\"name\":\"futex\",\"nr\":202,\"duration_ns\":300000000,\"ret\":-110,"
+			 "\"ts_ns\":77}],\"lost\":0},\"fds\":null"),
+		  "got %s", got);
 	free(got);
 	free(snap);
 }
