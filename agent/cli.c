@@ -35,6 +35,8 @@ static const char usage_text[] =
 	"                       kind of work (fs by operation, dns, crypto, zlib, other) and\n"
 	"                       sync fs calls on loop threads, from uprobes in libuv (each pool\n"
 	"                       job costs the target 4 uprobe hits; not yet benchmarked)\n"
+	"      --pool-jobs      --pool, and one line per job the pool served, when it ends:\n"
+	"                       kind, fs operation, pool thread, queue wait and service time\n"
 	"      --slow-syscall TIME\n"
 	"                       list every syscall on a loop thread that takes at least TIME\n"
 	"                       (default 10ms); the loop's own epoll wait is idle time, not a\n"
@@ -64,6 +66,7 @@ static const struct option long_options[] = {
 	{ "block-ms", required_argument, NULL, 'B' },
 	{ "phases", no_argument, NULL, 'P' },
 	{ "pool", no_argument, NULL, 'T' },
+	{ "pool-jobs", no_argument, NULL, 'J' },
 	{ "slow-syscall", required_argument, NULL, 'S' },
 	{ "fd-rescan", required_argument, NULL, 'R' },
 	{ "no-syscalls", no_argument, NULL, 'N' },
@@ -113,6 +116,9 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 		return 0;
 	case 'T':
 		cli->pool = true;
+		return 0;
+	case 'J':
+		cli->pool = cli->pool_jobs = true;
 		return 0;
 	case 'S':
 		if (uvs_parse_duration(arg, &cli->slow_syscall_ns) || cli->slow_syscall_ns < 1000ULL)

@@ -319,6 +319,22 @@ static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot 
 	return json_end(out);
 }
 
+int uvs_json_pool_job(FILE *out, int pid, const struct uvs_pool_job_record *j)
+{
+	const char *op = j->fs_type >= 0 ? uvs_fs_op_name((unsigned int)j->fs_type) : NULL;
+
+	fprintf(out, "{\"type\":\"pool_job\",\"schema\":%d,\"pid\":%d,\"ts_ns\":%" PRIu64
+		",\"tid\":%d,\"kind\":\"%s\",\"op\":", UVS_SCHEMA_VERSION, pid, j->ts_ns, j->tid,
+		uvs_pool_kind_name(j->kind));
+	if (op)
+		json_str(out, op);
+	else
+		fputs(j->fs_type >= 0 ? "\"unknown\"" : "null", out);
+	fprintf(out, ",\"wait_ns\":%" PRIu64 ",\"service_ns\":%" PRIu64 "}", j->wait_ns,
+		j->service_ns);
+	return json_end(out);
+}
+
 int uvs_json_interval(FILE *out, const struct uvs_snapshot *s)
 {
 	return json_snapshot(out, "interval", s);

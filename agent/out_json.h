@@ -37,6 +37,9 @@ int uvs_json_interval(FILE *out, const struct uvs_snapshot *s);
 /* The whole session, same shape as an interval: "type":"summary". */
 int uvs_json_summary(FILE *out, const struct uvs_snapshot *s);
 
+/* "type":"pool_job": one job the thread pool served (--pool-jobs). */
+int uvs_json_pool_job(FILE *out, int pid, const struct uvs_pool_job_record *j);
+
 /* "type":"alert". */
 int uvs_json_alert(FILE *out, const struct uvs_alert *a);
 

@@ -106,6 +106,19 @@ int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)
 	return ferror(out) ? -EIO : 0;
 }
 
+int uvs_watch_pool_job(FILE *out, const struct uvs_pool_job_record *j)
+{
+	const char *op = j->fs_type >= 0 ? uvs_fs_op_name((unsigned int)j->fs_type) : NULL;
+	char wait[UVS_DURATION_BUF], service[UVS_DURATION_BUF];
+
+	uvs_format_duration(j->wait_ns, wait, sizeof(wait));
+	uvs_format_duration(j->service_ns, service, sizeof(service));
+	put_clock(out, j->ts_ns);
+	fprintf(out, " job %s%s%s on %d: waited %s, served in %s\n", uvs_pool_kind_name(j->kind),
+		op ? " " : "", op ? op : "", j->tid, wait, service);
+	return ferror(out) ? -EIO : 0;
+}
+
 /* "main loop", "worker loop", ...; a plain "loop" role reads better as "libuv loop". */
 static const char *role_loop_name(enum uvs_role role)
 {

@@ -16,6 +16,9 @@ int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s);
 /* "21:50:03 ALERT loop blocked: main loop (tid 4242) blocked for 250ms so far (threshold ...)" */
 int uvs_watch_alert(FILE *out, const struct uvs_alert *a);
 
+/* "21:50:03 job crypto on 4251: waited 120ms, served in 61.0ms" (--pool-jobs) */
+int uvs_watch_pool_job(FILE *out, const struct uvs_pool_job_record *j);
+
 /* A few lines per loop for the whole session, with the phase table in exact-phase mode. */
 int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s);
 

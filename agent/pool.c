@@ -140,7 +140,7 @@ static int attach_all(struct uvs_pool *p, const struct uvs_target *t,
 	return 0;
 }
 
-void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t)
+void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, bool job_records)
 {
 	struct uvs_elf_symbol submit, queue, fns[UVS_POOL_FNS];
 
@@ -161,6 +161,7 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t)
 		return;
 	}
 	configure(p, t, fns);
+	p->skel->rodata->job_events = job_records;
 	if (pool_bpf__load(p->skel)) {
 		snprintf(p->why, sizeof(p->why), "cannot load the pool BPF programs: %s",
 			 strerror(errno));
@@ -446,4 +447,25 @@ void uvs_pool_window(struct uvs_pool *p, struct uvs_target *t, struct uvs_pool_s
 	p->sync_prev_other += out->sync_fs_other;
 	memcpy(p->prev, p->now, sizeof(*p->now));
 	reset_queued_max(p);
+}
+
+int uvs_pool_records_fd(const struct uvs_pool *p)
+{
+	return bpf_map__fd(p->skel->maps.job_records);
+}
+
+int uvs_pool_record_from_event(const void *data, size_t len, struct uvs_pool_job_record *out)
+{
+	const struct uvs_pool_job_event *e = data;
+
+	if (len < sizeof(*e) || e->kind >= UVS_POOL_KINDS)
+		return -EINVAL;
+	out->tid = (int)e->tid;
+	out->kind = (enum uvs_pool_kind)e->kind;
+	out->fs_type = e->kind == UVS_POOL_FS ? e->fs_type : -1;
+	out->wait_ns = e->wait_ns;
+	out->service_ns = e->service_ns;
+	/* The end of service, moved from the monotonic clock to the wall clock. */
+	out->ts_ns = uvs_now_real() - (uvs_now_mono() - e->end_ns);
+	return 0;
 }

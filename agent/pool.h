@@ -44,8 +44,17 @@ struct uvs_pool {
 	struct uvs_dns_seen *seen;   /* UVS_DNS_MAX_NAMES entries */
 };
 
-/* Attaches the pool probes; on failure p->attached is false and p->why says why. */
-void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t);
+/*
+ * Attaches the pool probes; on failure p->attached is false and p->why says why. With
+ * job_records, every served job is also sent to the agent (uvs_pool_records_fd).
+ */
+void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, bool job_records);
+
+/* The ring buffer of per-job records. */
+int uvs_pool_records_fd(const struct uvs_pool *p);
+
+/* Turns one ring-buffer record into a uvs_pool_job_record; -EINVAL when malformed. */
+int uvs_pool_record_from_event(const void *data, size_t len, struct uvs_pool_job_record *out);
 
 /* Detaches and frees; safe on a zeroed struct. */
 void uvs_pool_detach(struct uvs_pool *p);

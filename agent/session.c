@@ -126,6 +126,21 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* --pool-jobs: a record per served job, printed as it comes (top shows none). */
+static int on_pool_job(void *ctx, void *data, size_t len)
+{
+	struct session *s = ctx;
+	struct uvs_pool_job_record j;
+
+	if (uvs_pool_record_from_event(data, len, &j))
+		return 0;
+	if (s->cli->json)
+		uvs_json_pool_job(stdout, s->target->pid, &j);
+	else if (s->cli->command == UVS_CMD_WATCH)
+		uvs_watch_pool_job(stdout, &j);
+	return 0;
+}
+
 static void check_blocks(struct session *s)
 {
 	struct uvs_alert alerts[8];
@@ -344,6 +359,7 @@ static void dispatch(struct session *s, enum source src)
 	switch (src) {
 	case SRC_RINGBUF:
 		ring_buffer__consume(s->ringbuf);
+		fflush(stdout); /* per-job records stream as they come */
 		break;
 	case SRC_INTERVAL:
 		drain(s->interval_fd);
@@ -571,7 +587,7 @@ static int attach(struct session *s)
 		return err;
 	}
 	if (cli->pool)
-		uvs_pool_attach(&s->pool, s->target);
+		uvs_pool_attach(&s->pool, s->target, cli->pool_jobs);
 	if (cli->syscalls)
 		attach_syscalls(s);
 	err = uvs_collector_init(&s->collector, s->target, &s->probes, cli->block_ns);
@@ -580,6 +596,9 @@ static int attach(struct session *s)
 	uvs_collector_seed(&s->collector);
 	s->ringbuf = ring_buffer__new(uvs_probes_events_fd(&s->probes), on_event, s, NULL);
 	if (!s->ringbuf)
+		return -errno;
+	if (s->pool.attached && cli->pool_jobs &&
+	    ring_buffer__add(s->ringbuf, uvs_pool_records_fd(&s->pool), on_pool_job, s))
 		return -errno;
 	if (s->sys.attached &&
 	    ring_buffer__add(s->ringbuf, uvs_syscalls_events_fd(&s->sys), uvs_syscalls_on_slow,

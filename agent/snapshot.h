@@ -108,6 +108,16 @@ struct uvs_fd_snapshot {
 	uint64_t by_type[UVS_FD_TYPES];
 };
 
+/* One job the pool served (--pool-jobs), reported when its service ended. */
+struct uvs_pool_job_record {
+	uint64_t ts_ns;      /* CLOCK_REALTIME at the end of service */
+	int tid;             /* the pool thread */
+	enum uvs_pool_kind kind;
+	int fs_type;         /* uv_fs_type of an fs job, else -1 */
+	uint64_t wait_ns;    /* queue wait */
+	uint64_t service_ns;
+};
+
 /* Syscalls are grouped by what the calling thread does. */
 enum uvs_sys_role {
 	UVS_SYS_LOOP = 0, /* threads that run JavaScript: the main thread, worker_threads */

@@ -30,6 +30,8 @@ const volatile __u64 fn_addr[UVS_POOL_FNS] = {};
 const volatile __u64 node_work_cb = 0;
 /* The done callbacks are probed too: keep a served job until its completion. */
 const volatile __u8 track_done = 0;
+/* Send a record of every served job to the agent (--pool-jobs). */
+const volatile __u8 job_events = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -59,8 +61,11 @@ struct {
 struct running_job {
 	__u64 w;
 	__u64 start_ns;
+	__u64 wait_ns;
 	__u32 kind;
 	__u32 sync;
+	__s32 fs_type;
+	__u32 pad;
 };
 
 /* Two levels: on Node 26 a CPU job (fs.readFile) makes sync fs calls inside itself. */
@@ -91,6 +96,11 @@ struct {
 	__type(key, char[UVS_DNS_NAME_LEN]);
 	__type(value, __u64);
 } dns_names SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} job_records SEC(".maps");
 
 /* A key is too big for the BPF stack next to everything else: build it here. */
 struct {
@@ -210,16 +220,18 @@ int BPF_KPROBE(uvs_pool_queue_work, void *loop, void *req, void *work_cb)
 	return 0;
 }
 
-static __always_inline void count_fs_op(struct uvs_pool_stats *s, __u64 w)
+/* Counts an fs job by operation; returns its uv_fs_type (-1 when unreadable). */
+static __always_inline int count_fs_op(struct uvs_pool_stats *s, __u64 w)
 {
 	int type = 0;
 	__u32 i;
 
 	if (bpf_probe_read_user(&type, sizeof(type), (void *)(w + UV_FS_T_TYPE_FROM_W)))
-		return;
+		return -1;
 	i = type > 0 && type < UVS_FS_OPS ? (__u32)type : UVS_FS_OPS - 1;
 	/* The mask is what the verifier can follow; the line above already bounds i. */
 	__sync_fetch_and_add(&s->fs_ops[i & (UVS_FS_OPS - 1)], 1);
+	return type;
 }
 
 static __always_inline void count_dns_name(__u64 w)
@@ -276,9 +288,10 @@ int uvs_pool_work_enter(struct pt_regs *ctx)
 	now = bpf_ktime_get_ns();
 	run.w = w;
 	run.start_ns = now;
+	run.fs_type = -1;
 	job = bpf_map_lookup_elem(&jobs, &w);
 	if (fn == UVS_POOL_FN_FS)
-		count_fs_op(s, w);
+		run.fs_type = count_fs_op(s, w);
 	else if (fn == UVS_POOL_FN_GETADDRINFO)
 		count_dns_name(w);
 	if (job) {
@@ -291,6 +304,7 @@ int uvs_pool_work_enter(struct pt_regs *ctx)
 			hist_add(&ks->wait, wait);
 		}
 		run.kind = job->kind;
+		run.wait_ns = wait;
 		job->start_ns = now;
 		if (__sync_fetch_and_add(&s->queued, -1) == 1 && s->queued_since &&
 		    now > s->queued_since)
@@ -318,6 +332,25 @@ static __always_inline void sync_done(struct uvs_pool_stats *s, __u32 tid, __u64
 	}
 	t->count++; /* only this thread updates its entry */
 	t->total_ns += d;
+}
+
+static __always_inline void send_job_record(struct uvs_pool_stats *s, const struct running_job *run,
+					    __u32 tid, __u64 now, __u64 service)
+{
+	struct uvs_pool_job_event *e = bpf_ringbuf_reserve(&job_records, sizeof(*e), 0);
+
+	if (!e) {
+		__sync_fetch_and_add(&s->job_event_drops, 1);
+		return;
+	}
+	e->end_ns = now;
+	e->wait_ns = run->wait_ns;
+	e->service_ns = service;
+	e->tid = tid;
+	e->kind = run->kind;
+	e->fs_type = run->fs_type;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
 }
 
 /* Return of a work function: the end of service (or of a sync fs call). */
@@ -354,6 +387,8 @@ int uvs_pool_work_return(struct pt_regs *ctx)
 		hist_add(&ks->service, d);
 	}
 	__sync_fetch_and_add(&s->running, -1);
+	if (job_events)
+		send_job_record(s, &run, tid, now, d);
 	if (track_done) {
 		struct uvs_pool_job *job = bpf_map_lookup_elem(&jobs, &run.w);
 

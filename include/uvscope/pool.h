@@ -61,6 +61,7 @@ struct uvs_pool_stats {
 	__u64 sync_fs;         /* uv__fs_work calls never submitted: run on the calling thread */
 	__u64 sync_fs_ns;
 	__u64 lost;            /* jobs we could not track (map full) */
+	__u64 job_event_drops; /* per-job records the ring buffer had no room for */
 	__u64 fs_ops[UVS_FS_OPS];
 	struct uvs_pool_kind_stats kind[UVS_POOL_KINDS];
 };
@@ -81,6 +82,17 @@ struct uvs_sync_fs {
 };
 
 #define UVS_POOL_MAX_JOBS 16384
+
+/* One served job, sent to the agent when its service ends (only with per-job records on). */
+struct uvs_pool_job_event {
+	__u64 end_ns;     /* CLOCK_MONOTONIC at the end of service */
+	__u64 wait_ns;    /* submit -> start of service */
+	__u64 service_ns; /* start -> end of service */
+	__u32 tid;        /* the pool thread that served it */
+	__u32 kind;       /* enum uvs_pool_kind */
+	__s32 fs_type;    /* uv_fs_type for fs jobs, else -1 */
+	__u32 pad;
+};
 
 /* getaddrinfo host names, counted per name (the key, NUL-padded, cut at this length). */
 #define UVS_DNS_NAME_LEN 64

@@ -14,9 +14,9 @@ const NOTHING = { STAT: '0', READ: '0', DNS: '0', PBKDF2: '0', GZIP: '0' };
  * Runs pool.js with env under `uvscope watch --pool`, tells it to go, waits until it is done
  * and two more intervals have passed, then calls check({ agent, hello, intervals }).
  */
-async function poolRun(env, check) {
+async function poolRun(env, check, flags = ['--pool']) {
 	const { child } = await startFixture('pool.js', [], { ...NOTHING, ...env });
-	const { agent, hello } = await startAgent(child.pid, ['--pool', '--interval', '200ms']);
+	const { agent, hello } = await startAgent(child.pid, [...flags, '--interval', '200ms']);
 	try {
 		child.send('go');
 		await child.waitFor((v) => v && v.done, 'fixture done');
@@ -78,9 +78,22 @@ test('readFileSync on the main thread is sync fs on the loop, not pool work', as
 	});
 });
 
-test('UV_THREADPOOL_SIZE=2 and a burst of 16 slow crypto jobs: 14 queued at most', async (t) => {
+test('UV_THREADPOOL_SIZE=2 and a burst of 16 slow crypto jobs: 14 queued at most, ' +
+	'waits that grow job by job', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	await poolRun({ BURST: '16', UV_THREADPOOL_SIZE: '2' }, ({ agent, intervals }) => {
+		// --pool-jobs: one record per job. In the order the jobs started, two at a time (one
+		// per thread), each pair waited longer than the pair before it: the queue is FIFO.
+		const jobs = agent.json().filter((v) => v.type === 'pool_job' && v.kind === 'crypto')
+			.map((j) => ({ ...j, start: j.ts_ns - j.service_ns }))
+			.sort((a, b) => a.start - b.start);
+		t.diagnostic(`waits in start order (ms): ${jobs.map((j) =>
+			(j.wait_ns / 1e6).toFixed(1)).join(' ')}`);
+		assert.equal(jobs.length, 16);
+		assert.ok(jobs.every((j) => j.op === null && j.service_ns > 0));
+		assert.equal(new Set(jobs.map((j) => j.tid)).size, 2, 'served by the 2 pool threads');
+		for (let i = 2; i < jobs.length; i++)
+			assert.ok(jobs[i].wait_ns > jobs[i - 2].wait_ns, `job ${i} waited longer than ${i - 2}`);
 		const pools = intervals.map((iv) => iv.threadpool);
 		const maxQueued = Math.max(...pools.map((p) => p.queued_max));
 		const crypto = pools.reduce((a, p) => a + p.kinds.crypto.completed, 0);
@@ -99,7 +112,7 @@ test('UV_THREADPOOL_SIZE=2 and a burst of 16 slow crypto jobs: 14 queued at most
 		assert.equal(crypto, 16);
 		assert.equal(pools.at(-1).queued, 0);
 		assert.equal(pools.at(-1).running, 0);
-	});
+	}, ['--pool-jobs']);
 });
 
 test('UV_USE_IO_URING=1 on Node 20: fs bypasses the pool, and uvscope says so', async (t) => {
