@@ -467,3 +467,27 @@ Test(json, syscalls)
 	free(got);
 	free(snap);
 }
+
+Test(json, pool_job)
+{
+	struct uvs_pool_job_record crypto = { 77, 4251, UVS_POOL_CRYPTO, -1, 129100000, 61000000 };
+	struct uvs_pool_job_record stat = { 78, 4252, UVS_POOL_FS, 6, 96000, 17400 };
+	struct uvs_pool_job_record odd = { 79, 4252, UVS_POOL_FS, 63, 1, 2 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cr_assert_not_null(f);
+	uvs_json_pool_job(f, 4242, &crypto);
+	uvs_json_pool_job(f, 4242, &stat);
+	uvs_json_pool_job(f, 4242, &odd);
+	cr_assert_eq(fclose(f), 0);
+	cr_expect_str_eq(buf,
+			 "{\"type\":\"pool_job\",\"schema\":1,\"pid\":4242,\"ts_ns\":77,\"tid\":4251,"
+			 "\"kind\":\"crypto\",\"op\":null,\"wait_ns\":129100000,\"service_ns\":61000000}\n"
+			 "{\"type\":\"pool_job\",\"schema\":1,\"pid\":4242,\"ts_ns\":78,\"tid\":4252,"
+			 "\"kind\":\"fs\",\"op\":\"stat\",\"wait_ns\":96000,\"service_ns\":17400}\n"
+			 "{\"type\":\"pool_job\",\"schema\":1,\"pid\":4242,\"ts_ns\":79,\"tid\":4252,"
+			 "\"kind\":\"fs\",\"op\":\"unknown\",\"wait_ns\":1,\"service_ns\":2}\n");
+	free(buf);
+}

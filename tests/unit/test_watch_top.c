@@ -347,6 +347,20 @@ Test(top, extreme_values_fit_80_columns)
 	for (i = 0; i < UVS_POOL_KINDS; i++)
 		snap.pool.kinds[i] = (struct uvs_pool_kind_snapshot){ UINT64_MAX, UINT64_MAX,
 			UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX };
+	snap.syscalls.available = true;
+	snap.syscalls.count = snap.syscalls.errors = UINT64_MAX;
+	for (i = 0; i < UVS_SYS_ROLES; i++)
+		snap.syscalls.role_count[i] = UINT64_MAX;
+	snap.syscalls.nrows = 3;
+	for (i = 0; i < 3; i++)
+		snap.syscalls.rows[i] = (struct uvs_syscall_row){ i ? 4294967295u : 450,
+			(enum uvs_sys_role)i, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX,
+			UINT64_MAX, UINT64_MAX };
+	snap.syscalls.nslow = 2;
+	snap.syscalls.slow_count = UINT64_MAX;
+	for (i = 0; i < 2; i++)
+		snap.syscalls.slow[i] = (struct uvs_slow_call){ INT_MIN, (enum uvs_role)99,
+			i ? 4294967295u : 450, INT64_MIN, UINT64_MAX, UINT64_MAX };
 	got = render_top(&ctx);
 	expect_fits_80(got);
 	free(got);
