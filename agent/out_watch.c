@@ -263,9 +263,9 @@ static void summary_syscalls(FILE *out, const struct uvs_syscalls_snapshot *y)
 	size_t i, shown = 0;
 
 	fprintf(out, "  syscalls: %" PRIu64 " (loop %" PRIu64 ", pool %" PRIu64 ", other %" PRIu64
-		"), %" PRIu64 " errors, %" PRIu64 " slow on a loop thread\n", y->count,
+		"), %" PRIu64 " error%s, %" PRIu64 " slow on a loop thread\n", y->count,
 		y->role_count[UVS_SYS_LOOP], y->role_count[UVS_SYS_POOL],
-		y->role_count[UVS_SYS_OTHER], y->errors, y->slow_count);
+		y->role_count[UVS_SYS_OTHER], y->errors, y->errors == 1 ? "" : "s", y->slow_count);
 	for (i = 0; i < y->nrows && shown < SUMMARY_SYSCALLS; i++) {
 		const struct uvs_syscall_row *r = &y->rows[i];
 

@@ -19,9 +19,8 @@ const char *uvs_syscall_name(uint32_t nr, char *buf, size_t cap)
 bool uvs_syscall_idle_wait(uint32_t nr, enum uvs_sys_role role)
 {
 	/* x86_64: epoll_wait 232, epoll_pwait 281, epoll_pwait2 441, futex 202. */
-	if (role == UVS_SYS_LOOP)
-		return nr == 232 || nr == 281 || nr == 441;
-	if (role == UVS_SYS_POOL)
-		return nr == 202;
-	return false;
+	if (nr == 232 || nr == 281 || nr == 441)
+		return true;
+	/* A futex wait on a loop thread is a lock or Atomics.wait holding up JavaScript. */
+	return nr == 202 && role != UVS_SYS_LOOP;
 }

@@ -13,9 +13,10 @@
 const char *uvs_syscall_name(uint32_t nr, char *buf, size_t cap);
 
 /*
- * Whether a (role, syscall) row is a thread's idle wait rather than work: a loop thread's
- * epoll wait, a pool thread's futex wait for the next job. Text views leave these out of
- * their "busiest syscalls" lists; JSON keeps every row.
+ * Whether a (role, syscall) row is mostly threads waiting for work rather than working: the
+ * epoll waits of every loop, and futex waits off the loop threads (pool threads and V8's
+ * platform workers wait for their next job that way). Text views leave these out of their
+ * "busiest syscalls" lists; JSON keeps every row.
  */
 bool uvs_syscall_idle_wait(uint32_t nr, enum uvs_sys_role role);
 
