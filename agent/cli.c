@@ -34,18 +34,21 @@ static const char usage_text[] =
 	"      --pool           the libuv thread pool: jobs, queue wait and service time per\n"
 	"                       kind of work (fs by operation, dns, crypto, zlib, other) and\n"
 	"                       sync fs calls on loop threads, from uprobes in libuv (each pool\n"
-	"                       job costs the target 4 uprobe hits; not yet benchmarked)\n"
+	"                       job costs the target 4 uprobe hits, 20-30 us per job here)\n"
 	"      --pool-jobs      --pool, and one line per job the pool served, when it ends:\n"
 	"                       kind, fs operation, pool thread, queue wait and service time\n"
+	"      --syscalls       every syscall of the target: count, errors and latency per\n"
+	"                       syscall and thread role (loop, pool, other), slow syscalls on\n"
+	"                       loop threads, and fd counts kept current from the syscalls that\n"
+	"                       open and close fds instead of a /proc/PID/fd scan per interval\n"
+	"                       (costs the target about 0.45 us per syscall)\n"
 	"      --slow-syscall TIME\n"
-	"                       list every syscall on a loop thread that takes at least TIME\n"
-	"                       (default 10ms); the loop's own epoll wait is idle time, not a\n"
-	"                       slow syscall\n"
-	"      --fd-rescan TIME fd counts are kept current from the syscalls that open and\n"
-	"                       close fds; read /proc/PID/fd again at least every TIME to check\n"
-	"                       them (default 10s; sooner when a syscall could not be followed)\n"
-	"      --no-syscalls    do not trace syscalls: no per-syscall figures, and fds are\n"
-	"                       counted by reading /proc/PID/fd every interval instead\n"
+	"                       with --syscalls: list every syscall on a loop thread that takes\n"
+	"                       at least TIME (default 10ms); the loop's own epoll wait is idle\n"
+	"                       time, not a slow syscall\n"
+	"      --fd-rescan TIME with --syscalls: read /proc/PID/fd again at least every TIME to\n"
+	"                       check the counts (default 10s; sooner after a syscall whose\n"
+	"                       effect on fds could not be followed)\n"
 	"      --json           JSON lines (schema: docs/json.md)\n"
 	"  -v, --verbose        say more about attaching (twice: libbpf's own messages)\n"
 	"  -h, --help           this text\n"
@@ -55,6 +58,7 @@ static const char usage_text[] =
 	"  sudo uvscope top -p $(pgrep -n node)\n"
 	"  sudo uvscope watch -p 4242 --block-ms 50 --json > loop.jsonl\n"
 	"  sudo uvscope watch -p 4242 --phases -d 30s\n"
+	"  sudo uvscope watch -p 4242 --pool --syscalls -d 1m\n"
 	"\n"
 	"privileges: root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN.\n"
 	"exit status: 0 done, 1 could not attach or failed, 2 bad arguments.\n";
@@ -69,7 +73,7 @@ static const struct option long_options[] = {
 	{ "pool-jobs", no_argument, NULL, 'J' },
 	{ "slow-syscall", required_argument, NULL, 'S' },
 	{ "fd-rescan", required_argument, NULL, 'R' },
-	{ "no-syscalls", no_argument, NULL, 'N' },
+	{ "syscalls", no_argument, NULL, 'N' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -131,7 +135,7 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 				   " (a duration of at least 10ms, such as 30s)");
 		return 0;
 	case 'N':
-		cli->syscalls = false;
+		cli->syscalls = true;
 		return 0;
 	case 'j':
 		cli->json = true;
@@ -150,7 +154,6 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	memset(cli, 0, sizeof(*cli));
 	cli->interval_ns = 1000000000ULL;
 	cli->block_ns = 100000000ULL;
-	cli->syscalls = true;
 	cli->slow_syscall_ns = 10000000ULL;
 	cli->fd_rescan_ns = 10000000000ULL;
 	optind = 1;

@@ -24,7 +24,7 @@ struct uvs_cli {
 	bool phases;
 	bool pool;
 	bool pool_jobs;           /* a record per served pool job (implies pool) */
-	bool syscalls;            /* count and time every syscall, keep fd counts current */
+	bool syscalls;            /* --syscalls: every syscall, fd counts kept current */
 	uint64_t slow_syscall_ns; /* a syscall this long on a loop thread is listed */
 	uint64_t fd_rescan_ns;    /* read /proc/PID/fd again at least this often */
 	int verbose;

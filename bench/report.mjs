@@ -6,6 +6,8 @@
 // Every number is a min / median / max over the kept pairs. Overhead is computed per pair
 // (with / without, the two runs of a pair being neighbours in time) and only then
 // summarized, so slow drift of the machine cancels out instead of adding to the spread.
+// One section per server and configuration; a run made before there were several servers
+// (no "server" in its records) is all the plain server's and reads as it always did.
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +19,8 @@ if (!runDir || !outPath) {
 }
 const meta = JSON.parse(readFileSync(path.join(runDir, 'meta.json'), 'utf8'));
 const all = readFileSync(path.join(runDir, 'runs.jsonl'), 'utf8')
-	.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+	.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+	.map((r) => ({ ...r, server: r.server ?? 'plain', rate: r.rate ?? meta.rate }));
 const runs = all.filter((r) => r.kept);
 // Cost per system call and system calls per request (scripts/bench.sh, syscall_costs).
 let sys = null;
@@ -66,17 +69,39 @@ const agentUsPerReq = (r) => r.agent_cpu_ns / r.load.completed / 1e3;
 const agentMiB = (r) => r.agent_hwm_kb / 1024;
 const attachMs = (r) => r.attach_us / 1e3;
 const detachMs = (r) => r.detach_us / 1e3;
+const serverBusyPct = (r) => (r.server_cpu_ns / r.elapsed_ns) * 100;
 // Loop iterations of the main thread per request. The agent is attached only around the
 // measured run, and the server is idle outside it.
 const itersPerReq = (r) => {
 	const main = r.agent_summary?.loops?.find((l) => l.role === 'main');
 	return main ? main.iterations / r.load.completed : NaN;
 };
+// Thread-pool jobs per request, by uvscope's count (modes that watch the pool; NaN for the
+// others, whose "threadpool" is null). The session total is the summary's "completed":
+// the same as the intervals' "completed" summed, plus the part of the run after the last
+// full interval, which the intervals miss (up to a second: a fifth of a 5 s run). The
+// summed intervals are the fallback for an agent that printed no summary.
+const poolJobs = (r) => {
+	const tp = r.agent_summary?.threadpool;
+	if (tp && Number.isFinite(tp.completed)) return tp.completed;
+	let sum = NaN;
+	try {
+		for (const line of readFileSync(path.join(runDir, `${r.tag}.agent.jsonl`), 'utf8').split('\n')) {
+			if (!line.startsWith('{"type":"interval"')) continue;
+			const c = JSON.parse(line).threadpool?.completed;
+			if (Number.isFinite(c)) sum = (Number.isNaN(sum) ? 0 : sum) + c;
+		}
+	} catch {
+		// no agent output kept: leave it out
+	}
+	return sum;
+};
+const poolJobsPerReq = (r) => poolJobs(r) / r.load.completed;
 
-// pairs(config, mode) -> [{ pair, without, with }]
-function pairs(config, mode) {
+// pairs(server, config, mode) -> [{ pair, without, with }]
+function pairs(server, config, mode) {
 	const by = new Map();
-	for (const r of runs.filter((x) => x.config === config && x.mode === mode)) {
+	for (const r of runs.filter((x) => x.server === server && x.config === config && x.mode === mode)) {
 		if (!by.has(r.pair)) by.set(r.pair, { pair: r.pair });
 		by.get(r.pair)[r.slot] = r;
 	}
@@ -90,15 +115,15 @@ const fmtRatio = (s) => (s ? `${s.min.toFixed(3)} / **${s.med.toFixed(3)}** / ${
 const fmtCI = (s) => (s?.ci ? `${s.ci.lo.toFixed(3)} – ${s.ci.hi.toFixed(3)} ` +
 	`(${Math.round(s.ci.level * 100)}%)` : '–');
 
-// Per-mode column of one configuration's table.
-function column(config, mode) {
-	const ps = pairs(config, mode);
+// Per-mode column of one server's and configuration's table.
+function column(server, config, mode) {
+	const ps = pairs(server, config, mode);
 	const side = (slot, f) => stats(ps.map((p) => f(p[slot])));
 	const ratio = (f) => stats(ps.map((p) => f(p.with) / f(p.without)));
 	const attached = mode !== 'control';
 	const agent = (f) => (attached ? stats(ps.map((p) => f(p.with))) : null);
-	const redone = new Set(all.filter((r) => !r.kept && r.config === config && r.mode === mode)
-		.map((r) => r.pair)).size;
+	const redone = new Set(all.filter((r) => !r.kept && r.server === server &&
+		r.config === config && r.mode === mode).map((r) => r.pair)).size;
 	return {
 		n: ps.length,
 		cpuWithout: side('without', cpuPerReqUs), cpuWith: side('with', cpuPerReqUs),
@@ -110,6 +135,12 @@ function column(config, mode) {
 		agentPct: agent(agentPctCpu), agentUs: agent(agentUsPerReq), agentMiB: agent(agentMiB),
 		attach: agent(attachMs), detach: agent(detachMs), iters: agent(itersPerReq),
 		deltaUs: stats(ps.map((p) => cpuPerReqUs(p.with) - cpuPerReqUs(p.without))),
+		busyWithout: side('without', serverBusyPct), busyWith: side('with', serverBusyPct),
+		// Pool jobs per request (the attached run's count) and what the mode costs per job:
+		// per pair (CPU per request with - without) / jobs per request, in µs.
+		jobs: agent(poolJobsPerReq),
+		usPerJob: attached ? stats(ps.map((p) =>
+			(cpuPerReqUs(p.with) - cpuPerReqUs(p.without)) / poolJobsPerReq(p.with))) : null,
 		other: stats(ps.flatMap((p) => [p.with.other_cpu_ms, p.without.other_cpu_ms])
 			.map((ms) => ms / meta.seconds / 10)),
 		errors: ps.reduce((a, p) => a + p.with.load.errors + p.without.load.errors, 0),
@@ -118,19 +149,51 @@ function column(config, mode) {
 	};
 }
 
-const MODES = [
-	['control', 'control<br>(nothing attached to either run)'],
-	['default', 'default<br>`watch -p PID --json`'],
-	['phases', 'exact phases<br>`watch -p PID --json --phases`'],
-].filter(([m]) => runs.some((r) => r.mode === m));
+// Column titles. A mode not named here (scripts/bench.sh's MODE_TABLE) gets its name and
+// its flags, from the records.
+const MODE_TITLES = {
+	control: 'control<br>(nothing attached to either run)',
+	default: 'default<br>`watch -p PID --json`',
+	phases: 'exact phases<br>`watch -p PID --json --phases`',
+	pool: 'thread pool<br>`watch -p PID --json --pool`',
+	syscalls: 'syscalls<br>`watch -p PID --json --syscalls`',
+};
+const modeOrder = ['control', 'default', 'phases', 'pool', 'syscalls'];
+const modeNames = [...new Set([...modeOrder, ...runs.map((r) => r.mode)])]
+	.filter((m) => runs.some((r) => r.mode === m));
+// A mode's uvscope flags: from the run (meta.json, runs.jsonl), else as they always were.
+const KNOWN_FLAGS = { default: '', phases: '--phases', pool: '--pool', syscalls: '--syscalls' };
+const modeFlags = (m) => meta.mode_flags?.[m] ?? runs.find((r) => r.mode === m)?.flags ??
+	KNOWN_FLAGS[m] ?? '?';
+const modeTitle = (m) => MODE_TITLES[m] ?? `${m}<br>\`watch -p PID --json ${modeFlags(m)}\``;
 
-function table(config, rows) {
-	const cols = MODES.map(([m]) => column(config, m));
-	const out = [`| min / median / max over pairs | ${MODES.map(([, h]) => h).join(' | ')} |`,
-		`|---|${MODES.map(() => '---:').join('|')}|`];
-	for (const [label, f] of rows)
-		out.push(`| ${label} | ${cols.map(f).join(' | ')} |`);
-	return { text: out.join('\n'), cols };
+// The servers (scripts/bench.sh's SERVER_TABLE), in that order, and what each does per request.
+const SERVER_INFO = {
+	plain: ['Plain server', 'answers each request at once with 25 bytes; no thread-pool work'],
+	fs: ['fs server', 'per request an async `fs.stat` and an async `fs.readFile` of a 1 KiB ' +
+		'file (5 thread-pool jobs: stat, open, fstat, read, close), then the file as the answer'],
+	crypto: ['crypto server', 'per request one async `crypto.pbkdf2` (HMAC-SHA256, 1000 ' +
+		'iterations, about 0.2 ms of CPU) on the thread pool, then the key as the answer'],
+};
+const servers = [...new Set([...Object.keys(meta.servers ?? {}), 'plain', 'fs', 'crypto',
+	...runs.map((r) => r.server)])].filter((s) => runs.some((r) => r.server === s));
+// Only the plain server: the report reads exactly as before there were several.
+const single = servers.length === 1 && servers[0] === 'plain';
+const plainName = single ? 'the server' : 'the plain server';
+const serverScript = (s) => meta.servers?.[s]?.script ?? (s === 'plain' ? 'bench/server.js' : `bench/server-${s}.js`);
+const serverName = (s) => SERVER_INFO[s]?.[0] ?? `${s} server`;
+const serverRate = (s) => runs.find((r) => r.server === s && r.config === 'rate')?.rate ??
+	meta.servers?.[s]?.rate ?? meta.rate;
+
+function table(server, config, rows) {
+	const modes = modeNames.filter((m) => runs.some((r) => r.server === server && r.config === config && r.mode === m));
+	const cols = modes.map((m) => column(server, config, m));
+	const out = [`| min / median / max over pairs | ${modes.map(modeTitle).join(' | ')} |`,
+		`|---|${modes.map(() => '---:').join('|')}|`];
+	for (const [label, f, when] of rows)
+		if (!when || cols.some(when))
+			out.push(`| ${label} | ${cols.map(f).join(' | ')} |`);
+	return { text: out.join('\n'), cols, modes };
 }
 
 const agentRows = [
@@ -147,50 +210,71 @@ const hygieneRows = [
 	['load generator errors / requests never sent', (c) => `${c.errors} / ${c.unsent}`],
 ];
 
+// Thread-pool rows: shown where some mode watched the pool (the others' cells are "–").
+const poolRows = [
+	['thread-pool jobs per request (uvscope\'s count, whole run)', (c) => fmt(c.jobs, 2), (c) => c.jobs],
+	['**cost per pool job, µs**: (CPU per request with − without) / jobs per request', (c) => fmt(c.usPerJob, 1),
+		(c) => c.usPerJob],
+];
+
 const sections = [];
-const found = {};
-if (runs.some((r) => r.config === 'rate')) {
-	const t = table('rate', [
-		['**server CPU per request, µs** — without', (c) => fmt(c.cpuWithout, 2)],
-		['— with', (c) => fmt(c.cpuWith, 2)],
-		['**— ratio with / without**', (c) => fmtRatio(c.cpuRatio)],
-		['— confidence interval of the median ratio', (c) => fmtCI(c.cpuRatio)],
-		['load generator\'s CPU per request (not watched), ratio with / without', (c) => fmtRatio(c.loadgenRatio)],
-		['**p99 latency, µs** — without', (c) => fmt(c.p99Without, 0)],
-		['— with', (c) => fmt(c.p99With, 0)],
-		['**— ratio with / without**', (c) => fmtRatio(c.p99Ratio)],
-		['p50 latency, µs — without', (c) => fmt(c.p50Without, 0)],
-		['— with', (c) => fmt(c.p50With, 0)],
-		...agentRows, ...hygieneRows,
-	]);
-	found.rate = Object.fromEntries(MODES.map(([m], i) => [m, t.cols[i]]));
-	sections.push(`## ${meta.rate} requests/s, open loop (${meta.connections} keep-alive connections)\n\n` +
-		`Latency runs from each request's scheduled send time.\n\n${t.text}`);
-}
-if (runs.some((r) => r.config === 'saturation')) {
-	const t = table('saturation', [
-		['**throughput, requests/s** — without', (c) => fmt(c.tputWithout, 0)],
-		['— with', (c) => fmt(c.tputWith, 0)],
-		['**— ratio with / without**', (c) => fmtRatio(c.tputRatio)],
-		['— confidence interval of the median ratio', (c) => fmtCI(c.tputRatio)],
-		['**server CPU per request, µs** — without', (c) => fmt(c.cpuWithout, 2)],
-		['— with', (c) => fmt(c.cpuWith, 2)],
-		['**— ratio with / without**', (c) => fmtRatio(c.cpuRatio)],
-		['load generator\'s CPU per request (not watched), ratio with / without', (c) => fmtRatio(c.loadgenRatio)],
-		['p99 latency, µs — without', (c) => fmt(c.p99Without, 0)],
-		['— with', (c) => fmt(c.p99With, 0)],
-		...agentRows, ...hygieneRows,
-	]);
-	found.saturation = Object.fromEntries(MODES.map(([m], i) => [m, t.cols[i]]));
-	sections.push(`## Saturation, closed loop (${meta.connections} keep-alive connections)\n\n` +
-		`Each connection sends its next request as soon as the previous answer is in.\n\n${t.text}`);
+const found = {};	// found[server][config][mode] = column
+for (const server of servers) {
+	const has = (config) => runs.some((r) => r.server === server && r.config === config);
+	const keep = (config, t) => {
+		found[server] ??= {};
+		found[server][config] = Object.fromEntries(t.modes.map((m, i) => [m, t.cols[i]]));
+	};
+	const title = (what) => (single ? `## ${what}` : `## ${serverName(server)}: ${what}`);
+	const about = single ? '' : `\`${serverScript(server)}\`: ${SERVER_INFO[server]?.[1] ?? 'see the script'}. `;
+	if (has('rate')) {
+		const t = table(server, 'rate', [
+			['**server CPU per request, µs** — without', (c) => fmt(c.cpuWithout, 2)],
+			['— with', (c) => fmt(c.cpuWith, 2)],
+			['**— ratio with / without**', (c) => fmtRatio(c.cpuRatio)],
+			['— confidence interval of the median ratio', (c) => fmtCI(c.cpuRatio)],
+			...poolRows,
+			['server CPU busy, % of its CPU (pool threads included) — without', (c) => fmt(c.busyWithout, 0)],
+			['— with', (c) => fmt(c.busyWith, 0)],
+			['load generator\'s CPU per request (not watched), ratio with / without', (c) => fmtRatio(c.loadgenRatio)],
+			['**p99 latency, µs** — without', (c) => fmt(c.p99Without, 0)],
+			['— with', (c) => fmt(c.p99With, 0)],
+			['**— ratio with / without**', (c) => fmtRatio(c.p99Ratio)],
+			['p50 latency, µs — without', (c) => fmt(c.p50Without, 0)],
+			['— with', (c) => fmt(c.p50With, 0)],
+			...agentRows, ...hygieneRows,
+		]);
+		keep('rate', t);
+		sections.push(`${title(`${serverRate(server)} requests/s, open loop (${meta.connections} keep-alive connections)`)}\n\n` +
+			`${about}Latency runs from each request's scheduled send time.\n\n${t.text}`);
+	}
+	if (has('saturation')) {
+		const t = table(server, 'saturation', [
+			['**throughput, requests/s** — without', (c) => fmt(c.tputWithout, 0)],
+			['— with', (c) => fmt(c.tputWith, 0)],
+			['**— ratio with / without**', (c) => fmtRatio(c.tputRatio)],
+			['— confidence interval of the median ratio', (c) => fmtCI(c.tputRatio)],
+			['**server CPU per request, µs** — without', (c) => fmt(c.cpuWithout, 2)],
+			['— with', (c) => fmt(c.cpuWith, 2)],
+			['**— ratio with / without**', (c) => fmtRatio(c.cpuRatio)],
+			...poolRows,
+			['load generator\'s CPU per request (not watched), ratio with / without', (c) => fmtRatio(c.loadgenRatio)],
+			['p99 latency, µs — without', (c) => fmt(c.p99Without, 0)],
+			['— with', (c) => fmt(c.p99With, 0)],
+			...agentRows, ...hygieneRows,
+		]);
+		keep('saturation', t);
+		sections.push(`${title(`saturation, closed loop (${meta.connections} keep-alive connections)`)
+			.replace(/## saturation/, '## Saturation')}\n\n` +
+			`${about}Each connection sends its next request as soon as the previous answer is in.\n\n${t.text}`);
+	}
 }
 
 // ---- conclusion, in words, from the numbers above -------------------------------------------
 function conclusion() {
 	const lines = [];
-	const rate = found.rate;
-	const sat = found.saturation;
+	const rate = found.plain?.rate;
+	const sat = found.plain?.saturation;
 	const ci = (r) => (r.ci ? `${pct(r.ci.lo)} to ${pct(r.ci.hi)}` : null);
 	const noise = rate?.control?.cpuRatio;
 	if (rate?.default?.cpuRatio) {
@@ -249,6 +333,36 @@ function conclusion() {
 				`${pct(sat.phases.tputRatio.med)} (median; ${pct(sat.phases.tputRatio.min)} to ` +
 				`${pct(sat.phases.tputRatio.max)}).` : ''));
 	}
+	if (rate?.pool?.cpuRatio) {
+		const p = rate.pool, d = rate.default;
+		lines.push(`- \`--pool\` on ${plainName}, which runs no thread-pool jobs ` +
+			`(${fmtNum(p.jobs?.med, 2)} per request): CPU per request ${pct(p.cpuRatio.med)} at ` +
+			`${serverRate('plain')} requests/s (median; single pairs ${pct(p.cpuRatio.min)} to ` +
+			`${pct(p.cpuRatio.max)})` + (d?.cpuRatio ? `, against ${pct(d.cpuRatio.med)} for the ` +
+				`default mode alone. The pool's uprobes fire only on pool jobs (and synchronous fs ` +
+				`calls), so the two should differ by noise only.` : '.') +
+			` It attaches in ${fmtNum(p.attach.med, 0)} ms and detaches in ` +
+			`${fmtNum(p.detach.med, 0)} ms (median).`);
+	}
+	for (const server of servers.filter((s) => s !== 'plain')) {
+		const r = found[server]?.rate ?? found[server]?.saturation;
+		const p = r?.pool, d = r?.default, c = r?.control;
+		if (!p?.usPerJob) continue;
+		const where = found[server]?.rate ? `${serverRate(server)} requests/s` : 'saturation';
+		const beyond = d?.deltaUs ? (p.deltaUs.med - d.deltaUs.med) / p.jobs.med : NaN;
+		lines.push(`- **${serverName(server)} (${where}, ${fmtNum(p.jobs.med, 2)} pool jobs per ` +
+			`request): \`--pool\` costs ${fmtNum(p.usPerJob.med, 1)} µs of the server's CPU per ` +
+			`pool job** (median over ${p.n} pair${p.n === 1 ? '' : 's'}; single pairs ` +
+			`${fmtNum(p.usPerJob.min, 1)} to ${fmtNum(p.usPerJob.max, 1)}), that is ` +
+			`${pct(p.cpuRatio.med)} CPU per request (${fmtNum(p.deltaUs.med, 1)} µs on ` +
+			`${fmtNum(p.cpuWithout.med, 1)} µs).` +
+			(d?.cpuRatio ? ` The default mode alone costs this server ${pct(d.cpuRatio.med)} ` +
+				`(${fmtNum(d.deltaUs.med, 1)} µs per request), so the pool's uprobes themselves ` +
+				`come to about ${fmtNum(beyond, 1)} µs per job (difference of medians).` : '') +
+			(c?.cpuRatio ? ` Control pairs: ${pct(c.cpuRatio.min)} to ${pct(c.cpuRatio.max)}.` : '') +
+			(p.p99Ratio && found[server]?.rate ? ` p99 latency: ${fmtNum(p.p99Without.med, 0)} µs ` +
+				`without, ${fmtNum(p.p99With.med, 0)} µs with.` : ''));
+	}
 	const ag = rate?.default ?? sat?.default;
 	if (ag?.agentPct)
 		lines.push(`- uvscope itself (default mode, ${meta.rate} requests/s) uses ` +
@@ -267,7 +381,7 @@ const addedNs = (mode) => sys?.[`ns_per_syscall_${mode}`] - sys?.ns_per_syscall_
 // per system call (hot caches) and the server's system calls per request.
 function syscallFloor(config) {
 	const per = sys?.[`syscalls_per_request_${config}`];
-	const col = found[config]?.default ?? found[config]?.control;
+	const col = found.plain?.[config]?.default ?? found.plain?.[config]?.control;
 	if (!Number.isFinite(per) || !Number.isFinite(addedNs('default')) || !col?.cpuWithout)
 		return null;
 	const us = (per * addedNs('default')) / 1e3;
@@ -280,19 +394,25 @@ function syscallSection() {
 		(mode === 'none' ? '' : ` (+${fmtNum(addedNs(mode), 0)})`);
 	const floors = ['rate', 'saturation'].map((c) => [c, syscallFloor(c)]).filter(([, f]) => f);
 	const name = (c) => (c === 'rate' ? `${meta.rate} requests/s` : 'saturation');
+	// Every mode measured (scripts/bench.sh: all of its MODE_TABLE), in the usual order.
+	const measured = Object.keys(sys).filter((k) => k.startsWith('ns_per_syscall_'))
+		.map((k) => k.slice('ns_per_syscall_'.length)).filter((m) => m !== 'none');
+	const cols = ['none', ...[...new Set([...modeOrder, ...measured])].filter((m) => measured.includes(m))];
+	const head = (m) => ({ none: 'nothing attached', default: 'default mode' })[m] ??
+		`\`${modeFlags(m) || m}\``;
 	return `
 ## What one system call costs while uvscope is attached
 
 The default mode runs BPF programs on the \`sys_enter\` and \`sys_exit\` tracepoints, that is
 in every system call of every process on the machine, watched or not (they return at once
 for other processes). Nanoseconds per \`getppid()\` in a process that is not the target,
-best of 5 rounds of 2 million, with uvscope attached to an idle server:
+best of 5 rounds of 2 million, with uvscope attached to an idle ${single ? '' : 'plain '}server:
 
-| nothing attached | default mode | \`--phases\` |
-|---:|---:|---:|
-| ${row('none')} | ${row('default')} | ${row('phases')} |
+| ${cols.map(head).join(' | ')} |
+|${cols.map(() => '---:').join('|')}|
+| ${cols.map(row).join(' | ')} |
 ` + (floors.length ? `
-${floors.map(([c, f]) => `At ${name(c)} the server makes ${fmtNum(f.per, 2)} system calls per ` +
+${floors.map(([c, f]) => `At ${name(c)} ${plainName} makes ${fmtNum(f.per, 2)} system calls per ` +
 		`request (counted with perf), so the default mode costs it at least ${fmtNum(f.us, 2)} µs ` +
 		`per request, ${pct(1 + f.frac)} of its CPU per request.`).join(' ')}
 "At least": the loop above runs with hot caches; in a real program the extra code also
@@ -305,6 +425,16 @@ const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
 const model = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? 'unknown';
 const virt = /^flags\s*:.*\bhypervisor\b/m.test(cpuinfo) ? ', virtual machine' : '';
 const stamp = path.basename(runDir);
+
+// "fs (bench/server-fs.js): 3500 requests/s open loop; modes control, default, pool"
+function serverLine(s) {
+	const configs = [...new Set(runs.filter((r) => r.server === s).map((r) => r.config))];
+	const modes = modeNames.filter((m) => runs.some((r) => r.server === s && r.mode === m));
+	return `${serverName(s)} (\`${serverScript(s)}\`): ` +
+		configs.map((c) => (c === 'rate' ? `${serverRate(s)} requests/s open loop` : 'saturation'))
+			.join(', ') + `; modes ${modes.join(', ')}`;
+}
+const poolMeasured = runs.some((r) => Number.isFinite(poolJobs(r)) && poolJobs(r) > 0);
 
 const md = `# uvscope benchmark: what watching a Node.js server costs it
 
@@ -319,7 +449,9 @@ Raw per-run numbers: \`bench/runs/${stamp}/\` (not in git). Method: bench/README
 | kernel | ${os.release()} |
 | node | ${meta.node} |
 | uvscope | ${meta.uvscope} (source ${meta.git}; binary sha256 ${meta.uvscope_sha256 ?? '?'}…) |
-| runs | ${meta.pairs} pairs per configuration and mode, ${meta.seconds} s each; a fresh server for each pair number and configuration, warmed up (${meta.warmup} s at saturation, 1 s at the configuration's load), then used by that pair of every mode |
+${single ? `| runs | ${meta.pairs} pairs per configuration and mode, ${meta.seconds} s each; a fresh server for each pair number and configuration, warmed up (${meta.warmup} s at saturation, 1 s at the configuration's load), then used by that pair of every mode |` :
+`| runs | ${meta.pairs} pairs per server, configuration and mode, ${meta.seconds} s each; a fresh server for each pair number, server and configuration, warmed up (${meta.warmup} s at saturation, 1 s at the configuration's load), then used by that pair of every mode |
+| servers | ${servers.map(serverLine).join('<br>')} |`}
 | CPUs | server on CPU ${meta.server_cpu}, load generator on CPU ${meta.load_cpu}, uvscope on CPU ${meta.agent_cpu} |
 | load | bench/loadgen.c, ${meta.connections} keep-alive connections to 127.0.0.1, one request in flight per connection |
 
@@ -335,7 +467,13 @@ Raw per-run numbers: \`bench/runs/${stamp}/\` (not in git). Method: bench/README
   run (sum of \`/proc/PID/task/*/schedstat\` field 1, before and after) / requests completed.
   The BPF programs run inside the server's own system calls and uprobes, so their cost is
   in this number.
-- uvscope's CPU is its own schedstat over the measured run; max RSS is VmHWM; attach time
+${poolMeasured ? `- **Pool jobs per request** = the libuv thread-pool jobs uvscope counted while attached
+  (its summary's \`threadpool.completed\`, the whole session) / requests completed.
+  **Cost per pool job** = per pair, (server CPU per request with − without) / jobs per
+  request, then the median over pairs. It includes what the default mode costs the server
+  (its syscall programs also run in the pool threads' system calls); the default column
+  shows that part alone.
+` : ''}- uvscope's CPU is its own schedstat over the measured run; max RSS is VmHWM; attach time
   runs from starting uvscope to its first JSON line (\`"type":"attach"\`), polled every 1 ms.
 - Before each pair the script waits for an idle machine (below ${meta.quiet_pct ?? '–'}% of a CPU, no
   other uvscope loaded). A pair is redone (${meta.retries === 1 ? 'once' : `up to ${meta.retries} times`}) when the rest of the machine used

@@ -258,17 +258,41 @@ static __always_inline bool wants_control(const void *user_msghdr)
 	return m.msg_controllen != 0;
 }
 
+/* Whether fd_enter / fd_exit have anything to do for this syscall: most have not. */
+static __always_inline bool touches_fds(__u32 nr)
+{
+	switch (nr) {
+	case NR_CLOSE:
+	case NR_DUP2:
+	case NR_DUP3:
+	case NR_FCNTL:
+	case NR_PIPE:
+	case NR_PIPE2:
+	case NR_SOCKETPAIR:
+	case NR_SIGNALFD:
+	case NR_SIGNALFD4:
+	case NR_CLOSE_RANGE:
+	case NR_IO_URING_ENTER:
+	case NR_RECVMSG:
+	case NR_RECVMMSG:
+		return true;
+	}
+	return returns_new_fd(nr);
+}
+
 static __always_inline void fd_enter(struct task_struct *task, struct pt_regs *regs, __u32 nr,
 				     struct inflight *f)
 {
-	int fd0 = (int)BPF_CORE_READ(regs, di), fd1 = (int)BPF_CORE_READ(regs, si);
+	int fd0, fd1;
 
 	switch (nr) {
 	case NR_CLOSE:
-		f->closing_type = fd_type_of(task, fd0);
+		f->closing_type = fd_type_of(task, (int)BPF_CORE_READ(regs, di));
 		break;
 	case NR_DUP2:
 	case NR_DUP3:
+		fd0 = (int)BPF_CORE_READ(regs, di);
+		fd1 = (int)BPF_CORE_READ(regs, si);
 		if (fd0 != fd1)
 			f->closing_type = fd_type_of(task, fd1);
 		break;
@@ -283,8 +307,8 @@ static __always_inline void fd_exit(struct task_struct *task, struct pt_regs *re
 				    long ret, const struct inflight *f)
 {
 	struct uvs_sys_counters *c = counters();
-	int fd0 = (int)BPF_CORE_READ(regs, di);
-	long arg1 = BPF_CORE_READ(regs, si);
+	int fd0;
+	long arg1;
 
 	if (!c)
 		return;
@@ -296,6 +320,8 @@ static __always_inline void fd_exit(struct task_struct *task, struct pt_regs *re
 		break;
 	case NR_DUP2:
 	case NR_DUP3:
+		fd0 = (int)BPF_CORE_READ(regs, di);
+		arg1 = BPF_CORE_READ(regs, si);
 		if (ret >= 0 && fd0 != (int)arg1) {
 			if (f->closing_type >= 0)
 				fd_closed(c, f->closing_type);
@@ -303,6 +329,7 @@ static __always_inline void fd_exit(struct task_struct *task, struct pt_regs *re
 		}
 		break;
 	case NR_FCNTL:
+		arg1 = BPF_CORE_READ(regs, si);
 		if (ret >= 0 && (arg1 == F_DUPFD || arg1 == F_DUPFD_CLOEXEC))
 			fd_opened(c, task, (int)ret);
 		break;
@@ -317,7 +344,8 @@ static __always_inline void fd_exit(struct task_struct *task, struct pt_regs *re
 		break;
 	case NR_SIGNALFD:
 	case NR_SIGNALFD4:
-		if (ret >= 0 && fd0 == -1) /* else it updated the mask of an existing signalfd */
+		/* With an existing fd it only changed that signalfd's mask. */
+		if (ret >= 0 && (int)BPF_CORE_READ(regs, di) == -1)
 			fd_opened(c, task, (int)ret);
 		break;
 	case NR_CLOSE_RANGE:
@@ -331,7 +359,7 @@ static __always_inline void fd_exit(struct task_struct *task, struct pt_regs *re
 			fd_untracked(c);
 		break;
 	default:
-		if (ret >= 0 && returns_new_fd(nr))
+		if (ret >= 0)
 			fd_opened(c, task, (int)ret);
 	}
 }
@@ -409,7 +437,7 @@ int BPF_PROG(uvs_sc_enter, struct pt_regs *regs, long id)
 	f->nr = (__u32)id;
 	f->closing_type = -1;
 	f->passes_fds = 0;
-	if (track_fds)
+	if (track_fds && touches_fds((__u32)id))
 		fd_enter(task, regs, (__u32)id, f);
 	/* Last, so the time spent above is not charged to the syscall. */
 	f->start_ns = bpf_ktime_get_ns();
@@ -436,7 +464,7 @@ int BPF_PROG(uvs_sc_exit, struct pt_regs *regs, long ret)
 	d = now - f->start_ns;
 	f->start_ns = 0;
 	record(tid, f->nr, d, ret);
-	if (track_fds)
+	if (track_fds && touches_fds(f->nr))
 		fd_exit(task, regs, f->nr, ret, f);
 	if (d >= slow_ns)
 		check_slow(tid, f->nr, now, d, ret, regs);

@@ -2,21 +2,29 @@
 # scripts/bench.sh: what does watching a Node process with uvscope cost that process?
 # (`make bench` builds uvscope, then runs this; see bench/README.md for the method.)
 #
-# A plain Node HTTP server (bench/server.js) is driven by bench/loadgen.c in two
-# configurations:
-#   rate        open loop at BENCH_RATE (5000) requests/s on a fixed schedule, latency from
-#               each request's scheduled send time (no coordinated omission)
+# Node HTTP servers (BENCH_SERVERS, see SERVER_TABLE) are driven by bench/loadgen.c in up
+# to two configurations:
+#   rate        open loop at the server's rate (plain: BENCH_RATE, 5000 requests/s) on a
+#               fixed schedule, latency from each request's scheduled send time (no
+#               coordinated omission)
 #   saturation  closed loop, as fast as the server answers, on BENCH_CONNS connections
-# and for each in three modes, as PAIRS of runs on one server process, one run without and
-# one with uvscope attached (attached to the running server, as it would be used):
+# and for each in several modes (MODE_TABLE), as PAIRS of runs on one server process, one run
+# without and one with uvscope attached (attached to the running server, as it would be used):
 #   control     nothing attached to either run of the pair: the machine's own noise
 #   default     uvscope watch -p PID --json
-#   phases      uvscope watch -p PID --json --phases (uprobes in libuv)
+#   phases      uvscope watch -p PID --json --phases (uprobes in libuv's loop)
+#   pool        uvscope watch -p PID --json --pool (uprobes in libuv's thread pool)
+#   syscalls    uvscope watch -p PID --json --syscalls (every syscall of the target)
 # Overhead = per pair, the ratio with / without; reported as min / median / max over pairs.
 #
 # Environment (defaults in brackets):
-#   BENCH_PAIRS [8]  BENCH_SECONDS [5]  BENCH_WARMUP [2]  BENCH_RATE [5000]  BENCH_CONNS [50]
-#   BENCH_CONFIGS ["rate saturation"]  BENCH_MODES ["control default phases"]
+#   BENCH_PAIRS [8]  BENCH_SECONDS [5]  BENCH_WARMUP [2]  BENCH_CONNS [50]
+#   BENCH_SERVERS ["plain fs crypto"]
+#   BENCH_RATE [5000] (plain)  BENCH_RATE_FS [2500]  BENCH_RATE_CRYPTO [2000]
+#   BENCH_CONFIGS, BENCH_CONFIGS_<SERVER>  [plain: "rate saturation", fs and crypto: "rate"]
+#   BENCH_MODES, BENCH_MODES_<SERVER>  [plain: "control default phases pool syscalls",
+#                                       fs and crypto: "control default pool"]
+#     (<SERVER> in capitals; BENCH_X_<SERVER> wins over BENCH_X, which applies to every server)
 #   BENCH_SERVER_CPU [1]  BENCH_LOAD_CPU [0]  BENCH_AGENT_CPU [= BENCH_LOAD_CPU]
 #   BENCH_MAX_OTHER_PCT [25]  BENCH_RETRIES [1]  (see run_pair)
 #   BENCH_QUIET_PCT [5]  BENCH_QUIET_WAIT [30]  (see wait_quiet)
@@ -27,13 +35,49 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
+# ---- what is measured --------------------------------------------------------------------
+# The servers. Each one's rate (open loop) keeps its CPU, pool threads included (the whole
+# process is pinned to BENCH_SERVER_CPU), in the 50-70% band between the runs without and
+# with uvscope: busy enough that the pool is really used, and never saturated, even with the
+# costliest mode attached (a saturated server batches work, its CPU per request falls and
+# hides the cost, and its latency is only queueing). Measured on the 2-CPU VM of
+# bench/results.md:
+#   fs      ~170 us of CPU per request (5 pool jobs): 2500/s is ~43% busy without uvscope
+#           and ~75-80% with --pool, which adds about 25 us per job there; 3500/s reached
+#           ~90% with --pool, too close to saturation.
+#   crypto  ~305 us per request (one pbkdf2 job of ~0.2 ms): 2000/s is ~60% busy without,
+#           ~73% with --pool.
+#   plain   stays at 5000/s (~50 us per request, ~25% busy): the rate its goal is stated at,
+#           comparable with earlier reports.
+# "pool work": the server's requests run libuv thread-pool jobs, so a mode that reports the
+# pool must count some (else its probes did not fire).
+#   server  script            rate  configs             modes                        pool work
+SERVER_TABLE='
+  plain   server.js         5000  rate,saturation     control,default,phases,pool,syscalls  no
+  fs      server-fs.js      2500  rate                control,default,pool         yes
+  crypto  server-crypto.js  2000  rate                control,default,pool         yes
+'
+# The modes: what each adds to `uvscope watch -p PID --json`, and how to tell that what it
+# asked for is really there, beyond the attach line's "unavailable":[] that every mode must
+# show: a pattern the attach line must contain, a BPF program (name prefix) the agent must
+# hold after attaching (checked when bpftool is installed), and a pattern its summary line
+# must contain (the probes delivered data). "-": nothing. Several flags: comma-separated.
+# A new mode is one line here (and, for a nicer column title, one in bench/report.mjs).
+# The attach line says nothing about the pool (as of schema 1): the pool's check is that
+# its uprobe programs are loaded and that the summary's "threadpool" is not null.
+#   mode     flags       attach line must contain   agent holds BPF prog   summary must contain
+MODE_TABLE='
+  default  -           -                          -                      -
+  phases   --phases    "mode":"exact-phases"      uvs_phase_             "phases":{
+  pool     --pool      -                          uvs_pool_              "threadpool":{
+  syscalls --syscalls  -                          uvs_sc_                "syscalls":{
+'
+
 PAIRS=${BENCH_PAIRS:-8}
 RUN_S=${BENCH_SECONDS:-5}
 WARMUP_S=${BENCH_WARMUP:-2}		# at saturation, once per server: see run_round
-RATE=${BENCH_RATE:-5000}
 CONNS=${BENCH_CONNS:-50}
-CONFIGS=${BENCH_CONFIGS:-rate saturation}
-MODES=${BENCH_MODES:-control default phases}
+SERVERS=${BENCH_SERVERS:-plain fs crypto}
 SERVER_CPU=${BENCH_SERVER_CPU:-1}
 LOAD_CPU=${BENCH_LOAD_CPU:-0}
 # uvscope runs beside the load generator, not beside the server: its own work (a wakeup
@@ -70,10 +114,57 @@ command -v "$NODE" >/dev/null || die "no $NODE"
 command -v taskset >/dev/null || die "no taskset (apt-get install util-linux)"
 (( $(nproc) >= 2 )) || die "needs 2 CPUs: the server and the load generator each get one"
 [[ $SERVER_CPU != "$LOAD_CPU" ]] || die "BENCH_SERVER_CPU and BENCH_LOAD_CPU must differ"
-for v in PAIRS RUN_S WARMUP_S RATE CONNS RETRIES MAX_OTHER_PCT QUIET_PCT QUIET_WAIT; do
+for v in PAIRS RUN_S WARMUP_S CONNS RETRIES MAX_OTHER_PCT QUIET_PCT QUIET_WAIT; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
 (( PAIRS >= 1 && RUN_S >= 1 )) || die "BENCH_PAIRS and BENCH_SECONDS must be at least 1"
+
+# The tables above, into MODE_FLAGS[mode] (space-separated), MODE_ATTACH, MODE_PROG,
+# MODE_SUMMARY (patterns, empty for none); SERVER_SCRIPT[server], SERVER_RATE,
+# SERVER_CONFIGS, SERVER_MODES, SERVER_POOL (yes/no), the environment applied.
+declare -A MODE_FLAGS=() MODE_ATTACH=() MODE_PROG=() MODE_SUMMARY=()
+MODE_NAMES=() SERVER_NAMES=()	# in the tables' order
+declare -A SERVER_SCRIPT=() SERVER_RATE=() SERVER_CONFIGS=() SERVER_MODES=() SERVER_POOL=()
+undash() { if [[ $1 == - ]]; then REPLY=; else REPLY=$1; fi; }	# "-": nothing
+words() { local -a w; read -r -a w <<<"$1"; REPLY=${w[*]}; }	# trimmed, single spaces
+while read -r m flags attach prog summary; do
+	[[ -n $m ]] || continue
+	undash "$flags"; MODE_FLAGS[$m]=${REPLY//,/ }
+	undash "$attach"; MODE_ATTACH[$m]=$REPLY
+	undash "$prog"; MODE_PROG[$m]=$REPLY
+	undash "$summary"; MODE_SUMMARY[$m]=$REPLY
+	MODE_NAMES+=("$m")
+done <<<"$MODE_TABLE"
+while read -r srv script rate configs modes pool; do
+	[[ -n $srv ]] || continue
+	up=${srv^^}
+	v=BENCH_RATE_$up; rate=${!v:-$rate}
+	if [[ $srv == plain ]]; then rate=${BENCH_RATE_PLAIN:-${BENCH_RATE:-$rate}}; fi
+	v=BENCH_CONFIGS_$up; configs=${!v:-${BENCH_CONFIGS:-${configs//,/ }}}
+	v=BENCH_MODES_$up; modes=${!v:-${BENCH_MODES:-${modes//,/ }}}
+	SERVER_SCRIPT[$srv]=$script SERVER_RATE[$srv]=$rate SERVER_POOL[$srv]=$pool
+	SERVER_NAMES+=("$srv")
+	words "$configs"; SERVER_CONFIGS[$srv]=$REPLY
+	words "$modes"; SERVER_MODES[$srv]=$REPLY
+done <<<"$SERVER_TABLE"
+words "$SERVERS"; SERVERS=$REPLY
+[[ -n $SERVERS ]] || die "BENCH_SERVERS is empty"
+for srv in $SERVERS; do
+	[[ -n ${SERVER_SCRIPT[$srv]:-} ]] ||
+		die "unknown server '$srv' in BENCH_SERVERS (known: ${SERVER_NAMES[*]})"
+	[[ ${SERVER_RATE[$srv]} =~ ^[1-9][0-9]*$ ]] ||
+		die "the rate of $srv must be a whole number (got '${SERVER_RATE[$srv]}')"
+	[[ -n ${SERVER_CONFIGS[$srv]} && -n ${SERVER_MODES[$srv]} ]] ||
+		die "no configurations or no modes for $srv"
+	for c in ${SERVER_CONFIGS[$srv]}; do
+		[[ $c == rate || $c == saturation ]] ||
+			die "unknown configuration '$c' for $srv (known: rate saturation)"
+	done
+	for m in ${SERVER_MODES[$srv]}; do
+		[[ $m == control || -n ${MODE_FLAGS[$m]+set} ]] ||
+			die "unknown mode '$m' for $srv (known: control ${MODE_NAMES[*]})"
+	done
+done
 
 # The script itself (polling files, reading /proc, forking) stays off the server's CPU.
 taskset -cp "$LOAD_CPU" $$ >/dev/null
@@ -101,6 +192,7 @@ fi
 
 # ---- cleanup: whatever happens, no server or agent outlives the script --------------------
 SERVER_PID=
+SERVER=		# which kind (SERVER_TABLE) is running
 AGENT_PID=
 LOADGEN_PID=
 cleanup() {
@@ -177,10 +269,15 @@ hwm_kb() {
 }
 
 # ---- the server -------------------------------------------------------------------------
-# start_server TAG: a fresh server pinned to its CPU; sets SERVER_PID and PORT.
+# start_server SERVER TAG: a fresh server of that kind pinned to its CPU (its pool threads
+# too); sets SERVER_PID, PORT and RATE (its open-loop rate). UV_USE_IO_URING=0: Node 20's
+# libuv would otherwise be free to send fs work to io_uring instead of the thread pool
+# (it does when the variable is 1), and the fs server's pool work would vanish.
 start_server() {
-	local out=$RUNDIR/$1.server.out
-	taskset -c "$SERVER_CPU" "$NODE" "$ROOT/bench/server.js" 0 >"$out" 2>&1 &
+	local out=$RUNDIR/$2.server.out
+	RATE=${SERVER_RATE[$1]}
+	UV_USE_IO_URING=0 taskset -c "$SERVER_CPU" "$NODE" "$ROOT/bench/${SERVER_SCRIPT[$1]}" 0 \
+		>"$out" 2>&1 &
 	SERVER_PID=$!
 	wait_line "$out" '"ready":true' 10 "$SERVER_PID" || die "server did not start: $(cat "$out")"
 	[[ $REPLY =~ \"port\":([0-9]+) ]] || die "no port in: $REPLY"
@@ -193,7 +290,8 @@ stop_server() {
 	SERVER_PID=
 }
 
-# load CONFIG SECONDS: one load generator run against the server; sets REPLY to its JSON.
+# load CONFIG SECONDS: one load generator run against the server (open loop at RATE, or
+# saturation); sets REPLY to its JSON.
 # It runs in the background and is waited for, so that a signal to this script is acted on
 # at once (bash runs traps only between commands, and wait is interruptible).
 load() {
@@ -208,11 +306,13 @@ load() {
 }
 
 # ---- the agent ----------------------------------------------------------------------------
-# attach_agent MODE TAG: start uvscope on the server, wait for its "attach" line; sets
-# AGENT_PID and ATTACH_US (from starting it to that line).
+# attach_agent MODE TAG: start uvscope on the server with the mode's flags (MODE_TABLE),
+# wait for its "attach" line and check that the mode got what it asked for; sets AGENT_PID
+# and ATTACH_US (from starting it to that line).
 attach_agent() {
-	local mode=$1 tag=$2 t0 hello flags=(watch -p "$SERVER_PID" --json)
-	if [[ $mode == phases ]]; then flags+=(--phases); fi
+	local mode=$1 tag=$2 t0 hello flags=(watch -p "$SERVER_PID" --json) extra
+	read -r -a extra <<<"${MODE_FLAGS[$mode]}"
+	flags+=("${extra[@]}")
 	now_us; t0=$REPLY
 	taskset -c "$AGENT_CPU" "$UVSCOPE" "${flags[@]}" \
 		>"$RUNDIR/$tag.agent.jsonl" 2>"$RUNDIR/$tag.agent.err" &
@@ -221,10 +321,30 @@ attach_agent() {
 		die "uvscope did not attach: $(cat "$RUNDIR/$tag.agent.err")"
 	hello=$REPLY
 	now_us; ATTACH_US=$((REPLY - t0))
-	# Without its uprobes the phases runs would measure the default mode twice.
-	[[ $hello == *'"unavailable":[]'* ]] || die "uvscope is missing something: $hello"
-	if [[ $mode == phases ]]; then
-		[[ $hello == *'"mode":"exact-phases"'* ]] || die "no exact phases: $hello"
+	# Without its uprobes a phases or pool run would measure the default mode twice.
+	[[ $hello == *'"unavailable":[]'* ]] || die "uvscope ${flags[*]} is missing something: $hello"
+	if [[ -n ${MODE_ATTACH[$mode]} && $hello != *"${MODE_ATTACH[$mode]}"* ]]; then
+		die "$mode: no ${MODE_ATTACH[$mode]} in uvscope's attach line: $hello"
+	fi
+	if [[ -n ${MODE_PROG[$mode]} ]] && command -v bpftool >/dev/null; then
+		agent_progs "$AGENT_PID"
+		[[ " $REPLY" == *" ${MODE_PROG[$mode]}"* ]] ||
+			die "$mode: uvscope holds no ${MODE_PROG[$mode]}* BPF program (it holds: $REPLY)"
+	fi
+}
+
+# check_summary MODE TAG: the mode's probes delivered what it asked for (MODE_TABLE), and,
+# on a server whose requests run pool jobs, a pool that is watched counted some. Only the
+# attached run's own summary line (SUMMARY) is looked at.
+check_summary() {
+	local mode=$1 tag=$2
+	[[ $SUMMARY != null ]] || die "$mode: uvscope printed no summary (see $tag.agent.err)"
+	if [[ -n ${MODE_SUMMARY[$mode]} && $SUMMARY != *"${MODE_SUMMARY[$mode]}"* ]]; then
+		die "$mode: no ${MODE_SUMMARY[$mode]} in uvscope's summary ($tag.agent.jsonl)"
+	fi
+	if [[ ${SERVER_POOL[$SERVER]} == yes && $SUMMARY =~ \"threadpool\":\{[^{}]*\"completed\":([0-9]+) ]] &&
+		(( BASH_REMATCH[1] == 0 )); then
+		die "$mode: the $SERVER server ran no pool jobs, by uvscope's count ($tag.agent.jsonl)"
 	fi
 }
 
@@ -283,6 +403,7 @@ run_one() {
 		detach_agent "$tag"
 		detach_us=$DETACH_US
 		summary=$SUMMARY
+		check_summary "$mode" "$tag"
 	fi
 
 	# Everything else that ran on the machine during the measured run: all busy CPU time
@@ -296,7 +417,7 @@ run_one() {
 	OTHER_PCT=$(( other_ms * 100 / ((w1 - w0) / 1000) ))
 	OTHER_UVSCOPES=$foreign
 
-	REC="\"tag\":\"$tag\",\"elapsed_ns\":$(( (w1 - w0) * 1000 )),\"server_cpu_ns\":$((s1 - s0))"
+	REC="\"tag\":\"$tag\",\"rate\":$RATE,\"elapsed_ns\":$(( (w1 - w0) * 1000 )),\"server_cpu_ns\":$((s1 - s0))"
 	REC+=",\"other_cpu_ms\":$other_ms,\"other_uvscope_progs\":$foreign"
 	REC+=",\"attach_us\":$attach_us,\"detach_us\":$detach_us,\"agent_cpu_ns\":$agent_ns"
 	REC+=",\"agent_hwm_kb\":$hwm,\"load\":$result"
@@ -304,24 +425,42 @@ run_one() {
 }
 
 # ---- one pair -----------------------------------------------------------------------------
+# OURS = the ids of the BPF programs PID (an agent) holds, as keys: the prog_id in the fdinfo
+# of its BPF file descriptors.
+declare -A OURS=()
+agent_prog_ids() {
+	local f key val
+	OURS=()
+	for f in /proc/"$1"/fdinfo/*; do
+		while read -r key val; do
+			if [[ $key == prog_id: ]]; then OURS[$val]=1; fi
+		done <"$f" 2>/dev/null || true
+	done
+}
+
+# REPLY = the names of the BPF programs the agent PID holds, space-separated (needs bpftool).
+agent_progs() {
+	local line names=""
+	agent_prog_ids "$1"
+	while IFS= read -r line; do
+		if [[ $line =~ ^([0-9]+):\ .*\ name\ ([^ ]+) && -n ${OURS[${BASH_REMATCH[1]}]:-} ]]; then
+			names+="${BASH_REMATCH[2]} "
+		fi
+	done < <(bpftool prog show 2>/dev/null || true)
+	REPLY=${names% }
+}
+
 # REPLY = how many uvscope BPF programs (named uvs_*) are loaded that are not AGENT_PID's
 # (if given): another uvscope (someone's tests) runs its syscall programs in our server's
-# syscalls too, and would make the runs without uvscope look slower than they are. Ours are
-# known by the prog_id in the fdinfo of the agent's BPF file descriptors.
+# syscalls too, and would make the runs without uvscope look slower than they are.
 other_uvscopes() {
-	local agent=${1:-} f key val line n=0
-	local -A ours=()
-	if [[ -n $agent ]]; then
-		for f in /proc/"$agent"/fdinfo/*; do
-			while read -r key val; do
-				if [[ $key == prog_id: ]]; then ours[$val]=1; fi
-			done <"$f" 2>/dev/null || true
-		done
-	fi
+	local agent=${1:-} line n=0
+	OURS=()
+	if [[ -n $agent ]]; then agent_prog_ids "$agent"; fi
 	REPLY=0
 	command -v bpftool >/dev/null || return 0
 	while IFS= read -r line; do
-		if [[ $line =~ ^([0-9]+):\ .*\ name\ uvs_ && -z ${ours[${BASH_REMATCH[1]}]:-} ]]; then
+		if [[ $line =~ ^([0-9]+):\ .*\ name\ uvs_ && -z ${OURS[${BASH_REMATCH[1]}]:-} ]]; then
 			n=$((n + 1))
 		fi
 	done < <(bpftool prog show 2>/dev/null || true)
@@ -367,7 +506,7 @@ run_pair() {
 	if (( pair % 2 )); then slots="without with"; else slots="with without"; fi
 	for ((attempt = 1; attempt <= RETRIES + 1; attempt++)); do
 		wait_quiet
-		tag="p${pair}-${config}-${mode}-a${attempt}"
+		tag="p${pair}-${SERVER}-${config}-${mode}-a${attempt}"
 		recs=()
 		worst=0
 		foreign=0
@@ -382,11 +521,12 @@ run_pair() {
 		kept=true
 		if (( (worst > MAX_OTHER_PCT || foreign > 0) && attempt <= RETRIES )); then
 			kept=false
-			echo "  pair $pair $config/$mode: other processes used ${worst}% of a CPU" \
+			echo "  pair $pair $SERVER/$config/$mode: other processes used ${worst}% of a CPU" \
 				"($foreign other uvscope programs loaded), redoing" >&2
 		fi
 		for rec in "${recs[@]}"; do
-			echo "{\"kept\":$kept,\"pair\":$pair,\"config\":\"$config\",\"mode\":\"$mode\"," \
+			echo "{\"kept\":$kept,\"pair\":$pair,\"server\":\"$SERVER\",\"config\":\"$config\"," \
+				"\"mode\":\"$mode\",\"flags\":\"${MODE_FLAGS[$mode]:-}\"," \
 				"\"attempt\":$attempt,\"other_pct\":$worst,$rec,\"warmup\":$WARM}" >>"$RUNS"
 		done
 		if [[ $kept == true ]]; then break; fi
@@ -394,15 +534,17 @@ run_pair() {
 	summarize_pair "$pair" "$config" "$mode" "${recs[@]}"
 }
 
-# run_round PAIR CONFIG: one fresh server for pair number PAIR of every mode. Warm-up first:
-# a fresh node's CPU per request only settles once V8 has optimized the request path;
-# 2 s at saturation (~100k requests) does that, where even 8 s at 5000 requests/s left the
-# first measured run ~10% slower. Then 1 s at the configuration's own load. The modes take
-# turns going first from round to round, so none always meets the youngest server.
+# run_round PAIR SERVER CONFIG: one fresh server of that kind for pair number PAIR of every
+# mode. Warm-up first: a fresh node's CPU per request only settles once V8 has optimized the
+# request path; 2 s at saturation (~100k requests to the plain server) does that, where
+# even 8 s at 5000 requests/s left the first measured run ~10% slower. Then 1 s at the
+# configuration's own load. The modes take turns going first from round to round, so none
+# always meets the youngest server.
 run_round() {
-	local pair=$1 config=$2 modes i n
-	read -r -a modes <<<"$MODES"
-	start_server "p${pair}-${config}"
+	local pair=$1 config=$3 modes i n
+	SERVER=$2
+	read -r -a modes <<<"${SERVER_MODES[$SERVER]}"
+	start_server "$SERVER" "p${pair}-${SERVER}-${config}"
 	load saturation "$WARMUP_S"; WARM=$REPLY
 	load "$config" 1
 	n=${#modes[@]}
@@ -412,7 +554,8 @@ run_round() {
 	stop_server
 }
 
-# One progress line per pair: the server's CPU per request, and p99 or throughput.
+# One progress line per pair: the server's CPU per request, and p99 or throughput; with a
+# watched pool, its jobs per request (uvscope's count).
 summarize_pair() {
 	local pair=$1 config=$2 mode=$3 r slot ns n v out=""
 	shift 3
@@ -420,28 +563,35 @@ summarize_pair() {
 		[[ $r =~ \"slot\":\"([a-z]+)\" ]]; slot=${BASH_REMATCH[1]}
 		[[ $r =~ \"server_cpu_ns\":([0-9]+) ]]; ns=${BASH_REMATCH[1]}
 		[[ $r =~ \"completed\":([0-9]+) ]]; n=${BASH_REMATCH[1]}
+		(( n > 0 )) || n=1
 		if [[ $config == rate ]]; then
 			[[ $r =~ \"p99\":([0-9.]+) ]]; v="p99 ${BASH_REMATCH[1]} us"
 		else
 			[[ $r =~ \"throughput_rps\":([0-9.]+) ]]; v="${BASH_REMATCH[1]} req/s"
 		fi
-		out+=" $slot: $((ns / n)) ns/req, $v;"
+		out+=" $slot: $((ns / n)) ns/req, $v"
+		if [[ $r =~ \"threadpool\":\{[^{}]*\"completed\":([0-9]+) ]]; then
+			v=$((BASH_REMATCH[1] * 100 / n))
+			out+=", $((v / 100)).$(printf %02d $((v % 100))) pool jobs/req"
+		fi
+		out+=";"
 	done
-	printf '  pair %d %-10s %-8s%s\n' "$pair" "$config" "$mode" "${out%;}"
+	printf '  pair %d %-6s %-10s %-8s%s\n' "$pair" "$SERVER" "$config" "$mode" "${out%;}"
 }
 
 # ---- what a system call costs while uvscope is attached -------------------------------------
 # The default mode's BPF programs run in every system call of every process on the machine.
 # Measured directly, this is free of the run-to-run noise of the pairs: ns per getppid() in
-# a process that is not the target, with nothing, the default mode and --phases attached to
-# an idle server; and, if perf is installed, how many system calls the server makes per
-# request in each configuration. Together: a lower bound for the default mode's cost per
-# request (hot caches), to set beside the pairs' direct measurement.
+# a process that is not the target, with nothing and with each mode of MODE_TABLE attached
+# to an idle plain server; and, if perf is installed, how many system calls the plain server
+# makes per request in each of its configurations. Together: a lower bound for the default
+# mode's cost per request (hot caches), to set beside the pairs' direct measurement.
 syscall_costs() {
-	local mode tag config n done_ args json="" out=$RUNDIR/syscalls.json
+	local mode tag config n done_ args json="" out=$RUNDIR/syscalls.json configs=""
 	wait_quiet
-	start_server syscalls
-	for mode in none default phases; do
+	SERVER=plain
+	start_server plain syscalls
+	for mode in none "${MODE_NAMES[@]}"; do
 		tag=syscalls-$mode
 		if [[ $mode != none ]]; then attach_agent "$mode" "$tag"; fi
 		REPLY=$(taskset -c "$SERVER_CPU" "$SYSCALL_COST")
@@ -449,9 +599,10 @@ syscall_costs() {
 		json+="\"ns_per_syscall_$mode\":${BASH_REMATCH[1]},"
 		if [[ $mode != none ]]; then detach_agent "$tag"; fi
 	done
-	if command -v perf >/dev/null; then
+	if [[ " $SERVERS " == *" plain "* ]]; then configs=${SERVER_CONFIGS[plain]}; fi
+	if command -v perf >/dev/null && [[ -n $configs ]]; then
 		load saturation "$WARMUP_S"
-		for config in $CONFIGS; do
+		for config in $configs; do
 			args=(-p "$PORT" -c "$CONNS" -d 3)
 			if [[ $config == rate ]]; then args+=(-r "$RATE"); fi
 			# Optional: without a working perf the report just leaves this part out.
@@ -474,15 +625,25 @@ syscall_costs() {
 }
 
 # ---- main ---------------------------------------------------------------------------------
-nconf=$(wc -w <<<"$CONFIGS")
-nmodes=$(wc -w <<<"$MODES")
-echo "bench: $PAIRS pairs x $nconf configurations x $nmodes modes, ${RUN_S}s runs" \
-	"(${WARMUP_S}s warm-up per pair); server on CPU $SERVER_CPU, load on CPU $LOAD_CPU," \
+echo "bench: $PAIRS pairs of ${RUN_S}s runs for each server, configuration and mode" \
+	"(${WARMUP_S}s warm-up per server); server on CPU $SERVER_CPU, load on CPU $LOAD_CPU," \
 	"uvscope on CPU $AGENT_CPU"
+servers_json="" modes_json=""
+for srv in $SERVERS; do
+	echo "bench:   $srv (bench/${SERVER_SCRIPT[$srv]}): ${SERVER_CONFIGS[$srv]// /, }" \
+		"(rate: ${SERVER_RATE[$srv]} requests/s); modes ${SERVER_MODES[$srv]// /, }"
+	configs_json=\"${SERVER_CONFIGS[$srv]// /\",\"}\" srv_modes_json=\"${SERVER_MODES[$srv]// /\",\"}\"
+	servers_json+=",\"$srv\":{\"script\":\"bench/${SERVER_SCRIPT[$srv]}\",\"rate\":${SERVER_RATE[$srv]}"
+	servers_json+=",\"pool_work\":$([[ ${SERVER_POOL[$srv]} == yes ]] && echo true || echo false)"
+	servers_json+=",\"configs\":[$configs_json],\"modes\":[$srv_modes_json]}"
+done
+for mode in "${MODE_NAMES[@]}"; do modes_json+=",\"$mode\":\"${MODE_FLAGS[$mode]}\""; done
 echo "bench: raw runs in ${RUNDIR#"$ROOT"/}"
 {
 	echo "{\"started\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"pairs\":$PAIRS,\"seconds\":$RUN_S"
-	echo ",\"warmup\":$WARMUP_S,\"rate\":$RATE,\"connections\":$CONNS"
+	# "rate": the plain server's, as before there were several servers
+	echo ",\"warmup\":$WARMUP_S,\"rate\":${SERVER_RATE[plain]},\"connections\":$CONNS"
+	echo ",\"servers\":{${servers_json#,}},\"mode_flags\":{${modes_json#,}}"
 	echo ",\"server_cpu\":$SERVER_CPU,\"load_cpu\":$LOAD_CPU,\"agent_cpu\":$AGENT_CPU"
 	echo ",\"max_other_pct\":$MAX_OTHER_PCT,\"quiet_pct\":$QUIET_PCT,\"retries\":$RETRIES"
 	echo ",\"node\":\"$("$NODE" --version)\",\"uvscope\":\"$("$UVSCOPE" --version | head -1)\""
@@ -492,11 +653,14 @@ echo "bench: raw runs in ${RUNDIR#"$ROOT"/}"
 
 syscall_costs
 
-# Pairs outermost, so every mode is spread over the whole run and meets the same drift.
+# Pairs outermost, so every server and mode is spread over the whole run and meets the same
+# drift.
 WARM=null
 for ((pair = 1; pair <= PAIRS; pair++)); do
-	for config in $CONFIGS; do
-		run_round "$pair" "$config"
+	for srv in $SERVERS; do
+		for config in ${SERVER_CONFIGS[$srv]}; do
+			run_round "$pair" "$srv" "$config"
+		done
 	done
 done
 

@@ -34,11 +34,11 @@ async function nextInterval(agent) {
 	return intervals().at(-1);
 }
 
-// Twice: counts kept current from the syscalls (no rescan within the test: --fd-rescan 1h),
-// and, with --no-syscalls, a /proc scan each interval.
+// Twice: with --syscalls, counts kept current from the syscalls (no rescan within the test:
+// --fd-rescan 1h), and by default, a /proc scan each interval.
 for (const [how, flags, source] of [
-	['kept from the syscalls', ['--fd-rescan', '1h'], 'syscalls'],
-	['scanned from /proc (--no-syscalls)', ['--no-syscalls'], 'proc'],
+	['kept from the syscalls', ['--syscalls', '--fd-rescan', '1h'], 'syscalls'],
+	['scanned from /proc (the default)', [], 'proc'],
 ]) {
 	test(`fd counts by type equal /proc/PID/fd after opening and closing half: ${how}`,
 		async (t) => {
@@ -97,7 +97,7 @@ test('a leak trips fd_growth; a lowered RLIMIT_NOFILE trips fd_limit', async (t)
 test('an fd the syscalls cannot follow (received over IPC) is found by a rescan', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const { child } = await startFixture('fds.js');
-	const { agent } = await startAgent(child.pid, ['--interval', '200ms', '--fd-rescan', '1h']);
+	const { agent } = await startAgent(child.pid, ['--interval', '200ms', '--syscalls', '--fd-rescan', '1h']);
 	try {
 		let iv = await nextInterval(agent);
 		assert.equal(iv.fds.source, 'syscalls');
@@ -121,7 +121,7 @@ test('an fd the syscalls cannot follow (received over IPC) is found by a rescan'
 test('a periodic rescan agrees with the counts kept from the syscalls (drift 0)', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const { child } = await startFixture('fds.js');
-	const { agent } = await startAgent(child.pid, ['--interval', '100ms', '--fd-rescan', '300ms']);
+	const { agent } = await startAgent(child.pid, ['--interval', '100ms', '--syscalls', '--fd-rescan', '300ms']);
 	try {
 		child.send('open');
 		await child.waitFor((v) => v && v.opened, 'opened');

@@ -40,7 +40,7 @@ function straceCounts(errLines) {
 test('syscall counts by role equal the fixture\'s and strace\'s', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const { child } = await startFixture('syscalls.js');
-	const { agent } = await startAgent(child.pid, ['--interval', '200ms']);
+	const { agent } = await startAgent(child.pid, ['--syscalls', '--interval', '200ms']);
 	const strace = haveStrace ? startStrace(child.pid) : null;
 	try {
 		// strace says "Process N attached with T threads" once it has seized them all.
@@ -78,7 +78,7 @@ test('syscall counts by role equal the fixture\'s and strace\'s', async (t) => {
 test('a slow syscall on the main loop is named with its duration', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const { child } = await startFixture('syscalls.js');
-	const { agent } = await startAgent(child.pid, ['--interval', '200ms', '--slow-syscall', '50ms']);
+	const { agent } = await startAgent(child.pid, ['--syscalls', '--interval', '200ms', '--slow-syscall', '50ms']);
 	try {
 		child.send('slow');
 		const { waited_ns: waited } = await child.waitFor((v) => v && v.waited_ns, 'slow done');

@@ -45,7 +45,7 @@ Test(cli, defaults)
 	cr_assert_eq(p.cli.duration_ns, 0);
 	cr_assert(!p.cli.json);
 	cr_assert(!p.cli.phases);
-	cr_assert(p.cli.syscalls);
+	cr_assert(!p.cli.syscalls);
 	cr_assert_eq(p.cli.slow_syscall_ns, 10000000ULL);
 	cr_assert_eq(p.cli.fd_rescan_ns, 10000000000ULL);
 }
@@ -54,7 +54,7 @@ Test(cli, every_option)
 {
 	struct parsed p = PARSE("top", "--pid", "7", "-d", "2m", "--interval", "500ms",
 				"--block-ms", "250", "--phases", "--pool", "--json", "-v", "-v",
-				"--slow-syscall", "2ms", "--fd-rescan", "1m", "--no-syscalls");
+				"--slow-syscall", "2ms", "--fd-rescan", "1m", "--syscalls");
 
 	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
 	cr_assert_eq(p.cli.command, UVS_CMD_TOP);
@@ -66,7 +66,7 @@ Test(cli, every_option)
 	cr_assert(p.cli.phases);
 	cr_assert(p.cli.pool);
 	cr_assert_eq(p.cli.verbose, 2);
-	cr_assert(!p.cli.syscalls);
+	cr_assert(p.cli.syscalls);
 	cr_assert_eq(p.cli.slow_syscall_ns, 2000000ULL);
 	cr_assert_eq(p.cli.fd_rescan_ns, 60000000000ULL);
 }
