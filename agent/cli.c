@@ -18,6 +18,8 @@ static const char usage_text[] =
 	"commands:\n"
 	"  top     live view, refreshed every interval (q or Ctrl-C quits)\n"
 	"  watch   one line per interval and one per alert; --json for JSON lines\n"
+	"  sockets the process's TCP and UDP sockets now, like `ss -tuan` for it alone\n"
+	"          (state, queues, rtt, retransmits; listeners' accept queues); --json\n"
 	"\n"
 	"options:\n"
 	"  -p, --pid PID        the process to attach to (required)\n"
@@ -163,11 +165,13 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 			cli->command = UVS_CMD_TOP;
 		else if (strcmp(argv[1], "watch") == 0)
 			cli->command = UVS_CMD_WATCH;
+		else if (strcmp(argv[1], "sockets") == 0)
+			cli->command = UVS_CMD_SOCKETS;
 		else if (strcmp(argv[1], "help") == 0) {
 			fputs(usage_text, out);
 			return UVS_CLI_EXIT;
 		} else
-			return bad(err, "unknown command '%s'%s", argv[1], " (commands: top, watch)");
+			return bad(err, "unknown command '%s'%s", argv[1], " (commands: top, watch, sockets)");
 		optind = 2;
 	}
 	while ((c = getopt_long(argc, argv, ":p:d:i:vhV", long_options, NULL)) != -1) {
@@ -191,8 +195,12 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	if (optind < argc)
 		return bad(err, "unexpected argument '%s'%s", argv[optind], "");
 	if (cli->command == UVS_CMD_NONE)
-		return bad(err, "no command given%s%s", "", " (commands: top, watch)");
+		return bad(err, "no command given%s%s", "", " (commands: top, watch, sockets)");
 	if (cli->pid == 0)
 		return bad(err, "-p/--pid is required%s%s", "", " (the id of the process to watch)");
+	if (cli->command == UVS_CMD_SOCKETS && (cli->phases || cli->pool || cli->syscalls ||
+						cli->duration_ns))
+		return bad(err, "sockets takes only -p, --json and -v%s%s", "",
+			   " (it prints the table once)");
 	return UVS_CLI_OK;
 }

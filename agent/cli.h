@@ -12,6 +12,7 @@ enum uvs_command {
 	UVS_CMD_NONE = 0,
 	UVS_CMD_TOP,
 	UVS_CMD_WATCH,
+	UVS_CMD_SOCKETS,
 };
 
 struct uvs_cli {

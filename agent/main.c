@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "session.h"
+#include "sockets_cmd.h"
 
 int main(int argc, char **argv)
 {
@@ -16,5 +17,7 @@ int main(int argc, char **argv)
 		return 0;
 	if (ret != UVS_CLI_OK)
 		return 2;
+	if (cli.command == UVS_CMD_SOCKETS)
+		return uvs_sockets_command(&cli);
 	return uvs_session_run(&cli);
 }

@@ -8,6 +8,9 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "out_json.h"
 #include "syscall_names.h"
 
@@ -295,6 +298,111 @@ static void json_syscalls(FILE *out, const struct uvs_syscalls_snapshot *y)
 	fprintf(out, "],\"lost\":%" PRIu64 "}", y->lost);
 }
 
+static void json_u64_or_null(FILE *out, const char *name, bool valid, uint64_t v)
+{
+	if (valid)
+		fprintf(out, ",\"%s\":%" PRIu64, name, v);
+	else
+		fprintf(out, ",\"%s\":null", name);
+}
+
+static void json_endpoint(FILE *out, int family, const uint8_t addr[16], uint16_t port)
+{
+	char buf[64];
+
+	uvs_format_endpoint(family, addr, port, buf, sizeof(buf));
+	json_str(out, buf);
+}
+
+/* The object behind "sockets" (intervals) and "summary" (`uvscope sockets --json`). */
+static void json_sockets_object(FILE *out, const struct uvs_sockets_snapshot *k)
+{
+	unsigned int st;
+	size_t i;
+
+	fprintf(out, "{\"tcp\":{\"open\":%" PRIu64 ",\"states\":{", k->tcp_open);
+	for (st = UVS_TCP_ESTABLISHED; st <= UVS_TCP_CLOSING; st++)
+		fprintf(out, "%s\"%s\":%" PRIu64, st == UVS_TCP_ESTABLISHED ? "" : ",",
+			uvs_tcp_state_name(st), k->tcp_states[st]);
+	fprintf(out, "},\"listeners\":%" PRIu64 ",\"accept_queue_max\":%" PRIu64
+		",\"accept_queue_limit\":%" PRIu64 ",\"accept_queue_full\":%" PRIu64,
+		k->listeners, k->accept_queue_max, k->accept_queue_limit, k->accept_queue_full);
+	json_u64_or_null(out, "connects", k->traced, k->connects);
+	json_u64_or_null(out, "connect_p50_ns", k->traced, k->connect_p50_ns);
+	json_u64_or_null(out, "connect_p99_ns", k->traced, k->connect_p99_ns);
+	json_u64_or_null(out, "connect_max_ns", k->traced, k->connect_max_ns);
+	json_u64_or_null(out, "connect_failed", k->traced, k->connect_failed);
+	json_u64_or_null(out, "connect_refused", k->traced, k->connect_refused);
+	json_u64_or_null(out, "connect_timed_out", k->traced, k->connect_timed_out);
+	json_u64_or_null(out, "accepted", k->traced, k->accepted);
+	json_u64_or_null(out, "close_wait_entered", k->traced, k->close_wait_entered);
+	json_u64_or_null(out, "close_wait_p99_ns", k->traced, k->close_wait_p99_ns);
+	json_u64_or_null(out, "retransmits", k->traced, k->retransmits);
+	fputs(",\"retransmit_peers\":", out);
+	if (!k->traced) {
+		fputs("null", out);
+	} else {
+		fputc('[', out);
+		for (i = 0; i < k->npeers && i < UVS_TOP_PEERS; i++) {
+			fputs(i ? ",{\"peer\":" : "{\"peer\":", out);
+			json_endpoint(out, k->peers[i].family, k->peers[i].addr, k->peers[i].port);
+			fprintf(out, ",\"count\":%" PRIu64 "}", k->peers[i].count);
+		}
+		fputc(']', out);
+	}
+	fprintf(out, "},\"udp\":{\"open\":%" PRIu64 ",\"drops\":%" PRIu64 "},\"unix\":{\"open\":%"
+		PRIu64 "},\"other\":{\"open\":%" PRIu64 "},\"traced\":%s}", k->udp_open,
+		k->udp_drops, k->unix_open, k->other_open, json_bool(k->traced));
+}
+
+/* "sockets": the target's sockets, or null when the socket tables could not be read. */
+static void json_sockets(FILE *out, const struct uvs_sockets_snapshot *k)
+{
+	fputs(",\"sockets\":", out);
+	if (!k->available)
+		fputs("null", out);
+	else
+		json_sockets_object(out, k);
+}
+
+static void json_socket_row(FILE *out, const struct uvs_sock *s)
+{
+	bool tcp = s->protocol == IPPROTO_TCP;
+	const char *state = tcp ? uvs_tcp_state_name(s->state) :
+				  s->state == UVS_TCP_ESTABLISHED ? "CONNECTED" : "UNCONN";
+
+	fprintf(out, "{\"proto\":\"%s\",\"family\":\"%s\",\"state\":\"%s\",\"local\":",
+		tcp ? "tcp" : "udp", s->family == AF_INET6 ? "ipv6" : "ipv4", state);
+	json_endpoint(out, s->family, s->local, s->local_port);
+	fputs(",\"remote\":", out);
+	json_endpoint(out, s->family, s->remote, s->remote_port);
+	fprintf(out, ",\"recv_q\":%u,\"send_q\":%u", s->rqueue, s->wqueue);
+	json_u64_or_null(out, "rtt_us", s->has_info, s->rtt_us);
+	json_u64_or_null(out, "retransmits", s->has_info, s->retrans);
+	json_u64_or_null(out, "idle_ms", s->has_info,
+			 s->last_recv_ms < s->last_send_ms ? s->last_recv_ms : s->last_send_ms);
+	json_u64_or_null(out, "drops", s->has_drops, s->drops);
+	fprintf(out, ",\"inode\":%u}", s->inode);
+}
+
+int uvs_json_socket_table(FILE *out, int pid, uint64_t ts_ns, const struct uvs_socket_table *t,
+			  const struct uvs_sockets_snapshot *sum)
+{
+	size_t i;
+
+	fprintf(out, "{\"type\":\"sockets\",\"schema\":%d,\"pid\":%d,\"ts_ns\":%" PRIu64
+		",\"summary\":", UVS_SCHEMA_VERSION, pid, ts_ns);
+	json_sockets_object(out, sum);
+	fputs(",\"sockets\":[", out);
+	for (i = 0; i < t->n; i++) {
+		if (i)
+			fputc(',', out);
+		json_socket_row(out, &t->rows[i]);
+	}
+	fputs("]}", out);
+	return json_end(out);
+}
+
 static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot *s)
 {
 	size_t i, n = s->nloops < UVS_MAX_LOOPS ? s->nloops : UVS_MAX_LOOPS;
@@ -312,6 +420,7 @@ static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot 
 	json_pool(out, &s->pool);
 	json_syscalls(out, &s->syscalls);
 	json_fds(out, &s->fds);
+	json_sockets(out, &s->sockets);
 	fprintf(out,
 		",\"agent\":{\"events\":%" PRIu64 ",\"drops\":%" PRIu64
 		",\"insert_failures\":%" PRIu64 "}}",
@@ -358,6 +467,12 @@ static const char *alert_kind_name(enum uvs_alert_kind kind)
 		return "fd_limit";
 	case UVS_ALERT_FD_GROWTH:
 		return "fd_growth";
+	case UVS_ALERT_CLOSE_WAIT_GROWTH:
+		return "close_wait_growth";
+	case UVS_ALERT_ACCEPT_QUEUE_FULL:
+		return "accept_queue_full";
+	case UVS_ALERT_RETRANSMIT_RATE:
+		return "retransmit_rate";
 	}
 	return "unknown";
 }
@@ -379,6 +494,22 @@ int uvs_json_alert(FILE *out, const struct uvs_alert *a)
 		if (a->kind == UVS_ALERT_FD_GROWTH)
 			fprintf(out, ",\"windows\":%d", a->growth_windows);
 		fprintf(out, ",\"ts_ns\":%" PRIu64 "}", a->ts_ns);
+		return json_end(out);
+	}
+	if (a->kind == UVS_ALERT_CLOSE_WAIT_GROWTH || a->kind == UVS_ALERT_ACCEPT_QUEUE_FULL ||
+	    a->kind == UVS_ALERT_RETRANSMIT_RATE) {
+		fprintf(out, "{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d",
+			UVS_SCHEMA_VERSION, alert_kind_name(a->kind), a->pid);
+		if (a->kind == UVS_ALERT_CLOSE_WAIT_GROWTH)
+			fprintf(out, ",\"close_wait\":%" PRIu64 ",\"windows\":%d", a->count,
+				a->growth_windows);
+		else if (a->kind == UVS_ALERT_ACCEPT_QUEUE_FULL)
+			fprintf(out, ",\"accept_queue\":%" PRIu64 ",\"limit\":%" PRIu64, a->count,
+				a->limit);
+		else
+			fprintf(out, ",\"retransmits\":%" PRIu64, a->count);
+		fprintf(out, ",\"window_ns\":%" PRIu64 ",\"ts_ns\":%" PRIu64 "}", a->window_ns,
+			a->ts_ns);
 		return json_end(out);
 	}
 	if (a->kind == UVS_ALERT_SYNC_IO_ON_LOOP) {

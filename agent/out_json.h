@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "snapshot.h"
+#include "sockets.h"
 
 /* What the "attach" line says about the target and the session. NULL or "" become null. */
 struct uvs_json_target {
@@ -39,6 +40,10 @@ int uvs_json_summary(FILE *out, const struct uvs_snapshot *s);
 
 /* "type":"pool_job": one job the thread pool served (--pool-jobs). */
 int uvs_json_pool_job(FILE *out, int pid, const struct uvs_pool_job_record *j);
+
+/* "type":"sockets": the target's socket table (`uvscope sockets --json`), one line. */
+int uvs_json_socket_table(FILE *out, int pid, uint64_t ts_ns, const struct uvs_socket_table *t,
+			  const struct uvs_sockets_snapshot *sum);
 
 /* "type":"alert". */
 int uvs_json_alert(FILE *out, const struct uvs_alert *a);

@@ -11,6 +11,8 @@
 
 #include "duration.h"
 #include "out_top.h"
+#include "sock_diag.h"
+#include "sockets.h"
 #include "syscall_names.h"
 
 #define TOP_COLS 80
@@ -176,6 +178,19 @@ static void alert_row(FILE *out, const struct uvs_alert *a)
 		     a->kind == UVS_ALERT_FD_LIMIT ? "near the fd limit" : "fds growing", a->count);
 		return;
 	}
+	if (a->kind == UVS_ALERT_CLOSE_WAIT_GROWTH) {
+		line(out, false, "%s  CLOSE_WAIT growing: %" PRIu64 " sockets", when, a->count);
+		return;
+	}
+	if (a->kind == UVS_ALERT_ACCEPT_QUEUE_FULL) {
+		line(out, false, "%s  accept queue full: %" PRIu64 " of %" PRIu64, when, a->count,
+		     a->limit);
+		return;
+	}
+	if (a->kind == UVS_ALERT_RETRANSMIT_RATE) {
+		line(out, false, "%s  %" PRIu64 " TCP retransmits in an interval", when, a->count);
+		return;
+	}
 	if (a->kind == UVS_ALERT_SYNC_IO_ON_LOOP) {
 		uvs_format_duration(a->total_ns, blocked, sizeof(blocked));
 		line(out, false, "%s  %" PRIu64 " sync fs calls on a loop thread, %s", when, a->count,
@@ -281,6 +296,38 @@ static void syscall_panel(FILE *out, const struct uvs_syscalls_snapshot *y, bool
 		     y->slow_count - i);
 }
 
+/* The sockets panel: states now, accept queues, and the interval's connects and retransmits. */
+static void socket_panel(FILE *out, const struct uvs_sockets_snapshot *k, bool ansi)
+{
+	char p50[UVS_DURATION_BUF], p99[UVS_DURATION_BUF], peer[64];
+	size_t i;
+
+	if (!k->available)
+		return;
+	line(out, false, "%s", "");
+	line(out, ansi, "tcp %" PRIu64 "  established %" PRIu64 "  close_wait %" PRIu64
+	     "  time_wait %" PRIu64 "  listen %" PRIu64 "  udp %" PRIu64 "  unix %" PRIu64,
+	     k->tcp_open, k->tcp_states[UVS_TCP_ESTABLISHED], k->tcp_states[UVS_TCP_CLOSE_WAIT],
+	     k->tcp_states[UVS_TCP_TIME_WAIT], k->listeners, k->udp_open, k->unix_open);
+	if (k->listeners)
+		line(out, false, "  accept queue %" PRIu64 " of %" PRIu64 "%s", k->accept_queue_max,
+		     k->accept_queue_limit, k->accept_queue_full ? "  FULL" : "");
+	if (!k->traced)
+		return;
+	uvs_format_duration(k->connect_p50_ns, p50, sizeof(p50));
+	uvs_format_duration(k->connect_p99_ns, p99, sizeof(p99));
+	line(out, false, "  connects %" PRIu64 " (p50 %s p99 %s)  failed %" PRIu64 " (refused %"
+	     PRIu64 ", timed out %" PRIu64 ")  accepted %" PRIu64, k->connects, p50, p99,
+	     k->connect_failed, k->connect_refused, k->connect_timed_out, k->accepted);
+	line(out, false, "  retransmits %" PRIu64 "  new close_wait %" PRIu64, k->retransmits,
+	     k->close_wait_entered);
+	for (i = 0; i < k->npeers && i < 3; i++) {
+		uvs_format_endpoint(k->peers[i].family, k->peers[i].addr, k->peers[i].port, peer,
+				    sizeof(peer));
+		line(out, false, "    %s: %" PRIu64 " retransmits", peer, k->peers[i].count);
+	}
+}
+
 /* "fds 123 of 1024 (+2): file 10 socket 100 pipe 3 anon 10 other 0" */
 static void fd_line(FILE *out, const struct uvs_fd_snapshot *f)
 {
@@ -314,6 +361,7 @@ int uvs_top_render(FILE *out, const struct uvs_snapshot *s, const struct uvs_top
 	pool_panel(out, &s->pool, ctx->ansi);
 	syscall_panel(out, &s->syscalls, ctx->ansi);
 	fd_line(out, &s->fds);
+	socket_panel(out, &s->sockets, ctx->ansi);
 	recent_alerts(out, ctx);
 	line(out, false, "%s", "");
 	line(out, false, "q or Ctrl-C to quit");

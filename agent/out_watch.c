@@ -9,6 +9,7 @@
 
 #include "duration.h"
 #include "out_watch.h"
+#include "sock_diag.h"
 #include "syscall_names.h"
 
 static size_t nloops(const struct uvs_snapshot *s)
@@ -87,6 +88,31 @@ static void put_syscalls(FILE *out, const struct uvs_syscalls_snapshot *y)
 		fprintf(out, " (+%" PRIu64 " more slow)", y->slow_count - y->nslow);
 }
 
+/* " | tcp 104 (est 100 cw 2 acceptq 0/511) conn 3 p99 1.20ms": the target's sockets. */
+static void put_sockets(FILE *out, const struct uvs_sockets_snapshot *k)
+{
+	if (!k->available)
+		return;
+	fprintf(out, " | tcp %" PRIu64 " (est %" PRIu64, k->tcp_open,
+		k->tcp_states[UVS_TCP_ESTABLISHED]);
+	if (k->tcp_states[UVS_TCP_CLOSE_WAIT])
+		fprintf(out, " cw %" PRIu64, k->tcp_states[UVS_TCP_CLOSE_WAIT]);
+	if (k->listeners)
+		fprintf(out, " acceptq %" PRIu64 "/%" PRIu64, k->accept_queue_max,
+			k->accept_queue_limit);
+	fputc(')', out);
+	if (k->traced && k->connects) {
+		fprintf(out, " conn %" PRIu64, k->connects);
+		put_dur(out, "p99", k->connect_p99_ns);
+	}
+	if (k->traced && k->connect_failed)
+		fprintf(out, " failed %" PRIu64, k->connect_failed);
+	if (k->traced && k->retransmits)
+		fprintf(out, " retrans %" PRIu64, k->retransmits);
+	if (k->udp_open)
+		fprintf(out, " udp %" PRIu64, k->udp_open);
+}
+
 int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)
 {
 	size_t i;
@@ -100,6 +126,7 @@ int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)
 	}
 	put_pool(out, &s->pool);
 	put_syscalls(out, &s->syscalls);
+	put_sockets(out, &s->sockets);
 	if (s->fds.available)
 		fprintf(out, " | fds %" PRIu64 " (%+" PRId64 ")", s->fds.open, s->fds.growth);
 	fputc('\n', out);
@@ -155,6 +182,22 @@ int uvs_watch_alert(FILE *out, const struct uvs_alert *a)
 	if (a->kind == UVS_ALERT_FD_GROWTH) {
 		fprintf(out, " ALERT file descriptors grew in each of the last %d intervals: %" PRIu64
 			" open (a leak?)\n", a->growth_windows, a->count);
+		return ferror(out) ? -EIO : 0;
+	}
+	if (a->kind == UVS_ALERT_CLOSE_WAIT_GROWTH) {
+		fprintf(out, " ALERT sockets in CLOSE_WAIT grew in each of the last %d intervals: %"
+			PRIu64 " (the peers closed; the app never ended them)\n", a->growth_windows,
+			a->count);
+		return ferror(out) ? -EIO : 0;
+	}
+	if (a->kind == UVS_ALERT_ACCEPT_QUEUE_FULL) {
+		fprintf(out, " ALERT accept queue full: %" PRIu64 " connections waiting, limit %"
+			PRIu64 " (new ones are dropped)\n", a->count, a->limit);
+		return ferror(out) ? -EIO : 0;
+	}
+	if (a->kind == UVS_ALERT_RETRANSMIT_RATE) {
+		uvs_format_duration(a->window_ns, blocked, sizeof(blocked));
+		fprintf(out, " ALERT TCP retransmits: %" PRIu64 " in %s\n", a->count, blocked);
 		return ferror(out) ? -EIO : 0;
 	}
 	if (a->kind == UVS_ALERT_SYNC_IO_ON_LOOP) {

@@ -26,6 +26,7 @@
 #include "privileges.h"
 #include "probes.h"
 #include "session.h"
+#include "sockets_watch.h"
 #include "syscalls.h"
 #include "target.h"
 
@@ -40,6 +41,7 @@ struct session {
 	struct uvs_probes probes;
 	struct uvs_pool pool;
 	struct uvs_syscalls sys;
+	struct uvs_sockets_watch sockets;
 	struct uvs_fd_tracker fdt;
 	uint64_t fds_prev_open;  /* at the previous window, for growth */
 	bool fds_seen;
@@ -210,6 +212,20 @@ static void fd_window(struct session *s)
 	}
 }
 
+/* The target's sockets, and their alerts. */
+static void socket_window(struct session *s)
+{
+	struct uvs_alert alerts[4];
+	size_t i, n;
+
+	n = uvs_sockets_watch_window(&s->sockets, s->target->pid, s->snap->window_ns,
+				     &s->snap->sockets, alerts, 4);
+	for (i = 0; i < n; i++) {
+		alerts[i].ts_ns = s->snap->ts_ns;
+		emit_alert(s, &alerts[i]);
+	}
+}
+
 /* The pool's alerts are judged per window. */
 static void pool_alerts(struct session *s)
 {
@@ -245,6 +261,7 @@ static void emit_interval(struct session *s, bool final)
 	ring_buffer__consume(s->ringbuf); /* the window's last slow syscalls */
 	uvs_syscalls_window(&s->sys, &s->snap->syscalls, false);
 	fd_window(s);
+	socket_window(s);
 	s->have_snap = true;
 	/* The summary covers the last partial window; a sliver of one would only mislead. */
 	if (final && s->snap->window_ns < s->cli->interval_ns / 4)
@@ -435,8 +452,9 @@ static void print_threads(const struct uvs_target *t)
 
 static void print_attached(struct session *s, uint64_t attach_ns)
 {
-	const char *missing[3];
-	char phases_missing[400], pool_missing[400], sys_missing[400];
+	const char *missing[5];
+	char phases_missing[400], pool_missing[400], sys_missing[400], table_missing[400];
+	char trace_missing[400];
 	size_t nmissing = 0;
 	char took[32];
 
@@ -452,6 +470,15 @@ static void print_attached(struct session *s, uint64_t attach_ns)
 	if (s->cli->syscalls && !s->sys.attached) {
 		snprintf(sys_missing, sizeof(sys_missing), "syscalls: %s", s->sys.why);
 		missing[nmissing++] = sys_missing;
+	}
+	if (s->sockets.nl < 0) {
+		snprintf(table_missing, sizeof(table_missing), "socket table: %s", s->sockets.why);
+		missing[nmissing++] = table_missing;
+	}
+	if (!s->sockets.trace.attached) {
+		snprintf(trace_missing, sizeof(trace_missing), "tcp transitions: %s",
+			 s->sockets.trace.why);
+		missing[nmissing++] = trace_missing;
 	}
 	if (s->cli->json) {
 		struct uvs_thread_brief *threads = calloc(s->target->nthreads, sizeof(*threads));
@@ -497,6 +524,7 @@ static void finish(struct session *s)
 	uvs_collector_summary(&s->collector, s->snap);
 	uvs_pool_window(&s->pool, s->target, &s->snap->pool, true);
 	uvs_syscalls_window(&s->sys, &s->snap->syscalls, true);
+	uvs_sockets_watch_summary(&s->sockets, &s->snap->sockets);
 	if (s->cli->json) {
 		uvs_json_summary(stdout, s->snap);
 	} else {
@@ -521,6 +549,7 @@ static void cleanup(struct session *s)
 	uvs_collector_free(&s->collector);
 	uvs_pool_detach(&s->pool);
 	uvs_syscalls_detach(&s->sys);
+	uvs_sockets_watch_detach(&s->sockets);
 	uvs_probes_detach(&s->probes);
 	if (s->target)
 		uvs_target_close(s->target);
@@ -590,6 +619,7 @@ static int attach(struct session *s)
 		uvs_pool_attach(&s->pool, s->target, cli->pool_jobs);
 	if (cli->syscalls)
 		attach_syscalls(s);
+	uvs_sockets_watch_attach(&s->sockets, s->target);
 	err = uvs_collector_init(&s->collector, s->target, &s->probes, cli->block_ns);
 	if (err)
 		return err;
@@ -615,7 +645,7 @@ static int attach(struct session *s)
 int uvs_session_run(const struct uvs_cli *cli)
 {
 	struct session s = { .cli = cli, .epfd = -1, .interval_fd = -1, .block_fd = -1,
-			     .signal_fd = -1, .pid_fd = -1, .end_fd = -1 };
+			     .signal_fd = -1, .pid_fd = -1, .end_fd = -1, .sockets.nl = -1 };
 
 	sigset_t mask;
 	int err;

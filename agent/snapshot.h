@@ -166,6 +166,47 @@ struct uvs_syscalls_snapshot {
 	uint64_t lost;             /* syscalls not counted (the statistics map was full) */
 };
 
+#define UVS_SOCK_STATES 13 /* TCP states 1..12, by number (agent/sock_diag.h) */
+#define UVS_TOP_PEERS 5
+
+/* A remote endpoint and how often something happened with it. */
+struct uvs_peer {
+	uint8_t family;   /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint16_t port;
+	uint64_t count;
+};
+
+/* The target's sockets: a snapshot of the kernel's tables, plus transitions when traced. */
+struct uvs_sockets_snapshot {
+	bool available;               /* the socket tables could be read */
+	uint64_t tcp_open;
+	uint64_t tcp_states[UVS_SOCK_STATES];
+	uint64_t listeners;
+	uint64_t accept_queue_max;    /* the longest accept queue of a listener now */
+	uint64_t accept_queue_limit;  /* that listener's limit (its backlog) */
+	uint64_t accept_queue_full;   /* listeners whose queue is at its limit */
+	uint64_t udp_open;
+	uint64_t udp_drops;           /* datagrams dropped, summed over the open UDP sockets */
+	uint64_t unix_open;
+	uint64_t other_open;          /* socket fds in no table read (netlink, packet, ...) */
+	/* From the TCP state-change tracepoints (--sockets), per window. */
+	bool traced;
+	uint64_t connects;            /* SYN_SENT -> ESTABLISHED */
+	uint64_t connect_p50_ns;
+	uint64_t connect_p99_ns;
+	uint64_t connect_max_ns;
+	uint64_t connect_failed;      /* SYN_SENT -> CLOSE */
+	uint64_t connect_refused;     /* ... with ECONNREFUSED */
+	uint64_t connect_timed_out;   /* ... with ETIMEDOUT */
+	uint64_t accepted;            /* SYN_RECV -> ESTABLISHED on the target's listeners */
+	uint64_t close_wait_entered;
+	uint64_t close_wait_p99_ns;   /* time in CLOSE_WAIT of the sockets that left it */
+	uint64_t retransmits;
+	size_t npeers;                /* remote endpoints with the most retransmits */
+	struct uvs_peer peers[UVS_TOP_PEERS];
+};
+
 /* One interval (or, for the final summary, the whole session). */
 struct uvs_snapshot {
 	uint64_t ts_ns;       /* CLOCK_REALTIME at the end of the window */
@@ -176,6 +217,7 @@ struct uvs_snapshot {
 	struct uvs_pool_snapshot pool;
 	struct uvs_fd_snapshot fds;
 	struct uvs_syscalls_snapshot syscalls;
+	struct uvs_sockets_snapshot sockets;
 	struct {
 		uint64_t events;
 		uint64_t drops;
@@ -189,6 +231,9 @@ enum uvs_alert_kind {
 	UVS_ALERT_SYNC_IO_ON_LOOP, /* fs calls ran synchronously on a loop thread */
 	UVS_ALERT_FD_LIMIT,        /* open fds reached 80% of RLIMIT_NOFILE */
 	UVS_ALERT_FD_GROWTH,       /* the fd count grew in every one of several windows */
+	UVS_ALERT_CLOSE_WAIT_GROWTH, /* sockets in CLOSE_WAIT grew in several windows in a row */
+	UVS_ALERT_ACCEPT_QUEUE_FULL, /* a listener's accept queue is over its limit */
+	UVS_ALERT_RETRANSMIT_RATE,   /* TCP retransmits at a high rate */
 };
 
 /* A window's pool saturation at or above this raises threadpool_saturated. */

@@ -101,7 +101,7 @@ static void build_snapshot(void)
 	"\"busy_p50_ns\":40,\"busy_p99_ns\":1200000000,\"busy_max_ns\":1200000000,"       \
 	"\"blocks\":0,\"blocked_now\":true,\"blocked_for_ns\":1200000000,\"phases\":null}"
 
-#define AGENT "\"threadpool\":null,\"syscalls\":null,\"fds\":null,\"agent\":{\"events\":98765,\"drops\":2,\"insert_failures\":0}"
+#define AGENT "\"threadpool\":null,\"syscalls\":null,\"fds\":null,\"sockets\":null,\"agent\":{\"events\":98765,\"drops\":2,\"insert_failures\":0}"
 
 Test(json, interval_golden)
 {

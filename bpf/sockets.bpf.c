@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * TCP state changes (sock:inet_sock_set_state) and retransmits (tcp:tcp_retransmit_skb) of
+ * the target's sockets, which include/uvscope/sockets.h explains how we recognise. Every
+ * other socket on the machine costs a cookie lookup.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+#include "uvscope/sockets.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define ETIMEDOUT 110
+#define ECONNREFUSED 111
+
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_SYN_RECV 3
+#define TCP_CLOSE 7
+#define TCP_CLOSE_WAIT 8
+#define TCP_LISTEN 10
+
+const volatile __u32 targ_tgid = 0;
+
+/* The target's sockets by cookie: LRU, so a socket we never see closing ages out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, UVS_SOCK_MAX);
+	__type(key, __u64);
+	__type(value, struct uvs_sock_info);
+} socks SEC(".maps");
+
+/* The target's listening ports (host order); the agent adds the ones it finds. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, UVS_SOCK_MAX_PORTS);
+	__type(key, __u16);
+	__type(value, __u8);
+} listen_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct uvs_sock_stats);
+} sock_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, UVS_SOCK_MAX_PEERS);
+	__type(key, struct uvs_sock_peer);
+	__type(value, __u64);
+} retrans_peers SEC(".maps");
+
+static __always_inline struct uvs_sock_stats *stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&sock_stats, &zero);
+}
+
+static __always_inline void hist_add(struct uvs_hist *h, __u64 v)
+{
+	__u32 i = uvs_hist_bucket(v);
+
+	if (i < UVS_HIST_BUCKETS)
+		__sync_fetch_and_add(&h->buckets[i], 1);
+}
+
+static __always_inline bool in_target(void)
+{
+	return (__u32)(bpf_get_current_pid_tgid() >> 32) == targ_tgid;
+}
+
+static __always_inline bool listening_port_of_target(const struct sock *sk)
+{
+	__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+
+	return bpf_map_lookup_elem(&listen_ports, &port) != NULL;
+}
+
+/* The socket's entry, created when the socket turns out to be the target's. */
+static __always_inline struct uvs_sock_info *follow(struct sock *sk, __u64 cookie, int oldstate,
+						    int newstate, __u64 now)
+{
+	struct uvs_sock_info *info = bpf_map_lookup_elem(&socks, &cookie), fresh = {};
+	struct uvs_sock_stats *s;
+	bool ours;
+
+	if (info)
+		return info;
+	ours = in_target() || (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED &&
+			       listening_port_of_target(sk));
+	if (!ours)
+		return NULL;
+	fresh.state = oldstate;
+	fresh.state_ns = now;
+	if (bpf_map_update_elem(&socks, &cookie, &fresh, BPF_NOEXIST)) {
+		s = stats();
+		if (s)
+			__sync_fetch_and_add(&s->lost, 1);
+	}
+	return bpf_map_lookup_elem(&socks, &cookie);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
+{
+	struct uvs_sock_stats *s;
+	struct uvs_sock_info *info;
+	__u64 cookie, now;
+	__u16 port;
+	__u8 one = 1;
+	int err;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	cookie = bpf_get_socket_cookie(sk);
+	now = bpf_ktime_get_ns();
+	info = follow(sk, cookie, oldstate, newstate, now);
+	s = stats();
+	if (!info || !s)
+		return 0;
+	switch (newstate) {
+	case TCP_SYN_SENT:
+		info->syn_sent_ns = now;
+		break;
+	case TCP_LISTEN:
+		port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		bpf_map_update_elem(&listen_ports, &port, &one, BPF_ANY);
+		break;
+	case TCP_ESTABLISHED:
+		if (oldstate == TCP_SYN_SENT && info->syn_sent_ns && now > info->syn_sent_ns) {
+			__sync_fetch_and_add(&s->connects, 1);
+			hist_add(&s->connect, now - info->syn_sent_ns);
+		} else if (oldstate == TCP_SYN_RECV) {
+			__sync_fetch_and_add(&s->accepted, 1);
+		}
+		break;
+	case TCP_CLOSE_WAIT:
+		__sync_fetch_and_add(&s->close_wait_entered, 1);
+		break;
+	case TCP_CLOSE:
+		if (oldstate == TCP_SYN_SENT) {
+			/* tcp_reset() and the SYN timer set sk_err before tcp_done() closes it. */
+			err = BPF_CORE_READ(sk, sk_err);
+			__sync_fetch_and_add(&s->connect_failed, 1);
+			if (err == ECONNREFUSED)
+				__sync_fetch_and_add(&s->connect_refused, 1);
+			else if (err == ETIMEDOUT)
+				__sync_fetch_and_add(&s->connect_timed_out, 1);
+		}
+		if (oldstate == TCP_LISTEN) {
+			port = BPF_CORE_READ(sk, __sk_common.skc_num);
+			bpf_map_delete_elem(&listen_ports, &port);
+		}
+		break;
+	}
+	if (oldstate == TCP_CLOSE_WAIT && now > info->state_ns) {
+		__sync_fetch_and_add(&s->close_wait_left, 1);
+		hist_add(&s->close_wait, now - info->state_ns);
+	}
+	if (newstate == TCP_CLOSE) {
+		bpf_map_delete_elem(&socks, &cookie);
+		return 0;
+	}
+	info->state = newstate;
+	info->state_ns = now;
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(uvs_sock_retransmit, struct sock *sk, struct sk_buff *skb)
+{
+	struct uvs_sock_peer peer = {};
+	struct uvs_sock_stats *s;
+	__u64 cookie = bpf_get_socket_cookie(sk), one = 1, *n;
+
+	if (!bpf_map_lookup_elem(&socks, &cookie) || !(s = stats()))
+		return 0;
+	__sync_fetch_and_add(&s->retransmits, 1);
+	peer.family = (__u8)BPF_CORE_READ(sk, __sk_common.skc_family);
+	peer.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (peer.family == AF_INET6)
+		BPF_CORE_READ_INTO(&peer.addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	else
+		BPF_CORE_READ_INTO(&peer.addr, sk, __sk_common.skc_daddr);
+	n = bpf_map_lookup_elem(&retrans_peers, &peer);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&retrans_peers, &peer, &one, BPF_NOEXIST);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Types shared by bpf/sockets.bpf.c and the agent: TCP state changes and retransmits of the
+ * target's sockets. A socket is the target's when it changed state in one of the target's
+ * threads (connect, listen, close), when it was accepted on one of the target's listening
+ * ports, or when the agent found it among the target's fds (by socket cookie). Softirq
+ * context, where most transitions happen, has no useful "current process".
+ */
+#ifndef UVSCOPE_SOCKETS_H_SHARED
+#define UVSCOPE_SOCKETS_H_SHARED
+
+#include "hist.h"
+
+#define UVS_SOCK_MAX 65536     /* sockets followed at once */
+#define UVS_SOCK_MAX_PORTS 1024 /* listening ports of the target */
+#define UVS_SOCK_MAX_PEERS 4096 /* remote endpoints with retransmits */
+
+/* What we know of one of the target's sockets, keyed by its socket cookie. */
+struct uvs_sock_info {
+	__u64 state_ns;    /* when it entered its current state */
+	__u64 syn_sent_ns; /* when connect() sent the SYN, 0 otherwise */
+	__u32 state;
+	__u32 pad;
+};
+
+/* Process-wide counters (one array slot, updated atomically). */
+struct uvs_sock_stats {
+	__u64 connects;          /* SYN_SENT -> ESTABLISHED */
+	__u64 connect_failed;    /* SYN_SENT -> CLOSE */
+	__u64 connect_refused;   /* ... with sk_err ECONNREFUSED */
+	__u64 connect_timed_out; /* ... with sk_err ETIMEDOUT */
+	__u64 accepted;          /* SYN_RECV -> ESTABLISHED on a listening port of the target */
+	__u64 close_wait_entered;
+	__u64 close_wait_left;
+	__u64 retransmits;
+	__u64 lost;              /* sockets not followed: the map was full */
+	struct uvs_hist connect;    /* SYN_SENT -> ESTABLISHED */
+	struct uvs_hist close_wait; /* time in CLOSE_WAIT, for sockets that left it */
+};
+
+/* A remote endpoint (retransmits are counted per peer). */
+struct uvs_sock_peer {
+	__u8 family; /* AF_INET 2, AF_INET6 10 */
+	__u8 pad;
+	__u16 port;  /* host order */
+	__u8 addr[16];
+};
+
+#endif /* UVSCOPE_SOCKETS_H_SHARED */
