@@ -1,0 +1,197 @@
+// Sockets: uvscope's view of the target's TCP sockets against ground truth the test creates
+// (N established, M left in CLOSE_WAIT, K waiting in a listener's accept queue), against
+// `ss -tanp` for the same process, refused connects, and connect latency on loopback vs
+// through a delayed network namespace. The test's own client sockets (another process) must
+// never be counted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Child, nodeBin, runUvscope, skipWithoutBpf, startAgent, startFixture } from './lib.mjs';
+
+const N = 6, M = 4, K = 3; // K = the backlog listener's limit (2) + 1: the queue is full
+
+// ss's view of one process: TCP states by uvscope's names, and each listener's queues.
+function ssOf(pid) {
+	const names = { ESTAB: 'ESTABLISHED', 'CLOSE-WAIT': 'CLOSE_WAIT', LISTEN: 'LISTEN',
+		'SYN-SENT': 'SYN_SENT', 'SYN-RECV': 'SYN_RECV', 'FIN-WAIT-1': 'FIN_WAIT1',
+		'FIN-WAIT-2': 'FIN_WAIT2', 'TIME-WAIT': 'TIME_WAIT', 'LAST-ACK': 'LAST_ACK',
+		CLOSING: 'CLOSING' };
+	const states = {}, listeners = {};
+	const text = execFileSync('ss', ['-tanpH']).toString();
+	for (const line of text.split('\n')) {
+		if (!line.includes(`pid=${pid},`)) continue;
+		const [st, rq, sq, local] = line.trim().split(/\s+/);
+		const name = names[st] || st;
+		states[name] = (states[name] || 0) + 1;
+		if (name === 'LISTEN') listeners[local.split(':').at(-1)] = { rq: +rq, sq: +sq };
+	}
+	return { states, listeners };
+}
+
+async function until(cond, what, timeoutMs = 20000) {
+	const deadline = Date.now() + timeoutMs;
+	while (!cond()) {
+		if (Date.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs} ms`);
+		await new Promise((r) => setImmediate(r));
+	}
+}
+
+async function sockets(pid) {
+	const r = await runUvscope(['sockets', '-p', String(pid), '--json']);
+	assert.equal(r.code, 0, r.stderr);
+	return JSON.parse(r.stdout);
+}
+
+test('states and accept queue equal the fixture\'s numbers and ss; other processes\' ' +
+	'sockets never counted', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-sock-'));
+	const release = path.join(dir, 'release');
+	const { child, ready } = await startFixture('sockets.js');
+	const { agent } = await startAgent(child.pid, ['--interval', '200ms']);
+	const clients = [];
+	try {
+		for (let i = 0; i < N + M; i++) clients.push(net.connect(ready.main, '127.0.0.1'));
+		await child.waitFor((v) => v && v.accepted === N + M, 'all accepted');
+		for (const c of clients.slice(0, M)) c.end(); // FIN: the fixture never ends its side
+		await until(() => ssOf(child.pid).states.CLOSE_WAIT === M, `${M} in CLOSE_WAIT`);
+		child.send(`hold ${release}`);
+		await child.waitFor((v) => v && v.holding, 'holding');
+		for (let i = 0; i < K; i++) clients.push(net.connect(ready.backlog, '127.0.0.1'));
+		await until(() => ssOf(child.pid).listeners[ready.backlog]?.rq === K, `${K} queued`);
+
+		const got = await sockets(child.pid);
+		const ss = ssOf(child.pid);
+		const tcp = got.summary.tcp;
+		t.diagnostic(`uvscope ${JSON.stringify(tcp.states)} accept ${tcp.accept_queue_max}/` +
+			`${tcp.accept_queue_limit}; ss ${JSON.stringify(ss)}`);
+		assert.equal(tcp.states.ESTABLISHED, N);
+		assert.equal(tcp.states.CLOSE_WAIT, M);
+		assert.equal(tcp.states.LISTEN, 2);
+		assert.equal(tcp.states.FIN_WAIT2, 0, 'the test\'s own half-closed clients are not the target\'s');
+		assert.equal(tcp.open, N + M + 2);
+		assert.equal(tcp.accept_queue_max, K);
+		assert.equal(tcp.accept_queue_limit, 2);
+		assert.equal(tcp.accept_queue_full, 1);
+		for (const [state, n] of Object.entries(tcp.states))
+			assert.equal(n, ss.states[state] || 0, `${state}: uvscope and ss`);
+		const listener = got.sockets.find((s) => s.state === 'LISTEN' &&
+			s.local.endsWith(`:${ready.backlog}`));
+		assert.deepEqual([listener.recv_q, listener.send_q],
+			[ss.listeners[ready.backlog].rq, ss.listeners[ready.backlog].sq]);
+		// The watch view says the same in its next interval, and raises accept_queue_full.
+		const iv = await agent.waitFor((v) => v && v.type === 'interval' && v.sockets &&
+			v.sockets.tcp.accept_queue_max === K, 'an interval with the full queue');
+		assert.equal(iv.sockets.tcp.states.CLOSE_WAIT, M);
+		const alert = await agent.waitFor((v) => v && v.kind === 'accept_queue_full',
+			'accept_queue_full');
+		assert.deepEqual([alert.accept_queue, alert.limit], [K, 2]);
+	} finally {
+		writeFileSync(release, '');
+		for (const c of clients) c.destroy();
+		await agent.stop();
+		await child.stop();
+		rmSync(dir, { recursive: true, force: true });
+	}
+});
+
+// Sums a transition counter over the agent's intervals.
+const total = (agent, field) => agent.json().filter((v) => v.type === 'interval' && v.sockets)
+	.reduce((a, v) => a + v.sockets.tcp[field], 0);
+
+async function intervalsAfter(agent, n = 2) {
+	const count = () => agent.json().filter((v) => v.type === 'interval').length;
+	const start = count();
+	await agent.waitFor(() => count() >= start + n, `${n} more intervals`);
+}
+
+test('connects to a closed port are counted as refused', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('sockets.js');
+	const { agent } = await startAgent(child.pid, ['--interval', '200ms']);
+	try {
+		child.send('refuse 4');
+		await child.waitFor((v) => v && v.refused === 4, 'refused');
+		await intervalsAfter(agent);
+		t.diagnostic(`failed ${total(agent, 'connect_failed')}, refused ` +
+			`${total(agent, 'connect_refused')}`);
+		assert.equal(total(agent, 'connect_refused'), 4);
+		assert.equal(total(agent, 'connect_failed'), 4);
+		assert.equal(total(agent, 'connects'), 0);
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
+
+// The connect latency of C connects from the fixture to host:port, from the agent's summary.
+async function connectLatency(t, host, port, c = 5) {
+	const { child } = await startFixture('sockets.js');
+	const { agent } = await startAgent(child.pid, ['--interval', '200ms']);
+	try {
+		child.send(`connect ${host} ${port} ${c}`);
+		await child.waitFor((v) => v && v.connected === c, 'connected');
+		await intervalsAfter(agent);
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+	const summary = agent.json().find((v) => v.type === 'summary');
+	assert.equal(summary.sockets.tcp.connects, c, `${c} connects to ${host}`);
+	t.diagnostic(`${host}: ${c} connects, p50 ${summary.sockets.tcp.connect_p50_ns} ns`);
+	return summary.sockets.tcp.connect_p50_ns;
+}
+
+function sh(cmd, args) {
+	return spawnSync(cmd, args, { encoding: 'utf8' });
+}
+
+test('connect latency: loopback, and more through a network namespace with 20 ms of netem ' +
+	'delay', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child: srv, ready } = await startFixture('sockets.js');
+	let loop;
+	try {
+		loop = await connectLatency(t, '127.0.0.1', ready.main);
+	} finally {
+		await srv.stop();
+	}
+	assert.ok(loop > 0);
+	const ns = `uvs${process.pid}`, host = `uvh${process.pid % 100000}`, peer = `uvp${process.pid % 100000}`;
+	const setup = [
+		['ip', ['netns', 'add', ns]],
+		['ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer]],
+		['ip', ['link', 'set', peer, 'netns', ns]],
+		['ip', ['addr', 'add', '10.201.0.1/24', 'dev', host]],
+		['ip', ['link', 'set', host, 'up']],
+		['ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', '10.201.0.2/24', 'dev', peer]],
+		['ip', ['netns', 'exec', ns, 'ip', 'link', 'set', peer, 'up']],
+		['ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']],
+		['tc', ['qdisc', 'add', 'dev', host, 'root', 'netem', 'delay', '20ms']],
+	];
+	let server = null;
+	try {
+		for (const [cmd, args] of setup) {
+			const r = sh(cmd, args);
+			if (r.error || r.status !== 0) {
+				t.skip(`cannot build the delayed namespace: ${cmd} ${args.join(' ')}: ` +
+					`${r.error ? r.error.message : r.stderr.trim()}`);
+				return;
+			}
+		}
+		server = new Child('ip', ['netns', 'exec', ns, nodeBin, '-e',
+			"require('net').createServer((c) => c.destroy()).listen(7000, '10.201.0.2', " +
+			"() => console.log(JSON.stringify({ ready: true })))"]);
+		await server.waitFor((v) => v && v.ready, 'server in the namespace');
+		const far = await connectLatency(t, '10.201.0.2', 7000);
+		assert.ok(far > loop, `through netem (${far} ns) slower than loopback (${loop} ns)`);
+	} finally {
+		if (server) await server.stop();
+		sh('ip', ['link', 'del', host]);
+		sh('ip', ['netns', 'del', ns]);
+	}
+});
