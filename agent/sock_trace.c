@@ -6,11 +6,34 @@
 #include <string.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "hist_math.h"
 #include "sock_trace.h"
 #include "sockets.skel.h"
+
+/* Whether the kernel's tcp_retransmit_skb tracepoint passes an error (sk, skb, err). */
+static bool retransmit_has_err(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	const struct btf_type *tp;
+	bool has = false;
+	int id;
+
+	if (!vmlinux)
+		return false;
+	id = btf__find_by_name_kind(vmlinux, "btf_trace_tcp_retransmit_skb", BTF_KIND_TYPEDEF);
+	tp = id > 0 ? btf__type_by_id(vmlinux, id) : NULL;
+	if (tp)
+		tp = btf__type_by_id(vmlinux, tp->type); /* the pointer */
+	if (tp && btf_is_ptr(tp))
+		tp = btf__type_by_id(vmlinux, tp->type); /* the function prototype */
+	/* (void *ctx, sk, skb, err) */
+	has = tp && btf_is_func_proto(tp) && btf_vlen(tp) >= 4;
+	btf__free(vmlinux);
+	return has;
+}
 
 int uvs_sock_trace_attach(struct uvs_sock_trace *t, const struct uvs_target *target)
 {
@@ -32,6 +55,10 @@ int uvs_sock_trace_attach(struct uvs_sock_trace *t, const struct uvs_target *tar
 		return err;
 	}
 	t->skel->rodata->targ_tgid = (__u32)target->pid;
+	if (retransmit_has_err())
+		bpf_program__set_autoload(t->skel->progs.uvs_sock_retransmit, false);
+	else
+		bpf_program__set_autoload(t->skel->progs.uvs_sock_retransmit_err, false);
 	err = sockets_bpf__load(t->skel);
 	if (!err)
 		err = sockets_bpf__attach(t->skel);

@@ -174,16 +174,23 @@ int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
-SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(uvs_sock_retransmit, struct sock *sk, struct sk_buff *skb)
+static __always_inline void retransmitted(struct sock *sk, struct sk_buff *skb)
 {
+	struct tcp_skb_cb *tcb = (struct tcp_skb_cb *)skb->cb;
 	struct uvs_sock_peer peer = {};
+	__u64 cookie = bpf_get_socket_cookie(sk), segs, *n;
 	struct uvs_sock_stats *s;
-	__u64 cookie = bpf_get_socket_cookie(sk), one = 1, *n;
 
 	if (!bpf_map_lookup_elem(&socks, &cookie) || !(s = stats()))
-		return 0;
-	__sync_fetch_and_add(&s->retransmits, 1);
+		return;
+	/*
+	 * One skb may carry several segments (TSO/GSO): count segments, as the kernel's own
+	 * counters (tcpi_total_retrans, RetransSegs) do.
+	 */
+	segs = BPF_CORE_READ(tcb, tcp_gso_segs);
+	if (!segs)
+		segs = 1;
+	__sync_fetch_and_add(&s->retransmits, segs);
 	peer.family = (__u8)BPF_CORE_READ(sk, __sk_common.skc_family);
 	peer.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (peer.family == AF_INET6)
@@ -192,9 +199,28 @@ int BPF_PROG(uvs_sock_retransmit, struct sock *sk, struct sk_buff *skb)
 		BPF_CORE_READ_INTO(&peer.addr, sk, __sk_common.skc_daddr);
 	n = bpf_map_lookup_elem(&retrans_peers, &peer);
 	if (n)
-		__sync_fetch_and_add(n, 1);
+		__sync_fetch_and_add(n, segs);
 	else
-		bpf_map_update_elem(&retrans_peers, &peer, &one, BPF_NOEXIST);
+		bpf_map_update_elem(&retrans_peers, &peer, &segs, BPF_NOEXIST);
+}
+
+/*
+ * Kernels 6.x pass the transmit's error too: a retransmit the device refused is tried again
+ * and is not counted by the kernel (tcpi_total_retrans), so it is not counted here either.
+ * The agent loads whichever of the two programs matches the kernel's tracepoint.
+ */
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(uvs_sock_retransmit_err, struct sock *sk, struct sk_buff *skb, int err)
+{
+	if (!err)
+		retransmitted(sk, skb);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(uvs_sock_retransmit, struct sock *sk, struct sk_buff *skb)
+{
+	retransmitted(sk, skb);
 	return 0;
 }
 

@@ -195,3 +195,93 @@ test('connect latency: loopback, and more through a network namespace with 20 ms
 		sh('ip', ['netns', 'del', ns]);
 	}
 });
+
+test('CLOSE_WAIT growing over 3 intervals raises close_wait_growth', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child, ready } = await startFixture('sockets.js');
+	const { agent } = await startAgent(child.pid, ['--interval', '200ms']);
+	const clients = [];
+	try {
+		for (let i = 0; i < 4; i++) clients.push(net.connect(ready.main, '127.0.0.1'));
+		await child.waitFor((v) => v && v.accepted === 4, 'accepted');
+		// One more peer closes in each interval: the app leaves every one in CLOSE_WAIT.
+		for (let i = 0; i < 4; i++) {
+			clients[i].end();
+			await until(() => ssOf(child.pid).states.CLOSE_WAIT === i + 1, `${i + 1} in CLOSE_WAIT`);
+			await intervalsAfter(agent, 1);
+		}
+		const alert = await agent.waitFor((v) => v && v.kind === 'close_wait_growth',
+			'close_wait_growth');
+		t.diagnostic(JSON.stringify(alert));
+		assert.equal(alert.windows, 3);
+		assert.ok(alert.close_wait >= 3 && alert.close_wait <= 4);
+	} finally {
+		for (const c of clients) c.destroy();
+		await agent.stop();
+		await child.stop();
+	}
+});
+
+test('retransmits to a peer that went away are counted, per peer, as the kernel counts them',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const ns = `uvr${process.pid}`, host = `urh${process.pid % 100000}`;
+		const peer = `urp${process.pid % 100000}`;
+		const setup = [
+			['ip', ['netns', 'add', ns]],
+			['ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer]],
+			['ip', ['link', 'set', peer, 'netns', ns]],
+			['ip', ['addr', 'add', '10.202.0.1/24', 'dev', host]],
+			['ip', ['link', 'set', host, 'up']],
+			['ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', '10.202.0.2/24', 'dev', peer]],
+			['ip', ['netns', 'exec', ns, 'ip', 'link', 'set', peer, 'up']],
+		];
+		let server = null, child = null, agent = null;
+		try {
+			for (const [cmd, args] of setup) {
+				const r = sh(cmd, args);
+				if (r.error || r.status !== 0) {
+					t.skip(`cannot build a network namespace: ${cmd} ${args.join(' ')}: ` +
+						`${r.error ? r.error.message : r.stderr.trim()}`);
+					return;
+				}
+			}
+			// A server that reads everything, so the data is acked once the path is back.
+			server = new Child('ip', ['netns', 'exec', ns, nodeBin, '-e',
+				"require('net').createServer((c) => c.resume()).listen(7001, '10.202.0.2', " +
+				"() => console.log(JSON.stringify({ ready: true })))"]);
+			await server.waitFor((v) => v && v.ready, 'server in the namespace');
+			({ child } = await startFixture('sockets.js'));
+			({ agent } = await startAgent(child.pid, ['--interval', '200ms']));
+			child.send('open 10.202.0.2 7001');
+			const { opened } = await child.waitFor((v) => v && v.opened, 'opened');
+			const row = async () => (await sockets(child.pid)).sockets
+				.find((s) => s.local.endsWith(`:${opened}`));
+			// The peer's side goes down: what the fixture sends now is retransmitted.
+			assert.equal(sh('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', peer, 'down']).status, 0);
+			child.send('send');
+			for (let r = await row(); r.retransmits < 2; r = await row())
+				await new Promise((res) => setImmediate(res));
+			assert.equal(sh('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', peer, 'up']).status, 0);
+			await child.waitFor((v) => v && v.sent, 'data delivered');
+			let r = await row();
+			while (r.send_q !== 0) r = await row();
+			const kernel = r.retransmits;
+			await intervalsAfter(agent);
+			const peers = agent.json().filter((v) => v.type === 'interval' && v.sockets)
+				.flatMap((v) => v.sockets.tcp.retransmit_peers);
+			const counted = peers.filter((p) => p.peer === '10.202.0.2:7001')
+				.reduce((a, p) => a + p.count, 0);
+			t.diagnostic(`kernel tcpi_total_retrans ${kernel}, uvscope ${total(agent, 'retransmits')}` +
+				` (${counted} to 10.202.0.2:7001)`);
+			assert.ok(kernel >= 2);
+			assert.equal(total(agent, 'retransmits'), kernel);
+			assert.equal(counted, kernel);
+		} finally {
+			if (agent) await agent.stop();
+			if (child) await child.stop();
+			if (server) await server.stop();
+			sh('ip', ['link', 'del', host]);
+			sh('ip', ['netns', 'del', ns]);
+		}
+	});
