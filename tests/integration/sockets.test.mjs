@@ -150,6 +150,45 @@ function sh(cmd, args) {
 	return spawnSync(cmd, args, { encoding: 'utf8' });
 }
 
+// A network namespace joined to ours by a veth pair: HOST_IP here, PEER_IP there, and
+// optionally a netem delay on our side. Returns { ns, host, peer, remove }, or null after
+// t.skip() with the reason when the kernel or the tools do not allow it.
+function makeNetns(t, tag, subnet, delay = null) {
+	const ns = `${tag}${process.pid}`, host = `${tag}h${process.pid % 100000}`;
+	const peer = `${tag}p${process.pid % 100000}`;
+	const remove = () => { sh('ip', ['link', 'del', host]); sh('ip', ['netns', 'del', ns]); };
+	const steps = [
+		['ip', ['netns', 'add', ns]],
+		['ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer]],
+		['ip', ['link', 'set', peer, 'netns', ns]],
+		['ip', ['addr', 'add', `${subnet}.1/24`, 'dev', host]],
+		['ip', ['link', 'set', host, 'up']],
+		['ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', `${subnet}.2/24`, 'dev', peer]],
+		['ip', ['netns', 'exec', ns, 'ip', 'link', 'set', peer, 'up']],
+		['ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']],
+	];
+	if (delay) steps.push(['tc', ['qdisc', 'add', 'dev', host, 'root', 'netem', 'delay', delay]]);
+	for (const [cmd, args] of steps) {
+		const r = sh(cmd, args);
+		if (r.error || r.status !== 0) {
+			remove();
+			t.skip(`cannot build the network namespace: ${cmd} ${args.join(' ')}: ` +
+				`${r.error ? r.error.message : r.stderr.trim()}`);
+			return null;
+		}
+	}
+	return { ns, host, peer, remove };
+}
+
+// A node server in the namespace on ADDR:PORT; it reads and discards what it gets.
+async function nsServer(net, addr, port) {
+	const server = new Child('ip', ['netns', 'exec', net.ns, nodeBin, '-e',
+		`require('net').createServer((c) => c.resume()).listen(${port}, '${addr}', ` +
+		"() => console.log(JSON.stringify({ ready: true })))"]);
+	await server.waitFor((v) => v && v.ready, 'server in the namespace');
+	return server;
+}
+
 test('connect latency: loopback, and more through a network namespace with 20 ms of netem ' +
 	'delay', async (t) => {
 	if (skipWithoutBpf(t)) return;
@@ -161,38 +200,16 @@ test('connect latency: loopback, and more through a network namespace with 20 ms
 		await srv.stop();
 	}
 	assert.ok(loop > 0);
-	const ns = `uvs${process.pid}`, host = `uvh${process.pid % 100000}`, peer = `uvp${process.pid % 100000}`;
-	const setup = [
-		['ip', ['netns', 'add', ns]],
-		['ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer]],
-		['ip', ['link', 'set', peer, 'netns', ns]],
-		['ip', ['addr', 'add', '10.201.0.1/24', 'dev', host]],
-		['ip', ['link', 'set', host, 'up']],
-		['ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', '10.201.0.2/24', 'dev', peer]],
-		['ip', ['netns', 'exec', ns, 'ip', 'link', 'set', peer, 'up']],
-		['ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']],
-		['tc', ['qdisc', 'add', 'dev', host, 'root', 'netem', 'delay', '20ms']],
-	];
+	const netns = makeNetns(t, 'uvl', '10.201.0', '20ms');
+	if (!netns) return;
 	let server = null;
 	try {
-		for (const [cmd, args] of setup) {
-			const r = sh(cmd, args);
-			if (r.error || r.status !== 0) {
-				t.skip(`cannot build the delayed namespace: ${cmd} ${args.join(' ')}: ` +
-					`${r.error ? r.error.message : r.stderr.trim()}`);
-				return;
-			}
-		}
-		server = new Child('ip', ['netns', 'exec', ns, nodeBin, '-e',
-			"require('net').createServer((c) => c.destroy()).listen(7000, '10.201.0.2', " +
-			"() => console.log(JSON.stringify({ ready: true })))"]);
-		await server.waitFor((v) => v && v.ready, 'server in the namespace');
+		server = await nsServer(netns, '10.201.0.2', 7000);
 		const far = await connectLatency(t, '10.201.0.2', 7000);
 		assert.ok(far > loop, `through netem (${far} ns) slower than loopback (${loop} ns)`);
 	} finally {
 		if (server) await server.stop();
-		sh('ip', ['link', 'del', host]);
-		sh('ip', ['netns', 'del', ns]);
+		netns.remove();
 	}
 });
 
@@ -225,32 +242,12 @@ test('CLOSE_WAIT growing over 3 intervals raises close_wait_growth', async (t) =
 test('retransmits to a peer that went away are counted, per peer, as the kernel counts them',
 	async (t) => {
 		if (skipWithoutBpf(t)) return;
-		const ns = `uvr${process.pid}`, host = `urh${process.pid % 100000}`;
-		const peer = `urp${process.pid % 100000}`;
-		const setup = [
-			['ip', ['netns', 'add', ns]],
-			['ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer]],
-			['ip', ['link', 'set', peer, 'netns', ns]],
-			['ip', ['addr', 'add', '10.202.0.1/24', 'dev', host]],
-			['ip', ['link', 'set', host, 'up']],
-			['ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', '10.202.0.2/24', 'dev', peer]],
-			['ip', ['netns', 'exec', ns, 'ip', 'link', 'set', peer, 'up']],
-		];
+		const netns = makeNetns(t, 'uvr', '10.202.0');
+		if (!netns) return;
 		let server = null, child = null, agent = null;
 		try {
-			for (const [cmd, args] of setup) {
-				const r = sh(cmd, args);
-				if (r.error || r.status !== 0) {
-					t.skip(`cannot build a network namespace: ${cmd} ${args.join(' ')}: ` +
-						`${r.error ? r.error.message : r.stderr.trim()}`);
-					return;
-				}
-			}
 			// A server that reads everything, so the data is acked once the path is back.
-			server = new Child('ip', ['netns', 'exec', ns, nodeBin, '-e',
-				"require('net').createServer((c) => c.resume()).listen(7001, '10.202.0.2', " +
-				"() => console.log(JSON.stringify({ ready: true })))"]);
-			await server.waitFor((v) => v && v.ready, 'server in the namespace');
+			server = await nsServer(netns, '10.202.0.2', 7001);
 			({ child } = await startFixture('sockets.js'));
 			({ agent } = await startAgent(child.pid, ['--interval', '200ms']));
 			child.send('open 10.202.0.2 7001');
@@ -258,11 +255,11 @@ test('retransmits to a peer that went away are counted, per peer, as the kernel 
 			const row = async () => (await sockets(child.pid)).sockets
 				.find((s) => s.local.endsWith(`:${opened}`));
 			// The peer's side goes down: what the fixture sends now is retransmitted.
-			assert.equal(sh('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', peer, 'down']).status, 0);
+			assert.equal(sh('ip', ['netns', 'exec', netns.ns, 'ip', 'link', 'set', netns.peer, 'down']).status, 0);
 			child.send('send');
 			for (let r = await row(); r.retransmits < 2; r = await row())
 				await new Promise((res) => setImmediate(res));
-			assert.equal(sh('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', peer, 'up']).status, 0);
+			assert.equal(sh('ip', ['netns', 'exec', netns.ns, 'ip', 'link', 'set', netns.peer, 'up']).status, 0);
 			await child.waitFor((v) => v && v.sent, 'data delivered');
 			let r = await row();
 			while (r.send_q !== 0) r = await row();
@@ -281,7 +278,6 @@ test('retransmits to a peer that went away are counted, per peer, as the kernel 
 			if (agent) await agent.stop();
 			if (child) await child.stop();
 			if (server) await server.stop();
-			sh('ip', ['link', 'del', host]);
-			sh('ip', ['netns', 'del', ns]);
+			netns.remove();
 		}
 	});
