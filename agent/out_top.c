@@ -306,9 +306,9 @@ static void socket_panel(FILE *out, const struct uvs_sockets_snapshot *k, bool a
 		return;
 	line(out, false, "%s", "");
 	line(out, ansi, "tcp %" PRIu64 "  established %" PRIu64 "  close_wait %" PRIu64
-	     "  time_wait %" PRIu64 "  listen %" PRIu64 "  udp %" PRIu64 "  unix %" PRIu64,
-	     k->tcp_open, k->tcp_states[UVS_TCP_ESTABLISHED], k->tcp_states[UVS_TCP_CLOSE_WAIT],
-	     k->tcp_states[UVS_TCP_TIME_WAIT], k->listeners, k->udp_open, k->unix_open);
+	     "  listen %" PRIu64 "  udp %" PRIu64 "  unix %" PRIu64, k->tcp_open,
+	     k->tcp_states[UVS_TCP_ESTABLISHED], k->tcp_states[UVS_TCP_CLOSE_WAIT], k->listeners,
+	     k->udp_open, k->unix_open);
 	if (k->listeners)
 		line(out, false, "  accept queue %" PRIu64 " of %" PRIu64 "%s", k->accept_queue_max,
 		     k->accept_queue_limit, k->accept_queue_full ? "  FULL" : "");
@@ -319,8 +319,8 @@ static void socket_panel(FILE *out, const struct uvs_sockets_snapshot *k, bool a
 	line(out, false, "  connects %" PRIu64 " (p50 %s p99 %s)  failed %" PRIu64 " (refused %"
 	     PRIu64 ", timed out %" PRIu64 ")  accepted %" PRIu64, k->connects, p50, p99,
 	     k->connect_failed, k->connect_refused, k->connect_timed_out, k->accepted);
-	line(out, false, "  retransmits %" PRIu64 "  new close_wait %" PRIu64, k->retransmits,
-	     k->close_wait_entered);
+	line(out, false, "  retransmits %" PRIu64 "  new close_wait %" PRIu64 "  new time_wait %"
+	     PRIu64, k->retransmits, k->close_wait_entered, k->time_wait_entered);
 	for (i = 0; i < k->npeers && i < 3; i++) {
 		uvs_format_endpoint(k->peers[i].family, k->peers[i].addr, k->peers[i].port, peer,
 				    sizeof(peer));

@@ -202,6 +202,7 @@ struct uvs_sockets_snapshot {
 	uint64_t accepted;            /* SYN_RECV -> ESTABLISHED on the target's listeners */
 	uint64_t close_wait_entered;
 	uint64_t close_wait_p99_ns;   /* time in CLOSE_WAIT of the sockets that left it */
+	uint64_t time_wait_entered;   /* connections the target closed first, now in TIME_WAIT */
 	uint64_t retransmits;
 	size_t npeers;                /* remote endpoints with the most retransmits */
 	struct uvs_peer peers[UVS_TOP_PEERS];

@@ -184,6 +184,7 @@ void uvs_sock_trace_window(struct uvs_sock_trace *t, struct uvs_sockets_snapshot
 	out->connect_timed_out = delta(t->now->connect_timed_out, base->connect_timed_out);
 	out->accepted = delta(t->now->accepted, base->accepted);
 	out->close_wait_entered = delta(t->now->close_wait_entered, base->close_wait_entered);
+	out->time_wait_entered = delta(t->now->time_wait_entered, base->time_wait_entered);
 	out->retransmits = delta(t->now->retransmits, base->retransmits);
 	uvs_hist_sub(&h, &t->now->connect, &base->connect);
 	out->connect_p50_ns = uvs_hist_percentile(&h, 0.50);

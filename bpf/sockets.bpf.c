@@ -21,6 +21,8 @@
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
 #define TCP_SYN_RECV 3
+#define TCP_FIN_WAIT2 5
+#define TCP_CLOSING 11
 #define TCP_CLOSE 7
 #define TCP_CLOSE_WAIT 8
 #define TCP_LISTEN 10
@@ -145,6 +147,7 @@ int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
 	case TCP_CLOSE_WAIT:
 		__sync_fetch_and_add(&s->close_wait_entered, 1);
 		break;
+
 	case TCP_CLOSE:
 		if (oldstate == TCP_SYN_SENT) {
 			/* tcp_reset() and the SYN timer set sk_err before tcp_done() closes it. */
@@ -155,6 +158,13 @@ int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
 			else if (err == ETIMEDOUT)
 				__sync_fetch_and_add(&s->connect_timed_out, 1);
 		}
+		/*
+		 * The kernel hands a connection that closed first on our side to a timewait sock
+		 * and closes the full socket, from FIN_WAIT2 or CLOSING: no transition to TIME_WAIT
+		 * is ever traced for it, this is where it goes there.
+		 */
+		if (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING)
+			__sync_fetch_and_add(&s->time_wait_entered, 1);
 		if (oldstate == TCP_LISTEN) {
 			port = BPF_CORE_READ(sk, __sk_common.skc_num);
 			bpf_map_delete_elem(&listen_ports, &port);

@@ -32,6 +32,7 @@ struct uvs_sock_stats {
 	__u64 accepted;          /* SYN_RECV -> ESTABLISHED on a listening port of the target */
 	__u64 close_wait_entered;
 	__u64 close_wait_left;
+	__u64 time_wait_entered; /* the target's connections closed first by the target */
 	__u64 retransmits;
 	__u64 lost;              /* sockets not followed: the map was full */
 	struct uvs_hist connect;    /* SYN_SENT -> ESTABLISHED */

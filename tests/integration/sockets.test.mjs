@@ -281,3 +281,29 @@ test('retransmits to a peer that went away are counted, per peer, as the kernel 
 			netns.remove();
 		}
 	});
+
+test('connections the target closes first go to TIME_WAIT, counted as ss sees them', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child, ready } = await startFixture('sockets.js');
+	const { agent } = await startAgent(child.pid, ['--interval', '200ms']);
+	try {
+		// To its own "backlog" listener, which ends its side when the peer does: the client
+		// side closed first (TIME_WAIT), the server side second (CLOSE_WAIT, LAST_ACK).
+		child.send(`connect 127.0.0.1 ${ready.backlog} 5`);
+		await child.waitFor((v) => v && v.connected === 5, 'connected');
+		// A TIME_WAIT socket has no owner; ss shows it by its ports.
+		const timeWait = () => execFileSync('ss', ['-tanH', 'state', 'time-wait',
+			'dport', `= :${ready.backlog}`]).toString().split('\n').filter(Boolean).length;
+		await until(() => timeWait() === 5, '5 in TIME_WAIT');
+		await intervalsAfter(agent);
+		t.diagnostic(`uvscope time_wait_entered ${total(agent, 'time_wait_entered')}, ` +
+			`close_wait_entered ${total(agent, 'close_wait_entered')}, ss ${timeWait()}`);
+		assert.equal(total(agent, 'time_wait_entered'), timeWait());
+		assert.equal(total(agent, 'close_wait_entered'), 5, 'the server sides are the target\'s too');
+		assert.equal(total(agent, 'connects'), 5);
+		assert.equal(total(agent, 'accepted'), 5);
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
