@@ -36,7 +36,8 @@ static const char usage_text[] =
 	"      --pool           the libuv thread pool: jobs, queue wait and service time per\n"
 	"                       kind of work (fs by operation, dns, crypto, zlib, other) and\n"
 	"                       sync fs calls on loop threads, from uprobes in libuv (each pool\n"
-	"                       job costs the target 4 uprobe hits, 20-30 us per job here)\n"
+	"                       job costs the target 4 uprobe hits: about 19 us per fs job and\n"
+	"                       50 us per crypto job on the benchmark VM, bench/results.md)\n"
 	"      --pool-jobs      --pool, and one line per job the pool served, when it ends:\n"
 	"                       kind, fs operation, pool thread, queue wait and service time\n"
 	"      --syscalls       every syscall of the target: count, errors and latency per\n"
@@ -51,6 +52,8 @@ static const char usage_text[] =
 	"      --fd-rescan TIME with --syscalls: read /proc/PID/fd again at least every TIME to\n"
 	"                       check the counts (default 10s; sooner after a syscall whose\n"
 	"                       effect on fds could not be followed)\n"
+	"      --no-sockets     no socket figures (no socket table per interval, no TCP\n"
+	"                       state-change and retransmit tracepoints)\n"
 	"      --json           JSON lines (schema: docs/json.md)\n"
 	"  -v, --verbose        say more about attaching (twice: libbpf's own messages)\n"
 	"  -h, --help           this text\n"
@@ -76,6 +79,7 @@ static const struct option long_options[] = {
 	{ "slow-syscall", required_argument, NULL, 'S' },
 	{ "fd-rescan", required_argument, NULL, 'R' },
 	{ "syscalls", no_argument, NULL, 'N' },
+	{ "no-sockets", no_argument, NULL, 'K' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -139,6 +143,9 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 	case 'N':
 		cli->syscalls = true;
 		return 0;
+	case 'K':
+		cli->no_sockets = true;
+		return 0;
 	case 'j':
 		cli->json = true;
 		return 0;
@@ -199,7 +206,7 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	if (cli->pid == 0)
 		return bad(err, "-p/--pid is required%s%s", "", " (the id of the process to watch)");
 	if (cli->command == UVS_CMD_SOCKETS && (cli->phases || cli->pool || cli->syscalls ||
-						cli->duration_ns))
+						cli->duration_ns || cli->no_sockets))
 		return bad(err, "sockets takes only -p, --json and -v%s%s", "",
 			   " (it prints the table once)");
 	return UVS_CLI_OK;

@@ -24,6 +24,7 @@ struct uvs_cli {
 	bool json;
 	bool phases;
 	bool pool;
+	bool no_sockets;          /* --no-sockets: no socket table, no TCP tracepoints */
 	bool pool_jobs;           /* a record per served pool job (implies pool) */
 	bool syscalls;            /* --syscalls: every syscall, fd counts kept current */
 	uint64_t slow_syscall_ns; /* a syscall this long on a loop thread is listed */

@@ -471,11 +471,11 @@ static void print_attached(struct session *s, uint64_t attach_ns)
 		snprintf(sys_missing, sizeof(sys_missing), "syscalls: %s", s->sys.why);
 		missing[nmissing++] = sys_missing;
 	}
-	if (s->sockets.nl < 0) {
+	if (!s->cli->no_sockets && s->sockets.nl < 0) {
 		snprintf(table_missing, sizeof(table_missing), "socket table: %s", s->sockets.why);
 		missing[nmissing++] = table_missing;
 	}
-	if (!s->sockets.trace.attached) {
+	if (!s->cli->no_sockets && !s->sockets.trace.attached) {
 		snprintf(trace_missing, sizeof(trace_missing), "tcp transitions: %s",
 			 s->sockets.trace.why);
 		missing[nmissing++] = trace_missing;
@@ -619,7 +619,8 @@ static int attach(struct session *s)
 		uvs_pool_attach(&s->pool, s->target, cli->pool_jobs);
 	if (cli->syscalls)
 		attach_syscalls(s);
-	uvs_sockets_watch_attach(&s->sockets, s->target);
+	if (!cli->no_sockets)
+		uvs_sockets_watch_attach(&s->sockets, s->target);
 	err = uvs_collector_init(&s->collector, s->target, &s->probes, cli->block_ns);
 	if (err)
 		return err;

@@ -54,7 +54,7 @@ Test(cli, every_option)
 {
 	struct parsed p = PARSE("top", "--pid", "7", "-d", "2m", "--interval", "500ms",
 				"--block-ms", "250", "--phases", "--pool", "--json", "-v", "-v",
-				"--slow-syscall", "2ms", "--fd-rescan", "1m", "--syscalls");
+				"--slow-syscall", "2ms", "--fd-rescan", "1m", "--syscalls", "--no-sockets");
 
 	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
 	cr_assert_eq(p.cli.command, UVS_CMD_TOP);
@@ -67,6 +67,7 @@ Test(cli, every_option)
 	cr_assert(p.cli.pool);
 	cr_assert_eq(p.cli.verbose, 2);
 	cr_assert(p.cli.syscalls);
+	cr_assert(p.cli.no_sockets);
 	cr_assert_eq(p.cli.slow_syscall_ns, 2000000ULL);
 	cr_assert_eq(p.cli.fd_rescan_ns, 60000000000ULL);
 }
