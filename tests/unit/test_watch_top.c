@@ -10,6 +10,7 @@
 
 #include "out_top.h"
 #include "out_watch.h"
+#include "sock_diag.h"
 
 #define TS_215003 1732657803000000000ull /* 2024-11-26 21:50:03 UTC */
 
@@ -97,6 +98,31 @@ Test(watch, interval_line)
 	cr_expect_str_eq(got, "21:50:03 main/4242 util 41.2% it 1203 p99 3.20ms max 12.0ms blocks 1"
 			      " | worker/4250 util 100.0% it 7 p99 1.20s max 1.20s"
 			      " BLOCKED 1.20s\n");
+	free(got);
+}
+
+Test(watch, interval_with_sockets)
+{
+	char *got;
+
+	build_snapshot();
+	snap.nloops = 1;
+	snap.sockets.available = snap.sockets.traced = true;
+	snap.sockets.tcp_open = 13;
+	snap.sockets.tcp_states[UVS_TCP_ESTABLISHED] = 6;
+	snap.sockets.tcp_states[UVS_TCP_CLOSE_WAIT] = 4;
+	snap.sockets.listeners = 2;
+	snap.sockets.accept_queue_max = 3;
+	snap.sockets.accept_queue_limit = 2;
+	snap.sockets.connects = 5;
+	snap.sockets.connect_p99_ns = 64512;
+	snap.sockets.connect_failed = 4;
+	snap.sockets.retransmits = 12;
+	snap.sockets.udp_open = 1;
+	got = render_watch(uvs_watch_interval);
+	cr_expect_str_eq(got, "21:50:03 main/4242 util 41.2% it 1203 p99 3.20ms max 12.0ms blocks 1"
+			      " | tcp 13 (est 6 cw 4 acceptq 3/2) conn 5 p99 64.5us failed 4"
+			      " retrans 12 udp 1\n");
 	free(got);
 }
 
@@ -356,6 +382,20 @@ Test(top, extreme_values_fit_80_columns)
 		snap.syscalls.rows[i] = (struct uvs_syscall_row){ i ? 4294967295u : 450,
 			(enum uvs_sys_role)i, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX,
 			UINT64_MAX, UINT64_MAX };
+	snap.sockets.available = snap.sockets.traced = true;
+	for (i = 0; i < UVS_SOCK_STATES; i++)
+		snap.sockets.tcp_states[i] = UINT64_MAX;
+	snap.sockets.tcp_open = snap.sockets.listeners = snap.sockets.udp_open = UINT64_MAX;
+	snap.sockets.accept_queue_max = snap.sockets.accept_queue_limit = UINT64_MAX;
+	snap.sockets.accept_queue_full = snap.sockets.connects = snap.sockets.retransmits = UINT64_MAX;
+	snap.sockets.connect_p50_ns = snap.sockets.connect_p99_ns = UINT64_MAX;
+	snap.sockets.npeers = UVS_TOP_PEERS;
+	for (i = 0; i < UVS_TOP_PEERS; i++) {
+		snap.sockets.peers[i].family = 10;
+		memset(snap.sockets.peers[i].addr, 0xff, 16);
+		snap.sockets.peers[i].port = 65535;
+		snap.sockets.peers[i].count = UINT64_MAX;
+	}
 	snap.syscalls.nslow = 2;
 	snap.syscalls.slow_count = UINT64_MAX;
 	for (i = 0; i < 2; i++)
