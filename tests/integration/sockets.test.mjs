@@ -307,3 +307,55 @@ test('connections the target closes first go to TIME_WAIT, counted as ss sees th
 		await child.stop();
 	}
 });
+
+test('UDP, IPv6 and Unix sockets are in the table, as ss shows them', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child, ready } = await startFixture('sockets.js', [], { MORE: '1' });
+	try {
+		const got = await sockets(child.pid);
+		const ssCount = (args) => execFileSync('ss', [...args, '-anpH']).toString().split('\n')
+			.filter((l) => l.includes(`pid=${child.pid},`)).length;
+		const udp = got.sockets.filter((s) => s.proto === 'udp');
+		t.diagnostic(`udp ${JSON.stringify(udp)}, unix ${got.summary.unix.open}, ` +
+			`v6 ${ready.v6 === null ? 'absent' : ready.v6}`);
+		assert.equal(got.summary.udp.open, ssCount(['-u']));
+		assert.deepEqual(udp.map((s) => [s.local, s.state]), [[`127.0.0.1:${ready.udp}`, 'UNCONN']]);
+		assert.equal(got.summary.unix.open, ssCount(['-x']));
+		assert.ok(got.summary.unix.open >= 1);
+		if (ready.v6 === null) {
+			t.diagnostic('no IPv6 on this machine: the IPv6 listener was not made');
+		} else {
+			const v6 = got.sockets.find((s) => s.family === 'ipv6');
+			assert.deepEqual([v6.state, v6.local], ['LISTEN', `[::1]:${ready.v6}`]);
+		}
+		assert.equal(got.summary.tcp.open, ssCount(['-t']));
+
+		// Datagrams sent while the loop reads nothing overflow the small receive buffer:
+		// uvscope's drops are the kernel's, as `ss -uam` shows them (skmem "d").
+		const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-udp-'));
+		const release = path.join(dir, 'release');
+		child.send(`hold ${release}`);
+		await child.waitFor((v) => v && v.holding, 'holding');
+		const sender = (await import('node:dgram')).createSocket('udp4');
+		for (let i = 0; i < 100; i++)
+			await new Promise((r) => sender.send(Buffer.alloc(1000), ready.udp, '127.0.0.1', r));
+		sender.close();
+		// ss prints the socket's line, then its skmem on the next line (with -p before it).
+		const ssDrops = () => {
+			const lines = execFileSync('ss', ['-uampH']).toString().split('\n');
+			const i = lines.findIndex((l) => l.includes(`pid=${child.pid},`));
+			const m = i < 0 ? null :
+				`${lines[i]} ${lines[i + 1] || ''}`.match(/skmem:\([^)]*\bd(\d+)\)/);
+			return m ? Number(m[1]) : null;
+		};
+		const after = await sockets(child.pid);
+		const ref = ssDrops();
+		writeFileSync(release, '');
+		rmSync(dir, { recursive: true, force: true });
+		t.diagnostic(`drops: uvscope ${after.summary.udp.drops}, ss ${ref}`);
+		assert.ok(after.summary.udp.drops > 0, 'datagrams were dropped');
+		assert.equal(after.summary.udp.drops, ref);
+	} finally {
+		await child.stop();
+	}
+});
