@@ -37,6 +37,14 @@ uint64_t uvs_now_real(void)
 	return clock_ns(CLOCK_REALTIME);
 }
 
+uint64_t uvs_mono_to_real(uint64_t mono_ns)
+{
+	uint64_t now_mono = uvs_now_mono(), now_real = uvs_now_real();
+
+	/* An event is never from the future; clamp rather than wrap on a clock oddity. */
+	return mono_ns <= now_mono ? now_real - (now_mono - mono_ns) : now_real;
+}
+
 int uvs_collector_init(struct uvs_collector *c, struct uvs_target *t, const struct uvs_probes *p,
 		       uint64_t block_ns)
 {

@@ -44,6 +44,8 @@ struct uvs_collector {
 uint64_t uvs_now_mono(void);
 /* Wall clock in ns, for timestamps in outputs. */
 uint64_t uvs_now_real(void);
+/* A CLOCK_MONOTONIC time from BPF (bpf_ktime_get_ns) on the wall clock. */
+uint64_t uvs_mono_to_real(uint64_t mono_ns);
 
 int uvs_collector_init(struct uvs_collector *c, struct uvs_target *t, const struct uvs_probes *p,
 		       uint64_t block_ns);

@@ -466,6 +466,6 @@ int uvs_pool_record_from_event(const void *data, size_t len, struct uvs_pool_job
 	out->wait_ns = e->wait_ns;
 	out->service_ns = e->service_ns;
 	/* The end of service, moved from the monotonic clock to the wall clock. */
-	out->ts_ns = uvs_now_real() - (uvs_now_mono() - e->end_ns);
+	out->ts_ns = uvs_mono_to_real(e->end_ns);
 	return 0;
 }

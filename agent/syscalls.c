@@ -372,6 +372,6 @@ int uvs_syscalls_on_slow(void *ctx, void *data, size_t len)
 	c->ret = e->ret;
 	c->duration_ns = e->duration_ns;
 	/* The event's monotonic stamp, moved to the wall clock. */
-	c->ts_ns = uvs_now_real() - (uvs_now_mono() - e->ts_ns);
+	c->ts_ns = uvs_mono_to_real(e->ts_ns);
 	return 0;
 }

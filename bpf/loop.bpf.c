@@ -89,14 +89,6 @@ static __always_inline struct uvs_loop_state *loop_of(__u32 tid, __u64 now)
 	return bpf_map_lookup_elem(&loop_state, &tid);
 }
 
-static __always_inline void hist_add(struct uvs_hist *h, __u64 v)
-{
-	__u32 i = uvs_hist_bucket(v);
-
-	if (i < UVS_HIST_BUCKETS)
-		h->buckets[i]++;
-}
-
 static __always_inline void count_event(void)
 {
 	struct uvs_bpf_counters *c = my_counters();
@@ -113,7 +105,7 @@ static __always_inline void record_phase(struct uvs_loop_stats *s, __u32 p, __u6
 	s->phase_total_ns[p] += d;
 	if (d > s->phase_max_ns[p])
 		s->phase_max_ns[p] = d;
-	hist_add(&s->phase[p], d);
+	uvs_hist_record(&s->phase[p], d);
 }
 
 static __always_inline bool is_poll_phase(__u32 p)
@@ -189,7 +181,7 @@ static __always_inline void end_busy(struct uvs_loop_state *st, struct uvs_loop_
 	s->iterations++;
 	if (iter > s->busy_max_ns)
 		s->busy_max_ns = iter;
-	hist_add(&s->busy, iter);
+	uvs_hist_record(&s->busy, iter);
 }
 
 /*

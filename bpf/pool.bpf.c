@@ -133,14 +133,6 @@ static __always_inline struct uvs_pool_kind_stats *kind_stats(struct uvs_pool_st
 	return &s->kind[k];
 }
 
-static __always_inline void hist_add(struct uvs_hist *h, __u64 v)
-{
-	__u32 i = uvs_hist_bucket(v);
-
-	if (i < UVS_HIST_BUCKETS)
-		__sync_fetch_and_add(&h->buckets[i], 1);
-}
-
 static __always_inline void submitted(__u64 w, __u32 kind)
 {
 	struct uvs_pool_job job = { .submit_ns = bpf_ktime_get_ns(), .kind = kind };
@@ -301,7 +293,7 @@ int uvs_pool_work_enter(struct pt_regs *ctx)
 		if (ks) {
 			__sync_fetch_and_add(&ks->started, 1);
 			__sync_fetch_and_add(&ks->wait_total_ns, wait);
-			hist_add(&ks->wait, wait);
+			uvs_hist_record_atomic(&ks->wait, wait);
 		}
 		run.kind = job->kind;
 		run.wait_ns = wait;
@@ -384,7 +376,7 @@ int uvs_pool_work_return(struct pt_regs *ctx)
 	if (ks) {
 		__sync_fetch_and_add(&ks->completed, 1);
 		__sync_fetch_and_add(&ks->service_total_ns, d);
-		hist_add(&ks->service, d);
+		uvs_hist_record_atomic(&ks->service, d);
 	}
 	__sync_fetch_and_add(&s->running, -1);
 	if (job_events)
@@ -420,7 +412,7 @@ int uvs_pool_done(struct pt_regs *ctx)
 		delay = now - job->end_ns;
 		__sync_fetch_and_add(&ks->done, 1);
 		__sync_fetch_and_add(&ks->delay_total_ns, delay);
-		hist_add(&ks->delay, delay);
+		uvs_hist_record_atomic(&ks->delay, delay);
 	}
 	bpf_map_delete_elem(&jobs, &w);
 	return 0;

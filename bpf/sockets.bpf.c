@@ -66,14 +66,6 @@ static __always_inline struct uvs_sock_stats *stats(void)
 	return bpf_map_lookup_elem(&sock_stats, &zero);
 }
 
-static __always_inline void hist_add(struct uvs_hist *h, __u64 v)
-{
-	__u32 i = uvs_hist_bucket(v);
-
-	if (i < UVS_HIST_BUCKETS)
-		__sync_fetch_and_add(&h->buckets[i], 1);
-}
-
 static __always_inline bool in_target(void)
 {
 	return (__u32)(bpf_get_current_pid_tgid() >> 32) == targ_tgid;
@@ -139,7 +131,7 @@ int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
 	case TCP_ESTABLISHED:
 		if (oldstate == TCP_SYN_SENT && info->syn_sent_ns && now > info->syn_sent_ns) {
 			__sync_fetch_and_add(&s->connects, 1);
-			hist_add(&s->connect, now - info->syn_sent_ns);
+			uvs_hist_record_atomic(&s->connect, now - info->syn_sent_ns);
 		} else if (oldstate == TCP_SYN_RECV) {
 			__sync_fetch_and_add(&s->accepted, 1);
 		}
@@ -173,7 +165,7 @@ int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
 	}
 	if (oldstate == TCP_CLOSE_WAIT && now > info->state_ns) {
 		__sync_fetch_and_add(&s->close_wait_left, 1);
-		hist_add(&s->close_wait, now - info->state_ns);
+		uvs_hist_record_atomic(&s->close_wait, now - info->state_ns);
 	}
 	if (newstate == TCP_CLOSE) {
 		bpf_map_delete_elem(&socks, &cookie);

@@ -369,8 +369,6 @@ static __always_inline void record(__u32 tid, __u32 nr, __u64 d, long ret)
 	struct uvs_sys_key k = { .tid = tid, .nr = nr };
 	struct uvs_sys_counters *c;
 	struct uvs_sys_stats *s;
-	__u32 b;
-
 	s = bpf_map_lookup_elem(&sys_stats, &k);
 	if (!s) {
 		bpf_map_update_elem(&sys_stats, &k, &zero_stats, BPF_NOEXIST);
@@ -389,9 +387,7 @@ static __always_inline void record(__u32 tid, __u32 nr, __u64 d, long ret)
 	s->total_ns += d;
 	if (d > s->max_ns)
 		s->max_ns = d;
-	b = uvs_hist_bucket(d);
-	if (b < UVS_HIST_BUCKETS)
-		s->latency.buckets[b]++;
+	uvs_hist_record(&s->latency, d);
 }
 
 /* A loop thread spent at least slow_ns in one syscall that was not its loop's wait. */

@@ -76,4 +76,22 @@ static __always_inline __u64 uvs_hist_bucket_high(__u32 idx)
 	return uvs_hist_bucket_low(idx + 1);
 }
 
+/* Records v. For a histogram only one thread writes (per-thread map entries). */
+static __always_inline void uvs_hist_record(struct uvs_hist *h, __u64 v)
+{
+	__u32 i = uvs_hist_bucket(v);
+
+	if (i < UVS_HIST_BUCKETS)
+		h->buckets[i]++;
+}
+
+/* Records v in a histogram that several threads write at once (process-wide map entries). */
+static __always_inline void uvs_hist_record_atomic(struct uvs_hist *h, __u64 v)
+{
+	__u32 i = uvs_hist_bucket(v);
+
+	if (i < UVS_HIST_BUCKETS)
+		__sync_fetch_and_add(&h->buckets[i], 1);
+}
+
 #endif /* UVSCOPE_HIST_H */
