@@ -66,8 +66,16 @@ static __always_inline struct uvs_sock_stats *stats(void)
 	return bpf_map_lookup_elem(&sock_stats, &zero);
 }
 
-static __always_inline bool in_target(void)
+/*
+ * Whether the target itself just made this socket: connect() (CLOSE -> SYN_SENT) and listen()
+ * (CLOSE -> LISTEN) run only in the calling process. Any other transition may run in a softirq
+ * that happens to interrupt one of the target's threads, for anyone's socket: `current` says
+ * nothing there, so it is not asked.
+ */
+static __always_inline bool made_by_target(int oldstate, int newstate)
 {
+	if (oldstate != TCP_CLOSE || (newstate != TCP_SYN_SENT && newstate != TCP_LISTEN))
+		return false;
 	return (__u32)(bpf_get_current_pid_tgid() >> 32) == targ_tgid;
 }
 
@@ -88,8 +96,9 @@ static __always_inline struct uvs_sock_info *follow(struct sock *sk, __u64 cooki
 
 	if (info)
 		return info;
-	ours = in_target() || (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED &&
-			       listening_port_of_target(sk));
+	ours = made_by_target(oldstate, newstate) ||
+	       (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED &&
+		listening_port_of_target(sk));
 	if (!ours)
 		return NULL;
 	fresh.state = oldstate;

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Types shared by bpf/sockets.bpf.c and the agent: TCP state changes and retransmits of the
- * target's sockets. A socket is the target's when it changed state in one of the target's
- * threads (connect, listen, close), when it was accepted on one of the target's listening
- * ports, or when the agent found it among the target's fds (by socket cookie). Softirq
- * context, where most transitions happen, has no useful "current process".
+ * target's sockets. A socket is the target's when one of the target's threads made it
+ * (connect, listen: those transitions run only in the calling process), when it was accepted
+ * on one of the target's listening ports, or when the agent found it among the target's fds
+ * (by socket cookie). Softirq context, where most transitions happen, has no useful "current
+ * process".
  */
 #ifndef UVSCOPE_SOCKETS_H_SHARED
 #define UVSCOPE_SOCKETS_H_SHARED
