@@ -259,13 +259,15 @@ static void take_window(struct uvs_syscalls *s)
 			sl->prev, &d);
 		acc_add(acc_of(s->session, &s->nsession, &s->session_dropped, key.nr, role), now,
 			sl->prev, &d);
-		if (alive) {
-			*sl->prev = *now;
-		} else {
-			/* Its last figures are taken: free the BPF entry for the threads to come. */
+		if (!alive && ndead < sizeof(dead) / sizeof(dead[0])) {
+			/*
+			 * Its last figures are taken: free the BPF entry for the threads to come (a
+			 * new thread with this tid starts from zero). Past the batch, next window.
+			 */
 			memset(sl->prev, 0, sizeof(*sl->prev));
-			if (ndead < sizeof(dead) / sizeof(dead[0]))
-				dead[ndead++] = key;
+			dead[ndead++] = key;
+		} else {
+			*sl->prev = *now;
 		}
 	}
 	for (i = 0; i < ndead; i++)
