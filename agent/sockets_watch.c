@@ -23,22 +23,15 @@ void uvs_sockets_watch_detach(struct uvs_sockets_watch *w)
 	uvs_sock_trace_detach(&w->trace);
 }
 
-size_t uvs_sockets_watch_window(struct uvs_sockets_watch *w, pid_t pid, uint64_t window_ns,
-				struct uvs_sockets_snapshot *out, struct uvs_alert *alerts,
-				size_t cap)
+size_t uvs_sockets_judge(struct uvs_sockets_watch *w, pid_t pid, uint64_t window_ns,
+			 const struct uvs_sockets_snapshot *k, struct uvs_alert *alerts, size_t cap)
 {
 	struct uvs_alert a = { .pid = pid, .window_ns = window_ns };
 	uint64_t cw;
 	size_t n = 0;
 
-	memset(out, 0, sizeof(*out));
-	if (w->nl >= 0 && uvs_socket_table_read(w->nl, pid, &w->table) == 0) {
-		uvs_socket_table_summarize(&w->table, out);
-		uvs_sock_trace_learn(&w->trace, &w->table);
-	}
-	uvs_sock_trace_window(&w->trace, out, false);
-	if (out->available) {
-		cw = out->tcp_states[UVS_TCP_CLOSE_WAIT];
+	if (k->available) {
+		cw = k->tcp_states[UVS_TCP_CLOSE_WAIT];
 		w->close_wait_streak = w->seen && cw > w->prev_close_wait ?
 					       w->close_wait_streak + 1 : 0;
 		w->prev_close_wait = cw;
@@ -50,21 +43,34 @@ size_t uvs_sockets_watch_window(struct uvs_sockets_watch *w, pid_t pid, uint64_t
 			alerts[n++] = a;
 		}
 		/* Once per episode: again only after every accept queue had room. */
-		if (out->accept_queue_full && !w->queue_full && n < cap) {
+		if (k->accept_queue_full && !w->queue_full && n < cap) {
 			a.kind = UVS_ALERT_ACCEPT_QUEUE_FULL;
-			a.count = out->accept_queue_max;
-			a.limit = out->accept_queue_limit;
+			a.count = k->accept_queue_max;
+			a.limit = k->accept_queue_limit;
 			alerts[n++] = a;
 		}
-		w->queue_full = out->accept_queue_full > 0;
+		w->queue_full = k->accept_queue_full > 0;
 	}
-	if (out->traced && window_ns &&
-	    out->retransmits * 1000000000ULL >= UVS_RETRANSMITS_PER_S * window_ns && n < cap) {
+	if (k->traced && window_ns &&
+	    k->retransmits * 1000000000ULL >= UVS_RETRANSMITS_PER_S * window_ns && n < cap) {
 		a.kind = UVS_ALERT_RETRANSMIT_RATE;
-		a.count = out->retransmits;
+		a.count = k->retransmits;
 		alerts[n++] = a;
 	}
 	return n;
+}
+
+size_t uvs_sockets_watch_window(struct uvs_sockets_watch *w, pid_t pid, uint64_t window_ns,
+				struct uvs_sockets_snapshot *out, struct uvs_alert *alerts,
+				size_t cap)
+{
+	memset(out, 0, sizeof(*out));
+	if (w->nl >= 0 && uvs_socket_table_read(w->nl, pid, &w->table) == 0) {
+		uvs_socket_table_summarize(&w->table, out);
+		uvs_sock_trace_learn(&w->trace, &w->table);
+	}
+	uvs_sock_trace_window(&w->trace, out, false);
+	return uvs_sockets_judge(w, pid, window_ns, out, alerts, cap);
 }
 
 void uvs_sockets_watch_summary(struct uvs_sockets_watch *w, struct uvs_sockets_snapshot *out)

@@ -47,6 +47,13 @@ size_t uvs_sockets_watch_window(struct uvs_sockets_watch *w, pid_t pid, uint64_t
 				struct uvs_sockets_snapshot *out, struct uvs_alert *alerts,
 				size_t cap);
 
+/*
+ * The alerts one window's figures raise, given what earlier windows showed (kept in w).
+ * Writes at most cap; returns how many.
+ */
+size_t uvs_sockets_judge(struct uvs_sockets_watch *w, pid_t pid, uint64_t window_ns,
+			 const struct uvs_sockets_snapshot *k, struct uvs_alert *alerts, size_t cap);
+
 /* Replaces the transition figures of out with the session's. */
 void uvs_sockets_watch_summary(struct uvs_sockets_watch *w, struct uvs_sockets_snapshot *out);
 

@@ -167,3 +167,49 @@ Test(sockets, endpoints)
 	cr_expect_str_eq(uvs_tcp_state_name(UVS_TCP_CLOSE_WAIT), "CLOSE_WAIT");
 	cr_expect_str_eq(uvs_tcp_state_name(99), "UNKNOWN");
 }
+
+#include "sockets_watch.h"
+
+Test(sockets, alerts)
+{
+	struct uvs_sockets_watch w = { .nl = -1 };
+	struct uvs_sockets_snapshot k = { .available = true, .traced = true };
+	struct uvs_alert a[4];
+	int i;
+
+	/* CLOSE_WAIT 1, 2, 3, 4: the third growth in a row raises it, once. */
+	for (i = 1; i <= 4; i++) {
+		k.tcp_states[UVS_TCP_CLOSE_WAIT] = (uint64_t)i;
+		size_t n = uvs_sockets_judge(&w, 7, 1000000000ULL, &k, a, 4);
+
+		cr_assert_eq(n, i == 4 ? 1 : 0, "window %d: %zu alerts", i, n);
+	}
+	cr_expect_eq(a[0].kind, UVS_ALERT_CLOSE_WAIT_GROWTH);
+	cr_expect_eq(a[0].count, 4);
+	cr_expect_eq(a[0].growth_windows, UVS_CLOSE_WAIT_WINDOWS);
+	cr_expect_eq(uvs_sockets_judge(&w, 7, 1000000000ULL, &k, a, 4), 0, "no growth: no alert");
+
+	/* A full queue: once, again only after it had room. */
+	k.accept_queue_full = 1;
+	k.accept_queue_max = 3;
+	k.accept_queue_limit = 2;
+	cr_assert_eq(uvs_sockets_judge(&w, 7, 1000000000ULL, &k, a, 4), 1);
+	cr_expect_eq(a[0].kind, UVS_ALERT_ACCEPT_QUEUE_FULL);
+	cr_expect_eq(a[0].limit, 2);
+	cr_expect_eq(uvs_sockets_judge(&w, 7, 1000000000ULL, &k, a, 4), 0, "still full: said");
+	k.accept_queue_full = 0;
+	cr_expect_eq(uvs_sockets_judge(&w, 7, 1000000000ULL, &k, a, 4), 0);
+	k.accept_queue_full = 1;
+	cr_expect_eq(uvs_sockets_judge(&w, 7, 1000000000ULL, &k, a, 4), 1, "full again");
+	k.accept_queue_full = 0;
+
+	/* Retransmits: 10 per second is the line, whatever the window's length. */
+	k.retransmits = 1;
+	cr_expect_eq(uvs_sockets_judge(&w, 7, 200000000ULL, &k, a, 4), 0, "5/s");
+	k.retransmits = 2;
+	cr_assert_eq(uvs_sockets_judge(&w, 7, 200000000ULL, &k, a, 4), 1, "10/s");
+	cr_expect_eq(a[0].kind, UVS_ALERT_RETRANSMIT_RATE);
+	cr_expect_eq(a[0].count, 2);
+	k.traced = false;
+	cr_expect_eq(uvs_sockets_judge(&w, 7, 200000000ULL, &k, a, 4), 0, "not traced: no figure");
+}
