@@ -13,27 +13,36 @@
 #include "sockets.h"
 #include "sockets_cmd.h"
 
-static bool same_netns(int pid)
+/* 1 when pid shares our network namespace, 0 when not, -errno when we may not look. */
+static int same_netns(int pid)
 {
 	char path[64];
 	struct stat theirs, mine;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
-	return stat(path, &theirs) == 0 && stat("/proc/self/ns/net", &mine) == 0 &&
-	       theirs.st_ino == mine.st_ino && theirs.st_dev == mine.st_dev;
+	if (stat(path, &theirs))
+		return -errno;
+	if (stat("/proc/self/ns/net", &mine))
+		return -errno;
+	return theirs.st_ino == mine.st_ino && theirs.st_dev == mine.st_dev;
 }
 
 int uvs_sockets_open_diag(int pid, char *why, size_t cap)
 {
-	int nl = uvs_sock_diag_open_for(pid);
+	int nl = uvs_sock_diag_open_for(pid), same;
 
 	if (nl >= 0)
 		return nl;
-	if (same_netns(pid)) {
+	same = same_netns(pid);
+	if (same == 1) {
 		nl = uvs_sock_diag_open();
 		if (nl >= 0)
 			return nl;
-	} else if (nl == -EPERM || nl == -EACCES) {
+	} else if (same == -EACCES || same == -EPERM) {
+		snprintf(why, cap, "cannot inspect pid %d: permission denied (run as root, or as the "
+			 "process's user)", pid);
+		return same;
+	} else if (same == 0 && (nl == -EPERM || nl == -EACCES)) {
 		snprintf(why, cap, "pid %d is in another network namespace and entering it needs "
 			 "CAP_SYS_ADMIN (run as root)", pid);
 		return nl;

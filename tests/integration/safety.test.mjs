@@ -63,6 +63,32 @@ test('no such process: one clear line, exit 1', async (t) => {
 	assert.match(r.stderr, new RegExp(`^uvscope: no such process: ${pid}$`));
 });
 
+test('sockets: no such process, and another user\'s process without privileges', async (t) => {
+	let pid = 4194000;
+	while (existsSync(`/proc/${pid}`)) pid--;
+	let r = await runUvscope(['sockets', '-p', String(pid)]);
+	assert.equal(r.code, 1);
+	assert.match(r.stderr, new RegExp(`^uvscope: no such process: ${pid}$`));
+	if (process.getuid() !== 0) {
+		t.diagnostic('not root: the privilege case is not tried');
+		return;
+	}
+	const { child } = await startFixture('elu.js');
+	try {
+		r = await runUvscope(['sockets', '-p', String(child.pid)], {
+			cmd: 'setpriv',
+			prefix: ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all',
+				'--bounding-set=-all'],
+		});
+		assert.equal(r.code, 1, r.stderr);
+		assert.match(r.stderr, new RegExp(`^uvscope: cannot (inspect pid ${child.pid}|read ` +
+			`/proc/${child.pid}/fd): permission denied \\(run as root, or as the process's user\\)$`));
+		assert.equal(r.stderr.split('\n').length, 1, r.stderr);
+	} finally {
+		await child.stop();
+	}
+});
+
 test('a process without libuv: not a libuv process, exit 1', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const sleeper = new Child('sleep', ['60']);

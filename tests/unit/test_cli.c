@@ -77,6 +77,16 @@ struct bad_case {
 	const char *message;
 };
 
+Test(cli, sockets_command)
+{
+	struct parsed p = PARSE("sockets", "-p", "42", "--json");
+
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_assert_eq(p.cli.command, UVS_CMD_SOCKETS);
+	cr_assert_eq(p.cli.pid, 42);
+	cr_assert(p.cli.json);
+}
+
 Test(cli, errors_name_the_option)
 {
 	static const struct bad_case cases[] = {
@@ -94,6 +104,8 @@ Test(cli, errors_name_the_option)
 		{ { "watch", "-p", "1", "--slow-syscall", "0" }, "invalid value for --slow-syscall" },
 		{ { "watch", "-p", "1", "--fd-rescan", "1ms" }, "invalid value for --fd-rescan: '1ms'" },
 		{ { "watch", "-p" }, "option '-p' needs a value" },
+		{ { "sockets", "-p", "1", "--pool" }, "sockets takes only -p, --json and -v" },
+		{ { "sockets", "-p", "1", "-d", "5s" }, "sockets takes only -p, --json and -v" },
 		{ { "watch", "-p", "1", "--nope" }, "unknown option '--nope'" },
 		{ { "watch", "-p", "1", "extra" }, "unexpected argument 'extra'" },
 		{ { "launch", "-p", "1" }, "unknown command 'launch'" },
