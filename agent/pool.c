@@ -39,17 +39,6 @@ static int find(const struct uvs_object *o, const char *name, struct uvs_elf_sym
 	return o->elf ? uvs_elf_find_function(o->elf, name, sym) : -ENOENT;
 }
 
-static struct bpf_link *attach_at(struct uvs_pool *p, struct bpf_program *prog,
-				  const struct uvs_target *t, const struct uvs_elf_symbol *sym,
-				  __u64 cookie, bool ret)
-{
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = ret);
-
-	(void)p;
-	return bpf_program__attach_uprobe_opts(prog, t->pid, t->uv.open_path, sym->file_offset,
-					       &opts);
-}
-
 /* Every submit point and work function must be a safe uprobe site. */
 static int resolve(struct uvs_pool *p, const struct uvs_target *t, struct uvs_elf_symbol *submit,
 		   struct uvs_elf_symbol *queue, struct uvs_elf_symbol fns[UVS_POOL_FNS])
@@ -96,48 +85,54 @@ static void configure(struct uvs_pool *p, const struct uvs_target *t,
 }
 
 /*
- * The completion probes, all or none: returns how many links it added. Without them the pool
- * figures stand, only the completion delay is missing.
+ * The completion probes, all or none. Without them the pool figures stand, only the
+ * completion delay is missing.
  */
-static int attach_done(struct uvs_pool *p, const struct uvs_target *t, int first)
+static void add_done(struct uvs_pool *p, const struct uvs_target *t)
 {
 	struct uvs_elf_symbol sym[UVS_POOL_DONE_FNS];
 	int i;
 
 	if (!p->skel->rodata->track_done)
-		return 0;
+		return;
 	for (i = 0; i < UVS_POOL_DONE_FNS; i++)
 		if (find(&t->uv, done_fns[i], &sym[i]))
-			return 0;
+			return;
 	for (i = 0; i < UVS_POOL_DONE_FNS; i++)
-		p->links[first + i] = attach_at(p, p->skel->progs.uvs_pool_done, t, &sym[i], i,
-						false);
-	return UVS_POOL_DONE_FNS;
+		uvs_uprobe_set_add(&p->uprobes, p->skel->progs.uvs_pool_done, sym[i].file_offset,
+				   (uint64_t)i, false);
 }
 
 static int attach_all(struct uvs_pool *p, const struct uvs_target *t,
 		      const struct uvs_elf_symbol *submit, const struct uvs_elf_symbol *queue,
 		      const struct uvs_elf_symbol fns[UVS_POOL_FNS])
 {
-	int i, n = 0;
+	struct uvs_uprobe_set *set = &p->uprobes;
+	int i, err;
 
-	p->links[n++] = attach_at(p, p->skel->progs.uvs_pool_submit, t, submit, 0, false);
-	p->links[n++] = attach_at(p, p->skel->progs.uvs_pool_queue_work, t, queue, 0, false);
+	uvs_uprobe_set_add(set, p->skel->progs.uvs_pool_submit, submit->file_offset, 0, false);
+	uvs_uprobe_set_add(set, p->skel->progs.uvs_pool_queue_work, queue->file_offset, 0, false);
 	for (i = 0; i < UVS_POOL_FNS; i++) {
-		p->links[n++] = attach_at(p, p->skel->progs.uvs_pool_work_enter, t, &fns[i], i,
-					  false);
-		p->links[n++] = attach_at(p, p->skel->progs.uvs_pool_work_return, t, &fns[i], i,
-					  true);
+		uvs_uprobe_set_add(set, p->skel->progs.uvs_pool_work_enter, fns[i].file_offset,
+				   (uint64_t)i, false);
+		uvs_uprobe_set_add(set, p->skel->progs.uvs_pool_work_return, fns[i].file_offset,
+				   (uint64_t)i, true);
 	}
-	n += attach_done(p, t, n);
-	for (i = 0; i < n; i++) {
-		if (!p->links[i]) {
-			snprintf(p->why, sizeof(p->why), "cannot attach the pool uprobes: %s",
-				 strerror(errno));
-			return -EINVAL;
-		}
-	}
-	return 0;
+	add_done(p, t);
+	err = uvs_uprobe_set_attach(set, t->pid, t->uv.open_path);
+	if (err)
+		snprintf(p->why, sizeof(p->why), "cannot attach the pool uprobes: %s",
+			 strerror(-err));
+	return err;
+}
+
+/* Every program of the object is a uprobe: ready them for the kind of link we will use. */
+static void prepare_programs(struct uvs_pool *p)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, p->skel->obj)
+		uvs_uprobe_set_prepare(&p->uprobes, prog);
 }
 
 void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, bool job_records)
@@ -161,6 +156,7 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, bool job_re
 		return;
 	}
 	configure(p, t, fns);
+	prepare_programs(p);
 	p->skel->rodata->job_events = job_records;
 	if (pool_bpf__load(p->skel)) {
 		snprintf(p->why, sizeof(p->why), "cannot load the pool BPF programs: %s",
@@ -182,12 +178,7 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, bool job_re
 
 void uvs_pool_detach(struct uvs_pool *p)
 {
-	int i;
-
-	for (i = 0; i < UVS_POOL_LINKS; i++) {
-		bpf_link__destroy(p->links[i]);
-		p->links[i] = NULL;
-	}
+	uvs_uprobe_set_detach(&p->uprobes);
 	pool_bpf__destroy(p->skel);
 	p->skel = NULL;
 	p->attached = false;

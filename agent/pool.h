@@ -11,12 +11,11 @@
 
 #include "snapshot.h"
 #include "target.h"
+#include "uprobe_set.h"
 #include "uvscope/pool.h"
 
 struct pool_bpf;
 struct bpf_link;
-
-#define UVS_POOL_LINKS (2 + 2 * UVS_POOL_FNS + UVS_POOL_DONE_FNS)
 
 /* A host name's lookup count at the last window. */
 struct uvs_dns_seen {
@@ -27,7 +26,7 @@ struct uvs_dns_seen {
 
 struct uvs_pool {
 	struct pool_bpf *skel;
-	struct bpf_link *links[UVS_POOL_LINKS];
+	struct uvs_uprobe_set uprobes; /* submit, work entry and return, done callbacks */
 	bool attached;
 	bool fs_io_uring;        /* seen: fs work goes to io_uring, not the pool */
 	char why[320];           /* why the pool is not measured, when it is not */

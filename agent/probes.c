@@ -74,24 +74,15 @@ static void attach_phases(struct uvs_probes *p, const struct uvs_target *t)
 
 	if (resolve_boundaries(t, syms, p->phases_why, sizeof(p->phases_why)))
 		return;
-	for (i = 0; i < UVS_BOUND_COUNT; i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = (__u64)i,
-			    .retprobe = boundaries[i].retprobe);
-
-		p->links[i] = bpf_program__attach_uprobe_opts(p->skel->progs.uvs_phase_boundary,
-							      t->pid, t->uv.open_path,
-							      syms[i].file_offset, &opts);
-		if (!p->links[i]) {
-			err = errno;
-			snprintf(p->phases_why, sizeof(p->phases_why),
-				 "cannot attach a uprobe to %s: %s", boundaries[i].symbol,
-				 explain_errno(err));
-			for (; i >= 0; i--) {
-				bpf_link__destroy(p->links[i]);
-				p->links[i] = NULL;
-			}
-			return;
-		}
+	for (i = 0; i < UVS_BOUND_COUNT; i++)
+		uvs_uprobe_set_add(&p->phase_set, p->skel->progs.uvs_phase_boundary,
+				   syms[i].file_offset, (uint64_t)i, boundaries[i].retprobe);
+	err = uvs_uprobe_set_attach(&p->phase_set, t->pid, t->uv.open_path);
+	if (err) {
+		snprintf(p->phases_why, sizeof(p->phases_why),
+			 "cannot attach the uprobes on the libuv phase functions: %s",
+			 explain_errno(-err));
+		return;
 	}
 	p->phases = true;
 }
@@ -152,6 +143,8 @@ static int load(struct uvs_probes *p, const struct uvs_target *t, const struct u
 	skel->rodata->track_phases = o->phases;
 	if (!o->phases)
 		bpf_program__set_autoload(skel->progs.uvs_phase_boundary, false);
+	else
+		uvs_uprobe_set_prepare(&p->phase_set, skel->progs.uvs_phase_boundary);
 	choose_hooks(skel, trampolines);
 	err = loop_bpf__load(skel);
 	if (!err)
@@ -190,12 +183,7 @@ int uvs_probes_attach(struct uvs_probes *p, const struct uvs_target *t,
 
 void uvs_probes_detach(struct uvs_probes *p)
 {
-	int i;
-
-	for (i = 0; i < UVS_BOUND_COUNT; i++) {
-		bpf_link__destroy(p->links[i]);
-		p->links[i] = NULL;
-	}
+	uvs_uprobe_set_detach(&p->phase_set);
 	loop_bpf__destroy(p->skel);
 	p->skel = NULL;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "target.h"
+#include "uprobe_set.h"
 
 struct loop_bpf;
 struct bpf_link;
@@ -22,7 +23,7 @@ struct uvs_probe_options {
 
 struct uvs_probes {
 	struct loop_bpf *skel;
-	struct bpf_link *links[UVS_BOUND_COUNT];
+	struct uvs_uprobe_set phase_set; /* the exact-phase uprobes */
 	bool phases;           /* exact-phase probes are attached */
 	bool trampolines;      /* epoll hooks are fentry/fexit (else the syscall tracepoints) */
 	char phases_why[320];  /* why not, when they were asked for and are not */

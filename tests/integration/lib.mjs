@@ -147,8 +147,9 @@ export async function startFixture(name, args = [], env = {}) {
 }
 
 // Starts uvscope watch --json on a pid and waits until it has attached.
-export async function startAgent(pid, extra = []) {
-	const agent = new Child(uvscope, ['watch', '-p', String(pid), '--json', ...extra]);
+export async function startAgent(pid, extra = [], env = {}) {
+	const agent = new Child(uvscope, ['watch', '-p', String(pid), '--json', ...extra],
+		{ env: { ...process.env, ...env } });
 	const hello = await agent.waitFor((v) => v && v.type === 'attach', 'uvscope attach');
 	return { agent, hello };
 }

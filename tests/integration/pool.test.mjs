@@ -14,9 +14,10 @@ const NOTHING = { STAT: '0', READ: '0', DNS: '0', PBKDF2: '0', GZIP: '0' };
  * Runs pool.js with env under `uvscope watch --pool`, tells it to go, waits until it is done
  * and two more intervals have passed, then calls check({ agent, hello, intervals }).
  */
-async function poolRun(env, check, flags = ['--pool']) {
+async function poolRun(env, check, flags = ['--pool'], agentEnv = {}) {
 	const { child } = await startFixture('pool.js', [], { ...NOTHING, ...env });
-	const { agent, hello } = await startAgent(child.pid, [...flags, '--interval', '200ms']);
+	const { agent, hello } = await startAgent(child.pid, [...flags, '--interval', '200ms'],
+		agentEnv);
 	try {
 		child.send('go');
 		await child.waitFor((v) => v && v.done, 'fixture done');
@@ -30,7 +31,13 @@ async function poolRun(env, check, flags = ['--pool']) {
 	}
 }
 
-test('pool counts per kind and per fs operation equal the calls the fixture made', async (t) => {
+// Twice: with the kernel's uprobe_multi links (6.6+), and with one link per uprobe as on
+// older kernels (UVSCOPE_NO_UPROBE_MULTI forces those).
+for (const [links, agentEnv] of [
+	['one uprobe_multi link per program', {}],
+	['one link per uprobe', { UVSCOPE_NO_UPROBE_MULTI: '1' }],
+]) test(`pool counts per kind and per fs operation equal the calls the fixture made (${links})`,
+	async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const env = { STAT: '7', READ: '5', DNS: '3', PBKDF2: '4', GZIP: '6' };
 	await poolRun(env, ({ hello, intervals }) => {
@@ -58,7 +65,7 @@ test('pool counts per kind and per fs operation equal the calls the fixture made
 		for (const k of ['fs', 'dns', 'crypto', 'zlib'])
 			assert.equal(kind(k, 'completed'), kind(k, 'submitted'), `${k} all completed`);
 		assert.equal(intervals.at(-1).threadpool.size, 4, 'the default pool size');
-	});
+	}, ['--pool'], agentEnv);
 });
 
 test('readFileSync on the main thread is sync fs on the loop, not pool work', async (t) => {
