@@ -81,20 +81,32 @@ void uvs_sock_trace_detach(struct uvs_sock_trace *t)
 	free(t->prev);
 	free(t->now);
 	free(t->peers);
+	free(t->known);
 	t->prev = t->now = NULL;
 	t->peers = NULL;
+	t->known = NULL;
+	t->nknown = 0;
 	t->attached = false;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 void uvs_sock_trace_learn(struct uvs_sock_trace *t, const struct uvs_socket_table *table)
 {
+	uint64_t *now;
+	size_t i, n = 0;
 	int socks, ports;
-	size_t i;
 
 	if (!t->attached)
 		return;
 	socks = bpf_map__fd(t->skel->maps.socks);
 	ports = bpf_map__fd(t->skel->maps.listen_ports);
+	now = malloc((table->n ? table->n : 1) * sizeof(*now));
 	for (i = 0; i < table->n; i++) {
 		const struct uvs_sock *s = &table->rows[i];
 		/* Its time in the current state counts from now: we did not see it start. */
@@ -104,11 +116,21 @@ void uvs_sock_trace_learn(struct uvs_sock_trace *t, const struct uvs_socket_tabl
 
 		if (s->protocol != IPPROTO_TCP || !s->cookie)
 			continue;
+		if (now)
+			now[n++] = s->cookie;
+		/* Cookies are never reused: one told last time needs no second word. */
+		if (t->known && bsearch(&s->cookie, t->known, t->nknown, sizeof(*t->known), cmp_u64))
+			continue;
 		if (s->state == UVS_TCP_LISTEN)
 			bpf_map_update_elem(ports, &port, &one, BPF_ANY);
 		/* BPF_NOEXIST: never overwrite what the BPF side knows better. */
 		bpf_map_update_elem(socks, &s->cookie, &info, BPF_NOEXIST);
 	}
+	if (now)
+		qsort(now, n, sizeof(*now), cmp_u64);
+	free(t->known);
+	t->known = now;
+	t->nknown = now ? n : 0;
 }
 
 static uint64_t delta(uint64_t now, uint64_t before)

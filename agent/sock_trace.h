@@ -31,6 +31,8 @@ struct uvs_sock_trace {
 	struct uvs_sock_stats *now;
 	struct uvs_peer_seen *peers;  /* UVS_PEERS_SEEN */
 	size_t npeers;
+	uint64_t *known;              /* cookies told to the BPF side at the last learn, sorted */
+	size_t nknown;
 };
 
 /* Attaches the tracepoints for the target. Returns 0, or -errno with t->why set. */
