@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readlinkSync, statSync } from 'node:fs';
-import { skipWithoutBpf, startFixture, startAgent } from './lib.mjs';
+import { intervalsAfter, skipWithoutBpf, startFixture, startAgent } from './lib.mjs';
 
 // The reference: the same classification, done here from /proc.
 function procFds(pid) {
@@ -26,14 +26,6 @@ function procFds(pid) {
 	return counts;
 }
 
-// An interval that began after this call: wait for two more, take the last.
-async function nextInterval(agent) {
-	const intervals = () => agent.json().filter((v) => v.type === 'interval');
-	const n = intervals().length;
-	await agent.waitFor(() => intervals().length >= n + 2, 'a fresh interval');
-	return intervals().at(-1);
-}
-
 // Twice: with --syscalls, counts kept current from the syscalls (no rescan within the test:
 // --fd-rescan 1h), and by default, a /proc scan each interval.
 for (const [how, flags, source] of [
@@ -53,7 +45,7 @@ for (const [how, flags, source] of [
 				]) {
 					child.send(cmd);
 					await child.waitFor((v) => v && v[reply], reply);
-					const iv = await nextInterval(agent);
+					const iv = await intervalsAfter(agent);
 					const ref = procFds(child.pid);
 					t.diagnostic(`${cmd}: uvscope ${JSON.stringify(iv.fds.by_type)} ` +
 						`(${iv.fds.source}), /proc ${JSON.stringify(ref)}`);
@@ -99,12 +91,12 @@ test('an fd the syscalls cannot follow (received over IPC) is found by a rescan'
 	const { child } = await startFixture('fds.js');
 	const { agent } = await startAgent(child.pid, ['--interval', '200ms', '--syscalls', '--fd-rescan', '1h']);
 	try {
-		let iv = await nextInterval(agent);
+		let iv = await intervalsAfter(agent);
 		assert.equal(iv.fds.source, 'syscalls');
 		const seen = agent.json().length;
 		child.send('receive');
 		await child.waitFor((v) => v && v.received, 'received');
-		iv = await nextInterval(agent);
+		iv = await intervalsAfter(agent);
 		const ref = procFds(child.pid);
 		const rescans = agent.json().slice(seen).filter((v) => v.type === 'interval' &&
 			v.fds.source === 'proc');

@@ -168,3 +168,22 @@ export function ourBpfPrograms() {
 	const out = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show']).toString());
 	return out.filter((p) => typeof p.name === 'string' && p.name.startsWith('uvs_'));
 }
+
+// Resolves once cond() is true, checking it again at every turn of this process's loop (for
+// conditions on the outside world: ss, /proc). Throws after timeoutMs.
+export async function until(cond, what, timeoutMs = 20000) {
+	const deadline = Date.now() + timeoutMs;
+	while (!cond()) {
+		if (Date.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs} ms`);
+		await new Promise((r) => setImmediate(r));
+	}
+}
+
+// Waits for n more interval lines from a `watch --json` agent (two: the one running now may
+// have begun before what the caller just did) and returns the last.
+export async function intervalsAfter(agent, n = 2) {
+	const intervals = () => agent.json().filter((v) => v.type === 'interval');
+	const start = intervals().length;
+	await agent.waitFor(() => intervals().length >= start + n, `${n} more intervals`);
+	return intervals().at(-1);
+}

@@ -2,7 +2,7 @@
 // each kind, one after another.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { skipWithoutBpf, startFixture, startAgent } from './lib.mjs';
+import { intervalsAfter, skipWithoutBpf, startFixture, startAgent } from './lib.mjs';
 
 function sum(intervals, pick) {
 	return intervals.reduce((acc, iv) => acc + (iv.threadpool ? pick(iv.threadpool) : 0), 0);
@@ -22,8 +22,7 @@ async function poolRun(env, check, flags = ['--pool'], agentEnv = {}) {
 		child.send('go');
 		await child.waitFor((v) => v && v.done, 'fixture done');
 		const intervals = () => agent.json().filter((v) => v.type === 'interval');
-		const n = intervals().length;
-		await agent.waitFor(() => intervals().length > n + 1, 'two more intervals');
+		await intervalsAfter(agent);
 		await check({ agent, hello, intervals: intervals() });
 	} finally {
 		await agent.stop();

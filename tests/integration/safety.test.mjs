@@ -3,16 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { Child, skipWithoutBpf, startFixture, startAgent, runUvscope, ourBpfPrograms, uvscope }
-	from './lib.mjs';
-
-async function until(cond, what, timeoutMs = 10000) {
-	const deadline = Date.now() + timeoutMs;
-	while (!cond()) {
-		if (Date.now() > deadline) throw new Error(`${what}: not true after ${timeoutMs} ms`);
-		await new Promise((r) => setImmediate(r));
-	}
-}
+import { Child, skipWithoutBpf, startFixture, startAgent, runUvscope, ourBpfPrograms, uvscope,
+	until } from './lib.mjs';
 
 test('SIGKILL of the agent: the target runs on and no BPF program of ours is left', async (t) => {
 	if (skipWithoutBpf(t)) return;

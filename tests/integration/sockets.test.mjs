@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Child, nodeBin, runUvscope, skipWithoutBpf, startAgent, startFixture } from './lib.mjs';
+import { Child, intervalsAfter, nodeBin, runUvscope, skipWithoutBpf, startAgent, startFixture,
+	until } from './lib.mjs';
 
 const N = 6, M = 4, K = 3; // K = the backlog listener's limit (2) + 1: the queue is full
 
@@ -30,14 +31,6 @@ function ssOf(pid) {
 		if (name === 'LISTEN') listeners[local.split(':').at(-1)] = { rq: +rq, sq: +sq };
 	}
 	return { states, listeners };
-}
-
-async function until(cond, what, timeoutMs = 20000) {
-	const deadline = Date.now() + timeoutMs;
-	while (!cond()) {
-		if (Date.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs} ms`);
-		await new Promise((r) => setImmediate(r));
-	}
 }
 
 async function sockets(pid) {
@@ -102,12 +95,6 @@ test('states and accept queue equal the fixture\'s numbers and ss; other process
 // Sums a transition counter over the agent's intervals.
 const total = (agent, field) => agent.json().filter((v) => v.type === 'interval' && v.sockets)
 	.reduce((a, v) => a + v.sockets.tcp[field], 0);
-
-async function intervalsAfter(agent, n = 2) {
-	const count = () => agent.json().filter((v) => v.type === 'interval').length;
-	const start = count();
-	await agent.waitFor(() => count() >= start + n, `${n} more intervals`);
-}
 
 test('connects to a closed port are counted as refused', async (t) => {
 	if (skipWithoutBpf(t)) return;

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { Child, skipWithoutBpf, startFixture, startAgent } from './lib.mjs';
+import { Child, intervalsAfter, skipWithoutBpf, startFixture, startAgent } from './lib.mjs';
 
 const haveStrace = spawnSync('strace', ['-V']).status === 0;
 
@@ -13,13 +13,6 @@ function totals(agent) {
 	for (const iv of agent.json().filter((v) => v.type === 'interval' && v.syscalls))
 		for (const c of iv.syscalls.calls) sum[`${c.role}/${c.name}`] = (sum[`${c.role}/${c.name}`] || 0) + c.count;
 	return sum;
-}
-
-// Waits until every interval that can hold the work has been printed: two after `done`.
-async function intervalsAfter(agent) {
-	const n = agent.json().filter((v) => v.type === 'interval').length;
-	await agent.waitFor(() => agent.json().filter((v) => v.type === 'interval').length >= n + 2,
-		'two intervals after the work');
 }
 
 // strace -c -f on the running process, for the three syscalls the workload determines.

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Child, root, fixtures, skipWithoutBpf, startAgent } from './lib.mjs';
+import { Child, root, fixtures, intervalsAfter, skipWithoutBpf, startAgent } from './lib.mjs';
 
 const versions = (process.env.UVSCOPE_NODE_VERSIONS || '18 22').split(/\s+/).filter(Boolean);
 
@@ -56,8 +56,7 @@ async function checkPool(t, nodeBin) {
 		child.send('go');
 		await child.waitFor((v) => v && v.done, 'pool fixture done');
 		const intervals = () => agent.json().filter((v) => v.type === 'interval');
-		const n = intervals().length;
-		await agent.waitFor(() => intervals().length > n + 1, 'two more intervals');
+		await intervalsAfter(agent);
 		const total = (f) => intervals().reduce((a, iv) => a + f(iv.threadpool), 0);
 		const got = {
 			stat: total((p) => p.kinds.fs.ops.stat || 0),
