@@ -35,7 +35,9 @@ LIBS     := $(shell pkg-config --libs libbpf libelf zlib 2>/dev/null || echo -lb
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
-AGENT_SRCS := $(wildcard agent/*.c)
+AGENT_DIRS := cli util target collect core render
+AGENT_SRCS := agent/main.c $(foreach d,$(AGENT_DIRS),$(wildcard agent/$(d)/*.c))
+AGENT_HDRS := $(foreach d,$(AGENT_DIRS),$(wildcard agent/$(d)/*.h))
 AGENT_OBJS := $(patsubst agent/%.c,$(OUTPUT)/agent/%.o,$(AGENT_SRCS))
 LIB_OBJS   := $(filter-out $(OUTPUT)/agent/main.o,$(AGENT_OBJS))
 UNIT_SRCS  := $(wildcard tests/unit/*.c)
@@ -45,7 +47,7 @@ UNIT_BIN   := $(OUTPUT)/unit-tests
 .PHONY: all
 all: uvscope
 
-$(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/unit:
+$(OUTPUT) $(OUTPUT)/unit:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/vmlinux.h: | $(OUTPUT)
@@ -70,8 +72,9 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(OUTPUT)/agent/%.o: agent/%.c $(wildcard agent/*.h include/uvscope/*.h) $(SKELS) $(OUTPUT)/syscall_table.h | $(OUTPUT)/agent
+$(OUTPUT)/agent/%.o: agent/%.c $(AGENT_HDRS) $(wildcard include/uvscope/*.h) $(SKELS) $(OUTPUT)/syscall_table.h
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
 uvscope: $(AGENT_OBJS)
@@ -81,7 +84,7 @@ uvscope: $(AGENT_OBJS)
 # ---- tests ----------------------------------------------------------------------------------
 include tests/unit/fixtures.mk
 
-$(OUTPUT)/unit/%.o: tests/unit/%.c $(wildcard agent/*.h include/uvscope/*.h tests/unit/*.h) $(SKELS) $(OUTPUT)/syscall_table.h | $(OUTPUT)/unit
+$(OUTPUT)/unit/%.o: tests/unit/%.c $(AGENT_HDRS) $(wildcard include/uvscope/*.h tests/unit/*.h) $(SKELS) $(OUTPUT)/syscall_table.h | $(OUTPUT)/unit
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Wno-unused-parameter $(INCLUDES) -c $< -o $@
 

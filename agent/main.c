@@ -2,9 +2,9 @@
 /* uvscope: attach to a running Node.js process and measure its event loops. */
 #include <stdio.h>
 
-#include "cli.h"
-#include "session.h"
-#include "sockets_cmd.h"
+#include "cli/options.h"
+#include "core/session.h"
+#include "core/sockets_command.h"
 
 int main(int argc, char **argv)
 {

@@ -9,7 +9,7 @@
 
 #include <criterion/criterion.h>
 
-#include "duration.h"
+#include "util/duration.h"
 
 static void expect_duration(const char *s, uint64_t want)
 {

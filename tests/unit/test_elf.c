@@ -19,7 +19,7 @@
 
 #include <criterion/criterion.h>
 
-#include "elf_symbols.h"
+#include "target/elf.h"
 
 #define NODE_PATH "/usr/bin/node"
 

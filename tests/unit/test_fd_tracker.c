@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <criterion/criterion.h>
 
-#include "fd_tracker.h"
+#include "collect/fd_tracker.h"
 
 static struct uvs_fd_snapshot scan_of(uint64_t file, uint64_t socket, uint64_t pipe,
 				      uint64_t anon)

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fds.h"
+#include "collect/fds.h"
 
 Test(fds, classify)
 {

@@ -5,7 +5,7 @@
 
 #include <criterion/criterion.h>
 
-#include "hist_math.h"
+#include "util/hist_math.h"
 
 #define USEC 1000ull
 

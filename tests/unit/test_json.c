@@ -7,7 +7,7 @@
 
 #include <criterion/criterion.h>
 
-#include "out_json.h"
+#include "render/json.h"
 
 /* Renders with fn into a string the caller frees. */
 #define RENDER(fn, arg)                                                                    \

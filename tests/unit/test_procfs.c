@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "procfs.h"
+#include "target/procfs.h"
 
 Test(procfs, maps_line_file_backed)
 {

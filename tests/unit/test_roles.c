@@ -2,8 +2,8 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
-#include "target.h"
-#include "thread_roles.h"
+#include "target/process.h"
+#include "target/thread_roles.h"
 
 static struct uvs_target *fake_target(void)
 {

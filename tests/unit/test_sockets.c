@@ -11,8 +11,8 @@
 #include <linux/tcp.h>
 #include <netinet/in.h>
 
-#include "sock_diag.h"
-#include "sockets.h"
+#include "collect/sock_diag.h"
+#include "collect/socket_table.h"
 
 /* A reply buffer built by hand, as the kernel would send it. */
 static uint64_t buf[1024];
@@ -168,7 +168,7 @@ Test(sockets, endpoints)
 	cr_expect_str_eq(uvs_tcp_state_name(99), "UNKNOWN");
 }
 
-#include "sockets_watch.h"
+#include "collect/sockets.h"
 
 Test(sockets, alerts)
 {

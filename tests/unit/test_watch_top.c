@@ -8,9 +8,9 @@
 
 #include <criterion/criterion.h>
 
-#include "out_top.h"
-#include "out_watch.h"
-#include "sock_diag.h"
+#include "render/top.h"
+#include "render/watch.h"
+#include "collect/sock_diag.h"
 
 #define TS_215003 1732657803000000000ull /* 2024-11-26 21:50:03 UTC */
 

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "util/log.h"
+#include "loop.skel.h"
+#include "collect/loop_probes.h"
+#include "target/probe_site.h"
+
+struct boundary {
+	const char *symbol;
+	bool retprobe;
+};
+
+/* Indexed by enum uvs_boundary: where each phase boundary is caught. */
+static const struct boundary boundaries[UVS_BOUND_COUNT] = {
+	[UVS_BOUND_TIMERS_ENTRY] = { "uv__run_timers", false },
+	/*
+	 * The two return probes mark where the inlined pending and close phases begin; nothing
+	 * else does. They are safe here: Node is built without C++ exceptions and libuv never
+	 * longjmps, so no frame above them is skipped.
+	 */
+	[UVS_BOUND_TIMERS_RETURN] = { "uv__run_timers", true },
+	[UVS_BOUND_IDLE_ENTRY] = { "uv__run_idle", false },
+	[UVS_BOUND_PREPARE_ENTRY] = { "uv__run_prepare", false },
+	[UVS_BOUND_POLL_ENTRY] = { "uv__io_poll", false },
+	[UVS_BOUND_CHECK_ENTRY] = { "uv__run_check", false },
+	[UVS_BOUND_CHECK_RETURN] = { "uv__run_check", true },
+};
+
+static const char *explain_errno(int err)
+{
+	switch (err) {
+	case EPERM:
+	case EACCES:
+		return "permission denied (run as root, or grant CAP_BPF, CAP_PERFMON and "
+		       "CAP_SYS_ADMIN)";
+	case ENOENT:
+	case ESRCH:
+		return "the kernel lacks BTF or the probe point (needs BTF and tp_btf support)";
+	default:
+		return strerror(err);
+	}
+}
+
+/* Every phase symbol must be a safe uprobe site; warn where a hit costs a single-step. */
+static int resolve_boundaries(const struct uvs_target *t, struct uvs_elf_symbol *syms, char *why,
+			      size_t cap)
+{
+	uint8_t first;
+	int i, err;
+
+	for (i = 0; i < UVS_BOUND_COUNT; i++) {
+		err = uvs_uprobe_site(t, boundaries[i].symbol, "the libuv phase functions", &syms[i],
+				      why, cap);
+		if (err)
+			return err;
+		if (uvs_elf_read(t->uv.elf, syms[i].file_offset, &first, 1) == 0 && first != 0x55)
+			uvs_warn("%s does not start with push %%rbp: each hit is single-stepped "
+				 "(about 5 us instead of 0.5 us)", boundaries[i].symbol);
+	}
+	return 0;
+}
+
+static void attach_phases(struct uvs_probes *p, const struct uvs_target *t)
+{
+	struct uvs_elf_symbol syms[UVS_BOUND_COUNT];
+	int i, err;
+
+	if (resolve_boundaries(t, syms, p->phases_why, sizeof(p->phases_why)))
+		return;
+	for (i = 0; i < UVS_BOUND_COUNT; i++)
+		uvs_uprobe_set_add(&p->phase_set, p->skel->progs.uvs_phase_boundary,
+				   syms[i].file_offset, (uint64_t)i, boundaries[i].retprobe);
+	err = uvs_uprobe_set_attach(&p->phase_set, t->pid, t->uv.open_path);
+	if (err) {
+		snprintf(p->phases_why, sizeof(p->phases_why),
+			 "cannot attach the uprobes on the libuv phase functions: %s",
+			 explain_errno(-err));
+		return;
+	}
+	p->phases = true;
+}
+
+/* The fentry/fexit pairs on the epoll wait syscalls, and the kernel function each one needs. */
+static void wait_hooks(struct loop_bpf *skel, struct bpf_program *progs[6], const char *fns[6])
+{
+	static const char *const names[3] = { "__x64_sys_epoll_wait", "__x64_sys_epoll_pwait",
+					      "__x64_sys_epoll_pwait2" };
+	int i;
+
+	progs[0] = skel->progs.uvs_ep_wait_in;
+	progs[1] = skel->progs.uvs_ep_wait_out;
+	progs[2] = skel->progs.uvs_ep_pwait_in;
+	progs[3] = skel->progs.uvs_ep_pwait_out;
+	progs[4] = skel->progs.uvs_ep_pwait2_in;
+	progs[5] = skel->progs.uvs_ep_pwait2_out;
+	for (i = 0; i < 6; i++)
+		fns[i] = names[i / 2];
+}
+
+/*
+ * Chooses the epoll hooks: fentry/fexit on the wait syscalls when the kernel has them (only
+ * those calls pay), else the sys_enter/sys_exit tracepoints (every syscall pays a little).
+ * A syscall the kernel lacks (epoll_pwait2 before 5.11) just goes without a hook.
+ */
+static void choose_hooks(struct loop_bpf *skel, bool trampolines)
+{
+	struct bpf_program *progs[6];
+	const char *fns[6];
+	struct btf *vmlinux = trampolines ? btf__load_vmlinux_btf() : NULL;
+	int i;
+
+	wait_hooks(skel, progs, fns);
+	for (i = 0; i < 6; i++) {
+		bool have = vmlinux && btf__find_by_name_kind(vmlinux, fns[i], BTF_KIND_FUNC) > 0;
+
+		bpf_program__set_autoload(progs[i], have);
+	}
+	bpf_program__set_autoload(skel->progs.uvs_sys_enter, !vmlinux);
+	bpf_program__set_autoload(skel->progs.uvs_sys_exit, !vmlinux);
+	btf__free(vmlinux);
+}
+
+/* Opens, configures, loads and attaches the object with one kind of epoll hook. */
+static int load(struct uvs_probes *p, const struct uvs_target *t, const struct uvs_probe_options *o,
+		bool trampolines)
+{
+	struct loop_bpf *skel;
+	int err;
+
+	skel = loop_bpf__open();
+	if (!skel)
+		return -errno;
+	p->skel = skel;
+	skel->rodata->targ_tgid = (__u32)t->pid;
+	skel->rodata->block_ns = o->block_ns;
+	skel->rodata->track_phases = o->phases;
+	if (!o->phases)
+		bpf_program__set_autoload(skel->progs.uvs_phase_boundary, false);
+	else
+		uvs_uprobe_set_prepare(&p->phase_set, skel->progs.uvs_phase_boundary);
+	choose_hooks(skel, trampolines);
+	err = loop_bpf__load(skel);
+	if (!err)
+		err = loop_bpf__attach(skel);
+	if (err) {
+		loop_bpf__destroy(skel);
+		p->skel = NULL;
+	}
+	p->trampolines = trampolines && !err;
+	return err;
+}
+
+int uvs_probes_attach(struct uvs_probes *p, const struct uvs_target *t,
+		      const struct uvs_probe_options *o, char *why, size_t cap)
+{
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	err = load(p, t, o, true);
+	if (err) {
+		uvs_debug("fentry/fexit on the epoll syscalls failed (%s): using the syscall "
+			  "tracepoints", explain_errno(-err));
+		err = load(p, t, o, false);
+	}
+	if (err) {
+		snprintf(why, cap, "cannot load the BPF programs: %s", explain_errno(-err));
+		return err;
+	}
+	if (o->phases)
+		attach_phases(p, t);
+	p->state_fd = bpf_map__fd(p->skel->maps.loop_state);
+	p->stats_fd = bpf_map__fd(p->skel->maps.loop_stats);
+	p->counters_fd = bpf_map__fd(p->skel->maps.counters);
+	return 0;
+}
+
+void uvs_probes_detach(struct uvs_probes *p)
+{
+	uvs_uprobe_set_detach(&p->phase_set);
+	loop_bpf__destroy(p->skel);
+	p->skel = NULL;
+}
+
+int uvs_probes_events_fd(const struct uvs_probes *p)
+{
+	return bpf_map__fd(p->skel->maps.events);
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Loading and attaching the BPF side for one target, and nothing else: every program is scoped
+ * to the target (tgid filter for tracepoints, the pid for uprobes) and nothing is pinned, so
+ * when the agent dies, even by SIGKILL, every probe goes with it.
+ */
+#ifndef UVSCOPE_PROBES_H
+#define UVSCOPE_PROBES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "target/process.h"
+#include "target/uprobe_set.h"
+
+struct loop_bpf;
+struct bpf_link;
+
+struct uvs_probe_options {
+	uint64_t block_ns; /* busy spans at least this long are reported as blocks */
+	bool phases;       /* attach the exact-phase uprobes */
+};
+
+struct uvs_probes {
+	struct loop_bpf *skel;
+	struct uvs_uprobe_set phase_set; /* the exact-phase uprobes */
+	bool phases;           /* exact-phase probes are attached */
+	bool trampolines;      /* epoll hooks are fentry/fexit (else the syscall tracepoints) */
+	char phases_why[320];  /* why not, when they were asked for and are not */
+	int state_fd;          /* map fds for the collector */
+	int stats_fd;
+	int counters_fd;
+};
+
+/*
+ * Loads the BPF object, sets it up for the target and attaches it. Exact phases are best
+ * effort: when they can't be had, p->phases is false and p->phases_why says why. Returns 0 or
+ * -errno with one sentence in `why`.
+ */
+int uvs_probes_attach(struct uvs_probes *p, const struct uvs_target *t,
+		      const struct uvs_probe_options *o, char *why, size_t cap);
+
+/* Detaches and unloads everything; safe on a zeroed struct. */
+void uvs_probes_detach(struct uvs_probes *p);
+
+/* The ring buffer map's fd (for ring_buffer__new). */
+int uvs_probes_events_fd(const struct uvs_probes *p);
+
+#endif

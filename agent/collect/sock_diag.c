@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/tcp.h>
+#include <linux/unix_diag.h>
+#include <netinet/in.h>
+
+#include "collect/sock_diag.h"
+
+const char *uvs_tcp_state_name(unsigned int state)
+{
+	static const char *const names[UVS_TCP_STATES] = {
+		[UVS_TCP_ESTABLISHED] = "ESTABLISHED", [UVS_TCP_SYN_SENT] = "SYN_SENT",
+		[UVS_TCP_SYN_RECV] = "SYN_RECV",       [UVS_TCP_FIN_WAIT1] = "FIN_WAIT1",
+		[UVS_TCP_FIN_WAIT2] = "FIN_WAIT2",     [UVS_TCP_TIME_WAIT] = "TIME_WAIT",
+		[UVS_TCP_CLOSE] = "CLOSE",             [UVS_TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+		[UVS_TCP_LAST_ACK] = "LAST_ACK",       [UVS_TCP_LISTEN] = "LISTEN",
+		[UVS_TCP_CLOSING] = "CLOSING",         [UVS_TCP_NEW_SYN_RECV] = "NEW_SYN_RECV",
+	};
+
+	return state < UVS_TCP_STATES && names[state] ? names[state] : "UNKNOWN";
+}
+
+int uvs_sock_diag_open(void)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int uvs_sock_diag_open_for(int pid)
+{
+	char path[64];
+	int mine, theirs, fd, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	theirs = open(path, O_RDONLY | O_CLOEXEC);
+	if (theirs < 0)
+		return -errno;
+	mine = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (mine < 0) {
+		err = -errno;
+		close(theirs);
+		return err;
+	}
+	if (setns(theirs, CLONE_NEWNET)) {
+		err = -errno;
+		goto out;
+	}
+	fd = uvs_sock_diag_open();
+	/* Back home whatever happened: the rest of the agent lives in its own namespace. */
+	if (setns(mine, CLONE_NEWNET)) {
+		if (fd >= 0)
+			close(fd);
+		err = -errno;
+		goto out;
+	}
+	err = fd;
+out:
+	close(mine);
+	close(theirs);
+	return err;
+}
+
+static int send_request(int nl, int family, int protocol, uint32_t seq)
+{
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	struct {
+		struct nlmsghdr nlh;
+		union {
+			struct inet_diag_req_v2 inet;
+			struct unix_diag_req un;
+		};
+	} req;
+	size_t body;
+
+	memset(&req, 0, sizeof(req));
+	if (family == AF_UNIX) {
+		body = sizeof(req.un);
+		req.un.sdiag_family = AF_UNIX;
+		req.un.udiag_states = ~0u;
+	} else {
+		body = sizeof(req.inet);
+		req.inet.sdiag_family = (uint8_t)family;
+		req.inet.sdiag_protocol = (uint8_t)protocol;
+		req.inet.idiag_states = ~0u;
+		req.inet.idiag_ext = (1 << (INET_DIAG_INFO - 1)) | (1 << (INET_DIAG_SKMEMINFO - 1));
+	}
+	req.nlh.nlmsg_len = NLMSG_LENGTH(body);
+	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.nlh.nlmsg_seq = seq;
+	if (sendto(nl, &req, req.nlh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Copies the fields we use out of a tcp_info of any kernel's length. */
+static void take_tcp_info(struct uvs_sock *s, const void *data, size_t len)
+{
+	struct tcp_info ti;
+
+	memset(&ti, 0, sizeof(ti));
+	memcpy(&ti, data, len < sizeof(ti) ? len : sizeof(ti));
+	if (len < offsetof(struct tcp_info, tcpi_total_retrans) + sizeof(ti.tcpi_total_retrans))
+		return;
+	s->has_info = true;
+	s->rtt_us = ti.tcpi_rtt;
+	s->retrans = ti.tcpi_total_retrans;
+	s->last_recv_ms = ti.tcpi_last_data_recv;
+	s->last_send_ms = ti.tcpi_last_data_sent;
+}
+
+static int parse_inet(const struct nlmsghdr *h, int protocol, uvs_sock_fn fn, void *ctx)
+{
+	const struct inet_diag_msg *m = NLMSG_DATA(h);
+	const struct rtattr *a;
+	struct uvs_sock s;
+	int alen;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		return -EPROTO;
+	memset(&s, 0, sizeof(s));
+	s.family = m->idiag_family;
+	s.protocol = (uint8_t)protocol;
+	s.state = m->idiag_state;
+	memcpy(s.local, m->id.idiag_src, sizeof(s.local));
+	memcpy(s.remote, m->id.idiag_dst, sizeof(s.remote));
+	s.local_port = ntohs(m->id.idiag_sport);
+	s.remote_port = ntohs(m->id.idiag_dport);
+	s.rqueue = m->idiag_rqueue;
+	s.wqueue = m->idiag_wqueue;
+	s.inode = m->idiag_inode;
+	s.cookie = (uint64_t)m->id.idiag_cookie[0] | (uint64_t)m->id.idiag_cookie[1] << 32;
+	a = (const struct rtattr *)((const char *)m + NLMSG_ALIGN(sizeof(*m)));
+	alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+	for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+		size_t plen = RTA_PAYLOAD(a);
+
+		if (a->rta_type == INET_DIAG_INFO && protocol == IPPROTO_TCP &&
+		    s.state != UVS_TCP_LISTEN) {
+			take_tcp_info(&s, RTA_DATA(a), plen);
+		} else if (a->rta_type == INET_DIAG_SKMEMINFO &&
+			   plen >= (SK_MEMINFO_DROPS + 1) * sizeof(uint32_t)) {
+			memcpy(&s.drops, (const uint32_t *)RTA_DATA(a) + SK_MEMINFO_DROPS,
+			       sizeof(s.drops));
+			s.has_drops = true;
+		}
+	}
+	return fn(&s, ctx);
+}
+
+static int parse_unix(const struct nlmsghdr *h, uvs_sock_fn fn, void *ctx)
+{
+	const struct unix_diag_msg *m = NLMSG_DATA(h);
+	struct uvs_sock s;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		return -EPROTO;
+	memset(&s, 0, sizeof(s));
+	s.family = AF_UNIX;
+	s.state = m->udiag_state;
+	s.inode = m->udiag_ino;
+	return fn(&s, ctx);
+}
+
+int uvs_sock_diag_parse(const void *buf, size_t len, int family, int protocol, uvs_sock_fn fn,
+			void *ctx)
+{
+	const struct nlmsghdr *h = buf;
+	int left = len > (size_t)INT32_MAX ? INT32_MAX : (int)len, ret;
+
+	for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+		if (h->nlmsg_type == NLMSG_DONE)
+			return 0;
+		if (h->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = NLMSG_DATA(h);
+
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+				return -EPROTO;
+			return e->error ? e->error : -EPROTO;
+		}
+		if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+			continue;
+		ret = family == AF_UNIX ? parse_unix(h, fn, ctx) : parse_inet(h, protocol, fn, ctx);
+		if (ret)
+			return ret;
+	}
+	/* A partial message left over means the reply was cut: say so rather than guess. */
+	return left == 0 ? 1 : -EPROTO;
+}
+
+int uvs_sock_diag_dump(int nl, int family, int protocol, uvs_sock_fn fn, void *ctx)
+{
+	static uint32_t seq;
+	/* Aligned for struct nlmsghdr; 32 KiB holds many messages per read. */
+	static __thread uint64_t buf[4096];
+	int ret;
+
+	ret = send_request(nl, family, protocol, ++seq);
+	if (ret)
+		return ret;
+	for (;;) {
+		ssize_t n = recv(nl, buf, sizeof(buf), 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EPROTO;
+		ret = uvs_sock_diag_parse(buf, (size_t)n, family, protocol, fn, ctx);
+		if (ret != 1)
+			return ret;
+	}
+}

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "util/hist_math.h"
+#include "collect/sock_trace.h"
+#include "sockets.skel.h"
+
+/* Whether the kernel's tcp_retransmit_skb tracepoint passes an error (sk, skb, err). */
+static bool retransmit_has_err(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	const struct btf_type *tp;
+	bool has = false;
+	int id;
+
+	if (!vmlinux)
+		return false;
+	id = btf__find_by_name_kind(vmlinux, "btf_trace_tcp_retransmit_skb", BTF_KIND_TYPEDEF);
+	tp = id > 0 ? btf__type_by_id(vmlinux, id) : NULL;
+	if (tp)
+		tp = btf__type_by_id(vmlinux, tp->type); /* the pointer */
+	if (tp && btf_is_ptr(tp))
+		tp = btf__type_by_id(vmlinux, tp->type); /* the function prototype */
+	/* (void *ctx, sk, skb, err) */
+	has = tp && btf_is_func_proto(tp) && btf_vlen(tp) >= 4;
+	btf__free(vmlinux);
+	return has;
+}
+
+int uvs_sock_trace_attach(struct uvs_sock_trace *t, const struct uvs_target *target)
+{
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->prev = calloc(1, sizeof(*t->prev));
+	t->now = calloc(1, sizeof(*t->now));
+	t->peers = calloc(UVS_PEERS_SEEN, sizeof(*t->peers));
+	if (!t->prev || !t->now || !t->peers) {
+		snprintf(t->why, sizeof(t->why), "out of memory");
+		return -ENOMEM;
+	}
+	t->skel = sockets_bpf__open();
+	if (!t->skel) {
+		err = -errno;
+		snprintf(t->why, sizeof(t->why), "cannot open the socket programs: %s",
+			 strerror(-err));
+		return err;
+	}
+	t->skel->rodata->targ_tgid = (__u32)target->pid;
+	if (retransmit_has_err())
+		bpf_program__set_autoload(t->skel->progs.uvs_sock_retransmit, false);
+	else
+		bpf_program__set_autoload(t->skel->progs.uvs_sock_retransmit_err, false);
+	err = sockets_bpf__load(t->skel);
+	if (!err)
+		err = sockets_bpf__attach(t->skel);
+	if (err) {
+		snprintf(t->why, sizeof(t->why),
+			 "cannot attach the TCP tracepoints (inet_sock_set_state, "
+			 "tcp_retransmit_skb): %s", strerror(-err));
+		sockets_bpf__destroy(t->skel);
+		t->skel = NULL;
+		return err;
+	}
+	t->attached = true;
+	return 0;
+}
+
+void uvs_sock_trace_detach(struct uvs_sock_trace *t)
+{
+	sockets_bpf__destroy(t->skel);
+	t->skel = NULL;
+	free(t->prev);
+	free(t->now);
+	free(t->peers);
+	free(t->known);
+	t->prev = t->now = NULL;
+	t->peers = NULL;
+	t->known = NULL;
+	t->nknown = 0;
+	t->attached = false;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void uvs_sock_trace_learn(struct uvs_sock_trace *t, const struct uvs_socket_table *table)
+{
+	uint64_t *now;
+	size_t i, n = 0;
+	int socks, ports;
+
+	if (!t->attached)
+		return;
+	socks = bpf_map__fd(t->skel->maps.socks);
+	ports = bpf_map__fd(t->skel->maps.listen_ports);
+	now = malloc((table->n ? table->n : 1) * sizeof(*now));
+	for (i = 0; i < table->n; i++) {
+		const struct uvs_sock *s = &table->rows[i];
+		/* Its time in the current state counts from now: we did not see it start. */
+		struct uvs_sock_info info = { .state = s->state };
+		__u16 port = s->local_port;
+		__u8 one = 1;
+
+		if (s->protocol != IPPROTO_TCP || !s->cookie)
+			continue;
+		if (now)
+			now[n++] = s->cookie;
+		/* Cookies are never reused: one told last time needs no second word. */
+		if (t->known && bsearch(&s->cookie, t->known, t->nknown, sizeof(*t->known), cmp_u64))
+			continue;
+		if (s->state == UVS_TCP_LISTEN)
+			bpf_map_update_elem(ports, &port, &one, BPF_ANY);
+		/* BPF_NOEXIST: never overwrite what the BPF side knows better. */
+		bpf_map_update_elem(socks, &s->cookie, &info, BPF_NOEXIST);
+	}
+	if (now)
+		qsort(now, n, sizeof(*now), cmp_u64);
+	free(t->known);
+	t->known = now;
+	t->nknown = now ? n : 0;
+}
+
+static uint64_t delta(uint64_t now, uint64_t before)
+{
+	return now >= before ? now - before : now;
+}
+
+static int by_count_desc(const void *a, const void *b)
+{
+	const struct uvs_peer *x = a, *y = b;
+
+	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+/* The peers with the most retransmits in the window (or the session), most first. */
+static void top_peers(struct uvs_sock_trace *t, struct uvs_sockets_snapshot *out, bool session)
+{
+	int fd = bpf_map__fd(t->skel->maps.retrans_peers);
+	struct uvs_sock_peer key, next;
+	struct uvs_peer best[UVS_TOP_PEERS + 1];
+	size_t nbest = 0, i;
+	bool first = true;
+
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		struct uvs_peer_seen *seen = NULL;
+		uint64_t count, d;
+
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &count))
+			continue;
+		for (i = 0; i < t->npeers; i++)
+			if (!memcmp(&t->peers[i].peer, &key, sizeof(key)))
+				seen = &t->peers[i];
+		if (!seen && t->npeers < UVS_PEERS_SEEN) {
+			seen = &t->peers[t->npeers++];
+			seen->peer = key;
+			seen->count = 0;
+		}
+		d = session || !seen ? count : delta(count, seen->count);
+		if (seen && !session)
+			seen->count = count;
+		if (!d)
+			continue;
+		best[nbest].family = key.family == 10 ? AF_INET6 : AF_INET;
+		memcpy(best[nbest].addr, key.addr, sizeof(key.addr));
+		best[nbest].port = key.port;
+		best[nbest].count = d;
+		nbest++;
+		qsort(best, nbest, sizeof(best[0]), by_count_desc);
+		if (nbest > UVS_TOP_PEERS)
+			nbest = UVS_TOP_PEERS;
+	}
+	memcpy(out->peers, best, nbest * sizeof(best[0]));
+	out->npeers = nbest;
+}
+
+void uvs_sock_trace_window(struct uvs_sock_trace *t, struct uvs_sockets_snapshot *out, bool session)
+{
+	static const struct uvs_sock_stats zero;
+	const struct uvs_sock_stats *base;
+	struct uvs_hist h;
+	__u32 key = 0;
+
+	if (!t->attached ||
+	    bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.sock_stats), &key, t->now))
+		return;
+	base = session ? &zero : t->prev;
+	out->traced = true;
+	out->connects = delta(t->now->connects, base->connects);
+	out->connect_failed = delta(t->now->connect_failed, base->connect_failed);
+	out->connect_refused = delta(t->now->connect_refused, base->connect_refused);
+	out->connect_timed_out = delta(t->now->connect_timed_out, base->connect_timed_out);
+	out->accepted = delta(t->now->accepted, base->accepted);
+	out->close_wait_entered = delta(t->now->close_wait_entered, base->close_wait_entered);
+	out->time_wait_entered = delta(t->now->time_wait_entered, base->time_wait_entered);
+	out->retransmits = delta(t->now->retransmits, base->retransmits);
+	uvs_hist_sub(&h, &t->now->connect, &base->connect);
+	out->connect_p50_ns = uvs_hist_percentile(&h, 0.50);
+	out->connect_p99_ns = uvs_hist_percentile(&h, 0.99);
+	out->connect_max_ns = uvs_hist_percentile(&h, 1.0);
+	uvs_hist_sub(&h, &t->now->close_wait, &base->close_wait);
+	out->close_wait_p99_ns = uvs_hist_percentile(&h, 0.99);
+	top_peers(t, out, session);
+	if (!session)
+		*t->prev = *t->now;
+}

@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: MIT
+/*
+ * JSON lines rendering. Hand-written rather than a library: the shapes are few and fixed, and
+ * the golden tests pin every byte. Strings that come from the target (comm, paths) are
+ * escaped and forced to valid UTF-8, so one odd thread name cannot break a consumer's parser.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "render/json.h"
+#include "core/syscall_names.h"
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid (RFC 3629 table). */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0; /* overlong */
+	else if (s[0] == 0xed)
+		hi = 0x9f; /* UTF-16 surrogates */
+	else if (s[0] == 0xf0)
+		lo = 0x90; /* overlong */
+	else if (s[0] == 0xf4)
+		hi = 0x8f; /* above U+10FFFF */
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+static void json_str_n(FILE *out, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, len;
+
+	fputc('"', out);
+	while (i < n) {
+		if (s[i] == '"' || s[i] == '\\') {
+			fputc('\\', out);
+			fputc(s[i++], out);
+		} else if (s[i] < 0x20 || s[i] == 0x7f) {
+			fprintf(out, "\\u%04x", s[i++]);
+		} else if (s[i] < 0x80) {
+			fputc(s[i++], out);
+		} else if ((len = utf8_seq_len(s + i, n - i))) {
+			fwrite(s + i, 1, len, out);
+			i += len;
+		} else {
+			fputs("\\ufffd", out); /* one replacement per invalid byte */
+			i++;
+		}
+	}
+	fputc('"', out);
+}
+
+/* NULL and "" both mean "not known" in the structs that reach us: one spelling, null. */
+static void json_str(FILE *out, const char *s)
+{
+	if (s && *s)
+		json_str_n(out, s, strlen(s));
+	else
+		fputs("null", out);
+}
+
+static const char *json_bool(bool b)
+{
+	return b ? "true" : "false";
+}
+
+/* A 0..1 ratio with 4 decimals, computed in integers so LC_NUMERIC cannot turn '.' into ','. */
+static void json_ratio(FILE *out, double r)
+{
+	uint64_t x;
+
+	if (!(r > 0)) /* also NaN, which JSON cannot carry */
+		r = 0;
+	if (r > 1)
+		r = 1;
+	x = (uint64_t)(r * 10000 + 0.5);
+	fprintf(out, "%" PRIu64 ".%04" PRIu64, x / 10000, x % 10000);
+}
+
+static int json_end(FILE *out)
+{
+	fputc('\n', out);
+	return ferror(out) ? -EIO : 0;
+}
+
+static void json_phase(FILE *out, enum uvs_phase p, const struct uvs_phase_snapshot *ph)
+{
+	fprintf(out,
+		"\"%s\":{\"count\":%" PRIu64 ",\"total_ns\":%" PRIu64 ",\"p50_ns\":%" PRIu64
+		",\"p99_ns\":%" PRIu64 ",\"max_ns\":%" PRIu64 "}",
+		uvs_phase_name(p), ph->count, ph->total_ns, ph->p50_ns, ph->p99_ns, ph->max_ns);
+}
+
+static void json_phases(FILE *out, const struct uvs_loop_snapshot *l)
+{
+	int p;
+
+	if (!l->has_phases) {
+		fputs("null", out);
+		return;
+	}
+	fputc('{', out);
+	for (p = 0; p < UVS_PHASE_COUNT; p++) {
+		if (p)
+			fputc(',', out);
+		json_phase(out, p, &l->phases[p]);
+	}
+	fputc('}', out);
+}
+
+static void json_loop(FILE *out, const struct uvs_loop_snapshot *l)
+{
+	fprintf(out, "{\"tid\":%d,\"role\":\"%s\",\"comm\":", l->tid, uvs_role_name(l->role));
+	json_str_n(out, l->comm, strnlen(l->comm, sizeof(l->comm)));
+	fprintf(out,
+		",\"iterations\":%" PRIu64 ",\"busy_ns\":%" PRIu64 ",\"idle_ns\":%" PRIu64
+		",\"utilization\":",
+		l->iterations, l->busy_ns, l->idle_ns);
+	json_ratio(out, l->utilization);
+	fprintf(out,
+		",\"busy_p50_ns\":%" PRIu64 ",\"busy_p99_ns\":%" PRIu64 ",\"busy_max_ns\":%" PRIu64
+		",\"blocks\":%" PRIu64 ",\"blocked_now\":%s,\"blocked_for_ns\":%" PRIu64
+		",\"phases\":",
+		l->busy_p50_ns, l->busy_p99_ns, l->busy_max_ns, l->blocks,
+		json_bool(l->blocked_now), l->blocked_now ? l->blocked_for_ns : 0);
+	json_phases(out, l);
+	fputc('}', out);
+}
+
+static void json_pool_kind(FILE *out, enum uvs_pool_kind k, const struct uvs_pool_snapshot *p)
+{
+	const struct uvs_pool_kind_snapshot *ks = &p->kinds[k];
+	unsigned int op;
+	bool first = true;
+
+	fprintf(out,
+		"\"%s\":{\"submitted\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"wait_p50_ns\":%" PRIu64
+		",\"wait_p99_ns\":%" PRIu64 ",\"service_p50_ns\":%" PRIu64
+		",\"service_p99_ns\":%" PRIu64 ",\"completion_p50_ns\":%" PRIu64
+		",\"completion_p99_ns\":%" PRIu64,
+		uvs_pool_kind_name(k), ks->submitted, ks->completed, ks->wait_p50_ns,
+		ks->wait_p99_ns, ks->service_p50_ns, ks->service_p99_ns, ks->completion_p50_ns,
+		ks->completion_p99_ns);
+	if (k == UVS_POOL_DNS) {
+		size_t i;
+
+		fputs(",\"hosts\":[", out);
+		for (i = 0; i < p->ndns && i < UVS_DNS_TOP; i++) {
+			fputs(i ? ",{\"name\":" : "{\"name\":", out);
+			json_str_n(out, p->dns[i].name, strnlen(p->dns[i].name, UVS_DNS_NAME_LEN));
+			fprintf(out, ",\"count\":%" PRIu64 "}", p->dns[i].count);
+		}
+		fputc(']', out);
+	}
+	if (k == UVS_POOL_FS) {
+		fputs(",\"ops\":{", out);
+		for (op = 0; op < UVS_FS_OPS; op++) {
+			const char *name = uvs_fs_op_name(op);
+
+			if (!p->fs_ops[op])
+				continue;
+			fprintf(out, "%s\"%s\":%" PRIu64, first ? "" : ",", name ? name : "unknown",
+				p->fs_ops[op]);
+			first = false;
+		}
+		fputc('}', out);
+	}
+	fputc('}', out);
+}
+
+/* "threadpool": the libuv pool of the whole process, or null when it is not measured. */
+static void json_pool(FILE *out, const struct uvs_pool_snapshot *p)
+{
+	int k;
+
+	fputs(",\"threadpool\":", out);
+	if (!p->available) {
+		fputs("null", out);
+		return;
+	}
+	fprintf(out,
+		"{\"size\":%u,\"queued\":%" PRId64 ",\"queued_max\":%" PRIu64 ",\"running\":%" PRId64
+		",\"fs_io_uring\":%s,\"saturation\":",
+		p->size, p->queued, p->queued_max, p->running, json_bool(p->fs_io_uring));
+	json_ratio(out, p->saturation);
+	fprintf(out,
+		",\"submitted\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"sync_fs_on_loop\":%" PRIu64
+		",\"sync_fs_on_loop_ns\":%" PRIu64 ",\"sync_fs_other\":%" PRIu64 ",\"kinds\":{",
+		p->submitted, p->completed, p->sync_fs_on_loop, p->sync_fs_on_loop_ns,
+		p->sync_fs_other);
+	for (k = 0; k < UVS_POOL_KINDS; k++) {
+		if (k)
+			fputc(',', out);
+		json_pool_kind(out, (enum uvs_pool_kind)k, p);
+	}
+	fputs("}}", out);
+}
+
+/* "fds": the target's descriptors by type, or null when /proc/PID/fd could not be read. */
+static void json_fds(FILE *out, const struct uvs_fd_snapshot *f)
+{
+	int t;
+
+	fputs(",\"fds\":", out);
+	if (!f->available) {
+		fputs("null", out);
+		return;
+	}
+	fprintf(out, "{\"open\":%" PRIu64 ",\"limit\":", f->open);
+	if (f->limit == UINT64_MAX || !f->limit)
+		fputs("null", out);
+	else
+		fprintf(out, "%" PRIu64, f->limit);
+	fprintf(out, ",\"growth\":%" PRId64 ",\"by_type\":{", f->growth);
+	for (t = 0; t < UVS_FD_TYPES; t++)
+		fprintf(out, "%s\"%s\":%" PRIu64, t ? "," : "", uvs_fd_type_name(t), f->by_type[t]);
+	fprintf(out, "},\"source\":\"%s\",\"drift\":", f->from_syscalls ? "syscalls" : "proc");
+	if (f->rescanned)
+		fprintf(out, "%" PRId64, f->drift);
+	else
+		fputs("null", out);
+	fputc('}', out);
+}
+
+static void json_syscall_row(FILE *out, const struct uvs_syscall_row *r)
+{
+	char buf[32];
+
+	fputs("{\"name\":", out);
+	json_str(out, uvs_syscall_name(r->nr, buf, sizeof(buf)));
+	fprintf(out,
+		",\"nr\":%u,\"role\":\"%s\",\"count\":%" PRIu64 ",\"errors\":%" PRIu64
+		",\"total_ns\":%" PRIu64 ",\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64
+		",\"max_ns\":%" PRIu64 "}",
+		r->nr, uvs_sys_role_name(r->role), r->count, r->errors, r->total_ns, r->p50_ns,
+		r->p99_ns, r->max_ns);
+}
+
+static void json_slow_call(FILE *out, const struct uvs_slow_call *c)
+{
+	char buf[32];
+
+	fprintf(out, "{\"tid\":%d,\"role\":\"%s\",\"name\":", c->tid, uvs_role_name(c->role));
+	json_str(out, uvs_syscall_name(c->nr, buf, sizeof(buf)));
+	fprintf(out, ",\"nr\":%u,\"duration_ns\":%" PRIu64 ",\"ret\":%" PRId64 ",\"ts_ns\":%" PRIu64 "}",
+		c->nr, c->duration_ns, c->ret, c->ts_ns);
+}
+
+/* "syscalls": the target's system calls by thread role, or null when not measured. */
+static void json_syscalls(FILE *out, const struct uvs_syscalls_snapshot *y)
+{
+	size_t i;
+	int r;
+
+	fputs(",\"syscalls\":", out);
+	if (!y->available) {
+		fputs("null", out);
+		return;
+	}
+	fprintf(out, "{\"count\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"by_role\":{", y->count,
+		y->errors);
+	for (r = 0; r < UVS_SYS_ROLES; r++)
+		fprintf(out, "%s\"%s\":{\"count\":%" PRIu64 ",\"total_ns\":%" PRIu64 "}",
+			r ? "," : "", uvs_sys_role_name(r), y->role_count[r], y->role_ns[r]);
+	fputs("},\"calls\":[", out);
+	for (i = 0; i < y->nrows; i++) {
+		if (i)
+			fputc(',', out);
+		json_syscall_row(out, &y->rows[i]);
+	}
+	fprintf(out, "],\"calls_dropped\":%" PRIu64 ",\"slow_threshold_ns\":%" PRIu64
+		",\"slow_on_loop_count\":%" PRIu64 ",\"slow_on_loop\":[",
+		y->rows_dropped, y->slow_threshold_ns, y->slow_count);
+	for (i = 0; i < y->nslow; i++) {
+		if (i)
+			fputc(',', out);
+		json_slow_call(out, &y->slow[i]);
+	}
+	fprintf(out, "],\"lost\":%" PRIu64 "}", y->lost);
+}
+
+static void json_u64_or_null(FILE *out, const char *name, bool valid, uint64_t v)
+{
+	if (valid)
+		fprintf(out, ",\"%s\":%" PRIu64, name, v);
+	else
+		fprintf(out, ",\"%s\":null", name);
+}
+
+static void json_endpoint(FILE *out, int family, const uint8_t addr[16], uint16_t port)
+{
+	char buf[64];
+
+	uvs_format_endpoint(family, addr, port, buf, sizeof(buf));
+	json_str(out, buf);
+}
+
+/* The object behind "sockets" (intervals) and "summary" (`uvscope sockets --json`). */
+static void json_sockets_object(FILE *out, const struct uvs_sockets_snapshot *k)
+{
+	unsigned int st;
+	size_t i;
+
+	fprintf(out, "{\"tcp\":{\"open\":%" PRIu64 ",\"states\":{", k->tcp_open);
+	for (st = UVS_TCP_ESTABLISHED; st <= UVS_TCP_CLOSING; st++)
+		fprintf(out, "%s\"%s\":%" PRIu64, st == UVS_TCP_ESTABLISHED ? "" : ",",
+			uvs_tcp_state_name(st), k->tcp_states[st]);
+	fprintf(out, "},\"listeners\":%" PRIu64 ",\"accept_queue_max\":%" PRIu64
+		",\"accept_queue_limit\":%" PRIu64 ",\"accept_queue_full\":%" PRIu64,
+		k->listeners, k->accept_queue_max, k->accept_queue_limit, k->accept_queue_full);
+	json_u64_or_null(out, "connects", k->traced, k->connects);
+	json_u64_or_null(out, "connect_p50_ns", k->traced, k->connect_p50_ns);
+	json_u64_or_null(out, "connect_p99_ns", k->traced, k->connect_p99_ns);
+	json_u64_or_null(out, "connect_max_ns", k->traced, k->connect_max_ns);
+	json_u64_or_null(out, "connect_failed", k->traced, k->connect_failed);
+	json_u64_or_null(out, "connect_refused", k->traced, k->connect_refused);
+	json_u64_or_null(out, "connect_timed_out", k->traced, k->connect_timed_out);
+	json_u64_or_null(out, "accepted", k->traced, k->accepted);
+	json_u64_or_null(out, "close_wait_entered", k->traced, k->close_wait_entered);
+	json_u64_or_null(out, "close_wait_p99_ns", k->traced, k->close_wait_p99_ns);
+	json_u64_or_null(out, "time_wait_entered", k->traced, k->time_wait_entered);
+	json_u64_or_null(out, "retransmits", k->traced, k->retransmits);
+	fputs(",\"retransmit_peers\":", out);
+	if (!k->traced) {
+		fputs("null", out);
+	} else {
+		fputc('[', out);
+		for (i = 0; i < k->npeers && i < UVS_TOP_PEERS; i++) {
+			fputs(i ? ",{\"peer\":" : "{\"peer\":", out);
+			json_endpoint(out, k->peers[i].family, k->peers[i].addr, k->peers[i].port);
+			fprintf(out, ",\"count\":%" PRIu64 "}", k->peers[i].count);
+		}
+		fputc(']', out);
+	}
+	fprintf(out, "},\"udp\":{\"open\":%" PRIu64 ",\"drops\":%" PRIu64 "},\"unix\":{\"open\":%"
+		PRIu64 "},\"other\":{\"open\":%" PRIu64 "},\"traced\":%s}", k->udp_open,
+		k->udp_drops, k->unix_open, k->other_open, json_bool(k->traced));
+}
+
+/* "sockets": the target's sockets, or null when the socket tables could not be read. */
+static void json_sockets(FILE *out, const struct uvs_sockets_snapshot *k)
+{
+	fputs(",\"sockets\":", out);
+	if (!k->available)
+		fputs("null", out);
+	else
+		json_sockets_object(out, k);
+}
+
+static void json_socket_row(FILE *out, const struct uvs_sock *s)
+{
+	bool tcp = s->protocol == IPPROTO_TCP;
+	const char *state = tcp ? uvs_tcp_state_name(s->state) :
+				  s->state == UVS_TCP_ESTABLISHED ? "CONNECTED" : "UNCONN";
+
+	fprintf(out, "{\"proto\":\"%s\",\"family\":\"%s\",\"state\":\"%s\",\"local\":",
+		tcp ? "tcp" : "udp", s->family == AF_INET6 ? "ipv6" : "ipv4", state);
+	json_endpoint(out, s->family, s->local, s->local_port);
+	fputs(",\"remote\":", out);
+	json_endpoint(out, s->family, s->remote, s->remote_port);
+	fprintf(out, ",\"recv_q\":%u,\"send_q\":%u", s->rqueue, s->wqueue);
+	json_u64_or_null(out, "rtt_us", s->has_info, s->rtt_us);
+	json_u64_or_null(out, "retransmits", s->has_info, s->retrans);
+	json_u64_or_null(out, "idle_ms", s->has_info,
+			 s->last_recv_ms < s->last_send_ms ? s->last_recv_ms : s->last_send_ms);
+	json_u64_or_null(out, "drops", s->has_drops, s->drops);
+	fprintf(out, ",\"inode\":%u}", s->inode);
+}
+
+int uvs_json_socket_table(FILE *out, int pid, uint64_t ts_ns, const struct uvs_socket_table *t,
+			  const struct uvs_sockets_snapshot *sum)
+{
+	size_t i;
+
+	fprintf(out, "{\"type\":\"sockets\",\"schema\":%d,\"pid\":%d,\"ts_ns\":%" PRIu64
+		",\"summary\":", UVS_SCHEMA_VERSION, pid, ts_ns);
+	json_sockets_object(out, sum);
+	fputs(",\"sockets\":[", out);
+	for (i = 0; i < t->n; i++) {
+		if (i)
+			fputc(',', out);
+		json_socket_row(out, &t->rows[i]);
+	}
+	fputs("]}", out);
+	return json_end(out);
+}
+
+static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot *s)
+{
+	size_t i, n = s->nloops < UVS_MAX_LOOPS ? s->nloops : UVS_MAX_LOOPS;
+
+	fprintf(out,
+		"{\"type\":\"%s\",\"schema\":%d,\"ts_ns\":%" PRIu64 ",\"window_ns\":%" PRIu64
+		",\"pid\":%d,\"loops\":[",
+		type, UVS_SCHEMA_VERSION, s->ts_ns, s->window_ns, s->pid);
+	for (i = 0; i < n; i++) {
+		if (i)
+			fputc(',', out);
+		json_loop(out, &s->loops[i]);
+	}
+	fputc(']', out);
+	json_pool(out, &s->pool);
+	json_syscalls(out, &s->syscalls);
+	json_fds(out, &s->fds);
+	json_sockets(out, &s->sockets);
+	fprintf(out,
+		",\"agent\":{\"events\":%" PRIu64 ",\"drops\":%" PRIu64
+		",\"insert_failures\":%" PRIu64 "}}",
+		s->agent.events, s->agent.drops, s->agent.insert_failures);
+	return json_end(out);
+}
+
+int uvs_json_pool_job(FILE *out, int pid, const struct uvs_pool_job_record *j)
+{
+	const char *op = j->fs_type >= 0 ? uvs_fs_op_name((unsigned int)j->fs_type) : NULL;
+
+	fprintf(out, "{\"type\":\"pool_job\",\"schema\":%d,\"pid\":%d,\"ts_ns\":%" PRIu64
+		",\"tid\":%d,\"kind\":\"%s\",\"op\":", UVS_SCHEMA_VERSION, pid, j->ts_ns, j->tid,
+		uvs_pool_kind_name(j->kind));
+	if (op)
+		json_str(out, op);
+	else
+		fputs(j->fs_type >= 0 ? "\"unknown\"" : "null", out);
+	fprintf(out, ",\"wait_ns\":%" PRIu64 ",\"service_ns\":%" PRIu64 "}", j->wait_ns,
+		j->service_ns);
+	return json_end(out);
+}
+
+int uvs_json_interval(FILE *out, const struct uvs_snapshot *s)
+{
+	return json_snapshot(out, "interval", s);
+}
+
+int uvs_json_summary(FILE *out, const struct uvs_snapshot *s)
+{
+	return json_snapshot(out, "summary", s);
+}
+
+static const char *alert_kind_name(enum uvs_alert_kind kind)
+{
+	switch (kind) {
+	case UVS_ALERT_LOOP_BLOCKED:
+		return "loop_blocked";
+	case UVS_ALERT_POOL_SATURATED:
+		return "threadpool_saturated";
+	case UVS_ALERT_SYNC_IO_ON_LOOP:
+		return "sync_io_on_loop";
+	case UVS_ALERT_FD_LIMIT:
+		return "fd_limit";
+	case UVS_ALERT_FD_GROWTH:
+		return "fd_growth";
+	case UVS_ALERT_CLOSE_WAIT_GROWTH:
+		return "close_wait_growth";
+	case UVS_ALERT_ACCEPT_QUEUE_FULL:
+		return "accept_queue_full";
+	case UVS_ALERT_RETRANSMIT_RATE:
+		return "retransmit_rate";
+	}
+	return "unknown";
+}
+
+int uvs_json_alert(FILE *out, const struct uvs_alert *a)
+{
+	if (a->kind == UVS_ALERT_POOL_SATURATED) {
+		fprintf(out, "{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d,"
+			"\"saturation\":", UVS_SCHEMA_VERSION, alert_kind_name(a->kind), a->pid);
+		json_ratio(out, a->saturation);
+		fprintf(out, ",\"queued_max\":%" PRIu64 ",\"size\":%u,\"window_ns\":%" PRIu64
+			",\"ts_ns\":%" PRIu64 "}", a->queued_max, a->pool_size, a->window_ns, a->ts_ns);
+		return json_end(out);
+	}
+	if (a->kind == UVS_ALERT_FD_LIMIT || a->kind == UVS_ALERT_FD_GROWTH) {
+		fprintf(out, "{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d,"
+			"\"open\":%" PRIu64 ",\"limit\":%" PRIu64, UVS_SCHEMA_VERSION,
+			alert_kind_name(a->kind), a->pid, a->count, a->limit);
+		if (a->kind == UVS_ALERT_FD_GROWTH)
+			fprintf(out, ",\"windows\":%d", a->growth_windows);
+		fprintf(out, ",\"ts_ns\":%" PRIu64 "}", a->ts_ns);
+		return json_end(out);
+	}
+	if (a->kind == UVS_ALERT_CLOSE_WAIT_GROWTH || a->kind == UVS_ALERT_ACCEPT_QUEUE_FULL ||
+	    a->kind == UVS_ALERT_RETRANSMIT_RATE) {
+		fprintf(out, "{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d",
+			UVS_SCHEMA_VERSION, alert_kind_name(a->kind), a->pid);
+		if (a->kind == UVS_ALERT_CLOSE_WAIT_GROWTH)
+			fprintf(out, ",\"close_wait\":%" PRIu64 ",\"windows\":%d", a->count,
+				a->growth_windows);
+		else if (a->kind == UVS_ALERT_ACCEPT_QUEUE_FULL)
+			fprintf(out, ",\"accept_queue\":%" PRIu64 ",\"limit\":%" PRIu64, a->count,
+				a->limit);
+		else
+			fprintf(out, ",\"retransmits\":%" PRIu64, a->count);
+		fprintf(out, ",\"window_ns\":%" PRIu64 ",\"ts_ns\":%" PRIu64 "}", a->window_ns,
+			a->ts_ns);
+		return json_end(out);
+	}
+	if (a->kind == UVS_ALERT_SYNC_IO_ON_LOOP) {
+		fprintf(out, "{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d,"
+			"\"count\":%" PRIu64 ",\"total_ns\":%" PRIu64 ",\"window_ns\":%" PRIu64
+			",\"ts_ns\":%" PRIu64 "}", UVS_SCHEMA_VERSION, alert_kind_name(a->kind), a->pid,
+			a->count, a->total_ns, a->window_ns, a->ts_ns);
+		return json_end(out);
+	}
+	fprintf(out,
+		"{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d,\"tid\":%d"
+		",\"role\":\"%s\",\"ongoing\":%s,\"blocked_ns\":%" PRIu64
+		",\"threshold_ns\":%" PRIu64 ",\"ts_ns\":%" PRIu64 "}",
+		UVS_SCHEMA_VERSION, alert_kind_name(a->kind), a->pid, a->tid,
+		uvs_role_name(a->role), json_bool(a->ongoing), a->blocked_ns, a->threshold_ns,
+		a->ts_ns);
+	return json_end(out);
+}
+
+int uvs_json_hello(FILE *out, const struct uvs_json_target *t)
+{
+	size_t i;
+
+	fprintf(out, "{\"type\":\"attach\",\"schema\":%d,\"pid\":%d,\"exe\":", UVS_SCHEMA_VERSION,
+		t->pid);
+	json_str(out, t->exe);
+	fputs(",\"build_id\":", out);
+	json_str(out, t->build_id);
+	fputs(",\"libuv_version\":", out);
+	json_str(out, t->libuv_version);
+	fputs(",\"node_version\":", out);
+	json_str(out, t->node_version);
+	fputs(",\"mode\":", out);
+	json_str(out, t->mode);
+	fputs(",\"epoll_hooks\":", out);
+	json_str(out, t->epoll_hooks);
+	fprintf(out, ",\"block_threshold_ns\":%" PRIu64 ",\"interval_ns\":%" PRIu64,
+		t->block_threshold_ns, t->interval_ns);
+	fputs(",\"unavailable\":[", out);
+	for (i = 0; t->missing && i < t->nmissing; i++) {
+		if (i)
+			fputc(',', out);
+		json_str(out, t->missing[i]);
+	}
+	fputs("],\"threads\":[", out);
+	for (i = 0; t->threads && i < t->nthreads; i++) {
+		const struct uvs_thread_brief *th = &t->threads[i];
+
+		fprintf(out, "%s{\"tid\":%d,\"role\":\"%s\",\"comm\":", i ? "," : "", th->tid,
+			th->role_known ? uvs_role_name(th->role) : "unknown");
+		json_str_n(out, th->comm, strnlen(th->comm, sizeof(th->comm)));
+		fputc('}', out);
+	}
+	fputs("]}", out);
+	return json_end(out);
+}

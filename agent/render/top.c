@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `uvscope top`. Each line is formatted into a buffer and cut at 80 columns before it is
+ * written, so the view stays readable on a standard terminal whatever the numbers or the
+ * target's thread names; ANSI bold is wrapped around the cut text so it never counts.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "util/duration.h"
+#include "render/top.h"
+#include "collect/sock_diag.h"
+#include "collect/socket_table.h"
+#include "core/syscall_names.h"
+
+#define TOP_COLS 80
+#define ANSI_CLEAR "\033[H\033[2J"
+#define ANSI_BOLD "\033[1m"
+#define ANSI_RESET "\033[0m"
+
+/* Loop table and phase table columns; the header and the rows share the format. */
+#define LOOP_FMT "%7s %-10s %6s %6s %6s %6s %6s %-13s %s"
+#define PHASE_FMT "  %-9s %6s %10s %7s %7s"
+
+__attribute__((format(printf, 3, 4)))
+static void line(FILE *out, bool bold, const char *fmt, ...)
+{
+	char buf[TOP_COLS * 4];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	buf[TOP_COLS] = '\0'; /* sizeof(buf) > TOP_COLS: this only ever cuts */
+	fprintf(out, "%s%s%s\n", bold ? ANSI_BOLD : "", buf, bold ? ANSI_RESET : "");
+}
+
+/* Copy of a string from the target, printable ASCII only so each byte is one column. */
+static void sanitize(char *dst, size_t cap, const char *src, size_t srclen)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < cap && i < srclen && src[i]; i++) {
+		unsigned char c = src[i];
+
+		dst[i] = c >= 0x20 && c < 0x7f ? c : '?';
+	}
+	dst[i] = '\0';
+}
+
+static const char *or_unknown(const char *s)
+{
+	return s && *s ? s : "?";
+}
+
+static size_t nloops(const struct uvs_snapshot *s)
+{
+	return s->nloops < UVS_MAX_LOOPS ? s->nloops : UVS_MAX_LOOPS;
+}
+
+static void header(FILE *out, const struct uvs_snapshot *s, const struct uvs_top_context *ctx)
+{
+	char exe[40], version[24], up[UVS_DURATION_BUF], window[UVS_DURATION_BUF];
+	char threshold[UVS_DURATION_BUF], counters[96];
+	const char *base = or_unknown(ctx->target), *slash = strrchr(base, '/');
+	int n;
+
+	if (slash && slash[1])
+		base = slash + 1;
+	sanitize(exe, sizeof(exe), base, strlen(base));
+	sanitize(version, sizeof(version), or_unknown(ctx->libuv_version), SIZE_MAX);
+	uvs_format_duration(ctx->elapsed_ns, up, sizeof(up));
+	uvs_format_duration(s->window_ns, window, sizeof(window));
+	uvs_format_duration(ctx->block_threshold_ns, threshold, sizeof(threshold));
+	/* The exe name goes last: it is the one field the 80-column cut may eat. */
+	line(out, ctx->ansi, "uvscope  pid %d  libuv %s  %s  up %s  %s", ctx->pid, version,
+	     or_unknown(ctx->mode), up, exe);
+	/* Losses are worth the space only when there are some. */
+	n = snprintf(counters, sizeof(counters), "events %" PRIu64, s->agent.events);
+	if (s->agent.drops)
+		n += snprintf(counters + n, sizeof(counters) - n, "  drops %" PRIu64,
+			      s->agent.drops);
+	if (s->agent.insert_failures)
+		snprintf(counters + n, sizeof(counters) - n, "  insert failures %" PRIu64,
+			 s->agent.insert_failures);
+	line(out, false, "window %s  block threshold %s  %s", window, threshold, counters);
+}
+
+/* Iterations per second; "-" without a window, "1234k" past six digits. */
+static void format_rate(uint64_t n, uint64_t window_ns, char *buf, size_t cap)
+{
+	double rate;
+
+	if (!window_ns) {
+		snprintf(buf, cap, "-");
+		return;
+	}
+	rate = (double)n * 1e9 / (double)window_ns + 0.5;
+	if (rate < 1e6)
+		snprintf(buf, cap, "%" PRIu64, (uint64_t)rate);
+	else
+		snprintf(buf, cap, "%" PRIu64 "k", (uint64_t)(rate / 1000));
+}
+
+static void loop_row(FILE *out, const struct uvs_loop_snapshot *l, uint64_t window_ns, bool ansi)
+{
+	char tid[16], util[16], rate[24], p50[UVS_DURATION_BUF], p99[UVS_DURATION_BUF];
+	char max[UVS_DURATION_BUF], state[8 + UVS_DURATION_BUF], comm[sizeof(l->comm) + 1];
+
+	snprintf(tid, sizeof(tid), "%d", l->tid);
+	uvs_format_percent(l->utilization, util, sizeof(util));
+	format_rate(l->iterations, window_ns, rate, sizeof(rate));
+	uvs_format_duration(l->busy_p50_ns, p50, sizeof(p50));
+	uvs_format_duration(l->busy_p99_ns, p99, sizeof(p99));
+	uvs_format_duration(l->busy_max_ns, max, sizeof(max));
+	if (l->blocked_now) {
+		memcpy(state, "BLOCKED ", 8);
+		uvs_format_duration(l->blocked_for_ns, state + 8, sizeof(state) - 8);
+	} else {
+		snprintf(state, sizeof(state), "ok");
+	}
+	sanitize(comm, sizeof(comm), l->comm, sizeof(l->comm));
+	line(out, ansi && l->blocked_now, LOOP_FMT, tid, uvs_role_name(l->role), util, rate, p50,
+	     p99, max, state, comm);
+}
+
+static void loop_table(FILE *out, const struct uvs_snapshot *s, bool ansi)
+{
+	size_t i;
+
+	if (!nloops(s)) {
+		line(out, false, "no event loop seen yet");
+		return;
+	}
+	line(out, ansi, LOOP_FMT, "TID", "ROLE", "UTIL", "IT/S", "P50", "P99", "MAX", "STATE",
+	     "COMM");
+	for (i = 0; i < nloops(s); i++)
+		loop_row(out, &s->loops[i], s->window_ns, ansi);
+}
+
+static void phase_table(FILE *out, const struct uvs_loop_snapshot *l, bool ansi)
+{
+	uint64_t loop_ns = l->busy_ns + l->idle_ns;
+	char comm[sizeof(l->comm) + 1], share[16], count[24], p99[UVS_DURATION_BUF];
+	char max[UVS_DURATION_BUF];
+	int p;
+
+	sanitize(comm, sizeof(comm), l->comm, sizeof(l->comm));
+	line(out, false, "%s", "");
+	line(out, ansi, "phases of %s/%d (%s)", uvs_role_name(l->role), l->tid, comm);
+	line(out, false, PHASE_FMT, "PHASE", "SHARE", "COUNT", "P99", "MAX");
+	for (p = 0; p < UVS_PHASE_COUNT; p++) {
+		const struct uvs_phase_snapshot *ph = &l->phases[p];
+
+		uvs_format_phase_share(ph->total_ns, loop_ns, share, sizeof(share));
+		snprintf(count, sizeof(count), "%" PRIu64, ph->count);
+		uvs_format_duration(ph->p99_ns, p99, sizeof(p99));
+		uvs_format_duration(ph->max_ns, max, sizeof(max));
+		line(out, false, PHASE_FMT, uvs_phase_name(p), share, count, p99, max);
+	}
+}
+
+static void alert_row(FILE *out, const struct uvs_alert *a)
+{
+	char when[16], blocked[UVS_DURATION_BUF];
+
+	uvs_format_clock(a->ts_ns, when, sizeof(when));
+	if (a->kind == UVS_ALERT_POOL_SATURATED) {
+		uvs_format_percent(a->saturation, blocked, sizeof(blocked));
+		line(out, false, "%s  thread pool saturated %s, %" PRIu64 " queued", when, blocked,
+		     a->queued_max);
+		return;
+	}
+	if (a->kind == UVS_ALERT_FD_LIMIT || a->kind == UVS_ALERT_FD_GROWTH) {
+		line(out, false, "%s  %s: %" PRIu64 " fds open", when,
+		     a->kind == UVS_ALERT_FD_LIMIT ? "near the fd limit" : "fds growing", a->count);
+		return;
+	}
+	if (a->kind == UVS_ALERT_CLOSE_WAIT_GROWTH) {
+		line(out, false, "%s  CLOSE_WAIT growing: %" PRIu64 " sockets", when, a->count);
+		return;
+	}
+	if (a->kind == UVS_ALERT_ACCEPT_QUEUE_FULL) {
+		line(out, false, "%s  accept queue full: %" PRIu64 " of %" PRIu64, when, a->count,
+		     a->limit);
+		return;
+	}
+	if (a->kind == UVS_ALERT_RETRANSMIT_RATE) {
+		line(out, false, "%s  %" PRIu64 " TCP retransmits in an interval", when, a->count);
+		return;
+	}
+	if (a->kind == UVS_ALERT_SYNC_IO_ON_LOOP) {
+		uvs_format_duration(a->total_ns, blocked, sizeof(blocked));
+		line(out, false, "%s  %" PRIu64 " sync fs calls on a loop thread, %s", when, a->count,
+		     blocked);
+		return;
+	}
+	uvs_format_duration(a->blocked_ns, blocked, sizeof(blocked));
+	if (a->ongoing)
+		line(out, false, "%s  %s/%d blocked for %s so far", when, uvs_role_name(a->role),
+		     a->tid, blocked);
+	else
+		line(out, false, "%s  %s/%d was blocked for %s", when, uvs_role_name(a->role),
+		     a->tid, blocked);
+}
+
+static void recent_alerts(FILE *out, const struct uvs_top_context *ctx)
+{
+	size_t i, first;
+
+	if (!ctx->recent || !ctx->nrecent)
+		return;
+	first = ctx->nrecent > UVS_TOP_ALERTS ? ctx->nrecent - UVS_TOP_ALERTS : 0;
+	line(out, false, "%s", "");
+	line(out, ctx->ansi, "recent alerts");
+	for (i = first; i < ctx->nrecent; i++)
+		alert_row(out, &ctx->recent[i]);
+}
+
+#define POOL_FMT "  %-8s %8s %10s %10s %12s %12s"
+
+/* The thread pool panel: the pool as a whole, then one row per kind that had work. */
+static void pool_panel(FILE *out, const struct uvs_pool_snapshot *p, bool ansi)
+{
+	char sat[16], jobs[24], done[24], w50[UVS_DURATION_BUF], w99[UVS_DURATION_BUF];
+	char s99[UVS_DURATION_BUF];
+	int k;
+
+	if (!p->available)
+		return;
+	uvs_format_percent(p->saturation, sat, sizeof(sat));
+	line(out, false, "%s", "");
+	line(out, ansi, "pool size %u  queued %" PRId64 " (max %" PRIu64 ")  running %" PRId64
+	     "  saturated %s  sync fs on loop %" PRIu64, p->size, p->queued, p->queued_max,
+	     p->running, sat, p->sync_fs_on_loop);
+	if (p->fs_io_uring)
+		line(out, false, "fs work goes through io_uring (UV_USE_IO_URING=1): not counted here");
+	line(out, false, POOL_FMT, "KIND", "JOBS", "DONE", "WAIT P50", "WAIT P99", "SERVICE P99");
+	for (k = 0; k < UVS_POOL_KINDS; k++) {
+		const struct uvs_pool_kind_snapshot *ks = &p->kinds[k];
+
+		if (!ks->submitted && !ks->completed)
+			continue;
+		snprintf(jobs, sizeof(jobs), "%" PRIu64, ks->submitted);
+		snprintf(done, sizeof(done), "%" PRIu64, ks->completed);
+		uvs_format_duration(ks->wait_p50_ns, w50, sizeof(w50));
+		uvs_format_duration(ks->wait_p99_ns, w99, sizeof(w99));
+		uvs_format_duration(ks->service_p99_ns, s99, sizeof(s99));
+		line(out, false, POOL_FMT, uvs_pool_kind_name((enum uvs_pool_kind)k), jobs, done,
+		     w50, w99, s99);
+	}
+}
+
+#define TOP_SYSCALLS 5
+#define SYS_FMT "  %-6s %-16s %10s %9s %9s %9s"
+
+/*
+ * The syscall panel: totals by role, the busiest syscalls of the interval (idle waits left
+ * out), and the slow ones on loop threads.
+ */
+static void syscall_panel(FILE *out, const struct uvs_syscalls_snapshot *y, bool ansi)
+{
+	char name[32], count[24], total[UVS_DURATION_BUF], p99[UVS_DURATION_BUF];
+	char max[UVS_DURATION_BUF];
+	size_t i, shown = 0;
+
+	if (!y->available)
+		return;
+	line(out, false, "%s", "");
+	line(out, ansi, "syscalls %" PRIu64 "  loop %" PRIu64 "  pool %" PRIu64 "  other %" PRIu64
+	     "  errors %" PRIu64, y->count, y->role_count[UVS_SYS_LOOP],
+	     y->role_count[UVS_SYS_POOL], y->role_count[UVS_SYS_OTHER], y->errors);
+	for (i = 0; i < y->nrows && shown < TOP_SYSCALLS; i++) {
+		const struct uvs_syscall_row *r = &y->rows[i];
+
+		if (uvs_syscall_idle_wait(r->nr, r->role))
+			continue;
+		if (!shown++)
+			line(out, false, SYS_FMT, "ROLE", "SYSCALL", "COUNT", "TOTAL", "P99", "MAX");
+		snprintf(count, sizeof(count), "%" PRIu64, r->count);
+		uvs_format_duration(r->total_ns, total, sizeof(total));
+		uvs_format_duration(r->p99_ns, p99, sizeof(p99));
+		uvs_format_duration(r->max_ns, max, sizeof(max));
+		line(out, false, SYS_FMT, uvs_sys_role_name(r->role),
+		     uvs_syscall_name(r->nr, name, sizeof(name)), count, total, p99, max);
+	}
+	for (i = 0; i < y->nslow && i < TOP_SYSCALLS; i++) {
+		uvs_format_duration(y->slow[i].duration_ns, total, sizeof(total));
+		line(out, false, "  slow on %s/%d: %s took %s", uvs_role_name(y->slow[i].role),
+		     y->slow[i].tid, uvs_syscall_name(y->slow[i].nr, name, sizeof(name)), total);
+	}
+	if (y->slow_count > i)
+		line(out, false, "  and %" PRIu64 " more slow syscalls on loop threads",
+		     y->slow_count - i);
+}
+
+/* The sockets panel: states now, accept queues, and the interval's connects and retransmits. */
+static void socket_panel(FILE *out, const struct uvs_sockets_snapshot *k, bool ansi)
+{
+	char p50[UVS_DURATION_BUF], p99[UVS_DURATION_BUF], peer[64];
+	size_t i;
+
+	if (!k->available)
+		return;
+	line(out, false, "%s", "");
+	line(out, ansi, "tcp %" PRIu64 "  established %" PRIu64 "  close_wait %" PRIu64
+	     "  listen %" PRIu64 "  udp %" PRIu64 "  unix %" PRIu64, k->tcp_open,
+	     k->tcp_states[UVS_TCP_ESTABLISHED], k->tcp_states[UVS_TCP_CLOSE_WAIT], k->listeners,
+	     k->udp_open, k->unix_open);
+	if (k->listeners)
+		line(out, false, "  accept queue %" PRIu64 " of %" PRIu64 "%s", k->accept_queue_max,
+		     k->accept_queue_limit, k->accept_queue_full ? "  FULL" : "");
+	if (!k->traced)
+		return;
+	uvs_format_duration(k->connect_p50_ns, p50, sizeof(p50));
+	uvs_format_duration(k->connect_p99_ns, p99, sizeof(p99));
+	line(out, false, "  connects %" PRIu64 " (p50 %s p99 %s)  failed %" PRIu64 " (refused %"
+	     PRIu64 ", timed out %" PRIu64 ")  accepted %" PRIu64, k->connects, p50, p99,
+	     k->connect_failed, k->connect_refused, k->connect_timed_out, k->accepted);
+	line(out, false, "  retransmits %" PRIu64 "  new close_wait %" PRIu64 "  new time_wait %"
+	     PRIu64, k->retransmits, k->close_wait_entered, k->time_wait_entered);
+	for (i = 0; i < k->npeers && i < 3; i++) {
+		uvs_format_endpoint(k->peers[i].family, k->peers[i].addr, k->peers[i].port, peer,
+				    sizeof(peer));
+		line(out, false, "    %s: %" PRIu64 " retransmits", peer, k->peers[i].count);
+	}
+}
+
+/* "fds 123 of 1024 (+2): file 10 socket 100 pipe 3 anon 10 other 0" */
+static void fd_line(FILE *out, const struct uvs_fd_snapshot *f)
+{
+	char limit[24];
+
+	if (!f->available)
+		return;
+	if (f->limit && f->limit != UINT64_MAX)
+		snprintf(limit, sizeof(limit), "%" PRIu64, f->limit);
+	else
+		snprintf(limit, sizeof(limit), "unlimited");
+	line(out, false, "%s", "");
+	line(out, false, "fds %" PRIu64 " of %s (%+" PRId64 "): file %" PRIu64 " socket %" PRIu64
+	     " pipe %" PRIu64 " anon %" PRIu64 " other %" PRIu64, f->open, limit, f->growth,
+	     f->by_type[UVS_FD_FILE], f->by_type[UVS_FD_SOCKET], f->by_type[UVS_FD_PIPE],
+	     f->by_type[UVS_FD_ANON], f->by_type[UVS_FD_OTHER]);
+}
+
+int uvs_top_render(FILE *out, const struct uvs_snapshot *s, const struct uvs_top_context *ctx)
+{
+	size_t i;
+
+	if (ctx->ansi)
+		fputs(ANSI_CLEAR, out);
+	header(out, s, ctx);
+	line(out, false, "%s", "");
+	loop_table(out, s, ctx->ansi);
+	for (i = 0; i < nloops(s); i++)
+		if (s->loops[i].has_phases)
+			phase_table(out, &s->loops[i], ctx->ansi);
+	pool_panel(out, &s->pool, ctx->ansi);
+	syscall_panel(out, &s->syscalls, ctx->ansi);
+	fd_line(out, &s->fds);
+	socket_panel(out, &s->sockets, ctx->ansi);
+	recent_alerts(out, ctx);
+	line(out, false, "%s", "");
+	line(out, false, "q or Ctrl-C to quit");
+	return ferror(out) ? -EIO : 0;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The live view of `uvscope top`, redrawn once per interval. Every line fits 80 columns.
+ */
+#ifndef UVSCOPE_OUT_TOP_H
+#define UVSCOPE_OUT_TOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/snapshot.h"
+
+/* How many of the recent alerts the view shows (the newest ones). */
+#define UVS_TOP_ALERTS 5
+
+/* What the view shows besides the snapshot. Strings may be NULL ("?"). */
+struct uvs_top_context {
+	int pid;
+	const char *target;          /* exe path; the view shows its basename */
+	const char *mode;            /* "epoll" or "exact-phases" */
+	const char *libuv_version;
+	uint64_t block_threshold_ns;
+	uint64_t elapsed_ns;         /* since attach */
+	const struct uvs_alert *recent; /* newest last */
+	size_t nrecent;
+	bool ansi;                   /* clear the screen first and embolden headers */
+};
+
+/* Draws one frame. Returns 0, or -EIO when out is in error. */
+int uvs_top_render(FILE *out, const struct uvs_snapshot *s, const struct uvs_top_context *ctx);
+
+#endif /* UVSCOPE_OUT_TOP_H */

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Text of `uvscope watch`. One line per interval so the output greps and tails well; the
+ * detail lives in --json and `top`.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "util/duration.h"
+#include "render/watch.h"
+#include "collect/sock_diag.h"
+#include "core/syscall_names.h"
+
+static size_t nloops(const struct uvs_snapshot *s)
+{
+	return s->nloops < UVS_MAX_LOOPS ? s->nloops : UVS_MAX_LOOPS;
+}
+
+static void put_clock(FILE *out, uint64_t ts_ns)
+{
+	char buf[16];
+
+	uvs_format_clock(ts_ns, buf, sizeof(buf));
+	fputs(buf, out);
+}
+
+/* " <label> <duration>", the building block of every line here. */
+static void put_dur(FILE *out, const char *label, uint64_t ns)
+{
+	char buf[UVS_DURATION_BUF];
+
+	uvs_format_duration(ns, buf, sizeof(buf));
+	fprintf(out, " %s %s", label, buf);
+}
+
+static void put_segment(FILE *out, const struct uvs_loop_snapshot *l)
+{
+	char pct[16];
+
+	uvs_format_percent(l->utilization, pct, sizeof(pct));
+	fprintf(out, "%s/%d util %s it %" PRIu64, uvs_role_name(l->role), l->tid, pct,
+		l->iterations);
+	put_dur(out, "p99", l->busy_p99_ns);
+	put_dur(out, "max", l->busy_max_ns);
+	if (l->blocks)
+		fprintf(out, " blocks %" PRIu64, l->blocks);
+	if (l->blocked_now)
+		put_dur(out, "BLOCKED", l->blocked_for_ns);
+}
+
+/* " | pool q 3 (max 14) run 2/2 sat 90.3% fs 27 dns 3": the pool, when it is measured. */
+static void put_pool(FILE *out, const struct uvs_pool_snapshot *p)
+{
+	char sat[16];
+	int k;
+
+	if (!p->available)
+		return;
+	uvs_format_percent(p->saturation, sat, sizeof(sat));
+	fprintf(out, " | pool q %" PRId64 " (max %" PRIu64 ") run %" PRId64 "/%u sat %s", p->queued,
+		p->queued_max, p->running, p->size, sat);
+	for (k = 0; k < UVS_POOL_KINDS; k++)
+		if (p->kinds[k].submitted)
+			fprintf(out, " %s %" PRIu64, uvs_pool_kind_name((enum uvs_pool_kind)k),
+				p->kinds[k].submitted);
+	if (p->sync_fs_on_loop)
+		fprintf(out, " sync-fs-on-loop %" PRIu64, p->sync_fs_on_loop);
+	if (p->fs_io_uring)
+		fputs(" (fs via io_uring, not counted)", out);
+}
+
+/* " | sys 554 SLOW futex 300ms": syscalls, and each slow one on a loop thread. */
+static void put_syscalls(FILE *out, const struct uvs_syscalls_snapshot *y)
+{
+	char name[32];
+	size_t i;
+
+	if (!y->available)
+		return;
+	fprintf(out, " | sys %" PRIu64, y->count);
+	for (i = 0; i < y->nslow; i++) {
+		fprintf(out, " SLOW %s/%d", uvs_role_name(y->slow[i].role), y->slow[i].tid);
+		put_dur(out, uvs_syscall_name(y->slow[i].nr, name, sizeof(name)),
+			y->slow[i].duration_ns);
+	}
+	if (y->slow_count > y->nslow)
+		fprintf(out, " (+%" PRIu64 " more slow)", y->slow_count - y->nslow);
+}
+
+/* " | tcp 104 (est 100 cw 2 acceptq 0/511) conn 3 p99 1.20ms": the target's sockets. */
+static void put_sockets(FILE *out, const struct uvs_sockets_snapshot *k)
+{
+	if (!k->available)
+		return;
+	fprintf(out, " | tcp %" PRIu64 " (est %" PRIu64, k->tcp_open,
+		k->tcp_states[UVS_TCP_ESTABLISHED]);
+	if (k->tcp_states[UVS_TCP_CLOSE_WAIT])
+		fprintf(out, " cw %" PRIu64, k->tcp_states[UVS_TCP_CLOSE_WAIT]);
+	if (k->listeners)
+		fprintf(out, " acceptq %" PRIu64 "/%" PRIu64, k->accept_queue_max,
+			k->accept_queue_limit);
+	fputc(')', out);
+	if (k->traced && k->connects) {
+		fprintf(out, " conn %" PRIu64, k->connects);
+		put_dur(out, "p99", k->connect_p99_ns);
+	}
+	if (k->traced && k->connect_failed)
+		fprintf(out, " failed %" PRIu64, k->connect_failed);
+	if (k->traced && k->retransmits)
+		fprintf(out, " retrans %" PRIu64, k->retransmits);
+	if (k->udp_open)
+		fprintf(out, " udp %" PRIu64, k->udp_open);
+}
+
+int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)
+{
+	size_t i;
+
+	put_clock(out, s->ts_ns);
+	if (!nloops(s))
+		fputs(" no event loop seen yet", out);
+	for (i = 0; i < nloops(s); i++) {
+		fputs(i ? " | " : " ", out);
+		put_segment(out, &s->loops[i]);
+	}
+	put_pool(out, &s->pool);
+	put_syscalls(out, &s->syscalls);
+	put_sockets(out, &s->sockets);
+	if (s->fds.available)
+		fprintf(out, " | fds %" PRIu64 " (%+" PRId64 ")", s->fds.open, s->fds.growth);
+	fputc('\n', out);
+	return ferror(out) ? -EIO : 0;
+}
+
+int uvs_watch_pool_job(FILE *out, const struct uvs_pool_job_record *j)
+{
+	const char *op = j->fs_type >= 0 ? uvs_fs_op_name((unsigned int)j->fs_type) : NULL;
+	char wait[UVS_DURATION_BUF], service[UVS_DURATION_BUF];
+
+	uvs_format_duration(j->wait_ns, wait, sizeof(wait));
+	uvs_format_duration(j->service_ns, service, sizeof(service));
+	put_clock(out, j->ts_ns);
+	fprintf(out, " job %s%s%s on %d: waited %s, served in %s\n", uvs_pool_kind_name(j->kind),
+		op ? " " : "", op ? op : "", j->tid, wait, service);
+	return ferror(out) ? -EIO : 0;
+}
+
+/* "main loop", "worker loop", ...; a plain "loop" role reads better as "libuv loop". */
+static const char *role_loop_name(enum uvs_role role)
+{
+	static const char *const names[] = {
+		[UVS_ROLE_OTHER] = "other loop",
+		[UVS_ROLE_MAIN] = "main loop",
+		[UVS_ROLE_WORKER] = "worker loop",
+		[UVS_ROLE_THREADPOOL] = "threadpool loop",
+		[UVS_ROLE_LOOP] = "libuv loop",
+	};
+
+	if ((unsigned int)role >= sizeof(names) / sizeof(names[0]))
+		return names[UVS_ROLE_OTHER];
+	return names[role];
+}
+
+int uvs_watch_alert(FILE *out, const struct uvs_alert *a)
+{
+	char blocked[UVS_DURATION_BUF], threshold[UVS_DURATION_BUF];
+
+	put_clock(out, a->ts_ns);
+	if (a->kind == UVS_ALERT_POOL_SATURATED) {
+		uvs_format_percent(a->saturation, threshold, sizeof(threshold));
+		fprintf(out, " ALERT thread pool saturated: work waited %s of the time, up to %"
+			PRIu64 " jobs queued behind %u threads\n", threshold, a->queued_max,
+			a->pool_size);
+		return ferror(out) ? -EIO : 0;
+	}
+	if (a->kind == UVS_ALERT_FD_LIMIT) {
+		fprintf(out, " ALERT file descriptors: %" PRIu64 " open of a limit of %" PRIu64 "\n",
+			a->count, a->limit);
+		return ferror(out) ? -EIO : 0;
+	}
+	if (a->kind == UVS_ALERT_FD_GROWTH) {
+		fprintf(out, " ALERT file descriptors grew in each of the last %d intervals: %" PRIu64
+			" open (a leak?)\n", a->growth_windows, a->count);
+		return ferror(out) ? -EIO : 0;
+	}
+	if (a->kind == UVS_ALERT_CLOSE_WAIT_GROWTH) {
+		fprintf(out, " ALERT sockets in CLOSE_WAIT grew in each of the last %d intervals: %"
+			PRIu64 " (the peers closed; the app never ended them)\n", a->growth_windows,
+			a->count);
+		return ferror(out) ? -EIO : 0;
+	}
+	if (a->kind == UVS_ALERT_ACCEPT_QUEUE_FULL) {
+		fprintf(out, " ALERT accept queue full: %" PRIu64 " connections waiting, limit %"
+			PRIu64 " (new ones are dropped)\n", a->count, a->limit);
+		return ferror(out) ? -EIO : 0;
+	}
+	if (a->kind == UVS_ALERT_RETRANSMIT_RATE) {
+		uvs_format_duration(a->window_ns, blocked, sizeof(blocked));
+		fprintf(out, " ALERT TCP retransmits: %" PRIu64 " in %s\n", a->count, blocked);
+		return ferror(out) ? -EIO : 0;
+	}
+	if (a->kind == UVS_ALERT_SYNC_IO_ON_LOOP) {
+		uvs_format_duration(a->total_ns, blocked, sizeof(blocked));
+		fprintf(out, " ALERT sync fs on a loop thread: %" PRIu64 " calls, %s\n", a->count,
+			blocked);
+		return ferror(out) ? -EIO : 0;
+	}
+	uvs_format_duration(a->blocked_ns, blocked, sizeof(blocked));
+	uvs_format_duration(a->threshold_ns, threshold, sizeof(threshold));
+	fprintf(out, " ALERT loop blocked: %s (tid %d) ", role_loop_name(a->role), a->tid);
+	if (a->ongoing)
+		fprintf(out, "blocked for %s so far (threshold %s)\n", blocked, threshold);
+	else
+		fprintf(out, "was blocked for %s\n", blocked);
+	return ferror(out) ? -EIO : 0;
+}
+
+/* comm comes from the target and may hold anything: printable ASCII only, for the terminal. */
+static void put_safe(FILE *out, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && s[i]; i++) {
+		unsigned char c = s[i];
+
+		fputc(c >= 0x20 && c < 0x7f ? c : '?', out);
+	}
+}
+
+static void summary_phases(FILE *out, const struct uvs_loop_snapshot *l)
+{
+	uint64_t loop_ns = l->busy_ns + l->idle_ns;
+	char share[16], p99[UVS_DURATION_BUF], max[UVS_DURATION_BUF];
+	int p;
+
+	fprintf(out, "    %-10s %6s %10s %7s %7s\n", "phase", "share", "count", "p99", "max");
+	for (p = 0; p < UVS_PHASE_COUNT; p++) {
+		const struct uvs_phase_snapshot *ph = &l->phases[p];
+
+		uvs_format_phase_share(ph->total_ns, loop_ns, share, sizeof(share));
+		uvs_format_duration(ph->p99_ns, p99, sizeof(p99));
+		uvs_format_duration(ph->max_ns, max, sizeof(max));
+		fprintf(out, "    %-10s %6s %10" PRIu64 " %7s %7s\n", uvs_phase_name(p), share,
+			ph->count, p99, max);
+	}
+}
+
+static void summary_loop(FILE *out, const struct uvs_loop_snapshot *l)
+{
+	char pct[16];
+
+	uvs_format_percent(l->utilization, pct, sizeof(pct));
+	fprintf(out, "  %s/%d (", uvs_role_name(l->role), l->tid);
+	put_safe(out, l->comm, sizeof(l->comm));
+	fprintf(out, "): %" PRIu64 " iterations, util %s, busy", l->iterations, pct);
+	put_dur(out, "p50", l->busy_p50_ns);
+	put_dur(out, "p99", l->busy_p99_ns);
+	put_dur(out, "max", l->busy_max_ns);
+	fprintf(out, ", %" PRIu64 " blocked episode%s\n", l->blocks, l->blocks == 1 ? "" : "s");
+	if (l->has_phases)
+		summary_phases(out, l);
+}
+
+/* ", names: localhost 3, api.example.com 1" */
+static void put_dns_names(FILE *out, const struct uvs_pool_snapshot *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->ndns && i < UVS_DNS_TOP; i++) {
+		fputs(i ? ", " : ", names: ", out);
+		put_safe(out, p->dns[i].name, sizeof(p->dns[i].name));
+		fprintf(out, " %" PRIu64, p->dns[i].count);
+	}
+}
+
+/* " size 4, 27 jobs (fs 27 wait p99 102us service p99 1.20ms), saturated 3.1%, ..." */
+static void put_pool_summary(FILE *out, const struct uvs_pool_snapshot *p)
+{
+	char sat[16], w99[UVS_DURATION_BUF], s99[UVS_DURATION_BUF];
+	int k;
+
+	uvs_format_percent(p->saturation, sat, sizeof(sat));
+	fprintf(out, " size %u, %" PRIu64 " jobs, saturated %s, %" PRIu64 " sync fs calls on a loop",
+		p->size, p->submitted, sat, p->sync_fs_on_loop);
+	for (k = 0; k < UVS_POOL_KINDS; k++) {
+		const struct uvs_pool_kind_snapshot *ks = &p->kinds[k];
+
+		if (!ks->submitted)
+			continue;
+		uvs_format_duration(ks->wait_p99_ns, w99, sizeof(w99));
+		uvs_format_duration(ks->service_p99_ns, s99, sizeof(s99));
+		fprintf(out, "\n    %-6s %" PRIu64 " jobs, wait p99 %s, service p99 %s",
+			uvs_pool_kind_name((enum uvs_pool_kind)k), ks->submitted, w99, s99);
+		if (k == UVS_POOL_DNS)
+			put_dns_names(out, p);
+	}
+}
+
+#define SUMMARY_SYSCALLS 5
+
+/* The syscall totals by role and the busiest syscalls by time, idle waits left out. */
+static void summary_syscalls(FILE *out, const struct uvs_syscalls_snapshot *y)
+{
+	char name[32], p99[UVS_DURATION_BUF], max[UVS_DURATION_BUF], total[UVS_DURATION_BUF];
+	size_t i, shown = 0;
+
+	fprintf(out, "  syscalls: %" PRIu64 " (loop %" PRIu64 ", pool %" PRIu64 ", other %" PRIu64
+		"), %" PRIu64 " error%s, %" PRIu64 " slow on a loop thread\n", y->count,
+		y->role_count[UVS_SYS_LOOP], y->role_count[UVS_SYS_POOL],
+		y->role_count[UVS_SYS_OTHER], y->errors, y->errors == 1 ? "" : "s", y->slow_count);
+	for (i = 0; i < y->nrows && shown < SUMMARY_SYSCALLS; i++) {
+		const struct uvs_syscall_row *r = &y->rows[i];
+
+		if (uvs_syscall_idle_wait(r->nr, r->role))
+			continue;
+		if (!shown++)
+			fprintf(out, "    %-6s %-16s %10s %9s %9s %9s\n", "role", "syscall", "count",
+				"total", "p99", "max");
+		uvs_format_duration(r->total_ns, total, sizeof(total));
+		uvs_format_duration(r->p99_ns, p99, sizeof(p99));
+		uvs_format_duration(r->max_ns, max, sizeof(max));
+		fprintf(out, "    %-6s %-16s %10" PRIu64 " %9s %9s %9s\n", uvs_sys_role_name(r->role),
+			uvs_syscall_name(r->nr, name, sizeof(name)), r->count, total, p99, max);
+	}
+}
+
+int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
+{
+	char window[UVS_DURATION_BUF];
+	size_t i;
+
+	uvs_format_duration(s->window_ns, window, sizeof(window));
+	put_clock(out, s->ts_ns);
+	fprintf(out, " summary: pid %d, %s, %zu loop%s\n", s->pid, window, nloops(s),
+		nloops(s) == 1 ? "" : "s");
+	for (i = 0; i < nloops(s); i++)
+		summary_loop(out, &s->loops[i]);
+	if (s->pool.available) {
+		fputs("  pool:", out);
+		put_pool_summary(out, &s->pool);
+		fputc('\n', out);
+	}
+	if (s->syscalls.available)
+		summary_syscalls(out, &s->syscalls);
+	fprintf(out, "  agent: %" PRIu64 " events, %" PRIu64 " dropped, %" PRIu64
+		" insert failures\n", s->agent.events, s->agent.drops, s->agent.insert_failures);
+	return ferror(out) ? -EIO : 0;
+}

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "target/privileges.h"
+
+int uvs_drop_privileges(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
+	/* Both < 32, so they live in data[0]. */
+	__u32 keep = 1u << CAP_SYS_PTRACE | 1u << CAP_DAC_READ_SEARCH;
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	data[0].effective &= keep;
+	data[0].permitted &= keep;
+	data[0].inheritable = 0;
+	data[1].effective = data[1].permitted = data[1].inheritable = 0;
+	if (syscall(SYS_capset, &hdr, data))
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: MIT
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "target/process.h"
+#include "target/thread_roles.h"
+
+#define MAX_OBJECTS 512
+#define BUILD_ID_SCAN_BYTES (64 * 1024)
+#define NODE_WORKER_RUN "_ZN4node6worker6Worker3RunEv"
+
+/* A distinct file mapped executable into the target, as found in /proc/PID/maps. */
+struct mapped_object {
+	uint64_t base;  /* start of the mapping at file offset 0 (0 when not seen) */
+	uint64_t start; /* start and end of that mapping, for /proc/PID/map_files */
+	uint64_t end;
+	uint64_t inode;
+	bool exec;
+	char *path;
+};
+
+struct object_list {
+	size_t n;
+	struct mapped_object o[MAX_OBJECTS];
+};
+
+static bool has_cap(const struct __user_cap_data_struct *d, int cap)
+{
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+int uvs_check_privileges(char *missing, size_t cap)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
+
+	if (syscall(SYS_capget, &hdr, data) == 0 && has_cap(data, CAP_SYS_ADMIN) &&
+	    has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON))
+		return 0;
+	snprintf(missing, cap, "run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN");
+	return -EPERM;
+}
+
+static int collect_object(const struct uvs_map *m, void *arg)
+{
+	struct object_list *l = arg;
+	struct mapped_object *o = NULL;
+	size_t i;
+
+	if (m->path[0] != '/')
+		return 0;
+	for (i = 0; i < l->n; i++) {
+		if (l->o[i].inode == m->inode && strcmp(l->o[i].path, m->path) == 0) {
+			o = &l->o[i];
+			break;
+		}
+	}
+	if (!o) {
+		if (l->n == MAX_OBJECTS)
+			return 0;
+		o = &l->o[l->n];
+		o->path = strdup(m->path);
+		if (!o->path)
+			return -ENOMEM;
+		o->inode = m->inode;
+		l->n++;
+	}
+	o->exec |= m->exec;
+	if (m->offset == 0 && (o->base == 0 || m->start < o->base)) {
+		o->base = m->start;
+		o->start = m->start;
+		o->end = m->end;
+	}
+	return 0;
+}
+
+static void free_objects(struct object_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->o[i].path);
+	l->n = 0;
+}
+
+static bool is_lib(const char *path, const char *prefix)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return strncmp(base, prefix, strlen(prefix)) == 0;
+}
+
+/* The order in which objects are searched for uv_run: the executable, libuv, libnode, rest. */
+static int search_rank(const struct mapped_object *o, uint64_t exe_inode)
+{
+	if (o->inode == exe_inode)
+		return 0;
+	if (is_lib(o->path, "libuv.so"))
+		return 1;
+	if (is_lib(o->path, "libnode.so"))
+		return 2;
+	return 3;
+}
+
+/* Opens a mapped object the way the kernel sees it, so a replaced binary still resolves. */
+static int open_object(pid_t pid, const struct mapped_object *o, bool is_exe, struct uvs_object *out)
+{
+	if (is_exe)
+		snprintf(out->open_path, sizeof(out->open_path), "/proc/%d/exe", (int)pid);
+	else
+		snprintf(out->open_path, sizeof(out->open_path), "/proc/%d/map_files/%llx-%llx",
+			 (int)pid, (unsigned long long)o->start, (unsigned long long)o->end);
+	out->elf = uvs_elf_open(out->open_path);
+	if (!out->elf)
+		return -errno;
+	snprintf(out->path, sizeof(out->path), "%s", o->path);
+	out->bias = uvs_elf_is_dyn(out->elf) ? o->base - uvs_elf_load_base(out->elf) : 0;
+	return 0;
+}
+
+static void close_object(struct uvs_object *o)
+{
+	uvs_elf_close(o->elf);
+	o->elf = NULL;
+}
+
+static void function_range(const struct uvs_object *o, const char *name, struct uvs_range *r)
+{
+	struct uvs_elf_symbol sym;
+
+	if (!o->elf || uvs_elf_find_function(o->elf, name, &sym) || sym.size == 0)
+		return;
+	r->start = sym.addr + o->bias;
+	r->end = r->start + sym.size;
+}
+
+/*
+ * uv_version() returns a constant: its body is `mov $imm32, %eax` (b8 imm32), possibly after
+ * a frame set-up. Reading it from the file tells the libuv version without running anything.
+ */
+static void read_libuv_version(struct uvs_target *t)
+{
+	struct uvs_elf_symbol sym;
+	uint8_t code[16];
+	uint32_t v;
+	int i;
+
+	snprintf(t->libuv_version, sizeof(t->libuv_version), "unknown");
+	if (uvs_elf_find_function(t->uv.elf, "uv_version", &sym) ||
+	    uvs_elf_read(t->uv.elf, sym.file_offset, code, sizeof(code)))
+		return;
+	for (i = 0; i + 5 <= (int)sizeof(code); i++) {
+		if (code[i] != 0xb8)
+			continue;
+		v = code[i + 1] | code[i + 2] << 8 | code[i + 3] << 16 | (uint32_t)code[i + 4] << 24;
+		if (v >> 24 || (v >> 16) != 1) /* libuv 1.x: 0x01MMPP */
+			return;
+		t->libuv_hex = v;
+		snprintf(t->libuv_version, sizeof(t->libuv_version), "%u.%u.%u", v >> 16,
+			 (v >> 8) & 0xff, v & 0xff);
+		return;
+	}
+}
+
+/* Reads the build-id of the libuv object and looks for the same bytes in the target's memory. */
+static void check_build_id(struct uvs_target *t, uint64_t base)
+{
+	uint8_t id[64], *mem;
+	size_t len;
+
+	if (uvs_elf_build_id(t->uv.elf, id, sizeof(id), &len))
+		return;
+	uvs_elf_build_id_hex(id, len, t->build_id, sizeof(t->build_id));
+	mem = malloc(BUILD_ID_SCAN_BYTES);
+	if (!mem)
+		return;
+	/* The note sits in the first pages; a mapping shorter than 64 KiB fails the long read. */
+	if (uvs_read_mem(t->pid, base, mem, BUILD_ID_SCAN_BYTES) == 0)
+		t->build_id_checked = memmem(mem, BUILD_ID_SCAN_BYTES, id, len) != NULL;
+	else if (uvs_read_mem(t->pid, base, mem, 4096) == 0)
+		t->build_id_checked = memmem(mem, 4096, id, len) != NULL;
+	free(mem);
+}
+
+static int find_libuv(struct uvs_target *t, struct object_list *l, uint64_t exe_inode, char *why,
+		      size_t cap)
+{
+	struct uvs_elf_symbol sym;
+	int rank;
+	size_t i;
+
+	for (rank = 0; rank <= 3; rank++) {
+		for (i = 0; i < l->n; i++) {
+			struct mapped_object *o = &l->o[i];
+			bool is_exe = o->inode == exe_inode;
+
+			if (!o->exec || search_rank(o, exe_inode) != rank)
+				continue;
+			if (open_object(t->pid, o, is_exe, &t->uv))
+				continue;
+			if (uvs_elf_find_function(t->uv.elf, "uv_run", &sym) == 0) {
+				check_build_id(t, o->base);
+				return 0;
+			}
+			close_object(&t->uv);
+		}
+	}
+	snprintf(why, cap, "pid %d (%s) is not a libuv process: no mapped object defines uv_run",
+		 (int)t->pid, t->comm);
+	return -ENOEXEC;
+}
+
+/* node::worker::Worker::Run is in the executable or in libnode.so (Debian). */
+static void find_node_object(struct uvs_target *t, struct object_list *l, uint64_t exe_inode)
+{
+	struct uvs_elf_symbol sym;
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		struct mapped_object *o = &l->o[i];
+
+		if (!o->exec || search_rank(o, exe_inode) > 2)
+			continue;
+		if (open_object(t->pid, o, o->inode == exe_inode, &t->node))
+			continue;
+		if (uvs_elf_find_function(t->node.elf, NODE_WORKER_RUN, &sym) == 0) {
+			t->has_node_object = true;
+			return;
+		}
+		close_object(&t->node);
+	}
+}
+
+static void read_comm(pid_t pid, pid_t tid, char *out, size_t cap)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+	if (uvs_read_file(path, out, cap) < 0)
+		out[0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+}
+
+int uvs_target_open(struct uvs_target *t, pid_t pid, char *why, size_t cap)
+{
+	struct object_list *objects;
+	char path[64];
+	struct stat st;
+	ssize_t n;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	if (stat(path, &st) || !uvs_target_alive(t)) {
+		snprintf(why, cap, "no such process: %d", (int)pid);
+		return -ESRCH;
+	}
+	read_comm(pid, pid, t->comm, sizeof(t->comm));
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, t->exe, sizeof(t->exe) - 1);
+	if (n < 0 || stat(path, &st)) {
+		err = errno == ENOENT ? -ESRCH : -errno;
+		snprintf(why, cap, "cannot read the executable of pid %d: %s", (int)pid,
+			 err == -ESRCH ? "the process has no executable (a kernel thread?)" :
+					 strerror(-err));
+		return err;
+	}
+	t->exe[n] = '\0';
+	objects = calloc(1, sizeof(*objects));
+	if (!objects)
+		return -ENOMEM;
+	err = uvs_maps_foreach(pid, collect_object, objects);
+	if (err) {
+		snprintf(why, cap, "cannot read the memory map of pid %d: %s", (int)pid,
+			 strerror(-err));
+		goto out;
+	}
+	err = find_libuv(t, objects, st.st_ino, why, cap);
+	if (err)
+		goto out;
+	find_node_object(t, objects, st.st_ino);
+	read_libuv_version(t);
+	function_range(&t->uv, "uv_run", &t->fn_uv_run);
+	function_range(&t->uv, "worker", &t->fn_pool_worker);
+	if (t->has_node_object)
+		function_range(&t->node, NODE_WORKER_RUN, &t->fn_worker_run);
+	err = uvs_target_refresh_threads(t);
+	if (err)
+		snprintf(why, cap, "cannot list the threads of pid %d: %s", (int)pid,
+			 strerror(-err));
+out:
+	free_objects(objects);
+	free(objects);
+	return err;
+}
+
+void uvs_target_close(struct uvs_target *t)
+{
+	close_object(&t->uv);
+	close_object(&t->node);
+}
+
+static struct uvs_thread *find_thread(struct uvs_target *t, pid_t tid)
+{
+	size_t i;
+
+	for (i = 0; i < t->nthreads; i++)
+		if (t->threads[i].tid == tid)
+			return &t->threads[i];
+	return NULL;
+}
+
+static void classify(struct uvs_target *t, struct uvs_thread *th)
+{
+	enum uvs_role role;
+
+	if (th->role_known)
+		return;
+	if (uvs_classify_thread(t, th->tid, &role) == 0) {
+		th->role = role;
+		th->role_known = true;
+	}
+}
+
+int uvs_target_refresh_threads(struct uvs_target *t)
+{
+	struct uvs_thread *old = NULL;
+	size_t nold = t->nthreads, n = 0;
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)t->pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	if (nold) {
+		old = malloc(nold * sizeof(*old));
+		if (!old) {
+			closedir(dir);
+			return -ENOMEM;
+		}
+		memcpy(old, t->threads, nold * sizeof(*old));
+	}
+	while ((de = readdir(dir)) && n < UVS_MAX_THREADS) {
+		struct uvs_thread *th = &t->threads[n];
+		char *end;
+		long tid = strtol(de->d_name, &end, 10);
+		size_t i;
+
+		if (*end || tid <= 0)
+			continue;
+		memset(th, 0, sizeof(*th));
+		th->tid = (pid_t)tid;
+		for (i = 0; i < nold; i++)
+			if (old[i].tid == th->tid)
+				*th = old[i];
+		read_comm(t->pid, th->tid, th->comm, sizeof(th->comm));
+		n++;
+	}
+	closedir(dir);
+	free(old);
+	t->nthreads = n;
+	for (n = 0; n < t->nthreads; n++)
+		classify(t, &t->threads[n]);
+	return 0;
+}
+
+enum uvs_role uvs_target_role(struct uvs_target *t, pid_t tid, bool *known)
+{
+	struct uvs_thread *th = find_thread(t, tid);
+
+	if (!th) {
+		uvs_target_refresh_threads(t);
+		th = find_thread(t, tid);
+	}
+	if (!th) {
+		*known = false;
+		return UVS_ROLE_OTHER;
+	}
+	classify(t, th);
+	*known = th->role_known;
+	return th->role;
+}
+
+struct code_search {
+	uint64_t addr;
+	const char *path;
+	bool found;
+};
+
+static int find_code(const struct uvs_map *m, void *arg)
+{
+	struct code_search *c = arg;
+
+	if (c->addr < m->start || c->addr >= m->end)
+		return 0;
+	c->found = m->exec && strcmp(m->path, c->path) == 0;
+	return 1;
+}
+
+bool uvs_object_maps_code(const struct uvs_target *t, const struct uvs_object *o, uint64_t addr)
+{
+	struct code_search c = { .addr = addr, .path = o->path };
+
+	return uvs_maps_foreach(t->pid, find_code, &c) == 1 && c.found;
+}
+
+void uvs_target_thread_comm(const struct uvs_target *t, pid_t tid, char *out, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; i < t->nthreads; i++) {
+		if (t->threads[i].tid == tid) {
+			snprintf(out, cap, "%s", t->threads[i].comm);
+			return;
+		}
+	}
+	if (cap)
+		out[0] = '\0';
+}
+
+bool uvs_target_alive(const struct uvs_target *t)
+{
+	return kill(t->pid, 0) == 0 || errno == EPERM;
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The process we attach to: that it exists and may be traced, the ELF object in it that holds
+ * libuv (the node executable, libuv.so or libnode.so), and the role of each of its threads.
+ */
+#ifndef UVSCOPE_TARGET_H
+#define UVSCOPE_TARGET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "target/elf.h"
+#include "target/procfs.h"
+#include "core/snapshot.h"
+
+#define UVS_MAX_THREADS 4096
+
+/* An ELF object mapped into the target. */
+struct uvs_object {
+	char path[UVS_PATH_MAX]; /* as /proc/PID/maps shows it (may end in " (deleted)") */
+	char open_path[96];      /* /proc/PID/exe or /proc/PID/map_files/A-B: what we open and probe */
+	uint64_t bias;           /* runtime address = address in the object + bias */
+	struct uvs_elf *elf;
+};
+
+/* A function's runtime address range in the target, [start, end); both 0 when unknown. */
+struct uvs_range {
+	uint64_t start;
+	uint64_t end;
+};
+
+struct uvs_thread {
+	pid_t tid;
+	enum uvs_role role;
+	bool role_known; /* false until the thread was seen stopped in a syscall */
+	char comm[16];
+};
+
+struct uvs_target {
+	pid_t pid;
+	char comm[16];
+	char exe[UVS_PATH_MAX];
+	struct uvs_object uv;   /* the object that defines uv_run */
+	struct uvs_object node; /* the object that defines node::worker::Worker::Run, if any */
+	bool has_node_object;
+	char build_id[2 * 64 + 1]; /* of the libuv object, hex; empty when it has none */
+	bool build_id_checked;     /* the same build-id was found in the target's memory */
+	char libuv_version[24];    /* "1.46.0", or "unknown" */
+	uint32_t libuv_hex;        /* 0x012e00 for 1.46.0; 0 when unknown */
+	struct uvs_range fn_uv_run, fn_pool_worker, fn_worker_run;
+	size_t nthreads;
+	struct uvs_thread threads[UVS_MAX_THREADS];
+};
+
+/*
+ * Checks that we may trace at all: returns 0, or -EPERM with the privilege we lack written to
+ * `missing` (root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN).
+ */
+int uvs_check_privileges(char *missing, size_t cap);
+
+/*
+ * Opens the target: checks that the process exists (-ESRCH), reads its maps (-EACCES when we
+ * may not), finds the libuv object (-ENOEXEC when no mapped object defines uv_run), reads
+ * symbols, build-id and libuv version, and lists threads with their roles. On error `why`
+ * holds one lowercase sentence for the user. The struct is large: allocate it on the heap.
+ */
+int uvs_target_open(struct uvs_target *t, pid_t pid, char *why, size_t cap);
+
+/* Releases what uvs_target_open took; safe on a zeroed or half-opened target. */
+void uvs_target_close(struct uvs_target *t);
+
+/* Re-lists the threads, keeping known roles and classifying new ones. Returns 0 or -errno. */
+int uvs_target_refresh_threads(struct uvs_target *t);
+
+/* The role of one thread (classified now if unknown); UVS_ROLE_OTHER when it can't tell. */
+enum uvs_role uvs_target_role(struct uvs_target *t, pid_t tid, bool *known);
+
+/*
+ * True when the runtime address lies in an executable mapping of the object's own file, so a
+ * uprobe placed in the file fires there. `node --use-largepages` copies its code to anonymous
+ * huge pages at start: the code still runs at the same addresses, but not from the file.
+ */
+bool uvs_object_maps_code(const struct uvs_target *t, const struct uvs_object *o, uint64_t addr);
+
+/* The thread's name as last listed (empty when unknown). */
+void uvs_target_thread_comm(const struct uvs_target *t, pid_t tid, char *out, size_t cap);
+
+/* True while the target process still exists. */
+bool uvs_target_alive(const struct uvs_target *t);
+
+#endif

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "target/procfs.h"
+
+ssize_t uvs_read_file(const char *path, char *buf, size_t cap)
+{
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	if (cap == 0)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (len < cap - 1) {
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			n = -errno;
+			close(fd);
+			return n;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	return (ssize_t)len;
+}
+
+int uvs_parse_maps_line(const char *line, struct uvs_map *m)
+{
+	char perms[5] = "";
+	unsigned int dev_major, dev_minor;
+	unsigned long long start, end, offset, inode;
+	int consumed = 0;
+	const char *path;
+	size_t len;
+
+	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu%n", &start, &end, perms, &offset,
+		   &dev_major, &dev_minor, &inode, &consumed) != 7 ||
+	    consumed <= 0 || end < start || strlen(perms) != 4)
+		return -EINVAL;
+	m->start = start;
+	m->end = end;
+	m->offset = offset;
+	m->inode = inode;
+	m->read = perms[0] == 'r';
+	m->exec = perms[2] == 'x';
+	path = line + consumed;
+	while (*path == ' ' || *path == '\t')
+		path++;
+	len = strcspn(path, "\n");
+	if (len >= sizeof(m->path))
+		return -EINVAL;
+	memcpy(m->path, path, len);
+	m->path[len] = '\0';
+	return 0;
+}
+
+int uvs_maps_foreach(pid_t pid, int (*fn)(const struct uvs_map *m, void *arg), void *arg)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	struct uvs_map *m;
+	int ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	m = malloc(sizeof(*m));
+	if (!m) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		if (uvs_parse_maps_line(line, m))
+			continue;
+		ret = fn(m, arg);
+		if (ret)
+			break;
+	}
+	free(line);
+	free(m);
+	fclose(f);
+	return ret;
+}
+
+int uvs_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
+	ssize_t n;
+
+	n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+int uvs_parse_syscall_file(const char *text, long *nr, uint64_t *sp, uint64_t *pc)
+{
+	unsigned long long v[8];
+	char *end;
+	long n;
+	int i;
+
+	if (strncmp(text, "running", 7) == 0)
+		return -EAGAIN;
+	errno = 0;
+	n = strtol(text, &end, 10);
+	if (errno || end == text)
+		return -EINVAL;
+	*nr = n;
+	/* "-1 sp pc" when blocked outside a syscall, "nr a0..a5 sp pc" inside one. */
+	for (i = 0; i < 8; i++) {
+		const char *p = end;
+
+		while (*p == ' ')
+			p++;
+		if (*p == '\0' || *p == '\n')
+			break;
+		errno = 0;
+		v[i] = strtoull(p, &end, 16);
+		if (errno || end == p)
+			return -EINVAL;
+	}
+	if (i < 2)
+		return -EINVAL;
+	*sp = v[i - 2];
+	*pc = v[i - 1];
+	return 0;
+}

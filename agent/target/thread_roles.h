@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Which job a thread of a Node process does. Node names none of its threads, so we look at
+ * what is on the thread's stack while it sits in a syscall: a return address inside
+ * node::worker::Worker::Run means a Worker's loop, inside libuv's `worker` a thread-pool
+ * thread, inside uv_run some other libuv loop; the thread whose id is the pid is the main one.
+ */
+#ifndef UVSCOPE_THREAD_ROLES_H
+#define UVSCOPE_THREAD_ROLES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/snapshot.h"
+
+struct uvs_target;
+
+/* Upper bound on how much of a thread's stack we read, from its stack pointer up. */
+#define UVS_STACK_SCAN_BYTES (64 * 1024)
+
+/* Role from stack words (any 8-byte values read upwards from the stack pointer). */
+enum uvs_role uvs_role_from_stack(const struct uvs_target *t, pid_t tid, const uint64_t *words,
+				  size_t nwords);
+
+/*
+ * Reads the stack of a thread that is stopped in a syscall and classifies it. Returns 0 and
+ * sets *role, -EAGAIN when the thread is running (try later), or -errno.
+ */
+int uvs_classify_thread(const struct uvs_target *t, pid_t tid, enum uvs_role *role);
+
+#endif
