@@ -20,6 +20,7 @@ endif
 
 CFLAGS   ?= -g -O2
 CFLAGS   += -Wall \
+	    -Wswitch-enum \
 	    -Wextra \
 	    -Werror \
 	    -Wno-missing-field-initializers \

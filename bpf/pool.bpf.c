@@ -9,11 +9,15 @@
  * uv__getnameinfo_work, uv__queue_work or uv__random_work. Queue wait is submit -> entry of
  * the work function, service time entry -> return. A uv__fs_work that was never submitted
  * ran synchronously on the calling thread (readFileSync, require).
+ *
+ * The loop object's map of loop threads (loop_state) is shared: the agent loads that object
+ * first and hands this one its map (bpf_map__reuse_fd), so there is one map.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "loop_state.bpf.h"
 #include "uvscope/pool.h"
 
 /* Offsets inside libuv's public, ABI-stable request structs (uv.h of libuv 1.x, x86-64). */
@@ -81,13 +85,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct running_stack);
 } running SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, struct uvs_sync_fs);
-} sync_fs SEC(".maps");
 
 /* Lookups per host name: LRU, the names come from the target. */
 struct {
@@ -311,19 +308,18 @@ int uvs_pool_work_enter(struct pt_regs *ctx)
 	return 0;
 }
 
+/*
+ * A sync fs call ended. It held up a loop when this thread runs one: the loop object's map of
+ * loop threads (shared with this object, loop_state.bpf.h) says so now, while the thread lives.
+ */
 static __always_inline void sync_done(struct uvs_pool_stats *s, __u32 tid, __u64 d)
 {
-	struct uvs_sync_fs fresh = { .count = 1, .total_ns = d }, *t;
-
 	__sync_fetch_and_add(&s->sync_fs, 1);
 	__sync_fetch_and_add(&s->sync_fs_ns, d);
-	t = bpf_map_lookup_elem(&sync_fs, &tid);
-	if (!t) {
-		bpf_map_update_elem(&sync_fs, &tid, &fresh, BPF_NOEXIST);
-		return;
+	if (bpf_map_lookup_elem(&loop_state, &tid)) {
+		__sync_fetch_and_add(&s->sync_fs_loop, 1);
+		__sync_fetch_and_add(&s->sync_fs_loop_ns, d);
 	}
-	t->count++; /* only this thread updates its entry */
-	t->total_ns += d;
 }
 
 static __always_inline void send_job_record(struct uvs_pool_stats *s, const struct running_job *run,

@@ -37,11 +37,11 @@ struct {
 	__type(value, struct uvs_sock_info);
 } socks SEC(".maps");
 
-/* The target's listening ports (host order); the agent adds the ones it finds. */
+/* The target's listening ports by network namespace; the agent adds the ones it finds. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, UVS_SOCK_MAX_PORTS);
-	__type(key, __u16);
+	__type(key, struct uvs_listen_key);
 	__type(value, __u8);
 } listen_ports SEC(".maps");
 
@@ -79,11 +79,22 @@ static __always_inline bool made_by_target(int oldstate, int newstate)
 	return (__u32)(bpf_get_current_pid_tgid() >> 32) == targ_tgid;
 }
 
+/* The socket's local port in its own network namespace. */
+static __always_inline struct uvs_listen_key listen_key(const struct sock *sk)
+{
+	struct uvs_listen_key k = {
+		.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum),
+		.port = BPF_CORE_READ(sk, __sk_common.skc_num),
+	};
+
+	return k;
+}
+
 static __always_inline bool listening_port_of_target(const struct sock *sk)
 {
-	__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	struct uvs_listen_key k = listen_key(sk);
 
-	return bpf_map_lookup_elem(&listen_ports, &port) != NULL;
+	return bpf_map_lookup_elem(&listen_ports, &k) != NULL;
 }
 
 /* The socket's entry, created when the socket turns out to be the target's. */
@@ -116,8 +127,8 @@ int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
 {
 	struct uvs_sock_stats *s;
 	struct uvs_sock_info *info;
+	struct uvs_listen_key port;
 	__u64 cookie, now;
-	__u16 port;
 	__u8 one = 1;
 	int err;
 
@@ -134,7 +145,7 @@ int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
 		info->syn_sent_ns = now;
 		break;
 	case TCP_LISTEN:
-		port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		port = listen_key(sk);
 		bpf_map_update_elem(&listen_ports, &port, &one, BPF_ANY);
 		break;
 	case TCP_ESTABLISHED:
@@ -167,7 +178,7 @@ int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
 		if (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING)
 			__sync_fetch_and_add(&s->time_wait_entered, 1);
 		if (oldstate == TCP_LISTEN) {
-			port = BPF_CORE_READ(sk, __sk_common.skc_num);
+			port = listen_key(sk);
 			bpf_map_delete_elem(&listen_ports, &port);
 		}
 		break;

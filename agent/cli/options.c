@@ -55,6 +55,9 @@ static const char usage_text[] =
 	"      --no-sockets     no socket figures (no socket table per interval, no TCP\n"
 	"                       state-change and retransmit tracepoints)\n"
 	"      --json           JSON lines (schema: docs/json.md)\n"
+	"      --json-file PATH also write the JSON lines to PATH (created or truncated, mode\n"
+	"                       0600), whatever stdout shows: `top` on screen and a record to\n"
+	"                       read later\n"
 	"  -v, --verbose        say more about attaching (twice: libbpf's own messages)\n"
 	"  -h, --help           this text\n"
 	"  -V, --version        print the version\n"
@@ -64,6 +67,7 @@ static const char usage_text[] =
 	"  sudo uvscope watch -p 4242 --block-ms 50 --json > loop.jsonl\n"
 	"  sudo uvscope watch -p 4242 --phases -d 30s\n"
 	"  sudo uvscope watch -p 4242 --pool --syscalls -d 1m\n"
+	"  sudo uvscope top -p 4242 --json-file /var/tmp/incident.jsonl\n"
 	"\n"
 	"privileges: root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN.\n"
 	"exit status: 0 done, 1 could not attach or failed, 2 bad arguments.\n";
@@ -81,6 +85,7 @@ static const struct option long_options[] = {
 	{ "syscalls", no_argument, NULL, 'N' },
 	{ "no-sockets", no_argument, NULL, 'K' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "json-file", required_argument, NULL, 'F' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -149,6 +154,11 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 	case 'j':
 		cli->json = true;
 		return 0;
+	case 'F':
+		if (!*arg)
+			return bad(err, "invalid value for --json-file: '%s'%s", arg, " (a file path)");
+		cli->json_file = arg;
+		return 0;
 	case 'v':
 		cli->verbose++;
 		return 0;
@@ -206,7 +216,7 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	if (cli->pid == 0)
 		return bad(err, "-p/--pid is required%s%s", "", " (the id of the process to watch)");
 	if (cli->command == UVS_CMD_SOCKETS && (cli->phases || cli->pool || cli->syscalls ||
-						cli->duration_ns || cli->no_sockets))
+						cli->duration_ns || cli->no_sockets || cli->json_file))
 		return bad(err, "sockets takes only -p, --json and -v%s%s", "",
 			   " (it prints the table once)");
 	return UVS_CLI_OK;

@@ -22,6 +22,7 @@ struct uvs_cli {
 	uint64_t interval_ns;
 	uint64_t block_ns;
 	bool json;
+	const char *json_file;    /* --json-file: JSON lines there too (NULL: none) */
 	bool phases;
 	bool pool;
 	bool no_sockets;          /* --no-sockets: no socket table, no TCP tracepoints */

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MIT
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -50,37 +49,58 @@ uint64_t uvs_fds_limit(pid_t pid)
 	return soft;
 }
 
-int uvs_fds_scan(pid_t pid, struct uvs_fd_snapshot *out)
+void uvs_fds_init(struct uvs_fds *f, uint64_t rescan_ns)
 {
-	char dir[64], link[256];
-	struct dirent *de;
-	int dfd;
-	DIR *d;
+	memset(f, 0, sizeof(*f));
+	f->tracker.rescan_ns = rescan_ns;
+}
+
+bool uvs_fds_need_table(const struct uvs_fds *f, const struct uvs_sys_counters *counters,
+			uint64_t now_mono)
+{
+	return !counters || uvs_fd_tracker_needs_scan(&f->tracker, counters, now_mono);
+}
+
+static void from_table(const struct uvs_fd_table *table, struct uvs_fd_snapshot *scan)
+{
+	memset(scan, 0, sizeof(*scan));
+	scan->open = table->open;
+	memcpy(scan->by_type, table->by_type, sizeof(scan->by_type));
+}
+
+int64_t uvs_fds_rebase(struct uvs_fds *f, const struct uvs_sys_counters *counters,
+		       const struct uvs_fd_table *table, uint64_t now_mono)
+{
+	struct uvs_fd_snapshot scan;
+
+	from_table(table, &scan);
+	return uvs_fd_tracker_rebase(&f->tracker, counters, &scan, now_mono);
+}
+
+void uvs_fds_window(struct uvs_fds *f, const struct uvs_sys_counters *counters,
+		    const struct uvs_fd_table *table, uint64_t limit, uint64_t now_mono,
+		    struct uvs_fd_snapshot *out)
+{
+	int t;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
-	d = opendir(dir);
-	if (!d)
-		return -errno;
-	dfd = dirfd(d);
-	while ((de = readdir(d))) {
-		struct stat st = { 0 };
-		ssize_t n;
-
-		if (de->d_name[0] == '.')
-			continue;
-		/* The fd may close between readdir and here: then it is simply not counted. */
-		n = readlinkat(dfd, de->d_name, link, sizeof(link) - 1);
-		if (n < 0)
-			continue;
-		link[n] = '\0';
-		if (strncmp(link, "anon_inode:", 11) != 0 && fstatat(dfd, de->d_name, &st, 0))
-			st.st_mode = 0;
-		out->by_type[uvs_fd_classify(link, st.st_mode)]++;
-		out->open++;
+	if (table && table->available) {
+		from_table(table, out);
+		if (counters) {
+			out->drift = uvs_fds_rebase(f, counters, table, now_mono);
+			out->rescanned = true;
+		}
+	} else if (counters && f->tracker.have_base) {
+		uvs_fd_tracker_estimate(&f->tracker, counters, out->by_type);
+		for (t = 0; t < UVS_FD_TYPES; t++)
+			out->open += out->by_type[t];
+		out->from_syscalls = true;
+	} else {
+		return; /* neither a table nor a baseline: nothing to say */
 	}
-	closedir(d);
-	out->limit = uvs_fds_limit(pid);
 	out->available = true;
-	return 0;
+	out->limit = limit;
+	out->growth = f->seen ? (int64_t)out->open - (int64_t)f->prev_open : 0;
+	f->seen = true;
+	f->prev_open = out->open;
 }

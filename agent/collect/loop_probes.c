@@ -67,16 +67,23 @@ static int resolve_boundaries(const struct uvs_target *t, struct uvs_elf_symbol 
 	return 0;
 }
 
-static void attach_phases(struct uvs_probes *p, const struct uvs_target *t)
+static void attach_phases(struct uvs_loop_probes *p, const struct uvs_target *t)
 {
 	struct uvs_elf_symbol syms[UVS_BOUND_COUNT];
 	int i, err;
 
 	if (resolve_boundaries(t, syms, p->phases_why, sizeof(p->phases_why)))
 		return;
-	for (i = 0; i < UVS_BOUND_COUNT; i++)
-		uvs_uprobe_set_add(&p->phase_set, p->skel->progs.uvs_phase_boundary,
-				   syms[i].file_offset, (uint64_t)i, boundaries[i].retprobe);
+	for (i = 0; i < UVS_BOUND_COUNT; i++) {
+		err = uvs_uprobe_set_add(&p->phase_set, p->skel->progs.uvs_phase_boundary,
+					 syms[i].file_offset, (uint64_t)i, boundaries[i].retprobe);
+		if (err) {
+			snprintf(p->phases_why, sizeof(p->phases_why),
+				 "cannot add the uprobe on %s: %s", boundaries[i].symbol,
+				 strerror(-err));
+			return;
+		}
+	}
 	err = uvs_uprobe_set_attach(&p->phase_set, t->pid, t->uv.open_path);
 	if (err) {
 		snprintf(p->phases_why, sizeof(p->phases_why),
@@ -128,7 +135,7 @@ static void choose_hooks(struct loop_bpf *skel, bool trampolines)
 }
 
 /* Opens, configures, loads and attaches the object with one kind of epoll hook. */
-static int load(struct uvs_probes *p, const struct uvs_target *t, const struct uvs_probe_options *o,
+static int load(struct uvs_loop_probes *p, const struct uvs_target *t, const struct uvs_loop_probe_options *o,
 		bool trampolines)
 {
 	struct loop_bpf *skel;
@@ -157,8 +164,8 @@ static int load(struct uvs_probes *p, const struct uvs_target *t, const struct u
 	return err;
 }
 
-int uvs_probes_attach(struct uvs_probes *p, const struct uvs_target *t,
-		      const struct uvs_probe_options *o, char *why, size_t cap)
+int uvs_loop_probes_attach(struct uvs_loop_probes *p, const struct uvs_target *t,
+		      const struct uvs_loop_probe_options *o, char *why, size_t cap)
 {
 	int err;
 
@@ -181,14 +188,14 @@ int uvs_probes_attach(struct uvs_probes *p, const struct uvs_target *t,
 	return 0;
 }
 
-void uvs_probes_detach(struct uvs_probes *p)
+void uvs_loop_probes_detach(struct uvs_loop_probes *p)
 {
 	uvs_uprobe_set_detach(&p->phase_set);
 	loop_bpf__destroy(p->skel);
 	p->skel = NULL;
 }
 
-int uvs_probes_events_fd(const struct uvs_probes *p)
+int uvs_loop_probes_events_fd(const struct uvs_loop_probes *p)
 {
 	return bpf_map__fd(p->skel->maps.events);
 }

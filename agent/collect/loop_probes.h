@@ -16,12 +16,12 @@
 struct loop_bpf;
 struct bpf_link;
 
-struct uvs_probe_options {
+struct uvs_loop_probe_options {
 	uint64_t block_ns; /* busy spans at least this long are reported as blocks */
 	bool phases;       /* attach the exact-phase uprobes */
 };
 
-struct uvs_probes {
+struct uvs_loop_probes {
 	struct loop_bpf *skel;
 	struct uvs_uprobe_set phase_set; /* the exact-phase uprobes */
 	bool phases;           /* exact-phase probes are attached */
@@ -37,13 +37,13 @@ struct uvs_probes {
  * effort: when they can't be had, p->phases is false and p->phases_why says why. Returns 0 or
  * -errno with one sentence in `why`.
  */
-int uvs_probes_attach(struct uvs_probes *p, const struct uvs_target *t,
-		      const struct uvs_probe_options *o, char *why, size_t cap);
+int uvs_loop_probes_attach(struct uvs_loop_probes *p, const struct uvs_target *t,
+		      const struct uvs_loop_probe_options *o, char *why, size_t cap);
 
 /* Detaches and unloads everything; safe on a zeroed struct. */
-void uvs_probes_detach(struct uvs_probes *p);
+void uvs_loop_probes_detach(struct uvs_loop_probes *p);
 
 /* The ring buffer map's fd (for ring_buffer__new). */
-int uvs_probes_events_fd(const struct uvs_probes *p);
+int uvs_loop_probes_events_fd(const struct uvs_loop_probes *p);
 
 #endif

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MIT
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +8,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "util/hist_math.h"
-#include "collect/loop.h"
 #include "util/log.h"
 #include "collect/pool.h"
+#include "util/clock.h"
+#include "util/text.h"
 #include "pool.skel.h"
 #include "target/probe_site.h"
 #include "target/procfs.h"
@@ -88,38 +87,57 @@ static void configure(struct uvs_pool *p, const struct uvs_target *t,
  * The completion probes, all or none. Without them the pool figures stand, only the
  * completion delay is missing.
  */
-static void add_done(struct uvs_pool *p, const struct uvs_target *t)
+static int add_done(struct uvs_pool *p, const struct uvs_target *t)
 {
 	struct uvs_elf_symbol sym[UVS_POOL_DONE_FNS];
-	int i;
+	int i, err;
 
 	if (!p->skel->rodata->track_done)
-		return;
+		return 0;
 	for (i = 0; i < UVS_POOL_DONE_FNS; i++)
 		if (find(&t->uv, done_fns[i], &sym[i]))
-			return;
-	for (i = 0; i < UVS_POOL_DONE_FNS; i++)
-		uvs_uprobe_set_add(&p->uprobes, p->skel->progs.uvs_pool_done, sym[i].file_offset,
-				   (uint64_t)i, false);
+			return 0;
+	for (i = 0; i < UVS_POOL_DONE_FNS; i++) {
+		err = uvs_uprobe_set_add(&p->uprobes, p->skel->progs.uvs_pool_done,
+					 sym[i].file_offset, (uint64_t)i, false);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int add_all(struct uvs_pool *p, const struct uvs_target *t,
+		   const struct uvs_elf_symbol *submit, const struct uvs_elf_symbol *queue,
+		   const struct uvs_elf_symbol fns[UVS_POOL_FNS])
+{
+	struct uvs_uprobe_set *set = &p->uprobes;
+	int i, err;
+
+	err = uvs_uprobe_set_add(set, p->skel->progs.uvs_pool_submit, submit->file_offset, 0, false);
+	if (!err)
+		err = uvs_uprobe_set_add(set, p->skel->progs.uvs_pool_queue_work,
+					 queue->file_offset, 0, false);
+	for (i = 0; i < UVS_POOL_FNS && !err; i++) {
+		err = uvs_uprobe_set_add(set, p->skel->progs.uvs_pool_work_enter,
+					 fns[i].file_offset, (uint64_t)i, false);
+		if (!err)
+			err = uvs_uprobe_set_add(set, p->skel->progs.uvs_pool_work_return,
+						 fns[i].file_offset, (uint64_t)i, true);
+	}
+	return err ? err : add_done(p, t);
 }
 
 static int attach_all(struct uvs_pool *p, const struct uvs_target *t,
 		      const struct uvs_elf_symbol *submit, const struct uvs_elf_symbol *queue,
 		      const struct uvs_elf_symbol fns[UVS_POOL_FNS])
 {
-	struct uvs_uprobe_set *set = &p->uprobes;
-	int i, err;
+	int err = add_all(p, t, submit, queue, fns);
 
-	uvs_uprobe_set_add(set, p->skel->progs.uvs_pool_submit, submit->file_offset, 0, false);
-	uvs_uprobe_set_add(set, p->skel->progs.uvs_pool_queue_work, queue->file_offset, 0, false);
-	for (i = 0; i < UVS_POOL_FNS; i++) {
-		uvs_uprobe_set_add(set, p->skel->progs.uvs_pool_work_enter, fns[i].file_offset,
-				   (uint64_t)i, false);
-		uvs_uprobe_set_add(set, p->skel->progs.uvs_pool_work_return, fns[i].file_offset,
-				   (uint64_t)i, true);
+	if (err) {
+		snprintf(p->why, sizeof(p->why), "cannot add the pool uprobes: %s", strerror(-err));
+		return err;
 	}
-	add_done(p, t);
-	err = uvs_uprobe_set_attach(set, t->pid, t->uv.open_path);
+	err = uvs_uprobe_set_attach(&p->uprobes, t->pid, t->uv.open_path);
 	if (err)
 		snprintf(p->why, sizeof(p->why), "cannot attach the pool uprobes: %s",
 			 strerror(-err));
@@ -135,15 +153,17 @@ static void prepare_programs(struct uvs_pool *p)
 		uvs_uprobe_set_prepare(&p->uprobes, prog);
 }
 
-void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, bool job_records)
+void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, const struct uvs_loops *loops,
+		     bool job_records)
 {
 	struct uvs_elf_symbol submit, queue, fns[UVS_POOL_FNS];
+	int err;
 
 	memset(p, 0, sizeof(*p));
-	p->prev = calloc(1, sizeof(*p->prev));
+	p->target = t;
 	p->now = calloc(1, sizeof(*p->now));
-	p->seen = calloc(UVS_DNS_MAX_NAMES, sizeof(*p->seen));
-	if (!p->prev || !p->now || !p->seen) {
+	p->history = calloc(1, sizeof(*p->history));
+	if (!p->now || !p->history) {
 		snprintf(p->why, sizeof(p->why), "out of memory");
 		return;
 	}
@@ -158,9 +178,13 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, bool job_re
 	configure(p, t, fns);
 	prepare_programs(p);
 	p->skel->rodata->job_events = job_records;
-	if (pool_bpf__load(p->skel)) {
+	/* The loop object's map of loop threads: sync fs calls are placed by it (pool.bpf.c). */
+	err = bpf_map__reuse_fd(p->skel->maps.loop_state, uvs_loops_state_map_fd(loops));
+	if (!err)
+		err = pool_bpf__load(p->skel);
+	if (err) {
 		snprintf(p->why, sizeof(p->why), "cannot load the pool BPF programs: %s",
-			 strerror(errno));
+			 strerror(-err));
 		uvs_pool_detach(p);
 		return;
 	}
@@ -173,7 +197,7 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, bool job_re
 		return;
 	}
 	p->attached = true;
-	p->start_mono = p->last_window_mono = uvs_now_mono();
+	uvs_pool_history_init(p->history, uvs_now_mono());
 }
 
 void uvs_pool_detach(struct uvs_pool *p)
@@ -182,37 +206,10 @@ void uvs_pool_detach(struct uvs_pool *p)
 	pool_bpf__destroy(p->skel);
 	p->skel = NULL;
 	p->attached = false;
-	free(p->prev);
 	free(p->now);
-	free(p->seen);
-	p->prev = p->now = NULL;
-	p->seen = NULL;
-	p->nseen = 0;
-}
-
-/* Sync fs calls by thread: on loop threads they stall the loop; elsewhere they are pool work. */
-static void sync_by_role(struct uvs_pool *p, struct uvs_target *t, struct uvs_pool_snapshot *out)
-{
-	int fd = bpf_map__fd(p->skel->maps.sync_fs);
-	__u32 key, next, *prevkey = NULL;
-	struct uvs_sync_fs v;
-	bool known;
-
-	while (bpf_map_get_next_key(fd, prevkey, &next) == 0) {
-		enum uvs_role role;
-
-		key = next;
-		prevkey = &key;
-		if (bpf_map_lookup_elem(fd, &key, &v))
-			continue;
-		role = uvs_target_role(t, (pid_t)key, &known);
-		if (role == UVS_ROLE_MAIN || role == UVS_ROLE_WORKER || role == UVS_ROLE_LOOP) {
-			out->sync_fs_on_loop += v.count;
-			out->sync_fs_on_loop_ns += v.total_ns;
-		} else {
-			out->sync_fs_other += v.count;
-		}
-	}
+	free(p->history);
+	p->now = NULL;
+	p->history = NULL;
 }
 
 static uint32_t pool_size(const struct uvs_pool *p, const struct uvs_target *t)
@@ -228,32 +225,13 @@ static uint32_t pool_size(const struct uvs_pool *p, const struct uvs_target *t)
 	return n;
 }
 
-static void fill_kind(struct uvs_pool_kind_snapshot *k, const struct uvs_pool_kind_stats *now,
-		      const struct uvs_pool_kind_stats *before)
-{
-	struct uvs_hist d;
-
-	k->submitted = now->submitted - before->submitted;
-	k->completed = now->completed - before->completed;
-	uvs_hist_sub(&d, &now->wait, &before->wait);
-	k->wait_p50_ns = uvs_hist_percentile(&d, 0.50);
-	k->wait_p99_ns = uvs_hist_percentile(&d, 0.99);
-	uvs_hist_sub(&d, &now->service, &before->service);
-	k->service_p50_ns = uvs_hist_percentile(&d, 0.50);
-	k->service_p99_ns = uvs_hist_percentile(&d, 0.99);
-	uvs_hist_sub(&d, &now->delay, &before->delay);
-	k->completion_p50_ns = uvs_hist_percentile(&d, 0.50);
-	k->completion_p99_ns = uvs_hist_percentile(&d, 0.99);
-}
-
 static uint64_t read_queued_max(struct uvs_pool *p)
 {
 	__u32 zero = 0;
 	__u64 max = 0;
 
 	bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.queued_max), &zero, &max);
-	return max > (uint64_t)(p->now->queued > 0 ? p->now->queued : 0) ?
-		       max : (uint64_t)(p->now->queued > 0 ? p->now->queued : 0);
+	return max;
 }
 
 /* The next window's maximum starts from what is queued now. */
@@ -271,173 +249,77 @@ static void reset_queued_max(struct uvs_pool *p)
  * does not set (and for epoll_ctl batching, which is not pool work). So for those versions an
  * io_uring fd in the process means its fs work bypasses the pool.
  */
-static bool fs_through_io_uring(const struct uvs_target *t)
+bool uvs_pool_wants_io_uring_check(const struct uvs_pool *p)
 {
-	char dir[64], path[128], link[64];
-	struct dirent *de;
-	bool found = false;
-	DIR *d;
+	uint32_t v = p->target ? p->target->libuv_hex : 0;
 
-	if (t->libuv_hex < 0x012d00 || t->libuv_hex >= 0x013000)
-		return false;
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)t->pid);
-	d = opendir(dir);
-	if (!d)
-		return false;
-	while (!found && (de = readdir(d))) {
-		ssize_t n;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n <= 0)
-			continue;
-		link[n] = '\0';
-		found = strcmp(link, "anon_inode:[io_uring]") == 0;
-	}
-	closedir(d);
-	return found;
+	return p->attached && !p->fs_io_uring && v >= 0x012d00 && v < 0x013000;
 }
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < n && s[i]; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
-}
-
-static struct uvs_dns_seen *seen_entry(struct uvs_pool *p, const char *name)
-{
-	uint64_t h = fnv1a(name, UVS_DNS_NAME_LEN);
-	size_t i;
-
-	for (i = 0; i < p->nseen; i++)
-		if (p->seen[i].hash == h && memcmp(p->seen[i].name, name, UVS_DNS_NAME_LEN) == 0)
-			return &p->seen[i];
-	if (p->nseen == UVS_DNS_MAX_NAMES)
-		return NULL;
-	p->seen[p->nseen].hash = h;
-	memcpy(p->seen[p->nseen].name, name, UVS_DNS_NAME_LEN);
-	p->seen[p->nseen].count = 0;
-	return &p->seen[p->nseen++];
-}
-
-/* Keeps the UVS_DNS_TOP largest counts, most first. */
-static void top_insert(struct uvs_pool_snapshot *out, const char *name, uint64_t count)
-{
-	size_t i;
-
-	if (out->ndns == UVS_DNS_TOP && out->dns[UVS_DNS_TOP - 1].count >= count)
-		return;
-	i = out->ndns < UVS_DNS_TOP ? out->ndns++ : UVS_DNS_TOP - 1;
-	for (; i > 0 && out->dns[i - 1].count < count; i--)
-		out->dns[i] = out->dns[i - 1];
-	memcpy(out->dns[i].name, name, UVS_DNS_NAME_LEN);
-	out->dns[i].name[UVS_DNS_NAME_LEN - 1] = '\0';
-	out->dns[i].count = count;
-}
-
-/* The most looked-up host names: in the window, or (cumulative) over the session. */
+/* The most looked-up host names, sanitized as they are read (the target chose them). */
 static void dns_names(struct uvs_pool *p, struct uvs_pool_snapshot *out, bool cumulative)
 {
 	int fd = bpf_map__fd(p->skel->maps.dns_names);
-	char key[UVS_DNS_NAME_LEN], next[UVS_DNS_NAME_LEN];
+	char key[UVS_DNS_NAME_LEN], next[UVS_DNS_NAME_LEN], name[UVS_DNS_NAME_LEN];
 	bool first = true;
 	__u64 count;
 
 	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
-		struct uvs_dns_seen *e;
-
 		first = false;
 		memcpy(key, next, sizeof(key));
 		if (bpf_map_lookup_elem(fd, key, &count))
 			continue;
-		e = seen_entry(p, key);
-		if (cumulative) {
-			top_insert(out, key, count);
-			continue;
-		}
-		if (e && count > e->count)
-			top_insert(out, key, count - e->count);
-		if (e)
-			e->count = count;
+		memcpy(name, key, sizeof(name));
+		name[sizeof(name) - 1] = '\0';
+		uvs_sanitize(name, sizeof(name));
+		uvs_pool_dns_name(p->history, name, count, cumulative, out);
 	}
 }
 
-/* Total time with work queued, counting a span still open now. */
-static uint64_t queued_time(const struct uvs_pool_stats *s, uint64_t now_mono)
+static void losses(const struct uvs_pool *p, const struct uvs_pool_stats *before,
+		   struct uvs_agent_snapshot *agent)
 {
-	uint64_t t = s->queued_ns;
-
-	if (s->queued > 0 && s->queued_since && now_mono > s->queued_since)
-		t += now_mono - s->queued_since;
-	return t;
+	agent->pool_jobs_lost = p->now->lost >= before->lost ? p->now->lost - before->lost : 0;
+	agent->pool_records_dropped = p->now->job_event_drops >= before->job_event_drops ?
+					      p->now->job_event_drops - before->job_event_drops : 0;
 }
 
-static double ratio(uint64_t part, uint64_t whole)
+void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_snapshot *out,
+		     struct uvs_agent_snapshot *agent)
 {
-	double r = whole ? (double)part / (double)whole : 0;
-
-	return r > 1 ? 1 : r;
-}
-
-void uvs_pool_window(struct uvs_pool *p, struct uvs_target *t, struct uvs_pool_snapshot *out,
-		     bool cumulative)
-{
-	static const struct uvs_pool_stats none;
-	const struct uvs_pool_stats *before;
-	uint64_t now_mono, qt;
+	struct uvs_pool_reading r;
 	__u32 zero = 0;
-	int i, fd;
 
 	memset(out, 0, sizeof(*out));
-	if (!p->attached || !p->now)
+	if (!p->attached || bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.pool_stats), &zero, p->now))
 		return;
-	fd = bpf_map__fd(p->skel->maps.pool_stats);
-	if (!cumulative && bpf_map_lookup_elem(fd, &zero, p->now))
-		return;
-	before = cumulative ? &none : p->prev;
-	out->available = true;
-	if (!p->fs_io_uring)
-		p->fs_io_uring = fs_through_io_uring(t);
-	out->fs_io_uring = p->fs_io_uring;
-	out->size = pool_size(p, t);
-	out->queued = p->now->queued;
-	out->running = p->now->running;
-	out->queued_max = read_queued_max(p);
-	for (i = 0; i < UVS_POOL_KINDS; i++) {
-		fill_kind(&out->kinds[i], &p->now->kind[i], &before->kind[i]);
-		out->submitted += out->kinds[i].submitted;
-		out->completed += out->kinds[i].completed;
-	}
-	for (i = 0; i < UVS_FS_OPS; i++)
-		out->fs_ops[i] = p->now->fs_ops[i] - before->fs_ops[i];
-	dns_names(p, out, cumulative);
-	if (cumulative) {
-		out->saturation = ratio(p->prev_queued_time, p->last_window_mono - p->start_mono);
-		sync_by_role(p, t, out);
-		return;
-	}
-	now_mono = uvs_now_mono();
-	qt = queued_time(p->now, now_mono);
-	out->saturation = ratio(qt > p->prev_queued_time ? qt - p->prev_queued_time : 0,
-				now_mono - p->last_window_mono);
-	p->prev_queued_time = qt;
-	p->last_window_mono = now_mono;
-	sync_by_role(p, t, out);
-	/* The sync figures are cumulative per thread: turn them into the window's. */
-	out->sync_fs_on_loop -= p->sync_prev_loop;
-	out->sync_fs_on_loop_ns -= p->sync_prev_loop_ns;
-	out->sync_fs_other -= p->sync_prev_other;
-	p->sync_prev_loop += out->sync_fs_on_loop;
-	p->sync_prev_loop_ns += out->sync_fs_on_loop_ns;
-	p->sync_prev_other += out->sync_fs_other;
-	memcpy(p->prev, p->now, sizeof(*p->now));
+	p->fs_io_uring |= io_uring_seen;
+	r = (struct uvs_pool_reading){ .now = p->now, .queued_max = read_queued_max(p),
+				       .size = pool_size(p, p->target), .fs_io_uring = p->fs_io_uring,
+				       .now_mono = uvs_now_mono() };
+	losses(p, &p->history->prev, agent);
+	uvs_pool_window_math(p->history, &r, out);
+	dns_names(p, out, false);
 	reset_queued_max(p);
+}
+
+void uvs_pool_totals(struct uvs_pool *p, struct uvs_pool_snapshot *out,
+		     struct uvs_agent_snapshot *agent)
+{
+	static const struct uvs_pool_stats none;
+	struct uvs_pool_reading r;
+
+	memset(out, 0, sizeof(*out));
+	if (!p->attached)
+		return;
+	/* As of the last window: the history's copy of it. */
+	r = (struct uvs_pool_reading){ .now = &p->history->prev, .queued_max = 0,
+				       .size = pool_size(p, p->target), .fs_io_uring = p->fs_io_uring,
+				       .now_mono = p->history->last_window_mono };
+	memcpy(p->now, &p->history->prev, sizeof(*p->now));
+	losses(p, &none, agent);
+	uvs_pool_totals_math(p->history, &r, out);
+	dns_names(p, out, true);
 }
 
 int uvs_pool_records_fd(const struct uvs_pool *p)

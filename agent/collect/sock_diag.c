@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stddef.h>
@@ -17,20 +18,6 @@
 #include <netinet/in.h>
 
 #include "collect/sock_diag.h"
-
-const char *uvs_tcp_state_name(unsigned int state)
-{
-	static const char *const names[UVS_TCP_STATES] = {
-		[UVS_TCP_ESTABLISHED] = "ESTABLISHED", [UVS_TCP_SYN_SENT] = "SYN_SENT",
-		[UVS_TCP_SYN_RECV] = "SYN_RECV",       [UVS_TCP_FIN_WAIT1] = "FIN_WAIT1",
-		[UVS_TCP_FIN_WAIT2] = "FIN_WAIT2",     [UVS_TCP_TIME_WAIT] = "TIME_WAIT",
-		[UVS_TCP_CLOSE] = "CLOSE",             [UVS_TCP_CLOSE_WAIT] = "CLOSE_WAIT",
-		[UVS_TCP_LAST_ACK] = "LAST_ACK",       [UVS_TCP_LISTEN] = "LISTEN",
-		[UVS_TCP_CLOSING] = "CLOSING",         [UVS_TCP_NEW_SYN_RECV] = "NEW_SYN_RECV",
-	};
-
-	return state < UVS_TCP_STATES && names[state] ? names[state] : "UNKNOWN";
-}
 
 int uvs_sock_diag_open(void)
 {
@@ -73,7 +60,47 @@ out:
 	return err;
 }
 
-static int send_request(int nl, int family, int protocol, uint32_t seq)
+/* One port equality: the op, then the port in the `no` field of a second op (as ss does). */
+static size_t put_port(struct inet_diag_bc_op *op, uint8_t code, uint16_t port)
+{
+	/* yes: go on to what follows (a jump to accept); no: skip it, to the next test. */
+	op[0] = (struct inet_diag_bc_op){ .code = code, .yes = 8, .no = 12 };
+	op[1] = (struct inet_diag_bc_op){ .no = port };
+	return 2;
+}
+
+int uvs_sock_diag_bytecode(const struct uvs_diag_filter *f, void *buf, size_t cap)
+{
+	size_t n = f->nlocal + f->nremote, i, at = 0;
+	struct inet_diag_bc_op *op = buf;
+	size_t len = n ? n * 12 - 4 : 0;
+
+	/*
+	 * An OR of n tests, each followed by a jump over the rest to the end (accept). The last
+	 * test has no jump: its `no` lands 4 bytes past the end, which the kernel takes as reject.
+	 * The kernel's audit walks the `yes` chain, so every op is on it.
+	 */
+	if (f->nlocal > UVS_DIAG_MAX_PORTS || f->nremote > UVS_DIAG_MAX_PORTS)
+		return -ENOSPC;
+	if (len > cap)
+		return -ENOSPC;
+	for (i = 0; i < n; i++) {
+		bool local = i < f->nlocal;
+
+		at += put_port(op + at, local ? INET_DIAG_BC_S_EQ : INET_DIAG_BC_D_EQ,
+			       local ? f->local[i] : f->remote[i - f->nlocal]);
+		if (i + 1 < n) {
+			size_t rest = (n - i - 1) * 12 - 4; /* bytes after this jump */
+
+			op[at++] = (struct inet_diag_bc_op){ .code = INET_DIAG_BC_JMP, .yes = 4,
+							     .no = (unsigned short)(rest + 4) };
+		}
+	}
+	return (int)len;
+}
+
+static int send_request(int nl, int family, int protocol, const struct uvs_diag_filter *filter,
+			uint32_t seq)
 {
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	struct {
@@ -82,8 +109,11 @@ static int send_request(int nl, int family, int protocol, uint32_t seq)
 			struct inet_diag_req_v2 inet;
 			struct unix_diag_req un;
 		};
+		struct rtattr bc_attr;
+		struct inet_diag_bc_op bc[3 * 2 * UVS_DIAG_MAX_PORTS];
 	} req;
 	size_t body;
+	int bc = 0;
 
 	memset(&req, 0, sizeof(req));
 	if (family == AF_UNIX) {
@@ -96,8 +126,20 @@ static int send_request(int nl, int family, int protocol, uint32_t seq)
 		req.inet.sdiag_protocol = (uint8_t)protocol;
 		req.inet.idiag_states = ~0u;
 		req.inet.idiag_ext = (1 << (INET_DIAG_INFO - 1)) | (1 << (INET_DIAG_SKMEMINFO - 1));
+		if (filter)
+			bc = uvs_sock_diag_bytecode(filter, req.bc, sizeof(req.bc));
+		if (bc < 0)
+			return bc;
 	}
+	_Static_assert(offsetof(__typeof__(req), bc_attr) ==
+			       NLMSG_LENGTH(sizeof(struct inet_diag_req_v2)),
+		       "the bytecode attribute follows the request");
 	req.nlh.nlmsg_len = NLMSG_LENGTH(body);
+	if (bc > 0) {
+		req.bc_attr.rta_type = INET_DIAG_REQ_BYTECODE;
+		req.bc_attr.rta_len = RTA_LENGTH(bc);
+		req.nlh.nlmsg_len += RTA_ALIGN(req.bc_attr.rta_len);
+	}
 	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	req.nlh.nlmsg_seq = seq;
@@ -201,14 +243,15 @@ int uvs_sock_diag_parse(const void *buf, size_t len, int family, int protocol, u
 	return left == 0 ? 1 : -EPROTO;
 }
 
-int uvs_sock_diag_dump(int nl, int family, int protocol, uvs_sock_fn fn, void *ctx)
+int uvs_sock_diag_dump(int nl, int family, int protocol, const struct uvs_diag_filter *filter,
+		       uvs_sock_fn fn, void *ctx)
 {
 	static uint32_t seq;
 	/* Aligned for struct nlmsghdr; 32 KiB holds many messages per read. */
 	static __thread uint64_t buf[4096];
 	int ret;
 
-	ret = send_request(nl, family, protocol, ++seq);
+	ret = send_request(nl, family, protocol, filter, ++seq);
 	if (ret)
 		return ret;
 	for (;;) {

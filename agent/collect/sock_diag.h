@@ -11,44 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* TCP states as the kernel numbers them (include/net/tcp_states.h). */
-enum uvs_tcp_state {
-	UVS_TCP_ESTABLISHED = 1,
-	UVS_TCP_SYN_SENT,
-	UVS_TCP_SYN_RECV,
-	UVS_TCP_FIN_WAIT1,
-	UVS_TCP_FIN_WAIT2,
-	UVS_TCP_TIME_WAIT,
-	UVS_TCP_CLOSE,
-	UVS_TCP_CLOSE_WAIT,
-	UVS_TCP_LAST_ACK,
-	UVS_TCP_LISTEN,
-	UVS_TCP_CLOSING,
-	UVS_TCP_NEW_SYN_RECV,
-	UVS_TCP_STATES, /* one past the last */
-};
+#include "core/socket_list.h"
 
-/* One socket from the kernel's tables. */
-struct uvs_sock {
-	uint8_t family;          /* AF_INET, AF_INET6, AF_UNIX */
-	uint8_t protocol;        /* IPPROTO_TCP, IPPROTO_UDP; 0 for Unix */
-	uint8_t state;           /* enum uvs_tcp_state (UDP: 7 unconnected, 1 connected) */
-	uint8_t local[16];       /* network byte order; IPv4 in the first 4 bytes */
-	uint8_t remote[16];
-	uint16_t local_port;     /* host byte order */
-	uint16_t remote_port;
-	uint32_t rqueue;         /* Recv-Q; for a listener, the accept queue length */
-	uint32_t wqueue;         /* Send-Q; for a listener, the accept queue limit */
-	uint32_t inode;
-	uint64_t cookie;          /* the kernel's socket cookie (bpf_get_socket_cookie) */
-	bool has_info;           /* tcp_info below is valid */
-	uint32_t rtt_us;
-	uint32_t retrans;        /* tcpi_total_retrans */
-	uint32_t last_recv_ms;   /* since data was last received */
-	uint32_t last_send_ms;
-	bool has_drops;
-	uint32_t drops;          /* SK_MEMINFO_DROPS (UDP: datagrams dropped) */
-};
+
 
 /* Called per socket: return 0 to go on, or a negative value to stop the dump with it. */
 typedef int (*uvs_sock_fn)(const struct uvs_sock *s, void *ctx);
@@ -64,11 +29,31 @@ int uvs_sock_diag_open(void);
 int uvs_sock_diag_open_for(int pid);
 
 /*
- * Dumps every socket of one family (AF_INET, AF_INET6) and protocol (IPPROTO_TCP,
- * IPPROTO_UDP), or of AF_UNIX (protocol 0), calling fn for each. Returns 0, fn's negative
- * value, or -errno.
+ * Which sockets a dump asks the kernel for: those whose local port is one of `local` or whose
+ * remote port is one of `remote`. The kernel applies it (inet_diag bytecode) before it builds
+ * a message for a socket, so a host with 100k connections costs the agent only the matches.
  */
-int uvs_sock_diag_dump(int nl, int family, int protocol, uvs_sock_fn fn, void *ctx);
+#define UVS_DIAG_MAX_PORTS 64
+
+struct uvs_diag_filter {
+	size_t nlocal, nremote;
+	uint16_t local[UVS_DIAG_MAX_PORTS];  /* host byte order */
+	uint16_t remote[UVS_DIAG_MAX_PORTS];
+};
+
+/*
+ * The inet_diag bytecode of a filter (an OR of port equalities, as `ss` compiles one) into buf.
+ * Returns its length in bytes, 0 for an empty filter, or -ENOSPC.
+ */
+int uvs_sock_diag_bytecode(const struct uvs_diag_filter *f, void *buf, size_t cap);
+
+/*
+ * Dumps the sockets of one family (AF_INET, AF_INET6) and protocol (IPPROTO_TCP, IPPROTO_UDP)
+ * that pass the filter (NULL: all), or of AF_UNIX (protocol 0, no filter), calling fn for each.
+ * Returns 0, fn's negative value, or -errno.
+ */
+int uvs_sock_diag_dump(int nl, int family, int protocol, const struct uvs_diag_filter *filter,
+		       uvs_sock_fn fn, void *ctx);
 
 /*
  * Parses one reply buffer (a run of netlink messages) of a dump. Returns 1 while more

@@ -4,13 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "util/hist_math.h"
 #include "collect/sock_trace.h"
+#include "util/hist_math.h"
 #include "sockets.skel.h"
 
 /* Whether the kernel's tcp_retransmit_skb tracepoint passes an error (sk, skb, err). */
@@ -35,11 +36,22 @@ static bool retransmit_has_err(void)
 	return has;
 }
 
+/* The inode number of pid's network namespace (what the kernel calls its inum), 0 if unknown. */
+static uint32_t netns_of(int pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	return stat(path, &st) == 0 && st.st_ino <= UINT32_MAX ? (uint32_t)st.st_ino : 0;
+}
+
 int uvs_sock_trace_attach(struct uvs_sock_trace *t, const struct uvs_target *target)
 {
 	int err;
 
 	memset(t, 0, sizeof(*t));
+	t->netns = netns_of((int)target->pid);
 	t->prev = calloc(1, sizeof(*t->prev));
 	t->now = calloc(1, sizeof(*t->now));
 	t->peers = calloc(UVS_PEERS_SEEN, sizeof(*t->peers));
@@ -111,7 +123,8 @@ void uvs_sock_trace_learn(struct uvs_sock_trace *t, const struct uvs_socket_tabl
 		const struct uvs_sock *s = &table->rows[i];
 		/* Its time in the current state counts from now: we did not see it start. */
 		struct uvs_sock_info info = { .state = s->state };
-		__u16 port = s->local_port;
+		/* The table was read in the target's namespace: its ports are that namespace's. */
+		struct uvs_listen_key port = { .netns = t->netns, .port = s->local_port };
 		__u8 one = 1;
 
 		if (s->protocol != IPPROTO_TCP || !s->cookie)
@@ -188,33 +201,51 @@ static void top_peers(struct uvs_sock_trace *t, struct uvs_sockets_snapshot *out
 	out->npeers = nbest;
 }
 
-void uvs_sock_trace_window(struct uvs_sock_trace *t, struct uvs_sockets_snapshot *out, bool session)
+void uvs_sock_transitions(const struct uvs_sock_stats *now, const struct uvs_sock_stats *base,
+			  struct uvs_sockets_snapshot *out)
 {
-	static const struct uvs_sock_stats zero;
-	const struct uvs_sock_stats *base;
 	struct uvs_hist h;
+
+	out->traced = true;
+	out->connects = delta(now->connects, base->connects);
+	out->connect_failed = delta(now->connect_failed, base->connect_failed);
+	out->connect_refused = delta(now->connect_refused, base->connect_refused);
+	out->connect_timed_out = delta(now->connect_timed_out, base->connect_timed_out);
+	out->accepted = delta(now->accepted, base->accepted);
+	out->close_wait_entered = delta(now->close_wait_entered, base->close_wait_entered);
+	out->time_wait_entered = delta(now->time_wait_entered, base->time_wait_entered);
+	out->retransmits = delta(now->retransmits, base->retransmits);
+	uvs_hist_sub(&h, &now->connect, &base->connect);
+	out->connect_p50_ns = uvs_hist_percentile(&h, 0.50);
+	out->connect_p99_ns = uvs_hist_percentile(&h, 0.99);
+	out->connect_max_ns = uvs_hist_percentile(&h, 1.0);
+	uvs_hist_sub(&h, &now->close_wait, &base->close_wait);
+	out->close_wait_p99_ns = uvs_hist_percentile(&h, 0.99);
+}
+
+void uvs_sock_trace_window(struct uvs_sock_trace *t, struct uvs_sockets_snapshot *out,
+			   uint64_t *lost)
+{
 	__u32 key = 0;
 
 	if (!t->attached ||
 	    bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.sock_stats), &key, t->now))
 		return;
-	base = session ? &zero : t->prev;
-	out->traced = true;
-	out->connects = delta(t->now->connects, base->connects);
-	out->connect_failed = delta(t->now->connect_failed, base->connect_failed);
-	out->connect_refused = delta(t->now->connect_refused, base->connect_refused);
-	out->connect_timed_out = delta(t->now->connect_timed_out, base->connect_timed_out);
-	out->accepted = delta(t->now->accepted, base->accepted);
-	out->close_wait_entered = delta(t->now->close_wait_entered, base->close_wait_entered);
-	out->time_wait_entered = delta(t->now->time_wait_entered, base->time_wait_entered);
-	out->retransmits = delta(t->now->retransmits, base->retransmits);
-	uvs_hist_sub(&h, &t->now->connect, &base->connect);
-	out->connect_p50_ns = uvs_hist_percentile(&h, 0.50);
-	out->connect_p99_ns = uvs_hist_percentile(&h, 0.99);
-	out->connect_max_ns = uvs_hist_percentile(&h, 1.0);
-	uvs_hist_sub(&h, &t->now->close_wait, &base->close_wait);
-	out->close_wait_p99_ns = uvs_hist_percentile(&h, 0.99);
-	top_peers(t, out, session);
-	if (!session)
-		*t->prev = *t->now;
+	uvs_sock_transitions(t->now, t->prev, out);
+	*lost = delta(t->now->lost, t->prev->lost);
+	top_peers(t, out, false);
+	*t->prev = *t->now;
+}
+
+void uvs_sock_trace_totals(struct uvs_sock_trace *t, struct uvs_sockets_snapshot *out,
+			   uint64_t *lost)
+{
+	static const struct uvs_sock_stats zero;
+
+	if (!t->attached)
+		return;
+	/* As of the last window: the peers walked now are the session's anyway. */
+	uvs_sock_transitions(t->prev, &zero, out);
+	*lost = t->prev->lost;
+	top_peers(t, out, true);
 }

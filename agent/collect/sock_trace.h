@@ -33,6 +33,7 @@ struct uvs_sock_trace {
 	size_t npeers;
 	uint64_t *known;              /* cookies told to the BPF side at the last learn, sorted */
 	size_t nknown;
+	uint32_t netns;               /* the target's network namespace (inode number) */
 };
 
 /* Attaches the tracepoints for the target. Returns 0, or -errno with t->why set. */
@@ -46,8 +47,16 @@ void uvs_sock_trace_detach(struct uvs_sock_trace *t);
  */
 void uvs_sock_trace_learn(struct uvs_sock_trace *t, const struct uvs_socket_table *table);
 
-/* Adds the window's transitions to *out (window since the last call, or the whole session). */
+/* Adds the window's transitions to *out, and the sockets not followed (map full) to *lost. */
 void uvs_sock_trace_window(struct uvs_sock_trace *t, struct uvs_sockets_snapshot *out,
-			   bool session);
+			   uint64_t *lost);
+
+/* The same for the session, as of the last window. */
+void uvs_sock_trace_totals(struct uvs_sock_trace *t, struct uvs_sockets_snapshot *out,
+			   uint64_t *lost);
+
+/* The transition figures between two readings of the counters (pure). */
+void uvs_sock_transitions(const struct uvs_sock_stats *now, const struct uvs_sock_stats *base,
+			  struct uvs_sockets_snapshot *out);
 
 #endif

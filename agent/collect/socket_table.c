@@ -1,80 +1,39 @@
 // SPDX-License-Identifier: MIT
-#include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "collect/socket_table.h"
 
 /* Bounds what one target can make us allocate: far above any real process. */
 #define MAX_SOCKETS (1u << 21)
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-ssize_t uvs_socket_inodes(pid_t pid, uint32_t **out)
-{
-	uint32_t *inodes = NULL, *grown;
-	size_t n = 0, cap = 0;
-	char dir[64], link[64];
-	struct dirent *de;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
-	d = opendir(dir);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		unsigned long ino;
-		ssize_t len;
-		char end;
-
-		if (de->d_name[0] == '.')
-			continue;
-		len = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
-		if (len < 0)
-			continue; /* closed meanwhile */
-		link[len] = '\0';
-		if (sscanf(link, "socket:[%lu%c", &ino, &end) != 2 || end != ']' || ino > UINT32_MAX)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			if (cap > MAX_SOCKETS || !(grown = realloc(inodes, cap * sizeof(*inodes)))) {
-				free(inodes);
-				closedir(d);
-				return -ENOMEM;
-			}
-			inodes = grown;
-		}
-		inodes[n++] = (uint32_t)ino;
-	}
-	closedir(d);
-	qsort(inodes, n, sizeof(*inodes), cmp_u32);
-	*out = inodes;
-	return (ssize_t)n;
-}
+/* The kernel tables, and the sockfs protocol whose sockets live in each. */
+static const struct {
+	int family;
+	int protocol;
+	enum uvs_sock_proto proto;
+} tables[] = {
+	{ AF_INET, IPPROTO_TCP, UVS_PROTO_TCP },
+	{ AF_INET6, IPPROTO_TCP, UVS_PROTO_TCP6 },
+	{ AF_INET, IPPROTO_UDP, UVS_PROTO_UDP },
+	{ AF_INET6, IPPROTO_UDP, UVS_PROTO_UDP6 },
+};
+#define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
 struct collect {
 	struct uvs_socket_table *t;
-	const uint32_t *inodes;
-	size_t ninodes;
-	uint8_t *seen; /* per inode: found in a table */
+	const struct uvs_fd_table *fds;
+	uint8_t *seen; /* per socket of fds: found in a table */
 };
 
 static ssize_t find_inode(const struct collect *c, uint32_t ino)
 {
-	const uint32_t *p = bsearch(&ino, c->inodes, c->ninodes, sizeof(ino), cmp_u32);
+	const struct uvs_fd_socket *s = uvs_fd_table_socket(c->fds, ino);
 
-	return p ? p - c->inodes : -1;
+	return s ? s - c->fds->sockets : -1;
 }
 
 static int keep_inet(const struct uvs_sock *s, void *ctx)
@@ -111,45 +70,203 @@ static int keep_unix(const struct uvs_sock *s, void *ctx)
 	return 0;
 }
 
-int uvs_socket_table_read(int nl, pid_t pid, struct uvs_socket_table *t)
+static int cmp_u32(const void *a, const void *b)
 {
-	static const int tables[][2] = {
-		{ AF_INET, IPPROTO_TCP }, { AF_INET6, IPPROTO_TCP },
-		{ AF_INET, IPPROTO_UDP }, { AF_INET6, IPPROTO_UDP },
-	};
-	struct collect c = { .t = t };
-	uint32_t *inodes = NULL;
-	ssize_t n = uvs_socket_inodes(pid, &inodes);
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool missed_before(const struct uvs_sock_learning *l, uint32_t ino)
+{
+	return l && l->nmissed && bsearch(&ino, l->missed, l->nmissed, sizeof(ino), cmp_u32);
+}
+
+/* Sockets of a table's protocol (or of unknown protocol) that no dump has found yet. */
+static bool wanted(const struct collect *c, size_t table, const struct uvs_sock_learning *l,
+		   bool count_missed)
+{
+	size_t i;
+
+	for (i = 0; i < c->fds->nsockets; i++) {
+		const struct uvs_fd_socket *s = &c->fds->sockets[i];
+
+		if (c->seen[i] || (s->proto != tables[table].proto && s->proto != UVS_PROTO_UNKNOWN))
+			continue;
+		if (count_missed || !missed_before(l, s->inode))
+			return true;
+	}
+	return false;
+}
+
+/* After a whole dump: the table's sockets it did not find are unbound or unhashed; remember. */
+static void remember_missed(const struct collect *c, size_t table, struct uvs_sock_learning *l)
+{
+	size_t i, n = 0, n_before, added = 0;
+	uint32_t *grown;
+
+	for (i = 0; i < c->fds->nsockets; i++)
+		n += !c->seen[i] && c->fds->sockets[i].proto == tables[table].proto;
+	if (!n)
+		return;
+	/* Room for all; those already remembered (a table dumped whole again) are not added. */
+	grown = realloc(l->missed, (l->nmissed + n) * sizeof(*grown));
+	if (!grown)
+		return;
+	l->missed = grown;
+	n_before = l->nmissed;
+	for (i = 0; i < c->fds->nsockets; i++) {
+		const struct uvs_fd_socket *s = &c->fds->sockets[i];
+
+		if (!c->seen[i] && s->proto == tables[table].proto &&
+		    !bsearch(&s->inode, l->missed, l->nmissed, sizeof(s->inode), cmp_u32))
+			grown[n_before + added++] = s->inode;
+	}
+	l->nmissed = n_before + added;
+	qsort(l->missed, l->nmissed, sizeof(*l->missed), cmp_u32);
+}
+
+/* Forgets missed inodes that are no longer the target's fds (they are never reused while open). */
+static void prune_missed(const struct uvs_fd_table *fds, struct uvs_sock_learning *l)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < l->nmissed; i++)
+		if (uvs_fd_table_socket(fds, l->missed[i]))
+			l->missed[n++] = l->missed[i];
+	l->nmissed = n;
+}
+
+static int dump_table(int nl, size_t table, struct collect *c, struct uvs_sock_learning *l)
+{
+	bool filtered = l && !l->overflow && l->filter.nlocal + l->filter.nremote > 0;
+	int err = 0;
+
+	if (!wanted(c, table, l, true))
+		return 0;
+	if (filtered) {
+		err = uvs_sock_diag_dump(nl, tables[table].family, tables[table].protocol, &l->filter,
+					 keep_inet, c);
+		l->filtered_dumps++;
+		/* Still one of ours missing, never missed by a whole dump: a new port. */
+		if (err || !wanted(c, table, l, false))
+			return err;
+	}
+	err = uvs_sock_diag_dump(nl, tables[table].family, tables[table].protocol, NULL, keep_inet, c);
+	if (l) {
+		l->full_dumps++;
+		if (!err)
+			remember_missed(c, table, l);
+	}
+	return err;
+}
+
+/* Unix and other sockets are counted from their protocol; the Unix table only if unknown. */
+static int count_others(int nl, struct collect *c)
+{
+	bool unknown = false;
+	size_t i;
+
+	for (i = 0; i < c->fds->nsockets; i++) {
+		switch (c->fds->sockets[i].proto) {
+		case UVS_PROTO_UNIX:
+			c->seen[i] = 1;
+			c->t->unix_count++;
+			break;
+		case UVS_PROTO_UNKNOWN:
+			unknown |= !c->seen[i];
+			break;
+		default:
+			break;
+		}
+	}
+	return unknown ? uvs_sock_diag_dump(nl, AF_UNIX, 0, NULL, keep_unix, c) : 0;
+}
+
+int uvs_socket_table_read(int nl, const struct uvs_fd_table *fds, struct uvs_sock_learning *learn,
+			  struct uvs_socket_table *t)
+{
+	struct collect c = { .t = t, .fds = fds };
 	size_t i;
 	int err = 0;
 
 	t->n = 0;
 	t->unix_count = t->other_count = 0;
-	if (n < 0)
-		return (int)n;
-	c.inodes = inodes;
-	c.ninodes = (size_t)n;
-	c.seen = calloc(n ? (size_t)n : 1, 1);
-	if (!c.seen) {
-		free(inodes);
+	if (!fds->available)
+		return -ENOENT;
+	c.seen = calloc(fds->nsockets ? fds->nsockets : 1, 1);
+	if (!c.seen)
 		return -ENOMEM;
-	}
-	/* Nothing to look up: a process without sockets costs no dump of the whole table. */
-	for (i = 0; n && i < sizeof(tables) / sizeof(tables[0]) && !err; i++)
-		err = uvs_sock_diag_dump(nl, tables[i][0], tables[i][1], keep_inet, &c);
-	if (n && !err)
-		err = uvs_sock_diag_dump(nl, AF_UNIX, 0, keep_unix, &c);
-	for (i = 0; !err && i < (size_t)n; i++)
+	if (learn)
+		prune_missed(fds, learn);
+	for (i = 0; i < NTABLES && !err; i++)
+		err = dump_table(nl, i, &c, learn);
+	if (!err)
+		err = count_others(nl, &c);
+	for (i = 0; !err && i < fds->nsockets; i++)
 		t->other_count += !c.seen[i];
 	free(c.seen);
-	free(inodes);
+	if (!err && learn)
+		uvs_sock_learn_ports(t, learn);
 	return err;
+}
+
+static bool has_port(const uint16_t *ports, size_t n, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ports[i] == port)
+			return true;
+	return false;
+}
+
+/* Adds a port to a list; false when the list is full. */
+static bool add_port(uint16_t *ports, size_t *n, uint16_t port)
+{
+	if (has_port(ports, *n, port))
+		return true;
+	if (*n == UVS_DIAG_MAX_PORTS)
+		return false;
+	ports[(*n)++] = port;
+	return true;
+}
+
+void uvs_sock_learn_ports(const struct uvs_socket_table *t, struct uvs_sock_learning *l)
+{
+	struct uvs_diag_filter *f = &l->filter;
+	bool ok = true;
+	size_t i;
+
+	f->nlocal = f->nremote = 0;
+	/* Listeners and unconnected sockets first: their ports find the accepted ones too. */
+	for (i = 0; i < t->n; i++) {
+		const struct uvs_sock *s = &t->rows[i];
+
+		if ((s->state == UVS_TCP_LISTEN || !s->remote_port) && s->local_port)
+			ok &= add_port(f->local, &f->nlocal, s->local_port);
+	}
+	for (i = 0; i < t->n; i++) {
+		const struct uvs_sock *s = &t->rows[i];
+
+		if (s->state == UVS_TCP_LISTEN || !s->remote_port ||
+		    has_port(f->local, f->nlocal, s->local_port))
+			continue;
+		ok &= add_port(f->remote, &f->nremote, s->remote_port);
+	}
+	l->overflow = !ok;
 }
 
 void uvs_socket_table_free(struct uvs_socket_table *t)
 {
 	free(t->rows);
 	memset(t, 0, sizeof(*t));
+}
+
+void uvs_sock_learning_free(struct uvs_sock_learning *l)
+{
+	free(l->missed);
+	memset(l, 0, sizeof(*l));
 }
 
 static int row_order(const void *a, const void *b)
@@ -203,24 +320,4 @@ void uvs_socket_table_summarize(const struct uvs_socket_table *t, struct uvs_soc
 			out->accept_queue_limit = s->wqueue;
 		}
 	}
-}
-
-void uvs_format_endpoint(int family, const uint8_t addr[16], uint16_t port, char *buf, size_t cap)
-{
-	static const uint8_t zero[16];
-	char a[INET6_ADDRSTRLEN] = "?";
-	bool any = memcmp(addr, zero, family == AF_INET6 ? 16 : 4) == 0;
-
-	if (any && !port) {
-		snprintf(buf, cap, "*:*");
-		return;
-	}
-	if (any)
-		snprintf(a, sizeof(a), "*");
-	else
-		inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, a, sizeof(a));
-	if (family == AF_INET6 && !any)
-		snprintf(buf, cap, "[%s]:%u", a, port);
-	else
-		snprintf(buf, cap, "%s:%u", a, port);
 }

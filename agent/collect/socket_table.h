@@ -1,34 +1,50 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The target's own sockets: the kernel's socket tables (agent/sock_diag.c) filtered to the
- * socket inodes in /proc/PID/fd, and what they add up to (states, accept queues, UDP drops).
- * Sockets of any other process never get in: a row is kept only when its inode is one of the
- * target's fds.
+ * The target's own sockets: the kernel's socket tables (collect/sock_diag.c) kept to the socket
+ * inodes in the target's fds (collect/fd_table.c), and what they add up to (states, accept
+ * queues, UDP drops). Sockets of any other process never get in: a row is kept only when its
+ * inode is one of the target's fds.
+ *
+ * Cost on a busy host: only the tables the target has sockets in are dumped (a socket's
+ * protocol is known from its fd), Unix sockets are counted from the fds without a dump, and a
+ * dump asks the kernel only for sockets on the ports the target uses (learned from the dumps
+ * before: its listening ports, and the remote ports of its own connections). A socket of the
+ * target that such a dump misses (a new outgoing connection) makes that table dumped whole,
+ * once, and its ports are learned.
  */
-#ifndef UVSCOPE_SOCKETS_H
-#define UVSCOPE_SOCKETS_H
+#ifndef UVSCOPE_SOCKET_TABLE_H
+#define UVSCOPE_SOCKET_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "core/snapshot.h"
+#include "collect/fd_table.h"
 #include "collect/sock_diag.h"
+#include "core/snapshot.h"
+#include "core/socket_list.h"
 
-struct uvs_socket_table {
-	struct uvs_sock *rows;  /* TCP and UDP sockets of the target, IPv4 and IPv6 */
-	size_t n, cap;
-	uint64_t unix_count;    /* Unix sockets of the target */
-	uint64_t other_count;   /* socket fds in no table we read (netlink, packet, ...) */
+/* What the socket table learns from one window for the next: the ports to ask the kernel for. */
+struct uvs_sock_learning {
+	struct uvs_diag_filter filter;
+	bool overflow;          /* more ports than a filter holds: dump whole tables */
+	size_t nmissed;         /* inodes a whole dump did not find (unbound or unhashed) */
+	uint32_t *missed;       /* sorted */
+	uint64_t full_dumps;    /* whole-table dumps made (a figure for the benchmark) */
+	uint64_t filtered_dumps;
 };
 
-/* The socket inodes among pid's fds, sorted, in *out (malloc'd). Returns the count or -errno. */
-ssize_t uvs_socket_inodes(pid_t pid, uint32_t **out);
-
-/* Reads the target's sockets through the diag socket nl. Returns 0 or -errno. */
-int uvs_socket_table_read(int nl, pid_t pid, struct uvs_socket_table *t);
+/*
+ * Reads the target's sockets, given this window's fd table. With `learn` (kept across
+ * windows), dumps are filtered by the ports learned; without (NULL), every needed table is
+ * dumped whole. Returns 0 or -errno.
+ */
+int uvs_socket_table_read(int nl, const struct uvs_fd_table *fds, struct uvs_sock_learning *learn,
+			  struct uvs_socket_table *t);
 
 void uvs_socket_table_free(struct uvs_socket_table *t);
+void uvs_sock_learning_free(struct uvs_sock_learning *l);
 
 /* Sorts the rows as the table prints them: TCP before UDP, listeners first, then by port. */
 void uvs_socket_table_sort(struct uvs_socket_table *t);
@@ -36,7 +52,11 @@ void uvs_socket_table_sort(struct uvs_socket_table *t);
 /* Adds up a table: sockets per state, accept queues, UDP drops. */
 void uvs_socket_table_summarize(const struct uvs_socket_table *t, struct uvs_sockets_snapshot *out);
 
-/* "127.0.0.1:3000", "[::1]:443", "*:*" for an unspecified address and port. */
-void uvs_format_endpoint(int family, const uint8_t addr[16], uint16_t port, char *buf, size_t cap);
+/*
+ * The ports that find these rows again: a listener's (or an unconnected socket's) local port,
+ * an accepted connection's local port (its listener's), an outgoing connection's remote port.
+ * Exposed for the unit tests.
+ */
+void uvs_sock_learn_ports(const struct uvs_socket_table *t, struct uvs_sock_learning *l);
 
 #endif

@@ -1,79 +1,84 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/sockets_command.h"
 #include "collect/sockets.h"
 
-void uvs_sockets_watch_attach(struct uvs_sockets_watch *w, const struct uvs_target *t)
+/* 1 when pid shares our network namespace, 0 when not, -errno when we may not look. */
+static int same_netns(int pid)
 {
-	memset(w, 0, sizeof(*w));
-	w->nl = uvs_sockets_open_diag((int)t->pid, w->why, sizeof(w->why));
-	uvs_sock_trace_attach(&w->trace, t);
-	if (w->nl >= 0 && uvs_socket_table_read(w->nl, t->pid, &w->table) == 0)
-		uvs_sock_trace_learn(&w->trace, &w->table);
+	char path[64];
+	struct stat theirs, mine;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	if (stat(path, &theirs))
+		return -errno;
+	if (stat("/proc/self/ns/net", &mine))
+		return -errno;
+	return theirs.st_ino == mine.st_ino && theirs.st_dev == mine.st_dev;
 }
 
-void uvs_sockets_watch_detach(struct uvs_sockets_watch *w)
+int uvs_sockets_open_diag(int pid, char *why, size_t cap)
 {
-	if (w->nl >= 0)
-		close(w->nl);
-	w->nl = -1;
-	uvs_socket_table_free(&w->table);
-	uvs_sock_trace_detach(&w->trace);
-}
+	int nl = uvs_sock_diag_open_for(pid), same;
 
-size_t uvs_sockets_judge(struct uvs_sockets_watch *w, pid_t pid, uint64_t window_ns,
-			 const struct uvs_sockets_snapshot *k, struct uvs_alert *alerts, size_t cap)
-{
-	struct uvs_alert a = { .pid = pid, .window_ns = window_ns };
-	uint64_t cw;
-	size_t n = 0;
-
-	if (k->available) {
-		cw = k->tcp_states[UVS_TCP_CLOSE_WAIT];
-		w->close_wait_streak = w->seen && cw > w->prev_close_wait ?
-					       w->close_wait_streak + 1 : 0;
-		w->prev_close_wait = cw;
-		w->seen = true;
-		if (w->close_wait_streak == UVS_CLOSE_WAIT_WINDOWS && n < cap) {
-			a.kind = UVS_ALERT_CLOSE_WAIT_GROWTH;
-			a.count = cw;
-			a.growth_windows = UVS_CLOSE_WAIT_WINDOWS;
-			alerts[n++] = a;
-		}
-		/* Once per episode: again only after every accept queue had room. */
-		if (k->accept_queue_full && !w->queue_full && n < cap) {
-			a.kind = UVS_ALERT_ACCEPT_QUEUE_FULL;
-			a.count = k->accept_queue_max;
-			a.limit = k->accept_queue_limit;
-			alerts[n++] = a;
-		}
-		w->queue_full = k->accept_queue_full > 0;
+	if (nl >= 0)
+		return nl;
+	same = same_netns(pid);
+	if (same == 1) {
+		nl = uvs_sock_diag_open();
+		if (nl >= 0)
+			return nl;
+	} else if (same == -EACCES || same == -EPERM) {
+		snprintf(why, cap, "cannot inspect pid %d: permission denied (run as root, or as the "
+			 "process's user)", pid);
+		return same;
+	} else if (same == 0 && (nl == -EPERM || nl == -EACCES)) {
+		snprintf(why, cap, "pid %d is in another network namespace and entering it needs "
+			 "CAP_SYS_ADMIN (run as root)", pid);
+		return nl;
 	}
-	if (k->traced && window_ns &&
-	    k->retransmits * 1000000000ULL >= UVS_RETRANSMITS_PER_S * window_ns && n < cap) {
-		a.kind = UVS_ALERT_RETRANSMIT_RATE;
-		a.count = k->retransmits;
-		alerts[n++] = a;
-	}
-	return n;
+	snprintf(why, cap, "cannot open a NETLINK_SOCK_DIAG socket: %s", strerror(-nl));
+	return nl;
 }
 
-size_t uvs_sockets_watch_window(struct uvs_sockets_watch *w, pid_t pid, uint64_t window_ns,
-				struct uvs_sockets_snapshot *out, struct uvs_alert *alerts,
-				size_t cap)
+void uvs_sockets_attach(struct uvs_sockets *s, const struct uvs_target *t,
+			const struct uvs_fd_table *fds)
+{
+	memset(s, 0, sizeof(*s));
+	s->nl = uvs_sockets_open_diag((int)t->pid, s->why, sizeof(s->why));
+	uvs_sock_trace_attach(&s->trace, t);
+	if (s->nl >= 0 && fds->available &&
+	    uvs_socket_table_read(s->nl, fds, &s->learn, &s->table) == 0)
+		uvs_sock_trace_learn(&s->trace, &s->table);
+}
+
+void uvs_sockets_detach(struct uvs_sockets *s)
+{
+	if (s->nl >= 0)
+		close(s->nl);
+	s->nl = -1;
+	uvs_socket_table_free(&s->table);
+	uvs_sock_learning_free(&s->learn);
+	uvs_sock_trace_detach(&s->trace);
+}
+
+void uvs_sockets_window(struct uvs_sockets *s, const struct uvs_fd_table *fds,
+			struct uvs_sockets_snapshot *out, uint64_t *lost)
 {
 	memset(out, 0, sizeof(*out));
-	if (w->nl >= 0 && uvs_socket_table_read(w->nl, pid, &w->table) == 0) {
-		uvs_socket_table_summarize(&w->table, out);
-		uvs_sock_trace_learn(&w->trace, &w->table);
+	if (s->nl >= 0 && fds->available &&
+	    uvs_socket_table_read(s->nl, fds, &s->learn, &s->table) == 0) {
+		uvs_socket_table_summarize(&s->table, out);
+		uvs_sock_trace_learn(&s->trace, &s->table);
 	}
-	uvs_sock_trace_window(&w->trace, out, false);
-	return uvs_sockets_judge(w, pid, window_ns, out, alerts, cap);
+	uvs_sock_trace_window(&s->trace, out, lost);
 }
 
-void uvs_sockets_watch_summary(struct uvs_sockets_watch *w, struct uvs_sockets_snapshot *out)
+void uvs_sockets_totals(struct uvs_sockets *s, struct uvs_sockets_snapshot *out, uint64_t *lost)
 {
-	uvs_sock_trace_window(&w->trace, out, true);
+	uvs_sock_trace_totals(&s->trace, out, lost);
 }

@@ -3,37 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "collect/loop.h"
-#include "util/hist_math.h"
-#include "util/log.h"
 #include "collect/syscalls.h"
 #include "syscalls.skel.h"
-
-/* Twice the BPF map's capacity: the open-addressing table never fills. */
-#define NSLOTS (2 * UVS_SYS_MAX_KEYS)
-/* Accumulated rows: every (role, syscall) pair, which is far below this in practice. */
-#define MAX_ACC 1536
-
-/* One BPF map key's statistics at the last window (allocated on first sight). */
-struct uvs_sys_slot {
-	struct uvs_sys_key key;
-	struct uvs_sys_stats *prev;
-};
-
-/* A (role, syscall) row being summed. */
-struct uvs_sys_acc {
-	uint32_t nr;
-	enum uvs_sys_role role;
-	uint64_t count;
-	uint64_t errors;
-	uint64_t total_ns;
-	uint64_t max_ns;
-	struct uvs_hist latency;
-};
+#include "util/clock.h"
 
 enum uvs_sys_role uvs_sys_role_of(enum uvs_role role, bool known)
 {
@@ -45,25 +22,25 @@ enum uvs_sys_role uvs_sys_role_of(enum uvs_role role, bool known)
 		return UVS_SYS_LOOP;
 	case UVS_ROLE_THREADPOOL:
 		return UVS_SYS_POOL;
-	default:
+	case UVS_ROLE_OTHER:
+	case UVS_ROLE_LOOP:
 		return UVS_SYS_OTHER;
 	}
+	return UVS_SYS_OTHER;
 }
 
-int uvs_syscalls_attach(struct uvs_syscalls *s, struct uvs_target *t, int loop_state_fd,
-			uint64_t slow_ns, bool track_fds)
+int uvs_syscalls_attach(struct uvs_syscalls *s, struct uvs_target *t, const struct uvs_loops *loops,
+			const struct uvs_collect_sink *sink, uint64_t slow_ns, bool track_fds)
 {
 	struct syscalls_bpf *skel;
 	int err;
 
 	memset(s, 0, sizeof(*s));
 	s->target = t;
+	s->sink = sink;
 	s->slow_ns = slow_ns;
-	s->slots = calloc(NSLOTS, sizeof(*s->slots));
-	s->window = calloc(MAX_ACC, sizeof(*s->window));
-	s->session = calloc(MAX_ACC, sizeof(*s->session));
 	s->scratch = calloc(1, sizeof(*s->scratch));
-	if (!s->slots || !s->window || !s->session || !s->scratch) {
+	if (!s->scratch || uvs_sys_window_init(&s->math)) {
 		snprintf(s->why, sizeof(s->why), "out of memory");
 		return -ENOMEM;
 	}
@@ -78,7 +55,8 @@ int uvs_syscalls_attach(struct uvs_syscalls *s, struct uvs_target *t, int loop_s
 	skel->rodata->targ_tgid = (__u32)t->pid;
 	skel->rodata->slow_ns = slow_ns;
 	skel->rodata->track_fds = track_fds;
-	err = bpf_map__reuse_fd(skel->maps.loop_state, loop_state_fd);
+	/* The loop object's map of loop threads: slow syscalls are reported for those only. */
+	err = bpf_map__reuse_fd(skel->maps.loop_state, uvs_loops_state_map_fd(loops));
 	if (!err)
 		err = syscalls_bpf__load(skel);
 	if (!err)
@@ -96,19 +74,10 @@ int uvs_syscalls_attach(struct uvs_syscalls *s, struct uvs_target *t, int loop_s
 
 void uvs_syscalls_detach(struct uvs_syscalls *s)
 {
-	size_t i;
-
 	syscalls_bpf__destroy(s->skel);
 	s->skel = NULL;
-	if (s->slots)
-		for (i = 0; i < NSLOTS; i++)
-			free(s->slots[i].prev);
-	free(s->slots);
-	free(s->window);
-	free(s->session);
+	uvs_sys_window_free(&s->math);
 	free(s->scratch);
-	s->slots = NULL;
-	s->window = s->session = NULL;
 	s->scratch = NULL;
 	s->attached = false;
 }
@@ -128,199 +97,72 @@ int uvs_syscalls_counters(const struct uvs_syscalls *s, struct uvs_sys_counters 
 											   0;
 }
 
-static void remember_role(struct uvs_syscalls *s, pid_t tid, enum uvs_sys_role role)
+/* Whether a thread still exists: listed now, or (started since the listing) in /proc. */
+static bool alive(const struct uvs_target *t, int tid, bool listed)
+{
+	char path[64];
+	struct stat st;
+
+	if (listed)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)t->pid, tid);
+	return stat(path, &st) == 0;
+}
+
+static bool listed(const struct uvs_target *t, int tid)
 {
 	size_t i;
 
-	for (i = 0; i < s->nroles; i++) {
-		if (s->roles[i].tid == tid) {
-			s->roles[i].role = role;
-			return;
-		}
-	}
-	if (s->nroles == UVS_SYS_ROLE_CACHE) {
-		/* Forget the oldest: it is the likeliest to have exited long ago. */
-		memmove(s->roles, s->roles + 1, sizeof(s->roles[0]) * (UVS_SYS_ROLE_CACHE - 1));
-		s->nroles--;
-	}
-	s->roles[s->nroles].tid = tid;
-	s->roles[s->nroles++].role = role;
+	for (i = 0; i < t->nthreads; i++)
+		if (t->threads[i].tid == tid)
+			return true;
+	return false;
 }
 
-/* The role of a thread, and whether it is still alive. */
-static enum uvs_sys_role role_of_tid(struct uvs_syscalls *s, pid_t tid, bool *alive)
-{
-	const struct uvs_target *t = s->target;
-	size_t i;
-
-	for (i = 0; i < t->nthreads; i++) {
-		if (t->threads[i].tid == tid) {
-			enum uvs_sys_role r = uvs_sys_role_of(t->threads[i].role,
-							      t->threads[i].role_known);
-
-			*alive = true;
-			remember_role(s, tid, r);
-			return r;
-		}
-	}
-	*alive = false;
-	for (i = 0; i < s->nroles; i++)
-		if (s->roles[i].tid == tid)
-			return s->roles[i].role;
-	return UVS_SYS_OTHER;
-}
-
-static struct uvs_sys_slot *slot_of(struct uvs_syscalls *s, const struct uvs_sys_key *k)
-{
-	size_t h = ((size_t)k->tid * 2654435761u ^ (size_t)k->nr * 40503u) % NSLOTS;
-	size_t i;
-
-	for (i = 0; i < NSLOTS; i++) {
-		struct uvs_sys_slot *sl = &s->slots[(h + i) % NSLOTS];
-
-		if (!sl->prev) {
-			sl->prev = calloc(1, sizeof(*sl->prev));
-			if (!sl->prev)
-				return NULL;
-			sl->key = *k;
-			return sl;
-		}
-		if (sl->key.tid == k->tid && sl->key.nr == k->nr)
-			return sl;
-	}
-	return NULL;
-}
-
-static struct uvs_sys_acc *acc_of(struct uvs_sys_acc *rows, size_t *n, uint64_t *dropped,
-				  uint32_t nr, enum uvs_sys_role role)
-{
-	size_t i;
-
-	for (i = 0; i < *n; i++)
-		if (rows[i].nr == nr && rows[i].role == role)
-			return &rows[i];
-	if (*n == MAX_ACC) {
-		(*dropped)++;
-		return NULL;
-	}
-	memset(&rows[*n], 0, sizeof(rows[*n]));
-	rows[*n].nr = nr;
-	rows[*n].role = role;
-	return &rows[(*n)++];
-}
-
-/* Adds the change of one map entry since the last window to a row. */
-static void acc_add(struct uvs_sys_acc *a, const struct uvs_sys_stats *now,
-		    const struct uvs_sys_stats *prev, struct uvs_hist *delta)
-{
-	uint64_t count = now->count >= prev->count ? now->count - prev->count : now->count;
-	uint64_t max;
-
-	if (!a || !count)
-		return;
-	a->count += count;
-	a->errors += now->errors >= prev->errors ? now->errors - prev->errors : 0;
-	a->total_ns += now->total_ns >= prev->total_ns ? now->total_ns - prev->total_ns : 0;
-	/* The window's largest value: exact when it set a new record, else its bucket's top. */
-	max = now->max_ns > prev->max_ns ? now->max_ns :
-					   uvs_hist_percentile_max(delta, 1.0, now->max_ns);
-	if (max > a->max_ns)
-		a->max_ns = max;
-	uvs_hist_add(&a->latency, delta);
-}
-
-/* Reads every (thread, syscall) entry and adds its change since the last window. */
+/* Reads every (thread, syscall) entry into the window; deletes the entries of exited threads. */
 static void take_window(struct uvs_syscalls *s)
 {
 	int fd = bpf_map__fd(s->skel->maps.sys_stats);
-	struct uvs_sys_key key, next, dead[256];
-	size_t ndead = 0, i;
+	struct uvs_sys_key key, next, *dead = NULL, *grown;
+	size_t ndead = 0, cap = 0, i;
 	bool first = true;
 
-	s->nwindow = 0;
-	s->window_dropped = 0;
+	uvs_sys_window_begin(&s->math);
 	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
-		struct uvs_sys_stats *now = s->scratch;
-		struct uvs_sys_slot *sl;
-		enum uvs_sys_role role;
-		struct uvs_hist d;
-		bool alive;
+		enum uvs_role role;
+		bool known, live;
 
 		first = false;
 		key = next;
-		if (bpf_map_lookup_elem(fd, &key, now))
+		if (bpf_map_lookup_elem(fd, &key, s->scratch))
 			continue;
-		sl = slot_of(s, &key);
-		if (!sl)
+		role = uvs_target_role(s->target, (int)key.tid, &known);
+		live = alive(s->target, (int)key.tid, listed(s->target, (int)key.tid));
+		uvs_sys_window_add(&s->math, &key, s->scratch, uvs_sys_role_of(role, known), live);
+		if (live)
 			continue;
-		role = role_of_tid(s, (pid_t)key.tid, &alive);
-		uvs_hist_sub(&d, &now->latency, &sl->prev->latency);
-		acc_add(acc_of(s->window, &s->nwindow, &s->window_dropped, key.nr, role), now,
-			sl->prev, &d);
-		acc_add(acc_of(s->session, &s->nsession, &s->session_dropped, key.nr, role), now,
-			sl->prev, &d);
-		if (!alive && ndead < sizeof(dead) / sizeof(dead[0])) {
-			/*
-			 * Its last figures are taken: free the BPF entry for the threads to come (a
-			 * new thread with this tid starts from zero). Past the batch, next window.
-			 */
-			memset(sl->prev, 0, sizeof(*sl->prev));
-			dead[ndead++] = key;
-		} else {
-			*sl->prev = *now;
+		/* Deleted after the walk: deleting under bpf_map_get_next_key restarts it. */
+		if (ndead == cap) {
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(dead, cap * sizeof(*dead));
+			if (!grown)
+				continue; /* its slot is free: the next window takes it from zero */
+			dead = grown;
 		}
+		dead[ndead++] = key;
 	}
 	for (i = 0; i < ndead; i++)
 		bpf_map_delete_elem(fd, &dead[i]);
+	free(dead);
 }
 
-static int by_time_desc(const void *a, const void *b)
+static uint64_t delta(uint64_t now, uint64_t before)
 {
-	const struct uvs_syscall_row *x = a, *y = b;
-
-	if (x->total_ns != y->total_ns)
-		return x->total_ns < y->total_ns ? 1 : -1;
-	if (x->count != y->count)
-		return x->count < y->count ? 1 : -1;
-	if (x->role != y->role)
-		return x->role < y->role ? -1 : 1;
-	return x->nr < y->nr ? -1 : x->nr > y->nr;
+	return now >= before ? now - before : now;
 }
 
-static void fill(const struct uvs_sys_acc *rows, size_t n, uint64_t dropped,
-		 struct uvs_syscalls_snapshot *out)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		const struct uvs_sys_acc *a = &rows[i];
-		struct uvs_syscall_row *r;
-
-		if (!a->count)
-			continue;
-		out->count += a->count;
-		out->errors += a->errors;
-		out->role_count[a->role] += a->count;
-		out->role_ns[a->role] += a->total_ns;
-		if (out->nrows == UVS_MAX_SYSCALL_ROWS) {
-			out->rows_dropped++;
-			continue;
-		}
-		r = &out->rows[out->nrows++];
-		r->nr = a->nr;
-		r->role = a->role;
-		r->count = a->count;
-		r->errors = a->errors;
-		r->total_ns = a->total_ns;
-		r->p50_ns = uvs_hist_percentile_max(&a->latency, 0.50, a->max_ns);
-		r->p99_ns = uvs_hist_percentile_max(&a->latency, 0.99, a->max_ns);
-		r->max_ns = a->max_ns;
-	}
-	out->rows_dropped += dropped;
-	qsort(out->rows, out->nrows, sizeof(out->rows[0]), by_time_desc);
-}
-
-void uvs_syscalls_window(struct uvs_syscalls *s, struct uvs_syscalls_snapshot *out, bool session)
+void uvs_syscalls_window(struct uvs_syscalls *s, struct uvs_syscalls_snapshot *out,
+			 struct uvs_agent_snapshot *agent)
 {
 	struct uvs_sys_counters c;
 
@@ -329,45 +171,51 @@ void uvs_syscalls_window(struct uvs_syscalls *s, struct uvs_syscalls_snapshot *o
 		return;
 	out->available = true;
 	out->slow_threshold_ns = s->slow_ns;
-	if (session) {
-		fill(s->session, s->nsession, s->session_dropped, out);
-		out->slow_count = s->session_slow;
-		if (uvs_syscalls_counters(s, &c) == 0)
-			out->lost = c.lost;
-		return;
-	}
 	take_window(s);
-	fill(s->window, s->nwindow, s->window_dropped, out);
+	uvs_sys_window_fill(&s->math, false, out);
 	memcpy(out->slow, s->slow, sizeof(out->slow));
 	out->nslow = s->nslow;
 	out->slow_count = s->window_slow;
 	s->nslow = 0;
 	s->window_slow = 0;
+	agent->syscall_pairs_unfit = s->math.unfit_window;
 	if (uvs_syscalls_counters(s, &c) == 0) {
-		out->lost = c.lost - s->prev_lost;
-		s->prev_lost = c.lost;
+		out->lost = delta(c.lost, s->prev.lost);
+		agent->slow_syscalls_dropped = delta(c.slow_drops, s->prev.slow_drops);
+		s->prev = c;
 	}
+}
+
+void uvs_syscalls_totals(struct uvs_syscalls *s, struct uvs_syscalls_snapshot *out,
+			 struct uvs_agent_snapshot *agent)
+{
+	memset(out, 0, sizeof(*out));
+	if (!s->attached)
+		return;
+	out->available = true;
+	out->slow_threshold_ns = s->slow_ns;
+	uvs_sys_window_fill(&s->math, true, out);
+	out->slow_count = s->session_slow;
+	out->lost = s->prev.lost;
+	agent->syscall_pairs_unfit = s->math.unfit_session;
+	agent->slow_syscalls_dropped = s->prev.slow_drops;
 }
 
 int uvs_syscalls_on_slow(void *ctx, void *data, size_t len)
 {
 	struct uvs_syscalls *s = ctx;
 	const struct uvs_slow_syscall *e = data;
-	struct uvs_slow_call *c;
+	struct uvs_record r = { .kind = UVS_RECORD_SLOW_SYSCALL };
+	struct uvs_slow_call *c = &r.slow_syscall;
 	enum uvs_role role;
 	bool known;
 
 	if (len < sizeof(*e))
 		return 0;
-	role = uvs_target_role(s->target, (pid_t)e->tid, &known);
+	role = uvs_target_role(s->target, (int)e->tid, &known);
 	/* Only loops that run JavaScript: a background loop's long waits are its job. */
 	if (uvs_sys_role_of(role, known) != UVS_SYS_LOOP)
 		return 0;
-	s->session_slow++;
-	s->window_slow++;
-	if (s->nslow == UVS_MAX_SLOW_CALLS)
-		return 0;
-	c = &s->slow[s->nslow++];
 	c->tid = (int)e->tid;
 	c->role = role;
 	c->nr = e->nr;
@@ -375,5 +223,12 @@ int uvs_syscalls_on_slow(void *ctx, void *data, size_t len)
 	c->duration_ns = e->duration_ns;
 	/* The event's monotonic stamp, moved to the wall clock. */
 	c->ts_ns = uvs_mono_to_real(e->ts_ns);
+	r.pid = s->target->pid;
+	s->session_slow++;
+	s->window_slow++;
+	if (s->nslow < UVS_MAX_SLOW_CALLS)
+		s->slow[s->nslow++] = *c;
+	if (s->sink->record)
+		s->sink->record(s->sink->ctx, &r);
 	return 0;
 }

@@ -3,7 +3,15 @@
  * Names of roles and phases as every output spells them. They are part of the JSON schema
  * (docs/json.md), so changing one is a schema change.
  */
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
 #include "core/snapshot.h"
+#include "core/socket_list.h"
 
 static const char *const role_names[] = {
 	[UVS_ROLE_OTHER] = "other",
@@ -74,4 +82,71 @@ const char *uvs_sys_role_name(enum uvs_sys_role role)
 	static const char *const names[UVS_SYS_ROLES] = { "loop", "pool", "other" };
 
 	return (unsigned int)role < UVS_SYS_ROLES ? names[role] : "other";
+}
+
+const char *uvs_alert_kind_name(enum uvs_alert_kind kind)
+{
+	switch (kind) {
+	case UVS_ALERT_LOOP_BLOCKED:
+		return "loop_blocked";
+	case UVS_ALERT_POOL_SATURATED:
+		return "threadpool_saturated";
+	case UVS_ALERT_SYNC_IO_ON_LOOP:
+		return "sync_io_on_loop";
+	case UVS_ALERT_FD_LIMIT:
+		return "fd_limit";
+	case UVS_ALERT_FD_GROWTH:
+		return "fd_growth";
+	case UVS_ALERT_CLOSE_WAIT_GROWTH:
+		return "close_wait_growth";
+	case UVS_ALERT_ACCEPT_QUEUE_FULL:
+		return "accept_queue_full";
+	case UVS_ALERT_RETRANSMIT_RATE:
+		return "retransmit_rate";
+	}
+	/* Only a value outside the enum gets here: a bug, never a name to print. */
+	return "invalid";
+}
+
+uint64_t uvs_agent_losses(const struct uvs_snapshot *s)
+{
+	const struct uvs_agent_snapshot *a = &s->agent;
+
+	return a->drops + a->insert_failures + a->pool_jobs_lost + a->pool_records_dropped +
+	       a->slow_syscalls_dropped + a->syscall_pairs_unfit + a->sockets_lost +
+	       s->syscalls.lost;
+}
+
+const char *uvs_tcp_state_name(unsigned int state)
+{
+	static const char *const names[UVS_TCP_STATES] = {
+		[UVS_TCP_ESTABLISHED] = "ESTABLISHED", [UVS_TCP_SYN_SENT] = "SYN_SENT",
+		[UVS_TCP_SYN_RECV] = "SYN_RECV",       [UVS_TCP_FIN_WAIT1] = "FIN_WAIT1",
+		[UVS_TCP_FIN_WAIT2] = "FIN_WAIT2",     [UVS_TCP_TIME_WAIT] = "TIME_WAIT",
+		[UVS_TCP_CLOSE] = "CLOSE",             [UVS_TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+		[UVS_TCP_LAST_ACK] = "LAST_ACK",       [UVS_TCP_LISTEN] = "LISTEN",
+		[UVS_TCP_CLOSING] = "CLOSING",         [UVS_TCP_NEW_SYN_RECV] = "NEW_SYN_RECV",
+	};
+
+	return state < UVS_TCP_STATES && names[state] ? names[state] : "UNKNOWN";
+}
+
+void uvs_format_endpoint(int family, const uint8_t addr[16], uint16_t port, char *buf, size_t cap)
+{
+	static const uint8_t zero[16];
+	char a[INET6_ADDRSTRLEN] = "?";
+	bool any = memcmp(addr, zero, family == AF_INET6 ? 16 : 4) == 0;
+
+	if (any && !port) {
+		snprintf(buf, cap, "*:*");
+		return;
+	}
+	if (any)
+		snprintf(a, sizeof(a), "*");
+	else
+		inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, a, sizeof(a));
+	if (family == AF_INET6 && !any)
+		snprintf(buf, cap, "[%s]:%u", a, port);
+	else
+		snprintf(buf, cap, "%s:%u", a, port);
 }

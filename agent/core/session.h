@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One attach session: the agent's own event loop. It waits on the ring buffer, an interval
- * timer, a fast block-check timer, signals, the target's pidfd and (in top) the keyboard,
- * and hands snapshots and alerts to the output the user chose.
+ * One attach session, from start to end: open the target, attach a collector, drop privileges,
+ * then run the agent's event loop (collector events, an interval timer, a fast block-check
+ * timer, signals, the target's pidfd and, in top, the keyboard), hand every window, alert and
+ * record to the outputs through the alert engine, and detach with a summary.
  */
 #ifndef UVSCOPE_SESSION_H
 #define UVSCOPE_SESSION_H

@@ -166,7 +166,7 @@ struct uvs_syscalls_snapshot {
 	uint64_t lost;             /* syscalls not counted (the statistics map was full) */
 };
 
-#define UVS_SOCK_STATES 13 /* TCP states 1..12, by number (agent/sock_diag.h) */
+#define UVS_SOCK_STATES 13 /* TCP states 1..12, by number (enum uvs_tcp_state, core/socket_list.h) */
 #define UVS_TOP_PEERS 5
 
 /* A remote endpoint and how often something happened with it. */
@@ -208,6 +208,21 @@ struct uvs_sockets_snapshot {
 	struct uvs_peer peers[UVS_TOP_PEERS];
 };
 
+/*
+ * What the agent itself lost, in the window (or the session): every drop and failed insert of
+ * the BPF side and of the agent's own bounded tables. All zero in a healthy session.
+ */
+struct uvs_agent_snapshot {
+	uint64_t events;               /* loop probe hits of the target */
+	uint64_t drops;                /* loop events the ring buffer had no room for */
+	uint64_t insert_failures;      /* loop threads not followed: the map was full */
+	uint64_t pool_jobs_lost;       /* pool jobs not followed: the map of jobs was full */
+	uint64_t pool_records_dropped; /* --pool-jobs records the ring buffer had no room for */
+	uint64_t slow_syscalls_dropped; /* slow-syscall events the ring buffer had no room for */
+	uint64_t syscall_pairs_unfit;  /* (thread, syscall) statistics the agent had no slot for */
+	uint64_t sockets_lost;         /* sockets not followed: the map of sockets was full */
+};
+
 /* One interval (or, for the final summary, the whole session). */
 struct uvs_snapshot {
 	uint64_t ts_ns;       /* CLOCK_REALTIME at the end of the window */
@@ -219,46 +234,106 @@ struct uvs_snapshot {
 	struct uvs_fd_snapshot fds;
 	struct uvs_syscalls_snapshot syscalls;
 	struct uvs_sockets_snapshot sockets;
-	struct {
-		uint64_t events;
-		uint64_t drops;
-		uint64_t insert_failures;
-	} agent;
+	struct uvs_agent_snapshot agent;
 };
 
+/* Everything the agent lost in a snapshot, all counters together (syscalls.lost included). */
+uint64_t uvs_agent_losses(const struct uvs_snapshot *s);
+
+/*
+ * The kinds of alert. Every renderer switches on the kind without a default, compiled with
+ * -Wswitch-enum: a new kind that some output cannot render does not build.
+ */
 enum uvs_alert_kind {
 	UVS_ALERT_LOOP_BLOCKED = 1,
-	UVS_ALERT_POOL_SATURATED, /* work waited in the pool's queue most of a window */
-	UVS_ALERT_SYNC_IO_ON_LOOP, /* fs calls ran synchronously on a loop thread */
-	UVS_ALERT_FD_LIMIT,        /* open fds reached 80% of RLIMIT_NOFILE */
-	UVS_ALERT_FD_GROWTH,       /* the fd count grew in every one of several windows */
+	UVS_ALERT_POOL_SATURATED,    /* work waited in the pool's queue most of a window */
+	UVS_ALERT_SYNC_IO_ON_LOOP,   /* fs calls ran synchronously on a loop thread */
+	UVS_ALERT_FD_LIMIT,          /* open fds reached 80% of RLIMIT_NOFILE */
+	UVS_ALERT_FD_GROWTH,         /* the fd count grew in every one of several windows */
 	UVS_ALERT_CLOSE_WAIT_GROWTH, /* sockets in CLOSE_WAIT grew in several windows in a row */
 	UVS_ALERT_ACCEPT_QUEUE_FULL, /* a listener's accept queue is over its limit */
 	UVS_ALERT_RETRANSMIT_RATE,   /* TCP retransmits at a high rate */
 };
 
-/* A window's pool saturation at or above this raises threadpool_saturated. */
-#define UVS_POOL_SATURATED 0.5
+struct uvs_alert_loop_blocked {
+	int tid;
+	enum uvs_role role;
+	bool ongoing;          /* true: still blocked now; false: the loop came back */
+	uint64_t blocked_ns;   /* so far (ongoing) or in total (ended) */
+	uint64_t threshold_ns;
+};
+
+struct uvs_alert_pool_saturated {
+	double saturation;     /* share of the window with work queued */
+	uint64_t queued_max;
+	uint32_t size;
+	uint64_t window_ns;
+};
+
+struct uvs_alert_sync_io {
+	uint64_t count;        /* sync fs calls on loop threads in the window */
+	uint64_t total_ns;
+	uint64_t window_ns;
+};
+
+struct uvs_alert_fds {
+	uint64_t open;
+	uint64_t limit;        /* RLIMIT_NOFILE (UINT64_MAX: unlimited, 0: unknown) */
+	int windows;           /* fd_growth: windows in a row with growth */
+};
+
+struct uvs_alert_close_wait {
+	uint64_t close_wait;   /* sockets in CLOSE_WAIT now */
+	int windows;
+	uint64_t window_ns;
+};
+
+struct uvs_alert_accept_queue {
+	uint64_t queued;       /* connections waiting in the longest accept queue */
+	uint64_t limit;        /* its listener's backlog */
+	uint64_t window_ns;
+};
+
+struct uvs_alert_retransmits {
+	uint64_t retransmits;  /* in the window */
+	uint64_t window_ns;
+};
 
 struct uvs_alert {
 	enum uvs_alert_kind kind;
 	int pid;
-	int tid;
-	enum uvs_role role;
-	bool ongoing;        /* true: still blocked now; false: the loop came back */
-	uint64_t blocked_ns; /* so far (ongoing) or in total (ended) */
-	uint64_t ts_ns;      /* CLOCK_REALTIME when the alert was raised */
-	uint64_t threshold_ns;
-	/* threadpool_saturated: the window's figures */
-	double saturation;
-	uint64_t queued_max;
-	uint32_t pool_size;
-	uint64_t window_ns;
-	/* sync_io_on_loop: calls and their time in the window; fd_*: open fds in count */
-	uint64_t count;
-	uint64_t total_ns;
-	uint64_t limit;        /* fd_*: RLIMIT_NOFILE */
-	int growth_windows;    /* fd_growth: windows in a row with growth */
+	uint64_t ts_ns;        /* CLOCK_REALTIME when the alert was raised */
+	union {
+		struct uvs_alert_loop_blocked loop_blocked;
+		struct uvs_alert_pool_saturated pool_saturated;
+		struct uvs_alert_sync_io sync_io;
+		struct uvs_alert_fds fd_limit;
+		struct uvs_alert_fds fd_growth;
+		struct uvs_alert_close_wait close_wait_growth;
+		struct uvs_alert_accept_queue accept_queue_full;
+		struct uvs_alert_retransmits retransmit_rate;
+	};
+};
+
+/* "loop_blocked", "threadpool_saturated", ...: the JSON "kind" (a schema value). */
+const char *uvs_alert_kind_name(enum uvs_alert_kind kind);
+
+/*
+ * Discrete events, one record each as they happen (an output that draws a timeline wants every
+ * one; the others may ignore them).
+ */
+enum uvs_record_kind {
+	UVS_RECORD_POOL_JOB = 1, /* a job the pool served (--pool-jobs) */
+	UVS_RECORD_SLOW_SYSCALL, /* a slow syscall on a loop thread (--syscalls) */
+};
+
+struct uvs_record {
+	enum uvs_record_kind kind;
+	int pid;
+	union {
+		struct uvs_pool_job_record pool_job;
+		struct uvs_slow_call slow_syscall;
+	};
 };
 
 const char *uvs_role_name(enum uvs_role role);

@@ -12,37 +12,8 @@
 #include <sys/socket.h>
 
 #include "render/json.h"
+#include "util/text.h"
 #include "core/syscall_names.h"
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid (RFC 3629 table). */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0; /* overlong */
-	else if (s[0] == 0xed)
-		hi = 0x9f; /* UTF-16 surrogates */
-	else if (s[0] == 0xf0)
-		lo = 0x90; /* overlong */
-	else if (s[0] == 0xf4)
-		hi = 0x8f; /* above U+10FFFF */
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
 
 static void json_str_n(FILE *out, const char *str, size_t n)
 {
@@ -58,7 +29,7 @@ static void json_str_n(FILE *out, const char *str, size_t n)
 			fprintf(out, "\\u%04x", s[i++]);
 		} else if (s[i] < 0x80) {
 			fputc(s[i++], out);
-		} else if ((len = utf8_seq_len(s + i, n - i))) {
+		} else if ((len = uvs_utf8_len(s + i, n - i))) {
 			fwrite(s + i, 1, len, out);
 			i += len;
 		} else {
@@ -404,6 +375,18 @@ int uvs_json_socket_table(FILE *out, int pid, uint64_t ts_ns, const struct uvs_s
 	return json_end(out);
 }
 
+/* "agent": what uvscope itself lost (every drop and failed insert), in the window. */
+static void json_agent(FILE *out, const struct uvs_agent_snapshot *a)
+{
+	fprintf(out,
+		",\"agent\":{\"events\":%" PRIu64 ",\"drops\":%" PRIu64
+		",\"insert_failures\":%" PRIu64 ",\"pool_jobs_lost\":%" PRIu64
+		",\"pool_records_dropped\":%" PRIu64 ",\"slow_syscalls_dropped\":%" PRIu64
+		",\"syscall_pairs_unfit\":%" PRIu64 ",\"sockets_lost\":%" PRIu64 "}",
+		a->events, a->drops, a->insert_failures, a->pool_jobs_lost, a->pool_records_dropped,
+		a->slow_syscalls_dropped, a->syscall_pairs_unfit, a->sockets_lost);
+}
+
 static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot *s)
 {
 	size_t i, n = s->nloops < UVS_MAX_LOOPS ? s->nloops : UVS_MAX_LOOPS;
@@ -422,10 +405,8 @@ static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot 
 	json_syscalls(out, &s->syscalls);
 	json_fds(out, &s->fds);
 	json_sockets(out, &s->sockets);
-	fprintf(out,
-		",\"agent\":{\"events\":%" PRIu64 ",\"drops\":%" PRIu64
-		",\"insert_failures\":%" PRIu64 "}}",
-		s->agent.events, s->agent.drops, s->agent.insert_failures);
+	json_agent(out, &s->agent);
+	fputc('}', out);
 	return json_end(out);
 }
 
@@ -455,82 +436,64 @@ int uvs_json_summary(FILE *out, const struct uvs_snapshot *s)
 	return json_snapshot(out, "summary", s);
 }
 
-static const char *alert_kind_name(enum uvs_alert_kind kind)
+/* The fields of each kind of alert, after "kind" and "pid". */
+static void json_alert_fields(FILE *out, const struct uvs_alert *a)
 {
-	switch (kind) {
-	case UVS_ALERT_LOOP_BLOCKED:
-		return "loop_blocked";
-	case UVS_ALERT_POOL_SATURATED:
-		return "threadpool_saturated";
-	case UVS_ALERT_SYNC_IO_ON_LOOP:
-		return "sync_io_on_loop";
-	case UVS_ALERT_FD_LIMIT:
-		return "fd_limit";
-	case UVS_ALERT_FD_GROWTH:
-		return "fd_growth";
-	case UVS_ALERT_CLOSE_WAIT_GROWTH:
-		return "close_wait_growth";
-	case UVS_ALERT_ACCEPT_QUEUE_FULL:
-		return "accept_queue_full";
-	case UVS_ALERT_RETRANSMIT_RATE:
-		return "retransmit_rate";
+	switch (a->kind) {
+	case UVS_ALERT_LOOP_BLOCKED: {
+		const struct uvs_alert_loop_blocked *b = &a->loop_blocked;
+
+		fprintf(out, ",\"tid\":%d,\"role\":\"%s\",\"ongoing\":%s,\"blocked_ns\":%" PRIu64
+			",\"threshold_ns\":%" PRIu64, b->tid, uvs_role_name(b->role),
+			json_bool(b->ongoing), b->blocked_ns, b->threshold_ns);
+		return;
 	}
-	return "unknown";
+	case UVS_ALERT_POOL_SATURATED:
+		fputs(",\"saturation\":", out);
+		json_ratio(out, a->pool_saturated.saturation);
+		fprintf(out, ",\"queued_max\":%" PRIu64 ",\"size\":%u,\"window_ns\":%" PRIu64,
+			a->pool_saturated.queued_max, a->pool_saturated.size,
+			a->pool_saturated.window_ns);
+		return;
+	case UVS_ALERT_SYNC_IO_ON_LOOP:
+		fprintf(out, ",\"count\":%" PRIu64 ",\"total_ns\":%" PRIu64 ",\"window_ns\":%" PRIu64,
+			a->sync_io.count, a->sync_io.total_ns, a->sync_io.window_ns);
+		return;
+	case UVS_ALERT_FD_LIMIT:
+		fprintf(out, ",\"open\":%" PRIu64 ",\"limit\":%" PRIu64, a->fd_limit.open,
+			a->fd_limit.limit);
+		return;
+	case UVS_ALERT_FD_GROWTH:
+		fprintf(out, ",\"open\":%" PRIu64 ",\"limit\":%" PRIu64 ",\"windows\":%d",
+			a->fd_growth.open, a->fd_growth.limit, a->fd_growth.windows);
+		return;
+	case UVS_ALERT_CLOSE_WAIT_GROWTH:
+		fprintf(out, ",\"close_wait\":%" PRIu64 ",\"windows\":%d,\"window_ns\":%" PRIu64,
+			a->close_wait_growth.close_wait, a->close_wait_growth.windows,
+			a->close_wait_growth.window_ns);
+		return;
+	case UVS_ALERT_ACCEPT_QUEUE_FULL:
+		fprintf(out, ",\"accept_queue\":%" PRIu64 ",\"limit\":%" PRIu64 ",\"window_ns\":%" PRIu64,
+			a->accept_queue_full.queued, a->accept_queue_full.limit,
+			a->accept_queue_full.window_ns);
+		return;
+	case UVS_ALERT_RETRANSMIT_RATE:
+		fprintf(out, ",\"retransmits\":%" PRIu64 ",\"window_ns\":%" PRIu64,
+			a->retransmit_rate.retransmits, a->retransmit_rate.window_ns);
+		return;
+	}
 }
 
 int uvs_json_alert(FILE *out, const struct uvs_alert *a)
 {
-	if (a->kind == UVS_ALERT_POOL_SATURATED) {
-		fprintf(out, "{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d,"
-			"\"saturation\":", UVS_SCHEMA_VERSION, alert_kind_name(a->kind), a->pid);
-		json_ratio(out, a->saturation);
-		fprintf(out, ",\"queued_max\":%" PRIu64 ",\"size\":%u,\"window_ns\":%" PRIu64
-			",\"ts_ns\":%" PRIu64 "}", a->queued_max, a->pool_size, a->window_ns, a->ts_ns);
-		return json_end(out);
-	}
-	if (a->kind == UVS_ALERT_FD_LIMIT || a->kind == UVS_ALERT_FD_GROWTH) {
-		fprintf(out, "{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d,"
-			"\"open\":%" PRIu64 ",\"limit\":%" PRIu64, UVS_SCHEMA_VERSION,
-			alert_kind_name(a->kind), a->pid, a->count, a->limit);
-		if (a->kind == UVS_ALERT_FD_GROWTH)
-			fprintf(out, ",\"windows\":%d", a->growth_windows);
-		fprintf(out, ",\"ts_ns\":%" PRIu64 "}", a->ts_ns);
-		return json_end(out);
-	}
-	if (a->kind == UVS_ALERT_CLOSE_WAIT_GROWTH || a->kind == UVS_ALERT_ACCEPT_QUEUE_FULL ||
-	    a->kind == UVS_ALERT_RETRANSMIT_RATE) {
-		fprintf(out, "{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d",
-			UVS_SCHEMA_VERSION, alert_kind_name(a->kind), a->pid);
-		if (a->kind == UVS_ALERT_CLOSE_WAIT_GROWTH)
-			fprintf(out, ",\"close_wait\":%" PRIu64 ",\"windows\":%d", a->count,
-				a->growth_windows);
-		else if (a->kind == UVS_ALERT_ACCEPT_QUEUE_FULL)
-			fprintf(out, ",\"accept_queue\":%" PRIu64 ",\"limit\":%" PRIu64, a->count,
-				a->limit);
-		else
-			fprintf(out, ",\"retransmits\":%" PRIu64, a->count);
-		fprintf(out, ",\"window_ns\":%" PRIu64 ",\"ts_ns\":%" PRIu64 "}", a->window_ns,
-			a->ts_ns);
-		return json_end(out);
-	}
-	if (a->kind == UVS_ALERT_SYNC_IO_ON_LOOP) {
-		fprintf(out, "{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d,"
-			"\"count\":%" PRIu64 ",\"total_ns\":%" PRIu64 ",\"window_ns\":%" PRIu64
-			",\"ts_ns\":%" PRIu64 "}", UVS_SCHEMA_VERSION, alert_kind_name(a->kind), a->pid,
-			a->count, a->total_ns, a->window_ns, a->ts_ns);
-		return json_end(out);
-	}
-	fprintf(out,
-		"{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d,\"tid\":%d"
-		",\"role\":\"%s\",\"ongoing\":%s,\"blocked_ns\":%" PRIu64
-		",\"threshold_ns\":%" PRIu64 ",\"ts_ns\":%" PRIu64 "}",
-		UVS_SCHEMA_VERSION, alert_kind_name(a->kind), a->pid, a->tid,
-		uvs_role_name(a->role), json_bool(a->ongoing), a->blocked_ns, a->threshold_ns,
-		a->ts_ns);
+	fprintf(out, "{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d",
+		UVS_SCHEMA_VERSION, uvs_alert_kind_name(a->kind), a->pid);
+	json_alert_fields(out, a);
+	fprintf(out, ",\"ts_ns\":%" PRIu64 "}", a->ts_ns);
 	return json_end(out);
 }
 
-int uvs_json_hello(FILE *out, const struct uvs_json_target *t)
+int uvs_json_hello(FILE *out, const struct uvs_attach_info *t)
 {
 	size_t i;
 
@@ -547,6 +510,8 @@ int uvs_json_hello(FILE *out, const struct uvs_json_target *t)
 	json_str(out, t->mode);
 	fputs(",\"epoll_hooks\":", out);
 	json_str(out, t->epoll_hooks);
+	fputs(",\"collector\":", out);
+	json_str(out, t->collector);
 	fprintf(out, ",\"block_threshold_ns\":%" PRIu64 ",\"interval_ns\":%" PRIu64,
 		t->block_threshold_ns, t->interval_ns);
 	fputs(",\"unavailable\":[", out);
@@ -566,4 +531,50 @@ int uvs_json_hello(FILE *out, const struct uvs_json_target *t)
 	}
 	fputs("]}", out);
 	return json_end(out);
+}
+
+static int json_begin(struct uvs_output *o, const struct uvs_attach_info *a)
+{
+	return uvs_json_hello(o->out, a);
+}
+
+static int json_interval(struct uvs_output *o, const struct uvs_snapshot *s)
+{
+	return uvs_json_interval(o->out, s);
+}
+
+static int json_alert(struct uvs_output *o, const struct uvs_alert *a)
+{
+	return uvs_json_alert(o->out, a);
+}
+
+/* Pool jobs get a line each; slow syscalls are in their interval's "slow_on_loop" already. */
+static int json_record(struct uvs_output *o, const struct uvs_record *r)
+{
+	switch (r->kind) {
+	case UVS_RECORD_POOL_JOB:
+		return uvs_json_pool_job(o->out, r->pid, &r->pool_job);
+	case UVS_RECORD_SLOW_SYSCALL:
+		return 0;
+	}
+	return 0;
+}
+
+static int json_summary(struct uvs_output *o, const struct uvs_snapshot *s)
+{
+	return uvs_json_summary(o->out, s);
+}
+
+static const struct uvs_output_ops json_ops = {
+	.name = "json",
+	.begin = json_begin,
+	.interval = json_interval,
+	.alert = json_alert,
+	.record = json_record,
+	.summary = json_summary,
+};
+
+struct uvs_output *uvs_json_output_new(FILE *out)
+{
+	return uvs_output_new(&json_ops, out, 0);
 }

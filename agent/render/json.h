@@ -9,28 +9,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/output.h"
 #include "core/snapshot.h"
-#include "collect/socket_table.h"
-
-/* What the "attach" line says about the target and the session. NULL or "" become null. */
-struct uvs_json_target {
-	int pid;
-	const char *exe;            /* path of the executable that maps libuv */
-	const char *build_id;       /* its GNU build id in hex */
-	const char *libuv_version;  /* "1.48.0" */
-	const char *node_version;   /* "v22.11.0", NULL when unknown */
-	const char *mode;           /* "epoll" or "exact-phases" */
-	const char *epoll_hooks;    /* "fentry" or "tracepoints": how epoll waits are caught */
-	const char *const *missing; /* what is unavailable and why, one sentence each */
-	size_t nmissing;
-	uint64_t block_threshold_ns;
-	uint64_t interval_ns;
-	const struct uvs_thread_brief *threads; /* every thread of the target, with its role */
-	size_t nthreads;
-};
+#include "core/socket_list.h"
 
 /* First line of a session: "type":"attach". */
-int uvs_json_hello(FILE *out, const struct uvs_json_target *t);
+int uvs_json_hello(FILE *out, const struct uvs_attach_info *t);
 
 /* One window: "type":"interval". */
 int uvs_json_interval(FILE *out, const struct uvs_snapshot *s);
@@ -47,5 +31,8 @@ int uvs_json_socket_table(FILE *out, int pid, uint64_t ts_ns, const struct uvs_s
 
 /* "type":"alert". */
 int uvs_json_alert(FILE *out, const struct uvs_alert *a);
+
+/* The JSON lines output: every line above, as the session produces them, into out. */
+struct uvs_output *uvs_json_output_new(FILE *out);
 
 #endif /* UVSCOPE_OUT_JSON_H */

@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #include "core/snapshot.h"
-#include "collect/socket_table.h"
+#include "core/socket_list.h"
 
 /* A one-line summary, then one row per TCP/UDP socket. Returns 0 or -EIO. */
 int uvs_text_socket_table(FILE *out, int pid, const char *comm, const struct uvs_socket_table *t,

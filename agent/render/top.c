@@ -7,12 +7,15 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/duration.h"
 #include "render/top.h"
-#include "collect/sock_diag.h"
-#include "collect/socket_table.h"
+#include "render/watch.h"
+#include "core/socket_list.h"
+#include "util/clock.h"
 #include "core/syscall_names.h"
 
 #define TOP_COLS 80
@@ -37,8 +40,12 @@ static void line(FILE *out, bool bold, const char *fmt, ...)
 	fprintf(out, "%s%s%s\n", bold ? ANSI_BOLD : "", buf, bold ? ANSI_RESET : "");
 }
 
-/* Copy of a string from the target, printable ASCII only so each byte is one column. */
-static void sanitize(char *dst, size_t cap, const char *src, size_t srclen)
+/*
+ * Copy folded to printable ASCII, so that each byte is one column and the 80-column cut is
+ * exact. Not a sanitizer: text from the target was made safe where it was read (util/text.h);
+ * this only keeps multi-byte and wide characters from throwing the columns off.
+ */
+static void ascii_columns(char *dst, size_t cap, const char *src, size_t srclen)
 {
 	size_t i;
 
@@ -69,8 +76,8 @@ static void header(FILE *out, const struct uvs_snapshot *s, const struct uvs_top
 
 	if (slash && slash[1])
 		base = slash + 1;
-	sanitize(exe, sizeof(exe), base, strlen(base));
-	sanitize(version, sizeof(version), or_unknown(ctx->libuv_version), SIZE_MAX);
+	ascii_columns(exe, sizeof(exe), base, strlen(base));
+	ascii_columns(version, sizeof(version), or_unknown(ctx->libuv_version), SIZE_MAX);
 	uvs_format_duration(ctx->elapsed_ns, up, sizeof(up));
 	uvs_format_duration(s->window_ns, window, sizeof(window));
 	uvs_format_duration(ctx->block_threshold_ns, threshold, sizeof(threshold));
@@ -83,8 +90,11 @@ static void header(FILE *out, const struct uvs_snapshot *s, const struct uvs_top
 		n += snprintf(counters + n, sizeof(counters) - n, "  drops %" PRIu64,
 			      s->agent.drops);
 	if (s->agent.insert_failures)
-		snprintf(counters + n, sizeof(counters) - n, "  insert failures %" PRIu64,
-			 s->agent.insert_failures);
+		n += snprintf(counters + n, sizeof(counters) - n, "  insert failures %" PRIu64,
+			      s->agent.insert_failures);
+	if (uvs_agent_losses(s) > s->agent.drops + s->agent.insert_failures)
+		snprintf(counters + n, sizeof(counters) - n, "  other losses %" PRIu64,
+			 uvs_agent_losses(s) - s->agent.drops - s->agent.insert_failures);
 	line(out, false, "window %s  block threshold %s  %s", window, threshold, counters);
 }
 
@@ -121,7 +131,7 @@ static void loop_row(FILE *out, const struct uvs_loop_snapshot *l, uint64_t wind
 	} else {
 		snprintf(state, sizeof(state), "ok");
 	}
-	sanitize(comm, sizeof(comm), l->comm, sizeof(l->comm));
+	ascii_columns(comm, sizeof(comm), l->comm, sizeof(l->comm));
 	line(out, ansi && l->blocked_now, LOOP_FMT, tid, uvs_role_name(l->role), util, rate, p50,
 	     p99, max, state, comm);
 }
@@ -147,7 +157,7 @@ static void phase_table(FILE *out, const struct uvs_loop_snapshot *l, bool ansi)
 	char max[UVS_DURATION_BUF];
 	int p;
 
-	sanitize(comm, sizeof(comm), l->comm, sizeof(l->comm));
+	ascii_columns(comm, sizeof(comm), l->comm, sizeof(l->comm));
 	line(out, false, "%s", "");
 	line(out, ansi, "phases of %s/%d (%s)", uvs_role_name(l->role), l->tid, comm);
 	line(out, false, PHASE_FMT, "PHASE", "SHARE", "COUNT", "P99", "MAX");
@@ -164,46 +174,45 @@ static void phase_table(FILE *out, const struct uvs_loop_snapshot *l, bool ansi)
 
 static void alert_row(FILE *out, const struct uvs_alert *a)
 {
-	char when[16], blocked[UVS_DURATION_BUF];
+	const struct uvs_alert_loop_blocked *b = &a->loop_blocked;
+	char when[16], buf[UVS_DURATION_BUF];
 
 	uvs_format_clock(a->ts_ns, when, sizeof(when));
-	if (a->kind == UVS_ALERT_POOL_SATURATED) {
-		uvs_format_percent(a->saturation, blocked, sizeof(blocked));
-		line(out, false, "%s  thread pool saturated %s, %" PRIu64 " queued", when, blocked,
-		     a->queued_max);
+	switch (a->kind) {
+	case UVS_ALERT_LOOP_BLOCKED:
+		uvs_format_duration(b->blocked_ns, buf, sizeof(buf));
+		line(out, false, "%s  %s/%d %s %s%s", when, uvs_role_name(b->role), b->tid,
+		     b->ongoing ? "blocked for" : "was blocked for", buf, b->ongoing ? " so far" : "");
+		return;
+	case UVS_ALERT_POOL_SATURATED:
+		uvs_format_percent(a->pool_saturated.saturation, buf, sizeof(buf));
+		line(out, false, "%s  thread pool saturated %s, %" PRIu64 " queued", when, buf,
+		     a->pool_saturated.queued_max);
+		return;
+	case UVS_ALERT_SYNC_IO_ON_LOOP:
+		uvs_format_duration(a->sync_io.total_ns, buf, sizeof(buf));
+		line(out, false, "%s  %" PRIu64 " sync fs calls on a loop thread, %s", when,
+		     a->sync_io.count, buf);
+		return;
+	case UVS_ALERT_FD_LIMIT:
+		line(out, false, "%s  near the fd limit: %" PRIu64 " fds open", when, a->fd_limit.open);
+		return;
+	case UVS_ALERT_FD_GROWTH:
+		line(out, false, "%s  fds growing: %" PRIu64 " fds open", when, a->fd_growth.open);
+		return;
+	case UVS_ALERT_CLOSE_WAIT_GROWTH:
+		line(out, false, "%s  CLOSE_WAIT growing: %" PRIu64 " sockets", when,
+		     a->close_wait_growth.close_wait);
+		return;
+	case UVS_ALERT_ACCEPT_QUEUE_FULL:
+		line(out, false, "%s  accept queue full: %" PRIu64 " of %" PRIu64, when,
+		     a->accept_queue_full.queued, a->accept_queue_full.limit);
+		return;
+	case UVS_ALERT_RETRANSMIT_RATE:
+		line(out, false, "%s  %" PRIu64 " TCP retransmits in an interval", when,
+		     a->retransmit_rate.retransmits);
 		return;
 	}
-	if (a->kind == UVS_ALERT_FD_LIMIT || a->kind == UVS_ALERT_FD_GROWTH) {
-		line(out, false, "%s  %s: %" PRIu64 " fds open", when,
-		     a->kind == UVS_ALERT_FD_LIMIT ? "near the fd limit" : "fds growing", a->count);
-		return;
-	}
-	if (a->kind == UVS_ALERT_CLOSE_WAIT_GROWTH) {
-		line(out, false, "%s  CLOSE_WAIT growing: %" PRIu64 " sockets", when, a->count);
-		return;
-	}
-	if (a->kind == UVS_ALERT_ACCEPT_QUEUE_FULL) {
-		line(out, false, "%s  accept queue full: %" PRIu64 " of %" PRIu64, when, a->count,
-		     a->limit);
-		return;
-	}
-	if (a->kind == UVS_ALERT_RETRANSMIT_RATE) {
-		line(out, false, "%s  %" PRIu64 " TCP retransmits in an interval", when, a->count);
-		return;
-	}
-	if (a->kind == UVS_ALERT_SYNC_IO_ON_LOOP) {
-		uvs_format_duration(a->total_ns, blocked, sizeof(blocked));
-		line(out, false, "%s  %" PRIu64 " sync fs calls on a loop thread, %s", when, a->count,
-		     blocked);
-		return;
-	}
-	uvs_format_duration(a->blocked_ns, blocked, sizeof(blocked));
-	if (a->ongoing)
-		line(out, false, "%s  %s/%d blocked for %s so far", when, uvs_role_name(a->role),
-		     a->tid, blocked);
-	else
-		line(out, false, "%s  %s/%d was blocked for %s", when, uvs_role_name(a->role),
-		     a->tid, blocked);
 }
 
 static void recent_alerts(FILE *out, const struct uvs_top_context *ctx)
@@ -366,4 +375,108 @@ int uvs_top_render(FILE *out, const struct uvs_snapshot *s, const struct uvs_top
 	line(out, false, "%s", "");
 	line(out, false, "q or Ctrl-C to quit");
 	return ferror(out) ? -EIO : 0;
+}
+
+/* What the top output keeps between calls: the attach facts, the last frame, recent alerts. */
+struct top_state {
+	char exe[UVS_PATH_CHARS];
+	char mode[32];
+	char libuv_version[32];
+	int pid;
+	uint64_t block_threshold_ns;
+	uint64_t start_mono;
+	bool have_frame;
+	struct uvs_snapshot *frame;
+	size_t nrecent;
+	struct uvs_alert recent[UVS_TOP_ALERTS];
+};
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static int top_begin(struct uvs_output *o, const struct uvs_attach_info *a)
+{
+	struct top_state *t = o->priv;
+
+	copy_str(t->exe, sizeof(t->exe), a->exe);
+	copy_str(t->mode, sizeof(t->mode), a->mode);
+	copy_str(t->libuv_version, sizeof(t->libuv_version), a->libuv_version);
+	t->pid = a->pid;
+	t->block_threshold_ns = a->block_threshold_ns;
+	t->start_mono = uvs_now_mono();
+	t->frame = calloc(1, sizeof(*t->frame));
+	return t->frame ? 0 : -ENOMEM;
+}
+
+static int top_draw(struct uvs_output *o)
+{
+	struct top_state *t = o->priv;
+	struct uvs_top_context ctx = {
+		.pid = t->pid,
+		.target = t->exe,
+		.mode = t->mode,
+		.libuv_version = t->libuv_version,
+		.block_threshold_ns = t->block_threshold_ns,
+		.elapsed_ns = uvs_now_mono() - t->start_mono,
+		.recent = t->recent,
+		.nrecent = t->nrecent,
+		.ansi = isatty(fileno(o->out)),
+	};
+
+	return t->have_frame ? uvs_top_render(o->out, t->frame, &ctx) : 0;
+}
+
+static int top_interval(struct uvs_output *o, const struct uvs_snapshot *s)
+{
+	struct top_state *t = o->priv;
+
+	if (!t->frame)
+		return -ENOMEM;
+	memcpy(t->frame, s, sizeof(*s));
+	t->have_frame = true;
+	return top_draw(o);
+}
+
+/* An alert redraws the last frame at once, with the alert in it. */
+static int top_alert(struct uvs_output *o, const struct uvs_alert *a)
+{
+	struct top_state *t = o->priv;
+
+	if (t->nrecent == UVS_TOP_ALERTS) {
+		memmove(t->recent, t->recent + 1, sizeof(t->recent[0]) * (UVS_TOP_ALERTS - 1));
+		t->nrecent--;
+	}
+	t->recent[t->nrecent++] = *a;
+	return top_draw(o);
+}
+
+/* The session's summary, as watch prints it, below the last frame. */
+static int top_summary(struct uvs_output *o, const struct uvs_snapshot *s)
+{
+	if (isatty(fileno(o->out)))
+		fputc('\n', o->out);
+	return uvs_watch_summary(o->out, s);
+}
+
+static void top_destroy(struct uvs_output *o)
+{
+	struct top_state *t = o->priv;
+
+	free(t->frame);
+}
+
+static const struct uvs_output_ops top_ops = {
+	.name = "top",
+	.begin = top_begin,
+	.interval = top_interval,
+	.alert = top_alert,
+	.summary = top_summary,
+	.destroy = top_destroy,
+};
+
+struct uvs_output *uvs_top_output_new(FILE *out)
+{
+	return uvs_output_new(&top_ops, out, sizeof(struct top_state));
 }

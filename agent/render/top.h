@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/output.h"
 #include "core/snapshot.h"
 
 /* How many of the recent alerts the view shows (the newest ones). */
@@ -30,5 +31,14 @@ struct uvs_top_context {
 
 /* Draws one frame. Returns 0, or -EIO when out is in error. */
 int uvs_top_render(FILE *out, const struct uvs_snapshot *s, const struct uvs_top_context *ctx);
+
+/* Longest executable path top keeps for its header (it shows the basename). */
+#define UVS_PATH_CHARS 256
+
+/*
+ * The live view as an output: redrawn at every interval and at every alert (with the last
+ * frame), the summary below it at the end.
+ */
+struct uvs_output *uvs_top_output_new(FILE *out);
 
 #endif /* UVSCOPE_OUT_TOP_H */

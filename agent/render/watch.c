@@ -9,7 +9,7 @@
 
 #include "util/duration.h"
 #include "render/watch.h"
-#include "collect/sock_diag.h"
+#include "core/socket_list.h"
 #include "core/syscall_names.h"
 
 static size_t nloops(const struct uvs_snapshot *s)
@@ -129,6 +129,8 @@ int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)
 	put_sockets(out, &s->sockets);
 	if (s->fds.available)
 		fprintf(out, " | fds %" PRIu64 " (%+" PRId64 ")", s->fds.open, s->fds.growth);
+	if (uvs_agent_losses(s))
+		fprintf(out, " | LOST %" PRIu64, uvs_agent_losses(s));
 	fputc('\n', out);
 	return ferror(out) ? -EIO : 0;
 }
@@ -162,70 +164,64 @@ static const char *role_loop_name(enum uvs_role role)
 	return names[role];
 }
 
-int uvs_watch_alert(FILE *out, const struct uvs_alert *a)
+static void watch_loop_blocked(FILE *out, const struct uvs_alert_loop_blocked *b)
 {
 	char blocked[UVS_DURATION_BUF], threshold[UVS_DURATION_BUF];
 
-	put_clock(out, a->ts_ns);
-	if (a->kind == UVS_ALERT_POOL_SATURATED) {
-		uvs_format_percent(a->saturation, threshold, sizeof(threshold));
-		fprintf(out, " ALERT thread pool saturated: work waited %s of the time, up to %"
-			PRIu64 " jobs queued behind %u threads\n", threshold, a->queued_max,
-			a->pool_size);
-		return ferror(out) ? -EIO : 0;
-	}
-	if (a->kind == UVS_ALERT_FD_LIMIT) {
-		fprintf(out, " ALERT file descriptors: %" PRIu64 " open of a limit of %" PRIu64 "\n",
-			a->count, a->limit);
-		return ferror(out) ? -EIO : 0;
-	}
-	if (a->kind == UVS_ALERT_FD_GROWTH) {
-		fprintf(out, " ALERT file descriptors grew in each of the last %d intervals: %" PRIu64
-			" open (a leak?)\n", a->growth_windows, a->count);
-		return ferror(out) ? -EIO : 0;
-	}
-	if (a->kind == UVS_ALERT_CLOSE_WAIT_GROWTH) {
-		fprintf(out, " ALERT sockets in CLOSE_WAIT grew in each of the last %d intervals: %"
-			PRIu64 " (the peers closed; the app never ended them)\n", a->growth_windows,
-			a->count);
-		return ferror(out) ? -EIO : 0;
-	}
-	if (a->kind == UVS_ALERT_ACCEPT_QUEUE_FULL) {
-		fprintf(out, " ALERT accept queue full: %" PRIu64 " connections waiting, limit %"
-			PRIu64 " (new ones are dropped)\n", a->count, a->limit);
-		return ferror(out) ? -EIO : 0;
-	}
-	if (a->kind == UVS_ALERT_RETRANSMIT_RATE) {
-		uvs_format_duration(a->window_ns, blocked, sizeof(blocked));
-		fprintf(out, " ALERT TCP retransmits: %" PRIu64 " in %s\n", a->count, blocked);
-		return ferror(out) ? -EIO : 0;
-	}
-	if (a->kind == UVS_ALERT_SYNC_IO_ON_LOOP) {
-		uvs_format_duration(a->total_ns, blocked, sizeof(blocked));
-		fprintf(out, " ALERT sync fs on a loop thread: %" PRIu64 " calls, %s\n", a->count,
-			blocked);
-		return ferror(out) ? -EIO : 0;
-	}
-	uvs_format_duration(a->blocked_ns, blocked, sizeof(blocked));
-	uvs_format_duration(a->threshold_ns, threshold, sizeof(threshold));
-	fprintf(out, " ALERT loop blocked: %s (tid %d) ", role_loop_name(a->role), a->tid);
-	if (a->ongoing)
+	uvs_format_duration(b->blocked_ns, blocked, sizeof(blocked));
+	uvs_format_duration(b->threshold_ns, threshold, sizeof(threshold));
+	fprintf(out, " ALERT loop blocked: %s (tid %d) ", role_loop_name(b->role), b->tid);
+	if (b->ongoing)
 		fprintf(out, "blocked for %s so far (threshold %s)\n", blocked, threshold);
 	else
 		fprintf(out, "was blocked for %s\n", blocked);
-	return ferror(out) ? -EIO : 0;
 }
 
-/* comm comes from the target and may hold anything: printable ASCII only, for the terminal. */
-static void put_safe(FILE *out, const char *s, size_t n)
+int uvs_watch_alert(FILE *out, const struct uvs_alert *a)
 {
-	size_t i;
+	char buf[UVS_DURATION_BUF];
 
-	for (i = 0; i < n && s[i]; i++) {
-		unsigned char c = s[i];
-
-		fputc(c >= 0x20 && c < 0x7f ? c : '?', out);
+	put_clock(out, a->ts_ns);
+	switch (a->kind) {
+	case UVS_ALERT_LOOP_BLOCKED:
+		watch_loop_blocked(out, &a->loop_blocked);
+		break;
+	case UVS_ALERT_POOL_SATURATED:
+		uvs_format_percent(a->pool_saturated.saturation, buf, sizeof(buf));
+		fprintf(out, " ALERT thread pool saturated: work waited %s of the time, up to %"
+			PRIu64 " jobs queued behind %u threads\n", buf, a->pool_saturated.queued_max,
+			a->pool_saturated.size);
+		break;
+	case UVS_ALERT_SYNC_IO_ON_LOOP:
+		uvs_format_duration(a->sync_io.total_ns, buf, sizeof(buf));
+		fprintf(out, " ALERT sync fs on a loop thread: %" PRIu64 " calls, %s\n",
+			a->sync_io.count, buf);
+		break;
+	case UVS_ALERT_FD_LIMIT:
+		fprintf(out, " ALERT file descriptors: %" PRIu64 " open of a limit of %" PRIu64 "\n",
+			a->fd_limit.open, a->fd_limit.limit);
+		break;
+	case UVS_ALERT_FD_GROWTH:
+		fprintf(out, " ALERT file descriptors grew in each of the last %d intervals: %" PRIu64
+			" open (a leak?)\n", a->fd_growth.windows, a->fd_growth.open);
+		break;
+	case UVS_ALERT_CLOSE_WAIT_GROWTH:
+		fprintf(out, " ALERT sockets in CLOSE_WAIT grew in each of the last %d intervals: %"
+			PRIu64 " (the peers closed; the app never ended them)\n",
+			a->close_wait_growth.windows, a->close_wait_growth.close_wait);
+		break;
+	case UVS_ALERT_ACCEPT_QUEUE_FULL:
+		fprintf(out, " ALERT accept queue full: %" PRIu64 " connections waiting, limit %"
+			PRIu64 " (new ones are dropped)\n", a->accept_queue_full.queued,
+			a->accept_queue_full.limit);
+		break;
+	case UVS_ALERT_RETRANSMIT_RATE:
+		uvs_format_duration(a->retransmit_rate.window_ns, buf, sizeof(buf));
+		fprintf(out, " ALERT TCP retransmits: %" PRIu64 " in %s\n",
+			a->retransmit_rate.retransmits, buf);
+		break;
 	}
+	return ferror(out) ? -EIO : 0;
 }
 
 static void summary_phases(FILE *out, const struct uvs_loop_snapshot *l)
@@ -251,9 +247,9 @@ static void summary_loop(FILE *out, const struct uvs_loop_snapshot *l)
 	char pct[16];
 
 	uvs_format_percent(l->utilization, pct, sizeof(pct));
-	fprintf(out, "  %s/%d (", uvs_role_name(l->role), l->tid);
-	put_safe(out, l->comm, sizeof(l->comm));
-	fprintf(out, "): %" PRIu64 " iterations, util %s, busy", l->iterations, pct);
+	/* comm was sanitized where it was read (util/text.h): it is safe to print. */
+	fprintf(out, "  %s/%d (%.*s): %" PRIu64 " iterations, util %s, busy", uvs_role_name(l->role), l->tid,
+		(int)strnlen(l->comm, sizeof(l->comm)), l->comm, l->iterations, pct);
 	put_dur(out, "p50", l->busy_p50_ns);
 	put_dur(out, "p99", l->busy_p99_ns);
 	put_dur(out, "max", l->busy_max_ns);
@@ -268,9 +264,9 @@ static void put_dns_names(FILE *out, const struct uvs_pool_snapshot *p)
 	size_t i;
 
 	for (i = 0; i < p->ndns && i < UVS_DNS_TOP; i++) {
-		fputs(i ? ", " : ", names: ", out);
-		put_safe(out, p->dns[i].name, sizeof(p->dns[i].name));
-		fprintf(out, " %" PRIu64, p->dns[i].count);
+		fprintf(out, "%s%.*s %" PRIu64, i ? ", " : ", names: ",
+			(int)strnlen(p->dns[i].name, sizeof(p->dns[i].name)), p->dns[i].name,
+			p->dns[i].count);
 	}
 }
 
@@ -325,6 +321,20 @@ static void summary_syscalls(FILE *out, const struct uvs_syscalls_snapshot *y)
 	}
 }
 
+/* Every counter of what uvscope lost, one line, only when something was. */
+static void put_losses(FILE *out, const struct uvs_snapshot *s)
+{
+	const struct uvs_agent_snapshot *a = &s->agent;
+
+	if (!uvs_agent_losses(s))
+		return;
+	fprintf(out, "  lost: %" PRIu64 " pool jobs not followed, %" PRIu64 " pool job records, %"
+		PRIu64 " syscalls not counted, %" PRIu64 " syscall pairs without a slot, %" PRIu64
+		" slow syscall events, %" PRIu64 " sockets not followed\n", a->pool_jobs_lost,
+		a->pool_records_dropped, s->syscalls.lost, a->syscall_pairs_unfit,
+		a->slow_syscalls_dropped, a->sockets_lost);
+}
+
 int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
 {
 	char window[UVS_DURATION_BUF];
@@ -345,5 +355,45 @@ int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
 		summary_syscalls(out, &s->syscalls);
 	fprintf(out, "  agent: %" PRIu64 " events, %" PRIu64 " dropped, %" PRIu64
 		" insert failures\n", s->agent.events, s->agent.drops, s->agent.insert_failures);
+	put_losses(out, s);
 	return ferror(out) ? -EIO : 0;
+}
+
+static int watch_interval(struct uvs_output *o, const struct uvs_snapshot *s)
+{
+	return uvs_watch_interval(o->out, s);
+}
+
+static int watch_alert(struct uvs_output *o, const struct uvs_alert *a)
+{
+	return uvs_watch_alert(o->out, a);
+}
+
+static int watch_record(struct uvs_output *o, const struct uvs_record *r)
+{
+	switch (r->kind) {
+	case UVS_RECORD_POOL_JOB:
+		return uvs_watch_pool_job(o->out, &r->pool_job);
+	case UVS_RECORD_SLOW_SYSCALL:
+		return 0; /* shown in its interval's line */
+	}
+	return 0;
+}
+
+static int watch_summary(struct uvs_output *o, const struct uvs_snapshot *s)
+{
+	return uvs_watch_summary(o->out, s);
+}
+
+static const struct uvs_output_ops watch_ops = {
+	.name = "watch",
+	.interval = watch_interval,
+	.alert = watch_alert,
+	.record = watch_record,
+	.summary = watch_summary,
+};
+
+struct uvs_output *uvs_watch_output_new(FILE *out)
+{
+	return uvs_output_new(&watch_ops, out, 0);
 }

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 
+#include "core/output.h"
 #include "core/snapshot.h"
 
 /* "21:50:03 main/4242 util 41.2% it 1203 p99 3.20ms max 12.0ms | worker/4250 ..." */
@@ -21,5 +22,8 @@ int uvs_watch_pool_job(FILE *out, const struct uvs_pool_job_record *j);
 
 /* A few lines per loop for the whole session, with the phase table in exact-phase mode. */
 int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s);
+
+/* The `watch` output: the lines above, as the session produces them, into out. */
+struct uvs_output *uvs_watch_output_new(FILE *out);
 
 #endif /* UVSCOPE_OUT_WATCH_H */

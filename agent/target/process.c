@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/text.h"
 #include "target/process.h"
 #include "target/thread_roles.h"
 
@@ -242,14 +243,18 @@ static void find_node_object(struct uvs_target *t, struct object_list *l, uint64
 	}
 }
 
-static void read_comm(pid_t pid, pid_t tid, char *out, size_t cap)
+void uvs_read_thread_comm(pid_t pid, pid_t tid, char *out, size_t cap)
 {
 	char path[64];
 
+	if (!cap)
+		return;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
 	if (uvs_read_file(path, out, cap) < 0)
 		out[0] = '\0';
 	out[strcspn(out, "\n")] = '\0';
+	/* The target names its threads (process.title, prctl): anything may be in there. */
+	uvs_sanitize(out, cap);
 }
 
 int uvs_target_open(struct uvs_target *t, pid_t pid, char *why, size_t cap)
@@ -267,7 +272,7 @@ int uvs_target_open(struct uvs_target *t, pid_t pid, char *why, size_t cap)
 		snprintf(why, cap, "no such process: %d", (int)pid);
 		return -ESRCH;
 	}
-	read_comm(pid, pid, t->comm, sizeof(t->comm));
+	uvs_read_thread_comm(pid, pid, t->comm, sizeof(t->comm));
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	n = readlink(path, t->exe, sizeof(t->exe) - 1);
 	if (n < 0 || stat(path, &st)) {
@@ -278,6 +283,7 @@ int uvs_target_open(struct uvs_target *t, pid_t pid, char *why, size_t cap)
 		return err;
 	}
 	t->exe[n] = '\0';
+	uvs_sanitize(t->exe, sizeof(t->exe));
 	objects = calloc(1, sizeof(*objects));
 	if (!objects)
 		return -ENOMEM;
@@ -312,32 +318,65 @@ void uvs_target_close(struct uvs_target *t)
 	close_object(&t->node);
 }
 
-static struct uvs_thread *find_thread(struct uvs_target *t, pid_t tid)
+static struct uvs_thread *find_thread(const struct uvs_target *t, pid_t tid)
 {
 	size_t i;
 
 	for (i = 0; i < t->nthreads; i++)
 		if (t->threads[i].tid == tid)
-			return &t->threads[i];
+			return (struct uvs_thread *)&t->threads[i];
 	return NULL;
 }
 
-static void classify(struct uvs_target *t, struct uvs_thread *th)
+/* Classifies every thread whose role is not known yet, with one read of the memory map. */
+static void classify_unknown(struct uvs_target *t)
 {
-	enum uvs_role role;
+	struct uvs_ranges maps = { 0 };
+	bool read = false;
+	size_t i;
 
-	if (th->role_known)
-		return;
-	if (uvs_classify_thread(t, th->tid, &role) == 0) {
-		th->role = role;
-		th->role_known = true;
+	for (i = 0; i < t->nthreads; i++) {
+		struct uvs_thread *th = &t->threads[i];
+		enum uvs_role role;
+
+		if (th->role_known)
+			continue;
+		if (th->tid == t->pid) {
+			th->role = UVS_ROLE_MAIN;
+			th->role_known = true;
+			continue;
+		}
+		if (!read) {
+			read = true;
+			if (uvs_ranges_read_maps(t->pid, &maps))
+				break;
+		}
+		if (uvs_classify_thread(t, &maps, th->tid, &role) == 0) {
+			th->role = role;
+			th->role_known = true;
+		}
 	}
+	uvs_ranges_free(&maps);
+}
+
+/* An exited thread's role, kept for the figures that come after it is gone. */
+static void remember_exited(struct uvs_target *t, const struct uvs_thread *th)
+{
+	if (!th->role_known)
+		return;
+	if (t->nhistory == UVS_ROLE_HISTORY) {
+		/* Forget the oldest: the likeliest to have no figures left to place. */
+		memmove(t->history, t->history + 1, sizeof(t->history[0]) * (UVS_ROLE_HISTORY - 1));
+		t->nhistory--;
+	}
+	t->history[t->nhistory].tid = th->tid;
+	t->history[t->nhistory++].role = th->role;
 }
 
 int uvs_target_refresh_threads(struct uvs_target *t)
 {
 	struct uvs_thread *old = NULL;
-	size_t nold = t->nthreads, n = 0;
+	size_t nold = t->nthreads, n = 0, i, j;
 	char path[64];
 	struct dirent *de;
 	DIR *dir;
@@ -358,7 +397,6 @@ int uvs_target_refresh_threads(struct uvs_target *t)
 		struct uvs_thread *th = &t->threads[n];
 		char *end;
 		long tid = strtol(de->d_name, &end, 10);
-		size_t i;
 
 		if (*end || tid <= 0)
 			continue;
@@ -367,32 +405,55 @@ int uvs_target_refresh_threads(struct uvs_target *t)
 		for (i = 0; i < nold; i++)
 			if (old[i].tid == th->tid)
 				*th = old[i];
-		read_comm(t->pid, th->tid, th->comm, sizeof(th->comm));
+		uvs_read_thread_comm(t->pid, th->tid, th->comm, sizeof(th->comm));
 		n++;
 	}
 	closedir(dir);
-	free(old);
 	t->nthreads = n;
-	for (n = 0; n < t->nthreads; n++)
-		classify(t, &t->threads[n]);
+	for (i = 0; i < nold; i++) {
+		for (j = 0; j < n && t->threads[j].tid != old[i].tid; j++)
+			;
+		if (j == n)
+			remember_exited(t, &old[i]);
+	}
+	free(old);
+	classify_unknown(t);
 	return 0;
 }
 
-enum uvs_role uvs_target_role(struct uvs_target *t, pid_t tid, bool *known)
+void uvs_target_learn_thread(struct uvs_target *t, pid_t tid)
 {
 	struct uvs_thread *th = find_thread(t, tid);
 
 	if (!th) {
-		uvs_target_refresh_threads(t);
-		th = find_thread(t, tid);
+		if (t->nthreads == UVS_MAX_THREADS)
+			return;
+		th = &t->threads[t->nthreads++];
+		memset(th, 0, sizeof(*th));
+		th->tid = tid;
+		uvs_read_thread_comm(t->pid, tid, th->comm, sizeof(th->comm));
 	}
-	if (!th) {
-		*known = false;
-		return UVS_ROLE_OTHER;
+	if (!th->role_known)
+		classify_unknown(t);
+}
+
+enum uvs_role uvs_target_role(const struct uvs_target *t, pid_t tid, bool *known)
+{
+	const struct uvs_thread *th = find_thread(t, tid);
+	size_t i;
+
+	if (th) {
+		*known = th->role_known;
+		return th->role;
 	}
-	classify(t, th);
-	*known = th->role_known;
-	return th->role;
+	for (i = t->nhistory; i-- > 0;) {
+		if (t->history[i].tid == tid) {
+			*known = true;
+			return t->history[i].role;
+		}
+	}
+	*known = false;
+	return UVS_ROLE_OTHER;
 }
 
 struct code_search {

@@ -13,6 +13,7 @@
 #include "target/elf.h"
 #include "target/procfs.h"
 #include "core/snapshot.h"
+#include "target/thread_roles.h"
 
 #define UVS_MAX_THREADS 4096
 
@@ -24,17 +25,19 @@ struct uvs_object {
 	struct uvs_elf *elf;
 };
 
-/* A function's runtime address range in the target, [start, end); both 0 when unknown. */
-struct uvs_range {
-	uint64_t start;
-	uint64_t end;
-};
-
 struct uvs_thread {
 	pid_t tid;
 	enum uvs_role role;
 	bool role_known; /* false until the thread was seen stopped in a syscall */
-	char comm[16];
+	char comm[16];   /* sanitized where read */
+};
+
+/* The roles of threads that have exited, newest last, for figures that arrive after the exit. */
+#define UVS_ROLE_HISTORY 1024
+
+struct uvs_role_seen {
+	pid_t tid;
+	enum uvs_role role;
 };
 
 struct uvs_target {
@@ -48,9 +51,12 @@ struct uvs_target {
 	bool build_id_checked;     /* the same build-id was found in the target's memory */
 	char libuv_version[24];    /* "1.46.0", or "unknown" */
 	uint32_t libuv_hex;        /* 0x012e00 for 1.46.0; 0 when unknown */
-	struct uvs_range fn_uv_run, fn_pool_worker, fn_worker_run;
+	struct uvs_range fn_uv_run, fn_pool_worker, fn_worker_run; /* runtime; 0 when unknown */
+	char node_version[32];     /* "v20.20.2", empty when unknown */
 	size_t nthreads;
 	struct uvs_thread threads[UVS_MAX_THREADS];
+	size_t nhistory;           /* exited threads whose role was known */
+	struct uvs_role_seen history[UVS_ROLE_HISTORY];
 };
 
 /*
@@ -70,11 +76,27 @@ int uvs_target_open(struct uvs_target *t, pid_t pid, char *why, size_t cap);
 /* Releases what uvs_target_open took; safe on a zeroed or half-opened target. */
 void uvs_target_close(struct uvs_target *t);
 
-/* Re-lists the threads, keeping known roles and classifying new ones. Returns 0 or -errno. */
+/*
+ * Re-lists the threads, keeping known roles, classifying threads whose role is not known yet
+ * (one read of /proc/PID/maps for all of them, and only when there are some) and remembering
+ * the roles of threads that exited. Call once per window. Returns 0 or -errno.
+ */
 int uvs_target_refresh_threads(struct uvs_target *t);
 
-/* The role of one thread (classified now if unknown); UVS_ROLE_OTHER when it can't tell. */
-enum uvs_role uvs_target_role(struct uvs_target *t, pid_t tid, bool *known);
+/*
+ * A thread just did something that tells its role is worth knowing now (it waited in a loop's
+ * epoll for the first time): list it if it is new and classify it while it waits.
+ */
+void uvs_target_learn_thread(struct uvs_target *t, pid_t tid);
+
+/*
+ * The role of a thread as last known: a live thread's, or an exited one's from the history.
+ * Reads nothing: UVS_ROLE_OTHER with *known false when the thread was never placed.
+ */
+enum uvs_role uvs_target_role(const struct uvs_target *t, pid_t tid, bool *known);
+
+/* Reads the name of a thread of pid (/proc/PID/task/TID/comm), sanitized; "" when unreadable. */
+void uvs_read_thread_comm(pid_t pid, pid_t tid, char *out, size_t cap);
 
 /*
  * True when the runtime address lies in an executable mapping of the object's own file, so a

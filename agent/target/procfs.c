@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "target/procfs.h"
+#include "util/text.h"
 
 ssize_t uvs_read_file(const char *path, char *buf, size_t cap)
 {
@@ -66,6 +67,8 @@ int uvs_parse_maps_line(const char *line, struct uvs_map *m)
 		return -EINVAL;
 	memcpy(m->path, path, len);
 	m->path[len] = '\0';
+	/* File names are the target's to choose; every use of a path is for display or equality. */
+	uvs_sanitize(m->path, sizeof(m->path));
 	return 0;
 }
 

@@ -22,7 +22,7 @@ struct uvs_map {
 	uint64_t inode;
 	bool exec;
 	bool read;
-	char path[UVS_PATH_MAX]; /* empty for anonymous mappings */
+	char path[UVS_PATH_MAX]; /* empty for anonymous mappings; sanitized (util/text.h) */
 };
 
 /* Reads at most cap-1 bytes of a file and NUL-terminates; returns the length or -errno. */

@@ -33,27 +33,29 @@ enum uvs_role uvs_role_from_stack(const struct uvs_target *t, pid_t tid, const u
 	return loop ? UVS_ROLE_LOOP : UVS_ROLE_OTHER;
 }
 
-struct stack_map_search {
-	uint64_t sp;
-	uint64_t end;
-};
-
-static int find_stack_end(const struct uvs_map *m, void *arg)
+/* The end of the readable mapping that holds addr, from a sorted list; 0 when none does. */
+static uint64_t mapping_end(const struct uvs_ranges *maps, uint64_t addr)
 {
-	struct stack_map_search *s = arg;
+	size_t lo = 0, hi = maps->n;
 
-	if (s->sp >= m->start && s->sp < m->end) {
-		s->end = m->end;
-		return 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (addr < maps->r[mid].start)
+			hi = mid;
+		else if (addr >= maps->r[mid].end)
+			lo = mid + 1;
+		else
+			return maps->r[mid].end;
 	}
 	return 0;
 }
 
-int uvs_classify_thread(const struct uvs_target *t, pid_t tid, enum uvs_role *role)
+int uvs_classify_thread(const struct uvs_target *t, const struct uvs_ranges *maps, pid_t tid,
+			enum uvs_role *role)
 {
-	struct stack_map_search search = { 0 };
 	char path[96], text[512];
-	uint64_t sp, pc, len;
+	uint64_t sp, pc, len, end;
 	uint64_t *words;
 	long nr;
 	int err;
@@ -69,10 +71,11 @@ int uvs_classify_thread(const struct uvs_target *t, pid_t tid, enum uvs_role *ro
 	err = uvs_parse_syscall_file(text, &nr, &sp, &pc);
 	if (err)
 		return err;
-	search.sp = sp;
-	if (uvs_maps_foreach(t->pid, find_stack_end, &search) != 1)
+	/* Only the thread's own stack mapping: past its end lies unrelated memory. */
+	end = mapping_end(maps, sp);
+	if (!end)
 		return -EFAULT;
-	len = search.end - sp;
+	len = end - sp;
 	if (len > UVS_STACK_SCAN_BYTES)
 		len = UVS_STACK_SCAN_BYTES;
 	len &= ~7ULL;
@@ -86,4 +89,39 @@ int uvs_classify_thread(const struct uvs_target *t, pid_t tid, enum uvs_role *ro
 		*role = uvs_role_from_stack(t, tid, words, len / 8);
 	free(words);
 	return err;
+}
+
+static int add_readable(const struct uvs_map *m, void *arg)
+{
+	struct uvs_ranges *maps = arg;
+	struct uvs_range *grown;
+
+	if (!m->read)
+		return 0;
+	if (maps->n == maps->cap) {
+		size_t cap = maps->cap ? maps->cap * 2 : 256;
+
+		/* A bound on what one target can make us hold: far above any real process. */
+		if (cap > (1u << 20) || !(grown = realloc(maps->r, cap * sizeof(*grown))))
+			return -ENOMEM;
+		maps->r = grown;
+		maps->cap = cap;
+	}
+	maps->r[maps->n].start = m->start;
+	maps->r[maps->n++].end = m->end;
+	return 0;
+}
+
+int uvs_ranges_read_maps(pid_t pid, struct uvs_ranges *maps)
+{
+	maps->n = 0;
+	/* /proc/PID/maps is sorted by address: the list is too. */
+	return uvs_maps_foreach(pid, add_readable, maps);
+}
+
+void uvs_ranges_free(struct uvs_ranges *maps)
+{
+	free(maps->r);
+	maps->r = NULL;
+	maps->n = maps->cap = 0;
 }

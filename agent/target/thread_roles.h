@@ -16,6 +16,22 @@
 
 struct uvs_target;
 
+/* An address range [start, end). */
+struct uvs_range {
+	uint64_t start;
+	uint64_t end;
+};
+
+/* The readable mappings of a process, sorted by address (read once, used for many threads). */
+struct uvs_ranges {
+	struct uvs_range *r;
+	size_t n, cap;
+};
+
+/* Reads the readable mappings of pid. Returns 0 or -errno. */
+int uvs_ranges_read_maps(pid_t pid, struct uvs_ranges *maps);
+void uvs_ranges_free(struct uvs_ranges *maps);
+
 /* Upper bound on how much of a thread's stack we read, from its stack pointer up. */
 #define UVS_STACK_SCAN_BYTES (64 * 1024)
 
@@ -24,9 +40,11 @@ enum uvs_role uvs_role_from_stack(const struct uvs_target *t, pid_t tid, const u
 				  size_t nwords);
 
 /*
- * Reads the stack of a thread that is stopped in a syscall and classifies it. Returns 0 and
- * sets *role, -EAGAIN when the thread is running (try later), or -errno.
+ * Reads the stack of a thread that is stopped in a syscall (bounded by its stack mapping, found
+ * in maps) and classifies it. Returns 0 and sets *role, -EAGAIN when the thread is running (try
+ * later), or -errno.
  */
-int uvs_classify_thread(const struct uvs_target *t, pid_t tid, enum uvs_role *role);
+int uvs_classify_thread(const struct uvs_target *t, const struct uvs_ranges *maps, pid_t tid,
+			enum uvs_role *role);
 
 #endif

@@ -60,6 +60,13 @@ struct uvs_pool_stats {
 	__u64 queued_ns;       /* completed spans of a non-empty queue */
 	__u64 sync_fs;         /* uv__fs_work calls never submitted: run on the calling thread */
 	__u64 sync_fs_ns;
+	/*
+	 * ... of which on a loop thread: one the loop object knows (it has waited in its loop's
+	 * epoll), looked up when the call returns, so a Worker that exits before the agent reads
+	 * the window is still placed right.
+	 */
+	__u64 sync_fs_loop;
+	__u64 sync_fs_loop_ns;
 	__u64 lost;            /* jobs we could not track (map full) */
 	__u64 job_event_drops; /* per-job records the ring buffer had no room for */
 	__u64 fs_ops[UVS_FS_OPS];
@@ -73,12 +80,6 @@ struct uvs_pool_job {
 	__u64 end_ns;
 	__u32 kind;
 	__u32 fs_type;
-};
-
-/* Sync fs calls per thread (the agent names the loop threads among them). */
-struct uvs_sync_fs {
-	__u64 count;
-	__u64 total_ns;
 };
 
 #define UVS_POOL_MAX_JOBS 16384

@@ -16,6 +16,17 @@
 #define UVS_SOCK_MAX_PORTS 1024 /* listening ports of the target */
 #define UVS_SOCK_MAX_PEERS 4096 /* remote endpoints with retransmits */
 
+/*
+ * A listening port of the target. The same port number is free in every network namespace (a
+ * Kubernetes node runs many servers on 8080), so the port alone would take in connections
+ * accepted by servers in other pods: the key is the namespace's inode number and the port.
+ */
+struct uvs_listen_key {
+	__u32 netns;  /* inode number of the network namespace (/proc/PID/ns/net) */
+	__u16 port;   /* host order */
+	__u16 pad;
+};
+
 /* What we know of one of the target's sockets, keyed by its socket cookie. */
 struct uvs_sock_info {
 	__u64 state_ns;    /* when it entered its current state */

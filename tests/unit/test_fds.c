@@ -41,19 +41,26 @@ Test(fds, limits_file)
 /* Our own process as the reference: open known fds and see each counted by type. */
 Test(fds, scan_self)
 {
-	struct uvs_fd_snapshot before, after;
+	struct uvs_fd_table before = { 0 }, after = { 0 };
 	int p[2], s[2], f;
 
-	cr_assert_eq(uvs_fds_scan(getpid(), &before), 0);
+	cr_assert_eq(uvs_fd_table_read(getpid(), &before), 0);
 	cr_assert_eq(pipe(p), 0);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
 	f = open("/dev/null", O_RDONLY);
-	cr_assert_eq(uvs_fds_scan(getpid(), &after), 0);
+	cr_assert_eq(uvs_fd_table_read(getpid(), &after), 0);
 	cr_expect_eq(after.by_type[UVS_FD_PIPE] - before.by_type[UVS_FD_PIPE], 2);
 	cr_expect_eq(after.by_type[UVS_FD_SOCKET] - before.by_type[UVS_FD_SOCKET], 2);
 	cr_expect_eq(after.by_type[UVS_FD_FILE] - before.by_type[UVS_FD_FILE], 1);
 	cr_expect_eq(after.open - before.open, 5);
-	cr_expect(after.limit > 0);
+	cr_expect(uvs_fds_limit(getpid()) > 0);
+	/* The socket pair: two inodes, both Unix by their sockfs name. */
+	cr_expect_eq(after.nsockets - before.nsockets, 2);
+	for (size_t i = 0; i < after.nsockets; i++)
+		if (!uvs_fd_table_socket(&before, after.sockets[i].inode))
+			cr_expect_eq(after.sockets[i].proto, UVS_PROTO_UNIX);
 	close(p[0]), close(p[1]), close(s[0]), close(s[1]), close(f);
-	cr_assert_eq(uvs_fds_scan(999999999, &after), -ENOENT);
+	cr_assert_eq(uvs_fd_table_read(999999999, &after), -ENOENT);
+	uvs_fd_table_free(&before);
+	uvs_fd_table_free(&after);
 }

@@ -101,7 +101,9 @@ static void build_snapshot(void)
 	"\"busy_p50_ns\":40,\"busy_p99_ns\":1200000000,\"busy_max_ns\":1200000000,"       \
 	"\"blocks\":0,\"blocked_now\":true,\"blocked_for_ns\":1200000000,\"phases\":null}"
 
-#define AGENT "\"threadpool\":null,\"syscalls\":null,\"fds\":null,\"sockets\":null,\"agent\":{\"events\":98765,\"drops\":2,\"insert_failures\":0}"
+#define AGENT "\"threadpool\":null,\"syscalls\":null,\"fds\":null,\"sockets\":null,\"agent\":{\"events\":98765,\"drops\":2,\"insert_failures\":0" \
+	",\"pool_jobs_lost\":0,\"pool_records_dropped\":0,\"slow_syscalls_dropped\":0," \
+	"\"syscall_pairs_unfit\":0,\"sockets_lost\":0}"
 
 Test(json, interval_golden)
 {
@@ -200,7 +202,7 @@ Test(json, utf8_validation)
 		{ "\xf0\x9f", "\"\\ufffd\\ufffd\"" },                     /* cut at the end */
 		{ "\t\r\x1f", "\"\\u0009\\u000d\\u001f\"" },
 	};
-	struct uvs_json_target t = { .pid = 1 };
+	struct uvs_attach_info t = { .pid = 1 };
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -218,12 +220,9 @@ Test(json, alert_golden)
 	struct uvs_alert a = {
 		.kind = UVS_ALERT_LOOP_BLOCKED,
 		.pid = 4242,
-		.tid = 4250,
-		.role = UVS_ROLE_WORKER,
-		.ongoing = true,
-		.blocked_ns = 250000000,
 		.ts_ns = 1732657803000000000ull,
-		.threshold_ns = 100000000,
+		.loop_blocked = { .tid = 4250, .role = UVS_ROLE_WORKER, .ongoing = true,
+				  .blocked_ns = 250000000, .threshold_ns = 100000000 },
 	};
 	char *got = RENDER(uvs_json_alert, &a);
 
@@ -233,8 +232,8 @@ Test(json, alert_golden)
 			      "\"ts_ns\":1732657803000000000}\n");
 	free(got);
 
-	a.ongoing = false;
-	a.role = UVS_ROLE_MAIN;
+	a.loop_blocked.ongoing = false;
+	a.loop_blocked.role = UVS_ROLE_MAIN;
 	got = RENDER(uvs_json_alert, &a);
 	cr_expect_not_null(strstr(got, "\"role\":\"main\",\"ongoing\":false,"), "%s", got);
 	free(got);
@@ -252,7 +251,7 @@ Test(json, hello_golden)
 		{ .tid = 4250, .role = UVS_ROLE_THREADPOOL, .role_known = true,
 		  .comm = "0123456789abcdef" /* 16 bytes, no NUL */ },
 	};
-	struct uvs_json_target t = {
+	struct uvs_attach_info t = {
 		.threads = threads,
 		.nthreads = 3,
 		.pid = 4242,
@@ -262,6 +261,7 @@ Test(json, hello_golden)
 		.node_version = "v22.11.0",
 		.mode = "epoll",
 		.epoll_hooks = "tracepoints",
+		.collector = "bpf",
 		.missing = missing,
 		.nmissing = 2,
 		.block_threshold_ns = 100000000,
@@ -273,7 +273,8 @@ Test(json, hello_golden)
 			      "\"exe\":\"/usr/bin/node\","
 			      "\"build_id\":\"0123456789abcdef0123456789abcdef01234567\","
 			      "\"libuv_version\":\"1.48.0\",\"node_version\":\"v22.11.0\","
-			      "\"mode\":\"epoll\",\"epoll_hooks\":\"tracepoints\",\"block_threshold_ns\":100000000,"
+			      "\"mode\":\"epoll\",\"epoll_hooks\":\"tracepoints\",\"collector\":\"bpf\","
+			      "\"block_threshold_ns\":100000000,"
 			      "\"interval_ns\":1000000000,\"unavailable\":["
 			      "\"exact phases: uv__run_check not found (stripped \\\"node\\\" binary)\","
 			      "\"busy histogram of threads started before attach\"],\"threads\":["
@@ -286,7 +287,7 @@ Test(json, hello_golden)
 
 Test(json, hello_unknowns_are_null)
 {
-	struct uvs_json_target t = {
+	struct uvs_attach_info t = {
 		.pid = 7,
 		.exe = "/opt/app/bin/my app",
 		.build_id = "", /* the object has none */
@@ -297,7 +298,8 @@ Test(json, hello_unknowns_are_null)
 	cr_expect_str_eq(got, "{\"type\":\"attach\",\"schema\":1,\"pid\":7,"
 			      "\"exe\":\"/opt/app/bin/my app\",\"build_id\":null,"
 			      "\"libuv_version\":null,\"node_version\":null,"
-			      "\"mode\":\"exact-phases\",\"epoll_hooks\":null,\"block_threshold_ns\":0,"
+			      "\"mode\":\"exact-phases\",\"epoll_hooks\":null,\"collector\":null,"
+			      "\"block_threshold_ns\":0,"
 			      "\"interval_ns\":0,\"unavailable\":[],\"threads\":[]}\n");
 	free(got);
 }
@@ -366,12 +368,14 @@ Test(json, threadpool_golden)
 
 Test(json, pool_alerts)
 {
-	struct uvs_alert sat = { .kind = UVS_ALERT_POOL_SATURATED, .pid = 42, .saturation = 0.9035,
-				 .queued_max = 14, .pool_size = 2, .window_ns = 200000000,
-				 .ts_ns = 1732657803123456789ULL };
-	struct uvs_alert sync = { .kind = UVS_ALERT_SYNC_IO_ON_LOOP, .pid = 42, .count = 36,
-				  .total_ns = 812000, .window_ns = 1000000000,
-				  .ts_ns = 1732657803123456789ULL };
+	struct uvs_alert sat = { .kind = UVS_ALERT_POOL_SATURATED, .pid = 42,
+				 .ts_ns = 1732657803123456789ULL,
+				 .pool_saturated = { .saturation = 0.9035, .queued_max = 14,
+						     .size = 2, .window_ns = 200000000 } };
+	struct uvs_alert sync = { .kind = UVS_ALERT_SYNC_IO_ON_LOOP, .pid = 42,
+				  .ts_ns = 1732657803123456789ULL,
+				  .sync_io = { .count = 36, .total_ns = 812000,
+					       .window_ns = 1000000000 } };
 	char *got = RENDER(uvs_json_alert, &sat);
 
 	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"threadpool_saturated\","
@@ -388,10 +392,10 @@ Test(json, pool_alerts)
 Test(json, fds_and_fd_alerts)
 {
 	struct uvs_snapshot *snap = calloc(1, sizeof(*snap));
-	struct uvs_alert limit = { .kind = UVS_ALERT_FD_LIMIT, .pid = 7, .count = 820, .limit = 1024,
-				   .ts_ns = 5 };
-	struct uvs_alert growth = { .kind = UVS_ALERT_FD_GROWTH, .pid = 7, .count = 130,
-				    .limit = 1024, .growth_windows = 5, .ts_ns = 6 };
+	struct uvs_alert limit = { .kind = UVS_ALERT_FD_LIMIT, .pid = 7, .ts_ns = 5,
+				   .fd_limit = { .open = 820, .limit = 1024 } };
+	struct uvs_alert growth = { .kind = UVS_ALERT_FD_GROWTH, .pid = 7, .ts_ns = 6,
+				    .fd_growth = { .open = 130, .limit = 1024, .windows = 5 } };
 	char *got;
 
 	snap->fds = (struct uvs_fd_snapshot){ .available = true, .open = 431, .limit = 1024,

@@ -10,7 +10,8 @@
 
 #include "render/top.h"
 #include "render/watch.h"
-#include "collect/sock_diag.h"
+#include "core/socket_list.h"
+#include "util/text.h"
 
 #define TS_215003 1732657803000000000ull /* 2024-11-26 21:50:03 UTC */
 
@@ -142,12 +143,9 @@ Test(watch, alert_lines)
 	struct uvs_alert a = {
 		.kind = UVS_ALERT_LOOP_BLOCKED,
 		.pid = 4242,
-		.tid = 4242,
-		.role = UVS_ROLE_MAIN,
-		.ongoing = true,
-		.blocked_ns = 250000000,
 		.ts_ns = TS_215003,
-		.threshold_ns = 100000000,
+		.loop_blocked = { .tid = 4242, .role = UVS_ROLE_MAIN, .ongoing = true,
+				  .blocked_ns = 250000000, .threshold_ns = 100000000 },
 	};
 	char *got = render_alert(&a);
 
@@ -155,15 +153,15 @@ Test(watch, alert_lines)
 			      " so far (threshold 100ms)\n");
 	free(got);
 
-	a.ongoing = false;
-	a.blocked_ns = 251000000;
+	a.loop_blocked.ongoing = false;
+	a.loop_blocked.blocked_ns = 251000000;
 	got = render_alert(&a);
 	cr_expect_str_eq(got, "21:50:03 ALERT loop blocked: main loop (tid 4242) was blocked for"
 			      " 251ms\n");
 	free(got);
 
-	a.role = UVS_ROLE_WORKER;
-	a.tid = 4250;
+	a.loop_blocked.role = UVS_ROLE_WORKER;
+	a.loop_blocked.tid = 4250;
 	got = render_alert(&a);
 	cr_expect_not_null(strstr(got, ": worker loop (tid 4250) was blocked"), "%s", got);
 	free(got);
@@ -185,7 +183,9 @@ Test(watch, summary)
 		l->phases[p].p99_ns = 210000;
 		l->phases[p].max_ns = 4000000;
 	}
+	/* A hostile name, as collection hands it on: sanitized where it was read (util/text.h). */
 	strcpy(snap.loops[1].comm, "bad\x1b[2Jname");
+	uvs_sanitize(snap.loops[1].comm, sizeof(snap.loops[1].comm));
 	got = render_watch(uvs_watch_summary);
 	cr_expect(!strncmp(got, "21:50:03 summary: pid 4242, 1m05s, 2 loops\n", 43), "%s", got);
 	cr_expect_not_null(strstr(got, "  main/4242 (node): 1203 iterations, util 41.2%, busy p50"
@@ -254,12 +254,10 @@ static void build_busy_snapshot(struct uvs_top_context *ctx)
 		alerts[i] = (struct uvs_alert){
 			.kind = UVS_ALERT_LOOP_BLOCKED,
 			.pid = 4242,
-			.tid = 4194303 - (int)i,
-			.role = roles[i % 6],
-			.ongoing = i % 2,
-			.blocked_ns = 1000000000ull * (i + 1),
 			.ts_ns = TS_215003 + 1000000000ull * i,
-			.threshold_ns = 100000000,
+			.loop_blocked = { .tid = 4194303 - (int)i, .role = roles[i % 6],
+					  .ongoing = i % 2, .blocked_ns = 1000000000ull * (i + 1),
+					  .threshold_ns = 100000000 },
 		};
 	}
 	snap.pool.available = true;

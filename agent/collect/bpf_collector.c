@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The BPF collector: the streams of collect/ put together behind the collector interface.
+ *
+ * Load order matters and is kept here, in one place: the loop object (bpf/loop.bpf.c) owns the
+ * map of loop threads (loop_state); the pool and syscall objects are loaded after it and reuse
+ * that map (bpf_map__reuse_fd), the pool to tell sync fs calls on a loop thread when they
+ * happen, the syscalls to report slow syscalls of loop threads only. Everything that needs
+ * privileges (loading, attaching, entering the target's network namespace) happens in attach,
+ * before the session drops them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+
+#include "collect/collector.h"
+#include "collect/fd_table.h"
+#include "collect/fds.h"
+#include "collect/loop.h"
+#include "collect/pool.h"
+#include "collect/sockets.h"
+#include "collect/syscalls.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+struct bpf_collector {
+	struct uvs_target *target;
+	struct uvs_collect_options opt;
+	struct uvs_collect_sink sink;
+	struct uvs_loops loops;
+	struct uvs_pool pool;
+	struct uvs_syscalls sys;
+	struct uvs_fds fds;
+	struct uvs_fd_table fd_table;
+	struct uvs_sockets sockets;
+	struct ring_buffer *rb;
+	/* The last window's figures that are states, not counts: the totals show them as they were. */
+	struct uvs_fd_snapshot last_fds;
+	struct uvs_sockets_snapshot last_sockets;
+};
+
+static struct bpf_collector *priv(struct uvs_collector *c)
+{
+	return c->priv;
+}
+
+/* --pool-jobs: a record per served job, handed on as it comes. */
+static int on_pool_job(void *ctx, void *data, size_t len)
+{
+	struct bpf_collector *b = ctx;
+	struct uvs_record r = { .kind = UVS_RECORD_POOL_JOB, .pid = b->target->pid };
+
+	if (uvs_pool_record_from_event(data, len, &r.pool_job) == 0 && b->sink.record)
+		b->sink.record(b->sink.ctx, &r);
+	return 0;
+}
+
+static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
+{
+	b->rb = ring_buffer__new(uvs_loops_events_fd(&b->loops), uvs_loops_on_event, &b->loops,
+				 NULL);
+	if (!b->rb) {
+		snprintf(why, cap, "cannot read the loop object's ring buffer: %s", strerror(errno));
+		return -errno;
+	}
+	if (b->pool.attached && b->opt.pool_jobs &&
+	    ring_buffer__add(b->rb, uvs_pool_records_fd(&b->pool), on_pool_job, b)) {
+		snprintf(why, cap, "cannot read the pool's ring buffer: %s", strerror(errno));
+		return -errno;
+	}
+	if (b->sys.attached &&
+	    ring_buffer__add(b->rb, uvs_syscalls_events_fd(&b->sys), uvs_syscalls_on_slow, &b->sys)) {
+		snprintf(why, cap, "cannot read the syscall ring buffer: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * With syscall tracing, fd counts are kept from the syscalls: the counters are read before the
+ * baseline scan, so an fd opened meanwhile is counted twice rather than missed (a rescan
+ * mends it).
+ */
+static void fd_baseline(struct bpf_collector *b)
+{
+	struct uvs_sys_counters c;
+	bool counted = b->sys.attached && uvs_syscalls_counters(&b->sys, &c) == 0;
+
+	if (uvs_fd_table_read(b->target->pid, &b->fd_table))
+		return;
+	if (counted)
+		uvs_fds_rebase(&b->fds, &c, &b->fd_table, uvs_now_mono());
+}
+
+static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
+		      const struct uvs_collect_options *o, const struct uvs_collect_sink *sink,
+		      char *why, size_t cap)
+{
+	struct bpf_collector *b = priv(c);
+	struct uvs_loop_probe_options po = { .block_ns = o->block_ns, .phases = o->phases };
+	int err;
+
+	b->target = t;
+	b->opt = *o;
+	b->sink = *sink;
+	b->sockets.nl = -1;
+	uvs_fds_init(&b->fds, o->fd_rescan_ns);
+	/* 1. The loop object: it owns the map of loop threads the others share. */
+	err = uvs_loops_attach(&b->loops, t, &po, &b->sink, why, cap);
+	if (err)
+		return err;
+	/* 2. The pool and 3. the syscalls, both on the loop object's map. */
+	if (o->pool)
+		uvs_pool_attach(&b->pool, t, &b->loops, o->pool_jobs);
+	if (o->syscalls)
+		uvs_syscalls_attach(&b->sys, t, &b->loops, &b->sink, o->slow_syscall_ns, true);
+	fd_baseline(b);
+	/* 4. The sockets: the target's network namespace is entered now, while we may. */
+	if (o->sockets)
+		uvs_sockets_attach(&b->sockets, t, &b->fd_table);
+	return make_ring_buffer(b, why, cap);
+}
+
+static void add_missing(struct uvs_collect_report *r, const char *what, const char *why)
+{
+	if (r->nmissing < UVS_MAX_MISSING)
+		snprintf(r->missing[r->nmissing++], sizeof(r->missing[0]), "%s: %s", what, why);
+}
+
+static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
+{
+	struct bpf_collector *b = priv(c);
+
+	memset(r, 0, sizeof(*r));
+	r->mode = b->loops.probes.phases ? "exact-phases" : "epoll";
+	r->epoll_hooks = b->loops.probes.trampolines ? "fentry" : "tracepoints";
+	if (b->opt.phases && !b->loops.probes.phases)
+		add_missing(r, "exact phases", b->loops.probes.phases_why);
+	if (b->opt.pool && !b->pool.attached)
+		add_missing(r, "thread pool", b->pool.why);
+	if (b->opt.syscalls && !b->sys.attached)
+		add_missing(r, "syscalls", b->sys.why);
+	if (b->opt.sockets && b->sockets.nl < 0)
+		add_missing(r, "socket table", b->sockets.why);
+	if (b->opt.sockets && !b->sockets.trace.attached)
+		add_missing(r, "tcp transitions", b->sockets.trace.why);
+}
+
+static int bpf_event_fd(struct uvs_collector *c)
+{
+	return priv(c)->rb ? ring_buffer__epoll_fd(priv(c)->rb) : -1;
+}
+
+static void bpf_poll(struct uvs_collector *c)
+{
+	if (priv(c)->rb)
+		ring_buffer__consume(priv(c)->rb);
+}
+
+static size_t bpf_loops_now(struct uvs_collector *c, struct uvs_loop_busy *out, size_t cap,
+			    uint64_t *now_mono)
+{
+	return uvs_loops_now(&priv(c)->loops, out, cap, now_mono);
+}
+
+/* The fds and sockets of the window, from one read of /proc/PID/fd when anything needs it. */
+static void fds_and_sockets(struct bpf_collector *b, struct uvs_snapshot *s, bool *io_uring)
+{
+	struct uvs_sys_counters counters, *c = NULL;
+	uint64_t now = uvs_now_mono();
+	bool table;
+
+	/* The counters before the read: see fd_baseline(). */
+	if (b->sys.attached && uvs_syscalls_counters(&b->sys, &counters) == 0)
+		c = &counters;
+	table = uvs_fds_need_table(&b->fds, c, now);
+	if (table || (b->opt.sockets && b->sockets.nl >= 0) ||
+	    uvs_pool_wants_io_uring_check(&b->pool))
+		if (uvs_fd_table_read(b->target->pid, &b->fd_table))
+			b->fd_table.available = false;
+	*io_uring = b->fd_table.available && b->fd_table.io_uring;
+	uvs_fds_window(&b->fds, c, table ? &b->fd_table : NULL, uvs_fds_limit(b->target->pid), now,
+		       &s->fds);
+	if (b->opt.sockets)
+		uvs_sockets_window(&b->sockets, &b->fd_table, &s->sockets, &s->agent.sockets_lost);
+	b->last_fds = s->fds;
+	b->last_sockets = s->sockets;
+}
+
+static int bpf_window(struct uvs_collector *c, struct uvs_snapshot *s)
+{
+	struct bpf_collector *b = priv(c);
+	bool io_uring;
+
+	memset(s, 0, sizeof(*s));
+	bpf_poll(c);
+	uvs_target_refresh_threads(b->target);
+	uvs_loops_window(&b->loops, s);
+	fds_and_sockets(b, s, &io_uring);
+	uvs_pool_window(&b->pool, io_uring, &s->pool, &s->agent);
+	bpf_poll(c); /* the window's last slow syscalls */
+	uvs_syscalls_window(&b->sys, &s->syscalls, &s->agent);
+	return 0;
+}
+
+static int bpf_totals(struct uvs_collector *c, struct uvs_snapshot *s)
+{
+	struct bpf_collector *b = priv(c);
+
+	memset(s, 0, sizeof(*s));
+	uvs_loops_totals(&b->loops, s);
+	uvs_pool_totals(&b->pool, &s->pool, &s->agent);
+	uvs_syscalls_totals(&b->sys, &s->syscalls, &s->agent);
+	s->fds = b->last_fds;
+	s->sockets = b->last_sockets;
+	if (b->opt.sockets)
+		uvs_sockets_totals(&b->sockets, &s->sockets, &s->agent.sockets_lost);
+	return 0;
+}
+
+static void bpf_destroy(struct uvs_collector *c)
+{
+	struct bpf_collector *b = priv(c);
+
+	if (!b)
+		return;
+	/* In reverse: the ring buffer reads maps of the objects below it. */
+	ring_buffer__free(b->rb);
+	uvs_sockets_detach(&b->sockets);
+	uvs_syscalls_detach(&b->sys);
+	uvs_pool_detach(&b->pool);
+	uvs_loops_detach(&b->loops);
+	uvs_fd_table_free(&b->fd_table);
+	free(b);
+	free(c);
+}
+
+static const struct uvs_collector_ops bpf_ops = {
+	.name = "bpf",
+	.attach = bpf_attach,
+	.report = bpf_report,
+	.event_fd = bpf_event_fd,
+	.poll = bpf_poll,
+	.loops_now = bpf_loops_now,
+	.window = bpf_window,
+	.totals = bpf_totals,
+	.destroy = bpf_destroy,
+};
+
+struct uvs_collector *uvs_bpf_collector_new(void)
+{
+	struct uvs_collector *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->ops = &bpf_ops;
+	c->priv = calloc(1, sizeof(struct bpf_collector));
+	if (!c->priv) {
+		free(c);
+		return NULL;
+	}
+	((struct bpf_collector *)c->priv)->sockets.nl = -1;
+	return c;
+}

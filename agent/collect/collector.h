@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The seam between the session and whatever measures the target. A collector attaches to one
+ * target, says which of its file descriptors the session should wait on, reports what happens
+ * between windows through a sink (a block that ended, a discrete record), fills one window's
+ * figures and the session's totals, tells which loops are busy right now (for blocks still in
+ * progress), and detaches. The session never sees a BPF map or a ring buffer, so a collector
+ * built on /proc and ptrace, or one per process of a multi-process agent, plugs in here without
+ * touching the outputs.
+ */
+#ifndef UVSCOPE_COLLECTOR_H
+#define UVSCOPE_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/alerts.h"
+#include "core/snapshot.h"
+#include "target/process.h"
+
+/* What to measure; the defaults are what `uvscope watch` measures. */
+struct uvs_collect_options {
+	uint64_t block_ns;        /* a busy span this long is a blocked loop */
+	bool phases;              /* exact loop phases (uprobes) */
+	bool pool;                /* the thread pool (uprobes) */
+	bool pool_jobs;           /* a record per served pool job */
+	bool syscalls;            /* every syscall of the target (tracepoints) */
+	uint64_t slow_syscall_ns; /* a syscall this long on a loop thread is reported */
+	uint64_t fd_rescan_ns;    /* with syscalls: read /proc/PID/fd again at least this often */
+	bool sockets;             /* socket table and TCP transitions */
+};
+
+/* Where a collector reports what happens between windows. Either callback may be NULL. */
+struct uvs_collect_sink {
+	void *ctx;
+	void (*block_ended)(void *ctx, const struct uvs_block_end *b);
+	void (*record)(void *ctx, const struct uvs_record *r);
+};
+
+/* What attaching gave: the measuring mode and what is unavailable, one sentence each. */
+#define UVS_MAX_MISSING 8
+
+struct uvs_collect_report {
+	const char *mode;        /* "epoll" or "exact-phases" */
+	const char *epoll_hooks; /* "fentry" or "tracepoints" */
+	size_t nmissing;
+	char missing[UVS_MAX_MISSING][400];
+};
+
+struct uvs_collector;
+
+struct uvs_collector_ops {
+	const char *name;
+	/* Attaches to t (opened, with its threads listed). 0, or -errno with `why` set. */
+	int (*attach)(struct uvs_collector *c, struct uvs_target *t,
+		      const struct uvs_collect_options *o, const struct uvs_collect_sink *sink,
+		      char *why, size_t cap);
+	void (*report)(struct uvs_collector *c, struct uvs_collect_report *r);
+	/* The fd the session waits on for events between windows; -1 when there is none. */
+	int (*event_fd)(struct uvs_collector *c);
+	/* Takes the events that are ready (called when event_fd is readable, and before reads). */
+	void (*poll)(struct uvs_collector *c);
+	/* The loop threads and whether each is busy now; writes at most cap, returns how many. */
+	size_t (*loops_now)(struct uvs_collector *c, struct uvs_loop_busy *out, size_t cap,
+			    uint64_t *now_mono);
+	/* Fills s with the window since the previous call (or since attach). */
+	int (*window)(struct uvs_collector *c, struct uvs_snapshot *s);
+	/* Fills s with the figures since attach, as of the last window. */
+	int (*totals)(struct uvs_collector *c, struct uvs_snapshot *s);
+	/* Detaches everything and frees the collector; safe after a failed attach. */
+	void (*destroy)(struct uvs_collector *c);
+};
+
+struct uvs_collector {
+	const struct uvs_collector_ops *ops;
+	void *priv;
+};
+
+/* The BPF collector (collect/bpf_collector.c): NULL and errno on failure to allocate. */
+struct uvs_collector *uvs_bpf_collector_new(void);
+
+#endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Window math of one loop thread: from the cumulative BPF statistics read now, those read at
+ * the last window, and the span running right now, the figures of the window (deltas,
+ * utilization, percentiles, blocked now) and of the whole session. Pure: no maps, no clock.
+ */
+#ifndef UVSCOPE_LOOP_WINDOW_H
+#define UVSCOPE_LOOP_WINDOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/snapshot.h"
+#include "uvscope/loop.h"
+
+/* What we remember of one loop thread between windows. */
+struct uvs_loop_track {
+	int tid;
+	enum uvs_role role;
+	bool role_known;
+	bool exited;          /* the thread is gone; its final figures are in `prev` */
+	uint64_t prev_busy;   /* busy_ns at the last window, counting the running span */
+	uint64_t prev_idle;
+	struct uvs_loop_stats prev; /* cumulative BPF statistics at the last window */
+};
+
+/* One reading of a loop thread: its statistics and, while it lives, its state. */
+struct uvs_loop_reading {
+	const struct uvs_loop_stats *stats;
+	bool alive;             /* the state entry exists (the thread has not exited) */
+	bool in_wait;
+	uint64_t busy_since;    /* CLOCK_MONOTONIC, 0 = unknown */
+	uint64_t wait_start;
+};
+
+/*
+ * Fills out with the window since the track's last one, as of now_mono, and moves the track
+ * on. comm is the thread's name; phases says whether phase figures are measured.
+ */
+void uvs_loop_window(struct uvs_loop_track *l, const struct uvs_loop_reading *r, uint64_t now_mono,
+		     uint64_t block_ns, bool phases, const char *comm,
+		     struct uvs_loop_snapshot *out);
+
+/* The session's figures of one loop, as of its last window. */
+void uvs_loop_totals(const struct uvs_loop_track *l, bool phases, const char *comm,
+		     struct uvs_loop_snapshot *out);
+
+#endif

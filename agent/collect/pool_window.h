@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Window math of the thread pool: from the cumulative statistics read now and those of the last
+ * window, the window's jobs per kind with their percentiles, saturation, sync fs calls by where
+ * they ran, and the most looked-up host names. Pure: no maps, no clock, no /proc.
+ */
+#ifndef UVSCOPE_POOL_WINDOW_H
+#define UVSCOPE_POOL_WINDOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/snapshot.h"
+#include "uvscope/pool.h"
+
+/* A host name's lookup count at the last window. */
+struct uvs_dns_seen {
+	uint64_t hash;
+	uint64_t count;
+	char name[UVS_DNS_NAME_LEN];
+};
+
+/* What the pool's window math remembers between windows. */
+struct uvs_pool_history {
+	struct uvs_pool_stats prev;  /* cumulative statistics at the last window */
+	uint64_t prev_queued_time;   /* queued time (incl. a running span) at the last window */
+	uint64_t start_mono;
+	uint64_t last_window_mono;
+	size_t nseen;
+	struct uvs_dns_seen seen[UVS_DNS_MAX_NAMES];
+};
+
+/* One reading of the pool. */
+struct uvs_pool_reading {
+	const struct uvs_pool_stats *now;
+	uint64_t queued_max;   /* the most jobs queued at once since the last reset */
+	uint32_t size;         /* pool threads */
+	bool fs_io_uring;
+	uint64_t now_mono;
+};
+
+void uvs_pool_history_init(struct uvs_pool_history *h, uint64_t now_mono);
+
+/* Fills out with the window since the last call and moves the history on. */
+void uvs_pool_window_math(struct uvs_pool_history *h, const struct uvs_pool_reading *r,
+		     struct uvs_pool_snapshot *out);
+
+/* Fills out with the session since attach, as of the last window (r->now: that reading). */
+void uvs_pool_totals_math(const struct uvs_pool_history *h, const struct uvs_pool_reading *r,
+		     struct uvs_pool_snapshot *out);
+
+/*
+ * One host name's cumulative count read now: adds the window's lookups (or, with cumulative,
+ * the session's) to out's top list and remembers the count. Names must be NUL-padded keys.
+ */
+void uvs_pool_dns_name(struct uvs_pool_history *h, const char name[UVS_DNS_NAME_LEN],
+		       uint64_t count, bool cumulative, struct uvs_pool_snapshot *out);
+
+#endif

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One interface for every output. The session holds a list of outputs and hands each the same
+ * calls; any number may run at once (JSON lines to a file while `top` draws). An output renders
+ * what it is given into its FILE; it never reads a map or the target.
+ *
+ * Two kinds of output are planned beyond today's: a timeline wants every discrete event as it
+ * happens (`record`), and a /metrics endpoint answers when it is asked, so it pulls cumulative
+ * figures on demand through `source->totals` instead of waiting for an interval.
+ */
+#ifndef UVSCOPE_OUTPUT_H
+#define UVSCOPE_OUTPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/snapshot.h"
+
+/* What the session says once it is attached: the target, and what is measured and what not. */
+struct uvs_attach_info {
+	int pid;
+	const char *comm;           /* sanitized where read */
+	const char *exe;            /* path of the executable */
+	const char *build_id;       /* of the libuv object, hex */
+	const char *libuv_version;  /* "1.46.0" or "unknown" */
+	const char *libuv_path;     /* the object that holds libuv */
+	const char *node_version;   /* "v20.20.2", NULL when unknown */
+	const char *mode;           /* "epoll" or "exact-phases" */
+	const char *epoll_hooks;    /* "fentry" or "tracepoints": how epoll waits are caught */
+	const char *collector;      /* which collector measures ("bpf") */
+	const char *const *missing; /* what is unavailable and why, one sentence each */
+	size_t nmissing;
+	uint64_t block_threshold_ns;
+	uint64_t interval_ns;
+	uint64_t attach_ns;         /* how long attaching took */
+	const struct uvs_thread_brief *threads; /* every thread of the target, with its role */
+	size_t nthreads;
+};
+
+/* What an output may ask of the session at any time. */
+struct uvs_output_source {
+	void *ctx;
+	/* Fills *out with the figures since attach, as of the last interval. Returns 0 or -errno. */
+	int (*totals)(void *ctx, struct uvs_snapshot *out);
+};
+
+struct uvs_output;
+
+/* Every operation may be NULL: the output has nothing to do then. All return 0 or -errno. */
+struct uvs_output_ops {
+	const char *name;
+	int (*begin)(struct uvs_output *o, const struct uvs_attach_info *a);
+	int (*interval)(struct uvs_output *o, const struct uvs_snapshot *s);
+	int (*alert)(struct uvs_output *o, const struct uvs_alert *a);
+	int (*record)(struct uvs_output *o, const struct uvs_record *r);
+	int (*summary)(struct uvs_output *o, const struct uvs_snapshot *s);
+	int (*end)(struct uvs_output *o);
+	void (*destroy)(struct uvs_output *o); /* releases what priv holds (not priv, not out) */
+};
+
+struct uvs_output {
+	const struct uvs_output_ops *ops;
+	FILE *out;
+	bool owns_out;                         /* close out when the output goes */
+	const struct uvs_output_source *source; /* set by the session */
+	void *priv;
+};
+
+#define UVS_MAX_OUTPUTS 4
+
+struct uvs_outputs {
+	size_t n;
+	struct uvs_output *list[UVS_MAX_OUTPUTS];
+	int failed; /* the first error an output returned (-EIO: its file is in error) */
+};
+
+/* Adds an output (taking ownership); -E2BIG when the list is full, -EINVAL for NULL. */
+int uvs_outputs_add(struct uvs_outputs *l, struct uvs_output *o,
+		    const struct uvs_output_source *source);
+
+/* Each call goes to every output in the order they were added, then each FILE is flushed. */
+void uvs_outputs_begin(struct uvs_outputs *l, const struct uvs_attach_info *a);
+void uvs_outputs_interval(struct uvs_outputs *l, const struct uvs_snapshot *s);
+void uvs_outputs_alert(struct uvs_outputs *l, const struct uvs_alert *a);
+void uvs_outputs_record(struct uvs_outputs *l, const struct uvs_record *r);
+void uvs_outputs_summary(struct uvs_outputs *l, const struct uvs_snapshot *s);
+void uvs_outputs_end(struct uvs_outputs *l);
+
+/* Destroys every output (closing the files it owns); safe on an empty list. */
+void uvs_outputs_free(struct uvs_outputs *l);
+
+/* A new output with zeroed private state of priv_size bytes; NULL and errno on failure. */
+struct uvs_output *uvs_output_new(const struct uvs_output_ops *ops, FILE *out, size_t priv_size);
+
+#endif

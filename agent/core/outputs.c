@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core/output.h"
+
+struct uvs_output *uvs_output_new(const struct uvs_output_ops *ops, FILE *out, size_t priv_size)
+{
+	struct uvs_output *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->ops = ops;
+	o->out = out;
+	if (priv_size) {
+		o->priv = calloc(1, priv_size);
+		if (!o->priv) {
+			free(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+int uvs_outputs_add(struct uvs_outputs *l, struct uvs_output *o,
+		    const struct uvs_output_source *source)
+{
+	if (!o)
+		return -EINVAL;
+	if (l->n == UVS_MAX_OUTPUTS)
+		return -E2BIG;
+	o->source = source;
+	l->list[l->n++] = o;
+	return 0;
+}
+
+/* Keeps the first failure: one broken output must not silence the others. */
+static void note(struct uvs_outputs *l, struct uvs_output *o, int err)
+{
+	if (!err && ferror(o->out))
+		err = -EIO;
+	if (err && !l->failed)
+		l->failed = err;
+	fflush(o->out);
+}
+
+#define EACH(l, op, ...)                                                        \
+	do {                                                                    \
+		for (size_t i_ = 0; i_ < (l)->n; i_++) {                        \
+			struct uvs_output *o_ = (l)->list[i_];                  \
+			if (o_->ops->op)                                        \
+				note((l), o_, o_->ops->op(o_, ##__VA_ARGS__));  \
+		}                                                               \
+	} while (0)
+
+void uvs_outputs_begin(struct uvs_outputs *l, const struct uvs_attach_info *a)
+{
+	EACH(l, begin, a);
+}
+
+void uvs_outputs_interval(struct uvs_outputs *l, const struct uvs_snapshot *s)
+{
+	EACH(l, interval, s);
+}
+
+void uvs_outputs_alert(struct uvs_outputs *l, const struct uvs_alert *a)
+{
+	EACH(l, alert, a);
+}
+
+void uvs_outputs_record(struct uvs_outputs *l, const struct uvs_record *r)
+{
+	EACH(l, record, r);
+}
+
+void uvs_outputs_summary(struct uvs_outputs *l, const struct uvs_snapshot *s)
+{
+	EACH(l, summary, s);
+}
+
+void uvs_outputs_end(struct uvs_outputs *l)
+{
+	EACH(l, end);
+}
+
+void uvs_outputs_free(struct uvs_outputs *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		struct uvs_output *o = l->list[i];
+
+		if (o->ops->destroy)
+			o->ops->destroy(o);
+		if (o->owns_out && o->out)
+			fclose(o->out);
+		free(o->priv);
+		free(o);
+	}
+	l->n = 0;
+}

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+#include <stdint.h>
+
+#include "util/text.h"
+
+size_t uvs_utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0; /* overlong */
+	else if (s[0] == 0xed)
+		hi = 0x9f; /* UTF-16 surrogates */
+	else if (s[0] == 0xf0)
+		lo = 0x90; /* overlong */
+	else if (s[0] == 0xf4)
+		hi = 0x8f; /* above U+10FFFF */
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+size_t uvs_sanitize(char *str, size_t cap)
+{
+	unsigned char *s = (unsigned char *)str;
+	size_t i = 0, n = 0, len, end = 0;
+
+	while (end < cap && s[end])
+		end++;
+	while (i < end) {
+		if (s[i] >= 0x20 && s[i] < 0x7f) {
+			i++;
+			continue;
+		}
+		len = s[i] >= 0x80 ? uvs_utf8_len(s + i, end - i) : 0;
+		/* U+0080..U+009F are C1 controls: 0xc2 0x80..0x9f in UTF-8. */
+		if (len == 2 && s[i] == 0xc2 && s[i + 1] <= 0x9f)
+			len = 0;
+		if (len) {
+			i += len;
+			continue;
+		}
+		s[i++] = '?';
+		n++;
+	}
+	return n;
+}

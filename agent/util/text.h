@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one sanitizer for text that comes from the target: thread names, the executable's and
+ * mapped files' paths, host names it looks up. It runs once, where such text is read, so every
+ * output (terminal, JSON, files) gets the same safe string and no renderer needs its own.
+ */
+#ifndef UVSCOPE_TEXT_H
+#define UVSCOPE_TEXT_H
+
+#include <stddef.h>
+
+/*
+ * Rewrites s in place: every control character (C0, DEL, and the C1 range U+0080-U+009F, which
+ * some terminals obey as escapes) and every byte that is not part of valid UTF-8 becomes '?'.
+ * Printable ASCII and valid UTF-8 text are kept. Stops at the first NUL or at cap bytes; the
+ * string keeps its length. Returns how many bytes were replaced.
+ */
+size_t uvs_sanitize(char *s, size_t cap);
+
+/* Length of the valid UTF-8 sequence at s (n > 0 bytes left), 0 if invalid (RFC 3629 table). */
+size_t uvs_utf8_len(const unsigned char *s, size_t n);
+
+#endif

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+/* The one sanitizer for text from the target. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/text.h"
+
+static void expect(const char *in, const char *out, size_t replaced)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%s", in);
+	cr_expect_eq(uvs_sanitize(buf, sizeof(buf)), replaced, "%s", out);
+	cr_expect_str_eq(buf, out);
+}
+
+Test(text, controls_become_question_marks)
+{
+	expect("plain name", "plain name", 0);
+	expect("\x1b]0;pwned\x07", "?]0;pwned?", 2);
+	expect("\x1b[2J\x1b[H", "?[2J?[H", 2);
+	expect("tab\there\r\n", "tab?here??", 3);
+	expect("del\x7f", "del?", 1);
+}
+
+Test(text, utf8_is_kept_but_not_c1_or_invalid)
+{
+	expect("caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac", 0);   /* é € */
+	expect("\xc2\x9b" "31m", "??31m", 2);                             /* U+009B CSI */
+	expect("\xc2\x85", "??", 2);                                      /* U+0085 NEL */
+	expect("\xc2\xa0", "\xc2\xa0", 0);                                /* U+00A0 is text */
+	expect("\x9b" "2J", "?2J", 1);                                    /* a raw 8-bit CSI */
+	expect("\xff\xfe", "??", 2);
+	expect("\xe2\x82", "??", 2);                                      /* cut short */
+	expect("\xc0\x80", "??", 2);                                      /* overlong NUL */
+	expect("\xed\xa0\x80", "???", 3);                                 /* a surrogate */
+}
+
+Test(text, bounded_by_cap_without_nul)
+{
+	char buf[4] = { '\x1b', 'a', '\x07', 'b' }; /* no NUL: stops at cap */
+
+	cr_expect_eq(uvs_sanitize(buf, sizeof(buf)), 2);
+	cr_expect(memcmp(buf, "?a?b", 4) == 0);
+	cr_expect_eq(uvs_sanitize(buf, 0), 0);
+}
