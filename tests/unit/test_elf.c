@@ -20,20 +20,9 @@
 #include <criterion/criterion.h>
 
 #include "target/elf.h"
+#include "fixture_files.h"
 
 #define NODE_PATH "/usr/bin/node"
-
-/* Path of a fixture; a few rotating buffers so two can be used in one expression. */
-static const char *fx(const char *name)
-{
-	static char bufs[4][4096];
-	static int next;
-	const char *dir = getenv("FIXTURES");
-	char *b = bufs[next++ % 4];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", dir && *dir ? dir : ".output/fixtures", name);
-	return b;
-}
 
 /* Value (and size, 0 if nm shows none) of sym in a `nm -S` listing; fails the test if absent. */
 static uint64_t nm_value(const char *fixture, const char *sym, uint64_t *size)
@@ -409,40 +398,6 @@ Test(elf, bad_files_fail_cleanly)
 	errno = 0;
 	cr_expect_null(uvs_elf_open(NULL));
 	cr_expect_eq(errno, EINVAL);
-}
-
-/* The PIE, in memory, to patch. */
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	struct stat st;
-	uint8_t *buf;
-	int fd = open(path, O_RDONLY);
-
-	cr_assert(fd >= 0 && !fstat(fd, &st));
-	buf = malloc(st.st_size);
-	cr_assert(buf);
-	cr_assert_eq(pread(fd, buf, st.st_size, 0), st.st_size);
-	close(fd);
-	*len = st.st_size;
-	return buf;
-}
-
-/* Rewrites the scratch file behind fd with buf[0..len) and opens it through uvs_elf_open_fd. */
-static struct uvs_elf *open_bytes(int fd, const uint8_t *buf, size_t len)
-{
-	cr_assert_eq(ftruncate(fd, 0), 0);
-	cr_assert_eq(pwrite(fd, buf, len, 0), (ssize_t)len);
-	return uvs_elf_open_fd(fd);
-}
-
-static int scratch_fd(void)
-{
-	char path[] = "/tmp/uvs-elf-test-XXXXXX";
-	int fd = mkstemp(path);
-
-	cr_assert(fd >= 0, "mkstemp: %s", strerror(errno));
-	unlink(path);
-	return fd;
 }
 
 /* Section header of the first section of type type in an ELF image. */
