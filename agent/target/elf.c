@@ -546,6 +546,37 @@ int uvs_elf_read(struct uvs_elf *elf, uint64_t file_offset, void *buf, size_t le
 	return 0;
 }
 
+int uvs_elf_section_range(struct uvs_elf *elf, const char *name, uint64_t *offset,
+			  uint64_t *size)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (!elf || !name || !offset || !size)
+		return -EINVAL;
+	if (elf_getshdrstrndx(elf->elf, &shstrndx))
+		return -ENOENT; /* no section headers, hence no names */
+	while ((scn = elf_nextscn(elf->elf, scn))) {
+		const char *s;
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS ||
+		    (sh.sh_flags & SHF_COMPRESSED))
+			continue;
+		/* elf_strptr() checks the index, the offset and the NUL inside .shstrtab. */
+		s = elf_strptr(elf->elf, shstrndx, sh.sh_name);
+		if (!s || strcmp(s, name))
+			continue;
+		/* Checked at open; again because callers read the range without libelf. */
+		if (!in_file(elf->file_size, sh.sh_offset, sh.sh_size))
+			return -EINVAL;
+		*offset = sh.sh_offset;
+		*size = sh.sh_size;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int uvs_elf_vaddr_to_offset(struct uvs_elf *elf, uint64_t vaddr, uint64_t *offset)
 {
 	const struct uvs_elf_load *l;

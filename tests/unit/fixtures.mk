@@ -1,4 +1,5 @@
-# Test ELF files for tests/unit/test_elf.c, built into $(OUTPUT)/fixtures (FIXTURES at run time).
+# Test ELF files for tests/unit/test_elf.c and test_node_version.c, built into $(OUTPUT)/fixtures
+# (FIXTURES at run time).
 #
 # Next to each object go the facts the test checks the resolver against, taken from binutils
 # rather than from the code under test: X.nm (`nm -S X`: symbol values, sizes) and X.buildid
@@ -14,7 +15,7 @@ ELF_FIX_OBJS := nopie pie stripped libfixture.so
 UNIT_FIXTURES := $(addprefix $(ELF_FIX_DIR)/,$(ELF_FIX_OBJS) \
 			$(addsuffix .buildid,$(ELF_FIX_OBJS)) \
 			nopie.nm pie.nm libfixture.so.nm \
-			truncated corrupt-shoff prog.o not-elf.txt)
+			truncated corrupt-shoff prog.o not-elf.txt fake-node)
 
 $(ELF_FIX_DIR)/nopie: $(ELF_FIX_SRC)/prog.c $(ELF_FIX_DEPS)
 	$(call msg,FIXTURE,$@)
@@ -30,6 +31,12 @@ $(ELF_FIX_DIR)/libfixture.so: $(ELF_FIX_SRC)/lib.c $(ELF_FIX_DEPS)
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ELF_FIX_CFLAGS) -fPIC -shared $< -o $@
+
+# An executable with node's version marker "node.js/v1.2.3-rc.1" in .rodata.
+$(ELF_FIX_DIR)/fake-node: $(ELF_FIX_SRC)/fake_node.c $(ELF_FIX_DEPS)
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ELF_FIX_CFLAGS) $< -o $@
 
 # ET_REL: an ELF the resolver must refuse with ENOEXEC.
 $(ELF_FIX_DIR)/prog.o: $(ELF_FIX_SRC)/prog.c $(ELF_FIX_DEPS)

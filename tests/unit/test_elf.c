@@ -20,20 +20,9 @@
 #include <criterion/criterion.h>
 
 #include "target/elf.h"
+#include "fixture_files.h"
 
 #define NODE_PATH "/usr/bin/node"
-
-/* Path of a fixture; a few rotating buffers so two can be used in one expression. */
-static const char *fx(const char *name)
-{
-	static char bufs[4][4096];
-	static int next;
-	const char *dir = getenv("FIXTURES");
-	char *b = bufs[next++ % 4];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", dir && *dir ? dir : ".output/fixtures", name);
-	return b;
-}
 
 /* Value (and size, 0 if nm shows none) of sym in a `nm -S` listing; fails the test if absent. */
 static uint64_t nm_value(const char *fixture, const char *sym, uint64_t *size)
@@ -411,40 +400,6 @@ Test(elf, bad_files_fail_cleanly)
 	cr_expect_eq(errno, EINVAL);
 }
 
-/* The PIE, in memory, to patch. */
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	struct stat st;
-	uint8_t *buf;
-	int fd = open(path, O_RDONLY);
-
-	cr_assert(fd >= 0 && !fstat(fd, &st));
-	buf = malloc(st.st_size);
-	cr_assert(buf);
-	cr_assert_eq(pread(fd, buf, st.st_size, 0), st.st_size);
-	close(fd);
-	*len = st.st_size;
-	return buf;
-}
-
-/* Rewrites the scratch file behind fd with buf[0..len) and opens it through uvs_elf_open_fd. */
-static struct uvs_elf *open_bytes(int fd, const uint8_t *buf, size_t len)
-{
-	cr_assert_eq(ftruncate(fd, 0), 0);
-	cr_assert_eq(pwrite(fd, buf, len, 0), (ssize_t)len);
-	return uvs_elf_open_fd(fd);
-}
-
-static int scratch_fd(void)
-{
-	char path[] = "/tmp/uvs-elf-test-XXXXXX";
-	int fd = mkstemp(path);
-
-	cr_assert(fd >= 0, "mkstemp: %s", strerror(errno));
-	unlink(path);
-	return fd;
-}
-
 /* Section header of the first section of type type in an ELF image. */
 static Elf64_Shdr *find_shdr(uint8_t *img, uint32_t type)
 {
@@ -457,6 +412,89 @@ static Elf64_Shdr *find_shdr(uint8_t *img, uint32_t type)
 			return &sh[i];
 	cr_assert_fail("no section of type %u", type);
 	return NULL;
+}
+
+/* Section header of the section called name in an ELF image, by the test's own walk; or NULL. */
+static Elf64_Shdr *find_shdr_named(uint8_t *img, const char *name)
+{
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+	Elf64_Shdr *sh = (Elf64_Shdr *)(img + eh->e_shoff);
+	const char *names = (const char *)img + sh[eh->e_shstrndx].sh_offset;
+	int i;
+
+	for (i = 1; i < eh->e_shnum; i++)
+		if (!strcmp(names + sh[i].sh_name, name))
+			return &sh[i];
+	return NULL;
+}
+
+Test(elf, section_range_matches_the_section_headers)
+{
+	static const char *const fixtures[] = { "nopie", "pie", "stripped", "libfixture.so" };
+	static const char *const names[] = { ".rodata", ".text", ".dynsym" };
+	uint64_t off, size;
+	size_t i, j, len;
+
+	for (i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
+		uint8_t *img = slurp(fx(fixtures[i]), &len);
+		struct uvs_elf *e = open_ok(fx(fixtures[i]));
+
+		for (j = 0; j < sizeof(names) / sizeof(names[0]); j++) {
+			Elf64_Shdr *sh = find_shdr_named(img, names[j]);
+
+			if (!sh) { /* libfixture.so has no .rodata */
+				cr_expect_eq(uvs_elf_section_range(e, names[j], &off, &size),
+					     -ENOENT, "%s %s", fixtures[i], names[j]);
+				continue;
+			}
+			cr_assert_eq(uvs_elf_section_range(e, names[j], &off, &size), 0, "%s %s",
+				     fixtures[i], names[j]);
+			cr_expect_eq(off, sh->sh_offset, "%s %s", fixtures[i], names[j]);
+			cr_expect_eq(size, sh->sh_size, "%s %s", fixtures[i], names[j]);
+		}
+		/* .bss has no bytes in the file. */
+		cr_expect_eq(uvs_elf_section_range(e, ".bss", &off, &size), -ENOENT);
+		cr_expect_eq(uvs_elf_section_range(e, ".no-such-section", &off, &size), -ENOENT);
+		cr_expect_eq(uvs_elf_section_range(e, "", &off, &size), -ENOENT);
+		uvs_elf_close(e);
+		free(img);
+	}
+}
+
+/* Patched section names: the file still opens, the section is no longer found by name. */
+Test(elf, section_range_survives_bad_names)
+{
+	size_t len;
+	uint8_t *img = slurp(fx("pie"), &len);
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+	Elf64_Shdr *rodata = find_shdr_named(img, ".rodata");
+	Elf64_Shdr *shstrtab = (Elf64_Shdr *)(img + eh->e_shoff) + eh->e_shstrndx;
+	int fd = scratch_fd();
+	uint64_t off, size;
+	struct uvs_elf *e;
+
+	cr_assert(rodata);
+	rodata->sh_name = 0xfffffff0; /* past .shstrtab */
+	e = open_bytes(fd, img, len);
+	cr_assert(e, "%s", strerror(errno));
+	cr_expect_eq(uvs_elf_section_range(e, ".rodata", &off, &size), -ENOENT);
+	cr_expect_eq(uvs_elf_section_range(e, ".text", &off, &size), 0);
+	uvs_elf_close(e);
+
+	/* The name's NUL overwritten, and with it every byte up to the end of .shstrtab. */
+	memset(img + shstrtab->sh_offset, 'x', shstrtab->sh_size);
+	e = open_bytes(fd, img, len);
+	cr_assert(e, "%s", strerror(errno));
+	cr_expect_eq(uvs_elf_section_range(e, ".text", &off, &size), -ENOENT);
+	uvs_elf_close(e);
+
+	eh->e_shstrndx = 50000;
+	e = open_bytes(fd, img, len);
+	if (e) /* libelf may refuse this one itself */
+		cr_expect_eq(uvs_elf_section_range(e, ".text", &off, &size), -ENOENT);
+	uvs_elf_close(e);
+	close(fd);
+	free(img);
 }
 
 /* One patched copy of the PIE: apply patch, open, expect errno err, restore. */
@@ -581,6 +619,7 @@ static void poke(struct uvs_elf *e)
 	uvs_elf_symbol_at(e, 0x1150, name, sizeof(name), &v);
 	uvs_elf_build_id(e, id, sizeof(id), &n);
 	uvs_elf_vaddr_to_offset(e, 0x1150, &v);
+	uvs_elf_section_range(e, ".rodata", &v, &v);
 	uvs_elf_read(e, 0x1000, b, sizeof(b));
 	uvs_elf_is_dyn(e);
 	uvs_elf_has_symtab(e);
@@ -659,6 +698,9 @@ Test(elf, null_arguments)
 	cr_expect_eq(uvs_elf_build_id(e, NULL, 0, &n), -ENOSPC);
 	cr_expect_eq(uvs_elf_vaddr_to_offset(e, 0x1000, NULL), -EINVAL);
 	cr_expect_eq(uvs_elf_vaddr_to_offset(NULL, 0x1000, &v), -EINVAL);
+	cr_expect_eq(uvs_elf_section_range(NULL, ".rodata", &v, &v), -EINVAL);
+	cr_expect_eq(uvs_elf_section_range(e, NULL, &v, &v), -EINVAL);
+	cr_expect_eq(uvs_elf_section_range(e, ".rodata", NULL, &v), -EINVAL);
 	cr_expect(!uvs_elf_is_dyn(NULL));
 	cr_expect(!uvs_elf_has_symtab(NULL));
 	cr_expect_eq(uvs_elf_load_base(NULL), 0);
