@@ -157,3 +157,42 @@ test('completion delay: a result the blocked loop picks up 200 ms late', async (
 		assert.ok(Math.abs(delay - 200e6) <= 20e6, `completion delay ${delay / 1e6} ms`);
 	});
 });
+
+test('a Worker that makes sync fs calls and exits within one window: on a loop, no wrap',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const { child } = await startFixture('worker_sync.js');
+		// A 1 s window: the Worker is born, reads and is gone between two of them.
+		const { agent } = await startAgent(child.pid, ['--pool', '--interval', '1s']);
+		try {
+			const intervals = () => agent.json().filter((v) => v.type === 'interval');
+			const since = (n, f) => intervals().slice(n).reduce((a, iv) => a + f(iv.threadpool), 0);
+			// The reference: uv_fs calls per readFileSync of this file, on the main thread.
+			let mark = intervals().length;
+			child.send('main 5');
+			await child.waitFor((v) => v && v.main === 5, 'main thread reads done');
+			await intervalsAfter(agent);
+			const perRead = since(mark, (p) => p.sync_fs_on_loop) / 5;
+			assert.ok(Number.isInteger(perRead) && perRead >= 3, `${perRead} calls per read`);
+			mark = intervals().length;
+			child.send('worker 30');
+			await child.waitFor((v) => v && v.worker === 30, 'Worker exited');
+			await intervalsAfter(agent);
+			const onLoop = since(mark, (p) => p.sync_fs_on_loop);
+			const other = since(mark, (p) => p.sync_fs_other);
+			t.diagnostic(`${perRead} uv_fs calls per readFileSync; the Worker: on loop ` +
+				`${onLoop}, other ${other}`);
+			assert.equal(onLoop, 30 * perRead, 'every call of the Worker\'s 30 reads');
+			for (const iv of intervals())
+				for (const f of ['sync_fs_on_loop', 'sync_fs_on_loop_ns', 'sync_fs_other'])
+					assert.ok(iv.threadpool[f] < 2 ** 48, `${f} ${iv.threadpool[f]}: wrapped`);
+			const alerts = agent.json().filter((v) => v.type === 'alert' &&
+				v.kind === 'sync_io_on_loop');
+			assert.equal(alerts.reduce((a, v) => a + v.count, 0),
+				intervals().reduce((a, iv) => a + iv.threadpool.sync_fs_on_loop, 0),
+				'the alerts count exactly the calls on loops');
+		} finally {
+			await agent.stop();
+			await child.stop();
+		}
+	});

@@ -165,3 +165,33 @@ test('bad arguments name the option, exit 2', async () => {
 	const version = execFileSync(uvscope, ['--version']).toString();
 	assert.match(version, /^uvscope \S+/);
 });
+
+test('a hostile process title never reaches the operator\'s terminal raw', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	// An OSC title change, a bell and a clear-screen: what a terminal would obey.
+	const title = '\\x1b]0;pwned\\x07\\x1b[2J';
+	const child = new Child(process.execPath, ['-e', `process.title = '${title}';
+		setInterval(() => {}, 1000); console.log(JSON.stringify({ ready: true }));`]);
+	await child.waitFor((v) => v && v.ready, 'target ready');
+	try {
+		const comm = readFileSync(`/proc/${child.pid}/comm`, 'latin1');
+		assert.ok(comm.includes('\x1b') && comm.includes('\x07'), 'the name is hostile');
+		const raw = [];
+		for (const args of [['watch', '-v', '-p', String(child.pid), '-d', '300ms'],
+			['top', '-p', String(child.pid), '-d', '300ms'],
+			['sockets', '-p', String(child.pid)]]) {
+			const r = await runUvscope(args);
+			assert.equal(r.code, 0, r.stderr);
+			raw.push(r.stdout, r.stderr);
+		}
+		const all = raw.join('\n');
+		assert.ok(all.includes('?]0;pwned?'), 'the name is shown, made safe');
+		assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(all), 'no control byte on the terminal');
+		const r = await runUvscope(['watch', '--json', '-p', String(child.pid), '-d', '300ms']);
+		const hello = JSON.parse(r.stdout.split('\n')[0]);
+		const main = hello.threads.find((th) => th.tid === child.pid);
+		assert.equal(main.comm, '?]0;pwned??[2J');
+	} finally {
+		await child.stop();
+	}
+});

@@ -346,3 +346,43 @@ test('UDP, IPv6 and Unix sockets are in the table, as ss shows them', async (t) 
 		await child.stop();
 	}
 });
+
+test('a server on the same port in another network namespace is not the target\'s', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const netns = makeNetns(t, 'uvn', '10.203.0');
+	if (!netns) return;
+	const { child, ready } = await startFixture('sockets.js');
+	const { agent } = await startAgent(child.pid, ['--interval', '200ms']);
+	let other = null;
+	const clients = [];
+	try {
+		// In the namespace, on the target's own port: a server (that never ends a connection
+		// its peer closed) and 20 connections to it from there, each then closed by its client.
+		other = new Child('ip', ['netns', 'exec', netns.ns, nodeBin, '-e', `
+			const net = require('net'), out = (o) => console.log(JSON.stringify(o));
+			let accepted = 0, ended = 0;
+			const cs = [];
+			net.createServer({ allowHalfOpen: true }, (c) => {
+				c.on('end', () => { if (++ended === 20) out({ ended }); });
+				if (++accepted === 20) { out({ accepted }); cs.forEach((c) => c.end()); }
+			}).listen(${ready.main}, '127.0.0.1', () => {
+				for (let i = 0; i < 20; i++) cs.push(net.connect(${ready.main}, '127.0.0.1'));
+			});`]);
+		await other.waitFor((v) => v && v.ended === 20, 'the other namespace\'s 20 connections');
+		for (let i = 0; i < 3; i++) clients.push(net.connect(ready.main, '127.0.0.1'));
+		await child.waitFor((v) => v && v.accepted === 3, 'the target accepted 3');
+		await intervalsAfter(agent);
+		t.diagnostic(`accepted ${total(agent, 'accepted')}, close_wait_entered ` +
+			`${total(agent, 'close_wait_entered')}`);
+		assert.equal(total(agent, 'accepted'), 3, 'only the target\'s own connections');
+		assert.equal(total(agent, 'close_wait_entered'), 0, 'nor the other server\'s CLOSE_WAITs');
+		const iv = agent.json().filter((v) => v.type === 'interval').at(-1);
+		assert.equal(iv.sockets.tcp.states.ESTABLISHED, 3);
+	} finally {
+		for (const c of clients) c.destroy();
+		if (other) await other.stop();
+		await agent.stop();
+		await child.stop();
+		netns.remove();
+	}
+});
