@@ -200,7 +200,8 @@ int uvs_sock_diag_parse(const void *buf, size_t len, int family, int protocol, u
 
 			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
 				return -EPROTO;
-			return e->error ? e->error : -EPROTO;
+			/* The kernel sends -errno (0 for an ACK); 1 would read as "more to come". */
+			return e->error < 0 ? e->error : -EPROTO;
 		}
 		if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
 			continue;
