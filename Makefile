@@ -87,6 +87,7 @@ uvscope: $(AGENT_OBJS)
 # ---- tests ----------------------------------------------------------------------------------
 include tests/unit/fixtures.mk
 include tests/unit/sanitize.mk
+include tests/fuzz/fuzz.mk
 
 $(OUTPUT)/unit/%.o: tests/unit/%.c $(AGENT_HDRS) $(wildcard include/uvscope/*.h tests/unit/*.h) $(SKELS) $(OUTPUT)/syscall_table.h | $(OUTPUT)/unit
 	$(call msg,CC,$@)
