@@ -44,6 +44,9 @@ LIB_OBJS   := $(filter-out $(OUTPUT)/agent/main.o,$(AGENT_OBJS))
 UNIT_SRCS  := $(wildcard tests/unit/*.c)
 UNIT_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/unit/%.o,$(UNIT_SRCS))
 UNIT_BIN   := $(OUTPUT)/unit-tests
+# What the unit tests are told at run time: the agent binary and the ELF fixtures.
+UNIT_ENV   := UVSCOPE=$(CURDIR)/uvscope \
+	      FIXTURES=$(CURDIR)/$(OUTPUT)/fixtures
 
 .PHONY: all
 all: uvscope
@@ -84,6 +87,8 @@ uvscope: $(AGENT_OBJS)
 
 # ---- tests ----------------------------------------------------------------------------------
 include tests/unit/fixtures.mk
+include tests/unit/sanitize.mk
+include tests/fuzz/fuzz.mk
 
 $(OUTPUT)/unit/%.o: tests/unit/%.c $(AGENT_HDRS) $(wildcard include/uvscope/*.h tests/unit/*.h) $(SKELS) $(OUTPUT)/syscall_table.h | $(OUTPUT)/unit
 	$(call msg,CC,$@)
@@ -94,10 +99,10 @@ $(UNIT_BIN): $(UNIT_OBJS) $(LIB_OBJS)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -lcriterion -o $@
 
 .PHONY: test unit integration
-test: unit integration
+test: unit unit-sanitize integration
 
 unit: $(UNIT_BIN) uvscope $(UNIT_FIXTURES)
-	$(Q)UVSCOPE=$(CURDIR)/uvscope FIXTURES=$(CURDIR)/$(OUTPUT)/fixtures $(UNIT_BIN) --jobs 2
+	$(Q)$(UNIT_ENV) $(UNIT_BIN) --jobs 2
 
 integration: uvscope
 	$(Q)UVSCOPE=$(CURDIR)/uvscope $(NODE) --test --test-concurrency=1 tests/integration/

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
 	clang            # compiles bpf/*.bpf.c with -target bpf
+	libclang-rt-14-dev # libFuzzer, clang's sanitizers: make fuzz (clang only recommends it)
 	llvm             # llvm-strip and friends used around BPF objects
 	libbpf-dev       # loading, CO-RE relocation, skeleton runtime
 	bpftool          # vmlinux.h from kernel BTF, skeleton generation, tests inspect programs

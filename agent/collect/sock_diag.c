@@ -217,13 +217,24 @@ static int parse_unix(const struct nlmsghdr *h, uvs_sock_fn fn, void *ctx)
 	return fn(&s, ctx);
 }
 
+/*
+ * NLMSG_OK, without comparing the unsigned nlmsg_len with a left that NLMSG_NEXT may have made
+ * negative (clang's -Wsign-compare sees that in the macro): left is compared only once it is
+ * known to be at least a header.
+ */
+static bool msg_ok(const struct nlmsghdr *h, int left)
+{
+	return left >= (int)sizeof(*h) && h->nlmsg_len >= sizeof(*h) &&
+	       h->nlmsg_len <= (unsigned int)left;
+}
+
 int uvs_sock_diag_parse(const void *buf, size_t len, int family, int protocol, uvs_sock_fn fn,
 			void *ctx)
 {
 	const struct nlmsghdr *h = buf;
 	int left = len > (size_t)INT32_MAX ? INT32_MAX : (int)len, ret;
 
-	for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+	for (; msg_ok(h, left); h = NLMSG_NEXT(h, left)) {
 		if (h->nlmsg_type == NLMSG_DONE)
 			return 0;
 		if (h->nlmsg_type == NLMSG_ERROR) {
@@ -231,7 +242,8 @@ int uvs_sock_diag_parse(const void *buf, size_t len, int family, int protocol, u
 
 			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
 				return -EPROTO;
-			return e->error ? e->error : -EPROTO;
+			/* The kernel sends -errno (0 for an ACK); 1 would read as "more to come". */
+			return e->error < 0 ? e->error : -EPROTO;
 		}
 		if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
 			continue;

@@ -122,6 +122,10 @@ Test(sock_diag, malformed_and_errors)
 		-EACCES;
 	cr_expect_eq(uvs_sock_diag_parse(buf, used, AF_INET, IPPROTO_TCP, collect, NULL), -EACCES);
 	cr_expect_eq(ngot, 0);
+	reset();
+	((struct nlmsgerr *)NLMSG_DATA(add_msg(NLMSG_ERROR, sizeof(struct nlmsgerr))))->error = 1;
+	cr_expect_eq(uvs_sock_diag_parse(buf, used, AF_INET, IPPROTO_TCP, collect, NULL), -EPROTO,
+		     "a positive error, which no kernel sends (found by tests/fuzz/fuzz_sock_diag)");
 }
 
 Test(sockets, summary)

@@ -1,0 +1,58 @@
+# libFuzzer targets (tests/fuzz/fuzz_<name>.c) for the parsers of untrusted input, built with
+# clang into $(OUTPUT)/fuzz together with the agent sources each one needs.
+#
+# `make fuzz` runs each target for FUZZ_SECONDS on a copy of its seeds (tests/fuzz/corpus/<name>,
+# made by make-seeds.sh) in $(OUTPUT)/fuzz/corpus, so what the fuzzer adds never lands in the
+# repo, and fails at the first target that crashes, leaks, hangs on one input for
+# FUZZ_TIMEOUT seconds, or breaks an assumption its target checks; the input that did it is kept
+# in $(OUTPUT)/fuzz/crashes/<name>/.
+
+FUZZ_SECONDS ?= 60
+FUZZ_TIMEOUT ?= 10
+FUZZ_DIR     := $(OUTPUT)/fuzz
+FUZZ_NAMES   := elf proc sock_diag
+FUZZ_BINS    := $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_NAMES))
+# The agent's warnings, which clang must pass too; some of gcc's are unknown to clang 14.
+FUZZ_CFLAGS  := $(CFLAGS) \
+		-Wno-unknown-warning-option \
+		-O1 \
+		-fno-omit-frame-pointer \
+		-fno-sanitize-recover=all
+FUZZ_SAN     := address,undefined
+
+# The agent sources behind each target.
+$(FUZZ_DIR)/fuzz_elf: $(FUZZ_DIR)/agent/target/elf.o
+$(FUZZ_DIR)/fuzz_proc: $(FUZZ_DIR)/agent/target/procfs.o $(FUZZ_DIR)/agent/collect/fds.o
+$(FUZZ_DIR)/fuzz_sock_diag: $(FUZZ_DIR)/agent/collect/sock_diag.o
+
+# Agent sources and targets alike get the sanitizers and the fuzzer's coverage hooks; libFuzzer
+# itself, with main, is linked in last.
+$(FUZZ_DIR)/%.o: %.c $(AGENT_HDRS) $(wildcard include/uvscope/*.h)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) $(INCLUDES) -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/tests/fuzz/fuzz_%.o
+	$(call msg,LINK,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $^ $(LIBS) -o $@
+
+.PHONY: fuzz fuzz-build $(addprefix fuzz-,$(FUZZ_NAMES))
+fuzz: $(addprefix fuzz-,$(FUZZ_NAMES))
+
+fuzz-build: $(FUZZ_BINS)
+
+# The log of each run goes to $(FUZZ_DIR)/<name>.log; on a crash its end is shown.
+$(addprefix fuzz-,$(FUZZ_NAMES)): fuzz-%: $(FUZZ_DIR)/fuzz_%
+	$(Q)rm -rf $(FUZZ_DIR)/corpus/$* $(FUZZ_DIR)/crashes/$*
+	$(Q)mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/crashes/$*
+	$(Q)cp -r tests/fuzz/corpus/$* $(FUZZ_DIR)/corpus/$*
+	$(call msg,FUZZ,$* for $(FUZZ_SECONDS) s)
+	$(Q)$< -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) \
+		-artifact_prefix=$(FUZZ_DIR)/crashes/$*/ \
+		$(FUZZ_DIR)/corpus/$* > $(FUZZ_DIR)/$*.log 2>&1 || \
+		{ tail -n 60 $(FUZZ_DIR)/$*.log; \
+		  echo "fuzz: $* failed: input in $(FUZZ_DIR)/crashes/$*/," \
+		       "log in $(FUZZ_DIR)/$*.log" >&2; \
+		  exit 1; }
+	$(Q)awk '$$2 == "DONE" { printf "           %s runs, cov: %s, corpus %s\n", \
+		substr($$1, 2), $$4, $$8 }' $(FUZZ_DIR)/$*.log
