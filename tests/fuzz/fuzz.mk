@@ -22,8 +22,10 @@ FUZZ_SAN     := address,undefined
 
 # The agent sources behind each target.
 $(FUZZ_DIR)/fuzz_elf: $(FUZZ_DIR)/agent/target/elf.o
-$(FUZZ_DIR)/fuzz_proc: $(FUZZ_DIR)/agent/target/procfs.o $(FUZZ_DIR)/agent/collect/fds.o
-$(FUZZ_DIR)/fuzz_sock_diag: $(FUZZ_DIR)/agent/collect/sock_diag.o
+$(FUZZ_DIR)/fuzz_proc: $(FUZZ_DIR)/agent/target/procfs.o $(FUZZ_DIR)/agent/collect/fds.o \
+		       $(FUZZ_DIR)/agent/collect/fd_tracker.o $(FUZZ_DIR)/agent/collect/fd_table.o \
+		       $(FUZZ_DIR)/agent/util/text.o
+$(FUZZ_DIR)/fuzz_sock_diag: $(FUZZ_DIR)/agent/collect/sock_diag.o $(FUZZ_DIR)/agent/core/names.o
 
 # Agent sources and targets alike get the sanitizers and the fuzzer's coverage hooks; libFuzzer
 # itself, with main, is linked in last.

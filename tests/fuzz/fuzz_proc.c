@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * libFuzzer target: the parsers of /proc text, fed what a target or the kernel could show
- * us (agent/target/procfs.h and agent/collect/fds.h). Every input goes to all four: they
- * take C strings, so each gets a NUL-terminated copy (embedded NULs just end it early).
+ * libFuzzer target: the parsers of /proc text and of names the target chooses, fed what a
+ * target or the kernel could show us (agent/target/procfs.h, agent/collect/fds.h,
+ * agent/collect/fd_table.h, agent/util/text.h). Every input goes to all of them: they take C
+ * strings, so each gets a NUL-terminated copy (embedded NULs just end it early).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "collect/fd_table.h"
 #include "collect/fds.h"
 #include "target/procfs.h"
+#include "util/text.h"
 
 /* Every file type a stat(2) of /proc/PID/fd/N can give, and none. */
 static const mode_t modes[] = {
@@ -26,6 +29,34 @@ static void maps_line(const char *text)
 	/* What the callers rely on: an ordered range and a path that is one line. */
 	if (m.end < m.start || strlen(m.path) >= sizeof(m.path) || strchr(m.path, '\n'))
 		abort();
+	/* ... and a path made safe to print: no control byte left in it. */
+	for (const char *c = m.path; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			abort();
+}
+
+/* After the sanitizer: no control character, only valid UTF-8, the same length. */
+static void sanitized(const char *text, size_t size)
+{
+	char *s = strdup(text);
+	const unsigned char *p;
+	size_t len, left;
+
+	if (!s)
+		return;
+	len = strlen(s);
+	uvs_sanitize(s, size + 1);
+	if (strlen(s) != len)
+		abort();
+	for (p = (const unsigned char *)s, left = len; left;) {
+		size_t n = *p < 0x80 ? 1 : uvs_utf8_len(p, left);
+
+		if (!n || *p < 0x20 || *p == 0x7f || (n == 2 && p[0] == 0xc2 && p[1] <= 0x9f))
+			abort();
+		p += n;
+		left -= n;
+	}
+	free(s);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -43,6 +74,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	maps_line(text);
 	uvs_parse_syscall_file(text, &nr, &sp, &pc);
 	uvs_parse_limits_nofile(text, &soft, &hard);
+	sanitized(text, size);
+	if (uvs_sock_proto_from_name(text) > UVS_PROTO_OTHER)
+		abort();
 	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		if (uvs_fd_classify(text, modes[i]) >= UVS_FD_TYPES)
 			abort();
