@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/output.h"
+#include "util/log.h"
 
 struct uvs_output *uvs_output_new(const struct uvs_output_ops *ops, FILE *out, size_t priv_size)
 {
@@ -34,14 +36,20 @@ int uvs_outputs_add(struct uvs_outputs *l, struct uvs_output *o,
 	return 0;
 }
 
-/* Keeps the first failure: one broken output must not silence the others. */
+/*
+ * Keeps the first failure and says it once (a full disk under --json-file, a closed pipe):
+ * one broken output must not silence the others, nor fail without a word.
+ */
 static void note(struct uvs_outputs *l, struct uvs_output *o, int err)
 {
+	if (!err && fflush(o->out))
+		err = -errno;
 	if (!err && ferror(o->out))
 		err = -EIO;
-	if (err && !l->failed)
+	if (err && !l->failed) {
 		l->failed = err;
-	fflush(o->out);
+		uvs_err("cannot write the %s output: %s", o->ops->name, strerror(-err));
+	}
 }
 
 #define EACH(l, op, ...)                                                        \

@@ -339,6 +339,10 @@ static int attach(struct session *s, uint64_t *attach_ns)
 		uvs_err("cannot attach to pid %d: out of memory", (int)cli->pid);
 		return -ENOMEM;
 	}
+	/* The outputs first: a file that cannot be written fails before anything is attached. */
+	err = make_outputs(s);
+	if (err)
+		return err;
 	err = uvs_target_open(s->target, cli->pid, why, sizeof(why));
 	if (err) {
 		uvs_err("%s", why);
@@ -350,9 +354,6 @@ static int attach(struct session *s, uint64_t *attach_ns)
 		uvs_err("cannot attach to pid %d: %s", (int)cli->pid, why);
 		return err;
 	}
-	err = make_outputs(s);
-	if (err)
-		return err;
 	err = uvs_drop_privileges();
 	if (err)
 		uvs_warn("cannot drop privileges after attaching: %s", strerror(-err));
@@ -474,6 +475,9 @@ int uvs_session_run(const struct uvs_cli *cli)
 			uvs_err("the agent's event loop failed: %s", strerror(-err));
 		finish(&s);
 	}
+	/* An output that could not be written was said when it failed; the status says it too. */
+	if (!err && s.outputs.failed)
+		err = s.outputs.failed;
 	cleanup(&s);
 	return err ? 1 : 0;
 }

@@ -67,5 +67,9 @@ int uvs_sockets_command(const struct uvs_cli *cli)
 	else
 		err = uvs_text_socket_table(stdout, (int)cli->pid, comm[0] ? comm : "?", &t, &sum);
 	uvs_socket_table_free(&t);
+	if (!err && fflush(stdout))
+		err = -errno;
+	if (err)
+		uvs_err("cannot write the socket table: %s", strerror(err == -EIO ? EIO : -err));
 	return err ? 1 : 0;
 }

@@ -189,13 +189,18 @@ export function ourBpfPrograms() {
 	return out.filter((p) => typeof p.name === 'string' && p.name.startsWith('uvs_'));
 }
 
-// Resolves once cond() is true, checking it again at every turn of this process's loop (for
-// conditions on the outside world: ss, /proc). Throws after timeoutMs.
+// The pause between two looks at the outside world (ss, /proc, `uvscope sockets`): long enough
+// that polling costs the machine nothing, short enough not to slow a test down.
+export const POLL_MS = 25;
+export const pollPause = () => new Promise((r) => setTimeout(r, POLL_MS));
+
+// Resolves once cond() (sync or async) is true, looking again every POLL_MS (for conditions on
+// the outside world: ss, /proc). Throws after timeoutMs.
 export async function until(cond, what, timeoutMs = 20000) {
 	const deadline = Date.now() + timeoutMs;
-	while (!cond()) {
+	while (!(await cond())) {
 		if (Date.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs} ms`);
-		await new Promise((r) => setImmediate(r));
+		await pollPause();
 	}
 }
 

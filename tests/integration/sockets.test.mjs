@@ -244,12 +244,11 @@ test('retransmits to a peer that went away are counted, per peer, as the kernel 
 			// The peer's side goes down: what the fixture sends now is retransmitted.
 			assert.equal(sh('ip', ['netns', 'exec', netns.ns, 'ip', 'link', 'set', netns.peer, 'down']).status, 0);
 			child.send('send');
-			for (let r = await row(); r.retransmits < 2; r = await row())
-				await new Promise((res) => setImmediate(res));
+			await until(async () => (await row()).retransmits >= 2, 'two retransmits');
 			assert.equal(sh('ip', ['netns', 'exec', netns.ns, 'ip', 'link', 'set', netns.peer, 'up']).status, 0);
 			await child.waitFor((v) => v && v.sent, 'data delivered');
-			let r = await row();
-			while (r.send_q !== 0) r = await row();
+			let r;
+			await until(async () => (r = await row()).send_q === 0, 'everything acked');
 			const kernel = r.retransmits;
 			await intervalsAfter(agent);
 			const peers = agent.json().filter((v) => v.type === 'interval' && v.sockets)
