@@ -23,13 +23,14 @@ enum uvs_sock_proto uvs_sock_proto_from_name(const char *name)
 	} names[] = {
 		{ "TCP", UVS_PROTO_TCP },   { "TCPv6", UVS_PROTO_TCP6 },
 		{ "UDP", UVS_PROTO_UDP },   { "UDPv6", UVS_PROTO_UDP6 },
-		{ "UNIX", UVS_PROTO_UNIX }, { "UNIX-STREAM", UVS_PROTO_UNIX },
-		{ "UNIX-DGRAM", UVS_PROTO_UNIX },
 	};
 	size_t i;
 
 	if (!name || !*name)
 		return UVS_PROTO_UNKNOWN;
+	/* "UNIX", "UNIX-STREAM" (kernels since 5.15 name the stream protocol apart). */
+	if (strncmp(name, "UNIX", 4) == 0)
+		return UVS_PROTO_UNIX;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(name, names[i].name) == 0)
 			return names[i].proto;

@@ -148,10 +148,15 @@ static int dump_table(int nl, size_t table, struct collect *c, struct uvs_sock_l
 		err = uvs_sock_diag_dump(nl, tables[table].family, tables[table].protocol, &l->filter,
 					 keep_inet, c);
 		l->filtered_dumps++;
-		/* Still one of ours missing, never missed by a whole dump: a new port. */
-		if (err || !wanted(c, table, l, false))
+		if (err)
 			return err;
 	}
+	/*
+	 * A whole dump only for one of ours still missing that no whole dump has missed before (a
+	 * new port): an unbound or reset socket is in no table, and would cost one every window.
+	 */
+	if (!wanted(c, table, l, false))
+		return 0;
 	err = uvs_sock_diag_dump(nl, tables[table].family, tables[table].protocol, NULL, keep_inet, c);
 	if (l) {
 		l->full_dumps++;
