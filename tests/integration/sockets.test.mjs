@@ -13,6 +13,10 @@ import path from 'node:path';
 import { Child, intervalsAfter, nodeBin, runUvscope, skipWithoutBpf, startAgent, startFixture,
 	until } from './lib.mjs';
 
+// ss lists the whole host: a busy one (or a benchmark holding 20,000 sockets) outgrows Node's
+// default 1 MiB of output.
+const SS_OPTS = { maxBuffer: 256 * 1024 * 1024 };
+
 const N = 6, M = 4, K = 3; // K = the backlog listener's limit (2) + 1: the queue is full
 
 // ss's view of one process: TCP states by uvscope's names, and each listener's queues.
@@ -22,7 +26,7 @@ function ssOf(pid) {
 		'FIN-WAIT-2': 'FIN_WAIT2', 'TIME-WAIT': 'TIME_WAIT', 'LAST-ACK': 'LAST_ACK',
 		CLOSING: 'CLOSING' };
 	const states = {}, listeners = {};
-	const text = execFileSync('ss', ['-tanpH']).toString();
+	const text = execFileSync('ss', ['-tanpH'], SS_OPTS).toString();
 	for (const line of text.split('\n')) {
 		if (!line.includes(`pid=${pid},`)) continue;
 		const [st, rq, sq, local] = line.trim().split(/\s+/);
@@ -279,7 +283,7 @@ test('connections the target closes first go to TIME_WAIT, counted as ss sees th
 		await child.waitFor((v) => v && v.connected === 5, 'connected');
 		// A TIME_WAIT socket has no owner; ss shows it by its ports.
 		const timeWait = () => execFileSync('ss', ['-tanH', 'state', 'time-wait',
-			'dport', `= :${ready.backlog}`]).toString().split('\n').filter(Boolean).length;
+			'dport', `= :${ready.backlog}`], SS_OPTS).toString().split('\n').filter(Boolean).length;
 		await until(() => timeWait() === 5, '5 in TIME_WAIT');
 		await intervalsAfter(agent);
 		t.diagnostic(`uvscope time_wait_entered ${total(agent, 'time_wait_entered')}, ` +
@@ -299,7 +303,7 @@ test('UDP, IPv6 and Unix sockets are in the table, as ss shows them', async (t) 
 	const { child, ready } = await startFixture('sockets.js', [], { MORE: '1' });
 	try {
 		const got = await sockets(child.pid);
-		const ssCount = (args) => execFileSync('ss', [...args, '-anpH']).toString().split('\n')
+		const ssCount = (args) => execFileSync('ss', [...args, '-anpH'], SS_OPTS).toString().split('\n')
 			.filter((l) => l.includes(`pid=${child.pid},`)).length;
 		const udp = got.sockets.filter((s) => s.proto === 'udp');
 		t.diagnostic(`udp ${JSON.stringify(udp)}, unix ${got.summary.unix.open}, ` +
@@ -328,7 +332,7 @@ test('UDP, IPv6 and Unix sockets are in the table, as ss shows them', async (t) 
 		sender.close();
 		// ss prints the socket's line, then its skmem on the next line (with -p before it).
 		const ssDrops = () => {
-			const lines = execFileSync('ss', ['-uampH']).toString().split('\n');
+			const lines = execFileSync('ss', ['-uampH'], SS_OPTS).toString().split('\n');
 			const i = lines.findIndex((l) => l.includes(`pid=${child.pid},`));
 			const m = i < 0 ? null :
 				`${lines[i]} ${lines[i + 1] || ''}`.match(/skmem:\([^)]*\bd(\d+)\)/);
