@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,23 +33,6 @@ struct object_list {
 	size_t n;
 	struct mapped_object o[MAX_OBJECTS];
 };
-
-static bool has_cap(const struct __user_cap_data_struct *d, int cap)
-{
-	return d[cap / 32].effective & (1u << (cap % 32));
-}
-
-int uvs_check_privileges(char *missing, size_t cap)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2] = { 0 };
-
-	if (syscall(SYS_capget, &hdr, data) == 0 && has_cap(data, CAP_SYS_ADMIN) &&
-	    has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON))
-		return 0;
-	snprintf(missing, cap, "run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN");
-	return -EPERM;
-}
 
 static int collect_object(const struct uvs_map *m, void *arg)
 {

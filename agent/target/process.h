@@ -61,12 +61,6 @@ struct uvs_target {
 };
 
 /*
- * Checks that we may trace at all: returns 0, or -EPERM with the privilege we lack written to
- * `missing` (root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN).
- */
-int uvs_check_privileges(char *missing, size_t cap);
-
-/*
  * Opens the target: checks that the process exists (-ESRCH), reads its maps (-EACCES when we
  * may not), finds the libuv object (-ENOEXEC when no mapped object defines uv_run), reads
  * symbols, build-id and libuv version, and lists threads with their roles. On error `why`
