@@ -25,7 +25,7 @@ const range = (l, bold = false) => {
 // The figures of one run (a line of agent-cost.jsonl).
 function figures(r) {
 	const span = r.elapsed_ns / 1e6;	// ms
-	const intervals = span / r.interval_ms;
+	const intervals = r.intervals;	// whole intervals: the span runs from one interval line to another
 	const lat = r.blocks.map((b) => b.alert_after_ns).filter((x) => x !== null).map((x) => x / 1e6);
 	return {
 		pct: (r.cpu_ms / span) * 100,
@@ -55,8 +55,9 @@ function title(r) {
 export function progressLine(r) {
 	const f = figures(r);
 	return `  ${r.run.padEnd(20)} ${num(f.pct, 2)}% of a CPU, ${num(f.perInterval, 1)} ms per ` +
-		`interval (${num(f.sysShare, 0)}% in the kernel), max RSS ${num(f.mib, 1)} MiB; alert ` +
-		(f.lat ? `${range(f.lat)} ms after the block started` : 'never ongoing') +
+		`interval (${num(f.sysShare, 0)}% in the kernel), max RSS ${num(f.mib, 1)} MiB` +
+		(!r.blocks.length ? '' : f.lat ? `; alert ${range(f.lat)} ms after the block started` :
+			'; alert never ongoing') +
 		(f.missed ? ` (${f.missed} blocks without one)` : '');
 }
 
@@ -93,7 +94,6 @@ export function agentCostSection(dir) {
 		['— blocks with no "ongoing" alert', (r, f) => String(f.missed)],
 		['uvscope\'s own figures, last interval: fds open / TCP sockets',
 			(r) => `${int(r.agent_fds)} / ${int(r.agent_tcp)}`],
-		['interval lines in the span', (r) => String(r.intervals)],
 		['CPU used by the rest of the machine during the span, % of one CPU (other uvscope BPF ' +
 			'programs loaded)', (r, f) => `${num(f.otherPct, 1)} (${r.other_uvscope_progs})`],
 		['runs redone because the machine was busy', (r) => String(redone(r))],
@@ -152,8 +152,9 @@ target's threads, all on its single thread, the one that also raises the blocked
 alert. One run per column, each with a fresh idle target (\`bench/agent_cost_target.js\`,
 which always holds one listening socket) and \`uvscope watch -p PID --json -i ${interval}\`
 pinned to CPU ${meta.agent_cpu ?? '?'} (the Node processes on CPU ${meta.node_cpu ?? '?'}).
-uvscope's CPU is utime+stime from \`/proc/AGENT/stat\` over ${r0.seconds} s from its attach
-line. After that span the target blocks its loop ${nblocks} times for ${r0.block_ms} ms, the
+uvscope's CPU is utime+stime from \`/proc/AGENT/stat\` over ${r0.intervals} intervals after
+attaching, from one of its interval lines to the one ${r0.intervals} later (so the span holds
+exactly that many intervals' work). After that span the target blocks its loop ${nblocks} times for ${r0.block_ms} ms, the
 block starts stepping through the agent's interval, and each block's delay runs from its
 start (the target's wall clock) to the \`ts_ns\` of the agent's \`loop_blocked\` alert with
 \`"ongoing":true\`. ${settings}Raw data: \`agent-cost.jsonl\` and each run's agent output.

@@ -6,8 +6,10 @@
 # tables of the target's whole network namespace through NETLINK_SOCK_DIAG to find the
 # target's sockets, and lists the target's threads. Its blocked-loop alert is raised on that
 # same thread. This measures, for one agent per run:
-#   - its CPU: utime+stime from /proc/AGENT/stat over a fixed span (BENCH_AGENT_COST_SECONDS)
-#     that starts when its attach line is out, as % of one CPU and ms per interval;
+#   - its CPU: utime+stime from /proc/AGENT/stat over a fixed span after attaching, as % of
+#     one CPU and ms per interval. The span is whole intervals (BENCH_AGENT_COST_SECONDS
+#     worth), from one of its interval lines to another, so it holds exactly that many
+#     intervals' work;
 #   - its peak RSS (VmHWM), its attach time and the CPU it took to attach;
 #   - after the span, how late its blocked-loop alert comes: the target blocks its loop
 #     BENCH_AGENT_COST_BLOCKS times for BENCH_AGENT_COST_BLOCK_MS ms (the block starts step
@@ -37,7 +39,7 @@
 #   BENCH_AGENT_COST_HOST_CONNS [10000]  (host-sockets: 20,000 sockets)
 #   BENCH_AGENT_COST_BLOCKS [10]  BENCH_AGENT_COST_BLOCK_MS [300]
 #   BENCH_SERVER_CPU [1] (the Node processes)  BENCH_AGENT_CPU [0]
-#   BENCH_QUIET_PCT [5]  BENCH_QUIET_WAIT [30]  (before each run, see wait_quiet)
+#   BENCH_QUIET_PCT [5]  BENCH_QUIET_WAIT [10]  (before each run, see wait_quiet)
 #   BENCH_MAX_OTHER_PCT [25]  BENCH_RETRIES [1]  a run during which the rest of the machine
 #     used more than this % of a CPU, or another uvscope was loaded (its syscall programs
 #     would run in this agent's own syscalls), is redone; the discarded one stays in
@@ -59,7 +61,7 @@ BLOCK_MS=${BENCH_AGENT_COST_BLOCK_MS:-300}
 NODE_CPU=${BENCH_SERVER_CPU:-1}
 AGENT_CPU=${BENCH_AGENT_CPU:-0}
 QUIET_PCT=${BENCH_QUIET_PCT:-5}
-QUIET_WAIT=${BENCH_QUIET_WAIT:-30}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-10}
 MAX_OTHER_PCT=${BENCH_MAX_OTHER_PCT:-25}
 RETRIES=${BENCH_RETRIES:-1}
 UVSCOPE=${UVSCOPE:-$ROOT/uvscope}
@@ -90,6 +92,9 @@ else
 	die "BENCH_AGENT_COST_INTERVAL must be Nms or Ns (got '$INTERVAL')"
 fi
 (( INTERVAL_MS >= 10 )) || die "BENCH_AGENT_COST_INTERVAL must be at least 10ms"
+# The span is whole intervals: about BENCH_AGENT_COST_SECONDS.
+NSPAN=$(( SPAN_S * 1000 / INTERVAL_MS ))
+(( NSPAN >= 1 )) || NSPAN=1
 RUNS_LIST=()
 for r in $RUNS_WANTED; do
 	[[ $r =~ ^(baseline|fds|host-sockets)(:syscalls)?$ ]] ||
@@ -123,13 +128,29 @@ OUT=$DIR/agent-cost.jsonl
 
 # ---- cleanup: whatever happens, no process of ours outlives the script ---------------------
 AGENT_PID=
+RUN_NO=0			# runs so far, attempts included: names each run's files
 NODE_PIDS=()			# the target and the other processes, running
 declare -A STDIN_FD=()		# pid -> the write end of its stdin (a fifo)
+# stop_pids SECONDS PID...: SIGTERM, then SIGKILL for any still there after SECONDS; reaped.
+stop_pids() {
+	local secs=$1 pid i alive
+	shift
+	for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for ((i = 0; i < secs * 20; i++)); do
+		alive=0
+		for pid in "$@"; do
+			if kill -0 "$pid" 2>/dev/null; then alive=1; fi
+		done
+		(( alive )) || break
+		read -r -t 0.05 <> <(:) || true
+	done
+	for pid in "$@"; do kill -KILL "$pid" 2>/dev/null || true; done
+	for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+}
 stop_nodes() {
 	local pid fd
-	for pid in "${NODE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	if (( ${#NODE_PIDS[@]} )); then stop_pids 10 "${NODE_PIDS[@]}"; fi
 	for pid in "${NODE_PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
 		fd=${STDIN_FD[$pid]:-}
 		if [[ -n $fd ]]; then exec {fd}>&-; fi
 		unset "STDIN_FD[$pid]"
@@ -138,8 +159,7 @@ stop_nodes() {
 }
 cleanup() {
 	if [[ -n $AGENT_PID ]]; then
-		kill -TERM "$AGENT_PID" 2>/dev/null || true
-		wait "$AGENT_PID" 2>/dev/null || true
+		stop_pids 10 "$AGENT_PID"
 		AGENT_PID=
 	fi
 	stop_nodes
@@ -166,6 +186,7 @@ start_node() {
 	local -a fds
 	rm -f "$fifo"
 	mkfifo "$fifo"
+	: >"$out"	# here, not in the child: wait_line must never see an older run's lines
 	taskset -c "$NODE_CPU" "$NODE" "$ROOT/bench/agent_cost_target.js" "$conns" "$files" \
 		<"$fifo" >"$out" 2>&1 &
 	pid=$!
@@ -206,6 +227,20 @@ proc_ticks() {
 	REPLY="${f[11]} ${f[12]}"
 }
 
+# wait_intervals FILE N TIMEOUT: wait (up to TIMEOUT s, while the agent lives) for FILE to
+# hold N interval lines; REPLY = how many it holds. Polls every 10 ms.
+wait_intervals() {
+	local file=$1 n=$2 deadline
+	now_us; deadline=$((REPLY + $3 * 1000000))
+	while :; do
+		REPLY=$(grep -c '^{"type":"interval"' "$file" || true)
+		(( REPLY < n )) || return 0
+		kill -0 "$AGENT_PID" 2>/dev/null || return 1
+		now_us; (( REPLY < deadline )) || return 1
+		nap 0.01
+	done
+}
+
 # ALERT_TS = the ts_ns of the agent's loop_blocked alerts (in FILE) for the loop of thread TID
 # whose "ongoing" is ONGOING (true or false), in order.
 blocked_alerts() {
@@ -231,7 +266,8 @@ run_case() {
 	local gap blocks_json="" target_fds nblocks ts start end lat other_ms foreign
 	local -a starts=() ends=()
 	if [[ $run == *:syscalls ]]; then mode=syscalls flags=(--syscalls); fi
-	tag=agent-cost-${run/:/-}-a$attempt
+	RUN_NO=$((RUN_NO + 1))
+	tag=agent-cost-$RUN_NO-${run/:/-}
 	wait_quiet
 
 	if [[ $case == host-sockets ]]; then
@@ -251,6 +287,7 @@ run_case() {
 	target_fds=${BASH_REMATCH[1]}
 	netns_tcp; tcp=$REPLY
 
+	: >"$DIR/$tag.agent.jsonl"
 	now_us; t0=$REPLY
 	taskset -c "$AGENT_CPU" "$UVSCOPE" watch -p "$target" --json -i "$INTERVAL" "${flags[@]}" \
 		>"$DIR/$tag.agent.jsonl" 2>"$DIR/$tag.agent.err" &
@@ -267,36 +304,43 @@ run_case() {
 	fi
 	now_us; attach_us=$((REPLY - t0))
 	proc_ticks "$AGENT_PID"; read -r ut0 st0 <<<"$REPLY"
+	attach_ticks=$((ut0 + st0))
 	IFS= read -r first <"$DIR/$tag.agent.jsonl"
 	[[ $first == '{"type":"attach"'* ]] ||
 		die "$run: uvscope's first line is not its attach line: $first" \
 			"$(head -c 2000 "$DIR/$tag.agent.err")"
 	[[ $first == *'"unavailable":[]'* ]] || die "$run: uvscope is missing something: $first"
-	attach_ticks=$((ut0 + st0))
 
-	# The measured span: the only fixed wait.
+	# The measured span: NSPAN of the agent's intervals, from one interval line to the one
+	# NSPAN intervals later. The agent writes an interval line when that interval's work is
+	# done, so both ends fall just after the work, and the span holds exactly NSPAN
+	# intervals' work, however long each takes. A plain wait but for its last half interval.
+	wait_intervals "$DIR/$tag.agent.jsonl" 1 $((3 * INTERVAL_MS / 1000 + 10)) ||
+		die "$run: uvscope printed no interval line: $(head -c 2000 "$DIR/$tag.agent.err")"
+	intervals=$REPLY
+	proc_ticks "$AGENT_PID"; read -r ut0 st0 <<<"$REPLY"
 	sched_ns "$AGENT_PID"; a0=$REPLY
 	cpu_idle_ms; i0=$REPLY
 	now_us; w0=$REPLY
-	nap "$SPAN_S"
+	i=$(( NSPAN * INTERVAL_MS - INTERVAL_MS / 2 ))
+	nap "$((i / 1000)).$(printf %03d $((i % 1000)))"
+	wait_intervals "$DIR/$tag.agent.jsonl" $((intervals + NSPAN)) $((INTERVAL_MS / 1000 + 10)) ||
+		die "$run: uvscope stopped writing interval lines: $(head -c 2000 "$DIR/$tag.agent.err")"
 	now_us; w1=$REPLY
 	cpu_idle_ms; i1=$REPLY
 	sched_ns "$AGENT_PID"; a1=$REPLY
 	proc_ticks "$AGENT_PID"; read -r ut1 st1 <<<"$REPLY"
 	other_uvscopes "$AGENT_PID"; foreign=$REPLY
-	kill -0 "$AGENT_PID" 2>/dev/null || die "$run: uvscope exited: $(cat "$DIR/$tag.agent.err")"
 
 	# What the agent saw: its last interval line of the span.
 	while IFS= read -r line; do
 		if [[ $line == '{"type":"interval"'* ]]; then
-			intervals=$((intervals + 1))
 			if [[ $line =~ \"fds\":\{\"open\":([0-9]+) ]]; then agent_fds=${BASH_REMATCH[1]}; fi
 			if [[ $line =~ \"sockets\":\{\"tcp\":\{\"open\":([0-9]+) ]]; then
 				agent_tcp=${BASH_REMATCH[1]}
 			fi
 		fi
 	done <"$DIR/$tag.agent.jsonl"
-	(( intervals > 0 )) || die "$run: uvscope printed no interval line in ${SPAN_S}s"
 	if [[ $mode == syscalls && $(<"$DIR/$tag.agent.jsonl") != *'"syscalls":{'* ]]; then
 		die "$run: uvscope's interval lines have no syscalls object"
 	fi
@@ -320,8 +364,12 @@ run_case() {
 	fi
 	hwm_kb "$AGENT_PID"; hwm=$REPLY
 
-	now_us; t0=$REPLY
 	kill -INT "$AGENT_PID"
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$AGENT_PID" 2>/dev/null || break
+		nap 0.05
+	done
+	(( i < 600 )) || die "$run: uvscope did not exit within 30 s of SIGINT"
 	wait "$AGENT_PID" || rc=$?
 	AGENT_PID=
 	(( rc == 0 )) || die "$run: uvscope exited with $rc: $(cat "$DIR/$tag.agent.err")"
@@ -369,7 +417,7 @@ run_case() {
 			$(( (st1 - st0) * 1000 / CLK_TCK )) $((a1 - a0))
 		printf '"attach_us":%d,"attach_cpu_ms":%d,"hwm_kb":%d,' \
 			"$attach_us" $((attach_ticks * 1000 / CLK_TCK)) "$hwm"
-		printf '"intervals":%d,"agent_fds":%s,"agent_tcp":%s,' "$intervals" "$agent_fds" "$agent_tcp"
+		printf '"intervals":%d,"agent_fds":%s,"agent_tcp":%s,' "$NSPAN" "$agent_fds" "$agent_tcp"
 		printf '"block_ms":%d,"blocks":[%s],' "$BLOCK_MS" "${blocks_json#,}"
 		printf '"other_cpu_ms":%d,"other_uvscope_progs":%d}\n' "$other_ms" "$foreign"
 	} >>"$OUT"
