@@ -16,6 +16,9 @@
 #   pool        uvscope watch -p PID --json --pool (uprobes in libuv's thread pool)
 #   syscalls    uvscope watch -p PID --json --syscalls (every syscall of the target)
 # Overhead = per pair, the ratio with / without; reported as min / median / max over pairs.
+# Before the pairs, a quick section measures uvscope's own CPU, RSS and blocked-loop alert
+# delay with 18,000 fds in the target and with 20,000 sockets of other processes on the
+# host (scripts/agent-cost.sh, a few minutes; BENCH_AGENT_COST_RUNS=none leaves it out).
 #
 # Environment (defaults in brackets):
 #   BENCH_PAIRS [8]  BENCH_SECONDS [5]  BENCH_WARMUP [2]  BENCH_CONNS [50]
@@ -29,6 +32,8 @@
 #   BENCH_MAX_OTHER_PCT [25]  BENCH_RETRIES [1]  (see run_pair)
 #   BENCH_QUIET_PCT [5]  BENCH_QUIET_WAIT [30]  (see wait_quiet)
 #   BENCH_RESULTS [bench/results.md when BENCH_PAIRS >= 7, else the run's own directory]
+#   BENCH_AGENT_COST_RUNS ["baseline fds fds:syscalls host-sockets"; none: no such section],
+#     BENCH_AGENT_COST_SECONDS [20] and the others of scripts/agent-cost.sh
 #   UVSCOPE [./uvscope]  NODE [node]  CC [cc]
 set -euo pipefail
 
@@ -195,15 +200,16 @@ SERVER_PID=
 SERVER=		# which kind (SERVER_TABLE) is running
 AGENT_PID=
 LOADGEN_PID=
+AGENT_COST_PID=	# scripts/agent-cost.sh, which cleans up after itself on SIGTERM
 cleanup() {
 	local pid
-	for pid in $LOADGEN_PID $AGENT_PID $SERVER_PID; do
+	for pid in $LOADGEN_PID $AGENT_PID $SERVER_PID $AGENT_COST_PID; do
 		kill -TERM "$pid" 2>/dev/null || true
 	done
-	for pid in $LOADGEN_PID $AGENT_PID $SERVER_PID; do
+	for pid in $LOADGEN_PID $AGENT_PID $SERVER_PID $AGENT_COST_PID; do
 		wait "$pid" 2>/dev/null || true
 	done
-	LOADGEN_PID='' AGENT_PID='' SERVER_PID=''
+	LOADGEN_PID='' AGENT_PID='' SERVER_PID='' AGENT_COST_PID=''
 }
 trap cleanup EXIT
 # set -e stops at the first failing command; say which, or a failure looks like success.
@@ -532,6 +538,21 @@ echo "bench: raw runs in ${RUNDIR#"$ROOT"/}"
 } >"$RUNDIR/meta.json"
 
 syscall_costs
+
+# ---- what uvscope's own work costs it --------------------------------------------------------
+# scripts/agent-cost.sh, into this run's directory (bench/report.mjs reads it from there), with
+# this run's binary and CPUs; the BENCH_ variables it shares with this script (BENCH_QUIET_WAIT,
+# BENCH_RETRIES, ...) reach it only if set, else it keeps its own defaults. In the background
+# and waited for, so that a signal to this script is acted on at once.
+if [[ ${BENCH_AGENT_COST_RUNS:-} != none ]]; then
+	UVSCOPE=$UVSCOPE NODE=$NODE BENCH_SERVER_CPU=$SERVER_CPU BENCH_AGENT_CPU=$AGENT_CPU \
+		"$ROOT/scripts/agent-cost.sh" "$RUNDIR" &
+	AGENT_COST_PID=$!
+	rc=0
+	wait "$AGENT_COST_PID" || rc=$?
+	AGENT_COST_PID=
+	(( rc == 0 )) || die "scripts/agent-cost.sh failed (status $rc)"
+fi
 
 # Pairs outermost, so every server and mode is spread over the whole run and meets the same
 # drift.
