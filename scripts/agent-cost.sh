@@ -38,6 +38,7 @@
 #   BENCH_AGENT_COST_CONNS [8500]  BENCH_AGENT_COST_FILES [1000]  (fds: 18,000 fds + a few)
 #   BENCH_AGENT_COST_HOST_CONNS [10000]  (host-sockets: 20,000 sockets)
 #   BENCH_AGENT_COST_BLOCKS [10]  BENCH_AGENT_COST_BLOCK_MS [300]
+#   BENCH_AGENT_COST_REPEAT [1]  runs of each (taking turns); the table gives min / median / max
 #   BENCH_SERVER_CPU [1] (the Node processes)  BENCH_AGENT_CPU [0]
 #   BENCH_QUIET_PCT [5]  BENCH_QUIET_WAIT [10]  (before each run, see wait_quiet)
 #   BENCH_MAX_OTHER_PCT [25]  BENCH_RETRIES [1]  a run during which the rest of the machine
@@ -58,6 +59,7 @@ FILES=${BENCH_AGENT_COST_FILES:-1000}
 HOST_CONNS=${BENCH_AGENT_COST_HOST_CONNS:-10000}
 BLOCKS=${BENCH_AGENT_COST_BLOCKS:-10}
 BLOCK_MS=${BENCH_AGENT_COST_BLOCK_MS:-300}
+REPEAT=${BENCH_AGENT_COST_REPEAT:-1}
 NODE_CPU=${BENCH_SERVER_CPU:-1}
 AGENT_CPU=${BENCH_AGENT_CPU:-0}
 QUIET_PCT=${BENCH_QUIET_PCT:-5}
@@ -79,11 +81,12 @@ die() { echo "agent-cost: $*" >&2; exit 1; }
 [[ -x $UVSCOPE ]] || die "$UVSCOPE is not built (run make uvscope)"
 command -v "$NODE" >/dev/null || die "no $NODE"
 command -v taskset >/dev/null || die "no taskset (apt-get install util-linux)"
-for v in SPAN_S CONNS FILES HOST_CONNS BLOCKS BLOCK_MS NODE_CPU AGENT_CPU QUIET_PCT QUIET_WAIT \
-	MAX_OTHER_PCT RETRIES; do
+for v in SPAN_S CONNS FILES HOST_CONNS BLOCKS BLOCK_MS REPEAT NODE_CPU AGENT_CPU QUIET_PCT \
+	QUIET_WAIT MAX_OTHER_PCT RETRIES; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
-(( SPAN_S >= 1 )) || die "BENCH_AGENT_COST_SECONDS must be at least 1"
+(( SPAN_S >= 1 && REPEAT >= 1 )) ||
+	die "BENCH_AGENT_COST_SECONDS and BENCH_AGENT_COST_REPEAT must be at least 1"
 if [[ $INTERVAL =~ ^([0-9]+)ms$ ]]; then
 	INTERVAL_MS=$((10#${BASH_REMATCH[1]}))
 elif [[ $INTERVAL =~ ^([0-9]+)s$ ]]; then
@@ -425,20 +428,22 @@ run_case() {
 }
 
 # ---- main ---------------------------------------------------------------------------------
-echo "agent-cost: ${#RUNS_LIST[@]} runs (${RUNS_LIST[*]}), ${SPAN_S}s measured each," \
+echo "agent-cost: ${#RUNS_LIST[@]} runs (${RUNS_LIST[*]}) x $REPEAT, ${SPAN_S}s measured each," \
 	"then $BLOCKS blocks of ${BLOCK_MS}ms; raw data in ${DIR#"$ROOT"/}"
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 SECONDS=0
-for r in "${RUNS_LIST[@]}"; do
-	for ((attempt = 1; attempt <= RETRIES + 1; attempt++)); do
-		run_case "$r" "$attempt"
-		(( REDO )) || break
+for ((rep = 1; rep <= REPEAT; rep++)); do
+	for r in "${RUNS_LIST[@]}"; do
+		for ((attempt = 1; attempt <= RETRIES + 1; attempt++)); do
+			run_case "$r" "$attempt"
+			(( REDO )) || break
+		done
 	done
 done
 {
 	echo "{\"started\":\"$STARTED\",\"took_s\":$SECONDS,\"seconds\":$SPAN_S,\"interval\":\"$INTERVAL\""
 	echo ",\"conns\":$CONNS,\"files\":$FILES,\"host_conns\":$HOST_CONNS,\"per_host\":$PER_HOST"
-	echo ",\"blocks\":$BLOCKS,\"block_ms\":$BLOCK_MS,\"node_cpu\":$NODE_CPU,\"agent_cpu\":$AGENT_CPU"
+	echo ",\"repeat\":$REPEAT,\"blocks\":$BLOCKS,\"block_ms\":$BLOCK_MS,\"node_cpu\":$NODE_CPU,\"agent_cpu\":$AGENT_CPU"
 	echo ",\"node\":\"$("$NODE" --version)\",\"uvscope\":\"$("$UVSCOPE" --version | head -1)\""
 	echo ",\"uvscope_sha256\":\"$(sha256sum <"$UVSCOPE" | cut -c1-16)\""
 	echo ",\"git\":\"$(git describe --tags --always --dirty 2>/dev/null || echo unknown)\"}"
