@@ -182,16 +182,17 @@ export function agentCostSection(dir) {
 Every interval the agent reads /proc/PID/fd, dumps the TCP and UDP tables of the target's
 whole network namespace (NETLINK_SOCK_DIAG) to find the target's sockets, and lists the
 target's threads, all on its single thread, the one that also raises the blocked-loop
-alert. ${runsOf}, each with a fresh idle target (\`bench/agent_cost_target.js\`,
-which always holds one listening socket) and \`uvscope watch -p PID --json -i ${interval}\`
-pinned to CPU ${meta.agent_cpu ?? '?'} (the Node processes on CPU ${meta.node_cpu ?? '?'}).
-uvscope's CPU is utime+stime from \`/proc/AGENT/stat\` over ${r0.intervals} intervals after
-attaching, from one of its interval lines to the one ${r0.intervals} later (so the span holds
-exactly that many intervals' work). After that span the target blocks its loop
-${r0.blocks.length} times for ${r0.block_ms} ms, the block starts stepping through the agent's
-interval, and each block's delay runs from its start (the target's wall clock) to the
-\`ts_ns\` of the agent's \`loop_blocked\` alert with \`"ongoing":true\`. ${settings}Raw
-data: \`agent-cost.jsonl\` and each run's agent output.
+alert.
+${runsOf}, each with a fresh idle target (\`bench/agent_cost_target.js\`, which always holds
+one listening socket) and \`uvscope watch -p PID --json -i ${interval}\` pinned to CPU
+${meta.agent_cpu ?? '?'} (the Node processes on CPU ${meta.node_cpu ?? '?'}). uvscope's CPU is
+utime+stime from \`/proc/AGENT/stat\` over ${r0.intervals} intervals after attaching, from one
+of its interval lines to the one ${r0.intervals} later (so the span holds exactly that many
+intervals' work). After that span the target blocks its loop ${r0.blocks.length} times for
+${r0.block_ms} ms, the block starts stepping through the agent's interval, and each block's
+delay runs from its start (the target's wall clock) to the \`ts_ns\` of the agent's
+\`loop_blocked\` alert with \`"ongoing":true\`.
+${settings}Raw data: \`agent-cost.jsonl\` and each run's agent output.
 
 ${table.join('\n')}
 
