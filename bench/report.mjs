@@ -11,6 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { agentCostSection } from './agent_cost.mjs';
 
 const [runDir, outPath] = process.argv.slice(2);
 if (!runDir || !outPath) {
@@ -483,6 +484,7 @@ ${poolMeasured ? `- **Pool jobs per request** = the libuv thread-pool jobs uvsco
 
 ${sections.join('\n\n')}
 ${syscallSection()}
+${agentCostSection(runDir)}
 ## Conclusion
 
 ${conclusion()}

@@ -16,6 +16,9 @@
 #   pool        uvscope watch -p PID --json --pool (uprobes in libuv's thread pool)
 #   syscalls    uvscope watch -p PID --json --syscalls (every syscall of the target)
 # Overhead = per pair, the ratio with / without; reported as min / median / max over pairs.
+# Before the pairs, a quick section measures uvscope's own CPU, RSS and blocked-loop alert
+# delay with 18,000 fds in the target and with 20,000 sockets of other processes on the
+# host (scripts/agent-cost.sh, a few minutes; BENCH_AGENT_COST_RUNS=none leaves it out).
 #
 # Environment (defaults in brackets):
 #   BENCH_PAIRS [8]  BENCH_SECONDS [5]  BENCH_WARMUP [2]  BENCH_CONNS [50]
@@ -29,6 +32,8 @@
 #   BENCH_MAX_OTHER_PCT [25]  BENCH_RETRIES [1]  (see run_pair)
 #   BENCH_QUIET_PCT [5]  BENCH_QUIET_WAIT [30]  (see wait_quiet)
 #   BENCH_RESULTS [bench/results.md when BENCH_PAIRS >= 7, else the run's own directory]
+#   BENCH_AGENT_COST_RUNS ["baseline fds fds:syscalls host-sockets"; none: no such section],
+#     BENCH_AGENT_COST_SECONDS [20] and the others of scripts/agent-cost.sh
 #   UVSCOPE [./uvscope]  NODE [node]  CC [cc]
 set -euo pipefail
 
@@ -195,15 +200,16 @@ SERVER_PID=
 SERVER=		# which kind (SERVER_TABLE) is running
 AGENT_PID=
 LOADGEN_PID=
+AGENT_COST_PID=	# scripts/agent-cost.sh, which cleans up after itself on SIGTERM
 cleanup() {
 	local pid
-	for pid in $LOADGEN_PID $AGENT_PID $SERVER_PID; do
+	for pid in $LOADGEN_PID $AGENT_PID $SERVER_PID $AGENT_COST_PID; do
 		kill -TERM "$pid" 2>/dev/null || true
 	done
-	for pid in $LOADGEN_PID $AGENT_PID $SERVER_PID; do
+	for pid in $LOADGEN_PID $AGENT_PID $SERVER_PID $AGENT_COST_PID; do
 		wait "$pid" 2>/dev/null || true
 	done
-	LOADGEN_PID='' AGENT_PID='' SERVER_PID=''
+	LOADGEN_PID='' AGENT_PID='' SERVER_PID='' AGENT_COST_PID=''
 }
 trap cleanup EXIT
 # set -e stops at the first failing command; say which, or a failure looks like success.
@@ -212,61 +218,9 @@ trap 'echo "bench: interrupted" >&2; exit 130' INT
 trap 'exit 143' TERM
 
 # ---- small helpers (no forks where timing matters) -----------------------------------------
-
-# A sleep that does not fork: read with a timeout on a pipe nobody ever writes.
-exec {NAP_FD}<> <(:)
-nap() { read -r -t "$1" -u "$NAP_FD" _ || true; }
-
-now_us() { REPLY=${EPOCHREALTIME/./}; }
-
-# REPLY = nanoseconds on CPU, summed over all threads of PID (schedstat's first field).
-sched_ns() {
-	local f a rest sum=0
-	for f in /proc/"$1"/task/*/schedstat; do
-		if read -r a rest <"$f" 2>/dev/null; then sum=$((sum + a)); fi
-	done
-	REPLY=$sum
-}
-
-# REPLY = ms all CPUs together spent idle (idle + iowait in /proc/stat). Busy time is
-# elapsed x CPUs minus this. Not the user/system columns: those are sampled at the tick,
-# and a load that wakes 5000 times a second in step with the 250 Hz tick makes them
-# wrong by up to +-50% of a CPU, depending on the phase; with a tickless idle the kernel
-# measures idle time exactly.
-cpu_idle_ms() {
-	local idle iowait
-	read -r _ _ _ _ idle iowait _ </proc/stat
-	REPLY=$(( (idle + iowait) * 1000 / CLK_TCK ))
-}
-
-# REPLY = the first line of FILE that contains PATTERN, waiting up to TIMEOUT s while PID
-# lives. Polls every millisecond: the attach time it gives is at most ~1 ms late.
-wait_line() {
-	local file=$1 pattern=$2 timeout=$3 pid=$4 line deadline
-	now_us; deadline=$((REPLY + timeout * 1000000))
-	while :; do
-		if [[ -s $file ]]; then
-			while IFS= read -r line; do
-				if [[ $line == *"$pattern"* ]]; then
-					REPLY=$line
-					return 0
-				fi
-			done <"$file"
-		fi
-		kill -0 "$pid" 2>/dev/null || return 1
-		now_us; (( REPLY < deadline )) || return 1
-		nap 0.001
-	done
-}
-
-# REPLY = VmHWM (peak RSS) of PID in kB.
-hwm_kb() {
-	local key val rest
-	REPLY=0
-	while read -r key val rest; do
-		if [[ $key == VmHWM: ]]; then REPLY=$val; fi
-	done <"/proc/$1/status"
-}
+# nap, now_us, sched_ns, cpu_idle_ms, wait_line, hwm_kb, agent_progs, other_uvscopes, wait_quiet
+# shellcheck source=scripts/bench-lib.sh
+source "$ROOT/scripts/bench-lib.sh"
 
 # ---- the server -------------------------------------------------------------------------
 # start_server SERVER TAG: a fresh server of that kind pinned to its CPU (its pool threads
@@ -425,74 +379,6 @@ run_one() {
 }
 
 # ---- one pair -----------------------------------------------------------------------------
-# OURS = the ids of the BPF programs PID (an agent) holds, as keys: the prog_id in the fdinfo
-# of its BPF file descriptors.
-declare -A OURS=()
-agent_prog_ids() {
-	local f key val
-	OURS=()
-	for f in /proc/"$1"/fdinfo/*; do
-		while read -r key val; do
-			if [[ $key == prog_id: ]]; then OURS[$val]=1; fi
-		done <"$f" 2>/dev/null || true
-	done
-}
-
-# REPLY = the names of the BPF programs the agent PID holds, space-separated (needs bpftool).
-agent_progs() {
-	local line names=""
-	agent_prog_ids "$1"
-	while IFS= read -r line; do
-		if [[ $line =~ ^([0-9]+):\ .*\ name\ ([^ ]+) && -n ${OURS[${BASH_REMATCH[1]}]:-} ]]; then
-			names+="${BASH_REMATCH[2]} "
-		fi
-	done < <(bpftool prog show 2>/dev/null || true)
-	REPLY=${names% }
-}
-
-# REPLY = how many uvscope BPF programs (named uvs_*) are loaded that are not AGENT_PID's
-# (if given): another uvscope (someone's tests) runs its syscall programs in our server's
-# syscalls too, and would make the runs without uvscope look slower than they are.
-other_uvscopes() {
-	local agent=${1:-} line n=0
-	OURS=()
-	if [[ -n $agent ]]; then agent_prog_ids "$agent"; fi
-	REPLY=0
-	command -v bpftool >/dev/null || return 0
-	while IFS= read -r line; do
-		if [[ $line =~ ^([0-9]+):\ .*\ name\ uvs_ && -z ${OURS[${BASH_REMATCH[1]}]:-} ]]; then
-			n=$((n + 1))
-		fi
-	done < <(bpftool prog show 2>/dev/null || true)
-	REPLY=$n
-}
-
-# wait_quiet: before a pair, wait (up to BENCH_QUIET_WAIT s) for a 1 s window in which the
-# machine, with nothing of ours running, is less than BENCH_QUIET_PCT % busy and no
-# other uvscope is loaded. On a shared machine this turns other people's work into waiting
-# rather than noise.
-wait_quiet() {
-	local waited=0 i0 i1 w0 w1 pct
-	while (( waited < QUIET_WAIT )); do
-		cpu_idle_ms; i0=$REPLY
-		now_us; w0=$REPLY
-		nap 1
-		cpu_idle_ms; i1=$REPLY
-		now_us; w1=$REPLY
-		pct=$(( ((w1 - w0) * NCPU / 1000 - (i1 - i0)) * 100 / ((w1 - w0) / 1000) ))
-		other_uvscopes
-		if (( pct <= QUIET_PCT && REPLY == 0 )); then
-			return 0
-		fi
-		if (( waited == 0 )); then
-			echo "  machine busy (${pct}% of a CPU, $REPLY other uvscope programs)," \
-				"waiting up to ${QUIET_WAIT}s" >&2
-		fi
-		waited=$((waited + 1))
-	done
-	echo "  still busy after ${QUIET_WAIT}s, going on" >&2
-}
-
 # run_pair PAIR CONFIG MODE: two measured runs on the running, warmed-up server: one
 # without and one with uvscope attached (control: neither), the order alternating from
 # pair to pair (ABBA...) so a drift of the machine, or anything uvscope might leave behind
@@ -652,6 +538,21 @@ echo "bench: raw runs in ${RUNDIR#"$ROOT"/}"
 } >"$RUNDIR/meta.json"
 
 syscall_costs
+
+# ---- what uvscope's own work costs it --------------------------------------------------------
+# scripts/agent-cost.sh, into this run's directory (bench/report.mjs reads it from there), with
+# this run's binary and CPUs; the BENCH_ variables it shares with this script (BENCH_QUIET_WAIT,
+# BENCH_RETRIES, ...) reach it only if set, else it keeps its own defaults. In the background
+# and waited for, so that a signal to this script is acted on at once.
+if [[ ${BENCH_AGENT_COST_RUNS:-} != none ]]; then
+	UVSCOPE=$UVSCOPE NODE=$NODE BENCH_SERVER_CPU=$SERVER_CPU BENCH_AGENT_CPU=$AGENT_CPU \
+		"$ROOT/scripts/agent-cost.sh" "$RUNDIR" &
+	AGENT_COST_PID=$!
+	rc=0
+	wait "$AGENT_COST_PID" || rc=$?
+	AGENT_COST_PID=
+	(( rc == 0 )) || die "scripts/agent-cost.sh failed (status $rc)"
+fi
 
 # Pairs outermost, so every server and mode is spread over the whole run and meets the same
 # drift.
