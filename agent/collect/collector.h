@@ -31,11 +31,17 @@ struct uvs_collect_options {
 	bool sockets;             /* socket table and TCP transitions */
 };
 
-/* Where a collector reports what happens between windows. Either callback may be NULL. */
+/* Where a collector reports what happens between windows. Any callback may be NULL. */
 struct uvs_collect_sink {
 	void *ctx;
 	void (*block_ended)(void *ctx, const struct uvs_block_end *b);
 	void (*record)(void *ctx, const struct uvs_record *r);
+	/*
+	 * Called now and then during a long piece of a window's work (reading 18,000 fds takes
+	 * a good part of 100 ms): the session checks for blocked loops there, so that an alert is
+	 * not late because the agent's only thread was busy. It may call poll and loops_now.
+	 */
+	void (*keep_up)(void *ctx);
 };
 
 /* What attaching gave: the measuring mode and what is unavailable, one sentence each. */

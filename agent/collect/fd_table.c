@@ -156,9 +156,13 @@ int uvs_fd_table_read(pid_t pid, struct uvs_fd_table *t)
 	t->open = 0;
 	memset(t->by_type, 0, sizeof(t->by_type));
 	t->io_uring = false;
-	while (!err && (de = readdir(d)))
-		if (de->d_name[0] != '.')
-			err = add_fd(t, dir, dirfd(d), de->d_name);
+	while (!err && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		err = add_fd(t, dir, dirfd(d), de->d_name);
+		if (t->keep_up && t->open % UVS_FD_TABLE_KEEP_UP == 0)
+			t->keep_up(t->keep_up_ctx);
+	}
 	closedir(d);
 	if (err)
 		return err;
@@ -169,7 +173,12 @@ int uvs_fd_table_read(pid_t pid, struct uvs_fd_table *t)
 
 void uvs_fd_table_free(struct uvs_fd_table *t)
 {
+	void (*keep_up)(void *) = t->keep_up;
+	void *ctx = t->keep_up_ctx;
+
 	free(t->sockets);
 	free(t->old);
 	memset(t, 0, sizeof(*t));
+	t->keep_up = keep_up;
+	t->keep_up_ctx = ctx;
 }

@@ -42,7 +42,12 @@ struct uvs_fd_table {
 	struct uvs_fd_socket *old;     /* the previous read's, for protocols already known */
 	size_t nold, oldcap;
 	uint64_t proto_reads;          /* sockprotoname reads made (a socket costs one, once) */
+	/* Called every UVS_FD_TABLE_KEEP_UP entries of a long read, and of the socket dumps. */
+	void (*keep_up)(void *ctx);
+	void *keep_up_ctx;
 };
+
+#define UVS_FD_TABLE_KEEP_UP 1024
 
 /* Reads /proc/PID/fd into t (replacing what it held). Returns 0 or -errno. */
 int uvs_fd_table_read(pid_t pid, struct uvs_fd_table *t);

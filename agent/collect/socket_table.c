@@ -27,7 +27,15 @@ struct collect {
 	struct uvs_socket_table *t;
 	const struct uvs_fd_table *fds;
 	uint8_t *seen; /* per socket of fds: found in a table */
+	uint64_t rows; /* rows of any process the dumps brought */
 };
+
+/* A dump of a busy host's table is long: let the session check for blocks now and then. */
+static void keep_up(struct collect *c)
+{
+	if (c->fds->keep_up && ++c->rows % UVS_FD_TABLE_KEEP_UP == 0)
+		c->fds->keep_up(c->fds->keep_up_ctx);
+}
 
 static ssize_t find_inode(const struct collect *c, uint32_t ino)
 {
@@ -42,6 +50,7 @@ static int keep_inet(const struct uvs_sock *s, void *ctx)
 	ssize_t i = s->inode ? find_inode(c, s->inode) : -1;
 	struct uvs_socket_table *t = c->t;
 
+	keep_up(c);
 	if (i < 0 || c->seen[i])
 		return 0; /* another process's socket, or one without an fd (TIME_WAIT) */
 	c->seen[i] = 1;
@@ -63,6 +72,7 @@ static int keep_unix(const struct uvs_sock *s, void *ctx)
 	struct collect *c = ctx;
 	ssize_t i = find_inode(c, s->inode);
 
+	keep_up(c);
 	if (i >= 0 && !c->seen[i]) {
 		c->seen[i] = 1;
 		c->t->unix_count++;

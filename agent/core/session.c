@@ -40,6 +40,8 @@ struct session {
 	struct uvs_snapshot *snap;
 	struct uvs_event_loop loop;
 	int pid_fd;
+	uint64_t tick_ns;     /* how often blocks are checked */
+	uint64_t last_check;  /* CLOCK_MONOTONIC of the last check */
 	bool tty_raw;
 	struct termios saved_tty;
 	const char *why_done;
@@ -65,6 +67,18 @@ static void on_record(void *ctx, const struct uvs_record *r)
 	uvs_outputs_record(&((struct session *)ctx)->outputs, r);
 }
 
+static void check_blocks(struct session *s);
+
+/* In the middle of a long window: check for blocks if a tick has passed since the last check. */
+static void on_keep_up(void *ctx)
+{
+	struct session *s = ctx;
+
+	/* Not before the event loop runs: the outputs have not begun while we attach. */
+	if (s->tick_ns && uvs_now_mono() - s->last_check >= s->tick_ns)
+		check_blocks(s);
+}
+
 static void check_blocks(struct session *s)
 {
 	struct uvs_loop_busy loops[UVS_MAX_LOOPS];
@@ -72,6 +86,7 @@ static void check_blocks(struct session *s)
 	uint64_t now_mono;
 	size_t i, n;
 
+	s->last_check = uvs_now_mono();
 	/* Take the events first, so a block that just ended is never reported as ongoing. */
 	s->collector->ops->poll(s->collector);
 	n = s->collector->ops->loops_now(s->collector, loops, UVS_MAX_LOOPS, &now_mono);
@@ -202,6 +217,7 @@ static int setup_loop(struct session *s)
 		tick = 10000000ULL;
 	if (tick < 1000000ULL)
 		tick = 1000000ULL;
+	s->tick_ns = tick;
 	block_signals(&mask);
 	err = uvs_event_loop_init(&s->loop);
 	if (err)
@@ -317,7 +333,7 @@ static int attach(struct session *s, uint64_t *attach_ns)
 	const struct uvs_cli *cli = s->cli;
 	struct uvs_collect_options o = collect_options(cli);
 	struct uvs_collect_sink sink = { .ctx = s, .block_ended = on_block_ended,
-					 .record = on_record };
+					 .record = on_record, .keep_up = on_keep_up };
 	char why[512], path[32];
 	struct stat st;
 	uint64_t t0 = uvs_now_mono();
