@@ -179,10 +179,9 @@ export function agentCostSection(dir) {
 		`${repeats} runs per column (the columns take turns)`;
 	return `## What uvscope's own work costs it (scripts/agent-cost.sh)
 
-Every interval the agent reads /proc/PID/fd, dumps the TCP and UDP tables of the target's
-whole network namespace (NETLINK_SOCK_DIAG) to find the target's sockets, and lists the
-target's threads, all on its single thread, the one that also raises the blocked-loop
-alert.
+Every interval the agent reads /proc/PID/fd, asks the kernel's socket tables
+(NETLINK_SOCK_DIAG, filtered to the target's ports) for the target's sockets, and lists the
+target's threads, all on its single thread, the one that also checks for blocked loops.
 ${runsOf}, each with a fresh idle target (\`bench/agent_cost_target.js\`, which always holds
 one listening socket) and \`uvscope watch -p PID --json -i ${interval}\` pinned to CPU
 ${meta.agent_cpu ?? '?'} (the Node processes on CPU ${meta.node_cpu ?? '?'}). uvscope's CPU is

@@ -2,9 +2,10 @@
 # scripts/agent-cost.sh: what uvscope's own work per interval costs the agent, at scale.
 # (`make bench` runs it as one of its sections; see bench/README.md.)
 #
-# Every interval the agent, on its single thread, reads /proc/PID/fd, dumps the TCP and UDP
-# tables of the target's whole network namespace through NETLINK_SOCK_DIAG to find the
-# target's sockets, and lists the target's threads. Its blocked-loop alert is raised on that
+# Every interval the agent, on its single thread, reads /proc/PID/fd (one readlink per fd),
+# asks the kernel's socket tables (NETLINK_SOCK_DIAG, filtered to the target's ports) for the
+# target's sockets, and lists the target's threads; the cost grows with the target's fds and
+# a little with the sockets of the whole network namespace. Its blocked-loop check runs on that
 # same thread. This measures, for one agent per run:
 #   - its CPU: utime+stime from /proc/AGENT/stat over a fixed span after attaching, as % of
 #     one CPU and ms per interval. The span is whole intervals (BENCH_AGENT_COST_SECONDS
