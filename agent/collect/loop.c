@@ -282,7 +282,9 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 		if (read_loop(l, key, &r))
 			continue;
 		uvs_target_thread_comm(l->target, lt->tid, comm, sizeof(comm));
-		uvs_loop_window(lt, &r, now, l->block_ns, l->probes.phases, comm,
+		if (comm[0])
+			memcpy(lt->comm, comm, sizeof(lt->comm));
+		uvs_loop_window(lt, &r, now, l->block_ns, l->probes.phases, lt->comm,
 				&s->loops[s->nloops++]);
 		if (!r.alive) {
 			/* The thread exited: this was its last window. */
@@ -300,17 +302,15 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 
 void uvs_loops_totals(struct uvs_loops *l, struct uvs_snapshot *s)
 {
-	char comm[16];
 	size_t i;
 
 	s->pid = l->target->pid;
 	s->ts_ns = uvs_now_real();
 	s->window_ns = l->last_mono - l->start_mono;
 	s->nloops = 0;
-	for (i = 0; i < l->nloops && s->nloops < UVS_MAX_LOOPS; i++) {
-		uvs_target_thread_comm(l->target, l->loops[i]->tid, comm, sizeof(comm));
-		uvs_loop_totals(l->loops[i], l->probes.phases, comm, &s->loops[s->nloops++]);
-	}
+	for (i = 0; i < l->nloops && s->nloops < UVS_MAX_LOOPS; i++)
+		uvs_loop_totals(l->loops[i], l->probes.phases, l->loops[i]->comm,
+				&s->loops[s->nloops++]);
 	s->agent.events = l->prev_counters.events;
 	s->agent.drops = l->prev_counters.ringbuf_drops;
 	s->agent.insert_failures = l->prev_counters.insert_failures;

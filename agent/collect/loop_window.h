@@ -19,6 +19,7 @@ struct uvs_loop_track {
 	enum uvs_role role;
 	bool role_known;
 	bool exited;          /* the thread is gone; its final figures are in `prev` */
+	char comm[16];        /* its name as last read (kept for the summary after it exits) */
 	uint64_t prev_busy;   /* busy_ns at the last window, counting the running span */
 	uint64_t prev_idle;
 	struct uvs_loop_stats prev; /* cumulative BPF statistics at the last window */
