@@ -348,15 +348,16 @@ static void classify_unknown(struct uvs_target *t)
 /* An exited thread's role, kept for the figures that come after it is gone. */
 static void remember_exited(struct uvs_target *t, const struct uvs_thread *th)
 {
-	if (!th->role_known)
-		return;
 	if (t->nhistory == UVS_ROLE_HISTORY) {
 		/* Forget the oldest: the likeliest to have no figures left to place. */
 		memmove(t->history, t->history + 1, sizeof(t->history[0]) * (UVS_ROLE_HISTORY - 1));
 		t->nhistory--;
 	}
 	t->history[t->nhistory].tid = th->tid;
-	t->history[t->nhistory++].role = th->role;
+	/* An exited thread that was never placed is still named; its role stays unknown. */
+	t->history[t->nhistory].role = th->role_known ? th->role : UVS_ROLE_OTHER;
+	t->history[t->nhistory].known = th->role_known;
+	memcpy(t->history[t->nhistory++].comm, th->comm, sizeof(th->comm));
 }
 
 int uvs_target_refresh_threads(struct uvs_target *t)
@@ -434,7 +435,7 @@ enum uvs_role uvs_target_role(const struct uvs_target *t, pid_t tid, bool *known
 	}
 	for (i = t->nhistory; i-- > 0;) {
 		if (t->history[i].tid == tid) {
-			*known = true;
+			*known = t->history[i].known;
 			return t->history[i].role;
 		}
 	}
@@ -471,7 +472,13 @@ void uvs_target_thread_comm(const struct uvs_target *t, pid_t tid, char *out, si
 
 	for (i = 0; i < t->nthreads; i++) {
 		if (t->threads[i].tid == tid) {
-			snprintf(out, cap, "%s", t->threads[i].comm);
+			snprintf(out, cap, "%.*s", (int)sizeof(t->threads[i].comm), t->threads[i].comm);
+			return;
+		}
+	}
+	for (i = t->nhistory; i-- > 0;) {
+		if (t->history[i].tid == tid) {
+			snprintf(out, cap, "%.*s", (int)sizeof(t->history[i].comm), t->history[i].comm);
 			return;
 		}
 	}

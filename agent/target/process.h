@@ -33,12 +33,17 @@ struct uvs_thread {
 	char comm[16];   /* sanitized where read */
 };
 
-/* The roles of threads that have exited, newest last, for figures that arrive after the exit. */
+/*
+ * The roles and names of threads that have exited, newest last, for figures that arrive after
+ * the exit.
+ */
 #define UVS_ROLE_HISTORY 1024
 
 struct uvs_role_seen {
 	pid_t tid;
 	enum uvs_role role;
+	bool known;
+	char comm[16];
 };
 
 struct uvs_target {
@@ -100,7 +105,7 @@ void uvs_read_thread_comm(pid_t pid, pid_t tid, char *out, size_t cap);
  */
 bool uvs_object_maps_code(const struct uvs_target *t, const struct uvs_object *o, uint64_t addr);
 
-/* The thread's name as last listed (empty when unknown). */
+/* The thread's name as last listed, also after it exited (empty when unknown). */
 void uvs_target_thread_comm(const struct uvs_target *t, pid_t tid, char *out, size_t cap);
 
 /* True while the target process still exists. */
