@@ -276,12 +276,12 @@ static void dns_names(struct uvs_pool *p, struct uvs_pool_snapshot *out, bool cu
 	}
 }
 
-static void losses(const struct uvs_pool *p, const struct uvs_pool_stats *before,
+static void losses(const struct uvs_pool_stats *now, const struct uvs_pool_stats *before,
 		   struct uvs_agent_snapshot *agent)
 {
-	agent->pool_jobs_lost = p->now->lost >= before->lost ? p->now->lost - before->lost : 0;
-	agent->pool_records_dropped = p->now->job_event_drops >= before->job_event_drops ?
-					      p->now->job_event_drops - before->job_event_drops : 0;
+	agent->pool_jobs_lost = now->lost >= before->lost ? now->lost - before->lost : 0;
+	agent->pool_records_dropped = now->job_event_drops >= before->job_event_drops ?
+					      now->job_event_drops - before->job_event_drops : 0;
 }
 
 void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_snapshot *out,
@@ -297,7 +297,7 @@ void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_sna
 	r = (struct uvs_pool_reading){ .now = p->now, .queued_max = read_queued_max(p),
 				       .size = pool_size(p, p->target), .fs_io_uring = p->fs_io_uring,
 				       .now_mono = uvs_now_mono() };
-	losses(p, &p->history->prev, agent);
+	losses(p->now, &p->history->prev, agent);
 	uvs_pool_window_math(p->history, &r, out);
 	dns_names(p, out, false);
 	reset_queued_max(p);
@@ -316,8 +316,7 @@ void uvs_pool_totals(struct uvs_pool *p, struct uvs_pool_snapshot *out,
 	r = (struct uvs_pool_reading){ .now = &p->history->prev, .queued_max = 0,
 				       .size = pool_size(p, p->target), .fs_io_uring = p->fs_io_uring,
 				       .now_mono = p->history->last_window_mono };
-	memcpy(p->now, &p->history->prev, sizeof(*p->now));
-	losses(p, &none, agent);
+	losses(&p->history->prev, &none, agent);
 	uvs_pool_totals_math(p->history, &r, out);
 	dns_names(p, out, true);
 }
