@@ -31,12 +31,14 @@ CFLAGS   += -Wall \
 INCLUDES := -Iinclude \
 	    -Iagent \
 	    -I$(OUTPUT)
-LIBS     := $(shell pkg-config --libs libbpf libelf zlib 2>/dev/null || echo -lbpf -lelf -lz) -lm
+# libdw: .eh_frame unwinding and libuv's DWARF; libiberty: the C++ demangler (static only).
+LIBS     := $(shell pkg-config --libs libbpf libelf libdw zlib 2>/dev/null || echo -lbpf -ldw -lelf -lz) \
+	    -liberty -lm
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
-AGENT_DIRS := cli util target collect core render
+AGENT_DIRS := cli util target symbols v8 unwind collect core render
 AGENT_SRCS := agent/main.c $(foreach d,$(AGENT_DIRS),$(wildcard agent/$(d)/*.c))
 AGENT_HDRS := $(foreach d,$(AGENT_DIRS),$(wildcard agent/$(d)/*.h))
 AGENT_OBJS := $(patsubst agent/%.c,$(OUTPUT)/agent/%.o,$(AGENT_SRCS))

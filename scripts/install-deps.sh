@@ -10,7 +10,13 @@ packages=(
 	libbpf-dev       # loading, CO-RE relocation, skeleton runtime
 	bpftool          # vmlinux.h from kernel BTF, skeleton generation, tests inspect programs
 	libelf-dev       # ELF symbol resolution (agent/elf_symbols.c), libbpf's own dependency
-	zlib1g-dev       # libbpf's dependency
+	zlib1g-dev       # libbpf's dependency; pprof files are gzip-compressed
+	libdw-dev        # .eh_frame unwinding of sampled stacks, libuv's DWARF (inlined phases)
+	libiberty-dev    # the C++ demangler for native frames (cplus_demangle)
+	libcapstone-dev  # disassembly: proving probe sites are instruction boundaries
+	libprotobuf-c-dev    # pprof output (protobuf)
+	protobuf-c-compiler  # generates the pprof encoder from proto/profile.proto at build time
+	golang-go        # tests: `go tool pprof` reads the pprof output back (independent decoder)
 	libcriterion-dev # unit tests
 	pkg-config
 	make

@@ -42,6 +42,14 @@ struct uvs_phase_snapshot {
 	uint64_t max_ns;
 };
 
+/* V8 garbage collections on one loop thread. */
+struct uvs_gc_snapshot {
+	uint64_t count;    /* collections that ended */
+	uint64_t major;    /* of which full mark-compacts */
+	uint64_t total_ns; /* time inside the collector */
+	uint64_t max_ns;   /* the longest one */
+};
+
 struct uvs_loop_snapshot {
 	int tid;
 	enum uvs_role role;
@@ -58,6 +66,8 @@ struct uvs_loop_snapshot {
 	uint64_t blocked_for_ns; /* how long, when blocked_now */
 	bool has_phases;       /* phase figures are valid (exact-phase probes attached) */
 	struct uvs_phase_snapshot phases[UVS_PHASE_COUNT];
+	bool has_gc;           /* GC figures are valid (V8's collector is probed) */
+	struct uvs_gc_snapshot gc;
 };
 
 struct uvs_pool_kind_snapshot {
@@ -325,6 +335,33 @@ const char *uvs_alert_kind_name(enum uvs_alert_kind kind);
 enum uvs_record_kind {
 	UVS_RECORD_POOL_JOB = 1, /* a job the pool served (--pool-jobs) */
 	UVS_RECORD_SLOW_SYSCALL, /* a slow syscall on a loop thread (--syscalls) */
+	UVS_RECORD_ITERATION,    /* one loop iteration, when a timeline asks for them (trace) */
+	UVS_RECORD_PHASE,        /* one phase of one iteration (trace with exact phases) */
+	UVS_RECORD_GC,           /* one V8 garbage collection on a loop thread */
+};
+
+/* One loop iteration: busy from the return of one epoll wait to the entry of the next. */
+struct uvs_iteration_record {
+	int tid;
+	uint64_t wait_start_ns; /* monotonic: the wait that ended this iteration's idle part began */
+	uint64_t busy_start_ns; /* the wait returned: the iteration's callbacks begin */
+	uint64_t busy_end_ns;   /* the next wait began */
+};
+
+/* One phase span inside an iteration (exact phases only). */
+struct uvs_phase_record {
+	int tid;
+	int phase;              /* enum uvs_phase */
+	uint64_t start_ns;      /* monotonic */
+	uint64_t end_ns;
+};
+
+/* One garbage collection, from the entry to the return of V8's collector. */
+struct uvs_gc_record {
+	int tid;
+	bool major;             /* a full mark-compact; minor: a scavenge or minor mark-sweep */
+	uint64_t start_ns;      /* monotonic */
+	uint64_t end_ns;
 };
 
 struct uvs_record {
@@ -333,6 +370,9 @@ struct uvs_record {
 	union {
 		struct uvs_pool_job_record pool_job;
 		struct uvs_slow_call slow_syscall;
+		struct uvs_iteration_record iteration;
+		struct uvs_phase_record phase;
+		struct uvs_gc_record gc;
 	};
 };
 

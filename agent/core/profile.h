@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Resolved stacks and a profile of them: what sampling gives once every frame has a name.
+ * Plain data, no BPF and no target: the flame writers (folded, SVG, pprof), the blocked-loop
+ * alert and the JSON output all read a profile, and a unit test can build one by hand.
+ *
+ * A profile interns frames (kind, name, file, line) and stacks (lists of frame ids, root
+ * first), and counts samples per (stack, labels). Strings are copied in and sanitized by the
+ * caller: names from the target went through uvs_sanitize where they were read.
+ */
+#ifndef UVSCOPE_PROFILE_H
+#define UVSCOPE_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/snapshot.h"
+
+enum uvs_frame_kind {
+	UVS_FRAME_NATIVE = 1, /* a function of a mapped ELF object: name = symbol (demangled) */
+	UVS_FRAME_KERNEL,     /* a kernel function from kallsyms */
+	UVS_FRAME_JS,         /* a JavaScript function: name, file = script, line = start line */
+	UVS_FRAME_V8,         /* V8 code with no JS function: a builtin, a bytecode handler, a stub */
+	UVS_FRAME_LOOP,       /* synthetic root: the event loop that ran the stack ("main loop") */
+	UVS_FRAME_PHASE,      /* synthetic: the loop phase the stack ran in ("timers") */
+	UVS_FRAME_UNKNOWN,    /* nothing known: name is "[unknown]", "[JS: unknown]" or "[object+0x..]" */
+};
+
+struct uvs_frame {
+	enum uvs_frame_kind kind;
+	const char *name;   /* never NULL */
+	const char *file;   /* JS: the script; native: the object's path; NULL when none */
+	uint32_t line;      /* JS: the function's start line, 1-based; 0 when unknown */
+};
+
+/* Where and how a sample was taken: the labels a profile keeps apart. */
+enum uvs_sample_state {
+	UVS_STATE_CPU = 1,   /* on the CPU, not a loop thread (or a loop thread outside uv_run) */
+	UVS_STATE_LOOP_BUSY, /* a loop thread on the CPU, running a callback */
+	UVS_STATE_LOOP_IDLE, /* a loop thread in its epoll wait (on the CPU entering/leaving it) */
+	UVS_STATE_OFF_CPU,   /* asleep (a read of a blocked thread's stack) */
+};
+
+struct uvs_sample_labels {
+	int tid;
+	enum uvs_role role;
+	enum uvs_sample_state state;
+	int phase;            /* enum uvs_phase, or UVS_PHASE_NONE when not in a phase */
+};
+
+struct uvs_profile;
+
+/* A new, empty profile; period_ns is what one sample stands for (1e9 / rate). NULL: ENOMEM. */
+struct uvs_profile *uvs_profile_new(uint64_t period_ns);
+void uvs_profile_free(struct uvs_profile *p);
+
+/* The id of a frame (the same id for an equal frame). Returns -1 on ENOMEM. */
+int32_t uvs_profile_frame(struct uvs_profile *p, const struct uvs_frame *f);
+
+/*
+ * Counts `count` samples of the stack frames[0..n) (root first) with these labels, each
+ * standing for weight_ns of time (the period for on-CPU samples, the time asleep since the
+ * previous read for off-CPU ones). Returns 0 or -ENOMEM.
+ */
+int uvs_profile_add(struct uvs_profile *p, const int32_t *frames, size_t n,
+		    const struct uvs_sample_labels *l, uint64_t count, uint64_t weight_ns);
+
+/* Reading a profile back: the frames, stacks and samples in the order they were first added. */
+size_t uvs_profile_nframes(const struct uvs_profile *p);
+const struct uvs_frame *uvs_profile_frame_at(const struct uvs_profile *p, int32_t id);
+
+struct uvs_profile_entry {
+	const int32_t *frames; /* root first */
+	size_t nframes;
+	struct uvs_sample_labels labels;
+	uint64_t count;
+	uint64_t weight_ns;
+};
+size_t uvs_profile_nentries(const struct uvs_profile *p);
+void uvs_profile_entry_at(const struct uvs_profile *p, size_t i, struct uvs_profile_entry *out);
+
+uint64_t uvs_profile_period_ns(const struct uvs_profile *p);
+uint64_t uvs_profile_total_samples(const struct uvs_profile *p);
+
+/*
+ * The text of a frame as the flame outputs show it, into buf (always NUL-terminated):
+ * JS "name file:line", native "name", kernel "name", unknown as named. Returns buf.
+ */
+const char *uvs_frame_text(const struct uvs_frame *f, char *buf, size_t cap);
+
+#endif
