@@ -556,6 +556,10 @@ static int json_record(struct uvs_output *o, const struct uvs_record *r)
 		return uvs_json_pool_job(o->out, r->pid, &r->pool_job);
 	case UVS_RECORD_SLOW_SYSCALL:
 		return 0;
+	case UVS_RECORD_ITERATION:
+	case UVS_RECORD_PHASE:
+	case UVS_RECORD_GC:
+		return 0; /* timeline events: the interval's figures sum them up */
 	}
 	return 0;
 }
