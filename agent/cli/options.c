@@ -20,6 +20,9 @@ static const char usage_text[] =
 	"  watch   one line per interval and one per alert; --json for JSON lines\n"
 	"  sockets the process's TCP and UDP sockets now, like `ss -tuan` for it alone\n"
 	"          (state, queues, rtt, retransmits; listeners' accept queues); --json\n"
+	"  flame   sample stacks (native and JavaScript, named without flags in the target)\n"
+	"          for -d TIME and write a flame graph: -o FILE.svg (interactive),\n"
+	"          FILE.folded (flamegraph.pl, speedscope) or FILE.pb.gz (go tool pprof)\n"
 	"\n"
 	"options:\n"
 	"  -p, --pid PID        the process to attach to (required)\n"
@@ -54,10 +57,23 @@ static const char usage_text[] =
 	"                       effect on fds could not be followed)\n"
 	"      --no-sockets     no socket figures (no socket table per interval, no TCP\n"
 	"                       state-change and retransmit tracepoints)\n"
+	"      --no-stacks      no stack sampling: blocked-loop alerts then say only how long\n"
+	"      --sample-hz N    stack samples per second of each thread's CPU time (default\n"
+	"                       99; 1 to 4999)\n"
+	"      --blocked-hz N   the same for a loop thread while it is blocked (default 997)\n"
 	"      --json           JSON lines (schema: docs/json.md)\n"
 	"      --json-file PATH also write the JSON lines to PATH (created or truncated, mode\n"
 	"                       0600), whatever stdout shows: `top` on screen and a record to\n"
 	"                       read later\n"
+	"\n"
+	"flame options:\n"
+	"  -o, --output FILE    where the profile goes (required); the format follows the name:\n"
+	"                       .svg, .folded (or .txt), .pb.gz or .pprof\n"
+	"      --format F       folded, svg or pprof, whatever the name\n"
+	"      --mode M         cpu: every thread's on-CPU samples, rooted at the thread\n"
+	"                       (default); loop: busy loop threads only, rooted at the loop\n"
+	"                       and the phase the sample ran in; offcpu: where threads sleep\n"
+	"\n"
 	"  -v, --verbose        say more about attaching (twice: libbpf's own messages)\n"
 	"  -h, --help           this text\n"
 	"  -V, --version        print the version\n"
@@ -68,6 +84,7 @@ static const char usage_text[] =
 	"  sudo uvscope watch -p 4242 --phases -d 30s\n"
 	"  sudo uvscope watch -p 4242 --pool --syscalls -d 1m\n"
 	"  sudo uvscope top -p 4242 --json-file /var/tmp/incident.jsonl\n"
+	"  sudo uvscope flame -p 4242 -d 30s -o loop.svg --mode loop\n"
 	"\n"
 	"privileges: root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN.\n"
 	"exit status: 0 done, 1 could not attach or failed, 2 bad arguments.\n";
@@ -86,6 +103,12 @@ static const struct option long_options[] = {
 	{ "no-sockets", no_argument, NULL, 'K' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "json-file", required_argument, NULL, 'F' },
+	{ "no-stacks", no_argument, NULL, 'X' },
+	{ "sample-hz", required_argument, NULL, 'H' },
+	{ "blocked-hz", required_argument, NULL, 'b' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "mode", required_argument, NULL, 'm' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -159,6 +182,46 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 			return bad(err, "invalid value for --json-file: '%s'%s", arg, " (a file path)");
 		cli->json_file = arg;
 		return 0;
+	case 'X':
+		cli->no_stacks = true;
+		return 0;
+	case 'H':
+	case 'b':
+		if (uvs_parse_uint(arg, 1, 4999, &v))
+			return bad(err, "invalid value for %s: '%s' (samples per second, 1 to 4999)",
+				   c == 'H' ? "--sample-hz" : "--blocked-hz", arg);
+		if (c == 'H')
+			cli->sample_hz = (uint32_t)v;
+		else
+			cli->blocked_hz = (uint32_t)v;
+		return 0;
+	case 'o':
+		if (!*arg)
+			return bad(err, "invalid value for -o/--output: '%s'%s", arg, " (a file path)");
+		cli->output_path = arg;
+		return 0;
+	case 'f':
+		if (strcmp(arg, "folded") == 0)
+			cli->flame_format = UVS_FORMAT_FOLDED;
+		else if (strcmp(arg, "svg") == 0)
+			cli->flame_format = UVS_FORMAT_SVG;
+		else if (strcmp(arg, "pprof") == 0)
+			cli->flame_format = UVS_FORMAT_PPROF;
+		else
+			return bad(err, "invalid value for --format: '%s'%s", arg,
+				   " (folded, svg or pprof)");
+		return 0;
+	case 'm':
+		if (strcmp(arg, "cpu") == 0)
+			cli->flame_mode = UVS_FLAME_CPU;
+		else if (strcmp(arg, "offcpu") == 0)
+			cli->flame_mode = UVS_FLAME_OFF_CPU;
+		else if (strcmp(arg, "loop") == 0)
+			cli->flame_mode = UVS_FLAME_LOOP;
+		else
+			return bad(err, "invalid value for --mode: '%s'%s", arg,
+				   " (cpu, loop or offcpu)");
+		return 0;
 	case 'v':
 		cli->verbose++;
 		return 0;
@@ -175,6 +238,8 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	cli->block_ns = 100000000ULL;
 	cli->slow_syscall_ns = 10000000ULL;
 	cli->fd_rescan_ns = 10000000000ULL;
+	cli->sample_hz = 99;
+	cli->blocked_hz = 997;
 	optind = 1;
 	opterr = 0;
 	if (argc >= 2 && argv[1][0] != '-') {
@@ -184,14 +249,16 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 			cli->command = UVS_CMD_WATCH;
 		else if (strcmp(argv[1], "sockets") == 0)
 			cli->command = UVS_CMD_SOCKETS;
+		else if (strcmp(argv[1], "flame") == 0)
+			cli->command = UVS_CMD_FLAME;
 		else if (strcmp(argv[1], "help") == 0) {
 			fputs(usage_text, out);
 			return UVS_CLI_EXIT;
 		} else
-			return bad(err, "unknown command '%s'%s", argv[1], " (commands: top, watch, sockets)");
+			return bad(err, "unknown command '%s'%s", argv[1], " (commands: top, watch, sockets, flame)");
 		optind = 2;
 	}
-	while ((c = getopt_long(argc, argv, ":p:d:i:vhV", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:d:i:o:vhV", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			fputs(usage_text, out);
@@ -219,5 +286,38 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 						cli->duration_ns || cli->no_sockets || cli->json_file))
 		return bad(err, "sockets takes only -p, --json and -v%s%s", "",
 			   " (it prints the table once)");
+	if (cli->command == UVS_CMD_FLAME) {
+		if (!cli->output_path)
+			return bad(err, "flame needs -o FILE%s%s", "",
+				   " (name.svg, name.folded or name.pb.gz)");
+		if (cli->no_stacks)
+			return bad(err, "flame samples stacks: --no-stacks makes no sense here%s%s",
+				   "", "");
+		if (cli->flame_format == UVS_FORMAT_AUTO)
+			cli->flame_format = uvs_flame_format_of_path(cli->output_path);
+		if (cli->flame_format == UVS_FORMAT_AUTO)
+			return bad(err, "cannot tell the format of '%s'%s", cli->output_path,
+				   " (end it in .svg, .folded, .pb.gz or .pprof, or give --format)");
+	} else if (cli->output_path || cli->flame_format || cli->flame_mode) {
+		return bad(err, "-o, --format and --mode are options of flame%s%s", "", "");
+	}
 	return UVS_CLI_OK;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+enum uvs_flame_format uvs_flame_format_of_path(const char *path)
+{
+	if (ends_with(path, ".svg"))
+		return UVS_FORMAT_SVG;
+	if (ends_with(path, ".folded") || ends_with(path, ".txt") || ends_with(path, ".collapsed"))
+		return UVS_FORMAT_FOLDED;
+	if (ends_with(path, ".pb.gz") || ends_with(path, ".pprof") || ends_with(path, ".pb"))
+		return UVS_FORMAT_PPROF;
+	return UVS_FORMAT_AUTO;
 }

@@ -13,6 +13,22 @@ enum uvs_command {
 	UVS_CMD_TOP,
 	UVS_CMD_WATCH,
 	UVS_CMD_SOCKETS,
+	UVS_CMD_FLAME,
+};
+
+/* flame: which samples make the profile. */
+enum uvs_flame_mode {
+	UVS_FLAME_CPU = 0, /* every on-CPU sample of every thread, rooted at its thread */
+	UVS_FLAME_OFF_CPU, /* stacks of sleeping threads, read at the sampling rate */
+	UVS_FLAME_LOOP,    /* busy loop threads only, rooted at the loop and its phase */
+};
+
+/* flame: the file format (from -o's suffix unless --format says). */
+enum uvs_flame_format {
+	UVS_FORMAT_AUTO = 0,
+	UVS_FORMAT_FOLDED,
+	UVS_FORMAT_SVG,
+	UVS_FORMAT_PPROF,
 };
 
 struct uvs_cli {
@@ -31,7 +47,16 @@ struct uvs_cli {
 	uint64_t slow_syscall_ns; /* a syscall this long on a loop thread is listed */
 	uint64_t fd_rescan_ns;    /* read /proc/PID/fd again at least this often */
 	int verbose;
+	bool no_stacks;           /* --no-stacks: no stack sampling (blocked-loop alerts lose stacks) */
+	uint32_t sample_hz;       /* --sample-hz: stack samples per second of a thread's CPU */
+	uint32_t blocked_hz;      /* --blocked-hz: the same for a blocked loop thread */
+	const char *output_path;  /* flame -o FILE */
+	enum uvs_flame_format flame_format;
+	enum uvs_flame_mode flame_mode;
 };
+
+/* The format -o FILE asks for by its suffix; UVS_FORMAT_AUTO when the suffix says nothing. */
+enum uvs_flame_format uvs_flame_format_of_path(const char *path);
 
 #define UVS_CLI_OK 0
 #define UVS_CLI_EXIT 1  /* help or version was printed: exit 0 */

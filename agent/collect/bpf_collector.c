@@ -22,6 +22,7 @@
 #include "collect/loop.h"
 #include "collect/pool.h"
 #include "collect/sockets.h"
+#include "collect/stacks.h"
 #include "collect/syscalls.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -36,6 +37,7 @@ struct bpf_collector {
 	struct uvs_fds fds;
 	struct uvs_fd_table fd_table;
 	struct uvs_sockets sockets;
+	struct uvs_stacks stacks;
 	struct ring_buffer *rb;
 	/* The last window's figures that are states, not counts: the totals show them as they were. */
 	struct uvs_fd_snapshot last_fds;
@@ -100,6 +102,12 @@ static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 		snprintf(why, cap, "cannot read the syscall ring buffer: %s", strerror(errno));
 		return -errno;
 	}
+	if (b->stacks.attached &&
+	    ring_buffer__add(b->rb, uvs_stacks_ring_fd(&b->stacks), uvs_stacks_on_record,
+			     &b->stacks)) {
+		snprintf(why, cap, "cannot read the stack samples' ring buffer: %s", strerror(errno));
+		return -errno;
+	}
 	return 0;
 }
 
@@ -142,6 +150,9 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 		uvs_pool_attach(&b->pool, t, &b->loops, o->pool_jobs);
 	if (o->syscalls)
 		uvs_syscalls_attach(&b->sys, t, &b->loops, &b->sink, o->slow_syscall_ns, true);
+	/* 3b. Stack samples, on the loop object's map too (busy or waiting at each sample). */
+	if (o->sample_hz)
+		uvs_stacks_attach(&b->stacks, t, &b->loops, o, &b->sink);
 	fd_baseline(b);
 	/* 4. The sockets: the target's network namespace is entered now, while we may. */
 	if (o->sockets)
@@ -172,6 +183,8 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 		add_missing(r, "socket table", b->sockets.why);
 	if (b->opt.sockets && !b->sockets.trace.attached)
 		add_missing(r, "tcp transitions", b->sockets.trace.why);
+	if (b->opt.sample_hz && !b->stacks.attached)
+		add_missing(r, "stacks", b->stacks.why);
 }
 
 static int bpf_event_fd(struct uvs_collector *c)
@@ -188,7 +201,12 @@ static void bpf_poll(struct uvs_collector *c)
 static size_t bpf_loops_now(struct uvs_collector *c, struct uvs_loop_busy *out, size_t cap,
 			    uint64_t *now_mono)
 {
-	return uvs_loops_now(&priv(c)->loops, out, cap, now_mono);
+	struct bpf_collector *b = priv(c);
+	size_t n = uvs_loops_now(&b->loops, out, cap, now_mono);
+
+	/* The sampler follows what the session is about to see: blocked loops get more samples. */
+	uvs_stacks_follow_loops(&b->stacks, out, n, *now_mono, b->opt.block_ns);
+	return n;
 }
 
 /* The fds and sockets of the window, from one read of /proc/PID/fd when anything needs it. */
@@ -231,6 +249,7 @@ static int bpf_window(struct uvs_collector *c, struct uvs_snapshot *s)
 	uvs_pool_window(&b->pool, io_uring, &s->pool, &s->agent);
 	bpf_poll(c); /* the window's last slow syscalls */
 	uvs_syscalls_window(&b->sys, &s->syscalls, &s->agent);
+	uvs_stacks_window(&b->stacks, &s->agent);
 	return 0;
 }
 
@@ -257,6 +276,7 @@ static void bpf_destroy(struct uvs_collector *c)
 		return;
 	/* In reverse: the ring buffer reads maps of the objects below it. */
 	ring_buffer__free(b->rb);
+	uvs_stacks_detach(&b->stacks);
 	uvs_sockets_detach(&b->sockets);
 	uvs_syscalls_detach(&b->sys);
 	uvs_pool_detach(&b->pool);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "core/alerts.h"
+#include "core/profile.h"
 #include "core/snapshot.h"
 #include "target/process.h"
 
@@ -29,6 +30,9 @@ struct uvs_collect_options {
 	uint64_t slow_syscall_ns; /* a syscall this long on a loop thread is reported */
 	uint64_t fd_rescan_ns;    /* with syscalls: read /proc/PID/fd again at least this often */
 	bool sockets;             /* socket table and TCP transitions */
+	uint32_t sample_hz;       /* stack samples per second of a thread's CPU time; 0: none */
+	uint32_t blocked_hz;      /* the same for a blocked loop thread */
+	bool sample_off_cpu;      /* also read sleeping threads' stacks at sample_hz (flame offcpu) */
 };
 
 /* Where a collector reports what happens between windows. Any callback may be NULL. */
@@ -36,6 +40,8 @@ struct uvs_collect_sink {
 	void *ctx;
 	void (*block_ended)(void *ctx, const struct uvs_block_end *b);
 	void (*record)(void *ctx, const struct uvs_record *r);
+	/* A stack sample, named (core/profile.h); with sample_hz set. */
+	void (*sample)(void *ctx, const struct uvs_sample *s);
 	/*
 	 * Called now and then during a long piece of a window's work (reading 18,000 fds takes
 	 * a good part of 100 ms): the session checks for blocked loops there, so that an alert is

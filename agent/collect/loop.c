@@ -136,7 +136,8 @@ int uvs_loops_on_event(void *ctx, void *data, size_t len)
 		return 0;
 	switch (e->type) {
 	case UVS_EV_BLOCK_END: {
-		struct uvs_block_end b = { .tid = (int)e->tid, .duration_ns = e->duration_ns };
+		struct uvs_block_end b = { .tid = (int)e->tid, .duration_ns = e->duration_ns,
+					   .end_ns = e->ts_ns };
 
 		lt = track(l, (int)e->tid);
 		b.role = lt ? lt->role : UVS_ROLE_OTHER;

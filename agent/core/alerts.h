@@ -40,6 +40,7 @@ struct uvs_block_end {
 	int tid;
 	enum uvs_role role;
 	uint64_t duration_ns;
+	uint64_t end_ns;        /* CLOCK_MONOTONIC: when the loop came back (0: unknown) */
 };
 
 struct uvs_alert_state {

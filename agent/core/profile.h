@@ -49,6 +49,16 @@ struct uvs_sample_labels {
 	int phase;            /* enum uvs_phase, or UVS_PHASE_NONE when not in a phase */
 };
 
+/* One resolved sample, as the collector hands it to the session. */
+struct uvs_sample {
+	uint64_t ts_ns;          /* CLOCK_MONOTONIC when it was taken */
+	uint64_t weight_ns;      /* the time it stands for (the sampling period) */
+	uint64_t busy_since_ns;  /* a busy loop: when its current busy span began; else 0 */
+	struct uvs_sample_labels labels;
+	const struct uvs_frame *frames; /* root first; valid during the callback only */
+	size_t nframes;
+};
+
 struct uvs_profile;
 
 /* A new, empty profile; period_ns is what one sample stands for (1e9 / rate). NULL: ENOMEM. */

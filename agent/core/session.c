@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,8 @@
 
 #include "collect/collector.h"
 #include "core/alerts.h"
+#include "core/block_stacks.h"
+#include "core/flame.h"
 #include "core/event_loop.h"
 #include "core/output.h"
 #include "core/session.h"
@@ -44,12 +47,32 @@ struct session {
 	uint64_t last_check;  /* CLOCK_MONOTONIC of the last check */
 	bool tty_raw;
 	struct termios saved_tty;
+	struct uvs_block_stacks *blocks; /* recent loop samples, for the stacks of a block */
+	struct uvs_alert_stacks block_top; /* the stacks attached to the alert being sent */
+	bool gc_seen;                      /* GC records arrive: blocks can say their GC time */
+	struct uvs_profile *flame;         /* flame: the profile being sampled */
+	FILE *flame_file;
 	const char *why_done;
 };
 
 static void emit_alert(struct session *s, const struct uvs_alert *a)
 {
 	uvs_outputs_alert(&s->outputs, a);
+}
+
+/* A blocked-loop alert gets the stacks sampled in [since, until] and the GC time in it. */
+static void block_context(struct session *s, struct uvs_alert *a, uint64_t since, uint64_t until)
+{
+	struct uvs_alert_loop_blocked *b = &a->loop_blocked;
+
+	if (!s->blocks)
+		return;
+	uvs_block_stacks_top(s->blocks, b->tid, since, until, &s->block_top);
+	b->stacks = &s->block_top;
+	b->has_gc = s->gc_seen;
+	if (s->gc_seen)
+		b->gc_ns = uvs_block_stacks_gc_ns(s->blocks, b->tid, since, until ? until :
+						  since + b->blocked_ns);
 }
 
 /* The collector's sink: a block that ended is the alert engine's, a record the outputs'. */
@@ -59,12 +82,30 @@ static void on_block_ended(void *ctx, const struct uvs_block_end *b)
 	struct uvs_alert a;
 
 	uvs_alerts_block_ended(&s->alert_cfg, s->target->pid, b, uvs_now_real(), &a);
+	if (b->end_ns > b->duration_ns)
+		block_context(s, &a, b->end_ns - b->duration_ns, b->end_ns);
 	emit_alert(s, &a);
 }
 
 static void on_record(void *ctx, const struct uvs_record *r)
 {
-	uvs_outputs_record(&((struct session *)ctx)->outputs, r);
+	struct session *s = ctx;
+
+	if (r->kind == UVS_RECORD_GC && s->blocks) {
+		s->gc_seen = true;
+		uvs_block_stacks_gc(s->blocks, &r->gc);
+	}
+	uvs_outputs_record(&s->outputs, r);
+}
+
+static void on_sample(void *ctx, const struct uvs_sample *smp)
+{
+	struct session *s = ctx;
+
+	if (s->blocks)
+		uvs_block_stacks_add(s->blocks, smp);
+	if (s->flame && uvs_flame_add(s->flame, s->cli->flame_mode, smp))
+		uvs_warn("flame: out of memory, samples are being left out");
 }
 
 static void check_blocks(struct session *s);
@@ -90,10 +131,15 @@ static void check_blocks(struct session *s)
 	/* Take the events first, so a block that just ended is never reported as ongoing. */
 	s->collector->ops->poll(s->collector);
 	n = s->collector->ops->loops_now(s->collector, loops, UVS_MAX_LOOPS, &now_mono);
+	/* The samples the collector just took of blocked loops (off the CPU) come in too. */
+	s->collector->ops->poll(s->collector);
 	n = uvs_alerts_blocks(&s->alert_cfg, &s->alerts, s->target->pid, loops, n, now_mono,
 			      uvs_now_real(), alerts, MAX_ALERTS);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (alerts[i].kind == UVS_ALERT_LOOP_BLOCKED)
+			block_context(s, &alerts[i], now_mono - alerts[i].loop_blocked.blocked_ns, 0);
 		emit_alert(s, &alerts[i]);
+	}
 }
 
 /* Collects the window since the last one and shows it, unless it is a final sliver. */
@@ -269,11 +315,14 @@ static struct uvs_collect_options collect_options(const struct uvs_cli *cli)
 		.slow_syscall_ns = cli->slow_syscall_ns,
 		.fd_rescan_ns = cli->fd_rescan_ns,
 		.sockets = !cli->no_sockets,
+		.sample_hz = cli->no_stacks ? 0 : cli->sample_hz,
+		.blocked_hz = cli->blocked_hz,
+		.sample_off_cpu = cli->command == UVS_CMD_FLAME && cli->flame_mode == UVS_FLAME_OFF_CPU,
 	};
 }
 
-/* The JSON file: opened now, as root, before privileges go. */
-static int open_json_file(const char *path, FILE **out)
+/* An output file (JSON lines, a profile): opened now, as root, before privileges go. */
+static int open_output_file(const char *path, FILE **out)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
 
@@ -296,6 +345,20 @@ static int make_outputs(struct session *s)
 	FILE *f;
 	int err;
 
+	if (cli->command == UVS_CMD_FLAME) {
+		/* The profile file, opened now (as root, before anything is attached). */
+		err = open_output_file(cli->output_path, &s->flame_file);
+		if (err) {
+			uvs_err("cannot open -o %s: %s", cli->output_path, strerror(-err));
+			return err;
+		}
+		s->flame = uvs_profile_new(1000000000ULL / cli->sample_hz);
+		if (!s->flame) {
+			uvs_err("cannot set up the profile: out of memory");
+			return -ENOMEM;
+		}
+		return 0;
+	}
 	if (cli->json)
 		main = uvs_json_output_new(stdout);
 	else if (cli->command == UVS_CMD_TOP)
@@ -308,7 +371,7 @@ static int make_outputs(struct session *s)
 	}
 	if (!cli->json_file)
 		return 0;
-	err = open_json_file(cli->json_file, &f);
+	err = open_output_file(cli->json_file, &f);
 	if (err) {
 		uvs_err("cannot open --json-file %s: %s", cli->json_file, strerror(-err));
 		return err;
@@ -333,7 +396,8 @@ static int attach(struct session *s, uint64_t *attach_ns)
 	const struct uvs_cli *cli = s->cli;
 	struct uvs_collect_options o = collect_options(cli);
 	struct uvs_collect_sink sink = { .ctx = s, .block_ended = on_block_ended,
-					 .record = on_record, .keep_up = on_keep_up };
+					 .record = on_record, .sample = on_sample,
+					 .keep_up = on_keep_up };
 	char why[512], path[32];
 	struct stat st;
 	uint64_t t0 = uvs_now_mono();
@@ -351,7 +415,9 @@ static int attach(struct session *s, uint64_t *attach_ns)
 	s->target = calloc(1, sizeof(*s->target));
 	s->snap = calloc(1, sizeof(*s->snap));
 	s->collector = uvs_bpf_collector_new();
-	if (!s->target || !s->snap || !s->collector) {
+	if (o.sample_hz)
+		s->blocks = uvs_block_stacks_new();
+	if (!s->target || !s->snap || !s->collector || (o.sample_hz && !s->blocks)) {
 		uvs_err("cannot attach to pid %d: out of memory", (int)cli->pid);
 		return -ENOMEM;
 	}
@@ -370,7 +436,7 @@ static int attach(struct session *s, uint64_t *attach_ns)
 		uvs_err("cannot attach to pid %d: %s", (int)cli->pid, why);
 		return err;
 	}
-	err = uvs_drop_privileges();
+	err = uvs_drop_privileges(o.sample_hz != 0);
 	if (err)
 		uvs_warn("cannot drop privileges after attaching: %s", strerror(-err));
 	*attach_ns = uvs_now_mono() - t0;
@@ -443,6 +509,23 @@ static void begin(struct session *s, uint64_t attach_ns)
 
 /* ---- end ------------------------------------------------------------------------------------- */
 
+/* flame: the profile into its file, in the format asked for. */
+static void write_flame(struct session *s)
+{
+	const struct uvs_cli *cli = s->cli;
+	int err = uvs_flame_write(s->flame_file, s->flame, cli->flame_format);
+
+	if (!err && fflush(s->flame_file))
+		err = -errno;
+	if (err) {
+		uvs_err("cannot write %s: %s", cli->output_path, strerror(-err));
+		s->outputs.failed = err;
+		return;
+	}
+	uvs_info("wrote %" PRIu64 " samples (%zu stacks) to %s", uvs_profile_total_samples(s->flame),
+		 uvs_profile_nentries(s->flame), cli->output_path);
+}
+
 static void finish(struct session *s)
 {
 	if (s->tty_raw)
@@ -451,6 +534,8 @@ static void finish(struct session *s)
 	if (totals(s, s->snap) == 0)
 		uvs_outputs_summary(&s->outputs, s->snap);
 	uvs_outputs_end(&s->outputs);
+	if (s->flame)
+		write_flame(s);
 	if (s->why_done)
 		uvs_info("%s; detached from pid %d", s->why_done, (int)s->target->pid);
 }
@@ -465,6 +550,10 @@ static void cleanup(struct session *s)
 		uvs_target_close(s->target);
 	free(s->target);
 	free(s->snap);
+	uvs_block_stacks_free(s->blocks);
+	uvs_profile_free(s->flame);
+	if (s->flame_file)
+		fclose(s->flame_file);
 }
 
 int uvs_session_run(const struct uvs_cli *cli)

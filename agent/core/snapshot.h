@@ -15,6 +15,8 @@
 #include "uvscope/loop.h"
 #include "uvscope/pool.h"
 
+struct uvs_frame;
+
 #define UVS_SCHEMA_VERSION 1
 #define UVS_MAX_LOOPS 64
 
@@ -231,6 +233,8 @@ struct uvs_agent_snapshot {
 	uint64_t slow_syscalls_dropped; /* slow-syscall events the ring buffer had no room for */
 	uint64_t syscall_pairs_unfit;  /* (thread, syscall) statistics the agent had no slot for */
 	uint64_t sockets_lost;         /* sockets not followed: the map of sockets was full */
+	uint64_t stack_samples;        /* stack samples taken (0 when not sampling) */
+	uint64_t stack_samples_lost;   /* stack samples the ring buffer had no room for */
 };
 
 /* One interval (or, for the final summary, the whole session). */
@@ -265,12 +269,34 @@ enum uvs_alert_kind {
 	UVS_ALERT_RETRANSMIT_RATE,   /* TCP retransmits at a high rate */
 };
 
+/* One stack sampled during a block, and how many of the block's samples had it. */
+struct uvs_alert_stack {
+	uint64_t samples;
+	uint64_t off_cpu;                     /* of which the thread was asleep */
+	size_t nframes;
+	const struct uvs_frame *const *frames; /* innermost first (core/profile.h) */
+};
+
+#define UVS_ALERT_MAX_STACKS 8
+
+/* The stacks of a block, most frequent first. */
+struct uvs_alert_stacks {
+	uint64_t samples;      /* every sample taken in the block */
+	size_t nstacks;
+	struct uvs_alert_stack stacks[UVS_ALERT_MAX_STACKS];
+};
+
 struct uvs_alert_loop_blocked {
 	int tid;
 	enum uvs_role role;
 	bool ongoing;          /* true: still blocked now; false: the loop came back */
 	uint64_t blocked_ns;   /* so far (ongoing) or in total (ended) */
 	uint64_t threshold_ns;
+	/* What the sampler saw in the block; NULL when not sampling. Valid during the alert call
+	 * only: an output that keeps the alert must not keep this pointer. */
+	const struct uvs_alert_stacks *stacks;
+	bool has_gc;           /* GC is measured: gc_ns is the block's time in V8's collector */
+	uint64_t gc_ns;
 };
 
 struct uvs_alert_pool_saturated {

@@ -382,9 +382,11 @@ static void json_agent(FILE *out, const struct uvs_agent_snapshot *a)
 		",\"agent\":{\"events\":%" PRIu64 ",\"drops\":%" PRIu64
 		",\"insert_failures\":%" PRIu64 ",\"pool_jobs_lost\":%" PRIu64
 		",\"pool_records_dropped\":%" PRIu64 ",\"slow_syscalls_dropped\":%" PRIu64
-		",\"syscall_pairs_unfit\":%" PRIu64 ",\"sockets_lost\":%" PRIu64 "}",
+		",\"syscall_pairs_unfit\":%" PRIu64 ",\"sockets_lost\":%" PRIu64
+		",\"stack_samples\":%" PRIu64 ",\"stack_samples_lost\":%" PRIu64 "}",
 		a->events, a->drops, a->insert_failures, a->pool_jobs_lost, a->pool_records_dropped,
-		a->slow_syscalls_dropped, a->syscall_pairs_unfit, a->sockets_lost);
+		a->slow_syscalls_dropped, a->syscall_pairs_unfit, a->sockets_lost, a->stack_samples,
+		a->stack_samples_lost);
 }
 
 static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot *s)

@@ -448,7 +448,11 @@ static int top_alert(struct uvs_output *o, const struct uvs_alert *a)
 		memmove(t->recent, t->recent + 1, sizeof(t->recent[0]) * (UVS_TOP_ALERTS - 1));
 		t->nrecent--;
 	}
-	t->recent[t->nrecent++] = *a;
+	t->recent[t->nrecent] = *a;
+	/* The stacks live only during this call. */
+	if (a->kind == UVS_ALERT_LOOP_BLOCKED)
+		t->recent[t->nrecent].loop_blocked.stacks = NULL;
+	t->nrecent++;
 	return top_draw(o);
 }
 

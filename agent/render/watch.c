@@ -330,9 +330,10 @@ static void put_losses(FILE *out, const struct uvs_snapshot *s)
 		return;
 	fprintf(out, "  lost: %" PRIu64 " pool jobs not followed, %" PRIu64 " pool job records, %"
 		PRIu64 " syscalls not counted, %" PRIu64 " syscall pairs without a slot, %" PRIu64
-		" slow syscall events, %" PRIu64 " sockets not followed\n", a->pool_jobs_lost,
-		a->pool_records_dropped, s->syscalls.lost, a->syscall_pairs_unfit,
-		a->slow_syscalls_dropped, a->sockets_lost);
+		" slow syscall events, %" PRIu64 " sockets not followed, %" PRIu64
+		" stack samples\n", a->pool_jobs_lost, a->pool_records_dropped, s->syscalls.lost,
+		a->syscall_pairs_unfit, a->slow_syscalls_dropped, a->sockets_lost,
+		a->stack_samples_lost);
 }
 
 int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)

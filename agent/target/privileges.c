@@ -9,7 +9,7 @@
 
 #include "target/privileges.h"
 
-int uvs_drop_privileges(void)
+int uvs_drop_privileges(bool keep_sampling)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { 0 };
@@ -21,7 +21,16 @@ int uvs_drop_privileges(void)
 	data[0].effective &= keep;
 	data[0].permitted &= keep;
 	data[0].inheritable = 0;
-	data[1].effective = data[1].permitted = data[1].inheritable = 0;
+	data[1].inheritable = 0;
+	if (keep_sampling) {
+		/* CAP_PERFMON (38) and CAP_BPF (39) live in data[1]. */
+		__u32 keep1 = 1u << (CAP_PERFMON - 32) | 1u << (CAP_BPF - 32);
+
+		data[1].effective &= keep1;
+		data[1].permitted &= keep1;
+	} else {
+		data[1].effective = data[1].permitted = 0;
+	}
 	if (syscall(SYS_capset, &hdr, data))
 		return -errno;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))

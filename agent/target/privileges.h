@@ -5,13 +5,17 @@
 
 #include <stddef.h>
 
+#include <stdbool.h>
+
 /*
  * Drops every capability except CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (still needed to read
  * the target's /proc files, fds and stacks, also when it runs as another user) and forbids
- * regaining any (no_new_privs). BPF maps,
- * links and the ring buffer keep working through the fds we hold. Returns 0 or -errno.
+ * regaining any (no_new_privs). BPF maps, links and the ring buffer keep working through the
+ * fds we hold. With sampling, CAP_PERFMON and CAP_BPF stay too: a thread the target starts
+ * later needs its own perf event and link, and reading a blocked thread's stack off the CPU
+ * creates a BPF iterator. Returns 0 or -errno.
  */
-int uvs_drop_privileges(void);
+int uvs_drop_privileges(bool keep_sampling);
 
 /*
  * Checks that we may trace at all: returns 0, or -EPERM with the privilege we lack written to

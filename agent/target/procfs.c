@@ -147,3 +147,22 @@ int uvs_parse_syscall_file(const char *text, long *nr, uint64_t *sp, uint64_t *p
 	*pc = v[i - 1];
 	return 0;
 }
+
+char uvs_parse_stat_state(const char *text)
+{
+	const char *close = strrchr(text, ')');
+
+	if (!close || close[1] != ' ' || !close[2])
+		return 0;
+	return close[2];
+}
+
+char uvs_thread_state(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	if (uvs_read_file(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	return uvs_parse_stat_state(buf);
+}

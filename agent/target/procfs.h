@@ -42,6 +42,13 @@ int uvs_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);
 
 /* Parses /proc/PID/task/TID/syscall: nr (-1 when not in a syscall), and the user sp and pc.
  * Returns 0, -EAGAIN when the thread is running (no registers shown), -errno otherwise. */
+/*
+ * The state letter of /proc/PID/task/TID/stat ('R' running, 'S' sleeping, 'D' disk wait, ...),
+ * found after the last ')' (the comm between parentheses may hold any byte). 0 if unreadable.
+ */
+char uvs_parse_stat_state(const char *text);
+char uvs_thread_state(pid_t pid, pid_t tid);
+
 int uvs_parse_syscall_file(const char *text, long *nr, uint64_t *sp, uint64_t *pc);
 
 #endif

@@ -49,40 +49,36 @@ enum uvs_sample_loop {
 	UVS_SAMPLE_LOOP_IDLE,    /* a loop thread inside its epoll wait */
 };
 
-/* Both records begin with this word, so one ring buffer carries both. */
-enum uvs_stack_record_type {
-	UVS_REC_SAMPLE = 1,
-	UVS_REC_STACK_COPY,
-};
-
+/*
+ * One record per sample in the ring buffer: this struct, then copy_len bytes of the user
+ * stack from `sp` when the frame-pointer walk broke (UVS_WALK_BROKEN), so the agent can unwind
+ * them with .eh_frame. Records from the on-CPU perf event and from the off-CPU read of a
+ * sleeping thread have the same shape.
+ */
 struct uvs_stack_sample {
-	__u32 type;         /* UVS_REC_SAMPLE */
-	__u32 cpu;
 	__u64 ts_ns;        /* bpf_ktime_get_ns() */
 	__u64 busy_since;   /* loop threads: loop_state.busy_since, to place the sample in a block */
 	__u64 ip, sp, bp;   /* user registers at the sample (for the .eh_frame unwinder) */
 	__u32 pid, tid;
+	__u32 cpu;
+	__u32 copy_len;     /* bytes of user stack that follow this struct in the record */
 	__u16 kind;         /* enum uvs_sample_kind */
 	__u16 walk_end;     /* enum uvs_walk_end */
 	__u16 loop;         /* enum uvs_sample_loop */
-	__u16 exact_phase;  /* enum uvs_phase from the exact-phase probes, UVS_PHASE_NONE if off */
+	__u16 exact_phase;  /* loop_state.phase (meaningful only with the exact-phase probes) */
 	__u16 nuser;        /* frames in user[] */
 	__u16 nkernel;      /* addresses in kernel[] */
-	__u32 copy_len;     /* bytes of the user stack copied into the stack-copy record, 0: none */
+	__u32 pad;
 	__u64 kernel[UVS_KERNEL_FRAMES_MAX];
 	struct uvs_raw_frame user[UVS_USER_FRAMES_MAX];
 };
 
-/* The copy of the user stack that follows a sample whose walk broke (same ts_ns and tid). */
-struct uvs_stack_copy {
-	__u32 type;         /* UVS_REC_STACK_COPY */
-	__u32 pad;
-	__u64 ts_ns;
-	__u64 sp;           /* the copy starts here */
-	__u32 tid;
-	__u32 len;          /* bytes valid in data */
-	__u8 data[UVS_STACK_COPY_BYTES];
+/* Counters BPF keeps for the agent (one slot, per CPU). */
+struct uvs_stack_stats {
+	__u64 samples;      /* records written */
+	__u64 lost;         /* records the ring buffer had no room for */
+	__u64 copies;       /* records that carry a stack copy */
+	__u64 copy_failed;  /* walks that broke and whose stack could not be copied */
 };
-
 
 #endif

@@ -33,13 +33,30 @@ test('SIGKILL of the agent: the target runs on and no BPF program of ours is lef
 test('after attaching the agent keeps only CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const { child } = await startFixture('elu.js');
-	const { agent } = await startAgent(child.pid);
+	const { agent } = await startAgent(child.pid, ['--no-stacks']);
 	try {
 		const status = readFileSync(`/proc/${agent.pid}/status`, 'utf8');
 		assert.match(status, /^CapEff:\s+0000000000080004$/m);
 		assert.match(status, /^CapPrm:\s+0000000000080004$/m);
 		assert.match(status, /^NoNewPrivs:\s+1$/m);
 		// and it still works: an interval arrives after the drop
+		await agent.waitFor((v) => v && v.type === 'interval', 'an interval');
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
+
+test('sampling keeps CAP_PERFMON and CAP_BPF too (new threads, off-CPU stacks), nothing else', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('elu.js');
+	const { agent } = await startAgent(child.pid);
+	try {
+		const status = readFileSync(`/proc/${agent.pid}/status`, 'utf8');
+		// CAP_DAC_READ_SEARCH (2), CAP_SYS_PTRACE (19), CAP_PERFMON (38), CAP_BPF (39)
+		assert.match(status, /^CapEff:\s+000000c000080004$/m);
+		assert.match(status, /^CapPrm:\s+000000c000080004$/m);
+		assert.match(status, /^NoNewPrivs:\s+1$/m);
 		await agent.waitFor((v) => v && v.type === 'interval', 'an interval');
 	} finally {
 		await agent.stop();

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Stack sampling of one target (bpf/stacks.bpf.c): a cpu-clock perf event per thread of the
+ * target, opened with the thread's tid so it costs nothing while other processes run, and a
+ * task iterator that reads one sleeping thread's stack when asked. Samples arrive raw
+ * (include/uvscope/stacks.h) through a callback; naming them is collect/stack_resolver.c's job.
+ */
+#ifndef UVSCOPE_SAMPLER_H
+#define UVSCOPE_SAMPLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "target/process.h"
+#include "uvscope/stacks.h"
+
+/* One raw sample and, when the frame-pointer walk broke, the copy of the user stack. */
+typedef void (*uvs_sample_fn)(void *ctx, const struct uvs_stack_sample *s, const uint8_t *copy,
+			      size_t copy_len);
+
+struct uvs_sampler;
+
+struct uvs_sampler_options {
+	uint64_t period_ns;       /* one sample per this much CPU time of a thread (99 Hz) */
+	uint64_t boost_period_ns; /* the same for a thread whose loop is blocked (999 Hz) */
+	int loop_state_fd;        /* the loop object's map of loop threads */
+	uvs_sample_fn on_sample;
+	void *ctx;
+};
+
+/* Loads the program and opens an event per thread of t. 0, or -errno with why set. */
+int uvs_sampler_open(struct uvs_sampler **out, const struct uvs_target *t,
+		     const struct uvs_sampler_options *o, char *why, size_t cap);
+void uvs_sampler_free(struct uvs_sampler *s);
+
+/* Opens events for threads that appeared and closes those of threads that exited. */
+void uvs_sampler_sync_threads(struct uvs_sampler *s, const struct uvs_target *t);
+
+/* Samples tid at the blocked rate (on) or the normal one (off). */
+int uvs_sampler_boost(struct uvs_sampler *s, pid_t tid, bool on);
+
+/* Reads the stack of tid now, as an off-CPU sample (meant for a sleeping thread). */
+int uvs_sampler_read_off_cpu(struct uvs_sampler *s, pid_t tid);
+
+/* The ring buffer's fd (for ring_buffer__add) and its record callback. */
+int uvs_sampler_ring_fd(const struct uvs_sampler *s);
+int uvs_sampler_on_record(void *ctx, void *data, size_t len);
+
+/* BPF's counters summed over CPUs; threads sampled now. */
+void uvs_sampler_stats(const struct uvs_sampler *s, struct uvs_stack_stats *out);
+size_t uvs_sampler_threads(const struct uvs_sampler *s);
+
+#endif

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The stack stream: the sampler (collect/sampler.c) with its samples named
+ * (collect/stack_resolver.c) and handed to the session, and the blocked-loop follow-up: a loop
+ * busy past the threshold is sampled at the blocked rate until it returns, and while it sleeps
+ * (Atomics.wait, a slow sync read) its stack is read off the CPU at that rate.
+ */
+#ifndef UVSCOPE_STACKS_STREAM_H
+#define UVSCOPE_STACKS_STREAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "collect/collector.h"
+#include "collect/loop.h"
+#include "collect/sampler.h"
+#include "collect/stack_resolver.h"
+
+#define UVS_STACKS_FOLLOW_MAX UVS_MAX_LOOPS
+
+struct uvs_stacks_follow {
+	pid_t tid;
+	bool blocked;
+	uint64_t last_off_cpu; /* CLOCK_MONOTONIC of the last off-CPU read */
+};
+
+struct uvs_stacks {
+	bool attached;
+	char why[320];                 /* why there are no stacks, when there are none */
+	struct uvs_sampler *sampler;
+	struct uvs_stack_resolver *resolver;
+	const struct uvs_target *target;
+	struct uvs_collect_sink sink;
+	uint64_t period_ns, blocked_period_ns;
+	bool off_cpu_all;
+	uint64_t last_off_cpu_all;
+	struct uvs_stacks_follow follow[UVS_STACKS_FOLLOW_MAX];
+	size_t nfollow;
+	uint64_t prev_samples, prev_lost; /* BPF's counters at the last window */
+};
+
+/* Starts sampling (after the loop object: it reads its map). On failure st->why says why. */
+void uvs_stacks_attach(struct uvs_stacks *st, const struct uvs_target *t,
+		       const struct uvs_loops *loops, const struct uvs_collect_options *o,
+		       const struct uvs_collect_sink *sink);
+void uvs_stacks_detach(struct uvs_stacks *st);
+
+/* The ring buffer to add to the collector's, and its callback (ctx: st). */
+int uvs_stacks_ring_fd(const struct uvs_stacks *st);
+int uvs_stacks_on_record(void *ctx, void *data, size_t len);
+
+/*
+ * Called at every block check with the loops now: loops busy for block_ns or more are sampled
+ * at the blocked rate, and read off the CPU when they sleep; the others go back to normal.
+ */
+void uvs_stacks_follow_loops(struct uvs_stacks *st, const struct uvs_loop_busy *loops, size_t n,
+			     uint64_t now_mono, uint64_t block_ns);
+
+/* Once per window: new threads get sampled, cached names are checked again, counters. */
+void uvs_stacks_window(struct uvs_stacks *st, struct uvs_agent_snapshot *agent);
+/* A garbage collection may have moved V8 objects: names cached by address are dropped. */
+void uvs_stacks_gc_seen(struct uvs_stacks *st);
+
+#endif

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT
+#include "core/block_stacks.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_THREADS UVS_MAX_LOOPS
+#define GC_RING 256
+/* Frames interned since the last reset; past this the store starts afresh (an agent left
+ * running for days on code that keeps changing must not grow without end). */
+#define MAX_FRAMES 200000
+
+struct kept_sample {
+	uint64_t ts;
+	uint64_t hash;
+	bool off_cpu;
+	uint16_t nframes;
+	int32_t frames[UVS_BLOCK_FRAMES]; /* innermost first */
+};
+
+struct thread_ring {
+	int tid;
+	size_t next, count;
+	struct kept_sample *ring;          /* UVS_BLOCK_RING, allocated when the thread is seen */
+	size_t gc_next, gc_count;
+	struct uvs_gc_record gc[GC_RING];
+};
+
+struct uvs_block_stacks {
+	struct uvs_profile *frames;        /* interns the frames */
+	struct thread_ring threads[MAX_THREADS];
+	size_t nthreads;
+	/* uvs_block_stacks_top's answer */
+	const struct uvs_frame *answer[UVS_ALERT_MAX_STACKS][UVS_BLOCK_FRAMES];
+	size_t order[UVS_BLOCK_RING];
+};
+
+struct uvs_block_stacks *uvs_block_stacks_new(void)
+{
+	struct uvs_block_stacks *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->frames = uvs_profile_new(0);
+	if (!b->frames) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void uvs_block_stacks_free(struct uvs_block_stacks *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->nthreads; i++)
+		free(b->threads[i].ring);
+	uvs_profile_free(b->frames);
+	free(b);
+}
+
+static struct thread_ring *thread(struct uvs_block_stacks *b, int tid, bool create)
+{
+	for (size_t i = 0; i < b->nthreads; i++)
+		if (b->threads[i].tid == tid)
+			return &b->threads[i];
+	if (!create || b->nthreads == MAX_THREADS)
+		return NULL;
+	b->threads[b->nthreads].tid = tid;
+	return &b->threads[b->nthreads++];
+}
+
+static void reset_frames(struct uvs_block_stacks *b)
+{
+	struct uvs_profile *fresh = uvs_profile_new(0);
+
+	if (!fresh)
+		return;
+	uvs_profile_free(b->frames);
+	b->frames = fresh;
+	for (size_t i = 0; i < b->nthreads; i++)
+		b->threads[i].count = 0;
+}
+
+static bool kept_role(enum uvs_role r)
+{
+	return r == UVS_ROLE_MAIN || r == UVS_ROLE_WORKER || r == UVS_ROLE_LOOP;
+}
+
+void uvs_block_stacks_add(struct uvs_block_stacks *b, const struct uvs_sample *s)
+{
+	struct thread_ring *t;
+	struct kept_sample *k;
+	uint64_t h = 1469598103934665603ULL;
+
+	if (s->labels.state != UVS_STATE_LOOP_BUSY &&
+	    !(s->labels.state == UVS_STATE_OFF_CPU && kept_role(s->labels.role)))
+		return;
+	t = thread(b, s->labels.tid, true);
+	if (!t)
+		return;
+	if (!t->ring) {
+		t->ring = calloc(UVS_BLOCK_RING, sizeof(*t->ring));
+		if (!t->ring)
+			return;
+	}
+	if (uvs_profile_nframes(b->frames) > MAX_FRAMES)
+		reset_frames(b);
+	k = &t->ring[t->next];
+	k->ts = s->ts_ns;
+	k->off_cpu = s->labels.state == UVS_STATE_OFF_CPU;
+	k->nframes = 0;
+	/* Innermost first, and the innermost frames are kept when a stack is too deep. */
+	for (size_t i = s->nframes; i-- > 0 && k->nframes < UVS_BLOCK_FRAMES;) {
+		int32_t id = uvs_profile_frame(b->frames, &s->frames[i]);
+
+		if (id < 0)
+			return;
+		k->frames[k->nframes++] = id;
+		h = (h ^ (uint64_t)id) * 1099511628211ULL;
+	}
+	k->hash = h ^ k->nframes;
+	t->next = (t->next + 1) % UVS_BLOCK_RING;
+	if (t->count < UVS_BLOCK_RING)
+		t->count++;
+}
+
+void uvs_block_stacks_gc(struct uvs_block_stacks *b, const struct uvs_gc_record *g)
+{
+	struct thread_ring *t = thread(b, g->tid, true);
+
+	if (!t)
+		return;
+	t->gc[t->gc_next] = *g;
+	t->gc_next = (t->gc_next + 1) % GC_RING;
+	if (t->gc_count < GC_RING)
+		t->gc_count++;
+}
+
+static const struct thread_ring *sort_ring;
+
+static bool same_stack(const struct kept_sample *a, const struct kept_sample *b)
+{
+	return a->hash == b->hash && a->nframes == b->nframes &&
+	       !memcmp(a->frames, b->frames, a->nframes * sizeof(a->frames[0]));
+}
+
+static int by_hash(const void *x, const void *y)
+{
+	const struct kept_sample *a = &sort_ring->ring[*(const size_t *)x];
+	const struct kept_sample *b = &sort_ring->ring[*(const size_t *)y];
+
+	return a->hash < b->hash ? -1 : a->hash > b->hash;
+}
+
+/* Inserts a group into the top list (sorted by samples, most first), if it belongs there. */
+static void consider(struct uvs_alert_stacks *out, size_t *rep, size_t first, uint64_t samples,
+		     uint64_t off_cpu)
+{
+	size_t n = out->nstacks, at = n;
+
+	while (at > 0 && out->stacks[at - 1].samples < samples)
+		at--;
+	if (at >= UVS_ALERT_MAX_STACKS)
+		return;
+	if (n == UVS_ALERT_MAX_STACKS)
+		n--;
+	memmove(&out->stacks[at + 1], &out->stacks[at], (n - at) * sizeof(out->stacks[0]));
+	memmove(&rep[at + 1], &rep[at], (n - at) * sizeof(rep[0]));
+	out->stacks[at].samples = samples;
+	out->stacks[at].off_cpu = off_cpu;
+	rep[at] = first;
+	out->nstacks = n + 1;
+}
+
+uint64_t uvs_block_stacks_top(struct uvs_block_stacks *b, int tid, uint64_t since, uint64_t until,
+			      struct uvs_alert_stacks *out)
+{
+	struct thread_ring *t = thread(b, tid, false);
+	size_t rep[UVS_ALERT_MAX_STACKS + 1];
+	size_t n = 0, i, j;
+
+	memset(out, 0, sizeof(*out));
+	if (!t || !t->ring)
+		return 0;
+	for (i = 0; i < t->count; i++) {
+		size_t at = (t->next + UVS_BLOCK_RING - 1 - i) % UVS_BLOCK_RING;
+
+		if (t->ring[at].ts >= since && (!until || t->ring[at].ts <= until))
+			b->order[n++] = at;
+	}
+	out->samples = n;
+	sort_ring = t;
+	qsort(b->order, n, sizeof(b->order[0]), by_hash);
+	for (i = 0; i < n; i = j) {
+		uint64_t off = 0;
+
+		for (j = i; j < n && same_stack(&t->ring[b->order[i]], &t->ring[b->order[j]]); j++)
+			off += t->ring[b->order[j]].off_cpu;
+		consider(out, rep, b->order[i], j - i, off);
+	}
+	for (i = 0; i < out->nstacks; i++) {
+		const struct kept_sample *k = &t->ring[rep[i]];
+
+		for (j = 0; j < k->nframes; j++)
+			b->answer[i][j] = uvs_profile_frame_at(b->frames, k->frames[j]);
+		out->stacks[i].nframes = k->nframes;
+		out->stacks[i].frames = b->answer[i];
+	}
+	return out->samples;
+}
+
+uint64_t uvs_block_stacks_gc_ns(const struct uvs_block_stacks *b, int tid, uint64_t since,
+				uint64_t until)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < b->nthreads; i++) {
+		const struct thread_ring *t = &b->threads[i];
+
+		if (t->tid != tid)
+			continue;
+		for (size_t k = 0; k < t->gc_count; k++) {
+			const struct uvs_gc_record *g = &t->gc[k];
+			uint64_t s = g->start_ns > since ? g->start_ns : since;
+			uint64_t e = until && g->end_ns > until ? until : g->end_ns;
+
+			if (e > s)
+				total += e - s;
+		}
+	}
+	return total;
+}

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+#include "core/flame.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "core/snapshot.h"
+
+void uvs_flame_thread_root(const struct uvs_sample_labels *l, char *buf, size_t cap)
+{
+	switch (l->role) {
+	case UVS_ROLE_MAIN:
+		snprintf(buf, cap, "main loop %d", l->tid);
+		return;
+	case UVS_ROLE_WORKER:
+		snprintf(buf, cap, "worker loop %d", l->tid);
+		return;
+	case UVS_ROLE_LOOP:
+		snprintf(buf, cap, "loop %d", l->tid);
+		return;
+	case UVS_ROLE_THREADPOOL:
+		snprintf(buf, cap, "threadpool");
+		return;
+	case UVS_ROLE_OTHER:
+		break;
+	}
+	snprintf(buf, cap, "other threads");
+}
+
+static bool takes(enum uvs_flame_mode mode, const struct uvs_sample *s)
+{
+	switch (mode) {
+	case UVS_FLAME_CPU:
+		return s->labels.state != UVS_STATE_OFF_CPU;
+	case UVS_FLAME_OFF_CPU:
+		return s->labels.state == UVS_STATE_OFF_CPU;
+	case UVS_FLAME_LOOP:
+		return s->labels.state == UVS_STATE_LOOP_BUSY;
+	}
+	return false;
+}
+
+int uvs_flame_add(struct uvs_profile *p, enum uvs_flame_mode mode, const struct uvs_sample *s)
+{
+	int32_t ids[2 + 512];
+	char root[64];
+	size_t n = 0;
+
+	if (!takes(mode, s))
+		return 0;
+	uvs_flame_thread_root(&s->labels, root, sizeof(root));
+	ids[n] = uvs_profile_frame(p, &(struct uvs_frame){ .kind = UVS_FRAME_LOOP, .name = root });
+	if (ids[n++] < 0)
+		return -ENOMEM;
+	if (mode == UVS_FLAME_LOOP) {
+		const char *phase = s->labels.phase >= 0 && s->labels.phase < UVS_PHASE_COUNT ?
+					    uvs_phase_name(s->labels.phase) : "outside phases";
+
+		ids[n] = uvs_profile_frame(p, &(struct uvs_frame){ .kind = UVS_FRAME_PHASE,
+								   .name = phase });
+		if (ids[n++] < 0)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->nframes && n < sizeof(ids) / sizeof(ids[0]); i++) {
+		ids[n] = uvs_profile_frame(p, &s->frames[i]);
+		if (ids[n++] < 0)
+			return -ENOMEM;
+	}
+	return uvs_profile_add(p, ids, n, &s->labels, 1, s->weight_ns);
+}
+
+/* Interim: folded only, until the writers are merged. */
+int uvs_flame_write(FILE *out, const struct uvs_profile *p, enum uvs_flame_format format)
+{
+	char buf[512];
+
+	(void)format;
+	for (size_t i = 0; i < uvs_profile_nentries(p); i++) {
+		struct uvs_profile_entry e;
+
+		uvs_profile_entry_at(p, i, &e);
+		for (size_t k = 0; k < e.nframes; k++)
+			fprintf(out, "%s%s", k ? ";" : "",
+				uvs_frame_text(uvs_profile_frame_at(p, e.frames[k]), buf, sizeof(buf)));
+		fprintf(out, " %llu\n", (unsigned long long)e.count);
+	}
+	return ferror(out) ? -EIO : 0;
+}

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Stack samples of one target process.
+ *
+ * On the CPU: a perf event per thread of the target (cpu-clock, opened by the agent with the
+ * thread's tid, so it runs only while that thread runs) calls uvs_sample_on_cpu. Off the CPU:
+ * the agent reads a task iterator restricted to one sleeping loop thread (a loop blocked in
+ * Atomics.wait or a slow sync read), which calls uvs_sample_off_cpu once. Neither runs for
+ * any other process on the host.
+ *
+ * Both walk the user stack by frame pointers and keep, per frame, the pc, the frame pointer
+ * and the two slots below it (V8 keeps a JavaScript frame's function at fp-16), which
+ * bpf_get_stack cannot give. When the walk breaks (a function that uses %rbp for data), the
+ * record also carries a copy of the top of the user stack for the agent's .eh_frame unwinder.
+ *
+ * The loop object's map of loop threads (loop_state) is shared (bpf_map__reuse_fd), so each
+ * sample says whether its loop was busy or waiting.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "loop_state.bpf.h"
+#include "uvscope/stacks.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u32 targ_tgid = 0;
+
+/* The largest plausible gap between two frames: beyond it a "frame pointer" is data. */
+#define MAX_FRAME_GAP (8u << 20)
+
+struct sample_buf {
+	struct uvs_stack_sample s;
+	__u8 copy[UVS_STACK_COPY_BYTES];
+};
+
+/* Scratch for one record (too big for the BPF stack), one per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sample_buf);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct uvs_stack_stats);
+} stack_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} samples SEC(".maps");
+
+/* How one walk reads the target's memory: the current task's (on-CPU), or another's (off-CPU). */
+struct walk_reader {
+	struct task_struct *task; /* NULL: the current task */
+};
+
+static __always_inline long read_user(const struct walk_reader *r, void *dst, __u32 len,
+				      __u64 addr)
+{
+	if (r->task)
+		return bpf_copy_from_user_task(dst, len, (const void *)addr, r->task, 0);
+	return bpf_probe_read_user(dst, len, (const void *)addr);
+}
+
+static __always_inline struct uvs_stack_stats *stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stack_stats, &zero);
+}
+
+/*
+ * Walks frame pointers from (ip, bp). A frame pointer must be 8-aligned and lie above the
+ * previous one by less than MAX_FRAME_GAP; the walk is complete when it reaches a frame whose
+ * saved frame pointer is 0 (the outermost frame: _start and clone3 clear %rbp).
+ */
+static __always_inline void walk_user(const struct walk_reader *r, struct uvs_stack_sample *s)
+{
+	__u64 pc = s->ip, fp = s->bp;
+	__u32 n = 0;
+
+	s->walk_end = UVS_WALK_TRUNCATED;
+	for (int i = 0; i < UVS_USER_FRAMES_MAX; i++) {
+		struct uvs_raw_frame *f = &s->user[i];
+		__u64 slots[2] = {}, link[2] = {};
+
+		f->pc = pc;
+		f->fp = fp;
+		f->slot_m8 = 0;
+		f->slot_m16 = 0;
+		n = i + 1;
+		if (fp == 0) {
+			s->walk_end = UVS_WALK_COMPLETE;
+			break;
+		}
+		if ((fp & 7) || fp < s->sp || read_user(r, link, sizeof(link), fp)) {
+			s->walk_end = UVS_WALK_BROKEN;
+			break;
+		}
+		if (!read_user(r, slots, sizeof(slots), fp - 16)) {
+			f->slot_m16 = slots[0];
+			f->slot_m8 = slots[1];
+		}
+		if (link[0] != 0 && (link[0] <= fp || link[0] - fp > MAX_FRAME_GAP)) {
+			s->walk_end = UVS_WALK_BROKEN;
+			break;
+		}
+		pc = link[1];
+		fp = link[0];
+	}
+	s->nuser = n;
+}
+
+/* Copies the top of the user stack after a broken walk; smaller sizes near the stack's top. */
+static __always_inline __u32 copy_stack(const struct walk_reader *r, struct sample_buf *b)
+{
+	__u64 sp = b->s.sp;
+
+	if (!read_user(r, b->copy, UVS_STACK_COPY_BYTES, sp))
+		return UVS_STACK_COPY_BYTES;
+	if (!read_user(r, b->copy, UVS_STACK_COPY_BYTES / 2, sp))
+		return UVS_STACK_COPY_BYTES / 2;
+	if (!read_user(r, b->copy, UVS_STACK_COPY_BYTES / 4, sp))
+		return UVS_STACK_COPY_BYTES / 4;
+	if (!read_user(r, b->copy, UVS_STACK_COPY_BYTES / 16, sp))
+		return UVS_STACK_COPY_BYTES / 16;
+	return 0;
+}
+
+static __always_inline void tag_loop(struct uvs_stack_sample *s)
+{
+	__u32 tid = s->tid;
+	struct uvs_loop_state *st = bpf_map_lookup_elem(&loop_state, &tid);
+
+	s->loop = UVS_SAMPLE_NOT_LOOP;
+	s->exact_phase = UVS_PHASE_NONE;
+	if (!st)
+		return;
+	s->loop = st->in_wait ? UVS_SAMPLE_LOOP_IDLE : UVS_SAMPLE_LOOP_BUSY;
+	s->busy_since = st->in_wait ? 0 : st->busy_since;
+	s->exact_phase = st->phase;
+}
+
+/* Finishes a record in the scratch buffer b and sends it. */
+static __always_inline void emit(const struct walk_reader *r, struct sample_buf *b)
+{
+	struct uvs_stack_stats *st = stats();
+	__u32 size = sizeof(struct uvs_stack_sample);
+
+	b->s.copy_len = 0;
+	if (b->s.walk_end == UVS_WALK_BROKEN) {
+		b->s.copy_len = copy_stack(r, b);
+		if (st)
+			__sync_fetch_and_add(b->s.copy_len ? &st->copies : &st->copy_failed, 1);
+	}
+	size += b->s.copy_len;
+	/* Keep the bound check: the verifier must see size bounded where it is passed. */
+	asm volatile("" : "+r"(size));
+	if (size > sizeof(*b))
+		return;
+	if (bpf_ringbuf_output(&samples, b, size, 0)) {
+		if (st)
+			__sync_fetch_and_add(&st->lost, 1);
+		return;
+	}
+	if (st)
+		__sync_fetch_and_add(&st->samples, 1);
+}
+
+static __always_inline struct sample_buf *begin(__u32 pid, __u32 tid, __u16 kind)
+{
+	__u32 zero = 0;
+	struct sample_buf *b = bpf_map_lookup_elem(&scratch, &zero);
+
+	if (!b)
+		return NULL;
+	b->s.ts_ns = bpf_ktime_get_ns();
+	b->s.pid = pid;
+	b->s.tid = tid;
+	b->s.cpu = bpf_get_smp_processor_id();
+	b->s.kind = kind;
+	b->s.busy_since = 0;
+	b->s.nuser = 0;
+	b->s.nkernel = 0;
+	b->s.ip = b->s.sp = b->s.bp = 0;
+	b->s.walk_end = UVS_WALK_NO_USER;
+	return b;
+}
+
+static __always_inline bool user_mode(struct pt_regs *regs)
+{
+	return (BPF_CORE_READ(regs, cs) & 3) == 3;
+}
+
+SEC("perf_event")
+int uvs_sample_on_cpu(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct walk_reader r = {};
+	struct sample_buf *b;
+	struct pt_regs *uregs;
+	long got;
+
+	if ((__u32)(id >> 32) != targ_tgid)
+		return 0;
+	b = begin(id >> 32, (__u32)id, UVS_SAMPLE_ON_CPU);
+	if (!b)
+		return 0;
+	tag_loop(&b->s);
+
+	/* In the kernel: its stack from the interrupted registers, the user's from pt_regs. */
+	/* The context allows only whole-register loads: cs is read as its 8-byte slot. */
+	if ((*(volatile __u64 *)((char *)&ctx->regs + __builtin_offsetof(struct pt_regs, cs)) & 3) != 3) {
+		got = bpf_get_stack(ctx, b->s.kernel, sizeof(b->s.kernel), 0);
+		if (got > 0)
+			b->s.nkernel = got / sizeof(__u64);
+		uregs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+		if (!uregs || !user_mode(uregs))
+			goto send;
+		b->s.ip = BPF_CORE_READ(uregs, ip);
+		b->s.sp = BPF_CORE_READ(uregs, sp);
+		b->s.bp = BPF_CORE_READ(uregs, bp);
+	} else {
+		b->s.ip = ctx->regs.ip;
+		b->s.sp = ctx->regs.sp;
+		b->s.bp = ctx->regs.bp;
+	}
+	walk_user(&r, &b->s);
+send:
+	emit(&r, b);
+	return 0;
+}
+
+/*
+ * The stack of one sleeping thread, read when the agent reads an iterator link created for
+ * that tid. Sleepable: the target's memory is read with bpf_copy_from_user_task.
+ */
+SEC("iter.s/task")
+int uvs_sample_off_cpu(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct walk_reader r = {};
+	struct sample_buf *b;
+	struct pt_regs *uregs;
+	long got;
+
+	if (!task || task->tgid != targ_tgid)
+		return 0;
+	b = begin(task->tgid, task->pid, UVS_SAMPLE_OFF_CPU);
+	if (!b)
+		return 0;
+	r.task = task;
+	tag_loop(&b->s);
+	got = bpf_get_task_stack(task, b->s.kernel, sizeof(b->s.kernel), 0);
+	if (got > 0)
+		b->s.nkernel = got / sizeof(__u64);
+	uregs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (uregs && user_mode(uregs)) {
+		b->s.ip = BPF_CORE_READ(uregs, ip);
+		b->s.sp = BPF_CORE_READ(uregs, sp);
+		b->s.bp = BPF_CORE_READ(uregs, bp);
+		walk_user(&r, &b->s);
+	}
+	emit(&r, b);
+	return 0;
+}
