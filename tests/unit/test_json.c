@@ -103,7 +103,7 @@ static void build_snapshot(void)
 
 #define AGENT "\"threadpool\":null,\"syscalls\":null,\"fds\":null,\"sockets\":null,\"agent\":{\"events\":98765,\"drops\":2,\"insert_failures\":0" \
 	",\"pool_jobs_lost\":0,\"pool_records_dropped\":0,\"slow_syscalls_dropped\":0," \
-	"\"syscall_pairs_unfit\":0,\"sockets_lost\":0}"
+	"\"syscall_pairs_unfit\":0,\"sockets_lost\":0,\"stack_samples\":0,\"stack_samples_lost\":0}"
 
 Test(json, interval_golden)
 {
