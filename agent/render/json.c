@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "core/profile.h"
 #include "render/json.h"
 #include "util/text.h"
 #include "core/syscall_names.h"
@@ -375,6 +376,34 @@ int uvs_json_socket_table(FILE *out, int pid, uint64_t ts_ns, const struct uvs_s
 	return json_end(out);
 }
 
+/*
+ * A block's stacks: "samples" taken in it, and "stacks" (most sampled first), each with its
+ * frames innermost first as the flame outputs name them. null when not sampling.
+ */
+static void json_block_stacks(FILE *out, const struct uvs_alert_stacks *st)
+{
+	char text[512];
+
+	if (!st) {
+		fputs(",\"samples\":null,\"stacks\":null", out);
+		return;
+	}
+	fprintf(out, ",\"samples\":%" PRIu64 ",\"stacks\":[", st->samples);
+	for (size_t i = 0; i < st->nstacks; i++) {
+		const struct uvs_alert_stack *k = &st->stacks[i];
+
+		fprintf(out, "%s{\"samples\":%" PRIu64 ",\"off_cpu\":%" PRIu64 ",\"frames\":[",
+			i ? "," : "", k->samples, k->off_cpu);
+		for (size_t f = 0; f < k->nframes; f++) {
+			if (f)
+				fputc(',', out);
+			json_str(out, uvs_frame_text(k->frames[f], text, sizeof(text)));
+		}
+		fputs("]}", out);
+	}
+	fputc(']', out);
+}
+
 /* "agent": what uvscope itself lost (every drop and failed insert), in the window. */
 static void json_agent(FILE *out, const struct uvs_agent_snapshot *a)
 {
@@ -448,6 +477,9 @@ static void json_alert_fields(FILE *out, const struct uvs_alert *a)
 		fprintf(out, ",\"tid\":%d,\"role\":\"%s\",\"ongoing\":%s,\"blocked_ns\":%" PRIu64
 			",\"threshold_ns\":%" PRIu64, b->tid, uvs_role_name(b->role),
 			json_bool(b->ongoing), b->blocked_ns, b->threshold_ns);
+		if (!b->ongoing && b->has_gc)
+			fprintf(out, ",\"gc_ns\":%" PRIu64, b->gc_ns);
+		json_block_stacks(out, b->stacks);
 		return;
 	}
 	case UVS_ALERT_POOL_SATURATED:

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/duration.h"
+#include "render/stack_text.h"
 #include "render/watch.h"
 #include "core/socket_list.h"
 #include "core/syscall_names.h"
@@ -164,17 +165,43 @@ static const char *role_loop_name(enum uvs_role role)
 	return names[role];
 }
 
+/* The block's stacks: the 3 most sampled places, each as its innermost JS frames. */
+static void watch_block_stacks(FILE *out, const struct uvs_alert_stacks *st)
+{
+	struct uvs_stack_place places[UVS_ALERT_MAX_STACKS];
+	size_t n = uvs_stack_places(st, places, UVS_ALERT_MAX_STACKS);
+	char share[UVS_DURATION_BUF];
+
+	for (size_t i = 0; i < n && i < 3; i++) {
+		uvs_format_percent((double)places[i].samples / (double)st->samples, share,
+				   sizeof(share));
+		fprintf(out, "    %6s  %s%s\n", share, places[i].asleep ? "(asleep) " : "",
+			places[i].text);
+	}
+}
+
 static void watch_loop_blocked(FILE *out, const struct uvs_alert_loop_blocked *b)
 {
-	char blocked[UVS_DURATION_BUF], threshold[UVS_DURATION_BUF];
+	char blocked[UVS_DURATION_BUF], threshold[UVS_DURATION_BUF], gc[UVS_DURATION_BUF];
+	bool stacks = b->stacks && b->stacks->samples;
 
 	uvs_format_duration(b->blocked_ns, blocked, sizeof(blocked));
 	uvs_format_duration(b->threshold_ns, threshold, sizeof(threshold));
 	fprintf(out, " ALERT loop blocked: %s (tid %d) ", role_loop_name(b->role), b->tid);
 	if (b->ongoing)
-		fprintf(out, "blocked for %s so far (threshold %s)\n", blocked, threshold);
+		fprintf(out, "blocked for %s so far (threshold %s)", blocked, threshold);
 	else
-		fprintf(out, "was blocked for %s\n", blocked);
+		fprintf(out, "was blocked for %s", blocked);
+	if (!b->ongoing && b->has_gc) {
+		uvs_format_duration(b->gc_ns, gc, sizeof(gc));
+		fprintf(out, ", %s of it in GC", gc);
+	}
+	if (stacks)
+		fprintf(out, "; %" PRIu64 " samples:\n", b->stacks->samples);
+	else
+		fputc('\n', out);
+	if (stacks)
+		watch_block_stacks(out, b->stacks);
 }
 
 int uvs_watch_alert(FILE *out, const struct uvs_alert *a)

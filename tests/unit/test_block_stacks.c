@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+/* The stacks a blocked-loop alert carries: kept per loop, counted by stack, rendered. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "core/block_stacks.h"
+#include "render/json.h"
+#include "render/stack_text.h"
+#include "render/watch.h"
+
+static const struct uvs_frame F_MAIN = { UVS_FRAME_NATIVE, "main", NULL, 0 };
+static const struct uvs_frame F_UVRUN = { UVS_FRAME_NATIVE, "uv_run", NULL, 0 };
+static const struct uvs_frame F_ROUTE = { UVS_FRAME_JS, "route", "/app/server.js", 30 };
+static const struct uvs_frame F_SPIN = { UVS_FRAME_JS, "spin", "/app/server.js", 14 };
+static const struct uvs_frame F_HASH = { UVS_FRAME_NATIVE, "sha256_block_data_order_avx2",
+					  NULL, 0 };
+static const struct uvs_frame F_WAIT = { UVS_FRAME_JS, "waitHere", "/app/w.js", 3 };
+static const struct uvs_frame F_FUTEX = { UVS_FRAME_KERNEL, "futex_wait", NULL, 0 };
+
+static void add(struct uvs_block_stacks *b, int tid, uint64_t ts, enum uvs_sample_state state,
+		const struct uvs_frame *frames, size_t n)
+{
+	struct uvs_sample s = {
+		.ts_ns = ts, .weight_ns = 1000000,
+		.labels = { .tid = tid, .role = UVS_ROLE_MAIN, .state = state,
+			    .phase = UVS_PHASE_TIMERS },
+		.frames = frames, .nframes = n,
+	};
+
+	uvs_block_stacks_add(b, &s);
+}
+
+Test(block_stacks, counts_the_samples_of_the_block_by_stack)
+{
+	struct uvs_block_stacks *b = uvs_block_stacks_new();
+	const struct uvs_frame spin[] = { F_MAIN, F_UVRUN, F_ROUTE, F_SPIN };
+	const struct uvs_frame hash[] = { F_MAIN, F_UVRUN, F_ROUTE, F_HASH };
+	struct uvs_alert_stacks top;
+	char line[256];
+
+	cr_assert_not_null(b);
+	/* Before the block (ts < 100) and on another thread: not counted. */
+	add(b, 1, 50, UVS_STATE_LOOP_BUSY, hash, 4);
+	add(b, 2, 150, UVS_STATE_LOOP_BUSY, hash, 4);
+	/* Idle samples are never kept. */
+	add(b, 1, 150, UVS_STATE_LOOP_IDLE, hash, 4);
+	for (int i = 0; i < 7; i++)
+		add(b, 1, 100 + i, UVS_STATE_LOOP_BUSY, spin, 4);
+	for (int i = 0; i < 3; i++)
+		add(b, 1, 120 + i, UVS_STATE_LOOP_BUSY, hash, 4);
+	cr_assert_eq(uvs_block_stacks_top(b, 1, 100, 200, &top), 10);
+	cr_assert_eq(top.nstacks, 2);
+	cr_expect_eq(top.stacks[0].samples, 7);
+	cr_expect_eq(top.stacks[1].samples, 3);
+	/* Innermost first. */
+	cr_expect_str_eq(top.stacks[0].frames[0]->name, "spin");
+	cr_expect_str_eq(top.stacks[0].frames[3]->name, "main");
+	cr_expect_str_eq(uvs_stack_line(top.stacks[1].frames, top.stacks[1].nframes, line,
+					sizeof(line)),
+			 "route /app/server.js:30");
+	/* A window that ends before the hash samples. */
+	cr_expect_eq(uvs_block_stacks_top(b, 1, 100, 110, &top), 7);
+	uvs_block_stacks_free(b);
+}
+
+Test(block_stacks, gc_time_is_clipped_to_the_block)
+{
+	struct uvs_block_stacks *b = uvs_block_stacks_new();
+	struct uvs_gc_record g1 = { .tid = 1, .major = true, .start_ns = 90, .end_ns = 110 };
+	struct uvs_gc_record g2 = { .tid = 1, .major = false, .start_ns = 150, .end_ns = 160 };
+	struct uvs_gc_record other = { .tid = 2, .start_ns = 100, .end_ns = 200 };
+
+	uvs_block_stacks_gc(b, &g1);
+	uvs_block_stacks_gc(b, &g2);
+	uvs_block_stacks_gc(b, &other);
+	cr_expect_eq(uvs_block_stacks_gc_ns(b, 1, 100, 200), 10 + 10);
+	cr_expect_eq(uvs_block_stacks_gc_ns(b, 1, 155, 200), 5);
+	uvs_block_stacks_free(b);
+}
+
+static char *render_alert(int (*fn)(FILE *, const struct uvs_alert *), const struct uvs_alert *a)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cr_assert_not_null(f);
+	cr_expect_eq(fn(f, a), 0);
+	cr_assert_eq(fclose(f), 0);
+	return buf;
+}
+
+Test(block_stacks, the_alert_names_the_places_in_text_and_json)
+{
+	struct uvs_block_stacks *b = uvs_block_stacks_new();
+	const struct uvs_frame spin[] = { F_MAIN, F_UVRUN, F_ROUTE, F_SPIN };
+	const struct uvs_frame wait[] = { F_MAIN, F_UVRUN, F_WAIT, F_FUTEX };
+	struct uvs_alert_stacks top;
+	struct uvs_alert a = { .kind = UVS_ALERT_LOOP_BLOCKED, .pid = 7, .ts_ns = 0 };
+	char *text, *json;
+
+	for (int i = 0; i < 3; i++)
+		add(b, 1, 100 + i, UVS_STATE_LOOP_BUSY, spin, 4);
+	add(b, 1, 110, UVS_STATE_OFF_CPU, wait, 4);
+	uvs_block_stacks_top(b, 1, 0, 0, &top);
+	a.loop_blocked = (struct uvs_alert_loop_blocked){
+		.tid = 1, .role = UVS_ROLE_MAIN, .ongoing = false, .blocked_ns = 720000000,
+		.threshold_ns = 100000000, .stacks = &top, .has_gc = true, .gc_ns = 12000000 };
+	text = render_alert(uvs_watch_alert, &a);
+	cr_expect(strstr(text, "was blocked for 720ms, 12.0ms of it in GC; 4 samples:\n"), "%s",
+		  text);
+	cr_expect(strstr(text, "75.0%  spin /app/server.js:14 < route /app/server.js:30\n"), "%s",
+		  text);
+	cr_expect(strstr(text, "25.0%  (asleep) waitHere /app/w.js:3\n"), "%s", text);
+	json = render_alert(uvs_json_alert, &a);
+	cr_expect(strstr(json, "\"gc_ns\":12000000,\"samples\":4,\"stacks\":[{\"samples\":3,"
+			       "\"off_cpu\":0,\"frames\":[\"spin /app/server.js:14\","
+			       "\"route /app/server.js:30\",\"uv_run\",\"main\"]},{\"samples\":1,"
+			       "\"off_cpu\":1,\"frames\":[\"futex_wait\",\"waitHere /app/w.js:3\","),
+		  "%s", json);
+	free(text);
+	free(json);
+	uvs_block_stacks_free(b);
+}
