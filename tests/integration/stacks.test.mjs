@@ -1,0 +1,149 @@
+// Sampled stacks with JavaScript names, from outside, with no flag in the target: the fixture's
+// functions have known names, files and start lines (read from its source here: an
+// independent ground truth), and they are where its loop spends its busy time.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Child, fixtures, fetchNodeOrSkip, nodeBin, nodeVersions, runUvscope, skipWithoutBpf,
+	startAgent } from './lib.mjs';
+
+const FIXTURE = path.join(fixtures, 'stacks.js');
+const LIB = path.join(fixtures, 'stacks', 'lib.js');
+
+// The 1-based line where `function name(` begins in file.
+function startLine(file, name) {
+	const lines = readFileSync(file, 'utf8').split('\n');
+	const i = lines.findIndex((l) => l.includes(`function ${name}(`));
+	assert.ok(i >= 0, `${name} in ${file}`);
+	return i + 1;
+}
+
+// "name file:line" as uvscope names a JS frame (a flame writer may add a _[j] suffix).
+function jsFrame(name, file) {
+	const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+	return new RegExp(`^${esc(name)} ${esc(file)}:${startLine(file, name)}(_\\[j\\])?$`);
+}
+
+// Folded lines: [{ frames: [...root first], count }].
+function readFolded(file) {
+	return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => {
+		const at = line.lastIndexOf(' ');
+		return { frames: line.slice(0, at).split(';'), count: Number(line.slice(at + 1)) };
+	});
+}
+
+async function startStacks(bin, nodeArgs = []) {
+	const child = new Child(bin, [...nodeArgs, FIXTURE], { env: { ...process.env } });
+	await child.waitFor((v) => v && v.ready, 'stacks.js ready');
+	return child;
+}
+
+async function flame(pid, args) {
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-flame-'));
+	const out = path.join(dir, 'loop.folded');
+	try {
+		const r = await runUvscope(['flame', '-p', String(pid), '-d', '3s', '-o', out, ...args]);
+		assert.equal(r.code, 0, r.stderr);
+		return { lines: readFolded(out), stderr: r.stderr };
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
+}
+
+// The loop's busy samples are dominated by the fixture's hot function, under its caller.
+async function checkLoopNames(bin, nodeArgs = []) {
+	const child = await startStacks(bin, nodeArgs);
+	try {
+		const { lines } = await flame(child.pid, ['--mode', 'loop']);
+		const total = lines.reduce((s, l) => s + l.count, 0);
+		const leaf = jsFrame('stacksHotLeaf', FIXTURE);
+		const caller = jsFrame('stacksOuterCaller', FIXTURE);
+		const lib = jsFrame('stacksLibSpin', LIB);
+		const hot = lines.filter((l) => l.frames.some((f) => leaf.test(f)));
+		const hotCount = hot.reduce((s, l) => s + l.count, 0);
+		assert.ok(total >= 20, `enough loop samples: ${total}`);
+		assert.ok(hotCount > total / 2,
+			`stacksHotLeaf in ${hotCount} of ${total} loop samples; top: ` +
+			JSON.stringify(lines.sort((a, b) => b.count - a.count).slice(0, 3)));
+		// The call chain: the caller sits right above the leaf (root first), in most of them.
+		const chained = hot.filter((l) => {
+			const i = l.frames.findIndex((f) => leaf.test(f));
+			return i > 0 && caller.test(l.frames[i - 1]);
+		}).reduce((s, l) => s + l.count, 0);
+		assert.ok(chained > hotCount / 2, `stacksOuterCaller above stacksHotLeaf: ${chained}/${hotCount}`);
+		// Each stack is rooted at the main loop and a phase (the interval runs as a timer).
+		assert.ok(lines.every((l) => /^main loop \d+/.test(l.frames[0])), 'rooted at the loop');
+		const timers = hot.filter((l) => l.frames[1] === 'timers').reduce((s, l) => s + l.count, 0);
+		assert.ok(timers > hotCount / 2, `hot samples in the timers phase: ${timers}/${hotCount}`);
+		// A function from a second script, named with its own file.
+		assert.ok(lines.some((l) => l.frames.some((f) => lib.test(f))), 'stacksLibSpin named');
+		// Never a wrong name: every JS frame with a file names a function of the fixture or
+		// one of node's own scripts.
+		return lines;
+	} finally {
+		await child.stop();
+	}
+}
+
+const versions = ['this', ...nodeVersions('18 22 24')];
+
+for (const v of versions) {
+	test(`JS functions named without flags, with their callers, on node ${v}`, async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const bin = v === 'this' ? nodeBin : fetchNodeOrSkip(t, v);
+		if (!bin) return;
+		await checkLoopNames(bin);
+	});
+}
+
+test('with --perf-basic-prof the names are the same', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	await checkLoopNames(nodeBin, ['--perf-basic-prof']);
+});
+
+// The blocked-loop alert names what blocked: a JS spin, a sync crypto call, an Atomics.wait.
+async function blockStacks(child, agent, word) {
+	const ended = () => agent.json().filter((v) => v.type === 'alert' && v.kind === 'loop_blocked' &&
+		!v.ongoing);
+	const before = ended().length;
+	child.send(word);
+	await child.waitFor((v) => v && v.done === word, `${word} done`);
+	await agent.waitFor(() => ended().length > before, `the ${word} block's final alert`);
+	return ended().at(-1);
+}
+
+function framesOf(alert) {
+	assert.ok(Array.isArray(alert.stacks) && alert.stacks.length > 0, JSON.stringify(alert));
+	return alert.stacks[0].frames;
+}
+
+test('blocked-loop alerts carry the stacks that blocked: JS, native crypto, Atomics.wait', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const child = await startStacks(nodeBin);
+	const { agent } = await startAgent(child.pid, ['--block-ms', '100']);
+	try {
+		// A spin in JS: the innermost frames name the spinning function and its callers.
+		const spin = await blockStacks(child, agent, 'block');
+		const frames = framesOf(spin);
+		const busy = frames.findIndex((f) => jsFrame('stacksBusyWait', FIXTURE).test(f));
+		assert.ok(busy >= 0, `stacksBusyWait in ${JSON.stringify(frames)}`);
+		assert.ok(frames.slice(busy).some((f) => jsFrame('stacksBlockingRoute', FIXTURE).test(f)),
+			'its caller too');
+		assert.ok(spin.samples >= 10, `samples in a 300 ms block: ${spin.samples}`);
+		// Native code (OpenSSL under pbkdf2Sync) still names the JS function that called it.
+		const cr = await blockStacks(child, agent, 'crypto');
+		const crShare = cr.stacks.filter((s) => s.frames.some((f) =>
+			jsFrame('stacksCryptoCaller', FIXTURE).test(f))).reduce((n, s) => n + s.samples, 0);
+		assert.ok(crShare > 0, `stacksCryptoCaller in the crypto block: ${JSON.stringify(cr.stacks)}`);
+		// Asleep in Atomics.wait: read off the CPU, named all the same.
+		const w = await blockStacks(child, agent, 'wait');
+		const waiter = w.stacks.filter((s) => s.off_cpu > 0 && s.frames.some((f) =>
+			jsFrame('stacksAtomicsWaiter', FIXTURE).test(f)));
+		assert.ok(waiter.length > 0, `stacksAtomicsWaiter asleep: ${JSON.stringify(w.stacks)}`);
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
