@@ -118,10 +118,11 @@ static __always_inline void walk_user(const struct walk_reader *r, struct uvs_st
 	s->nuser = n;
 }
 
-/* Copies the top of the user stack after a broken walk; smaller sizes near the stack's top. */
+/* Copies the top of the user stack (and the red zone below it) after a broken walk; smaller
+ * sizes near the stack's top. */
 static __always_inline __u32 copy_stack(const struct walk_reader *r, struct sample_buf *b)
 {
-	__u64 sp = b->s.sp;
+	__u64 sp = b->s.sp - UVS_STACK_COPY_REDZONE;
 
 	if (!read_user(r, b->copy, UVS_STACK_COPY_BYTES, sp))
 		return UVS_STACK_COPY_BYTES;

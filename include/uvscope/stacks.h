@@ -18,7 +18,12 @@
 
 #define UVS_USER_FRAMES_MAX 96   /* frames walked by frame pointer */
 #define UVS_KERNEL_FRAMES_MAX 48 /* kernel return addresses (bpf_get_stack) */
-#define UVS_STACK_COPY_BYTES 16384 /* user stack copied from %rsp when the walk breaks */
+#define UVS_STACK_COPY_BYTES 16384 /* user stack copied when the walk breaks */
+/*
+ * The copy starts this far below %rsp: leaf functions keep data in the red zone below the stack
+ * pointer (OpenSSL's sha512_block_data_order_avx2 keeps its saved %rsp at -8(%rsp)).
+ */
+#define UVS_STACK_COPY_REDZONE 128
 
 /* One frame of the frame-pointer walk. Frame 0 is the interrupted pc with the live %rbp. */
 struct uvs_raw_frame {
@@ -61,7 +66,8 @@ struct uvs_stack_sample {
 	__u64 ip, sp, bp;   /* user registers at the sample (for the .eh_frame unwinder) */
 	__u32 pid, tid;
 	__u32 cpu;
-	__u32 copy_len;     /* bytes of user stack that follow this struct in the record */
+	__u32 copy_len;     /* bytes of user stack, from sp - UVS_STACK_COPY_REDZONE, that follow
+			       this struct in the record */
 	__u16 kind;         /* enum uvs_sample_kind */
 	__u16 walk_end;     /* enum uvs_walk_end */
 	__u16 loop;         /* enum uvs_sample_loop */

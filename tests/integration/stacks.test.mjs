@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Child, fixtures, fetchNodeOrSkip, nodeBin, nodeVersions, runUvscope, skipWithoutBpf,
+import { execFileSync } from 'node:child_process';
+import { Child, fixtures, fetchNodeOrSkip, nodeBin, nodeVersions, root, runUvscope, skipWithoutBpf,
 	startAgent } from './lib.mjs';
 
 const FIXTURE = path.join(fixtures, 'stacks.js');
@@ -145,5 +146,52 @@ test('blocked-loop alerts carry the stacks that blocked: JS, native crypto, Atom
 	} finally {
 		await agent.stop();
 		await child.stop();
+	}
+});
+
+// A native program with known call chains: below its idle callback the folded stacks are
+// exactly those chains, whatever libuv (Debian's, without frame pointers) does above it.
+test('a native C program: the folded output has exactly its call chains', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-chains-'));
+	const bin = path.join(dir, 'chains');
+	try {
+		execFileSync('cc', ['-O1', '-g', '-fno-omit-frame-pointer', '-mno-omit-leaf-frame-pointer',
+			'-fno-inline', '-fno-optimize-sibling-calls', '-o', bin,
+			path.join(root, 'tests', 'fixtures', 'native', 'chains.c'), '-luv']);
+		const child = new Child(bin, []);
+		try {
+			await child.waitFor((v) => v && v.ready, 'chains ready');
+			const { lines } = await flame(child.pid, ['--mode', 'cpu']);
+			const strip = (f) => f.replace(/_\[[a-z]\]$/, '');
+			const below = new Map();
+			let total = 0;
+			for (const l of lines) {
+				total += l.count;
+				const frames = l.frames.map(strip);
+				const i = frames.indexOf('chains_idle');
+				if (i < 0) continue;
+				const chain = frames.slice(i + 1).join(';');
+				below.set(chain, (below.get(chain) || 0) + l.count);
+			}
+			const expected = ['chain_a;chain_a_leaf', 'chain_b;chain_b_mid;chain_b_leaf'];
+			const inChains = [...below.entries()].filter(([c]) => expected.includes(c))
+				.reduce((s, [, n]) => s + n, 0);
+			// Samples in chains_idle itself (between the calls) are few; every other chain
+			// below it would be a wrong unwind.
+			const wrong = [...below.entries()].filter(([c]) => c !== '' && !expected.includes(c));
+			assert.deepEqual(wrong, [], 'no other chain below chains_idle');
+			for (const c of expected)
+				assert.ok(below.get(c) > 0, `${c} sampled: ${JSON.stringify([...below])}`);
+			assert.ok(inChains > total * 0.8, `${inChains} of ${total} samples in the chains`);
+			// And the walk reaches main above the callback, through libuv.
+			const withMain = lines.filter((l) => l.frames.map(strip).includes('main'))
+				.reduce((s, l) => s + l.count, 0);
+			assert.ok(withMain > total * 0.8, `main reached in ${withMain} of ${total}`);
+		} finally {
+			await child.stop();
+		}
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
 	}
 });
