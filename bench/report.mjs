@@ -154,16 +154,19 @@ function column(server, config, mode) {
 // its flags, from the records.
 const MODE_TITLES = {
 	control: 'control<br>(nothing attached to either run)',
-	default: 'default<br>`watch -p PID --json`',
+	default: 'default<br>`watch -p PID --json`<br>(stacks at 99 Hz)',
+	nostacks: 'no sampling<br>`watch -p PID --json --no-stacks`',
+	blockedhz: 'sampling at the blocked rate<br>`watch -p PID --json --sample-hz 997`',
 	phases: 'exact phases<br>`watch -p PID --json --phases`',
 	pool: 'thread pool<br>`watch -p PID --json --pool`',
 	syscalls: 'syscalls<br>`watch -p PID --json --syscalls`',
 };
-const modeOrder = ['control', 'default', 'phases', 'pool', 'syscalls'];
+const modeOrder = ['control', 'default', 'nostacks', 'blockedhz', 'phases', 'pool', 'syscalls'];
 const modeNames = [...new Set([...modeOrder, ...runs.map((r) => r.mode)])]
 	.filter((m) => runs.some((r) => r.mode === m));
 // A mode's uvscope flags: from the run (meta.json, runs.jsonl), else as they always were.
-const KNOWN_FLAGS = { default: '', phases: '--phases', pool: '--pool', syscalls: '--syscalls' };
+const KNOWN_FLAGS = { default: '', nostacks: '--no-stacks', blockedhz: '--sample-hz 997',
+	phases: '--phases', pool: '--pool', syscalls: '--syscalls' };
 const modeFlags = (m) => meta.mode_flags?.[m] ?? runs.find((r) => r.mode === m)?.flags ??
 	KNOWN_FLAGS[m] ?? '?';
 const modeTitle = (m) => MODE_TITLES[m] ?? `${m}<br>\`watch -p PID --json ${modeFlags(m)}\``;

@@ -58,9 +58,9 @@ ROOT=$PWD
 # pool must count some (else its probes did not fire).
 #   server  script            rate  configs             modes                        pool work
 SERVER_TABLE='
-  plain   server.js         5000  rate,saturation     control,default,phases,pool,syscalls  no
-  fs      server-fs.js      2500  rate                control,default,pool         yes
-  crypto  server-crypto.js  2000  rate                control,default,pool         yes
+  plain   server.js         5000  rate,saturation     control,default,nostacks,blockedhz,phases,pool,syscalls  no
+  fs      server-fs.js      2500  rate                control,default,nostacks,pool         yes
+  crypto  server-crypto.js  2000  rate                control,default,nostacks,pool         yes
 '
 # The modes: what each adds to `uvscope watch -p PID --json`, and how to tell that what it
 # asked for is really there, beyond the attach line's "unavailable":[] that every mode must
@@ -72,7 +72,9 @@ SERVER_TABLE='
 # its uprobe programs are loaded and that the summary's "threadpool" is not null.
 #   mode     flags       attach line must contain   agent holds BPF prog   summary must contain
 MODE_TABLE='
-  default  -           -                          -                      -
+  default  -           -                          uvs_sample_            -
+  nostacks --no-stacks -                          -                      -
+  blockedhz --sample-hz,997 -                     uvs_sample_            -
   phases   --phases    "mode":"exact-phases"      uvs_phase_             "phases":{
   pool     --pool      -                          uvs_pool_              "threadpool":{
   syscalls --syscalls  -                          uvs_sc_                "syscalls":{
