@@ -17,6 +17,22 @@
 /* Objects whose CFI is kept; node maps about a dozen. Past this, new objects go unwound. */
 #define OBJECTS_MAX 256
 
+/*
+ * CFI rows by pc, direct-mapped: a node's samples return to the same few hundred call sites,
+ * and finding a row (the object, its FDE, running its CIE and FDE programs) costs microseconds.
+ */
+#define ROWS_CACHED 4096
+
+/* The callee-saved registers of the x86-64 psABI and the RA: all a caller can need of its callee's
+ * frame (%rsp is the CFA). The others are call-clobbered: unknown in any caller. */
+static const int restored_regs[] = { 3, UVS_DW_RBP, 12, 13, 14, 15, UVS_DW_RA };
+
+struct cached_row {
+	uint64_t pc;        /* the pc looked up (a return address - 1, or an exact pc) */
+	Dwarf_Frame *frame; /* NULL: no CFI for pc (JIT code, V8's builtins) */
+	bool used;
+};
+
 /* One mapped file and its CFI, loaded on first use. */
 struct object {
 	dev_t dev;
@@ -34,6 +50,7 @@ struct uvs_unwinder {
 	struct uvs_object_source src;
 	struct object objects[OBJECTS_MAX];
 	size_t nobjects;
+	struct cached_row rows[ROWS_CACHED];
 	struct uvs_unwind_stats stats;
 };
 
@@ -101,10 +118,20 @@ void uvs_unwinder_free(struct uvs_unwinder *u)
 {
 	if (!u)
 		return;
+	uvs_unwinder_forget_rows(u);
 	for (size_t i = 0; i < u->nobjects; i++)
 		object_close(&u->objects[i]);
 	uvs_proc_objects_free(u->own);
 	free(u);
+}
+
+
+void uvs_unwinder_forget_rows(struct uvs_unwinder *u)
+{
+	for (size_t i = 0; i < ROWS_CACHED; i++) {
+		free(u->rows[i].frame);
+		u->rows[i] = (struct cached_row){ 0 };
+	}
 }
 
 
@@ -155,7 +182,7 @@ static Dwarf_CFI *debug_cfi(struct object *o)
 
 
 /* The CFI row for pc (a pc of the target), or NULL with no CFI for it. Free the result. */
-static Dwarf_Frame *frame_at(struct uvs_unwinder *u, uint64_t pc)
+static Dwarf_Frame *find_row(struct uvs_unwinder *u, uint64_t pc)
 {
 	Dwarf_Frame *frame = NULL;
 	struct object *o;
@@ -174,6 +201,26 @@ static Dwarf_Frame *frame_at(struct uvs_unwinder *u, uint64_t pc)
 	if (cfi && dwarf_cfi_addrframe(cfi, pc - bias, &frame) == 0)
 		return frame;
 	return NULL;
+}
+
+
+/*
+ * The CFI row for pc from the cache, else found and cached; NULL with no CFI for it. That no
+ * CFI was found is cached too: the JIT and builtin frames between native ones are as frequent.
+ */
+static Dwarf_Frame *frame_at(struct uvs_unwinder *u, uint64_t pc)
+{
+	struct cached_row *slot = &u->rows[(pc ^ (pc >> 12)) % ROWS_CACHED];
+	Dwarf_Frame *frame;
+
+	if (slot->used && slot->pc == pc) {
+		u->stats.rows_cached++;
+		return slot->frame;
+	}
+	frame = find_row(u, pc);
+	free(slot->frame);
+	*slot = (struct cached_row){ .pc = pc, .frame = frame, .used = true };
+	return frame;
 }
 
 
@@ -223,7 +270,8 @@ static enum step step_cfi(Dwarf_Frame *frame, struct uvs_cfi_regs *regs,
 	if (dwarf_frame_cfa(frame, &ops, &nops) || nops == 0 ||
 	    uvs_cfi_eval(ops, nops, regs, stack, false, 0, &cfa) || cfa.is_value)
 		return STEP_STOP;
-	for (int regno = 0; regno < UVS_DW_NREGS; regno++) {
+	for (size_t i = 0; i < sizeof(restored_regs) / sizeof(restored_regs[0]); i++) {
+		int regno = restored_regs[i];
 		uint64_t v;
 
 		if (restore_register(frame, regno, regs, stack, cfa.word, &v, &undefined)) {
@@ -302,7 +350,6 @@ static enum step step(struct uvs_unwinder *u, struct uvs_cfi_regs *regs, bool *e
 	if (dwarf_frame_info(frame, NULL, NULL, exact_pc) < 0)
 		*exact_pc = false;
 	s = step_cfi(frame, regs, stack);
-	free(frame);
 	u->stats.cfi_steps += s == STEP_NEXT;
 	u->stats.stop_cfi += s == STEP_STOP;
 	return s;

@@ -66,7 +66,14 @@ struct uvs_unwind_stats {
 	uint64_t stop_cfi;    /* CFI for the pc, but a rule needs what the copy does not have */
 	uint64_t stop_fp;     /* no CFI and no frame pointer that points into the copy */
 	uint64_t stop_cap;    /* out[] full */
+	uint64_t rows_cached; /* CFI rows found in the cache of rows by pc */
 };
+
+/*
+ * Drops the CFI rows cached by pc. Call it when an object was unmapped from the target (a
+ * library dlclose'd): another may come to the same addresses. The objects' CFI stays.
+ */
+void uvs_unwinder_forget_rows(struct uvs_unwinder *u);
 
 void uvs_unwinder_stats(const struct uvs_unwinder *u, struct uvs_unwind_stats *out);
 

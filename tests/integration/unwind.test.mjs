@@ -141,7 +141,8 @@ async function unwindCrypto(t, bin, flags) {
 		const bench = lines.find((l) => l.bench);
 		console.log(`${complete}/${samples.length} complete with the red zone, ` +
 			`${plain}/${samples.length} from %rsp only; ` +
-			(bench ? `${bench.bench.unwinds_per_s} unwinds/s of ${bench.bench.frames} frames`
+			(bench ? `${bench.bench.unwinds_per_cpu_s} unwinds per CPU second ` +
+				`(${bench.bench.unwinds_per_s}/s wall) of ${bench.bench.frames} frames, rows cached`
 				: 'no bench'));
 		// Almost every sample: a pc where OpenSSL's CFA is in %rdi (10 bytes) cannot be.
 		assert.ok(complete >= SAMPLES - 2, `only ${complete} of ${SAMPLES} complete`);
