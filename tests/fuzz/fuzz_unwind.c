@@ -11,6 +11,9 @@
  *   flag 1: ip is taken into the fuzzer's own code (an offset from its text)
  *   flag 2: bp is taken into the copy (an offset from sp)
  *   flag 4: the copy starts 128 bytes below sp (the red zone)
+ *   flag 8: the bytes after the flags are also read as a DWARF expression (17 bytes an op:
+ *           atom, number, number2), evaluated by uvs_cfi_eval over the copy, as an
+ *           expression in a target's .eh_frame would be
  *   copy words 0xfeedXXXXXXXXXXXX become the fuzzer's text + X, 0xfee0XXXXXXXXXXXX sp + X.
  */
 #include <linux/types.h>
@@ -19,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "unwind/cfi_expr.h"
 #include "unwind/cfi_unwind.h"
 
 #define FRAMES_CAP 96
@@ -41,6 +45,25 @@ static uint64_t rebase(uint64_t word, uint64_t sp)
 	case 0xfee0: return sp + (word & 0xffffull);
 	default: return word;
 	}
+}
+
+static void expression(const uint8_t *bytes, size_t len, uint64_t sp, const uint8_t *copy,
+		       size_t copy_len)
+{
+	Dwarf_Op ops[64];
+	size_t nops = 0;
+	struct uvs_cfi_regs regs = { .valid = 0x1ffff };
+	struct uvs_stack_bytes stack = { .data = copy, .base = sp, .len = copy_len };
+	struct uvs_cfi_result res;
+
+	for (; nops < 64 && len >= 17; nops++, bytes += 17, len -= 17) {
+		ops[nops] = (Dwarf_Op){ .atom = bytes[0] };
+		memcpy(&ops[nops].number, bytes + 1, 8);
+		memcpy(&ops[nops].number2, bytes + 9, 8);
+	}
+	for (int r = 0; r < UVS_DW_NREGS; r++)
+		regs.v[r] = sp + 8 * (uint64_t)r;
+	uvs_cfi_eval(ops, nops, &regs, &stack, true, sp + 64, &res);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -82,6 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		w = rebase(w, sp);
 		memcpy(copy + off, &w, 8);
 	}
+	if (flags & 8)
+		expression(data + 25, len, sp, copy, len);
 	n = uvs_unwind_copy_at(unwinder, ip, sp, bp, base, copy, len, out, FRAMES_CAP, &complete);
 	if (n < 1 || n > FRAMES_CAP || out[0].pc != ip)
 		abort();

@@ -56,5 +56,11 @@ words[20] = 0; words[21] = 0xfeed << 48 | 0x4321
 chain = b''.join(struct.pack('<Q', w) for w in words)
 open(d + 'fp-chain', 'wb').write(struct.pack('<QQQB', 0x100, 0, 64, 3) + chain)
 open(d + 'cfi-redzone', 'wb').write(struct.pack('<QQQB', 0x8000, 0, 80, 7) + chain * 2)
+# Expressions (flag 8): OpenSSL sha512 avx2's CFA (breg7 152; deref; plus_uconst 8), the PLT rule.
+def op(a, n=0, n2=0): return struct.pack('<BQQ', a, n, n2)
+e = op(0x77, 152) + op(0x06) + op(0x23, 8)
+plt = op(0x77, 8) + op(0x80) + op(0x3f) + op(0x1a) + op(0x3b) + op(0x2a) + op(0x33) + op(0x24) + op(0x22)
+open(d + 'expr-deref', 'wb').write(struct.pack('<QQQB', 0, 0, 0, 10) + e + bytes(200))
+open(d + 'expr-plt', 'wb').write(struct.pack('<QQQB', 0, 0, 0, 10) + plt)
 open(d + 'raw', 'wb').write(struct.pack('<QQQB', 0xdeadbeef, 0x7ffc12340000, 0x7ffc12340010, 0) + bytes(256))
 PY
