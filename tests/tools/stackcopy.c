@@ -170,9 +170,22 @@ static void bench(struct uvs_unwinder *u, const struct sample *s, long rounds)
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+	/* And with no row cached: every frame's CFI row looked up again (the objects stay open). */
+	long cold = rounds / 10 + 1;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+	for (long i = 0; i < cold; i++) {
+		uvs_unwinder_forget_rows(u);
+		uvs_unwind_copy_at(u, s->ip, s->sp, s->bp, s->sp - RED_ZONE, s->data, s->len, f,
+				   FRAMES_MAX, &complete);
+	}
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+	double cold_cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+
 	printf("{\"bench\":{\"rounds\":%ld,\"frames\":%d,\"seconds\":%.6f,\"cpu_seconds\":%.6f,"
-	       "\"unwinds_per_s\":%.0f,\"unwinds_per_cpu_s\":%.0f}}\n",
-	       rounds, n, secs, cpu, (double)rounds / secs, (double)rounds / cpu);
+	       "\"unwinds_per_s\":%.0f,\"unwinds_per_cpu_s\":%.0f,\"uncached_per_cpu_s\":%.0f}}\n",
+	       rounds, n, secs, cpu, (double)rounds / secs, (double)rounds / cpu,
+	       (double)cold / cold_cpu);
 }
 
 int main(int argc, char **argv)
