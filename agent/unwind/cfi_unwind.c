@@ -160,7 +160,8 @@ static struct object *object_for_fd(struct uvs_unwinder *u, int fd)
 	o->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (o->fd < 0)
 		return NULL;
-	o->elf = elf_begin(o->fd, ELF_C_READ_MMAP, NULL);
+	/* pread(2), not mmap: a target that truncates a mapped file must not SIGBUS us. */
+	o->elf = elf_begin(o->fd, ELF_C_READ, NULL);
 	if (o->elf && elf_kind(o->elf) == ELF_K_ELF)
 		o->eh_cfi = dwarf_getcfi_elf(o->elf); /* NULL: no .eh_frame, maybe .debug_frame */
 	/* Kept even when it is not an ELF file, so that it is not opened again per frame. */

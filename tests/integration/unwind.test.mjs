@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Child, fetchNodeOrSkip, fixtures, nodeBin, nodeVersions, root } from './lib.mjs';
 
@@ -97,7 +98,9 @@ async function unwindCrypto(t, bin, flags) {
 	const node = { real: realpathSync(bin), syms: nmFunctions(bin) };
 	const fn = node.syms.find((s) => s.name === OPENSSL_FN);
 	assert.ok(fn, `${OPENSSL_FN} not in nm of ${bin}`);
-	const child = new Child(bin, [...flags, path.join(fixtures, 'crypto_loop.js')]);
+	// In a directory of its own: --perf-basic-prof also writes V8's isolate-*.log to the cwd.
+	const cwd = mkdtempSync(path.join(os.tmpdir(), 'uvs-unwind-'));
+	const child = new Child(bin, [...flags, path.join(fixtures, 'crypto_loop.js')], { cwd });
 	try {
 		await child.waitFor((v) => v && v.ready, 'crypto_loop.js ready');
 		const bias = loadBias(execMaps(child.pid).find((m) => m.path === node.real));
@@ -154,6 +157,7 @@ async function unwindCrypto(t, bin, flags) {
 	} finally {
 		await child.stop('SIGKILL');
 		rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
+		rmSync(cwd, { recursive: true, force: true });
 	}
 }
 
