@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Child, fetchNodeOrSkip, fixtures, nodeBin, nodeVersions, root } from './lib.mjs';
@@ -50,9 +50,9 @@ function execMaps(pid) {
 	}).filter(Boolean);
 }
 
-// Load bias of the file's executable mapping, from readelf's program headers.
-function loadBias(map) {
-	const out = execFileSync('readelf', ['-lW', map.path]).toString();
+// Load bias of an executable mapping of file, from readelf's program headers.
+function loadBias(map, file) {
+	const out = execFileSync('readelf', ['-lW', file]).toString();
 	for (const line of out.split('\n')) {
 		const m = /^\s*LOAD\s+0x([0-9a-f]+) 0x([0-9a-f]+) \S+ 0x([0-9a-f]+)/.exec(line);
 		if (!m) continue;
@@ -78,32 +78,42 @@ function perfMap(pid) {
 // is one) for anonymous executable memory, the file's base name for other objects.
 function namer(pid, node) {
 	const maps = execMaps(pid);
-	const nodeMap = maps.find((m) => m.path === node.real);
-	const bias = loadBias(nodeMap);
+	const bias = loadBias(maps.find((m) => m.path === node.mapped), node.file);
 	const jit = perfMap(pid);
 	return (pc) => {
 		const m = maps.find((x) => pc >= x.start && pc < x.end);
 		if (!m || m.path === '') return 'JIT ' + (lookup(jit, pc) || '?');
-		if (m.path === node.real) return lookup(node.syms, pc - bias) || 'node:?';
+		if (m.path === node.mapped) return lookup(node.syms, pc - bias) || 'node:?';
 		return path.basename(m.path);
 	};
 }
 
-async function unwindCrypto(t, bin, flags) {
+// deleted: node runs from a copy that is deleted once it has started, which the unwinder
+// must still open (through /proc/PID/map_files).
+async function unwindCrypto(t, bin, flags, deleted = false) {
 	if (process.getuid() !== 0) {
 		t.skip('not root: ptrace and /proc/PID/map_files need root');
 		return;
 	}
 	assert.ok(existsSync(stackcopy), `${stackcopy} is not built (run make integration)`);
-	const node = { real: realpathSync(bin), syms: nmFunctions(bin) };
+	// file: what nm and readelf read; mapped: the name /proc/PID/maps shows for it.
+	const node = { file: bin, mapped: realpathSync(bin), syms: nmFunctions(bin) };
 	const fn = node.syms.find((s) => s.name === OPENSSL_FN);
 	assert.ok(fn, `${OPENSSL_FN} not in nm of ${bin}`);
 	// In a directory of its own: --perf-basic-prof also writes V8's isolate-*.log to the cwd.
 	const cwd = mkdtempSync(path.join(os.tmpdir(), 'uvs-unwind-'));
-	const child = new Child(bin, [...flags, path.join(fixtures, 'crypto_loop.js')], { cwd });
+	let exe = bin;
+	if (deleted) {
+		exe = path.join(cwd, 'node-copy');
+		copyFileSync(bin, exe);
+		chmodSync(exe, 0o755);
+		node.mapped = `${exe} (deleted)`;
+	}
+	const child = new Child(exe, [...flags, path.join(fixtures, 'crypto_loop.js')], { cwd });
 	try {
 		await child.waitFor((v) => v && v.ready, 'crypto_loop.js ready');
-		const bias = loadBias(execMaps(child.pid).find((m) => m.path === node.real));
+		if (deleted) rmSync(exe);
+		const bias = loadBias(execMaps(child.pid).find((m) => m.path === node.mapped), node.file);
 		const out = execFileSync(stackcopy, [String(child.pid), (fn.start + bias).toString(16),
 			(fn.end + bias).toString(16), String(SAMPLES), '100000', '2000']).toString();
 		const lines = out.trim().split('\n').map((l) => JSON.parse(l));
@@ -167,6 +177,10 @@ test('unwinds from OpenSSL assembly through JIT frames to _start', async (t) => 
 
 test('the JS caller of the crypto call is on the unwound stack (V8 perf map)', async (t) => {
 	await unwindCrypto(t, nodeBin, ['--perf-basic-prof', '--interpreted-frames-native-stack']);
+});
+
+test('unwinds through a node binary deleted since it started (map_files)', async (t) => {
+	await unwindCrypto(t, nodeBin, [], true);
 });
 
 for (const v of nodeVersions())
