@@ -13,7 +13,8 @@
 struct uvs_object_source {
 	/*
 	 * Finds the file mapped executable at pc. On success returns 0 with *fd an open,
-	 * readable descriptor of the file (owned by the source, valid until the next call),
+	 * readable descriptor of the file (owned by the source; it need only stay open until
+	 * object_at returns, the unwinder keeps a dup of each object it reads),
 	 * *bias = pc - (the ELF virtual address of pc), and *path its name for messages (may be
 	 * NULL). Returns -ENOENT when no file maps pc (an anonymous mapping: JIT code), another
 	 * -errno when the file cannot be opened.
