@@ -14,7 +14,7 @@
 #include "unwind/cfi_unwind.h"
 #include "unwind/proc_objects.h"
 
-/* Objects whose CFI is kept; node maps about a dozen. Past this, new objects go unwound. */
+/* Objects whose CFI is kept; node maps about a dozen. Past this, new objects have no CFI. */
 #define OBJECTS_MAX 256
 
 /*
@@ -23,9 +23,14 @@
  */
 #define ROWS_CACHED 4096
 
-/* The callee-saved registers of the x86-64 psABI and the RA: all a caller can need of its callee's
- * frame (%rsp is the CFA). The others are call-clobbered: unknown in any caller. */
-static const int restored_regs[] = { 3, UVS_DW_RBP, 12, 13, 14, 15, UVS_DW_RA };
+/*
+ * The callee-saved registers of the x86-64 psABI (%rbx, %rbp, %r12-%r15) and the RA: all a
+ * caller stopped at a call can need (%rsp is the CFA); the others are dead across a call. Only
+ * a signal frame's caller was stopped anywhere, and gets every register its CFI restores.
+ */
+static const int callee_saved[] = { 3, UVS_DW_RBP, 12, 13, 14, 15, UVS_DW_RA };
+static const int every_reg[] = { 0, 1, 2, 3, 4, 5, UVS_DW_RBP, 8, 9, 10, 11, 12, 13, 14, 15,
+				 UVS_DW_RA };
 
 struct cached_row {
 	uint64_t pc;        /* the pc looked up (a return address - 1, or an exact pc) */
@@ -57,7 +62,6 @@ struct uvs_unwinder {
 enum step {
 	STEP_NEXT,    /* regs now hold the caller's */
 	STEP_END,     /* the outermost frame */
-	STEP_NO_CFI,  /* no CFI for the pc: try the frame pointer */
 	STEP_STOP,    /* cannot go on */
 };
 
@@ -258,10 +262,13 @@ static bool restore_register(Dwarf_Frame *frame, int regno, const struct uvs_cfi
 }
 
 
-/* One step by CFI; regs become the caller's. */
-static enum step step_cfi(Dwarf_Frame *frame, struct uvs_cfi_regs *regs,
+/* One step by CFI; regs become the caller's. signal: frame is a signal trampoline's. */
+static enum step step_cfi(Dwarf_Frame *frame, bool signal, struct uvs_cfi_regs *regs,
 			  const struct uvs_stack_bytes *stack)
 {
+	const int *restored = signal ? every_reg : callee_saved;
+	size_t nrestored = signal ? sizeof(every_reg) / sizeof(every_reg[0])
+				  : sizeof(callee_saved) / sizeof(callee_saved[0]);
 	struct uvs_cfi_regs caller = { 0 };
 	struct uvs_cfi_result cfa;
 	Dwarf_Op *ops;
@@ -271,8 +278,8 @@ static enum step step_cfi(Dwarf_Frame *frame, struct uvs_cfi_regs *regs,
 	if (dwarf_frame_cfa(frame, &ops, &nops) || nops == 0 ||
 	    uvs_cfi_eval(ops, nops, regs, stack, false, 0, &cfa) || cfa.is_value)
 		return STEP_STOP;
-	for (size_t i = 0; i < sizeof(restored_regs) / sizeof(restored_regs[0]); i++) {
-		int regno = restored_regs[i];
+	for (size_t i = 0; i < nrestored; i++) {
+		int regno = restored[i];
 		uint64_t v;
 
 		if (restore_register(frame, regno, regs, stack, cfa.word, &v, &undefined)) {
@@ -348,9 +355,10 @@ static enum step step(struct uvs_unwinder *u, struct uvs_cfi_regs *regs, bool *e
 		*exact_pc = false;
 		return s;
 	}
+	/* The caller of a signal trampoline was interrupted at its pc, not at a call. */
 	if (dwarf_frame_info(frame, NULL, NULL, exact_pc) < 0)
 		*exact_pc = false;
-	s = step_cfi(frame, regs, stack);
+	s = step_cfi(frame, *exact_pc, regs, stack);
 	u->stats.cfi_steps += s == STEP_NEXT;
 	u->stats.stop_cfi += s == STEP_STOP;
 	return s;

@@ -30,12 +30,12 @@ struct capture {
 	uint8_t *file;
 };
 
-static struct capture load_capture(void)
+static struct capture load_capture(const char *name)
 {
 	struct capture c;
 	size_t len;
 
-	c.file = slurp(fx("chain.capture"), &len);
+	c.file = slurp(fx(name), &len);
 	cr_assert_geq(len, sizeof(c.regs));
 	memcpy(&c.regs, c.file, sizeof(c.regs));
 	cr_assert_eq(len, sizeof(c.regs) + c.regs.len, "chain.capture: %zu bytes", len);
@@ -84,12 +84,12 @@ static uint64_t nm_main(void)
 	return 0;
 }
 
-static struct uvs_unwinder *chain_unwinder(struct uvs_proc_objects **objs)
+static struct uvs_unwinder *chain_unwinder(const char *maps, struct uvs_proc_objects **objs)
 {
 	struct uvs_object_source src;
 	struct uvs_unwinder *u;
 
-	*objs = uvs_proc_objects_from_file(fx("chain.maps"));
+	*objs = uvs_proc_objects_from_file(fx(maps));
 	cr_assert(*objs, "chain.maps: %s", strerror(errno));
 	src = uvs_proc_objects_source(*objs);
 	u = uvs_unwinder_new_with_source(&src);
@@ -99,10 +99,10 @@ static struct uvs_unwinder *chain_unwinder(struct uvs_proc_objects **objs)
 
 Test(cfi_unwind, chain_without_frame_pointers_unwinds_to_main)
 {
-	struct capture c = load_capture();
+	struct capture c = load_capture("chain.capture");
 	struct uvs_raw_frame out[32];
 	struct uvs_proc_objects *objs;
-	struct uvs_unwinder *u = chain_unwinder(&objs);
+	struct uvs_unwinder *u = chain_unwinder("chain.maps", &objs);
 	const char *want[] = { "c", "b", "a", "main" };
 	uint64_t bias = c.regs.main_addr - nm_main();
 	struct uvs_unwind_stats st;
@@ -135,12 +135,48 @@ Test(cfi_unwind, chain_without_frame_pointers_unwinds_to_main)
 	free(c.file);
 }
 
-Test(cfi_unwind, short_copy_stops_where_the_copy_ends)
+/*
+ * Through a signal handler: c, on_signal, then libc's trampoline, whose CFI takes every
+ * register from the signal frame with DWARF expressions, libc's raise at the exact pc the
+ * signal interrupted, and b, a, main.
+ */
+Test(cfi_unwind, through_a_signal_frame)
 {
-	struct capture c = load_capture();
+	struct capture c = load_capture("chain-signal.capture");
 	struct uvs_raw_frame out[32];
 	struct uvs_proc_objects *objs;
-	struct uvs_unwinder *u = chain_unwinder(&objs);
+	struct uvs_unwinder *u = chain_unwinder("chain-signal.maps", &objs);
+	const char *want[] = { "c", "on_signal", "?", "b", "a", "main" };
+	uint64_t bias = c.regs.main_addr - nm_main();
+	char name[256], seen[6][256];
+	size_t nseen = 0;
+	bool complete;
+	int n;
+
+	n = uvs_unwind_copy(u, c.regs.ip, c.regs.sp, c.regs.bp, c.stack, c.regs.len, out, 32,
+			    &complete);
+	cr_expect(complete, "the walk stopped after %d frames", n);
+	/* The fixture's functions in order, runs of libc frames ("?") as one. */
+	for (int i = 0; i < n && nseen < 6; i++) {
+		nm_function_at(out[i].pc - bias - (i > 0), name, sizeof(name));
+		if (nseen && !strcmp(name, "?") && !strcmp(seen[nseen - 1], "?"))
+			continue;
+		snprintf(seen[nseen++], sizeof(seen[0]), "%s", name);
+	}
+	cr_assert_eq(nseen, 6, "%d frames", n);
+	for (size_t i = 0; i < 6; i++)
+		cr_expect_str_eq(seen[i], want[i], "function %zu", i);
+	uvs_unwinder_free(u);
+	uvs_proc_objects_free(objs);
+	free(c.file);
+}
+
+Test(cfi_unwind, short_copy_stops_where_the_copy_ends)
+{
+	struct capture c = load_capture("chain.capture");
+	struct uvs_raw_frame out[32];
+	struct uvs_proc_objects *objs;
+	struct uvs_unwinder *u = chain_unwinder("chain.maps", &objs);
 	bool complete = true;
 	int n;
 
