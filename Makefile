@@ -91,6 +91,7 @@ uvscope: $(AGENT_OBJS)
 include tests/unit/fixtures.mk
 include tests/unit/sanitize.mk
 include tests/fuzz/fuzz.mk
+include tests/tools/tools.mk
 
 $(OUTPUT)/unit/%.o: tests/unit/%.c $(AGENT_HDRS) $(wildcard include/uvscope/*.h tests/unit/*.h) $(SKELS) $(OUTPUT)/syscall_table.h | $(OUTPUT)/unit
 	$(call msg,CC,$@)
@@ -106,7 +107,7 @@ test: unit unit-sanitize integration
 unit: $(UNIT_BIN) uvscope $(UNIT_FIXTURES)
 	$(Q)$(UNIT_ENV) $(UNIT_BIN) --jobs 2
 
-integration: uvscope
+integration: uvscope $(TEST_TOOLS)
 	$(Q)UVSCOPE=$(CURDIR)/uvscope $(NODE) --test --test-concurrency=1 tests/integration/
 
 # ---- demo and benchmark ---------------------------------------------------------------------

@@ -7,11 +7,12 @@
 #   proc/      lines of /proc/PID/maps, /proc/PID/task/TID/syscall texts, a /proc/PID/limits,
 #              and /proc/PID/fd link texts
 #   sock_diag/ real NETLINK_SOCK_DIAG replies about sockets of our own (capture-sock-diag.py)
+#   unwind/    registers and stack copies for fuzz_unwind.c (its header says what the flags mean)
 set -euo pipefail
 cd "$(dirname "$0")"
 src=../fixtures/elf
 out=corpus
-mkdir -p "$out/elf" "$out/proc" "$out/sock_diag"
+mkdir -p "$out/elf" "$out/proc" "$out/sock_diag" "$out/unwind"
 
 # No libc, no unwind tables, one page alignment: the symbols, notes and headers stay real.
 small=(-Os -nostdlib -fno-asynchronous-unwind-tables -Wl,--build-id=sha1 -Wl,-z,norelro
@@ -43,3 +44,23 @@ printf 'pipe:[98765]' > "$out/proc/fd-pipe"
 printf 'anon_inode:[eventpoll]' > "$out/proc/fd-anon"
 
 python3 capture-sock-diag.py "$out/sock_diag"
+
+# A frame-pointer chain (fp at +64 -> +160 -> 0, return addresses in the fuzzer's text), the same
+# with the red zone and ip in the fuzzer's code, and raw registers that nothing maps.
+python3 - "$out/unwind" <<'PY'
+import struct, sys
+d = sys.argv[1] + '/'
+words = [0] * 64
+words[8] = 0xfee0 << 48 | 160; words[9] = 0xfeed << 48 | 0x1234
+words[20] = 0; words[21] = 0xfeed << 48 | 0x4321
+chain = b''.join(struct.pack('<Q', w) for w in words)
+open(d + 'fp-chain', 'wb').write(struct.pack('<QQQB', 0x100, 0, 64, 3) + chain)
+open(d + 'cfi-redzone', 'wb').write(struct.pack('<QQQB', 0x8000, 0, 80, 7) + chain * 2)
+# Expressions (flag 8): OpenSSL sha512 avx2's CFA (breg7 152; deref; plus_uconst 8), the PLT rule.
+def op(a, n=0, n2=0): return struct.pack('<BQQ', a, n, n2)
+e = op(0x77, 152) + op(0x06) + op(0x23, 8)
+plt = op(0x77, 8) + op(0x80) + op(0x3f) + op(0x1a) + op(0x3b) + op(0x2a) + op(0x33) + op(0x24) + op(0x22)
+open(d + 'expr-deref', 'wb').write(struct.pack('<QQQB', 0, 0, 0, 10) + e + bytes(200))
+open(d + 'expr-plt', 'wb').write(struct.pack('<QQQB', 0, 0, 0, 10) + plt)
+open(d + 'raw', 'wb').write(struct.pack('<QQQB', 0xdeadbeef, 0x7ffc12340000, 0x7ffc12340010, 0) + bytes(256))
+PY

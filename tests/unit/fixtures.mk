@@ -71,3 +71,21 @@ $(ELF_FIX_DIR)/%.nm: $(ELF_FIX_DIR)/%
 # Empty when readelf finds no build id; the test then fails rather than comparing nothing.
 $(ELF_FIX_DIR)/%.buildid: $(ELF_FIX_DIR)/%
 	$(Q)readelf -n $< | sed -n 's/^ *Build ID: *//p' > $@
+
+# The CFI unwinder's ground truth (tests/fixtures/unwind/chain.c): main -> a -> b -> c without
+# frame pointers, c clobbering %rbp; run once to capture its registers, stack and maps.
+UNWIND_FIX_SRC := tests/fixtures/unwind
+UNIT_FIXTURES += $(addprefix $(ELF_FIX_DIR)/,chain chain.nm chain.capture chain-signal.capture)
+
+$(ELF_FIX_DIR)/chain: $(UNWIND_FIX_SRC)/chain.c $(UNWIND_FIX_SRC)/chain.h $(ELF_FIX_DEPS)
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g -fomit-frame-pointer -fasynchronous-unwind-tables -fPIE -pie $< -o $@
+
+# chain.maps is made by the same run.
+$(ELF_FIX_DIR)/chain.capture: $(ELF_FIX_DIR)/chain
+	$(Q)$< $@ $(ELF_FIX_DIR)/chain.maps
+
+# The same chain through a signal handler (c called from on_signal, raised in b).
+$(ELF_FIX_DIR)/chain-signal.capture: $(ELF_FIX_DIR)/chain
+	$(Q)$< $@ $(ELF_FIX_DIR)/chain-signal.maps signal
