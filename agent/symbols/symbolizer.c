@@ -252,7 +252,8 @@ int uvs_symbolize_user(struct uvs_symbolizer *s, uint64_t pc, struct uvs_native_
 		return 0;
 	}
 	out->kind = UVS_ADDR_OBJECT;
-	out->object = m->path;
+	/* The object's copy of the path: the mapping's goes with the next refresh. */
+	out->object = o ? o->path : NULL;
 	if (!o || o->state != OBJECT_OK ||
 	    uvs_symtab_offset_to_vaddr(o->symtab, uvs_mapping_file_offset(m, pc), &vaddr))
 		return 0;
