@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "symbols/address_space.h"
+#include "symbols/vdso.h"
 #include "target/procfs.h"
 
 #define DELETED_SUFFIX " (deleted)"
@@ -204,8 +205,10 @@ int uvs_mapping_open(int pid, const struct uvs_mapping *m)
 	struct stat st;
 	int fd;
 
-	if (!m || m->anonymous || m->vdso)
+	if (!m || m->anonymous)
 		return -ENOENT;
+	if (m->vdso)
+		return uvs_vdso_open();
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid,
 		 (unsigned long long)m->start, (unsigned long long)m->end);
 	fd = open(path, OPEN_FLAGS);

@@ -57,8 +57,8 @@ uint64_t uvs_mapping_file_offset(const struct uvs_mapping *m, uint64_t addr);
  * Opens the file m maps, read-only: /proc/PID/map_files/START-END (the very file mapped, even
  * deleted; needs CAP_SYS_ADMIN), else /proc/PID/root/PATH (the path as the target sees it,
  * its mount namespace included) when the file was not deleted and still has m's inode.
- * Returns the fd or -errno (-ENOENT for anonymous mappings, -ESTALE when the path now names
- * another file).
+ * The [vdso] opens as this process's copy of it (vdso.h). Returns the fd or -errno (-ENOENT
+ * for anonymous mappings, -ESTALE when the path now names another file).
  */
 int uvs_mapping_open(int pid, const struct uvs_mapping *m);
 

@@ -198,7 +198,7 @@ static int resolve(struct uvs_symbolizer *s, uint64_t pc, const struct uvs_mappi
 	*o = NULL;
 	if (!*m)
 		return -ENOENT;
-	if ((*m)->anonymous || (*m)->vdso)
+	if ((*m)->anonymous)
 		return 0;
 	i = (size_t)(*m - uvs_address_space_at(s->as, 0));
 	*o = object_for(s, *m, i);

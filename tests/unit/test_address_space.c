@@ -307,3 +307,29 @@ Test(symbolizer, kernel_addresses)
 	cr_expect(sym.name != NULL || sym.sym_offset == 0);
 	uvs_symbolizer_free(s);
 }
+
+Test(symbolizer, names_vdso_functions)
+{
+	/* The dynamic loader's own view of the vDSO is the reference. */
+	void *vdso = dlopen("linux-vdso.so.1", RTLD_NOW | RTLD_NOLOAD);
+	struct uvs_symbolizer *s;
+	struct uvs_native_sym sym;
+	uint64_t pc;
+
+	cr_assert(vdso, "dlopen linux-vdso.so.1: %s", dlerror());
+	pc = (uint64_t)(uintptr_t)dlsym(vdso, "__vdso_clock_gettime");
+	cr_assert(pc);
+	s = uvs_symbolizer_new(getpid());
+	cr_assert(s);
+	cr_assert_eq(uvs_symbolize_user(s, pc + 2, &sym), 0);
+	cr_expect_eq(sym.kind, UVS_ADDR_OBJECT);
+	cr_expect_str_eq(sym.object, "[vdso]");
+	cr_assert(sym.name);
+	/* clock_gettime is an alias at the same address; either names it. */
+	cr_expect(!strcmp(sym.name, "__vdso_clock_gettime") || !strcmp(sym.name, "clock_gettime"),
+		  "%s", sym.name);
+	cr_expect_eq(sym.sym_offset, 2);
+	uvs_symbolizer_free(s);
+	uvs_symtab_cache_clear();
+	dlclose(vdso);
+}
