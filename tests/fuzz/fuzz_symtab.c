@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!uvs_symtab_offset_to_vaddr(t, addr & 0xffffff, &vaddr))
 			probe(t, vaddr);
 	}
-	for (addr = 0; addr < 0x500000; addr += 0x40)
+	for (addr = 0; addr < 0x500000; addr += 0x1000)
 		probe(t, addr);
 	uvs_symtab_count(t);
 	uvs_symtab_memory(t);
