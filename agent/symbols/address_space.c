@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* A target's mappings from /proc/PID/maps, sorted for lookups. See address_space.h. */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "symbols/sorted_array.h"
 #include "symbols/address_space.h"
 #include "symbols/vdso.h"
 #include "target/procfs.h"
@@ -37,15 +39,8 @@ static int add(const struct uvs_map *in, void *arg)
 		as->full = true;
 		return 0;
 	}
-	if (as->n == as->cap) {
-		size_t cap = as->cap ? as->cap * 2 : 256;
-		struct uvs_mapping *v = realloc(as->maps, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		as->maps = v;
-		as->cap = cap;
-	}
+	if (uvs_array_reserve((void **)&as->maps, &as->cap, as->n, sizeof(*as->maps), 256))
+		return -ENOMEM;
 	m = &as->maps[as->n];
 	*m = (struct uvs_mapping){
 		.start = in->start, .end = in->end, .offset = in->offset, .inode = in->inode,
@@ -158,19 +153,12 @@ void uvs_address_space_free(struct uvs_address_space *as)
 const struct uvs_mapping *uvs_address_space_find(const struct uvs_address_space *as,
 						 uint64_t addr)
 {
-	size_t lo = 0, hi;
+	size_t lo;
 
 	if (!as)
 		return NULL;
-	hi = as->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (as->maps[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = uvs_array_count_le(as->maps, as->n, sizeof(*as->maps),
+				offsetof(struct uvs_mapping, start), addr);
 	if (lo == 0 || addr >= as->maps[lo - 1].end)
 		return NULL;
 	return &as->maps[lo - 1];

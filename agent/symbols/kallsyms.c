@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* The kernel's text symbols from /proc/kallsyms. See kallsyms.h. */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "symbols/sorted_array.h"
 #include "symbols/kallsyms.h"
 #include "symbols/name_arena.h"
 #include "util/log.h"
@@ -52,15 +54,8 @@ static int add(struct uvs_kallsyms *k, uint64_t addr, const char *name, size_t l
 
 	if (k->n == UVS_KALLSYMS_MAX_SYMS)
 		return 0;
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 4096;
-		struct ksym *v = realloc(k->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		k->v = v;
-		k->cap = cap;
-	}
+	if (uvs_array_reserve((void **)&k->v, &k->cap, k->n, sizeof(*k->v), 4096))
+		return -ENOMEM;
 	copy = uvs_name_arena_add(&k->names, name, len);
 	if (!copy)
 		return 0; /* the name bound: the rest of the kernel goes unnamed */
@@ -137,20 +132,12 @@ size_t uvs_kallsyms_count(const struct uvs_kallsyms *k)
 int uvs_kallsyms_lookup(const struct uvs_kallsyms *k, uint64_t addr, const char **name,
 			uint64_t *start)
 {
-	size_t lo = 0, hi, i;
+	size_t lo, i;
 	uint64_t end;
 
 	if (!k || k->restricted)
 		return -ENOENT;
-	hi = k->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (k->v[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = uvs_array_count_le(k->v, k->n, sizeof(*k->v), offsetof(struct ksym, addr), addr);
 	if (lo == 0)
 		return -ENOENT;
 	i = lo - 1;

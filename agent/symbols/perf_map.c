@@ -8,6 +8,7 @@
  * (O(n log n)) and keeps, at every address, the range from the latest line.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "symbols/sorted_array.h"
 #include "symbols/name_arena.h"
 #include "symbols/perf_map.h"
 #include "target/procfs.h"
@@ -73,15 +75,8 @@ void uvs_perf_map_free(struct uvs_perf_map *m)
 
 static int push(struct ranges *r, const struct range *x)
 {
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 256;
-		struct range *v = realloc(r->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		r->v = v;
-		r->cap = cap;
-	}
+	if (uvs_array_reserve((void **)&r->v, &r->cap, r->n, sizeof(*r->v), 256))
+		return -ENOMEM;
 	r->v[r->n++] = *x;
 	return 0;
 }
@@ -311,19 +306,12 @@ int uvs_perf_map_commit(struct uvs_perf_map *m)
 int uvs_perf_map_lookup(const struct uvs_perf_map *m, uint64_t addr, const char **name,
 			uint64_t *start)
 {
-	size_t lo = 0, hi;
+	size_t lo;
 
 	if (!m)
 		return -ENOENT;
-	hi = m->table.n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (m->table.v[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = uvs_array_count_le(m->table.v, m->table.n, sizeof(*m->table.v),
+				offsetof(struct range, start), addr);
 	if (lo == 0 || addr >= m->table.v[lo - 1].end)
 		return -ENOENT;
 	if (name)

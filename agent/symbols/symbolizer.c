@@ -15,6 +15,7 @@
 #include "symbols/address_space.h"
 #include "symbols/kallsyms.h"
 #include "symbols/perf_map.h"
+#include "symbols/sorted_array.h"
 #include "symbols/symbolizer.h"
 #include "symbols/symtab_cache.h"
 #include "util/clock.h"
@@ -151,15 +152,9 @@ static struct object *object_for(struct uvs_symbolizer *s, const struct uvs_mapp
 	}
 	if (s->nobjects == UVS_SYMBOLIZER_MAX_OBJECTS)
 		return NULL;
-	if (s->nobjects == s->cap_objects) {
-		size_t cap = s->cap_objects ? s->cap_objects * 2 : 32;
-		struct object **v = realloc(s->objects, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		s->objects = v;
-		s->cap_objects = cap;
-	}
+	if (uvs_array_reserve((void **)&s->objects, &s->cap_objects, s->nobjects,
+			      sizeof(*s->objects), 32))
+		return NULL;
 	o = calloc(1, sizeof(*o));
 	if (!o || !(o->path = strdup(m->path))) {
 		free(o);

@@ -9,9 +9,11 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "symbols/sorted_array.h"
 #include "symbols/demangle.h"
 #include "symbols/symtab.h"
 #include "util/text.h"
@@ -73,18 +75,10 @@ static int gather_one(const struct uvs_elf_sym_entry *s, void *arg)
 
 	if (!wanted(s))
 		return 0;
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 1024;
-		struct raw *v;
-
-		if (cap > 2 * (size_t)UVS_SYMTAB_MAX_SYMS)
-			return 0; /* both tables full: a bound, not an error */
-		v = realloc(g->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		g->v = v;
-		g->cap = cap;
-	}
+	if (g->n == 2 * (size_t)UVS_SYMTAB_MAX_SYMS)
+		return 0; /* both tables full: a bound, not an error */
+	if (uvs_array_reserve((void **)&g->v, &g->cap, g->n, sizeof(*g->v), 1024))
+		return -ENOMEM;
 	g->v[g->n++] = (struct raw){
 		.addr = s->value, .size = s->size, .section_end = s->section_end,
 		.name = s->name, .rank = rank_of(s),
@@ -244,20 +238,13 @@ static bool covers(const struct entry *e, uint64_t addr)
 
 int uvs_symtab_lookup(const struct uvs_symtab *t, uint64_t addr, struct uvs_symtab_hit *out)
 {
-	size_t lo = 0, hi, i, stop;
+	size_t lo, i, stop;
 
 	if (!t || !out)
 		return -EINVAL;
-	/* The last entry starting at or before addr. */
-	hi = t->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->entries[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	/* Just past the last entry starting at or before addr. */
+	lo = uvs_array_count_le(t->entries, t->n, sizeof(*t->entries), offsetof(struct entry, addr),
+				addr);
 	if (lo == 0)
 		return -ENOENT;
 	/*

@@ -27,9 +27,10 @@ $(FUZZ_DIR)/fuzz_proc: $(FUZZ_DIR)/agent/target/procfs.o $(FUZZ_DIR)/agent/colle
 		       $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_sock_diag: $(FUZZ_DIR)/agent/collect/sock_diag.o $(FUZZ_DIR)/agent/core/names.o
 $(FUZZ_DIR)/fuzz_symtab: $(FUZZ_DIR)/agent/symbols/symtab.o $(FUZZ_DIR)/agent/symbols/demangle.o \
-			 $(FUZZ_DIR)/agent/target/elf.o $(FUZZ_DIR)/agent/util/text.o
+			 $(FUZZ_DIR)/agent/symbols/sorted_array.o $(FUZZ_DIR)/agent/target/elf.o \
+			 $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_perf_map: $(FUZZ_DIR)/agent/symbols/perf_map.o \
-			   $(FUZZ_DIR)/agent/symbols/name_arena.o $(FUZZ_DIR)/agent/target/procfs.o \
+			   $(FUZZ_DIR)/agent/symbols/name_arena.o $(FUZZ_DIR)/agent/symbols/sorted_array.o $(FUZZ_DIR)/agent/target/procfs.o \
 			   $(FUZZ_DIR)/agent/util/text.o
 
 # Agent sources and targets alike get the sanitizers and the fuzzer's coverage hooks; libFuzzer
