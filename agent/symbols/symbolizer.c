@@ -239,10 +239,11 @@ int uvs_symbolize_user(struct uvs_symbolizer *s, uint64_t pc, struct uvs_native_
 	memset(out, 0, sizeof(*out));
 	if (resolve(s, pc, &m, &o))
 		return -ENOENT;
-	if (m->anonymous || (o && o->state == OBJECT_NOT_ELF)) {
-		/* Not executable now: no code, unless the maps are stale (a refresh tells). */
-		if (!m->exec)
-			return -ENOENT;
+	/* Anonymous memory that is not executable (now): no code, unless the maps are stale. */
+	if (m->anonymous && !m->exec)
+		return -ENOENT;
+	/* Executable memory of no ELF object: JIT code (V8's, or in a memfd). */
+	if (m->exec && (m->anonymous || (o && o->state == OBJECT_NOT_ELF))) {
 		symbolize_jit(s, pc, out);
 		return 0;
 	}

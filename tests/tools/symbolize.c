@@ -8,6 +8,8 @@
  *   uvs-symbolize --bench FILE [N] builds FILE's index and reports its build time, size and
  *                                  RSS, then N (default 10,000,000) lookups of addresses spread
  *                                  over its symbols and their rate
+ *   uvs-symbolize --rate PID ADDR N  N calls of uvs_symbolize_user on a live process, at
+ *                                  addresses spread over 16 MiB from ADDR (the per-frame cost)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -135,12 +137,42 @@ static int symbolize(int pid, char **addrs, int n)
 	return 0;
 }
 
+static int rate(int pid, uint64_t addr, long n)
+{
+	struct uvs_symbolizer *s = uvs_symbolizer_new(pid);
+	struct uvs_native_sym sym;
+	long i, named = 0;
+	double t0, t1;
+
+	if (!s) {
+		fprintf(stderr, "cannot symbolize pid %d: %s\n", pid, strerror(errno));
+		return 1;
+	}
+	t0 = now_s();
+	uvs_symbolize_user(s, addr, &sym); /* opens and indexes the object */
+	t1 = now_s();
+	printf("first_call_ms %.1f\n", (t1 - t0) * 1e3);
+	t0 = now_s();
+	for (i = 0; i < n; i++)
+		named += !uvs_symbolize_user(s, addr + ((uint64_t)i * 4099) % (16u << 20), &sym) &&
+			 sym.name;
+	t1 = now_s();
+	printf("calls %ld named %ld seconds %.3f per_second %.0f\n", n, named, t1 - t0,
+	       n / (t1 - t0));
+	uvs_symbolizer_free(s);
+	uvs_symtab_cache_clear();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && !strcmp(argv[1], "--rate"))
+		return rate(atoi(argv[2]), strtoull(argv[3], NULL, 16), atol(argv[4]));
 	if (argc >= 3 && !strcmp(argv[1], "--bench"))
 		return bench(argv[2], argc > 3 ? atol(argv[3]) : 10000000);
 	if (argc >= 3)
 		return symbolize(atoi(argv[1]), argv + 2, argc - 2);
-	fprintf(stderr, "usage: uvs-symbolize PID ADDR... | uvs-symbolize --bench FILE [N]\n");
+	fprintf(stderr, "usage: uvs-symbolize PID ADDR... | uvs-symbolize --bench FILE [N] | "
+			"uvs-symbolize --rate PID ADDR N\n");
 	return 2;
 }
