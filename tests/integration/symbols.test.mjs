@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Child, fetchNodeOrSkip, nodeBin, nodeVersions, root, until } from './lib.mjs';
@@ -84,11 +84,32 @@ async function checkNode(t, bin) {
 		const maps = readFileSync(`/proc/${child.pid}/maps`, 'utf8').split('\n');
 		const jit = maps.find((l) => / ..xp 00000000 00:00 0 +$/.test(l));
 		const jitAddr = jit && BigInt('0x' + jit.split('-')[0]) + 0x10n;
+		// V8 maps its embedded builtins a second time, near its code (node 20 and later):
+		// the same file pages at another address, named by their file offset.
+		const real = realpathSync(bin);
+		const remap = maps.map((l) => l.trim().split(/\s+/))
+			.find((f) => f[5] === real && f[1].includes('x') &&
+				BigInt('0x' + f[0].split('-')[0]) > 0x100000000n);
 		const addrs = [uvRun.addr, uvRun.addr + 7n, gc.addr + 1n];
 		if (builtin) addrs.push(builtin.addr);
 		if (jitAddr) addrs.push(jitAddr);
+		let remapWant;
+		if (remap) {
+			// nm's address for that byte: through the PT_LOAD (readelf -l) holding its offset.
+			const off = BigInt('0x' + remap[2]) + 0x1000n;
+			const load = execFileSync('readelf', ['-lW', bin]).toString().split('\n')
+				.map((l) => l.trim().split(/\s+/))
+				.find((f) => f[0] === 'LOAD' && BigInt(f[1]) <= off &&
+					off < BigInt(f[1]) + BigInt(f[4]));
+			const vaddr = off - BigInt(load[1]) + BigInt(load[2]);
+			const fns = raw.filter((x) => /[tTwW]/.test(x.type) && x.addr <= vaddr);
+			const at = fns.reduce((m, x) => (x.addr > m ? x.addr : m), 0n);
+			remapWant = { vaddr, names: namesAt(raw, at).filter((n) => n.startsWith('Builtins_')) };
+			addrs.push(BigInt('0x' + remap[0].split('-')[0]) + 0x1000n);
+		}
 		const got = symbolize(child.pid, addrs);
-		t.diagnostic(`${bin}: ${JSON.stringify(got.map((g) => g.name))}`);
+		t.diagnostic(`${bin}: ${JSON.stringify(got.map((g) => g.name))}` +
+			(remap ? `, builtins remapped at ${remap[0]}` : ', no remapped builtins'));
 
 		assert.equal(got[0].kind, 'object');
 		assert.equal(got[0].name, 'uv_run');
@@ -107,7 +128,13 @@ async function checkNode(t, bin) {
 			assert.match(got[i].flags, /builtin/);
 			i++;
 		}
-		if (jitAddr) assert.equal(got[i].kind, 'jit', `${jit} is JIT code`);
+		if (jitAddr) assert.equal(got[i++].kind, 'jit', `${jit} is JIT code`);
+		if (remap) {
+			assert.equal(got[i].elfAddr, remapWant.vaddr, remap.join(' '));
+			assert.ok(remapWant.names.includes(got[i].name),
+				`remapped builtins: got ${got[i].name}, nm says ${remapWant.names}`);
+			assert.match(got[i].flags, /builtin/);
+		}
 	} finally {
 		await child.stop();
 	}
