@@ -227,6 +227,31 @@ static void symbolize_jit(struct uvs_symbolizer *s, uint64_t pc, struct uvs_nati
 	out->from_perf_map = true;
 }
 
+int uvs_symbolizer_preload(struct uvs_symbolizer *s)
+{
+	size_t i, n;
+	int indexed = 0;
+
+	if (!s)
+		return -EINVAL;
+	n = uvs_address_space_count(s->as);
+	for (i = 0; i < n; i++) {
+		const struct uvs_mapping *m = uvs_address_space_at(s->as, i);
+		struct object *o;
+
+		if (!m->exec || m->anonymous)
+			continue;
+		o = object_for(s, m, i);
+		if (!o)
+			continue;
+		if (o->state == OBJECT_UNOPENED) {
+			open_object(s, o, m);
+			indexed += o->state == OBJECT_OK;
+		}
+	}
+	return indexed;
+}
+
 int uvs_symbolize_user(struct uvs_symbolizer *s, uint64_t pc, struct uvs_native_sym *out)
 {
 	const struct uvs_mapping *m;

@@ -37,6 +37,13 @@ void uvs_symbolizer_free(struct uvs_symbolizer *s);
  */
 int uvs_symbolizer_refresh(struct uvs_symbolizer *s);
 
+/*
+ * Opens and indexes now every object the target has mapped executable, so the first samples
+ * do not pay for it (node's index takes a good fraction of a second: call this at attach, not
+ * in the middle of an alert). Returns how many objects are indexed, or -errno.
+ */
+int uvs_symbolizer_preload(struct uvs_symbolizer *s);
+
 enum uvs_addr_kind {
 	UVS_ADDR_UNMAPPED = 0, /* in no mapping (even after a refresh) */
 	UVS_ADDR_OBJECT,       /* a file-backed mapping of an ELF object */

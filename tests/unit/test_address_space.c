@@ -333,3 +333,33 @@ Test(symbolizer, names_vdso_functions)
 	uvs_symtab_cache_clear();
 	dlclose(vdso);
 }
+
+Test(symbolizer, preload_indexes_every_executable_object_once)
+{
+	struct uvs_symbolizer *s = uvs_symbolizer_new(getpid());
+	struct uvs_native_sym sym;
+	size_t objects = 0, i;
+	struct uvs_address_space *as = uvs_address_space_read(getpid());
+	const char *last = "";
+	int n;
+
+	cr_assert(s && as);
+	/* Distinct executable files of this process, the reference. */
+	for (i = 0; i < uvs_address_space_count(as); i++) {
+		const struct uvs_mapping *m = uvs_address_space_at(as, i);
+
+		if (m->exec && !m->anonymous && strcmp(m->path, last)) {
+			objects++;
+			last = m->path;
+		}
+	}
+	uvs_symtab_cache_clear();
+	n = uvs_symbolizer_preload(s);
+	cr_expect_eq((size_t)n, objects, "indexed %d of %zu objects", n, objects);
+	cr_expect_eq(uvs_symbolizer_preload(s), 0, "nothing left to do");
+	cr_assert_eq(uvs_symbolize_user(s, (uint64_t)(uintptr_t)uvs_symtab_lookup, &sym), 0);
+	cr_expect_str_eq(sym.name, "uvs_symtab_lookup");
+	uvs_address_space_free(as);
+	uvs_symbolizer_free(s);
+	uvs_symtab_cache_clear();
+}
