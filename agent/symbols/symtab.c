@@ -125,7 +125,8 @@ static uint64_t extent(const struct raw *v, size_t n, size_t i)
 /* Appends the display form of raw name to t->names; returns its offset, or -ENOMEM. */
 static int64_t add_name(struct uvs_symtab *t, size_t *cap, const char *raw)
 {
-	char *dem = uvs_demangle(raw);
+	/* A name past the bound is not demangled: libiberty's time grows with its length. */
+	char *dem = strnlen(raw, UVS_SYMTAB_MAX_NAME) < UVS_SYMTAB_MAX_NAME ? uvs_demangle(raw) : NULL;
 	const char *s = dem ? dem : raw;
 	size_t len = strnlen(s, UVS_SYMTAB_MAX_NAME - 1);
 	int64_t off = (int64_t)t->names_len;
