@@ -177,10 +177,14 @@ static void open_object(struct uvs_symbolizer *s, struct object *o, const struct
 		return;
 	}
 	o->symtab = uvs_symtab_cache_get(o->fd);
-	if (o->symtab)
+	if (o->symtab) {
 		o->state = OBJECT_OK;
-	else
-		o->state = errno == ENOEXEC ? OBJECT_NOT_ELF : OBJECT_FAILED;
+		return;
+	}
+	o->state = errno == ENOEXEC ? OBJECT_NOT_ELF : OBJECT_FAILED;
+	/* Only an indexed object's fd is lent out (uvs_symbolizer_object_fd): no need to hold it. */
+	close(o->fd);
+	o->fd = -1;
 }
 
 /* The mapping of pc and its opened object (NULL for anonymous memory). -ENOENT: no mapping. */
