@@ -363,3 +363,25 @@ Test(symbolizer, preload_indexes_every_executable_object_once)
 	uvs_symbolizer_free(s);
 	uvs_symtab_cache_clear();
 }
+
+Test(symbolizer, executable_memory_of_no_elf_object_is_jit_code)
+{
+	/* What a JIT that maps its code from a memfd looks like: "/memfd:x (deleted)", r-x. */
+	int fd = memfd_create("uvs-test-jit", MFD_CLOEXEC);
+	struct uvs_symbolizer *s;
+	struct uvs_native_sym sym;
+	void *code;
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(ftruncate(fd, 4096), 0);
+	code = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	cr_assert_neq(code, MAP_FAILED);
+	s = uvs_symbolizer_new(getpid());
+	cr_assert(s);
+	cr_assert_eq(uvs_symbolize_user(s, (uint64_t)(uintptr_t)code + 8, &sym), 0);
+	cr_expect_eq(sym.kind, UVS_ADDR_ANON_EXEC);
+	cr_expect_null(sym.object);
+	uvs_symbolizer_free(s);
+	munmap(code, 4096);
+	close(fd);
+}
