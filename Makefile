@@ -107,7 +107,14 @@ test: unit unit-sanitize integration
 unit: $(UNIT_BIN) uvscope $(UNIT_FIXTURES)
 	$(Q)$(UNIT_ENV) $(UNIT_BIN) --jobs 2
 
-integration: uvscope $(TEST_TOOLS)
+# The symbolizer on the command line (tests/tools/symbolize.c): the integration test and the
+# measurements of agent/symbols use it.
+SYMBOLIZE_TOOL := $(OUTPUT)/uvs-symbolize
+$(SYMBOLIZE_TOOL): tests/tools/symbolize.c $(LIB_OBJS) $(AGENT_HDRS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) $(LIBS) -o $@
+
+integration: uvscope $(TEST_TOOLS) $(SYMBOLIZE_TOOL)
 	$(Q)UVSCOPE=$(CURDIR)/uvscope $(NODE) --test --test-concurrency=1 tests/integration/
 
 # ---- demo and benchmark ---------------------------------------------------------------------

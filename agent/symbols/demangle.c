@@ -10,8 +10,12 @@ char *uvs_demangle(const char *mangled)
 {
 	if (!mangled || mangled[0] != '_')
 		return NULL;
-	/* DMGL_PARAMS: keep the parameter list (overloads tell apart); DMGL_ANSI: const etc. */
-	return cplus_demangle(mangled, DMGL_PARAMS | DMGL_ANSI | DMGL_RUST);
+	/*
+	 * DMGL_PARAMS: keep the parameter list (overloads tell apart); DMGL_ANSI: const etc.
+	 * DMGL_AUTO tries Rust, then the Itanium C++ ABI: a single style flag such as DMGL_RUST
+	 * makes cplus_demangle() try that style alone, and C++ names came back NULL.
+	 */
+	return cplus_demangle(mangled, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
 }
 
 bool uvs_demangled_has_prefix(const char *mangled, const char *prefix)

@@ -594,3 +594,83 @@ uint64_t uvs_elf_load_base(const struct uvs_elf *elf)
 {
 	return elf ? elf->load_base : 0;
 }
+
+/* Whether section shndx is executable, and where it ends; false for an unreadable index. */
+static bool section_of(struct uvs_elf *e, size_t shndx, bool *exec, uint64_t *end)
+{
+	Elf_Scn *scn = elf_getscn(e->elf, shndx);
+	GElf_Shdr sh;
+
+	if (!scn || !gelf_getshdr(scn, &sh))
+		return false;
+	*exec = (sh.sh_flags & SHF_EXECINSTR) != 0;
+	*end = sh.sh_addr + sh.sh_size < sh.sh_addr ? UINT64_MAX : sh.sh_addr + sh.sh_size;
+	return true;
+}
+
+int uvs_elf_foreach_symbol(struct uvs_elf *elf, size_t max_per_table,
+			   int (*fn)(const struct uvs_elf_sym_entry *sym, void *arg), void *arg)
+{
+	const struct uvs_elf_symtab *tables[2];
+	size_t t, i, n;
+	int ret;
+
+	if (!elf || !fn)
+		return -EINVAL;
+	tables[0] = &elf->symtab;
+	tables[1] = &elf->dynsym;
+	for (t = 0; t < 2; t++) {
+		const Elf64_Sym *syms = NULL;
+		/* Symbols come grouped by section: look each section up once per run of them. */
+		size_t last_shndx = SHN_UNDEF;
+		bool last_ok = false, exec = false;
+		uint64_t end = 0;
+
+		if (get_syms(tables[t], &syms, &n))
+			return -EINVAL;
+		if (n > max_per_table)
+			n = max_per_table;
+		for (i = 1; i < n; i++) { /* entry 0 is the reserved null symbol */
+			const Elf64_Sym *s = &syms[i];
+			struct uvs_elf_sym_entry out;
+
+			/* SHN_XINDEX (huge section counts) is skipped too: no real object needs it. */
+			if (s->st_shndx == SHN_UNDEF || s->st_shndx >= SHN_LORESERVE || !s->st_name)
+				continue;
+			if (s->st_shndx != last_shndx) {
+				last_shndx = s->st_shndx;
+				last_ok = section_of(elf, s->st_shndx, &exec, &end);
+			}
+			if (!last_ok)
+				continue;
+			out.name = elf_strptr(elf->elf, tables[t]->strndx, s->st_name);
+			if (!out.name || !*out.name)
+				continue;
+			out.value = s->st_value;
+			out.size = s->st_size;
+			out.section_end = end;
+			out.type = ELF64_ST_TYPE(s->st_info);
+			out.bind = ELF64_ST_BIND(s->st_info);
+			out.exec_section = exec;
+			out.from_dynsym = t == 1;
+			ret = fn(&out, arg);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+size_t uvs_elf_segments(const struct uvs_elf *elf, struct uvs_elf_segment *out, size_t cap)
+{
+	size_t i;
+
+	if (!elf)
+		return 0;
+	for (i = 0; i < elf->nloads && i < cap; i++)
+		out[i] = (struct uvs_elf_segment){
+			.vaddr = elf->loads[i].vaddr, .memsz = elf->loads[i].memsz,
+			.offset = elf->loads[i].offset, .filesz = elf->loads[i].filesz,
+		};
+	return elf->nloads;
+}

@@ -111,4 +111,32 @@ int uvs_elf_vaddr_to_offset(struct uvs_elf *elf, uint64_t vaddr, uint64_t *offse
  */
 uint64_t uvs_elf_load_base(const struct uvs_elf *elf);
 
+/* One symbol-table entry as uvs_elf_foreach_symbol() hands it out (for indexes built elsewhere). */
+struct uvs_elf_sym_entry {
+	const char *name;      /* raw (mangled) name, NUL-terminated inside the string table */
+	uint64_t value;        /* st_value */
+	uint64_t size;         /* st_size */
+	uint64_t section_end;  /* sh_addr + sh_size of its section: where a sizeless symbol ends */
+	unsigned char type;    /* STT_* */
+	unsigned char bind;    /* STB_* */
+	bool exec_section;     /* its section is SHF_EXECINSTR (.text, .plt, ...) */
+	bool from_dynsym;
+};
+
+/*
+ * Calls fn for every defined symbol (not SHN_UNDEF, SHN_ABS or SHN_COMMON) with a name, in
+ * .symtab then in .dynsym, at most max_per_table per table; stops when fn returns non-zero
+ * (that value is returned). Returns 0, or -EINVAL when a table cannot be read.
+ */
+int uvs_elf_foreach_symbol(struct uvs_elf *elf, size_t max_per_table,
+			   int (*fn)(const struct uvs_elf_sym_entry *sym, void *arg), void *arg);
+
+/* A PT_LOAD program header. */
+struct uvs_elf_segment {
+	uint64_t vaddr, memsz, offset, filesz;
+};
+
+/* Copies up to cap PT_LOADs (in header order) into out; returns how many the object has. */
+size_t uvs_elf_segments(const struct uvs_elf *elf, struct uvs_elf_segment *out, size_t cap);
+
 #endif /* UVSCOPE_ELF_SYMBOLS_H */

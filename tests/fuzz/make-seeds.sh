@@ -8,11 +8,13 @@
 #              and /proc/PID/fd link texts
 #   sock_diag/ real NETLINK_SOCK_DIAG replies about sockets of our own (capture-sock-diag.py)
 #   unwind/    registers and stack copies for fuzz_unwind.c (its header says what the flags mean)
+#   symtab/    the same ELF files as elf/
+#   perf_map/  perf map texts: node's kinds of line, overlapping ranges, a line without its end
 set -euo pipefail
 cd "$(dirname "$0")"
 src=../fixtures/elf
 out=corpus
-mkdir -p "$out/elf" "$out/proc" "$out/sock_diag" "$out/unwind"
+mkdir -p "$out/elf" "$out/proc" "$out/sock_diag" "$out/unwind" "$out/symtab" "$out/perf_map"
 
 # No libc, no unwind tables, one page alignment: the symbols, notes and headers stay real.
 small=(-Os -nostdlib -fno-asynchronous-unwind-tables -Wl,--build-id=sha1 -Wl,-z,norelro
@@ -22,6 +24,11 @@ gcc "${small[@]}" -fPIE -pie -rdynamic -Wl,-e,main "$src/prog.c" -o "$out/elf/pi
 gcc "${small[@]}" -fPIC -shared "$src/lib.c" -o "$out/elf/lib.so"
 strip -o "$out/elf/pie-stripped" "$out/elf/pie"
 chmod -x "$out"/elf/*
+cp "$out"/elf/* "$out/symtab/"
+
+printf '55d3a4b5c000 40 JS:*hot /app/x.js:3:10\n55d3a4b5c020 10 LazyCompile:~cold /app/y.js:1\n55d3a4b5c000 100 Builtin:ArgumentsAdaptorTrampoline\n' > "$out/perf_map/node-lines"
+printf '1000 1000 old\n1800 100 new\n1900 10 a\n1000 2000 all\n1fff 2 b\nzzz\n1000 0 z\n' > "$out/perf_map/overlaps"
+printf '1000 10 partial-line-without-newline' > "$out/perf_map/partial"
 
 # A few kinds of maps line: cat's text, a library, the heap, the stack, an anonymous mapping.
 maps=$(cat /proc/self/maps)

@@ -11,11 +11,33 @@ ELF_FIX_SRC := tests/fixtures/elf
 ELF_FIX_CFLAGS := -O0 -g -fno-omit-frame-pointer -Wl,--build-id=sha1
 ELF_FIX_DEPS := tests/unit/fixtures.mk
 
+# For tests/unit/test_symtab.c: a C++ program, and each indexed object's symbols as binutils
+# sees them, demangled like the index (`readelf -sW -C`: value, size, type, section, name; the
+# stripped object shows only .dynsym).
+SYMTAB_FIXTURES := $(addprefix $(ELF_FIX_DIR)/,cxx nobuildid nopie.syms pie.syms \
+			libfixture.so.syms stripped.syms cxx.syms)
+
+# No build id: the symbol cache keys it by file identity instead.
+$(ELF_FIX_DIR)/nobuildid: $(ELF_FIX_SRC)/prog.c $(ELF_FIX_DEPS)
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O0 -g -fPIE -pie -Wl,--build-id=none $< -o $@
+
 ELF_FIX_OBJS := nopie pie stripped libfixture.so
 UNIT_FIXTURES := $(addprefix $(ELF_FIX_DIR)/,$(ELF_FIX_OBJS) \
 			$(addsuffix .buildid,$(ELF_FIX_OBJS)) \
 			nopie.nm pie.nm libfixture.so.nm \
-			truncated corrupt-shoff prog.o not-elf.txt fake-node)
+			truncated corrupt-shoff prog.o not-elf.txt fake-node) \
+		 $(SYMTAB_FIXTURES)
+
+
+$(ELF_FIX_DIR)/cxx: $(ELF_FIX_SRC)/cxx.cc $(ELF_FIX_DEPS)
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(ELF_FIX_CFLAGS) -fPIE -pie $< -o $@
+
+$(ELF_FIX_DIR)/%.syms: $(ELF_FIX_DIR)/%
+	$(Q)readelf -sW -C $< > $@
 
 $(ELF_FIX_DIR)/nopie: $(ELF_FIX_SRC)/prog.c $(ELF_FIX_DEPS)
 	$(call msg,FIXTURE,$@)
