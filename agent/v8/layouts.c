@@ -22,6 +22,11 @@
  *   REPL_MODE 1 in front: CLASS 2, EVAL 3, FUNCTION 4, MODULE 5. Flag bits as above.
  *
  * v8dbg_scopeinfo_idx_first_vars agrees: 3 up to 12.4, 5 in 13.6.
+ *
+ * JSFunction instance types: JS_FUNCTION_TYPE (v8dbg_type_JSFunction__JS_FUNCTION_TYPE) is the
+ * first of a range; the constructors of builtins and JS_CLASS_CONSTRUCTOR_TYPE, the last, follow
+ * it. Measured (instance type of a class, minus JS_FUNCTION_TYPE): 15 on 10.2 and 11.3, 16 on
+ * 12.4 and 13.6. Bound functions lie below the range (they are no JSFunction).
  */
 #include <stddef.h>
 
@@ -31,6 +36,7 @@ static const struct uvs_v8_scope_layout layouts[] = {
 	{
 		.since = UVS_V8_VERSION(10, 2, 0),
 		.node = "18",
+		.function_subtypes = 15,
 		.flags_is_smi = true,
 		.position_first = false,
 		.scope_type_bits = 4,
@@ -44,6 +50,7 @@ static const struct uvs_v8_scope_layout layouts[] = {
 	{
 		.since = UVS_V8_VERSION(11, 3, 0),
 		.node = "20",
+		.function_subtypes = 15,
 		.flags_is_smi = true,
 		.position_first = false,
 		.scope_type_bits = 4,
@@ -57,6 +64,7 @@ static const struct uvs_v8_scope_layout layouts[] = {
 	{
 		.since = UVS_V8_VERSION(12, 4, 0),
 		.node = "22",
+		.function_subtypes = 16,
 		.flags_is_smi = true,
 		.position_first = false,
 		.scope_type_bits = 4,
@@ -70,6 +78,7 @@ static const struct uvs_v8_scope_layout layouts[] = {
 	{
 		.since = UVS_V8_VERSION(13, 6, 0),
 		.node = "24",
+		.function_subtypes = 16,
 		.flags_is_smi = false,
 		.position_first = true,
 		.scope_type_bits = 4,

@@ -27,6 +27,9 @@ struct uvs_v8_scope_layout {
 	uint8_t inferred_name_bit;   /* has_inferred_function_name */
 	uint32_t max_inlined_local_names; /* kScopeInfoMaxInlinedLocalNamesSize: at or past it the
 					   * names are one hash table slot */
+	uint16_t function_subtypes; /* instance types right above JS_FUNCTION_TYPE that are
+				     * JSFunctions too: constructors of builtins (Promise, Array, the
+				     * typed arrays, RegExp...) and of classes, the last one */
 };
 
 #define UVS_V8_VERSION(major, minor, build) \

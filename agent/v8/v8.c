@@ -198,6 +198,15 @@ static uint32_t start_line(struct uvs_v8 *v, uint64_t script, int32_t pos)
 
 /* ---- names ------------------------------------------------------------------------------ */
 
+/* A JSFunction or one of its subtypes (class and builtin constructors), same layout. */
+static bool is_function(struct uvs_v8 *v, uint64_t obj)
+{
+	uint16_t t;
+
+	return uvs_v8_instance_type(&v->heap, obj, &t) == 0 && t >= v->meta.type_js_function &&
+	       t - v->meta.type_js_function <= v->layout->function_subtypes;
+}
+
 /* Reads the string str into buf and sanitizes it; false when it is not a readable string. */
 static bool read_text(struct uvs_v8 *v, uint64_t str, char *buf, size_t cap)
 {
@@ -285,7 +294,7 @@ static struct cache_entry *cache_lookup(struct uvs_v8 *v, uint64_t function)
 		 * name_or_scope_info at the same addresses say it is not. */
 		if (uvs_v8_read_field(&v->heap, shared, v->meta.sfi_name_or_scope_info, &nos) ||
 		    nos != e->name_or_scope ||
-		    !uvs_v8_is_type(&v->heap, function, v->meta.type_js_function))
+		    !is_function(v, function))
 			return NULL;
 		e->epoch = v->epoch;
 	}
@@ -304,7 +313,7 @@ static enum uvs_v8_frame_kind name_function(struct uvs_v8 *v, uint64_t function,
 		*out = e->name;
 		return UVS_V8_FRAME_JS;
 	}
-	if (!uvs_v8_is_type(&v->heap, function, v->meta.type_js_function) ||
+	if (!is_function(v, function) ||
 	    uvs_v8_read_field(&v->heap, function, v->meta.function_shared, &shared) ||
 	    !uvs_v8_is_type(&v->heap, shared, v->meta.type_sfi) ||
 	    uvs_v8_read_field(&v->heap, shared, v->meta.sfi_name_or_scope_info, &nos) ||

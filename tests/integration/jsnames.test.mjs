@@ -24,7 +24,8 @@ const EXPECTED = [
 	{ name: '(anonymous)', file: chain, line: 26 },
 	{ name: 'arrowStep', file: chain, line: 32 },
 	{ name: 'step', file: chain, line: 39 },
-	{ name: 'classCall', file: chain, line: 47 },
+	{ name: 'Runner', file: chain, line: 48 }, // a class constructor
+	{ name: 'classCall', file: chain, line: 55 },
 	{ name: 'helperCall', file: helper, line: 6 },
 	{ name: 'esmSpin', file: esm, line: 12 },
 ];

@@ -193,6 +193,31 @@ Test(v8, typed_and_foreign_frames)
 	uvs_v8_free(v);
 }
 
+Test(v8, class_constructors_are_functions)
+{
+	struct uvs_v8 *v = namer(false);
+	uint64_t fn = function_at("Runner", 0, 0);
+	uint64_t ctor_map = fake_alloc(&heap, 80, heap.meta_map);
+	struct uvs_raw_frame f = js_frame(fn);
+	struct uvs_js_name out;
+
+	/* JS_CLASS_CONSTRUCTOR_TYPE on V8 11.3: JS_FUNCTION_TYPE + 15, the end of the range. */
+	memcpy(heap.mem + (ctor_map - 1 - FAKE_BASE) + heap.meta.map_instance_type,
+	       &(uint16_t){ (uint16_t)(heap.meta.type_js_function + 15) }, 2);
+	fake_set(&heap, fn, 0, ctor_map);
+	expect_js(v, fn, "Runner", "/srv/app.js", 1);
+	/* One past it (and a bound function, below) is no JSFunction. */
+	uvs_v8_new_epoch(v);
+	memcpy(heap.mem + (ctor_map - 1 - FAKE_BASE) + heap.meta.map_instance_type,
+	       &(uint16_t){ (uint16_t)(heap.meta.type_js_function + 16) }, 2);
+	cr_expect_eq(uvs_v8_name_frame(v, &f, true, &out), UVS_V8_FRAME_JS_UNKNOWN);
+	uvs_v8_new_epoch(v);
+	memcpy(heap.mem + (ctor_map - 1 - FAKE_BASE) + heap.meta.map_instance_type,
+	       &(uint16_t){ (uint16_t)(heap.meta.type_js_function - 2) }, 2);
+	cr_expect_eq(uvs_v8_name_frame(v, &f, true, &out), UVS_V8_FRAME_JS_UNKNOWN);
+	uvs_v8_free(v);
+}
+
 Test(v8, cache_is_proven_before_use)
 {
 	struct uvs_v8 *v = namer(false);
