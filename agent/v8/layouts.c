@@ -21,12 +21,14 @@
  *   module_variable_count in [5], and the names follow. ScopeType gained SCRIPT 0 and
  *   REPL_MODE 1 in front: CLASS 2, EVAL 3, FUNCTION 4, MODULE 5. Flag bits as above.
  *
- * v8dbg_scopeinfo_idx_first_vars agrees: 3 up to 12.4, 5 in 13.6.
+ * V8 14.6 (Node 26.12.1): as 13.6 (the chain of tests/fixtures/node/jsnames named right).
+ *
+ * v8dbg_scopeinfo_idx_first_vars agrees: 3 up to 12.4, 5 in 13.6 and 14.6.
  *
  * JSFunction instance types: JS_FUNCTION_TYPE (v8dbg_type_JSFunction__JS_FUNCTION_TYPE) is the
  * first of a range; the constructors of builtins and JS_CLASS_CONSTRUCTOR_TYPE, the last, follow
  * it. Measured (instance type of a class, minus JS_FUNCTION_TYPE): 15 on 10.2 and 11.3, 16 on
- * 12.4 and 13.6. Bound functions lie below the range (they are no JSFunction).
+ * 12.4, 13.6 and 14.6. Bound functions lie below the range (they are no JSFunction).
  */
 #include <stddef.h>
 
@@ -78,6 +80,20 @@ static const struct uvs_v8_scope_layout layouts[] = {
 	{
 		.since = UVS_V8_VERSION(13, 6, 0),
 		.node = "24",
+		.function_subtypes = 16,
+		.flags_is_smi = false,
+		.position_first = true,
+		.scope_type_bits = 4,
+		.function_scope = 4,
+		.module_scope = 5,
+		.saved_class_var_bit = 10,
+		.function_var_shift = 12,
+		.inferred_name_bit = 14,
+		.max_inlined_local_names = 75,
+	},
+	{
+		.since = UVS_V8_VERSION(14, 6, 0),
+		.node = "26",
 		.function_subtypes = 16,
 		.flags_is_smi = false,
 		.position_first = true,

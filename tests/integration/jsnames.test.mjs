@@ -1,6 +1,6 @@
 // JavaScript names read from V8's heap (agent/v8) against the ground truth of a fixture whose
 // functions have known names, files and start lines (tests/fixtures/node/jsnames), on this
-// node and the official builds of Node 18, 22 and 24. The stacks come from
+// node and the official builds of Node 18, 22, 24 and 26. The stacks come from
 // tests/tools/jsstack (ptrace-interrupt one thread, walk its frame pointers, name the frames),
 // standing in for the BPF sampler. With --perf-basic-prof, V8's own /tmp/perf-PID.map must
 // agree with every JIT frame named, and show the hot function optimized by TurboFan.
@@ -116,7 +116,7 @@ async function checkPerfMap(t, bin) {
 
 function binaries() {
 	return [{ label: `this node (${nodeBin})`, get: () => nodeBin },
-		...nodeVersions('18 22 24').map((v) => ({ label: `node ${v}`, get: (t) => fetchNodeOrSkip(t, v) }))];
+		...nodeVersions('18 22 24 26').map((v) => ({ label: `node ${v}`, get: (t) => fetchNodeOrSkip(t, v) }))];
 }
 
 for (const { label, get } of binaries()) {

@@ -292,9 +292,14 @@ Test(v8, layouts_per_version)
 	cr_assert(l && exact && !l->position_first);
 	l = uvs_v8_scope_layout_for(13, 6, 233, &exact);
 	cr_assert(l && exact && l->position_first && !l->flags_is_smi);
-	/* Node 26's V8 14: the nearest older table, said to be a guess. */
+	l = uvs_v8_scope_layout_for(14, 6, 202, &exact);
+	cr_assert(l && exact && l->position_first);
+	/* A V8 between two tested ones, or newer than all: the nearest older table, said to be
+	 * a guess. */
 	l = uvs_v8_scope_layout_for(14, 1, 146, &exact);
-	cr_assert(l && !exact && l->position_first);
+	cr_assert(l && !exact && l->position_first && strcmp(l->node, "24") == 0);
+	l = uvs_v8_scope_layout_for(15, 0, 1, &exact);
+	cr_assert(l && !exact && strcmp(l->node, "26") == 0);
 }
 
 Test(v8, metadata_of_official_node_20)
