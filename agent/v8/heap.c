@@ -141,15 +141,16 @@ static int string_length(struct uvs_v8_heap *h, uint64_t str, uint32_t *len)
 static int walk(struct uvs_v8_heap *h, uint64_t str, uint32_t start, uint32_t len, int depth,
 		struct visitor *v);
 
-static int walk_seq(struct uvs_v8_heap *h, uint64_t str, uint32_t start, uint32_t len,
-		    bool two_byte, struct visitor *v)
+/* Visits the characters [start, start + len) of a flat array of them at base. */
+static int walk_chars(struct uvs_v8_heap *h, uint64_t base, uint32_t start, uint32_t len,
+		      bool two_byte, struct visitor *v)
 {
-	const struct uvs_v8_meta *m = h->meta;
-	uint64_t base = str - 1 + (two_byte ? m->seq_two_byte_chars : m->seq_one_byte_chars);
 	size_t unit = two_byte ? 2 : 1, chunk = CHUNK_BYTES / unit;
 	uint16_t buf[CHUNK_BYTES / 2];
 	int err, stop;
 
+	if (base + ((uint64_t)start + len) * unit < base)
+		return -EINVAL;
 	while (len > 0) {
 		size_t n = len < chunk ? len : chunk;
 
@@ -166,6 +167,15 @@ static int walk_seq(struct uvs_v8_heap *h, uint64_t str, uint32_t start, uint32_
 		len -= (uint32_t)n;
 	}
 	return 0;
+}
+
+static int walk_seq(struct uvs_v8_heap *h, uint64_t str, uint32_t start, uint32_t len,
+		    bool two_byte, struct visitor *v)
+{
+	const struct uvs_v8_meta *m = h->meta;
+	uint64_t base = str - 1 + (two_byte ? m->seq_two_byte_chars : m->seq_one_byte_chars);
+
+	return walk_chars(h, base, start, len, two_byte, v);
 }
 
 static int walk_cons(struct uvs_v8_heap *h, uint64_t str, uint32_t start, uint32_t len,
@@ -194,6 +204,33 @@ static int walk_cons(struct uvs_v8_heap *h, uint64_t str, uint32_t start, uint32
 	if (len == 0)
 		return 0;
 	return walk(h, second, start - first_len, len, depth + 1, v);
+}
+
+/*
+ * An external string's characters are outside the V8 heap (node's own module sources are
+ * external one-byte strings over its .rodata). Without the V8 sandbox (official Node builds),
+ * ExternalString is: resource (a C++ object) at v8dbg's offset, then resource_data, the cached
+ * pointer to the characters, 8 bytes further. "Uncached" external strings
+ * (kUncachedExternalStringMask, 0x10 in the instance type) have no resource_data: only the
+ * resource's virtual data() knows, which we cannot call.
+ */
+#define UNCACHED_EXTERNAL_STRING_MASK 0x10
+
+static int walk_external(struct uvs_v8_heap *h, uint64_t str, uint16_t type, uint32_t start,
+			 uint32_t len, struct visitor *v)
+{
+	bool two_byte = (type & h->meta->string_encoding_mask) != h->meta->one_byte_string_tag;
+	uint64_t data;
+	int err;
+
+	if (type & UNCACHED_EXTERNAL_STRING_MASK)
+		return -ENOTSUP;
+	err = uvs_v8_read_field(h, str, h->meta->external_resource + 8, &data);
+	if (err)
+		return err;
+	if (data == 0)
+		return -EINVAL;
+	return walk_chars(h, data, start, len, two_byte, v);
 }
 
 static int walk(struct uvs_v8_heap *h, uint64_t str, uint32_t start, uint32_t len, int depth,
@@ -242,7 +279,7 @@ static int walk(struct uvs_v8_heap *h, uint64_t str, uint32_t start, uint32_t le
 		return walk(h, next, start + (uint32_t)UVS_V8_SMI_VALUE(offset), len, depth + 1, v);
 	}
 	if (repr == m->external_string_tag)
-		return -ENOTSUP;
+		return walk_external(h, str, type, start, len, v);
 	return -EINVAL;
 }
 

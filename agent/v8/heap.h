@@ -66,8 +66,9 @@ bool uvs_v8_type_is_string(const struct uvs_v8_heap *h, uint16_t t);
 /*
  * Decodes the V8 string at tagged pointer str into out as UTF-8, at most
  * min(cap - 1, UVS_V8_STRING_MAX) bytes (cut at a character boundary), NUL-terminated, NOT yet
- * sanitized. Sequential one- and two-byte, cons, thin and sliced strings are read; external
- * strings (their characters live outside the heap) are -ENOTSUP. Returns the number of bytes
+ * sanitized. Sequential one- and two-byte, cons, thin, sliced and external strings are read,
+ * but not "uncached" external strings (only the embedder's C++ object knows where their
+ * characters are): -ENOTSUP. Returns the number of bytes
  * written, -EINVAL when str is not a valid string, or the read's -errno.
  */
 int uvs_v8_read_string(struct uvs_v8_heap *h, uint64_t str, char *out, size_t cap);
@@ -75,8 +76,8 @@ int uvs_v8_read_string(struct uvs_v8_heap *h, uint64_t str, char *out, size_t ca
 /*
  * Counts the line terminators (\n, \r not before \n, U+2028, U+2029: V8's own) among the
  * first `upto` characters of the string at tagged pointer str, reading at most `budget`
- * characters. Returns the count, -E2BIG when upto exceeds the budget, -ENOTSUP for external
- * strings, -EINVAL or the read's -errno. 1 + the count is the 1-based line of position upto.
+ * characters. Returns the count, -E2BIG when upto exceeds the budget, -ENOTSUP for uncached
+ * external strings, -EINVAL or the read's -errno. 1 + the count is the 1-based line of position upto.
  */
 int64_t uvs_v8_count_lines(struct uvs_v8_heap *h, uint64_t str, uint32_t upto, uint32_t budget);
 

@@ -78,6 +78,23 @@ async function withFixture(bin, args, fn) {
 	}
 }
 
+// Frames of node's own modules (node:internal/...): their sources are external strings. The
+// reference is the source node itself gives (process.binding('natives')): the start line must
+// be one that holds the function's name.
+function checkBuiltinLines(t, bin, frames) {
+	const builtin = frames.filter((f) => f.kind === 'JS' && f.file.startsWith('node:') &&
+		f.line > 0 && f.name !== '(anonymous)');
+	if (!builtin.length) return;
+	const script = `const n = process.binding('natives'); process.stdout.write(JSON.stringify(
+		${JSON.stringify(builtin.map((f) => [f.file.slice(5), f.line, f.name]))}.map(([m, l, name]) =>
+		n[m] ? (n[m].split('\\n')[l - 1] || '').includes(name) : null)));`;
+	const ok = JSON.parse(execFileSync(bin, ['--no-deprecation', '-e', script]).toString());
+	builtin.forEach((f, i) => {
+		if (ok[i] !== null) assert.ok(ok[i], `${f.name} is not on line ${f.line} of ${f.file}`);
+	});
+	t.diagnostic(`${bin}: ${builtin.length} frames of node's own modules on their lines`);
+}
+
 async function checkNames(t, bin) {
 	await withFixture(bin, [], async (pid) => {
 		let seen = null, unknown = 0, n = 0;
@@ -89,6 +106,7 @@ async function checkNames(t, bin) {
 		}
 		t.diagnostic(`${bin}: whole chain named after ${n} stacks, ${unknown} JS_UNKNOWN frames`);
 		assert.ok(seen, `the chain was not named in ${SAMPLES_MAX} stacks`);
+		checkBuiltinLines(t, bin, seen);
 	});
 }
 

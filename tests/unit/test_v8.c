@@ -81,6 +81,21 @@ Test(v8, names_a_function_v8_11_and_13)
 	}
 }
 
+Test(v8, lines_from_an_external_source)
+{
+	struct uvs_v8 *v = namer(true);
+	uint64_t src = fake_external(&heap, "// node's own\nfunction run() {}\n", false);
+	uint64_t script = fake_script(&heap, fake_string(&heap, "node:internal/x"), src, 0);
+	uint64_t si = fake_scope_info(&heap, fake_string(&heap, "run"), 0, 27, 30, 0);
+
+	expect_js(v, fake_function(&heap, fake_sfi(&heap, si, script)), "run", "node:internal/x", 2);
+	/* An uncached one: the name and file stay, the line is unknown. */
+	src = fake_external(&heap, "// node's own\nfunction run() {}\n", true);
+	script = fake_script(&heap, fake_string(&heap, "node:internal/y"), src, 0);
+	expect_js(v, fake_function(&heap, fake_sfi(&heap, si, script)), "run", "node:internal/y", 0);
+	uvs_v8_free(v);
+}
+
 Test(v8, line_ends_when_v8_has_them)
 {
 	struct uvs_v8 *v = namer(false);
@@ -137,7 +152,11 @@ Test(v8, string_representations)
 	cr_expect_str_eq(out, "lo, wo");
 	cr_assert_gt(uvs_v8_read_string(&h, fake_string16(&heap, wide, 5), out, sizeof(out)), 0);
 	cr_expect_str_eq(out, "h\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbd");
-	cr_expect_eq(uvs_v8_read_string(&h, fake_external(&heap, 4), out, sizeof(out)), -ENOTSUP);
+	cr_assert_eq(uvs_v8_read_string(&h, fake_external(&heap, "outside", false), out,
+					 sizeof(out)), 7);
+	cr_expect_str_eq(out, "outside");
+	cr_expect_eq(uvs_v8_read_string(&h, fake_external(&heap, "uncached", true), out, sizeof(out)),
+		     -ENOTSUP);
 	/* Cut at cap - 1 bytes, on a character boundary: "h" + 2-byte "é" does not fit in 2. */
 	cr_assert_eq(uvs_v8_read_string(&h, fake_string16(&heap, wide, 2), out, 3), 1);
 	cr_expect_str_eq(out, "h");

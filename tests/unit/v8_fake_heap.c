@@ -155,6 +155,7 @@ void fake_heap_init(struct fake_heap *h, bool v13)
 	h->map_thin = new_map(h, 13);     /* THIN_ONE_BYTE */
 	h->map_sliced = new_map(h, 11);   /* SLICED_ONE_BYTE */
 	h->map_external = new_map(h, 10); /* EXTERNAL_ONE_BYTE */
+	h->map_uncached = new_map(h, 26); /* UNCACHED_EXTERNAL_ONE_BYTE */
 	h->map_oddball = new_map(h, 131);
 	h->undefined = fake_alloc(h, 48, h->map_oddball);
 }
@@ -218,9 +219,18 @@ uint64_t fake_sliced(struct fake_heap *h, uint64_t parent, int32_t offset, int32
 	return s;
 }
 
-uint64_t fake_external(struct fake_heap *h, int32_t len)
+uint64_t fake_external(struct fake_heap *h, const char *text, bool uncached)
 {
-	return string_header(h, h->map_external, 32, len);
+	size_t n = strlen(text);
+	uint64_t chars = fake_alloc(h, n + 1, 0);
+	uint64_t s = string_header(h, uncached ? h->map_uncached : h->map_external, 32, (int32_t)n);
+
+	memcpy(h->mem + (chars - 1 - FAKE_BASE), text, n);
+	/* resource: any pointer (we never call it); resource_data: the characters, untagged. */
+	fake_set(h, s, h->meta.external_resource, 0x1234);
+	if (!uncached)
+		fake_set(h, s, h->meta.external_resource + 8, chars - 1);
+	return s;
 }
 
 uint64_t fake_fixed_array_smis(struct fake_heap *h, const int32_t *v, size_t n)

@@ -24,7 +24,7 @@ struct fake_heap {
 	bool v13; /* V8 13.6 layouts, else 11.3 */
 	struct uvs_v8_meta meta;
 	uint64_t meta_map, map_function, map_sfi, map_scope_info, map_script, map_fixed_array;
-	uint64_t map_one_byte, map_two_byte, map_cons, map_thin, map_sliced, map_external;
+	uint64_t map_one_byte, map_two_byte, map_cons, map_thin, map_sliced, map_external, map_uncached;
 	uint64_t map_oddball, undefined;
 };
 
@@ -42,7 +42,8 @@ uint64_t fake_string16(struct fake_heap *h, const uint16_t *s, size_t n);
 uint64_t fake_cons(struct fake_heap *h, uint64_t first, uint64_t second);
 uint64_t fake_thin(struct fake_heap *h, uint64_t actual);
 uint64_t fake_sliced(struct fake_heap *h, uint64_t parent, int32_t offset, int32_t len);
-uint64_t fake_external(struct fake_heap *h, int32_t len);
+/* An external one-byte string over text copied into the fake space; uncached: no data pointer. */
+uint64_t fake_external(struct fake_heap *h, const char *text, bool uncached);
 uint64_t fake_fixed_array_smis(struct fake_heap *h, const int32_t *v, size_t n);
 
 /*
