@@ -51,12 +51,6 @@ struct uvs_v8 {
 	struct cache_entry cache[CACHE_SLOTS];
 };
 
-static void set_why(char *why, size_t cap, const char *fmt, const char *a, const char *b)
-{
-	if (cap)
-		snprintf(why, cap, fmt, a, b);
-}
-
 struct uvs_v8 *uvs_v8_new(const struct uvs_v8_meta *meta, struct uvs_mem_reader mem,
 			  char *why, size_t cap)
 {
@@ -68,22 +62,26 @@ struct uvs_v8 *uvs_v8_new(const struct uvs_v8_meta *meta, struct uvs_mem_reader 
 		why[0] = '\0';
 	layout = uvs_v8_scope_layout_for(meta->major, meta->minor, meta->build, &exact);
 	if (!layout) {
-		set_why(why, cap, "V8 %s is older than any layout uvscope knows (10.2 is the "
-			"oldest): JS frames are shown as [JS: unknown]%s", "", "");
+		if (cap)
+			snprintf(why, cap, "V8 %u.%u is older than any layout uvscope knows (10.2): "
+				 "JS frames are shown as [JS: unknown]", meta->major, meta->minor);
 		errno = ENOTSUP;
 		return NULL;
 	}
 	/* The metadata says where ScopeInfo's variable part starts: it must agree. */
 	if (meta->scopeinfo_first_vars &&
 	    meta->scopeinfo_first_vars != (layout->position_first ? 5 : 3)) {
-		set_why(why, cap, "V8's ScopeInfo layout in this binary is not the one uvscope "
-			"knows for its version: JS frames are shown as [JS: unknown]%s%s", "", "");
+		if (cap)
+			snprintf(why, cap, "V8 %u.%u lays out ScopeInfo unlike the table uvscope has "
+				 "for it: JS frames are shown as [JS: unknown]", meta->major,
+				 meta->minor);
 		errno = ENOTSUP;
 		return NULL;
 	}
 	v = calloc(1, sizeof(*v));
 	if (!v) {
-		set_why(why, cap, "out of memory%s%s", "", "");
+		if (cap)
+			snprintf(why, cap, "out of memory");
 		return NULL;
 	}
 	v->meta = *meta;
@@ -110,8 +108,9 @@ struct uvs_v8 *uvs_v8_open(int pid, const char *node_path, char *why, size_t cap
 	elf = uvs_elf_open(node_path);
 	if (!elf) {
 		err = errno;
-		set_why(why, cap, "cannot read %s (%s): JS frames are shown as [JS: unknown]",
-			node_path, strerror(err));
+		if (cap)
+			snprintf(why, cap, "cannot read %s (%s): JS frames are shown as [JS: unknown]",
+				 node_path, strerror(err));
 		errno = err;
 		return NULL;
 	}

@@ -299,6 +299,33 @@ Test(v8, hostile_memory_never_names)
 	}
 }
 
+Test(v8, versions_without_a_layout_are_refused)
+{
+	struct uvs_v8_meta m;
+	char why[256];
+
+	fake_heap_init(&heap, false);
+	m = heap.meta;
+	m.major = 9;
+	cr_expect_null(uvs_v8_new(&m, fake_heap_reader(&heap), why, sizeof(why)));
+	cr_expect_str_eq(why, "V8 9.3 is older than any layout uvscope knows (10.2): JS frames are "
+		"shown as [JS: unknown]");
+	/* The metadata's own word on ScopeInfo contradicts the table: refused, not guessed. */
+	m = heap.meta;
+	m.scopeinfo_first_vars = 5;
+	cr_expect_null(uvs_v8_new(&m, fake_heap_reader(&heap), why, sizeof(why)));
+	cr_expect(strstr(why, "lays out ScopeInfo unlike"), "why: %s", why);
+	/* A newer V8: a namer, with the warning. */
+	m = heap.meta;
+	m.major = 12;
+	m.minor = 9;
+	struct uvs_v8 *v = uvs_v8_new(&m, fake_heap_reader(&heap), why, sizeof(why));
+	cr_assert(v);
+	cr_expect(strstr(why, "nearest older"), "why: %s", why);
+	cr_expect_str_eq(uvs_v8_version(v), "12.9.244.8");
+	uvs_v8_free(v);
+}
+
 Test(v8, layouts_per_version)
 {
 	bool exact;
