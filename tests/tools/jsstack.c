@@ -177,6 +177,13 @@ static void bench(const struct uvs_v8_meta *meta, int pid, const struct uvs_raw_
 			cold += uvs_v8_name_frame(v, &frames[i], v8[i], &out) == UVS_V8_FRAME_JS;
 	}
 	t_cold = now() - t0;
+	if (v) {
+		struct uvs_v8_stats st;
+
+		uvs_v8_get_stats(v, &st);
+		printf("bench one cold pass: %" PRIu64 " names read with %" PRIu64
+		       " reads of the target\n", st.names_read, st.reads);
+	}
 	t0 = now();
 	for (int r = 0; r < rounds; r++)
 		for (size_t i = 0; i < n; i++)
