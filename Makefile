@@ -101,8 +101,18 @@ $(UNIT_BIN): $(UNIT_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -lcriterion -o $@
 
-.PHONY: test unit integration
+# Tools the integration tests run (not part of uvscope): tests/tools/<name>.c.
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(wildcard tests/tools/*.c))
+
+$(OUTPUT)/tools/%: tests/tools/%.c $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $^ $(LIBS) -o $@
+
+.PHONY: test unit integration tools
 test: unit unit-sanitize integration
+
+tools: $(TEST_TOOLS)
 
 unit: $(UNIT_BIN) uvscope $(UNIT_FIXTURES)
 	$(Q)$(UNIT_ENV) $(UNIT_BIN) --jobs 2

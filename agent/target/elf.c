@@ -590,6 +590,27 @@ int uvs_elf_vaddr_to_offset(struct uvs_elf *elf, uint64_t vaddr, uint64_t *offse
 	return 0;
 }
 
+int uvs_elf_read_vaddr(struct uvs_elf *elf, uint64_t vaddr, void *buf, size_t len)
+{
+	const struct uvs_elf_load *l;
+	uint64_t rel, in_file;
+
+	if (!elf || (!buf && len))
+		return -EINVAL;
+	l = load_of(elf, vaddr);
+	if (!l)
+		return -ENOENT;
+	rel = vaddr - l->vaddr;
+	if (len > l->memsz - rel)
+		return -ERANGE;
+	/* What the loader does: file bytes up to p_filesz, zeros after (.bss). */
+	in_file = rel < l->filesz ? l->filesz - rel : 0;
+	if (in_file > len)
+		in_file = len;
+	memset((uint8_t *)buf + in_file, 0, len - in_file);
+	return in_file ? uvs_elf_read(elf, l->offset + rel, buf, in_file) : 0;
+}
+
 uint64_t uvs_elf_load_base(const struct uvs_elf *elf)
 {
 	return elf ? elf->load_base : 0;

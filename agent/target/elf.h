@@ -105,6 +105,13 @@ int uvs_elf_section_range(struct uvs_elf *elf, const char *name, uint64_t *offse
 int uvs_elf_vaddr_to_offset(struct uvs_elf *elf, uint64_t vaddr, uint64_t *offset);
 
 /*
+ * Reads len bytes of the object's memory image at vaddr as the loader maps it: bytes from the
+ * file up to the PT_LOAD's p_filesz, zeros past it (.bss). -ENOENT when no PT_LOAD holds vaddr,
+ * -ERANGE when the range runs past its p_memsz. For the initial values of statics.
+ */
+int uvs_elf_read_vaddr(struct uvs_elf *elf, uint64_t vaddr, void *buf, size_t len);
+
+/*
  * p_vaddr - p_offset of the first PT_LOAD mapping file offset 0 (else of the first PT_LOAD):
  * usually 0 for PIE and shared objects, 0x400000 for non-PIE x86-64. A runtime address is
  * addr - load_base + (start of the mapping of offset 0 in /proc/PID/maps).

@@ -10,7 +10,7 @@
 FUZZ_SECONDS ?= 60
 FUZZ_TIMEOUT ?= 10
 FUZZ_DIR     := $(OUTPUT)/fuzz
-FUZZ_NAMES   := elf proc sock_diag unwind symtab perf_map
+FUZZ_NAMES   := elf proc sock_diag unwind symtab perf_map v8
 FUZZ_BINS    := $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_NAMES))
 # The agent's warnings, which clang must pass too; some of gcc's are unknown to clang 14.
 FUZZ_CFLAGS  := $(CFLAGS) \
@@ -35,6 +35,9 @@ $(FUZZ_DIR)/fuzz_symtab: $(FUZZ_DIR)/agent/symbols/symtab.o $(FUZZ_DIR)/agent/sy
 $(FUZZ_DIR)/fuzz_perf_map: $(FUZZ_DIR)/agent/symbols/perf_map.o \
 			   $(FUZZ_DIR)/agent/symbols/name_arena.o $(FUZZ_DIR)/agent/symbols/sorted_array.o $(FUZZ_DIR)/agent/target/procfs.o \
 			   $(FUZZ_DIR)/agent/util/text.o
+$(FUZZ_DIR)/fuzz_v8: $(patsubst %.c,$(FUZZ_DIR)/%.o,$(wildcard agent/v8/*.c)) \
+		     $(FUZZ_DIR)/agent/target/memory.o $(FUZZ_DIR)/agent/target/elf.o \
+		     $(FUZZ_DIR)/agent/util/text.o $(FUZZ_DIR)/tests/unit/v8_fake_heap.o
 
 # Agent sources and targets alike get the sanitizers and the fuzzer's coverage hooks; libFuzzer
 # itself, with main, is linked in last.

@@ -10,11 +10,17 @@
 #   unwind/    registers and stack copies for fuzz_unwind.c (its header says what the flags mean)
 #   symtab/    the same ELF files as elf/
 #   perf_map/  perf map texts: node's kinds of line, overlapping ranges, a line without its end
+#   v8/        the mode byte alone (the valid synthetic heap as V8 11.3 and 13.6 lay it out), and
+#              random patches and a random raw image (see fuzz_v8.c)
 set -euo pipefail
 cd "$(dirname "$0")"
 src=../fixtures/elf
 out=corpus
-mkdir -p "$out/elf" "$out/proc" "$out/sock_diag" "$out/unwind" "$out/symtab" "$out/perf_map"
+mkdir -p "$out/elf" "$out/proc" "$out/sock_diag" "$out/unwind" "$out/symtab" "$out/perf_map" "$out/v8"
+printf '\x00' > "$out/v8/valid-11"
+printf '\x01' > "$out/v8/valid-13"
+{ printf '\x00'; head -c 200 /dev/urandom; } > "$out/v8/patches-random"
+{ printf '\x02'; head -c 2048 /dev/urandom; } > "$out/v8/raw-random"
 
 # No libc, no unwind tables, one page alignment: the symbols, notes and headers stay real.
 small=(-Os -nostdlib -fno-asynchronous-unwind-tables -Wl,--build-id=sha1 -Wl,-z,norelro
