@@ -32,7 +32,7 @@ INCLUDES := -Iinclude \
 	    -Iagent \
 	    -I$(OUTPUT)
 # libdw: .eh_frame unwinding and libuv's DWARF; libiberty: the C++ demangler (static only).
-LIBS     := $(shell pkg-config --libs libbpf libelf libdw zlib 2>/dev/null || echo -lbpf -ldw -lelf -lz) \
+LIBS     := $(shell pkg-config --libs libbpf libelf libdw zlib capstone 2>/dev/null || echo -lbpf -ldw -lelf -lz -lcapstone) \
 	    -liberty -lm
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
@@ -91,6 +91,7 @@ uvscope: $(AGENT_OBJS)
 include tests/unit/fixtures.mk
 include tests/unit/sanitize.mk
 include tests/fuzz/fuzz.mk
+include tests/tools/tools.mk
 
 $(OUTPUT)/unit/%.o: tests/unit/%.c $(AGENT_HDRS) $(wildcard include/uvscope/*.h tests/unit/*.h) $(SKELS) $(OUTPUT)/syscall_table.h | $(OUTPUT)/unit
 	$(call msg,CC,$@)
@@ -106,7 +107,7 @@ test: unit unit-sanitize integration
 unit: $(UNIT_BIN) uvscope $(UNIT_FIXTURES)
 	$(Q)$(UNIT_ENV) $(UNIT_BIN) --jobs 2
 
-integration: uvscope
+integration: uvscope $(TEST_TOOLS)
 	$(Q)UVSCOPE=$(CURDIR)/uvscope $(NODE) --test --test-concurrency=1 tests/integration/
 
 # ---- demo and benchmark ---------------------------------------------------------------------
