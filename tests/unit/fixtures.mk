@@ -12,10 +12,15 @@ ELF_FIX_CFLAGS := -O0 -g -fno-omit-frame-pointer -Wl,--build-id=sha1
 ELF_FIX_DEPS := tests/unit/fixtures.mk
 
 ELF_FIX_OBJS := nopie pie stripped libfixture.so
+# A miniature libuv (test_loop_phases.c): -O2 inlines pending and closing and emits DWARF 5 call
+# sites; -O0 inlines nothing and has no call sites; then without DWARF (.symtab kept), and
+# stripped to .dynsym as Debian ships libuv.so.1.
+FAKE_LIBUV_OBJS := fake-libuv.so fake-libuv-O0.so fake-libuv-nodebug.so fake-libuv-stripped.so
 UNIT_FIXTURES := $(addprefix $(ELF_FIX_DIR)/,$(ELF_FIX_OBJS) \
 			$(addsuffix .buildid,$(ELF_FIX_OBJS)) \
 			nopie.nm pie.nm libfixture.so.nm \
-			truncated corrupt-shoff prog.o not-elf.txt fake-node)
+			truncated corrupt-shoff prog.o not-elf.txt fake-node \
+			$(FAKE_LIBUV_OBJS))
 
 $(ELF_FIX_DIR)/nopie: $(ELF_FIX_SRC)/prog.c $(ELF_FIX_DEPS)
 	$(call msg,FIXTURE,$@)
@@ -71,3 +76,24 @@ $(ELF_FIX_DIR)/%.nm: $(ELF_FIX_DIR)/%
 # Empty when readelf finds no build id; the test then fails rather than comparing nothing.
 $(ELF_FIX_DIR)/%.buildid: $(ELF_FIX_DIR)/%
 	$(Q)readelf -n $< | sed -n 's/^ *Build ID: *//p' > $@
+
+# Shared objects whose internals are hidden (the HIDDEN attribute), as in libuv.so.
+FAKE_LIBUV_CFLAGS := -g -fno-omit-frame-pointer -fPIC -shared -Wl,--build-id=sha1
+
+$(ELF_FIX_DIR)/fake-libuv.so: $(ELF_FIX_SRC)/fake_libuv.c $(ELF_FIX_DEPS)
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 $(FAKE_LIBUV_CFLAGS) $< -o $@
+
+$(ELF_FIX_DIR)/fake-libuv-O0.so: $(ELF_FIX_SRC)/fake_libuv.c $(ELF_FIX_DEPS)
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O0 $(FAKE_LIBUV_CFLAGS) $< -o $@
+
+$(ELF_FIX_DIR)/fake-libuv-nodebug.so: $(ELF_FIX_DIR)/fake-libuv.so
+	$(call msg,FIXTURE,$@)
+	$(Q)strip --strip-debug -o $@ $<
+
+$(ELF_FIX_DIR)/fake-libuv-stripped.so: $(ELF_FIX_DIR)/fake-libuv.so
+	$(call msg,FIXTURE,$@)
+	$(Q)strip -o $@ $<
