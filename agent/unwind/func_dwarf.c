@@ -21,16 +21,71 @@
 #define RANGES_PER_DIE_MAX 1024
 #define CUS_MAX 100000
 #define NAME_MAX_BYTES 128
+#define DEBUG_SECTIONS_MAX 64
+
+/* Where libdw keeps the .debug_* sections in memory: the bounds of the strings it returns. */
+struct debug_data {
+	const char *start[DEBUG_SECTIONS_MAX];
+	size_t size[DEBUG_SECTIONS_MAX];
+	size_t n;
+};
 
 struct walk {
 	struct uvs_func_dwarf *out;
+	const struct debug_data *debug;
 	size_t cap_calls, cap_inlines;
 	size_t dies;
 };
 
 
+/*
+ * libdw hands out a DW_FORM_string or strp name as a pointer into section data and does not
+ * check that a NUL ends it inside the section: a corrupt file can make it run off the end.
+ * The sections are the ones libdw loaded (elf_getdata returns the same buffers it holds).
+ */
+static void find_debug_data(Elf *elf, struct debug_data *dd)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx, n = 0;
+
+	dd->n = 0;
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return;
+	while ((scn = elf_nextscn(elf, scn)) && n++ < 65536 && dd->n < DEBUG_SECTIONS_MAX) {
+		const char *name;
+		Elf_Data *data;
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name || (strncmp(name, ".debug_", 7) && strncmp(name, ".zdebug_", 8)))
+			continue;
+		/* Only what libdw already read: reading anything more is not our business. */
+		data = elf_getdata(scn, NULL);
+		if (!data || !data->d_buf)
+			continue;
+		dd->start[dd->n] = data->d_buf;
+		dd->size[dd->n++] = data->d_size;
+	}
+}
+
+
+/* True when s lies in one of the debug sections and a NUL ends it there. */
+static bool bounded_string(const struct debug_data *dd, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < dd->n; i++) {
+		if (s >= dd->start[i] && s < dd->start[i] + dd->size[i])
+			return memchr(s, '\0', dd->start[i] + dd->size[i] - s) != NULL;
+	}
+	return false;
+}
+
+
 /* A copy of the DIE's name (following DW_AT_abstract_origin / specification), sanitized. */
-static char *die_name(Dwarf_Die *die)
+static char *die_name(const struct walk *w, Dwarf_Die *die)
 {
 	Dwarf_Attribute attr;
 	const char *s;
@@ -39,7 +94,7 @@ static char *die_name(Dwarf_Die *die)
 	if (!dwarf_attr_integrate(die, DW_AT_name, &attr))
 		return NULL;
 	s = dwarf_formstring(&attr);
-	if (!s)
+	if (!s || !bounded_string(w->debug, s))
 		return NULL;
 	copy = strndup(s, NAME_MAX_BYTES - 1);
 	if (copy)
@@ -70,7 +125,7 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem, size_t max)
 
 
 /* The callee of a call site: DW_AT_call_origin (DWARF 5) or DW_AT_abstract_origin (GNU). */
-static char *call_site_callee(Dwarf_Die *site)
+static char *call_site_callee(const struct walk *w, Dwarf_Die *site)
 {
 	Dwarf_Attribute attr;
 	Dwarf_Die callee;
@@ -80,7 +135,7 @@ static char *call_site_callee(Dwarf_Die *site)
 		return NULL;
 	if (!dwarf_formref_die(&attr, &callee))
 		return NULL;
-	return die_name(&callee);
+	return die_name(w, &callee);
 }
 
 
@@ -106,7 +161,7 @@ static int add_call_site(struct walk *w, Dwarf_Die *site)
 	if (err)
 		return err;
 	out->calls[out->ncalls].ret = ret;
-	out->calls[out->ncalls].callee = call_site_callee(site);
+	out->calls[out->ncalls].callee = call_site_callee(w, site);
 	out->ncalls++;
 	return 0;
 }
@@ -140,7 +195,7 @@ static int add_inlined(struct walk *w, Dwarf_Die *die)
 {
 	Dwarf_Addr base, start, end;
 	ptrdiff_t off = 0;
-	char *name = die_name(die);
+	char *name = die_name(w, die);
 	int err = 0, n = 0;
 
 	if (!name)
@@ -229,9 +284,10 @@ static bool find_subprogram(Dwarf_Die *cu, uint64_t entry, Dwarf_Die *fn)
 }
 
 
-static int read_function(Dwarf *dw, uint64_t entry, struct uvs_func_dwarf *out)
+static int read_function(Dwarf *dw, const struct debug_data *dd, uint64_t entry,
+			 struct uvs_func_dwarf *out)
 {
-	struct walk w = { .out = out };
+	struct walk w = { .out = out, .debug = dd };
 	Dwarf_Addr high;
 	Dwarf_Die cu, fn;
 
@@ -255,6 +311,7 @@ static int read_function(Dwarf *dw, uint64_t entry, struct uvs_func_dwarf *out)
 
 int uvs_func_dwarf_read(int fd, uint64_t entry, struct uvs_func_dwarf *out)
 {
+	struct debug_data dd;
 	Dwarf *dw;
 	Elf *elf;
 	int err;
@@ -269,7 +326,8 @@ int uvs_func_dwarf_read(int fd, uint64_t entry, struct uvs_func_dwarf *out)
 		elf_end(elf);
 		return -ENODATA;
 	}
-	err = read_function(dw, entry, out);
+	find_debug_data(elf, &dd);
+	err = read_function(dw, &dd, entry, out);
 	dwarf_end(dw);
 	elf_end(elf);
 	if (err)

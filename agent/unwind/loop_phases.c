@@ -416,6 +416,28 @@ int uvs_phase_map_lookup(const struct uvs_phase_map *m, uint64_t ret_addr)
 }
 
 
+int uvs_phase_map_stack_phase(const struct uvs_phase_map *m, const struct uvs_raw_frame *frames,
+			      size_t n, uint64_t load_bias, int *frame_index)
+{
+	size_t i;
+
+	if (frame_index)
+		*frame_index = -1;
+	if (n > UVS_USER_FRAMES_MAX)
+		n = UVS_USER_FRAMES_MAX;
+	for (i = n; i-- > 0;) {
+		uint64_t ret = frames[i].pc - load_bias + (i == 0);
+
+		if (!uvs_phase_map_in_uv_run(m, ret))
+			continue;
+		if (frame_index)
+			*frame_index = (int)i;
+		return uvs_phase_map_lookup(m, ret);
+	}
+	return UVS_PHASE_NONE;
+}
+
+
 void uvs_phase_map_uv_run(const struct uvs_phase_map *m, uint64_t *start, uint64_t *end)
 {
 	*start = m->start;

@@ -39,6 +39,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/types.h>
+
+#include "uvscope/stacks.h"
 
 struct uvs_phase_map; /* opaque */
 
@@ -85,6 +88,18 @@ int uvs_phase_map_lookup(const struct uvs_phase_map *m, uint64_t ret_addr);
 
 /* True when the return address ret_addr is in uv_run (addr - 1 within the function). */
 bool uvs_phase_map_in_uv_run(const struct uvs_phase_map *m, uint64_t ret_addr);
+
+/*
+ * The phase of one sampled stack: frames[0..n) as BPF walked them (frame 0 the interrupted
+ * pc, then return addresses; runtime addresses), load_bias = runtime address minus ELF
+ * address of the libuv object (0 for the non-PIE official node). The outermost frame in
+ * uv_run decides: that is the thread's own loop, and a uv_run nested inside one of its
+ * callbacks (execSync, spawnSync run a private loop) is work that callback is doing. Frame 0
+ * is looked up as pc + 1. UVS_PHASE_NONE when no frame is in uv_run; *frame_index (may be
+ * NULL) gets the index of the deciding frame, or -1.
+ */
+int uvs_phase_map_stack_phase(const struct uvs_phase_map *m, const struct uvs_raw_frame *frames,
+			      size_t n, uint64_t load_bias, int *frame_index);
 
 /* uv_run's ELF range [*start, *end). */
 void uvs_phase_map_uv_run(const struct uvs_phase_map *m, uint64_t *start, uint64_t *end);

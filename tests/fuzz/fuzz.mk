@@ -10,7 +10,7 @@
 FUZZ_SECONDS ?= 60
 FUZZ_TIMEOUT ?= 10
 FUZZ_DIR     := $(OUTPUT)/fuzz
-FUZZ_NAMES   := elf proc sock_diag
+FUZZ_NAMES   := elf proc sock_diag phase_map
 FUZZ_BINS    := $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_NAMES))
 # The agent's warnings, which clang must pass too; some of gcc's are unknown to clang 14.
 FUZZ_CFLAGS  := $(CFLAGS) \
@@ -26,6 +26,10 @@ $(FUZZ_DIR)/fuzz_proc: $(FUZZ_DIR)/agent/target/procfs.o $(FUZZ_DIR)/agent/colle
 		       $(FUZZ_DIR)/agent/collect/fd_tracker.o $(FUZZ_DIR)/agent/collect/fd_table.o \
 		       $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_sock_diag: $(FUZZ_DIR)/agent/collect/sock_diag.o $(FUZZ_DIR)/agent/core/names.o
+$(FUZZ_DIR)/fuzz_phase_map: $(FUZZ_DIR)/agent/unwind/loop_phases.o \
+			    $(FUZZ_DIR)/agent/unwind/func_dwarf.o \
+			    $(FUZZ_DIR)/agent/unwind/call_insns.o $(FUZZ_DIR)/agent/target/elf.o \
+			    $(FUZZ_DIR)/agent/util/text.o
 
 # Agent sources and targets alike get the sanitizers and the fuzzer's coverage hooks; libFuzzer
 # itself, with main, is linked in last.

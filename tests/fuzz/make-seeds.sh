@@ -7,11 +7,13 @@
 #   proc/      lines of /proc/PID/maps, /proc/PID/task/TID/syscall texts, a /proc/PID/limits,
 #              and /proc/PID/fd link texts
 #   sock_diag/ real NETLINK_SOCK_DIAG replies about sockets of our own (capture-sock-diag.py)
+#   phase_map/ the miniature libuv (fake_libuv.c) without libc: inlined phases with DWARF 5
+#              call sites (-O2), no inlining and no call sites (-O0), DWARF 4 GNU call sites
 set -euo pipefail
 cd "$(dirname "$0")"
 src=../fixtures/elf
 out=corpus
-mkdir -p "$out/elf" "$out/proc" "$out/sock_diag"
+mkdir -p "$out/elf" "$out/proc" "$out/sock_diag" "$out/phase_map"
 
 # No libc, no unwind tables, one page alignment: the symbols, notes and headers stay real.
 small=(-Os -nostdlib -fno-asynchronous-unwind-tables -Wl,--build-id=sha1 -Wl,-z,norelro
@@ -21,6 +23,12 @@ gcc "${small[@]}" -fPIE -pie -rdynamic -Wl,-e,main "$src/prog.c" -o "$out/elf/pi
 gcc "${small[@]}" -fPIC -shared "$src/lib.c" -o "$out/elf/lib.so"
 strip -o "$out/elf/pie-stripped" "$out/elf/pie"
 chmod -x "$out"/elf/*
+
+gcc "${small[@]}" -g -fPIC -shared -O2 "$src/fake_libuv.c" -o "$out/phase_map/fake-libuv-O2.so"
+gcc "${small[@]}" -g -fPIC -shared -O0 "$src/fake_libuv.c" -o "$out/phase_map/fake-libuv-O0.so"
+gcc "${small[@]}" -gdwarf-4 -fPIC -shared -O2 "$src/fake_libuv.c" \
+	-o "$out/phase_map/fake-libuv-dwarf4.so"
+chmod -x "$out"/phase_map/*
 
 # A few kinds of maps line: cat's text, a library, the heap, the stack, an anonymous mapping.
 maps=$(cat /proc/self/maps)

@@ -445,3 +445,68 @@ Test(loop_phases, objects_that_are_not_libuv)
 	cr_expect_eq(fcntl(fd, F_GETFD), FD_CLOEXEC, "the caller's fd stays open");
 	close(fd);
 }
+
+static uint64_t ret_of_call_to(const struct uvs_phase_map *m, const char *callee)
+{
+	const struct uvs_phase_entry *e;
+	size_t n = uvs_phase_map_entries(m, &e), i;
+
+	for (i = 0; i < n; i++) {
+		if (e[i].kind == UVS_PHASE_ENTRY_CALL && e[i].callee && !strcmp(e[i].callee, callee))
+			return e[i].start;
+	}
+	cr_assert_fail("no call to %s", callee);
+	return 0;
+}
+
+static uint64_t start_of_inlined(const struct uvs_phase_map *m, const char *fn)
+{
+	const struct uvs_phase_entry *e;
+	size_t n = uvs_phase_map_entries(m, &e), i;
+
+	for (i = 0; i < n; i++) {
+		if (e[i].kind == UVS_PHASE_ENTRY_INLINED && !strcmp(e[i].callee, fn))
+			return e[i].start;
+	}
+	cr_assert_fail("no inlined %s", fn);
+	return 0;
+}
+
+/* Stacks as BPF gives them: runtime addresses, innermost first, frame 0 the pc itself. */
+Test(loop_phases, stack_phase)
+{
+	const uint64_t bias = 0x7f0000000000ull;
+	struct uvs_raw_frame f[6] = { 0 };
+	struct uvs_phase_map *m;
+	char why[256];
+	int idx;
+
+	m = uvs_phase_map_new(-1, fx("fake-libuv.so"), why, sizeof(why));
+	cr_assert(m, "%s", why);
+
+	/* A callback run by uv__io_poll: frame 2 returns into uv_run after the call. */
+	f[0].pc = bias + 0x10;
+	f[1].pc = bias + 0x20;
+	f[2].pc = bias + ret_of_call_to(m, "uv__io_poll");
+	f[3].pc = bias + 0x30;
+	cr_expect_eq(uvs_phase_map_stack_phase(m, f, 4, bias, &idx), UVS_PHASE_POLL_IO);
+	cr_expect_eq(idx, 2);
+	/* The wrong bias finds no uv_run frame. */
+	cr_expect_eq(uvs_phase_map_stack_phase(m, f, 4, 0, &idx), UVS_PHASE_NONE);
+	cr_expect_eq(idx, -1);
+
+	/* A nested uv_run (spawnSync's private loop) inside a timer: the outer loop decides. */
+	f[4].pc = bias + ret_of_call_to(m, "uv__run_timers");
+	f[5].pc = bias + 0x40;
+	cr_expect_eq(uvs_phase_map_stack_phase(m, f, 6, bias, &idx), UVS_PHASE_TIMERS);
+	cr_expect_eq(idx, 4);
+
+	/* Interrupted inside the inlined pending code: frame 0 counts as pc + 1. */
+	f[0].pc = bias + start_of_inlined(m, "uv__run_pending");
+	cr_expect_eq(uvs_phase_map_stack_phase(m, f, 1, bias, NULL), UVS_PHASE_PENDING);
+	f[0].pc = bias + start_of_inlined(m, "uv__run_closing_handles");
+	cr_expect_eq(uvs_phase_map_stack_phase(m, f, 1, bias, &idx), UVS_PHASE_CLOSE);
+	cr_expect_eq(idx, 0);
+	cr_expect_eq(uvs_phase_map_stack_phase(m, f, 0, bias, &idx), UVS_PHASE_NONE);
+	uvs_phase_map_free(m);
+}
