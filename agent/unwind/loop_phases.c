@@ -143,12 +143,15 @@ static int add_inlined_entries(struct uvs_phase_map *m, const struct uvs_func_dw
 	for (i = 0; i < d->ninlines; i++) {
 		const struct uvs_dwarf_inline *in = &d->inlines[i];
 		int phase = phase_of_function(in->name);
+		/* The DWARF may claim more than the symbol: keep what is in uv_run's code. */
+		uint64_t start = in->start > m->start ? in->start : m->start;
+		uint64_t end = in->end < m->end ? in->end : m->end;
 		struct uvs_phase_entry *e;
 
-		if (phase < 0)
+		if (phase < 0 || start >= end)
 			continue;
 		e = &m->entries[m->nentries++];
-		*e = (struct uvs_phase_entry){ .start = in->start, .end = in->end,
+		*e = (struct uvs_phase_entry){ .start = start, .end = end,
 					       .phase = phase, .kind = UVS_PHASE_ENTRY_INLINED,
 					       .source = UVS_PHASE_FROM_DWARF };
 		e->callee = strdup(in->name);
@@ -273,7 +276,7 @@ static int read_uv_run(struct uvs_elf *elf, const char *path, struct uvs_elf_sym
 	err = uvs_elf_find_function(elf, "uv_run", sym);
 	if (err)
 		return set_why(why, cap, err, "no uv_run symbol in %s: it does not hold libuv", path);
-	if (sym->size == 0 || sym->size > UV_RUN_BYTES_MAX)
+	if (sym->size == 0 || sym->size > UV_RUN_BYTES_MAX || sym->addr + sym->size < sym->addr)
 		return set_why(why, cap, -EINVAL, "uv_run in %s has an unlikely size (%llu bytes)",
 			       path, (unsigned long long)sym->size);
 	*code = malloc(sym->size);
