@@ -32,7 +32,7 @@ INCLUDES := -Iinclude \
 	    -Iagent \
 	    -I$(OUTPUT)
 # libdw: .eh_frame unwinding and libuv's DWARF; libiberty: the C++ demangler (static only).
-LIBS     := $(shell pkg-config --libs libbpf libelf libdw zlib 2>/dev/null || echo -lbpf -ldw -lelf -lz) \
+LIBS     := $(shell pkg-config --libs libbpf libelf libdw zlib capstone 2>/dev/null || echo -lbpf -ldw -lelf -lz -lcapstone) \
 	    -liberty -lm
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
@@ -117,14 +117,7 @@ tools: $(TEST_TOOLS)
 unit: $(UNIT_BIN) uvscope $(UNIT_FIXTURES)
 	$(Q)$(UNIT_ENV) $(UNIT_BIN) --jobs 2
 
-# The symbolizer on the command line (tests/tools/symbolize.c): the integration test and the
-# measurements of agent/symbols use it.
-SYMBOLIZE_TOOL := $(OUTPUT)/uvs-symbolize
-$(SYMBOLIZE_TOOL): tests/tools/symbolize.c $(LIB_OBJS) $(AGENT_HDRS)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) $(LIBS) -o $@
-
-integration: uvscope $(TEST_TOOLS) $(SYMBOLIZE_TOOL)
+integration: uvscope $(TEST_TOOLS)
 	$(Q)UVSCOPE=$(CURDIR)/uvscope $(NODE) --test --test-concurrency=1 tests/integration/
 
 # ---- demo and benchmark ---------------------------------------------------------------------

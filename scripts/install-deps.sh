@@ -27,6 +27,7 @@ packages=(
 	procps
 	linux-libc-dev   # asm/unistd_64.h: the syscall names the agent prints
 	strace           # tests: an independent count of the target's syscalls
+	bpftrace         # tests: an independent stack sampler (sampled loop phases, loop_phases.test.mjs)
 )
 # Node runs the demo app and the integration fixtures; install Debian's only if none is there.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

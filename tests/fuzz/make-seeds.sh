@@ -12,11 +12,14 @@
 #   perf_map/  perf map texts: node's kinds of line, overlapping ranges, a line without its end
 #   v8/        the mode byte alone (the valid synthetic heap as V8 11.3 and 13.6 lay it out), and
 #              random patches and a random raw image (see fuzz_v8.c)
+#   phase_map/ the miniature libuv (fake_libuv.c) without libc: inlined phases with DWARF 5
+#              call sites (-O2), no inlining and no call sites (-O0), DWARF 4 GNU call sites
 set -euo pipefail
 cd "$(dirname "$0")"
 src=../fixtures/elf
 out=corpus
-mkdir -p "$out/elf" "$out/proc" "$out/sock_diag" "$out/unwind" "$out/symtab" "$out/perf_map" "$out/v8"
+mkdir -p "$out/elf" "$out/proc" "$out/sock_diag" "$out/unwind" "$out/symtab" "$out/perf_map" "$out/v8" \
+	"$out/phase_map"
 printf '\x00' > "$out/v8/valid-11"
 printf '\x01' > "$out/v8/valid-13"
 { printf '\x00'; head -c 200 /dev/urandom; } > "$out/v8/patches-random"
@@ -35,6 +38,12 @@ cp "$out"/elf/* "$out/symtab/"
 printf '55d3a4b5c000 40 JS:*hot /app/x.js:3:10\n55d3a4b5c020 10 LazyCompile:~cold /app/y.js:1\n55d3a4b5c000 100 Builtin:ArgumentsAdaptorTrampoline\n' > "$out/perf_map/node-lines"
 printf '1000 1000 old\n1800 100 new\n1900 10 a\n1000 2000 all\n1fff 2 b\nzzz\n1000 0 z\n' > "$out/perf_map/overlaps"
 printf '1000 10 partial-line-without-newline' > "$out/perf_map/partial"
+
+gcc "${small[@]}" -g -fPIC -shared -O2 "$src/fake_libuv.c" -o "$out/phase_map/fake-libuv-O2.so"
+gcc "${small[@]}" -g -fPIC -shared -O0 "$src/fake_libuv.c" -o "$out/phase_map/fake-libuv-O0.so"
+gcc "${small[@]}" -gdwarf-4 -fPIC -shared -O2 "$src/fake_libuv.c" \
+	-o "$out/phase_map/fake-libuv-dwarf4.so"
+chmod -x "$out"/phase_map/*
 
 # A few kinds of maps line: cat's text, a library, the heap, the stack, an anonymous mapping.
 maps=$(cat /proc/self/maps)

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Child, fetchNodeOrSkip, nodeBin, nodeVersions, root, until } from './lib.mjs';
 
-const tool = path.join(root, '.output', 'uvs-symbolize');
+const tool = path.join(root, '.output', 'tools', 'symbolize');
 
 // A loop that says it is ready, and a hot function V8 compiles (and --perf-basic-prof logs).
 const PROGRAM = `

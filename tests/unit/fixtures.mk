@@ -24,6 +24,10 @@ $(ELF_FIX_DIR)/nobuildid: $(ELF_FIX_SRC)/prog.c $(ELF_FIX_DEPS)
 	$(Q)$(CC) -O0 -g -fPIE -pie -Wl,--build-id=none $< -o $@
 
 ELF_FIX_OBJS := nopie pie stripped libfixture.so
+# A miniature libuv (test_loop_phases.c): -O2 inlines pending and closing and emits DWARF 5 call
+# sites; -O0 inlines nothing and has no call sites; then without DWARF (.symtab kept), and
+# stripped to .dynsym as Debian ships libuv.so.1.
+FAKE_LIBUV_OBJS := fake-libuv.so fake-libuv-O0.so fake-libuv-nodebug.so fake-libuv-stripped.so
 UNIT_FIXTURES := $(addprefix $(ELF_FIX_DIR)/,$(ELF_FIX_OBJS) \
 			$(addsuffix .buildid,$(ELF_FIX_OBJS)) \
 			nopie.nm pie.nm libfixture.so.nm \
@@ -38,6 +42,8 @@ $(ELF_FIX_DIR)/cxx: $(ELF_FIX_SRC)/cxx.cc $(ELF_FIX_DEPS)
 
 $(ELF_FIX_DIR)/%.syms: $(ELF_FIX_DIR)/%
 	$(Q)readelf -sW -C $< > $@
+			truncated corrupt-shoff prog.o not-elf.txt fake-node \
+			$(FAKE_LIBUV_OBJS))
 
 $(ELF_FIX_DIR)/nopie: $(ELF_FIX_SRC)/prog.c $(ELF_FIX_DEPS)
 	$(call msg,FIXTURE,$@)
@@ -111,3 +117,23 @@ $(ELF_FIX_DIR)/chain.capture: $(ELF_FIX_DIR)/chain
 # The same chain through a signal handler (c called from on_signal, raised in b).
 $(ELF_FIX_DIR)/chain-signal.capture: $(ELF_FIX_DIR)/chain
 	$(Q)$< $@ $(ELF_FIX_DIR)/chain-signal.maps signal
+# Shared objects whose internals are hidden (the HIDDEN attribute), as in libuv.so.
+FAKE_LIBUV_CFLAGS := -g -fno-omit-frame-pointer -fPIC -shared -Wl,--build-id=sha1
+
+$(ELF_FIX_DIR)/fake-libuv.so: $(ELF_FIX_SRC)/fake_libuv.c $(ELF_FIX_DEPS)
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 $(FAKE_LIBUV_CFLAGS) $< -o $@
+
+$(ELF_FIX_DIR)/fake-libuv-O0.so: $(ELF_FIX_SRC)/fake_libuv.c $(ELF_FIX_DEPS)
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O0 $(FAKE_LIBUV_CFLAGS) $< -o $@
+
+$(ELF_FIX_DIR)/fake-libuv-nodebug.so: $(ELF_FIX_DIR)/fake-libuv.so
+	$(call msg,FIXTURE,$@)
+	$(Q)strip --strip-debug -o $@ $<
+
+$(ELF_FIX_DIR)/fake-libuv-stripped.so: $(ELF_FIX_DIR)/fake-libuv.so
+	$(call msg,FIXTURE,$@)
+	$(Q)strip -o $@ $<

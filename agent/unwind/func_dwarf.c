@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: MIT
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <errno.h>
+#include <gelf.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unwind/func_dwarf.h"
+#include "util/text.h"
+
+/*
+ * Bounds on what one function's DWARF may make us walk. uv_run in official node builds has
+ * about 150 DIEs, 20 call sites, 60 inlined ranges and nests 5 deep.
+ */
+#define WALK_DEPTH_MAX 32
+#define WALK_DIES_MAX 100000
+#define CALLS_MAX 1024
+#define INLINES_MAX 4096
+#define RANGES_PER_DIE_MAX 1024
+#define CUS_MAX 100000
+#define NAME_MAX_BYTES 128
+#define DEBUG_SECTIONS_MAX 64
+
+/* Where libdw keeps the .debug_* sections in memory: the bounds of the strings it returns. */
+struct debug_data {
+	const char *start[DEBUG_SECTIONS_MAX];
+	size_t size[DEBUG_SECTIONS_MAX];
+	size_t n;
+};
+
+struct walk {
+	struct uvs_func_dwarf *out;
+	const struct debug_data *debug;
+	size_t cap_calls, cap_inlines;
+	size_t dies;
+};
+
+
+/*
+ * libdw hands out a DW_FORM_string or strp name as a pointer into section data and does not
+ * check that a NUL ends it inside the section: a corrupt file can make it run off the end.
+ * The sections are the ones libdw loaded (elf_getdata returns the same buffers it holds).
+ */
+static void find_debug_data(Elf *elf, struct debug_data *dd)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx, n = 0;
+
+	dd->n = 0;
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return;
+	while ((scn = elf_nextscn(elf, scn)) && n++ < 65536 && dd->n < DEBUG_SECTIONS_MAX) {
+		const char *name;
+		Elf_Data *data;
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name || (strncmp(name, ".debug_", 7) && strncmp(name, ".zdebug_", 8)))
+			continue;
+		/* Only what libdw already read: reading anything more is not our business. */
+		data = elf_getdata(scn, NULL);
+		if (!data || !data->d_buf)
+			continue;
+		dd->start[dd->n] = data->d_buf;
+		dd->size[dd->n++] = data->d_size;
+	}
+}
+
+
+/* True when s lies in one of the debug sections and a NUL ends it there. */
+static bool bounded_string(const struct debug_data *dd, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < dd->n; i++) {
+		if (s >= dd->start[i] && s < dd->start[i] + dd->size[i])
+			return memchr(s, '\0', dd->start[i] + dd->size[i] - s) != NULL;
+	}
+	return false;
+}
+
+
+/* A copy of the DIE's name (following DW_AT_abstract_origin / specification), sanitized. */
+static char *die_name(const struct walk *w, Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *s;
+	char *copy;
+
+	if (!dwarf_attr_integrate(die, DW_AT_name, &attr))
+		return NULL;
+	s = dwarf_formstring(&attr);
+	if (!s || !bounded_string(w->debug, s))
+		return NULL;
+	copy = strndup(s, NAME_MAX_BYTES - 1);
+	if (copy)
+		uvs_sanitize(copy, NAME_MAX_BYTES);
+	return copy;
+}
+
+
+static int grow(void **arr, size_t *cap, size_t n, size_t elem, size_t max)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	if (n >= max)
+		return -E2BIG;
+	ncap = *cap ? *cap * 2 : 16;
+	if (ncap > max)
+		ncap = max;
+	p = realloc(*arr, ncap * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+
+/* The callee of a call site: DW_AT_call_origin (DWARF 5) or DW_AT_abstract_origin (GNU). */
+static char *call_site_callee(const struct walk *w, Dwarf_Die *site)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Die callee;
+
+	if (!dwarf_attr(site, DW_AT_call_origin, &attr) &&
+	    !dwarf_attr(site, DW_AT_abstract_origin, &attr))
+		return NULL;
+	if (!dwarf_formref_die(&attr, &callee))
+		return NULL;
+	return die_name(w, &callee);
+}
+
+
+static int add_call_site(struct walk *w, Dwarf_Die *site)
+{
+	struct uvs_func_dwarf *out = w->out;
+	Dwarf_Attribute attr;
+	Dwarf_Addr ret;
+	int err;
+
+	/* DWARF 5 names the return address; a GNU call site's low_pc is the return address. */
+	if (dwarf_attr(site, DW_AT_call_return_pc, &attr)) {
+		if (dwarf_formaddr(&attr, &ret) != 0)
+			return 0;
+	} else if (dwarf_lowpc(site, &ret) != 0) {
+		return 0;
+	}
+	/* A call's return address is past its first byte, at most at the function's end. */
+	if (ret <= out->low || ret > out->high)
+		return 0;
+	err = grow((void **)&out->calls, &w->cap_calls, out->ncalls, sizeof(*out->calls),
+		   CALLS_MAX);
+	if (err)
+		return err;
+	out->calls[out->ncalls].ret = ret;
+	out->calls[out->ncalls].callee = call_site_callee(w, site);
+	out->ncalls++;
+	return 0;
+}
+
+
+static int add_inline_range(struct walk *w, const char *name, Dwarf_Addr start, Dwarf_Addr end)
+{
+	struct uvs_func_dwarf *out = w->out;
+	char *copy;
+	int err;
+
+	if (start < out->low)
+		start = out->low;
+	if (end > out->high)
+		end = out->high;
+	if (start >= end)
+		return 0;
+	err = grow((void **)&out->inlines, &w->cap_inlines, out->ninlines, sizeof(*out->inlines),
+		   INLINES_MAX);
+	if (err)
+		return err;
+	copy = strdup(name);
+	if (!copy)
+		return -ENOMEM;
+	out->inlines[out->ninlines++] = (struct uvs_dwarf_inline){ start, end, copy };
+	return 0;
+}
+
+
+static int add_inlined(struct walk *w, Dwarf_Die *die)
+{
+	Dwarf_Addr base, start, end;
+	ptrdiff_t off = 0;
+	char *name = die_name(w, die);
+	int err = 0, n = 0;
+
+	if (!name)
+		return 0; /* an instance we cannot name cannot be a phase */
+	while ((off = dwarf_ranges(die, off, &base, &start, &end)) > 0) {
+		if (++n > RANGES_PER_DIE_MAX) {
+			err = -E2BIG;
+			break;
+		}
+		err = add_inline_range(w, name, start, end);
+		if (err)
+			break;
+	}
+	free(name);
+	return err;
+}
+
+
+static int walk_children(struct walk *w, Dwarf_Die *parent, int depth)
+{
+	Dwarf_Die child;
+	int err = 0, r;
+
+	if (depth > WALK_DEPTH_MAX)
+		return -E2BIG;
+	if (dwarf_child(parent, &child) != 0)
+		return 0;
+	do {
+		if (++w->dies > WALK_DIES_MAX)
+			return -E2BIG;
+		switch (dwarf_tag(&child)) {
+		case DW_TAG_call_site:
+		case DW_TAG_GNU_call_site:
+			err = add_call_site(w, &child);
+			break;
+		case DW_TAG_inlined_subroutine:
+			err = add_inlined(w, &child);
+			if (!err)
+				err = walk_children(w, &child, depth + 1);
+			break;
+		case DW_TAG_lexical_block:
+			err = walk_children(w, &child, depth + 1);
+			break;
+		default:
+			break;
+		}
+		if (err)
+			return err;
+		r = dwarf_siblingof(&child, &child);
+	} while (r == 0);
+	return r < 0 ? -EINVAL : 0;
+}
+
+
+/* The CU holding entry: from .debug_aranges, else by asking each CU (bounded). */
+static bool find_cu(Dwarf *dw, uint64_t entry, Dwarf_Die *cu)
+{
+	Dwarf_Off off = 0, next;
+	size_t hsize;
+	int n = 0;
+
+	if (dwarf_addrdie(dw, entry, cu))
+		return true;
+	while (n++ < CUS_MAX && dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		if (dwarf_offdie(dw, off + hsize, cu) && dwarf_haspc(cu, entry) > 0)
+			return true;
+		off = next;
+	}
+	return false;
+}
+
+
+/* The concrete DW_TAG_subprogram (a direct child of the CU) whose entry is at entry. */
+static bool find_subprogram(Dwarf_Die *cu, uint64_t entry, Dwarf_Die *fn)
+{
+	Dwarf_Addr lo;
+	int n = 0;
+
+	if (dwarf_child(cu, fn) != 0)
+		return false;
+	do {
+		if (dwarf_tag(fn) == DW_TAG_subprogram && dwarf_lowpc(fn, &lo) == 0 && lo == entry)
+			return true;
+	} while (++n < WALK_DIES_MAX && dwarf_siblingof(fn, fn) == 0);
+	return false;
+}
+
+
+static int read_function(Dwarf *dw, const struct debug_data *dd, uint64_t entry,
+			 struct uvs_func_dwarf *out)
+{
+	struct walk w = { .out = out, .debug = dd };
+	Dwarf_Addr high;
+	Dwarf_Die cu, fn;
+
+	if (!find_cu(dw, entry, &cu) || !find_subprogram(&cu, entry, &fn))
+		return -ENODATA;
+	/* A function split into hot and cold parts has DW_AT_ranges: keep the hot part. */
+	if (dwarf_highpc(&fn, &high) != 0) {
+		Dwarf_Addr base, start, end;
+
+		if (dwarf_ranges(&fn, 0, &base, &start, &end) <= 0 || start != entry)
+			return -EINVAL;
+		high = end;
+	}
+	if (high <= entry)
+		return -EINVAL;
+	out->low = entry;
+	out->high = high;
+	return walk_children(&w, &fn, 0);
+}
+
+
+int uvs_func_dwarf_read(int fd, uint64_t entry, struct uvs_func_dwarf *out)
+{
+	struct debug_data dd;
+	Dwarf *dw;
+	Elf *elf;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf)
+		return -EINVAL;
+	dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+	if (!dw) {
+		elf_end(elf);
+		return -ENODATA;
+	}
+	find_debug_data(elf, &dd);
+	err = read_function(dw, &dd, entry, out);
+	dwarf_end(dw);
+	elf_end(elf);
+	if (err)
+		uvs_func_dwarf_release(out);
+	return err;
+}
+
+
+void uvs_func_dwarf_release(struct uvs_func_dwarf *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->ncalls; i++)
+		free(d->calls[i].callee);
+	for (i = 0; i < d->ninlines; i++)
+		free(d->inlines[i].name);
+	free(d->calls);
+	free(d->inlines);
+	memset(d, 0, sizeof(*d));
+}
