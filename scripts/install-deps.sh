@@ -18,6 +18,7 @@ packages=(
 	protobuf-c-compiler  # generates the pprof encoder from proto/profile.proto at build time
 	golang-go        # tests: `go tool pprof` reads the pprof output back (independent decoder)
 	libcriterion-dev # unit tests
+	libxml2-dev      # unit tests: the SVG flame graph must parse as XML (libxml2)
 	pkg-config
 	make
 	gcc

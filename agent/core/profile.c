@@ -339,3 +339,19 @@ const char *uvs_frame_text(const struct uvs_frame *f, char *buf, size_t cap)
 	uvs_sanitize(buf, cap);
 	return buf;
 }
+
+
+const char *uvs_sample_state_name(enum uvs_sample_state state)
+{
+	switch (state) {
+	case UVS_STATE_CPU:
+		return "cpu";
+	case UVS_STATE_LOOP_BUSY:
+		return "loop_busy";
+	case UVS_STATE_LOOP_IDLE:
+		return "loop_idle";
+	case UVS_STATE_OFF_CPU:
+		return "off_cpu";
+	}
+	return "unknown";
+}

@@ -42,6 +42,9 @@ enum uvs_sample_state {
 	UVS_STATE_OFF_CPU,   /* asleep (a read of a blocked thread's stack) */
 };
 
+/* "cpu", "loop_busy", "loop_idle", "off_cpu" ("unknown" out of range): label values in outputs. */
+const char *uvs_sample_state_name(enum uvs_sample_state state);
+
 struct uvs_sample_labels {
 	int tid;
 	enum uvs_role role;
