@@ -11,7 +11,7 @@
 
 #define FIXTURE_PERIOD_NS 10101010ull /* 99 Hz */
 #define FIXTURE_TOTAL 20096            /* samples */
-#define FIXTURE_ENTRIES 11             /* (stack, labels) pairs */
+#define FIXTURE_ENTRIES 10             /* (stack, labels) pairs */
 #define FIXTURE_FOLDED_LINES 8         /* distinct stack texts */
 #define FIXTURE_BUSY_SAMPLES 57        /* busyLoop: 50 on the main loop + 7 on a Worker */
 #define FIXTURE_HOSTILE_NAME "evil<script>&\"'; \n x\xff\xfe\xce\xbb\xc3\xa9"
