@@ -138,6 +138,15 @@ demo:
 bench: uvscope
 	$(Q)scripts/bench.sh
 
+# What adding samples to a profile costs (bench/profile_add.c); not part of make bench.
+.PHONY: bench-profile
+bench-profile: $(OUTPUT)/profile-bench
+	$(Q)$<
+
+$(OUTPUT)/profile-bench: bench/profile_add.c $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $^ $(LIBS) -o $@
+
 .PHONY: clean
 clean:
 	$(Q)rm -rf $(OUTPUT) uvscope
