@@ -127,7 +127,7 @@ test: unit unit-sanitize integration
 unit: $(UNIT_BIN) uvscope $(UNIT_FIXTURES)
 	$(Q)$(UNIT_ENV) $(UNIT_BIN) --jobs 2
 
-integration: uvscope
+integration: uvscope $(OUTPUT)/flame-sample
 	$(Q)UVSCOPE=$(CURDIR)/uvscope $(NODE) --test --test-concurrency=1 tests/integration/
 
 # ---- demo and benchmark ---------------------------------------------------------------------
@@ -144,6 +144,11 @@ bench-profile: $(OUTPUT)/profile-bench
 	$(Q)$<
 
 $(OUTPUT)/profile-bench: bench/profile_add.c $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $^ $(LIBS) -o $@
+
+# A hand-built profile in every flame format, for tests/integration/flame_svg.test.mjs.
+$(OUTPUT)/flame-sample: tests/flame/flame_sample.c $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $^ $(LIBS) -o $@
 

@@ -153,7 +153,7 @@ static void put_fill(FILE *out, enum uvs_frame_kind kind, const char *name, bool
 			r = 70 + 40 * v, g = 190 + 45 * v, b = 190 + 45 * v;
 			break;
 		case UVS_FRAME_NATIVE:
-			r = 205 + 50 * v, g = 90 + 90 * v, b = 40 + 30 * v;
+			r = 200 + 55 * v, g = 70 + 60 * v, b = 60 + 40 * v;
 			break;
 		case UVS_FRAME_KERNEL:
 			r = 220 + 35 * v, g = 150 + 40 * v, b = 30 + 25 * v;
