@@ -30,14 +30,13 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-
 int main(void)
 {
 	static struct uvs_frame frames[NFRAMES];
 	static char names[NFRAMES][48];
 	static int32_t stacks[NSTACKS][DEPTH];
 	struct uvs_profile *p = uvs_profile_new(10101010);
-	struct uvs_sample_labels l = { 0 };
+	struct uvs_sample_labels l = {0};
 	int32_t ids[DEPTH];
 	double t0, t1;
 	size_t i, j;
@@ -45,9 +44,9 @@ int main(void)
 	srand(42);
 	for (i = 0; i < NFRAMES; i++) {
 		snprintf(names[i], sizeof(names[i]), "someModule.handler_number_%zu", i);
-		frames[i] = (struct uvs_frame){ i % 3 == 0 ? UVS_FRAME_JS : UVS_FRAME_NATIVE,
-						names[i], "/srv/app/node_modules/x/index.js",
-						(uint32_t)i };
+		frames[i] =
+		    (struct uvs_frame){i % 3 == 0 ? UVS_FRAME_JS : UVS_FRAME_NATIVE, names[i],
+				       "/srv/app/node_modules/x/index.js", (uint32_t)i};
 		if (uvs_profile_frame(p, &frames[i]) != (int32_t)i)
 			return 1;
 	}

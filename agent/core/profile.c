@@ -68,7 +68,6 @@ static int grow(void *arr, size_t *cap, size_t n, size_t more, size_t size)
 	return 0;
 }
 
-
 struct uvs_profile *uvs_profile_new(uint64_t period_ns)
 {
 	struct uvs_profile *p = calloc(1, sizeof(*p));
@@ -78,7 +77,6 @@ struct uvs_profile *uvs_profile_new(uint64_t period_ns)
 	p->period_ns = period_ns;
 	return p;
 }
-
 
 void uvs_profile_free(struct uvs_profile *p)
 {
@@ -100,7 +98,6 @@ void uvs_profile_free(struct uvs_profile *p)
 	free(p);
 }
 
-
 static uint64_t hash_string(uint64_t h, const char *s)
 {
 	/* A NULL file and an empty one differ: the length word keeps them apart. */
@@ -110,7 +107,6 @@ static uint64_t hash_string(uint64_t h, const char *s)
 	return uvs_hash_word(uvs_hash_bytes(h, s, n), n);
 }
 
-
 static uint64_t frame_hash(const struct uvs_frame *f)
 {
 	uint64_t h = uvs_hash_word(UVS_HASH_SEED, ((uint64_t)f->kind << 32) | f->line);
@@ -119,12 +115,10 @@ static uint64_t frame_hash(const struct uvs_frame *f)
 	return uvs_hash_final(hash_string(h, f->file));
 }
 
-
 static bool same_string(const char *a, const char *b)
 {
 	return a == b || (a && b && strcmp(a, b) == 0);
 }
-
 
 static bool frame_eq(const void *ctx, uint32_t id, const void *key)
 {
@@ -134,7 +128,6 @@ static bool frame_eq(const void *ctx, uint32_t id, const void *key)
 	return a->kind == b->kind && a->line == b->line && same_string(a->name, b->name) &&
 	       same_string(a->file, b->file);
 }
-
 
 int32_t uvs_profile_frame(struct uvs_profile *p, const struct uvs_frame *f)
 {
@@ -172,7 +165,6 @@ nomem:
 	return -1;
 }
 
-
 struct stack_key {
 	const int32_t *frames;
 	size_t n;
@@ -184,14 +176,14 @@ static bool stack_eq(const void *ctx, uint32_t id, const void *key)
 	const struct stored_stack *s = &p->stacks[id];
 	const struct stack_key *k = key;
 
-	return s->n == k->n && memcmp(p->frame_ids + s->off, k->frames, k->n * sizeof(int32_t)) == 0;
+	return s->n == k->n &&
+	       memcmp(p->frame_ids + s->off, k->frames, k->n * sizeof(int32_t)) == 0;
 }
-
 
 /* The id of the stack frames[0..n), interned. -ENOMEM or the id. */
 static int64_t intern_stack(struct uvs_profile *p, const int32_t *frames, size_t n)
 {
-	struct stack_key key = { frames, n };
+	struct stack_key key = {frames, n};
 	uint64_t h = UVS_HASH_SEED;
 	int64_t id;
 	size_t i, slot;
@@ -209,20 +201,18 @@ static int64_t intern_stack(struct uvs_profile *p, const int32_t *frames, size_t
 	    grow(&p->stacks, &p->stacks_cap, p->nstacks, 1, sizeof(*p->stacks)))
 		return -ENOMEM;
 	memcpy(p->frame_ids + p->nframe_ids, frames, n * sizeof(int32_t));
-	p->stacks[p->nstacks] = (struct stored_stack){ .off = (uint32_t)p->nframe_ids,
-						       .n = (uint32_t)n };
+	p->stacks[p->nstacks] =
+	    (struct stored_stack){.off = (uint32_t)p->nframe_ids, .n = (uint32_t)n};
 	p->nframe_ids += n;
 	uvs_id_table_insert(&p->stack_index, slot, h, (uint32_t)p->nstacks);
 	return (int64_t)p->nstacks++;
 }
-
 
 static bool same_labels(const struct uvs_sample_labels *a, const struct uvs_sample_labels *b)
 {
 	return a->tid == b->tid && a->role == b->role && a->state == b->state &&
 	       a->phase == b->phase;
 }
-
 
 static bool entry_eq(const void *ctx, uint32_t id, const void *key)
 {
@@ -232,11 +222,10 @@ static bool entry_eq(const void *ctx, uint32_t id, const void *key)
 	return a->stack == b->stack && same_labels(&a->labels, &b->labels);
 }
 
-
 int uvs_profile_add(struct uvs_profile *p, const int32_t *frames, size_t n,
 		    const struct uvs_sample_labels *l, uint64_t count, uint64_t weight_ns)
 {
-	struct stored_entry key = { .labels = *l };
+	struct stored_entry key = {.labels = *l};
 	uint64_t h;
 	int64_t stack, id;
 	size_t i, slot;
@@ -270,24 +259,20 @@ int uvs_profile_add(struct uvs_profile *p, const int32_t *frames, size_t n,
 	return 0;
 }
 
-
 size_t uvs_profile_nframes(const struct uvs_profile *p)
 {
 	return p->nframes;
 }
-
 
 const struct uvs_frame *uvs_profile_frame_at(const struct uvs_profile *p, int32_t id)
 {
 	return id >= 0 && (size_t)id < p->nframes ? &p->frames[id] : NULL;
 }
 
-
 size_t uvs_profile_nentries(const struct uvs_profile *p)
 {
 	return p->nentries;
 }
-
 
 void uvs_profile_entry_at(const struct uvs_profile *p, size_t i, struct uvs_profile_entry *out)
 {
@@ -308,18 +293,15 @@ void uvs_profile_entry_at(const struct uvs_profile *p, size_t i, struct uvs_prof
 	out->weight_ns = e->weight_ns;
 }
 
-
 uint64_t uvs_profile_period_ns(const struct uvs_profile *p)
 {
 	return p->period_ns;
 }
 
-
 uint64_t uvs_profile_total_samples(const struct uvs_profile *p)
 {
 	return p->total_samples;
 }
-
 
 const char *uvs_frame_text(const struct uvs_frame *f, char *buf, size_t cap)
 {
@@ -339,7 +321,6 @@ const char *uvs_frame_text(const struct uvs_frame *f, char *buf, size_t cap)
 	uvs_sanitize(buf, cap);
 	return buf;
 }
-
 
 const char *uvs_sample_state_name(enum uvs_sample_state state)
 {

@@ -14,7 +14,6 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
-
 enum uvs_flame_format uvs_flame_format_from_path(const char *path)
 {
 	if (ends_with(path, ".folded") || ends_with(path, ".txt"))
@@ -26,7 +25,6 @@ enum uvs_flame_format uvs_flame_format_from_path(const char *path)
 	return UVS_FLAME_UNKNOWN;
 }
 
-
 enum uvs_flame_format uvs_flame_format_from_name(const char *name)
 {
 	if (strcmp(name, "folded") == 0)
@@ -37,7 +35,6 @@ enum uvs_flame_format uvs_flame_format_from_name(const char *name)
 		return UVS_FLAME_PPROF;
 	return UVS_FLAME_UNKNOWN;
 }
-
 
 int uvs_flame_write(FILE *out, enum uvs_flame_format f, const struct uvs_profile *p,
 		    const struct uvs_flame_info *info)

@@ -15,15 +15,15 @@
 enum uvs_flame_format {
 	UVS_FLAME_UNKNOWN = 0,
 	UVS_FLAME_FOLDED, /* .folded (also .txt): flamegraph.pl, inferno, speedscope */
-	UVS_FLAME_SVG,    /* .svg: open in a browser */
+	UVS_FLAME_SVG,	  /* .svg: open in a browser */
 	UVS_FLAME_PPROF,  /* .pb.gz, .pprof: go tool pprof, Pyroscope, Grafana */
 };
 
 /* What the profile does not say about itself; every field may be left zero. */
 struct uvs_flame_info {
-	const char *title;    /* SVG: the heading, e.g. "uvscope flame: pid 4242, cpu, 30 s" */
-	int64_t time_ns;      /* pprof: wall-clock start (CLOCK_REALTIME), 0 if unknown */
-	int64_t duration_ns;  /* pprof: how long sampling ran */
+	const char *title;   /* SVG: the heading, e.g. "uvscope flame: pid 4242, cpu, 30 s" */
+	int64_t time_ns;     /* pprof: wall-clock start (CLOCK_REALTIME), 0 if unknown */
+	int64_t duration_ns; /* pprof: how long sampling ran */
 };
 
 /* The format a file name asks for, by its ending; UVS_FLAME_UNKNOWN for any other. */

@@ -38,7 +38,6 @@ static bool string_eq(const void *ctx, uint32_t id, const void *key)
 	return strcmp(((const struct strings *)ctx)->s[id], key) == 0;
 }
 
-
 /* The index of s in the table, added if new (a sanitized copy). -1 on ENOMEM. */
 static int64_t intern(struct strings *t, const char *s)
 {
@@ -71,7 +70,6 @@ static int64_t intern(struct strings *t, const char *s)
 	return (int64_t)t->n++;
 }
 
-
 static void strings_free(struct strings *t)
 {
 	size_t i;
@@ -81,7 +79,6 @@ static void strings_free(struct strings *t)
 	free(t->s);
 	uvs_id_table_free(&t->index);
 }
-
 
 /* Everything the Profile message points to, allocated together and freed together. */
 struct pprof_build {
@@ -116,7 +113,6 @@ static void build_free(struct pprof_build *b)
 	free(b->values);
 }
 
-
 /* Interns s, or makes the build fail: *failed is set on ENOMEM. */
 static int64_t str(struct pprof_build *b, const char *s, bool *failed)
 {
@@ -129,7 +125,6 @@ static int64_t str(struct pprof_build *b, const char *s, bool *failed)
 	return i;
 }
 
-
 static void value_type(struct pprof_build *b, ValueType *v, const char *type, const char *unit,
 		       bool *failed)
 {
@@ -137,7 +132,6 @@ static void value_type(struct pprof_build *b, ValueType *v, const char *type, co
 	v->type = str(b, type, failed);
 	v->unit = str(b, unit, failed);
 }
-
 
 /*
  * One function and one location per frame of the profile, ids frame id + 1, all in the one
@@ -153,8 +147,8 @@ static int fill_frames(struct pprof_build *b, const struct uvs_profile *p, bool 
 	b->location_ptrs = calloc(n + 1, sizeof(*b->location_ptrs));
 	b->lines = calloc(n + 1, sizeof(*b->lines));
 	b->line_ptrs = calloc(n + 1, sizeof(*b->line_ptrs));
-	if (!b->functions || !b->function_ptrs || !b->locations || !b->location_ptrs ||
-	    !b->lines || !b->line_ptrs)
+	if (!b->functions || !b->function_ptrs || !b->locations || !b->location_ptrs || !b->lines ||
+	    !b->line_ptrs)
 		return -ENOMEM;
 
 	perftools__profiles__mapping__init(&b->mapping);
@@ -197,7 +191,6 @@ static int fill_frames(struct pprof_build *b, const struct uvs_profile *p, bool 
 	return 0;
 }
 
-
 static void str_label(struct pprof_build *b, Label *l, const char *key, const char *value,
 		      bool *failed)
 {
@@ -205,7 +198,6 @@ static void str_label(struct pprof_build *b, Label *l, const char *key, const ch
 	l->key = str(b, key, failed);
 	l->str = str(b, value, failed);
 }
-
 
 /* Labels of one sample into l[]; returns how many. */
 static size_t fill_labels(struct pprof_build *b, Label *l, const struct uvs_sample_labels *sl,
@@ -222,7 +214,6 @@ static size_t fill_labels(struct pprof_build *b, Label *l, const struct uvs_samp
 		str_label(b, &l[n++], "phase", uvs_phase_name(sl->phase), failed);
 	return n;
 }
-
 
 /* One sample per entry of the profile: its locations leaf first, its two values, its labels. */
 static int fill_samples(struct pprof_build *b, const struct uvs_profile *p, bool *failed)
@@ -270,7 +261,6 @@ static int fill_samples(struct pprof_build *b, const struct uvs_profile *p, bool
 	return 0;
 }
 
-
 static int fill(struct pprof_build *b, const struct uvs_profile *p,
 		const struct uvs_flame_info *info)
 {
@@ -298,12 +288,11 @@ static int fill(struct pprof_build *b, const struct uvs_profile *p,
 	return 0;
 }
 
-
 /* data[0..len) into out, gzip-compressed. */
 static int write_gzip(FILE *out, const uint8_t *data, size_t len)
 {
 	unsigned char chunk[65536];
-	z_stream z = { 0 };
+	z_stream z = {0};
 	int ret;
 
 	/* 15 + 16: the largest window, with a gzip header and trailer instead of zlib's. */
@@ -319,9 +308,8 @@ static int write_gzip(FILE *out, const uint8_t *data, size_t len)
 			z.next_out = chunk;
 			z.avail_out = sizeof(chunk);
 			ret = deflate(&z, len ? Z_NO_FLUSH : Z_FINISH);
-			if (ret == Z_STREAM_ERROR ||
-			    fwrite(chunk, 1, sizeof(chunk) - z.avail_out, out) !=
-				    sizeof(chunk) - z.avail_out) {
+			if (ret == Z_STREAM_ERROR || fwrite(chunk, 1, sizeof(chunk) - z.avail_out,
+							    out) != sizeof(chunk) - z.avail_out) {
 				deflateEnd(&z);
 				return -EIO;
 			}
@@ -331,11 +319,9 @@ static int write_gzip(FILE *out, const uint8_t *data, size_t len)
 	return ret == Z_STREAM_END ? 0 : -EIO;
 }
 
-
-int uvs_flame_pprof_write(FILE *out, const struct uvs_profile *p,
-			  const struct uvs_flame_info *info)
+int uvs_flame_pprof_write(FILE *out, const struct uvs_profile *p, const struct uvs_flame_info *info)
 {
-	struct pprof_build b = { 0 };
+	struct pprof_build b = {0};
 	uint8_t *packed = NULL;
 	size_t len;
 	int err;

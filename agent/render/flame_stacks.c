@@ -27,7 +27,6 @@ static char *frame_name(const struct uvs_frame *f, enum uvs_flame_naming naming)
 	return strdup(buf);
 }
 
-
 struct named_frame {
 	const char *text;
 	int kind; /* 0 when kinds are merged */
@@ -41,7 +40,6 @@ static int compare_named(const void *a, const void *b)
 
 	return c ? c : x->kind - y->kind;
 }
-
 
 /*
  * Names every frame of p and gives equal names one key, in sorted order: key_of[id] is the
@@ -65,9 +63,8 @@ static int assign_keys(struct uvs_flame_stacks *s, const struct uvs_profile *p,
 		names[i] = frame_name(f, naming);
 		if (!names[i])
 			goto out;
-		named[i] = (struct named_frame){ names[i],
-						 naming == UVS_FLAME_DISPLAY_NAMES ? (int)f->kind : 0,
-						 (uint32_t)i };
+		named[i] = (struct named_frame){
+		    names[i], naming == UVS_FLAME_DISPLAY_NAMES ? (int)f->kind : 0, (uint32_t)i};
 	}
 	qsort(named, n, sizeof(*named), compare_named);
 	for (i = 0; i < n; i++) {
@@ -88,7 +85,6 @@ out:
 	return err;
 }
 
-
 /* Orders stacks by their keys (the keys array they point into is ctx); a prefix goes first. */
 static int compare_stacks(const void *a, const void *b, void *ctx)
 {
@@ -105,7 +101,6 @@ static int compare_stacks(const void *a, const void *b, void *ctx)
 	return x->n < y->n ? -1 : x->n > y->n;
 }
 
-
 /* Sorts the stacks and sums equal neighbours into one. */
 static void sort_and_merge(struct uvs_flame_stacks *s)
 {
@@ -121,11 +116,11 @@ static void sort_and_merge(struct uvs_flame_stacks *s)
 	s->nstacks = out;
 }
 
-
 int uvs_flame_stacks_build(struct uvs_flame_stacks *s, const struct uvs_profile *p,
 			   enum uvs_flame_naming naming)
 {
-	size_t nentries = uvs_profile_nentries(p), nframes = uvs_profile_nframes(p), i, j, nkeys = 0;
+	size_t nentries = uvs_profile_nentries(p), nframes = uvs_profile_nframes(p), i, j,
+	       nkeys = 0;
 	uint32_t *key_of = calloc(nframes ? nframes : 1, sizeof(*key_of));
 	struct uvs_profile_entry e;
 	int err = -ENOMEM;
@@ -146,7 +141,7 @@ int uvs_flame_stacks_build(struct uvs_flame_stacks *s, const struct uvs_profile 
 		uvs_profile_entry_at(p, i, &e);
 		if (!e.count)
 			continue;
-		s->stacks[s->nstacks++] = (struct uvs_flame_stack){ nkeys, e.nframes, e.count };
+		s->stacks[s->nstacks++] = (struct uvs_flame_stack){nkeys, e.nframes, e.count};
 		for (j = 0; j < e.nframes; j++)
 			s->keys[nkeys++] = key_of[e.frames[j]];
 		s->total += e.count;
@@ -159,7 +154,6 @@ out:
 		uvs_flame_stacks_free(s);
 	return err;
 }
-
 
 void uvs_flame_stacks_free(struct uvs_flame_stacks *s)
 {

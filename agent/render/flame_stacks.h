@@ -22,12 +22,13 @@ enum uvs_flame_naming {
 	 * for the kernel. Frames of different kinds with the same name are one frame.
 	 */
 	UVS_FLAME_FOLDED_NAMES,
-	/* uvs_frame_text() as it is; frames of different kinds stay apart (they differ in colour). */
+	/* uvs_frame_text() as it is; frames of different kinds stay apart (they differ in colour).
+	 */
 	UVS_FLAME_DISPLAY_NAMES,
 };
 
 struct uvs_flame_stack {
-	size_t off;     /* its frames are keys[off .. off + n), root first */
+	size_t off; /* its frames are keys[off .. off + n), root first */
 	size_t n;
 	uint64_t count; /* samples */
 };
@@ -40,7 +41,7 @@ struct uvs_flame_stacks {
 	uint32_t *keys;
 	struct uvs_flame_stack *stacks; /* sorted by their keys, no two equal */
 	size_t nstacks;
-	uint64_t total;                 /* samples of all stacks */
+	uint64_t total; /* samples of all stacks */
 };
 
 /* Fills s from p (stacks with no samples are left out). Returns 0 or -ENOMEM. */

@@ -16,18 +16,18 @@
 #include "util/hash.h"
 #include "util/text.h"
 
-#define PAD 10          /* pixels left and right of the frames */
-#define FRAME_H 16      /* pixels per stack level */
-#define TOP 36          /* title and buttons */
-#define BOTTOM 30       /* the details line */
+#define PAD 10	   /* pixels left and right of the frames */
+#define FRAME_H 16 /* pixels per stack level */
+#define TOP 36	   /* title and buttons */
+#define BOTTOM 30  /* the details line */
 #define FONT_PX 12
-#define CHAR_W 7.22     /* width of a 12 px monospace character, for fitting labels */
+#define CHAR_W 7.22	    /* width of a 12 px monospace character, for fitting labels */
 #define ROOT_KEY UINT32_MAX /* the "all" frame under every stack */
 
 struct box {
 	uint64_t start; /* first sample */
-	uint64_t n;     /* samples */
-	uint32_t key;   /* the frame's key in the stacks, or ROOT_KEY */
+	uint64_t n;	/* samples */
+	uint32_t key;	/* the frame's key in the stacks, or ROOT_KEY */
 	uint32_t depth; /* 0: the root */
 };
 
@@ -51,12 +51,11 @@ static int add_box(struct layout *l, uint32_t key, uint32_t depth, uint64_t star
 		l->boxes = b;
 		l->cap = cap;
 	}
-	l->boxes[l->n++] = (struct box){ start, end - start, key, depth };
+	l->boxes[l->n++] = (struct box){start, end - start, key, depth};
 	if (depth > l->max_depth)
 		l->max_depth = depth;
 	return 0;
 }
-
 
 /*
  * The boxes of sorted stacks: a frame opens where a stack first differs from the previous one
@@ -84,7 +83,8 @@ static int lay_out(struct layout *l, const struct uvs_flame_stacks *s)
 		       s->keys[prev->off + common] == s->keys[st->off + common])
 			common++;
 		for (d = prev ? prev->n : 0; d > common && !err; d--)
-			err = add_box(l, s->keys[prev->off + d - 1], (uint32_t)d, open_at[d - 1], x);
+			err =
+			    add_box(l, s->keys[prev->off + d - 1], (uint32_t)d, open_at[d - 1], x);
 		for (d = common; d < st->n; d++)
 			open_at[d] = x;
 		x += st->count;
@@ -97,7 +97,6 @@ static int lay_out(struct layout *l, const struct uvs_flame_stacks *s)
 	free(open_at);
 	return err;
 }
-
 
 /*
  * Writes s XML-escaped; at most max_chars characters, the last two of them ".." when cut
@@ -124,22 +123,33 @@ static void put_xml(FILE *out, const char *str, size_t max_chars)
 			continue;
 		}
 		switch (s[i]) {
-		case '&': fputs("&amp;", out); break;
-		case '<': fputs("&lt;", out); break;
-		case '>': fputs("&gt;", out); break;
-		case '"': fputs("&quot;", out); break;
-		case '\'': fputs("&apos;", out); break;
-		default: fwrite(s + i, 1, len, out);
+		case '&':
+			fputs("&amp;", out);
+			break;
+		case '<':
+			fputs("&lt;", out);
+			break;
+		case '>':
+			fputs("&gt;", out);
+			break;
+		case '"':
+			fputs("&quot;", out);
+			break;
+		case '\'':
+			fputs("&apos;", out);
+			break;
+		default:
+			fwrite(s + i, 1, len, out);
 		}
 	}
 }
 
-
 /* A colour for a frame: the hue by kind, the shade from the name (stable across graphs). */
 static void put_fill(FILE *out, enum uvs_frame_kind kind, const char *name, bool root)
 {
-	double v = (double)(uvs_hash_final(uvs_hash_bytes(UVS_HASH_SEED, name, strlen(name))) %
-			    1000) / 1000.0;
+	double v =
+	    (double)(uvs_hash_final(uvs_hash_bytes(UVS_HASH_SEED, name, strlen(name))) % 1000) /
+	    1000.0;
 	int r, g, b;
 
 	if (root) {
@@ -171,7 +181,6 @@ static void put_fill(FILE *out, enum uvs_frame_kind kind, const char *name, bool
 	fprintf(out, "rgb(%d,%d,%d)", r, g, b);
 }
 
-
 static void put_box(FILE *out, const struct box *bx, const struct uvs_flame_stacks *s,
 		    uint32_t height)
 {
@@ -197,52 +206,53 @@ static void put_box(FILE *out, const struct box *bx, const struct uvs_flame_stac
 	fputs("</text></g>\n", out);
 }
 
-
 static void put_header(FILE *out, const struct uvs_flame_info *info, uint64_t total,
 		       uint32_t height)
 {
 	const char *title = info && info->title ? info->title : "Flame graph";
 
-	fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
-		     "<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-		     "height=\"%" PRIu32 "\" viewBox=\"0 0 %d %" PRIu32 "\" data-total=\"%" PRIu64
-		     "\" data-pad=\"%d\" data-char-width=\"%.2f\">\n",
+	fprintf(out,
+		"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
+		"<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+		"height=\"%" PRIu32 "\" viewBox=\"0 0 %d %" PRIu32 "\" data-total=\"%" PRIu64
+		"\" data-pad=\"%d\" data-char-width=\"%.2f\">\n",
 		UVS_FLAME_SVG_WIDTH, height, UVS_FLAME_SVG_WIDTH, height, total, PAD, CHAR_W);
 	fputs("<title>", out);
 	put_xml(out, title, SIZE_MAX);
 	fprintf(out, " (%" PRIu64 " samples)</title>\n", total);
-	fprintf(out, "<style>\n"
-		     "text { font-family: monospace; font-size: %dpx; fill: #000; }\n"
-		     "#frames text { pointer-events: none; }\n"
-		     "#frames g { cursor: pointer; }\n"
-		     "#frames g:hover rect { stroke: #000; stroke-width: 0.6; }\n"
-		     ".button { cursor: pointer; fill: #335; }\n"
-		     ".button:hover { text-decoration: underline; }\n"
-		     "</style>\n",
+	fprintf(out,
+		"<style>\n"
+		"text { font-family: monospace; font-size: %dpx; fill: #000; }\n"
+		"#frames text { pointer-events: none; }\n"
+		"#frames g { cursor: pointer; }\n"
+		"#frames g:hover rect { stroke: #000; stroke-width: 0.6; }\n"
+		".button { cursor: pointer; fill: #335; }\n"
+		".button:hover { text-decoration: underline; }\n"
+		"</style>\n",
 		FONT_PX);
 	fprintf(out, "<script><![CDATA[\n%s]]></script>\n", uvs_flame_svg_script);
-	fprintf(out, "<rect width=\"100%%\" height=\"100%%\" fill=\"#f8f8f4\"/>\n"
-		     "<text id=\"title\" x=\"%d\" y=\"22\" text-anchor=\"middle\" "
-		     "style=\"font-size: 16px\">",
+	fprintf(out,
+		"<rect width=\"100%%\" height=\"100%%\" fill=\"#f8f8f4\"/>\n"
+		"<text id=\"title\" x=\"%d\" y=\"22\" text-anchor=\"middle\" "
+		"style=\"font-size: 16px\">",
 		UVS_FLAME_SVG_WIDTH / 2);
 	put_xml(out, title, SIZE_MAX);
 	fprintf(out, " (%" PRIu64 " samples)</text>\n", total);
-	fprintf(out, "<text id=\"reset\" class=\"button\" x=\"%d\" y=\"22\" "
-		     "style=\"display: none\">Reset Zoom</text>\n"
-		     "<text id=\"search\" class=\"button\" x=\"%d\" y=\"22\" "
-		     "text-anchor=\"end\">Search</text>\n"
-		     "<text id=\"details\" x=\"%d\" y=\"%" PRIu32 "\"> </text>\n"
-		     "<text id=\"matched\" x=\"%d\" y=\"%" PRIu32 "\" text-anchor=\"end\"> </text>\n",
+	fprintf(out,
+		"<text id=\"reset\" class=\"button\" x=\"%d\" y=\"22\" "
+		"style=\"display: none\">Reset Zoom</text>\n"
+		"<text id=\"search\" class=\"button\" x=\"%d\" y=\"22\" "
+		"text-anchor=\"end\">Search</text>\n"
+		"<text id=\"details\" x=\"%d\" y=\"%" PRIu32 "\"> </text>\n"
+		"<text id=\"matched\" x=\"%d\" y=\"%" PRIu32 "\" text-anchor=\"end\"> </text>\n",
 		PAD, UVS_FLAME_SVG_WIDTH - PAD, PAD, height - 10, UVS_FLAME_SVG_WIDTH - PAD,
 		height - 10);
 }
 
-
-int uvs_flame_svg_write(FILE *out, const struct uvs_profile *p,
-			const struct uvs_flame_info *info)
+int uvs_flame_svg_write(FILE *out, const struct uvs_profile *p, const struct uvs_flame_info *info)
 {
 	struct uvs_flame_stacks s;
-	struct layout l = { 0 };
+	struct layout l = {0};
 	uint32_t height;
 	size_t i;
 	int err;

@@ -27,7 +27,6 @@
 #define UVS_FLAME_SVG_MIN_WIDTH 0.1 /* pixels: fewer than total / 11800 samples (1180 px wide) */
 
 /* Writes p to out; info (its title) may be NULL. Returns 0, -ENOMEM, or -EIO. */
-int uvs_flame_svg_write(FILE *out, const struct uvs_profile *p,
-			const struct uvs_flame_info *info);
+int uvs_flame_svg_write(FILE *out, const struct uvs_profile *p, const struct uvs_flame_info *info);
 
 #endif /* UVSCOPE_FLAME_SVG_H */

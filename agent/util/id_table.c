@@ -6,7 +6,6 @@
 
 #define ID_TABLE_MIN_CAP 64
 
-
 int uvs_id_table_reserve(struct uvs_id_table *t)
 {
 	struct uvs_id_slot *slots;
@@ -34,7 +33,6 @@ int uvs_id_table_reserve(struct uvs_id_table *t)
 	return 0;
 }
 
-
 int64_t uvs_id_table_find(const struct uvs_id_table *t, uint64_t hash, uvs_id_key_eq eq,
 			  const void *ctx, const void *key, size_t *slot)
 {
@@ -51,14 +49,12 @@ int64_t uvs_id_table_find(const struct uvs_id_table *t, uint64_t hash, uvs_id_ke
 	return -1;
 }
 
-
 void uvs_id_table_insert(struct uvs_id_table *t, size_t slot, uint64_t hash, uint32_t id)
 {
 	t->slots[slot].id_plus1 = id + 1;
 	t->slots[slot].hash = (uint32_t)hash;
 	t->used++;
 }
-
 
 void uvs_id_table_free(struct uvs_id_table *t)
 {

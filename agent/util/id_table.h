@@ -17,12 +17,12 @@
 
 struct uvs_id_slot {
 	uint32_t id_plus1; /* 0: empty */
-	uint32_t hash;     /* the key's hash, low half: compares fail fast, growing needs no keys */
+	uint32_t hash;	   /* the key's hash, low half: compares fail fast, growing needs no keys */
 };
 
 struct uvs_id_table {
 	struct uvs_id_slot *slots;
-	size_t cap;  /* a power of two, or 0 */
+	size_t cap; /* a power of two, or 0 */
 	size_t used;
 };
 

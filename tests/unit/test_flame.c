@@ -17,62 +17,39 @@
 #include "render/flame_folded.h"
 #include "render/flame_svg.h"
 
-/* What a writer wrote, as a string the caller frees (len: its length, it may hold NULs). */
-static char *render(enum uvs_flame_format fmt, const struct uvs_profile *p,
-		    const struct uvs_flame_info *info, size_t *len)
-{
-	char *buf = NULL;
-	size_t n = 0;
-	FILE *f = open_memstream(&buf, &n);
-
-	cr_assert_not_null(f);
-	cr_assert_eq(uvs_flame_write(f, fmt, p, info), 0);
-	cr_assert_eq(fclose(f), 0);
-	if (len)
-		*len = n;
-	return buf;
-}
-
-
 static char *read_golden(const char *name)
 {
 	const char *dir = getenv("GOLDEN");
-	char path[4096], *buf = NULL;
-	size_t n = 0;
-	FILE *f, *m;
-	int c;
+	char path[4096], *buf;
+	FILE *f;
 
 	cr_assert_not_null(dir, "GOLDEN is not set (run the tests with make unit)");
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	f = fopen(path, "r");
 	cr_assert_not_null(f, "cannot open %s", path);
-	m = open_memstream(&buf, &n);
-	while ((c = fgetc(f)) != EOF)
-		fputc(c, m);
+	buf = flame_slurp(f);
 	fclose(f);
-	fclose(m);
 	return buf;
 }
-
 
 Test(flame_folded, matches_golden)
 {
 	struct uvs_profile *p = flame_fixture_profile();
-	char *got = render(UVS_FLAME_FOLDED, p, NULL, NULL), *want = read_golden("flame.folded");
+	char *got = flame_render(UVS_FLAME_FOLDED, p, NULL, NULL),
+	     *want = read_golden("flame.folded");
 
-	cr_expect_str_eq(got, want, "folded output differs from tests/unit/golden/flame.folded:\n%s",
-			 got);
+	cr_expect_str_eq(got, want,
+			 "folded output differs from tests/unit/golden/flame.folded:\n%s", got);
 	free(got);
 	free(want);
 	uvs_profile_free(p);
 }
 
-
 /* Independent of the golden file: lines sorted and distinct, counts summing to the total. */
 Test(flame_folded, sorted_merged_and_complete)
 {
 	struct uvs_profile *p = flame_fixture_profile();
-	char *got = render(UVS_FLAME_FOLDED, p, NULL, NULL), *line, *save, *prev = NULL;
+	char *got = flame_render(UVS_FLAME_FOLDED, p, NULL, NULL), *line, *save, *prev = NULL;
 	uint64_t total = 0, busy = 0;
 	size_t lines = 0;
 
@@ -97,11 +74,10 @@ Test(flame_folded, sorted_merged_and_complete)
 	uvs_profile_free(p);
 }
 
-
 Test(flame_folded, hostile_names_cannot_break_lines)
 {
 	struct uvs_profile *p = flame_fixture_profile();
-	char *got = render(UVS_FLAME_FOLDED, p, NULL, NULL);
+	char *got = flame_render(UVS_FLAME_FOLDED, p, NULL, NULL);
 
 	/* ';' is the separator: the one in the name and the one in the file became ':'. */
 	cr_expect_not_null(strstr(got, ";evil<script>&\"': ? x??\xce\xbb\xc3\xa9 "
@@ -112,17 +88,16 @@ Test(flame_folded, hostile_names_cannot_break_lines)
 	uvs_profile_free(p);
 }
 
-
 Test(flame, empty_profile)
 {
 	struct uvs_profile *p = uvs_profile_new(1000);
-	char *got = render(UVS_FLAME_FOLDED, p, NULL, NULL);
+	char *got = flame_render(UVS_FLAME_FOLDED, p, NULL, NULL);
 	xmlDocPtr doc;
 	size_t len;
 
 	cr_expect_str_eq(got, "");
 	free(got);
-	got = render(UVS_FLAME_SVG, p, NULL, &len);
+	got = flame_render(UVS_FLAME_SVG, p, NULL, &len);
 	doc = xmlReadMemory(got, (int)len, "empty.svg", NULL, XML_PARSE_NONET);
 	cr_expect_not_null(doc, "the SVG of an empty profile is not XML");
 	xmlFreeDoc(doc);
@@ -130,7 +105,6 @@ Test(flame, empty_profile)
 	free(got);
 	uvs_profile_free(p);
 }
-
 
 Test(flame, write_errors_are_reported)
 {
@@ -145,7 +119,6 @@ Test(flame, write_errors_are_reported)
 	fclose(ro);
 	uvs_profile_free(p);
 }
-
 
 Test(flame, format_from_path_and_name)
 {
@@ -162,7 +135,6 @@ Test(flame, format_from_path_and_name)
 	cr_expect_eq(uvs_flame_format_from_name("pprof"), UVS_FLAME_PPROF);
 	cr_expect_eq(uvs_flame_format_from_name("html"), UVS_FLAME_UNKNOWN);
 }
-
 
 /* ---- SVG ----------------------------------------------------------------------------------- */
 
@@ -193,7 +165,6 @@ static uint64_t attr_u64(xmlNodePtr n, const char *name)
 	return r;
 }
 
-
 static double attr_double(xmlNodePtr n, const char *name)
 {
 	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
@@ -205,12 +176,10 @@ static double attr_double(xmlNodePtr n, const char *name)
 	return r;
 }
 
-
 static bool named(xmlNodePtr n, const char *name)
 {
 	return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
 }
-
 
 static void read_box(struct svg *s, xmlNodePtr g)
 {
@@ -231,7 +200,6 @@ static void read_box(struct svg *s, xmlNodePtr g)
 	}
 	cr_assert_not_null(b->title);
 }
-
 
 /* Walks the document: frames, the root's title, scripts, and anything that loads from outside. */
 static void walk(struct svg *s, xmlNodePtr n)
@@ -255,12 +223,11 @@ static void walk(struct svg *s, xmlNodePtr n)
 	}
 }
 
-
 static void parse_svg(struct svg *s, const struct uvs_profile *p, const char *title)
 {
-	struct uvs_flame_info info = { .title = title };
+	struct uvs_flame_info info = {.title = title};
 	size_t len;
-	char *text = render(UVS_FLAME_SVG, p, &info, &len);
+	char *text = flame_render(UVS_FLAME_SVG, p, &info, &len);
 
 	memset(s, 0, sizeof(*s));
 	s->doc = xmlReadMemory(text, (int)len, "flame.svg", NULL, XML_PARSE_NONET);
@@ -268,7 +235,6 @@ static void parse_svg(struct svg *s, const struct uvs_profile *p, const char *ti
 	walk(s, xmlDocGetRootElement(s->doc));
 	free(text);
 }
-
 
 static void free_svg(struct svg *s)
 {
@@ -279,7 +245,6 @@ static void free_svg(struct svg *s)
 	xmlFree(s->root_title);
 	xmlFreeDoc(s->doc);
 }
-
 
 /* The first box whose title names this frame text and, unless 0, has `samples`; or NULL. */
 static const struct box *find_box_n(const struct svg *s, const char *text, uint64_t samples)
@@ -294,20 +259,28 @@ static const struct box *find_box_n(const struct svg *s, const char *text, uint6
 	return NULL;
 }
 
-
 static const struct box *find_box(const struct svg *s, const char *text)
 {
 	return find_box_n(s, text, 0);
 }
 
-
 Test(flame_svg, well_formed_with_every_name)
 {
 	static const char *const drawn[] = {
-		"all", "main loop", "timers", "poll_io", "handleRequest /app/server.js:40",
-		"busyLoop /app/server.js:12", "(anonymous) /app/lib/a;b.js:3", FIXTURE_HOSTILE_TEXT,
-		"Builtin: ArrayForEach", "node::Start(int, char**)", "uv_run", "do_syscall_64",
-		"__x64_sys_epoll_wait", "memcpy",
+	    "all",
+	    "main loop",
+	    "timers",
+	    "poll_io",
+	    "handleRequest /app/server.js:40",
+	    "busyLoop /app/server.js:12",
+	    "(anonymous) /app/lib/a;b.js:3",
+	    FIXTURE_HOSTILE_TEXT,
+	    "Builtin: ArrayForEach",
+	    "node::Start(int, char**)",
+	    "uv_run",
+	    "do_syscall_64",
+	    "__x64_sys_epoll_wait",
+	    "memcpy",
 	};
 	static const char *const omitted[] = FIXTURE_SVG_OMITTED;
 	struct uvs_profile *p = flame_fixture_profile();
@@ -323,13 +296,13 @@ Test(flame_svg, well_formed_with_every_name)
 	for (i = 0; i < sizeof(drawn) / sizeof(drawn[0]); i++)
 		cr_expect_not_null(find_box(&s, drawn[i]), "no frame \"%s\"", drawn[i]);
 	for (i = 0; i < sizeof(omitted) / sizeof(omitted[0]); i++)
-		cr_expect_null(find_box(&s, omitted[i]), "\"%s\" is too narrow to draw", omitted[i]);
+		cr_expect_null(find_box(&s, omitted[i]), "\"%s\" is too narrow to draw",
+			       omitted[i]);
 	/* handleRequest twice: under timers and under poll_io. */
 	cr_expect_eq(s.nboxes, sizeof(drawn) / sizeof(drawn[0]) + 1);
 	free_svg(&s);
 	uvs_profile_free(p);
 }
-
 
 Test(flame_svg, boxes_have_the_profile_numbers)
 {
@@ -375,14 +348,15 @@ Test(flame_svg, boxes_have_the_profile_numbers)
 	uvs_profile_free(p);
 }
 
-
 Test(flame_svg, labels_are_cut_to_fit)
 {
 	struct uvs_profile *p = uvs_profile_new(1000);
-	struct uvs_frame wide = { UVS_FRAME_NATIVE, "a_function_with_a_rather_long_name", NULL, 0 };
-	struct uvs_frame narrow = { UVS_FRAME_JS, "\xce\xbb\xce\xbb\xce\xbb\xce\xbb\xce\xbb\xce\xbb"
-						  "\xce\xbb\xce\xbb\xce\xbb\xce\xbb", NULL, 0 };
-	struct uvs_sample_labels l = { 1, UVS_ROLE_MAIN, UVS_STATE_CPU, UVS_PHASE_NONE };
+	struct uvs_frame wide = {UVS_FRAME_NATIVE, "a_function_with_a_rather_long_name", NULL, 0};
+	struct uvs_frame narrow = {UVS_FRAME_JS,
+				   "\xce\xbb\xce\xbb\xce\xbb\xce\xbb\xce\xbb\xce\xbb"
+				   "\xce\xbb\xce\xbb\xce\xbb\xce\xbb",
+				   NULL, 0};
+	struct uvs_sample_labels l = {1, UVS_ROLE_MAIN, UVS_STATE_CPU, UVS_PHASE_NONE};
 	int32_t a = uvs_profile_frame(p, &wide), b = uvs_profile_frame(p, &narrow);
 	size_t len;
 	char *svg;
@@ -390,7 +364,7 @@ Test(flame_svg, labels_are_cut_to_fit)
 	/* 9 of 100 samples: 106 px, 14 characters of 7.22 px; the other 91 a long bar. */
 	cr_assert_eq(uvs_profile_add(p, &a, 1, &l, 91, 0), 0);
 	cr_assert_eq(uvs_profile_add(p, &b, 1, &l, 9, 0), 0);
-	svg = render(UVS_FLAME_SVG, p, NULL, &len);
+	svg = flame_render(UVS_FLAME_SVG, p, NULL, &len);
 	cr_expect_not_null(strstr(svg, ">a_function_with_a_rather_long_name</text>"));
 	/* 12 lambdas, then "..": characters, not bytes, and never half of one. */
 	cr_expect_not_null(strstr(svg, ">\xce\xbb\xce\xbb\xce\xbb\xce\xbb\xce\xbb\xce\xbb"

@@ -19,28 +19,15 @@
 typedef Perftools__Profiles__Profile Profile;
 typedef Perftools__Profiles__Sample Sample;
 
-static char *render(enum uvs_flame_format fmt, const struct uvs_profile *p, size_t *len)
-{
-	struct uvs_flame_info info = { .time_ns = 1764460000000000000ll,
-				       .duration_ns = 30000000000ll };
-	char *buf = NULL;
-	size_t n = 0;
-	FILE *f = open_memstream(&buf, &n);
-
-	cr_assert_not_null(f);
-	cr_assert_eq(uvs_flame_write(f, fmt, p, &info), 0);
-	cr_assert_eq(fclose(f), 0);
-	*len = n;
-	return buf;
-}
-
+static const struct uvs_flame_info info = {.time_ns = 1764460000000000000ll,
+					   .duration_ns = 30000000000ll};
 
 /* The gunzipped bytes of gz; *len their length. */
 static uint8_t *gunzip(const char *gz, size_t gz_len, size_t *len)
 {
 	size_t cap = 1 << 16;
 	uint8_t *out = malloc(cap);
-	z_stream z = { 0 };
+	z_stream z = {0};
 	int ret;
 
 	cr_assert_not_null(out);
@@ -64,11 +51,10 @@ static uint8_t *gunzip(const char *gz, size_t gz_len, size_t *len)
 	return out;
 }
 
-
 static Profile *decode(const struct uvs_profile *p)
 {
 	size_t gz_len, len;
-	char *gz = render(UVS_FLAME_PPROF, p, &gz_len);
+	char *gz = flame_render(UVS_FLAME_PPROF, p, &info, &gz_len);
 	uint8_t *raw = gunzip(gz, gz_len, &len);
 	Profile *prof = perftools__profiles__profile__unpack(NULL, len, raw);
 
@@ -78,13 +64,11 @@ static Profile *decode(const struct uvs_profile *p)
 	return prof;
 }
 
-
 static const char *string_at(const Profile *prof, int64_t i)
 {
 	cr_assert(i >= 0 && (size_t)i < prof->n_string_table, "string index %" PRId64, i);
 	return prof->string_table[i];
 }
-
 
 static const char *function_name_of(const Profile *prof, uint64_t location_id)
 {
@@ -102,7 +86,6 @@ static const char *function_name_of(const Profile *prof, uint64_t location_id)
 	return NULL;
 }
 
-
 /* The value of label `key` of s: str into *str (NULL if numeric), num into *num. */
 static bool label(const Profile *prof, const Sample *s, const char *key, const char **str,
 		  int64_t *num)
@@ -118,7 +101,6 @@ static bool label(const Profile *prof, const Sample *s, const char *key, const c
 	}
 	return false;
 }
-
 
 Test(flame_pprof, header_and_string_table)
 {
@@ -143,7 +125,6 @@ Test(flame_pprof, header_and_string_table)
 	perftools__profiles__profile__free_unpacked(prof, NULL);
 	uvs_profile_free(p);
 }
-
 
 Test(flame_pprof, functions_and_locations)
 {
@@ -177,7 +158,6 @@ Test(flame_pprof, functions_and_locations)
 	uvs_profile_free(p);
 }
 
-
 Test(flame_pprof, samples_leaf_first_with_labels)
 {
 	struct uvs_profile *p = flame_fixture_profile();
@@ -198,7 +178,8 @@ Test(flame_pprof, samples_leaf_first_with_labels)
 		total += s->value[0];
 		cr_assert_eq(s->n_location_id, e.nframes);
 		for (j = 0; j < e.nframes; j++) {
-			const char *want = uvs_profile_frame_at(p, e.frames[e.nframes - 1 - j])->name;
+			const char *want =
+			    uvs_profile_frame_at(p, e.frames[e.nframes - 1 - j])->name;
 
 			if (strcmp(want, FIXTURE_HOSTILE_NAME) != 0)
 				cr_expect_str_eq(function_name_of(prof, s->location_id[j]), want);
@@ -225,13 +206,12 @@ Test(flame_pprof, samples_leaf_first_with_labels)
 	uvs_profile_free(p);
 }
 
-
 /* ---- go tool pprof ------------------------------------------------------------------------- */
 
 static uint64_t folded_total(const struct uvs_profile *p)
 {
 	size_t len;
-	char *text = render(UVS_FLAME_FOLDED, p, &len), *line, *save;
+	char *text = flame_render(UVS_FLAME_FOLDED, p, &info, &len), *line, *save;
 	uint64_t total = 0;
 
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
@@ -240,33 +220,27 @@ static uint64_t folded_total(const struct uvs_profile *p)
 	return total;
 }
 
-
 /* The output of `go tool pprof ARGS file`, run with a private HOME and GOCACHE in dir. */
 static char *go_pprof(const char *dir, const char *args, const char *file)
 {
-	char cmd[8192], *out = NULL;
-	size_t n = 0;
-	FILE *pipe, *m;
-	int c;
+	char cmd[8192], *out;
+	FILE *pipe;
 
 	snprintf(cmd, sizeof(cmd),
 		 "HOME='%s' GOCACHE='%s/gocache' GOFLAGS= go tool pprof %s '%s' 2>&1", dir, dir,
 		 args, file);
 	pipe = popen(cmd, "r");
 	cr_assert_not_null(pipe);
-	m = open_memstream(&out, &n);
-	while ((c = fgetc(pipe)) != EOF)
-		fputc(c, m);
-	fclose(m);
+	out = flame_slurp(pipe);
 	cr_assert_eq(pclose(pipe), 0, "%s failed:\n%s", cmd, out);
 	return out;
 }
 
-
 Test(flame_pprof, read_back_by_go_tool_pprof)
 {
-	static const char *const names[] = { "busyLoop", "handleRequest", "node::Start",
-					     "__x64_sys_epoll_wait", "[JS: unknown]", "main loop" };
+	static const char *const names[] = {"busyLoop",	     "handleRequest",
+					    "node::Start",   "__x64_sys_epoll_wait",
+					    "[JS: unknown]", "main loop"};
 	char dir[] = "/tmp/uvscope-pprof-XXXXXX", path[64], want[64], *raw, *top, *line, *save;
 	struct uvs_profile *p = flame_fixture_profile();
 	uint64_t folded = folded_total(p), raw_total = 0, count, weight;
@@ -275,15 +249,16 @@ Test(flame_pprof, read_back_by_go_tool_pprof)
 	FILE *f;
 
 	if (system("command -v go >/dev/null 2>&1") != 0) {
-		fprintf(stderr, "SKIP flame_pprof::read_back_by_go_tool_pprof: no `go` on PATH "
-				"(apt-get install golang-go): the pprof output is not checked by an "
-				"independent decoder\n");
+		fprintf(stderr,
+			"SKIP flame_pprof::read_back_by_go_tool_pprof: no `go` on PATH "
+			"(apt-get install golang-go): the pprof output is not checked by an "
+			"independent decoder\n");
 		uvs_profile_free(p);
 		cr_skip_test("no go on PATH (golang-go): pprof not checked by go tool pprof");
 	}
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/cpu.pb.gz", dir);
-	gz = render(UVS_FLAME_PPROF, p, &len);
+	gz = flame_render(UVS_FLAME_PPROF, p, &info, &len);
 	f = fopen(path, "w");
 	cr_assert_not_null(f);
 	cr_assert_eq(fwrite(gz, 1, len, f), len);
@@ -292,8 +267,10 @@ Test(flame_pprof, read_back_by_go_tool_pprof)
 
 	top = go_pprof(dir, "-top -sample_index=samples", path);
 	snprintf(want, sizeof(want), "of %" PRIu64 " total", folded);
-	cr_expect_not_null(strstr(top, want), "go tool pprof -top disagrees with the folded "
-					      "total %" PRIu64 ":\n%s", folded, top);
+	cr_expect_not_null(strstr(top, want),
+			   "go tool pprof -top disagrees with the folded "
+			   "total %" PRIu64 ":\n%s",
+			   folded, top);
 
 	/* -raw: one line "COUNT WEIGHT: LOCATIONS" per sample, then the locations by name. */
 	raw = go_pprof(dir, "-raw", path);

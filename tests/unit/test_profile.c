@@ -9,23 +9,22 @@
 #include "core/profile.h"
 #include "util/text.h"
 
-static const struct uvs_sample_labels main_busy = { 100, UVS_ROLE_MAIN, UVS_STATE_LOOP_BUSY,
-						    UVS_PHASE_TIMERS };
+static const struct uvs_sample_labels main_busy = {100, UVS_ROLE_MAIN, UVS_STATE_LOOP_BUSY,
+						   UVS_PHASE_TIMERS};
 
 static int32_t js(struct uvs_profile *p, const char *name, const char *file, uint32_t line)
 {
-	struct uvs_frame f = { UVS_FRAME_JS, name, file, line };
+	struct uvs_frame f = {UVS_FRAME_JS, name, file, line};
 
 	return uvs_profile_frame(p, &f);
 }
 
-
 Test(profile, equal_frames_get_one_id)
 {
 	struct uvs_profile *p = uvs_profile_new(1000);
-	struct uvs_frame native = { UVS_FRAME_NATIVE, "f", NULL, 0 };
-	struct uvs_frame empty_file = { UVS_FRAME_NATIVE, "f", "", 0 };
-	struct uvs_frame kernel = { UVS_FRAME_KERNEL, "f", NULL, 0 };
+	struct uvs_frame native = {UVS_FRAME_NATIVE, "f", NULL, 0};
+	struct uvs_frame empty_file = {UVS_FRAME_NATIVE, "f", "", 0};
+	struct uvs_frame kernel = {UVS_FRAME_KERNEL, "f", NULL, 0};
 	char name[] = "handler";
 	int32_t a, b;
 
@@ -51,11 +50,10 @@ Test(profile, equal_frames_get_one_id)
 	uvs_profile_free(p);
 }
 
-
 Test(profile, frame_without_name_is_refused)
 {
 	struct uvs_profile *p = uvs_profile_new(1000);
-	struct uvs_frame f = { UVS_FRAME_NATIVE, NULL, NULL, 0 };
+	struct uvs_frame f = {UVS_FRAME_NATIVE, NULL, NULL, 0};
 
 	errno = 0;
 	cr_expect_eq(uvs_profile_frame(p, &f), -1);
@@ -64,12 +62,11 @@ Test(profile, frame_without_name_is_refused)
 	uvs_profile_free(p);
 }
 
-
 Test(profile, samples_of_one_stack_and_labels_are_one_entry)
 {
 	struct uvs_profile *p = uvs_profile_new(10000000);
-	struct uvs_sample_labels worker = { 101, UVS_ROLE_WORKER, UVS_STATE_LOOP_BUSY,
-					    UVS_PHASE_TIMERS };
+	struct uvs_sample_labels worker = {101, UVS_ROLE_WORKER, UVS_STATE_LOOP_BUSY,
+					   UVS_PHASE_TIMERS};
 	struct uvs_sample_labels other_phase = main_busy;
 	struct uvs_profile_entry e;
 	int32_t s1[2], s2[2];
@@ -114,25 +111,24 @@ Test(profile, samples_of_one_stack_and_labels_are_one_entry)
 	uvs_profile_free(p);
 }
 
-
 Test(profile, bad_stacks_are_refused)
 {
 	struct uvs_profile *p = uvs_profile_new(1000);
-	int32_t ok = js(p, "f", NULL, 0), bad[2] = { ok, 1 }, neg[1] = { -1 };
+	int32_t ok = js(p, "f", NULL, 0), bad[2] = {ok, 1}, neg[1] = {-1};
 	int32_t *deep = calloc(UVS_PROFILE_MAX_DEPTH + 1, sizeof(*deep));
 
 	cr_assert_not_null(deep);
 	cr_expect_eq(uvs_profile_add(p, bad, 2, &main_busy, 1, 1), -EINVAL);
 	cr_expect_eq(uvs_profile_add(p, neg, 1, &main_busy, 1, 1), -EINVAL);
 	cr_expect_eq(uvs_profile_add(p, &ok, 0, &main_busy, 1, 1), -EINVAL);
-	cr_expect_eq(uvs_profile_add(p, deep, UVS_PROFILE_MAX_DEPTH + 1, &main_busy, 1, 1), -EINVAL);
+	cr_expect_eq(uvs_profile_add(p, deep, UVS_PROFILE_MAX_DEPTH + 1, &main_busy, 1, 1),
+		     -EINVAL);
 	cr_expect_eq(uvs_profile_add(p, deep, UVS_PROFILE_MAX_DEPTH, &main_busy, 1, 1), 0);
 	cr_expect_eq(uvs_profile_nentries(p), 1);
 	cr_expect_eq(uvs_profile_total_samples(p), 1);
 	free(deep);
 	uvs_profile_free(p);
 }
-
 
 /* Enough distinct frames, stacks and entries to grow every table many times over. */
 Test(profile, many_distinct_stacks_stay_apart)
@@ -167,11 +163,10 @@ Test(profile, many_distinct_stacks_stay_apart)
 	uvs_profile_free(p);
 }
 
-
 Test(profile, frame_text)
 {
 	char buf[UVS_FRAME_TEXT_MAX], small[8];
-	struct uvs_frame f = { UVS_FRAME_JS, "handler", "/app/x.js", 12 };
+	struct uvs_frame f = {UVS_FRAME_JS, "handler", "/app/x.js", 12};
 
 	cr_expect_str_eq(uvs_frame_text(&f, buf, sizeof(buf)), "handler /app/x.js:12");
 	f.line = 0;
@@ -179,21 +174,20 @@ Test(profile, frame_text)
 	f.file = NULL;
 	f.line = 3;
 	cr_expect_str_eq(uvs_frame_text(&f, buf, sizeof(buf)), "handler");
-	f = (struct uvs_frame){ UVS_FRAME_NATIVE, "uv_run", "/usr/bin/node", 0 };
+	f = (struct uvs_frame){UVS_FRAME_NATIVE, "uv_run", "/usr/bin/node", 0};
 	cr_expect_str_eq(uvs_frame_text(&f, buf, sizeof(buf)), "uv_run");
-	f = (struct uvs_frame){ UVS_FRAME_KERNEL, "do_syscall_64", NULL, 0 };
+	f = (struct uvs_frame){UVS_FRAME_KERNEL, "do_syscall_64", NULL, 0};
 	cr_expect_str_eq(uvs_frame_text(&f, buf, sizeof(buf)), "do_syscall_64");
-	f = (struct uvs_frame){ UVS_FRAME_UNKNOWN, "[JS: unknown]", NULL, 0 };
+	f = (struct uvs_frame){UVS_FRAME_UNKNOWN, "[JS: unknown]", NULL, 0};
 	cr_expect_str_eq(uvs_frame_text(&f, buf, sizeof(buf)), "[JS: unknown]");
 
 	/* Control bytes and invalid UTF-8 never get out, whatever the caller passed in. */
-	f = (struct uvs_frame){ UVS_FRAME_JS, "a\nb\x1b[31m\xff\xc3\xa9", "f\r.js", 1 };
+	f = (struct uvs_frame){UVS_FRAME_JS, "a\nb\x1b[31m\xff\xc3\xa9", "f\r.js", 1};
 	cr_expect_str_eq(uvs_frame_text(&f, buf, sizeof(buf)), "a?b?[31m?\xc3\xa9 f?.js:1");
 	/* A cut in the middle of "é" leaves a '?', not half a character. */
-	f = (struct uvs_frame){ UVS_FRAME_NATIVE, "abcdef\xc3\xa9", NULL, 0 };
+	f = (struct uvs_frame){UVS_FRAME_NATIVE, "abcdef\xc3\xa9", NULL, 0};
 	cr_expect_str_eq(uvs_frame_text(&f, small, sizeof(small)), "abcdef?");
 }
-
 
 Test(profile, state_names)
 {
