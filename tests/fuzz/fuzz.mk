@@ -10,7 +10,7 @@
 FUZZ_SECONDS ?= 60
 FUZZ_TIMEOUT ?= 10
 FUZZ_DIR     := $(OUTPUT)/fuzz
-FUZZ_NAMES   := elf proc sock_diag
+FUZZ_NAMES   := elf proc sock_diag flame
 FUZZ_BINS    := $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_NAMES))
 # The agent's warnings, which clang must pass too; some of gcc's are unknown to clang 14.
 FUZZ_CFLAGS  := $(CFLAGS) \
@@ -26,6 +26,14 @@ $(FUZZ_DIR)/fuzz_proc: $(FUZZ_DIR)/agent/target/procfs.o $(FUZZ_DIR)/agent/colle
 		       $(FUZZ_DIR)/agent/collect/fd_tracker.o $(FUZZ_DIR)/agent/collect/fd_table.o \
 		       $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_sock_diag: $(FUZZ_DIR)/agent/collect/sock_diag.o $(FUZZ_DIR)/agent/core/names.o
+FLAME_FUZZ_SRCS := core/profile core/names util/text util/id_table render/flame \
+		   render/flame_stacks render/flame_folded render/flame_svg render/flame_pprof
+$(FUZZ_DIR)/fuzz_flame: $(patsubst %,$(FUZZ_DIR)/agent/%.o,$(FLAME_FUZZ_SRCS)) \
+			$(FUZZ_DIR)/$(OUTPUT)/proto/profile.pb-c.o
+# The flame target reads the SVG back with libxml2, as the unit tests do.
+$(FUZZ_DIR)/fuzz_flame: LIBS += $(UNIT_LIBS)
+$(FUZZ_DIR)/tests/fuzz/fuzz_flame.o: FUZZ_CFLAGS += $(UNIT_CFLAGS)
+$(FUZZ_DIR)/tests/fuzz/fuzz_flame.o $(FUZZ_DIR)/agent/render/flame_pprof.o: $(PROTO_HDRS)
 
 # Agent sources and targets alike get the sanitizers and the fuzzer's coverage hooks; libFuzzer
 # itself, with main, is linked in last.

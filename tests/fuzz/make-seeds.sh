@@ -7,11 +7,12 @@
 #   proc/      lines of /proc/PID/maps, /proc/PID/task/TID/syscall texts, a /proc/PID/limits,
 #              and /proc/PID/fd link texts
 #   sock_diag/ real NETLINK_SOCK_DIAG replies about sockets of our own (capture-sock-diag.py)
+#   flame/     profiles for fuzz_flame.c: frames of every kind, hostile names, a few stacks
 set -euo pipefail
 cd "$(dirname "$0")"
 src=../fixtures/elf
 out=corpus
-mkdir -p "$out/elf" "$out/proc" "$out/sock_diag"
+mkdir -p "$out/elf" "$out/proc" "$out/sock_diag" "$out/flame"
 
 # No libc, no unwind tables, one page alignment: the symbols, notes and headers stay real.
 small=(-Os -nostdlib -fno-asynchronous-unwind-tables -Wl,--build-id=sha1 -Wl,-z,norelro
@@ -43,3 +44,8 @@ printf 'pipe:[98765]' > "$out/proc/fd-pipe"
 printf 'anon_inode:[eventpoll]' > "$out/proc/fd-anon"
 
 python3 capture-sock-diag.py "$out/sock_diag"
+
+# Four frames (loop, JS with ; < > & ", kernel, unknown) and three stacks; one hostile name.
+printf '\x03\x01main loop\x00\x03handler; <x> & "y"\x00\x02do_syscall_64\x00\x07[unknown]\x00\x00\x01\x02\xff\x00\x01\xff\x03\xff' \
+	> "$out/flame/mixed"
+printf '\x01\x03\xff\xfe\x0a\x1b[31mbad\x00\x00\x00\xff' > "$out/flame/hostile"
