@@ -45,7 +45,7 @@ printf 'anon_inode:[eventpoll]' > "$out/proc/fd-anon"
 
 python3 capture-sock-diag.py "$out/sock_diag"
 
-# Four frames (loop, JS with ; < > & ", kernel, unknown) and three stacks; one hostile name.
+# Four frames of four kinds, one named with ; < > & ", and three stacks; then a hostile name.
 printf '\x03\x01main loop\x00\x03handler; <x> & "y"\x00\x02do_syscall_64\x00\x07[unknown]\x00\x00\x01\x02\xff\x00\x01\xff\x03\xff' \
 	> "$out/flame/mixed"
 printf '\x01\x03\xff\xfe\x0a\x1b[31mbad\x00\x00\x00\xff' > "$out/flame/hostile"
