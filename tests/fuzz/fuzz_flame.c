@@ -23,7 +23,7 @@
 
 static char *render(enum uvs_flame_format fmt, const struct uvs_profile *p, size_t *len)
 {
-	struct uvs_flame_info info = { .title = "fuzz" };
+	struct uvs_flame_info info = {.title = "fuzz"};
 	char *buf = NULL;
 	FILE *f = open_memstream(&buf, len);
 
@@ -34,7 +34,6 @@ static char *render(enum uvs_flame_format fmt, const struct uvs_profile *p, size
 	fclose(f);
 	return buf;
 }
-
 
 static void check_folded(const struct uvs_profile *p)
 {
@@ -54,7 +53,6 @@ static void check_folded(const struct uvs_profile *p)
 	free(text);
 }
 
-
 static void check_svg(const struct uvs_profile *p)
 {
 	size_t len;
@@ -68,7 +66,6 @@ static void check_svg(const struct uvs_profile *p)
 	free(text);
 }
 
-
 static bool valid_utf8(const char *s)
 {
 	size_t left = strlen(s), n;
@@ -81,13 +78,12 @@ static bool valid_utf8(const char *s)
 	return true;
 }
 
-
 static void check_pprof(const struct uvs_profile *p)
 {
 	size_t len, cap = 1 << 20, i;
 	char *gz = render(UVS_FLAME_PPROF, p, &len);
 	uint8_t *raw = malloc(cap);
-	z_stream z = { 0 };
+	z_stream z = {0};
 	Perftools__Profiles__Profile *prof;
 
 	if (!raw || inflateInit2(&z, 15 + 16) != Z_OK)
@@ -111,10 +107,9 @@ static void check_pprof(const struct uvs_profile *p)
 	free(gz);
 }
 
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct uvs_sample_labels l = { 1, UVS_ROLE_MAIN, UVS_STATE_LOOP_BUSY, UVS_PHASE_TIMERS };
+	struct uvs_sample_labels l = {1, UVS_ROLE_MAIN, UVS_STATE_LOOP_BUSY, UVS_PHASE_TIMERS};
 	struct uvs_profile *p = uvs_profile_new(1000);
 	char *copy = malloc(size + 1), *name, *end;
 	int32_t ids[MAX_FRAMES], stack[64];
@@ -128,8 +123,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	name = copy + 1;
 	end = copy + size;
 	for (i = 0; i < nframes; i++) {
-		struct uvs_frame f = { UVS_FRAME_NATIVE + (uint8_t)name[0] % 7, name,
-				       i % 2 ? name : NULL, (uint32_t)i };
+		struct uvs_frame f = {UVS_FRAME_NATIVE + (uint8_t)name[0] % 7, name,
+				      i % 2 ? name : NULL, (uint32_t)i};
 
 		ids[i] = uvs_profile_frame(p, &f);
 		if (ids[i] < 0)

@@ -226,9 +226,10 @@ static char *go_pprof(const char *dir, const char *args, const char *file)
 	char cmd[8192], *out;
 	FILE *pipe;
 
-	snprintf(cmd, sizeof(cmd),
-		 "HOME='%s' GOCACHE='%s/gocache' GOFLAGS= go tool pprof %s '%s' 2>&1", dir, dir,
-		 args, file);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "HOME='%s' GOCACHE='%s/gocache' GOFLAGS= GOTOOLCHAIN=local go tool pprof %s '%s' 2>&1",
+	    dir, dir, args, file);
 	pipe = popen(cmd, "r");
 	cr_assert_not_null(pipe);
 	out = flame_slurp(pipe);
