@@ -20,19 +20,18 @@
 enum uvs_frame_kind {
 	UVS_FRAME_NATIVE = 1, /* a function of a mapped ELF object: name = symbol (demangled) */
 	UVS_FRAME_KERNEL,     /* a kernel function from kallsyms */
-	UVS_FRAME_JS,	      /* a JavaScript function: name, file = script, line = start line */
-	UVS_FRAME_V8,	   /* V8 code with no JS function: a builtin, a bytecode handler, a stub */
-	UVS_FRAME_LOOP,	   /* synthetic root: the event loop that ran the stack ("main loop") */
-	UVS_FRAME_PHASE,   /* synthetic: the loop phase the stack ran in ("timers") */
-	UVS_FRAME_UNKNOWN, /* nothing known: name is "[unknown]", "[JS: unknown]" or "[object+0x..]"
-			    */
+	UVS_FRAME_JS,         /* a JavaScript function: name, file = script, line = start line */
+	UVS_FRAME_V8,         /* V8 code with no JS function: a builtin, a bytecode handler, a stub */
+	UVS_FRAME_LOOP,       /* synthetic root: the event loop that ran the stack ("main loop") */
+	UVS_FRAME_PHASE,      /* synthetic: the loop phase the stack ran in ("timers") */
+	UVS_FRAME_UNKNOWN,    /* nothing known: name is "[unknown]", "[JS: unknown]" or "[object+0x..]" */
 };
 
 struct uvs_frame {
 	enum uvs_frame_kind kind;
-	const char *name; /* never NULL */
-	const char *file; /* JS: the script; native: the object's path; NULL when none */
-	uint32_t line;	  /* JS: the function's start line, 1-based; 0 when unknown */
+	const char *name;   /* never NULL */
+	const char *file;   /* JS: the script; native: the object's path; NULL when none */
+	uint32_t line;      /* JS: the function's start line, 1-based; 0 when unknown */
 };
 
 /* Where and how a sample was taken: the labels a profile keeps apart. */
@@ -43,16 +42,21 @@ enum uvs_sample_state {
 	UVS_STATE_OFF_CPU,   /* asleep (a read of a blocked thread's stack) */
 };
 
-/* "cpu", "loop_busy", "loop_idle", "off_cpu" ("unknown" out of range): label values in outputs. */
+/* "cpu", "loop_busy", "loop_idle", "off_cpu" ("unknown" out of range): label values. */
 const char *uvs_sample_state_name(enum uvs_sample_state state);
 
 struct uvs_sample_labels {
 	int tid;
 	enum uvs_role role;
 	enum uvs_sample_state state;
-	int phase; /* enum uvs_phase, or UVS_PHASE_NONE when not in a phase */
+	int phase;            /* enum uvs_phase, or UVS_PHASE_NONE when not in a phase */
 };
 
+/*
+ * A profile grows with its distinct frames, stacks and (stack, labels) pairs, not with its
+ * samples; bounding it (e.g. refusing new stacks past uvs_profile_nentries() of some limit)
+ * is the caller's job.
+ */
 struct uvs_profile;
 
 /* Stacks deeper than this are refused (the BPF walk takes fewer: UVS_USER_FRAMES_MAX + kernel). */
