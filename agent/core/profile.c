@@ -45,12 +45,15 @@ struct uvs_profile {
 	struct uvs_id_table entry_index;
 };
 
-/* Makes room for `more` elements of `size` bytes after *n in the array *arr. 0 or -ENOMEM. */
-static int grow(void *arr, size_t *cap, size_t n, size_t more, size_t size)
+/*
+ * Makes room for `more` elements of `size` bytes after n in the array whose pointer is at
+ * arr_ptr (a T **, read and written with memcpy: a T * is not a void * to the compiler's
+ * aliasing rules). Returns 0 or -ENOMEM, the array unchanged.
+ */
+static int grow(void *arr_ptr, size_t *cap, size_t n, size_t more, size_t size)
 {
-	void **a = arr;
 	size_t want = *cap ? *cap : 16;
-	void *p;
+	void *old, *p;
 
 	if (n + more <= *cap)
 		return 0;
@@ -60,10 +63,11 @@ static int grow(void *arr, size_t *cap, size_t n, size_t more, size_t size)
 		want *= 2;
 	if (want > SIZE_MAX / size)
 		return -ENOMEM;
-	p = realloc(*a, want * size);
+	memcpy(&old, arr_ptr, sizeof(old));
+	p = realloc(old, want * size);
 	if (!p)
 		return -ENOMEM;
-	*a = p;
+	memcpy(arr_ptr, &p, sizeof(p));
 	*cap = want;
 	return 0;
 }
