@@ -32,7 +32,10 @@ INCLUDES := -Iinclude \
 	    -Iagent \
 	    -I$(OUTPUT)
 # libdw: .eh_frame unwinding and libuv's DWARF; libiberty: the C++ demangler (static only).
-LIBS     := $(shell pkg-config --libs libbpf libelf libdw zlib capstone 2>/dev/null || echo -lbpf -ldw -lelf -lz -lcapstone) \
+# capstone: decoding uv_run (phase map); protobuf-c: the pprof encoder generated from
+# proto/profile.proto.
+LIBS     := $(shell pkg-config --libs libbpf libelf libdw zlib capstone libprotobuf-c 2>/dev/null || \
+		echo -lbpf -ldw -lelf -lz -lcapstone -lprotobuf-c) \
 	    -liberty -lm
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
@@ -42,13 +45,20 @@ AGENT_DIRS := cli util target symbols v8 unwind collect core render
 AGENT_SRCS := agent/main.c $(foreach d,$(AGENT_DIRS),$(wildcard agent/$(d)/*.c))
 AGENT_HDRS := $(foreach d,$(AGENT_DIRS),$(wildcard agent/$(d)/*.h))
 AGENT_OBJS := $(patsubst agent/%.c,$(OUTPUT)/agent/%.o,$(AGENT_SRCS))
+# Generated from proto/*.proto by protoc-c (never committed); the agent includes "proto/x.pb-c.h".
+PROTO_HDRS := $(patsubst proto/%.proto,$(OUTPUT)/proto/%.pb-c.h,$(wildcard proto/*.proto))
+AGENT_OBJS += $(PROTO_HDRS:.h=.o)
 LIB_OBJS   := $(filter-out $(OUTPUT)/agent/main.o,$(AGENT_OBJS))
 UNIT_SRCS  := $(wildcard tests/unit/*.c)
 UNIT_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/unit/%.o,$(UNIT_SRCS))
 UNIT_BIN   := $(OUTPUT)/unit-tests
+# libxml2, for the tests only: the SVG flame graph must parse as XML.
+UNIT_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
+UNIT_LIBS  := $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2)
 # What the unit tests are told at run time: the agent binary and the ELF fixtures.
 UNIT_ENV   := UVSCOPE=$(CURDIR)/uvscope \
-	      FIXTURES=$(CURDIR)/$(OUTPUT)/fixtures
+	      FIXTURES=$(CURDIR)/$(OUTPUT)/fixtures \
+	      GOLDEN=$(CURDIR)/tests/unit/golden
 
 .PHONY: all
 all: uvscope
@@ -68,6 +78,18 @@ $(OUTPUT)/syscall_table.h: $(SYSCALL_HDR) | $(OUTPUT)
 	$(Q)test -n "$(SYSCALL_HDR)" || { echo "no asm/unistd_64.h: apt-get install linux-libc-dev" >&2; exit 1; }
 	$(Q)awk '$$1 == "#define" && $$2 ~ /^__NR_[a-z0-9_]+$$/ && $$3 ~ /^[0-9]+$$/ \
 		{ sub(/^__NR_/, "", $$2); printf "\t[%d] = \"%s\",\n", $$3, $$2 }' $< > $@
+
+$(OUTPUT)/proto/%.pb-c.c $(OUTPUT)/proto/%.pb-c.h: proto/%.proto | $(OUTPUT)
+	$(call msg,PROTOC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)protoc-c --c_out=$(@D) --proto_path=proto $<
+
+$(OUTPUT)/proto/%.o: $(OUTPUT)/proto/%.c $(OUTPUT)/proto/%.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+# The files that include a generated header (the pattern rules below cannot know).
+$(OUTPUT)/agent/render/flame_pprof.o $(OUTPUT)/unit/test_flame_pprof.o: $(PROTO_HDRS)
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h $(wildcard include/uvscope/*.h bpf/*.bpf.h) | $(OUTPUT)
 	$(call msg,BPF,$@)
@@ -95,19 +117,11 @@ include tests/tools/tools.mk
 
 $(OUTPUT)/unit/%.o: tests/unit/%.c $(AGENT_HDRS) $(wildcard include/uvscope/*.h tests/unit/*.h) $(SKELS) $(OUTPUT)/syscall_table.h | $(OUTPUT)/unit
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Wno-unused-parameter $(INCLUDES) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -Wno-unused-parameter $(INCLUDES) $(UNIT_CFLAGS) -c $< -o $@
 
 $(UNIT_BIN): $(UNIT_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -lcriterion -o $@
-
-# Tools the integration tests run (not part of uvscope): tests/tools/<name>.c.
-TEST_TOOLS := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(wildcard tests/tools/*.c))
-
-$(OUTPUT)/tools/%: tests/tools/%.c $(LIB_OBJS)
-	$(call msg,LINK,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $^ $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) $(UNIT_LIBS) -lcriterion -o $@
 
 .PHONY: test unit integration tools
 test: unit unit-sanitize integration
@@ -117,7 +131,7 @@ tools: $(TEST_TOOLS)
 unit: $(UNIT_BIN) uvscope $(UNIT_FIXTURES)
 	$(Q)$(UNIT_ENV) $(UNIT_BIN) --jobs 2
 
-integration: uvscope $(TEST_TOOLS)
+integration: uvscope $(TEST_TOOLS) $(OUTPUT)/flame-sample
 	$(Q)UVSCOPE=$(CURDIR)/uvscope $(NODE) --test --test-concurrency=1 tests/integration/
 
 # ---- demo and benchmark ---------------------------------------------------------------------
@@ -127,6 +141,20 @@ demo:
 
 bench: uvscope
 	$(Q)scripts/bench.sh
+
+# What adding samples to a profile costs (bench/profile_add.c); not part of make bench.
+.PHONY: bench-profile
+bench-profile: $(OUTPUT)/profile-bench
+	$(Q)$<
+
+$(OUTPUT)/profile-bench: bench/profile_add.c $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $^ $(LIBS) -o $@
+
+# A hand-built profile in every flame format, for tests/integration/flame_svg.test.mjs.
+$(OUTPUT)/flame-sample: tests/flame/flame_sample.c $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $^ $(LIBS) -o $@
 
 .PHONY: clean
 clean:

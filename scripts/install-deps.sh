@@ -19,6 +19,8 @@ packages=(
 	libuv1-dev       # tests: a native libuv program with known call chains (tests/fixtures/native)
 	golang-go        # tests: `go tool pprof` reads the pprof output back (independent decoder)
 	libcriterion-dev # unit tests
+	libxml2-dev      # unit tests: the SVG flame graph must parse as XML (libxml2)
+	chromium         # tests: the SVG flame graph driven in a headless browser (skipped without)
 	pkg-config
 	make
 	gcc

@@ -201,13 +201,8 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 		cli->output_path = arg;
 		return 0;
 	case 'f':
-		if (strcmp(arg, "folded") == 0)
-			cli->flame_format = UVS_FORMAT_FOLDED;
-		else if (strcmp(arg, "svg") == 0)
-			cli->flame_format = UVS_FORMAT_SVG;
-		else if (strcmp(arg, "pprof") == 0)
-			cli->flame_format = UVS_FORMAT_PPROF;
-		else
+		cli->flame_format = uvs_flame_format_from_name(arg);
+		if (cli->flame_format == UVS_FLAME_UNKNOWN)
 			return bad(err, "invalid value for --format: '%s'%s", arg,
 				   " (folded, svg or pprof)");
 		return 0;
@@ -293,9 +288,9 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 		if (cli->no_stacks)
 			return bad(err, "flame samples stacks: --no-stacks makes no sense here%s%s",
 				   "", "");
-		if (cli->flame_format == UVS_FORMAT_AUTO)
-			cli->flame_format = uvs_flame_format_of_path(cli->output_path);
-		if (cli->flame_format == UVS_FORMAT_AUTO)
+		if (cli->flame_format == UVS_FLAME_UNKNOWN)
+			cli->flame_format = uvs_flame_format_from_path(cli->output_path);
+		if (cli->flame_format == UVS_FLAME_UNKNOWN)
 			return bad(err, "cannot tell the format of '%s'%s", cli->output_path,
 				   " (end it in .svg, .folded, .pb.gz or .pprof, or give --format)");
 	} else if (cli->output_path || cli->flame_format || cli->flame_mode) {
@@ -304,20 +299,3 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	return UVS_CLI_OK;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), k = strlen(suffix);
-
-	return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-enum uvs_flame_format uvs_flame_format_of_path(const char *path)
-{
-	if (ends_with(path, ".svg"))
-		return UVS_FORMAT_SVG;
-	if (ends_with(path, ".folded") || ends_with(path, ".txt") || ends_with(path, ".collapsed"))
-		return UVS_FORMAT_FOLDED;
-	if (ends_with(path, ".pb.gz") || ends_with(path, ".pprof") || ends_with(path, ".pb"))
-		return UVS_FORMAT_PPROF;
-	return UVS_FORMAT_AUTO;
-}

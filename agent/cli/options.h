@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "render/flame.h"
+
 enum uvs_command {
 	UVS_CMD_NONE = 0,
 	UVS_CMD_TOP,
@@ -23,13 +25,6 @@ enum uvs_flame_mode {
 	UVS_FLAME_LOOP,    /* busy loop threads only, rooted at the loop and its phase */
 };
 
-/* flame: the file format (from -o's suffix unless --format says). */
-enum uvs_flame_format {
-	UVS_FORMAT_AUTO = 0,
-	UVS_FORMAT_FOLDED,
-	UVS_FORMAT_SVG,
-	UVS_FORMAT_PPROF,
-};
 
 struct uvs_cli {
 	enum uvs_command command;
@@ -51,12 +46,10 @@ struct uvs_cli {
 	uint32_t sample_hz;       /* --sample-hz: stack samples per second of a thread's CPU */
 	uint32_t blocked_hz;      /* --blocked-hz: the same for a blocked loop thread */
 	const char *output_path;  /* flame -o FILE */
-	enum uvs_flame_format flame_format;
+	enum uvs_flame_format flame_format; /* -o's suffix, unless --format says */
 	enum uvs_flame_mode flame_mode;
 };
 
-/* The format -o FILE asks for by its suffix; UVS_FORMAT_AUTO when the suffix says nothing. */
-enum uvs_flame_format uvs_flame_format_of_path(const char *path);
 
 #define UVS_CLI_OK 0
 #define UVS_CLI_EXIT 1  /* help or version was printed: exit 0 */

@@ -42,6 +42,9 @@ enum uvs_sample_state {
 	UVS_STATE_OFF_CPU,   /* asleep (a read of a blocked thread's stack) */
 };
 
+/* "cpu", "loop_busy", "loop_idle", "off_cpu" ("unknown" out of range): label values. */
+const char *uvs_sample_state_name(enum uvs_sample_state state);
+
 struct uvs_sample_labels {
 	int tid;
 	enum uvs_role role;
@@ -59,24 +62,43 @@ struct uvs_sample {
 	size_t nframes;
 };
 
+/*
+ * A profile grows with its distinct frames, stacks and (stack, labels) pairs, not with its
+ * samples; bounding it (e.g. refusing new stacks past uvs_profile_nentries() of some limit)
+ * is the caller's job.
+ */
 struct uvs_profile;
+
+/* Stacks deeper than this are refused (the BPF walk takes fewer: UVS_USER_FRAMES_MAX + kernel). */
+#define UVS_PROFILE_MAX_DEPTH 1024
+
+/* Room for the text of one frame (uvs_frame_text); longer texts are cut. */
+#define UVS_FRAME_TEXT_MAX 1024
 
 /* A new, empty profile; period_ns is what one sample stands for (1e9 / rate). NULL: ENOMEM. */
 struct uvs_profile *uvs_profile_new(uint64_t period_ns);
 void uvs_profile_free(struct uvs_profile *p);
 
-/* The id of a frame (the same id for an equal frame). Returns -1 on ENOMEM. */
+/*
+ * The id of a frame (the same id for an equal frame: same kind, name, file and line); name and
+ * file are copied. Returns -1 with errno ENOMEM, or EINVAL when name is NULL.
+ */
 int32_t uvs_profile_frame(struct uvs_profile *p, const struct uvs_frame *f);
 
 /*
  * Counts `count` samples of the stack frames[0..n) (root first) with these labels, each
  * standing for weight_ns of time (the period for on-CPU samples, the time asleep since the
- * previous read for off-CPU ones). Returns 0 or -ENOMEM.
+ * previous read for off-CPU ones). Returns 0, -ENOMEM, or -EINVAL for an empty stack, one
+ * deeper than UVS_PROFILE_MAX_DEPTH, or a frame id this profile did not give.
  */
 int uvs_profile_add(struct uvs_profile *p, const int32_t *frames, size_t n,
 		    const struct uvs_sample_labels *l, uint64_t count, uint64_t weight_ns);
 
-/* Reading a profile back: the frames, stacks and samples in the order they were first added. */
+/*
+ * Reading a profile back: the frames, stacks and samples in the order they were first added.
+ * frame_at() is NULL for an id out of range. An entry's frames point into the profile and
+ * stay valid until the next uvs_profile_add().
+ */
 size_t uvs_profile_nframes(const struct uvs_profile *p);
 const struct uvs_frame *uvs_profile_frame_at(const struct uvs_profile *p, int32_t id);
 
@@ -95,7 +117,9 @@ uint64_t uvs_profile_total_samples(const struct uvs_profile *p);
 
 /*
  * The text of a frame as the flame outputs show it, into buf (always NUL-terminated):
- * JS "name file:line", native "name", kernel "name", unknown as named. Returns buf.
+ * JS "name file:line" ("name file" without a line, "name" without a file), every other kind
+ * "name". The text is safe for any file format: control characters and invalid UTF-8 (also
+ * from a cut at cap) become '?', as uvs_sanitize does. Returns buf.
  */
 const char *uvs_frame_text(const struct uvs_frame *f, char *buf, size_t cap);
 

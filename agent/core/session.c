@@ -17,10 +17,11 @@
 #include "collect/collector.h"
 #include "core/alerts.h"
 #include "core/block_stacks.h"
-#include "core/flame.h"
+#include "core/flame_samples.h"
 #include "core/event_loop.h"
 #include "core/output.h"
 #include "core/session.h"
+#include "render/flame.h"
 #include "render/json.h"
 #include "render/top.h"
 #include "render/watch.h"
@@ -51,6 +52,7 @@ struct session {
 	struct uvs_alert_stacks block_top; /* the stacks attached to the alert being sent */
 	bool gc_seen;                      /* GC records arrive: blocks can say their GC time */
 	struct uvs_profile *flame;         /* flame: the profile being sampled */
+	uint64_t flame_start, flame_start_real; /* when sampling began (monotonic, wall clock) */
 	FILE *flame_file;
 	const char *why_done;
 };
@@ -512,8 +514,17 @@ static void begin(struct session *s, uint64_t attach_ns)
 /* flame: the profile into its file, in the format asked for. */
 static void write_flame(struct session *s)
 {
+	static const char *const modes[] = { [UVS_FLAME_CPU] = "cpu", [UVS_FLAME_OFF_CPU] = "offcpu",
+					     [UVS_FLAME_LOOP] = "loop" };
 	const struct uvs_cli *cli = s->cli;
-	int err = uvs_flame_write(s->flame_file, s->flame, cli->flame_format);
+	char title[160];
+	struct uvs_flame_info info = { .title = title, .time_ns = (int64_t)s->flame_start_real,
+				       .duration_ns = (int64_t)(uvs_now_mono() - s->flame_start) };
+	int err;
+
+	snprintf(title, sizeof(title), "uvscope flame: pid %d (%s), %s samples", (int)cli->pid,
+		 s->target->comm, modes[cli->flame_mode]);
+	err = uvs_flame_write(s->flame_file, cli->flame_format, s->flame, &info);
 
 	if (!err && fflush(s->flame_file))
 		err = -errno;
@@ -575,6 +586,8 @@ int uvs_session_run(const struct uvs_cli *cli)
 	}
 	if (!err) {
 		begin(&s, attach_ns);
+		s.flame_start = uvs_now_mono();
+		s.flame_start_real = uvs_now_real();
 		err = uvs_event_loop_run(&s.loop);
 		if (err)
 			uvs_err("the agent's event loop failed: %s", strerror(-err));

@@ -10,7 +10,7 @@
 FUZZ_SECONDS ?= 60
 FUZZ_TIMEOUT ?= 10
 FUZZ_DIR     := $(OUTPUT)/fuzz
-FUZZ_NAMES   := elf proc sock_diag unwind symtab perf_map v8 phase_map
+FUZZ_NAMES   := elf proc sock_diag unwind symtab perf_map v8 phase_map flame
 FUZZ_BINS    := $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_NAMES))
 # The agent's warnings, which clang must pass too; some of gcc's are unknown to clang 14.
 FUZZ_CFLAGS  := $(CFLAGS) \
@@ -42,6 +42,14 @@ $(FUZZ_DIR)/fuzz_phase_map: $(FUZZ_DIR)/agent/unwind/loop_phases.o \
 			    $(FUZZ_DIR)/agent/unwind/func_dwarf.o \
 			    $(FUZZ_DIR)/agent/unwind/call_insns.o $(FUZZ_DIR)/agent/target/elf.o \
 			    $(FUZZ_DIR)/agent/util/text.o
+FLAME_FUZZ_SRCS := core/profile core/names util/text util/id_table render/flame \
+		   render/flame_stacks render/flame_folded render/flame_svg render/flame_pprof
+$(FUZZ_DIR)/fuzz_flame: $(patsubst %,$(FUZZ_DIR)/agent/%.o,$(FLAME_FUZZ_SRCS)) \
+			$(FUZZ_DIR)/$(OUTPUT)/proto/profile.pb-c.o
+# The flame target reads the SVG back with libxml2, as the unit tests do.
+$(FUZZ_DIR)/fuzz_flame: LIBS += $(UNIT_LIBS)
+$(FUZZ_DIR)/tests/fuzz/fuzz_flame.o: FUZZ_CFLAGS += $(UNIT_CFLAGS)
+$(FUZZ_DIR)/tests/fuzz/fuzz_flame.o $(FUZZ_DIR)/agent/render/flame_pprof.o: $(PROTO_HDRS)
 
 # Agent sources and targets alike get the sanitizers and the fuzzer's coverage hooks; libFuzzer
 # itself, with main, is linked in last.

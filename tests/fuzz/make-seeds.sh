@@ -14,6 +14,7 @@
 #              random patches and a random raw image (see fuzz_v8.c)
 #   phase_map/ the miniature libuv (fake_libuv.c) without libc: inlined phases with DWARF 5
 #              call sites (-O2), no inlining and no call sites (-O0), DWARF 4 GNU call sites
+#   flame/     profiles for fuzz_flame.c: frames of every kind, hostile names, a few stacks
 set -euo pipefail
 cd "$(dirname "$0")"
 src=../fixtures/elf
@@ -24,6 +25,7 @@ printf '\x00' > "$out/v8/valid-11"
 printf '\x01' > "$out/v8/valid-13"
 { printf '\x00'; head -c 200 /dev/urandom; } > "$out/v8/patches-random"
 { printf '\x02'; head -c 2048 /dev/urandom; } > "$out/v8/raw-random"
+mkdir -p "$out/flame"
 
 # No libc, no unwind tables, one page alignment: the symbols, notes and headers stay real.
 small=(-Os -nostdlib -fno-asynchronous-unwind-tables -Wl,--build-id=sha1 -Wl,-z,norelro
@@ -86,3 +88,7 @@ open(d + 'expr-deref', 'wb').write(struct.pack('<QQQB', 0, 0, 0, 10) + e + bytes
 open(d + 'expr-plt', 'wb').write(struct.pack('<QQQB', 0, 0, 0, 10) + plt)
 open(d + 'raw', 'wb').write(struct.pack('<QQQB', 0xdeadbeef, 0x7ffc12340000, 0x7ffc12340010, 0) + bytes(256))
 PY
+# Four frames of four kinds, one named with ; < > & ", and three stacks; then a hostile name.
+printf '\x03\x01main loop\x00\x03handler; <x> & "y"\x00\x02do_syscall_64\x00\x07[unknown]\x00\x00\x01\x02\xff\x00\x01\xff\x03\xff' \
+	> "$out/flame/mixed"
+printf '\x01\x03\xff\xfe\x0a\x1b[31mbad\x00\x00\x00\xff' > "$out/flame/hostile"

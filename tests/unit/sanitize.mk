@@ -23,15 +23,22 @@ $(SAN_DIR)/agent/%.o: agent/%.c $(AGENT_HDRS) $(wildcard include/uvscope/*.h) $(
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(INCLUDES) -c $< -o $@
 
+$(SAN_DIR)/proto/%.o: $(OUTPUT)/proto/%.c $(OUTPUT)/proto/%.h
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(INCLUDES) -c $< -o $@
+
+$(SAN_DIR)/agent/render/flame_pprof.o $(SAN_DIR)/unit/test_flame_pprof.o: $(PROTO_HDRS)
+
 $(SAN_DIR)/unit/%.o: tests/unit/%.c $(AGENT_HDRS) $(wildcard include/uvscope/*.h tests/unit/*.h) \
 		     $(SKELS) $(OUTPUT)/syscall_table.h
 	$(call msg,CC-SAN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Wno-unused-parameter $(INCLUDES) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Wno-unused-parameter $(INCLUDES) $(UNIT_CFLAGS) -c $< -o $@
 
 $(SAN_BIN): $(SAN_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LIBS) -lcriterion -o $@
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LIBS) $(UNIT_LIBS) -lcriterion -o $@
 
 .PHONY: unit-sanitize
 unit-sanitize: $(SAN_BIN) uvscope $(UNIT_FIXTURES)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "core/flame.h"
+#include "core/flame_samples.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -69,20 +69,3 @@ int uvs_flame_add(struct uvs_profile *p, enum uvs_flame_mode mode, const struct 
 	return uvs_profile_add(p, ids, n, &s->labels, 1, s->weight_ns);
 }
 
-/* Interim: folded only, until the writers are merged. */
-int uvs_flame_write(FILE *out, const struct uvs_profile *p, enum uvs_flame_format format)
-{
-	char buf[512];
-
-	(void)format;
-	for (size_t i = 0; i < uvs_profile_nentries(p); i++) {
-		struct uvs_profile_entry e;
-
-		uvs_profile_entry_at(p, i, &e);
-		for (size_t k = 0; k < e.nframes; k++)
-			fprintf(out, "%s%s", k ? ";" : "",
-				uvs_frame_text(uvs_profile_frame_at(p, e.frames[k]), buf, sizeof(buf)));
-		fprintf(out, " %llu\n", (unsigned long long)e.count);
-	}
-	return ferror(out) ? -EIO : 0;
-}

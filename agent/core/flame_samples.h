@@ -5,8 +5,8 @@
  *   loop   busy loop threads only, under the loop and the phase the sample ran in
  *   offcpu samples of sleeping threads, under their thread
  */
-#ifndef UVSCOPE_FLAME_H
-#define UVSCOPE_FLAME_H
+#ifndef UVSCOPE_FLAME_SAMPLES_H
+#define UVSCOPE_FLAME_SAMPLES_H
 
 #include "cli/options.h"
 #include "core/profile.h"
@@ -16,10 +16,5 @@ int uvs_flame_add(struct uvs_profile *p, enum uvs_flame_mode mode, const struct 
 
 /* The name of the thread root ("main loop 1234", "worker loop 1240", "threadpool", ...). */
 void uvs_flame_thread_root(const struct uvs_sample_labels *l, char *buf, size_t cap);
-
-#include <stdio.h>
-
-/* Writes p to out in the format (folded, SVG, pprof). 0 or -errno. */
-int uvs_flame_write(FILE *out, const struct uvs_profile *p, enum uvs_flame_format format);
 
 #endif
