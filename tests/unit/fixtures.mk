@@ -31,7 +31,8 @@ FAKE_LIBUV_OBJS := fake-libuv.so fake-libuv-O0.so fake-libuv-nodebug.so fake-lib
 UNIT_FIXTURES := $(addprefix $(ELF_FIX_DIR)/,$(ELF_FIX_OBJS) \
 			$(addsuffix .buildid,$(ELF_FIX_OBJS)) \
 			nopie.nm pie.nm libfixture.so.nm \
-			truncated corrupt-shoff prog.o not-elf.txt fake-node) \
+			truncated corrupt-shoff prog.o not-elf.txt fake-node \
+			$(FAKE_LIBUV_OBJS)) \
 		 $(SYMTAB_FIXTURES)
 
 
@@ -42,8 +43,6 @@ $(ELF_FIX_DIR)/cxx: $(ELF_FIX_SRC)/cxx.cc $(ELF_FIX_DEPS)
 
 $(ELF_FIX_DIR)/%.syms: $(ELF_FIX_DIR)/%
 	$(Q)readelf -sW -C $< > $@
-			truncated corrupt-shoff prog.o not-elf.txt fake-node \
-			$(FAKE_LIBUV_OBJS))
 
 $(ELF_FIX_DIR)/nopie: $(ELF_FIX_SRC)/prog.c $(ELF_FIX_DEPS)
 	$(call msg,FIXTURE,$@)
