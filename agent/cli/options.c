@@ -20,6 +20,9 @@ static const char usage_text[] =
 	"  watch   one line per interval and one per alert; --json for JSON lines\n"
 	"  sockets the process's TCP and UDP sockets now, like `ss -tuan` for it alone\n"
 	"          (state, queues, rtt, retransmits; listeners' accept queues); --json\n"
+	"  trace   a timeline for ui.perfetto.dev: every loop iteration of every loop thread\n"
+	"          as a slice with its phases inside, pool jobs on the pool threads (--pool),\n"
+	"          GC pauses, alerts as marks; written to -o FILE (Chrome trace-event JSON)\n"
 	"\n"
 	"options:\n"
 	"  -p, --pid PID        the process to attach to (required)\n"
@@ -54,6 +57,9 @@ static const char usage_text[] =
 	"                       effect on fds could not be followed)\n"
 	"      --no-sockets     no socket figures (no socket table per interval, no TCP\n"
 	"                       state-change and retransmit tracepoints)\n"
+	"  -o, --output FILE    trace: the file to write (created or truncated, mode 0600)\n"
+	"      --no-phases      trace: iterations only; by default trace turns the exact phase\n"
+	"                       uprobes on for its duration (see --phases for their cost)\n"
 	"      --json           JSON lines (schema: docs/json.md)\n"
 	"      --json-file PATH also write the JSON lines to PATH (created or truncated, mode\n"
 	"                       0600), whatever stdout shows: `top` on screen and a record to\n"
@@ -68,6 +74,8 @@ static const char usage_text[] =
 	"  sudo uvscope watch -p 4242 --phases -d 30s\n"
 	"  sudo uvscope watch -p 4242 --pool --syscalls -d 1m\n"
 	"  sudo uvscope top -p 4242 --json-file /var/tmp/incident.jsonl\n"
+	"  sudo uvscope trace -p 4242 -d 10s -o loop.json     (then open it in ui.perfetto.dev)\n"
+	"  sudo uvscope trace -p 4242 -d 5s -o pool.json --pool --no-phases\n"
 	"\n"
 	"privileges: root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN.\n"
 	"exit status: 0 done, 1 could not attach or failed, 2 bad arguments.\n";
@@ -84,6 +92,8 @@ static const struct option long_options[] = {
 	{ "fd-rescan", required_argument, NULL, 'R' },
 	{ "syscalls", no_argument, NULL, 'N' },
 	{ "no-sockets", no_argument, NULL, 'K' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "no-phases", no_argument, NULL, 'Q' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "json-file", required_argument, NULL, 'F' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -151,6 +161,14 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 	case 'K':
 		cli->no_sockets = true;
 		return 0;
+	case 'o':
+		if (!*arg)
+			return bad(err, "invalid value for -o/--output: '%s'%s", arg, " (a file path)");
+		cli->output = arg;
+		return 0;
+	case 'Q':
+		cli->no_phases = true;
+		return 0;
 	case 'j':
 		cli->json = true;
 		return 0;
@@ -164,6 +182,26 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 		return 0;
 	}
 	return UVS_CLI_USAGE;
+}
+
+/* -o and --no-phases belong to trace, and trace needs -o (its output is a file, not stdout). */
+static int check_trace(const struct uvs_cli *cli, FILE *err)
+{
+	if (cli->command != UVS_CMD_TRACE) {
+		if (cli->output || cli->no_phases)
+			return bad(err, "%s is an option of trace%s", cli->output ? "-o/--output" :
+				   "--no-phases", " (uvscope trace -p PID -o FILE)");
+		return UVS_CLI_OK;
+	}
+	if (!cli->output)
+		return bad(err, "trace needs -o FILE%s%s", "",
+			   " (the trace file to write, e.g. -o trace.json)");
+	if (cli->json)
+		return bad(err, "trace writes its file, not JSON lines on stdout%s%s", "",
+			   " (use --json-file PATH for those as well)");
+	if (cli->phases && cli->no_phases)
+		return bad(err, "--phases and --no-phases contradict each other%s%s", "", "");
+	return UVS_CLI_OK;
 }
 
 int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *err)
@@ -184,14 +222,16 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 			cli->command = UVS_CMD_WATCH;
 		else if (strcmp(argv[1], "sockets") == 0)
 			cli->command = UVS_CMD_SOCKETS;
+		else if (strcmp(argv[1], "trace") == 0)
+			cli->command = UVS_CMD_TRACE;
 		else if (strcmp(argv[1], "help") == 0) {
 			fputs(usage_text, out);
 			return UVS_CLI_EXIT;
 		} else
-			return bad(err, "unknown command '%s'%s", argv[1], " (commands: top, watch, sockets)");
+			return bad(err, "unknown command '%s'%s", argv[1], " (commands: top, watch, sockets, trace)");
 		optind = 2;
 	}
-	while ((c = getopt_long(argc, argv, ":p:d:i:vhV", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:d:i:o:vhV", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			fputs(usage_text, out);
@@ -212,12 +252,12 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	if (optind < argc)
 		return bad(err, "unexpected argument '%s'%s", argv[optind], "");
 	if (cli->command == UVS_CMD_NONE)
-		return bad(err, "no command given%s%s", "", " (commands: top, watch, sockets)");
+		return bad(err, "no command given%s%s", "", " (commands: top, watch, sockets, trace)");
 	if (cli->pid == 0)
 		return bad(err, "-p/--pid is required%s%s", "", " (the id of the process to watch)");
 	if (cli->command == UVS_CMD_SOCKETS && (cli->phases || cli->pool || cli->syscalls ||
 						cli->duration_ns || cli->no_sockets || cli->json_file))
 		return bad(err, "sockets takes only -p, --json and -v%s%s", "",
 			   " (it prints the table once)");
-	return UVS_CLI_OK;
+	return check_trace(cli, err);
 }

@@ -13,6 +13,7 @@ enum uvs_command {
 	UVS_CMD_TOP,
 	UVS_CMD_WATCH,
 	UVS_CMD_SOCKETS,
+	UVS_CMD_TRACE,
 };
 
 struct uvs_cli {
@@ -24,6 +25,8 @@ struct uvs_cli {
 	bool json;
 	const char *json_file;    /* --json-file: JSON lines there too (NULL: none) */
 	bool phases;
+	bool no_phases;           /* trace --no-phases: iterations only, no phase uprobes */
+	const char *output;       /* trace -o: the trace file */
 	bool pool;
 	bool no_sockets;          /* --no-sockets: no socket table, no TCP tracepoints */
 	bool pool_jobs;           /* a record per served pool job (implies pool) */
