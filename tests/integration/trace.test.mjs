@@ -1,0 +1,137 @@
+// uvscope trace: the Chrome trace-event file against what the fixture knows it did (ticks of a
+// known length, fs.stat calls) and against uvscope's own loop statistics of the same session.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Child, runUvscope, skipWithoutBpf, startFixture, uvscope } from './lib.mjs';
+
+const TICKS = 20;
+const WORK_MS = 8;
+const STATS = 25;
+
+// Trace times are microseconds with three decimals: integers of ns compare exactly.
+const ns = (us) => Math.round(us * 1000);
+
+function readTrace(file) {
+	const trace = JSON.parse(readFileSync(file, 'utf8'));
+	assert.ok(Array.isArray(trace.traceEvents), 'a JSON object with traceEvents');
+	return trace.traceEvents;
+}
+
+const slicesOf = (events, tid, cat) =>
+	events.filter((e) => e.ph === 'X' && e.tid === tid && e.cat === cat)
+		.map((e) => ({ name: e.name, start: ns(e.ts), end: ns(e.ts) + ns(e.dur) }))
+		.sort((a, b) => a.start - b.start);
+
+const threadName = (events, tid) =>
+	events.find((e) => e.ph === 'M' && e.name === 'thread_name' && e.tid === tid)?.args.name;
+
+function tempFiles(t) {
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-trace-'));
+	t.after(() => rmSync(dir, { recursive: true, force: true }));
+	return { trace: path.join(dir, 'trace.json'), jsonl: path.join(dir, 'session.jsonl') };
+}
+
+// Starts `uvscope trace` and waits for its attach line on stderr.
+async function startTrace(pid, args) {
+	const agent = new Child(uvscope, ['trace', '-p', String(pid), ...args]);
+	await agent.until(() => agent.errLines.some((l) => /attached to pid/.test(l)), 'uvscope attach');
+	return agent;
+}
+
+test('trace: one slice per loop iteration, the ticks among them, phases nested in each', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const files = tempFiles(t);
+	const { child } = await startFixture('trace.js', [], { TICKS: String(TICKS),
+		WORK_MS: String(WORK_MS) });
+	let agent;
+	try {
+		agent = await startTrace(child.pid, ['-o', files.trace, '--json-file', files.jsonl]);
+		await agent.until(() => agent.errLines.some((l) =>
+			/exact phases are on while tracing: \+[\d.]+ µs per iteration/.test(l)), 'the cost said');
+		child.send('go');
+		await child.waitFor((v) => v && v.done, 'the fixture\'s ticks');
+		// Ctrl-C ends the session: the file must still be complete JSON.
+		agent.proc.kill('SIGINT');
+		const { code } = await agent.exitPromise;
+		assert.equal(code, 0, agent.errLines.join('\n'));
+	} finally {
+		if (agent) await agent.stop();
+		await child.stop();
+	}
+	assert.equal(statSync(files.trace).mode & 0o777, 0o600, 'the file is the operator\'s alone');
+	const events = readTrace(files.trace);
+	const main = child.pid;
+	assert.match(threadName(events, main), /^main loop/);
+
+	const iterations = slicesOf(events, main, 'loop');
+	const ticks = iterations.filter((s) => s.end - s.start >= WORK_MS * 1e6);
+	t.diagnostic(`${iterations.length} main-loop iterations, ${ticks.length} of them >= ${WORK_MS} ms`);
+	assert.equal(ticks.length, TICKS, 'every tick is one iteration slice, and nothing else is that long');
+
+	// The same count as uvscope's own statistics of the session (its JSON summary).
+	const summary = readFileSync(files.jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+		.find((v) => v.type === 'summary');
+	const counted = summary.loops.find((l) => l.tid === main).iterations;
+	assert.equal(iterations.length, counted, 'a slice for every iteration uvscope counted');
+	assert.equal(summary.agent.drops, 0, 'no record was dropped');
+	const line = agent.errLines.find((l) => /^uvscope: trace: /.test(l));
+	const total = events.filter((e) => e.ph === 'X' && e.cat === 'loop').length;
+	assert.match(line, new RegExp(`trace: ${total} loop iterations, \\d+ slices and \\d+ alerts written to `));
+
+	// Iterations do not overlap; each phase lies in one iteration; phases do not overlap.
+	for (let i = 1; i < iterations.length; i++)
+		assert.ok(iterations[i].start >= iterations[i - 1].end, `iteration ${i} overlaps the one before`);
+	const phases = slicesOf(events, main, 'phase');
+	assert.ok(phases.length >= 3 * TICKS, `phase slices (${phases.length})`);
+	let j = 0;
+	for (const p of phases) {
+		while (j < iterations.length && iterations[j].end < p.end) j++;
+		const it = iterations[j];
+		assert.ok(it && p.start >= it.start && p.end <= it.end,
+			`phase ${p.name} [${p.start}, ${p.end}] lies in an iteration`);
+	}
+	for (let i = 1; i < phases.length; i++)
+		assert.ok(phases[i].start >= phases[i - 1].end, `phase ${i} overlaps the one before`);
+	// The tick's work is timer callbacks: inside each tick, a timers slice of at least WORK_MS.
+	for (const tick of ticks)
+		assert.ok(phases.some((p) => p.name === 'timers' && p.start >= tick.start && p.end <= tick.end &&
+			p.end - p.start >= WORK_MS * 1e6), 'a long timers phase inside the tick');
+});
+
+test('trace --pool: exactly one slice per fs.stat, on pool threads', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const files = tempFiles(t);
+	const { child } = await startFixture('trace.js', [], { MODE: 'pool', STATS: String(STATS) });
+	let agent;
+	try {
+		agent = await startTrace(child.pid, ['-o', files.trace, '--pool', '--no-phases']);
+		assert.ok(!agent.errLines.some((l) => /exact phases are on/.test(l)), '--no-phases is heard');
+		child.send('go');
+		await child.waitFor((v) => v && v.done, 'the fixture\'s fs.stat calls');
+		// The target's exit ends the session too, and the file is still complete.
+		child.send('exit');
+		const { code } = await agent.exitPromise;
+		assert.equal(code, 0, agent.errLines.join('\n'));
+	} finally {
+		if (agent) await agent.stop();
+		await child.stop();
+	}
+	const events = readTrace(files.trace);
+	const jobs = events.filter((e) => e.ph === 'X' && e.cat === 'pool' && e.name === 'fs stat');
+	t.diagnostic(`${jobs.length} fs stat slices on threads ${[...new Set(jobs.map((e) => e.tid))]}`);
+	assert.equal(jobs.length, STATS);
+	for (const tid of new Set(jobs.map((e) => e.tid))) {
+		assert.notEqual(tid, child.pid, 'not on the main thread');
+		assert.match(threadName(events, tid), /^pool thread/);
+	}
+	assert.equal(events.filter((e) => e.cat === 'phase').length, 0, 'no phases with --no-phases');
+});
+
+test('trace: -o is required and named in the error', async () => {
+	const r = await runUvscope(['trace', '-p', '1']);
+	assert.equal(r.code, 2);
+	assert.match(r.stderr, /^uvscope: trace needs -o FILE/m);
+});
