@@ -86,7 +86,7 @@ static __always_inline void emit(__u32 type, __u32 tid, __u64 ts, __u64 duration
  * iteration): it drains the ring at every block check, every few ms, and is woken only when
  * the ring is an eighth full.
  */
-static __always_inline void send_trace(__u16 type, __u16 phase, __u32 tid, __u64 start, __u64 end,
+static __always_inline void send_trace(__u16 type, __u16 phase, __u64 start, __u64 end,
 				       __u64 wait_start)
 {
 	struct uvs_bpf_counters *c;
@@ -103,7 +103,8 @@ static __always_inline void send_trace(__u16 type, __u16 phase, __u32 tid, __u64
 	r->start_ns = start;
 	r->end_ns = end;
 	r->wait_start_ns = wait_start;
-	r->tid = tid;
+	/* Asked for here, not passed in: the callers' code stays as it is when not tracing. */
+	r->tid = (__u32)bpf_get_current_pid_tgid();
 	r->type = type;
 	r->phase = phase;
 	flags = bpf_ringbuf_query(&trace_ring, BPF_RB_AVAIL_DATA) >= UVS_TRACE_RING_BYTES / 8 ?
@@ -162,7 +163,7 @@ static __always_inline bool is_poll_phase(__u32 p)
  * recorded when the poll is over (the next uprobe boundary).
  */
 static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_loop_stats *s,
-					 __u32 tid, __u32 next, __u64 now)
+					 __u32 next, __u64 now)
 {
 	__u32 p = st->phase;
 	__u64 d = 0;
@@ -171,7 +172,7 @@ static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_l
 		d = now - st->phase_start;
 	/* The wait is the gap between two iterations on the timeline: no record for it. */
 	if (trace_records && d && p != UVS_PHASE_POLL_WAIT)
-		send_trace(UVS_TRACE_PHASE, (__u16)p, tid, st->phase_start, now, 0);
+		send_trace(UVS_TRACE_PHASE, (__u16)p, st->phase_start, now, 0);
 	if (p == UVS_PHASE_POLL_WAIT)
 		st->poll_wait += d;
 	else if (p == UVS_PHASE_POLL_IO)
@@ -226,7 +227,7 @@ static __always_inline void end_busy(struct uvs_loop_state *st, struct uvs_loop_
 	st->iter_busy = 0;
 	s->iterations++;
 	if (trace_records)
-		send_trace(UVS_TRACE_ITERATION, 0, tid, st->busy_since, now, st->wait_start);
+		send_trace(UVS_TRACE_ITERATION, 0, st->busy_since, now, st->wait_start);
 	if (iter > s->busy_max_ns)
 		s->busy_max_ns = iter;
 	uvs_hist_record(&s->busy, iter);
@@ -273,7 +274,7 @@ static __always_inline int on_wait_enter(struct pt_regs *regs, long id)
 	zero = zero_timeout(id, regs);
 	/* The phase first: on the timeline, an iteration's last phase comes before its end. */
 	if (track_phases)
-		phase_switch(st, s, tid, UVS_PHASE_POLL_WAIT, now);
+		phase_switch(st, s, UVS_PHASE_POLL_WAIT, now);
 	end_busy(st, s, tid, now, zero);
 	st->zero_timeout = zero;
 	st->wait_start = now;
@@ -298,7 +299,7 @@ static __always_inline int on_wait_exit(struct pt_regs *regs, long ret)
 	if (st->in_wait && now >= st->wait_start)
 		s->idle_ns += now - st->wait_start;
 	if (track_phases)
-		phase_switch(st, s, tid, UVS_PHASE_POLL_IO, now);
+		phase_switch(st, s, UVS_PHASE_POLL_IO, now);
 	st->in_wait = 0;
 	st->empty_poll = st->zero_timeout && ret == 0;
 	st->busy_since = now;
@@ -396,7 +397,7 @@ int uvs_phase_boundary(struct pt_regs *ctx)
 	if (!s)
 		return 0;
 	count_event();
-	phase_switch(st, s, tid, next_phase[cookie], now);
+	phase_switch(st, s, next_phase[cookie], now);
 	return 0;
 }
 

@@ -41,6 +41,10 @@ struct thread_track {
 	enum uvs_role named_role;
 	char comm[16];
 	uint64_t last_end_ns; /* where the last slice written at depth 0 ended */
+	/* The last window saw this loop blocked, in an iteration that has not ended since. */
+	bool blocked;
+	uint64_t blocked_since_ns;
+	uint64_t blocked_seen_ns;
 	size_t npending;
 	struct pending_phase pending[MAX_PENDING];
 };
@@ -249,13 +253,36 @@ static void queue_phase(struct trace_priv *p, FILE *out, const struct uvs_phase_
 							    .end_ns = r->end_ns };
 }
 
-/* The iteration's busy part, then its phases, each clipped to it and to the one before. */
+/* The thread's waiting phases inside the slice [start, end), each clipped to it and to the last. */
+static void write_phases(struct trace_priv *p, FILE *out, struct thread_track *t, uint64_t start,
+			 uint64_t end)
+{
+	uint64_t from, to, floor = start;
+	size_t i;
+
+	for (i = 0; i < t->npending; i++) {
+		const struct pending_phase *ph = &t->pending[i];
+
+		from = rel_mono(p, ph->start_ns);
+		to = rel_mono(p, ph->end_ns);
+		if (from < floor)
+			from = floor;
+		if (to > end)
+			to = end;
+		if (to <= from)
+			continue;
+		slice(p, out, t->tid, "phase", uvs_phase_name((enum uvs_phase)ph->phase), from, to);
+		fputc('}', out);
+		floor = to;
+	}
+	t->npending = 0;
+}
+
+/* The iteration's busy part, then its phases. */
 static void write_iteration(struct trace_priv *p, FILE *out, const struct uvs_iteration_record *r)
 {
 	struct thread_track *t = track(p, out, r->tid, UVS_ROLE_OTHER);
 	uint64_t start = rel_mono(p, r->busy_start_ns), end = rel_mono(p, r->busy_end_ns);
-	uint64_t from, to, floor;
-	size_t i;
 
 	/* Iterations of one thread never overlap; a clock oddity must not make them. */
 	if (t && start < t->last_end_ns)
@@ -273,23 +300,27 @@ static void write_iteration(struct trace_priv *p, FILE *out, const struct uvs_it
 	if (!t)
 		return;
 	t->last_end_ns = end;
-	floor = start;
-	for (i = 0; i < t->npending; i++) {
-		const struct pending_phase *ph = &t->pending[i];
+	t->blocked = false;
+	write_phases(p, out, t, start, end);
+}
 
-		from = rel_mono(p, ph->start_ns);
-		to = rel_mono(p, ph->end_ns);
-		if (from < floor)
-			from = floor;
-		if (to > end)
-			to = end;
-		if (to <= from)
-			continue;
-		slice(p, out, r->tid, "phase", uvs_phase_name((enum uvs_phase)ph->phase), from, to);
-		fputc('}', out);
-		floor = to;
-	}
-	t->npending = 0;
+/*
+ * A loop still blocked when the session ends has no iteration record: its busy part so far, as
+ * the last window saw it, with the phases it went through, on a slice of its own ("cat":
+ * "unfinished", not an iteration uvscope counted).
+ */
+static void write_unfinished(struct trace_priv *p, FILE *out, struct thread_track *t)
+{
+	uint64_t start = t->blocked_since_ns;
+
+	if (start < t->last_end_ns)
+		start = t->last_end_ns;
+	if (t->blocked_seen_ns <= start)
+		return;
+	name_thread(p, out, t);
+	slice(p, out, t->tid, "unfinished", "iteration (still running)", start, t->blocked_seen_ns);
+	fputc('}', out);
+	write_phases(p, out, t, start, t->blocked_seen_ns);
 }
 
 static void write_gc(struct trace_priv *p, FILE *out, const struct uvs_gc_record *r)
@@ -376,12 +407,20 @@ static int trace_interval(struct uvs_output *o, const struct uvs_snapshot *s)
 	size_t i;
 
 	for (i = 0; i < s->nloops && i < UVS_MAX_LOOPS; i++) {
+		const struct uvs_loop_snapshot *l = &s->loops[i];
 		struct thread_track *t;
 
-		learn_thread(p, s->loops[i].tid, s->loops[i].role, true, s->loops[i].comm);
-		t = find_thread(p, s->loops[i].tid);
-		if (p->begun && t && t->named)
+		learn_thread(p, l->tid, l->role, true, l->comm);
+		t = find_thread(p, l->tid);
+		if (!t)
+			continue;
+		if (p->begun && t->named)
 			name_thread(p, o->out, t);
+		t->blocked = l->blocked_now && s->ts_ns >= l->blocked_for_ns;
+		if (t->blocked) {
+			t->blocked_seen_ns = rel_real(p, s->ts_ns);
+			t->blocked_since_ns = rel_real(p, s->ts_ns - l->blocked_for_ns);
+		}
 	}
 	return ferror(o->out) ? -EIO : 0;
 }
@@ -423,9 +462,12 @@ static int trace_end(struct uvs_output *o)
 
 	if (!p->begun)
 		return 0;
-	/* Phases of an iteration still running now stay out: it has no slice to hold them. */
-	for (i = 0; i < p->nthreads; i++)
+	/* Phases of an iteration still running stay out, unless it is a blocked one. */
+	for (i = 0; i < p->nthreads; i++) {
+		if (p->threads[i]->blocked)
+			write_unfinished(p, o->out, p->threads[i]);
 		p->threads[i]->npending = 0;
+	}
 	fputs("\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"tool\":\"uvscope trace\",\"pid\":", o->out);
 	fprintf(o->out, "%d,\"node_version\":", p->pid);
 	uvs_json_string(o->out, p->node_version);

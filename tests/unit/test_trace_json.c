@@ -228,6 +228,61 @@ Test(trace_json, a_worker_seen_later_is_renamed_by_its_window)
 	close_trace();
 }
 
+Test(trace_json, a_loop_blocked_at_the_end_gets_an_unfinished_slice)
+{
+	static struct uvs_snapshot s;
+	const char *text;
+
+	open_trace();
+	begin();
+	iteration(100, 0, 1000, 2000);
+	/* The phases it went through before the one it is stuck in (which has no record yet). */
+	phase(100, UVS_PHASE_POLL_IO, 2000, 2500);
+	phase(100, UVS_PHASE_CHECK, 2500, 2600);
+	/* The last window, at 1 ms: blocked for the last 0.997 ms, since 3 us. */
+	s.ts_ns = REAL0 + 1000000;
+	s.nloops = 1;
+	s.loops[0] = (struct uvs_loop_snapshot){ .tid = 100, .role = UVS_ROLE_MAIN,
+						 .blocked_now = true, .blocked_for_ns = 997000 };
+	cr_assert_eq(r.o->ops->interval(r.o, &s), 0);
+	text = finish_trace();
+	cr_expect(strstr(text, "\"cat\":\"unfinished\",\"name\":\"iteration (still running)\","
+			       "\"ts\":3.000,\"dur\":997.000}"), "%s", text);
+	/* Its phases, clipped to that slice (the wall clock put its start a little late). */
+	cr_expect(strstr(text, "\"name\":\"check\",\"ts\":3.000,\"dur\":0.000") == NULL, "%s", text);
+	cr_expect(strstr(text, "\"name\":\"poll_io\"") == NULL, "%s", text);
+	s.loops[0].blocked_for_ns = 998000;
+	close_trace();
+	open_trace();
+	begin();
+	iteration(100, 0, 1000, 2000);
+	phase(100, UVS_PHASE_POLL_IO, 2000, 2500);
+	phase(100, UVS_PHASE_CHECK, 2500, 2600);
+	cr_assert_eq(r.o->ops->interval(r.o, &s), 0);
+	text = finish_trace();
+	cr_expect(strstr(text, "\"name\":\"poll_io\",\"ts\":2.000,\"dur\":0.500"), "%s", text);
+	cr_expect(strstr(text, "\"name\":\"check\",\"ts\":2.500,\"dur\":0.100"), "%s", text);
+	close_trace();
+}
+
+Test(trace_json, an_iteration_ends_a_block_the_window_saw)
+{
+	static struct uvs_snapshot s;
+	const char *text;
+
+	open_trace();
+	begin();
+	s.ts_ns = REAL0 + 1000000;
+	s.nloops = 1;
+	s.loops[0] = (struct uvs_loop_snapshot){ .tid = 100, .role = UVS_ROLE_MAIN,
+						 .blocked_now = true, .blocked_for_ns = 500000 };
+	cr_assert_eq(r.o->ops->interval(r.o, &s), 0);
+	iteration(100, 0, 500000, 1200000);
+	text = finish_trace();
+	cr_expect(!strstr(text, "unfinished"), "%s", text);
+	close_trace();
+}
+
 Test(trace_json, ts_before_time_zero_is_zero)
 {
 	struct uvs_record job = { .kind = UVS_RECORD_POOL_JOB, .pid = 100 };
