@@ -130,6 +130,29 @@ test('trace --pool: exactly one slice per fs.stat, on pool threads', async (t) =
 	assert.equal(events.filter((e) => e.cat === 'phase').length, 0, 'no phases with --no-phases');
 });
 
+test('trace: a loop blocked until the end is on the time line, with its alert', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const files = tempFiles(t);
+	const { child } = await startFixture('stuck.js');
+	let r;
+	try {
+		r = await runUvscope(['trace', '-p', String(child.pid), '-d', '1500ms', '-o', files.trace,
+			'--no-phases']);
+	} finally {
+		await child.stop('SIGKILL');
+	}
+	assert.equal(r.code, 0, r.stderr);
+	const events = readTrace(files.trace);
+	const stuck = slicesOf(events, child.pid, 'unfinished');
+	assert.equal(stuck.length, 1, 'one unfinished iteration');
+	// Blocked since attach (it never waits again): most of the 1.5 s session.
+	assert.ok(stuck[0].end - stuck[0].start >= 1e9, `${(stuck[0].end - stuck[0].start) / 1e6} ms`);
+	assert.equal(slicesOf(events, child.pid, 'loop').length, 0, 'no iteration ended');
+	const alerts = events.filter((e) => e.ph === 'i' && e.name === 'loop_blocked');
+	assert.ok(alerts.length >= 1 && alerts.every((e) => e.tid === child.pid && e.s === 't' &&
+		e.args.tid === child.pid), JSON.stringify(alerts));
+});
+
 test('trace: -o is required and named in the error', async () => {
 	const r = await runUvscope(['trace', '-p', '1']);
 	assert.equal(r.code, 2);
