@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Child, runUvscope, skipWithoutBpf, startFixture, uvscope } from './lib.mjs';
+import { Child, fetchNodeOrSkip, fixtures, nodeBin, nodeVersions, runUvscope, skipWithoutBpf,
+	startFixture, uvscope } from './lib.mjs';
 
 const TICKS = 20;
 const WORK_MS = 8;
@@ -41,11 +42,30 @@ async function startTrace(pid, args) {
 	return agent;
 }
 
+// The ticks fixture on a given node binary.
+async function startTicks(bin) {
+	const child = new Child(bin, [path.join(fixtures, 'trace.js')],
+		{ env: { ...process.env, TICKS: String(TICKS), WORK_MS: String(WORK_MS) } });
+	await child.waitFor((v) => v && v.ready, 'trace.js ready');
+	return child;
+}
+
 test('trace: one slice per loop iteration, the ticks among them, phases nested in each', async (t) => {
 	if (skipWithoutBpf(t)) return;
+	await ticksTest(t, nodeBin);
+});
+
+// Node 18's libuv (1.44) runs timers first in an iteration; 22 is libuv 1.48 and later.
+for (const version of nodeVersions())
+	test(`trace on node ${version}: the ticks, and phases nested in their iterations`, async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const bin = fetchNodeOrSkip(t, version);
+		if (bin) await ticksTest(t, bin);
+	});
+
+async function ticksTest(t, bin) {
 	const files = tempFiles(t);
-	const { child } = await startFixture('trace.js', [], { TICKS: String(TICKS),
-		WORK_MS: String(WORK_MS) });
+	const child = await startTicks(bin);
 	let agent;
 	try {
 		agent = await startTrace(child.pid, ['-o', files.trace, '--json-file', files.jsonl]);
@@ -99,7 +119,7 @@ test('trace: one slice per loop iteration, the ticks among them, phases nested i
 	for (const tick of ticks)
 		assert.ok(phases.some((p) => p.name === 'timers' && p.start >= tick.start && p.end <= tick.end &&
 			p.end - p.start >= WORK_MS * 1e6), 'a long timers phase inside the tick');
-});
+}
 
 test('trace --pool: exactly one slice per fs.stat, on pool threads', async (t) => {
 	if (skipWithoutBpf(t)) return;
