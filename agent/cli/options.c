@@ -163,7 +163,8 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 		return 0;
 	case 'o':
 		if (!*arg)
-			return bad(err, "invalid value for -o/--output: '%s'%s", arg, " (a file path)");
+			return bad(err, "invalid value for -o/--output: '%s'%s", arg,
+				   " (a file path)");
 		cli->output = arg;
 		return 0;
 	case 'Q':
@@ -228,7 +229,8 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 			fputs(usage_text, out);
 			return UVS_CLI_EXIT;
 		} else
-			return bad(err, "unknown command '%s'%s", argv[1], " (commands: top, watch, sockets, trace)");
+			return bad(err, "unknown command '%s'%s", argv[1],
+				   " (commands: top, watch, sockets, trace)");
 		optind = 2;
 	}
 	while ((c = getopt_long(argc, argv, ":p:d:i:o:vhV", long_options, NULL)) != -1) {

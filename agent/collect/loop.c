@@ -183,8 +183,10 @@ int uvs_loops_trace_record(const void *data, size_t len, int pid, struct uvs_rec
 		if (t->phase >= UVS_PHASE_COUNT)
 			return -EINVAL;
 		out->kind = UVS_RECORD_PHASE;
-		out->phase = (struct uvs_phase_record){ .tid = (int)t->tid, .phase = t->phase,
-							.start_ns = t->start_ns, .end_ns = t->end_ns };
+		out->phase = (struct uvs_phase_record){ .tid = (int)t->tid,
+							.phase = t->phase,
+							.start_ns = t->start_ns,
+							.end_ns = t->end_ns };
 		return 0;
 	}
 	return -EINVAL;

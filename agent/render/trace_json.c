@@ -437,8 +437,8 @@ static int trace_alert(struct uvs_output *o, const struct uvs_alert *a)
 		track(p, o->out, tid, a->loop_blocked.role);
 	event_open(p, o->out, 'i', tid);
 	/* A blocked loop is marked on its thread; the others concern the whole process. */
-	fprintf(o->out, ",\"s\":\"%c\",\"cat\":\"alert\",\"name\":\"%s\",\"ts\":", on_loop ? 't' : 'p',
-		uvs_alert_kind_name(a->kind));
+	fprintf(o->out, ",\"s\":\"%c\",\"cat\":\"alert\",\"name\":\"%s\",\"ts\":",
+		on_loop ? 't' : 'p', uvs_alert_kind_name(a->kind));
 	put_us(o->out, rel_real(p, a->ts_ns));
 	fprintf(o->out, ",\"args\":{\"kind\":\"%s\"", uvs_alert_kind_name(a->kind));
 	uvs_json_alert_fields(o->out, a);
@@ -468,8 +468,8 @@ static int trace_end(struct uvs_output *o)
 			write_unfinished(p, o->out, p->threads[i]);
 		p->threads[i]->npending = 0;
 	}
-	fputs("\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"tool\":\"uvscope trace\",\"pid\":", o->out);
-	fprintf(o->out, "%d,\"node_version\":", p->pid);
+	fputs("\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"tool\":\"uvscope trace\"", o->out);
+	fprintf(o->out, ",\"pid\":%d,\"node_version\":", p->pid);
 	uvs_json_string(o->out, p->node_version);
 	fputs(",\"mode\":", o->out);
 	uvs_json_string(o->out, p->mode);
