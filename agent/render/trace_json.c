@@ -410,7 +410,8 @@ static int trace_interval(struct uvs_output *o, const struct uvs_snapshot *s)
 		const struct uvs_loop_snapshot *l = &s->loops[i];
 		struct thread_track *t;
 
-		learn_thread(p, l->tid, l->role, true, l->comm);
+		/* A loop the session could not place yet is an "event loop", not a "thread". */
+		learn_thread(p, l->tid, l->role, l->role != UVS_ROLE_OTHER, l->comm);
 		t = find_thread(p, l->tid);
 		if (!t)
 			continue;
