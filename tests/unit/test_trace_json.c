@@ -93,6 +93,21 @@ static void iteration(int tid, uint64_t wait, uint64_t start, uint64_t end)
 	record(&rec);
 }
 
+/* A window at 1 ms that saw one loop (blocked for blocked_for ns when not 0). */
+static void window_of(int tid, enum uvs_role role, uint64_t blocked_for)
+{
+	static struct uvs_snapshot s;
+
+	memset(&s, 0, sizeof(s));
+	s.ts_ns = REAL0 + 1000000;
+	s.nloops = 1;
+	s.loops[0] = (struct uvs_loop_snapshot){ .tid = tid, .role = role,
+						 .blocked_now = blocked_for != 0,
+						 .blocked_for_ns = blocked_for };
+	strcpy(s.loops[0].comm, "node");
+	cr_assert_eq(r.o->ops->interval(r.o, &s), 0);
+}
+
 #define HEAD                                                                                 \
 	"{\"traceEvents\":[\n"                                                               \
 	"{\"ph\":\"M\",\"pid\":100,\"tid\":100,\"name\":\"process_name\",\"args\":{\"name\":\"node\"}},\n"
@@ -210,16 +225,12 @@ Test(trace_json, pending_phases_are_bounded)
 
 Test(trace_json, a_worker_seen_later_is_renamed_by_its_window)
 {
-	static struct uvs_snapshot s;
 	const char *text;
 
 	open_trace();
 	begin();
 	iteration(200, 0, 1000, 2000);
-	s.nloops = 1;
-	s.loops[0] = (struct uvs_loop_snapshot){ .tid = 200, .role = UVS_ROLE_WORKER };
-	strcpy(s.loops[0].comm, "node");
-	cr_assert_eq(r.o->ops->interval(r.o, &s), 0);
+	window_of(200, UVS_ROLE_WORKER, 0);
 	text = finish_trace();
 	cr_expect(strstr(text, "\"tid\":200,\"name\":\"thread_name\",\"args\":{\"name\":\"event loop\"}"),
 		  "%s", text);
@@ -230,7 +241,6 @@ Test(trace_json, a_worker_seen_later_is_renamed_by_its_window)
 
 Test(trace_json, a_loop_blocked_at_the_end_gets_an_unfinished_slice)
 {
-	static struct uvs_snapshot s;
 	const char *text;
 
 	open_trace();
@@ -240,25 +250,21 @@ Test(trace_json, a_loop_blocked_at_the_end_gets_an_unfinished_slice)
 	phase(100, UVS_PHASE_POLL_IO, 2000, 2500);
 	phase(100, UVS_PHASE_CHECK, 2500, 2600);
 	/* The last window, at 1 ms: blocked for the last 0.997 ms, since 3 us. */
-	s.ts_ns = REAL0 + 1000000;
-	s.nloops = 1;
-	s.loops[0] = (struct uvs_loop_snapshot){ .tid = 100, .role = UVS_ROLE_MAIN,
-						 .blocked_now = true, .blocked_for_ns = 997000 };
-	cr_assert_eq(r.o->ops->interval(r.o, &s), 0);
+	window_of(100, UVS_ROLE_MAIN, 997000);
 	text = finish_trace();
 	cr_expect(strstr(text, "\"cat\":\"unfinished\",\"name\":\"iteration (still running)\","
 			       "\"ts\":3.000,\"dur\":997.000}"), "%s", text);
 	/* Its phases, clipped to that slice (the wall clock put its start a little late). */
 	cr_expect(strstr(text, "\"name\":\"check\",\"ts\":3.000,\"dur\":0.000") == NULL, "%s", text);
 	cr_expect(strstr(text, "\"name\":\"poll_io\"") == NULL, "%s", text);
-	s.loops[0].blocked_for_ns = 998000;
 	close_trace();
+	/* Blocked since 2 us: both phases are in its slice. */
 	open_trace();
 	begin();
 	iteration(100, 0, 1000, 2000);
 	phase(100, UVS_PHASE_POLL_IO, 2000, 2500);
 	phase(100, UVS_PHASE_CHECK, 2500, 2600);
-	cr_assert_eq(r.o->ops->interval(r.o, &s), 0);
+	window_of(100, UVS_ROLE_MAIN, 998000);
 	text = finish_trace();
 	cr_expect(strstr(text, "\"name\":\"poll_io\",\"ts\":2.000,\"dur\":0.500"), "%s", text);
 	cr_expect(strstr(text, "\"name\":\"check\",\"ts\":2.500,\"dur\":0.100"), "%s", text);
@@ -267,16 +273,11 @@ Test(trace_json, a_loop_blocked_at_the_end_gets_an_unfinished_slice)
 
 Test(trace_json, an_iteration_ends_a_block_the_window_saw)
 {
-	static struct uvs_snapshot s;
 	const char *text;
 
 	open_trace();
 	begin();
-	s.ts_ns = REAL0 + 1000000;
-	s.nloops = 1;
-	s.loops[0] = (struct uvs_loop_snapshot){ .tid = 100, .role = UVS_ROLE_MAIN,
-						 .blocked_now = true, .blocked_for_ns = 500000 };
-	cr_assert_eq(r.o->ops->interval(r.o, &s), 0);
+	window_of(100, UVS_ROLE_MAIN, 500000);
 	iteration(100, 0, 500000, 1200000);
 	text = finish_trace();
 	cr_expect(!strstr(text, "unfinished"), "%s", text);
