@@ -10,6 +10,11 @@
  * Exact phases (optional) come from entry uprobes on the uv__run_* functions and uv__io_poll,
  * plus return probes on uv__run_timers and uv__run_check, which open the inlined pending and
  * close phases. One program serves every boundary; the attach cookie says which it is.
+ *
+ * For `uvscope trace` (trace_records set before load), every iteration and every phase span is
+ * also sent as a record on a ring buffer of its own. The flag is read-only data known at load,
+ * so the verifier removes that code from the programs of every other command: watch and top
+ * pay nothing for it.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -21,6 +26,7 @@
 const volatile __u32 targ_tgid = 0;
 const volatile __u64 block_ns = 100000000ULL;
 const volatile __u8 track_phases = 0;
+const volatile __u8 trace_records = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -33,6 +39,12 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);
 } events SEC(".maps");
+
+/* Sized by the agent: UVS_TRACE_RING_BYTES while tracing, one page otherwise. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} trace_ring SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -67,6 +79,38 @@ static __always_inline void emit(__u32 type, __u32 tid, __u64 ts, __u64 duration
 	e->type = type;
 	e->tid = tid;
 	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * One timeline record. The agent is not woken for each (that would cost it a wake-up per
+ * iteration): it drains the ring at every block check, every few ms, and is woken only when
+ * the ring is an eighth full.
+ */
+static __always_inline void send_trace(__u16 type, __u16 phase, __u64 start, __u64 end,
+				       __u64 wait_start)
+{
+	struct uvs_bpf_counters *c;
+	struct uvs_trace_record *r;
+	__u64 flags;
+
+	r = bpf_ringbuf_reserve(&trace_ring, sizeof(*r), 0);
+	if (!r) {
+		c = my_counters();
+		if (c)
+			c->ringbuf_drops++;
+		return;
+	}
+	r->start_ns = start;
+	r->end_ns = end;
+	r->wait_start_ns = wait_start;
+	/* Asked for here, not passed in: the callers' code stays as it is when not tracing. */
+	r->tid = (__u32)bpf_get_current_pid_tgid();
+	r->type = type;
+	r->phase = phase;
+	flags = bpf_ringbuf_query(&trace_ring, BPF_RB_AVAIL_DATA) >= UVS_TRACE_RING_BYTES / 8 ?
+			BPF_RB_FORCE_WAKEUP :
+			BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(r, flags);
 }
 
 /* The state of a loop thread, created (with its statistics) the first time we see it. */
@@ -126,6 +170,9 @@ static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_l
 
 	if (p < UVS_PHASE_COUNT && st->phase_start && now >= st->phase_start)
 		d = now - st->phase_start;
+	/* The wait is the gap between two iterations on the timeline: no record for it. */
+	if (trace_records && d && p != UVS_PHASE_POLL_WAIT)
+		send_trace(UVS_TRACE_PHASE, (__u16)p, st->phase_start, now, 0);
 	if (p == UVS_PHASE_POLL_WAIT)
 		st->poll_wait += d;
 	else if (p == UVS_PHASE_POLL_IO)
@@ -179,6 +226,8 @@ static __always_inline void end_busy(struct uvs_loop_state *st, struct uvs_loop_
 	iter = st->iter_busy + busy;
 	st->iter_busy = 0;
 	s->iterations++;
+	if (trace_records)
+		send_trace(UVS_TRACE_ITERATION, 0, st->busy_since, now, st->wait_start);
 	if (iter > s->busy_max_ns)
 		s->busy_max_ns = iter;
 	uvs_hist_record(&s->busy, iter);
@@ -223,10 +272,11 @@ static __always_inline int on_wait_enter(struct pt_regs *regs, long id)
 	if (!s || !st)
 		return 0;
 	zero = zero_timeout(id, regs);
-	end_busy(st, s, tid, now, zero);
-	st->zero_timeout = zero;
+	/* The phase first: on the timeline, an iteration's last phase comes before its end. */
 	if (track_phases)
 		phase_switch(st, s, UVS_PHASE_POLL_WAIT, now);
+	end_busy(st, s, tid, now, zero);
+	st->zero_timeout = zero;
 	st->wait_start = now;
 	st->in_wait = 1;
 	return 0;

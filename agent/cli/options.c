@@ -23,6 +23,9 @@ static const char usage_text[] =
 	"  flame   sample stacks (native and JavaScript, named without flags in the target)\n"
 	"          for -d TIME and write a flame graph: -o FILE.svg (interactive),\n"
 	"          FILE.folded (flamegraph.pl, speedscope) or FILE.pb.gz (go tool pprof)\n"
+	"  trace   a timeline for ui.perfetto.dev: every loop iteration of every loop thread\n"
+	"          as a slice with its phases inside, pool jobs on the pool threads (--pool),\n"
+	"          GC pauses, alerts as marks; written to -o FILE (Chrome trace-event JSON)\n"
 	"\n"
 	"options:\n"
 	"  -p, --pid PID        the process to attach to (required)\n"
@@ -61,6 +64,9 @@ static const char usage_text[] =
 	"      --sample-hz N    stack samples per second of each thread's CPU time (default\n"
 	"                       99; 1 to 4999)\n"
 	"      --blocked-hz N   the same for a loop thread while it is blocked (default 997)\n"
+	"  -o, --output FILE    trace, flame: the file to write (created or truncated, mode 0600)\n"
+	"      --no-phases      trace: iterations only; by default trace turns the exact phase\n"
+	"                       uprobes on for its duration (see --phases for their cost)\n"
 	"      --json           JSON lines (schema: docs/json.md)\n"
 	"      --json-file PATH also write the JSON lines to PATH (created or truncated, mode\n"
 	"                       0600), whatever stdout shows: `top` on screen and a record to\n"
@@ -85,6 +91,8 @@ static const char usage_text[] =
 	"  sudo uvscope watch -p 4242 --pool --syscalls -d 1m\n"
 	"  sudo uvscope top -p 4242 --json-file /var/tmp/incident.jsonl\n"
 	"  sudo uvscope flame -p 4242 -d 30s -o loop.svg --mode loop\n"
+	"  sudo uvscope trace -p 4242 -d 10s -o loop.json     (then open it in ui.perfetto.dev)\n"
+	"  sudo uvscope trace -p 4242 -d 5s -o pool.json --pool --no-phases\n"
 	"\n"
 	"privileges: root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN.\n"
 	"exit status: 0 done, 1 could not attach or failed, 2 bad arguments.\n";
@@ -101,12 +109,13 @@ static const struct option long_options[] = {
 	{ "fd-rescan", required_argument, NULL, 'R' },
 	{ "syscalls", no_argument, NULL, 'N' },
 	{ "no-sockets", no_argument, NULL, 'K' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "no-phases", no_argument, NULL, 'Q' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "json-file", required_argument, NULL, 'F' },
 	{ "no-stacks", no_argument, NULL, 'X' },
 	{ "sample-hz", required_argument, NULL, 'H' },
 	{ "blocked-hz", required_argument, NULL, 'b' },
-	{ "output", required_argument, NULL, 'o' },
 	{ "format", required_argument, NULL, 'f' },
 	{ "mode", required_argument, NULL, 'm' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -174,6 +183,15 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 	case 'K':
 		cli->no_sockets = true;
 		return 0;
+	case 'o':
+		if (!*arg)
+			return bad(err, "invalid value for -o/--output: '%s'%s", arg,
+				   " (a file path)");
+		cli->output = arg;
+		return 0;
+	case 'Q':
+		cli->no_phases = true;
+		return 0;
 	case 'j':
 		cli->json = true;
 		return 0;
@@ -194,11 +212,6 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 			cli->sample_hz = (uint32_t)v;
 		else
 			cli->blocked_hz = (uint32_t)v;
-		return 0;
-	case 'o':
-		if (!*arg)
-			return bad(err, "invalid value for -o/--output: '%s'%s", arg, " (a file path)");
-		cli->output_path = arg;
 		return 0;
 	case 'f':
 		cli->flame_format = uvs_flame_format_from_name(arg);
@@ -224,6 +237,26 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 	return UVS_CLI_USAGE;
 }
 
+/* -o and --no-phases belong to trace, and trace needs -o (its output is a file, not stdout). */
+static int check_trace(const struct uvs_cli *cli, FILE *err)
+{
+	if (cli->command != UVS_CMD_TRACE) {
+		if (cli->output || cli->no_phases)
+			return bad(err, "%s is an option of trace and flame%s", cli->output ?
+				   "-o/--output" : "--no-phases", " (uvscope trace -p PID -o FILE)");
+		return UVS_CLI_OK;
+	}
+	if (!cli->output)
+		return bad(err, "trace needs -o FILE%s%s", "",
+			   " (the trace file to write, e.g. -o trace.json)");
+	if (cli->json)
+		return bad(err, "trace writes its file, not JSON lines on stdout%s%s", "",
+			   " (use --json-file PATH for those as well)");
+	if (cli->phases && cli->no_phases)
+		return bad(err, "--phases and --no-phases contradict each other%s%s", "", "");
+	return UVS_CLI_OK;
+}
+
 int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *err)
 {
 	int c, ret;
@@ -246,11 +279,14 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 			cli->command = UVS_CMD_SOCKETS;
 		else if (strcmp(argv[1], "flame") == 0)
 			cli->command = UVS_CMD_FLAME;
+		else if (strcmp(argv[1], "trace") == 0)
+			cli->command = UVS_CMD_TRACE;
 		else if (strcmp(argv[1], "help") == 0) {
 			fputs(usage_text, out);
 			return UVS_CLI_EXIT;
 		} else
-			return bad(err, "unknown command '%s'%s", argv[1], " (commands: top, watch, sockets, flame)");
+			return bad(err, "unknown command '%s'%s", argv[1],
+				   " (commands: top, watch, sockets, flame, trace)");
 		optind = 2;
 	}
 	while ((c = getopt_long(argc, argv, ":p:d:i:o:vhV", long_options, NULL)) != -1) {
@@ -274,7 +310,7 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	if (optind < argc)
 		return bad(err, "unexpected argument '%s'%s", argv[optind], "");
 	if (cli->command == UVS_CMD_NONE)
-		return bad(err, "no command given%s%s", "", " (commands: top, watch, sockets)");
+		return bad(err, "no command given%s%s", "", " (commands: top, watch, sockets, trace)");
 	if (cli->pid == 0)
 		return bad(err, "-p/--pid is required%s%s", "", " (the id of the process to watch)");
 	if (cli->command == UVS_CMD_SOCKETS && (cli->phases || cli->pool || cli->syscalls ||
@@ -282,20 +318,24 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 		return bad(err, "sockets takes only -p, --json and -v%s%s", "",
 			   " (it prints the table once)");
 	if (cli->command == UVS_CMD_FLAME) {
-		if (!cli->output_path)
+		if (!cli->output)
 			return bad(err, "flame needs -o FILE%s%s", "",
 				   " (name.svg, name.folded or name.pb.gz)");
 		if (cli->no_stacks)
 			return bad(err, "flame samples stacks: --no-stacks makes no sense here%s%s",
 				   "", "");
 		if (cli->flame_format == UVS_FLAME_UNKNOWN)
-			cli->flame_format = uvs_flame_format_from_path(cli->output_path);
+			cli->flame_format = uvs_flame_format_from_path(cli->output);
 		if (cli->flame_format == UVS_FLAME_UNKNOWN)
-			return bad(err, "cannot tell the format of '%s'%s", cli->output_path,
+			return bad(err, "cannot tell the format of '%s'%s", cli->output,
 				   " (end it in .svg, .folded, .pb.gz or .pprof, or give --format)");
-	} else if (cli->output_path || cli->flame_format || cli->flame_mode) {
-		return bad(err, "-o, --format and --mode are options of flame%s%s", "", "");
+		if (cli->json || cli->no_phases)
+			return bad(err, "flame writes its file: %s is not one of its options%s",
+				   cli->json ? "--json" : "--no-phases", "");
+		return UVS_CLI_OK;
 	}
-	return UVS_CLI_OK;
+	if (cli->flame_format || cli->flame_mode)
+		return bad(err, "--format and --mode are options of flame%s%s", "", "");
+	return check_trace(cli, err);
 }
 

@@ -16,6 +16,7 @@ enum uvs_command {
 	UVS_CMD_WATCH,
 	UVS_CMD_SOCKETS,
 	UVS_CMD_FLAME,
+	UVS_CMD_TRACE,
 };
 
 /* flame: which samples make the profile. */
@@ -35,6 +36,8 @@ struct uvs_cli {
 	bool json;
 	const char *json_file;    /* --json-file: JSON lines there too (NULL: none) */
 	bool phases;
+	bool no_phases;           /* trace --no-phases: iterations only, no phase uprobes */
+	const char *output;       /* trace, flame -o: the file to write */
 	bool pool;
 	bool no_sockets;          /* --no-sockets: no socket table, no TCP tracepoints */
 	bool pool_jobs;           /* a record per served pool job (implies pool) */
@@ -45,7 +48,6 @@ struct uvs_cli {
 	bool no_stacks;           /* --no-stacks: no stack sampling (blocked-loop alerts lose stacks) */
 	uint32_t sample_hz;       /* --sample-hz: stack samples per second of a thread's CPU */
 	uint32_t blocked_hz;      /* --blocked-hz: the same for a blocked loop thread */
-	const char *output_path;  /* flame -o FILE */
 	enum uvs_flame_format flame_format; /* -o's suffix, unless --format says */
 	enum uvs_flame_mode flame_mode;
 };

@@ -92,6 +92,11 @@ static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 		snprintf(why, cap, "cannot read the loop object's ring buffer: %s", strerror(errno));
 		return -errno;
 	}
+	if (b->opt.timeline &&
+	    ring_buffer__add(b->rb, uvs_loops_trace_fd(&b->loops), uvs_loops_on_trace, &b->loops)) {
+		snprintf(why, cap, "cannot read the loop timeline's ring buffer: %s", strerror(errno));
+		return -errno;
+	}
 	if (b->pool.attached && b->opt.pool_jobs &&
 	    ring_buffer__add(b->rb, uvs_pool_records_fd(&b->pool), on_pool_job, b)) {
 		snprintf(why, cap, "cannot read the pool's ring buffer: %s", strerror(errno));
@@ -131,7 +136,8 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 		      char *why, size_t cap)
 {
 	struct bpf_collector *b = priv(c);
-	struct uvs_loop_probe_options po = { .block_ns = o->block_ns, .phases = o->phases };
+	struct uvs_loop_probe_options po = { .block_ns = o->block_ns, .phases = o->phases,
+					     .trace = o->timeline };
 	int err;
 
 	b->target = t;

@@ -24,6 +24,7 @@
 struct uvs_collect_options {
 	uint64_t block_ns;        /* a busy span this long is a blocked loop */
 	bool phases;              /* exact loop phases (uprobes) */
+	bool timeline;            /* a record per loop iteration and phase span (trace) */
 	bool pool;                /* the thread pool (uprobes) */
 	bool pool_jobs;           /* a record per served pool job */
 	bool syscalls;            /* every syscall of the target (tracepoints) */

@@ -159,6 +159,50 @@ int uvs_loops_on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+int uvs_loops_trace_fd(const struct uvs_loops *l)
+{
+	return uvs_loop_probes_trace_fd(&l->probes);
+}
+
+int uvs_loops_trace_record(const void *data, size_t len, int pid, struct uvs_record *out)
+{
+	const struct uvs_trace_record *t = data;
+
+	if (len < sizeof(*t) || t->end_ns < t->start_ns)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->pid = pid;
+	switch (t->type) {
+	case UVS_TRACE_ITERATION:
+		out->kind = UVS_RECORD_ITERATION;
+		out->iteration = (struct uvs_iteration_record){ .tid = (int)t->tid,
+								.wait_start_ns = t->wait_start_ns,
+								.busy_start_ns = t->start_ns,
+								.busy_end_ns = t->end_ns };
+		return 0;
+	case UVS_TRACE_PHASE:
+		if (t->phase >= UVS_PHASE_COUNT)
+			return -EINVAL;
+		out->kind = UVS_RECORD_PHASE;
+		out->phase = (struct uvs_phase_record){ .tid = (int)t->tid,
+							.phase = t->phase,
+							.start_ns = t->start_ns,
+							.end_ns = t->end_ns };
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int uvs_loops_on_trace(void *ctx, void *data, size_t len)
+{
+	struct uvs_loops *l = ctx;
+	struct uvs_record r;
+
+	if (uvs_loops_trace_record(data, len, l->target->pid, &r) == 0 && l->sink->record)
+		l->sink->record(l->sink->ctx, &r);
+	return 0;
+}
+
 size_t uvs_loops_now(struct uvs_loops *l, struct uvs_loop_busy *out, size_t cap,
 		     uint64_t *now_mono)
 {

@@ -54,6 +54,16 @@ int uvs_loops_state_map_fd(const struct uvs_loops *l);
 int uvs_loops_events_fd(const struct uvs_loops *l);
 int uvs_loops_on_event(void *ctx, void *data, size_t len);
 
+/*
+ * The timeline ring buffer (trace only), and its callback (ctx: the struct uvs_loops): each
+ * record goes to the sink as a UVS_RECORD_ITERATION or UVS_RECORD_PHASE.
+ */
+int uvs_loops_trace_fd(const struct uvs_loops *l);
+int uvs_loops_on_trace(void *ctx, void *data, size_t len);
+
+/* One BPF timeline record as the sink gets it: 0, or -EINVAL for a short or unknown one. */
+int uvs_loops_trace_record(const void *data, size_t len, int pid, struct uvs_record *out);
+
 /* The loop threads and whether each is busy now (for blocks in progress). */
 size_t uvs_loops_now(struct uvs_loops *l, struct uvs_loop_busy *out, size_t cap,
 		     uint64_t *now_mono);

@@ -148,6 +148,10 @@ static int load(struct uvs_loop_probes *p, const struct uvs_target *t, const str
 	skel->rodata->targ_tgid = (__u32)t->pid;
 	skel->rodata->block_ns = o->block_ns;
 	skel->rodata->track_phases = o->phases;
+	skel->rodata->trace_records = o->trace;
+	/* One page when not tracing: watch and top do not pay 8 MiB of locked memory for it. */
+	if (o->trace)
+		bpf_map__set_max_entries(skel->maps.trace_ring, UVS_TRACE_RING_BYTES);
 	if (!o->phases)
 		bpf_program__set_autoload(skel->progs.uvs_phase_boundary, false);
 	else
@@ -198,4 +202,9 @@ void uvs_loop_probes_detach(struct uvs_loop_probes *p)
 int uvs_loop_probes_events_fd(const struct uvs_loop_probes *p)
 {
 	return bpf_map__fd(p->skel->maps.events);
+}
+
+int uvs_loop_probes_trace_fd(const struct uvs_loop_probes *p)
+{
+	return bpf_map__fd(p->skel->maps.trace_ring);
 }

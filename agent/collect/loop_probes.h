@@ -19,6 +19,7 @@ struct bpf_link;
 struct uvs_loop_probe_options {
 	uint64_t block_ns; /* busy spans at least this long are reported as blocks */
 	bool phases;       /* attach the exact-phase uprobes */
+	bool trace;        /* a record per iteration and phase span (uvscope trace) */
 };
 
 struct uvs_loop_probes {
@@ -45,5 +46,8 @@ void uvs_loop_probes_detach(struct uvs_loop_probes *p);
 
 /* The ring buffer map's fd (for ring_buffer__new). */
 int uvs_loop_probes_events_fd(const struct uvs_loop_probes *p);
+
+/* The timeline ring buffer's fd (records only with the trace option). */
+int uvs_loop_probes_trace_fd(const struct uvs_loop_probes *p);
 
 #endif

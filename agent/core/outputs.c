@@ -40,9 +40,9 @@ int uvs_outputs_add(struct uvs_outputs *l, struct uvs_output *o,
  * Keeps the first failure and says it once (a full disk under --json-file, a closed pipe):
  * one broken output must not silence the others, nor fail without a word.
  */
-static void note(struct uvs_outputs *l, struct uvs_output *o, int err)
+static void note(struct uvs_outputs *l, struct uvs_output *o, int err, bool flush)
 {
-	if (!err && fflush(o->out))
+	if (!err && flush && fflush(o->out))
 		err = -errno;
 	if (!err && ferror(o->out))
 		err = -EIO;
@@ -52,14 +52,15 @@ static void note(struct uvs_outputs *l, struct uvs_output *o, int err)
 	}
 }
 
-#define EACH(l, op, ...)                                                        \
-	do {                                                                    \
-		for (size_t i_ = 0; i_ < (l)->n; i_++) {                        \
-			struct uvs_output *o_ = (l)->list[i_];                  \
-			if (o_->ops->op)                                        \
-				note((l), o_, o_->ops->op(o_, ##__VA_ARGS__));  \
-		}                                                               \
+#define EACH_FLUSH(l, flush, op, ...)                                                \
+	do {                                                                         \
+		for (size_t i_ = 0; i_ < (l)->n; i_++) {                             \
+			struct uvs_output *o_ = (l)->list[i_];                       \
+			if (o_->ops->op)                                             \
+				note((l), o_, o_->ops->op(o_, ##__VA_ARGS__), flush); \
+		}                                                                    \
 	} while (0)
+#define EACH(l, op, ...) EACH_FLUSH(l, true, op, ##__VA_ARGS__)
 
 void uvs_outputs_begin(struct uvs_outputs *l, const struct uvs_attach_info *a)
 {
@@ -76,9 +77,13 @@ void uvs_outputs_alert(struct uvs_outputs *l, const struct uvs_alert *a)
 	EACH(l, alert, a);
 }
 
+/*
+ * Records come at the rate of loop iterations under trace: no flush for each (a line-buffered
+ * file still sends every line at once; a trace file fills its buffer first).
+ */
 void uvs_outputs_record(struct uvs_outputs *l, const struct uvs_record *r)
 {
-	EACH(l, record, r);
+	EACH_FLUSH(l, false, record, r);
 }
 
 void uvs_outputs_summary(struct uvs_outputs *l, const struct uvs_snapshot *s)

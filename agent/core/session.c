@@ -24,6 +24,7 @@
 #include "render/flame.h"
 #include "render/json.h"
 #include "render/top.h"
+#include "render/trace_json.h"
 #include "render/watch.h"
 #include "target/privileges.h"
 #include "target/process.h"
@@ -38,6 +39,7 @@ struct session {
 	struct uvs_target *target;
 	struct uvs_collector *collector;
 	struct uvs_outputs outputs;
+	struct uvs_output *trace;   /* trace: the timeline output (in outputs) */
 	struct uvs_output_source source;
 	struct uvs_alert_config alert_cfg;
 	struct uvs_alert_state alerts;
@@ -306,13 +308,17 @@ static int setup_loop(struct session *s)
 
 /* ---- attach ----------------------------------------------------------------------------------- */
 
+/* trace turns exact phases on unless told not to, and draws each pool job: it needs records. */
 static struct uvs_collect_options collect_options(const struct uvs_cli *cli)
 {
+	bool trace = cli->command == UVS_CMD_TRACE;
+
 	return (struct uvs_collect_options){
 		.block_ns = cli->block_ns,
-		.phases = cli->phases,
+		.phases = cli->phases || (trace && !cli->no_phases),
+		.timeline = trace,
 		.pool = cli->pool,
-		.pool_jobs = cli->pool_jobs,
+		.pool_jobs = cli->pool_jobs || (trace && cli->pool),
 		.syscalls = cli->syscalls,
 		.slow_syscall_ns = cli->slow_syscall_ns,
 		.fd_rescan_ns = cli->fd_rescan_ns,
@@ -323,8 +329,11 @@ static struct uvs_collect_options collect_options(const struct uvs_cli *cli)
 	};
 }
 
-/* An output file (JSON lines, a profile): opened now, as root, before privileges go. */
-static int open_output_file(const char *path, FILE **out)
+/*
+ * A file of the operator's (JSON lines, a trace, a profile): opened now, as root, before
+ * privileges go, so a path that cannot be written fails before anything is attached.
+ */
+static int open_private_file(const char *path, FILE **out)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
 
@@ -339,19 +348,43 @@ static int open_output_file(const char *path, FILE **out)
 	return 0;
 }
 
+/*
+ * trace: the timeline goes to its file, fully buffered (one event per loop iteration and phase
+ * would otherwise cost the agent a write each); time 0 is now, just before attaching.
+ */
+static int make_trace_output(struct session *s, struct uvs_output **out)
+{
+	struct uvs_trace_clock clock = uvs_trace_clock_now();
+	FILE *f;
+	int err = open_private_file(s->cli->output, &f);
+
+	if (err) {
+		uvs_err("cannot open -o %s: %s", s->cli->output, strerror(-err));
+		return err;
+	}
+	setvbuf(f, NULL, _IOFBF, 1 << 16);
+	*out = s->trace = uvs_trace_output_new(f, &clock);
+	if (!*out) {
+		fclose(f);
+		return 0; /* said by the caller */
+	}
+	(*out)->owns_out = true;
+	return 0;
+}
+
 /* The output on stdout (the command's), and a JSON file if asked for. */
 static int make_outputs(struct session *s)
 {
 	const struct uvs_cli *cli = s->cli;
-	struct uvs_output *main, *file;
+	struct uvs_output *main = NULL, *file;
 	FILE *f;
 	int err;
 
 	if (cli->command == UVS_CMD_FLAME) {
-		/* The profile file, opened now (as root, before anything is attached). */
-		err = open_output_file(cli->output_path, &s->flame_file);
+		/* The profile is written at the end; stdout shows nothing meanwhile. */
+		err = open_private_file(cli->output, &s->flame_file);
 		if (err) {
-			uvs_err("cannot open -o %s: %s", cli->output_path, strerror(-err));
+			uvs_err("cannot open -o %s: %s", cli->output, strerror(-err));
 			return err;
 		}
 		s->flame = uvs_profile_new(1000000000ULL / cli->sample_hz);
@@ -359,21 +392,25 @@ static int make_outputs(struct session *s)
 			uvs_err("cannot set up the profile: out of memory");
 			return -ENOMEM;
 		}
-		return 0;
-	}
-	if (cli->json)
+	} else if (cli->command == UVS_CMD_TRACE) {
+		err = make_trace_output(s, &main);
+		if (err)
+			return err;
+	} else if (cli->json) {
 		main = uvs_json_output_new(stdout);
-	else if (cli->command == UVS_CMD_TOP)
+	} else if (cli->command == UVS_CMD_TOP) {
 		main = uvs_top_output_new(stdout);
-	else
+	} else {
 		main = uvs_watch_output_new(stdout);
-	if (!main || uvs_outputs_add(&s->outputs, main, &s->source)) {
+	}
+	if (cli->command != UVS_CMD_FLAME &&
+	    (!main || uvs_outputs_add(&s->outputs, main, &s->source))) {
 		uvs_err("cannot set up the output: out of memory");
 		return -ENOMEM;
 	}
 	if (!cli->json_file)
 		return 0;
-	err = open_output_file(cli->json_file, &f);
+	err = open_private_file(cli->json_file, &f);
 	if (err) {
 		uvs_err("cannot open --json-file %s: %s", cli->json_file, strerror(-err));
 		return err;
@@ -456,6 +493,21 @@ static void print_threads(const struct uvs_target *t)
 						     "unknown (running, not in a syscall)");
 }
 
+/*
+ * What exact phases cost per loop iteration: bench/results.md, `--phases` at 5000 requests/s
+ * (+16.7 us per main-loop iteration on the benchmark machine, 2026-11-30).
+ */
+#define PHASES_COST_PER_ITERATION "16.7"
+
+/* trace turned the phase uprobes on by itself: the operator hears what that costs the target. */
+static void say_trace_phases(const struct session *s, const struct uvs_collect_report *r)
+{
+	if (s->cli->phases || s->cli->no_phases || strcmp(r->mode, "exact-phases") != 0)
+		return;
+	uvs_info("exact phases are on while tracing: +" PHASES_COST_PER_ITERATION
+		 " µs per iteration (bench/results.md); --no-phases traces iterations only");
+}
+
 /* The attach line on stderr (when stdout is not JSON), then every output's beginning. */
 static void begin(struct session *s, uint64_t attach_ns)
 {
@@ -502,6 +554,8 @@ static void begin(struct session *s, uint64_t attach_ns)
 			 t->comm, took, t->node_version[0] ? "node " : "", t->node_version,
 			 t->node_version[0] ? ", " : "", t->libuv_version, t->uv.path, report.mode);
 		uvs_debug("epoll waits caught by %s", report.epoll_hooks);
+		if (s->cli->command == UVS_CMD_TRACE)
+			say_trace_phases(s, &report);
 		for (i = 0; i < report.nmissing; i++)
 			uvs_warn("%s", missing[i]);
 	}
@@ -529,12 +583,12 @@ static void write_flame(struct session *s)
 	if (!err && fflush(s->flame_file))
 		err = -errno;
 	if (err) {
-		uvs_err("cannot write %s: %s", cli->output_path, strerror(-err));
+		uvs_err("cannot write %s: %s", cli->output, strerror(-err));
 		s->outputs.failed = err;
 		return;
 	}
 	uvs_info("wrote %" PRIu64 " samples (%zu stacks) to %s", uvs_profile_total_samples(s->flame),
-		 uvs_profile_nentries(s->flame), cli->output_path);
+		 uvs_profile_nentries(s->flame), cli->output);
 }
 
 static void finish(struct session *s)
@@ -592,6 +646,12 @@ int uvs_session_run(const struct uvs_cli *cli)
 		if (err)
 			uvs_err("the agent's event loop failed: %s", strerror(-err));
 		finish(&s);
+		if (s.trace) {
+			struct uvs_trace_stats st;
+
+			uvs_trace_output_stats(s.trace, &st);
+			uvs_trace_summary_line(stderr, cli->output, &st);
+		}
 	}
 	/* An output that could not be written was said when it failed; the status says it too. */
 	if (!err && s.outputs.failed)

@@ -50,6 +50,11 @@ static void json_str(FILE *out, const char *s)
 		fputs("null", out);
 }
 
+void uvs_json_string(FILE *out, const char *s)
+{
+	json_str(out, s);
+}
+
 static const char *json_bool(bool b)
 {
 	return b ? "true" : "false";
@@ -468,7 +473,7 @@ int uvs_json_summary(FILE *out, const struct uvs_snapshot *s)
 }
 
 /* The fields of each kind of alert, after "kind" and "pid". */
-static void json_alert_fields(FILE *out, const struct uvs_alert *a)
+void uvs_json_alert_fields(FILE *out, const struct uvs_alert *a)
 {
 	switch (a->kind) {
 	case UVS_ALERT_LOOP_BLOCKED: {
@@ -522,7 +527,7 @@ int uvs_json_alert(FILE *out, const struct uvs_alert *a)
 {
 	fprintf(out, "{\"type\":\"alert\",\"schema\":%d,\"kind\":\"%s\",\"pid\":%d",
 		UVS_SCHEMA_VERSION, uvs_alert_kind_name(a->kind), a->pid);
-	json_alert_fields(out, a);
+	uvs_json_alert_fields(out, a);
 	fprintf(out, ",\"ts_ns\":%" PRIu64 "}", a->ts_ns);
 	return json_end(out);
 }

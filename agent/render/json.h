@@ -32,6 +32,12 @@ int uvs_json_socket_table(FILE *out, int pid, uint64_t ts_ns, const struct uvs_s
 /* "type":"alert". */
 int uvs_json_alert(FILE *out, const struct uvs_alert *a);
 
+/* A JSON string, escaped and valid UTF-8; null for NULL or "" (for other JSON writers). */
+void uvs_json_string(FILE *out, const char *s);
+
+/* The fields of an alert of its kind, each after a comma: ,"tid":42,"role":"main",... */
+void uvs_json_alert_fields(FILE *out, const struct uvs_alert *a);
+
 /* The JSON lines output: every line above, as the session produces them, into out. */
 struct uvs_output *uvs_json_output_new(FILE *out);
 

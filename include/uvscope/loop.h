@@ -79,7 +79,7 @@ _Static_assert(sizeof(struct uvs_loop_stats) ==
 /* Counters of the BPF side itself (one array slot per CPU). */
 struct uvs_bpf_counters {
 	__u64 events;          /* probe hits that belonged to the target */
-	__u64 ringbuf_drops;   /* events lost because the ring buffer was full */
+	__u64 ringbuf_drops;   /* events and trace records lost because a ring buffer was full */
 	__u64 insert_failures; /* map inserts that failed (too many threads) */
 };
 
@@ -96,6 +96,28 @@ struct uvs_event {
 	__u32 tid;
 };
 _Static_assert(sizeof(struct uvs_event) == 24, "uvs_event layout");
+
+/*
+ * Timeline records (`uvscope trace` only): one per loop iteration and, with exact phases, one
+ * per phase span, in their own ring buffer. Off unless the agent sets trace_records before load.
+ */
+enum uvs_trace_type {
+	UVS_TRACE_ITERATION = 1, /* start: the wait returned; end: the next wait began */
+	UVS_TRACE_PHASE,         /* one phase span; a poll's wait segments are not sent */
+};
+
+struct uvs_trace_record {
+	__u64 start_ns;      /* ktime */
+	__u64 end_ns;
+	__u64 wait_start_ns; /* ITERATION: the wait before it began (0: not seen); PHASE: 0 */
+	__u32 tid;
+	__u16 type;          /* enum uvs_trace_type */
+	__u16 phase;         /* PHASE: enum uvs_phase */
+};
+_Static_assert(sizeof(struct uvs_trace_record) == 32, "uvs_trace_record layout");
+
+/* Size of the trace ring buffer while tracing (a power of two, a multiple of the page size). */
+#define UVS_TRACE_RING_BYTES (8u << 20)
 
 #define UVS_MAX_LOOP_THREADS 256
 

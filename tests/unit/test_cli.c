@@ -87,6 +87,20 @@ Test(cli, sockets_command)
 	cr_assert(p.cli.json);
 }
 
+Test(cli, trace_command)
+{
+	struct parsed p = PARSE("trace", "-p", "42", "-d", "10s", "-o", "t.json", "--pool");
+
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_assert_eq(p.cli.command, UVS_CMD_TRACE);
+	cr_assert_str_eq(p.cli.output, "t.json");
+	cr_assert(p.cli.pool);
+	cr_assert(!p.cli.no_phases, "trace turns phases on unless told not to (in the session)");
+	p = PARSE("trace", "-p", "42", "--output", "t.json", "--no-phases");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_assert(p.cli.no_phases);
+}
+
 Test(cli, errors_name_the_option)
 {
 	static const struct bad_case cases[] = {
@@ -110,6 +124,12 @@ Test(cli, errors_name_the_option)
 		{ { "watch", "-p", "1", "extra" }, "unexpected argument 'extra'" },
 		{ { "launch", "-p", "1" }, "unknown command 'launch'" },
 		{ { "-p", "1" }, "no command given" },
+		{ { "trace", "-p", "1" }, "trace needs -o FILE" },
+		{ { "trace", "-p", "1", "-o", "" }, "invalid value for -o/--output: ''" },
+		{ { "trace", "-p", "1", "-o", "t", "--json" }, "trace writes its file" },
+		{ { "trace", "-p", "1", "-o", "t", "--phases", "--no-phases" }, "contradict" },
+		{ { "watch", "-p", "1", "-o", "t" }, "-o/--output is an option of trace" },
+		{ { "top", "-p", "1", "--no-phases" }, "--no-phases is an option of trace" },
 	};
 	size_t i;
 
