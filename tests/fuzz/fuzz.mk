@@ -28,7 +28,8 @@ $(FUZZ_DIR)/fuzz_proc: $(FUZZ_DIR)/agent/target/procfs.o $(FUZZ_DIR)/agent/colle
 $(FUZZ_DIR)/fuzz_sock_diag: $(FUZZ_DIR)/agent/collect/sock_diag.o $(FUZZ_DIR)/agent/core/names.o
 $(FUZZ_DIR)/fuzz_phase_map: $(FUZZ_DIR)/agent/unwind/loop_phases.o \
 			    $(FUZZ_DIR)/agent/unwind/func_dwarf.o \
-			    $(FUZZ_DIR)/agent/unwind/call_insns.o $(FUZZ_DIR)/agent/target/elf.o \
+			    $(FUZZ_DIR)/agent/unwind/call_insns.o \
+			    $(FUZZ_DIR)/agent/unwind/debug_file.o $(FUZZ_DIR)/agent/target/elf.o \
 			    $(FUZZ_DIR)/agent/util/text.o
 
 # Agent sources and targets alike get the sanitizers and the fuzzer's coverage hooks; libFuzzer
