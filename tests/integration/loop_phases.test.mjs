@@ -219,3 +219,17 @@ test('a node binary without DWARF has no sampled phases, and says so', (t) => {
 		rmSync(dir, { recursive: true, force: true });
 	}
 });
+
+// Debian's own libuv (libuv1, stripped to .dynsym): no map, and no --phases to suggest either.
+test("Debian's libuv.so.1 has no sampled phases, and says so", (t) => {
+	const lib = '/usr/lib/x86_64-linux-gnu/libuv.so.1';
+	if (!existsSync(phaseMapTool) || !existsSync(lib)) {
+		t.skip(`${phaseMapTool} or ${lib} is not here`);
+		return;
+	}
+	const r = spawnSync(phaseMapTool, [lib]);
+	assert.equal(r.status, 2);
+	assert.match(r.stderr.toString().trim(), new RegExp(`^phase-map: no DWARF for libuv in ` +
+		`${lib} \\(nor in /usr/lib/debug/\\.build-id/[0-9a-f]{2}/[0-9a-f]+\\.debug\\): ` +
+		'sampled phases are unavailable$'));
+});
