@@ -134,7 +134,10 @@ function lookUp(bin, addrs) {
 
 async function checkLive(t, bin) {
 	const uvRun = uvRunRange(bin);
-	const child = new Child(bin, ['--perf-basic-prof', path.join(fixtures, 'phase_rotation.js')]);
+	// --perf-basic-prof also makes V8 write isolate-*.log into the working directory.
+	const cwd = mkdtempSync(path.join(os.tmpdir(), 'uvs-phases-'));
+	const child = new Child(bin, ['--perf-basic-prof', path.join(fixtures, 'phase_rotation.js')],
+		{ cwd });
 	let tracer = null;
 	try {
 		await child.waitFor((v) => v && v.ready, 'phase_rotation.js ready');
@@ -179,6 +182,7 @@ async function checkLive(t, bin) {
 		if (tracer) await tracer.stop('SIGINT');
 		await child.stop();
 		rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
+		rmSync(cwd, { recursive: true, force: true });
 	}
 }
 
