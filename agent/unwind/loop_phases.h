@@ -13,10 +13,11 @@
  *   - DWARF: the call sites under uv_run (DW_TAG_call_site and DW_TAG_GNU_call_site: return
  *     address and callee) and the inlined ranges of the phase functions
  *     (DW_TAG_inlined_subroutine), read with libdw;
- *   - the disassembly of uv_run from its symbol (capstone): every return address the map
- *     keeps must follow a `call` instruction that a linear decode from the symbol's start
- *     reaches, and direct calls to the phase functions (named through .symtab) fill in when
- *     the DWARF has no call sites.
+ *   - the disassembly of uv_run from its symbol (capstone): the map's call entries are
+ *     exactly the `call` instructions a linear decode from the symbol's start finds, so every
+ *     return address it keeps is proven; a DWARF call site elsewhere is ignored (and counted
+ *     in uvs_phase_map_describe()); a call the DWARF does not list is named by the symbol at
+ *     its target (.symtab), which is how a build without call-site DWARF still maps.
  * Without DWARF for uv_run (in the object or in its separate debug file) there is no map: the
  * inlined pending and close phases could not be told from the code around them.
  *
