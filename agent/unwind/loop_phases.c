@@ -10,6 +10,7 @@
 
 #include "target/elf.h"
 #include "unwind/call_insns.h"
+#include "unwind/debug_file.h"
 #include "unwind/func_dwarf.h"
 #include "unwind/loop_phases.h"
 #include "uvscope/loop.h"
@@ -26,6 +27,7 @@ struct uvs_phase_map {
 	size_t nentries, ncalls;
 	size_t dwarf_calls_rejected; /* DWARF call sites the decode did not prove */
 	char *path;
+	char *dwarf_path; /* the separate debug file the DWARF came from; NULL: the object */
 };
 
 /* The functions uv_run calls (or inlines) to run a phase, in every libuv 1.x. */
@@ -289,24 +291,45 @@ static int read_uv_run(struct uvs_elf *elf, const char *path, struct uvs_elf_sym
 }
 
 
-static int read_dwarf(int fd, struct uvs_elf *elf, const char *path, uint64_t entry,
-		      struct uvs_func_dwarf *d, char *why, size_t cap)
+/*
+ * uv_run's DWARF: in the object, else in its separate debug file under debug_root (NULL: do
+ * not look). m->dwarf_path says where it came from when it is not the object.
+ */
+static int read_dwarf(struct uvs_phase_map *m, int fd, struct uvs_elf *elf, const char *debug_root,
+		      uint64_t entry, struct uvs_func_dwarf *d, char *why, size_t cap)
 {
-	int err = uvs_func_dwarf_read(fd, entry, d);
+	char debug_path[PATH_BYTES_MAX] = "";
+	int err = uvs_func_dwarf_read(fd, entry, d), debug_fd;
 
+	if (err == -ENODATA && debug_root) {
+		debug_fd = uvs_debug_file_open(elf, debug_root, debug_path, sizeof(debug_path));
+		if (debug_fd >= 0) {
+			err = uvs_func_dwarf_read(debug_fd, entry, d);
+			close(debug_fd);
+			if (!err) {
+				m->dwarf_path = strdup(debug_path);
+				if (!m->dwarf_path)
+					return -ENOMEM;
+				uvs_sanitize(m->dwarf_path, PATH_BYTES_MAX);
+				return 0;
+			}
+		}
+	}
 	if (err == -ENODATA)
 		return set_why(why, cap, err,
-			       "no DWARF for libuv in %s: sampled phases are unavailable%s", path,
+			       "no DWARF for libuv in %s%s%s%s: sampled phases are unavailable%s",
+			       m->path, debug_path[0] ? " (nor in " : "", debug_path,
+			       debug_path[0] ? ")" : "",
 			       uvs_elf_has_symtab(elf) ? "; use --phases" : "");
 	if (err)
 		return set_why(why, cap, err,
 			       "cannot read the DWARF of uv_run in %s (%s): sampled phases are "
-			       "unavailable", path, strerror(-err));
+			       "unavailable", m->path, strerror(-err));
 	return 0;
 }
 
 
-static int build(struct uvs_phase_map *m, int fd, char *why, size_t cap)
+static int build(struct uvs_phase_map *m, int fd, const char *debug_root, char *why, size_t cap)
 {
 	struct uvs_func_dwarf dwarf = { 0 };
 	struct uvs_call_insn *calls = NULL;
@@ -324,7 +347,7 @@ static int build(struct uvs_phase_map *m, int fd, char *why, size_t cap)
 			       strerror(errno));
 	err = read_uv_run(elf, m->path, &sym, &code, why, cap);
 	if (!err)
-		err = read_dwarf(fd, elf, m->path, sym.addr, &dwarf, why, cap);
+		err = read_dwarf(m, fd, elf, debug_root, sym.addr, &dwarf, why, cap);
 	if (!err) {
 		err = uvs_call_insns(code, sym.size, sym.addr, &calls, &ncalls, &decoded_to);
 		if (err)
@@ -351,6 +374,13 @@ static int build(struct uvs_phase_map *m, int fd, char *why, size_t cap)
 
 struct uvs_phase_map *uvs_phase_map_new(int elf_fd, const char *path, char *why, size_t cap)
 {
+	return uvs_phase_map_new_debug(elf_fd, path, UVS_DEBUG_ROOT, why, cap);
+}
+
+
+struct uvs_phase_map *uvs_phase_map_new_debug(int elf_fd, const char *path, const char *debug_root,
+					      char *why, size_t cap)
+{
 	struct uvs_phase_map *m = calloc(1, sizeof(*m));
 	int fd = elf_fd, err;
 
@@ -373,7 +403,7 @@ struct uvs_phase_map *uvs_phase_map_new(int elf_fd, const char *path, char *why,
 		err = set_why(why, cap, path ? -errno : -EINVAL, "cannot open %s: %s", m->path,
 			      strerror(path ? errno : EINVAL));
 	} else {
-		err = build(m, fd, why, cap);
+		err = build(m, fd, debug_root, why, cap);
 		if (fd != elf_fd)
 			close(fd);
 	}
@@ -396,6 +426,7 @@ void uvs_phase_map_free(struct uvs_phase_map *m)
 		free((char *)m->entries[i].callee);
 	free(m->entries);
 	free(m->path);
+	free(m->dwarf_path);
 	free(m);
 }
 
@@ -466,8 +497,9 @@ const char *uvs_phase_map_describe(const struct uvs_phase_map *m, char *buf, siz
 		return buf;
 	snprintf(buf, cap,
 		 "sampled phases: %zu calls (%zu without a DWARF call site), %zu inlined ranges in "
-		 "uv_run of %s%s",
+		 "uv_run of %s%s%s%s",
 		 m->ncalls, from_disasm, m->nentries - m->ncalls, m->path,
+		 m->dwarf_path ? ", DWARF from " : "", m->dwarf_path ? m->dwarf_path : "",
 		 m->dwarf_calls_rejected ? " (some DWARF call sites ignored: not after a call)" : "");
 	return buf;
 }

@@ -13,12 +13,13 @@
  *   - DWARF: the call sites under uv_run (DW_TAG_call_site and DW_TAG_GNU_call_site: return
  *     address and callee) and the inlined ranges of the phase functions
  *     (DW_TAG_inlined_subroutine), read with libdw;
- *   - the disassembly of uv_run from its symbol (capstone): every return address the map
- *     keeps must follow a `call` instruction that a linear decode from the symbol's start
- *     reaches, and direct calls to the phase functions (named through .symtab) fill in when
- *     the DWARF has no call sites.
- * Without DWARF for uv_run there is no map: the inlined pending and close phases could not be
- * told from the code around them.
+ *   - the disassembly of uv_run from its symbol (capstone): the map's call entries are
+ *     exactly the `call` instructions a linear decode from the symbol's start finds, so every
+ *     return address it keeps is proven; a DWARF call site elsewhere is ignored (and counted
+ *     in uvs_phase_map_describe()); a call the DWARF does not list is named by the symbol at
+ *     its target (.symtab), which is how a build without call-site DWARF still maps.
+ * Without DWARF for uv_run (in the object or in its separate debug file) there is no map: the
+ * inlined pending and close phases could not be told from the code around them.
  *
  * Addresses are the object's ELF virtual addresses (runtime pc minus load bias). Every
  * lookup takes a *return address* (frame i > 0 of a stack): the byte it stands for is
@@ -70,11 +71,18 @@ struct uvs_phase_entry {
  * Builds the map of the object that holds libuv (the node binary, libnode.so or libuv.so.1):
  * read from elf_fd when it is >= 0 (kept open by the caller; /proc/PID/map_files or
  * /proc/PID/exe), else opened from path; path names the object in messages either way.
- * uv_run is found in .symtab, then .dynsym. NULL (errno set) when the map cannot be built,
- * with one sentence in why (cap bytes, NUL-terminated), e.g. "no DWARF for libuv in
- * /usr/lib/x86_64-linux-gnu/libuv.so.1: sampled phases are unavailable".
+ * uv_run is found in .symtab, then .dynsym. The DWARF is the object's own, else that of its
+ * separate debug file with the same build id, /usr/lib/debug/.build-id/xx/yyyy.debug (what
+ * Debian's libuv1-dbgsym installs for its stripped libuv.so.1). NULL (errno set) when the
+ * map cannot be built, with one sentence in why (cap bytes, NUL-terminated), e.g. "no DWARF
+ * for libuv in /usr/lib/x86_64-linux-gnu/libuv.so.1 (nor in /usr/lib/debug/.build-id/…):
+ * sampled phases are unavailable".
  */
 struct uvs_phase_map *uvs_phase_map_new(int elf_fd, const char *path, char *why, size_t cap);
+
+/* The same with the debug files looked for under debug_root (NULL: not looked for). */
+struct uvs_phase_map *uvs_phase_map_new_debug(int elf_fd, const char *path, const char *debug_root,
+					      char *why, size_t cap);
 
 /* Frees m; accepts NULL. */
 void uvs_phase_map_free(struct uvs_phase_map *m);

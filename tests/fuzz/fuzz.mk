@@ -40,7 +40,8 @@ $(FUZZ_DIR)/fuzz_v8: $(patsubst %.c,$(FUZZ_DIR)/%.o,$(wildcard agent/v8/*.c)) \
 		     $(FUZZ_DIR)/agent/util/text.o $(FUZZ_DIR)/tests/unit/v8_fake_heap.o
 $(FUZZ_DIR)/fuzz_phase_map: $(FUZZ_DIR)/agent/unwind/loop_phases.o \
 			    $(FUZZ_DIR)/agent/unwind/func_dwarf.o \
-			    $(FUZZ_DIR)/agent/unwind/call_insns.o $(FUZZ_DIR)/agent/target/elf.o \
+			    $(FUZZ_DIR)/agent/unwind/call_insns.o \
+			    $(FUZZ_DIR)/agent/unwind/debug_file.o $(FUZZ_DIR)/agent/target/elf.o \
 			    $(FUZZ_DIR)/agent/util/text.o
 FLAME_FUZZ_SRCS := core/profile core/names util/text util/id_table render/flame \
 		   render/flame_stacks render/flame_folded render/flame_svg render/flame_pprof

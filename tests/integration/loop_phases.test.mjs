@@ -134,7 +134,10 @@ function lookUp(bin, addrs) {
 
 async function checkLive(t, bin) {
 	const uvRun = uvRunRange(bin);
-	const child = new Child(bin, ['--perf-basic-prof', path.join(fixtures, 'phase_rotation.js')]);
+	// --perf-basic-prof also makes V8 write isolate-*.log into the working directory.
+	const cwd = mkdtempSync(path.join(os.tmpdir(), 'uvs-phases-'));
+	const child = new Child(bin, ['--perf-basic-prof', path.join(fixtures, 'phase_rotation.js')],
+		{ cwd });
 	let tracer = null;
 	try {
 		await child.waitFor((v) => v && v.ready, 'phase_rotation.js ready');
@@ -179,6 +182,7 @@ async function checkLive(t, bin) {
 		if (tracer) await tracer.stop('SIGINT');
 		await child.stop();
 		rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
+		rmSync(cwd, { recursive: true, force: true });
 	}
 }
 
@@ -209,9 +213,27 @@ test('a node binary without DWARF has no sampled phases, and says so', (t) => {
 		execFileSync('objcopy', ['--strip-debug', nodeBin, copy]);
 		const r = spawnSync(phaseMapTool, [copy]);
 		assert.equal(r.status, 2);
-		assert.equal(r.stderr.toString().trim(), `phase-map: no DWARF for libuv in ${copy}: ` +
+		// The debug file of the same build id would do; there is none for this copy.
+		const id = execFileSync('readelf', ['-n', copy]).toString()
+			.match(/Build ID: ([0-9a-f]+)/)[1];
+		assert.equal(r.stderr.toString().trim(), `phase-map: no DWARF for libuv in ${copy} ` +
+			`(nor in /usr/lib/debug/.build-id/${id.slice(0, 2)}/${id.slice(2)}.debug): ` +
 			'sampled phases are unavailable; use --phases');
 	} finally {
 		rmSync(dir, { recursive: true, force: true });
 	}
+});
+
+// Debian's own libuv (libuv1, stripped to .dynsym): no map, and no --phases to suggest either.
+test("Debian's libuv.so.1 has no sampled phases, and says so", (t) => {
+	const lib = '/usr/lib/x86_64-linux-gnu/libuv.so.1';
+	if (!existsSync(phaseMapTool) || !existsSync(lib)) {
+		t.skip(`${phaseMapTool} or ${lib} is not here`);
+		return;
+	}
+	const r = spawnSync(phaseMapTool, [lib]);
+	assert.equal(r.status, 2);
+	assert.match(r.stderr.toString().trim(), new RegExp(`^phase-map: no DWARF for libuv in ` +
+		`${lib} \\(nor in /usr/lib/debug/\\.build-id/[0-9a-f]{2}/[0-9a-f]+\\.debug\\): ` +
+		'sampled phases are unavailable$'));
 });

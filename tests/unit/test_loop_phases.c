@@ -510,3 +510,79 @@ Test(loop_phases, stack_phase)
 	cr_expect_eq(uvs_phase_map_stack_phase(m, f, 0, bias, &idx), UVS_PHASE_NONE);
 	uvs_phase_map_free(m);
 }
+
+/* The build id of path as readelf prints it (hex). */
+static void readelf_build_id(const char *path, char *hex, size_t cap)
+{
+	char cmd[4300], line[512];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "readelf -n '%s'", path);
+	p = run(cmd);
+	hex[0] = '\0';
+	while (fgets(line, sizeof(line), p)) {
+		char *id = strstr(line, "Build ID: ");
+
+		if (id)
+			snprintf(hex, cap, "%.*s", (int)strcspn(id + 10, "\n"), id + 10);
+	}
+	pclose(p);
+	cr_assert(hex[0], "readelf finds no build id in %s", path);
+}
+
+/* Puts the DWARF of debug_of (objcopy --only-keep-debug) where the build id of obj says. */
+static void install_debug_file(const char *root, const char *obj, const char *debug_of)
+{
+	char hex[128], cmd[9000];
+
+	readelf_build_id(obj, hex, sizeof(hex));
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p '%s/.build-id/%.2s' && objcopy --only-keep-debug '%s' "
+		 "'%s/.build-id/%.2s/%s.debug'",
+		 root, hex, debug_of, root, hex, hex + 2);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* Debian's case with libuv1-dbgsym: a stripped libuv.so.1 and its debug file by build id. */
+Test(loop_phases, separate_debug_file)
+{
+	char root[] = "/tmp/uvs-debug-XXXXXX", why[512], cmd[4200];
+	const struct uvs_phase_entry *want, *got;
+	struct uvs_phase_map *with, *m;
+	size_t nwant, ngot, i;
+
+	cr_assert(mkdtemp(root));
+	install_debug_file(root, fx("fake-libuv-stripped.so"), fx("fake-libuv.so"));
+	m = uvs_phase_map_new_debug(-1, fx("fake-libuv-stripped.so"), root, why, sizeof(why));
+	cr_expect(m, "%s", why);
+	with = uvs_phase_map_new(-1, fx("fake-libuv.so"), why, sizeof(why));
+	cr_assert(with, "%s", why);
+	if (m) {
+		/* The same map as from the unstripped object, callees named by the DWARF. */
+		nwant = uvs_phase_map_entries(with, &want);
+		ngot = uvs_phase_map_entries(m, &got);
+		cr_expect_eq(ngot, nwant);
+		for (i = 0; i < ngot && i < nwant; i++) {
+			cr_expect_eq(got[i].start, want[i].start);
+			cr_expect_eq(got[i].phase, want[i].phase, "entry %zu", i);
+		}
+		cr_expect(strstr(uvs_phase_map_describe(m, why, sizeof(why)), ", DWARF from /tmp/uvs-"),
+			  "%s", why);
+	}
+	uvs_phase_map_free(m);
+	uvs_phase_map_free(with);
+
+	/* A debug file of another build at that path is not used. */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	cr_assert_eq(system(cmd), 0);
+	strcpy(root, "/tmp/uvs-debug-XXXXXX");
+	cr_assert(mkdtemp(root));
+	install_debug_file(root, fx("fake-libuv-stripped.so"), fx("fake-libuv-O0.so"));
+	errno = 0;
+	cr_expect_null(uvs_phase_map_new_debug(-1, fx("fake-libuv-stripped.so"), root, why,
+					       sizeof(why)));
+	cr_expect_eq(errno, ENODATA);
+	cr_expect(strstr(why, "(nor in /tmp/uvs-debug-"), "%s", why);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	cr_assert_eq(system(cmd), 0);
+}
