@@ -97,7 +97,12 @@ static __always_inline void walk_user(const struct walk_reader *r, struct uvs_st
 		f->slot_m16 = 0;
 		n = i + 1;
 		if (fp == 0) {
-			s->walk_end = UVS_WALK_COMPLETE;
+			/*
+			 * A saved frame pointer of 0 ends the chain (_start and clone3 clear %rbp).
+			 * A live %rbp of 0 proves nothing: code without frame pointers (libc's futex
+			 * wait) uses it for data.
+			 */
+			s->walk_end = i ? UVS_WALK_COMPLETE : UVS_WALK_BROKEN;
 			break;
 		}
 		if ((fp & 7) || fp < s->sp || read_user(r, link, sizeof(link), fp)) {

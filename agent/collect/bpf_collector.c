@@ -84,36 +84,44 @@ static int on_pool_job(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* Adds one stream's ring to the collector's one reader (made with the first). */
+static int add_ring(struct bpf_collector *b, int fd, ring_buffer_sample_fn fn, void *ctx)
+{
+	if (!b->rb) {
+		b->rb = ring_buffer__new(fd, fn, ctx, NULL);
+		return b->rb ? 0 : -errno;
+	}
+	return ring_buffer__add(b->rb, fd, fn, ctx) ? -errno : 0;
+}
+
+/*
+ * One reader over every stream's ring. The stack samples' ring comes first: a block that ended
+ * (the loop's ring) is named by the samples taken during it, so those must be read before the
+ * block's end is (ring_buffer__consume reads the rings in the order they were added).
+ */
 static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 {
-	b->rb = ring_buffer__new(uvs_loops_events_fd(&b->loops), uvs_loops_on_event, &b->loops,
-				 NULL);
-	if (!b->rb) {
-		snprintf(why, cap, "cannot read the loop object's ring buffer: %s", strerror(errno));
-		return -errno;
-	}
-	if (b->opt.timeline &&
-	    ring_buffer__add(b->rb, uvs_loops_trace_fd(&b->loops), uvs_loops_on_trace, &b->loops)) {
-		snprintf(why, cap, "cannot read the loop timeline's ring buffer: %s", strerror(errno));
-		return -errno;
-	}
-	if (b->pool.attached && b->opt.pool_jobs &&
-	    ring_buffer__add(b->rb, uvs_pool_records_fd(&b->pool), on_pool_job, b)) {
-		snprintf(why, cap, "cannot read the pool's ring buffer: %s", strerror(errno));
-		return -errno;
-	}
-	if (b->sys.attached &&
-	    ring_buffer__add(b->rb, uvs_syscalls_events_fd(&b->sys), uvs_syscalls_on_slow, &b->sys)) {
-		snprintf(why, cap, "cannot read the syscall ring buffer: %s", strerror(errno));
-		return -errno;
-	}
+	const char *what = NULL;
+	int err = 0;
+
 	if (b->stacks.attached &&
-	    ring_buffer__add(b->rb, uvs_stacks_ring_fd(&b->stacks), uvs_stacks_on_record,
-			     &b->stacks)) {
-		snprintf(why, cap, "cannot read the stack samples' ring buffer: %s", strerror(errno));
-		return -errno;
-	}
-	return 0;
+	    (err = add_ring(b, uvs_stacks_ring_fd(&b->stacks), uvs_stacks_on_record, &b->stacks)))
+		what = "the stack samples' ring buffer";
+	if (!err && (err = add_ring(b, uvs_loops_events_fd(&b->loops), uvs_loops_on_event,
+				    &b->loops)))
+		what = "the loop object's ring buffer";
+	if (!err && b->opt.timeline &&
+	    (err = add_ring(b, uvs_loops_trace_fd(&b->loops), uvs_loops_on_trace, &b->loops)))
+		what = "the loop timeline's ring buffer";
+	if (!err && b->pool.attached && b->opt.pool_jobs &&
+	    (err = add_ring(b, uvs_pool_records_fd(&b->pool), on_pool_job, b)))
+		what = "the pool's ring buffer";
+	if (!err && b->sys.attached &&
+	    (err = add_ring(b, uvs_syscalls_events_fd(&b->sys), uvs_syscalls_on_slow, &b->sys)))
+		what = "the syscall ring buffer";
+	if (err)
+		snprintf(why, cap, "cannot read %s: %s", what, strerror(-err));
+	return err;
 }
 
 /*

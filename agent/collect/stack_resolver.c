@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "symbols/kallsyms.h"
 #include "symbols/symbolizer.h"
 #include "unwind/cfi_unwind.h"
 #include "unwind/loop_phases.h"
@@ -65,6 +66,8 @@ struct uvs_stack_resolver *uvs_stack_resolver_new(const struct uvs_target *t)
 	}
 	/* Index every object now: the first sample must not wait half a second for node's. */
 	uvs_symbolizer_preload(r->sym);
+	/* kallsyms too, while we may read its addresses (they read as 0 without CAP_SYSLOG). */
+	uvs_kallsyms_system();
 	static struct uvs_object_source src; /* one resolver per agent */
 	src = (struct uvs_object_source){ .object_at = object_at, .ctx = r->sym };
 	r->unwinder = uvs_unwinder_new_with_source(&src);
