@@ -16,6 +16,7 @@ packages=(
 	libcapstone-dev  # disassembly: proving probe sites are instruction boundaries
 	libprotobuf-c-dev    # pprof output (protobuf)
 	protobuf-c-compiler  # generates the pprof encoder from proto/profile.proto at build time
+	libxml2-utils    # tests: xmllint, an independent XML parser for the SVG flame graph
 	libuv1-dev       # tests: a native libuv program with known call chains (tests/fixtures/native)
 	golang-go        # tests: `go tool pprof` reads the pprof output back (independent decoder)
 	libcriterion-dev # unit tests

@@ -64,7 +64,8 @@ static const char usage_text[] =
 	"      --sample-hz N    stack samples per second of each thread's CPU time (default\n"
 	"                       99; 1 to 4999)\n"
 	"      --blocked-hz N   the same for a loop thread while it is blocked (default 997)\n"
-	"  -o, --output FILE    trace, flame: the file to write (created or truncated, mode 0600)\n"
+	"  -o, --output FILE    trace, flame: the file to write (created or truncated, mode\n"
+	"                       0600); flame takes up to 4, one profile in several formats\n"
 	"      --no-phases      trace: iterations only; by default trace turns the exact phase\n"
 	"                       uprobes on for its duration (see --phases for their cost)\n"
 	"      --json           JSON lines (schema: docs/json.md)\n"
@@ -187,7 +188,11 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 		if (!*arg)
 			return bad(err, "invalid value for -o/--output: '%s'%s", arg,
 				   " (a file path)");
-		cli->output = arg;
+		if (!cli->output)
+			cli->output = arg;
+		if (cli->nflame_files == UVS_FLAME_FILES)
+			return bad(err, "too many -o files: '%s'%s", arg, " (at most 4)");
+		cli->flame_files[cli->nflame_files++] = arg;
 		return 0;
 	case 'Q':
 		cli->no_phases = true;
@@ -324,11 +329,17 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 		if (cli->no_stacks)
 			return bad(err, "flame samples stacks: --no-stacks makes no sense here%s%s",
 				   "", "");
-		if (cli->flame_format == UVS_FLAME_UNKNOWN)
-			cli->flame_format = uvs_flame_format_from_path(cli->output);
-		if (cli->flame_format == UVS_FLAME_UNKNOWN)
-			return bad(err, "cannot tell the format of '%s'%s", cli->output,
-				   " (end it in .svg, .folded, .pb.gz or .pprof, or give --format)");
+		if (cli->flame_format != UVS_FLAME_UNKNOWN && cli->nflame_files > 1)
+			return bad(err, "--format names one format, for one -o FILE%s%s", "",
+				   " (with several -o, each file's name gives its format)");
+		for (size_t i = 0; i < cli->nflame_files; i++) {
+			cli->flame_formats[i] = cli->flame_format;
+			if (cli->flame_formats[i] == UVS_FLAME_UNKNOWN)
+				cli->flame_formats[i] = uvs_flame_format_from_path(cli->flame_files[i]);
+			if (cli->flame_formats[i] == UVS_FLAME_UNKNOWN)
+				return bad(err, "cannot tell the format of '%s'%s", cli->flame_files[i],
+					   " (end it in .svg, .folded, .pb.gz or .pprof, or give --format)");
+		}
 		if (cli->json || cli->no_phases)
 			return bad(err, "flame writes its file: %s is not one of its options%s",
 				   cli->json ? "--json" : "--no-phases", "");
@@ -336,6 +347,9 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	}
 	if (cli->flame_format || cli->flame_mode)
 		return bad(err, "--format and --mode are options of flame%s%s", "", "");
+	if (cli->nflame_files > 1)
+		return bad(err, "-o is given once for %s%s", cli->command == UVS_CMD_TRACE ?
+			   "trace" : "this command", "");
 	return check_trace(cli, err);
 }
 

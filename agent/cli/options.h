@@ -20,6 +20,8 @@ enum uvs_command {
 };
 
 /* flame: which samples make the profile. */
+#define UVS_FLAME_FILES 4
+
 enum uvs_flame_mode {
 	UVS_FLAME_CPU = 0, /* every on-CPU sample of every thread, rooted at its thread */
 	UVS_FLAME_OFF_CPU, /* stacks of sleeping threads, read at the sampling rate */
@@ -48,7 +50,11 @@ struct uvs_cli {
 	bool no_stacks;           /* --no-stacks: no stack sampling (blocked-loop alerts lose stacks) */
 	uint32_t sample_hz;       /* --sample-hz: stack samples per second of a thread's CPU */
 	uint32_t blocked_hz;      /* --blocked-hz: the same for a blocked loop thread */
-	enum uvs_flame_format flame_format; /* -o's suffix, unless --format says */
+	enum uvs_flame_format flame_format; /* --format (else each -o's suffix says) */
+	/* flame: -o may be given up to UVS_FLAME_FILES times, one profile in several formats */
+	size_t nflame_files;
+	const char *flame_files[UVS_FLAME_FILES];
+	enum uvs_flame_format flame_formats[UVS_FLAME_FILES];
 	enum uvs_flame_mode flame_mode;
 };
 

@@ -55,7 +55,7 @@ struct session {
 	bool gc_seen;                      /* GC records arrive: blocks can say their GC time */
 	struct uvs_profile *flame;         /* flame: the profile being sampled */
 	uint64_t flame_start, flame_start_real; /* when sampling began (monotonic, wall clock) */
-	FILE *flame_file;
+	FILE *flame_files[UVS_FLAME_FILES];
 	const char *why_done;
 };
 
@@ -382,10 +382,12 @@ static int make_outputs(struct session *s)
 
 	if (cli->command == UVS_CMD_FLAME) {
 		/* The profile is written at the end; stdout shows nothing meanwhile. */
-		err = open_private_file(cli->output, &s->flame_file);
-		if (err) {
-			uvs_err("cannot open -o %s: %s", cli->output, strerror(-err));
-			return err;
+		for (size_t i = 0; i < cli->nflame_files; i++) {
+			err = open_private_file(cli->flame_files[i], &s->flame_files[i]);
+			if (err) {
+				uvs_err("cannot open -o %s: %s", cli->flame_files[i], strerror(-err));
+				return err;
+			}
 		}
 		s->flame = uvs_profile_new(1000000000ULL / cli->sample_hz);
 		if (!s->flame) {
@@ -578,17 +580,21 @@ static void write_flame(struct session *s)
 
 	snprintf(title, sizeof(title), "uvscope flame: pid %d (%s), %s samples", (int)cli->pid,
 		 s->target->comm, modes[cli->flame_mode]);
-	err = uvs_flame_write(s->flame_file, cli->flame_format, s->flame, &info);
+	for (size_t i = 0; i < cli->nflame_files; i++) {
+		FILE *f = s->flame_files[i];
 
-	if (!err && fflush(s->flame_file))
-		err = -errno;
-	if (err) {
-		uvs_err("cannot write %s: %s", cli->output, strerror(-err));
-		s->outputs.failed = err;
-		return;
+		err = uvs_flame_write(f, cli->flame_formats[i], s->flame, &info);
+		if (!err && fflush(f))
+			err = -errno;
+		if (err) {
+			uvs_err("cannot write %s: %s", cli->flame_files[i], strerror(-err));
+			s->outputs.failed = err;
+			continue;
+		}
+		uvs_info("wrote %" PRIu64 " samples (%zu stacks) to %s",
+			 uvs_profile_total_samples(s->flame), uvs_profile_nentries(s->flame),
+			 cli->flame_files[i]);
 	}
-	uvs_info("wrote %" PRIu64 " samples (%zu stacks) to %s", uvs_profile_total_samples(s->flame),
-		 uvs_profile_nentries(s->flame), cli->output);
 }
 
 static void finish(struct session *s)
@@ -617,8 +623,9 @@ static void cleanup(struct session *s)
 	free(s->snap);
 	uvs_block_stacks_free(s->blocks);
 	uvs_profile_free(s->flame);
-	if (s->flame_file)
-		fclose(s->flame_file);
+	for (size_t i = 0; i < UVS_FLAME_FILES; i++)
+		if (s->flame_files[i])
+			fclose(s->flame_files[i]);
 }
 
 int uvs_session_run(const struct uvs_cli *cli)

@@ -198,3 +198,47 @@ test('a native C program: the folded output has exactly its call chains', async 
 		rmSync(dir, { recursive: true, force: true });
 	}
 });
+
+// One sampling run written as folded, pprof and SVG: independent readers agree with each other.
+test('flame writes one profile as folded, pprof (read back by go tool pprof) and SVG (parsed as XML)', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const child = await startStacks(nodeBin);
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-formats-'));
+	try {
+		const files = ['p.folded', 'p.pb.gz', 'p.svg'].map((f) => path.join(dir, f));
+		const r = await runUvscope(['flame', '-p', String(child.pid), '-d', '3s', '--mode', 'loop',
+			...files.flatMap((f) => ['-o', f])]);
+		assert.equal(r.code, 0, r.stderr);
+		const folded = readFolded(files[0]);
+		const total = folded.reduce((s, l) => s + l.count, 0);
+		assert.ok(total > 0, 'samples');
+		// go tool pprof -raw lists every sample with its count: the sum is the folded total.
+		let raw = null;
+		try {
+			raw = execFileSync('go', ['tool', 'pprof', '-raw', files[1]], {
+				env: { ...process.env, HOME: dir, GOCACHE: path.join(dir, 'gocache'),
+					GOFLAGS: '', GOTOOLCHAIN: 'local' },
+				stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+		} catch (e) {
+			if (e.code === 'ENOENT') {
+				console.error('SKIP pprof check: no go on PATH (apt-get install golang-go)');
+			} else {
+				throw e;
+			}
+		}
+		if (raw !== null) {
+			const samples = raw.split('Samples:')[1].split('Locations')[0];
+			const counts = [...samples.matchAll(/^\s+(\d+)\s+\d+:/gm)].map((m) => Number(m[1]));
+			assert.equal(counts.reduce((s, n) => s + n, 0), total, 'pprof total = folded total');
+			assert.ok(raw.includes('stacksHotLeaf'), 'pprof names the hot function');
+		}
+		// The SVG is well-formed XML (xmllint, an independent parser) and names the functions.
+		execFileSync('xmllint', ['--noout', files[2]]);
+		const svg = readFileSync(files[2], 'utf8');
+		for (const name of ['stacksHotLeaf', 'stacksOuterCaller', 'stacksLibSpin'])
+			assert.ok(svg.includes(name), `${name} in the SVG`);
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+		await child.stop();
+	}
+});
