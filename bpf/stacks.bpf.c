@@ -81,10 +81,38 @@ static __always_inline struct uvs_stack_stats *stats(void)
  * previous one by less than MAX_FRAME_GAP; the walk is complete when it reaches a frame whose
  * saved frame pointer is 0 (the outermost frame: _start and clone3 clear %rbp).
  */
-static __always_inline void walk_user(const struct walk_reader *r, struct uvs_stack_sample *s)
+/*
+ * A function with a pending uretprobe returns to the uprobes trampoline, not to its caller:
+ * the kernel swapped the return address on the stack and keeps the original in the task's
+ * return_instances, most recent first. The sample keeps the trampoline's address and those
+ * originals; the agent puts them back in that order (as the kernel's own perf callchains do),
+ * in the frame-pointer walk and in its own unwind of a stack copy alike. The walk itself goes
+ * on by the frame pointers, which the swap leaves alone.
+ */
+static __always_inline void read_uretprobes(struct task_struct *task, struct uvs_stack_sample *s)
+{
+	struct xol_area *area = BPF_CORE_READ(task, mm, uprobes_state.xol_area);
+	struct return_instance *ri;
+
+	s->nuretprobe_ret = 0;
+	s->uretprobe_trampoline = area ? BPF_CORE_READ(area, vaddr) : 0;
+	if (!s->uretprobe_trampoline)
+		return;
+	ri = BPF_CORE_READ(task, utask, return_instances);
+	for (int i = 0; i < UVS_URETPROBES_MAX && ri; i++) {
+		s->uretprobe_ret[i] = BPF_CORE_READ(ri, orig_ret_vaddr);
+		s->nuretprobe_ret = i + 1;
+		ri = BPF_CORE_READ(ri, next);
+	}
+}
+
+static __always_inline void walk_user(const struct walk_reader *r, struct task_struct *task,
+				      struct uvs_stack_sample *s)
 {
 	__u64 pc = s->ip, fp = s->bp;
 	__u32 n = 0;
+
+	read_uretprobes(task, s);
 
 	s->walk_end = UVS_WALK_TRUNCATED;
 	for (int i = 0; i < UVS_USER_FRAMES_MAX; i++) {
@@ -196,6 +224,8 @@ static __always_inline struct sample_buf *begin(__u32 pid, __u32 tid, __u16 kind
 	b->s.nuser = 0;
 	b->s.nkernel = 0;
 	b->s.ip = b->s.sp = b->s.bp = 0;
+	b->s.uretprobe_trampoline = 0;
+	b->s.nuretprobe_ret = 0;
 	b->s.walk_end = UVS_WALK_NO_USER;
 	return b;
 }
@@ -238,7 +268,7 @@ int uvs_sample_on_cpu(struct bpf_perf_event_data *ctx)
 		b->s.sp = ctx->regs.sp;
 		b->s.bp = ctx->regs.bp;
 	}
-	walk_user(&r, &b->s);
+	walk_user(&r, bpf_get_current_task_btf(), &b->s);
 send:
 	emit(&r, b);
 	return 0;
@@ -272,7 +302,7 @@ int uvs_sample_off_cpu(struct bpf_iter__task *ctx)
 		b->s.ip = BPF_CORE_READ(uregs, ip);
 		b->s.sp = BPF_CORE_READ(uregs, sp);
 		b->s.bp = BPF_CORE_READ(uregs, bp);
-		walk_user(&r, &b->s);
+		walk_user(&r, task, &b->s);
 	}
 	emit(&r, b);
 	return 0;

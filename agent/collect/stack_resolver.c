@@ -35,6 +35,7 @@ struct uvs_stack_resolver {
 	struct uvs_js_name js[UVS_RESOLVED_FRAMES_MAX];
 	char text[UVS_RESOLVED_FRAMES_MAX][96];
 	struct uvs_raw_frame unwound[UVS_USER_FRAMES_MAX];
+	struct uvs_raw_frame walked[UVS_USER_FRAMES_MAX];
 };
 
 static void note(struct uvs_stack_resolver *r, const char *why)
@@ -268,6 +269,21 @@ static int phase_of(struct uvs_stack_resolver *r, const struct uvs_stack_sample 
 	return phase;
 }
 
+/*
+ * The copy holds the uprobes trampoline where a function with a pending uretprobe will return;
+ * the kernel's originals, most recent first, go back in the frames' order (see stacks.h).
+ */
+static void put_back_uretprobe_returns(const struct uvs_stack_sample *raw,
+				       struct uvs_raw_frame *frames, size_t n)
+{
+	uint32_t k = 0;
+
+	for (size_t i = 1; i < n && raw->uretprobe_trampoline; i++)
+		if (frames[i].pc == raw->uretprobe_trampoline && k < raw->nuretprobe_ret &&
+		    k < UVS_URETPROBES_MAX)
+			frames[i].pc = raw->uretprobe_ret[k++];
+}
+
 size_t uvs_stack_resolve(struct uvs_stack_resolver *r, const struct uvs_stack_sample *raw,
 			 const uint8_t *copy, size_t copy_len, struct uvs_frame *out, size_t cap,
 			 int *phase)
@@ -275,6 +291,12 @@ size_t uvs_stack_resolve(struct uvs_stack_resolver *r, const struct uvs_stack_sa
 	struct frames_out o = { .f = out, .cap = cap };
 	const struct uvs_raw_frame *user = raw->user;
 	size_t nuser = raw->nuser, i;
+
+	if (raw->nuretprobe_ret) {
+		memcpy(r->walked, raw->user, nuser * sizeof(raw->user[0]));
+		put_back_uretprobe_returns(raw, r->walked, nuser);
+		user = r->walked;
+	}
 
 	/* Frame pointers broke: the copy of the stack and .eh_frame say the rest. */
 	if (raw->walk_end == UVS_WALK_BROKEN && copy_len && r->unwinder) {
@@ -286,6 +308,7 @@ size_t uvs_stack_resolve(struct uvs_stack_resolver *r, const struct uvs_stack_sa
 		if (n > (int)nuser) {
 			user = r->unwound;
 			nuser = (size_t)n;
+			put_back_uretprobe_returns(raw, r->unwound, nuser);
 		}
 	}
 	/* Innermost first: the kernel's frames, then the user's. */

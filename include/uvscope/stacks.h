@@ -18,6 +18,7 @@
 
 #define UVS_USER_FRAMES_MAX 96   /* frames walked by frame pointer */
 #define UVS_KERNEL_FRAMES_MAX 48 /* kernel return addresses (bpf_get_stack) */
+#define UVS_URETPROBES_MAX 8      /* pending uretprobe returns kept per sample */
 #define UVS_STACK_COPY_BYTES 16384 /* user stack copied when the walk breaks */
 /*
  * The copy starts this far below %rsp: leaf functions keep data in the red zone below the stack
@@ -75,6 +76,16 @@ struct uvs_stack_sample {
 	__u16 nuser;        /* frames in user[] */
 	__u16 nkernel;      /* addresses in kernel[] */
 	__u32 pad;
+	/*
+	 * A function with a pending uretprobe (the exact phases', the pool's, GC's, anyone's)
+	 * returns to the kernel's uprobes trampoline: its caller's address on the stack is the
+	 * trampoline's, and the original is kept by the kernel, most recent first. BPF's walk puts
+	 * them back; an unwinder working on the copy must do the same with these.
+	 */
+	__u64 uretprobe_trampoline;   /* 0: the process has no uprobes area */
+	__u64 uretprobe_ret[UVS_URETPROBES_MAX];
+	__u32 nuretprobe_ret;
+	__u32 pad2;
 	__u64 kernel[UVS_KERNEL_FRAMES_MAX];
 	struct uvs_raw_frame user[UVS_USER_FRAMES_MAX];
 };

@@ -242,3 +242,48 @@ test('flame writes one profile as folded, pprof (read back by go tool pprof) and
 		await child.stop();
 	}
 });
+
+// The phase a sample ran in, from its return address into uv_run, against the exact phase
+// uprobes on the same loop at the same time: the shares of busy time agree within 5 points.
+test('sampled phases agree with the exact phase uprobes (--phases) within 5 points', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const child = new Child(nodeBin, [path.join(fixtures, 'phase_rotation.js')]);
+	await child.waitFor((v) => v && v.ready, 'phase_rotation.js ready');
+	const { agent } = await startAgent(child.pid, ['--phases', '--interval', '500ms']);
+	try {
+		const intervals = () => agent.json().filter((v) => v.type === 'interval');
+		const first = intervals().length;
+		const { lines } = await flame(child.pid, ['--mode', 'loop', '--sample-hz', '997']);
+		const last = intervals().length;
+		// Exact: the busy phases' time in the intervals the sampling ran through.
+		const exact = {};
+		let exactTotal = 0;
+		for (const iv of intervals().slice(first, last)) {
+			const main = iv.loops.find((l) => l.role === 'main');
+			for (const [name, p] of Object.entries(main.phases)) {
+				if (name === 'poll_wait') continue;
+				exact[name] = (exact[name] || 0) + p.total_ns;
+				exactTotal += p.total_ns;
+			}
+		}
+		// Sampled: the second frame of each loop stack is its phase.
+		const sampled = {};
+		let sampledTotal = 0;
+		for (const l of lines) {
+			sampled[l.frames[1]] = (sampled[l.frames[1]] || 0) + l.count;
+			sampledTotal += l.count;
+		}
+		assert.ok(exactTotal > 0 && sampledTotal >= 200, `${exactTotal} ns, ${sampledTotal} samples`);
+		const share = (m, total, k) => (m[k] || 0) / total;
+		const report = JSON.stringify({ exact, sampled });
+		for (const phase of ['timers', 'check', 'poll_io', 'close']) {
+			const e = share(exact, exactTotal, phase), s = share(sampled, sampledTotal, phase);
+			assert.ok(e > 0.1, `${phase} is a real share of the exact time: ${report}`);
+			assert.ok(Math.abs(e - s) <= 0.05,
+				`${phase}: exact ${(e * 100).toFixed(1)}%, sampled ${(s * 100).toFixed(1)}%: ${report}`);
+		}
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
