@@ -54,6 +54,9 @@ static const char usage_text[] =
 	"                       effect on fds could not be followed)\n"
 	"      --no-sockets     no socket figures (no socket table per interval, no TCP\n"
 	"                       state-change and retransmit tracepoints)\n"
+	"      --no-gc          no garbage-collection figures (V8's collections per loop are\n"
+	"                       counted by default, from a uprobe and a return probe on V8's\n"
+	"                       collector: about 1 us per collection)\n"
 	"      --json           JSON lines (schema: docs/json.md)\n"
 	"      --json-file PATH also write the JSON lines to PATH (created or truncated, mode\n"
 	"                       0600), whatever stdout shows: `top` on screen and a record to\n"
@@ -84,6 +87,7 @@ static const struct option long_options[] = {
 	{ "fd-rescan", required_argument, NULL, 'R' },
 	{ "syscalls", no_argument, NULL, 'N' },
 	{ "no-sockets", no_argument, NULL, 'K' },
+	{ "no-gc", no_argument, NULL, 'G' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "json-file", required_argument, NULL, 'F' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -150,6 +154,9 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 		return 0;
 	case 'K':
 		cli->no_sockets = true;
+		return 0;
+	case 'G':
+		cli->no_gc = true;
 		return 0;
 	case 'j':
 		cli->json = true;

@@ -19,6 +19,7 @@
 #include "collect/collector.h"
 #include "collect/fd_table.h"
 #include "collect/fds.h"
+#include "collect/gc.h"
 #include "collect/loop.h"
 #include "collect/pool.h"
 #include "collect/sockets.h"
@@ -36,6 +37,7 @@ struct bpf_collector {
 	struct uvs_fds fds;
 	struct uvs_fd_table fd_table;
 	struct uvs_sockets sockets;
+	struct uvs_gc gc;
 	struct ring_buffer *rb;
 	/* The last window's figures that are states, not counts: the totals show them as they were. */
 	struct uvs_fd_snapshot last_fds;
@@ -82,10 +84,22 @@ static int on_pool_job(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/*
+ * The GC records come first: a consume pass reads the rings in order, so the collections that
+ * ended inside a block are handed on before the loop's event that ends the block.
+ */
 static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 {
-	b->rb = ring_buffer__new(uvs_loops_events_fd(&b->loops), uvs_loops_on_event, &b->loops,
-				 NULL);
+	if (b->gc.attached)
+		b->rb = ring_buffer__new(uvs_gc_records_fd(&b->gc), uvs_gc_on_record, &b->gc, NULL);
+	if (b->gc.attached && (!b->rb || ring_buffer__add(b->rb, uvs_loops_events_fd(&b->loops),
+							  uvs_loops_on_event, &b->loops))) {
+		snprintf(why, cap, "cannot read the GC ring buffer: %s", strerror(errno));
+		return -errno;
+	}
+	if (!b->gc.attached)
+		b->rb = ring_buffer__new(uvs_loops_events_fd(&b->loops), uvs_loops_on_event,
+					 &b->loops, NULL);
 	if (!b->rb) {
 		snprintf(why, cap, "cannot read the loop object's ring buffer: %s", strerror(errno));
 		return -errno;
@@ -142,6 +156,8 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 		uvs_pool_attach(&b->pool, t, &b->loops, o->pool_jobs);
 	if (o->syscalls)
 		uvs_syscalls_attach(&b->sys, t, &b->loops, &b->sink, o->slow_syscall_ns, true);
+	if (o->gc)
+		uvs_gc_attach(&b->gc, t, &b->sink);
 	fd_baseline(b);
 	/* 4. The sockets: the target's network namespace is entered now, while we may. */
 	if (o->sockets)
@@ -172,6 +188,8 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 		add_missing(r, "socket table", b->sockets.why);
 	if (b->opt.sockets && !b->sockets.trace.attached)
 		add_missing(r, "tcp transitions", b->sockets.trace.why);
+	if (b->opt.gc && !b->gc.attached)
+		add_missing(r, "garbage collections", b->gc.why);
 }
 
 static int bpf_event_fd(struct uvs_collector *c)
@@ -227,6 +245,7 @@ static int bpf_window(struct uvs_collector *c, struct uvs_snapshot *s)
 	bpf_poll(c);
 	uvs_target_refresh_threads(b->target);
 	uvs_loops_window(&b->loops, s);
+	uvs_gc_window(&b->gc, s);
 	fds_and_sockets(b, s, &io_uring);
 	uvs_pool_window(&b->pool, io_uring, &s->pool, &s->agent);
 	bpf_poll(c); /* the window's last slow syscalls */
@@ -240,6 +259,7 @@ static int bpf_totals(struct uvs_collector *c, struct uvs_snapshot *s)
 
 	memset(s, 0, sizeof(*s));
 	uvs_loops_totals(&b->loops, s);
+	uvs_gc_totals(&b->gc, s);
 	uvs_pool_totals(&b->pool, &s->pool, &s->agent);
 	uvs_syscalls_totals(&b->sys, &s->syscalls, &s->agent);
 	s->fds = b->last_fds;
@@ -259,6 +279,7 @@ static void bpf_destroy(struct uvs_collector *c)
 	ring_buffer__free(b->rb);
 	uvs_sockets_detach(&b->sockets);
 	uvs_syscalls_detach(&b->sys);
+	uvs_gc_detach(&b->gc);
 	uvs_pool_detach(&b->pool);
 	uvs_loops_detach(&b->loops);
 	uvs_fd_table_free(&b->fd_table);

@@ -29,6 +29,7 @@ struct uvs_collect_options {
 	uint64_t slow_syscall_ns; /* a syscall this long on a loop thread is reported */
 	uint64_t fd_rescan_ns;    /* with syscalls: read /proc/PID/fd again at least this often */
 	bool sockets;             /* socket table and TCP transitions */
+	bool gc;                  /* V8's garbage collections (uprobes) */
 };
 
 /* Where a collector reports what happens between windows. Any callback may be NULL. */

@@ -269,6 +269,7 @@ static struct uvs_collect_options collect_options(const struct uvs_cli *cli)
 		.slow_syscall_ns = cli->slow_syscall_ns,
 		.fd_rescan_ns = cli->fd_rescan_ns,
 		.sockets = !cli->no_sockets,
+		.gc = !cli->no_gc,
 	};
 }
 

@@ -231,6 +231,8 @@ struct uvs_agent_snapshot {
 	uint64_t slow_syscalls_dropped; /* slow-syscall events the ring buffer had no room for */
 	uint64_t syscall_pairs_unfit;  /* (thread, syscall) statistics the agent had no slot for */
 	uint64_t sockets_lost;         /* sockets not followed: the map of sockets was full */
+	uint64_t gc_threads_lost;      /* GC of threads not followed: no room for the thread */
+	uint64_t gc_records_dropped;   /* GC records the ring buffer had no room for */
 };
 
 /* One interval (or, for the final summary, the whole session). */

@@ -10,8 +10,11 @@ char *uvs_demangle(const char *mangled)
 {
 	if (!mangled || mangled[0] != '_')
 		return NULL;
-	/* DMGL_PARAMS: keep the parameter list (overloads tell apart); DMGL_ANSI: const etc. */
-	return cplus_demangle(mangled, DMGL_PARAMS | DMGL_ANSI | DMGL_RUST);
+	/*
+	 * DMGL_PARAMS: keep the parameter list (overloads tell apart); DMGL_ANSI: const etc.
+	 * DMGL_AUTO tries Rust, then C++: a style flag alone (DMGL_RUST) would demangle Rust only.
+	 */
+	return cplus_demangle(mangled, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
 }
 
 bool uvs_demangled_has_prefix(const char *mangled, const char *prefix)
