@@ -15,7 +15,8 @@ ELF_FIX_OBJS := nopie pie stripped libfixture.so
 UNIT_FIXTURES := $(addprefix $(ELF_FIX_DIR)/,$(ELF_FIX_OBJS) \
 			$(addsuffix .buildid,$(ELF_FIX_OBJS)) \
 			nopie.nm pie.nm libfixture.so.nm \
-			truncated corrupt-shoff prog.o not-elf.txt fake-node)
+			truncated corrupt-shoff prog.o not-elf.txt fake-node \
+			v8-heap v8-heap.nm v8-heap-stripped)
 
 $(ELF_FIX_DIR)/nopie: $(ELF_FIX_SRC)/prog.c $(ELF_FIX_DEPS)
 	$(call msg,FIXTURE,$@)
@@ -37,6 +38,16 @@ $(ELF_FIX_DIR)/fake-node: $(ELF_FIX_SRC)/fake_node.c $(ELF_FIX_DEPS)
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ELF_FIX_CFLAGS) $< -o $@
+
+# Functions named like V8's collector and its clones (test_gc.c).
+$(ELF_FIX_DIR)/v8-heap: $(ELF_FIX_SRC)/v8_heap.c $(ELF_FIX_DEPS)
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ELF_FIX_CFLAGS) -fPIE -pie -rdynamic $< -o $@
+
+$(ELF_FIX_DIR)/v8-heap-stripped: $(ELF_FIX_DIR)/v8-heap
+	$(call msg,FIXTURE,$@)
+	$(Q)strip -o $@ $<
 
 # ET_REL: an ELF the resolver must refuse with ENOEXEC.
 $(ELF_FIX_DIR)/prog.o: $(ELF_FIX_SRC)/prog.c $(ELF_FIX_DEPS)
