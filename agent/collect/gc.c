@@ -16,8 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -137,10 +136,17 @@ int uvs_gc_on_record(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/* False only when the thread is known to be gone (ESRCH); a thread we may not signal lives. */
+/*
+ * False only when the thread is known to be gone. /proc, not a signal 0: after attaching the
+ * agent may no longer signal another user's process, but still reads its /proc.
+ */
 static bool thread_alive(pid_t pid, int tid)
 {
-	return syscall(SYS_tgkill, pid, tid, 0) == 0 || errno != ESRCH;
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)pid, tid);
+	return stat(path, &st) == 0 || errno != ENOENT;
 }
 
 /*

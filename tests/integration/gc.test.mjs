@@ -3,6 +3,9 @@
 // must count exactly those full collections on exactly those loops, and minor ones apart.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Child, fetchNodeOrSkip, fixtures, intervalsAfter, nodeBin, nodeVersions,
 	skipWithoutBpf, startAgent } from './lib.mjs';
@@ -129,4 +132,45 @@ test('--no-gc: no probe on the collector, loops[].gc is null', async (t) => {
 		await agent.stop();
 		await child.stop();
 	}
+});
+
+// strip(1) keeps .dynsym: Node 18 to 22 export the collector there and are still measured;
+// Node 24 has it in .symtab only, and the attach line says in one sentence why GC is missing.
+async function strippedCase(t, bin, expectFound) {
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-gc-stripped-'));
+	const stripped = path.join(dir, 'node');
+	try {
+		execFileSync('strip', ['-o', stripped, bin]);
+		const child = new Child(stripped, ['--expose-gc', path.join(fixtures, 'gc.js')]);
+		await child.waitFor((v) => v && v.ready, 'gc.js ready');
+		const { agent, hello } = await startAgent(child.pid, ['--interval', '200ms']);
+		try {
+			const why = hello.unavailable.filter((u) => u.startsWith('garbage collections'));
+			t.diagnostic(JSON.stringify(why));
+			if (!expectFound) {
+				assert.equal(why.length, 1);
+				assert.match(why[0], /no symbol v8::internal::Heap::PerformGarbageCollection/);
+				return;
+			}
+			assert.deepEqual(why, []);
+			const got = await phase(child, agent, 'main 3');
+			assert.equal(got.main.major, 3);
+		} finally {
+			await agent.stop();
+			await child.stop();
+		}
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
+}
+
+test(`a stripped node ${process.version}: the collector is found in .dynsym`, async (t) => {
+	if (skipWithoutBpf(t)) return;
+	await strippedCase(t, nodeBin, true);
+});
+
+test('a stripped node 24: no collector symbol, said in unavailable', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const bin = fetchNodeOrSkip(t, '24');
+	if (bin) await strippedCase(t, bin, false);
 });
