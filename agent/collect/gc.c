@@ -51,7 +51,8 @@ static int load_and_attach(struct uvs_gc *g, const struct uvs_target *t,
 
 	g->skel = gc_bpf__open();
 	if (!g->skel) {
-		snprintf(g->why, sizeof(g->why), "cannot open the GC BPF object: %s", strerror(errno));
+		snprintf(g->why, sizeof(g->why), "cannot open the GC BPF object: %s",
+			 strerror(errno));
 		return -errno;
 	}
 	g->skel->rodata->targ_tgid = (__u32)t->pid;
@@ -67,11 +68,13 @@ static int load_and_attach(struct uvs_gc *g, const struct uvs_target *t,
 	if (!err)
 		err = uvs_uprobe_set_attach(&g->uprobes, t->pid, sites->object->open_path);
 	if (err)
-		snprintf(g->why, sizeof(g->why), "cannot attach the GC uprobes: %s", strerror(-err));
+		snprintf(g->why, sizeof(g->why), "cannot attach the GC uprobes: %s",
+			 strerror(-err));
 	return err;
 }
 
-void uvs_gc_attach(struct uvs_gc *g, const struct uvs_target *t, const struct uvs_collect_sink *sink)
+void uvs_gc_attach(struct uvs_gc *g, const struct uvs_target *t,
+		   const struct uvs_collect_sink *sink)
 {
 	struct uvs_gc_sites sites;
 

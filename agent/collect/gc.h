@@ -33,7 +33,8 @@ struct uvs_gc {
  * Probes the collector of the target's V8; on failure g->attached is false and g->why says
  * why in one sentence. Records go to sink->record (it may be NULL).
  */
-void uvs_gc_attach(struct uvs_gc *g, const struct uvs_target *t, const struct uvs_collect_sink *sink);
+void uvs_gc_attach(struct uvs_gc *g, const struct uvs_target *t,
+		   const struct uvs_collect_sink *sink);
 
 /* Detaches and frees; safe on a zeroed struct. */
 void uvs_gc_detach(struct uvs_gc *g);

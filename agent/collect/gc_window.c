@@ -44,8 +44,8 @@ static struct uvs_gc_track *add(struct uvs_gc_history *h, int tid)
 	return &h->tracks[h->n++];
 }
 
-void uvs_gc_history_read(struct uvs_gc_history *h, int tid, const struct uvs_gc_snapshot *cumulative,
-			 uint64_t window_max, bool gone)
+void uvs_gc_history_read(struct uvs_gc_history *h, int tid,
+			 const struct uvs_gc_snapshot *cumulative, uint64_t window_max, bool gone)
 {
 	struct uvs_gc_track *t = find(h, tid, true);
 

@@ -43,8 +43,8 @@ void uvs_gc_thread_figures(const struct uvs_gc_thread *th, uint64_t closed,
 			   struct uvs_gc_snapshot *cumulative, uint64_t *window_max);
 
 /* Records one reading of thread tid; gone: the thread has exited, this was its last. */
-void uvs_gc_history_read(struct uvs_gc_history *h, int tid, const struct uvs_gc_snapshot *cumulative,
-			 uint64_t window_max, bool gone);
+void uvs_gc_history_read(struct uvs_gc_history *h, int tid,
+			 const struct uvs_gc_snapshot *cumulative, uint64_t window_max, bool gone);
 
 /*
  * Fills loops[].gc of s (every loop: has_gc set, zero when its thread collected nothing) with

@@ -97,9 +97,9 @@ int uvs_gc_sites_find(const struct uvs_target *t, struct uvs_gc_sites *out, char
 	for (i = 0; i < out->n; i++) {
 		out->addr[i] += o->bias;
 		if (!uvs_object_maps_code(t, o, out->addr[i])) {
-			snprintf(why, cap, "V8 is not running from %s (node --use-largepages copies "
-				 "its code to anonymous memory): a uprobe there would never fire",
-				 o->path);
+			snprintf(why, cap, "V8 is not running from %s (node --use-largepages "
+				 "copies its code to anonymous memory): a uprobe there would "
+				 "never fire", o->path);
 			return -EFAULT;
 		}
 	}

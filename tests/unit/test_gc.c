@@ -297,6 +297,38 @@ Test(gc_record, from_event)
 	cr_expect_lt(uvs_gc_record_from_event(&e, sizeof(e), &r), 0, "ends before it starts");
 }
 
+static struct uvs_record last_record;
+static int nrecords;
+
+static void keep_record(void *ctx, const struct uvs_record *r)
+{
+	(void)ctx;
+	last_record = *r;
+	nrecords++;
+}
+
+Test(gc_record, handed_to_the_sink)
+{
+	struct uvs_gc_event e = { .start_ns = 7, .end_ns = 9, .tid = 43, .collector = 1 };
+	struct uvs_collect_sink sink = { .record = keep_record };
+	struct uvs_target *t = calloc(1, sizeof(*t));
+	struct uvs_gc g = { .target = t, .sink = &sink };
+
+	t->pid = 41;
+	nrecords = 0;
+	cr_expect_eq(uvs_gc_on_record(&g, &e, sizeof(e)), 0);
+	cr_assert_eq(nrecords, 1);
+	cr_expect_eq(last_record.kind, UVS_RECORD_GC);
+	cr_expect_eq(last_record.pid, 41);
+	cr_expect_eq(last_record.gc.tid, 43);
+	cr_expect(last_record.gc.major);
+	cr_expect_eq(uvs_gc_on_record(&g, &e, 3), 0, "a short record is skipped, not an error");
+	cr_expect_eq(nrecords, 1);
+	sink.record = NULL;
+	cr_expect_eq(uvs_gc_on_record(&g, &e, sizeof(e)), 0, "no record callback: nothing to do");
+	free(t);
+}
+
 /* ---- renderings ----------------------------------------------------------------------------- */
 
 static char *render(int (*fn)(FILE *, const struct uvs_snapshot *))
