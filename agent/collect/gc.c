@@ -2,7 +2,9 @@
 /*
  * Why a return probe is safe on Heap::PerformGarbageCollection (DESIGN.md: no uretprobe on a
  * path that C++ exceptions or longjmp can cross): node and V8 are built with -fno-exceptions
- * and V8 has no setjmp/longjmp, so the function always returns through its own frame. No
+ * (official node binaries do not even reference __cxa_throw, and this function's code has no
+ * landing pad) and V8 has no setjmp/longjmp, so it always returns through its own frame (an
+ * exception from libstdc++, such as bad_alloc, would end the process in std::terminate). No
  * JavaScript runs inside it (it opens with DisallowJavascriptExecution), so no JS exception or
  * termination unwinds it either. V8's stack walks during the collection start from the last
  * exit frame of JavaScript, above this frame, and never read the return address the probe
