@@ -68,6 +68,9 @@ static const char usage_text[] =
 	"                       0600); flame takes up to 4, one profile in several formats\n"
 	"      --no-phases      trace: iterations only; by default trace turns the exact phase\n"
 	"                       uprobes on for its duration (see --phases for their cost)\n"
+	"      --no-gc          no garbage-collection figures (V8's collections per loop are\n"
+	"                       counted by default, from a uprobe and a return probe on V8's\n"
+	"                       collector: about 1 us per collection)\n"
 	"      --json           JSON lines (schema: docs/json.md)\n"
 	"      --json-file PATH also write the JSON lines to PATH (created or truncated, mode\n"
 	"                       0600), whatever stdout shows: `top` on screen and a record to\n"
@@ -112,6 +115,7 @@ static const struct option long_options[] = {
 	{ "no-sockets", no_argument, NULL, 'K' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "no-phases", no_argument, NULL, 'Q' },
+	{ "no-gc", no_argument, NULL, 'G' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "json-file", required_argument, NULL, 'F' },
 	{ "no-stacks", no_argument, NULL, 'X' },
@@ -196,6 +200,9 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 		return 0;
 	case 'Q':
 		cli->no_phases = true;
+		return 0;
+	case 'G':
+		cli->no_gc = true;
 		return 0;
 	case 'j':
 		cli->json = true;

@@ -42,6 +42,7 @@ struct uvs_cli {
 	const char *output;       /* trace, flame -o: the file to write */
 	bool pool;
 	bool no_sockets;          /* --no-sockets: no socket table, no TCP tracepoints */
+	bool no_gc;               /* --no-gc: V8's collector is not probed */
 	bool pool_jobs;           /* a record per served pool job (implies pool) */
 	bool syscalls;            /* --syscalls: every syscall, fd counts kept current */
 	uint64_t slow_syscall_ns; /* a syscall this long on a loop thread is listed */

@@ -19,6 +19,7 @@
 #include "collect/collector.h"
 #include "collect/fd_table.h"
 #include "collect/fds.h"
+#include "collect/gc.h"
 #include "collect/loop.h"
 #include "collect/pool.h"
 #include "collect/sockets.h"
@@ -38,6 +39,8 @@ struct bpf_collector {
 	struct uvs_fd_table fd_table;
 	struct uvs_sockets sockets;
 	struct uvs_stacks stacks;
+	struct uvs_gc gc;
+	struct uvs_collect_sink gc_sink; /* the session's, seen first by the stack namer */
 	struct ring_buffer *rb;
 	/* The last window's figures that are states, not counts: the totals show them as they were. */
 	struct uvs_fd_snapshot last_fds;
@@ -84,6 +87,19 @@ static int on_pool_job(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/*
+ * A collection may have moved V8's objects: names the stack namer cached by address must prove
+ * themselves again. Then the record goes on to the session.
+ */
+static void on_gc_record(void *ctx, const struct uvs_record *r)
+{
+	struct bpf_collector *b = ctx;
+
+	uvs_stacks_gc_seen(&b->stacks);
+	if (b->sink.record)
+		b->sink.record(b->sink.ctx, r);
+}
+
 /* Adds one stream's ring to the collector's one reader (made with the first). */
 static int add_ring(struct bpf_collector *b, int fd, ring_buffer_sample_fn fn, void *ctx)
 {
@@ -95,9 +111,10 @@ static int add_ring(struct bpf_collector *b, int fd, ring_buffer_sample_fn fn, v
 }
 
 /*
- * One reader over every stream's ring. The stack samples' ring comes first: a block that ended
- * (the loop's ring) is named by the samples taken during it, so those must be read before the
- * block's end is (ring_buffer__consume reads the rings in the order they were added).
+ * One reader over every stream's ring. The stack samples' and the GC records' rings come
+ * first: a block that ended (the loop's ring) is named by the samples taken and the
+ * collections run during it, so those must be read before the block's end is
+ * (ring_buffer__consume reads the rings in the order they were added).
  */
 static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 {
@@ -107,6 +124,9 @@ static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 	if (b->stacks.attached &&
 	    (err = add_ring(b, uvs_stacks_ring_fd(&b->stacks), uvs_stacks_on_record, &b->stacks)))
 		what = "the stack samples' ring buffer";
+	if (!err && b->gc.attached &&
+	    (err = add_ring(b, uvs_gc_records_fd(&b->gc), uvs_gc_on_record, &b->gc)))
+		what = "the GC ring buffer";
 	if (!err && (err = add_ring(b, uvs_loops_events_fd(&b->loops), uvs_loops_on_event,
 				    &b->loops)))
 		what = "the loop object's ring buffer";
@@ -167,6 +187,12 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 	/* 3b. Stack samples, on the loop object's map too (busy or waiting at each sample). */
 	if (o->sample_hz)
 		uvs_stacks_attach(&b->stacks, t, &b->loops, o, &b->sink);
+	if (o->gc) {
+		b->gc_sink = b->sink;
+		b->gc_sink.ctx = b;
+		b->gc_sink.record = on_gc_record;
+		uvs_gc_attach(&b->gc, t, &b->gc_sink);
+	}
 	fd_baseline(b);
 	/* 4. The sockets: the target's network namespace is entered now, while we may. */
 	if (o->sockets)
@@ -199,6 +225,8 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 		add_missing(r, "tcp transitions", b->sockets.trace.why);
 	if (b->opt.sample_hz && !b->stacks.attached)
 		add_missing(r, "stacks", b->stacks.why);
+	if (b->opt.gc && !b->gc.attached)
+		add_missing(r, "garbage collections", b->gc.why);
 }
 
 static int bpf_event_fd(struct uvs_collector *c)
@@ -259,6 +287,7 @@ static int bpf_window(struct uvs_collector *c, struct uvs_snapshot *s)
 	bpf_poll(c);
 	uvs_target_refresh_threads(b->target);
 	uvs_loops_window(&b->loops, s);
+	uvs_gc_window(&b->gc, s);
 	fds_and_sockets(b, s, &io_uring);
 	uvs_pool_window(&b->pool, io_uring, &s->pool, &s->agent);
 	bpf_poll(c); /* the window's last slow syscalls */
@@ -273,6 +302,7 @@ static int bpf_totals(struct uvs_collector *c, struct uvs_snapshot *s)
 
 	memset(s, 0, sizeof(*s));
 	uvs_loops_totals(&b->loops, s);
+	uvs_gc_totals(&b->gc, s);
 	uvs_pool_totals(&b->pool, &s->pool, &s->agent);
 	uvs_syscalls_totals(&b->sys, &s->syscalls, &s->agent);
 	s->fds = b->last_fds;
@@ -293,6 +323,7 @@ static void bpf_destroy(struct uvs_collector *c)
 	uvs_stacks_detach(&b->stacks);
 	uvs_sockets_detach(&b->sockets);
 	uvs_syscalls_detach(&b->sys);
+	uvs_gc_detach(&b->gc);
 	uvs_pool_detach(&b->pool);
 	uvs_loops_detach(&b->loops);
 	uvs_fd_table_free(&b->fd_table);

@@ -34,6 +34,7 @@ struct uvs_collect_options {
 	uint32_t sample_hz;       /* stack samples per second of a thread's CPU time; 0: none */
 	uint32_t blocked_hz;      /* the same for a blocked loop thread */
 	bool sample_off_cpu;      /* also read sleeping threads' stacks at sample_hz (flame offcpu) */
+	bool gc;                  /* V8's garbage collections (uprobes) */
 };
 
 /* Where a collector reports what happens between windows. Any callback may be NULL. */

@@ -114,7 +114,8 @@ uint64_t uvs_agent_losses(const struct uvs_snapshot *s)
 
 	return a->drops + a->insert_failures + a->pool_jobs_lost + a->pool_records_dropped +
 	       a->slow_syscalls_dropped + a->syscall_pairs_unfit + a->sockets_lost +
-	       a->stack_samples_lost + s->syscalls.lost;
+	       a->stack_samples_lost + a->gc_threads_lost + a->gc_records_dropped +
+	       s->syscalls.lost;
 }
 
 const char *uvs_tcp_state_name(unsigned int state)

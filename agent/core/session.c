@@ -326,6 +326,7 @@ static struct uvs_collect_options collect_options(const struct uvs_cli *cli)
 		.sample_hz = cli->no_stacks ? 0 : cli->sample_hz,
 		.blocked_hz = cli->blocked_hz,
 		.sample_off_cpu = cli->command == UVS_CMD_FLAME && cli->flame_mode == UVS_FLAME_OFF_CPU,
+		.gc = !cli->no_gc,
 	};
 }
 

@@ -235,6 +235,8 @@ struct uvs_agent_snapshot {
 	uint64_t sockets_lost;         /* sockets not followed: the map of sockets was full */
 	uint64_t stack_samples;        /* stack samples taken (0 when not sampling) */
 	uint64_t stack_samples_lost;   /* stack samples the ring buffer had no room for */
+	uint64_t gc_threads_lost;      /* GC of threads not followed: no room for the thread */
+	uint64_t gc_records_dropped;   /* GC records the ring buffer had no room for */
 };
 
 /* One interval (or, for the final summary, the whole session). */

@@ -104,6 +104,19 @@ static void json_phases(FILE *out, const struct uvs_loop_snapshot *l)
 	fputc('}', out);
 }
 
+/* loops[].gc: null when V8's collector is not probed. */
+static void json_gc(FILE *out, const struct uvs_loop_snapshot *l)
+{
+	if (!l->has_gc) {
+		fputs("null", out);
+		return;
+	}
+	fprintf(out,
+		"{\"count\":%" PRIu64 ",\"major\":%" PRIu64 ",\"total_ns\":%" PRIu64
+		",\"max_ns\":%" PRIu64 "}",
+		l->gc.count, l->gc.major, l->gc.total_ns, l->gc.max_ns);
+}
+
 static void json_loop(FILE *out, const struct uvs_loop_snapshot *l)
 {
 	fprintf(out, "{\"tid\":%d,\"role\":\"%s\",\"comm\":", l->tid, uvs_role_name(l->role));
@@ -120,6 +133,8 @@ static void json_loop(FILE *out, const struct uvs_loop_snapshot *l)
 		l->busy_p50_ns, l->busy_p99_ns, l->busy_max_ns, l->blocks,
 		json_bool(l->blocked_now), l->blocked_now ? l->blocked_for_ns : 0);
 	json_phases(out, l);
+	fputs(",\"gc\":", out);
+	json_gc(out, l);
 	fputc('}', out);
 }
 
@@ -417,10 +432,11 @@ static void json_agent(FILE *out, const struct uvs_agent_snapshot *a)
 		",\"insert_failures\":%" PRIu64 ",\"pool_jobs_lost\":%" PRIu64
 		",\"pool_records_dropped\":%" PRIu64 ",\"slow_syscalls_dropped\":%" PRIu64
 		",\"syscall_pairs_unfit\":%" PRIu64 ",\"sockets_lost\":%" PRIu64
-		",\"stack_samples\":%" PRIu64 ",\"stack_samples_lost\":%" PRIu64 "}",
+		",\"stack_samples\":%" PRIu64 ",\"stack_samples_lost\":%" PRIu64
+		",\"gc_threads_lost\":%" PRIu64 ",\"gc_records_dropped\":%" PRIu64 "}",
 		a->events, a->drops, a->insert_failures, a->pool_jobs_lost, a->pool_records_dropped,
 		a->slow_syscalls_dropped, a->syscall_pairs_unfit, a->sockets_lost, a->stack_samples,
-		a->stack_samples_lost);
+		a->stack_samples_lost, a->gc_threads_lost, a->gc_records_dropped);
 }
 
 static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot *s)

@@ -150,6 +150,28 @@ static void loop_table(FILE *out, const struct uvs_snapshot *s, bool ansi)
 		loop_row(out, &s->loops[i], s->window_ns, ansi);
 }
 
+/* "gc main/13707: 12 (1 major), 41.2ms in all, longest 9.3ms": loops that collected. */
+static void gc_lines(FILE *out, const struct uvs_snapshot *s)
+{
+	char total[UVS_DURATION_BUF], max[UVS_DURATION_BUF];
+	bool first = true;
+	size_t i;
+
+	for (i = 0; i < nloops(s); i++) {
+		const struct uvs_loop_snapshot *l = &s->loops[i];
+
+		if (!l->has_gc || !l->gc.count)
+			continue;
+		if (first)
+			line(out, false, "%s", "");
+		first = false;
+		uvs_format_duration(l->gc.total_ns, total, sizeof(total));
+		uvs_format_duration(l->gc.max_ns, max, sizeof(max));
+		line(out, false, "gc %s/%d: %" PRIu64 " (%" PRIu64 " major), %s in all, longest %s",
+		     uvs_role_name(l->role), l->tid, l->gc.count, l->gc.major, total, max);
+	}
+}
+
 static void phase_table(FILE *out, const struct uvs_loop_snapshot *l, bool ansi)
 {
 	uint64_t loop_ns = l->busy_ns + l->idle_ns;
@@ -364,6 +386,7 @@ int uvs_top_render(FILE *out, const struct uvs_snapshot *s, const struct uvs_top
 	header(out, s, ctx);
 	line(out, false, "%s", "");
 	loop_table(out, s, ctx->ansi);
+	gc_lines(out, s);
 	for (i = 0; i < nloops(s); i++)
 		if (s->loops[i].has_phases)
 			phase_table(out, &s->loops[i], ctx->ansi);

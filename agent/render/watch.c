@@ -35,6 +35,17 @@ static void put_dur(FILE *out, const char *label, uint64_t ns)
 	fprintf(out, " %s %s", label, buf);
 }
 
+/* " gc 12 (1 major) 12.3ms": V8's collections on the loop's thread, when there were any. */
+static void put_gc(FILE *out, const struct uvs_loop_snapshot *l)
+{
+	char total[UVS_DURATION_BUF];
+
+	if (!l->has_gc || !l->gc.count)
+		return;
+	uvs_format_duration(l->gc.total_ns, total, sizeof(total));
+	fprintf(out, " gc %" PRIu64 " (%" PRIu64 " major) %s", l->gc.count, l->gc.major, total);
+}
+
 static void put_segment(FILE *out, const struct uvs_loop_snapshot *l)
 {
 	char pct[16];
@@ -48,6 +59,7 @@ static void put_segment(FILE *out, const struct uvs_loop_snapshot *l)
 		fprintf(out, " blocks %" PRIu64, l->blocks);
 	if (l->blocked_now)
 		put_dur(out, "BLOCKED", l->blocked_for_ns);
+	put_gc(out, l);
 }
 
 /* " | pool q 3 (max 14) run 2/2 sat 90.3% fs 27 dns 3": the pool, when it is measured. */
@@ -280,7 +292,16 @@ static void summary_loop(FILE *out, const struct uvs_loop_snapshot *l)
 	put_dur(out, "p50", l->busy_p50_ns);
 	put_dur(out, "p99", l->busy_p99_ns);
 	put_dur(out, "max", l->busy_max_ns);
-	fprintf(out, ", %" PRIu64 " blocked episode%s\n", l->blocks, l->blocks == 1 ? "" : "s");
+	fprintf(out, ", %" PRIu64 " blocked episode%s", l->blocks, l->blocks == 1 ? "" : "s");
+	if (l->has_gc) {
+		fprintf(out, ", %" PRIu64 " GC%s (%" PRIu64 " major)", l->gc.count,
+			l->gc.count == 1 ? "" : "s", l->gc.major);
+		if (l->gc.count) {
+			put_dur(out, "total", l->gc.total_ns);
+			put_dur(out, "max", l->gc.max_ns);
+		}
+	}
+	fputc('\n', out);
 	if (l->has_phases)
 		summary_phases(out, l);
 }
@@ -358,9 +379,10 @@ static void put_losses(FILE *out, const struct uvs_snapshot *s)
 	fprintf(out, "  lost: %" PRIu64 " pool jobs not followed, %" PRIu64 " pool job records, %"
 		PRIu64 " syscalls not counted, %" PRIu64 " syscall pairs without a slot, %" PRIu64
 		" slow syscall events, %" PRIu64 " sockets not followed, %" PRIu64
-		" stack samples\n", a->pool_jobs_lost, a->pool_records_dropped, s->syscalls.lost,
-		a->syscall_pairs_unfit, a->slow_syscalls_dropped, a->sockets_lost,
-		a->stack_samples_lost);
+		" stack samples, %" PRIu64 " threads' GC not followed, %" PRIu64 " GC records\n",
+		a->pool_jobs_lost, a->pool_records_dropped, s->syscalls.lost, a->syscall_pairs_unfit,
+		a->slow_syscalls_dropped, a->sockets_lost, a->stack_samples_lost, a->gc_threads_lost,
+		a->gc_records_dropped);
 }
 
 int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)

@@ -396,6 +396,39 @@ int uvs_elf_find_function_prefix(struct uvs_elf *elf, const char *prefix,
 	return find(elf, prefix, true, UVS_SYM_FUNC, out);
 }
 
+int uvs_elf_foreach_function(struct uvs_elf *elf,
+			     int (*fn)(void *ctx, const char *name, const struct uvs_elf_symbol *sym),
+			     void *ctx)
+{
+	const struct uvs_elf_symtab *tables[2];
+	struct uvs_elf_symbol sym;
+	int readable = 0, ret;
+	size_t t, i, n;
+
+	if (!elf || !fn)
+		return -EINVAL;
+	tables[0] = &elf->symtab;
+	tables[1] = &elf->dynsym;
+	for (t = 0; t < 2; t++) {
+		const Elf64_Sym *syms = NULL;
+
+		if (get_syms(tables[t], &syms, &n))
+			continue;
+		readable++;
+		for (i = 1; i < n; i++) {
+			const char *s;
+
+			if (!is_kind(&syms[i], UVS_SYM_FUNC) ||
+			    fill(elf, &syms[i], UVS_SYM_FUNC, t == 1, &sym))
+				continue;
+			s = elf_strptr(elf->elf, tables[t]->strndx, syms[i].st_name);
+			if (s && (ret = fn(ctx, s, &sym)))
+				return ret;
+		}
+	}
+	return readable ? 0 : -EINVAL;
+}
+
 int uvs_elf_symbol_at(struct uvs_elf *elf, uint64_t addr, char *name, size_t cap, uint64_t *start)
 {
 	const struct uvs_elf_symtab *tables[2];

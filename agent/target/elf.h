@@ -63,6 +63,16 @@ int uvs_elf_find_function_prefix(struct uvs_elf *elf, const char *prefix,
 				 struct uvs_elf_symbol *out);
 
 /*
+ * Calls fn(ctx, raw name, symbol) for every defined function whose bytes are in the file,
+ * .symtab first, then .dynsym (a function in both is visited twice); stops at the first
+ * non-zero return of fn and returns it. 0 after a full walk, -EINVAL when neither table can be
+ * read. For lookups that a raw name or prefix cannot express (a demangled name, a clone).
+ */
+int uvs_elf_foreach_function(struct uvs_elf *elf,
+			     int (*fn)(void *ctx, const char *name, const struct uvs_elf_symbol *sym),
+			     void *ctx);
+
+/*
  * Names the function whose [st_value, st_value + st_size) contains addr into name (truncated
  * to cap, NUL-terminated when cap > 0) and its start into *start (either may be NULL);
  * -ENOENT if none.

@@ -156,24 +156,45 @@ static void read_libuv_version(struct uvs_target *t)
 	}
 }
 
+/* Whether the build-id bytes are in the first pages of the mapping at base. */
+static bool id_in_memory(pid_t pid, uint64_t base, const uint8_t *id, size_t len)
+{
+	uint8_t *mem = malloc(BUILD_ID_SCAN_BYTES);
+	bool found = false;
+
+	if (!mem)
+		return false;
+	/* The note sits in the first pages; a mapping shorter than 64 KiB fails the long read. */
+	if (uvs_read_mem(pid, base, mem, BUILD_ID_SCAN_BYTES) == 0)
+		found = memmem(mem, BUILD_ID_SCAN_BYTES, id, len) != NULL;
+	else if (uvs_read_mem(pid, base, mem, 4096) == 0)
+		found = memmem(mem, 4096, id, len) != NULL;
+	free(mem);
+	return found;
+}
+
 /* Reads the build-id of the libuv object and looks for the same bytes in the target's memory. */
 static void check_build_id(struct uvs_target *t, uint64_t base)
 {
-	uint8_t id[64], *mem;
+	uint8_t id[64];
 	size_t len;
 
 	if (uvs_elf_build_id(t->uv.elf, id, sizeof(id), &len))
 		return;
 	uvs_elf_build_id_hex(id, len, t->build_id, sizeof(t->build_id));
-	mem = malloc(BUILD_ID_SCAN_BYTES);
-	if (!mem)
-		return;
-	/* The note sits in the first pages; a mapping shorter than 64 KiB fails the long read. */
-	if (uvs_read_mem(t->pid, base, mem, BUILD_ID_SCAN_BYTES) == 0)
-		t->build_id_checked = memmem(mem, BUILD_ID_SCAN_BYTES, id, len) != NULL;
-	else if (uvs_read_mem(t->pid, base, mem, 4096) == 0)
-		t->build_id_checked = memmem(mem, 4096, id, len) != NULL;
-	free(mem);
+	t->build_id_checked = id_in_memory(t->pid, base, id, len);
+}
+
+bool uvs_object_build_id_in_memory(const struct uvs_target *t, const struct uvs_object *o)
+{
+	uint8_t id[64];
+	size_t len;
+
+	if (!o->elf)
+		return false;
+	if (uvs_elf_build_id(o->elf, id, sizeof(id), &len))
+		return true; /* nothing to compare: as for the libuv object, no id is no refusal */
+	return id_in_memory(t->pid, o->bias + uvs_elf_load_base(o->elf), id, len);
 }
 
 static int find_libuv(struct uvs_target *t, struct object_list *l, uint64_t exe_inode, char *why,

@@ -105,6 +105,12 @@ void uvs_read_thread_comm(pid_t pid, pid_t tid, char *out, size_t cap);
  */
 bool uvs_object_maps_code(const struct uvs_target *t, const struct uvs_object *o, uint64_t addr);
 
+/*
+ * True when the object's build-id is found in the first pages of its mapping in the target (or
+ * the file has none): the file we would probe is the one running. Reads the target's memory.
+ */
+bool uvs_object_build_id_in_memory(const struct uvs_target *t, const struct uvs_object *o);
+
 /* The thread's name as last listed, also after it exited (empty when unknown). */
 void uvs_target_thread_comm(const struct uvs_target *t, pid_t tid, char *out, size_t cap);
 

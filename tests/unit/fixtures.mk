@@ -32,7 +32,7 @@ UNIT_FIXTURES := $(addprefix $(ELF_FIX_DIR)/,$(ELF_FIX_OBJS) \
 			$(addsuffix .buildid,$(ELF_FIX_OBJS)) \
 			nopie.nm pie.nm libfixture.so.nm \
 			truncated corrupt-shoff prog.o not-elf.txt fake-node \
-			$(FAKE_LIBUV_OBJS)) \
+			$(FAKE_LIBUV_OBJS) v8-heap v8-heap.nm v8-heap-stripped) \
 		 $(SYMTAB_FIXTURES)
 
 
@@ -43,6 +43,16 @@ $(ELF_FIX_DIR)/cxx: $(ELF_FIX_SRC)/cxx.cc $(ELF_FIX_DEPS)
 
 $(ELF_FIX_DIR)/%.syms: $(ELF_FIX_DIR)/%
 	$(Q)readelf -sW -C $< > $@
+
+# For tests/unit/test_gc.c: a program with V8's collector symbols (names as V8's, mangled).
+$(ELF_FIX_DIR)/v8-heap: $(ELF_FIX_SRC)/v8_heap.c $(ELF_FIX_DEPS)
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ELF_FIX_CFLAGS) -fPIE -pie -rdynamic $< -o $@
+
+$(ELF_FIX_DIR)/v8-heap-stripped: $(ELF_FIX_DIR)/v8-heap
+	$(call msg,FIXTURE,$@)
+	$(Q)strip -o $@ $<
 
 $(ELF_FIX_DIR)/nopie: $(ELF_FIX_SRC)/prog.c $(ELF_FIX_DEPS)
 	$(call msg,FIXTURE,$@)

@@ -59,6 +59,9 @@ static void build_snapshot(void)
 		l->phases[p].p99_ns = (p + 1) * 100;
 		l->phases[p].max_ns = (p + 1) * 200;
 	}
+	l->has_gc = true;
+	l->gc = (struct uvs_gc_snapshot){ .count = 9, .major = 2, .total_ns = 23400000,
+					  .max_ns = 12100000 };
 
 	l = &snap.loops[1];
 	l->tid = 4250;
@@ -76,6 +79,8 @@ static void build_snapshot(void)
 	l->blocked_for_ns = 1200000000;
 	l->has_phases = false;
 	l->phases[0].count = 55; /* ignored: has_phases is false */
+	l->has_gc = false;
+	l->gc.count = 66; /* ignored: has_gc is false */
 }
 
 #define LOOP0                                                                              \
@@ -93,17 +98,19 @@ static void build_snapshot(void)
 	"\"max_ns\":1200},"                                                                \
 	"\"check\":{\"count\":7,\"total_ns\":7000,\"p50_ns\":70,\"p99_ns\":700,\"max_ns\":1400}," \
 	"\"close\":{\"count\":8,\"total_ns\":8000,\"p50_ns\":80,\"p99_ns\":800,\"max_ns\":1600}" \
-	"}}"
+	"},\"gc\":{\"count\":9,\"major\":2,\"total_ns\":23400000,\"max_ns\":12100000}}"
 
 #define LOOP1                                                                              \
 	"{\"tid\":4250,\"role\":\"worker\",\"comm\":\"WorkerThread\",\"iterations\":7,"    \
 	"\"busy_ns\":1200000000,\"idle_ns\":0,\"utilization\":1.0000,"                    \
 	"\"busy_p50_ns\":40,\"busy_p99_ns\":1200000000,\"busy_max_ns\":1200000000,"       \
-	"\"blocks\":0,\"blocked_now\":true,\"blocked_for_ns\":1200000000,\"phases\":null}"
+	"\"blocks\":0,\"blocked_now\":true,\"blocked_for_ns\":1200000000,\"phases\":null,"        \
+	"\"gc\":null}"
 
 #define AGENT "\"threadpool\":null,\"syscalls\":null,\"fds\":null,\"sockets\":null,\"agent\":{\"events\":98765,\"drops\":2,\"insert_failures\":0" \
 	",\"pool_jobs_lost\":0,\"pool_records_dropped\":0,\"slow_syscalls_dropped\":0," \
-	"\"syscall_pairs_unfit\":0,\"sockets_lost\":0,\"stack_samples\":0,\"stack_samples_lost\":0}"
+	"\"syscall_pairs_unfit\":0,\"sockets_lost\":0,\"stack_samples\":0,\"stack_samples_lost\":0," \
+	"\"gc_threads_lost\":0,\"gc_records_dropped\":0}"
 
 Test(json, interval_golden)
 {

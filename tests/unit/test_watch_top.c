@@ -363,6 +363,8 @@ Test(top, extreme_values_fit_80_columns)
 		l->blocked_now = true;
 		l->blocked_for_ns = UINT64_MAX;
 		l->utilization = 1e300;
+		l->has_gc = true;
+		l->gc = (struct uvs_gc_snapshot){ UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX };
 	}
 	snap.pool.size = UINT32_MAX;
 	snap.pool.queued = snap.pool.running = INT64_MIN;

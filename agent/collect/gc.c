@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Why a return probe is safe on Heap::PerformGarbageCollection (DESIGN.md: no uretprobe on a
+ * path that C++ exceptions or longjmp can cross): node and V8 are built with -fno-exceptions
+ * (official node binaries do not even reference __cxa_throw, and this function's code has no
+ * landing pad) and V8 has no setjmp/longjmp, so it always returns through its own frame (an
+ * exception from libstdc++, such as bad_alloc, would end the process in std::terminate). No
+ * JavaScript runs inside it (it opens with DisallowJavascriptExecution), so no JS exception or
+ * termination unwinds it either. V8's stack walks during the collection start from the last
+ * exit frame of JavaScript, above this frame, and never read the return address the probe
+ * replaces; conservative stack scanning (cppgc) treats it as a plain word that points at no
+ * heap object. Nesting: V8 never starts a collection inside another (0 of 61 on Node 20 under
+ * allocation and forced collections); should it, the BPF side measures the inner one and counts
+ * the event.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "collect/gc.h"
+#include "gc.skel.h"
+#include "util/log.h"
+#include "v8/gc_sites.h"
+
+/*
+ * The return probes are placed before the entry probes: a collection that begins between the
+ * two then has a return and no entry (ignored), never an entry without a return.
+ */
+static int add_probes(struct uvs_gc *g, const struct uvs_gc_sites *sites)
+{
+	int err = 0;
+	size_t i;
+
+	for (i = 0; i < sites->n && !err; i++)
+		err = uvs_uprobe_set_add(&g->uprobes, g->skel->progs.uvs_gc_return,
+					 sites->file_offset[i], 0, true);
+	for (i = 0; i < sites->n && !err; i++)
+		err = uvs_uprobe_set_add(&g->uprobes, g->skel->progs.uvs_gc_enter,
+					 sites->file_offset[i], 0, false);
+	return err;
+}
+
+static int load_and_attach(struct uvs_gc *g, const struct uvs_target *t,
+			   const struct uvs_gc_sites *sites)
+{
+	int err;
+
+	g->skel = gc_bpf__open();
+	if (!g->skel) {
+		snprintf(g->why, sizeof(g->why), "cannot open the GC BPF object: %s",
+			 strerror(errno));
+		return -errno;
+	}
+	g->skel->rodata->targ_tgid = (__u32)t->pid;
+	uvs_uprobe_set_prepare(&g->uprobes, g->skel->progs.uvs_gc_return);
+	uvs_uprobe_set_prepare(&g->uprobes, g->skel->progs.uvs_gc_enter);
+	err = gc_bpf__load(g->skel);
+	if (err) {
+		snprintf(g->why, sizeof(g->why), "cannot load the GC BPF programs: %s",
+			 strerror(-err));
+		return err;
+	}
+	err = add_probes(g, sites);
+	if (!err)
+		err = uvs_uprobe_set_attach(&g->uprobes, t->pid, sites->object->open_path);
+	if (err)
+		snprintf(g->why, sizeof(g->why), "cannot attach the GC uprobes: %s",
+			 strerror(-err));
+	return err;
+}
+
+void uvs_gc_attach(struct uvs_gc *g, const struct uvs_target *t,
+		   const struct uvs_collect_sink *sink)
+{
+	struct uvs_gc_sites sites;
+
+	memset(g, 0, sizeof(*g));
+	g->target = t;
+	g->sink = sink;
+	g->history = calloc(1, sizeof(*g->history));
+	if (!g->history) {
+		snprintf(g->why, sizeof(g->why), "out of memory");
+		return;
+	}
+	if (uvs_gc_sites_find(t, &sites, g->why, sizeof(g->why)))
+		return;
+	if (load_and_attach(g, t, &sites)) {
+		char why[sizeof(g->why)];
+
+		memcpy(why, g->why, sizeof(why));
+		uvs_gc_detach(g);
+		memcpy(g->why, why, sizeof(why));
+		return;
+	}
+	uvs_debug("V8's collector probed at %zu site%s in %s", sites.n, sites.n == 1 ? "" : "s",
+		  sites.object->path);
+	g->attached = true;
+}
+
+void uvs_gc_detach(struct uvs_gc *g)
+{
+	uvs_uprobe_set_detach(&g->uprobes);
+	gc_bpf__destroy(g->skel);
+	g->skel = NULL;
+	g->attached = false;
+	free(g->history);
+	g->history = NULL;
+}
+
+int uvs_gc_records_fd(const struct uvs_gc *g)
+{
+	return bpf_map__fd(g->skel->maps.gc_records);
+}
+
+int uvs_gc_record_from_event(const void *data, size_t len, struct uvs_gc_record *out)
+{
+	const struct uvs_gc_event *e = data;
+
+	if (len < sizeof(*e) || e->end_ns < e->start_ns)
+		return -EINVAL;
+	out->tid = (int)e->tid;
+	out->major = e->collector == UVS_GC_MARK_COMPACTOR;
+	out->start_ns = e->start_ns;
+	out->end_ns = e->end_ns;
+	return 0;
+}
+
+int uvs_gc_on_record(void *ctx, void *data, size_t len)
+{
+	struct uvs_gc *g = ctx;
+	struct uvs_record r = { .kind = UVS_RECORD_GC, .pid = g->target->pid };
+
+	if (uvs_gc_record_from_event(data, len, &r.gc) == 0 && g->sink && g->sink->record)
+		g->sink->record(g->sink->ctx, &r);
+	return 0;
+}
+
+/*
+ * False only when the thread is known to be gone. /proc, not a signal 0: after attaching the
+ * agent may no longer signal another user's process, but still reads its /proc.
+ */
+static bool thread_alive(pid_t pid, int tid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)pid, tid);
+	return stat(path, &st) == 0 || errno != ENOENT;
+}
+
+/*
+ * Reads every thread's entry. Liveness is checked before the read, so a thread found gone has
+ * made its last collection before the read; its entry then leaves the map (tids are reused).
+ */
+static void read_threads(struct uvs_gc *g, uint64_t closed)
+{
+	int fd = bpf_map__fd(g->skel->maps.gc_threads);
+	struct uvs_gc_snapshot cumulative;
+	struct uvs_gc_thread th;
+	__u32 key, next;
+	uint64_t window_max;
+	bool first = true, alive;
+
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		first = false;
+		key = next;
+		alive = thread_alive(g->target->pid, (int)key);
+		if (bpf_map_lookup_elem(fd, &key, &th))
+			continue;
+		uvs_gc_thread_figures(&th, closed, &cumulative, &window_max);
+		uvs_gc_history_read(g->history, (int)key, &cumulative, window_max, !alive);
+		if (th.nested)
+			uvs_debug("thread %u started a collection inside another (%u times)", key,
+				  th.nested);
+		if (!alive)
+			bpf_map_delete_elem(fd, &key);
+	}
+}
+
+static void losses(struct uvs_gc *g, struct uvs_agent_snapshot *agent, bool totals)
+{
+	uint64_t lost = g->skel->bss->threads_lost + g->history->unfit;
+	uint64_t dropped = g->skel->bss->records_dropped;
+
+	agent->gc_threads_lost = totals ? g->prev_lost : lost - g->prev_lost;
+	agent->gc_records_dropped = totals ? g->prev_dropped : dropped - g->prev_dropped;
+	if (!totals) {
+		g->prev_lost = lost;
+		g->prev_dropped = dropped;
+	}
+}
+
+void uvs_gc_window(struct uvs_gc *g, struct uvs_snapshot *s)
+{
+	uint64_t closed;
+
+	if (!g->attached)
+		return;
+	/* Close the window first: later collections keep their maximum in the other slot. */
+	closed = g->skel->bss->window_epoch;
+	__atomic_store_n(&g->skel->bss->window_epoch, closed + 1, __ATOMIC_SEQ_CST);
+	read_threads(g, closed);
+	uvs_gc_history_place(g->history, s);
+	losses(g, &s->agent, false);
+}
+
+void uvs_gc_totals(struct uvs_gc *g, struct uvs_snapshot *s)
+{
+	if (!g->attached)
+		return;
+	uvs_gc_history_totals(g->history, s);
+	losses(g, &s->agent, true);
+}
