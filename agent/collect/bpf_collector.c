@@ -188,9 +188,7 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 	if (o->sample_hz)
 		uvs_stacks_attach(&b->stacks, t, &b->loops, o, &b->sink);
 	if (o->gc) {
-		b->gc_sink = b->sink;
-		b->gc_sink.ctx = b;
-		b->gc_sink.record = on_gc_record;
+		b->gc_sink = (struct uvs_collect_sink){ .ctx = b, .record = on_gc_record };
 		uvs_gc_attach(&b->gc, t, &b->gc_sink);
 	}
 	fd_baseline(b);
