@@ -223,6 +223,17 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 		add_missing(r, "tcp transitions", b->sockets.trace.why);
 	if (b->opt.sample_hz && !b->stacks.attached)
 		add_missing(r, "stacks", b->stacks.why);
+	if (b->stacks.attached) {
+		const char *notes[4];
+		size_t n = uvs_stack_resolver_notes(b->stacks.resolver, notes, 4);
+		char named[160];
+
+		uvs_stack_resolver_describe(b->stacks.resolver, named, sizeof(named));
+		snprintf(r->stacks, sizeof(r->stacks), "%u Hz (%u Hz while a loop is blocked), %s",
+			 b->opt.sample_hz, b->opt.blocked_hz, named);
+		for (size_t i = 0; i < n; i++)
+			add_missing(r, "stacks", notes[i]);
+	}
 	if (b->opt.gc && !b->gc.attached)
 		add_missing(r, "garbage collections", b->gc.why);
 }

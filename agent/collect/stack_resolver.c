@@ -114,6 +114,13 @@ size_t uvs_stack_resolver_notes(const struct uvs_stack_resolver *r, const char *
 	return i;
 }
 
+void uvs_stack_resolver_describe(const struct uvs_stack_resolver *r, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "JS names %s%s%s, phases %s", r->v8 ? "from V8 " : "unavailable",
+		 r->v8 ? uvs_v8_version(r->v8) : "", r->v8 ? "'s heap" : "",
+		 r->phases ? "from libuv's DWARF" : "unavailable");
+}
+
 void uvs_stack_resolver_new_epoch(struct uvs_stack_resolver *r)
 {
 	if (r && r->v8)

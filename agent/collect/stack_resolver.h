@@ -34,6 +34,10 @@ size_t uvs_stack_resolve(struct uvs_stack_resolver *r, const struct uvs_stack_sa
 			 const uint8_t *copy, size_t copy_len, struct uvs_frame *out, size_t cap,
 			 int *phase);
 
+/* What names the frames, for the attach line: "JS names from V8 11.3.244.8's heap, phases from
+ * libuv's DWARF" (what is missing is in the notes). */
+void uvs_stack_resolver_describe(const struct uvs_stack_resolver *r, char *buf, size_t cap);
+
 /* A GC may have moved objects; called at least once per window. */
 void uvs_stack_resolver_new_epoch(struct uvs_stack_resolver *r);
 

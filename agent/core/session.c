@@ -541,6 +541,7 @@ static void begin(struct session *s, uint64_t attach_ns)
 		.node_version = t->node_version[0] ? t->node_version : NULL,
 		.mode = report.mode,
 		.epoll_hooks = report.epoll_hooks,
+		.stacks = report.stacks[0] ? report.stacks : NULL,
 		.collector = s->collector->ops->name,
 		.missing = missing,
 		.nmissing = report.nmissing,
@@ -557,6 +558,8 @@ static void begin(struct session *s, uint64_t attach_ns)
 			 t->comm, took, t->node_version[0] ? "node " : "", t->node_version,
 			 t->node_version[0] ? ", " : "", t->libuv_version, t->uv.path, report.mode);
 		uvs_debug("epoll waits caught by %s", report.epoll_hooks);
+		if (report.stacks[0])
+			uvs_info("stacks: %s", report.stacks);
 		if (s->cli->command == UVS_CMD_TRACE)
 			say_trace_phases(s, &report);
 		for (i = 0; i < report.nmissing; i++)

@@ -565,6 +565,11 @@ int uvs_json_hello(FILE *out, const struct uvs_attach_info *t)
 	json_str(out, t->mode);
 	fputs(",\"epoll_hooks\":", out);
 	json_str(out, t->epoll_hooks);
+	fputs(",\"stacks\":", out);
+	if (t->stacks)
+		json_str(out, t->stacks);
+	else
+		fputs("null", out);
 	fputs(",\"collector\":", out);
 	json_str(out, t->collector);
 	fprintf(out, ",\"block_threshold_ns\":%" PRIu64 ",\"interval_ns\":%" PRIu64,
