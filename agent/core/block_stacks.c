@@ -13,8 +13,11 @@
 struct kept_sample {
 	uint64_t ts;
 	uint64_t hash;
+	uint64_t place_hash;
 	bool off_cpu;
 	uint16_t nframes;
+	uint16_t nplace;
+	int32_t place[UVS_PLACE_FRAMES];  /* the innermost JS frames (native if no JS) */
 	int32_t frames[UVS_BLOCK_FRAMES]; /* innermost first */
 };
 
@@ -32,6 +35,7 @@ struct uvs_block_stacks {
 	size_t nthreads;
 	/* uvs_block_stacks_top's answer */
 	const struct uvs_frame *answer[UVS_ALERT_MAX_STACKS][UVS_BLOCK_FRAMES];
+	const struct uvs_frame *place_answer[UVS_ALERT_PLACES][UVS_PLACE_FRAMES];
 	size_t order[UVS_BLOCK_RING];
 };
 
@@ -87,6 +91,31 @@ static bool kept_role(enum uvs_role r)
 	return r == UVS_ROLE_MAIN || r == UVS_ROLE_WORKER || r == UVS_ROLE_LOOP;
 }
 
+static uint64_t hash_ids(const int32_t *ids, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint64_t)ids[i]) * 1099511628211ULL;
+	return h ^ n;
+}
+
+/* The place of a kept sample: its innermost frames of the first kind it has of JS, native. */
+static void set_place(struct kept_sample *k, const struct uvs_sample *s)
+{
+	static const enum uvs_frame_kind kinds[] = { UVS_FRAME_JS, UVS_FRAME_NATIVE,
+						     UVS_FRAME_KERNEL };
+
+	k->nplace = 0;
+	for (size_t kind = 0; kind < sizeof(kinds) / sizeof(kinds[0]) && !k->nplace; kind++) {
+		/* k->frames[i] is s->frames[s->nframes - 1 - i]: both innermost first here. */
+		for (size_t i = 0; i < k->nframes && k->nplace < UVS_PLACE_FRAMES; i++)
+			if (s->frames[s->nframes - 1 - i].kind == kinds[kind])
+				k->place[k->nplace++] = k->frames[i];
+	}
+	k->place_hash = hash_ids(k->place, k->nplace);
+}
+
 void uvs_block_stacks_add(struct uvs_block_stacks *b, const struct uvs_sample *s)
 {
 	struct thread_ring *t;
@@ -120,6 +149,7 @@ void uvs_block_stacks_add(struct uvs_block_stacks *b, const struct uvs_sample *s
 		h = (h ^ (uint64_t)id) * 1099511628211ULL;
 	}
 	k->hash = h ^ k->nframes;
+	set_place(k, s);
 	t->next = (t->next + 1) % UVS_BLOCK_RING;
 	if (t->count < UVS_BLOCK_RING)
 		t->count++;
@@ -145,6 +175,12 @@ static bool same_stack(const struct kept_sample *a, const struct kept_sample *b)
 	       !memcmp(a->frames, b->frames, a->nframes * sizeof(a->frames[0]));
 }
 
+static bool same_place(const struct kept_sample *a, const struct kept_sample *b)
+{
+	return a->place_hash == b->place_hash && a->nplace == b->nplace &&
+	       !memcmp(a->place, b->place, a->nplace * sizeof(a->place[0]));
+}
+
 static int by_hash(const void *x, const void *y)
 {
 	const struct kept_sample *a = &sort_ring->ring[*(const size_t *)x];
@@ -153,24 +189,32 @@ static int by_hash(const void *x, const void *y)
 	return a->hash < b->hash ? -1 : a->hash > b->hash;
 }
 
-/* Inserts a group into the top list (sorted by samples, most first), if it belongs there. */
-static void consider(struct uvs_alert_stacks *out, size_t *rep, size_t first, uint64_t samples,
-		     uint64_t off_cpu)
+static int by_place(const void *x, const void *y)
 {
-	size_t n = out->nstacks, at = n;
+	const struct kept_sample *a = &sort_ring->ring[*(const size_t *)x];
+	const struct kept_sample *b = &sort_ring->ring[*(const size_t *)y];
 
-	while (at > 0 && out->stacks[at - 1].samples < samples)
+	return a->place_hash < b->place_hash ? -1 : a->place_hash > b->place_hash;
+}
+
+/* Inserts a group into a top list of at most cap (most samples first), if it belongs there. */
+static void consider(struct uvs_alert_stack *top, size_t *ntop, size_t cap, size_t *rep,
+		     size_t first, uint64_t samples, uint64_t off_cpu)
+{
+	size_t n = *ntop, at = n;
+
+	while (at > 0 && top[at - 1].samples < samples)
 		at--;
-	if (at >= UVS_ALERT_MAX_STACKS)
+	if (at >= cap)
 		return;
-	if (n == UVS_ALERT_MAX_STACKS)
+	if (n == cap)
 		n--;
-	memmove(&out->stacks[at + 1], &out->stacks[at], (n - at) * sizeof(out->stacks[0]));
+	memmove(&top[at + 1], &top[at], (n - at) * sizeof(top[0]));
 	memmove(&rep[at + 1], &rep[at], (n - at) * sizeof(rep[0]));
-	out->stacks[at].samples = samples;
-	out->stacks[at].off_cpu = off_cpu;
+	top[at].samples = samples;
+	top[at].off_cpu = off_cpu;
 	rep[at] = first;
-	out->nstacks = n + 1;
+	*ntop = n + 1;
 }
 
 uint64_t uvs_block_stacks_top(struct uvs_block_stacks *b, int tid, uint64_t since, uint64_t until,
@@ -197,7 +241,8 @@ uint64_t uvs_block_stacks_top(struct uvs_block_stacks *b, int tid, uint64_t sinc
 
 		for (j = i; j < n && same_stack(&t->ring[b->order[i]], &t->ring[b->order[j]]); j++)
 			off += t->ring[b->order[j]].off_cpu;
-		consider(out, rep, b->order[i], j - i, off);
+		consider(out->stacks, &out->nstacks, UVS_ALERT_MAX_STACKS, rep, b->order[i], j - i,
+			 off);
 	}
 	for (i = 0; i < out->nstacks; i++) {
 		const struct kept_sample *k = &t->ring[rep[i]];
@@ -206,6 +251,23 @@ uint64_t uvs_block_stacks_top(struct uvs_block_stacks *b, int tid, uint64_t sinc
 			b->answer[i][j] = uvs_profile_frame_at(b->frames, k->frames[j]);
 		out->stacks[i].nframes = k->nframes;
 		out->stacks[i].frames = b->answer[i];
+	}
+	/* The same samples by place. */
+	qsort(b->order, n, sizeof(b->order[0]), by_place);
+	for (i = 0; i < n; i = j) {
+		uint64_t off = 0;
+
+		for (j = i; j < n && same_place(&t->ring[b->order[i]], &t->ring[b->order[j]]); j++)
+			off += t->ring[b->order[j]].off_cpu;
+		consider(out->places, &out->nplaces, UVS_ALERT_PLACES, rep, b->order[i], j - i, off);
+	}
+	for (i = 0; i < out->nplaces; i++) {
+		const struct kept_sample *k = &t->ring[rep[i]];
+
+		for (j = 0; j < k->nplace; j++)
+			b->place_answer[i][j] = uvs_profile_frame_at(b->frames, k->place[j]);
+		out->places[i].nframes = k->nplace;
+		out->places[i].frames = b->place_answer[i];
 	}
 	return out->samples;
 }

@@ -280,12 +280,21 @@ struct uvs_alert_stack {
 };
 
 #define UVS_ALERT_MAX_STACKS 8
+#define UVS_ALERT_PLACES 3
+#define UVS_PLACE_FRAMES 3
 
-/* The stacks of a block, most frequent first. */
+/*
+ * The stacks of a block, most frequent first. Whole stacks split one hot function over many
+ * leaves (the builtin or C++ function it was in at each sample); places do not: a place is a
+ * stack cut to its UVS_PLACE_FRAMES innermost JavaScript frames (native ones when it has no
+ * JavaScript), counted over every sample of the block.
+ */
 struct uvs_alert_stacks {
 	uint64_t samples;      /* every sample taken in the block */
 	size_t nstacks;
 	struct uvs_alert_stack stacks[UVS_ALERT_MAX_STACKS];
+	size_t nplaces;
+	struct uvs_alert_stack places[UVS_ALERT_PLACES];
 };
 
 struct uvs_alert_loop_blocked {

@@ -396,6 +396,26 @@ int uvs_json_socket_table(FILE *out, int pid, uint64_t ts_ns, const struct uvs_s
 	return json_end(out);
 }
 
+/* [{"samples":N,"off_cpu":M,"frames":["innermost",...]},...] */
+static void json_stack_list(FILE *out, const struct uvs_alert_stack *list, size_t n, char *text,
+			    size_t cap)
+{
+	fputc('[', out);
+	for (size_t i = 0; i < n; i++) {
+		const struct uvs_alert_stack *k = &list[i];
+
+		fprintf(out, "%s{\"samples\":%" PRIu64 ",\"off_cpu\":%" PRIu64 ",\"frames\":[",
+			i ? "," : "", k->samples, k->off_cpu);
+		for (size_t f = 0; f < k->nframes; f++) {
+			if (f)
+				fputc(',', out);
+			json_str(out, uvs_frame_text(k->frames[f], text, cap));
+		}
+		fputs("]}", out);
+	}
+	fputc(']', out);
+}
+
 /*
  * A block's stacks: "samples" taken in it, and "stacks" (most sampled first), each with its
  * frames innermost first as the flame outputs name them. null when not sampling.
@@ -405,23 +425,13 @@ static void json_block_stacks(FILE *out, const struct uvs_alert_stacks *st)
 	char text[512];
 
 	if (!st) {
-		fputs(",\"samples\":null,\"stacks\":null", out);
+		fputs(",\"samples\":null,\"stacks\":null,\"places\":null", out);
 		return;
 	}
-	fprintf(out, ",\"samples\":%" PRIu64 ",\"stacks\":[", st->samples);
-	for (size_t i = 0; i < st->nstacks; i++) {
-		const struct uvs_alert_stack *k = &st->stacks[i];
-
-		fprintf(out, "%s{\"samples\":%" PRIu64 ",\"off_cpu\":%" PRIu64 ",\"frames\":[",
-			i ? "," : "", k->samples, k->off_cpu);
-		for (size_t f = 0; f < k->nframes; f++) {
-			if (f)
-				fputc(',', out);
-			json_str(out, uvs_frame_text(k->frames[f], text, sizeof(text)));
-		}
-		fputs("]}", out);
-	}
-	fputc(']', out);
+	fprintf(out, ",\"samples\":%" PRIu64 ",\"stacks\":", st->samples);
+	json_stack_list(out, st->stacks, st->nstacks, text, sizeof(text));
+	fputs(",\"places\":", out);
+	json_stack_list(out, st->places, st->nplaces, text, sizeof(text));
 }
 
 /* "agent": what uvscope itself lost (every drop and failed insert), in the window. */

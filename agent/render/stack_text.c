@@ -46,39 +46,3 @@ const char *uvs_stack_line(const struct uvs_frame *const *frames, size_t n, char
 	return buf;
 }
 
-size_t uvs_stack_places(const struct uvs_alert_stacks *st, struct uvs_stack_place *out,
-			size_t cap)
-{
-	uint64_t asleep[UVS_ALERT_MAX_STACKS] = { 0 };
-	size_t n = 0, i, j;
-
-	for (i = 0; i < st->nstacks && i < UVS_ALERT_MAX_STACKS; i++) {
-		char text[sizeof(out->text)];
-
-		uvs_stack_line(st->stacks[i].frames, st->stacks[i].nframes, text, sizeof(text));
-		for (j = 0; j < n && strcmp(out[j].text, text); j++)
-			;
-		if (j == n) {
-			if (n == cap)
-				continue;
-			memcpy(out[n].text, text, sizeof(text));
-			out[n].samples = 0;
-			n++;
-		}
-		out[j].samples += st->stacks[i].samples;
-		asleep[j] += st->stacks[i].off_cpu;
-	}
-	for (i = 0; i < n; i++)
-		out[i].asleep = asleep[i] * 2 > out[i].samples;
-	/* Most samples first (few places: insertion sort). */
-	for (i = 1; i < n; i++) {
-		struct uvs_stack_place p = out[i];
-		bool a = out[i].asleep;
-
-		for (j = i; j > 0 && out[j - 1].samples < p.samples; j--)
-			out[j] = out[j - 1];
-		out[j] = p;
-		out[j].asleep = a;
-	}
-	return n;
-}

@@ -180,15 +180,14 @@ static const char *role_loop_name(enum uvs_role role)
 /* The block's stacks: the 3 most sampled places, each as its innermost JS frames. */
 static void watch_block_stacks(FILE *out, const struct uvs_alert_stacks *st)
 {
-	struct uvs_stack_place places[UVS_ALERT_MAX_STACKS];
-	size_t n = uvs_stack_places(st, places, UVS_ALERT_MAX_STACKS);
-	char share[UVS_DURATION_BUF];
+	char share[UVS_DURATION_BUF], line[480];
 
-	for (size_t i = 0; i < n && i < 3; i++) {
-		uvs_format_percent((double)places[i].samples / (double)st->samples, share,
-				   sizeof(share));
-		fprintf(out, "    %6s  %s%s\n", share, places[i].asleep ? "(asleep) " : "",
-			places[i].text);
+	for (size_t i = 0; i < st->nplaces; i++) {
+		const struct uvs_alert_stack *p = &st->places[i];
+
+		uvs_format_percent((double)p->samples / (double)st->samples, share, sizeof(share));
+		fprintf(out, "    %6s  %s%s\n", share, p->off_cpu * 2 > p->samples ? "(asleep) " : "",
+			uvs_stack_line(p->frames, p->nframes, line, sizeof(line)));
 	}
 }
 

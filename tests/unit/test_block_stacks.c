@@ -66,6 +66,40 @@ Test(block_stacks, counts_the_samples_of_the_block_by_stack)
 	uvs_block_stacks_free(b);
 }
 
+/* A hot function sampled in many different leaves is one place, whatever the leaves. */
+Test(block_stacks, places_merge_what_whole_stacks_split)
+{
+	struct uvs_block_stacks *b = uvs_block_stacks_new();
+	struct uvs_frame leaves[12];
+	char names[12][16];
+	struct uvs_alert_stacks top;
+	char line[256];
+
+	for (int i = 0; i < 12; i++) {
+		snprintf(names[i], sizeof(names[i]), "leaf_%d", i);
+		leaves[i] = (struct uvs_frame){ UVS_FRAME_NATIVE, names[i], NULL, 0 };
+		const struct uvs_frame st[] = { F_MAIN, F_UVRUN, F_ROUTE, F_SPIN, leaves[i] };
+
+		add(b, 1, 100 + i, UVS_STATE_LOOP_BUSY, st, 5);
+	}
+	const struct uvs_frame other[] = { F_MAIN, F_UVRUN, F_HASH };
+	for (int i = 0; i < 3; i++)
+		add(b, 1, 200 + i, UVS_STATE_LOOP_BUSY, other, 3);
+	uvs_block_stacks_top(b, 1, 0, 0, &top);
+	/* Whole stacks: 13 distinct, the top 8 kept, the biggest is the native one (3). */
+	cr_expect_eq(top.nstacks, UVS_ALERT_MAX_STACKS);
+	cr_expect_eq(top.stacks[0].samples, 3);
+	/* Places: the JS function with all 12, then the native stack's 3 innermost frames. */
+	cr_assert_eq(top.nplaces, 2);
+	cr_expect_eq(top.places[0].samples, 12);
+	cr_expect_str_eq(uvs_stack_line(top.places[0].frames, top.places[0].nframes, line,
+					sizeof(line)), "spin /app/server.js:14 < route /app/server.js:30");
+	cr_expect_eq(top.places[1].samples, 3);
+	cr_expect_str_eq(uvs_stack_line(top.places[1].frames, top.places[1].nframes, line,
+					sizeof(line)), "sha256_block_data_order_avx2 < uv_run < main");
+	uvs_block_stacks_free(b);
+}
+
 Test(block_stacks, gc_time_is_clipped_to_the_block)
 {
 	struct uvs_block_stacks *b = uvs_block_stacks_new();
@@ -114,6 +148,7 @@ Test(block_stacks, the_alert_names_the_places_in_text_and_json)
 		  text);
 	cr_expect(strstr(text, "75.0%  spin /app/server.js:14 < route /app/server.js:30\n"), "%s",
 		  text);
+	cr_expect_eq(top.nplaces, 2);
 	cr_expect(strstr(text, "25.0%  (asleep) waitHere /app/w.js:3\n"), "%s", text);
 	json = render_alert(uvs_json_alert, &a);
 	cr_expect(strstr(json, "\"gc_ns\":12000000,\"samples\":4,\"stacks\":[{\"samples\":3,"

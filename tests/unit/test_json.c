@@ -236,7 +236,7 @@ Test(json, alert_golden)
 	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"loop_blocked\","
 			      "\"pid\":4242,\"tid\":4250,\"role\":\"worker\",\"ongoing\":true,"
 			      "\"blocked_ns\":250000000,\"threshold_ns\":100000000,"
-			      "\"samples\":null,\"stacks\":null,"
+			      "\"samples\":null,\"stacks\":null,\"places\":null,"
 			      "\"ts_ns\":1732657803000000000}\n");
 	free(got);
 
