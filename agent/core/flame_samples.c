@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/snapshot.h"
 
@@ -40,6 +41,21 @@ static bool takes(enum uvs_flame_mode mode, const struct uvs_sample *s)
 	return false;
 }
 
+/*
+ * In loop mode the loop and its phase are the root: what lies above the loop's own uv_run (the
+ * thread's start, node::Start, uv_run itself) says nothing more and would split one graph into
+ * several by how far each walk got. A stack without uv_run (cut short) is kept whole.
+ */
+static size_t loop_start(enum uvs_flame_mode mode, const struct uvs_sample *s)
+{
+	if (mode != UVS_FLAME_LOOP)
+		return 0;
+	for (size_t i = 0; i < s->nframes; i++)
+		if (s->frames[i].kind == UVS_FRAME_NATIVE && strcmp(s->frames[i].name, "uv_run") == 0)
+			return i + 1;
+	return 0;
+}
+
 int uvs_flame_add(struct uvs_profile *p, enum uvs_flame_mode mode, const struct uvs_sample *s)
 {
 	int32_t ids[2 + 512];
@@ -61,7 +77,8 @@ int uvs_flame_add(struct uvs_profile *p, enum uvs_flame_mode mode, const struct 
 		if (ids[n++] < 0)
 			return -ENOMEM;
 	}
-	for (size_t i = 0; i < s->nframes && n < sizeof(ids) / sizeof(ids[0]); i++) {
+	for (size_t i = loop_start(mode, s); i < s->nframes && n < sizeof(ids) / sizeof(ids[0]);
+	     i++) {
 		ids[n] = uvs_profile_frame(p, &s->frames[i]);
 		if (ids[n++] < 0)
 			return -ENOMEM;

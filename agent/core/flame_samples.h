@@ -2,7 +2,8 @@
 /*
  * `uvscope flame`: which samples go into the profile and under which root, per mode.
  *   cpu    every on-CPU sample, under its thread ("main loop 1234", "threadpool", ...)
- *   loop   busy loop threads only, under the loop and the phase the sample ran in
+ *   loop   busy loop threads only, under the loop and the phase the sample ran in (the frames
+ *          from the thread's start to the loop's uv_run left out)
  *   offcpu samples of sleeping threads, under their thread
  */
 #ifndef UVSCOPE_FLAME_SAMPLES_H
