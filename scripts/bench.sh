@@ -32,6 +32,7 @@
 #   BENCH_MAX_OTHER_PCT [25]  BENCH_RETRIES [1]  (see run_pair)
 #   BENCH_QUIET_PCT [5]  BENCH_QUIET_WAIT [30]  (see wait_quiet)
 #   BENCH_RESULTS [bench/results.md when BENCH_PAIRS >= 7, else the run's own directory]
+#   BENCH_SAMPLE_COST [yes; no: leave out scripts/sample-cost.sh]
 #   BENCH_AGENT_COST_RUNS ["baseline fds fds:syscalls host-sockets"; none: no such section],
 #     BENCH_AGENT_COST_SECONDS [20] and the others of scripts/agent-cost.sh
 #   UVSCOPE [./uvscope]  NODE [node]  CC [cc]
@@ -554,6 +555,15 @@ if [[ ${BENCH_AGENT_COST_RUNS:-} != none ]]; then
 	wait "$AGENT_COST_PID" || rc=$?
 	AGENT_COST_PID=
 	(( rc == 0 )) || die "scripts/agent-cost.sh failed (status $rc)"
+fi
+
+# ---- what stack sampling costs, exactly (BPF run-time statistics) ------------------------------
+# scripts/sample-cost.sh: the sampler's time per sample at 99 Hz and at the blocked rate, as a
+# share of a busy target's CPU, and the agent's CPU and memory while it names the samples.
+# Kept in this run's directory beside the report; BENCH_SAMPLE_COST=no leaves it out.
+if [[ ${BENCH_SAMPLE_COST:-yes} != no ]]; then
+	UVSCOPE=$UVSCOPE NODE=$NODE "$ROOT/scripts/sample-cost.sh" | tee "$RUNDIR/sample-cost.txt" ||
+		die "scripts/sample-cost.sh failed"
 fi
 
 # Pairs outermost, so every server and mode is spread over the whole run and meets the same

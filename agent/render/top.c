@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/duration.h"
+#include "render/stack_text.h"
 #include "render/top.h"
 #include "render/watch.h"
 #include "core/socket_list.h"
@@ -194,10 +195,10 @@ static void phase_table(FILE *out, const struct uvs_loop_snapshot *l, bool ansi)
 	}
 }
 
-static void alert_row(FILE *out, const struct uvs_alert *a)
+static void alert_row(FILE *out, const struct uvs_alert *a, const char *place)
 {
 	const struct uvs_alert_loop_blocked *b = &a->loop_blocked;
-	char when[16], buf[UVS_DURATION_BUF];
+	char when[16], buf[UVS_DURATION_BUF], cols[UVS_TOP_PLACE];
 
 	uvs_format_clock(a->ts_ns, when, sizeof(when));
 	switch (a->kind) {
@@ -205,6 +206,10 @@ static void alert_row(FILE *out, const struct uvs_alert *a)
 		uvs_format_duration(b->blocked_ns, buf, sizeof(buf));
 		line(out, false, "%s  %s/%d %s %s%s", when, uvs_role_name(b->role), b->tid,
 		     b->ongoing ? "blocked for" : "was blocked for", buf, b->ongoing ? " so far" : "");
+		if (place && *place) {
+			ascii_columns(cols, sizeof(cols), place, UVS_TOP_PLACE);
+			line(out, false, "          in %s", cols);
+		}
 		return;
 	case UVS_ALERT_POOL_SATURATED:
 		uvs_format_percent(a->pool_saturated.saturation, buf, sizeof(buf));
@@ -247,7 +252,7 @@ static void recent_alerts(FILE *out, const struct uvs_top_context *ctx)
 	line(out, false, "%s", "");
 	line(out, ctx->ansi, "recent alerts");
 	for (i = first; i < ctx->nrecent; i++)
-		alert_row(out, &ctx->recent[i]);
+		alert_row(out, &ctx->recent[i], ctx->recent_places ? ctx->recent_places[i] : NULL);
 }
 
 #define POOL_FMT "  %-8s %8s %10s %10s %12s %12s"
@@ -412,6 +417,7 @@ struct top_state {
 	struct uvs_snapshot *frame;
 	size_t nrecent;
 	struct uvs_alert recent[UVS_TOP_ALERTS];
+	char recent_places[UVS_TOP_ALERTS][UVS_TOP_PLACE];
 };
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -444,6 +450,7 @@ static int top_draw(struct uvs_output *o)
 		.block_threshold_ns = t->block_threshold_ns,
 		.elapsed_ns = uvs_now_mono() - t->start_mono,
 		.recent = t->recent,
+		.recent_places = t->recent_places,
 		.nrecent = t->nrecent,
 		.ansi = isatty(fileno(o->out)),
 	};
@@ -467,12 +474,21 @@ static int top_alert(struct uvs_output *o, const struct uvs_alert *a)
 {
 	struct top_state *t = o->priv;
 
+	const struct uvs_alert_stacks *st = a->kind == UVS_ALERT_LOOP_BLOCKED ?
+						    a->loop_blocked.stacks : NULL;
+
 	if (t->nrecent == UVS_TOP_ALERTS) {
 		memmove(t->recent, t->recent + 1, sizeof(t->recent[0]) * (UVS_TOP_ALERTS - 1));
+		memmove(t->recent_places, t->recent_places + 1,
+			sizeof(t->recent_places[0]) * (UVS_TOP_ALERTS - 1));
 		t->nrecent--;
 	}
 	t->recent[t->nrecent] = *a;
-	/* The stacks live only during this call. */
+	t->recent_places[t->nrecent][0] = '\0';
+	/* The stacks live only during this call: keep the top place's line. */
+	if (st && st->nplaces)
+		uvs_stack_line(st->places[0].frames, st->places[0].nframes,
+			       t->recent_places[t->nrecent], UVS_TOP_PLACE);
 	if (a->kind == UVS_ALERT_LOOP_BLOCKED)
 		t->recent[t->nrecent].loop_blocked.stacks = NULL;
 	t->nrecent++;

@@ -17,6 +17,9 @@
 #define UVS_TOP_ALERTS 5
 
 /* What the view shows besides the snapshot. Strings may be NULL ("?"). */
+/* Room for a blocked loop's top place in the recent alerts (cut to the 80 columns anyway). */
+#define UVS_TOP_PLACE 160
+
 struct uvs_top_context {
 	int pid;
 	const char *target;          /* exe path; the view shows its basename */
@@ -25,6 +28,8 @@ struct uvs_top_context {
 	uint64_t block_threshold_ns;
 	uint64_t elapsed_ns;         /* since attach */
 	const struct uvs_alert *recent; /* newest last */
+	/* For each recent alert, where a blocked loop was (its top place), "" if unknown. */
+	const char (*recent_places)[UVS_TOP_PLACE];
 	size_t nrecent;
 	bool ansi;                   /* clear the screen first and embolden headers */
 };
