@@ -291,6 +291,36 @@ static void put_back_uretprobe_returns(const struct uvs_stack_sample *raw,
 			frames[i].pc = raw->uretprobe_ret[k++];
 }
 
+/*
+ * A stack cut short before uv_run (deeper than the copy of the stack reaches) still says its
+ * phase when its outermost libuv frame is one of the phase functions: only uv_run calls them.
+ */
+static int phase_of_cut_stack(const struct uvs_stack_sample *raw, const struct uvs_frame *frames,
+			      size_t n)
+{
+	static const struct {
+		const char *name;
+		int phase;
+	} callees[] = {
+		{ "uv__run_timers", UVS_PHASE_TIMERS }, { "uv__run_idle", UVS_PHASE_IDLE },
+		{ "uv__run_prepare", UVS_PHASE_PREPARE }, { "uv__io_poll", UVS_PHASE_POLL_IO },
+		{ "uv__run_check", UVS_PHASE_CHECK },
+	};
+
+	for (size_t i = n; i-- > 0;) {
+		if (frames[i].kind != UVS_FRAME_NATIVE)
+			continue;
+		for (size_t k = 0; k < sizeof(callees) / sizeof(callees[0]); k++) {
+			if (strcmp(frames[i].name, callees[k].name))
+				continue;
+			if (callees[k].phase == UVS_PHASE_POLL_IO && raw->loop == UVS_SAMPLE_LOOP_IDLE)
+				return UVS_PHASE_POLL_WAIT;
+			return callees[k].phase;
+		}
+	}
+	return UVS_PHASE_NONE;
+}
+
 size_t uvs_stack_resolve(struct uvs_stack_resolver *r, const struct uvs_stack_sample *raw,
 			 const uint8_t *copy, size_t copy_len, struct uvs_frame *out, size_t cap,
 			 int *phase)
@@ -334,6 +364,8 @@ size_t uvs_stack_resolve(struct uvs_stack_resolver *r, const struct uvs_stack_sa
 	for (i = 0; i < nuser; i++)
 		name_user_frame(r, &user[i], i, &o);
 	*phase = phase_of(r, raw, user, nuser);
+	if (*phase == UVS_PHASE_NONE && raw->loop != UVS_SAMPLE_NOT_LOOP)
+		*phase = phase_of_cut_stack(raw, out, o.n);
 	/* Root first. */
 	for (i = 0; i < o.n / 2; i++) {
 		struct uvs_frame tmp = out[i];

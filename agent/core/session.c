@@ -324,7 +324,8 @@ static struct uvs_collect_options collect_options(const struct uvs_cli *cli)
 		.fd_rescan_ns = cli->fd_rescan_ns,
 		.sockets = !cli->no_sockets,
 		.sample_hz = cli->no_stacks ? 0 : cli->sample_hz,
-		.blocked_hz = cli->blocked_hz,
+		/* A profile's samples must all stand for the same time: flame does not speed up. */
+		.blocked_hz = cli->command == UVS_CMD_FLAME ? cli->sample_hz : cli->blocked_hz,
 		.sample_off_cpu = cli->command == UVS_CMD_FLAME && cli->flame_mode == UVS_FLAME_OFF_CPU,
 		.gc = !cli->no_gc,
 	};
