@@ -35,8 +35,10 @@ function readFolded(file) {
 	});
 }
 
+// In the temporary directory: --perf-basic-prof writes V8's isolate-*.log into the cwd.
 async function startStacks(bin, nodeArgs = []) {
-	const child = new Child(bin, [...nodeArgs, FIXTURE], { env: { ...process.env } });
+	const child = new Child(bin, [...nodeArgs, FIXTURE],
+		{ env: { ...process.env }, cwd: os.tmpdir() });
 	await child.waitFor((v) => v && v.ready, 'stacks.js ready');
 	return child;
 }
