@@ -82,8 +82,20 @@ async function checkLoopNames(bin, nodeArgs = []) {
 		assert.ok(timers > hotCount / 2, `hot samples in the timers phase: ${timers}/${hotCount}`);
 		// A function from a second script, named with its own file.
 		assert.ok(lines.some((l) => l.frames.some((f) => lib.test(f))), 'stacksLibSpin named');
-		// Never a wrong name: every JS frame with a file names a function of the fixture or
-		// one of node's own scripts.
+		// The blocked-loop alert it provokes names the spinning function and its caller.
+		const { agent } = await startAgent(child.pid, ['--block-ms', '100']);
+		try {
+			const alert = await blockStacks(child, agent, 'block');
+			const place = alert.places[0].frames;
+			assert.ok(jsFrame('stacksHotLeaf', FIXTURE).test(place[0]) &&
+				jsFrame('stacksBusyWait', FIXTURE).test(place[1]) &&
+				jsFrame('stacksBlockingRoute', FIXTURE).test(place[2]),
+				`the block's place: ${JSON.stringify(alert.places)}`);
+			assert.ok(alert.places[0].samples * 2 > alert.samples,
+				`most of the block: ${alert.places[0].samples} of ${alert.samples}`);
+		} finally {
+			await agent.stop();
+		}
 		return lines;
 	} finally {
 		await child.stop();
@@ -93,7 +105,7 @@ async function checkLoopNames(bin, nodeArgs = []) {
 const versions = ['this', ...nodeVersions('18 22 24')];
 
 for (const v of versions) {
-	test(`JS functions named without flags, with their callers, on node ${v}`, async (t) => {
+	test(`JS functions named without flags, with their callers, in flame and in a blocked-loop alert, on node ${v}`, async (t) => {
 		if (skipWithoutBpf(t)) return;
 		const bin = v === 'this' ? nodeBin : fetchNodeOrSkip(t, v);
 		if (!bin) return;
