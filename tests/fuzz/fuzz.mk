@@ -35,7 +35,8 @@ $(FUZZ_DIR)/fuzz_symtab: $(FUZZ_DIR)/agent/symbols/symtab.o $(FUZZ_DIR)/agent/sy
 $(FUZZ_DIR)/fuzz_perf_map: $(FUZZ_DIR)/agent/symbols/perf_map.o \
 			   $(FUZZ_DIR)/agent/symbols/name_arena.o $(FUZZ_DIR)/agent/symbols/sorted_array.o $(FUZZ_DIR)/agent/target/procfs.o \
 			   $(FUZZ_DIR)/agent/util/text.o
-$(FUZZ_DIR)/fuzz_v8: $(patsubst %.c,$(FUZZ_DIR)/%.o,$(wildcard agent/v8/*.c)) \
+# The namer's files, not gc_sites.c (it places uprobes in a target, beside the namer).
+$(FUZZ_DIR)/fuzz_v8: $(patsubst %.c,$(FUZZ_DIR)/%.o,$(filter-out agent/v8/gc_sites.c,$(wildcard agent/v8/*.c))) \
 		     $(FUZZ_DIR)/agent/target/memory.o $(FUZZ_DIR)/agent/target/elf.o \
 		     $(FUZZ_DIR)/agent/util/text.o $(FUZZ_DIR)/tests/unit/v8_fake_heap.o
 $(FUZZ_DIR)/fuzz_phase_map: $(FUZZ_DIR)/agent/unwind/loop_phases.o \
