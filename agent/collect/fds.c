@@ -24,6 +24,22 @@ enum uvs_fd_type uvs_fd_classify(const char *link, mode_t mode)
 	return UVS_FD_OTHER;
 }
 
+/* "unlimited" or a whole decimal number, nothing else (a limit of "abc" is not 0). */
+static int limit_value(const char *word, uint64_t *out)
+{
+	char *end;
+
+	if (strcmp(word, "unlimited") == 0) {
+		*out = UINT64_MAX;
+		return 0;
+	}
+	if (word[0] < '0' || word[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	*out = strtoull(word, &end, 10);
+	return errno || *end ? -EINVAL : 0;
+}
+
 int uvs_parse_limits_nofile(const char *text, uint64_t *soft, uint64_t *hard)
 {
 	static const char row[] = "Max open files";
@@ -32,8 +48,8 @@ int uvs_parse_limits_nofile(const char *text, uint64_t *soft, uint64_t *hard)
 
 	if (!p || sscanf(p + sizeof(row) - 1, " %31s %31s", s, h) != 2)
 		return -ENOENT;
-	*soft = strcmp(s, "unlimited") == 0 ? UINT64_MAX : strtoull(s, NULL, 10);
-	*hard = strcmp(h, "unlimited") == 0 ? UINT64_MAX : strtoull(h, NULL, 10);
+	if (limit_value(s, soft) || limit_value(h, hard))
+		return -EINVAL;
 	return 0;
 }
 

@@ -36,6 +36,16 @@ Test(fds, limits_file)
 					     &hard), 0);
 	cr_assert_eq(soft, UINT64_MAX);
 	cr_assert_eq(uvs_parse_limits_nofile("nothing here", &soft, &hard), -ENOENT);
+	/* Not numbers: refused, not read as a limit of 0. */
+	cr_assert_eq(uvs_parse_limits_nofile("Max open files  abc  1024 files\n", &soft, &hard),
+		     -EINVAL);
+	cr_assert_eq(uvs_parse_limits_nofile("Max open files  1024  12x files\n", &soft, &hard),
+		     -EINVAL);
+	cr_assert_eq(uvs_parse_limits_nofile("Max open files  -1  1024 files\n", &soft, &hard),
+		     -EINVAL);
+	cr_assert_eq(uvs_parse_limits_nofile(
+			     "Max open files  99999999999999999999999 1 files\n", &soft, &hard),
+		     -EINVAL);
 }
 
 /* Our own process as the reference: open known fds and see each counted by type. */
