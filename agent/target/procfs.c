@@ -121,7 +121,7 @@ int uvs_parse_syscall_file(const char *text, long *nr, uint64_t *sp, uint64_t *p
 	long n;
 	int i;
 
-	if (strncmp(text, "running", 7) == 0)
+	if (strncmp(text, "running", 7) == 0 && (text[7] == '\n' || text[7] == '\0'))
 		return -EAGAIN;
 	errno = 0;
 	n = strtol(text, &end, 10);

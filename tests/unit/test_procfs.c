@@ -58,6 +58,8 @@ Test(procfs, syscall_file)
 	cr_assert_eq(nr, -1);
 	cr_assert_eq(sp, 0x7ffd1000);
 	cr_assert_eq(uvs_parse_syscall_file("running\n", &nr, &sp, &pc), -EAGAIN);
+	cr_assert_eq(uvs_parse_syscall_file("running", &nr, &sp, &pc), -EAGAIN);
+	cr_assert_eq(uvs_parse_syscall_file("runningx 1 2\n", &nr, &sp, &pc), -EINVAL);
 	cr_assert_eq(uvs_parse_syscall_file("", &nr, &sp, &pc), -EINVAL);
 	cr_assert_eq(uvs_parse_syscall_file("12\n", &nr, &sp, &pc), -EINVAL);
 	cr_assert_eq(uvs_parse_syscall_file("12 zz 0x1\n", &nr, &sp, &pc), -EINVAL);
@@ -82,4 +84,14 @@ Test(procfs, read_own_memory)
 	cr_assert_eq(uvs_read_mem(getpid(), (uint64_t)(uintptr_t)secret, copy, sizeof(copy)), 0);
 	cr_assert_str_eq(copy, secret);
 	cr_assert_eq(uvs_read_mem(getpid(), 8, copy, sizeof(copy)), -EFAULT);
+}
+
+/* The state after the last ')': a comm may hold spaces and parentheses. */
+Test(procfs, stat_state)
+{
+	cr_expect_eq(uvs_parse_stat_state("1234 (node) S 1 2 3"), 'S');
+	cr_expect_eq(uvs_parse_stat_state("1234 (a) b) (c) D 1"), 'D');
+	cr_expect_eq(uvs_parse_stat_state("1234 (x)"), 0);
+	cr_expect_eq(uvs_parse_stat_state("garbage"), 0);
+	cr_expect_eq(uvs_parse_stat_state(""), 0);
 }
