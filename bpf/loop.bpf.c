@@ -415,9 +415,12 @@ static __always_inline long call_ret(struct pt_regs *ctx, __u64 cookie)
 
 /*
  * After the call rdi no longer holds the epoll fd, so the wait is recognised by the state its
- * entry left: only a wait of the thread's own loop sets in_wait (a nested loop's wait, or one
- * that began before attach, is skipped like its entry), and nothing else runs on the thread
- * while it waits. A path that jumps to the hook without the call therefore finds in_wait clear.
+ * entry left: once the loop's fd is known, only a wait on it sets in_wait (a nested loop's
+ * wait, execSync's, is skipped like its entry), and nothing else runs on the thread while it
+ * waits, so a path that jumps to the hook without the call finds in_wait clear. Before any
+ * entry was seen (a wait that began before attach, as an idle loop's does) the thread becomes a
+ * loop thread here, as the syscall hooks make it at a syscall exit, and its busy span begins;
+ * its fd is learnt at the next entry.
  */
 SEC("uprobe")
 int uvs_ep_call_out(struct pt_regs *ctx)
@@ -426,17 +429,19 @@ int uvs_ep_call_out(struct pt_regs *ctx)
 	__u32 tid = (__u32)pid_tgid;
 	struct uvs_loop_state *st;
 	struct uvs_loop_stats *s;
+	__u64 now;
 
 	if ((__u32)(pid_tgid >> 32) != targ_tgid)
 		return 0;
-	st = bpf_map_lookup_elem(&loop_state, &tid);
-	if (!st || !st->in_wait)
+	now = bpf_ktime_get_ns();
+	st = loop_of(tid, now);
+	if (!st || (!st->in_wait && st->epfd >= 0))
 		return 0;
 	s = bpf_map_lookup_elem(&loop_stats, &tid);
 	if (!s)
 		return 0;
 	count_event();
-	wait_over(st, s, bpf_ktime_get_ns(), call_ret(ctx, bpf_get_attach_cookie(ctx)));
+	wait_over(st, s, now, call_ret(ctx, bpf_get_attach_cookie(ctx)));
 	return 0;
 }
 
