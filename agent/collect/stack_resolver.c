@@ -26,6 +26,7 @@ struct uvs_stack_resolver {
 	struct uvs_symbolizer *sym;
 	struct uvs_v8 *v8;
 	struct uvs_unwinder *unwinder;
+	struct uvs_object_source objects; /* the unwinder's view of the target: the symbolizer */
 	struct uvs_phase_map *phases;
 	int phases_fd;
 	uint64_t last_refresh;
@@ -69,9 +70,8 @@ struct uvs_stack_resolver *uvs_stack_resolver_new(const struct uvs_target *t)
 	uvs_symbolizer_preload(r->sym);
 	/* kallsyms too, while we may read its addresses (they read as 0 without CAP_SYSLOG). */
 	uvs_kallsyms_system();
-	static struct uvs_object_source src; /* one resolver per agent */
-	src = (struct uvs_object_source){ .object_at = object_at, .ctx = r->sym };
-	r->unwinder = uvs_unwinder_new_with_source(&src);
+	r->objects = (struct uvs_object_source){ .object_at = object_at, .ctx = r->sym };
+	r->unwinder = uvs_unwinder_new_with_source(&r->objects);
 	if (!r->unwinder)
 		note(r, "no .eh_frame unwinder: stacks through code without frame pointers end there");
 	/* V8 lives in the node binary (or libnode); its metadata names JS frames. */

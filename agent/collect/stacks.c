@@ -37,8 +37,8 @@ static struct uvs_stacks_follow *followed(struct uvs_stacks *st, pid_t tid)
 	return NULL;
 }
 
-/* What an off-CPU sample stands for: the time since the previous read of that thread. */
-static uint64_t off_cpu_weight(struct uvs_stacks *st, pid_t tid)
+/* What a sample of tid stands for: the period of the rate it is sampled (or read) at now. */
+static uint64_t sample_weight(struct uvs_stacks *st, pid_t tid)
 {
 	struct uvs_stacks_follow *f = followed(st, tid);
 
@@ -65,13 +65,7 @@ static void on_sample(void *ctx, const struct uvs_stack_sample *raw, const uint8
 	s.labels.role = uvs_target_role(st->target, (pid_t)raw->tid, &known);
 	s.labels.state = state_of(raw);
 	s.labels.phase = phase;
-	if (raw->kind == UVS_SAMPLE_OFF_CPU) {
-		s.weight_ns = off_cpu_weight(st, (pid_t)raw->tid);
-	} else {
-		struct uvs_stacks_follow *f = followed(st, (pid_t)raw->tid);
-
-		s.weight_ns = f && f->blocked ? st->blocked_period_ns : st->period_ns;
-	}
+	s.weight_ns = sample_weight(st, (pid_t)raw->tid);
 	st->sink.sample(st->sink.ctx, &s);
 }
 

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hash.h"
+
 #define MAX_THREADS UVS_MAX_LOOPS
 #define GC_RING 256
 /* Frames interned since the last reset; past this the store starts afresh (an agent left
@@ -93,11 +95,7 @@ static bool kept_role(enum uvs_role r)
 
 static uint64_t hash_ids(const int32_t *ids, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint64_t)ids[i]) * 1099511628211ULL;
-	return h ^ n;
+	return uvs_hash_bytes(UVS_HASH_SEED, ids, n * sizeof(ids[0]));
 }
 
 /* The place of a kept sample: its innermost frames of the first kind it has of JS, native. */
@@ -120,7 +118,6 @@ void uvs_block_stacks_add(struct uvs_block_stacks *b, const struct uvs_sample *s
 {
 	struct thread_ring *t;
 	struct kept_sample *k;
-	uint64_t h = 1469598103934665603ULL;
 
 	if (s->labels.state != UVS_STATE_LOOP_BUSY &&
 	    !(s->labels.state == UVS_STATE_OFF_CPU && kept_role(s->labels.role)))
@@ -146,9 +143,8 @@ void uvs_block_stacks_add(struct uvs_block_stacks *b, const struct uvs_sample *s
 		if (id < 0)
 			return;
 		k->frames[k->nframes++] = id;
-		h = (h ^ (uint64_t)id) * 1099511628211ULL;
 	}
-	k->hash = h ^ k->nframes;
+	k->hash = hash_ids(k->frames, k->nframes);
 	set_place(k, s);
 	t->next = (t->next + 1) % UVS_BLOCK_RING;
 	if (t->count < UVS_BLOCK_RING)
@@ -167,8 +163,6 @@ void uvs_block_stacks_gc(struct uvs_block_stacks *b, const struct uvs_gc_record 
 		t->gc_count++;
 }
 
-static const struct thread_ring *sort_ring;
-
 static bool same_stack(const struct kept_sample *a, const struct kept_sample *b)
 {
 	return a->hash == b->hash && a->nframes == b->nframes &&
@@ -181,18 +175,21 @@ static bool same_place(const struct kept_sample *a, const struct kept_sample *b)
 	       !memcmp(a->place, b->place, a->nplace * sizeof(a->place[0]));
 }
 
-static int by_hash(const void *x, const void *y)
+/* qsort_r comparators over indexes into a thread's ring (ctx). */
+static int by_hash(const void *x, const void *y, void *ctx)
 {
-	const struct kept_sample *a = &sort_ring->ring[*(const size_t *)x];
-	const struct kept_sample *b = &sort_ring->ring[*(const size_t *)y];
+	const struct thread_ring *t = ctx;
+	const struct kept_sample *a = &t->ring[*(const size_t *)x];
+	const struct kept_sample *b = &t->ring[*(const size_t *)y];
 
 	return a->hash < b->hash ? -1 : a->hash > b->hash;
 }
 
-static int by_place(const void *x, const void *y)
+static int by_place(const void *x, const void *y, void *ctx)
 {
-	const struct kept_sample *a = &sort_ring->ring[*(const size_t *)x];
-	const struct kept_sample *b = &sort_ring->ring[*(const size_t *)y];
+	const struct thread_ring *t = ctx;
+	const struct kept_sample *a = &t->ring[*(const size_t *)x];
+	const struct kept_sample *b = &t->ring[*(const size_t *)y];
 
 	return a->place_hash < b->place_hash ? -1 : a->place_hash > b->place_hash;
 }
@@ -234,8 +231,7 @@ uint64_t uvs_block_stacks_top(struct uvs_block_stacks *b, int tid, uint64_t sinc
 			b->order[n++] = at;
 	}
 	out->samples = n;
-	sort_ring = t;
-	qsort(b->order, n, sizeof(b->order[0]), by_hash);
+	qsort_r(b->order, n, sizeof(b->order[0]), by_hash, t);
 	for (i = 0; i < n; i = j) {
 		uint64_t off = 0;
 
@@ -253,7 +249,7 @@ uint64_t uvs_block_stacks_top(struct uvs_block_stacks *b, int tid, uint64_t sinc
 		out->stacks[i].frames = b->answer[i];
 	}
 	/* The same samples by place. */
-	qsort(b->order, n, sizeof(b->order[0]), by_place);
+	qsort_r(b->order, n, sizeof(b->order[0]), by_place, t);
 	for (i = 0; i < n; i = j) {
 		uint64_t off = 0;
 
