@@ -324,6 +324,18 @@ static int bpf_totals(struct uvs_collector *c, struct uvs_snapshot *s)
 	return 0;
 }
 
+static void bpf_quiesce(struct uvs_collector *c)
+{
+	struct bpf_collector *b = priv(c);
+
+	uvs_stacks_quiesce(&b->stacks);
+	uvs_sockets_quiesce(&b->sockets);
+	uvs_syscalls_quiesce(&b->sys);
+	uvs_gc_quiesce(&b->gc);
+	uvs_pool_quiesce(&b->pool);
+	uvs_loops_quiesce(&b->loops);
+}
+
 static void bpf_destroy(struct uvs_collector *c)
 {
 	struct bpf_collector *b = priv(c);
@@ -352,6 +364,7 @@ static const struct uvs_collector_ops bpf_ops = {
 	.loops_now = bpf_loops_now,
 	.window = bpf_window,
 	.totals = bpf_totals,
+	.quiesce = bpf_quiesce,
 	.destroy = bpf_destroy,
 };
 

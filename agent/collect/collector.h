@@ -83,6 +83,13 @@ struct uvs_collector_ops {
 	int (*window)(struct uvs_collector *c, struct uvs_snapshot *s);
 	/* Fills s with the figures since attach, as of the last window. */
 	int (*totals)(struct uvs_collector *c, struct uvs_snapshot *s);
+	/*
+	 * Takes every probe out of the target and keeps the maps and rings, before the last
+	 * window: counts that no longer move agree with the records already sent (a trace has a
+	 * slice for every iteration the summary counts), and the target pays nothing while the
+	 * agent writes its summary. Idempotent; destroy follows.
+	 */
+	void (*quiesce)(struct uvs_collector *c);
 	/* Detaches everything and frees the collector; safe after a failed attach. */
 	void (*destroy)(struct uvs_collector *c);
 };

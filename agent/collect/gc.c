@@ -102,6 +102,13 @@ void uvs_gc_attach(struct uvs_gc *g, const struct uvs_target *t,
 	g->attached = true;
 }
 
+void uvs_gc_quiesce(struct uvs_gc *g)
+{
+	uvs_uprobe_set_detach(&g->uprobes);
+	if (g->skel)
+		gc_bpf__detach(g->skel);
+}
+
 void uvs_gc_detach(struct uvs_gc *g)
 {
 	uvs_uprobe_set_detach(&g->uprobes);

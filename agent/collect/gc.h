@@ -37,6 +37,7 @@ void uvs_gc_attach(struct uvs_gc *g, const struct uvs_target *t,
 		   const struct uvs_collect_sink *sink);
 
 /* Detaches and frees; safe on a zeroed struct. */
+void uvs_gc_quiesce(struct uvs_gc *g);
 void uvs_gc_detach(struct uvs_gc *g);
 
 /* The ring buffer of per-collection records, and its callback (ctx: the struct uvs_gc). */

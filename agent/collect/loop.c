@@ -104,6 +104,11 @@ int uvs_loops_attach(struct uvs_loops *l, struct uvs_target *t,
 	return 0;
 }
 
+void uvs_loops_quiesce(struct uvs_loops *l)
+{
+	uvs_loop_probes_quiesce(&l->probes);
+}
+
 void uvs_loops_detach(struct uvs_loops *l)
 {
 	size_t i;

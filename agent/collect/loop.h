@@ -42,6 +42,7 @@ int uvs_loops_attach(struct uvs_loops *l, struct uvs_target *t,
 		     char *why, size_t cap);
 
 /* Detaches and frees; safe on a zeroed struct. */
+void uvs_loops_quiesce(struct uvs_loops *l);
 void uvs_loops_detach(struct uvs_loops *l);
 
 /*

@@ -42,6 +42,8 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, const struct uvs_target *t
 		      const struct uvs_loop_probe_options *o, char *why, size_t cap);
 
 /* Detaches and unloads everything; safe on a zeroed struct. */
+/* Removes the probes, keeps the maps (see uvs_collector_ops.quiesce). */
+void uvs_loop_probes_quiesce(struct uvs_loop_probes *p);
 void uvs_loop_probes_detach(struct uvs_loop_probes *p);
 
 /* The ring buffer map's fd (for ring_buffer__new). */

@@ -200,6 +200,13 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, const struc
 	uvs_pool_history_init(p->history, uvs_now_mono());
 }
 
+void uvs_pool_quiesce(struct uvs_pool *p)
+{
+	uvs_uprobe_set_detach(&p->uprobes);
+	if (p->skel)
+		pool_bpf__detach(p->skel);
+}
+
 void uvs_pool_detach(struct uvs_pool *p)
 {
 	uvs_uprobe_set_detach(&p->uprobes);

@@ -45,6 +45,7 @@ int uvs_pool_records_fd(const struct uvs_pool *p);
 int uvs_pool_record_from_event(const void *data, size_t len, struct uvs_pool_job_record *out);
 
 /* Detaches and frees; safe on a zeroed struct. */
+void uvs_pool_quiesce(struct uvs_pool *p);
 void uvs_pool_detach(struct uvs_pool *p);
 
 /* Whether this libuv may send fs work to io_uring, so an io_uring fd is worth looking for. */

@@ -31,6 +31,7 @@ struct uvs_sampler {
 	struct thread_event *events;
 	size_t nevents, cap;
 	int ncpus;
+	bool stopped;
 };
 
 static int perf_event_open(struct perf_event_attr *attr, pid_t tid)
@@ -164,12 +165,22 @@ void uvs_sampler_free(struct uvs_sampler *s)
 	free(s);
 }
 
+void uvs_sampler_stop(struct uvs_sampler *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nevents; i++)
+		drop_event(&s->events[i]);
+	s->nevents = 0;
+	s->stopped = true;
+}
+
 void uvs_sampler_sync_threads(struct uvs_sampler *s, const struct uvs_target *t)
 {
 	char why[256];
 	size_t i, kept = 0;
 
-	if (!s)
+	if (!s || s->stopped)
 		return;
 	for (i = 0; i < s->nevents; i++)
 		s->events[i].seen = false;
@@ -214,7 +225,7 @@ int uvs_sampler_read_off_cpu(struct uvs_sampler *s, pid_t tid)
 	char buf[64];
 	int fd, err = 0;
 
-	if (!s)
+	if (!s || s->stopped)
 		return -EINVAL;
 	link = bpf_program__attach_iter(s->skel->progs.uvs_sample_off_cpu, &opts);
 	if (!link)

@@ -34,6 +34,8 @@ struct uvs_sampler_options {
 int uvs_sampler_open(struct uvs_sampler **out, const struct uvs_target *t,
 		     const struct uvs_sampler_options *o, char *why, size_t cap);
 void uvs_sampler_free(struct uvs_sampler *s);
+/* Closes every thread's event and opens no more; the ring keeps what was sampled. */
+void uvs_sampler_stop(struct uvs_sampler *s);
 
 /* Opens events for threads that appeared and closes those of threads that exited. */
 void uvs_sampler_sync_threads(struct uvs_sampler *s, const struct uvs_target *t);

@@ -86,6 +86,12 @@ int uvs_sock_trace_attach(struct uvs_sock_trace *t, const struct uvs_target *tar
 	return 0;
 }
 
+void uvs_sock_trace_quiesce(struct uvs_sock_trace *t)
+{
+	if (t->skel)
+		sockets_bpf__detach(t->skel);
+}
+
 void uvs_sock_trace_detach(struct uvs_sock_trace *t)
 {
 	sockets_bpf__destroy(t->skel);

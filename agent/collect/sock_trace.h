@@ -39,6 +39,7 @@ struct uvs_sock_trace {
 /* Attaches the tracepoints for the target. Returns 0, or -errno with t->why set. */
 int uvs_sock_trace_attach(struct uvs_sock_trace *t, const struct uvs_target *target);
 
+void uvs_sock_trace_quiesce(struct uvs_sock_trace *t);
 void uvs_sock_trace_detach(struct uvs_sock_trace *t);
 
 /*

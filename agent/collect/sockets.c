@@ -56,6 +56,11 @@ void uvs_sockets_attach(struct uvs_sockets *s, const struct uvs_target *t,
 		uvs_sock_trace_learn(&s->trace, &s->table);
 }
 
+void uvs_sockets_quiesce(struct uvs_sockets *s)
+{
+	uvs_sock_trace_quiesce(&s->trace);
+}
+
 void uvs_sockets_detach(struct uvs_sockets *s)
 {
 	if (s->nl >= 0)

@@ -32,6 +32,7 @@ struct uvs_sockets {
 void uvs_sockets_attach(struct uvs_sockets *s, const struct uvs_target *t,
 			const struct uvs_fd_table *fds);
 
+void uvs_sockets_quiesce(struct uvs_sockets *s);
 void uvs_sockets_detach(struct uvs_sockets *s);
 
 /* Fills out with this window, from this window's fd table; *lost: sockets not followed. */

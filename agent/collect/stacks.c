@@ -97,6 +97,11 @@ void uvs_stacks_attach(struct uvs_stacks *st, const struct uvs_target *t,
 	st->attached = true;
 }
 
+void uvs_stacks_quiesce(struct uvs_stacks *st)
+{
+	uvs_sampler_stop(st->sampler);
+}
+
 void uvs_stacks_detach(struct uvs_stacks *st)
 {
 	uvs_sampler_free(st->sampler);

@@ -43,6 +43,7 @@ struct uvs_stacks {
 void uvs_stacks_attach(struct uvs_stacks *st, const struct uvs_target *t,
 		       const struct uvs_loops *loops, const struct uvs_collect_options *o,
 		       const struct uvs_collect_sink *sink);
+void uvs_stacks_quiesce(struct uvs_stacks *st);
 void uvs_stacks_detach(struct uvs_stacks *st);
 
 /* The ring buffer to add to the collector's, and its callback (ctx: st). */

@@ -72,6 +72,12 @@ int uvs_syscalls_attach(struct uvs_syscalls *s, struct uvs_target *t, const stru
 	return 0;
 }
 
+void uvs_syscalls_quiesce(struct uvs_syscalls *s)
+{
+	if (s->skel)
+		syscalls_bpf__detach(s->skel);
+}
+
 void uvs_syscalls_detach(struct uvs_syscalls *s)
 {
 	syscalls_bpf__destroy(s->skel);

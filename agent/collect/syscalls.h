@@ -44,6 +44,7 @@ int uvs_syscalls_attach(struct uvs_syscalls *s, struct uvs_target *t, const stru
 			const struct uvs_collect_sink *sink, uint64_t slow_ns, bool track_fds);
 
 /* Detaches and frees; safe on a zeroed struct. */
+void uvs_syscalls_quiesce(struct uvs_syscalls *s);
 void uvs_syscalls_detach(struct uvs_syscalls *s);
 
 /* The slow-syscall ring buffer's map fd, and the callback that takes its records. */

@@ -606,6 +606,7 @@ static void finish(struct session *s)
 {
 	if (s->tty_raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &s->saved_tty);
+	s->collector->ops->quiesce(s->collector);
 	window(s, true);
 	if (totals(s, s->snap) == 0)
 		uvs_outputs_summary(&s->outputs, s->snap);
