@@ -22,6 +22,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "loop_state.bpf.h"
+#include "uvscope/epoll_sites.h"
 
 const volatile __u32 targ_tgid = 0;
 const volatile __u64 block_ns = 100000000ULL;
@@ -190,15 +191,19 @@ static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_l
 	st->phase_start = now;
 }
 
-/* Whether an epoll wait was asked not to block (libuv's idle-time probe, or work pending). */
-static __always_inline bool zero_timeout(long id, struct pt_regs *regs)
+/*
+ * Whether an epoll wait was asked not to block (libuv's idle-time probe, or work pending). The
+ * fourth argument is in r10 for the syscall, in rcx at a `call epoll_*@plt` site (at_call).
+ */
+static __always_inline bool zero_timeout(long id, struct pt_regs *regs, bool at_call)
 {
 	struct __kernel_timespec ts = {};
+	long arg4 = at_call ? BPF_CORE_READ(regs, cx) : BPF_CORE_READ(regs, r10);
 	void *uts;
 
 	if (id != NR_EPOLL_PWAIT2)
-		return (int)BPF_CORE_READ(regs, r10) == 0;
-	uts = (void *)BPF_CORE_READ(regs, r10);
+		return (int)arg4 == 0;
+	uts = (void *)arg4;
 	if (!uts || bpf_probe_read_user(&ts, sizeof(ts), uts))
 		return false;
 	return ts.tv_sec == 0 && ts.tv_nsec == 0;
@@ -256,7 +261,7 @@ static __always_inline struct uvs_loop_stats *loop_wait(struct pt_regs *regs, __
 	return bpf_map_lookup_elem(&loop_stats, &tid);
 }
 
-static __always_inline int on_wait_enter(struct pt_regs *regs, long id)
+static __always_inline int on_wait_enter(struct pt_regs *regs, long id, bool at_call)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
@@ -271,7 +276,7 @@ static __always_inline int on_wait_enter(struct pt_regs *regs, long id)
 	s = loop_wait(regs, tid, now, &st);
 	if (!s || !st)
 		return 0;
-	zero = zero_timeout(id, regs);
+	zero = zero_timeout(id, regs, at_call);
 	/* The phase first: on the timeline, an iteration's last phase comes before its end. */
 	if (track_phases)
 		phase_switch(st, s, UVS_PHASE_POLL_WAIT, now);
@@ -280,6 +285,19 @@ static __always_inline int on_wait_enter(struct pt_regs *regs, long id)
 	st->wait_start = now;
 	st->in_wait = 1;
 	return 0;
+}
+
+/* The wait is over: its time was idle, and a busy span begins. */
+static __always_inline void wait_over(struct uvs_loop_state *st, struct uvs_loop_stats *s,
+				      __u64 now, long ret)
+{
+	if (st->in_wait && now >= st->wait_start)
+		s->idle_ns += now - st->wait_start;
+	if (track_phases)
+		phase_switch(st, s, UVS_PHASE_POLL_IO, now);
+	st->in_wait = 0;
+	st->empty_poll = st->zero_timeout && ret == 0;
+	st->busy_since = now;
 }
 
 static __always_inline int on_wait_exit(struct pt_regs *regs, long ret)
@@ -296,13 +314,7 @@ static __always_inline int on_wait_exit(struct pt_regs *regs, long ret)
 	s = loop_wait(regs, tid, now, &st);
 	if (!s || !st)
 		return 0;
-	if (st->in_wait && now >= st->wait_start)
-		s->idle_ns += now - st->wait_start;
-	if (track_phases)
-		phase_switch(st, s, UVS_PHASE_POLL_IO, now);
-	st->in_wait = 0;
-	st->empty_poll = st->zero_timeout && ret == 0;
-	st->busy_since = now;
+	wait_over(st, s, now, ret);
 	return 0;
 }
 
@@ -314,7 +326,7 @@ static __always_inline int on_wait_exit(struct pt_regs *regs, long ret)
 SEC("fentry/__x64_sys_epoll_wait")
 int BPF_PROG(uvs_ep_wait_in, struct pt_regs *regs)
 {
-	return on_wait_enter(regs, NR_EPOLL_WAIT);
+	return on_wait_enter(regs, NR_EPOLL_WAIT, false);
 }
 
 SEC("fexit/__x64_sys_epoll_wait")
@@ -326,7 +338,7 @@ int BPF_PROG(uvs_ep_wait_out, struct pt_regs *regs, long ret)
 SEC("fentry/__x64_sys_epoll_pwait")
 int BPF_PROG(uvs_ep_pwait_in, struct pt_regs *regs)
 {
-	return on_wait_enter(regs, NR_EPOLL_PWAIT);
+	return on_wait_enter(regs, NR_EPOLL_PWAIT, false);
 }
 
 SEC("fexit/__x64_sys_epoll_pwait")
@@ -338,7 +350,7 @@ int BPF_PROG(uvs_ep_pwait_out, struct pt_regs *regs, long ret)
 SEC("fentry/__x64_sys_epoll_pwait2")
 int BPF_PROG(uvs_ep_pwait2_in, struct pt_regs *regs)
 {
-	return on_wait_enter(regs, NR_EPOLL_PWAIT2);
+	return on_wait_enter(regs, NR_EPOLL_PWAIT2, false);
 }
 
 SEC("fexit/__x64_sys_epoll_pwait2")
@@ -353,7 +365,7 @@ int BPF_PROG(uvs_sys_enter, struct pt_regs *regs, long id)
 {
 	if (!is_epoll_wait(id))
 		return 0;
-	return on_wait_enter(regs, id);
+	return on_wait_enter(regs, id, false);
 }
 
 SEC("tp_btf/sys_exit")
@@ -364,6 +376,73 @@ int BPF_PROG(uvs_sys_exit, struct pt_regs *regs, long ret)
 	if (!is_epoll_wait(id))
 		return 0;
 	return on_wait_exit(regs, ret);
+}
+
+/*
+ * The preferred hooks in official builds: uprobes, placed in the target only, on libuv's own
+ * `call epoll_*@plt` in uv__io_poll (the cookie is the syscall number; rdi and rcx hold epfd
+ * and the timeout as the call passes them) and on the first instruction after it that the
+ * kernel emulates (agent/target/epoll_sites.h). No other process pays anything.
+ */
+SEC("uprobe")
+int uvs_ep_call_in(struct pt_regs *ctx)
+{
+	return on_wait_enter(ctx, (long)bpf_get_attach_cookie(ctx), true);
+}
+
+/* The wait's return value where the return hook finds it (the cookie says where). */
+static __always_inline long call_ret(struct pt_regs *ctx, __u64 cookie)
+{
+	int v = -1;
+
+	if ((cookie & 0xff) == UVS_EPOLL_RET_RBP_SLOT) {
+		long slot = (long)ctx->bp + (long)(int)(cookie >> 32);
+
+		if (bpf_probe_read_user(&v, sizeof(v), (void *)slot))
+			return -1;
+		return v;
+	}
+	switch ((cookie >> 8) & 0xff) {
+	case UVS_EPOLL_REG_RAX: return (int)ctx->ax;
+	case UVS_EPOLL_REG_RBX: return (int)ctx->bx;
+	case UVS_EPOLL_REG_R12: return (int)ctx->r12;
+	case UVS_EPOLL_REG_R13: return (int)ctx->r13;
+	case UVS_EPOLL_REG_R14: return (int)ctx->r14;
+	case UVS_EPOLL_REG_R15: return (int)ctx->r15;
+	default: return -1;
+	}
+}
+
+/*
+ * After the call rdi no longer holds the epoll fd, so the wait is recognised by the state its
+ * entry left: once the loop's fd is known, only a wait on it sets in_wait (a nested loop's
+ * wait, execSync's, is skipped like its entry), and nothing else runs on the thread while it
+ * waits, so a path that jumps to the hook without the call finds in_wait clear. Before any
+ * entry was seen (a wait that began before attach, as an idle loop's does) the thread becomes a
+ * loop thread here, as the syscall hooks make it at a syscall exit, and its busy span begins;
+ * its fd is learnt at the next entry.
+ */
+SEC("uprobe")
+int uvs_ep_call_out(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct uvs_loop_state *st;
+	struct uvs_loop_stats *s;
+	__u64 now;
+
+	if ((__u32)(pid_tgid >> 32) != targ_tgid)
+		return 0;
+	now = bpf_ktime_get_ns();
+	st = loop_of(tid, now);
+	if (!st || (!st->in_wait && st->epfd >= 0))
+		return 0;
+	s = bpf_map_lookup_elem(&loop_stats, &tid);
+	if (!s)
+		return 0;
+	count_event();
+	wait_over(st, s, now, call_ret(ctx, bpf_get_attach_cookie(ctx)));
+	return 0;
 }
 
 /* Phase boundary uprobes: the cookie is an enum uvs_boundary. */

@@ -210,7 +210,7 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 
 	memset(r, 0, sizeof(*r));
 	r->mode = b->loops.probes.phases ? "exact-phases" : "epoll";
-	r->epoll_hooks = b->loops.probes.trampolines ? "fentry" : "tracepoints";
+	r->epoll_hooks = b->loops.probes.epoll_hooks;
 	if (b->opt.phases && !b->loops.probes.phases)
 		add_missing(r, "exact phases", b->loops.probes.phases_why);
 	if (b->opt.pool && !b->pool.attached)

@@ -57,7 +57,7 @@ struct uvs_collect_sink {
 
 struct uvs_collect_report {
 	const char *mode;        /* "epoll" or "exact-phases" */
-	const char *epoll_hooks; /* "fentry" or "tracepoints" */
+	const char *epoll_hooks; /* "uprobes", "fentry" or "tracepoints" */
 	char stacks[200];        /* how stacks are sampled and named; "" when they are not */
 	size_t nmissing;
 	char missing[UVS_MAX_MISSING][400];

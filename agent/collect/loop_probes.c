@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "util/log.h"
 #include "loop.skel.h"
 #include "collect/loop_probes.h"
+#include "target/epoll_sites.h"
 #include "target/probe_site.h"
 
 struct boundary {
@@ -111,16 +113,27 @@ static void wait_hooks(struct loop_bpf *skel, struct bpf_program *progs[6], cons
 		fns[i] = names[i / 2];
 }
 
+/* The three ways of catching the loop's epoll waits, in order of preference. */
+enum epoll_hooks { HOOKS_UPROBES, HOOKS_FENTRY, HOOKS_TRACEPOINTS };
+
+static const char *const hooks_names[] = {
+	[HOOKS_UPROBES] = "uprobes",
+	[HOOKS_FENTRY] = "fentry",
+	[HOOKS_TRACEPOINTS] = "tracepoints",
+};
+
 /*
- * Chooses the epoll hooks: fentry/fexit on the wait syscalls when the kernel has them (only
- * those calls pay), else the sys_enter/sys_exit tracepoints (every syscall pays a little).
- * A syscall the kernel lacks (epoll_pwait2 before 5.11) just goes without a hook.
+ * Chooses the epoll hooks: uprobes at libuv's epoll call sites (only the target pays), else
+ * fentry/fexit on the wait syscalls when the kernel has them (only those calls pay), else the
+ * sys_enter/sys_exit tracepoints (every syscall of every process pays a little). A syscall the
+ * kernel lacks (epoll_pwait2 before 5.11) just goes without a hook.
  */
-static void choose_hooks(struct loop_bpf *skel, bool trampolines)
+static void choose_hooks(struct uvs_loop_probes *p, enum epoll_hooks hooks)
 {
+	struct loop_bpf *skel = p->skel;
 	struct bpf_program *progs[6];
 	const char *fns[6];
-	struct btf *vmlinux = trampolines ? btf__load_vmlinux_btf() : NULL;
+	struct btf *vmlinux = hooks == HOOKS_FENTRY ? btf__load_vmlinux_btf() : NULL;
 	int i;
 
 	wait_hooks(skel, progs, fns);
@@ -129,14 +142,50 @@ static void choose_hooks(struct loop_bpf *skel, bool trampolines)
 
 		bpf_program__set_autoload(progs[i], have);
 	}
-	bpf_program__set_autoload(skel->progs.uvs_sys_enter, !vmlinux);
-	bpf_program__set_autoload(skel->progs.uvs_sys_exit, !vmlinux);
+	bpf_program__set_autoload(skel->progs.uvs_sys_enter, hooks == HOOKS_TRACEPOINTS ||
+							   (hooks == HOOKS_FENTRY && !vmlinux));
+	bpf_program__set_autoload(skel->progs.uvs_sys_exit, hooks == HOOKS_TRACEPOINTS ||
+							  (hooks == HOOKS_FENTRY && !vmlinux));
+	bpf_program__set_autoload(skel->progs.uvs_ep_call_in, hooks == HOOKS_UPROBES);
+	bpf_program__set_autoload(skel->progs.uvs_ep_call_out, hooks == HOOKS_UPROBES);
+	if (hooks == HOOKS_UPROBES) {
+		uvs_uprobe_set_prepare(&p->epoll_set, skel->progs.uvs_ep_call_in);
+		uvs_uprobe_set_prepare(&p->epoll_set, skel->progs.uvs_ep_call_out);
+	}
+	if (hooks == HOOKS_FENTRY && !vmlinux)
+		hooks = HOOKS_TRACEPOINTS;
+	p->trampolines = hooks == HOOKS_FENTRY;
+	p->epoll_hooks = hooks_names[hooks];
 	btf__free(vmlinux);
+}
+
+/*
+ * Places the entry and return uprobe of every epoll wait call site in uv__io_poll, for the
+ * target's pid only: all or none.
+ */
+static int attach_epoll_sites(struct uvs_loop_probes *p, const struct uvs_target *t,
+			      const struct uvs_epoll_site *sites, int n)
+{
+	int i, err = 0;
+
+	for (i = 0; i < n && !err; i++) {
+		err = uvs_uprobe_set_add(&p->epoll_set, p->skel->progs.uvs_ep_call_in,
+					 sites[i].call_offset, (uint64_t)sites[i].nr, false);
+		if (!err)
+			err = uvs_uprobe_set_add(&p->epoll_set, p->skel->progs.uvs_ep_call_out,
+						 sites[i].hook_offset, sites[i].ret_cookie, false);
+	}
+	if (!err)
+		err = uvs_uprobe_set_attach(&p->epoll_set, t->pid, t->uv.open_path);
+	if (err)
+		snprintf(p->epoll_why, sizeof(p->epoll_why),
+			 "cannot attach the uprobes at the epoll call sites: %s", strerror(-err));
+	return err;
 }
 
 /* Opens, configures, loads and attaches the object with one kind of epoll hook. */
 static int load(struct uvs_loop_probes *p, const struct uvs_target *t, const struct uvs_loop_probe_options *o,
-		bool trampolines)
+		enum epoll_hooks hooks, const struct uvs_epoll_site *sites, int nsites)
 {
 	struct loop_bpf *skel;
 	int err;
@@ -156,16 +205,37 @@ static int load(struct uvs_loop_probes *p, const struct uvs_target *t, const str
 		bpf_program__set_autoload(skel->progs.uvs_phase_boundary, false);
 	else
 		uvs_uprobe_set_prepare(&p->phase_set, skel->progs.uvs_phase_boundary);
-	choose_hooks(skel, trampolines);
+	choose_hooks(p, hooks);
 	err = loop_bpf__load(skel);
 	if (!err)
 		err = loop_bpf__attach(skel);
+	if (!err && hooks == HOOKS_UPROBES)
+		err = attach_epoll_sites(p, t, sites, nsites);
 	if (err) {
+		uvs_uprobe_set_detach(&p->epoll_set);
+		memset(&p->epoll_set, 0, sizeof(p->epoll_set));
 		loop_bpf__destroy(skel);
 		p->skel = NULL;
+		p->trampolines = false;
 	}
-	p->trampolines = trampolines && !err;
 	return err;
+}
+
+/* The epoll wait call sites of the target's libuv, or 0 with the reason in p->epoll_why. */
+static int find_sites(struct uvs_loop_probes *p, const struct uvs_target *t,
+		      struct uvs_epoll_site *sites, size_t cap)
+{
+	int n;
+
+	if (getenv("UVSCOPE_NO_EPOLL_UPROBES")) {
+		snprintf(p->epoll_why, sizeof(p->epoll_why), "UVSCOPE_NO_EPOLL_UPROBES is set");
+		return 0;
+	}
+	if (!t->uv.elf)
+		return 0;
+	n = uvs_epoll_sites_find(t->uv.elf, t->uv.open_path, sites, cap, p->epoll_why,
+				 sizeof(p->epoll_why));
+	return n > 0 ? n : 0;
 }
 
 int uvs_loop_probes_attach(struct uvs_loop_probes *p, const struct uvs_target *t,
@@ -173,12 +243,21 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, const struct uvs_target *t
 {
 	int err;
 
+	struct uvs_epoll_site sites[UVS_EPOLL_SITES_MAX];
+	int nsites;
+
 	memset(p, 0, sizeof(*p));
-	err = load(p, t, o, true);
+	nsites = find_sites(p, t, sites, UVS_EPOLL_SITES_MAX);
+	err = nsites > 0 ? load(p, t, o, HOOKS_UPROBES, sites, nsites) : -ENOENT;
+	if (err) {
+		uvs_debug("no uprobes at the epoll call sites (%s): trying fentry",
+			  p->epoll_why[0] ? p->epoll_why : explain_errno(-err));
+		err = load(p, t, o, HOOKS_FENTRY, NULL, 0);
+	}
 	if (err) {
 		uvs_debug("fentry/fexit on the epoll syscalls failed (%s): using the syscall "
 			  "tracepoints", explain_errno(-err));
-		err = load(p, t, o, false);
+		err = load(p, t, o, HOOKS_TRACEPOINTS, NULL, 0);
 	}
 	if (err) {
 		snprintf(why, cap, "cannot load the BPF programs: %s", explain_errno(-err));
@@ -202,6 +281,7 @@ void uvs_loop_probes_quiesce(struct uvs_loop_probes *p)
 void uvs_loop_probes_detach(struct uvs_loop_probes *p)
 {
 	uvs_uprobe_set_detach(&p->phase_set);
+	uvs_uprobe_set_detach(&p->epoll_set);
 	loop_bpf__destroy(p->skel);
 	p->skel = NULL;
 }

@@ -27,6 +27,9 @@ struct uvs_loop_probes {
 	struct uvs_uprobe_set phase_set; /* the exact-phase uprobes */
 	bool phases;           /* exact-phase probes are attached */
 	bool trampolines;      /* epoll hooks are fentry/fexit (else the syscall tracepoints) */
+	struct uvs_uprobe_set epoll_set; /* the epoll wait call-site uprobes, when used */
+	const char *epoll_hooks; /* "uprobes", "fentry" or "tracepoints" */
+	char epoll_why[256];   /* why not uprobes at the call sites, when not */
 	char phases_why[320];  /* why not, when they were asked for and are not */
 	int state_fd;          /* map fds for the collector */
 	int stats_fd;

@@ -26,6 +26,7 @@ static void describe_call(const cs_insn *insn, struct uvs_call_insn *c)
 {
 	const cs_x86 *x = &insn->detail->x86;
 
+	c->addr = insn->address;
 	c->ret = insn->address + insn->size;
 	c->direct = x->op_count == 1 && x->operands[0].type == X86_OP_IMM;
 	c->target = c->direct ? (uint64_t)x->operands[0].imm : 0;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct uvs_call_insn {
+	uint64_t addr;   /* the call instruction's own address (a proven instruction boundary) */
 	uint64_t ret;    /* the address after the call: the return address it pushes */
 	uint64_t target; /* direct calls: the callee's address; 0 for an indirect call */
 	bool direct;     /* `call rel32`, not `call *reg` / `call *mem` */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "target/elf.h"
+#include "target/epoll_sites.h"
 
 static const char *const functions[] = { "uv_run", "uv_version", "fixture_global_fn",
 					 "lib_global_fn", "fixture_static_fn" };
@@ -86,8 +87,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	elf = uvs_elf_open(path);
-	if (elf)
+	if (elf) {
+		struct uvs_epoll_site sites[UVS_EPOLL_SITES_MAX];
+		char why[128];
+
 		lookups(elf);
+		/* The epoll call sites: capstone over uv__io_poll's bytes, libelf over .rela.plt. */
+		uvs_epoll_sites_find(elf, path, sites, UVS_EPOLL_SITES_MAX, why, sizeof(why));
+	}
 	uvs_elf_close(elf);
 	return 0;
 }

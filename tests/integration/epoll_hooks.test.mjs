@@ -1,0 +1,88 @@
+// How the loop's epoll waits are caught. In official builds: uprobes on libuv's own
+// `call epoll_*@plt` in uv__io_poll, placed in the target alone, so no other process on the
+// host pays anything for them (no sys_enter/sys_exit program of ours is loaded; these
+// syscall tracepoints run for every syscall of every process). A stripped build has no
+// uv__io_poll symbol: the tracepoints come back (this kernel has no fentry), and the attach
+// line says so. Ground truth: block.js measures its own 250 ms blocks.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Child, fixtures, fetchNodeOrSkip, nodeBin, ourBpfPrograms, skipWithoutBpf,
+	startAgent } from './lib.mjs';
+
+// The names of our programs loaded since `before` (ids): the agent's, as the integration tests
+// run one at a time (bpftool here does not list the pids holding a program).
+function programsSince(before) {
+	return ourBpfPrograms().filter((p) => !before.includes(p.id)).map((p) => p.name);
+}
+
+// One 250 ms block on bin, measured by uvscope in the default mode within 10% of the
+// fixture's own figure; returns the attach line and the names of the agent's programs.
+async function measureBlock(bin, env = {}) {
+	const child = new Child(bin, [path.join(fixtures, 'block.js')],
+		{ env: { ...process.env, BLOCK_MS: '250', COUNT: '1', ...env } });
+	await child.waitFor((v) => v && v.ready, 'block.js ready');
+	const before = ourBpfPrograms().map((p) => p.id);
+	const { agent, hello } = await startAgent(child.pid);
+	try {
+		const progs = programsSince(before);
+		child.send('go');
+		const ended = () => agent.json().filter((v) => v.type === 'alert' && !v.ongoing);
+		await agent.waitFor(() => ended().length >= 1, 'the block ended');
+		await child.waitFor((v) => v && v.done, 'fixture done');
+		const truth = child.json().find((v) => v.block);
+		const want = truth.end_ns - truth.start_ns;
+		const got = ended()[0].blocked_ns;
+		assert.ok(Math.abs(got - want) <= 0.1 * want, `uvscope ${got} ns, fixture ${want} ns`);
+		assert.equal(ended()[0].role, 'main');
+		return { hello, progs };
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+}
+
+function expectUprobes(hello, progs) {
+	assert.equal(hello.epoll_hooks, 'uprobes');
+	assert.ok(progs.includes('uvs_ep_call_in') && progs.includes('uvs_ep_call_out'),
+		`call-site programs loaded: ${progs}`);
+	for (const name of ['uvs_sys_enter', 'uvs_sys_exit'])
+		assert.ok(!progs.includes(name), `${name} is not loaded: ${progs}`);
+}
+
+for (const version of ['this', '18', '22', '24']) {
+	test(`node ${version}: the default mode waits are caught by uprobes, no syscall hook`,
+		async (t) => {
+			if (skipWithoutBpf(t)) return;
+			const bin = version === 'this' ? nodeBin : fetchNodeOrSkip(t, version);
+			if (!bin) return;
+			const { hello, progs } = await measureBlock(bin);
+			t.diagnostic(`${hello.node_version}: ${progs.join(' ')}`);
+			expectUprobes(hello, progs);
+		});
+}
+
+test('a block in execSync (a nested libuv loop, also through uv__io_poll) with uprobes',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const { hello, progs } = await measureBlock(nodeBin, { MODE: 'execsync' });
+		expectUprobes(hello, progs);
+	});
+
+test('a stripped node: the syscall tracepoints, and the attach line says so', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-epoll-stripped-'));
+	const stripped = path.join(dir, 'node');
+	try {
+		execFileSync('strip', ['-o', stripped, nodeBin]);
+		const { hello, progs } = await measureBlock(stripped);
+		assert.equal(hello.epoll_hooks, 'tracepoints');
+		assert.ok(progs.includes('uvs_sys_enter') && !progs.includes('uvs_ep_call_in'),
+			`${progs}`);
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
+});

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The epoll wait call sites of uv__io_poll in the official node on this machine, against an
+ * independent reference: objdump's disassembly of the same function, which names each call's
+ * PLT target (`call ... <epoll_pwait@plt>`).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "target/epoll_sites.h"
+
+#define NODE_PATH "/usr/bin/node"
+
+/* The addresses objdump shows for calls to an epoll wait PLT entry in uv__io_poll. */
+static size_t objdump_sites(const struct uvs_elf_symbol *fn, uint64_t *out, size_t cap)
+{
+	char cmd[512], line[512];
+	size_t n = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd),
+		 "objdump -d --no-show-raw-insn --start-address=0x%" PRIx64
+		 " --stop-address=0x%" PRIx64 " " NODE_PATH " | grep -E 'call.*<epoll_p?wait2?@plt>'",
+		 fn->addr, fn->addr + fn->size);
+	p = popen(cmd, "r");
+	cr_assert(p, "popen: %s", strerror(errno));
+	while (n < cap && fgets(line, sizeof(line), p))
+		out[n++] = strtoull(line, NULL, 16);
+	pclose(p);
+	return n;
+}
+
+Test(epoll_sites, official_node_matches_objdump)
+{
+	struct uvs_epoll_site sites[UVS_EPOLL_SITES_MAX];
+	struct uvs_elf_symbol fn;
+	uint64_t ref[UVS_EPOLL_SITES_MAX];
+	struct uvs_elf *elf;
+	char why[256] = "";
+	size_t nref, i;
+	int n;
+
+	if (access(NODE_PATH, R_OK) != 0)
+		cr_skip_test(NODE_PATH " is not here: no real-world check");
+	elf = uvs_elf_open(NODE_PATH);
+	cr_assert(elf);
+	if (uvs_elf_find_function(elf, "uv__io_poll", &fn) != 0 || fn.from_dynsym) {
+		uvs_elf_close(elf);
+		cr_skip_test(NODE_PATH " has no uv__io_poll in .symtab (not an official build)");
+	}
+	n = uvs_epoll_sites_find(elf, NODE_PATH, sites, UVS_EPOLL_SITES_MAX, why, sizeof(why));
+	cr_assert_gt(n, 0, "no sites: %s", why);
+	nref = objdump_sites(&fn, ref, UVS_EPOLL_SITES_MAX);
+	cr_assert_eq((size_t)n, nref, "uvscope %d sites, objdump %zu", n, nref);
+	for (i = 0; i < nref; i++) {
+		uint8_t op;
+
+		cr_expect_eq(sites[i].call_addr, ref[i], "site %zu: 0x%" PRIx64 " vs 0x%" PRIx64, i,
+			     sites[i].call_addr, ref[i]);
+		/* The entry is the `call rel32` itself; the hook lies past it, in the function. */
+		cr_assert_eq(uvs_elf_read(elf, sites[i].call_offset, &op, 1), 0);
+		cr_expect_eq(op, 0xe8);
+		cr_expect_gt(sites[i].hook_addr, sites[i].call_addr + 4);
+		cr_expect_lt(sites[i].hook_addr, fn.addr + fn.size);
+		cr_expect(sites[i].nr == 232 || sites[i].nr == 281 || sites[i].nr == 441);
+	}
+	uvs_elf_close(elf);
+}
+
+/* A non-libuv ELF: no uv__io_poll, said so. */
+Test(epoll_sites, no_uv_io_poll)
+{
+	struct uvs_epoll_site sites[UVS_EPOLL_SITES_MAX];
+	struct uvs_elf *elf = uvs_elf_open("/bin/true");
+	char why[256] = "";
+
+	cr_assert(elf);
+	cr_expect_eq(uvs_epoll_sites_find(elf, "/bin/true", sites, UVS_EPOLL_SITES_MAX, why,
+					  sizeof(why)), -ENOENT);
+	cr_expect(strstr(why, "uv__io_poll") != NULL, "%s", why);
+	uvs_elf_close(elf);
+}
