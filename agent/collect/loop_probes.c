@@ -273,6 +273,7 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, const struct uvs_target *t
 
 void uvs_loop_probes_quiesce(struct uvs_loop_probes *p)
 {
+	uvs_uprobe_set_detach(&p->epoll_set);
 	uvs_uprobe_set_detach(&p->phase_set);
 	if (p->skel)
 		loop_bpf__detach(p->skel);

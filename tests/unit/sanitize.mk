@@ -43,7 +43,7 @@ $(SAN_BIN): $(SAN_OBJS)
 .PHONY: unit-sanitize
 unit-sanitize: $(SAN_BIN) uvscope $(UNIT_FIXTURES)
 	$(Q)rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
-	$(Q)$(SAN_ENV) $(UNIT_ENV) $(SAN_BIN) --jobs 2; status=$$?; \
+	$(Q)$(SAN_ENV) $(UNIT_ENV) $(UNIT_TIMEOUT) $(SAN_BIN) --jobs 2; status=$$?; \
 	if [ -n "$$(ls $(SAN_LOGS))" ]; then \
 		cat $(SAN_LOGS)/*; \
 		echo "unit-sanitize: sanitizer reports above (kept in $(SAN_LOGS))" >&2; \

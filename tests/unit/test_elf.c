@@ -635,7 +635,7 @@ static uint64_t rnd(uint64_t *state)
 	return *state;
 }
 
-Test(elf, truncations_and_random_corruption_do_not_crash, .timeout = 120)
+Test(elf, truncations_and_random_corruption_do_not_crash)
 {
 	size_t len, cut, i, j, opened = 0;
 	uint8_t *img = slurp(fx("pie"), &len);
@@ -708,7 +708,7 @@ Test(elf, null_arguments)
 }
 
 /* The real thing: the official Node build, statically linked libuv, unstripped. */
-Test(elf, node_binary, .timeout = 60)
+Test(elf, node_binary)
 {
 	static const char *const symtab_only[] = {
 		"uv__run_timers", "uv__io_poll", "worker", "_ZN4node6worker6Worker3RunEv",

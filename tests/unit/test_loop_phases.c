@@ -331,10 +331,10 @@ static void check_node(int major, const char *fetch)
 	check_object(path, true);
 }
 
-Test(loop_phases, node18, .timeout = 60) { check_node(18, "18.20.8"); }
-Test(loop_phases, node20, .timeout = 60) { check_node(20, "20.20.2"); }
-Test(loop_phases, node22, .timeout = 60) { check_node(22, "22.23.5"); }
-Test(loop_phases, node24, .timeout = 60) { check_node(24, "24.22.3"); }
+Test(loop_phases, node18) { check_node(18, "18.20.8"); }
+Test(loop_phases, node20) { check_node(20, "20.20.2"); }
+Test(loop_phases, node22) { check_node(22, "22.23.5"); }
+Test(loop_phases, node24) { check_node(24, "24.22.3"); }
 
 /* DWARF 5 call sites (gcc 12 default) and inlined pending / closing. */
 Test(loop_phases, fake_libuv_optimized)

@@ -59,7 +59,7 @@ static void check_real_node(const char *path)
 	uvs_elf_close(e);
 }
 
-Test(node_version, usr_bin_node, .timeout = 30)
+Test(node_version, usr_bin_node)
 {
 	if (access(NODE_PATH, X_OK))
 		cr_skip_test(NODE_PATH " is not here: no real-world check");
@@ -67,7 +67,7 @@ Test(node_version, usr_bin_node, .timeout = 30)
 }
 
 /* Every build scripts/fetch-node.sh left in .output/node (next to $FIXTURES); none is fine. */
-Test(node_version, fetched_official_builds, .timeout = 60)
+Test(node_version, fetched_official_builds)
 {
 	char pattern[4200];
 	glob_t g;
@@ -84,7 +84,7 @@ Test(node_version, fetched_official_builds, .timeout = 60)
 }
 
 /* Other chunk sizes than the 1 MiB of uvs_node_version_read() find the same version. */
-Test(node_version, usr_bin_node_in_small_chunks, .timeout = 30)
+Test(node_version, usr_bin_node_in_small_chunks)
 {
 	static const size_t chunks[] = { 4096, 65536 + 3, 1000003 };
 	char want[UVS_NODE_VERSION_MAX], got[UVS_NODE_VERSION_MAX];
