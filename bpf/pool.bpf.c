@@ -21,7 +21,6 @@
 #include "uvscope/pool.h"
 
 /* Offsets inside libuv's public, ABI-stable request structs (uv.h of libuv 1.x, x86-64). */
-#define UV_WORK_T_WORK_REQ 88   /* uv_work_t.work_req */
 #define UV_FS_T_TYPE_FROM_W -272 /* uv_fs_t.fs_type, relative to its work_req */
 /* node::ThreadPoolWork: the uv_work_t is followed by `const char *type_`. */
 #define NODE_TPW_TYPE_FROM_W 40
@@ -32,6 +31,12 @@ const volatile __u32 targ_tgid = 0;
 /* Runtime addresses of the work functions (enum uvs_pool_fn) and of node's work callback. */
 const volatile __u64 fn_addr[UVS_POOL_FNS] = {};
 const volatile __u64 node_work_cb = 0;
+/*
+ * CPU work is followed at node's work and after-work callbacks, not at uv__queue_work and
+ * uv__queue_done (which the kernel single-steps): a uv_queue_work job with another work
+ * callback has no probe on its service, and is only counted as unfollowed.
+ */
+const volatile __u8 cpu_at_node_cb = 0;
 /* The done callbacks are probed too: keep a served job until its completion. */
 const volatile __u8 track_done = 0;
 /* Send a record of every served job to the agent (--pool-jobs). */
@@ -203,9 +208,17 @@ int BPF_KPROBE(uvs_pool_queue_work, void *loop, void *req, void *work_cb)
 
 	if (!mine() || !req || !work_cb)
 		return 0; /* uv_queue_work refuses a NULL work_cb: nothing is queued */
-	w = (__u64)req + UV_WORK_T_WORK_REQ;
-	submitted(w, node_work_cb && (__u64)work_cb == node_work_cb ? node_work_kind(w) :
-								     UVS_POOL_OTHER);
+	w = (__u64)req + UVS_UV_WORK_T_WORK_REQ;
+	if (node_work_cb && (__u64)work_cb == node_work_cb) {
+		submitted(w, node_work_kind(w));
+	} else if (cpu_at_node_cb) {
+		struct uvs_pool_stats *s = stats();
+
+		if (s)
+			__sync_fetch_and_add(&s->unfollowed, 1);
+	} else {
+		submitted(w, UVS_POOL_OTHER);
+	}
 	return 0;
 }
 
@@ -263,7 +276,10 @@ static __always_inline void push_running(__u32 tid, struct running_job *job)
 		st->depth++;
 }
 
-/* Entry of a work function; the cookie is an enum uvs_pool_fn. Its argument is the uv__work. */
+/*
+ * Entry of a work function; the cookie is an enum uvs_pool_fn. Its argument is the uv__work,
+ * or for node's work callback the uv_work_t that holds it.
+ */
 SEC("uprobe")
 int uvs_pool_work_enter(struct pt_regs *ctx)
 {
@@ -274,6 +290,8 @@ int uvs_pool_work_enter(struct pt_regs *ctx)
 
 	if (!mine() || !(s = stats()))
 		return 0;
+	if (fn == UVS_POOL_FN_NODE_WORK)
+		w += UVS_UV_WORK_T_WORK_REQ;
 	now = bpf_ktime_get_ns();
 	run.w = w;
 	run.start_ns = now;
@@ -388,11 +406,14 @@ int uvs_pool_work_return(struct pt_regs *ctx)
 	return 0;
 }
 
-/* Entry of a done callback on the loop thread (uv__fs_done(w, status), ...). */
+/*
+ * Entry of a done callback on the loop thread (uv__fs_done(w, status), ...); the cookie is where
+ * the uv__work is from its first argument (node's after-work callback takes the uv_work_t).
+ */
 SEC("uprobe")
 int uvs_pool_done(struct pt_regs *ctx)
 {
-	__u64 w = PT_REGS_PARM1(ctx), now, delay;
+	__u64 w = PT_REGS_PARM1(ctx) + bpf_get_attach_cookie(ctx), now, delay;
 	struct uvs_pool_kind_stats *ks;
 	struct uvs_pool_stats *s;
 	struct uvs_pool_job *job;

@@ -24,7 +24,7 @@ static const char usage_text[] =
 	"          for -d TIME and write a flame graph: -o FILE.svg (interactive),\n"
 	"          FILE.folded (flamegraph.pl, speedscope) or FILE.pb.gz (go tool pprof)\n"
 	"  trace   a timeline for ui.perfetto.dev: every loop iteration of every loop thread\n"
-	"          as a slice with its phases inside, pool jobs on the pool threads (--pool),\n"
+	"          as a slice with its phases inside, pool jobs on the pool threads,\n"
 	"          GC pauses, alerts as marks; written to -o FILE (Chrome trace-event JSON)\n"
 	"\n"
 	"options:\n"
@@ -39,13 +39,15 @@ static const char usage_text[] =
 	"                       poll_io, check, close) from uprobes in libuv: costs the target\n"
 	"                       7-15 us per loop iteration, about +32% CPU per request on a\n"
 	"                       small HTTP server at 5000 req/s (bench/results.md)\n"
-	"      --pool           the libuv thread pool: jobs, queue wait and service time per\n"
-	"                       kind of work (fs by operation, dns, crypto, zlib, other) and\n"
-	"                       sync fs calls on loop threads, from uprobes in libuv (each pool\n"
-	"                       job costs the target 4 uprobe hits: about 19 us per fs job and\n"
-	"                       50 us per crypto job on the benchmark VM, bench/results.md)\n"
-	"      --pool-jobs      --pool, and one line per job the pool served, when it ends:\n"
-	"                       kind, fs operation, pool thread, queue wait and service time\n"
+	"      --no-pool        leave the libuv thread pool out. By default every interval has\n"
+	"                       its jobs, queue wait and service time per kind of work (fs by\n"
+	"                       operation, dns, crypto, zlib, other) and sync fs calls on loop\n"
+	"                       threads, from uprobes in libuv and node: each pool job costs\n"
+	"                       the target 4 uprobe hits, about 1.5-2.5 us (bench/README.md)\n"
+	"      --pool           no effect, kept for compatibility: the pool is watched unless\n"
+	"                       --no-pool\n"
+	"      --pool-jobs      also one line per job the pool served, when it ends: kind, fs\n"
+	"                       operation, pool thread, queue wait and service time\n"
 	"      --syscalls       every syscall of the target: count, errors and latency per\n"
 	"                       syscall and thread role (loop, pool, other), slow syscalls on\n"
 	"                       loop threads, and fd counts kept current from the syscalls that\n"
@@ -92,11 +94,11 @@ static const char usage_text[] =
 	"  sudo uvscope top -p $(pgrep -n node)\n"
 	"  sudo uvscope watch -p 4242 --block-ms 50 --json > loop.jsonl\n"
 	"  sudo uvscope watch -p 4242 --phases -d 30s\n"
-	"  sudo uvscope watch -p 4242 --pool --syscalls -d 1m\n"
+	"  sudo uvscope watch -p 4242 --syscalls -d 1m\n"
 	"  sudo uvscope top -p 4242 --json-file /var/tmp/incident.jsonl\n"
 	"  sudo uvscope flame -p 4242 -d 30s -o loop.svg --mode loop\n"
 	"  sudo uvscope trace -p 4242 -d 10s -o loop.json     (then open it in ui.perfetto.dev)\n"
-	"  sudo uvscope trace -p 4242 -d 5s -o pool.json --pool --no-phases\n"
+	"  sudo uvscope trace -p 4242 -d 5s -o pool.json --no-phases\n"
 	"\n"
 	"privileges: root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN.\n"
 	"exit status: 0 done, 1 could not attach or failed, 2 bad arguments.\n";
@@ -108,6 +110,7 @@ static const struct option long_options[] = {
 	{ "block-ms", required_argument, NULL, 'B' },
 	{ "phases", no_argument, NULL, 'P' },
 	{ "pool", no_argument, NULL, 'T' },
+	{ "no-pool", no_argument, NULL, 'U' },
 	{ "pool-jobs", no_argument, NULL, 'J' },
 	{ "slow-syscall", required_argument, NULL, 'S' },
 	{ "fd-rescan", required_argument, NULL, 'R' },
@@ -167,10 +170,13 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 		cli->phases = true;
 		return 0;
 	case 'T':
-		cli->pool = true;
+		cli->pool_given = true;
+		return 0;
+	case 'U':
+		cli->no_pool = true;
 		return 0;
 	case 'J':
-		cli->pool = cli->pool_jobs = true;
+		cli->pool_jobs = true;
 		return 0;
 	case 'S':
 		if (uvs_parse_duration(arg, &cli->slow_syscall_ns) || cli->slow_syscall_ns < 1000ULL)
@@ -325,8 +331,13 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 		return bad(err, "no command given%s%s", "", " (commands: top, watch, sockets, trace)");
 	if (cli->pid == 0)
 		return bad(err, "-p/--pid is required%s%s", "", " (the id of the process to watch)");
-	if (cli->command == UVS_CMD_SOCKETS && (cli->phases || cli->pool || cli->syscalls ||
-						cli->duration_ns || cli->no_sockets || cli->json_file))
+	if (cli->no_pool && (cli->pool_given || cli->pool_jobs))
+		return bad(err, "--no-pool contradicts %s%s", cli->pool_jobs ? "--pool-jobs" : "--pool",
+			   "");
+	cli->pool = !cli->no_pool;
+	if (cli->command == UVS_CMD_SOCKETS &&
+	    (cli->phases || cli->pool_given || cli->no_pool || cli->pool_jobs || cli->syscalls ||
+	     cli->duration_ns || cli->no_sockets || cli->json_file))
 		return bad(err, "sockets takes only -p, --json and -v%s%s", "",
 			   " (it prints the table once)");
 	if (cli->command == UVS_CMD_FLAME) {

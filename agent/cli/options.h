@@ -40,10 +40,12 @@ struct uvs_cli {
 	bool phases;
 	bool no_phases;           /* trace --no-phases: iterations only, no phase uprobes */
 	const char *output;       /* trace, flame -o: the file to write */
-	bool pool;
+	bool pool;                /* the thread pool is watched: unless --no-pool */
+	bool pool_given;          /* --pool: no effect, kept for compatibility */
+	bool no_pool;             /* --no-pool */
 	bool no_sockets;          /* --no-sockets: no socket table, no TCP tracepoints */
 	bool no_gc;               /* --no-gc: V8's collector is not probed */
-	bool pool_jobs;           /* a record per served pool job (implies pool) */
+	bool pool_jobs;           /* a record per served pool job */
 	bool syscalls;            /* --syscalls: every syscall, fd counts kept current */
 	uint64_t slow_syscall_ns; /* a syscall this long on a loop thread is listed */
 	uint64_t fd_rescan_ns;    /* read /proc/PID/fd again at least this often */

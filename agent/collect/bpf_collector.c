@@ -215,6 +215,9 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 		add_missing(r, "exact phases", b->loops.probes.phases_why);
 	if (b->opt.pool && !b->pool.attached)
 		add_missing(r, "thread pool", b->pool.why);
+	r->pool_on = b->pool.attached;
+	if (r->pool_on)
+		uvs_pool_hooks(&b->pool, &r->pool);
 	if (b->opt.syscalls && !b->sys.attached)
 		add_missing(r, "syscalls", b->sys.why);
 	if (b->opt.sockets && b->sockets.nl < 0)

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "core/alerts.h"
+#include "core/output.h"
 #include "core/profile.h"
 #include "core/snapshot.h"
 #include "target/process.h"
@@ -59,6 +60,8 @@ struct uvs_collect_report {
 	const char *mode;        /* "epoll" or "exact-phases" */
 	const char *epoll_hooks; /* "uprobes", "fentry" or "tracepoints" */
 	char stacks[200];        /* how stacks are sampled and named; "" when they are not */
+	bool pool_on;            /* the thread pool is followed, as `pool` says */
+	struct uvs_pool_hooks pool; /* its strings live as long as the collector */
 	size_t nmissing;
 	char missing[UVS_MAX_MISSING][400];
 };

@@ -13,125 +13,82 @@
 #include "util/clock.h"
 #include "util/text.h"
 #include "pool.skel.h"
-#include "target/probe_site.h"
 #include "target/procfs.h"
 
-#define NODE_WORK_CB "_ZZN4node14ThreadPoolWork12ScheduleWorkEvENUlP9uv_work_sE_"
-
-/* Indexed by enum uvs_pool_fn. */
-static const char *const work_fns[UVS_POOL_FNS] = {
-	[UVS_POOL_FN_FS] = "uv__fs_work",
-	[UVS_POOL_FN_GETADDRINFO] = "uv__getaddrinfo_work",
-	[UVS_POOL_FN_GETNAMEINFO] = "uv__getnameinfo_work",
-	[UVS_POOL_FN_QUEUE] = "uv__queue_work",
-	[UVS_POOL_FN_RANDOM] = "uv__random_work",
-};
-
-/* libuv's done callbacks, one per work function but getnameinfo's and getaddrinfo's. */
-static const char *const done_fns[UVS_POOL_DONE_FNS] = {
-	"uv__fs_done", "uv__getaddrinfo_done", "uv__getnameinfo_done", "uv__queue_done",
-	"uv__random_done",
-};
-
-static int find(const struct uvs_object *o, const char *name, struct uvs_elf_symbol *sym)
+/* The program of each kind of site. */
+static struct bpf_program *program(struct uvs_pool *p, enum uvs_pool_prog prog)
 {
-	return o->elf ? uvs_elf_find_function(o->elf, name, sym) : -ENOENT;
+	switch (prog) {
+	case UVS_POOL_PROG_SUBMIT:
+		return p->skel->progs.uvs_pool_submit;
+	case UVS_POOL_PROG_QUEUE_WORK:
+		return p->skel->progs.uvs_pool_queue_work;
+	case UVS_POOL_PROG_WORK:
+		return p->skel->progs.uvs_pool_work_enter;
+	case UVS_POOL_PROG_DONE:
+		return p->skel->progs.uvs_pool_done;
+	}
+	return NULL;
 }
 
-/* Every submit point and work function must be a safe uprobe site. */
-static int resolve(struct uvs_pool *p, const struct uvs_target *t, struct uvs_elf_symbol *submit,
-		   struct uvs_elf_symbol *queue, struct uvs_elf_symbol fns[UVS_POOL_FNS])
+static void configure(struct uvs_pool *p, const struct uvs_target *t)
 {
-	const char *names[2 + UVS_POOL_FNS] = { "uv__work_submit", "uv_queue_work" };
-	struct uvs_elf_symbol *syms[2 + UVS_POOL_FNS] = { submit, queue };
-	int i, err;
-
-	for (i = 0; i < UVS_POOL_FNS; i++) {
-		names[2 + i] = work_fns[i];
-		syms[2 + i] = &fns[i];
-	}
-	for (i = 0; i < 2 + UVS_POOL_FNS; i++) {
-		err = uvs_uprobe_site(t, names[i], "the pool's functions", syms[i], p->why,
-				      sizeof(p->why));
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-static void configure(struct uvs_pool *p, const struct uvs_target *t,
-		      const struct uvs_elf_symbol fns[UVS_POOL_FNS])
-{
+	const struct uvs_pool_plan *plan = &p->plan;
 	struct uvs_elf_symbol sym;
-	char why[320];
 	int i;
 
 	p->skel->rodata->targ_tgid = (__u32)t->pid;
 	for (i = 0; i < UVS_POOL_FNS; i++)
-		p->skel->rodata->fn_addr[i] = fns[i].addr + t->uv.bias;
-	if (t->has_node_object &&
-	    uvs_elf_find_function_prefix(t->node.elf, NODE_WORK_CB, &sym) == 0)
-		p->skel->rodata->node_work_cb = sym.addr + t->node.bias;
-	else
+		p->skel->rodata->fn_addr[i] = plan->fn_addr[i];
+	p->skel->rodata->node_work_cb = plan->node_work_cb;
+	if (!plan->node_work_cb)
 		uvs_debug("node's ThreadPoolWork callback not found: crypto and zlib work show as "
 			  "\"other\"");
-	p->skel->rodata->track_done = 1;
-	for (i = 0; i < UVS_POOL_DONE_FNS; i++)
-		if (uvs_uprobe_site(t, done_fns[i], "the done callbacks", &sym, why, sizeof(why)))
-			p->skel->rodata->track_done = 0;
+	p->skel->rodata->cpu_at_node_cb = plan->cpu_at_node_cb;
+	p->skel->rodata->track_done = plan->track_done;
 	if (uvs_elf_find_object(t->uv.elf, "nthreads", &sym) == 0)
 		p->nthreads_addr = sym.addr + t->uv.bias;
 }
 
-/*
- * The completion probes, all or none. Without them the pool figures stand, only the
- * completion delay is missing.
- */
-static int add_done(struct uvs_pool *p, const struct uvs_target *t)
+/* Where each probe went and what it costs, for -v. */
+static void say_sites(const struct uvs_pool_plan *plan)
 {
-	struct uvs_elf_symbol sym[UVS_POOL_DONE_FNS];
-	int i, err;
+	size_t i;
 
-	if (!p->skel->rodata->track_done)
-		return 0;
-	for (i = 0; i < UVS_POOL_DONE_FNS; i++)
-		if (find(&t->uv, done_fns[i], &sym[i]))
-			return 0;
-	for (i = 0; i < UVS_POOL_DONE_FNS; i++) {
-		err = uvs_uprobe_set_add(&p->uprobes, p->skel->progs.uvs_pool_done,
-					 sym[i].file_offset, (uint64_t)i, false);
-		if (err)
-			return err;
+	for (i = 0; i < plan->nsites; i++) {
+		const struct uvs_pool_site *s = &plan->sites[i];
+
+		uvs_debug("pool: %s at +%llu (`%s`, %s)%s%s", s->name,
+			  (unsigned long long)s->offset, s->at.insn,
+			  s->at.emulated ? "emulated" : "single-stepped", s->why[0] ? ": " : "",
+			  s->why);
 	}
-	return 0;
+	if (!plan->cpu_at_node_cb)
+		uvs_debug("pool: CPU work at uv__queue_work: %s", plan->cpu_why);
+	if (!plan->track_done)
+		uvs_debug("pool: the done callbacks cannot all be probed: no completion delay");
 }
 
-static int add_all(struct uvs_pool *p, const struct uvs_target *t,
-		   const struct uvs_elf_symbol *submit, const struct uvs_elf_symbol *queue,
-		   const struct uvs_elf_symbol fns[UVS_POOL_FNS])
+static int add_all(struct uvs_pool *p)
 {
-	struct uvs_uprobe_set *set = &p->uprobes;
-	int i, err;
+	size_t i;
+	int err = 0;
 
-	err = uvs_uprobe_set_add(set, p->skel->progs.uvs_pool_submit, submit->file_offset, 0, false);
-	if (!err)
-		err = uvs_uprobe_set_add(set, p->skel->progs.uvs_pool_queue_work,
-					 queue->file_offset, 0, false);
-	for (i = 0; i < UVS_POOL_FNS && !err; i++) {
-		err = uvs_uprobe_set_add(set, p->skel->progs.uvs_pool_work_enter,
-					 fns[i].file_offset, (uint64_t)i, false);
-		if (!err)
-			err = uvs_uprobe_set_add(set, p->skel->progs.uvs_pool_work_return,
-						 fns[i].file_offset, (uint64_t)i, true);
+	for (i = 0; i < p->plan.nsites && !err; i++) {
+		const struct uvs_pool_site *s = &p->plan.sites[i];
+		struct bpf_program *prog = program(p, s->prog);
+
+		err = uvs_uprobe_set_add(&p->uprobes, prog, s->file_offset, s->cookie, false);
+		if (!err && s->prog == UVS_POOL_PROG_WORK)
+			err = uvs_uprobe_set_add(&p->uprobes, p->skel->progs.uvs_pool_work_return,
+						 s->file_offset, s->cookie, true);
 	}
-	return err ? err : add_done(p, t);
+	return err;
 }
 
-static int attach_all(struct uvs_pool *p, const struct uvs_target *t,
-		      const struct uvs_elf_symbol *submit, const struct uvs_elf_symbol *queue,
-		      const struct uvs_elf_symbol fns[UVS_POOL_FNS])
+static int attach_all(struct uvs_pool *p, const struct uvs_target *t)
 {
-	int err = add_all(p, t, submit, queue, fns);
+	int err = add_all(p);
 
 	if (err) {
 		snprintf(p->why, sizeof(p->why), "cannot add the pool uprobes: %s", strerror(-err));
@@ -156,7 +113,6 @@ static void prepare_programs(struct uvs_pool *p)
 void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, const struct uvs_loops *loops,
 		     bool job_records)
 {
-	struct uvs_elf_symbol submit, queue, fns[UVS_POOL_FNS];
 	int err;
 
 	memset(p, 0, sizeof(*p));
@@ -167,15 +123,16 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, const struc
 		snprintf(p->why, sizeof(p->why), "out of memory");
 		return;
 	}
-	if (resolve(p, t, &submit, &queue, fns))
+	if (uvs_pool_plan_make(&p->plan, t, p->why, sizeof(p->why)))
 		return;
+	say_sites(&p->plan);
 	p->skel = pool_bpf__open();
 	if (!p->skel) {
 		snprintf(p->why, sizeof(p->why), "cannot open the pool BPF object: %s",
 			 strerror(errno));
 		return;
 	}
-	configure(p, t, fns);
+	configure(p, t);
 	prepare_programs(p);
 	p->skel->rodata->job_events = job_records;
 	/* The loop object's map of loop threads: sync fs calls are placed by it (pool.bpf.c). */
@@ -188,7 +145,7 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, const struc
 		uvs_pool_detach(p);
 		return;
 	}
-	if (attach_all(p, t, &submit, &queue, fns)) {
+	if (attach_all(p, t)) {
 		char why[sizeof(p->why)];
 
 		memcpy(why, p->why, sizeof(why));
@@ -198,6 +155,19 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, const struc
 	}
 	p->attached = true;
 	uvs_pool_history_init(p->history, uvs_now_mono());
+}
+
+void uvs_pool_hooks(const struct uvs_pool *p, struct uvs_pool_hooks *out)
+{
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->sites = p->plan.nsites;
+	out->cpu_work = p->plan.cpu_at_node_cb ? "node_callbacks" : "uv__queue_work";
+	out->cpu_work_why = p->plan.cpu_at_node_cb ? NULL : p->plan.cpu_why;
+	for (i = 0; i < p->plan.nsites && out->nstepped < UVS_POOL_HOOKS_MAX; i++)
+		if (!p->plan.sites[i].at.emulated)
+			out->stepped[out->nstepped++] = p->plan.sites[i].name;
 }
 
 void uvs_pool_quiesce(struct uvs_pool *p)
@@ -287,6 +257,8 @@ static void losses(const struct uvs_pool_stats *now, const struct uvs_pool_stats
 		   struct uvs_agent_snapshot *agent)
 {
 	agent->pool_jobs_lost = now->lost >= before->lost ? now->lost - before->lost : 0;
+	agent->pool_jobs_unfollowed = now->unfollowed >= before->unfollowed ?
+					      now->unfollowed - before->unfollowed : 0;
 	agent->pool_records_dropped = now->job_event_drops >= before->job_event_drops ?
 					      now->job_event_drops - before->job_event_drops : 0;
 }

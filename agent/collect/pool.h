@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "collect/loop.h"
+#include "collect/pool_sites.h"
 #include "collect/pool_window.h"
 #include "core/snapshot.h"
 #include "target/process.h"
@@ -26,6 +27,7 @@ struct uvs_pool {
 	bool fs_io_uring;        /* seen: fs work goes to io_uring, not the pool */
 	char why[320];           /* why the pool is not measured, when it is not */
 	uint64_t nthreads_addr;  /* runtime address of libuv's `nthreads` static, 0 if unknown */
+	struct uvs_pool_plan plan; /* where the uprobes go (collect/pool_sites.h) */
 	struct uvs_pool_stats *now;      /* the last reading */
 	struct uvs_pool_history *history; /* what the window math keeps */
 };
@@ -37,6 +39,9 @@ struct uvs_pool {
  */
 void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, const struct uvs_loops *loops,
 		     bool job_records);
+
+/* Where the attached pool's uprobes are, for the attach line (strings owned by p). */
+void uvs_pool_hooks(const struct uvs_pool *p, struct uvs_pool_hooks *out);
 
 /* The ring buffer of per-job records. */
 int uvs_pool_records_fd(const struct uvs_pool *p);

@@ -17,6 +17,17 @@
 
 #include "core/snapshot.h"
 
+/* How the thread pool is followed: where its uprobes went and which the kernel single-steps. */
+#define UVS_POOL_HOOKS_MAX 16
+
+struct uvs_pool_hooks {
+	size_t sites;             /* uprobe sites in the target (a return probe shares its entry's) */
+	const char *cpu_work;     /* "node_callbacks", or "uv__queue_work" (single-stepped) */
+	const char *cpu_work_why; /* why CPU work is at uv__queue_work; NULL otherwise */
+	size_t nstepped;
+	const char *stepped[UVS_POOL_HOOKS_MAX]; /* the sites the kernel single-steps */
+};
+
 /* What the session says once it is attached: the target, and what is measured and what not. */
 struct uvs_attach_info {
 	int pid;
@@ -29,6 +40,7 @@ struct uvs_attach_info {
 	const char *mode;           /* "epoll" or "exact-phases" */
 	const char *epoll_hooks;    /* "uprobes", "fentry" or "tracepoints": how epoll waits are caught */
 	const char *stacks;         /* how stacks are sampled and named; NULL when they are not */
+	const struct uvs_pool_hooks *pool; /* NULL when the thread pool is not followed */
 	const char *collector;      /* which collector measures ("bpf") */
 	const char *const *missing; /* what is unavailable and why, one sentence each */
 	size_t nmissing;

@@ -308,17 +308,21 @@ static int setup_loop(struct session *s)
 
 /* ---- attach ----------------------------------------------------------------------------------- */
 
-/* trace turns exact phases on unless told not to, and draws each pool job: it needs records. */
+/*
+ * trace turns exact phases on unless told not to, and draws each pool job: it needs records.
+ * flame shows samples only: the pool's probes would cost the target for nothing.
+ */
 static struct uvs_collect_options collect_options(const struct uvs_cli *cli)
 {
 	bool trace = cli->command == UVS_CMD_TRACE;
+	bool pool = cli->pool && cli->command != UVS_CMD_FLAME;
 
 	return (struct uvs_collect_options){
 		.block_ns = cli->block_ns,
 		.phases = cli->phases || (trace && !cli->no_phases),
 		.timeline = trace,
-		.pool = cli->pool,
-		.pool_jobs = cli->pool_jobs || (trace && cli->pool),
+		.pool = pool,
+		.pool_jobs = pool && (cli->pool_jobs || trace),
 		.syscalls = cli->syscalls,
 		.slow_syscall_ns = cli->slow_syscall_ns,
 		.fd_rescan_ns = cli->fd_rescan_ns,
@@ -512,6 +516,26 @@ static void say_trace_phases(const struct session *s, const struct uvs_collect_r
 		 " µs per iteration (bench/results.md); --no-phases traces iterations only");
 }
 
+/*
+ * How the pool is followed: a line of its own when CPU work had to go to uv__queue_work, which
+ * the kernel single-steps (that costs each crypto, zlib or N-API job ~20 us more).
+ */
+static void say_pool(const struct uvs_pool_hooks *p)
+{
+	char stepped[200] = "";
+	size_t i, len = 0;
+
+	for (i = 0; i < p->nstepped && len < sizeof(stepped); i++)
+		len += (size_t)snprintf(stepped + len, sizeof(stepped) - len, "%s%s", i ? ", " : "",
+					p->stepped[i]);
+	uvs_debug("pool: %zu uprobe sites, CPU work at %s, single-stepped: %s", p->sites,
+		  p->cpu_work, p->nstepped ? stepped : "none");
+	if (p->cpu_work_why)
+		uvs_info("pool: CPU work (crypto, zlib, N-API) is followed at uv__queue_work and "
+			 "uv__queue_done, which the kernel single-steps (about +20 us per job): %s",
+			 p->cpu_work_why);
+}
+
 /* The attach line on stderr (when stdout is not JSON), then every output's beginning. */
 static void begin(struct session *s, uint64_t attach_ns)
 {
@@ -543,6 +567,7 @@ static void begin(struct session *s, uint64_t attach_ns)
 		.mode = report.mode,
 		.epoll_hooks = report.epoll_hooks,
 		.stacks = report.stacks[0] ? report.stacks : NULL,
+		.pool = report.pool_on ? &report.pool : NULL,
 		.collector = s->collector->ops->name,
 		.missing = missing,
 		.nmissing = report.nmissing,
@@ -561,6 +586,8 @@ static void begin(struct session *s, uint64_t attach_ns)
 		uvs_debug("epoll waits caught by %s", report.epoll_hooks);
 		if (report.stacks[0])
 			uvs_info("stacks: %s", report.stacks);
+		if (report.pool_on)
+			say_pool(&report.pool);
 		if (s->cli->command == UVS_CMD_TRACE)
 			say_trace_phases(s, &report);
 		for (i = 0; i < report.nmissing; i++)

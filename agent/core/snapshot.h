@@ -229,6 +229,8 @@ struct uvs_agent_snapshot {
 	uint64_t drops;                /* loop events the ring buffer had no room for */
 	uint64_t insert_failures;      /* loop threads not followed: the map was full */
 	uint64_t pool_jobs_lost;       /* pool jobs not followed: the map of jobs was full */
+	/* uv_queue_work jobs of a caller loaded after attach, whose service no probe sees */
+	uint64_t pool_jobs_unfollowed;
 	uint64_t pool_records_dropped; /* --pool-jobs records the ring buffer had no room for */
 	uint64_t slow_syscalls_dropped; /* slow-syscall events the ring buffer had no room for */
 	uint64_t syscall_pairs_unfit;  /* (thread, syscall) statistics the agent had no slot for */

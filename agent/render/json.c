@@ -440,11 +440,12 @@ static void json_agent(FILE *out, const struct uvs_agent_snapshot *a)
 	fprintf(out,
 		",\"agent\":{\"events\":%" PRIu64 ",\"drops\":%" PRIu64
 		",\"insert_failures\":%" PRIu64 ",\"pool_jobs_lost\":%" PRIu64
-		",\"pool_records_dropped\":%" PRIu64 ",\"slow_syscalls_dropped\":%" PRIu64
+		",\"pool_jobs_unfollowed\":%" PRIu64 ",\"pool_records_dropped\":%" PRIu64 ",\"slow_syscalls_dropped\":%" PRIu64
 		",\"syscall_pairs_unfit\":%" PRIu64 ",\"sockets_lost\":%" PRIu64
 		",\"stack_samples\":%" PRIu64 ",\"stack_samples_lost\":%" PRIu64
 		",\"gc_threads_lost\":%" PRIu64 ",\"gc_records_dropped\":%" PRIu64 "}",
-		a->events, a->drops, a->insert_failures, a->pool_jobs_lost, a->pool_records_dropped,
+		a->events, a->drops, a->insert_failures, a->pool_jobs_lost, a->pool_jobs_unfollowed,
+		a->pool_records_dropped,
 		a->slow_syscalls_dropped, a->syscall_pairs_unfit, a->sockets_lost, a->stack_samples,
 		a->stack_samples_lost, a->gc_threads_lost, a->gc_records_dropped);
 }
@@ -558,6 +559,30 @@ int uvs_json_alert(FILE *out, const struct uvs_alert *a)
 	return json_end(out);
 }
 
+/* "pool": how the thread pool is followed, or null. */
+static void json_pool_hooks(FILE *out, const struct uvs_pool_hooks *p)
+{
+	size_t i;
+
+	if (!p) {
+		fputs(",\"pool\":null", out);
+		return;
+	}
+	fprintf(out, ",\"pool\":{\"sites\":%zu,\"cpu_work\":", p->sites);
+	json_str(out, p->cpu_work);
+	if (p->cpu_work_why) {
+		fputs(",\"cpu_work_why\":", out);
+		json_str(out, p->cpu_work_why);
+	}
+	fputs(",\"single_stepped\":[", out);
+	for (i = 0; i < p->nstepped && i < UVS_POOL_HOOKS_MAX; i++) {
+		if (i)
+			fputc(',', out);
+		json_str(out, p->stepped[i]);
+	}
+	fputs("]}", out);
+}
+
 int uvs_json_hello(FILE *out, const struct uvs_attach_info *t)
 {
 	size_t i;
@@ -580,6 +605,7 @@ int uvs_json_hello(FILE *out, const struct uvs_attach_info *t)
 		json_str(out, t->stacks);
 	else
 		fputs("null", out);
+	json_pool_hooks(out, t->pool);
 	fputs(",\"collector\":", out);
 	json_str(out, t->collector);
 	fprintf(out, ",\"block_threshold_ns\":%" PRIu64 ",\"interval_ns\":%" PRIu64,

@@ -429,6 +429,27 @@ int uvs_elf_foreach_function(struct uvs_elf *elf,
 	return readable ? 0 : -EINVAL;
 }
 
+int uvs_elf_imports(struct uvs_elf *elf, const char *name)
+{
+	const Elf64_Sym *syms = NULL;
+	size_t i, n;
+
+	if (!elf || !name || !*name)
+		return -EINVAL;
+	if (get_syms(&elf->dynsym, &syms, &n))
+		return -EINVAL;
+	for (i = 1; i < n; i++) {
+		const char *s;
+
+		if (syms[i].st_shndx != SHN_UNDEF || !syms[i].st_name)
+			continue;
+		s = elf_strptr(elf->elf, elf->dynsym.strndx, syms[i].st_name);
+		if (s && strcmp(s, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 int uvs_elf_symbol_at(struct uvs_elf *elf, uint64_t addr, char *name, size_t cap, uint64_t *start)
 {
 	const struct uvs_elf_symtab *tables[2];

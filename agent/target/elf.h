@@ -73,6 +73,12 @@ int uvs_elf_foreach_function(struct uvs_elf *elf,
 			     void *ctx);
 
 /*
+ * 1 when the object imports name: .dynsym has it undefined (the dynamic linker binds it to
+ * another object's definition), else 0; -EINVAL when .dynsym cannot be read.
+ */
+int uvs_elf_imports(struct uvs_elf *elf, const char *name);
+
+/*
  * Names the function whose [st_value, st_value + st_size) contains addr into name (truncated
  * to cap, NUL-terminated when cap > 0) and its start into *start (either may be NULL);
  * -ENOENT if none.

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "target/epoll_sites.h"
+#include "target/x86_insn.h"
 #include "unwind/call_insns.h"
 
 /* uv__io_poll is about 2-4 KiB in official builds; anything far larger is not what we think. */
@@ -121,29 +122,6 @@ static uint64_t plt_stub_got(csh h, cs_insn *insn, struct uvs_elf *elf, uint64_t
 	return 0;
 }
 
-/* The 64-bit register a (sub)register belongs to, for the registers that matter here. */
-static int reg_family(unsigned int r)
-{
-	switch (r) {
-	case X86_REG_RAX: case X86_REG_EAX: case X86_REG_AX: case X86_REG_AL: case X86_REG_AH:
-		return X86_REG_RAX;
-	case X86_REG_RBX: case X86_REG_EBX: case X86_REG_BX: case X86_REG_BL: case X86_REG_BH:
-		return X86_REG_RBX;
-	case X86_REG_RBP: case X86_REG_EBP: case X86_REG_BP: case X86_REG_BPL:
-		return X86_REG_RBP;
-	case X86_REG_R12: case X86_REG_R12D: case X86_REG_R12W: case X86_REG_R12B:
-		return X86_REG_R12;
-	case X86_REG_R13: case X86_REG_R13D: case X86_REG_R13W: case X86_REG_R13B:
-		return X86_REG_R13;
-	case X86_REG_R14: case X86_REG_R14D: case X86_REG_R14W: case X86_REG_R14B:
-		return X86_REG_R14;
-	case X86_REG_R15: case X86_REG_R15D: case X86_REG_R15W: case X86_REG_R15B:
-		return X86_REG_R15;
-	default:
-		return -1;
-	}
-}
-
 /* The cookie's register id of a 32-bit copy destination, or -1 when we do not read it. */
 static int cookie_reg(unsigned int r)
 {
@@ -155,37 +133,6 @@ static int cookie_reg(unsigned int r)
 	case X86_REG_R15D: return UVS_EPOLL_REG_R15;
 	default: return -1;
 	}
-}
-
-/*
- * Instructions the kernel emulates instead of single-stepping (arch/x86/kernel/uprobes.c:
- * branch_setup_xol_ops, push_setup_xol_ops): direct call, direct jmp, jcc, push of a
- * register, nop. A direct branch's only operand is an immediate.
- */
-static bool emulated(const cs_insn *insn)
-{
-	const cs_x86 *x = &insn->detail->x86;
-	bool imm = x->op_count == 1 && x->operands[0].type == X86_OP_IMM;
-
-	if (x->prefix[0] || x->prefix[1] || x->prefix[2] || x->prefix[3])
-		return false; /* the kernel refuses prefixed branches (bnd, rep) */
-	switch (insn->id) {
-	case X86_INS_CALL:
-	case X86_INS_JMP:
-		return imm;
-	case X86_INS_PUSH:
-		return x->op_count == 1 && x->operands[0].type == X86_OP_REG;
-	case X86_INS_NOP:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static bool is_jcc(const cs_insn *insn)
-{
-	return insn->id >= X86_INS_JAE && insn->id <= X86_INS_JS && insn->id != X86_INS_JMP &&
-	       insn->id != X86_INS_JCXZ && insn->id != X86_INS_JECXZ && insn->id != X86_INS_JRCXZ;
 }
 
 /* Where the wait's return value is, as the run after the call copies and clobbers it. */
@@ -210,7 +157,7 @@ static void track(csh h, const cs_insn *insn, struct ret_tracker *t)
 		const cs_x86_op *dst = &x->operands[0];
 
 		if (dst->type == X86_OP_REG && cookie_reg(dst->reg) >= 0) {
-			t->copy_reg = reg_family(dst->reg);
+			t->copy_reg = uvs_x86_reg64(dst->reg);
 			t->copy_cookie_reg = cookie_reg(dst->reg);
 			return;
 		}
@@ -226,7 +173,7 @@ static void track(csh h, const cs_insn *insn, struct ret_tracker *t)
 		return;
 	}
 	for (i = 0; i < nwr; i++) {
-		int f = reg_family(wr[i]);
+		int f = uvs_x86_reg64(wr[i]);
 
 		if (f == X86_REG_RAX)
 			t->in_eax = false;
@@ -272,7 +219,7 @@ static int find_return_hook(csh h, cs_insn *insn, const uint8_t *func, uint64_t 
 	for (i = 0; i < MAX_RUN_INSNS && len > 0; i++) {
 		if (!cs_disasm_iter(h, &code, &len, &addr, insn))
 			return -ENOTSUP;
-		if (emulated(insn) || is_jcc(insn)) {
+		if (uvs_x86_emulated(insn)) {
 			if (!tracker_cookie(&t, &site->ret_cookie))
 				return -ENOTSUP;
 			site->hook_addr = insn->address;

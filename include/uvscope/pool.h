@@ -18,7 +18,11 @@ enum uvs_pool_kind {
 	UVS_POOL_KINDS,
 };
 
-/* Work functions whose entry and return mark a job's service (the uprobe cookie). */
+/*
+ * Work functions whose entry and return mark a job's service (the uprobe cookie). The first
+ * UVS_POOL_FNS are libuv's, whose argument is the struct uv__work; node's work callback takes
+ * the uv_work_t the uv__work is part of.
+ */
 enum uvs_pool_fn {
 	UVS_POOL_FN_FS = 0,    /* uv__fs_work */
 	UVS_POOL_FN_GETADDRINFO, /* uv__getaddrinfo_work */
@@ -26,11 +30,18 @@ enum uvs_pool_fn {
 	UVS_POOL_FN_QUEUE,     /* uv__queue_work (uv_queue_work's wrapper) */
 	UVS_POOL_FN_RANDOM,    /* uv__random_work */
 	UVS_POOL_FNS,
+	UVS_POOL_FN_NODE_WORK = UVS_POOL_FNS, /* node::ThreadPoolWork's work callback */
 };
 
-/* uv_fs_type values are small; the last slot counts anything larger. */
 /* The done callbacks libuv calls on the loop thread (uv__work_done): the completion. */
 #define UVS_POOL_DONE_FNS 5
+
+/*
+ * The cookie of a done-callback probe: where the uv__work is, in bytes from the callback's
+ * first argument (libuv's done callbacks take it; node's after-work callback takes the
+ * uv_work_t, UVS_UV_WORK_T_WORK_REQ bytes before it).
+ */
+#define UVS_UV_WORK_T_WORK_REQ 88 /* uv_work_t.work_req (uv.h of libuv 1.x, x86-64) */
 
 #define UVS_FS_OPS 64 /* a power of two: the BPF side masks the index */
 
@@ -68,6 +79,12 @@ struct uvs_pool_stats {
 	__u64 sync_fs_loop;
 	__u64 sync_fs_loop_ns;
 	__u64 lost;            /* jobs we could not track (map full) */
+	/*
+	 * uv_queue_work jobs with a work callback that is not node's while CPU work is followed
+	 * at node's callbacks: from an addon loaded after attach. Not followed (no probe sees
+	 * their service), so not counted as submitted either.
+	 */
+	__u64 unfollowed;
 	__u64 job_event_drops; /* per-job records the ring buffer had no room for */
 	__u64 fs_ops[UVS_FS_OPS];
 	struct uvs_pool_kind_stats kind[UVS_POOL_KINDS];

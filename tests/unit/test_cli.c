@@ -46,6 +46,8 @@ Test(cli, defaults)
 	cr_assert(!p.cli.json);
 	cr_assert(!p.cli.phases);
 	cr_assert(!p.cli.syscalls);
+	cr_assert(p.cli.pool, "the thread pool is watched by default");
+	cr_assert(!p.cli.pool_jobs);
 	cr_assert_eq(p.cli.slow_syscall_ns, 10000000ULL);
 	cr_assert_eq(p.cli.fd_rescan_ns, 10000000000ULL);
 }
@@ -76,6 +78,27 @@ struct bad_case {
 	const char *argv[8];
 	const char *message;
 };
+
+Test(cli, no_pool_leaves_the_pool_out_and_pool_is_kept_as_a_no_op)
+{
+	struct parsed p = PARSE("watch", "-p", "42", "--no-pool");
+
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_assert(!p.cli.pool);
+	p = PARSE("watch", "-p", "42", "--pool");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_assert(p.cli.pool);
+	p = PARSE("watch", "-p", "42", "--pool-jobs");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_assert(p.cli.pool && p.cli.pool_jobs);
+	p = PARSE("top", "-p", "42", "--no-pool", "--phases");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_assert(!p.cli.pool && p.cli.phases);
+	p = PARSE("--help");
+	cr_assert_eq(p.ret, UVS_CLI_EXIT);
+	cr_assert(strstr(p.out, "--no-pool"), "the help names --no-pool");
+	cr_assert(strstr(p.out, "--pool           no effect, kept for compatibility"));
+}
 
 Test(cli, sockets_command)
 {
@@ -119,6 +142,10 @@ Test(cli, errors_name_the_option)
 		{ { "watch", "-p", "1", "--fd-rescan", "1ms" }, "invalid value for --fd-rescan: '1ms'" },
 		{ { "watch", "-p" }, "option '-p' needs a value" },
 		{ { "sockets", "-p", "1", "--pool" }, "sockets takes only -p, --json and -v" },
+		{ { "sockets", "-p", "1", "--no-pool" }, "sockets takes only -p, --json and -v" },
+		{ { "watch", "-p", "1", "--no-pool", "--pool" }, "--no-pool contradicts --pool" },
+		{ { "watch", "-p", "1", "--pool-jobs", "--no-pool" },
+		  "--no-pool contradicts --pool-jobs" },
 		{ { "sockets", "-p", "1", "-d", "5s" }, "sockets takes only -p, --json and -v" },
 		{ { "watch", "-p", "1", "--nope" }, "unknown option '--nope'" },
 		{ { "watch", "-p", "1", "extra" }, "unexpected argument 'extra'" },

@@ -246,6 +246,35 @@ Test(elf, shared_library_matches_what_the_loader_maps)
 	uvs_elf_close(e);
 }
 
+/* What the program imports, against binutils: `nm -D --undefined-only` lists exactly those. */
+Test(elf, imports_are_what_nm_lists_undefined)
+{
+	struct uvs_elf *e = open_ok(fx("pie"));
+	char cmd[4200], line[512];
+	size_t n = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "nm -D --undefined-only %s", fx("pie"));
+	p = popen(cmd, "r");
+	cr_assert(p);
+	while (fgets(line, sizeof(line), p)) {
+		char *name = strrchr(line, ' ');
+
+		cr_assert(name, "odd nm line: %s", line);
+		/* "__libc_start_main@GLIBC_2.34": the name is what comes before the version. */
+		name[strcspn(name, "\n@")] = '\0';
+		cr_expect_eq(uvs_elf_imports(e, name + 1), 1, "nm says %s is undefined", name + 1);
+		n++;
+	}
+	pclose(p);
+	cr_expect_gt(n, 0, "every program imports __libc_start_main");
+	cr_expect_eq(uvs_elf_imports(e, "__libc_start_main"), 1);
+	cr_expect_eq(uvs_elf_imports(e, "fixture_global_fn"), 0, "defined here, not imported");
+	cr_expect_eq(uvs_elf_imports(e, "uv_queue_work"), 0);
+	cr_expect_eq(uvs_elf_imports(e, ""), -EINVAL);
+	uvs_elf_close(e);
+}
+
 Test(elf, prefix_prefers_the_function_to_its_gcc_pieces)
 {
 	struct uvs_elf *e = open_ok(fx("pie"));

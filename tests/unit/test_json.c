@@ -108,7 +108,7 @@ static void build_snapshot(void)
 	"\"gc\":null}"
 
 #define AGENT "\"threadpool\":null,\"syscalls\":null,\"fds\":null,\"sockets\":null,\"agent\":{\"events\":98765,\"drops\":2,\"insert_failures\":0" \
-	",\"pool_jobs_lost\":0,\"pool_records_dropped\":0,\"slow_syscalls_dropped\":0," \
+	",\"pool_jobs_lost\":0,\"pool_jobs_unfollowed\":0,\"pool_records_dropped\":0,\"slow_syscalls_dropped\":0," \
 	"\"syscall_pairs_unfit\":0,\"sockets_lost\":0,\"stack_samples\":0,\"stack_samples_lost\":0," \
 	"\"gc_threads_lost\":0,\"gc_records_dropped\":0}"
 
@@ -281,7 +281,7 @@ Test(json, hello_golden)
 			      "\"exe\":\"/usr/bin/node\","
 			      "\"build_id\":\"0123456789abcdef0123456789abcdef01234567\","
 			      "\"libuv_version\":\"1.48.0\",\"node_version\":\"v22.11.0\","
-			      "\"mode\":\"epoll\",\"epoll_hooks\":\"tracepoints\",\"stacks\":null,\"collector\":\"bpf\","
+			      "\"mode\":\"epoll\",\"epoll_hooks\":\"tracepoints\",\"stacks\":null,\"pool\":null,\"collector\":\"bpf\","
 			      "\"block_threshold_ns\":100000000,"
 			      "\"interval_ns\":1000000000,\"unavailable\":["
 			      "\"exact phases: uv__run_check not found (stripped \\\"node\\\" binary)\","
@@ -306,9 +306,29 @@ Test(json, hello_unknowns_are_null)
 	cr_expect_str_eq(got, "{\"type\":\"attach\",\"schema\":1,\"pid\":7,"
 			      "\"exe\":\"/opt/app/bin/my app\",\"build_id\":null,"
 			      "\"libuv_version\":null,\"node_version\":null,"
-			      "\"mode\":\"exact-phases\",\"epoll_hooks\":null,\"stacks\":null,\"collector\":null,"
+			      "\"mode\":\"exact-phases\",\"epoll_hooks\":null,\"stacks\":null,\"pool\":null,\"collector\":null,"
 			      "\"block_threshold_ns\":0,"
 			      "\"interval_ns\":0,\"unavailable\":[],\"threads\":[]}\n");
+	free(got);
+}
+
+Test(json, hello_says_how_the_pool_is_followed)
+{
+	static const struct uvs_pool_hooks pool = {
+		.sites = 14,
+		.cpu_work = "uv__queue_work",
+		.cpu_work_why = "/app/addon.node calls uv_queue_work itself",
+		.nstepped = 2,
+		.stepped = { "uv__queue_work", "uv__queue_done" },
+	};
+	struct uvs_attach_info t = { .pid = 7, .exe = "/usr/bin/node", .mode = "epoll",
+				     .pool = &pool };
+	char *got = RENDER(uvs_json_hello, &t);
+
+	cr_expect(strstr(got, ",\"stacks\":null,\"pool\":{\"sites\":14,\"cpu_work\":"
+			      "\"uv__queue_work\",\"cpu_work_why\":\"/app/addon.node calls "
+			      "uv_queue_work itself\",\"single_stepped\":[\"uv__queue_work\","
+			      "\"uv__queue_done\"]},\"collector\":null,"), "%s", got);
 	free(got);
 }
 

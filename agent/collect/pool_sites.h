@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Where the thread pool's uprobes go (bpf/pool.bpf.c), chosen so that each job costs the
+ * target as few single-stepped hits as possible.
+ *
+ * A job passes four probes: its submission (uv__work_submit for fs, dns and random work;
+ * uv_queue_work for CPU work), the entry and return of its work function on a pool thread (the
+ * service), and the entry of its done callback on the loop (the completion). Each function is
+ * probed at its cheapest proven entry site (target/entry_site.h): its start when that is
+ * `push %rbp`, or a few instructions in (uv_queue_work at its `je` on Node 18, 24 and 26).
+ *
+ * CPU work (crypto, zlib, N-API) runs through uv__queue_work and uv__queue_done, which have no
+ * instruction the kernel emulates before they jump on to the job's own callbacks: a uprobe
+ * there is single-stepped, ~20 us per job for the pair. So CPU work is followed at node's own
+ * callbacks instead, the lambdas node::ThreadPoolWork::ScheduleWork gives uv_queue_work
+ * (`push %rbp` on every version), which every job of node's passes. A job of another caller
+ * (an addon calling uv_queue_work itself) would pass neither: when an object mapped in the
+ * target imports uv_queue_work, or node's callbacks cannot be found in the libuv object, the
+ * plan falls back to uv__queue_work and uv__queue_done and says what that costs.
+ */
+#ifndef UVSCOPE_POOL_SITES_H
+#define UVSCOPE_POOL_SITES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "target/entry_site.h"
+#include "target/process.h"
+#include "uvscope/pool.h"
+
+/* Which program of bpf/pool.bpf.c a site runs. */
+enum uvs_pool_prog {
+	UVS_POOL_PROG_SUBMIT,     /* uv__work_submit(loop, w, kind, work, done) */
+	UVS_POOL_PROG_QUEUE_WORK, /* uv_queue_work(loop, req, work_cb, after_work_cb) */
+	UVS_POOL_PROG_WORK,       /* entry and return of a work function */
+	UVS_POOL_PROG_DONE,       /* entry of a done callback */
+};
+
+struct uvs_pool_site {
+	char name[48];            /* the function ("uv__fs_work", "node's work callback") */
+	enum uvs_pool_prog prog;
+	uint64_t cookie;          /* the program's attach cookie */
+	uint64_t file_offset;     /* in the libuv object */
+	uint64_t offset;          /* bytes from the function's start */
+	struct uvs_entry_site at; /* the site and whether the kernel emulates it */
+	char why[200];            /* why the start was kept when a later site was refused */
+};
+
+#define UVS_POOL_SITES_MAX 16
+
+struct uvs_pool_plan {
+	struct uvs_pool_site sites[UVS_POOL_SITES_MAX];
+	size_t nsites;
+	bool cpu_at_node_cb;               /* CPU work at node's callbacks (else uv__queue_*) */
+	bool track_done;                   /* the done callbacks are probed (completion delay) */
+	uint64_t fn_addr[UVS_POOL_FNS];    /* runtime addresses of libuv's work functions */
+	uint64_t node_work_cb;             /* runtime address of node's work callback, or 0 */
+	char cpu_why[320];                 /* why CPU work is at uv__queue_work, when it is */
+};
+
+/*
+ * Resolves every site in t's libuv object and proves where each goes. Returns 0, or -errno
+ * with one sentence in why when the pool cannot be followed at all (a stripped build, a
+ * function missing, code not running from the file).
+ */
+int uvs_pool_plan_make(struct uvs_pool_plan *plan, const struct uvs_target *t, char *why,
+		       size_t cap);
+
+/* The sites the kernel single-steps, "a, b" (at most cap bytes); returns how many there are. */
+size_t uvs_pool_plan_stepped(const struct uvs_pool_plan *plan, char *out, size_t cap);
+
+#endif
