@@ -1,7 +1,7 @@
 // Helpers for the integration tests: start real node fixtures and the real agent, read their
 // output line by line, and wait for conditions (never for fixed times).
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -182,6 +182,24 @@ export function runUvscope(args, opts = {}) {
 		c.exitPromise.then(({ code }) =>
 			resolve({ code, stdout: c.lines.join('\n'), stderr: c.errLines.join('\n') }));
 	});
+}
+
+// The names of the BPF programs process pid holds (its fds of programs and links, as
+// /proc/PID/fdinfo gives their prog_id), as bpftool names them.
+export function programsHeldBy(pid) {
+	const ids = new Set();
+	for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+		let info;
+		try {
+			info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+		} catch {
+			continue; /* closed meanwhile */
+		}
+		const m = info.match(/^prog_id:\s+(\d+)$/m);
+		if (m) ids.add(Number(m[1]));
+	}
+	const all = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show']).toString());
+	return all.filter((p) => ids.has(p.id)).map((p) => p.name);
 }
 
 export function ourBpfPrograms() {

@@ -1,8 +1,13 @@
 // The libuv thread pool against ground truth: a fixture makes an exact number of calls of
-// each kind, one after another.
+// each kind, one after another. The pool is watched by default: no flag asks for it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { intervalsAfter, skipWithoutBpf, startFixture, startAgent } from './lib.mjs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { intervalsAfter, nodeBin, programsHeldBy, root, skipWithoutBpf, startFixture,
+	startAgent } from './lib.mjs';
 
 function sum(intervals, pick) {
 	return intervals.reduce((acc, iv) => acc + (iv.threadpool ? pick(iv.threadpool) : 0), 0);
@@ -11,12 +16,12 @@ function sum(intervals, pick) {
 const NOTHING = { STAT: '0', READ: '0', DNS: '0', PBKDF2: '0', GZIP: '0' };
 
 /*
- * Runs pool.js with env under `uvscope watch --pool`, tells it to go, waits until it is done
- * and two more intervals have passed, then calls check({ agent, hello, intervals, done }),
- * done being the fixture's last line.
+ * Runs the fixture (pool.js) with env under `uvscope watch` with flags, tells it to go, waits
+ * until it is done and two more intervals have passed, then calls
+ * check({ agent, hello, intervals, done }), done being the fixture's last line.
  */
-async function poolRun(env, check, flags = ['--pool'], agentEnv = {}) {
-	const { child } = await startFixture('pool.js', [], { ...NOTHING, ...env });
+async function poolRun(env, check, flags = [], agentEnv = {}, fixture = 'pool.js') {
+	const { child } = await startFixture(fixture, [], { ...NOTHING, ...env });
 	const { agent, hello } = await startAgent(child.pid, [...flags, '--interval', '200ms'],
 		agentEnv);
 	try {
@@ -65,8 +70,42 @@ for (const [links, agentEnv] of [
 		for (const k of ['fs', 'dns', 'crypto', 'zlib'])
 			assert.equal(kind(k, 'completed'), kind(k, 'submitted'), `${k} all completed`);
 		assert.equal(intervals.at(-1).threadpool.size, 4, 'the default pool size');
-	}, ['--pool'], agentEnv);
+		// Every probe of a job is one the kernel emulates (only uv_random's done callback,
+		// which node never uses, is single-stepped), and CPU work is followed at node's
+		// ThreadPoolWork callbacks.
+		assert.equal(hello.pool.cpu_work, 'node_callbacks');
+		assert.ok(hello.pool.single_stepped.every((f) => f.startsWith('uv__random')),
+			JSON.stringify(hello.pool));
+	}, [], agentEnv);
 });
+
+const kindSum = (intervals, kind, f) => sum(intervals, (p) => p.kinds[kind][f]);
+
+test('the default mode watches the pool; --pool changes nothing; --no-pool attaches no pool probe',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const env = { STAT: '3', PBKDF2: '2' };
+		for (const flags of [[], ['--pool']]) {
+			await poolRun(env, ({ agent, hello, intervals }) => {
+				const held = programsHeldBy(agent.pid);
+				t.diagnostic(`${flags.join(' ') || 'default'}: ${JSON.stringify(hello.pool)}; ` +
+					`programs ${held.filter((n) => n.startsWith('uvs_pool_')).join(' ')}`);
+				assert.ok(hello.pool && hello.pool.sites > 0);
+				assert.ok(held.includes('uvs_pool_submit') && held.includes('uvs_pool_done'));
+				assert.equal(kindSum(intervals, 'fs', 'submitted'), 3);
+				assert.equal(kindSum(intervals, 'crypto', 'completed'), 2);
+			}, flags);
+		}
+		await poolRun(env, ({ agent, hello, intervals }) => {
+			const held = programsHeldBy(agent.pid);
+			t.diagnostic(`--no-pool: programs ${held.join(' ')}`);
+			assert.equal(hello.pool, null);
+			assert.deepEqual(hello.unavailable, []);
+			assert.ok(held.some((n) => n.startsWith('uvs_')), 'the agent holds its other programs');
+			assert.deepEqual(held.filter((n) => n.startsWith('uvs_pool_')), [], 'no pool program');
+			assert.ok(intervals.length > 0 && intervals.every((iv) => iv.threadpool === null));
+		}, ['--no-pool']);
+	});
 
 test('readFileSync on the main thread is sync fs on the loop, not pool work', async (t) => {
 	if (skipWithoutBpf(t)) return;
@@ -146,14 +185,15 @@ test('UV_USE_IO_URING=1 on Node 20: fs bypasses the pool, and uvscope says so', 
 	}
 });
 
-test('completion delay: a result the blocked loop picks up 200 ms late', async (t) => {
+for (const kind of ['fs', 'crypto']) test(`completion delay: a ${kind} result the blocked loop ` +
+	'picks up 200 ms late', async (t) => {
 	if (skipWithoutBpf(t)) return;
-	await poolRun({ LATE_MS: '200' }, ({ intervals, done: { late_ns: late } }) => {
-		const fs = intervals.map((iv) => iv.threadpool.kinds.fs).filter((k) => k.completed);
-		t.diagnostic(JSON.stringify(fs));
-		assert.equal(fs.reduce((a, k) => a + k.submitted, 0), 1);
+	await poolRun({ LATE_MS: '200', LATE_KIND: kind }, ({ intervals, done: { late_ns: late } }) => {
+		const k = intervals.map((iv) => iv.threadpool.kinds[kind]).filter((x) => x.completed);
+		t.diagnostic(JSON.stringify(k));
+		assert.equal(k.reduce((a, x) => a + x.submitted, 0), 1);
 		const delay = Math.max(...intervals.map((iv) =>
-			iv.threadpool.kinds.fs.completion_p99_ns));
+			iv.threadpool.kinds[kind].completion_p99_ns));
 		// The job takes microseconds, so nearly all of what the callback waited (as the
 		// fixture measured it) is completion delay.
 		assert.ok(Math.abs(delay - late) <= 0.1 * late,
@@ -166,7 +206,7 @@ test('a Worker that makes sync fs calls and exits within one window: on a loop, 
 		if (skipWithoutBpf(t)) return;
 		const { child } = await startFixture('worker_sync.js');
 		// A 1 s window: the Worker is born, reads and is gone between two of them.
-		const { agent } = await startAgent(child.pid, ['--pool', '--interval', '1s']);
+		const { agent } = await startAgent(child.pid, ['--interval', '1s']);
 		try {
 			const intervals = () => agent.json().filter((v) => v.type === 'interval');
 			const since = (n, f) => intervals().slice(n).reduce((a, iv) => a + f(iv.threadpool), 0);
@@ -199,3 +239,80 @@ test('a Worker that makes sync fs calls and exits within one window: on a loop, 
 			await child.stop();
 		}
 	});
+
+// An addon that calls uv_queue_work itself (tests/fixtures/native/queue_addon.c), built here
+// against the headers of the node under test; null (and t skipped) when they are not there.
+function buildAddon(t, dir) {
+	const include = [path.resolve(path.dirname(nodeBin), '..', 'include', 'node'),
+		'/usr/include/node'].find((d) => existsSync(path.join(d, 'node_api.h')));
+	if (!include) {
+		t.skip(`no node_api.h next to ${nodeBin} or in /usr/include/node`);
+		return null;
+	}
+	const out = path.join(dir, 'queue_addon.node');
+	execFileSync('cc', ['-O1', '-shared', '-fPIC', '-I', include, '-o', out,
+		path.join(root, 'tests', 'fixtures', 'native', 'queue_addon.c')]);
+	return out;
+}
+
+test('an addon that calls uv_queue_work itself: CPU work at uv__queue_work, every job counted',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-addon-'));
+		try {
+			const addon = buildAddon(t, dir);
+			if (!addon) return;
+			await poolRun({ ADDON: addon, LOAD: 'early', JOBS: '5', PBKDF2: '4' },
+				({ agent, hello, intervals }) => {
+					t.diagnostic(JSON.stringify(hello.pool));
+					assert.equal(hello.pool.cpu_work, 'uv__queue_work');
+					assert.match(hello.pool.cpu_work_why,
+						/queue_addon\.node calls uv_queue_work itself/);
+					assert.ok(hello.pool.single_stepped.includes('uv__queue_work'));
+					assert.equal(kindSum(intervals, 'other', 'submitted'), 5, 'the addon\'s jobs');
+					assert.equal(kindSum(intervals, 'other', 'completed'), 5);
+					assert.equal(kindSum(intervals, 'crypto', 'submitted'), 4);
+					assert.equal(kindSum(intervals, 'crypto', 'completed'), 4);
+					const unfollowed = agent.json().filter((v) => v.type === 'interval')
+						.reduce((a, iv) => a + iv.agent.pool_jobs_unfollowed, 0);
+					assert.equal(unfollowed, 0);
+				}, [], {}, 'pool_addon.js');
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	});
+
+test('an addon loaded after attach: its uv_queue_work jobs are counted as unfollowed, ' +
+	'node\'s CPU work stays exact', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-addon-'));
+	try {
+		const addon = buildAddon(t, dir);
+		if (!addon) return;
+		const { child } = await startFixture('pool_addon.js', [],
+			{ ADDON: addon, JOBS: '5', PBKDF2: '4' });
+		const { agent, hello } = await startAgent(child.pid, ['--interval', '200ms']);
+		try {
+			assert.equal(hello.pool.cpu_work, 'node_callbacks');
+			child.send('load');
+			await child.waitFor((v) => v && v.loaded, 'addon loaded');
+			child.send('go');
+			await child.waitFor((v) => v && v.done, 'fixture done');
+			await intervalsAfter(agent);
+			const intervals = agent.json().filter((v) => v.type === 'interval');
+			const unfollowed = intervals.reduce((a, iv) => a + iv.agent.pool_jobs_unfollowed, 0);
+			t.diagnostic(`unfollowed ${unfollowed}, other ${kindSum(intervals, 'other', 'submitted')}`);
+			assert.equal(unfollowed, 5, 'each of the addon\'s jobs');
+			assert.equal(kindSum(intervals, 'other', 'submitted'), 0);
+			assert.equal(kindSum(intervals, 'crypto', 'submitted'), 4);
+			assert.equal(kindSum(intervals, 'crypto', 'completed'), 4);
+			assert.equal(intervals.at(-1).threadpool.queued, 0, 'nothing left queued');
+			assert.equal(intervals.at(-1).threadpool.running, 0);
+		} finally {
+			await agent.stop();
+			await child.stop();
+		}
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
+});

@@ -128,13 +128,13 @@ async function ticksTest(t, bin) {
 		assert.ok(phases[i].start >= phases[i - 1].end, `phase ${i} overlaps the one before`);
 }
 
-test('trace --pool: exactly one slice per fs.stat, on pool threads', async (t) => {
+test('trace: exactly one slice per fs.stat, on pool threads (the pool is watched by default)', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const files = tempFiles(t);
 	const { child } = await startFixture('trace.js', [], { MODE: 'pool', STATS: String(STATS) });
 	let agent;
 	try {
-		agent = await startTrace(child.pid, ['-o', files.trace, '--pool', '--no-phases']);
+		agent = await startTrace(child.pid, ['-o', files.trace, '--no-phases']);
 		assert.ok(!agent.errLines.some((l) => /exact phases are on/.test(l)), '--no-phases is heard');
 		child.send('go');
 		await child.waitFor((v) => v && v.done, 'the fixture\'s fs.stat calls');

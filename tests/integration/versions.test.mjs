@@ -48,13 +48,19 @@ function expectMeasured(child, ended) {
 	}
 }
 
-// The thread pool on this build: exact job counts per kind for a fixture's exact calls.
+// The thread pool on this build (watched by default): exact job counts per kind for a
+// fixture's exact calls, each job served and completed, from probes the kernel emulates (CPU
+// work at node's ThreadPoolWork callbacks; uv_queue_work at its `je` where it starts with
+// `test`).
 async function checkPool(t, nodeBin) {
 	const { child } = await start(nodeBin, 'pool.js', [],
 		{ STAT: '7', READ: '0', DNS: '3', PBKDF2: '4', GZIP: '6' });
-	const { agent, hello } = await startAgent(child.pid, ['--pool', '--interval', '200ms']);
+	const { agent, hello } = await startAgent(child.pid, ['--interval', '200ms']);
 	try {
 		assert.deepEqual(hello.unavailable, []);
+		t.diagnostic(`pool hooks: ${JSON.stringify(hello.pool)}`);
+		assert.equal(hello.pool.cpu_work, 'node_callbacks');
+		assert.ok(hello.pool.single_stepped.every((f) => f.startsWith('uv__random')));
 		child.send('go');
 		await child.waitFor((v) => v && v.done, 'pool fixture done');
 		const intervals = () => agent.json().filter((v) => v.type === 'interval');
@@ -68,6 +74,9 @@ async function checkPool(t, nodeBin) {
 		};
 		t.diagnostic(`pool: ${JSON.stringify(got)}`);
 		assert.deepEqual(got, { stat: 7, dns: 3, crypto: 4, zlib: 12 });
+		const kinds = ['fs', 'dns', 'crypto', 'zlib'];
+		const served = (f) => kinds.map((k) => total((p) => p.kinds[k][f]));
+		assert.deepEqual(served('completed'), served('submitted'), 'every job served');
 	} finally {
 		await agent.stop();
 		await child.stop();
