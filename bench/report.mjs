@@ -159,14 +159,16 @@ const MODE_TITLES = {
 	blockedhz: 'sampling at the blocked rate<br>`watch -p PID --json --sample-hz 997`',
 	phases: 'exact phases<br>`watch -p PID --json --phases`',
 	pool: 'thread pool<br>`watch -p PID --json --pool`',
+	nopool: 'no thread pool<br>`watch -p PID --json --no-pool`',
 	syscalls: 'syscalls<br>`watch -p PID --json --syscalls`',
 };
-const modeOrder = ['control', 'default', 'nostacks', 'blockedhz', 'phases', 'pool', 'syscalls'];
+const modeOrder = ['control', 'default', 'nostacks', 'blockedhz', 'phases', 'pool', 'nopool',
+	'syscalls'];
 const modeNames = [...new Set([...modeOrder, ...runs.map((r) => r.mode)])]
 	.filter((m) => runs.some((r) => r.mode === m));
 // A mode's uvscope flags: from the run (meta.json, runs.jsonl), else as they always were.
 const KNOWN_FLAGS = { default: '', nostacks: '--no-stacks', blockedhz: '--sample-hz 997',
-	phases: '--phases', pool: '--pool', syscalls: '--syscalls' };
+	phases: '--phases', pool: '--pool', nopool: '--no-pool', syscalls: '--syscalls' };
 const modeFlags = (m) => meta.mode_flags?.[m] ?? runs.find((r) => r.mode === m)?.flags ??
 	KNOWN_FLAGS[m] ?? '?';
 const modeTitle = (m) => MODE_TITLES[m] ?? `${m}<br>\`watch -p PID --json ${modeFlags(m)}\``;
@@ -337,32 +339,39 @@ function conclusion() {
 				`${pct(sat.phases.tputRatio.med)} (median; ${pct(sat.phases.tputRatio.min)} to ` +
 				`${pct(sat.phases.tputRatio.max)}).` : ''));
 	}
-	if (rate?.pool?.cpuRatio) {
-		const p = rate.pool, d = rate.default;
-		lines.push(`- \`--pool\` on ${plainName}, which runs no thread-pool jobs ` +
+	// The pool watched and not: runs before the pool was watched by default had a `pool` mode
+	// (--pool) against the default; later ones have the default against `nopool` (--no-pool).
+	const poolPair = (r) => (r?.pool ? { p: r.pool, d: r.default, how: '`--pool`',
+		alone: 'the default mode alone' } : r?.nopool ? { p: r.default, d: r.nopool,
+		how: 'the default mode (the pool watched)', alone: '`--no-pool`' } : { p: null });
+	const plainPool = poolPair(rate);
+	if (plainPool.p?.cpuRatio) {
+		const { p, d, how, alone } = plainPool;
+		lines.push(`- ${how} on ${plainName}, which runs no thread-pool jobs ` +
 			`(${fmtNum(p.jobs?.med, 2)} per request): CPU per request ${pct(p.cpuRatio.med)} at ` +
 			`${serverRate('plain')} requests/s (median; single pairs ${pct(p.cpuRatio.min)} to ` +
-			`${pct(p.cpuRatio.max)})` + (d?.cpuRatio ? `, against ${pct(d.cpuRatio.med)} for the ` +
-				`default mode alone. The pool's uprobes fire only on pool jobs (and synchronous fs ` +
+			`${pct(p.cpuRatio.max)})` + (d?.cpuRatio ? `, against ${pct(d.cpuRatio.med)} for ` +
+				`${alone}. The pool's uprobes fire only on pool jobs (and synchronous fs ` +
 				`calls), so the two should differ by noise only.` : '.') +
 			` It attaches in ${fmtNum(p.attach.med, 0)} ms and detaches in ` +
 			`${fmtNum(p.detach.med, 0)} ms (median).`);
 	}
 	for (const server of servers.filter((s) => s !== 'plain')) {
 		const r = found[server]?.rate ?? found[server]?.saturation;
-		const p = r?.pool, d = r?.default, c = r?.control;
+		const { p, d, how, alone } = poolPair(r), c = r?.control;
 		if (!p?.usPerJob) continue;
 		const where = found[server]?.rate ? `${serverRate(server)} requests/s` : 'saturation';
 		const beyond = d?.deltaUs ? (p.deltaUs.med - d.deltaUs.med) / p.jobs.med : NaN;
 		lines.push(`- **${serverName(server)} (${where}, ${fmtNum(p.jobs.med, 2)} pool jobs per ` +
-			`request): \`--pool\` costs ${fmtNum(p.usPerJob.med, 1)} µs of the server's CPU per ` +
+			`request): ${how} costs ${fmtNum(p.usPerJob.med, 1)} µs of the server's CPU per ` +
 			`pool job** (median over ${p.n} pair${p.n === 1 ? '' : 's'}; single pairs ` +
 			`${fmtNum(p.usPerJob.min, 1)} to ${fmtNum(p.usPerJob.max, 1)}), that is ` +
 			`${pct(p.cpuRatio.med)} CPU per request (${fmtNum(p.deltaUs.med, 1)} µs on ` +
 			`${fmtNum(p.cpuWithout.med, 1)} µs).` +
-			(d?.cpuRatio ? ` The default mode alone costs this server ${pct(d.cpuRatio.med)} ` +
-				`(${fmtNum(d.deltaUs.med, 1)} µs per request), so the pool's uprobes themselves ` +
-				`come to about ${fmtNum(beyond, 1)} µs per job (difference of medians).` : '') +
+			(d?.cpuRatio ? ` ${alone[0].toUpperCase() + alone.slice(1)} costs this server ` +
+				`${pct(d.cpuRatio.med)} (${fmtNum(d.deltaUs.med, 1)} µs per request), so the ` +
+				`pool's uprobes themselves come to about ${fmtNum(beyond, 1)} µs per job ` +
+				`(difference of medians).` : '') +
 			(c?.cpuRatio ? ` Control pairs: ${pct(c.cpuRatio.min)} to ${pct(c.cpuRatio.max)}.` : '') +
 			(p.p99Ratio && found[server]?.rate ? ` p99 latency: ${fmtNum(p.p99Without.med, 0)} µs ` +
 				`without, ${fmtNum(p.p99With.med, 0)} µs with.` : ''));
@@ -474,9 +483,9 @@ ${single ? `| runs | ${meta.pairs} pairs per configuration and mode, ${meta.seco
 ${poolMeasured ? `- **Pool jobs per request** = the libuv thread-pool jobs uvscope counted while attached
   (its summary's \`threadpool.completed\`, the whole session) / requests completed.
   **Cost per pool job** = per pair, (server CPU per request with − without) / jobs per
-  request, then the median over pairs. It includes what the default mode costs the server
-  (its syscall programs also run in the pool threads' system calls); the default column
-  shows that part alone.
+  request, then the median over pairs. It includes what the rest of the mode costs the server
+  (the loop's probes, stack sampling); the mode without the pool (\`--no-pool\` now, the
+  default mode before the pool was watched by default) shows that part alone.
 ` : ''}- uvscope's CPU is its own schedstat over the measured run; max RSS is VmHWM; attach time
   runs from starting uvscope to its first JSON line (\`"type":"attach"\`), polled every 1 ms.
 - Before each pair the script waits for an idle machine (below ${meta.quiet_pct ?? '–'}% of a CPU, no

@@ -11,9 +11,9 @@
 # and for each in several modes (MODE_TABLE), as PAIRS of runs on one server process, one run
 # without and one with uvscope attached (attached to the running server, as it would be used):
 #   control     nothing attached to either run of the pair: the machine's own noise
-#   default     uvscope watch -p PID --json
+#   default     uvscope watch -p PID --json (the thread pool included: uprobes in libuv)
 #   phases      uvscope watch -p PID --json --phases (uprobes in libuv's loop)
-#   pool        uvscope watch -p PID --json --pool (uprobes in libuv's thread pool)
+#   nopool      uvscope watch -p PID --json --no-pool (the default mode without the pool)
 #   syscalls    uvscope watch -p PID --json --syscalls (every syscall of the target)
 # Overhead = per pair, the ratio with / without; reported as min / median / max over pairs.
 # Before the pairs, a quick section measures uvscope's own CPU, RSS and blocked-loop alert
@@ -25,8 +25,8 @@
 #   BENCH_SERVERS ["plain fs crypto"]
 #   BENCH_RATE [5000] (plain)  BENCH_RATE_FS [2500]  BENCH_RATE_CRYPTO [2000]
 #   BENCH_CONFIGS, BENCH_CONFIGS_<SERVER>  [plain: "rate saturation", fs and crypto: "rate"]
-#   BENCH_MODES, BENCH_MODES_<SERVER>  [plain: "control default phases pool syscalls",
-#                                       fs and crypto: "control default pool"]
+#   BENCH_MODES, BENCH_MODES_<SERVER>  [plain: "control default phases nopool syscalls",
+#                                       fs and crypto: "control default nopool"]
 #     (<SERVER> in capitals; BENCH_X_<SERVER> wins over BENCH_X, which applies to every server)
 #   BENCH_SERVER_CPU [1]  BENCH_LOAD_CPU [0]  BENCH_AGENT_CPU [= BENCH_LOAD_CPU]
 #   BENCH_MAX_OTHER_PCT [25]  BENCH_RETRIES [1]  (see run_pair)
@@ -49,19 +49,19 @@ ROOT=$PWD
 # hides the cost, and its latency is only queueing). Measured on the 2-CPU VM of
 # bench/results.md:
 #   fs      ~170 us of CPU per request (5 pool jobs): 2500/s is ~43% busy without uvscope
-#           and ~75-80% with --pool, which adds about 25 us per job there; 3500/s reached
-#           ~90% with --pool, too close to saturation.
+#           and ~75-80% with the pool watched (then --pool), which added about 25 us per job
+#           there; 3500/s reached ~90%, too close to saturation.
 #   crypto  ~305 us per request (one pbkdf2 job of ~0.2 ms): 2000/s is ~60% busy without,
-#           ~73% with --pool.
+#           ~73% with the pool watched (then --pool).
 #   plain   stays at 5000/s (~50 us per request, ~25% busy): the rate its goal is stated at,
 #           comparable with earlier reports.
 # "pool work": the server's requests run libuv thread-pool jobs, so a mode that reports the
 # pool must count some (else its probes did not fire).
 #   server  script            rate  configs             modes                        pool work
 SERVER_TABLE='
-  plain   server.js         5000  rate,saturation     control,default,nostacks,blockedhz,phases,pool,syscalls  no
-  fs      server-fs.js      2500  rate                control,default,nostacks,pool         yes
-  crypto  server-crypto.js  2000  rate                control,default,nostacks,pool         yes
+  plain   server.js         5000  rate,saturation     control,default,nostacks,blockedhz,phases,nopool,syscalls  no
+  fs      server-fs.js      2500  rate                control,default,nostacks,nopool       yes
+  crypto  server-crypto.js  2000  rate                control,default,nostacks,nopool       yes
 '
 # The modes: what each adds to `uvscope watch -p PID --json`, and how to tell that what it
 # asked for is really there, beyond the attach line's "unavailable":[] that every mode must
@@ -69,15 +69,15 @@ SERVER_TABLE='
 # hold after attaching (checked when bpftool is installed), and a pattern its summary line
 # must contain (the probes delivered data). "-": nothing. Several flags: comma-separated.
 # A new mode is one line here (and, for a nicer column title, one in bench/report.mjs).
-# The attach line says nothing about the pool (as of schema 1): the pool's check is that
-# its uprobe programs are loaded and that the summary's "threadpool" is not null.
+# The pool is watched by default: the attach line's "pool" says how (null with --no-pool),
+# and the summary's "threadpool" is an object (null with --no-pool).
 #   mode     flags       attach line must contain   agent holds BPF prog   summary must contain
 MODE_TABLE='
-  default  -           -                          uvs_sample_            -
+  default  -           "pool":{                   uvs_sample_            "threadpool":{
   nostacks --no-stacks -                          -                      -
   blockedhz --sample-hz,997 -                     uvs_sample_            -
   phases   --phases    "mode":"exact-phases"      uvs_phase_             "phases":{
-  pool     --pool      -                          uvs_pool_              "threadpool":{
+  nopool   --no-pool   "pool":null                -                      "threadpool":null
   syscalls --syscalls  -                          uvs_sc_                "syscalls":{
 '
 
@@ -278,7 +278,7 @@ attach_agent() {
 		die "uvscope did not attach: $(cat "$RUNDIR/$tag.agent.err")"
 	hello=$REPLY
 	now_us; ATTACH_US=$((REPLY - t0))
-	# Without its uprobes a phases or pool run would measure the default mode twice.
+	# Without its uprobes a phases run would measure the default mode twice.
 	[[ $hello == *'"unavailable":[]'* ]] || die "uvscope ${flags[*]} is missing something: $hello"
 	if [[ -n ${MODE_ATTACH[$mode]} && $hello != *"${MODE_ATTACH[$mode]}"* ]]; then
 		die "$mode: no ${MODE_ATTACH[$mode]} in uvscope's attach line: $hello"

@@ -11,7 +11,8 @@
  *
  * CPU work (crypto, zlib, N-API) runs through uv__queue_work and uv__queue_done, which have no
  * instruction the kernel emulates before they jump on to the job's own callbacks: a uprobe
- * there is single-stepped, ~20 us per job for the pair. So CPU work is followed at node's own
+ * there is single-stepped, 7-20 us more per job for the pair (3-9 us a hit on the machines
+ * measured, against 0.5 for an emulated one). So CPU work is followed at node's own
  * callbacks instead, the lambdas node::ThreadPoolWork::ScheduleWork gives uv_queue_work
  * (`push %rbp` on every version), which every job of node's passes. A job of another caller
  * (an addon calling uv_queue_work itself) would pass neither: when an object mapped in the

@@ -518,7 +518,7 @@ static void say_trace_phases(const struct session *s, const struct uvs_collect_r
 
 /*
  * How the pool is followed: a line of its own when CPU work had to go to uv__queue_work, which
- * the kernel single-steps (that costs each crypto, zlib or N-API job ~20 us more).
+ * the kernel single-steps (that costs each crypto, zlib or N-API job 7-20 us more).
  */
 static void say_pool(const struct uvs_pool_hooks *p)
 {
@@ -529,10 +529,11 @@ static void say_pool(const struct uvs_pool_hooks *p)
 		len += (size_t)snprintf(stepped + len, sizeof(stepped) - len, "%s%s", i ? ", " : "",
 					p->stepped[i]);
 	uvs_debug("pool: %zu uprobe sites, CPU work at %s, single-stepped: %s", p->sites,
-		  p->cpu_work, p->nstepped ? stepped : "none");
+		  p->cpu_work_why ? "uv__queue_work" : "node's ThreadPoolWork callbacks",
+		  p->nstepped ? stepped : "none");
 	if (p->cpu_work_why)
 		uvs_info("pool: CPU work (crypto, zlib, N-API) is followed at uv__queue_work and "
-			 "uv__queue_done, which the kernel single-steps (about +20 us per job): %s",
+			 "uv__queue_done, which the kernel single-steps (7-20 us more per job): %s",
 			 p->cpu_work_why);
 }
 
