@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "target/elf.h"
+#include "target/entry_site.h"
 #include "target/epoll_sites.h"
 
 static const char *const functions[] = { "uv_run", "uv_version", "fixture_global_fn",
@@ -40,6 +41,25 @@ static void check_symbol(struct uvs_elf *elf, const struct uvs_elf_symbol *sym, 
 	uvs_elf_symbol_at(elf, sym->addr + sym->size - 1, NULL, 0, NULL);
 }
 
+/*
+ * A function's entry site (capstone over its bytes and its .cold part's): a site is inside
+ * the function, and its file offset is where its bytes are.
+ */
+static void check_entry_site(struct uvs_elf *elf, const char *name,
+			     const struct uvs_elf_symbol *sym)
+{
+	struct uvs_entry_site s;
+	uint64_t off;
+	char why[64];
+
+	if (uvs_entry_site_of(elf, name, sym, UVS_ARG_RDI | UVS_ARG_RSI, true, &s, &off, why,
+			      sizeof(why)))
+		return;
+	if (s.addr < sym->addr || s.addr - sym->addr >= sym->size ||
+	    off != sym->file_offset + (s.addr - sym->addr))
+		abort();
+}
+
 static void lookups(struct uvs_elf *elf)
 {
 	struct uvs_elf_symbol sym;
@@ -48,8 +68,10 @@ static void lookups(struct uvs_elf *elf)
 	size_t i, len;
 
 	for (i = 0; i < COUNT(functions); i++) {
-		if (uvs_elf_find_function(elf, functions[i], &sym) == 0)
+		if (uvs_elf_find_function(elf, functions[i], &sym) == 0) {
 			check_symbol(elf, &sym, true);
+			check_entry_site(elf, functions[i], &sym);
+		}
 	}
 	for (i = 0; i < COUNT(prefixes); i++) {
 		if (uvs_elf_find_function_prefix(elf, prefixes[i], &sym) == 0)
@@ -65,6 +87,8 @@ static void lookups(struct uvs_elf *elf)
 	uvs_elf_symbol_at(elf, uvs_elf_load_base(elf), hex, sizeof(hex), NULL);
 	uvs_elf_is_dyn(elf);
 	uvs_elf_has_symtab(elf);
+	uvs_elf_imports(elf, "uv_queue_work");
+	uvs_elf_imports(elf, "__libc_start_main");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
