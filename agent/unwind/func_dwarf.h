@@ -37,6 +37,15 @@ struct uvs_func_dwarf {
  */
 int uvs_func_dwarf_read(int fd, uint64_t entry, struct uvs_func_dwarf *out);
 
+/*
+ * The DWARF register number (x86-64: 0 rax, 3 rbx, 12-15 r12-r15, ...) that holds the variable
+ * or parameter `name` of the function that starts at entry, at address pc inside it: its
+ * location there must be one DW_OP_reg* and nothing else. Returns 0 with *reg set, -ENODATA
+ * when there is no such variable or no DWARF, -ENOENT when at pc it is elsewhere (memory, an
+ * expression, optimized out), -EINVAL for DWARF libdw cannot read.
+ */
+int uvs_func_dwarf_var_reg(int fd, uint64_t entry, const char *name, uint64_t pc, int *reg);
+
 /* Frees what uvs_func_dwarf_read() filled in; accepts a zeroed struct. */
 void uvs_func_dwarf_release(struct uvs_func_dwarf *d);
 
