@@ -455,12 +455,21 @@ struct lfields_tail {
 static __always_inline int wait_returned(struct pt_regs *ctx, struct uvs_loop_state *st,
 					 __u32 tid, __u64 now, __u64 cookie)
 {
-	__u64 lf = hook_reg(ctx, UVS_EPOLL_COOKIE_LFIELDS(cookie) - 1), wait_start = now;
+	int where = UVS_EPOLL_COOKIE_LFIELDS(cookie);
+	__u64 lf = 0, wait_start = now;
 	struct lfields_tail m;
 	struct uvs_loop_stats *s;
 	__u32 flags;
 	bool zero;
 
+	if (where == UVS_EPOLL_LFIELDS_RBP_SLOT) {
+		long slot = (long)ctx->bp + UVS_EPOLL_COOKIE_LFIELDS_SLOT(cookie);
+
+		if (bpf_probe_read_user(&lf, sizeof(lf), (void *)slot))
+			return 0;
+	} else {
+		lf = hook_reg(ctx, where - 1);
+	}
 	if (!lf)
 		return 0;
 	if (!st->lfields) {
@@ -479,8 +488,12 @@ static __always_inline int wait_returned(struct pt_regs *ctx, struct uvs_loop_st
 	count_event();
 	if (st->metrics != UVS_LOOP_METRICS_ON ||
 	    bpf_probe_read_user(&m, sizeof(m), (void *)(lf + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME))) {
-		/* Until the entries are hooked: a busy span begins, the wait's time is unknown. */
-		st->busy_since = now;
+		/*
+		 * Nothing says when its next wait begins: its busy span is unknown (never a block)
+		 * until an entry hook sees a wait, if the agent places them (for main and Worker
+		 * loops; Node's own internal loop, which has no metrics, stays unmeasured).
+		 */
+		st->busy_since = 0;
 		return 0;
 	}
 	zero = m.current_timeout == 0;

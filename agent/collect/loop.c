@@ -163,8 +163,19 @@ int uvs_loops_on_event(void *ctx, void *data, size_t len)
 		uvs_debug("thread %u exited", e->tid);
 		break;
 	case UVS_EV_NO_METRICS:
-		uvs_debug("loop thread %u has no libuv idle-time metrics", e->tid);
-		uvs_loop_probes_hook_entries(&l->probes);
+		/*
+		 * Node turns the metrics on for the main loop and every Worker's; its own internal
+		 * loop thread (delayed platform tasks) has none, and hooking every wait's entry
+		 * for it would double what every loop pays. A main or Worker loop without them
+		 * (a libuv program other than Node) gets the entries hooked.
+		 */
+		lt = track(l, (int)e->tid);
+		if (lt && (lt->role == UVS_ROLE_MAIN || lt->role == UVS_ROLE_WORKER)) {
+			uvs_loop_probes_hook_entries(&l->probes);
+		} else {
+			uvs_debug("loop thread %u (%s) has no libuv idle-time metrics: its busy time is "
+				  "not measured", e->tid, lt ? uvs_role_name(lt->role) : "unknown");
+		}
 		break;
 	}
 	return 0;

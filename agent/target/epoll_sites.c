@@ -407,12 +407,21 @@ int uvs_epoll_sites_find_lfields(const char *path, uint64_t io_poll_addr,
 	if (fd < 0)
 		return -errno;
 	for (i = 0; i < n; i++) {
-		int dwarf_reg, reg;
+		struct uvs_dwarf_var_loc loc;
+		int reg;
 
-		if (uvs_func_dwarf_var_reg(fd, io_poll_addr, "lfields", sites[i].hook_addr,
-					   &dwarf_reg))
+		if (uvs_func_dwarf_var_loc(fd, io_poll_addr, "lfields", sites[i].hook_addr, &loc))
 			continue;
-		reg = callee_saved_reg(dwarf_reg);
+		if (loc.in_memory) {
+			/* A frame slot: the cookie holds rbp-relative multiples of 8 in one byte. */
+			if (loc.rbp_offset % 8 || loc.rbp_offset < -1024 || loc.rbp_offset > 1016)
+				continue;
+			sites[i].ret_cookie = UVS_EPOLL_COOKIE_WITH_LFIELDS_SLOT(sites[i].ret_cookie,
+										  loc.rbp_offset);
+			found++;
+			continue;
+		}
+		reg = callee_saved_reg(loc.reg);
 		if (reg < 0)
 			continue;
 		sites[i].ret_cookie = UVS_EPOLL_COOKIE_WITH_LFIELDS(sites[i].ret_cookie, reg);

@@ -323,8 +323,8 @@ static int read_function(Dwarf *dw, const struct debug_data *dd, uint64_t entry,
 }
 
 
-/* One register at pc, from the location (list) of die; -ENOENT when it is anything else. */
-static int location_reg(Dwarf_Die *die, uint64_t pc, int *reg)
+/* One register or frame slot at pc, from the location (list) of die; -ENOENT otherwise. */
+static int location_at(Dwarf_Die *die, uint64_t pc, struct uvs_dwarf_var_loc *loc)
 {
 	Dwarf_Attribute attr;
 	Dwarf_Op *expr[1];
@@ -336,12 +336,19 @@ static int location_reg(Dwarf_Die *die, uint64_t pc, int *reg)
 	n = dwarf_getlocation_addr(&attr, pc, expr, len, 1);
 	if (n != 1 || len[0] != 1)
 		return -ENOENT;
+	memset(loc, 0, sizeof(*loc));
 	if (expr[0][0].atom >= DW_OP_reg0 && expr[0][0].atom <= DW_OP_reg31) {
-		*reg = expr[0][0].atom - DW_OP_reg0;
+		loc->reg = expr[0][0].atom - DW_OP_reg0;
 		return 0;
 	}
 	if (expr[0][0].atom == DW_OP_regx && expr[0][0].number < 64) {
-		*reg = (int)expr[0][0].number;
+		loc->reg = (int)expr[0][0].number;
+		return 0;
+	}
+	if (expr[0][0].atom == DW_OP_breg6) {
+		loc->reg = 6;
+		loc->in_memory = true;
+		loc->rbp_offset = (int64_t)expr[0][0].number;
 		return 0;
 	}
 	return -ENOENT;
@@ -349,7 +356,7 @@ static int location_reg(Dwarf_Die *die, uint64_t pc, int *reg)
 
 /* Depth-first through lexical blocks (not into inlined functions: their names are theirs). */
 static int find_var(const struct debug_data *dd, Dwarf_Die *parent, const char *name,
-		    uint64_t pc, int *reg, int depth, size_t *dies)
+		    uint64_t pc, struct uvs_dwarf_var_loc *loc, int depth, size_t *dies)
 {
 	Dwarf_Die child;
 	int err = -ENODATA;
@@ -369,14 +376,14 @@ static int find_var(const struct debug_data *dd, Dwarf_Die *parent, const char *
 			n = dwarf_attr_integrate(&child, DW_AT_name, &attr) ? dwarf_formstring(&attr) :
 									       NULL;
 			if (n && bounded_string(dd, n) && strcmp(n, name) == 0) {
-				int e = location_reg(&child, pc, reg);
+				int e = location_at(&child, pc, loc);
 
 				if (e == 0)
 					return 0;
 				err = e;
 			}
 		} else if (tag == DW_TAG_lexical_block && dwarf_haspc(&child, pc) > 0) {
-			int e = find_var(dd, &child, name, pc, reg, depth + 1, dies);
+			int e = find_var(dd, &child, name, pc, loc, depth + 1, dies);
 
 			if (e == 0 || e == -E2BIG)
 				return e;
@@ -387,7 +394,8 @@ static int find_var(const struct debug_data *dd, Dwarf_Die *parent, const char *
 	return err;
 }
 
-int uvs_func_dwarf_var_reg(int fd, uint64_t entry, const char *name, uint64_t pc, int *reg)
+int uvs_func_dwarf_var_loc(int fd, uint64_t entry, const char *name, uint64_t pc,
+			   struct uvs_dwarf_var_loc *loc)
 {
 	struct debug_data dd;
 	Dwarf_Die cu, fn;
@@ -409,7 +417,7 @@ int uvs_func_dwarf_var_reg(int fd, uint64_t entry, const char *name, uint64_t pc
 	if (!find_cu(dw, entry, &cu) || !find_subprogram(&cu, entry, &fn))
 		err = -ENODATA;
 	else
-		err = find_var(&dd, &fn, name, pc, reg, 0, &dies);
+		err = find_var(&dd, &fn, name, pc, loc, 0, &dies);
 	dwarf_end(dw);
 	elf_end(elf);
 	return err;

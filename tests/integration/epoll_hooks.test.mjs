@@ -56,7 +56,7 @@ function expectUprobes(hello, progs, perWait) {
 
 // libuv 1.45+ (Node 20 on) with its DWARF: only the wait's return is hooked, and libuv's own
 // stamp of the wait's start (its idle-time metrics) gives the rest; 1.44 (Node 18) needs both.
-for (const [version, perWait] of [['this', 1], ['18', 2], ['22', 1], ['24', 1]]) {
+for (const [version, perWait] of [['this', 1], ['18', 2], ['22', 1], ['24', 1], ['26', 1]]) {
 	test(`node ${version}: the default mode waits are caught by uprobes (${perWait} per wait), ` +
 		'no syscall hook', async (t) => {
 		if (skipWithoutBpf(t)) return;
