@@ -54,9 +54,11 @@
 #   OP_COST_WARMUP_MS [1000] (CPU of each operation)  OP_COST_SETTLE [3] (rounds, after it)
 #   OP_COST_SYSCALLS [300000]  OP_COST_FLOOR [yes]  OP_COST_FLOOR_CALLS [20000]
 #   OP_COST_FLOOR_ROUNDS [5]
-#   OP_COST_MAX_STEAL [5]  a pair in which a fixture's round took more than this % of wall time
-#     beyond its CPU time (something else ran on its CPU) is redone, up to BENCH_RETRIES [1]
-#     times; the discarded rounds stay in op-cost.jsonl with "kept":false
+#   OP_COST_MAX_STEAL [50]  a pair in which a fixture's round took more than this % of wall
+#     time beyond its CPU time (something else ran on its CPU) is redone, up to BENCH_RETRIES
+#     [1] times; the discarded rounds stay in op-cost.jsonl with "kept":false. Not lower: what
+#     is compared is CPU time, which the time others take does not count, and on a busy
+#     machine pairs that lost 10-60% agreed with those that lost nothing
 #   BENCH_SERVER_CPU [1] (target, bystanders, floor)  BENCH_AGENT_CPU [0] (uvscope, bpftrace,
 #   this script)  BENCH_QUIET_PCT [5]  BENCH_QUIET_WAIT [10]
 #   UVSCOPE [./uvscope]  NODE [node]  CC [cc]  BPFTRACE [bpftrace]
@@ -95,7 +97,7 @@ AGENT_CPU=${BENCH_AGENT_CPU:-0}
 QUIET_PCT=${BENCH_QUIET_PCT:-5}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-10}
 RETRIES=${BENCH_RETRIES:-1}
-MAX_STEAL=${OP_COST_MAX_STEAL:-5}
+MAX_STEAL=${OP_COST_MAX_STEAL:-50}
 UVSCOPE=${UVSCOPE:-$ROOT/uvscope}
 NODE=${NODE:-node}
 CC=${CC:-cc}
@@ -180,6 +182,7 @@ AGENT_PID=
 declare -A PROG_NAME=()	# the agent's BPF programs' names by id
 BT_PID=			# bpftrace, for the floor
 BPF_STATS_PREV=		# kernel.bpf_stats_enabled to restore, while bpf_stats has it on
+STATS_RESTORE=		# the same, at the end, if it was on at the start
 declare -A FIX_PID=() FIX_IN=() FIX_OUT=()	# the fixtures: pid, stdin and stdout fds
 # stop_fixture NAME: closes its stdin (it prints its summary and exits), then makes sure.
 stop_fixture() {
@@ -194,6 +197,7 @@ stop_fixture() {
 cleanup() {
 	local name
 	if [[ -n $BPF_STATS_PREV ]]; then sysctl -qw kernel.bpf_stats_enabled="$BPF_STATS_PREV" || true; fi
+	if [[ -n $STATS_RESTORE ]]; then sysctl -qw kernel.bpf_stats_enabled="$STATS_RESTORE" || true; fi
 	if [[ -n $AGENT_PID ]]; then stop_pids 10 "$AGENT_PID"; AGENT_PID=; fi
 	if [[ -n $BT_PID ]]; then stop_pids 10 "$BT_PID"; BT_PID=; fi
 	for name in "${!FIX_PID[@]}"; do stop_fixture "$name"; done
@@ -530,9 +534,13 @@ if (( ${#SKIPPED[@]} )); then
 fi
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 SECONDS=0
+# The run-time statistics make every BPF program run slower (two clock reads more per run),
+# uvscope's too: off while measuring, except where bpf_stats wants them, and as they were after.
 STATS_AT_START=$(sysctl -n kernel.bpf_stats_enabled)
 if [[ $STATS_AT_START != 0 ]]; then
-	echo "op-cost: kernel.bpf_stats_enabled is on: every BPF program runs slower, uvscope's too" >&2
+	echo "op-cost: kernel.bpf_stats_enabled is on; off while measuring, on again at the end" >&2
+	STATS_RESTORE=$STATS_AT_START
+	sysctl -qw kernel.bpf_stats_enabled=0
 fi
 if [[ $FLOOR == yes ]]; then
 	wait_quiet
