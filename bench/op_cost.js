@@ -14,8 +14,8 @@
 // code the operation runs, and a round measured before that would be slower for reasons that
 // have nothing to do with uvscope. The warm-up also sizes each OP's round: COUNT if given, else
 // as many operations as take about --round-ms of CPU (default 150). Then --settle rounds of that
-// size (default 3), not reported: the first rounds after the warm-up were still up to 40% slower
-// (zlib, tcp), until the heap and the JIT settled. Then one line:
+// size (default 3), not reported: the first rounds after the warm-up were still slower (zlib up to
+// twice, tcp 40%), until the heap and the JIT settled. Then one line:
 //   {"ready":true,"pid":N,"ops":{"fs":{"count":C,"warmup_ops":W,"warmup_cpu_ns_per_op":X,
 //    "settle_cpu_ns_per_op":[X,...]},...}}
 // Then every line on stdin is a request: "OP [TAG]" runs one round of OP and prints

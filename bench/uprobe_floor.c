@@ -38,22 +38,25 @@
  * instructions first, in one order or the other, and the same rest, so their difference is
  * the probes' alone.
  */
-#define FLOOR_FN(name, first, second)                  \
-	".globl " #name "\n"                           \
-	".type " #name ", @function\n"                 \
-	".p2align 4\n" #name ":\n"                     \
-	"\t" first "\n"                                \
-	"\t" second "\n"                               \
-	"\tmov %rsp, %rbp\n"                           \
-	"\tpop %rbp\n"                                 \
-	"\tret\n"                                      \
+#define FLOOR_FN(name, first, second)                                                              \
+	".globl " #name "\n"                                                                       \
+	".type " #name ", @function\n"                                                             \
+	".p2align 4\n" #name ":\n"                                                                 \
+	"\t" first "\n"                                                                            \
+	"\t" second "\n"                                                                           \
+	"\tmov %rsp, %rbp\n"                                                                       \
+	"\tpop %rbp\n"                                                                             \
+	"\tret\n"                                                                                  \
 	".size " #name ", . - " #name "\n"
 
+/* One function a line. */
+// clang-format off
 __asm__(".text\n"
 	FLOOR_FN(floor_plain, "push %rbp", "mov %rdi, %rax")
 	FLOOR_FN(floor_push, "push %rbp", "mov %rdi, %rax")
 	FLOOR_FN(floor_pair, "push %rbp", "mov %rdi, %rax")
 	FLOOR_FN(floor_step, "mov %rdi, %rax", "push %rbp"));
+// clang-format on
 
 long floor_plain(long);
 long floor_push(long);
@@ -64,10 +67,10 @@ static const struct {
 	const char *name;
 	long (*fn)(long);
 } fns[] = {
-	{ "plain", floor_plain },
-	{ "push", floor_push },
-	{ "pair", floor_pair },
-	{ "step", floor_step },
+    {"plain", floor_plain},
+    {"push", floor_push},
+    {"pair", floor_pair},
+    {"step", floor_step},
 };
 #define NFNS (sizeof(fns) / sizeof(fns[0]))
 
@@ -104,13 +107,14 @@ static int whole(const char *s, long *out)
 
 int main(int argc, char **argv)
 {
-	long calls = 20000, rounds = 5, total[NFNS] = { 0 }, batch = 0, r;
+	long calls = 20000, rounds = 5, total[NFNS] = {0}, batch = 0, r;
 	char line[256];
 	size_t i, k;
 
 	if ((argc > 1 && whole(argv[1], &calls)) || (argc > 2 && whole(argv[2], &rounds)) ||
 	    argc > 3) {
-		fputs("usage: uprobe_floor [CALLS] [ROUNDS]   (whole numbers, at least 1)\n", stderr);
+		fputs("usage: uprobe_floor [CALLS] [ROUNDS]   (whole numbers, at least 1)\n",
+		      stderr);
 		return 2;
 	}
 	printf("{\"pid\":%d,\"calls\":%ld,\"rounds\":%ld}\n", (int)getpid(), calls, rounds);
@@ -120,7 +124,8 @@ int main(int argc, char **argv)
 		for (r = 1; r <= rounds; r++) {
 			double ns[NFNS];
 
-			/* The functions take turns going first, so none always meets a cold cache. */
+			/* The functions take turns going first, so none always meets a cold cache.
+			 */
 			for (k = 0; k < NFNS; k++) {
 				i = (k + (size_t)r) % NFNS;
 				ns[i] = per_call(fns[i].fn, calls);

@@ -37,9 +37,10 @@
 # bpftrace; ns per hit is each function's CPU per call minus an unprobed twin's, median of
 # OP_COST_FLOOR_ROUNDS rounds, and bpftrace's hit counts must equal the calls made.
 #
-# Duration: about 3 minutes with the defaults on a 2-CPU VM (the floor ~10 s, warm-up ~10 s,
-# then per pair and mode two slots of ~1.1 s each and an attach and detach of ~0.5-1 s).
-# OP_COST_PAIRS and OP_COST_ROUND_MS scale it.
+# Duration: about 4 minutes with the defaults on the 2-CPU benchmark VM (246 s with 5 modes on
+# a busy machine): the floor ~10 s, warm-up ~15 s, then per pair number up to 10 s waiting for
+# a quiet machine, and per pair and mode two slots of ~1.1 s and an attach and detach of
+# ~0.7 s. OP_COST_PAIRS, OP_COST_MODES and OP_COST_ROUND_MS scale it.
 #
 #   sudo scripts/op-cost.sh [DIR]      (DIR: default bench/runs/STAMP-op-cost)
 # writes DIR/op-cost.jsonl (one JSON line per round, per agent session, per floor round),
