@@ -1,14 +1,11 @@
 // What one operation costs this process, in CPU time: the fixture of scripts/op-cost.sh, which
 // runs rounds of it alternately without and with uvscope attached (see bench/README.md).
 //
-//   node bench/op_cost.js [--round-ms MS] [--warmup-ms MS] [--settle N] [--rounds N] [--parallel P]
-//                         OP[:COUNT] ...
+//   node bench/op_cost.js [--round-ms MS] [--warmup-ms MS] [--settle N] [--rounds N] OP[:COUNT] ...
 //
 // OP is one of OPS below. Each operation is started when the previous one is done, so one
 // operation's cost is everything the process spends on it: its JavaScript, its loop
-// iterations, its pool job and every system call of the loop and pool threads. With
-// --parallel P, P such chains run at once (a round is still COUNT operations): the process
-// then rarely waits, and its cost per operation no longer includes falling asleep and waking.
+// iterations, its pool job and every system call of the loop and pool threads.
 //
 // First a warm-up of each OP (--warmup-ms of its CPU time, default 1000): V8 optimizes the
 // code the operation runs, and a round measured before that would be slower for reasons that
@@ -69,12 +66,12 @@ const OPS = {
 
 function usage(msg) {
 	console.error(`op_cost: ${msg}\nusage: node bench/op_cost.js [--round-ms MS] ` +
-		`[--warmup-ms MS] [--rounds N] OP[:COUNT] ... (OP: ${Object.keys(OPS).join(', ')})`);
+		`[--warmup-ms MS] [--settle N] [--rounds N] OP[:COUNT] ... (OP: ${Object.keys(OPS).join(', ')})`);
 	process.exit(2);
 }
 
 function parseArgs(argv) {
-	const o = { roundMs: 150, warmupMs: 1000, settle: 3, rounds: 0, parallel: 1, ops: new Map() };
+	const o = { roundMs: 150, warmupMs: 1000, settle: 3, rounds: 0, ops: new Map() };
 	const whole = (name, v) => {
 		if (!/^[0-9]+$/.test(v ?? '')) usage(`${name} needs a whole number, not '${v}'`);
 		return Number(v);
@@ -85,7 +82,6 @@ function parseArgs(argv) {
 		else if (a === '--warmup-ms') o.warmupMs = whole(a, argv[++i]);
 		else if (a === '--settle') o.settle = whole(a, argv[++i]);
 		else if (a === '--rounds') o.rounds = whole(a, argv[++i]);
-		else if (a === '--parallel') o.parallel = whole(a, argv[++i]);
 		else {
 			const [name, count, extra] = a.split(':');
 			if (!Object.hasOwn(OPS, name) || extra !== undefined) usage(`unknown operation '${a}'`);
@@ -94,13 +90,11 @@ function parseArgs(argv) {
 	}
 	if (!o.ops.size) usage('no operation');
 	if (o.roundMs < 1) usage('--round-ms must be at least 1');
-	if (o.parallel < 1) usage('--parallel must be at least 1');
 	return o;
 }
 
 // Runs N operations of OP one after the other; resolves when the last is done.
 function chain(op, n) {
-	if (n === 0) return Promise.resolve();
 	return new Promise((resolve, reject) => {
 		let left = n;
 		const next = (err) => {
@@ -117,14 +111,10 @@ const cpuNs = () => {
 	return (u.user + u.system) * 1e3;
 };
 
-let parallel = 1;
-// One measured run of N operations, in `parallel` chains: CPU and wall time per operation, in ns.
+// One measured run of N operations: CPU and wall time per operation, in ns.
 async function measure(op, n) {
 	const c0 = cpuNs(), t0 = process.hrtime.bigint();
-	const chains = [];
-	for (let i = 0; i < parallel; i++)
-		chains.push(chain(op, Math.floor(n / parallel) + (i < n % parallel ? 1 : 0)));
-	await Promise.all(chains);
+	await chain(op, n);
 	const wall = Number(process.hrtime.bigint() - t0), cpu = cpuNs() - c0;
 	return { cpu: cpu / n, wall: wall / n };
 }
@@ -151,7 +141,6 @@ const round1 = (x) => Math.round(x * 10) / 10;
 
 async function main() {
 	const o = parseArgs(process.argv.slice(2));
-	parallel = o.parallel;
 	let server = null;
 	if (o.ops.has('tcp')) {
 		server = net.createServer((c) => {
