@@ -185,7 +185,7 @@ BT_PID=			# bpftrace, for the floor
 BPF_STATS_PREV=		# kernel.bpf_stats_enabled to restore, while bpf_stats has it on
 STATS_RESTORE=		# the same, at the end, if it was on at the start
 declare -A FIX_PID=() FIX_IN=() FIX_OUT=()	# the fixtures: pid, stdin and stdout fds
-# stop_fixture NAME: closes its stdin (it prints its summary and exits), then makes sure.
+# stop_fixture NAME: closes its stdin and stops it (SIGTERM, SIGKILL after 10 s); reaped.
 stop_fixture() {
 	local name=$1 fd
 	fd=${FIX_IN[$name]:-}
