@@ -36,6 +36,22 @@ static size_t objdump_sites(const struct uvs_elf_symbol *fn, uint64_t *out, size
 	return n;
 }
 
+/* The official node's ELF and its uv__io_poll, or the test is skipped. */
+static struct uvs_elf *open_official_node(struct uvs_elf_symbol *fn)
+{
+	struct uvs_elf *elf;
+
+	if (access(NODE_PATH, R_OK) != 0)
+		cr_skip_test(NODE_PATH " is not here: no real-world check");
+	elf = uvs_elf_open(NODE_PATH);
+	cr_assert(elf);
+	if (uvs_elf_find_function(elf, "uv__io_poll", fn) != 0 || fn->from_dynsym) {
+		uvs_elf_close(elf);
+		cr_skip_test(NODE_PATH " has no uv__io_poll in .symtab (not an official build)");
+	}
+	return elf;
+}
+
 Test(epoll_sites, official_node_matches_objdump)
 {
 	struct uvs_epoll_site sites[UVS_EPOLL_SITES_MAX];
@@ -46,14 +62,7 @@ Test(epoll_sites, official_node_matches_objdump)
 	size_t nref, i;
 	int n;
 
-	if (access(NODE_PATH, R_OK) != 0)
-		cr_skip_test(NODE_PATH " is not here: no real-world check");
-	elf = uvs_elf_open(NODE_PATH);
-	cr_assert(elf);
-	if (uvs_elf_find_function(elf, "uv__io_poll", &fn) != 0 || fn.from_dynsym) {
-		uvs_elf_close(elf);
-		cr_skip_test(NODE_PATH " has no uv__io_poll in .symtab (not an official build)");
-	}
+	elf = open_official_node(&fn);
 	n = uvs_epoll_sites_find(elf, NODE_PATH, sites, UVS_EPOLL_SITES_MAX, why, sizeof(why));
 	cr_assert_gt(n, 0, "no sites: %s", why);
 	nref = objdump_sites(&fn, ref, UVS_EPOLL_SITES_MAX);
@@ -152,14 +161,9 @@ Test(epoll_sites, official_node_lfields_matches_gdb)
 	char why[256] = "", want[64], got[64];
 	int n, i;
 
-	if (access(NODE_PATH, R_OK) != 0 || system("gdb --version >/dev/null 2>&1") != 0)
-		cr_skip_test(NODE_PATH " or gdb is not here: no reference");
-	elf = uvs_elf_open(NODE_PATH);
-	cr_assert(elf);
-	if (uvs_elf_find_function(elf, "uv__io_poll", &fn) != 0 || fn.from_dynsym) {
-		uvs_elf_close(elf);
-		cr_skip_test(NODE_PATH " has no uv__io_poll in .symtab (not an official build)");
-	}
+	if (system("gdb --version >/dev/null 2>&1") != 0)
+		cr_skip_test("gdb is not here: no reference");
+	elf = open_official_node(&fn);
 	n = uvs_epoll_sites_find(elf, NODE_PATH, sites, UVS_EPOLL_SITES_MAX, why, sizeof(why));
 	cr_assert_gt(n, 0, "no sites: %s", why);
 	uvs_epoll_sites_find_lfields(NODE_PATH, fn.addr, sites, n);
