@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/options.h"
+#include "core/overhead_guard.h"
 #include "util/duration.h"
 
 #ifndef UVSCOPE_VERSION
@@ -71,6 +72,15 @@ static const char usage_text[] =
 	"      --no-gc          no garbage-collection figures (V8's collections per loop are\n"
 	"                       counted by default, from a uprobe and a return probe on V8's\n"
 	"                       collector: about 1 us per collection)\n"
+	"      --max-probe-rate N\n"
+	"                       watch, top: the overhead guard's budget, at most N probe hits\n"
+	"                       per second on the target (default 10000: about 1% of one CPU\n"
+	"                       at ~1 us per hit). Over it for 3 intervals in a row, uvscope\n"
+	"                       takes the exact-phase uprobes out, then lowers stack sampling\n"
+	"                       to a tenth; when the rate with a step undone stays under half\n"
+	"                       of it for 10 intervals, it undoes that step. Each step is a\n"
+	"                       GUARD line (JSON: \"type\":\"guard\")\n"
+	"      --no-guard       watch, top: keep every probe as asked, whatever it costs\n"
 	"      --json           JSON lines (schema: docs/json.md)\n"
 	"      --json-file PATH also write the JSON lines to PATH (created or truncated, mode\n"
 	"                       0600), whatever stdout shows: `top` on screen and a record to\n"
@@ -121,6 +131,8 @@ static const struct option long_options[] = {
 	{ "no-stacks", no_argument, NULL, 'X' },
 	{ "sample-hz", required_argument, NULL, 'H' },
 	{ "blocked-hz", required_argument, NULL, 'b' },
+	{ "max-probe-rate", required_argument, NULL, 'M' },
+	{ "no-guard", no_argument, NULL, 'U' },
 	{ "format", required_argument, NULL, 'f' },
 	{ "mode", required_argument, NULL, 'm' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -225,6 +237,14 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 		else
 			cli->blocked_hz = (uint32_t)v;
 		return 0;
+	case 'M':
+		if (uvs_parse_uint(arg, 100, 1000000000, &cli->max_probe_rate))
+			return bad(err, "invalid value for --max-probe-rate: '%s'%s", arg,
+				   " (probe hits per second, 100 to 1000000000)");
+		return 0;
+	case 'U':
+		cli->no_guard = true;
+		return 0;
 	case 'f':
 		cli->flame_format = uvs_flame_format_from_name(arg);
 		if (cli->flame_format == UVS_FLAME_UNKNOWN)
@@ -325,6 +345,16 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 		return bad(err, "no command given%s%s", "", " (commands: top, watch, sockets, trace)");
 	if (cli->pid == 0)
 		return bad(err, "-p/--pid is required%s%s", "", " (the id of the process to watch)");
+	if (cli->no_guard && cli->max_probe_rate)
+		return bad(err, "--no-guard and --max-probe-rate contradict each other%s%s", "", "");
+	if ((cli->no_guard || cli->max_probe_rate) && cli->command != UVS_CMD_WATCH &&
+	    cli->command != UVS_CMD_TOP)
+		return bad(err, "%s is an option of watch and top%s",
+			   cli->no_guard ? "--no-guard" : "--max-probe-rate",
+			   " (flame and trace keep the probes they are given: their output must be"
+			   " uniform)");
+	if (!cli->max_probe_rate)
+		cli->max_probe_rate = UVS_GUARD_DEFAULT_BUDGET;
 	if (cli->command == UVS_CMD_SOCKETS && (cli->phases || cli->pool || cli->syscalls ||
 						cli->duration_ns || cli->no_sockets || cli->json_file))
 		return bad(err, "sockets takes only -p, --json and -v%s%s", "",

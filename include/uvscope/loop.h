@@ -55,7 +55,7 @@ struct uvs_loop_state {
 	 */
 	__u32 empty_poll;
 	__u32 zero_timeout; /* the current wait was called with a zero timeout */
-	__u32 pad;
+	__u32 phase_epoch;  /* the agent's phase epoch the phase fields above belong to */
 };
 _Static_assert(sizeof(struct uvs_loop_state) == 72, "uvs_loop_state layout");
 

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The overhead guard: what uvscope costs the target, kept under a budget while it runs.
+ *
+ * Each window the collector counts uvscope's probe hits on the target: runs of its BPF programs
+ * in the target's threads (uprobe and return-probe hits at the epoll call sites, the phase
+ * boundaries, the pool and GC functions, and stack samples). When they stay over the budget
+ * (hits per second) for UVS_GUARD_DOWN_WINDOWS windows in a row, the guard takes one step down:
+ * first the exact-phase uprobes go (7 hits per loop iteration), then stack sampling drops to a
+ * tenth of its rates. When, for UVS_GUARD_UP_WINDOWS windows in a row, the rate the target would
+ * pay with the last step undone (predicted from the window's loop iterations or samples) is
+ * under half the budget, it undoes that step. Undoing only what is predicted to stay well under
+ * the budget is what keeps it from flapping: a load that made it step down keeps it down.
+ *
+ * What is not stepped, and why: the epoll hooks (every loop figure rests on them), the pool
+ * probes (taken out mid-flight they would leave jobs submitted and never served, and the queue
+ * depth wrong for the rest of the session) and the GC probes (two hits per collection, a few
+ * collections a second).
+ *
+ * Pure: a function of the windows it is shown. The session applies what it decides.
+ */
+#ifndef UVSCOPE_OVERHEAD_GUARD_H
+#define UVSCOPE_OVERHEAD_GUARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/snapshot.h"
+
+#define UVS_GUARD_DOWN_WINDOWS 3
+#define UVS_GUARD_UP_WINDOWS 10
+/* Stack sampling at the low step: a tenth of each rate, at least 1 Hz. */
+#define UVS_GUARD_SAMPLE_DIVISOR 10
+/*
+ * Probe hits per second. A hit costs the target about 0.5-1 us of CPU on the measuring machine
+ * (README, "The overhead guard": a uprobe trap plus the program), so this is about 1% of one
+ * CPU. Stack samples count as hits too; each costs more (its stack walk), but there are at most
+ * --sample-hz of them per second of a thread's CPU.
+ */
+#define UVS_GUARD_DEFAULT_BUDGET 10000
+
+/* The steps, in the order they are taken (and undone in reverse). */
+enum uvs_guard_step {
+	UVS_GUARD_PHASES_OFF = 0, /* the exact-phase uprobes out */
+	UVS_GUARD_SAMPLING_LOW,   /* stack sampling at a tenth of its rates */
+	UVS_GUARD_STEPS,
+};
+
+struct uvs_guard_config {
+	bool enabled;                      /* false: count and account, never step */
+	uint64_t budget;                   /* probe hits per second */
+	bool phases;                       /* exact phases were attached */
+	uint32_t phase_hits_per_iteration; /* what they cost per loop iteration */
+	uint32_t sample_hz, blocked_hz;    /* the sampling rates asked for; 0: not sampling */
+};
+
+/* What the collector must measure with at a level. */
+struct uvs_guard_settings {
+	bool phases;                    /* exact phases in */
+	uint32_t sample_hz, blocked_hz; /* 0: not sampling */
+};
+
+/* What one window showed. */
+struct uvs_guard_window {
+	uint64_t window_ns;
+	uint64_t hits;       /* probe hits on the target */
+	uint64_t iterations; /* loop iterations, every loop */
+	uint64_t samples;    /* stack samples */
+};
+
+enum uvs_guard_action {
+	UVS_GUARD_NONE = 0,
+	UVS_GUARD_DOWN,      /* a step taken */
+	UVS_GUARD_UP,        /* a step undone */
+	UVS_GUARD_EXHAUSTED, /* over the budget with every step taken: said once per episode */
+};
+
+struct uvs_guard_decision {
+	enum uvs_guard_action action;
+	enum uvs_guard_step step; /* DOWN, UP: the step */
+	size_t level;             /* steps in force after it */
+	uint64_t rate;            /* probe hits per second in the window that decided */
+	uint64_t predicted;       /* UP: the rate predicted with the step undone */
+	unsigned int windows;     /* windows in a row that led to it */
+};
+
+struct uvs_guard {
+	struct uvs_guard_config cfg;
+	size_t nsteps;                          /* the steps that can be taken here */
+	enum uvs_guard_step steps[UVS_GUARD_STEPS];
+	size_t level;                           /* steps in force: steps[0 .. level-1] */
+	size_t floor;                           /* steps that can no longer be undone */
+	unsigned int over;                      /* windows in a row over the budget */
+	unsigned int calm;                      /* windows in a row calm enough to step up */
+	bool exhausted_said;
+	/* The session so far. */
+	uint64_t hits;
+	uint64_t ns;
+	uint64_t steps_down, steps_up;
+	uint64_t step_ns[UVS_GUARD_STEPS];      /* time each step was in force */
+};
+
+/* Starts at level 0 (everything as asked). */
+void uvs_guard_init(struct uvs_guard *g, const struct uvs_guard_config *c);
+
+/* The settings of the current level. */
+void uvs_guard_settings(const struct uvs_guard *g, struct uvs_guard_settings *out);
+
+/* Whether step s is in force now. */
+bool uvs_guard_in_force(const struct uvs_guard *g, enum uvs_guard_step s);
+
+/*
+ * Accounts one window at the current level, then decides; a DOWN or UP moves the level, which
+ * the caller applies (uvs_guard_settings). A window of zero length decides nothing.
+ */
+void uvs_guard_window(struct uvs_guard *g, const struct uvs_guard_window *w,
+		      struct uvs_guard_decision *d);
+
+/*
+ * The level change just decided could not be applied: back to the level before, and a step that
+ * could not be undone stays for the rest of the session (it is not tried again).
+ */
+void uvs_guard_failed(struct uvs_guard *g, const struct uvs_guard_decision *d);
+
+/* What a window's snapshot shows the guard. */
+void uvs_guard_window_of(const struct uvs_snapshot *s, struct uvs_guard_window *out);
+
+/*
+ * The guard in a snapshot: for an interval (totals false) what is in force now, before the
+ * window's decision; for the summary (totals true) the session too.
+ */
+void uvs_guard_snapshot(const struct uvs_guard *g, bool totals, struct uvs_guard_snapshot *out);
+
+/*
+ * The record of a decision that did something (not UVS_GUARD_NONE), with the settings in force
+ * after it. error: why applying it failed (then it is a FAILED record), else NULL.
+ */
+void uvs_guard_record(const struct uvs_guard *g, const struct uvs_guard_decision *d,
+		      uint64_t ts_ns, const char *error, struct uvs_guard_record *out);
+
+/* "phases_off", "sampling_low": the JSON name of a step. */
+const char *uvs_guard_step_name(enum uvs_guard_step s);
+
+/* Probe hits per second over window_ns (0 for an empty window). */
+uint64_t uvs_guard_rate(uint64_t hits, uint64_t window_ns);
+
+#endif
