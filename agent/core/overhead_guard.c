@@ -23,12 +23,17 @@ void uvs_guard_init(struct uvs_guard *g, const struct uvs_guard_config *c)
 		g->steps[g->nsteps++] = UVS_GUARD_SAMPLING_LOW;
 }
 
-bool uvs_guard_in_force(const struct uvs_guard *g, enum uvs_guard_step s)
+static bool in_force_at(const struct uvs_guard *g, size_t level, enum uvs_guard_step s)
 {
-	for (size_t i = 0; i < g->level; i++)
+	for (size_t i = 0; i < level && i < g->nsteps; i++)
 		if (g->steps[i] == s)
 			return true;
 	return false;
+}
+
+bool uvs_guard_in_force(const struct uvs_guard *g, enum uvs_guard_step s)
+{
+	return in_force_at(g, g->level, s);
 }
 
 void uvs_guard_settings(const struct uvs_guard *g, struct uvs_guard_settings *out)
@@ -78,8 +83,9 @@ static uint64_t predict_undone(const struct uvs_guard *g, enum uvs_guard_step s,
 	return rate;
 }
 
-static void account(struct uvs_guard *g, const struct uvs_guard_window *w)
+void uvs_guard_account(struct uvs_guard *g, const struct uvs_guard_window *w)
 {
+	g->prev_level = g->level;
 	g->hits += w->hits;
 	g->ns += w->window_ns;
 	for (size_t i = 0; i < g->level; i++)
@@ -110,7 +116,7 @@ void uvs_guard_window(struct uvs_guard *g, const struct uvs_guard_window *w,
 	d->level = g->level;
 	if (!w->window_ns)
 		return;
-	account(g, w);
+	uvs_guard_account(g, w);
 	d->rate = uvs_guard_rate(w->hits, w->window_ns);
 	if (!g->cfg.enabled)
 		return;
@@ -185,8 +191,12 @@ void uvs_guard_snapshot(const struct uvs_guard *g, bool totals, struct uvs_guard
 	out->sample_hz = set.sample_hz;
 	out->blocked_hz = set.blocked_hz;
 	out->sampling_low = uvs_guard_in_force(g, UVS_GUARD_SAMPLING_LOW);
-	if (!totals)
+	if (!totals) {
+		out->phases_off |= g->cfg.phases &&
+				   in_force_at(g, g->prev_level, UVS_GUARD_PHASES_OFF);
+		out->sampling_low |= in_force_at(g, g->prev_level, UVS_GUARD_SAMPLING_LOW);
 		return;
+	}
 	out->rate = uvs_guard_rate(g->hits, g->ns);
 	out->steps_down = g->steps_down;
 	out->steps_up = g->steps_up;

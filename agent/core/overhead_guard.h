@@ -90,6 +90,11 @@ struct uvs_guard {
 	size_t nsteps;                          /* the steps that can be taken here */
 	enum uvs_guard_step steps[UVS_GUARD_STEPS];
 	size_t level;                           /* steps in force: steps[0 .. level-1] */
+	/*
+	 * The level before the last decision. A change is applied just after a window ends, so
+	 * the next window holds a few milliseconds of the old level before the new one.
+	 */
+	size_t prev_level;
 	size_t floor;                           /* steps that can no longer be undone */
 	unsigned int over;                      /* windows in a row over the budget */
 	unsigned int calm;                      /* windows in a row calm enough to step up */
@@ -117,6 +122,9 @@ bool uvs_guard_in_force(const struct uvs_guard *g, enum uvs_guard_step s);
 void uvs_guard_window(struct uvs_guard *g, const struct uvs_guard_window *w,
 		      struct uvs_guard_decision *d);
 
+/* Accounts one window and decides nothing (the last window: nothing would apply it). */
+void uvs_guard_account(struct uvs_guard *g, const struct uvs_guard_window *w);
+
 /*
  * The level change just decided could not be applied: back to the level before, and a step that
  * could not be undone stays for the rest of the session (it is not tried again).
@@ -127,8 +135,9 @@ void uvs_guard_failed(struct uvs_guard *g, const struct uvs_guard_decision *d);
 void uvs_guard_window_of(const struct uvs_snapshot *s, struct uvs_guard_window *out);
 
 /*
- * The guard in a snapshot: for an interval (totals false) what is in force now, before the
- * window's decision; for the summary (totals true) the session too.
+ * The guard in a snapshot: for an interval (totals false) what was in force in the window,
+ * before its decision (a step counts as in force if it was for any part of the window); for
+ * the summary (totals true), what is in force at the end, and the session.
  */
 void uvs_guard_snapshot(const struct uvs_guard *g, bool totals, struct uvs_guard_snapshot *out);
 

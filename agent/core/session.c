@@ -181,7 +181,7 @@ static void window(struct session *s, bool final)
 {
 	struct uvs_alert alerts[MAX_ALERTS];
 	struct uvs_guard_window gw;
-	struct uvs_guard_decision d;
+	struct uvs_guard_decision d = { 0 };
 	size_t i, n;
 
 	/* An interval that shows a loop blocked comes after the alert that says so. */
@@ -190,8 +190,11 @@ static void window(struct session *s, bool final)
 	/* The guard as it was during the window; then what the window makes it decide. */
 	uvs_guard_snapshot(&s->guard, false, &s->snap->guard);
 	uvs_guard_window_of(s->snap, &gw);
-	uvs_guard_window(&s->guard, &gw, &d);
-	s->snap->guard.rate = d.rate;
+	s->snap->guard.rate = uvs_guard_rate(gw.hits, gw.window_ns);
+	if (final)
+		uvs_guard_account(&s->guard, &gw);
+	else
+		uvs_guard_window(&s->guard, &gw, &d);
 	/* The summary covers the last partial window; a sliver of one would only mislead. */
 	if (final && s->snap->window_ns < s->cli->interval_ns / 4)
 		return;

@@ -376,3 +376,41 @@ Test(guard, records)
 	cr_expect(r.phases_off, "the settings in force after the failure");
 	cr_expect_eq(r.level, 1);
 }
+
+/*
+ * A step is applied just after the window that decided it, so the window after a step holds a
+ * few milliseconds of the old level: exact phases count as off in it both ways (the loop
+ * figures leave its phases out too, collect/loop.c).
+ */
+Test(guard, the_window_after_a_step_has_both_levels)
+{
+	struct uvs_guard_snapshot snap;
+	int at;
+
+	uvs_guard_snapshot(&g, false, &snap);
+	cr_expect(!snap.phases_off);
+	feed_n(3, 50000, 0, 0, &at); /* the third decides phases_off */
+	uvs_guard_snapshot(&g, false, &snap);
+	cr_expect(snap.phases_off, "the window after the step down");
+	feed_n(10, 100, 1, 0, &at); /* the tenth undoes it */
+	cr_assert_eq(at, 9);
+	uvs_guard_snapshot(&g, false, &snap);
+	cr_expect(snap.phases_off, "the window after the step up began with them out");
+	feed(SEC, 100, 1, 0);
+	uvs_guard_snapshot(&g, false, &snap);
+	cr_expect(!snap.phases_off, "a whole window with them in");
+	uvs_guard_snapshot(&g, true, &snap);
+	cr_expect(!snap.phases_off);
+}
+
+Test(guard, the_last_window_is_accounted_not_decided)
+{
+	struct uvs_guard_window w = { .window_ns = SEC, .hits = 50000 };
+	int at;
+
+	feed_n(2, 50000, 0, 0, &at);
+	uvs_guard_account(&g, &w);
+	cr_expect_eq(g.level, 0);
+	cr_expect_eq(g.hits, 150000);
+	cr_expect_eq(g.ns, 3 * SEC);
+}

@@ -1,0 +1,193 @@
+// The overhead guard (agent/core/overhead_guard.c) against a loop that spins as fast as it can
+// (tests/fixtures/node/spin.js: one setImmediate per iteration, on "spin" and until "stop"),
+// watched with --phases and a low budget. Ground truth comes from outside uvscope: the kernel's
+// own list of the agent's BPF links (/proc/AGENT/fdinfo: is the phase program attached?), the
+// fixture's CPU time (/proc/PID/stat: samples per CPU-second say the sampling rate) and the
+// fixture's own count of its iterations.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { intervalsAfter, skipWithoutBpf, startAgent, startFixture } from './lib.mjs';
+
+const BUDGET = 2000;
+
+// The names of the BPF programs behind the agent's links, one entry per link, from the kernel.
+function linkedPrograms(pid) {
+	const names = new Map(JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show']).toString())
+		.map((p) => [p.id, p.name]));
+	const out = [];
+	for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+		let target;
+		try {
+			target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+		} catch {
+			continue;
+		}
+		if (target !== 'anon_inode:bpf_link') continue;
+		const m = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8').match(/^prog_id:\s+(\d+)$/m);
+		if (m) out.push(names.get(Number(m[1])));
+	}
+	return out;
+}
+
+const phaseLinks = (pid) => linkedPrograms(pid).filter((n) => n === 'uvs_phase_boundary').length;
+
+const clockTick = Number(execFileSync('getconf', ['CLK_TCK']).toString());
+
+// The process's CPU time so far (all its threads), in seconds.
+function cpuSeconds(pid) {
+	const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+	return (Number(fields[11]) + Number(fields[12])) / clockTick; // utime, stime
+}
+
+// Stack samples per CPU-second of the target over the next n intervals of a watch --json agent.
+async function samplesPerCpuSecond(agent, pid, n) {
+	await intervalsAfter(agent, 1);
+	const from = agent.json().filter((v) => v.type === 'interval').length;
+	const cpu0 = cpuSeconds(pid);
+	await intervalsAfter(agent, n);
+	const cpu = cpuSeconds(pid) - cpu0;
+	const samples = agent.json().filter((v) => v.type === 'interval').slice(from)
+		.reduce((sum, v) => sum + v.agent.stack_samples, 0);
+	return { samples, cpu, rate: samples / cpu };
+}
+
+const guardLine = (agent, action, step) => (v) =>
+	v && v.type === 'guard' && v.action === action && v.step === step;
+
+test('overhead guard: a fast-spinning loop turns exact phases off and lowers sampling; they '
+	+ 'come back when it stops, without flapping', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('spin.js');
+	const { agent, hello } = await startAgent(child.pid,
+		['--phases', '--interval', '100ms', '--max-probe-rate', String(BUDGET)]);
+	let stopped;
+	try {
+		assert.equal(hello.mode, 'exact-phases', JSON.stringify(hello.unavailable));
+		assert.equal(hello.guard_budget, BUDGET);
+		// Idle: everything as asked, the phase program attached. (The idle loop waits up to
+		// 1 s in epoll: it is seen once that wait returns.)
+		const idle = await agent.waitFor((v) => v && v.type === 'interval' &&
+			v.loops.some((l) => l.role === 'main' && l.phases), 'an interval with phases');
+		assert.equal(idle.guard.level, 0);
+		assert.equal(idle.guard.phases, 'exact');
+		assert.ok(phaseLinks(agent.pid) > 0, 'the phase uprobes are attached');
+		const before = agent.json().filter((v) => v.type === 'interval').length;
+
+		child.send('spin');
+		await child.waitFor((v) => v && v.spinning, 'fixture spinning');
+		const down = await agent.waitFor(guardLine(agent, 'down', 'phases_off'),
+			'the step down that takes exact phases off');
+		assert.ok(down.rate > BUDGET, JSON.stringify(down));
+		assert.equal(down.windows, 3);
+		assert.equal(down.level, 1);
+		assert.equal(down.phases, 'off');
+		// Nothing stepped before the fixture spun.
+		assert.ok(agent.json().filter((v) => v.type === 'interval').slice(0, before)
+			.every((v) => v.guard.level === 0));
+		// The kernel agrees: the agent holds no link to the phase program any more.
+		assert.equal(phaseLinks(agent.pid), 0, 'phase uprobes still attached after the step');
+		const rate99 = await samplesPerCpuSecond(agent, child.pid, 2);
+
+		// The epoll hooks alone are over the budget at this speed: sampling goes down next.
+		const low = await agent.waitFor(guardLine(agent, 'down', 'sampling_low'),
+			'the step down that lowers sampling');
+		assert.equal(low.sample_hz, 9);
+		assert.equal(low.blocked_hz, 99);
+		const rate9 = await samplesPerCpuSecond(agent, child.pid, 20);
+		// 99 Hz and 9 Hz of CPU time (cpu-clock periods); samples per CPU-second of the target.
+		assert.ok(rate9.rate < rate99.rate / 3,
+			`sampling not lowered: ${JSON.stringify({ rate99, rate9 })}`);
+		assert.ok(agent.json().some((v) => v.type === 'guard' && v.action === 'exhausted'),
+			'over the budget with every step taken is said');
+
+		child.send('stop');
+		stopped = await child.waitFor((v) => v && v.stopped, 'fixture stopped');
+		const upLow = await agent.waitFor(guardLine(agent, 'up', 'sampling_low'),
+			'sampling back up');
+		assert.equal(upLow.sample_hz, 99);
+		const upPhases = await agent.waitFor(guardLine(agent, 'up', 'phases_off'),
+			'exact phases back on');
+		assert.ok(upPhases.predicted < BUDGET / 2, JSON.stringify(upPhases));
+		assert.equal(upPhases.level, 0);
+		assert.ok(phaseLinks(agent.pid) > 0, 'the phase uprobes are back');
+		// The first full interval after they came back has exact phases again.
+		await intervalsAfter(agent, 2);
+	} finally {
+		await agent.stop('SIGINT');
+		await child.stop();
+	}
+	const lines = agent.json();
+	const downIdx = lines.findIndex(guardLine(agent, 'down', 'phases_off'));
+	const upIdx = lines.findIndex(guardLine(agent, 'up', 'phases_off'));
+	const intervals = (from, to) => lines.slice(from, to).filter((v) => v.type === 'interval');
+	// Between the two steps, and in the interval right after the step up (it began with the
+	// probes out), no interval reports exact phases, and each says why.
+	const off = intervals(downIdx, upIdx);
+	assert.ok(off.length >= 6);
+	for (const v of [...off, intervals(upIdx).at(0)]) {
+		assert.equal(v.guard.phases, 'off');
+		for (const l of v.loops) assert.equal(l.phases, null, JSON.stringify(l));
+	}
+	for (const v of intervals(upIdx).slice(1)) {
+		assert.equal(v.guard.phases, 'exact');
+		assert.notEqual(v.loops.find((l) => l.role === 'main').phases, null);
+	}
+	// No flapping: two steps down while it spun, two up after, nothing else.
+	const steps = lines.filter((v) => v.type === 'guard' && (v.action === 'down' ||
+		v.action === 'up')).map((v) => `${v.action} ${v.step}`);
+	assert.deepEqual(steps, ['down phases_off', 'down sampling_low', 'up sampling_low',
+		'up phases_off']);
+	const summary = lines.find((v) => v.type === 'summary');
+	assert.equal(summary.guard.steps_down, 2);
+	assert.equal(summary.guard.steps_up, 2);
+	assert.ok(summary.guard.phases_off_ns > 0 && summary.guard.phases_off_ns < summary.window_ns);
+	assert.equal(summary.guard.level, 0);
+	// The loop was counted through all of it: every iteration the fixture made, plus its idle
+	// ones (a 1 s timer).
+	const main = summary.loops.find((l) => l.role === 'main');
+	assert.ok(main.iterations >= stopped.iterations, `${main.iterations} < ${stopped.iterations}`);
+	assert.ok(main.iterations - stopped.iterations < 100,
+		`${main.iterations} - ${stopped.iterations} idle iterations`);
+	// Probe hits per iteration while it spun: the two epoll call-site hits, plus the seven
+	// phase boundaries while they were in (and a few samples and GC hits).
+	const lowIdx = lines.findIndex(guardLine(agent, 'down', 'sampling_low'));
+	const mainIterations = (v) => v.loops.find((l) => l.role === 'main')?.iterations ?? 0;
+	const perIteration = (list) => list.reduce((s, v) => s + v.agent.probe_hits, 0) /
+		list.reduce((s, v) => s + mainIterations(v), 0);
+	const spinning = (v) => mainIterations(v) > 1000;
+	const withPhases = intervals(0, downIdx).filter(spinning);
+	const without = intervals(downIdx, lowIdx).slice(1);
+	assert.ok(withPhases.length >= 1 && without.length >= 1);
+	assert.ok(perIteration(withPhases) > 8, `with phases: ${perIteration(withPhases)}`);
+	assert.ok(perIteration(without) >= 2 && perIteration(without) < 2.2,
+		`without phases: ${perIteration(without)}`);
+});
+
+test('overhead guard: --no-guard keeps exact phases on under the same load', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('spin.js');
+	const { agent, hello } = await startAgent(child.pid,
+		['--phases', '--interval', '100ms', '--no-guard']);
+	try {
+		assert.equal(hello.guard_budget, null);
+		child.send('spin');
+		await child.waitFor((v) => v && v.spinning, 'fixture spinning');
+		// Ten intervals of spinning, far over any budget, well past the 3 a step takes.
+		const from = agent.json().length;
+		await intervalsAfter(agent, 10);
+		const spun = agent.json().slice(from).filter((v) => v.type === 'interval');
+		for (const v of spun) {
+			assert.equal(v.guard, null);
+			assert.notEqual(v.loops.find((l) => l.role === 'main').phases, null);
+		}
+		assert.ok(spun.some((v) => v.agent.probe_hits > 10 * BUDGET), 'the fixture spins');
+		assert.ok(phaseLinks(agent.pid) > 0);
+		assert.ok(!agent.json().some((v) => v.type === 'guard'));
+	} finally {
+		await agent.stop('SIGINT');
+		await child.stop();
+	}
+});
