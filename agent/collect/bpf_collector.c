@@ -294,13 +294,13 @@ static void fds_and_sockets(struct bpf_collector *b, struct uvs_snapshot *s, boo
 }
 
 /*
- * The runs of our probes in the target during the window (the overhead guard's measure): the
- * loop object counts its own (epoll call sites, phase boundaries), the sampler its samples; a
- * collection is two GC probe hits, and the pool says what its jobs cost.
+ * The hits of our uprobes and return probes in the target during the window (the overhead
+ * guard's measure, with the stack samples): the loop object counts its own (epoll call sites,
+ * phase boundaries); a collection is two GC probe hits, and the pool says what its jobs cost.
  */
 static uint64_t probe_hits(const struct bpf_collector *b, const struct uvs_snapshot *s)
 {
-	uint64_t hits = s->agent.events + s->agent.stack_samples;
+	uint64_t hits = s->agent.events;
 	size_t i;
 
 	for (i = 0; i < s->nloops && i < UVS_MAX_LOOPS; i++)

@@ -23,17 +23,14 @@ void uvs_guard_init(struct uvs_guard *g, const struct uvs_guard_config *c)
 		g->steps[g->nsteps++] = UVS_GUARD_SAMPLING_LOW;
 }
 
-static bool in_force_at(const struct uvs_guard *g, size_t level, enum uvs_guard_step s)
+static unsigned int bit(enum uvs_guard_step s)
 {
-	for (size_t i = 0; i < level && i < g->nsteps; i++)
-		if (g->steps[i] == s)
-			return true;
-	return false;
+	return 1u << s;
 }
 
 bool uvs_guard_in_force(const struct uvs_guard *g, enum uvs_guard_step s)
 {
-	return in_force_at(g, g->level, s);
+	return g->mask & bit(s);
 }
 
 void uvs_guard_settings(const struct uvs_guard *g, struct uvs_guard_settings *out)
@@ -54,59 +51,93 @@ uint64_t uvs_guard_rate(uint64_t hits, uint64_t window_ns)
 	return (uint64_t)((double)hits * 1e9 / (double)window_ns + 0.5);
 }
 
-/*
- * What the target would pay per second with step s undone, from what this window showed: the
- * phase uprobes add a fixed number of hits per loop iteration; sampling at the full rates
- * multiplies the samples by the larger of the two ratios (samples at either rate look alike).
- */
-static uint64_t predict_undone(const struct uvs_guard *g, enum uvs_guard_step s,
-			       const struct uvs_guard_window *w, uint64_t rate)
+/* The guard's measure of a window: probe hits per second, a stack sample counting as several. */
+static uint64_t load_of(const struct uvs_guard_window *w)
 {
-	uint64_t its, samples, ratio, blocked_ratio;
+	return uvs_guard_rate(w->hits + w->samples * UVS_GUARD_SAMPLE_HITS, w->window_ns);
+}
+
+/* How many times the full sampling rates are the low ones (the larger ratio, rounded up). */
+static uint64_t sampling_ratio(const struct uvs_guard *g)
+{
+	uint64_t ratio = (g->cfg.sample_hz + low_rate(g->cfg.sample_hz) - 1) /
+			 low_rate(g->cfg.sample_hz);
+	uint64_t blocked = (g->cfg.blocked_hz + low_rate(g->cfg.blocked_hz) - 1) /
+			   low_rate(g->cfg.blocked_hz);
+
+	return blocked > ratio ? blocked : ratio;
+}
+
+/*
+ * What step s is worth per second, from what this window showed: the phase uprobes cost a fixed
+ * number of hits per loop iteration; sampling at the full rates takes sampling_ratio() times the
+ * samples of the low ones (samples at either rate look alike, so the larger ratio is assumed).
+ * taken: what taking it saves (it is not in force now); else what undoing it adds.
+ */
+static uint64_t worth(const struct uvs_guard *g, enum uvs_guard_step s,
+		      const struct uvs_guard_window *w, bool taken)
+{
+	uint64_t samples = uvs_guard_rate(w->samples * UVS_GUARD_SAMPLE_HITS, w->window_ns);
+	uint64_t ratio = sampling_ratio(g);
 
 	switch (s) {
 	case UVS_GUARD_PHASES_OFF:
-		its = uvs_guard_rate(w->iterations, w->window_ns);
-		return rate + its * g->cfg.phase_hits_per_iteration;
+		return uvs_guard_rate(w->iterations, w->window_ns) * g->cfg.phase_hits_per_iteration;
 	case UVS_GUARD_SAMPLING_LOW:
-		samples = uvs_guard_rate(w->samples, w->window_ns);
-		ratio = (g->cfg.sample_hz + low_rate(g->cfg.sample_hz) - 1) /
-			low_rate(g->cfg.sample_hz);
-		blocked_ratio = (g->cfg.blocked_hz + low_rate(g->cfg.blocked_hz) - 1) /
-				low_rate(g->cfg.blocked_hz);
-		if (blocked_ratio > ratio)
-			ratio = blocked_ratio;
-		return rate + samples * (ratio - 1);
+		return taken ? samples - samples / ratio : samples * (ratio - 1);
 	case UVS_GUARD_STEPS:
 		break;
 	}
-	return rate;
+	return 0;
 }
 
 void uvs_guard_account(struct uvs_guard *g, const struct uvs_guard_window *w)
 {
-	g->prev_level = g->level;
+	g->prev_mask = g->mask;
 	g->hits += w->hits;
+	g->samples += w->samples;
 	g->ns += w->window_ns;
-	for (size_t i = 0; i < g->level; i++)
-		g->step_ns[g->steps[i]] += w->window_ns;
+	for (int s = 0; s < UVS_GUARD_STEPS; s++)
+		if (g->mask & bit((enum uvs_guard_step)s))
+			g->step_ns[s] += w->window_ns;
 }
 
-static void move(struct uvs_guard *g, struct uvs_guard_decision *d, enum uvs_guard_action a)
+/* Every step starts the counts afresh: the next one must be earned at the new settings. */
+static void stepped(struct uvs_guard *g, struct uvs_guard_decision *d)
 {
-	d->action = a;
-	d->windows = a == UVS_GUARD_DOWN ? g->over : g->calm;
-	if (a == UVS_GUARD_DOWN) {
-		d->step = g->steps[g->level++];
-		g->steps_down++;
-	} else {
-		d->step = g->steps[--g->level];
-		g->steps_up++;
-	}
 	d->level = g->level;
-	/* Every step starts its counts afresh: the next one must be earned at the new level. */
 	g->over = 0;
 	g->calm = 0;
+}
+
+/*
+ * Over the budget long enough: the first step in order that is not in force and would save at
+ * least a tenth of the rate (cutting sampling on a loop whose epoll hooks make the load would
+ * cost the blocked-loop stacks and give nothing back). None: said once per episode.
+ */
+static void step_down(struct uvs_guard *g, const struct uvs_guard_window *w,
+		      struct uvs_guard_decision *d)
+{
+	for (size_t i = 0; i < g->nsteps; i++) {
+		enum uvs_guard_step s = g->steps[i];
+
+		if (uvs_guard_in_force(g, s) ||
+		    worth(g, s, w, true) * UVS_GUARD_MIN_SAVING < d->rate)
+			continue;
+		d->action = UVS_GUARD_DOWN;
+		d->step = s;
+		d->windows = g->over;
+		g->mask |= bit(s);
+		g->taken[g->level++] = s;
+		g->steps_down++;
+		stepped(g, d);
+		return;
+	}
+	if (!g->exhausted_said) {
+		g->exhausted_said = true;
+		d->action = UVS_GUARD_EXHAUSTED;
+		d->windows = g->over;
+	}
 }
 
 void uvs_guard_window(struct uvs_guard *g, const struct uvs_guard_window *w,
@@ -117,7 +148,7 @@ void uvs_guard_window(struct uvs_guard *g, const struct uvs_guard_window *w,
 	if (!w->window_ns)
 		return;
 	uvs_guard_account(g, w);
-	d->rate = uvs_guard_rate(w->hits, w->window_ns);
+	d->rate = load_of(w);
 	if (!g->cfg.enabled)
 		return;
 	if (d->rate > g->cfg.budget) {
@@ -126,37 +157,44 @@ void uvs_guard_window(struct uvs_guard *g, const struct uvs_guard_window *w,
 	} else {
 		g->over = 0;
 		g->exhausted_said = false;
-		d->predicted = g->level > g->floor ?
-				       predict_undone(g, g->steps[g->level - 1], w, d->rate) : d->rate;
+		/* The last step taken is the first undone, and only if it is predicted to fit. */
+		d->predicted = d->rate;
+		if (g->level > g->floor)
+			d->predicted += worth(g, g->taken[g->level - 1], w, false);
 		g->calm = d->predicted < g->cfg.budget / 2 ? g->calm + 1 : 0;
 	}
 	if (g->over >= UVS_GUARD_DOWN_WINDOWS) {
-		if (g->level < g->nsteps) {
-			move(g, d, UVS_GUARD_DOWN);
-		} else if (!g->exhausted_said) {
-			g->exhausted_said = true;
-			d->action = UVS_GUARD_EXHAUSTED;
-			d->windows = g->over;
-		}
+		step_down(g, w, d);
 	} else if (g->calm >= UVS_GUARD_UP_WINDOWS && g->level > g->floor) {
-		move(g, d, UVS_GUARD_UP);
+		d->action = UVS_GUARD_UP;
+		d->step = g->taken[--g->level];
+		d->windows = g->calm;
+		g->mask &= ~bit(d->step);
+		g->steps_up++;
+		stepped(g, d);
 	}
 }
 
 void uvs_guard_failed(struct uvs_guard *g, const struct uvs_guard_decision *d)
 {
+	size_t i, kept = 0;
+
 	switch (d->action) {
 	case UVS_GUARD_DOWN:
+		g->mask &= ~bit(d->step);
 		g->level--;
 		g->steps_down--;
-		/* Taking a step failed: it is not tried again (the steps after it still may be). */
-		memmove(&g->steps[g->level], &g->steps[g->level + 1],
-			(g->nsteps - g->level - 1) * sizeof(g->steps[0]));
-		g->nsteps--;
+		/* Taking a step failed: it is not tried again (the other steps still may be). */
+		for (i = 0; i < g->nsteps; i++)
+			if (g->steps[i] != d->step)
+				g->steps[kept++] = g->steps[i];
+		g->nsteps = kept;
 		break;
 	case UVS_GUARD_UP:
-		g->level++;
+		g->mask |= bit(d->step);
+		g->taken[g->level++] = d->step;
 		g->steps_up--;
+		/* It stays, and so does every step under it (they are undone last in, first out). */
 		g->floor = g->level;
 		break;
 	case UVS_GUARD_NONE:
@@ -192,12 +230,11 @@ void uvs_guard_snapshot(const struct uvs_guard *g, bool totals, struct uvs_guard
 	out->blocked_hz = set.blocked_hz;
 	out->sampling_low = uvs_guard_in_force(g, UVS_GUARD_SAMPLING_LOW);
 	if (!totals) {
-		out->phases_off |= g->cfg.phases &&
-				   in_force_at(g, g->prev_level, UVS_GUARD_PHASES_OFF);
-		out->sampling_low |= in_force_at(g, g->prev_level, UVS_GUARD_SAMPLING_LOW);
+		out->phases_off |= g->cfg.phases && (g->prev_mask & bit(UVS_GUARD_PHASES_OFF));
+		out->sampling_low |= (g->prev_mask & bit(UVS_GUARD_SAMPLING_LOW)) != 0;
 		return;
 	}
-	out->rate = uvs_guard_rate(g->hits, g->ns);
+	out->rate = uvs_guard_rate(g->hits + g->samples * UVS_GUARD_SAMPLE_HITS, g->ns);
 	out->steps_down = g->steps_down;
 	out->steps_up = g->steps_up;
 	out->phases_off_ns = g->step_ns[UVS_GUARD_PHASES_OFF];

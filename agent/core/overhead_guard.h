@@ -2,15 +2,17 @@
 /*
  * The overhead guard: what uvscope costs the target, kept under a budget while it runs.
  *
- * Each window the collector counts uvscope's probe hits on the target: runs of its BPF programs
- * in the target's threads (uprobe and return-probe hits at the epoll call sites, the phase
- * boundaries, the pool and GC functions, and stack samples). When they stay over the budget
- * (hits per second) for UVS_GUARD_DOWN_WINDOWS windows in a row, the guard takes one step down:
- * first the exact-phase uprobes go (7 hits per loop iteration), then stack sampling drops to a
- * tenth of its rates. When, for UVS_GUARD_UP_WINDOWS windows in a row, the rate the target would
- * pay with the last step undone (predicted from the window's loop iterations or samples) is
- * under half the budget, it undoes that step. Undoing only what is predicted to stay well under
- * the budget is what keeps it from flapping: a load that made it step down keeps it down.
+ * Each window the collector counts uvscope's probe hits on the target: runs of its uprobes and
+ * return probes in the target's threads (the epoll call sites, the phase boundaries, the pool
+ * and GC functions), and its stack samples, which count as UVS_GUARD_SAMPLE_HITS hits each for
+ * what their stack walk costs. When the rate stays over the budget (hits per second) for
+ * UVS_GUARD_DOWN_WINDOWS windows in a row, the guard takes one step: the first of these, in
+ * order, that is not taken yet and would save at least a tenth of the rate: the exact-phase
+ * uprobes out (7 hits per loop iteration), then stack sampling at a tenth of its rates. When,
+ * for UVS_GUARD_UP_WINDOWS windows in a row, the rate the target would pay with the last step
+ * undone (predicted from the window's loop iterations or samples) is under half the budget, it
+ * undoes that step. Undoing only what is predicted to stay well under the budget is what keeps
+ * it from flapping: a load that made it step down keeps it down.
  *
  * What is not stepped, and why: the epoll hooks (every loop figure rests on them), the pool
  * probes (taken out mid-flight they would leave jobs submitted and never served, and the queue
@@ -32,12 +34,15 @@
 #define UVS_GUARD_UP_WINDOWS 10
 /* Stack sampling at the low step: a tenth of each rate, at least 1 Hz. */
 #define UVS_GUARD_SAMPLE_DIVISOR 10
+/* A step is taken only if it saves at least 1/UVS_GUARD_MIN_SAVING of the rate. */
+#define UVS_GUARD_MIN_SAVING 10
 /*
- * Probe hits per second. A hit costs the target about 0.5-1 us of CPU on the measuring machine
- * (README, "The overhead guard": a uprobe trap plus the program), so this is about 1% of one
- * CPU. Stack samples count as hits too; each costs more (its stack walk), but there are at most
- * --sample-hz of them per second of a thread's CPU.
+ * A uprobe hit costs the target 0.6-0.8 us of CPU on the test machine (README, "The overhead
+ * guard", measured); a stack sample's walk 10-26 us (scripts/sample-cost.sh, by
+ * kernel.bpf_stats_enabled). So a sample counts as 20 hits.
  */
+#define UVS_GUARD_SAMPLE_HITS 20
+/* Probe hits per second: at 0.6-0.8 us each, under 1% of one CPU. */
 #define UVS_GUARD_DEFAULT_BUDGET 10000
 
 /* The steps, in the order they are taken (and undone in reverse). */
@@ -64,7 +69,7 @@ struct uvs_guard_settings {
 /* What one window showed. */
 struct uvs_guard_window {
 	uint64_t window_ns;
-	uint64_t hits;       /* probe hits on the target */
+	uint64_t hits;       /* uprobe and return-probe hits on the target */
 	uint64_t iterations; /* loop iterations, every loop */
 	uint64_t samples;    /* stack samples */
 };
@@ -80,27 +85,31 @@ struct uvs_guard_decision {
 	enum uvs_guard_action action;
 	enum uvs_guard_step step; /* DOWN, UP: the step */
 	size_t level;             /* steps in force after it */
-	uint64_t rate;            /* probe hits per second in the window that decided */
+	uint64_t rate;            /* probe hits per second in the window that decided (a sample
+				   * counting as UVS_GUARD_SAMPLE_HITS) */
 	uint64_t predicted;       /* UP: the rate predicted with the step undone */
 	unsigned int windows;     /* windows in a row that led to it */
 };
 
 struct uvs_guard {
 	struct uvs_guard_config cfg;
-	size_t nsteps;                          /* the steps that can be taken here */
+	size_t nsteps;                          /* the steps that can be taken here, in order */
 	enum uvs_guard_step steps[UVS_GUARD_STEPS];
-	size_t level;                           /* steps in force: steps[0 .. level-1] */
+	size_t level;                           /* steps in force, in the order taken: */
+	enum uvs_guard_step taken[UVS_GUARD_STEPS];
+	unsigned int mask;                      /* the same as bits (1 << step) */
 	/*
-	 * The level before the last decision. A change is applied just after a window ends, so
-	 * the next window holds a few milliseconds of the old level before the new one.
+	 * The steps in force before the last decision. A change is applied just after a window
+	 * ends, so the next window holds a few milliseconds of the old settings before the new.
 	 */
-	size_t prev_level;
-	size_t floor;                           /* steps that can no longer be undone */
+	unsigned int prev_mask;
+	size_t floor;                           /* taken[0 .. floor-1] can no longer be undone */
 	unsigned int over;                      /* windows in a row over the budget */
 	unsigned int calm;                      /* windows in a row calm enough to step up */
 	bool exhausted_said;
 	/* The session so far. */
 	uint64_t hits;
+	uint64_t samples;
 	uint64_t ns;
 	uint64_t steps_down, steps_up;
 	uint64_t step_ns[UVS_GUARD_STEPS];      /* time each step was in force */
@@ -151,7 +160,7 @@ void uvs_guard_record(const struct uvs_guard *g, const struct uvs_guard_decision
 /* "phases_off", "sampling_low": the JSON name of a step. */
 const char *uvs_guard_step_name(enum uvs_guard_step s);
 
-/* Probe hits per second over window_ns (0 for an empty window). */
+/* hits per second over window_ns (0 for an empty window). */
 uint64_t uvs_guard_rate(uint64_t hits, uint64_t window_ns);
 
 #endif

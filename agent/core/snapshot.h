@@ -237,7 +237,9 @@ struct uvs_agent_snapshot {
 	uint64_t stack_samples_lost;   /* stack samples the ring buffer had no room for */
 	uint64_t gc_threads_lost;      /* GC of threads not followed: no room for the thread */
 	uint64_t gc_records_dropped;   /* GC records the ring buffer had no room for */
-	uint64_t probe_hits;           /* runs of uvscope's probes in the target (overhead guard) */
+	uint64_t probe_hits;           /* uprobe and return-probe hits on the target: the loop
+					* hooks, pool and GC probes (the overhead guard's measure,
+					* with stack_samples) */
 };
 
 /*
@@ -247,7 +249,8 @@ struct uvs_agent_snapshot {
 struct uvs_guard_snapshot {
 	bool enabled;          /* the guard ran (watch and top, without --no-guard) */
 	uint64_t budget;       /* probe hits per second */
-	uint64_t rate;         /* probe hits per second in the window (the session's average) */
+	uint64_t rate;         /* probe hits per second in the window (the session's average),
+				* a stack sample counting as UVS_GUARD_SAMPLE_HITS */
 	int level;             /* steps in force (the summary: at the end) */
 	bool phases_asked;     /* exact phases were attached at the start */
 	bool phases_off;       /* ... and the guard had them out during the window */

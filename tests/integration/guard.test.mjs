@@ -54,11 +54,15 @@ async function samplesPerCpuSecond(agent, pid, n) {
 	return { samples, cpu, rate: samples / cpu };
 }
 
-const guardLine = (agent, action, step) => (v) =>
+const guardLine = (action, step) => (v) =>
 	v && v.type === 'guard' && v.action === action && v.step === step;
 
-test('overhead guard: a fast-spinning loop turns exact phases off and lowers sampling; they '
-	+ 'come back when it stops, without flapping', async (t) => {
+// The steps the guard took and undid, in order: "down phases_off", ...
+const steps = (lines) => lines.filter((v) => v.type === 'guard' &&
+	(v.action === 'down' || v.action === 'up')).map((v) => `${v.action} ${v.step}`);
+
+test('overhead guard: a fast-spinning loop turns exact phases off; they come back when it '
+	+ 'stops, without flapping', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const { child } = await startFixture('spin.js');
 	const { agent, hello } = await startAgent(child.pid,
@@ -78,7 +82,7 @@ test('overhead guard: a fast-spinning loop turns exact phases off and lowers sam
 
 		child.send('spin');
 		await child.waitFor((v) => v && v.spinning, 'fixture spinning');
-		const down = await agent.waitFor(guardLine(agent, 'down', 'phases_off'),
+		const down = await agent.waitFor(guardLine('down', 'phases_off'),
 			'the step down that takes exact phases off');
 		assert.ok(down.rate > BUDGET, JSON.stringify(down));
 		assert.equal(down.windows, 3);
@@ -89,29 +93,18 @@ test('overhead guard: a fast-spinning loop turns exact phases off and lowers sam
 			.every((v) => v.guard.level === 0));
 		// The kernel agrees: the agent holds no link to the phase program any more.
 		assert.equal(phaseLinks(agent.pid), 0, 'phase uprobes still attached after the step');
-		const rate99 = await samplesPerCpuSecond(agent, child.pid, 2);
-
-		// The epoll hooks alone are over the budget at this speed: sampling goes down next.
-		const low = await agent.waitFor(guardLine(agent, 'down', 'sampling_low'),
-			'the step down that lowers sampling');
-		assert.equal(low.sample_hz, 9);
-		assert.equal(low.blocked_hz, 99);
-		const rate9 = await samplesPerCpuSecond(agent, child.pid, 20);
-		// 99 Hz and 9 Hz of CPU time (cpu-clock periods); samples per CPU-second of the target.
-		assert.ok(rate9.rate < rate99.rate / 3,
-			`sampling not lowered: ${JSON.stringify({ rate99, rate9 })}`);
-		assert.ok(agent.json().some((v) => v.type === 'guard' && v.action === 'exhausted'),
-			'over the budget with every step taken is said');
+		// The epoll hooks alone keep it over the budget at this speed; sampling would give
+		// back next to nothing (a few samples a second), so it stays, and that is said.
+		const exhausted = await agent.waitFor((v) => v && v.type === 'guard' &&
+			v.action === 'exhausted', 'over the budget with every worthwhile step taken');
+		assert.equal(exhausted.sample_hz, 99);
+		assert.equal(exhausted.level, 1);
 
 		child.send('stop');
 		stopped = await child.waitFor((v) => v && v.stopped, 'fixture stopped');
-		const upLow = await agent.waitFor(guardLine(agent, 'up', 'sampling_low'),
-			'sampling back up');
-		assert.equal(upLow.sample_hz, 99);
-		const upPhases = await agent.waitFor(guardLine(agent, 'up', 'phases_off'),
-			'exact phases back on');
-		assert.ok(upPhases.predicted < BUDGET / 2, JSON.stringify(upPhases));
-		assert.equal(upPhases.level, 0);
+		const up = await agent.waitFor(guardLine('up', 'phases_off'), 'exact phases back on');
+		assert.ok(up.predicted < BUDGET / 2, JSON.stringify(up));
+		assert.equal(up.level, 0);
 		assert.ok(phaseLinks(agent.pid) > 0, 'the phase uprobes are back');
 		// The first full interval after they came back has exact phases again.
 		await intervalsAfter(agent, 2);
@@ -120,13 +113,13 @@ test('overhead guard: a fast-spinning loop turns exact phases off and lowers sam
 		await child.stop();
 	}
 	const lines = agent.json();
-	const downIdx = lines.findIndex(guardLine(agent, 'down', 'phases_off'));
-	const upIdx = lines.findIndex(guardLine(agent, 'up', 'phases_off'));
+	const downIdx = lines.findIndex(guardLine('down', 'phases_off'));
+	const upIdx = lines.findIndex(guardLine('up', 'phases_off'));
 	const intervals = (from, to) => lines.slice(from, to).filter((v) => v.type === 'interval');
 	// Between the two steps, and in the interval right after the step up (it began with the
 	// probes out), no interval reports exact phases, and each says why.
 	const off = intervals(downIdx, upIdx);
-	assert.ok(off.length >= 6);
+	assert.ok(off.length >= 10);
 	for (const v of [...off, intervals(upIdx).at(0)]) {
 		assert.equal(v.guard.phases, 'off');
 		for (const l of v.loops) assert.equal(l.phases, null, JSON.stringify(l));
@@ -135,14 +128,11 @@ test('overhead guard: a fast-spinning loop turns exact phases off and lowers sam
 		assert.equal(v.guard.phases, 'exact');
 		assert.notEqual(v.loops.find((l) => l.role === 'main').phases, null);
 	}
-	// No flapping: two steps down while it spun, two up after, nothing else.
-	const steps = lines.filter((v) => v.type === 'guard' && (v.action === 'down' ||
-		v.action === 'up')).map((v) => `${v.action} ${v.step}`);
-	assert.deepEqual(steps, ['down phases_off', 'down sampling_low', 'up sampling_low',
-		'up phases_off']);
+	// No flapping: one step down while it spun, one up after, nothing else.
+	assert.deepEqual(steps(lines), ['down phases_off', 'up phases_off']);
 	const summary = lines.find((v) => v.type === 'summary');
-	assert.equal(summary.guard.steps_down, 2);
-	assert.equal(summary.guard.steps_up, 2);
+	assert.equal(summary.guard.steps_down, 1);
+	assert.equal(summary.guard.steps_up, 1);
 	assert.ok(summary.guard.phases_off_ns > 0 && summary.guard.phases_off_ns < summary.window_ns);
 	assert.equal(summary.guard.level, 0);
 	// The loop was counted through all of it: every iteration the fixture made, plus its idle
@@ -152,18 +142,56 @@ test('overhead guard: a fast-spinning loop turns exact phases off and lowers sam
 	assert.ok(main.iterations - stopped.iterations < 100,
 		`${main.iterations} - ${stopped.iterations} idle iterations`);
 	// Probe hits per iteration while it spun: the two epoll call-site hits, plus the seven
-	// phase boundaries while they were in (and a few samples and GC hits).
-	const lowIdx = lines.findIndex(guardLine(agent, 'down', 'sampling_low'));
+	// phase boundaries while they were in (and a few GC hits).
 	const mainIterations = (v) => v.loops.find((l) => l.role === 'main')?.iterations ?? 0;
 	const perIteration = (list) => list.reduce((s, v) => s + v.agent.probe_hits, 0) /
 		list.reduce((s, v) => s + mainIterations(v), 0);
 	const spinning = (v) => mainIterations(v) > 1000;
 	const withPhases = intervals(0, downIdx).filter(spinning);
-	const without = intervals(downIdx, lowIdx).slice(1);
+	const without = off.slice(1).filter(spinning);
 	assert.ok(withPhases.length >= 1 && without.length >= 1);
 	assert.ok(perIteration(withPhases) > 8, `with phases: ${perIteration(withPhases)}`);
-	assert.ok(perIteration(without) >= 2 && perIteration(without) < 2.2,
+	assert.ok(perIteration(without) >= 2 && perIteration(without) < 2.1,
 		`without phases: ${perIteration(without)}`);
+});
+
+test('overhead guard: a long block, sampled at the blocked rate, lowers sampling; it comes '
+	+ 'back after', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const budget = 3000; // 997 Hz of samples is about 20000 hits/s; 99 Hz about 2000
+	const { child } = await startFixture('spin.js');
+	const { agent } = await startAgent(child.pid,
+		['--interval', '200ms', '--max-probe-rate', String(budget)]);
+	try {
+		await agent.waitFor((v) => v && v.type === 'interval' && v.loops.length, 'a loop');
+		child.send('block 5000');
+		await child.waitFor((v) => v && v.blocking, 'fixture blocking');
+		await agent.waitFor((v) => v && v.type === 'alert' && v.ongoing, 'blocked');
+		const from = agent.json().length;
+		const cpu0 = cpuSeconds(child.pid);
+		const down = await agent.waitFor(guardLine('down', 'sampling_low'),
+			'the step down that lowers sampling');
+		const cpu1 = cpuSeconds(child.pid);
+		assert.equal(down.sample_hz, 9);
+		assert.equal(down.blocked_hz, 99);
+		assert.equal(down.phases, null, 'exact phases were not asked for');
+		const boosted = agent.json().slice(from).filter((v) => v.type === 'interval')
+			.reduce((s, v) => s + v.agent.stack_samples, 0) / (cpu1 - cpu0);
+		const low = await samplesPerCpuSecond(agent, child.pid, 5);
+		// 997 Hz and 99 Hz of the blocked thread's CPU time (cpu-clock periods).
+		assert.ok(low.rate < boosted / 3, `sampling not lowered: ${boosted} then ${low.rate}`);
+		await child.waitFor((v) => v && v.unblocked, 'fixture unblocked');
+		const up = await agent.waitFor(guardLine('up', 'sampling_low'), 'sampling back up');
+		assert.equal(up.sample_hz, 99);
+		assert.equal(up.blocked_hz, 997);
+	} finally {
+		await agent.stop('SIGINT');
+		await child.stop();
+	}
+	assert.deepEqual(steps(agent.json()), ['down sampling_low', 'up sampling_low']);
+	const summary = agent.json().find((v) => v.type === 'summary');
+	assert.ok(summary.guard.sampling_low_ns > 0);
+	assert.equal(summary.guard.phases_off_ns, 0);
 });
 
 test('overhead guard: --no-guard keeps exact phases on under the same load', async (t) => {

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The overhead guard's steps (core/overhead_guard.c) as a function of rates over time:
- * hysteresis both ways, the order of the steps, the prediction that keeps a load from making it
- * flap, failures, and what it says in snapshots and records.
+ * hysteresis both ways, the order of the steps and when one is worth taking, the prediction
+ * that keeps a load from making it flap, failures, and what it says in snapshots and records.
+ * A window is (length, uprobe hits, loop iterations, stack samples); a sample weighs
+ * UVS_GUARD_SAMPLE_HITS (20) hits.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -62,65 +64,106 @@ Test(guard, steps_in_order_and_only_after_three_windows_over)
 	cr_assert(set.phases);
 	cr_assert_eq(set.sample_hz, 99);
 	cr_assert_eq(set.blocked_hz, 997);
-	cr_expect_eq(feed(SEC, 50000, 5000, 99).action, UVS_GUARD_NONE);
-	cr_expect_eq(feed(SEC, 50000, 5000, 99).action, UVS_GUARD_NONE);
-	d = feed(SEC, 50000, 5000, 99);
+	/* 45000 hits of 5000 iterations (9 each), 99 samples: 45000 + 1980 = 46980/s. */
+	cr_expect_eq(feed(SEC, 45000, 5000, 99).action, UVS_GUARD_NONE);
+	cr_expect_eq(feed(SEC, 45000, 5000, 99).action, UVS_GUARD_NONE);
+	d = feed(SEC, 45000, 5000, 99);
 	cr_assert_eq(d.action, UVS_GUARD_DOWN);
 	cr_expect_eq(d.step, UVS_GUARD_PHASES_OFF);
 	cr_expect_eq(d.level, 1);
-	cr_expect_eq(d.rate, 50000);
+	cr_expect_eq(d.rate, 46980);
 	cr_expect_eq(d.windows, 3);
 	uvs_guard_settings(&g, &set);
 	cr_expect(!set.phases);
 	cr_expect_eq(set.sample_hz, 99, "sampling is the second step, not the first");
-	/* The next step is earned again at the new level: three more windows. */
-	cr_expect_eq(feed(SEC, 20000, 10000, 99).action, UVS_GUARD_NONE);
-	cr_expect_eq(feed(SEC, 20000, 10000, 99).action, UVS_GUARD_NONE);
-	d = feed(SEC, 20000, 10000, 99);
+	/* Samples make most of the load now (a blocked loop at 997 Hz, say): 2000 + 10000/s. */
+	cr_expect_eq(feed(SEC, 2000, 1000, 500).action, UVS_GUARD_NONE);
+	cr_expect_eq(feed(SEC, 2000, 1000, 500).action, UVS_GUARD_NONE);
+	d = feed(SEC, 2000, 1000, 500);
 	cr_assert_eq(d.action, UVS_GUARD_DOWN);
 	cr_expect_eq(d.step, UVS_GUARD_SAMPLING_LOW);
 	cr_expect_eq(d.level, 2);
+	cr_expect_eq(d.rate, 12000);
 	uvs_guard_settings(&g, &set);
 	cr_expect(!set.phases);
 	cr_expect_eq(set.sample_hz, 9);
 	cr_expect_eq(set.blocked_hz, 99);
 }
 
+/*
+ * Over the budget, but no step would save a tenth of it: a fast loop's epoll hooks make the load
+ * (2 hits per iteration, not stepped) and phases or sampling would give back little. Nothing is
+ * taken, it is said once; a step that becomes worth it later is taken then.
+ */
+Test(guard, only_a_step_worth_a_tenth_of_the_rate)
+{
+	struct uvs_guard_decision d;
+	int at;
+
+	/* 40000 hits: 200 iterations' phases would save 1400/s, 99 samples 1800/s: < 4198. */
+	d = feed_n(3, 40000, 200, 99, &at);
+	cr_expect_eq(d.action, UVS_GUARD_EXHAUSTED);
+	cr_expect_eq(at, 2);
+	cr_expect_eq(g.level, 0);
+	d = feed_n(5, 40000, 200, 99, &at);
+	cr_expect_eq(at, -1, "said once");
+	/* The loop's phases grow to a tenth of the load: taken at once (still over the budget). */
+	d = feed(SEC, 40000, 600, 99);
+	cr_expect_eq(d.action, UVS_GUARD_DOWN);
+	cr_expect_eq(d.step, UVS_GUARD_PHASES_OFF);
+	/* Sampling worth it but phases not: sampling is taken, out of order. */
+	setup_full();
+	d = feed_n(3, 1000, 10, 600, &at);
+	cr_expect_eq(d.action, UVS_GUARD_DOWN);
+	cr_expect_eq(d.step, UVS_GUARD_SAMPLING_LOW);
+	cr_expect(!uvs_guard_in_force(&g, UVS_GUARD_PHASES_OFF));
+	/* ... and undone first, even so: the last taken is the first undone. */
+	d = feed_n(10, 100, 10, 1, &at);
+	cr_expect_eq(d.action, UVS_GUARD_UP);
+	cr_expect_eq(d.step, UVS_GUARD_SAMPLING_LOW);
+	cr_expect_eq(g.level, 0);
+}
+
 Test(guard, a_window_under_the_budget_starts_the_count_again)
 {
 	int at;
 
-	feed(SEC, 50000, 0, 0);
-	feed(SEC, 50000, 0, 0);
-	cr_expect_eq(feed(SEC, 9000, 0, 0).action, UVS_GUARD_NONE, "under: count reset");
-	feed(SEC, 50000, 0, 0);
-	feed(SEC, 50000, 0, 0);
+	feed(SEC, 50000, 5000, 0);
+	feed(SEC, 50000, 5000, 0);
+	cr_expect_eq(feed(SEC, 9000, 1000, 0).action, UVS_GUARD_NONE, "under: count reset");
+	feed(SEC, 50000, 5000, 0);
+	feed(SEC, 50000, 5000, 0);
 	cr_expect_eq(g.level, 0);
-	feed_n(1, 50000, 0, 0, &at);
+	feed_n(1, 50000, 5000, 0, &at);
 	cr_expect_eq(at, 0, "the third in a row after the dip steps down");
 	cr_expect_eq(g.level, 1);
 	/* At the budget exactly is not over it. */
 	setup_full();
-	feed_n(10, 10000, 0, 0, &at);
+	feed_n(10, 10000, 1000, 0, &at);
 	cr_expect_eq(at, -1);
 }
 
 Test(guard, rates_are_per_second_of_the_window)
 {
 	/* 6000 hits in half a second is 12000/s: over; in two seconds, 3000/s: not. */
-	feed(SEC / 2, 6000, 0, 0);
-	feed(SEC / 2, 6000, 0, 0);
-	cr_expect_eq(feed(SEC / 2, 6000, 0, 0).action, UVS_GUARD_DOWN);
+	feed(SEC / 2, 6000, 600, 0);
+	feed(SEC / 2, 6000, 600, 0);
+	cr_expect_eq(feed(SEC / 2, 6000, 600, 0).action, UVS_GUARD_DOWN);
 	setup_full();
 	for (int i = 0; i < 5; i++)
-		cr_expect_eq(feed(2 * SEC, 6000, 0, 0).action, UVS_GUARD_NONE);
+		cr_expect_eq(feed(2 * SEC, 6000, 600, 0).action, UVS_GUARD_NONE);
 	cr_expect_eq(uvs_guard_rate(6000, SEC / 2), 12000);
 	cr_expect_eq(uvs_guard_rate(5, 0), 0);
+	/* Samples weigh 20 hits: 200 hits and 500 samples a second are 10200/s. */
+	setup_full();
+	cr_expect_eq(feed(SEC, 200, 0, 500).rate, 10200);
 	/* An empty window decides nothing and counts nothing. */
-	feed(SEC, 50000, 0, 0);
-	feed(SEC, 50000, 0, 0);
-	cr_expect_eq(feed(0, 50000, 0, 0).action, UVS_GUARD_NONE);
+	setup_full();
+	feed(SEC, 50000, 5000, 0);
+	feed(SEC, 50000, 5000, 0);
+	cr_expect_eq(feed(0, 50000, 5000, 0).action, UVS_GUARD_NONE);
 	cr_expect_eq(g.over, 2);
+	cr_expect_eq(g.ns, 2 * SEC);
 }
 
 Test(guard, steps_up_in_reverse_after_ten_calm_windows)
@@ -128,9 +171,10 @@ Test(guard, steps_up_in_reverse_after_ten_calm_windows)
 	struct uvs_guard_decision d;
 	int at;
 
-	feed_n(6, 50000, 5000, 99, &at);
+	feed_n(3, 50000, 5000, 99, &at);
+	feed_n(3, 2000, 100, 500, &at);
 	cr_assert_eq(g.level, 2);
-	/* Quiet: 100 hits/s, 10 iterations/s, 1 sample/s. */
+	/* Quiet: 100 hits/s, 10 iterations/s, 1 sample/s (20). */
 	d = feed_n(9, 100, 10, 1, &at);
 	cr_expect_eq(at, -1, "nine calm windows are not enough");
 	d = feed(SEC, 100, 10, 1);
@@ -138,13 +182,14 @@ Test(guard, steps_up_in_reverse_after_ten_calm_windows)
 	cr_expect_eq(d.step, UVS_GUARD_SAMPLING_LOW, "the last step taken is the first undone");
 	cr_expect_eq(d.level, 1);
 	cr_expect_eq(d.windows, 10);
-	/* 1 sample/s at the low rate is 11/s at the full one (997/99 rounds up to 11). */
-	cr_expect_eq(d.predicted, 100 + 10);
+	cr_expect_eq(d.rate, 120);
+	/* 20/s of samples at the low rate are 220/s at the full one (997/99 rounds up to 11). */
+	cr_expect_eq(d.predicted, 120 + 200);
 	d = feed_n(10, 100, 10, 1, &at);
 	cr_assert_eq(at, 9);
 	cr_expect_eq(d.action, UVS_GUARD_UP);
 	cr_expect_eq(d.step, UVS_GUARD_PHASES_OFF);
-	cr_expect_eq(d.predicted, 100 + 10 * 7, "7 boundary hits per iteration");
+	cr_expect_eq(d.predicted, 120 + 10 * 7, "7 boundary hits per iteration");
 	cr_expect_eq(g.level, 0);
 	cr_expect_eq(g.steps_down, 2);
 	cr_expect_eq(g.steps_up, 2);
@@ -162,7 +207,7 @@ Test(guard, a_calm_window_needs_the_prediction_under_half_the_budget)
 	/* 2000 hits/s, 600 iterations/s: with phases 2000 + 4200 = 6200/s, over half (5000). */
 	feed_n(50, 2000, 600, 0, &at);
 	cr_expect_eq(at, -1, "phases would put it over half the budget: they stay off");
-	/* One window that would fit does not count ten. */
+	/* One window that would not fit breaks a run of ten. */
 	feed_n(9, 2000, 100, 0, &at);
 	feed_n(1, 2000, 600, 0, &at);
 	feed_n(9, 2000, 100, 0, &at);
@@ -203,18 +248,19 @@ Test(guard, every_step_taken_and_still_over_is_said_once_per_episode)
 	struct uvs_guard_decision d;
 	int at;
 
-	feed_n(6, 50000, 0, 0, &at);
+	feed_n(3, 50000, 5000, 0, &at);
+	feed_n(3, 2000, 0, 1000, &at);
 	cr_assert_eq(g.level, 2);
-	feed(SEC, 50000, 0, 0);
-	feed(SEC, 50000, 0, 0);
-	d = feed(SEC, 50000, 0, 0);
+	feed(SEC, 50000, 5000, 0);
+	feed(SEC, 50000, 5000, 0);
+	d = feed(SEC, 50000, 5000, 0);
 	cr_expect_eq(d.action, UVS_GUARD_EXHAUSTED);
 	cr_expect_eq(d.level, 2);
 	cr_expect_eq(d.windows, 3);
-	feed_n(20, 50000, 0, 0, &at);
+	feed_n(20, 50000, 5000, 0, &at);
 	cr_expect_eq(at, -1, "said once");
 	feed(SEC, 9000, 0, 0);
-	feed_n(3, 50000, 0, 0, &at);
+	feed_n(3, 50000, 5000, 0, &at);
 	cr_expect_eq(at, 2, "a new episode after a window under the budget");
 }
 
@@ -222,12 +268,13 @@ Test(guard, only_the_steps_that_apply)
 {
 	struct uvs_guard_config c = { .enabled = true, .budget = 1000, .sample_hz = 99,
 				      .blocked_hz = 997 };
+	struct uvs_guard_settings set;
 	struct uvs_guard_decision d;
 	int at;
 
 	/* No exact phases: sampling is the only step. */
 	uvs_guard_init(&g, &c);
-	d = feed_n(3, 5000, 1000, 99, &at);
+	d = feed_n(3, 500, 1000, 99, &at);
 	cr_expect_eq(d.step, UVS_GUARD_SAMPLING_LOW);
 	cr_expect_eq(g.nsteps, 1);
 	/* Nothing to step (no phases, no sampling): over the budget is only said. */
@@ -243,9 +290,7 @@ Test(guard, only_the_steps_that_apply)
 	c.sample_hz = 5;
 	c.blocked_hz = 50;
 	uvs_guard_init(&g, &c);
-	feed_n(3, 5000, 0, 0, &at);
-	struct uvs_guard_settings set;
-
+	feed_n(3, 0, 0, 500, &at);
 	uvs_guard_settings(&g, &set);
 	cr_expect_eq(set.sample_hz, 1);
 	cr_expect_eq(set.blocked_hz, 5);
@@ -275,7 +320,7 @@ Test(guard, a_step_that_fails)
 	int at;
 
 	/* Undoing phases_off fails (the uprobes cannot be put back): it stays off for good. */
-	d = feed_n(3, 50000, 0, 0, &at);
+	d = feed_n(3, 50000, 5000, 0, &at);
 	cr_assert_eq(d.step, UVS_GUARD_PHASES_OFF);
 	d = feed_n(10, 100, 1, 0, &at);
 	cr_assert_eq(d.action, UVS_GUARD_UP);
@@ -287,7 +332,7 @@ Test(guard, a_step_that_fails)
 	feed_n(100, 100, 1, 0, &at);
 	cr_expect_eq(at, -1, "not tried again");
 	/* Sampling can still step down and back up above that floor. */
-	d = feed_n(3, 50000, 0, 0, &at);
+	d = feed_n(3, 2000, 0, 1000, &at);
 	cr_expect_eq(d.step, UVS_GUARD_SAMPLING_LOW);
 	d = feed_n(10, 100, 1, 1, &at);
 	cr_expect_eq(d.action, UVS_GUARD_UP);
@@ -295,14 +340,15 @@ Test(guard, a_step_that_fails)
 
 	/* Taking sampling_low fails: that step is dropped, the level stays. */
 	setup_full();
-	feed_n(3, 50000, 0, 0, &at);
-	d = feed_n(3, 50000, 0, 0, &at);
+	feed_n(3, 50000, 5000, 0, &at);
+	d = feed_n(3, 2000, 0, 1000, &at);
 	cr_assert_eq(d.step, UVS_GUARD_SAMPLING_LOW);
 	uvs_guard_failed(&g, &d);
 	cr_expect_eq(g.level, 1);
 	cr_expect_eq(g.nsteps, 1);
 	cr_expect_eq(g.steps_down, 1);
-	d = feed_n(3, 50000, 0, 0, &at);
+	cr_expect(!uvs_guard_in_force(&g, UVS_GUARD_SAMPLING_LOW));
+	d = feed_n(3, 2000, 0, 1000, &at);
 	cr_expect_eq(d.action, UVS_GUARD_EXHAUSTED);
 }
 
@@ -312,8 +358,8 @@ Test(guard, time_and_hits_per_step)
 	int at;
 
 	feed_n(3, 50000, 5000, 0, &at); /* 3 s at level 0, then phases off */
-	feed_n(3, 50000, 5000, 0, &at); /* 3 s phases off, then sampling low */
-	feed_n(4, 50000, 5000, 0, &at); /* 4 s at level 2 */
+	feed_n(3, 40000, 0, 500, &at);  /* 3 s phases off, then sampling low */
+	feed_n(4, 50000, 0, 0, &at);    /* 4 s at level 2 */
 	uvs_guard_snapshot(&g, false, &snap);
 	cr_expect(snap.enabled);
 	cr_expect_eq(snap.level, 2);
@@ -327,6 +373,7 @@ Test(guard, time_and_hits_per_step)
 	cr_expect_eq(snap.steps_down, 2);
 	cr_expect_eq(snap.phases_off_ns, 7 * SEC);
 	cr_expect_eq(snap.sampling_low_ns, 4 * SEC);
+	/* 470000 hits and 1500 samples (30000) in 10 s. */
 	cr_expect_eq(snap.rate, 50000);
 	cr_expect_eq(snap.budget, 10000);
 }
@@ -356,7 +403,7 @@ Test(guard, records)
 	struct uvs_guard_decision d;
 	int at;
 
-	d = feed_n(3, 50000, 0, 0, &at);
+	d = feed_n(3, 50000, 5000, 0, &at);
 	uvs_guard_record(&g, &d, 77, NULL, &r);
 	cr_expect_eq(r.action, UVS_GUARD_RECORD_DOWN);
 	cr_expect_str_eq(r.step, "phases_off");
@@ -389,7 +436,7 @@ Test(guard, the_window_after_a_step_has_both_levels)
 
 	uvs_guard_snapshot(&g, false, &snap);
 	cr_expect(!snap.phases_off);
-	feed_n(3, 50000, 0, 0, &at); /* the third decides phases_off */
+	feed_n(3, 50000, 5000, 0, &at); /* the third decides phases_off */
 	uvs_guard_snapshot(&g, false, &snap);
 	cr_expect(snap.phases_off, "the window after the step down");
 	feed_n(10, 100, 1, 0, &at); /* the tenth undoes it */
