@@ -194,6 +194,40 @@ test('overhead guard: a long block, sampled at the blocked rate, lowers sampling
 	assert.equal(summary.guard.phases_off_ns, 0);
 });
 
+// Putting the phase uprobes back needs CAP_BPF and CAP_PERFMON after privileges are dropped
+// (and the probed file held open: /proc/PID/map_files would need CAP_SYS_ADMIN): without
+// sampling, which keeps them anyway, they stay for the guard; with --no-guard they go.
+test('overhead guard: the phase uprobes come back with privileges dropped (--no-stacks)',
+	async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('spin.js');
+	const caps = (pid) => readFileSync(`/proc/${pid}/status`, 'utf8').match(/^CapEff:\s+(\S+)$/m)[1];
+	const { agent } = await startAgent(child.pid, ['--phases', '--no-stacks', '--interval',
+		'100ms', '--max-probe-rate', String(BUDGET)]);
+	try {
+		// CAP_DAC_READ_SEARCH (2), CAP_SYS_PTRACE (19), CAP_PERFMON (38), CAP_BPF (39)
+		assert.equal(caps(agent.pid), '000000c000080004');
+		child.send('spin');
+		await agent.waitFor(guardLine('down', 'phases_off'), 'phases off');
+		assert.equal(phaseLinks(agent.pid), 0);
+		child.send('stop');
+		await agent.waitFor(guardLine('up', 'phases_off'), 'phases back on');
+		assert.ok(phaseLinks(agent.pid) > 0, 'the phase uprobes are back');
+		assert.ok(!agent.json().some((v) => v.type === 'guard' && v.action === 'failed'));
+		await agent.stop('SIGINT');
+		const { agent: unguarded } = await startAgent(child.pid, ['--phases', '--no-stacks',
+			'--no-guard']);
+		try {
+			assert.equal(caps(unguarded.pid), '0000000000080004');
+		} finally {
+			await unguarded.stop('SIGINT');
+		}
+	} finally {
+		await agent.stop('SIGINT');
+		await child.stop();
+	}
+});
+
 test('overhead guard: --no-guard keeps exact phases on under the same load', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const { child } = await startFixture('spin.js');
