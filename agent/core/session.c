@@ -159,12 +159,21 @@ static void guard_apply(struct session *s, const struct uvs_guard_decision *d)
 	struct uvs_guard_settings set;
 	char why[200], again[200];
 	const char *error = NULL;
+	int err;
 
 	if (d->action == UVS_GUARD_NONE)
 		return;
 	if (d->action != UVS_GUARD_EXHAUSTED) {
+		uint64_t t0 = uvs_now_mono();
+		char took[UVS_DURATION_BUF];
+
 		uvs_guard_settings(&s->guard, &set);
-		if (s->collector->ops->adjust(s->collector, &set, why, sizeof(why))) {
+		err = s->collector->ops->adjust(s->collector, &set, why, sizeof(why));
+		/* Taking uprobes out waits for the kernel (an RCU grace period): say how long. */
+		uvs_format_duration(uvs_now_mono() - t0, took, sizeof(took));
+		uvs_debug("overhead guard: %s %s in %s", d->action == UVS_GUARD_DOWN ? "took" : "undid",
+			  uvs_guard_step_name(d->step), took);
+		if (err) {
 			error = why;
 			uvs_guard_failed(&s->guard, d);
 			uvs_guard_settings(&s->guard, &set);

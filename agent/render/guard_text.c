@@ -45,8 +45,9 @@ int uvs_guard_text_record(FILE *out, const struct uvs_guard_record *r)
 		break;
 	case UVS_GUARD_RECORD_EXHAUSTED:
 		fprintf(out, "probe hits %" PRIu64 "/s over the budget of %" PRIu64
-			"/s for %u intervals with every step taken: the rest (the epoll hooks, "
-			"pool and GC probes) stays", r->rate, r->budget, r->windows);
+			"/s for %u intervals, and no step left that would save a tenth of it: the "
+			"rest (the epoll hooks, pool and GC probes, and what sampling is left) stays",
+			r->rate, r->budget, r->windows);
 		break;
 	case UVS_GUARD_RECORD_FAILED:
 		fprintf(out, "cannot %s %s: ", r->step_down ? "take the step" : "undo the step",

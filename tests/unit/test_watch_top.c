@@ -582,8 +582,9 @@ Test(watch, guard_lines)
 	r.windows = 3;
 	got = render_guard(&r);
 	cr_expect_str_eq(got, "21:50:03 GUARD probe hits 30800/s over the budget of 10000/s for 3 "
-			      "intervals with every step taken: the rest (the epoll hooks, pool and "
-			      "GC probes) stays\n");
+			      "intervals, and no step left that would save a tenth of it: the rest "
+			      "(the epoll hooks, pool and GC probes, and what sampling is left) "
+			      "stays\n");
 	free(got);
 	r.action = UVS_GUARD_RECORD_FAILED;
 	r.step = "phases_off";
