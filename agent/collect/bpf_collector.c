@@ -211,6 +211,8 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 	memset(r, 0, sizeof(*r));
 	r->mode = b->loops.probes.phases ? "exact-phases" : "epoll";
 	r->epoll_hooks = b->loops.probes.epoll_hooks;
+	r->epoll_hooks_per_wait = b->loops.probes.return_hook_only &&
+					  !b->loops.probes.entries_attached ? 1 : 2;
 	/* Each phase spot is passed once per iteration (loop_probes.c's boundaries). */
 	r->phase_hits_per_iteration = b->loops.probes.phases ?
 					      (uint32_t)b->loops.probes.phase_set.n : 0;

@@ -59,6 +59,7 @@ struct uvs_collect_sink {
 struct uvs_collect_report {
 	const char *mode;        /* "epoll" or "exact-phases" */
 	const char *epoll_hooks; /* "uprobes", "fentry" or "tracepoints" */
+	int epoll_hooks_per_wait; /* uprobes: 1 (the return, with libuv's metrics) or 2 */
 	char stacks[200];        /* how stacks are sampled and named; "" when they are not */
 	uint32_t phase_hits_per_iteration; /* probe hits exact phases add per loop iteration */
 	size_t nmissing;

@@ -28,6 +28,7 @@ struct uvs_attach_info {
 	const char *node_version;   /* "v20.20.2", NULL when unknown */
 	const char *mode;           /* "epoll" or "exact-phases" */
 	const char *epoll_hooks;    /* "uprobes", "fentry" or "tracepoints": how epoll waits are caught */
+	int epoll_hooks_per_wait;   /* how many of those run per wait: 1 or 2 */
 	const char *stacks;         /* how stacks are sampled and named; NULL when they are not */
 	const char *collector;      /* which collector measures ("bpf") */
 	const char *const *missing; /* what is unavailable and why, one sentence each */

@@ -626,6 +626,7 @@ static void begin(struct session *s, uint64_t attach_ns)
 		.node_version = t->node_version[0] ? t->node_version : NULL,
 		.mode = report.mode,
 		.epoll_hooks = report.epoll_hooks,
+		.epoll_hooks_per_wait = report.epoll_hooks_per_wait,
 		.stacks = report.stacks[0] ? report.stacks : NULL,
 		.collector = s->collector->ops->name,
 		.missing = missing,
@@ -643,7 +644,8 @@ static void begin(struct session *s, uint64_t attach_ns)
 		uvs_info("attached to pid %d (%s) in %s: %s%s%slibuv %s in %s, mode %s", (int)t->pid,
 			 t->comm, took, t->node_version[0] ? "node " : "", t->node_version,
 			 t->node_version[0] ? ", " : "", t->libuv_version, t->uv.path, report.mode);
-		uvs_debug("epoll waits caught by %s", report.epoll_hooks);
+		uvs_debug("epoll waits caught by %s, %d per wait", report.epoll_hooks,
+			  report.epoll_hooks_per_wait);
 		if (report.stacks[0])
 			uvs_info("stacks: %s", report.stacks);
 		if (s->cli->command == UVS_CMD_TRACE)

@@ -578,6 +578,10 @@ int uvs_json_hello(FILE *out, const struct uvs_attach_info *t)
 	json_str(out, t->mode);
 	fputs(",\"epoll_hooks\":", out);
 	json_str(out, t->epoll_hooks);
+	if (t->epoll_hooks_per_wait > 0)
+		fprintf(out, ",\"epoll_hooks_per_wait\":%d", t->epoll_hooks_per_wait);
+	else
+		fputs(",\"epoll_hooks_per_wait\":null", out);
 	fputs(",\"stacks\":", out);
 	if (t->stacks)
 		json_str(out, t->stacks);

@@ -276,6 +276,7 @@ Test(json, hello_golden)
 		.node_version = "v22.11.0",
 		.mode = "epoll",
 		.epoll_hooks = "tracepoints",
+		.epoll_hooks_per_wait = 2,
 		.collector = "bpf",
 		.missing = missing,
 		.nmissing = 2,
@@ -289,7 +290,7 @@ Test(json, hello_golden)
 			      "\"exe\":\"/usr/bin/node\","
 			      "\"build_id\":\"0123456789abcdef0123456789abcdef01234567\","
 			      "\"libuv_version\":\"1.48.0\",\"node_version\":\"v22.11.0\","
-			      "\"mode\":\"epoll\",\"epoll_hooks\":\"tracepoints\",\"stacks\":null,\"collector\":\"bpf\","
+			      "\"mode\":\"epoll\",\"epoll_hooks\":\"tracepoints\",\"epoll_hooks_per_wait\":2,\"stacks\":null,\"collector\":\"bpf\","
 			      "\"block_threshold_ns\":100000000,"
 			      "\"interval_ns\":1000000000,\"guard_budget\":10000,\"unavailable\":["
 			      "\"exact phases: uv__run_check not found (stripped \\\"node\\\" binary)\","
@@ -314,7 +315,7 @@ Test(json, hello_unknowns_are_null)
 	cr_expect_str_eq(got, "{\"type\":\"attach\",\"schema\":1,\"pid\":7,"
 			      "\"exe\":\"/opt/app/bin/my app\",\"build_id\":null,"
 			      "\"libuv_version\":null,\"node_version\":null,"
-			      "\"mode\":\"exact-phases\",\"epoll_hooks\":null,\"stacks\":null,\"collector\":null,"
+			      "\"mode\":\"exact-phases\",\"epoll_hooks\":null,\"epoll_hooks_per_wait\":null,\"stacks\":null,\"collector\":null,"
 			      "\"block_threshold_ns\":0,"
 			      "\"interval_ns\":0,\"guard_budget\":null,\"unavailable\":[],\"threads\":[]}\n");
 	free(got);
