@@ -36,7 +36,10 @@ class Proc {
 	constructor(cmd, args) {
 		this.lines = [];
 		this.waiters = [];
-		this.proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+		this.proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+		this.stderr = '';
+		this.proc.stderr.setEncoding('utf8');
+		this.proc.stderr.on('data', (chunk) => { this.stderr += chunk; });
 		let buf = '';
 		this.proc.stdout.setEncoding('utf8');
 		this.proc.stdout.on('data', (chunk) => {
@@ -64,7 +67,8 @@ class Proc {
 		for (;;) {
 			const v = this.lines.slice(from).find(pred);
 			if (v) return v;
-			if (this.proc.exitCode !== null) throw new Error('exited first');
+			if (this.proc.exitCode !== null)
+				throw new Error(`${this.proc.spawnargs.join(' ')} exited first: ${this.stderr}`);
 			await new Promise((resolve) => this.waiters.push(resolve));
 		}
 	}

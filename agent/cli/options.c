@@ -77,7 +77,7 @@ static const char usage_text[] =
 	"      --max-probe-rate N\n"
 	"                       watch, top: the overhead guard's budget, at most N probe hits\n"
 	"                       per second on the target, a stack sample counting as 20\n"
-	"                       (default 10000: under 1% of one CPU, a hit costing 0.6-0.8 us\n"
+	"                       (default 10000: under 1% of one CPU, a hit costing 0.55-0.9 us\n"
 	"                       on the test machine). Over it for 3 intervals in a row, uvscope\n"
 	"                       takes the exact-phase uprobes out, or lowers stack sampling to a\n"
 	"                       tenth, whichever comes first of those that would save a tenth\n"

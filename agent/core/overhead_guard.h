@@ -37,12 +37,12 @@
 /* A step is taken only if it saves at least 1/UVS_GUARD_MIN_SAVING of the rate. */
 #define UVS_GUARD_MIN_SAVING 10
 /*
- * A uprobe hit costs the target 0.6-0.8 us of CPU on the test machine (README, "The overhead
- * guard", measured); a stack sample's walk 10-26 us (scripts/sample-cost.sh, by
+ * A uprobe hit costs the target 0.55-0.9 us of CPU on the test machine (bench/hit_cost.mjs,
+ * README, "The overhead guard"); a stack sample's walk 10-26 us (scripts/sample-cost.sh, by
  * kernel.bpf_stats_enabled). So a sample counts as 20 hits.
  */
 #define UVS_GUARD_SAMPLE_HITS 20
-/* Probe hits per second: at 0.6-0.8 us each, under 1% of one CPU. */
+/* Probe hits per second: at 0.55-0.9 us each, under 1% of one CPU. */
 #define UVS_GUARD_DEFAULT_BUDGET 10000
 
 /* The steps, in the order they are taken (and undone in reverse). */
