@@ -51,8 +51,7 @@ uint64_t uvs_guard_rate(uint64_t hits, uint64_t window_ns)
 	return (uint64_t)((double)hits * 1e9 / (double)window_ns + 0.5);
 }
 
-/* The guard's measure of a window: probe hits per second, a stack sample counting as several. */
-static uint64_t load_of(const struct uvs_guard_window *w)
+uint64_t uvs_guard_load(const struct uvs_guard_window *w)
 {
 	return uvs_guard_rate(w->hits + w->samples * UVS_GUARD_SAMPLE_HITS, w->window_ns);
 }
@@ -148,7 +147,7 @@ void uvs_guard_window(struct uvs_guard *g, const struct uvs_guard_window *w,
 	if (!w->window_ns)
 		return;
 	uvs_guard_account(g, w);
-	d->rate = load_of(w);
+	d->rate = uvs_guard_load(w);
 	if (!g->cfg.enabled)
 		return;
 	if (d->rate > g->cfg.budget) {

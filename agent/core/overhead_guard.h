@@ -163,4 +163,7 @@ const char *uvs_guard_step_name(enum uvs_guard_step s);
 /* hits per second over window_ns (0 for an empty window). */
 uint64_t uvs_guard_rate(uint64_t hits, uint64_t window_ns);
 
+/* The guard's measure of a window: probe hits per second, a stack sample counting as several. */
+uint64_t uvs_guard_load(const struct uvs_guard_window *w);
+
 #endif

@@ -199,7 +199,7 @@ static void window(struct session *s, bool final)
 	/* The guard as it was during the window; then what the window makes it decide. */
 	uvs_guard_snapshot(&s->guard, false, &s->snap->guard);
 	uvs_guard_window_of(s->snap, &gw);
-	s->snap->guard.rate = uvs_guard_rate(gw.hits, gw.window_ns);
+	s->snap->guard.rate = uvs_guard_load(&gw);
 	if (final)
 		uvs_guard_account(&s->guard, &gw);
 	else

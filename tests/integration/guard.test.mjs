@@ -128,6 +128,10 @@ test('overhead guard: a fast-spinning loop turns exact phases off; they come bac
 		assert.equal(v.guard.phases, 'exact');
 		assert.notEqual(v.loops.find((l) => l.role === 'main').phases, null);
 	}
+	// Each interval's rate is its probe hits and samples (20 hits each) per second.
+	for (const v of intervals(0))
+		assert.ok(Math.abs(v.guard.rate - (v.agent.probe_hits + 20 * v.agent.stack_samples) *
+			1e9 / v.window_ns) <= 1, JSON.stringify({ guard: v.guard, agent: v.agent }));
 	// No flapping: one step down while it spun, one up after, nothing else.
 	assert.deepEqual(steps(lines), ['down phases_off', 'up phases_off']);
 	const summary = lines.find((v) => v.type === 'summary');

@@ -395,6 +395,7 @@ Test(guard, window_of_a_snapshot)
 	cr_expect_eq(w.iterations, 345);
 	cr_expect_eq(w.hits, 1234);
 	cr_expect_eq(w.samples, 17);
+	cr_expect_eq(uvs_guard_load(&w), (1234 + 17 * 20) / 2, "hits per second, a sample as 20");
 }
 
 Test(guard, records)
