@@ -30,6 +30,11 @@ const volatile __u8 track_phases = 0;
 const volatile __u8 trace_records = 0;
 /* Only the return hooks of the epoll call sites are attached: they read libuv's metrics. */
 const volatile __u8 return_hook_only = 0;
+/*
+ * Written by the agent (the overhead guard) while attached: 0 while the exact-phase uprobes are
+ * out, and a new number each time they are put back (agent/collect/loop_probes.c).
+ */
+__u32 phase_epoch = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -168,9 +173,23 @@ static __always_inline bool is_poll_phase(__u32 p)
 static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_loop_stats *s,
 					 __u32 next, __u64 now)
 {
+	__u32 epoch = phase_epoch;
 	__u32 p = st->phase;
 	__u64 d = 0;
 
+	/*
+	 * The phase uprobes are out (the guard took them out): no phase is followed. When they
+	 * are back, a thread's first boundary of the new epoch only opens its phase, so no span
+	 * stretches over the time they were out.
+	 */
+	if (!epoch)
+		return;
+	if (st->phase_epoch != epoch) {
+		st->phase_epoch = epoch;
+		st->poll_wait = 0;
+		st->poll_io = 0;
+		p = UVS_PHASE_NONE;
+	}
 	if (p < UVS_PHASE_COUNT && st->phase_start && now >= st->phase_start)
 		d = now - st->phase_start;
 	/* The wait is the gap between two iterations on the timeline: no record for it. */

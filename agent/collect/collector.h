@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "core/alerts.h"
+#include "core/overhead_guard.h"
 #include "core/profile.h"
 #include "core/snapshot.h"
 #include "target/process.h"
@@ -60,6 +61,7 @@ struct uvs_collect_report {
 	const char *epoll_hooks; /* "uprobes", "fentry" or "tracepoints" */
 	int epoll_hooks_per_wait; /* uprobes: 1 (the return, with libuv's metrics) or 2 */
 	char stacks[200];        /* how stacks are sampled and named; "" when they are not */
+	uint32_t phase_hits_per_iteration; /* probe hits exact phases add per loop iteration */
 	size_t nmissing;
 	char missing[UVS_MAX_MISSING][400];
 };
@@ -84,6 +86,12 @@ struct uvs_collector_ops {
 	int (*window)(struct uvs_collector *c, struct uvs_snapshot *s);
 	/* Fills s with the figures since attach, as of the last window. */
 	int (*totals)(struct uvs_collector *c, struct uvs_snapshot *s);
+	/*
+	 * Measures with other settings from now on (the overhead guard): exact phases in or out,
+	 * the stack sampling rates. Only what was attached can change. 0, or -errno with `why`.
+	 */
+	int (*adjust)(struct uvs_collector *c, const struct uvs_guard_settings *g, char *why,
+		      size_t cap);
 	/*
 	 * Takes every probe out of the target and keeps the maps and rings, before the last
 	 * window: counts that no longer move agree with the records already sent (a trace has a

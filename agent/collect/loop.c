@@ -365,7 +365,14 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 	char comm[16];
 	uint64_t now;
 	size_t i;
+	/*
+	 * Phase figures only for a window the phase uprobes were in for all of: the overhead guard
+	 * takes them out and puts them back between windows, and the window after they came back
+	 * holds only part of its phases.
+	 */
+	bool phases = l->probes.phases && l->probes.phase_changes == l->phase_changes;
 
+	l->phase_changes = l->probes.phase_changes;
 	discover(l);
 	now = uvs_now_mono();
 	s->pid = l->target->pid;
@@ -387,7 +394,7 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 		uvs_target_thread_comm(l->target, lt->tid, comm, sizeof(comm));
 		if (comm[0])
 			memcpy(lt->comm, comm, sizeof(lt->comm));
-		uvs_loop_window(lt, &r, now, l->block_ns, l->probes.phases, lt->comm,
+		uvs_loop_window(lt, &r, now, l->block_ns, phases, lt->comm,
 				&s->loops[s->nloops++]);
 		if (!r.alive) {
 			/* The thread exited: this was its last window. */
@@ -405,6 +412,8 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 
 void uvs_loops_totals(struct uvs_loops *l, struct uvs_snapshot *s)
 {
+	/* Phases that the guard took out for a while still count for the time they were in. */
+	bool phases = l->probes.phases || l->probes.phase_changes;
 	size_t i;
 
 	s->pid = l->target->pid;
@@ -412,7 +421,7 @@ void uvs_loops_totals(struct uvs_loops *l, struct uvs_snapshot *s)
 	s->window_ns = l->last_mono - l->start_mono;
 	s->nloops = 0;
 	for (i = 0; i < l->nloops && s->nloops < UVS_MAX_LOOPS; i++)
-		uvs_loop_totals(l->loops[i], l->probes.phases, l->loops[i]->comm,
+		uvs_loop_totals(l->loops[i], phases, l->loops[i]->comm,
 				&s->loops[s->nloops++]);
 	s->agent.events = l->prev_counters.events;
 	s->agent.drops = l->prev_counters.ringbuf_drops;

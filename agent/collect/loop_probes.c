@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -94,6 +96,9 @@ static void attach_phases(struct uvs_loop_probes *p, const struct uvs_target *t)
 		return;
 	}
 	p->phases = true;
+	p->phase_epoch = p->skel->data->phase_epoch;
+	/* Best effort: without it the phases cannot come back once the guard took them out. */
+	p->phase_file_fd = open(t->uv.open_path, O_PATH | O_CLOEXEC);
 }
 
 /* The fentry/fexit pairs on the epoll wait syscalls, and the kernel function each one needs. */
@@ -325,6 +330,8 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, const struct uvs_target *t
 	int err;
 
 	memset(p, 0, sizeof(*p));
+	p->pid = t->pid;
+	p->phase_file_fd = -1;
 	err = find_sites(p, t, o) > 0 ? load(p, t, o, HOOKS_UPROBES) : -ENOENT;
 	if (err) {
 		uvs_debug("no uprobes at the epoll call sites (%s): trying fentry",
@@ -365,6 +372,43 @@ void uvs_loop_probes_detach(struct uvs_loop_probes *p)
 	uvs_uprobe_set_detach(&p->epoll_entry_set);
 	loop_bpf__destroy(p->skel);
 	p->skel = NULL;
+	if (p->phase_file_fd >= 0)
+		close(p->phase_file_fd);
+	p->phase_file_fd = -1;
+}
+
+int uvs_loop_probes_set_phases(struct uvs_loop_probes *p, bool on, char *why, size_t cap)
+{
+	char path[40];
+	int err;
+
+	if (on == p->phases)
+		return 0;
+	if (!p->skel || !p->phase_set.n || (on && p->phase_file_fd < 0)) {
+		snprintf(why, cap, "the phase uprobes were never attached, or their file is not "
+			 "held open");
+		return -ENOENT;
+	}
+	p->phase_changes++;
+	if (!on) {
+		/* BPF lets go of phases first: nothing is recorded while the probes come out. */
+		p->skel->data->phase_epoch = 0;
+		uvs_uprobe_set_detach(&p->phase_set);
+		p->phases = false;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->phase_file_fd);
+	err = uvs_uprobe_set_attach(&p->phase_set, p->pid, path);
+	if (err) {
+		snprintf(why, cap, "cannot put the uprobes on the libuv phase functions back: %s",
+			 explain_errno(-err));
+		return err;
+	}
+	/* Only now: a boundary hit while they were going in must not close a stale phase. */
+	p->phase_epoch = p->phase_epoch + 1 ? p->phase_epoch + 1 : 1;
+	p->skel->data->phase_epoch = p->phase_epoch;
+	p->phases = true;
+	return 0;
 }
 
 int uvs_loop_probes_events_fd(const struct uvs_loop_probes *p)

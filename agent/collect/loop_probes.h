@@ -44,6 +44,14 @@ struct uvs_loop_probes {
 	const char *epoll_hooks; /* "uprobes", "fentry" or "tracepoints" */
 	char epoll_why[256];   /* why not uprobes at the call sites, when not */
 	char phases_why[320];  /* why not, when they were asked for and are not */
+	/*
+	 * Taking the phase uprobes out and putting them back while attached (the overhead guard):
+	 * the probed file held open (O_PATH) so that it can be named again after privileges are
+	 * dropped (/proc/PID/map_files needs CAP_SYS_ADMIN; our own fd does not).
+	 */
+	int phase_file_fd;     /* -1 when phases were never attached */
+	uint32_t phase_epoch;  /* the last epoch told to BPF (bpf/loop.bpf.c); 0: out */
+	unsigned int phase_changes; /* how many times the phase uprobes went out or back */
 	int state_fd;          /* map fds for the collector */
 	int stats_fd;
 	int counters_fd;
@@ -67,6 +75,14 @@ int uvs_loop_probes_hook_entries(struct uvs_loop_probes *p);
 void uvs_loop_probes_quiesce(struct uvs_loop_probes *p);
 /* Detaches and unloads everything; safe on a zeroed struct. */
 void uvs_loop_probes_detach(struct uvs_loop_probes *p);
+
+/*
+ * Takes the exact-phase uprobes out (on false) or puts them back (on true), once they were
+ * attached at load. BPF stops following phases before they go and starts afresh once they are
+ * back, so no phase figure spans the time they were out. 0, or -errno with `why` set (they stay
+ * out then).
+ */
+int uvs_loop_probes_set_phases(struct uvs_loop_probes *p, bool on, char *why, size_t cap);
 
 /* The ring buffer map's fd (for ring_buffer__new). */
 int uvs_loop_probes_events_fd(const struct uvs_loop_probes *p);

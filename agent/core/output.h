@@ -35,6 +35,7 @@ struct uvs_attach_info {
 	size_t nmissing;
 	uint64_t block_threshold_ns;
 	uint64_t interval_ns;
+	uint64_t guard_budget;      /* the overhead guard's probe hits per second; 0: no guard */
 	uint64_t attach_ns;         /* how long attaching took */
 	const struct uvs_thread_brief *threads; /* every thread of the target, with its role */
 	size_t nthreads;

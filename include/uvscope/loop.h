@@ -64,8 +64,10 @@ struct uvs_loop_state {
 	 */
 	__u32 metrics;
 	__u64 lfields;
+	__u32 phase_epoch;  /* the agent's phase epoch the phase fields above belong to */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct uvs_loop_state) == 80, "uvs_loop_state layout");
+_Static_assert(sizeof(struct uvs_loop_state) == 88, "uvs_loop_state layout");
 
 enum uvs_loop_metrics {
 	UVS_LOOP_METRICS_UNKNOWN = 0,
