@@ -12,6 +12,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { agentCostSection } from './agent_cost.mjs';
+import { opCostSection } from './op_cost.mjs';
+import { stats } from './stats.mjs';
 
 const [runDir, outPath] = process.argv.slice(2);
 if (!runDir || !outPath) {
@@ -32,34 +34,6 @@ try {
 }
 
 // ---- numbers -----------------------------------------------------------------------------
-const median = (xs) => {
-	const s = [...xs].sort((a, b) => a - b);
-	const m = s.length >> 1;
-	return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const stats = (xs) => {
-	xs = xs.filter((x) => Number.isFinite(x));
-	return xs.length ? { min: Math.min(...xs), med: median(xs), max: Math.max(...xs), n: xs.length,
-		ci: medianCI(xs) } : null;
-};
-
-// A distribution-free confidence interval for the median (the sign test's): with n pairs,
-// the true median lies between the k-th smallest and the k-th largest value with
-// probability 1 - 2 P(Binomial(n, 1/2) < k). Takes the largest k that keeps this >= 90%.
-function medianCI(xs) {
-	const s = [...xs].sort((a, b) => a - b), n = s.length;
-	const choose = (n, k) => { let c = 1; for (let i = 0; i < k; i++) c = c * (n - i) / (i + 1); return c; };
-	let k = 0, tail = 0;	// tail = P(B < k + 1)
-	for (;;) {
-		const next = tail + choose(n, k) / 2 ** n;	// P(B <= k)
-		if (1 - 2 * next < 0.9) break;
-		tail = next;
-		k++;
-	}
-	if (k === 0) return null;	// too few pairs for a 90% interval
-	return { lo: s[k - 1], hi: s[n - k], level: 1 - 2 * tail };
-}
-
 const cpuPerReqUs = (r) => r.server_cpu_ns / r.load.completed / 1e3;
 const loadgenPerReqUs = (r) => (r.load.cpu_ms * 1e3) / r.load.completed;
 const p99 = (r) => r.load.latency_us.p99;
@@ -496,6 +470,7 @@ ${poolMeasured ? `- **Pool jobs per request** = the libuv thread-pool jobs uvsco
 
 ${sections.join('\n\n')}
 ${syscallSection()}
+${opCostSection(runDir)}
 ${agentCostSection(runDir)}
 ## Conclusion
 

@@ -28,6 +28,13 @@ const volatile __u32 targ_tgid = 0;
 const volatile __u64 block_ns = 100000000ULL;
 const volatile __u8 track_phases = 0;
 const volatile __u8 trace_records = 0;
+/* Only the return hooks of the epoll call sites are attached: they read libuv's metrics. */
+const volatile __u8 return_hook_only = 0;
+/*
+ * Written by the agent (the overhead guard) while attached: 0 while the exact-phase uprobes are
+ * out, and a new number each time they are put back (agent/collect/loop_probes.c).
+ */
+__u32 phase_epoch = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -166,9 +173,23 @@ static __always_inline bool is_poll_phase(__u32 p)
 static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_loop_stats *s,
 					 __u32 next, __u64 now)
 {
+	__u32 epoch = phase_epoch;
 	__u32 p = st->phase;
 	__u64 d = 0;
 
+	/*
+	 * The phase uprobes are out (the guard took them out): no phase is followed. When they
+	 * are back, a thread's first boundary of the new epoch only opens its phase, so no span
+	 * stretches over the time they were out.
+	 */
+	if (!epoch)
+		return;
+	if (st->phase_epoch != epoch) {
+		st->phase_epoch = epoch;
+		st->poll_wait = 0;
+		st->poll_io = 0;
+		p = UVS_PHASE_NONE;
+	}
 	if (p < UVS_PHASE_COUNT && st->phase_start && now >= st->phase_start)
 		d = now - st->phase_start;
 	/* The wait is the gap between two iterations on the timeline: no record for it. */
@@ -390,6 +411,29 @@ int uvs_ep_call_in(struct pt_regs *ctx)
 	return on_wait_enter(ctx, (long)bpf_get_attach_cookie(ctx), true);
 }
 
+/* A register named by enum uvs_epoll_ret_reg; 0 for a number outside it. */
+static __always_inline __u64 hook_reg(struct pt_regs *ctx, __u32 reg)
+{
+	/* Each a load at a fixed offset: the verifier refuses a context load at a computed one. */
+	__u64 ax = ctx->ax, bx = ctx->bx, r12 = ctx->r12, r13 = ctx->r13, r14 = ctx->r14,
+	      r15 = ctx->r15;
+
+	asm volatile("" : "+r"(ax), "+r"(bx), "+r"(r12), "+r"(r13), "+r"(r14), "+r"(r15));
+	if (reg == UVS_EPOLL_REG_RAX)
+		return ax;
+	if (reg == UVS_EPOLL_REG_RBX)
+		return bx;
+	if (reg == UVS_EPOLL_REG_R12)
+		return r12;
+	if (reg == UVS_EPOLL_REG_R13)
+		return r13;
+	if (reg == UVS_EPOLL_REG_R14)
+		return r14;
+	if (reg == UVS_EPOLL_REG_R15)
+		return r15;
+	return 0;
+}
+
 /* The wait's return value where the return hook finds it (the cookie says where). */
 static __always_inline long call_ret(struct pt_regs *ctx, __u64 cookie)
 {
@@ -402,15 +446,87 @@ static __always_inline long call_ret(struct pt_regs *ctx, __u64 cookie)
 			return -1;
 		return v;
 	}
-	switch ((cookie >> 8) & 0xff) {
-	case UVS_EPOLL_REG_RAX: return (int)ctx->ax;
-	case UVS_EPOLL_REG_RBX: return (int)ctx->bx;
-	case UVS_EPOLL_REG_R12: return (int)ctx->r12;
-	case UVS_EPOLL_REG_R13: return (int)ctx->r13;
-	case UVS_EPOLL_REG_R14: return (int)ctx->r14;
-	case UVS_EPOLL_REG_R15: return (int)ctx->r15;
-	default: return -1;
+	if (((cookie >> 8) & 0xff) > UVS_EPOLL_REG_R15)
+		return -1;
+	return (int)hook_reg(ctx, (cookie >> 8) & 0xff);
+}
+
+/* What the return hook reads of libuv's uv__loop_internal_fields_t, in one read. */
+struct lfields_tail {
+	__u64 provider_entry_time;
+	__u64 provider_idle_time;
+	__u8 lock[UVS_UV_LFIELDS_CURRENT_TIMEOUT - UVS_UV_LFIELDS_PROVIDER_IDLE_TIME - 8];
+	__s32 current_timeout;
+};
+
+/*
+ * The return hook alone, once per iteration (default mode on libuv >= 1.45 with its DWARF):
+ * the wait's entry is not hooked, libuv tells when it began. Node turns on libuv's idle-time
+ * metrics for every loop (performance.eventLoopUtilization reads them), and libuv then stamps
+ * provider_entry_time with uv_hrtime() (CLOCK_MONOTONIC, bpf_ktime_get_ns's clock) just before
+ * every wait that may block, and clears it after the wait. So at the return: the busy span
+ * ended at that stamp (or now, for a zero-timeout poll, which takes a microsecond), the wait
+ * was idle, and a busy span begins now. The agent sees a wait in progress by reading the same
+ * stamp from the target (agent/collect/loop.c). A loop without the metrics makes the agent
+ * hook the entries too (UVS_EV_NO_METRICS); another loop run on this thread (spawnSync) has
+ * other fields and is skipped: its wait is busy time for the real loop, as with two hooks.
+ */
+static __always_inline int wait_returned(struct pt_regs *ctx, struct uvs_loop_state *st,
+					 __u32 tid, __u64 now, __u64 cookie)
+{
+	int where = UVS_EPOLL_COOKIE_LFIELDS(cookie);
+	__u64 lf = 0, wait_start = now;
+	struct lfields_tail m;
+	struct uvs_loop_stats *s;
+	__u32 flags;
+	bool zero;
+
+	if (where == UVS_EPOLL_LFIELDS_RBP_SLOT) {
+		long slot = (long)ctx->bp + UVS_EPOLL_COOKIE_LFIELDS_SLOT(cookie);
+
+		if (bpf_probe_read_user(&lf, sizeof(lf), (void *)slot))
+			return 0;
+	} else {
+		lf = hook_reg(ctx, where - 1);
 	}
+	if (!lf)
+		return 0;
+	if (!st->lfields) {
+		if (bpf_probe_read_user(&flags, sizeof(flags), (void *)(lf + UVS_UV_LFIELDS_FLAGS)))
+			return 0;
+		st->lfields = lf;
+		st->metrics = flags & 1 ? UVS_LOOP_METRICS_ON : UVS_LOOP_METRICS_OFF;
+		if (st->metrics == UVS_LOOP_METRICS_OFF)
+			emit(UVS_EV_NO_METRICS, tid, now, 0);
+	}
+	if (lf != st->lfields)
+		return 0;
+	s = bpf_map_lookup_elem(&loop_stats, &tid);
+	if (!s)
+		return 0;
+	count_event();
+	if (st->metrics != UVS_LOOP_METRICS_ON ||
+	    bpf_probe_read_user(&m, sizeof(m), (void *)(lf + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME))) {
+		/*
+		 * Nothing says when its next wait begins: its busy span is unknown (never a block)
+		 * until an entry hook sees a wait, if the agent places them (for main and Worker
+		 * loops; Node's own internal loop, which has no metrics, stays unmeasured).
+		 */
+		st->busy_since = 0;
+		return 0;
+	}
+	zero = m.current_timeout == 0;
+	if (!zero && m.provider_entry_time && m.provider_entry_time <= now &&
+	    m.provider_entry_time >= st->busy_since)
+		wait_start = m.provider_entry_time;
+	end_busy(st, s, tid, wait_start, zero);
+	if (st->busy_since)
+		s->idle_ns += now - wait_start;
+	st->wait_start = wait_start;
+	/* The return value only matters after a zero timeout (and may cost a memory read). */
+	st->empty_poll = zero && call_ret(ctx, cookie) == 0;
+	st->busy_since = now;
+	return 0;
 }
 
 /*
@@ -435,7 +551,16 @@ int uvs_ep_call_out(struct pt_regs *ctx)
 		return 0;
 	now = bpf_ktime_get_ns();
 	st = loop_of(tid, now);
-	if (!st || (!st->in_wait && st->epfd >= 0))
+	if (!st)
+		return 0;
+	/* No entry hook ran (none attached, or a wait on another loop's fd): libuv says more. */
+	if (return_hook_only && !st->in_wait) {
+		__u64 cookie = bpf_get_attach_cookie(ctx);
+
+		if (UVS_EPOLL_COOKIE_LFIELDS(cookie))
+			return wait_returned(ctx, st, tid, now, cookie);
+	}
+	if (!st->in_wait && st->epfd >= 0)
 		return 0;
 	s = bpf_map_lookup_elem(&loop_stats, &tid);
 	if (!s)

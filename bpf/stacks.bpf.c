@@ -22,6 +22,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "loop_state.bpf.h"
+#include "uvscope/epoll_sites.h"
 #include "uvscope/stacks.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -168,17 +169,28 @@ static __always_inline __u32 copy_stack(const struct walk_reader *r, struct samp
 	return 0;
 }
 
-static __always_inline void tag_loop(struct uvs_stack_sample *s)
+/*
+ * Busy or idle. When only the waits' returns are hooked (bpf/loop.bpf.c, wait_returned), a
+ * wait in progress shows in libuv's own stamp in the target, provider_entry_time, set after
+ * the loop's last return.
+ */
+static __always_inline void tag_loop(const struct walk_reader *r, struct uvs_stack_sample *s)
 {
 	__u32 tid = s->tid;
 	struct uvs_loop_state *st = bpf_map_lookup_elem(&loop_state, &tid);
+	bool in_wait;
+	__u64 entry = 0;
 
 	s->loop = UVS_SAMPLE_NOT_LOOP;
 	s->exact_phase = UVS_PHASE_NONE;
 	if (!st)
 		return;
-	s->loop = st->in_wait ? UVS_SAMPLE_LOOP_IDLE : UVS_SAMPLE_LOOP_BUSY;
-	s->busy_since = st->in_wait ? 0 : st->busy_since;
+	in_wait = st->in_wait;
+	if (!in_wait && st->lfields && st->metrics == UVS_LOOP_METRICS_ON &&
+	    !read_user(r, &entry, sizeof(entry), st->lfields + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME))
+		in_wait = entry && entry > st->busy_since;
+	s->loop = in_wait ? UVS_SAMPLE_LOOP_IDLE : UVS_SAMPLE_LOOP_BUSY;
+	s->busy_since = in_wait ? 0 : st->busy_since;
 	s->exact_phase = st->phase;
 }
 
@@ -249,7 +261,7 @@ int uvs_sample_on_cpu(struct bpf_perf_event_data *ctx)
 	b = begin(id >> 32, (__u32)id, UVS_SAMPLE_ON_CPU);
 	if (!b)
 		return 0;
-	tag_loop(&b->s);
+	tag_loop(&r, &b->s);
 
 	/* In the kernel: its stack from the interrupted registers, the user's from pt_regs. */
 	/* The context allows only whole-register loads: cs is read as its 8-byte slot. */
@@ -293,7 +305,7 @@ int uvs_sample_off_cpu(struct bpf_iter__task *ctx)
 	if (!b)
 		return 0;
 	r.task = task;
-	tag_loop(&b->s);
+	tag_loop(&r, &b->s);
 	got = bpf_get_task_stack(task, b->s.kernel, sizeof(b->s.kernel), 0);
 	if (got > 0)
 		b->s.nkernel = got / sizeof(__u64);

@@ -400,7 +400,8 @@ static __always_inline void check_slow(__u32 tid, __u32 nr, __u64 now, __u64 d, 
 
 	if (!st)
 		return;
-	if (is_epoll_wait(nr) && (int)BPF_CORE_READ(regs, di) == st->epfd)
+	/* epfd stays unknown when only the waits' returns are hooked: every wait is the loop's. */
+	if (is_epoll_wait(nr) && (st->epfd < 0 || (int)BPF_CORE_READ(regs, di) == st->epfd))
 		return;
 	e = bpf_ringbuf_reserve(&slow_events, sizeof(*e), 0);
 	if (!e) {

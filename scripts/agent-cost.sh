@@ -135,22 +135,6 @@ AGENT_PID=
 RUN_NO=0			# runs so far, attempts included: names each run's files
 NODE_PIDS=()			# the target and the other processes, running
 declare -A STDIN_FD=()		# pid -> the write end of its stdin (a fifo)
-# stop_pids SECONDS PID...: SIGTERM, then SIGKILL for any still there after SECONDS; reaped.
-stop_pids() {
-	local secs=$1 pid i alive
-	shift
-	for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for ((i = 0; i < secs * 20; i++)); do
-		alive=0
-		for pid in "$@"; do
-			if kill -0 "$pid" 2>/dev/null; then alive=1; fi
-		done
-		(( alive )) || break
-		read -r -t 0.05 <> <(:) || true
-	done
-	for pid in "$@"; do kill -KILL "$pid" 2>/dev/null || true; done
-	for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
-}
 stop_nodes() {
 	local pid fd
 	if (( ${#NODE_PIDS[@]} )); then stop_pids 10 "${NODE_PIDS[@]}"; fi
@@ -174,7 +158,8 @@ trap 'echo "agent-cost: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 trap 'echo "agent-cost: interrupted" >&2; exit 130' INT
 trap 'exit 143' TERM
 
-# nap, now_us, sched_ns, cpu_idle_ms, wait_line, hwm_kb, agent_progs, other_uvscopes, wait_quiet
+# nap, now_us, stop_pids, sched_ns, cpu_idle_ms, wait_line, hwm_kb, agent_progs, other_uvscopes,
+# wait_quiet
 # shellcheck source=scripts/bench-lib.sh
 source "$ROOT/scripts/bench-lib.sh"
 

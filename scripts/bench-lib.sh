@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # scripts/bench-lib.sh: helpers shared by the benchmark scripts (scripts/bench.sh,
-# scripts/agent-cost.sh), sourced, never run. No forks where timing matters. They read
+# scripts/agent-cost.sh, scripts/op-cost.sh), sourced, never run. No forks where timing matters. They read
 # these globals of the script that sources them: CLK_TCK (getconf CLK_TCK), NCPU (CPUs),
 # QUIET_PCT and QUIET_WAIT (wait_quiet).
 
@@ -9,6 +9,23 @@ exec {NAP_FD}<> <(:)
 nap() { read -r -t "$1" -u "$NAP_FD" _ || true; }
 
 now_us() { REPLY=${EPOCHREALTIME/./}; }
+
+# stop_pids SECONDS PID...: SIGTERM, then SIGKILL for any still there after SECONDS; reaped.
+stop_pids() {
+	local secs=$1 pid i alive
+	shift
+	for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for ((i = 0; i < secs * 20; i++)); do
+		alive=0
+		for pid in "$@"; do
+			if kill -0 "$pid" 2>/dev/null; then alive=1; fi
+		done
+		(( alive )) || break
+		nap 0.05
+	done
+	for pid in "$@"; do kill -KILL "$pid" 2>/dev/null || true; done
+	for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+}
 
 # REPLY = nanoseconds on CPU, summed over all threads of PID (schedstat's first field).
 sched_ns() {

@@ -33,6 +33,8 @@
 #   BENCH_QUIET_PCT [5]  BENCH_QUIET_WAIT [30]  (see wait_quiet)
 #   BENCH_RESULTS [bench/results.md when BENCH_PAIRS >= 7, else the run's own directory]
 #   BENCH_SAMPLE_COST [yes; no: leave out scripts/sample-cost.sh]
+#   BENCH_OP_COST [yes; no: leave out scripts/op-cost.sh], OP_COST_MODES, OP_COST_PAIRS and
+#     the others of scripts/op-cost.sh
 #   BENCH_AGENT_COST_RUNS ["baseline fds fds:syscalls host-sockets"; none: no such section],
 #     BENCH_AGENT_COST_SECONDS [20] and the others of scripts/agent-cost.sh
 #   UVSCOPE [./uvscope]  NODE [node]  CC [cc]
@@ -203,16 +205,16 @@ SERVER_PID=
 SERVER=		# which kind (SERVER_TABLE) is running
 AGENT_PID=
 LOADGEN_PID=
-AGENT_COST_PID=	# scripts/agent-cost.sh, which cleans up after itself on SIGTERM
+SECTION_PID=	# scripts/agent-cost.sh or op-cost.sh, which clean up after themselves on SIGTERM
 cleanup() {
 	local pid
-	for pid in $LOADGEN_PID $AGENT_PID $SERVER_PID $AGENT_COST_PID; do
+	for pid in $LOADGEN_PID $AGENT_PID $SERVER_PID $SECTION_PID; do
 		kill -TERM "$pid" 2>/dev/null || true
 	done
-	for pid in $LOADGEN_PID $AGENT_PID $SERVER_PID $AGENT_COST_PID; do
+	for pid in $LOADGEN_PID $AGENT_PID $SERVER_PID $SECTION_PID; do
 		wait "$pid" 2>/dev/null || true
 	done
-	LOADGEN_PID='' AGENT_PID='' SERVER_PID='' AGENT_COST_PID=''
+	LOADGEN_PID='' AGENT_PID='' SERVER_PID='' SECTION_PID=''
 }
 trap cleanup EXIT
 # set -e stops at the first failing command; say which, or a failure looks like success.
@@ -542,20 +544,22 @@ echo "bench: raw runs in ${RUNDIR#"$ROOT"/}"
 
 syscall_costs
 
+# section NAME: scripts/NAME.sh, into this run's directory (bench/report.mjs reads its data
+# from there), with this run's binary and CPUs; the BENCH_ variables it shares with this script
+# (BENCH_QUIET_WAIT, BENCH_RETRIES, ...) reach it only if set, else it keeps its own defaults.
+# In the background and waited for, so that a signal to this script is acted on at once.
+section() {
+	local rc=0
+	UVSCOPE=$UVSCOPE NODE=$NODE CC=$CC BENCH_SERVER_CPU=$SERVER_CPU BENCH_AGENT_CPU=$AGENT_CPU \
+		"$ROOT/scripts/$1.sh" "$RUNDIR" &
+	SECTION_PID=$!
+	wait "$SECTION_PID" || rc=$?
+	SECTION_PID=
+	(( rc == 0 )) || die "scripts/$1.sh failed (status $rc)"
+}
+
 # ---- what uvscope's own work costs it --------------------------------------------------------
-# scripts/agent-cost.sh, into this run's directory (bench/report.mjs reads it from there), with
-# this run's binary and CPUs; the BENCH_ variables it shares with this script (BENCH_QUIET_WAIT,
-# BENCH_RETRIES, ...) reach it only if set, else it keeps its own defaults. In the background
-# and waited for, so that a signal to this script is acted on at once.
-if [[ ${BENCH_AGENT_COST_RUNS:-} != none ]]; then
-	UVSCOPE=$UVSCOPE NODE=$NODE BENCH_SERVER_CPU=$SERVER_CPU BENCH_AGENT_CPU=$AGENT_CPU \
-		"$ROOT/scripts/agent-cost.sh" "$RUNDIR" &
-	AGENT_COST_PID=$!
-	rc=0
-	wait "$AGENT_COST_PID" || rc=$?
-	AGENT_COST_PID=
-	(( rc == 0 )) || die "scripts/agent-cost.sh failed (status $rc)"
-fi
+if [[ ${BENCH_AGENT_COST_RUNS:-} != none ]]; then section agent-cost; fi
 
 # ---- what stack sampling costs, exactly (BPF run-time statistics) ------------------------------
 # scripts/sample-cost.sh: the sampler's time per sample at 99 Hz and at the blocked rate, as a
@@ -565,6 +569,12 @@ if [[ ${BENCH_SAMPLE_COST:-yes} != no ]]; then
 	UVSCOPE=$UVSCOPE NODE=$NODE "$ROOT/scripts/sample-cost.sh" | tee "$RUNDIR/sample-cost.txt" ||
 		die "scripts/sample-cost.sh failed"
 fi
+
+# ---- what one operation costs, and what other processes pay -----------------------------------
+# scripts/op-cost.sh: CPU per loop iteration and per pool job of each kind in the target, per
+# system call and per TCP connection of a process uvscope does not watch, in each mode, with
+# the uprobe floor of this kernel (a few minutes); BENCH_OP_COST=no leaves it out.
+if [[ ${BENCH_OP_COST:-yes} != no ]]; then section op-cost; fi
 
 # Pairs outermost, so every server and mode is spread over the whole run and meets the same
 # drift.

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/options.h"
+#include "core/overhead_guard.h"
 #include "util/duration.h"
 
 #ifndef UVSCOPE_VERSION
@@ -38,12 +39,14 @@ static const char usage_text[] =
 	"      --phases         exact loop phases (timers, pending, idle, prepare, poll_wait,\n"
 	"                       poll_io, check, close) from uprobes in libuv: costs the target\n"
 	"                       7-15 us per loop iteration, about +32% CPU per request on a\n"
-	"                       small HTTP server at 5000 req/s (bench/results.md)\n"
+	"                       small HTTP server at 5000 req/s (bench/results.md); in watch\n"
+	"                       and top the overhead guard takes them out while they cost more\n"
+	"                       than its budget (--max-probe-rate)\n"
 	"      --no-pool        leave the libuv thread pool out. By default every interval has\n"
 	"                       its jobs, queue wait and service time per kind of work (fs by\n"
 	"                       operation, dns, crypto, zlib, other) and sync fs calls on loop\n"
 	"                       threads, from uprobes in libuv and node: each pool job costs\n"
-	"                       the target 4 uprobe hits, about 1.5-2.5 us (bench/README.md)\n"
+	"                       the target 4 uprobe hits, about 3.5-5 us (bench/README.md)\n"
 	"      --pool           no effect, kept for compatibility: the pool is watched unless\n"
 	"                       --no-pool\n"
 	"      --pool-jobs      also one line per job the pool served, when it ends: kind, fs\n"
@@ -73,6 +76,18 @@ static const char usage_text[] =
 	"      --no-gc          no garbage-collection figures (V8's collections per loop are\n"
 	"                       counted by default, from a uprobe and a return probe on V8's\n"
 	"                       collector: about 1 us per collection)\n"
+	"      --max-probe-rate N\n"
+	"                       watch, top: the overhead guard's budget, at most N probe hits\n"
+	"                       per second on the target, a stack sample counting as 20\n"
+	"                       (default 10000: under 1% of one CPU, a hit costing 0.55-0.9 us\n"
+	"                       on the test machine). Over it for 3 intervals in a row, uvscope\n"
+	"                       takes the exact-phase uprobes out, or lowers stack sampling to a\n"
+	"                       tenth, whichever comes first of those that would save a tenth\n"
+	"                       of the rate; when the rate with the step undone stays under half\n"
+	"                       of it for 10 intervals, it undoes that step. Each step is a\n"
+	"                       GUARD line (JSON: \"type\":\"guard\")\n"
+	"      --no-guard       watch, top: keep every probe as asked, whatever it costs (for\n"
+	"                       a short look with exact phases on a busy process, or a bench)\n"
 	"      --json           JSON lines (schema: docs/json.md)\n"
 	"      --json-file PATH also write the JSON lines to PATH (created or truncated, mode\n"
 	"                       0600), whatever stdout shows: `top` on screen and a record to\n"
@@ -110,7 +125,7 @@ static const struct option long_options[] = {
 	{ "block-ms", required_argument, NULL, 'B' },
 	{ "phases", no_argument, NULL, 'P' },
 	{ "pool", no_argument, NULL, 'T' },
-	{ "no-pool", no_argument, NULL, 'U' },
+	{ "no-pool", no_argument, NULL, 'W' },
 	{ "pool-jobs", no_argument, NULL, 'J' },
 	{ "slow-syscall", required_argument, NULL, 'S' },
 	{ "fd-rescan", required_argument, NULL, 'R' },
@@ -124,6 +139,8 @@ static const struct option long_options[] = {
 	{ "no-stacks", no_argument, NULL, 'X' },
 	{ "sample-hz", required_argument, NULL, 'H' },
 	{ "blocked-hz", required_argument, NULL, 'b' },
+	{ "max-probe-rate", required_argument, NULL, 'M' },
+	{ "no-guard", no_argument, NULL, 'U' },
 	{ "format", required_argument, NULL, 'f' },
 	{ "mode", required_argument, NULL, 'm' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -172,7 +189,7 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 	case 'T':
 		cli->pool_given = true;
 		return 0;
-	case 'U':
+	case 'W':
 		cli->no_pool = true;
 		return 0;
 	case 'J':
@@ -230,6 +247,14 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 			cli->sample_hz = (uint32_t)v;
 		else
 			cli->blocked_hz = (uint32_t)v;
+		return 0;
+	case 'M':
+		if (uvs_parse_uint(arg, 100, 1000000000, &cli->max_probe_rate))
+			return bad(err, "invalid value for --max-probe-rate: '%s'%s", arg,
+				   " (probe hits per second, 100 to 1000000000)");
+		return 0;
+	case 'U':
+		cli->no_guard = true;
 		return 0;
 	case 'f':
 		cli->flame_format = uvs_flame_format_from_name(arg);
@@ -331,6 +356,16 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 		return bad(err, "no command given%s%s", "", " (commands: top, watch, sockets, trace)");
 	if (cli->pid == 0)
 		return bad(err, "-p/--pid is required%s%s", "", " (the id of the process to watch)");
+	if (cli->no_guard && cli->max_probe_rate)
+		return bad(err, "--no-guard and --max-probe-rate contradict each other%s%s", "", "");
+	if ((cli->no_guard || cli->max_probe_rate) && cli->command != UVS_CMD_WATCH &&
+	    cli->command != UVS_CMD_TOP)
+		return bad(err, "%s is an option of watch and top%s",
+			   cli->no_guard ? "--no-guard" : "--max-probe-rate",
+			   " (flame and trace keep the probes they are given: their output must be"
+			   " uniform)");
+	if (!cli->max_probe_rate)
+		cli->max_probe_rate = UVS_GUARD_DEFAULT_BUDGET;
 	if (cli->no_pool && (cli->pool_given || cli->pool_jobs))
 		return bad(err, "--no-pool contradicts %s%s", cli->pool_jobs ? "--pool-jobs" : "--pool",
 			   "");

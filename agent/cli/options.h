@@ -53,6 +53,8 @@ struct uvs_cli {
 	bool no_stacks;           /* --no-stacks: no stack sampling (blocked-loop alerts lose stacks) */
 	uint32_t sample_hz;       /* --sample-hz: stack samples per second of a thread's CPU */
 	uint32_t blocked_hz;      /* --blocked-hz: the same for a blocked loop thread */
+	uint64_t max_probe_rate;  /* --max-probe-rate: the overhead guard's budget, hits/s */
+	bool no_guard;            /* --no-guard: probes stay as asked, whatever they cost */
 	enum uvs_flame_format flame_format; /* --format (else each -o's suffix says) */
 	/* flame: -o may be given up to UVS_FLAME_FILES times, one profile in several formats */
 	size_t nflame_files;

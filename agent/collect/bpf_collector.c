@@ -211,6 +211,11 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 	memset(r, 0, sizeof(*r));
 	r->mode = b->loops.probes.phases ? "exact-phases" : "epoll";
 	r->epoll_hooks = b->loops.probes.epoll_hooks;
+	r->epoll_hooks_per_wait = b->loops.probes.return_hook_only &&
+					  !b->loops.probes.entries_attached ? 1 : 2;
+	/* Each phase spot is passed once per iteration (loop_probes.c's boundaries). */
+	r->phase_hits_per_iteration = b->loops.probes.phases ?
+					      (uint32_t)b->loops.probes.phase_set.n : 0;
 	if (b->opt.phases && !b->loops.probes.phases)
 		add_missing(r, "exact phases", b->loops.probes.phases_why);
 	if (b->opt.pool && !b->pool.attached)
@@ -293,6 +298,22 @@ static void fds_and_sockets(struct bpf_collector *b, struct uvs_snapshot *s, boo
 	b->last_sockets = s->sockets;
 }
 
+/*
+ * The hits of our uprobes and return probes in the target during the window (the overhead
+ * guard's measure, with the stack samples): the loop object counts its own (epoll call sites,
+ * phase boundaries); a collection is two GC probe hits, and the pool says what its jobs cost.
+ */
+static uint64_t probe_hits(const struct bpf_collector *b, const struct uvs_snapshot *s)
+{
+	uint64_t hits = s->agent.events;
+	size_t i;
+
+	for (i = 0; i < s->nloops && i < UVS_MAX_LOOPS; i++)
+		if (s->loops[i].has_gc)
+			hits += 2 * s->loops[i].gc.count;
+	return hits + uvs_pool_probe_hits(&b->pool, &s->pool);
+}
+
 static int bpf_window(struct uvs_collector *c, struct uvs_snapshot *s)
 {
 	struct bpf_collector *b = priv(c);
@@ -308,7 +329,22 @@ static int bpf_window(struct uvs_collector *c, struct uvs_snapshot *s)
 	bpf_poll(c); /* the window's last slow syscalls */
 	uvs_syscalls_window(&b->sys, &s->syscalls, &s->agent);
 	uvs_stacks_window(&b->stacks, &s->agent);
+	s->agent.probe_hits = probe_hits(b, s);
 	return 0;
+}
+
+static int bpf_adjust(struct uvs_collector *c, const struct uvs_guard_settings *g, char *why,
+		      size_t cap)
+{
+	struct bpf_collector *b = priv(c);
+	int err = 0;
+
+	if (b->opt.phases && g->phases != b->loops.probes.phases)
+		err = uvs_loop_probes_set_phases(&b->loops.probes, g->phases, why, cap);
+	if (!err && b->stacks.attached && g->sample_hz &&
+	    (err = uvs_stacks_set_rates(&b->stacks, g->sample_hz, g->blocked_hz)))
+		snprintf(why, cap, "cannot change the sampling rate: %s", strerror(-err));
+	return err;
 }
 
 static int bpf_totals(struct uvs_collector *c, struct uvs_snapshot *s)
@@ -367,6 +403,7 @@ static const struct uvs_collector_ops bpf_ops = {
 	.loops_now = bpf_loops_now,
 	.window = bpf_window,
 	.totals = bpf_totals,
+	.adjust = bpf_adjust,
 	.quiesce = bpf_quiesce,
 	.destroy = bpf_destroy,
 };

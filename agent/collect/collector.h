@@ -17,6 +17,7 @@
 
 #include "core/alerts.h"
 #include "core/output.h"
+#include "core/overhead_guard.h"
 #include "core/profile.h"
 #include "core/snapshot.h"
 #include "target/process.h"
@@ -59,7 +60,9 @@ struct uvs_collect_sink {
 struct uvs_collect_report {
 	const char *mode;        /* "epoll" or "exact-phases" */
 	const char *epoll_hooks; /* "uprobes", "fentry" or "tracepoints" */
+	int epoll_hooks_per_wait; /* uprobes: 1 (the return, with libuv's metrics) or 2 */
 	char stacks[200];        /* how stacks are sampled and named; "" when they are not */
+	uint32_t phase_hits_per_iteration; /* probe hits exact phases add per loop iteration */
 	bool pool_on;            /* the thread pool is followed, as `pool` says */
 	struct uvs_pool_hooks pool; /* its strings live as long as the collector */
 	size_t nmissing;
@@ -86,6 +89,12 @@ struct uvs_collector_ops {
 	int (*window)(struct uvs_collector *c, struct uvs_snapshot *s);
 	/* Fills s with the figures since attach, as of the last window. */
 	int (*totals)(struct uvs_collector *c, struct uvs_snapshot *s);
+	/*
+	 * Measures with other settings from now on (the overhead guard): exact phases in or out,
+	 * the stack sampling rates. Only what was attached can change. 0, or -errno with `why`.
+	 */
+	int (*adjust)(struct uvs_collector *c, const struct uvs_guard_settings *g, char *why,
+		      size_t cap);
 	/*
 	 * Takes every probe out of the target and keeps the maps and rings, before the last
 	 * window: counts that no longer move agree with the records already sent (a trace has a

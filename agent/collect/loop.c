@@ -9,6 +9,8 @@
 
 #include "collect/loop.h"
 #include "loop.skel.h"
+#include "target/memory.h"
+#include "uvscope/epoll_sites.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -160,6 +162,21 @@ int uvs_loops_on_event(void *ctx, void *data, size_t len)
 	case UVS_EV_THREAD_EXIT:
 		uvs_debug("thread %u exited", e->tid);
 		break;
+	case UVS_EV_NO_METRICS:
+		/*
+		 * Node turns the metrics on for the main loop and every Worker's; its own internal
+		 * loop thread (delayed platform tasks) has none, and hooking every wait's entry
+		 * for it would double what every loop pays. A main or Worker loop without them
+		 * (a libuv program other than Node) gets the entries hooked.
+		 */
+		lt = track(l, (int)e->tid);
+		if (lt && (lt->role == UVS_ROLE_MAIN || lt->role == UVS_ROLE_WORKER)) {
+			uvs_loop_probes_hook_entries(&l->probes);
+		} else {
+			uvs_debug("loop thread %u (%s) has no libuv idle-time metrics: its busy time is "
+				  "not measured", e->tid, lt ? uvs_role_name(lt->role) : "unknown");
+		}
+		break;
 	}
 	return 0;
 }
@@ -208,6 +225,42 @@ int uvs_loops_on_trace(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/*
+ * The state of loop thread tid, with a wait in progress made visible: when only the wait's
+ * return is hooked (bpf/loop.bpf.c, wait_returned), the BPF state shows the loop busy since its
+ * last return, and libuv's own stamp in the target says whether it has entered a wait since
+ * (provider_entry_time, after busy_since). The state is read again after the stamp: a wait that
+ * ended in between (libuv clears the stamp) must not make a long-gone busy span look current.
+ */
+static int read_state(struct uvs_loops *l, __u32 tid, struct uvs_loop_state *st,
+		      struct uvs_loop_state *raw)
+{
+	struct uvs_mem_reader mem = uvs_mem_reader_pid(l->target->pid);
+	struct uvs_loop_state again;
+	uint64_t entry;
+	int tries;
+
+	for (tries = 0; tries < 4; tries++) {
+		if (bpf_map_lookup_elem(l->probes.state_fd, &tid, st))
+			return -ENOENT;
+		*raw = *st;
+		if (st->in_wait || !st->lfields || st->metrics != UVS_LOOP_METRICS_ON)
+			return 0;
+		if (uvs_mem_read_u64(&mem, st->lfields + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME, &entry))
+			return 0;
+		if (bpf_map_lookup_elem(l->probes.state_fd, &tid, &again))
+			return -ENOENT;
+		if (again.busy_since != st->busy_since)
+			continue;
+		if (entry && entry > st->busy_since) {
+			st->in_wait = 1;
+			st->wait_start = entry;
+		}
+		return 0;
+	}
+	return 0;
+}
+
 size_t uvs_loops_now(struct uvs_loops *l, struct uvs_loop_busy *out, size_t cap,
 		     uint64_t *now_mono)
 {
@@ -216,10 +269,10 @@ size_t uvs_loops_now(struct uvs_loops *l, struct uvs_loop_busy *out, size_t cap,
 	*now_mono = uvs_now_mono();
 	for (i = 0; i < l->nloops && n < cap; i++) {
 		struct uvs_loop_track *lt = l->loops[i];
-		struct uvs_loop_state st;
+		struct uvs_loop_state st, raw;
 		__u32 key = (__u32)lt->tid;
 
-		if (lt->exited || bpf_map_lookup_elem(l->probes.state_fd, &key, &st))
+		if (lt->exited || read_state(l, key, &st, &raw))
 			continue;
 		out[n++] = (struct uvs_loop_busy){ .tid = lt->tid, .role = lt->role,
 						   .busy = !st.in_wait,
@@ -231,20 +284,20 @@ size_t uvs_loops_now(struct uvs_loops *l, struct uvs_loop_busy *out, size_t cap,
 /* Reads a loop's state and statistics as one consistent pair (the thread may move on). */
 static int read_loop(struct uvs_loops *l, __u32 tid, struct uvs_loop_reading *r)
 {
-	struct uvs_loop_state st, again;
+	struct uvs_loop_state st, again, raw;
 	int tries;
 
 	memset(r, 0, sizeof(*r));
 	r->stats = l->scratch;
 	for (tries = 0; tries < 4; tries++) {
-		r->alive = bpf_map_lookup_elem(l->probes.state_fd, &tid, &st) == 0;
+		r->alive = read_state(l, tid, &st, &raw) == 0;
 		if (bpf_map_lookup_elem(l->probes.stats_fd, &tid, l->scratch))
 			return -ENOENT;
 		if (!r->alive)
 			return 0;
 		if (bpf_map_lookup_elem(l->probes.state_fd, &tid, &again) == 0 &&
-		    again.busy_since == st.busy_since && again.wait_start == st.wait_start &&
-		    again.phase_start == st.phase_start)
+		    again.busy_since == raw.busy_since && again.wait_start == raw.wait_start &&
+		    again.phase_start == raw.phase_start)
 			break;
 	}
 	r->in_wait = st.in_wait;
@@ -312,7 +365,14 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 	char comm[16];
 	uint64_t now;
 	size_t i;
+	/*
+	 * Phase figures only for a window the phase uprobes were in for all of: the overhead guard
+	 * takes them out and puts them back between windows, and the window after they came back
+	 * holds only part of its phases.
+	 */
+	bool phases = l->probes.phases && l->probes.phase_changes == l->phase_changes;
 
+	l->phase_changes = l->probes.phase_changes;
 	discover(l);
 	now = uvs_now_mono();
 	s->pid = l->target->pid;
@@ -334,7 +394,7 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 		uvs_target_thread_comm(l->target, lt->tid, comm, sizeof(comm));
 		if (comm[0])
 			memcpy(lt->comm, comm, sizeof(lt->comm));
-		uvs_loop_window(lt, &r, now, l->block_ns, l->probes.phases, lt->comm,
+		uvs_loop_window(lt, &r, now, l->block_ns, phases, lt->comm,
 				&s->loops[s->nloops++]);
 		if (!r.alive) {
 			/* The thread exited: this was its last window. */
@@ -352,6 +412,8 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 
 void uvs_loops_totals(struct uvs_loops *l, struct uvs_snapshot *s)
 {
+	/* Phases that the guard took out for a while still count for the time they were in. */
+	bool phases = l->probes.phases || l->probes.phase_changes;
 	size_t i;
 
 	s->pid = l->target->pid;
@@ -359,7 +421,7 @@ void uvs_loops_totals(struct uvs_loops *l, struct uvs_snapshot *s)
 	s->window_ns = l->last_mono - l->start_mono;
 	s->nloops = 0;
 	for (i = 0; i < l->nloops && s->nloops < UVS_MAX_LOOPS; i++)
-		uvs_loop_totals(l->loops[i], l->probes.phases, l->loops[i]->comm,
+		uvs_loop_totals(l->loops[i], phases, l->loops[i]->comm,
 				&s->loops[s->nloops++]);
 	s->agent.events = l->prev_counters.events;
 	s->agent.drops = l->prev_counters.ringbuf_drops;

@@ -31,6 +31,7 @@ struct uvs_loops {
 	struct uvs_loop_track *loops[UVS_MAX_LOOPS];
 	struct uvs_loop_stats *scratch; /* one map value, read per loop */
 	bool warned_full;               /* said once that there are more loops than we show */
+	unsigned int phase_changes;     /* probes.phase_changes at the last window */
 };
 
 /*

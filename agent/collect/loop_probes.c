@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -94,6 +96,9 @@ static void attach_phases(struct uvs_loop_probes *p, const struct uvs_target *t)
 		return;
 	}
 	p->phases = true;
+	p->phase_epoch = p->skel->data->phase_epoch;
+	/* Best effort: without it the phases cannot come back once the guard took them out. */
+	p->phase_file_fd = open(t->uv.open_path, O_PATH | O_CLOEXEC);
 }
 
 /* The fentry/fexit pairs on the epoll wait syscalls, and the kernel function each one needs. */
@@ -149,7 +154,7 @@ static void choose_hooks(struct uvs_loop_probes *p, enum epoll_hooks hooks)
 	bpf_program__set_autoload(skel->progs.uvs_ep_call_in, hooks == HOOKS_UPROBES);
 	bpf_program__set_autoload(skel->progs.uvs_ep_call_out, hooks == HOOKS_UPROBES);
 	if (hooks == HOOKS_UPROBES) {
-		uvs_uprobe_set_prepare(&p->epoll_set, skel->progs.uvs_ep_call_in);
+		uvs_uprobe_set_prepare(&p->epoll_entry_set, skel->progs.uvs_ep_call_in);
 		uvs_uprobe_set_prepare(&p->epoll_set, skel->progs.uvs_ep_call_out);
 	}
 	if (hooks == HOOKS_FENTRY && !vmlinux)
@@ -163,29 +168,59 @@ static void choose_hooks(struct uvs_loop_probes *p, enum epoll_hooks hooks)
  * Places the entry and return uprobe of every epoll wait call site in uv__io_poll, for the
  * target's pid only: all or none.
  */
-static int attach_epoll_sites(struct uvs_loop_probes *p, const struct uvs_target *t,
-			      const struct uvs_epoll_site *sites, int n)
+static int attach_epoll_entries(struct uvs_loop_probes *p)
 {
 	int i, err = 0;
 
-	for (i = 0; i < n && !err; i++) {
-		err = uvs_uprobe_set_add(&p->epoll_set, p->skel->progs.uvs_ep_call_in,
-					 sites[i].call_offset, (uint64_t)sites[i].nr, false);
-		if (!err)
-			err = uvs_uprobe_set_add(&p->epoll_set, p->skel->progs.uvs_ep_call_out,
-						 sites[i].hook_offset, sites[i].ret_cookie, false);
-	}
+	for (i = 0; i < p->nsites && !err; i++)
+		err = uvs_uprobe_set_add(&p->epoll_entry_set, p->skel->progs.uvs_ep_call_in,
+					 p->sites[i].call_offset, (uint64_t)p->sites[i].nr, false);
 	if (!err)
-		err = uvs_uprobe_set_attach(&p->epoll_set, t->pid, t->uv.open_path);
+		err = uvs_uprobe_set_attach(&p->epoll_entry_set, p->pid, p->uv_path);
+	p->entries_attached = !err;
+	return err;
+}
+
+static int attach_epoll_sites(struct uvs_loop_probes *p)
+{
+	int i, err = 0;
+
+	for (i = 0; i < p->nsites && !err; i++)
+		err = uvs_uprobe_set_add(&p->epoll_set, p->skel->progs.uvs_ep_call_out,
+					 p->sites[i].hook_offset, p->sites[i].ret_cookie, false);
+	if (!err)
+		err = uvs_uprobe_set_attach(&p->epoll_set, p->pid, p->uv_path);
+	if (!err && !p->return_hook_only)
+		err = attach_epoll_entries(p);
 	if (err)
 		snprintf(p->epoll_why, sizeof(p->epoll_why),
 			 "cannot attach the uprobes at the epoll call sites: %s", strerror(-err));
 	return err;
 }
 
+int uvs_loop_probes_hook_entries(struct uvs_loop_probes *p)
+{
+	int err;
+
+	if (!p->skel || !p->return_hook_only || p->entries_attached)
+		return 0;
+	err = attach_epoll_entries(p);
+	if (err) {
+		uvs_uprobe_set_detach(&p->epoll_entry_set);
+		memset(&p->epoll_entry_set.spots, 0, sizeof(p->epoll_entry_set.spots));
+		p->epoll_entry_set.n = 0;
+		uvs_warn("a loop has no libuv idle-time metrics and the epoll wait entries cannot be "
+			 "hooked (%s): its idle time is counted as busy", strerror(-err));
+		return err;
+	}
+	uvs_info("a loop has no libuv idle-time metrics (UV_METRICS_IDLE_TIME): the epoll wait "
+		 "entries are hooked too, two uprobe hits per loop iteration");
+	return 0;
+}
+
 /* Opens, configures, loads and attaches the object with one kind of epoll hook. */
 static int load(struct uvs_loop_probes *p, const struct uvs_target *t, const struct uvs_loop_probe_options *o,
-		enum epoll_hooks hooks, const struct uvs_epoll_site *sites, int nsites)
+		enum epoll_hooks hooks)
 {
 	struct loop_bpf *skel;
 	int err;
@@ -198,6 +233,7 @@ static int load(struct uvs_loop_probes *p, const struct uvs_target *t, const str
 	skel->rodata->block_ns = o->block_ns;
 	skel->rodata->track_phases = o->phases;
 	skel->rodata->trace_records = o->trace;
+	skel->rodata->return_hook_only = hooks == HOOKS_UPROBES && p->return_hook_only;
 	/* One page when not tracing: watch and top do not pay 8 MiB of locked memory for it. */
 	if (o->trace)
 		bpf_map__set_max_entries(skel->maps.trace_ring, UVS_TRACE_RING_BYTES);
@@ -210,10 +246,13 @@ static int load(struct uvs_loop_probes *p, const struct uvs_target *t, const str
 	if (!err)
 		err = loop_bpf__attach(skel);
 	if (!err && hooks == HOOKS_UPROBES)
-		err = attach_epoll_sites(p, t, sites, nsites);
+		err = attach_epoll_sites(p);
 	if (err) {
 		uvs_uprobe_set_detach(&p->epoll_set);
+		uvs_uprobe_set_detach(&p->epoll_entry_set);
 		memset(&p->epoll_set, 0, sizeof(p->epoll_set));
+		memset(&p->epoll_entry_set, 0, sizeof(p->epoll_entry_set));
+		p->entries_attached = false;
 		loop_bpf__destroy(skel);
 		p->skel = NULL;
 		p->trampolines = false;
@@ -221,9 +260,50 @@ static int load(struct uvs_loop_probes *p, const struct uvs_target *t, const str
 	return err;
 }
 
-/* The epoll wait call sites of the target's libuv, or 0 with the reason in p->epoll_why. */
+/* libuv's version as major * 1000 + minor, or 0 when unknown. */
+static int libuv_minor_version(const struct uvs_target *t)
+{
+	unsigned major, minor;
+
+	if (sscanf(t->libuv_version, "%u.%u", &major, &minor) != 2 || major > 100 || minor > 999)
+		return 0;
+	return (int)(major * 1000 + minor);
+}
+
+/*
+ * Whether the return hooks alone will do: each site must know where `lfields` is (libuv >=
+ * 1.45, whose internal fields have the layout in uvscope/epoll_sites.h), and nothing asked for
+ * what needs the entries (exact phases and a trace time the wait itself).
+ */
+static bool return_hook_suffices(struct uvs_loop_probes *p, const struct uvs_target *t,
+				 const struct uvs_loop_probe_options *o)
+{
+	struct uvs_elf_symbol fn;
+	int found;
+
+	if (o->phases || o->trace || getenv("UVSCOPE_EPOLL_ENTRY_HOOKS"))
+		return false;
+	if (libuv_minor_version(t) < 1045) {
+		uvs_debug("libuv %s keeps no wait stamp uvscope can read: two hooks per wait",
+			  t->libuv_version);
+		return false;
+	}
+	if (uvs_elf_find_function(t->uv.elf, "uv__io_poll", &fn))
+		return false;
+	found = uvs_epoll_sites_find_lfields(t->uv.open_path, fn.addr, p->sites, p->nsites);
+	if (found != p->nsites) {
+		uvs_debug("libuv's DWARF does not say where uv__io_poll keeps its loop's fields at "
+			  "%d of %d wait sites: two hooks per wait", p->nsites - (found > 0 ? found : 0),
+			  p->nsites);
+		return false;
+	}
+	return true;
+}
+
+/* The epoll wait call sites of the target's libuv into p->sites, or 0 with the reason in
+ * p->epoll_why. */
 static int find_sites(struct uvs_loop_probes *p, const struct uvs_target *t,
-		      struct uvs_epoll_site *sites, size_t cap)
+		      const struct uvs_loop_probe_options *o)
 {
 	int n;
 
@@ -233,9 +313,15 @@ static int find_sites(struct uvs_loop_probes *p, const struct uvs_target *t,
 	}
 	if (!t->uv.elf)
 		return 0;
-	n = uvs_epoll_sites_find(t->uv.elf, t->uv.open_path, sites, cap, p->epoll_why,
-				 sizeof(p->epoll_why));
-	return n > 0 ? n : 0;
+	n = uvs_epoll_sites_find(t->uv.elf, t->uv.open_path, p->sites, UVS_EPOLL_SITES_MAX,
+				 p->epoll_why, sizeof(p->epoll_why));
+	if (n <= 0)
+		return 0;
+	p->nsites = n;
+	p->pid = t->pid;
+	snprintf(p->uv_path, sizeof(p->uv_path), "%s", t->uv.open_path);
+	p->return_hook_only = return_hook_suffices(p, t, o);
+	return n;
 }
 
 int uvs_loop_probes_attach(struct uvs_loop_probes *p, const struct uvs_target *t,
@@ -243,21 +329,20 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, const struct uvs_target *t
 {
 	int err;
 
-	struct uvs_epoll_site sites[UVS_EPOLL_SITES_MAX];
-	int nsites;
-
 	memset(p, 0, sizeof(*p));
-	nsites = find_sites(p, t, sites, UVS_EPOLL_SITES_MAX);
-	err = nsites > 0 ? load(p, t, o, HOOKS_UPROBES, sites, nsites) : -ENOENT;
+	p->pid = t->pid;
+	p->phase_file_fd = -1;
+	err = find_sites(p, t, o) > 0 ? load(p, t, o, HOOKS_UPROBES) : -ENOENT;
 	if (err) {
 		uvs_debug("no uprobes at the epoll call sites (%s): trying fentry",
 			  p->epoll_why[0] ? p->epoll_why : explain_errno(-err));
-		err = load(p, t, o, HOOKS_FENTRY, NULL, 0);
+		p->return_hook_only = false;
+		err = load(p, t, o, HOOKS_FENTRY);
 	}
 	if (err) {
 		uvs_debug("fentry/fexit on the epoll syscalls failed (%s): using the syscall "
 			  "tracepoints", explain_errno(-err));
-		err = load(p, t, o, HOOKS_TRACEPOINTS, NULL, 0);
+		err = load(p, t, o, HOOKS_TRACEPOINTS);
 	}
 	if (err) {
 		snprintf(why, cap, "cannot load the BPF programs: %s", explain_errno(-err));
@@ -273,6 +358,7 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, const struct uvs_target *t
 
 void uvs_loop_probes_quiesce(struct uvs_loop_probes *p)
 {
+	uvs_uprobe_set_detach(&p->epoll_entry_set);
 	uvs_uprobe_set_detach(&p->epoll_set);
 	uvs_uprobe_set_detach(&p->phase_set);
 	if (p->skel)
@@ -283,8 +369,46 @@ void uvs_loop_probes_detach(struct uvs_loop_probes *p)
 {
 	uvs_uprobe_set_detach(&p->phase_set);
 	uvs_uprobe_set_detach(&p->epoll_set);
+	uvs_uprobe_set_detach(&p->epoll_entry_set);
 	loop_bpf__destroy(p->skel);
 	p->skel = NULL;
+	if (p->phase_file_fd >= 0)
+		close(p->phase_file_fd);
+	p->phase_file_fd = -1;
+}
+
+int uvs_loop_probes_set_phases(struct uvs_loop_probes *p, bool on, char *why, size_t cap)
+{
+	char path[40];
+	int err;
+
+	if (on == p->phases)
+		return 0;
+	if (!p->skel || !p->phase_set.n || (on && p->phase_file_fd < 0)) {
+		snprintf(why, cap, "the phase uprobes were never attached, or their file is not "
+			 "held open");
+		return -ENOENT;
+	}
+	p->phase_changes++;
+	if (!on) {
+		/* BPF lets go of phases first: nothing is recorded while the probes come out. */
+		p->skel->data->phase_epoch = 0;
+		uvs_uprobe_set_detach(&p->phase_set);
+		p->phases = false;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->phase_file_fd);
+	err = uvs_uprobe_set_attach(&p->phase_set, p->pid, path);
+	if (err) {
+		snprintf(why, cap, "cannot put the uprobes on the libuv phase functions back: %s",
+			 explain_errno(-err));
+		return err;
+	}
+	/* Only now: a boundary hit while they were going in must not close a stale phase. */
+	p->phase_epoch = p->phase_epoch + 1 ? p->phase_epoch + 1 : 1;
+	p->skel->data->phase_epoch = p->phase_epoch;
+	p->phases = true;
+	return 0;
 }
 
 int uvs_loop_probes_events_fd(const struct uvs_loop_probes *p)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "target/process.h"
+#include "target/epoll_sites.h"
 #include "target/uprobe_set.h"
 
 struct loop_bpf;
@@ -27,10 +28,30 @@ struct uvs_loop_probes {
 	struct uvs_uprobe_set phase_set; /* the exact-phase uprobes */
 	bool phases;           /* exact-phase probes are attached */
 	bool trampolines;      /* epoll hooks are fentry/fexit (else the syscall tracepoints) */
-	struct uvs_uprobe_set epoll_set; /* the epoll wait call-site uprobes, when used */
+	struct uvs_uprobe_set epoll_set; /* the epoll wait call sites' return uprobes, when used */
+	struct uvs_uprobe_set epoll_entry_set; /* their entry uprobes, when attached */
+	/*
+	 * Only the return uprobes are attached: they read libuv's idle-time metrics (libuv >=
+	 * 1.45 with its DWARF, and neither exact phases nor a trace asked for). A loop without
+	 * the metrics makes the entries attached too (uvs_loop_probes_hook_entries).
+	 */
+	bool return_hook_only;
+	bool entries_attached;
+	struct uvs_epoll_site sites[UVS_EPOLL_SITES_MAX];
+	int nsites;
+	int pid;
+	char uv_path[4096];
 	const char *epoll_hooks; /* "uprobes", "fentry" or "tracepoints" */
 	char epoll_why[256];   /* why not uprobes at the call sites, when not */
 	char phases_why[320];  /* why not, when they were asked for and are not */
+	/*
+	 * Taking the phase uprobes out and putting them back while attached (the overhead guard):
+	 * the probed file held open (O_PATH) so that it can be named again after privileges are
+	 * dropped (/proc/PID/map_files needs CAP_SYS_ADMIN; our own fd does not).
+	 */
+	int phase_file_fd;     /* -1 when phases were never attached */
+	uint32_t phase_epoch;  /* the last epoch told to BPF (bpf/loop.bpf.c); 0: out */
+	unsigned int phase_changes; /* how many times the phase uprobes went out or back */
 	int state_fd;          /* map fds for the collector */
 	int stats_fd;
 	int counters_fd;
@@ -44,10 +65,24 @@ struct uvs_loop_probes {
 int uvs_loop_probes_attach(struct uvs_loop_probes *p, const struct uvs_target *t,
 		      const struct uvs_loop_probe_options *o, char *why, size_t cap);
 
-/* Detaches and unloads everything; safe on a zeroed struct. */
+/*
+ * Attaches the epoll sites' entry uprobes when only their return uprobes are: for a loop that
+ * has no libuv idle-time metrics (UVS_EV_NO_METRICS). 0, or -errno (with a warning said).
+ */
+int uvs_loop_probes_hook_entries(struct uvs_loop_probes *p);
+
 /* Removes the probes, keeps the maps (see uvs_collector_ops.quiesce). */
 void uvs_loop_probes_quiesce(struct uvs_loop_probes *p);
+/* Detaches and unloads everything; safe on a zeroed struct. */
 void uvs_loop_probes_detach(struct uvs_loop_probes *p);
+
+/*
+ * Takes the exact-phase uprobes out (on false) or puts them back (on true), once they were
+ * attached at load. BPF stops following phases before they go and starts afresh once they are
+ * back, so no phase figure spans the time they were out. 0, or -errno with `why` set (they stay
+ * out then).
+ */
+int uvs_loop_probes_set_phases(struct uvs_loop_probes *p, bool on, char *why, size_t cap);
 
 /* The ring buffer map's fd (for ring_buffer__new). */
 int uvs_loop_probes_events_fd(const struct uvs_loop_probes *p);

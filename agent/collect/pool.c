@@ -282,6 +282,17 @@ void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_sna
 	reset_queued_max(p);
 }
 
+uint64_t uvs_pool_probe_hits(const struct uvs_pool *p, const struct uvs_pool_snapshot *w)
+{
+	/* A job: its submit, the entry and return of its work function, and its done callback. */
+	uint64_t per_job = 3 + (p->skel && p->skel->rodata->track_done ? 1 : 0);
+
+	if (!p->attached)
+		return 0;
+	/* A sync fs call: the entry and return of uv__fs_work. */
+	return w->submitted * per_job + (w->sync_fs_on_loop + w->sync_fs_other) * 2;
+}
+
 void uvs_pool_totals(struct uvs_pool *p, struct uvs_pool_snapshot *out,
 		     struct uvs_agent_snapshot *agent)
 {

@@ -63,6 +63,12 @@ bool uvs_pool_wants_io_uring_check(const struct uvs_pool *p);
 void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_snapshot *out,
 		     struct uvs_agent_snapshot *agent);
 
+/*
+ * The probe hits on the target that a window's figures stand for (the overhead guard): what the
+ * probes add_all() places cost per job and per sync fs call.
+ */
+uint64_t uvs_pool_probe_hits(const struct uvs_pool *p, const struct uvs_pool_snapshot *w);
+
 /* Fills *out with the session, as of the last window. */
 void uvs_pool_totals(struct uvs_pool *p, struct uvs_pool_snapshot *out,
 		     struct uvs_agent_snapshot *agent);

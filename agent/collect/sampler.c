@@ -217,6 +217,25 @@ int uvs_sampler_boost(struct uvs_sampler *s, pid_t tid, bool on)
 	return 0;
 }
 
+int uvs_sampler_set_periods(struct uvs_sampler *s, uint64_t period_ns, uint64_t boost_period_ns)
+{
+	int err = 0;
+
+	if (!s)
+		return 0;
+	s->opt.period_ns = period_ns;
+	s->opt.boost_period_ns = boost_period_ns;
+	for (size_t i = 0; i < s->nevents; i++) {
+		struct thread_event *e = &s->events[i];
+		uint64_t period = e->boosted ? boost_period_ns : period_ns;
+
+		/* A thread that exited since the last sync has a dead event: nothing to change. */
+		if (ioctl(e->fd, PERF_EVENT_IOC_PERIOD, &period) && errno != ESRCH && !err)
+			err = -errno;
+	}
+	return err;
+}
+
 int uvs_sampler_read_off_cpu(struct uvs_sampler *s, pid_t tid)
 {
 	union bpf_iter_link_info info = { .task.tid = (__u32)tid };

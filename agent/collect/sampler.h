@@ -43,6 +43,12 @@ void uvs_sampler_sync_threads(struct uvs_sampler *s, const struct uvs_target *t)
 /* Samples tid at the blocked rate (on) or the normal one (off). */
 int uvs_sampler_boost(struct uvs_sampler *s, pid_t tid, bool on);
 
+/*
+ * Changes both sampling periods for every thread, now and for threads opened later (the
+ * overhead guard). 0, or the first -errno an event refused (the others are changed anyway).
+ */
+int uvs_sampler_set_periods(struct uvs_sampler *s, uint64_t period_ns, uint64_t boost_period_ns);
+
 /* Reads the stack of tid now, as an off-CPU sample (meant for a sleeping thread). */
 int uvs_sampler_read_off_cpu(struct uvs_sampler *s, pid_t tid);
 

@@ -178,6 +178,22 @@ void uvs_stacks_follow_loops(struct uvs_stacks *st, const struct uvs_loop_busy *
 	}
 }
 
+int uvs_stacks_set_rates(struct uvs_stacks *st, uint32_t hz, uint32_t blocked_hz)
+{
+	if (!st->attached || !hz)
+		return -EINVAL;
+	if (period_of(hz) == st->period_ns &&
+	    period_of(blocked_hz ? blocked_hz : hz) == st->blocked_period_ns)
+		return 0;
+	/*
+	 * The weights follow. The few samples still in the ring were taken at the old period; no
+	 * profile is made while the guard runs (flame has no guard), so nothing weighs them wrong.
+	 */
+	st->period_ns = period_of(hz);
+	st->blocked_period_ns = period_of(blocked_hz ? blocked_hz : hz);
+	return uvs_sampler_set_periods(st->sampler, st->period_ns, st->blocked_period_ns);
+}
+
 void uvs_stacks_window(struct uvs_stacks *st, struct uvs_agent_snapshot *agent)
 {
 	struct uvs_stack_stats now;

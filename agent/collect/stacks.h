@@ -57,6 +57,12 @@ int uvs_stacks_on_record(void *ctx, void *data, size_t len);
 void uvs_stacks_follow_loops(struct uvs_stacks *st, const struct uvs_loop_busy *loops, size_t n,
 			     uint64_t now_mono, uint64_t block_ns);
 
+/*
+ * Samples at new rates from now on (the overhead guard): hz for every thread, blocked_hz for a
+ * loop while it is blocked. 0, or -errno when an event refused its new period.
+ */
+int uvs_stacks_set_rates(struct uvs_stacks *st, uint32_t hz, uint32_t blocked_hz);
+
 /* Once per window: new threads get sampled, cached names are checked again, counters. */
 void uvs_stacks_window(struct uvs_stacks *st, struct uvs_agent_snapshot *agent);
 /* A garbage collection may have moved V8 objects: names cached by address are dropped. */

@@ -39,6 +39,7 @@ struct uvs_attach_info {
 	const char *node_version;   /* "v20.20.2", NULL when unknown */
 	const char *mode;           /* "epoll" or "exact-phases" */
 	const char *epoll_hooks;    /* "uprobes", "fentry" or "tracepoints": how epoll waits are caught */
+	int epoll_hooks_per_wait;   /* how many of those run per wait: 1 or 2 */
 	const char *stacks;         /* how stacks are sampled and named; NULL when they are not */
 	const struct uvs_pool_hooks *pool; /* NULL when the thread pool is not followed */
 	const char *collector;      /* which collector measures ("bpf") */
@@ -46,6 +47,7 @@ struct uvs_attach_info {
 	size_t nmissing;
 	uint64_t block_threshold_ns;
 	uint64_t interval_ns;
+	uint64_t guard_budget;      /* the overhead guard's probe hits per second; 0: no guard */
 	uint64_t attach_ns;         /* how long attaching took */
 	const struct uvs_thread_brief *threads; /* every thread of the target, with its role */
 	size_t nthreads;

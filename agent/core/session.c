@@ -20,6 +20,7 @@
 #include "core/flame_samples.h"
 #include "core/event_loop.h"
 #include "core/output.h"
+#include "core/overhead_guard.h"
 #include "core/session.h"
 #include "render/flame.h"
 #include "render/json.h"
@@ -56,6 +57,7 @@ struct session {
 	struct uvs_profile *flame;         /* flame: the profile being sampled */
 	uint64_t flame_start, flame_start_real; /* when sampling began (monotonic, wall clock) */
 	FILE *flame_files[UVS_FLAME_FILES];
+	struct uvs_guard guard;             /* the overhead guard (disabled outside watch, top) */
 	const char *why_done;
 };
 
@@ -146,15 +148,62 @@ static void check_blocks(struct session *s)
 	}
 }
 
+/*
+ * Applies what the overhead guard decided after a window, and says it: the outputs get a record
+ * (watch a GUARD line, JSON a "guard" line). A change that fails is undone in the guard, and
+ * the collector is set back to what the guard then says.
+ */
+static void guard_apply(struct session *s, const struct uvs_guard_decision *d)
+{
+	struct uvs_record r = { .kind = UVS_RECORD_GUARD, .pid = s->target->pid };
+	struct uvs_guard_settings set;
+	char why[200], again[200];
+	const char *error = NULL;
+	int err;
+
+	if (d->action == UVS_GUARD_NONE)
+		return;
+	if (d->action != UVS_GUARD_EXHAUSTED) {
+		uint64_t t0 = uvs_now_mono();
+		char took[UVS_DURATION_BUF];
+
+		uvs_guard_settings(&s->guard, &set);
+		err = s->collector->ops->adjust(s->collector, &set, why, sizeof(why));
+		/* Taking uprobes out waits for the kernel (an RCU grace period): say how long. */
+		uvs_format_duration(uvs_now_mono() - t0, took, sizeof(took));
+		uvs_debug("overhead guard: %s %s in %s", d->action == UVS_GUARD_DOWN ? "took" : "undid",
+			  uvs_guard_step_name(d->step), took);
+		if (err) {
+			error = why;
+			uvs_guard_failed(&s->guard, d);
+			uvs_guard_settings(&s->guard, &set);
+			if (s->collector->ops->adjust(s->collector, &set, again, sizeof(again)))
+				uvs_warn("overhead guard: %s", again);
+		}
+	}
+	uvs_guard_record(&s->guard, d, uvs_now_real(), error, &r.guard);
+	uvs_outputs_record(&s->outputs, &r);
+}
+
 /* Collects the window since the last one and shows it, unless it is a final sliver. */
 static void window(struct session *s, bool final)
 {
 	struct uvs_alert alerts[MAX_ALERTS];
+	struct uvs_guard_window gw;
+	struct uvs_guard_decision d = { 0 };
 	size_t i, n;
 
 	/* An interval that shows a loop blocked comes after the alert that says so. */
 	check_blocks(s);
 	s->collector->ops->window(s->collector, s->snap);
+	/* The guard as it was during the window; then what the window makes it decide. */
+	uvs_guard_snapshot(&s->guard, false, &s->snap->guard);
+	uvs_guard_window_of(s->snap, &gw);
+	s->snap->guard.rate = uvs_guard_load(&gw);
+	if (final)
+		uvs_guard_account(&s->guard, &gw);
+	else
+		uvs_guard_window(&s->guard, &gw, &d);
 	/* The summary covers the last partial window; a sliver of one would only mislead. */
 	if (final && s->snap->window_ns < s->cli->interval_ns / 4)
 		return;
@@ -162,13 +211,21 @@ static void window(struct session *s, bool final)
 	for (i = 0; i < n; i++)
 		emit_alert(s, &alerts[i]);
 	uvs_outputs_interval(&s->outputs, s->snap);
+	/* After the interval that led to it; the probes are already out for the last one. */
+	if (!final)
+		guard_apply(s, &d);
 }
 
 static int totals(void *ctx, struct uvs_snapshot *out)
 {
 	struct session *s = ctx;
+	int err = s->collector->ops->totals(s->collector, out);
 
-	return s->collector->ops->totals(s->collector, out);
+	if (!err) {
+		uvs_guard_snapshot(&s->guard, true, &out->guard);
+		out->agent.probe_hits = s->guard.hits;
+	}
+	return err;
 }
 
 /* ---- event sources -------------------------------------------------------------------------- */
@@ -335,6 +392,31 @@ static struct uvs_collect_options collect_options(const struct uvs_cli *cli)
 	};
 }
 
+/* The overhead guard steps in watch and top; flame and trace keep the probes they are given. */
+static bool guarded(const struct uvs_cli *cli)
+{
+	return (cli->command == UVS_CMD_WATCH || cli->command == UVS_CMD_TOP) && !cli->no_guard;
+}
+
+/* The guard starts from what attaching gave: exact phases and sampling as they are now. */
+static void guard_init(struct session *s, const struct uvs_collect_report *r)
+{
+	struct uvs_collect_options o = collect_options(s->cli);
+	struct uvs_guard_config c = {
+		.enabled = guarded(s->cli),
+		.budget = s->cli->max_probe_rate,
+		.phases = !strcmp(r->mode, "exact-phases"),
+		.phase_hits_per_iteration = r->phase_hits_per_iteration,
+		.sample_hz = r->stacks[0] ? o.sample_hz : 0,
+		.blocked_hz = r->stacks[0] ? o.blocked_hz : 0,
+	};
+
+	uvs_guard_init(&s->guard, &c);
+	if (c.enabled)
+		uvs_debug("overhead guard: at most %" PRIu64 " probe hits/s on the target",
+			  c.budget);
+}
+
 /*
  * A file of the operator's (JSON lines, a trace, a profile): opened now, as root, before
  * privileges go, so a path that cannot be written fails before anything is attached.
@@ -483,7 +565,8 @@ static int attach(struct session *s, uint64_t *attach_ns)
 		uvs_err("cannot attach to pid %d: %s", (int)cli->pid, why);
 		return err;
 	}
-	err = uvs_drop_privileges(o.sample_hz != 0);
+	/* CAP_BPF and CAP_PERFMON stay while the guard may put the phase uprobes back. */
+	err = uvs_drop_privileges(o.sample_hz != 0 || (guarded(cli) && o.phases));
 	if (err)
 		uvs_warn("cannot drop privileges after attaching: %s", strerror(-err));
 	*attach_ns = uvs_now_mono() - t0;
@@ -549,6 +632,7 @@ static void begin(struct session *s, uint64_t attach_ns)
 	size_t i;
 
 	s->collector->ops->report(s->collector, &report);
+	guard_init(s, &report);
 	for (i = 0; i < report.nmissing; i++)
 		missing[i] = report.missing[i];
 	for (i = 0; threads && i < t->nthreads; i++) {
@@ -567,6 +651,7 @@ static void begin(struct session *s, uint64_t attach_ns)
 		.node_version = t->node_version[0] ? t->node_version : NULL,
 		.mode = report.mode,
 		.epoll_hooks = report.epoll_hooks,
+		.epoll_hooks_per_wait = report.epoll_hooks_per_wait,
 		.stacks = report.stacks[0] ? report.stacks : NULL,
 		.pool = report.pool_on ? &report.pool : NULL,
 		.collector = s->collector->ops->name,
@@ -574,6 +659,7 @@ static void begin(struct session *s, uint64_t attach_ns)
 		.nmissing = report.nmissing,
 		.block_threshold_ns = s->cli->block_ns,
 		.interval_ns = s->cli->interval_ns,
+		.guard_budget = s->guard.cfg.enabled ? s->guard.cfg.budget : 0,
 		.attach_ns = attach_ns,
 		.threads = threads,
 		.nthreads = threads ? t->nthreads : 0,
@@ -584,7 +670,8 @@ static void begin(struct session *s, uint64_t attach_ns)
 		uvs_info("attached to pid %d (%s) in %s: %s%s%slibuv %s in %s, mode %s", (int)t->pid,
 			 t->comm, took, t->node_version[0] ? "node " : "", t->node_version,
 			 t->node_version[0] ? ", " : "", t->libuv_version, t->uv.path, report.mode);
-		uvs_debug("epoll waits caught by %s", report.epoll_hooks);
+		uvs_debug("epoll waits caught by %s, %d per wait", report.epoll_hooks,
+			  report.epoll_hooks_per_wait);
 		if (report.stacks[0])
 			uvs_info("stacks: %s", report.stacks);
 		if (report.pool_on)

@@ -239,6 +239,31 @@ struct uvs_agent_snapshot {
 	uint64_t stack_samples_lost;   /* stack samples the ring buffer had no room for */
 	uint64_t gc_threads_lost;      /* GC of threads not followed: no room for the thread */
 	uint64_t gc_records_dropped;   /* GC records the ring buffer had no room for */
+	uint64_t probe_hits;           /* uprobe and return-probe hits on the target: the loop
+					* hooks, pool and GC probes (the overhead guard's measure,
+					* with stack_samples) */
+};
+
+/*
+ * The overhead guard (core/overhead_guard.h): what was in force during the window, or, in a
+ * summary, the session.
+ */
+struct uvs_guard_snapshot {
+	bool enabled;          /* the guard ran (watch and top, without --no-guard) */
+	uint64_t budget;       /* probe hits per second */
+	uint64_t rate;         /* probe hits per second in the window (the session's average),
+				* a stack sample counting as UVS_GUARD_SAMPLE_HITS */
+	int level;             /* steps in force (the summary: at the end) */
+	bool phases_asked;     /* exact phases were attached at the start */
+	bool phases_off;       /* ... and the guard had them out during the window */
+	uint32_t sample_hz;    /* sampling rates in force (0: not sampling) */
+	uint32_t blocked_hz;
+	bool sampling_low;     /* the guard had lowered them */
+	/* The summary only. */
+	uint64_t steps_down;
+	uint64_t steps_up;
+	uint64_t phases_off_ns;   /* how long exact phases were out */
+	uint64_t sampling_low_ns; /* how long sampling was at the low rates */
 };
 
 /* One interval (or, for the final summary, the whole session). */
@@ -253,6 +278,7 @@ struct uvs_snapshot {
 	struct uvs_syscalls_snapshot syscalls;
 	struct uvs_sockets_snapshot sockets;
 	struct uvs_agent_snapshot agent;
+	struct uvs_guard_snapshot guard;
 };
 
 /* Everything the agent lost in a snapshot, all counters together (syscalls.lost included). */
@@ -377,6 +403,7 @@ enum uvs_record_kind {
 	UVS_RECORD_ITERATION,    /* one loop iteration, when a timeline asks for them (trace) */
 	UVS_RECORD_PHASE,        /* one phase of one iteration (trace with exact phases) */
 	UVS_RECORD_GC,           /* one V8 garbage collection on a loop thread */
+	UVS_RECORD_GUARD,        /* the overhead guard stepped down or up, or can do no more */
 };
 
 /* One loop iteration: busy from the return of one epoll wait to the entry of the next. */
@@ -403,6 +430,31 @@ struct uvs_gc_record {
 	uint64_t end_ns;
 };
 
+enum uvs_guard_record_action {
+	UVS_GUARD_RECORD_DOWN = 1, /* a step taken */
+	UVS_GUARD_RECORD_UP,       /* a step undone */
+	UVS_GUARD_RECORD_EXHAUSTED, /* over the budget with every step taken */
+	UVS_GUARD_RECORD_FAILED,   /* a step could not be taken or undone (error says why) */
+};
+
+/* What the overhead guard just did, and the settings it left in force. */
+struct uvs_guard_record {
+	uint64_t ts_ns;          /* CLOCK_REALTIME */
+	enum uvs_guard_record_action action;
+	const char *step;        /* "phases_off", "sampling_low"; NULL for EXHAUSTED */
+	bool step_down;          /* FAILED: the step was being taken (else undone) */
+	int level;               /* steps in force now */
+	uint64_t rate;           /* probe hits per second in the window that decided */
+	uint64_t predicted;      /* UP: the rate predicted with the step undone */
+	uint64_t budget;
+	unsigned int windows;    /* windows in a row that led to it */
+	bool phases_asked;
+	bool phases_off;
+	uint32_t sample_hz;      /* rates in force now (0: not sampling) */
+	uint32_t blocked_hz;
+	char error[200];         /* FAILED: why */
+};
+
 struct uvs_record {
 	enum uvs_record_kind kind;
 	int pid;
@@ -412,6 +464,7 @@ struct uvs_record {
 		struct uvs_iteration_record iteration;
 		struct uvs_phase_record phase;
 		struct uvs_gc_record gc;
+		struct uvs_guard_record guard;
 	};
 };
 

@@ -440,14 +440,16 @@ static void json_agent(FILE *out, const struct uvs_agent_snapshot *a)
 	fprintf(out,
 		",\"agent\":{\"events\":%" PRIu64 ",\"drops\":%" PRIu64
 		",\"insert_failures\":%" PRIu64 ",\"pool_jobs_lost\":%" PRIu64
-		",\"pool_jobs_unfollowed\":%" PRIu64 ",\"pool_records_dropped\":%" PRIu64 ",\"slow_syscalls_dropped\":%" PRIu64
+		",\"pool_jobs_unfollowed\":%" PRIu64 ",\"pool_records_dropped\":%" PRIu64
+		",\"slow_syscalls_dropped\":%" PRIu64
 		",\"syscall_pairs_unfit\":%" PRIu64 ",\"sockets_lost\":%" PRIu64
 		",\"stack_samples\":%" PRIu64 ",\"stack_samples_lost\":%" PRIu64
-		",\"gc_threads_lost\":%" PRIu64 ",\"gc_records_dropped\":%" PRIu64 "}",
+		",\"gc_threads_lost\":%" PRIu64 ",\"gc_records_dropped\":%" PRIu64
+		",\"probe_hits\":%" PRIu64 "}",
 		a->events, a->drops, a->insert_failures, a->pool_jobs_lost, a->pool_jobs_unfollowed,
 		a->pool_records_dropped,
 		a->slow_syscalls_dropped, a->syscall_pairs_unfit, a->sockets_lost, a->stack_samples,
-		a->stack_samples_lost, a->gc_threads_lost, a->gc_records_dropped);
+		a->stack_samples_lost, a->gc_threads_lost, a->gc_records_dropped, a->probe_hits);
 }
 
 static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot *s)
@@ -469,6 +471,8 @@ static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot 
 	json_fds(out, &s->fds);
 	json_sockets(out, &s->sockets);
 	json_agent(out, &s->agent);
+	fputs(",\"guard\":", out);
+	uvs_json_guard_object(out, &s->guard, !strcmp(type, "summary"));
 	fputc('}', out);
 	return json_end(out);
 }
@@ -600,6 +604,10 @@ int uvs_json_hello(FILE *out, const struct uvs_attach_info *t)
 	json_str(out, t->mode);
 	fputs(",\"epoll_hooks\":", out);
 	json_str(out, t->epoll_hooks);
+	if (t->epoll_hooks_per_wait > 0)
+		fprintf(out, ",\"epoll_hooks_per_wait\":%d", t->epoll_hooks_per_wait);
+	else
+		fputs(",\"epoll_hooks_per_wait\":null", out);
 	fputs(",\"stacks\":", out);
 	if (t->stacks)
 		json_str(out, t->stacks);
@@ -610,6 +618,10 @@ int uvs_json_hello(FILE *out, const struct uvs_attach_info *t)
 	json_str(out, t->collector);
 	fprintf(out, ",\"block_threshold_ns\":%" PRIu64 ",\"interval_ns\":%" PRIu64,
 		t->block_threshold_ns, t->interval_ns);
+	if (t->guard_budget)
+		fprintf(out, ",\"guard_budget\":%" PRIu64, t->guard_budget);
+	else
+		fputs(",\"guard_budget\":null", out);
 	fputs(",\"unavailable\":[", out);
 	for (i = 0; t->missing && i < t->nmissing; i++) {
 		if (i)
@@ -656,6 +668,8 @@ static int json_record(struct uvs_output *o, const struct uvs_record *r)
 	case UVS_RECORD_PHASE:
 	case UVS_RECORD_GC:
 		return 0; /* timeline events: the interval's figures sum them up */
+	case UVS_RECORD_GUARD:
+		return uvs_json_guard_record(o->out, r->pid, &r->guard);
 	}
 	return 0;
 }

@@ -6,6 +6,7 @@
 #ifndef UVSCOPE_OUT_JSON_H
 #define UVSCOPE_OUT_JSON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -24,6 +25,12 @@ int uvs_json_summary(FILE *out, const struct uvs_snapshot *s);
 
 /* "type":"pool_job": one job the thread pool served (--pool-jobs). */
 int uvs_json_pool_job(FILE *out, int pid, const struct uvs_pool_job_record *j);
+
+/* "type":"guard": the overhead guard stepped (docs/json.md). */
+int uvs_json_guard_record(FILE *out, int pid, const struct uvs_guard_record *r);
+
+/* The "guard" object of an interval (or, with summary, of the summary); null when it is off. */
+void uvs_json_guard_object(FILE *out, const struct uvs_guard_snapshot *g, bool summary);
 
 /* "type":"sockets": the target's socket table (`uvscope sockets --json`), one line. */
 int uvs_json_socket_table(FILE *out, int pid, uint64_t ts_ns, const struct uvs_socket_table *t,

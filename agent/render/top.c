@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/duration.h"
+#include "render/guard_text.h"
 #include "render/stack_text.h"
 #include "render/top.h"
 #include "render/watch.h"
@@ -71,7 +72,7 @@ static size_t nloops(const struct uvs_snapshot *s)
 static void header(FILE *out, const struct uvs_snapshot *s, const struct uvs_top_context *ctx)
 {
 	char exe[40], version[24], up[UVS_DURATION_BUF], window[UVS_DURATION_BUF];
-	char threshold[UVS_DURATION_BUF], counters[96];
+	char threshold[UVS_DURATION_BUF], counters[96], guard[96];
 	const char *base = or_unknown(ctx->target), *slash = strrchr(base, '/');
 	int n;
 
@@ -97,6 +98,10 @@ static void header(FILE *out, const struct uvs_snapshot *s, const struct uvs_top
 		snprintf(counters + n, sizeof(counters) - n, "  other losses %" PRIu64,
 			 uvs_agent_losses(s) - s->agent.drops - s->agent.insert_failures);
 	line(out, false, "window %s  block threshold %s  %s", window, threshold, counters);
+	uvs_guard_text_state(&s->guard, guard, sizeof(guard));
+	if (guard[0])
+		line(out, false, "guard: %s (probe hits %" PRIu64 "/s, budget %" PRIu64 "/s)", guard,
+		     s->guard.rate, s->guard.budget);
 }
 
 /* Iterations per second; "-" without a window, "1234k" past six digits. */

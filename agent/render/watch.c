@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/duration.h"
+#include "render/guard_text.h"
 #include "render/stack_text.h"
 #include "render/watch.h"
 #include "core/socket_list.h"
@@ -126,6 +127,16 @@ static void put_sockets(FILE *out, const struct uvs_sockets_snapshot *k)
 		fprintf(out, " udp %" PRIu64, k->udp_open);
 }
 
+/* " | guard 48210 hits/s: phases off, stacks 9 Hz": what the overhead guard turned down. */
+static void put_guard(FILE *out, const struct uvs_guard_snapshot *g)
+{
+	char state[96];
+
+	uvs_guard_text_state(g, state, sizeof(state));
+	if (state[0])
+		fprintf(out, " | guard %" PRIu64 " hits/s: %s", g->rate, state);
+}
+
 int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)
 {
 	size_t i;
@@ -142,6 +153,7 @@ int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)
 	put_sockets(out, &s->sockets);
 	if (s->fds.available)
 		fprintf(out, " | fds %" PRIu64 " (%+" PRId64 ")", s->fds.open, s->fds.growth);
+	put_guard(out, &s->guard);
 	if (uvs_agent_losses(s))
 		fprintf(out, " | LOST %" PRIu64, uvs_agent_losses(s));
 	fputc('\n', out);
@@ -262,12 +274,27 @@ int uvs_watch_alert(FILE *out, const struct uvs_alert *a)
 	return ferror(out) ? -EIO : 0;
 }
 
-static void summary_phases(FILE *out, const struct uvs_loop_snapshot *l)
+/*
+ * The phase table of a loop. When the guard had the phase uprobes out for part of the session,
+ * the figures cover only the time they were in: the shares are of that time (the phases add up
+ * to it), and the table says how much it was.
+ */
+static void summary_phases(FILE *out, const struct uvs_loop_snapshot *l, bool partial)
 {
 	uint64_t loop_ns = l->busy_ns + l->idle_ns;
 	char share[16], p99[UVS_DURATION_BUF], max[UVS_DURATION_BUF];
 	int p;
 
+	if (partial) {
+		char in[UVS_DURATION_BUF], all[UVS_DURATION_BUF];
+
+		for (p = 0, loop_ns = 0; p < UVS_PHASE_COUNT; p++)
+			loop_ns += l->phases[p].total_ns;
+		uvs_format_duration(loop_ns, in, sizeof(in));
+		uvs_format_duration(l->busy_ns + l->idle_ns, all, sizeof(all));
+		fprintf(out, "    exact phases for %s of %s (the guard had them off the rest); "
+			"shares of that time:\n", in, all);
+	}
 	fprintf(out, "    %-10s %6s %10s %7s %7s\n", "phase", "share", "count", "p99", "max");
 	for (p = 0; p < UVS_PHASE_COUNT; p++) {
 		const struct uvs_phase_snapshot *ph = &l->phases[p];
@@ -280,7 +307,7 @@ static void summary_phases(FILE *out, const struct uvs_loop_snapshot *l)
 	}
 }
 
-static void summary_loop(FILE *out, const struct uvs_loop_snapshot *l)
+static void summary_loop(FILE *out, const struct uvs_loop_snapshot *l, bool phases_partial)
 {
 	char pct[16];
 
@@ -302,7 +329,7 @@ static void summary_loop(FILE *out, const struct uvs_loop_snapshot *l)
 	}
 	fputc('\n', out);
 	if (l->has_phases)
-		summary_phases(out, l);
+		summary_phases(out, l, phases_partial);
 }
 
 /* ", names: localhost 3, api.example.com 1" */
@@ -395,7 +422,7 @@ int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
 	fprintf(out, " summary: pid %d, %s, %zu loop%s\n", s->pid, window, nloops(s),
 		nloops(s) == 1 ? "" : "s");
 	for (i = 0; i < nloops(s); i++)
-		summary_loop(out, &s->loops[i]);
+		summary_loop(out, &s->loops[i], s->guard.phases_off_ns != 0);
 	if (s->pool.available) {
 		fputs("  pool:", out);
 		put_pool_summary(out, &s->pool);
@@ -405,6 +432,7 @@ int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
 		summary_syscalls(out, &s->syscalls);
 	fprintf(out, "  agent: %" PRIu64 " events, %" PRIu64 " dropped, %" PRIu64
 		" insert failures\n", s->agent.events, s->agent.drops, s->agent.insert_failures);
+	uvs_guard_text_summary(out, &s->guard);
 	put_losses(out, s);
 	return ferror(out) ? -EIO : 0;
 }
@@ -430,6 +458,8 @@ static int watch_record(struct uvs_output *o, const struct uvs_record *r)
 	case UVS_RECORD_PHASE:
 	case UVS_RECORD_GC:
 		return 0; /* timeline events: the interval's figures sum them up */
+	case UVS_RECORD_GUARD:
+		return uvs_guard_text_record(o->out, &r->guard);
 	}
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "target/epoll_sites.h"
 #include "target/x86_insn.h"
+#include "unwind/func_dwarf.h"
 #include "unwind/call_insns.h"
 
 /* uv__io_poll is about 2-4 KiB in official builds; anything far larger is not what we think. */
@@ -329,4 +330,50 @@ out:
 	free(calls);
 	free(code);
 	return err ? err : (int)n;
+}
+
+/* A DWARF x86-64 register number as the cookie's register, or -1 when not callee-saved. */
+static int callee_saved_reg(int dwarf_reg)
+{
+	switch (dwarf_reg) {
+	case 3: return UVS_EPOLL_REG_RBX;
+	case 12: return UVS_EPOLL_REG_R12;
+	case 13: return UVS_EPOLL_REG_R13;
+	case 14: return UVS_EPOLL_REG_R14;
+	case 15: return UVS_EPOLL_REG_R15;
+	default: return -1;
+	}
+}
+
+int uvs_epoll_sites_find_lfields(const char *path, uint64_t io_poll_addr,
+				 struct uvs_epoll_site *sites, int n)
+{
+	int fd, i, found = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < n; i++) {
+		struct uvs_dwarf_var_loc loc;
+		int reg;
+
+		if (uvs_func_dwarf_var_loc(fd, io_poll_addr, "lfields", sites[i].hook_addr, &loc))
+			continue;
+		if (loc.in_memory) {
+			/* A frame slot: the cookie holds rbp-relative multiples of 8 in one byte. */
+			if (loc.rbp_offset % 8 || loc.rbp_offset < -1024 || loc.rbp_offset > 1016)
+				continue;
+			sites[i].ret_cookie = UVS_EPOLL_COOKIE_WITH_LFIELDS_SLOT(sites[i].ret_cookie,
+										  loc.rbp_offset);
+			found++;
+			continue;
+		}
+		reg = callee_saved_reg(loc.reg);
+		if (reg < 0)
+			continue;
+		sites[i].ret_cookie = UVS_EPOLL_COOKIE_WITH_LFIELDS(sites[i].ret_cookie, reg);
+		found++;
+	}
+	close(fd);
+	return found;
 }

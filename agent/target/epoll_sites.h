@@ -36,7 +36,8 @@ struct uvs_epoll_site {
 	uint64_t hook_addr;    /* ELF address of the return hook */
 	uint64_t hook_offset;  /* its file offset: the return uprobe */
 	int nr;                /* the syscall the callee makes (232, 281, 441) */
-	uint64_t ret_cookie;   /* where the return value is at the hook: uvs_epoll_ret_cookie() */
+	uint64_t ret_cookie;   /* where the return value is at the hook: uvs_epoll_ret_cookie(),
+				* and where `lfields` is (UVS_EPOLL_COOKIE_LFIELDS) */
 };
 
 /*
@@ -45,6 +46,14 @@ struct uvs_epoll_site {
  * in why: -ENOENT when uv__io_poll is absent (stripped or distro builds) or calls no epoll
  * wait, -ENOTSUP when a site has no cheap return hook.
  */
+/*
+ * Where uv__io_poll keeps `lfields` at each site's return hook, from the DWARF of path (official
+ * builds carry libuv's): sets each cookie's lfields register. Returns how many sites have it;
+ * a site whose location is not one callee-saved register keeps 0 (two hooks for it).
+ */
+int uvs_epoll_sites_find_lfields(const char *path, uint64_t io_poll_addr,
+				 struct uvs_epoll_site *sites, int n);
+
 int uvs_epoll_sites_find(struct uvs_elf *elf, const char *path, struct uvs_epoll_site *out,
 			 size_t cap, char *why, size_t whycap);
 

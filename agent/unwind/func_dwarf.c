@@ -277,8 +277,22 @@ static bool find_subprogram(Dwarf_Die *cu, uint64_t entry, Dwarf_Die *fn)
 	if (dwarf_child(cu, fn) != 0)
 		return false;
 	do {
-		if (dwarf_tag(fn) == DW_TAG_subprogram && dwarf_lowpc(fn, &lo) == 0 && lo == entry)
-			return true;
+		if (dwarf_tag(fn) != DW_TAG_subprogram)
+			continue;
+		if (dwarf_lowpc(fn, &lo) == 0) {
+			if (lo == entry)
+				return true;
+		} else if (dwarf_haspc(fn, entry) > 0) {
+			/* Split hot and cold (DW_AT_ranges, no low_pc): the range that starts here. */
+			Dwarf_Addr base, start, end;
+			ptrdiff_t off = 0;
+			int k = 0;
+
+			while (k++ < RANGES_PER_DIE_MAX &&
+			       (off = dwarf_ranges(fn, off, &base, &start, &end)) > 0)
+				if (start == entry)
+					return true;
+		}
 	} while (++n < WALK_DIES_MAX && dwarf_siblingof(fn, fn) == 0);
 	return false;
 }
@@ -308,6 +322,106 @@ static int read_function(Dwarf *dw, const struct debug_data *dd, uint64_t entry,
 	return walk_children(&w, &fn, 0);
 }
 
+
+/* One register or frame slot at pc, from the location (list) of die; -ENOENT otherwise. */
+static int location_at(Dwarf_Die *die, uint64_t pc, struct uvs_dwarf_var_loc *loc)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Op *expr[1];
+	size_t len[1];
+	int n;
+
+	if (!dwarf_attr(die, DW_AT_location, &attr))
+		return -ENOENT;
+	n = dwarf_getlocation_addr(&attr, pc, expr, len, 1);
+	if (n != 1 || len[0] != 1)
+		return -ENOENT;
+	memset(loc, 0, sizeof(*loc));
+	if (expr[0][0].atom >= DW_OP_reg0 && expr[0][0].atom <= DW_OP_reg31) {
+		loc->reg = expr[0][0].atom - DW_OP_reg0;
+		return 0;
+	}
+	if (expr[0][0].atom == DW_OP_regx && expr[0][0].number < 64) {
+		loc->reg = (int)expr[0][0].number;
+		return 0;
+	}
+	if (expr[0][0].atom == DW_OP_breg6) {
+		loc->reg = 6;
+		loc->in_memory = true;
+		loc->rbp_offset = (int64_t)expr[0][0].number;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* Depth-first through lexical blocks (not into inlined functions: their names are theirs). */
+static int find_var(const struct debug_data *dd, Dwarf_Die *parent, const char *name,
+		    uint64_t pc, struct uvs_dwarf_var_loc *loc, int depth, size_t *dies)
+{
+	Dwarf_Die child;
+	int err = -ENODATA;
+
+	if (depth > WALK_DEPTH_MAX || dwarf_child(parent, &child) != 0)
+		return -ENODATA;
+	do {
+		int tag = dwarf_tag(&child);
+		const char *n;
+
+		if (++*dies > WALK_DIES_MAX)
+			return -E2BIG;
+		if (tag == DW_TAG_variable || tag == DW_TAG_formal_parameter) {
+			Dwarf_Attribute attr;
+
+			/* An out-of-line copy names its variables through DW_AT_abstract_origin. */
+			n = dwarf_attr_integrate(&child, DW_AT_name, &attr) ? dwarf_formstring(&attr) :
+									       NULL;
+			if (n && bounded_string(dd, n) && strcmp(n, name) == 0) {
+				int e = location_at(&child, pc, loc);
+
+				if (e == 0)
+					return 0;
+				err = e;
+			}
+		} else if (tag == DW_TAG_lexical_block && dwarf_haspc(&child, pc) > 0) {
+			int e = find_var(dd, &child, name, pc, loc, depth + 1, dies);
+
+			if (e == 0 || e == -E2BIG)
+				return e;
+			if (e != -ENODATA)
+				err = e;
+		}
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return err;
+}
+
+int uvs_func_dwarf_var_loc(int fd, uint64_t entry, const char *name, uint64_t pc,
+			   struct uvs_dwarf_var_loc *loc)
+{
+	struct debug_data dd;
+	Dwarf_Die cu, fn;
+	size_t dies = 0;
+	Dwarf *dw;
+	Elf *elf;
+	int err;
+
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf)
+		return -EINVAL;
+	dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+	if (!dw) {
+		elf_end(elf);
+		return -ENODATA;
+	}
+	find_debug_data(elf, &dd);
+	if (!find_cu(dw, entry, &cu) || !find_subprogram(&cu, entry, &fn))
+		err = -ENODATA;
+	else
+		err = find_var(&dd, &fn, name, pc, loc, 0, &dies);
+	dwarf_end(dw);
+	elf_end(elf);
+	return err;
+}
 
 int uvs_func_dwarf_read(int fd, uint64_t entry, struct uvs_func_dwarf *out)
 {

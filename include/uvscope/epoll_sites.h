@@ -5,6 +5,11 @@
  * been copied elsewhere). Shared by the agent, which finds it, and bpf/loop.bpf.c.
  *   bits 0-7:  enum uvs_epoll_ret_kind
  *   bits 8-15: enum uvs_epoll_ret_reg (kind REG)
+ *   bits 16-23: where uv__io_poll's `lfields` (libuv >= 1.45's uv__loop_internal_fields_t *)
+ *               is at the hook: 1 + enum uvs_epoll_ret_reg for a register, or
+ *               UVS_EPOLL_LFIELDS_RBP_SLOT for memory at rbp + 8 * (signed) bits 24-31;
+ *               0 when unknown. With it the hook reads libuv's own idle-time metrics and is
+ *               the only one needed per iteration (see bpf/loop.bpf.c)
  *   bits 32-63: signed 32-bit displacement from rbp (kind RBP_SLOT)
  */
 #ifndef UVSCOPE_SHARED_EPOLL_SITES_H
@@ -23,6 +28,21 @@ enum uvs_epoll_ret_reg {
 	UVS_EPOLL_REG_R14,
 	UVS_EPOLL_REG_R15,
 };
+
+/* Offsets in libuv >= 1.45's uv__loop_internal_fields_t (same in 1.45 to 1.52, from DWARF). */
+#define UVS_UV_LFIELDS_FLAGS 0                 /* unsigned int; bit 0: UV_METRICS_IDLE_TIME */
+#define UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME 136 /* u64 uv_hrtime() at the wait's entry, or 0 */
+#define UVS_UV_LFIELDS_PROVIDER_IDLE_TIME 144  /* u64 idle ns so far (what ELU reads) */
+#define UVS_UV_LFIELDS_CURRENT_TIMEOUT 192     /* int, the timeout of the wait being made */
+
+#define UVS_EPOLL_LFIELDS_RBP_SLOT 0xff
+#define UVS_EPOLL_COOKIE_LFIELDS(cookie) ((int)(((cookie) >> 16) & 0xff))
+#define UVS_EPOLL_COOKIE_LFIELDS_SLOT(cookie) ((long)(signed char)(((cookie) >> 24) & 0xff) * 8)
+#define UVS_EPOLL_COOKIE_WITH_LFIELDS(cookie, reg)                                          \
+	(((cookie) & ~(0xffffULL << 16)) | ((unsigned long long)((reg) + 1) << 16))
+#define UVS_EPOLL_COOKIE_WITH_LFIELDS_SLOT(cookie, disp)                                    \
+	(((cookie) & ~(0xffffULL << 16)) | ((unsigned long long)UVS_EPOLL_LFIELDS_RBP_SLOT << 16) | \
+	 ((unsigned long long)(unsigned char)(signed char)((disp) / 8) << 24))
 
 #define UVS_EPOLL_RET_COOKIE(kind, reg, disp)                                               \
 	((unsigned long long)(kind) | ((unsigned long long)(reg) << 8) |                    \

@@ -55,9 +55,25 @@ struct uvs_loop_state {
 	 */
 	__u32 empty_poll;
 	__u32 zero_timeout; /* the current wait was called with a zero timeout */
+	/*
+	 * One hook per iteration (the wait's return hook reads libuv's metrics, see
+	 * bpf/loop.bpf.c): the loop's uv__loop_internal_fields_t in the target, learnt at the
+	 * first return, and whether its idle-time metrics are on (UVS_LOOP_METRICS_*). With them
+	 * on, the loop is in its wait while provider_entry_time (in the target) is after
+	 * busy_since; nothing here says so, the agent reads it.
+	 */
+	__u32 metrics;
+	__u64 lfields;
+	__u32 phase_epoch;  /* the agent's phase epoch the phase fields above belong to */
 	__u32 pad;
 };
-_Static_assert(sizeof(struct uvs_loop_state) == 72, "uvs_loop_state layout");
+_Static_assert(sizeof(struct uvs_loop_state) == 88, "uvs_loop_state layout");
+
+enum uvs_loop_metrics {
+	UVS_LOOP_METRICS_UNKNOWN = 0,
+	UVS_LOOP_METRICS_ON,  /* UV_METRICS_IDLE_TIME set: the return hook alone suffices */
+	UVS_LOOP_METRICS_OFF, /* not set: the wait's entry must be hooked too */
+};
 
 /* Cumulative statistics of one loop thread since attach. The agent takes deltas. */
 struct uvs_loop_stats {
@@ -87,6 +103,7 @@ enum uvs_event_type {
 	UVS_EV_BLOCK_END = 1, /* a busy span reached the threshold and just ended */
 	UVS_EV_LOOP_SEEN,     /* a thread waited in epoll for the first time */
 	UVS_EV_THREAD_EXIT,   /* a thread of the target exited */
+	UVS_EV_NO_METRICS,    /* a loop without libuv's idle-time metrics: hook wait entries */
 };
 
 struct uvs_event {

@@ -5,11 +5,12 @@
 #include <string.h>
 
 #include "cli/options.h"
+#include "core/overhead_guard.h"
 
 struct parsed {
 	int ret;
 	struct uvs_cli cli;
-	char out[8192];
+	char out[16384];
 	char err[1024];
 };
 
@@ -157,6 +158,16 @@ Test(cli, errors_name_the_option)
 		{ { "trace", "-p", "1", "-o", "t", "--phases", "--no-phases" }, "contradict" },
 		{ { "watch", "-p", "1", "-o", "t" }, "-o/--output is an option of trace" },
 		{ { "top", "-p", "1", "--no-phases" }, "--no-phases is an option of trace" },
+		{ { "watch", "-p", "1", "--max-probe-rate", "99" },
+		  "invalid value for --max-probe-rate: '99'" },
+		{ { "watch", "-p", "1", "--max-probe-rate", "10k" },
+		  "invalid value for --max-probe-rate: '10k'" },
+		{ { "watch", "-p", "1", "--max-probe-rate", "1000", "--no-guard" }, "contradict" },
+		{ { "trace", "-p", "1", "-o", "t", "--no-guard" },
+		  "--no-guard is an option of watch and top" },
+		{ { "flame", "-p", "1", "-o", "f.svg", "--max-probe-rate", "500" },
+		  "--max-probe-rate is an option of watch and top" },
+		{ { "sockets", "-p", "1", "--no-guard" }, "--no-guard is an option of watch and top" },
 	};
 	size_t i;
 
@@ -172,6 +183,24 @@ Test(cli, errors_name_the_option)
 		cr_assert(strstr(p.err, cases[i].message), "case %zu: got '%s', want '%s'", i,
 			  p.err, cases[i].message);
 	}
+}
+
+Test(cli, overhead_guard)
+{
+	struct parsed p = PARSE("watch", "-p", "42");
+
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_expect_eq(p.cli.max_probe_rate, UVS_GUARD_DEFAULT_BUDGET);
+	cr_expect(!p.cli.no_guard);
+	p = PARSE("top", "-p", "42", "--max-probe-rate", "2500");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_expect_eq(p.cli.max_probe_rate, 2500);
+	p = PARSE("watch", "-p", "42", "--no-guard");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_expect(p.cli.no_guard);
+	p = PARSE("--help");
+	cr_expect_not_null(strstr(p.out, "--max-probe-rate N"), "%s", p.out);
+	cr_expect_not_null(strstr(p.out, "--no-guard"), "%s", p.out);
 }
 
 Test(cli, help_and_version)

@@ -23,6 +23,13 @@
 
 static struct uvs_snapshot snap;
 
+static int guard_line(FILE *f, const struct uvs_guard_record *r)
+{
+	return uvs_json_guard_record(f, 4242, r);
+}
+
+#define RENDER_GUARD(r) RENDER(guard_line, r)
+
 static void build_snapshot(void)
 {
 	struct uvs_loop_snapshot *l;
@@ -110,7 +117,7 @@ static void build_snapshot(void)
 #define AGENT "\"threadpool\":null,\"syscalls\":null,\"fds\":null,\"sockets\":null,\"agent\":{\"events\":98765,\"drops\":2,\"insert_failures\":0" \
 	",\"pool_jobs_lost\":0,\"pool_jobs_unfollowed\":0,\"pool_records_dropped\":0,\"slow_syscalls_dropped\":0," \
 	"\"syscall_pairs_unfit\":0,\"sockets_lost\":0,\"stack_samples\":0,\"stack_samples_lost\":0," \
-	"\"gc_threads_lost\":0,\"gc_records_dropped\":0}"
+	"\"gc_threads_lost\":0,\"gc_records_dropped\":0,\"probe_hits\":0},\"guard\":null"
 
 Test(json, interval_golden)
 {
@@ -269,11 +276,13 @@ Test(json, hello_golden)
 		.node_version = "v22.11.0",
 		.mode = "epoll",
 		.epoll_hooks = "tracepoints",
+		.epoll_hooks_per_wait = 2,
 		.collector = "bpf",
 		.missing = missing,
 		.nmissing = 2,
 		.block_threshold_ns = 100000000,
 		.interval_ns = 1000000000,
+		.guard_budget = 10000,
 	};
 	char *got = RENDER(uvs_json_hello, &t);
 
@@ -281,9 +290,9 @@ Test(json, hello_golden)
 			      "\"exe\":\"/usr/bin/node\","
 			      "\"build_id\":\"0123456789abcdef0123456789abcdef01234567\","
 			      "\"libuv_version\":\"1.48.0\",\"node_version\":\"v22.11.0\","
-			      "\"mode\":\"epoll\",\"epoll_hooks\":\"tracepoints\",\"stacks\":null,\"pool\":null,\"collector\":\"bpf\","
+			      "\"mode\":\"epoll\",\"epoll_hooks\":\"tracepoints\",\"epoll_hooks_per_wait\":2,\"stacks\":null,\"pool\":null,\"collector\":\"bpf\","
 			      "\"block_threshold_ns\":100000000,"
-			      "\"interval_ns\":1000000000,\"unavailable\":["
+			      "\"interval_ns\":1000000000,\"guard_budget\":10000,\"unavailable\":["
 			      "\"exact phases: uv__run_check not found (stripped \\\"node\\\" binary)\","
 			      "\"busy histogram of threads started before attach\"],\"threads\":["
 			      "{\"tid\":4242,\"role\":\"main\",\"comm\":\"node\"},"
@@ -306,9 +315,9 @@ Test(json, hello_unknowns_are_null)
 	cr_expect_str_eq(got, "{\"type\":\"attach\",\"schema\":1,\"pid\":7,"
 			      "\"exe\":\"/opt/app/bin/my app\",\"build_id\":null,"
 			      "\"libuv_version\":null,\"node_version\":null,"
-			      "\"mode\":\"exact-phases\",\"epoll_hooks\":null,\"stacks\":null,\"pool\":null,\"collector\":null,"
+			      "\"mode\":\"exact-phases\",\"epoll_hooks\":null,\"epoll_hooks_per_wait\":null,\"stacks\":null,\"pool\":null,\"collector\":null,"
 			      "\"block_threshold_ns\":0,"
-			      "\"interval_ns\":0,\"unavailable\":[],\"threads\":[]}\n");
+			      "\"interval_ns\":0,\"guard_budget\":null,\"unavailable\":[],\"threads\":[]}\n");
 	free(got);
 }
 
@@ -522,4 +531,70 @@ Test(json, pool_job)
 			 "{\"type\":\"pool_job\",\"schema\":1,\"pid\":4242,\"ts_ns\":79,\"tid\":4252,"
 			 "\"kind\":\"fs\",\"op\":\"unknown\",\"wait_ns\":1,\"service_ns\":2}\n");
 	free(buf);
+}
+
+/* The overhead guard: its object in an interval and a summary, and its "guard" lines. */
+Test(json, guard)
+{
+	struct uvs_guard_record r = {
+		.ts_ns = 77, .action = UVS_GUARD_RECORD_DOWN, .step = "phases_off", .level = 1,
+		.rate = 48210, .predicted = 5, .budget = 10000, .windows = 3, .phases_asked = true,
+		.phases_off = true, .sample_hz = 99, .blocked_hz = 997,
+	};
+	char *got;
+
+	got = RENDER_GUARD(&r);
+	cr_expect_str_eq(got, "{\"type\":\"guard\",\"schema\":1,\"pid\":4242,\"ts_ns\":77,"
+			      "\"action\":\"down\",\"step\":\"phases_off\",\"level\":1,"
+			      "\"rate\":48210,\"predicted\":null,\"budget\":10000,\"windows\":3,"
+			      "\"phases\":\"off\",\"sample_hz\":99,\"blocked_hz\":997,"
+			      "\"error\":null}\n");
+	free(got);
+	r = (struct uvs_guard_record){ .ts_ns = 78, .action = UVS_GUARD_RECORD_UP,
+				       .step = "sampling_low", .level = 0, .rate = 120,
+				       .predicted = 1300, .budget = 10000, .windows = 10 };
+	got = RENDER_GUARD(&r);
+	cr_expect_str_eq(got, "{\"type\":\"guard\",\"schema\":1,\"pid\":4242,\"ts_ns\":78,"
+			      "\"action\":\"up\",\"step\":\"sampling_low\",\"level\":0,"
+			      "\"rate\":120,\"predicted\":1300,\"budget\":10000,\"windows\":10,"
+			      "\"phases\":null,\"sample_hz\":null,\"blocked_hz\":null,"
+			      "\"error\":null}\n");
+	free(got);
+	r = (struct uvs_guard_record){ .ts_ns = 79, .action = UVS_GUARD_RECORD_FAILED,
+				       .step = "phases_off", .level = 1, .phases_asked = true,
+				       .phases_off = true, .error = "cannot \"put\" back" };
+	got = RENDER_GUARD(&r);
+	cr_expect_not_null(strstr(got, "\"action\":\"failed\",\"step\":\"phases_off\""), "%s", got);
+	cr_expect_not_null(strstr(got, "\"error\":\"cannot \\\"put\\\" back\"}"), "%s", got);
+	free(got);
+	r.action = UVS_GUARD_RECORD_EXHAUSTED;
+	r.step = NULL;
+	got = RENDER_GUARD(&r);
+	cr_expect_not_null(strstr(got, "\"action\":\"exhausted\",\"step\":null"), "%s", got);
+	cr_expect_not_null(strstr(got, "\"error\":null"), "%s", got);
+	free(got);
+
+	build_snapshot();
+	snap.agent.probe_hits = 48210;
+	snap.guard = (struct uvs_guard_snapshot){ .enabled = true, .budget = 10000, .rate = 48210,
+						  .level = 2, .phases_asked = true,
+						  .phases_off = true, .sample_hz = 9,
+						  .blocked_hz = 99, .sampling_low = true,
+						  .steps_down = 2, .steps_up = 1,
+						  .phases_off_ns = 7, .sampling_low_ns = 4 };
+	got = RENDER(uvs_json_interval, &snap);
+	cr_expect_not_null(strstr(got, "\"probe_hits\":48210},\"guard\":{\"budget\":10000,"
+				       "\"rate\":48210,\"level\":2,\"phases\":\"off\","
+				       "\"sample_hz\":9,\"blocked_hz\":99}}\n"), "%s", got);
+	free(got);
+	got = RENDER(uvs_json_summary, &snap);
+	cr_expect_not_null(strstr(got, "\"guard\":{\"budget\":10000,\"rate\":48210,\"level\":2,"
+				       "\"phases\":\"off\",\"sample_hz\":9,\"blocked_hz\":99,"
+				       "\"steps_down\":2,\"steps_up\":1,\"phases_off_ns\":7,"
+				       "\"sampling_low_ns\":4}}\n"), "%s", got);
+	free(got);
+	snap.guard.phases_off = false;
+	got = RENDER(uvs_json_interval, &snap);
+	cr_expect_not_null(strstr(got, "\"phases\":\"exact\""), "%s", got);
+	free(got);
 }

@@ -8,6 +8,7 @@
 
 #include <criterion/criterion.h>
 
+#include "render/guard_text.h"
 #include "render/top.h"
 #include "render/watch.h"
 #include "core/socket_list.h"
@@ -78,16 +79,21 @@ static char *render_watch(int (*fn)(FILE *, const struct uvs_snapshot *))
 	return buf;
 }
 
+/* Renders one line with fn(FILE *, arg) into a string the caller frees. */
+#define RENDER(fn, arg)                                                                    \
+	({                                                                                 \
+		char *buf_ = NULL;                                                          \
+		size_t len_ = 0;                                                            \
+		FILE *f_ = open_memstream(&buf_, &len_);                                    \
+		cr_assert_not_null(f_);                                                     \
+		cr_expect_eq(fn(f_, arg), 0);                                               \
+		cr_assert_eq(fclose(f_), 0);                                                \
+		buf_;                                                                       \
+	})
+
 static char *render_alert(const struct uvs_alert *a)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	cr_assert_not_null(f);
-	cr_expect_eq(uvs_watch_alert(f, a), 0);
-	cr_assert_eq(fclose(f), 0);
-	return buf;
+	return RENDER(uvs_watch_alert, a);
 }
 
 Test(watch, interval_line)
@@ -524,5 +530,151 @@ Test(watch, pool_segment)
 	got = render_watch(uvs_watch_interval);
 	cr_expect(strstr(got, " | pool q 1 (max 9) run 4/4 sat 50.0% fs 27 dns 3 sync-fs-on-loop 2\n"),
 		  "%s", got);
+	free(got);
+}
+
+/* ---- the overhead guard --------------------------------------------------------------------- */
+
+static char *render_guard(const struct uvs_guard_record *r)
+{
+	return RENDER(uvs_guard_text_record, r);
+}
+
+Test(watch, guard_lines)
+{
+	struct uvs_guard_record r = {
+		.ts_ns = TS_215003, .action = UVS_GUARD_RECORD_DOWN, .step = "phases_off",
+		.level = 1, .rate = 48210, .budget = 10000, .windows = 3, .phases_asked = true,
+		.phases_off = true, .sample_hz = 99, .blocked_hz = 997,
+	};
+	char *got = render_guard(&r);
+
+	cr_expect_str_eq(got, "21:50:03 GUARD probe hits 48210/s over the budget of 10000/s for 3 "
+			      "intervals: exact phases off (phase figures left out until they are "
+			      "back)\n");
+	free(got);
+	r.step = "sampling_low";
+	r.sample_hz = 9;
+	r.blocked_hz = 99;
+	got = render_guard(&r);
+	cr_expect_not_null(strstr(got, ": stack sampling down to 9 Hz (99 Hz while a loop is "
+				       "blocked)\n"), "%s", got);
+	free(got);
+	r.action = UVS_GUARD_RECORD_UP;
+	r.rate = 120;
+	r.predicted = 1300;
+	r.windows = 10;
+	r.sample_hz = 99;
+	r.blocked_hz = 997;
+	got = render_guard(&r);
+	cr_expect_str_eq(got, "21:50:03 GUARD probe hits 120/s, about 1300/s with the step undone,"
+			      " under half the budget of 10000/s for 10 intervals: stack sampling "
+			      "back to 99 Hz (997 Hz while a loop is blocked)\n");
+	free(got);
+	r.step = "phases_off";
+	got = render_guard(&r);
+	cr_expect_not_null(strstr(got, ": exact phases back on (phase figures again from the next"
+				       " interval)\n"), "%s", got);
+	free(got);
+	r.action = UVS_GUARD_RECORD_EXHAUSTED;
+	r.step = NULL;
+	r.rate = 30800;
+	r.windows = 3;
+	got = render_guard(&r);
+	cr_expect_str_eq(got, "21:50:03 GUARD probe hits 30800/s over the budget of 10000/s for 3 "
+			      "intervals, and no step left that would save a tenth of it: the rest "
+			      "(the epoll hooks, pool and GC probes, and what sampling is left) "
+			      "stays\n");
+	free(got);
+	r.action = UVS_GUARD_RECORD_FAILED;
+	r.step = "phases_off";
+	r.step_down = false;
+	snprintf(r.error, sizeof(r.error), "cannot put the uprobes back: permission denied");
+	got = render_guard(&r);
+	cr_expect_str_eq(got, "21:50:03 GUARD cannot undo the step phases_off: cannot put the "
+			      "uprobes back: permission denied; the step stays for the rest of the "
+			      "session\n");
+	free(got);
+}
+
+Test(watch, guard_in_interval_and_summary)
+{
+	struct uvs_loop_snapshot *l;
+	char *got;
+	int p;
+
+	build_snapshot();
+	snap.nloops = 1;
+	snap.guard = (struct uvs_guard_snapshot){ .enabled = true, .budget = 10000, .rate = 48210,
+						  .level = 0, .phases_asked = true,
+						  .sample_hz = 99, .blocked_hz = 997 };
+	got = render_watch(uvs_watch_interval);
+	cr_expect_null(strstr(got, "guard"), "level 0 says nothing: %s", got);
+	free(got);
+	snap.guard.level = 2;
+	snap.guard.phases_off = true;
+	snap.guard.sampling_low = true;
+	snap.guard.sample_hz = 9;
+	snap.guard.blocked_hz = 99;
+	got = render_watch(uvs_watch_interval);
+	cr_expect_str_eq(got, "21:50:03 main/4242 util 41.2% it 1203 p99 3.20ms max 12.0ms blocks 1"
+			      " | guard 48210 hits/s: phases off, stacks 9 Hz (99 Hz blocked)\n");
+	free(got);
+
+	/* The summary: phases out for part of the session cover only the rest of it. */
+	snap.window_ns = 65000000000ull;
+	snap.guard.steps_down = 2;
+	snap.guard.steps_up = 1;
+	snap.guard.phases_off_ns = 40000000000ull;
+	snap.guard.sampling_low_ns = 20000000000ull;
+	snap.guard.rate = 21000;
+	l = &snap.loops[0];
+	l->has_phases = true;
+	for (p = 0; p < UVS_PHASE_COUNT; p++) {
+		l->phases[p].count = 100;
+		l->phases[p].total_ns = 50000000; /* 8 x 50ms: 400ms of the loop's 1s */
+	}
+	l->phases[UVS_PHASE_TIMERS].total_ns = 100000000;
+	l->phases[UVS_PHASE_CHECK].total_ns = 0; /* still 400ms in all */
+	got = render_watch(uvs_watch_summary);
+	cr_expect_not_null(strstr(got, "    exact phases for 400ms of 1.00s (the guard had them off"
+				       " the rest); shares of that time:\n"), "%s", got);
+	cr_expect_not_null(strstr(got, "    timers      25.0%"), "%s", got);
+	cr_expect_not_null(strstr(got, "    pending     12.5%"), "%s", got);
+	cr_expect_not_null(strstr(got, "  guard: budget 10000 probe hits/s, 21000/s on average; 2 "
+				       "steps down, 1 up; exact phases off for 40.0s; stacks at the "
+				       "low rate for 20.0s\n"), "%s", got);
+	free(got);
+	/* Phases on all along: shares of the loop's whole time, as always. */
+	snap.guard.phases_off_ns = 0;
+	got = render_watch(uvs_watch_summary);
+	cr_expect_null(strstr(got, "exact phases for"), "%s", got);
+	cr_expect_not_null(strstr(got, "    timers      10.0%"), "%s", got);
+	free(got);
+	snap.guard.enabled = false;
+	got = render_watch(uvs_watch_summary);
+	cr_expect_null(strstr(got, "guard"), "%s", got);
+	free(got);
+}
+
+Test(top, guard_line)
+{
+	struct uvs_top_context ctx;
+	char *got;
+
+	build_busy_snapshot(&ctx);
+	snap.guard = (struct uvs_guard_snapshot){ .enabled = true, .budget = 10000, .rate = 48210,
+						  .level = 1, .phases_asked = true,
+						  .phases_off = true, .sample_hz = 99,
+						  .blocked_hz = 997 };
+	got = render_top(&ctx);
+	cr_expect_not_null(strstr(got, "\nguard: phases off (probe hits 48210/s, budget 10000/s)\n"),
+			   "%s", got);
+	expect_fits_80(got);
+	free(got);
+	snap.guard.level = 0;
+	snap.guard.phases_off = false;
+	got = render_top(&ctx);
+	cr_expect_null(strstr(got, "guard"), "%s", got);
 	free(got);
 }

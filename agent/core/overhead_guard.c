@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+#include <stdio.h>
+#include <string.h>
+
+#include "core/overhead_guard.h"
+
+static uint32_t low_rate(uint32_t hz)
+{
+	uint32_t low = hz / UVS_GUARD_SAMPLE_DIVISOR;
+
+	return low ? low : 1;
+}
+
+void uvs_guard_init(struct uvs_guard *g, const struct uvs_guard_config *c)
+{
+	memset(g, 0, sizeof(*g));
+	g->cfg = *c;
+	if (c->phases && c->phase_hits_per_iteration)
+		g->steps[g->nsteps++] = UVS_GUARD_PHASES_OFF;
+	/* A rate already at the floor has nothing to give. */
+	if (c->sample_hz && (low_rate(c->sample_hz) < c->sample_hz ||
+			     low_rate(c->blocked_hz) < c->blocked_hz))
+		g->steps[g->nsteps++] = UVS_GUARD_SAMPLING_LOW;
+}
+
+static unsigned int bit(enum uvs_guard_step s)
+{
+	return 1u << s;
+}
+
+bool uvs_guard_in_force(const struct uvs_guard *g, enum uvs_guard_step s)
+{
+	return g->mask & bit(s);
+}
+
+void uvs_guard_settings(const struct uvs_guard *g, struct uvs_guard_settings *out)
+{
+	bool low = uvs_guard_in_force(g, UVS_GUARD_SAMPLING_LOW);
+
+	out->phases = g->cfg.phases && !uvs_guard_in_force(g, UVS_GUARD_PHASES_OFF);
+	out->sample_hz = low ? low_rate(g->cfg.sample_hz) : g->cfg.sample_hz;
+	out->blocked_hz = low ? low_rate(g->cfg.blocked_hz) : g->cfg.blocked_hz;
+	if (!g->cfg.sample_hz)
+		out->blocked_hz = 0;
+}
+
+uint64_t uvs_guard_rate(uint64_t hits, uint64_t window_ns)
+{
+	if (!window_ns)
+		return 0;
+	return (uint64_t)((double)hits * 1e9 / (double)window_ns + 0.5);
+}
+
+uint64_t uvs_guard_load(const struct uvs_guard_window *w)
+{
+	return uvs_guard_rate(w->hits + w->samples * UVS_GUARD_SAMPLE_HITS, w->window_ns);
+}
+
+/* How many times the full sampling rates are the low ones (the larger ratio, rounded up). */
+static uint64_t sampling_ratio(const struct uvs_guard *g)
+{
+	uint64_t ratio = (g->cfg.sample_hz + low_rate(g->cfg.sample_hz) - 1) /
+			 low_rate(g->cfg.sample_hz);
+	uint64_t blocked = (g->cfg.blocked_hz + low_rate(g->cfg.blocked_hz) - 1) /
+			   low_rate(g->cfg.blocked_hz);
+
+	return blocked > ratio ? blocked : ratio;
+}
+
+/*
+ * What step s is worth per second, from what this window showed: the phase uprobes cost a fixed
+ * number of hits per loop iteration; sampling at the full rates takes sampling_ratio() times the
+ * samples of the low ones (samples at either rate look alike, so the larger ratio is assumed).
+ * taken: what taking it saves (it is not in force now); else what undoing it adds.
+ */
+static uint64_t worth(const struct uvs_guard *g, enum uvs_guard_step s,
+		      const struct uvs_guard_window *w, bool taken)
+{
+	uint64_t samples = uvs_guard_rate(w->samples * UVS_GUARD_SAMPLE_HITS, w->window_ns);
+	uint64_t ratio = sampling_ratio(g);
+
+	switch (s) {
+	case UVS_GUARD_PHASES_OFF:
+		return uvs_guard_rate(w->iterations, w->window_ns) * g->cfg.phase_hits_per_iteration;
+	case UVS_GUARD_SAMPLING_LOW:
+		return taken ? samples - samples / ratio : samples * (ratio - 1);
+	case UVS_GUARD_STEPS:
+		break;
+	}
+	return 0;
+}
+
+void uvs_guard_account(struct uvs_guard *g, const struct uvs_guard_window *w)
+{
+	g->prev_mask = g->mask;
+	g->hits += w->hits;
+	g->samples += w->samples;
+	g->ns += w->window_ns;
+	for (int s = 0; s < UVS_GUARD_STEPS; s++)
+		if (g->mask & bit((enum uvs_guard_step)s))
+			g->step_ns[s] += w->window_ns;
+}
+
+/* Every step starts the counts afresh: the next one must be earned at the new settings. */
+static void stepped(struct uvs_guard *g, struct uvs_guard_decision *d)
+{
+	d->level = g->level;
+	g->over = 0;
+	g->calm = 0;
+}
+
+/*
+ * Over the budget long enough: the first step in order that is not in force and would save at
+ * least a tenth of the rate (cutting sampling on a loop whose epoll hooks make the load would
+ * cost the blocked-loop stacks and give nothing back). None: said once per episode.
+ */
+static void step_down(struct uvs_guard *g, const struct uvs_guard_window *w,
+		      struct uvs_guard_decision *d)
+{
+	for (size_t i = 0; i < g->nsteps; i++) {
+		enum uvs_guard_step s = g->steps[i];
+
+		if (uvs_guard_in_force(g, s) ||
+		    worth(g, s, w, true) * UVS_GUARD_MIN_SAVING < d->rate)
+			continue;
+		d->action = UVS_GUARD_DOWN;
+		d->step = s;
+		d->windows = g->over;
+		g->mask |= bit(s);
+		g->taken[g->level++] = s;
+		g->steps_down++;
+		stepped(g, d);
+		return;
+	}
+	if (!g->exhausted_said) {
+		g->exhausted_said = true;
+		d->action = UVS_GUARD_EXHAUSTED;
+		d->windows = g->over;
+	}
+}
+
+void uvs_guard_window(struct uvs_guard *g, const struct uvs_guard_window *w,
+		      struct uvs_guard_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->level = g->level;
+	if (!w->window_ns)
+		return;
+	uvs_guard_account(g, w);
+	d->rate = uvs_guard_load(w);
+	if (!g->cfg.enabled)
+		return;
+	if (d->rate > g->cfg.budget) {
+		g->over++;
+		g->calm = 0;
+	} else {
+		g->over = 0;
+		g->exhausted_said = false;
+		/* The last step taken is the first undone, and only if it is predicted to fit. */
+		d->predicted = d->rate;
+		if (g->level > g->floor)
+			d->predicted += worth(g, g->taken[g->level - 1], w, false);
+		g->calm = d->predicted < g->cfg.budget / 2 ? g->calm + 1 : 0;
+	}
+	if (g->over >= UVS_GUARD_DOWN_WINDOWS) {
+		step_down(g, w, d);
+	} else if (g->calm >= UVS_GUARD_UP_WINDOWS && g->level > g->floor) {
+		d->action = UVS_GUARD_UP;
+		d->step = g->taken[--g->level];
+		d->windows = g->calm;
+		g->mask &= ~bit(d->step);
+		g->steps_up++;
+		stepped(g, d);
+	}
+}
+
+void uvs_guard_failed(struct uvs_guard *g, const struct uvs_guard_decision *d)
+{
+	size_t i, kept = 0;
+
+	switch (d->action) {
+	case UVS_GUARD_DOWN:
+		g->mask &= ~bit(d->step);
+		g->level--;
+		g->steps_down--;
+		/* Taking a step failed: it is not tried again (the other steps still may be). */
+		for (i = 0; i < g->nsteps; i++)
+			if (g->steps[i] != d->step)
+				g->steps[kept++] = g->steps[i];
+		g->nsteps = kept;
+		break;
+	case UVS_GUARD_UP:
+		g->mask |= bit(d->step);
+		g->taken[g->level++] = d->step;
+		g->steps_up--;
+		/* It stays, and so does every step under it (they are undone last in, first out). */
+		g->floor = g->level;
+		break;
+	case UVS_GUARD_NONE:
+	case UVS_GUARD_EXHAUSTED:
+		break;
+	}
+}
+
+void uvs_guard_window_of(const struct uvs_snapshot *s, struct uvs_guard_window *out)
+{
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->window_ns = s->window_ns;
+	out->hits = s->agent.probe_hits;
+	out->samples = s->agent.stack_samples;
+	for (i = 0; i < s->nloops && i < UVS_MAX_LOOPS; i++)
+		out->iterations += s->loops[i].iterations;
+}
+
+void uvs_guard_snapshot(const struct uvs_guard *g, bool totals, struct uvs_guard_snapshot *out)
+{
+	struct uvs_guard_settings set;
+
+	memset(out, 0, sizeof(*out));
+	uvs_guard_settings(g, &set);
+	out->enabled = g->cfg.enabled;
+	out->budget = g->cfg.budget;
+	out->level = (int)g->level;
+	out->phases_asked = g->cfg.phases;
+	out->phases_off = g->cfg.phases && !set.phases;
+	out->sample_hz = set.sample_hz;
+	out->blocked_hz = set.blocked_hz;
+	out->sampling_low = uvs_guard_in_force(g, UVS_GUARD_SAMPLING_LOW);
+	if (!totals) {
+		out->phases_off |= g->cfg.phases && (g->prev_mask & bit(UVS_GUARD_PHASES_OFF));
+		out->sampling_low |= (g->prev_mask & bit(UVS_GUARD_SAMPLING_LOW)) != 0;
+		return;
+	}
+	out->rate = uvs_guard_rate(g->hits + g->samples * UVS_GUARD_SAMPLE_HITS, g->ns);
+	out->steps_down = g->steps_down;
+	out->steps_up = g->steps_up;
+	out->phases_off_ns = g->step_ns[UVS_GUARD_PHASES_OFF];
+	out->sampling_low_ns = g->step_ns[UVS_GUARD_SAMPLING_LOW];
+}
+
+void uvs_guard_record(const struct uvs_guard *g, const struct uvs_guard_decision *d,
+		      uint64_t ts_ns, const char *error, struct uvs_guard_record *out)
+{
+	struct uvs_guard_settings set;
+
+	memset(out, 0, sizeof(*out));
+	uvs_guard_settings(g, &set);
+	out->ts_ns = ts_ns;
+	switch (d->action) {
+	case UVS_GUARD_DOWN:
+		out->action = UVS_GUARD_RECORD_DOWN;
+		break;
+	case UVS_GUARD_UP:
+		out->action = UVS_GUARD_RECORD_UP;
+		break;
+	case UVS_GUARD_EXHAUSTED:
+	case UVS_GUARD_NONE:
+		out->action = UVS_GUARD_RECORD_EXHAUSTED;
+		break;
+	}
+	out->step = d->action == UVS_GUARD_DOWN || d->action == UVS_GUARD_UP ?
+			    uvs_guard_step_name(d->step) : NULL;
+	if (error) {
+		out->step_down = d->action == UVS_GUARD_DOWN;
+		out->action = UVS_GUARD_RECORD_FAILED;
+		snprintf(out->error, sizeof(out->error), "%s", error);
+	}
+	out->level = (int)g->level;
+	out->rate = d->rate;
+	out->predicted = d->predicted;
+	out->budget = g->cfg.budget;
+	out->windows = d->windows;
+	out->phases_asked = g->cfg.phases;
+	out->phases_off = g->cfg.phases && !set.phases;
+	out->sample_hz = set.sample_hz;
+	out->blocked_hz = set.blocked_hz;
+}
+
+const char *uvs_guard_step_name(enum uvs_guard_step s)
+{
+	switch (s) {
+	case UVS_GUARD_PHASES_OFF:
+		return "phases_off";
+	case UVS_GUARD_SAMPLING_LOW:
+		return "sampling_low";
+	case UVS_GUARD_STEPS:
+		break;
+	}
+	return "unknown";
+}

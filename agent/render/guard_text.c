@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "render/guard_text.h"
+#include "util/duration.h"
+
+/* "stack sampling at 9 Hz (99 Hz while a loop is blocked)" */
+static void put_rates(FILE *out, uint32_t hz, uint32_t blocked_hz)
+{
+	fprintf(out, "%u Hz", hz);
+	if (blocked_hz && blocked_hz != hz)
+		fprintf(out, " (%u Hz while a loop is blocked)", blocked_hz);
+}
+
+static void put_step(FILE *out, const struct uvs_guard_record *r, bool down)
+{
+	if (r->step && !strcmp(r->step, "phases_off")) {
+		fputs(down ? "exact phases off (phase figures left out until they are back)" :
+			     "exact phases back on (phase figures again from the next interval)", out);
+		return;
+	}
+	fputs(down ? "stack sampling down to " : "stack sampling back to ", out);
+	put_rates(out, r->sample_hz, r->blocked_hz);
+}
+
+int uvs_guard_text_record(FILE *out, const struct uvs_guard_record *r)
+{
+	char when[16];
+
+	uvs_format_clock(r->ts_ns, when, sizeof(when));
+	fprintf(out, "%s GUARD ", when);
+	switch (r->action) {
+	case UVS_GUARD_RECORD_DOWN:
+		fprintf(out, "probe hits %" PRIu64 "/s over the budget of %" PRIu64
+			"/s for %u intervals: ", r->rate, r->budget, r->windows);
+		put_step(out, r, true);
+		break;
+	case UVS_GUARD_RECORD_UP:
+		fprintf(out, "probe hits %" PRIu64 "/s, about %" PRIu64 "/s with the step undone, "
+			"under half the budget of %" PRIu64 "/s for %u intervals: ", r->rate,
+			r->predicted, r->budget, r->windows);
+		put_step(out, r, false);
+		break;
+	case UVS_GUARD_RECORD_EXHAUSTED:
+		fprintf(out, "probe hits %" PRIu64 "/s over the budget of %" PRIu64
+			"/s for %u intervals, and no step left that would save a tenth of it: the "
+			"rest (the epoll hooks, pool and GC probes, and what sampling is left) stays",
+			r->rate, r->budget, r->windows);
+		break;
+	case UVS_GUARD_RECORD_FAILED:
+		fprintf(out, "cannot %s %s: ", r->step_down ? "take the step" : "undo the step",
+			r->step ? r->step : "?");
+		/* The error is our own text (collect/), never the target's. */
+		fputs(r->error, out);
+		fputs(r->step_down ? "; it is not tried again" :
+				     "; the step stays for the rest of the session", out);
+		break;
+	}
+	fputc('\n', out);
+	return ferror(out) ? -EIO : 0;
+}
+
+void uvs_guard_text_state(const struct uvs_guard_snapshot *g, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (!g->enabled || cap == 0)
+		return;
+	if (g->phases_off)
+		n = (size_t)snprintf(buf, cap, "phases off");
+	if (g->sampling_low && n < cap) {
+		if (g->blocked_hz && g->blocked_hz != g->sample_hz)
+			snprintf(buf + n, cap - n, "%sstacks %u Hz (%u Hz blocked)", n ? ", " : "",
+				 g->sample_hz, g->blocked_hz);
+		else
+			snprintf(buf + n, cap - n, "%sstacks %u Hz", n ? ", " : "", g->sample_hz);
+	}
+}
+
+void uvs_guard_text_summary(FILE *out, const struct uvs_guard_snapshot *g)
+{
+	char off[UVS_DURATION_BUF], low[UVS_DURATION_BUF];
+
+	if (!g->enabled)
+		return;
+	fprintf(out, "  guard: budget %" PRIu64 " probe hits/s, %" PRIu64 "/s on average; %" PRIu64
+		" step%s down, %" PRIu64 " up", g->budget, g->rate, g->steps_down,
+		g->steps_down == 1 ? "" : "s", g->steps_up);
+	if (g->phases_off_ns) {
+		uvs_format_duration(g->phases_off_ns, off, sizeof(off));
+		fprintf(out, "; exact phases off for %s", off);
+	}
+	if (g->sampling_low_ns) {
+		uvs_format_duration(g->sampling_low_ns, low, sizeof(low));
+		fprintf(out, "; stacks at the low rate for %s", low);
+	}
+	fputc('\n', out);
+}

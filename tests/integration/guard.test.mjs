@@ -1,0 +1,259 @@
+// The overhead guard (agent/core/overhead_guard.c) against a loop that spins as fast as it can
+// (tests/fixtures/node/spin.js: one setImmediate per iteration, on "spin" and until "stop"),
+// watched with --phases and a low budget. Ground truth comes from outside uvscope: the kernel's
+// own list of the agent's BPF links (/proc/AGENT/fdinfo: is the phase program attached?), the
+// fixture's CPU time (/proc/PID/stat: samples per CPU-second say the sampling rate) and the
+// fixture's own count of its iterations.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { intervalsAfter, skipWithoutBpf, startAgent, startFixture } from './lib.mjs';
+
+const BUDGET = 2000;
+
+// The names of the BPF programs behind the agent's links, one entry per link, from the kernel.
+function linkedPrograms(pid) {
+	const names = new Map(JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show']).toString())
+		.map((p) => [p.id, p.name]));
+	const out = [];
+	for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+		let target;
+		try {
+			target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+		} catch {
+			continue;
+		}
+		if (target !== 'anon_inode:bpf_link') continue;
+		const m = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8').match(/^prog_id:\s+(\d+)$/m);
+		if (m) out.push(names.get(Number(m[1])));
+	}
+	return out;
+}
+
+const phaseLinks = (pid) => linkedPrograms(pid).filter((n) => n === 'uvs_phase_boundary').length;
+
+const clockTick = Number(execFileSync('getconf', ['CLK_TCK']).toString());
+
+// The process's CPU time so far (all its threads), in seconds.
+function cpuSeconds(pid) {
+	const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+	return (Number(fields[11]) + Number(fields[12])) / clockTick; // utime, stime
+}
+
+// Stack samples per CPU-second of the target over the next n intervals of a watch --json agent.
+async function samplesPerCpuSecond(agent, pid, n) {
+	await intervalsAfter(agent, 1);
+	const from = agent.json().filter((v) => v.type === 'interval').length;
+	const cpu0 = cpuSeconds(pid);
+	await intervalsAfter(agent, n);
+	const cpu = cpuSeconds(pid) - cpu0;
+	const samples = agent.json().filter((v) => v.type === 'interval').slice(from)
+		.reduce((sum, v) => sum + v.agent.stack_samples, 0);
+	return { samples, cpu, rate: samples / cpu };
+}
+
+const guardLine = (action, step) => (v) =>
+	v && v.type === 'guard' && v.action === action && v.step === step;
+
+// The steps the guard took and undid, in order: "down phases_off", ...
+const steps = (lines) => lines.filter((v) => v.type === 'guard' &&
+	(v.action === 'down' || v.action === 'up')).map((v) => `${v.action} ${v.step}`);
+
+test('overhead guard: a fast-spinning loop turns exact phases off; they come back when it '
+	+ 'stops, without flapping', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('spin.js');
+	const { agent, hello } = await startAgent(child.pid,
+		['--phases', '--interval', '100ms', '--max-probe-rate', String(BUDGET)]);
+	let stopped;
+	try {
+		assert.equal(hello.mode, 'exact-phases', JSON.stringify(hello.unavailable));
+		assert.equal(hello.guard_budget, BUDGET);
+		// Idle: everything as asked, the phase program attached. (The idle loop waits up to
+		// 1 s in epoll: it is seen once that wait returns.)
+		const idle = await agent.waitFor((v) => v && v.type === 'interval' &&
+			v.loops.some((l) => l.role === 'main' && l.phases), 'an interval with phases');
+		assert.equal(idle.guard.level, 0);
+		assert.equal(idle.guard.phases, 'exact');
+		assert.ok(phaseLinks(agent.pid) > 0, 'the phase uprobes are attached');
+		const before = agent.json().filter((v) => v.type === 'interval').length;
+
+		child.send('spin');
+		await child.waitFor((v) => v && v.spinning, 'fixture spinning');
+		const down = await agent.waitFor(guardLine('down', 'phases_off'),
+			'the step down that takes exact phases off');
+		assert.ok(down.rate > BUDGET, JSON.stringify(down));
+		assert.equal(down.windows, 3);
+		assert.equal(down.level, 1);
+		assert.equal(down.phases, 'off');
+		// Nothing stepped before the fixture spun.
+		assert.ok(agent.json().filter((v) => v.type === 'interval').slice(0, before)
+			.every((v) => v.guard.level === 0));
+		// The kernel agrees: the agent holds no link to the phase program any more.
+		assert.equal(phaseLinks(agent.pid), 0, 'phase uprobes still attached after the step');
+		// The epoll hooks alone keep it over the budget at this speed; sampling would give
+		// back next to nothing (a few samples a second), so it stays, and that is said.
+		const exhausted = await agent.waitFor((v) => v && v.type === 'guard' &&
+			v.action === 'exhausted', 'over the budget with every worthwhile step taken');
+		assert.equal(exhausted.sample_hz, 99);
+		assert.equal(exhausted.level, 1);
+
+		child.send('stop');
+		stopped = await child.waitFor((v) => v && v.stopped, 'fixture stopped');
+		const up = await agent.waitFor(guardLine('up', 'phases_off'), 'exact phases back on');
+		assert.ok(up.predicted < BUDGET / 2, JSON.stringify(up));
+		assert.equal(up.level, 0);
+		assert.ok(phaseLinks(agent.pid) > 0, 'the phase uprobes are back');
+		// The first full interval after they came back has exact phases again.
+		await intervalsAfter(agent, 2);
+	} finally {
+		await agent.stop('SIGINT');
+		await child.stop();
+	}
+	const lines = agent.json();
+	const downIdx = lines.findIndex(guardLine('down', 'phases_off'));
+	const upIdx = lines.findIndex(guardLine('up', 'phases_off'));
+	const intervals = (from, to) => lines.slice(from, to).filter((v) => v.type === 'interval');
+	// Between the two steps, and in the interval right after the step up (it began with the
+	// probes out), no interval reports exact phases, and each says why.
+	const off = intervals(downIdx, upIdx);
+	assert.ok(off.length >= 10);
+	for (const v of [...off, intervals(upIdx).at(0)]) {
+		assert.equal(v.guard.phases, 'off');
+		for (const l of v.loops) assert.equal(l.phases, null, JSON.stringify(l));
+	}
+	for (const v of intervals(upIdx).slice(1)) {
+		assert.equal(v.guard.phases, 'exact');
+		assert.notEqual(v.loops.find((l) => l.role === 'main').phases, null);
+	}
+	// Each interval's rate is its probe hits and samples (20 hits each) per second.
+	for (const v of intervals(0))
+		assert.ok(Math.abs(v.guard.rate - (v.agent.probe_hits + 20 * v.agent.stack_samples) *
+			1e9 / v.window_ns) <= 1, JSON.stringify({ guard: v.guard, agent: v.agent }));
+	// No flapping: one step down while it spun, one up after, nothing else.
+	assert.deepEqual(steps(lines), ['down phases_off', 'up phases_off']);
+	const summary = lines.find((v) => v.type === 'summary');
+	assert.equal(summary.guard.steps_down, 1);
+	assert.equal(summary.guard.steps_up, 1);
+	assert.ok(summary.guard.phases_off_ns > 0 && summary.guard.phases_off_ns < summary.window_ns);
+	assert.equal(summary.guard.level, 0);
+	// The loop was counted through all of it: every iteration the fixture made, plus its idle
+	// ones (a 1 s timer).
+	const main = summary.loops.find((l) => l.role === 'main');
+	assert.ok(main.iterations >= stopped.iterations, `${main.iterations} < ${stopped.iterations}`);
+	assert.ok(main.iterations - stopped.iterations < 100,
+		`${main.iterations} - ${stopped.iterations} idle iterations`);
+	// Probe hits per iteration while it spun: the two epoll call-site hits, plus the seven
+	// phase boundaries while they were in (and a few GC hits).
+	const mainIterations = (v) => v.loops.find((l) => l.role === 'main')?.iterations ?? 0;
+	const perIteration = (list) => list.reduce((s, v) => s + v.agent.probe_hits, 0) /
+		list.reduce((s, v) => s + mainIterations(v), 0);
+	const spinning = (v) => mainIterations(v) > 1000;
+	const withPhases = intervals(0, downIdx).filter(spinning);
+	const without = off.slice(1).filter(spinning);
+	assert.ok(withPhases.length >= 1 && without.length >= 1);
+	assert.ok(perIteration(withPhases) > 8, `with phases: ${perIteration(withPhases)}`);
+	assert.ok(perIteration(without) >= 2 && perIteration(without) < 2.1,
+		`without phases: ${perIteration(without)}`);
+});
+
+test('overhead guard: a long block, sampled at the blocked rate, lowers sampling; it comes '
+	+ 'back after', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const budget = 3000; // 997 Hz of samples is about 20000 hits/s; 99 Hz about 2000
+	const { child } = await startFixture('spin.js');
+	const { agent } = await startAgent(child.pid,
+		['--interval', '200ms', '--max-probe-rate', String(budget)]);
+	try {
+		await agent.waitFor((v) => v && v.type === 'interval' && v.loops.length, 'a loop');
+		child.send('block 5000');
+		await child.waitFor((v) => v && v.blocking, 'fixture blocking');
+		await agent.waitFor((v) => v && v.type === 'alert' && v.ongoing, 'blocked');
+		const from = agent.json().length;
+		const cpu0 = cpuSeconds(child.pid);
+		const down = await agent.waitFor(guardLine('down', 'sampling_low'),
+			'the step down that lowers sampling');
+		const cpu1 = cpuSeconds(child.pid);
+		assert.equal(down.sample_hz, 9);
+		assert.equal(down.blocked_hz, 99);
+		assert.equal(down.phases, null, 'exact phases were not asked for');
+		const boosted = agent.json().slice(from).filter((v) => v.type === 'interval')
+			.reduce((s, v) => s + v.agent.stack_samples, 0) / (cpu1 - cpu0);
+		const low = await samplesPerCpuSecond(agent, child.pid, 5);
+		// 997 Hz and 99 Hz of the blocked thread's CPU time (cpu-clock periods).
+		assert.ok(low.rate < boosted / 3, `sampling not lowered: ${boosted} then ${low.rate}`);
+		await child.waitFor((v) => v && v.unblocked, 'fixture unblocked');
+		const up = await agent.waitFor(guardLine('up', 'sampling_low'), 'sampling back up');
+		assert.equal(up.sample_hz, 99);
+		assert.equal(up.blocked_hz, 997);
+	} finally {
+		await agent.stop('SIGINT');
+		await child.stop();
+	}
+	assert.deepEqual(steps(agent.json()), ['down sampling_low', 'up sampling_low']);
+	const summary = agent.json().find((v) => v.type === 'summary');
+	assert.ok(summary.guard.sampling_low_ns > 0);
+	assert.equal(summary.guard.phases_off_ns, 0);
+});
+
+// Putting the phase uprobes back needs CAP_BPF and CAP_PERFMON after privileges are dropped
+// (and the probed file held open: /proc/PID/map_files would need CAP_SYS_ADMIN): without
+// sampling, which keeps them anyway, they stay for the guard; with --no-guard they go.
+test('overhead guard: the phase uprobes come back with privileges dropped (--no-stacks)',
+	async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('spin.js');
+	const caps = (pid) => readFileSync(`/proc/${pid}/status`, 'utf8').match(/^CapEff:\s+(\S+)$/m)[1];
+	const { agent } = await startAgent(child.pid, ['--phases', '--no-stacks', '--interval',
+		'100ms', '--max-probe-rate', String(BUDGET)]);
+	try {
+		// CAP_DAC_READ_SEARCH (2), CAP_SYS_PTRACE (19), CAP_PERFMON (38), CAP_BPF (39)
+		assert.equal(caps(agent.pid), '000000c000080004');
+		child.send('spin');
+		await agent.waitFor(guardLine('down', 'phases_off'), 'phases off');
+		assert.equal(phaseLinks(agent.pid), 0);
+		child.send('stop');
+		await agent.waitFor(guardLine('up', 'phases_off'), 'phases back on');
+		assert.ok(phaseLinks(agent.pid) > 0, 'the phase uprobes are back');
+		assert.ok(!agent.json().some((v) => v.type === 'guard' && v.action === 'failed'));
+		await agent.stop('SIGINT');
+		const { agent: unguarded } = await startAgent(child.pid, ['--phases', '--no-stacks',
+			'--no-guard']);
+		try {
+			assert.equal(caps(unguarded.pid), '0000000000080004');
+		} finally {
+			await unguarded.stop('SIGINT');
+		}
+	} finally {
+		await agent.stop('SIGINT');
+		await child.stop();
+	}
+});
+
+test('overhead guard: --no-guard keeps exact phases on under the same load', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('spin.js');
+	const { agent, hello } = await startAgent(child.pid,
+		['--phases', '--interval', '100ms', '--no-guard']);
+	try {
+		assert.equal(hello.guard_budget, null);
+		child.send('spin');
+		await child.waitFor((v) => v && v.spinning, 'fixture spinning');
+		// Ten intervals of spinning, far over any budget, well past the 3 a step takes.
+		const from = agent.json().length;
+		await intervalsAfter(agent, 10);
+		const spun = agent.json().slice(from).filter((v) => v.type === 'interval');
+		for (const v of spun) {
+			assert.equal(v.guard, null);
+			assert.notEqual(v.loops.find((l) => l.role === 'main').phases, null);
+		}
+		assert.ok(spun.some((v) => v.agent.probe_hits > 10 * BUDGET), 'the fixture spins');
+		assert.ok(phaseLinks(agent.pid) > 0);
+		assert.ok(!agent.json().some((v) => v.type === 'guard'));
+	} finally {
+		await agent.stop('SIGINT');
+		await child.stop();
+	}
+});
