@@ -7,8 +7,11 @@
  * crypto, zlib, N-API, addons; uv__work_submit is inlined there), waits in the queue, and is
  * served when a pool thread calls its work function: uv__fs_work, uv__getaddrinfo_work,
  * uv__getnameinfo_work, uv__queue_work or uv__random_work. Queue wait is submit -> entry of
- * the work function, service time entry -> return. A uv__fs_work that was never submitted
- * ran synchronously on the calling thread (readFileSync, require).
+ * the work function, service time entry -> return, completion delay return -> entry of its
+ * done callback on the loop. uv__queue_work and uv__queue_done are single-stepped by the
+ * kernel, so CPU work is normally followed one call further in, at node's ThreadPoolWork work
+ * and after-work callbacks (collect/pool_sites.h), which take the uv_work_t. A uv__fs_work
+ * that was never submitted ran synchronously on the calling thread (readFileSync, require).
  *
  * The loop object's map of loop threads (loop_state) is shared: the agent loads that object
  * first and hands this one its map (bpf_map__reuse_fd), so there is one map.

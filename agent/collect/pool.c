@@ -66,7 +66,8 @@ static void say_sites(const struct uvs_pool_plan *plan)
 	if (!plan->cpu_at_node_cb)
 		uvs_debug("pool: CPU work at uv__queue_work: %s", plan->cpu_why);
 	if (!plan->track_done)
-		uvs_debug("pool: the done callbacks cannot all be probed: no completion delay");
+		uvs_debug("pool: the done callbacks cannot all be probed (%s): no completion delay",
+			  plan->done_why);
 }
 
 static int add_all(struct uvs_pool *p)

@@ -158,21 +158,23 @@ static void add_done(struct uvs_pool_plan *plan, const struct uvs_target *t)
 {
 	size_t before = plan->nsites, i;
 	struct uvs_elf_symbol after;
-	char why[320];
+	char *why = plan->done_why;
 	int err = 0;
 
 	for (i = 0; i < sizeof(done_fns) / sizeof(done_fns[0]) && !err; i++)
 		err = add_libuv(plan, t, done_fns[i], UVS_POOL_PROG_DONE, 0, UVS_ARG_RDI, NULL, why,
-				sizeof(why));
+				sizeof(plan->done_why));
 	if (!err && plan->cpu_at_node_cb) {
 		err = uvs_elf_find_function_prefix(t->uv.elf, NODE_AFTER_WORK_CB, &after);
-		if (!err)
+		if (err)
+			snprintf(why, sizeof(plan->done_why), "node's after-work callback is gone");
+		else
 			err = add_node_site(plan, t, "node's after-work callback", &after,
 					    UVS_POOL_PROG_DONE, UVS_UV_WORK_T_WORK_REQ, why,
-					    sizeof(why));
+					    sizeof(plan->done_why));
 	} else if (!err) {
 		err = add_libuv(plan, t, "uv__queue_done", UVS_POOL_PROG_DONE, 0, UVS_ARG_RDI, NULL,
-				why, sizeof(why));
+				why, sizeof(plan->done_why));
 	}
 	plan->track_done = !err;
 	if (err)

@@ -58,6 +58,7 @@ struct uvs_pool_plan {
 	uint64_t fn_addr[UVS_POOL_FNS];    /* runtime addresses of libuv's work functions */
 	uint64_t node_work_cb;             /* runtime address of node's work callback, or 0 */
 	char cpu_why[320];                 /* why CPU work is at uv__queue_work, when it is */
+	char done_why[320];                /* why the done callbacks are not probed, when not */
 };
 
 /*
