@@ -23,7 +23,8 @@ FUZZ_SAN     := address,undefined
 # The agent sources behind each target.
 $(FUZZ_DIR)/fuzz_elf: $(FUZZ_DIR)/agent/target/elf.o $(FUZZ_DIR)/agent/target/epoll_sites.o \
 		      $(FUZZ_DIR)/agent/unwind/call_insns.o $(FUZZ_DIR)/agent/target/x86_insn.o \
-		      $(FUZZ_DIR)/agent/target/entry_site.o
+		      $(FUZZ_DIR)/agent/target/entry_site.o $(FUZZ_DIR)/agent/unwind/func_dwarf.o \
+		      $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_proc: $(FUZZ_DIR)/agent/target/procfs.o $(FUZZ_DIR)/agent/collect/fds.o \
 		       $(FUZZ_DIR)/agent/collect/fd_tracker.o $(FUZZ_DIR)/agent/collect/fd_table.o \
 		       $(FUZZ_DIR)/agent/util/text.o

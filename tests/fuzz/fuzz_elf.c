@@ -113,11 +113,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	elf = uvs_elf_open(path);
 	if (elf) {
 		struct uvs_epoll_site sites[UVS_EPOLL_SITES_MAX];
+		struct uvs_elf_symbol io_poll;
 		char why[128];
+		int n;
 
 		lookups(elf);
 		/* The epoll call sites: capstone over uv__io_poll's bytes, libelf over .rela.plt. */
-		uvs_epoll_sites_find(elf, path, sites, UVS_EPOLL_SITES_MAX, why, sizeof(why));
+		n = uvs_epoll_sites_find(elf, path, sites, UVS_EPOLL_SITES_MAX, why, sizeof(why));
+		/* And where the DWARF says uv__io_poll keeps lfields at each site's hook. */
+		if (n > 0 && uvs_elf_find_function(elf, "uv__io_poll", &io_poll) == 0)
+			uvs_epoll_sites_find_lfields(path, io_poll.addr, sites, n);
 	}
 	uvs_elf_close(elf);
 	return 0;
