@@ -283,9 +283,10 @@ static bool return_hook_suffices(struct uvs_loop_probes *p, const struct uvs_tar
 
 	if (o->phases || o->trace || getenv("UVSCOPE_EPOLL_ENTRY_HOOKS"))
 		return false;
-	if (libuv_minor_version(t) < 1045) {
-		uvs_debug("libuv %s keeps no wait stamp uvscope can read: two hooks per wait",
-			  t->libuv_version);
+	/* The layout in uvscope/epoll_sites.h is read off 1.45 to 1.52; a later one is unproven. */
+	if (libuv_minor_version(t) < 1045 || libuv_minor_version(t) > 1052) {
+		uvs_debug("libuv %s keeps no wait stamp where uvscope knows to read it: two hooks "
+			  "per wait", t->libuv_version);
 		return false;
 	}
 	if (uvs_elf_find_function(t->uv.elf, "uv__io_poll", &fn))
