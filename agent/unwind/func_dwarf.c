@@ -394,12 +394,11 @@ static int find_var(const struct debug_data *dd, Dwarf_Die *parent, const char *
 	return err;
 }
 
-int uvs_func_dwarf_var_loc(int fd, uint64_t entry, const char *name, uint64_t pc,
-			   struct uvs_dwarf_var_loc *loc)
+/* Opens the DWARF of the object on fd (the fd stays the caller's) and runs fn on it. */
+static int with_dwarf(int fd, int (*fn)(Dwarf *dw, const struct debug_data *dd, void *ctx),
+		      void *ctx)
 {
 	struct debug_data dd;
-	Dwarf_Die cu, fn;
-	size_t dies = 0;
 	Dwarf *dw;
 	Elf *elf;
 	int err;
@@ -414,36 +413,56 @@ int uvs_func_dwarf_var_loc(int fd, uint64_t entry, const char *name, uint64_t pc
 		return -ENODATA;
 	}
 	find_debug_data(elf, &dd);
-	if (!find_cu(dw, entry, &cu) || !find_subprogram(&cu, entry, &fn))
-		err = -ENODATA;
-	else
-		err = find_var(&dd, &fn, name, pc, loc, 0, &dies);
+	err = fn(dw, &dd, ctx);
 	dwarf_end(dw);
 	elf_end(elf);
 	return err;
 }
 
+struct var_query {
+	uint64_t entry, pc;
+	const char *name;
+	struct uvs_dwarf_var_loc *loc;
+};
+
+static int var_loc_in(Dwarf *dw, const struct debug_data *dd, void *ctx)
+{
+	struct var_query *q = ctx;
+	Dwarf_Die cu, fn;
+	size_t dies = 0;
+
+	if (!find_cu(dw, q->entry, &cu) || !find_subprogram(&cu, q->entry, &fn))
+		return -ENODATA;
+	return find_var(dd, &fn, q->name, q->pc, q->loc, 0, &dies);
+}
+
+int uvs_func_dwarf_var_loc(int fd, uint64_t entry, const char *name, uint64_t pc,
+			   struct uvs_dwarf_var_loc *loc)
+{
+	struct var_query q = { .entry = entry, .pc = pc, .name = name, .loc = loc };
+
+	return with_dwarf(fd, var_loc_in, &q);
+}
+
+struct function_query {
+	uint64_t entry;
+	struct uvs_func_dwarf *out;
+};
+
+static int function_in(Dwarf *dw, const struct debug_data *dd, void *ctx)
+{
+	struct function_query *q = ctx;
+
+	return read_function(dw, dd, q->entry, q->out);
+}
+
 int uvs_func_dwarf_read(int fd, uint64_t entry, struct uvs_func_dwarf *out)
 {
-	struct debug_data dd;
-	Dwarf *dw;
-	Elf *elf;
+	struct function_query q = { .entry = entry, .out = out };
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf)
-		return -EINVAL;
-	dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
-	if (!dw) {
-		elf_end(elf);
-		return -ENODATA;
-	}
-	find_debug_data(elf, &dd);
-	err = read_function(dw, &dd, entry, out);
-	dwarf_end(dw);
-	elf_end(elf);
+	err = with_dwarf(fd, function_in, &q);
 	if (err)
 		uvs_func_dwarf_release(out);
 	return err;
