@@ -2,11 +2,18 @@
 /*
  * Stack samples of one target process.
  *
- * On the CPU: a perf event per thread of the target (cpu-clock, opened by the agent with the
- * thread's tid, so it runs only while that thread runs) calls uvs_sample_on_cpu. Off the CPU:
- * the agent reads a task iterator restricted to one sleeping loop thread (a loop blocked in
- * Atomics.wait or a slow sync read), which calls uvs_sample_off_cpu once. Neither runs for
- * any other process on the host.
+ * On the CPU, normally: a cpu-clock perf event per CPU calls uvs_sample_on_cpu, which keeps
+ * only the target's samples. A per-thread event would run only while its thread runs, but the
+ * kernel stops and restarts its timer at every context switch of that thread, and in a VM
+ * that reprogramming cost the target about 1.4 us per switch (6 us per thread-pool job); a
+ * per-CPU timer just keeps running. Other processes pay one tgid check per tick (99 Hz),
+ * nothing per system call. A loop thread that is blocked is sampled faster by an event of its
+ * own (uvs_sample_thread, the agent opens it with the thread's tid), and its tid is in
+ * `boosted` so the per-CPU program leaves its samples to that event. Where per-CPU events are
+ * refused, every thread gets its own event and uvs_sample_thread (the agent says which).
+ *
+ * Off the CPU: the agent reads a task iterator restricted to one sleeping loop thread (a loop
+ * blocked in Atomics.wait or a slow sync read), which calls uvs_sample_off_cpu once.
  *
  * Both walk the user stack by frame pointers and keep, per frame, the pc, the frame pointer
  * and the two slots below it (V8 keeps a JavaScript frame's function at fp-16), which
@@ -56,6 +63,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);
 } samples SEC(".maps");
+
+/* Threads sampled by an event of their own (a blocked loop's): tid -> 1. Written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, UVS_SAMPLER_BOOSTED_MAX);
+	__type(key, __u32);
+	__type(value, __u8);
+} boosted SEC(".maps");
 
 /* How one walk reads the target's memory: the current task's (on-CPU), or another's (off-CPU). */
 struct walk_reader {
@@ -247,17 +262,13 @@ static __always_inline bool user_mode(struct pt_regs *regs)
 	return (BPF_CORE_READ(regs, cs) & 3) == 3;
 }
 
-SEC("perf_event")
-int uvs_sample_on_cpu(struct bpf_perf_event_data *ctx)
+static __always_inline int sample_current(struct bpf_perf_event_data *ctx, __u64 id)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct walk_reader r = {};
 	struct sample_buf *b;
 	struct pt_regs *uregs;
 	long got;
 
-	if ((__u32)(id >> 32) != targ_tgid)
-		return 0;
 	b = begin(id >> 32, (__u32)id, UVS_SAMPLE_ON_CPU);
 	if (!b)
 		return 0;
@@ -284,6 +295,30 @@ int uvs_sample_on_cpu(struct bpf_perf_event_data *ctx)
 send:
 	emit(&r, b);
 	return 0;
+}
+
+/* A per-CPU event: whatever runs on this CPU now; the target's threads only, and not those a
+ * per-thread event of their own samples. */
+SEC("perf_event")
+int uvs_sample_on_cpu(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+
+	if ((__u32)(id >> 32) != targ_tgid || bpf_map_lookup_elem(&boosted, &tid))
+		return 0;
+	return sample_current(ctx, id);
+}
+
+/* A per-thread event: it runs only while its thread does (the check costs nothing). */
+SEC("perf_event")
+int uvs_sample_thread(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if ((__u32)(id >> 32) != targ_tgid)
+		return 0;
+	return sample_current(ctx, id);
 }
 
 /*

@@ -80,6 +80,8 @@ MODE_TABLE='
   phases       --phases    -                            "mode":"exact-phases"        uvs_phase_
   pool         --pool      -                            -                            uvs_pool_
   nopool       --no-pool   -                            -                            !uvs_pool_
+  nostacks     --no-stacks -                            -                            uvs_pool_
+  perthread    -           UVSCOPE_SAMPLE_PER_THREAD=1  per-thread                   uvs_pool_
   tracepoints  -           UVSCOPE_NO_EPOLL_UPROBES=1   "epoll_hooks":"tracepoints"  -
 '
 

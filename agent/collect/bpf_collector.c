@@ -238,10 +238,12 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 
 		uvs_stack_resolver_describe(b->stacks.resolver, named, sizeof(named));
 		if (b->opt.blocked_hz && b->opt.blocked_hz != b->opt.sample_hz)
-			snprintf(r->stacks, sizeof(r->stacks), "%u Hz (%u Hz while a loop is blocked), %s",
-				 b->opt.sample_hz, b->opt.blocked_hz, named);
+			snprintf(r->stacks, sizeof(r->stacks),
+				 "%u Hz (%u Hz while a loop is blocked) by %s, %s", b->opt.sample_hz,
+				 b->opt.blocked_hz, uvs_sampler_how(b->stacks.sampler), named);
 		else
-			snprintf(r->stacks, sizeof(r->stacks), "%u Hz, %s", b->opt.sample_hz, named);
+			snprintf(r->stacks, sizeof(r->stacks), "%u Hz by %s, %s", b->opt.sample_hz,
+				 uvs_sampler_how(b->stacks.sampler), named);
 		for (size_t i = 0; i < n; i++)
 			add_missing(r, "stacks", notes[i]);
 	}

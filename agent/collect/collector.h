@@ -61,7 +61,7 @@ struct uvs_collect_report {
 	const char *mode;        /* "epoll" or "exact-phases" */
 	const char *epoll_hooks; /* "uprobes", "fentry" or "tracepoints" */
 	int epoll_hooks_per_wait; /* uprobes: 1 (the return, with libuv's metrics) or 2 */
-	char stacks[200];        /* how stacks are sampled and named; "" when they are not */
+	char stacks[400];        /* how stacks are sampled and named; "" when they are not */
 	uint32_t phase_hits_per_iteration; /* probe hits exact phases add per loop iteration */
 	bool pool_on;            /* the thread pool is followed, as `pool` says */
 	struct uvs_pool_hooks pool; /* its strings live as long as the collector */

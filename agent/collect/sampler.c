@@ -16,9 +16,11 @@
 #include "stacks.skel.h"
 #include "util/log.h"
 
-struct thread_event {
+/* One perf event with the program attached: a thread's (tid >= 0) or a CPU's (tid == -1). */
+struct sample_event {
 	pid_t tid;
-	int fd;               /* the perf event */
+	int cpu;
+	int fd;
 	struct bpf_link *link;
 	bool boosted;
 	bool seen;            /* still listed at the last sync */
@@ -28,22 +30,30 @@ struct uvs_sampler {
 	struct stacks_bpf *skel;
 	struct uvs_sampler_options opt;
 	pid_t pid;
-	struct thread_event *events;
-	size_t nevents, cap;
+	/*
+	 * per_cpu: the normal rate comes from one event per CPU (cpu_events) and `threads` holds
+	 * only the boosted threads; otherwise every thread of the target has an event there.
+	 */
+	bool per_cpu;
+	struct sample_event *cpu_events;
+	size_t ncpu_events;
+	struct sample_event *threads;
+	size_t nthreads, cap;
 	int ncpus;
 	bool stopped;
+	char how[160];
 };
 
-static int perf_event_open(struct perf_event_attr *attr, pid_t tid)
+static int perf_event_open(struct perf_event_attr *attr, pid_t tid, int cpu)
 {
-	return (int)syscall(SYS_perf_event_open, attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	return (int)syscall(SYS_perf_event_open, attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
 /*
- * cpu-clock in period mode: a sample per period_ns of the thread's own CPU time, so every
- * sample stands for the same time (a profile's weight) and an idle thread costs nothing.
+ * cpu-clock in period mode: a sample per period_ns of CPU time (the thread's, or the CPU's),
+ * so every sample stands for the same time (a profile's weight).
  */
-static int open_event(struct uvs_sampler *s, pid_t tid, uint64_t period_ns)
+static int open_event(pid_t tid, int cpu, uint64_t period_ns)
 {
 	struct perf_event_attr attr = {
 		.size = sizeof(attr),
@@ -53,52 +63,10 @@ static int open_event(struct uvs_sampler *s, pid_t tid, uint64_t period_ns)
 		.disabled = 0,
 	};
 
-	(void)s;
-	return perf_event_open(&attr, tid);
+	return perf_event_open(&attr, tid, cpu);
 }
 
-static int add_thread(struct uvs_sampler *s, pid_t tid, char *why, size_t cap)
-{
-	struct thread_event *e;
-	int fd, err;
-
-	if (s->nevents == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 32;
-		struct thread_event *n = realloc(s->events, ncap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		s->events = n;
-		s->cap = ncap;
-	}
-	fd = open_event(s, tid, s->opt.period_ns);
-	if (fd < 0) {
-		err = -errno;
-		/* A thread that exited since it was listed is not an error. */
-		if (err == -ESRCH)
-			return 0;
-		snprintf(why, cap, "cannot open a cpu-clock perf event on thread %d: %s", tid,
-			 strerror(-err));
-		return err;
-	}
-	e = &s->events[s->nevents];
-	memset(e, 0, sizeof(*e));
-	e->tid = tid;
-	e->fd = fd;
-	e->seen = true;
-	e->link = bpf_program__attach_perf_event(s->skel->progs.uvs_sample_on_cpu, fd);
-	if (!e->link) {
-		err = -errno;
-		close(fd);
-		snprintf(why, cap, "cannot attach the sampler to thread %d's perf event: %s", tid,
-			 strerror(-err));
-		return err;
-	}
-	s->nevents++;
-	return 0;
-}
-
-static void drop_event(struct thread_event *e)
+static void drop_event(struct sample_event *e)
 {
 	bpf_link__destroy(e->link);
 	if (e->fd >= 0)
@@ -107,18 +75,129 @@ static void drop_event(struct thread_event *e)
 	e->fd = -1;
 }
 
-static struct thread_event *find_event(struct uvs_sampler *s, pid_t tid)
+/* Opens e's event and attaches prog; 0, or -errno with the event closed. */
+static int start_event(struct sample_event *e, struct bpf_program *prog, uint64_t period_ns)
 {
-	for (size_t i = 0; i < s->nevents; i++)
-		if (s->events[i].tid == tid)
-			return &s->events[i];
+	int err;
+
+	e->link = NULL;
+	e->fd = open_event(e->tid, e->tid >= 0 ? -1 : e->cpu, period_ns);
+	if (e->fd < 0)
+		return -errno;
+	e->link = bpf_program__attach_perf_event(prog, e->fd);
+	if (!e->link) {
+		err = -errno;
+		close(e->fd);
+		e->fd = -1;
+		return err;
+	}
+	return 0;
+}
+
+static int add_thread(struct uvs_sampler *s, pid_t tid, uint64_t period_ns, char *why, size_t cap)
+{
+	struct sample_event *e;
+	int err;
+
+	if (s->nthreads == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 32;
+		struct sample_event *n = realloc(s->threads, ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		s->threads = n;
+		s->cap = ncap;
+	}
+	e = &s->threads[s->nthreads];
+	memset(e, 0, sizeof(*e));
+	e->tid = tid;
+	e->seen = true;
+	err = start_event(e, s->skel->progs.uvs_sample_thread, period_ns);
+	/* A thread that exited since it was listed is not an error. */
+	if (err == -ESRCH)
+		return 0;
+	if (err) {
+		snprintf(why, cap, "cannot sample thread %d with a cpu-clock perf event: %s", tid,
+			 strerror(-err));
+		return err;
+	}
+	s->nthreads++;
+	return 0;
+}
+
+static struct sample_event *find_thread(struct uvs_sampler *s, pid_t tid)
+{
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (s->threads[i].tid == tid)
+			return &s->threads[i];
 	return NULL;
+}
+
+static void remove_thread(struct uvs_sampler *s, struct sample_event *e)
+{
+	drop_event(e);
+	*e = s->threads[--s->nthreads];
+}
+
+/*
+ * One event per online CPU. 0; -EACCES or -EPERM when this process may not watch whole CPUs
+ * (the caller then samples per thread); another -errno with why set. A CPU that is offline
+ * now (ENODEV) is skipped: threads that run on it once it comes online go unsampled.
+ */
+static int open_cpu_events(struct uvs_sampler *s, char *why, size_t cap)
+{
+	s->cpu_events = calloc((size_t)s->ncpus, sizeof(*s->cpu_events));
+	if (!s->cpu_events)
+		return -ENOMEM;
+	for (int cpu = 0; cpu < s->ncpus; cpu++) {
+		struct sample_event *e = &s->cpu_events[s->ncpu_events];
+		int err;
+
+		e->tid = -1;
+		e->cpu = cpu;
+		err = start_event(e, s->skel->progs.uvs_sample_on_cpu, s->opt.period_ns);
+		if (err == -ENODEV)
+			continue;
+		if (err) {
+			snprintf(why, cap, "cannot sample CPU %d with a cpu-clock perf event: %s", cpu,
+				 strerror(-err));
+			return err;
+		}
+		s->ncpu_events++;
+	}
+	if (!s->ncpu_events) {
+		snprintf(why, cap, "no CPU is online to sample");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static void close_cpu_events(struct uvs_sampler *s)
+{
+	for (size_t i = 0; i < s->ncpu_events; i++)
+		drop_event(&s->cpu_events[i]);
+	free(s->cpu_events);
+	s->cpu_events = NULL;
+	s->ncpu_events = 0;
+}
+
+static int open_thread_events(struct uvs_sampler *s, const struct uvs_target *t, char *why,
+			      size_t cap)
+{
+	for (size_t i = 0; i < t->nthreads; i++) {
+		int err = add_thread(s, t->threads[i].tid, s->opt.period_ns, why, cap);
+
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 int uvs_sampler_open(struct uvs_sampler **out, const struct uvs_target *t,
 		     const struct uvs_sampler_options *o, char *why, size_t cap)
 {
 	struct uvs_sampler *s;
+	char cpu_why[160] = "";
 	int err;
 
 	*out = NULL;
@@ -142,10 +221,25 @@ int uvs_sampler_open(struct uvs_sampler **out, const struct uvs_target *t,
 		snprintf(why, cap, "cannot load the sampler's BPF object: %s", strerror(-err));
 		goto fail;
 	}
-	for (size_t i = 0; i < t->nthreads; i++) {
-		err = add_thread(s, t->threads[i].tid, why, cap);
+	err = -EPERM;
+	if (!o->per_thread && s->ncpus > 0)
+		err = open_cpu_events(s, cpu_why, sizeof(cpu_why));
+	if (!err) {
+		s->per_cpu = true;
+		snprintf(s->how, sizeof(s->how), "per-CPU events");
+	} else if (err == -EACCES || err == -EPERM || err == -ENOENT || err == -EOPNOTSUPP) {
+		/* Per thread: it works where whole CPUs may not be watched, at a cost per switch. */
+		close_cpu_events(s);
+		err = open_thread_events(s, t, why, cap);
 		if (err)
 			goto fail;
+		if (o->per_thread)
+			snprintf(s->how, sizeof(s->how), "per-thread events (asked for)");
+		else
+			snprintf(s->how, sizeof(s->how), "per-thread events (%s)", cpu_why);
+	} else {
+		snprintf(why, cap, "%s", cpu_why);
+		goto fail;
 	}
 	*out = s;
 	return 0;
@@ -158,9 +252,8 @@ void uvs_sampler_free(struct uvs_sampler *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->nevents; i++)
-		drop_event(&s->events[i]);
-	free(s->events);
+	uvs_sampler_stop(s);
+	free(s->threads);
 	stacks_bpf__destroy(s->skel);
 	free(s);
 }
@@ -169,45 +262,91 @@ void uvs_sampler_stop(struct uvs_sampler *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->nevents; i++)
-		drop_event(&s->events[i]);
-	s->nevents = 0;
+	close_cpu_events(s);
+	for (size_t i = 0; i < s->nthreads; i++)
+		drop_event(&s->threads[i]);
+	s->nthreads = 0;
 	s->stopped = true;
 }
 
 void uvs_sampler_sync_threads(struct uvs_sampler *s, const struct uvs_target *t)
 {
 	char why[256];
-	size_t i, kept = 0;
+	size_t i;
 
 	if (!s || s->stopped)
 		return;
-	for (i = 0; i < s->nevents; i++)
-		s->events[i].seen = false;
+	for (i = 0; i < s->nthreads; i++)
+		s->threads[i].seen = false;
 	for (i = 0; i < t->nthreads; i++) {
-		struct thread_event *e = find_event(s, t->threads[i].tid);
+		struct sample_event *e = find_thread(s, t->threads[i].tid);
 
 		if (e)
 			e->seen = true;
-		else if (add_thread(s, t->threads[i].tid, why, sizeof(why)))
+		else if (!s->per_cpu &&
+			 add_thread(s, t->threads[i].tid, s->opt.period_ns, why, sizeof(why)))
 			uvs_debug("sampler: %s", why);
 	}
-	/* An exited thread's event samples nothing more; close it and keep the array dense. */
-	for (i = 0; i < s->nevents; i++) {
-		if (!s->events[i].seen) {
-			drop_event(&s->events[i]);
+	/* An exited thread's event samples nothing more; close it. */
+	for (i = 0; i < s->nthreads;) {
+		struct sample_event *e = &s->threads[i];
+
+		if (e->seen) {
+			i++;
 			continue;
 		}
-		s->events[kept++] = s->events[i];
+		if (e->boosted) {
+			__u32 tid = (__u32)e->tid;
+
+			bpf_map_delete_elem(bpf_map__fd(s->skel->maps.boosted), &tid);
+		}
+		remove_thread(s, e);
 	}
-	s->nevents = kept;
+}
+
+/* Per CPU: the blocked thread gets an event of its own, and the CPUs' program skips it. */
+static int boost_per_cpu(struct uvs_sampler *s, pid_t tid, bool on)
+{
+	int map = bpf_map__fd(s->skel->maps.boosted);
+	struct sample_event *e = find_thread(s, tid);
+	__u32 key = (__u32)tid;
+	__u8 one = 1;
+	char why[256];
+	int err;
+
+	if (!on) {
+		if (e)
+			remove_thread(s, e); /* closed first: no sample is taken twice */
+		bpf_map_delete_elem(map, &key);
+		return 0;
+	}
+	if (e)
+		return 0;
+	if (bpf_map_update_elem(map, &key, &one, BPF_ANY))
+		return -errno;
+	err = add_thread(s, tid, s->opt.boost_period_ns, why, sizeof(why));
+	e = err ? NULL : find_thread(s, tid);
+	if (!e) {
+		/* Not opened (or the thread is gone): the CPUs' events sample it again. */
+		bpf_map_delete_elem(map, &key);
+		if (err)
+			uvs_debug("sampler: %s", why);
+		return err;
+	}
+	e->boosted = true;
+	return 0;
 }
 
 int uvs_sampler_boost(struct uvs_sampler *s, pid_t tid, bool on)
 {
-	struct thread_event *e = s ? find_event(s, tid) : NULL;
+	struct sample_event *e;
 	uint64_t period;
 
+	if (!s || s->stopped)
+		return 0;
+	if (s->per_cpu)
+		return boost_per_cpu(s, tid, on);
+	e = find_thread(s, tid);
 	if (!e || e->boosted == on)
 		return 0;
 	period = on ? s->opt.boost_period_ns : s->opt.period_ns;
@@ -217,23 +356,37 @@ int uvs_sampler_boost(struct uvs_sampler *s, pid_t tid, bool on)
 	return 0;
 }
 
+static int set_period(struct sample_event *e, uint64_t period)
+{
+	/* A thread that exited since the last sync has a dead event: nothing to change. */
+	if (ioctl(e->fd, PERF_EVENT_IOC_PERIOD, &period) && errno != ESRCH)
+		return -errno;
+	return 0;
+}
+
 int uvs_sampler_set_periods(struct uvs_sampler *s, uint64_t period_ns, uint64_t boost_period_ns)
 {
-	int err = 0;
+	int err = 0, e;
 
 	if (!s)
 		return 0;
 	s->opt.period_ns = period_ns;
 	s->opt.boost_period_ns = boost_period_ns;
-	for (size_t i = 0; i < s->nevents; i++) {
-		struct thread_event *e = &s->events[i];
-		uint64_t period = e->boosted ? boost_period_ns : period_ns;
+	for (size_t i = 0; i < s->ncpu_events; i++)
+		if ((e = set_period(&s->cpu_events[i], period_ns)) && !err)
+			err = e;
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct sample_event *t = &s->threads[i];
 
-		/* A thread that exited since the last sync has a dead event: nothing to change. */
-		if (ioctl(e->fd, PERF_EVENT_IOC_PERIOD, &period) && errno != ESRCH && !err)
-			err = -errno;
+		if ((e = set_period(t, t->boosted ? boost_period_ns : period_ns)) && !err)
+			err = e;
 	}
 	return err;
+}
+
+const char *uvs_sampler_how(const struct uvs_sampler *s)
+{
+	return s ? s->how : "";
 }
 
 int uvs_sampler_read_off_cpu(struct uvs_sampler *s, pid_t tid)
@@ -296,9 +449,4 @@ void uvs_sampler_stats(const struct uvs_sampler *s, struct uvs_stack_stats *out)
 		out->copies += per[i].copies;
 		out->copy_failed += per[i].copy_failed;
 	}
-}
-
-size_t uvs_sampler_threads(const struct uvs_sampler *s)
-{
-	return s ? s->nevents : 0;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Stack sampling of one target (bpf/stacks.bpf.c): a cpu-clock perf event per thread of the
- * target, opened with the thread's tid so it costs nothing while other processes run, and a
- * task iterator that reads one sleeping thread's stack when asked. Samples arrive raw
+ * Stack sampling of one target (bpf/stacks.bpf.c): a cpu-clock perf event per CPU whose
+ * program keeps the target's samples (a per-thread event would cost the target a timer
+ * reprogramming at each of its context switches), a faster event of its own for a thread
+ * whose loop is blocked, and a task iterator that reads one sleeping thread's stack when
+ * asked. Where per-CPU events are refused it falls back to an event per thread. Samples arrive raw
  * (include/uvscope/stacks.h) through a callback; naming them is collect/stack_resolver.c's job.
  */
 #ifndef UVSCOPE_SAMPLER_H
@@ -26,11 +28,12 @@ struct uvs_sampler_options {
 	uint64_t period_ns;       /* one sample per this much CPU time of a thread (99 Hz) */
 	uint64_t boost_period_ns; /* the same for a thread whose loop is blocked (999 Hz) */
 	int loop_state_fd;        /* the loop object's map of loop threads */
+	bool per_thread;          /* an event per thread, not per CPU (UVSCOPE_SAMPLE_PER_THREAD) */
 	uvs_sample_fn on_sample;
 	void *ctx;
 };
 
-/* Loads the program and opens an event per thread of t. 0, or -errno with why set. */
+/* Loads the program and opens its events (per CPU, else per thread of t). 0, or -errno with why set. */
 int uvs_sampler_open(struct uvs_sampler **out, const struct uvs_target *t,
 		     const struct uvs_sampler_options *o, char *why, size_t cap);
 void uvs_sampler_free(struct uvs_sampler *s);
@@ -40,7 +43,7 @@ void uvs_sampler_stop(struct uvs_sampler *s);
 /* Opens events for threads that appeared and closes those of threads that exited. */
 void uvs_sampler_sync_threads(struct uvs_sampler *s, const struct uvs_target *t);
 
-/* Samples tid at the blocked rate (on) or the normal one (off). */
+/* Samples tid at the blocked rate (on) or the normal one (off). 0, or -errno. */
 int uvs_sampler_boost(struct uvs_sampler *s, pid_t tid, bool on);
 
 /*
@@ -56,8 +59,10 @@ int uvs_sampler_read_off_cpu(struct uvs_sampler *s, pid_t tid);
 int uvs_sampler_ring_fd(const struct uvs_sampler *s);
 int uvs_sampler_on_record(void *ctx, void *data, size_t len);
 
-/* BPF's counters summed over CPUs; threads sampled now. */
+/* BPF's counters summed over CPUs. */
 void uvs_sampler_stats(const struct uvs_sampler *s, struct uvs_stack_stats *out);
-size_t uvs_sampler_threads(const struct uvs_sampler *s);
+
+/* How samples are taken, for the attach line: "per-CPU events", or per-thread ones and why. */
+const char *uvs_sampler_how(const struct uvs_sampler *s);
 
 #endif

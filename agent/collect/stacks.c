@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "target/procfs.h"
@@ -89,6 +90,8 @@ void uvs_stacks_attach(struct uvs_stacks *st, const struct uvs_target *t,
 	so.period_ns = st->period_ns;
 	so.boost_period_ns = st->blocked_period_ns;
 	so.loop_state_fd = uvs_loops_state_map_fd(loops);
+	/* For tests and for comparing costs: the per-thread path, as where CPUs may not be watched. */
+	so.per_thread = getenv("UVSCOPE_SAMPLE_PER_THREAD") != NULL;
 	so.on_sample = on_sample;
 	so.ctx = st;
 	err = uvs_sampler_open(&st->sampler, t, &so, st->why, sizeof(st->why));

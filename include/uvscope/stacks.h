@@ -20,6 +20,8 @@
 #define UVS_KERNEL_FRAMES_MAX 48 /* kernel return addresses (bpf_get_stack) */
 #define UVS_URETPROBES_MAX 8      /* pending uretprobe returns kept per sample */
 #define UVS_STACK_COPY_BYTES 16384 /* user stack copied when the walk breaks */
+/* Threads sampled by a faster event of their own at once (blocked loops; UVS_MAX_LOOPS fits). */
+#define UVS_SAMPLER_BOOSTED_MAX 256
 /*
  * The copy starts this far below %rsp: leaf functions keep data in the red zone below the stack
  * pointer (OpenSSL's sha512_block_data_order_avx2 keeps its saved %rsp at -8(%rsp)).

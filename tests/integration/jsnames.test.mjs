@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Child, fetchNodeOrSkip, fixtures, nodeBin, nodeVersions, root } from './lib.mjs';
 
@@ -68,7 +69,8 @@ function perfMap(pid) {
 }
 
 async function withFixture(bin, args, fn) {
-	const child = new Child(bin, [...args, path.join(dir, 'main.mjs')]);
+	// cwd: --perf-basic-prof writes V8's isolate-*.log into the working directory.
+	const child = new Child(bin, [...args, path.join(dir, 'main.mjs')], { cwd: tmpdir() });
 	try {
 		await child.waitFor((v) => v && v.ready, 'jsnames fixture ready');
 		await fn(child.pid);

@@ -134,11 +134,22 @@ function framesOf(alert) {
 	return alert.stacks[0].frames;
 }
 
-test('blocked-loop alerts carry the stacks that blocked: JS, native crypto, Atomics.wait', async (t) => {
+// Both ways of sampling: per-CPU events (the default) and per-thread events (the fallback where
+// whole CPUs may not be watched). The attach line says which one ran.
+const SAMPLING = [
+	{ how: 'per-CPU events', env: {} },
+	{ how: 'per-thread events', env: { UVSCOPE_SAMPLE_PER_THREAD: '1' } },
+];
+const NORMAL_HZ = 99;
+const BLOCKED_HZ = 997;
+
+for (const { how, env } of SAMPLING) test(`blocked-loop alerts carry the stacks that blocked: JS, native crypto, Atomics.wait (${how})`, async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const child = await startStacks(nodeBin);
-	const { agent } = await startAgent(child.pid, ['--block-ms', '100']);
+	const { agent, hello } = await startAgent(child.pid, ['--block-ms', '100',
+		'--sample-hz', String(NORMAL_HZ), '--blocked-hz', String(BLOCKED_HZ)], env);
 	try {
+		assert.ok(hello.stacks.includes(`by ${how}`), hello.stacks);
 		// A spin in JS: the innermost frames name the spinning function and its callers.
 		const spin = await blockStacks(child, agent, 'block');
 		const frames = framesOf(spin);
@@ -146,7 +157,13 @@ test('blocked-loop alerts carry the stacks that blocked: JS, native crypto, Atom
 		assert.ok(busy >= 0, `stacksBusyWait in ${JSON.stringify(frames)}`);
 		assert.ok(frames.slice(busy).some((f) => jsFrame('stacksBlockingRoute', FIXTURE).test(f)),
 			'its caller too');
-		assert.ok(spin.samples >= 10, `samples in a 300 ms block: ${spin.samples}`);
+		// The spinning thread was on the CPU for the whole block: at the normal rate it would
+		// have given blocked_ns * 99 Hz samples; once blocked it is sampled at 997 Hz, so more
+		// than twice that shows the faster rate took over (300 ms: ~30 vs ~200).
+		const normal = spin.blocked_ns / 1e9 * NORMAL_HZ;
+		assert.ok(spin.samples > 2 * normal,
+			`${spin.samples} samples in a ${spin.blocked_ns} ns block: the ${BLOCKED_HZ} Hz rate ` +
+			`did not take over (${normal.toFixed(0)} at ${NORMAL_HZ} Hz)`);
 		// Native code (OpenSSL under pbkdf2Sync) still names the JS function that called it.
 		const cr = await blockStacks(child, agent, 'crypto');
 		const crShare = cr.stacks.filter((s) => s.frames.some((f) =>
