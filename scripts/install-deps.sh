@@ -31,6 +31,9 @@ packages=(
 	linux-libc-dev   # asm/unistd_64.h: the syscall names the agent prints
 	strace           # tests: an independent count of the target's syscalls
 	bpftrace         # tests: an independent stack sampler (sampled loop phases, loop_phases.test.mjs)
+	libinih-dev      # alert rules files (--rules FILE, INI)
+	libmicrohttpd-dev # uvscope serve: the /metrics HTTP endpoint
+	prometheus       # tests: promtool checks the /metrics exposition (the daemon is not started)
 )
 # Node runs the demo app and the integration fixtures; install Debian's only if none is there.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
@@ -48,4 +51,17 @@ SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -q
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# Packages with daemons (prometheus) must not start them here: only their tools are wanted.
+# policy-rc.d is the Debian way to tell maintainer scripts so; an existing one is left alone.
+policy=/usr/sbin/policy-rc.d
+own_policy=no
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+	$SUDO chmod 755 "$policy"
+	own_policy=yes
+fi
+status=0
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+	status=$?
+[ "$own_policy" = no ] || $SUDO rm -f "$policy"
+exit "$status"

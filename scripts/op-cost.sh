@@ -20,8 +20,10 @@
 #           tracepoints run in its connections too)
 # The modes (OP_COST_MODES, from MODE_TABLE below): none (nothing attached: the noise), default
 # (the thread pool in it), phases, nopool, tracepoints; pool (--pool, the same as default since
-# the pool is on by default) for older builds. A mode whose flags this uvscope does not know is
-# left out, with a message.
+# the pool is on by default) for older builds. Not in the defaults, to take the cost apart:
+# nostacks (--no-stacks), perthread (stacks sampled by per-thread perf events, the fallback),
+# nomulti (every uprobe its own perf event instead of uprobe_multi links). A mode whose flags
+# this uvscope does not know is left out, with a message.
 #
 # Pairs: for pair p of every mode, one slot without uvscope and one with it attached (to the
 # running target, as it is used), the order alternating from pair to pair (ABBA); each slot
@@ -82,6 +84,7 @@ MODE_TABLE='
   nopool       --no-pool   -                            -                            !uvs_pool_
   nostacks     --no-stacks -                            -                            uvs_pool_
   perthread    -           UVSCOPE_SAMPLE_PER_THREAD=1  per-thread                   uvs_pool_
+  nomulti      -           UVSCOPE_NO_UPROBE_MULTI=1    -                            uvs_pool_
   tracepoints  -           UVSCOPE_NO_EPOLL_UPROBES=1   "epoll_hooks":"tracepoints"  -
 '
 
