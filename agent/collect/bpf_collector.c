@@ -305,15 +305,17 @@ static void fds_and_sockets(struct bpf_collector *b, struct uvs_snapshot *s, boo
  * guard's measure, with the stack samples): the loop object counts its own (epoll call sites,
  * phase boundaries); a collection is two GC probe hits, and the pool says what its jobs cost.
  */
-static uint64_t probe_hits(const struct bpf_collector *b, const struct uvs_snapshot *s)
+static void count_probe_hits(const struct bpf_collector *b, struct uvs_snapshot *s)
 {
-	uint64_t hits = s->agent.events;
+	struct uvs_agent_snapshot *a = &s->agent;
 	size_t i;
 
+	a->gc_probe_hits = 0;
 	for (i = 0; i < s->nloops && i < UVS_MAX_LOOPS; i++)
 		if (s->loops[i].has_gc)
-			hits += 2 * s->loops[i].gc.count;
-	return hits + uvs_pool_probe_hits(&b->pool, &s->pool);
+			a->gc_probe_hits += 2 * s->loops[i].gc.count;
+	a->pool_probe_hits = uvs_pool_probe_hits(&b->pool, &s->pool);
+	a->probe_hits = a->events + a->gc_probe_hits + a->pool_probe_hits;
 }
 
 static int bpf_window(struct uvs_collector *c, struct uvs_snapshot *s)
@@ -331,7 +333,7 @@ static int bpf_window(struct uvs_collector *c, struct uvs_snapshot *s)
 	bpf_poll(c); /* the window's last slow syscalls */
 	uvs_syscalls_window(&b->sys, &s->syscalls, &s->agent);
 	uvs_stacks_window(&b->stacks, &s->agent);
-	s->agent.probe_hits = probe_hits(b, s);
+	count_probe_hits(b, s);
 	return 0;
 }
 

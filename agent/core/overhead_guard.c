@@ -139,6 +139,20 @@ static void step_down(struct uvs_guard *g, const struct uvs_guard_window *w,
 	}
 }
 
+/* What each source added to the window's load (rounded so that they add up to d->rate). */
+static void by_source(const struct uvs_guard_window *w, struct uvs_guard_decision *d)
+{
+	uint64_t pool = w->pool_hits < w->hits ? w->pool_hits : w->hits;
+	uint64_t gc = w->gc_hits < w->hits - pool ? w->gc_hits : w->hits - pool;
+
+	d->rate_pool = uvs_guard_rate(pool, w->window_ns);
+	d->rate_gc = uvs_guard_rate(gc, w->window_ns);
+	d->rate_samples = uvs_guard_rate(w->samples * UVS_GUARD_SAMPLE_HITS, w->window_ns);
+	d->rate_loop = d->rate - d->rate_pool - d->rate_gc - d->rate_samples;
+	if (d->rate < d->rate_pool + d->rate_gc + d->rate_samples) /* rounding: never negative */
+		d->rate_loop = 0;
+}
+
 void uvs_guard_window(struct uvs_guard *g, const struct uvs_guard_window *w,
 		      struct uvs_guard_decision *d)
 {
@@ -148,6 +162,7 @@ void uvs_guard_window(struct uvs_guard *g, const struct uvs_guard_window *w,
 		return;
 	uvs_guard_account(g, w);
 	d->rate = uvs_guard_load(w);
+	by_source(w, d);
 	if (!g->cfg.enabled)
 		return;
 	if (d->rate > g->cfg.budget) {
@@ -209,6 +224,8 @@ void uvs_guard_window_of(const struct uvs_snapshot *s, struct uvs_guard_window *
 	memset(out, 0, sizeof(*out));
 	out->window_ns = s->window_ns;
 	out->hits = s->agent.probe_hits;
+	out->pool_hits = s->agent.pool_probe_hits;
+	out->gc_hits = s->agent.gc_probe_hits;
 	out->samples = s->agent.stack_samples;
 	for (i = 0; i < s->nloops && i < UVS_MAX_LOOPS; i++)
 		out->iterations += s->loops[i].iterations;
@@ -270,6 +287,10 @@ void uvs_guard_record(const struct uvs_guard *g, const struct uvs_guard_decision
 	out->level = (int)g->level;
 	out->rate = d->rate;
 	out->predicted = d->predicted;
+	out->rate_loop = d->rate_loop;
+	out->rate_pool = d->rate_pool;
+	out->rate_gc = d->rate_gc;
+	out->rate_samples = d->rate_samples;
 	out->budget = g->cfg.budget;
 	out->windows = d->windows;
 	out->phases_asked = g->cfg.phases;

@@ -70,6 +70,8 @@ struct uvs_guard_settings {
 struct uvs_guard_window {
 	uint64_t window_ns;
 	uint64_t hits;       /* uprobe and return-probe hits on the target */
+	uint64_t pool_hits;  /* of which the pool's probes' */
+	uint64_t gc_hits;    /* of which the GC probes' (the rest: the loop hooks) */
 	uint64_t iterations; /* loop iterations, every loop */
 	uint64_t samples;    /* stack samples */
 };
@@ -88,6 +90,8 @@ struct uvs_guard_decision {
 	uint64_t rate;            /* probe hits per second in the window that decided (a sample
 				   * counting as UVS_GUARD_SAMPLE_HITS) */
 	uint64_t predicted;       /* UP: the rate predicted with the step undone */
+	/* rate by source (they add up to it): loop hooks, pool, GC, samples (weighted) */
+	uint64_t rate_loop, rate_pool, rate_gc, rate_samples;
 	unsigned int windows;     /* windows in a row that led to it */
 };
 

@@ -242,6 +242,8 @@ struct uvs_agent_snapshot {
 	uint64_t probe_hits;           /* uprobe and return-probe hits on the target: the loop
 					* hooks, pool and GC probes (the overhead guard's measure,
 					* with stack_samples) */
+	uint64_t pool_probe_hits;      /* of which the pool's */
+	uint64_t gc_probe_hits;        /* of which the GC probes' (the rest: the loop hooks) */
 };
 
 /*
@@ -446,6 +448,10 @@ struct uvs_guard_record {
 	int level;               /* steps in force now */
 	uint64_t rate;           /* probe hits per second in the window that decided */
 	uint64_t predicted;      /* UP: the rate predicted with the step undone */
+	/* The deciding window's rate by source, per second: the loop hooks (epoll call sites,
+	 * phase boundaries), the pool's probes, the GC probes, and stack samples counted as
+	 * UVS_GUARD_SAMPLE_HITS hits each. They add up to rate. */
+	uint64_t rate_loop, rate_pool, rate_gc, rate_samples;
 	uint64_t budget;
 	unsigned int windows;    /* windows in a row that led to it */
 	bool phases_asked;

@@ -71,6 +71,8 @@ int uvs_json_guard_record(FILE *out, int pid, const struct uvs_guard_record *r)
 		phases_state(r->phases_asked, r->phases_off));
 	rate_or_null(out, "sample_hz", r->sample_hz);
 	rate_or_null(out, "blocked_hz", r->blocked_hz);
+	fprintf(out, ",\"rate_by_source\":{\"loop\":%" PRIu64 ",\"pool\":%" PRIu64 ",\"gc\":%" PRIu64
+		",\"samples\":%" PRIu64 "}", r->rate_loop, r->rate_pool, r->rate_gc, r->rate_samples);
 	fputs(",\"error\":", out);
 	uvs_json_string(out, r->action == UVS_GUARD_RECORD_FAILED ? r->error : NULL);
 	fputs("}\n", out);

@@ -99,6 +99,10 @@ test('overhead guard: a fast-spinning loop turns exact phases off; they come bac
 			v.action === 'exhausted', 'over the budget with every worthwhile step taken');
 		assert.equal(exhausted.sample_hz, 99);
 		assert.equal(exhausted.level, 1);
+		// What stays is said by source: a spinning loop with no pool work is its epoll hooks.
+		const src = exhausted.rate_by_source;
+		assert.equal(src.loop + src.pool + src.gc + src.samples, exhausted.rate, JSON.stringify(src));
+		assert.ok(src.loop > src.pool + src.gc + src.samples, JSON.stringify(src));
 
 		child.send('stop');
 		stopped = await child.waitFor((v) => v && v.stopped, 'fixture stopped');

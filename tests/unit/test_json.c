@@ -539,7 +539,8 @@ Test(json, guard)
 	struct uvs_guard_record r = {
 		.ts_ns = 77, .action = UVS_GUARD_RECORD_DOWN, .step = "phases_off", .level = 1,
 		.rate = 48210, .predicted = 5, .budget = 10000, .windows = 3, .phases_asked = true,
-		.phases_off = true, .sample_hz = 99, .blocked_hz = 997,
+		.phases_off = true, .sample_hz = 99, .blocked_hz = 997, .rate_loop = 40000,
+		.rate_pool = 6000, .rate_gc = 10, .rate_samples = 2200,
 	};
 	char *got;
 
@@ -548,7 +549,8 @@ Test(json, guard)
 			      "\"action\":\"down\",\"step\":\"phases_off\",\"level\":1,"
 			      "\"rate\":48210,\"predicted\":null,\"budget\":10000,\"windows\":3,"
 			      "\"phases\":\"off\",\"sample_hz\":99,\"blocked_hz\":997,"
-			      "\"error\":null}\n");
+			      "\"rate_by_source\":{\"loop\":40000,\"pool\":6000,\"gc\":10,"
+			      "\"samples\":2200},\"error\":null}\n");
 	free(got);
 	r = (struct uvs_guard_record){ .ts_ns = 78, .action = UVS_GUARD_RECORD_UP,
 				       .step = "sampling_low", .level = 0, .rate = 120,
@@ -558,6 +560,7 @@ Test(json, guard)
 			      "\"action\":\"up\",\"step\":\"sampling_low\",\"level\":0,"
 			      "\"rate\":120,\"predicted\":1300,\"budget\":10000,\"windows\":10,"
 			      "\"phases\":null,\"sample_hz\":null,\"blocked_hz\":null,"
+			      "\"rate_by_source\":{\"loop\":0,\"pool\":0,\"gc\":0,\"samples\":0},"
 			      "\"error\":null}\n");
 	free(got);
 	r = (struct uvs_guard_record){ .ts_ns = 79, .action = UVS_GUARD_RECORD_FAILED,

@@ -462,3 +462,25 @@ Test(guard, the_last_window_is_accounted_not_decided)
 	cr_expect_eq(g.hits, 150000);
 	cr_expect_eq(g.ns, 3 * SEC);
 }
+
+/* Each decision says where its rate came from; the parts add up to it, samples weighted. */
+Test(guard, the_rate_is_split_by_source)
+{
+	struct uvs_guard_window w = { .window_ns = 2 * SEC, .hits = 100000, .pool_hits = 60000,
+				      .gc_hits = 400, .iterations = 1000, .samples = 200 };
+	struct uvs_guard_decision d;
+
+	uvs_guard_window(&g, &w, &d);
+	cr_expect_eq(d.rate, 52000);
+	cr_expect_eq(d.rate_pool, 30000);
+	cr_expect_eq(d.rate_gc, 200);
+	cr_expect_eq(d.rate_samples, 2000);
+	cr_expect_eq(d.rate_loop, 19800);
+	/* Inconsistent counts (more pool hits than hits) never give a negative part. */
+	w.pool_hits = 150000;
+	uvs_guard_window(&g, &w, &d);
+	cr_expect_eq(d.rate_pool, 50000);
+	cr_expect_eq(d.rate_gc, 0);
+	cr_expect_eq(d.rate_loop, 0);
+	cr_expect_eq(d.rate_pool + d.rate_gc + d.rate_samples + d.rate_loop, d.rate);
+}
