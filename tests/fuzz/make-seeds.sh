@@ -23,8 +23,19 @@ mkdir -p "$out/elf" "$out/proc" "$out/sock_diag" "$out/unwind" "$out/symtab" "$o
 	"$out/phase_map"
 printf '\x00' > "$out/v8/valid-11"
 printf '\x01' > "$out/v8/valid-13"
-{ printf '\x00'; head -c 200 /dev/urandom; } > "$out/v8/patches-random"
-{ printf '\x02'; head -c 2048 /dev/urandom; } > "$out/v8/raw-random"
+# Arbitrary bytes, the same on every run (a seed that changes from run to run would make a
+# fuzz failure impossible to reproduce from the seed corpus): SHA-256 in counter mode.
+pseudo_random() {
+	local i=0 hex=''
+	while [ "${#hex}" -lt $(($2 * 2)) ]; do
+		hex+=$(printf 'uvscope-seed-%s-%d' "$1" "$i" | sha256sum | cut -c1-64)
+		i=$((i + 1))
+	done
+	hex=${hex:0:$(($2 * 2))}
+	printf "$(printf '%s' "$hex" | sed 's/../\\x&/g')"
+}
+{ printf '\x00'; pseudo_random patches 200; } > "$out/v8/patches-random"
+{ printf '\x02'; pseudo_random raw 2048; } > "$out/v8/raw-random"
 mkdir -p "$out/flame"
 
 # No libc, no unwind tables, one page alignment: the symbols, notes and headers stay real.
