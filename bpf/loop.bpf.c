@@ -31,6 +31,14 @@ const volatile __u8 trace_records = 0;
 /* Only the return hooks of the epoll call sites are attached: they read libuv's metrics. */
 const volatile __u8 return_hook_only = 0;
 /*
+ * The main thread's loop (libuv's default loop) as the agent read it at attach: its epoll fd and
+ * internal-fields pointer, or -1 and 0 when unknown (a stripped build). The main thread learns
+ * only this loop: a wait of another loop it runs (execSync's) is never taken for it, even when
+ * it is the first wait seen (uvscope attached during the execSync).
+ */
+const volatile __s32 main_epfd = -1;
+const volatile __u64 main_lfields = 0;
+/*
  * Written by the agent (the overhead guard) while attached: 0 while the exact-phase uprobes are
  * out, and a new number each time they are put back (agent/collect/loop_probes.c).
  */
@@ -273,8 +281,11 @@ static __always_inline struct uvs_loop_stats *loop_wait(struct pt_regs *regs, __
 
 	if (!st)
 		return NULL;
-	if (st->epfd < 0)
+	if (st->epfd < 0) {
+		if (tid == targ_tgid && main_epfd >= 0 && epfd != main_epfd)
+			return NULL; /* not the main loop: another loop run on the main thread */
 		st->epfd = epfd; /* the first wait we see, possibly one that began before attach */
+	}
 	if (epfd != st->epfd)
 		return NULL;
 	*stp = st;
@@ -492,6 +503,8 @@ static __always_inline int wait_returned(struct pt_regs *ctx, struct uvs_loop_st
 	if (!lf)
 		return 0;
 	if (!st->lfields) {
+		if (tid == targ_tgid && main_lfields && lf != main_lfields)
+			return 0; /* not the main loop: another loop run on the main thread */
 		if (bpf_probe_read_user(&flags, sizeof(flags), (void *)(lf + UVS_UV_LFIELDS_FLAGS)))
 			return 0;
 		st->lfields = lf;
@@ -560,7 +573,12 @@ int uvs_ep_call_out(struct pt_regs *ctx)
 		if (UVS_EPOLL_COOKIE_LFIELDS(cookie))
 			return wait_returned(ctx, st, tid, now, cookie);
 	}
-	if (!st->in_wait && st->epfd >= 0)
+	/*
+	 * A return with no entry seen is taken for the loop's only while nothing says which loop
+	 * is the thread's: on the main thread, once its loop's fd is known (main_epfd), it may be
+	 * execSync's loop returning; the agent marks a main loop waiting at attach (in_wait).
+	 */
+	if (!st->in_wait && (st->epfd >= 0 || (tid == targ_tgid && main_epfd >= 0)))
 		return 0;
 	s = bpf_map_lookup_elem(&loop_stats, &tid);
 	if (!s)

@@ -43,20 +43,39 @@ static struct uvs_loop_track *track(struct uvs_loops *l, int tid)
 	return lt;
 }
 
-static bool in_epoll(const struct uvs_target *t, int tid)
+enum thread_at_attach {
+	THREAD_BUSY,         /* running, or in a wait that is not its loop's */
+	THREAD_IN_LOOP_WAIT, /* waiting in its loop's epoll */
+	THREAD_IN_MAIN_WAIT, /* the main thread, in the main loop's epoll (its fd known) */
+};
+
+/*
+ * What thread tid does now, from its /proc syscall file. A wait on another epoll fd than
+ * main_epfd (the main loop's, -1 when unknown) is busy time: on the main thread that is another
+ * loop (execSync's) run while the main loop is stuck.
+ */
+static enum thread_at_attach at_attach(const struct uvs_target *t, int tid, int main_epfd)
 {
 	char path[96], text[512];
-	uint64_t sp, pc;
+	uint64_t sp, pc, epfd;
 	long nr;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)t->pid, tid);
 	if (uvs_read_file(path, text, sizeof(text)) < 0 ||
-	    uvs_parse_syscall_file(text, &nr, &sp, &pc))
-		return false;
-	return nr == NR_EPOLL_WAIT || nr == NR_EPOLL_PWAIT || nr == NR_EPOLL_PWAIT2;
+	    uvs_parse_syscall_args(text, &nr, &epfd, &sp, &pc))
+		return THREAD_BUSY;
+	if (nr != NR_EPOLL_WAIT && nr != NR_EPOLL_PWAIT && nr != NR_EPOLL_PWAIT2)
+		return THREAD_BUSY;
+	if (tid != t->pid || main_epfd < 0)
+		return THREAD_IN_LOOP_WAIT;
+	return epfd == (uint64_t)main_epfd ? THREAD_IN_MAIN_WAIT : THREAD_BUSY;
 }
 
-/* Loop threads busy at attach count as busy from now, so a loop already blocked is seen. */
+/*
+ * Loop threads busy at attach count as busy from now, so a loop already blocked is seen. The
+ * main loop waiting at attach is marked as in its wait, when its fd is known: BPF then takes
+ * no return for the main loop's without an entry (it may be execSync's loop returning).
+ */
 static void seed(struct uvs_loops *l)
 {
 	struct uvs_target *t = l->target;
@@ -69,15 +88,25 @@ static void seed(struct uvs_loops *l)
 
 		if (th->role != UVS_ROLE_MAIN && th->role != UVS_ROLE_WORKER)
 			continue;
-		if (in_epoll(t, th->tid))
+		switch (at_attach(t, th->tid, l->probes.main_epfd)) {
+		case THREAD_IN_LOOP_WAIT:
 			continue;
-		st.busy_since = uvs_now_mono();
+		case THREAD_IN_MAIN_WAIT:
+			st.epfd = l->probes.main_epfd;
+			st.in_wait = 1;
+			st.wait_start = uvs_now_mono();
+			break;
+		case THREAD_BUSY:
+			st.busy_since = uvs_now_mono();
+			break;
+		}
 		memset(l->scratch, 0, sizeof(*l->scratch));
 		/* NOEXIST: if BPF saw the thread first, it knows better. */
 		if (bpf_map_update_elem(l->probes.stats_fd, &key, l->scratch, BPF_NOEXIST) == 0 &&
 		    bpf_map_update_elem(l->probes.state_fd, &key, &st, BPF_NOEXIST) == 0) {
-			uvs_debug("thread %d (%s) is busy at attach: counting it busy from now",
-				  (int)th->tid, uvs_role_name(th->role));
+			uvs_debug("thread %d (%s) at attach: %s", (int)th->tid,
+				  uvs_role_name(th->role), st.in_wait ? "waiting in its loop" :
+				  "busy, counted busy from now");
 			track(l, th->tid);
 		}
 	}

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "util/log.h"
 #include "loop.skel.h"
 #include "collect/loop_probes.h"
+#include "target/default_loop.h"
 #include "target/epoll_sites.h"
 #include "target/probe_site.h"
 
@@ -218,6 +220,30 @@ int uvs_loop_probes_hook_entries(struct uvs_loop_probes *p)
 	return 0;
 }
 
+/*
+ * The main thread's loop, so that it is recognised from its first wait (target/default_loop.h).
+ * Unknown (a stripped build): the first wait the main thread makes is taken for it, as on
+ * every other thread.
+ */
+static void set_main_loop(struct uvs_loop_probes *p, struct loop_bpf *skel,
+			  const struct uvs_target *t)
+{
+	struct uvs_default_loop d;
+	int err = uvs_default_loop_read(t, &d);
+
+	p->main_epfd = -1;
+	if (err) {
+		uvs_debug("the default loop cannot be read (%s): the main thread's first wait is "
+			  "taken for its loop", strerror(-err));
+		return;
+	}
+	skel->rodata->main_epfd = d.epfd;
+	skel->rodata->main_lfields = d.internal_fields;
+	p->main_epfd = d.epfd;
+	uvs_debug("the main loop: epoll fd %d, internal fields at 0x%" PRIx64, d.epfd,
+		  d.internal_fields);
+}
+
 /* Opens, configures, loads and attaches the object with one kind of epoll hook. */
 static int load(struct uvs_loop_probes *p, const struct uvs_target *t, const struct uvs_loop_probe_options *o,
 		enum epoll_hooks hooks)
@@ -234,6 +260,7 @@ static int load(struct uvs_loop_probes *p, const struct uvs_target *t, const str
 	skel->rodata->track_phases = o->phases;
 	skel->rodata->trace_records = o->trace;
 	skel->rodata->return_hook_only = hooks == HOOKS_UPROBES && p->return_hook_only;
+	set_main_loop(p, skel, t);
 	/* One page when not tracing: watch and top do not pay 8 MiB of locked memory for it. */
 	if (o->trace)
 		bpf_map__set_max_entries(skel->maps.trace_ring, UVS_TRACE_RING_BYTES);
@@ -333,6 +360,7 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, const struct uvs_target *t
 	memset(p, 0, sizeof(*p));
 	p->pid = t->pid;
 	p->phase_file_fd = -1;
+	p->main_epfd = -1;
 	err = find_sites(p, t, o) > 0 ? load(p, t, o, HOOKS_UPROBES) : -ENOENT;
 	if (err) {
 		uvs_debug("no uprobes at the epoll call sites (%s): trying fentry",

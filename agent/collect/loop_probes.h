@@ -52,6 +52,7 @@ struct uvs_loop_probes {
 	int phase_file_fd;     /* -1 when phases were never attached */
 	uint32_t phase_epoch;  /* the last epoch told to BPF (bpf/loop.bpf.c); 0: out */
 	unsigned int phase_changes; /* how many times the phase uprobes went out or back */
+	int main_epfd;         /* the main loop's epoll fd (target/default_loop.h); -1: unknown */
 	int state_fd;          /* map fds for the collector */
 	int stats_fd;
 	int counters_fd;

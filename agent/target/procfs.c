@@ -116,6 +116,11 @@ int uvs_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
 
 int uvs_parse_syscall_file(const char *text, long *nr, uint64_t *sp, uint64_t *pc)
 {
+	return uvs_parse_syscall_args(text, nr, NULL, sp, pc);
+}
+
+int uvs_parse_syscall_args(const char *text, long *nr, uint64_t *arg0, uint64_t *sp, uint64_t *pc)
+{
 	unsigned long long v[8];
 	char *end;
 	long n;
@@ -145,6 +150,12 @@ int uvs_parse_syscall_file(const char *text, long *nr, uint64_t *sp, uint64_t *p
 		return -EINVAL;
 	*sp = v[i - 2];
 	*pc = v[i - 1];
+	if (arg0) {
+		/* Only inside a syscall, with its six arguments, is there a first one. */
+		if (n < 0 || i != 8)
+			return -ENODATA;
+		*arg0 = v[0];
+	}
 	return 0;
 }
 

@@ -50,5 +50,7 @@ char uvs_parse_stat_state(const char *text);
 char uvs_thread_state(pid_t pid, pid_t tid);
 
 int uvs_parse_syscall_file(const char *text, long *nr, uint64_t *sp, uint64_t *pc);
+/* The same, and the syscall's first argument: -ENODATA when the thread is not in a syscall. */
+int uvs_parse_syscall_args(const char *text, long *nr, uint64_t *arg0, uint64_t *sp, uint64_t *pc);
 
 #endif

@@ -61,7 +61,7 @@ static void sanitized(const char *text, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint64_t sp, pc, soft, hard;
+	uint64_t sp, pc, arg0, soft, hard;
 	char *text = malloc(size + 1);
 	size_t i;
 	long nr;
@@ -73,6 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	maps_line(text);
 	uvs_parse_syscall_file(text, &nr, &sp, &pc);
+	uvs_parse_syscall_args(text, &nr, &arg0, &sp, &pc);
 	uvs_parse_limits_nofile(text, &soft, &hard);
 	sanitized(text, size);
 	if (uvs_sock_proto_from_name(text) > UVS_PROTO_OTHER)

@@ -1,7 +1,12 @@
 // The event-loop measurements against ground truth made by the fixtures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { skipWithoutBpf, startFixture, startAgent } from './lib.mjs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Child, fetchNodeOrSkip, fixtures, nodeBin, nodeVersions, skipWithoutBpf, startFixture,
+	startAgent, until } from './lib.mjs';
 
 const MS = 1e6;
 
@@ -188,6 +193,61 @@ for (const [mode, other] of [['timers', 'check'], ['check', 'timers']]) {
 		} finally {
 			await agent.stop();
 			await child.stop();
+		}
+	});
+}
+
+// The children of process pid (their /proc stat's ppid field), as pids.
+function childrenOf(pid) {
+	const kids = [];
+	for (const e of readdirSync('/proc')) {
+		if (!/^\d+$/.test(e)) continue;
+		try {
+			const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+			if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid)
+				kids.push(Number(e));
+		} catch { /* gone meanwhile */ }
+	}
+	return kids;
+}
+
+// Attached while the main thread waits in execSync's own loop: that loop's waits must not be
+// taken for the main loop's (the first wait uvscope sees is one of them). The main loop is
+// stuck from the attach on: a blocked-loop alert while it is, and every iteration it runs once
+// released is counted. One hook per wait on Node 20 and 24, two on Node 18.
+for (const v of ['this', ...nodeVersions('18 24')]) {
+	test(`attached during an execSync, on node ${v}: the main loop is blocked, then every iteration counted`, async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const bin = v === 'this' ? nodeBin : fetchNodeOrSkip(t, v);
+		if (!bin) return;
+		const dir = mkdtempSync(path.join(tmpdir(), 'uvscope-execsync-'));
+		const fifo = path.join(dir, 'release');
+		execFileSync('mkfifo', [fifo]);
+		const ITERATIONS = 20000;
+		const child = new Child(bin, [path.join(fixtures, 'exec_sync_attach.js')],
+			{ env: { ...process.env, FIFO: fifo, ITERATIONS: String(ITERATIONS) } });
+		let agent;
+		try {
+			await child.waitFor((v) => v && v.ready, 'fixture ready');
+			await until(() => childrenOf(child.pid).length > 0, 'the execSync child');
+			({ agent } = await startAgent(child.pid, ['--block-ms', '100']));
+			const blocked = (ongoing) => (v) => v && v.type === 'alert' &&
+				v.kind === 'loop_blocked' && v.tid === child.pid && v.ongoing === ongoing;
+			await agent.waitFor(blocked(true), 'an ongoing blocked-loop alert during the execSync');
+			writeFileSync(fifo, 'go\n');
+			await child.waitFor((v) => v && v.done, 'fixture done');
+			const final = await agent.waitFor(blocked(false), 'the block\'s final alert');
+			const counted = () => agent.json().filter((v) => v.type === 'interval')
+				.flatMap((v) => v.loops).filter((l) => l.tid === child.pid)
+				.reduce((s, l) => s + l.iterations, 0);
+			await agent.waitFor(() => counted() >= ITERATIONS,
+				`the ${ITERATIONS} iterations after the execSync`);
+			t.diagnostic(`${v}: blocked ${final.blocked_ns / 1e6} ms from the attach, ` +
+				`${counted()} iterations counted`);
+		} finally {
+			if (agent) await agent.stop();
+			await child.stop();
+			rmSync(dir, { recursive: true, force: true });
 		}
 	});
 }

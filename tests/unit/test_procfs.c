@@ -65,6 +65,26 @@ Test(procfs, syscall_file)
 	cr_assert_eq(uvs_parse_syscall_file("12 zz 0x1\n", &nr, &sp, &pc), -EINVAL);
 }
 
+/* The first argument (an epoll wait's fd) only inside a syscall, with its six arguments. */
+Test(procfs, syscall_first_argument)
+{
+	uint64_t sp, pc, a0 = 7;
+	long nr;
+
+	cr_assert_eq(uvs_parse_syscall_args("281 0x13 0x7ffc 0x400 0x3e8 0x0 0x8 0x7ffd0000 "
+					    "0x7f001234\n", &nr, &a0, &sp, &pc), 0);
+	cr_assert_eq(nr, 281);
+	cr_assert_eq(a0, 0x13);
+	cr_assert_eq(sp, 0x7ffd0000);
+	cr_assert_eq(pc, 0x7f001234);
+	cr_assert_eq(uvs_parse_syscall_args("-1 0x7ffd1000 0x401000\n", &nr, &a0, &sp, &pc),
+		     -ENODATA);
+	/* Cut short: no first argument to trust. */
+	cr_assert_eq(uvs_parse_syscall_args("281 0x13 0x7ffc 0x7ffd0000 0x7f001234\n", &nr, &a0,
+					    &sp, &pc), -ENODATA);
+	cr_assert_eq(uvs_parse_syscall_args("running\n", &nr, &a0, &sp, &pc), -EAGAIN);
+}
+
 Test(procfs, read_file_bounded)
 {
 	char buf[8];
