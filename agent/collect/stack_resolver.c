@@ -66,15 +66,10 @@ struct uvs_stack_resolver *uvs_stack_resolver_new(const struct uvs_target *t)
 		free(r);
 		return NULL;
 	}
-	/*
-	 * Open every object now, while we may (/proc/PID/map_files), and kallsyms (whose
-	 * addresses read as 0 to a reader without CAP_SYSLOG when it opens the file). Their
-	 * indexes are built when a first sample needs them: node's takes about 10 MB and 0.15 s
-	 * of CPU, which a target that is never sampled (idle) need not cost the agent. The first
-	 * sample waits for that; every later one does not.
-	 */
-	uvs_symbolizer_open_objects(r->sym);
-	uvs_kallsyms_system_open();
+	/* Index every object now: the first sample must not wait half a second for node's. */
+	uvs_symbolizer_preload(r->sym);
+	/* kallsyms too, while we may read its addresses (they read as 0 without CAP_SYSLOG). */
+	uvs_kallsyms_system();
 	r->objects = (struct uvs_object_source){ .object_at = object_at, .ctx = r->sym };
 	r->unwinder = uvs_unwinder_new_with_source(&r->objects);
 	if (!r->unwinder)

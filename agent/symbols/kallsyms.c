@@ -156,27 +156,10 @@ int uvs_kallsyms_lookup(const struct uvs_kallsyms *k, uint64_t addr, const char 
 
 static pthread_once_t system_once = PTHREAD_ONCE_INIT;
 static struct uvs_kallsyms *system_syms;
-static FILE *system_file; /* opened ahead by uvs_kallsyms_system_open, read at the first use */
-static int system_open_errno;
-
-void uvs_kallsyms_system_open(void)
-{
-	if (system_file || system_open_errno)
-		return;
-	system_file = fopen("/proc/kallsyms", "re");
-	if (!system_file)
-		system_open_errno = errno ? errno : EIO;
-}
 
 static void load_system(void)
 {
-	FILE *f = system_file;
-
-	system_file = NULL;
-	if (!f && !system_open_errno)
-		f = fopen("/proc/kallsyms", "re");
-	else if (!f)
-		errno = system_open_errno;
+	FILE *f = fopen("/proc/kallsyms", "re");
 
 	if (!f) {
 		uvs_warn("cannot read /proc/kallsyms: %s; kernel frames are shown as [kernel]",

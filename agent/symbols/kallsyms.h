@@ -39,12 +39,4 @@ int uvs_kallsyms_lookup(const struct uvs_kallsyms *k, uint64_t addr, const char 
  */
 const struct uvs_kallsyms *uvs_kallsyms_system(void);
 
-/*
- * Opens /proc/kallsyms now, to be read at the first uvs_kallsyms_system call: the kernel
- * decides at open whether the reader may see addresses (CAP_SYSLOG), so the agent opens it
- * while privileged and pays for the symbols (a few MB) only when a kernel frame needs a name.
- * Call it before any thread uses uvs_kallsyms_system.
- */
-void uvs_kallsyms_system_open(void);
-
 #endif

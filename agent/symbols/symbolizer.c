@@ -24,7 +24,6 @@
 
 enum object_state {
 	OBJECT_UNOPENED = 0,
-	OBJECT_OPENED,  /* fd held, not indexed yet (uvs_symbolizer_open_objects) */
 	OBJECT_OK,
 	OBJECT_NOT_ELF, /* opened, but no ELF object (a memfd with JIT code, a data file) */
 	OBJECT_FAILED,  /* could not be opened or indexed: never tried again */
@@ -167,21 +166,16 @@ static struct object *object_for(struct uvs_symbolizer *s, const struct uvs_mapp
 	return s->map_objects[i] = o;
 }
 
-/* Opens o through mapping m, once (an fd only). */
-static void open_fd(struct uvs_symbolizer *s, struct object *o, const struct uvs_mapping *m)
+/* Opens and indexes o through mapping m, once. */
+static void open_object(struct uvs_symbolizer *s, struct object *o, const struct uvs_mapping *m)
 {
 	if (o->state != OBJECT_UNOPENED)
 		return;
 	o->fd = uvs_mapping_open(s->pid, m);
-	o->state = o->fd < 0 ? OBJECT_FAILED : OBJECT_OPENED;
-}
-
-/* Opens and indexes o through mapping m, once. */
-static void open_object(struct uvs_symbolizer *s, struct object *o, const struct uvs_mapping *m)
-{
-	open_fd(s, o, m);
-	if (o->state != OBJECT_OPENED)
+	if (o->fd < 0) {
+		o->state = OBJECT_FAILED;
 		return;
+	}
 	o->symtab = uvs_symtab_cache_get(o->fd);
 	if (o->symtab) {
 		o->state = OBJECT_OK;
@@ -237,11 +231,10 @@ static void symbolize_jit(struct uvs_symbolizer *s, uint64_t pc, struct uvs_nati
 	out->from_perf_map = true;
 }
 
-/* Every executable object not seen yet: opened (index: also indexed); how many were. */
-static int open_all(struct uvs_symbolizer *s, bool index)
+int uvs_symbolizer_preload(struct uvs_symbolizer *s)
 {
 	size_t i, n;
-	int done = 0;
+	int indexed = 0;
 
 	if (!s)
 		return -EINVAL;
@@ -255,25 +248,12 @@ static int open_all(struct uvs_symbolizer *s, bool index)
 		o = object_for(s, m, i);
 		if (!o)
 			continue;
-		if (index && (o->state == OBJECT_UNOPENED || o->state == OBJECT_OPENED)) {
+		if (o->state == OBJECT_UNOPENED) {
 			open_object(s, o, m);
-			done += o->state == OBJECT_OK;
-		} else if (!index && o->state == OBJECT_UNOPENED) {
-			open_fd(s, o, m);
-			done += o->state == OBJECT_OPENED;
+			indexed += o->state == OBJECT_OK;
 		}
 	}
-	return done;
-}
-
-int uvs_symbolizer_preload(struct uvs_symbolizer *s)
-{
-	return open_all(s, true);
-}
-
-int uvs_symbolizer_open_objects(struct uvs_symbolizer *s)
-{
-	return open_all(s, false);
+	return indexed;
 }
 
 int uvs_symbolize_user(struct uvs_symbolizer *s, uint64_t pc, struct uvs_native_sym *out)

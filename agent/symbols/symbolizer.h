@@ -44,14 +44,6 @@ int uvs_symbolizer_refresh(struct uvs_symbolizer *s);
  */
 int uvs_symbolizer_preload(struct uvs_symbolizer *s);
 
-/*
- * Opens now, without indexing, every object the target has mapped executable: what needs the
- * agent's privileges (/proc/PID/map_files) is done while it has them, and the indexes, which
- * take memory (node's: about 10 MB) and time, are built when a first address needs one.
- * Returns how many objects were opened, or -errno.
- */
-int uvs_symbolizer_open_objects(struct uvs_symbolizer *s);
-
 enum uvs_addr_kind {
 	UVS_ADDR_UNMAPPED = 0, /* in no mapping (even after a refresh) */
 	UVS_ADDR_OBJECT,       /* a file-backed mapping of an ELF object */

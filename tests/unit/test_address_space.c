@@ -364,29 +364,6 @@ Test(symbolizer, preload_indexes_every_executable_object_once)
 	uvs_symtab_cache_clear();
 }
 
-/* Opening ahead indexes nothing; the first lookup in an object indexes it, and names right. */
-Test(symbolizer, open_objects_defers_every_index_to_its_first_lookup)
-{
-	struct uvs_symbolizer *s = uvs_symbolizer_new(getpid());
-	struct uvs_native_sym sym;
-	int n;
-
-	cr_assert(s);
-	uvs_symtab_cache_clear();
-	n = uvs_symbolizer_open_objects(s);
-	cr_expect_gt(n, 0, "this process maps executable objects");
-	cr_expect_eq(uvs_symtab_cache_size(), 0, "opening built %zu indexes",
-		     uvs_symtab_cache_size());
-	cr_expect_eq(uvs_symbolizer_open_objects(s), 0, "nothing left to open");
-	cr_assert_eq(uvs_symbolize_user(s, (uint64_t)(uintptr_t)uvs_symtab_lookup, &sym), 0);
-	cr_expect_str_eq(sym.name, "uvs_symtab_lookup");
-	cr_expect_eq(uvs_symtab_cache_size(), 1, "one object named, one index");
-	/* preload indexes the rest of what was opened ahead. */
-	cr_expect_eq(uvs_symbolizer_preload(s), n - 1);
-	uvs_symbolizer_free(s);
-	uvs_symtab_cache_clear();
-}
-
 Test(symbolizer, executable_memory_of_no_elf_object_is_jit_code)
 {
 	/* What a JIT that maps its code from a memfd looks like: "/memfd:x (deleted)", r-x. */

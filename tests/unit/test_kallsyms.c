@@ -102,25 +102,3 @@ Test(kallsyms, garbage_and_overlong_lines)
 	cr_expect_null(name_at(k, 1));
 	uvs_kallsyms_free(k);
 }
-
-/* Opened ahead, read at the first use: the same symbols as reading the file then. */
-Test(kallsyms, system_opened_ahead_reads_the_same)
-{
-	const struct uvs_kallsyms *k;
-	struct uvs_kallsyms *ref;
-	FILE *f = fopen("/proc/kallsyms", "re");
-
-	if (!f)
-		cr_skip_test("no /proc/kallsyms here");
-	ref = uvs_kallsyms_parse(f);
-	fclose(f);
-	cr_assert(ref);
-	uvs_kallsyms_system_open();
-	uvs_kallsyms_system_open();
-	k = uvs_kallsyms_system();
-	cr_assert(k);
-	cr_expect_eq(uvs_kallsyms_restricted(k), uvs_kallsyms_restricted(ref));
-	cr_expect_eq(uvs_kallsyms_count(k), uvs_kallsyms_count(ref));
-	cr_expect_eq(uvs_kallsyms_system(), k, "read once");
-	uvs_kallsyms_free(ref);
-}
