@@ -5,12 +5,14 @@
 #include "cli/options.h"
 #include "core/session.h"
 #include "core/sockets_command.h"
+#include "util/heap.h"
 
 int main(int argc, char **argv)
 {
 	struct uvs_cli cli;
 	int ret;
 
+	uvs_heap_setup();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	ret = uvs_cli_parse(argc, argv, &cli, stdout, stderr);
 	if (ret == UVS_CLI_EXIT)

@@ -29,6 +29,10 @@ function figures(r) {
 		sysShare: r.cpu_ms ? (r.sys_ms / r.cpu_ms) * 100 : NaN,
 		schedPct: (r.sched_ns / r.elapsed_ns) * 100,
 		mib: r.hwm_kb / 1024,
+		// Runs from before these were measured have none: shown as –.
+		rssAttach: r.rss_attach_kb / 1024,
+		rssSteady: r.rss_steady_kb / 1024,
+		rssNamed: r.rss_named_kb / 1024,
 		lat: lat.length ? { min: Math.min(...lat), med: median(lat), max: Math.max(...lat) } : null,
 		missed: r.blocks.length - lat.length,
 		otherPct: (r.other_cpu_ms / span) * 100,
@@ -51,7 +55,8 @@ function title(r) {
 export function progressLine(r) {
 	const f = figures(r);
 	return `  ${r.run.padEnd(20)} ${num(f.pct, 2)}% of a CPU, ${num(f.perInterval, 1)} ms per ` +
-		`interval (${num(f.sysShare, 0)}% in the kernel), max RSS ${num(f.mib, 1)} MiB` +
+		`interval (${num(f.sysShare, 0)}% in the kernel), RSS ${num(f.rssAttach, 1)} MiB ` +
+		`attached, ${num(f.rssNamed, 1)} MiB stacks named, max ${num(f.mib, 1)} MiB` +
 		(!r.blocks.length ? '' : f.lat ? `; alert ${range(f.lat)} ms after the block started` :
 			'; alert never ongoing') +
 		(f.missed ? ` (${f.missed} blocks without one)` : '');
@@ -107,6 +112,9 @@ export function agentCostSection(dir) {
 		['**— ms of CPU per interval**', v((r, f) => f.perInterval, 1, true)],
 		['— of it in the kernel (stime), %', v((r, f) => f.sysShare, 0)],
 		['— % of one CPU from schedstat (ns resolution, same span)', v((r, f) => f.schedPct, 2)],
+		['**uvscope RSS after attaching** (VmRSS at its attach line), MiB', v((r, f) => f.rssAttach, 1, true)],
+		['— at the end of the span (steady state), MiB', v((r, f) => f.rssSteady, 1)],
+		['— after the blocks (their stacks named), MiB', v((r, f) => f.rssNamed, 1)],
 		['uvscope max RSS (VmHWM), MiB', v((r, f) => f.mib, 1)],
 		['attach time (start to the attach line), ms', v((r) => r.attach_us / 1e3, 0)],
 		['— CPU it took, ms', v((r) => r.attach_cpu_ms, 0)],
@@ -157,6 +165,13 @@ export function agentCostSection(dir) {
 			`interval**, about ${num(perThousand(h, b, 'netns_tcp'), 1)} ms per interval for every ` +
 			`1,000 sockets on the host, though the target holds only ${int(h.r.target_fds)} fds.`);
 	}
+	if (b && Number.isFinite(b.med((r, f) => f.rssAttach)))
+		lines.push(`- **uvscope's memory** on the idle target: ` +
+			`${num(b.med((r, f) => f.rssAttach), 1)} MiB RSS after attaching, ` +
+			`${num(b.med((r, f) => f.rssSteady), 1)} MiB at the end of the span, ` +
+			`${num(b.med((r, f) => f.rssNamed), 1)} MiB once the blocks' stacks were named, at most ` +
+			`${num(b.med((r, f) => f.mib), 1)} MiB (VmHWM, while attaching). Issue 10's goal: at ` +
+			'most 20 MiB before the first stack is named.');
 	const lat = cols.filter((c) => c.lat);
 	if (lat.length) {
 		const worst = lat.reduce((a, c) => (c.lat.max > a.lat.max ? c : a));

@@ -162,6 +162,13 @@ export function opCostSection(dir) {
 			(m) => num(agentStat(m, (a) => a.attach_us / 1e3)?.med, 0)));
 		table.push(agentRow('uvscope detach time (SIGINT to exit), ms, median',
 			(m) => num(agentStat(m, (a) => a.detach_us / 1e3)?.med, 0)));
+		// Agents from before these were recorded have none: shown as –.
+		table.push(agentRow('uvscope RSS (VmRSS) at its attach line / after the rounds (stacks ' +
+			'named) / max (VmHWM), MiB, median', (m) => [
+			agentStat(m, (a) => a.agent_rss_attach_kb / 1024)?.med,
+			agentStat(m, (a) => a.agent_rss_kb / 1024)?.med,
+			agentStat(m, (a) => a.agent_hwm_kb / 1024)?.med,
+		].map((x) => num(x, 1)).join(' / ')));
 		table.push(agentRow('epoll waits caught by (attach line\'s `epoll_hooks`)',
 			(m) => [...new Set(agents.filter((a) => a.mode === m).map((a) => a.epoll_hooks ?? '?'))].join(', ')));
 	}

@@ -59,6 +59,7 @@ struct {
 	__type(value, struct uvs_stack_stats);
 } stack_stats SEC(".maps");
 
+/* The most: the agent sizes it to the rates it samples at (ring_bytes in sampler.c). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);

@@ -11,7 +11,9 @@
 #     one CPU and ms per interval. The span is whole intervals (BENCH_AGENT_COST_SECONDS
 #     worth), from one of its interval lines to another, so it holds exactly that many
 #     intervals' work;
-#   - its peak RSS (VmHWM), its attach time and the CPU it took to attach;
+#   - its RSS (VmRSS) at its attach line, at the end of the span (steady state) and after the
+#     blocks (whose stacks it named), its peak RSS (VmHWM), its attach time and the CPU it
+#     took to attach;
 #   - after the span, how late its blocked-loop alert comes: the target blocks its loop
 #     BENCH_AGENT_COST_BLOCKS times for BENCH_AGENT_COST_BLOCK_MS ms (the block starts step
 #     through the agent's interval), printing each block's start (wall clock, ns); the delay
@@ -158,8 +160,8 @@ trap 'echo "agent-cost: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 trap 'echo "agent-cost: interrupted" >&2; exit 130' INT
 trap 'exit 143' TERM
 
-# nap, now_us, stop_pids, sched_ns, cpu_idle_ms, wait_line, hwm_kb, agent_progs, other_uvscopes,
-# wait_quiet
+# nap, now_us, stop_pids, sched_ns, cpu_idle_ms, wait_line, hwm_kb, rss_kb, agent_progs,
+# other_uvscopes, wait_quiet
 # shellcheck source=scripts/bench-lib.sh
 source "$ROOT/scripts/bench-lib.sh"
 
@@ -251,6 +253,7 @@ run_case() {
 	local run=$1 attempt=$2 case=${1%%:*} kept=true other_pct mode=default flags=() tag target
 	local t0 first ut0 st0 ut1 st1
 	local a0 a1 i0 i1 w0 w1 attach_us attach_ticks hwm tcp agent_fds=null agent_tcp=null
+	local rss_attach rss_steady rss_named
 	local intervals=0 line i n hosts=0 host_sockets=0 per left conns=0 files=0 rc=0
 	local gap blocks_json="" target_fds nblocks ts start end lat other_ms foreign
 	local -a starts=() ends=()
@@ -292,6 +295,7 @@ run_case() {
 			"$(head -c 2000 "$DIR/$tag.agent.err")"
 	fi
 	now_us; attach_us=$((REPLY - t0))
+	rss_kb "$AGENT_PID"; rss_attach=$REPLY
 	proc_ticks "$AGENT_PID"; read -r ut0 st0 <<<"$REPLY"
 	attach_ticks=$((ut0 + st0))
 	IFS= read -r first <"$DIR/$tag.agent.jsonl"
@@ -319,6 +323,7 @@ run_case() {
 	cpu_idle_ms; i1=$REPLY
 	sched_ns "$AGENT_PID"; a1=$REPLY
 	proc_ticks "$AGENT_PID"; read -r ut1 st1 <<<"$REPLY"
+	rss_kb "$AGENT_PID"; rss_steady=$REPLY
 	other_uvscopes "$AGENT_PID"; foreign=$REPLY
 
 	# What the agent saw: its last interval line of the span.
@@ -351,6 +356,8 @@ run_case() {
 			nap 0.05
 		done
 	fi
+	# After the blocks their stacks were named: the symbol indexes are built by now.
+	rss_kb "$AGENT_PID"; rss_named=$REPLY
 	hwm_kb "$AGENT_PID"; hwm=$REPLY
 
 	kill -INT "$AGENT_PID"
@@ -408,6 +415,8 @@ run_case() {
 			$(( (st1 - st0) * 1000 / CLK_TCK )) $((a1 - a0))
 		printf '"attach_us":%d,"attach_cpu_ms":%d,"hwm_kb":%d,' \
 			"$attach_us" $((attach_ticks * 1000 / CLK_TCK)) "$hwm"
+		printf '"rss_attach_kb":%d,"rss_steady_kb":%d,"rss_named_kb":%d,' \
+			"$rss_attach" "$rss_steady" "$rss_named"
 		printf '"intervals":%d,"agent_fds":%s,"agent_tcp":%s,' "$NSPAN" "$agent_fds" "$agent_tcp"
 		printf '"block_ms":%d,"blocks":[%s],' "$BLOCK_MS" "${blocks_json#,}"
 		printf '"other_cpu_ms":%d,"other_uvscope_progs":%d}\n' "$other_ms" "$foreign"

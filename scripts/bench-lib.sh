@@ -67,13 +67,23 @@ wait_line() {
 	done
 }
 
-# REPLY = VmHWM (peak RSS) of PID in kB.
-hwm_kb() {
+# status_kb PID KEY: REPLY = the KEY (VmRSS, VmHWM, RssAnon, ...) of /proc/PID/status in kB.
+status_kb() {
 	local key val rest
 	REPLY=0
 	while read -r key val rest; do
-		if [[ $key == VmHWM: ]]; then REPLY=$val; fi
+		if [[ $key == "$2:" ]]; then REPLY=$val; fi
 	done <"/proc/$1/status"
+}
+
+# REPLY = VmHWM (peak RSS) of PID in kB.
+hwm_kb() {
+	status_kb "$1" VmHWM
+}
+
+# REPLY = VmRSS (RSS now) of PID in kB.
+rss_kb() {
+	status_kb "$1" VmRSS
 }
 
 # OURS = the ids of the BPF programs PID (an agent) holds, as keys: the prog_id in the fdinfo

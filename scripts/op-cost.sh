@@ -215,8 +215,8 @@ trap 'echo "op-cost: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 trap 'echo "op-cost: interrupted" >&2; exit 130' INT
 trap 'exit 143' TERM
 
-# nap, now_us, stop_pids, sched_ns, cpu_idle_ms, wait_line, hwm_kb, agent_progs, other_uvscopes,
-# wait_quiet
+# nap, now_us, stop_pids, sched_ns, cpu_idle_ms, wait_line, hwm_kb, rss_kb, agent_progs,
+# other_uvscopes, wait_quiet
 # shellcheck source=scripts/bench-lib.sh
 source "$ROOT/scripts/bench-lib.sh"
 
@@ -275,8 +275,8 @@ fixture_round() {
 # ---- the agent ----------------------------------------------------------------------------
 # attach_agent MODE TAG: uvscope on the target with the mode's flags and environment, pinned to
 # AGENT_CPU; waits for its attach line and checks that the mode got what it asked for (see
-# MODE_TABLE). Sets AGENT_PID, ATTACH_US (start to attach line), HOOKS (the attach line's
-# epoll_hooks) and PROGS (its BPF programs, with bpftool).
+# MODE_TABLE). Sets AGENT_PID, ATTACH_US (start to attach line), RSS_ATTACH (its VmRSS then,
+# kB), HOOKS (the attach line's epoll_hooks) and PROGS (its BPF programs, with bpftool).
 attach_agent() {
 	local mode=$1 tag=$2 t0 hello p line args=(watch -p "${FIX_PID[target]}" --json) extra env
 	read -r -a extra <<<"${MODE_FLAGS[$mode]}"
@@ -291,6 +291,7 @@ attach_agent() {
 		die "$mode: uvscope did not attach: $(head -c 2000 "$DIR/$tag.agent.err")"
 	hello=$REPLY
 	now_us; ATTACH_US=$((REPLY - t0))
+	rss_kb "$AGENT_PID"; RSS_ATTACH=$REPLY
 	# A mode without its probes would measure another mode under its name.
 	[[ $hello == *'"unavailable":[]'* ]] || die "$mode: uvscope ${args[*]} is missing something: $hello"
 	if [[ -n ${MODE_ATTACH[$mode]} && $hello != *"${MODE_ATTACH[$mode]}"* ]]; then
@@ -402,7 +403,7 @@ bpf_stats() {
 # Appends the slot's JSON lines to RECS, its progress to NS[op:slot] (ns per operation);
 # FOREIGN = the most BPF programs of another uvscope seen.
 run_slot() {
-	local pair=$1 attempt=$2 mode=$3 slot=$4 attached=false tag u a0 a1 hwm
+	local pair=$1 attempt=$2 mode=$3 slot=$4 attached=false tag u a0 a1 hwm rss
 	tag=op-cost-p$pair-$mode-a$attempt
 	local head="\"pair\":$pair,\"attempt\":$attempt,\"mode\":\"$mode\",\"slot\":\"$slot\""
 	if [[ $slot == with && $mode != none ]]; then
@@ -440,8 +441,9 @@ run_slot() {
 	if [[ $attached == true ]]; then
 		sched_ns "$AGENT_PID"; a1=$REPLY
 		hwm_kb "$AGENT_PID"; hwm=$REPLY
+		rss_kb "$AGENT_PID"; rss=$REPLY
 		detach_agent "$mode" "$tag"
-		RECS+=("{\"kind\":\"agent\",$head,\"flags\":\"${MODE_FLAGS[$mode]}\",\"env\":\"${MODE_ENV[$mode]}\",\"attach_us\":$ATTACH_US,\"detach_us\":$DETACH_US,\"agent_cpu_ns\":$((a1 - a0)),\"agent_hwm_kb\":$hwm,\"epoll_hooks\":$HOOKS,\"progs\":$PROGS}")
+		RECS+=("{\"kind\":\"agent\",$head,\"flags\":\"${MODE_FLAGS[$mode]}\",\"env\":\"${MODE_ENV[$mode]}\",\"attach_us\":$ATTACH_US,\"detach_us\":$DETACH_US,\"agent_cpu_ns\":$((a1 - a0)),\"agent_hwm_kb\":$hwm,\"agent_rss_attach_kb\":$RSS_ATTACH,\"agent_rss_kb\":$rss,\"epoll_hooks\":$HOOKS,\"progs\":$PROGS}")
 	fi
 }
 

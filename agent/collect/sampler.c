@@ -193,11 +193,44 @@ static int open_thread_events(struct uvs_sampler *s, const struct uvs_target *t,
 	return 0;
 }
 
+/* The samples' ring: the least and the most it is given (the BPF object's size is the most). */
+#define RING_MIN_BYTES (512u * 1024)
+#define RING_MAX_BYTES (8u << 20)
+/* How long the agent may leave the ring unread (naming node's symbols the first time). */
+#define RING_STALL_MS 250
+
+/*
+ * The ring's size: what the target can send in RING_STALL_MS at the rates asked for, at most
+ * one thread per CPU on the CPU (and never more than it has threads) at the normal rate, and
+ * one blocked loop at the faster one. The agent maps the ring twice over (the kernel's
+ * layout, so records never wrap) and every page of it is resident from the start: it counts
+ * twice in the agent's RSS. 8 MB cost 16 MB there; the default rates on a small host need
+ * 2 MB. Samples that find no room are counted (agent.stack_samples_lost).
+ */
+static uint32_t ring_bytes(const struct uvs_sampler_options *o, int ncpus, size_t nthreads)
+{
+	uint64_t on_cpu = (uint64_t)(ncpus > 0 ? ncpus : 1), rate = 0, bytes;
+	uint32_t ring = RING_MIN_BYTES;
+
+	if (nthreads && nthreads < on_cpu)
+		on_cpu = nthreads;
+	if (o->period_ns)
+		rate += on_cpu * 1000000000ULL / o->period_ns;
+	if (o->boost_period_ns)
+		rate += 1000000000ULL / o->boost_period_ns;
+	/* A record: the sample, the ring's 8-byte header; stack copies are rare (frame pointers). */
+	bytes = rate * (sizeof(struct uvs_stack_sample) + 8) * RING_STALL_MS / 1000;
+	while (ring < bytes && ring < RING_MAX_BYTES)
+		ring *= 2;
+	return ring;
+}
+
 int uvs_sampler_open(struct uvs_sampler **out, const struct uvs_target *t,
 		     const struct uvs_sampler_options *o, char *why, size_t cap)
 {
 	struct uvs_sampler *s;
 	char cpu_why[160] = "";
+	uint32_t ring;
 	int err;
 
 	*out = NULL;
@@ -215,6 +248,10 @@ int uvs_sampler_open(struct uvs_sampler **out, const struct uvs_target *t,
 	}
 	s->skel->rodata->targ_tgid = (__u32)t->pid;
 	err = bpf_map__reuse_fd(s->skel->maps.loop_state, o->loop_state_fd);
+	ring = ring_bytes(o, s->ncpus, t->nthreads);
+	uvs_debug("sampler: a ring of %u KiB for the samples", ring / 1024);
+	if (!err)
+		err = bpf_map__set_max_entries(s->skel->maps.samples, ring);
 	if (!err)
 		err = stacks_bpf__load(s->skel);
 	if (err) {

@@ -31,6 +31,7 @@
 #include "target/process.h"
 #include "util/clock.h"
 #include "util/duration.h"
+#include "util/heap.h"
 #include "util/log.h"
 
 #define MAX_ALERTS 16
@@ -570,6 +571,9 @@ static int attach(struct session *s, uint64_t *attach_ns)
 	if (err)
 		uvs_warn("cannot drop privileges after attaching: %s", strerror(-err));
 	*attach_ns = uvs_now_mono() - t0;
+	/* What attaching read (BTF, ELF tables) goes back to the kernel now. */
+	uvs_target_drop_tables(s->target);
+	uvs_heap_release();
 	return 0;
 }
 

@@ -152,6 +152,21 @@ static int load_shdrs(struct uvs_elf *e, const GElf_Ehdr *eh)
 	return 0;
 }
 
+/* libelf on e->fd, with the ELF header checked for what we handle. */
+static int begin(struct uvs_elf *e, GElf_Ehdr *eh)
+{
+	e->elf = elf_begin(e->fd, ELF_C_READ, NULL);
+	if (!e->elf)
+		return -EINVAL;
+	if (elf_kind(e->elf) != ELF_K_ELF)
+		return -ENOEXEC;
+	if (!gelf_getehdr(e->elf, eh))
+		return -EINVAL;
+	if (eh->e_machine != EM_X86_64 || (eh->e_type != ET_EXEC && eh->e_type != ET_DYN))
+		return -ENOEXEC;
+	return 0;
+}
+
 /* Validates the file behind e->fd; 0, or -ENOEXEC / -EINVAL / -errno. */
 static int setup(struct uvs_elf *e)
 {
@@ -182,21 +197,48 @@ static int setup(struct uvs_elf *e)
 
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -ENOTSUP;
-	e->elf = elf_begin(e->fd, ELF_C_READ, NULL);
-	if (!e->elf)
-		return -EINVAL;
-	if (elf_kind(e->elf) != ELF_K_ELF)
-		return -ENOEXEC;
-	if (!gelf_getehdr(e->elf, &eh))
-		return -EINVAL;
-	if (eh.e_machine != EM_X86_64 || (eh.e_type != ET_EXEC && eh.e_type != ET_DYN))
-		return -ENOEXEC;
+	err = begin(e, &eh);
+	if (err)
+		return err;
 	e->type = eh.e_type;
 
 	err = load_phdrs(e, &eh);
 	if (!err)
 		err = load_shdrs(e, &eh);
 	return err;
+}
+
+/*
+ * libelf keeps every section's data it has read until elf_end, and has no call to free one:
+ * begin again on the same fd. The section headers are checked again (the file may have
+ * changed under us; then it is treated as having no symbols). The segments stay as read.
+ */
+int uvs_elf_drop_tables(struct uvs_elf *e)
+{
+	GElf_Ehdr eh;
+	int err;
+
+	if (!e)
+		return 0;
+	if (e->elf)
+		elf_end(e->elf);
+	e->elf = NULL;
+	memset(&e->symtab, 0, sizeof(e->symtab));
+	memset(&e->dynsym, 0, sizeof(e->dynsym));
+	err = begin(e, &eh);
+	if (!err && eh.e_type != e->type)
+		err = -EINVAL;
+	if (!err)
+		err = load_shdrs(e, &eh);
+	if (err) {
+		if (e->elf)
+			elf_end(e->elf);
+		e->elf = NULL;
+		memset(&e->symtab, 0, sizeof(e->symtab));
+		memset(&e->dynsym, 0, sizeof(e->dynsym));
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Takes ownership of fd: it ends up in the result or is closed. */

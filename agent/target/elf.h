@@ -42,6 +42,14 @@ struct uvs_elf *uvs_elf_open_fd(int fd);
 void uvs_elf_close(struct uvs_elf *elf);
 
 /*
+ * Frees libelf's copies of the section data that lookups read (the symbol and string tables:
+ * 10-17 MB for node), keeping elf usable: the next lookup reads what it needs again. For an
+ * object kept open after a burst of lookups (attaching). 0, or -EINVAL if the file no longer
+ * reads as it did (then lookups find nothing).
+ */
+int uvs_elf_drop_tables(struct uvs_elf *elf);
+
+/*
  * Finds the defined STT_FUNC or STT_GNU_IFUNC symbol called name (.symtab first, then .dynsym;
  * the first match in table order) whose address has bytes in the file; -ENOENT when absent.
  * For an IFUNC, addr is the resolver's.

@@ -197,8 +197,9 @@ bool uvs_object_build_id_in_memory(const struct uvs_target *t, const struct uvs_
 	return id_in_memory(t->pid, o->bias + uvs_elf_load_base(o->elf), id, len);
 }
 
-static int find_libuv(struct uvs_target *t, struct object_list *l, uint64_t exe_inode, char *why,
-		      size_t cap)
+/* On success *at is the index in l of the object that holds libuv. */
+static int find_libuv(struct uvs_target *t, struct object_list *l, uint64_t exe_inode, size_t *at,
+		      char *why, size_t cap)
 {
 	struct uvs_elf_symbol sym;
 	int rank;
@@ -215,6 +216,7 @@ static int find_libuv(struct uvs_target *t, struct object_list *l, uint64_t exe_
 				continue;
 			if (uvs_elf_find_function(t->uv.elf, "uv_run", &sym) == 0) {
 				check_build_id(t, o->base);
+				*at = i;
 				return 0;
 			}
 			close_object(&t->uv);
@@ -225,8 +227,13 @@ static int find_libuv(struct uvs_target *t, struct object_list *l, uint64_t exe_
 	return -ENOEXEC;
 }
 
-/* node::worker::Worker::Run is in the executable or in libnode.so (Debian). */
-static void find_node_object(struct uvs_target *t, struct object_list *l, uint64_t exe_inode)
+/*
+ * node::worker::Worker::Run is in the executable or in libnode.so (Debian). In official builds
+ * that is the object libuv is in (uv_at in l): it is not opened twice, each opening would keep
+ * its own copy of the symbol tables (10 MB for node).
+ */
+static void find_node_object(struct uvs_target *t, struct object_list *l, uint64_t exe_inode,
+			     size_t uv_at)
 {
 	struct uvs_elf_symbol sym;
 	size_t i;
@@ -236,6 +243,14 @@ static void find_node_object(struct uvs_target *t, struct object_list *l, uint64
 
 		if (!o->exec || search_rank(o, exe_inode) > 2)
 			continue;
+		if (i == uv_at) {
+			if (uvs_elf_find_function(t->uv.elf, NODE_WORKER_RUN, &sym))
+				continue;
+			t->node = t->uv;
+			t->node_is_uv = true;
+			t->has_node_object = true;
+			return;
+		}
 		if (open_object(t->pid, o, o->inode == exe_inode, &t->node))
 			continue;
 		if (uvs_elf_find_function(t->node.elf, NODE_WORKER_RUN, &sym) == 0) {
@@ -265,6 +280,7 @@ int uvs_target_open(struct uvs_target *t, pid_t pid, char *why, size_t cap)
 	struct object_list *objects;
 	char path[64];
 	struct stat st;
+	size_t uv_at = 0;
 	ssize_t n;
 	int err;
 
@@ -296,10 +312,10 @@ int uvs_target_open(struct uvs_target *t, pid_t pid, char *why, size_t cap)
 			 strerror(-err));
 		goto out;
 	}
-	err = find_libuv(t, objects, st.st_ino, why, cap);
+	err = find_libuv(t, objects, st.st_ino, &uv_at, why, cap);
 	if (err)
 		goto out;
-	find_node_object(t, objects, st.st_ino);
+	find_node_object(t, objects, st.st_ino, uv_at);
 	read_libuv_version(t);
 	/* Node's own code: the executable, or libnode.so (libuv.so has no version of node's). */
 	if (uvs_node_version_read(t->has_node_object ? t->node.elf : t->uv.elf, t->node_version,
@@ -322,7 +338,16 @@ out:
 void uvs_target_close(struct uvs_target *t)
 {
 	close_object(&t->uv);
+	if (t->node_is_uv)
+		t->node.elf = NULL;
 	close_object(&t->node);
+}
+
+void uvs_target_drop_tables(struct uvs_target *t)
+{
+	uvs_elf_drop_tables(t->uv.elf);
+	if (!t->node_is_uv)
+		uvs_elf_drop_tables(t->node.elf);
 }
 
 static struct uvs_thread *find_thread(const struct uvs_target *t, pid_t tid)

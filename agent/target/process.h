@@ -53,6 +53,7 @@ struct uvs_target {
 	struct uvs_object uv;   /* the object that defines uv_run */
 	struct uvs_object node; /* the object that defines node::worker::Worker::Run, if any */
 	bool has_node_object;
+	bool node_is_uv;        /* node is uv (one uvs_elf, closed once): official builds */
 	char build_id[2 * 64 + 1]; /* of the libuv object, hex; empty when it has none */
 	bool build_id_checked;     /* the same build-id was found in the target's memory */
 	char libuv_version[24];    /* "1.46.0", or "unknown" */
@@ -75,6 +76,12 @@ int uvs_target_open(struct uvs_target *t, pid_t pid, char *why, size_t cap);
 
 /* Releases what uvs_target_open took; safe on a zeroed or half-opened target. */
 void uvs_target_close(struct uvs_target *t);
+
+/*
+ * Frees the symbol and string tables that attaching read from the target's objects (see
+ * uvs_elf_drop_tables); lookups after this still work, reading them again.
+ */
+void uvs_target_drop_tables(struct uvs_target *t);
 
 /*
  * Re-lists the threads, keeping known roles, classifying threads whose role is not known yet

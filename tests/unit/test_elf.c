@@ -203,6 +203,48 @@ Test(elf, pie)
 	check_program("pie", true);
 }
 
+/* Dropping the tables frees libelf's copies; lookups after it read them again, same answers. */
+Test(elf, lookups_after_dropping_the_tables)
+{
+	struct uvs_elf *e = open_ok(fx("pie"));
+	struct uvs_elf_symbol s;
+
+	check_function(e, "pie", "pie", "fixture_static_fn", false);
+	cr_assert_eq(uvs_elf_drop_tables(e), 0);
+	check_function(e, "pie", "pie", "fixture_static_fn", false);
+	check_function(e, "pie", "pie", "main", false);
+	check_object(e, "pie", "pie", "fixture_data_object", false, 42);
+	cr_assert_eq(uvs_elf_drop_tables(e), 0);
+	cr_assert_eq(uvs_elf_drop_tables(e), 0, "twice in a row, nothing read between");
+	cr_expect_eq(uvs_elf_find_function(e, "no_such_function", &s), -ENOENT);
+	check_function(e, "pie", "pie", "fixture_global_fn", false);
+	uvs_elf_close(e);
+	cr_expect_eq(uvs_elf_drop_tables(NULL), 0);
+}
+
+/* A file cut short after opening: dropping says so, and lookups then find nothing, safely. */
+Test(elf, dropping_the_tables_of_a_file_that_changed)
+{
+	size_t len;
+	uint8_t *img = slurp(fx("pie"), &len);
+	int fd = scratch_fd();
+	struct uvs_elf *e = open_bytes(fd, img, len);
+	struct uvs_elf_symbol s;
+	uint8_t id[64];
+	size_t n;
+
+	cr_assert(e, "the intact copy opens");
+	cr_assert_eq(uvs_elf_find_function(e, "main", &s), 0);
+	cr_assert_eq(ftruncate(fd, 64), 0);
+	cr_expect_eq(uvs_elf_drop_tables(e), -EINVAL);
+	cr_expect_neq(uvs_elf_find_function(e, "main", &s), 0);
+	cr_expect_neq(uvs_elf_find_object(e, "fixture_data_object", &s), 0);
+	cr_expect_neq(uvs_elf_build_id(e, id, sizeof(id), &n), 0);
+	uvs_elf_close(e);
+	close(fd);
+	free(img);
+}
+
 Test(elf, stripped_has_only_dynsym)
 {
 	struct uvs_elf *e = open_ok(fx("stripped"));
