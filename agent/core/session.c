@@ -27,6 +27,8 @@
 #include "render/top.h"
 #include "render/trace_json.h"
 #include "render/watch.h"
+#include "serve/http.h"
+#include "serve/metrics_output.h"
 #include "target/privileges.h"
 #include "target/process.h"
 #include "util/clock.h"
@@ -59,6 +61,8 @@ struct session {
 	FILE *flame_files[UVS_FLAME_FILES];
 	struct uvs_guard guard;             /* the overhead guard (disabled outside watch, top) */
 	const char *why_done;
+	struct uvs_http *http;              /* serve: the /metrics endpoint */
+	int http_deadline;                  /* its next timeout, a deadline of the loop */
 };
 
 static void emit_alert(struct session *s, const struct uvs_alert *a)
@@ -277,6 +281,29 @@ static void on_end(void *ctx)
 	stop(ctx, NULL);
 }
 
+/* serve: MHD does what is ready, then says when it must run again at the latest. */
+static void on_http(void *ctx)
+{
+	struct session *s = ctx;
+	uint64_t next = uvs_http_run(s->http);
+
+	if (uvs_event_loop_arm(&s->loop, s->http_deadline, next))
+		uvs_warn("http: cannot arm its timer: connection timeouts wait for the next request");
+}
+
+static int setup_http(struct session *s)
+{
+	int err = uvs_event_loop_add(&s->loop, uvs_http_fd(s->http), false, on_http, s);
+
+	if (err)
+		return err;
+	s->http_deadline = uvs_event_loop_add_deadline(&s->loop, on_http, s);
+	if (s->http_deadline < 0)
+		return s->http_deadline;
+	/* Requests that came while we attached are in the listen queue: take them now. */
+	return uvs_event_loop_arm(&s->loop, s->http_deadline, 0);
+}
+
 static void on_key(void *ctx)
 {
 	char key;
@@ -360,6 +387,8 @@ static int setup_loop(struct session *s)
 	}
 	if (cli->command == UVS_CMD_TOP && !cli->json)
 		keyboard_raw(s);
+	if (s->http)
+		return setup_http(s);
 	return 0;
 }
 
@@ -392,10 +421,14 @@ static struct uvs_collect_options collect_options(const struct uvs_cli *cli)
 	};
 }
 
-/* The overhead guard steps in watch and top; flame and trace keep the probes they are given. */
+/*
+ * The overhead guard steps in watch, top and serve; flame and trace keep the probes they are
+ * given.
+ */
 static bool guarded(const struct uvs_cli *cli)
 {
-	return (cli->command == UVS_CMD_WATCH || cli->command == UVS_CMD_TOP) && !cli->no_guard;
+	return (cli->command == UVS_CMD_WATCH || cli->command == UVS_CMD_TOP ||
+		cli->command == UVS_CMD_SERVE) && !cli->no_guard;
 }
 
 /* The guard starts from what attaching gave: exact phases and sampling as they are now. */
@@ -460,6 +493,36 @@ static int make_trace_output(struct session *s, struct uvs_output **out)
 	return 0;
 }
 
+/*
+ * serve: the listener is bound now, before attaching, so a port in use fails at once. Its
+ * output builds the pages; stdout keeps the alerts (the figures are on /metrics).
+ */
+static int make_metrics_output(struct session *s, struct uvs_output *main)
+{
+	const struct uvs_cli *cli = s->cli;
+	struct uvs_output *metrics;
+	char why[300], where[64];
+
+	uvs_listen_addr_format(&cli->listen_addr, where, sizeof(where));
+	s->http = uvs_http_start(&cli->listen_addr, why, sizeof(why));
+	if (!s->http) {
+		uvs_err("cannot listen on %s: %s", where, why);
+		return -EADDRNOTAVAIL;
+	}
+	if (main)
+		main->alerts_only = true;
+	metrics = uvs_metrics_output_new(s->http);
+	if (!metrics || uvs_outputs_add(&s->outputs, metrics, &s->source)) {
+		uvs_err("cannot set up the metrics output: out of memory");
+		return -ENOMEM;
+	}
+	uvs_info("serving http://%s/metrics", where);
+	if (!uvs_listen_addr_is_loopback(&cli->listen_addr))
+		uvs_warn("%s is reachable from other hosts: anyone who can connect reads the "
+			 "metrics (firewall the port to your Prometheus)", where);
+	return 0;
+}
+
 /* The output on stdout (the command's), and a JSON file if asked for. */
 static int make_outputs(struct session *s)
 {
@@ -497,6 +560,11 @@ static int make_outputs(struct session *s)
 	    (!main || uvs_outputs_add(&s->outputs, main, &s->source))) {
 		uvs_err("cannot set up the output: out of memory");
 		return -ENOMEM;
+	}
+	if (cli->command == UVS_CMD_SERVE) {
+		err = make_metrics_output(s, main);
+		if (err)
+			return err;
 	}
 	if (!cli->json_file)
 		return 0;
@@ -738,6 +806,7 @@ static void cleanup(struct session *s)
 	if (s->collector)
 		s->collector->ops->destroy(s->collector);
 	uvs_outputs_free(&s->outputs);
+	uvs_http_stop(s->http);
 	if (s->target)
 		uvs_target_close(s->target);
 	free(s->target);
@@ -751,7 +820,7 @@ static void cleanup(struct session *s)
 
 int uvs_session_run(const struct uvs_cli *cli)
 {
-	struct session s = { .cli = cli, .pid_fd = -1, .loop.epfd = -1 };
+	struct session s = { .cli = cli, .pid_fd = -1, .loop.epfd = -1, .http_deadline = -1 };
 	uint64_t attach_ns = 0;
 	sigset_t mask;
 	int err;
