@@ -33,18 +33,24 @@ function run(cmd, args, opts = {}) {
 	return r;
 }
 
-test('deploy: the Prometheus configuration and alerting rules pass promtool', (t) => {
+test('deploy: the Prometheus configuration passes promtool, the rules their unit tests', (t) => {
 	const r = run('promtool', ['check', 'config', 'prometheus.yml'],
 		{ cwd: path.join(deploy, 'prometheus') });
 	if (!r) { t.skip('promtool is not installed (scripts/install-deps.sh)'); return; }
 	assert.equal(r.status, 0, r.stdout + r.stderr);
 	assert.match(r.stdout, /SUCCESS: \d+ rules found/);
+	// The rules on series shaped like uvscope's: they fire, with their labels, and only then.
+	const u = run('promtool', ['test', 'rules', 'uvscope-rules.test.yml'],
+		{ cwd: path.join(deploy, 'prometheus') });
+	assert.equal(u.status, 0, u.stdout + u.stderr);
+	assert.match(u.stdout, /SUCCESS/);
 });
 
 test('deploy: the dashboard, rules and README name only metrics uvscope exports', () => {
 	const names = exported();
 	const dash = JSON.parse(read('grafana/uvscope-dashboard.json'));
-	const exprs = JSON.stringify(dash) + read('prometheus/uvscope-rules.yml');
+	const exprs = JSON.stringify(dash) + read('prometheus/uvscope-rules.yml') +
+		read('prometheus/uvscope-rules.test.yml');
 	const used = new Set(exprs.match(/uvscope_[a-z_]+/g));
 	assert.ok(used.size >= 15, `metrics the dashboard and rules use: ${used.size}`);
 	for (const n of used) assert.ok(names.has(n), `${n} is not exported`);
