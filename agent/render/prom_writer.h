@@ -46,7 +46,7 @@ struct uvs_prom_writer {
 	enum uvs_prom_format format;
 	const struct uvs_prom_family *family; /* the family samples go to */
 	bool family_started;                  /* its HELP and TYPE lines are out */
-	char base[512];                       /* `pid="1",comm="node",container=""` */
+	char base[1024];                      /* `pid="1",comm="node",container=""` */
 };
 
 /* Starts a page; base labels are added with uvs_prom_base_label. */

@@ -64,8 +64,9 @@ function value(samples, name, want = []) {
 
 async function startServe(pid, extra) {
 	const agent = new Child(uvscope, ['serve', '-p', String(pid), ...extra]);
-	await agent.until(() => agent.errLines.some((l) => l.includes('attached to pid')),
-		'serve attached');
+	// The attach line: on stderr, or with --json the "attach" JSON line on stdout.
+	await agent.until(() => agent.errLines.some((l) => l.includes('attached to pid')) ||
+		agent.json().some((v) => v.type === 'attach'), 'serve attached');
 	return agent;
 }
 
@@ -171,7 +172,8 @@ test('serve: hostile, slow and many clients leave it serving', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const { child } = await startFixture('pool.js');
 	const port = await freePort();
-	const agent = await startServe(child.pid, ['--listen', `127.0.0.1:${port}`, '--no-stacks']);
+	const agent = await startServe(child.pid, ['--listen', `127.0.0.1:${port}`, '--no-stacks',
+		'--json']);
 	const slow = [];
 	const idle = [];
 	try {
@@ -250,6 +252,9 @@ test('serve: hostile, slow and many clients leave it serving', async (t) => {
 		assert.ok(many.every((r) => r.text.endsWith('\n') && r.text.length > first / 2),
 			'whole pages');
 		assert.equal(agent.exited, null, 'the agent runs on');
+		// stdout: the JSON lines of watch but the intervals, which are on /metrics.
+		const types = new Set(agent.json().map((v) => v.type));
+		assert.ok(types.has('attach') && !types.has('interval'), [...types].join(','));
 	} finally {
 		for (const c of slow) { clearInterval(c.timer); c.s.destroy(); }
 		for (const s of idle) s.destroy();
