@@ -83,18 +83,22 @@ static void start_family(struct uvs_prom_writer *w)
 {
 	static const char *const types[] = { [UVS_PROM_COUNTER] = "counter",
 					     [UVS_PROM_GAUGE] = "gauge",
-					     [UVS_PROM_HISTOGRAM] = "histogram" };
+					     [UVS_PROM_HISTOGRAM] = "histogram",
+					     [UVS_PROM_INFO] = "info" };
 	const struct uvs_prom_family *f = w->family;
-	/* The text format names a counter's family by its sample; OpenMetrics without `_total`. */
-	const char *suffix = f->type == UVS_PROM_COUNTER && w->format == UVS_PROM_TEXT ?
-				     "_total" : "";
+	bool text = w->format == UVS_PROM_TEXT;
+	/* The text format names a family by its sample; OpenMetrics without the suffix. */
+	const char *suffix = !text ? "" : f->type == UVS_PROM_COUNTER ? "_total" :
+					 f->type == UVS_PROM_INFO ? "_info" : "";
+	/* The text format has no info type: a gauge of value 1 is what Prometheus makes of it. */
+	const char *type = text && f->type == UVS_PROM_INFO ? "gauge" : types[f->type];
 
 	if (w->family_started)
 		return;
 	w->family_started = true;
 	fprintf(w->out, "# HELP %s%s ", f->name, suffix);
 	write_help(w, f->help);
-	fprintf(w->out, "\n# TYPE %s%s %s\n", f->name, suffix, types[f->type]);
+	fprintf(w->out, "\n# TYPE %s%s %s\n", f->name, suffix, type);
 }
 
 /* `name<suffix>{base,labels} ` : everything of a sample line but its value. */
@@ -120,7 +124,8 @@ static void sample_head(struct uvs_prom_writer *w, const char *suffix, const cha
 
 static const char *value_suffix(const struct uvs_prom_writer *w)
 {
-	return w->family->type == UVS_PROM_COUNTER ? "_total" : "";
+	return w->family->type == UVS_PROM_COUNTER ? "_total" :
+	       w->family->type == UVS_PROM_INFO ? "_info" : "";
 }
 
 void uvs_prom_u64(struct uvs_prom_writer *w, const char *labels, uint64_t v)

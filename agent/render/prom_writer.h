@@ -4,7 +4,8 @@
  * HELP and TYPE lines, samples with escaped labels, exact decimal seconds, histograms, and the
  * choice of format from a request's Accept header. The text format (0.0.4) and OpenMetrics
  * 1.0.0 differ only in a few places (a counter's TYPE line names the family without `_total`,
- * OpenMetrics ends with `# EOF` and escapes `"` in HELP), all of them here.
+ * an info family is a gauge in the text format, OpenMetrics ends with `# EOF` and escapes `"`
+ * in HELP), all of them here.
  */
 #ifndef UVSCOPE_PROM_WRITER_H
 #define UVSCOPE_PROM_WRITER_H
@@ -28,10 +29,12 @@ enum uvs_prom_type {
 	UVS_PROM_COUNTER = 0, /* the family name has no `_total`; its samples get one */
 	UVS_PROM_GAUGE,
 	UVS_PROM_HISTOGRAM,
+	UVS_PROM_INFO,        /* one sample of value 1 named <family>_info: a gauge in the text
+			       * format, OpenMetrics' info type */
 };
 
 struct uvs_prom_family {
-	const char *name; /* uvscope_..., without `_total` for a counter */
+	const char *name; /* uvscope_..., without `_total` for a counter, `_info` for an info */
 	enum uvs_prom_type type;
 	const char *help;
 };

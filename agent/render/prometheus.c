@@ -245,7 +245,7 @@ FAMILY(f_lost, "uvscope_agent_lost_events", UVS_PROM_COUNTER,
        "0 in a healthy session.");
 FAMILY(f_last, "uvscope_last_interval_timestamp_seconds", UVS_PROM_GAUGE,
        "Wall-clock time at the end of the interval this page was built from.");
-FAMILY(f_info, "uvscope_target_info", UVS_PROM_GAUGE,
+FAMILY(f_info, "uvscope_target", UVS_PROM_INFO,
        "Always 1: what uvscope found in the target, as labels.");
 
 static void alerts(struct uvs_prom_writer *w, const uint64_t *counts)

@@ -19,6 +19,7 @@ function exported() {
 	const names = new Set();
 	for (const [, name, type] of src.matchAll(/FAMILY\(\w+, "(uvscope_\w+)", UVS_PROM_(\w+),/g)) {
 		if (type === 'COUNTER') names.add(`${name}_total`);
+		else if (type === 'INFO') names.add(`${name}_info`);
 		else if (type === 'HISTOGRAM')
 			for (const s of ['_bucket', '_sum', '_count']) names.add(name + s);
 		else names.add(name);

@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { Child, skipWithoutBpf, startFixture, until, uvscope } from './lib.mjs';
+import { Child, fixtures, skipWithoutBpf, startFixture, until, uvscope } from './lib.mjs';
 
 // A port nobody listens on now (the kernel's choice; the agent binds it right after).
 async function freePort() {
@@ -93,7 +93,9 @@ test('serve: counters move by the fixture\'s exact work and agree with watch --j
 	const jsonl = path.join(dir, 'serve.jsonl');
 	// LATE_MS: after its jobs the fixture spins 250 ms right after one more fs.stat: one
 	// blocked episode of a length the agent alone knows exactly.
-	const { child } = await startFixture('pool.js', [], { LATE_MS: '250' });
+	// An argument and a variable the page must never show (nor the script's path).
+	const { child } = await startFixture('pool.js', ['argv-secret-7f3a'],
+		{ LATE_MS: '250', UVSCOPE_TEST_SECRET: 'env-secret-91c2' });
 	const port = await freePort();
 	const agent = await startServe(child.pid, ['--listen', `127.0.0.1:${port}`,
 		'--json-file', jsonl, '--block-ms', '100', '--no-stacks']);
@@ -157,6 +159,8 @@ test('serve: counters move by the fixture\'s exact work and agree with watch --j
 		assert.ok(alerts[0].blocked_ns >= 249e6, `the spin lasted 250 ms: ${alerts[0].blocked_ns}`);
 		assert.equal(delta('uvscope_alerts_total', ['kind="loop_blocked"']), 1n);
 
+		for (const secret of ['argv-secret-7f3a', 'env-secret-91c2', 'pool.js', fixtures])
+			assert.ok(!b.text.includes(secret), `the page shows ${secret}`);
 		// Every sample names the target.
 		for (const k of b.samples.keys())
 			assert.ok(k.includes(`pid="${child.pid}",comm="node",container=""`), k);

@@ -381,6 +381,7 @@ Test(prom_page, figures_and_labels)
 	HAS("uvscope_last_interval_timestamp_seconds{%s} 1796539334.56488833\n", base);
 	HAS("uvscope_target_info{%s,node_version=\"v20.20.2\",libuv_version=\"1.46.0\","
 	    "mode=\"epoll\"} 1\n", base);
+	HAS("# TYPE uvscope_target_info gauge\n");
 	/* The worker's GC is not measured: no series rather than a zero. */
 	cr_expect(!strstr(s, "uvscope_loop_gc_collections_total{pid=\"4242\",comm=\"node\","
 			     "container=\"\",tid=\"4250\""));
@@ -424,6 +425,7 @@ Test(prom_page, openmetrics_shape)
 	cr_expect(strstr(s, "\nuvscope_loop_iterations_total{"));
 	cr_expect(!strstr(s, "# TYPE uvscope_loop_iterations_total"));
 	cr_expect(strstr(s, "# TYPE uvscope_pool_wait_seconds histogram\n"));
+	cr_expect(strstr(s, "# TYPE uvscope_target info\nuvscope_target_info{"), "%s", s);
 	cr_assert_geq(n, 6);
 	cr_expect_str_eq(s + n - 6, "# EOF\n", "ends with # EOF");
 	cr_expect_eq(strstr(s, "# EOF"), s + n - 6, "only at the end");
