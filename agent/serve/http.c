@@ -99,6 +99,10 @@ struct uvs_http *uvs_http_start(const struct uvs_listen_addr *addr, char *why, s
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				(size_t)UVS_HTTP_CONNECTION_MEMORY,
 				MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)128,
+				/* Beyond loopback, one host cannot take every slot (0: no limit). */
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				(unsigned int)(uvs_listen_addr_is_loopback(addr) ? 0 :
+					       UVS_HTTP_MAX_PER_HOST),
 				MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(why, cap, "%s", h->last_log[0] ? h->last_log : "libmicrohttpd cannot start");

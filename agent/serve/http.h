@@ -7,7 +7,8 @@
  *
  * GET and HEAD of /metrics only (405 for other methods, 404 for other paths); MHD parses the
  * requests. At most UVS_HTTP_MAX_CONNECTIONS connections, each closed after
- * UVS_HTTP_IDLE_TIMEOUT_S seconds without traffic; a request's headers must fit in
+ * UVS_HTTP_IDLE_TIMEOUT_S seconds without traffic, and UVS_HTTP_MAX_PER_HOST from one
+ * address when listening beyond loopback; a request's headers must fit in
  * UVS_HTTP_CONNECTION_MEMORY bytes.
  */
 #ifndef UVSCOPE_HTTP_H
@@ -22,6 +23,7 @@
 #define UVS_HTTP_MAX_CONNECTIONS 256
 #define UVS_HTTP_IDLE_TIMEOUT_S 10
 #define UVS_HTTP_CONNECTION_MEMORY (16 * 1024)
+#define UVS_HTTP_MAX_PER_HOST 64 /* connections from one address, when not on loopback */
 
 struct uvs_http;
 
