@@ -59,10 +59,9 @@ struct session {
 	struct uvs_profile *flame;         /* flame: the profile being sampled */
 	uint64_t flame_start, flame_start_real; /* when sampling began (monotonic, wall clock) */
 	FILE *flame_files[UVS_FLAME_FILES];
-	struct uvs_guard guard;             /* the overhead guard (disabled outside watch, top) */
+	struct uvs_guard guard;             /* the overhead guard (off outside watch, top, serve) */
 	const char *why_done;
 	struct uvs_http *http;              /* serve: the /metrics endpoint */
-	int http_deadline;                  /* its next timeout, a deadline of the loop */
 };
 
 static void emit_alert(struct session *s, const struct uvs_alert *a)
@@ -281,29 +280,6 @@ static void on_end(void *ctx)
 	stop(ctx, NULL);
 }
 
-/* serve: MHD does what is ready, then says when it must run again at the latest. */
-static void on_http(void *ctx)
-{
-	struct session *s = ctx;
-	uint64_t next = uvs_http_run(s->http);
-
-	if (uvs_event_loop_arm(&s->loop, s->http_deadline, next))
-		uvs_warn("http: cannot arm its timer: connection timeouts wait for the next request");
-}
-
-static int setup_http(struct session *s)
-{
-	int err = uvs_event_loop_add(&s->loop, uvs_http_fd(s->http), false, on_http, s);
-
-	if (err)
-		return err;
-	s->http_deadline = uvs_event_loop_add_deadline(&s->loop, on_http, s);
-	if (s->http_deadline < 0)
-		return s->http_deadline;
-	/* Requests that came while we attached are in the listen queue: take them now. */
-	return uvs_event_loop_arm(&s->loop, s->http_deadline, 0);
-}
-
 static void on_key(void *ctx)
 {
 	char key;
@@ -388,7 +364,7 @@ static int setup_loop(struct session *s)
 	if (cli->command == UVS_CMD_TOP && !cli->json)
 		keyboard_raw(s);
 	if (s->http)
-		return setup_http(s);
+		return uvs_http_join_loop(s->http, &s->loop);
 	return 0;
 }
 
@@ -820,7 +796,7 @@ static void cleanup(struct session *s)
 
 int uvs_session_run(const struct uvs_cli *cli)
 {
-	struct session s = { .cli = cli, .pid_fd = -1, .loop.epfd = -1, .http_deadline = -1 };
+	struct session s = { .cli = cli, .pid_fd = -1, .loop.epfd = -1 };
 	uint64_t attach_ns = 0;
 	sigset_t mask;
 	int err;

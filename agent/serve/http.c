@@ -17,6 +17,8 @@ struct uvs_http {
 	struct MHD_Response *page[2];
 	struct MHD_Response *not_found, *not_allowed, *not_ready;
 	char last_log[256]; /* MHD's last message: why starting failed */
+	struct uvs_event_loop *el; /* the loop that runs it, and its deadline there */
+	int deadline;
 };
 
 /*
@@ -112,22 +114,36 @@ struct uvs_http *uvs_http_start(const struct uvs_listen_addr *addr, char *why, s
 	return h;
 }
 
-int uvs_http_fd(const struct uvs_http *h)
+/* MHD does what is ready, then says when it must run again at the latest. */
+static void on_ready(void *ctx)
 {
-	const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
-
-	return i ? i->epoll_fd : -1;
-}
-
-uint64_t uvs_http_run(struct uvs_http *h)
-{
+	struct uvs_http *h = ctx;
 	MHD_UNSIGNED_LONG_LONG ms;
+	uint64_t next = UINT64_MAX;
 
 	MHD_run(h->d);
 	/* MHD_YES with 0: data is ready that epoll will not announce again (edge-triggered). */
-	if (MHD_get_timeout(h->d, &ms) != MHD_YES)
-		return UINT64_MAX;
-	return ms > UINT64_MAX / 1000000ULL ? UINT64_MAX - 1 : (uint64_t)ms * 1000000ULL;
+	if (MHD_get_timeout(h->d, &ms) == MHD_YES)
+		next = ms > UINT64_MAX / 1000000ULL ? UINT64_MAX - 1 : (uint64_t)ms * 1000000ULL;
+	if (uvs_event_loop_arm(h->el, h->deadline, next))
+		uvs_warn("http: cannot arm its timer: connection timeouts wait for the next request");
+}
+
+int uvs_http_join_loop(struct uvs_http *h, struct uvs_event_loop *el)
+{
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+	int err;
+
+	if (!i)
+		return -EINVAL;
+	err = uvs_event_loop_add(el, i->epoll_fd, false, on_ready, h);
+	if (err)
+		return err;
+	h->el = el;
+	h->deadline = uvs_event_loop_add_deadline(el, on_ready, h);
+	if (h->deadline < 0)
+		return h->deadline;
+	return uvs_event_loop_arm(el, h->deadline, 0);
 }
 
 int uvs_http_set_page(struct uvs_http *h, enum uvs_prom_format format, char *buf, size_t len)

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/event_loop.h"
 #include "render/prom_writer.h"
 #include "util/listen_addr.h"
 
@@ -30,14 +31,12 @@ struct uvs_http;
 /* Listens on addr (bound now). NULL with `why` set on failure. */
 struct uvs_http *uvs_http_start(const struct uvs_listen_addr *addr, char *why, size_t cap);
 
-/* The fd to wait on (readable when MHD has work). */
-int uvs_http_fd(const struct uvs_http *h);
-
 /*
- * Does what is ready (accepts, reads, answers, closes timed-out connections). Returns when
- * it must run again at the latest, in ns from now; UINT64_MAX when only its fd matters.
+ * Makes the server one more source of el: MHD runs when its epoll fd is readable and when its
+ * next timeout comes (a deadline of el, armed after every run), and once at the next wait for
+ * the requests that queued up before. 0 or -errno.
  */
-uint64_t uvs_http_run(struct uvs_http *h);
+int uvs_http_join_loop(struct uvs_http *h, struct uvs_event_loop *el);
 
 /*
  * The page to serve from now on in one format: buf (malloc'd, len bytes) is the server's;
