@@ -33,15 +33,15 @@ INCLUDES := -Iinclude \
 	    -I$(OUTPUT)
 # libdw: .eh_frame unwinding and libuv's DWARF; libiberty: the C++ demangler (static only).
 # capstone: decoding uv_run (phase map); protobuf-c: the pprof encoder generated from
-# proto/profile.proto.
-LIBS     := $(shell pkg-config --libs libbpf libelf libdw zlib capstone libprotobuf-c 2>/dev/null || \
-		echo -lbpf -ldw -lelf -lz -lcapstone -lprotobuf-c) \
+# proto/profile.proto. libmicrohttpd: the /metrics endpoint of `uvscope serve`.
+LIBS     := $(shell pkg-config --libs libbpf libelf libdw zlib capstone libprotobuf-c libmicrohttpd \
+		2>/dev/null || echo -lbpf -ldw -lelf -lz -lcapstone -lprotobuf-c -lmicrohttpd) \
 	    -liberty -lm
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
-AGENT_DIRS := cli util target symbols v8 unwind collect core render
+AGENT_DIRS := cli util target symbols v8 unwind collect core render serve
 AGENT_SRCS := agent/main.c $(foreach d,$(AGENT_DIRS),$(wildcard agent/$(d)/*.c))
 AGENT_HDRS := $(foreach d,$(AGENT_DIRS),$(wildcard agent/$(d)/*.h))
 AGENT_OBJS := $(patsubst agent/%.c,$(OUTPUT)/agent/%.o,$(AGENT_SRCS))

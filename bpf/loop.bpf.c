@@ -250,6 +250,7 @@ static __always_inline void end_busy(struct uvs_loop_state *st, struct uvs_loop_
 	s->busy_ns += busy;
 	if (busy >= block_ns) {
 		s->blocks++;
+		s->blocked_ns += busy;
 		emit(UVS_EV_BLOCK_END, tid, now, busy);
 	}
 	if (st->empty_poll && !zero) {

@@ -152,6 +152,7 @@ int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
 		if (oldstate == TCP_SYN_SENT && info->syn_sent_ns && now > info->syn_sent_ns) {
 			__sync_fetch_and_add(&s->connects, 1);
 			uvs_hist_record_atomic(&s->connect, now - info->syn_sent_ns);
+			__sync_fetch_and_add(&s->connect_total_ns, now - info->syn_sent_ns);
 		} else if (oldstate == TCP_SYN_RECV) {
 			__sync_fetch_and_add(&s->accepted, 1);
 		}

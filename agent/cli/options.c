@@ -27,6 +27,8 @@ static const char usage_text[] =
 	"  trace   a timeline for ui.perfetto.dev: every loop iteration of every loop thread\n"
 	"          as a slice with its phases inside, pool jobs on the pool threads,\n"
 	"          GC pauses, alerts as marks; written to -o FILE (Chrome trace-event JSON)\n"
+	"  serve   Prometheus metrics at http://127.0.0.1:9464/metrics (--listen ADDR:PORT),\n"
+	"          with the alerts on stdout; `uvscope serve --help` says more\n"
 	"\n"
 	"options:\n"
 	"  -p, --pid PID        the process to attach to (required)\n"
@@ -77,8 +79,9 @@ static const char usage_text[] =
 	"                       counted by default, from a uprobe and a return probe on V8's\n"
 	"                       collector: about 1 us per collection)\n"
 	"      --max-probe-rate N\n"
-	"                       watch, top: the overhead guard's budget, at most N probe hits\n"
-	"                       per second on the target, a stack sample counting as 20\n"
+	"                       watch, top, serve: the overhead guard's budget, at most N\n"
+	"                       probe hits per second on the target, a stack sample counting\n"
+	"                       as 20\n"
 	"                       (default 10000: under 1% of one CPU, a hit costing 0.55-0.9 us\n"
 	"                       on the test machine). Over it for 3 intervals in a row, uvscope\n"
 	"                       takes the exact-phase uprobes out, or lowers stack sampling to a\n"
@@ -86,7 +89,7 @@ static const char usage_text[] =
 	"                       of the rate; when the rate with the step undone stays under half\n"
 	"                       of it for 10 intervals, it undoes that step. Each step is a\n"
 	"                       GUARD line (JSON: \"type\":\"guard\")\n"
-	"      --no-guard       watch, top: keep every probe as asked, whatever it costs (for\n"
+	"      --no-guard       watch, top, serve: keep every probe as asked, whatever it costs (for\n"
 	"                       a short look with exact phases on a busy process, or a bench)\n"
 	"      --json           JSON lines (schema: docs/json.md)\n"
 	"      --json-file PATH also write the JSON lines to PATH (created or truncated, mode\n"
@@ -114,9 +117,41 @@ static const char usage_text[] =
 	"  sudo uvscope flame -p 4242 -d 30s -o loop.svg --mode loop\n"
 	"  sudo uvscope trace -p 4242 -d 10s -o loop.json     (then open it in ui.perfetto.dev)\n"
 	"  sudo uvscope trace -p 4242 -d 5s -o pool.json --no-phases\n"
+	"  sudo uvscope serve -p 4242 --json-file /var/log/uvscope.jsonl\n"
 	"\n"
 	"privileges: root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN.\n"
 	"exit status: 0 done, 1 could not attach or failed, 2 bad arguments.\n";
+
+static const char serve_usage_text[] =
+	"usage: uvscope serve -p PID [--listen ADDR:PORT] [options]\n"
+	"\n"
+	"Left running next to a Node.js process: Prometheus metrics of its event loops, thread\n"
+	"pool, fds and sockets at http://ADDR:PORT/metrics, the alerts on stdout (text, or JSON\n"
+	"lines with --json) as `watch` writes them, and with --json-file every interval too.\n"
+	"\n"
+	"  --listen ADDR:PORT   where to serve /metrics (default " UVS_LISTEN_DEFAULT ", this host\n"
+	"                       only). A numeric IPv4 address or a bracketed IPv6 one:\n"
+	"                       0.0.0.0:9464 or [::]:9464 serve every interface, for a\n"
+	"                       Prometheus on another host (then firewall the port)\n"
+	"  -i, --interval TIME  how often the page is rebuilt (default 1s): a scrape returns\n"
+	"                       the figures of the last interval, never waits for a new one\n"
+	"\n"
+	"The page: counters since attach (loop iterations, busy and blocked seconds, pool jobs by\n"
+	"kind, syscalls, accepted connections, retransmits, alerts), gauges of the last interval\n"
+	"(utilization, queue depth, fds, sockets by state) and histograms (busy time per\n"
+	"iteration, pool queue wait and service time, connect latency) in power-of-two buckets\n"
+	"from 1.024us to 34.4s; every series is labelled pid, comm and container. Sent as the\n"
+	"text format 0.0.4, or as OpenMetrics 1.0.0 when the Accept header asks for\n"
+	"application/openmetrics-text. Only GET and HEAD of /metrics; it shows no argv,\n"
+	"environment or file contents. README.md (\"Prometheus /metrics\") lists every metric.\n"
+	"\n"
+	"Every option of watch applies (-p, -d, --block-ms, --no-pool, --syscalls, --no-sockets,\n"
+	"--no-stacks, --max-probe-rate, --json, --json-file, ...; see uvscope --help).\n"
+	"\n"
+	"examples:\n"
+	"  sudo uvscope serve -p 4242\n"
+	"  curl -s http://127.0.0.1:9464/metrics | grep uvscope_loop_utilization\n"
+	"  sudo uvscope serve -p 4242 --listen 0.0.0.0:9464 --json-file /var/log/uvscope.jsonl\n";
 
 static const struct option long_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
@@ -143,6 +178,7 @@ static const struct option long_options[] = {
 	{ "no-guard", no_argument, NULL, 'U' },
 	{ "format", required_argument, NULL, 'f' },
 	{ "mode", required_argument, NULL, 'm' },
+	{ "listen", required_argument, NULL, 'L' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -273,6 +309,13 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 			return bad(err, "invalid value for --mode: '%s'%s", arg,
 				   " (cpu, loop or offcpu)");
 		return 0;
+	case 'L':
+		if (uvs_listen_addr_parse(arg, &cli->listen_addr))
+			return bad(err, "invalid value for --listen: '%s'%s", arg,
+				   " (ADDR:PORT with a numeric address, such as 127.0.0.1:9464,"
+				   " 0.0.0.0:9464 or [::1]:9464)");
+		cli->listen = arg;
+		return 0;
 	case 'v':
 		cli->verbose++;
 		return 0;
@@ -324,18 +367,20 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 			cli->command = UVS_CMD_FLAME;
 		else if (strcmp(argv[1], "trace") == 0)
 			cli->command = UVS_CMD_TRACE;
+		else if (strcmp(argv[1], "serve") == 0)
+			cli->command = UVS_CMD_SERVE;
 		else if (strcmp(argv[1], "help") == 0) {
 			fputs(usage_text, out);
 			return UVS_CLI_EXIT;
 		} else
 			return bad(err, "unknown command '%s'%s", argv[1],
-				   " (commands: top, watch, sockets, flame, trace)");
+				   " (commands: top, watch, sockets, flame, trace, serve)");
 		optind = 2;
 	}
 	while ((c = getopt_long(argc, argv, ":p:d:i:o:vhV", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			fputs(usage_text, out);
+			fputs(cli->command == UVS_CMD_SERVE ? serve_usage_text : usage_text, out);
 			return UVS_CLI_EXIT;
 		case 'V':
 			fprintf(out, "uvscope %s\n", UVSCOPE_VERSION);
@@ -353,19 +398,25 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	if (optind < argc)
 		return bad(err, "unexpected argument '%s'%s", argv[optind], "");
 	if (cli->command == UVS_CMD_NONE)
-		return bad(err, "no command given%s%s", "", " (commands: top, watch, sockets, trace)");
+		return bad(err, "no command given%s%s", "",
+			   " (commands: top, watch, sockets, flame, trace, serve)");
 	if (cli->pid == 0)
 		return bad(err, "-p/--pid is required%s%s", "", " (the id of the process to watch)");
 	if (cli->no_guard && cli->max_probe_rate)
 		return bad(err, "--no-guard and --max-probe-rate contradict each other%s%s", "", "");
 	if ((cli->no_guard || cli->max_probe_rate) && cli->command != UVS_CMD_WATCH &&
-	    cli->command != UVS_CMD_TOP)
-		return bad(err, "%s is an option of watch and top%s",
+	    cli->command != UVS_CMD_TOP && cli->command != UVS_CMD_SERVE)
+		return bad(err, "%s is an option of watch, top and serve%s",
 			   cli->no_guard ? "--no-guard" : "--max-probe-rate",
 			   " (flame and trace keep the probes they are given: their output must be"
 			   " uniform)");
 	if (!cli->max_probe_rate)
 		cli->max_probe_rate = UVS_GUARD_DEFAULT_BUDGET;
+	if (cli->listen && cli->command != UVS_CMD_SERVE)
+		return bad(err, "--listen is an option of serve%s%s", "",
+			   " (uvscope serve -p PID --listen ADDR:PORT)");
+	if (cli->command == UVS_CMD_SERVE && !cli->listen)
+		uvs_listen_addr_parse(UVS_LISTEN_DEFAULT, &cli->listen_addr);
 	if (cli->no_pool && (cli->pool_given || cli->pool_jobs))
 		return bad(err, "--no-pool contradicts %s%s", cli->pool_jobs ? "--pool-jobs" : "--pool",
 			   "");

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "render/flame.h"
+#include "util/listen_addr.h"
 
 enum uvs_command {
 	UVS_CMD_NONE = 0,
@@ -17,6 +18,7 @@ enum uvs_command {
 	UVS_CMD_SOCKETS,
 	UVS_CMD_FLAME,
 	UVS_CMD_TRACE,
+	UVS_CMD_SERVE,
 };
 
 /* flame: which samples make the profile. */
@@ -61,6 +63,8 @@ struct uvs_cli {
 	const char *flame_files[UVS_FLAME_FILES];
 	enum uvs_flame_format flame_formats[UVS_FLAME_FILES];
 	enum uvs_flame_mode flame_mode;
+	const char *listen;       /* serve --listen as given (NULL: the default) */
+	struct uvs_listen_addr listen_addr; /* serve: where /metrics is served */
 };
 
 

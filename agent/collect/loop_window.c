@@ -86,6 +86,10 @@ void uvs_loop_window(struct uvs_loop_track *l, const struct uvs_loop_reading *r,
 	if (run_busy > ls->busy_max_ns)
 		ls->busy_max_ns = run_busy;
 	ls->blocks = s->blocks >= l->prev.blocks ? s->blocks - l->prev.blocks : s->blocks;
+	ls->blocked_ns = s->blocked_ns >= l->prev.blocked_ns ? s->blocked_ns - l->prev.blocked_ns :
+							       s->blocked_ns;
+	uvs_hist_to_pow2(&delta, s->busy_ns >= l->prev.busy_ns ? s->busy_ns - l->prev.busy_ns :
+								   s->busy_ns, &ls->busy_hist);
 	ls->blocked_now = run_busy >= block_ns;
 	ls->blocked_for_ns = ls->blocked_now ? run_busy : 0;
 	ls->has_phases = phases;
@@ -111,6 +115,8 @@ void uvs_loop_totals(const struct uvs_loop_track *l, bool phases, const char *co
 	ls->busy_p50_ns = uvs_hist_percentile_max(&st->busy, 0.50, st->busy_max_ns);
 	ls->busy_p99_ns = uvs_hist_percentile_max(&st->busy, 0.99, st->busy_max_ns);
 	ls->blocks = st->blocks;
+	ls->blocked_ns = st->blocked_ns;
+	uvs_hist_to_pow2(&st->busy, st->busy_ns, &ls->busy_hist);
 	ls->has_phases = phases;
 	if (phases)
 		fill_phases(ls, st, &no_stats);

@@ -25,9 +25,12 @@ static void fill_kind(struct uvs_pool_kind_snapshot *k, const struct uvs_pool_ki
 	uvs_hist_sub(&d, &now->wait, &before->wait);
 	k->wait_p50_ns = uvs_hist_percentile(&d, 0.50);
 	k->wait_p99_ns = uvs_hist_percentile(&d, 0.99);
+	uvs_hist_to_pow2(&d, delta(now->wait_total_ns, before->wait_total_ns), &k->wait_hist);
 	uvs_hist_sub(&d, &now->service, &before->service);
 	k->service_p50_ns = uvs_hist_percentile(&d, 0.50);
 	k->service_p99_ns = uvs_hist_percentile(&d, 0.99);
+	uvs_hist_to_pow2(&d, delta(now->service_total_ns, before->service_total_ns),
+			 &k->service_hist);
 	uvs_hist_sub(&d, &now->delay, &before->delay);
 	k->completion_p50_ns = uvs_hist_percentile(&d, 0.50);
 	k->completion_p99_ns = uvs_hist_percentile(&d, 0.99);

@@ -225,6 +225,8 @@ void uvs_sock_transitions(const struct uvs_sock_stats *now, const struct uvs_soc
 	out->connect_p50_ns = uvs_hist_percentile(&h, 0.50);
 	out->connect_p99_ns = uvs_hist_percentile(&h, 0.99);
 	out->connect_max_ns = uvs_hist_percentile(&h, 1.0);
+	uvs_hist_to_pow2(&h, delta(now->connect_total_ns, base->connect_total_ns),
+			 &out->connect_hist);
 	uvs_hist_sub(&h, &now->close_wait, &base->close_wait);
 	out->close_wait_p99_ns = uvs_hist_percentile(&h, 0.99);
 }

@@ -54,6 +54,36 @@ int uvs_event_loop_add_timer(struct uvs_event_loop *el, uint64_t first_ns, uint6
 	return err;
 }
 
+int uvs_event_loop_add_deadline(struct uvs_event_loop *el, uvs_source_fn fn, void *ctx)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), err;
+
+	if (fd < 0)
+		return -errno;
+	err = add(el, fd, true, true, fn, ctx);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return (int)el->n - 1;
+}
+
+int uvs_event_loop_arm(struct uvs_event_loop *el, int id, uint64_t ns)
+{
+	struct itimerspec its = { 0 };
+
+	if (id < 0 || (size_t)id >= el->n || !el->src[id].timer)
+		return -EINVAL;
+	/* A zero it_value disarms a timerfd: "now" is the shortest wait that still fires. */
+	if (ns != UINT64_MAX) {
+		if (!ns)
+			ns = 1;
+		its.it_value.tv_sec = (time_t)(ns / 1000000000ULL);
+		its.it_value.tv_nsec = (long)(ns % 1000000000ULL);
+	}
+	return timerfd_settime(el->src[id].fd, 0, &its, NULL) ? -errno : 0;
+}
+
 static void drain(int fd)
 {
 	uint64_t buf[16];

@@ -40,6 +40,16 @@ int uvs_event_loop_add(struct uvs_event_loop *el, int fd, bool owned, uvs_source
 int uvs_event_loop_add_timer(struct uvs_event_loop *el, uint64_t first_ns, uint64_t period_ns,
 			     uvs_source_fn fn, void *ctx);
 
+/*
+ * A timer its owner arms when it knows the deadline (an HTTP server's next connection timeout):
+ * calls fn(ctx) once each time it expires. Returns its id (>= 0) for uvs_event_loop_arm, or
+ * -errno. It starts disarmed.
+ */
+int uvs_event_loop_add_deadline(struct uvs_event_loop *el, uvs_source_fn fn, void *ctx);
+
+/* Arms deadline `id` to fire after ns (0: at the next wait); UINT64_MAX disarms it. 0 or -errno. */
+int uvs_event_loop_arm(struct uvs_event_loop *el, int id, uint64_t ns);
+
 /* Runs until a callback sets el->stop. Returns 0, or -errno if waiting fails. */
 int uvs_event_loop_run(struct uvs_event_loop *el);
 

@@ -76,8 +76,9 @@ struct uvs_output_ops {
 
 struct uvs_output {
 	const struct uvs_output_ops *ops;
-	FILE *out;
+	FILE *out;                             /* NULL for an output that writes no file */
 	bool owns_out;                         /* close out when the output goes */
+	bool alerts_only;                      /* no intervals (serve: they are on /metrics) */
 	const struct uvs_output_source *source; /* set by the session */
 	void *priv;
 };

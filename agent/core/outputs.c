@@ -42,9 +42,10 @@ int uvs_outputs_add(struct uvs_outputs *l, struct uvs_output *o,
  */
 static void note(struct uvs_outputs *l, struct uvs_output *o, int err, bool flush)
 {
-	if (!err && flush && fflush(o->out))
+	/* An output without a FILE (the /metrics page) says its own errors. */
+	if (!err && o->out && flush && fflush(o->out))
 		err = -errno;
-	if (!err && ferror(o->out))
+	if (!err && o->out && ferror(o->out))
 		err = -EIO;
 	if (err && !l->failed) {
 		l->failed = err;
@@ -69,7 +70,12 @@ void uvs_outputs_begin(struct uvs_outputs *l, const struct uvs_attach_info *a)
 
 void uvs_outputs_interval(struct uvs_outputs *l, const struct uvs_snapshot *s)
 {
-	EACH(l, interval, s);
+	for (size_t i = 0; i < l->n; i++) {
+		struct uvs_output *o = l->list[i];
+
+		if (o->ops->interval && !o->alerts_only)
+			note(l, o, o->ops->interval(o, s), true);
+	}
 }
 
 void uvs_outputs_alert(struct uvs_outputs *l, const struct uvs_alert *a)

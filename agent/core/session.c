@@ -27,6 +27,8 @@
 #include "render/top.h"
 #include "render/trace_json.h"
 #include "render/watch.h"
+#include "serve/http.h"
+#include "serve/metrics_output.h"
 #include "target/privileges.h"
 #include "target/process.h"
 #include "util/clock.h"
@@ -58,8 +60,9 @@ struct session {
 	struct uvs_profile *flame;         /* flame: the profile being sampled */
 	uint64_t flame_start, flame_start_real; /* when sampling began (monotonic, wall clock) */
 	FILE *flame_files[UVS_FLAME_FILES];
-	struct uvs_guard guard;             /* the overhead guard (disabled outside watch, top) */
+	struct uvs_guard guard;             /* the overhead guard (off outside watch, top, serve) */
 	const char *why_done;
+	struct uvs_http *http;              /* serve: the /metrics endpoint */
 };
 
 static void emit_alert(struct session *s, const struct uvs_alert *a)
@@ -361,6 +364,8 @@ static int setup_loop(struct session *s)
 	}
 	if (cli->command == UVS_CMD_TOP && !cli->json)
 		keyboard_raw(s);
+	if (s->http)
+		return uvs_http_join_loop(s->http, &s->loop);
 	return 0;
 }
 
@@ -393,10 +398,14 @@ static struct uvs_collect_options collect_options(const struct uvs_cli *cli)
 	};
 }
 
-/* The overhead guard steps in watch and top; flame and trace keep the probes they are given. */
+/*
+ * The overhead guard steps in watch, top and serve; flame and trace keep the probes they are
+ * given.
+ */
 static bool guarded(const struct uvs_cli *cli)
 {
-	return (cli->command == UVS_CMD_WATCH || cli->command == UVS_CMD_TOP) && !cli->no_guard;
+	return (cli->command == UVS_CMD_WATCH || cli->command == UVS_CMD_TOP ||
+		cli->command == UVS_CMD_SERVE) && !cli->no_guard;
 }
 
 /* The guard starts from what attaching gave: exact phases and sampling as they are now. */
@@ -461,6 +470,36 @@ static int make_trace_output(struct session *s, struct uvs_output **out)
 	return 0;
 }
 
+/*
+ * serve: the listener is bound now, before attaching, so a port in use fails at once. Its
+ * output builds the pages; stdout keeps the alerts (the figures are on /metrics).
+ */
+static int make_metrics_output(struct session *s, struct uvs_output *main)
+{
+	const struct uvs_cli *cli = s->cli;
+	struct uvs_output *metrics;
+	char why[300], where[64];
+
+	uvs_listen_addr_format(&cli->listen_addr, where, sizeof(where));
+	s->http = uvs_http_start(&cli->listen_addr, why, sizeof(why));
+	if (!s->http) {
+		uvs_err("cannot listen on %s: %s", where, why);
+		return -EADDRNOTAVAIL;
+	}
+	if (main)
+		main->alerts_only = true;
+	metrics = uvs_metrics_output_new(s->http);
+	if (!metrics || uvs_outputs_add(&s->outputs, metrics, &s->source)) {
+		uvs_err("cannot set up the metrics output: out of memory");
+		return -ENOMEM;
+	}
+	uvs_info("serving http://%s/metrics", where);
+	if (!uvs_listen_addr_is_loopback(&cli->listen_addr))
+		uvs_warn("%s is reachable from other hosts: anyone who can connect reads the "
+			 "metrics (firewall the port to your Prometheus)", where);
+	return 0;
+}
+
 /* The output on stdout (the command's), and a JSON file if asked for. */
 static int make_outputs(struct session *s)
 {
@@ -498,6 +537,11 @@ static int make_outputs(struct session *s)
 	    (!main || uvs_outputs_add(&s->outputs, main, &s->source))) {
 		uvs_err("cannot set up the output: out of memory");
 		return -ENOMEM;
+	}
+	if (cli->command == UVS_CMD_SERVE) {
+		err = make_metrics_output(s, main);
+		if (err)
+			return err;
 	}
 	if (!cli->json_file)
 		return 0;
@@ -742,6 +786,7 @@ static void cleanup(struct session *s)
 	if (s->collector)
 		s->collector->ops->destroy(s->collector);
 	uvs_outputs_free(&s->outputs);
+	uvs_http_stop(s->http);
 	if (s->target)
 		uvs_target_close(s->target);
 	free(s->target);

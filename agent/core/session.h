@@ -10,7 +10,7 @@
 
 #include "cli/options.h"
 
-/* Runs top or watch as the options say; returns the process exit status. */
+/* Runs top, watch, flame, trace or serve as the options say; returns the exit status. */
 int uvs_session_run(const struct uvs_cli *cli);
 
 #endif

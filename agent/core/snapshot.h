@@ -14,6 +14,7 @@
 #include "uvscope/fd.h"
 #include "uvscope/loop.h"
 #include "uvscope/pool.h"
+#include "util/hist_math.h"
 
 struct uvs_frame;
 
@@ -64,12 +65,14 @@ struct uvs_loop_snapshot {
 	uint64_t busy_p99_ns;
 	uint64_t busy_max_ns;
 	uint64_t blocks;       /* blocked episodes that ended in this window */
+	uint64_t blocked_ns;   /* ... and their total length */
 	bool blocked_now;      /* busy past the threshold right now */
 	uint64_t blocked_for_ns; /* how long, when blocked_now */
 	bool has_phases;       /* phase figures are valid (exact-phase probes attached) */
 	struct uvs_phase_snapshot phases[UVS_PHASE_COUNT];
 	bool has_gc;           /* GC figures are valid (V8's collector is probed) */
 	struct uvs_gc_snapshot gc;
+	struct uvs_hist_pow2 busy_hist; /* busy time per iteration (sum: completed busy spans) */
 };
 
 struct uvs_pool_kind_snapshot {
@@ -81,6 +84,8 @@ struct uvs_pool_kind_snapshot {
 	uint64_t service_p99_ns;
 	uint64_t completion_p50_ns; /* end of service -> its callback on the loop */
 	uint64_t completion_p99_ns;
+	struct uvs_hist_pow2 wait_hist;    /* queue wait, in Prometheus buckets */
+	struct uvs_hist_pow2 service_hist; /* service time */
 };
 
 #define UVS_DNS_TOP 5
@@ -208,6 +213,7 @@ struct uvs_sockets_snapshot {
 	uint64_t connect_p50_ns;
 	uint64_t connect_p99_ns;
 	uint64_t connect_max_ns;
+	struct uvs_hist_pow2 connect_hist; /* connect latency, in Prometheus buckets */
 	uint64_t connect_failed;      /* SYN_SENT -> CLOSE */
 	uint64_t connect_refused;     /* ... with ECONNREFUSED */
 	uint64_t connect_timed_out;   /* ... with ETIMEDOUT */

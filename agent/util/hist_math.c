@@ -91,3 +91,30 @@ void uvs_hist_add(struct uvs_hist *acc, const struct uvs_hist *h)
 	for (i = 0; i < UVS_HIST_BUCKETS; i++)
 		acc->buckets[i] = sat_add(acc->buckets[i], h->buckets[i]);
 }
+
+void uvs_hist_to_pow2(const struct uvs_hist *h, uint64_t sum_ns, struct uvs_hist_pow2 *out)
+{
+	uint64_t seen = 0;
+	unsigned int b = 0, i;
+
+	/*
+	 * Buckets in ascending order: before adding bucket i, every bound at or below its low
+	 * value has seen all the values under it (a bound never falls inside a bucket: the
+	 * _Static_assert below and the unit test hold the layout to that).
+	 */
+	for (i = 0; i < UVS_HIST_BUCKETS; i++) {
+		uint64_t low = uvs_hist_bucket_low(i);
+
+		while (b < UVS_POW2_BOUNDS && uvs_pow2_bound_ns(b) <= low)
+			out->below[b++] = seen;
+		seen = sat_add(seen, h->buckets[i]);
+	}
+	while (b < UVS_POW2_BOUNDS)
+		out->below[b++] = seen;
+	out->count = seen;
+	out->sum_ns = sum_ns;
+}
+
+/* The bounds are powers of two inside the exact range of the log-linear layout. */
+_Static_assert(UVS_POW2_FIRST_LOG2 >= UVS_HIST_SUB_BITS && UVS_POW2_LAST_LOG2 <= UVS_HIST_MAX_LOG2,
+	       "power-of-two bounds must be log-linear bucket boundaries");

@@ -29,4 +29,29 @@ void uvs_hist_sub(struct uvs_hist *out, const struct uvs_hist *now, const struct
 /* acc += h, bucket by bucket (saturating). */
 void uvs_hist_add(struct uvs_hist *acc, const struct uvs_hist *h);
 
+/*
+ * The fixed layout of a Prometheus histogram (uvscope serve): one bound per power of two from
+ * 2^10 ns (1.024 us) to 2^35 ns (34.4 s), then +Inf. Every power of two is a bucket boundary
+ * of the log-linear histogram, so the conversion is exact: below[i] counts the values under
+ * 2^(UVS_POW2_FIRST_LOG2 + i) ns, which are the values of whole log-linear buckets.
+ */
+#define UVS_POW2_FIRST_LOG2 10
+#define UVS_POW2_LAST_LOG2 35
+#define UVS_POW2_BOUNDS (UVS_POW2_LAST_LOG2 - UVS_POW2_FIRST_LOG2 + 1)
+
+struct uvs_hist_pow2 {
+	uint64_t count;                   /* every value (the +Inf bucket) */
+	uint64_t sum_ns;                  /* their sum, as the caller measured it */
+	uint64_t below[UVS_POW2_BOUNDS];  /* cumulative: values < 2^(FIRST + i) ns */
+};
+
+/* The upper bound of below[i], in ns. */
+static inline uint64_t uvs_pow2_bound_ns(unsigned int i)
+{
+	return 1ULL << (UVS_POW2_FIRST_LOG2 + i);
+}
+
+/* Converts h into the fixed power-of-two layout; sum_ns is the sum of its values. */
+void uvs_hist_to_pow2(const struct uvs_hist *h, uint64_t sum_ns, struct uvs_hist_pow2 *out);
+
 #endif /* UVSCOPE_HIST_MATH_H */

@@ -82,6 +82,7 @@ struct uvs_loop_stats {
 	__u64 idle_ns;     /* completed waits inside epoll */
 	__u64 busy_max_ns; /* longest busy time of one iteration */
 	__u64 blocks;      /* busy spans at or above the block threshold */
+	__u64 blocked_ns;  /* ... and their total length */
 	__u64 phase_count[UVS_PHASE_COUNT];
 	__u64 phase_total_ns[UVS_PHASE_COUNT];
 	__u64 phase_max_ns[UVS_PHASE_COUNT];
@@ -89,7 +90,7 @@ struct uvs_loop_stats {
 	struct uvs_hist phase[UVS_PHASE_COUNT];
 };
 _Static_assert(sizeof(struct uvs_loop_stats) ==
-		       8 * (5 + 3 * UVS_PHASE_COUNT + (1 + UVS_PHASE_COUNT) * UVS_HIST_BUCKETS),
+		       8 * (6 + 3 * UVS_PHASE_COUNT + (1 + UVS_PHASE_COUNT) * UVS_HIST_BUCKETS),
 	       "uvs_loop_stats layout");
 
 /* Counters of the BPF side itself (one array slot per CPU). */

@@ -47,6 +47,7 @@ struct uvs_sock_stats {
 	__u64 time_wait_entered; /* the target's connections closed first by the target */
 	__u64 retransmits;
 	__u64 lost;              /* sockets not followed: the map was full */
+	__u64 connect_total_ns;  /* the sum of the connect histogram's values */
 	struct uvs_hist connect;    /* SYN_SENT -> ESTABLISHED */
 	struct uvs_hist close_wait; /* time in CLOSE_WAIT, for sockets that left it */
 };

@@ -15,6 +15,7 @@
 #   phase_map/ the miniature libuv (fake_libuv.c) without libc: inlined phases with DWARF 5
 #              call sites (-O2), no inlining and no call sites (-O0), DWARF 4 GNU call sites
 #   flame/     profiles for fuzz_flame.c: frames of every kind, hostile names, a few stacks
+#   prom/      Accept headers (mode byte 0: Prometheus's own, q=0) and process names (mode 1)
 set -euo pipefail
 cd "$(dirname "$0")"
 src=../fixtures/elf
@@ -51,6 +52,11 @@ cp "$out"/elf/* "$out/symtab/"
 printf '55d3a4b5c000 40 JS:*hot /app/x.js:3:10\n55d3a4b5c020 10 LazyCompile:~cold /app/y.js:1\n55d3a4b5c000 100 Builtin:ArgumentsAdaptorTrampoline\n' > "$out/perf_map/node-lines"
 printf '1000 1000 old\n1800 100 new\n1900 10 a\n1000 2000 all\n1fff 2 b\nzzz\n1000 0 z\n' > "$out/perf_map/overlaps"
 printf '1000 10 partial-line-without-newline' > "$out/perf_map/partial"
+mkdir -p "$out/prom"
+printf '\x00application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1' > "$out/prom/accept-prometheus"
+printf '\x00text/plain;q=0.5, application/openmetrics-text ; q=0' > "$out/prom/accept-q0"
+printf '\x01node' > "$out/prom/comm-node"
+printf '\x01a"b\\c\nd\xc3\xa9\xff\x1b[2J' > "$out/prom/comm-hostile"
 
 gcc "${small[@]}" -g -fPIC -shared -O2 "$src/fake_libuv.c" -o "$out/phase_map/fake-libuv-O2.so"
 gcc "${small[@]}" -g -fPIC -shared -O0 "$src/fake_libuv.c" -o "$out/phase_map/fake-libuv-O0.so"

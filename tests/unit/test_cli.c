@@ -164,10 +164,10 @@ Test(cli, errors_name_the_option)
 		  "invalid value for --max-probe-rate: '10k'" },
 		{ { "watch", "-p", "1", "--max-probe-rate", "1000", "--no-guard" }, "contradict" },
 		{ { "trace", "-p", "1", "-o", "t", "--no-guard" },
-		  "--no-guard is an option of watch and top" },
+		  "--no-guard is an option of watch, top and serve" },
 		{ { "flame", "-p", "1", "-o", "f.svg", "--max-probe-rate", "500" },
-		  "--max-probe-rate is an option of watch and top" },
-		{ { "sockets", "-p", "1", "--no-guard" }, "--no-guard is an option of watch and top" },
+		  "--max-probe-rate is an option of watch, top and serve" },
+		{ { "sockets", "-p", "1", "--no-guard" }, "--no-guard is an option of watch, top and serve" },
 	};
 	size_t i;
 
@@ -215,4 +215,81 @@ Test(cli, help_and_version)
 	cr_assert(strncmp(p.out, "uvscope ", 8) == 0);
 	p = PARSE("help");
 	cr_assert_eq(p.ret, UVS_CLI_EXIT);
+}
+
+Test(cli, serve_listens_on_loopback_by_default)
+{
+	struct parsed p = PARSE("serve", "-p", "42");
+	char where[64];
+
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_assert_eq(p.cli.command, UVS_CMD_SERVE);
+	uvs_listen_addr_format(&p.cli.listen_addr, where, sizeof(where));
+	cr_expect_str_eq(where, "127.0.0.1:9464");
+	cr_expect(uvs_listen_addr_is_loopback(&p.cli.listen_addr));
+	cr_expect(p.cli.pool, "serve watches the pool like watch");
+}
+
+Test(cli, serve_listen_addresses)
+{
+	static const char *const ok[][2] = {
+		{ "0.0.0.0:9464", "0.0.0.0:9464" }, { "[::1]:80", "[::1]:80" },
+		{ "[::]:9464", "[::]:9464" },       { "127.0.0.2:65535", "127.0.0.2:65535" },
+		{ "10.1.2.3:1", "10.1.2.3:1" },
+	};
+	static const char *const bad[] = { "localhost:9464", "127.0.0.1", "127.0.0.1:0",
+					   "127.0.0.1:65536", ":9464", "::1:9464", "[::1]9464",
+					   "[::1]:", "1.2.3.4:x", "[127.0.0.1]:80", "" };
+	char where[64];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct parsed p = PARSE("serve", "-p", "1", "--listen", ok[i][0]);
+
+		cr_assert_eq(p.ret, UVS_CLI_OK, "%s: %s", ok[i][0], p.err);
+		uvs_listen_addr_format(&p.cli.listen_addr, where, sizeof(where));
+		cr_expect_str_eq(where, ok[i][1]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct parsed p = PARSE("serve", "-p", "1", "--listen", bad[i]);
+
+		cr_expect_eq(p.ret, UVS_CLI_USAGE, "--listen '%s' accepted", bad[i]);
+		cr_expect(strstr(p.err, "invalid value for --listen"), "%s", p.err);
+	}
+}
+
+Test(cli, serve_loopback_or_not)
+{
+	struct uvs_listen_addr a;
+
+	cr_assert_eq(uvs_listen_addr_parse("127.9.9.9:1", &a), 0);
+	cr_expect(uvs_listen_addr_is_loopback(&a));
+	cr_assert_eq(uvs_listen_addr_parse("[::ffff:127.0.0.1]:1", &a), 0);
+	cr_expect(uvs_listen_addr_is_loopback(&a));
+	cr_assert_eq(uvs_listen_addr_parse("0.0.0.0:1", &a), 0);
+	cr_expect(!uvs_listen_addr_is_loopback(&a));
+	cr_assert_eq(uvs_listen_addr_parse("[::]:1", &a), 0);
+	cr_expect(!uvs_listen_addr_is_loopback(&a));
+}
+
+Test(cli, listen_belongs_to_serve)
+{
+	struct parsed p = PARSE("watch", "-p", "1", "--listen", "127.0.0.1:9464");
+
+	cr_expect_eq(p.ret, UVS_CLI_USAGE);
+	cr_expect(strstr(p.err, "--listen is an option of serve"), "%s", p.err);
+	p = PARSE("serve", "-p", "1", "--max-probe-rate", "5000");
+	cr_expect_eq(p.ret, UVS_CLI_OK, "serve has the overhead guard: %s", p.err);
+}
+
+Test(cli, serve_help)
+{
+	struct parsed p = PARSE("serve", "--help");
+
+	cr_assert_eq(p.ret, UVS_CLI_EXIT);
+	cr_expect(strstr(p.out, "uvscope serve -p PID"), "%s", p.out);
+	cr_expect(strstr(p.out, "--listen ADDR:PORT"));
+	cr_expect(strstr(p.out, "127.0.0.1:9464"));
+	cr_expect(strstr(p.out, "application/openmetrics-text"));
+	p = PARSE("--help");
+	cr_expect(strstr(p.out, "serve   Prometheus metrics"), "the main help names serve");
 }

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The families are written in a fixed order, each with all its samples together (both formats
+ * require that); a family whose source is not measured (no pool probes, no syscall tracing)
+ * writes nothing at all rather than zeros that would look like measurements.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/socket_list.h"
+#include "render/prometheus.h"
+
+#define FAMILY(var, n, t, h) static const struct uvs_prom_family var = { n, t, h }
+
+/* ---- loops ------------------------------------------------------------------------------------ */
+
+FAMILY(f_iterations, "uvscope_loop_iterations", UVS_PROM_COUNTER,
+       "Event loop iterations (entries into the loop's poll) since uvscope attached.");
+FAMILY(f_busy, "uvscope_loop_busy_seconds", UVS_PROM_COUNTER,
+       "Time the loop spent outside its poll wait (running callbacks), since attach.");
+FAMILY(f_idle, "uvscope_loop_idle_seconds", UVS_PROM_COUNTER,
+       "Time the loop spent waiting in its poll, since attach.");
+FAMILY(f_blocks, "uvscope_loop_blocked_episodes", UVS_PROM_COUNTER,
+       "Busy spans at or above the block threshold (--block-ms) that ended, since attach.");
+FAMILY(f_blocked, "uvscope_loop_blocked_seconds", UVS_PROM_COUNTER,
+       "Total length of the blocked episodes counted in uvscope_loop_blocked_episodes_total.");
+FAMILY(f_gc, "uvscope_loop_gc_collections", UVS_PROM_COUNTER,
+       "V8 garbage collections on the loop's thread, since attach.");
+FAMILY(f_gc_seconds, "uvscope_loop_gc_seconds", UVS_PROM_COUNTER,
+       "Time in V8's garbage collector on the loop's thread, since attach.");
+FAMILY(f_busy_hist, "uvscope_loop_busy_per_iteration_seconds", UVS_PROM_HISTOGRAM,
+       "Busy time of each loop iteration, in power-of-two buckets (values below each bound).");
+FAMILY(f_util, "uvscope_loop_utilization_ratio", UVS_PROM_GAUGE,
+       "Event loop utilization (busy / (busy + idle)) over the last interval.");
+FAMILY(f_blocked_now, "uvscope_loop_blocked_now_seconds", UVS_PROM_GAUGE,
+       "How long the loop has been busy past the block threshold right now; 0 when it is not.");
+
+/* `tid="12",role="main"` */
+static void loop_labels(const struct uvs_loop_snapshot *l, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "tid=\"%d\",role=\"%s\"", l->tid, uvs_role_name(l->role));
+}
+
+static void loops(struct uvs_prom_writer *w, const struct uvs_snapshot *t,
+		  const struct uvs_snapshot *win)
+{
+	char lb[64];
+	size_t i;
+
+#define EACH_LOOP(s, body)                                                     \
+	for (i = 0; i < (s)->nloops && i < UVS_MAX_LOOPS; i++) {               \
+		const struct uvs_loop_snapshot *l = &(s)->loops[i];            \
+		loop_labels(l, lb, sizeof(lb));                                \
+		body;                                                          \
+	}
+	uvs_prom_family(w, &f_iterations);
+	EACH_LOOP(t, uvs_prom_u64(w, lb, l->iterations));
+	uvs_prom_family(w, &f_busy);
+	EACH_LOOP(t, uvs_prom_seconds(w, lb, l->busy_ns));
+	uvs_prom_family(w, &f_idle);
+	EACH_LOOP(t, uvs_prom_seconds(w, lb, l->idle_ns));
+	uvs_prom_family(w, &f_blocks);
+	EACH_LOOP(t, uvs_prom_u64(w, lb, l->blocks));
+	uvs_prom_family(w, &f_blocked);
+	EACH_LOOP(t, uvs_prom_seconds(w, lb, l->blocked_ns));
+	uvs_prom_family(w, &f_gc);
+	EACH_LOOP(t, if (l->has_gc) uvs_prom_u64(w, lb, l->gc.count));
+	uvs_prom_family(w, &f_gc_seconds);
+	EACH_LOOP(t, if (l->has_gc) uvs_prom_seconds(w, lb, l->gc.total_ns));
+	uvs_prom_family(w, &f_busy_hist);
+	EACH_LOOP(t, uvs_prom_histogram(w, lb, &l->busy_hist));
+	if (!win)
+		return;
+	uvs_prom_family(w, &f_util);
+	EACH_LOOP(win, uvs_prom_double(w, lb, l->utilization));
+	uvs_prom_family(w, &f_blocked_now);
+	EACH_LOOP(win, uvs_prom_seconds(w, lb, l->blocked_for_ns));
+#undef EACH_LOOP
+}
+
+/* ---- the thread pool ---------------------------------------------------------------------------- */
+
+FAMILY(f_submitted, "uvscope_pool_jobs_submitted", UVS_PROM_COUNTER,
+       "Jobs submitted to the libuv thread pool, by kind of work, since attach.");
+FAMILY(f_completed, "uvscope_pool_jobs_completed", UVS_PROM_COUNTER,
+       "Jobs the libuv thread pool finished serving, by kind of work, since attach.");
+FAMILY(f_sync_fs, "uvscope_pool_sync_fs_on_loop", UVS_PROM_COUNTER,
+       "fs calls that ran synchronously on a loop thread (readFileSync, require), since attach.");
+FAMILY(f_wait, "uvscope_pool_wait_seconds", UVS_PROM_HISTOGRAM,
+       "Queue wait of pool jobs (submit to the start of service), by kind of work.");
+FAMILY(f_service, "uvscope_pool_service_seconds", UVS_PROM_HISTOGRAM,
+       "Service time of pool jobs (the work function's run), by kind of work.");
+FAMILY(f_threads, "uvscope_pool_threads", UVS_PROM_GAUGE,
+       "Threads of the libuv thread pool (0 until the pool starts).");
+FAMILY(f_queued, "uvscope_pool_queued_jobs", UVS_PROM_GAUGE,
+       "Jobs waiting in the pool's queue at the end of the last interval.");
+FAMILY(f_running, "uvscope_pool_running_jobs", UVS_PROM_GAUGE,
+       "Jobs being served at the end of the last interval.");
+FAMILY(f_saturation, "uvscope_pool_saturation_ratio", UVS_PROM_GAUGE,
+       "Share of the last interval with work queued (every pool thread busy).");
+
+static void pool(struct uvs_prom_writer *w, const struct uvs_snapshot *t,
+		 const struct uvs_snapshot *win)
+{
+	const struct uvs_pool_snapshot *p = &t->pool;
+	char lb[32];
+	int k;
+
+	if (!p->available)
+		return;
+#define EACH_KIND(body)                                                                    \
+	for (k = 0; k < UVS_POOL_KINDS; k++) {                                             \
+		snprintf(lb, sizeof(lb), "kind=\"%s\"", uvs_pool_kind_name((enum uvs_pool_kind)k)); \
+		body;                                                                      \
+	}
+	uvs_prom_family(w, &f_submitted);
+	EACH_KIND(uvs_prom_u64(w, lb, p->kinds[k].submitted));
+	uvs_prom_family(w, &f_completed);
+	EACH_KIND(uvs_prom_u64(w, lb, p->kinds[k].completed));
+	uvs_prom_family(w, &f_sync_fs);
+	uvs_prom_u64(w, NULL, p->sync_fs_on_loop);
+	uvs_prom_family(w, &f_wait);
+	EACH_KIND(uvs_prom_histogram(w, lb, &p->kinds[k].wait_hist));
+	uvs_prom_family(w, &f_service);
+	EACH_KIND(uvs_prom_histogram(w, lb, &p->kinds[k].service_hist));
+#undef EACH_KIND
+	if (!win || !win->pool.available)
+		return;
+	uvs_prom_family(w, &f_threads);
+	uvs_prom_u64(w, NULL, win->pool.size);
+	uvs_prom_family(w, &f_queued);
+	uvs_prom_u64(w, NULL, win->pool.queued > 0 ? (uint64_t)win->pool.queued : 0);
+	uvs_prom_family(w, &f_running);
+	uvs_prom_u64(w, NULL, win->pool.running > 0 ? (uint64_t)win->pool.running : 0);
+	uvs_prom_family(w, &f_saturation);
+	uvs_prom_double(w, NULL, win->pool.saturation);
+}
+
+/* ---- syscalls, fds, sockets ----------------------------------------------------------------- */
+
+FAMILY(f_syscalls, "uvscope_syscalls", UVS_PROM_COUNTER,
+       "System calls of the target by the role of the calling thread (--syscalls), since attach.");
+FAMILY(f_syscall_errors, "uvscope_syscall_errors", UVS_PROM_COUNTER,
+       "System calls of the target that returned an error (--syscalls), since attach.");
+FAMILY(f_fds, "uvscope_fds_open", UVS_PROM_GAUGE,
+       "Open file descriptors of the target by type, at the end of the last interval.");
+FAMILY(f_fd_limit, "uvscope_fds_limit", UVS_PROM_GAUGE,
+       "The target's soft RLIMIT_NOFILE.");
+
+static void syscalls_and_fds(struct uvs_prom_writer *w, const struct uvs_snapshot *t,
+			     const struct uvs_snapshot *win)
+{
+	char lb[32];
+	int i;
+
+	if (t->syscalls.available) {
+		uvs_prom_family(w, &f_syscalls);
+		for (i = 0; i < UVS_SYS_ROLES; i++) {
+			snprintf(lb, sizeof(lb), "role=\"%s\"",
+				 uvs_sys_role_name((enum uvs_sys_role)i));
+			uvs_prom_u64(w, lb, t->syscalls.role_count[i]);
+		}
+		uvs_prom_family(w, &f_syscall_errors);
+		uvs_prom_u64(w, NULL, t->syscalls.errors);
+	}
+	if (!win || !win->fds.available)
+		return;
+	uvs_prom_family(w, &f_fds);
+	for (i = 0; i < UVS_FD_TYPES; i++) {
+		snprintf(lb, sizeof(lb), "type=\"%s\"", uvs_fd_type_name((enum uvs_fd_type)i));
+		uvs_prom_u64(w, lb, win->fds.by_type[i]);
+	}
+	uvs_prom_family(w, &f_fd_limit);
+	if (win->fds.limit == UINT64_MAX)
+		uvs_prom_double(w, NULL, INFINITY);
+	else if (win->fds.limit)
+		uvs_prom_u64(w, NULL, win->fds.limit);
+}
+
+FAMILY(f_tcp, "uvscope_tcp_sockets", UVS_PROM_GAUGE,
+       "TCP sockets of the target by state, at the end of the last interval.");
+FAMILY(f_udp, "uvscope_udp_sockets", UVS_PROM_GAUGE, "Open UDP sockets of the target.");
+FAMILY(f_unix, "uvscope_unix_sockets", UVS_PROM_GAUGE, "Open Unix sockets of the target.");
+FAMILY(f_acceptq, "uvscope_tcp_accept_queue_max", UVS_PROM_GAUGE,
+       "Connections waiting in the target's longest accept queue.");
+FAMILY(f_acceptq_limit, "uvscope_tcp_accept_queue_limit", UVS_PROM_GAUGE,
+       "The backlog of the listener with the longest accept queue.");
+FAMILY(f_accepted, "uvscope_tcp_connections_accepted", UVS_PROM_COUNTER,
+       "Connections accepted on the target's listeners (SYN_RECV to ESTABLISHED), since attach.");
+FAMILY(f_connects, "uvscope_tcp_connects", UVS_PROM_COUNTER,
+       "Connections the target opened (SYN_SENT to ESTABLISHED), since attach.");
+FAMILY(f_connect_failed, "uvscope_tcp_connect_failures", UVS_PROM_COUNTER,
+       "Connections the target tried to open that failed (SYN_SENT to CLOSE), since attach.");
+FAMILY(f_retrans, "uvscope_tcp_retransmits", UVS_PROM_COUNTER,
+       "TCP segments the target's sockets retransmitted, since attach.");
+FAMILY(f_connect_hist, "uvscope_tcp_connect_seconds", UVS_PROM_HISTOGRAM,
+       "Connect latency of the target's outgoing TCP connections (SYN_SENT to ESTABLISHED).");
+
+static void sockets(struct uvs_prom_writer *w, const struct uvs_snapshot *t,
+		    const struct uvs_snapshot *win)
+{
+	const struct uvs_sockets_snapshot *st = &t->sockets;
+	char lb[32];
+	unsigned int i;
+
+	if (win && win->sockets.available) {
+		const struct uvs_sockets_snapshot *s = &win->sockets;
+
+		uvs_prom_family(w, &f_tcp);
+		for (i = 1; i < UVS_SOCK_STATES; i++) {
+			snprintf(lb, sizeof(lb), "state=\"%s\"", uvs_tcp_state_name(i));
+			uvs_prom_u64(w, lb, s->tcp_states[i]);
+		}
+		uvs_prom_family(w, &f_udp);
+		uvs_prom_u64(w, NULL, s->udp_open);
+		uvs_prom_family(w, &f_unix);
+		uvs_prom_u64(w, NULL, s->unix_open);
+		uvs_prom_family(w, &f_acceptq);
+		uvs_prom_u64(w, NULL, s->accept_queue_max);
+		uvs_prom_family(w, &f_acceptq_limit);
+		uvs_prom_u64(w, NULL, s->accept_queue_limit);
+	}
+	if (!st->traced)
+		return;
+	uvs_prom_family(w, &f_accepted);
+	uvs_prom_u64(w, NULL, st->accepted);
+	uvs_prom_family(w, &f_connects);
+	uvs_prom_u64(w, NULL, st->connects);
+	uvs_prom_family(w, &f_connect_failed);
+	uvs_prom_u64(w, NULL, st->connect_failed);
+	uvs_prom_family(w, &f_retrans);
+	uvs_prom_u64(w, NULL, st->retransmits);
+	uvs_prom_family(w, &f_connect_hist);
+	uvs_prom_histogram(w, NULL, &st->connect_hist);
+}
+
+/* ---- alerts and the agent ------------------------------------------------------------------- */
+
+FAMILY(f_alerts, "uvscope_alerts", UVS_PROM_COUNTER,
+       "Alerts uvscope raised about the target, by kind, since attach (a blocked loop counts "
+       "once per episode).");
+FAMILY(f_lost, "uvscope_agent_lost_events", UVS_PROM_COUNTER,
+       "Events, samples and map entries uvscope could not keep (all drops and failed inserts); "
+       "0 in a healthy session.");
+FAMILY(f_last, "uvscope_last_interval_timestamp_seconds", UVS_PROM_GAUGE,
+       "Wall-clock time at the end of the interval this page was built from.");
+FAMILY(f_info, "uvscope_target", UVS_PROM_INFO,
+       "Always 1: what uvscope found in the target, as labels.");
+
+static void alerts(struct uvs_prom_writer *w, const uint64_t *counts)
+{
+	char lb[64];
+	int k;
+
+	uvs_prom_family(w, &f_alerts);
+	for (k = 1; k < UVS_PROM_ALERT_KINDS; k++) {
+		snprintf(lb, sizeof(lb), "kind=\"%s\"", uvs_alert_kind_name((enum uvs_alert_kind)k));
+		uvs_prom_u64(w, lb, counts ? counts[k] : 0);
+	}
+}
+
+/* node_version and libuv_version come from the target's files: they go through the escaper. */
+static void info(struct uvs_prom_writer *w, const struct uvs_prom_target *t)
+{
+	struct uvs_prom_writer iw;
+
+	uvs_prom_begin(&iw, w->out, w->format);
+	memcpy(iw.base, w->base, sizeof(iw.base));
+	uvs_prom_base_label(&iw, "node_version", t->node_version, 32);
+	uvs_prom_base_label(&iw, "libuv_version", t->libuv_version, 32);
+	uvs_prom_base_label(&iw, "mode", t->mode, 32);
+	uvs_prom_family(&iw, &f_info);
+	uvs_prom_u64(&iw, NULL, 1);
+}
+
+int uvs_prom_write_page(FILE *out, enum uvs_prom_format format, const struct uvs_prom_page *p)
+{
+	const struct uvs_snapshot *t = p->totals, *win = p->window;
+	struct uvs_prom_writer w;
+	char pid[16];
+
+	uvs_prom_begin(&w, out, format);
+	snprintf(pid, sizeof(pid), "%d", p->target.pid);
+	uvs_prom_base_label(&w, "pid", pid, sizeof(pid));
+	/* The kernel keeps a comm in 16 bytes with its NUL: never more than 15 from the target. */
+	uvs_prom_base_label(&w, "comm", p->target.comm, 15);
+	uvs_prom_base_label(&w, "container", p->target.container, 200);
+	info(&w, &p->target);
+	loops(&w, t, win);
+	pool(&w, t, win);
+	syscalls_and_fds(&w, t, win);
+	sockets(&w, t, win);
+	alerts(&w, p->alerts);
+	uvs_prom_family(&w, &f_lost);
+	uvs_prom_u64(&w, NULL, uvs_agent_losses(t));
+	if (win) {
+		uvs_prom_family(&w, &f_last);
+		uvs_prom_seconds(&w, NULL, win->ts_ns);
+	}
+	return uvs_prom_end(&w);
+}
