@@ -15,6 +15,7 @@
 #   phase_map/ the miniature libuv (fake_libuv.c) without libc: inlined phases with DWARF 5
 #              call sites (-O2), no inlining and no call sites (-O0), DWARF 4 GNU call sites
 #   flame/     profiles for fuzz_flame.c: frames of every kind, hostile names, a few stacks
+#   rules/     the shipped rules file, and small ones with each kind of value and mistake
 set -euo pipefail
 cd "$(dirname "$0")"
 src=../fixtures/elf
@@ -25,7 +26,11 @@ printf '\x00' > "$out/v8/valid-11"
 printf '\x01' > "$out/v8/valid-13"
 { printf '\x00'; head -c 200 /dev/urandom; } > "$out/v8/patches-random"
 { printf '\x02'; head -c 2048 /dev/urandom; } > "$out/v8/raw-random"
-mkdir -p "$out/flame"
+mkdir -p "$out/flame" "$out/rules"
+cp ../../deploy/uvscope-rules.ini "$out/rules/shipped.ini"
+printf '[defaults]\nhold = 1s\nrate_limit = 3/1h\n[gc_share]\nthreshold = 40%%\nfor = 0\n' > "$out/rules/defaults.ini"
+printf '[loop_blocked]\nthreshold = 100\n[fd_limit]\nthreshold = 1.5\n' > "$out/rules/bad-values.ini"
+printf '[gc_share\nfor = 1s\n  2s\n[nope]\nx\n' > "$out/rules/bad-syntax.ini"
 
 # No libc, no unwind tables, one page alignment: the symbols, notes and headers stay real.
 small=(-Os -nostdlib -fno-asynchronous-unwind-tables -Wl,--build-id=sha1 -Wl,-z,norelro
