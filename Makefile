@@ -33,9 +33,11 @@ INCLUDES := -Iinclude \
 	    -I$(OUTPUT)
 # libdw: .eh_frame unwinding and libuv's DWARF; libiberty: the C++ demangler (static only).
 # capstone: decoding uv_run (phase map); protobuf-c: the pprof encoder generated from
-# proto/profile.proto. libmicrohttpd: the /metrics endpoint of `uvscope serve`.
+# proto/profile.proto. libmicrohttpd: the /metrics endpoint of `uvscope serve`. inih: the alert
+# rules file (core/rules_file.c).
 LIBS     := $(shell pkg-config --libs libbpf libelf libdw zlib capstone libprotobuf-c libmicrohttpd \
-		2>/dev/null || echo -lbpf -ldw -lelf -lz -lcapstone -lprotobuf-c -lmicrohttpd) \
+		inih 2>/dev/null || \
+		echo -lbpf -ldw -lelf -lz -lcapstone -lprotobuf-c -lmicrohttpd -linih) \
 	    -liberty -lm
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
@@ -57,6 +59,7 @@ UNIT_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr
 UNIT_LIBS  := $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2)
 # What the unit tests are told at run time: the agent binary and the ELF fixtures.
 UNIT_ENV   := UVSCOPE=$(CURDIR)/uvscope \
+	      ROOT=$(CURDIR) \
 	      FIXTURES=$(CURDIR)/$(OUTPUT)/fixtures \
 	      GOLDEN=$(CURDIR)/tests/unit/golden
 

@@ -2,6 +2,7 @@
 /* uvscope: attach to a running Node.js process and measure its event loops. */
 #include <stdio.h>
 
+#include "cli/alert_rules.h"
 #include "cli/options.h"
 #include "core/session.h"
 #include "core/sockets_command.h"
@@ -9,6 +10,7 @@
 
 int main(int argc, char **argv)
 {
+	struct uvs_alert_config rules;
 	struct uvs_cli cli;
 	int ret;
 
@@ -21,5 +23,7 @@ int main(int argc, char **argv)
 		return 2;
 	if (cli.command == UVS_CMD_SOCKETS)
 		return uvs_sockets_command(&cli);
-	return uvs_session_run(&cli);
+	if (uvs_cli_alert_rules(&cli, &rules, stderr) != UVS_CLI_OK)
+		return 2;
+	return uvs_session_run(&cli, &rules);
 }

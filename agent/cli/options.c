@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/options.h"
 #include "core/overhead_guard.h"
 #include "util/duration.h"
+#include "util/words.h"
 
 #ifndef UVSCOPE_VERSION
 #define UVSCOPE_VERSION "unknown"
@@ -91,6 +93,23 @@ static const char usage_text[] =
 	"                       GUARD line (JSON: \"type\":\"guard\")\n"
 	"      --no-guard       watch, top, serve: keep every probe as asked, whatever it costs (for\n"
 	"                       a short look with exact phases on a busy process, or a bench)\n"
+	"      --rules FILE     watch, top, trace: alert rules from an INI file (every rule,\n"
+	"                       its default and every key: deploy/uvscope-rules.ini); a bad\n"
+	"                       file stops uvscope with a message naming its line and key;\n"
+	"                       --block-ms wins over the file's loop_blocked threshold\n"
+	"      --on-alert CMD   watch, top: run CMD for each alert that fires or resolves,\n"
+	"                       without a shell (CMD is split into words as a shell quotes\n"
+	"                       them; $, globs, pipes and redirections are refused): the\n"
+	"                       alert's JSON line on its stdin, UVSCOPE_KIND, _STATE,\n"
+	"                       _SEVERITY, _PID, _TID, _TS_NS, _MESSAGE, _FIRING_NS and\n"
+	"                       _SUPPRESSED in its environment, its stdout to uvscope's\n"
+	"                       stderr; no capabilities, no fd of uvscope's. At most 4 run at\n"
+	"                       once: an alert beyond is not acted on, and counted\n"
+	"      --on-alert-timeout TIME\n"
+	"                       a command still running after TIME (default 10s) gets SIGTERM\n"
+	"                       (its process group), and SIGKILL 2s later\n"
+	"      --exit-on-alert  watch, top: end at the first alert that fires (after its\n"
+	"                       --on-alert command), with exit status 3\n"
 	"      --json           JSON lines (schema: docs/json.md)\n"
 	"      --json-file PATH also write the JSON lines to PATH (created or truncated, mode\n"
 	"                       0600), whatever stdout shows: `top` on screen and a record to\n"
@@ -114,13 +133,24 @@ static const char usage_text[] =
 	"  sudo uvscope watch -p 4242 --phases -d 30s\n"
 	"  sudo uvscope watch -p 4242 --syscalls -d 1m\n"
 	"  sudo uvscope top -p 4242 --json-file /var/tmp/incident.jsonl\n"
+	"  sudo uvscope watch -p 4242 --rules /etc/uvscope/rules.ini \\\n"
+	"       --on-alert '/usr/local/bin/page-oncall --team web'\n"
 	"  sudo uvscope flame -p 4242 -d 30s -o loop.svg --mode loop\n"
 	"  sudo uvscope trace -p 4242 -d 10s -o loop.json     (then open it in ui.perfetto.dev)\n"
 	"  sudo uvscope trace -p 4242 -d 5s -o pool.json --no-phases\n"
 	"  sudo uvscope serve -p 4242 --json-file /var/log/uvscope.jsonl\n"
 	"\n"
 	"privileges: root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN.\n"
-	"exit status: 0 done, 1 could not attach or failed, 2 bad arguments.\n";
+	"exit status: 0 done, 1 could not attach or failed, 2 bad arguments or rules file,\n"
+	"3 an alert fired (--exit-on-alert).\n";
+
+/* Long options without a short letter. */
+enum {
+	OPT_RULES = 256,
+	OPT_ON_ALERT,
+	OPT_ON_ALERT_TIMEOUT,
+	OPT_EXIT_ON_ALERT,
+};
 
 static const char serve_usage_text[] =
 	"usage: uvscope serve -p PID [--listen ADDR:PORT] [options]\n"
@@ -154,6 +184,10 @@ static const char serve_usage_text[] =
 	"  sudo uvscope serve -p 4242 --listen 0.0.0.0:9464 --json-file /var/log/uvscope.jsonl\n";
 
 static const struct option long_options[] = {
+	{ "rules", required_argument, NULL, OPT_RULES },
+	{ "on-alert", required_argument, NULL, OPT_ON_ALERT },
+	{ "on-alert-timeout", required_argument, NULL, OPT_ON_ALERT_TIMEOUT },
+	{ "exit-on-alert", no_argument, NULL, OPT_EXIT_ON_ALERT },
 	{ "pid", required_argument, NULL, 'p' },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "interval", required_argument, NULL, 'i' },
@@ -218,6 +252,7 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 			return bad(err, "invalid value for --block-ms: '%s'%s", arg,
 				   " (milliseconds, 1 to 3600000)");
 		cli->block_ns = v * 1000000ULL;
+		cli->block_ms_given = true;
 		return 0;
 	case 'P':
 		cli->phases = true;
@@ -319,6 +354,33 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 	case 'v':
 		cli->verbose++;
 		return 0;
+	case OPT_RULES:
+		if (!*arg)
+			return bad(err, "invalid value for --rules: '%s'%s", arg, " (a file path)");
+		cli->rules_file = arg;
+		return 0;
+	case OPT_ON_ALERT: {
+		char why[200], **words;
+		size_t n;
+
+		/* Split now only to check it: a command that cannot run is a usage error. */
+		if (uvs_split_words(arg, &words, &n, why, sizeof(why)))
+			return bad(err, "invalid value for --on-alert: '%s': %s", arg, why);
+		free(words);
+		cli->on_alert = arg;
+		return 0;
+	}
+	case OPT_ON_ALERT_TIMEOUT:
+		if (uvs_parse_duration(arg, &cli->on_alert_timeout_ns) ||
+		    cli->on_alert_timeout_ns < 10000000ULL ||
+		    cli->on_alert_timeout_ns > 3600000000000ULL)
+			return bad(err, "invalid value for --on-alert-timeout: '%s'%s", arg,
+				   " (a duration from 10ms to 1h, such as 30s)");
+		cli->on_alert_timeout_given = true;
+		return 0;
+	case OPT_EXIT_ON_ALERT:
+		cli->exit_on_alert = true;
+		return 0;
 	}
 	return UVS_CLI_USAGE;
 }
@@ -343,6 +405,24 @@ static int check_trace(const struct uvs_cli *cli, FILE *err)
 	return UVS_CLI_OK;
 }
 
+/* Rules belong to the commands that judge windows; actions to those that run a while. */
+static int check_alert_options(const struct uvs_cli *cli, FILE *err)
+{
+	bool watching = cli->command == UVS_CMD_WATCH || cli->command == UVS_CMD_TOP ||
+			cli->command == UVS_CMD_SERVE;
+
+	if (cli->rules_file && !watching && cli->command != UVS_CMD_TRACE)
+		return bad(err, "--rules is an option of watch, top, serve and trace%s%s", "", "");
+	if ((cli->on_alert || cli->exit_on_alert || cli->on_alert_timeout_given) && !watching)
+		return bad(err, "%s is an option of watch, top and serve%s", cli->on_alert ?
+			   "--on-alert" : cli->exit_on_alert ? "--exit-on-alert" :
+			   "--on-alert-timeout", "");
+	if (cli->on_alert_timeout_given && !cli->on_alert)
+		return bad(err, "--on-alert-timeout needs --on-alert%s%s", "",
+			   " (the command whose run time it limits)");
+	return UVS_CLI_OK;
+}
+
 int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *err)
 {
 	int c, ret;
@@ -354,6 +434,7 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	cli->fd_rescan_ns = 10000000000ULL;
 	cli->sample_hz = 99;
 	cli->blocked_hz = 997;
+	cli->on_alert_timeout_ns = 10000000000ULL;
 	optind = 1;
 	opterr = 0;
 	if (argc >= 2 && argv[1][0] != '-') {
@@ -417,6 +498,9 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 			   " (uvscope serve -p PID --listen ADDR:PORT)");
 	if (cli->command == UVS_CMD_SERVE && !cli->listen)
 		uvs_listen_addr_parse(UVS_LISTEN_DEFAULT, &cli->listen_addr);
+	ret = check_alert_options(cli, err);
+	if (ret)
+		return ret;
 	if (cli->no_pool && (cli->pool_given || cli->pool_jobs))
 		return bad(err, "--no-pool contradicts %s%s", cli->pool_jobs ? "--pool-jobs" : "--pool",
 			   "");

@@ -65,12 +65,22 @@ struct uvs_cli {
 	enum uvs_flame_mode flame_mode;
 	const char *listen;       /* serve --listen as given (NULL: the default) */
 	struct uvs_listen_addr listen_addr; /* serve: where /metrics is served */
+	/* alert rules and actions (watch, top; --rules also trace) */
+	bool block_ms_given;      /* --block-ms: it wins over the rules file */
+	const char *rules_file;   /* --rules FILE (NULL: the defaults) */
+	const char *on_alert;     /* --on-alert CMD: run for each alert that fires or resolves */
+	uint64_t on_alert_timeout_ns; /* --on-alert-timeout (default 10s) */
+	bool on_alert_timeout_given;
+	bool exit_on_alert;       /* --exit-on-alert: end at the first firing alert, status 3 */
 };
 
 
 #define UVS_CLI_OK 0
 #define UVS_CLI_EXIT 1  /* help or version was printed: exit 0 */
 #define UVS_CLI_USAGE 2 /* bad arguments, message printed: exit 2 */
+
+/* The exit status of a session that --exit-on-alert ended. */
+#define UVS_EXIT_ALERT 3
 
 /* Parses argv; writes help/version to `out` and errors to `err`. Returns a UVS_CLI_* code. */
 int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *err);

@@ -4,226 +4,450 @@
 #include "core/alerts.h"
 #include "core/socket_list.h"
 
-void uvs_alert_config_default(struct uvs_alert_config *c, uint64_t block_ns)
+enum step { STEP_NONE, STEP_FIRE, STEP_RESOLVE };
+
+/*
+ * The rate limit: at most rate_max alerts fire per period of rate_per_ns, the period beginning
+ * at the first alert after the last one ended. Time is the alerts' own stamps.
+ */
+static bool rate_allow(const struct uvs_rule *r, struct uvs_alert_rule_state *rs, uint64_t ts)
 {
-	*c = (struct uvs_alert_config){
-		.block_ns = block_ns,
-		.pool_saturation = 0.5,
-		.fd_growth_windows = 5,
-		.fd_limit_percent = 80,
-		.fd_rearm_percent = 75,
-		.close_wait_windows = 3,
-		.retransmits_per_s = 10,
-	};
-}
-
-static struct uvs_alert *next(struct uvs_alert *out, size_t cap, size_t *n,
-			      const struct uvs_snapshot *s, enum uvs_alert_kind kind)
-{
-	struct uvs_alert *a;
-
-	if (*n == cap)
-		return NULL;
-	a = &out[(*n)++];
-	memset(a, 0, sizeof(*a));
-	a->kind = kind;
-	a->pid = s->pid;
-	a->ts_ns = s->ts_ns;
-	return a;
-}
-
-/* threadpool_saturated: work waited in the queue for most of the window. */
-static void rule_pool_saturated(const struct uvs_alert_config *c, const struct uvs_snapshot *s,
-				struct uvs_alert *out, size_t cap, size_t *n)
-{
-	const struct uvs_pool_snapshot *p = &s->pool;
-	struct uvs_alert *a;
-
-	if (!p->available || p->saturation < c->pool_saturation)
-		return;
-	a = next(out, cap, n, s, UVS_ALERT_POOL_SATURATED);
-	if (a)
-		a->pool_saturated = (struct uvs_alert_pool_saturated){
-			.saturation = p->saturation, .queued_max = p->queued_max, .size = p->size,
-			.window_ns = s->window_ns };
-}
-
-/* sync_io_on_loop: any fs call that ran synchronously on a loop thread in the window. */
-static void rule_sync_io(const struct uvs_snapshot *s, struct uvs_alert *out, size_t cap, size_t *n)
-{
-	const struct uvs_pool_snapshot *p = &s->pool;
-	struct uvs_alert *a;
-
-	if (!p->available || !p->sync_fs_on_loop)
-		return;
-	a = next(out, cap, n, s, UVS_ALERT_SYNC_IO_ON_LOOP);
-	if (a)
-		a->sync_io = (struct uvs_alert_sync_io){ .count = p->sync_fs_on_loop,
-			.total_ns = p->sync_fs_on_loop_ns, .window_ns = s->window_ns };
-}
-
-/* fd_growth: the count grew in each of the last N windows (raised once, at the Nth). */
-static void rule_fd_growth(const struct uvs_alert_config *c, struct uvs_alert_state *st,
-			   const struct uvs_snapshot *s, struct uvs_alert *out, size_t cap, size_t *n)
-{
-	const struct uvs_fd_snapshot *f = &s->fds;
-	struct uvs_alert *a;
-
-	if (!f->available)
-		return;
-	st->fds_streak = st->fds_seen && f->open > st->fds_prev_open ? st->fds_streak + 1 : 0;
-	st->fds_seen = true;
-	st->fds_prev_open = f->open;
-	if (st->fds_streak != c->fd_growth_windows)
-		return;
-	a = next(out, cap, n, s, UVS_ALERT_FD_GROWTH);
-	if (a)
-		a->fd_growth = (struct uvs_alert_fds){ .open = f->open, .limit = f->limit,
-			.windows = c->fd_growth_windows };
-}
-
-/* fd_limit: the count crossed a share of the limit; again only after it fell below another. */
-static void rule_fd_limit(const struct uvs_alert_config *c, struct uvs_alert_state *st,
-			  const struct uvs_snapshot *s, struct uvs_alert *out, size_t cap, size_t *n)
-{
-	const struct uvs_fd_snapshot *f = &s->fds;
-	struct uvs_alert *a;
-
-	if (!f->available || !f->limit || f->limit == UINT64_MAX)
-		return;
-	if (!st->fds_near_limit && f->open * 100 >= f->limit * c->fd_limit_percent) {
-		st->fds_near_limit = true;
-		a = next(out, cap, n, s, UVS_ALERT_FD_LIMIT);
-		if (a)
-			a->fd_limit = (struct uvs_alert_fds){ .open = f->open, .limit = f->limit };
-	} else if (f->open * 100 < f->limit * c->fd_rearm_percent) {
-		st->fds_near_limit = false;
+	if (!r->rate_max)
+		return true;
+	if (!rs->in_period || ts < rs->period_start || ts - rs->period_start >= r->rate_per_ns) {
+		rs->period_start = ts;
+		rs->in_period = 0;
 	}
+	if (rs->in_period >= r->rate_max)
+		return false;
+	rs->in_period++;
+	return true;
 }
 
-/* close_wait_growth: sockets in CLOSE_WAIT grew in each of the last N windows. */
-static void rule_close_wait(const struct uvs_alert_config *c, struct uvs_alert_state *st,
-			    const struct uvs_snapshot *s, struct uvs_alert *out, size_t cap, size_t *n)
+/*
+ * One window of one subject's condition: it fires after holding for `for` (in window time, so
+ * a long window counts for its length), and resolves after being gone for `hold`; a window with
+ * the condition back while firing starts the hold-down over. A firing the rate limit holds back
+ * is muted: neither it nor its resolution goes out, and it is counted.
+ */
+static enum step step(const struct uvs_rule *r, struct uvs_alert_rule_state *rs,
+		      struct uvs_alert_track *t, bool cond, uint64_t window_ns, uint64_t ts)
+{
+	t->seen = true;
+	if (cond) {
+		t->windows++;
+		t->true_ns += window_ns;
+		t->false_ns = 0;
+		if (t->firing || t->true_ns < r->for_ns)
+			return STEP_NONE;
+		t->firing = true;
+		t->fired_ts = ts;
+		t->muted = !rate_allow(r, rs, ts);
+		if (t->muted) {
+			rs->held_back++;
+			rs->suppressed++;
+			return STEP_NONE;
+		}
+		rs->fired++;
+		return STEP_FIRE;
+	}
+	t->windows = 0;
+	t->true_ns = 0;
+	if (!t->firing)
+		return STEP_NONE;
+	t->false_ns += window_ns;
+	if (t->false_ns < r->hold_ns)
+		return STEP_NONE;
+	t->firing = false;
+	t->false_ns = 0;
+	if (t->muted)
+		return STEP_NONE;
+	rs->resolved++;
+	return STEP_RESOLVE;
+}
+
+/* Where a judged alert goes: the caller's array, with the rule's stamp on it. */
+struct judge {
+	const struct uvs_alert_config *c;
+	struct uvs_alert_state *st;
+	const struct uvs_snapshot *s;
+	struct uvs_alert *out;
+	size_t cap, n;
+};
+
+static void put(struct judge *j, enum step what, const struct uvs_alert_track *t,
+		struct uvs_alert *a)
+{
+	struct uvs_alert_rule_state *rs = &j->st->rule[a->kind];
+
+	if (what == STEP_NONE || j->n == j->cap)
+		return;
+	a->pid = j->s->pid;
+	a->ts_ns = j->s->ts_ns;
+	a->severity = j->c->rule[a->kind].severity;
+	a->state = what == STEP_FIRE ? UVS_ALERT_FIRING : UVS_ALERT_RESOLVED;
+	a->firing_ns = what == STEP_RESOLVE && a->ts_ns > t->fired_ts ? a->ts_ns - t->fired_ts : 0;
+	a->suppressed = rs->held_back;
+	rs->held_back = 0;
+	j->out[j->n++] = *a;
+}
+
+/* ---- process-wide rules: each says whether its condition holds and fills the alert ---------- */
+
+typedef bool (*process_rule)(const struct uvs_rule *r, struct uvs_alert_state *st,
+			     const struct uvs_snapshot *s, struct uvs_alert *a);
+
+/* threadpool_saturated: work waited in the queue for a share of the window. */
+static bool pool_saturated(const struct uvs_rule *r, struct uvs_alert_state *st,
+			   const struct uvs_snapshot *s, struct uvs_alert *a)
+{
+	const struct uvs_pool_snapshot *p = &s->pool;
+
+	(void)st;
+	a->pool_saturated = (struct uvs_alert_pool_saturated){ .saturation = p->saturation,
+		.queued_max = p->queued_max, .size = p->size, .window_ns = s->window_ns };
+	return p->available && p->saturation >= r->threshold;
+}
+
+/* pool_queue_wait: some kind of pool work had a p99 queue wait this long. */
+static bool pool_queue_wait(const struct uvs_rule *r, struct uvs_alert_state *st,
+			    const struct uvs_snapshot *s, struct uvs_alert *a)
+{
+	const struct uvs_pool_snapshot *p = &s->pool;
+	struct uvs_alert_queue_wait *w = &a->pool_queue_wait;
+	int k;
+
+	(void)st;
+	*w = (struct uvs_alert_queue_wait){ .threshold_ns = (uint64_t)r->threshold,
+					    .window_ns = s->window_ns };
+	for (k = 0; p->available && k < UVS_POOL_KINDS; k++)
+		if ((p->kinds[k].submitted || p->kinds[k].completed) &&
+		    p->kinds[k].wait_p99_ns > w->wait_p99_ns) {
+			w->wait_p99_ns = p->kinds[k].wait_p99_ns;
+			w->pool_kind = (enum uvs_pool_kind)k;
+		}
+	return p->available && (double)w->wait_p99_ns >= r->threshold;
+}
+
+/* sync_io_on_loop: fs calls ran synchronously on a loop thread in the window. */
+static bool sync_io(const struct uvs_rule *r, struct uvs_alert_state *st,
+		    const struct uvs_snapshot *s, struct uvs_alert *a)
+{
+	const struct uvs_pool_snapshot *p = &s->pool;
+
+	(void)st;
+	a->sync_io = (struct uvs_alert_sync_io){ .count = p->sync_fs_on_loop,
+		.total_ns = p->sync_fs_on_loop_ns, .window_ns = s->window_ns };
+	return p->available && (double)p->sync_fs_on_loop >= r->threshold;
+}
+
+/* fd_limit: open fds at a share of RLIMIT_NOFILE (never when it is unlimited or unknown). */
+static bool fd_limit(const struct uvs_rule *r, struct uvs_alert_state *st,
+		     const struct uvs_snapshot *s, struct uvs_alert *a)
+{
+	const struct uvs_fd_snapshot *f = &s->fds;
+
+	(void)st;
+	a->fd_limit = (struct uvs_alert_fds){ .open = f->open, .limit = f->limit };
+	return f->available && f->limit && f->limit != UINT64_MAX &&
+	       (double)f->open >= r->threshold * (double)f->limit;
+}
+
+/* fd_growth: the count grew by the threshold or more since the window before. */
+static bool fd_growth(const struct uvs_rule *r, struct uvs_alert_state *st,
+		      const struct uvs_snapshot *s, struct uvs_alert *a)
+{
+	const struct uvs_fd_snapshot *f = &s->fds;
+	bool grew = f->available && st->fds_seen && f->open > st->fds_prev_open &&
+		    (double)(f->open - st->fds_prev_open) >= r->threshold;
+
+	if (f->available) {
+		st->fds_seen = true;
+		st->fds_prev_open = f->open;
+	}
+	a->fd_growth = (struct uvs_alert_fds){ .open = f->open, .limit = f->limit };
+	return grew;
+}
+
+/* close_wait_growth: sockets in CLOSE_WAIT grew by the threshold since the window before. */
+static bool close_wait(const struct uvs_rule *r, struct uvs_alert_state *st,
+		       const struct uvs_snapshot *s, struct uvs_alert *a)
 {
 	const struct uvs_sockets_snapshot *k = &s->sockets;
 	uint64_t cw = k->tcp_states[UVS_TCP_CLOSE_WAIT];
-	struct uvs_alert *a;
+	bool grew = k->available && st->cw_seen && cw > st->cw_prev &&
+		    (double)(cw - st->cw_prev) >= r->threshold;
 
-	if (!k->available)
-		return;
-	st->cw_streak = st->cw_seen && cw > st->cw_prev ? st->cw_streak + 1 : 0;
-	st->cw_prev = cw;
-	st->cw_seen = true;
-	if (st->cw_streak != c->close_wait_windows)
-		return;
-	a = next(out, cap, n, s, UVS_ALERT_CLOSE_WAIT_GROWTH);
-	if (a)
-		a->close_wait_growth = (struct uvs_alert_close_wait){ .close_wait = cw,
-			.windows = c->close_wait_windows, .window_ns = s->window_ns };
-}
-
-/* accept_queue_full: once per episode, again only after every accept queue had room. */
-static void rule_accept_queue(struct uvs_alert_state *st, const struct uvs_snapshot *s,
-			      struct uvs_alert *out, size_t cap, size_t *n)
-{
-	const struct uvs_sockets_snapshot *k = &s->sockets;
-	struct uvs_alert *a;
-
-	if (!k->available)
-		return;
-	if (k->accept_queue_full && !st->queue_full) {
-		a = next(out, cap, n, s, UVS_ALERT_ACCEPT_QUEUE_FULL);
-		if (a)
-			a->accept_queue_full = (struct uvs_alert_accept_queue){
-				.queued = k->accept_queue_max, .limit = k->accept_queue_limit,
-				.window_ns = s->window_ns };
+	if (k->available) {
+		st->cw_seen = true;
+		st->cw_prev = cw;
 	}
-	st->queue_full = k->accept_queue_full > 0;
+	a->close_wait_growth = (struct uvs_alert_close_wait){ .close_wait = cw,
+							      .window_ns = s->window_ns };
+	return grew;
 }
 
-/* retransmit_rate: at least N retransmits per second over the window, whatever its length. */
-static void rule_retransmits(const struct uvs_alert_config *c, const struct uvs_snapshot *s,
-			     struct uvs_alert *out, size_t cap, size_t *n)
+/* accept_queue_full: listeners whose accept queue is at its limit. */
+static bool accept_queue(const struct uvs_rule *r, struct uvs_alert_state *st,
+			 const struct uvs_snapshot *s, struct uvs_alert *a)
 {
 	const struct uvs_sockets_snapshot *k = &s->sockets;
-	struct uvs_alert *a;
 
-	if (!k->traced || !s->window_ns ||
-	    k->retransmits * 1000000000ULL < c->retransmits_per_s * s->window_ns)
+	(void)st;
+	a->accept_queue_full = (struct uvs_alert_accept_queue){ .queued = k->accept_queue_max,
+		.limit = k->accept_queue_limit, .window_ns = s->window_ns };
+	return k->available && (double)k->accept_queue_full >= r->threshold;
+}
+
+/* retransmit_rate: retransmits per second over the window, whatever its length. */
+static bool retransmits(const struct uvs_rule *r, struct uvs_alert_state *st,
+			const struct uvs_snapshot *s, struct uvs_alert *a)
+{
+	const struct uvs_sockets_snapshot *k = &s->sockets;
+
+	(void)st;
+	a->retransmit_rate = (struct uvs_alert_retransmits){ .retransmits = k->retransmits,
+							     .window_ns = s->window_ns };
+	return k->traced && s->window_ns &&
+	       (double)k->retransmits * 1e9 >= r->threshold * (double)s->window_ns;
+}
+
+static void judge_process(struct judge *j, enum uvs_alert_kind kind, process_rule fn)
+{
+	const struct uvs_rule *r = &j->c->rule[kind];
+	struct uvs_alert_rule_state *rs = &j->st->rule[kind];
+	struct uvs_alert_track *t = &rs->track[0];
+	struct uvs_alert a = { .kind = kind };
+	bool cond;
+	enum step what;
+
+	if (!r->enabled)
 		return;
-	a = next(out, cap, n, s, UVS_ALERT_RETRANSMIT_RATE);
-	if (a)
-		a->retransmit_rate = (struct uvs_alert_retransmits){ .retransmits = k->retransmits,
-			.window_ns = s->window_ns };
+	t->used = true;
+	cond = fn(r, j->st, j->s, &a);
+	what = step(r, rs, t, cond, j->s->window_ns, j->s->ts_ns);
+	/* The growth rules say how many windows in a row it grew. */
+	if (kind == UVS_ALERT_FD_GROWTH)
+		a.fd_growth.windows = (int)t->windows;
+	else if (kind == UVS_ALERT_CLOSE_WAIT_GROWTH)
+		a.close_wait_growth.windows = (int)t->windows;
+	put(j, what, t, &a);
+}
+
+/* ---- per-loop rules --------------------------------------------------------------------------- */
+
+/* A loop's share of the window for a rule; false when the rule does not apply to it. */
+typedef bool (*loop_share)(const struct uvs_snapshot *s, const struct uvs_loop_snapshot *l,
+			   double *share);
+
+static bool utilization(const struct uvs_snapshot *s, const struct uvs_loop_snapshot *l,
+			double *share)
+{
+	(void)s;
+	*share = l->utilization;
+	return l->role != UVS_ROLE_THREADPOOL;
+}
+
+static bool gc_share(const struct uvs_snapshot *s, const struct uvs_loop_snapshot *l,
+		     double *share)
+{
+	*share = s->window_ns ? (double)l->gc.total_ns / (double)s->window_ns : 0;
+	return l->has_gc && s->window_ns;
+}
+
+/* The track of loop tid, made if new; NULL when every one is taken. */
+static struct uvs_alert_track *loop_track(struct uvs_alert_rule_state *rs, int tid)
+{
+	struct uvs_alert_track *free_slot = NULL;
+	size_t i;
+
+	for (i = 0; i < UVS_MAX_LOOPS; i++) {
+		if (rs->track[i].used && rs->track[i].key == tid)
+			return &rs->track[i];
+		if (!rs->track[i].used && !free_slot)
+			free_slot = &rs->track[i];
+	}
+	if (free_slot)
+		*free_slot = (struct uvs_alert_track){ .key = tid, .used = true };
+	return free_slot;
+}
+
+static void loop_alert(struct judge *j, enum uvs_alert_kind kind, enum step what,
+		       const struct uvs_alert_track *t, double share)
+{
+	struct uvs_alert a = { .kind = kind };
+	struct uvs_alert_loop_share v = { .tid = t->key, .role = t->role, .share = share,
+					  .threshold = j->c->rule[kind].threshold,
+					  .window_ns = j->s->window_ns };
+
+	if (kind == UVS_ALERT_GC_SHARE)
+		a.gc_share = v;
+	else
+		a.loop_utilization = v;
+	put(j, what, t, &a);
+}
+
+/*
+ * Every loop of the window is judged on its own; a loop that is gone (its thread exited, or it
+ * no longer applies) counts as its condition gone, so its alert resolves too.
+ */
+static void judge_loops(struct judge *j, enum uvs_alert_kind kind, loop_share fn)
+{
+	const struct uvs_rule *r = &j->c->rule[kind];
+	struct uvs_alert_rule_state *rs = &j->st->rule[kind];
+	size_t i, n = j->s->nloops < UVS_MAX_LOOPS ? j->s->nloops : UVS_MAX_LOOPS;
+
+	if (!r->enabled)
+		return;
+	for (i = 0; i < UVS_MAX_LOOPS; i++)
+		rs->track[i].seen = false;
+	for (i = 0; i < n; i++) {
+		const struct uvs_loop_snapshot *l = &j->s->loops[i];
+		struct uvs_alert_track *t;
+		double share;
+
+		if (!fn(j->s, l, &share) || !(t = loop_track(rs, l->tid)) || t->seen)
+			continue;
+		t->role = l->role;
+		loop_alert(j, kind, step(r, rs, t, share >= r->threshold, j->s->window_ns,
+					 j->s->ts_ns), t, share);
+	}
+	for (i = 0; i < UVS_MAX_LOOPS; i++) {
+		struct uvs_alert_track *t = &rs->track[i];
+
+		if (!t->used || t->seen)
+			continue;
+		loop_alert(j, kind, step(r, rs, t, false, j->s->window_ns, j->s->ts_ns), t, 0);
+		if (!t->firing)
+			t->used = false;
+	}
 }
 
 size_t uvs_alerts_window(const struct uvs_alert_config *c, struct uvs_alert_state *st,
 			 const struct uvs_snapshot *s, struct uvs_alert *out, size_t cap)
 {
-	size_t n = 0;
+	struct judge j = { .c = c, .st = st, .s = s, .out = out, .cap = cap };
 
-	rule_pool_saturated(c, s, out, cap, &n);
-	rule_sync_io(s, out, cap, &n);
-	rule_fd_growth(c, st, s, out, cap, &n);
-	rule_fd_limit(c, st, s, out, cap, &n);
-	rule_close_wait(c, st, s, out, cap, &n);
-	rule_accept_queue(st, s, out, cap, &n);
-	rule_retransmits(c, s, out, cap, &n);
-	return n;
+	judge_loops(&j, UVS_ALERT_LOOP_UTILIZATION, utilization);
+	judge_process(&j, UVS_ALERT_POOL_SATURATED, pool_saturated);
+	judge_process(&j, UVS_ALERT_POOL_QUEUE_WAIT, pool_queue_wait);
+	judge_process(&j, UVS_ALERT_SYNC_IO_ON_LOOP, sync_io);
+	judge_process(&j, UVS_ALERT_FD_LIMIT, fd_limit);
+	judge_process(&j, UVS_ALERT_FD_GROWTH, fd_growth);
+	judge_process(&j, UVS_ALERT_CLOSE_WAIT_GROWTH, close_wait);
+	judge_process(&j, UVS_ALERT_ACCEPT_QUEUE_FULL, accept_queue);
+	judge_process(&j, UVS_ALERT_RETRANSMIT_RATE, retransmits);
+	judge_loops(&j, UVS_ALERT_GC_SHARE, gc_share);
+	return j.n;
 }
 
-/* The span last alerted for tid, creating the slot; NULL when every slot is taken. */
-static uint64_t *alerted_since(struct uvs_alert_state *st, int tid)
+/* ---- loop_blocked ------------------------------------------------------------------------------ */
+
+/* The episode slot of tid, made if new; -1 when every slot is taken. */
+static int episode(struct uvs_alert_state *st, int tid)
 {
 	size_t i;
 
 	for (i = 0; i < st->nalerted; i++)
 		if (st->alerted[i].tid == tid)
-			return &st->alerted[i].busy_since_ns;
+			return (int)i;
 	if (st->nalerted == UVS_MAX_LOOPS)
-		return NULL;
+		return -1;
+	memset(&st->alerted[st->nalerted], 0, sizeof(st->alerted[0]));
 	st->alerted[st->nalerted].tid = tid;
-	st->alerted[st->nalerted].busy_since_ns = 0;
-	return &st->alerted[st->nalerted++].busy_since_ns;
+	return (int)st->nalerted++;
+}
+
+/* An episode begins: the rate limit decides whether it is told; counted either way. */
+static bool episode_allowed(const struct uvs_alert_config *c, struct uvs_alert_state *st,
+			    uint64_t now_real)
+{
+	const struct uvs_rule *r = &c->rule[UVS_ALERT_LOOP_BLOCKED];
+	struct uvs_alert_rule_state *rs = &st->rule[UVS_ALERT_LOOP_BLOCKED];
+
+	if (rate_allow(r, rs, now_real)) {
+		rs->fired++;
+		return true;
+	}
+	rs->held_back++;
+	rs->suppressed++;
+	return false;
+}
+
+static void blocked_alert(const struct uvs_alert_config *c, struct uvs_alert_state *st, int pid,
+			  uint64_t now_real, struct uvs_alert *a)
+{
+	struct uvs_alert_rule_state *rs = &st->rule[UVS_ALERT_LOOP_BLOCKED];
+
+	a->kind = UVS_ALERT_LOOP_BLOCKED;
+	a->pid = pid;
+	a->ts_ns = now_real;
+	a->severity = c->rule[UVS_ALERT_LOOP_BLOCKED].severity;
+	a->suppressed = rs->held_back;
+	rs->held_back = 0;
 }
 
 size_t uvs_alerts_blocks(const struct uvs_alert_config *c, struct uvs_alert_state *st, int pid,
 			 const struct uvs_loop_busy *loops, size_t nloops, uint64_t now_mono,
 			 uint64_t now_real, struct uvs_alert *out, size_t cap)
 {
+	uint64_t block_ns = uvs_alert_config_block_ns(c);
 	size_t i, n = 0;
 
+	if (!c->rule[UVS_ALERT_LOOP_BLOCKED].enabled)
+		return 0;
 	for (i = 0; i < nloops && n < cap; i++) {
 		const struct uvs_loop_busy *l = &loops[i];
-		uint64_t *since;
+		int e;
 
 		if (!l->busy || !l->busy_since_ns || now_mono < l->busy_since_ns ||
-		    now_mono - l->busy_since_ns < c->block_ns)
+		    now_mono - l->busy_since_ns < block_ns)
 			continue;
-		since = alerted_since(st, l->tid);
-		if (!since || *since == l->busy_since_ns)
+		e = episode(st, l->tid);
+		if (e < 0 || st->alerted[e].busy_since_ns == l->busy_since_ns)
 			continue;
-		*since = l->busy_since_ns;
-		out[n++] = (struct uvs_alert){
-			.kind = UVS_ALERT_LOOP_BLOCKED,
-			.pid = pid,
-			.ts_ns = now_real,
+		st->alerted[e].busy_since_ns = l->busy_since_ns;
+		st->alerted[e].open = true;
+		st->alerted[e].muted = !episode_allowed(c, st, now_real);
+		if (st->alerted[e].muted)
+			continue;
+		out[n] = (struct uvs_alert){
+			.state = UVS_ALERT_FIRING,
 			.loop_blocked = { .tid = l->tid, .role = l->role, .ongoing = true,
 					  .blocked_ns = now_mono - l->busy_since_ns,
-					  .threshold_ns = c->block_ns },
+					  .threshold_ns = block_ns },
 		};
+		blocked_alert(c, st, pid, now_real, &out[n++]);
 	}
 	return n;
 }
 
-void uvs_alerts_block_ended(const struct uvs_alert_config *c, int pid, const struct uvs_block_end *b,
-			    uint64_t now_real, struct uvs_alert *out)
+size_t uvs_alerts_block_ended(const struct uvs_alert_config *c, struct uvs_alert_state *st,
+			      int pid, const struct uvs_block_end *b, uint64_t now_real,
+			      struct uvs_alert *out)
 {
+	int e;
+	bool told;
+
+	if (!c->rule[UVS_ALERT_LOOP_BLOCKED].enabled)
+		return 0;
+	/* An episode alerted as ongoing ends as it began; one that ended unseen begins now. */
+	e = episode(st, b->tid);
+	if (e >= 0 && st->alerted[e].open)
+		told = !st->alerted[e].muted;
+	else
+		told = episode_allowed(c, st, now_real);
+	if (e >= 0)
+		st->alerted[e].open = false;
+	if (!told)
+		return 0;
+	st->rule[UVS_ALERT_LOOP_BLOCKED].resolved++;
 	*out = (struct uvs_alert){
-		.kind = UVS_ALERT_LOOP_BLOCKED,
-		.pid = pid,
-		.ts_ns = now_real,
+		.state = UVS_ALERT_RESOLVED,
 		.loop_blocked = { .tid = b->tid, .role = b->role, .ongoing = false,
-				  .blocked_ns = b->duration_ns, .threshold_ns = c->block_ns },
+				  .blocked_ns = b->duration_ns,
+				  .threshold_ns = uvs_alert_config_block_ns(c) },
 	};
+	blocked_alert(c, st, pid, now_real, out);
+	return 1;
 }

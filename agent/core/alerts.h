@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The alert engine: every alert rule, each a function of the snapshots, its thresholds (struct
- * uvs_alert_config) and its own state (struct uvs_alert_state: growth streaks, an episode in
- * progress, the block already alerted). Nothing here reads a map or the clock, so every rule is
- * unit-tested without root.
+ * The alert engine: every alert rule, each a function of the snapshots, its settings (struct
+ * uvs_alert_config, core/rules.h) and its own state (struct uvs_alert_state). Each alert fires
+ * once its condition has held for the rule's `for` and resolves once the condition has been gone
+ * for its `hold` (so a flapping condition is one alert, not many); a rate limit per rule caps
+ * how many fire. Nothing here reads a map or the clock: time is the snapshots' (window lengths,
+ * timestamps) and the caller's, so every rule is unit-tested without root, and any command
+ * (watch, top, serve) runs the same engine on its snapshots.
  */
 #ifndef UVSCOPE_ALERTS_H
 #define UVSCOPE_ALERTS_H
@@ -12,20 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/rules.h"
 #include "core/snapshot.h"
-
-struct uvs_alert_config {
-	uint64_t block_ns;             /* loop_blocked: a busy span this long */
-	double pool_saturation;        /* threadpool_saturated: share of a window with work queued */
-	int fd_growth_windows;         /* fd_growth: windows in a row in which the count grew */
-	unsigned int fd_limit_percent; /* fd_limit: open fds at this share of RLIMIT_NOFILE ... */
-	unsigned int fd_rearm_percent; /* ... and again only after falling below this share */
-	int close_wait_windows;        /* close_wait_growth: windows in a row of growth */
-	uint64_t retransmits_per_s;    /* retransmit_rate: over a window */
-};
-
-/* The defaults, with the loop_blocked threshold the user chose. */
-void uvs_alert_config_default(struct uvs_alert_config *c, uint64_t block_ns);
 
 /* A loop thread as the collector sees it right now, for blocks still in progress. */
 struct uvs_loop_busy {
@@ -43,45 +34,69 @@ struct uvs_block_end {
 	uint64_t end_ns;        /* CLOCK_MONOTONIC: when the loop came back (0: unknown) */
 };
 
+/* One rule's condition for one subject (the process, or one loop thread). */
+struct uvs_alert_track {
+	int key;                /* the loop's tid for per-loop rules, else 0 */
+	enum uvs_role role;
+	bool used;
+	bool seen;              /* judged in the current window */
+	bool firing;
+	bool muted;             /* the rate limit held this firing back, and so its resolution */
+	uint32_t windows;       /* windows in a row the condition held */
+	uint64_t true_ns;       /* ... and their length */
+	uint64_t false_ns;      /* firing: how long the condition has been gone */
+	uint64_t fired_ts;      /* ts_ns of the firing */
+};
+
+/* A rule's state in one process, and its counts since the start (for /metrics). */
+struct uvs_alert_rule_state {
+	struct uvs_alert_track track[UVS_MAX_LOOPS]; /* process-wide rules use track[0] */
+	uint64_t period_start;  /* the rate limit's current period (ts_ns) */
+	uint32_t in_period;     /* alerts fired in it */
+	uint64_t held_back;     /* suppressed since the last alert that went out */
+	uint64_t fired, resolved, suppressed; /* totals */
+};
+
 struct uvs_alert_state {
+	struct uvs_alert_rule_state rule[UVS_ALERT_KINDS];
 	/* loop_blocked: per loop thread, the busy span already alerted as ongoing */
 	size_t nalerted;
 	struct {
 		int tid;
 		uint64_t busy_since_ns;
+		bool open;          /* its ended alert is still to come */
+		bool muted;         /* the rate limit held the episode back */
 	} alerted[UVS_MAX_LOOPS];
-	/* fd_growth */
+	/* the growth rules compare with the window before */
 	bool fds_seen;
 	uint64_t fds_prev_open;
-	int fds_streak;
-	/* fd_limit: an episode is standing until the count falls below the rearm share */
-	bool fds_near_limit;
-	/* close_wait_growth */
 	bool cw_seen;
 	uint64_t cw_prev;
-	int cw_streak;
-	/* accept_queue_full: an episode is standing until every accept queue has room */
-	bool queue_full;
 };
 
 /*
- * The alerts one window raises (pool, sync I/O, fds, sockets), given the state earlier windows
- * left; updates the state. Writes at most cap alerts stamped with the snapshot's pid and time;
- * returns how many.
+ * The alerts one window raises or resolves (every rule but loop_blocked), given the state
+ * earlier windows left; updates the state. Writes at most cap alerts stamped with the
+ * snapshot's pid and time (an alert past cap is lost, its state kept); returns how many.
  */
 size_t uvs_alerts_window(const struct uvs_alert_config *c, struct uvs_alert_state *st,
 			 const struct uvs_snapshot *s, struct uvs_alert *out, size_t cap);
 
 /*
- * Blocks in progress: one ongoing loop_blocked alert per busy span at or past the threshold,
- * once per span. now_mono is when `loops` was read, now_real the wall clock for the stamp.
+ * Blocks in progress: one firing loop_blocked alert ("ongoing") per busy span at or past the
+ * threshold, once per span. now_mono is when `loops` was read, now_real the wall clock for the
+ * stamp and the rate limit.
  */
 size_t uvs_alerts_blocks(const struct uvs_alert_config *c, struct uvs_alert_state *st, int pid,
 			 const struct uvs_loop_busy *loops, size_t n, uint64_t now_mono,
 			 uint64_t now_real, struct uvs_alert *out, size_t cap);
 
-/* A block that ended: the final loop_blocked alert with its whole length. */
-void uvs_alerts_block_ended(const struct uvs_alert_config *c, int pid, const struct uvs_block_end *b,
-			    uint64_t now_real, struct uvs_alert *out);
+/*
+ * A block that ended: the resolved loop_blocked alert with its whole length, in *out. Returns 1,
+ * or 0 when nothing goes out (the rule is off, or the rate limit held the episode back).
+ */
+size_t uvs_alerts_block_ended(const struct uvs_alert_config *c, struct uvs_alert_state *st,
+			      int pid, const struct uvs_block_end *b, uint64_t now_real,
+			      struct uvs_alert *out);
 
 #endif

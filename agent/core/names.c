@@ -103,9 +103,33 @@ const char *uvs_alert_kind_name(enum uvs_alert_kind kind)
 		return "accept_queue_full";
 	case UVS_ALERT_RETRANSMIT_RATE:
 		return "retransmit_rate";
+	case UVS_ALERT_LOOP_UTILIZATION:
+		return "loop_utilization";
+	case UVS_ALERT_POOL_QUEUE_WAIT:
+		return "pool_queue_wait";
+	case UVS_ALERT_GC_SHARE:
+		return "gc_share";
 	}
 	/* Only a value outside the enum gets here: a bug, never a name to print. */
 	return "invalid";
+}
+
+const char *uvs_alert_status_name(enum uvs_alert_status state)
+{
+	return state == UVS_ALERT_RESOLVED ? "resolved" : "firing";
+}
+
+const char *uvs_severity_name(enum uvs_severity severity)
+{
+	switch (severity) {
+	case UVS_SEVERITY_INFO:
+		return "info";
+	case UVS_SEVERITY_WARNING:
+		return "warning";
+	case UVS_SEVERITY_CRITICAL:
+		return "critical";
+	}
+	return "warning";
 }
 
 uint64_t uvs_agent_losses(const struct uvs_snapshot *s)

@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "collect/collector.h"
+#include "core/actions.h"
 #include "core/alerts.h"
 #include "core/block_stacks.h"
 #include "core/flame_samples.h"
@@ -61,13 +62,24 @@ struct session {
 	uint64_t flame_start, flame_start_real; /* when sampling began (monotonic, wall clock) */
 	FILE *flame_files[UVS_FLAME_FILES];
 	struct uvs_guard guard;             /* the overhead guard (off outside watch, top, serve) */
+	struct uvs_actions *actions;        /* --on-alert */
+	bool alert_exit;                    /* --exit-on-alert: an alert fired */
 	const char *why_done;
 	struct uvs_http *http;              /* serve: the /metrics endpoint */
 };
 
+static void stop(struct session *s, const char *why);
+
+/* An alert goes to every output, to the --on-alert command, and may end the session. */
 static void emit_alert(struct session *s, const struct uvs_alert *a)
 {
 	uvs_outputs_alert(&s->outputs, a);
+	if (s->actions)
+		uvs_actions_run(s->actions, a, uvs_now_mono());
+	if (s->cli->exit_on_alert && a->state == UVS_ALERT_FIRING && !s->alert_exit) {
+		s->alert_exit = true;
+		stop(s, "an alert fired (--exit-on-alert)");
+	}
 }
 
 /* A blocked-loop alert gets the stacks sampled in [since, until] and the GC time in it. */
@@ -91,7 +103,9 @@ static void on_block_ended(void *ctx, const struct uvs_block_end *b)
 	struct session *s = ctx;
 	struct uvs_alert a;
 
-	uvs_alerts_block_ended(&s->alert_cfg, s->target->pid, b, uvs_now_real(), &a);
+	if (!uvs_alerts_block_ended(&s->alert_cfg, &s->alerts, s->target->pid, b, uvs_now_real(),
+				    &a))
+		return;
 	if (b->end_ns > b->duration_ns)
 		block_context(s, &a, b->end_ns - b->duration_ns, b->end_ns);
 	emit_alert(s, &a);
@@ -138,6 +152,8 @@ static void check_blocks(struct session *s)
 	size_t i, n;
 
 	s->last_check = uvs_now_mono();
+	if (s->actions)
+		uvs_actions_tick(s->actions, s->last_check);
 	/* Take the events first, so a block that just ended is never reported as ongoing. */
 	s->collector->ops->poll(s->collector);
 	n = s->collector->ops->loops_now(s->collector, loops, UVS_MAX_LOOPS, &now_mono);
@@ -261,6 +277,13 @@ static void on_block_tick(void *ctx)
 	check_blocks(ctx);
 }
 
+static void on_actions(void *ctx)
+{
+	struct session *s = ctx;
+
+	uvs_actions_reap(s->actions);
+}
+
 static void on_signal(void *ctx)
 {
 	struct session *s = ctx;
@@ -352,6 +375,8 @@ static int setup_loop(struct session *s)
 		err = uvs_event_loop_add_timer(&s->loop, tick, tick, on_block_tick, s);
 	if (!err && cli->duration_ns)
 		err = uvs_event_loop_add_timer(&s->loop, cli->duration_ns, 0, on_end, s);
+	if (!err && s->actions)
+		err = uvs_event_loop_add(&s->loop, uvs_actions_fd(s->actions), false, on_actions, s);
 	if (err)
 		return err;
 	s->pid_fd = (int)syscall(SYS_pidfd_open, s->target->pid, 0);
@@ -765,6 +790,25 @@ static void write_flame(struct session *s)
 	}
 }
 
+/* The commands still running get their time; then what became of every alert is said. */
+static void finish_actions(struct session *s)
+{
+	struct uvs_actions_stats st;
+
+	if (!s->actions)
+		return;
+	uvs_actions_drain(s->actions);
+	uvs_actions_stats(s->actions, &st);
+	if (st.failed || st.timed_out || st.busy || st.not_run)
+		uvs_warn("--on-alert: %" PRIu64 " commands run, %" PRIu64 " succeeded, %" PRIu64
+			 " failed, %" PRIu64 " killed at the timeout; %" PRIu64 " alerts not acted on "
+			 "(%d commands were running), %" PRIu64 " not run (the command could not be "
+			 "started)", st.started, st.succeeded, st.failed, st.timed_out, st.busy,
+			 UVS_ACTIONS_MAX, st.not_run);
+	else
+		uvs_debug("--on-alert: %" PRIu64 " commands run, all succeeded", st.started);
+}
+
 static void finish(struct session *s)
 {
 	if (s->tty_raw)
@@ -776,6 +820,7 @@ static void finish(struct session *s)
 	uvs_outputs_end(&s->outputs);
 	if (s->flame)
 		write_flame(s);
+	finish_actions(s);
 	if (s->why_done)
 		uvs_info("%s; detached from pid %d", s->why_done, (int)s->target->pid);
 }
@@ -793,23 +838,33 @@ static void cleanup(struct session *s)
 	free(s->snap);
 	uvs_block_stacks_free(s->blocks);
 	uvs_profile_free(s->flame);
+	uvs_actions_free(s->actions);
 	for (size_t i = 0; i < UVS_FLAME_FILES; i++)
 		if (s->flame_files[i])
 			fclose(s->flame_files[i]);
 }
 
-int uvs_session_run(const struct uvs_cli *cli)
+int uvs_session_run(const struct uvs_cli *cli, const struct uvs_alert_config *rules)
 {
-	struct session s = { .cli = cli, .pid_fd = -1, .loop.epfd = -1 };
+	struct session s = { .cli = cli, .pid_fd = -1, .loop.epfd = -1, .alert_cfg = *rules };
 	uint64_t attach_ns = 0;
+	char why[512];
 	sigset_t mask;
-	int err;
+	int err = 0;
 
 	uvs_verbose = cli->verbose;
 	s.source = (struct uvs_output_source){ .ctx = &s, .totals = totals };
-	uvs_alert_config_default(&s.alert_cfg, cli->block_ns);
 	block_signals(&mask);
-	err = attach(&s, &attach_ns);
+	/* Before attaching, as root: what it needs (a signalfd) is then in place. */
+	if (cli->on_alert) {
+		s.actions = uvs_actions_new(cli->on_alert, cli->on_alert_timeout_ns, why, sizeof(why));
+		if (!s.actions) {
+			uvs_err("%s", why);
+			err = -EINVAL;
+		}
+	}
+	if (!err)
+		err = attach(&s, &attach_ns);
 	if (!err) {
 		err = setup_loop(&s);
 		if (err)
@@ -834,5 +889,7 @@ int uvs_session_run(const struct uvs_cli *cli)
 	if (!err && s.outputs.failed)
 		err = s.outputs.failed;
 	cleanup(&s);
-	return err ? 1 : 0;
+	if (err)
+		return 1;
+	return s.alert_exit ? UVS_EXIT_ALERT : 0;
 }

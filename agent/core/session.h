@@ -9,8 +9,12 @@
 #define UVSCOPE_SESSION_H
 
 #include "cli/options.h"
+#include "core/rules.h"
 
-/* Runs top, watch, flame, trace or serve as the options say; returns the exit status. */
-int uvs_session_run(const struct uvs_cli *cli);
+/*
+ * Runs top, watch, flame, trace or serve as the options say, judging alerts by `rules`; returns the
+ * process exit status (UVS_EXIT_ALERT when --exit-on-alert ended it).
+ */
+int uvs_session_run(const struct uvs_cli *cli, const struct uvs_alert_config *rules);
 
 #endif

@@ -305,6 +305,24 @@ enum uvs_alert_kind {
 	UVS_ALERT_CLOSE_WAIT_GROWTH, /* sockets in CLOSE_WAIT grew in several windows in a row */
 	UVS_ALERT_ACCEPT_QUEUE_FULL, /* a listener's accept queue is over its limit */
 	UVS_ALERT_RETRANSMIT_RATE,   /* TCP retransmits at a high rate */
+	UVS_ALERT_LOOP_UTILIZATION,  /* a loop busy most of the time, for a while */
+	UVS_ALERT_POOL_QUEUE_WAIT,   /* pool jobs waited long in the queue before a thread took them */
+	UVS_ALERT_GC_SHARE,          /* a loop spent a large share of its time in V8's collector */
+};
+
+#define UVS_ALERT_KIND_LAST UVS_ALERT_GC_SHARE
+#define UVS_ALERT_KINDS (UVS_ALERT_KIND_LAST + 1) /* arrays indexed by kind (0 unused) */
+
+/* An alert begins (firing) and ends (resolved); loop_blocked: ongoing, then ended. */
+enum uvs_alert_status {
+	UVS_ALERT_FIRING = 0,
+	UVS_ALERT_RESOLVED,
+};
+
+enum uvs_severity {
+	UVS_SEVERITY_INFO = 0,
+	UVS_SEVERITY_WARNING,
+	UVS_SEVERITY_CRITICAL,
 };
 
 /* One stack sampled during a block, and how many of the block's samples had it. */
@@ -382,10 +400,30 @@ struct uvs_alert_retransmits {
 	uint64_t window_ns;
 };
 
+/* loop_utilization and gc_share: one loop's share of the window (busy, or in GC). */
+struct uvs_alert_loop_share {
+	int tid;
+	enum uvs_role role;
+	double share;          /* utilization, or GC time over the window */
+	double threshold;
+	uint64_t window_ns;
+};
+
+struct uvs_alert_queue_wait {
+	enum uvs_pool_kind pool_kind; /* the kind of work that waited longest */
+	uint64_t wait_p99_ns;
+	uint64_t threshold_ns;
+	uint64_t window_ns;
+};
+
 struct uvs_alert {
 	enum uvs_alert_kind kind;
 	int pid;
 	uint64_t ts_ns;        /* CLOCK_REALTIME when the alert was raised */
+	enum uvs_alert_status state;
+	enum uvs_severity severity;
+	uint64_t firing_ns;    /* resolved: how long it was firing (0 for loop_blocked) */
+	uint64_t suppressed;   /* alerts of this rule the rate limit held back since the last one */
 	union {
 		struct uvs_alert_loop_blocked loop_blocked;
 		struct uvs_alert_pool_saturated pool_saturated;
@@ -395,11 +433,17 @@ struct uvs_alert {
 		struct uvs_alert_close_wait close_wait_growth;
 		struct uvs_alert_accept_queue accept_queue_full;
 		struct uvs_alert_retransmits retransmit_rate;
+		struct uvs_alert_loop_share loop_utilization;
+		struct uvs_alert_queue_wait pool_queue_wait;
+		struct uvs_alert_loop_share gc_share;
 	};
 };
 
 /* "loop_blocked", "threadpool_saturated", ...: the JSON "kind" (a schema value). */
 const char *uvs_alert_kind_name(enum uvs_alert_kind kind);
+/* "firing", "resolved"; "info", "warning", "critical". */
+const char *uvs_alert_status_name(enum uvs_alert_status state);
+const char *uvs_severity_name(enum uvs_severity severity);
 
 /*
  * Discrete events, one record each as they happen (an output that draws a timeline wants every

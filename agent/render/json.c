@@ -503,8 +503,17 @@ int uvs_json_summary(FILE *out, const struct uvs_snapshot *s)
 	return json_snapshot(out, "summary", s);
 }
 
-/* The fields of each kind of alert, after "kind" and "pid". */
-void uvs_json_alert_fields(FILE *out, const struct uvs_alert *a)
+/* utilization and gc_share: the loop, its share of the window and the rule's threshold. */
+static void json_loop_share(FILE *out, const char *name, const struct uvs_alert_loop_share *l)
+{
+	fprintf(out, ",\"tid\":%d,\"role\":\"%s\",\"%s\":", l->tid, uvs_role_name(l->role), name);
+	json_ratio(out, l->share);
+	fputs(",\"threshold\":", out);
+	json_ratio(out, l->threshold);
+	fprintf(out, ",\"window_ns\":%" PRIu64, l->window_ns);
+}
+
+static void json_alert_kind_fields(FILE *out, const struct uvs_alert *a)
 {
 	switch (a->kind) {
 	case UVS_ALERT_LOOP_BLOCKED: {
@@ -551,7 +560,32 @@ void uvs_json_alert_fields(FILE *out, const struct uvs_alert *a)
 		fprintf(out, ",\"retransmits\":%" PRIu64 ",\"window_ns\":%" PRIu64,
 			a->retransmit_rate.retransmits, a->retransmit_rate.window_ns);
 		return;
+	case UVS_ALERT_LOOP_UTILIZATION:
+		json_loop_share(out, "utilization", &a->loop_utilization);
+		return;
+	case UVS_ALERT_GC_SHARE:
+		json_loop_share(out, "gc_share", &a->gc_share);
+		return;
+	case UVS_ALERT_POOL_QUEUE_WAIT:
+		fprintf(out, ",\"pool_kind\":\"%s\",\"wait_p99_ns\":%" PRIu64 ",\"threshold_ns\":%"
+			PRIu64 ",\"window_ns\":%" PRIu64, uvs_pool_kind_name(a->pool_queue_wait.pool_kind),
+			a->pool_queue_wait.wait_p99_ns, a->pool_queue_wait.threshold_ns,
+			a->pool_queue_wait.window_ns);
+		return;
 	}
+}
+
+/*
+ * The fields of an alert after "kind" and "pid": its state and severity, those of its kind,
+ * then how long it fired (resolved) and how many the rate limit held back before it.
+ */
+void uvs_json_alert_fields(FILE *out, const struct uvs_alert *a)
+{
+	fprintf(out, ",\"state\":\"%s\",\"severity\":\"%s\"", uvs_alert_status_name(a->state),
+		uvs_severity_name(a->severity));
+	json_alert_kind_fields(out, a);
+	fprintf(out, ",\"firing_ns\":%" PRIu64 ",\"suppressed\":%" PRIu64, a->firing_ns,
+		a->suppressed);
 }
 
 int uvs_json_alert(FILE *out, const struct uvs_alert *a)

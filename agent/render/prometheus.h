@@ -15,7 +15,7 @@
 #include "render/prom_writer.h"
 
 /* Alert counts are indexed by enum uvs_alert_kind (index 0 unused). */
-#define UVS_PROM_ALERT_KINDS (UVS_ALERT_RETRANSMIT_RATE + 1)
+#define UVS_PROM_ALERT_KINDS UVS_ALERT_KINDS
 
 /* The labels of the target and what uvscope_target_info says of it. */
 struct uvs_prom_target {

@@ -206,6 +206,12 @@ static void alert_row(FILE *out, const struct uvs_alert *a, const char *place)
 	char when[16], buf[UVS_DURATION_BUF], cols[UVS_TOP_PLACE];
 
 	uvs_format_clock(a->ts_ns, when, sizeof(when));
+	if (a->state == UVS_ALERT_RESOLVED && a->kind != UVS_ALERT_LOOP_BLOCKED) {
+		uvs_format_duration(a->firing_ns, buf, sizeof(buf));
+		line(out, false, "%s  resolved: %s, after %s", when, uvs_alert_kind_name(a->kind),
+		     buf);
+		return;
+	}
 	switch (a->kind) {
 	case UVS_ALERT_LOOP_BLOCKED:
 		uvs_format_duration(b->blocked_ns, buf, sizeof(buf));
@@ -243,6 +249,21 @@ static void alert_row(FILE *out, const struct uvs_alert *a, const char *place)
 	case UVS_ALERT_RETRANSMIT_RATE:
 		line(out, false, "%s  %" PRIu64 " TCP retransmits in an interval", when,
 		     a->retransmit_rate.retransmits);
+		return;
+	case UVS_ALERT_LOOP_UTILIZATION:
+		uvs_format_percent(a->loop_utilization.share, buf, sizeof(buf));
+		line(out, false, "%s  %s/%d busy %s of the time", when,
+		     uvs_role_name(a->loop_utilization.role), a->loop_utilization.tid, buf);
+		return;
+	case UVS_ALERT_GC_SHARE:
+		uvs_format_percent(a->gc_share.share, buf, sizeof(buf));
+		line(out, false, "%s  %s/%d in GC %s of the time", when,
+		     uvs_role_name(a->gc_share.role), a->gc_share.tid, buf);
+		return;
+	case UVS_ALERT_POOL_QUEUE_WAIT:
+		uvs_format_duration(a->pool_queue_wait.wait_p99_ns, buf, sizeof(buf));
+		line(out, false, "%s  pool queue wait %s (%s, p99)", when, buf,
+		     uvs_pool_kind_name(a->pool_queue_wait.pool_kind));
 		return;
 	}
 }

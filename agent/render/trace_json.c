@@ -431,13 +431,15 @@ static int trace_interval(struct uvs_output *o, const struct uvs_snapshot *s)
 static int trace_alert(struct uvs_output *o, const struct uvs_alert *a)
 {
 	struct trace_priv *p = priv(o);
-	bool on_loop = a->kind == UVS_ALERT_LOOP_BLOCKED;
-	int tid = on_loop ? a->loop_blocked.tid : p->pid;
+	const struct uvs_alert_loop_share *l = a->kind == UVS_ALERT_LOOP_UTILIZATION ?
+		&a->loop_utilization : a->kind == UVS_ALERT_GC_SHARE ? &a->gc_share : NULL;
+	bool on_loop = a->kind == UVS_ALERT_LOOP_BLOCKED || l;
+	int tid = a->kind == UVS_ALERT_LOOP_BLOCKED ? a->loop_blocked.tid : l ? l->tid : p->pid;
 
 	if (!p->begun)
 		return 0;
 	if (on_loop)
-		track(p, o->out, tid, a->loop_blocked.role);
+		track(p, o->out, tid, l ? l->role : a->loop_blocked.role);
 	event_open(p, o->out, 'i', tid);
 	/* A blocked loop is marked on its thread; the others concern the whole process. */
 	fprintf(o->out, ",\"s\":\"%c\",\"cat\":\"alert\",\"name\":\"%s\",\"ts\":",

@@ -227,11 +227,28 @@ static void watch_loop_blocked(FILE *out, const struct uvs_alert_loop_blocked *b
 		watch_block_stacks(out, b->stacks);
 }
 
+/* utilization and gc_share: which loop, its share and the rule's threshold. */
+static void watch_loop_share(FILE *out, const char *what, const struct uvs_alert_loop_share *l)
+{
+	char share[UVS_DURATION_BUF], threshold[UVS_DURATION_BUF];
+
+	uvs_format_percent(l->share, share, sizeof(share));
+	uvs_format_percent(l->threshold, threshold, sizeof(threshold));
+	fprintf(out, " ALERT %s: %s (tid %d) %s of the time (threshold %s)\n", what,
+		role_loop_name(l->role), l->tid, share, threshold);
+}
+
 int uvs_watch_alert(FILE *out, const struct uvs_alert *a)
 {
-	char buf[UVS_DURATION_BUF];
+	char buf[UVS_DURATION_BUF], thr[UVS_DURATION_BUF];
 
 	put_clock(out, a->ts_ns);
+	/* A resolved alert says what ended and how long it lasted (loop_blocked says as ever). */
+	if (a->state == UVS_ALERT_RESOLVED && a->kind != UVS_ALERT_LOOP_BLOCKED) {
+		uvs_format_duration(a->firing_ns, buf, sizeof(buf));
+		fprintf(out, " RESOLVED %s, after %s\n", uvs_alert_kind_name(a->kind), buf);
+		return ferror(out) ? -EIO : 0;
+	}
 	switch (a->kind) {
 	case UVS_ALERT_LOOP_BLOCKED:
 		watch_loop_blocked(out, &a->loop_blocked);
@@ -269,6 +286,18 @@ int uvs_watch_alert(FILE *out, const struct uvs_alert *a)
 		uvs_format_duration(a->retransmit_rate.window_ns, buf, sizeof(buf));
 		fprintf(out, " ALERT TCP retransmits: %" PRIu64 " in %s\n",
 			a->retransmit_rate.retransmits, buf);
+		break;
+	case UVS_ALERT_LOOP_UTILIZATION:
+		watch_loop_share(out, "loop busy", &a->loop_utilization);
+		break;
+	case UVS_ALERT_GC_SHARE:
+		watch_loop_share(out, "GC: in V8's collector", &a->gc_share);
+		break;
+	case UVS_ALERT_POOL_QUEUE_WAIT:
+		uvs_format_duration(a->pool_queue_wait.wait_p99_ns, buf, sizeof(buf));
+		uvs_format_duration(a->pool_queue_wait.threshold_ns, thr, sizeof(thr));
+		fprintf(out, " ALERT pool queue wait: %s jobs waited %s for a thread (p99; "
+			"threshold %s)\n", uvs_pool_kind_name(a->pool_queue_wait.pool_kind), buf, thr);
 		break;
 	}
 	return ferror(out) ? -EIO : 0;

@@ -85,8 +85,9 @@ bool uvs_metrics_alert_fires(const struct uvs_alert *a, int *ongoing)
 	const struct uvs_alert_loop_blocked *b = &a->loop_blocked;
 	size_t i, free_slot = UVS_MAX_LOOPS;
 
+	/* An alert fires once and resolves once: only its firing counts. */
 	if (a->kind != UVS_ALERT_LOOP_BLOCKED)
-		return true;
+		return a->state == UVS_ALERT_FIRING;
 	for (i = 0; i < UVS_MAX_LOOPS; i++) {
 		if (ongoing[i] == b->tid && b->tid) {
 			if (!b->ongoing)

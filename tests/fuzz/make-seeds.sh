@@ -16,6 +16,7 @@
 #              call sites (-O2), no inlining and no call sites (-O0), DWARF 4 GNU call sites
 #   flame/     profiles for fuzz_flame.c: frames of every kind, hostile names, a few stacks
 #   prom/      Accept headers (mode byte 0: Prometheus's own, q=0) and process names (mode 1)
+#   rules/     the shipped rules file, and small ones with each kind of value and mistake
 set -euo pipefail
 cd "$(dirname "$0")"
 src=../fixtures/elf
@@ -37,7 +38,8 @@ pseudo_random() {
 }
 { printf '\x00'; pseudo_random patches 200; } > "$out/v8/patches-random"
 { printf '\x02'; pseudo_random raw 2048; } > "$out/v8/raw-random"
-mkdir -p "$out/flame"
+mkdir -p "$out/flame" "$out/rules"
+cp ../../deploy/uvscope-rules.ini "$out/rules/shipped.ini"
 
 # No libc, no unwind tables, one page alignment: the symbols, notes and headers stay real.
 small=(-Os -nostdlib -fno-asynchronous-unwind-tables -Wl,--build-id=sha1 -Wl,-z,norelro

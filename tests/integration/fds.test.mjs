@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { intervalsAfter, skipWithoutBpf, startFixture, startAgent } from './lib.mjs';
 
 // The reference: the same classification, done here from /proc.
@@ -70,11 +72,16 @@ test('a leak trips fd_growth; a lowered RLIMIT_NOFILE trips fd_limit', async (t)
 		// A limit the leak will cross 80% of within a few seconds.
 		const limit = open + 40;
 		execFileSync('prlimit', ['--pid', String(child.pid), `--nofile=${limit}:${limit}`]);
-		const { agent } = await startAgent(child.pid, ['--interval', '200ms']);
+		// fd_growth after 1 s of growth (5 intervals): the leak reaches the limit in 4 s.
+		const rules = path.join(mkdtempSync(path.join(os.tmpdir(), 'uvscope-fds-')), 'r.ini');
+		writeFileSync(rules, '[fd_growth]\nfor = 1s\n');
+		const { agent } = await startAgent(child.pid, ['--interval', '200ms', '--rules', rules]);
 		try {
 			child.send('leak');
 			const growth = await agent.waitFor((v) => v && v.kind === 'fd_growth', 'fd_growth');
 			assert.equal(growth.limit, limit);
+			assert.equal(growth.state, 'firing');
+			assert.ok(growth.windows >= 5, `${growth.windows} windows of growth`);
 			const near = await agent.waitFor((v) => v && v.kind === 'fd_limit', 'fd_limit');
 			t.diagnostic(`fd_limit at ${near.open} of ${near.limit}`);
 			assert.ok(near.open * 5 >= limit * 4 && near.open < limit);

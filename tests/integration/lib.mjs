@@ -158,9 +158,10 @@ function parseLine(line) {
 	}
 }
 
-// Starts a fixture from tests/fixtures/node and waits for its {"ready":...} line.
-export async function startFixture(name, args = [], env = {}) {
-	const child = new Child(nodeBin, [path.join(fixtures, name), ...args],
+// Starts a fixture from tests/fixtures/node (with node's own flags nodeArgs) and waits for its
+// {"ready":...} line.
+export async function startFixture(name, args = [], env = {}, nodeArgs = []) {
+	const child = new Child(nodeBin, [...nodeArgs, path.join(fixtures, name), ...args],
 		{ env: { ...process.env, ...env } });
 	const ready = await child.waitFor((v) => v && v.ready, `${name} ready`);
 	return { child, ready };

@@ -117,10 +117,13 @@ test('readFileSync on the main thread is sync fs on the loop, not pool work', as
 		assert.equal(op('close'), 9, 'one close per readFileSync');
 		assert.ok(syncOnLoop >= 9 * 3, 'open, fstat or read, close: all on the loop thread');
 		assert.equal(sum(intervals, (p) => p.submitted), 0, 'nothing went to the pool');
-		const alerts = agent.json().filter((v) => v.type === 'alert' &&
-			v.kind === 'sync_io_on_loop');
-		assert.equal(alerts.reduce((a, v) => a + v.count, 0), syncOnLoop,
-			'sync_io_on_loop alerts count every call');
+		// The alert fires with the first window that has them, and counts that window's calls.
+		const fired = agent.json().filter((v) => v.type === 'alert' &&
+			v.kind === 'sync_io_on_loop' && v.state === 'firing');
+		assert.ok(fired.length >= 1, 'sync_io_on_loop fired');
+		for (const a of fired)
+			assert.equal(a.count, intervals.find((iv) => iv.ts_ns === a.ts_ns)
+				.threadpool.sync_fs_on_loop, 'the firing window\'s calls');
 	});
 });
 
@@ -148,9 +151,11 @@ test('UV_THREADPOOL_SIZE=2 and a burst of 16 slow crypto jobs: 14 queued at most
 		const saturated = pools.filter((p) => p.saturation > 0.5).length;
 		t.diagnostic(`saturation per interval: ${pools.map((p) => p.saturation).join(' ')}`);
 		assert.ok(saturated >= 1, 'some interval is mostly saturated');
+		// One alert for the burst, however many windows it saturated (the default hold-down
+		// keeps a short dip from making a second).
 		const alerts = agent.json().filter((v) => v.type === 'alert' &&
-			v.kind === 'threadpool_saturated');
-		assert.equal(alerts.length, saturated, 'one threadpool_saturated alert per such window');
+			v.kind === 'threadpool_saturated' && v.state === 'firing');
+		assert.equal(alerts.length, 1, 'one threadpool_saturated alert for the burst');
 		assert.ok(alerts.every((a) => a.size === 2 && a.saturation >= 0.5));
 		assert.equal(pools.at(-1).saturation, 0, 'not saturated once the burst is over');
 		assert.equal(pools.at(-1).size, 2);
@@ -230,10 +235,11 @@ test('a Worker that makes sync fs calls and exits within one window: on a loop, 
 				for (const f of ['sync_fs_on_loop', 'sync_fs_on_loop_ns', 'sync_fs_other'])
 					assert.ok(iv.threadpool[f] < 2 ** 48, `${f} ${iv.threadpool[f]}: wrapped`);
 			const alerts = agent.json().filter((v) => v.type === 'alert' &&
-				v.kind === 'sync_io_on_loop');
-			assert.equal(alerts.reduce((a, v) => a + v.count, 0),
-				intervals().reduce((a, iv) => a + iv.threadpool.sync_fs_on_loop, 0),
-				'the alerts count exactly the calls on loops');
+				v.kind === 'sync_io_on_loop' && v.state === 'firing');
+			assert.ok(alerts.length >= 1, 'sync_io_on_loop fired');
+			for (const a of alerts)
+				assert.equal(a.count, intervals().find((iv) => iv.ts_ns === a.ts_ns)
+					.threadpool.sync_fs_on_loop, 'the firing window\'s calls');
 		} finally {
 			await agent.stop();
 			await child.stop();

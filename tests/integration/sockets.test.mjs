@@ -37,6 +37,15 @@ function ssOf(pid) {
 	return { states, listeners };
 }
 
+// A rules file in its own directory: the socket rules with no hold-down (they resolve in the
+// first interval without their condition), the others as they are.
+function socketRules(text) {
+	const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'uvscope-sock-rules-')), 'r.ini');
+	writeFileSync(file, `[close_wait_growth]\nhold = 0\n[accept_queue_full]\nhold = 0\n` +
+		`[retransmit_rate]\nhold = 0\n${text}`);
+	return file;
+}
+
 async function sockets(pid) {
 	const r = await runUvscope(['sockets', '-p', String(pid), '--json']);
 	assert.equal(r.code, 0, r.stderr);
@@ -49,7 +58,8 @@ test('states and accept queue equal the fixture\'s numbers and ss; other process
 	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-sock-'));
 	const release = path.join(dir, 'release');
 	const { child, ready } = await startFixture('sockets.js');
-	const { agent } = await startAgent(child.pid, ['--interval', '200ms']);
+	const { agent } = await startAgent(child.pid, ['--interval', '200ms', '--rules',
+		socketRules('')]);
 	const clients = [];
 	try {
 		for (let i = 0; i < N + M; i++) clients.push(net.connect(ready.main, '127.0.0.1'));
@@ -86,7 +96,11 @@ test('states and accept queue equal the fixture\'s numbers and ss; other process
 		assert.equal(iv.sockets.tcp.states.CLOSE_WAIT, M);
 		const alert = await agent.waitFor((v) => v && v.kind === 'accept_queue_full',
 			'accept_queue_full');
-		assert.deepEqual([alert.accept_queue, alert.limit], [K, 2]);
+		assert.deepEqual([alert.accept_queue, alert.limit, alert.state], [K, 2, 'firing']);
+		// The fixture accepts again: the queue has room, the alert resolves.
+		writeFileSync(release, '');
+		await agent.waitFor((v) => v && v.kind === 'accept_queue_full' && v.state === 'resolved',
+			'accept_queue_full resolved');
 	} finally {
 		writeFileSync(release, '');
 		for (const c of clients) c.destroy();
@@ -204,10 +218,13 @@ test('connect latency: loopback, and more through a network namespace with 20 ms
 	}
 });
 
-test('CLOSE_WAIT growing over 3 intervals raises close_wait_growth', async (t) => {
+test('CLOSE_WAIT growing over 3 intervals raises close_wait_growth, which resolves when it ' +
+	'stops', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const { child, ready } = await startFixture('sockets.js');
-	const { agent } = await startAgent(child.pid, ['--interval', '200ms']);
+	// Growth for 500 ms: the third interval of 200 ms with growth fires it, not the second.
+	const { agent } = await startAgent(child.pid, ['--interval', '200ms', '--rules',
+		socketRules('[close_wait_growth]\nfor = 500ms\n')]);
 	const clients = [];
 	try {
 		for (let i = 0; i < 4; i++) clients.push(net.connect(ready.main, '127.0.0.1'));
@@ -222,7 +239,11 @@ test('CLOSE_WAIT growing over 3 intervals raises close_wait_growth', async (t) =
 			'close_wait_growth');
 		t.diagnostic(JSON.stringify(alert));
 		assert.equal(alert.windows, 3);
+		assert.equal(alert.state, 'firing');
 		assert.ok(alert.close_wait >= 3 && alert.close_wait <= 4);
+		// Four peers closed, no more: CLOSE_WAIT stays at 4 and stops growing.
+		await agent.waitFor((v) => v && v.kind === 'close_wait_growth' && v.state === 'resolved',
+			'close_wait_growth resolved');
 	} finally {
 		for (const c of clients) c.destroy();
 		await agent.stop();
@@ -240,7 +261,8 @@ test('retransmits to a peer that went away are counted, per peer, as the kernel 
 			// A server that reads everything, so the data is acked once the path is back.
 			server = await nsServer(netns, '10.202.0.2', 7001);
 			({ child } = await startFixture('sockets.js'));
-			({ agent } = await startAgent(child.pid, ['--interval', '200ms']));
+			({ agent } = await startAgent(child.pid, ['--interval', '200ms', '--rules',
+				socketRules('[retransmit_rate]\nthreshold = 1\n')]));
 			child.send('open 10.202.0.2 7001');
 			const { opened } = await child.waitFor((v) => v && v.opened, 'opened');
 			const row = async () => (await sockets(child.pid)).sockets
@@ -264,6 +286,12 @@ test('retransmits to a peer that went away are counted, per peer, as the kernel 
 			assert.ok(kernel >= 2);
 			assert.equal(total(agent, 'retransmits'), kernel);
 			assert.equal(counted, kernel);
+			// At least one retransmit a second while the peer was away; none once it is back.
+			const fired = await agent.waitFor((v) => v && v.kind === 'retransmit_rate' &&
+				v.state === 'firing', 'retransmit_rate');
+			assert.ok(fired.retransmits >= 1);
+			await agent.waitFor((v) => v && v.kind === 'retransmit_rate' &&
+				v.state === 'resolved', 'retransmit_rate resolved');
 		} finally {
 			if (agent) await agent.stop();
 			if (child) await child.stop();

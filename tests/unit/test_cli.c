@@ -168,6 +168,20 @@ Test(cli, errors_name_the_option)
 		{ { "flame", "-p", "1", "-o", "f.svg", "--max-probe-rate", "500" },
 		  "--max-probe-rate is an option of watch, top and serve" },
 		{ { "sockets", "-p", "1", "--no-guard" }, "--no-guard is an option of watch, top and serve" },
+		{ { "watch", "-p", "1", "--rules", "" }, "invalid value for --rules: ''" },
+		{ { "flame", "-p", "1", "-o", "f.svg", "--rules", "r.ini" },
+		  "--rules is an option of watch, top, serve and trace" },
+		{ { "watch", "-p", "1", "--on-alert", "notify $HOST" },
+		  "invalid value for --on-alert: 'notify $HOST': unquoted '$'" },
+		{ { "watch", "-p", "1", "--on-alert", "" }, "invalid value for --on-alert: '': no command" },
+		{ { "trace", "-p", "1", "-o", "t", "--on-alert", "x" },
+		  "--on-alert is an option of watch, top and serve" },
+		{ { "trace", "-p", "1", "-o", "t", "--exit-on-alert" },
+		  "--exit-on-alert is an option of watch, top and serve" },
+		{ { "watch", "-p", "1", "--on-alert-timeout", "5s" },
+		  "--on-alert-timeout needs --on-alert" },
+		{ { "watch", "-p", "1", "--on-alert", "x", "--on-alert-timeout", "1ms" },
+		  "invalid value for --on-alert-timeout: '1ms'" },
 	};
 	size_t i;
 
@@ -183,6 +197,29 @@ Test(cli, errors_name_the_option)
 		cr_assert(strstr(p.err, cases[i].message), "case %zu: got '%s', want '%s'", i,
 			  p.err, cases[i].message);
 	}
+}
+
+Test(cli, alert_options)
+{
+	struct parsed p = PARSE("watch", "-p", "42");
+
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_expect_eq(p.cli.on_alert_timeout_ns, 10000000000ULL);
+	cr_expect(!p.cli.block_ms_given && !p.cli.exit_on_alert && !p.cli.rules_file);
+	p = PARSE("top", "-p", "42", "--rules", "r.ini", "--on-alert", "logger -t 'uv scope'",
+		  "--on-alert-timeout", "30s", "--exit-on-alert", "--block-ms", "50");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_expect_str_eq(p.cli.rules_file, "r.ini");
+	cr_expect_str_eq(p.cli.on_alert, "logger -t 'uv scope'");
+	cr_expect_eq(p.cli.on_alert_timeout_ns, 30000000000ULL);
+	cr_expect(p.cli.exit_on_alert && p.cli.block_ms_given);
+	p = PARSE("trace", "-p", "42", "-o", "t.json", "--rules", "r.ini");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	p = PARSE("watch", "--help");
+	for (const char *o = "--rules FILE\0--on-alert CMD\0--on-alert-timeout TIME\0"
+			     "--exit-on-alert\0uvscope-rules.ini\0""3 an alert fired\0"; *o;
+	     o += strlen(o) + 1)
+		cr_expect_not_null(strstr(p.out, o), "watch --help lacks %s", o);
 }
 
 Test(cli, overhead_guard)

@@ -241,16 +241,23 @@ Test(json, alert_golden)
 	char *got = RENDER(uvs_json_alert, &a);
 
 	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"loop_blocked\","
-			      "\"pid\":4242,\"tid\":4250,\"role\":\"worker\",\"ongoing\":true,"
+			      "\"pid\":4242,\"state\":\"firing\",\"severity\":\"info\","
+			      "\"tid\":4250,\"role\":\"worker\",\"ongoing\":true,"
 			      "\"blocked_ns\":250000000,\"threshold_ns\":100000000,"
 			      "\"samples\":null,\"stacks\":null,\"places\":null,"
+			      "\"firing_ns\":0,\"suppressed\":0,"
 			      "\"ts_ns\":1732657803000000000}\n");
 	free(got);
 
 	a.loop_blocked.ongoing = false;
 	a.loop_blocked.role = UVS_ROLE_MAIN;
+	a.state = UVS_ALERT_RESOLVED;
+	a.severity = UVS_SEVERITY_CRITICAL;
+	a.suppressed = 3;
 	got = RENDER(uvs_json_alert, &a);
-	cr_expect_not_null(strstr(got, "\"role\":\"main\",\"ongoing\":false,"), "%s", got);
+	cr_expect_not_null(strstr(got, "\"state\":\"resolved\",\"severity\":\"critical\","
+				       "\"tid\":4250,\"role\":\"main\",\"ongoing\":false,"), "%s", got);
+	cr_expect_not_null(strstr(got, "\"firing_ns\":0,\"suppressed\":3,"), "%s", got);
 	free(got);
 }
 
@@ -407,22 +414,70 @@ Test(json, pool_alerts)
 {
 	struct uvs_alert sat = { .kind = UVS_ALERT_POOL_SATURATED, .pid = 42,
 				 .ts_ns = 1732657803123456789ULL,
+				 .severity = UVS_SEVERITY_WARNING,
 				 .pool_saturated = { .saturation = 0.9035, .queued_max = 14,
 						     .size = 2, .window_ns = 200000000 } };
 	struct uvs_alert sync = { .kind = UVS_ALERT_SYNC_IO_ON_LOOP, .pid = 42,
 				  .ts_ns = 1732657803123456789ULL,
+				  .state = UVS_ALERT_RESOLVED, .severity = UVS_SEVERITY_WARNING,
+				  .firing_ns = 4000000000ULL,
 				  .sync_io = { .count = 36, .total_ns = 812000,
 					       .window_ns = 1000000000 } };
 	char *got = RENDER(uvs_json_alert, &sat);
 
 	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"threadpool_saturated\","
-			      "\"pid\":42,\"saturation\":0.9035,\"queued_max\":14,\"size\":2,"
-			      "\"window_ns\":200000000,\"ts_ns\":1732657803123456789}\n");
+			      "\"pid\":42,\"state\":\"firing\",\"severity\":\"warning\","
+			      "\"saturation\":0.9035,\"queued_max\":14,\"size\":2,"
+			      "\"window_ns\":200000000,\"firing_ns\":0,\"suppressed\":0,"
+			      "\"ts_ns\":1732657803123456789}\n");
 	free(got);
 	got = RENDER(uvs_json_alert, &sync);
 	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"sync_io_on_loop\","
-			      "\"pid\":42,\"count\":36,\"total_ns\":812000,"
-			      "\"window_ns\":1000000000,\"ts_ns\":1732657803123456789}\n");
+			      "\"pid\":42,\"state\":\"resolved\",\"severity\":\"warning\","
+			      "\"count\":36,\"total_ns\":812000,\"window_ns\":1000000000,"
+			      "\"firing_ns\":4000000000,\"suppressed\":0,"
+			      "\"ts_ns\":1732657803123456789}\n");
+	free(got);
+}
+
+/* The kinds the rules added: a loop's share, and the pool's queue wait. */
+Test(json, rule_alerts)
+{
+	struct uvs_alert u = { .kind = UVS_ALERT_LOOP_UTILIZATION, .pid = 42, .ts_ns = 9,
+			       .severity = UVS_SEVERITY_WARNING,
+			       .loop_utilization = { .tid = 43, .role = UVS_ROLE_WORKER, .share = 0.97,
+						     .threshold = 0.9, .window_ns = 1000000000 } };
+	struct uvs_alert g = { .kind = UVS_ALERT_GC_SHARE, .pid = 42, .ts_ns = 9,
+			       .state = UVS_ALERT_RESOLVED, .firing_ns = 31000000000ULL,
+			       .gc_share = { .tid = 42, .role = UVS_ROLE_MAIN, .share = 0.1,
+					     .threshold = 0.25, .window_ns = 1000000000 } };
+	struct uvs_alert w = { .kind = UVS_ALERT_POOL_QUEUE_WAIT, .pid = 42, .ts_ns = 9,
+			       .suppressed = 2,
+			       .pool_queue_wait = { .pool_kind = UVS_POOL_CRYPTO,
+						    .wait_p99_ns = 250000000,
+						    .threshold_ns = 100000000,
+						    .window_ns = 1000000000 } };
+	char *got = RENDER(uvs_json_alert, &u);
+
+	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"loop_utilization\","
+			      "\"pid\":42,\"state\":\"firing\",\"severity\":\"warning\",\"tid\":43,"
+			      "\"role\":\"worker\",\"utilization\":0.9700,\"threshold\":0.9000,"
+			      "\"window_ns\":1000000000,\"firing_ns\":0,\"suppressed\":0,"
+			      "\"ts_ns\":9}\n");
+	free(got);
+	got = RENDER(uvs_json_alert, &g);
+	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"gc_share\","
+			      "\"pid\":42,\"state\":\"resolved\",\"severity\":\"info\",\"tid\":42,"
+			      "\"role\":\"main\",\"gc_share\":0.1000,\"threshold\":0.2500,"
+			      "\"window_ns\":1000000000,\"firing_ns\":31000000000,"
+			      "\"suppressed\":0,\"ts_ns\":9}\n");
+	free(got);
+	got = RENDER(uvs_json_alert, &w);
+	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"pool_queue_wait\","
+			      "\"pid\":42,\"state\":\"firing\",\"severity\":\"info\","
+			      "\"pool_kind\":\"crypto\",\"wait_p99_ns\":250000000,"
+			      "\"threshold_ns\":100000000,\"window_ns\":1000000000,"
+			      "\"firing_ns\":0,\"suppressed\":2,\"ts_ns\":9}\n");
 	free(got);
 }
 
@@ -459,11 +514,14 @@ Test(json, fds_and_fd_alerts)
 	free(got);
 	got = RENDER(uvs_json_alert, &limit);
 	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"fd_limit\",\"pid\":7,"
-			      "\"open\":820,\"limit\":1024,\"ts_ns\":5}\n");
+			      "\"state\":\"firing\",\"severity\":\"info\",\"open\":820,"
+			      "\"limit\":1024,\"firing_ns\":0,\"suppressed\":0,\"ts_ns\":5}\n");
 	free(got);
 	got = RENDER(uvs_json_alert, &growth);
 	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"fd_growth\",\"pid\":7,"
-			      "\"open\":130,\"limit\":1024,\"windows\":5,\"ts_ns\":6}\n");
+			      "\"state\":\"firing\",\"severity\":\"info\",\"open\":130,"
+			      "\"limit\":1024,\"windows\":5,\"firing_ns\":0,\"suppressed\":0,"
+			      "\"ts_ns\":6}\n");
 	free(got);
 	free(snap);
 }

@@ -173,6 +173,43 @@ Test(watch, alert_lines)
 	free(got);
 }
 
+/* The rules' kinds, and a resolved alert: what ended and after how long. */
+Test(watch, rule_alert_lines)
+{
+	struct uvs_alert a = {
+		.kind = UVS_ALERT_LOOP_UTILIZATION,
+		.pid = 4242,
+		.ts_ns = TS_215003,
+		.loop_utilization = { .tid = 4242, .role = UVS_ROLE_MAIN, .share = 0.953,
+				      .threshold = 0.9 },
+	};
+	char *got = render_alert(&a);
+
+	cr_expect_str_eq(got, "21:50:03 ALERT loop busy: main loop (tid 4242) 95.3% of the time"
+			      " (threshold 90.0%)\n");
+	free(got);
+	a.kind = UVS_ALERT_GC_SHARE;
+	a.gc_share = a.loop_utilization;
+	a.gc_share.share = 0.31;
+	a.gc_share.threshold = 0.25;
+	got = render_alert(&a);
+	cr_expect_str_eq(got, "21:50:03 ALERT GC: in V8's collector: main loop (tid 4242) 31.0% of"
+			      " the time (threshold 25.0%)\n");
+	free(got);
+	a.kind = UVS_ALERT_POOL_QUEUE_WAIT;
+	a.pool_queue_wait = (struct uvs_alert_queue_wait){ .pool_kind = UVS_POOL_FS,
+		.wait_p99_ns = 250000000, .threshold_ns = 100000000 };
+	got = render_alert(&a);
+	cr_expect_str_eq(got, "21:50:03 ALERT pool queue wait: fs jobs waited 250ms for a thread"
+			      " (p99; threshold 100ms)\n");
+	free(got);
+	a.state = UVS_ALERT_RESOLVED;
+	a.firing_ns = 12000000000ULL;
+	got = render_alert(&a);
+	cr_expect_str_eq(got, "21:50:03 RESOLVED pool_queue_wait, after 12.0s\n");
+	free(got);
+}
+
 Test(watch, summary)
 {
 	struct uvs_loop_snapshot *l;
