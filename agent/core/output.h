@@ -31,6 +31,8 @@ struct uvs_pool_hooks {
 /* What the session says once it is attached: the target, and what is measured and what not. */
 struct uvs_attach_info {
 	int pid;
+	int ns_pid;                 /* its pid in its own PID namespace (== pid when not in one) */
+	const char *container;      /* its container's id (target/container.h); "" when none */
 	const char *comm;           /* sanitized where read */
 	const char *exe;            /* path of the executable */
 	const char *build_id;       /* of the libuv object, hex */

@@ -30,6 +30,7 @@
 #include "render/watch.h"
 #include "serve/http.h"
 #include "serve/metrics_output.h"
+#include "target/container.h"
 #include "target/privileges.h"
 #include "target/process.h"
 #include "util/clock.h"
@@ -701,6 +702,7 @@ static void begin(struct session *s, uint64_t attach_ns)
 	const char *missing[UVS_MAX_MISSING];
 	struct uvs_thread_brief *threads = calloc(t->nthreads ? t->nthreads : 1, sizeof(*threads));
 	struct uvs_attach_info info;
+	struct uvs_container where;
 	char took[UVS_DURATION_BUF];
 	size_t i;
 
@@ -714,8 +716,12 @@ static void begin(struct session *s, uint64_t attach_ns)
 							.role_known = t->threads[i].role_known };
 		memcpy(threads[i].comm, t->threads[i].comm, sizeof(threads[i].comm));
 	}
+	if (uvs_container_read(t->pid, &where))
+		where = (struct uvs_container){ .ns_pid = t->pid };
 	info = (struct uvs_attach_info){
 		.pid = t->pid,
+		.ns_pid = where.ns_pid,
+		.container = where.id,
 		.comm = t->comm,
 		.exe = t->exe,
 		.build_id = t->build_id,
@@ -743,6 +749,9 @@ static void begin(struct session *s, uint64_t attach_ns)
 		uvs_info("attached to pid %d (%s) in %s: %s%s%slibuv %s in %s, mode %s", (int)t->pid,
 			 t->comm, took, t->node_version[0] ? "node " : "", t->node_version,
 			 t->node_version[0] ? ", " : "", t->libuv_version, t->uv.path, report.mode);
+		if (where.id[0] || where.ns_pid != t->pid)
+			uvs_info("pid %d is pid %d in its own PID namespace%s%s", (int)t->pid,
+				 where.ns_pid, where.id[0] ? ", in container " : "", where.id);
 		uvs_debug("epoll waits caught by %s, %d per wait", report.epoll_hooks,
 			  report.epoll_hooks_per_wait);
 		if (report.stacks[0])

@@ -625,8 +625,15 @@ int uvs_json_hello(FILE *out, const struct uvs_attach_info *t)
 {
 	size_t i;
 
-	fprintf(out, "{\"type\":\"attach\",\"schema\":%d,\"pid\":%d,\"exe\":", UVS_SCHEMA_VERSION,
-		t->pid);
+	fprintf(out, "{\"type\":\"attach\",\"schema\":%d,\"pid\":%d,", UVS_SCHEMA_VERSION, t->pid);
+	/* Where it lives: null when it is not in a PID namespace or container of its own. */
+	if (t->ns_pid > 0 && t->ns_pid != t->pid)
+		fprintf(out, "\"ns_pid\":%d,", t->ns_pid);
+	else
+		fputs("\"ns_pid\":null,", out);
+	fputs("\"container\":", out);
+	json_str(out, t->container && t->container[0] ? t->container : NULL);
+	fputs(",\"exe\":", out);
 	json_str(out, t->exe);
 	fputs(",\"build_id\":", out);
 	json_str(out, t->build_id);

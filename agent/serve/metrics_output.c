@@ -5,12 +5,14 @@
 
 #include "render/prometheus.h"
 #include "serve/metrics_output.h"
+#include "target/container.h"
 #include "util/log.h"
 
 struct metrics {
 	struct uvs_http *http;
 	struct uvs_prom_target target;
 	char comm[16], node_version[32], libuv_version[32], mode[16];
+	char container[UVS_CONTAINER_ID_LEN + 1];
 	struct uvs_snapshot *totals;
 	uint64_t alerts[UVS_PROM_ALERT_KINDS];
 	int ongoing[UVS_MAX_LOOPS]; /* loop threads alerted as blocked, the episode not ended */
@@ -68,7 +70,8 @@ static int metrics_begin(struct uvs_output *o, const struct uvs_attach_info *a)
 	copy(m->node_version, sizeof(m->node_version), a->node_version);
 	copy(m->libuv_version, sizeof(m->libuv_version), a->libuv_version);
 	copy(m->mode, sizeof(m->mode), a->mode);
-	m->target = (struct uvs_prom_target){ .pid = a->pid, .comm = m->comm, .container = "",
+	copy(m->container, sizeof(m->container), a->container);
+	m->target = (struct uvs_prom_target){ .pid = a->pid, .comm = m->comm, .container = m->container,
 					      .node_version = m->node_version,
 					      .libuv_version = m->libuv_version, .mode = m->mode };
 	/* A page from the start: a readiness probe passes as soon as uvscope is attached. */

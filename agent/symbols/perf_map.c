@@ -19,6 +19,7 @@
 #include "symbols/sorted_array.h"
 #include "symbols/name_arena.h"
 #include "symbols/perf_map.h"
+#include "target/container.h"
 #include "target/procfs.h"
 
 /* Bytes read from the file in one refresh: a map growing without end must not hold us. */
@@ -324,36 +325,6 @@ int uvs_perf_map_lookup(const struct uvs_perf_map *m, uint64_t addr, const char 
 void uvs_perf_map_stats(const struct uvs_perf_map *m, struct uvs_perf_map_stats *out)
 {
 	*out = m->stats;
-}
-
-int uvs_nspid(int pid)
-{
-	char path[64], buf[4096], *line, *end;
-	long last = -1;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	n = uvs_read_file(path, buf, sizeof(buf));
-	if (n < 0)
-		return (int)n;
-	line = strstr(buf, "\nNSpid:");
-	if (!line)
-		return pid; /* kernels before 4.1: no PID namespaces shown, take the pid as it is */
-	line += strlen("\nNSpid:");
-	for (;;) {
-		long v;
-
-		while (*line == ' ' || *line == '\t')
-			line++;
-		if (*line < '0' || *line > '9')
-			break;
-		v = strtol(line, &end, 10);
-		if (v <= 0 || v > 0x7fffffff)
-			return -EINVAL;
-		last = v;
-		line = end;
-	}
-	return last > 0 ? (int)last : -EINVAL;
 }
 
 /* Forgets the table (not the names: pointers handed out stay valid) for a new file. */

@@ -60,7 +60,4 @@ void uvs_perf_map_stats(const struct uvs_perf_map *m, struct uvs_perf_map_stats 
  */
 int uvs_perf_map_refresh(struct uvs_perf_map *m, int pid);
 
-/* The target's pid in its innermost PID namespace (the last NSpid field), or -errno. */
-int uvs_nspid(int pid);
-
 #endif

@@ -25,7 +25,8 @@ $(FUZZ_DIR)/fuzz_elf: $(FUZZ_DIR)/agent/target/elf.o $(FUZZ_DIR)/agent/target/ep
 		      $(FUZZ_DIR)/agent/unwind/call_insns.o $(FUZZ_DIR)/agent/target/x86_insn.o \
 		      $(FUZZ_DIR)/agent/target/entry_site.o $(FUZZ_DIR)/agent/unwind/func_dwarf.o \
 		      $(FUZZ_DIR)/agent/util/text.o
-$(FUZZ_DIR)/fuzz_proc: $(FUZZ_DIR)/agent/target/procfs.o $(FUZZ_DIR)/agent/collect/fds.o \
+$(FUZZ_DIR)/fuzz_proc: $(FUZZ_DIR)/agent/target/procfs.o $(FUZZ_DIR)/agent/target/container.o \
+		       $(FUZZ_DIR)/agent/collect/fds.o \
 		       $(FUZZ_DIR)/agent/collect/fd_tracker.o $(FUZZ_DIR)/agent/collect/fd_table.o \
 		       $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_sock_diag: $(FUZZ_DIR)/agent/collect/sock_diag.o $(FUZZ_DIR)/agent/core/names.o
@@ -37,7 +38,7 @@ $(FUZZ_DIR)/fuzz_symtab: $(FUZZ_DIR)/agent/symbols/symtab.o $(FUZZ_DIR)/agent/sy
 			 $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_perf_map: $(FUZZ_DIR)/agent/symbols/perf_map.o \
 			   $(FUZZ_DIR)/agent/symbols/name_arena.o $(FUZZ_DIR)/agent/symbols/sorted_array.o $(FUZZ_DIR)/agent/target/procfs.o \
-			   $(FUZZ_DIR)/agent/util/text.o
+			   $(FUZZ_DIR)/agent/target/container.o $(FUZZ_DIR)/agent/util/text.o
 # The namer's files, not gc_sites.c (it places uprobes in a target, beside the namer).
 $(FUZZ_DIR)/fuzz_v8: $(patsubst %.c,$(FUZZ_DIR)/%.o,$(filter-out agent/v8/gc_sites.c,$(wildcard agent/v8/*.c))) \
 		     $(FUZZ_DIR)/agent/target/memory.o $(FUZZ_DIR)/agent/target/elf.o \

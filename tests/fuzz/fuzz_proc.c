@@ -12,6 +12,7 @@
 
 #include "collect/fd_table.h"
 #include "collect/fds.h"
+#include "target/container.h"
 #include "target/procfs.h"
 #include "util/text.h"
 
@@ -62,6 +63,7 @@ static void sanitized(const char *text, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint64_t sp, pc, arg0, soft, hard;
+	char id[UVS_CONTAINER_ID_LEN + 1];
 	char *text = malloc(size + 1);
 	size_t i;
 	long nr;
@@ -74,6 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	maps_line(text);
 	uvs_parse_syscall_file(text, &nr, &sp, &pc);
 	uvs_parse_syscall_args(text, &nr, &arg0, &sp, &pc);
+	if (uvs_container_id_from_cgroup(text, id, sizeof(id)) && strlen(id) != UVS_CONTAINER_ID_LEN)
+		abort();
 	uvs_parse_limits_nofile(text, &soft, &hard);
 	sanitized(text, size);
 	if (uvs_sock_proto_from_name(text) > UVS_PROTO_OTHER)

@@ -231,3 +231,17 @@ export async function intervalsAfter(agent, n = 2) {
 	await agent.waitFor(() => intervals().length >= start + n, `${n} more intervals`);
 	return intervals().at(-1);
 }
+
+// The children of process pid (their /proc stat's ppid field), as pids.
+export function childrenOf(pid) {
+	const kids = [];
+	for (const e of readdirSync('/proc')) {
+		if (!/^\d+$/.test(e)) continue;
+		try {
+			const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+			if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid)
+				kids.push(Number(e));
+		} catch { /* gone meanwhile */ }
+	}
+	return kids;
+}

@@ -2,11 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Child, fetchNodeOrSkip, fixtures, nodeBin, nodeVersions, skipWithoutBpf, startFixture,
-	startAgent, until } from './lib.mjs';
+import { Child, childrenOf, fetchNodeOrSkip, fixtures, nodeBin, nodeVersions, skipWithoutBpf,
+	startFixture, startAgent, until } from './lib.mjs';
 
 const MS = 1e6;
 
@@ -195,20 +195,6 @@ for (const [mode, other] of [['timers', 'check'], ['check', 'timers']]) {
 			await child.stop();
 		}
 	});
-}
-
-// The children of process pid (their /proc stat's ppid field), as pids.
-function childrenOf(pid) {
-	const kids = [];
-	for (const e of readdirSync('/proc')) {
-		if (!/^\d+$/.test(e)) continue;
-		try {
-			const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-			if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid)
-				kids.push(Number(e));
-		} catch { /* gone meanwhile */ }
-	}
-	return kids;
 }
 
 // Attached while the main thread waits in execSync's own loop: that loop's waits must not be

@@ -277,6 +277,8 @@ Test(json, hello_golden)
 		.threads = threads,
 		.nthreads = 3,
 		.pid = 4242,
+		.ns_pid = 1,
+		.container = "4f3c2b1a09e8",
 		.exe = "/usr/bin/node",
 		.build_id = "0123456789abcdef0123456789abcdef01234567",
 		.libuv_version = "1.48.0",
@@ -294,6 +296,7 @@ Test(json, hello_golden)
 	char *got = RENDER(uvs_json_hello, &t);
 
 	cr_expect_str_eq(got, "{\"type\":\"attach\",\"schema\":1,\"pid\":4242,"
+			      "\"ns_pid\":1,\"container\":\"4f3c2b1a09e8\","
 			      "\"exe\":\"/usr/bin/node\","
 			      "\"build_id\":\"0123456789abcdef0123456789abcdef01234567\","
 			      "\"libuv_version\":\"1.48.0\",\"node_version\":\"v22.11.0\","
@@ -320,6 +323,7 @@ Test(json, hello_unknowns_are_null)
 	char *got = RENDER(uvs_json_hello, &t);
 
 	cr_expect_str_eq(got, "{\"type\":\"attach\",\"schema\":1,\"pid\":7,"
+			      "\"ns_pid\":null,\"container\":null,"
 			      "\"exe\":\"/opt/app/bin/my app\",\"build_id\":null,"
 			      "\"libuv_version\":null,\"node_version\":null,"
 			      "\"mode\":\"exact-phases\",\"epoll_hooks\":null,\"epoll_hooks_per_wait\":null,\"stacks\":null,\"pool\":null,\"collector\":null,"

@@ -14,6 +14,7 @@
 #include <criterion/criterion.h>
 
 #include "symbols/perf_map.h"
+#include "target/container.h"
 
 static void feed_str(struct uvs_perf_map *m, const char *s)
 {

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "target/container.h"
 #include "target/procfs.h"
 
 Test(procfs, maps_line_file_backed)
@@ -114,4 +116,38 @@ Test(procfs, stat_state)
 	cr_expect_eq(uvs_parse_stat_state("1234 (x)"), 0);
 	cr_expect_eq(uvs_parse_stat_state("garbage"), 0);
 	cr_expect_eq(uvs_parse_stat_state(""), 0);
+}
+
+/* Container ids as the runtimes put them in cgroup paths; nothing on a host's own cgroups. */
+Test(procfs, container_id_from_cgroup)
+{
+	const char *id64 = "4f3c2b1a09e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2";
+	char text[512], id[UVS_CONTAINER_ID_LEN + 1];
+	static const char *const forms[] = {
+		"0::/system.slice/docker-%s.scope\n",
+		"0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1_2.slice/"
+		"cri-containerd-%s.scope\n",
+		"0::/machine.slice/libpod-%s.scope/container\n",
+		"12:memory:/docker/%s\n0::/\n",
+		"0::/kubepods/besteffort/pod7/%s\n",
+	};
+
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		snprintf(text, sizeof(text), forms[i], id64);
+		cr_expect(uvs_container_id_from_cgroup(text, id, sizeof(id)), "%s", text);
+		cr_expect_str_eq(id, "4f3c2b1a09e8", "%s", text);
+	}
+	/* Upper case is shown as the runtimes show it, in lower case. */
+	cr_expect(uvs_container_id_from_cgroup("0::/docker/4F3C2B1A09E8D7C6B5A4F3E2D1C0B9A8F7E6D5C4B3A2F1E0D9C8B7A6F5E4D3C2\n",
+					       id, sizeof(id)));
+	cr_expect_str_eq(id, "4f3c2b1a09e8");
+	/* No container: a host's cgroups, a 32-digit id, a 65-digit run. */
+	cr_expect_not(uvs_container_id_from_cgroup("0::/user.slice/user-0.slice/session-1.scope\n",
+						   id, sizeof(id)));
+	cr_expect_str_eq(id, "");
+	cr_expect_not(uvs_container_id_from_cgroup("4:memory:/process_api/bb3aa4f6e2d6014198d58b9e5dfac8ad\n",
+						   id, sizeof(id)));
+	snprintf(text, sizeof(text), "0::/x/%s0\n", id64);
+	cr_expect_not(uvs_container_id_from_cgroup(text, id, sizeof(id)));
+	cr_expect_not(uvs_container_id_from_cgroup("", id, sizeof(id)));
 }
