@@ -188,6 +188,7 @@ static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_l
 		st->phase_epoch = epoch;
 		st->poll_wait = 0;
 		st->poll_io = 0;
+		st->poll_waited = 0;
 		p = UVS_PHASE_NONE;
 	}
 	if (p < UVS_PHASE_COUNT && st->phase_start && now >= st->phase_start)
@@ -195,21 +196,37 @@ static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_l
 	/* The wait is the gap between two iterations on the timeline: no record for it. */
 	if (trace_records && d && p != UVS_PHASE_POLL_WAIT)
 		send_trace(UVS_TRACE_PHASE, (__u16)p, st->phase_start, now, 0);
-	if (p == UVS_PHASE_POLL_WAIT)
+	if (p == UVS_PHASE_POLL_WAIT) {
 		st->poll_wait += d;
-	else if (p == UVS_PHASE_POLL_IO)
+		st->poll_waited = 1;
+	} else if (p == UVS_PHASE_POLL_IO) {
 		st->poll_io += d;
-	else
+	} else {
 		record_phase(s, p, d);
+	}
 	if (is_poll_phase(p) && !is_poll_phase(next)) {
-		if (st->poll_wait)
+		if (st->poll_waited)
 			record_phase(s, UVS_PHASE_POLL_WAIT, st->poll_wait);
 		record_phase(s, UVS_PHASE_POLL_IO, st->poll_io);
 		st->poll_wait = 0;
 		st->poll_io = 0;
+		st->poll_waited = 0;
 	}
 	st->phase = next;
 	st->phase_start = now;
+}
+
+/*
+ * Forgets the poll running now: its wait cannot be told from its I/O (a loop without libuv's
+ * idle-time metrics, with only the wait's return hooked). The next boundary opens a phase and
+ * closes none, so neither poll_wait nor poll_io gets a figure that holds the other.
+ */
+static __always_inline void drop_poll(struct uvs_loop_state *st)
+{
+	st->phase = UVS_PHASE_NONE;
+	st->poll_wait = 0;
+	st->poll_io = 0;
+	st->poll_waited = 0;
 }
 
 /*
@@ -460,6 +477,21 @@ struct lfields_tail {
 };
 
 /*
+ * Exact phases at the return hook alone: the poll's set-up ended when its wait began (never
+ * before the current phase did), and its I/O begins now. After the phase uprobes came back
+ * (a new epoch) this is the thread's first boundary: it only opens poll_io, so no wait that
+ * began while they were out is counted.
+ */
+static __always_inline void split_poll(struct uvs_loop_state *st, struct uvs_loop_stats *s,
+				       __u64 wait_start, __u64 now)
+{
+	if (st->phase_epoch == phase_epoch)
+		phase_switch(st, s, UVS_PHASE_POLL_WAIT,
+			     wait_start > st->phase_start ? wait_start : st->phase_start);
+	phase_switch(st, s, UVS_PHASE_POLL_IO, now);
+}
+
+/*
  * The return hook alone, once per iteration (default mode on libuv >= 1.45 with its DWARF):
  * the wait's entry is not hooked, libuv tells when it began. Node turns on libuv's idle-time
  * metrics for every loop (performance.eventLoopUtilization reads them), and libuv then stamps
@@ -510,15 +542,25 @@ static __always_inline int wait_returned(struct pt_regs *ctx, struct uvs_loop_st
 		/*
 		 * Nothing says when its next wait begins: its busy span is unknown (never a block)
 		 * until an entry hook sees a wait, if the agent places them (for main and Worker
-		 * loops; Node's own internal loop, which has no metrics, stays unmeasured).
+		 * loops; Node's own internal loop, which has no metrics, stays unmeasured). Its poll
+		 * cannot be split into wait and I/O either: that poll is left out of its phases.
 		 */
 		st->busy_since = 0;
+		if (track_phases)
+			drop_poll(st);
 		return 0;
 	}
 	zero = m.current_timeout == 0;
 	if (!zero && m.provider_entry_time && m.provider_entry_time <= now &&
 	    m.provider_entry_time >= st->busy_since)
 		wait_start = m.provider_entry_time;
+	/*
+	 * The poll's set-up ended when its wait began, and its I/O begins now. A wait that may
+	 * not block (zero timeout) has no stamp: it is 0 ns of poll_wait, as it is 0 ns of idle,
+	 * and the syscall's own time goes to poll_io, as it goes to busy time.
+	 */
+	if (track_phases)
+		split_poll(st, s, wait_start, now);
 	end_busy(st, s, tid, wait_start, zero);
 	if (st->busy_since)
 		s->idle_ns += now - wait_start;

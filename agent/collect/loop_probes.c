@@ -273,7 +273,8 @@ static int libuv_minor_version(const struct uvs_target *t)
 /*
  * Whether the return hooks alone will do: each site must know where `lfields` is (libuv >=
  * 1.45, whose internal fields have the layout in uvscope/epoll_sites.h), and nothing asked for
- * what needs the entries (exact phases and a trace time the wait itself).
+ * what needs the entries (a trace times each wait itself). Exact phases do with the return
+ * hook: the wait's stamp splits the poll into set-up, wait and I/O (bpf/loop.bpf.c).
  */
 static bool return_hook_suffices(struct uvs_loop_probes *p, const struct uvs_target *t,
 				 const struct uvs_loop_probe_options *o)
@@ -281,7 +282,7 @@ static bool return_hook_suffices(struct uvs_loop_probes *p, const struct uvs_tar
 	struct uvs_elf_symbol fn;
 	int found;
 
-	if (o->phases || o->trace || getenv("UVSCOPE_EPOLL_ENTRY_HOOKS"))
+	if (o->trace || getenv("UVSCOPE_EPOLL_ENTRY_HOOKS"))
 		return false;
 	/* The layout in uvscope/epoll_sites.h is read off 1.45 to 1.52; a later one is unproven. */
 	if (libuv_minor_version(t) < 1045 || libuv_minor_version(t) > 1052) {

@@ -65,7 +65,12 @@ struct uvs_loop_state {
 	__u32 metrics;
 	__u64 lfields;
 	__u32 phase_epoch;  /* the agent's phase epoch the phase fields above belong to */
-	__u32 pad;
+	/*
+	 * Exact phases: the uv__io_poll running now has entered its epoll wait at least once.
+	 * With the return hook alone, a wait that may not block (zero timeout) has no stamp and
+	 * counts as 0 ns of poll_wait, so the wait is told by this flag, not by poll_wait > 0.
+	 */
+	__u32 poll_waited;
 };
 _Static_assert(sizeof(struct uvs_loop_state) == 88, "uvs_loop_state layout");
 
