@@ -7,9 +7,11 @@
  * epoll_pwait / epoll_pwait2 on its loop's epoll fd, and busy from the return of that wait to
  * the next entry. The agent reads loop_state to see a block while it is still happening.
  *
- * Exact phases (optional) come from entry uprobes on the uv__run_* functions and uv__io_poll,
- * plus return probes on uv__run_timers and uv__run_check, which open the inlined pending and
- * close phases. One program serves every boundary; the attach cookie says which it is.
+ * Exact phases (optional) come from entry uprobes on uv__run_timers, uv__run_idle, uv__io_poll
+ * and uv__run_check, plus return probes on uv__run_timers and uv__run_check, which open the
+ * inlined pending and close phases, and on uv__run_idle, where prepare begins. One program
+ * serves every boundary; the attach cookie says which it is. The poll's wait is split off by
+ * the epoll hooks (with the return hook alone, from libuv's stamp: split_poll).
  *
  * For `uvscope trace` (trace_records set before load), every iteration and every phase span is
  * also sent as a record on a ring buffer of its own. The flag is read-only data known at load,
@@ -620,7 +622,7 @@ int uvs_phase_boundary(struct pt_regs *ctx)
 		[UVS_BOUND_TIMERS_ENTRY] = UVS_PHASE_TIMERS,
 		[UVS_BOUND_TIMERS_RETURN] = UVS_PHASE_PENDING,
 		[UVS_BOUND_IDLE_ENTRY] = UVS_PHASE_IDLE,
-		[UVS_BOUND_PREPARE_ENTRY] = UVS_PHASE_PREPARE,
+		[UVS_BOUND_IDLE_RETURN] = UVS_PHASE_PREPARE,
 		[UVS_BOUND_POLL_ENTRY] = UVS_PHASE_POLL_IO,
 		[UVS_BOUND_CHECK_ENTRY] = UVS_PHASE_CHECK,
 		[UVS_BOUND_CHECK_RETURN] = UVS_PHASE_CLOSE,

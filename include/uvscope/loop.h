@@ -30,7 +30,7 @@ enum uvs_boundary {
 	UVS_BOUND_TIMERS_ENTRY = 0, /* uv__run_timers entry: timers begin */
 	UVS_BOUND_TIMERS_RETURN,    /* uv__run_timers return: inlined pending begins */
 	UVS_BOUND_IDLE_ENTRY,       /* uv__run_idle entry */
-	UVS_BOUND_PREPARE_ENTRY,    /* uv__run_prepare entry */
+	UVS_BOUND_IDLE_RETURN,      /* uv__run_idle return: prepare begins (uv__run_prepare next) */
 	UVS_BOUND_POLL_ENTRY,       /* uv__io_poll entry: poll set-up, counted as poll_io */
 	UVS_BOUND_CHECK_ENTRY,      /* uv__run_check entry */
 	UVS_BOUND_CHECK_RETURN,     /* uv__run_check return: inlined close (and update_time) */
