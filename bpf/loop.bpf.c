@@ -167,10 +167,46 @@ static __always_inline bool is_poll_phase(__u32 p)
 	return p == UVS_PHASE_POLL_WAIT || p == UVS_PHASE_POLL_IO;
 }
 
+_Static_assert((UVS_PHASE_COUNT & (UVS_PHASE_COUNT - 1)) == 0, "a mask bounds a phase index");
+
+/*
+ * A phase span that ended, kept in the thread's state until the next flush; straight into the
+ * statistics when its slot is taken (the phase came twice since the last flush: a new uv_run,
+ * a nested one), which the phase uprobe sees coming and looks them up for (phase_collides).
+ */
+static __always_inline void keep_phase(struct uvs_loop_state *st, struct uvs_loop_stats *s,
+				       __u32 p, __u64 d)
+{
+	if (p >= UVS_PHASE_COUNT)
+		return;
+	/* The verifier must see the bound on the register that indexes (clang may use a copy). */
+	asm volatile("" : "+r"(p));
+	p &= UVS_PHASE_COUNT - 1;
+	if (!(st->done_mask & (1u << p))) {
+		st->done_ns[p] = d;
+		st->done_mask |= 1u << p;
+	} else if (s) {
+		record_phase(s, p, d);
+	}
+}
+
+/* The kept spans into the statistics (once per iteration: the phase uprobes' only lookup). */
+static __always_inline void flush_phases(struct uvs_loop_state *st, struct uvs_loop_stats *s)
+{
+	__u32 mask = st->done_mask;
+	int p;
+
+	st->done_mask = 0;
+	for (p = 0; p < UVS_PHASE_COUNT; p++)
+		if (mask & (1u << p))
+			record_phase(s, (__u32)p, st->done_ns[p]);
+}
+
 /*
  * Close the current phase at `now` and open `next`. One uv__io_poll may wait in epoll more
  * than once; its wait and I/O segments add up and count as one poll_wait and one poll_io,
- * recorded when the poll is over (the next uprobe boundary).
+ * kept when the poll is over (the next uprobe boundary). s may be NULL (the phase uprobes
+ * look the statistics up only when a span cannot be kept: phase_collides).
  */
 static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_loop_stats *s,
 					 __u32 next, __u64 now)
@@ -191,6 +227,7 @@ static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_l
 		st->poll_wait = 0;
 		st->poll_io = 0;
 		st->poll_waited = 0;
+		st->done_mask = 0; /* spans of the old epoch, before the probes went out */
 		p = UVS_PHASE_NONE;
 	}
 	if (p < UVS_PHASE_COUNT && st->phase_start && now >= st->phase_start)
@@ -204,12 +241,12 @@ static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_l
 	} else if (p == UVS_PHASE_POLL_IO) {
 		st->poll_io += d;
 	} else {
-		record_phase(s, p, d);
+		keep_phase(st, s, p, d);
 	}
 	if (is_poll_phase(p) && !is_poll_phase(next)) {
 		if (st->poll_waited)
-			record_phase(s, UVS_PHASE_POLL_WAIT, st->poll_wait);
-		record_phase(s, UVS_PHASE_POLL_IO, st->poll_io);
+			keep_phase(st, s, UVS_PHASE_POLL_WAIT, st->poll_wait);
+		keep_phase(st, s, UVS_PHASE_POLL_IO, st->poll_io);
 		st->poll_wait = 0;
 		st->poll_io = 0;
 		st->poll_waited = 0;
@@ -614,6 +651,19 @@ int uvs_ep_call_out(struct pt_regs *ctx)
 	return 0;
 }
 
+/* Whether switching to `next` now ends a span whose phase already has one kept. */
+static __always_inline bool phase_collides(const struct uvs_loop_state *st, __u32 next)
+{
+	__u32 p = st->phase;
+
+	if (p >= UVS_PHASE_COUNT)
+		return false;
+	if (!is_poll_phase(p))
+		return st->done_mask & (1u << p);
+	return !is_poll_phase(next) &&
+	       (st->done_mask & ((1u << UVS_PHASE_POLL_WAIT) | (1u << UVS_PHASE_POLL_IO)));
+}
+
 /* Phase boundary uprobes: the cookie is an enum uvs_boundary. */
 SEC("uprobe")
 int uvs_phase_boundary(struct pt_regs *ctx)
@@ -630,8 +680,9 @@ int uvs_phase_boundary(struct pt_regs *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 tid = (__u32)pid_tgid;
+	struct uvs_loop_stats *s = NULL;
 	struct uvs_loop_state *st;
-	struct uvs_loop_stats *s;
+	__u32 next;
 	__u64 now;
 
 	/* The uprobe is attached to this pid only; check anyway, it costs nothing. */
@@ -641,11 +692,15 @@ int uvs_phase_boundary(struct pt_regs *ctx)
 	st = loop_of(tid, now);
 	if (!st)
 		return 0;
-	s = bpf_map_lookup_elem(&loop_stats, &tid);
-	if (!s)
-		return 0;
 	count_event();
-	phase_switch(st, s, next_phase[cookie], now);
+	next = next_phase[cookie];
+	/* The statistics only when they are written: once per iteration, or for a second span. */
+	if (cookie == UVS_BOUND_POLL_ENTRY || phase_collides(st, next))
+		s = bpf_map_lookup_elem(&loop_stats, &tid);
+	phase_switch(st, s, next, now);
+	/* Before the wait: a loop that goes idle has its figures in now, not after the wait. */
+	if (s && cookie == UVS_BOUND_POLL_ENTRY)
+		flush_phases(st, s);
 	return 0;
 }
 

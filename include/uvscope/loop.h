@@ -71,8 +71,17 @@ struct uvs_loop_state {
 	 * counts as 0 ns of poll_wait, so the wait is told by this flag, not by poll_wait > 0.
 	 */
 	__u32 poll_waited;
+	/*
+	 * Exact phases: spans that ended since the last flush into the statistics, one slot per
+	 * phase (done_mask says which hold one). The phase uprobes then look up only this state;
+	 * the statistics are written once per iteration, at the entry of uv__io_poll, before the
+	 * wait (bpf/loop.bpf.c, flush_phases).
+	 */
+	__u64 done_ns[UVS_PHASE_COUNT];
+	__u32 done_mask;
+	__u32 pad;
 };
-_Static_assert(sizeof(struct uvs_loop_state) == 88, "uvs_loop_state layout");
+_Static_assert(sizeof(struct uvs_loop_state) == 160, "uvs_loop_state layout");
 
 enum uvs_loop_metrics {
 	UVS_LOOP_METRICS_UNKNOWN = 0,
