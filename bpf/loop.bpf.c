@@ -7,9 +7,11 @@
  * epoll_pwait / epoll_pwait2 on its loop's epoll fd, and busy from the return of that wait to
  * the next entry. The agent reads loop_state to see a block while it is still happening.
  *
- * Exact phases (optional) come from entry uprobes on the uv__run_* functions and uv__io_poll,
- * plus return probes on uv__run_timers and uv__run_check, which open the inlined pending and
- * close phases. One program serves every boundary; the attach cookie says which it is.
+ * Exact phases (optional) come from entry uprobes on uv__run_timers, uv__run_idle, uv__io_poll
+ * and uv__run_check, plus return probes on uv__run_timers and uv__run_check, which open the
+ * inlined pending and close phases, and on uv__run_idle, where prepare begins. One program
+ * serves every boundary; the attach cookie says which it is. The poll's wait is split off by
+ * the epoll hooks (with the return hook alone, from libuv's stamp: split_poll).
  *
  * For `uvscope trace` (trace_records set before load), every iteration and every phase span is
  * also sent as a record on a ring buffer of its own. The flag is read-only data known at load,
@@ -173,10 +175,46 @@ static __always_inline bool is_poll_phase(__u32 p)
 	return p == UVS_PHASE_POLL_WAIT || p == UVS_PHASE_POLL_IO;
 }
 
+_Static_assert((UVS_PHASE_COUNT & (UVS_PHASE_COUNT - 1)) == 0, "a mask bounds a phase index");
+
+/*
+ * A phase span that ended, kept in the thread's state until the next flush; straight into the
+ * statistics when its slot is taken (the phase came twice since the last flush: a new uv_run,
+ * a nested one), which the phase uprobe sees coming and looks them up for (phase_collides).
+ */
+static __always_inline void keep_phase(struct uvs_loop_state *st, struct uvs_loop_stats *s,
+				       __u32 p, __u64 d)
+{
+	if (p >= UVS_PHASE_COUNT)
+		return;
+	/* The verifier must see the bound on the register that indexes (clang may use a copy). */
+	asm volatile("" : "+r"(p));
+	p &= UVS_PHASE_COUNT - 1;
+	if (!(st->done_mask & (1u << p))) {
+		st->done_ns[p] = d;
+		st->done_mask |= 1u << p;
+	} else if (s) {
+		record_phase(s, p, d);
+	}
+}
+
+/* The kept spans into the statistics (once per iteration: the phase uprobes' only lookup). */
+static __always_inline void flush_phases(struct uvs_loop_state *st, struct uvs_loop_stats *s)
+{
+	__u32 mask = st->done_mask;
+	int p;
+
+	st->done_mask = 0;
+	for (p = 0; p < UVS_PHASE_COUNT; p++)
+		if (mask & (1u << p))
+			record_phase(s, (__u32)p, st->done_ns[p]);
+}
+
 /*
  * Close the current phase at `now` and open `next`. One uv__io_poll may wait in epoll more
  * than once; its wait and I/O segments add up and count as one poll_wait and one poll_io,
- * recorded when the poll is over (the next uprobe boundary).
+ * kept when the poll is over (the next uprobe boundary). s may be NULL (the phase uprobes
+ * look the statistics up only when a span cannot be kept: phase_collides).
  */
 static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_loop_stats *s,
 					 __u32 next, __u64 now)
@@ -196,6 +234,8 @@ static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_l
 		st->phase_epoch = epoch;
 		st->poll_wait = 0;
 		st->poll_io = 0;
+		st->poll_waited = 0;
+		st->done_mask = 0; /* spans of the old epoch, before the probes went out */
 		p = UVS_PHASE_NONE;
 	}
 	if (p < UVS_PHASE_COUNT && st->phase_start && now >= st->phase_start)
@@ -203,21 +243,37 @@ static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_l
 	/* The wait is the gap between two iterations on the timeline: no record for it. */
 	if (trace_records && d && p != UVS_PHASE_POLL_WAIT)
 		send_trace(UVS_TRACE_PHASE, (__u16)p, st->phase_start, now, 0);
-	if (p == UVS_PHASE_POLL_WAIT)
+	if (p == UVS_PHASE_POLL_WAIT) {
 		st->poll_wait += d;
-	else if (p == UVS_PHASE_POLL_IO)
+		st->poll_waited = 1;
+	} else if (p == UVS_PHASE_POLL_IO) {
 		st->poll_io += d;
-	else
-		record_phase(s, p, d);
+	} else {
+		keep_phase(st, s, p, d);
+	}
 	if (is_poll_phase(p) && !is_poll_phase(next)) {
-		if (st->poll_wait)
-			record_phase(s, UVS_PHASE_POLL_WAIT, st->poll_wait);
-		record_phase(s, UVS_PHASE_POLL_IO, st->poll_io);
+		if (st->poll_waited)
+			keep_phase(st, s, UVS_PHASE_POLL_WAIT, st->poll_wait);
+		keep_phase(st, s, UVS_PHASE_POLL_IO, st->poll_io);
 		st->poll_wait = 0;
 		st->poll_io = 0;
+		st->poll_waited = 0;
 	}
 	st->phase = next;
 	st->phase_start = now;
+}
+
+/*
+ * Forgets the poll running now: its wait cannot be told from its I/O (a loop without libuv's
+ * idle-time metrics, with only the wait's return hooked). The next boundary opens a phase and
+ * closes none, so neither poll_wait nor poll_io gets a figure that holds the other.
+ */
+static __always_inline void drop_poll(struct uvs_loop_state *st)
+{
+	st->phase = UVS_PHASE_NONE;
+	st->poll_wait = 0;
+	st->poll_io = 0;
+	st->poll_waited = 0;
 }
 
 /*
@@ -472,6 +528,21 @@ struct lfields_tail {
 };
 
 /*
+ * Exact phases at the return hook alone: the poll's set-up ended when its wait began (never
+ * before the current phase did), and its I/O begins now. After the phase uprobes came back
+ * (a new epoch) this is the thread's first boundary: it only opens poll_io, so no wait that
+ * began while they were out is counted.
+ */
+static __always_inline void split_poll(struct uvs_loop_state *st, struct uvs_loop_stats *s,
+				       __u64 wait_start, __u64 now)
+{
+	if (st->phase_epoch == phase_epoch)
+		phase_switch(st, s, UVS_PHASE_POLL_WAIT,
+			     wait_start > st->phase_start ? wait_start : st->phase_start);
+	phase_switch(st, s, UVS_PHASE_POLL_IO, now);
+}
+
+/*
  * The return hook alone, once per iteration (default mode on libuv >= 1.45 with its DWARF):
  * the wait's entry is not hooked, libuv tells when it began. Node turns on libuv's idle-time
  * metrics for every loop (performance.eventLoopUtilization reads them), and libuv then stamps
@@ -524,15 +595,25 @@ static __always_inline int wait_returned(struct pt_regs *ctx, struct uvs_loop_st
 		/*
 		 * Nothing says when its next wait begins: its busy span is unknown (never a block)
 		 * until an entry hook sees a wait, if the agent places them (for main and Worker
-		 * loops; Node's own internal loop, which has no metrics, stays unmeasured).
+		 * loops; Node's own internal loop, which has no metrics, stays unmeasured). Its poll
+		 * cannot be split into wait and I/O either: that poll is left out of its phases.
 		 */
 		st->busy_since = 0;
+		if (track_phases)
+			drop_poll(st);
 		return 0;
 	}
 	zero = m.current_timeout == 0;
 	if (!zero && m.provider_entry_time && m.provider_entry_time <= now &&
 	    m.provider_entry_time >= st->busy_since)
 		wait_start = m.provider_entry_time;
+	/*
+	 * The poll's set-up ended when its wait began, and its I/O begins now. A wait that may
+	 * not block (zero timeout) has no stamp: it is 0 ns of poll_wait, as it is 0 ns of idle,
+	 * and the syscall's own time goes to poll_io, as it goes to busy time.
+	 */
+	if (track_phases)
+		split_poll(st, s, wait_start, now);
 	end_busy(st, s, tid, wait_start, zero);
 	if (st->busy_since)
 		s->idle_ns += now - wait_start;
@@ -589,6 +670,19 @@ int uvs_ep_call_out(struct pt_regs *ctx)
 	return 0;
 }
 
+/* Whether switching to `next` now ends a span whose phase already has one kept. */
+static __always_inline bool phase_collides(const struct uvs_loop_state *st, __u32 next)
+{
+	__u32 p = st->phase;
+
+	if (p >= UVS_PHASE_COUNT)
+		return false;
+	if (!is_poll_phase(p))
+		return st->done_mask & (1u << p);
+	return !is_poll_phase(next) &&
+	       (st->done_mask & ((1u << UVS_PHASE_POLL_WAIT) | (1u << UVS_PHASE_POLL_IO)));
+}
+
 /* Phase boundary uprobes: the cookie is an enum uvs_boundary. */
 SEC("uprobe")
 int uvs_phase_boundary(struct pt_regs *ctx)
@@ -597,7 +691,7 @@ int uvs_phase_boundary(struct pt_regs *ctx)
 		[UVS_BOUND_TIMERS_ENTRY] = UVS_PHASE_TIMERS,
 		[UVS_BOUND_TIMERS_RETURN] = UVS_PHASE_PENDING,
 		[UVS_BOUND_IDLE_ENTRY] = UVS_PHASE_IDLE,
-		[UVS_BOUND_PREPARE_ENTRY] = UVS_PHASE_PREPARE,
+		[UVS_BOUND_IDLE_RETURN] = UVS_PHASE_PREPARE,
 		[UVS_BOUND_POLL_ENTRY] = UVS_PHASE_POLL_IO,
 		[UVS_BOUND_CHECK_ENTRY] = UVS_PHASE_CHECK,
 		[UVS_BOUND_CHECK_RETURN] = UVS_PHASE_CLOSE,
@@ -605,8 +699,9 @@ int uvs_phase_boundary(struct pt_regs *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 tid = (__u32)pid_tgid;
+	struct uvs_loop_stats *s = NULL;
 	struct uvs_loop_state *st;
-	struct uvs_loop_stats *s;
+	__u32 next;
 	__u64 now;
 
 	/* The uprobe is attached to this pid only; check anyway, it costs nothing. */
@@ -616,11 +711,15 @@ int uvs_phase_boundary(struct pt_regs *ctx)
 	st = loop_of(tid, now);
 	if (!st)
 		return 0;
-	s = bpf_map_lookup_elem(&loop_stats, &tid);
-	if (!s)
-		return 0;
 	count_event();
-	phase_switch(st, s, next_phase[cookie], now);
+	next = next_phase[cookie];
+	/* The statistics only when they are written: once per iteration, or for a second span. */
+	if (cookie == UVS_BOUND_POLL_ENTRY || phase_collides(st, next))
+		s = bpf_map_lookup_elem(&loop_stats, &tid);
+	phase_switch(st, s, next, now);
+	/* Before the wait: a loop that goes idle has its figures in now, not after the wait. */
+	if (s && cookie == UVS_BOUND_POLL_ENTRY)
+		flush_phases(st, s);
 	return 0;
 }
 

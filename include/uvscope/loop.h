@@ -30,7 +30,7 @@ enum uvs_boundary {
 	UVS_BOUND_TIMERS_ENTRY = 0, /* uv__run_timers entry: timers begin */
 	UVS_BOUND_TIMERS_RETURN,    /* uv__run_timers return: inlined pending begins */
 	UVS_BOUND_IDLE_ENTRY,       /* uv__run_idle entry */
-	UVS_BOUND_PREPARE_ENTRY,    /* uv__run_prepare entry */
+	UVS_BOUND_IDLE_RETURN,      /* uv__run_idle return: prepare begins (uv__run_prepare next) */
 	UVS_BOUND_POLL_ENTRY,       /* uv__io_poll entry: poll set-up, counted as poll_io */
 	UVS_BOUND_CHECK_ENTRY,      /* uv__run_check entry */
 	UVS_BOUND_CHECK_RETURN,     /* uv__run_check return: inlined close (and update_time) */
@@ -65,9 +65,23 @@ struct uvs_loop_state {
 	__u32 metrics;
 	__u64 lfields;
 	__u32 phase_epoch;  /* the agent's phase epoch the phase fields above belong to */
+	/*
+	 * Exact phases: the uv__io_poll running now has entered its epoll wait at least once.
+	 * With the return hook alone, a wait that may not block (zero timeout) has no stamp and
+	 * counts as 0 ns of poll_wait, so the wait is told by this flag, not by poll_wait > 0.
+	 */
+	__u32 poll_waited;
+	/*
+	 * Exact phases: spans that ended since the last flush into the statistics, one slot per
+	 * phase (done_mask says which hold one). The phase uprobes then look up only this state;
+	 * the statistics are written once per iteration, at the entry of uv__io_poll, before the
+	 * wait (bpf/loop.bpf.c, flush_phases).
+	 */
+	__u64 done_ns[UVS_PHASE_COUNT];
+	__u32 done_mask;
 	__u32 pad;
 };
-_Static_assert(sizeof(struct uvs_loop_state) == 88, "uvs_loop_state layout");
+_Static_assert(sizeof(struct uvs_loop_state) == 160, "uvs_loop_state layout");
 
 enum uvs_loop_metrics {
 	UVS_LOOP_METRICS_UNKNOWN = 0,
