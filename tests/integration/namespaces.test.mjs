@@ -22,7 +22,8 @@ async function oneBlock(child, agent, hostPid) {
 
 function canUnsharePid() {
 	try {
-		execFileSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'], { stdio: 'ignore' });
+		execFileSync('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', 'true'],
+			{ stdio: 'ignore' });
 		return true;
 	} catch {
 		return false;
@@ -35,7 +36,9 @@ test('a target in its own PID namespace: both pids, and measured by the host one
 		t.skip('SKIP: unshare --pid --fork --mount-proc is refused here');
 		return;
 	}
-	const child = new Child('unshare', ['--pid', '--fork', '--mount-proc', nodeBin,
+	// --kill-child: node is the namespace's init, which ignores SIGTERM; when the test stops
+	// unshare, the kernel sends node SIGKILL.
+	const child = new Child('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', nodeBin,
 		path.join(fixtures, 'block.js')], { env: { ...process.env, COUNT: '1' } });
 	let agent;
 	try {
@@ -50,13 +53,15 @@ test('a target in its own PID namespace: both pids, and measured by the host one
 		await oneBlock(child, agent, hostPid);
 	} finally {
 		if (agent) await agent.stop();
-		await child.stop();
+		// unshare blocks SIGTERM while it waits for its child: SIGKILL it, and --kill-child
+		// takes node with it.
+		await child.stop('SIGKILL');
 	}
 });
 
 // A cgroup v1 hierarchy laid out as docker's (pids:/docker/<64 hex digits>), made for the test.
 const CGROUP_ROOT = '/sys/fs/cgroup/pids';
-const CONTAINER_ID = 'a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9';
+const CONTAINER_ID = 'a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90';
 
 test('a target in a container\'s cgroup: the container id in the attach line', async (t) => {
 	if (skipWithoutBpf(t)) return;
