@@ -32,11 +32,12 @@ INCLUDES := -Iinclude \
 	    -Iagent \
 	    -I$(OUTPUT)
 # libdw: .eh_frame unwinding and libuv's DWARF; libiberty: the C++ demangler (static only).
-# capstone: decoding uv_run (phase map); protobuf-c: the pprof encoder generated from
-# proto/profile.proto.
-LIBS     := $(shell pkg-config --libs libbpf libelf libdw zlib capstone libprotobuf-c 2>/dev/null || \
-		echo -lbpf -ldw -lelf -lz -lcapstone -lprotobuf-c) \
-	    -liberty -lm
+# protobuf-c: the pprof encoder generated from proto/profile.proto. capstone (decoding libuv's
+# functions while attaching) is not linked: agent/target/capstone_lib.c loads it with dlopen
+# for the attach only (its headers are needed, libcapstone-dev; at run time libcapstone4/5).
+LIBS     := $(shell pkg-config --libs libbpf libelf libdw zlib libprotobuf-c 2>/dev/null || \
+		echo -lbpf -ldw -lelf -lz -lprotobuf-c) \
+	    -liberty -lm -ldl
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
