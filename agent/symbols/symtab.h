@@ -28,7 +28,8 @@
 #define UVS_SYMTAB_MAX_SYMS (4u * 1000 * 1000)      /* per table */
 #define UVS_SYMTAB_MAX_NAME 4096                    /* bytes of one (demangled) name */
 #define UVS_SYMTAB_MAX_SEGMENTS 64                  /* PT_LOADs kept */
-#define UVS_SYMTAB_NAME_BYTES (4u * 1024 * 1024)    /* names made and kept, per index */
+/* Names made and kept, per index: room for all of node 24's (18 MB), a bound for hostile files. */
+#define UVS_SYMTAB_NAME_BYTES (32u * 1024 * 1024)
 
 struct uvs_symtab;
 
