@@ -32,13 +32,14 @@ INCLUDES := -Iinclude \
 	    -Iagent \
 	    -I$(OUTPUT)
 # libdw: .eh_frame unwinding and libuv's DWARF; libiberty: the C++ demangler (static only).
-# capstone: decoding uv_run (phase map); protobuf-c: the pprof encoder generated from
-# proto/profile.proto. libmicrohttpd: the /metrics endpoint of `uvscope serve`. inih: the alert
-# rules file (core/rules_file.c).
-LIBS     := $(shell pkg-config --libs libbpf libelf libdw zlib capstone libprotobuf-c libmicrohttpd \
-		inih 2>/dev/null || \
-		echo -lbpf -ldw -lelf -lz -lcapstone -lprotobuf-c -lmicrohttpd -linih) \
-	    -liberty -lm
+# protobuf-c: the pprof encoder generated from proto/profile.proto. capstone (decoding libuv's
+# functions while attaching) is not linked: agent/target/capstone_lib.c loads it with dlopen
+# for the attach only (its headers are needed, libcapstone-dev; at run time libcapstone4/5).
+# libmicrohttpd: the /metrics endpoint of `uvscope serve`. inih: the alert rules file
+# (core/rules_file.c).
+LIBS     := $(shell pkg-config --libs libbpf libelf libdw zlib libprotobuf-c libmicrohttpd inih \
+		2>/dev/null || echo -lbpf -ldw -lelf -lz -lprotobuf-c -lmicrohttpd -linih) \
+	    -liberty -lm -ldl
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))

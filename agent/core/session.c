@@ -30,6 +30,7 @@
 #include "render/watch.h"
 #include "serve/http.h"
 #include "serve/metrics_output.h"
+#include "target/capstone_lib.h"
 #include "target/container.h"
 #include "target/privileges.h"
 #include "target/process.h"
@@ -601,6 +602,7 @@ static int attach(struct session *s, uint64_t *attach_ns)
 	char why[512], path[32];
 	struct stat st;
 	uint64_t t0 = uvs_now_mono();
+	bool capstone;
 	int err;
 
 	snprintf(path, sizeof(path), "/proc/%d", (int)cli->pid);
@@ -631,7 +633,18 @@ static int attach(struct session *s, uint64_t *attach_ns)
 		return err;
 	}
 	uvs_log_setup_libbpf();
+	/*
+	 * Capstone decodes libuv's code for the probe sites: loaded for the attach only (5 MB of
+	 * RSS while it is), once for all the decodes. Without it those sites are not found; what
+	 * does not need them still attaches.
+	 */
+	capstone = uvs_capstone_hold() == 0;
+	if (!capstone)
+		uvs_warn("cannot load capstone, which places uvscope's probes in libuv's code: %s "
+			 "(install libcapstone)", uvs_capstone_error());
 	err = s->collector->ops->attach(s->collector, s->target, &o, &sink, why, sizeof(why));
+	if (capstone)
+		uvs_capstone_release();
 	if (err) {
 		uvs_err("cannot attach to pid %d: %s", (int)cli->pid, why);
 		return err;

@@ -765,6 +765,7 @@ int uvs_elf_foreach_symbol(struct uvs_elf *elf, size_t max_per_table,
 				continue;
 			out.value = s->st_value;
 			out.size = s->st_size;
+			out.name_offset = s->st_name;
 			out.section_end = end;
 			out.type = ELF64_ST_TYPE(s->st_info);
 			out.bind = ELF64_ST_BIND(s->st_info);
@@ -776,6 +777,38 @@ int uvs_elf_foreach_symbol(struct uvs_elf *elf, size_t max_per_table,
 		}
 	}
 	return 0;
+}
+
+int uvs_elf_string_table(struct uvs_elf *elf, bool dynsym, uint64_t *offset, uint64_t *size)
+{
+	const struct uvs_elf_symtab *t;
+	Elf_Scn *scn;
+	GElf_Shdr sh;
+
+	if (!elf || !offset || !size)
+		return -EINVAL;
+	t = dynsym ? &elf->dynsym : &elf->symtab;
+	if (!t->scn || !elf->elf)
+		return -ENOENT;
+	/* check_symtab() made sure it is an uncompressed SHT_STRTAB, load_shdrs() that it is
+	 * inside the file. */
+	scn = elf_getscn(elf->elf, t->strndx);
+	if (!scn || !gelf_getshdr(scn, &sh) || sh.sh_type != SHT_STRTAB ||
+	    !in_file(elf->file_size, sh.sh_offset, sh.sh_size))
+		return -ENOENT;
+	*offset = sh.sh_offset;
+	*size = sh.sh_size;
+	return 0;
+}
+
+int uvs_elf_dup_fd(const struct uvs_elf *elf)
+{
+	int fd;
+
+	if (!elf)
+		return -EINVAL;
+	fd = fcntl(elf->fd, F_DUPFD_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
 }
 
 size_t uvs_elf_segments(const struct uvs_elf *elf, struct uvs_elf_segment *out, size_t cap)

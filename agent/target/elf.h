@@ -150,6 +150,7 @@ struct uvs_elf_sym_entry {
 	uint64_t section_end;  /* sh_addr + sh_size of its section: where a sizeless symbol ends */
 	unsigned char type;    /* STT_* */
 	unsigned char bind;    /* STB_* */
+	uint32_t name_offset;  /* st_name: where name is in its table (uvs_elf_string_table) */
 	bool exec_section;     /* its section is SHF_EXECINSTR (.text, .plt, ...) */
 	bool from_dynsym;
 };
@@ -161,6 +162,17 @@ struct uvs_elf_sym_entry {
  */
 int uvs_elf_foreach_symbol(struct uvs_elf *elf, size_t max_per_table,
 			   int (*fn)(const struct uvs_elf_sym_entry *sym, void *arg), void *arg);
+
+/*
+ * The file range [*offset, *offset + *size) of the string table of .dynsym (dynsym true) or
+ * .symtab: a symbol's name is at offset + its name_offset, up to the first NUL before the
+ * range's end. The range lies inside the file as it was at open. -ENOENT when there is no such
+ * table. For indexes that read names from the file when they need them, not all at once.
+ */
+int uvs_elf_string_table(struct uvs_elf *elf, bool dynsym, uint64_t *offset, uint64_t *size);
+
+/* A new O_CLOEXEC descriptor of the file elf reads, which the caller closes; -errno. */
+int uvs_elf_dup_fd(const struct uvs_elf *elf);
 
 /* A PT_LOAD program header. */
 struct uvs_elf_segment {

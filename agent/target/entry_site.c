@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-#include <capstone/capstone.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "target/capstone_lib.h"
 #include "target/entry_site.h"
 #include "target/x86_insn.h"
 
@@ -55,7 +55,7 @@ static bool prefix_ok(csh h, const cs_insn *insn, unsigned args, bool ret, char 
 			return false;
 		}
 	}
-	if (cs_regs_access(h, insn, rd, &nrd, wr, &nwr) != CS_ERR_OK) {
+	if (uvs_cs_regs_access(h, insn, rd, &nrd, wr, &nwr) != CS_ERR_OK) {
 		snprintf(why, cap, "cannot tell which registers `%s` writes", text);
 		return false;
 	}
@@ -93,11 +93,11 @@ static bool enters_prefix(csh h, cs_insn *insn, const struct uvs_code *code, uin
 	while (len > 0) {
 		const cs_x86 *x;
 
-		if (!cs_disasm_iter(h, &p, &len, &a, insn)) {
+		if (!uvs_cs_disasm_iter(h, &p, &len, &a, insn)) {
 			snprintf(why, cap, "cannot decode the code at 0x%llx", (unsigned long long)a);
 			return true;
 		}
-		if (!cs_insn_group(h, insn, CS_GRP_JUMP) && !cs_insn_group(h, insn, CS_GRP_CALL))
+		if (!uvs_cs_insn_group(h, insn, CS_GRP_JUMP) && !uvs_cs_insn_group(h, insn, CS_GRP_CALL))
 			continue;
 		x = &insn->detail->x86;
 		if (x->op_count == 1 && x->operands[0].type == X86_OP_IMM) {
@@ -108,7 +108,7 @@ static bool enters_prefix(csh h, cs_insn *insn, const struct uvs_code *code, uin
 					 (unsigned long long)insn->address, (unsigned long long)to);
 				return true;
 			}
-		} else if (cs_insn_group(h, insn, CS_GRP_JUMP)) {
+		} else if (uvs_cs_insn_group(h, insn, CS_GRP_JUMP)) {
 			snprintf(why, cap, "the indirect jump at 0x%llx could land before the site",
 				 (unsigned long long)insn->address);
 			return true;
@@ -127,7 +127,7 @@ static uint64_t later_site(csh h, cs_insn *insn, const struct uvs_code *fn, unsi
 	int i;
 
 	for (i = 0; i <= UVS_ENTRY_SITE_MAX_PREFIX && len > 0; i++) {
-		if (!cs_disasm_iter(h, &p, &len, &a, insn)) {
+		if (!uvs_cs_disasm_iter(h, &p, &len, &a, insn)) {
 			snprintf(why, cap, "cannot decode the code at 0x%llx", (unsigned long long)a);
 			return 0;
 		}
@@ -159,19 +159,18 @@ int uvs_entry_site_find(const struct uvs_code *fn, const struct uvs_code *cold, 
 		why[0] = '\0';
 	if (!fn || !fn->bytes || !fn->len)
 		return -EINVAL;
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+	if (uvs_cs_open(&h))
 		return -EIO;
-	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
-	insn = cs_malloc(h);
+	insn = uvs_cs_malloc(h);
 	if (!insn) {
-		cs_close(&h);
+		uvs_cs_close(&h);
 		return -ENOMEM;
 	}
 	/* The start, as the fallback: its instruction and whether it is cheap already. */
 	p = fn->bytes;
 	len = fn->len;
 	a = fn->addr;
-	if (!cs_disasm_iter(h, &p, &len, &a, insn)) {
+	if (!uvs_cs_disasm_iter(h, &p, &len, &a, insn)) {
 		err = -EINVAL;
 		goto out;
 	}
@@ -188,8 +187,8 @@ int uvs_entry_site_find(const struct uvs_code *fn, const struct uvs_code *cold, 
 	out->emulated = true;
 	memcpy(out->insn, text, sizeof(out->insn));
 out:
-	cs_free(insn, 1);
-	cs_close(&h);
+	uvs_cs_free(insn, 1);
+	uvs_cs_close(&h);
 	return err;
 }
 

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MIT
-#include <capstone/capstone.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -10,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "target/capstone_lib.h"
 #include "target/epoll_sites.h"
 #include "target/x86_insn.h"
 #include "unwind/func_dwarf.h"
@@ -109,7 +109,7 @@ static uint64_t plt_stub_got(csh h, cs_insn *insn, struct uvs_elf *elf, uint64_t
 
 	if (uvs_elf_read_vaddr(elf, stub, buf, sizeof(buf)))
 		return 0;
-	for (i = 0; i < 2 && cs_disasm_iter(h, &code, &len, &addr, insn); i++) {
+	for (i = 0; i < 2 && uvs_cs_disasm_iter(h, &code, &len, &addr, insn); i++) {
 		const cs_x86 *x = &insn->detail->x86;
 
 		if (insn->id == X86_INS_ENDBR64)
@@ -169,7 +169,7 @@ static void track(csh h, const cs_insn *insn, struct ret_tracker *t)
 			return;
 		}
 	}
-	if (cs_regs_access(h, insn, rd, &nrd, wr, &nwr) != CS_ERR_OK) {
+	if (uvs_cs_regs_access(h, insn, rd, &nrd, wr, &nwr) != CS_ERR_OK) {
 		*t = (struct ret_tracker){ .copy_reg = -1 };
 		return;
 	}
@@ -218,7 +218,7 @@ static int find_return_hook(csh h, cs_insn *insn, const uint8_t *func, uint64_t 
 	int i;
 
 	for (i = 0; i < MAX_RUN_INSNS && len > 0; i++) {
-		if (!cs_disasm_iter(h, &code, &len, &addr, insn))
+		if (!uvs_cs_disasm_iter(h, &code, &len, &addr, insn))
 			return -ENOTSUP;
 		if (uvs_x86_emulated(insn)) {
 			if (!tracker_cookie(&t, &site->ret_cookie))
@@ -226,8 +226,8 @@ static int find_return_hook(csh h, cs_insn *insn, const uint8_t *func, uint64_t 
 			site->hook_addr = insn->address;
 			return 0;
 		}
-		if (cs_insn_group(h, insn, X86_GRP_JUMP) || cs_insn_group(h, insn, X86_GRP_CALL) ||
-		    cs_insn_group(h, insn, X86_GRP_RET) || cs_insn_group(h, insn, X86_GRP_INT))
+		if (uvs_cs_insn_group(h, insn, X86_GRP_JUMP) || uvs_cs_insn_group(h, insn, X86_GRP_CALL) ||
+		    uvs_cs_insn_group(h, insn, X86_GRP_RET) || uvs_cs_insn_group(h, insn, X86_GRP_INT))
 			return -ENOTSUP;
 		track(h, insn, &t);
 	}
@@ -279,13 +279,12 @@ int uvs_epoll_sites_find(struct uvs_elf *elf, const char *path, struct uvs_epoll
 		snprintf(why, whycap, "cannot decode uv__io_poll: %s", strerror(-err));
 		goto out;
 	}
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK) {
+	if (uvs_cs_open(&h)) {
 		err = -EIO;
-		snprintf(why, whycap, "cannot open capstone");
+		snprintf(why, whycap, "cannot open capstone: %s", uvs_capstone_error());
 		goto out;
 	}
-	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
-	insn = cs_malloc(h);
+	insn = uvs_cs_malloc(h);
 	if (!insn) {
 		err = -ENOMEM;
 		goto out;
@@ -324,9 +323,9 @@ int uvs_epoll_sites_find(struct uvs_elf *elf, const char *path, struct uvs_epoll
 	}
 out:
 	if (insn)
-		cs_free(insn, 1);
+		uvs_cs_free(insn, 1);
 	if (h)
-		cs_close(&h);
+		uvs_cs_close(&h);
 	free(calls);
 	free(code);
 	return err ? err : (int)n;

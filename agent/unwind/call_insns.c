@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-#include <capstone/capstone.h>
 #include <errno.h>
 #include <stdlib.h>
 
+#include "target/capstone_lib.h"
 #include "unwind/call_insns.h"
 
 static int push_call(struct uvs_call_insn **calls, size_t *n, size_t *cap,
@@ -44,17 +44,16 @@ int uvs_call_insns(const uint8_t *code, size_t len, uint64_t addr, struct uvs_ca
 	*calls = NULL;
 	*ncalls = 0;
 	*decoded_to = addr;
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK)
+	/* With operand details: they tell a direct call from an indirect one. */
+	if (uvs_cs_open(&handle))
 		return -EIO;
-	/* Operand details tell a direct call from an indirect one. */
-	cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
-	insn = cs_malloc(handle);
+	insn = uvs_cs_malloc(handle);
 	if (!insn) {
-		cs_close(&handle);
+		uvs_cs_close(&handle);
 		return -ENOMEM;
 	}
 	/* cs_disasm_iter advances code, len and the address past each instruction it decodes. */
-	while (len > 0 && cs_disasm_iter(handle, &code, &len, &addr, insn)) {
+	while (len > 0 && uvs_cs_disasm_iter(handle, &code, &len, &addr, insn)) {
 		struct uvs_call_insn c;
 
 		if (insn->id != X86_INS_CALL)
@@ -65,8 +64,8 @@ int uvs_call_insns(const uint8_t *code, size_t len, uint64_t addr, struct uvs_ca
 			break;
 	}
 	*decoded_to = addr;
-	cs_free(insn, 1);
-	cs_close(&handle);
+	uvs_cs_free(insn, 1);
+	uvs_cs_close(&handle);
 	if (err) {
 		free(*calls);
 		*calls = NULL;

@@ -23,6 +23,7 @@ FUZZ_SAN     := address,undefined
 # The agent sources behind each target.
 $(FUZZ_DIR)/fuzz_elf: $(FUZZ_DIR)/agent/target/elf.o $(FUZZ_DIR)/agent/target/epoll_sites.o \
 		      $(FUZZ_DIR)/agent/unwind/call_insns.o $(FUZZ_DIR)/agent/target/x86_insn.o \
+		      $(FUZZ_DIR)/agent/target/capstone_lib.o \
 		      $(FUZZ_DIR)/agent/target/entry_site.o $(FUZZ_DIR)/agent/unwind/func_dwarf.o \
 		      $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_proc: $(FUZZ_DIR)/agent/target/procfs.o $(FUZZ_DIR)/agent/target/container.o \
@@ -35,6 +36,7 @@ $(FUZZ_DIR)/fuzz_unwind: $(FUZZ_DIR)/agent/unwind/cfi_unwind.o $(FUZZ_DIR)/agent
 			 $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_symtab: $(FUZZ_DIR)/agent/symbols/symtab.o $(FUZZ_DIR)/agent/symbols/demangle.o \
 			 $(FUZZ_DIR)/agent/symbols/sorted_array.o $(FUZZ_DIR)/agent/target/elf.o \
+			 $(FUZZ_DIR)/agent/symbols/name_arena.o $(FUZZ_DIR)/agent/util/id_table.o \
 			 $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_perf_map: $(FUZZ_DIR)/agent/symbols/perf_map.o \
 			   $(FUZZ_DIR)/agent/symbols/name_arena.o $(FUZZ_DIR)/agent/symbols/sorted_array.o $(FUZZ_DIR)/agent/target/procfs.o \
@@ -45,7 +47,7 @@ $(FUZZ_DIR)/fuzz_v8: $(patsubst %.c,$(FUZZ_DIR)/%.o,$(filter-out agent/v8/gc_sit
 		     $(FUZZ_DIR)/agent/util/text.o $(FUZZ_DIR)/tests/unit/v8_fake_heap.o
 $(FUZZ_DIR)/fuzz_phase_map: $(FUZZ_DIR)/agent/unwind/loop_phases.o \
 			    $(FUZZ_DIR)/agent/unwind/func_dwarf.o \
-			    $(FUZZ_DIR)/agent/unwind/call_insns.o \
+			    $(FUZZ_DIR)/agent/unwind/call_insns.o $(FUZZ_DIR)/agent/target/capstone_lib.o \
 			    $(FUZZ_DIR)/agent/unwind/debug_file.o $(FUZZ_DIR)/agent/target/elf.o \
 			    $(FUZZ_DIR)/agent/util/text.o
 FLAME_FUZZ_SRCS := core/profile core/names util/text util/id_table render/flame \

@@ -102,3 +102,22 @@ Test(kallsyms, garbage_and_overlong_lines)
 	cr_expect_null(name_at(k, 1));
 	uvs_kallsyms_free(k);
 }
+
+/*
+ * Addresses are kept as 32-bit offsets from the lowest one: symbols further than 4 GiB above
+ * it (none on x86-64, where the kernel's text is in the top 2 GiB) are dropped, not misnamed.
+ */
+Test(kallsyms, only_the_4_gib_above_the_lowest_symbol_are_kept)
+{
+	static const char text[] = "0000000100000000 T low\n"
+				   "00000001fffff000 T still_in\n"
+				   "0000000200001000 T too_far\n";
+	struct uvs_kallsyms *k = parse(text);
+
+	cr_expect_eq(uvs_kallsyms_count(k), 2);
+	cr_expect_str_eq(name_at(k, 0x100000010), "low");
+	cr_expect_str_eq(name_at(k, 0x1fffff010), "still_in");
+	cr_expect_null(name_at(k, 0x200001010));
+	cr_expect_null(name_at(k, 0xfff));
+	uvs_kallsyms_free(k);
+}

@@ -44,7 +44,7 @@ static bool listed_at(const struct fixture_sym *v, size_t n, uint64_t value, con
 	return false;
 }
 
-static void expect_at(const struct uvs_symtab *t, const struct fixture_sym *v, size_t n,
+static void expect_at(struct uvs_symtab *t, const struct fixture_sym *v, size_t n,
 		      const struct fixture_sym *f, uint64_t addr)
 {
 	struct uvs_symtab_hit hit;
@@ -199,6 +199,44 @@ static int copy_of(const char *fixture)
 	cr_assert_eq(pwrite(fd, buf, len, 0), (ssize_t)len);
 	free(buf);
 	return fd;
+}
+
+/*
+ * Names are read from the file when a lookup first returns them: none is held before, a made
+ * one is kept (the same pointer, whatever the file does later), and a file that shrank under
+ * the index makes the others fail instead of reading past it.
+ */
+Test(symtab, names_are_read_at_their_first_lookup_and_kept)
+{
+	static const char *const made_first = "fixture::inner::Widget::scaled(int) const";
+	int fd = copy_of("cxx");
+	struct uvs_elf *elf = uvs_elf_open_fd(fd);
+	struct uvs_symtab_hit hit, again;
+	struct uvs_symtab *t;
+	struct fixture_sym *v;
+	size_t n, before;
+	const char *kept;
+
+	cr_assert(elf);
+	t = uvs_symtab_build(elf);
+	cr_assert(t);
+	uvs_elf_close(elf);
+	v = fixture_functions("cxx", &n);
+	before = uvs_symtab_memory(t);
+	cr_assert_eq(uvs_symtab_lookup(t, fixture_function(v, n, made_first)->value, &hit), 0);
+	cr_expect_str_eq(hit.name, made_first);
+	cr_expect_gt(uvs_symtab_memory(t), before, "the name is kept once made");
+	kept = hit.name;
+
+	cr_assert_eq(ftruncate(fd, 0), 0);
+	cr_assert_eq(uvs_symtab_lookup(t, fixture_function(v, n, made_first)->value + 1, &again), 0);
+	cr_expect_eq(again.name, kept);
+	cr_expect_str_eq(again.name, made_first);
+	cr_expect_eq(uvs_symtab_lookup(t, fixture_function(v, n, "plain_c_function")->value, &hit),
+		     -EIO);
+	free(v);
+	uvs_symtab_put(t);
+	close(fd);
 }
 
 Test(symtab_cache, one_index_per_build_id)
