@@ -42,6 +42,9 @@
  * kernel.bpf_stats_enabled). So a sample counts as 20 hits.
  */
 #define UVS_GUARD_SAMPLE_HITS 20
+/* What one hit costs the target, as the range said to the operator (guard records' text). */
+#define UVS_GUARD_HIT_COST_MIN_NS 500
+#define UVS_GUARD_HIT_COST_MAX_NS 900
 /* Probe hits per second: at 0.55-0.9 us each, under 1% of one CPU. */
 #define UVS_GUARD_DEFAULT_BUDGET 10000
 

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "core/overhead_guard.h"
 #include "render/guard_text.h"
 #include "util/duration.h"
 
@@ -26,7 +27,7 @@ static void put_step(FILE *out, const struct uvs_guard_record *r, bool down)
 }
 
 /*
- * What the hits that stay come from, and what they cost: at the 0.5-0.9 us a hit measured on
+ * What the hits that stay come from, and what they cost: at the cost of a hit measured on
  * the test machine (README, "The overhead guard"), as a share of one CPU; and the one flag
  * that takes out the largest part the guard cannot step, the pool's probes.
  */
@@ -35,7 +36,9 @@ static void put_sources(FILE *out, const struct uvs_guard_record *r)
 	fprintf(out, "loop hooks %" PRIu64 "/s, pool probes %" PRIu64 "/s, GC probes %" PRIu64
 		"/s, stack samples %" PRIu64 "/s (as hits); about %.1f-%.1f%% of one CPU of the "
 		"target", r->rate_loop, r->rate_pool, r->rate_gc, r->rate_samples,
-		(double)r->rate * 0.5e-6 * 100.0, (double)r->rate * 0.9e-6 * 100.0);
+		/* hits/s x ns a hit x 1e-9 s/ns x 100 %: a share of one CPU */
+		(double)r->rate * UVS_GUARD_HIT_COST_MIN_NS * 1e-7,
+		(double)r->rate * UVS_GUARD_HIT_COST_MAX_NS * 1e-7);
 	if (r->rate_pool * 2 > r->rate)
 		fputs(" (--no-pool takes the pool's out)", out);
 }
