@@ -24,6 +24,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "loop_state.bpf.h"
+#include "targets.bpf.h"
 #include "uvscope/epoll_sites.h"
 
 const volatile __u32 targ_tgid = 0;

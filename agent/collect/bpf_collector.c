@@ -16,6 +16,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "collect/bpf_shared.h"
 #include "collect/collector.h"
 #include "collect/fd_table.h"
 #include "collect/fds.h"
@@ -30,6 +31,11 @@
 
 struct bpf_collector {
 	struct uvs_target *target;
+	/* The BPF objects, loaded once for every target of the agent (collect/bpf_shared.h). */
+	struct uvs_bpf_shared *sh;
+	int slot;                   /* this target's, or -1 */
+	struct uvs_target_cfg cfg;  /* what the programs know of it; each module fills its part */
+	bool published;
 	struct uvs_collect_options opt;
 	struct uvs_collect_sink sink;
 	struct uvs_loops loops;
@@ -179,6 +185,16 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 	err = uvs_loops_attach(&b->loops, t, &po, &b->sink, why, cap);
 	if (err)
 		return err;
+	err = uvs_bpf_shared_set_maps(b->sh, uvs_loops_bpf_object(&b->loops));
+	if (!err) {
+		b->slot = uvs_bpf_shared_claim(b->sh, t->pid);
+		err = b->slot < 0 ? b->slot : 0;
+	}
+	if (err) {
+		snprintf(why, cap, "cannot set up the map of watched processes: %s", strerror(-err));
+		return err;
+	}
+	b->cfg.slot = (__u32)b->slot;
 	/* 2. The pool and 3. the syscalls, both on the loop object's map. */
 	if (o->pool)
 		uvs_pool_attach(&b->pool, t, &b->loops, o->pool_jobs);
@@ -195,7 +211,18 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 	/* 4. The sockets: the target's network namespace is entered now, while we may. */
 	if (o->sockets)
 		uvs_sockets_attach(&b->sockets, t, &b->fd_table);
-	return make_ring_buffer(b, why, cap);
+	err = make_ring_buffer(b, why, cap);
+	if (err)
+		return err;
+	/* Everything is in place: from now on the programs count this process. */
+	err = uvs_bpf_shared_publish(b->sh, t->pid, &b->cfg);
+	if (err) {
+		snprintf(why, cap, "cannot publish the process to the BPF programs: %s",
+			 strerror(-err));
+		return err;
+	}
+	b->published = true;
+	return 0;
 }
 
 static void add_missing(struct uvs_collect_report *r, const char *what, const char *why)
@@ -385,6 +412,8 @@ static void bpf_destroy(struct uvs_collector *c)
 
 	if (!b)
 		return;
+	if (b->published)
+		uvs_bpf_shared_unpublish(b->sh, b->target->pid);
 	/* In reverse: the ring buffer reads maps of the objects below it. */
 	ring_buffer__free(b->rb);
 	uvs_stacks_detach(&b->stacks);
@@ -394,6 +423,8 @@ static void bpf_destroy(struct uvs_collector *c)
 	uvs_pool_detach(&b->pool);
 	uvs_loops_detach(&b->loops);
 	uvs_fd_table_free(&b->fd_table);
+	uvs_bpf_shared_release(b->sh, b->slot);
+	uvs_bpf_shared_free(b->sh);
 	free(b);
 	free(c);
 }
@@ -425,5 +456,12 @@ struct uvs_collector *uvs_bpf_collector_new(void)
 		return NULL;
 	}
 	((struct bpf_collector *)c->priv)->sockets.nl = -1;
+	((struct bpf_collector *)c->priv)->slot = -1;
+	((struct bpf_collector *)c->priv)->sh = uvs_bpf_shared_new();
+	if (!((struct bpf_collector *)c->priv)->sh) {
+		free(c->priv);
+		free(c);
+		return NULL;
+	}
 	return c;
 }

@@ -152,6 +152,11 @@ void uvs_loops_detach(struct uvs_loops *l)
 	l->scratch = NULL;
 }
 
+struct bpf_object *uvs_loops_bpf_object(const struct uvs_loops *l)
+{
+	return l->probes.skel->obj;
+}
+
 int uvs_loops_state_map_fd(const struct uvs_loops *l)
 {
 	return l->probes.state_fd;

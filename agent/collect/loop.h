@@ -52,6 +52,9 @@ void uvs_loops_detach(struct uvs_loops *l);
  */
 int uvs_loops_state_map_fd(const struct uvs_loops *l);
 
+/* The loaded loop object: it creates the maps every object shares (collect/bpf_shared.h). */
+struct bpf_object *uvs_loops_bpf_object(const struct uvs_loops *l);
+
 /* The ring buffer map, and its callback (ctx: the struct uvs_loops). */
 int uvs_loops_events_fd(const struct uvs_loops *l);
 int uvs_loops_on_event(void *ctx, void *data, size_t len);

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The processes one agent watches, as every BPF object sees them. One agent loads each BPF
+ * object once, whatever the number of targets (`-p A,B`, `--all`): a program finds the process
+ * it runs in through the `targets` map (tgid -> struct uvs_target_cfg), and keeps per-process
+ * figures at the target's slot (arrays of UVS_MAX_TARGETS entries, or slot-keyed values).
+ * What differs between two node binaries (function addresses, the default loop) is in the
+ * configuration, not in read-only data known at load.
+ */
+#ifndef UVSCOPE_TARGETS_H
+#define UVSCOPE_TARGETS_H
+
+#include "pool.h"
+
+/* Processes one agent can watch at once (the slots). */
+#define UVS_MAX_TARGETS 256
+
+/*
+ * A quick "not one of ours" for the hooks every process on the host runs through (syscall and
+ * socket tracepoints, per-CPU sampling events): bit (tgid % UVS_TARGET_BITS) of one array
+ * value. A clear bit ends the program after one load; a set bit is confirmed in `targets`.
+ */
+#define UVS_TARGET_BITS 4096
+#define UVS_TARGET_BIT_WORDS (UVS_TARGET_BITS / 64)
+
+struct uvs_target_bits {
+	__u64 w[UVS_TARGET_BIT_WORDS];
+};
+
+struct uvs_target_cfg {
+	/* The loop object (bpf/loop.bpf.c). */
+	__u64 main_lfields;   /* the default loop's internal fields; 0 when unknown */
+	/* The pool object (bpf/pool.bpf.c): runtime addresses of the work functions. */
+	__u64 pool_fn_addr[UVS_POOL_FNS];
+	__u64 pool_node_work_cb;
+	__s32 main_epfd;      /* the default loop's epoll fd; -1 when unknown */
+	__u32 slot;           /* 0 .. UVS_MAX_TARGETS-1: where this process's figures are */
+	__u8 return_hook_only; /* its epoll waits are caught by the return hook alone */
+	__u8 epoll_by_tracepoint; /* its epoll waits are caught by the syscall tracepoints */
+	__u8 pool_cpu_at_node_cb;
+	__u8 pad[5];
+};
+
+#endif
