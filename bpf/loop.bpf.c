@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Event-loop measurement for one target process.
+ * Event-loop measurement for the target processes (bpf/targets.bpf.h: one object for all).
  *
  * Busy and idle time come from the epoll syscalls alone (no uprobes), so they work on every
  * libuv program, stripped or not: a loop thread is idle while it sits in epoll_wait /
@@ -27,29 +27,32 @@
 #include "targets.bpf.h"
 #include "uvscope/epoll_sites.h"
 
-const volatile __u32 targ_tgid = 0;
 const volatile __u64 block_ns = 100000000ULL;
 const volatile __u8 track_phases = 0;
 const volatile __u8 trace_records = 0;
-/* Only the return hooks of the epoll call sites are attached: they read libuv's metrics. */
-const volatile __u8 return_hook_only = 0;
 /*
- * The main thread's loop (libuv's default loop) as the agent read it at attach: its epoll fd and
- * internal-fields pointer, or -1 and 0 when unknown (a stripped build). The main thread learns
- * only this loop: a wait of another loop it runs (execSync's) is never taken for it, even when
- * it is the first wait seen (uvscope attached during the execSync).
+ * Per target (struct uvs_target_cfg, bpf/targets.bpf.h): whether only the return hooks of its
+ * epoll call sites are attached (they read libuv's metrics), whether its waits are caught by
+ * the syscall hooks instead of uprobes, and its main thread's loop (libuv's default loop) as
+ * the agent read it at attach: its epoll fd and internal-fields pointer, or -1 and 0 when
+ * unknown (a stripped build). The main thread learns only this loop: a wait of another loop it
+ * runs (execSync's) is never taken for it, even when it is the first wait seen (uvscope
+ * attached during the execSync).
+ *
+ * Written by the agent (the overhead guard) while attached, per target slot: 0 while the
+ * exact-phase uprobes are out, and a new number each time they are put back
+ * (agent/collect/loop_probes.c).
  */
-const volatile __s32 main_epfd = -1;
-const volatile __u64 main_lfields = 0;
-/*
- * Written by the agent (the overhead guard) while attached: 0 while the exact-phase uprobes are
- * out, and a new number each time they are put back (agent/collect/loop_probes.c).
- */
-__u32 phase_epoch = 1;
+__u32 phase_epoch[UVS_MAX_TARGETS];
 
+/*
+ * Allocated as loops appear, not up front: 24 KiB each, for every loop thread of every process
+ * one agent may watch (a preallocated map would lock 24 MiB of kernel memory).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, UVS_MAX_LOOP_THREADS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct uvs_loop_stats);
 } loop_stats SEC(".maps");
@@ -65,9 +68,10 @@ struct {
 	__uint(max_entries, 4096);
 } trace_ring SEC(".maps");
 
+/* At the target's slot. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, UVS_MAX_TARGETS);
 	__type(key, __u32);
 	__type(value, struct uvs_bpf_counters);
 } counters SEC(".maps");
@@ -75,16 +79,17 @@ struct {
 /* Template for new map entries: a 24 KiB value cannot live on the 512-byte BPF stack. */
 static const struct uvs_loop_stats zero_stats;
 
-static __always_inline struct uvs_bpf_counters *my_counters(void)
+static __always_inline struct uvs_bpf_counters *my_counters(const struct uvs_target_cfg *t)
 {
-	__u32 zero = 0;
+	__u32 slot = uvs_slot(t);
 
-	return bpf_map_lookup_elem(&counters, &zero);
+	return bpf_map_lookup_elem(&counters, &slot);
 }
 
-static __always_inline void emit(__u32 type, __u32 tid, __u64 ts, __u64 duration)
+static __always_inline void emit(const struct uvs_target_cfg *t, __u32 type, __u32 tid, __u64 ts,
+				 __u64 duration)
 {
-	struct uvs_bpf_counters *c = my_counters();
+	struct uvs_bpf_counters *c = my_counters(t);
 	struct uvs_event *e;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -97,6 +102,8 @@ static __always_inline void emit(__u32 type, __u32 tid, __u64 ts, __u64 duration
 	e->duration_ns = duration;
 	e->type = type;
 	e->tid = tid;
+	e->tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	e->pad = 0;
 	bpf_ringbuf_submit(e, 0);
 }
 
@@ -105,8 +112,8 @@ static __always_inline void emit(__u32 type, __u32 tid, __u64 ts, __u64 duration
  * iteration): it drains the ring at every block check, every few ms, and is woken only when
  * the ring is an eighth full.
  */
-static __always_inline void send_trace(__u16 type, __u16 phase, __u64 start, __u64 end,
-				       __u64 wait_start)
+static __always_inline void send_trace(const struct uvs_target_cfg *t, __u16 type, __u16 phase,
+				       __u64 start, __u64 end, __u64 wait_start)
 {
 	struct uvs_bpf_counters *c;
 	struct uvs_trace_record *r;
@@ -114,7 +121,7 @@ static __always_inline void send_trace(__u16 type, __u16 phase, __u64 start, __u
 
 	r = bpf_ringbuf_reserve(&trace_ring, sizeof(*r), 0);
 	if (!r) {
-		c = my_counters();
+		c = my_counters(t);
 		if (c)
 			c->ringbuf_drops++;
 		return;
@@ -124,6 +131,8 @@ static __always_inline void send_trace(__u16 type, __u16 phase, __u64 start, __u
 	r->wait_start_ns = wait_start;
 	/* Asked for here, not passed in: the callers' code stays as it is when not tracing. */
 	r->tid = (__u32)bpf_get_current_pid_tgid();
+	r->tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	r->pad = 0;
 	r->type = type;
 	r->phase = phase;
 	flags = bpf_ringbuf_query(&trace_ring, BPF_RB_AVAIL_DATA) >= UVS_TRACE_RING_BYTES / 8 ?
@@ -133,28 +142,31 @@ static __always_inline void send_trace(__u16 type, __u16 phase, __u64 start, __u
 }
 
 /* The state of a loop thread, created (with its statistics) the first time we see it. */
-static __always_inline struct uvs_loop_state *loop_of(__u32 tid, __u64 now)
+static __always_inline struct uvs_loop_state *loop_of(const struct uvs_target_cfg *t, __u32 tid,
+						      __u64 now)
 {
 	struct uvs_loop_state *st, init = { .epfd = -1, .phase = UVS_PHASE_NONE };
 	struct uvs_bpf_counters *c;
+
+	init.tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
 
 	st = bpf_map_lookup_elem(&loop_state, &tid);
 	if (st)
 		return st;
 	if (bpf_map_update_elem(&loop_stats, &tid, &zero_stats, BPF_NOEXIST) ||
 	    bpf_map_update_elem(&loop_state, &tid, &init, BPF_NOEXIST)) {
-		c = my_counters();
+		c = my_counters(t);
 		if (c)
 			c->insert_failures++;
 		return NULL;
 	}
-	emit(UVS_EV_LOOP_SEEN, tid, now, 0);
+	emit(t, UVS_EV_LOOP_SEEN, tid, now, 0);
 	return bpf_map_lookup_elem(&loop_state, &tid);
 }
 
-static __always_inline void count_event(void)
+static __always_inline void count_event(const struct uvs_target_cfg *t)
 {
-	struct uvs_bpf_counters *c = my_counters();
+	struct uvs_bpf_counters *c = my_counters(t);
 
 	if (c)
 		c->events++;
@@ -217,10 +229,10 @@ static __always_inline void flush_phases(struct uvs_loop_state *st, struct uvs_l
  * kept when the poll is over (the next uprobe boundary). s may be NULL (the phase uprobes
  * look the statistics up only when a span cannot be kept: phase_collides).
  */
-static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_loop_stats *s,
-					 __u32 next, __u64 now)
+static __always_inline void phase_switch(const struct uvs_target_cfg *t, struct uvs_loop_state *st,
+					 struct uvs_loop_stats *s, __u32 next, __u64 now)
 {
-	__u32 epoch = phase_epoch;
+	__u32 epoch = phase_epoch[uvs_slot(t)];
 	__u32 p = st->phase;
 	__u64 d = 0;
 
@@ -243,7 +255,7 @@ static __always_inline void phase_switch(struct uvs_loop_state *st, struct uvs_l
 		d = now - st->phase_start;
 	/* The wait is the gap between two iterations on the timeline: no record for it. */
 	if (trace_records && d && p != UVS_PHASE_POLL_WAIT)
-		send_trace(UVS_TRACE_PHASE, (__u16)p, st->phase_start, now, 0);
+		send_trace(t, UVS_TRACE_PHASE, (__u16)p, st->phase_start, now, 0);
 	if (p == UVS_PHASE_POLL_WAIT) {
 		st->poll_wait += d;
 		st->poll_waited = 1;
@@ -296,8 +308,8 @@ static __always_inline bool zero_timeout(long id, struct pt_regs *regs, bool at_
 }
 
 /* A busy span ends at an epoll entry: account it to the iteration and check for a block. */
-static __always_inline void end_busy(struct uvs_loop_state *st, struct uvs_loop_stats *s,
-				     __u32 tid, __u64 now, bool zero)
+static __always_inline void end_busy(const struct uvs_target_cfg *t, struct uvs_loop_state *st,
+				     struct uvs_loop_stats *s, __u32 tid, __u64 now, bool zero)
 {
 	__u64 busy, iter;
 
@@ -308,7 +320,7 @@ static __always_inline void end_busy(struct uvs_loop_state *st, struct uvs_loop_
 	if (busy >= block_ns) {
 		s->blocks++;
 		s->blocked_ns += busy;
-		emit(UVS_EV_BLOCK_END, tid, now, busy);
+		emit(t, UVS_EV_BLOCK_END, tid, now, busy);
 	}
 	if (st->empty_poll && !zero) {
 		/* The real wait after libuv's epoll(0) probe: same iteration, carry the gap. */
@@ -319,7 +331,7 @@ static __always_inline void end_busy(struct uvs_loop_state *st, struct uvs_loop_
 	st->iter_busy = 0;
 	s->iterations++;
 	if (trace_records)
-		send_trace(UVS_TRACE_ITERATION, 0, st->busy_since, now, st->wait_start);
+		send_trace(t, UVS_TRACE_ITERATION, 0, st->busy_since, now, st->wait_start);
 	if (iter > s->busy_max_ns)
 		s->busy_max_ns = iter;
 	uvs_hist_record(&s->busy, iter);
@@ -331,27 +343,29 @@ static __always_inline void end_busy(struct uvs_loop_state *st, struct uvs_loop_
  * fd, and its wait is busy time for the real loop, which is stuck meanwhile. On return from
  * the syscall rdi still holds the first argument, so this works at entry and exit alike.
  */
-static __always_inline struct uvs_loop_stats *loop_wait(struct pt_regs *regs, __u32 tid,
+static __always_inline struct uvs_loop_stats *loop_wait(const struct uvs_target_cfg *t,
+							 struct pt_regs *regs, __u32 tid, __u32 tgid,
 							 __u64 now, struct uvs_loop_state **stp)
 {
 	int epfd = (int)BPF_CORE_READ(regs, di);
-	struct uvs_loop_state *st = loop_of(tid, now);
+	struct uvs_loop_state *st = loop_of(t, tid, now);
 
 	if (!st)
 		return NULL;
 	if (st->epfd < 0) {
-		if (tid == targ_tgid && main_epfd >= 0 && epfd != main_epfd)
+		if (tid == tgid && t->main_epfd >= 0 && epfd != t->main_epfd)
 			return NULL; /* not the main loop: another loop run on the main thread */
 		st->epfd = epfd; /* the first wait we see, possibly one that began before attach */
 	}
 	if (epfd != st->epfd)
 		return NULL;
 	*stp = st;
-	count_event();
+	count_event(t);
 	return bpf_map_lookup_elem(&loop_stats, &tid);
 }
 
-static __always_inline int on_wait_enter(struct pt_regs *regs, long id, bool at_call)
+static __always_inline int on_wait_enter(const struct uvs_target_cfg *t, struct pt_regs *regs,
+					 long id, bool at_call)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
@@ -360,17 +374,15 @@ static __always_inline int on_wait_enter(struct pt_regs *regs, long id, bool at_
 	bool zero;
 	__u64 now;
 
-	if ((__u32)(pid_tgid >> 32) != targ_tgid)
-		return 0;
 	now = bpf_ktime_get_ns();
-	s = loop_wait(regs, tid, now, &st);
+	s = loop_wait(t, regs, tid, (__u32)(pid_tgid >> 32), now, &st);
 	if (!s || !st)
 		return 0;
 	zero = zero_timeout(id, regs, at_call);
 	/* The phase first: on the timeline, an iteration's last phase comes before its end. */
 	if (track_phases)
-		phase_switch(st, s, UVS_PHASE_POLL_WAIT, now);
-	end_busy(st, s, tid, now, zero);
+		phase_switch(t, st, s, UVS_PHASE_POLL_WAIT, now);
+	end_busy(t, st, s, tid, now, zero);
 	st->zero_timeout = zero;
 	st->wait_start = now;
 	st->in_wait = 1;
@@ -378,19 +390,20 @@ static __always_inline int on_wait_enter(struct pt_regs *regs, long id, bool at_
 }
 
 /* The wait is over: its time was idle, and a busy span begins. */
-static __always_inline void wait_over(struct uvs_loop_state *st, struct uvs_loop_stats *s,
-				      __u64 now, long ret)
+static __always_inline void wait_over(const struct uvs_target_cfg *t, struct uvs_loop_state *st,
+				      struct uvs_loop_stats *s, __u64 now, long ret)
 {
 	if (st->in_wait && now >= st->wait_start)
 		s->idle_ns += now - st->wait_start;
 	if (track_phases)
-		phase_switch(st, s, UVS_PHASE_POLL_IO, now);
+		phase_switch(t, st, s, UVS_PHASE_POLL_IO, now);
 	st->in_wait = 0;
 	st->empty_poll = st->zero_timeout && ret == 0;
 	st->busy_since = now;
 }
 
-static __always_inline int on_wait_exit(struct pt_regs *regs, long ret)
+static __always_inline int on_wait_exit(const struct uvs_target_cfg *t, struct pt_regs *regs,
+					long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
@@ -398,14 +411,38 @@ static __always_inline int on_wait_exit(struct pt_regs *regs, long ret)
 	struct uvs_loop_stats *s;
 	__u64 now;
 
-	if ((__u32)(pid_tgid >> 32) != targ_tgid)
-		return 0;
 	now = bpf_ktime_get_ns();
-	s = loop_wait(regs, tid, now, &st);
+	s = loop_wait(t, regs, tid, (__u32)(pid_tgid >> 32), now, &st);
 	if (!s || !st)
 		return 0;
-	wait_over(st, s, now, ret);
+	wait_over(t, st, s, now, ret);
 	return 0;
+}
+
+/*
+ * The syscall hooks below are attached for the whole host, once one target needs them (its
+ * libuv has no call sites uvscope can probe); a target whose waits the uprobes catch is left
+ * to them, or each wait would count twice.
+ */
+static __always_inline const struct uvs_target_cfg *syscall_hooked(void)
+{
+	const struct uvs_target_cfg *t = uvs_current_target();
+
+	return t && t->epoll_by_syscall ? t : NULL;
+}
+
+static __always_inline int sys_wait_enter(struct pt_regs *regs, long id)
+{
+	const struct uvs_target_cfg *t = syscall_hooked();
+
+	return t ? on_wait_enter(t, regs, id, false) : 0;
+}
+
+static __always_inline int sys_wait_exit(struct pt_regs *regs, long ret)
+{
+	const struct uvs_target_cfg *t = syscall_hooked();
+
+	return t ? on_wait_exit(t, regs, ret) : 0;
 }
 
 /*
@@ -416,37 +453,37 @@ static __always_inline int on_wait_exit(struct pt_regs *regs, long ret)
 SEC("fentry/__x64_sys_epoll_wait")
 int BPF_PROG(uvs_ep_wait_in, struct pt_regs *regs)
 {
-	return on_wait_enter(regs, NR_EPOLL_WAIT, false);
+	return sys_wait_enter(regs, NR_EPOLL_WAIT);
 }
 
 SEC("fexit/__x64_sys_epoll_wait")
 int BPF_PROG(uvs_ep_wait_out, struct pt_regs *regs, long ret)
 {
-	return on_wait_exit(regs, ret);
+	return sys_wait_exit(regs, ret);
 }
 
 SEC("fentry/__x64_sys_epoll_pwait")
 int BPF_PROG(uvs_ep_pwait_in, struct pt_regs *regs)
 {
-	return on_wait_enter(regs, NR_EPOLL_PWAIT, false);
+	return sys_wait_enter(regs, NR_EPOLL_PWAIT);
 }
 
 SEC("fexit/__x64_sys_epoll_pwait")
 int BPF_PROG(uvs_ep_pwait_out, struct pt_regs *regs, long ret)
 {
-	return on_wait_exit(regs, ret);
+	return sys_wait_exit(regs, ret);
 }
 
 SEC("fentry/__x64_sys_epoll_pwait2")
 int BPF_PROG(uvs_ep_pwait2_in, struct pt_regs *regs)
 {
-	return on_wait_enter(regs, NR_EPOLL_PWAIT2, false);
+	return sys_wait_enter(regs, NR_EPOLL_PWAIT2);
 }
 
 SEC("fexit/__x64_sys_epoll_pwait2")
 int BPF_PROG(uvs_ep_pwait2_out, struct pt_regs *regs, long ret)
 {
-	return on_wait_exit(regs, ret);
+	return sys_wait_exit(regs, ret);
 }
 
 /* The fallback for kernels without BPF trampolines: every syscall, filtered here. */
@@ -455,7 +492,7 @@ int BPF_PROG(uvs_sys_enter, struct pt_regs *regs, long id)
 {
 	if (!is_epoll_wait(id))
 		return 0;
-	return on_wait_enter(regs, id, false);
+	return sys_wait_enter(regs, id);
 }
 
 SEC("tp_btf/sys_exit")
@@ -465,7 +502,7 @@ int BPF_PROG(uvs_sys_exit, struct pt_regs *regs, long ret)
 
 	if (!is_epoll_wait(id))
 		return 0;
-	return on_wait_exit(regs, ret);
+	return sys_wait_exit(regs, ret);
 }
 
 /*
@@ -477,7 +514,9 @@ int BPF_PROG(uvs_sys_exit, struct pt_regs *regs, long ret)
 SEC("uprobe")
 int uvs_ep_call_in(struct pt_regs *ctx)
 {
-	return on_wait_enter(ctx, (long)bpf_get_attach_cookie(ctx), true);
+	const struct uvs_target_cfg *t = uvs_current_target();
+
+	return t ? on_wait_enter(t, ctx, (long)bpf_get_attach_cookie(ctx), true) : 0;
 }
 
 /* A register named by enum uvs_epoll_ret_reg; 0 for a number outside it. */
@@ -534,13 +573,13 @@ struct lfields_tail {
  * (a new epoch) this is the thread's first boundary: it only opens poll_io, so no wait that
  * began while they were out is counted.
  */
-static __always_inline void split_poll(struct uvs_loop_state *st, struct uvs_loop_stats *s,
-				       __u64 wait_start, __u64 now)
+static __always_inline void split_poll(const struct uvs_target_cfg *t, struct uvs_loop_state *st,
+				       struct uvs_loop_stats *s, __u64 wait_start, __u64 now)
 {
-	if (st->phase_epoch == phase_epoch)
-		phase_switch(st, s, UVS_PHASE_POLL_WAIT,
+	if (st->phase_epoch == phase_epoch[uvs_slot(t)])
+		phase_switch(t, st, s, UVS_PHASE_POLL_WAIT,
 			     wait_start > st->phase_start ? wait_start : st->phase_start);
-	phase_switch(st, s, UVS_PHASE_POLL_IO, now);
+	phase_switch(t, st, s, UVS_PHASE_POLL_IO, now);
 }
 
 /*
@@ -555,8 +594,9 @@ static __always_inline void split_poll(struct uvs_loop_state *st, struct uvs_loo
  * hook the entries too (UVS_EV_NO_METRICS); another loop run on this thread (spawnSync) has
  * other fields and is skipped: its wait is busy time for the real loop, as with two hooks.
  */
-static __always_inline int wait_returned(struct pt_regs *ctx, struct uvs_loop_state *st,
-					 __u32 tid, __u64 now, __u64 cookie)
+static __always_inline int wait_returned(const struct uvs_target_cfg *t, struct pt_regs *ctx,
+					 struct uvs_loop_state *st, __u32 tid, __u32 tgid,
+					 __u64 now, __u64 cookie)
 {
 	int where = UVS_EPOLL_COOKIE_LFIELDS(cookie);
 	__u64 lf = 0, wait_start = now;
@@ -576,21 +616,21 @@ static __always_inline int wait_returned(struct pt_regs *ctx, struct uvs_loop_st
 	if (!lf)
 		return 0;
 	if (!st->lfields) {
-		if (tid == targ_tgid && main_lfields && lf != main_lfields)
+		if (tid == tgid && t->main_lfields && lf != t->main_lfields)
 			return 0; /* not the main loop: another loop run on the main thread */
 		if (bpf_probe_read_user(&flags, sizeof(flags), (void *)(lf + UVS_UV_LFIELDS_FLAGS)))
 			return 0;
 		st->lfields = lf;
 		st->metrics = flags & 1 ? UVS_LOOP_METRICS_ON : UVS_LOOP_METRICS_OFF;
 		if (st->metrics == UVS_LOOP_METRICS_OFF)
-			emit(UVS_EV_NO_METRICS, tid, now, 0);
+			emit(t, UVS_EV_NO_METRICS, tid, now, 0);
 	}
 	if (lf != st->lfields)
 		return 0;
 	s = bpf_map_lookup_elem(&loop_stats, &tid);
 	if (!s)
 		return 0;
-	count_event();
+	count_event(t);
 	if (st->metrics != UVS_LOOP_METRICS_ON ||
 	    bpf_probe_read_user(&m, sizeof(m), (void *)(lf + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME))) {
 		/*
@@ -614,8 +654,8 @@ static __always_inline int wait_returned(struct pt_regs *ctx, struct uvs_loop_st
 	 * and the syscall's own time goes to poll_io, as it goes to busy time.
 	 */
 	if (track_phases)
-		split_poll(st, s, wait_start, now);
-	end_busy(st, s, tid, wait_start, zero);
+		split_poll(t, st, s, wait_start, now);
+	end_busy(t, st, s, tid, wait_start, zero);
 	if (st->busy_since)
 		s->idle_ns += now - wait_start;
 	st->wait_start = wait_start;
@@ -638,36 +678,37 @@ SEC("uprobe")
 int uvs_ep_call_out(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
+	const struct uvs_target_cfg *t = uvs_current_target();
+	__u32 tid = (__u32)pid_tgid, tgid = (__u32)(pid_tgid >> 32);
 	struct uvs_loop_state *st;
 	struct uvs_loop_stats *s;
 	__u64 now;
 
-	if ((__u32)(pid_tgid >> 32) != targ_tgid)
+	if (!t)
 		return 0;
 	now = bpf_ktime_get_ns();
-	st = loop_of(tid, now);
+	st = loop_of(t, tid, now);
 	if (!st)
 		return 0;
 	/* No entry hook ran (none attached, or a wait on another loop's fd): libuv says more. */
-	if (return_hook_only && !st->in_wait) {
+	if (t->return_hook_only && !st->in_wait) {
 		__u64 cookie = bpf_get_attach_cookie(ctx);
 
 		if (UVS_EPOLL_COOKIE_LFIELDS(cookie))
-			return wait_returned(ctx, st, tid, now, cookie);
+			return wait_returned(t, ctx, st, tid, tgid, now, cookie);
 	}
 	/*
 	 * A return with no entry seen is taken for the loop's only while nothing says which loop
 	 * is the thread's: on the main thread, once its loop's fd is known (main_epfd), it may be
 	 * execSync's loop returning; the agent marks a main loop waiting at attach (in_wait).
 	 */
-	if (!st->in_wait && (st->epfd >= 0 || (tid == targ_tgid && main_epfd >= 0)))
+	if (!st->in_wait && (st->epfd >= 0 || (tid == tgid && t->main_epfd >= 0)))
 		return 0;
 	s = bpf_map_lookup_elem(&loop_stats, &tid);
 	if (!s)
 		return 0;
-	count_event();
-	wait_over(st, s, now, call_ret(ctx, bpf_get_attach_cookie(ctx)));
+	count_event(t);
+	wait_over(t, st, s, now, call_ret(ctx, bpf_get_attach_cookie(ctx)));
 	return 0;
 }
 
@@ -698,6 +739,7 @@ int uvs_phase_boundary(struct pt_regs *ctx)
 		[UVS_BOUND_CHECK_RETURN] = UVS_PHASE_CLOSE,
 	};
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	const struct uvs_target_cfg *t = uvs_current_target();
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 tid = (__u32)pid_tgid;
 	struct uvs_loop_stats *s = NULL;
@@ -705,19 +747,19 @@ int uvs_phase_boundary(struct pt_regs *ctx)
 	__u32 next;
 	__u64 now;
 
-	/* The uprobe is attached to this pid only; check anyway, it costs nothing. */
-	if ((__u32)(pid_tgid >> 32) != targ_tgid || cookie >= UVS_BOUND_COUNT)
+	/* The uprobes are attached to the target's pid; its slot says where its figures go. */
+	if (!t || cookie >= UVS_BOUND_COUNT)
 		return 0;
 	now = bpf_ktime_get_ns();
-	st = loop_of(tid, now);
+	st = loop_of(t, tid, now);
 	if (!st)
 		return 0;
-	count_event();
+	count_event(t);
 	next = next_phase[cookie];
 	/* The statistics only when they are written: once per iteration, or for a second span. */
 	if (cookie == UVS_BOUND_POLL_ENTRY || phase_collides(st, next))
 		s = bpf_map_lookup_elem(&loop_stats, &tid);
-	phase_switch(st, s, next, now);
+	phase_switch(t, st, s, next, now);
 	/* Before the wait: a loop that goes idle has its figures in now, not after the wait. */
 	if (s && cookie == UVS_BOUND_POLL_ENTRY)
 		flush_phases(st, s);
@@ -728,13 +770,13 @@ int uvs_phase_boundary(struct pt_regs *ctx)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(uvs_thread_exit, struct task_struct *task)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
+	const struct uvs_target_cfg *t = uvs_current_target();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
-	if ((__u32)(pid_tgid >> 32) != targ_tgid)
+	if (!t)
 		return 0;
 	if (bpf_map_delete_elem(&loop_state, &tid) == 0)
-		emit(UVS_EV_THREAD_EXIT, tid, bpf_ktime_get_ns(), 0);
+		emit(t, UVS_EV_THREAD_EXIT, tid, bpf_ktime_get_ns(), 0);
 	return 0;
 }
 

@@ -47,7 +47,6 @@ struct bpf_collector {
 	struct uvs_stacks stacks;
 	struct uvs_gc gc;
 	struct uvs_collect_sink gc_sink; /* the session's, seen first by the stack namer */
-	struct ring_buffer *rb;
 	/* The last window's figures that are states, not counts: the totals show them as they were. */
 	struct uvs_fd_snapshot last_fds;
 	struct uvs_sockets_snapshot last_sockets;
@@ -106,16 +105,6 @@ static void on_gc_record(void *ctx, const struct uvs_record *r)
 		b->sink.record(b->sink.ctx, r);
 }
 
-/* Adds one stream's ring to the collector's one reader (made with the first). */
-static int add_ring(struct bpf_collector *b, int fd, ring_buffer_sample_fn fn, void *ctx)
-{
-	if (!b->rb) {
-		b->rb = ring_buffer__new(fd, fn, ctx, NULL);
-		return b->rb ? 0 : -errno;
-	}
-	return ring_buffer__add(b->rb, fd, fn, ctx) ? -errno : 0;
-}
-
 /*
  * One reader over every stream's ring. The stack samples' and the GC records' rings come
  * first: a block that ended (the loop's ring) is named by the samples taken and the
@@ -128,22 +117,29 @@ static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 	int err = 0;
 
 	if (b->stacks.attached &&
-	    (err = add_ring(b, uvs_stacks_ring_fd(&b->stacks), uvs_stacks_on_record, &b->stacks)))
+	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_STACKS, 0, uvs_stacks_ring_fd(&b->stacks),
+					   uvs_stacks_on_record, &b->stacks)))
 		what = "the stack samples' ring buffer";
 	if (!err && b->gc.attached &&
-	    (err = add_ring(b, uvs_gc_records_fd(&b->gc), uvs_gc_on_record, &b->gc)))
+	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_GC, 0, uvs_gc_records_fd(&b->gc),
+					   uvs_gc_on_record, &b->gc)))
 		what = "the GC ring buffer";
-	if (!err && (err = add_ring(b, uvs_loops_events_fd(&b->loops), uvs_loops_on_event,
-				    &b->loops)))
+	if (!err && (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_LOOP, 0,
+						       uvs_loops_events_fd(&b->loops),
+						       uvs_loops_on_event, b->sh)))
 		what = "the loop object's ring buffer";
 	if (!err && b->opt.timeline &&
-	    (err = add_ring(b, uvs_loops_trace_fd(&b->loops), uvs_loops_on_trace, &b->loops)))
+	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_LOOP, 1, uvs_loops_trace_fd(&b->loops),
+					   uvs_loops_on_trace, b->sh)))
 		what = "the loop timeline's ring buffer";
 	if (!err && b->pool.attached && b->opt.pool_jobs &&
-	    (err = add_ring(b, uvs_pool_records_fd(&b->pool), on_pool_job, b)))
+	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_POOL, 0, uvs_pool_records_fd(&b->pool),
+					   on_pool_job, b)))
 		what = "the pool's ring buffer";
 	if (!err && b->sys.attached &&
-	    (err = add_ring(b, uvs_syscalls_events_fd(&b->sys), uvs_syscalls_on_slow, &b->sys)))
+	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_SYSCALLS, 0,
+					   uvs_syscalls_events_fd(&b->sys), uvs_syscalls_on_slow,
+					   &b->sys)))
 		what = "the syscall ring buffer";
 	if (err)
 		snprintf(why, cap, "cannot read %s: %s", what, strerror(-err));
@@ -182,19 +178,15 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 	b->sockets.nl = -1;
 	uvs_fds_init(&b->fds, o->fd_rescan_ns);
 	/* 1. The loop object: it owns the map of loop threads the others share. */
-	err = uvs_loops_attach(&b->loops, t, &po, &b->sink, why, cap);
-	if (err)
-		return err;
-	err = uvs_bpf_shared_set_maps(b->sh, uvs_loops_bpf_object(&b->loops));
-	if (!err) {
-		b->slot = uvs_bpf_shared_claim(b->sh, t->pid);
-		err = b->slot < 0 ? b->slot : 0;
-	}
-	if (err) {
-		snprintf(why, cap, "cannot set up the map of watched processes: %s", strerror(-err));
-		return err;
+	b->slot = uvs_bpf_shared_claim(b->sh, t->pid);
+	if (b->slot < 0) {
+		snprintf(why, cap, "no room for another process (%d are watched)", UVS_MAX_TARGETS);
+		return b->slot;
 	}
 	b->cfg.slot = (__u32)b->slot;
+	err = uvs_loops_attach(&b->loops, b->sh, b->slot, &b->cfg, t, &po, &b->sink, why, cap);
+	if (err)
+		return err;
 	/* 2. The pool and 3. the syscalls, both on the loop object's map. */
 	if (o->pool)
 		uvs_pool_attach(&b->pool, t, &b->loops, o->pool_jobs);
@@ -222,6 +214,7 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 		return err;
 	}
 	b->published = true;
+	uvs_loops_start(&b->loops);
 	return 0;
 }
 
@@ -278,15 +271,15 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 		add_missing(r, "garbage collections", b->gc.why);
 }
 
+/* The host's one reader: every target's records, each handed to its own target. */
 static int bpf_event_fd(struct uvs_collector *c)
 {
-	return priv(c)->rb ? ring_buffer__epoll_fd(priv(c)->rb) : -1;
+	return uvs_bpf_shared_event_fd(priv(c)->sh);
 }
 
 static void bpf_poll(struct uvs_collector *c)
 {
-	if (priv(c)->rb)
-		ring_buffer__consume(priv(c)->rb);
+	uvs_bpf_shared_poll(priv(c)->sh);
 }
 
 static size_t bpf_loops_now(struct uvs_collector *c, struct uvs_loop_busy *out, size_t cap,
@@ -398,6 +391,11 @@ static void bpf_quiesce(struct uvs_collector *c)
 {
 	struct bpf_collector *b = priv(c);
 
+	/* The programs stop counting this process first, host-wide hooks included. */
+	if (b->published) {
+		uvs_bpf_shared_unpublish(b->sh, b->target->pid);
+		b->published = false;
+	}
 	uvs_stacks_quiesce(&b->stacks);
 	uvs_sockets_quiesce(&b->sockets);
 	uvs_syscalls_quiesce(&b->sys);
@@ -414,8 +412,7 @@ static void bpf_destroy(struct uvs_collector *c)
 		return;
 	if (b->published)
 		uvs_bpf_shared_unpublish(b->sh, b->target->pid);
-	/* In reverse: the ring buffer reads maps of the objects below it. */
-	ring_buffer__free(b->rb);
+	/* In reverse; the host's reader and objects stay for the other targets. */
 	uvs_stacks_detach(&b->stacks);
 	uvs_sockets_detach(&b->sockets);
 	uvs_syscalls_detach(&b->sys);

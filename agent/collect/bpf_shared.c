@@ -18,6 +18,9 @@ struct uvs_bpf_shared {
 	int targets_fd, bits_fd, loop_state_fd;
 	struct slot slots[UVS_MAX_TARGETS];
 	uint32_t rings_added[UVS_OBJ_COUNT]; /* bit n: ring n of the object is in the reader */
+	const char *syscall_hooks;
+	struct bpf_link *links[32];
+	size_t nlinks;
 	struct ring_buffer *rb;
 };
 
@@ -39,6 +42,8 @@ void uvs_bpf_shared_free(struct uvs_bpf_shared *sh)
 		return;
 	/* The reader first (it reads maps of the objects), then the objects, the loop's last. */
 	ring_buffer__free(sh->rb);
+	while (sh->nlinks)
+		bpf_link__destroy(sh->links[--sh->nlinks]);
 	for (i = UVS_OBJ_COUNT - 1; i >= 0; i--)
 		if (sh->obj[i] && sh->destroy[i])
 			sh->destroy[i](sh->obj[i]);
@@ -205,6 +210,23 @@ int uvs_bpf_shared_add_ring(struct uvs_bpf_shared *sh, enum uvs_bpf_obj which, u
 	}
 	sh->rings_added[which] |= 1U << nth;
 	return 0;
+}
+
+int uvs_bpf_shared_keep_link(struct uvs_bpf_shared *sh, struct bpf_link *link)
+{
+	if (sh->nlinks == sizeof(sh->links) / sizeof(sh->links[0])) {
+		bpf_link__destroy(link);
+		return -ENOSPC;
+	}
+	sh->links[sh->nlinks++] = link;
+	return 0;
+}
+
+const char *uvs_bpf_shared_syscall_hooks(struct uvs_bpf_shared *sh, const char *set)
+{
+	if (set)
+		sh->syscall_hooks = set;
+	return sh->syscall_hooks;
 }
 
 int uvs_bpf_shared_event_fd(const struct uvs_bpf_shared *sh)

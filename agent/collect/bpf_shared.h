@@ -84,6 +84,18 @@ void uvs_bpf_shared_unpublish(struct uvs_bpf_shared *sh, pid_t tgid);
 int uvs_bpf_shared_add_ring(struct uvs_bpf_shared *sh, enum uvs_bpf_obj which, unsigned int nth,
 			    int map_fd, ring_buffer_sample_fn fn, void *ctx);
 
+/*
+ * A link every target shares (a host-wide tracepoint), destroyed with the host: 0, or -ENOSPC
+ * (the link is destroyed then).
+ */
+int uvs_bpf_shared_keep_link(struct uvs_bpf_shared *sh, struct bpf_link *link);
+
+/*
+ * How the loop object's host-wide epoll hooks are attached ("fentry" or "tracepoints"), NULL
+ * while they are not; a non-NULL `set` records it (a string that lives as long as the host).
+ */
+const char *uvs_bpf_shared_syscall_hooks(struct uvs_bpf_shared *sh, const char *set);
+
 /* The reader's epoll fd (-1 before any ring), and taking what is ready in every ring. */
 int uvs_bpf_shared_event_fd(const struct uvs_bpf_shared *sh);
 void uvs_bpf_shared_poll(struct uvs_bpf_shared *sh);

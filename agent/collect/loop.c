@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -83,7 +84,8 @@ static void seed(struct uvs_loops *l)
 
 	for (i = 0; i < t->nthreads; i++) {
 		const struct uvs_thread *th = &t->threads[i];
-		struct uvs_loop_state st = { .epfd = -1, .phase = UVS_PHASE_NONE };
+		struct uvs_loop_state st = { .epfd = -1, .phase = UVS_PHASE_NONE,
+					     .tgid = (__u32)t->pid };
 		__u32 key = (__u32)th->tid;
 
 		if (th->role != UVS_ROLE_MAIN && th->role != UVS_ROLE_WORKER)
@@ -112,7 +114,8 @@ static void seed(struct uvs_loops *l)
 	}
 }
 
-int uvs_loops_attach(struct uvs_loops *l, struct uvs_target *t,
+int uvs_loops_attach(struct uvs_loops *l, struct uvs_bpf_shared *sh, int slot,
+		     struct uvs_target_cfg *cfg, struct uvs_target *t,
 		     const struct uvs_loop_probe_options *o, const struct uvs_collect_sink *sink,
 		     char *why, size_t cap)
 {
@@ -127,12 +130,18 @@ int uvs_loops_attach(struct uvs_loops *l, struct uvs_target *t,
 		snprintf(why, cap, "out of memory");
 		return -ENOMEM;
 	}
-	err = uvs_loop_probes_attach(&l->probes, t, o, why, cap);
+	err = uvs_loop_probes_attach(&l->probes, sh, slot, cfg, t, o, why, cap);
 	if (err)
 		return err;
+	l->sh = sh;
+	uvs_bpf_shared_set_inst(sh, slot, UVS_OBJ_LOOP, l);
 	l->start_mono = l->last_mono = uvs_now_mono();
-	seed(l);
 	return 0;
+}
+
+void uvs_loops_start(struct uvs_loops *l)
+{
+	seed(l);
 }
 
 void uvs_loops_quiesce(struct uvs_loops *l)
@@ -152,11 +161,6 @@ void uvs_loops_detach(struct uvs_loops *l)
 	l->scratch = NULL;
 }
 
-struct bpf_object *uvs_loops_bpf_object(const struct uvs_loops *l)
-{
-	return l->probes.skel->obj;
-}
-
 int uvs_loops_state_map_fd(const struct uvs_loops *l)
 {
 	return l->probes.state_fd;
@@ -169,11 +173,15 @@ int uvs_loops_events_fd(const struct uvs_loops *l)
 
 int uvs_loops_on_event(void *ctx, void *data, size_t len)
 {
-	struct uvs_loops *l = ctx;
 	const struct uvs_event *e = data;
 	struct uvs_loop_track *lt;
+	struct uvs_loops *l;
 
 	if (len < sizeof(*e))
+		return 0;
+	/* The target the event is of; none when it was detached meanwhile. */
+	l = uvs_bpf_shared_inst_of(ctx, (pid_t)e->tgid, UVS_OBJ_LOOP);
+	if (!l)
 		return 0;
 	switch (e->type) {
 	case UVS_EV_BLOCK_END: {
@@ -220,14 +228,14 @@ int uvs_loops_trace_fd(const struct uvs_loops *l)
 	return uvs_loop_probes_trace_fd(&l->probes);
 }
 
-int uvs_loops_trace_record(const void *data, size_t len, int pid, struct uvs_record *out)
+int uvs_loops_trace_record(const void *data, size_t len, struct uvs_record *out)
 {
 	const struct uvs_trace_record *t = data;
 
 	if (len < sizeof(*t) || t->end_ns < t->start_ns)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	out->pid = pid;
+	out->pid = (int)t->tgid;
 	switch (t->type) {
 	case UVS_TRACE_ITERATION:
 		out->kind = UVS_RECORD_ITERATION;
@@ -251,10 +259,13 @@ int uvs_loops_trace_record(const void *data, size_t len, int pid, struct uvs_rec
 
 int uvs_loops_on_trace(void *ctx, void *data, size_t len)
 {
-	struct uvs_loops *l = ctx;
+	struct uvs_loops *l;
 	struct uvs_record r;
 
-	if (uvs_loops_trace_record(data, len, l->target->pid, &r) == 0 && l->sink->record)
+	if (uvs_loops_trace_record(data, len, &r))
+		return 0;
+	l = uvs_bpf_shared_inst_of(ctx, r.pid, UVS_OBJ_LOOP);
+	if (l && l->sink->record)
 		l->sink->record(l->sink->ctx, &r);
 	return 0;
 }
@@ -344,7 +355,7 @@ static void read_counters(struct uvs_loops *l, struct uvs_bpf_counters *sum)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct uvs_bpf_counters *percpu;
-	__u32 zero = 0;
+	__u32 slot = (__u32)l->probes.slot;
 	int i;
 
 	memset(sum, 0, sizeof(*sum));
@@ -353,7 +364,7 @@ static void read_counters(struct uvs_loops *l, struct uvs_bpf_counters *sum)
 	percpu = calloc((size_t)ncpu, sizeof(*percpu));
 	if (!percpu)
 		return;
-	if (bpf_map_lookup_elem(l->probes.counters_fd, &zero, percpu) == 0) {
+	if (bpf_map_lookup_elem(l->probes.counters_fd, &slot, percpu) == 0) {
 		for (i = 0; i < ncpu; i++) {
 			sum->events += percpu[i].events;
 			sum->ringbuf_drops += percpu[i].ringbuf_drops;
@@ -374,6 +385,24 @@ static int loop_order(const void *a, const void *b)
 	return (x->tid > y->tid) - (x->tid < y->tid);
 }
 
+/* Whether loop thread tid is of this target (the map holds every target's loop threads). */
+static bool ours(const struct uvs_loops *l, __u32 tid)
+{
+	struct uvs_loop_state st;
+	char path[64];
+	struct stat sb;
+	size_t i;
+
+	for (i = 0; i < l->nloops; i++)
+		if (l->loops[i]->tid == (int)tid)
+			return true;
+	if (bpf_map_lookup_elem(l->probes.state_fd, &tid, &st) == 0)
+		return st.tgid == (__u32)l->target->pid;
+	/* Its state went with the thread: /proc says whose it was, while the process lives. */
+	snprintf(path, sizeof(path), "/proc/%d/task/%u", (int)l->target->pid, tid);
+	return stat(path, &sb) == 0;
+}
+
 /* Starts tracking every thread that has statistics in BPF (loops seen before we looked). */
 static void discover(struct uvs_loops *l)
 {
@@ -383,7 +412,8 @@ static void discover(struct uvs_loops *l)
 	while (bpf_map_get_next_key(l->probes.stats_fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		track(l, (int)key);
+		if (ours(l, key))
+			track(l, (int)key);
 	}
 	qsort(l->loops, l->nloops, sizeof(l->loops[0]), loop_order);
 }

@@ -21,6 +21,7 @@
 
 struct uvs_loops {
 	struct uvs_loop_probes probes;
+	struct uvs_bpf_shared *sh;
 	struct uvs_target *target;
 	const struct uvs_collect_sink *sink;
 	uint64_t block_ns;
@@ -35,12 +36,21 @@ struct uvs_loops {
 };
 
 /*
- * Loads and attaches the loop object, and marks loop threads that are busy right now as busy
- * since attach (a loop already blocked when we came is still reported). 0, or -errno with `why`.
+ * Loads (for the first target of the agent) and attaches the loop object for target t, at its
+ * slot, filling the loop's part of its configuration. 0, or -errno with `why`.
  */
-int uvs_loops_attach(struct uvs_loops *l, struct uvs_target *t,
+int uvs_loops_attach(struct uvs_loops *l, struct uvs_bpf_shared *sh, int slot,
+		     struct uvs_target_cfg *cfg, struct uvs_target *t,
 		     const struct uvs_loop_probe_options *o, const struct uvs_collect_sink *sink,
 		     char *why, size_t cap);
+
+/*
+ * Once the programs count the target (it is published): marks loop threads that are busy
+ * right now as busy since attach (a loop already blocked when we came is still reported), and
+ * the main loop waiting now as waiting. After the programs, so that a wait that ends before
+ * does not leave a stale mark; BPF's own state wins where it saw the thread first.
+ */
+void uvs_loops_start(struct uvs_loops *l);
 
 /* Detaches and frees; safe on a zeroed struct. */
 void uvs_loops_quiesce(struct uvs_loops *l);
@@ -52,22 +62,23 @@ void uvs_loops_detach(struct uvs_loops *l);
  */
 int uvs_loops_state_map_fd(const struct uvs_loops *l);
 
-/* The loaded loop object: it creates the maps every object shares (collect/bpf_shared.h). */
-struct bpf_object *uvs_loops_bpf_object(const struct uvs_loops *l);
 
-/* The ring buffer map, and its callback (ctx: the struct uvs_loops). */
+/* The ring buffer map, and its callback (ctx: the host, collect/bpf_shared.h). */
 int uvs_loops_events_fd(const struct uvs_loops *l);
 int uvs_loops_on_event(void *ctx, void *data, size_t len);
 
 /*
- * The timeline ring buffer (trace only), and its callback (ctx: the struct uvs_loops): each
+ * The timeline ring buffer (trace only), and its callback (ctx: the host): each
  * record goes to the sink as a UVS_RECORD_ITERATION or UVS_RECORD_PHASE.
  */
 int uvs_loops_trace_fd(const struct uvs_loops *l);
 int uvs_loops_on_trace(void *ctx, void *data, size_t len);
 
-/* One BPF timeline record as the sink gets it: 0, or -EINVAL for a short or unknown one. */
-int uvs_loops_trace_record(const void *data, size_t len, int pid, struct uvs_record *out);
+/*
+ * One BPF timeline record as the sink gets it (its pid: the record's process): 0, or -EINVAL
+ * for a short or unknown one.
+ */
+int uvs_loops_trace_record(const void *data, size_t len, struct uvs_record *out);
 
 /* The loop threads and whether each is busy now (for blocks in progress). */
 size_t uvs_loops_now(struct uvs_loops *l, struct uvs_loop_busy *out, size_t cap,

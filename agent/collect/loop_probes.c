@@ -89,6 +89,8 @@ static void attach_phases(struct uvs_loop_probes *p, const struct uvs_target *t)
 
 	if (resolve_boundaries(t, syms, p->phases_why, sizeof(p->phases_why)))
 		return;
+	/* The program was loaded for uprobe_multi (load_object): the set attaches it so. */
+	uvs_uprobe_set_prepare(&p->phase_set, p->skel->progs.uvs_phase_boundary);
 	for (i = 0; i < UVS_BOUND_COUNT; i++) {
 		err = uvs_uprobe_set_add(&p->phase_set, p->skel->progs.uvs_phase_boundary,
 					 syms[i].file_offset, (uint64_t)i, boundaries[i].retprobe);
@@ -107,7 +109,8 @@ static void attach_phases(struct uvs_loop_probes *p, const struct uvs_target *t)
 		return;
 	}
 	p->phases = true;
-	p->phase_epoch = p->skel->data->phase_epoch;
+	p->phase_epoch = 1;
+	p->skel->bss->phase_epoch[p->slot] = p->phase_epoch;
 	/* Best effort: without it the phases cannot come back once the guard took them out. */
 	p->phase_file_fd = open(t->uv.open_path, O_PATH | O_CLOEXEC);
 }
@@ -129,50 +132,155 @@ static void wait_hooks(struct loop_bpf *skel, struct bpf_program *progs[6], cons
 		fns[i] = names[i / 2];
 }
 
-/* The three ways of catching the loop's epoll waits, in order of preference. */
-enum epoll_hooks { HOOKS_UPROBES, HOOKS_FENTRY, HOOKS_TRACEPOINTS };
-
-static const char *const hooks_names[] = {
-	[HOOKS_UPROBES] = "uprobes",
-	[HOOKS_FENTRY] = "fentry",
-	[HOOKS_TRACEPOINTS] = "tracepoints",
-};
-
 /*
- * Chooses the epoll hooks: uprobes at libuv's epoll call sites (only the target pays), else
- * fentry/fexit on the wait syscalls when the kernel has them (only those calls pay), else the
- * sys_enter/sys_exit tracepoints (every syscall of every process pays a little). A syscall the
- * kernel lacks (epoll_pwait2 before 5.11) just goes without a hook.
+ * The three ways of catching a loop's epoll waits, in order of preference: uprobes at libuv's
+ * epoll call sites (only the target pays), else fentry/fexit on the wait syscalls when the
+ * kernel has BPF trampolines (only those calls pay), else the sys_enter/sys_exit tracepoints
+ * (every syscall of every process pays a little). The object is loaded once for every target
+ * with all three (a syscall the kernel lacks, epoll_pwait2 before 5.11, goes without a hook);
+ * the syscall hooks are attached, for the whole host, only once a target needs them.
  */
-static void choose_hooks(struct uvs_loop_probes *p, enum epoll_hooks hooks)
+static void set_fentry_autoload(struct loop_bpf *skel, bool want)
 {
-	struct loop_bpf *skel = p->skel;
+	struct btf *vmlinux = want ? btf__load_vmlinux_btf() : NULL;
 	struct bpf_program *progs[6];
 	const char *fns[6];
-	struct btf *vmlinux = hooks == HOOKS_FENTRY ? btf__load_vmlinux_btf() : NULL;
 	int i;
 
 	wait_hooks(skel, progs, fns);
-	for (i = 0; i < 6; i++) {
-		bool have = vmlinux && btf__find_by_name_kind(vmlinux, fns[i], BTF_KIND_FUNC) > 0;
-
-		bpf_program__set_autoload(progs[i], have);
-	}
-	bpf_program__set_autoload(skel->progs.uvs_sys_enter, hooks == HOOKS_TRACEPOINTS ||
-							   (hooks == HOOKS_FENTRY && !vmlinux));
-	bpf_program__set_autoload(skel->progs.uvs_sys_exit, hooks == HOOKS_TRACEPOINTS ||
-							  (hooks == HOOKS_FENTRY && !vmlinux));
-	bpf_program__set_autoload(skel->progs.uvs_ep_call_in, hooks == HOOKS_UPROBES);
-	bpf_program__set_autoload(skel->progs.uvs_ep_call_out, hooks == HOOKS_UPROBES);
-	if (hooks == HOOKS_UPROBES) {
-		uvs_uprobe_set_prepare(&p->epoll_entry_set, skel->progs.uvs_ep_call_in);
-		uvs_uprobe_set_prepare(&p->epoll_set, skel->progs.uvs_ep_call_out);
-	}
-	if (hooks == HOOKS_FENTRY && !vmlinux)
-		hooks = HOOKS_TRACEPOINTS;
-	p->trampolines = hooks == HOOKS_FENTRY;
-	p->epoll_hooks = hooks_names[hooks];
+	for (i = 0; i < 6; i++)
+		bpf_program__set_autoload(progs[i], vmlinux && btf__find_by_name_kind(
+							 vmlinux, fns[i], BTF_KIND_FUNC) > 0);
 	btf__free(vmlinux);
+}
+
+static void destroy_skel(void *skel)
+{
+	loop_bpf__destroy(skel);
+}
+
+/* Opens and loads the object for the agent, with or without the fentry programs. */
+static int load_object(const struct uvs_loop_probe_options *o, bool fentry, struct loop_bpf **out)
+{
+	struct loop_bpf *skel = loop_bpf__open();
+	struct uvs_uprobe_set probe = { 0 };
+	int err;
+
+	if (!skel)
+		return -errno;
+	skel->rodata->block_ns = o->block_ns;
+	skel->rodata->track_phases = o->phases;
+	skel->rodata->trace_records = o->trace;
+	/* One page when not tracing: watch and top do not pay 8 MiB of locked memory for it. */
+	if (o->trace)
+		bpf_map__set_max_entries(skel->maps.trace_ring, UVS_TRACE_RING_BYTES);
+	if (!o->phases)
+		bpf_program__set_autoload(skel->progs.uvs_phase_boundary, false);
+	else
+		uvs_uprobe_set_prepare(&probe, skel->progs.uvs_phase_boundary);
+	uvs_uprobe_set_prepare(&probe, skel->progs.uvs_ep_call_in);
+	uvs_uprobe_set_prepare(&probe, skel->progs.uvs_ep_call_out);
+	set_fentry_autoload(skel, fentry);
+	err = loop_bpf__load(skel);
+	if (err) {
+		loop_bpf__destroy(skel);
+		return err;
+	}
+	*out = skel;
+	return 0;
+}
+
+/*
+ * The loop object, loaded by the first target and shared with every later one; it creates the
+ * maps every object shares. Threads that exit are followed for the whole host from the start.
+ */
+static int shared_object(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
+			 const struct uvs_loop_probe_options *o)
+{
+	struct loop_bpf *skel = uvs_bpf_shared_object(sh, UVS_OBJ_LOOP);
+	struct bpf_link *exit_link;
+	int err;
+
+	if (skel) {
+		p->skel = skel;
+		return 0;
+	}
+	err = load_object(o, true, &skel);
+	if (err) {
+		uvs_debug("loading the loop object with fentry programs failed (%s): without them",
+			  explain_errno(-err));
+		err = load_object(o, false, &skel);
+	}
+	if (err)
+		return err;
+	exit_link = bpf_program__attach(skel->progs.uvs_thread_exit);
+	if (!exit_link) {
+		err = -errno;
+		loop_bpf__destroy(skel);
+		return err;
+	}
+	uvs_bpf_shared_set_object(sh, UVS_OBJ_LOOP, skel, destroy_skel);
+	err = uvs_bpf_shared_keep_link(sh, exit_link);
+	if (!err)
+		err = uvs_bpf_shared_set_maps(sh, skel->obj);
+	if (err)
+		return err;
+	p->skel = skel;
+	return 0;
+}
+
+/* The syscall hooks for the whole host, attached once (fentry where it attaches). */
+static int attach_syscall_hooks(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh)
+{
+	struct loop_bpf *skel = p->skel;
+	struct bpf_program *progs[6];
+	struct bpf_link *links[6] = { 0 };
+	const char *fns[6];
+	int i, n = 0, err = 0;
+
+	if (uvs_bpf_shared_syscall_hooks(sh, NULL)) {
+		p->epoll_hooks = uvs_bpf_shared_syscall_hooks(sh, NULL);
+		p->trampolines = !strcmp(p->epoll_hooks, "fentry");
+		return 0;
+	}
+	wait_hooks(skel, progs, fns);
+	for (i = 0; i < 6 && !err; i++) {
+		if (!bpf_program__autoload(progs[i]))
+			continue;
+		links[i] = bpf_program__attach(progs[i]);
+		if (!links[i])
+			err = -errno;
+		else
+			n++;
+	}
+	if (!err && n) {
+		for (i = 0; i < 6; i++)
+			if (links[i] && (err = uvs_bpf_shared_keep_link(sh, links[i])))
+				return err;
+		p->epoll_hooks = uvs_bpf_shared_syscall_hooks(sh, "fentry");
+		p->trampolines = true;
+		return 0;
+	}
+	for (i = 0; i < 6; i++)
+		bpf_link__destroy(links[i]);
+	if (n || err)
+		uvs_debug("fentry/fexit on the epoll syscalls failed (%s): using the syscall "
+			  "tracepoints", explain_errno(-err));
+	links[0] = bpf_program__attach(skel->progs.uvs_sys_enter);
+	if (!links[0])
+		return -errno;
+	links[1] = bpf_program__attach(skel->progs.uvs_sys_exit);
+	if (!links[1]) {
+		err = -errno;
+		bpf_link__destroy(links[0]);
+		return err;
+	}
+	if ((err = uvs_bpf_shared_keep_link(sh, links[0])) ||
+	    (err = uvs_bpf_shared_keep_link(sh, links[1])))
+		return err;
+	p->epoll_hooks = uvs_bpf_shared_syscall_hooks(sh, "tracepoints");
+	p->trampolines = false;
+	return 0;
 }
 
 /*
@@ -234,66 +342,25 @@ int uvs_loop_probes_hook_entries(struct uvs_loop_probes *p)
  * Unknown (a stripped build): the first wait the main thread makes is taken for it, as on
  * every other thread.
  */
-static void set_main_loop(struct uvs_loop_probes *p, struct loop_bpf *skel,
+static void set_main_loop(struct uvs_loop_probes *p, struct uvs_target_cfg *cfg,
 			  const struct uvs_target *t)
 {
 	struct uvs_default_loop d;
 	int err = uvs_default_loop_read(t, &d);
 
 	p->main_epfd = -1;
+	cfg->main_epfd = -1;
+	cfg->main_lfields = 0;
 	if (err) {
 		uvs_debug("the default loop cannot be read (%s): the main thread's first wait is "
 			  "taken for its loop", strerror(-err));
 		return;
 	}
-	skel->rodata->main_epfd = d.epfd;
-	skel->rodata->main_lfields = d.internal_fields;
+	cfg->main_epfd = d.epfd;
+	cfg->main_lfields = d.internal_fields;
 	p->main_epfd = d.epfd;
 	uvs_debug("the main loop: epoll fd %d, internal fields at 0x%" PRIx64, d.epfd,
 		  d.internal_fields);
-}
-
-/* Opens, configures, loads and attaches the object with one kind of epoll hook. */
-static int load(struct uvs_loop_probes *p, const struct uvs_target *t, const struct uvs_loop_probe_options *o,
-		enum epoll_hooks hooks)
-{
-	struct loop_bpf *skel;
-	int err;
-
-	skel = loop_bpf__open();
-	if (!skel)
-		return -errno;
-	p->skel = skel;
-	skel->rodata->targ_tgid = (__u32)t->pid;
-	skel->rodata->block_ns = o->block_ns;
-	skel->rodata->track_phases = o->phases;
-	skel->rodata->trace_records = o->trace;
-	skel->rodata->return_hook_only = hooks == HOOKS_UPROBES && p->return_hook_only;
-	set_main_loop(p, skel, t);
-	/* One page when not tracing: watch and top do not pay 8 MiB of locked memory for it. */
-	if (o->trace)
-		bpf_map__set_max_entries(skel->maps.trace_ring, UVS_TRACE_RING_BYTES);
-	if (!o->phases)
-		bpf_program__set_autoload(skel->progs.uvs_phase_boundary, false);
-	else
-		uvs_uprobe_set_prepare(&p->phase_set, skel->progs.uvs_phase_boundary);
-	choose_hooks(p, hooks);
-	err = loop_bpf__load(skel);
-	if (!err)
-		err = loop_bpf__attach(skel);
-	if (!err && hooks == HOOKS_UPROBES)
-		err = attach_epoll_sites(p);
-	if (err) {
-		uvs_uprobe_set_detach(&p->epoll_set);
-		uvs_uprobe_set_detach(&p->epoll_entry_set);
-		memset(&p->epoll_set, 0, sizeof(p->epoll_set));
-		memset(&p->epoll_entry_set, 0, sizeof(p->epoll_entry_set));
-		p->entries_attached = false;
-		loop_bpf__destroy(skel);
-		p->skel = NULL;
-		p->trampolines = false;
-	}
-	return err;
 }
 
 /* libuv's version as major * 1000 + minor, or 0 when unknown. */
@@ -362,46 +429,70 @@ static int find_sites(struct uvs_loop_probes *p, const struct uvs_target *t,
 	return n;
 }
 
-int uvs_loop_probes_attach(struct uvs_loop_probes *p, const struct uvs_target *t,
-		      const struct uvs_loop_probe_options *o, char *why, size_t cap)
+int uvs_loop_probes_attach(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh, int slot,
+			   struct uvs_target_cfg *cfg, const struct uvs_target *t,
+			   const struct uvs_loop_probe_options *o, char *why, size_t cap)
 {
-	int err;
+	struct uvs_bpf_counters *zero = NULL;
+	int err, ncpu = libbpf_num_possible_cpus();
+	__u32 key = (__u32)slot;
 
 	memset(p, 0, sizeof(*p));
 	p->pid = t->pid;
+	p->slot = slot;
 	p->phase_file_fd = -1;
 	p->main_epfd = -1;
-	err = find_sites(p, t, o) > 0 ? load(p, t, o, HOOKS_UPROBES) : -ENOENT;
-	if (err) {
-		uvs_debug("no uprobes at the epoll call sites (%s): trying fentry",
-			  p->epoll_why[0] ? p->epoll_why : explain_errno(-err));
-		p->return_hook_only = false;
-		err = load(p, t, o, HOOKS_FENTRY);
-	}
-	if (err) {
-		uvs_debug("fentry/fexit on the epoll syscalls failed (%s): using the syscall "
-			  "tracepoints", explain_errno(-err));
-		err = load(p, t, o, HOOKS_TRACEPOINTS);
-	}
+	err = shared_object(p, sh, o);
 	if (err) {
 		snprintf(why, cap, "cannot load the BPF programs: %s", explain_errno(-err));
 		return err;
 	}
-	if (o->phases)
-		attach_phases(p, t);
 	p->state_fd = bpf_map__fd(p->skel->maps.loop_state);
 	p->stats_fd = bpf_map__fd(p->skel->maps.loop_stats);
 	p->counters_fd = bpf_map__fd(p->skel->maps.counters);
+	/* The slot may have been another process's: its counters start again from zero. */
+	if (ncpu > 0 && (zero = calloc((size_t)ncpu, sizeof(*zero))))
+		bpf_map_update_elem(p->counters_fd, &key, zero, BPF_ANY);
+	free(zero);
+	set_main_loop(p, cfg, t);
+	err = find_sites(p, t, o) > 0 ? 0 : -ENOENT;
+	if (!err) {
+		uvs_uprobe_set_prepare(&p->epoll_set, p->skel->progs.uvs_ep_call_out);
+		uvs_uprobe_set_prepare(&p->epoll_entry_set, p->skel->progs.uvs_ep_call_in);
+		err = attach_epoll_sites(p);
+		if (err) {
+			uvs_uprobe_set_detach(&p->epoll_set);
+			uvs_uprobe_set_detach(&p->epoll_entry_set);
+			memset(&p->epoll_set, 0, sizeof(p->epoll_set));
+			memset(&p->epoll_entry_set, 0, sizeof(p->epoll_entry_set));
+			p->entries_attached = false;
+		} else {
+			p->epoll_hooks = "uprobes";
+		}
+	}
+	if (err) {
+		uvs_debug("no uprobes at the epoll call sites (%s): the syscall hooks",
+			  p->epoll_why[0] ? p->epoll_why : explain_errno(-err));
+		p->return_hook_only = false;
+		err = attach_syscall_hooks(p, sh);
+		cfg->epoll_by_syscall = 1;
+	}
+	if (err) {
+		snprintf(why, cap, "cannot attach the epoll hooks: %s", explain_errno(-err));
+		return err;
+	}
+	cfg->return_hook_only = p->return_hook_only;
+	if (o->phases)
+		attach_phases(p, t);
 	return 0;
 }
 
 void uvs_loop_probes_quiesce(struct uvs_loop_probes *p)
 {
+	/* The host-wide hooks stay for the other targets: this one is unpublished already. */
 	uvs_uprobe_set_detach(&p->epoll_entry_set);
 	uvs_uprobe_set_detach(&p->epoll_set);
 	uvs_uprobe_set_detach(&p->phase_set);
-	if (p->skel)
-		loop_bpf__detach(p->skel);
 }
 
 void uvs_loop_probes_detach(struct uvs_loop_probes *p)
@@ -409,8 +500,7 @@ void uvs_loop_probes_detach(struct uvs_loop_probes *p)
 	uvs_uprobe_set_detach(&p->phase_set);
 	uvs_uprobe_set_detach(&p->epoll_set);
 	uvs_uprobe_set_detach(&p->epoll_entry_set);
-	loop_bpf__destroy(p->skel);
-	p->skel = NULL;
+	p->skel = NULL; /* the host's (collect/bpf_shared.h) */
 	if (p->phase_file_fd >= 0)
 		close(p->phase_file_fd);
 	p->phase_file_fd = -1;
@@ -431,7 +521,7 @@ int uvs_loop_probes_set_phases(struct uvs_loop_probes *p, bool on, char *why, si
 	p->phase_changes++;
 	if (!on) {
 		/* BPF lets go of phases first: nothing is recorded while the probes come out. */
-		p->skel->data->phase_epoch = 0;
+		p->skel->bss->phase_epoch[p->slot] = 0;
 		uvs_uprobe_set_detach(&p->phase_set);
 		p->phases = false;
 		return 0;
@@ -445,7 +535,7 @@ int uvs_loop_probes_set_phases(struct uvs_loop_probes *p, bool on, char *why, si
 	}
 	/* Only now: a boundary hit while they were going in must not close a stale phase. */
 	p->phase_epoch = p->phase_epoch + 1 ? p->phase_epoch + 1 : 1;
-	p->skel->data->phase_epoch = p->phase_epoch;
+	p->skel->bss->phase_epoch[p->slot] = p->phase_epoch;
 	p->phases = true;
 	return 0;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Loading and attaching the BPF side for one target, and nothing else: every program is scoped
- * to the target (tgid filter for tracepoints, the pid for uprobes) and nothing is pinned, so
- * when the agent dies, even by SIGKILL, every probe goes with it.
+ * Loading (once per agent) and attaching (per target) the loop object, and nothing else: every
+ * program is scoped to the watched processes (the targets map for host-wide hooks, the pid for
+ * uprobes) and nothing is pinned, so when the agent dies, even by SIGKILL, every probe goes
+ * with it.
  */
 #ifndef UVSCOPE_PROBES_H
 #define UVSCOPE_PROBES_H
@@ -10,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "collect/bpf_shared.h"
 #include "target/process.h"
 #include "target/epoll_sites.h"
 #include "target/uprobe_set.h"
@@ -24,7 +26,8 @@ struct uvs_loop_probe_options {
 };
 
 struct uvs_loop_probes {
-	struct loop_bpf *skel;
+	struct loop_bpf *skel;  /* the host's (collect/bpf_shared.h), shared with other targets */
+	int slot;               /* the target's */
 	struct uvs_uprobe_set phase_set; /* the exact-phase uprobes */
 	bool phases;           /* exact-phase probes are attached */
 	bool trampolines;      /* epoll hooks are fentry/fexit (else the syscall tracepoints) */
@@ -63,8 +66,9 @@ struct uvs_loop_probes {
  * effort: when they can't be had, p->phases is false and p->phases_why says why. Returns 0 or
  * -errno with one sentence in `why`.
  */
-int uvs_loop_probes_attach(struct uvs_loop_probes *p, const struct uvs_target *t,
-		      const struct uvs_loop_probe_options *o, char *why, size_t cap);
+int uvs_loop_probes_attach(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh, int slot,
+			   struct uvs_target_cfg *cfg, const struct uvs_target *t,
+			   const struct uvs_loop_probe_options *o, char *why, size_t cap);
 
 /*
  * Attaches the epoll sites' entry uprobes when only their return uprobes are: for a loop that

@@ -79,7 +79,7 @@ struct uvs_loop_state {
 	 */
 	__u64 done_ns[UVS_PHASE_COUNT];
 	__u32 done_mask;
-	__u32 pad;
+	__u32 tgid;         /* the process of the thread (one agent watches several) */
 };
 _Static_assert(sizeof(struct uvs_loop_state) == 160, "uvs_loop_state layout");
 
@@ -107,7 +107,7 @@ _Static_assert(sizeof(struct uvs_loop_stats) ==
 		       8 * (6 + 3 * UVS_PHASE_COUNT + (1 + UVS_PHASE_COUNT) * UVS_HIST_BUCKETS),
 	       "uvs_loop_stats layout");
 
-/* Counters of the BPF side itself (one array slot per CPU). */
+/* Counters of the BPF side itself, per target (its slot) and per CPU. */
 struct uvs_bpf_counters {
 	__u64 events;          /* probe hits that belonged to the target */
 	__u64 ringbuf_drops;   /* events and trace records lost because a ring buffer was full */
@@ -126,8 +126,10 @@ struct uvs_event {
 	__u64 duration_ns; /* BLOCK_END: length of the busy span */
 	__u32 type;        /* enum uvs_event_type */
 	__u32 tid;
+	__u32 tgid;        /* its process: the agent hands the event to that target */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct uvs_event) == 24, "uvs_event layout");
+_Static_assert(sizeof(struct uvs_event) == 32, "uvs_event layout");
 
 /*
  * Timeline records (`uvscope trace` only): one per loop iteration and, with exact phases, one
@@ -145,12 +147,15 @@ struct uvs_trace_record {
 	__u32 tid;
 	__u16 type;          /* enum uvs_trace_type */
 	__u16 phase;         /* PHASE: enum uvs_phase */
+	__u32 tgid;          /* its process */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct uvs_trace_record) == 32, "uvs_trace_record layout");
+_Static_assert(sizeof(struct uvs_trace_record) == 40, "uvs_trace_record layout");
 
 /* Size of the trace ring buffer while tracing (a power of two, a multiple of the page size). */
 #define UVS_TRACE_RING_BYTES (8u << 20)
 
-#define UVS_MAX_LOOP_THREADS 256
+/* Loop threads of all the processes one agent watches (main, Workers, node's own). */
+#define UVS_MAX_LOOP_THREADS 1024
 
 #endif /* UVSCOPE_LOOP_H */

@@ -36,7 +36,7 @@ struct uvs_target_cfg {
 	__s32 main_epfd;      /* the default loop's epoll fd; -1 when unknown */
 	__u32 slot;           /* 0 .. UVS_MAX_TARGETS-1: where this process's figures are */
 	__u8 return_hook_only; /* its epoll waits are caught by the return hook alone */
-	__u8 epoll_by_tracepoint; /* its epoll waits are caught by the syscall tracepoints */
+	__u8 epoll_by_syscall; /* its epoll waits are caught by the syscall hooks, not uprobes */
 	__u8 pool_cpu_at_node_cb;
 	__u8 pad[5];
 };

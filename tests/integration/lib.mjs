@@ -208,6 +208,15 @@ export function ourBpfPrograms() {
 	return out.filter((p) => typeof p.name === 'string' && p.name.startsWith('uvs_'));
 }
 
+// Our programs that run somewhere now: one entry per BPF link (a program is loaded once for
+// every target of an agent, and attached only where it is needed), as { id, name, type }.
+export function ourBpfLinks() {
+	const names = new Map(ourBpfPrograms().map((p) => [p.id, p.name]));
+	const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show']).toString());
+	return links.filter((l) => names.has(l.prog_id))
+		.map((l) => ({ id: l.id, name: names.get(l.prog_id), type: l.type }));
+}
+
 // The pause between two looks at the outside world (ss, /proc, `uvscope sockets`): long enough
 // that polling costs the machine nothing, short enough not to slow a test down.
 export const POLL_MS = 25;

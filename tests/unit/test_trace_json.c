@@ -316,30 +316,32 @@ Test(trace_json, summary_line)
 Test(trace_json, bpf_records_become_session_records)
 {
 	struct uvs_trace_record it = { .start_ns = 20, .end_ns = 30, .wait_start_ns = 10,
-				       .tid = 7, .type = UVS_TRACE_ITERATION };
+				       .tid = 7, .tgid = 42, .type = UVS_TRACE_ITERATION };
 	struct uvs_trace_record ph = { .start_ns = 20, .end_ns = 25, .tid = 7,
-				       .type = UVS_TRACE_PHASE, .phase = UVS_PHASE_CHECK };
+				       .type = UVS_TRACE_PHASE, .phase = UVS_PHASE_CHECK,
+				       .tgid = 43 };
 	struct uvs_trace_record bad = ph;
 	struct uvs_record out;
 
-	cr_assert_eq(uvs_loops_trace_record(&it, sizeof(it), 42, &out), 0);
+	cr_assert_eq(uvs_loops_trace_record(&it, sizeof(it), &out), 0);
 	cr_expect_eq(out.kind, UVS_RECORD_ITERATION);
 	cr_expect_eq(out.pid, 42);
 	cr_expect_eq(out.iteration.tid, 7);
 	cr_expect_eq(out.iteration.wait_start_ns, 10);
 	cr_expect_eq(out.iteration.busy_start_ns, 20);
 	cr_expect_eq(out.iteration.busy_end_ns, 30);
-	cr_assert_eq(uvs_loops_trace_record(&ph, sizeof(ph), 42, &out), 0);
+	cr_assert_eq(uvs_loops_trace_record(&ph, sizeof(ph), &out), 0);
 	cr_expect_eq(out.kind, UVS_RECORD_PHASE);
+	cr_expect_eq(out.pid, 43); /* the record's process: one agent watches several */
 	cr_expect_eq(out.phase.phase, UVS_PHASE_CHECK);
 	cr_expect_eq(out.phase.end_ns, 25);
-	cr_expect_eq(uvs_loops_trace_record(&ph, sizeof(ph) - 1, 42, &out), -EINVAL);
+	cr_expect_eq(uvs_loops_trace_record(&ph, sizeof(ph) - 1, &out), -EINVAL);
 	bad.phase = UVS_PHASE_COUNT;
-	cr_expect_eq(uvs_loops_trace_record(&bad, sizeof(bad), 42, &out), -EINVAL);
+	cr_expect_eq(uvs_loops_trace_record(&bad, sizeof(bad), &out), -EINVAL);
 	bad = ph;
 	bad.type = 9;
-	cr_expect_eq(uvs_loops_trace_record(&bad, sizeof(bad), 42, &out), -EINVAL);
+	cr_expect_eq(uvs_loops_trace_record(&bad, sizeof(bad), &out), -EINVAL);
 	bad = ph;
 	bad.end_ns = 1;
-	cr_expect_eq(uvs_loops_trace_record(&bad, sizeof(bad), 42, &out), -EINVAL);
+	cr_expect_eq(uvs_loops_trace_record(&bad, sizeof(bad), &out), -EINVAL);
 }
