@@ -47,7 +47,6 @@ struct bpf_collector {
 	struct uvs_stacks stacks;
 	struct uvs_gc gc;
 	struct uvs_collect_sink gc_sink; /* the session's, seen first by the stack namer */
-	struct ring_buffer *rb;
 	/* The last window's figures that are states, not counts: the totals show them as they were. */
 	struct uvs_fd_snapshot last_fds;
 	struct uvs_sockets_snapshot last_sockets;
@@ -106,21 +105,13 @@ static void on_gc_record(void *ctx, const struct uvs_record *r)
 		b->sink.record(b->sink.ctx, r);
 }
 
-/* Adds one stream's ring to the collector's one reader (made with the first). */
-static int add_ring(struct bpf_collector *b, int fd, ring_buffer_sample_fn fn, void *ctx)
-{
-	if (!b->rb) {
-		b->rb = ring_buffer__new(fd, fn, ctx, NULL);
-		return b->rb ? 0 : -errno;
-	}
-	return ring_buffer__add(b->rb, fd, fn, ctx) ? -errno : 0;
-}
-
 /*
- * One reader over every stream's ring. The stack samples' and the GC records' rings come
+ * The host's one reader over every stream's ring (uvs_bpf_shared_add_ring: a ring a target
+ * before this one added is not added twice). The stack samples' and the GC records' rings come
  * first: a block that ended (the loop's ring) is named by the samples taken and the
- * collections run during it, so those must be read before the block's end is
- * (ring_buffer__consume reads the rings in the order they were added).
+ * collections run during it, so those must be read before the block's end is (rings are read
+ * in the order they were added). The rings of modules that still have one object per target
+ * take that target's state as their context.
  */
 static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 {
@@ -128,22 +119,29 @@ static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 	int err = 0;
 
 	if (b->stacks.attached &&
-	    (err = add_ring(b, uvs_stacks_ring_fd(&b->stacks), uvs_stacks_on_record, &b->stacks)))
+	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_STACKS, 0, uvs_stacks_ring_fd(&b->stacks),
+					   uvs_stacks_on_record, &b->stacks)))
 		what = "the stack samples' ring buffer";
 	if (!err && b->gc.attached &&
-	    (err = add_ring(b, uvs_gc_records_fd(&b->gc), uvs_gc_on_record, &b->gc)))
+	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_GC, 0, uvs_gc_records_fd(&b->gc),
+					   uvs_gc_on_record, &b->gc)))
 		what = "the GC ring buffer";
-	if (!err && (err = add_ring(b, uvs_loops_events_fd(&b->loops), uvs_loops_on_event,
-				    &b->loops)))
+	if (!err && (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_LOOP, 0,
+						   uvs_loops_events_fd(&b->loops),
+						   uvs_loops_on_event, &b->loops)))
 		what = "the loop object's ring buffer";
 	if (!err && b->opt.timeline &&
-	    (err = add_ring(b, uvs_loops_trace_fd(&b->loops), uvs_loops_on_trace, &b->loops)))
+	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_LOOP, 1, uvs_loops_trace_fd(&b->loops),
+					   uvs_loops_on_trace, &b->loops)))
 		what = "the loop timeline's ring buffer";
 	if (!err && b->pool.attached && b->opt.pool_jobs &&
-	    (err = add_ring(b, uvs_pool_records_fd(&b->pool), on_pool_job, b)))
+	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_POOL, 0, uvs_pool_records_fd(&b->pool),
+					   on_pool_job, b)))
 		what = "the pool's ring buffer";
 	if (!err && b->sys.attached &&
-	    (err = add_ring(b, uvs_syscalls_events_fd(&b->sys), uvs_syscalls_on_slow, &b->sys)))
+	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_SYSCALLS, 0,
+					   uvs_syscalls_events_fd(&b->sys), uvs_syscalls_on_slow,
+					   &b->sys)))
 		what = "the syscall ring buffer";
 	if (err)
 		snprintf(why, cap, "cannot read %s: %s", what, strerror(-err));
@@ -280,13 +278,12 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 
 static int bpf_event_fd(struct uvs_collector *c)
 {
-	return priv(c)->rb ? ring_buffer__epoll_fd(priv(c)->rb) : -1;
+	return uvs_bpf_shared_event_fd(priv(c)->sh);
 }
 
 static void bpf_poll(struct uvs_collector *c)
 {
-	if (priv(c)->rb)
-		ring_buffer__consume(priv(c)->rb);
+	uvs_bpf_shared_poll(priv(c)->sh);
 }
 
 static size_t bpf_loops_now(struct uvs_collector *c, struct uvs_loop_busy *out, size_t cap,
@@ -414,8 +411,7 @@ static void bpf_destroy(struct uvs_collector *c)
 		return;
 	if (b->published)
 		uvs_bpf_shared_unpublish(b->sh, b->target->pid);
-	/* In reverse: the ring buffer reads maps of the objects below it. */
-	ring_buffer__free(b->rb);
+	/* In reverse. The host's reader, which reads maps of the objects, goes with the host. */
 	uvs_stacks_detach(&b->stacks);
 	uvs_sockets_detach(&b->sockets);
 	uvs_syscalls_detach(&b->sys);
