@@ -81,17 +81,6 @@ static struct bpf_collector *priv(struct uvs_collector *c)
 	return c->priv;
 }
 
-/* --pool-jobs: a record per served job, handed on as it comes. */
-static int on_pool_job(void *ctx, void *data, size_t len)
-{
-	struct bpf_collector *b = ctx;
-	struct uvs_record r = { .kind = UVS_RECORD_POOL_JOB, .pid = b->target->pid };
-
-	if (uvs_pool_record_from_event(data, len, &r.pool_job) == 0 && b->sink.record)
-		b->sink.record(b->sink.ctx, &r);
-	return 0;
-}
-
 /*
  * A collection may have moved V8's objects: names the stack namer cached by address must prove
  * themselves again. Then the record goes on to the session.
@@ -136,7 +125,7 @@ static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 		what = "the loop timeline's ring buffer";
 	if (!err && b->pool.attached && b->opt.pool_jobs &&
 	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_POOL, 0, uvs_pool_records_fd(&b->pool),
-					   on_pool_job, b)))
+					   uvs_pool_on_record, b->sh)))
 		what = "the pool's ring buffer";
 	if (!err && b->sys.attached &&
 	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_SYSCALLS, 0,
@@ -195,7 +184,7 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 	b->cfg.slot = (__u32)b->slot;
 	/* 2. The pool and 3. the syscalls, both on the loop object's map. */
 	if (o->pool)
-		uvs_pool_attach(&b->pool, t, &b->loops, o->pool_jobs);
+		uvs_pool_attach(&b->pool, t, b->sh, b->slot, &b->cfg, o->pool_jobs, &b->sink);
 	if (o->syscalls)
 		uvs_syscalls_attach(&b->sys, t, &b->loops, &b->sink, o->slow_syscall_ns, true);
 	/* 3b. Stack samples, on the loop object's map too (busy or waiting at each sample). */
