@@ -113,7 +113,7 @@ static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 		what = "the stack samples' ring buffer";
 	if (!err && b->gc.attached &&
 	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_GC, 0, uvs_gc_records_fd(&b->gc),
-					   uvs_gc_on_record, &b->gc)))
+					   uvs_gc_on_record, b->sh)))
 		what = "the GC ring buffer";
 	if (!err && (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_LOOP, 0,
 						   uvs_loops_events_fd(&b->loops),
@@ -192,7 +192,7 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 		uvs_stacks_attach(&b->stacks, t, &b->loops, o, &b->sink);
 	if (o->gc) {
 		b->gc_sink = (struct uvs_collect_sink){ .ctx = b, .record = on_gc_record };
-		uvs_gc_attach(&b->gc, t, &b->gc_sink);
+		uvs_gc_attach(&b->gc, t, b->sh, b->slot, &b->gc_sink);
 	}
 	fd_baseline(b);
 	/* 4. The sockets: the target's network namespace is entered now, while we may. */
