@@ -13,14 +13,18 @@
  * and after-work callbacks (collect/pool_sites.h), which take the uv_work_t. A uv__fs_work
  * that was never submitted ran synchronously on the calling thread (readFileSync, require).
  *
- * The loop object's map of loop threads (loop_state) is shared: the agent loads that object
- * first and hands this one its map (bpf_map__reuse_fd), so there is one map.
+ * One object serves every process the agent watches (include/uvscope/targets.h): the
+ * uprobes are attached per process, the programs find theirs in `targets`, its work
+ * functions' addresses in its configuration, and keep its figures under its slot. The loop
+ * object's map of loop threads (loop_state) and the map of watched processes are shared: the
+ * agent creates them with the loop object and hands them to this one (bpf_map__reuse_fd).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
 #include "loop_state.bpf.h"
+#include "targets.bpf.h"
 #include "uvscope/pool.h"
 
 /* Offsets inside libuv's public, ABI-stable request structs (uv.h of libuv 1.x, x86-64). */
@@ -30,42 +34,44 @@
 /* uv_getaddrinfo_t.hostname (char *), relative to its work_req. */
 #define UV_GETADDRINFO_HOST_FROM_W 56
 
-const volatile __u32 targ_tgid = 0;
-/* Runtime addresses of the work functions (enum uvs_pool_fn) and of node's work callback. */
-const volatile __u64 fn_addr[UVS_POOL_FNS] = {};
-const volatile __u64 node_work_cb = 0;
 /*
- * CPU work is followed at node's work and after-work callbacks, not at uv__queue_work and
- * uv__queue_done (which the kernel single-steps): a uv_queue_work job with another work
- * callback has no probe on its service, and is only counted as unfollowed.
+ * What differs between processes is in their configuration (struct uvs_target_cfg): the
+ * runtime addresses of the work functions (enum uvs_pool_fn) and of node's work callback;
+ * whether CPU work is followed at node's work and after-work callbacks, not at uv__queue_work
+ * and uv__queue_done (which the kernel single-steps: a uv_queue_work job with another work
+ * callback then has no probe on its service, and is only counted as unfollowed); whether the
+ * done callbacks are probed too (a served job is then kept until its completion).
  */
-const volatile __u8 cpu_at_node_cb = 0;
-/* The done callbacks are probed too: keep a served job until its completion. */
-const volatile __u8 track_done = 0;
-/* Send a record of every served job to the agent (--pool-jobs). */
+/* Send a record of every served job to the agent (--pool-jobs: the same for every process). */
 const volatile __u8 job_events = 0;
 
+/*
+ * The statistics of each watched process, keyed by its slot. A hash the agent fills at attach,
+ * not an array: an entry is 48 KiB (three histograms per kind), and an array would hold one
+ * for every possible slot, 12 MiB of kernel memory for a process or two.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, UVS_MAX_TARGETS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct uvs_pool_stats);
 } pool_stats SEC(".maps");
 
-/* The most jobs queued at once since the agent last reset it (its own map, so that the agent's
- * reset never races with the counters above). */
+/* The most jobs queued at once since the agent last reset it, per slot (its own map, so that
+ * the agent's reset never races with the counters above). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, UVS_MAX_TARGETS);
 	__type(key, __u32);
 	__type(value, __u64);
 } queued_max SEC(".maps");
 
-/* Jobs in flight, keyed by their uv__work pointer: LRU, the keys come from the target. */
+/* Jobs in flight, keyed by process and uv__work pointer: LRU, the keys come from the target. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, UVS_POOL_MAX_JOBS);
-	__type(key, __u64);
+	__type(key, struct uvs_pool_job_key);
 	__type(value, struct uvs_pool_job);
 } jobs SEC(".maps");
 
@@ -80,11 +86,15 @@ struct running_job {
 	__u32 pad;
 };
 
-/* Two levels: on Node 26 a CPU job (fs.readFile) makes sync fs calls inside itself. */
+/*
+ * Two levels: on Node 26 a CPU job (fs.readFile) makes sync fs calls inside itself. The
+ * process it was pushed in: an entry left by a process the agent stopped watching mid-job is
+ * not taken for one of a later process whose thread got the same id.
+ */
 struct running_stack {
 	struct running_job slot[2];
 	__u32 depth;
-	__u32 pad;
+	__u32 tgid;
 };
 
 struct {
@@ -94,11 +104,11 @@ struct {
 	__type(value, struct running_stack);
 } running SEC(".maps");
 
-/* Lookups per host name: LRU, the names come from the target. */
+/* Lookups per process and host name: LRU, the names come from the target. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, UVS_DNS_MAX_NAMES);
-	__type(key, char[UVS_DNS_NAME_LEN]);
+	__type(key, struct uvs_dns_key);
 	__type(value, __u64);
 } dns_names SEC(".maps");
 
@@ -112,19 +122,20 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, char[UVS_DNS_NAME_LEN]);
+	__type(value, struct uvs_dns_key);
 } name_scratch SEC(".maps");
 
-static __always_inline struct uvs_pool_stats *stats(void)
+/* The statistics of process t: NULL until the agent has made them (at attach). */
+static __always_inline struct uvs_pool_stats *stats(const struct uvs_target_cfg *t)
 {
-	__u32 zero = 0;
+	__u32 slot = uvs_slot(t);
 
-	return bpf_map_lookup_elem(&pool_stats, &zero);
+	return bpf_map_lookup_elem(&pool_stats, &slot);
 }
 
-static __always_inline bool mine(void)
+static __always_inline __u32 current_tgid(void)
 {
-	return (__u32)(bpf_get_current_pid_tgid() >> 32) == targ_tgid;
+	return (__u32)(bpf_get_current_pid_tgid() >> 32);
 }
 
 /* The statistics of one kind, or NULL; written so the verifier keeps the bounds check. */
@@ -138,11 +149,12 @@ static __always_inline struct uvs_pool_kind_stats *kind_stats(struct uvs_pool_st
 	return &s->kind[k];
 }
 
-static __always_inline void submitted(__u64 w, __u32 kind)
+static __always_inline void submitted(const struct uvs_target_cfg *t, __u64 w, __u32 kind)
 {
 	struct uvs_pool_job job = { .submit_ns = bpf_ktime_get_ns(), .kind = kind };
-	struct uvs_pool_stats *s = stats();
-	__u32 zero = 0;
+	struct uvs_pool_job_key key = { .w = w, .tgid = current_tgid() };
+	struct uvs_pool_stats *s = stats(t);
+	__u32 slot = uvs_slot(t);
 	__u64 *max;
 	__s64 q;
 
@@ -150,7 +162,7 @@ static __always_inline void submitted(__u64 w, __u32 kind)
 
 	if (!s || !ks)
 		return;
-	if (bpf_map_update_elem(&jobs, &w, &job, BPF_ANY)) {
+	if (bpf_map_update_elem(&jobs, &key, &job, BPF_ANY)) {
 		__sync_fetch_and_add(&s->lost, 1);
 		return;
 	}
@@ -158,19 +170,20 @@ static __always_inline void submitted(__u64 w, __u32 kind)
 	q = __sync_fetch_and_add(&s->queued, 1) + 1;
 	if (q == 1)
 		s->queued_since = job.submit_ns; /* the queue just became non-empty */
-	max = bpf_map_lookup_elem(&queued_max, &zero);
+	max = bpf_map_lookup_elem(&queued_max, &slot);
 	if (max && q > 0 && (__u64)q > *max)
 		*max = (__u64)q; /* a lost race here under-reports a maximum by one at worst */
 }
 
-static __always_inline __u32 kind_of_work_fn(__u64 work, __u32 uv_kind)
+static __always_inline __u32 kind_of_work_fn(const struct uvs_target_cfg *t, __u64 work,
+					     __u32 uv_kind)
 {
-	if (work && work == fn_addr[UVS_POOL_FN_FS])
+	if (work && work == t->pool_fn_addr[UVS_POOL_FN_FS])
 		return UVS_POOL_FS;
-	if (work && (work == fn_addr[UVS_POOL_FN_GETADDRINFO] ||
-		     work == fn_addr[UVS_POOL_FN_GETNAMEINFO]))
+	if (work && (work == t->pool_fn_addr[UVS_POOL_FN_GETADDRINFO] ||
+		     work == t->pool_fn_addr[UVS_POOL_FN_GETNAMEINFO]))
 		return UVS_POOL_DNS;
-	if (work && work == fn_addr[UVS_POOL_FN_RANDOM])
+	if (work && work == t->pool_fn_addr[UVS_POOL_FN_RANDOM])
 		return UVS_POOL_RANDOM;
 	/* libuv's own kinds: UV__WORK_CPU 0, FAST_IO 1, SLOW_IO 2. */
 	return uv_kind == 1 ? UVS_POOL_FS : uv_kind == 2 ? UVS_POOL_DNS : UVS_POOL_OTHER;
@@ -180,9 +193,11 @@ static __always_inline __u32 kind_of_work_fn(__u64 work, __u32 uv_kind)
 SEC("uprobe")
 int BPF_KPROBE(uvs_pool_submit, void *loop, void *w, int kind, void *work)
 {
-	if (!mine())
+	const struct uvs_target_cfg *t = uvs_current_target();
+
+	if (!t)
 		return 0;
-	submitted((__u64)w, kind_of_work_fn((__u64)work, (__u32)kind));
+	submitted(t, (__u64)w, kind_of_work_fn(t, (__u64)work, (__u32)kind));
 	return 0;
 }
 
@@ -207,20 +222,21 @@ static __always_inline __u32 node_work_kind(__u64 w)
 SEC("uprobe")
 int BPF_KPROBE(uvs_pool_queue_work, void *loop, void *req, void *work_cb)
 {
+	const struct uvs_target_cfg *t;
 	__u64 w;
 
-	if (!mine() || !req || !work_cb)
+	if (!req || !work_cb || !(t = uvs_current_target()))
 		return 0; /* uv_queue_work refuses a NULL work_cb: nothing is queued */
 	w = (__u64)req + UVS_UV_WORK_T_WORK_REQ;
-	if (node_work_cb && (__u64)work_cb == node_work_cb) {
-		submitted(w, node_work_kind(w));
-	} else if (cpu_at_node_cb) {
-		struct uvs_pool_stats *s = stats();
+	if (t->pool_node_work_cb && (__u64)work_cb == t->pool_node_work_cb) {
+		submitted(t, w, node_work_kind(w));
+	} else if (t->pool_cpu_at_node_cb) {
+		struct uvs_pool_stats *s = stats(t);
 
 		if (s)
 			__sync_fetch_and_add(&s->unfollowed, 1);
 	} else {
-		submitted(w, UVS_POOL_OTHER);
+		submitted(t, w, UVS_POOL_OTHER);
 	}
 	return 0;
 }
@@ -241,33 +257,36 @@ static __always_inline int count_fs_op(struct uvs_pool_stats *s, __u64 w)
 
 static __always_inline void count_dns_name(__u64 w)
 {
+	struct uvs_dns_key *key;
 	__u64 one = 1, *n;
 	__u32 zero = 0;
 	void *host;
-	char *name;
 
-	name = bpf_map_lookup_elem(&name_scratch, &zero);
-	if (!name || bpf_probe_read_user(&host, sizeof(host),
-					 (void *)(w + UV_GETADDRINFO_HOST_FROM_W)) || !host)
+	key = bpf_map_lookup_elem(&name_scratch, &zero);
+	if (!key || bpf_probe_read_user(&host, sizeof(host),
+					(void *)(w + UV_GETADDRINFO_HOST_FROM_W)) || !host)
 		return;
-	__builtin_memset(name, 0, UVS_DNS_NAME_LEN);
-	if (bpf_probe_read_user_str(name, UVS_DNS_NAME_LEN, host) <= 0)
+	__builtin_memset(key, 0, sizeof(*key));
+	key->tgid = current_tgid();
+	if (bpf_probe_read_user_str(key->name, UVS_DNS_NAME_LEN, host) <= 0)
 		return;
-	n = bpf_map_lookup_elem(&dns_names, name);
+	n = bpf_map_lookup_elem(&dns_names, key);
 	if (n)
 		__sync_fetch_and_add(n, 1);
 	else
-		bpf_map_update_elem(&dns_names, name, &one, BPF_NOEXIST);
+		bpf_map_update_elem(&dns_names, key, &one, BPF_NOEXIST);
 }
 
 static __always_inline void push_running(__u32 tid, struct running_job *job)
 {
 	struct running_stack fresh = {}, *st;
+	__u32 tgid = current_tgid();
 
 	st = bpf_map_lookup_elem(&running, &tid);
-	if (!st) {
+	if (!st || st->tgid != tgid) {
 		fresh.slot[0] = *job;
 		fresh.depth = 1;
+		fresh.tgid = tgid;
 		bpf_map_update_elem(&running, &tid, &fresh, BPF_ANY);
 		return;
 	}
@@ -287,11 +306,13 @@ SEC("uprobe")
 int uvs_pool_work_enter(struct pt_regs *ctx)
 {
 	__u64 fn = bpf_get_attach_cookie(ctx), w = PT_REGS_PARM1(ctx), now;
+	const struct uvs_target_cfg *t = uvs_current_target();
+	struct uvs_pool_job_key key = {};
 	struct running_job run = {};
 	struct uvs_pool_stats *s;
 	struct uvs_pool_job *job;
 
-	if (!mine() || !(s = stats()))
+	if (!t || !(s = stats(t)))
 		return 0;
 	if (fn == UVS_POOL_FN_NODE_WORK)
 		w += UVS_UV_WORK_T_WORK_REQ;
@@ -299,7 +320,9 @@ int uvs_pool_work_enter(struct pt_regs *ctx)
 	run.w = w;
 	run.start_ns = now;
 	run.fs_type = -1;
-	job = bpf_map_lookup_elem(&jobs, &w);
+	key.w = w;
+	key.tgid = current_tgid();
+	job = bpf_map_lookup_elem(&jobs, &key);
 	if (fn == UVS_POOL_FN_FS)
 		run.fs_type = count_fs_op(s, w);
 	else if (fn == UVS_POOL_FN_GETADDRINFO)
@@ -344,7 +367,7 @@ static __always_inline void sync_done(struct uvs_pool_stats *s, __u32 tid, __u64
 }
 
 static __always_inline void send_job_record(struct uvs_pool_stats *s, const struct running_job *run,
-					    __u32 tid, __u64 now, __u64 service)
+					    __u32 tgid, __u32 tid, __u64 now, __u64 service)
 {
 	struct uvs_pool_job_event *e = bpf_ringbuf_reserve(&job_records, sizeof(*e), 0);
 
@@ -355,10 +378,10 @@ static __always_inline void send_job_record(struct uvs_pool_stats *s, const stru
 	e->end_ns = now;
 	e->wait_ns = run->wait_ns;
 	e->service_ns = service;
+	e->tgid = tgid;
 	e->tid = tid;
 	e->kind = run->kind;
 	e->fs_type = run->fs_type;
-	e->pad = 0;
 	bpf_ringbuf_submit(e, 0);
 }
 
@@ -366,17 +389,19 @@ static __always_inline void send_job_record(struct uvs_pool_stats *s, const stru
 SEC("uprobe")
 int uvs_pool_work_return(struct pt_regs *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	const struct uvs_target_cfg *t = uvs_current_target();
+	__u64 id = bpf_get_current_pid_tgid(), now, d;
+	struct uvs_pool_job_key key = { .tgid = (__u32)(id >> 32) };
+	__u32 tid = (__u32)id;
 	struct running_job run;
 	struct uvs_pool_stats *s;
 	struct uvs_pool_kind_stats *ks;
 	struct running_stack *st;
-	__u64 now, d;
 
-	if (!mine() || !(s = stats()))
+	if (!t || !(s = stats(t)))
 		return 0;
 	st = bpf_map_lookup_elem(&running, &tid);
-	if (!st || st->depth == 0 || st->depth > 2)
+	if (!st || st->tgid != key.tgid || st->depth == 0 || st->depth > 2)
 		return 0;
 	st->depth--;
 	if (st->depth == 0)
@@ -397,14 +422,15 @@ int uvs_pool_work_return(struct pt_regs *ctx)
 	}
 	__sync_fetch_and_add(&s->running, -1);
 	if (job_events)
-		send_job_record(s, &run, tid, now, d);
-	if (track_done) {
-		struct uvs_pool_job *job = bpf_map_lookup_elem(&jobs, &run.w);
+		send_job_record(s, &run, key.tgid, tid, now, d);
+	key.w = run.w;
+	if (t->pool_track_done) {
+		struct uvs_pool_job *job = bpf_map_lookup_elem(&jobs, &key);
 
 		if (job)
 			job->end_ns = now;
 	} else {
-		bpf_map_delete_elem(&jobs, &run.w);
+		bpf_map_delete_elem(&jobs, &key);
 	}
 	return 0;
 }
@@ -416,14 +442,17 @@ int uvs_pool_work_return(struct pt_regs *ctx)
 SEC("uprobe")
 int uvs_pool_done(struct pt_regs *ctx)
 {
-	__u64 w = PT_REGS_PARM1(ctx) + bpf_get_attach_cookie(ctx), now, delay;
+	struct uvs_pool_job_key key = { .w = PT_REGS_PARM1(ctx) + bpf_get_attach_cookie(ctx),
+					.tgid = current_tgid() };
+	const struct uvs_target_cfg *t = uvs_current_target();
 	struct uvs_pool_kind_stats *ks;
 	struct uvs_pool_stats *s;
 	struct uvs_pool_job *job;
+	__u64 now, delay;
 
-	if (!mine() || !(s = stats()))
+	if (!t || !(s = stats(t)))
 		return 0;
-	job = bpf_map_lookup_elem(&jobs, &w);
+	job = bpf_map_lookup_elem(&jobs, &key);
 	if (!job)
 		return 0;
 	now = bpf_ktime_get_ns();
@@ -434,7 +463,7 @@ int uvs_pool_done(struct pt_regs *ctx)
 		__sync_fetch_and_add(&ks->delay_total_ns, delay);
 		uvs_hist_record_atomic(&ks->delay, delay);
 	}
-	bpf_map_delete_elem(&jobs, &w);
+	bpf_map_delete_elem(&jobs, &key);
 	return 0;
 }
 

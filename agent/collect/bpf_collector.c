@@ -81,17 +81,6 @@ static struct bpf_collector *priv(struct uvs_collector *c)
 	return c->priv;
 }
 
-/* --pool-jobs: a record per served job, handed on as it comes. */
-static int on_pool_job(void *ctx, void *data, size_t len)
-{
-	struct bpf_collector *b = ctx;
-	struct uvs_record r = { .kind = UVS_RECORD_POOL_JOB, .pid = b->target->pid };
-
-	if (uvs_pool_record_from_event(data, len, &r.pool_job) == 0 && b->sink.record)
-		b->sink.record(b->sink.ctx, &r);
-	return 0;
-}
-
 /*
  * A collection may have moved V8's objects: names the stack namer cached by address must prove
  * themselves again. Then the record goes on to the session.
@@ -106,10 +95,12 @@ static void on_gc_record(void *ctx, const struct uvs_record *r)
 }
 
 /*
- * One reader over every stream's ring. The stack samples' and the GC records' rings come
+ * The host's one reader over every stream's ring (uvs_bpf_shared_add_ring: a ring a target
+ * before this one added is not added twice). The stack samples' and the GC records' rings come
  * first: a block that ended (the loop's ring) is named by the samples taken and the
- * collections run during it, so those must be read before the block's end is
- * (ring_buffer__consume reads the rings in the order they were added).
+ * collections run during it, so those must be read before the block's end is (rings are read
+ * in the order they were added). The rings of modules that still have one object per target
+ * take that target's state as their context.
  */
 static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 {
@@ -122,7 +113,7 @@ static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 		what = "the stack samples' ring buffer";
 	if (!err && b->gc.attached &&
 	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_GC, 0, uvs_gc_records_fd(&b->gc),
-					   uvs_gc_on_record, &b->gc)))
+					   uvs_gc_on_record, b->sh)))
 		what = "the GC ring buffer";
 	if (!err && (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_LOOP, 0,
 						       uvs_loops_events_fd(&b->loops),
@@ -134,7 +125,7 @@ static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 		what = "the loop timeline's ring buffer";
 	if (!err && b->pool.attached && b->opt.pool_jobs &&
 	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_POOL, 0, uvs_pool_records_fd(&b->pool),
-					   on_pool_job, b)))
+					   uvs_pool_on_record, b->sh)))
 		what = "the pool's ring buffer";
 	if (!err && b->sys.attached &&
 	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_SYSCALLS, 0,
@@ -189,7 +180,7 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 		return err;
 	/* 2. The pool and 3. the syscalls, both on the loop object's map. */
 	if (o->pool)
-		uvs_pool_attach(&b->pool, t, &b->loops, o->pool_jobs);
+		uvs_pool_attach(&b->pool, t, b->sh, b->slot, &b->cfg, o->pool_jobs, &b->sink);
 	if (o->syscalls)
 		uvs_syscalls_attach(&b->sys, t, &b->loops, &b->sink, o->slow_syscall_ns, true);
 	/* 3b. Stack samples, on the loop object's map too (busy or waiting at each sample). */
@@ -197,7 +188,7 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 		uvs_stacks_attach(&b->stacks, t, &b->loops, o, &b->sink);
 	if (o->gc) {
 		b->gc_sink = (struct uvs_collect_sink){ .ctx = b, .record = on_gc_record };
-		uvs_gc_attach(&b->gc, t, &b->gc_sink);
+		uvs_gc_attach(&b->gc, t, b->sh, b->slot, &b->gc_sink);
 	}
 	fd_baseline(b);
 	/* 4. The sockets: the target's network namespace is entered now, while we may. */
@@ -412,7 +403,7 @@ static void bpf_destroy(struct uvs_collector *c)
 		return;
 	if (b->published)
 		uvs_bpf_shared_unpublish(b->sh, b->target->pid);
-	/* In reverse; the host's reader and objects stay for the other targets. */
+	/* In reverse. The host's reader, which reads maps of the objects, goes with the host. */
 	uvs_stacks_detach(&b->stacks);
 	uvs_sockets_detach(&b->sockets);
 	uvs_syscalls_detach(&b->sys);

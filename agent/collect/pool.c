@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <bpf/libbpf.h>
 
 #include "util/log.h"
+#include "collect/map_sweep.h"
 #include "collect/pool.h"
 #include "util/clock.h"
 #include "util/text.h"
@@ -31,21 +33,21 @@ static struct bpf_program *program(struct uvs_pool *p, enum uvs_pool_prog prog)
 	return NULL;
 }
 
-static void configure(struct uvs_pool *p, const struct uvs_target *t)
+/* What the programs must know of this process's binary: its part of the configuration. */
+static void configure(struct uvs_pool *p, const struct uvs_target *t, struct uvs_target_cfg *cfg)
 {
 	const struct uvs_pool_plan *plan = &p->plan;
 	struct uvs_elf_symbol sym;
 	int i;
 
-	p->skel->rodata->targ_tgid = (__u32)t->pid;
 	for (i = 0; i < UVS_POOL_FNS; i++)
-		p->skel->rodata->fn_addr[i] = plan->fn_addr[i];
-	p->skel->rodata->node_work_cb = plan->node_work_cb;
+		cfg->pool_fn_addr[i] = plan->fn_addr[i];
+	cfg->pool_node_work_cb = plan->node_work_cb;
 	if (!plan->node_work_cb)
 		uvs_debug("node's ThreadPoolWork callback not found: crypto and zlib work show as "
 			  "\"other\"");
-	p->skel->rodata->cpu_at_node_cb = plan->cpu_at_node_cb;
-	p->skel->rodata->track_done = plan->track_done;
+	cfg->pool_cpu_at_node_cb = plan->cpu_at_node_cb;
+	cfg->pool_track_done = plan->track_done;
 	if (uvs_elf_find_object(t->uv.elf, "nthreads", &sym) == 0)
 		p->nthreads_addr = sym.addr + t->uv.bias;
 }
@@ -102,51 +104,93 @@ static int attach_all(struct uvs_pool *p, const struct uvs_target *t)
 	return err;
 }
 
-/* Every program of the object is a uprobe: ready them for the kind of link we will use. */
-static void prepare_programs(struct uvs_pool *p)
+static void destroy_skel(void *skel)
 {
-	struct bpf_program *prog;
-
-	bpf_object__for_each_program(prog, p->skel->obj)
-		uvs_uprobe_set_prepare(&p->uprobes, prog);
+	pool_bpf__destroy(skel);
 }
 
-void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, const struct uvs_loops *loops,
-		     bool job_records)
+/*
+ * The agent's pool object: loaded by the first target that needs it, with the maps every
+ * object shares (the loop object's map of loop threads places sync fs calls, pool.bpf.c), and
+ * kept by the host until the agent ends. Every program is a uprobe, readied for the kind of
+ * link the uprobe sets use (the same for every target: the kernel decides).
+ */
+static struct pool_bpf *load_object(struct uvs_pool *p, struct uvs_bpf_shared *sh,
+				    bool job_records)
 {
+	struct pool_bpf *skel = pool_bpf__open();
+	struct bpf_program *prog;
 	int err;
 
+	if (!skel) {
+		snprintf(p->why, sizeof(p->why), "cannot open the pool BPF object: %s",
+			 strerror(errno));
+		return NULL;
+	}
+	bpf_object__for_each_program(prog, skel->obj)
+		uvs_uprobe_set_prepare(&p->uprobes, prog);
+	skel->rodata->job_events = job_records;
+	err = uvs_bpf_shared_reuse(sh, skel->obj);
+	if (!err)
+		err = pool_bpf__load(skel);
+	if (err) {
+		snprintf(p->why, sizeof(p->why), "cannot load the pool BPF programs: %s",
+			 strerror(-err));
+		pool_bpf__destroy(skel);
+		return NULL;
+	}
+	uvs_bpf_shared_set_object(sh, UVS_OBJ_POOL, skel, destroy_skel);
+	return skel;
+}
+
+/*
+ * This slot's statistics start from zero (a slot may have served another process): a fresh
+ * entry, which is also what lets the programs count the process once it is published.
+ */
+static int reset_slot(struct uvs_pool *p)
+{
+	__u32 key = (__u32)p->slot;
+	__u64 zero = 0;
+
+	memset(p->now, 0, sizeof(*p->now));
+	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.pool_stats), &key, p->now, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.queued_max), &key, &zero, BPF_ANY)) {
+		snprintf(p->why, sizeof(p->why), "cannot set up the pool statistics: %s",
+			 strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, struct uvs_bpf_shared *sh,
+		     int slot, struct uvs_target_cfg *cfg, bool job_records,
+		     const struct uvs_collect_sink *sink)
+{
 	memset(p, 0, sizeof(*p));
 	p->target = t;
+	p->sink = sink;
+	p->slot = -1;
 	p->now = calloc(1, sizeof(*p->now));
 	p->history = calloc(1, sizeof(*p->history));
 	if (!p->now || !p->history) {
 		snprintf(p->why, sizeof(p->why), "out of memory");
 		return;
 	}
+	if (slot < 0 || slot >= UVS_MAX_TARGETS) {
+		snprintf(p->why, sizeof(p->why), "no slot for the process");
+		return;
+	}
 	if (uvs_pool_plan_make(&p->plan, t, p->why, sizeof(p->why)))
 		return;
 	say_sites(&p->plan);
-	p->skel = pool_bpf__open();
-	if (!p->skel) {
-		snprintf(p->why, sizeof(p->why), "cannot open the pool BPF object: %s",
-			 strerror(errno));
+	p->skel = uvs_bpf_shared_object(sh, UVS_OBJ_POOL);
+	if (p->skel)
+		p->uprobes.multi = uvs_uprobe_multi_supported(); /* as when it was loaded */
+	else if (!(p->skel = load_object(p, sh, job_records)))
 		return;
-	}
-	configure(p, t);
-	prepare_programs(p);
-	p->skel->rodata->job_events = job_records;
-	/* The loop object's map of loop threads: sync fs calls are placed by it (pool.bpf.c). */
-	err = bpf_map__reuse_fd(p->skel->maps.loop_state, uvs_loops_state_map_fd(loops));
-	if (!err)
-		err = pool_bpf__load(p->skel);
-	if (err) {
-		snprintf(p->why, sizeof(p->why), "cannot load the pool BPF programs: %s",
-			 strerror(-err));
-		uvs_pool_detach(p);
-		return;
-	}
-	if (attach_all(p, t)) {
+	p->sh = sh;
+	p->slot = slot;
+	if (reset_slot(p) || attach_all(p, t)) {
 		char why[sizeof(p->why)];
 
 		memcpy(why, p->why, sizeof(why));
@@ -154,6 +198,8 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, const struc
 		memcpy(p->why, why, sizeof(why));
 		return;
 	}
+	configure(p, t, cfg);
+	uvs_bpf_shared_set_inst(sh, slot, UVS_OBJ_POOL, p);
 	p->attached = true;
 	uvs_pool_history_init(p->history, uvs_now_mono());
 }
@@ -174,15 +220,31 @@ void uvs_pool_hooks(const struct uvs_pool *p, struct uvs_pool_hooks *out)
 void uvs_pool_quiesce(struct uvs_pool *p)
 {
 	uvs_uprobe_set_detach(&p->uprobes);
-	if (p->skel)
-		pool_bpf__detach(p->skel);
+}
+
+/*
+ * What this process left in the shared maps, once its uprobes are gone: its statistics, jobs
+ * in flight and host names (a later process may get its slot or its pid). Its threads' entries
+ * in `running` are told apart by their tgid and leave the LRU in their turn.
+ */
+static void forget(struct uvs_pool *p)
+{
+	__u32 key = (__u32)p->slot, tgid = (__u32)p->target->pid;
+
+	bpf_map_delete_elem(bpf_map__fd(p->skel->maps.pool_stats), &key);
+	uvs_map_drop_process(p->skel->maps.jobs, offsetof(struct uvs_pool_job_key, tgid), tgid);
+	uvs_map_drop_process(p->skel->maps.dns_names, offsetof(struct uvs_dns_key, tgid), tgid);
+	uvs_bpf_shared_set_inst(p->sh, p->slot, UVS_OBJ_POOL, NULL);
 }
 
 void uvs_pool_detach(struct uvs_pool *p)
 {
 	uvs_uprobe_set_detach(&p->uprobes);
-	pool_bpf__destroy(p->skel);
+	if (p->skel && p->sh && p->slot >= 0)
+		forget(p);
 	p->skel = NULL;
+	p->sh = NULL;
+	p->slot = -1;
 	p->attached = false;
 	free(p->now);
 	free(p->history);
@@ -205,10 +267,10 @@ static uint32_t pool_size(const struct uvs_pool *p, const struct uvs_target *t)
 
 static uint64_t read_queued_max(struct uvs_pool *p)
 {
-	__u32 zero = 0;
+	__u32 key = (__u32)p->slot;
 	__u64 max = 0;
 
-	bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.queued_max), &zero, &max);
+	bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.queued_max), &key, &max);
 	return max;
 }
 
@@ -216,9 +278,9 @@ static uint64_t read_queued_max(struct uvs_pool *p)
 static void reset_queued_max(struct uvs_pool *p)
 {
 	__u64 max = p->now->queued > 0 ? (__u64)p->now->queued : 0;
-	__u32 zero = 0;
+	__u32 key = (__u32)p->slot;
 
-	bpf_map_update_elem(bpf_map__fd(p->skel->maps.queued_max), &zero, &max, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(p->skel->maps.queued_max), &key, &max, BPF_ANY);
 }
 
 /*
@@ -234,20 +296,24 @@ bool uvs_pool_wants_io_uring_check(const struct uvs_pool *p)
 	return p->attached && !p->fs_io_uring && v >= 0x012d00 && v < 0x013000;
 }
 
-/* The most looked-up host names, sanitized as they are read (the target chose them). */
+/*
+ * This process's most looked-up host names (the map has every watched process's), sanitized
+ * as they are read (the target chose them).
+ */
 static void dns_names(struct uvs_pool *p, struct uvs_pool_snapshot *out, bool cumulative)
 {
 	int fd = bpf_map__fd(p->skel->maps.dns_names);
-	char key[UVS_DNS_NAME_LEN], next[UVS_DNS_NAME_LEN], name[UVS_DNS_NAME_LEN];
+	struct uvs_dns_key key, next;
+	char name[UVS_DNS_NAME_LEN];
 	bool first = true;
 	__u64 count;
 
-	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
 		first = false;
-		memcpy(key, next, sizeof(key));
-		if (bpf_map_lookup_elem(fd, key, &count))
+		key = next;
+		if (key.tgid != (__u32)p->target->pid || bpf_map_lookup_elem(fd, &key, &count))
 			continue;
-		memcpy(name, key, sizeof(name));
+		memcpy(name, key.name, sizeof(name));
 		name[sizeof(name) - 1] = '\0';
 		uvs_sanitize(name, sizeof(name));
 		uvs_pool_dns_name(p->history, name, count, cumulative, out);
@@ -268,10 +334,11 @@ void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_sna
 		     struct uvs_agent_snapshot *agent)
 {
 	struct uvs_pool_reading r;
-	__u32 zero = 0;
+	__u32 key;
 
 	memset(out, 0, sizeof(*out));
-	if (!p->attached || bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.pool_stats), &zero, p->now))
+	key = (__u32)p->slot;
+	if (!p->attached || bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.pool_stats), &key, p->now))
 		return;
 	p->fs_io_uring |= io_uring_seen;
 	r = (struct uvs_pool_reading){ .now = p->now, .queued_max = read_queued_max(p),
@@ -286,7 +353,7 @@ void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_sna
 uint64_t uvs_pool_probe_hits(const struct uvs_pool *p, const struct uvs_pool_snapshot *w)
 {
 	/* A job: its submit, the entry and return of its work function, and its done callback. */
-	uint64_t per_job = 3 + (p->skel && p->skel->rodata->track_done ? 1 : 0);
+	uint64_t per_job = 3 + (p->plan.track_done ? 1 : 0);
 
 	if (!p->attached)
 		return 0;
@@ -317,12 +384,14 @@ int uvs_pool_records_fd(const struct uvs_pool *p)
 	return bpf_map__fd(p->skel->maps.job_records);
 }
 
-int uvs_pool_record_from_event(const void *data, size_t len, struct uvs_pool_job_record *out)
+int uvs_pool_record_from_event(const void *data, size_t len, struct uvs_pool_job_record *out,
+			       pid_t *tgid)
 {
 	const struct uvs_pool_job_event *e = data;
 
 	if (len < sizeof(*e) || e->kind >= UVS_POOL_KINDS)
 		return -EINVAL;
+	*tgid = (pid_t)e->tgid;
 	out->tid = (int)e->tid;
 	out->kind = (enum uvs_pool_kind)e->kind;
 	out->fs_type = e->kind == UVS_POOL_FS ? e->fs_type : -1;
@@ -330,5 +399,22 @@ int uvs_pool_record_from_event(const void *data, size_t len, struct uvs_pool_job
 	out->service_ns = e->service_ns;
 	/* The end of service, moved from the monotonic clock to the wall clock. */
 	out->ts_ns = uvs_mono_to_real(e->end_ns);
+	return 0;
+}
+
+int uvs_pool_on_record(void *ctx, void *data, size_t len)
+{
+	struct uvs_record r = { .kind = UVS_RECORD_POOL_JOB };
+	const struct uvs_pool *p;
+	pid_t tgid;
+
+	if (uvs_pool_record_from_event(data, len, &r.pool_job, &tgid))
+		return 0;
+	/* A process the agent has just stopped watching has no instance any more: dropped. */
+	p = uvs_bpf_shared_inst_of(ctx, tgid, UVS_OBJ_POOL);
+	if (!p || !p->sink || !p->sink->record)
+		return 0;
+	r.pid = p->target->pid;
+	p->sink->record(p->sink->ctx, &r);
 	return 0;
 }

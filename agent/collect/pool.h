@@ -2,6 +2,10 @@
 /*
  * The libuv thread pool: attaching its uprobes (bpf/pool.bpf.c) to the target and reading the
  * cumulative BPF statistics each window (the math is collect/pool_window.c). Formats nothing.
+ *
+ * The BPF object is the agent's, shared by every target (collect/bpf_shared.h): the first
+ * target's attach loads it, later ones take it from the host; each target has its uprobes,
+ * its slot's statistics and its entries in the shared maps, and nothing else.
  */
 #ifndef UVSCOPE_POOL_PROBES_H
 #define UVSCOPE_POOL_PROBES_H
@@ -9,7 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "collect/loop.h"
+#include "collect/bpf_shared.h"
+#include "collect/collector.h"
 #include "collect/pool_sites.h"
 #include "collect/pool_window.h"
 #include "core/snapshot.h"
@@ -20,8 +25,11 @@
 struct pool_bpf;
 
 struct uvs_pool {
-	struct pool_bpf *skel;
+	struct pool_bpf *skel;           /* the host's (not freed here) */
+	struct uvs_bpf_shared *sh;
+	int slot;                        /* the target's slot in sh */
 	const struct uvs_target *target;
+	const struct uvs_collect_sink *sink; /* where per-job records go */
 	struct uvs_uprobe_set uprobes; /* submit, work entry and return, done callbacks */
 	bool attached;
 	bool fs_io_uring;        /* seen: fs work goes to io_uring, not the pool */
@@ -33,23 +41,35 @@ struct uvs_pool {
 };
 
 /*
- * Attaches the pool probes; on failure p->attached is false and p->why says why. The pool
- * object shares the loop object's map of loop threads, so `loops` must be attached first. With
- * job_records, every served job is also sent to the agent (uvs_pool_records_fd).
+ * Attaches the pool probes of target t (slot `slot` of sh) and fills the pool's part of its
+ * configuration (cfg, published later by the caller); on failure p->attached is false and
+ * p->why says why. The object is loaded with the first target and shares the loop object's
+ * maps, so the loop object must be loaded and its maps handed to sh first. With job_records
+ * (the same for every target of an agent), every served job is also sent to the agent
+ * (uvs_pool_records_fd, read by uvs_pool_on_record) and handed to sink->record.
  */
-void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, const struct uvs_loops *loops,
-		     bool job_records);
+void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, struct uvs_bpf_shared *sh,
+		     int slot, struct uvs_target_cfg *cfg, bool job_records,
+		     const struct uvs_collect_sink *sink);
 
 /* Where the attached pool's uprobes are, for the attach line (strings owned by p). */
 void uvs_pool_hooks(const struct uvs_pool *p, struct uvs_pool_hooks *out);
 
-/* The ring buffer of per-job records. */
+/* The ring buffer of per-job records (one for every target), and its callback (ctx: the sh). */
 int uvs_pool_records_fd(const struct uvs_pool *p);
+int uvs_pool_on_record(void *ctx, void *data, size_t len);
 
-/* Turns one ring-buffer record into a uvs_pool_job_record; -EINVAL when malformed. */
-int uvs_pool_record_from_event(const void *data, size_t len, struct uvs_pool_job_record *out);
+/*
+ * Turns one ring-buffer record into a uvs_pool_job_record, and its process into *tgid;
+ * -EINVAL when malformed.
+ */
+int uvs_pool_record_from_event(const void *data, size_t len, struct uvs_pool_job_record *out,
+			       pid_t *tgid);
 
-/* Detaches and frees; safe on a zeroed struct. */
+/*
+ * quiesce removes this target's uprobes; detach also clears its entries from the shared maps
+ * and frees. Neither touches the object or another target. Safe on a zeroed struct.
+ */
 void uvs_pool_quiesce(struct uvs_pool *p);
 void uvs_pool_detach(struct uvs_pool *p);
 

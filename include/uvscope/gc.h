@@ -35,16 +35,28 @@ struct uvs_gc_thread {
 };
 _Static_assert(sizeof(struct uvs_gc_thread) == 80, "uvs_gc_thread layout");
 
+/* A thread's entry: threads of every watched process are in one map. */
+struct uvs_gc_thread_key {
+	__u32 tid;
+	__u32 tgid;
+};
+_Static_assert(sizeof(struct uvs_gc_thread_key) == 8, "uvs_gc_thread_key layout");
+
 /* One collection, sent to the agent when it ends. */
 struct uvs_gc_event {
 	__u64 start_ns;  /* CLOCK_MONOTONIC */
 	__u64 end_ns;
+	__u32 tgid;      /* the process */
 	__u32 tid;
 	__u32 collector; /* V8's GarbageCollector value */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct uvs_gc_event) == 24, "uvs_gc_event layout");
+_Static_assert(sizeof(struct uvs_gc_event) == 32, "uvs_gc_event layout");
 
-/* Threads that collect garbage are isolate threads: the main thread and one per Worker. */
-#define UVS_GC_MAX_THREADS 256
+/*
+ * Threads that collect garbage are isolate threads: the main thread and one per Worker, of
+ * every watched process: a few each (room for 4,096 is about 0.5 MiB of kernel memory).
+ */
+#define UVS_GC_MAX_THREADS 4096
 
 #endif /* UVSCOPE_GC_H */

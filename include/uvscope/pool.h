@@ -58,7 +58,7 @@ struct uvs_pool_kind_stats {
 	struct uvs_hist delay;   /* end of service -> its done callback on the loop */
 };
 
-/* Process-wide pool statistics (one array slot; updated atomically from every thread). */
+/* One process's pool statistics (under its slot; updated atomically from every thread). */
 struct uvs_pool_stats {
 	__s64 queued;          /* submitted and not yet started (a gauge) */
 	__s64 running;         /* started and not yet returned (a gauge) */
@@ -90,7 +90,15 @@ struct uvs_pool_stats {
 	struct uvs_pool_kind_stats kind[UVS_POOL_KINDS];
 };
 
-/* Per job in flight, keyed by its struct uv__work pointer. */
+/* A job in flight: its struct uv__work pointer in its process (addresses are per process). */
+struct uvs_pool_job_key {
+	__u64 w;
+	__u32 tgid;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct uvs_pool_job_key) == 16, "uvs_pool_job_key layout");
+
+/* Per job in flight. */
 struct uvs_pool_job {
 	__u64 submit_ns;
 	__u64 start_ns;
@@ -106,14 +114,22 @@ struct uvs_pool_job_event {
 	__u64 end_ns;     /* CLOCK_MONOTONIC at the end of service */
 	__u64 wait_ns;    /* submit -> start of service */
 	__u64 service_ns; /* start -> end of service */
+	__u32 tgid;       /* the process */
 	__u32 tid;        /* the pool thread that served it */
 	__u32 kind;       /* enum uvs_pool_kind */
 	__s32 fs_type;    /* uv_fs_type for fs jobs, else -1 */
-	__u32 pad;
 };
+_Static_assert(sizeof(struct uvs_pool_job_event) == 40, "uvs_pool_job_event layout");
 
 /* getaddrinfo host names, counted per name (the key, NUL-padded, cut at this length). */
 #define UVS_DNS_NAME_LEN 64
 #define UVS_DNS_MAX_NAMES 1024
+
+/* A host name looked up by a process. */
+struct uvs_dns_key {
+	__u32 tgid;
+	char name[UVS_DNS_NAME_LEN];
+};
+_Static_assert(sizeof(struct uvs_dns_key) == 4 + UVS_DNS_NAME_LEN, "uvs_dns_key layout");
 
 #endif /* UVSCOPE_POOL_H */

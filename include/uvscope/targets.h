@@ -38,7 +38,8 @@ struct uvs_target_cfg {
 	__u8 return_hook_only; /* its epoll waits are caught by the return hook alone */
 	__u8 epoll_by_syscall; /* its epoll waits are caught by the syscall hooks, not uprobes */
 	__u8 pool_cpu_at_node_cb;
-	__u8 pad[5];
+	__u8 pool_track_done; /* its done callbacks are probed: a job is kept until its done */
+	__u8 pad[4];
 };
 
 #endif

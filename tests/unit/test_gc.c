@@ -278,23 +278,27 @@ Test(gc_window, gone_threads_make_room_and_tids_are_reused)
 
 Test(gc_record, from_event)
 {
-	struct uvs_gc_event e = { .start_ns = 100, .end_ns = 250, .tid = 42, .collector = 1 };
+	struct uvs_gc_event e = { .start_ns = 100, .end_ns = 250, .tgid = 41, .tid = 42,
+				  .collector = 1 };
 	struct uvs_gc_record r;
+	pid_t tgid = 0;
 
-	cr_assert_eq(uvs_gc_record_from_event(&e, sizeof(e), &r), 0);
+	cr_assert_eq(uvs_gc_record_from_event(&e, sizeof(e), &r, &tgid), 0);
+	cr_expect_eq(tgid, 41);
 	cr_expect_eq(r.tid, 42);
 	cr_expect(r.major);
 	cr_expect_eq(r.start_ns, 100);
 	cr_expect_eq(r.end_ns, 250);
 	e.collector = 0;
-	cr_assert_eq(uvs_gc_record_from_event(&e, sizeof(e), &r), 0);
+	cr_assert_eq(uvs_gc_record_from_event(&e, sizeof(e), &r, &tgid), 0);
 	cr_expect(!r.major, "a scavenge is minor");
 	e.collector = 2;
-	cr_assert_eq(uvs_gc_record_from_event(&e, sizeof(e), &r), 0);
+	cr_assert_eq(uvs_gc_record_from_event(&e, sizeof(e), &r, &tgid), 0);
 	cr_expect(!r.major, "a minor mark-sweep is minor");
-	cr_expect_lt(uvs_gc_record_from_event(&e, sizeof(e) - 1, &r), 0);
+	cr_expect_lt(uvs_gc_record_from_event(&e, sizeof(e) - 1, &r, &tgid), 0);
 	e.end_ns = 50;
-	cr_expect_lt(uvs_gc_record_from_event(&e, sizeof(e), &r), 0, "ends before it starts");
+	cr_expect_lt(uvs_gc_record_from_event(&e, sizeof(e), &r, &tgid), 0,
+		     "ends before it starts");
 }
 
 static struct uvs_record last_record;
@@ -307,25 +311,55 @@ static void keep_record(void *ctx, const struct uvs_record *r)
 	nrecords++;
 }
 
-Test(gc_record, handed_to_the_sink)
+/*
+ * Two processes share the object's ring: each record reaches the instance of its own process,
+ * and a record of a process the agent does not (or no longer) watch is dropped.
+ */
+Test(gc_record, handed_to_its_process_sink)
 {
-	struct uvs_gc_event e = { .start_ns = 7, .end_ns = 9, .tid = 43, .collector = 1 };
+	struct uvs_gc_event e = { .start_ns = 7, .end_ns = 9, .tgid = 41, .tid = 43,
+				  .collector = 1 };
 	struct uvs_collect_sink sink = { .record = keep_record };
-	struct uvs_target *t = calloc(1, sizeof(*t));
-	struct uvs_gc g = { .target = t, .sink = &sink };
+	struct uvs_collect_sink other_sink = { .record = keep_record, .ctx = &other_sink };
+	struct uvs_target *t = calloc(2, sizeof(*t));
+	struct uvs_gc g = { .target = &t[0], .sink = &sink };
+	struct uvs_gc other = { .target = &t[1], .sink = &other_sink };
+	struct uvs_bpf_shared *sh = uvs_bpf_shared_new();
+	int slot, other_slot;
 
-	t->pid = 41;
+	cr_assert_not_null(sh);
+	t[0].pid = 41;
+	t[1].pid = 77;
+	other_slot = uvs_bpf_shared_claim(sh, 77);
+	slot = uvs_bpf_shared_claim(sh, 41);
+	cr_assert(slot >= 0 && other_slot >= 0);
+	uvs_bpf_shared_set_inst(sh, slot, UVS_OBJ_GC, &g);
+	uvs_bpf_shared_set_inst(sh, other_slot, UVS_OBJ_GC, &other);
 	nrecords = 0;
-	cr_expect_eq(uvs_gc_on_record(&g, &e, sizeof(e)), 0);
+	cr_expect_eq(uvs_gc_on_record(sh, &e, sizeof(e)), 0);
 	cr_assert_eq(nrecords, 1);
 	cr_expect_eq(last_record.kind, UVS_RECORD_GC);
 	cr_expect_eq(last_record.pid, 41);
 	cr_expect_eq(last_record.gc.tid, 43);
 	cr_expect(last_record.gc.major);
-	cr_expect_eq(uvs_gc_on_record(&g, &e, 3), 0, "a short record is skipped, not an error");
-	cr_expect_eq(nrecords, 1);
+	e.tgid = 77;
+	cr_expect_eq(uvs_gc_on_record(sh, &e, sizeof(e)), 0);
+	cr_assert_eq(nrecords, 2);
+	cr_expect_eq(last_record.pid, 77, "the other process's record goes to its own instance");
+	e.tgid = 99;
+	cr_expect_eq(uvs_gc_on_record(sh, &e, sizeof(e)), 0);
+	cr_expect_eq(nrecords, 2, "a process not watched: dropped");
+	e.tgid = 41;
+	cr_expect_eq(uvs_gc_on_record(sh, &e, 3), 0, "a short record is skipped, not an error");
+	cr_expect_eq(nrecords, 2);
 	sink.record = NULL;
-	cr_expect_eq(uvs_gc_on_record(&g, &e, sizeof(e)), 0, "no record callback: nothing to do");
+	cr_expect_eq(uvs_gc_on_record(sh, &e, sizeof(e)), 0, "no record callback: nothing to do");
+	cr_expect_eq(nrecords, 2);
+	uvs_bpf_shared_release(sh, other_slot);
+	e.tgid = 77;
+	cr_expect_eq(uvs_gc_on_record(sh, &e, sizeof(e)), 0);
+	cr_expect_eq(nrecords, 2, "a process whose slot was given back: dropped");
+	uvs_bpf_shared_free(sh);
 	free(t);
 }
 
