@@ -143,7 +143,9 @@ static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 	    (err = add_ring(b, uvs_pool_records_fd(&b->pool), on_pool_job, b)))
 		what = "the pool's ring buffer";
 	if (!err && b->sys.attached &&
-	    (err = add_ring(b, uvs_syscalls_events_fd(&b->sys), uvs_syscalls_on_slow, &b->sys)))
+	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_SYSCALLS, 0,
+					   uvs_syscalls_events_fd(&b->sys), uvs_syscalls_on_slow,
+					   b->sh)))
 		what = "the syscall ring buffer";
 	if (err)
 		snprintf(why, cap, "cannot read %s: %s", what, strerror(-err));
@@ -199,7 +201,8 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 	if (o->pool)
 		uvs_pool_attach(&b->pool, t, &b->loops, o->pool_jobs);
 	if (o->syscalls)
-		uvs_syscalls_attach(&b->sys, t, &b->loops, &b->sink, o->slow_syscall_ns, true);
+		uvs_syscalls_attach(&b->sys, b->sh, b->slot, t, &b->sink, o->slow_syscall_ns,
+				    true);
 	/* 3b. Stack samples, on the loop object's map too (busy or waiting at each sample). */
 	if (o->sample_hz)
 		uvs_stacks_attach(&b->stacks, t, &b->loops, o, &b->sink);
@@ -280,13 +283,16 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 
 static int bpf_event_fd(struct uvs_collector *c)
 {
-	return priv(c)->rb ? ring_buffer__epoll_fd(priv(c)->rb) : -1;
+	return priv(c)->rb ? ring_buffer__epoll_fd(priv(c)->rb) :
+			     uvs_bpf_shared_event_fd(priv(c)->sh);
 }
 
+/* The collector's rings, then the ones already in the host's one reader (bpf_shared.h). */
 static void bpf_poll(struct uvs_collector *c)
 {
 	if (priv(c)->rb)
 		ring_buffer__consume(priv(c)->rb);
+	uvs_bpf_shared_poll(priv(c)->sh);
 }
 
 static size_t bpf_loops_now(struct uvs_collector *c, struct uvs_loop_busy *out, size_t cap,
