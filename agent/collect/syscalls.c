@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "collect/held_object.h"
 #include "collect/syscalls.h"
 #include "syscalls.skel.h"
 #include "util/clock.h"
@@ -30,96 +31,59 @@ enum uvs_sys_role uvs_sys_role_of(enum uvs_role role, bool known)
 	return UVS_SYS_OTHER;
 }
 
-/* The object every target shares, and how many targets hold its tracepoints. */
-struct uvs_syscalls_host {
-	struct syscalls_bpf *skel;
-	unsigned int holders;
-};
-
-static void host_destroy(void *p)
+static void destroy_skel(void *skel)
 {
-	struct uvs_syscalls_host *h = p;
-
-	syscalls_bpf__destroy(h->skel);
-	free(h);
-}
-
-/* The shared object, loaded by the first target: its options are the agent's. */
-static struct uvs_syscalls_host *host_of(struct uvs_syscalls *s, uint64_t slow_ns, bool track_fds,
-					 int *err)
-{
-	struct uvs_syscalls_host *h = uvs_bpf_shared_object(s->sh, UVS_OBJ_SYSCALLS);
-
-	if (h)
-		return h;
-	h = calloc(1, sizeof(*h));
-	if (!h) {
-		*err = -ENOMEM;
-		snprintf(s->why, sizeof(s->why), "out of memory");
-		return NULL;
-	}
-	h->skel = syscalls_bpf__open();
-	if (!h->skel) {
-		*err = -errno;
-		free(h);
-		snprintf(s->why, sizeof(s->why), "cannot open the syscall programs: %s",
-			 strerror(-*err));
-		return NULL;
-	}
-	h->skel->rodata->slow_ns = slow_ns;
-	h->skel->rodata->track_fds = track_fds;
-	/* With the loop object's map of loop threads: slow syscalls are reported for those only. */
-	*err = uvs_bpf_shared_reuse(s->sh, h->skel->obj);
-	if (!*err)
-		*err = syscalls_bpf__load(h->skel);
-	if (*err) {
-		snprintf(s->why, sizeof(s->why), "cannot attach the syscall tracepoints: %s",
-			 strerror(-*err));
-		host_destroy(h);
-		return NULL;
-	}
-	uvs_bpf_shared_set_object(s->sh, UVS_OBJ_SYSCALLS, h, host_destroy);
-	return h;
+	syscalls_bpf__destroy(skel);
 }
 
 /*
- * The tracepoints run in every process on the host: they are attached while some target holds
- * them, from the first target's attach to the last one's quiesce.
+ * The object every target shares, loaded by the first target: its options are the agent's.
+ * Its tracepoints run in every process on the host: held by the targets (held_object.h).
  */
-static int host_hold(struct uvs_syscalls_host *h)
+static struct uvs_held_object *load_host(struct uvs_syscalls *s, uint64_t slow_ns, bool track_fds,
+					 int *err)
 {
-	int err;
+	struct syscalls_bpf *skel = syscalls_bpf__open();
+	bool opened = skel != NULL; /* skel is gone after a failed load */
+	struct uvs_held_object *h;
 
-	if (!h->holders && (err = syscalls_bpf__attach(h->skel)))
-		return err;
-	h->holders++;
-	return 0;
+	if (skel) {
+		skel->rodata->slow_ns = slow_ns;
+		skel->rodata->track_fds = track_fds;
+	}
+	/* With the loop object's map of loop threads: slow syscalls are reported for those only. */
+	h = uvs_held_object_load(s->sh, UVS_OBJ_SYSCALLS, skel, skel ? skel->skeleton : NULL,
+				 destroy_skel, err);
+	if (!h)
+		snprintf(s->why, sizeof(s->why), "%s: %s",
+			 opened ? "cannot attach the syscall tracepoints" :
+				"cannot open the syscall programs", strerror(-*err));
+	return h;
 }
 
-static void host_let_go(struct uvs_syscalls_host *h)
+static struct syscalls_bpf *skel_of(const struct uvs_syscalls *s)
 {
-	if (h->holders && --h->holders == 0)
-		syscalls_bpf__detach(h->skel);
+	return s->host->skel;
 }
 
 /*
  * The target's part at its slot: counters from zero (the slot may have served another
  * process), and a statistics map of its own. Returns the map's fd, or -errno.
  */
-static int own_slot(const struct uvs_syscalls_host *h, int slot)
+static int own_slot(const struct syscalls_bpf *skel, int slot)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
 	static const struct uvs_sys_counters zero;
 	__u32 key = (__u32)slot;
 	int fd, err;
 
-	if (bpf_map_update_elem(bpf_map__fd(h->skel->maps.sys_counters), &key, &zero, BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.sys_counters), &key, &zero, BPF_ANY))
 		return -errno;
 	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "uvs_sys_stats", sizeof(struct uvs_sys_key),
 			    sizeof(struct uvs_sys_stats), UVS_SYS_MAX_KEYS, &opts);
 	if (fd < 0)
 		return -errno;
-	if (bpf_map_update_elem(bpf_map__fd(h->skel->maps.sys_stats), &key, &fd, BPF_ANY)) {
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.sys_stats), &key, &fd, BPF_ANY)) {
 		err = -errno;
 		close(fd);
 		return err;
@@ -145,17 +109,19 @@ int uvs_syscalls_attach(struct uvs_syscalls *s, struct uvs_bpf_shared *sh, int s
 		snprintf(s->why, sizeof(s->why), "out of memory");
 		return -ENOMEM;
 	}
-	s->host = host_of(s, slow_ns, track_fds, &err);
+	s->host = uvs_bpf_shared_object(sh, UVS_OBJ_SYSCALLS);
+	if (!s->host)
+		s->host = load_host(s, slow_ns, track_fds, &err);
 	if (!s->host)
 		return err;
-	s->stats_fd = own_slot(s->host, slot);
+	s->stats_fd = own_slot(skel_of(s), slot);
 	if (s->stats_fd < 0) {
 		err = s->stats_fd;
 		snprintf(s->why, sizeof(s->why), "cannot make the syscall statistics map: %s",
 			 strerror(-err));
 		return err;
 	}
-	err = host_hold(s->host);
+	err = uvs_held_object_hold(s->host);
 	if (err) {
 		snprintf(s->why, sizeof(s->why), "cannot attach the syscall tracepoints: %s",
 			 strerror(-err));
@@ -170,7 +136,7 @@ int uvs_syscalls_attach(struct uvs_syscalls *s, struct uvs_bpf_shared *sh, int s
 void uvs_syscalls_quiesce(struct uvs_syscalls *s)
 {
 	if (s->holds_links)
-		host_let_go(s->host);
+		uvs_held_object_let_go(s->host);
 	s->holds_links = false;
 }
 
@@ -181,7 +147,7 @@ void uvs_syscalls_detach(struct uvs_syscalls *s)
 	uvs_syscalls_quiesce(s);
 	if (s->host && s->stats_fd >= 0) {
 		/* The kernel frees the map, entries and all, when the slot and our fd let go. */
-		bpf_map_delete_elem(bpf_map__fd(s->host->skel->maps.sys_stats), &key);
+		bpf_map_delete_elem(bpf_map__fd(skel_of(s)->maps.sys_stats), &key);
 		close(s->stats_fd);
 	}
 	s->stats_fd = -1;
@@ -196,7 +162,7 @@ void uvs_syscalls_detach(struct uvs_syscalls *s)
 
 int uvs_syscalls_events_fd(const struct uvs_syscalls *s)
 {
-	return bpf_map__fd(s->host->skel->maps.slow_events);
+	return bpf_map__fd(skel_of(s)->maps.slow_events);
 }
 
 int uvs_syscalls_counters(const struct uvs_syscalls *s, struct uvs_sys_counters *out)
@@ -205,7 +171,7 @@ int uvs_syscalls_counters(const struct uvs_syscalls *s, struct uvs_sys_counters 
 
 	if (!s->attached)
 		return -ENOENT;
-	return bpf_map_lookup_elem(bpf_map__fd(s->host->skel->maps.sys_counters), &key, out) ?
+	return bpf_map_lookup_elem(bpf_map__fd(skel_of(s)->maps.sys_counters), &key, out) ?
 		       -errno : 0;
 }
 

@@ -23,10 +23,10 @@
 #include "target/process.h"
 #include "uvscope/syscalls.h"
 
-struct uvs_syscalls_host;
+struct uvs_held_object;
 
 struct uvs_syscalls {
-	struct uvs_syscalls_host *host; /* the object every target shares (in sh) */
+	struct uvs_held_object *host; /* the object every target shares (in sh) */
 	struct uvs_bpf_shared *sh;
 	int slot;                 /* the target's, where its statistics and counters are */
 	int stats_fd;             /* the target's statistics map, -1 when none */
