@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * TCP state changes (sock:inet_sock_set_state) and retransmits (tcp:tcp_retransmit_skb) of
- * the target's sockets, which include/uvscope/sockets.h explains how we recognise. Every
- * other socket on the machine costs a cookie lookup.
+ * the sockets of the agent's targets (bpf/targets.bpf.h), which include/uvscope/sockets.h
+ * explains how we recognise; loaded once for every target. Each followed socket says its
+ * process; the figures are kept at that process's slot. Every other socket on the machine
+ * costs a cookie lookup (and connect / listen in another process the filter bit test).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -10,6 +12,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
+#include "targets.bpf.h"
 #include "uvscope/sockets.h"
 
 #define AF_INET 2
@@ -27,9 +30,7 @@
 #define TCP_CLOSE_WAIT 8
 #define TCP_LISTEN 10
 
-const volatile __u32 targ_tgid = 0;
-
-/* The target's sockets by cookie: LRU, so a socket we never see closing ages out. */
+/* The targets' sockets by cookie: LRU, so a socket we never see closing ages out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, UVS_SOCK_MAX);
@@ -37,17 +38,25 @@ struct {
 	__type(value, struct uvs_sock_info);
 } socks SEC(".maps");
 
-/* The target's listening ports by network namespace; the agent adds the ones it finds. */
+/*
+ * The targets' listening ports by network namespace, each with the process that listens (a
+ * tgid); the agent adds the ones it finds.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, UVS_SOCK_MAX_PORTS);
 	__type(key, struct uvs_listen_key);
-	__type(value, __u8);
+	__type(value, __u32);
 } listen_ports SEC(".maps");
 
+/*
+ * By slot. Not preallocated (two histograms a target): the agent puts a target's zeroed
+ * counters in at attach and takes them out at detach.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, UVS_MAX_TARGETS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct uvs_sock_stats);
 } sock_stats SEC(".maps");
@@ -55,28 +64,28 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, UVS_SOCK_MAX_PEERS);
-	__type(key, struct uvs_sock_peer);
+	__type(key, struct uvs_sock_peer_key);
 	__type(value, __u64);
 } retrans_peers SEC(".maps");
 
-static __always_inline struct uvs_sock_stats *stats(void)
+static __always_inline struct uvs_sock_stats *stats(const struct uvs_target_cfg *t)
 {
-	__u32 zero = 0;
+	__u32 slot = uvs_slot(t);
 
-	return bpf_map_lookup_elem(&sock_stats, &zero);
+	return bpf_map_lookup_elem(&sock_stats, &slot);
 }
 
 /*
- * Whether the target itself just made this socket: connect() (CLOSE -> SYN_SENT) and listen()
+ * The target that just made this socket, or 0: connect() (CLOSE -> SYN_SENT) and listen()
  * (CLOSE -> LISTEN) run only in the calling process. Any other transition may run in a softirq
- * that happens to interrupt one of the target's threads, for anyone's socket: `current` says
+ * that happens to interrupt one of the targets' threads, for anyone's socket: `current` says
  * nothing there, so it is not asked.
  */
-static __always_inline bool made_by_target(int oldstate, int newstate)
+static __always_inline __u32 made_by_target(int oldstate, int newstate)
 {
 	if (oldstate != TCP_CLOSE || (newstate != TCP_SYN_SENT && newstate != TCP_LISTEN))
-		return false;
-	return (__u32)(bpf_get_current_pid_tgid() >> 32) == targ_tgid;
+		return 0;
+	return uvs_current_target() ? (__u32)(bpf_get_current_pid_tgid() >> 32) : 0;
 }
 
 /* The socket's local port in its own network namespace. */
@@ -90,32 +99,37 @@ static __always_inline struct uvs_listen_key listen_key(const struct sock *sk)
 	return k;
 }
 
-static __always_inline bool listening_port_of_target(const struct sock *sk)
+/* The target listening on the socket's port (in its namespace), or 0. */
+static __always_inline __u32 listener_of(const struct sock *sk)
 {
 	struct uvs_listen_key k = listen_key(sk);
+	__u32 *tgid = bpf_map_lookup_elem(&listen_ports, &k);
 
-	return bpf_map_lookup_elem(&listen_ports, &k) != NULL;
+	return tgid ? *tgid : 0;
 }
 
-/* The socket's entry, created when the socket turns out to be the target's. */
+/* The socket's entry, created when the socket turns out to be a target's. */
 static __always_inline struct uvs_sock_info *follow(struct sock *sk, __u64 cookie, int oldstate,
 						    int newstate, __u64 now)
 {
 	struct uvs_sock_info *info = bpf_map_lookup_elem(&socks, &cookie), fresh = {};
+	const struct uvs_target_cfg *t;
 	struct uvs_sock_stats *s;
-	bool ours;
+	__u32 owner;
 
 	if (info)
 		return info;
-	ours = made_by_target(oldstate, newstate) ||
-	       (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED &&
-		listening_port_of_target(sk));
-	if (!ours)
+	owner = made_by_target(oldstate, newstate);
+	if (!owner && oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED)
+		owner = listener_of(sk);
+	if (!owner)
 		return NULL;
 	fresh.state = oldstate;
 	fresh.state_ns = now;
+	fresh.tgid = owner;
 	if (bpf_map_update_elem(&socks, &cookie, &fresh, BPF_NOEXIST)) {
-		s = stats();
+		t = uvs_target_of(owner);
+		s = t ? stats(t) : NULL;
 		if (s)
 			__sync_fetch_and_add(&s->lost, 1);
 	}
@@ -125,11 +139,12 @@ static __always_inline struct uvs_sock_info *follow(struct sock *sk, __u64 cooki
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
 {
-	struct uvs_sock_stats *s;
+	const struct uvs_target_cfg *t;
+	struct uvs_sock_stats *s = NULL;
 	struct uvs_sock_info *info;
 	struct uvs_listen_key port;
 	__u64 cookie, now;
-	__u8 one = 1;
+	__u32 *listener;
 	int err;
 
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
@@ -137,16 +152,27 @@ int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
 	cookie = bpf_get_socket_cookie(sk);
 	now = bpf_ktime_get_ns();
 	info = follow(sk, cookie, oldstate, newstate, now);
-	s = stats();
-	if (!info || !s)
+	if (!info)
 		return 0;
+	/*
+	 * Its process is not watched (not yet published, or gone): nothing is counted, and an
+	 * entry left by a target that went away goes when its socket closes.
+	 */
+	t = uvs_target_of(info->tgid);
+	if (t)
+		s = stats(t);
+	if (!s) {
+		if (newstate == TCP_CLOSE)
+			bpf_map_delete_elem(&socks, &cookie);
+		return 0;
+	}
 	switch (newstate) {
 	case TCP_SYN_SENT:
 		info->syn_sent_ns = now;
 		break;
 	case TCP_LISTEN:
 		port = listen_key(sk);
-		bpf_map_update_elem(&listen_ports, &port, &one, BPF_ANY);
+		bpf_map_update_elem(&listen_ports, &port, &info->tgid, BPF_ANY);
 		break;
 	case TCP_ESTABLISHED:
 		if (oldstate == TCP_SYN_SENT && info->syn_sent_ns && now > info->syn_sent_ns) {
@@ -178,9 +204,12 @@ int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
 		 */
 		if (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING)
 			__sync_fetch_and_add(&s->time_wait_entered, 1);
+		/* Only its own: another target may listen on the port too (SO_REUSEPORT). */
 		if (oldstate == TCP_LISTEN) {
 			port = listen_key(sk);
-			bpf_map_delete_elem(&listen_ports, &port);
+			listener = bpf_map_lookup_elem(&listen_ports, &port);
+			if (listener && *listener == info->tgid)
+				bpf_map_delete_elem(&listen_ports, &port);
 		}
 		break;
 	}
@@ -200,11 +229,14 @@ int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
 static __always_inline void retransmitted(struct sock *sk, struct sk_buff *skb)
 {
 	struct tcp_skb_cb *tcb = (struct tcp_skb_cb *)skb->cb;
-	struct uvs_sock_peer peer = {};
+	struct uvs_sock_peer_key peer = {};
 	__u64 cookie = bpf_get_socket_cookie(sk), segs, *n;
+	const struct uvs_target_cfg *t;
+	struct uvs_sock_info *info;
 	struct uvs_sock_stats *s;
 
-	if (!bpf_map_lookup_elem(&socks, &cookie) || !(s = stats()))
+	info = bpf_map_lookup_elem(&socks, &cookie);
+	if (!info || !(t = uvs_target_of(info->tgid)) || !(s = stats(t)))
 		return;
 	/*
 	 * One skb may carry several segments (TSO/GSO): count segments, as the kernel's own
@@ -214,12 +246,13 @@ static __always_inline void retransmitted(struct sock *sk, struct sk_buff *skb)
 	if (!segs)
 		segs = 1;
 	__sync_fetch_and_add(&s->retransmits, segs);
-	peer.family = (__u8)BPF_CORE_READ(sk, __sk_common.skc_family);
-	peer.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (peer.family == AF_INET6)
-		BPF_CORE_READ_INTO(&peer.addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	peer.tgid = info->tgid;
+	peer.peer.family = (__u8)BPF_CORE_READ(sk, __sk_common.skc_family);
+	peer.peer.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (peer.peer.family == AF_INET6)
+		BPF_CORE_READ_INTO(&peer.peer.addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	else
-		BPF_CORE_READ_INTO(&peer.addr, sk, __sk_common.skc_daddr);
+		BPF_CORE_READ_INTO(&peer.peer.addr, sk, __sk_common.skc_daddr);
 	n = bpf_map_lookup_elem(&retrans_peers, &peer);
 	if (n)
 		__sync_fetch_and_add(n, segs);

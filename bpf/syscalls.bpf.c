@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The target's system calls, from the sys_enter / sys_exit tracepoints filtered by tgid:
+ * The system calls of the agent's targets (bpf/targets.bpf.h), from the sys_enter / sys_exit
+ * tracepoints, loaded once for every target:
  *
  * - count, errors and latency per (thread, syscall): the agent groups threads by role;
  * - a slow syscall on a loop thread (a thread in loop_state, shared with bpf/loop.bpf.c) is
@@ -8,8 +9,11 @@
  * - fds opened and closed, by type: the new fd's struct file says what it is, and close
  *   reads the type before the fd goes. The agent adds these to a /proc/PID/fd baseline.
  *
- * Every other process pays only the tgid test; the target's threads pay a task-storage
- * lookup at entry and a hash update at exit.
+ * Every other process on the host pays the filter bit test (one array load); a target's threads
+ * pay the `targets` lookup and a task-storage lookup at entry, the same and a hash update at
+ * exit. Each target's (thread, syscall) statistics are in a map of its own, which the agent
+ * creates and puts at the target's slot of sys_stats: reading one target's window walks its
+ * entries only, and dropping the map drops them all.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -17,6 +21,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "loop_state.bpf.h"
+#include "targets.bpf.h"
 #include "uvscope/syscalls.h"
 
 /* x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
@@ -80,7 +85,6 @@
 #define ANON_INODE_FS_MAGIC 0x09041934
 #define PID_FS_MAGIC 0x50494446
 
-const volatile __u32 targ_tgid = 0;
 const volatile __u64 slow_ns = 10000000ULL;
 const volatile __u8 track_fds = 1;
 
@@ -99,17 +103,31 @@ struct {
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
-struct {
+/*
+ * One target's statistics; the agent creates one like it per target (collect/syscalls.c).
+ * Sizes, not types: clang gives the key's type here as a forward declaration, which libbpf
+ * cannot size ("can't determine key size").
+ */
+struct sys_stats_of_target {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, UVS_SYS_MAX_KEYS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct uvs_sys_key);
-	__type(value, struct uvs_sys_stats);
+	__uint(key_size, sizeof(struct uvs_sys_key));
+	__uint(value_size, sizeof(struct uvs_sys_stats));
+};
+
+/* By slot: the target's statistics map, empty while the slot has none. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, UVS_MAX_TARGETS);
+	__type(key, __u32);
+	__array(values, struct sys_stats_of_target);
 } sys_stats SEC(".maps");
 
+/* By slot. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, UVS_MAX_TARGETS);
 	__type(key, __u32);
 	__type(value, struct uvs_sys_counters);
 } sys_counters SEC(".maps");
@@ -122,11 +140,9 @@ struct {
 /* Template for new map entries: a 2.6 KiB value cannot live on the 512-byte BPF stack. */
 static const struct uvs_sys_stats zero_stats;
 
-static __always_inline struct uvs_sys_counters *counters(void)
+static __always_inline struct uvs_sys_counters *counters(__u32 slot)
 {
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&sys_counters, &zero);
+	return bpf_map_lookup_elem(&sys_counters, &slot);
 }
 
 /* Syscalls whose non-negative return value is one new fd. */
@@ -304,9 +320,9 @@ static __always_inline void fd_enter(struct task_struct *task, struct pt_regs *r
 }
 
 static __always_inline void fd_exit(struct task_struct *task, struct pt_regs *regs, __u32 nr,
-				    long ret, const struct inflight *f)
+				    long ret, const struct inflight *f, __u32 slot)
 {
-	struct uvs_sys_counters *c = counters();
+	struct uvs_sys_counters *c = counters(slot);
 	int fd0;
 	long arg1;
 
@@ -364,17 +380,22 @@ static __always_inline void fd_exit(struct task_struct *task, struct pt_regs *re
 	}
 }
 
-static __always_inline void record(__u32 tid, __u32 nr, __u64 d, long ret)
+static __always_inline void record(__u32 slot, __u32 tid, __u32 nr, __u64 d, long ret)
 {
 	struct uvs_sys_key k = { .tid = tid, .nr = nr };
 	struct uvs_sys_counters *c;
-	struct uvs_sys_stats *s;
-	s = bpf_map_lookup_elem(&sys_stats, &k);
+	struct uvs_sys_stats *s = NULL;
+	void *stats = bpf_map_lookup_elem(&sys_stats, &slot);
+
+	if (stats)
+		s = bpf_map_lookup_elem(stats, &k);
 	if (!s) {
-		bpf_map_update_elem(&sys_stats, &k, &zero_stats, BPF_NOEXIST);
-		s = bpf_map_lookup_elem(&sys_stats, &k);
+		if (stats) {
+			bpf_map_update_elem(stats, &k, &zero_stats, BPF_NOEXIST);
+			s = bpf_map_lookup_elem(stats, &k);
+		}
 		if (!s) {
-			c = counters();
+			c = counters(slot);
 			if (c)
 				__sync_fetch_and_add(&c->lost, 1);
 			return;
@@ -391,8 +412,8 @@ static __always_inline void record(__u32 tid, __u32 nr, __u64 d, long ret)
 }
 
 /* A loop thread spent at least slow_ns in one syscall that was not its loop's wait. */
-static __always_inline void check_slow(__u32 tid, __u32 nr, __u64 now, __u64 d, long ret,
-				       struct pt_regs *regs)
+static __always_inline void check_slow(__u32 tgid, __u32 slot, __u32 tid, __u32 nr, __u64 now,
+				       __u64 d, long ret, struct pt_regs *regs)
 {
 	struct uvs_loop_state *st = bpf_map_lookup_elem(&loop_state, &tid);
 	struct uvs_slow_syscall *e;
@@ -405,7 +426,7 @@ static __always_inline void check_slow(__u32 tid, __u32 nr, __u64 now, __u64 d, 
 		return;
 	e = bpf_ringbuf_reserve(&slow_events, sizeof(*e), 0);
 	if (!e) {
-		c = counters();
+		c = counters(slot);
 		if (c)
 			__sync_fetch_and_add(&c->slow_drops, 1);
 		return;
@@ -415,17 +436,19 @@ static __always_inline void check_slow(__u32 tid, __u32 nr, __u64 now, __u64 d, 
 	e->tid = tid;
 	e->nr = nr;
 	e->ret = ret;
+	e->tgid = tgid;
+	e->pad = 0;
 	bpf_ringbuf_submit(e, 0);
 }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(uvs_sc_enter, struct pt_regs *regs, long id)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct task_struct *task;
 	struct inflight *f;
 
-	if ((__u32)(pid_tgid >> 32) != targ_tgid)
+	/* Every syscall of every process passes here: the filter bit ends it for bystanders. */
+	if (!uvs_current_target())
 		return 0;
 	task = bpf_get_current_task_btf();
 	f = bpf_task_storage_get(&inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -446,12 +469,15 @@ int BPF_PROG(uvs_sc_exit, struct pt_regs *regs, long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
+	const struct uvs_target_cfg *t = uvs_target_of((__u32)(pid_tgid >> 32));
 	struct task_struct *task;
 	struct inflight *f;
+	__u32 slot;
 	__u64 now, d;
 
-	if ((__u32)(pid_tgid >> 32) != targ_tgid)
+	if (!t)
 		return 0;
+	slot = uvs_slot(t);
 	now = bpf_ktime_get_ns();
 	task = bpf_get_current_task_btf();
 	f = bpf_task_storage_get(&inflight, task, 0, 0);
@@ -460,11 +486,11 @@ int BPF_PROG(uvs_sc_exit, struct pt_regs *regs, long ret)
 		return 0;
 	d = now - f->start_ns;
 	f->start_ns = 0;
-	record(tid, f->nr, d, ret);
+	record(slot, tid, f->nr, d, ret);
 	if (track_fds && touches_fds(f->nr))
-		fd_exit(task, regs, f->nr, ret, f);
+		fd_exit(task, regs, f->nr, ret, f, slot);
 	if (d >= slow_ns)
-		check_slow(tid, f->nr, now, d, ret, regs);
+		check_slow((__u32)(pid_tgid >> 32), slot, tid, f->nr, now, d, ret, regs);
 	return 0;
 }
 

@@ -130,7 +130,7 @@ static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 	if (!err && b->sys.attached &&
 	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_SYSCALLS, 0,
 					   uvs_syscalls_events_fd(&b->sys), uvs_syscalls_on_slow,
-					   &b->sys)))
+					   b->sh)))
 		what = "the syscall ring buffer";
 	if (err)
 		snprintf(why, cap, "cannot read %s: %s", what, strerror(-err));
@@ -182,7 +182,8 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 	if (o->pool)
 		uvs_pool_attach(&b->pool, t, b->sh, b->slot, &b->cfg, o->pool_jobs, &b->sink);
 	if (o->syscalls)
-		uvs_syscalls_attach(&b->sys, t, &b->loops, &b->sink, o->slow_syscall_ns, true);
+		uvs_syscalls_attach(&b->sys, b->sh, b->slot, t, &b->sink, o->slow_syscall_ns,
+				    true);
 	/* 3b. Stack samples, on the loop object's map too (busy or waiting at each sample). */
 	if (o->sample_hz)
 		uvs_stacks_attach(&b->stacks, t, &b->loops, o, &b->sink);
@@ -193,7 +194,7 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 	fd_baseline(b);
 	/* 4. The sockets: the target's network namespace is entered now, while we may. */
 	if (o->sockets)
-		uvs_sockets_attach(&b->sockets, t, &b->fd_table);
+		uvs_sockets_attach(&b->sockets, b->sh, b->slot, t, &b->fd_table);
 	err = make_ring_buffer(b, why, cap);
 	if (err)
 		return err;

@@ -10,6 +10,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "collect/held_object.h"
 #include "collect/sock_trace.h"
 #include "util/hist_math.h"
 #include "sockets.skel.h"
@@ -46,11 +47,51 @@ static uint32_t netns_of(int pid)
 	return stat(path, &st) == 0 && st.st_ino <= UINT32_MAX ? (uint32_t)st.st_ino : 0;
 }
 
-int uvs_sock_trace_attach(struct uvs_sock_trace *t, const struct uvs_target *target)
+static void destroy_skel(void *skel)
 {
-	int err;
+	sockets_bpf__destroy(skel);
+}
+
+/*
+ * The object every target shares, loaded by the first target. Its tracepoints run for every
+ * TCP socket on the host: held by the targets (held_object.h).
+ */
+static struct uvs_held_object *load_host(struct uvs_sock_trace *t, int *err)
+{
+	struct sockets_bpf *skel = sockets_bpf__open();
+	bool opened = skel != NULL; /* skel is gone after a failed load */
+	struct uvs_held_object *h;
+
+	if (skel && retransmit_has_err())
+		bpf_program__set_autoload(skel->progs.uvs_sock_retransmit, false);
+	else if (skel)
+		bpf_program__set_autoload(skel->progs.uvs_sock_retransmit_err, false);
+	h = uvs_held_object_load(t->sh, UVS_OBJ_SOCKETS, skel, skel ? skel->skeleton : NULL,
+				 destroy_skel, err);
+	if (!h)
+		snprintf(t->why, sizeof(t->why), "%s: %s",
+			 opened ? "cannot attach the TCP tracepoints (inet_sock_set_state, "
+				"tcp_retransmit_skb)" : "cannot open the socket programs",
+			 strerror(-*err));
+	return h;
+}
+
+static struct sockets_bpf *skel_of(const struct uvs_sock_trace *t)
+{
+	return t->host->skel;
+}
+
+int uvs_sock_trace_attach(struct uvs_sock_trace *t, struct uvs_bpf_shared *sh, int slot,
+			  const struct uvs_target *target)
+{
+	static const struct uvs_sock_stats zero;
+	__u32 key = (__u32)slot;
+	int err = 0;
 
 	memset(t, 0, sizeof(*t));
+	t->sh = sh;
+	t->slot = slot;
+	t->tgid = (__u32)target->pid;
 	t->netns = netns_of((int)target->pid);
 	t->prev = calloc(1, sizeof(*t->prev));
 	t->now = calloc(1, sizeof(*t->now));
@@ -59,43 +100,102 @@ int uvs_sock_trace_attach(struct uvs_sock_trace *t, const struct uvs_target *tar
 		snprintf(t->why, sizeof(t->why), "out of memory");
 		return -ENOMEM;
 	}
-	t->skel = sockets_bpf__open();
-	if (!t->skel) {
+	t->host = uvs_bpf_shared_object(sh, UVS_OBJ_SOCKETS);
+	if (!t->host)
+		t->host = load_host(t, &err);
+	if (!t->host)
+		return err;
+	/* From zero: the slot may have served another process. */
+	if (bpf_map_update_elem(bpf_map__fd(skel_of(t)->maps.sock_stats), &key, &zero, BPF_ANY)) {
 		err = -errno;
-		snprintf(t->why, sizeof(t->why), "cannot open the socket programs: %s",
+		snprintf(t->why, sizeof(t->why), "cannot set up the TCP counters: %s",
 			 strerror(-err));
 		return err;
 	}
-	t->skel->rodata->targ_tgid = (__u32)target->pid;
-	if (retransmit_has_err())
-		bpf_program__set_autoload(t->skel->progs.uvs_sock_retransmit, false);
-	else
-		bpf_program__set_autoload(t->skel->progs.uvs_sock_retransmit_err, false);
-	err = sockets_bpf__load(t->skel);
-	if (!err)
-		err = sockets_bpf__attach(t->skel);
+	t->has_stats = true;
+	err = uvs_held_object_hold(t->host);
 	if (err) {
 		snprintf(t->why, sizeof(t->why),
 			 "cannot attach the TCP tracepoints (inet_sock_set_state, "
 			 "tcp_retransmit_skb): %s", strerror(-err));
-		sockets_bpf__destroy(t->skel);
-		t->skel = NULL;
 		return err;
 	}
+	t->holds_links = true;
+	uvs_bpf_shared_set_inst(sh, slot, UVS_OBJ_SOCKETS, t);
 	t->attached = true;
 	return 0;
 }
 
 void uvs_sock_trace_quiesce(struct uvs_sock_trace *t)
 {
-	if (t->skel)
-		sockets_bpf__detach(t->skel);
+	if (t->holds_links)
+		uvs_held_object_let_go(t->host);
+	t->holds_links = false;
+}
+
+/* Whether an entry of a shared map is the target's (each map says its tgid somewhere). */
+typedef bool (*uvs_entry_of)(const void *key, const void *value, __u32 tgid);
+
+static bool listen_port_of(const void *key, const void *value, __u32 tgid)
+{
+	(void)key;
+	return *(const __u32 *)value == tgid;
+}
+
+static bool sock_of(const void *key, const void *value, __u32 tgid)
+{
+	(void)key;
+	return ((const struct uvs_sock_info *)value)->tgid == tgid;
+}
+
+static bool peer_of(const void *key, const void *value, __u32 tgid)
+{
+	(void)value;
+	return ((const struct uvs_sock_peer_key *)key)->tgid == tgid;
+}
+
+/*
+ * Deletes the target's entries of a shared map, so that nothing of it stays for a later
+ * process with the same pid. Deleted after the walk (deleting under bpf_map_get_next_key
+ * restarts it); the walk is bounded, since the programs change the map meanwhile.
+ */
+static void sweep(const struct bpf_map *m, uvs_entry_of mine, __u32 tgid)
+{
+	int fd = bpf_map__fd(m);
+	size_t ksz = bpf_map__key_size(m), max = bpf_map__max_entries(m), n = 0, i, steps;
+	unsigned char key[32], next[32], value[32], *dead;
+
+	if (ksz > sizeof(key) || bpf_map__value_size(m) > sizeof(value))
+		return;
+	dead = malloc(max * ksz);
+	if (!dead)
+		return;
+	for (steps = 0; steps < 2 * max && bpf_map_get_next_key(fd, steps ? key : NULL, next) == 0;
+	     steps++) {
+		memcpy(key, next, ksz);
+		if (n < max && bpf_map_lookup_elem(fd, key, value) == 0 && mine(key, value, tgid))
+			memcpy(dead + n++ * ksz, key, ksz);
+	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, dead + i * ksz);
+	free(dead);
 }
 
 void uvs_sock_trace_detach(struct uvs_sock_trace *t)
 {
-	sockets_bpf__destroy(t->skel);
-	t->skel = NULL;
+	__u32 key = (__u32)t->slot;
+
+	uvs_sock_trace_quiesce(t);
+	if (t->host && t->has_stats) {
+		bpf_map_delete_elem(bpf_map__fd(skel_of(t)->maps.sock_stats), &key);
+		sweep(skel_of(t)->maps.listen_ports, listen_port_of, t->tgid);
+		sweep(skel_of(t)->maps.retrans_peers, peer_of, t->tgid);
+		sweep(skel_of(t)->maps.socks, sock_of, t->tgid);
+	}
+	if (t->attached)
+		uvs_bpf_shared_set_inst(t->sh, t->slot, UVS_OBJ_SOCKETS, NULL);
+	t->host = NULL;
+	t->has_stats = false;
 	free(t->prev);
 	free(t->now);
 	free(t->peers);
@@ -122,16 +222,15 @@ void uvs_sock_trace_learn(struct uvs_sock_trace *t, const struct uvs_socket_tabl
 
 	if (!t->attached)
 		return;
-	socks = bpf_map__fd(t->skel->maps.socks);
-	ports = bpf_map__fd(t->skel->maps.listen_ports);
+	socks = bpf_map__fd(skel_of(t)->maps.socks);
+	ports = bpf_map__fd(skel_of(t)->maps.listen_ports);
 	now = malloc((table->n ? table->n : 1) * sizeof(*now));
 	for (i = 0; i < table->n; i++) {
 		const struct uvs_sock *s = &table->rows[i];
 		/* Its time in the current state counts from now: we did not see it start. */
-		struct uvs_sock_info info = { .state = s->state };
+		struct uvs_sock_info info = { .state = s->state, .tgid = t->tgid };
 		/* The table was read in the target's namespace: its ports are that namespace's. */
 		struct uvs_listen_key port = { .netns = t->netns, .port = s->local_port };
-		__u8 one = 1;
 
 		if (s->protocol != IPPROTO_TCP || !s->cookie)
 			continue;
@@ -140,8 +239,9 @@ void uvs_sock_trace_learn(struct uvs_sock_trace *t, const struct uvs_socket_tabl
 		/* Cookies are never reused: one told last time needs no second word. */
 		if (t->known && bsearch(&s->cookie, t->known, t->nknown, sizeof(*t->known), cmp_u64))
 			continue;
+		/* A port another target listens on too (SO_REUSEPORT) stays with the first. */
 		if (s->state == UVS_TCP_LISTEN)
-			bpf_map_update_elem(ports, &port, &one, BPF_ANY);
+			bpf_map_update_elem(ports, &port, &t->tgid, BPF_NOEXIST);
 		/* BPF_NOEXIST: never overwrite what the BPF side knows better. */
 		bpf_map_update_elem(socks, &s->cookie, &info, BPF_NOEXIST);
 	}
@@ -167,8 +267,8 @@ static int by_count_desc(const void *a, const void *b)
 /* The peers with the most retransmits in the window (or the session), most first. */
 static void top_peers(struct uvs_sock_trace *t, struct uvs_sockets_snapshot *out, bool session)
 {
-	int fd = bpf_map__fd(t->skel->maps.retrans_peers);
-	struct uvs_sock_peer key, next;
+	int fd = bpf_map__fd(skel_of(t)->maps.retrans_peers);
+	struct uvs_sock_peer_key key, next;
 	struct uvs_peer best[UVS_TOP_PEERS + 1];
 	size_t nbest = 0, i;
 	bool first = true;
@@ -179,14 +279,15 @@ static void top_peers(struct uvs_sock_trace *t, struct uvs_sockets_snapshot *out
 
 		first = false;
 		key = next;
-		if (bpf_map_lookup_elem(fd, &key, &count))
+		/* Every target's peers are in the map: this target's only. */
+		if (key.tgid != t->tgid || bpf_map_lookup_elem(fd, &key, &count))
 			continue;
 		for (i = 0; i < t->npeers; i++)
-			if (!memcmp(&t->peers[i].peer, &key, sizeof(key)))
+			if (!memcmp(&t->peers[i].peer, &key.peer, sizeof(key.peer)))
 				seen = &t->peers[i];
 		if (!seen && t->npeers < UVS_PEERS_SEEN) {
 			seen = &t->peers[t->npeers++];
-			seen->peer = key;
+			seen->peer = key.peer;
 			seen->count = 0;
 		}
 		d = session || !seen ? count : delta(count, seen->count);
@@ -194,9 +295,9 @@ static void top_peers(struct uvs_sock_trace *t, struct uvs_sockets_snapshot *out
 			seen->count = count;
 		if (!d)
 			continue;
-		best[nbest].family = key.family == 10 ? AF_INET6 : AF_INET;
-		memcpy(best[nbest].addr, key.addr, sizeof(key.addr));
-		best[nbest].port = key.port;
+		best[nbest].family = key.peer.family == 10 ? AF_INET6 : AF_INET;
+		memcpy(best[nbest].addr, key.peer.addr, sizeof(key.peer.addr));
+		best[nbest].port = key.peer.port;
 		best[nbest].count = d;
 		nbest++;
 		qsort(best, nbest, sizeof(best[0]), by_count_desc);
@@ -234,10 +335,10 @@ void uvs_sock_transitions(const struct uvs_sock_stats *now, const struct uvs_soc
 void uvs_sock_trace_window(struct uvs_sock_trace *t, struct uvs_sockets_snapshot *out,
 			   uint64_t *lost)
 {
-	__u32 key = 0;
+	__u32 key = (__u32)t->slot;
 
 	if (!t->attached ||
-	    bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.sock_stats), &key, t->now))
+	    bpf_map_lookup_elem(bpf_map__fd(skel_of(t)->maps.sock_stats), &key, t->now))
 		return;
 	uvs_sock_transitions(t->now, t->prev, out);
 	*lost = delta(t->now->lost, t->prev->lost);

@@ -2,6 +2,12 @@
 /*
  * TCP transitions and retransmits of the target (bpf/sockets.bpf.c): attaching, telling the
  * BPF side which sockets and listening ports are the target's, and per-window figures.
+ *
+ * One object serves every target of the agent (collect/bpf_shared.h): the first target loads
+ * it; its two tracepoints, which run for every TCP socket on the host, are attached while at
+ * least one target holds them (the first in attaches them, the last out, at its quiesce or
+ * detach, takes them away). A target's own part is its counters at its slot and the entries
+ * of the shared maps that carry its tgid, removed at detach.
  */
 #ifndef UVSCOPE_SOCK_TRACE_H
 #define UVSCOPE_SOCK_TRACE_H
@@ -10,11 +16,12 @@
 #include <stdint.h>
 
 #include "core/snapshot.h"
+#include "collect/bpf_shared.h"
 #include "collect/socket_table.h"
 #include "target/process.h"
 #include "uvscope/sockets.h"
 
-struct sockets_bpf;
+struct uvs_held_object;
 
 struct uvs_peer_seen {
 	struct uvs_sock_peer peer;
@@ -24,7 +31,12 @@ struct uvs_peer_seen {
 #define UVS_PEERS_SEEN 4096
 
 struct uvs_sock_trace {
-	struct sockets_bpf *skel;
+	struct uvs_held_object *host; /* the object every target shares (in sh) */
+	struct uvs_bpf_shared *sh;
+	int slot;                     /* the target's, where its counters are */
+	__u32 tgid;                   /* the target's: its entries in the shared maps say it */
+	bool holds_links;             /* it keeps the host-wide tracepoints attached */
+	bool has_stats;               /* its counters are at its slot */
 	bool attached;
 	char why[320];
 	struct uvs_sock_stats *prev;  /* at the last window */
@@ -36,9 +48,19 @@ struct uvs_sock_trace {
 	uint32_t netns;               /* the target's network namespace (inode number) */
 };
 
-/* Attaches the tracepoints for the target. Returns 0, or -errno with t->why set. */
-int uvs_sock_trace_attach(struct uvs_sock_trace *t, const struct uvs_target *target);
+/*
+ * Follows the TCP sockets of target at its slot of sh: loads the object when it is the first
+ * target, puts its counters at the slot and holds the tracepoints. The programs count the
+ * target once the collector publishes it. Returns 0, or -errno with t->why set.
+ */
+int uvs_sock_trace_attach(struct uvs_sock_trace *t, struct uvs_bpf_shared *sh, int slot,
+			  const struct uvs_target *target);
 
+/*
+ * quiesce lets go of the tracepoints (the last target to do so detaches them); the figures can
+ * still be read. detach takes the target's entries out of the shared maps and frees; the
+ * object stays with sh. Both safe on a zeroed struct.
+ */
 void uvs_sock_trace_quiesce(struct uvs_sock_trace *t);
 void uvs_sock_trace_detach(struct uvs_sock_trace *t);
 

@@ -45,12 +45,12 @@ int uvs_sockets_open_diag(int pid, char *why, size_t cap)
 	return nl;
 }
 
-void uvs_sockets_attach(struct uvs_sockets *s, const struct uvs_target *t,
-			const struct uvs_fd_table *fds)
+void uvs_sockets_attach(struct uvs_sockets *s, struct uvs_bpf_shared *sh, int slot,
+			const struct uvs_target *t, const struct uvs_fd_table *fds)
 {
 	memset(s, 0, sizeof(*s));
 	s->nl = uvs_sockets_open_diag((int)t->pid, s->why, sizeof(s->why));
-	uvs_sock_trace_attach(&s->trace, t);
+	uvs_sock_trace_attach(&s->trace, sh, slot, t);
 	if (s->nl >= 0 && fds->available &&
 	    uvs_socket_table_read(s->nl, fds, &s->learn, &s->table) == 0)
 		uvs_sock_trace_learn(&s->trace, &s->table);

@@ -25,12 +25,13 @@ struct uvs_sockets {
 };
 
 /*
- * Opens the diag socket in the target's network namespace and attaches the tracepoints; call
- * before dropping privileges. Failures leave that part off, with s->why or s->trace.why saying
- * why. `fds` is the target's fd table read at attach (the sockets it has already).
+ * Opens the diag socket in the target's network namespace and follows its TCP sockets at its
+ * slot of sh (collect/sock_trace.h); call before dropping privileges. Failures leave that part
+ * off, with s->why or s->trace.why saying why. `fds` is the target's fd table read at attach
+ * (the sockets it has already).
  */
-void uvs_sockets_attach(struct uvs_sockets *s, const struct uvs_target *t,
-			const struct uvs_fd_table *fds);
+void uvs_sockets_attach(struct uvs_sockets *s, struct uvs_bpf_shared *sh, int slot,
+			const struct uvs_target *t, const struct uvs_fd_table *fds);
 
 void uvs_sockets_quiesce(struct uvs_sockets *s);
 void uvs_sockets_detach(struct uvs_sockets *s);

@@ -1,20 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Types shared by bpf/sockets.bpf.c and the agent: TCP state changes and retransmits of the
- * target's sockets. A socket is the target's when one of the target's threads made it
+ * targets' sockets. A socket is a target's when one of the target's threads made it
  * (connect, listen: those transitions run only in the calling process), when it was accepted
  * on one of the target's listening ports, or when the agent found it among the target's fds
  * (by socket cookie). Softirq context, where most transitions happen, has no useful "current
- * process".
+ * process": each followed socket carries its process, and so does each listening port.
  */
 #ifndef UVSCOPE_SOCKETS_H_SHARED
 #define UVSCOPE_SOCKETS_H_SHARED
 
 #include "hist.h"
 
+/* For all the targets of one agent together. */
 #define UVS_SOCK_MAX 65536     /* sockets followed at once */
-#define UVS_SOCK_MAX_PORTS 1024 /* listening ports of the target */
-#define UVS_SOCK_MAX_PEERS 4096 /* remote endpoints with retransmits */
+#define UVS_SOCK_MAX_PORTS 1024 /* listening ports of the targets */
+#define UVS_SOCK_MAX_PEERS 4096 /* (target, remote endpoint) pairs with retransmits */
 
 /*
  * A listening port of the target. The same port number is free in every network namespace (a
@@ -27,15 +28,16 @@ struct uvs_listen_key {
 	__u16 pad;
 };
 
-/* What we know of one of the target's sockets, keyed by its socket cookie. */
+/* What we know of one of the targets' sockets, keyed by its socket cookie. */
 struct uvs_sock_info {
 	__u64 state_ns;    /* when it entered its current state */
 	__u64 syn_sent_ns; /* when connect() sent the SYN, 0 otherwise */
 	__u32 state;
-	__u32 pad;
+	__u32 tgid;        /* the target whose socket it is */
 };
+_Static_assert(sizeof(struct uvs_sock_info) == 24, "uvs_sock_info layout");
 
-/* Process-wide counters (one array slot, updated atomically). */
+/* A target's counters (at its slot, updated atomically). */
 struct uvs_sock_stats {
 	__u64 connects;          /* SYN_SENT -> ESTABLISHED */
 	__u64 connect_failed;    /* SYN_SENT -> CLOSE */
@@ -59,5 +61,12 @@ struct uvs_sock_peer {
 	__u16 port;  /* host order */
 	__u8 addr[16];
 };
+
+/* Retransmits are counted per target and peer: two targets may talk to one peer. */
+struct uvs_sock_peer_key {
+	__u32 tgid;
+	struct uvs_sock_peer peer;
+};
+_Static_assert(sizeof(struct uvs_sock_peer_key) == 24, "uvs_sock_peer_key layout");
 
 #endif /* UVSCOPE_SOCKETS_H_SHARED */

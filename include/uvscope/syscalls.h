@@ -24,7 +24,10 @@ struct uvs_sys_stats {
 	struct uvs_hist latency;
 };
 
-/* (thread, syscall) pairs tracked; past this a pair is counted in uvs_sys_counters.lost. */
+/*
+ * (thread, syscall) pairs tracked per target (each target has a map of its own); past this a
+ * pair is counted in uvs_sys_counters.lost.
+ */
 #define UVS_SYS_MAX_KEYS 4096
 
 /* UVS_FD_TYPES rounded up to a power of two: the BPF side masks the index with it. */
@@ -32,8 +35,8 @@ struct uvs_sys_stats {
 _Static_assert(UVS_FD_TYPES <= UVS_FD_SLOTS, "fd types fit the counter slots");
 
 /*
- * Process-wide counters (one array slot, updated atomically). The fd counts are net opens
- * and closes since attach, by type; the agent adds them to a /proc/PID/fd baseline.
+ * A target's counters (at its slot of an array, updated atomically). The fd counts are net
+ * opens and closes since attach, by type; the agent adds them to a /proc/PID/fd baseline.
  */
 struct uvs_sys_counters {
 	__u64 lost;        /* syscalls not counted: the statistics map was full */
@@ -54,6 +57,9 @@ struct uvs_slow_syscall {
 	__u32 tid;
 	__u32 nr;
 	__s64 ret;
+	__u32 tgid;         /* the target it belongs to: one ring serves every target */
+	__u32 pad;
 };
+_Static_assert(sizeof(struct uvs_slow_syscall) == 40, "the slow-syscall record's layout");
 
 #endif /* UVSCOPE_SYSCALLS_H */

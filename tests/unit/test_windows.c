@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/inet_diag.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -18,6 +19,8 @@
 #include "collect/sock_trace.h"
 #include "collect/socket_table.h"
 #include "collect/syscall_window.h"
+#include "collect/syscalls.h"
+#include "util/clock.h"
 #include "util/hist_math.h"
 
 #define MS 1000000ULL
@@ -158,6 +161,31 @@ static void stats(struct uvs_sys_stats *s, uint64_t count)
 	s->total_ns = count * 1000;
 	s->max_ns = 1000;
 	s->latency.buckets[uvs_hist_bucket(1000)] = count;
+}
+
+/* One ring serves every target: a slow-syscall record names its process. */
+Test(syscall_record, from_event_names_the_process)
+{
+	struct uvs_slow_syscall e = { .duration_ns = 75 * MS, .tid = 4243, .nr = 74, .ret = -5,
+				      .tgid = 4242 };
+	struct uvs_slow_call c;
+	uint64_t before, after;
+	pid_t tgid = 0;
+
+	e.ts_ns = uvs_now_mono();
+	before = uvs_now_real();
+	cr_assert_eq(uvs_slow_syscall_from_event(&e, sizeof(e), &tgid, &c), 0);
+	after = uvs_now_real();
+	cr_expect_eq(tgid, 4242);
+	cr_expect_eq(c.tid, 4243);
+	cr_expect_eq(c.nr, 74);
+	cr_expect_eq(c.ret, -5);
+	cr_expect_eq(c.duration_ns, 75 * MS);
+	/* Stamped now on the monotonic clock: now on the wall clock. */
+	cr_expect(c.ts_ns <= after && c.ts_ns + MS >= before, "ts %" PRIu64 " in [%" PRIu64
+		  ", %" PRIu64 "]", c.ts_ns, before, after);
+	cr_expect_lt(uvs_slow_syscall_from_event(&e, sizeof(e) - 1, &tgid, &c), 0,
+		     "a record without its process is refused");
 }
 
 /*
