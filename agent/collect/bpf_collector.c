@@ -47,7 +47,6 @@ struct bpf_collector {
 	struct uvs_stacks stacks;
 	struct uvs_gc gc;
 	struct uvs_collect_sink gc_sink; /* the session's, seen first by the stack namer */
-	struct ring_buffer *rb;
 	/* The last window's figures that are states, not counts: the totals show them as they were. */
 	struct uvs_fd_snapshot last_fds;
 	struct uvs_sockets_snapshot last_sockets;
@@ -106,14 +105,14 @@ static void on_gc_record(void *ctx, const struct uvs_record *r)
 		b->sink.record(b->sink.ctx, r);
 }
 
-/* Adds one stream's ring to the collector's one reader (made with the first). */
-static int add_ring(struct bpf_collector *b, int fd, ring_buffer_sample_fn fn, void *ctx)
+/*
+ * Adds one stream's ring (ring nth of object which) to the agent's one reader (made with the
+ * first; a ring already in it is not added again: collect/bpf_shared.h).
+ */
+static int add_ring(struct bpf_collector *b, enum uvs_bpf_obj which, unsigned int nth, int fd,
+		    ring_buffer_sample_fn fn, void *ctx)
 {
-	if (!b->rb) {
-		b->rb = ring_buffer__new(fd, fn, ctx, NULL);
-		return b->rb ? 0 : -errno;
-	}
-	return ring_buffer__add(b->rb, fd, fn, ctx) ? -errno : 0;
+	return uvs_bpf_shared_add_ring(b->sh, which, nth, fd, fn, ctx);
 }
 
 /*
@@ -128,22 +127,25 @@ static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 	int err = 0;
 
 	if (b->stacks.attached &&
-	    (err = add_ring(b, uvs_stacks_ring_fd(&b->stacks), uvs_stacks_on_record, &b->stacks)))
+	    (err = add_ring(b, UVS_OBJ_STACKS, 0, uvs_stacks_ring_fd(&b->stacks),
+			    uvs_stacks_on_record, b->sh)))
 		what = "the stack samples' ring buffer";
 	if (!err && b->gc.attached &&
-	    (err = add_ring(b, uvs_gc_records_fd(&b->gc), uvs_gc_on_record, &b->gc)))
+	    (err = add_ring(b, UVS_OBJ_GC, 0, uvs_gc_records_fd(&b->gc), uvs_gc_on_record, &b->gc)))
 		what = "the GC ring buffer";
-	if (!err && (err = add_ring(b, uvs_loops_events_fd(&b->loops), uvs_loops_on_event,
-				    &b->loops)))
+	if (!err && (err = add_ring(b, UVS_OBJ_LOOP, 0, uvs_loops_events_fd(&b->loops),
+				    uvs_loops_on_event, &b->loops)))
 		what = "the loop object's ring buffer";
 	if (!err && b->opt.timeline &&
-	    (err = add_ring(b, uvs_loops_trace_fd(&b->loops), uvs_loops_on_trace, &b->loops)))
+	    (err = add_ring(b, UVS_OBJ_LOOP, 1, uvs_loops_trace_fd(&b->loops), uvs_loops_on_trace,
+			    &b->loops)))
 		what = "the loop timeline's ring buffer";
 	if (!err && b->pool.attached && b->opt.pool_jobs &&
-	    (err = add_ring(b, uvs_pool_records_fd(&b->pool), on_pool_job, b)))
+	    (err = add_ring(b, UVS_OBJ_POOL, 0, uvs_pool_records_fd(&b->pool), on_pool_job, b)))
 		what = "the pool's ring buffer";
 	if (!err && b->sys.attached &&
-	    (err = add_ring(b, uvs_syscalls_events_fd(&b->sys), uvs_syscalls_on_slow, &b->sys)))
+	    (err = add_ring(b, UVS_OBJ_SYSCALLS, 0, uvs_syscalls_events_fd(&b->sys),
+			    uvs_syscalls_on_slow, &b->sys)))
 		what = "the syscall ring buffer";
 	if (err)
 		snprintf(why, cap, "cannot read %s: %s", what, strerror(-err));
@@ -202,7 +204,7 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 		uvs_syscalls_attach(&b->sys, t, &b->loops, &b->sink, o->slow_syscall_ns, true);
 	/* 3b. Stack samples, on the loop object's map too (busy or waiting at each sample). */
 	if (o->sample_hz)
-		uvs_stacks_attach(&b->stacks, t, &b->loops, o, &b->sink);
+		uvs_stacks_attach(&b->stacks, b->sh, b->slot, t, o, &b->sink);
 	if (o->gc) {
 		b->gc_sink = (struct uvs_collect_sink){ .ctx = b, .record = on_gc_record };
 		uvs_gc_attach(&b->gc, t, &b->gc_sink);
@@ -280,13 +282,12 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 
 static int bpf_event_fd(struct uvs_collector *c)
 {
-	return priv(c)->rb ? ring_buffer__epoll_fd(priv(c)->rb) : -1;
+	return uvs_bpf_shared_event_fd(priv(c)->sh);
 }
 
 static void bpf_poll(struct uvs_collector *c)
 {
-	if (priv(c)->rb)
-		ring_buffer__consume(priv(c)->rb);
+	uvs_bpf_shared_poll(priv(c)->sh);
 }
 
 static size_t bpf_loops_now(struct uvs_collector *c, struct uvs_loop_busy *out, size_t cap,
@@ -414,8 +415,7 @@ static void bpf_destroy(struct uvs_collector *c)
 		return;
 	if (b->published)
 		uvs_bpf_shared_unpublish(b->sh, b->target->pid);
-	/* In reverse: the ring buffer reads maps of the objects below it. */
-	ring_buffer__free(b->rb);
+	/* The reader of the rings is the host's: uvs_bpf_shared_free frees it before the objects. */
 	uvs_stacks_detach(&b->stacks);
 	uvs_sockets_detach(&b->sockets);
 	uvs_syscalls_detach(&b->sys);
