@@ -408,7 +408,7 @@ int uvs_sampler_open(struct uvs_sampler **out, struct uvs_bpf_shared *sh, int sl
 		uvs_debug("sampler: a CPU's event refused its new period: %s", strerror(-err));
 	/* Its samples are wanted from now on (the programs see it once the collector publishes). */
 	s->shared->skel->bss->sampling[slot] = 1;
-	uvs_bpf_shared_set_inst(sh, slot, UVS_OBJ_STACKS, s);
+	uvs_bpf_shared_set_inst(sh, slot, UVS_OBJ_STACKS, &s->opt);
 	*out = s;
 	return 0;
 fail:
@@ -616,14 +616,14 @@ int uvs_sampler_record_check(const void *data, size_t len)
 int uvs_sampler_on_record(void *ctx, void *data, size_t len)
 {
 	const struct uvs_stack_sample *r = data;
-	struct uvs_sampler *s;
+	const struct uvs_sampler_options *o;
 
 	if (uvs_sampler_record_check(data, len))
 		return 0;
-	/* The process's sampler; none when it is not (or no longer) watched. */
-	s = uvs_bpf_shared_inst_of(ctx, (pid_t)r->tgid, UVS_OBJ_STACKS);
-	if (s && s->opt.on_sample)
-		s->opt.on_sample(s->opt.ctx, r, (const uint8_t *)(r + 1), r->copy_len);
+	/* The process's sampler (its options: whom to hand samples to); none when not watched. */
+	o = uvs_bpf_shared_inst_of(ctx, (pid_t)r->tgid, UVS_OBJ_STACKS);
+	if (o && o->on_sample)
+		o->on_sample(o->ctx, r, (const uint8_t *)(r + 1), r->copy_len);
 	return 0;
 }
 

@@ -87,7 +87,8 @@ int uvs_sampler_read_off_cpu(struct uvs_sampler *s, pid_t tid);
 /*
  * The ring buffer's fd (the agent's one ring, for uvs_bpf_shared_add_ring) and its record
  * callback, whose ctx is the host (struct uvs_bpf_shared *): a record goes to its tgid's
- * sampler, and is dropped when that process is not watched (any more).
+ * sampler, and is dropped when that process is not watched (any more). A sampler's instance
+ * in the host (uvs_bpf_shared_inst_of, UVS_OBJ_STACKS) is its struct uvs_sampler_options.
  */
 int uvs_sampler_ring_fd(const struct uvs_sampler *s);
 int uvs_sampler_on_record(void *ctx, void *data, size_t len);
