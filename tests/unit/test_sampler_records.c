@@ -34,6 +34,15 @@ static void on_sample(void *ctx, const struct uvs_stack_sample *s, const uint8_t
 	g->first_copy_byte = copy_len ? copy[0] : 0;
 }
 
+static void expect_got(const struct got *g, const struct got *want)
+{
+	cr_expect_eq(g->n, want->n);
+	cr_expect_eq(g->tgid, want->tgid);
+	cr_expect_eq(g->tid, want->tid);
+	cr_expect_eq(g->copy_len, want->copy_len);
+	cr_expect_eq(g->first_copy_byte, want->first_copy_byte);
+}
+
 /* A record as BPF writes it: the sample, then copy_len bytes of stack (in a buffer of cap). */
 static uint8_t *record(__u32 tgid, __u32 tid, __u32 copy_len, size_t cap)
 {
@@ -72,14 +81,9 @@ Test(sampler_records, each_record_goes_to_the_target_of_its_tgid)
 	uvs_sampler_on_record(sh, ra, sizeof(struct uvs_stack_sample) + 64);
 	uvs_sampler_on_record(sh, rb, sizeof(struct uvs_stack_sample));
 	uvs_sampler_on_record(sh, stranger, sizeof(struct uvs_stack_sample));
-	cr_assert_eq(a.n, 1);
-	cr_assert_eq(a.tgid, 1000);
-	cr_assert_eq(a.tid, 1003);
-	cr_assert_eq(a.copy_len, 64);
-	cr_assert_eq(a.first_copy_byte, 0xab);
-	cr_assert_eq(b.n, 1);
-	cr_assert_eq(b.tgid, 2000);
-	cr_assert_eq(b.copy_len, 0);
+	expect_got(&a, &(struct got){ .n = 1, .tgid = 1000, .tid = 1003, .copy_len = 64,
+				      .first_copy_byte = 0xab });
+	expect_got(&b, &(struct got){ .n = 1, .tgid = 2000, .tid = 2001 });
 
 	/* A target that left (its slot given back): its records still in the ring are dropped. */
 	uvs_bpf_shared_release(sh, sa);
