@@ -60,7 +60,6 @@ struct uvs_sampler {
 	struct uvs_bpf_shared *sh;
 	int slot;
 	struct uvs_sampler_options opt;
-	pid_t pid;
 	struct sample_event *threads;
 	size_t nthreads, cap;
 	bool stopped;
@@ -384,7 +383,6 @@ int uvs_sampler_open(struct uvs_sampler **out, struct uvs_bpf_shared *sh, int sl
 	if (!s)
 		return -ENOMEM;
 	s->opt = *o;
-	s->pid = t->pid;
 	s->sh = sh;
 	s->slot = slot;
 	s->shared = uvs_bpf_shared_object(sh, UVS_OBJ_STACKS);

@@ -20,7 +20,11 @@
 #define UVS_KERNEL_FRAMES_MAX 48 /* kernel return addresses (bpf_get_stack) */
 #define UVS_URETPROBES_MAX 8      /* pending uretprobe returns kept per sample */
 #define UVS_STACK_COPY_BYTES 16384 /* user stack copied when the walk breaks */
-/* Threads sampled by a faster event of their own at once (blocked loops; UVS_MAX_LOOPS fits). */
+/*
+ * Threads sampled by a faster event of their own at once, over every target of the agent
+ * (blocked loops: one target's UVS_MAX_LOOPS fits; past it, a blocked loop stays at the normal
+ * rate).
+ */
 #define UVS_SAMPLER_BOOSTED_MAX 256
 /*
  * The copy starts this far below %rsp: leaf functions keep data in the red zone below the stack
