@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Stack samples of one target process.
+ * Stack samples of the processes the agent watches: one object for all of them (the targets map
+ * of targets.bpf.h says which processes, and the slot where each keeps its counters).
  *
  * On the CPU, normally: a cpu-clock perf event per CPU calls uvs_sample_on_cpu, which keeps
- * only the target's samples. A per-thread event would run only while its thread runs, but the
- * kernel stops and restarts its timer at every context switch of that thread, and in a VM
- * that reprogramming cost the target about 1.4 us per switch (6 us per thread-pool job); a
- * per-CPU timer just keeps running. Other processes pay one tgid check per tick (99 Hz),
- * nothing per system call. A loop thread that is blocked is sampled faster by an event of its
- * own (uvs_sample_thread, the agent opens it with the thread's tid), and its tid is in
- * `boosted` so the per-CPU program leaves its samples to that event. Where per-CPU events are
- * refused, every thread gets its own event and uvs_sample_thread (the agent says which).
+ * only the watched processes' samples. Those events are the agent's, not a target's: opened
+ * once and shared by every target (collect/sampler.c). A per-thread event would run only while
+ * its thread runs, but the kernel stops and restarts its timer at every context switch of that
+ * thread, and in a VM that reprogramming cost the target about 1.4 us per switch (6 us per
+ * thread-pool job); a per-CPU timer just keeps running. Other processes pay one bit test per
+ * tick (99 Hz), nothing per system call. A loop thread that is blocked is sampled faster by an
+ * event of its own (uvs_sample_thread, the agent opens it with the thread's tid), and its tid
+ * is in `boosted` so the per-CPU program leaves its samples to that event. Where per-CPU events
+ * are refused, every thread of every target gets its own event and uvs_sample_thread (the agent
+ * says which).
  *
  * Off the CPU: the agent reads a task iterator restricted to one sleeping loop thread (a loop
  * blocked in Atomics.wait or a slow sync read), which calls uvs_sample_off_cpu once.
@@ -21,7 +24,8 @@
  * record also carries a copy of the top of the user stack for the agent's .eh_frame unwinder.
  *
  * The loop object's map of loop threads (loop_state) is shared (bpf_map__reuse_fd), so each
- * sample says whether its loop was busy or waiting.
+ * sample says whether its loop was busy or waiting; so are targets and target_bits. Each
+ * record says its process (tgid): the agent hands it to that target's stack namer.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -29,12 +33,19 @@
 #include <bpf/bpf_core_read.h>
 
 #include "loop_state.bpf.h"
+#include "targets.bpf.h"
 #include "uvscope/epoll_sites.h"
 #include "uvscope/stacks.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-const volatile __u32 targ_tgid = 0;
+/*
+ * Per slot: 1 while the target's samples are wanted. The agent sets it when it attaches the
+ * target and clears it when it stops sampling it (quiesce), before the target leaves the
+ * targets map: the per-CPU events, which stay for the other targets, take no more of its
+ * samples, and what is already in the ring is still read.
+ */
+__u8 sampling[UVS_MAX_TARGETS];
 
 /* The largest plausible gap between two frames: beyond it a "frame pointer" is data. */
 #define MAX_FRAME_GAP (8u << 20)
@@ -52,9 +63,10 @@ struct {
 	__type(value, struct sample_buf);
 } scratch SEC(".maps");
 
+/* The counters of each target, at its slot. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, UVS_MAX_TARGETS);
 	__type(key, __u32);
 	__type(value, struct uvs_stack_stats);
 } stack_stats SEC(".maps");
@@ -65,7 +77,10 @@ struct {
 	__uint(max_entries, 8 << 20);
 } samples SEC(".maps");
 
-/* Threads sampled by an event of their own (a blocked loop's): tid -> 1. Written by the agent. */
+/*
+ * Threads sampled by an event of their own (a blocked loop's): tid -> 1, for every target (a tid
+ * is unique on the host). Written by the agent, which deletes a target's when it stops.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, UVS_SAMPLER_BOOSTED_MAX);
@@ -86,11 +101,20 @@ static __always_inline long read_user(const struct walk_reader *r, void *dst, __
 	return bpf_probe_read_user(dst, len, (const void *)addr);
 }
 
-static __always_inline struct uvs_stack_stats *stats(void)
+static __always_inline struct uvs_stack_stats *stats(__u32 slot)
 {
-	__u32 zero = 0;
+	return bpf_map_lookup_elem(&stack_stats, &slot);
+}
 
-	return bpf_map_lookup_elem(&stack_stats, &zero);
+/* The target's slot when its samples are wanted now, else -1. */
+static __always_inline int sampling_slot(const struct uvs_target_cfg *t)
+{
+	__u32 slot;
+
+	if (!t)
+		return -1;
+	slot = uvs_slot(t);
+	return sampling[slot] ? (int)slot : -1;
 }
 
 /*
@@ -211,9 +235,9 @@ static __always_inline void tag_loop(const struct walk_reader *r, struct uvs_sta
 }
 
 /* Finishes a record in the scratch buffer b and sends it. */
-static __always_inline void emit(const struct walk_reader *r, struct sample_buf *b)
+static __always_inline void emit(const struct walk_reader *r, struct sample_buf *b, __u32 slot)
 {
-	struct uvs_stack_stats *st = stats();
+	struct uvs_stack_stats *st = stats(slot);
 	__u32 size = sizeof(struct uvs_stack_sample);
 
 	b->s.copy_len = 0;
@@ -236,7 +260,7 @@ static __always_inline void emit(const struct walk_reader *r, struct sample_buf 
 		__sync_fetch_and_add(&st->samples, 1);
 }
 
-static __always_inline struct sample_buf *begin(__u32 pid, __u32 tid, __u16 kind)
+static __always_inline struct sample_buf *begin(__u32 tgid, __u32 tid, __u16 kind)
 {
 	__u32 zero = 0;
 	struct sample_buf *b = bpf_map_lookup_elem(&scratch, &zero);
@@ -244,7 +268,7 @@ static __always_inline struct sample_buf *begin(__u32 pid, __u32 tid, __u16 kind
 	if (!b)
 		return NULL;
 	b->s.ts_ns = bpf_ktime_get_ns();
-	b->s.pid = pid;
+	b->s.tgid = tgid;
 	b->s.tid = tid;
 	b->s.cpu = bpf_get_smp_processor_id();
 	b->s.kind = kind;
@@ -263,7 +287,7 @@ static __always_inline bool user_mode(struct pt_regs *regs)
 	return (BPF_CORE_READ(regs, cs) & 3) == 3;
 }
 
-static __always_inline int sample_current(struct bpf_perf_event_data *ctx, __u64 id)
+static __always_inline int sample_current(struct bpf_perf_event_data *ctx, __u64 id, __u32 slot)
 {
 	struct walk_reader r = {};
 	struct sample_buf *b;
@@ -294,32 +318,40 @@ static __always_inline int sample_current(struct bpf_perf_event_data *ctx, __u64
 	}
 	walk_user(&r, bpf_get_current_task_btf(), &b->s);
 send:
-	emit(&r, b);
+	emit(&r, b, slot);
 	return 0;
 }
 
-/* A per-CPU event: whatever runs on this CPU now; the target's threads only, and not those a
- * per-thread event of their own samples. */
+/*
+ * A per-CPU event: whatever runs on this CPU now; the watched processes' threads only (the
+ * filter bits first: a bystander pays one load), and not those a per-thread event of their
+ * own samples.
+ */
 SEC("perf_event")
 int uvs_sample_on_cpu(struct bpf_perf_event_data *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
+	int slot = sampling_slot(uvs_target_of((__u32)(id >> 32)));
 
-	if ((__u32)(id >> 32) != targ_tgid || bpf_map_lookup_elem(&boosted, &tid))
+	if (slot < 0 || bpf_map_lookup_elem(&boosted, &tid))
 		return 0;
-	return sample_current(ctx, id);
+	return sample_current(ctx, id, (__u32)slot);
 }
 
-/* A per-thread event: it runs only while its thread does (the check costs nothing). */
+/*
+ * A per-thread event: it runs only while its thread does. The check still matters: the
+ * target is not counted before the agent publishes it, nor after it stops sampling it.
+ */
 SEC("perf_event")
 int uvs_sample_thread(struct bpf_perf_event_data *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	int slot = sampling_slot(uvs_target_of((__u32)(id >> 32)));
 
-	if ((__u32)(id >> 32) != targ_tgid)
+	if (slot < 0)
 		return 0;
-	return sample_current(ctx, id);
+	return sample_current(ctx, id, (__u32)slot);
 }
 
 /*
@@ -334,8 +366,13 @@ int uvs_sample_off_cpu(struct bpf_iter__task *ctx)
 	struct sample_buf *b;
 	struct pt_regs *uregs;
 	long got;
+	int slot;
 
-	if (!task || task->tgid != targ_tgid)
+	/* The iterator is made for one tid of a target; the check keeps it to watched ones. */
+	if (!task)
+		return 0;
+	slot = sampling_slot(uvs_target_of(task->tgid));
+	if (slot < 0)
 		return 0;
 	b = begin(task->tgid, task->pid, UVS_SAMPLE_OFF_CPU);
 	if (!b)
@@ -352,6 +389,6 @@ int uvs_sample_off_cpu(struct bpf_iter__task *ctx)
 		b->s.bp = BPF_CORE_READ(uregs, bp);
 		walk_user(&r, task, &b->s);
 	}
-	emit(&r, b);
+	emit(&r, b, (__u32)slot);
 	return 0;
 }

@@ -99,8 +99,8 @@ static void on_gc_record(void *ctx, const struct uvs_record *r)
  * before this one added is not added twice). The stack samples' and the GC records' rings come
  * first: a block that ended (the loop's ring) is named by the samples taken and the
  * collections run during it, so those must be read before the block's end is (rings are read
- * in the order they were added). The rings of modules that still have one object per target
- * take that target's state as their context.
+ * in the order they were added). Each callback takes the host and hands a record to the target
+ * it is of.
  */
 static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 {
@@ -109,7 +109,7 @@ static int make_ring_buffer(struct bpf_collector *b, char *why, size_t cap)
 
 	if (b->stacks.attached &&
 	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_STACKS, 0, uvs_stacks_ring_fd(&b->stacks),
-					   uvs_stacks_on_record, &b->stacks)))
+					   uvs_stacks_on_record, b->sh)))
 		what = "the stack samples' ring buffer";
 	if (!err && b->gc.attached &&
 	    (err = uvs_bpf_shared_add_ring(b->sh, UVS_OBJ_GC, 0, uvs_gc_records_fd(&b->gc),
@@ -186,7 +186,7 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 				    true);
 	/* 3b. Stack samples, on the loop object's map too (busy or waiting at each sample). */
 	if (o->sample_hz)
-		uvs_stacks_attach(&b->stacks, t, &b->loops, o, &b->sink);
+		uvs_stacks_attach(&b->stacks, b->sh, b->slot, t, o, &b->sink);
 	if (o->gc) {
 		b->gc_sink = (struct uvs_collect_sink){ .ctx = b, .record = on_gc_record };
 		uvs_gc_attach(&b->gc, t, b->sh, b->slot, &b->gc_sink);

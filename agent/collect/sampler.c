@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "collect/bpf_shared.h"
 #include "stacks.skel.h"
 #include "util/log.h"
 
@@ -26,22 +27,42 @@ struct sample_event {
 	bool seen;            /* still listed at the last sync */
 };
 
-struct uvs_sampler {
+/*
+ * The agent's part, one for every target (the host's UVS_OBJ_STACKS object, destroyed by the
+ * host when the agent ends): the loaded object and the per-CPU events, opened with it and kept
+ * until then, whatever targets come and go (the program ignores processes not in `targets`).
+ */
+struct sampler_shared {
 	struct stacks_bpf *skel;
-	struct uvs_sampler_options opt;
-	pid_t pid;
+	int ncpus;
 	/*
-	 * per_cpu: the normal rate comes from one event per CPU (cpu_events) and `threads` holds
-	 * only the boosted threads; otherwise every thread of the target has an event there.
+	 * per_cpu: the normal rate comes from one event per CPU (cpu_events) and each target's
+	 * `threads` holds only its boosted threads; otherwise every thread of every target has
+	 * an event there. Decided at the load, for every target after.
 	 */
 	bool per_cpu;
 	struct sample_event *cpu_events;
 	size_t ncpu_events;
+	/*
+	 * The per-CPU events sample every target at one rate: the slowest any sampling target
+	 * asked for (asked[slot], 0 for none), so a target whose overhead guard lowered its rate
+	 * is never sampled faster than it asked. The others are sampled slower than they asked;
+	 * their samples weigh the period they were really taken at (uvs_sampler_period_ns).
+	 */
+	uint64_t cpu_period_ns;
+	uint64_t asked[UVS_MAX_TARGETS];
+	char how[160];
+};
+
+/* One target's part: its slot, its per-thread events, its options. */
+struct uvs_sampler {
+	struct sampler_shared *shared;
+	struct uvs_bpf_shared *sh;
+	int slot;
+	struct uvs_sampler_options opt;
 	struct sample_event *threads;
 	size_t nthreads, cap;
-	int ncpus;
 	bool stopped;
-	char how[160];
 };
 
 static int perf_event_open(struct perf_event_attr *attr, pid_t tid, int cpu)
@@ -112,7 +133,7 @@ static int add_thread(struct uvs_sampler *s, pid_t tid, uint64_t period_ns, char
 	memset(e, 0, sizeof(*e));
 	e->tid = tid;
 	e->seen = true;
-	err = start_event(e, s->skel->progs.uvs_sample_thread, period_ns);
+	err = start_event(e, s->shared->skel->progs.uvs_sample_thread, period_ns);
 	/* A thread that exited since it was listed is not an error. */
 	if (err == -ESRCH)
 		return 0;
@@ -144,7 +165,7 @@ static void remove_thread(struct uvs_sampler *s, struct sample_event *e)
  * (the caller then samples per thread); another -errno with why set. A CPU that is offline
  * now (ENODEV) is skipped: threads that run on it once it comes online go unsampled.
  */
-static int open_cpu_events(struct uvs_sampler *s, char *why, size_t cap)
+static int open_cpu_events(struct sampler_shared *s, char *why, size_t cap)
 {
 	s->cpu_events = calloc((size_t)s->ncpus, sizeof(*s->cpu_events));
 	if (!s->cpu_events)
@@ -155,7 +176,7 @@ static int open_cpu_events(struct uvs_sampler *s, char *why, size_t cap)
 
 		e->tid = -1;
 		e->cpu = cpu;
-		err = start_event(e, s->skel->progs.uvs_sample_on_cpu, s->opt.period_ns);
+		err = start_event(e, s->skel->progs.uvs_sample_on_cpu, s->cpu_period_ns);
 		if (err == -ENODEV)
 			continue;
 		if (err) {
@@ -172,7 +193,7 @@ static int open_cpu_events(struct uvs_sampler *s, char *why, size_t cap)
 	return 0;
 }
 
-static void close_cpu_events(struct uvs_sampler *s)
+static void close_cpu_events(struct sampler_shared *s)
 {
 	for (size_t i = 0; i < s->ncpu_events; i++)
 		drop_event(&s->cpu_events[i]);
@@ -202,7 +223,10 @@ static int open_thread_events(struct uvs_sampler *s, const struct uvs_target *t,
 /*
  * The ring's size: what the target can send in RING_STALL_MS at the rates asked for, at most
  * one thread per CPU on the CPU (and never more than it has threads) at the normal rate, and
- * one blocked loop at the faster one. The agent maps the ring twice over (the kernel's
+ * one blocked loop at the faster one. The ring is the agent's, sized when the object is loaded
+ * by the first target's figures: later targets share it, and when several are busy at once
+ * on more CPUs than the first has threads, or several loops are blocked, samples that find
+ * no room are counted lost (per target). The agent maps the ring twice over (the kernel's
  * layout, so records never wrap) and every page of it is resident from the start: it counts
  * twice in the agent's RSS. 8 MB cost 16 MB there; the default rates on a small host need
  * 2 MB. Samples that find no room are counted (agent.stack_samples_lost).
@@ -225,29 +249,56 @@ static uint32_t ring_bytes(const struct uvs_sampler_options *o, int ncpus, size_
 	return ring;
 }
 
-int uvs_sampler_open(struct uvs_sampler **out, const struct uvs_target *t,
-		     const struct uvs_sampler_options *o, char *why, size_t cap)
+static int set_period(struct sample_event *e, uint64_t period)
 {
-	struct uvs_sampler *s;
+	/* A thread that exited since the last sync has a dead event: nothing to change. */
+	if (ioctl(e->fd, PERF_EVENT_IOC_PERIOD, &period) && errno != ESRCH)
+		return -errno;
+	return 0;
+}
+
+/* The loaded object's destroy function for the host (uvs_bpf_shared_free). */
+static void shared_destroy(void *p)
+{
+	struct sampler_shared *s = p;
+
+	if (!s)
+		return;
+	close_cpu_events(s);
+	stacks_bpf__destroy(s->skel);
+	free(s);
+}
+
+/*
+ * Loads the object for every target (the first target's options size the ring and give the
+ * first rate) and opens the per-CPU events, unless they are refused (then every target is
+ * sampled per thread). NULL with why set.
+ */
+static struct sampler_shared *shared_load(const struct uvs_bpf_shared *sh,
+					  const struct uvs_target *t,
+					  const struct uvs_sampler_options *o, int *errp, char *why,
+					  size_t cap)
+{
+	struct sampler_shared *s = calloc(1, sizeof(*s));
 	char cpu_why[160] = "";
 	uint32_t ring;
 	int err;
 
-	*out = NULL;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	s->opt = *o;
-	s->pid = t->pid;
+	if (!s) {
+		*errp = -ENOMEM;
+		snprintf(why, cap, "cannot load the sampler's BPF object: %s", strerror(ENOMEM));
+		return NULL;
+	}
 	s->ncpus = libbpf_num_possible_cpus();
+	s->cpu_period_ns = o->period_ns;
 	s->skel = stacks_bpf__open();
 	if (!s->skel) {
 		err = -errno;
 		snprintf(why, cap, "cannot open the sampler's BPF object: %s", strerror(-err));
 		goto fail;
 	}
-	s->skel->rodata->targ_tgid = (__u32)t->pid;
-	err = bpf_map__reuse_fd(s->skel->maps.loop_state, o->loop_state_fd);
+	/* targets, target_bits and the loop object's loop_state: one of each for the agent. */
+	err = uvs_bpf_shared_reuse(sh, s->skel->obj);
 	ring = ring_bytes(o, s->ncpus, t->nthreads);
 	uvs_debug("sampler: a ring of %u KiB for the samples", ring / 1024);
 	if (!err)
@@ -267,9 +318,6 @@ int uvs_sampler_open(struct uvs_sampler **out, const struct uvs_target *t,
 	} else if (err == -EACCES || err == -EPERM || err == -ENOENT || err == -EOPNOTSUPP) {
 		/* Per thread: it works where whole CPUs may not be watched, at a cost per switch. */
 		close_cpu_events(s);
-		err = open_thread_events(s, t, why, cap);
-		if (err)
-			goto fail;
 		if (o->per_thread)
 			snprintf(s->how, sizeof(s->how), "per-thread events (asked for)");
 		else
@@ -278,6 +326,87 @@ int uvs_sampler_open(struct uvs_sampler **out, const struct uvs_target *t,
 		snprintf(why, cap, "%s", cpu_why);
 		goto fail;
 	}
+	return s;
+fail:
+	*errp = err;
+	shared_destroy(s);
+	return NULL;
+}
+
+/* The per-CPU events' period: the slowest rate a sampling target asked for (see asked[]). */
+static int apply_cpu_period(struct sampler_shared *s)
+{
+	uint64_t period = 0;
+	int err = 0, e;
+
+	for (int i = 0; i < UVS_MAX_TARGETS; i++)
+		if (s->asked[i] > period)
+			period = s->asked[i];
+	/* No target samples now: the events keep their period until one does. */
+	if (!period || period == s->cpu_period_ns)
+		return 0;
+	s->cpu_period_ns = period;
+	for (size_t i = 0; i < s->ncpu_events; i++)
+		if ((e = set_period(&s->cpu_events[i], period)) && !err)
+			err = e;
+	return err;
+}
+
+/* A slot's counters from zero: a slot is reused by the agent's later targets. */
+static int zero_stats(struct sampler_shared *s, int slot)
+{
+	struct uvs_stack_stats *zero = calloc((size_t)s->ncpus, sizeof(*zero));
+	__u32 key = (__u32)slot;
+	int err = 0;
+
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.stack_stats), &key, zero, BPF_ANY))
+		err = -errno;
+	free(zero);
+	return err;
+}
+
+int uvs_sampler_open(struct uvs_sampler **out, struct uvs_bpf_shared *sh, int slot,
+		     const struct uvs_target *t, const struct uvs_sampler_options *o, char *why,
+		     size_t cap)
+{
+	struct uvs_sampler *s;
+	int err = 0;
+
+	*out = NULL;
+	if (slot < 0 || slot >= UVS_MAX_TARGETS) {
+		snprintf(why, cap, "no slot for the process in the sampler");
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->opt = *o;
+	s->sh = sh;
+	s->slot = slot;
+	s->shared = uvs_bpf_shared_object(sh, UVS_OBJ_STACKS);
+	if (!s->shared) {
+		s->shared = shared_load(sh, t, o, &err, why, cap);
+		if (!s->shared) {
+			free(s);
+			return err;
+		}
+		uvs_bpf_shared_set_object(sh, UVS_OBJ_STACKS, s->shared, shared_destroy);
+	}
+	err = zero_stats(s->shared, slot);
+	if (err) {
+		snprintf(why, cap, "cannot reset the sampler's counters: %s", strerror(-err));
+		goto fail;
+	}
+	if (!s->shared->per_cpu && (err = open_thread_events(s, t, why, cap)))
+		goto fail;
+	s->shared->asked[slot] = o->period_ns;
+	if ((err = apply_cpu_period(s->shared)))
+		uvs_debug("sampler: a CPU's event refused its new period: %s", strerror(-err));
+	/* Its samples are wanted from now on (the programs see it once the collector publishes). */
+	s->shared->skel->bss->sampling[slot] = 1;
+	uvs_bpf_shared_set_inst(sh, slot, UVS_OBJ_STACKS, &s->opt);
 	*out = s;
 	return 0;
 fail:
@@ -290,19 +419,37 @@ void uvs_sampler_free(struct uvs_sampler *s)
 	if (!s)
 		return;
 	uvs_sampler_stop(s);
+	/* Records of this process still in the ring find no one from now on, and are dropped. */
+	uvs_bpf_shared_set_inst(s->sh, s->slot, UVS_OBJ_STACKS, NULL);
 	free(s->threads);
-	stacks_bpf__destroy(s->skel);
 	free(s);
 }
 
+static void unboost(struct uvs_sampler *s, pid_t tid)
+{
+	__u32 key = (__u32)tid;
+
+	bpf_map_delete_elem(bpf_map__fd(s->shared->skel->maps.boosted), &key);
+}
+
+/*
+ * This target only: its samples stop (the slot's switch, its per-thread events, its boosted
+ * tids), and its rate no longer holds the per-CPU events down. The per-CPU events stay for the
+ * other targets and the later ones, until the agent ends.
+ */
 void uvs_sampler_stop(struct uvs_sampler *s)
 {
-	if (!s)
+	if (!s || s->stopped)
 		return;
-	close_cpu_events(s);
-	for (size_t i = 0; i < s->nthreads; i++)
+	s->shared->skel->bss->sampling[s->slot] = 0;
+	for (size_t i = 0; i < s->nthreads; i++) {
+		if (s->threads[i].boosted && s->shared->per_cpu)
+			unboost(s, s->threads[i].tid);
 		drop_event(&s->threads[i]);
+	}
 	s->nthreads = 0;
+	s->shared->asked[s->slot] = 0;
+	apply_cpu_period(s->shared);
 	s->stopped = true;
 }
 
@@ -320,7 +467,7 @@ void uvs_sampler_sync_threads(struct uvs_sampler *s, const struct uvs_target *t)
 
 		if (e)
 			e->seen = true;
-		else if (!s->per_cpu &&
+		else if (!s->shared->per_cpu &&
 			 add_thread(s, t->threads[i].tid, s->opt.period_ns, why, sizeof(why)))
 			uvs_debug("sampler: %s", why);
 	}
@@ -332,11 +479,8 @@ void uvs_sampler_sync_threads(struct uvs_sampler *s, const struct uvs_target *t)
 			i++;
 			continue;
 		}
-		if (e->boosted) {
-			__u32 tid = (__u32)e->tid;
-
-			bpf_map_delete_elem(bpf_map__fd(s->skel->maps.boosted), &tid);
-		}
+		if (e->boosted)
+			unboost(s, e->tid);
 		remove_thread(s, e);
 	}
 }
@@ -344,7 +488,7 @@ void uvs_sampler_sync_threads(struct uvs_sampler *s, const struct uvs_target *t)
 /* Per CPU: the blocked thread gets an event of its own, and the CPUs' program skips it. */
 static int boost_per_cpu(struct uvs_sampler *s, pid_t tid, bool on)
 {
-	int map = bpf_map__fd(s->skel->maps.boosted);
+	int map = bpf_map__fd(s->shared->skel->maps.boosted);
 	struct sample_event *e = find_thread(s, tid);
 	__u32 key = (__u32)tid;
 	__u8 one = 1;
@@ -381,7 +525,7 @@ int uvs_sampler_boost(struct uvs_sampler *s, pid_t tid, bool on)
 
 	if (!s || s->stopped)
 		return 0;
-	if (s->per_cpu)
+	if (s->shared->per_cpu)
 		return boost_per_cpu(s, tid, on);
 	e = find_thread(s, tid);
 	if (!e || e->boosted == on)
@@ -393,14 +537,6 @@ int uvs_sampler_boost(struct uvs_sampler *s, pid_t tid, bool on)
 	return 0;
 }
 
-static int set_period(struct sample_event *e, uint64_t period)
-{
-	/* A thread that exited since the last sync has a dead event: nothing to change. */
-	if (ioctl(e->fd, PERF_EVENT_IOC_PERIOD, &period) && errno != ESRCH)
-		return -errno;
-	return 0;
-}
-
 int uvs_sampler_set_periods(struct uvs_sampler *s, uint64_t period_ns, uint64_t boost_period_ns)
 {
 	int err = 0, e;
@@ -409,9 +545,10 @@ int uvs_sampler_set_periods(struct uvs_sampler *s, uint64_t period_ns, uint64_t 
 		return 0;
 	s->opt.period_ns = period_ns;
 	s->opt.boost_period_ns = boost_period_ns;
-	for (size_t i = 0; i < s->ncpu_events; i++)
-		if ((e = set_period(&s->cpu_events[i], period_ns)) && !err)
-			err = e;
+	if (!s->stopped) {
+		s->shared->asked[s->slot] = period_ns;
+		err = apply_cpu_period(s->shared);
+	}
 	for (size_t i = 0; i < s->nthreads; i++) {
 		struct sample_event *t = &s->threads[i];
 
@@ -421,9 +558,16 @@ int uvs_sampler_set_periods(struct uvs_sampler *s, uint64_t period_ns, uint64_t 
 	return err;
 }
 
+uint64_t uvs_sampler_period_ns(const struct uvs_sampler *s)
+{
+	if (!s)
+		return 0;
+	return s->shared->per_cpu ? s->shared->cpu_period_ns : s->opt.period_ns;
+}
+
 const char *uvs_sampler_how(const struct uvs_sampler *s)
 {
-	return s ? s->how : "";
+	return s ? s->shared->how : "";
 }
 
 int uvs_sampler_read_off_cpu(struct uvs_sampler *s, pid_t tid)
@@ -436,7 +580,7 @@ int uvs_sampler_read_off_cpu(struct uvs_sampler *s, pid_t tid)
 
 	if (!s || s->stopped)
 		return -EINVAL;
-	link = bpf_program__attach_iter(s->skel->progs.uvs_sample_off_cpu, &opts);
+	link = bpf_program__attach_iter(s->shared->skel->progs.uvs_sample_off_cpu, &opts);
 	if (!link)
 		return -errno;
 	fd = bpf_iter_create(bpf_link__fd(link));
@@ -454,33 +598,45 @@ int uvs_sampler_read_off_cpu(struct uvs_sampler *s, pid_t tid)
 
 int uvs_sampler_ring_fd(const struct uvs_sampler *s)
 {
-	return bpf_map__fd(s->skel->maps.samples);
+	return bpf_map__fd(s->shared->skel->maps.samples);
 }
 
-int uvs_sampler_on_record(void *ctx, void *data, size_t len)
+int uvs_sampler_record_check(const void *data, size_t len)
 {
-	struct uvs_sampler *s = ctx;
 	const struct uvs_stack_sample *r = data;
 
 	if (len < sizeof(*r) || r->copy_len > len - sizeof(*r) ||
 	    r->nuser > UVS_USER_FRAMES_MAX || r->nkernel > UVS_KERNEL_FRAMES_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+int uvs_sampler_on_record(void *ctx, void *data, size_t len)
+{
+	const struct uvs_stack_sample *r = data;
+	const struct uvs_sampler_options *o;
+
+	if (uvs_sampler_record_check(data, len))
 		return 0;
-	if (s->opt.on_sample)
-		s->opt.on_sample(s->opt.ctx, r, (const uint8_t *)(r + 1), r->copy_len);
+	/* The process's sampler (its options: whom to hand samples to); none when not watched. */
+	o = uvs_bpf_shared_inst_of(ctx, (pid_t)r->tgid, UVS_OBJ_STACKS);
+	if (o && o->on_sample)
+		o->on_sample(o->ctx, r, (const uint8_t *)(r + 1), r->copy_len);
 	return 0;
 }
 
 void uvs_sampler_stats(const struct uvs_sampler *s, struct uvs_stack_stats *out)
 {
 	struct uvs_stack_stats per[256];
-	__u32 zero = 0;
+	__u32 key;
 
 	memset(out, 0, sizeof(*out));
-	if (!s || s->ncpus <= 0 || s->ncpus > 256)
+	if (!s || s->shared->ncpus <= 0 || s->shared->ncpus > 256)
 		return;
-	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.stack_stats), &zero, per))
+	key = (__u32)s->slot;
+	if (bpf_map_lookup_elem(bpf_map__fd(s->shared->skel->maps.stack_stats), &key, per))
 		return;
-	for (int i = 0; i < s->ncpus; i++) {
+	for (int i = 0; i < s->shared->ncpus; i++) {
 		out->samples += per[i].samples;
 		out->lost += per[i].lost;
 		out->copies += per[i].copies;

@@ -38,12 +38,16 @@ static struct uvs_stacks_follow *followed(struct uvs_stacks *st, pid_t tid)
 	return NULL;
 }
 
-/* What a sample of tid stands for: the period of the rate it is sampled (or read) at now. */
+/*
+ * What a sample of tid stands for: the period of the rate it is sampled (or read) at now. Not
+ * blocked, that is the per-CPU events' period, which may be slower than this target asked
+ * when another target's guard lowered it (collect/sampler.h).
+ */
 static uint64_t sample_weight(struct uvs_stacks *st, pid_t tid)
 {
 	struct uvs_stacks_follow *f = followed(st, tid);
 
-	return f && f->blocked ? st->blocked_period_ns : st->period_ns;
+	return f && f->blocked ? st->blocked_period_ns : uvs_sampler_period_ns(st->sampler);
 }
 
 static void on_sample(void *ctx, const struct uvs_stack_sample *raw, const uint8_t *copy,
@@ -70,8 +74,8 @@ static void on_sample(void *ctx, const struct uvs_stack_sample *raw, const uint8
 	st->sink.sample(st->sink.ctx, &s);
 }
 
-void uvs_stacks_attach(struct uvs_stacks *st, const struct uvs_target *t,
-		       const struct uvs_loops *loops, const struct uvs_collect_options *o,
+void uvs_stacks_attach(struct uvs_stacks *st, struct uvs_bpf_shared *sh, int slot,
+		       const struct uvs_target *t, const struct uvs_collect_options *o,
 		       const struct uvs_collect_sink *sink)
 {
 	struct uvs_sampler_options so = { 0 };
@@ -89,12 +93,11 @@ void uvs_stacks_attach(struct uvs_stacks *st, const struct uvs_target *t,
 	}
 	so.period_ns = st->period_ns;
 	so.boost_period_ns = st->blocked_period_ns;
-	so.loop_state_fd = uvs_loops_state_map_fd(loops);
 	/* For tests and for comparing costs: the per-thread path, as where CPUs may not be watched. */
 	so.per_thread = getenv("UVSCOPE_SAMPLE_PER_THREAD") != NULL;
 	so.on_sample = on_sample;
 	so.ctx = st;
-	err = uvs_sampler_open(&st->sampler, t, &so, st->why, sizeof(st->why));
+	err = uvs_sampler_open(&st->sampler, sh, slot, t, &so, st->why, sizeof(st->why));
 	if (err)
 		return;
 	st->attached = true;
@@ -121,7 +124,7 @@ int uvs_stacks_ring_fd(const struct uvs_stacks *st)
 
 int uvs_stacks_on_record(void *ctx, void *data, size_t len)
 {
-	return uvs_sampler_on_record(((struct uvs_stacks *)ctx)->sampler, data, len);
+	return uvs_sampler_on_record(ctx, data, len);
 }
 
 /* A sleeping thread's stack is read at most once per period: asleep, it cannot change. */
@@ -191,6 +194,9 @@ int uvs_stacks_set_rates(struct uvs_stacks *st, uint32_t hz, uint32_t blocked_hz
 	/*
 	 * The weights follow. The few samples still in the ring were taken at the old period; no
 	 * profile is made while the guard runs (flame has no guard), so nothing weighs them wrong.
+	 * With several targets the per-CPU events run at the slowest rate any of them asked for:
+	 * this call may slow the others' samples down, or (when this target was the slowest)
+	 * bring them back up to theirs; their weights follow (uvs_sampler_period_ns).
 	 */
 	st->period_ns = period_of(hz);
 	st->blocked_period_ns = period_of(blocked_hz ? blocked_hz : hz);

@@ -39,14 +39,18 @@ struct uvs_stacks {
 	uint64_t prev_samples, prev_lost; /* BPF's counters at the last window */
 };
 
-/* Starts sampling (after the loop object: it reads its map). On failure st->why says why. */
-void uvs_stacks_attach(struct uvs_stacks *st, const struct uvs_target *t,
-		       const struct uvs_loops *loops, const struct uvs_collect_options *o,
+/*
+ * Starts sampling target t at its slot of host sh (after the loop object: the sampler reuses
+ * the maps it made). The first target loads the object; the others share it. On failure st->why
+ * says why.
+ */
+void uvs_stacks_attach(struct uvs_stacks *st, struct uvs_bpf_shared *sh, int slot,
+		       const struct uvs_target *t, const struct uvs_collect_options *o,
 		       const struct uvs_collect_sink *sink);
 void uvs_stacks_quiesce(struct uvs_stacks *st);
 void uvs_stacks_detach(struct uvs_stacks *st);
 
-/* The ring buffer to add to the collector's, and its callback (ctx: st). */
+/* The agent's ring of samples, for uvs_bpf_shared_add_ring, and its callback (ctx: the host). */
 int uvs_stacks_ring_fd(const struct uvs_stacks *st);
 int uvs_stacks_on_record(void *ctx, void *data, size_t len);
 
@@ -59,7 +63,9 @@ void uvs_stacks_follow_loops(struct uvs_stacks *st, const struct uvs_loop_busy *
 
 /*
  * Samples at new rates from now on (the overhead guard): hz for every thread, blocked_hz for a
- * loop while it is blocked. 0, or -errno when an event refused its new period.
+ * loop while it is blocked. With several targets, the per-CPU events (every target's normal
+ * rate) run at the slowest hz any of them asked for, not at the last one asked
+ * (collect/sampler.h). 0, or -errno when an event refused its new period.
  */
 int uvs_stacks_set_rates(struct uvs_stacks *st, uint32_t hz, uint32_t blocked_hz);
 

@@ -20,7 +20,11 @@
 #define UVS_KERNEL_FRAMES_MAX 48 /* kernel return addresses (bpf_get_stack) */
 #define UVS_URETPROBES_MAX 8      /* pending uretprobe returns kept per sample */
 #define UVS_STACK_COPY_BYTES 16384 /* user stack copied when the walk breaks */
-/* Threads sampled by a faster event of their own at once (blocked loops; UVS_MAX_LOOPS fits). */
+/*
+ * Threads sampled by a faster event of their own at once, over every target of the agent
+ * (blocked loops: one target's UVS_MAX_LOOPS fits; past it, a blocked loop stays at the normal
+ * rate).
+ */
 #define UVS_SAMPLER_BOOSTED_MAX 256
 /*
  * The copy starts this far below %rsp: leaf functions keep data in the red zone below the stack
@@ -67,7 +71,8 @@ struct uvs_stack_sample {
 	__u64 ts_ns;        /* bpf_ktime_get_ns() */
 	__u64 busy_since;   /* loop threads: loop_state.busy_since, to place the sample in a block */
 	__u64 ip, sp, bp;   /* user registers at the sample (for the .eh_frame unwinder) */
-	__u32 pid, tid;
+	__u32 tgid;         /* the process: the agent routes the record to its target's namer */
+	__u32 tid;
 	__u32 cpu;
 	__u32 copy_len;     /* bytes of user stack, from sp - UVS_STACK_COPY_REDZONE, that follow
 			       this struct in the record */
@@ -92,7 +97,7 @@ struct uvs_stack_sample {
 	struct uvs_raw_frame user[UVS_USER_FRAMES_MAX];
 };
 
-/* Counters BPF keeps for the agent (one slot, per CPU). */
+/* Counters BPF keeps for the agent: per CPU, one entry per target (at its slot). */
 struct uvs_stack_stats {
 	__u64 samples;      /* records written */
 	__u64 lost;         /* records the ring buffer had no room for */
