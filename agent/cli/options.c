@@ -5,6 +5,7 @@
 
 #include "cli/options.h"
 #include "core/overhead_guard.h"
+#include "target/cmdline_match.h"
 #include "util/duration.h"
 #include "util/words.h"
 
@@ -14,6 +15,7 @@
 
 static const char usage_text[] =
 	"usage: uvscope COMMAND -p PID [options]\n"
+	"       uvscope watch|serve -p PID,PID,... | --all [--match REGEX] [options]\n"
 	"\n"
 	"Attach to a running Node.js (or any libuv) process and show how its event loops spend\n"
 	"their time. Nothing in the target changes: no restart, no flags, no code.\n"
@@ -33,7 +35,14 @@ static const char usage_text[] =
 	"          with the alerts on stdout; `uvscope serve --help` says more\n"
 	"\n"
 	"options:\n"
-	"  -p, --pid PID        the process to attach to (required)\n"
+	"  -p, --pid PID        the process to attach to (required, or --all). watch and\n"
+	"                       serve take several: -p 4242,4250 or -p 4242 -p 4250 (at\n"
+	"                       most 64), each process with its own figures and alerts\n"
+	"      --all            watch, serve: every node process on the host, each attached\n"
+	"                       when it appears and detached, with its summary, when it exits\n"
+	"      --match REGEX    --all, but only the processes whose command line matches\n"
+	"                       REGEX (POSIX extended, anywhere in the line; the arguments\n"
+	"                       joined by spaces, as `ps -o args` shows them); implies --all\n"
 	"  -d, --duration TIME  stop after TIME (500ms, 10s, 2m; default: until Ctrl-C or the\n"
 	"                       target exits), then print a summary\n"
 	"  -i, --interval TIME  length of one reporting interval (default 1s, minimum 10ms)\n"
@@ -131,6 +140,8 @@ static const char usage_text[] =
 	"examples:\n"
 	"  sudo uvscope top -p $(pgrep -n node)\n"
 	"  sudo uvscope watch -p 4242 --block-ms 50 --json > loop.jsonl\n"
+	"  sudo uvscope watch -p 4242,4250 -d 1m        (two processes, each line says whose)\n"
+	"  sudo uvscope watch --all --match 'server\\.js' --json > fleet.jsonl\n"
 	"  sudo uvscope watch -p 4242 --phases -d 30s\n"
 	"  sudo uvscope watch -p 4242 --syscalls -d 1m\n"
 	"  sudo uvscope top -p 4242 --json-file /var/tmp/incident.jsonl\n"
@@ -140,6 +151,7 @@ static const char usage_text[] =
 	"  sudo uvscope trace -p 4242 -d 10s -o loop.json     (then open it in ui.perfetto.dev)\n"
 	"  sudo uvscope trace -p 4242 -d 5s -o pool.json --no-phases\n"
 	"  sudo uvscope serve -p 4242 --json-file /var/log/uvscope.jsonl\n"
+	"  sudo uvscope serve --all                     (every node process, as they come and go)\n"
 	"\n"
 	"privileges: root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN.\n"
 	"exit status: 0 done, 1 could not attach or failed, 2 bad arguments or rules file,\n"
@@ -151,10 +163,13 @@ enum {
 	OPT_ON_ALERT,
 	OPT_ON_ALERT_TIMEOUT,
 	OPT_EXIT_ON_ALERT,
+	OPT_ALL,
+	OPT_MATCH,
 };
 
 static const char serve_usage_text[] =
 	"usage: uvscope serve -p PID [--listen ADDR:PORT] [options]\n"
+	"       uvscope serve -p PID,PID,... | --all [--match REGEX] [--listen ADDR:PORT] [options]\n"
 	"\n"
 	"Left running next to a Node.js process: Prometheus metrics of its event loops, thread\n"
 	"pool, fds and sockets at http://ADDR:PORT/metrics, the alerts on stdout (text, or JSON\n"
@@ -176,13 +191,19 @@ static const char serve_usage_text[] =
 	"application/openmetrics-text. Only GET and HEAD of /metrics; it shows no argv,\n"
 	"environment or file contents. README.md (\"Prometheus /metrics\") lists every metric.\n"
 	"\n"
+	"With several processes (-p 4242,4250, or --all) one page has the series of each, told\n"
+	"apart by their pid label; a process that exits leaves the page (its series end, as\n"
+	"Prometheus expects of a target that is gone). --match REGEX keeps --all to the\n"
+	"processes whose command line matches.\n"
+	"\n"
 	"Every option of watch applies (-p, -d, --block-ms, --no-pool, --syscalls, --no-sockets,\n"
 	"--no-stacks, --max-probe-rate, --json, --json-file, ...; see uvscope --help).\n"
 	"\n"
 	"examples:\n"
 	"  sudo uvscope serve -p 4242\n"
 	"  curl -s http://127.0.0.1:9464/metrics | grep uvscope_loop_utilization\n"
-	"  sudo uvscope serve -p 4242 --listen 0.0.0.0:9464 --json-file /var/log/uvscope.jsonl\n";
+	"  sudo uvscope serve -p 4242 --listen 0.0.0.0:9464 --json-file /var/log/uvscope.jsonl\n"
+	"  sudo uvscope serve --all --match 'api|worker'\n";
 
 static const struct option long_options[] = {
 	{ "rules", required_argument, NULL, OPT_RULES },
@@ -190,6 +211,8 @@ static const struct option long_options[] = {
 	{ "on-alert-timeout", required_argument, NULL, OPT_ON_ALERT_TIMEOUT },
 	{ "exit-on-alert", no_argument, NULL, OPT_EXIT_ON_ALERT },
 	{ "pid", required_argument, NULL, 'p' },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "match", required_argument, NULL, OPT_MATCH },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "interval", required_argument, NULL, 'i' },
 	{ "block-ms", required_argument, NULL, 'B' },
@@ -228,16 +251,86 @@ static int bad(FILE *err, const char *fmt, const char *a, const char *b)
 	return UVS_CLI_USAGE;
 }
 
+/* One entry of a -p list that is not a pid: named, and the list it came in. */
+static int bad_pid_entry(FILE *err, const char *arg, const char *entry, size_t len)
+{
+	if (!strchr(arg, ','))
+		return bad(err, "invalid value for -p/--pid: '%s' (a process id)%s", arg, "");
+	if (!len)
+		fprintf(err, "uvscope: invalid value for -p/--pid: an empty entry in '%s'", arg);
+	else
+		fprintf(err, "uvscope: invalid value for -p/--pid: '%.*s' in '%s'", (int)len, entry,
+			arg);
+	fputs(" (process ids separated by commas, such as 4242,4250)\n(see uvscope --help)\n", err);
+	return UVS_CLI_USAGE;
+}
+
+/* -p 12, -p 12,34,56, and -p again: each entry a pid (PID_MAX_LIMIT at most), none twice. */
+static int parse_pids(const char *arg, struct uvs_cli *cli, FILE *err)
+{
+	const char *s = arg;
+
+	for (;;) {
+		const char *comma = strchr(s, ',');
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+		char entry[16];
+		uint64_t v;
+
+		if (len >= sizeof(entry))
+			return bad_pid_entry(err, arg, s, len);
+		memcpy(entry, s, len);
+		entry[len] = '\0';
+		if (uvs_parse_uint(entry, 1, 4194304, &v))
+			return bad_pid_entry(err, arg, s, len);
+		for (size_t i = 0; i < cli->npids; i++)
+			if (cli->pids[i] == (pid_t)v)
+				return bad(err, "invalid value for -p/--pid: pid %s is given twice%s",
+					   entry, "");
+		if (cli->npids == UVS_MAX_PIDS) {
+			fprintf(err, "uvscope: too many processes for -p/--pid: at most %d (--all,"
+				" with --match REGEX, takes more)\n(see uvscope --help)\n",
+				UVS_MAX_PIDS);
+			return UVS_CLI_USAGE;
+		}
+		cli->pids[cli->npids++] = (pid_t)v;
+		if (!comma)
+			break;
+		s = comma + 1;
+	}
+	cli->pid = cli->pids[0];
+	return 0;
+}
+
+/* --match: a regex that does not compile stops uvscope now, not at the first process. */
+static int parse_match(const char *arg, struct uvs_cli *cli, FILE *err)
+{
+	struct uvs_cmdline_match m;
+	char why[128];
+
+	if (!*arg)
+		return bad(err, "invalid value for --match: '%s'%s", arg,
+			   " (a POSIX extended regex; --all alone takes every node process)");
+	if (uvs_cmdline_match_init(&m, arg, why, sizeof(why)))
+		return bad(err, "invalid value for --match: '%s': %s (a POSIX extended regex)", arg,
+			   why);
+	uvs_cmdline_match_free(&m);
+	cli->match = arg;
+	cli->all = true;
+	return 0;
+}
+
 static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 {
 	uint64_t v;
 
 	switch (c) {
 	case 'p':
-		if (uvs_parse_uint(arg, 1, 4194304, &v))
-			return bad(err, "invalid value for -p/--pid: '%s' (a process id)%s", arg, "");
-		cli->pid = (pid_t)v;
+		return parse_pids(arg, cli, err);
+	case OPT_ALL:
+		cli->all = true;
 		return 0;
+	case OPT_MATCH:
+		return parse_match(arg, cli, err);
 	case 'd':
 		if (uvs_parse_duration(arg, &cli->duration_ns) || cli->duration_ns == 0)
 			return bad(err, "invalid value for -d/--duration: '%s'%s", arg,
@@ -386,6 +479,42 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 	return UVS_CLI_USAGE;
 }
 
+static const char *command_name(enum uvs_command c)
+{
+	static const char *const names[] = {
+		[UVS_CMD_NONE] = "uvscope", [UVS_CMD_TOP] = "top",     [UVS_CMD_WATCH] = "watch",
+		[UVS_CMD_SOCKETS] = "sockets", [UVS_CMD_FLAME] = "flame", [UVS_CMD_TRACE] = "trace",
+		[UVS_CMD_SERVE] = "serve",
+	};
+
+	return (unsigned int)c < sizeof(names) / sizeof(names[0]) ? names[c] : "uvscope";
+}
+
+/*
+ * Which processes: -p (one, or a list for watch and serve) or --all. The other commands draw
+ * one process's screen, profile or timeline: they take one pid.
+ */
+static int check_targets(const struct uvs_cli *cli, FILE *err)
+{
+	bool many = cli->command == UVS_CMD_WATCH || cli->command == UVS_CMD_SERVE;
+
+	if (cli->all && cli->npids)
+		return bad(err, "-p/--pid and %s contradict each other%s",
+			   cli->match ? "--match" : "--all",
+			   " (--all takes every node process, --match REGEX chooses among them)");
+	if (!cli->all && !cli->npids)
+		return bad(err, "-p/--pid is required%s%s", "", many ?
+			   " (the id of the process to watch, a list of them, or --all)" :
+			   " (the id of the process to watch)");
+	if (!many && (cli->all || cli->npids > 1)) {
+		fprintf(err, "uvscope: %s takes one process (-p PID), not %s: watch and serve take"
+			" several\n(see uvscope --help)\n", command_name(cli->command),
+			cli->match ? "--match" : cli->all ? "--all" : "a list");
+		return UVS_CLI_USAGE;
+	}
+	return UVS_CLI_OK;
+}
+
 /* -o and --no-phases belong to trace, and trace needs -o (its output is a file, not stdout). */
 static int check_trace(const struct uvs_cli *cli, FILE *err)
 {
@@ -482,8 +611,9 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	if (cli->command == UVS_CMD_NONE)
 		return bad(err, "no command given%s%s", "",
 			   " (commands: top, watch, sockets, flame, trace, serve)");
-	if (cli->pid == 0)
-		return bad(err, "-p/--pid is required%s%s", "", " (the id of the process to watch)");
+	ret = check_targets(cli, err);
+	if (ret)
+		return ret;
 	if (cli->no_guard && cli->max_probe_rate)
 		return bad(err, "--no-guard and --max-probe-rate contradict each other%s%s", "", "");
 	if ((cli->no_guard || cli->max_probe_rate) && cli->command != UVS_CMD_WATCH &&

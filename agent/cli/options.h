@@ -31,9 +31,16 @@ enum uvs_flame_mode {
 };
 
 
+/* -p takes at most this many processes; --all has no such cap (the session bounds it). */
+#define UVS_MAX_PIDS 64
+
 struct uvs_cli {
 	enum uvs_command command;
-	pid_t pid;
+	pid_t pid;                /* the first of pids[]; 0 with --all */
+	size_t npids;             /* -p PID[,PID...], and -p given again: in the order given */
+	pid_t pids[UVS_MAX_PIDS];
+	bool all;                 /* --all (or --match): every node process on the host, as it comes */
+	const char *match;        /* --match REGEX as given (checked: it compiles); NULL: any */
 	uint64_t duration_ns; /* 0 = until Ctrl-C or the target exits */
 	uint64_t interval_ns;
 	uint64_t block_ns;

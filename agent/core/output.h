@@ -4,9 +4,23 @@
  * calls; any number may run at once (JSON lines to a file while `top` draws). An output renders
  * what it is given into its FILE; it never reads a map or the target.
  *
- * Two kinds of output are planned beyond today's: a timeline wants every discrete event as it
- * happens (`record`), and a /metrics endpoint answers when it is asked, so it pulls cumulative
- * figures on demand through `source->totals` instead of waiting for an interval.
+ * A session watches one or more target processes (-p PID,PID..., --all) through one set of
+ * outputs. The calls, per target and in this order:
+ *
+ *   begin(info)        once, when the target is attached (with --all, whenever it appears)
+ *   interval(s)        once per interval while it is attached; s->pid says which target
+ *   alert(a), record(r) any time between its begin and its summary; a->pid, r->pid say whose
+ *   summary(s)         once, when the target is detached: it exited, or the session ends.
+ *                      After it, nothing more comes for s->pid (a new process that reuses the
+ *                      pid begins again, as a new target)
+ *
+ * and end() once, when the session ends, after every target's summary. Calls for different
+ * targets interleave freely. Outputs that draw a single process (top, trace, flame) are only
+ * ever given one target: the command line refuses more for them.
+ *
+ * A timeline wants every discrete event as it happens (`record`), and a /metrics endpoint
+ * builds its page from cumulative figures, pulled through `source->totals` for one target
+ * (between that target's begin and its summary) instead of summed from intervals.
  */
 #ifndef UVSCOPE_OUTPUT_H
 #define UVSCOPE_OUTPUT_H
@@ -28,7 +42,10 @@ struct uvs_pool_hooks {
 	const char *stepped[UVS_POOL_HOOKS_MAX]; /* the sites the kernel single-steps */
 };
 
-/* What the session says once it is attached: the target, and what is measured and what not. */
+/*
+ * What the session says once it is attached to a target: the target, and what is measured and
+ * what not. The strings and arrays are the session's: an output copies what it keeps.
+ */
 struct uvs_attach_info {
 	int pid;
 	int ns_pid;                 /* its pid in its own PID namespace (== pid when not in one) */
@@ -58,8 +75,11 @@ struct uvs_attach_info {
 /* What an output may ask of the session at any time. */
 struct uvs_output_source {
 	void *ctx;
-	/* Fills *out with the figures since attach, as of the last interval. Returns 0 or -errno. */
-	int (*totals)(void *ctx, struct uvs_snapshot *out);
+	/*
+	 * Fills *out with the figures of target `pid` since it was attached, as of its last
+	 * interval. Returns 0, or -ESRCH for a pid that is not an attached target, or -errno.
+	 */
+	int (*totals)(void *ctx, int pid, struct uvs_snapshot *out);
 };
 
 struct uvs_output;

@@ -238,10 +238,10 @@ static void window(struct session *s, bool final)
 		guard_apply(s, &d);
 }
 
-static int totals(void *ctx, struct uvs_snapshot *out)
+static int totals(void *ctx, int pid, struct uvs_snapshot *out)
 {
 	struct session *s = ctx;
-	int err = s->collector->ops->totals(s->collector, out);
+	int err = pid == s->cli->pid ? s->collector->ops->totals(s->collector, out) : -ESRCH;
 
 	if (!err) {
 		uvs_guard_snapshot(&s->guard, true, &out->guard);
@@ -837,7 +837,7 @@ static void finish(struct session *s)
 		tcsetattr(STDIN_FILENO, TCSANOW, &s->saved_tty);
 	s->collector->ops->quiesce(s->collector);
 	window(s, true);
-	if (totals(s, s->snap) == 0)
+	if (totals(s, s->cli->pid, s->snap) == 0)
 		uvs_outputs_summary(&s->outputs, s->snap);
 	uvs_outputs_end(&s->outputs);
 	if (s->flame)

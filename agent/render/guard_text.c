@@ -43,12 +43,12 @@ static void put_sources(FILE *out, const struct uvs_guard_record *r)
 		fputs(" (--no-pool takes the pool's out)", out);
 }
 
-int uvs_guard_text_record(FILE *out, const struct uvs_guard_record *r)
+int uvs_guard_text_record(FILE *out, const char *who, const struct uvs_guard_record *r)
 {
 	char when[16];
 
 	uvs_format_clock(r->ts_ns, when, sizeof(when));
-	fprintf(out, "%s GUARD ", when);
+	fprintf(out, "%s%s%s GUARD ", when, who ? " " : "", who ? who : "");
 	switch (r->action) {
 	case UVS_GUARD_RECORD_DOWN:
 		fprintf(out, "probe hits %" PRIu64 "/s over the budget of %" PRIu64

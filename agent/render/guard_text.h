@@ -13,9 +13,10 @@
 
 /*
  * "21:50:03 GUARD probe hits 48210/s over the budget of 10000/s for 3 intervals: exact phases
- * off (phase figures left out until they are back)". 0, or -EIO.
+ * off (phase figures left out until they are back)"; with `who` (NULL: none) after the clock,
+ * "21:50:03 pid 4242 (node): GUARD ...". 0, or -EIO.
  */
-int uvs_guard_text_record(FILE *out, const struct uvs_guard_record *r);
+int uvs_guard_text_record(FILE *out, const char *who, const struct uvs_guard_record *r);
 
 /*
  * What the guard has turned down in the window, "phases off, stacks 9 Hz (99 Hz blocked)", or ""

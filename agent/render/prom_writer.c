@@ -60,6 +60,8 @@ int uvs_prom_base_label(struct uvs_prom_writer *w, const char *name, const char 
 
 void uvs_prom_family(struct uvs_prom_writer *w, const struct uvs_prom_family *f)
 {
+	if (w->on_family)
+		w->on_family(w, f);
 	w->family = f;
 	w->family_started = false;
 }
@@ -96,9 +98,16 @@ static void start_family(struct uvs_prom_writer *w)
 	if (w->family_started)
 		return;
 	w->family_started = true;
+	if (w->headless)
+		return;
 	fprintf(w->out, "# HELP %s%s ", f->name, suffix);
 	write_help(w, f->help);
 	fprintf(w->out, "\n# TYPE %s%s %s\n", f->name, suffix, type);
+}
+
+void uvs_prom_family_header(struct uvs_prom_writer *w)
+{
+	start_family(w);
 }
 
 /* `name<suffix>{base,labels} ` : everything of a sample line but its value. */

@@ -43,12 +43,20 @@ struct uvs_prom_family {
  * One page being written. The labels every sample carries (the target's) are escaped once
  * into `base`; a family's HELP and TYPE lines are written with its first sample, so a family
  * with nothing to report leaves no trace.
+ *
+ * A page of several targets is written in parts (render/prometheus.h): each target's samples
+ * `headless` (no HELP and TYPE lines), `on_family` telling where each family's samples begin,
+ * and the families put together afterwards with their HELP and TYPE lines once.
  */
 struct uvs_prom_writer {
 	FILE *out;
 	enum uvs_prom_format format;
 	const struct uvs_prom_family *family; /* the family samples go to */
 	bool family_started;                  /* its HELP and TYPE lines are out */
+	bool headless;                        /* samples only: no HELP and TYPE lines */
+	/* Called by uvs_prom_family before the family changes (NULL: nothing to call). */
+	void (*on_family)(struct uvs_prom_writer *w, const struct uvs_prom_family *f);
+	void *arg;                            /* on_family's */
 	char base[1024];                      /* `pid="1",comm="node",container=""` */
 };
 
@@ -65,6 +73,9 @@ int uvs_prom_base_label(struct uvs_prom_writer *w, const char *name, const char 
 
 /* The family the next samples belong to. */
 void uvs_prom_family(struct uvs_prom_writer *w, const struct uvs_prom_family *f);
+
+/* Writes the current family's HELP and TYPE lines now, if they are not out yet. */
+void uvs_prom_family_header(struct uvs_prom_writer *w);
 
 /*
  * One sample of the current family (a counter's `_total` is added here). `labels` are more

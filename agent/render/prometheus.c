@@ -4,8 +4,10 @@
  * require that); a family whose source is not measured (no pool probes, no syscall tracing)
  * writes nothing at all rather than zeros that would look like measurements.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/socket_list.h"
@@ -260,43 +262,197 @@ static void alerts(struct uvs_prom_writer *w, const uint64_t *counts)
 	}
 }
 
-/* node_version and libuv_version come from the target's files: they go through the escaper. */
+/*
+ * node_version and libuv_version come from the target's files: they go through the escaper.
+ * They label this one sample: the base labels are put back after it.
+ */
 static void info(struct uvs_prom_writer *w, const struct uvs_prom_target *t)
 {
-	struct uvs_prom_writer iw;
+	char base[sizeof(w->base)];
 
-	uvs_prom_begin(&iw, w->out, w->format);
-	memcpy(iw.base, w->base, sizeof(iw.base));
-	uvs_prom_base_label(&iw, "node_version", t->node_version, 32);
-	uvs_prom_base_label(&iw, "libuv_version", t->libuv_version, 32);
-	uvs_prom_base_label(&iw, "mode", t->mode, 32);
-	uvs_prom_family(&iw, &f_info);
-	uvs_prom_u64(&iw, NULL, 1);
+	memcpy(base, w->base, sizeof(base));
+	uvs_prom_base_label(w, "node_version", t->node_version, 32);
+	uvs_prom_base_label(w, "libuv_version", t->libuv_version, 32);
+	uvs_prom_base_label(w, "mode", t->mode, 32);
+	uvs_prom_family(w, &f_info);
+	uvs_prom_u64(w, NULL, 1);
+	memcpy(w->base, base, sizeof(base));
+}
+
+/* One target's samples, every family in page order (the order of page_families below). */
+static void target(struct uvs_prom_writer *w, const struct uvs_prom_page *p)
+{
+	const struct uvs_snapshot *t = p->totals, *win = p->window;
+	char pid[16];
+
+	snprintf(pid, sizeof(pid), "%d", p->target.pid);
+	uvs_prom_base_label(w, "pid", pid, sizeof(pid));
+	/* The kernel keeps a comm in 16 bytes with its NUL: never more than 15 from the target. */
+	uvs_prom_base_label(w, "comm", p->target.comm, 15);
+	uvs_prom_base_label(w, "container", p->target.container, 200);
+	info(w, &p->target);
+	loops(w, t, win);
+	pool(w, t, win);
+	syscalls_and_fds(w, t, win);
+	sockets(w, t, win);
+	alerts(w, p->alerts);
+	uvs_prom_family(w, &f_lost);
+	uvs_prom_u64(w, NULL, uvs_agent_losses(t));
+	if (win) {
+		uvs_prom_family(w, &f_last);
+		uvs_prom_seconds(w, NULL, win->ts_ns);
+	}
+}
+
+/* ---- a page of several targets -------------------------------------------------------------- */
+
+static const struct uvs_prom_family *const page_families[] = {
+	&f_info,
+	&f_iterations,
+	&f_busy,
+	&f_idle,
+	&f_blocks,
+	&f_blocked,
+	&f_gc,
+	&f_gc_seconds,
+	&f_busy_hist,
+	&f_util,
+	&f_blocked_now,
+	&f_submitted,
+	&f_completed,
+	&f_sync_fs,
+	&f_wait,
+	&f_service,
+	&f_threads,
+	&f_queued,
+	&f_running,
+	&f_saturation,
+	&f_syscalls,
+	&f_syscall_errors,
+	&f_fds,
+	&f_fd_limit,
+	&f_tcp,
+	&f_udp,
+	&f_unix,
+	&f_acceptq,
+	&f_acceptq_limit,
+	&f_accepted,
+	&f_connects,
+	&f_connect_failed,
+	&f_retrans,
+	&f_connect_hist,
+	&f_alerts,
+	&f_lost,
+	&f_last,
+};
+
+_Static_assert(sizeof(page_families) / sizeof(page_families[0]) == UVS_PROM_FAMILIES,
+	       "UVS_PROM_FAMILIES is the number of families in page_families");
+
+/* Where a part's families begin and end, as the writer moves from one to the next. */
+struct part_cursor {
+	struct uvs_prom_part *part;
+	int family; /* index in page_families of the family being written; -1: none */
+	int err;
+};
+
+static int family_index(const struct uvs_prom_family *f)
+{
+	for (int i = 0; i < UVS_PROM_FAMILIES; i++)
+		if (page_families[i] == f)
+			return i;
+	return -1;
+}
+
+static void part_cursor_move(struct part_cursor *c, FILE *out, const struct uvs_prom_family *f)
+{
+	long at = ftell(out);
+
+	if (at < 0) {
+		c->err = -errno;
+		return;
+	}
+	if (c->family >= 0)
+		c->part->end[c->family] = (size_t)at;
+	c->family = f ? family_index(f) : -1;
+	/* A family missing from page_families, or written twice, would not fit the page. */
+	if (f && (c->family < 0 || c->part->end[c->family])) {
+		c->err = -EINVAL;
+		c->family = -1;
+		return;
+	}
+	if (c->family >= 0)
+		c->part->start[c->family] = (size_t)at;
+}
+
+static void on_family(struct uvs_prom_writer *w, const struct uvs_prom_family *f)
+{
+	part_cursor_move(w->arg, w->out, f);
+}
+
+int uvs_prom_part_render(struct uvs_prom_part *part, enum uvs_prom_format format,
+			 const struct uvs_prom_page *p)
+{
+	struct uvs_prom_part fresh = { 0 };
+	struct part_cursor c = { .part = &fresh, .family = -1 };
+	struct uvs_prom_writer w;
+	FILE *mem = open_memstream(&fresh.buf, &fresh.len);
+
+	if (!mem)
+		return -errno;
+	uvs_prom_begin(&w, mem, format);
+	w.headless = true;
+	w.on_family = on_family;
+	w.arg = &c;
+	target(&w, p);
+	part_cursor_move(&c, mem, NULL);
+	if (ferror(mem) && !c.err)
+		c.err = -EIO;
+	if (fclose(mem) && !c.err)
+		c.err = -ENOMEM;
+	if (c.err) {
+		free(fresh.buf);
+		return c.err;
+	}
+	free(part->buf);
+	*part = fresh;
+	return 0;
+}
+
+void uvs_prom_part_free(struct uvs_prom_part *part)
+{
+	free(part->buf);
+	memset(part, 0, sizeof(*part));
+}
+
+int uvs_prom_write_parts(FILE *out, enum uvs_prom_format format,
+			 const struct uvs_prom_part *const *parts, size_t nparts)
+{
+	struct uvs_prom_writer w;
+
+	uvs_prom_begin(&w, out, format);
+	for (int f = 0; f < UVS_PROM_FAMILIES; f++) {
+		uvs_prom_family(&w, page_families[f]);
+		for (size_t i = 0; i < nparts; i++) {
+			const struct uvs_prom_part *p = parts[i];
+
+			if (!p || !p->buf || p->end[f] <= p->start[f])
+				continue;
+			uvs_prom_family_header(&w);
+			fwrite(p->buf + p->start[f], 1, p->end[f] - p->start[f], out);
+		}
+	}
+	return uvs_prom_end(&w);
 }
 
 int uvs_prom_write_page(FILE *out, enum uvs_prom_format format, const struct uvs_prom_page *p)
 {
-	const struct uvs_snapshot *t = p->totals, *win = p->window;
-	struct uvs_prom_writer w;
-	char pid[16];
+	struct uvs_prom_part part = { 0 };
+	const struct uvs_prom_part *parts[] = { &part };
+	int err = uvs_prom_part_render(&part, format, p);
 
-	uvs_prom_begin(&w, out, format);
-	snprintf(pid, sizeof(pid), "%d", p->target.pid);
-	uvs_prom_base_label(&w, "pid", pid, sizeof(pid));
-	/* The kernel keeps a comm in 16 bytes with its NUL: never more than 15 from the target. */
-	uvs_prom_base_label(&w, "comm", p->target.comm, 15);
-	uvs_prom_base_label(&w, "container", p->target.container, 200);
-	info(&w, &p->target);
-	loops(&w, t, win);
-	pool(&w, t, win);
-	syscalls_and_fds(&w, t, win);
-	sockets(&w, t, win);
-	alerts(&w, p->alerts);
-	uvs_prom_family(&w, &f_lost);
-	uvs_prom_u64(&w, NULL, uvs_agent_losses(t));
-	if (win) {
-		uvs_prom_family(&w, &f_last);
-		uvs_prom_seconds(&w, NULL, win->ts_ns);
-	}
-	return uvs_prom_end(&w);
+	if (!err)
+		err = uvs_prom_write_parts(out, format, parts, 1);
+	uvs_prom_part_free(&part);
+	return err;
 }

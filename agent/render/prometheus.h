@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What `uvscope serve` exports at /metrics: every uvscope_* metric of one target, rendered
+ * What `uvscope serve` exports at /metrics: every uvscope_* metric of each target, rendered
  * from the session's totals (counters and histograms, cumulative since attach, as of the last
  * interval) and the last interval (gauges). The metrics, their labels and the bucket layout
  * are listed in README.md ("Prometheus /metrics"). Pure: no maps, no clock, no sockets.
+ *
+ * A page of several targets: both formats want each family's samples together under one
+ * HELP and TYPE, so each target is rendered on its own into a part (its samples, family by
+ * family), when its figures change, and the page is put together from the parts.
  */
 #ifndef UVSCOPE_PROMETHEUS_H
 #define UVSCOPE_PROMETHEUS_H
@@ -34,7 +38,33 @@ struct uvs_prom_page {
 	const uint64_t *alerts;            /* alerts fired since attach, by kind */
 };
 
-/* Writes the page in the format asked. Returns 0, or -EIO when out is in error. */
+/* The metric families of a page (render/prometheus.c lists them in page order). */
+#define UVS_PROM_FAMILIES 37
+
+/* One target's samples in one format, family by family: [start[i], end[i]) of buf. */
+struct uvs_prom_part {
+	char *buf; /* malloc'd; NULL before the first render */
+	size_t len;
+	size_t start[UVS_PROM_FAMILIES];
+	size_t end[UVS_PROM_FAMILIES];
+};
+
+/* Renders p into part, replacing what it held (kept on failure). 0 or -errno. */
+int uvs_prom_part_render(struct uvs_prom_part *part, enum uvs_prom_format format,
+			 const struct uvs_prom_page *p);
+
+/* Frees what part holds; the part can be rendered again. */
+void uvs_prom_part_free(struct uvs_prom_part *part);
+
+/*
+ * The page of nparts targets (parts rendered in `format`, NULL entries skipped): each family
+ * with its HELP and TYPE lines once and every part's samples of it, in the order of parts.
+ * Returns 0, or -EIO when out is in error.
+ */
+int uvs_prom_write_parts(FILE *out, enum uvs_prom_format format,
+			 const struct uvs_prom_part *const *parts, size_t nparts);
+
+/* The page of one target, in the format asked. Returns 0, or -errno (-EIO: out in error). */
 int uvs_prom_write_page(FILE *out, enum uvs_prom_format format, const struct uvs_prom_page *p);
 
 #endif

@@ -19,12 +19,15 @@ static size_t nloops(const struct uvs_snapshot *s)
 	return s->nloops < UVS_MAX_LOOPS ? s->nloops : UVS_MAX_LOOPS;
 }
 
-static void put_clock(FILE *out, uint64_t ts_ns)
+/* "21:50:03", then whose line it is when there are several targets (who: NULL when not). */
+static void put_head(FILE *out, uint64_t ts_ns, const char *who)
 {
 	char buf[16];
 
 	uvs_format_clock(ts_ns, buf, sizeof(buf));
 	fputs(buf, out);
+	if (who)
+		fprintf(out, " %s", who);
 }
 
 /* " <label> <duration>", the building block of every line here. */
@@ -137,11 +140,11 @@ static void put_guard(FILE *out, const struct uvs_guard_snapshot *g)
 		fprintf(out, " | guard %" PRIu64 " hits/s: %s", g->rate, state);
 }
 
-int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)
+int uvs_watch_interval_of(FILE *out, const char *who, const struct uvs_snapshot *s)
 {
 	size_t i;
 
-	put_clock(out, s->ts_ns);
+	put_head(out, s->ts_ns, who);
 	if (!nloops(s))
 		fputs(" no event loop seen yet", out);
 	for (i = 0; i < nloops(s); i++) {
@@ -160,17 +163,27 @@ int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)
 	return ferror(out) ? -EIO : 0;
 }
 
-int uvs_watch_pool_job(FILE *out, const struct uvs_pool_job_record *j)
+int uvs_watch_interval(FILE *out, const struct uvs_snapshot *s)
+{
+	return uvs_watch_interval_of(out, NULL, s);
+}
+
+int uvs_watch_pool_job_of(FILE *out, const char *who, const struct uvs_pool_job_record *j)
 {
 	const char *op = j->fs_type >= 0 ? uvs_fs_op_name((unsigned int)j->fs_type) : NULL;
 	char wait[UVS_DURATION_BUF], service[UVS_DURATION_BUF];
 
 	uvs_format_duration(j->wait_ns, wait, sizeof(wait));
 	uvs_format_duration(j->service_ns, service, sizeof(service));
-	put_clock(out, j->ts_ns);
+	put_head(out, j->ts_ns, who);
 	fprintf(out, " job %s%s%s on %d: waited %s, served in %s\n", uvs_pool_kind_name(j->kind),
 		op ? " " : "", op ? op : "", j->tid, wait, service);
 	return ferror(out) ? -EIO : 0;
+}
+
+int uvs_watch_pool_job(FILE *out, const struct uvs_pool_job_record *j)
+{
+	return uvs_watch_pool_job_of(out, NULL, j);
 }
 
 /* "main loop", "worker loop", ...; a plain "loop" role reads better as "libuv loop". */
@@ -238,11 +251,11 @@ static void watch_loop_share(FILE *out, const char *what, const struct uvs_alert
 		role_loop_name(l->role), l->tid, share, threshold);
 }
 
-int uvs_watch_alert(FILE *out, const struct uvs_alert *a)
+int uvs_watch_alert_of(FILE *out, const char *who, const struct uvs_alert *a)
 {
 	char buf[UVS_DURATION_BUF], thr[UVS_DURATION_BUF];
 
-	put_clock(out, a->ts_ns);
+	put_head(out, a->ts_ns, who);
 	/* A resolved alert says what ended and how long it lasted (loop_blocked says as ever). */
 	if (a->state == UVS_ALERT_RESOLVED && a->kind != UVS_ALERT_LOOP_BLOCKED) {
 		uvs_format_duration(a->firing_ns, buf, sizeof(buf));
@@ -301,6 +314,11 @@ int uvs_watch_alert(FILE *out, const struct uvs_alert *a)
 		break;
 	}
 	return ferror(out) ? -EIO : 0;
+}
+
+int uvs_watch_alert(FILE *out, const struct uvs_alert *a)
+{
+	return uvs_watch_alert_of(out, NULL, a);
 }
 
 /*
@@ -447,7 +465,8 @@ int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
 	size_t i;
 
 	uvs_format_duration(s->window_ns, window, sizeof(window));
-	put_clock(out, s->ts_ns);
+	/* It names its pid already, with or without other targets. */
+	put_head(out, s->ts_ns, NULL);
 	fprintf(out, " summary: pid %d, %s, %zu loop%s\n", s->pid, window, nloops(s),
 		nloops(s) == 1 ? "" : "s");
 	for (i = 0; i < nloops(s); i++)
@@ -464,49 +483,4 @@ int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
 	uvs_guard_text_summary(out, &s->guard);
 	put_losses(out, s);
 	return ferror(out) ? -EIO : 0;
-}
-
-static int watch_interval(struct uvs_output *o, const struct uvs_snapshot *s)
-{
-	return uvs_watch_interval(o->out, s);
-}
-
-static int watch_alert(struct uvs_output *o, const struct uvs_alert *a)
-{
-	return uvs_watch_alert(o->out, a);
-}
-
-static int watch_record(struct uvs_output *o, const struct uvs_record *r)
-{
-	switch (r->kind) {
-	case UVS_RECORD_POOL_JOB:
-		return uvs_watch_pool_job(o->out, &r->pool_job);
-	case UVS_RECORD_SLOW_SYSCALL:
-		return 0; /* shown in its interval's line */
-	case UVS_RECORD_ITERATION:
-	case UVS_RECORD_PHASE:
-	case UVS_RECORD_GC:
-		return 0; /* timeline events: the interval's figures sum them up */
-	case UVS_RECORD_GUARD:
-		return uvs_guard_text_record(o->out, &r->guard);
-	}
-	return 0;
-}
-
-static int watch_summary(struct uvs_output *o, const struct uvs_snapshot *s)
-{
-	return uvs_watch_summary(o->out, s);
-}
-
-static const struct uvs_output_ops watch_ops = {
-	.name = "watch",
-	.interval = watch_interval,
-	.alert = watch_alert,
-	.record = watch_record,
-	.summary = watch_summary,
-};
-
-struct uvs_output *uvs_watch_output_new(FILE *out)
-{
-	return uvs_output_new(&watch_ops, out, 0);
 }

@@ -20,10 +20,24 @@ int uvs_watch_alert(FILE *out, const struct uvs_alert *a);
 /* "21:50:03 job crypto on 4251: waited 120ms, served in 61.0ms" (--pool-jobs) */
 int uvs_watch_pool_job(FILE *out, const struct uvs_pool_job_record *j);
 
-/* A few lines per loop for the whole session, with the phase table in exact-phase mode. */
+/*
+ * The same lines with `who` after the clock (NULL: nothing), for a session of several targets:
+ * "21:50:03 pid 4242 (node): main/4242 util 41.2% ...".
+ */
+int uvs_watch_interval_of(FILE *out, const char *who, const struct uvs_snapshot *s);
+int uvs_watch_alert_of(FILE *out, const char *who, const struct uvs_alert *a);
+int uvs_watch_pool_job_of(FILE *out, const char *who, const struct uvs_pool_job_record *j);
+
+/*
+ * A few lines per loop for the whole session (or the target's time, when it is detached
+ * before the end), with the phase table in exact-phase mode; its first line names the pid.
+ */
 int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s);
 
-/* The `watch` output: the lines above, as the session produces them, into out. */
+/*
+ * The `watch` output (render/watch_output.c): the lines above, as the session produces them,
+ * into out; with `who` once a second target has begun.
+ */
 struct uvs_output *uvs_watch_output_new(FILE *out);
 
 #endif /* UVSCOPE_OUT_WATCH_H */

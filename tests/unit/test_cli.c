@@ -182,6 +182,31 @@ Test(cli, errors_name_the_option)
 		  "--on-alert-timeout needs --on-alert" },
 		{ { "watch", "-p", "1", "--on-alert", "x", "--on-alert-timeout", "1ms" },
 		  "invalid value for --on-alert-timeout: '1ms'" },
+		{ { "watch", "-p", "12,,3" }, "invalid value for -p/--pid: an empty entry in '12,,3'" },
+		{ { "watch", "-p", "12," }, "invalid value for -p/--pid: an empty entry in '12,'" },
+		{ { "watch", "-p", ",12" }, "invalid value for -p/--pid: an empty entry in ',12'" },
+		{ { "watch", "-p", "12,abc" }, "invalid value for -p/--pid: 'abc' in '12,abc'" },
+		{ { "watch", "-p", "12,0" }, "invalid value for -p/--pid: '0' in '12,0'" },
+		{ { "watch", "-p", "12,-3" }, "invalid value for -p/--pid: '-3' in '12,-3'" },
+		{ { "watch", "-p", "12, 3" }, "invalid value for -p/--pid: ' 3' in '12, 3'" },
+		{ { "watch", "-p", "1,99999999999999999999" },
+		  "invalid value for -p/--pid: '99999999999999999999' in '1,99999999999999999999'" },
+		{ { "watch", "-p", "12,34,12" }, "invalid value for -p/--pid: pid 12 is given twice" },
+		{ { "serve", "-p", "12", "-p", "12" }, "invalid value for -p/--pid: pid 12 is given twice" },
+		{ { "watch", "-p", "12", "--all" }, "-p/--pid and --all contradict each other" },
+		{ { "serve", "--all", "-p", "12,13" }, "-p/--pid and --all contradict each other" },
+		{ { "watch", "--match", "node", "-p", "12" }, "-p/--pid and --match contradict" },
+		{ { "watch", "--match", "(" }, "invalid value for --match: '(': " },
+		{ { "watch", "--match", "a{2,1}" }, "invalid value for --match: 'a{2,1}': " },
+		{ { "watch", "--match", "" }, "invalid value for --match: ''" },
+		{ { "top", "-p", "1,2" }, "top takes one process (-p PID), not a list" },
+		{ { "top", "-p", "1", "-p", "2" }, "top takes one process (-p PID), not a list" },
+		{ { "top", "--all" }, "top takes one process (-p PID), not --all" },
+		{ { "flame", "-p", "1,2", "-o", "f.svg" }, "flame takes one process (-p PID)" },
+		{ { "trace", "--all", "-o", "t.json" }, "trace takes one process (-p PID), not --all" },
+		{ { "sockets", "--match", "x" }, "sockets takes one process (-p PID), not --match" },
+		{ { "serve" }, "-p/--pid is required (the id of the process to watch, a list of them, "
+			      "or --all)" },
 	};
 	size_t i;
 
@@ -329,4 +354,68 @@ Test(cli, serve_help)
 	cr_expect(strstr(p.out, "application/openmetrics-text"));
 	p = PARSE("--help");
 	cr_expect(strstr(p.out, "serve   Prometheus metrics"), "the main help names serve");
+}
+
+Test(cli, many_processes)
+{
+	struct parsed p = PARSE("watch", "-p", "42,43", "-p", "7");
+
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_expect_eq(p.cli.npids, 3);
+	cr_expect_eq(p.cli.pids[0], 42);
+	cr_expect_eq(p.cli.pids[1], 43);
+	cr_expect_eq(p.cli.pids[2], 7);
+	cr_expect_eq(p.cli.pid, 42, "pid is the first of the list");
+	cr_expect(!p.cli.all && !p.cli.match);
+	p = PARSE("top", "-p", "42");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_expect_eq(p.cli.npids, 1);
+	cr_expect_eq(p.cli.pids[0], 42);
+	p = PARSE("serve", "--all");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_expect(p.cli.all && !p.cli.match);
+	cr_expect_eq(p.cli.npids, 0);
+	cr_expect_eq(p.cli.pid, 0);
+	p = PARSE("watch", "--match", "server\\.js|^node .*api");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_expect(p.cli.all, "--match implies --all");
+	cr_expect_str_eq(p.cli.match, "server\\.js|^node .*api");
+	p = PARSE("serve", "--all", "--match", "x");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_expect(p.cli.all);
+}
+
+Test(cli, at_most_64_pids)
+{
+	char list[UVS_MAX_PIDS * 8 + 16];
+	size_t n = 0;
+	struct parsed p;
+
+	for (int i = 1; i <= UVS_MAX_PIDS; i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%d", i > 1 ? "," : "", 1000 + i);
+	p = PARSE("serve", "-p", list);
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_expect_eq(p.cli.npids, UVS_MAX_PIDS);
+	cr_expect_eq(p.cli.pids[UVS_MAX_PIDS - 1], 1000 + UVS_MAX_PIDS);
+	p = PARSE("serve", "-p", list, "-p", "9");
+	cr_assert_eq(p.ret, UVS_CLI_USAGE);
+	cr_expect(strstr(p.err, "too many processes for -p/--pid: at most 64"), "%s", p.err);
+	snprintf(list + n, sizeof(list) - n, ",9");
+	p = PARSE("watch", "-p", list);
+	cr_assert_eq(p.ret, UVS_CLI_USAGE);
+	cr_expect(strstr(p.err, "too many processes for -p/--pid: at most 64"), "%s", p.err);
+}
+
+Test(cli, help_teaches_many_processes)
+{
+	struct parsed p = PARSE("--help");
+
+	cr_assert_eq(p.ret, UVS_CLI_EXIT);
+	for (const char *o = "-p 4242,4250\0--all \0--match REGEX\0watch -p 4242,4250\0"
+			     "watch --all --match\0serve --all\0"; *o; o += strlen(o) + 1)
+		cr_expect_not_null(strstr(p.out, o), "--help lacks %s", o);
+	p = PARSE("serve", "--help");
+	cr_assert_eq(p.ret, UVS_CLI_EXIT);
+	cr_expect_not_null(strstr(p.out, "serve --all --match"), "%s", p.out);
+	cr_expect_not_null(strstr(p.out, "pid label"), "%s", p.out);
 }

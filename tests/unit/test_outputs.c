@@ -32,10 +32,9 @@ static int c_interval(struct uvs_output *o, const struct uvs_snapshot *s)
 {
 	struct uvs_snapshot *totals = calloc(1, sizeof(*totals));
 
-	(void)s;
 	counted.interval++;
 	/* As a /metrics endpoint would: the cumulative figures, pulled now. */
-	if (totals && o->source && o->source->totals(o->source->ctx, totals) == 0)
+	if (totals && o->source && o->source->totals(o->source->ctx, s->pid, totals) == 0)
 		counted.pulled_window = totals->window_ns;
 	free(totals);
 	return 0;
@@ -80,8 +79,10 @@ static const struct uvs_output_ops counting_ops = {
 	.record = c_record, .summary = c_summary, .end = c_end, .destroy = c_destroy,
 };
 
-static int fake_totals(void *ctx, struct uvs_snapshot *out)
+static int fake_totals(void *ctx, int pid, struct uvs_snapshot *out)
 {
+	if (pid != 42)
+		return -ESRCH;
 	memset(out, 0, sizeof(*out));
 	out->window_ns = *(uint64_t *)ctx;
 	return 0;

@@ -4,6 +4,7 @@
  * escaping and cutting, HELP and TYPE lines in both formats, content negotiation, alert
  * counting, and a hand-built page that `promtool check metrics` must accept.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "render/prometheus.h"
 #include "serve/metrics_output.h"
 #include "util/hist_math.h"
+#include "text_count.h"
 
 static struct uvs_snapshot totals, window;
 
@@ -433,17 +435,247 @@ Test(prom_page, openmetrics_shape)
 }
 
 /* The text format as Prometheus itself checks it (promtool, from scripts/install-deps.sh). */
-Test(prom_page, promtool_accepts_the_page)
+static void expect_promtool_passes(const char *page)
 {
-	struct uvs_prom_page p = page();
-	char *s = render(UVS_PROM_TEXT, &p);
 	FILE *tool = popen("promtool check metrics > /dev/null 2>&1", "w");
 	int status;
 
 	cr_assert_not_null(tool, "promtool cannot be started (scripts/install-deps.sh)");
-	fputs(s, tool);
+	fputs(page, tool);
 	status = pclose(tool);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "promtool check metrics failed (status %d) on:\n%s", status, s);
+		  "promtool check metrics failed (status %d) on:\n%s", status, page);
+}
+
+Test(prom_page, promtool_accepts_the_page)
+{
+	struct uvs_prom_page p = page();
+	char *s = render(UVS_PROM_TEXT, &p);
+
+	expect_promtool_passes(s);
 	free(s);
+}
+
+/* ---- several targets on one page (serve -p A,B, --all) ---------------------------------------- */
+
+/* The pages the metrics output put out, as the HTTP server would get them. */
+struct pages {
+	char *page[2];
+	int published;
+};
+
+static int keep_page(void *arg, enum uvs_prom_format f, char *buf, size_t len)
+{
+	struct pages *p = arg;
+
+	(void)len;
+	free(p->page[f]);
+	p->page[f] = buf;
+	p->published += f == UVS_PROM_TEXT; /* a page is put out in both formats */
+	return 0;
+}
+
+#define PID_A 4242
+#define PID_B 5151
+
+static struct uvs_snapshot totals_b;
+
+/* pid A: the fixture above; pid B: other figures; any other pid: a target with nothing yet. */
+static int two_totals(void *ctx, int pid, struct uvs_snapshot *out)
+{
+	(void)ctx;
+	if (pid == PID_A)
+		*out = totals;
+	else if (pid == PID_B)
+		*out = totals_b;
+	else if (pid > 0)
+		memset(out, 0, sizeof(*out)), out->pid = pid;
+	else
+		return -ESRCH;
+	return 0;
+}
+
+static const struct uvs_output_source two_source = { .totals = two_totals };
+
+static struct uvs_output *two_targets(struct pages *pages, struct uvs_snapshot *win_b)
+{
+	struct uvs_output *o = uvs_metrics_output_new_to(keep_page, pages);
+	struct uvs_attach_info a = { .pid = PID_A, .comm = "node", .container = "",
+				     .node_version = "v20.20.2", .libuv_version = "1.46.0",
+				     .mode = "epoll" };
+
+	cr_assert_not_null(o);
+	o->source = &two_source;
+	build();
+	totals_b = totals;
+	totals_b.pid = PID_B;
+	totals_b.nloops = 1;
+	totals_b.loops[0].tid = PID_B;
+	totals_b.loops[0].iterations = 77;
+	totals_b.pool.available = false; /* B's pool is not followed: its families lack B */
+	*win_b = window;
+	win_b->pid = PID_B;
+	win_b->nloops = 1;
+	win_b->loops[0] = totals_b.loops[0];
+	win_b->loops[0].utilization = 0.5;
+	window.pid = PID_A;
+	memset(pages, 0, sizeof(*pages));
+	cr_assert_eq(o->ops->begin(o, &a), 0);
+	a.pid = PID_B;
+	a.comm = "api \"v2\"";
+	a.node_version = "v22.1.0";
+	a.container = "4f0c1ab2e3d4";
+	cr_assert_eq(o->ops->begin(o, &a), 0);
+	return o;
+}
+
+static void free_output(struct uvs_output *o)
+{
+	struct uvs_outputs l = { 0 };
+
+	cr_assert_eq(uvs_outputs_add(&l, o, &two_source), 0);
+	uvs_outputs_free(&l);
+}
+
+static void free_pages(struct pages *p)
+{
+	free(p->page[0]);
+	free(p->page[1]);
+}
+
+/* Each "# TYPE name" once (both formats want a family's samples together under it). */
+static size_t expect_each_family_once(const char *page)
+{
+	size_t families = 0;
+
+	for (const char *t = strstr(page, "# TYPE "); t; t = strstr(t + 1, "# TYPE ")) {
+		char name[128];
+		const char *sp = strchr(t + 7, ' ');
+
+		cr_assert_not_null(sp);
+		snprintf(name, sizeof(name), "%.*s", (int)(sp - t + 1), t);
+		cr_expect_null(strstr(sp, name), "%s twice", name);
+		families++;
+	}
+	return families;
+}
+
+Test(prom_targets, both_on_one_page_each_family_once)
+{
+	struct uvs_snapshot win_b;
+	struct pages pages;
+	struct uvs_output *o = two_targets(&pages, &win_b);
+	const char *text, *om;
+
+	cr_expect_eq(pages.published, 1, "the first page at once, the second target at its round");
+	cr_assert_eq(o->ops->interval(o, &window), 0);
+	cr_expect_eq(pages.published, 1, "B has no interval in this round yet");
+	cr_assert_eq(o->ops->interval(o, &win_b), 0);
+	cr_expect_eq(pages.published, 2, "the round is over: one page for both");
+	text = pages.page[UVS_PROM_TEXT];
+	om = pages.page[UVS_PROM_OPENMETRICS];
+	cr_expect(strstr(text, "uvscope_loop_iterations_total{pid=\"4242\",comm=\"node\","
+			       "container=\"\",tid=\"4242\",role=\"main\"} 1203\n"), "%s", text);
+	cr_expect(strstr(text, "uvscope_loop_iterations_total{pid=\"5151\",comm=\"api \\\"v2\\\"\","
+			       "container=\"4f0c1ab2e3d4\",tid=\"5151\",role=\"main\"} 77\n"), "%s", text);
+	cr_expect(strstr(text, "uvscope_loop_utilization_ratio{pid=\"5151\",comm=\"api \\\"v2\\\"\","
+			       "container=\"4f0c1ab2e3d4\",tid=\"5151\",role=\"main\"} 0.5\n"));
+	cr_expect(strstr(text, "uvscope_target_info{pid=\"5151\",comm=\"api \\\"v2\\\"\","
+			       "container=\"4f0c1ab2e3d4\",node_version=\"v22.1.0\","
+			       "libuv_version=\"1.46.0\",mode=\"epoll\"} 1\n"), "%s", text);
+	cr_expect(strstr(text, "uvscope_pool_jobs_submitted_total{pid=\"4242\""));
+	cr_expect(!strstr(text, "uvscope_pool_jobs_submitted_total{pid=\"5151\""),
+		  "B's pool is not measured");
+	cr_expect_eq(count(text, "uvscope_agent_lost_events_total{"), 2);
+	cr_expect_eq(count(text, "uvscope_last_interval_timestamp_seconds{"), 2);
+	cr_expect_eq(expect_each_family_once(text), 37, "every family of the page, once");
+	cr_expect_eq(expect_each_family_once(om), 37);
+	cr_expect_eq(count(om, "# EOF"), 1);
+	expect_promtool_passes(text);
+	free_output(o);
+	free_pages(&pages);
+}
+
+Test(prom_targets, alerts_are_counted_per_pid)
+{
+	struct uvs_snapshot win_b;
+	struct pages pages;
+	struct uvs_output *o = two_targets(&pages, &win_b);
+	struct uvs_alert a = { .kind = UVS_ALERT_LOOP_BLOCKED, .pid = PID_B,
+			       .loop_blocked = { .tid = PID_B, .ongoing = true } };
+	const char *text;
+
+	cr_assert_eq(o->ops->alert(o, &a), 0);
+	a.loop_blocked.ongoing = false; /* the end of the same episode: not counted again */
+	cr_assert_eq(o->ops->alert(o, &a), 0);
+	a = (struct uvs_alert){ .kind = UVS_ALERT_FD_LIMIT, .pid = PID_A };
+	cr_assert_eq(o->ops->alert(o, &a), 0);
+	a.pid = 999; /* not a target: ignored */
+	cr_assert_eq(o->ops->alert(o, &a), 0);
+	cr_assert_eq(o->ops->interval(o, &window), 0);
+	cr_assert_eq(o->ops->interval(o, &win_b), 0);
+	text = pages.page[UVS_PROM_TEXT];
+	cr_expect(strstr(text, "uvscope_alerts_total{pid=\"5151\",comm=\"api \\\"v2\\\"\","
+			       "container=\"4f0c1ab2e3d4\",kind=\"loop_blocked\"} 1\n"), "%s", text);
+	cr_expect(strstr(text, "uvscope_alerts_total{pid=\"4242\",comm=\"node\",container=\"\","
+			       "kind=\"loop_blocked\"} 0\n"));
+	cr_expect(strstr(text, "uvscope_alerts_total{pid=\"4242\",comm=\"node\",container=\"\","
+			       "kind=\"fd_limit\"} 1\n"));
+	cr_expect(strstr(text, "uvscope_alerts_total{pid=\"5151\",comm=\"api \\\"v2\\\"\","
+			       "container=\"4f0c1ab2e3d4\",kind=\"fd_limit\"} 0\n"));
+	free_output(o);
+	free_pages(&pages);
+}
+
+Test(prom_targets, a_detached_target_leaves_the_page)
+{
+	struct uvs_snapshot win_b;
+	struct pages pages;
+	struct uvs_output *o = two_targets(&pages, &win_b);
+	const char *text;
+
+	cr_assert_eq(o->ops->interval(o, &window), 0);
+	cr_assert_eq(o->ops->interval(o, &win_b), 0);
+	cr_assert_eq(o->ops->summary(o, &totals), 0); /* A exited */
+	cr_assert_eq(o->ops->interval(o, &win_b), 0);
+	text = pages.page[UVS_PROM_TEXT];
+	cr_expect(!strstr(text, "pid=\"4242\""), "A's series are gone:\n%s", text);
+	cr_expect(strstr(text, "uvscope_loop_iterations_total{pid=\"5151\""));
+	expect_promtool_passes(text);
+	/* A interval of a detached pid is not brought back. */
+	cr_assert_eq(o->ops->interval(o, &window), 0);
+	cr_expect(!strstr(pages.page[UVS_PROM_TEXT], "pid=\"4242\""));
+	/* The last one leaves: an empty page at once, not the figures of a process gone. */
+	cr_assert_eq(o->ops->summary(o, &totals_b), 0);
+	cr_expect_str_eq(pages.page[UVS_PROM_TEXT], "");
+	cr_expect_str_eq(pages.page[UVS_PROM_OPENMETRICS], "# EOF\n");
+	free_output(o);
+	free_pages(&pages);
+}
+
+Test(prom_targets, at_most_UVS_METRICS_MAX_TARGETS)
+{
+	struct pages pages = { 0 };
+	struct uvs_output *o = uvs_metrics_output_new_to(keep_page, &pages);
+	struct uvs_attach_info a = { .comm = "node", .mode = "epoll" };
+	struct uvs_snapshot *s = calloc(1, sizeof(*s));
+	char label[32];
+	int last = 1000 + UVS_METRICS_MAX_TARGETS;
+
+	cr_assert_not_null(o);
+	cr_assert_not_null(s);
+	o->source = &two_source;
+	for (a.pid = 1001; a.pid <= last + 1; a.pid++)
+		cr_assert_eq(o->ops->begin(o, &a), 0, "pid %d", a.pid);
+	for (s->pid = 1001; s->pid <= last + 1; s->pid++)
+		cr_assert_eq(o->ops->interval(o, s), 0);
+	snprintf(label, sizeof(label), "{pid=\"%d\"", last);
+	cr_expect(strstr(pages.page[UVS_PROM_TEXT], label), "the 1024th is on the page");
+	snprintf(label, sizeof(label), "{pid=\"%d\"", last + 1);
+	cr_expect(!strstr(pages.page[UVS_PROM_TEXT], label), "the 1025th is left off");
+	cr_expect_eq(count(pages.page[UVS_PROM_TEXT], "uvscope_target_info{"),
+		     UVS_METRICS_MAX_TARGETS);
+	free_output(o);
+	free(s);
+	free_pages(&pages);
 }

@@ -13,6 +13,7 @@
 
 #include "collect/loop.h"
 #include "render/trace_json.h"
+#include "text_count.h"
 
 /* Time 0 of every trace here: 1 s on the monotonic clock, 1,000,000 s on the wall clock. */
 #define MONO0 1000000000ull
@@ -173,16 +174,6 @@ Test(trace_json, golden_session)
 	cr_expect_eq(st.instants, 2);
 	cr_expect_eq(st.dropped, 3);
 	close_trace();
-}
-
-/* Counts the occurrences of needle in hay. */
-static int count(const char *hay, const char *needle)
-{
-	int n = 0;
-
-	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
-		n++;
-	return n;
 }
 
 Test(trace_json, phases_are_clipped_to_their_iteration)
