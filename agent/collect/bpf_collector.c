@@ -384,6 +384,7 @@ static void bpf_quiesce(struct uvs_collector *c)
 	struct bpf_collector *b = priv(c);
 
 	/* The programs stop counting this process first, host-wide hooks included. */
+	uvs_loops_mark_end(&b->loops);
 	if (b->published) {
 		uvs_bpf_shared_unpublish(b->sh, b->target->pid);
 		b->published = false;
@@ -413,7 +414,6 @@ static void bpf_destroy(struct uvs_collector *c)
 	uvs_loops_detach(&b->loops);
 	uvs_fd_table_free(&b->fd_table);
 	uvs_bpf_shared_release(b->sh, b->slot);
-	uvs_bpf_shared_free(b->sh);
 	free(b);
 	free(c);
 }
@@ -432,7 +432,7 @@ static const struct uvs_collector_ops bpf_ops = {
 	.destroy = bpf_destroy,
 };
 
-struct uvs_collector *uvs_bpf_collector_new(void)
+struct uvs_collector *uvs_bpf_collector_new(struct uvs_bpf_shared *sh)
 {
 	struct uvs_collector *c = calloc(1, sizeof(*c));
 
@@ -446,11 +446,6 @@ struct uvs_collector *uvs_bpf_collector_new(void)
 	}
 	((struct bpf_collector *)c->priv)->sockets.nl = -1;
 	((struct bpf_collector *)c->priv)->slot = -1;
-	((struct bpf_collector *)c->priv)->sh = uvs_bpf_shared_new();
-	if (!((struct bpf_collector *)c->priv)->sh) {
-		free(c->priv);
-		free(c);
-		return NULL;
-	}
+	((struct bpf_collector *)c->priv)->sh = sh;
 	return c;
 }

@@ -5,8 +5,10 @@
  * between windows through a sink (a block that ended, a discrete record), fills one window's
  * figures and the session's totals, tells which loops are busy right now (for blocks still in
  * progress), and detaches. The session never sees a BPF map or a ring buffer, so a collector
- * built on /proc and ptrace, or one per process of a multi-process agent, plugs in here without
- * touching the outputs.
+ * built on /proc and ptrace plugs in here without touching the outputs. A session watching
+ * several processes has one collector per process; the BPF collectors share one set of BPF
+ * objects and one reader of their rings, so event_fd is the same fd for all of them and poll
+ * on any of them takes every target's events (each handed to its own target's sink).
  */
 #ifndef UVSCOPE_COLLECTOR_H
 #define UVSCOPE_COLLECTOR_H
@@ -111,7 +113,13 @@ struct uvs_collector {
 	void *priv;
 };
 
-/* The BPF collector (collect/bpf_collector.c): NULL and errno on failure to allocate. */
-struct uvs_collector *uvs_bpf_collector_new(void);
+struct uvs_bpf_shared;
+
+/*
+ * The BPF collector (collect/bpf_collector.c) of one target, on the BPF objects every target of
+ * the agent shares (sh, collect/bpf_shared.h: it outlives the collector). NULL and errno on
+ * failure to allocate.
+ */
+struct uvs_collector *uvs_bpf_collector_new(struct uvs_bpf_shared *sh);
 
 #endif

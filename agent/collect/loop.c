@@ -144,8 +144,15 @@ void uvs_loops_start(struct uvs_loops *l)
 	seed(l);
 }
 
+void uvs_loops_mark_end(struct uvs_loops *l)
+{
+	if (!l->end_mono)
+		l->end_mono = uvs_now_mono();
+}
+
 void uvs_loops_quiesce(struct uvs_loops *l)
 {
+	uvs_loops_mark_end(l);
 	uvs_loop_probes_quiesce(&l->probes);
 }
 
@@ -458,8 +465,8 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 		uvs_target_thread_comm(l->target, lt->tid, comm, sizeof(comm));
 		if (comm[0])
 			memcpy(lt->comm, comm, sizeof(lt->comm));
-		uvs_loop_window(lt, &r, now, l->block_ns, phases, lt->comm,
-				&s->loops[s->nloops++]);
+		uvs_loop_window(lt, &r, l->end_mono && l->end_mono < now ? l->end_mono : now,
+				l->block_ns, phases, lt->comm, &s->loops[s->nloops++]);
 		if (!r.alive) {
 			/* The thread exited: this was its last window. */
 			lt->exited = true;

@@ -27,6 +27,11 @@ struct uvs_loops {
 	uint64_t block_ns;
 	uint64_t start_mono;  /* CLOCK_MONOTONIC at attach */
 	uint64_t last_mono;   /* at the last window */
+	/*
+	 * When the programs stopped following the target (quiesce), 0 while they follow it: the
+	 * state BPF kept is as of then, so a span still running is not counted past it.
+	 */
+	uint64_t end_mono;
 	struct uvs_bpf_counters prev_counters;
 	size_t nloops;
 	struct uvs_loop_track *loops[UVS_MAX_LOOPS];
@@ -51,6 +56,9 @@ int uvs_loops_attach(struct uvs_loops *l, struct uvs_bpf_shared *sh, int slot,
  * does not leave a stale mark; BPF's own state wins where it saw the thread first.
  */
 void uvs_loops_start(struct uvs_loops *l);
+
+/* The programs stop following the target now (it is about to be unpublished). */
+void uvs_loops_mark_end(struct uvs_loops *l);
 
 /* Detaches and frees; safe on a zeroed struct. */
 void uvs_loops_quiesce(struct uvs_loops *l);

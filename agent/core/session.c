@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -14,15 +15,14 @@
 
 #include <bpf/libbpf.h>
 
+#include "collect/bpf_shared.h"
 #include "collect/collector.h"
 #include "core/actions.h"
 #include "core/alerts.h"
-#include "core/block_stacks.h"
-#include "core/flame_samples.h"
 #include "core/event_loop.h"
 #include "core/output.h"
-#include "core/overhead_guard.h"
 #include "core/session.h"
+#include "core/watched.h"
 #include "render/flame.h"
 #include "render/json.h"
 #include "render/top.h"
@@ -30,51 +30,57 @@
 #include "render/watch.h"
 #include "serve/http.h"
 #include "serve/metrics_output.h"
-#include "target/capstone_lib.h"
-#include "target/container.h"
+#include "target/discover.h"
 #include "target/privileges.h"
-#include "target/process.h"
 #include "util/clock.h"
-#include "util/duration.h"
-#include "util/heap.h"
 #include "util/log.h"
 
-#define MAX_ALERTS 16
+/* Processes one session watches at once: one slot each in the shared BPF objects. */
+#define MAX_WATCHED UVS_MAX_TARGETS
+
+struct watched_slot {
+	struct uvs_watched *w;
+	int pid_fd; /* -1: its exit is noticed at an interval */
+};
 
 struct session {
 	const struct uvs_cli *cli;
-	struct uvs_target *target;
-	struct uvs_collector *collector;
+	struct uvs_bpf_shared *sh;   /* the BPF objects every watched process shares */
+	struct uvs_watch_env env;
+	size_t nwatched;
+	struct watched_slot watched[MAX_WATCHED];
+	int exits_epfd;              /* the watched processes' pidfds, one source of the loop */
+	bool events_added;           /* the shared ring reader is in the loop */
+	struct uvs_discover *discover; /* --all */
 	struct uvs_outputs outputs;
 	struct uvs_output *trace;   /* trace: the timeline output (in outputs) */
 	struct uvs_output_source source;
 	struct uvs_alert_config alert_cfg;
-	struct uvs_alert_state alerts;
-	struct uvs_snapshot *snap;
 	struct uvs_event_loop loop;
-	int pid_fd;
 	uint64_t tick_ns;     /* how often blocks are checked */
 	uint64_t last_check;  /* CLOCK_MONOTONIC of the last check */
 	bool tty_raw;
 	struct termios saved_tty;
-	struct uvs_block_stacks *blocks; /* recent loop samples, for the stacks of a block */
-	struct uvs_alert_stacks block_top; /* the stacks attached to the alert being sent */
-	bool gc_seen;                      /* GC records arrive: blocks can say their GC time */
 	struct uvs_profile *flame;         /* flame: the profile being sampled */
 	uint64_t flame_start, flame_start_real; /* when sampling began (monotonic, wall clock) */
 	FILE *flame_files[UVS_FLAME_FILES];
-	struct uvs_guard guard;             /* the overhead guard (off outside watch, top, serve) */
 	struct uvs_actions *actions;        /* --on-alert */
 	bool alert_exit;                    /* --exit-on-alert: an alert fired */
 	const char *why_done;
 	struct uvs_http *http;              /* serve: the /metrics endpoint */
 };
 
-static void stop(struct session *s, const char *why);
+static void stop(struct session *s, const char *why)
+{
+	s->loop.stop = true;
+	s->why_done = why;
+}
 
 /* An alert goes to every output, to the --on-alert command, and may end the session. */
-static void emit_alert(struct session *s, const struct uvs_alert *a)
+static void emit_alert(void *ctx, const struct uvs_alert *a)
 {
+	struct session *s = ctx;
+
 	uvs_outputs_alert(&s->outputs, a);
 	if (s->actions)
 		uvs_actions_run(s->actions, a, uvs_now_mono());
@@ -84,57 +90,29 @@ static void emit_alert(struct session *s, const struct uvs_alert *a)
 	}
 }
 
-/* A blocked-loop alert gets the stacks sampled in [since, until] and the GC time in it. */
-static void block_context(struct session *s, struct uvs_alert *a, uint64_t since, uint64_t until)
+/* Every collector reads the one shared reader: polling through any takes all the events. */
+static void poll_events(struct session *s)
 {
-	struct uvs_alert_loop_blocked *b = &a->loop_blocked;
+	struct uvs_collector *c;
 
-	if (!s->blocks)
+	if (!s->nwatched)
 		return;
-	uvs_block_stacks_top(s->blocks, b->tid, since, until, &s->block_top);
-	b->stacks = &s->block_top;
-	b->has_gc = s->gc_seen;
-	if (s->gc_seen)
-		b->gc_ns = uvs_block_stacks_gc_ns(s->blocks, b->tid, since, until ? until :
-						  since + b->blocked_ns);
+	c = uvs_watched_collector(s->watched[0].w);
+	c->ops->poll(c);
 }
 
-/* The collector's sink: a block that ended is the alert engine's, a record the outputs'. */
-static void on_block_ended(void *ctx, const struct uvs_block_end *b)
+static void check_blocks(struct session *s)
 {
-	struct session *s = ctx;
-	struct uvs_alert a;
+	size_t i;
 
-	if (!uvs_alerts_block_ended(&s->alert_cfg, &s->alerts, s->target->pid, b, uvs_now_real(),
-				    &a))
-		return;
-	if (b->end_ns > b->duration_ns)
-		block_context(s, &a, b->end_ns - b->duration_ns, b->end_ns);
-	emit_alert(s, &a);
+	s->last_check = uvs_now_mono();
+	if (s->actions)
+		uvs_actions_tick(s->actions, s->last_check);
+	/* Take the events first, so a block that just ended is never reported as ongoing. */
+	poll_events(s);
+	for (i = 0; i < s->nwatched; i++)
+		uvs_watched_check_blocks(s->watched[i].w);
 }
-
-static void on_record(void *ctx, const struct uvs_record *r)
-{
-	struct session *s = ctx;
-
-	if (r->kind == UVS_RECORD_GC && s->blocks) {
-		s->gc_seen = true;
-		uvs_block_stacks_gc(s->blocks, &r->gc);
-	}
-	uvs_outputs_record(&s->outputs, r);
-}
-
-static void on_sample(void *ctx, const struct uvs_sample *smp)
-{
-	struct session *s = ctx;
-
-	if (s->blocks)
-		uvs_block_stacks_add(s->blocks, smp);
-	if (s->flame && uvs_flame_add(s->flame, s->cli->flame_mode, smp))
-		uvs_warn("flame: out of memory, samples are being left out");
-}
-
-static void check_blocks(struct session *s);
 
 /* In the middle of a long window: check for blocks if a tick has passed since the last check. */
 static void on_keep_up(void *ctx)
@@ -146,132 +124,159 @@ static void on_keep_up(void *ctx)
 		check_blocks(s);
 }
 
-static void check_blocks(struct session *s)
+static struct watched_slot *slot_of(struct session *s, pid_t pid)
 {
-	struct uvs_loop_busy loops[UVS_MAX_LOOPS];
-	struct uvs_alert alerts[MAX_ALERTS];
-	uint64_t now_mono;
-	size_t i, n;
+	size_t i;
 
-	s->last_check = uvs_now_mono();
-	if (s->actions)
-		uvs_actions_tick(s->actions, s->last_check);
-	/* Take the events first, so a block that just ended is never reported as ongoing. */
-	s->collector->ops->poll(s->collector);
-	n = s->collector->ops->loops_now(s->collector, loops, UVS_MAX_LOOPS, &now_mono);
-	/* The samples the collector just took of blocked loops (off the CPU) come in too. */
-	s->collector->ops->poll(s->collector);
-	n = uvs_alerts_blocks(&s->alert_cfg, &s->alerts, s->target->pid, loops, n, now_mono,
-			      uvs_now_real(), alerts, MAX_ALERTS);
-	for (i = 0; i < n; i++) {
-		if (alerts[i].kind == UVS_ALERT_LOOP_BLOCKED)
-			block_context(s, &alerts[i], now_mono - alerts[i].loop_blocked.blocked_ns, 0);
-		emit_alert(s, &alerts[i]);
-	}
-}
-
-/*
- * Applies what the overhead guard decided after a window, and says it: the outputs get a record
- * (watch a GUARD line, JSON a "guard" line). A change that fails is undone in the guard, and
- * the collector is set back to what the guard then says.
- */
-static void guard_apply(struct session *s, const struct uvs_guard_decision *d)
-{
-	struct uvs_record r = { .kind = UVS_RECORD_GUARD, .pid = s->target->pid };
-	struct uvs_guard_settings set;
-	char why[200], again[200];
-	const char *error = NULL;
-	int err;
-
-	if (d->action == UVS_GUARD_NONE)
-		return;
-	if (d->action != UVS_GUARD_EXHAUSTED) {
-		uint64_t t0 = uvs_now_mono();
-		char took[UVS_DURATION_BUF];
-
-		uvs_guard_settings(&s->guard, &set);
-		err = s->collector->ops->adjust(s->collector, &set, why, sizeof(why));
-		/* Taking uprobes out waits for the kernel (an RCU grace period): say how long. */
-		uvs_format_duration(uvs_now_mono() - t0, took, sizeof(took));
-		uvs_debug("overhead guard: %s %s in %s", d->action == UVS_GUARD_DOWN ? "took" : "undid",
-			  uvs_guard_step_name(d->step), took);
-		if (err) {
-			error = why;
-			uvs_guard_failed(&s->guard, d);
-			uvs_guard_settings(&s->guard, &set);
-			if (s->collector->ops->adjust(s->collector, &set, again, sizeof(again)))
-				uvs_warn("overhead guard: %s", again);
-		}
-	}
-	uvs_guard_record(&s->guard, d, uvs_now_real(), error, &r.guard);
-	uvs_outputs_record(&s->outputs, &r);
-}
-
-/* Collects the window since the last one and shows it, unless it is a final sliver. */
-static void window(struct session *s, bool final)
-{
-	struct uvs_alert alerts[MAX_ALERTS];
-	struct uvs_guard_window gw;
-	struct uvs_guard_decision d = { 0 };
-	size_t i, n;
-
-	/* An interval that shows a loop blocked comes after the alert that says so. */
-	check_blocks(s);
-	s->collector->ops->window(s->collector, s->snap);
-	/* The guard as it was during the window; then what the window makes it decide. */
-	uvs_guard_snapshot(&s->guard, false, &s->snap->guard);
-	uvs_guard_window_of(s->snap, &gw);
-	s->snap->guard.rate = uvs_guard_load(&gw);
-	if (final)
-		uvs_guard_account(&s->guard, &gw);
-	else
-		uvs_guard_window(&s->guard, &gw, &d);
-	/* The summary covers the last partial window; a sliver of one would only mislead. */
-	if (final && s->snap->window_ns < s->cli->interval_ns / 4)
-		return;
-	n = uvs_alerts_window(&s->alert_cfg, &s->alerts, s->snap, alerts, MAX_ALERTS);
-	for (i = 0; i < n; i++)
-		emit_alert(s, &alerts[i]);
-	uvs_outputs_interval(&s->outputs, s->snap);
-	/* After the interval that led to it; the probes are already out for the last one. */
-	if (!final)
-		guard_apply(s, &d);
+	for (i = 0; i < s->nwatched; i++)
+		if (uvs_watched_pid(s->watched[i].w) == pid)
+			return &s->watched[i];
+	return NULL;
 }
 
 static int totals(void *ctx, int pid, struct uvs_snapshot *out)
 {
-	struct session *s = ctx;
-	int err = pid == s->cli->pid ? s->collector->ops->totals(s->collector, out) : -ESRCH;
+	struct watched_slot *ws = slot_of(ctx, (pid_t)pid);
 
-	if (!err) {
-		uvs_guard_snapshot(&s->guard, true, &out->guard);
-		out->agent.probe_hits = s->guard.hits;
+	return ws ? uvs_watched_totals(ws->w, out) : -ESRCH;
+}
+
+/* ---- processes coming and going ------------------------------------------------------------ */
+
+static void on_collector(void *ctx)
+{
+	poll_events(ctx);
+}
+
+/* The shared reader joins the loop with the first collector that has one. */
+static int add_events(struct session *s, struct uvs_watched *w)
+{
+	struct uvs_collector *c = uvs_watched_collector(w);
+	int fd;
+
+	if (s->events_added)
+		return 0;
+	fd = c->ops->event_fd(c);
+	if (fd < 0)
+		return 0;
+	s->events_added = true;
+	return uvs_event_loop_add(&s->loop, fd, false, on_collector, s);
+}
+
+/*
+ * Watches pid: attached, its exit watched, its outputs begun. 0, or -errno with the reason
+ * said (an error for a pid the operator named, a warning for one --all found).
+ */
+static int add_target(struct session *s, pid_t pid)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct watched_slot *ws;
+	uint64_t attach_ns = 0;
+	char why[600];
+	int err = 0;
+	struct uvs_watched *w;
+
+	if (s->nwatched == MAX_WATCHED) {
+		uvs_warn("pid %d is not watched: %d processes are already", (int)pid, MAX_WATCHED);
+		return -ENOSPC;
 	}
-	return err;
+	w = uvs_watched_attach(&s->env, pid, &attach_ns, &err, why, sizeof(why));
+	if (!w) {
+		if (s->cli->all)
+			uvs_warn("%s", why);
+		else
+			uvs_err("%s", why);
+		return err ? err : -EINVAL;
+	}
+	ws = &s->watched[s->nwatched++];
+	*ws = (struct watched_slot){ .w = w, .pid_fd = (int)syscall(SYS_pidfd_open, pid, 0) };
+	ev.data.ptr = w;
+	if (ws->pid_fd < 0 || epoll_ctl(s->exits_epfd, EPOLL_CTL_ADD, ws->pid_fd, &ev)) {
+		uvs_warn("pidfd_open failed (%s): the exit of pid %d is noticed at the next interval",
+			 strerror(errno), (int)pid);
+		if (ws->pid_fd >= 0)
+			close(ws->pid_fd);
+		ws->pid_fd = -1;
+	}
+	err = add_events(s, w);
+	if (err)
+		uvs_warn("cannot wait for the BPF events: %s (they are read at each check)",
+			 strerror(-err));
+	uvs_watched_begin(w, attach_ns);
+	return 0;
+}
+
+/* Ends watching the i-th process: its last window and summary, and why (NULL: say nothing). */
+static void drop_target(struct session *s, size_t i, const char *why)
+{
+	struct watched_slot *ws = &s->watched[i];
+
+	poll_events(s);
+	uvs_watched_finish(ws->w, why);
+	if (ws->pid_fd >= 0)
+		close(ws->pid_fd); /* which takes it out of the exits set */
+	uvs_watched_free(ws->w);
+	s->watched[i] = s->watched[--s->nwatched];
+	if (!s->nwatched && !s->cli->all)
+		stop(s, NULL);
+}
+
+/* A watched process exited: the pidfds that are readable say which. */
+static void on_exits(void *ctx)
+{
+	struct session *s = ctx;
+	struct epoll_event evs[16];
+	int n, i;
+	size_t j;
+
+	n = epoll_wait(s->exits_epfd, evs, 16, 0);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < s->nwatched; j++)
+			if (s->watched[j].w == evs[i].data.ptr) {
+				drop_target(s, j, "the target exited");
+				break;
+			}
+}
+
+static bool is_watched(void *ctx, pid_t pid)
+{
+	return slot_of(ctx, pid) != NULL;
+}
+
+/* --all: the node processes that appeared since the last look. */
+static void discover(struct session *s)
+{
+	pid_t found[64];
+	size_t i, n;
+
+	n = uvs_discover_scan(s->discover, is_watched, s, found, 64);
+	for (i = 0; i < n; i++)
+		if (add_target(s, found[i]))
+			uvs_discover_refused(s->discover, found[i]);
 }
 
 /* ---- event sources -------------------------------------------------------------------------- */
 
-static void stop(struct session *s, const char *why)
-{
-	s->loop.stop = true;
-	s->why_done = why;
-}
-
-static void on_collector(void *ctx)
-{
-	struct session *s = ctx;
-
-	s->collector->ops->poll(s->collector);
-}
-
 static void on_interval(void *ctx)
 {
 	struct session *s = ctx;
+	size_t i = 0;
 
-	window(s, false);
-	if (s->pid_fd < 0 && !uvs_target_alive(s->target))
-		stop(s, "the target exited");
+	for (i = 0; i < s->nwatched; i++)
+		uvs_watched_window(s->watched[i].w);
+	/* Without a pidfd an exit is noticed here: /proc says the process is gone. */
+	for (i = 0; i < s->nwatched;) {
+		char path[32];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "/proc/%d", (int)uvs_watched_pid(s->watched[i].w));
+		if (s->watched[i].pid_fd < 0 && stat(path, &st) && errno == ENOENT)
+			drop_target(s, i, "the target exited");
+		else
+			i++;
+	}
+	if (s->discover)
+		discover(s);
 }
 
 static void on_block_tick(void *ctx)
@@ -294,11 +299,6 @@ static void on_signal(void *ctx)
 	while (read(s->loop.src[0].fd, &si, sizeof(si)) > 0)
 		;
 	stop(s, "interrupted");
-}
-
-static void on_target_exit(void *ctx)
-{
-	stop(ctx, "the target exited");
 }
 
 static void on_end(void *ctx)
@@ -341,12 +341,17 @@ static void keyboard_raw(struct session *s)
 		s->tty_raw = true;
 }
 
+/*
+ * The agent's loop: signals first (on_signal reads source 0), the interval and block-check
+ * timers, the watched processes' exits, then what the outputs and actions need. The shared BPF
+ * reader joins it with the first process attached (add_events).
+ */
 static int setup_loop(struct session *s)
 {
 	const struct uvs_cli *cli = s->cli;
 	/* Check for blocks often enough that one just past the threshold is caught ongoing. */
 	uint64_t tick = cli->block_ns / 10;
-	int sigfd, err, events;
+	int sigfd, err;
 	sigset_t mask;
 
 	if (tick > 10000000ULL)
@@ -358,7 +363,6 @@ static int setup_loop(struct session *s)
 	err = uvs_event_loop_init(&s->loop);
 	if (err)
 		return err;
-	/* The signalfd first: on_signal reads it as source 0. */
 	sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sigfd < 0)
 		return -errno;
@@ -367,9 +371,10 @@ static int setup_loop(struct session *s)
 		close(sigfd);
 		return err;
 	}
-	events = s->collector->ops->event_fd(s->collector);
-	if (!err && events >= 0)
-		err = uvs_event_loop_add(&s->loop, events, false, on_collector, s);
+	s->exits_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->exits_epfd < 0)
+		return -errno;
+	err = uvs_event_loop_add(&s->loop, s->exits_epfd, true, on_exits, s);
 	if (!err)
 		err = uvs_event_loop_add_timer(&s->loop, cli->interval_ns, cli->interval_ns,
 					       on_interval, s);
@@ -381,14 +386,6 @@ static int setup_loop(struct session *s)
 		err = uvs_event_loop_add(&s->loop, uvs_actions_fd(s->actions), false, on_actions, s);
 	if (err)
 		return err;
-	s->pid_fd = (int)syscall(SYS_pidfd_open, s->target->pid, 0);
-	if (s->pid_fd < 0 || uvs_event_loop_add(&s->loop, s->pid_fd, true, on_target_exit, s)) {
-		uvs_warn("pidfd_open failed (%s): the target's exit is noticed at the next interval",
-			 strerror(errno));
-		if (s->pid_fd >= 0)
-			close(s->pid_fd);
-		s->pid_fd = -1;
-	}
 	if (cli->command == UVS_CMD_TOP && !cli->json)
 		keyboard_raw(s);
 	if (s->http)
@@ -396,63 +393,7 @@ static int setup_loop(struct session *s)
 	return 0;
 }
 
-/* ---- attach ----------------------------------------------------------------------------------- */
-
-/*
- * trace turns exact phases on unless told not to, and draws each pool job: it needs records.
- * flame shows samples only: the pool's probes would cost the target for nothing.
- */
-static struct uvs_collect_options collect_options(const struct uvs_cli *cli)
-{
-	bool trace = cli->command == UVS_CMD_TRACE;
-	bool pool = cli->pool && cli->command != UVS_CMD_FLAME;
-
-	return (struct uvs_collect_options){
-		.block_ns = cli->block_ns,
-		.phases = cli->phases || (trace && !cli->no_phases),
-		.timeline = trace,
-		.pool = pool,
-		.pool_jobs = pool && (cli->pool_jobs || trace),
-		.syscalls = cli->syscalls,
-		.slow_syscall_ns = cli->slow_syscall_ns,
-		.fd_rescan_ns = cli->fd_rescan_ns,
-		.sockets = !cli->no_sockets,
-		.sample_hz = cli->no_stacks ? 0 : cli->sample_hz,
-		/* A profile's samples must all stand for the same time: flame does not speed up. */
-		.blocked_hz = cli->command == UVS_CMD_FLAME ? cli->sample_hz : cli->blocked_hz,
-		.sample_off_cpu = cli->command == UVS_CMD_FLAME && cli->flame_mode == UVS_FLAME_OFF_CPU,
-		.gc = !cli->no_gc,
-	};
-}
-
-/*
- * The overhead guard steps in watch, top and serve; flame and trace keep the probes they are
- * given.
- */
-static bool guarded(const struct uvs_cli *cli)
-{
-	return (cli->command == UVS_CMD_WATCH || cli->command == UVS_CMD_TOP ||
-		cli->command == UVS_CMD_SERVE) && !cli->no_guard;
-}
-
-/* The guard starts from what attaching gave: exact phases and sampling as they are now. */
-static void guard_init(struct session *s, const struct uvs_collect_report *r)
-{
-	struct uvs_collect_options o = collect_options(s->cli);
-	struct uvs_guard_config c = {
-		.enabled = guarded(s->cli),
-		.budget = s->cli->max_probe_rate,
-		.phases = !strcmp(r->mode, "exact-phases"),
-		.phase_hits_per_iteration = r->phase_hits_per_iteration,
-		.sample_hz = r->stacks[0] ? o.sample_hz : 0,
-		.blocked_hz = r->stacks[0] ? o.blocked_hz : 0,
-	};
-
-	uvs_guard_init(&s->guard, &c);
-	if (c.enabled)
-		uvs_debug("overhead guard: at most %" PRIu64 " probe hits/s on the target",
-			  c.budget);
-}
+/* ---- outputs ---------------------------------------------------------------------------------- */
 
 /*
  * A file of the operator's (JSON lines, a trace, a profile): opened now, as root, before
@@ -592,192 +533,55 @@ static int make_outputs(struct session *s)
 	return 0;
 }
 
-static int attach(struct session *s, uint64_t *attach_ns)
+/* ---- attach ----------------------------------------------------------------------------------- */
+
+/*
+ * The processes named with -p, each attached or the session does not start; with --all, the
+ * node processes running now (more come at each interval). Privileges go afterwards, except
+ * with --all, which attaches to processes that start later.
+ */
+static int attach_all(struct session *s)
 {
 	const struct uvs_cli *cli = s->cli;
-	struct uvs_collect_options o = collect_options(cli);
-	struct uvs_collect_sink sink = { .ctx = s, .block_ended = on_block_ended,
-					 .record = on_record, .sample = on_sample,
-					 .keep_up = on_keep_up };
-	char why[512], path[32];
-	struct stat st;
-	uint64_t t0 = uvs_now_mono();
-	bool capstone;
+	char why[300];
+	size_t i;
 	int err;
 
-	snprintf(path, sizeof(path), "/proc/%d", (int)cli->pid);
-	if (stat(path, &st)) {
-		uvs_err("no such process: %d", (int)cli->pid);
-		return -ESRCH;
-	}
-	if (uvs_check_privileges(why, sizeof(why))) {
-		uvs_err("cannot attach to pid %d: permission denied (%s)", (int)cli->pid, why);
-		return -EPERM;
-	}
-	s->target = calloc(1, sizeof(*s->target));
-	s->snap = calloc(1, sizeof(*s->snap));
-	s->collector = uvs_bpf_collector_new();
-	if (o.sample_hz)
-		s->blocks = uvs_block_stacks_new();
-	if (!s->target || !s->snap || !s->collector || (o.sample_hz && !s->blocks)) {
-		uvs_err("cannot attach to pid %d: out of memory", (int)cli->pid);
-		return -ENOMEM;
-	}
-	/* The outputs first: a file that cannot be written fails before anything is attached. */
-	err = make_outputs(s);
-	if (err)
-		return err;
-	err = uvs_target_open(s->target, cli->pid, why, sizeof(why));
-	if (err) {
-		uvs_err("%s", why);
-		return err;
-	}
 	uvs_log_setup_libbpf();
-	/*
-	 * Capstone decodes libuv's code for the probe sites: loaded for the attach only (5 MB of
-	 * RSS while it is), once for all the decodes. Without it those sites are not found; what
-	 * does not need them still attaches.
-	 */
-	capstone = uvs_capstone_hold() == 0;
-	if (!capstone)
-		uvs_warn("cannot load capstone, which places uvscope's probes in libuv's code: %s "
-			 "(install libcapstone)", uvs_capstone_error());
-	err = s->collector->ops->attach(s->collector, s->target, &o, &sink, why, sizeof(why));
-	if (capstone)
-		uvs_capstone_release();
-	if (err) {
-		uvs_err("cannot attach to pid %d: %s", (int)cli->pid, why);
-		return err;
+	if (cli->all) {
+		s->discover = calloc(1, sizeof(*s->discover));
+		if (!s->discover) {
+			uvs_err("cannot set up --all: out of memory");
+			return -ENOMEM;
+		}
+		err = uvs_discover_init(s->discover, cli->match, why, sizeof(why));
+		if (err) {
+			uvs_err("--match: %s", why);
+			return err;
+		}
+		if (uvs_check_privileges(why, sizeof(why))) {
+			uvs_err("cannot watch node processes: permission denied (%s)", why);
+			return -EPERM;
+		}
+		discover(s);
+		if (!s->nwatched)
+			uvs_info("no node process%s%s%s yet: watching for one to start",
+				 cli->match ? " whose command line matches '" : "",
+				 cli->match ? cli->match : "", cli->match ? "'" : "");
+		uvs_debug("--all keeps the privileges it attaches with: processes that start later "
+			  "are attached too");
+		return 0;
+	}
+	for (i = 0; i < cli->npids; i++) {
+		err = add_target(s, cli->pids[i]);
+		if (err)
+			return err;
 	}
 	/* CAP_BPF and CAP_PERFMON stay while the guard may put the phase uprobes back. */
-	err = uvs_drop_privileges(o.sample_hz != 0 || (guarded(cli) && o.phases));
+	err = uvs_drop_privileges(uvs_watched_keeps_caps(cli));
 	if (err)
 		uvs_warn("cannot drop privileges after attaching: %s", strerror(-err));
-	*attach_ns = uvs_now_mono() - t0;
-	/* What attaching read (BTF, ELF tables) goes back to the kernel now. */
-	uvs_target_drop_tables(s->target);
-	uvs_heap_release();
 	return 0;
-}
-
-/* With -v, the threads and their roles, one line each. */
-static void print_threads(const struct uvs_target *t)
-{
-	size_t i;
-
-	for (i = 0; i < t->nthreads; i++)
-		uvs_debug("thread %d (%s): %s", (int)t->threads[i].tid, t->threads[i].comm,
-			  t->threads[i].role_known ? uvs_role_name(t->threads[i].role) :
-						     "unknown (running, not in a syscall)");
-}
-
-/*
- * What exact phases cost per loop iteration: bench/results.md, `--phases` at 5000 requests/s
- * (+16.7 us per main-loop iteration on the benchmark machine, 2026-11-30).
- */
-#define PHASES_COST_PER_ITERATION "16.7"
-
-/* trace turned the phase uprobes on by itself: the operator hears what that costs the target. */
-static void say_trace_phases(const struct session *s, const struct uvs_collect_report *r)
-{
-	if (s->cli->phases || s->cli->no_phases || strcmp(r->mode, "exact-phases") != 0)
-		return;
-	uvs_info("exact phases are on while tracing: +" PHASES_COST_PER_ITERATION
-		 " µs per iteration (bench/results.md); --no-phases traces iterations only");
-}
-
-/*
- * How the pool is followed: a line of its own when CPU work had to go to uv__queue_work, which
- * the kernel single-steps (that costs each crypto, zlib or N-API job 7-20 us more).
- */
-static void say_pool(const struct uvs_pool_hooks *p)
-{
-	char stepped[200] = "";
-	size_t i, len = 0;
-
-	for (i = 0; i < p->nstepped && len < sizeof(stepped); i++)
-		len += (size_t)snprintf(stepped + len, sizeof(stepped) - len, "%s%s", i ? ", " : "",
-					p->stepped[i]);
-	uvs_debug("pool: %zu uprobe sites, CPU work at %s, single-stepped: %s", p->sites,
-		  p->cpu_work_why ? "uv__queue_work" : "node's ThreadPoolWork callbacks",
-		  p->nstepped ? stepped : "none");
-	if (p->cpu_work_why)
-		uvs_info("pool: CPU work (crypto, zlib, N-API) is followed at uv__queue_work and "
-			 "uv__queue_done, which the kernel single-steps (7-20 us more per job): %s",
-			 p->cpu_work_why);
-}
-
-/* The attach line on stderr (when stdout is not JSON), then every output's beginning. */
-static void begin(struct session *s, uint64_t attach_ns)
-{
-	const struct uvs_target *t = s->target;
-	struct uvs_collect_report report;
-	const char *missing[UVS_MAX_MISSING];
-	struct uvs_thread_brief *threads = calloc(t->nthreads ? t->nthreads : 1, sizeof(*threads));
-	struct uvs_attach_info info;
-	struct uvs_container where;
-	char took[UVS_DURATION_BUF];
-	size_t i;
-
-	s->collector->ops->report(s->collector, &report);
-	guard_init(s, &report);
-	for (i = 0; i < report.nmissing; i++)
-		missing[i] = report.missing[i];
-	for (i = 0; threads && i < t->nthreads; i++) {
-		threads[i] = (struct uvs_thread_brief){ .tid = t->threads[i].tid,
-							.role = t->threads[i].role,
-							.role_known = t->threads[i].role_known };
-		memcpy(threads[i].comm, t->threads[i].comm, sizeof(threads[i].comm));
-	}
-	if (uvs_container_read(t->pid, &where))
-		where = (struct uvs_container){ .ns_pid = t->pid };
-	info = (struct uvs_attach_info){
-		.pid = t->pid,
-		.ns_pid = where.ns_pid,
-		.container = where.id,
-		.comm = t->comm,
-		.exe = t->exe,
-		.build_id = t->build_id,
-		.libuv_version = t->libuv_version,
-		.libuv_path = t->uv.path,
-		.node_version = t->node_version[0] ? t->node_version : NULL,
-		.mode = report.mode,
-		.epoll_hooks = report.epoll_hooks,
-		.epoll_hooks_per_wait = report.epoll_hooks_per_wait,
-		.stacks = report.stacks[0] ? report.stacks : NULL,
-		.pool = report.pool_on ? &report.pool : NULL,
-		.collector = s->collector->ops->name,
-		.missing = missing,
-		.nmissing = report.nmissing,
-		.block_threshold_ns = s->cli->block_ns,
-		.interval_ns = s->cli->interval_ns,
-		.guard_budget = s->guard.cfg.enabled ? s->guard.cfg.budget : 0,
-		.attach_ns = attach_ns,
-		.threads = threads,
-		.nthreads = threads ? t->nthreads : 0,
-	};
-	if (!s->cli->json) {
-		print_threads(t);
-		uvs_format_duration(attach_ns, took, sizeof(took));
-		uvs_info("attached to pid %d (%s) in %s: %s%s%slibuv %s in %s, mode %s", (int)t->pid,
-			 t->comm, took, t->node_version[0] ? "node " : "", t->node_version,
-			 t->node_version[0] ? ", " : "", t->libuv_version, t->uv.path, report.mode);
-		if (where.id[0] || where.ns_pid != t->pid)
-			uvs_info("pid %d is pid %d in its own PID namespace%s%s", (int)t->pid,
-				 where.ns_pid, where.id[0] ? ", in container " : "", where.id);
-		uvs_debug("epoll waits caught by %s, %d per wait", report.epoll_hooks,
-			  report.epoll_hooks_per_wait);
-		if (report.stacks[0])
-			uvs_info("stacks: %s", report.stacks);
-		if (report.pool_on)
-			say_pool(&report.pool);
-		if (s->cli->command == UVS_CMD_TRACE)
-			say_trace_phases(s, &report);
-		for (i = 0; i < report.nmissing; i++)
-			uvs_warn("%s", missing[i]);
-	}
-	uvs_outputs_begin(&s->outputs, &info);
-	free(threads);
 }
 
 /* ---- end ------------------------------------------------------------------------------------- */
@@ -794,7 +598,7 @@ static void write_flame(struct session *s)
 	int err;
 
 	snprintf(title, sizeof(title), "uvscope flame: pid %d (%s), %s samples", (int)cli->pid,
-		 s->target->comm, modes[cli->flame_mode]);
+		 s->nwatched ? uvs_watched_comm(s->watched[0].w) : "gone", modes[cli->flame_mode]);
 	for (size_t i = 0; i < cli->nflame_files; i++) {
 		FILE *f = s->flame_files[i];
 
@@ -835,41 +639,41 @@ static void finish(struct session *s)
 {
 	if (s->tty_raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &s->saved_tty);
-	s->collector->ops->quiesce(s->collector);
-	window(s, true);
-	if (totals(s, s->cli->pid, s->snap) == 0)
-		uvs_outputs_summary(&s->outputs, s->snap);
+	while (s->nwatched)
+		drop_target(s, s->nwatched - 1, s->why_done);
 	uvs_outputs_end(&s->outputs);
 	if (s->flame)
 		write_flame(s);
 	finish_actions(s);
-	if (s->why_done)
-		uvs_info("%s; detached from pid %d", s->why_done, (int)s->target->pid);
 }
 
 static void cleanup(struct session *s)
 {
+	size_t i;
+
+	for (i = 0; i < s->nwatched; i++) {
+		uvs_watched_free(s->watched[i].w);
+		if (s->watched[i].pid_fd >= 0)
+			close(s->watched[i].pid_fd);
+	}
 	uvs_event_loop_free(&s->loop);
-	if (s->collector)
-		s->collector->ops->destroy(s->collector);
+	/* After every collector: the objects and the reader they used. */
+	uvs_bpf_shared_free(s->sh);
 	uvs_outputs_free(&s->outputs);
 	uvs_http_stop(s->http);
-	if (s->target)
-		uvs_target_close(s->target);
-	free(s->target);
-	free(s->snap);
-	uvs_block_stacks_free(s->blocks);
 	uvs_profile_free(s->flame);
 	uvs_actions_free(s->actions);
-	for (size_t i = 0; i < UVS_FLAME_FILES; i++)
-		if (s->flame_files[i])
-			fclose(s->flame_files[i]);
+	if (s->discover)
+		uvs_discover_free(s->discover);
+	free(s->discover);
+	for (size_t k = 0; k < UVS_FLAME_FILES; k++)
+		if (s->flame_files[k])
+			fclose(s->flame_files[k]);
 }
 
 int uvs_session_run(const struct uvs_cli *cli, const struct uvs_alert_config *rules)
 {
-	struct session s = { .cli = cli, .pid_fd = -1, .loop.epfd = -1, .alert_cfg = *rules };
-	uint64_t attach_ns = 0;
+	struct session s = { .cli = cli, .loop.epfd = -1, .exits_epfd = -1, .alert_cfg = *rules };
 	char why[512];
 	sigset_t mask;
 	int err = 0;
@@ -877,6 +681,11 @@ int uvs_session_run(const struct uvs_cli *cli, const struct uvs_alert_config *ru
 	uvs_verbose = cli->verbose;
 	s.source = (struct uvs_output_source){ .ctx = &s, .totals = totals };
 	block_signals(&mask);
+	s.sh = uvs_bpf_shared_new();
+	if (!s.sh) {
+		uvs_err("out of memory");
+		return 1;
+	}
 	/* Before attaching, as root: what it needs (a signalfd) is then in place. */
 	if (cli->on_alert) {
 		s.actions = uvs_actions_new(cli->on_alert, cli->on_alert_timeout_ns, why, sizeof(why));
@@ -885,17 +694,25 @@ int uvs_session_run(const struct uvs_cli *cli, const struct uvs_alert_config *ru
 			err = -EINVAL;
 		}
 	}
+	/* The outputs first: a file that cannot be written fails before anything is attached. */
 	if (!err)
-		err = attach(&s, &attach_ns);
+		err = make_outputs(&s);
+	s.env = (struct uvs_watch_env){ .cli = cli, .alert_cfg = &s.alert_cfg,
+					.outputs = &s.outputs, .sh = s.sh, .flame = s.flame,
+					.ctx = &s, .emit_alert = emit_alert,
+					.keep_up = on_keep_up };
+	/* The loop before attaching: each process's exit and the BPF events join it as it comes. */
 	if (!err) {
 		err = setup_loop(&s);
 		if (err)
 			uvs_err("cannot set up the agent's event loop: %s", strerror(-err));
 	}
+	if (!err)
+		err = attach_all(&s);
 	if (!err) {
-		begin(&s, attach_ns);
 		s.flame_start = uvs_now_mono();
 		s.flame_start_real = uvs_now_real();
+		s.last_check = uvs_now_mono();
 		err = uvs_event_loop_run(&s.loop);
 		if (err)
 			uvs_err("the agent's event loop failed: %s", strerror(-err));

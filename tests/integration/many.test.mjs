@@ -1,0 +1,114 @@
+// Many processes, one agent, one set of BPF programs: `-p A,B` and `--all --match`.
+// Ground truth: block.js measures its own blocks (BLOCK_MS each); a single-PID agent watching
+// one of the same processes at the same time is the reference for "the same figures".
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { Child, fixtures, nodeBin, ourBpfPrograms, skipWithoutBpf, startAgent, until,
+	uvscope } from './lib.mjs';
+
+// block.js with its own blocks; `tag` ends up on its command line (for --match).
+async function startBlocker(blockMs, count, tag = '') {
+	const child = new Child(nodeBin, [path.join(fixtures, 'block.js'), ...(tag ? [tag] : [])],
+		{ env: { ...process.env, BLOCK_MS: String(blockMs), COUNT: String(count) } });
+	await child.waitFor((v) => v && v.ready, 'block.js ready');
+	return child;
+}
+
+const truthOf = (child) => child.json().filter((v) => v.block)
+	.map((v) => v.end_ns - v.start_ns);
+const endedBlocks = (agent, pid) => agent.json()
+	.filter((v) => v.type === 'alert' && v.kind === 'loop_blocked' && v.pid === pid && !v.ongoing)
+	.map((v) => v.blocked_ns);
+
+// Each measured block within 10% of the fixture's own figure, in order.
+function assertBlocks(got, truth, who) {
+	assert.equal(got.length, truth.length, `${who}: ${got.length} blocks, fixture ${truth.length}`);
+	for (const [i, want] of truth.entries())
+		assert.ok(Math.abs(got[i] - want) <= 0.1 * want,
+			`${who}: block ${i + 1}: uvscope ${got[i]} ns, fixture ${want} ns`);
+}
+
+test('-p A,B: both processes, each with its own figures, equal to a single-PID session\'s',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const a = await startBlocker(150, 2);
+		const b = await startBlocker(300, 2);
+		const programsBefore = ourBpfPrograms().length;
+		const many = new Child(uvscope, ['watch', '-p', `${a.pid},${b.pid}`, '--json']);
+		let single;
+		try {
+			const hellos = () => many.json().filter((v) => v.type === 'attach');
+			await many.until(() => hellos().length === 2, 'two attach lines');
+			assert.deepEqual(hellos().map((h) => h.pid).sort(), [a.pid, b.pid].sort());
+			// One set of programs for both: the second process added links, not programs.
+			const programsMany = ourBpfPrograms().length - programsBefore;
+			({ agent: single } = await startAgent(a.pid));
+			const programsSingle = ourBpfPrograms().length - programsBefore - programsMany;
+			assert.equal(programsMany, programsSingle,
+				`programs for two processes (${programsMany}) = for one (${programsSingle})`);
+			a.send('go');
+			b.send('go');
+			await a.waitFor((v) => v && v.done, 'A done');
+			await b.waitFor((v) => v && v.done, 'B done');
+			await many.until(() => endedBlocks(many, a.pid).length === 2 &&
+				endedBlocks(many, b.pid).length === 2, 'both processes\' blocks');
+			await single.until(() => endedBlocks(single, a.pid).length === 2, 'A\'s blocks alone');
+			assertBlocks(endedBlocks(many, a.pid), truthOf(a), 'A in -p A,B');
+			assertBlocks(endedBlocks(many, b.pid), truthOf(b), 'B in -p A,B');
+			assertBlocks(endedBlocks(single, a.pid), truthOf(a), 'A alone');
+			// The same block measured by both agents: the same figure within 1%.
+			for (const [i, ns] of endedBlocks(single, a.pid).entries())
+				assert.ok(Math.abs(endedBlocks(many, a.pid)[i] - ns) <= 0.01 * ns,
+					`block ${i + 1}: ${endedBlocks(many, a.pid)[i]} vs ${ns} ns`);
+			// Intervals say whose they are; B's never hold A's loop.
+			const intervals = many.json().filter((v) => v.type === 'interval');
+			for (const pid of [a.pid, b.pid])
+				assert.ok(intervals.some((v) => v.pid === pid), `intervals of ${pid}`);
+			for (const v of intervals)
+				for (const l of v.loops)
+					assert.ok(l.role !== 'main' || l.tid === v.pid,
+						`main loop ${l.tid} in the interval of ${v.pid}`);
+		} finally {
+			await single?.stop();
+			await many.stop();
+			await a.stop();
+			await b.stop();
+		}
+		const summaries = many.json().filter((v) => v.type === 'summary').map((v) => v.pid);
+		assert.deepEqual(summaries.sort(), [a.pid, b.pid].sort(), 'one summary per process');
+	});
+
+test('--all --match: a node process started later is attached; one that exits is dropped',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const tag = `uvscope-many-${process.pid}-${Date.now()}`;
+		const agent = new Child(uvscope, ['watch', '--all', '--match', tag, '--json', '-i',
+			'200ms']);
+		let first, second;
+		try {
+			await agent.until(() => agent.errLines.some((l) => /watching for one to start/.test(l)),
+				'the agent waits for a node process');
+			first = await startBlocker(200, 1, tag);
+			const attached = (pid) => agent.json().some((v) => v.type === 'attach' && v.pid === pid);
+			await agent.until(() => attached(first.pid), 'the first process attached');
+			first.send('go');
+			await first.waitFor((v) => v && v.done, 'first done');
+			await agent.until(() => endedBlocks(agent, first.pid).length === 1, 'its block');
+			assertBlocks(endedBlocks(agent, first.pid), truthOf(first), 'first');
+			await first.stop();
+			const summary = (pid) => agent.json().some((v) => v.type === 'summary' && v.pid === pid);
+			await agent.until(() => summary(first.pid), 'the exited process dropped (its summary)');
+			await agent.until(() => agent.errLines.some((l) =>
+				l.includes(`the target exited; detached from pid ${first.pid}`)), 'the detach is said');
+			second = await startBlocker(200, 1, tag);
+			await agent.until(() => attached(second.pid), 'a second process attached');
+			assert.equal(agent.exited, null, 'the agent kept running while no process was watched');
+			// Processes that do not match are left alone: this test's own node is one.
+			assert.ok(!attached(process.pid), 'the test runner (no match) is not attached');
+		} finally {
+			await agent.stop();
+			await first?.stop();
+			await second?.stop();
+		}
+	});
