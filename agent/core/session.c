@@ -461,6 +461,9 @@ static int make_metrics_output(struct session *s, struct uvs_output *main)
 		uvs_err("cannot set up the metrics output: out of memory");
 		return -ENOMEM;
 	}
+	/* --all may find no node process for a while: the page is there, empty, meanwhile. */
+	if (cli->all && uvs_metrics_output_publish_now(metrics))
+		uvs_warn("cannot put out the first /metrics page");
 	uvs_info("serving http://%s/metrics", where);
 	if (!uvs_listen_addr_is_loopback(&cli->listen_addr))
 		uvs_warn("%s is reachable from other hosts: anyone who can connect reads the "

@@ -103,6 +103,11 @@ static int publish(struct metrics *m)
 	return err;
 }
 
+int uvs_metrics_output_publish_now(struct uvs_output *o)
+{
+	return publish(o->priv);
+}
+
 /* The end of a round: every target on the page has a new interval (or none is left). */
 static int publish_if_round(struct metrics *m)
 {

@@ -34,6 +34,12 @@ struct uvs_output *uvs_metrics_output_new(struct uvs_http *http);
 struct uvs_output *uvs_metrics_output_new_to(uvs_metrics_publish_fn publish, void *arg);
 
 /*
+ * Puts the page out now, with what it holds (no target yet: a page with no series): `serve
+ * --all` answers /metrics, and its readiness probe passes, before any node process is found.
+ */
+int uvs_metrics_output_publish_now(struct uvs_output *o);
+
+/*
  * Whether an alert starts something to count: every alert but the final loop_blocked line of
  * an episode already alerted while it lasted (one episode, one count). `ongoing` is the
  * caller's memory of loop threads with an ongoing alert (UVS_MAX_LOOPS entries, tid 0: free).

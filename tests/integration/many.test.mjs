@@ -3,6 +3,8 @@
 // one of the same processes at the same time is the reference for "the same figures".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { Child, fixtures, nodeBin, ourBpfPrograms, skipWithoutBpf, startAgent, until,
 	uvscope } from './lib.mjs';
@@ -110,5 +112,61 @@ test('--all --match: a node process started later is attached; one that exits is
 			await agent.stop();
 			await first?.stop();
 			await second?.stop();
+		}
+	});
+
+// A port nobody listens on now (the kernel's choice; the agent binds it right after).
+async function freePort() {
+	const srv = net.createServer();
+	await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+	const { port } = srv.address();
+	await new Promise((r) => srv.close(r));
+	return port;
+}
+
+test('serve --all: a page before any process, then every process\'s series; promtool passes',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const tag = `uvscope-serve-all-${process.pid}-${Date.now()}`;
+		const port = await freePort();
+		const agent = new Child(uvscope, ['serve', '--all', '--match', tag, '--listen',
+			`127.0.0.1:${port}`, '-i', '200ms']);
+		const page = async () => {
+			const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+			return { status: res.status, text: await res.text() };
+		};
+		const pidsOn = (text) => new Set([...text.matchAll(/^uvscope_loop_iterations_total\{[^}]*pid="(\d+)"/gm)]
+			.map((m) => Number(m[1])));
+		let a, b;
+		try {
+			await agent.until(() => agent.errLines.some((l) => /watching for one to start/.test(l)),
+				'serve waits for a node process');
+			const empty = await page();
+			assert.equal(empty.status, 200, 'the page is there before any process (readiness)');
+			assert.equal(pidsOn(empty.text).size, 0);
+			a = await startBlocker(150, 1, tag);
+			b = await startBlocker(150, 1, tag);
+			let last;
+			await until(async () => {
+				last = await page();
+				const on = pidsOn(last.text);
+				return on.has(a.pid) && on.has(b.pid);
+			}, 'both processes on the page');
+			const check = spawnSync('promtool', ['check', 'metrics'], { input: last.text,
+				encoding: 'utf8' });
+			assert.equal(check.status, 0, `promtool: ${check.stdout}${check.stderr}`);
+			for (const family of ['uvscope_loop_iterations', 'uvscope_loop_busy_seconds'])
+				assert.equal(last.text.split('\n').filter((l) =>
+					new RegExp(`^# TYPE ${family}(_total)? counter$`).test(l)).length, 1,
+				`${family}: one TYPE line for both processes`);
+			await a.stop();
+			await until(async () => {
+				const on = pidsOn((await page()).text);
+				return !on.has(a.pid) && on.has(b.pid);
+			}, 'the exited process leaves the page, the other stays');
+		} finally {
+			await agent.stop();
+			await a?.stop();
+			await b?.stop();
 		}
 	});
