@@ -48,24 +48,30 @@ bool uvs_discover_node_exe(const char *exe_path)
 	return *rest == '\0' || !strcmp(rest, " (deleted)");
 }
 
-/* Field 22 of /proc/PID/stat, after the comm in parentheses (which may hold any byte). */
-static int start_time(pid_t pid, uint64_t *out)
+/*
+ * Fields 4 (the parent) and 22 (the start time) of /proc/PID/stat, after the comm in
+ * parentheses (which may hold any byte). ppid may be NULL.
+ */
+static int stat_fields(pid_t pid, pid_t *ppid, uint64_t *start)
 {
 	char path[48], text[1024];
 	const char *p;
-	int field;
+	int field, parent;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (uvs_read_file(path, text, sizeof(text)) < 0)
 		return -ENOENT;
 	p = strrchr(text, ')');
-	if (!p)
+	/* ") S 1234 ...": the state, then the parent. */
+	if (!p || sscanf(p + 1, " %*c %d", &parent) != 1)
 		return -EINVAL;
 	/* After ") " comes field 3 (the state); field 22 is 19 fields later. */
 	for (field = 2; field < 21 && p; field++)
 		p = strchr(p + 1, ' ');
-	if (!p || sscanf(p + 1, "%" SCNu64, out) != 1)
+	if (!p || sscanf(p + 1, "%" SCNu64, start) != 1)
 		return -EINVAL;
+	if (ppid)
+		*ppid = (pid_t)parent;
 	return 0;
 }
 
@@ -158,6 +164,7 @@ size_t uvs_discover_scan(struct uvs_discover *d, bool (*watched)(void *ctx, pid_
 		char path[64], exe[UVS_PATH_MAX];
 		struct uvs_discover_entry *e;
 		uint64_t start;
+		pid_t parent;
 		ssize_t len;
 		bool fresh;
 		char *end;
@@ -171,7 +178,8 @@ size_t uvs_discover_scan(struct uvs_discover *d, bool (*watched)(void *ctx, pid_
 		if (len <= 0) /* a kernel thread, a zombie, or not ours to read */
 			continue;
 		exe[len] = '\0';
-		if (start_time(pid, &start))
+		/* Our own children (the --on-alert commands) are never watched. */
+		if (stat_fields(pid, &parent, &start) || parent == d->self)
 			continue;
 		e = entry_of(d, pid, start, exe, &fresh);
 		if (e && !fresh && (!e->node || e->refused))
@@ -205,7 +213,7 @@ void uvs_discover_refused(struct uvs_discover *d, pid_t pid)
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	len = readlink(path, exe, sizeof(exe) - 1);
-	if (len <= 0 || start_time(pid, &start))
+	if (len <= 0 || stat_fields(pid, NULL, &start))
 		return;
 	exe[len] = '\0';
 	e = entry_of(d, pid, start, exe, &fresh);

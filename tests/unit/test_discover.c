@@ -2,6 +2,7 @@
 /* --all: which processes are node processes, found by a scan of /proc. */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -37,6 +38,52 @@ static pid_t spawn(char *const argv[])
 		_exit(127);
 	}
 	return pid;
+}
+
+/*
+ * Starts argv as a grandchild, whose parent (an intermediate child) exits at once: the process
+ * is not the scanner's child. Returns its pid.
+ */
+static pid_t spawn_detached(char *const argv[])
+{
+	int fds[2];
+	pid_t mid, pid = -1;
+
+	if (pipe(fds))
+		return -1;
+	mid = fork();
+	if (mid == 0) {
+		pid_t g = spawn(argv);
+
+		(void)!write(fds[1], &g, sizeof(g));
+		_exit(0);
+	}
+	close(fds[1]);
+	if (read(fds[0], &pid, sizeof(pid)) != sizeof(pid))
+		pid = -1;
+	close(fds[0]);
+	waitpid(mid, NULL, 0);
+	return pid;
+}
+
+/* Waits until process pid runs exe (its exec is done), at most a few seconds. */
+static bool wait_exec(pid_t pid, const char *exe)
+{
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	char path[64], buf[256];
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	for (int tries = 0; tries < 150; tries++) {
+		ssize_t len = readlink(path, buf, sizeof(buf) - 1);
+
+		if (len > 0) {
+			buf[len] = '\0';
+			if (!strcmp(buf, exe))
+				return true;
+		}
+		nanosleep(&pause, NULL);
+	}
+	return false;
 }
 
 static bool none_watched(void *ctx, pid_t pid)
@@ -92,6 +139,18 @@ Test(discover, a_node_process_that_matches_and_nothing_else)
 	pid_t node = spawn(node_argv), other = spawn(sleep_argv);
 
 	cr_assert_eq(uvs_discover_init(&d, tag, why, sizeof(why)), 0, "%s", why);
+	/* The scanner's own children (the --on-alert commands) are never offered. */
+	char *real = realpath("/usr/bin/node", NULL);
+
+	cr_assert(real && wait_exec(node, real), "the child runs node");
+	free(real);
+	n = uvs_discover_scan(&d, none_watched, NULL, pids, 256);
+	cr_expect(!found(pids, n, node), "a child of the scanner is not offered");
+	uvs_discover_free(&d);
+	kill(node, SIGKILL);
+	waitpid(node, NULL, 0);
+	node = spawn_detached(node_argv);
+	cr_assert_eq(uvs_discover_init(&d, tag, why, sizeof(why)), 0, "%s", why);
 	cr_expect(scan_finds(&d, none_watched, node), "the node process is found");
 	n = uvs_discover_scan(&d, none_watched, NULL, pids, 256);
 	cr_expect(!found(pids, n, other), "sleep, with the tag on its command line, is not node");
@@ -110,8 +169,7 @@ Test(discover, a_node_process_that_matches_and_nothing_else)
 	uvs_discover_free(&d);
 	cr_expect_neq(uvs_discover_init(&d, "(unclosed", why, sizeof(why)), 0);
 	cr_expect(strlen(why) > 0, "a bad regex is explained");
-	kill(node, SIGKILL);
+	kill(node, SIGKILL); /* reaped by init: it is not our child */
 	kill(other, SIGKILL);
-	waitpid(node, NULL, 0);
 	waitpid(other, NULL, 0);
 }
