@@ -65,18 +65,23 @@ test('deploy: the dashboard, rules and README name only metrics uvscope exports'
 	}
 });
 
-test('deploy: the systemd unit verifies, and every deploy file grants the same capabilities',
+test('deploy: the systemd units verify, and every deploy file grants the same capabilities',
 	(t) => {
 	const unit = read('systemd/uvscope@.service');
+	const hostUnit = read('systemd/uvscope.service');
 	const caps = (s) => [...s.matchAll(/CAP_([A-Z_]+)/g)].map((m) => m[1]);
 	const ambient = caps(unit.match(/^AmbientCapabilities=(.*)$/m)[1]);
 	assert.deepEqual(caps(unit.match(/^CapabilityBoundingSet=(.*)$/m)[1]), ambient);
 	assert.deepEqual([...ambient].sort(),
 		['BPF', 'DAC_READ_SEARCH', 'PERFMON', 'SYS_ADMIN', 'SYS_PTRACE']);
+	assert.deepEqual(caps(hostUnit.match(/^AmbientCapabilities=(.*)$/m)[1]), ambient);
+	assert.deepEqual(caps(hostUnit.match(/^CapabilityBoundingSet=(.*)$/m)[1]), ambient);
+	assert.match(hostUnit, /^ExecStart=\S+ serve --all /m);
 	const ds = read('kubernetes/uvscope-daemonset.yaml');
 	const add = JSON.parse(ds.match(/add: (\[.*\])/)[1]);
 	assert.deepEqual([...add].sort(), [...ambient].sort(), 'DaemonSet capabilities');
 	assert.match(ds, /^\s+hostPID: true$/m);
+	assert.match(ds, /args: \["serve", "--all"/);
 	assert.match(ds, /drop: \["ALL"\]/);
 	assert.match(ds, /readinessProbe:\n\s+#.*\n\s+httpGet:\n\s+path: \/metrics/);
 	const docker = read('Dockerfile');
@@ -85,12 +90,14 @@ test('deploy: the systemd unit verifies, and every deploy file grants the same c
 
 	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-unit-'));
 	try {
-		// The unit as installed, with the binary where this checkout has it.
-		const file = path.join(dir, 'uvscope@test.service');
-		writeFileSync(file, unit.replace('/usr/local/bin/uvscope', uvscope));
-		const r = run('systemd-analyze', ['verify', file]);
-		if (!r) { t.skip('systemd-analyze is not installed'); return; }
-		assert.equal(r.status, 0, r.stdout + r.stderr);
+		// The units as installed, with the binary where this checkout has it.
+		for (const [name, text] of [['uvscope@test.service', unit], ['uvscope.service', hostUnit]]) {
+			const file = path.join(dir, name);
+			writeFileSync(file, text.replace('/usr/local/bin/uvscope', uvscope));
+			const r = run('systemd-analyze', ['verify', file]);
+			if (!r) { t.skip('systemd-analyze is not installed'); return; }
+			assert.equal(r.status, 0, `${name}: ${r.stdout}${r.stderr}`);
+		}
 	} finally {
 		rmSync(dir, { recursive: true, force: true });
 	}
