@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Child, childrenOf, fixtures, nodeBin, skipWithoutBpf, startAgent, startFixture, until }
-	from './lib.mjs';
+import { Child, childrenOf, fixtures, nodeBin, skipWithoutBpf, startAgent, startFixture, until,
+	uvscope } from './lib.mjs';
 
 // One blocked episode made by block.js after "go", alerted on the main thread (host tid).
 async function oneBlock(child, agent, hostPid) {
@@ -30,7 +30,9 @@ function canUnsharePid() {
 	}
 }
 
-test('a target in its own PID namespace: both pids, and measured by the host one', async (t) => {
+for (const how of ['-p', '--all'])
+test(`a target in its own PID namespace (${how}): both pids, and measured by the host one`,
+	async (t) => {
 	if (skipWithoutBpf(t)) return;
 	if (!canUnsharePid()) {
 		t.skip('SKIP: unshare --pid --fork --mount-proc is refused here');
@@ -38,8 +40,10 @@ test('a target in its own PID namespace: both pids, and measured by the host one
 	}
 	// --kill-child: node is the namespace's init, which ignores SIGTERM; when the test stops
 	// unshare, the kernel sends node SIGKILL.
+	// A tag on its command line, for --all --match.
+	const tag = `uvscope-ns-${process.pid}-${Date.now()}`;
 	const child = new Child('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', nodeBin,
-		path.join(fixtures, 'block.js')], { env: { ...process.env, COUNT: '1' } });
+		path.join(fixtures, 'block.js'), tag], { env: { ...process.env, COUNT: '1' } });
 	let agent;
 	try {
 		const ready = await child.waitFor((v) => v && v.ready, 'block.js ready');
@@ -47,7 +51,16 @@ test('a target in its own PID namespace: both pids, and measured by the host one
 		const [hostPid] = childrenOf(child.pid);
 		assert.notEqual(ready.pid, hostPid, 'the fixture sees another pid than the host');
 		let hello;
-		({ agent, hello } = await startAgent(hostPid, ['--block-ms', '100']));
+		if (how === '-p') {
+			({ agent, hello } = await startAgent(hostPid, ['--block-ms', '100']));
+		} else {
+			// unshare's own command line holds the tag too, but unshare is not node.
+			agent = new Child(uvscope, ['watch', '--all', '--match', tag, '--json', '--block-ms',
+				'100']);
+			hello = await agent.waitFor((v) => v && v.type === 'attach', '--all attaches it');
+			assert.equal(agent.json().filter((v) => v.type === 'attach').length, 1,
+				'only node is taken, not unshare');
+		}
 		assert.equal(hello.pid, hostPid);
 		assert.equal(hello.ns_pid, ready.pid);
 		await oneBlock(child, agent, hostPid);
