@@ -342,9 +342,9 @@ static void keyboard_raw(struct session *s)
 }
 
 /*
- * The agent's loop: signals first (on_signal reads source 0), the interval and block-check
- * timers, the watched processes' exits, then what the outputs and actions need. The shared BPF
- * reader joins it with the first process attached (add_events).
+ * The agent's loop: signals first (on_signal reads source 0), the watched processes' exits,
+ * then what the outputs and actions need. The shared BPF reader joins it with the first process
+ * attached (add_events), the timers once the first processes are (start_timers).
  */
 static int setup_loop(struct session *s)
 {
@@ -375,13 +375,6 @@ static int setup_loop(struct session *s)
 	if (s->exits_epfd < 0)
 		return -errno;
 	err = uvs_event_loop_add(&s->loop, s->exits_epfd, true, on_exits, s);
-	if (!err)
-		err = uvs_event_loop_add_timer(&s->loop, cli->interval_ns, cli->interval_ns,
-					       on_interval, s);
-	if (!err)
-		err = uvs_event_loop_add_timer(&s->loop, tick, tick, on_block_tick, s);
-	if (!err && cli->duration_ns)
-		err = uvs_event_loop_add_timer(&s->loop, cli->duration_ns, 0, on_end, s);
 	if (!err && s->actions)
 		err = uvs_event_loop_add(&s->loop, uvs_actions_fd(s->actions), false, on_actions, s);
 	if (err)
@@ -391,6 +384,23 @@ static int setup_loop(struct session *s)
 	if (s->http)
 		return uvs_http_join_loop(s->http, &s->loop);
 	return 0;
+}
+
+/*
+ * The interval, the block checks and -d: counted from the end of the attach, so that a session
+ * of -d 2s watches for 2 s, and the first interval is a whole one.
+ */
+static int start_timers(struct session *s)
+{
+	const struct uvs_cli *cli = s->cli;
+	int err = uvs_event_loop_add_timer(&s->loop, cli->interval_ns, cli->interval_ns,
+					   on_interval, s);
+
+	if (!err)
+		err = uvs_event_loop_add_timer(&s->loop, s->tick_ns, s->tick_ns, on_block_tick, s);
+	if (!err && cli->duration_ns)
+		err = uvs_event_loop_add_timer(&s->loop, cli->duration_ns, 0, on_end, s);
+	return err;
 }
 
 /* ---- outputs ---------------------------------------------------------------------------------- */
@@ -712,6 +722,11 @@ int uvs_session_run(const struct uvs_cli *cli, const struct uvs_alert_config *ru
 	}
 	if (!err)
 		err = attach_all(&s);
+	if (!err) {
+		err = start_timers(&s);
+		if (err)
+			uvs_err("cannot set up the agent's timers: %s", strerror(-err));
+	}
 	if (!err) {
 		s.flame_start = uvs_now_mono();
 		s.flame_start_real = uvs_now_real();
