@@ -153,7 +153,8 @@ static const char usage_text[] =
 	"  sudo uvscope serve -p 4242 --json-file /var/log/uvscope.jsonl\n"
 	"  sudo uvscope serve --all                     (every node process, as they come and go)\n"
 	"\n"
-	"privileges: root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN.\n"
+	"privileges: root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN. uvscope drops them once\n"
+	"attached, except --all, which keeps them to attach to processes that start later.\n"
 	"exit status: 0 done, 1 could not attach or failed, 2 bad arguments or rules file,\n"
 	"3 an alert fired (--exit-on-alert).\n";
 
