@@ -90,15 +90,14 @@ static void emit_alert(void *ctx, const struct uvs_alert *a)
 	}
 }
 
-/* Every collector reads the one shared reader: polling through any takes all the events. */
+/*
+ * Every collector reads the one shared reader: taking its events hands each to its process.
+ * Also with no process left (--all): records of one just detached are read and dropped, or
+ * the reader would stay readable and the loop spin.
+ */
 static void poll_events(struct session *s)
 {
-	struct uvs_collector *c;
-
-	if (!s->nwatched)
-		return;
-	c = uvs_watched_collector(s->watched[0].w);
-	c->ops->poll(c);
+	uvs_bpf_shared_poll(s->sh);
 }
 
 static void check_blocks(struct session *s)
