@@ -5,13 +5,12 @@
 //
 // bench/report.mjs imports agentCostSection() to put the same section into the report of a
 // `make bench` run directory.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median } from './stats.mjs';
+import { sectionCli } from './section_cli.mjs';
+import { int, median, num, spread } from './stats.mjs';
 
-const num = (x, d) => (Number.isFinite(x) ? x.toFixed(d) : '–');
-const int = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
 // "min / median / max" of a latency summary, in ms, the median in bold if asked.
 const range = (l, bold = false) => {
 	const med = bold ? `**${num(l.med, 0)}**` : num(l.med, 0);
@@ -60,16 +59,6 @@ export function progressLine(r) {
 		(!r.blocks.length ? '' : f.lat ? `; alert ${range(f.lat)} ms after the block started` :
 			'; alert never ongoing') +
 		(f.missed ? ` (${f.missed} blocks without one)` : '');
-}
-
-// "min / median / max" over repeats of a run ("x" when it ran once), D decimals.
-function spread(xs, d, bold = false) {
-	xs = xs.filter((x) => Number.isFinite(x));
-	if (!xs.length) return '–';
-	const b = (t) => (bold ? `**${t}**` : t);
-	const f = (x) => (d === 0 ? int(x) : num(x, d));
-	if (xs.length === 1) return b(f(xs[0]));
-	return `${f(Math.min(...xs))} / ${b(f(median(xs)))} / ${f(Math.max(...xs))}`;
 }
 
 // The markdown section, or '' when DIR holds no agent-cost.jsonl.
@@ -210,22 +199,8 @@ ${lines.join('\n')}
 `;
 }
 
-const main = () => {
-	const args = process.argv.slice(2);
-	if (args[0] === '--line') {
-		const line = readFileSync(0, 'utf8').trim();
-		console.log(progressLine(JSON.parse(line)));
-		return;
-	}
-	if (args.length !== 2) {
-		console.error('usage: node bench/agent_cost.mjs DIR OUT.md | --line < RUN.json');
-		process.exit(2);
-	}
-	const section = agentCostSection(args[0]);
-	if (!section) {
-		console.error(`agent_cost: no runs in ${args[0]}/agent-cost.jsonl`);
-		process.exit(1);
-	}
-	writeFileSync(args[1], `# uvscope benchmark: what the agent's own work costs it\n\n${section}`);
-};
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url))
+	sectionCli({
+		name: 'agent_cost', data: 'agent-cost.jsonl', section: agentCostSection, progressLine,
+		heading: "uvscope benchmark: what the agent's own work costs it",
+	});

@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { agentCostSection } from './agent_cost.mjs';
+import { manyCostSection } from './many_cost.mjs';
 import { opCostSection } from './op_cost.mjs';
 import { stats } from './stats.mjs';
 
@@ -472,6 +473,7 @@ ${sections.join('\n\n')}
 ${syscallSection()}
 ${opCostSection(runDir)}
 ${agentCostSection(runDir)}
+${manyCostSection(runDir)}
 ## Conclusion
 
 ${conclusion()}

@@ -1,5 +1,5 @@
 // Statistics shared by the bench reports (bench/report.mjs, bench/op_cost.mjs,
-// bench/agent_cost.mjs).
+// bench/agent_cost.mjs, bench/many_cost.mjs), and how their tables write numbers.
 
 export const median = (xs) => {
 	const s = [...xs].sort((a, b) => a - b);
@@ -30,4 +30,20 @@ export function stats(xs) {
 	xs = xs.filter((x) => Number.isFinite(x));
 	return xs.length ? { min: Math.min(...xs), med: median(xs), max: Math.max(...xs), n: xs.length,
 		ci: medianCI(xs) } : null;
+}
+
+// X with D decimals, or – when it is not a number (a figure a run did not measure).
+export const num = (x, d) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+// X rounded, with thousands separators, or –.
+export const int = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
+
+// "min / median / max" over repeats of a run ("x" when it ran once), D decimals, the median
+// in bold if asked.
+export function spread(xs, d, bold = false) {
+	xs = xs.filter((x) => Number.isFinite(x));
+	if (!xs.length) return '–';
+	const b = (t) => (bold ? `**${t}**` : t);
+	const f = (x) => (d === 0 ? int(x) : num(x, d));
+	if (xs.length === 1) return b(f(xs[0]));
+	return `${f(Math.min(...xs))} / ${b(f(median(xs)))} / ${f(Math.max(...xs))}`;
 }

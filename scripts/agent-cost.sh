@@ -79,6 +79,11 @@ BASE_FDS=200
 
 die() { echo "agent-cost: $*" >&2; exit 1; }
 
+# nap, now_us, stop_pids, sched_ns, proc_ticks, cpu_idle_ms, wait_line, hwm_kb, rss_kb,
+# agent_progs, other_uvscopes, wait_quiet, span_intervals, meta_versions
+# shellcheck source=scripts/bench-lib.sh
+source "$ROOT/scripts/bench-lib.sh"
+
 # ---- preconditions ----------------------------------------------------------------------
 [[ $(id -u) == 0 ]] || die "run as root: uvscope loads BPF programs"
 [[ -x $UVSCOPE ]] || die "$UVSCOPE is not built (run make uvscope)"
@@ -90,17 +95,8 @@ for v in SPAN_S CONNS FILES HOST_CONNS BLOCKS BLOCK_MS REPEAT NODE_CPU AGENT_CPU
 done
 (( SPAN_S >= 1 && REPEAT >= 1 )) ||
 	die "BENCH_AGENT_COST_SECONDS and BENCH_AGENT_COST_REPEAT must be at least 1"
-if [[ $INTERVAL =~ ^([0-9]+)ms$ ]]; then
-	INTERVAL_MS=$((10#${BASH_REMATCH[1]}))
-elif [[ $INTERVAL =~ ^([0-9]+)s$ ]]; then
-	INTERVAL_MS=$((10#${BASH_REMATCH[1]} * 1000))
-else
-	die "BENCH_AGENT_COST_INTERVAL must be Nms or Ns (got '$INTERVAL')"
-fi
-(( INTERVAL_MS >= 10 )) || die "BENCH_AGENT_COST_INTERVAL must be at least 10ms"
-# The span is whole intervals: about BENCH_AGENT_COST_SECONDS.
-NSPAN=$(( SPAN_S * 1000 / INTERVAL_MS ))
-(( NSPAN >= 1 )) || NSPAN=1
+# INTERVAL_MS, and NSPAN: the span is whole intervals, about SPAN_S seconds.
+span_intervals BENCH_AGENT_COST_INTERVAL "$INTERVAL" "$SPAN_S"
 RUNS_LIST=()
 for r in $RUNS_WANTED; do
 	[[ $r =~ ^(baseline|fds|host-sockets)(:syscalls)?$ ]] ||
@@ -160,11 +156,6 @@ trap 'echo "agent-cost: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 trap 'echo "agent-cost: interrupted" >&2; exit 130' INT
 trap 'exit 143' TERM
 
-# nap, now_us, stop_pids, sched_ns, cpu_idle_ms, wait_line, hwm_kb, rss_kb, agent_progs,
-# other_uvscopes, wait_quiet
-# shellcheck source=scripts/bench-lib.sh
-source "$ROOT/scripts/bench-lib.sh"
-
 # The script itself (polling files, reading /proc) stays off the Node processes' CPU.
 taskset -cp "$AGENT_CPU" $$ >/dev/null
 
@@ -206,16 +197,6 @@ netns_tcp() {
 	n4=$(wc -l </proc/net/tcp)
 	n6=$(wc -l </proc/net/tcp6 2>/dev/null || echo 1)
 	REPLY=$((n4 - 1 + n6 - 1))
-}
-
-# REPLY = "UTIME STIME" of PID in clock ticks (fields 14 and 15 of /proc/PID/stat).
-proc_ticks() {
-	local line rest
-	local -a f
-	IFS= read -r line <"/proc/$1/stat"
-	rest=${line##*) }	# the command name may hold spaces and parentheses
-	read -r -a f <<<"$rest"
-	REPLY="${f[11]} ${f[12]}"
 }
 
 # wait_intervals FILE N TIMEOUT: wait (up to TIMEOUT s, while the agent lives) for FILE to
@@ -441,9 +422,7 @@ done
 	echo "{\"started\":\"$STARTED\",\"took_s\":$SECONDS,\"seconds\":$SPAN_S,\"interval\":\"$INTERVAL\""
 	echo ",\"conns\":$CONNS,\"files\":$FILES,\"host_conns\":$HOST_CONNS,\"per_host\":$PER_HOST"
 	echo ",\"repeat\":$REPEAT,\"blocks\":$BLOCKS,\"block_ms\":$BLOCK_MS,\"node_cpu\":$NODE_CPU,\"agent_cpu\":$AGENT_CPU"
-	echo ",\"node\":\"$("$NODE" --version)\",\"uvscope\":\"$("$UVSCOPE" --version | head -1)\""
-	echo ",\"uvscope_sha256\":\"$(sha256sum <"$UVSCOPE" | cut -c1-16)\""
-	echo ",\"git\":\"$(git describe --tags --always --dirty 2>/dev/null || echo unknown)\"}"
+	meta_versions
 } >"$DIR/agent-cost-meta.json"
 "$NODE" "$ROOT/bench/agent_cost.mjs" "$DIR" "$DIR/agent-cost.md"
 echo "agent-cost: done in ${SECONDS}s"

@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # scripts/bench-lib.sh: helpers shared by the benchmark scripts (scripts/bench.sh,
-# scripts/agent-cost.sh, scripts/op-cost.sh), sourced, never run. No forks where timing matters. They read
-# these globals of the script that sources them: CLK_TCK (getconf CLK_TCK), NCPU (CPUs),
-# QUIET_PCT and QUIET_WAIT (wait_quiet).
+# scripts/agent-cost.sh, scripts/op-cost.sh, scripts/many-cost.sh), sourced, never run. No
+# forks where timing matters. They read these globals of the script that sources them: CLK_TCK
+# (getconf CLK_TCK), NCPU (CPUs), QUIET_PCT and QUIET_WAIT (wait_quiet).
 
 # A sleep that does not fork: read with a timeout on a pipe nobody ever writes.
 exec {NAP_FD}<> <(:)
@@ -34,6 +34,16 @@ sched_ns() {
 		if read -r a rest <"$f" 2>/dev/null; then sum=$((sum + a)); fi
 	done
 	REPLY=$sum
+}
+
+# REPLY = "UTIME STIME" of PID in clock ticks (fields 14 and 15 of /proc/PID/stat).
+proc_ticks() {
+	local line rest
+	local -a f
+	IFS= read -r line <"/proc/$1/stat"
+	rest=${line##*) }	# the command name may hold spaces and parentheses
+	read -r -a f <<<"$rest"
+	REPLY="${f[11]} ${f[12]}"
 }
 
 # REPLY = ms all CPUs together spent idle (idle + iowait in /proc/stat). Busy time is
@@ -153,4 +163,28 @@ wait_quiet() {
 		waited=$((waited + 1))
 	done
 	echo "  still busy after ${QUIET_WAIT}s, going on" >&2
+}
+
+# span_intervals NAME INTERVAL SPAN_S: INTERVAL_MS = INTERVAL (uvscope's -i, Nms or Ns; NAME, the
+# variable it came from, for the message) in ms, and NSPAN = the whole intervals in about SPAN_S
+# seconds (at least one). Dies (the sourcing script's die) on a bad INTERVAL.
+span_intervals() {
+	if [[ $2 =~ ^([0-9]+)ms$ ]]; then
+		INTERVAL_MS=$((10#${BASH_REMATCH[1]}))
+	elif [[ $2 =~ ^([0-9]+)s$ ]]; then
+		INTERVAL_MS=$((10#${BASH_REMATCH[1]} * 1000))
+	else
+		die "$1 must be Nms or Ns (got '$2')"
+	fi
+	(( INTERVAL_MS >= 10 )) || die "$1 must be at least 10ms"
+	NSPAN=$(( $3 * 1000 / INTERVAL_MS ))
+	(( NSPAN >= 1 )) || NSPAN=1
+}
+
+# meta_versions: the closing fields of a run's meta JSON (node's and uvscope's versions, the
+# binary's hash, the source's git revision), from NODE and UVSCOPE.
+meta_versions() {
+	echo ",\"node\":\"$("$NODE" --version)\",\"uvscope\":\"$("$UVSCOPE" --version | head -1)\""
+	echo ",\"uvscope_sha256\":\"$(sha256sum <"$UVSCOPE" | cut -c1-16)\""
+	echo ",\"git\":\"$(git describe --tags --always --dirty 2>/dev/null || echo unknown)\"}"
 }

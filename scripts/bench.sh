@@ -18,7 +18,9 @@
 # Overhead = per pair, the ratio with / without; reported as min / median / max over pairs.
 # Before the pairs, a quick section measures uvscope's own CPU, RSS and blocked-loop alert
 # delay with 18,000 fds in the target and with 20,000 sockets of other processes on the
-# host (scripts/agent-cost.sh, a few minutes; BENCH_AGENT_COST_RUNS=none leaves it out).
+# host (scripts/agent-cost.sh, a few minutes; BENCH_AGENT_COST_RUNS=none leaves it out), and
+# another what one agent costs itself watching 20 processes (scripts/many-cost.sh, about 2
+# minutes; BENCH_MANY_COST=no leaves it out).
 #
 # Environment (defaults in brackets):
 #   BENCH_PAIRS [8]  BENCH_SECONDS [5]  BENCH_WARMUP [2]  BENCH_CONNS [50]
@@ -37,6 +39,8 @@
 #     the others of scripts/op-cost.sh
 #   BENCH_AGENT_COST_RUNS ["baseline fds fds:syscalls host-sockets"; none: no such section],
 #     BENCH_AGENT_COST_SECONDS [20] and the others of scripts/agent-cost.sh
+#   BENCH_MANY_COST [yes; no: leave out scripts/many-cost.sh], BENCH_MANY_COST_RUNS and the
+#     others of scripts/many-cost.sh
 #   UVSCOPE [./uvscope]  NODE [node]  CC [cc]
 set -euo pipefail
 
@@ -205,7 +209,7 @@ SERVER_PID=
 SERVER=		# which kind (SERVER_TABLE) is running
 AGENT_PID=
 LOADGEN_PID=
-SECTION_PID=	# scripts/agent-cost.sh or op-cost.sh, which clean up after themselves on SIGTERM
+SECTION_PID=	# scripts/agent-cost.sh, many-cost.sh or op-cost.sh: each cleans up on SIGTERM
 cleanup() {
 	local pid
 	for pid in $LOADGEN_PID $AGENT_PID $SERVER_PID $SECTION_PID; do
@@ -537,9 +541,7 @@ echo "bench: raw runs in ${RUNDIR#"$ROOT"/}"
 	echo ",\"servers\":{${servers_json#,}},\"mode_flags\":{${modes_json#,}}"
 	echo ",\"server_cpu\":$SERVER_CPU,\"load_cpu\":$LOAD_CPU,\"agent_cpu\":$AGENT_CPU"
 	echo ",\"max_other_pct\":$MAX_OTHER_PCT,\"quiet_pct\":$QUIET_PCT,\"retries\":$RETRIES"
-	echo ",\"node\":\"$("$NODE" --version)\",\"uvscope\":\"$("$UVSCOPE" --version | head -1)\""
-	echo ",\"uvscope_sha256\":\"$(sha256sum <"$UVSCOPE" | cut -c1-16)\""
-	echo ",\"git\":\"$(git describe --tags --always --dirty 2>/dev/null || echo unknown)\"}"
+	meta_versions
 } >"$RUNDIR/meta.json"
 
 syscall_costs
@@ -560,6 +562,12 @@ section() {
 
 # ---- what uvscope's own work costs it --------------------------------------------------------
 if [[ ${BENCH_AGENT_COST_RUNS:-} != none ]]; then section agent-cost; fi
+
+# ---- what watching many processes costs the agent ----------------------------------------------
+# scripts/many-cost.sh: one agent with 1, 5 and 20 targets (--all; -p with 20 pids): its CPU
+# per interval and per target, its memory, attach and exit times, and the BPF programs, links
+# and maps it holds (about 2 minutes); BENCH_MANY_COST=no leaves it out.
+if [[ ${BENCH_MANY_COST:-yes} != no ]]; then section many-cost; fi
 
 # ---- what stack sampling costs, exactly (BPF run-time statistics) ------------------------------
 # scripts/sample-cost.sh: the sampler's time per sample at 99 Hz and at the blocked rate, as a

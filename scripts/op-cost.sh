@@ -598,9 +598,7 @@ for m in "${SKIPPED[@]}"; do skipped_json+=",\"$m\""; done
 	echo ",\"floor\":$([[ $FLOOR == yes ]] && echo true || echo false),\"floor_calls\":$FLOOR_CALLS,\"floor_rounds\":$FLOOR_ROUNDS"
 	echo ",\"bpf_stats_enabled_at_start\":$STATS_AT_START,\"max_steal_pct\":$MAX_STEAL,\"retries\":$RETRIES"
 	echo ",\"target_cpu\":$TARGET_CPU,\"agent_cpu\":$AGENT_CPU,\"target_ready\":$READY,\"bystander_ready\":$BY_READY"
-	echo ",\"node\":\"$("$NODE" --version)\",\"uvscope\":\"$("$UVSCOPE" --version | head -1)\""
-	echo ",\"uvscope_sha256\":\"$(sha256sum <"$UVSCOPE" | cut -c1-16)\""
-	echo ",\"git\":\"$(git describe --tags --always --dirty 2>/dev/null || echo unknown)\"}"
+	meta_versions
 } >"$DIR/op-cost-meta.json"
 "$NODE" "$ROOT/bench/op_cost.mjs" "$DIR" "$DIR/op-cost.md"
 echo "op-cost: done in ${SECONDS}s"
