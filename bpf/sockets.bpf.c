@@ -4,7 +4,7 @@
  * the sockets of the agent's targets (bpf/targets.bpf.h), which include/uvscope/sockets.h
  * explains how we recognise; loaded once for every target. Each followed socket says its
  * process; the figures are kept at that process's slot. Every other socket on the machine
- * costs a cookie lookup (and connect / listen in another process the filter bit test).
+ * costs a cookie lookup (and connect / listen in another process the target index's load and compare).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

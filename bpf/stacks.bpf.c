@@ -8,7 +8,7 @@
  * once and shared by every target (collect/sampler.c). A per-thread event would run only while
  * its thread runs, but the kernel stops and restarts its timer at every context switch of that
  * thread, and in a VM that reprogramming cost the target about 1.4 us per switch (6 us per
- * thread-pool job); a per-CPU timer just keeps running. Other processes pay one bit test per
+ * thread-pool job); a per-CPU timer just keeps running. Other processes pay one index load per
  * tick (99 Hz), nothing per system call. A loop thread that is blocked is sampled faster by an
  * event of its own (uvs_sample_thread, the agent opens it with the thread's tid), and its tid
  * is in `boosted` so the per-CPU program leaves its samples to that event. Where per-CPU events
@@ -24,7 +24,7 @@
  * record also carries a copy of the top of the user stack for the agent's .eh_frame unwinder.
  *
  * The loop object's map of loop threads (loop_state) is shared (bpf_map__reuse_fd), so each
- * sample says whether its loop was busy or waiting; so are targets and target_bits. Each
+ * sample says whether its loop was busy or waiting; so are targets and target_index. Each
  * record says its process (tgid): the agent hands it to that target's stack namer.
  */
 #include "vmlinux.h"
@@ -324,7 +324,7 @@ send:
 
 /*
  * A per-CPU event: whatever runs on this CPU now; the watched processes' threads only (the
- * filter bits first: a bystander pays one load), and not those a per-thread event of their
+ * target index first: a bystander pays one load and a compare), and not those a per-thread event of their
  * own samples.
  */
 SEC("perf_event")

@@ -9,7 +9,7 @@
  * - fds opened and closed, by type: the new fd's struct file says what it is, and close
  *   reads the type before the fd goes. The agent adds these to a /proc/PID/fd baseline.
  *
- * Every other process on the host pays the filter bit test (one array load); a target's threads
+ * Every other process on the host pays the target index's load and compare (bpf/targets.bpf.h); a target's threads
  * pay the `targets` lookup and a task-storage lookup at entry, the same and a hash update at
  * exit. Each target's (thread, syscall) statistics are in a map of its own, which the agent
  * creates and puts at the target's slot of sys_stats: reading one target's window walks its
@@ -447,7 +447,7 @@ int BPF_PROG(uvs_sc_enter, struct pt_regs *regs, long id)
 	struct task_struct *task;
 	struct inflight *f;
 
-	/* Every syscall of every process passes here: the filter bit ends it for bystanders. */
+	/* Every syscall of every process passes here: the target index ends it for bystanders. */
 	if (!uvs_current_target())
 		return 0;
 	task = bpf_get_current_task_btf();

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Which process a program runs in (include/uvscope/targets.h). Every object declares these
- * two maps; the agent creates them with the first object it loads and hands them to the
+ * two maps (the index and the hash behind it); the agent creates them with the first object it loads and hands them to the
  * others (bpf_map__reuse_fd, agent/collect/bpf_shared.c), so there is one of each.
  */
 #ifndef UVSCOPE_TARGETS_BPF_H
@@ -16,23 +16,25 @@ struct {
 	__type(value, struct uvs_target_cfg);
 } targets SEC(".maps");
 
-/* One value; the verifier turns an array lookup into a pointer sum, no helper call. */
+/* The verifier turns an array lookup into a pointer sum, no helper call. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, UVS_TARGET_INDEX);
 	__type(key, __u32);
-	__type(value, struct uvs_target_bits);
-} target_bits SEC(".maps");
+	__type(value, struct uvs_target_entry);
+} target_index SEC(".maps");
 
 /* The configuration of process tgid when the agent watches it, else NULL. */
 static __always_inline const struct uvs_target_cfg *uvs_target_of(__u32 tgid)
 {
-	__u32 zero = 0;
-	struct uvs_target_bits *b = bpf_map_lookup_elem(&target_bits, &zero);
+	__u32 key = tgid % UVS_TARGET_INDEX;
+	struct uvs_target_entry *e = bpf_map_lookup_elem(&target_index, &key);
 
-	if (!b || !(b->w[(tgid / 64) % UVS_TARGET_BIT_WORDS] & (1ULL << (tgid % 64))))
+	if (!e)
 		return NULL;
-	return bpf_map_lookup_elem(&targets, &tgid);
+	if (e->tgid == tgid)
+		return &e->cfg;
+	return e->more ? bpf_map_lookup_elem(&targets, &tgid) : NULL;
 }
 
 /* The configuration of the process running now, when watched. */

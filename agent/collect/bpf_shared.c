@@ -15,7 +15,7 @@ struct slot {
 struct uvs_bpf_shared {
 	void *obj[UVS_OBJ_COUNT];
 	void (*destroy[UVS_OBJ_COUNT])(void *skel);
-	int targets_fd, bits_fd, loop_state_fd;
+	int targets_fd, index_fd, loop_state_fd;
 	struct slot slots[UVS_MAX_TARGETS];
 	uint32_t rings_added[UVS_OBJ_COUNT]; /* bit n: ring n of the object is in the reader */
 	const char *syscall_hooks;
@@ -30,7 +30,7 @@ struct uvs_bpf_shared *uvs_bpf_shared_new(void)
 
 	if (!sh)
 		return NULL;
-	sh->targets_fd = sh->bits_fd = sh->loop_state_fd = -1;
+	sh->targets_fd = sh->index_fd = sh->loop_state_fd = -1;
 	return sh;
 }
 
@@ -72,17 +72,17 @@ static int map_fd(struct bpf_object *obj, const char *name)
 int uvs_bpf_shared_set_maps(struct uvs_bpf_shared *sh, struct bpf_object *loop_obj)
 {
 	sh->targets_fd = map_fd(loop_obj, "targets");
-	sh->bits_fd = map_fd(loop_obj, "target_bits");
+	sh->index_fd = map_fd(loop_obj, "target_index");
 	sh->loop_state_fd = map_fd(loop_obj, "loop_state");
-	if (sh->targets_fd < 0 || sh->bits_fd < 0 || sh->loop_state_fd < 0)
+	if (sh->targets_fd < 0 || sh->index_fd < 0 || sh->loop_state_fd < 0)
 		return -ENOENT;
 	return 0;
 }
 
 int uvs_bpf_shared_reuse(const struct uvs_bpf_shared *sh, struct bpf_object *obj)
 {
-	static const char *const names[] = { "targets", "target_bits", "loop_state" };
-	const int fds[] = { sh->targets_fd, sh->bits_fd, sh->loop_state_fd };
+	static const char *const names[] = { "targets", "target_index", "loop_state" };
+	const int fds[] = { sh->targets_fd, sh->index_fd, sh->loop_state_fd };
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -152,24 +152,52 @@ void *uvs_bpf_shared_inst_of(const struct uvs_bpf_shared *sh, pid_t tgid, enum u
 	return slot < 0 ? NULL : sh->slots[slot].inst[which];
 }
 
-/* The filter bits, recomputed from the published targets (two may share a bit). */
-static int write_bits(struct uvs_bpf_shared *sh, pid_t skip)
+/*
+ * Entry `key` of the index, recomputed from the published targets (include/uvscope/targets.h):
+ * the first in slot order whose tgid falls on it, `more` when another does too. `skip`: a
+ * process being unpublished. A reader may see an entry while it is written: the entry is
+ * cleared (tgid 0) before another process's configuration goes in, and a configuration is
+ * written before its tgid.
+ */
+static int write_index_entry(struct uvs_bpf_shared *sh, __u32 key, pid_t skip)
 {
-	struct uvs_target_bits bits;
+	struct uvs_target_entry e, old;
 	struct uvs_target_cfg cfg;
-	__u32 zero = 0;
+	bool found = false;
 	int i;
 
-	memset(&bits, 0, sizeof(bits));
+	memset(&e, 0, sizeof(e));
 	for (i = 0; i < UVS_MAX_TARGETS; i++) {
 		__u32 tgid = (__u32)sh->slots[i].tgid;
 
-		if (!tgid || (pid_t)tgid == skip ||
+		if (!tgid || (pid_t)tgid == skip || tgid % UVS_TARGET_INDEX != key ||
 		    bpf_map_lookup_elem(sh->targets_fd, &tgid, &cfg))
 			continue;
-		bits.w[(tgid / 64) % UVS_TARGET_BIT_WORDS] |= 1ULL << (tgid % 64);
+		if (found) {
+			e.more = 1;
+			continue;
+		}
+		found = true;
+		e.tgid = tgid;
+		e.cfg = cfg;
 	}
-	return bpf_map_update_elem(sh->bits_fd, &zero, &bits, BPF_ANY) ? -errno : 0;
+	if (bpf_map_lookup_elem(sh->index_fd, &key, &old))
+		return -errno;
+	if (old.tgid && old.tgid != e.tgid) {
+		old.tgid = 0;
+		old.more = e.more || old.more;
+		if (bpf_map_update_elem(sh->index_fd, &key, &old, BPF_ANY))
+			return -errno;
+	}
+	if (e.tgid && old.tgid != e.tgid) {
+		__u32 tgid = e.tgid;
+
+		e.tgid = 0;
+		if (bpf_map_update_elem(sh->index_fd, &key, &e, BPF_ANY))
+			return -errno;
+		e.tgid = tgid;
+	}
+	return bpf_map_update_elem(sh->index_fd, &key, &e, BPF_ANY) ? -errno : 0;
 }
 
 int uvs_bpf_shared_publish(struct uvs_bpf_shared *sh, pid_t tgid, const struct uvs_target_cfg *cfg)
@@ -178,9 +206,10 @@ int uvs_bpf_shared_publish(struct uvs_bpf_shared *sh, pid_t tgid, const struct u
 
 	if (sh->targets_fd < 0)
 		return -EBADF;
+	/* The hash first: an index entry that says `more` sends the programs there. */
 	if (bpf_map_update_elem(sh->targets_fd, &key, cfg, BPF_ANY))
 		return -errno;
-	return write_bits(sh, 0);
+	return write_index_entry(sh, key % UVS_TARGET_INDEX, 0);
 }
 
 void uvs_bpf_shared_unpublish(struct uvs_bpf_shared *sh, pid_t tgid)
@@ -189,8 +218,8 @@ void uvs_bpf_shared_unpublish(struct uvs_bpf_shared *sh, pid_t tgid)
 
 	if (sh->targets_fd < 0)
 		return;
-	/* The bit first: the hooks every process runs stop at it before the map changes. */
-	write_bits(sh, tgid);
+	/* The index first: the programs stop at it before the hash changes. */
+	write_index_entry(sh, key % UVS_TARGET_INDEX, tgid);
 	bpf_map_delete_elem(sh->targets_fd, &key);
 }
 

@@ -2,7 +2,7 @@
 /*
  * What every target of one agent shares on the BPF side: each BPF object, loaded once (the
  * first target that needs it loads it; it stays until the agent ends, since a ring buffer
- * reader cannot give a ring back), the maps every object declares (targets, target_bits,
+ * reader cannot give a ring back), the maps every object declares (targets, target_index,
  * loop_state: created by the loop object, reused by the others), the slots of the targets,
  * and the one reader of all the ring buffers.
  *
@@ -69,9 +69,9 @@ void uvs_bpf_shared_set_inst(struct uvs_bpf_shared *sh, int slot, enum uvs_bpf_o
 void *uvs_bpf_shared_inst_of(const struct uvs_bpf_shared *sh, pid_t tgid, enum uvs_bpf_obj which);
 
 /*
- * Puts tgid's configuration (its slot in cfg->slot) in `targets` and sets its bit: from now on
- * the programs count it. unpublish takes it out (the bit stays set while another target has
- * it). 0, or -errno.
+ * Puts tgid's configuration (its slot in cfg->slot) in `targets` and in the index every program
+ * looks in first (include/uvscope/targets.h): from now on the programs count it. unpublish
+ * takes it out of both. 0, or -errno.
  */
 int uvs_bpf_shared_publish(struct uvs_bpf_shared *sh, pid_t tgid, const struct uvs_target_cfg *cfg);
 void uvs_bpf_shared_unpublish(struct uvs_bpf_shared *sh, pid_t tgid);

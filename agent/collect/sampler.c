@@ -297,7 +297,7 @@ static struct sampler_shared *shared_load(const struct uvs_bpf_shared *sh,
 		snprintf(why, cap, "cannot open the sampler's BPF object: %s", strerror(-err));
 		goto fail;
 	}
-	/* targets, target_bits and the loop object's loop_state: one of each for the agent. */
+	/* targets, target_index and the loop object's loop_state: one of each for the agent. */
 	err = uvs_bpf_shared_reuse(sh, s->skel->obj);
 	ring = ring_bytes(o, s->ncpus, t->nthreads);
 	uvs_debug("sampler: a ring of %u KiB for the samples", ring / 1024);

@@ -16,16 +16,15 @@
 #define UVS_MAX_TARGETS 256
 
 /*
- * A quick "not one of ours" for the hooks every process on the host runs through (syscall and
- * socket tracepoints, per-CPU sampling events): bit (tgid % UVS_TARGET_BITS) of one array
- * value. A clear bit ends the program after one load; a set bit is confirmed in `targets`.
+ * The index every program looks a process up in first: a direct-mapped array of
+ * UVS_TARGET_INDEX entries, entry tgid % UVS_TARGET_INDEX holding one watched process's
+ * configuration. An array lookup is a pointer sum (the verifier inlines it), so the hooks every
+ * process on the host runs through (syscall and socket tracepoints, per-CPU sampling events)
+ * cost a process that is not watched one load and a compare, and a watched one finds its
+ * configuration without a hash. Two watched processes whose tgids share an entry: the second
+ * is found in the `targets` hash, which holds every one (`more` says to look there).
  */
-#define UVS_TARGET_BITS 4096
-#define UVS_TARGET_BIT_WORDS (UVS_TARGET_BITS / 64)
-
-struct uvs_target_bits {
-	__u64 w[UVS_TARGET_BIT_WORDS];
-};
+#define UVS_TARGET_INDEX 4096
 
 struct uvs_target_cfg {
 	/* The loop object (bpf/loop.bpf.c). */
@@ -40,6 +39,12 @@ struct uvs_target_cfg {
 	__u8 pool_cpu_at_node_cb;
 	__u8 pool_track_done; /* its done callbacks are probed: a job is kept until its done */
 	__u8 pad[4];
+};
+
+struct uvs_target_entry {
+	__u32 tgid;  /* the process the configuration is of; 0: none */
+	__u32 more;  /* another watched process has this entry's index: look in `targets` */
+	struct uvs_target_cfg cfg;
 };
 
 #endif
