@@ -30,7 +30,9 @@ static __always_inline const struct uvs_target_cfg *uvs_target_of(__u32 tgid)
 	__u32 key = tgid % UVS_TARGET_INDEX;
 	struct uvs_target_entry *e = bpf_map_lookup_elem(&target_index, &key);
 
-	if (!e)
+	/* tgid 0 is the idle task (a per-CPU event on an idle CPU, a softirq there): an empty
+	 * entry's tgid is 0 too, and must not match it. */
+	if (!e || !tgid)
 		return NULL;
 	if (e->tgid == tgid)
 		return &e->cfg;

@@ -341,6 +341,66 @@ size_t uvs_alerts_window(const struct uvs_alert_config *c, struct uvs_alert_stat
 	return j.n;
 }
 
+/*
+ * The process is gone (it exited, or uvscope detaches from it): every alert of it still firing
+ * resolves now, with the figures of its last window, so that each firing line and each
+ * --on-alert firing has its resolution. Muted ones (held back by the rate limit) stay silent.
+ */
+static void resolve_process(struct judge *j, enum uvs_alert_kind kind, process_rule fn)
+{
+	struct uvs_alert_rule_state *rs = &j->st->rule[kind];
+	struct uvs_alert_track *t = &rs->track[0];
+	struct uvs_alert a = { .kind = kind };
+
+	if (!t->used || !t->firing)
+		return;
+	fn(&j->c->rule[kind], j->st, j->s, &a);
+	t->firing = false;
+	if (t->muted)
+		return;
+	rs->resolved++;
+	put(j, STEP_RESOLVE, t, &a);
+}
+
+static void resolve_loops(struct judge *j, enum uvs_alert_kind kind)
+{
+	struct uvs_alert_rule_state *rs = &j->st->rule[kind];
+	size_t i;
+
+	for (i = 0; i < UVS_MAX_LOOPS; i++) {
+		struct uvs_alert_track *t = &rs->track[i];
+
+		if (!t->used || !t->firing)
+			continue;
+		t->firing = false;
+		if (t->muted)
+			continue;
+		rs->resolved++;
+		loop_alert(j, kind, STEP_RESOLVE, t, 0);
+	}
+}
+
+size_t uvs_alerts_gone(const struct uvs_alert_config *c, struct uvs_alert_state *st,
+		       const struct uvs_snapshot *s, struct uvs_alert *out, size_t cap)
+{
+	struct judge j = { .c = c, .st = st, .s = s, .out = out, .cap = cap };
+	size_t i;
+
+	resolve_loops(&j, UVS_ALERT_LOOP_UTILIZATION);
+	resolve_process(&j, UVS_ALERT_POOL_SATURATED, pool_saturated);
+	resolve_process(&j, UVS_ALERT_POOL_QUEUE_WAIT, pool_queue_wait);
+	resolve_process(&j, UVS_ALERT_SYNC_IO_ON_LOOP, sync_io);
+	resolve_process(&j, UVS_ALERT_FD_LIMIT, fd_limit);
+	resolve_process(&j, UVS_ALERT_FD_GROWTH, fd_growth);
+	resolve_process(&j, UVS_ALERT_CLOSE_WAIT_GROWTH, close_wait);
+	resolve_process(&j, UVS_ALERT_ACCEPT_QUEUE_FULL, accept_queue);
+	resolve_process(&j, UVS_ALERT_RETRANSMIT_RATE, retransmits);
+	resolve_loops(&j, UVS_ALERT_GC_SHARE);
+	for (i = 0; i < j.n; i++)
+		out[i].detached = true;
+	return j.n;
+}
+
 /* ---- loop_blocked ------------------------------------------------------------------------------ */
 
 /* The episode slot of tid, made if new; -1 when every slot is taken. */

@@ -83,6 +83,14 @@ size_t uvs_alerts_window(const struct uvs_alert_config *c, struct uvs_alert_stat
 			 const struct uvs_snapshot *s, struct uvs_alert *out, size_t cap);
 
 /*
+ * The process is gone (exited, or detached): every alert of it still firing resolves, with the
+ * figures of s, its last window (every rule but loop_blocked, whose episodes end with their
+ * blocks). Writes at most cap alerts; returns how many.
+ */
+size_t uvs_alerts_gone(const struct uvs_alert_config *c, struct uvs_alert_state *st,
+		       const struct uvs_snapshot *s, struct uvs_alert *out, size_t cap);
+
+/*
  * Blocks in progress: one firing loop_blocked alert ("ongoing") per busy span at or past the
  * threshold, once per span. now_mono is when `loops` was read, now_real the wall clock for the
  * stamp and the rate limit.

@@ -40,7 +40,8 @@
 
 struct watched_slot {
 	struct uvs_watched *w;
-	int pid_fd; /* -1: its exit is noticed at an interval */
+	int pid_fd;         /* -1: its exit is noticed at an interval */
+	uint64_t attach_ns; /* how long attaching it took */
 };
 
 struct session {
@@ -166,7 +167,7 @@ static int add_events(struct session *s, struct uvs_watched *w)
  * Watches pid: attached, its exit watched, its outputs begun. 0, or -errno with the reason
  * said (an error for a pid the operator named, a warning for one --all found).
  */
-static int add_target(struct session *s, pid_t pid)
+static int add_target(struct session *s, pid_t pid, bool begin_now)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct watched_slot *ws;
@@ -201,7 +202,9 @@ static int add_target(struct session *s, pid_t pid)
 	if (err)
 		uvs_warn("cannot wait for the BPF events: %s (they are read at each check)",
 			 strerror(-err));
-	uvs_watched_begin(w, attach_ns);
+	ws->attach_ns = attach_ns;
+	if (begin_now)
+		uvs_watched_begin(w, attach_ns);
 	return 0;
 }
 
@@ -250,7 +253,7 @@ static void discover(struct session *s)
 
 	n = uvs_discover_scan(s->discover, is_watched, s, found, 64);
 	for (i = 0; i < n; i++)
-		if (add_target(s, found[i]))
+		if (add_target(s, found[i], true))
 			uvs_discover_refused(s->discover, found[i]);
 }
 
@@ -585,7 +588,7 @@ static int attach_all(struct session *s)
 		return 0;
 	}
 	for (i = 0; i < cli->npids; i++) {
-		err = add_target(s, cli->pids[i]);
+		err = add_target(s, cli->pids[i], false);
 		if (err)
 			return err;
 	}
@@ -593,6 +596,9 @@ static int attach_all(struct session *s)
 	err = uvs_drop_privileges(uvs_watched_keeps_caps(cli));
 	if (err)
 		uvs_warn("cannot drop privileges after attaching: %s", strerror(-err));
+	/* The attach lines once privileges are gone: what the operator reads is what runs. */
+	for (i = 0; i < s->nwatched; i++)
+		uvs_watched_begin(s->watched[i].w, s->watched[i].attach_ns);
 	return 0;
 }
 

@@ -424,6 +424,11 @@ struct uvs_alert {
 	enum uvs_severity severity;
 	uint64_t firing_ns;    /* resolved: how long it was firing (0 for loop_blocked) */
 	uint64_t suppressed;   /* alerts of this rule the rate limit held back since the last one */
+	/*
+	 * resolved because uvscope stopped watching the process (it exited, or uvscope ended),
+	 * not because the condition ended: the figures are of its last window
+	 */
+	bool detached;
 	union {
 		struct uvs_alert_loop_blocked loop_blocked;
 		struct uvs_alert_pool_saturated pool_saturated;

@@ -491,10 +491,17 @@ struct uvs_collector *uvs_watched_collector(struct uvs_watched *w)
 
 void uvs_watched_finish(struct uvs_watched *w, const char *why)
 {
+	struct uvs_alert alerts[MAX_ALERTS];
+	size_t i, n;
+
 	if (w->finished)
 		return;
 	w->collector->ops->quiesce(w->collector);
 	window(w, true);
+	/* Every firing has its resolution: the process is no longer watched. */
+	n = uvs_alerts_gone(w->env->alert_cfg, &w->alerts, w->snap, alerts, MAX_ALERTS);
+	for (i = 0; i < n; i++)
+		w->env->emit_alert(w->env->ctx, &alerts[i]);
 	if (uvs_watched_totals(w, w->snap) == 0)
 		uvs_outputs_summary(w->env->outputs, w->snap);
 	w->finished = true;

@@ -586,6 +586,9 @@ void uvs_json_alert_fields(FILE *out, const struct uvs_alert *a)
 	json_alert_kind_fields(out, a);
 	fprintf(out, ",\"firing_ns\":%" PRIu64 ",\"suppressed\":%" PRIu64, a->firing_ns,
 		a->suppressed);
+	/* Only when so: uvscope stopped watching, the condition did not end. */
+	if (a->detached)
+		fputs(",\"detached\":true", out);
 }
 
 int uvs_json_alert(FILE *out, const struct uvs_alert *a)

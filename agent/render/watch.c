@@ -259,7 +259,8 @@ int uvs_watch_alert_of(FILE *out, const char *who, const struct uvs_alert *a)
 	/* A resolved alert says what ended and how long it lasted (loop_blocked says as ever). */
 	if (a->state == UVS_ALERT_RESOLVED && a->kind != UVS_ALERT_LOOP_BLOCKED) {
 		uvs_format_duration(a->firing_ns, buf, sizeof(buf));
-		fprintf(out, " RESOLVED %s, after %s\n", uvs_alert_kind_name(a->kind), buf);
+		fprintf(out, " RESOLVED %s, after %s%s\n", uvs_alert_kind_name(a->kind), buf,
+			a->detached ? ": the process is no longer watched" : "");
 		return ferror(out) ? -EIO : 0;
 	}
 	switch (a->kind) {

@@ -536,3 +536,53 @@ Test(alerts, every_kind_is_named)
 	cr_expect_str_eq(uvs_alert_status_name(UVS_ALERT_RESOLVED), "resolved");
 	cr_expect_str_eq(uvs_severity_name(UVS_SEVERITY_INFO), "info");
 }
+
+Test(alerts, a_process_no_longer_watched_resolves_what_fires)
+{
+	struct uvs_loop_snapshot *main_loop;
+	size_t n;
+
+	only(UVS_ALERT_POOL_SATURATED);
+	cfg.rule[UVS_ALERT_LOOP_UTILIZATION].enabled = true;
+	cfg.rule[UVS_ALERT_LOOP_UTILIZATION].for_ns = 0;
+	cfg.rule[UVS_ALERT_LOOP_UTILIZATION].hold_ns = 0;
+	main_loop = add_loop(7, UVS_ROLE_MAIN);
+	main_loop->utilization = 0.99;
+	snap.pool.available = true;
+	snap.pool.size = 4;
+	snap.pool.saturation = 0.9;
+	cr_assert_eq(judge(), 2, "both fire");
+	n = uvs_alerts_gone(&cfg, &st, &snap, a, 16);
+	cr_assert_eq(n, 2, "both resolve when the process is gone: %zu", n);
+	for (size_t i = 0; i < n; i++) {
+		cr_expect_eq(a[i].state, UVS_ALERT_RESOLVED);
+		cr_expect(a[i].detached, "said to be resolved by the detach");
+		cr_expect_eq(a[i].pid, 7);
+	}
+	cr_expect_eq(uvs_alerts_gone(&cfg, &st, &snap, a, 16), 0, "once");
+	cr_expect_eq(st.rule[UVS_ALERT_POOL_SATURATED].resolved, 1);
+}
+
+Test(alerts, a_quiet_process_no_longer_watched_resolves_nothing)
+{
+	only(UVS_ALERT_POOL_SATURATED);
+	snap.pool.available = true;
+	snap.pool.saturation = 0.1;
+	cr_assert_eq(judge(), 0);
+	cr_expect_eq(uvs_alerts_gone(&cfg, &st, &snap, a, 16), 0);
+}
+
+Test(alerts, a_muted_alert_stays_silent_at_the_detach)
+{
+	only(UVS_ALERT_POOL_SATURATED);
+	cfg.rule[UVS_ALERT_POOL_SATURATED].rate_max = 1;
+	cfg.rule[UVS_ALERT_POOL_SATURATED].rate_per_ns = 3600 * S;
+	snap.pool.available = true;
+	snap.pool.saturation = 0.9;
+	expect(UVS_ALERT_POOL_SATURATED, UVS_ALERT_FIRING, "the first");
+	snap.pool.saturation = 0;
+	expect(UVS_ALERT_POOL_SATURATED, UVS_ALERT_RESOLVED, "over");
+	snap.pool.saturation = 0.9;
+	expect(UVS_ALERT_POOL_SATURATED, -1, "the second is held back by the rate limit");
+	cr_expect_eq(uvs_alerts_gone(&cfg, &st, &snap, a, 16), 0, "and so is its resolution");
+}
