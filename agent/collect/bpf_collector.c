@@ -194,7 +194,8 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 	fd_baseline(b);
 	/* 4. The sockets: the target's network namespace is entered now, while we may. */
 	if (o->sockets)
-		uvs_sockets_attach(&b->sockets, b->sh, b->slot, t, &b->fd_table);
+		uvs_sockets_attach(&b->sockets, b->sh, b->slot, t, &b->fd_table,
+				   o->socket_share_ns);
 	err = make_ring_buffer(b, why, cap);
 	if (err)
 		return err;

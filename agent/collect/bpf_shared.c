@@ -6,6 +6,7 @@
 #include <bpf/bpf.h>
 
 #include "collect/bpf_shared.h"
+#include "collect/sock_census.h"
 
 struct slot {
 	pid_t tgid; /* 0: free */
@@ -22,6 +23,7 @@ struct uvs_bpf_shared {
 	struct bpf_link *links[32];
 	size_t nlinks;
 	struct ring_buffer *rb;
+	struct uvs_sock_census *census;
 };
 
 struct uvs_bpf_shared *uvs_bpf_shared_new(void)
@@ -31,6 +33,7 @@ struct uvs_bpf_shared *uvs_bpf_shared_new(void)
 	if (!sh)
 		return NULL;
 	sh->targets_fd = sh->index_fd = sh->loop_state_fd = -1;
+	sh->census = uvs_sock_census_new(NULL);
 	return sh;
 }
 
@@ -47,6 +50,7 @@ void uvs_bpf_shared_free(struct uvs_bpf_shared *sh)
 	for (i = UVS_OBJ_COUNT - 1; i >= 0; i--)
 		if (sh->obj[i] && sh->destroy[i])
 			sh->destroy[i](sh->obj[i]);
+	uvs_sock_census_free(sh->census);
 	free(sh);
 }
 
@@ -256,6 +260,11 @@ const char *uvs_bpf_shared_syscall_hooks(struct uvs_bpf_shared *sh, const char *
 	if (set)
 		sh->syscall_hooks = set;
 	return sh->syscall_hooks;
+}
+
+struct uvs_sock_census *uvs_bpf_shared_census(const struct uvs_bpf_shared *sh)
+{
+	return sh->census;
 }
 
 int uvs_bpf_shared_event_fd(const struct uvs_bpf_shared *sh)

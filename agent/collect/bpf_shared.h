@@ -4,7 +4,8 @@
  * first target that needs it loads it; it stays until the agent ends, since a ring buffer
  * reader cannot give a ring back), the maps every object declares (targets, target_index,
  * loop_state: created by the loop object, reused by the others), the slots of the targets,
- * and the one reader of all the ring buffers.
+ * the one reader of all the ring buffers, and (not BPF, but every target's too) the socket
+ * census.
  *
  * A target's part is its links (uprobes on its binary, for its pid), its slot, and its entry in
  * `targets`, published when all its modules are attached. A ring record says its process
@@ -95,6 +96,12 @@ int uvs_bpf_shared_keep_link(struct uvs_bpf_shared *sh, struct bpf_link *link);
  * while they are not; a non-NULL `set` records it (a string that lives as long as the host).
  */
 const char *uvs_bpf_shared_syscall_hooks(struct uvs_bpf_shared *sh, const char *set);
+
+/*
+ * The agent's socket census (collect/sock_census.h): the targets of one network namespace
+ * share its socket-table dumps. NULL when it could not be made (each target dumps its own).
+ */
+struct uvs_sock_census *uvs_bpf_shared_census(const struct uvs_bpf_shared *sh);
 
 /* The reader's epoll fd (-1 before any ring), and taking what is ready in every ring. */
 int uvs_bpf_shared_event_fd(const struct uvs_bpf_shared *sh);

@@ -35,6 +35,7 @@ struct uvs_collect_options {
 	uint64_t slow_syscall_ns; /* a syscall this long on a loop thread is reported */
 	uint64_t fd_rescan_ns;    /* with syscalls: read /proc/PID/fd again at least this often */
 	bool sockets;             /* socket table and TCP transitions */
+	uint64_t socket_share_ns; /* a table dump of another target this fresh serves (sockets.h) */
 	uint32_t sample_hz;       /* stack samples per second of a thread's CPU time; 0: none */
 	uint32_t blocked_hz;      /* the same for a blocked loop thread */
 	bool sample_off_cpu;      /* also read sleeping threads' stacks at sample_hz (flame offcpu) */

@@ -60,6 +60,36 @@ out:
 	return err;
 }
 
+bool uvs_diag_has_port(const uint16_t *ports, size_t n, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ports[i] == port)
+			return true;
+	return false;
+}
+
+bool uvs_diag_add_port(uint16_t *ports, size_t *n, uint16_t port)
+{
+	if (uvs_diag_has_port(ports, *n, port))
+		return true;
+	if (*n == UVS_DIAG_MAX_PORTS)
+		return false;
+	ports[(*n)++] = port;
+	return true;
+}
+
+/*
+ * The bytecode's tests (below): S_EQ compares the socket's local port, D_EQ its remote port,
+ * the same numbers a dump's message carries in idiag_sport and idiag_dport.
+ */
+bool uvs_diag_filter_passes(const struct uvs_diag_filter *f, const struct uvs_sock *s)
+{
+	return !f || uvs_diag_has_port(f->local, f->nlocal, s->local_port) ||
+	       uvs_diag_has_port(f->remote, f->nremote, s->remote_port);
+}
+
 /* One port equality: the op, then the port in the `no` field of a second op (as ss does). */
 static size_t put_port(struct inet_diag_bc_op *op, uint8_t code, uint16_t port)
 {
@@ -280,4 +310,10 @@ int uvs_sock_diag_dump(int nl, int family, int protocol, const struct uvs_diag_f
 		if (ret != 1)
 			return ret;
 	}
+}
+
+int uvs_sock_diag_dump_on(void *src, int family, int protocol,
+			  const struct uvs_diag_filter *filter, uvs_sock_fn fn, void *ctx)
+{
+	return uvs_sock_diag_dump(*(const int *)src, family, protocol, filter, fn, ctx);
 }

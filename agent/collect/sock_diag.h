@@ -13,8 +13,6 @@
 
 #include "core/socket_list.h"
 
-
-
 /* Called per socket: return 0 to go on, or a negative value to stop the dump with it. */
 typedef int (*uvs_sock_fn)(const struct uvs_sock *s, void *ctx);
 
@@ -41,6 +39,15 @@ struct uvs_diag_filter {
 	uint16_t remote[UVS_DIAG_MAX_PORTS];
 };
 
+/* Whether port is one of ports[0..n). */
+bool uvs_diag_has_port(const uint16_t *ports, size_t n, uint16_t port);
+
+/* Adds port to a list of at most UVS_DIAG_MAX_PORTS (once); false when the list is full. */
+bool uvs_diag_add_port(uint16_t *ports, size_t *n, uint16_t port);
+
+/* Whether the kernel lets s through a dump with filter f (NULL: every socket passes). */
+bool uvs_diag_filter_passes(const struct uvs_diag_filter *f, const struct uvs_sock *s);
+
 /*
  * The inet_diag bytecode of a filter (an OR of port equalities, as `ss` compiles one) into buf.
  * Returns its length in bytes, 0 for an empty filter, or -ENOSPC.
@@ -54,6 +61,18 @@ int uvs_sock_diag_bytecode(const struct uvs_diag_filter *f, void *buf, size_t ca
  */
 int uvs_sock_diag_dump(int nl, int family, int protocol, const struct uvs_diag_filter *filter,
 		       uvs_sock_fn fn, void *ctx);
+
+/*
+ * Where a socket table's dumps come from (collect/socket_table.c): uvs_sock_diag_dump on a diag
+ * socket (src points to its fd), or the census a namespace's targets share
+ * (collect/sock_census.h). The same contract as uvs_sock_diag_dump.
+ */
+typedef int (*uvs_sock_dump_fn)(void *src, int family, int protocol,
+				const struct uvs_diag_filter *filter, uvs_sock_fn fn, void *ctx);
+
+/* uvs_sock_diag_dump as a uvs_sock_dump_fn: src points to the diag socket's fd. */
+int uvs_sock_diag_dump_on(void *src, int family, int protocol,
+			  const struct uvs_diag_filter *filter, uvs_sock_fn fn, void *ctx);
 
 /*
  * Parses one reply buffer (a run of netlink messages) of a dump. Returns 1 while more

@@ -24,6 +24,8 @@ static const struct {
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
 struct collect {
+	uvs_sock_dump_fn dump;
+	void *src;
 	struct uvs_socket_table *t;
 	const struct uvs_fd_table *fds;
 	uint8_t *seen; /* per socket of fds: found in a table */
@@ -147,7 +149,7 @@ static void prune_missed(const struct uvs_fd_table *fds, struct uvs_sock_learnin
 	l->nmissed = n;
 }
 
-static int dump_table(int nl, size_t table, struct collect *c, struct uvs_sock_learning *l)
+static int dump_table(size_t table, struct collect *c, struct uvs_sock_learning *l)
 {
 	bool filtered = l && !l->overflow && l->filter.nlocal + l->filter.nremote > 0;
 	int err = 0;
@@ -155,8 +157,8 @@ static int dump_table(int nl, size_t table, struct collect *c, struct uvs_sock_l
 	if (!wanted(c, table, l, true))
 		return 0;
 	if (filtered) {
-		err = uvs_sock_diag_dump(nl, tables[table].family, tables[table].protocol, &l->filter,
-					 keep_inet, c);
+		err = c->dump(c->src, tables[table].family, tables[table].protocol, &l->filter,
+			      keep_inet, c);
 		l->filtered_dumps++;
 		if (err)
 			return err;
@@ -167,7 +169,7 @@ static int dump_table(int nl, size_t table, struct collect *c, struct uvs_sock_l
 	 */
 	if (!wanted(c, table, l, false))
 		return 0;
-	err = uvs_sock_diag_dump(nl, tables[table].family, tables[table].protocol, NULL, keep_inet, c);
+	err = c->dump(c->src, tables[table].family, tables[table].protocol, NULL, keep_inet, c);
 	if (l) {
 		l->full_dumps++;
 		if (!err)
@@ -177,7 +179,7 @@ static int dump_table(int nl, size_t table, struct collect *c, struct uvs_sock_l
 }
 
 /* Unix and other sockets are counted from their protocol; the Unix table only if unknown. */
-static int count_others(int nl, struct collect *c)
+static int count_others(struct collect *c)
 {
 	bool unknown = false;
 	size_t i;
@@ -195,13 +197,13 @@ static int count_others(int nl, struct collect *c)
 			break;
 		}
 	}
-	return unknown ? uvs_sock_diag_dump(nl, AF_UNIX, 0, NULL, keep_unix, c) : 0;
+	return unknown ? c->dump(c->src, AF_UNIX, 0, NULL, keep_unix, c) : 0;
 }
 
-int uvs_socket_table_read(int nl, const struct uvs_fd_table *fds, struct uvs_sock_learning *learn,
-			  struct uvs_socket_table *t)
+int uvs_socket_table_read_from(uvs_sock_dump_fn dump, void *src, const struct uvs_fd_table *fds,
+			       struct uvs_sock_learning *learn, struct uvs_socket_table *t)
 {
-	struct collect c = { .t = t, .fds = fds };
+	struct collect c = { .dump = dump, .src = src, .t = t, .fds = fds };
 	size_t i;
 	int err = 0;
 
@@ -215,9 +217,9 @@ int uvs_socket_table_read(int nl, const struct uvs_fd_table *fds, struct uvs_soc
 	if (learn)
 		prune_missed(fds, learn);
 	for (i = 0; i < NTABLES && !err; i++)
-		err = dump_table(nl, i, &c, learn);
+		err = dump_table(i, &c, learn);
 	if (!err)
-		err = count_others(nl, &c);
+		err = count_others(&c);
 	for (i = 0; !err && i < fds->nsockets; i++)
 		t->other_count += !c.seen[i];
 	free(c.seen);
@@ -226,25 +228,10 @@ int uvs_socket_table_read(int nl, const struct uvs_fd_table *fds, struct uvs_soc
 	return err;
 }
 
-static bool has_port(const uint16_t *ports, size_t n, uint16_t port)
+int uvs_socket_table_read(int nl, const struct uvs_fd_table *fds, struct uvs_sock_learning *learn,
+			  struct uvs_socket_table *t)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (ports[i] == port)
-			return true;
-	return false;
-}
-
-/* Adds a port to a list; false when the list is full. */
-static bool add_port(uint16_t *ports, size_t *n, uint16_t port)
-{
-	if (has_port(ports, *n, port))
-		return true;
-	if (*n == UVS_DIAG_MAX_PORTS)
-		return false;
-	ports[(*n)++] = port;
-	return true;
+	return uvs_socket_table_read_from(uvs_sock_diag_dump_on, &nl, fds, learn, t);
 }
 
 void uvs_sock_learn_ports(const struct uvs_socket_table *t, struct uvs_sock_learning *l)
@@ -259,15 +246,15 @@ void uvs_sock_learn_ports(const struct uvs_socket_table *t, struct uvs_sock_lear
 		const struct uvs_sock *s = &t->rows[i];
 
 		if ((s->state == UVS_TCP_LISTEN || !s->remote_port) && s->local_port)
-			ok &= add_port(f->local, &f->nlocal, s->local_port);
+			ok &= uvs_diag_add_port(f->local, &f->nlocal, s->local_port);
 	}
 	for (i = 0; i < t->n; i++) {
 		const struct uvs_sock *s = &t->rows[i];
 
 		if (s->state == UVS_TCP_LISTEN || !s->remote_port ||
-		    has_port(f->local, f->nlocal, s->local_port))
+		    uvs_diag_has_port(f->local, f->nlocal, s->local_port))
 			continue;
-		ok &= add_port(f->remote, &f->nremote, s->remote_port);
+		ok &= uvs_diag_add_port(f->remote, &f->nremote, s->remote_port);
 	}
 	l->overflow = !ok;
 }

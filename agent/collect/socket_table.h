@@ -43,6 +43,10 @@ struct uvs_sock_learning {
 int uvs_socket_table_read(int nl, const struct uvs_fd_table *fds, struct uvs_sock_learning *learn,
 			  struct uvs_socket_table *t);
 
+/* The same, with the dumps from src (a census member, collect/sock_census.h) rather than nl. */
+int uvs_socket_table_read_from(uvs_sock_dump_fn dump, void *src, const struct uvs_fd_table *fds,
+			       struct uvs_sock_learning *learn, struct uvs_socket_table *t);
+
 void uvs_socket_table_free(struct uvs_socket_table *t);
 void uvs_sock_learning_free(struct uvs_sock_learning *l);
 

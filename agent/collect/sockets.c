@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "collect/bpf_shared.h"
 #include "collect/sockets.h"
 
 /* 1 when pid shares our network namespace, 0 when not, -errno when we may not look. */
@@ -45,14 +46,28 @@ int uvs_sockets_open_diag(int pid, char *why, size_t cap)
 	return nl;
 }
 
-void uvs_sockets_attach(struct uvs_sockets *s, struct uvs_bpf_shared *sh, int slot,
-			const struct uvs_target *t, const struct uvs_fd_table *fds)
+/* The table, from the census when the target is in it (else from its own dumps). */
+static int read_table(struct uvs_sockets *s, const struct uvs_fd_table *fds)
 {
+	if (s->shared)
+		return uvs_socket_table_read_from(uvs_sock_census_dump, &s->census, fds, &s->learn,
+						  &s->table);
+	return uvs_socket_table_read(s->nl, fds, &s->learn, &s->table);
+}
+
+void uvs_sockets_attach(struct uvs_sockets *s, struct uvs_bpf_shared *sh, int slot,
+			const struct uvs_target *t, const struct uvs_fd_table *fds,
+			uint64_t share_ns)
+{
+	struct uvs_sock_census *census = uvs_bpf_shared_census(sh);
+
 	memset(s, 0, sizeof(*s));
 	s->nl = uvs_sockets_open_diag((int)t->pid, s->why, sizeof(s->why));
+	/* Out of memory for the census: the target dumps on its own, as it would alone. */
+	s->shared = s->nl >= 0 && census &&
+		    uvs_sock_census_join(census, &s->census, s->nl, &s->learn, share_ns) == 0;
 	uvs_sock_trace_attach(&s->trace, sh, slot, t);
-	if (s->nl >= 0 && fds->available &&
-	    uvs_socket_table_read(s->nl, fds, &s->learn, &s->table) == 0)
+	if (s->nl >= 0 && fds->available && read_table(s, fds) == 0)
 		uvs_sock_trace_learn(&s->trace, &s->table);
 }
 
@@ -63,6 +78,10 @@ void uvs_sockets_quiesce(struct uvs_sockets *s)
 
 void uvs_sockets_detach(struct uvs_sockets *s)
 {
+	/* Before the socket goes: the census dumps through it while the target is a member. */
+	if (s->shared)
+		uvs_sock_census_leave(&s->census);
+	s->shared = false;
 	if (s->nl >= 0)
 		close(s->nl);
 	s->nl = -1;
@@ -75,8 +94,7 @@ void uvs_sockets_window(struct uvs_sockets *s, const struct uvs_fd_table *fds,
 			struct uvs_sockets_snapshot *out, uint64_t *lost)
 {
 	memset(out, 0, sizeof(*out));
-	if (s->nl >= 0 && fds->available &&
-	    uvs_socket_table_read(s->nl, fds, &s->learn, &s->table) == 0) {
+	if (s->nl >= 0 && fds->available && read_table(s, fds) == 0) {
 		uvs_socket_table_summarize(&s->table, out);
 		uvs_sock_trace_learn(&s->trace, &s->table);
 	}

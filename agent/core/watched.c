@@ -238,6 +238,8 @@ static struct uvs_collect_options collect_options(const struct uvs_cli *cli)
 		.slow_syscall_ns = cli->slow_syscall_ns,
 		.fd_rescan_ns = cli->fd_rescan_ns,
 		.sockets = !cli->no_sockets,
+		/* Every target's window comes in one go each interval: one dump serves a round. */
+		.socket_share_ns = cli->interval_ns / 2,
 		.sample_hz = cli->no_stacks ? 0 : cli->sample_hz,
 		/* A profile's samples must all stand for the same time: flame does not speed up. */
 		.blocked_hz = cli->command == UVS_CMD_FLAME ? cli->sample_hz : cli->blocked_hz,

@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Child, intervalsAfter, nodeBin, runUvscope, skipWithoutBpf, startAgent, startFixture,
-	until } from './lib.mjs';
+	until, uvscope } from './lib.mjs';
 
 // ss lists the whole host: a busy one (or a benchmark holding 20,000 sockets) outgrows Node's
 // default 1 MiB of output.
@@ -113,6 +113,56 @@ test('states and accept queue equal the fixture\'s numbers and ss; other process
 // Sums a transition counter over the agent's intervals.
 const total = (agent, field) => agent.json().filter((v) => v.type === 'interval' && v.sockets)
 	.reduce((a, v) => a + v.sockets.tcp[field], 0);
+
+// One agent, two targets in one network namespace: they share its socket dumps (the census,
+// collect/sock_census.c), each dump asking for both targets' ports. Each still reports exactly
+// its own sockets, as ss sees them: B even holds a connection to A's port (B's end is B's, the
+// accepted end is A's), and the test's own clients are nobody's.
+test('two targets in one network namespace: each reports its own sockets, as ss does',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const a = await startFixture('sockets.js'), b = await startFixture('sockets.js');
+		const agent = new Child(uvscope, ['watch', '-p', `${a.child.pid},${b.child.pid}`,
+			'--json', '--interval', '200ms']);
+		const clients = [];
+		try {
+			await agent.until(() => agent.json().filter((v) => v.type === 'attach').length === 2,
+				'two attach lines');
+			for (let i = 0; i < 5; i++) clients.push(net.connect(a.ready.main, '127.0.0.1'));
+			for (let i = 0; i < 3; i++) clients.push(net.connect(b.ready.main, '127.0.0.1'));
+			await b.child.waitFor((v) => v && v.accepted === 3, 'B accepted 3');
+			b.child.send(`open 127.0.0.1 ${a.ready.main}`);
+			await b.child.waitFor((v) => v && v.opened, 'B connected to A');
+			await a.child.waitFor((v) => v && v.accepted === 6, 'A accepted 6');
+			clients[0].end(); // FIN: the fixtures never end their side
+			clients[1].end();
+			clients[5].end();
+			await until(() => ssOf(a.child.pid).states.CLOSE_WAIT === 2 &&
+				ssOf(b.child.pid).states.CLOSE_WAIT === 1, 'CLOSE_WAIT: 2 in A, 1 in B');
+			// Two more rounds: every interval line from here on was read after the last change.
+			await intervalsAfter(agent, 4);
+			const want = {
+				[a.child.pid]: { LISTEN: 2, ESTABLISHED: 4, CLOSE_WAIT: 2 },
+				[b.child.pid]: { LISTEN: 2, ESTABLISHED: 3, CLOSE_WAIT: 1 },
+			};
+			for (const pid of [a.child.pid, b.child.pid]) {
+				const iv = agent.json().filter((v) => v.type === 'interval' && v.pid === pid).at(-1);
+				const ss = ssOf(pid);
+				const states = iv.sockets.tcp.states;
+				t.diagnostic(`${pid}: uvscope ${JSON.stringify(states)}; ss ${JSON.stringify(ss)}`);
+				for (const [state, n] of Object.entries(want[pid]))
+					assert.equal(states[state], n, `${pid} ${state}: uvscope and the fixture`);
+				for (const [state, n] of Object.entries(states))
+					assert.equal(n, ss.states[state] || 0, `${pid} ${state}: uvscope and ss`);
+				assert.equal(iv.sockets.tcp.open, Object.values(want[pid]).reduce((x, y) => x + y));
+			}
+		} finally {
+			for (const c of clients) c.destroy();
+			await agent.stop();
+			await a.child.stop();
+			await b.child.stop();
+		}
+	});
 
 test('connects to a closed port are counted as refused', async (t) => {
 	if (skipWithoutBpf(t)) return;
