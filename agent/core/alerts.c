@@ -323,20 +323,31 @@ static void judge_loops(struct judge *j, enum uvs_alert_kind kind, loop_share fn
 	}
 }
 
+/* The process-wide rules, in the order their alerts of one window go out. */
+static const struct {
+	enum uvs_alert_kind kind;
+	process_rule fn;
+} process_rules[] = {
+	{ UVS_ALERT_POOL_SATURATED, pool_saturated },
+	{ UVS_ALERT_POOL_QUEUE_WAIT, pool_queue_wait },
+	{ UVS_ALERT_SYNC_IO_ON_LOOP, sync_io },
+	{ UVS_ALERT_FD_LIMIT, fd_limit },
+	{ UVS_ALERT_FD_GROWTH, fd_growth },
+	{ UVS_ALERT_CLOSE_WAIT_GROWTH, close_wait },
+	{ UVS_ALERT_ACCEPT_QUEUE_FULL, accept_queue },
+	{ UVS_ALERT_RETRANSMIT_RATE, retransmits },
+};
+
 size_t uvs_alerts_window(const struct uvs_alert_config *c, struct uvs_alert_state *st,
 			 const struct uvs_snapshot *s, struct uvs_alert *out, size_t cap)
 {
 	struct judge j = { .c = c, .st = st, .s = s, .out = out, .cap = cap };
 
+	size_t i;
+
 	judge_loops(&j, UVS_ALERT_LOOP_UTILIZATION, utilization);
-	judge_process(&j, UVS_ALERT_POOL_SATURATED, pool_saturated);
-	judge_process(&j, UVS_ALERT_POOL_QUEUE_WAIT, pool_queue_wait);
-	judge_process(&j, UVS_ALERT_SYNC_IO_ON_LOOP, sync_io);
-	judge_process(&j, UVS_ALERT_FD_LIMIT, fd_limit);
-	judge_process(&j, UVS_ALERT_FD_GROWTH, fd_growth);
-	judge_process(&j, UVS_ALERT_CLOSE_WAIT_GROWTH, close_wait);
-	judge_process(&j, UVS_ALERT_ACCEPT_QUEUE_FULL, accept_queue);
-	judge_process(&j, UVS_ALERT_RETRANSMIT_RATE, retransmits);
+	for (i = 0; i < sizeof(process_rules) / sizeof(process_rules[0]); i++)
+		judge_process(&j, process_rules[i].kind, process_rules[i].fn);
 	judge_loops(&j, UVS_ALERT_GC_SHARE, gc_share);
 	return j.n;
 }
@@ -387,14 +398,8 @@ size_t uvs_alerts_gone(const struct uvs_alert_config *c, struct uvs_alert_state 
 	size_t i;
 
 	resolve_loops(&j, UVS_ALERT_LOOP_UTILIZATION);
-	resolve_process(&j, UVS_ALERT_POOL_SATURATED, pool_saturated);
-	resolve_process(&j, UVS_ALERT_POOL_QUEUE_WAIT, pool_queue_wait);
-	resolve_process(&j, UVS_ALERT_SYNC_IO_ON_LOOP, sync_io);
-	resolve_process(&j, UVS_ALERT_FD_LIMIT, fd_limit);
-	resolve_process(&j, UVS_ALERT_FD_GROWTH, fd_growth);
-	resolve_process(&j, UVS_ALERT_CLOSE_WAIT_GROWTH, close_wait);
-	resolve_process(&j, UVS_ALERT_ACCEPT_QUEUE_FULL, accept_queue);
-	resolve_process(&j, UVS_ALERT_RETRANSMIT_RATE, retransmits);
+	for (i = 0; i < sizeof(process_rules) / sizeof(process_rules[0]); i++)
+		resolve_process(&j, process_rules[i].kind, process_rules[i].fn);
 	resolve_loops(&j, UVS_ALERT_GC_SHARE);
 	for (i = 0; i < j.n; i++)
 		out[i].detached = true;
