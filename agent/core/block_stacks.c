@@ -12,15 +12,23 @@
  * running for days on code that keeps changing must not grow without end). */
 #define MAX_FRAMES 200000
 
+/* Room for frames is taken in steps of this many: a slot reused by a stack as deep fits. */
+#define FRAMES_STEP 16
+
+/*
+ * A sample's frames are allocated to its depth: a loop's stacks are mostly a few tens of
+ * frames deep, and a ring of UVS_BLOCK_FRAMES each took 1.1 MB per loop thread of every target.
+ */
 struct kept_sample {
 	uint64_t ts;
 	uint64_t hash;
 	uint64_t place_hash;
 	bool off_cpu;
 	uint16_t nframes;
+	uint16_t cap;                    /* room at frames */
 	uint16_t nplace;
-	int32_t place[UVS_PLACE_FRAMES];  /* the innermost JS frames (native if no JS) */
-	int32_t frames[UVS_BLOCK_FRAMES]; /* innermost first */
+	int32_t place[UVS_PLACE_FRAMES]; /* the innermost JS frames (native if no JS) */
+	int32_t *frames;                 /* innermost first */
 };
 
 struct thread_ring {
@@ -59,8 +67,11 @@ void uvs_block_stacks_free(struct uvs_block_stacks *b)
 {
 	if (!b)
 		return;
-	for (size_t i = 0; i < b->nthreads; i++)
+	for (size_t i = 0; i < b->nthreads; i++) {
+		for (size_t k = 0; b->threads[i].ring && k < UVS_BLOCK_RING; k++)
+			free(b->threads[i].ring[k].frames);
 		free(b->threads[i].ring);
+	}
 	uvs_profile_free(b->frames);
 	free(b);
 }
@@ -116,8 +127,10 @@ static void set_place(struct kept_sample *k, const struct uvs_sample *s)
 
 void uvs_block_stacks_add(struct uvs_block_stacks *b, const struct uvs_sample *s)
 {
+	int32_t ids[UVS_BLOCK_FRAMES];
 	struct thread_ring *t;
 	struct kept_sample *k;
+	size_t n = 0;
 
 	if (s->labels.state != UVS_STATE_LOOP_BUSY &&
 	    !(s->labels.state == UVS_STATE_OFF_CPU && kept_role(s->labels.role)))
@@ -132,18 +145,28 @@ void uvs_block_stacks_add(struct uvs_block_stacks *b, const struct uvs_sample *s
 	}
 	if (uvs_profile_nframes(b->frames) > MAX_FRAMES)
 		reset_frames(b);
-	k = &t->ring[t->next];
-	k->ts = s->ts_ns;
-	k->off_cpu = s->labels.state == UVS_STATE_OFF_CPU;
-	k->nframes = 0;
 	/* Innermost first, and the innermost frames are kept when a stack is too deep. */
-	for (size_t i = s->nframes; i-- > 0 && k->nframes < UVS_BLOCK_FRAMES;) {
+	for (size_t i = s->nframes; i-- > 0 && n < UVS_BLOCK_FRAMES;) {
 		int32_t id = uvs_profile_frame(b->frames, &s->frames[i]);
 
 		if (id < 0)
 			return;
-		k->frames[k->nframes++] = id;
+		ids[n++] = id;
 	}
+	k = &t->ring[t->next];
+	if (k->cap < n) {
+		size_t cap = (n + FRAMES_STEP - 1) / FRAMES_STEP * FRAMES_STEP;
+		int32_t *frames = realloc(k->frames, cap * sizeof(*frames));
+
+		if (!frames)
+			return;
+		k->frames = frames;
+		k->cap = (uint16_t)cap;
+	}
+	memcpy(k->frames, ids, n * sizeof(ids[0]));
+	k->nframes = (uint16_t)n;
+	k->ts = s->ts_ns;
+	k->off_cpu = s->labels.state == UVS_STATE_OFF_CPU;
 	k->hash = hash_ids(k->frames, k->nframes);
 	set_place(k, s);
 	t->next = (t->next + 1) % UVS_BLOCK_RING;

@@ -3,7 +3,8 @@
  * The recent samples of each loop thread, kept so that a blocked-loop alert can say which
  * stacks held the loop: when a block is seen, the samples since the loop left its wait are
  * counted by stack. Also the recent GC pauses per thread, for "how much of the block was GC".
- * Bounded: UVS_BLOCK_RING samples per loop thread (about 2 s at the blocked rate).
+ * Bounded: UVS_BLOCK_RING samples per loop thread (about 2 s at the blocked rate), each with
+ * room for its own depth, at most UVS_BLOCK_FRAMES frames (the innermost ones).
  */
 #ifndef UVSCOPE_BLOCK_STACKS_H
 #define UVSCOPE_BLOCK_STACKS_H

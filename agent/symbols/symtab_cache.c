@@ -4,25 +4,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "symbols/object_key.h"
 #include "symbols/symtab_cache.h"
 
-/* A build id is 20 bytes (sha1) in practice; the note may be up to this long to count. */
-#define UVS_BUILD_ID_MAX 64
-
-struct key {
-	uint8_t kind; /* 1: build id, 2: file identity */
-	uint8_t len;
-	uint8_t id[UVS_BUILD_ID_MAX];
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-};
-
 struct slot {
-	struct key key;
+	struct uvs_object_key key;
 	struct uvs_symtab *symtab; /* the cache's own reference */
 	uint64_t used;             /* tick of the last get: the smallest is evicted */
 };
@@ -32,45 +19,13 @@ static struct slot slots[UVS_SYMTAB_CACHE_MAX];
 static size_t nslots;
 static uint64_t tick;
 
-static int make_key(struct uvs_elf *elf, int fd, struct key *k)
-{
-	struct stat st;
-	size_t len;
-
-	memset(k, 0, sizeof(*k));
-	if (uvs_elf_build_id(elf, k->id, sizeof(k->id), &len) == 0) {
-		k->kind = 1;
-		k->len = (uint8_t)len;
-		return 0;
-	}
-	memset(k->id, 0, sizeof(k->id));
-	if (fstat(fd, &st))
-		return -errno;
-	k->kind = 2;
-	k->dev = st.st_dev;
-	k->ino = st.st_ino;
-	k->size = st.st_size;
-	k->mtime = st.st_mtim;
-	return 0;
-}
-
-static bool same_key(const struct key *a, const struct key *b)
-{
-	if (a->kind != b->kind)
-		return false;
-	if (a->kind == 1)
-		return a->len == b->len && !memcmp(a->id, b->id, a->len);
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
-}
-
 /* The cached index for k with a new reference, or NULL. Called with lock held. */
-static struct uvs_symtab *find_locked(const struct key *k)
+static struct uvs_symtab *find_locked(const struct uvs_object_key *k)
 {
 	size_t i;
 
 	for (i = 0; i < nslots; i++) {
-		if (same_key(&slots[i].key, k)) {
+		if (uvs_object_key_same(&slots[i].key, k)) {
 			slots[i].used = ++tick;
 			return uvs_symtab_get(slots[i].symtab);
 		}
@@ -79,7 +34,7 @@ static struct uvs_symtab *find_locked(const struct key *k)
 }
 
 /* Stores t under k (taking a reference), evicting the least recently used when full. */
-static void insert_locked(const struct key *k, struct uvs_symtab *t)
+static void insert_locked(const struct uvs_object_key *k, struct uvs_symtab *t)
 {
 	size_t i, victim = 0;
 
@@ -98,13 +53,13 @@ struct uvs_symtab *uvs_symtab_cache_get(int fd)
 {
 	struct uvs_symtab *t, *raced;
 	struct uvs_elf *elf;
-	struct key k;
+	struct uvs_object_key k;
 	int err;
 
 	elf = uvs_elf_open_fd(fd);
 	if (!elf)
 		return NULL;
-	err = make_key(elf, fd, &k);
+	err = uvs_object_key_make(elf, fd, &k);
 	if (err) {
 		uvs_elf_close(elf);
 		errno = -err;

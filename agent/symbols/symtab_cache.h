@@ -4,7 +4,7 @@
  * target processes map it, so attaching to ten node processes builds node's index once.
  *
  * Objects are keyed by their GNU build id; an object without one by its file identity
- * (device, inode, size, mtime), which a rebuilt or replaced file changes. At most
+ * (device, inode, size, mtime), which a rebuilt or replaced file changes (object_key.h). At most
  * UVS_SYMTAB_CACHE_MAX indexes are kept, the least recently used one is dropped first; an
  * index dropped while a symbolizer still uses it lives on until that symbolizer lets go.
  * Thread-safe (one mutex around the table; building happens outside it).

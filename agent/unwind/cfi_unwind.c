@@ -2,15 +2,13 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
 #include <libelf.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "unwind/cfi_expr.h"
+#include "unwind/cfi_objects.h"
 #include "unwind/cfi_unwind.h"
 #include "unwind/proc_objects.h"
 
@@ -38,16 +36,11 @@ struct cached_row {
 	bool used;
 };
 
-/* One mapped file and its CFI, loaded on first use. */
+/* One mapped file of the target (by device and inode) and its CFI, shared (cfi_objects.h). */
 struct object {
 	dev_t dev;
 	ino_t ino;
-	int fd;            /* our own dup: the source may close its descriptor */
-	Elf *elf;
-	Dwarf_CFI *eh_cfi; /* .eh_frame (dwarf_getcfi_elf), freed by dwarf_cfi_end */
-	Dwarf *dwarf;      /* for .debug_frame, opened only when .eh_frame has no answer */
-	Dwarf_CFI *debug_cfi; /* owned by dwarf */
-	bool debug_tried;
+	struct uvs_cfi_object *cfi; /* a reference; NULL: no ELF object uvscope reads */
 };
 
 struct uvs_unwinder {
@@ -105,26 +98,14 @@ struct uvs_unwinder *uvs_unwinder_new(int pid)
 }
 
 
-static void object_close(struct object *o)
-{
-	if (o->dwarf) /* debug_cfi is the Dwarf's own */
-		dwarf_end(o->dwarf);
-	if (o->eh_cfi)
-		dwarf_cfi_end(o->eh_cfi);
-	if (o->elf)
-		elf_end(o->elf);
-	if (o->fd >= 0)
-		close(o->fd);
-}
-
-
 void uvs_unwinder_free(struct uvs_unwinder *u)
 {
 	if (!u)
 		return;
 	uvs_unwinder_forget_rows(u);
+	/* After the rows: they point into the objects' CFI. */
 	for (size_t i = 0; i < u->nobjects; i++)
-		object_close(&u->objects[i]);
+		uvs_cfi_object_put(u->objects[i].cfi);
 	uvs_proc_objects_free(u->own);
 	free(u);
 }
@@ -145,10 +126,10 @@ void uvs_unwinder_stats(const struct uvs_unwinder *u, struct uvs_unwind_stats *o
 }
 
 
-/* The cached object behind fd, opened (and its .eh_frame read) the first time it is seen. */
+/* The object behind fd, its CFI taken from the shared ones the first time it is seen. */
 static struct object *object_for_fd(struct uvs_unwinder *u, int fd)
 {
-	struct object *o;
+	struct uvs_cfi_object *cfi;
 	struct stat st;
 
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
@@ -159,40 +140,21 @@ static struct object *object_for_fd(struct uvs_unwinder *u, int fd)
 	}
 	if (u->nobjects == OBJECTS_MAX)
 		return NULL;
-	o = &u->objects[u->nobjects];
-	*o = (struct object){ .dev = st.st_dev, .ino = st.st_ino, .fd = -1 };
-	o->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (o->fd < 0)
+	cfi = uvs_cfi_object_get(fd);
+	/* Out of fds or memory: tried again at its next frame. */
+	if (!cfi && errno != ENOEXEC && errno != EINVAL)
 		return NULL;
-	/* pread(2), not mmap: a target that truncates a mapped file must not SIGBUS us. */
-	o->elf = elf_begin(o->fd, ELF_C_READ, NULL);
-	if (o->elf && elf_kind(o->elf) == ELF_K_ELF)
-		o->eh_cfi = dwarf_getcfi_elf(o->elf); /* NULL: no .eh_frame, maybe .debug_frame */
-	/* Kept even when it is not an ELF file, so that it is not opened again per frame. */
-	u->nobjects++;
-	return o;
-}
-
-
-static Dwarf_CFI *debug_cfi(struct object *o)
-{
-	if (!o->debug_tried && o->elf && elf_kind(o->elf) == ELF_K_ELF) {
-		o->debug_tried = true;
-		o->dwarf = dwarf_begin_elf(o->elf, DWARF_C_READ, NULL);
-		if (o->dwarf)
-			o->debug_cfi = dwarf_getcfi(o->dwarf);
-	}
-	return o->debug_cfi;
+	/* Kept also when it is no ELF object, so that it is not opened again per frame. */
+	u->objects[u->nobjects] = (struct object){ .dev = st.st_dev, .ino = st.st_ino, .cfi = cfi };
+	return &u->objects[u->nobjects++];
 }
 
 
 /* The CFI row for pc (a pc of the target), or NULL with no CFI for it. Free the result. */
 static Dwarf_Frame *find_row(struct uvs_unwinder *u, uint64_t pc)
 {
-	Dwarf_Frame *frame = NULL;
 	struct object *o;
 	uint64_t bias;
-	Dwarf_CFI *cfi;
 	int fd;
 
 	if (u->src.object_at(u->src.ctx, pc, &fd, &bias, NULL))
@@ -200,12 +162,7 @@ static Dwarf_Frame *find_row(struct uvs_unwinder *u, uint64_t pc)
 	o = object_for_fd(u, fd);
 	if (!o)
 		return NULL;
-	if (o->eh_cfi && dwarf_cfi_addrframe(o->eh_cfi, pc - bias, &frame) == 0)
-		return frame;
-	cfi = debug_cfi(o);
-	if (cfi && dwarf_cfi_addrframe(cfi, pc - bias, &frame) == 0)
-		return frame;
-	return NULL;
+	return uvs_cfi_object_row(o->cfi, pc - bias);
 }
 
 

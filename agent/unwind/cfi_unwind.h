@@ -25,7 +25,8 @@ struct uvs_unwinder;
 
 /*
  * For one target: its objects found through /proc/PID/maps (unwind/proc_objects.h), each
- * object's CFI cached (keyed by device and inode) for the unwinder's life. NULL with errno set.
+ * object's CFI held for the unwinder's life, shared with every other unwinder whose target
+ * maps the same object (cfi_objects.h). NULL with errno set.
  */
 struct uvs_unwinder *uvs_unwinder_new(int pid);
 

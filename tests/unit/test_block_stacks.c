@@ -160,3 +160,53 @@ Test(block_stacks, the_alert_names_the_places_in_text_and_json)
 	free(json);
 	uvs_block_stacks_free(b);
 }
+
+/*
+ * Each kept sample has room for its own depth: once the ring has wrapped, a slot that held a
+ * shallow stack takes a deep one (and the reverse) whole, and a stack deeper than
+ * UVS_BLOCK_FRAMES keeps its innermost frames.
+ */
+Test(block_stacks, slots_reused_by_stacks_of_other_depths)
+{
+	struct uvs_block_stacks *b = uvs_block_stacks_new();
+	const struct uvs_frame shallow[] = { F_MAIN, F_UVRUN, F_SPIN };
+	struct uvs_frame deep[UVS_BLOCK_FRAMES + 10];
+	struct uvs_alert_stacks top;
+	uint64_t ts = 1;
+
+	cr_assert_not_null(b);
+	deep[0] = F_MAIN;
+	for (size_t i = 1; i + 1 < sizeof(deep) / sizeof(deep[0]); i++)
+		deep[i] = F_ROUTE;
+	deep[sizeof(deep) / sizeof(deep[0]) - 1] = F_HASH;
+	/* The first lap shallow, the second alternating, the third deep then shallow. */
+	for (int i = 0; i < UVS_BLOCK_RING; i++)
+		add(b, 1, ts++, UVS_STATE_LOOP_BUSY, shallow, 3);
+	for (int i = 0; i < UVS_BLOCK_RING; i++)
+		add(b, 1, ts++, UVS_STATE_LOOP_BUSY, i % 2 ? shallow : deep, i % 2 ? 3 : 138);
+	cr_assert_eq(uvs_block_stacks_top(b, 1, 0, 0, &top), UVS_BLOCK_RING);
+	cr_assert_eq(top.nstacks, 2);
+	cr_expect_eq(top.stacks[0].samples, UVS_BLOCK_RING / 2);
+	cr_expect_eq(top.stacks[1].samples, UVS_BLOCK_RING / 2);
+	for (size_t s = 0; s < 2; s++) {
+		const struct uvs_alert_stack *st = &top.stacks[s];
+
+		if (st->nframes == 3) {
+			cr_expect_str_eq(st->frames[0]->name, "spin");
+			cr_expect_str_eq(st->frames[2]->name, "main");
+		} else {
+			/* Cut to the innermost UVS_BLOCK_FRAMES: main is gone, the leaf is kept. */
+			cr_expect_eq(st->nframes, UVS_BLOCK_FRAMES);
+			cr_expect_str_eq(st->frames[0]->name, "sha256_block_data_order_avx2");
+			cr_expect_str_eq(st->frames[UVS_BLOCK_FRAMES - 1]->name, "route");
+		}
+	}
+	for (int i = 0; i < UVS_BLOCK_RING; i++)
+		add(b, 1, ts++, UVS_STATE_LOOP_BUSY, i < UVS_BLOCK_RING / 2 ? deep : shallow,
+		    i < UVS_BLOCK_RING / 2 ? 138 : 3);
+	cr_assert_eq(uvs_block_stacks_top(b, 1, ts - 10, 0, &top), 10);
+	cr_assert_eq(top.nstacks, 1);
+	cr_expect_eq(top.stacks[0].nframes, 3);
+	cr_expect_str_eq(top.stacks[0].frames[0]->name, "spin");
+	uvs_block_stacks_free(b);
+}

@@ -18,6 +18,7 @@
 
 #include "fixture_files.h"
 #include "unwind/cfi_expr.h"
+#include "unwind/cfi_objects.h"
 #include "unwind/cfi_unwind.h"
 #include "unwind/proc_objects.h"
 #include "../fixtures/unwind/chain.h"
@@ -132,6 +133,49 @@ Test(cfi_unwind, chain_without_frame_pointers_unwinds_to_main)
 	cr_expect_eq(st.cfi_steps, (uint64_t)n - 1);
 	uvs_unwinder_free(u);
 	uvs_proc_objects_free(objs);
+	free(c.file);
+}
+
+/*
+ * Two unwinders over the same objects (two targets of one binary) read each object's CFI once:
+ * the second walk opens nothing, both walks give the same frames, and the objects are closed
+ * when the last unwinder goes, not before.
+ */
+Test(cfi_unwind, two_unwinders_share_the_objects_cfi)
+{
+	struct capture c = load_capture("chain.capture");
+	struct uvs_raw_frame out1[32], out2[32];
+	struct uvs_proc_objects *objs1, *objs2;
+	struct uvs_unwinder *u1 = chain_unwinder("chain.maps", &objs1);
+	struct uvs_unwinder *u2 = chain_unwinder("chain.maps", &objs2);
+	size_t opened;
+	bool complete;
+	int n1, n2;
+
+	cr_assert_eq(uvs_cfi_objects_open(), 0);
+	n1 = uvs_unwind_copy(u1, c.regs.ip, c.regs.sp, c.regs.bp, c.stack, c.regs.len, out1, 32,
+			     &complete);
+	cr_assert_geq(n1, 4);
+	/* The fixture and libc at least. */
+	opened = uvs_cfi_objects_open();
+	cr_expect_geq(opened, 2);
+	n2 = uvs_unwind_copy(u2, c.regs.ip, c.regs.sp, c.regs.bp, c.stack, c.regs.len, out2, 32,
+			     &complete);
+	cr_expect_eq(uvs_cfi_objects_open(), opened);
+	cr_assert_eq(n2, n1);
+	for (int i = 0; i < n1; i++)
+		cr_expect_eq(out2[i].pc, out1[i].pc, "frame %d", i);
+	uvs_unwinder_free(u1);
+	uvs_proc_objects_free(objs1);
+	cr_expect_eq(uvs_cfi_objects_open(), opened);
+	/* Still readable through the second one, after the first let go. */
+	uvs_unwinder_forget_rows(u2);
+	n2 = uvs_unwind_copy(u2, c.regs.ip, c.regs.sp, c.regs.bp, c.stack, c.regs.len, out2, 32,
+			     &complete);
+	cr_expect_eq(n2, n1);
+	uvs_unwinder_free(u2);
+	uvs_proc_objects_free(objs2);
+	cr_expect_eq(uvs_cfi_objects_open(), 0);
 	free(c.file);
 }
 
