@@ -32,6 +32,8 @@ $(FUZZ_DIR)/fuzz_proc: $(FUZZ_DIR)/agent/target/procfs.o $(FUZZ_DIR)/agent/targe
 		       $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_sock_diag: $(FUZZ_DIR)/agent/collect/sock_diag.o $(FUZZ_DIR)/agent/core/names.o
 $(FUZZ_DIR)/fuzz_unwind: $(FUZZ_DIR)/agent/unwind/cfi_unwind.o $(FUZZ_DIR)/agent/unwind/cfi_expr.o \
+			 $(FUZZ_DIR)/agent/unwind/cfi_objects.o $(FUZZ_DIR)/agent/symbols/object_key.o \
+			 $(FUZZ_DIR)/agent/target/elf.o \
 			 $(FUZZ_DIR)/agent/unwind/proc_objects.o $(FUZZ_DIR)/agent/target/procfs.o \
 			 $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_symtab: $(FUZZ_DIR)/agent/symbols/symtab.o $(FUZZ_DIR)/agent/symbols/demangle.o \
