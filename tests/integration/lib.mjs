@@ -4,6 +4,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import net from 'node:net';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, '..', '..');
@@ -165,6 +166,15 @@ export async function startFixture(name, args = [], env = {}, nodeArgs = []) {
 		{ env: { ...process.env, ...env } });
 	const ready = await child.waitFor((v) => v && v.ready, `${name} ready`);
 	return { child, ready };
+}
+
+// A port nobody listens on now (the kernel's choice; the agent binds it right after).
+export async function freePort() {
+	const srv = net.createServer();
+	await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+	const { port } = srv.address();
+	await new Promise((r) => srv.close(r));
+	return port;
 }
 
 // Starts uvscope watch --json on a pid and waits until it has attached.

@@ -4,16 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import net from 'node:net';
-import path from 'node:path';
-import { Child, fixtures, nodeBin, ourBpfPrograms, skipWithoutBpf, startAgent, until,
+import { Child, freePort, ourBpfPrograms, skipWithoutBpf, startAgent, startFixture, until,
 	uvscope } from './lib.mjs';
 
 // block.js with its own blocks; `tag` ends up on its command line (for --match).
 async function startBlocker(blockMs, count, tag = '') {
-	const child = new Child(nodeBin, [path.join(fixtures, 'block.js'), ...(tag ? [tag] : [])],
-		{ env: { ...process.env, BLOCK_MS: String(blockMs), COUNT: String(count) } });
-	await child.waitFor((v) => v && v.ready, 'block.js ready');
+	const { child } = await startFixture('block.js', tag ? [tag] : [],
+		{ BLOCK_MS: String(blockMs), COUNT: String(count) });
 	return child;
 }
 
@@ -114,15 +111,6 @@ test('--all --match: a node process started later is attached; one that exits is
 			await second?.stop();
 		}
 	});
-
-// A port nobody listens on now (the kernel's choice; the agent binds it right after).
-async function freePort() {
-	const srv = net.createServer();
-	await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-	const { port } = srv.address();
-	await new Promise((r) => srv.close(r));
-	return port;
-}
 
 test('serve --all: a page before any process, then every process\'s series; promtool passes',
 	async (t) => {

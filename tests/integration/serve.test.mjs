@@ -9,16 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { Child, fixtures, skipWithoutBpf, startFixture, until, uvscope } from './lib.mjs';
-
-// A port nobody listens on now (the kernel's choice; the agent binds it right after).
-async function freePort() {
-	const srv = net.createServer();
-	await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-	const { port } = srv.address();
-	await new Promise((r) => srv.close(r));
-	return port;
-}
+import { Child, fixtures, freePort, skipWithoutBpf, startFixture, until, uvscope } from './lib.mjs';
 
 // One raw HTTP exchange: sends `bytes`, resolves with everything the server sent until it
 // closed (or '' on a connection error, with the error).
