@@ -19,7 +19,11 @@ struct uvs_bpf_shared {
 	int targets_fd, index_fd, loop_state_fd;
 	struct slot slots[UVS_MAX_TARGETS];
 	uint32_t rings_added[UVS_OBJ_COUNT]; /* bit n: ring n of the object is in the reader */
+	/* The epoll syscall hooks, while some target holds them (bpf_shared.h). */
 	const char *syscall_hooks;
+	struct bpf_link *hook_links[6];
+	size_t nhook_links;
+	unsigned int hook_holders;
 	struct bpf_link *links[32];
 	size_t nlinks;
 	struct ring_buffer *rb;
@@ -37,6 +41,14 @@ struct uvs_bpf_shared *uvs_bpf_shared_new(void)
 	return sh;
 }
 
+static void detach_syscall_hooks(struct uvs_bpf_shared *sh)
+{
+	while (sh->nhook_links)
+		bpf_link__destroy(sh->hook_links[--sh->nhook_links]);
+	sh->hook_holders = 0;
+	sh->syscall_hooks = NULL;
+}
+
 void uvs_bpf_shared_free(struct uvs_bpf_shared *sh)
 {
 	int i;
@@ -45,6 +57,7 @@ void uvs_bpf_shared_free(struct uvs_bpf_shared *sh)
 		return;
 	/* The reader first (it reads maps of the objects), then the objects, the loop's last. */
 	ring_buffer__free(sh->rb);
+	detach_syscall_hooks(sh);
 	while (sh->nlinks)
 		bpf_link__destroy(sh->links[--sh->nlinks]);
 	for (i = UVS_OBJ_COUNT - 1; i >= 0; i--)
@@ -255,11 +268,36 @@ int uvs_bpf_shared_keep_link(struct uvs_bpf_shared *sh, struct bpf_link *link)
 	return 0;
 }
 
-const char *uvs_bpf_shared_syscall_hooks(struct uvs_bpf_shared *sh, const char *set)
+int uvs_bpf_shared_set_syscall_hooks(struct uvs_bpf_shared *sh, struct bpf_link **links, size_t n,
+				     const char *kind)
 {
-	if (set)
-		sh->syscall_hooks = set;
+	size_t i;
+
+	if (sh->nhook_links || n > sizeof(sh->hook_links) / sizeof(sh->hook_links[0])) {
+		for (i = 0; i < n; i++)
+			bpf_link__destroy(links[i]);
+		return sh->nhook_links ? -EEXIST : -ENOSPC;
+	}
+	for (i = 0; i < n; i++)
+		sh->hook_links[i] = links[i];
+	sh->nhook_links = n;
+	sh->hook_holders = 1;
+	sh->syscall_hooks = kind;
+	return 0;
+}
+
+const char *uvs_bpf_shared_hold_syscall_hooks(struct uvs_bpf_shared *sh)
+{
+	if (!sh->hook_holders)
+		return NULL;
+	sh->hook_holders++;
 	return sh->syscall_hooks;
+}
+
+void uvs_bpf_shared_let_go_syscall_hooks(struct uvs_bpf_shared *sh)
+{
+	if (sh->hook_holders && !--sh->hook_holders)
+		detach_syscall_hooks(sh);
 }
 
 struct uvs_sock_census *uvs_bpf_shared_census(const struct uvs_bpf_shared *sh)

@@ -92,10 +92,21 @@ int uvs_bpf_shared_add_ring(struct uvs_bpf_shared *sh, enum uvs_bpf_obj which, u
 int uvs_bpf_shared_keep_link(struct uvs_bpf_shared *sh, struct bpf_link *link);
 
 /*
- * How the loop object's host-wide epoll hooks are attached ("fentry" or "tracepoints"), NULL
- * while they are not; a non-NULL `set` records it (a string that lives as long as the host).
+ * The loop object's host-wide epoll hooks (fentry/fexit on the epoll syscalls, or the
+ * sys_enter/sys_exit tracepoints): only targets whose waits no uprobe catches (a stripped node)
+ * need them, and every process on the host pays for them while they are attached. So they are
+ * held like the other host-wide links (collect/held_object.h): the first target that needs them
+ * attaches them and hands them over with set_syscall_hooks (it holds them then), a later one
+ * takes a hold with hold_syscall_hooks, and the last one to let go detaches them.
  */
-const char *uvs_bpf_shared_syscall_hooks(struct uvs_bpf_shared *sh, const char *set);
+/* The hooks are attached as `kind` ("fentry" or "tracepoints", a string that outlives the
+ * host); n links, taken over (destroyed here on failure). The caller holds them. 0 or -errno. */
+int uvs_bpf_shared_set_syscall_hooks(struct uvs_bpf_shared *sh, struct bpf_link **links, size_t n,
+				     const char *kind);
+/* One more holder of the attached hooks: their kind, or NULL when none are attached. */
+const char *uvs_bpf_shared_hold_syscall_hooks(struct uvs_bpf_shared *sh);
+/* A holder lets go; the last one detaches them. */
+void uvs_bpf_shared_let_go_syscall_hooks(struct uvs_bpf_shared *sh);
 
 /*
  * The agent's socket census (collect/sock_census.h): the targets of one network namespace

@@ -229,7 +229,10 @@ static int shared_object(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
 	return 0;
 }
 
-/* The syscall hooks for the whole host, attached once (fentry where it attaches). */
+/*
+ * The syscall hooks for the whole host (fentry where it attaches), held while this target
+ * needs them (collect/bpf_shared.h): the first target that needs them attaches them.
+ */
 static int attach_syscall_hooks(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh)
 {
 	struct loop_bpf *skel = p->skel;
@@ -238,8 +241,9 @@ static int attach_syscall_hooks(struct uvs_loop_probes *p, struct uvs_bpf_shared
 	const char *fns[6];
 	int i, n = 0, err = 0;
 
-	if (uvs_bpf_shared_syscall_hooks(sh, NULL)) {
-		p->epoll_hooks = uvs_bpf_shared_syscall_hooks(sh, NULL);
+	p->epoll_hooks = uvs_bpf_shared_hold_syscall_hooks(sh);
+	if (p->epoll_hooks) {
+		p->holds_syscall_hooks = sh;
 		p->trampolines = !strcmp(p->epoll_hooks, "fentry");
 		return 0;
 	}
@@ -251,13 +255,14 @@ static int attach_syscall_hooks(struct uvs_loop_probes *p, struct uvs_bpf_shared
 		if (!links[i])
 			err = -errno;
 		else
-			n++;
+			links[n++] = links[i];
 	}
 	if (!err && n) {
-		for (i = 0; i < 6; i++)
-			if (links[i] && (err = uvs_bpf_shared_keep_link(sh, links[i])))
-				return err;
-		p->epoll_hooks = uvs_bpf_shared_syscall_hooks(sh, "fentry");
+		err = uvs_bpf_shared_set_syscall_hooks(sh, links, (size_t)n, "fentry");
+		if (err)
+			return err;
+		p->holds_syscall_hooks = sh;
+		p->epoll_hooks = "fentry";
 		p->trampolines = true;
 		return 0;
 	}
@@ -266,6 +271,7 @@ static int attach_syscall_hooks(struct uvs_loop_probes *p, struct uvs_bpf_shared
 	if (n || err)
 		uvs_debug("fentry/fexit on the epoll syscalls failed (%s): using the syscall "
 			  "tracepoints", explain_errno(-err));
+	memset(links, 0, sizeof(links));
 	links[0] = bpf_program__attach(skel->progs.uvs_sys_enter);
 	if (!links[0])
 		return -errno;
@@ -275,12 +281,21 @@ static int attach_syscall_hooks(struct uvs_loop_probes *p, struct uvs_bpf_shared
 		bpf_link__destroy(links[0]);
 		return err;
 	}
-	if ((err = uvs_bpf_shared_keep_link(sh, links[0])) ||
-	    (err = uvs_bpf_shared_keep_link(sh, links[1])))
+	err = uvs_bpf_shared_set_syscall_hooks(sh, links, 2, "tracepoints");
+	if (err)
 		return err;
-	p->epoll_hooks = uvs_bpf_shared_syscall_hooks(sh, "tracepoints");
+	p->holds_syscall_hooks = sh;
+	p->epoll_hooks = "tracepoints";
 	p->trampolines = false;
 	return 0;
+}
+
+/* This target no longer needs the host-wide hooks: the last one out detaches them. */
+static void let_go_syscall_hooks(struct uvs_loop_probes *p)
+{
+	if (p->holds_syscall_hooks)
+		uvs_bpf_shared_let_go_syscall_hooks(p->holds_syscall_hooks);
+	p->holds_syscall_hooks = NULL;
 }
 
 /*
@@ -489,10 +504,11 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
 
 void uvs_loop_probes_quiesce(struct uvs_loop_probes *p)
 {
-	/* The host-wide hooks stay for the other targets: this one is unpublished already. */
+	/* This one is unpublished already: its hooks go, the host-wide ones with the last holder. */
 	uvs_uprobe_set_detach(&p->epoll_entry_set);
 	uvs_uprobe_set_detach(&p->epoll_set);
 	uvs_uprobe_set_detach(&p->phase_set);
+	let_go_syscall_hooks(p);
 }
 
 void uvs_loop_probes_detach(struct uvs_loop_probes *p)
@@ -500,6 +516,7 @@ void uvs_loop_probes_detach(struct uvs_loop_probes *p)
 	uvs_uprobe_set_detach(&p->phase_set);
 	uvs_uprobe_set_detach(&p->epoll_set);
 	uvs_uprobe_set_detach(&p->epoll_entry_set);
+	let_go_syscall_hooks(p);
 	p->skel = NULL; /* the host's (collect/bpf_shared.h) */
 	if (p->phase_file_fd >= 0)
 		close(p->phase_file_fd);

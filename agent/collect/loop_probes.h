@@ -31,6 +31,8 @@ struct uvs_loop_probes {
 	struct uvs_uprobe_set phase_set; /* the exact-phase uprobes */
 	bool phases;           /* exact-phase probes are attached */
 	bool trampolines;      /* epoll hooks are fentry/fexit (else the syscall tracepoints) */
+	/* The host whose epoll syscall hooks this target holds (a stripped node), or NULL. */
+	struct uvs_bpf_shared *holds_syscall_hooks;
 	struct uvs_uprobe_set epoll_set; /* the epoll wait call sites' return uprobes, when used */
 	struct uvs_uprobe_set epoll_entry_set; /* their entry uprobes, when attached */
 	/*

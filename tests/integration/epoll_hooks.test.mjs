@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Child, fixtures, fetchNodeOrSkip, nodeBin, ourBpfLinks, skipWithoutBpf,
-	startAgent } from './lib.mjs';
+	startAgent, uvscope } from './lib.mjs';
 
 // The names of our programs attached since `before` (link ids): the agent's, as the
 // integration tests run one at a time (bpftool here does not list the pids holding a link).
@@ -101,6 +101,54 @@ test('a stripped node: the syscall tracepoints, and the attach line says so', as
 		assert.ok(progs.includes('uvs_sys_enter') && !progs.includes('uvs_ep_call_in'),
 			`${progs}`);
 	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
+});
+
+// Every process on the host pays for the syscall tracepoints while they are attached: they go
+// with the last watched process that needs them, not with the agent. Two processes under one
+// agent, a stripped node (its waits need the tracepoints) and an official one (uprobes): when
+// the stripped one exits, the tracepoints are detached while the other is still watched, and
+// the other's blocks are still measured.
+test('the syscall tracepoints go with the last process that needs them', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-epoll-held-'));
+	const stripped = path.join(dir, 'node');
+	const env = { ...process.env, BLOCK_MS: '250', COUNT: '1' };
+	let a, b, agent;
+	try {
+		execFileSync('strip', ['-o', stripped, nodeBin]);
+		a = new Child(stripped, [path.join(fixtures, 'block.js')], { env });
+		b = new Child(nodeBin, [path.join(fixtures, 'block.js')], { env });
+		await a.waitFor((v) => v && v.ready, 'stripped block.js ready');
+		await b.waitFor((v) => v && v.ready, 'block.js ready');
+		const before = ourBpfLinks().map((l) => l.id);
+		agent = new Child(uvscope, ['watch', '-p', `${a.pid},${b.pid}`, '--json']);
+		const hellos = () => agent.json().filter((v) => v.type === 'attach');
+		await agent.waitFor(() => hellos().length === 2, 'both attached');
+		assert.equal(hellos().find((h) => h.pid === a.pid).epoll_hooks, 'tracepoints');
+		assert.equal(hellos().find((h) => h.pid === b.pid).epoll_hooks, 'uprobes');
+		assert.ok(programsSince(before).includes('uvs_sys_enter'), 'the tracepoints are attached');
+		await a.stop();
+		await agent.waitFor(() => agent.json().some((v) => v.type === 'summary' && v.pid === a.pid),
+			'the stripped process dropped (its summary)');
+		const left = programsSince(before);
+		for (const name of ['uvs_sys_enter', 'uvs_sys_exit'])
+			assert.ok(!left.includes(name), `${name} detached with its last holder: ${left}`);
+		assert.ok(left.includes('uvs_ep_call_out'), `the other's uprobes stay: ${left}`);
+		b.send('go');
+		const ended = () => agent.json().filter((v) => v.type === 'alert' && !v.ongoing &&
+			v.pid === b.pid && v.kind === 'loop_blocked');
+		await agent.waitFor(() => ended().length >= 1, 'the block of the other process ended');
+		await b.waitFor((v) => v && v.done, 'fixture done');
+		const truth = b.json().find((v) => v.block);
+		const want = truth.end_ns - truth.start_ns;
+		assert.ok(Math.abs(ended()[0].blocked_ns - want) <= 0.1 * want,
+			`uvscope ${ended()[0].blocked_ns} ns, fixture ${want} ns`);
+	} finally {
+		await agent?.stop();
+		await a?.stop();
+		await b?.stop();
 		rmSync(dir, { recursive: true, force: true });
 	}
 });
