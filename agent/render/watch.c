@@ -399,8 +399,13 @@ static void put_pool_summary(FILE *out, const struct uvs_pool_snapshot *p)
 	int k;
 
 	uvs_format_percent(p->saturation, sat, sizeof(sat));
-	fprintf(out, " size %u, %" PRIu64 " jobs, saturated %s, %" PRIu64 " sync fs calls on a loop",
-		p->size, p->submitted, sat, p->sync_fs_on_loop);
+	/* libuv starts its threads at the first job: a size of 0 is a pool not started yet. */
+	if (p->size)
+		fprintf(out, " size %u,", p->size);
+	else
+		fputs(" not started (libuv starts its threads at the first job),", out);
+	fprintf(out, " %" PRIu64 " jobs, saturated %s, %" PRIu64 " sync fs calls on a loop",
+		p->submitted, sat, p->sync_fs_on_loop);
 	for (k = 0; k < UVS_POOL_KINDS; k++) {
 		const struct uvs_pool_kind_snapshot *ks = &p->kinds[k];
 

@@ -730,3 +730,25 @@ Test(top, guard_line)
 	cr_expect_null(strstr(got, "guard"), "%s", got);
 	free(got);
 }
+
+/* libuv starts its pool at the first job: size 0 is said as a pool not started, not a pool of 0. */
+Test(watch, summary_pool_not_started)
+{
+	char *got;
+
+	build_snapshot();
+	snap.pool.available = true;
+	snap.pool.size = 0;
+	snap.pool.submitted = 0;
+	got = render_watch(uvs_watch_summary);
+	cr_expect_not_null(strstr(got, "  pool: not started (libuv starts its threads at the first "
+				       "job), 0 jobs, saturated 0.0%"), "%s", got);
+	free(got);
+	build_snapshot();
+	snap.pool.available = true;
+	snap.pool.size = 4;
+	snap.pool.submitted = 27;
+	got = render_watch(uvs_watch_summary);
+	cr_expect_not_null(strstr(got, "  pool: size 4, 27 jobs,"), "%s", got);
+	free(got);
+}
