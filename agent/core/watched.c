@@ -401,6 +401,26 @@ static void say_pool(const struct uvs_pool_hooks *p)
 			 p->cpu_work_why);
 }
 
+/*
+ * What the rest of the host pays while this process is watched, when that is not nothing: the
+ * syscall hooks that catch a stripped node's epoll waits run for every process (README, "Per
+ * operation": getppid() of another process, +150-250 ns with the tracepoints on this kernel).
+ */
+static const char *host_cost_of(const char *epoll_hooks)
+{
+	if (!epoll_hooks)
+		return NULL;
+	if (!strcmp(epoll_hooks, "tracepoints"))
+		return "its epoll waits are caught by the sys_enter/sys_exit tracepoints (no uprobe "
+		       "site in this build): every system call of every process on this host pays "
+		       "about +150-250 ns while it is watched";
+	if (!strcmp(epoll_hooks, "fentry"))
+		return "its epoll waits are caught by fentry/fexit on the epoll wait system calls "
+		       "(no uprobe site in this build): every process's epoll waits on this host "
+		       "run a program that returns at once for them while it is watched";
+	return NULL;
+}
+
 void uvs_watched_begin(struct uvs_watched *w, uint64_t attach_ns)
 {
 	const struct uvs_cli *cli = w->env->cli;
@@ -438,6 +458,7 @@ void uvs_watched_begin(struct uvs_watched *w, uint64_t attach_ns)
 		.mode = report.mode,
 		.epoll_hooks = report.epoll_hooks,
 		.epoll_hooks_per_wait = report.epoll_hooks_per_wait,
+		.host_cost = host_cost_of(report.epoll_hooks),
 		.stacks = report.stacks[0] ? report.stacks : NULL,
 		.pool = report.pool_on ? &report.pool : NULL,
 		.collector = w->collector->ops->name,
@@ -461,6 +482,8 @@ void uvs_watched_begin(struct uvs_watched *w, uint64_t attach_ns)
 				 where.ns_pid, where.id[0] ? ", in container " : "", where.id);
 		uvs_debug("epoll waits caught by %s, %d per wait", report.epoll_hooks,
 			  report.epoll_hooks_per_wait);
+		if (info.host_cost)
+			uvs_warn("the rest of the host pays: %s", info.host_cost);
 		if (report.stacks[0])
 			uvs_info("stacks: %s", report.stacks);
 		if (report.pool_on)

@@ -652,6 +652,11 @@ int uvs_json_hello(FILE *out, const struct uvs_attach_info *t)
 		fprintf(out, ",\"epoll_hooks_per_wait\":%d", t->epoll_hooks_per_wait);
 	else
 		fputs(",\"epoll_hooks_per_wait\":null", out);
+	fputs(",\"host_cost\":", out);
+	if (t->host_cost)
+		json_str(out, t->host_cost);
+	else
+		fputs("null", out);
 	fputs(",\"stacks\":", out);
 	if (t->stacks)
 		json_str(out, t->stacks);

@@ -48,6 +48,7 @@ async function measureBlock(bin, env = {}) {
 
 function expectUprobes(hello, progs, perWait) {
 	assert.equal(hello.epoll_hooks, 'uprobes');
+	assert.equal(hello.host_cost, null, 'with uprobes the rest of the host pays nothing');
 	if (perWait) assert.equal(hello.epoll_hooks_per_wait, perWait, 'uprobe hits per wait');
 	assert.ok(progs.includes('uvs_ep_call_out'), `the return hook is attached: ${progs}`);
 	if (perWait) assert.equal(progs.includes('uvs_ep_call_in'), perWait === 2,
@@ -98,6 +99,8 @@ test('a stripped node: the syscall tracepoints, and the attach line says so', as
 		execFileSync('strip', ['-o', stripped, nodeBin]);
 		const { hello, progs } = await measureBlock(stripped);
 		assert.equal(hello.epoll_hooks, 'tracepoints');
+		assert.match(hello.host_cost, /every system call of every process on this host/,
+			'the attach line says what the rest of the host pays');
 		assert.ok(progs.includes('uvs_sys_enter') && !progs.includes('uvs_ep_call_in'),
 			`${progs}`);
 	} finally {
