@@ -31,6 +31,12 @@ enum uvs_flame_mode {
 };
 
 
+/* How uvscope collects: BPF (the default), or /proc and ptrace where BPF is not allowed. */
+enum uvs_backend {
+	UVS_BACKEND_BPF = 0, /* BPF programs: every figure (root, or CAP_BPF+PERFMON+SYS_ADMIN) */
+	UVS_BACKEND_PROC,    /* --backend proc: /proc, process_vm_readv, ptrace, perf_event_open */
+};
+
 /* -p takes at most this many processes; --all has no such cap (the session bounds it). */
 #define UVS_MAX_PIDS 64
 
@@ -70,6 +76,7 @@ struct uvs_cli {
 	const char *flame_files[UVS_FLAME_FILES];
 	enum uvs_flame_format flame_formats[UVS_FLAME_FILES];
 	enum uvs_flame_mode flame_mode;
+	enum uvs_backend backend;  /* --backend (flame only so far) */
 	const char *listen;       /* serve --listen as given (NULL: the default) */
 	struct uvs_listen_addr listen_addr; /* serve: where /metrics is served */
 	/* alert rules and actions (watch, top; --rules also trace) */
