@@ -132,7 +132,7 @@ static const char usage_text[] =
 	"      --mode M         cpu: every thread's on-CPU samples, rooted at the thread\n"
 	"                       (default); loop: busy loop threads only, rooted at the loop\n"
 	"                       and the phase the sample ran in; offcpu: where threads sleep\n"
-	"      --backend B      bpf (default) or proc: no BPF, for where only CAP_SYS_PTRACE\n"
+	"      --backend B      bpf (default, also auto) or proc: no BPF, for where only CAP_SYS_PTRACE\n"
 	"                       is granted: perf_event_open samples where perf_event_paranoid\n"
 	"                       allows (<= 2), else ptrace grabs of each thread at 19 Hz (each\n"
 	"                       stops that one thread for tens of microseconds, measured and\n"
@@ -440,8 +440,12 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 			cli->backend = UVS_BACKEND_BPF;
 		else if (strcmp(arg, "proc") == 0)
 			cli->backend = UVS_BACKEND_PROC;
+		else if (strcmp(arg, "auto") == 0)
+			cli->backend = UVS_BACKEND_AUTO;
 		else
-			return bad(err, "invalid value for --backend: '%s'%s", arg, " (bpf or proc)");
+			return bad(err, "invalid value for --backend: '%s'%s", arg,
+				   " (bpf, proc or auto)");
+		cli->backend_given = true;
 		return 0;
 	case 'm':
 		if (strcmp(arg, "cpu") == 0)
@@ -682,7 +686,7 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	}
 	if (cli->flame_format || cli->flame_mode)
 		return bad(err, "--format and --mode are options of flame%s%s", "", "");
-	if (cli->backend != UVS_BACKEND_BPF)
+	if (cli->backend_given)
 		return bad(err, "--backend proc is an option of flame so far%s%s", "",
 			   " (the other commands use BPF)");
 	if (cli->nflame_files > 1)

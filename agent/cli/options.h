@@ -31,10 +31,14 @@ enum uvs_flame_mode {
 };
 
 
-/* How uvscope collects: BPF (the default), or /proc and ptrace where BPF is not allowed. */
+/*
+ * What measures the target: BPF, /proc and ptrace without BPF, or BPF when it is allowed (the
+ * same enum as the proc collector's --backend, in the same order).
+ */
 enum uvs_backend {
-	UVS_BACKEND_BPF = 0, /* BPF programs: every figure (root, or CAP_BPF+PERFMON+SYS_ADMIN) */
-	UVS_BACKEND_PROC,    /* --backend proc: /proc, process_vm_readv, ptrace, perf_event_open */
+	UVS_BACKEND_AUTO = 0,
+	UVS_BACKEND_BPF,  /* BPF programs: every figure (root, or CAP_BPF+PERFMON+SYS_ADMIN) */
+	UVS_BACKEND_PROC, /* /proc, process_vm_readv, ptrace, perf_event_open */
 };
 
 /* -p takes at most this many processes; --all has no such cap (the session bounds it). */
@@ -76,7 +80,8 @@ struct uvs_cli {
 	const char *flame_files[UVS_FLAME_FILES];
 	enum uvs_flame_format flame_formats[UVS_FLAME_FILES];
 	enum uvs_flame_mode flame_mode;
-	enum uvs_backend backend;  /* --backend (flame only so far) */
+	enum uvs_backend backend;  /* --backend bpf|proc|auto (default auto; flame only so far) */
+	bool backend_given;
 	const char *listen;       /* serve --listen as given (NULL: the default) */
 	struct uvs_listen_addr listen_addr; /* serve: where /metrics is served */
 	/* alert rules and actions (watch, top; --rules also trace) */
