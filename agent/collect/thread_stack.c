@@ -154,6 +154,21 @@ static void init_sample(pid_t pid, pid_t tid, const struct uvs_thread_stack_opti
 	out->syscall = -1;
 }
 
+/*
+ * The detach found no stopped thread: it was killed while stopped (SIGKILL ends a ptrace stop).
+ * Its exit is reported to us, its tracer, before its parent: take that report now (the parent
+ * could not reap the process before), for at most the grab's timeout. True when it was dead.
+ */
+static bool reap_if_dead(pid_t tid)
+{
+	int status;
+	int err = wait_report(tid, uvs_now_mono() + UVS_THREAD_STACK_TIMEOUT_NS, &status);
+
+	if (err == -ECHILD)
+		return true;
+	return err == 0 && (WIFEXITED(status) || WIFSIGNALED(status));
+}
+
 static void test_hold(pid_t tid, uint64_t ns)
 {
 	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ULL),
@@ -227,7 +242,12 @@ static int interrupt_and_take(pid_t tid, const struct uvs_thread_stack_options *
 	if (o && o->test_hold_ns)
 		test_hold(tid, o->test_hold_ns);
 	t1 = uvs_now_mono();
-	ptrace(PTRACE_DETACH, tid, NULL, (void *)(intptr_t)sig);
+	if (ptrace(PTRACE_DETACH, tid, NULL, (void *)(intptr_t)sig) < 0 && errno == ESRCH &&
+	    reap_if_dead(tid)) {
+		out->pause_ns = t1 - t0;
+		snprintf(why, cap, "thread %d was killed while stopped for the grab", (int)tid);
+		return -ESRCH;
+	}
 	out->detach_ns = uvs_now_mono() - t1;
 	out->pause_ns = t1 - t0;
 	out->stop_signal = sig;

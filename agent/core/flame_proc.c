@@ -61,6 +61,14 @@ static void catch_stop_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+/* Still there: a process whose main thread is a zombie has exited, whoever reaps it. */
+static bool target_running(const struct flame_proc *fp)
+{
+	char state = uvs_thread_state(fp->t->pid, fp->t->pid);
+
+	return uvs_target_alive(fp->t) && state && state != 'Z' && state != 'X';
+}
+
 static bool is_loop_role(enum uvs_role role)
 {
 	return role == UVS_ROLE_MAIN || role == UVS_ROLE_WORKER || role == UVS_ROLE_LOOP;
@@ -132,7 +140,7 @@ static int run_perf(struct flame_proc *fp, uint64_t end)
 	}
 	while (!stop_asked && (!end || uvs_now_mono() < end)) {
 		n = uvs_perf_sampler_poll(ps, 100);
-		if (n == -ESRCH || !uvs_target_alive(fp->t))
+		if (n == -ESRCH || !target_running(fp))
 			break;
 		if (uvs_now_mono() - last_sync >= 1000000000ULL) {
 			last_sync = uvs_now_mono();
@@ -176,7 +184,7 @@ static void note_pause(struct flame_proc *fp, pid_t tid, const struct uvs_thread
 /*
  * One round: each thread that the mode wants a sample of now is grabbed once. A CPU profile
  * wants running threads only (a sleeping one is not on the CPU: stopping it would show
- * nothing), an off-CPU one sleeping threads only.
+ * nothing), an off-CPU one sleeping threads only ('S': one in 'D' cannot stop).
  */
 static void grab_round(struct flame_proc *fp, uint64_t hold_ns, struct uvs_thread_stack *ts)
 {
@@ -184,10 +192,10 @@ static void grab_round(struct flame_proc *fp, uint64_t hold_ns, struct uvs_threa
 		const struct uvs_thread *th = &fp->t->threads[i];
 		struct uvs_thread_stack_options o = { .test_hold_ns = hold_ns };
 		char state = uvs_thread_state(fp->t->pid, th->tid), why[256];
-		bool running = state == 'R';
 		int err;
 
-		if (!state || (fp->cli->flame_mode == UVS_FLAME_OFF_CPU) == running)
+		/* Asleep in 'D' it could not stop: the grab would refuse it. */
+		if (state != (fp->cli->flame_mode == UVS_FLAME_OFF_CPU ? 'S' : 'R'))
 			continue;
 		if (fp->cli->flame_mode == UVS_FLAME_LOOP && !is_loop_role(th->role))
 			continue;
@@ -237,7 +245,7 @@ static int run_grabs(struct flame_proc *fp, uint64_t end)
 		return -ENOMEM;
 	}
 	fp->sec_start = next;
-	while (!stop_asked && (!end || uvs_now_mono() < end) && uvs_target_alive(fp->t)) {
+	while (!stop_asked && (!end || uvs_now_mono() < end) && target_running(fp)) {
 		struct timespec ts_sleep;
 		uint64_t now;
 
@@ -408,7 +416,7 @@ int uvs_flame_proc_run(const struct uvs_cli *cli)
 	err = perf ? run_perf(&fp, end) : run_grabs(&fp, end);
 	if (err)
 		goto out;
-	if (!uvs_target_alive(fp.t))
+	if (!target_running(&fp))
 		uvs_info("pid %d has exited: the profile holds what was sampled before",
 			 (int)cli->pid);
 	ret = write_files(&fp);
