@@ -190,6 +190,7 @@ static int interrupt_and_take(pid_t tid, const struct uvs_thread_stack_options *
 	uint64_t t0 = uvs_now_mono(), t1;
 	int status = 0, err, sig = 0, event;
 
+	out->s.ts_ns = t0;
 	/* A thread already dying cannot be interrupted (ESRCH): its exit is reported below. */
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0 && errno != ESRCH) {
 		err = -errno;
@@ -251,7 +252,6 @@ static int interrupt_and_take(pid_t tid, const struct uvs_thread_stack_options *
 	out->detach_ns = uvs_now_mono() - t1;
 	out->pause_ns = t1 - t0;
 	out->stop_signal = sig;
-	out->s.ts_ns = t0;
 	if (err)
 		snprintf(why, cap, "cannot read thread %d's registers: %s", (int)tid,
 			 strerror(-err));

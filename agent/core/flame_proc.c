@@ -169,9 +169,10 @@ static void note_pause(struct flame_proc *fp, pid_t tid, const struct uvs_thread
 	fp->sec_pause_sum += ns;
 	if (ns > fp->sec_pause_max)
 		fp->sec_pause_max = ns;
-	uvs_debug("ptrace grab of thread %d: stopped %.1f us (stop seen after %.1f us, stack "
-		  "read in %.1f us; the detach call %.1f us)", (int)tid, ns / 1e3, ts->stop_ns / 1e3,
-		  ts->take_ns / 1e3, ts->detach_ns / 1e3);
+	/* "at": when the interrupt was sent (CLOCK_MONOTONIC ns), for the bench to match. */
+	uvs_debug("ptrace grab of thread %d at %" PRIu64 ": stopped %.1f us (stop seen after "
+		  "%.1f us, stack read in %.1f us; the detach call %.1f us)", (int)tid, (uint64_t)ts->s.ts_ns,
+		  ns / 1e3, ts->stop_ns / 1e3, ts->take_ns / 1e3, ts->detach_ns / 1e3);
 	if (now - fp->sec_start < 1000000000ULL)
 		return;
 	uvs_info("ptrace: %" PRIu64 " grabs in the last second, pause mean %.1f us, max %.1f us",
@@ -280,7 +281,7 @@ static int run_grabs(struct flame_proc *fp, uint64_t end)
  * perf_event_open where the kernel allows it (it stops nothing); UVSCOPE_PROC_STACKS=ptrace
  * or =perf picks one.
  */
-static bool use_perf(void)
+static bool use_perf(uint32_t hz)
 {
 	const char *force = getenv("UVSCOPE_PROC_STACKS");
 	char why[256];
@@ -291,14 +292,14 @@ static bool use_perf(void)
 			 "each grab stops one thread, its pause is measured", GRAB_HZ);
 		return false;
 	}
-	if (force && strcmp(force, "perf") == 0)
-		return true;
-	if (uvs_perf_sampler_allowed(&kernel, why, sizeof(why))) {
+	if (uvs_perf_sampler_allowed(&kernel, why, sizeof(why)) &&
+	    !(force && strcmp(force, "perf") == 0)) {
 		uvs_info("stacks by ptrace grabs at %d Hz per thread: %s; each grab stops one "
 			 "thread, its pause is measured", GRAB_HZ, why);
 		return false;
 	}
-	uvs_info("stacks by perf_event_open sampling (%s): nothing is stopped", why);
+	uvs_info("stacks by perf_event_open sampling at %u Hz per thread (%s%s): nothing is "
+		 "stopped", hz, force ? "UVSCOPE_PROC_STACKS=perf; " : "", why);
 	return true;
 }
 
@@ -401,7 +402,7 @@ int uvs_flame_proc_run(const struct uvs_cli *cli)
 	if (open_files(&fp))
 		goto out;
 	describe(&fp);
-	perf = use_perf();
+	perf = use_perf(cli->sample_hz);
 	/* What one sample stands for: the perf events' period, or the grabs'. */
 	fp.period_ns = perf ? 1000000000ULL / cli->sample_hz : 1000000000ULL / GRAB_HZ;
 	fp.profile = uvs_profile_new(fp.period_ns);

@@ -134,7 +134,7 @@ test('perf_event_open sampling: the folded output is dominated by the spinning J
 	const child = await startStacks();
 	try {
 		const { lines, stderr } = await procFlame(child.pid, ['-d', '3s', '--mode', 'loop']);
-		assert.match(stderr, /stacks by perf_event_open sampling \(perf_event_paranoid is \d/);
+		assert.match(stderr, /stacks by perf_event_open sampling at 99 Hz per thread \(perf_event_paranoid is \d/);
 		assert.match(stderr, /nothing is stopped/);
 		assert.match(stderr, /perf_event_open: \d+ samples, 0 lost/);
 		checkHotLeaf(lines);
