@@ -38,7 +38,10 @@ void uvs_fp_walk(struct uvs_stack_sample *s, const struct uvs_stack_copy *copy,
 		f->slot_m16 = 0;
 		n = (uint16_t)(i + 1);
 		if (fp == 0) {
-			/* A saved frame pointer of 0 ends the chain; a live %rbp of 0 proves nothing. */
+			/*
+			 * A saved frame pointer of 0 ends the chain; a live %rbp of 0 proves
+			 * nothing (code without frame pointers uses it for data).
+			 */
 			s->walk_end = i ? UVS_WALK_COMPLETE : UVS_WALK_BROKEN;
 			break;
 		}

@@ -23,7 +23,7 @@ void uvs_perf_ring_drain(struct uvs_perf_ring *r, uint8_t *scratch, uvs_perf_rec
 
 	if (!r->size || (r->size & (r->size - 1)))
 		return;
-	/* A head behind the tail, or more than the ring ahead of it: nothing there can be framed. */
+	/* A head behind the tail, or more than a ring ahead of it: nothing there can be framed. */
 	if (head - tail > r->size) {
 		st->bad++;
 		goto done;
@@ -53,7 +53,7 @@ void uvs_perf_ring_drain(struct uvs_perf_ring *r, uint8_t *scratch, uvs_perf_rec
 		tail += h.size;
 	}
 done:
-	/* Everything up to head is ours to drop: reads above are done before the kernel reuses it. */
+	/* Up to head is ours to drop: the reads above are done before the kernel reuses it. */
 	__atomic_store_n(&r->meta->data_tail, head, __ATOMIC_RELEASE);
 }
 

@@ -129,7 +129,7 @@ static int open_event(const struct uvs_perf_sampler *s, pid_t tid, size_t data_b
 		/* Woken when half the ring is used: drained before it fills. */
 		.watermark = 1,
 		.wakeup_watermark = (uint32_t)(data_bytes / 2),
-		/* Time stamps on the clock the agent uses (CLOCK_MONOTONIC, as bpf_ktime_get_ns). */
+		/* Time stamps on the agent's clock (CLOCK_MONOTONIC, as bpf_ktime_get_ns). */
 		.use_clockid = 1,
 		.clockid = CLOCK_MONOTONIC,
 	};
@@ -316,7 +316,7 @@ static void on_sample_record(struct uvs_perf_sampler *s, const uint8_t *rec, siz
 		out->ip = ps.uip;
 		out->sp = ps.sp;
 		out->bp = ps.bp;
-		/* The copy starts a red zone below sp, as BPF's: that part the kernel did not copy. */
+		/* The copy starts a red zone below sp, as BPF's: a part the kernel did not copy. */
 		stack = ps.stack_dyn < STACK_BYTES ? (size_t)ps.stack_dyn : STACK_BYTES;
 		memset(s->buf->copy, 0, UVS_STACK_COPY_REDZONE);
 		if (stack)

@@ -273,7 +273,8 @@ int uvs_thread_stack_grab(pid_t pid, pid_t tid, const struct uvs_thread_stack_op
 	}
 	out->state = uvs_thread_state(pid, tid);
 	if (out->state == 'D') {
-		snprintf(why, cap, "thread %d is in uninterruptible sleep: not stopped now", (int)tid);
+		snprintf(why, cap, "thread %d is in uninterruptible sleep: not stopped now",
+			 (int)tid);
 		return -EAGAIN;
 	}
 	/* Seize, not attach: no SIGSTOP; TRACEEXEC so that an exec shows as such. */
@@ -281,7 +282,8 @@ int uvs_thread_stack_grab(pid_t pid, pid_t tid, const struct uvs_thread_stack_op
 		int err = -errno;
 
 		snprintf(why, cap, "cannot trace thread %d: %s%s", (int)tid, strerror(-err),
-			 err == -EPERM ? " (CAP_SYS_PTRACE needed; or another tracer holds it)" : "");
+			 err == -EPERM ?
+			 " (CAP_SYS_PTRACE needed; or another tracer holds it)" : "");
 		return err;
 	}
 	return interrupt_and_take(tid, o, out, why, cap);

@@ -171,7 +171,8 @@ static void note_pause(struct flame_proc *fp, pid_t tid, const struct uvs_thread
 		fp->sec_pause_max = ns;
 	/* "at": when the interrupt was sent (CLOCK_MONOTONIC ns), for the bench to match. */
 	uvs_debug("ptrace grab of thread %d at %" PRIu64 ": stopped %.1f us (stop seen after "
-		  "%.1f us, stack read in %.1f us; the detach call %.1f us)", (int)tid, (uint64_t)ts->s.ts_ns,
+		  "%.1f us, stack read in %.1f us; the detach call %.1f us)", (int)tid,
+		  (uint64_t)ts->s.ts_ns,
 		  ns / 1e3, ts->stop_ns / 1e3, ts->take_ns / 1e3, ts->detach_ns / 1e3);
 	if (now - fp->sec_start < 1000000000ULL)
 		return;
@@ -323,7 +324,8 @@ static int open_files(struct flame_proc *fp)
 
 static int write_files(struct flame_proc *fp)
 {
-	static const char *const modes[] = { [UVS_FLAME_CPU] = "cpu", [UVS_FLAME_OFF_CPU] = "offcpu",
+	static const char *const modes[] = { [UVS_FLAME_CPU] = "cpu",
+					     [UVS_FLAME_OFF_CPU] = "offcpu",
 					     [UVS_FLAME_LOOP] = "loop" };
 	char title[160];
 	struct uvs_flame_info info = { .title = title, .time_ns = (int64_t)fp->start_real,
@@ -396,7 +398,8 @@ int uvs_flame_proc_run(const struct uvs_cli *cli)
 	}
 	fp.r = uvs_stack_resolver_new(fp.t);
 	if (!fp.r) {
-		uvs_err("cannot set up stack naming for pid %d: %s", (int)cli->pid, strerror(errno));
+		uvs_err("cannot set up stack naming for pid %d: %s", (int)cli->pid,
+			strerror(errno));
 		goto out;
 	}
 	if (open_files(&fp))

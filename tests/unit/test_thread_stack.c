@@ -204,7 +204,8 @@ Test(thread_stack, own_threads_are_refused)
 	struct uvs_thread_stack *ts = calloc(1, sizeof(*ts));
 	char why[256] = "";
 
-	cr_expect_eq(uvs_thread_stack_grab(getpid(), getpid(), NULL, ts, why, sizeof(why)), -EINVAL);
+	cr_expect_eq(uvs_thread_stack_grab(getpid(), getpid(), NULL, ts, why, sizeof(why)),
+		     -EINVAL);
 	cr_expect(strstr(why, "uvscope's own") != NULL, "%s", why);
 	cr_expect_eq(uvs_thread_stack_grab(getppid(), gettid(), NULL, ts, why, sizeof(why)),
 		     -EINVAL);
