@@ -282,11 +282,19 @@ static int run_grabs(struct flame_proc *fp, uint64_t end)
  * perf_event_open where the kernel allows it (it stops nothing); UVSCOPE_PROC_STACKS=ptrace
  * or =perf picks one.
  */
-static bool use_perf(uint32_t hz)
+static bool use_perf(uint32_t hz, enum uvs_flame_mode mode)
 {
 	const char *force = getenv("UVSCOPE_PROC_STACKS");
 	char why[256];
 	bool kernel;
+
+	/* A cpu-clock event samples running threads only: where threads sleep takes a grab. */
+	if (mode == UVS_FLAME_OFF_CPU) {
+		uvs_info("stacks by ptrace grabs of sleeping threads at %d Hz per thread (--mode "
+			 "offcpu: perf samples see running threads only); each grab stops one "
+			 "thread, its pause is measured", GRAB_HZ);
+		return false;
+	}
 
 	if (force && strcmp(force, "ptrace") == 0) {
 		uvs_info("stacks by ptrace grabs at %d Hz per thread (UVSCOPE_PROC_STACKS=ptrace); "
@@ -405,7 +413,7 @@ int uvs_flame_proc_run(const struct uvs_cli *cli)
 	if (open_files(&fp))
 		goto out;
 	describe(&fp);
-	perf = use_perf(cli->sample_hz);
+	perf = use_perf(cli->sample_hz, cli->flame_mode);
 	/* What one sample stands for: the perf events' period, or the grabs'. */
 	fp.period_ns = perf ? 1000000000ULL / cli->sample_hz : 1000000000ULL / GRAB_HZ;
 	fp.profile = uvs_profile_new(fp.period_ns);

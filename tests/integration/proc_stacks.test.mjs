@@ -278,3 +278,32 @@ test('a target that exits during a grab: uvscope says so, writes what it had, no
 		rmSync(dir, { recursive: true, force: true });
 	}
 });
+
+test('threads that start while sampling are sampled too (both mechanisms)', async (t) => {
+	if (skipUnlessRootWithSetpriv(t)) return;
+	for (const m of paranoid() <= 2 ? ['perf', 'ptrace'] : ['ptrace']) {
+		const child = new Child(nodeBin, [path.join(fixtures, 'late_worker.js')]);
+		const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-proclate-'));
+		try {
+			await child.waitFor((v) => v && v.ready, 'late_worker ready');
+			const out = path.join(dir, 'p.folded');
+			const agent = procUvscope(['flame', '--backend', 'proc', '-p', String(child.pid),
+				'-d', '4s', '-o', out], { UVSCOPE_PROC_STACKS: m });
+			await agent.until(() => agent.errLines.some((l) => /stacks by/.test(l)), 'sampling');
+			// The Worker's thread does not exist yet: it starts now.
+			child.send('go');
+			await child.waitFor((v) => v && v.started, 'the Worker running');
+			const { code } = await agent.exitPromise;
+			assert.equal(code, 0, agent.errLines.join('\n'));
+			const lines = readFolded(out);
+			const worker = lines.filter((l) => l.frames.some((f) => /^lateWorkerSpin /.test(f)));
+			assert.ok(worker.length > 0, `${m}: lateWorkerSpin sampled: ` +
+				JSON.stringify(lines.map((l) => [l.frames[0], l.frames.at(-1), l.count])));
+			assert.ok(worker.every((l) => !l.frames[0].startsWith('main loop')),
+				`${m}: on the Worker's thread, not the main one`);
+		} finally {
+			await child.stop();
+			rmSync(dir, { recursive: true, force: true });
+		}
+	}
+});
