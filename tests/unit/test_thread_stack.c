@@ -6,10 +6,13 @@
  * untraced afterwards, a grab of our own threads is refused, a child gone is -ESRCH.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -210,5 +213,133 @@ Test(thread_stack, own_threads_are_refused)
 	cr_expect_eq(uvs_thread_stack_grab(getppid(), gettid(), NULL, ts, why, sizeof(why)),
 		     -EINVAL);
 	cr_expect_eq(ts->pause_ns, 0);
+	free(ts);
+}
+
+/* The child's count of the real-time signals it handled, shared with the parent. */
+static volatile int *handled;
+
+static void on_rt_signal(int sig)
+{
+	(void)sig;
+	__atomic_add_fetch(handled, 1, __ATOMIC_RELAXED);
+}
+
+static pid_t fork_spinner_with_handler(void)
+{
+	pid_t child;
+
+	handled = mmap(NULL, sizeof(*handled), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		       -1, 0);
+	cr_assert_neq((void *)handled, MAP_FAILED);
+	*handled = 0;
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		struct sigaction sa = { .sa_handler = on_rt_signal };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGRTMIN, &sa, NULL);
+		*handled = -1; /* ready */
+		spin_here();
+	}
+	while (__atomic_load_n(handled, __ATOMIC_RELAXED) != -1)
+		sched_yield();
+	*handled = 0;
+	return child;
+}
+
+struct sender {
+	pid_t child;
+	volatile int stop;
+	volatile int sent;
+};
+
+/* Queues real-time signals to the child, as fast as it takes them, until told to stop. */
+static void *send_signals(void *arg)
+{
+	struct sender *s = arg;
+	union sigval v = { 0 };
+
+	while (!s->stop)
+		if (sigqueue(s->child, SIGRTMIN, v) == 0)
+			s->sent++;
+	return NULL;
+}
+
+/*
+ * A signal that reaches the thread while it is being grabbed (it stops for the signal before
+ * the interrupt: a signal-delivery-stop) is handed back at the detach: every one of them is
+ * handled. Real-time signals queue, so none may merge with another. A thread of ours sends them
+ * while the grabs go on, so that some arrive between the seize and the stop.
+ */
+Test(thread_stack, no_signal_is_lost)
+{
+	struct uvs_thread_stack *ts = calloc(1, sizeof(*ts));
+	struct sender snd = { 0 };
+	pthread_t th;
+	char why[256] = "";
+	int handed_back = 0, grabs = 0, err = 0;
+
+	snd.child = fork_spinner_with_handler();
+	cr_assert_eq(pthread_create(&th, NULL, send_signals, &snd), 0);
+	while (grabs < 2000) {
+		err = uvs_thread_stack_grab(snd.child, snd.child, NULL, ts, why, sizeof(why));
+		if (err)
+			break;
+		grabs++;
+		handed_back += ts->stop_signal == SIGRTMIN;
+	}
+	snd.stop = 1;
+	pthread_join(th, NULL);
+	if (err == -EPERM) {
+		kill(snd.child, SIGKILL);
+		waitpid(snd.child, NULL, 0);
+		cr_skip_test("may not ptrace a child here: %s", why);
+	}
+	cr_expect_eq(err, 0, "%s", why);
+	/* Bounded: each signal is handled within microseconds of its sending, by then. */
+	for (long spins = 0; *handled < snd.sent && spins < 100000000L; spins++)
+		sched_yield();
+	cr_expect_eq(*handled, snd.sent, "%d of %d signals handled (%d grabs, %d stopped for one "
+		     "first, handed back at the detach)", *handled, snd.sent, grabs, handed_back);
+	cr_log_info("%d grabs, %d in a signal-delivery-stop", grabs, handed_back);
+	kill(snd.child, SIGKILL);
+	waitpid(snd.child, NULL, 0);
+	free(ts);
+}
+
+/* A process stopped by SIGSTOP (a group-stop) is still stopped after a grab. */
+Test(thread_stack, a_stopped_process_stays_stopped)
+{
+	struct uvs_thread_stack *ts = calloc(1, sizeof(*ts));
+	pid_t child = fork_spinner_with_handler();
+	char why[256] = "", state[64];
+	int status, err;
+
+	kill(child, SIGSTOP);
+	cr_assert_eq(waitpid(child, &status, WUNTRACED), child);
+	cr_assert(WIFSTOPPED(status));
+	err = uvs_thread_stack_grab(child, child, NULL, ts, why, sizeof(why));
+	if (err == -EPERM) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		cr_skip_test("may not ptrace a child here: %s", why);
+	}
+	cr_expect_eq(err, 0, "%s", why);
+	/*
+	 * The detach wakes it and the kernel puts it back in the group-stop (JOBCTL_STOP_PENDING)
+	 * on its way back to user space, before any of its code runs: R for that moment, then T.
+	 */
+	for (long spins = 0; spins < 10000000L; spins++) {
+		status_field(child, "State", state, sizeof(state));
+		if (state[0] == 'T')
+			break;
+		sched_yield();
+	}
+	cr_expect_eq(state[0], 'T', "state after the grab: %s", state);
+	kill(child, SIGCONT);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
 	free(ts);
 }
