@@ -4,6 +4,7 @@
 
 #include "cli/alert_rules.h"
 #include "cli/options.h"
+#include "core/flame_proc.h"
 #include "core/session.h"
 #include "core/sockets_command.h"
 #include "util/heap.h"
@@ -23,6 +24,8 @@ int main(int argc, char **argv)
 		return 2;
 	if (cli.command == UVS_CMD_SOCKETS)
 		return uvs_sockets_command(&cli);
+	if (cli.command == UVS_CMD_FLAME && cli.backend == UVS_BACKEND_PROC)
+		return uvs_flame_proc_run(&cli);
 	if (uvs_cli_alert_rules(&cli, &rules, stderr) != UVS_CLI_OK)
 		return 2;
 	return uvs_session_run(&cli, &rules);

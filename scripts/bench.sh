@@ -35,6 +35,8 @@
 #   BENCH_QUIET_PCT [5]  BENCH_QUIET_WAIT [30]  (see wait_quiet)
 #   BENCH_RESULTS [bench/results.md when BENCH_PAIRS >= 7, else the run's own directory]
 #   BENCH_SAMPLE_COST [yes; no: leave out scripts/sample-cost.sh]
+#   BENCH_PROC_STACK_COST [yes; no: leave out scripts/proc-stack-cost.sh], PROC_COST_SECONDS,
+#     PROC_COST_RATES and PROC_COST_PAIRS of that script
 #   BENCH_OP_COST [yes; no: leave out scripts/op-cost.sh], OP_COST_MODES, OP_COST_PAIRS and
 #     the others of scripts/op-cost.sh
 #   BENCH_AGENT_COST_RUNS ["baseline fds fds:syscalls host-sockets"; none: no such section],
@@ -576,6 +578,16 @@ if [[ ${BENCH_MANY_COST:-yes} != no ]]; then section many-cost; fi
 if [[ ${BENCH_SAMPLE_COST:-yes} != no ]]; then
 	UVSCOPE=$UVSCOPE NODE=$NODE "$ROOT/scripts/sample-cost.sh" | tee "$RUNDIR/sample-cost.txt" ||
 		die "scripts/sample-cost.sh failed"
+fi
+
+# ---- what stacks without BPF cost the target ----------------------------------------------------
+# scripts/proc-stack-cost.sh: the pause of each ptrace grab (as uvscope measured it and as the
+# target lived it), and the target's and the agent's CPU per perf_event_open sample (flame
+# --backend proc; about 2 minutes). Kept beside the report; BENCH_PROC_STACK_COST=no leaves it
+# out.
+if [[ ${BENCH_PROC_STACK_COST:-yes} != no ]]; then
+	UVSCOPE=$UVSCOPE NODE=$NODE "$ROOT/scripts/proc-stack-cost.sh" |
+		tee "$RUNDIR/proc-stack-cost.txt" || die "scripts/proc-stack-cost.sh failed"
 fi
 
 # ---- what one operation costs, and what other processes pay -----------------------------------

@@ -132,6 +132,11 @@ static const char usage_text[] =
 	"      --mode M         cpu: every thread's on-CPU samples, rooted at the thread\n"
 	"                       (default); loop: busy loop threads only, rooted at the loop\n"
 	"                       and the phase the sample ran in; offcpu: where threads sleep\n"
+	"      --backend B      bpf (the default; auto is the same for flame) or proc: no BPF,\n"
+	"                       for where only CAP_SYS_PTRACE is granted: perf_event_open\n"
+	"                       samples where perf_event_paranoid allows it (2 or less), else\n"
+	"                       ptrace grabs of each thread at 19 Hz (each stops that one\n"
+	"                       thread for tens of microseconds, measured and printed)\n"
 	"\n"
 	"  -v, --verbose        say more about attaching (twice: libbpf's own messages)\n"
 	"  -h, --help           this text\n"
@@ -166,6 +171,7 @@ enum {
 	OPT_EXIT_ON_ALERT,
 	OPT_ALL,
 	OPT_MATCH,
+	OPT_BACKEND,
 };
 
 static const char serve_usage_text[] =
@@ -214,6 +220,7 @@ static const struct option long_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "match", required_argument, NULL, OPT_MATCH },
+	{ "backend", required_argument, NULL, OPT_BACKEND },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "interval", required_argument, NULL, 'i' },
 	{ "block-ms", required_argument, NULL, 'B' },
@@ -427,6 +434,18 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 		if (cli->flame_format == UVS_FLAME_UNKNOWN)
 			return bad(err, "invalid value for --format: '%s'%s", arg,
 				   " (folded, svg or pprof)");
+		return 0;
+	case OPT_BACKEND:
+		if (strcmp(arg, "bpf") == 0)
+			cli->backend = UVS_BACKEND_BPF;
+		else if (strcmp(arg, "proc") == 0)
+			cli->backend = UVS_BACKEND_PROC;
+		else if (strcmp(arg, "auto") == 0)
+			cli->backend = UVS_BACKEND_AUTO;
+		else
+			return bad(err, "invalid value for --backend: '%s'%s", arg,
+				   " (bpf, proc or auto)");
+		cli->backend_given = true;
 		return 0;
 	case 'm':
 		if (strcmp(arg, "cpu") == 0)
@@ -667,6 +686,9 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	}
 	if (cli->flame_format || cli->flame_mode)
 		return bad(err, "--format and --mode are options of flame%s%s", "", "");
+	if (cli->backend_given)
+		return bad(err, "--backend proc is an option of flame so far%s%s", "",
+			   " (the other commands use BPF)");
 	if (cli->nflame_files > 1)
 		return bad(err, "-o is given once for %s%s", cli->command == UVS_CMD_TRACE ?
 			   "trace" : "this command", "");

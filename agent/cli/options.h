@@ -31,6 +31,16 @@ enum uvs_flame_mode {
 };
 
 
+/*
+ * What measures the target: BPF, /proc and ptrace without BPF, or BPF when it is allowed (the
+ * same enum as the proc collector's --backend, in the same order).
+ */
+enum uvs_backend {
+	UVS_BACKEND_AUTO = 0,
+	UVS_BACKEND_BPF,  /* BPF programs: every figure (root, or CAP_BPF+PERFMON+SYS_ADMIN) */
+	UVS_BACKEND_PROC, /* /proc, process_vm_readv, ptrace, perf_event_open */
+};
+
 /* -p takes at most this many processes; --all has no such cap (the session bounds it). */
 #define UVS_MAX_PIDS 64
 
@@ -70,6 +80,8 @@ struct uvs_cli {
 	const char *flame_files[UVS_FLAME_FILES];
 	enum uvs_flame_format flame_formats[UVS_FLAME_FILES];
 	enum uvs_flame_mode flame_mode;
+	enum uvs_backend backend;  /* --backend bpf|proc|auto (default auto; flame only so far) */
+	bool backend_given;
 	const char *listen;       /* serve --listen as given (NULL: the default) */
 	struct uvs_listen_addr listen_addr; /* serve: where /metrics is served */
 	/* alert rules and actions (watch, top; --rules also trace) */

@@ -105,6 +105,22 @@ static int open_object(pid_t pid, const struct mapped_object *o, bool is_exe, st
 		snprintf(out->open_path, sizeof(out->open_path), "/proc/%d/map_files/%llx-%llx",
 			 (int)pid, (unsigned long long)o->start, (unsigned long long)o->end);
 	out->elf = uvs_elf_open(out->open_path);
+	if (!out->elf && (errno == EPERM || errno == EACCES) && !is_exe) {
+		/*
+		 * map_files needs CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE); where only
+		 * CAP_SYS_PTRACE is granted, the file is reached by its path in the target's root,
+		 * if it is still the file mapped (same inode), as symbols/address_space.c does.
+		 */
+		struct stat st;
+
+		snprintf(out->open_path, sizeof(out->open_path), "/proc/%d/root%s", (int)pid,
+			 o->path);
+		if (o->path[0] != '/' || stat(out->open_path, &st) || st.st_ino != o->inode) {
+			errno = EACCES;
+			return -EACCES;
+		}
+		out->elf = uvs_elf_open(out->open_path);
+	}
 	if (!out->elf)
 		return -errno;
 	snprintf(out->path, sizeof(out->path), "%s", o->path);

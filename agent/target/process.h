@@ -21,7 +21,9 @@
 /* An ELF object mapped into the target. */
 struct uvs_object {
 	char path[UVS_PATH_MAX]; /* as /proc/PID/maps shows it (may end in " (deleted)") */
-	char open_path[96];      /* /proc/PID/exe or /proc/PID/map_files/A-B: what we open and probe */
+	/* /proc/PID/exe or /proc/PID/map_files/A-B: what we open and probe (/proc/PID/root/PATH
+	 * where map_files may not be read: without CAP_SYS_ADMIN) */
+	char open_path[UVS_PATH_MAX + 32];
 	uint64_t bias;           /* runtime address = address in the object + bias */
 	struct uvs_elf *elf;
 };

@@ -17,6 +17,7 @@
 #   flame/     profiles for fuzz_flame.c: frames of every kind, hostile names, a few stacks
 #   prom/      Accept headers (mode byte 0: Prometheus's own, q=0) and process names (mode 1)
 #   rules/     the shipped rules file, and small ones with each kind of value and mistake
+#   perf_ring/ perf mmap rings: a sample and a lost record, the same wrapping, a size that lies
 set -euo pipefail
 cd "$(dirname "$0")"
 src=../fixtures/elf
@@ -111,3 +112,34 @@ PY
 printf '\x03\x01main loop\x00\x03handler; <x> & "y"\x00\x02do_syscall_64\x00\x07[unknown]\x00\x00\x01\x02\xff\x00\x01\xff\x03\xff' \
 	> "$out/flame/mixed"
 printf '\x01\x03\xff\xfe\x0a\x1b[31mbad\x00\x00\x00\xff' > "$out/flame/hostile"
+
+# perf_ring/: perf mmap rings for fuzz_perf_ring.c (8 bytes of tail, 2 of head - tail, the data):
+# a sample with a callchain, user registers and a 3-frame stack, then a PERF_RECORD_LOST; the
+# same two with the sample wrapping past the end of the 4096-byte ring; a size that lies.
+mkdir -p "$out/perf_ring"
+python3 - "$out/perf_ring" <<'PY'
+import struct, sys
+d = sys.argv[1] + '/'
+SP = 0x7ffd0000
+stack = [0] * 32
+stack[4] = SP + 96; stack[5] = 0x401100   # frame at sp+32 -> sp+96
+stack[12] = 0; stack[13] = 0x401200       # frame at sp+96: the outermost
+stack[10] = 0xf00d                         # its fp-16 slot
+body = struct.pack('<QQQQ', 0x401000, (4243 << 32) | 4242, 1234, 3)
+body += struct.pack('<QQQ', 0xfffffffffffffe00, 0x401100, 0x401200)
+body += struct.pack('<QQQQ', 2, SP + 32, SP, 0x401000)
+raw = b''.join(struct.pack('<Q', w) for w in stack)
+body += struct.pack('<Q', len(raw)) + raw + struct.pack('<Q', len(raw))
+sample = struct.pack('<IHH', 9, 0, 8 + len(body)) + body
+lost = struct.pack('<IHHQQ', 2, 0, 24, 1, 5)
+recs = sample + lost
+ring = recs + bytes(4096 - len(recs))
+open(d + 'sample-lost', 'wb').write(struct.pack('<QH', 0, len(recs)) + ring)
+start = 4096 - 40
+wrapped = bytearray(4096)
+for i, b in enumerate(recs):
+    wrapped[(start + i) % 4096] = b
+open(d + 'wrapped', 'wb').write(struct.pack('<QH', 5 * 4096 + start, len(recs)) + bytes(wrapped))
+liar = struct.pack('<IHH', 9, 0, 4000) + bytes(8)
+open(d + 'size-lies', 'wb').write(struct.pack('<QH', 0, 16) + liar + bytes(4096 - 16))
+PY

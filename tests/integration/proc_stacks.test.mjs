@@ -1,0 +1,309 @@
+// Stacks without BPF (`flame --backend proc`), run as issue 12's users run it: root with only
+// CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH in its bounding set. Both mechanisms: ptrace grabs of
+// one thread at a time (UVSCOPE_PROC_STACKS=ptrace) and perf_event_open sampling (the default
+// where perf_event_paranoid <= 2). Ground truth: the fixtures' own functions (names and start
+// lines read from their source), a native program's known call chains, and the kernel's view of
+// the target (/proc/PID/status) for the safety tests.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Child, fixtures, nodeBin, root, runUvscope, until, uvscope } from './lib.mjs';
+
+const FIXTURE = path.join(fixtures, 'stacks.js');
+const LIB = path.join(fixtures, 'stacks', 'lib.js');
+const PRIVS = ['--bounding-set', '-all,+sys_ptrace,+dac_read_search'];
+
+function skipUnlessRootWithSetpriv(t) {
+	if (process.getuid() !== 0) {
+		t.skip('needs root (to drop to CAP_SYS_PTRACE + CAP_DAC_READ_SEARCH with setpriv)');
+		return true;
+	}
+	try {
+		execFileSync('setpriv', ['--version'], { stdio: 'ignore' });
+	} catch {
+		t.skip('setpriv (util-linux) is not installed');
+		return true;
+	}
+	return false;
+}
+
+function paranoid() {
+	return Number(readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8'));
+}
+
+function startLine(file, name) {
+	const lines = readFileSync(file, 'utf8').split('\n');
+	const i = lines.findIndex((l) => l.includes(`function ${name}(`));
+	assert.ok(i >= 0, `${name} in ${file}`);
+	return i + 1;
+}
+
+// "name file:line" as uvscope names a JS frame (the folded writer adds a _[j] suffix).
+function jsFrame(name, file) {
+	const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+	return new RegExp(`^${esc(name)} ${esc(file)}:${startLine(file, name)}(_\\[j\\])?$`);
+}
+
+function readFolded(file) {
+	return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => {
+		const at = line.lastIndexOf(' ');
+		return { frames: line.slice(0, at).split(';'), count: Number(line.slice(at + 1)) };
+	});
+}
+
+// uvscope under the reduced bounding set, with env added to ours.
+function procUvscope(args, env = {}) {
+	return new Child('setpriv', [...PRIVS, uvscope, ...args], { env: { ...process.env, ...env } });
+}
+
+async function procFlame(pid, args, env = {}) {
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-procflame-'));
+	const out = path.join(dir, 'p.folded');
+	try {
+		const c = procUvscope(['flame', '--backend', 'proc', '-p', String(pid), '-o', out, ...args],
+			env);
+		c.proc.stdin.end();
+		const { code, signal } = await c.exitPromise;
+		const stderr = c.errLines.join('\n');
+		assert.equal(code, 0, `uvscope exited ${code} (${signal}): ${stderr}`);
+		return { lines: readFolded(out), stderr };
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
+}
+
+async function startStacks(env = {}) {
+	const child = new Child(nodeBin, [FIXTURE], { env: { ...process.env, ...env } });
+	await child.waitFor((v) => v && v.ready, 'stacks.js ready');
+	return child;
+}
+
+function threadStatus(pid, tid) {
+	try {
+		return readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+	} catch {
+		return '';
+	}
+}
+
+const field = (status, name) => (status.match(new RegExp(`^${name}:\\s*(.*)$`, 'm')) || [])[1];
+
+// The spinning function dominates the loop's samples, right under its caller.
+function checkHotLeaf(lines) {
+	const total = lines.reduce((s, l) => s + l.count, 0);
+	const leaf = jsFrame('stacksHotLeaf', FIXTURE);
+	const caller = jsFrame('stacksOuterCaller', FIXTURE);
+	const hot = lines.filter((l) => l.frames.some((f) => leaf.test(f)));
+	const hotCount = hot.reduce((s, l) => s + l.count, 0);
+	const top = JSON.stringify(lines.sort((a, b) => b.count - a.count).slice(0, 3));
+	assert.ok(total >= 10, `enough loop samples: ${total}`);
+	assert.ok(hotCount > total / 2, `stacksHotLeaf in ${hotCount} of ${total}; top: ${top}`);
+	const chained = hot.filter((l) => {
+		const i = l.frames.findIndex((f) => leaf.test(f));
+		return i > 0 && caller.test(l.frames[i - 1]);
+	}).reduce((s, l) => s + l.count, 0);
+	assert.ok(chained > hotCount / 2, `stacksOuterCaller above stacksHotLeaf: ${chained}/${hotCount}`);
+	assert.ok(lines.every((l) => /^main loop \d+/.test(l.frames[0])), 'rooted at the main loop');
+	assert.ok(lines.some((l) => l.frames.some((f) => jsFrame('stacksLibSpin', LIB).test(f))),
+		'stacksLibSpin (a second script) named');
+}
+
+test('ptrace grabs name a spinning JS function and its caller, and print the pause', async (t) => {
+	if (skipUnlessRootWithSetpriv(t)) return;
+	const child = await startStacks();
+	try {
+		const { lines, stderr } = await procFlame(child.pid, ['-d', '3s', '--mode', 'loop'],
+			{ UVSCOPE_PROC_STACKS: 'ptrace' });
+		assert.match(stderr, /stacks by ptrace grabs at 19 Hz/);
+		assert.match(stderr, /ptrace: \d+ grabs \(0 failed\), pause median [\d.]+ us, p99 [\d.]+ us/);
+		checkHotLeaf(lines);
+	} finally {
+		await child.stop();
+	}
+});
+
+test('perf_event_open sampling: the folded output is dominated by the spinning JS function', async (t) => {
+	if (skipUnlessRootWithSetpriv(t)) return;
+	if (paranoid() > 2) {
+		t.skip(`perf_event_paranoid is ${paranoid()}: ptrace grabs only`);
+		return;
+	}
+	const child = await startStacks();
+	try {
+		const { lines, stderr } = await procFlame(child.pid, ['-d', '3s', '--mode', 'loop']);
+		assert.match(stderr, /stacks by perf_event_open sampling at 99 Hz per thread \(perf_event_paranoid is \d/);
+		assert.match(stderr, /nothing is stopped/);
+		assert.match(stderr, /perf_event_open: \d+ samples, 0 lost/);
+		checkHotLeaf(lines);
+	} finally {
+		await child.stop();
+	}
+});
+
+test('a grab of a thread asleep in Atomics.wait names the waiting JS function', async (t) => {
+	if (skipUnlessRootWithSetpriv(t)) return;
+	// The wait lasts longer than the sampling; it is cut short by stopping the fixture.
+	const child = await startStacks({ BLOCK_MS: '60000' });
+	try {
+		child.send('wait');
+		// Asleep in the futex of Atomics.wait: /proc says so (202 is futex on x86-64).
+		await until(() => {
+			try {
+				return readFileSync(`/proc/${child.pid}/task/${child.pid}/syscall`, 'utf8')
+					.startsWith('202 ');
+			} catch {
+				return false;
+			}
+		}, 'the main thread asleep in futex');
+		const { lines } = await procFlame(child.pid, ['-d', '1s', '--mode', 'offcpu'],
+			{ UVSCOPE_PROC_STACKS: 'ptrace' });
+		const main = lines.filter((l) => l.frames[0] === `main loop ${child.pid}`);
+		const waiter = jsFrame('stacksAtomicsWaiter', FIXTURE);
+		const named = main.filter((l) => l.frames.some((f) => waiter.test(f)));
+		assert.ok(named.length > 0 && named.reduce((s, l) => s + l.count, 0) ===
+			main.reduce((s, l) => s + l.count, 0),
+			`every main-thread sample in stacksAtomicsWaiter: ${JSON.stringify(main)}`);
+	} finally {
+		await child.stop('SIGKILL');
+	}
+});
+
+test('a native C program: both mechanisms give exactly its call chains', async (t) => {
+	if (skipUnlessRootWithSetpriv(t)) return;
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-procchains-'));
+	const bin = path.join(dir, 'chains');
+	try {
+		execFileSync('cc', ['-O1', '-g', '-fno-omit-frame-pointer', '-mno-omit-leaf-frame-pointer',
+			'-fno-inline', '-fno-optimize-sibling-calls', '-o', bin,
+			path.join(root, 'tests', 'fixtures', 'native', 'chains.c'), '-luv']);
+		const child = new Child(bin, []);
+		try {
+			await child.waitFor((v) => v && v.ready, 'chains ready');
+			const how = paranoid() <= 2 ? ['ptrace', 'perf'] : ['ptrace'];
+			for (const m of how) {
+				const { lines } = await procFlame(child.pid, ['-d', '2s', '--mode', 'cpu'],
+					{ UVSCOPE_PROC_STACKS: m });
+				const strip = (f) => f.replace(/_\[[a-z]\]$/, '');
+				const below = new Map();
+				let total = 0;
+				for (const l of lines) {
+					total += l.count;
+					const frames = l.frames.filter((f) => !f.endsWith('_[k]')).map(strip);
+					const i = frames.indexOf('chains_idle');
+					if (i < 0) continue;
+					const chain = frames.slice(i + 1).join(';');
+					below.set(chain, (below.get(chain) || 0) + l.count);
+				}
+				const expected = ['chain_a;chain_a_leaf', 'chain_b;chain_b_mid;chain_b_leaf'];
+				const prefixes = new Set(expected.flatMap((c) => c.split(';')
+					.map((_, k, all) => all.slice(0, k + 1).join(';'))));
+				const wrong = [...below.entries()].filter(([c]) => c !== '' && !prefixes.has(c));
+				assert.deepEqual(wrong, [], `${m}: no other chain below chains_idle`);
+				for (const c of expected)
+					assert.ok(below.get(c) > 0, `${m}: ${c} sampled: ${JSON.stringify([...below])}`);
+				const inChains = [...below.entries()].filter(([c]) => expected.includes(c))
+					.reduce((s, [, n]) => s + n, 0);
+				assert.ok(inChains > total * 0.8, `${m}: ${inChains} of ${total} in the chains`);
+				const withMain = lines.filter((l) => l.frames.map(strip).includes('main'))
+					.reduce((s, l) => s + l.count, 0);
+				assert.ok(withMain > total * 0.8, `${m}: main reached in ${withMain} of ${total}`);
+			}
+		} finally {
+			await child.stop();
+		}
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
+});
+
+// uvscope holds a thread stopped (the test-only hook) and waits; its line names the thread.
+async function holdingUvscope(pid, holdMs, extra = []) {
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-prochold-'));
+	const agent = procUvscope(['flame', '--backend', 'proc', '-p', String(pid), '-d', '60s',
+		'-o', path.join(dir, 'p.folded'), ...extra],
+	{ UVSCOPE_PROC_STACKS: 'ptrace', UVSCOPE_TEST_HOLD_STOP_MS: String(holdMs) });
+	let tid = 0;
+	await agent.until(() => {
+		const l = agent.errLines.find((x) => /test hook: holding thread \d+ stopped/.test(x));
+		if (l) tid = Number(l.match(/thread (\d+)/)[1]);
+		return tid > 0;
+	}, 'uvscope holding a thread stopped');
+	return { agent, tid, dir };
+}
+
+test('kill -9 of uvscope while it holds a thread stopped leaves the target running', async (t) => {
+	if (skipUnlessRootWithSetpriv(t)) return;
+	const child = await startStacks({ BLOCK_MS: '50' });
+	const { agent, tid, dir } = await holdingUvscope(child.pid, 600000);
+	try {
+		const held = threadStatus(child.pid, tid);
+		assert.match(field(held, 'State'), /^t \(tracing stop\)/, held);
+		assert.equal(field(held, 'TracerPid'), String(agent.pid));
+		agent.proc.kill('SIGKILL');
+		await agent.exitPromise;
+		// The kernel detaches the tracees of a tracer that dies: running, traced by nobody.
+		await until(() => {
+			const s = threadStatus(child.pid, tid);
+			return field(s, 'TracerPid') === '0' && !/^[tT]/.test(field(s, 'State'));
+		}, `thread ${tid} running again, untraced`);
+		// And its loop goes on: a command on stdin is served (a 50 ms block, then "done").
+		child.send('block');
+		await child.waitFor((v) => v && v.done === 'block', 'the loop serving stdin');
+		assert.equal(child.exited, null, 'the target is alive');
+	} finally {
+		await child.stop();
+		rmSync(dir, { recursive: true, force: true });
+	}
+});
+
+test('a target that exits during a grab: uvscope says so, writes what it had, no crash', async (t) => {
+	if (skipUnlessRootWithSetpriv(t)) return;
+	const child = await startStacks();
+	const { agent, dir } = await holdingUvscope(child.pid, 2000);
+	try {
+		child.proc.kill('SIGKILL');
+		const { signal } = await child.exitPromise;
+		assert.equal(signal, 'SIGKILL');
+		const { code, signal: agentSignal } = await agent.exitPromise;
+		const stderr = agent.errLines.join('\n');
+		assert.equal(agentSignal, null, stderr);
+		assert.equal(code, 0, stderr);
+		assert.match(stderr, new RegExp(`pid ${child.pid} has exited`));
+		assert.ok(existsSync(path.join(dir, 'p.folded')), 'the profile was written');
+	} finally {
+		await child.stop();
+		rmSync(dir, { recursive: true, force: true });
+	}
+});
+
+test('threads that start while sampling are sampled too (both mechanisms)', async (t) => {
+	if (skipUnlessRootWithSetpriv(t)) return;
+	for (const m of paranoid() <= 2 ? ['perf', 'ptrace'] : ['ptrace']) {
+		const child = new Child(nodeBin, [path.join(fixtures, 'late_worker.js')]);
+		const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-proclate-'));
+		try {
+			await child.waitFor((v) => v && v.ready, 'late_worker ready');
+			const out = path.join(dir, 'p.folded');
+			const agent = procUvscope(['flame', '--backend', 'proc', '-p', String(child.pid),
+				'-d', '4s', '-o', out], { UVSCOPE_PROC_STACKS: m });
+			await agent.until(() => agent.errLines.some((l) => /stacks by/.test(l)), 'sampling');
+			// The Worker's thread does not exist yet: it starts now.
+			child.send('go');
+			await child.waitFor((v) => v && v.started, 'the Worker running');
+			const { code } = await agent.exitPromise;
+			assert.equal(code, 0, agent.errLines.join('\n'));
+			const lines = readFolded(out);
+			const worker = lines.filter((l) => l.frames.some((f) => /^lateWorkerSpin /.test(f)));
+			assert.ok(worker.length > 0, `${m}: lateWorkerSpin sampled: ` +
+				JSON.stringify(lines.map((l) => [l.frames[0], l.frames.at(-1), l.count])));
+			assert.ok(worker.every((l) => !l.frames[0].startsWith('main loop')),
+				`${m}: on the Worker's thread, not the main one`);
+		} finally {
+			await child.stop();
+			rmSync(dir, { recursive: true, force: true });
+		}
+	}
+});
