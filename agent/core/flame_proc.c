@@ -220,11 +220,25 @@ static void grab_round(struct flame_proc *fp, uint64_t hold_ns, struct uvs_threa
 	}
 }
 
-static uint64_t env_ms(const char *name)
-{
-	const char *v = getenv(name);
+/*
+ * UVSCOPE_TEST_HOLD_STOP_MS, for the tests alone: how long to keep a grabbed thread stopped.
+ * Capped at 5 s and said, so a stray setting cannot hold a production process for long.
+ */
+#define TEST_HOLD_MAX_MS 5000ULL
 
-	return v ? strtoull(v, NULL, 10) * 1000000ULL : 0;
+static uint64_t test_hold_ns(void)
+{
+	const char *v = getenv("UVSCOPE_TEST_HOLD_STOP_MS");
+	unsigned long long ms;
+
+	if (!v || !*v)
+		return 0;
+	ms = strtoull(v, NULL, 10);
+	if (ms > TEST_HOLD_MAX_MS)
+		ms = TEST_HOLD_MAX_MS;
+	uvs_warn("UVSCOPE_TEST_HOLD_STOP_MS is set (a test hook): each grabbed thread is kept "
+		 "stopped %llu ms", ms);
+	return ms * 1000000ULL;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -236,7 +250,7 @@ static int cmp_u64(const void *a, const void *b)
 
 static int run_grabs(struct flame_proc *fp, uint64_t end)
 {
-	uint64_t hold_ns = env_ms("UVSCOPE_TEST_HOLD_STOP_MS");
+	uint64_t hold_ns = test_hold_ns();
 	uint64_t period = 1000000000ULL / GRAB_HZ, next = uvs_now_mono(), last_sync = next;
 	struct uvs_thread_stack *ts = malloc(sizeof(*ts));
 
