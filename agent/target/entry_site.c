@@ -192,8 +192,7 @@ out:
 	return err;
 }
 
-/* Reads sym's bytes into a fresh buffer; -EINVAL when its size is implausible. */
-static int read_code(struct uvs_elf *elf, const struct uvs_elf_symbol *sym, struct uvs_code *c)
+int uvs_code_read(struct uvs_elf *elf, const struct uvs_elf_symbol *sym, struct uvs_code *c)
 {
 	uint8_t *buf;
 	int err;
@@ -222,7 +221,7 @@ int uvs_entry_site_of(struct uvs_elf *elf, const char *name, const struct uvs_el
 	bool has_cold = false;
 	int err;
 
-	err = read_code(elf, sym, &fn);
+	err = uvs_code_read(elf, sym, &fn);
 	if (err) {
 		snprintf(why, cap, "cannot read %s (%llu bytes): %s", name,
 			 (unsigned long long)sym->size, strerror(-err));
@@ -230,7 +229,7 @@ int uvs_entry_site_of(struct uvs_elf *elf, const char *name, const struct uvs_el
 	}
 	snprintf(cold_name, sizeof(cold_name), "%s.cold", name);
 	if (uvs_elf_find_function(elf, cold_name, &cold_sym) == 0) {
-		err = read_code(elf, &cold_sym, &cold);
+		err = uvs_code_read(elf, &cold_sym, &cold);
 		if (err) {
 			snprintf(why, cap, "cannot read %s: %s", cold_name, strerror(-err));
 			goto out;

@@ -66,6 +66,9 @@ struct uvs_entry_site {
 int uvs_entry_site_find(const struct uvs_code *fn, const struct uvs_code *cold, unsigned args,
 			bool ret, struct uvs_entry_site *out, char *why, size_t cap);
 
+/* Reads sym's bytes into a fresh buffer (free c->bytes); -EINVAL when its size is implausible. */
+int uvs_code_read(struct uvs_elf *elf, const struct uvs_elf_symbol *sym, struct uvs_code *c);
+
 /*
  * The same for sym, the function `name` of elf (its bytes read from the file, and those of
  * "name.cold" when elf has that symbol); *file_offset is the site's place in the file.
