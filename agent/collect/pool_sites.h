@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "target/entry_site.h"
+#include "target/worker_site.h"
 #include "target/process.h"
 #include "uvscope/pool.h"
 
@@ -36,6 +37,10 @@ enum uvs_pool_prog {
 	UVS_POOL_PROG_QUEUE_WORK, /* uv_queue_work(loop, req, work_cb, after_work_cb) */
 	UVS_POOL_PROG_WORK,       /* entry and return of a work function */
 	UVS_POOL_PROG_DONE,       /* entry of a done callback */
+	/* The 2-probe plan: */
+	UVS_POOL_PROG_API,        /* a session on uv_fs_*, uv_getaddrinfo, uv_getnameinfo, uv_random */
+	UVS_POOL_PROG_QUEUE_WORK2, /* uv_queue_work: every job followed */
+	UVS_POOL_PROG_END,        /* the end of service in worker() */
 };
 
 struct uvs_pool_site {
@@ -48,11 +53,20 @@ struct uvs_pool_site {
 	char why[200];            /* why the start was kept when a later site was refused */
 };
 
-#define UVS_POOL_SITES_MAX 16
+#define UVS_POOL_SITES_MAX 56
 
 struct uvs_pool_plan {
 	struct uvs_pool_site sites[UVS_POOL_SITES_MAX];
 	size_t nsites;
+	/*
+	 * The 2-probe plan: a session on each of libuv's public entry points that submit work (a
+	 * sync fs call also takes its return) and one uprobe at the end of service in worker()
+	 * (target/worker_site.h). Else the 4-probe plan, plan_why says why.
+	 */
+	bool two_probe;
+	bool confirm_fs;                   /* async fs may go to io_uring: confirmed at return */
+	struct uvs_worker_site worker;     /* the end-of-service site (2-probe plan) */
+	char plan_why[320];
 	bool cpu_at_node_cb;               /* CPU work at node's callbacks (else uv__queue_*) */
 	bool track_done;                   /* the done callbacks are probed (completion delay) */
 	uint64_t fn_addr[UVS_POOL_FNS];    /* runtime addresses of libuv's work functions */
@@ -62,12 +76,17 @@ struct uvs_pool_plan {
 };
 
 /*
- * Resolves every site in t's libuv object and proves where each goes. Returns 0, or -errno
- * with one sentence in why when the pool cannot be followed at all (a stripped build, a
- * function missing, code not running from the file).
+ * Resolves every site in t's libuv object and proves where each goes: the 2-probe plan when
+ * the kernel has uprobe sessions (sessions) and worker()'s end site is proven, else the
+ * 4-probe plan. delay: the done callbacks too (completion delay; always in the 4-probe plan
+ * when they can be placed). Returns 0, or -errno with one sentence in why when the pool cannot
+ * be followed at all (a stripped build, a function missing, code not running from the file).
  */
-int uvs_pool_plan_make(struct uvs_pool_plan *plan, const struct uvs_target *t, char *why,
-		       size_t cap);
+int uvs_pool_plan_make(struct uvs_pool_plan *plan, const struct uvs_target *t, bool sessions,
+		       bool delay, char *why, size_t cap);
+
+/* Probe hits per pool job of the plan (submit, service, done). */
+unsigned uvs_pool_plan_hits_per_job(const struct uvs_pool_plan *plan);
 
 /* The sites the kernel single-steps, "a, b" (at most cap bytes); returns how many there are. */
 size_t uvs_pool_plan_stepped(const struct uvs_pool_plan *plan, char *out, size_t cap);
