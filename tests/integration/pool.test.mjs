@@ -222,6 +222,33 @@ test('UV_USE_IO_URING=1 on Node 20: fs bypasses the pool, and uvscope says so', 
 	}
 });
 
+// Jobs that never reach worker(): cancelled in the queue (a Worker terminated with fs calls
+// pending). The 2-probe plan counted them in flight at submit; once libuv's statics say the
+// pool is idle, the agent sweeps them, and queued and running come back to 0.
+test('jobs cancelled in the queue do not stay in flight (2-probe plan)', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	await poolRun({ CANCEL: '8', UV_THREADPOOL_SIZE: '1' }, async ({ agent, hello, intervals,
+		done }) => {
+		if (!planIs(t, hello, '2-probe')) return;
+		assert.equal(done.cancel_valid, true, 'the pool was held while the Worker went');
+		const sweepLine = () => agent.errLines.find((l) => /never reached the pool/.test(l));
+		await agent.until(() => sweepLine(), 'the sweep');
+		const swept = sweepLine();
+		t.diagnostic(swept);
+		const m = swept.match(/(\d+) jobs? of pid (\d+) never reached the pool/);
+		assert.ok(m && Number(m[2]) === hello.pid, swept);
+		// Some of the 8 may have been taken by the pool's thread before the Worker went.
+		const fs = (f) => kindSum(intervals, 'fs', f);
+		t.diagnostic(`fs submitted ${fs('submitted')}, completed ${fs('completed')}, swept ${m[1]}`);
+		assert.equal(fs('submitted'), 8);
+		assert.equal(fs('completed') + Number(m[1]), 8, 'each stat served or swept');
+		await intervalsAfter(agent);
+		const last = agent.json().filter((v) => v.type === 'interval').at(-1).threadpool;
+		assert.equal(last.queued, 0);
+		assert.equal(last.running, 0);
+	}, ['-v']);
+});
+
 for (const kind of ['fs', 'crypto']) test(`completion delay (--pool-delay): a ${kind} result ` +
 	'the blocked loop picks up 200 ms late', async (t) => {
 	if (skipWithoutBpf(t)) return;
