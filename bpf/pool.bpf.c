@@ -763,9 +763,7 @@ int uvs_pool_end(struct pt_regs *ctx)
 	} else if (bpf_map_delete_elem(&jobs, &key)) {
 		return 0; /* the agent swept it */
 	}
-	start = prev > submit ? prev : submit;
-	if (start > now)
-		start = now;
+	start = uvs_pool_inferred_start(submit, prev, now);
 	run.wait_ns = start - submit;
 	ks = kind_stats(s, run.kind);
 	if (ks) {

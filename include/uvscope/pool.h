@@ -106,6 +106,20 @@ struct uvs_pool_gauge {
 	__u32 pad;
 };
 
+/*
+ * The 2-probe plan's start of service, which no probe sees: a pool thread runs its jobs one
+ * after another, so job J ending at `end` on thread T started at max(submit(J), end of T's
+ * previous job) (prev_end; 0 when T has ended none yet). Exact when J waited for a thread (T
+ * took it as soon as its previous job ended; libuv's bookkeeping between two jobs counts as
+ * J's service); when T was idle, J starts at its submit: T's wake-up counts as service.
+ */
+static inline __u64 uvs_pool_inferred_start(__u64 submit, __u64 prev_end, __u64 end)
+{
+	__u64 start = prev_end > submit ? prev_end : submit;
+
+	return start > end ? end : start;
+}
+
 /* Cookie of an entry point of libuv's API (the 2-probe plan's submit sessions). */
 #define UVS_POOL_API_CB_ARG(c)   ((__u32)(c) & 0xf)          /* 1-7: which argument is cb */
 #define UVS_POOL_API_KIND(c)     (((__u32)(c) >> 4) & 0xf)   /* enum uvs_pool_kind */
