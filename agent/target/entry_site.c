@@ -23,6 +23,10 @@ static bool plain(unsigned int id)
 	case X86_INS_AND: case X86_INS_OR: case X86_INS_XOR: case X86_INS_ADD: case X86_INS_SUB:
 	case X86_INS_INC: case X86_INS_DEC: case X86_INS_NEG: case X86_INS_NOT: case X86_INS_SHL:
 	case X86_INS_SHR: case X86_INS_SAR: case X86_INS_ENDBR64:
+	/* SSE register moves and shuffles (Node 24's uv_fs_utime packs its two doubles with
+	 * unpcklpd first): a memory-writing form is refused below like any other. */
+	case X86_INS_UNPCKLPD: case X86_INS_UNPCKLPS: case X86_INS_PXOR: case X86_INS_XORPS:
+	case X86_INS_XORPD: case X86_INS_MOVAPD: case X86_INS_MOVAPS:
 		return true;
 	default:
 		return false;
