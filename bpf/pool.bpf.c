@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The libuv thread pool of one target process, per kind of work.
+ * The libuv thread pool of one target process, per kind of work. Two plans
+ * (collect/pool_sites.h): the 2-probe plan's programs are at the end of this file
+ * (uvs_pool_api, uvs_pool_queue_work2, uvs_pool_end); what follows first is the 4-probe plan.
  *
  * A job is a struct uv__work (work, done, loop, wq: 40 bytes in every libuv 1.x). It is
  * submitted through uv__work_submit (fs, dns, random) or uv_queue_work (CPU work: node's
@@ -202,19 +204,49 @@ int BPF_KPROBE(uvs_pool_submit, void *loop, void *w, int kind, void *work)
 }
 
 /* node's ThreadPoolWork names its work: "crypto", "zlib", "node_api", ... */
-static __always_inline __u32 node_work_kind(__u64 w)
+/*
+ * The addresses of the names node gives its crypto and zlib work (string literals: one address
+ * each for the life of the process), per slot, learned from the first job of each: later jobs
+ * are told apart by the pointer alone, without reading the name again. Zeroed at attach.
+ */
+struct work_names {
+	__u64 crypto;
+	__u64 zlib;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UVS_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, struct work_names);
+} work_names SEC(".maps");
+
+static __always_inline __u32 node_work_kind(const struct uvs_target_cfg *t, __u64 w)
 {
+	__u32 slot = uvs_slot(t);
+	struct work_names *known = bpf_map_lookup_elem(&work_names, &slot);
 	char type[8] = {};
 	void *name;
 
-	if (bpf_probe_read_user(&name, sizeof(name), (void *)(w + NODE_TPW_TYPE_FROM_W)) ||
-	    bpf_probe_read_user_str(type, sizeof(type), name) < 0)
+	if (bpf_probe_read_user(&name, sizeof(name), (void *)(w + NODE_TPW_TYPE_FROM_W)) || !name)
+		return UVS_POOL_OTHER;
+	if (known && known->crypto == (__u64)name)
+		return UVS_POOL_CRYPTO;
+	if (known && known->zlib == (__u64)name)
+		return UVS_POOL_ZLIB;
+	if (bpf_probe_read_user_str(type, sizeof(type), name) < 0)
 		return UVS_POOL_OTHER;
 	if (type[0] == 'c' && type[1] == 'r' && type[2] == 'y' && type[3] == 'p' &&
-	    type[4] == 't' && type[5] == 'o' && type[6] == 0)
+	    type[4] == 't' && type[5] == 'o' && type[6] == 0) {
+		if (known)
+			known->crypto = (__u64)name;
 		return UVS_POOL_CRYPTO;
-	if (type[0] == 'z' && type[1] == 'l' && type[2] == 'i' && type[3] == 'b' && type[4] == 0)
+	}
+	if (type[0] == 'z' && type[1] == 'l' && type[2] == 'i' && type[3] == 'b' && type[4] == 0) {
+		if (known)
+			known->zlib = (__u64)name;
 		return UVS_POOL_ZLIB;
+	}
 	return UVS_POOL_OTHER;
 }
 
@@ -229,7 +261,7 @@ int BPF_KPROBE(uvs_pool_queue_work, void *loop, void *req, void *work_cb)
 		return 0; /* uv_queue_work refuses a NULL work_cb: nothing is queued */
 	w = (__u64)req + UVS_UV_WORK_T_WORK_REQ;
 	if (t->pool_node_work_cb && (__u64)work_cb == t->pool_node_work_cb) {
-		submitted(t, w, node_work_kind(w));
+		submitted(t, w, node_work_kind(t, w));
 	} else if (t->pool_cpu_at_node_cb) {
 		struct uvs_pool_stats *s = stats(t);
 
@@ -648,10 +680,10 @@ int uvs_pool_api(struct pt_regs *ctx)
 
 	if (!t)
 		return 1;
-	sc = bpf_session_cookie();
 	if (bpf_session_is_return()) {
 		struct uvs_pool_stats *s;
 
+		sc = bpf_session_cookie();
 		if (!sc)
 			return 0;
 		if (*sc & CONFIRM_FLAG) {
@@ -664,12 +696,13 @@ int uvs_pool_api(struct pt_regs *ctx)
 			sync_done(s, (__u32)bpf_get_current_pid_tgid(), now - *sc);
 		return 0;
 	}
-	if (!sc)
-		return 1;
 	if (!entry_arg(ctx, UVS_POOL_API_CB_ARG(c))) {
 		struct uvs_pool_stats *s = stats(t);
 
 		/* Synchronous: counted by operation like a job, timed to its return. */
+		sc = bpf_session_cookie();
+		if (!sc)
+			return 1;
 		if (s && kind == UVS_POOL_FS)
 			__sync_fetch_and_add(&s->fs_ops[UVS_POOL_API_FS_TYPE(c) & (UVS_FS_OPS - 1)], 1);
 		*sc = bpf_ktime_get_ns();
@@ -682,11 +715,11 @@ int uvs_pool_api(struct pt_regs *ctx)
 	submitted2(t, w, kind, kind == UVS_POOL_FS ? (int)UVS_POOL_API_FS_TYPE(c) : -1);
 	if (c & UVS_POOL_API_HOST)
 		count_dns_arg(PT_REGS_PARM4(ctx));
-	if (kind == UVS_POOL_FS && t->pool_confirm_fs) {
+	if (kind == UVS_POOL_FS && t->pool_confirm_fs && (sc = bpf_session_cookie())) {
 		*sc = w | CONFIRM_FLAG;
 		return 0;
 	}
-	return 1;
+	return 1; /* an async submit: no return probe */
 }
 
 /* uv_queue_work(loop, req, work_cb, after_work_cb) in the 2-probe plan: every job is followed. */
@@ -700,7 +733,7 @@ int BPF_KPROBE(uvs_pool_queue_work2, void *loop, void *req, void *work_cb)
 		return 0; /* uv_queue_work refuses a NULL work_cb: nothing is queued */
 	w = (__u64)req + UVS_UV_WORK_T_WORK_REQ;
 	submitted2(t, w, t->pool_node_work_cb && (__u64)work_cb == t->pool_node_work_cb ?
-				 node_work_kind(w) : UVS_POOL_OTHER, -1);
+				 node_work_kind(t, w) : UVS_POOL_OTHER, -1);
 	return 0;
 }
 

@@ -183,13 +183,15 @@ static struct pool_bpf *load_object(struct uvs_pool *p, struct uvs_bpf_shared *s
 static int reset_slot(struct uvs_pool *p)
 {
 	struct uvs_pool_gauge gauge = { 0 };
+	__u64 names[2] = { 0, 0 }; /* bpf/pool.bpf.c's struct work_names */
 	__u32 key = (__u32)p->slot;
 	__u64 zero = 0;
 
 	memset(p->now, 0, sizeof(*p->now));
 	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.pool_stats), &key, p->now, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.queued_max), &key, &zero, BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.pool_gauge), &key, &gauge, BPF_ANY)) {
+	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.pool_gauge), &key, &gauge, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.work_names), &key, &names, BPF_ANY)) {
 		snprintf(p->why, sizeof(p->why), "cannot set up the pool statistics: %s",
 			 strerror(errno));
 		return -errno;

@@ -1,19 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Where the thread pool's uprobes go (bpf/pool.bpf.c), chosen so that each job costs the
- * target as few single-stepped hits as possible.
+ * target as few probe hits, and as few single-stepped ones, as possible.
  *
- * A job passes four probes: its submission (uv__work_submit for fs, dns and random work;
- * uv_queue_work for CPU work), the entry and return of its work function on a pool thread (the
- * service), and the entry of its done callback on the loop (the completion). Each function is
- * probed at its cheapest proven entry site (target/entry_site.h): its start when that is
- * `push %rbp`, or a few instructions in (uv_queue_work at its `je` on Node 18, 24 and 26).
+ * The 2-probe plan, where the kernel has uprobe sessions (6.13+) and worker()'s end site is
+ * proven (target/worker_site.h): a session on each of libuv's public entry points that submit
+ * work (uv_fs_*, uv_getaddrinfo, uv_getnameinfo, uv_random; the position of each one's
+ * callback argument from uv.h) and an entry uprobe on uv_queue_work: an async call is one hit
+ * (its program asks for no return), a sync fs call two (its return times it); and one uprobe
+ * at the end of service in worker(), for every kind of work. The start of service is inferred
+ * (uvs_pool_inferred_start). Completion delay (the done callbacks) only when asked for.
+ *
+ * The 4-probe plan, elsewhere: a job passes four probes: its submission (uv__work_submit for
+ * fs, dns and random work; uv_queue_work for CPU work), the entry and return of its work
+ * function on a pool thread (the service), and the entry of its done callback on the loop (the
+ * completion). Each function is probed at its cheapest proven entry site
+ * (target/entry_site.h): its start when that is `push %rbp`, or a few instructions in
+ * (uv_queue_work at its `je` on Node 18, 24 and 26).
  *
  * CPU work (crypto, zlib, N-API) runs through uv__queue_work and uv__queue_done, which have no
  * instruction the kernel emulates before they jump on to the job's own callbacks: a uprobe
  * there is single-stepped, 7-20 us more per job for the pair (3-9 us a hit on the machines
- * measured, against 0.5 for an emulated one). So CPU work is followed at node's own
- * callbacks instead, the lambdas node::ThreadPoolWork::ScheduleWork gives uv_queue_work
+ * measured, against 0.5 for an emulated one). So the 4-probe plan follows CPU work at node's
+ * own callbacks instead, the lambdas node::ThreadPoolWork::ScheduleWork gives uv_queue_work
  * (`push %rbp` on every version), which every job of node's passes. A job of another caller
  * (an addon calling uv_queue_work itself) would pass neither: when an object mapped in the
  * target imports uv_queue_work, or node's callbacks cannot be found in the libuv object, the
