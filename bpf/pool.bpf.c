@@ -69,9 +69,16 @@ struct {
 	__type(value, __u64);
 } queued_max SEC(".maps");
 
-/* Jobs in flight, keyed by process and uv__work pointer: LRU, the keys come from the target. */
+/*
+ * Jobs in flight, keyed by process and uv__work pointer. A plain hash allocated as it goes: an
+ * LRU hash made each submit and end cost 30-50 ns more (its lists' locks), a preallocated one
+ * twice that (elements freed on one CPU and taken on another). A job that never ends (refused
+ * by libuv, cancelled) stays until the agent sweeps it (collect/pool.c) or the process is
+ * forgotten; a full map counts the job as lost.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, UVS_POOL_MAX_JOBS);
 	__type(key, struct uvs_pool_job_key);
 	__type(value, struct uvs_pool_job);

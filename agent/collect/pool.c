@@ -411,8 +411,8 @@ static bool libuv_pool_idle(const struct uvs_pool *p, uint32_t size)
  * SWEEP_AGE_NS before that reading is such a job: its entry is deleted, and the programs are
  * told how many (gauge.swept, which they take off). Whoever deletes an entry accounts for it
  * (the end of service counts a job only when its own delete succeeds), so a job served in the
- * meantime is never counted twice. Not with --pool-delay, whose entries wait for the done
- * callback (which deletes a cancelled job itself).
+ * meantime is never counted twice. With --pool-delay, a served job's entry waits for its done
+ * callback (end_ns set): those are left alone.
  */
 static void sweep(struct uvs_pool *p, uint32_t size)
 {
@@ -424,7 +424,7 @@ static void sweep(struct uvs_pool *p, uint32_t size)
 	uint64_t seen = uvs_now_mono(), n = 0;
 	bool more;
 
-	if (!p->plan.two_probe || p->plan.track_done || !libuv_pool_idle(p, size))
+	if (!p->plan.two_probe || !libuv_pool_idle(p, size))
 		return;
 	more = bpf_map_get_next_key(fd, NULL, &key) == 0;
 	while (more && steps--) {
