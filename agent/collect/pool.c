@@ -157,11 +157,18 @@ static struct pool_bpf *load_object(struct uvs_pool *p, struct uvs_bpf_shared *s
 	}
 	bpf_object__for_each_program(prog, skel->obj)
 		uvs_uprobe_set_prepare(&p->uprobes, prog);
-	/* The session program calls the session kfuncs: loaded only where the kernel has them. */
-	if (uvs_uprobe_session_supported())
+	/*
+	 * The 2-probe plan's programs only where it can be used: the session program calls the
+	 * session kfuncs, and the end of service uses task storage, which older kernels do not
+	 * give uprobe programs; the 4-probe plan must load without them.
+	 */
+	if (uvs_uprobe_session_supported()) {
 		uvs_uprobe_set_prepare_session(skel->progs.uvs_pool_api);
-	else
+	} else {
 		bpf_program__set_autoload(skel->progs.uvs_pool_api, false);
+		bpf_program__set_autoload(skel->progs.uvs_pool_queue_work2, false);
+		bpf_program__set_autoload(skel->progs.uvs_pool_end, false);
+	}
 	skel->rodata->job_events = job_records;
 	err = uvs_bpf_shared_reuse(sh, skel->obj);
 	if (!err)
