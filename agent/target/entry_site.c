@@ -219,10 +219,22 @@ int uvs_entry_site_of(struct uvs_elf *elf, const char *name, const struct uvs_el
 		      unsigned args, bool ret, struct uvs_entry_site *out, uint64_t *file_offset,
 		      char *why, size_t cap)
 {
-	struct uvs_code fn = { 0 }, cold = { 0 };
 	struct uvs_elf_symbol cold_sym;
 	char cold_name[256];
-	bool has_cold = false;
+	bool has_cold;
+
+	snprintf(cold_name, sizeof(cold_name), "%s.cold", name);
+	has_cold = uvs_elf_find_function(elf, cold_name, &cold_sym) == 0;
+	return uvs_entry_site_of_parts(elf, name, sym, has_cold ? &cold_sym : NULL, args, ret, out,
+				       file_offset, why, cap);
+}
+
+int uvs_entry_site_of_parts(struct uvs_elf *elf, const char *name,
+			    const struct uvs_elf_symbol *sym, const struct uvs_elf_symbol *cold_sym,
+			    unsigned args, bool ret, struct uvs_entry_site *out,
+			    uint64_t *file_offset, char *why, size_t cap)
+{
+	struct uvs_code fn = { 0 }, cold = { 0 };
 	int err;
 
 	err = uvs_code_read(elf, sym, &fn);
@@ -231,16 +243,14 @@ int uvs_entry_site_of(struct uvs_elf *elf, const char *name, const struct uvs_el
 			 (unsigned long long)sym->size, strerror(-err));
 		return err;
 	}
-	snprintf(cold_name, sizeof(cold_name), "%s.cold", name);
-	if (uvs_elf_find_function(elf, cold_name, &cold_sym) == 0) {
-		err = uvs_code_read(elf, &cold_sym, &cold);
+	if (cold_sym) {
+		err = uvs_code_read(elf, cold_sym, &cold);
 		if (err) {
-			snprintf(why, cap, "cannot read %s: %s", cold_name, strerror(-err));
+			snprintf(why, cap, "cannot read %s.cold: %s", name, strerror(-err));
 			goto out;
 		}
-		has_cold = true;
 	}
-	err = uvs_entry_site_find(&fn, has_cold ? &cold : NULL, args, ret, out, why, cap);
+	err = uvs_entry_site_find(&fn, cold_sym ? &cold : NULL, args, ret, out, why, cap);
 	if (err)
 		snprintf(why, cap, "cannot decode the start of %s", name);
 	else

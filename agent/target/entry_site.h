@@ -77,4 +77,10 @@ int uvs_entry_site_of(struct uvs_elf *elf, const char *name, const struct uvs_el
 		      unsigned args, bool ret, struct uvs_entry_site *out, uint64_t *file_offset,
 		      char *why, size_t cap);
 
+/* The same with its ".cold" part's symbol given (NULL: it has none), not looked up. */
+int uvs_entry_site_of_parts(struct uvs_elf *elf, const char *name,
+			    const struct uvs_elf_symbol *sym, const struct uvs_elf_symbol *cold_sym,
+			    unsigned args, bool ret, struct uvs_entry_site *out,
+			    uint64_t *file_offset, char *why, size_t cap);
+
 #endif
