@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The libuv thread pool of one target process, per kind of work.
+ * The libuv thread pool of one target process, per kind of work. Two plans
+ * (collect/pool_sites.h): the 2-probe plan's programs are at the end of this file
+ * (uvs_pool_api, uvs_pool_queue_work2, uvs_pool_end); what follows first is the 4-probe plan.
  *
  * A job is a struct uv__work (work, done, loop, wq: 40 bytes in every libuv 1.x). It is
  * submitted through uv__work_submit (fs, dns, random) or uv_queue_work (CPU work: node's
@@ -67,9 +69,16 @@ struct {
 	__type(value, __u64);
 } queued_max SEC(".maps");
 
-/* Jobs in flight, keyed by process and uv__work pointer: LRU, the keys come from the target. */
+/*
+ * Jobs in flight, keyed by process and uv__work pointer. A plain hash allocated as it goes: an
+ * LRU hash made each submit and end cost 30-50 ns more (its lists' locks), a preallocated one
+ * twice that (elements freed on one CPU and taken on another). A job that never ends (refused
+ * by libuv, cancelled) stays until the agent sweeps it (collect/pool.c) or the process is
+ * forgotten; a full map counts the job as lost.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, UVS_POOL_MAX_JOBS);
 	__type(key, struct uvs_pool_job_key);
 	__type(value, struct uvs_pool_job);
@@ -202,19 +211,49 @@ int BPF_KPROBE(uvs_pool_submit, void *loop, void *w, int kind, void *work)
 }
 
 /* node's ThreadPoolWork names its work: "crypto", "zlib", "node_api", ... */
-static __always_inline __u32 node_work_kind(__u64 w)
+/*
+ * The addresses of the names node gives its crypto and zlib work (string literals: one address
+ * each for the life of the process), per slot, learned from the first job of each: later jobs
+ * are told apart by the pointer alone, without reading the name again. Zeroed at attach.
+ */
+struct work_names {
+	__u64 crypto;
+	__u64 zlib;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UVS_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, struct work_names);
+} work_names SEC(".maps");
+
+static __always_inline __u32 node_work_kind(const struct uvs_target_cfg *t, __u64 w)
 {
+	__u32 slot = uvs_slot(t);
+	struct work_names *known = bpf_map_lookup_elem(&work_names, &slot);
 	char type[8] = {};
 	void *name;
 
-	if (bpf_probe_read_user(&name, sizeof(name), (void *)(w + NODE_TPW_TYPE_FROM_W)) ||
-	    bpf_probe_read_user_str(type, sizeof(type), name) < 0)
+	if (bpf_probe_read_user(&name, sizeof(name), (void *)(w + NODE_TPW_TYPE_FROM_W)) || !name)
+		return UVS_POOL_OTHER;
+	if (known && known->crypto == (__u64)name)
+		return UVS_POOL_CRYPTO;
+	if (known && known->zlib == (__u64)name)
+		return UVS_POOL_ZLIB;
+	if (bpf_probe_read_user_str(type, sizeof(type), name) < 0)
 		return UVS_POOL_OTHER;
 	if (type[0] == 'c' && type[1] == 'r' && type[2] == 'y' && type[3] == 'p' &&
-	    type[4] == 't' && type[5] == 'o' && type[6] == 0)
+	    type[4] == 't' && type[5] == 'o' && type[6] == 0) {
+		if (known)
+			known->crypto = (__u64)name;
 		return UVS_POOL_CRYPTO;
-	if (type[0] == 'z' && type[1] == 'l' && type[2] == 'i' && type[3] == 'b' && type[4] == 0)
+	}
+	if (type[0] == 'z' && type[1] == 'l' && type[2] == 'i' && type[3] == 'b' && type[4] == 0) {
+		if (known)
+			known->zlib = (__u64)name;
 		return UVS_POOL_ZLIB;
+	}
 	return UVS_POOL_OTHER;
 }
 
@@ -229,7 +268,7 @@ int BPF_KPROBE(uvs_pool_queue_work, void *loop, void *req, void *work_cb)
 		return 0; /* uv_queue_work refuses a NULL work_cb: nothing is queued */
 	w = (__u64)req + UVS_UV_WORK_T_WORK_REQ;
 	if (t->pool_node_work_cb && (__u64)work_cb == t->pool_node_work_cb) {
-		submitted(t, w, node_work_kind(w));
+		submitted(t, w, node_work_kind(t, w));
 	} else if (t->pool_cpu_at_node_cb) {
 		struct uvs_pool_stats *s = stats(t);
 
@@ -449,6 +488,7 @@ int uvs_pool_done(struct pt_regs *ctx)
 	struct uvs_pool_stats *s;
 	struct uvs_pool_job *job;
 	__u64 now, delay;
+	bool served;
 
 	if (!t || !(s = stats(t)))
 		return 0;
@@ -463,7 +503,325 @@ int uvs_pool_done(struct pt_regs *ctx)
 		__sync_fetch_and_add(&ks->delay_total_ns, delay);
 		uvs_hist_record_atomic(&ks->delay, delay);
 	}
-	bpf_map_delete_elem(&jobs, &key);
+	/* A job cancelled in the queue (uv_cancel) ends here without service: no longer in
+	 * flight (the 2-probe plan's gauge; the end of service counted the others). */
+	served = job->end_ns != 0;
+	if (!bpf_map_delete_elem(&jobs, &key) && !served)
+		__sync_fetch_and_add(&s->inflight, -1);
+	return 0;
+}
+
+
+/*
+ * The 2-probe plan (collect/pool_sites.h): a job passes its submit, at libuv's public entry
+ * point (a uprobe session that sets no return probe for an async call), and the end of its
+ * service in worker(). Its start is inferred: a pool thread runs jobs one after another, so
+ * job J ending on thread T started at max(submit(J), end of T's previous job). That is exact
+ * when J waited for a thread; when T was idle, T's wake-up counts as service.
+ */
+
+/* uprobe session kfuncs (6.13+); weak, and the programs using them load only where they exist. */
+extern bool bpf_session_is_return(void) __ksym __weak;
+extern __u64 *bpf_session_cookie(void) __ksym __weak;
+
+/* Per process, written by the agent (struct uvs_pool_gauge). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UVS_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, struct uvs_pool_gauge);
+} pool_gauge SEC(".maps");
+
+/* When each pool thread's last job ended: task storage, found from the task, no hash. */
+struct pool_thread {
+	__u64 last_end_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct pool_thread);
+} pool_threads SEC(".maps");
+
+/* The pool's size: the agent's figure, else libuv's static (0 before the pool started). */
+static __always_inline __u32 pool_size(const struct uvs_target_cfg *t,
+				       const struct uvs_pool_gauge *g)
+{
+	__u32 n = 0;
+
+	if (g && g->nthreads)
+		return g->nthreads;
+	if (t->pool_nthreads_addr)
+		bpf_probe_read_user(&n, sizeof(n), (void *)t->pool_nthreads_addr);
+	return n;
+}
+
+/* A submit of the 2-probe plan: in flight, and past the pool's size the queue is not empty. */
+static __always_inline void submitted2(const struct uvs_target_cfg *t, __u64 w, __u32 kind,
+				       int fs_type)
+{
+	struct uvs_pool_job job = { .submit_ns = bpf_ktime_get_ns(), .kind = kind,
+				    .fs_type = (__u32)fs_type };
+	struct uvs_pool_job_key key = { .w = w, .tgid = current_tgid() };
+	struct uvs_pool_stats *s = stats(t);
+	struct uvs_pool_kind_stats *ks;
+	struct uvs_pool_gauge *g;
+	__u32 slot = uvs_slot(t);
+	__s64 n;
+	__u64 *max;
+
+	ks = s ? kind_stats(s, kind) : NULL;
+	if (!s || !ks)
+		return;
+	if (bpf_map_update_elem(&jobs, &key, &job, BPF_ANY)) {
+		__sync_fetch_and_add(&s->lost, 1);
+		return;
+	}
+	__sync_fetch_and_add(&ks->submitted, 1);
+	if (kind == UVS_POOL_FS && fs_type >= 0)
+		__sync_fetch_and_add(&s->fs_ops[(__u32)fs_type & (UVS_FS_OPS - 1)], 1);
+	g = bpf_map_lookup_elem(&pool_gauge, &slot);
+	n = __sync_fetch_and_add(&s->inflight, 1) + 1 - (g ? (__s64)g->swept : 0);
+	if (n > 0 && n == (__s64)pool_size(t, g) + 1)
+		s->queued_since = job.submit_ns; /* every thread busy, and this one waits */
+	max = bpf_map_lookup_elem(&queued_max, &slot);
+	if (max && n > 0 && (__u64)n > *max)
+		*max = (__u64)n; /* in flight at most: the agent takes the pool's size off */
+}
+
+/*
+ * Each register loaded on its own, then chosen among: a switch of context loads becomes one
+ * load at a computed offset, which the verifier refuses ("dereference of modified ctx ptr").
+ */
+#define LOADED(v) asm volatile("" : "+r"(v))
+
+/* Reads argument i (1-7) at a function's entry: the seventh is on the stack. */
+static __always_inline __u64 entry_arg(struct pt_regs *ctx, __u32 i)
+{
+	__u64 a1 = PT_REGS_PARM1(ctx), a2 = PT_REGS_PARM2(ctx), a3 = PT_REGS_PARM3(ctx),
+	      a4 = PT_REGS_PARM4(ctx), a5 = PT_REGS_PARM5(ctx), a6 = ctx->r9, v = 0;
+
+	LOADED(a1);
+	LOADED(a2);
+	LOADED(a3);
+	LOADED(a4);
+	LOADED(a5);
+	LOADED(a6);
+	if (i == 7) { /* above the return address */
+		bpf_probe_read_user(&v, sizeof(v), (void *)(PT_REGS_SP(ctx) + 8));
+		return v;
+	}
+	return i == 1 ? a1 : i == 2 ? a2 : i == 3 ? a3 : i == 4 ? a4 : i == 5 ? a5 : i == 6 ? a6 : 0;
+}
+
+/* getaddrinfo's host name, counted from its argument (the request copies it later). */
+static __always_inline void count_dns_arg(__u64 host)
+{
+	struct uvs_dns_key *key;
+	__u64 one = 1, *n;
+	__u32 zero = 0;
+
+	key = bpf_map_lookup_elem(&name_scratch, &zero);
+	if (!key || !host)
+		return;
+	__builtin_memset(key, 0, sizeof(*key));
+	key->tgid = current_tgid();
+	if (bpf_probe_read_user_str(key->name, UVS_DNS_NAME_LEN, (void *)host) <= 0)
+		return;
+	n = bpf_map_lookup_elem(&dns_names, key);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&dns_names, key, &one, BPF_NOEXIST);
+}
+
+/* The session cookie of an async fs submit that is confirmed at return: its uv__work. */
+#define CONFIRM_FLAG (1ull << 63)
+
+/*
+ * Undoes the submit of a job that never reached the pool (io_uring took it, or libuv refused
+ * it): whoever deletes the job's entry accounts for it, so the end of service never does.
+ */
+static __always_inline void unsubmit(const struct uvs_target_cfg *t, __u64 w)
+{
+	struct uvs_pool_job_key key = { .w = w, .tgid = current_tgid() };
+	struct uvs_pool_stats *s = stats(t);
+	struct uvs_pool_kind_stats *ks;
+	struct uvs_pool_job *job;
+	__u64 work = 0;
+	__u32 kind, type;
+
+	if (!s)
+		return;
+	if (bpf_probe_read_user(&work, sizeof(work), (void *)w) == 0 &&
+	    work == t->pool_fn_addr[UVS_POOL_FN_FS])
+		return; /* in the pool's queue, or being served */
+	job = bpf_map_lookup_elem(&jobs, &key);
+	if (!job || job->end_ns)
+		return; /* served already */
+	kind = job->kind;
+	type = job->fs_type;
+	if (bpf_map_delete_elem(&jobs, &key))
+		return;
+	ks = kind_stats(s, kind);
+	if (ks)
+		__sync_fetch_and_add(&ks->submitted, -1);
+	if (kind == UVS_POOL_FS && type < UVS_FS_OPS)
+		__sync_fetch_and_add(&s->fs_ops[type & (UVS_FS_OPS - 1)], -1);
+	__sync_fetch_and_add(&s->inflight, -1);
+}
+
+/*
+ * Entry and return of libuv's uv_fs_*, uv_getaddrinfo, uv_getnameinfo and uv_random (the
+ * cookie: UVS_POOL_API_*). With a callback the call submits a job: counted at entry, and no
+ * return probe (return 1) unless io_uring may take it (pool_confirm_fs). Without one the call
+ * runs synchronously on this thread: its return measures it.
+ */
+SEC("uprobe")
+int uvs_pool_api(struct pt_regs *ctx)
+{
+	const struct uvs_target_cfg *t = uvs_current_target();
+	__u64 c = bpf_get_attach_cookie(ctx), req, w, *sc, now;
+	__u32 kind = UVS_POOL_API_KIND(c);
+
+	if (!t)
+		return 1;
+	if (bpf_session_is_return()) {
+		struct uvs_pool_stats *s;
+
+		sc = bpf_session_cookie();
+		if (!sc)
+			return 0;
+		if (*sc & CONFIRM_FLAG) {
+			unsubmit(t, *sc & ~CONFIRM_FLAG);
+			return 0;
+		}
+		now = bpf_ktime_get_ns();
+		s = stats(t);
+		if (s && *sc && now > *sc)
+			sync_done(s, (__u32)bpf_get_current_pid_tgid(), now - *sc);
+		return 0;
+	}
+	if (!entry_arg(ctx, UVS_POOL_API_CB_ARG(c))) {
+		struct uvs_pool_stats *s = stats(t);
+
+		/* Synchronous: counted by operation like a job, timed to its return. */
+		sc = bpf_session_cookie();
+		if (!sc)
+			return 1;
+		if (s && kind == UVS_POOL_FS)
+			__sync_fetch_and_add(&s->fs_ops[UVS_POOL_API_FS_TYPE(c) & (UVS_FS_OPS - 1)], 1);
+		*sc = bpf_ktime_get_ns();
+		return 0;
+	}
+	req = PT_REGS_PARM2(ctx);
+	if (!req)
+		return 1; /* libuv refuses it (EINVAL) */
+	w = req + UVS_POOL_API_WORK_REQ(c);
+	submitted2(t, w, kind, kind == UVS_POOL_FS ? (int)UVS_POOL_API_FS_TYPE(c) : -1);
+	if (c & UVS_POOL_API_HOST)
+		count_dns_arg(PT_REGS_PARM4(ctx));
+	if (kind == UVS_POOL_FS && t->pool_confirm_fs && (sc = bpf_session_cookie())) {
+		*sc = w | CONFIRM_FLAG;
+		return 0;
+	}
+	return 1; /* an async submit: no return probe */
+}
+
+/* uv_queue_work(loop, req, work_cb, after_work_cb) in the 2-probe plan: every job is followed. */
+SEC("uprobe")
+int BPF_KPROBE(uvs_pool_queue_work2, void *loop, void *req, void *work_cb)
+{
+	const struct uvs_target_cfg *t;
+	__u64 w;
+
+	if (!req || !work_cb || !(t = uvs_current_target()))
+		return 0; /* uv_queue_work refuses a NULL work_cb: nothing is queued */
+	w = (__u64)req + UVS_UV_WORK_T_WORK_REQ;
+	submitted2(t, w, t->pool_node_work_cb && (__u64)work_cb == t->pool_node_work_cb ?
+				 node_work_kind(t, w) : UVS_POOL_OTHER, -1);
+	return 0;
+}
+
+/* Register reg (enum uvs_pt_reg of target/worker_site.h: callee-saved ones) of ctx. */
+static __always_inline __u64 saved_reg(struct pt_regs *ctx, __u32 reg)
+{
+	__u64 r15 = ctx->r15, r14 = ctx->r14, r13 = ctx->r13, r12 = ctx->r12, bp = ctx->bp,
+	      bx = ctx->bx;
+
+	LOADED(r15);
+	LOADED(r14);
+	LOADED(r13);
+	LOADED(r12);
+	LOADED(bp);
+	LOADED(bx);
+	return reg == 0 ? r15 : reg == 1 ? r14 : reg == 2 ? r13 : reg == 3 ? r12 :
+	       reg == 4 ? bp : reg == 5 ? bx : 0;
+}
+
+/*
+ * The end of a job's service: the first call in libuv's worker() after the job's function
+ * returned (target/worker_site.h); the cookie says where the uv__work is.
+ */
+SEC("uprobe")
+int uvs_pool_end(struct pt_regs *ctx)
+{
+	const struct uvs_target_cfg *t = uvs_current_target();
+	__u64 c = bpf_get_attach_cookie(ctx), id = bpf_get_current_pid_tgid(), now, prev = 0;
+	struct uvs_pool_job_key key = { .tgid = (__u32)(id >> 32) };
+	struct uvs_pool_kind_stats *ks;
+	struct uvs_pool_gauge *g;
+	struct uvs_pool_stats *s;
+	struct uvs_pool_job *job;
+	struct pool_thread *pt;
+	struct running_job run = {};
+	__u64 start, submit;
+	__u32 slot;
+	__s64 n;
+
+	if (!t || !(s = stats(t)))
+		return 0;
+	now = bpf_ktime_get_ns();
+	pt = bpf_task_storage_get(&pool_threads, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (pt) {
+		prev = pt->last_end_ns;
+		pt->last_end_ns = now;
+	}
+	key.w = saved_reg(ctx, UVS_POOL_END_REG(c)) + UVS_POOL_END_DISP(c);
+	job = bpf_map_lookup_elem(&jobs, &key);
+	if (!job)
+		return 0; /* submitted before uvscope attached */
+	submit = job->submit_ns;
+	run.kind = job->kind;
+	run.fs_type = job->kind == UVS_POOL_FS ? (__s32)job->fs_type : -1;
+	if (t->pool_track_done) {
+		/* Kept for its done callback; the end is counted once, by whoever sets end_ns. */
+		if (__sync_val_compare_and_swap(&job->end_ns, 0, now) != 0)
+			return 0;
+	} else if (bpf_map_delete_elem(&jobs, &key)) {
+		return 0; /* the agent swept it */
+	}
+	start = uvs_pool_inferred_start(submit, prev, now);
+	run.wait_ns = start - submit;
+	ks = kind_stats(s, run.kind);
+	if (ks) {
+		__sync_fetch_and_add(&ks->started, 1);
+		__sync_fetch_and_add(&ks->completed, 1);
+		__sync_fetch_and_add(&ks->wait_total_ns, run.wait_ns);
+		__sync_fetch_and_add(&ks->service_total_ns, now - start);
+		uvs_hist_record_atomic(&ks->wait, run.wait_ns);
+		uvs_hist_record_atomic(&ks->service, now - start);
+	}
+	slot = uvs_slot(t);
+	g = bpf_map_lookup_elem(&pool_gauge, &slot);
+	n = __sync_fetch_and_add(&s->inflight, -1) - (g ? (__s64)g->swept : 0);
+	/* The last waiting job leaves the queue: at the latest when this thread takes it. */
+	if (n == (__s64)pool_size(t, g) + 1 && s->queued_since && now > s->queued_since)
+		__sync_fetch_and_add(&s->queued_ns, now - s->queued_since);
+	if (job_events)
+		send_job_record(s, &run, key.tgid, (__u32)id, now, now - start);
 	return 0;
 }
 

@@ -22,7 +22,9 @@
 # (the thread pool in it), phases, nopool, tracepoints; pool (--pool, the same as default since
 # the pool is on by default) for older builds. Not in the defaults, to take the cost apart:
 # nostacks (--no-stacks), perthread (stacks sampled by per-thread perf events, the fallback),
-# nomulti (every uprobe its own perf event instead of uprobe_multi links). A mode whose flags
+# nomulti (every uprobe its own perf event instead of uprobe_multi links), fourprobe (the
+# thread pool's 4-probe plan, as on kernels without uprobe sessions: the plan before the
+# 2-probe one), pooldelay (--pool-delay: the done callbacks too). A mode whose flags
 # this uvscope does not know is left out, with a message.
 #
 # Pairs: for pair p of every mode, one slot without uvscope and one with it attached (to the
@@ -85,6 +87,8 @@ MODE_TABLE='
   nostacks     --no-stacks -                            -                            uvs_pool_
   perthread    -           UVSCOPE_SAMPLE_PER_THREAD=1  per-thread                   uvs_pool_
   nomulti      -           UVSCOPE_NO_UPROBE_MULTI=1    -                            uvs_pool_
+  fourprobe    -           UVSCOPE_NO_UPROBE_SESSION=1  "plan":"4-probe"             uvs_pool_
+  pooldelay    --pool-delay -                           "delay":true                 uvs_pool_
   tracepoints  -           UVSCOPE_NO_EPOLL_UPROBES=1   "epoll_hooks":"tracepoints"  -
 '
 

@@ -59,12 +59,15 @@ static const char usage_text[] =
 	"      --no-pool        leave the libuv thread pool out. By default every interval has\n"
 	"                       its jobs, queue wait and service time per kind of work (fs by\n"
 	"                       operation, dns, crypto, zlib, other) and sync fs calls on loop\n"
-	"                       threads, from uprobes in libuv and node: each pool job costs\n"
-	"                       the target 4 uprobe hits, about 3.5-5 us (bench/README.md)\n"
+	"                       threads, from uprobes in libuv: each pool job costs the target\n"
+	"                       2 uprobe hits on kernels with uprobe sessions (6.13+), else 4\n"
+	"                       (README.md, \"The thread pool\")\n"
 	"      --pool           no effect, kept for compatibility: the pool is watched unless\n"
 	"                       --no-pool\n"
 	"      --pool-jobs      also one line per job the pool served, when it ends: kind, fs\n"
 	"                       operation, pool thread, queue wait and service time\n"
+	"      --pool-delay     also each job's completion delay (end of service to its done\n"
+	"                       callback on the loop): one more uprobe hit per job\n"
 	"      --syscalls       every syscall of the target: count, errors and latency per\n"
 	"                       syscall and thread role (loop, pool, other), slow syscalls on\n"
 	"                       loop threads, and fd counts kept current from the syscalls that\n"
@@ -172,6 +175,7 @@ enum {
 	OPT_ALL,
 	OPT_MATCH,
 	OPT_BACKEND,
+	OPT_POOL_DELAY,
 };
 
 static const char serve_usage_text[] =
@@ -228,6 +232,7 @@ static const struct option long_options[] = {
 	{ "pool", no_argument, NULL, 'T' },
 	{ "no-pool", no_argument, NULL, 'W' },
 	{ "pool-jobs", no_argument, NULL, 'J' },
+	{ "pool-delay", no_argument, NULL, OPT_POOL_DELAY },
 	{ "slow-syscall", required_argument, NULL, 'S' },
 	{ "fd-rescan", required_argument, NULL, 'R' },
 	{ "syscalls", no_argument, NULL, 'N' },
@@ -339,6 +344,9 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 		return 0;
 	case OPT_MATCH:
 		return parse_match(arg, cli, err);
+	case OPT_POOL_DELAY:
+		cli->pool_delay = true;
+		return 0;
 	case 'd':
 		if (uvs_parse_duration(arg, &cli->duration_ns) || cli->duration_ns == 0)
 			return bad(err, "invalid value for -d/--duration: '%s'%s", arg,
@@ -652,12 +660,14 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	ret = check_alert_options(cli, err);
 	if (ret)
 		return ret;
-	if (cli->no_pool && (cli->pool_given || cli->pool_jobs))
-		return bad(err, "--no-pool contradicts %s%s", cli->pool_jobs ? "--pool-jobs" : "--pool",
+	if (cli->no_pool && (cli->pool_given || cli->pool_jobs || cli->pool_delay))
+		return bad(err, "--no-pool contradicts %s%s",
+			   cli->pool_jobs ? "--pool-jobs" : cli->pool_delay ? "--pool-delay" : "--pool",
 			   "");
 	cli->pool = !cli->no_pool;
 	if (cli->command == UVS_CMD_SOCKETS &&
-	    (cli->phases || cli->pool_given || cli->no_pool || cli->pool_jobs || cli->syscalls ||
+	    (cli->phases || cli->pool_given || cli->no_pool || cli->pool_jobs || cli->pool_delay ||
+	     cli->syscalls ||
 	     cli->duration_ns || cli->no_sockets || cli->json_file))
 		return bad(err, "sockets takes only -p, --json and -v%s%s", "",
 			   " (it prints the table once)");

@@ -65,6 +65,7 @@ struct uvs_cli {
 	bool no_sockets;          /* --no-sockets: no socket table, no TCP tracepoints */
 	bool no_gc;               /* --no-gc: V8's collector is not probed */
 	bool pool_jobs;           /* a record per served pool job */
+	bool pool_delay;          /* the done callbacks too: completion delay */
 	bool syscalls;            /* --syscalls: every syscall, fd counts kept current */
 	uint64_t slow_syscall_ns; /* a syscall this long on a loop thread is listed */
 	uint64_t fd_rescan_ns;    /* read /proc/PID/fd again at least this often */

@@ -180,7 +180,8 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 		return err;
 	/* 2. The pool and 3. the syscalls, both on the loop object's map. */
 	if (o->pool)
-		uvs_pool_attach(&b->pool, t, b->sh, b->slot, &b->cfg, o->pool_jobs, &b->sink);
+		uvs_pool_attach(&b->pool, t, b->sh, b->slot, &b->cfg, o->pool_jobs,
+				 o->pool_delay, &b->sink);
 	if (o->syscalls)
 		uvs_syscalls_attach(&b->sys, b->sh, b->slot, t, &b->sink, o->slow_syscall_ns,
 				    true);

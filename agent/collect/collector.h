@@ -31,6 +31,7 @@ struct uvs_collect_options {
 	bool timeline;            /* a record per loop iteration and phase span (trace) */
 	bool pool;                /* the thread pool (uprobes) */
 	bool pool_jobs;           /* a record per served pool job */
+	bool pool_delay;          /* completion delay: the done callbacks are probed */
 	bool syscalls;            /* every syscall of the target (tracepoints) */
 	uint64_t slow_syscall_ns; /* a syscall this long on a loop thread is reported */
 	uint64_t fd_rescan_ns;    /* with syscalls: read /proc/PID/fd again at least this often */

@@ -29,6 +29,12 @@ static struct bpf_program *program(struct uvs_pool *p, enum uvs_pool_prog prog)
 		return p->skel->progs.uvs_pool_work_enter;
 	case UVS_POOL_PROG_DONE:
 		return p->skel->progs.uvs_pool_done;
+	case UVS_POOL_PROG_API:
+		return p->skel->progs.uvs_pool_api;
+	case UVS_POOL_PROG_QUEUE_WORK2:
+		return p->skel->progs.uvs_pool_queue_work2;
+	case UVS_POOL_PROG_END:
+		return p->skel->progs.uvs_pool_end;
 	}
 	return NULL;
 }
@@ -48,14 +54,33 @@ static void configure(struct uvs_pool *p, const struct uvs_target *t, struct uvs
 			  "\"other\"");
 	cfg->pool_cpu_at_node_cb = plan->cpu_at_node_cb;
 	cfg->pool_track_done = plan->track_done;
+	cfg->pool_confirm_fs = plan->confirm_fs;
 	if (uvs_elf_find_object(t->uv.elf, "nthreads", &sym) == 0)
 		p->nthreads_addr = sym.addr + t->uv.bias;
+	if (uvs_elf_find_object(t->uv.elf, "idle_threads", &sym) == 0)
+		p->idle_threads_addr = sym.addr + t->uv.bias;
+	if (uvs_elf_find_object(t->uv.elf, "wq", &sym) == 0 && sym.size == 16)
+		p->wq_addr = sym.addr + t->uv.bias;
+	if (uvs_elf_find_object(t->uv.elf, "slow_io_pending_wq", &sym) == 0 && sym.size == 16)
+		p->slow_wq_addr = sym.addr + t->uv.bias;
+	cfg->pool_nthreads_addr = p->nthreads_addr;
 }
 
 /* Where each probe went and what it costs, for -v. */
 static void say_sites(const struct uvs_pool_plan *plan)
 {
 	size_t i;
+
+	if (plan->two_probe)
+		uvs_debug("pool: 2-probe plan: submit at libuv's entry points (uprobe sessions), end "
+			  "of service in worker() at 0x%llx (`%s`, the job's uv__work is %s%+lld); "
+			  "%u hits per job%s", (unsigned long long)plan->worker.addr, plan->worker.insn,
+			  plan->worker.reg_name, (long long)plan->worker.disp,
+			  uvs_pool_plan_hits_per_job(plan),
+			  plan->confirm_fs ? " (fs: 3, io_uring may take it: confirmed at return)" : "");
+	else
+		uvs_debug("pool: 4-probe plan (%s): %u hits per job", plan->plan_why,
+			  uvs_pool_plan_hits_per_job(plan));
 
 	for (i = 0; i < plan->nsites; i++) {
 		const struct uvs_pool_site *s = &plan->sites[i];
@@ -65,7 +90,7 @@ static void say_sites(const struct uvs_pool_plan *plan)
 			  s->at.emulated ? "emulated" : "single-stepped", s->why[0] ? ": " : "",
 			  s->why);
 	}
-	if (!plan->cpu_at_node_cb)
+	if (!plan->cpu_at_node_cb && !plan->two_probe)
 		uvs_debug("pool: CPU work at uv__queue_work: %s", plan->cpu_why);
 	if (!plan->track_done)
 		uvs_debug("pool: the done callbacks cannot all be probed (%s): no completion delay",
@@ -81,7 +106,10 @@ static int add_all(struct uvs_pool *p)
 		const struct uvs_pool_site *s = &p->plan.sites[i];
 		struct bpf_program *prog = program(p, s->prog);
 
-		err = uvs_uprobe_set_add(&p->uprobes, prog, s->file_offset, s->cookie, false);
+		if (s->prog == UVS_POOL_PROG_API)
+			err = uvs_uprobe_set_add_session(&p->uprobes, prog, s->file_offset, s->cookie);
+		else
+			err = uvs_uprobe_set_add(&p->uprobes, prog, s->file_offset, s->cookie, false);
 		if (!err && s->prog == UVS_POOL_PROG_WORK)
 			err = uvs_uprobe_set_add(&p->uprobes, p->skel->progs.uvs_pool_work_return,
 						 s->file_offset, s->cookie, true);
@@ -129,6 +157,18 @@ static struct pool_bpf *load_object(struct uvs_pool *p, struct uvs_bpf_shared *s
 	}
 	bpf_object__for_each_program(prog, skel->obj)
 		uvs_uprobe_set_prepare(&p->uprobes, prog);
+	/*
+	 * The 2-probe plan's programs only where it can be used: the session program calls the
+	 * session kfuncs, and the end of service uses task storage, which older kernels do not
+	 * give uprobe programs; the 4-probe plan must load without them.
+	 */
+	if (uvs_uprobe_session_supported()) {
+		uvs_uprobe_set_prepare_session(skel->progs.uvs_pool_api);
+	} else {
+		bpf_program__set_autoload(skel->progs.uvs_pool_api, false);
+		bpf_program__set_autoload(skel->progs.uvs_pool_queue_work2, false);
+		bpf_program__set_autoload(skel->progs.uvs_pool_end, false);
+	}
 	skel->rodata->job_events = job_records;
 	err = uvs_bpf_shared_reuse(sh, skel->obj);
 	if (!err)
@@ -149,12 +189,16 @@ static struct pool_bpf *load_object(struct uvs_pool *p, struct uvs_bpf_shared *s
  */
 static int reset_slot(struct uvs_pool *p)
 {
+	struct uvs_pool_gauge gauge = { 0 };
+	__u64 names[2] = { 0, 0 }; /* bpf/pool.bpf.c's struct work_names */
 	__u32 key = (__u32)p->slot;
 	__u64 zero = 0;
 
 	memset(p->now, 0, sizeof(*p->now));
 	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.pool_stats), &key, p->now, BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.queued_max), &key, &zero, BPF_ANY)) {
+	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.queued_max), &key, &zero, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.pool_gauge), &key, &gauge, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.work_names), &key, &names, BPF_ANY)) {
 		snprintf(p->why, sizeof(p->why), "cannot set up the pool statistics: %s",
 			 strerror(errno));
 		return -errno;
@@ -163,7 +207,7 @@ static int reset_slot(struct uvs_pool *p)
 }
 
 void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, struct uvs_bpf_shared *sh,
-		     int slot, struct uvs_target_cfg *cfg, bool job_records,
+		     int slot, struct uvs_target_cfg *cfg, bool job_records, bool delay,
 		     const struct uvs_collect_sink *sink)
 {
 	memset(p, 0, sizeof(*p));
@@ -180,7 +224,8 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, struct uvs_
 		snprintf(p->why, sizeof(p->why), "no slot for the process");
 		return;
 	}
-	if (uvs_pool_plan_make(&p->plan, t, p->why, sizeof(p->why)))
+	if (uvs_pool_plan_make(&p->plan, t, uvs_uprobe_session_supported(), delay, p->why,
+			       sizeof(p->why)))
 		return;
 	say_sites(&p->plan);
 	p->skel = uvs_bpf_shared_object(sh, UVS_OBJ_POOL);
@@ -210,8 +255,19 @@ void uvs_pool_hooks(const struct uvs_pool *p, struct uvs_pool_hooks *out)
 
 	memset(out, 0, sizeof(*out));
 	out->sites = p->plan.nsites;
-	out->cpu_work = p->plan.cpu_at_node_cb ? "node_callbacks" : "uv__queue_work";
-	out->cpu_work_why = p->plan.cpu_at_node_cb ? NULL : p->plan.cpu_why;
+	out->plan = p->plan.two_probe ? "2-probe" : "4-probe";
+	out->plan_why = p->plan.two_probe ? NULL : p->plan.plan_why;
+	out->hits_per_job = uvs_pool_plan_hits_per_job(&p->plan);
+	out->delay = p->plan.track_done;
+	out->delay_why = p->plan.track_done ? NULL : p->plan.done_why;
+	out->fs_confirmed = p->plan.confirm_fs;
+	if (p->plan.two_probe) {
+		out->cpu_work = "worker";
+		out->cpu_work_why = NULL;
+	} else {
+		out->cpu_work = p->plan.cpu_at_node_cb ? "node_callbacks" : "uv__queue_work";
+		out->cpu_work_why = p->plan.cpu_at_node_cb ? NULL : p->plan.cpu_why;
+	}
 	for (i = 0; i < p->plan.nsites && out->nstepped < UVS_POOL_HOOKS_MAX; i++)
 		if (!p->plan.sites[i].at.emulated)
 			out->stepped[out->nstepped++] = p->plan.sites[i].name;
@@ -274,10 +330,13 @@ static uint64_t read_queued_max(struct uvs_pool *p)
 	return max;
 }
 
-/* The next window's maximum starts from what is queued now. */
+/* The next window's maximum starts from what is queued (2-probe plan: in flight) now. */
 static void reset_queued_max(struct uvs_pool *p)
 {
 	__u64 max = p->now->queued > 0 ? (__u64)p->now->queued : 0;
+
+	if (p->plan.two_probe)
+		max = (__u64)(p->now->queued + p->now->running);
 	__u32 key = (__u32)p->slot;
 
 	bpf_map_update_elem(bpf_map__fd(p->skel->maps.queued_max), &key, &max, BPF_ANY);
@@ -330,10 +389,101 @@ static void losses(const struct uvs_pool_stats *now, const struct uvs_pool_stats
 					      now->job_event_drops - before->job_event_drops : 0;
 }
 
+/*
+ * libuv's own view of its pool, from its statics: every thread idle and both queues empty
+ * means no job is queued or served. One read each (not atomic together; see sweep()).
+ */
+static bool libuv_pool_idle(const struct uvs_pool *p, uint32_t size)
+{
+	uint64_t wq_next = 0, slow_next = 0;
+	uint32_t idle = 0;
+	pid_t pid = p->target->pid;
+
+	if (!size || !p->idle_threads_addr || !p->wq_addr ||
+	    uvs_read_mem(pid, p->idle_threads_addr, &idle, sizeof(idle)) ||
+	    uvs_read_mem(pid, p->wq_addr, &wq_next, sizeof(wq_next)) ||
+	    (p->slow_wq_addr && uvs_read_mem(pid, p->slow_wq_addr, &slow_next, sizeof(slow_next))))
+		return false;
+	return idle == size && wq_next == p->wq_addr && (!p->slow_wq_addr || slow_next == p->slow_wq_addr);
+}
+
+/* A job is taken for one that never reached the pool once it is this old in an idle pool. */
+#define SWEEP_AGE_NS 10000000ull
+
+/*
+ * The 2-probe plan counts a job in flight from its submit at libuv's entry point. A call that
+ * libuv refuses before queueing it (EINVAL, ENOMEM) or a job cancelled in the queue never
+ * ends in worker(), and would count as in flight for ever. So when libuv says its pool is idle
+ * (every thread waiting, both queues empty), every job of the process submitted more than
+ * SWEEP_AGE_NS before that reading is such a job: its entry is deleted, and the programs are
+ * told how many (gauge.swept, which they take off). Whoever deletes an entry accounts for it
+ * (the end of service counts a job only when its own delete succeeds), so a job served in the
+ * meantime is never counted twice. With --pool-delay, a served job's entry waits for its done
+ * callback (end_ns set): those are left alone.
+ */
+static void sweep(struct uvs_pool *p, uint32_t size)
+{
+	const struct bpf_map *m = p->skel->maps.jobs;
+	struct uvs_pool_job_key key, next;
+	struct uvs_pool_job job;
+	size_t steps = 2 * (size_t)bpf_map__max_entries(m) + 1;
+	int fd = bpf_map__fd(m);
+	uint64_t seen = uvs_now_mono(), n = 0;
+	bool more;
+
+	if (!p->plan.two_probe || !libuv_pool_idle(p, size))
+		return;
+	more = bpf_map_get_next_key(fd, NULL, &key) == 0;
+	while (more && steps--) {
+		more = bpf_map_get_next_key(fd, &key, &next) == 0;
+		if (key.tgid == (__u32)p->target->pid && bpf_map_lookup_elem(fd, &key, &job) == 0 &&
+		    job.submit_ns + SWEEP_AGE_NS < seen && !job.end_ns &&
+		    bpf_map_delete_elem(fd, &key) == 0)
+			n++;
+		key = next;
+	}
+	if (!n)
+		return;
+	p->swept_total += n;
+	uvs_debug("pool: %llu job%s of pid %d never reached the pool (refused or cancelled)",
+		  (unsigned long long)n, n == 1 ? "" : "s", (int)p->target->pid);
+}
+
+/* Tells the programs the pool's size and the jobs swept, when either changed. */
+static void update_gauge(struct uvs_pool *p, uint32_t size)
+{
+	__u32 key = (__u32)p->slot;
+
+	if (p->gauge.nthreads == size && p->gauge.swept == p->swept_total)
+		return;
+	p->gauge.nthreads = size;
+	p->gauge.swept = p->swept_total;
+	bpf_map_update_elem(bpf_map__fd(p->skel->maps.pool_gauge), &key, &p->gauge, BPF_ANY);
+}
+
+/*
+ * The 2-probe plan has jobs in flight (submitted, not yet ended), not queued and running: with
+ * a pool of `size` threads, the first `size` are served and the rest wait (libuv hands a job
+ * to an idle thread at once). The dns cap (half the threads for slow I/O) is the exception:
+ * dns jobs beyond it wait while threads idle, and count as served here.
+ */
+static void split_in_flight(struct uvs_pool *p, uint32_t size, uint64_t *max)
+{
+	__s64 n = p->now->inflight - (__s64)p->swept_total;
+
+	if (n < 0)
+		n = 0;
+	p->now->running = size && n > (__s64)size ? (__s64)size : n;
+	p->now->queued = n - p->now->running;
+	*max = *max > size ? *max - size : 0;
+}
+
 void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_snapshot *out,
 		     struct uvs_agent_snapshot *agent)
 {
 	struct uvs_pool_reading r;
+	uint64_t max;
+	uint32_t size;
 	__u32 key;
 
 	memset(out, 0, sizeof(*out));
@@ -341,23 +491,29 @@ void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_sna
 	if (!p->attached || bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.pool_stats), &key, p->now))
 		return;
 	p->fs_io_uring |= io_uring_seen;
-	r = (struct uvs_pool_reading){ .now = p->now, .queued_max = read_queued_max(p),
-				       .size = pool_size(p, p->target), .fs_io_uring = p->fs_io_uring,
-				       .now_mono = uvs_now_mono() };
+	size = pool_size(p, p->target);
+	max = read_queued_max(p);
+	if (p->plan.two_probe) {
+		sweep(p, size);
+		update_gauge(p, size);
+		split_in_flight(p, size, &max);
+	}
+	r = (struct uvs_pool_reading){ .now = p->now, .queued_max = max, .size = size,
+				       .fs_io_uring = p->fs_io_uring, .now_mono = uvs_now_mono() };
 	losses(p->now, &p->history->prev, agent);
 	uvs_pool_window_math(p->history, &r, out);
+	out->completion = p->plan.track_done;
 	dns_names(p, out, false);
 	reset_queued_max(p);
 }
 
 uint64_t uvs_pool_probe_hits(const struct uvs_pool *p, const struct uvs_pool_snapshot *w)
 {
-	/* A job: its submit, the entry and return of its work function, and its done callback. */
-	uint64_t per_job = 3 + (p->plan.track_done ? 1 : 0);
+	uint64_t per_job = uvs_pool_plan_hits_per_job(&p->plan);
 
 	if (!p->attached)
 		return 0;
-	/* A sync fs call: the entry and return of uv__fs_work. */
+	/* A sync fs call: the entry and return of uv_fs_* (2-probe plan) or uv__fs_work. */
 	return w->submitted * per_job + (w->sync_fs_on_loop + w->sync_fs_other) * 2;
 }
 
@@ -376,6 +532,7 @@ void uvs_pool_totals(struct uvs_pool *p, struct uvs_pool_snapshot *out,
 				       .now_mono = p->history->last_window_mono };
 	losses(&p->history->prev, &none, agent);
 	uvs_pool_totals_math(p->history, &r, out);
+	out->completion = p->plan.track_done;
 	dns_names(p, out, true);
 }
 

@@ -35,6 +35,11 @@ struct uvs_pool {
 	bool fs_io_uring;        /* seen: fs work goes to io_uring, not the pool */
 	char why[320];           /* why the pool is not measured, when it is not */
 	uint64_t nthreads_addr;  /* runtime address of libuv's `nthreads` static, 0 if unknown */
+	uint64_t idle_threads_addr; /* ... of `idle_threads` */
+	uint64_t wq_addr;        /* ... of `wq`, the queue (a struct uv__queue: next, prev) */
+	uint64_t slow_wq_addr;   /* ... of `slow_io_pending_wq` (dns jobs held back), 0 if none */
+	struct uvs_pool_gauge gauge; /* what the agent last told the programs */
+	uint64_t swept_total;    /* jobs swept from `jobs` since attach (see uvs_pool_window) */
 	struct uvs_pool_plan plan; /* where the uprobes go (collect/pool_sites.h) */
 	struct uvs_pool_stats *now;      /* the last reading */
 	struct uvs_pool_history *history; /* what the window math keeps */
@@ -46,10 +51,11 @@ struct uvs_pool {
  * p->why says why. The object is loaded with the first target and shares the loop object's
  * maps, so the loop object must be loaded and its maps handed to sh first. With job_records
  * (the same for every target of an agent), every served job is also sent to the agent
- * (uvs_pool_records_fd, read by uvs_pool_on_record) and handed to sink->record.
+ * (uvs_pool_records_fd, read by uvs_pool_on_record) and handed to sink->record. delay: the
+ * done callbacks are probed too (completion delay; --pool-delay).
  */
 void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, struct uvs_bpf_shared *sh,
-		     int slot, struct uvs_target_cfg *cfg, bool job_records,
+		     int slot, struct uvs_target_cfg *cfg, bool job_records, bool delay,
 		     const struct uvs_collect_sink *sink);
 
 /* Where the attached pool's uprobes are, for the attach line (strings owned by p). */

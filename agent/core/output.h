@@ -36,7 +36,13 @@
 
 struct uvs_pool_hooks {
 	size_t sites;             /* uprobe sites in the target (a return probe shares its entry's) */
-	const char *cpu_work;     /* "node_callbacks", or "uv__queue_work" (single-stepped) */
+	const char *plan;         /* "2-probe" (sessions + worker's end) or "4-probe" */
+	const char *plan_why;     /* why the 4-probe plan; NULL otherwise */
+	unsigned hits_per_job;    /* probe hits a pool job costs (fs jobs, the most) */
+	bool delay;               /* completion delay measured (done callbacks probed) */
+	const char *delay_why;    /* why not; NULL when it is */
+	bool fs_confirmed;        /* async fs calls also pass a return probe (io_uring possible) */
+	const char *cpu_work;     /* "worker", "node_callbacks", or "uv__queue_work" (single-stepped) */
 	const char *cpu_work_why; /* why CPU work is at uv__queue_work; NULL otherwise */
 	size_t nstepped;
 	const char *stepped[UVS_POOL_HOOKS_MAX]; /* the sites the kernel single-steps */

@@ -98,6 +98,7 @@ struct uvs_dns_name {
 struct uvs_pool_snapshot {
 	bool available;        /* the pool probes are attached */
 	bool fs_io_uring;      /* fs work goes through io_uring and is not in these figures */
+	bool completion;       /* completion delays measured (the done callbacks are probed) */
 	uint32_t size;         /* pool threads (libuv's nthreads; 0 until the pool starts) */
 	int64_t queued;        /* jobs waiting now */
 	int64_t running;       /* jobs being served now */

@@ -234,6 +234,7 @@ static struct uvs_collect_options collect_options(const struct uvs_cli *cli)
 		.timeline = trace,
 		.pool = pool,
 		.pool_jobs = pool && (cli->pool_jobs || trace),
+		.pool_delay = pool && cli->pool_delay,
 		.syscalls = cli->syscalls,
 		.slow_syscall_ns = cli->slow_syscall_ns,
 		.fd_rescan_ns = cli->fd_rescan_ns,
@@ -392,9 +393,14 @@ static void say_pool(const struct uvs_pool_hooks *p)
 	for (i = 0; i < p->nstepped && len < sizeof(stepped); i++)
 		len += (size_t)snprintf(stepped + len, sizeof(stepped) - len, "%s%s", i ? ", " : "",
 					p->stepped[i]);
-	uvs_debug("pool: %zu uprobe sites, CPU work at %s, single-stepped: %s", p->sites,
+	uvs_debug("pool: %s plan, %u probe hits per job, %zu uprobe sites, CPU work at %s, "
+		  "single-stepped: %s%s%s", p->plan, p->hits_per_job, p->sites,
+		  !strcmp(p->cpu_work, "worker") ? "worker()" :
 		  p->cpu_work_why ? "uv__queue_work" : "node's ThreadPoolWork callbacks",
-		  p->nstepped ? stepped : "none");
+		  p->nstepped ? stepped : "none", p->plan_why ? "; 4-probe because " : "",
+		  p->plan_why ? p->plan_why : "");
+	if (!p->delay)
+		uvs_debug("pool: no completion delay: %s", p->delay_why);
 	if (p->cpu_work_why)
 		uvs_info("pool: CPU work (crypto, zlib, N-API) is followed at uv__queue_work and "
 			 "uv__queue_done, which the kernel single-steps (7-20 us more per job): %s",

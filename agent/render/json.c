@@ -146,12 +146,15 @@ static void json_pool_kind(FILE *out, enum uvs_pool_kind k, const struct uvs_poo
 
 	fprintf(out,
 		"\"%s\":{\"submitted\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"wait_p50_ns\":%" PRIu64
-		",\"wait_p99_ns\":%" PRIu64 ",\"service_p50_ns\":%" PRIu64
-		",\"service_p99_ns\":%" PRIu64 ",\"completion_p50_ns\":%" PRIu64
-		",\"completion_p99_ns\":%" PRIu64,
+		",\"wait_p99_ns\":%" PRIu64 ",\"service_p50_ns\":%" PRIu64 ",\"service_p99_ns\":%" PRIu64,
 		uvs_pool_kind_name(k), ks->submitted, ks->completed, ks->wait_p50_ns,
-		ks->wait_p99_ns, ks->service_p50_ns, ks->service_p99_ns, ks->completion_p50_ns,
-		ks->completion_p99_ns);
+		ks->wait_p99_ns, ks->service_p50_ns, ks->service_p99_ns);
+	/* Not measured (no --pool-delay): null, not a zero that reads as "no delay". */
+	if (p->completion)
+		fprintf(out, ",\"completion_p50_ns\":%" PRIu64 ",\"completion_p99_ns\":%" PRIu64,
+			ks->completion_p50_ns, ks->completion_p99_ns);
+	else
+		fputs(",\"completion_p50_ns\":null,\"completion_p99_ns\":null", out);
 	if (k == UVS_POOL_DNS) {
 		size_t i;
 
@@ -191,8 +194,9 @@ static void json_pool(FILE *out, const struct uvs_pool_snapshot *p)
 	}
 	fprintf(out,
 		"{\"size\":%u,\"queued\":%" PRId64 ",\"queued_max\":%" PRIu64 ",\"running\":%" PRId64
-		",\"fs_io_uring\":%s,\"saturation\":",
-		p->size, p->queued, p->queued_max, p->running, json_bool(p->fs_io_uring));
+		",\"fs_io_uring\":%s,\"completion\":%s,\"saturation\":",
+		p->size, p->queued, p->queued_max, p->running, json_bool(p->fs_io_uring),
+		json_bool(p->completion));
 	json_ratio(out, p->saturation);
 	fprintf(out,
 		",\"submitted\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"sync_fs_on_loop\":%" PRIu64
@@ -609,7 +613,19 @@ static void json_pool_hooks(FILE *out, const struct uvs_pool_hooks *p)
 		fputs(",\"pool\":null", out);
 		return;
 	}
-	fprintf(out, ",\"pool\":{\"sites\":%zu,\"cpu_work\":", p->sites);
+	fprintf(out, ",\"pool\":{\"sites\":%zu,\"plan\":", p->sites);
+	json_str(out, p->plan ? p->plan : "4-probe");
+	if (p->plan_why) {
+		fputs(",\"plan_why\":", out);
+		json_str(out, p->plan_why);
+	}
+	fprintf(out, ",\"hits_per_job\":%u,\"fs_confirmed\":%s,\"delay\":%s", p->hits_per_job,
+		json_bool(p->fs_confirmed), json_bool(p->delay));
+	if (p->delay_why) {
+		fputs(",\"delay_why\":", out);
+		json_str(out, p->delay_why);
+	}
+	fputs(",\"cpu_work\":", out);
 	json_str(out, p->cpu_work);
 	if (p->cpu_work_why) {
 		fputs(",\"cpu_work_why\":", out);

@@ -23,6 +23,10 @@ static bool plain(unsigned int id)
 	case X86_INS_AND: case X86_INS_OR: case X86_INS_XOR: case X86_INS_ADD: case X86_INS_SUB:
 	case X86_INS_INC: case X86_INS_DEC: case X86_INS_NEG: case X86_INS_NOT: case X86_INS_SHL:
 	case X86_INS_SHR: case X86_INS_SAR: case X86_INS_ENDBR64:
+	/* SSE register moves and shuffles (Node 24's uv_fs_utime packs its two doubles with
+	 * unpcklpd first): a memory-writing form is refused below like any other. */
+	case X86_INS_UNPCKLPD: case X86_INS_UNPCKLPS: case X86_INS_PXOR: case X86_INS_XORPS:
+	case X86_INS_XORPD: case X86_INS_MOVAPD: case X86_INS_MOVAPS:
 		return true;
 	default:
 		return false;
@@ -192,8 +196,7 @@ out:
 	return err;
 }
 
-/* Reads sym's bytes into a fresh buffer; -EINVAL when its size is implausible. */
-static int read_code(struct uvs_elf *elf, const struct uvs_elf_symbol *sym, struct uvs_code *c)
+int uvs_code_read(struct uvs_elf *elf, const struct uvs_elf_symbol *sym, struct uvs_code *c)
 {
 	uint8_t *buf;
 	int err;
@@ -216,28 +219,38 @@ int uvs_entry_site_of(struct uvs_elf *elf, const char *name, const struct uvs_el
 		      unsigned args, bool ret, struct uvs_entry_site *out, uint64_t *file_offset,
 		      char *why, size_t cap)
 {
-	struct uvs_code fn = { 0 }, cold = { 0 };
 	struct uvs_elf_symbol cold_sym;
 	char cold_name[256];
-	bool has_cold = false;
+	bool has_cold;
+
+	snprintf(cold_name, sizeof(cold_name), "%s.cold", name);
+	has_cold = uvs_elf_find_function(elf, cold_name, &cold_sym) == 0;
+	return uvs_entry_site_of_parts(elf, name, sym, has_cold ? &cold_sym : NULL, args, ret, out,
+				       file_offset, why, cap);
+}
+
+int uvs_entry_site_of_parts(struct uvs_elf *elf, const char *name,
+			    const struct uvs_elf_symbol *sym, const struct uvs_elf_symbol *cold_sym,
+			    unsigned args, bool ret, struct uvs_entry_site *out,
+			    uint64_t *file_offset, char *why, size_t cap)
+{
+	struct uvs_code fn = { 0 }, cold = { 0 };
 	int err;
 
-	err = read_code(elf, sym, &fn);
+	err = uvs_code_read(elf, sym, &fn);
 	if (err) {
 		snprintf(why, cap, "cannot read %s (%llu bytes): %s", name,
 			 (unsigned long long)sym->size, strerror(-err));
 		return err;
 	}
-	snprintf(cold_name, sizeof(cold_name), "%s.cold", name);
-	if (uvs_elf_find_function(elf, cold_name, &cold_sym) == 0) {
-		err = read_code(elf, &cold_sym, &cold);
+	if (cold_sym) {
+		err = uvs_code_read(elf, cold_sym, &cold);
 		if (err) {
-			snprintf(why, cap, "cannot read %s: %s", cold_name, strerror(-err));
+			snprintf(why, cap, "cannot read %s.cold: %s", name, strerror(-err));
 			goto out;
 		}
-		has_cold = true;
 	}
-	err = uvs_entry_site_find(&fn, has_cold ? &cold : NULL, args, ret, out, why, cap);
+	err = uvs_entry_site_find(&fn, cold_sym ? &cold : NULL, args, ret, out, why, cap);
 	if (err)
 		snprintf(why, cap, "cannot decode the start of %s", name);
 	else

@@ -66,6 +66,9 @@ struct uvs_entry_site {
 int uvs_entry_site_find(const struct uvs_code *fn, const struct uvs_code *cold, unsigned args,
 			bool ret, struct uvs_entry_site *out, char *why, size_t cap);
 
+/* Reads sym's bytes into a fresh buffer (free c->bytes); -EINVAL when its size is implausible. */
+int uvs_code_read(struct uvs_elf *elf, const struct uvs_elf_symbol *sym, struct uvs_code *c);
+
 /*
  * The same for sym, the function `name` of elf (its bytes read from the file, and those of
  * "name.cold" when elf has that symbol); *file_offset is the site's place in the file.
@@ -73,5 +76,11 @@ int uvs_entry_site_find(const struct uvs_code *fn, const struct uvs_code *cold, 
 int uvs_entry_site_of(struct uvs_elf *elf, const char *name, const struct uvs_elf_symbol *sym,
 		      unsigned args, bool ret, struct uvs_entry_site *out, uint64_t *file_offset,
 		      char *why, size_t cap);
+
+/* The same with its ".cold" part's symbol given (NULL: it has none), not looked up. */
+int uvs_entry_site_of_parts(struct uvs_elf *elf, const char *name,
+			    const struct uvs_elf_symbol *sym, const struct uvs_elf_symbol *cold_sym,
+			    unsigned args, bool ret, struct uvs_entry_site *out,
+			    uint64_t *file_offset, char *why, size_t cap);
 
 #endif

@@ -7,6 +7,14 @@
 int uvs_uprobe_site(const struct uvs_target *t, const char *name, const char *what,
 		    struct uvs_elf_symbol *sym, char *why, size_t cap)
 {
+	bool found = uvs_elf_has_symtab(t->uv.elf) && uvs_elf_find_function(t->uv.elf, name, sym) == 0;
+
+	return uvs_uprobe_site_check(t, name, what, found ? sym : NULL, why, cap);
+}
+
+int uvs_uprobe_site_check(const struct uvs_target *t, const char *name, const char *what,
+			  const struct uvs_elf_symbol *sym, char *why, size_t cap)
+{
 	if (!uvs_elf_has_symtab(t->uv.elf)) {
 		snprintf(why, cap, "%s is stripped (no .symtab): %s are internal symbols", t->uv.path,
 			 what);
@@ -18,7 +26,7 @@ int uvs_uprobe_site(const struct uvs_target *t, const char *name, const char *wh
 			 t->uv.path);
 		return -ESTALE;
 	}
-	if (uvs_elf_find_function(t->uv.elf, name, sym)) {
+	if (!sym) {
 		snprintf(why, cap, "%s has no symbol %s (a libuv built differently?)", t->uv.path,
 			 name);
 		return -ENOENT;

@@ -17,4 +17,11 @@
 int uvs_uprobe_site(const struct uvs_target *t, const char *name, const char *what,
 		    struct uvs_elf_symbol *sym, char *why, size_t cap);
 
+/*
+ * The same rules for a symbol already found (sym: NULL when `name` has none), for callers that
+ * resolve many names in one pass over the symbol table.
+ */
+int uvs_uprobe_site_check(const struct uvs_target *t, const char *name, const char *what,
+			  const struct uvs_elf_symbol *sym, char *why, size_t cap);
+
 #endif

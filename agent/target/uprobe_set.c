@@ -16,6 +16,8 @@
 #define UVS_BPF_LINK_CREATE 28
 #define UVS_BPF_TRACE_UPROBE_MULTI 48
 #define UVS_BPF_F_UPROBE_MULTI_RETURN 1
+/* 6.13+: one program at entry and return, the return probe set only when the entry asks. */
+#define UVS_BPF_TRACE_UPROBE_SESSION 57
 
 /* The head of union bpf_attr for BPF_LINK_CREATE with its uprobe_multi member. */
 struct uprobe_multi_attr {
@@ -33,19 +35,14 @@ struct uprobe_multi_attr {
 	uint32_t pad;
 };
 
-bool uvs_uprobe_multi_supported(void)
+/* Whether vmlinux's enum bpf_attach_type has name = val (the kernel knows that link). */
+static bool kernel_has_attach_type(const char *name, int val)
 {
-	static int known = -1;
-	struct btf *vmlinux;
 	const struct btf_type *t;
+	struct btf *vmlinux;
+	bool found = false;
 	int id, i;
 
-	if (known >= 0)
-		return known;
-	known = 0;
-	/* The per-uprobe links, as on kernels before 6.6: for tests and for a kernel that errs. */
-	if (getenv("UVSCOPE_NO_UPROBE_MULTI"))
-		return false;
 	vmlinux = btf__load_vmlinux_btf();
 	if (!vmlinux)
 		return false;
@@ -54,11 +51,34 @@ bool uvs_uprobe_multi_supported(void)
 	for (i = 0; t && i < btf_vlen(t); i++) {
 		const struct btf_enum *e = btf_enum(t) + i;
 
-		if (!strcmp(btf__name_by_offset(vmlinux, e->name_off), "BPF_TRACE_UPROBE_MULTI") &&
-		    e->val == UVS_BPF_TRACE_UPROBE_MULTI)
-			known = 1;
+		if (!strcmp(btf__name_by_offset(vmlinux, e->name_off), name) && e->val == val)
+			found = true;
 	}
 	btf__free(vmlinux);
+	return found;
+}
+
+bool uvs_uprobe_multi_supported(void)
+{
+	static int known = -1;
+
+	if (known >= 0)
+		return known;
+	/* The per-uprobe links, as on kernels before 6.6: for tests and for a kernel that errs. */
+	known = !getenv("UVSCOPE_NO_UPROBE_MULTI") &&
+		kernel_has_attach_type("BPF_TRACE_UPROBE_MULTI", UVS_BPF_TRACE_UPROBE_MULTI);
+	return known;
+}
+
+bool uvs_uprobe_session_supported(void)
+{
+	static int known = -1;
+
+	if (known >= 0)
+		return known;
+	/* UVSCOPE_NO_UPROBE_SESSION=1: as on kernels before 6.13 (tests, or a kernel that errs). */
+	known = uvs_uprobe_multi_supported() && !getenv("UVSCOPE_NO_UPROBE_SESSION") &&
+		kernel_has_attach_type("BPF_TRACE_UPROBE_SESSION", UVS_BPF_TRACE_UPROBE_SESSION);
 	return known;
 }
 
@@ -69,12 +89,28 @@ void uvs_uprobe_set_prepare(struct uvs_uprobe_set *s, struct bpf_program *prog)
 		bpf_program__set_expected_attach_type(prog, UVS_BPF_TRACE_UPROBE_MULTI);
 }
 
+void uvs_uprobe_set_prepare_session(struct bpf_program *prog)
+{
+	bpf_program__set_expected_attach_type(prog, UVS_BPF_TRACE_UPROBE_SESSION);
+}
+
 int uvs_uprobe_set_add(struct uvs_uprobe_set *s, struct bpf_program *prog, uint64_t offset,
 		       uint64_t cookie, bool retprobe)
 {
 	if (s->n == UVS_UPROBE_SET_MAX)
 		return -E2BIG;
-	s->spots[s->n++] = (struct uvs_uprobe_spot){ prog, offset, cookie, retprobe };
+	s->spots[s->n++] = (struct uvs_uprobe_spot){ prog, offset, cookie, retprobe, false };
+	return 0;
+}
+
+int uvs_uprobe_set_add_session(struct uvs_uprobe_set *s, struct bpf_program *prog,
+			       uint64_t offset, uint64_t cookie)
+{
+	if (!s->multi)
+		return -EOPNOTSUPP;
+	if (s->n == UVS_UPROBE_SET_MAX)
+		return -E2BIG;
+	s->spots[s->n++] = (struct uvs_uprobe_spot){ prog, offset, cookie, false, true };
 	return 0;
 }
 
@@ -84,6 +120,7 @@ static int attach_group(struct uvs_uprobe_set *s, struct bpf_program *prog, bool
 {
 	uint64_t offsets[UVS_UPROBE_SET_MAX], cookies[UVS_UPROBE_SET_MAX];
 	struct uprobe_multi_attr attr;
+	bool session = false;
 	uint32_t n = 0;
 	size_t i;
 	int fd;
@@ -93,12 +130,13 @@ static int attach_group(struct uvs_uprobe_set *s, struct bpf_program *prog, bool
 			continue;
 		offsets[n] = s->spots[i].offset;
 		cookies[n++] = s->spots[i].cookie;
+		session = s->spots[i].session; /* a program is one or the other */
 	}
 	if (!n)
 		return 0;
 	memset(&attr, 0, sizeof(attr));
 	attr.prog_fd = (uint32_t)bpf_program__fd(prog);
-	attr.attach_type = UVS_BPF_TRACE_UPROBE_MULTI;
+	attr.attach_type = session ? UVS_BPF_TRACE_UPROBE_SESSION : UVS_BPF_TRACE_UPROBE_MULTI;
 	attr.path = (uint64_t)(uintptr_t)path;
 	attr.offsets = (uint64_t)(uintptr_t)offsets;
 	attr.cookies = (uint64_t)(uintptr_t)cookies;

@@ -16,13 +16,14 @@
 struct bpf_program;
 struct bpf_link;
 
-#define UVS_UPROBE_SET_MAX 32
+#define UVS_UPROBE_SET_MAX 64
 
 struct uvs_uprobe_spot {
 	struct bpf_program *prog;
 	uint64_t offset;  /* in the file */
 	uint64_t cookie;  /* bpf_get_attach_cookie() */
 	bool retprobe;
+	bool session;     /* a uprobe session: entry, and the return when the entry returns 0 */
 };
 
 struct uvs_uprobe_set {
@@ -39,10 +40,26 @@ struct uvs_uprobe_set {
 bool uvs_uprobe_multi_supported(void);
 
 /*
+ * Whether this kernel has uprobe sessions (6.13+, BPF_TRACE_UPROBE_SESSION) and uprobe_multi
+ * links, and UVSCOPE_NO_UPROBE_SESSION is not set (the answer is kept).
+ */
+bool uvs_uprobe_session_supported(void);
+
+/*
  * Chooses the kind of link for s and readies a program for it; call for every program of the
  * set after opening the object and before loading it.
  */
 void uvs_uprobe_set_prepare(struct uvs_uprobe_set *s, struct bpf_program *prog);
+
+/* Readies a program for session spots (instead of uvs_uprobe_set_prepare). */
+void uvs_uprobe_set_prepare_session(struct bpf_program *prog);
+
+/*
+ * Adds a session spot (a program only ever has session spots, or none): -EOPNOTSUPP without
+ * uprobe_multi links, -E2BIG past UVS_UPROBE_SET_MAX.
+ */
+int uvs_uprobe_set_add_session(struct uvs_uprobe_set *s, struct bpf_program *prog,
+			       uint64_t offset, uint64_t cookie);
 
 /* Adds a spot; -E2BIG past UVS_UPROBE_SET_MAX. */
 int uvs_uprobe_set_add(struct uvs_uprobe_set *s, struct bpf_program *prog, uint64_t offset,

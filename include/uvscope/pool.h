@@ -60,8 +60,14 @@ struct uvs_pool_kind_stats {
 
 /* One process's pool statistics (under its slot; updated atomically from every thread). */
 struct uvs_pool_stats {
-	__s64 queued;          /* submitted and not yet started (a gauge) */
-	__s64 running;         /* started and not yet returned (a gauge) */
+	__s64 queued;          /* submitted and not yet started (a gauge; 4-probe plan) */
+	__s64 running;         /* started and not yet returned (a gauge; 4-probe plan) */
+	/*
+	 * The 2-probe plan (no probe at the start of service): submitted and not yet ended, less
+	 * the agent's `swept` (struct uvs_pool_gauge). The agent makes queued and running of it:
+	 * beyond the pool's size the rest waits.
+	 */
+	__s64 inflight;
 	/*
 	 * Time with work waiting in the queue. libuv hands a job to an idle thread at once, so
 	 * a job waits only while every thread is busy (or, for dns, while the slow-I/O cap is
@@ -89,6 +95,44 @@ struct uvs_pool_stats {
 	__u64 fs_ops[UVS_FS_OPS];
 	struct uvs_pool_kind_stats kind[UVS_POOL_KINDS];
 };
+
+/*
+ * Per process, written by the agent only (one writer, plain stores): what the 2-probe plan's
+ * programs need beyond the configuration.
+ */
+struct uvs_pool_gauge {
+	__u64 swept;     /* jobs the agent removed from `jobs` (never reached the pool; see pool.c) */
+	__u32 nthreads;  /* libuv's pool size once it started, else 0 */
+	__u32 pad;
+};
+
+/*
+ * The 2-probe plan's start of service, which no probe sees: a pool thread runs its jobs one
+ * after another, so job J ending at `end` on thread T started at max(submit(J), end of T's
+ * previous job) (prev_end; 0 when T has ended none yet). Exact when J waited for a thread (T
+ * took it as soon as its previous job ended; libuv's bookkeeping between two jobs counts as
+ * J's service); when T was idle, J starts at its submit: T's wake-up counts as service.
+ */
+static inline __u64 uvs_pool_inferred_start(__u64 submit, __u64 prev_end, __u64 end)
+{
+	__u64 start = prev_end > submit ? prev_end : submit;
+
+	return start > end ? end : start;
+}
+
+/* Cookie of an entry point of libuv's API (the 2-probe plan's submit sessions). */
+#define UVS_POOL_API_CB_ARG(c)   ((__u32)(c) & 0xf)          /* 1-7: which argument is cb */
+#define UVS_POOL_API_KIND(c)     (((__u32)(c) >> 4) & 0xf)   /* enum uvs_pool_kind */
+#define UVS_POOL_API_FS_TYPE(c)  (((__u32)(c) >> 8) & 0xff)  /* uv_fs_type of an fs call */
+#define UVS_POOL_API_HOST        (1ull << 16)                 /* arg 4 is a host name */
+#define UVS_POOL_API_WORK_REQ(c) (((c) >> 32) & 0xffff)       /* offsetof(req, work_req) */
+#define UVS_POOL_API_COOKIE(cb_arg, kind, fs_type, work_req) \
+	((__u64)(cb_arg) | ((__u64)(kind) << 4) | ((__u64)(fs_type) << 8) | ((__u64)(work_req) << 32))
+
+/* Cookie of the end-of-service site in worker(): the uv__work is register reg + disp. */
+#define UVS_POOL_END_COOKIE(reg, disp) ((__u64)(__u32)(reg) | ((__u64)(__u32)(__s32)(disp) << 32))
+#define UVS_POOL_END_REG(c)  ((__u32)(c) & 0xff)
+#define UVS_POOL_END_DISP(c) ((__s64)(__s32)(__u32)((c) >> 32))
 
 /* A job in flight: its struct uv__work pointer in its process (addresses are per process). */
 struct uvs_pool_job_key {

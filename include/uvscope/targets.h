@@ -32,13 +32,16 @@ struct uvs_target_cfg {
 	/* The pool object (bpf/pool.bpf.c): runtime addresses of the work functions. */
 	__u64 pool_fn_addr[UVS_POOL_FNS];
 	__u64 pool_node_work_cb;
+	__u64 pool_nthreads_addr; /* libuv's `nthreads` static, read while the agent has not said */
 	__s32 main_epfd;      /* the default loop's epoll fd; -1 when unknown */
 	__u32 slot;           /* 0 .. UVS_MAX_TARGETS-1: where this process's figures are */
 	__u8 return_hook_only; /* its epoll waits are caught by the return hook alone */
 	__u8 epoll_by_syscall; /* its epoll waits are caught by the syscall hooks, not uprobes */
 	__u8 pool_cpu_at_node_cb;
 	__u8 pool_track_done; /* its done callbacks are probed: a job is kept until its done */
-	__u8 pad[4];
+	/* An async fs submit may go to io_uring instead (libuv 1.45-1.47): confirmed at return. */
+	__u8 pool_confirm_fs;
+	__u8 pad[3];
 };
 
 struct uvs_target_entry {

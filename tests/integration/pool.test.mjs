@@ -36,17 +36,35 @@ async function poolRun(env, check, flags = [], agentEnv = {}, fixture = 'pool.js
 	}
 }
 
-// Twice: with the kernel's uprobe_multi links (6.6+), and with one link per uprobe as on
-// older kernels (UVSCOPE_NO_UPROBE_MULTI forces those).
-for (const [links, agentEnv] of [
-	['one uprobe_multi link per program', {}],
-	['one link per uprobe', { UVSCOPE_NO_UPROBE_MULTI: '1' }],
+// The two plans (README, "The thread pool"): 2 probe hits per job where the kernel has uprobe
+// sessions (6.13+), else 4; UVSCOPE_NO_UPROBE_SESSION forces the 4-probe plan.
+const FOUR_PROBE = { UVSCOPE_NO_UPROBE_SESSION: '1' };
+
+// Whether hello says the plan asked for; a 2-probe run on a kernel without sessions skips.
+function planIs(t, hello, plan) {
+	if (plan === '2-probe' && hello.pool.plan !== '2-probe' &&
+	    /no uprobe sessions/.test(hello.pool.plan_why || '')) {
+		t.skip(hello.pool.plan_why);
+		return false;
+	}
+	assert.equal(hello.pool.plan, plan, hello.pool.plan_why);
+	return true;
+}
+
+// Three ways: the 2-probe plan; the 4-probe plan with the kernel's uprobe_multi links (6.6+);
+// and with one link per uprobe as on older kernels (UVSCOPE_NO_UPROBE_MULTI forces those,
+// and then the 4-probe plan: sessions are uprobe_multi links).
+for (const [links, plan, agentEnv] of [
+	['2-probe plan', '2-probe', {}],
+	['4-probe plan, one uprobe_multi link per program', '4-probe', FOUR_PROBE],
+	['4-probe plan, one link per uprobe', '4-probe', { UVSCOPE_NO_UPROBE_MULTI: '1' }],
 ]) test(`pool counts per kind and per fs operation equal the calls the fixture made (${links})`,
 	async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const env = { STAT: '7', READ: '5', DNS: '3', PBKDF2: '4', GZIP: '6' };
 	await poolRun(env, ({ hello, intervals }) => {
 		assert.deepEqual(hello.unavailable, []);
+		if (!planIs(t, hello, plan)) return;
 		const kind = (k, f) => sum(intervals, (p) => p.kinds[k][f]);
 		const op = (name) => sum(intervals, (p) => p.kinds.fs.ops[name] || 0);
 		t.diagnostic(JSON.stringify({ fs: kind('fs', 'submitted'), dns: kind('dns', 'submitted'),
@@ -70,12 +88,17 @@ for (const [links, agentEnv] of [
 		for (const k of ['fs', 'dns', 'crypto', 'zlib'])
 			assert.equal(kind(k, 'completed'), kind(k, 'submitted'), `${k} all completed`);
 		assert.equal(intervals.at(-1).threadpool.size, 4, 'the default pool size');
-		// Every probe of a job is one the kernel emulates (only uv_random's done callback,
-		// which node never uses, is single-stepped), and CPU work is followed at node's
-		// ThreadPoolWork callbacks.
-		assert.equal(hello.pool.cpu_work, 'node_callbacks');
-		assert.ok(hello.pool.single_stepped.every((f) => f.startsWith('uv__random')),
+		// Every probe of a job is one the kernel emulates (only uv_random's, which node never
+		// calls, may be single-stepped). The 2-probe plan ends every job in worker(); the
+		// 4-probe plan follows CPU work at node's ThreadPoolWork callbacks.
+		assert.equal(hello.pool.cpu_work, plan === '2-probe' ? 'worker' : 'node_callbacks');
+		assert.equal(hello.pool.hits_per_job, plan === '2-probe' ? 2 : 4);
+		assert.ok(hello.pool.single_stepped.every((f) => /^uv_+random/.test(f)),
 			JSON.stringify(hello.pool));
+		// Without --pool-delay the 2-probe plan does not measure completion delays: null.
+		const fs = intervals.at(-1).threadpool;
+		assert.equal(fs.completion, plan !== '2-probe');
+		assert.equal(fs.kinds.fs.completion_p99_ns === null, plan === '2-probe');
 	}, [], agentEnv);
 });
 
@@ -91,7 +114,8 @@ test('the default mode watches the pool; --pool changes nothing; --no-pool attac
 				t.diagnostic(`${flags.join(' ') || 'default'}: ${JSON.stringify(hello.pool)}; ` +
 					`programs ${held.filter((n) => n.startsWith('uvs_pool_')).join(' ')}`);
 				assert.ok(hello.pool && hello.pool.sites > 0);
-				assert.ok(held.includes('uvs_pool_submit') && held.includes('uvs_pool_done'));
+				assert.ok(held.includes('uvs_pool_submit') && held.includes('uvs_pool_done') &&
+					held.includes('uvs_pool_end'));
 				assert.equal(kindSum(intervals, 'fs', 'submitted'), 3);
 				assert.equal(kindSum(intervals, 'crypto', 'completed'), 2);
 			}, flags);
@@ -127,10 +151,12 @@ test('readFileSync on the main thread is sync fs on the loop, not pool work', as
 	});
 });
 
-test('UV_THREADPOOL_SIZE=2 and a burst of 16 slow crypto jobs: 14 queued at most, ' +
-	'waits that grow job by job', async (t) => {
+for (const [plan, agentEnv] of [['2-probe', {}], ['4-probe', FOUR_PROBE]]) test(
+	`UV_THREADPOOL_SIZE=2 and a burst of 16 slow crypto jobs: 14 queued at most, waits that ` +
+	`grow job by job (${plan} plan)`, async (t) => {
 	if (skipWithoutBpf(t)) return;
-	await poolRun({ BURST: '16', UV_THREADPOOL_SIZE: '2' }, ({ agent, intervals }) => {
+	await poolRun({ BURST: '16', UV_THREADPOOL_SIZE: '2' }, ({ agent, hello, intervals }) => {
+		if (!planIs(t, hello, plan)) return;
 		// --pool-jobs: one record per job. In the order the jobs started, two at a time (one
 		// per thread), each pair waited longer than the pair before it: the queue is FIFO.
 		const jobs = agent.json().filter((v) => v.type === 'pool_job' && v.kind === 'crypto')
@@ -163,7 +189,7 @@ test('UV_THREADPOOL_SIZE=2 and a burst of 16 slow crypto jobs: 14 queued at most
 		assert.equal(crypto, 16);
 		assert.equal(pools.at(-1).queued, 0);
 		assert.equal(pools.at(-1).running, 0);
-	}, ['--pool-jobs']);
+	}, ['--pool-jobs'], agentEnv);
 });
 
 test('UV_USE_IO_URING=1 on Node 20: fs bypasses the pool, and uvscope says so', async (t) => {
@@ -175,6 +201,12 @@ test('UV_USE_IO_URING=1 on Node 20: fs bypasses the pool, and uvscope says so', 
 			if (!hello.libuv_version.startsWith('1.46.')) {
 				skipped = `libuv ${hello.libuv_version}: UV_USE_IO_URING applies to 1.45-1.47`;
 				return;
+			}
+			// The 2-probe plan confirms each async fs submit at its return where io_uring
+			// may take it (the process started with UV_USE_IO_URING=1), and only there.
+			if (hello.pool.plan === '2-probe') {
+				assert.equal(hello.pool.fs_confirmed, uring === '1');
+				assert.equal(hello.pool.hits_per_job, uring === '1' ? 3 : 2);
 			}
 			const stats = sum(intervals, (p) => p.kinds.fs.ops.stat || 0);
 			const last = intervals.at(-1).threadpool;
@@ -190,10 +222,40 @@ test('UV_USE_IO_URING=1 on Node 20: fs bypasses the pool, and uvscope says so', 
 	}
 });
 
-for (const kind of ['fs', 'crypto']) test(`completion delay: a ${kind} result the blocked loop ` +
-	'picks up 200 ms late', async (t) => {
+// Jobs that never reach worker(): cancelled in the queue (a Worker terminated with fs calls
+// pending). The 2-probe plan counted them in flight at submit; once libuv's statics say the
+// pool is idle, the agent sweeps them, and queued and running come back to 0.
+test('jobs cancelled in the queue do not stay in flight (2-probe plan)', async (t) => {
 	if (skipWithoutBpf(t)) return;
-	await poolRun({ LATE_MS: '200', LATE_KIND: kind }, ({ intervals, done: { late_ns: late } }) => {
+	await poolRun({ CANCEL: '8', UV_THREADPOOL_SIZE: '1' }, async ({ agent, hello, intervals,
+		done }) => {
+		if (!planIs(t, hello, '2-probe')) return;
+		assert.equal(done.cancel_valid, true, 'the pool was held while the Worker went');
+		const sweepLine = () => agent.errLines.find((l) => /never reached the pool/.test(l));
+		await agent.until(() => sweepLine(), 'the sweep');
+		const swept = sweepLine();
+		t.diagnostic(swept);
+		const m = swept.match(/(\d+) jobs? of pid (\d+) never reached the pool/);
+		assert.ok(m && Number(m[2]) === hello.pid, swept);
+		// Some of the 8 may have been taken by the pool's thread before the Worker went.
+		const fs = (f) => kindSum(intervals, 'fs', f);
+		t.diagnostic(`fs submitted ${fs('submitted')}, completed ${fs('completed')}, swept ${m[1]}`);
+		assert.equal(fs('submitted'), 8);
+		assert.equal(fs('completed') + Number(m[1]), 8, 'each stat served or swept');
+		await intervalsAfter(agent);
+		const last = agent.json().filter((v) => v.type === 'interval').at(-1).threadpool;
+		assert.equal(last.queued, 0);
+		assert.equal(last.running, 0);
+	}, ['-v']);
+});
+
+for (const kind of ['fs', 'crypto']) test(`completion delay (--pool-delay): a ${kind} result ` +
+	'the blocked loop picks up 200 ms late', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	await poolRun({ LATE_MS: '200', LATE_KIND: kind }, ({ hello, intervals,
+		done: { late_ns: late } }) => {
+		assert.equal(hello.pool.delay, true);
+		assert.ok(intervals.every((iv) => iv.threadpool.completion));
 		const k = intervals.map((iv) => iv.threadpool.kinds[kind]).filter((x) => x.completed);
 		t.diagnostic(JSON.stringify(k));
 		assert.equal(k.reduce((a, x) => a + x.submitted, 0), 1);
@@ -203,7 +265,7 @@ for (const kind of ['fs', 'crypto']) test(`completion delay: a ${kind} result th
 		// fixture measured it) is completion delay.
 		assert.ok(Math.abs(delay - late) <= 0.1 * late,
 			`completion delay ${delay / 1e6} ms, the fixture measured ${late / 1e6} ms`);
-	});
+	}, ['--pool-delay']);
 });
 
 test('a Worker that makes sync fs calls and exits within one window: on a loop, no wrap',
@@ -261,7 +323,10 @@ function buildAddon(t, dir) {
 	return out;
 }
 
-test('an addon that calls uv_queue_work itself: CPU work at uv__queue_work, every job counted',
+// The 2-probe plan ends every job in worker(), whoever queued it; the 4-probe plan follows CPU
+// work at uv__queue_work (single-stepped) when an object imports uv_queue_work.
+for (const [plan, agentEnv] of [['2-probe', {}], ['4-probe', FOUR_PROBE]]) test(
+	`an addon that calls uv_queue_work itself: every job counted (${plan} plan)`,
 	async (t) => {
 		if (skipWithoutBpf(t)) return;
 		const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-addon-'));
@@ -271,10 +336,16 @@ test('an addon that calls uv_queue_work itself: CPU work at uv__queue_work, ever
 			await poolRun({ ADDON: addon, LOAD: 'early', JOBS: '5', PBKDF2: '4' },
 				({ agent, hello, intervals }) => {
 					t.diagnostic(JSON.stringify(hello.pool));
-					assert.equal(hello.pool.cpu_work, 'uv__queue_work');
-					assert.match(hello.pool.cpu_work_why,
-						/queue_addon\.node calls uv_queue_work itself/);
-					assert.ok(hello.pool.single_stepped.includes('uv__queue_work'));
+					if (!planIs(t, hello, plan)) return;
+					if (plan === '2-probe') {
+						assert.equal(hello.pool.cpu_work, 'worker');
+						assert.ok(!hello.pool.single_stepped.includes('uv__queue_work'));
+					} else {
+						assert.equal(hello.pool.cpu_work, 'uv__queue_work');
+						assert.match(hello.pool.cpu_work_why,
+							/queue_addon\.node calls uv_queue_work itself/);
+						assert.ok(hello.pool.single_stepped.includes('uv__queue_work'));
+					}
 					assert.equal(kindSum(intervals, 'other', 'submitted'), 5, 'the addon\'s jobs');
 					assert.equal(kindSum(intervals, 'other', 'completed'), 5);
 					assert.equal(kindSum(intervals, 'crypto', 'submitted'), 4);
@@ -282,14 +353,17 @@ test('an addon that calls uv_queue_work itself: CPU work at uv__queue_work, ever
 					const unfollowed = agent.json().filter((v) => v.type === 'interval')
 						.reduce((a, iv) => a + iv.agent.pool_jobs_unfollowed, 0);
 					assert.equal(unfollowed, 0);
-				}, [], {}, 'pool_addon.js');
+				}, [], agentEnv, 'pool_addon.js');
 		} finally {
 			rmSync(dir, { recursive: true, force: true });
 		}
 	});
 
-test('an addon loaded after attach: its uv_queue_work jobs are counted as unfollowed, ' +
-	'node\'s CPU work stays exact', async (t) => {
+// The 4-probe plan cannot follow such jobs (no probe sees their service) and says how many;
+// the 2-probe plan counts them as other work.
+for (const [plan, agentEnv] of [['2-probe', {}], ['4-probe', FOUR_PROBE]]) test(
+	`an addon loaded after attach: its uv_queue_work jobs are counted (2-probe) or unfollowed ` +
+	`(4-probe), node's CPU work stays exact (${plan} plan)`, async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-addon-'));
 	try {
@@ -297,9 +371,10 @@ test('an addon loaded after attach: its uv_queue_work jobs are counted as unfoll
 		if (!addon) return;
 		const { child } = await startFixture('pool_addon.js', [],
 			{ ADDON: addon, JOBS: '5', PBKDF2: '4' });
-		const { agent, hello } = await startAgent(child.pid, ['--interval', '200ms']);
+		const { agent, hello } = await startAgent(child.pid, ['--interval', '200ms'], agentEnv);
 		try {
-			assert.equal(hello.pool.cpu_work, 'node_callbacks');
+			if (!planIs(t, hello, plan)) return;
+			assert.equal(hello.pool.cpu_work, plan === '2-probe' ? 'worker' : 'node_callbacks');
 			child.send('load');
 			await child.waitFor((v) => v && v.loaded, 'addon loaded');
 			child.send('go');
@@ -308,8 +383,9 @@ test('an addon loaded after attach: its uv_queue_work jobs are counted as unfoll
 			const intervals = agent.json().filter((v) => v.type === 'interval');
 			const unfollowed = intervals.reduce((a, iv) => a + iv.agent.pool_jobs_unfollowed, 0);
 			t.diagnostic(`unfollowed ${unfollowed}, other ${kindSum(intervals, 'other', 'submitted')}`);
-			assert.equal(unfollowed, 5, 'each of the addon\'s jobs');
-			assert.equal(kindSum(intervals, 'other', 'submitted'), 0);
+			assert.equal(unfollowed, plan === '2-probe' ? 0 : 5, 'each of the addon\'s jobs');
+			assert.equal(kindSum(intervals, 'other', 'submitted'), plan === '2-probe' ? 5 : 0);
+			assert.equal(kindSum(intervals, 'other', 'completed'), plan === '2-probe' ? 5 : 0);
 			assert.equal(kindSum(intervals, 'crypto', 'submitted'), 4);
 			assert.equal(kindSum(intervals, 'crypto', 'completed'), 4);
 			assert.equal(intervals.at(-1).threadpool.queued, 0, 'nothing left queued');

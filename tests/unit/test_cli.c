@@ -92,6 +92,9 @@ Test(cli, no_pool_leaves_the_pool_out_and_pool_is_kept_as_a_no_op)
 	p = PARSE("watch", "-p", "42", "--pool-jobs");
 	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
 	cr_assert(p.cli.pool && p.cli.pool_jobs);
+	p = PARSE("watch", "-p", "42", "--pool-delay");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_assert(p.cli.pool && p.cli.pool_delay && !p.cli.pool_jobs);
 	p = PARSE("top", "-p", "42", "--no-pool", "--phases");
 	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
 	cr_assert(!p.cli.pool && p.cli.phases);
@@ -147,6 +150,9 @@ Test(cli, errors_name_the_option)
 		{ { "watch", "-p", "1", "--no-pool", "--pool" }, "--no-pool contradicts --pool" },
 		{ { "watch", "-p", "1", "--pool-jobs", "--no-pool" },
 		  "--no-pool contradicts --pool-jobs" },
+		{ { "watch", "-p", "1", "--no-pool", "--pool-delay" },
+		  "--no-pool contradicts --pool-delay" },
+		{ { "sockets", "-p", "1", "--pool-delay" }, "sockets takes only -p, --json and -v" },
 		{ { "sockets", "-p", "1", "-d", "5s" }, "sockets takes only -p, --json and -v" },
 		{ { "watch", "-p", "1", "--nope" }, "unknown option '--nope'" },
 		{ { "watch", "-p", "1", "extra" }, "unexpected argument 'extra'" },

@@ -151,6 +151,27 @@ Test(entry_site, an_indirect_jump_in_the_function_is_refused)
 	cr_expect(strstr(why, "indirect jump at 0x1d36ec1"), "%s", why);
 }
 
+/* uv_fs_utime of Node 24.22.3 at 0x1a3ef40: unpcklpd %xmm1,%xmm0; test %rsi,%rsi; je; push. */
+Test(entry_site, node_24s_uv_fs_utime_at_its_je)
+{
+	static const uint8_t utime_24[] = {
+		0x66, 0x0f, 0x14, 0xc1, 0x48, 0x85, 0xf6, 0x0f, 0x84, 0xd6, 0x00, 0x00, 0x00, 0x55,
+		0xc3,
+	};
+	/* unpcklpd %xmm1,(%rdi) would be a store: refused. Not encodable (the destination of
+	 * unpcklpd is a register); movaps %xmm0,(%rdi) stands for it. */
+	static const uint8_t store_24[] = { 0x0f, 0x29, 0x07, 0x48, 0x85, 0xf6, 0x74, 0x00, 0xc3 };
+	char why[200];
+	struct uvs_entry_site s = site_of(utime_24, sizeof(utime_24), 0x1a3ef40, NULL,
+					  UVS_ARG_RSI | UVS_ARG_RCX, true, why, sizeof(why));
+
+	cr_expect_eq(s.addr, 0x1a3ef47, "%s", why);
+	cr_expect(s.emulated);
+	s = site_of(store_24, sizeof(store_24), 0x1000, NULL, UVS_ARG_RSI, true, why, sizeof(why));
+	cr_expect_eq(s.addr, 0x1000);
+	cr_expect(strstr(why, "writes memory"), "%s", why);
+}
+
 /* What a prefix may not do: move the stack pointer under a return probe, store to memory. */
 Test(entry_site, stack_and_memory_writes_are_refused)
 {

@@ -337,6 +337,10 @@ Test(json, hello_says_how_the_pool_is_followed)
 {
 	static const struct uvs_pool_hooks pool = {
 		.sites = 14,
+		.plan = "4-probe",
+		.plan_why = "no sessions",
+		.hits_per_job = 4,
+		.delay = true,
 		.cpu_work = "uv__queue_work",
 		.cpu_work_why = "/app/addon.node calls uv_queue_work itself",
 		.nstepped = 2,
@@ -346,7 +350,9 @@ Test(json, hello_says_how_the_pool_is_followed)
 				     .pool = &pool };
 	char *got = RENDER(uvs_json_hello, &t);
 
-	cr_expect(strstr(got, ",\"stacks\":null,\"pool\":{\"sites\":14,\"cpu_work\":"
+	cr_expect(strstr(got, ",\"stacks\":null,\"pool\":{\"sites\":14,\"plan\":\"4-probe\","
+			      "\"plan_why\":\"no sessions\",\"hits_per_job\":4,\"fs_confirmed\":false,"
+			      "\"delay\":true,\"cpu_work\":"
 			      "\"uv__queue_work\",\"cpu_work_why\":\"/app/addon.node calls "
 			      "uv_queue_work itself\",\"single_stepped\":[\"uv__queue_work\","
 			      "\"uv__queue_done\"]},\"collector\":null,"), "%s", got);
@@ -373,6 +379,7 @@ Test(json, threadpool_golden)
 
 	snap->pid = 1;
 	p->available = true;
+	p->completion = true;
 	p->size = 4;
 	p->queued = 2;
 	p->queued_max = 14;
@@ -396,7 +403,7 @@ Test(json, threadpool_golden)
 	got = RENDER(uvs_json_interval, snap);
 	cr_expect(strstr(got,
 			 "\"threadpool\":{\"size\":4,\"queued\":2,\"queued_max\":14,\"running\":4,"
-			 "\"fs_io_uring\":false,\"saturation\":0.2500,"
+			 "\"fs_io_uring\":false,\"completion\":true,\"saturation\":0.2500,"
 			 "\"submitted\":30,\"completed\":28,\"sync_fs_on_loop\":3,"
 			 "\"sync_fs_on_loop_ns\":4500,\"sync_fs_other\":0,\"kinds\":{"
 			 "\"fs\":{\"submitted\":20,\"completed\":19,\"wait_p50_ns\":100,"
@@ -411,6 +418,14 @@ Test(json, threadpool_golden)
 			 "\"wait_p99_ns\":6,\"service_p50_ns\":7,\"service_p99_ns\":8,"
 			 "\"completion_p50_ns\":9,\"completion_p99_ns\":10},"),
 		  "got %s", got);
+	free(got);
+	/* Without --pool-delay the completion delay is not measured: null, not 0. */
+	p->completion = false;
+	got = RENDER(uvs_json_interval, snap);
+	cr_expect(strstr(got, "\"fs_io_uring\":false,\"completion\":false,"), "got %s", got);
+	cr_expect(strstr(got, "\"crypto\":{\"submitted\":10,\"completed\":9,\"wait_p50_ns\":5,"
+			      "\"wait_p99_ns\":6,\"service_p50_ns\":7,\"service_p99_ns\":8,"
+			      "\"completion_p50_ns\":null,\"completion_p99_ns\":null}"), "got %s", got);
 	free(got);
 	free(snap);
 }

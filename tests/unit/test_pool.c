@@ -3,6 +3,7 @@
  * The thread pool's per-job records without root: the ring-buffer record (with its process)
  * and where the callback of the one ring every watched process shares hands it.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 
 #include <criterion/criterion.h>
@@ -92,4 +93,86 @@ Test(pool_record, handed_to_its_process_sink)
 	uvs_bpf_shared_free(sh);
 	free(p);
 	free(t);
+}
+
+/*
+ * The 2-probe plan's inferred start of service (uvs_pool_inferred_start) against a simulated
+ * libuv pool: FIFO queue, `threads` threads, each job taken by the first thread free (an idle
+ * one at once). Each job's inferred start, from its submit and the end of its thread's
+ * previous job, equals its true start whenever it waited; when its thread was idle the
+ * inference gives its submit, which is its true start here (no wake-up latency simulated).
+ */
+#define SIM_JOBS 40
+
+struct sim_job {
+	uint64_t submit, service, start, end;
+	int thread;
+};
+
+static void simulate(struct sim_job *jobs, size_t n, int threads)
+{
+	uint64_t free_at[8] = { 0 };
+	size_t i;
+	int k;
+
+	for (i = 0; i < n; i++) {
+		int best = 0;
+
+		for (k = 1; k < threads; k++)
+			if (free_at[k] < free_at[best])
+				best = k;
+		jobs[i].thread = best;
+		jobs[i].start = jobs[i].submit > free_at[best] ? jobs[i].submit : free_at[best];
+		jobs[i].end = jobs[i].start + jobs[i].service;
+		free_at[best] = jobs[i].end;
+	}
+}
+
+Test(pool_inference, start_of_service_from_the_threads_previous_end)
+{
+	struct sim_job jobs[SIM_JOBS];
+	uint64_t last_end[8] = { 0 }, t = 1000;
+	size_t i, waited = 0, idle = 0;
+
+	/* Bursts that saturate 2 threads, and gaps that leave them idle. */
+	srand(7);
+	for (i = 0; i < SIM_JOBS; i++) {
+		t += (i % 10 == 0) ? 100000 : (uint64_t)(rand() % 50);
+		jobs[i] = (struct sim_job){ .submit = t, .service = 500 + (uint64_t)(rand() % 3000) };
+	}
+	simulate(jobs, SIM_JOBS, 2);
+	/* What the end probe sees, in the order jobs end. */
+	for (;;) {
+		size_t next = SIM_JOBS;
+
+		for (i = 0; i < SIM_JOBS; i++)
+			if (jobs[i].end && (next == SIM_JOBS || jobs[i].end < jobs[next].end))
+				next = i;
+		if (next == SIM_JOBS)
+			break;
+		{
+			struct sim_job *j = &jobs[next];
+			uint64_t start = uvs_pool_inferred_start(j->submit, last_end[j->thread], j->end);
+
+			cr_expect_eq(start, j->start, "job %zu: inferred %" PRIu64 ", true %" PRIu64, next,
+				     start, j->start);
+			if (j->start > j->submit)
+				waited++;
+			else
+				idle++;
+			last_end[j->thread] = j->end;
+			j->end = 0;
+		}
+	}
+	cr_expect_gt(waited, 10, "the bursts made jobs wait");
+	cr_expect_gt(idle, 2, "the gaps left threads idle");
+}
+
+Test(pool_inference, never_after_the_end)
+{
+	cr_expect_eq(uvs_pool_inferred_start(100, 0, 500), 100, "first job of a thread");
+	cr_expect_eq(uvs_pool_inferred_start(100, 300, 500), 300, "waited for the thread");
+	cr_expect_eq(uvs_pool_inferred_start(400, 300, 500), 400, "the thread was idle");
+	/* A previous end after this one cannot be (clocks of two CPUs): never past the end. */
+	cr_expect_eq(uvs_pool_inferred_start(100, 600, 500), 500);
 }
