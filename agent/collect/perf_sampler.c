@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,11 +27,15 @@
  */
 #define STACK_BYTES (UVS_STACK_COPY_BYTES - UVS_STACK_COPY_REDZONE)
 /*
- * Data pages per thread's ring, tried in turn: a sample is about 16.5 KiB, so 64 pages (256
- * KiB) hold 15 of them, 150 ms of one busy thread at 99 Hz between two drains. Fewer when the
- * locked-memory limit (perf_event_mlock_kb per CPU, then RLIMIT_MEMLOCK) says no.
+ * Data pages of a thread's ring: a sample is about 16.5 KiB, so 64 pages (256 KiB) hold 15 of
+ * them, 150 ms of one busy thread at 99 Hz between two drains; the ring is woken at half full.
+ * The kernel lets a user lock perf_event_mlock_kb per CPU of rings, then RLIMIT_MEMLOCK more
+ * (without CAP_IPC_LOCK): with many threads each ring is smaller (uvscope takes at most half of
+ * that, the rest is left to other perf users of the same uid), down to MIN_PAGES (two samples),
+ * and a thread whose ring still does not fit is not sampled (counted and said).
  */
-static const unsigned ring_pages[] = { 64, 16, 8 };
+#define MAX_PAGES 64
+#define MIN_PAGES 8
 
 struct thread_event {
 	pid_t tid;
@@ -147,13 +152,42 @@ static void close_event(struct thread_event *e)
 	e->fd = -1;
 }
 
-/* Opens tid's event and maps its ring, smaller when locked memory runs short. 0 or -errno. */
-static int start_event(struct uvs_perf_sampler *s, struct thread_event *e)
+/* How much ring memory this process may lock for perf events, in bytes (see MAX_PAGES). */
+static size_t lockable_bytes(void)
+{
+	struct rlimit rl = { 0 };
+	long kb = 516, cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t bytes;
+
+	read_int_file("/proc/sys/kernel/perf_event_mlock_kb", &kb);
+	bytes = (size_t)(kb > 0 ? kb : 0) * 1024 * (size_t)(cpus > 0 ? cpus : 1);
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		bytes += (size_t)rl.rlim_cur;
+	return bytes;
+}
+
+/* Pages for each ring when nthreads share half of what may be locked: a power of two. */
+static unsigned pages_for(const struct uvs_perf_sampler *s, size_t nthreads)
+{
+	size_t share = lockable_bytes() / 2 / (nthreads ? nthreads : 1) / (size_t)s->page;
+	unsigned pages = MAX_PAGES;
+
+	/* Each ring also maps its header page. */
+	while (pages > MIN_PAGES && pages + 1 > share)
+		pages /= 2;
+	return pages;
+}
+
+/*
+ * Opens tid's event and maps its ring of `pages` (smaller, down to MIN_PAGES, when locked
+ * memory runs short). 0 or -errno.
+ */
+static int start_event(struct uvs_perf_sampler *s, struct thread_event *e, unsigned pages)
 {
 	int err = -ENOMEM;
 
-	for (size_t i = 0; i < sizeof(ring_pages) / sizeof(ring_pages[0]); i++) {
-		size_t data = (size_t)ring_pages[i] * (size_t)s->page;
+	for (; pages >= MIN_PAGES; pages /= 2) {
+		size_t data = (size_t)pages * (size_t)s->page;
 
 		e->fd = open_event(s, e->tid, data);
 		if (e->fd < 0)
@@ -183,7 +217,7 @@ static struct thread_event *find_event(struct uvs_perf_sampler *s, pid_t tid)
 	return NULL;
 }
 
-static int add_thread(struct uvs_perf_sampler *s, pid_t tid)
+static int add_thread(struct uvs_perf_sampler *s, pid_t tid, unsigned pages)
 {
 	struct thread_event *e;
 	int err;
@@ -205,7 +239,7 @@ static int add_thread(struct uvs_perf_sampler *s, pid_t tid)
 	memset(e, 0, sizeof(*e));
 	e->tid = tid;
 	e->seen = true;
-	err = start_event(s, e);
+	err = start_event(s, e, pages);
 	if (err)
 		return err;
 	s->nev++;
@@ -225,10 +259,11 @@ static void drain_event(struct uvs_perf_sampler *s, struct thread_event *e)
 
 int uvs_perf_sampler_sync_threads(struct uvs_perf_sampler *s)
 {
+	size_t nthreads = 0;
 	char path[64];
 	struct dirent *d;
+	unsigned pages;
 	DIR *dir;
-	int err = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)s->pid);
 	dir = opendir(path);
@@ -236,6 +271,13 @@ int uvs_perf_sampler_sync_threads(struct uvs_perf_sampler *s)
 		return -errno;
 	for (size_t i = 0; i < s->nev; i++)
 		s->ev[i].seen = false;
+	s->st.unsampled = 0;
+	s->st.unsampled_err = 0;
+	/* The rings of new threads are sized for as many threads as there are now. */
+	while ((d = readdir(dir)))
+		nthreads += d->d_name[0] != '.';
+	pages = pages_for(s, nthreads);
+	rewinddir(dir);
 	while ((d = readdir(dir))) {
 		char *end;
 		long tid = strtol(d->d_name, &end, 10);
@@ -249,10 +291,13 @@ int uvs_perf_sampler_sync_threads(struct uvs_perf_sampler *s)
 			e->seen = true;
 			continue;
 		}
-		r = add_thread(s, (pid_t)tid);
+		r = add_thread(s, (pid_t)tid, pages);
 		/* A thread that ended since it was listed is not an error. */
-		if (r && r != -ESRCH && !err)
-			err = r;
+		if (r && r != -ESRCH) {
+			if (!s->st.unsampled_err)
+				s->st.unsampled_err = r;
+			s->st.unsampled++;
+		}
 	}
 	closedir(dir);
 	/* Ended threads: their events' last samples are drained first, then closed. */
@@ -266,7 +311,7 @@ int uvs_perf_sampler_sync_threads(struct uvs_perf_sampler *s)
 		s->ev[i] = s->ev[--s->nev];
 	}
 	s->st.threads = s->nev;
-	return err;
+	return 0;
 }
 
 /* The kernel part of the callchain (after PERF_CONTEXT_KERNEL, before the next marker). */
@@ -403,7 +448,7 @@ struct uvs_perf_sampler *uvs_perf_sampler_open(pid_t pid, const struct uvs_perf_
 	}
 	err = uvs_perf_sampler_sync_threads(s);
 	if (err || !s->nev) {
-		err = err ? err : -ESRCH;
+		err = err ? err : s->st.unsampled_err ? s->st.unsampled_err : -ESRCH;
 		snprintf(why, cap, "cannot sample pid %d with perf_event_open: %s%s", (int)pid,
 			 strerror(-err), err == -EACCES || err == -EPERM ?
 			 " (CAP_SYS_PTRACE over it needed, and perf_event_paranoid <= 2)" : "");

@@ -42,6 +42,9 @@ struct uvs_perf_sampler_stats {
 	uint64_t lost;      /* samples the kernel dropped (PERF_RECORD_LOST: the ring was full) */
 	uint64_t bad;       /* records that did not parse (counted, skipped) */
 	uint64_t threads;   /* threads with an event now */
+	uint64_t unsampled; /* threads listed at the last sync that could not get one */
+	int unsampled_err;  /* why (-errno) the first of them could not: -EPERM or -ENOMEM when
+			       the locked memory for rings ran out (perf_event_mlock_kb) */
 };
 
 /*
@@ -51,12 +54,18 @@ struct uvs_perf_sampler_stats {
  */
 int uvs_perf_sampler_allowed(bool *kernel_frames, char *why, size_t cap);
 
-/* Opens an event and its ring per thread of pid. NULL with errno and why set. */
+/*
+ * Opens an event and its ring per thread of pid: NULL with errno and why set when not one
+ * thread could get one (the others are counted in the stats).
+ */
 struct uvs_perf_sampler *uvs_perf_sampler_open(pid_t pid, const struct uvs_perf_sampler_options *o,
 					       char *why, size_t cap);
 void uvs_perf_sampler_free(struct uvs_perf_sampler *s);
 
-/* Re-lists /proc/PID/task: events for new threads, none for ended ones. 0, or -errno. */
+/*
+ * Re-lists /proc/PID/task: events for new threads, none for ended ones. 0, or -errno when
+ * /proc/PID/task cannot be read; threads that cannot get an event are counted in the stats.
+ */
 int uvs_perf_sampler_sync_threads(struct uvs_perf_sampler *s);
 
 /*

@@ -213,6 +213,15 @@ static int interrupt_and_take(pid_t tid, const struct uvs_thread_stack_options *
 			 UVS_THREAD_STACK_TIMEOUT_NS / 1000000ULL);
 		return -ETIMEDOUT;
 	}
+	if (err == -ECHILD) {
+		/*
+		 * Gone without a report: another thread exec'd, and the exec released this one
+		 * (de_thread unlinks a traced old leader silently). Nothing is left stopped.
+		 */
+		snprintf(why, cap, "thread %d is gone: the process exec'd during the grab",
+			 (int)tid);
+		return -ESRCH;
+	}
 	if (err) {
 		snprintf(why, cap, "cannot wait for thread %d: %s", (int)tid, strerror(-err));
 		ptrace(PTRACE_DETACH, tid, NULL, NULL);

@@ -14,6 +14,18 @@
  *
  * Needs CAP_SYS_PTRACE over the target (or the same uid with Yama's ptrace_scope 0); fails with
  * -EPERM when another tracer (a debugger) holds the thread.
+ *
+ * Use (a collector that found loop thread tid blocked since `since`):
+ *
+ *	struct uvs_thread_stack *ts = malloc(sizeof(*ts));   (about 20 KiB: not on the stack)
+ *	struct uvs_thread_stack_options o = { .loop = UVS_SAMPLE_LOOP_BUSY, .busy_since = since };
+ *
+ *	if (uvs_thread_stack_grab(pid, tid, &o, ts, why, sizeof(why)) == 0)
+ *		n = uvs_stack_resolve(resolver, &ts->s, ts->copy, ts->copy_len, frames, cap, &phase);
+ *
+ * ts->pause_ns is what it cost the thread; ts->s.kind says whether it was on the CPU or asleep
+ * in a system call (UVS_SAMPLE_OFF_CPU: an Atomics.wait, a sync read), as a BPF sample says.
+ * The calls are synchronous and use waitpid on tid only: nothing else of the caller's changes.
  */
 #ifndef UVSCOPE_THREAD_STACK_H
 #define UVSCOPE_THREAD_STACK_H

@@ -152,6 +152,12 @@ static int run_perf(struct flame_proc *fp, uint64_t end)
 	uvs_perf_sampler_stats(ps, &st);
 	uvs_info("perf_event_open: %" PRIu64 " samples, %" PRIu64 " lost, %" PRIu64
 		 " unreadable records", st.samples, st.lost, st.bad);
+	if (st.unsampled)
+		uvs_warn("perf_event_open: %" PRIu64 " of the threads could not be sampled: %s%s",
+			 st.unsampled, strerror(-st.unsampled_err),
+			 st.unsampled_err == -EPERM || st.unsampled_err == -ENOMEM ?
+			 " (the locked memory for perf rings: kernel.perf_event_mlock_kb, "
+			 "RLIMIT_MEMLOCK)" : "");
 	uvs_perf_sampler_free(ps);
 	return 0;
 }

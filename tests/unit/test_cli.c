@@ -425,3 +425,22 @@ Test(cli, help_teaches_many_processes)
 	cr_expect_not_null(strstr(p.out, "serve --all --match"), "%s", p.out);
 	cr_expect_not_null(strstr(p.out, "pid label"), "%s", p.out);
 }
+
+Test(cli, flame_backend)
+{
+	struct parsed p = PARSE("flame", "-p", "42", "-o", "f.folded", "--backend", "proc");
+
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_expect_eq(p.cli.backend, UVS_BACKEND_PROC);
+	cr_expect(p.cli.backend_given);
+	p = PARSE("flame", "-p", "42", "-o", "f.folded");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_expect_eq(p.cli.backend, UVS_BACKEND_AUTO, "BPF unless told (auto)");
+	cr_expect(!p.cli.backend_given);
+	p = PARSE("flame", "-p", "42", "-o", "f.folded", "--backend", "ebpf");
+	cr_assert_eq(p.ret, UVS_CLI_USAGE);
+	cr_expect(strstr(p.err, "invalid value for --backend: 'ebpf' (bpf, proc or auto)"), "%s",
+		  p.err);
+	p = PARSE("--help");
+	cr_expect(strstr(p.out, "--backend B") != NULL);
+}
