@@ -79,6 +79,15 @@ static const char usage_text[] =
 	"                       effect on fds could not be followed)\n"
 	"      --no-sockets     no socket figures (no socket table per interval, no TCP\n"
 	"                       state-change and retransmit tracepoints)\n"
+	"      --backend B      watch, top, serve, trace: what measures the target. bpf: the\n"
+	"                       probes (every figure); proc: no BPF at all, for where BPF\n"
+	"                       is not allowed (a container with CAP_SYS_PTRACE only):\n"
+	"                       loop busy, idle, utilization and iterations exact from\n"
+	"                       libuv's own metrics, blocked loops from the same read every\n"
+	"                       tick, the pool's size, queue and running jobs from libuv's\n"
+	"                       statics, fds, the socket table; no phases, pool kinds,\n"
+	"                       syscalls, GC, TCP transitions or stacks. auto (default):\n"
+	"                       bpf, and proc when loading BPF is refused (said in one line)\n"
 	"      --no-stacks      no stack sampling: blocked-loop alerts then say only how long\n"
 	"      --sample-hz N    stack samples per second of each thread's CPU time (default\n"
 	"                       99; 1 to 4999)\n"
@@ -153,8 +162,11 @@ static const char usage_text[] =
 	"  sudo uvscope serve -p 4242 --json-file /var/log/uvscope.jsonl\n"
 	"  sudo uvscope serve --all                     (every node process, as they come and go)\n"
 	"\n"
-	"privileges: root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN. uvscope drops them once\n"
-	"attached, except --all, which keeps them to attach to processes that start later.\n"
+	"privileges: the bpf backend needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN.\n"
+	"uvscope drops them once attached, except --all, which keeps them to attach to\n"
+	"processes that start later. The proc backend needs no BPF: CAP_SYS_PTRACE to read\n"
+	"the memory of another user's process, and CAP_DAC_READ_SEARCH for its /proc/PID/fd\n"
+	"(the same user needs neither); see --backend.\n"
 	"exit status: 0 done, 1 could not attach or failed, 2 bad arguments or rules file,\n"
 	"3 an alert fired (--exit-on-alert).\n";
 
@@ -166,6 +178,7 @@ enum {
 	OPT_EXIT_ON_ALERT,
 	OPT_ALL,
 	OPT_MATCH,
+	OPT_BACKEND,
 };
 
 static const char serve_usage_text[] =
@@ -211,6 +224,7 @@ static const struct option long_options[] = {
 	{ "on-alert", required_argument, NULL, OPT_ON_ALERT },
 	{ "on-alert-timeout", required_argument, NULL, OPT_ON_ALERT_TIMEOUT },
 	{ "exit-on-alert", no_argument, NULL, OPT_EXIT_ON_ALERT },
+	{ "backend", required_argument, NULL, OPT_BACKEND },
 	{ "pid", required_argument, NULL, 'p' },
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "match", required_argument, NULL, OPT_MATCH },
@@ -476,6 +490,18 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 	case OPT_EXIT_ON_ALERT:
 		cli->exit_on_alert = true;
 		return 0;
+	case OPT_BACKEND:
+		if (!strcmp(arg, "bpf"))
+			cli->backend = UVS_BACKEND_BPF;
+		else if (!strcmp(arg, "proc"))
+			cli->backend = UVS_BACKEND_PROC;
+		else if (!strcmp(arg, "auto"))
+			cli->backend = UVS_BACKEND_AUTO;
+		else
+			return bad(err, "invalid value for --backend: '%s'%s", arg,
+				   " (bpf, proc or auto)");
+		cli->backend_given = true;
+		return 0;
 	}
 	return UVS_CLI_USAGE;
 }
@@ -642,6 +668,10 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	     cli->duration_ns || cli->no_sockets || cli->json_file))
 		return bad(err, "sockets takes only -p, --json and -v%s%s", "",
 			   " (it prints the table once)");
+	if (cli->backend == UVS_BACKEND_PROC &&
+	    (cli->command == UVS_CMD_FLAME || cli->command == UVS_CMD_SOCKETS))
+		return bad(err, "--backend proc: %s does not run without BPF yet%s",
+			   command_name(cli->command), "");
 	if (cli->command == UVS_CMD_FLAME) {
 		if (!cli->output)
 			return bad(err, "flame needs -o FILE%s%s", "",

@@ -31,6 +31,13 @@ enum uvs_flame_mode {
 };
 
 
+/* What measures the target: BPF, /proc and ptrace without BPF, or BPF when it is allowed. */
+enum uvs_backend {
+	UVS_BACKEND_AUTO = 0,
+	UVS_BACKEND_BPF,
+	UVS_BACKEND_PROC,
+};
+
 /* -p takes at most this many processes; --all has no such cap (the session bounds it). */
 #define UVS_MAX_PIDS 64
 
@@ -79,6 +86,8 @@ struct uvs_cli {
 	uint64_t on_alert_timeout_ns; /* --on-alert-timeout (default 10s) */
 	bool on_alert_timeout_given;
 	bool exit_on_alert;       /* --exit-on-alert: end at the first firing alert, status 3 */
+	enum uvs_backend backend; /* --backend bpf|proc|auto (default auto) */
+	bool backend_given;
 };
 
 

@@ -73,6 +73,10 @@ struct uvs_loop_snapshot {
 	bool has_gc;           /* GC figures are valid (V8's collector is probed) */
 	struct uvs_gc_snapshot gc;
 	struct uvs_hist_pow2 busy_hist; /* busy time per iteration (sum: completed busy spans) */
+	/* What the collector could not measure (the proc backend): rendered as unavailable. */
+	bool no_iterations;    /* iterations (libuv < 1.45 keeps no loop count) */
+	bool no_busy_dist;     /* per-iteration busy time: p50, p99, max and busy_hist */
+	bool sampled;          /* busy and idle from samples of the thread's state, not exact */
 };
 
 struct uvs_pool_kind_snapshot {
@@ -112,6 +116,12 @@ struct uvs_pool_snapshot {
 	uint64_t fs_ops[UVS_FS_OPS]; /* fs jobs and sync fs calls by uv_fs_type */
 	size_t ndns;                 /* the most looked-up host names, most first */
 	struct uvs_dns_name dns[UVS_DNS_TOP];
+	/*
+	 * From libuv's statics (the proc backend): size, queued, running, queued_max and
+	 * saturation only (the last two from the readings at each block check); jobs per kind,
+	 * submitted and completed, sync fs calls, fs ops and host names are unavailable.
+	 */
+	bool statics_only;
 };
 
 struct uvs_fd_snapshot {
