@@ -39,7 +39,9 @@ struct proc_collector {
 	char sockets_why[320];
 	struct uvs_socket_table table;
 	struct uvs_sock_learning learn;
-	uint64_t last_window;          /* CLOCK_MONOTONIC */
+	uint64_t attach_mono;          /* CLOCK_MONOTONIC */
+	uint64_t last_window;
+	uint64_t last_window_real;     /* CLOCK_REALTIME */
 	struct uvs_fd_snapshot last_fds;
 	struct uvs_sockets_snapshot last_sockets;
 };
@@ -92,7 +94,8 @@ static int proc_attach(struct uvs_collector *c, struct uvs_target *t,
 	if (o->sockets)
 		p->nl = uvs_sockets_open_diag((int)t->pid, p->sockets_why,
 					      sizeof(p->sockets_why));
-	p->last_window = uvs_now_mono();
+	p->attach_mono = p->last_window = uvs_now_mono();
+	p->last_window_real = uvs_now_real();
 	return 0;
 }
 
@@ -219,7 +222,7 @@ static int proc_window(struct uvs_collector *c, struct uvs_snapshot *s)
 	/* The window ends at a reading of its own, also the last one (no check runs before it). */
 	uvs_proc_loops_check(&p->loops, busy, UVS_MAX_LOOPS, &now);
 	s->pid = p->target->pid;
-	s->ts_ns = uvs_now_real();
+	s->ts_ns = p->last_window_real = uvs_now_real();
 	s->window_ns = now - p->last_window;
 	p->last_window = now;
 	uvs_proc_loops_window(&p->loops, s);
@@ -235,6 +238,8 @@ static int proc_totals(struct uvs_collector *c, struct uvs_snapshot *s)
 
 	memset(s, 0, sizeof(*s));
 	s->pid = p->target->pid;
+	s->ts_ns = p->last_window_real;
+	s->window_ns = p->last_window - p->attach_mono;
 	uvs_proc_loops_totals(&p->loops, s);
 	if (p->opt.pool && p->pool.available)
 		uvs_pool_statics_totals(&p->pool, &s->pool);
