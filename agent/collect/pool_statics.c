@@ -108,6 +108,9 @@ int uvs_pool_statics_read(struct uvs_pool_statics *p, struct uvs_pool_reading_no
 	/* libuv's pool holds at most 1024 threads; more is not the pool's nthreads. */
 	if (out->nthreads > 1024 || out->idle_threads > out->nthreads)
 		return -ENODATA;
+	/* Before the pool's first job libuv has not even linked its queues: nothing is queued. */
+	if (!out->nthreads)
+		return 0;
 	/* The pool's threads move the queue under its mutex, which we cannot take: walk again. */
 	for (tries = 0; tries < 4; tries++) {
 		err = uvs_pool_queue_count(&p->mem, a->wq, a->run_slow_work_message, a->exit_message,
