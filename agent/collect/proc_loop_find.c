@@ -99,7 +99,7 @@ int uvs_lm_find_on_stack(const struct uvs_mem_reader *r, uint64_t sp, uint32_t m
 
 		if (n < LOOP_READ)
 			break; /* the top of the stack's mapping */
-		for (i = 0; i + LOOP_READ <= (size_t)n; i += 8) {
+		for (i = 0; i + LOOP_READ <= (size_t)n && off + i < max_bytes; i += 8) {
 			if (u32_at(buf + i + LOOP_BACKEND_FD) != (uint32_t)epfd)
 				continue;
 			if (uvs_lm_validate_loop(r, base + off + i, epfd, lfields) == 0) {

@@ -10,7 +10,7 @@
 FUZZ_SECONDS ?= 60
 FUZZ_TIMEOUT ?= 10
 FUZZ_DIR     := $(OUTPUT)/fuzz
-FUZZ_NAMES   := elf proc sock_diag unwind symtab perf_map v8 phase_map flame prom rules
+FUZZ_NAMES   := elf proc sock_diag unwind symtab perf_map v8 phase_map flame prom rules loop_mem
 FUZZ_BINS    := $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_NAMES))
 # The agent's warnings, which clang must pass too; some of gcc's are unknown to clang 14.
 FUZZ_CFLAGS  := $(CFLAGS) \
@@ -57,6 +57,10 @@ FLAME_FUZZ_SRCS := core/profile core/names util/text util/id_table render/flame 
 $(FUZZ_DIR)/fuzz_flame: $(patsubst %,$(FUZZ_DIR)/agent/%.o,$(FLAME_FUZZ_SRCS)) \
 			$(FUZZ_DIR)/$(OUTPUT)/proto/profile.pb-c.o
 $(FUZZ_DIR)/fuzz_prom: $(FUZZ_DIR)/agent/render/prom_writer.o $(FUZZ_DIR)/agent/util/text.o
+$(FUZZ_DIR)/fuzz_loop_mem: $(FUZZ_DIR)/agent/collect/proc_loop_find.o \
+			   $(FUZZ_DIR)/agent/collect/proc_loop_math.o \
+			   $(FUZZ_DIR)/agent/collect/pool_statics.o $(FUZZ_DIR)/agent/target/memory.o \
+			   $(FUZZ_DIR)/agent/target/elf.o $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_rules: $(FUZZ_DIR)/agent/core/rules_file.o $(FUZZ_DIR)/agent/core/rules.o \
 			$(FUZZ_DIR)/agent/core/names.o $(FUZZ_DIR)/agent/util/duration.o
 # The flame target reads the SVG back with libxml2, as the unit tests do.

@@ -111,3 +111,25 @@ PY
 printf '\x03\x01main loop\x00\x03handler; <x> & "y"\x00\x02do_syscall_64\x00\x07[unknown]\x00\x00\x01\x02\xff\x00\x01\xff\x03\xff' \
 	> "$out/flame/mixed"
 printf '\x01\x03\xff\xfe\x0a\x1b[31mbad\x00\x00\x00\xff' > "$out/flame/hostile"
+
+# loop_mem/: an image holding a uv_loop_t on a "stack" (fd 7), its metrics with the idle-time
+# flag on, and a pool queue of two jobs and libuv's message (see fuzz_loop_mem.c's header).
+mkdir -p "$out/loop_mem"
+python3 - "$out/loop_mem/valid-loop" <<'PY'
+import struct, sys
+BASE = 0x7f0000000000
+img = bytearray(0x3000)
+def q(off, v): struct.pack_into('<Q', img, off, v)
+def d(off, v): struct.pack_into('<I', img, off, v)
+loop, lf = 0x800, 0x1000
+q(loop + 16, BASE + loop + 16); q(loop + 24, BASE + loop + 16)
+q(loop + 40, BASE + lf); d(loop + 64, 7)
+d(lf, 1); q(lf + 8, 1234); q(lf + 136, 999_000_000_000); q(lf + 144, 500_000_000_000)
+head, msg, exitm, nodes = 0x2000, 0x2020, 0x2040, [0x2100, 0x2020, 0x2200]
+prev = head
+for n in nodes:
+    q(prev, BASE + n); q(n + 8, BASE + prev); prev = n
+q(prev, BASE + head); q(head + 8, BASE + prev)
+params = struct.pack('<HHHHHH', 7, 1, 0x100, head, msg, exitm) + bytes(4)
+open(sys.argv[1], 'wb').write(params + bytes(img))
+PY
