@@ -22,6 +22,7 @@
 #include "collect/pool_statics.h"
 #include "collect/proc_collector.h"
 #include "collect/proc_loop.h"
+#include "collect/sock_retrans.h"
 #include "collect/socket_table.h"
 #include "collect/sockets.h"
 #include "target/memory.h"
@@ -39,6 +40,8 @@ struct proc_collector {
 	char sockets_why[320];
 	struct uvs_socket_table table;
 	struct uvs_sock_learning learn;
+	struct uvs_sock_retrans retrans;  /* tcp_info deltas */
+	uint64_t retrans_total;
 	uint64_t attach_mono;          /* CLOCK_MONOTONIC */
 	uint64_t last_window;
 	uint64_t last_window_real;     /* CLOCK_REALTIME */
@@ -137,11 +140,14 @@ static void say_figures(const struct proc_collector *p, struct uvs_collect_repor
 		    "pool jobs per kind, wait and service times, sync fs calls");
 	}
 	add(f->exact, &f->nexact, cap, "fds");
-	if (p->opt.sockets && p->nl >= 0)
+	if (p->opt.sockets && p->nl >= 0) {
 		add(f->exact, &f->nexact, cap, "socket table");
+		add(f->sampled, &f->nsampled, cap,
+		    "tcp retransmits (tcp_info deltas; sockets closed between windows missed)");
+	}
 	if (p->opt.sockets)
 		add(f->unavailable, &f->nunavailable, cap,
-		    "tcp transitions, connect latency and retransmits");
+		    "tcp transitions, connect latency, retransmit peers");
 	add(f->unavailable, &f->nunavailable, cap, "syscalls");
 }
 
@@ -205,6 +211,9 @@ static void fds_and_sockets(struct proc_collector *p, struct uvs_snapshot *s)
 	if (p->opt.sockets && p->nl >= 0 && p->fd_table.available &&
 	    uvs_socket_table_read(p->nl, &p->fd_table, &p->learn, &p->table) == 0) {
 		uvs_socket_table_summarize(&p->table, &s->sockets);
+		s->sockets.retrans_from_info =
+			uvs_sock_retrans_window(&p->retrans, &p->table, &s->sockets.retransmits) == 0;
+		p->retrans_total += s->sockets.retransmits;
 	}
 	p->last_fds = s->fds;
 	p->last_sockets = s->sockets;
@@ -245,6 +254,7 @@ static int proc_totals(struct uvs_collector *c, struct uvs_snapshot *s)
 		uvs_pool_statics_totals(&p->pool, &s->pool);
 	s->fds = p->last_fds;
 	s->sockets = p->last_sockets;
+	s->sockets.retransmits = p->retrans_total; /* the session's, as the states are the last */
 	return 0;
 }
 
@@ -275,6 +285,7 @@ static void proc_destroy(struct uvs_collector *c)
 			close(p->nl);
 		uvs_socket_table_free(&p->table);
 		uvs_sock_learning_free(&p->learn);
+		uvs_sock_retrans_free(&p->retrans);
 		uvs_fd_table_free(&p->fd_table);
 		free(p);
 	}

@@ -232,6 +232,8 @@ struct uvs_sockets_snapshot {
 	uint64_t close_wait_p99_ns;   /* time in CLOSE_WAIT of the sockets that left it */
 	uint64_t time_wait_entered;   /* connections the target closed first, now in TIME_WAIT */
 	uint64_t retransmits;
+	/* retransmits (not their peers) from tcp_info deltas, without the tracepoints */
+	bool retrans_from_info;
 	size_t npeers;                /* remote endpoints with the most retransmits */
 	struct uvs_peer peers[UVS_TOP_PEERS];
 };

@@ -337,7 +337,7 @@ static void json_sockets_object(FILE *out, const struct uvs_sockets_snapshot *k)
 	json_u64_or_null(out, "close_wait_entered", k->traced, k->close_wait_entered);
 	json_u64_or_null(out, "close_wait_p99_ns", k->traced, k->close_wait_p99_ns);
 	json_u64_or_null(out, "time_wait_entered", k->traced, k->time_wait_entered);
-	json_u64_or_null(out, "retransmits", k->traced, k->retransmits);
+	json_u64_or_null(out, "retransmits", k->traced || k->retrans_from_info, k->retransmits);
 	fputs(",\"retransmit_peers\":", out);
 	if (!k->traced) {
 		fputs("null", out);

@@ -130,7 +130,7 @@ static void put_sockets(FILE *out, const struct uvs_sockets_snapshot *k)
 	}
 	if (k->traced && k->connect_failed)
 		fprintf(out, " failed %" PRIu64, k->connect_failed);
-	if (k->traced && k->retransmits)
+	if ((k->traced || k->retrans_from_info) && k->retransmits)
 		fprintf(out, " retrans %" PRIu64, k->retransmits);
 	if (k->udp_open)
 		fprintf(out, " udp %" PRIu64, k->udp_open);

@@ -327,3 +327,42 @@ Test(pool_statics, a_queue_that_moves_under_the_walk_is_retried)
 	put64(&m, BASE + 0x100 + 8, BASE + 0x200);
 	cr_assert_eq(uvs_pool_queue_count(&r, head, 0, 0, 100, &count, &capped), -EAGAIN);
 }
+
+/* ---- retransmits from tcp_info -------------------------------------------------------------- */
+
+#include <netinet/in.h>
+
+#include "collect/sock_retrans.h"
+
+static struct uvs_sock tcp(uint32_t inode, uint32_t retrans)
+{
+	return (struct uvs_sock){ .protocol = IPPROTO_TCP, .inode = inode, .has_info = true,
+				  .retrans = retrans };
+}
+
+Test(sock_retrans, deltas_per_socket)
+{
+	struct uvs_sock rows[4];
+	struct uvs_socket_table t = { .rows = rows };
+	struct uvs_sock_retrans r = { 0 };
+	uint64_t n;
+
+	rows[0] = tcp(10, 5);
+	rows[1] = tcp(20, 7);
+	t.n = 2;
+	cr_assert_eq(uvs_sock_retrans_window(&r, &t, &n), 0);
+	cr_assert_eq(n, 0, "the first table is the baseline");
+	/* 20 went on by 3, 10 closed, 30 is new with 4 of its own, 40 is UDP. */
+	rows[0] = tcp(30, 4);
+	rows[1] = tcp(20, 10);
+	rows[2] = (struct uvs_sock){ .protocol = IPPROTO_UDP, .inode = 40 };
+	t.n = 3;
+	cr_assert_eq(uvs_sock_retrans_window(&r, &t, &n), 0);
+	cr_assert_eq(n, 7);
+	/* An inode reused by a socket with fewer retransmits: all of them are new. */
+	rows[0] = tcp(30, 1);
+	t.n = 1;
+	cr_assert_eq(uvs_sock_retrans_window(&r, &t, &n), 0);
+	cr_assert_eq(n, 1);
+	uvs_sock_retrans_free(&r);
+}
