@@ -121,7 +121,12 @@ static void say_figures(const struct proc_collector *p, struct uvs_collect_repor
 	const size_t cap = UVS_FIGURES_MAX;
 
 	f->set = true;
-	if (p->loops.available) {
+	if (p->loops.available && p->loops.sampled) {
+		add(f->sampled, &f->nsampled, cap,
+		    "loop busy, idle and utilization (the thread's state, 200 Hz at most)");
+		add(f->sampled, &f->nsampled, cap, "blocked loops (the same samples)");
+		add(f->unavailable, &f->nunavailable, cap, "loop iterations");
+	} else if (p->loops.available) {
 		add(f->exact, &f->nexact, cap, "loop busy, idle and utilization");
 		add(p->loops.layout.has_count ? f->exact : f->unavailable,
 		    p->loops.layout.has_count ? &f->nexact : &f->nunavailable, cap,
@@ -156,11 +161,13 @@ static void proc_report(struct uvs_collector *c, struct uvs_collect_report *r)
 	struct proc_collector *p = priv(c);
 
 	memset(r, 0, sizeof(*r));
-	r->mode = "libuv-metrics";
+	r->mode = p->loops.sampled ? "sampled" : "libuv-metrics";
 	r->epoll_hooks = "none";
 	r->epoll_hooks_per_wait = 0;
 	if (!p->loops.available)
 		add_missing(r, "loops", p->loops.why);
+	else if (p->loops.sampled)
+		add_missing(r, "exact loop figures", p->loops.why);
 	if (p->opt.phases)
 		add_missing(r, "exact phases", "they need uprobes (the bpf backend)");
 	if (p->opt.pool && !p->pool.available)

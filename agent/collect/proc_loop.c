@@ -21,6 +21,11 @@
 #define WORKER_STACK_SCAN (128u * 1024u)
 /* Waits a thread is searched in before it is taken for a loop of another kind. */
 #define MAX_TRIES 3
+/*
+ * Without the metrics, a loop thread's /proc syscall file is read at most this often (200 Hz:
+ * a few microseconds of the agent's time each, nothing of the target's).
+ */
+#define SAMPLE_PERIOD_NS 5000000ULL
 
 static bool thread_alive(const struct uvs_target *t, int tid)
 {
@@ -111,12 +116,41 @@ static void find_worker(struct uvs_proc_loops *l, const struct uvs_thread *th)
 	add_loop(l, th->tid, UVS_ROLE_WORKER, loop, lfields, epfd);
 }
 
+/* Without the metrics, a Worker is any thread placed in Worker::Run: its state is sampled. */
+static void sample_worker(struct uvs_proc_loops *l, const struct uvs_thread *th)
+{
+	struct uvs_proc_loop *p;
+
+	if (th->tid == l->target->pid || !th->role_known || th->role != UVS_ROLE_WORKER ||
+	    followed(l, th->tid))
+		return;
+	p = add_loop(l, th->tid, UVS_ROLE_WORKER, 0, 0, -1);
+	if (p)
+		p->sampled = true;
+}
+
 void uvs_proc_loops_find(struct uvs_proc_loops *l)
 {
-	if (!l->layout.known)
-		return;
-	for (size_t i = 0; i < l->target->nthreads; i++)
-		find_worker(l, &l->target->threads[i]);
+	for (size_t i = 0; i < l->target->nthreads; i++) {
+		if (l->sampled)
+			sample_worker(l, &l->target->threads[i]);
+		else
+			find_worker(l, &l->target->threads[i]);
+	}
+}
+
+/* The metrics cannot be read: the main thread (and Workers) are sampled instead. */
+static int fall_back_to_samples(struct uvs_proc_loops *l)
+{
+	struct uvs_proc_loop *p = add_loop(l, l->target->pid, UVS_ROLE_MAIN, 0, 0, -1);
+
+	if (!p)
+		return -ENOMEM;
+	p->sampled = true;
+	l->sampled = true;
+	l->available = true;
+	uvs_proc_loops_find(l);
+	return 0;
 }
 
 int uvs_proc_loops_attach(struct uvs_proc_loops *l, struct uvs_target *t, uint64_t block_ns,
@@ -136,13 +170,13 @@ int uvs_proc_loops_attach(struct uvs_proc_loops *l, struct uvs_target *t, uint64
 	if (!l->layout.known) {
 		snprintf(l->why, sizeof(l->why), "libuv %s keeps its loop metrics where this "
 			 "uvscope does not know (1.44 and later are known)", t->libuv_version);
-		return -ENOTSUP;
+		return fall_back_to_samples(l);
 	}
 	err = uvs_default_loop_read(t, &dl);
 	if (err == -ENOENT) {
 		snprintf(l->why, sizeof(l->why), "%s has no symbol default_loop_struct (stripped): "
 			 "libuv's loop metrics cannot be found", t->uv.path);
-		return err;
+		return fall_back_to_samples(l);
 	}
 	if (err) {
 		snprintf(l->why, sizeof(l->why), "cannot read the default loop: %s", strerror(-err));
@@ -184,6 +218,32 @@ static void block_ended(struct uvs_proc_loops *l, const struct uvs_proc_loop *p,
 		l->sink->block_ended(l->sink->ctx, &b);
 }
 
+/*
+ * One sample of a loop thread without the metrics: in its epoll wait it is idle, anywhere else
+ * (running, or in another syscall: a futex of Atomics.wait, a read) busy. At most one sample
+ * per SAMPLE_PERIOD_NS; in between it is as the last one said. 0, or -ESRCH when it is gone.
+ */
+static int sample(struct uvs_proc_loops *l, struct uvs_proc_loop *p, uint64_t *since,
+		  bool *busy)
+{
+	uint64_t now = uvs_now_mono(), sp;
+	struct uvs_lm_span span;
+	int epfd;
+
+	if (now >= p->next_sample) {
+		bool in_wait = epoll_wait_of(l->target, p->tid, &epfd, &sp) == 0;
+
+		if (!in_wait && !thread_alive(l->target, p->tid))
+			return -ESRCH;
+		p->next_sample = now + SAMPLE_PERIOD_NS;
+		if (uvs_ls_step(&p->strack, now, in_wait, l->block_ns, &span))
+			block_ended(l, p, &span);
+	}
+	*busy = p->strack.seen && p->strack.busy;
+	*since = p->strack.busy_since;
+	return 0;
+}
+
 size_t uvs_proc_loops_check(struct uvs_proc_loops *l, struct uvs_loop_busy *out, size_t cap,
 			    uint64_t *now_mono)
 {
@@ -194,9 +254,19 @@ size_t uvs_proc_loops_check(struct uvs_proc_loops *l, struct uvs_loop_busy *out,
 		struct uvs_lm_reading r;
 		struct uvs_lm_span span;
 		uint64_t since;
+		bool busy;
 
 		if (p->gone)
 			continue;
+		if (p->sampled) {
+			if (sample(l, p, &since, &busy))
+				p->gone = true;
+			else if (busy && n < cap)
+				out[n++] = (struct uvs_loop_busy){ .tid = p->tid, .role = p->role,
+								   .busy = true,
+								   .busy_since_ns = since };
+			continue;
+		}
 		if (uvs_lm_read(&l->mem, &l->layout, p->lfields, uvs_now_mono(), &r)) {
 			read_failed(l, p);
 			continue;
@@ -238,11 +308,15 @@ void uvs_proc_loops_window(struct uvs_proc_loops *l, struct uvs_snapshot *s)
 		struct uvs_loop_snapshot *ls;
 
 		/* A loop gone before this window has shown its last one. */
-		if (!p->track.seen || (p->gone && p->track.win_mono == p->track.last.now))
+		if (p->sampled ? !p->strack.seen || (p->gone && p->strack.win_mono == p->strack.last) :
+				 !p->track.seen || (p->gone && p->track.win_mono == p->track.last.now))
 			continue;
 		ls = &s->loops[s->nloops++];
 		head(p, ls);
-		uvs_lm_window(&p->track, l->layout.has_count, l->block_ns, ls);
+		if (p->sampled)
+			uvs_ls_window(&p->strack, l->block_ns, ls);
+		else
+			uvs_lm_window(&p->track, l->layout.has_count, l->block_ns, ls);
 		if (p->gone)
 			ls->blocked_now = false;
 	}
@@ -255,9 +329,12 @@ void uvs_proc_loops_totals(struct uvs_proc_loops *l, struct uvs_snapshot *s)
 	for (i = 0; i < l->n && s->nloops < UVS_MAX_LOOPS; i++) {
 		struct uvs_proc_loop *p = &l->loops[i];
 
-		if (!p->track.seen)
+		if (p->sampled ? !p->strack.seen : !p->track.seen)
 			continue;
 		head(p, &s->loops[s->nloops]);
-		uvs_lm_totals(&p->track, l->layout.has_count, &s->loops[s->nloops++]);
+		if (p->sampled)
+			uvs_ls_totals(&p->strack, &s->loops[s->nloops++]);
+		else
+			uvs_lm_totals(&p->track, l->layout.has_count, &s->loops[s->nloops++]);
 	}
 }

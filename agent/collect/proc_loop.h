@@ -30,6 +30,10 @@ struct uvs_proc_loop {
 	int epfd;
 	bool gone;           /* its thread exited: its figures are final */
 	struct uvs_lm_track track;
+	/* Without the metrics: the thread's state sampled (uvs_ls_track), not faster than this. */
+	bool sampled;
+	uint64_t next_sample;
+	struct uvs_ls_track strack;
 };
 
 /* Threads looked at for a Worker's loop that had none, so they are not searched forever. */
@@ -46,8 +50,9 @@ struct uvs_proc_loops {
 	struct uvs_lm_layout layout;
 	const struct uvs_collect_sink *sink;
 	uint64_t block_ns;
-	bool available;          /* the metrics can be read: some loop is followed */
-	char why[300];           /* why the loop figures are unavailable, when they are */
+	bool available;          /* some loop is followed */
+	bool sampled;            /* ... from samples of its thread's state, not libuv's metrics */
+	char why[300];           /* why the metrics are unavailable (then sampled), when they are */
 	size_t n;
 	struct uvs_proc_loop loops[UVS_MAX_LOOPS];
 	size_t ntried;
@@ -57,7 +62,9 @@ struct uvs_proc_loops {
 
 /*
  * Finds the target's loops (the default loop, and the Workers waiting in their loops now;
- * later ones at each window). 0, or -errno with l->why saying why no loop can be measured.
+ * later ones at each window). Where libuv's metrics cannot be found (a stripped build, a libuv
+ * we do not know), the main and Worker threads are sampled instead (l->sampled, l->why says
+ * why). 0, or -errno when no loop can be measured at all.
  */
 int uvs_proc_loops_attach(struct uvs_proc_loops *l, struct uvs_target *t, uint64_t block_ns,
 			  const struct uvs_collect_sink *sink);

@@ -147,3 +147,66 @@ void uvs_lm_totals(const struct uvs_lm_track *t, bool has_count, struct uvs_loop
 	out->blocks = t->win_blocks;
 	out->blocked_ns = t->win_blocked_ns;
 }
+
+bool uvs_ls_step(struct uvs_ls_track *t, uint64_t now, bool in_wait, uint64_t block_ns,
+		 struct uvs_lm_span *ended)
+{
+	bool hit = false;
+
+	if (!t->seen || now < t->last) {
+		memset(t, 0, sizeof(*t));
+		t->seen = true;
+		t->busy = !in_wait;
+		t->busy_since = t->last = t->start_mono = t->win_mono = now;
+		return false;
+	}
+	/* The time since the last sample goes to the state seen now. */
+	if (in_wait)
+		t->idle_ns += now - t->last;
+	else
+		t->busy_ns += now - t->last;
+	if (t->busy && in_wait && now - t->busy_since >= block_ns) {
+		*ended = (struct uvs_lm_span){ .start = t->busy_since, .end = now };
+		t->blocks++;
+		t->blocked_ns += now - t->busy_since;
+		hit = true;
+	}
+	if (!t->busy && !in_wait)
+		t->busy_since = now;
+	t->busy = !in_wait;
+	t->last = now;
+	return hit;
+}
+
+static void sampled_fill(struct uvs_loop_snapshot *out, uint64_t busy, uint64_t idle)
+{
+	out->busy_ns = busy;
+	out->idle_ns = idle;
+	out->utilization = ratio(busy, idle);
+	out->no_iterations = true;
+	out->no_busy_dist = true;
+	out->sampled = true;
+}
+
+void uvs_ls_window(struct uvs_ls_track *t, uint64_t block_ns, struct uvs_loop_snapshot *out)
+{
+	sampled_fill(out, t->busy_ns - t->win_busy, t->idle_ns - t->win_idle);
+	out->blocks = t->blocks - t->win_blocks;
+	out->blocked_ns = t->blocked_ns - t->win_blocked_ns;
+	if (t->seen && t->busy && t->last - t->busy_since >= block_ns) {
+		out->blocked_now = true;
+		out->blocked_for_ns = t->last - t->busy_since;
+	}
+	t->win_mono = t->last;
+	t->win_busy = t->busy_ns;
+	t->win_idle = t->idle_ns;
+	t->win_blocks = t->blocks;
+	t->win_blocked_ns = t->blocked_ns;
+}
+
+void uvs_ls_totals(const struct uvs_ls_track *t, struct uvs_loop_snapshot *out)
+{
+	sampled_fill(out, t->win_busy, t->win_idle);
+	out->blocks = t->win_blocks;
+	out->blocked_ns = t->win_blocked_ns;
+}

@@ -75,4 +75,30 @@ void uvs_lm_window(struct uvs_lm_track *t, bool has_count, uint64_t block_ns,
 /* The same since the first reading, as of the last window. */
 void uvs_lm_totals(const struct uvs_lm_track *t, bool has_count, struct uvs_loop_snapshot *out);
 
+/*
+ * Without libuv's metrics (a stripped build): the loop thread's state sampled from
+ * /proc/PID/task/TID/syscall, inside its epoll wait (idle) or not (busy). Each sample stands
+ * for the time since the one before; a busy span runs from its first busy sample to the first
+ * wait sample after it, so its ends are each off by at most one sample period.
+ */
+struct uvs_ls_track {
+	bool seen;
+	bool busy;
+	uint64_t last;         /* the last sample, CLOCK_MONOTONIC */
+	uint64_t busy_since;
+	uint64_t busy_ns, idle_ns, blocks, blocked_ns; /* since the first sample */
+	uint64_t start_mono;
+	uint64_t win_mono, win_busy, win_idle, win_blocks, win_blocked_ns; /* at the last window */
+};
+
+/* One sample at now; true with *ended set when a busy span of at least block_ns ended. */
+bool uvs_ls_step(struct uvs_ls_track *t, uint64_t now, bool in_wait, uint64_t block_ns,
+		 struct uvs_lm_span *ended);
+
+/* The window's figures since the last call (busy, idle, utilization, blocks: sampled). */
+void uvs_ls_window(struct uvs_ls_track *t, uint64_t block_ns, struct uvs_loop_snapshot *out);
+
+/* The same since the first sample, as of the last window. */
+void uvs_ls_totals(const struct uvs_ls_track *t, struct uvs_loop_snapshot *out);
+
 #endif

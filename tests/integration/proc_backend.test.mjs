@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { Child, fetchNodeOrSkip, fixtures, nodeBin, nodeVersions, startFixture, until,
@@ -336,3 +337,38 @@ test('pool: UV_THREADPOOL_SIZE=2 and 16 slow crypto jobs: size 2, 14 queued, 2 r
 			await child.stop();
 		}
 	});
+
+test('a stripped node: loop figures sampled from the thread\'s state, and said to be', async (t) => {
+	if (skipUnlessRoot(t)) return;
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-proc-stripped-'));
+	const stripped = path.join(dir, 'node');
+	try {
+		execFileSync('strip', ['-o', stripped, nodeBin]);
+		const { child } = await startOn(stripped, 'block.js', { BLOCK_MS: '250', COUNT: '2' });
+		const { agent, hello } = await startRestricted(child.pid, ['--block-ms', '100']);
+		try {
+			assert.equal(hello.mode, 'sampled');
+			assert.ok(hello.figures.sampled.some((f) => f.startsWith('loop busy, idle')));
+			assert.ok(hello.figures.unavailable.includes('loop iterations'));
+			assert.ok(hello.unavailable.some((u) => /default_loop_struct/.test(u)));
+			child.send('go');
+			await child.waitFor((v) => v && v.done, 'fixture done');
+			const ended = () => agent.json().filter((v) => v.type === 'alert' && !v.ongoing);
+			await agent.waitFor(() => ended().length >= 2, 'two ended alerts');
+			// A sample every tick at most (10 ms here): each end within a period or two.
+			for (const [i, b] of child.json().filter((v) => v.block).entries()) {
+				const truth = b.end_ns - b.start_ns;
+				t.diagnostic(`sampled block ${i + 1}: fixture ${(truth / MS).toFixed(1)} ms, ` +
+					`uvscope ${(ended()[i].blocked_ns / MS).toFixed(1)} ms`);
+				assert.ok(Math.abs(ended()[i].blocked_ns - truth) <= 0.15 * truth);
+			}
+			const iv = intervalsOf(agent).at(-1);
+			assert.equal(mainOf(iv, child.pid).iterations, null);
+		} finally {
+			await agent.stop();
+			await child.stop();
+		}
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
+});

@@ -153,6 +153,30 @@ Test(proc_loop_math, blocked_now_in_the_window)
 	cr_assert_eq(ls.blocked_for_ns, 290 * MS);
 }
 
+Test(proc_loop_math, sampled_state_without_the_metrics)
+{
+	struct uvs_ls_track t = { 0 };
+	struct uvs_loop_snapshot ls = { 0 };
+	struct uvs_lm_span s;
+	uint64_t now = 1000 * MS;
+
+	cr_assert(!uvs_ls_step(&t, now, true, BLOCK, &s));
+	/* 10 samples 10 ms apart: 3 idle, then busy for 7 (70 ms: not a block). */
+	for (int i = 1; i <= 10; i++)
+		cr_assert(!uvs_ls_step(&t, now + (uint64_t)i * 10 * MS, i <= 3, BLOCK, &s));
+	cr_assert(!uvs_ls_step(&t, now + 110 * MS, true, BLOCK, &s), "70 ms is no block");
+	/* Busy from 120 to 300 ms: a block of 180 ms from its first busy sample to the wait's. */
+	for (int i = 12; i < 30; i++)
+		cr_assert(!uvs_ls_step(&t, now + (uint64_t)i * 10 * MS, false, BLOCK, &s));
+	cr_assert(uvs_ls_step(&t, now + 300 * MS, true, BLOCK, &s));
+	cr_assert_eq(s.end - s.start, 180 * MS);
+	uvs_ls_window(&t, BLOCK, &ls);
+	cr_assert(ls.sampled && ls.no_iterations);
+	cr_assert_eq(ls.busy_ns + ls.idle_ns, 300 * MS);
+	cr_assert_eq(ls.busy_ns, (7 + 18) * 10 * MS);
+	cr_assert_eq(ls.blocks, 1);
+}
+
 /* ---- made-up memory ---------------------------------------------------------------------- */
 
 #define BASE 0x10000ULL
