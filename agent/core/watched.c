@@ -299,7 +299,7 @@ struct uvs_watched *uvs_watched_attach(const struct uvs_watch_env *env, pid_t pi
 	struct uvs_watched *w = calloc(1, sizeof(*w));
 	struct uvs_collect_sink sink = { .block_ended = on_block_ended, .record = on_record,
 					 .sample = on_sample, .keep_up = on_keep_up };
-	char path[32], reason[512];
+	char path[32], reason[512], bpf_why[512] = "";
 	uint64_t t0 = uvs_now_mono();
 	struct stat st;
 	bool capstone, use_proc;
@@ -326,6 +326,7 @@ struct uvs_watched *uvs_watched_attach(const struct uvs_watch_env *env, pid_t pi
 		}
 		uvs_info("pid %d: BPF is not allowed here (%s): measuring with the proc backend "
 			 "instead (--backend; see uvscope --help)", (int)pid, reason);
+		snprintf(bpf_why, sizeof(bpf_why), "%s", reason);
 		use_proc = true;
 	}
 	if (!use_proc && env->cli->backend == UVS_BACKEND_AUTO && access(VMLINUX_BTF, R_OK)) {
@@ -344,6 +345,12 @@ struct uvs_watched *uvs_watched_attach(const struct uvs_watch_env *env, pid_t pi
 		goto fail;
 	}
 	err = uvs_target_open(w->target, pid, why, cap);
+	/* Fallen back for want of BPF privileges, and not allowed to read it either: say both. */
+	if ((err == -EACCES || err == -EPERM) && use_proc &&
+	    env->cli->backend == UVS_BACKEND_AUTO && *bpf_why)
+		snprintf(why, cap, "cannot attach to pid %d: permission denied (%s), and the proc "
+			 "backend may not read it either (it needs CAP_SYS_PTRACE, or the process's "
+			 "own user)", (int)pid, bpf_why);
 	if (err)
 		goto fail;
 	/*

@@ -78,6 +78,29 @@ test('restricted to CAP_SYS_PTRACE: bpf is refused, auto says so and measures wi
 		}
 	});
 
+test('the process\'s own user, with no capability at all: the proc backend measures it',
+	async (t) => {
+		if (skipUnlessRoot(t)) return;
+		const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+		const child = new Child('setpriv', [...nobody, nodeBin, path.join(fixtures, 'elu.js')]);
+		const ready = await child.waitFor((v) => v && v.ready, 'elu.js ready');
+		try {
+			const agent = new Child('setpriv', [...nobody, '--inh-caps=-all', '--bounding-set=-all',
+				uvscope, 'watch', '-p', String(ready.pid), '--json', '-i', '200ms', '-d', '1s']);
+			const { code } = await agent.exitPromise;
+			assert.equal(code, 0, agent.errLines.join('\n'));
+			const hello = agent.json().find((v) => v.type === 'attach');
+			assert.equal(hello.collector, 'proc');
+			const iv = intervalsOf(agent).at(-1);
+			const main = mainOf(iv, ready.pid);
+			t.diagnostic(`utilization ${main.utilization}, iterations ${main.iterations}`);
+			assert.ok(main.iterations > 0 && main.utilization > 0.1);
+			assert.ok(iv.fds.open > 0);
+		} finally {
+			await child.stop();
+		}
+	});
+
 // Utilization over whole intervals against the fixture's ELU over the same span.
 async function eluAgainstNode(t, child, version) {
 	const { agent } = await startRestricted(child.pid, ['--interval', '500ms']);
