@@ -346,13 +346,17 @@ test('pool: UV_THREADPOOL_SIZE=2 and 16 slow crypto jobs: size 2, 14 queued, 2 r
 			await agent.waitFor(() => intervalsOf(agent).length > n, 'one more interval');
 			const pools = intervalsOf(agent).map((iv) => iv.threadpool);
 			const maxQueued = Math.max(...pools.map((p) => p.queued_max));
-			const busiest = pools.find((p) => p.queued === 14);
-			t.diagnostic(`queued per interval: ${pools.map((p) => p.queued).join(' ')}`);
+			const queuing = pools.filter((p) => p.queued > 0);
+			t.diagnostic(`queued (most) per interval: ${pools.map((p) =>
+				`${p.queued} (${p.queued_max})`).join(' ')}; saturation ${pools.map((p) =>
+				p.saturation.toFixed(2)).join(' ')}`);
 			assert.ok(pools.every((p) => p.size === 2), 'pool size 2');
+			// The burst's 14 waiting jobs, read at some tick before the first one ended.
 			assert.equal(maxQueued, 14, '14 jobs queued behind the 2 threads');
-			assert.ok(busiest, 'an interval ended with 14 queued');
-			assert.equal(busiest.running, 2);
-			assert.ok(busiest.saturation > 0.5, `saturation ${busiest.saturation}`);
+			// Jobs waiting at the end of an interval: both threads were serving one then.
+			assert.ok(queuing.length > 0, 'an interval ended with jobs queued');
+			assert.ok(queuing.every((p) => p.running === 2), 'both threads running');
+			assert.ok(pools.some((p) => p.saturation > 0.5), 'an interval mostly saturated');
 			assert.equal(pools.at(-1).queued, 0);
 			assert.equal(pools.at(-1).submitted, null, 'jobs are not counted without probes');
 		} finally {
