@@ -174,6 +174,12 @@ static void proc_report(struct uvs_collector *c, struct uvs_collect_report *r)
 		add_missing(r, "thread pool", p->pool.why);
 	if (p->opt.syscalls)
 		add_missing(r, "syscalls", "they need tracepoints (the bpf backend)");
+	if (p->opt.timeline)
+		add_missing(r, "timeline", "a slice per loop iteration needs the epoll probes (the "
+			    "bpf backend): the trace has the alerts only");
+	if (p->opt.pool_jobs)
+		add_missing(r, "pool jobs", "a record per job needs the pool's probes (the bpf "
+			    "backend)");
 	if (p->opt.sockets && p->nl < 0)
 		add_missing(r, "socket table", p->sockets_why);
 	if (p->opt.sample_hz)
