@@ -193,7 +193,7 @@ int uvs_proc_loops_attach(struct uvs_proc_loops *l, struct uvs_target *t, uint64
 			 strerror(-err));
 		return err;
 	}
-	add_loop(l, t->pid, UVS_ROLE_MAIN, 0, dl.internal_fields, dl.epfd);
+	add_loop(l, t->pid, UVS_ROLE_MAIN, dl.addr, dl.internal_fields, dl.epfd);
 	l->available = true;
 	uvs_proc_loops_find(l);
 	return 0;
@@ -267,7 +267,16 @@ size_t uvs_proc_loops_check(struct uvs_proc_loops *l, struct uvs_loop_busy *out,
 								   .busy_since_ns = since };
 			continue;
 		}
-		if (uvs_lm_read(&l->mem, &l->layout, p->lfields, uvs_now_mono(), &r)) {
+		/*
+		 * The loop must still be the one found (a Worker's loop is closed when it exits, and
+		 * its stack reused), and each reading must be able to follow the last.
+		 */
+		if (!uvs_lm_still_loop(&l->mem, p->loop, p->lfields, p->epfd)) {
+			p->gone = true; /* closed: a thread runs one loop, and this one ended */
+			continue;
+		}
+		if (uvs_lm_read(&l->mem, &l->layout, p->lfields, uvs_now_mono(), &r) ||
+		    (p->track.seen && !uvs_lm_plausible(&p->track.last, &r))) {
 			read_failed(l, p);
 			continue;
 		}

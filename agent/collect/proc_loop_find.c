@@ -113,6 +113,28 @@ int uvs_lm_find_on_stack(const struct uvs_mem_reader *r, uint64_t sp, uint32_t m
 	return -ENOENT;
 }
 
+bool uvs_lm_still_loop(const struct uvs_mem_reader *r, uint64_t addr, uint64_t lfields, int epfd)
+{
+	unsigned char b[LOOP_READ - LOOP_INTERNAL_FIELDS];
+
+	if (uvs_mem_read_exact(r, addr + LOOP_INTERNAL_FIELDS, b, sizeof(b)))
+		return false;
+	return u64_at(b) == lfields &&
+	       u32_at(b + LOOP_BACKEND_FD - LOOP_INTERNAL_FIELDS) == (uint32_t)epfd;
+}
+
+bool uvs_lm_plausible(const struct uvs_lm_reading *p, const struct uvs_lm_reading *r)
+{
+	uint64_t dt = r->now > p->now ? r->now - p->now : 0;
+
+	/* The stamps are libuv's clock reads, ours a little later: a millisecond of slack. */
+	if (r->idle_ns > p->idle_ns && r->idle_ns - p->idle_ns > dt + CLOCK_SLACK_NS / 1000)
+		return false;
+	if (r->loop_count > p->loop_count && r->loop_count - p->loop_count > dt / 100 + 1000)
+		return false;
+	return true;
+}
+
 static int read_once(const struct uvs_mem_reader *r, const struct uvs_lm_layout *l,
 		     uint64_t lfields, struct uvs_lm_reading *out)
 {

@@ -44,6 +44,19 @@ int uvs_lm_find_on_stack(const struct uvs_mem_reader *r, uint64_t sp, uint32_t m
 			 uint64_t *loop, uint64_t *lfields);
 
 /*
+ * Whether the uv_loop_t at addr still is the loop followed: its internal fields at lfields and
+ * its backend fd epfd (uv_loop_close clears both; a Worker's stack is reused after it exits).
+ */
+bool uvs_lm_still_loop(const struct uvs_mem_reader *r, uint64_t addr, uint64_t lfields, int epfd);
+
+/*
+ * Whether reading r can follow reading p of the same loop: the idle time cannot grow by more
+ * than the time between them, nor the loop count by more than an iteration per 100 ns. Memory
+ * reused by something else reads as anything; this catches what the validation let through.
+ */
+bool uvs_lm_plausible(const struct uvs_lm_reading *p, const struct uvs_lm_reading *r);
+
+/*
  * Reads the metrics at lfields into *out (now: the caller's clock at the read), twice until
  * two reads agree (libuv updates them under a lock we cannot take), and checks them against
  * now: a stamp or an idle time past now is not a loop's. 0, or -ENODATA / -EAGAIN / -errno.

@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t again;
 
 		if (loop < BASE || loop - BASE >= m.n || uvs_lm_validate_loop(&r, loop, epfd, &again) ||
-		    again != lf)
+		    again != lf || !uvs_lm_still_loop(&r, loop, lf, epfd))
 			abort();
 		/* The readings of its metrics, a few clock ticks apart, through the span math. */
 		for (int i = 0; i < 4; i++) {
@@ -79,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Metrics read anywhere in the image, as readings of one loop over time. */
 	for (size_t off = 0; off + 160 <= m.n && off < 4096; off += 152) {
 		if (uvs_lm_read(&r, &layout, BASE + off, now, &rd) == 0 &&
+		    (!track.seen || uvs_lm_plausible(&track.last, &rd)) &&
 		    uvs_lm_step(&track, &rd, 100000000, &span) && span.end < span.start)
 			abort();
 		now += 7000000;

@@ -270,6 +270,32 @@ test('a blocking Worker: its loop found from its epoll fd, its blocks named by i
 		}
 	});
 
+test('a Worker that exits: its loop leaves the figures, nothing read from its freed memory',
+	async (t) => {
+		if (skipUnlessRoot(t)) return;
+		const { child, ready } = await startFixture('worker_exit.js');
+		const { agent } = await startRestricted(child.pid, ['--interval', '200ms']);
+		try {
+			await agent.waitFor((v) => v && v.type === 'interval' &&
+				v.loops.some((l) => l.tid === ready.worker_tid), 'the worker\'s loop');
+			child.send('go');
+			await child.waitFor((v) => v && v.exited, 'the worker exited');
+			const n = intervalsOf(agent).length;
+			await agent.waitFor(() => intervalsOf(agent).length >= n + 3, 'three more intervals');
+			const later = intervalsOf(agent).slice(n + 1);
+			assert.ok(later.every((iv) => !iv.loops.some((l) => l.tid === ready.worker_tid)),
+				'the worker is gone from the intervals');
+			for (const iv of intervalsOf(agent))
+				for (const l of iv.loops)
+					assert.ok(l.iterations < 1000 && l.busy_ns + l.idle_ns <= 1e9,
+						`${l.role} ${l.tid}: ${l.iterations} iterations in 200 ms`);
+			assert.equal(agent.json().filter((v) => v.type === 'alert').length, 0);
+		} finally {
+			await agent.stop();
+			await child.stop();
+		}
+	});
+
 test('fds equal /proc/PID/fd', async (t) => {
 	if (skipUnlessRoot(t)) return;
 	const { child } = await startFixture('fds.js');

@@ -242,6 +242,34 @@ Test(proc_loop_find, the_loop_on_a_stack_not_the_decoys)
 	cr_assert_eq(uvs_lm_validate_loop(&r, BASE + 0x1800, 7, &lf), -ENODATA);
 }
 
+Test(proc_loop_find, a_closed_loop_is_no_longer_the_loop)
+{
+	static struct image m;
+	struct uvs_mem_reader r = { image_read, &m };
+
+	memset(&m, 0, sizeof(m));
+	make_loop(&m, BASE + 0x800, 9, BASE + 0x1000, true);
+	cr_assert(uvs_lm_still_loop(&r, BASE + 0x800, BASE + 0x1000, 9));
+	put32(&m, BASE + 0x800 + 64, (uint32_t)-1); /* uv_loop_close: backend_fd = -1 */
+	cr_assert(!uvs_lm_still_loop(&r, BASE + 0x800, BASE + 0x1000, 9));
+	make_loop(&m, BASE + 0x800, 9, BASE + 0x1000, true);
+	put64(&m, BASE + 0x800 + 40, 0); /* internal_fields freed */
+	cr_assert(!uvs_lm_still_loop(&r, BASE + 0x800, BASE + 0x1000, 9));
+}
+
+Test(proc_loop_find, readings_that_cannot_follow_are_refused)
+{
+	struct uvs_lm_reading p = at(1000 * MS, 100 * MS, 0, 50);
+	struct uvs_lm_reading r = at(1010 * MS, 105 * MS, 0, 60);
+
+	cr_assert(uvs_lm_plausible(&p, &r));
+	r.idle_ns = 200 * MS; /* 100 ms more idle in 10 ms */
+	cr_assert(!uvs_lm_plausible(&p, &r));
+	r.idle_ns = 105 * MS;
+	r.loop_count = 140323226026897ULL; /* a pointer where the count was */
+	cr_assert(!uvs_lm_plausible(&p, &r));
+}
+
 Test(proc_loop_find, layouts_per_libuv_version)
 {
 	struct uvs_lm_layout l = uvs_lm_layout_for(0x012e00);
