@@ -120,7 +120,7 @@ bool uvs_lm_still_loop(const struct uvs_mem_reader *r, uint64_t addr, uint64_t l
 	if (uvs_mem_read_exact(r, addr + LOOP_INTERNAL_FIELDS, b, sizeof(b)))
 		return false;
 	return u64_at(b) == lfields &&
-	       u32_at(b + LOOP_BACKEND_FD - LOOP_INTERNAL_FIELDS) == (uint32_t)epfd;
+	       u32_at(b + (LOOP_BACKEND_FD - LOOP_INTERNAL_FIELDS)) == (uint32_t)epfd;
 }
 
 bool uvs_lm_plausible(const struct uvs_lm_reading *p, const struct uvs_lm_reading *r)
@@ -149,9 +149,9 @@ static int read_once(const struct uvs_mem_reader *r, const struct uvs_lm_layout 
 	err = uvs_mem_read_exact(r, lfields + lo, b, hi - lo);
 	if (err)
 		return err;
-	out->entry_ns = u64_at(b + l->entry_off - lo);
-	out->idle_ns = u64_at(b + l->idle_off - lo);
-	out->loop_count = l->has_count ? u64_at(b + l->count_off - lo) : 0;
+	out->entry_ns = u64_at(b + (l->entry_off - lo));
+	out->idle_ns = u64_at(b + (l->idle_off - lo));
+	out->loop_count = l->has_count ? u64_at(b + (l->count_off - lo)) : 0;
 	return 0;
 }
 
