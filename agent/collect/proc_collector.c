@@ -22,6 +22,7 @@
 #include "collect/pool_statics.h"
 #include "collect/proc_collector.h"
 #include "collect/proc_loop.h"
+#include "collect/proc_net.h"
 #include "collect/sock_retrans.h"
 #include "collect/socket_table.h"
 #include "collect/sockets.h"
@@ -37,6 +38,7 @@ struct proc_collector {
 	struct uvs_fds fds;
 	struct uvs_fd_table fd_table;
 	int nl;                        /* NETLINK_SOCK_DIAG, -1 when the table is unavailable */
+	bool proc_net;                 /* ... and then read from /proc/PID/net instead */
 	char sockets_why[320];
 	struct uvs_socket_table table;
 	struct uvs_sock_learning learn;
@@ -97,6 +99,10 @@ static int proc_attach(struct uvs_collector *c, struct uvs_target *t,
 	if (o->sockets)
 		p->nl = uvs_sockets_open_diag((int)t->pid, p->sockets_why,
 					      sizeof(p->sockets_why));
+	/* Another network namespace we may not enter: its own tables in /proc/PID/net. */
+	if (o->sockets && p->nl < 0 && p->fd_table.available &&
+	    uvs_proc_net_read(t->pid, &p->fd_table, &p->table) == 0)
+		p->proc_net = true;
 	p->attach_mono = p->last_window = uvs_now_mono();
 	p->last_window_real = uvs_now_real();
 	return 0;
@@ -145,6 +151,11 @@ static void say_figures(const struct proc_collector *p, struct uvs_collect_repor
 		    "pool jobs per kind, wait and service times, sync fs calls");
 	}
 	add(f->exact, &f->nexact, cap, "fds");
+	if (p->opt.sockets && p->proc_net) {
+		add(f->exact, &f->nexact, cap, "socket table (from /proc/PID/net)");
+		add(f->unavailable, &f->nunavailable, cap,
+		    "accept queue limits, tcp retransmits (not in /proc/PID/net)");
+	}
 	if (p->opt.sockets && p->nl >= 0) {
 		add(f->exact, &f->nexact, cap, "socket table");
 		add(f->sampled, &f->nsampled, cap,
@@ -180,8 +191,10 @@ static void proc_report(struct uvs_collector *c, struct uvs_collect_report *r)
 	if (p->opt.pool_jobs)
 		add_missing(r, "pool jobs", "a record per job needs the pool's probes (the bpf "
 			    "backend)");
-	if (p->opt.sockets && p->nl < 0)
+	if (p->opt.sockets && p->nl < 0 && !p->proc_net)
 		add_missing(r, "socket table", p->sockets_why);
+	else if (p->opt.sockets && p->proc_net)
+		add_missing(r, "socket table from netlink", p->sockets_why);
 	if (p->opt.sample_hz)
 		add_missing(r, "stacks", "not sampled by the proc backend yet");
 	say_figures(p, r);
@@ -221,8 +234,12 @@ static void fds_and_sockets(struct proc_collector *p, struct uvs_snapshot *s)
 	if (uvs_fd_table_read(p->target->pid, &p->fd_table))
 		p->fd_table.available = false;
 	uvs_fds_window(&p->fds, NULL, &p->fd_table, uvs_fds_limit(p->target->pid), now, &s->fds);
-	if (p->opt.sockets && p->nl >= 0 && p->fd_table.available &&
-	    uvs_socket_table_read(p->nl, &p->fd_table, &p->learn, &p->table) == 0) {
+	if (p->opt.sockets && p->proc_net && p->fd_table.available &&
+	    uvs_proc_net_read(p->target->pid, &p->fd_table, &p->table) == 0) {
+		uvs_socket_table_summarize(&p->table, &s->sockets);
+		s->sockets.accept_limit_unknown = true;
+	} else if (p->opt.sockets && p->nl >= 0 && p->fd_table.available &&
+		   uvs_socket_table_read(p->nl, &p->fd_table, &p->learn, &p->table) == 0) {
 		uvs_socket_table_summarize(&p->table, &s->sockets);
 		s->sockets.retrans_from_info =
 			uvs_sock_retrans_window(&p->retrans, &p->table, &s->sockets.retransmits) == 0;

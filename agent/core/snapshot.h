@@ -213,6 +213,8 @@ struct uvs_sockets_snapshot {
 	uint64_t accept_queue_max;    /* the longest accept queue of a listener now */
 	uint64_t accept_queue_limit;  /* that listener's limit (its backlog) */
 	uint64_t accept_queue_full;   /* listeners whose queue is at its limit */
+	bool accept_limit_unknown;    /* no backlog in the table read (/proc/PID/net): the limit
+				       * and full are unavailable */
 	uint64_t udp_open;
 	uint64_t udp_drops;           /* datagrams dropped, summed over the open UDP sockets */
 	uint64_t unix_open;

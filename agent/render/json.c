@@ -323,9 +323,10 @@ static void json_sockets_object(FILE *out, const struct uvs_sockets_snapshot *k)
 	for (st = UVS_TCP_ESTABLISHED; st <= UVS_TCP_CLOSING; st++)
 		fprintf(out, "%s\"%s\":%" PRIu64, st == UVS_TCP_ESTABLISHED ? "" : ",",
 			uvs_tcp_state_name(st), k->tcp_states[st]);
-	fprintf(out, "},\"listeners\":%" PRIu64 ",\"accept_queue_max\":%" PRIu64
-		",\"accept_queue_limit\":%" PRIu64 ",\"accept_queue_full\":%" PRIu64,
-		k->listeners, k->accept_queue_max, k->accept_queue_limit, k->accept_queue_full);
+	fprintf(out, "},\"listeners\":%" PRIu64 ",\"accept_queue_max\":%" PRIu64,
+		k->listeners, k->accept_queue_max);
+	json_u64_or_null(out, "accept_queue_limit", !k->accept_limit_unknown, k->accept_queue_limit);
+	json_u64_or_null(out, "accept_queue_full", !k->accept_limit_unknown, k->accept_queue_full);
 	json_u64_or_null(out, "connects", k->traced, k->connects);
 	json_u64_or_null(out, "connect_p50_ns", k->traced, k->connect_p50_ns);
 	json_u64_or_null(out, "connect_p99_ns", k->traced, k->connect_p99_ns);

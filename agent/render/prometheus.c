@@ -224,8 +224,10 @@ static void sockets(struct uvs_prom_writer *w, const struct uvs_snapshot *t,
 		uvs_prom_u64(w, NULL, s->unix_open);
 		uvs_prom_family(w, &f_acceptq);
 		uvs_prom_u64(w, NULL, s->accept_queue_max);
-		uvs_prom_family(w, &f_acceptq_limit);
-		uvs_prom_u64(w, NULL, s->accept_queue_limit);
+		if (!s->accept_limit_unknown) {
+			uvs_prom_family(w, &f_acceptq_limit);
+			uvs_prom_u64(w, NULL, s->accept_queue_limit);
+		}
 	}
 	if (!st->traced)
 		return;

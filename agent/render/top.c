@@ -386,7 +386,9 @@ static void socket_panel(FILE *out, const struct uvs_sockets_snapshot *k, bool a
 	     "  listen %" PRIu64 "  udp %" PRIu64 "  unix %" PRIu64, k->tcp_open,
 	     k->tcp_states[UVS_TCP_ESTABLISHED], k->tcp_states[UVS_TCP_CLOSE_WAIT], k->listeners,
 	     k->udp_open, k->unix_open);
-	if (k->listeners)
+	if (k->listeners && k->accept_limit_unknown)
+		line(out, false, "  accept queue %" PRIu64 " (limit unknown)", k->accept_queue_max);
+	else if (k->listeners)
 		line(out, false, "  accept queue %" PRIu64 " of %" PRIu64 "%s", k->accept_queue_max,
 		     k->accept_queue_limit, k->accept_queue_full ? "  FULL" : "");
 	if (!k->traced)

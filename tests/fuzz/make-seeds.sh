@@ -133,3 +133,8 @@ q(prev, BASE + head); q(head + 8, BASE + prev)
 params = struct.pack('<HHHHHH', 7, 1, 0x100, head, msg, exitm) + bytes(4)
 open(sys.argv[1], 'wb').write(params + bytes(img))
 PY
+
+# proc/net-*: lines of /proc/PID/net/{tcp,tcp6,udp} as the kernel prints them (proc_net.c).
+printf '   0: 00000000:07E8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 263 1 00000000bc2e2fe6 100 0 0 10 0\n' > "$out/proc/net-tcp-listen"
+printf '   1: 00000000000000000000000001000000:01BB 00000000000000000000000000000000:0000 0A 00000000:00000003 00:00000000 00000000     0        0 4711 1 0000000000000000 100 0 0 10 0\n' > "$out/proc/net-tcp6-listen"
+printf '  123: 00000000:14E9 00000000:0000 07 00000000:00000000 00:00000000 00000000   107        0 9001 2 0000000000000000 42\n' > "$out/proc/net-udp"

@@ -425,3 +425,37 @@ test('a stripped node: loop figures sampled from the thread\'s state, and said t
 		rmSync(dir, { recursive: true, force: true });
 	}
 });
+
+test('a target in another network namespace: its sockets from /proc/PID/net, as ss sees them there',
+	async (t) => {
+		if (skipUnlessRoot(t)) return;
+		// The fixture in a network namespace of its own, its loopback up: 50 connections to itself.
+		const child = new Child('unshare', ['-n', 'sh', '-c',
+			`ip link set lo up && exec ${nodeBin} ${path.join(fixtures, 'fds.js')}`]);
+		const ready = await child.waitFor((v) => v && v.ready, 'fds.js ready');
+		const { agent, hello } = await startRestricted(ready.pid, ['--interval', '200ms']);
+		try {
+			child.send('open');
+			await child.waitFor((v) => v && v.opened, 'opened');
+			// Entering the namespace needs CAP_SYS_ADMIN: the table comes from /proc/PID/net.
+			assert.ok(hello.figures.exact.includes('socket table (from /proc/PID/net)'),
+				JSON.stringify(hello.figures));
+			const text = execFileSync('nsenter', ['-t', String(ready.pid), '-n', 'ss', '-tanpH'])
+				.toString();
+			const ss = {};
+			for (const line of text.split('\n').filter((l) => l.includes(`pid=${ready.pid},`))) {
+				const st = { ESTAB: 'ESTABLISHED', LISTEN: 'LISTEN' }[line.split(/\s+/)[0]];
+				ss[st] = (ss[st] || 0) + 1;
+			}
+			const iv = await agent.waitFor((v) => v && v.type === 'interval' && v.sockets &&
+				v.sockets.tcp.states.ESTABLISHED === ss.ESTABLISHED, 'the connections');
+			t.diagnostic(`uvscope ${JSON.stringify(iv.sockets.tcp.states)}; ss ${JSON.stringify(ss)}`);
+			assert.equal(iv.sockets.tcp.states.ESTABLISHED, 100);
+			assert.equal(iv.sockets.tcp.states.LISTEN, ss.LISTEN);
+			assert.equal(iv.sockets.tcp.accept_queue_limit, null, 'no backlog in /proc/PID/net');
+			assert.equal(iv.sockets.tcp.retransmits, null, 'no tcp_info in /proc/PID/net');
+		} finally {
+			await agent.stop();
+			await child.stop();
+		}
+	});

@@ -418,3 +418,75 @@ Test(sock_retrans, deltas_per_socket)
 	cr_assert_eq(n, 1);
 	uvs_sock_retrans_free(&r);
 }
+
+/* ---- /proc/PID/net ------------------------------------------------------------------------- */
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include "collect/proc_net.h"
+
+Test(proc_net, tcp_lines_as_the_kernel_prints_them)
+{
+	struct uvs_sock s;
+	uint8_t lo[4] = { 127, 0, 0, 1 };
+
+	cr_assert_eq(uvs_proc_net_parse_line("  sl  local_address rem_address   st tx_queue rx_queue "
+					     "tr tm->when retrnsmt   uid  timeout inode\n",
+					     AF_INET, IPPROTO_TCP, &s), -EINVAL, "the header");
+	cr_assert_eq(uvs_proc_net_parse_line("   0: 0100007F:1F90 0100007F:C350 01 00000010:00000020 "
+					     "00:00000000 00000000  1000        0 263 1 "
+					     "00000000bc2e2fe6 100 0 0 10 0\n",
+					     AF_INET, IPPROTO_TCP, &s), 0);
+	cr_assert_eq(s.state, UVS_TCP_ESTABLISHED);
+	cr_assert_arr_eq(s.local, lo, 4);
+	cr_assert_eq(s.local_port, 8080);
+	cr_assert_eq(s.remote_port, 50000);
+	cr_assert_eq(s.wqueue, 16);
+	cr_assert_eq(s.rqueue, 32);
+	cr_assert_eq(s.inode, 263);
+	cr_assert(!s.has_info, "no tcp_info in /proc/net/tcp");
+	/* ::1 port 443, listening, 3 waiting in the accept queue. */
+	cr_assert_eq(uvs_proc_net_parse_line("   1: 00000000000000000000000001000000:01BB "
+					     "00000000000000000000000000000000:0000 0A "
+					     "00000000:00000003 00:00000000 00000000     0        0 "
+					     "4711 1 0000000000000000 100 0 0 10 0\n",
+					     AF_INET6, IPPROTO_TCP, &s), 0);
+	cr_assert_eq(s.state, UVS_TCP_LISTEN);
+	cr_assert_eq(s.local[15], 1);
+	cr_assert_eq(s.local_port, 443);
+	cr_assert_eq(s.rqueue, 3);
+	cr_assert_eq(s.inode, 4711);
+}
+
+Test(proc_net, udp_lines_have_drops)
+{
+	struct uvs_sock s;
+
+	cr_assert_eq(uvs_proc_net_parse_line("  123: 00000000:14E9 00000000:0000 07 00000000:00000000 "
+					     "00:00000000 00000000   107        0 9001 2 "
+					     "0000000000000000 42\n", AF_INET, IPPROTO_UDP, &s), 0);
+	cr_assert_eq(s.state, 7);
+	cr_assert_eq(s.local_port, 5353);
+	cr_assert_eq(s.inode, 9001);
+	cr_assert(s.has_drops);
+	cr_assert_eq(s.drops, 42);
+}
+
+Test(proc_net, malformed_lines_are_refused)
+{
+	static const char *const bad[] = {
+		"",
+		"   0: 0100007F:1F90",
+		"   0: 0100007G:1F90 0100007F:C350 01 00000010:00000020 00:00000000 00000000 0 0 1\n",
+		"   0: 0100007F:1F90 0100007F:C350 00 00000010:00000020 00:00000000 00000000 0 0 1\n",
+		"   0: 0100007F:1F90 0100007F:C350 01 00000010:00000020 00:00000000 00000000 0 0 "
+		"99999999999\n",
+		"x: 0100007F:1F90 0100007F:C350 01 00000010:00000020 00:00000000 00000000 0 0 1\n",
+	};
+	struct uvs_sock s;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect_eq(uvs_proc_net_parse_line(bad[i], AF_INET, IPPROTO_TCP, &s), -EINVAL,
+			     "%s", bad[i]);
+}
