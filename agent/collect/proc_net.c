@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "collect/proc_net.h"
+#include "collect/socket_table.h"
 
 /* Hex digits to a value: exactly n of them (n <= 16), ending at a non-hex byte. */
 static const char *hex(const char *p, size_t n, uint64_t *out)
@@ -157,21 +158,6 @@ static bool wanted(const struct uvs_fd_table *fds, enum uvs_sock_proto proto)
 	return false;
 }
 
-static int add_row(struct uvs_socket_table *t, const struct uvs_sock *s)
-{
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 64;
-		struct uvs_sock *rows = realloc(t->rows, cap * sizeof(*rows));
-
-		if (!rows)
-			return -ENOMEM;
-		t->rows = rows;
-		t->cap = cap;
-	}
-	t->rows[t->n++] = *s;
-	return 0;
-}
-
 /* One table: the rows whose inode is one of the target's sockets. */
 static int read_table(pid_t pid, size_t k, const struct uvs_fd_table *fds,
 		      struct uvs_socket_table *t, bool *seen)
@@ -197,7 +183,7 @@ static int read_table(pid_t pid, size_t k, const struct uvs_fd_table *fds,
 		/* The backlog is not in these tables: no limit rather than a false "full". */
 		if (s.protocol == IPPROTO_TCP && s.state == UVS_TCP_LISTEN)
 			s.wqueue = UINT32_MAX;
-		err = add_row(t, &s);
+		err = uvs_socket_table_add(t, &s);
 	}
 	fclose(f);
 	return err;

@@ -28,6 +28,8 @@ $(FUZZ_DIR)/fuzz_elf: $(FUZZ_DIR)/agent/target/elf.o $(FUZZ_DIR)/agent/target/ep
 		      $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_proc: $(FUZZ_DIR)/agent/target/procfs.o $(FUZZ_DIR)/agent/target/container.o \
 		       $(FUZZ_DIR)/agent/collect/fds.o $(FUZZ_DIR)/agent/collect/proc_net.o \
+		       $(FUZZ_DIR)/agent/collect/socket_table.o $(FUZZ_DIR)/agent/collect/sock_diag.o \
+		       $(FUZZ_DIR)/agent/core/names.o \
 		       $(FUZZ_DIR)/agent/collect/fd_tracker.o $(FUZZ_DIR)/agent/collect/fd_table.o \
 		       $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_sock_diag: $(FUZZ_DIR)/agent/collect/sock_diag.o $(FUZZ_DIR)/agent/core/names.o
