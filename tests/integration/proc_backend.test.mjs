@@ -142,7 +142,7 @@ test('utilization equals Node\'s own eventLoopUtilization within 0.02', async (t
 
 for (const v of nodeVersions('18 22 24')) {
 	test(`node ${v}: utilization equals Node's ELU; iterations ${v === '18' ? 'unavailable' :
-		'counted'}`, async (t) => {
+		'counted'}; blocks detected`, async (t) => {
 		if (skipUnlessRoot(t)) return;
 		const bin = fetchNodeOrSkip(t, v);
 		if (!bin) return;
@@ -165,6 +165,7 @@ for (const v of nodeVersions('18 22 24')) {
 		} else {
 			await iterationsAgainstChain(t, bin, v);
 		}
+		await blocksAgainstFixture(t, 'spin', 2, bin);
 	});
 }
 
@@ -198,8 +199,8 @@ test('iterations equal libuv\'s loop count (a chain of setImmediate)', async (t)
 
 // The fixture's blocks (timed by itself) against the ended alerts, and an ongoing alert for
 // each that came out while the loop was still blocked.
-async function blocksAgainstFixture(t, mode, count) {
-	const { child } = await startFixture('block.js', [],
+async function blocksAgainstFixture(t, mode, count, bin = nodeBin) {
+	const { child } = await startOn(bin, 'block.js',
 		{ BLOCK_MS: '250', COUNT: String(count), MODE: mode });
 	const { agent } = await startRestricted(child.pid, ['--block-ms', '100']);
 	try {
