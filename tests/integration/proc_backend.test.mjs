@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -457,6 +457,28 @@ test('a target in another network namespace: its sockets from /proc/PID/net, as 
 			assert.equal(iv.sockets.tcp.retransmits, null, 'no tcp_info in /proc/PID/net');
 		} finally {
 			await agent.stop();
+			await child.stop();
+		}
+	});
+
+test('the target\'s binary not at its path (as from a debug container): read through /proc/PID/exe',
+	async (t) => {
+		if (skipUnlessRoot(t)) return;
+		const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-proc-gone-'));
+		const bin = path.join(dir, 'node');
+		copyFileSync(nodeBin, bin);
+		execFileSync('chmod', ['755', bin]);
+		const { child } = await startOn(bin, 'elu.js');
+		rmSync(dir, { recursive: true, force: true });
+		try {
+			const { agent, hello } = await startRestricted(child.pid, ['-i', '200ms', '-d', '1s']);
+			await agent.exitPromise;
+			assert.equal(hello.collector, 'proc');
+			assert.equal(hello.mode, 'libuv-metrics');
+			const main = mainOf(intervalsOf(agent).at(-1), child.pid);
+			t.diagnostic(`utilization ${main.utilization}, iterations ${main.iterations}`);
+			assert.ok(main.iterations > 0 && main.utilization > 0.1);
+		} finally {
 			await child.stop();
 		}
 	});
