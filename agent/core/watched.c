@@ -269,7 +269,9 @@ static void guard_init(struct uvs_watched *w, const struct uvs_collect_report *r
 	const struct uvs_cli *cli = w->env->cli;
 	struct uvs_collect_options o = collect_options(cli);
 	struct uvs_guard_config c = {
-		.enabled = uvs_watched_guarded(cli),
+		/* A collector with no probe (proc) has nothing for the guard to turn down. */
+		.enabled = uvs_watched_guarded(cli) &&
+			   !(r->epoll_hooks && !strcmp(r->epoll_hooks, "none")),
 		.budget = cli->max_probe_rate,
 		.phases = !strcmp(r->mode, "exact-phases"),
 		.phase_hits_per_iteration = r->phase_hits_per_iteration,
