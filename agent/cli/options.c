@@ -668,8 +668,8 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	     cli->duration_ns || cli->no_sockets || cli->json_file))
 		return bad(err, "sockets takes only -p, --json and -v%s%s", "",
 			   " (it prints the table once)");
-	if (cli->backend == UVS_BACKEND_PROC &&
-	    (cli->command == UVS_CMD_FLAME || cli->command == UVS_CMD_SOCKETS))
+	/* sockets loads no BPF with any backend; flame's stacks are not sampled without it yet. */
+	if (cli->backend == UVS_BACKEND_PROC && cli->command == UVS_CMD_FLAME)
 		return bad(err, "--backend proc: %s does not run without BPF yet%s",
 			   command_name(cli->command), "");
 	if (cli->command == UVS_CMD_FLAME) {
