@@ -241,6 +241,12 @@ test('blocked loops, detected while blocked: off-CPU Atomics.wait', async (t) =>
 	await blocksAgainstFixture(t, 'atomics', 2);
 });
 
+test('blocked loops, detected while blocked: execSync (a second loop on the main thread)',
+	async (t) => {
+		if (skipUnlessRoot(t)) return;
+		await blocksAgainstFixture(t, 'execsync', 1);
+	});
+
 test('a blocking Worker: its loop found from its epoll fd, its blocks named by its thread',
 	async (t) => {
 		if (skipUnlessRoot(t)) return;
