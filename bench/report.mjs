@@ -136,14 +136,16 @@ const MODE_TITLES = {
 	pool: 'thread pool<br>`watch -p PID --json --pool`',
 	nopool: 'no thread pool<br>`watch -p PID --json --no-pool`',
 	syscalls: 'syscalls<br>`watch -p PID --json --syscalls`',
+	proc: 'no BPF<br>`watch -p PID --json --backend proc --no-stacks`',
 };
 const modeOrder = ['control', 'default', 'nostacks', 'blockedhz', 'phases', 'pool', 'nopool',
-	'syscalls'];
+	'syscalls', 'proc'];
 const modeNames = [...new Set([...modeOrder, ...runs.map((r) => r.mode)])]
 	.filter((m) => runs.some((r) => r.mode === m));
 // A mode's uvscope flags: from the run (meta.json, runs.jsonl), else as they always were.
 const KNOWN_FLAGS = { default: '', nostacks: '--no-stacks', blockedhz: '--sample-hz 997',
-	phases: '--phases', pool: '--pool', nopool: '--no-pool', syscalls: '--syscalls' };
+	phases: '--phases', pool: '--pool', nopool: '--no-pool', syscalls: '--syscalls',
+	proc: '--backend proc --no-stacks' };
 const modeFlags = (m) => meta.mode_flags?.[m] ?? runs.find((r) => r.mode === m)?.flags ??
 	KNOWN_FLAGS[m] ?? '?';
 const modeTitle = (m) => MODE_TITLES[m] ?? `${m}<br>\`watch -p PID --json ${modeFlags(m)}\``;

@@ -15,6 +15,8 @@
 #   phases      uvscope watch -p PID --json --phases (uprobes in libuv's loop)
 #   nopool      uvscope watch -p PID --json --no-pool (the default mode without the pool)
 #   syscalls    uvscope watch -p PID --json --syscalls (every syscall of the target)
+#   proc        uvscope watch -p PID --json --backend proc --no-stacks (no BPF: libuv's
+#               metrics and statics read from the target's memory every tick)
 # Overhead = per pair, the ratio with / without; reported as min / median / max over pairs.
 # Before the pairs, a quick section measures uvscope's own CPU, RSS and blocked-loop alert
 # delay with 18,000 fds in the target and with 20,000 sockets of other processes on the
@@ -87,6 +89,7 @@ MODE_TABLE='
   phases   --phases    "mode":"exact-phases"      uvs_phase_             "phases":{
   nopool   --no-pool   "pool":null                -                      "threadpool":null
   syscalls --syscalls  -                          uvs_sc_                "syscalls":{
+  proc     --backend,proc,--no-stacks "collector":"proc" -                "threadpool":{
 '
 
 PAIRS=${BENCH_PAIRS:-8}

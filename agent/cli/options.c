@@ -82,6 +82,15 @@ static const char usage_text[] =
 	"                       effect on fds could not be followed)\n"
 	"      --no-sockets     no socket figures (no socket table per interval, no TCP\n"
 	"                       state-change and retransmit tracepoints)\n"
+	"      --backend B      watch, top, serve, trace, flame: what measures the target. bpf:\n"
+	"                       probes (every figure); proc: no BPF at all, for where BPF\n"
+	"                       is not allowed (a container with CAP_SYS_PTRACE only):\n"
+	"                       loop busy, idle, utilization and iterations exact from\n"
+	"                       libuv's own metrics, blocked loops from the same read every\n"
+	"                       tick, the pool's size, queue and running jobs from libuv's\n"
+	"                       statics, fds, the socket table; no phases, pool kinds,\n"
+	"                       syscalls, GC, TCP transitions or stacks. auto (default):\n"
+	"                       bpf, and proc when loading BPF is refused (said in one line)\n"
 	"      --no-stacks      no stack sampling: blocked-loop alerts then say only how long\n"
 	"      --sample-hz N    stack samples per second of each thread's CPU time (default\n"
 	"                       99; 1 to 4999)\n"
@@ -161,8 +170,11 @@ static const char usage_text[] =
 	"  sudo uvscope serve -p 4242 --json-file /var/log/uvscope.jsonl\n"
 	"  sudo uvscope serve --all                     (every node process, as they come and go)\n"
 	"\n"
-	"privileges: root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN. uvscope drops them once\n"
-	"attached, except --all, which keeps them to attach to processes that start later.\n"
+	"privileges: the bpf backend needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN.\n"
+	"uvscope drops them once attached, except --all, which keeps them to attach to\n"
+	"processes that start later. The proc backend needs no BPF: CAP_SYS_PTRACE to read\n"
+	"the memory of another user's process, and CAP_DAC_READ_SEARCH for its /proc/PID/fd\n"
+	"(the same user needs neither); see --backend.\n"
 	"exit status: 0 done, 1 could not attach or failed, 2 bad arguments or rules file,\n"
 	"3 an alert fired (--exit-on-alert).\n";
 
@@ -221,10 +233,10 @@ static const struct option long_options[] = {
 	{ "on-alert", required_argument, NULL, OPT_ON_ALERT },
 	{ "on-alert-timeout", required_argument, NULL, OPT_ON_ALERT_TIMEOUT },
 	{ "exit-on-alert", no_argument, NULL, OPT_EXIT_ON_ALERT },
+	{ "backend", required_argument, NULL, OPT_BACKEND },
 	{ "pid", required_argument, NULL, 'p' },
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "match", required_argument, NULL, OPT_MATCH },
-	{ "backend", required_argument, NULL, OPT_BACKEND },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "interval", required_argument, NULL, 'i' },
 	{ "block-ms", required_argument, NULL, 'B' },
@@ -443,18 +455,6 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 			return bad(err, "invalid value for --format: '%s'%s", arg,
 				   " (folded, svg or pprof)");
 		return 0;
-	case OPT_BACKEND:
-		if (strcmp(arg, "bpf") == 0)
-			cli->backend = UVS_BACKEND_BPF;
-		else if (strcmp(arg, "proc") == 0)
-			cli->backend = UVS_BACKEND_PROC;
-		else if (strcmp(arg, "auto") == 0)
-			cli->backend = UVS_BACKEND_AUTO;
-		else
-			return bad(err, "invalid value for --backend: '%s'%s", arg,
-				   " (bpf, proc or auto)");
-		cli->backend_given = true;
-		return 0;
 	case 'm':
 		if (strcmp(arg, "cpu") == 0)
 			cli->flame_mode = UVS_FLAME_CPU;
@@ -502,6 +502,18 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 		return 0;
 	case OPT_EXIT_ON_ALERT:
 		cli->exit_on_alert = true;
+		return 0;
+	case OPT_BACKEND:
+		if (!strcmp(arg, "bpf"))
+			cli->backend = UVS_BACKEND_BPF;
+		else if (!strcmp(arg, "proc"))
+			cli->backend = UVS_BACKEND_PROC;
+		else if (!strcmp(arg, "auto"))
+			cli->backend = UVS_BACKEND_AUTO;
+		else
+			return bad(err, "invalid value for --backend: '%s'%s", arg,
+				   " (bpf, proc or auto)");
+		cli->backend_given = true;
 		return 0;
 	}
 	return UVS_CLI_USAGE;
@@ -696,9 +708,6 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	}
 	if (cli->flame_format || cli->flame_mode)
 		return bad(err, "--format and --mode are options of flame%s%s", "", "");
-	if (cli->backend_given)
-		return bad(err, "--backend proc is an option of flame so far%s%s", "",
-			   " (the other commands use BPF)");
 	if (cli->nflame_files > 1)
 		return bad(err, "-o is given once for %s%s", cli->command == UVS_CMD_TRACE ?
 			   "trace" : "this command", "");

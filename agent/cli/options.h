@@ -32,8 +32,8 @@ enum uvs_flame_mode {
 
 
 /*
- * What measures the target: BPF, /proc and ptrace without BPF, or BPF when it is allowed (the
- * same enum as the proc collector's --backend, in the same order).
+ * What measures the target: BPF, /proc and ptrace without BPF, or BPF when it is allowed.
+ * flame --backend proc samples stacks with perf_event_open or ptrace (core/flame_proc.h).
  */
 enum uvs_backend {
 	UVS_BACKEND_AUTO = 0,
@@ -81,8 +81,6 @@ struct uvs_cli {
 	const char *flame_files[UVS_FLAME_FILES];
 	enum uvs_flame_format flame_formats[UVS_FLAME_FILES];
 	enum uvs_flame_mode flame_mode;
-	enum uvs_backend backend;  /* --backend bpf|proc|auto (default auto; flame only so far) */
-	bool backend_given;
 	const char *listen;       /* serve --listen as given (NULL: the default) */
 	struct uvs_listen_addr listen_addr; /* serve: where /metrics is served */
 	/* alert rules and actions (watch, top; --rules also trace) */
@@ -92,6 +90,8 @@ struct uvs_cli {
 	uint64_t on_alert_timeout_ns; /* --on-alert-timeout (default 10s) */
 	bool on_alert_timeout_given;
 	bool exit_on_alert;       /* --exit-on-alert: end at the first firing alert, status 3 */
+	enum uvs_backend backend; /* --backend bpf|proc|auto (default auto) */
+	bool backend_given;
 };
 
 

@@ -71,6 +71,7 @@ struct uvs_collect_report {
 	struct uvs_pool_hooks pool; /* its strings live as long as the collector */
 	size_t nmissing;
 	char missing[UVS_MAX_MISSING][400];
+	struct uvs_figures figures; /* strings static; set false: everything is exact */
 };
 
 struct uvs_collector;

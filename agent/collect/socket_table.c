@@ -56,17 +56,7 @@ static int keep_inet(const struct uvs_sock *s, void *ctx)
 	if (i < 0 || c->seen[i])
 		return 0; /* another process's socket, or one without an fd (TIME_WAIT) */
 	c->seen[i] = 1;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		struct uvs_sock *rows = cap > MAX_SOCKETS ? NULL : realloc(t->rows, cap * sizeof(*rows));
-
-		if (!rows)
-			return -ENOMEM;
-		t->rows = rows;
-		t->cap = cap;
-	}
-	t->rows[t->n++] = *s;
-	return 0;
+	return uvs_socket_table_add(t, s);
 }
 
 static int keep_unix(const struct uvs_sock *s, void *ctx)
@@ -226,6 +216,21 @@ int uvs_socket_table_read_from(uvs_sock_dump_fn dump, void *src, const struct uv
 	if (!err && learn)
 		uvs_sock_learn_ports(t, learn);
 	return err;
+}
+
+int uvs_socket_table_add(struct uvs_socket_table *t, const struct uvs_sock *s)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct uvs_sock *rows = cap > MAX_SOCKETS ? NULL : realloc(t->rows, cap * sizeof(*rows));
+
+		if (!rows)
+			return -ENOMEM;
+		t->rows = rows;
+		t->cap = cap;
+	}
+	t->rows[t->n++] = *s;
+	return 0;
 }
 
 int uvs_socket_table_read(int nl, const struct uvs_fd_table *fds, struct uvs_sock_learning *learn,

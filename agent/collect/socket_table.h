@@ -47,6 +47,9 @@ int uvs_socket_table_read(int nl, const struct uvs_fd_table *fds, struct uvs_soc
 int uvs_socket_table_read_from(uvs_sock_dump_fn dump, void *src, const struct uvs_fd_table *fds,
 			       struct uvs_sock_learning *learn, struct uvs_socket_table *t);
 
+/* Appends a row (the table grows, up to a bound): 0, or -ENOMEM. */
+int uvs_socket_table_add(struct uvs_socket_table *t, const struct uvs_sock *s);
+
 void uvs_socket_table_free(struct uvs_socket_table *t);
 void uvs_sock_learning_free(struct uvs_sock_learning *l);
 

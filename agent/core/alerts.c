@@ -208,7 +208,7 @@ static bool retransmits(const struct uvs_rule *r, struct uvs_alert_state *st,
 	(void)st;
 	a->retransmit_rate = (struct uvs_alert_retransmits){ .retransmits = k->retransmits,
 							     .window_ns = s->window_ns };
-	return k->traced && s->window_ns &&
+	return (k->traced || k->retrans_from_info) && s->window_ns &&
 	       (double)k->retransmits * 1e9 >= r->threshold * (double)s->window_ns;
 }
 

@@ -52,6 +52,17 @@ struct uvs_pool_hooks {
  * What the session says once it is attached to a target: the target, and what is measured and
  * what not. The strings and arrays are the session's: an output copies what it keeps.
  */
+/* Which figures a collector measures exactly, which it samples, which it cannot give. */
+#define UVS_FIGURES_MAX 12
+
+struct uvs_figures {
+	bool set;                  /* the collector says (the bpf one does not: all exact) */
+	size_t nexact, nsampled, nunavailable;
+	const char *exact[UVS_FIGURES_MAX];
+	const char *sampled[UVS_FIGURES_MAX];
+	const char *unavailable[UVS_FIGURES_MAX];
+};
+
 struct uvs_attach_info {
 	int pid;
 	int ns_pid;                 /* its pid in its own PID namespace (== pid when not in one) */
@@ -68,7 +79,8 @@ struct uvs_attach_info {
 	const char *host_cost;      /* what other processes pay for those hooks; NULL: nothing */
 	const char *stacks;         /* how stacks are sampled and named; NULL when they are not */
 	const struct uvs_pool_hooks *pool; /* NULL when the thread pool is not followed */
-	const char *collector;      /* which collector measures ("bpf") */
+	const char *collector;      /* which collector measures ("bpf" or "proc") */
+	const struct uvs_figures *figures; /* NULL when the collector does not say */
 	const char *const *missing; /* what is unavailable and why, one sentence each */
 	size_t nmissing;
 	uint64_t block_threshold_ns;

@@ -574,7 +574,8 @@ static int attach_all(struct session *s)
 			uvs_err("--match: %s", why);
 			return err;
 		}
-		if (uvs_check_privileges(why, sizeof(why))) {
+		/* auto falls back on the proc backend per process (core/watched.c). */
+		if (cli->backend == UVS_BACKEND_BPF && uvs_check_privileges(why, sizeof(why))) {
 			uvs_err("cannot watch node processes: permission denied (%s)", why);
 			return -EPERM;
 		}

@@ -73,6 +73,10 @@ struct uvs_loop_snapshot {
 	bool has_gc;           /* GC figures are valid (V8's collector is probed) */
 	struct uvs_gc_snapshot gc;
 	struct uvs_hist_pow2 busy_hist; /* busy time per iteration (sum: completed busy spans) */
+	/* What the collector could not measure (the proc backend): rendered as unavailable. */
+	bool no_iterations;    /* iterations (libuv < 1.45 keeps no loop count) */
+	bool no_busy_dist;     /* per-iteration busy time: p50, p99, max and busy_hist */
+	bool sampled;          /* busy and idle from samples of the thread's state, not exact */
 };
 
 struct uvs_pool_kind_snapshot {
@@ -113,6 +117,12 @@ struct uvs_pool_snapshot {
 	uint64_t fs_ops[UVS_FS_OPS]; /* fs jobs and sync fs calls by uv_fs_type */
 	size_t ndns;                 /* the most looked-up host names, most first */
 	struct uvs_dns_name dns[UVS_DNS_TOP];
+	/*
+	 * From libuv's statics (the proc backend): size, queued, running, queued_max and
+	 * saturation only (the last two from the readings at each block check); jobs per kind,
+	 * submitted and completed, sync fs calls, fs ops and host names are unavailable.
+	 */
+	bool statics_only;
 };
 
 struct uvs_fd_snapshot {
@@ -204,6 +214,8 @@ struct uvs_sockets_snapshot {
 	uint64_t accept_queue_max;    /* the longest accept queue of a listener now */
 	uint64_t accept_queue_limit;  /* that listener's limit (its backlog) */
 	uint64_t accept_queue_full;   /* listeners whose queue is at its limit */
+	bool accept_limit_unknown;    /* no backlog in the table read (/proc/PID/net): the limit
+				       * and full are unavailable */
 	uint64_t udp_open;
 	uint64_t udp_drops;           /* datagrams dropped, summed over the open UDP sockets */
 	uint64_t unix_open;
@@ -223,6 +235,8 @@ struct uvs_sockets_snapshot {
 	uint64_t close_wait_p99_ns;   /* time in CLOSE_WAIT of the sockets that left it */
 	uint64_t time_wait_entered;   /* connections the target closed first, now in TIME_WAIT */
 	uint64_t retransmits;
+	/* retransmits (not their peers) from tcp_info deltas, without the tracepoints */
+	bool retrans_from_info;
 	size_t npeers;                /* remote endpoints with the most retransmits */
 	struct uvs_peer peers[UVS_TOP_PEERS];
 };

@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <bpf/libbpf.h>
 
 #include "collect/collector.h"
+#include "collect/proc_collector.h"
 #include "core/alerts.h"
 #include "core/block_stacks.h"
 #include "core/flame_samples.h"
@@ -268,7 +270,9 @@ static void guard_init(struct uvs_watched *w, const struct uvs_collect_report *r
 	const struct uvs_cli *cli = w->env->cli;
 	struct uvs_collect_options o = collect_options(cli);
 	struct uvs_guard_config c = {
-		.enabled = uvs_watched_guarded(cli),
+		/* A collector with no probe (proc) has nothing for the guard to turn down. */
+		.enabled = uvs_watched_guarded(cli) &&
+			   !(r->epoll_hooks && !strcmp(r->epoll_hooks, "none")),
 		.budget = cli->max_probe_rate,
 		.phases = !strcmp(r->mode, "exact-phases"),
 		.phase_hits_per_iteration = r->phase_hits_per_iteration,
@@ -282,6 +286,15 @@ static void guard_init(struct uvs_watched *w, const struct uvs_collect_report *r
 			  (int)w->target->pid);
 }
 
+/* Where libbpf finds the kernel's BTF, without which the BPF objects do not load. */
+#define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
+
+/* Errors of loading or attaching BPF that say BPF is not allowed or not there, not a bug. */
+static bool bpf_refused(int err)
+{
+	return err == -EPERM || err == -EACCES || err == -ENOSYS || err == -EOPNOTSUPP;
+}
+
 struct uvs_watched *uvs_watched_attach(const struct uvs_watch_env *env, pid_t pid,
 				       uint64_t *attach_ns, int *err_out, char *why, size_t cap)
 {
@@ -289,10 +302,10 @@ struct uvs_watched *uvs_watched_attach(const struct uvs_watch_env *env, pid_t pi
 	struct uvs_watched *w = calloc(1, sizeof(*w));
 	struct uvs_collect_sink sink = { .block_ended = on_block_ended, .record = on_record,
 					 .sample = on_sample, .keep_up = on_keep_up };
-	char path[32], reason[512];
+	char path[32], reason[512], bpf_why[512] = "";
 	uint64_t t0 = uvs_now_mono();
 	struct stat st;
-	bool capstone;
+	bool capstone, use_proc;
 	int err = -ENOMEM;
 
 	snprintf(why, cap, "cannot attach to pid %d: out of memory", (int)pid);
@@ -306,15 +319,27 @@ struct uvs_watched *uvs_watched_attach(const struct uvs_watch_env *env, pid_t pi
 		err = -ESRCH;
 		goto fail;
 	}
-	if (uvs_check_privileges(reason, sizeof(reason))) {
-		snprintf(why, cap, "cannot attach to pid %d: permission denied (%s)", (int)pid,
-			 reason);
-		err = -EPERM;
-		goto fail;
+	use_proc = env->cli->backend == UVS_BACKEND_PROC;
+	if (!use_proc && uvs_check_privileges(reason, sizeof(reason))) {
+		if (env->cli->backend == UVS_BACKEND_BPF) {
+			snprintf(why, cap, "cannot attach to pid %d: permission denied (%s)",
+				 (int)pid, reason);
+			err = -EPERM;
+			goto fail;
+		}
+		uvs_info("pid %d: BPF is not allowed here (%s): measuring with the proc backend "
+			 "instead (--backend; see uvscope --help)", (int)pid, reason);
+		snprintf(bpf_why, sizeof(bpf_why), "%s", reason);
+		use_proc = true;
+	}
+	if (!use_proc && env->cli->backend == UVS_BACKEND_AUTO && access(VMLINUX_BTF, R_OK)) {
+		uvs_info("pid %d: the kernel has no BTF (%s): measuring with the proc backend "
+			 "instead (--backend; see uvscope --help)", (int)pid, VMLINUX_BTF);
+		use_proc = true;
 	}
 	w->target = calloc(1, sizeof(*w->target));
 	w->snap = calloc(1, sizeof(*w->snap));
-	w->collector = uvs_bpf_collector_new(env->sh);
+	w->collector = use_proc ? uvs_proc_collector_new() : uvs_bpf_collector_new(env->sh);
 	if (o.sample_hz)
 		w->blocks = uvs_block_stacks_new();
 	if (!w->target || !w->snap || !w->collector || (o.sample_hz && !w->blocks)) {
@@ -323,6 +348,12 @@ struct uvs_watched *uvs_watched_attach(const struct uvs_watch_env *env, pid_t pi
 		goto fail;
 	}
 	err = uvs_target_open(w->target, pid, why, cap);
+	/* Fallen back for want of BPF privileges, and not allowed to read it either: say both. */
+	if ((err == -EACCES || err == -EPERM) && use_proc &&
+	    env->cli->backend == UVS_BACKEND_AUTO && *bpf_why)
+		snprintf(why, cap, "cannot attach to pid %d: permission denied (%s), and the proc "
+			 "backend may not read it either (it needs CAP_SYS_PTRACE, or the process's "
+			 "own user)", (int)pid, bpf_why);
 	if (err)
 		goto fail;
 	/*
@@ -336,6 +367,16 @@ struct uvs_watched *uvs_watched_attach(const struct uvs_watch_env *env, pid_t pi
 			 "(install libcapstone)", uvs_capstone_error());
 	err = w->collector->ops->attach(w->collector, w->target, &o, &sink, reason,
 					sizeof(reason));
+	if (err && !use_proc && env->cli->backend == UVS_BACKEND_AUTO && bpf_refused(err)) {
+		uvs_info("pid %d: BPF was refused (%s): measuring with the proc backend instead "
+			 "(--backend; see uvscope --help)", (int)pid, reason);
+		w->collector->ops->destroy(w->collector);
+		w->collector = uvs_proc_collector_new();
+		err = w->collector ? w->collector->ops->attach(w->collector, w->target, &o, &sink,
+							       reason, sizeof(reason)) : -ENOMEM;
+		if (err == -ENOMEM)
+			snprintf(reason, sizeof(reason), "out of memory");
+	}
 	if (capstone)
 		uvs_capstone_release();
 	if (err) {
@@ -354,6 +395,33 @@ fail:
 }
 
 /* ---- the attach line ------------------------------------------------------------------------ */
+
+/* A list of figure names, joined with commas. */
+static void join(char *buf, size_t cap, const char *const *names, size_t n)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && len < cap; i++)
+		len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", names[i]);
+}
+
+/* Which figures the collector measures exactly, which by sampling, which not at all. */
+static void say_figures(const struct uvs_figures *f)
+{
+	char list[600];
+
+	join(list, sizeof(list), f->exact, f->nexact);
+	uvs_info("exact: %s", f->nexact ? list : "nothing");
+	if (f->nsampled) {
+		join(list, sizeof(list), f->sampled, f->nsampled);
+		uvs_info("sampled: %s", list);
+	}
+	if (f->nunavailable) {
+		join(list, sizeof(list), f->unavailable, f->nunavailable);
+		uvs_info("unavailable: %s", list);
+	}
+}
 
 /* With -v, the threads and their roles, one line each. */
 static void print_threads(const struct uvs_target *t)
@@ -468,6 +536,7 @@ void uvs_watched_begin(struct uvs_watched *w, uint64_t attach_ns)
 		.stacks = report.stacks[0] ? report.stacks : NULL,
 		.pool = report.pool_on ? &report.pool : NULL,
 		.collector = w->collector->ops->name,
+		.figures = report.figures.set ? &report.figures : NULL,
 		.missing = missing,
 		.nmissing = report.nmissing,
 		.block_threshold_ns = cli->block_ns,
@@ -480,9 +549,12 @@ void uvs_watched_begin(struct uvs_watched *w, uint64_t attach_ns)
 	if (!cli->json) {
 		print_threads(t);
 		uvs_format_duration(attach_ns, took, sizeof(took));
-		uvs_info("attached to pid %d (%s) in %s: %s%s%slibuv %s in %s, mode %s", (int)t->pid,
-			 t->comm, took, t->node_version[0] ? "node " : "", t->node_version,
-			 t->node_version[0] ? ", " : "", t->libuv_version, t->uv.path, report.mode);
+		uvs_info("attached to pid %d (%s) in %s: %s%s%slibuv %s in %s, mode %s, collector %s",
+			 (int)t->pid, t->comm, took, t->node_version[0] ? "node " : "",
+			 t->node_version, t->node_version[0] ? ", " : "", t->libuv_version,
+			 t->uv.path, report.mode, w->collector->ops->name);
+		if (report.figures.set)
+			say_figures(&report.figures);
 		if (where.id[0] || where.ns_pid != t->pid)
 			uvs_info("pid %d is pid %d in its own PID namespace%s%s", (int)t->pid,
 				 where.ns_pid, where.id[0] ? ", in container " : "", where.id);

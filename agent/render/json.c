@@ -87,6 +87,14 @@ static void json_phase(FILE *out, enum uvs_phase p, const struct uvs_phase_snaps
 		uvs_phase_name(p), ph->count, ph->total_ns, ph->p50_ns, ph->p99_ns, ph->max_ns);
 }
 
+static void json_u64_or_null(FILE *out, const char *name, bool valid, uint64_t v)
+{
+	if (valid)
+		fprintf(out, ",\"%s\":%" PRIu64, name, v);
+	else
+		fprintf(out, ",\"%s\":null", name);
+}
+
 static void json_phases(FILE *out, const struct uvs_loop_snapshot *l)
 {
 	int p;
@@ -121,17 +129,18 @@ static void json_loop(FILE *out, const struct uvs_loop_snapshot *l)
 {
 	fprintf(out, "{\"tid\":%d,\"role\":\"%s\",\"comm\":", l->tid, uvs_role_name(l->role));
 	json_str_n(out, l->comm, strnlen(l->comm, sizeof(l->comm)));
-	fprintf(out,
-		",\"iterations\":%" PRIu64 ",\"busy_ns\":%" PRIu64 ",\"idle_ns\":%" PRIu64
-		",\"utilization\":",
-		l->iterations, l->busy_ns, l->idle_ns);
+	/* What the collector could not measure is null, never 0 (the proc backend). */
+	json_u64_or_null(out, "iterations", !l->no_iterations, l->iterations);
+	fprintf(out, ",\"busy_ns\":%" PRIu64 ",\"idle_ns\":%" PRIu64 ",\"utilization\":",
+		l->busy_ns, l->idle_ns);
 	json_ratio(out, l->utilization);
+	json_u64_or_null(out, "busy_p50_ns", !l->no_busy_dist, l->busy_p50_ns);
+	json_u64_or_null(out, "busy_p99_ns", !l->no_busy_dist, l->busy_p99_ns);
+	json_u64_or_null(out, "busy_max_ns", !l->no_busy_dist, l->busy_max_ns);
 	fprintf(out,
-		",\"busy_p50_ns\":%" PRIu64 ",\"busy_p99_ns\":%" PRIu64 ",\"busy_max_ns\":%" PRIu64
 		",\"blocks\":%" PRIu64 ",\"blocked_now\":%s,\"blocked_for_ns\":%" PRIu64
 		",\"phases\":",
-		l->busy_p50_ns, l->busy_p99_ns, l->busy_max_ns, l->blocks,
-		json_bool(l->blocked_now), l->blocked_now ? l->blocked_for_ns : 0);
+		l->blocks, json_bool(l->blocked_now), l->blocked_now ? l->blocked_for_ns : 0);
 	json_phases(out, l);
 	fputs(",\"gc\":", out);
 	json_gc(out, l);
@@ -198,6 +207,12 @@ static void json_pool(FILE *out, const struct uvs_pool_snapshot *p)
 		p->size, p->queued, p->queued_max, p->running, json_bool(p->fs_io_uring),
 		json_bool(p->completion));
 	json_ratio(out, p->saturation);
+	if (p->statics_only) {
+		/* libuv's statics say nothing of the jobs themselves (the proc backend). */
+		fputs(",\"submitted\":null,\"completed\":null,\"sync_fs_on_loop\":null,"
+		      "\"sync_fs_on_loop_ns\":null,\"sync_fs_other\":null,\"kinds\":null}", out);
+		return;
+	}
 	fprintf(out,
 		",\"submitted\":%" PRIu64 ",\"completed\":%" PRIu64 ",\"sync_fs_on_loop\":%" PRIu64
 		",\"sync_fs_on_loop_ns\":%" PRIu64 ",\"sync_fs_other\":%" PRIu64 ",\"kinds\":{",
@@ -294,14 +309,6 @@ static void json_syscalls(FILE *out, const struct uvs_syscalls_snapshot *y)
 	fprintf(out, "],\"lost\":%" PRIu64 "}", y->lost);
 }
 
-static void json_u64_or_null(FILE *out, const char *name, bool valid, uint64_t v)
-{
-	if (valid)
-		fprintf(out, ",\"%s\":%" PRIu64, name, v);
-	else
-		fprintf(out, ",\"%s\":null", name);
-}
-
 static void json_endpoint(FILE *out, int family, const uint8_t addr[16], uint16_t port)
 {
 	char buf[64];
@@ -320,9 +327,10 @@ static void json_sockets_object(FILE *out, const struct uvs_sockets_snapshot *k)
 	for (st = UVS_TCP_ESTABLISHED; st <= UVS_TCP_CLOSING; st++)
 		fprintf(out, "%s\"%s\":%" PRIu64, st == UVS_TCP_ESTABLISHED ? "" : ",",
 			uvs_tcp_state_name(st), k->tcp_states[st]);
-	fprintf(out, "},\"listeners\":%" PRIu64 ",\"accept_queue_max\":%" PRIu64
-		",\"accept_queue_limit\":%" PRIu64 ",\"accept_queue_full\":%" PRIu64,
-		k->listeners, k->accept_queue_max, k->accept_queue_limit, k->accept_queue_full);
+	fprintf(out, "},\"listeners\":%" PRIu64 ",\"accept_queue_max\":%" PRIu64,
+		k->listeners, k->accept_queue_max);
+	json_u64_or_null(out, "accept_queue_limit", !k->accept_limit_unknown, k->accept_queue_limit);
+	json_u64_or_null(out, "accept_queue_full", !k->accept_limit_unknown, k->accept_queue_full);
 	json_u64_or_null(out, "connects", k->traced, k->connects);
 	json_u64_or_null(out, "connect_p50_ns", k->traced, k->connect_p50_ns);
 	json_u64_or_null(out, "connect_p99_ns", k->traced, k->connect_p99_ns);
@@ -334,7 +342,7 @@ static void json_sockets_object(FILE *out, const struct uvs_sockets_snapshot *k)
 	json_u64_or_null(out, "close_wait_entered", k->traced, k->close_wait_entered);
 	json_u64_or_null(out, "close_wait_p99_ns", k->traced, k->close_wait_p99_ns);
 	json_u64_or_null(out, "time_wait_entered", k->traced, k->time_wait_entered);
-	json_u64_or_null(out, "retransmits", k->traced, k->retransmits);
+	json_u64_or_null(out, "retransmits", k->traced || k->retrans_from_info, k->retransmits);
 	fputs(",\"retransmit_peers\":", out);
 	if (!k->traced) {
 		fputs("null", out);
@@ -605,6 +613,32 @@ int uvs_json_alert(FILE *out, const struct uvs_alert *a)
 }
 
 /* "pool": how the thread pool is followed, or null. */
+static void json_names(FILE *out, const char *key, const char *const *names, size_t n)
+{
+	fprintf(out, "%s\"%s\":[", strcmp(key, "exact") ? "," : "", key);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputc(',', out);
+		json_str(out, names[i]);
+	}
+	fputc(']', out);
+}
+
+/* "figures": which are exact, sampled or unavailable; null when the collector measures all. */
+static void json_figures(FILE *out, const struct uvs_figures *f)
+{
+	fputs(",\"figures\":", out);
+	if (!f) {
+		fputs("null", out);
+		return;
+	}
+	fputc('{', out);
+	json_names(out, "exact", f->exact, f->nexact);
+	json_names(out, "sampled", f->sampled, f->nsampled);
+	json_names(out, "unavailable", f->unavailable, f->nunavailable);
+	fputc('}', out);
+}
+
 static void json_pool_hooks(FILE *out, const struct uvs_pool_hooks *p)
 {
 	size_t i;
@@ -681,6 +715,7 @@ int uvs_json_hello(FILE *out, const struct uvs_attach_info *t)
 	json_pool_hooks(out, t->pool);
 	fputs(",\"collector\":", out);
 	json_str(out, t->collector);
+	json_figures(out, t->figures);
 	fprintf(out, ",\"block_threshold_ns\":%" PRIu64 ",\"interval_ns\":%" PRIu64,
 		t->block_threshold_ns, t->interval_ns);
 	if (t->guard_budget)

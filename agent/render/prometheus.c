@@ -57,7 +57,8 @@ static void loops(struct uvs_prom_writer *w, const struct uvs_snapshot *t,
 		body;                                                          \
 	}
 	uvs_prom_family(w, &f_iterations);
-	EACH_LOOP(t, uvs_prom_u64(w, lb, l->iterations));
+	/* A figure the collector cannot give has no sample at all, never a 0 (proc backend). */
+	EACH_LOOP(t, if (!l->no_iterations) uvs_prom_u64(w, lb, l->iterations));
 	uvs_prom_family(w, &f_busy);
 	EACH_LOOP(t, uvs_prom_seconds(w, lb, l->busy_ns));
 	uvs_prom_family(w, &f_idle);
@@ -71,7 +72,7 @@ static void loops(struct uvs_prom_writer *w, const struct uvs_snapshot *t,
 	uvs_prom_family(w, &f_gc_seconds);
 	EACH_LOOP(t, if (l->has_gc) uvs_prom_seconds(w, lb, l->gc.total_ns));
 	uvs_prom_family(w, &f_busy_hist);
-	EACH_LOOP(t, uvs_prom_histogram(w, lb, &l->busy_hist));
+	EACH_LOOP(t, if (!l->no_busy_dist) uvs_prom_histogram(w, lb, &l->busy_hist));
 	if (!win)
 		return;
 	uvs_prom_family(w, &f_util);
@@ -111,6 +112,8 @@ static void pool(struct uvs_prom_writer *w, const struct uvs_snapshot *t,
 
 	if (!p->available)
 		return;
+	if (p->statics_only)
+		goto now; /* libuv's statics say nothing of the jobs (the proc backend) */
 #define EACH_KIND(body)                                                                    \
 	for (k = 0; k < UVS_POOL_KINDS; k++) {                                             \
 		snprintf(lb, sizeof(lb), "kind=\"%s\"", uvs_pool_kind_name((enum uvs_pool_kind)k)); \
@@ -127,6 +130,7 @@ static void pool(struct uvs_prom_writer *w, const struct uvs_snapshot *t,
 	uvs_prom_family(w, &f_service);
 	EACH_KIND(uvs_prom_histogram(w, lb, &p->kinds[k].service_hist));
 #undef EACH_KIND
+now:
 	if (!win || !win->pool.available)
 		return;
 	uvs_prom_family(w, &f_threads);
@@ -220,8 +224,10 @@ static void sockets(struct uvs_prom_writer *w, const struct uvs_snapshot *t,
 		uvs_prom_u64(w, NULL, s->unix_open);
 		uvs_prom_family(w, &f_acceptq);
 		uvs_prom_u64(w, NULL, s->accept_queue_max);
-		uvs_prom_family(w, &f_acceptq_limit);
-		uvs_prom_u64(w, NULL, s->accept_queue_limit);
+		if (!s->accept_limit_unknown) {
+			uvs_prom_family(w, &f_acceptq_limit);
+			uvs_prom_u64(w, NULL, s->accept_queue_limit);
+		}
 	}
 	if (!st->traced)
 		return;

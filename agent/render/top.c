@@ -131,6 +131,14 @@ static void loop_row(FILE *out, const struct uvs_loop_snapshot *l, uint64_t wind
 	uvs_format_duration(l->busy_p50_ns, p50, sizeof(p50));
 	uvs_format_duration(l->busy_p99_ns, p99, sizeof(p99));
 	uvs_format_duration(l->busy_max_ns, max, sizeof(max));
+	/* What the collector cannot give is "-", never 0 (the proc backend). */
+	if (l->no_iterations)
+		snprintf(rate, sizeof(rate), "-");
+	if (l->no_busy_dist) {
+		snprintf(p50, sizeof(p50), "-");
+		snprintf(p99, sizeof(p99), "-");
+		snprintf(max, sizeof(max), "-");
+	}
 	if (l->blocked_now) {
 		memcpy(state, "BLOCKED ", 8);
 		uvs_format_duration(l->blocked_for_ns, state + 8, sizeof(state) - 8);
@@ -294,6 +302,13 @@ static void pool_panel(FILE *out, const struct uvs_pool_snapshot *p, bool ansi)
 		return;
 	uvs_format_percent(p->saturation, sat, sizeof(sat));
 	line(out, false, "%s", "");
+	if (p->statics_only) {
+		/* libuv's statics: no jobs per kind, no sync fs calls (the proc backend). */
+		line(out, ansi, "pool size %u  queued %" PRId64 " (max %" PRIu64 ")  running %"
+		     PRId64 "  saturated %s (sampled)  jobs per kind: unavailable", p->size,
+		     p->queued, p->queued_max, p->running, sat);
+		return;
+	}
 	line(out, ansi, "pool size %u  queued %" PRId64 " (max %" PRIu64 ")  running %" PRId64
 	     "  saturated %s  sync fs on loop %" PRIu64, p->size, p->queued, p->queued_max,
 	     p->running, sat, p->sync_fs_on_loop);
@@ -371,7 +386,9 @@ static void socket_panel(FILE *out, const struct uvs_sockets_snapshot *k, bool a
 	     "  listen %" PRIu64 "  udp %" PRIu64 "  unix %" PRIu64, k->tcp_open,
 	     k->tcp_states[UVS_TCP_ESTABLISHED], k->tcp_states[UVS_TCP_CLOSE_WAIT], k->listeners,
 	     k->udp_open, k->unix_open);
-	if (k->listeners)
+	if (k->listeners && k->accept_limit_unknown)
+		line(out, false, "  accept queue %" PRIu64 " (limit unknown)", k->accept_queue_max);
+	else if (k->listeners)
 		line(out, false, "  accept queue %" PRIu64 " of %" PRIu64 "%s", k->accept_queue_max,
 		     k->accept_queue_limit, k->accept_queue_full ? "  FULL" : "");
 	if (!k->traced)

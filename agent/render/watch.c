@@ -55,10 +55,16 @@ static void put_segment(FILE *out, const struct uvs_loop_snapshot *l)
 	char pct[16];
 
 	uvs_format_percent(l->utilization, pct, sizeof(pct));
-	fprintf(out, "%s/%d util %s it %" PRIu64, uvs_role_name(l->role), l->tid, pct,
-		l->iterations);
-	put_dur(out, "p99", l->busy_p99_ns);
-	put_dur(out, "max", l->busy_max_ns);
+	fprintf(out, "%s/%d util %s", uvs_role_name(l->role), l->tid, pct);
+	/* Figures the collector cannot give are "-", never 0 (the proc backend). */
+	if (l->no_iterations)
+		fputs(" it -", out);
+	else
+		fprintf(out, " it %" PRIu64, l->iterations);
+	if (!l->no_busy_dist) {
+		put_dur(out, "p99", l->busy_p99_ns);
+		put_dur(out, "max", l->busy_max_ns);
+	}
 	if (l->blocks)
 		fprintf(out, " blocks %" PRIu64, l->blocks);
 	if (l->blocked_now)
@@ -124,7 +130,7 @@ static void put_sockets(FILE *out, const struct uvs_sockets_snapshot *k)
 	}
 	if (k->traced && k->connect_failed)
 		fprintf(out, " failed %" PRIu64, k->connect_failed);
-	if (k->traced && k->retransmits)
+	if ((k->traced || k->retrans_from_info) && k->retransmits)
 		fprintf(out, " retrans %" PRIu64, k->retransmits);
 	if (k->udp_open)
 		fprintf(out, " udp %" PRIu64, k->udp_open);
@@ -361,11 +367,19 @@ static void summary_loop(FILE *out, const struct uvs_loop_snapshot *l, bool phas
 
 	uvs_format_percent(l->utilization, pct, sizeof(pct));
 	/* comm was sanitized where it was read (util/text.h): it is safe to print. */
-	fprintf(out, "  %s/%d (%.*s): %" PRIu64 " iterations, util %s, busy", uvs_role_name(l->role), l->tid,
-		(int)strnlen(l->comm, sizeof(l->comm)), l->comm, l->iterations, pct);
-	put_dur(out, "p50", l->busy_p50_ns);
-	put_dur(out, "p99", l->busy_p99_ns);
-	put_dur(out, "max", l->busy_max_ns);
+	fprintf(out, "  %s/%d (%.*s): ", uvs_role_name(l->role), l->tid,
+		(int)strnlen(l->comm, sizeof(l->comm)), l->comm);
+	if (l->no_iterations)
+		fputs("iterations unavailable", out);
+	else
+		fprintf(out, "%" PRIu64 " iterations", l->iterations);
+	fprintf(out, ", util %s", pct);
+	if (!l->no_busy_dist) {
+		fputs(", busy", out);
+		put_dur(out, "p50", l->busy_p50_ns);
+		put_dur(out, "p99", l->busy_p99_ns);
+		put_dur(out, "max", l->busy_max_ns);
+	}
 	fprintf(out, ", %" PRIu64 " blocked episode%s", l->blocks, l->blocks == 1 ? "" : "s");
 	if (l->has_gc) {
 		fprintf(out, ", %" PRIu64 " GC%s (%" PRIu64 " major)", l->gc.count,
@@ -399,6 +413,11 @@ static void put_pool_summary(FILE *out, const struct uvs_pool_snapshot *p)
 	int k;
 
 	uvs_format_percent(p->saturation, sat, sizeof(sat));
+	if (p->statics_only) {
+		fprintf(out, " size %u, at most %" PRIu64 " queued, saturated %s (sampled); jobs "
+			"unavailable", p->size, p->queued_max, sat);
+		return;
+	}
 	/* libuv starts its threads at the first job: a size of 0 is a pool not started yet. */
 	if (p->size)
 		fprintf(out, " size %u,", p->size);

@@ -41,6 +41,7 @@ int uvs_default_loop_read(const struct uvs_target *t, struct uvs_default_loop *o
 
 	out->epfd = -1;
 	out->internal_fields = 0;
+	out->addr = 0;
 	if (!t->uv.elf || uvs_elf_find_object(t->uv.elf, "default_loop_struct", &loop) ||
 	    uvs_elf_find_object(t->uv.elf, "default_loop_ptr", &ptr))
 		return -ENOENT;
@@ -60,5 +61,6 @@ int uvs_default_loop_read(const struct uvs_target *t, struct uvs_default_loop *o
 		return -ENODATA;
 	out->epfd = (int)fd;
 	out->internal_fields = lfields;
+	out->addr = addr;
 	return 0;
 }

@@ -16,6 +16,7 @@
 struct uvs_default_loop {
 	int epfd;                 /* its epoll fd (uv_loop_t.backend_fd) */
 	uint64_t internal_fields; /* uv_loop_t.internal_fields: what the one-hook mode reads */
+	uint64_t addr;            /* the uv_loop_t itself (runtime address) */
 };
 
 /*

@@ -10,7 +10,8 @@
 FUZZ_SECONDS ?= 60
 FUZZ_TIMEOUT ?= 10
 FUZZ_DIR     := $(OUTPUT)/fuzz
-FUZZ_NAMES   := elf proc sock_diag unwind symtab perf_map v8 phase_map flame prom rules perf_ring
+FUZZ_NAMES   := elf proc sock_diag unwind symtab perf_map v8 phase_map flame prom rules loop_mem \
+		perf_ring
 FUZZ_BINS    := $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_NAMES))
 # The agent's warnings, which clang must pass too; some of gcc's are unknown to clang 14.
 FUZZ_CFLAGS  := $(CFLAGS) \
@@ -27,7 +28,9 @@ $(FUZZ_DIR)/fuzz_elf: $(FUZZ_DIR)/agent/target/elf.o $(FUZZ_DIR)/agent/target/ep
 		      $(FUZZ_DIR)/agent/target/entry_site.o $(FUZZ_DIR)/agent/unwind/func_dwarf.o \
 		      $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_proc: $(FUZZ_DIR)/agent/target/procfs.o $(FUZZ_DIR)/agent/target/container.o \
-		       $(FUZZ_DIR)/agent/collect/fds.o \
+		       $(FUZZ_DIR)/agent/collect/fds.o $(FUZZ_DIR)/agent/collect/proc_net.o \
+		       $(FUZZ_DIR)/agent/collect/socket_table.o $(FUZZ_DIR)/agent/collect/sock_diag.o \
+		       $(FUZZ_DIR)/agent/core/names.o \
 		       $(FUZZ_DIR)/agent/collect/fd_tracker.o $(FUZZ_DIR)/agent/collect/fd_table.o \
 		       $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_sock_diag: $(FUZZ_DIR)/agent/collect/sock_diag.o $(FUZZ_DIR)/agent/core/names.o
@@ -57,6 +60,10 @@ FLAME_FUZZ_SRCS := core/profile core/names util/text util/id_table render/flame 
 $(FUZZ_DIR)/fuzz_flame: $(patsubst %,$(FUZZ_DIR)/agent/%.o,$(FLAME_FUZZ_SRCS)) \
 			$(FUZZ_DIR)/$(OUTPUT)/proto/profile.pb-c.o
 $(FUZZ_DIR)/fuzz_prom: $(FUZZ_DIR)/agent/render/prom_writer.o $(FUZZ_DIR)/agent/util/text.o
+$(FUZZ_DIR)/fuzz_loop_mem: $(FUZZ_DIR)/agent/collect/proc_loop_find.o \
+			   $(FUZZ_DIR)/agent/collect/proc_loop_math.o \
+			   $(FUZZ_DIR)/agent/collect/pool_statics.o $(FUZZ_DIR)/agent/target/memory.o \
+			   $(FUZZ_DIR)/agent/target/elf.o $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_rules: $(FUZZ_DIR)/agent/core/rules_file.o $(FUZZ_DIR)/agent/core/rules.o \
 			$(FUZZ_DIR)/agent/core/names.o $(FUZZ_DIR)/agent/util/duration.o
 $(FUZZ_DIR)/fuzz_perf_ring: $(FUZZ_DIR)/agent/collect/perf_ring.o $(FUZZ_DIR)/agent/collect/fp_walk.o \

@@ -8,10 +8,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "collect/fd_table.h"
 #include "collect/fds.h"
+#include "collect/proc_net.h"
 #include "target/container.h"
 #include "target/procfs.h"
 #include "util/text.h"
@@ -60,6 +63,20 @@ static void sanitized(const char *text, size_t size)
 	free(s);
 }
 
+/* A line of /proc/PID/net/{tcp,tcp6,udp,udp6}: what is parsed is a TCP or UDP state. */
+static void proc_net_lines(const char *text)
+{
+	static const int families[] = { AF_INET, AF_INET6 }, protocols[] = { IPPROTO_TCP,
+									      IPPROTO_UDP };
+	struct uvs_sock s;
+
+	for (int f = 0; f < 2; f++)
+		for (int p = 0; p < 2; p++)
+			if (uvs_proc_net_parse_line(text, families[f], protocols[p], &s) == 0 &&
+			    (s.state == 0 || s.state >= UVS_TCP_STATES || s.family != families[f]))
+				abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint64_t sp, pc, arg0, soft, hard;
@@ -74,6 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[size] = '\0';
 
 	maps_line(text);
+	proc_net_lines(text);
 	uvs_parse_syscall_file(text, &nr, &sp, &pc);
 	uvs_parse_syscall_args(text, &nr, &arg0, &sp, &pc);
 	if (uvs_container_id_from_cgroup(text, id, sizeof(id)) && strlen(id) != UVS_CONTAINER_ID_LEN)

@@ -113,6 +113,33 @@ printf '\x03\x01main loop\x00\x03handler; <x> & "y"\x00\x02do_syscall_64\x00\x07
 	> "$out/flame/mixed"
 printf '\x01\x03\xff\xfe\x0a\x1b[31mbad\x00\x00\x00\xff' > "$out/flame/hostile"
 
+# loop_mem/: an image holding a uv_loop_t on a "stack" (fd 7), its metrics with the idle-time
+# flag on, and a pool queue of two jobs and libuv's message (see fuzz_loop_mem.c's header).
+mkdir -p "$out/loop_mem"
+python3 - "$out/loop_mem/valid-loop" <<'PY'
+import struct, sys
+BASE = 0x7f0000000000
+img = bytearray(0x3000)
+def q(off, v): struct.pack_into('<Q', img, off, v)
+def d(off, v): struct.pack_into('<I', img, off, v)
+loop, lf = 0x800, 0x1000
+q(loop + 16, BASE + loop + 16); q(loop + 24, BASE + loop + 16)
+q(loop + 40, BASE + lf); d(loop + 64, 7)
+d(lf, 1); q(lf + 8, 1234); q(lf + 136, 999_000_000_000); q(lf + 144, 500_000_000_000)
+head, msg, exitm, nodes = 0x2000, 0x2020, 0x2040, [0x2100, 0x2020, 0x2200]
+prev = head
+for n in nodes:
+    q(prev, BASE + n); q(n + 8, BASE + prev); prev = n
+q(prev, BASE + head); q(head + 8, BASE + prev)
+params = struct.pack('<HHHHHH', 7, 1, 0x100, head, msg, exitm) + bytes(4)
+open(sys.argv[1], 'wb').write(params + bytes(img))
+PY
+
+# proc/net-*: lines of /proc/PID/net/{tcp,tcp6,udp} as the kernel prints them (proc_net.c).
+printf '   0: 00000000:07E8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 263 1 00000000bc2e2fe6 100 0 0 10 0\n' > "$out/proc/net-tcp-listen"
+printf '   1: 00000000000000000000000001000000:01BB 00000000000000000000000000000000:0000 0A 00000000:00000003 00:00000000 00000000     0        0 4711 1 0000000000000000 100 0 0 10 0\n' > "$out/proc/net-tcp6-listen"
+printf '  123: 00000000:14E9 00000000:0000 07 00000000:00000000 00:00000000 00000000   107        0 9001 2 0000000000000000 42\n' > "$out/proc/net-udp"
+
 # perf_ring/: perf mmap rings for fuzz_perf_ring.c (8 bytes of tail, 2 of head - tail, the data):
 # a sample with a callchain, user registers and a 3-frame stack, then a PERF_RECORD_LOST; the
 # same two with the sample wrapping past the end of the 4096-byte ring; a size that lies.

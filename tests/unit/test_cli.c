@@ -104,6 +104,27 @@ Test(cli, no_pool_leaves_the_pool_out_and_pool_is_kept_as_a_no_op)
 	cr_assert(strstr(p.out, "--pool           no effect, kept for compatibility"));
 }
 
+Test(cli, backend)
+{
+	struct parsed p = PARSE("watch", "-p", "42");
+
+	cr_assert_eq(p.cli.backend, UVS_BACKEND_AUTO, "auto by default");
+	p = PARSE("watch", "-p", "42", "--backend", "proc");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_assert_eq(p.cli.backend, UVS_BACKEND_PROC);
+	p = PARSE("serve", "-p", "42", "--backend", "bpf");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_assert_eq(p.cli.backend, UVS_BACKEND_BPF);
+	p = PARSE("watch", "-p", "42", "--backend", "ebpf");
+	cr_assert_eq(p.ret, UVS_CLI_USAGE);
+	cr_assert(strstr(p.err, "invalid value for --backend: 'ebpf' (bpf, proc or auto)"), "%s",
+		  p.err);
+	p = PARSE("flame", "-p", "42", "-o", "x.svg", "--backend", "proc");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "flame samples stacks without BPF too: %s", p.err);
+	p = PARSE("--help");
+	cr_assert(strstr(p.out, "CAP_SYS_PTRACE"), "the help says what the proc backend needs");
+}
+
 Test(cli, sockets_command)
 {
 	struct parsed p = PARSE("sockets", "-p", "42", "--json");

@@ -301,7 +301,7 @@ Test(json, hello_golden)
 			      "\"exe\":\"/usr/bin/node\","
 			      "\"build_id\":\"0123456789abcdef0123456789abcdef01234567\","
 			      "\"libuv_version\":\"1.48.0\",\"node_version\":\"v22.11.0\","
-			      "\"mode\":\"epoll\",\"epoll_hooks\":\"tracepoints\",\"epoll_hooks_per_wait\":2,\"host_cost\":\"every syscall\",\"stacks\":null,\"pool\":null,\"collector\":\"bpf\","
+			      "\"mode\":\"epoll\",\"epoll_hooks\":\"tracepoints\",\"epoll_hooks_per_wait\":2,\"host_cost\":\"every syscall\",\"stacks\":null,\"pool\":null,\"collector\":\"bpf\",\"figures\":null,"
 			      "\"block_threshold_ns\":100000000,"
 			      "\"interval_ns\":1000000000,\"guard_budget\":10000,\"unavailable\":["
 			      "\"exact phases: uv__run_check not found (stripped \\\"node\\\" binary)\","
@@ -327,7 +327,7 @@ Test(json, hello_unknowns_are_null)
 			      "\"ns_pid\":null,\"container\":null,"
 			      "\"exe\":\"/opt/app/bin/my app\",\"build_id\":null,"
 			      "\"libuv_version\":null,\"node_version\":null,"
-			      "\"mode\":\"exact-phases\",\"epoll_hooks\":null,\"epoll_hooks_per_wait\":null,\"host_cost\":null,\"stacks\":null,\"pool\":null,\"collector\":null,"
+			      "\"mode\":\"exact-phases\",\"epoll_hooks\":null,\"epoll_hooks_per_wait\":null,\"host_cost\":null,\"stacks\":null,\"pool\":null,\"collector\":null,\"figures\":null,"
 			      "\"block_threshold_ns\":0,"
 			      "\"interval_ns\":0,\"guard_budget\":null,\"unavailable\":[],\"threads\":[]}\n");
 	free(got);
@@ -356,6 +356,49 @@ Test(json, hello_says_how_the_pool_is_followed)
 			      "\"uv__queue_work\",\"cpu_work_why\":\"/app/addon.node calls "
 			      "uv_queue_work itself\",\"single_stepped\":[\"uv__queue_work\","
 			      "\"uv__queue_done\"]},\"collector\":null,"), "%s", got);
+	free(got);
+}
+
+Test(json, hello_says_which_figures_are_exact_sampled_unavailable)
+{
+	static const struct uvs_figures figures = {
+		.set = true,
+		.nexact = 2, .exact = { "loop busy, idle and utilization", "fds" },
+		.nsampled = 1, .sampled = { "blocked loops" },
+		.nunavailable = 1, .unavailable = { "loop phases" },
+	};
+	struct uvs_attach_info t = { .pid = 7, .exe = "/usr/bin/node", .mode = "libuv-metrics",
+				     .collector = "proc", .figures = &figures };
+	char *got = RENDER(uvs_json_hello, &t);
+
+	cr_expect(strstr(got, ",\"collector\":\"proc\",\"figures\":{\"exact\":[\"loop busy, "
+			      "idle and utilization\",\"fds\"],\"sampled\":[\"blocked loops\"],"
+			      "\"unavailable\":[\"loop phases\"]},"), "%s", got);
+	free(got);
+}
+
+Test(json, figures_a_collector_lacks_are_null)
+{
+	struct uvs_loop_snapshot *l;
+	char *got;
+
+	build_snapshot();
+	l = &snap.loops[0];
+	l->no_iterations = true;
+	l->no_busy_dist = true;
+	snap.pool.available = true;
+	snap.pool.statics_only = true;
+	snap.pool.size = 2;
+	snap.pool.queued = 14;
+	got = RENDER(uvs_json_interval, &snap);
+	cr_expect(strstr(got, "\"comm\":\"node\",\"iterations\":null,\"busy_ns\":412300000,"),
+		  "%s", got);
+	cr_expect(strstr(got, "\"busy_p50_ns\":null,\"busy_p99_ns\":null,\"busy_max_ns\":null,"),
+		  "%s", got);
+	cr_expect(strstr(got, "\"size\":2,\"queued\":14,"), "%s", got);
+	cr_expect(strstr(got, "\"submitted\":null,\"completed\":null,\"sync_fs_on_loop\":null,"
+			      "\"sync_fs_on_loop_ns\":null,\"sync_fs_other\":null,\"kinds\":null}"),
+		  "%s", got);
 	free(got);
 }
 

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collect/proc_loop.h"
+#include "target/default_loop.h"
+#include "target/procfs.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define NR_EPOLL_WAIT 232
+#define NR_EPOLL_PWAIT 281
+#define NR_EPOLL_PWAIT2 441
+
+/*
+ * How far up a Worker thread's stack its loop is looked for, from the stack pointer of its
+ * epoll wait: Worker::Run's frame, which holds it, is a few KiB above (uv_run, uv__io_poll).
+ */
+#define WORKER_STACK_SCAN (128u * 1024u)
+/* Waits a thread is searched in before it is taken for a loop of another kind. */
+#define MAX_TRIES 3
+/*
+ * Without the metrics, a loop thread's /proc syscall file is read at most this often (200 Hz:
+ * a few microseconds of the agent's time each, nothing of the target's).
+ */
+#define SAMPLE_PERIOD_NS 5000000ULL
+
+static bool thread_alive(const struct uvs_target *t, int tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)t->pid, tid);
+	return access(path, F_OK) == 0;
+}
+
+static struct uvs_proc_loop *add_loop(struct uvs_proc_loops *l, int tid, enum uvs_role role,
+				      uint64_t loop, uint64_t lfields, int epfd)
+{
+	struct uvs_proc_loop *p;
+
+	if (l->n == UVS_MAX_LOOPS)
+		return NULL;
+	p = &l->loops[l->n++];
+	*p = (struct uvs_proc_loop){ .tid = tid, .role = role, .loop = loop, .lfields = lfields,
+				     .epfd = epfd };
+	uvs_read_thread_comm(l->target->pid, tid, p->comm, sizeof(p->comm));
+	uvs_debug("pid %d: %s loop of thread %d at 0x%llx, its metrics at 0x%llx (epoll fd %d)",
+		  (int)l->target->pid, uvs_role_name(role), tid, (unsigned long long)loop,
+		  (unsigned long long)lfields, epfd);
+	return p;
+}
+
+static bool followed(const struct uvs_proc_loops *l, int tid)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->loops[i].tid == tid && !l->loops[i].gone)
+			return true;
+	return false;
+}
+
+static struct uvs_proc_tried *tried_of(struct uvs_proc_loops *l, int tid)
+{
+	size_t i;
+
+	for (i = 0; i < l->ntried; i++)
+		if (l->tried[i].tid == tid)
+			return &l->tried[i];
+	if (l->ntried == UVS_PROC_TRIED)
+		return NULL;
+	l->tried[l->ntried] = (struct uvs_proc_tried){ .tid = tid };
+	return &l->tried[l->ntried++];
+}
+
+/* The epoll fd thread tid waits on now and its stack pointer; -EAGAIN when not in a wait. */
+static int epoll_wait_of(const struct uvs_target *t, int tid, int *epfd, uint64_t *sp)
+{
+	char path[96], text[512];
+	uint64_t pc, fd;
+	long nr;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)t->pid, tid);
+	if (uvs_read_file(path, text, sizeof(text)) < 0 ||
+	    uvs_parse_syscall_args(text, &nr, &fd, sp, &pc))
+		return -EAGAIN;
+	if ((nr != NR_EPOLL_WAIT && nr != NR_EPOLL_PWAIT && nr != NR_EPOLL_PWAIT2) ||
+	    fd > 0x7fffffff)
+		return -EAGAIN;
+	*epfd = (int)fd;
+	return 0;
+}
+
+/*
+ * A Worker's loop: its thread waiting in epoll says on which fd, and the loop with that
+ * backend_fd sits in Worker::Run's frame on the same stack. Threads of other roles run no
+ * loop with metrics (the pool, V8's platform) or one Node does not measure (its own timer
+ * loop, the inspector's): those that are placed are not searched.
+ */
+static void find_worker(struct uvs_proc_loops *l, const struct uvs_thread *th)
+{
+	struct uvs_proc_tried *tr;
+	uint64_t sp, loop, lfields;
+	int epfd;
+
+	if (th->tid == l->target->pid || followed(l, th->tid) ||
+	    (th->role_known && th->role != UVS_ROLE_WORKER))
+		return;
+	tr = tried_of(l, th->tid);
+	if (!tr || tr->tries >= MAX_TRIES || epoll_wait_of(l->target, th->tid, &epfd, &sp))
+		return;
+	tr->tries++;
+	if (uvs_lm_find_on_stack(&l->mem, sp, WORKER_STACK_SCAN, epfd, &loop, &lfields))
+		return;
+	tr->tries = MAX_TRIES; /* found: not searched again if it goes */
+	add_loop(l, th->tid, UVS_ROLE_WORKER, loop, lfields, epfd);
+}
+
+/* Without the metrics, a Worker is any thread placed in Worker::Run: its state is sampled. */
+static void sample_worker(struct uvs_proc_loops *l, const struct uvs_thread *th)
+{
+	struct uvs_proc_loop *p;
+
+	if (th->tid == l->target->pid || !th->role_known || th->role != UVS_ROLE_WORKER ||
+	    followed(l, th->tid))
+		return;
+	p = add_loop(l, th->tid, UVS_ROLE_WORKER, 0, 0, -1);
+	if (p)
+		p->sampled = true;
+}
+
+void uvs_proc_loops_find(struct uvs_proc_loops *l)
+{
+	for (size_t i = 0; i < l->target->nthreads; i++) {
+		if (l->sampled)
+			sample_worker(l, &l->target->threads[i]);
+		else
+			find_worker(l, &l->target->threads[i]);
+	}
+}
+
+/* The metrics cannot be read: the main thread (and Workers) are sampled instead. */
+static int fall_back_to_samples(struct uvs_proc_loops *l)
+{
+	struct uvs_proc_loop *p = add_loop(l, l->target->pid, UVS_ROLE_MAIN, 0, 0, -1);
+
+	if (!p)
+		return -ENOMEM;
+	p->sampled = true;
+	l->sampled = true;
+	l->available = true;
+	uvs_proc_loops_find(l);
+	return 0;
+}
+
+int uvs_proc_loops_attach(struct uvs_proc_loops *l, struct uvs_target *t, uint64_t block_ns,
+			  const struct uvs_collect_sink *sink)
+{
+	struct uvs_default_loop dl;
+	struct uvs_lm_reading r;
+	uint32_t flags;
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	l->target = t;
+	l->sink = sink;
+	l->block_ns = block_ns;
+	l->mem = uvs_mem_reader_pid(t->pid);
+	l->layout = uvs_lm_layout_for(t->libuv_hex);
+	if (!l->layout.known) {
+		snprintf(l->why, sizeof(l->why), "libuv %s keeps its loop metrics where this "
+			 "uvscope does not know (1.44 and later are known)", t->libuv_version);
+		return fall_back_to_samples(l);
+	}
+	err = uvs_default_loop_read(t, &dl);
+	if (err == -ENOENT) {
+		snprintf(l->why, sizeof(l->why), "%s has no symbol default_loop_struct (stripped): "
+			 "libuv's loop metrics cannot be found", t->uv.path);
+		return fall_back_to_samples(l);
+	}
+	if (err) {
+		snprintf(l->why, sizeof(l->why), "cannot read the default loop: %s", strerror(-err));
+		return err;
+	}
+	if (uvs_mem_read_u32(&l->mem, dl.internal_fields, &flags) || !(flags & 1)) {
+		snprintf(l->why, sizeof(l->why), "the default loop's idle-time metrics are off "
+			 "(not a Node.js loop?)");
+		return -ENODATA;
+	}
+	err = uvs_lm_read(&l->mem, &l->layout, dl.internal_fields, uvs_now_mono(), &r);
+	if (err) {
+		snprintf(l->why, sizeof(l->why), "the default loop's metrics do not read as such: %s",
+			 strerror(-err));
+		return err;
+	}
+	add_loop(l, t->pid, UVS_ROLE_MAIN, dl.addr, dl.internal_fields, dl.epfd);
+	l->available = true;
+	uvs_proc_loops_find(l);
+	return 0;
+}
+
+/* A loop whose metrics no longer read: its thread went, or it was caught mid-update. */
+static void read_failed(struct uvs_proc_loops *l, struct uvs_proc_loop *p)
+{
+	if (!thread_alive(l->target, p->tid))
+		p->gone = true;
+	else
+		l->read_failures++;
+}
+
+static void block_ended(struct uvs_proc_loops *l, const struct uvs_proc_loop *p,
+			const struct uvs_lm_span *sp)
+{
+	struct uvs_block_end b = { .tid = p->tid, .role = p->role,
+				   .duration_ns = sp->end - sp->start, .end_ns = sp->end };
+
+	if (l->sink && l->sink->block_ended)
+		l->sink->block_ended(l->sink->ctx, &b);
+}
+
+/*
+ * One sample of a loop thread without the metrics: in its epoll wait it is idle, anywhere else
+ * (running, or in another syscall: a futex of Atomics.wait, a read) busy. At most one sample
+ * per SAMPLE_PERIOD_NS; in between it is as the last one said. 0, or -ESRCH when it is gone.
+ */
+static int sample(struct uvs_proc_loops *l, struct uvs_proc_loop *p, uint64_t *since,
+		  bool *busy)
+{
+	uint64_t now = uvs_now_mono(), sp;
+	struct uvs_lm_span span;
+	int epfd;
+
+	if (now >= p->next_sample) {
+		bool in_wait = epoll_wait_of(l->target, p->tid, &epfd, &sp) == 0;
+
+		if (!in_wait && !thread_alive(l->target, p->tid))
+			return -ESRCH;
+		p->next_sample = now + SAMPLE_PERIOD_NS;
+		if (uvs_ls_step(&p->strack, now, in_wait, l->block_ns, &span))
+			block_ended(l, p, &span);
+	}
+	*busy = p->strack.seen && p->strack.busy;
+	*since = p->strack.busy_since;
+	return 0;
+}
+
+size_t uvs_proc_loops_check(struct uvs_proc_loops *l, struct uvs_loop_busy *out, size_t cap,
+			    uint64_t *now_mono)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < l->n; i++) {
+		struct uvs_proc_loop *p = &l->loops[i];
+		struct uvs_lm_reading r;
+		struct uvs_lm_span span;
+		uint64_t since;
+		bool busy;
+
+		if (p->gone)
+			continue;
+		if (p->sampled) {
+			if (sample(l, p, &since, &busy))
+				p->gone = true;
+			else if (busy && n < cap)
+				out[n++] = (struct uvs_loop_busy){ .tid = p->tid, .role = p->role,
+								   .busy = true,
+								   .busy_since_ns = since };
+			continue;
+		}
+		/*
+		 * The loop must still be the one found (a Worker's loop is closed when it exits, and
+		 * its stack reused), and each reading must be able to follow the last.
+		 */
+		if (!uvs_lm_still_loop(&l->mem, p->loop, p->lfields, p->epfd)) {
+			p->gone = true; /* closed: a thread runs one loop, and this one ended */
+			continue;
+		}
+		if (uvs_lm_read(&l->mem, &l->layout, p->lfields, uvs_now_mono(), &r) ||
+		    (p->track.seen && !uvs_lm_plausible(&p->track.last, &r))) {
+			read_failed(l, p);
+			continue;
+		}
+		if (uvs_lm_step(&p->track, &r, l->block_ns, &span))
+			block_ended(l, p, &span);
+		if (!uvs_lm_busy(&p->track, &since) || n == cap)
+			continue;
+		/*
+		 * A thread that exited leaves its loop's memory as it was, busy for ever (glibc
+		 * keeps the stacks of exited threads): a long span is only a block while its
+		 * thread lives.
+		 */
+		if (r.now - since >= l->block_ns / 2 && !thread_alive(l->target, p->tid)) {
+			p->gone = true;
+			continue;
+		}
+		out[n++] = (struct uvs_loop_busy){ .tid = p->tid, .role = p->role, .busy = true,
+						   .busy_since_ns = since };
+	}
+	*now_mono = uvs_now_mono();
+	return n;
+}
+
+static void head(const struct uvs_proc_loop *p, struct uvs_loop_snapshot *ls)
+{
+	memset(ls, 0, sizeof(*ls));
+	ls->tid = p->tid;
+	ls->role = p->role;
+	memcpy(ls->comm, p->comm, sizeof(ls->comm));
+}
+
+void uvs_proc_loops_window(struct uvs_proc_loops *l, struct uvs_snapshot *s)
+{
+	size_t i;
+
+	for (i = 0; i < l->n && s->nloops < UVS_MAX_LOOPS; i++) {
+		struct uvs_proc_loop *p = &l->loops[i];
+		struct uvs_loop_snapshot *ls;
+
+		/* A loop gone before this window has shown its last one. */
+		if (p->sampled ? !p->strack.seen || (p->gone && p->strack.win_mono == p->strack.last) :
+				 !p->track.seen || (p->gone && p->track.win_mono == p->track.last.now))
+			continue;
+		ls = &s->loops[s->nloops++];
+		head(p, ls);
+		if (p->sampled)
+			uvs_ls_window(&p->strack, l->block_ns, ls);
+		else
+			uvs_lm_window(&p->track, l->layout.has_count, l->block_ns, ls);
+		if (p->gone)
+			ls->blocked_now = false;
+	}
+}
+
+void uvs_proc_loops_totals(struct uvs_proc_loops *l, struct uvs_snapshot *s)
+{
+	size_t i;
+
+	for (i = 0; i < l->n && s->nloops < UVS_MAX_LOOPS; i++) {
+		struct uvs_proc_loop *p = &l->loops[i];
+
+		if (p->sampled ? !p->strack.seen : !p->track.seen)
+			continue;
+		head(p, &s->loops[s->nloops]);
+		if (p->sampled)
+			uvs_ls_totals(&p->strack, &s->loops[s->nloops++]);
+		else
+			uvs_lm_totals(&p->track, l->layout.has_count, &s->loops[s->nloops++]);
+	}
+}
