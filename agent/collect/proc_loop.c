@@ -178,20 +178,21 @@ int uvs_proc_loops_attach(struct uvs_proc_loops *l, struct uvs_target *t, uint64
 			 "libuv's loop metrics cannot be found", t->uv.path);
 		return fall_back_to_samples(l);
 	}
+	/* Whatever keeps the metrics from us, the loop threads' state can still be sampled. */
 	if (err) {
 		snprintf(l->why, sizeof(l->why), "cannot read the default loop: %s", strerror(-err));
-		return err;
+		return fall_back_to_samples(l);
 	}
 	if (uvs_mem_read_u32(&l->mem, dl.internal_fields, &flags) || !(flags & 1)) {
 		snprintf(l->why, sizeof(l->why), "the default loop's idle-time metrics are off "
-			 "(not a Node.js loop?)");
-		return -ENODATA;
+			 "(a libuv program that is not Node.js?)");
+		return fall_back_to_samples(l);
 	}
 	err = uvs_lm_read(&l->mem, &l->layout, dl.internal_fields, uvs_now_mono(), &r);
 	if (err) {
 		snprintf(l->why, sizeof(l->why), "the default loop's metrics do not read as such: %s",
 			 strerror(-err));
-		return err;
+		return fall_back_to_samples(l);
 	}
 	add_loop(l, t->pid, UVS_ROLE_MAIN, dl.addr, dl.internal_fields, dl.epfd);
 	l->available = true;

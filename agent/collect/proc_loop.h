@@ -62,9 +62,9 @@ struct uvs_proc_loops {
 
 /*
  * Finds the target's loops (the default loop, and the Workers waiting in their loops now;
- * later ones at each window). Where libuv's metrics cannot be found (a stripped build, a libuv
- * we do not know), the main and Worker threads are sampled instead (l->sampled, l->why says
- * why). 0, or -errno when no loop can be measured at all.
+ * later ones at each window). Where libuv's metrics cannot be had (a stripped build, a libuv
+ * we do not know, metrics off, a default loop not set up yet), the main and Worker threads
+ * are sampled instead (l->sampled, l->why says why). 0, or -ENOMEM.
  */
 int uvs_proc_loops_attach(struct uvs_proc_loops *l, struct uvs_target *t, uint64_t block_ns,
 			  const struct uvs_collect_sink *sink);

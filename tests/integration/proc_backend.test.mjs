@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -488,3 +488,21 @@ test('the target\'s binary not at its path (as from a debug container): read thr
 			await child.stop();
 		}
 	});
+
+test('kill -9 of uvscope: the target never stopped, goes on answering', async (t) => {
+	if (skipUnlessRoot(t)) return;
+	const { child } = await startFixture('elu.js');
+	try {
+		const { agent } = await startRestricted(child.pid, ['--interval', '100ms']);
+		await agent.waitFor((v) => v && v.type === 'interval', 'an interval');
+		agent.proc.kill('SIGKILL');
+		await agent.exitPromise;
+		// Nothing of uvscope's was in the target: it runs, and answers at once.
+		const state = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1][0];
+		assert.ok('RS'.includes(state), `state ${state}`);
+		child.send('mark');
+		await child.waitFor((v) => v && 'elu' in v, 'the fixture answers');
+	} finally {
+		await child.stop();
+	}
+});

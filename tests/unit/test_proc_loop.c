@@ -490,3 +490,35 @@ Test(proc_net, malformed_lines_are_refused)
 		cr_expect_eq(uvs_proc_net_parse_line(bad[i], AF_INET, IPPROTO_TCP, &s), -EINVAL,
 			     "%s", bad[i]);
 }
+
+#include <unistd.h>
+
+#include "collect/socket_table.h"
+
+Test(proc_net, our_own_listener_read_back_from_proc_self_net)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct uvs_fd_table fds = { 0 };
+	struct uvs_socket_table t = { 0 };
+	struct uvs_sockets_snapshot sum = { 0 };
+	socklen_t len = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	bool found = false;
+
+	cr_assert(s >= 0);
+	cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(s, 7), 0);
+	cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);
+	cr_assert_eq(uvs_fd_table_read(getpid(), &fds), 0);
+	cr_assert_eq(uvs_proc_net_read(getpid(), &fds, &t), 0);
+	for (size_t i = 0; i < t.n; i++)
+		if (t.rows[i].state == UVS_TCP_LISTEN && t.rows[i].local_port == ntohs(a.sin_port))
+			found = true;
+	cr_assert(found, "our listener on port %u", ntohs(a.sin_port));
+	uvs_socket_table_summarize(&t, &sum);
+	cr_assert(sum.listeners >= 1);
+	cr_assert_eq(sum.accept_queue_full, 0, "no backlog known: never full");
+	close(s);
+	uvs_socket_table_free(&t);
+	uvs_fd_table_free(&fds);
+}
