@@ -273,11 +273,15 @@ size_t uvs_proc_loops_check(struct uvs_proc_loops *l, struct uvs_loop_busy *out,
 		 * its stack reused), and each reading must be able to follow the last.
 		 */
 		if (!uvs_lm_still_loop(&l->mem, p->loop, p->lfields, p->epfd)) {
+			uvs_debug("thread %d: the loop at 0x%llx no longer reads as the loop found: "
+				  "closed", p->tid, (unsigned long long)p->loop);
 			p->gone = true; /* closed: a thread runs one loop, and this one ended */
 			continue;
 		}
 		if (uvs_lm_read(&l->mem, &l->layout, p->lfields, uvs_now_mono(), &r) ||
 		    (p->track.seen && !uvs_lm_plausible(&p->track.last, &r))) {
+			uvs_debug("thread %d: a reading of its loop's metrics does not follow the last",
+				  p->tid);
 			read_failed(l, p);
 			continue;
 		}

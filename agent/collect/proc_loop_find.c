@@ -126,9 +126,15 @@ bool uvs_lm_still_loop(const struct uvs_mem_reader *r, uint64_t addr, uint64_t l
 bool uvs_lm_plausible(const struct uvs_lm_reading *p, const struct uvs_lm_reading *r)
 {
 	uint64_t dt = r->now > p->now ? r->now - p->now : 0;
+	/*
+	 * A wait in progress at the last reading adds its whole length to the idle time when it
+	 * ends, the part before that reading too (a loop idle since long before uvscope looked).
+	 */
+	uint64_t waited = p->entry_ns && p->now > p->entry_ns ? p->now - p->entry_ns : 0;
 
 	/* The stamps are libuv's clock reads, ours a little later: a millisecond of slack. */
-	if (r->idle_ns > p->idle_ns && r->idle_ns - p->idle_ns > dt + CLOCK_SLACK_NS / 1000)
+	if (r->idle_ns > p->idle_ns &&
+	    r->idle_ns - p->idle_ns > dt + waited + CLOCK_SLACK_NS / 1000)
 		return false;
 	if (r->loop_count > p->loop_count && r->loop_count - p->loop_count > dt / 100 + 1000)
 		return false;

@@ -171,8 +171,7 @@ for (const v of nodeVersions('18 22 24')) {
 
 // A chain of N immediates is N loop iterations in a row; the rest of the session the loop
 // sleeps, but for the few iterations that read the "go" line and write the "done" one.
-async function iterationsAgainstChain(t, bin, version) {
-	const N = 20000;
+async function iterationsAgainstChain(t, bin, version, N = 20000) {
 	const { child } = await startOn(bin, 'immediates.js');
 	const { agent } = await startRestricted(child.pid, ['--interval', '200ms']);
 	try {
@@ -195,6 +194,39 @@ async function iterationsAgainstChain(t, bin, version) {
 test('iterations equal libuv\'s loop count (a chain of setImmediate)', async (t) => {
 	if (skipUnlessRoot(t)) return;
 	await iterationsAgainstChain(t, nodeBin, process.version);
+});
+
+// A loop asleep since before uvscope looked (a server with no request yet), then woken often
+// for a little work, as a quiet server is by its requests: each wait's end adds all its idle
+// time at once, the first one more than the time between two readings, and the loop is never
+// busy long enough to make up for it. Such readings must still be taken (an Express app once
+// showed 0 iterations and 0% for as long as it was watched). Ground truth: every read of
+// stdin the fixture makes is at least one iteration.
+test('a loop idle since before the attach, then woken often: its iterations counted', async (t) => {
+	if (skipUnlessRoot(t)) return;
+	const { child } = await startOn(nodeBin, 'immediates.js');
+	const { agent } = await startRestricted(child.pid, ['--interval', '200ms']);
+	let poke;
+	try {
+		await agent.waitFor(() => intervalsOf(agent).length >= 2, 'two intervals asleep');
+		const before = intervalsOf(agent).length;
+		poke = setInterval(() => child.send('poke'), 10);
+		await agent.waitFor(() => intervalsOf(agent).length >= before + 5, 'five intervals woken');
+		clearInterval(poke);
+		child.send('count');
+		const reads = (await child.waitFor((v) => v && v.reads !== undefined, 'count')).reads;
+		const n = intervalsOf(agent).length;
+		await agent.waitFor(() => intervalsOf(agent).length >= n + 2, 'two more intervals');
+		const its = intervalsOf(agent).slice(before).map((iv) => mainOf(iv, child.pid).iterations);
+		const ours = its.reduce((a, b) => a + b, 0);
+		t.diagnostic(`${reads} reads of stdin, uvscope ${ours} iterations (${its.join(' ')})`);
+		assert.ok(ours >= reads, `${ours} iterations for ${reads} reads`);
+		assert.ok(its.slice(0, 4).every((x) => x > 0), `a window while woken shows 0: ${its}`);
+	} finally {
+		clearInterval(poke);
+		await agent.stop();
+		await child.stop();
+	}
 });
 
 // The fixture's blocks (timed by itself) against the ended alerts, and an ongoing alert for

@@ -522,3 +522,21 @@ Test(proc_net, our_own_listener_read_back_from_proc_self_net)
 	uvs_socket_table_free(&t);
 	uvs_fd_table_free(&fds);
 }
+
+/*
+ * A loop idle since long before uvscope looked (a server with no request yet): when its wait
+ * ends, the idle time grows by the whole wait, more than the time between our two readings.
+ * Found on an Express app: every later reading was refused, and the loop showed 0 iterations.
+ */
+Test(proc_loop_find, a_wait_begun_before_the_last_reading_may_end_with_all_its_idle_time)
+{
+	/* At 1000 ms the loop has waited since 200 ms (entry stamp), with no idle time counted. */
+	struct uvs_lm_reading p = at(1000 * MS, 0, 200 * MS, 2);
+	/* 10 ms later the wait has ended: 805 ms of idle time at once, two more iterations. */
+	struct uvs_lm_reading r = at(1010 * MS, 805 * MS, 0, 4);
+
+	cr_assert(uvs_lm_plausible(&p, &r));
+	/* Not more than the wait can hold. */
+	r.idle_ns = 900 * MS;
+	cr_assert(!uvs_lm_plausible(&p, &r));
+}
