@@ -211,27 +211,18 @@ int BPF_KPROBE(uvs_pool_submit, void *loop, void *w, int kind, void *work)
 }
 
 /* node's ThreadPoolWork names its work: "crypto", "zlib", "node_api", ... */
-/*
- * The addresses of the names node gives its crypto and zlib work (string literals: one address
- * each for the life of the process), per slot, learned from the first job of each: later jobs
- * are told apart by the pointer alone, without reading the name again. Zeroed at attach.
- */
-struct work_names {
-	__u64 crypto;
-	__u64 zlib;
-};
-
+/* Node's names for its crypto and zlib work, by address (struct uvs_pool_work_names). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, UVS_MAX_TARGETS);
 	__type(key, __u32);
-	__type(value, struct work_names);
+	__type(value, struct uvs_pool_work_names);
 } work_names SEC(".maps");
 
 static __always_inline __u32 node_work_kind(const struct uvs_target_cfg *t, __u64 w)
 {
 	__u32 slot = uvs_slot(t);
-	struct work_names *known = bpf_map_lookup_elem(&work_names, &slot);
+	struct uvs_pool_work_names *known = bpf_map_lookup_elem(&work_names, &slot);
 	char type[8] = {};
 	void *name;
 
