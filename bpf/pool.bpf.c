@@ -695,13 +695,15 @@ int uvs_pool_api(struct pt_regs *ctx)
 		return 0;
 	}
 	if (!entry_arg(ctx, UVS_POOL_API_CB_ARG(c))) {
-		struct uvs_pool_stats *s = stats(t);
+		struct uvs_pool_stats *s;
 
-		/* Synchronous: counted by operation like a job, timed to its return. */
-		sc = bpf_session_cookie();
-		if (!sc)
+		/* Synchronous. Only fs calls are figures (sync fs on a loop); a synchronous
+		 * getaddrinfo, getnameinfo or random is not pool work: left alone. */
+		if (kind != UVS_POOL_FS || !(sc = bpf_session_cookie()))
 			return 1;
-		if (s && kind == UVS_POOL_FS)
+		/* Counted by operation like a job, timed to its return. */
+		s = stats(t);
+		if (s)
 			__sync_fetch_and_add(&s->fs_ops[UVS_POOL_API_FS_TYPE(c) & (UVS_FS_OPS - 1)], 1);
 		*sc = bpf_ktime_get_ns();
 		return 0;
