@@ -211,27 +211,18 @@ int BPF_KPROBE(uvs_pool_submit, void *loop, void *w, int kind, void *work)
 }
 
 /* node's ThreadPoolWork names its work: "crypto", "zlib", "node_api", ... */
-/*
- * The addresses of the names node gives its crypto and zlib work (string literals: one address
- * each for the life of the process), per slot, learned from the first job of each: later jobs
- * are told apart by the pointer alone, without reading the name again. Zeroed at attach.
- */
-struct work_names {
-	__u64 crypto;
-	__u64 zlib;
-};
-
+/* Node's names for its crypto and zlib work, by address (struct uvs_pool_work_names). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, UVS_MAX_TARGETS);
 	__type(key, __u32);
-	__type(value, struct work_names);
+	__type(value, struct uvs_pool_work_names);
 } work_names SEC(".maps");
 
 static __always_inline __u32 node_work_kind(const struct uvs_target_cfg *t, __u64 w)
 {
 	__u32 slot = uvs_slot(t);
-	struct work_names *known = bpf_map_lookup_elem(&work_names, &slot);
+	struct uvs_pool_work_names *known = bpf_map_lookup_elem(&work_names, &slot);
 	char type[8] = {};
 	void *name;
 
@@ -704,13 +695,15 @@ int uvs_pool_api(struct pt_regs *ctx)
 		return 0;
 	}
 	if (!entry_arg(ctx, UVS_POOL_API_CB_ARG(c))) {
-		struct uvs_pool_stats *s = stats(t);
+		struct uvs_pool_stats *s;
 
-		/* Synchronous: counted by operation like a job, timed to its return. */
-		sc = bpf_session_cookie();
-		if (!sc)
+		/* Synchronous. Only fs calls are figures (sync fs on a loop); a synchronous
+		 * getaddrinfo, getnameinfo or random is not pool work: left alone. */
+		if (kind != UVS_POOL_FS || !(sc = bpf_session_cookie()))
 			return 1;
-		if (s && kind == UVS_POOL_FS)
+		/* Counted by operation like a job, timed to its return. */
+		s = stats(t);
+		if (s)
 			__sync_fetch_and_add(&s->fs_ops[UVS_POOL_API_FS_TYPE(c) & (UVS_FS_OPS - 1)], 1);
 		*sc = bpf_ktime_get_ns();
 		return 0;

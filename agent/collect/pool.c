@@ -92,7 +92,7 @@ static void say_sites(const struct uvs_pool_plan *plan)
 	}
 	if (!plan->cpu_at_node_cb && !plan->two_probe)
 		uvs_debug("pool: CPU work at uv__queue_work: %s", plan->cpu_why);
-	if (!plan->track_done)
+	if (!plan->track_done && plan->delay_asked)
 		uvs_debug("pool: the done callbacks cannot all be probed (%s): no completion delay",
 			  plan->done_why);
 }
@@ -190,7 +190,7 @@ static struct pool_bpf *load_object(struct uvs_pool *p, struct uvs_bpf_shared *s
 static int reset_slot(struct uvs_pool *p)
 {
 	struct uvs_pool_gauge gauge = { 0 };
-	__u64 names[2] = { 0, 0 }; /* bpf/pool.bpf.c's struct work_names */
+	struct uvs_pool_work_names names = { 0 };
 	__u32 key = (__u32)p->slot;
 	__u64 zero = 0;
 

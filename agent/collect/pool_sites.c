@@ -449,6 +449,7 @@ int uvs_pool_plan_make(struct uvs_pool_plan *plan, const struct uvs_target *t, b
 			return err;
 		delay = true; /* the 4-probe plan's done callbacks cost no more than before */
 	}
+	plan->delay_asked = delay;
 	if (delay)
 		add_done(plan, t);
 	else

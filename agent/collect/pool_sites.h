@@ -77,6 +77,7 @@ struct uvs_pool_plan {
 	struct uvs_worker_site worker;     /* the end-of-service site (2-probe plan) */
 	char plan_why[320];
 	bool cpu_at_node_cb;               /* CPU work at node's callbacks (else uv__queue_*) */
+	bool delay_asked;                  /* completion delay wanted (--pool-delay, 4-probe plan) */
 	bool track_done;                   /* the done callbacks are probed (completion delay) */
 	uint64_t fn_addr[UVS_POOL_FNS];    /* runtime addresses of libuv's work functions */
 	uint64_t node_work_cb;             /* runtime address of node's work callback, or 0 */

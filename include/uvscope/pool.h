@@ -120,6 +120,16 @@ static inline __u64 uvs_pool_inferred_start(__u64 submit, __u64 prev_end, __u64 
 	return start > end ? end : start;
 }
 
+/*
+ * The addresses of the names node gives its crypto and zlib work (string literals: one address
+ * each for the life of the process), per slot, learned by the programs from the first job of
+ * each: later jobs are told apart by the pointer alone. The agent zeroes them at attach.
+ */
+struct uvs_pool_work_names {
+	__u64 crypto;
+	__u64 zlib;
+};
+
 /* Cookie of an entry point of libuv's API (the 2-probe plan's submit sessions). */
 #define UVS_POOL_API_CB_ARG(c)   ((__u32)(c) & 0xf)          /* 1-7: which argument is cb */
 #define UVS_POOL_API_KIND(c)     (((__u32)(c) >> 4) & 0xf)   /* enum uvs_pool_kind */
