@@ -99,7 +99,8 @@ static int proc_attach(struct uvs_collector *c, struct uvs_target *t,
 	if (o->pool)
 		uvs_pool_statics_attach(&p->pool, t);
 	if (o->sample_hz)
-		uvs_proc_block_stacks_attach(&p->stacks, t, o->block_ns, &p->sink);
+		uvs_proc_block_stacks_attach(&p->stacks, t, o->block_ns, o->blocked_hz,
+					     &p->sink);
 	uvs_fds_init(&p->fds, o->fd_rescan_ns);
 	if (uvs_fd_table_read(t->pid, &p->fd_table))
 		p->fd_table.available = false;
@@ -150,6 +151,9 @@ static void say_figures(const struct proc_collector *p, struct uvs_collect_repor
 	}
 	if (p->loops.available && p->stacks.available)
 		add(f->sampled, &f->nsampled, cap,
+		    p->stacks.perf_period_ns ?
+		    "blocked loops' stacks (perf_event_open on that thread while blocked, ptrace "
+		    "grabs while it sleeps)" :
 		    "blocked loops' stacks (ptrace grabs of that thread every 50 ms while blocked)");
 	add(f->unavailable, &f->nunavailable, cap, "per-iteration busy time (p50, p99, max)");
 	add(f->unavailable, &f->nunavailable, cap, "loop phases");
