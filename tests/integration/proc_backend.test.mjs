@@ -296,6 +296,12 @@ for (const env of [{}, { UVSCOPE_PROC_STACKS: 'ptrace' }]) test(`blocked loops c
 	try {
 		t.diagnostic(`stacks: ${hello.stacks}`);
 		assert.match(hello.stacks, /blocked loops/);
+		// perf_event_open where the kernel lets us (perf_event_paranoid <= 2), unless told not.
+		const paranoid = Number(readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8'));
+		if (env.UVSCOPE_PROC_STACKS === 'ptrace' || paranoid > 2)
+			assert.doesNotMatch(hello.stacks, /by perf_event_open/);
+		else
+			assert.match(hello.stacks, /by perf_event_open/);
 		assert.ok(!(hello.unavailable || []).some((u) => /not sampled/.test(u)), hello.unavailable);
 		const alerts = () => agent.json().filter((v) => v.type === 'alert' &&
 			v.kind === 'loop_blocked');
