@@ -24,7 +24,7 @@ int main(int argc, char **argv)
 		return 2;
 	if (cli.command == UVS_CMD_SOCKETS)
 		return uvs_sockets_command(&cli);
-	if (cli.command == UVS_CMD_FLAME && cli.backend == UVS_BACKEND_PROC)
+	if (cli.command == UVS_CMD_FLAME && uvs_flame_proc_wanted(&cli))
 		return uvs_flame_proc_run(&cli);
 	if (uvs_cli_alert_rules(&cli, &rules, stderr) != UVS_CLI_OK)
 		return 2;

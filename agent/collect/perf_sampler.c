@@ -276,6 +276,8 @@ int uvs_perf_sampler_sync_threads(struct uvs_perf_sampler *s)
 	/* The rings of new threads are sized for as many threads as there are now. */
 	while ((d = readdir(dir)))
 		nthreads += d->d_name[0] != '.';
+	if (s->opt.only_tid)
+		nthreads = 1;
 	pages = pages_for(s, nthreads);
 	rewinddir(dir);
 	while ((d = readdir(dir))) {
@@ -284,7 +286,7 @@ int uvs_perf_sampler_sync_threads(struct uvs_perf_sampler *s)
 		struct thread_event *e;
 		int r;
 
-		if (*end || tid <= 0)
+		if (*end || tid <= 0 || (s->opt.only_tid && tid != s->opt.only_tid))
 			continue;
 		e = find_event(s, (pid_t)tid);
 		if (e) {

@@ -35,6 +35,7 @@ struct uvs_perf_sampler_options {
 	uint64_t period_ns; /* CPU time between two samples of a thread */
 	uvs_perf_sample_fn on_sample;
 	void *ctx;
+	pid_t only_tid;     /* 0: every thread of pid; else that one thread only (a blocked loop) */
 };
 
 struct uvs_perf_sampler_stats {

@@ -8,7 +8,9 @@
  * nothing else, and stops nothing in the target.
  *
  * Each block check (loops_now, every tick) reads every loop's metrics and the pool's queue;
- * the windows are made of those readings (collect/proc_loop.c, collect/pool_statics.c).
+ * the windows are made of those readings (collect/proc_loop.c, collect/pool_statics.c). A
+ * loop found blocked there has its stack taken (collect/proc_block_stacks.c): that one thread
+ * is stopped briefly by ptrace, only while it is blocked.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include "collect/fd_table.h"
 #include "collect/fds.h"
 #include "collect/pool_statics.h"
+#include "collect/proc_block_stacks.h"
 #include "collect/proc_collector.h"
 #include "collect/proc_loop.h"
 #include "collect/proc_net.h"
@@ -28,6 +31,7 @@
 #include "collect/sockets.h"
 #include "target/memory.h"
 #include "util/clock.h"
+#include "util/log.h"
 
 struct proc_collector {
 	struct uvs_target *target;
@@ -35,6 +39,7 @@ struct proc_collector {
 	struct uvs_collect_sink sink;
 	struct uvs_proc_loops loops;
 	struct uvs_pool_statics pool;
+	struct uvs_proc_block_stacks stacks; /* of blocked loops, with sample_hz set */
 	struct uvs_fds fds;
 	struct uvs_fd_table fd_table;
 	int nl;                        /* NETLINK_SOCK_DIAG, -1 when the table is unavailable */
@@ -93,6 +98,9 @@ static int proc_attach(struct uvs_collector *c, struct uvs_target *t,
 	uvs_proc_loops_attach(&p->loops, t, o->block_ns, &p->sink);
 	if (o->pool)
 		uvs_pool_statics_attach(&p->pool, t);
+	if (o->sample_hz)
+		uvs_proc_block_stacks_attach(&p->stacks, t, o->block_ns, o->blocked_hz,
+					     &p->sink);
 	uvs_fds_init(&p->fds, o->fd_rescan_ns);
 	if (uvs_fd_table_read(t->pid, &p->fd_table))
 		p->fd_table.available = false;
@@ -141,6 +149,12 @@ static void say_figures(const struct proc_collector *p, struct uvs_collect_repor
 	} else {
 		add(f->unavailable, &f->nunavailable, cap, "loops");
 	}
+	if (p->loops.available && p->stacks.available)
+		add(f->sampled, &f->nsampled, cap,
+		    p->stacks.perf_period_ns ?
+		    "blocked loops' stacks (perf_event_open on that thread while blocked, ptrace "
+		    "grabs while it sleeps)" :
+		    "blocked loops' stacks (ptrace grabs of that thread every 50 ms while blocked)");
 	add(f->unavailable, &f->nunavailable, cap, "per-iteration busy time (p50, p99, max)");
 	add(f->unavailable, &f->nunavailable, cap, "loop phases");
 	add(f->unavailable, &f->nunavailable, cap, "garbage collections");
@@ -195,8 +209,11 @@ static void proc_report(struct uvs_collector *c, struct uvs_collect_report *r)
 		add_missing(r, "socket table", p->sockets_why);
 	else if (p->opt.sockets && p->proc_net)
 		add_missing(r, "socket table from netlink", p->sockets_why);
-	if (p->opt.sample_hz)
-		add_missing(r, "stacks", "not sampled by the proc backend yet");
+	if (p->opt.sample_hz && !p->stacks.available)
+		add_missing(r, "stacks", p->stacks.why);
+	else if (p->opt.sample_hz)
+		add_missing(r, "CPU stack samples outside blocks", "use flame --backend proc");
+	uvs_proc_block_stacks_describe(&p->stacks, r->stacks, sizeof(r->stacks));
 	say_figures(p, r);
 }
 
@@ -217,11 +234,8 @@ static size_t proc_loops_now(struct uvs_collector *c, struct uvs_loop_busy *out,
 	struct proc_collector *p = priv(c);
 	size_t n = uvs_proc_loops_check(&p->loops, out, cap, now_mono);
 
-	/*
-	 * Blocked-loop stacks belong here: the loops in out busy past opt.block_ns are the ones
-	 * whose stacks are taken (by ptrace or perf_event_open, collect/thread_stack*), named and
-	 * handed to sink.sample while they stay blocked.
-	 */
+	/* Before the session's alert check: the ongoing alert already has the first stack. */
+	uvs_proc_block_stacks_check(&p->stacks, out, n, *now_mono);
 	if (p->opt.pool && p->pool.available)
 		uvs_pool_statics_sample(&p->pool);
 	return n;
@@ -265,6 +279,7 @@ static int proc_window(struct uvs_collector *c, struct uvs_snapshot *s)
 	s->window_ns = now - p->last_window;
 	p->last_window = now;
 	uvs_proc_loops_window(&p->loops, s);
+	uvs_proc_block_stacks_new_epoch(&p->stacks);
 	if (p->opt.pool && p->pool.available)
 		uvs_pool_statics_window(&p->pool, &s->pool);
 	fds_and_sockets(p, s);
@@ -311,6 +326,12 @@ static void proc_destroy(struct uvs_collector *c)
 		return;
 	p = priv(c);
 	if (p) {
+		char said[200];
+
+		uvs_proc_block_stacks_summary(&p->stacks, said, sizeof(said));
+		if (said[0])
+			uvs_info("%s", said);
+		uvs_proc_block_stacks_free(&p->stacks);
 		if (p->nl >= 0)
 			close(p->nl);
 		uvs_socket_table_free(&p->table);

@@ -18,6 +18,7 @@
 #include "core/flame_samples.h"
 #include "core/profile.h"
 #include "render/flame.h"
+#include "target/privileges.h"
 #include "target/process.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -405,6 +406,27 @@ static void cleanup(struct flame_proc *fp)
 		uvs_target_close(fp->t);
 	free(fp->t);
 	free(fp->pauses);
+}
+
+bool uvs_flame_proc_wanted(const struct uvs_cli *cli)
+{
+	char reason[512];
+
+	if (cli->backend == UVS_BACKEND_PROC)
+		return true;
+	if (cli->backend != UVS_BACKEND_AUTO)
+		return false;
+	if (uvs_check_privileges(reason, sizeof(reason))) {
+		uvs_info("pid %d: BPF is not allowed here (%s): sampling with the proc backend "
+			 "instead (--backend; see uvscope --help)", (int)cli->pid, reason);
+		return true;
+	}
+	if (access(VMLINUX_BTF, R_OK)) {
+		uvs_info("pid %d: the kernel has no BTF (%s): sampling with the proc backend "
+			 "instead (--backend; see uvscope --help)", (int)cli->pid, VMLINUX_BTF);
+		return true;
+	}
+	return false;
 }
 
 int uvs_flame_proc_run(const struct uvs_cli *cli)

@@ -12,7 +12,16 @@
 #ifndef UVSCOPE_FLAME_PROC_H
 #define UVSCOPE_FLAME_PROC_H
 
+#include <stdbool.h>
+
 #include "cli/options.h"
+
+/*
+ * Whether flame runs in the proc backend: asked for (--backend proc), or --backend auto (the
+ * default) where BPF is not allowed (privileges) or cannot load (no kernel BTF), said in one
+ * line as watch says it.
+ */
+bool uvs_flame_proc_wanted(const struct uvs_cli *cli);
 
 /* Runs the flame command of cli in the proc backend. Returns the exit status (0, or 1). */
 int uvs_flame_proc_run(const struct uvs_cli *cli);

@@ -286,9 +286,6 @@ static void guard_init(struct uvs_watched *w, const struct uvs_collect_report *r
 			  (int)w->target->pid);
 }
 
-/* Where libbpf finds the kernel's BTF, without which the BPF objects do not load. */
-#define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
-
 /* Errors of loading or attaching BPF that say BPF is not allowed or not there, not a bug. */
 static bool bpf_refused(int err)
 {

@@ -7,6 +7,9 @@
 
 #include <stdbool.h>
 
+/* Where libbpf finds the kernel's BTF, without which the BPF objects do not load. */
+#define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
+
 /*
  * Drops every capability except CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (still needed to read
  * the target's /proc files, fds and stacks, also when it runs as another user) and forbids

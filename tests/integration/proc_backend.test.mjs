@@ -25,9 +25,9 @@ function skipUnlessRoot(t) {
 }
 
 // uvscope watch --json under the narrowed bounding set, attached.
-async function startRestricted(pid, extra = []) {
+async function startRestricted(pid, extra = [], env = {}) {
 	const agent = new Child('setpriv', [...RESTRICTED, uvscope, 'watch', '-p', String(pid),
-		'--json', ...extra]);
+		'--json', ...extra], { env: { ...process.env, ...env } });
 	const hello = await agent.waitFor((v) => v && v.type === 'attach', 'uvscope attach');
 	return { agent, hello };
 }
@@ -305,6 +305,92 @@ test('a blocking Worker: its loop found from its epoll fd, its blocks named by i
 			assert.equal(mainOf(iv, child.pid).blocks, 0);
 		} finally {
 			await agent.stop();
+			await child.stop();
+		}
+	});
+
+// Blocked loops' stacks without BPF: the fixtures know which JS function blocks; the alerts
+// (ongoing, and final) must name it, as with BPF (stacks.test.mjs).
+const namesFn = (stacks, fn) => stacks.some((s) => s.frames.some((f) => f.startsWith(`${fn} `)));
+
+function assertNamed(alert, fn, offCpu = false) {
+	assert.ok(Array.isArray(alert.stacks) && alert.stacks.length > 0, JSON.stringify(alert));
+	const named = alert.stacks.filter((s) => namesFn([s], fn));
+	assert.ok(named.length > 0, `${fn} in ${JSON.stringify(alert.stacks)}`);
+	if (offCpu)
+		assert.ok(named.some((s) => s.off_cpu > 0), `${fn} asleep: ${JSON.stringify(named)}`);
+}
+
+for (const env of [{}, { UVSCOPE_PROC_STACKS: 'ptrace' }]) test(`blocked loops carry the stacks that block them: on-CPU spin, off-CPU Atomics.wait${env.UVSCOPE_PROC_STACKS ? ' (UVSCOPE_PROC_STACKS=ptrace)' : ''}`, async (t) => {
+	if (skipUnlessRoot(t)) return;
+	const { child } = await startFixture('stacks.js');
+	const { agent, hello } = await startRestricted(child.pid, ['--block-ms', '100'], env);
+	try {
+		t.diagnostic(`stacks: ${hello.stacks}`);
+		assert.match(hello.stacks, /blocked loops/);
+		// perf_event_open where the kernel lets us (perf_event_paranoid <= 2), unless told not.
+		const paranoid = Number(readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8'));
+		if (env.UVSCOPE_PROC_STACKS === 'ptrace' || paranoid > 2)
+			assert.doesNotMatch(hello.stacks, /by perf_event_open/);
+		else
+			assert.match(hello.stacks, /by perf_event_open/);
+		assert.ok(!(hello.unavailable || []).some((u) => /not sampled/.test(u)), hello.unavailable);
+		const alerts = () => agent.json().filter((v) => v.type === 'alert' &&
+			v.kind === 'loop_blocked');
+		for (const [word, fn, offCpu] of [['block', 'stacksBusyWait', false],
+			['wait', 'stacksAtomicsWaiter', true]]) {
+			const before = alerts().length;
+			child.send(word);
+			await child.waitFor((v) => v && v.done === word, `${word} done`);
+			await agent.waitFor(() => alerts().slice(before).some((a) => !a.ongoing),
+				`the ${word} block's final alert`);
+			const mine = alerts().slice(before);
+			const ongoing = mine.find((a) => a.ongoing);
+			assert.ok(ongoing, `${word}: no ongoing alert`);
+			assertNamed(ongoing, fn, offCpu);
+			assertNamed(mine.find((a) => !a.ongoing), fn, offCpu);
+		}
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
+
+test('a blocking Worker: its blocked-loop alert names the function that spins', async (t) => {
+	if (skipUnlessRoot(t)) return;
+	const { child, ready } = await startFixture('workers.js', [], { BLOCK_MS: '300' });
+	const { agent } = await startRestricted(child.pid, ['--block-ms', '150']);
+	try {
+		child.send('go');
+		const ended = () => agent.json().filter((v) => v.type === 'alert' && !v.ongoing);
+		await agent.waitFor(() => ended().length >= 1, 'an ended alert');
+		assert.equal(ended()[0].tid, ready.blocking_tid);
+		assertNamed(ended()[0], 'workerBlockingSpin');
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
+
+test('flame with no --backend where BPF is not allowed: falls back to proc, names the function',
+	async (t) => {
+		if (skipUnlessRoot(t)) return;
+		const { child } = await startFixture('stacks.js');
+		const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-flame-'));
+		const out = path.join(dir, 'loop.folded');
+		try {
+			const flame = new Child('setpriv', [...RESTRICTED, uvscope, 'flame', '-p',
+				String(child.pid), '-d', '2s', '--mode', 'loop', '-o', out]);
+			const { code } = await flame.exitPromise;
+			const err = flame.errLines.join('\n');
+			assert.equal(code, 0, err);
+			assert.match(err, /BPF is not allowed here .*: sampling with the proc backend/);
+			// The fixture's steady work: stacksOuterCaller -> stacksHotLeaf every 20 ms.
+			const folded = readFileSync(out, 'utf8');
+			assert.ok(folded.split('\n').some((l) => /stacksOuterCaller [^;]*;stacksHotLeaf /.test(l)),
+				folded.slice(0, 2000));
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
 			await child.stop();
 		}
 	});
