@@ -264,3 +264,25 @@ export function childrenOf(pid) {
 	}
 	return kids;
 }
+
+// The 1-based line where `function name(` begins in file (a JS frame's line, as V8 gives it).
+export function startLine(file, name) {
+	const lines = readFileSync(file, 'utf8').split('\n');
+	const i = lines.findIndex((l) => l.includes(`function ${name}(`));
+	if (i < 0) throw new Error(`no function ${name} in ${file}`);
+	return i + 1;
+}
+
+// "name file:line" as uvscope names a JS frame (a flame writer may add a _[j] suffix).
+export function jsFrame(name, file) {
+	const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+	return new RegExp(`^${esc(name)} ${esc(file)}:${startLine(file, name)}(_\\[j\\])?$`);
+}
+
+// Folded lines: [{ frames: [...root first], count }].
+export function readFolded(file) {
+	return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => {
+		const at = line.lastIndexOf(' ');
+		return { frames: line.slice(0, at).split(';'), count: Number(line.slice(at + 1)) };
+	});
+}

@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Child, fixtures, nodeBin, root, runUvscope, until, uvscope } from './lib.mjs';
+import { Child, fixtures, jsFrame, nodeBin, readFolded, root, runUvscope, until,
+	uvscope } from './lib.mjs';
 
 const FIXTURE = path.join(fixtures, 'stacks.js');
 const LIB = path.join(fixtures, 'stacks', 'lib.js');
@@ -32,26 +33,6 @@ function skipUnlessRootWithSetpriv(t) {
 
 function paranoid() {
 	return Number(readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8'));
-}
-
-function startLine(file, name) {
-	const lines = readFileSync(file, 'utf8').split('\n');
-	const i = lines.findIndex((l) => l.includes(`function ${name}(`));
-	assert.ok(i >= 0, `${name} in ${file}`);
-	return i + 1;
-}
-
-// "name file:line" as uvscope names a JS frame (the folded writer adds a _[j] suffix).
-function jsFrame(name, file) {
-	const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-	return new RegExp(`^${esc(name)} ${esc(file)}:${startLine(file, name)}(_\\[j\\])?$`);
-}
-
-function readFolded(file) {
-	return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => {
-		const at = line.lastIndexOf(' ');
-		return { frames: line.slice(0, at).split(';'), count: Number(line.slice(at + 1)) };
-	});
 }
 
 // uvscope under the reduced bounding set, with env added to ours.

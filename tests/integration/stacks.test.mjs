@@ -8,32 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Child, fixtures, fetchNodeOrSkip, nodeBin, nodeVersions, root, runUvscope, skipWithoutBpf,
-	startAgent } from './lib.mjs';
+	startAgent, jsFrame, readFolded } from './lib.mjs';
 
 const FIXTURE = path.join(fixtures, 'stacks.js');
 const LIB = path.join(fixtures, 'stacks', 'lib.js');
-
-// The 1-based line where `function name(` begins in file.
-function startLine(file, name) {
-	const lines = readFileSync(file, 'utf8').split('\n');
-	const i = lines.findIndex((l) => l.includes(`function ${name}(`));
-	assert.ok(i >= 0, `${name} in ${file}`);
-	return i + 1;
-}
-
-// "name file:line" as uvscope names a JS frame (a flame writer may add a _[j] suffix).
-function jsFrame(name, file) {
-	const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-	return new RegExp(`^${esc(name)} ${esc(file)}:${startLine(file, name)}(_\\[j\\])?$`);
-}
-
-// Folded lines: [{ frames: [...root first], count }].
-function readFolded(file) {
-	return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => {
-		const at = line.lastIndexOf(' ');
-		return { frames: line.slice(0, at).split(';'), count: Number(line.slice(at + 1)) };
-	});
-}
 
 // In the temporary directory: --perf-basic-prof writes V8's isolate-*.log into the cwd.
 async function startStacks(bin, nodeArgs = []) {
