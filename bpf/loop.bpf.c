@@ -739,7 +739,7 @@ int uvs_phase_boundary(struct pt_regs *ctx)
 		[UVS_BOUND_CHECK_RETURN] = UVS_PHASE_CLOSE,
 	};
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	const struct uvs_target_cfg *t = uvs_current_target();
+	const struct uvs_target_cfg *t = uvs_target_of((__u32)(pid_tgid >> 32));
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 tid = (__u32)pid_tgid;
 	struct uvs_loop_stats *s = NULL;
@@ -751,7 +751,14 @@ int uvs_phase_boundary(struct pt_regs *ctx)
 	if (!t || cookie >= UVS_BOUND_COUNT)
 		return 0;
 	now = bpf_ktime_get_ns();
-	st = loop_of(t, tid, now);
+	/*
+	 * Seven runs per iteration: the thread's state is looked up straight, and loop_of (which
+	 * builds a new state on its stack and asks for the pid again) runs only for a thread not
+	 * seen yet.
+	 */
+	st = bpf_map_lookup_elem(&loop_state, &tid);
+	if (!st)
+		st = loop_of(t, tid, now);
 	if (!st)
 		return 0;
 	count_event(t);
