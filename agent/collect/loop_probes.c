@@ -28,6 +28,24 @@ struct boundary {
  * target less than an entry uprobe of its own (about 0.3 against 0.4 us here: it rides on the
  * entry's breakpoint, and the kernel returns through a syscall, not a trap), so a function
  * probed at its entry also gives the boundary at its return where one is there.
+ *
+ * The three returns could instead be caught at the first instruction after each return that
+ * the kernel emulates (no single-step), in uv_run, reached from the return with no branch and
+ * no call in between. Official builds, 18 to 26 (objdump of uv_run):
+ *   - idle: `mov %rbx,%rdi; call uv__run_prepare` on every one: the call is the site;
+ *   - timers (two calls in uv_run: before the loop, and in it after update_time; 18 has its
+ *     UV_RUN_ONCE call instead of the first): one to three loads and tests of the loop's
+ *     fields (stop_flag, active handles, pending queue), then a conditional jump (24's first:
+ *     `mov` then a `jmp`); the pending phase, which can call JS, begins after that jump;
+ *   - check: `mov 0x168(%rbx),%reg; movq $0,0x168(%rbx); test`, then the conditional jump of
+ *     the inlined close loop (26: a long nop before the `test`).
+ * Nothing there runs user code, so the figures would not change. But it costs more where the
+ * kernel has the uretprobe syscall (6.11+, x86): measured with scripts/op-cost.sh (iter, 4
+ * pairs, Node 20, 2026-12-06), the three boundaries at those sites, entry uprobes all, cost
+ * +4.33, +4.41 and +4.37 us per iteration against +4.09, +4.06 and +4.05 with these return
+ * probes, run for run: a trap of its own costs more than a return through the syscall.
+ * Kernels without that syscall return through a trap too; what the sites would save there is
+ * unmeasured (bench/README.md, "--phases per loop iteration").
  */
 static const struct boundary boundaries[UVS_BOUND_COUNT] = {
 	[UVS_BOUND_TIMERS_ENTRY] = { "uv__run_timers", false },
