@@ -203,6 +203,8 @@ void uvs_proc_block_stacks_check(struct uvs_proc_block_stacks *b, const struct u
 {
 	if (!b->available)
 		return;
+	/* A thread a grab gave up on, stopped since: let it go now (never waited for). */
+	uvs_thread_stack_settle();
 	for (size_t i = 0; i < b->nfollow; i++)
 		b->follow[i].seen = false;
 	for (size_t i = 0; i < n; i++) {
@@ -299,6 +301,8 @@ void uvs_proc_block_stacks_new_epoch(struct uvs_proc_block_stacks *b)
 
 void uvs_proc_block_stacks_free(struct uvs_proc_block_stacks *b)
 {
+	/* What has stopped by now is detached; the rest the kernel releases when we exit. */
+	uvs_thread_stack_settle();
 	for (size_t i = 0; i < b->nfollow; i++) {
 		uvs_perf_sampler_free(b->follow[i].perf);
 		b->follow[i].perf = NULL;

@@ -215,7 +215,7 @@ static void grab_round(struct flame_proc *fp, uint64_t hold_ns, struct uvs_threa
 		fp->grabs++;
 		if (err) {
 			fp->grab_failed++;
-			if (err != -ESRCH && err != -EAGAIN)
+			if (err != -ESRCH && err != -EAGAIN && err != -EBUSY)
 				uvs_warn("%s", why);
 			else
 				uvs_debug("%s", why);
@@ -272,6 +272,8 @@ static int run_grabs(struct flame_proc *fp, uint64_t end)
 		struct timespec ts_sleep;
 		uint64_t now;
 
+		/* A thread a grab gave up on, stopped since: let it go (also with nothing to grab). */
+		uvs_thread_stack_settle();
 		grab_round(fp, hold_ns, ts);
 		next += period;
 		now = uvs_now_mono();
@@ -296,6 +298,8 @@ static int run_grabs(struct flame_proc *fp, uint64_t end)
 			 fp->pauses[fp->npauses * 99 / 100] / 1e3, fp->pause_max / 1e3);
 	}
 	free(ts);
+	/* What has stopped by now is detached; the rest the kernel releases when we exit. */
+	uvs_thread_stack_settle();
 	return 0;
 }
 
