@@ -74,18 +74,12 @@ test('watch with no --backend, BPF refused at attach: measures with the proc col
 		}
 	});
 
-// A target with many threads (the thread pool at 128) spinning in a known function on its loop.
+// A target with many threads (the thread pool at 128) spinning in stacks.js's second script's
+// function on its loop.
 const MANY_THREADS = `
-const fs = require('node:fs');
-function safetyHotLoop(ms) {
-	const end = Date.now() + ms;
-	let x = 0;
-	while (Date.now() < end)
-		for (let i = 0; i < 2000; i++) x = (x * 31 + i) % 1000003;
-	return x;
-}
-fs.stat('/', () => {
-	setInterval(() => safetyHotLoop(8), 20);
+const { stacksLibSpin } = require(${JSON.stringify(path.join(fixtures, 'stacks', 'lib.js'))});
+require('node:fs').stat('/', () => {
+	setInterval(() => stacksLibSpin(8), 20);
 	console.log(JSON.stringify({ ready: true }));
 });
 `;
@@ -121,7 +115,7 @@ test('flame --backend proc by perf when the rings\' locked memory runs out: fewe
 			assert.ok(Number(m[1]) > 0 && Number(m[2]) > 0 && Number(m[1]) + Number(m[2]) <= threads,
 				m[0]);
 			const lines = readFolded(file);
-			assert.ok(lines.some((l) => l.frames.some((f) => /safetyHotLoop/.test(f))),
+			assert.ok(lines.some((l) => l.frames.some((f) => /stacksLibSpin/.test(f))),
 				readFileSync(file, 'utf8').slice(0, 2000));
 		} finally {
 			rmSync(dir, { recursive: true, force: true });
