@@ -28,5 +28,9 @@ int main(int argc, char **argv)
 		return uvs_flame_proc_run(&cli);
 	if (uvs_cli_alert_rules(&cli, &rules, stderr) != UVS_CLI_OK)
 		return 2;
-	return uvs_session_run(&cli, &rules);
+	ret = uvs_session_run(&cli, &rules);
+	/* BPF passed the privilege check but was refused at attach: said in one line already. */
+	if (ret == UVS_SESSION_FLAME_PROC)
+		return uvs_flame_proc_run(&cli);
+	return ret;
 }

@@ -2,7 +2,7 @@
 /*
  * loadgen: a small HTTP/1.1 load generator for the uvscope benchmark.
  *
- *   loadgen -p PORT [-c CONNS] [-d SECONDS] [-r RATE] [-g GRACE_SECONDS]
+ *   loadgen -p PORT [-c CONNS] [-d SECONDS] [-r RATE] [-g GRACE_SECONDS] [-b EVERY]
  *
  * Connects CONNS keep-alive connections to 127.0.0.1:PORT (never anywhere else) and sends
  * "GET /" on them, one request in flight per connection (no pipelining), for SECONDS.
@@ -14,6 +14,13 @@
  *            (no coordinated omission).
  *   no -r    closed loop (saturation): every connection sends its next request as soon as
  *            the previous response is in; latency runs from the send.
+ *
+ *   -b EVERY every EVERY-th request (the EVERY-th, 2*EVERY-th, ...) is "GET /spin": the blocking
+ *            server (bench/server-block.js) blocks its loop on it. Besides the percentiles of
+ *            every request, those of the requests that did not wait for a block are given
+ *            ("nonblock_us"): a /spin request and every request that overlapped it, directly
+ *            or through others, until the server was idle again (the backlog the block
+ *            left), are left out of them (see nonblocking()).
  *
  * After SECONDS no new request is scheduled; the ones already scheduled are still sent and
  * awaited for up to GRACE_SECONDS (default 2), and whatever is still missing then counts as
@@ -49,6 +56,7 @@
 #define MAX_CONNS 4096
 
 static const char request[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+static const char spin_request[] = "GET /spin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
 enum conn_state { C_CONNECTING, C_IDLE, C_BUSY, C_DEAD };
 
@@ -56,6 +64,7 @@ struct conn {
 	int fd;
 	enum conn_state state;
 	uint64_t t0;	/* when this request's latency clock started */
+	bool spin;	/* this request is a /spin (-b) */
 	size_t len;	/* bytes in buf */
 	char buf[BUF_CAP];
 };
@@ -70,7 +79,16 @@ static struct {
 	uint16_t port;
 	int nconns;
 	double seconds, grace, rate;
+	uint64_t spin_every;	/* -b: 0, none */
 } opt = { .nconns = 50, .seconds = 5, .grace = 2 };
+
+/* -b: each answered request's [start, answer], and the /spin requests' among them. */
+struct span {
+	uint64_t t0, t1;
+	bool spin;
+};
+static struct span *spans;
+static size_t nspans, cap_spans, nspins;
 
 static struct conn *conns;
 static int *idle;		/* FIFO ring of idle connection indexes */
@@ -102,6 +120,59 @@ static void push(struct samples *s, uint64_t v)
 			die("realloc");
 	}
 	s->v[s->n++] = v;
+}
+
+static int cmp_u64(const void *a, const void *b);
+
+static void push_span(uint64_t t0, uint64_t t1, bool spin)
+{
+	if (nspans == cap_spans) {
+		cap_spans = cap_spans ? cap_spans * 2 : 1 << 16;
+		spans = realloc(spans, cap_spans * sizeof(*spans));
+		if (!spans)
+			die("realloc");
+	}
+	spans[nspans++] = (struct span){ t0, t1, spin };
+	nspins += spin;
+}
+
+static int cmp_span(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	return x->t0 < y->t0 ? -1 : x->t0 > y->t0;
+}
+
+/*
+ * The latencies of the requests that did not wait for a block (sorted into out). Requests
+ * whose [start, answer] overlap, directly or through others (sorted by start, each joins the
+ * group while it starts before the group's last answer), form a busy group: a group with a
+ * /spin in it is the block and the backlog it left, which drains until the server is idle
+ * again; all of its requests are left out.
+ */
+static void nonblocking(struct samples *out)
+{
+	size_t g = 0;	/* the current group's first request */
+	uint64_t end = 0;
+	bool spin = false;
+
+	qsort(spans, nspans, sizeof(*spans), cmp_span);
+	for (size_t i = 0; i <= nspans; i++) {
+		if (i < nspans && i > g && spans[i].t0 <= end) {
+			if (spans[i].t1 > end)
+				end = spans[i].t1;
+			spin |= spans[i].spin;
+			continue;
+		}
+		for (size_t k = g; k < i && !spin; k++)
+			push(out, spans[k].t1 - spans[k].t0);
+		if (i == nspans)
+			break;
+		g = i;
+		end = spans[i].t1;
+		spin = spans[i].spin;
+	}
+	qsort(out->v, out->n, sizeof(*out->v), cmp_u64);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -154,14 +225,17 @@ static void kill_conn(int epfd, struct conn *c)
 
 /* A request is ~40 bytes on an idle keep-alive socket: it goes out whole or the socket is
  * broken. A short write is treated as a broken connection rather than buffered. */
-static bool send_request(int epfd, struct conn *c, uint64_t t0)
+static bool send_request(int epfd, struct conn *c, uint64_t t0, bool spin)
 {
-	ssize_t n = send(c->fd, request, sizeof(request) - 1, MSG_NOSIGNAL);
+	const char *req = spin ? spin_request : request;
+	size_t len = spin ? sizeof(spin_request) - 1 : sizeof(request) - 1;
+	ssize_t n = send(c->fd, req, len, MSG_NOSIGNAL);
 
 	c->t0 = t0;
+	c->spin = spin;
 	c->len = 0;
 	c->state = C_BUSY;
-	if (n != (ssize_t)(sizeof(request) - 1)) {
+	if (n != (ssize_t)len) {
 		kill_conn(epfd, c);
 		return false;
 	}
@@ -239,6 +313,8 @@ static bool on_readable(int epfd, struct conn *c, uint64_t end)
 			errors++;
 		} else {
 			push(&lat, t - c->t0);
+			if (opt.spin_every)
+				push_span(c->t0, t, c->spin);
 		}
 	}
 	return true;
@@ -317,8 +393,10 @@ static void sleep_until(int epfd, struct epoll_event *evs, int cap, int *n, uint
 
 static void usage(void)
 {
-	fputs("usage: loadgen -p PORT [-c CONNS] [-d SECONDS] [-r RATE] [-g GRACE_SECONDS]\n"
-	      "  -r RATE   open loop at RATE requests/s; without it, closed loop (saturation)\n",
+	fputs("usage: loadgen -p PORT [-c CONNS] [-d SECONDS] [-r RATE] [-g GRACE_SECONDS] "
+	      "[-b EVERY]\n"
+	      "  -r RATE   open loop at RATE requests/s; without it, closed loop (saturation)\n"
+	      "  -b EVERY  every EVERY-th request is GET /spin (open loop only)\n",
 	      stderr);
 	exit(2);
 }
@@ -331,13 +409,14 @@ int main(int argc, char **argv)
 	double elapsed;
 	bool open_loop;
 
-	while ((o = getopt(argc, argv, "p:c:d:r:g:")) != -1) {
+	while ((o = getopt(argc, argv, "p:c:d:r:g:b:")) != -1) {
 		switch (o) {
 		case 'p': opt.port = (uint16_t)atoi(optarg); break;
 		case 'c': opt.nconns = atoi(optarg); break;
 		case 'd': opt.seconds = atof(optarg); break;
 		case 'r': opt.rate = atof(optarg); break;
 		case 'g': opt.grace = atof(optarg); break;
+		case 'b': opt.spin_every = strtoull(optarg, NULL, 10); break;
 		default: usage();
 		}
 	}
@@ -345,6 +424,8 @@ int main(int argc, char **argv)
 	    opt.rate < 0 || opt.grace < 0 || optind != argc)
 		usage();
 	open_loop = opt.rate > 0;
+	if (opt.spin_every && !open_loop)
+		usage();
 
 	/* The last resort bound: connect (5 s) + run + grace + slack, then SIGALRM kills us. */
 	alarm((unsigned)(opt.seconds + opt.grace) + 10);
@@ -365,7 +446,7 @@ int main(int argc, char **argv)
 	hard_end = end + (uint64_t)(opt.grace * 1e9);
 
 	if (!open_loop) {	/* closed loop: fill every connection */
-		while (idle_count && send_request(epfd, &conns[idle_get()], now_ns()))
+		while (idle_count && send_request(epfd, &conns[idle_get()], now_ns(), false))
 			sent++;
 	}
 	for (;;) {
@@ -387,7 +468,8 @@ int main(int argc, char **argv)
 
 				push(&lag, ts - due);
 				sent++;
-				send_request(epfd, &conns[idle_get()], due);
+				send_request(epfd, &conns[idle_get()], due,
+					     opt.spin_every && sent % opt.spin_every == 0);
 			}
 		}
 		if (t >= hard_end)
@@ -419,7 +501,7 @@ int main(int argc, char **argv)
 				if (!open_loop && now_ns() < end) {
 					int i = idle_get();
 
-					if (send_request(epfd, &conns[i], now_ns()))
+					if (send_request(epfd, &conns[i], now_ns(), false))
 						sent++;
 				}
 			}
@@ -459,6 +541,16 @@ int main(int argc, char **argv)
 		       non200, timeouts, unsent, (double)in_window / opt.seconds,
 		       pct_us(&lat, 50), pct_us(&lat, 90), pct_us(&lat, 99), pct_us(&lat, 99.9),
 		       lat.n ? (double)lat.v[lat.n - 1] / 1e3 : 0.0, mean);
+		if (opt.spin_every) {
+			struct samples nb = { 0 };
+
+			nonblocking(&nb);
+			printf(",\"spins\":%zu,\"nonblock_us\":{\"n\":%zu,\"p50\":%.1f,"
+			       "\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f}", nspins, nb.n,
+			       pct_us(&nb, 50), pct_us(&nb, 99), pct_us(&nb, 99.9),
+			       nb.n ? (double)nb.v[nb.n - 1] / 1e3 : 0.0);
+			free(nb.v);
+		}
 		if (open_loop)
 			printf(",\"send_lag_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f}",
 			       pct_us(&lag, 50), pct_us(&lag, 99),

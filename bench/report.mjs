@@ -39,6 +39,9 @@ const cpuPerReqUs = (r) => r.server_cpu_ns / r.load.completed / 1e3;
 const loadgenPerReqUs = (r) => (r.load.cpu_ms * 1e3) / r.load.completed;
 const p99 = (r) => r.load.latency_us.p99;
 const p50 = (r) => r.load.latency_us.p50;
+// The block server (loadgen -b): p99 of the requests that did not wait for a block.
+const p99nb = (r) => r.load.nonblock_us?.p99 ?? NaN;
+const spins = (r) => r.load.spins ?? NaN;
 const tput = (r) => r.load.throughput_rps;
 const agentPctCpu = (r) => (r.agent_cpu_ns / r.elapsed_ns) * 100;
 const agentUsPerReq = (r) => r.agent_cpu_ns / r.load.completed / 1e3;
@@ -107,6 +110,15 @@ function column(server, config, mode) {
 		loadgenRatio: ratio(loadgenPerReqUs),
 		p99Without: side('without', p99), p99With: side('with', p99), p99Ratio: ratio(p99),
 		p50Without: side('without', p50), p50With: side('with', p50),
+		p99nbWithout: side('without', p99nb), p99nbWith: side('with', p99nb),
+		p99nbRatio: ps.some((p) => p.with.load.nonblock_us) ? ratio(p99nb) : null,
+		spins: side('with', spins),
+		// The blocked-loop alerts of the attached run, and those naming the blocking function.
+		alerts: attached ? stats(ps.map((p) => p.with.block_alerts ?? NaN)) : null,
+		named: attached ? stats(ps.map((p) => p.with.block_alerts_named ?? NaN)) : null,
+		perfSamples: attached ? stats(ps.map((p) => p.with.block_stacks?.perf_samples ?? NaN)) : null,
+		grabs: attached ? stats(ps.map((p) => p.with.block_stacks?.grabs ?? NaN)) : null,
+		pauseUs: attached ? stats(ps.map((p) => p.with.block_stacks?.pause_median_us ?? NaN)) : null,
 		tputWithout: side('without', tput), tputWith: side('with', tput), tputRatio: ratio(tput),
 		agentPct: agent(agentPctCpu), agentUs: agent(agentUsPerReq), agentMiB: agent(agentMiB),
 		attach: agent(attachMs), detach: agent(detachMs), iters: agent(itersPerReq),
@@ -136,10 +148,9 @@ const MODE_TITLES = {
 	pool: 'thread pool<br>`watch -p PID --json --pool`',
 	nopool: 'no thread pool<br>`watch -p PID --json --no-pool`',
 	syscalls: 'syscalls<br>`watch -p PID --json --syscalls`',
-	proc: 'no BPF<br>`watch -p PID --json --backend proc --no-stacks`',
 };
 const modeOrder = ['control', 'default', 'nostacks', 'blockedhz', 'phases', 'pool', 'nopool',
-	'syscalls', 'proc'];
+	'syscalls', 'proc', 'procptrace'];
 const modeNames = [...new Set([...modeOrder, ...runs.map((r) => r.mode)])]
 	.filter((m) => runs.some((r) => r.mode === m));
 // A mode's uvscope flags: from the run (meta.json, runs.jsonl), else as they always were.
@@ -148,7 +159,8 @@ const KNOWN_FLAGS = { default: '', nostacks: '--no-stacks', blockedhz: '--sample
 	proc: '--backend proc --no-stacks' };
 const modeFlags = (m) => meta.mode_flags?.[m] ?? runs.find((r) => r.mode === m)?.flags ??
 	KNOWN_FLAGS[m] ?? '?';
-const modeTitle = (m) => MODE_TITLES[m] ?? `${m}<br>\`watch -p PID --json ${modeFlags(m)}\``;
+const modeTitle = (m) => MODE_TITLES[m] ??
+	`${m === 'proc' ? 'no BPF' : m}<br>\`watch -p PID --json ${modeFlags(m)}\``;
 
 // The servers (scripts/bench.sh's SERVER_TABLE), in that order, and what each does per request.
 const SERVER_INFO = {
@@ -157,8 +169,16 @@ const SERVER_INFO = {
 		'file (5 thread-pool jobs: stat, open, fstat, read, close), then the file as the answer'],
 	crypto: ['crypto server', 'per request one async `crypto.pbkdf2` (HMAC-SHA256, 1000 ' +
 		'iterations, about 0.2 ms of CPU) on the thread pool, then the key as the answer'],
+	block: ['Blocking server', 'the plain server, and every ' +
+		`${meta.block?.every_ms ?? '?'} ms one request (\`GET /spin\`, loadgen -b) blocks its ` +
+		`loop in \`benchSpin()\` for ${meta.block?.spin_ms ?? '?'} ms of CPU (a fixed amount of ` +
+		'work); uvscope watches it with `--block-ms ' + `${meta.block?.block_ms ?? '?'}\`, so ` +
+		'each block is seen and its stacks are sampled while it lasts. The non-blocking ' +
+		'requests leave out each /spin request and every request that overlapped it, directly ' +
+		'or through others, until the server was idle again (the backlog a block leaves). CPU ' +
+		'per request includes the blocks'],
 };
-const servers = [...new Set([...Object.keys(meta.servers ?? {}), 'plain', 'fs', 'crypto',
+const servers = [...new Set([...Object.keys(meta.servers ?? {}), 'plain', 'fs', 'crypto', 'block',
 	...runs.map((r) => r.server)])].filter((s) => runs.some((r) => r.server === s));
 // Only the plain server: the report reads exactly as before there were several.
 const single = servers.length === 1 && servers[0] === 'plain';
@@ -200,6 +220,21 @@ const poolRows = [
 		(c) => c.usPerJob],
 ];
 
+// The block server's rows: shown where the load generator sent blocks.
+const blockRows = [
+	['**p99 latency of the non-blocking requests, µs** — without', (c) => fmt(c.p99nbWithout, 0),
+		(c) => c.p99nbRatio],
+	['— with', (c) => fmt(c.p99nbWith, 0), (c) => c.p99nbRatio],
+	['**— ratio with / without**', (c) => fmtRatio(c.p99nbRatio), (c) => c.p99nbRatio],
+	['blocks per run (/spin requests answered)', (c) => fmt(c.spins, 0), (c) => c.p99nbRatio],
+	['blocked-loop alerts per run / of them naming `benchSpin` (medians)', (c) => (c.alerts ?
+		`${fmtNum(c.alerts.med, 0)} / ${fmtNum(c.named.med, 0)}` : '–'), (c) => c.p99nbRatio],
+	['stacks of blocks per run: perf samples', (c) => fmt(c.perfSamples, 0), (c) => c.p99nbRatio],
+	['— ptrace grabs', (c) => fmt(c.grabs, 0), (c) => c.p99nbRatio],
+	['— median pause of a grab (the thread stopped), µs', (c) => fmt(c.pauseUs, 1),
+		(c) => c.p99nbRatio],
+];
+
 const sections = [];
 const found = {};	// found[server][config][mode] = column
 for (const server of servers) {
@@ -225,6 +260,7 @@ for (const server of servers) {
 			['**— ratio with / without**', (c) => fmtRatio(c.p99Ratio)],
 			['p50 latency, µs — without', (c) => fmt(c.p50Without, 0)],
 			['— with', (c) => fmt(c.p50With, 0)],
+			...blockRows,
 			...agentRows, ...hygieneRows,
 		]);
 		keep('rate', t);

@@ -4,12 +4,13 @@
 // server-crypto.js) only supply the request handler, so they differ in their work per
 // request and in nothing else.
 //
-// serve(handler, { port, onStop }): port 0 or absent means any free port. Prints
-// {"ready":true,"pid":N,"port":N} once listening; onStop runs before the exit (cleanup).
+// serve(handler, { port, onStop, ready }): port 0 or absent means any free port. Prints
+// {"ready":true,"pid":N,"port":N} (and ready's fields) once listening; onStop runs before the
+// exit (cleanup).
 'use strict';
 const http = require('node:http');
 
-function serve(handler, { port = 0, onStop } = {}) {
+function serve(handler, { port = 0, onStop, ready = {} } = {}) {
 	const server = http.createServer(handler);
 
 	// The load generator keeps its connections open for the whole run and may leave some
@@ -22,7 +23,8 @@ function serve(handler, { port = 0, onStop } = {}) {
 
 	server.listen(Number(port || 0), '127.0.0.1', () => {
 		const { port } = server.address();
-		process.stdout.write(JSON.stringify({ ready: true, pid: process.pid, port }) + '\n');
+		process.stdout.write(JSON.stringify({ ready: true, pid: process.pid, port, ...ready }) +
+			'\n');
 	});
 
 	let stopping = false;

@@ -15,8 +15,13 @@
 #   phases      uvscope watch -p PID --json --phases (uprobes in libuv's loop)
 #   nopool      uvscope watch -p PID --json --no-pool (the default mode without the pool)
 #   syscalls    uvscope watch -p PID --json --syscalls (every syscall of the target)
-#   proc        uvscope watch -p PID --json --backend proc --no-stacks (no BPF: libuv's
-#               metrics and statics read from the target's memory every tick)
+#   proc        uvscope watch -p PID --json --backend proc (no BPF: libuv's metrics and
+#               statics read from the target's memory every tick; a blocked loop's stacks by
+#               perf_event_open where perf_event_paranoid allows, else by ptrace)
+#   procptrace  the same with UVSCOPE_PROC_STACKS=ptrace: a blocked loop's stacks by ptrace
+# The blocking server (block) stops its loop in a known function for BENCH_SPIN_MS of CPU
+# every BENCH_BLOCK_EVERY_MS, so that a block is being sampled during the run; the agent is
+# given --block-ms BENCH_BLOCK_MS there, and must alert on those blocks, naming the function.
 # Overhead = per pair, the ratio with / without; reported as min / median / max over pairs.
 # Before the pairs, a quick section measures uvscope's own CPU, RSS and blocked-loop alert
 # delay with 18,000 fds in the target and with 20,000 sockets of other processes on the
@@ -26,7 +31,8 @@
 #
 # Environment (defaults in brackets):
 #   BENCH_PAIRS [8]  BENCH_SECONDS [5]  BENCH_WARMUP [2]  BENCH_CONNS [50]
-#   BENCH_SERVERS ["plain fs crypto"]
+#   BENCH_SERVERS ["plain fs crypto block"]
+#   BENCH_SPIN_MS [60]  BENCH_BLOCK_EVERY_MS [500]  BENCH_BLOCK_MS [20]  (the block server)
 #   BENCH_RATE [5000] (plain)  BENCH_RATE_FS [2500]  BENCH_RATE_CRYPTO [2000]
 #   BENCH_CONFIGS, BENCH_CONFIGS_<SERVER>  [plain: "rate saturation", fs and crypto: "rate"]
 #   BENCH_MODES, BENCH_MODES_<SERVER>  [plain: "control default phases nopool syscalls",
@@ -65,19 +71,24 @@ ROOT=$PWD
 #           ~73% with the pool watched (then --pool).
 #   plain   stays at 5000/s (~50 us per request, ~25% busy): the rate its goal is stated at,
 #           comparable with earlier reports.
+#   block   the plain server at the plain rate, and every BENCH_BLOCK_EVERY_MS one request
+#           (loadgen -b) blocks its loop for BENCH_SPIN_MS of CPU in benchSpin(): 12% of the
+#           time blocked at the defaults, each block sampled by the proc backend.
 # "pool work": the server's requests run libuv thread-pool jobs, so a mode that reports the
 # pool must count some (else its probes did not fire).
 #   server  script            rate  configs             modes                        pool work
 SERVER_TABLE='
-  plain   server.js         5000  rate,saturation     control,default,nostacks,blockedhz,phases,nopool,syscalls  no
+  plain   server.js         5000  rate,saturation     control,default,nostacks,blockedhz,phases,nopool,syscalls,proc  no
   fs      server-fs.js      2500  rate                control,default,nostacks,nopool       yes
   crypto  server-crypto.js  2000  rate                control,default,nostacks,nopool       yes
+  block   server-block.js   5000  rate                control,proc,procptrace               no
 '
 # The modes: what each adds to `uvscope watch -p PID --json`, and how to tell that what it
 # asked for is really there, beyond the attach line's "unavailable":[] that every mode must
 # show: a pattern the attach line must contain, a BPF program (name prefix) the agent must
 # hold after attaching (checked when bpftool is installed), and a pattern its summary line
-# must contain (the probes delivered data). "-": nothing. Several flags: comma-separated.
+# must contain (the probes delivered data). "-": nothing. Several flags: comma-separated; a
+# flag NAME=VALUE is put in uvscope's environment instead.
 # A new mode is one line here (and, for a nicer column title, one in bench/report.mjs).
 # The pool is watched by default: the attach line's "pool" says how (null with --no-pool),
 # and the summary's "threadpool" is an object (null with --no-pool).
@@ -89,14 +100,19 @@ MODE_TABLE='
   phases   --phases    "mode":"exact-phases"      uvs_phase_             "phases":{
   nopool   --no-pool   "pool":null                -                      "threadpool":null
   syscalls --syscalls  -                          uvs_sc_                "syscalls":{
-  proc     --backend,proc,--no-stacks "collector":"proc" -                "threadpool":{
+  proc     --backend,proc "collector":"proc"        -                      "threadpool":{
+  procptrace UVSCOPE_PROC_STACKS=ptrace,--backend,proc UVSCOPE_PROC_STACKS=ptrace - "threadpool":{
 '
 
 PAIRS=${BENCH_PAIRS:-8}
 RUN_S=${BENCH_SECONDS:-5}
 WARMUP_S=${BENCH_WARMUP:-2}		# at saturation, once per server: see run_round
 CONNS=${BENCH_CONNS:-50}
-SERVERS=${BENCH_SERVERS:-plain fs crypto}
+SERVERS=${BENCH_SERVERS:-plain fs crypto block}
+# The block server: each block's CPU, how often one comes, and uvscope's threshold there.
+SPIN_MS=${BENCH_SPIN_MS:-60}
+BLOCK_EVERY_MS=${BENCH_BLOCK_EVERY_MS:-500}
+BLOCK_MS=${BENCH_BLOCK_MS:-20}
 SERVER_CPU=${BENCH_SERVER_CPU:-1}
 LOAD_CPU=${BENCH_LOAD_CPU:-0}
 # uvscope runs beside the load generator, not beside the server: its own work (a wakeup
@@ -133,10 +149,13 @@ command -v "$NODE" >/dev/null || die "no $NODE"
 command -v taskset >/dev/null || die "no taskset (apt-get install util-linux)"
 (( $(nproc) >= 2 )) || die "needs 2 CPUs: the server and the load generator each get one"
 [[ $SERVER_CPU != "$LOAD_CPU" ]] || die "BENCH_SERVER_CPU and BENCH_LOAD_CPU must differ"
-for v in PAIRS RUN_S WARMUP_S CONNS RETRIES MAX_OTHER_PCT QUIET_PCT QUIET_WAIT; do
+for v in PAIRS RUN_S WARMUP_S CONNS RETRIES MAX_OTHER_PCT QUIET_PCT QUIET_WAIT SPIN_MS \
+	BLOCK_EVERY_MS BLOCK_MS; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
 (( PAIRS >= 1 && RUN_S >= 1 )) || die "BENCH_PAIRS and BENCH_SECONDS must be at least 1"
+(( SPIN_MS > BLOCK_MS && BLOCK_EVERY_MS > SPIN_MS )) ||
+	die "the block server needs BENCH_BLOCK_MS < BENCH_SPIN_MS < BENCH_BLOCK_EVERY_MS"
 
 # The tables above, into MODE_FLAGS[mode] (space-separated), MODE_ATTACH, MODE_PROG,
 # MODE_SUMMARY (patterns, empty for none); SERVER_SCRIPT[server], SERVER_RATE,
@@ -244,7 +263,8 @@ source "$ROOT/scripts/bench-lib.sh"
 start_server() {
 	local out=$RUNDIR/$2.server.out
 	RATE=${SERVER_RATE[$1]}
-	UV_USE_IO_URING=0 taskset -c "$SERVER_CPU" "$NODE" "$ROOT/bench/${SERVER_SCRIPT[$1]}" 0 \
+	UV_USE_IO_URING=0 SPIN_MS=$SPIN_MS taskset -c "$SERVER_CPU" "$NODE" \
+		"$ROOT/bench/${SERVER_SCRIPT[$1]}" 0 \
 		>"$out" 2>&1 &
 	SERVER_PID=$!
 	wait_line "$out" '"ready":true' 10 "$SERVER_PID" || die "server did not start: $(cat "$out")"
@@ -265,6 +285,10 @@ stop_server() {
 load() {
 	local args=(-p "$PORT" -c "$CONNS" -d "$2") out=$RUNDIR/loadgen.out rc=0
 	if [[ $1 == rate ]]; then args+=(-r "$RATE"); fi
+	# The block server blocks on every EVERY-th request (open loop only: a rate gives a period).
+	if [[ $1 == rate && $SERVER == block ]]; then
+		args+=(-b $(( RATE * BLOCK_EVERY_MS / 1000 )))
+	fi
 	taskset -c "$LOAD_CPU" "$LOADGEN" "${args[@]}" >"$out" &
 	LOADGEN_PID=$!
 	wait "$LOADGEN_PID" || rc=$?
@@ -278,11 +302,15 @@ load() {
 # wait for its "attach" line and check that the mode got what it asked for; sets AGENT_PID
 # and ATTACH_US (from starting it to that line).
 attach_agent() {
-	local mode=$1 tag=$2 t0 hello flags=(watch -p "$SERVER_PID" --json) extra
+	local mode=$1 tag=$2 t0 hello flags=(watch -p "$SERVER_PID" --json) extra f env=()
 	read -r -a extra <<<"${MODE_FLAGS[$mode]}"
-	flags+=("${extra[@]}")
+	for f in "${extra[@]}"; do
+		if [[ $f == [A-Z]*=* ]]; then env+=("$f"); else flags+=("$f"); fi
+	done
+	# The blocks of the block server last BENCH_SPIN_MS: a threshold below that sees them.
+	if [[ $SERVER == block ]]; then flags+=(--block-ms "$BLOCK_MS"); fi
 	now_us; t0=$REPLY
-	taskset -c "$AGENT_CPU" "$UVSCOPE" "${flags[@]}" \
+	env "${env[@]}" taskset -c "$AGENT_CPU" "$UVSCOPE" "${flags[@]}" \
 		>"$RUNDIR/$tag.agent.jsonl" 2>"$RUNDIR/$tag.agent.err" &
 	AGENT_PID=$!
 	wait_line "$RUNDIR/$tag.agent.jsonl" '"type":"attach"' 30 "$AGENT_PID" ||
@@ -290,9 +318,18 @@ attach_agent() {
 	hello=$REPLY
 	now_us; ATTACH_US=$((REPLY - t0))
 	# Without its uprobes a phases run would measure the default mode twice.
-	[[ $hello == *'"unavailable":[]'* ]] || die "uvscope ${flags[*]} is missing something: $hello"
+	# The proc backend samples stacks only while a loop is blocked, and says so: that is what
+	# it does, not something missing.
+	local known='"CPU stack samples outside blocks: use flame --backend proc"'
+	[[ ${hello/$known/} == *'"unavailable":[]'* ]] ||
+		die "uvscope ${flags[*]} is missing something: $hello"
 	if [[ -n ${MODE_ATTACH[$mode]} && $hello != *"${MODE_ATTACH[$mode]}"* ]]; then
 		die "$mode: no ${MODE_ATTACH[$mode]} in uvscope's attach line: $hello"
+	fi
+	# proc takes a blocked loop's stacks with perf_event_open where the kernel lets it.
+	if [[ $mode == proc && $SERVER == block && $(</proc/sys/kernel/perf_event_paranoid) -le 2 &&
+		$hello != *'by perf_event_open'* ]]; then
+		die "$mode: uvscope does not sample blocked loops with perf_event_open: $hello"
 	fi
 	if [[ -n ${MODE_PROG[$mode]} ]] && command -v bpftool >/dev/null; then
 		agent_progs "$AGENT_PID"
@@ -310,10 +347,39 @@ check_summary() {
 	if [[ -n ${MODE_SUMMARY[$mode]} && $SUMMARY != *"${MODE_SUMMARY[$mode]}"* ]]; then
 		die "$mode: no ${MODE_SUMMARY[$mode]} in uvscope's summary ($tag.agent.jsonl)"
 	fi
+	# The block server's blocks were seen while they lasted and named: its alerts hold
+	# benchSpin (the function that blocks), as a user would read them.
+	if [[ $SERVER == block ]]; then
+		block_alerts "$tag"
+		(( BLOCK_ALERTS_NAMED > 0 )) ||
+			die "$mode: uvscope named no block by benchSpin ($BLOCK_ALERTS alerts; $tag.agent.jsonl)"
+	fi
 	if [[ ${SERVER_POOL[$SERVER]} == yes && $SUMMARY =~ \"threadpool\":\{[^{}]*\"completed\":([0-9]+) ]] &&
 		(( BASH_REMATCH[1] == 0 )); then
 		die "$mode: the $SERVER server ran no pool jobs, by uvscope's count ($tag.agent.jsonl)"
 	fi
+}
+
+# block_alerts TAG: the blocked-loop alerts of the agent's run (BLOCK_ALERTS), how many of
+# them name benchSpin among their stacks (BLOCK_ALERTS_NAMED), and the stacks the proc backend
+# took, from its last words on stderr: BLOCK_PERF (perf samples), BLOCK_GRABS (ptrace grabs)
+# and BLOCK_PAUSE_US (their median pause), null when it took none of that kind.
+block_alerts() {
+	local line
+	BLOCK_ALERTS=0 BLOCK_ALERTS_NAMED=0 BLOCK_PERF=null BLOCK_GRABS=null BLOCK_PAUSE_US=null
+	while IFS= read -r line; do
+		if [[ $line =~ ([0-9]+)\ perf\ samples\ of\ blocked\ loops ]]; then
+			BLOCK_PERF=${BASH_REMATCH[1]}
+		fi
+		if [[ $line =~ ([0-9]+)\ ptrace\ grabs\ of\ blocked\ loops.*median\ ([0-9.]+)\ us ]]; then
+			BLOCK_GRABS=${BASH_REMATCH[1]} BLOCK_PAUSE_US=${BASH_REMATCH[2]}
+		fi
+	done <"$RUNDIR/$1.agent.err"
+	while IFS= read -r line; do
+		[[ $line == '{"type":"alert"'* && $line == *'"kind":"loop_blocked"'* ]] || continue
+		BLOCK_ALERTS=$((BLOCK_ALERTS + 1))
+		if [[ $line == *benchSpin* ]]; then BLOCK_ALERTS_NAMED=$((BLOCK_ALERTS_NAMED + 1)); fi
+	done <"$RUNDIR/$1.agent.jsonl"
 }
 
 # detach_agent TAG: SIGINT, as a user would stop it; sets DETACH_US (SIGINT to exit: the
@@ -345,7 +411,7 @@ detach_agent() {
 # OTHER_PCT to how much of a CPU something else used meanwhile, and OTHER_UVSCOPES.
 run_one() {
 	local config=$1 mode=$2 attached=$3 tag=$4
-	local attach_us=null detach_us=null hwm=null summary=null agent_ns=null
+	local attach_us=null detach_us=null hwm=null summary=null agent_ns=null alerts=null named=null stacks=null
 	local s0 s1 a0=0 a1=0 i0 i1 w0 w1 result lg_ms other_ms foreign
 
 	if (( attached )); then
@@ -372,6 +438,10 @@ run_one() {
 		detach_us=$DETACH_US
 		summary=$SUMMARY
 		check_summary "$mode" "$tag"
+		if [[ $SERVER == block ]]; then
+			alerts=$BLOCK_ALERTS named=$BLOCK_ALERTS_NAMED
+			stacks="{\"perf_samples\":$BLOCK_PERF,\"grabs\":$BLOCK_GRABS,\"pause_median_us\":$BLOCK_PAUSE_US}"
+		fi
 	fi
 
 	# Everything else that ran on the machine during the measured run: all busy CPU time
@@ -389,6 +459,7 @@ run_one() {
 	REC+=",\"other_cpu_ms\":$other_ms,\"other_uvscope_progs\":$foreign"
 	REC+=",\"attach_us\":$attach_us,\"detach_us\":$detach_us,\"agent_cpu_ns\":$agent_ns"
 	REC+=",\"agent_hwm_kb\":$hwm,\"load\":$result"
+	REC+=",\"block_alerts\":$alerts,\"block_alerts_named\":$named,\"block_stacks\":$stacks"
 	REC+=",\"agent_summary\":$summary"
 }
 
@@ -466,6 +537,12 @@ summarize_pair() {
 		(( n > 0 )) || n=1
 		if [[ $config == rate ]]; then
 			[[ $r =~ \"p99\":([0-9.]+) ]]; v="p99 ${BASH_REMATCH[1]} us"
+			if [[ $r =~ \"nonblock_us\":\{[^{}]*\"p99\":([0-9.]+) ]]; then
+				v+=" (non-blocking ${BASH_REMATCH[1]} us)"
+			fi
+			if [[ $r =~ \"block_alerts_named\":([0-9]+) ]]; then
+				v+=", ${BASH_REMATCH[1]} named block alerts"
+			fi
 		else
 			[[ $r =~ \"throughput_rps\":([0-9.]+) ]]; v="${BASH_REMATCH[1]} req/s"
 		fi
@@ -546,6 +623,7 @@ echo "bench: raw runs in ${RUNDIR#"$ROOT"/}"
 	echo ",\"servers\":{${servers_json#,}},\"mode_flags\":{${modes_json#,}}"
 	echo ",\"server_cpu\":$SERVER_CPU,\"load_cpu\":$LOAD_CPU,\"agent_cpu\":$AGENT_CPU"
 	echo ",\"max_other_pct\":$MAX_OTHER_PCT,\"quiet_pct\":$QUIET_PCT,\"retries\":$RETRIES"
+	echo ",\"block\":{\"spin_ms\":$SPIN_MS,\"every_ms\":$BLOCK_EVERY_MS,\"block_ms\":$BLOCK_MS}"
 	meta_versions
 } >"$RUNDIR/meta.json"
 

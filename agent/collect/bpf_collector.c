@@ -168,6 +168,16 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 	b->fd_table.keep_up_ctx = sink->ctx;
 	b->sockets.nl = -1;
 	uvs_fds_init(&b->fds, o->fd_rescan_ns);
+	/*
+	 * TESTS ONLY: refuse as a kernel whose verifier or perf_event_open refuses our programs
+	 * (EPERM), where the privilege check passed: the fallback to the proc backend is tested
+	 * where BPF works (tests/integration/proc_safety.test.mjs).
+	 */
+	if (getenv("UVSCOPE_TEST_FAIL_BPF_ATTACH")) {
+		snprintf(why, cap, "UVSCOPE_TEST_FAIL_BPF_ATTACH is set (a test hook): the attach "
+			 "refused as a kernel would, EPERM");
+		return -EPERM;
+	}
 	/* 1. The loop object: it owns the map of loop threads the others share. */
 	b->slot = uvs_bpf_shared_claim(b->sh, t->pid);
 	if (b->slot < 0) {

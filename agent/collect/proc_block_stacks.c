@@ -144,26 +144,31 @@ static void on_perf_sample(void *ctx, const struct uvs_stack_sample *raw, const 
 }
 
 /*
- * An event on that thread alone, and its first sample awaited (a few of its periods of CPU
- * time, bounded): the ongoing alert then has it. false when it could not be opened.
+ * An event on that thread alone. Its first sample is not waited for: it is due within
+ * UVS_PROC_BLOCK_FIRST_WAIT_MS (first_due), which the later checks look at; one that cannot be
+ * opened (no perf for this thread: the ring's locked memory, perf_event_mlock_kb, ran out, or
+ * the kernel refused) leaves the block to ptrace grabs, said once.
  */
-static bool perf_open(struct uvs_proc_block_stacks *b, struct uvs_proc_block_follow *f)
+static void perf_open(struct uvs_proc_block_stacks *b, struct uvs_proc_block_follow *f,
+		      uint64_t now)
 {
 	struct uvs_perf_sampler_options o = { .period_ns = b->perf_period_ns,
 					      .on_sample = on_perf_sample, .ctx = b,
 					      .only_tid = f->tid };
-	uint64_t until = uvs_now_mono() + UVS_PROC_BLOCK_FIRST_WAIT_MS * 1000000ULL;
 	char why[256];
 
+	f->perf_tried = true;
+	f->first_due = now + UVS_PROC_BLOCK_FIRST_WAIT_MS * 1000000ULL;
 	f->perf = uvs_perf_sampler_open(b->t->pid, &o, why, sizeof(why));
-	if (!f->perf) {
+	if (f->perf)
+		return;
+	b->perf_failed++;
+	if (!b->perf_warned)
+		uvs_warn("blocked loop %d: %s; its stacks are taken by ptrace grabs instead", f->tid,
+			 why);
+	else
 		uvs_debug("blocked loop %d: %s", f->tid, why);
-		return false;
-	}
-	while (!f->perf_samples && uvs_now_mono() < until &&
-	       uvs_perf_sampler_poll(f->perf, 1) >= 0)
-		;
-	return true;
+	b->perf_warned = true;
 }
 
 static void grab(struct uvs_proc_block_stacks *b, const struct uvs_loop_busy *l)
@@ -191,11 +196,10 @@ static void grab(struct uvs_proc_block_stacks *b, const struct uvs_loop_busy *l)
 	hand_over(b, l, &b->ts->s, b->ts->copy, b->ts->copy_len, UVS_PROC_BLOCK_GRAB_NS);
 }
 
-static bool blocked(const struct uvs_proc_block_stacks *b, const struct uvs_loop_busy *l,
-		    uint64_t now)
+/* How long l has been busy without returning to its poll (0: it is not busy). */
+static uint64_t busy_for(const struct uvs_loop_busy *l, uint64_t now)
 {
-	return l->busy && l->busy_since_ns && now >= l->busy_since_ns &&
-	       now - l->busy_since_ns >= b->block_ns;
+	return l->busy && l->busy_since_ns && now >= l->busy_since_ns ? now - l->busy_since_ns : 0;
 }
 
 void uvs_proc_block_stacks_check(struct uvs_proc_block_stacks *b, const struct uvs_loop_busy *l,
@@ -203,32 +207,44 @@ void uvs_proc_block_stacks_check(struct uvs_proc_block_stacks *b, const struct u
 {
 	if (!b->available)
 		return;
+	/* A thread a grab gave up on, stopped since: let it go now (never waited for). */
+	uvs_thread_stack_settle();
 	for (size_t i = 0; i < b->nfollow; i++)
 		b->follow[i].seen = false;
 	for (size_t i = 0; i < n; i++) {
+		uint64_t busy = busy_for(&l[i], now);
 		struct uvs_proc_block_follow *f;
-		bool fresh, on_cpu;
+		bool blocked = busy && busy >= b->block_ns, on_cpu;
 
-		/* Only a thread blocked now (busy past the threshold) is ever sampled or stopped. */
-		if (!blocked(b, &l[i], now))
+		/*
+		 * Only a thread blocked now (busy past the threshold) is ever stopped. perf, which
+		 * stops nothing, starts at half the threshold, so that the alert has its stacks
+		 * when it is raised, with no wait for the first sample.
+		 */
+		if (!blocked && !(busy && b->perf_period_ns && busy >= b->block_ns / 2))
 			continue;
 		f = follow(b, l[i].tid);
 		f->seen = true;
-		fresh = f->busy_since != l[i].busy_since_ns;
-		if (fresh) {
+		if (f->busy_since != l[i].busy_since_ns) {
 			perf_close(f);
 			f->busy_since = l[i].busy_since_ns;
 			f->grabs = 0;
 			f->perf_samples = 0;
+			f->perf_tried = false;
 		}
 		f->loop = l[i];
 		on_cpu = uvs_thread_state(b->t->pid, l[i].tid) == 'R';
-		if (fresh && on_cpu && b->perf_period_ns)
-			perf_open(b, f);
+		if (!f->perf && !f->perf_tried && on_cpu && b->perf_period_ns)
+			perf_open(b, f, now);
 		else if (f->perf)
 			uvs_perf_sampler_poll(f->perf, 0);
-		/* perf samples it while it runs; asleep (or without perf) it takes a grab. */
-		if (f->perf && (on_cpu || (fresh && f->perf_samples)))
+		if (!blocked)
+			continue;
+		/*
+		 * perf samples it while it runs (its first sample due by first_due); asleep, without
+		 * perf, or with no sample by then, it takes a grab.
+		 */
+		if (f->perf && on_cpu && (f->perf_samples || now < f->first_due))
 			continue;
 		if (f->grabs >= UVS_PROC_BLOCK_GRABS ||
 		    (f->grabs && now - f->last < UVS_PROC_BLOCK_GRAB_NS))
@@ -281,7 +297,11 @@ void uvs_proc_block_stacks_summary(const struct uvs_proc_block_stacks *b, char *
 	buf[0] = '\0';
 	if (b->perf_samples)
 		len = (size_t)snprintf(buf, cap, "%" PRIu64 " perf samples of blocked loops%s",
-				       b->perf_samples, b->npauses ? "; " : "");
+				       b->perf_samples, b->npauses || b->perf_failed ? "; " : "");
+	if (b->perf_failed && len < cap)
+		len += (size_t)snprintf(buf + len, cap - len, "%" PRIu64 " perf events could not be "
+					"opened (ptrace grabs instead)%s", b->perf_failed,
+					b->npauses ? "; " : "");
 	if (!b->npauses || len >= cap)
 		return;
 	memcpy(sorted, b->pauses, b->npauses * sizeof(sorted[0]));
@@ -299,6 +319,8 @@ void uvs_proc_block_stacks_new_epoch(struct uvs_proc_block_stacks *b)
 
 void uvs_proc_block_stacks_free(struct uvs_proc_block_stacks *b)
 {
+	/* What has stopped by now is detached; the rest the kernel releases when we exit. */
+	uvs_thread_stack_settle();
 	for (size_t i = 0; i < b->nfollow; i++) {
 		uvs_perf_sampler_free(b->follow[i].perf);
 		b->follow[i].perf = NULL;

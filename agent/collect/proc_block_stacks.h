@@ -4,11 +4,13 @@
  * stays busy past the block threshold:
  *
  * - where perf_event_paranoid lets us (collect/perf_sampler.h), a cpu-clock event on that one
- *   thread at blocked_hz, opened when the block is seen and closed when it ends: it stops
- *   nothing. At the open the check waits a few periods (UVS_PROC_BLOCK_FIRST_WAIT_MS at most)
- *   for its first sample, so that the ongoing alert already names what blocks;
- * - else, and whenever the blocked thread is asleep (off the CPU, as in Atomics.wait: a
- *   cpu-clock event has nothing to sample then), a ptrace grab of that one thread
+ *   thread at blocked_hz, opened when the loop has been busy half the threshold (so that the
+ *   alert raised at the threshold already names what blocks) and closed when the busy span
+ *   ends: it stops nothing. Nothing waits for its first sample: if none has come
+ *   UVS_PROC_BLOCK_FIRST_WAIT_MS after the open, a later check takes a grab instead;
+ * - else (also when the event cannot be opened: perf_event_mlock_kb's locked memory for its
+ *   ring ran out; said once), and whenever the blocked thread is asleep (off the CPU, as in
+ *   Atomics.wait: a cpu-clock event has nothing to sample then), a ptrace grab of that one thread
  *   (collect/thread_stack.h) at most every UVS_PROC_BLOCK_GRAB_NS and UVS_PROC_BLOCK_GRABS
  *   times per block, the first one as soon as the block is seen.
  *
@@ -33,7 +35,7 @@
 #define UVS_PROC_BLOCK_GRAB_NS (50 * 1000000ULL) /* between two grabs of one blocked thread */
 #define UVS_PROC_BLOCK_GRABS 20                  /* per block: 1 s of grabs at most */
 #define UVS_PROC_BLOCK_PAUSES 1024               /* pauses kept for the median and the max */
-#define UVS_PROC_BLOCK_FIRST_WAIT_MS 20          /* for a new event's first sample, at most */
+#define UVS_PROC_BLOCK_FIRST_WAIT_MS 20          /* a new event's first sample is due by then */
 
 struct uvs_perf_sampler;
 struct uvs_stack_resolver;
@@ -46,6 +48,8 @@ struct uvs_proc_block_follow {
 	unsigned grabs;        /* in this block */
 	struct uvs_loop_busy loop;     /* as last seen blocked: the samples' labels */
 	struct uvs_perf_sampler *perf; /* open while it is blocked, when perf is used */
+	bool perf_tried;               /* in this busy span: opened once, or failed to */
+	uint64_t first_due;            /* perf's first sample due by then (monotonic ns) */
 	uint64_t perf_samples;         /* handed over by perf in this block */
 	bool seen;                     /* in the last check's list */
 };
@@ -63,6 +67,8 @@ struct uvs_proc_block_stacks {
 	struct uvs_proc_block_follow follow[UVS_MAX_LOOPS];
 	size_t nfollow;
 	uint64_t grabs, failed, pause_max, perf_samples;
+	uint64_t perf_failed;         /* events that could not be opened (then grabs) */
+	bool perf_warned;             /* the first such failure was said */
 	uint64_t pauses[UVS_PROC_BLOCK_PAUSES];
 	size_t npauses, next_pause;
 };

@@ -29,6 +29,18 @@
 #define SPIN_NS (200 * 1000ULL)
 #define POLL_NS (50 * 1000L)
 
+/*
+ * Threads interrupted that had not stopped by the grab's timeout (an uninterruptible sleep
+ * began after the state was read): the stop comes when that sleep ends, maybe much later, and
+ * the thread must not then stay stopped with nobody to let it go. The agent's thread never
+ * waits for it: each is looked at (waitpid WNOHANG) by uvs_thread_stack_settle, at every grab
+ * and every tick of its callers, and detached the moment its stop is seen. One that has not
+ * stopped when uvscope exits is released by the kernel (exit_ptrace drops the pending
+ * interrupt). Full, no new grab starts (a grab that times out always has room).
+ */
+static pid_t pending[UVS_THREAD_STACK_PENDING_MAX];
+static size_t npending;
+
 static bool is_own_thread(pid_t tid)
 {
 	char path[64];
@@ -47,16 +59,13 @@ static bool is_thread_of(pid_t pid, pid_t tid)
 	return stat(path, &st) == 0;
 }
 
-/*
- * One report about tid (a stop or its end): 0 with *status, -ETIMEDOUT once deadline passed
- * (0: wait without one), or -errno.
- */
+/* One report about tid (a stop or its end): 0 with *status, -ETIMEDOUT once deadline passed, or -errno. */
 static int wait_report(pid_t tid, uint64_t deadline, int *status)
 {
 	uint64_t start = uvs_now_mono();
 
 	for (;;) {
-		pid_t r = waitpid(tid, status, __WALL | (deadline ? WNOHANG : 0));
+		pid_t r = waitpid(tid, status, __WALL | WNOHANG);
 		uint64_t now;
 
 		if (r == tid)
@@ -202,14 +211,12 @@ static int interrupt_and_take(pid_t tid, const struct uvs_thread_stack_options *
 	if (err == -ETIMEDOUT) {
 		/*
 		 * It will stop when it can (it entered an uninterruptible sleep after we looked):
-		 * it must not stop with nobody to let it go, so wait for that and detach at once.
+		 * detached when that stop is seen (uvs_thread_stack_settle), not waited for here.
 		 */
-		if (wait_report(tid, 0, &status) == 0 && WIFSTOPPED(status))
-			ptrace(PTRACE_DETACH, tid, NULL,
-			       (void *)(intptr_t)((status >> 16) == 0 ? WSTOPSIG(status) : 0));
+		pending[npending++] = tid;
 		out->pause_ns = uvs_now_mono() - t0;
 		snprintf(why, cap, "thread %d did not stop within %llu ms (uninterruptible); "
-			 "detached when it did", (int)tid,
+			 "it is detached when it does", (int)tid,
 			 UVS_THREAD_STACK_TIMEOUT_NS / 1000000ULL);
 		return -ETIMEDOUT;
 	}
@@ -267,10 +274,57 @@ static int interrupt_and_take(pid_t tid, const struct uvs_thread_stack_options *
 	return err;
 }
 
+/* A pending thread's report, if one came: true when it is done with (detached, or gone). */
+static bool settle_one(pid_t tid)
+{
+	int status;
+	pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
+
+	if (r == 0)
+		return false;
+	if (r < 0)
+		return errno != EINTR; /* ECHILD: gone, or released by an exec */
+	if (!WIFSTOPPED(status))
+		return true; /* exited, reaped by that wait */
+	/*
+	 * Our interrupt's stop, a group-stop or a signal on its way (event 0): that signal is
+	 * handed back. Its stack is not taken: the grab that wanted it has long given up.
+	 */
+	ptrace(PTRACE_DETACH, tid, NULL,
+	       (void *)(intptr_t)((status >> 16) == 0 ? WSTOPSIG(status) : 0));
+	return true;
+}
+
+size_t uvs_thread_stack_settle(void)
+{
+	for (size_t i = 0; i < npending;) {
+		if (settle_one(pending[i]))
+			pending[i] = pending[--npending];
+		else
+			i++;
+	}
+	return npending;
+}
+
+static bool is_pending(pid_t tid)
+{
+	for (size_t i = 0; i < npending; i++)
+		if (pending[i] == tid)
+			return true;
+	return false;
+}
+
 int uvs_thread_stack_grab(pid_t pid, pid_t tid, const struct uvs_thread_stack_options *o,
 			  struct uvs_thread_stack *out, char *why, size_t cap)
 {
 	init_sample(pid, tid, o, out);
+	uvs_thread_stack_settle();
+	if (is_pending(tid) || npending == UVS_THREAD_STACK_PENDING_MAX) {
+		snprintf(why, cap, "thread %d not grabbed: %s", (int)tid, is_pending(tid) ?
+			 "it has not yet stopped for an earlier grab (uninterruptible sleep)" :
+			 "too many threads have not yet stopped for earlier grabs");
+		return -EBUSY;
+	}
 	if (pid <= 0 || tid <= 0 || pid == getpid() || is_own_thread(tid)) {
 		snprintf(why, cap, "thread %d is uvscope's own: not grabbed", (int)tid);
 		return -EINVAL;
@@ -281,7 +335,7 @@ int uvs_thread_stack_grab(pid_t pid, pid_t tid, const struct uvs_thread_stack_op
 		return is_thread_of(tid, tid) ? -EINVAL : -ESRCH;
 	}
 	out->state = uvs_thread_state(pid, tid);
-	if (out->state == 'D') {
+	if (out->state == 'D' && !(o && o->test_interrupt_in_d)) {
 		snprintf(why, cap, "thread %d is in uninterruptible sleep: not stopped now",
 			 (int)tid);
 		return -EAGAIN;

@@ -25,7 +25,11 @@
  *
  * ts->pause_ns is what it cost the thread; ts->s.kind says whether it was on the CPU or asleep
  * in a system call (UVS_SAMPLE_OFF_CPU: an Atomics.wait, a sync read), as a BPF sample says.
- * The calls are synchronous and use waitpid on tid only: nothing else of the caller's changes.
+ * The calls use waitpid on the threads they traced only, never block longer than
+ * UVS_THREAD_STACK_TIMEOUT_NS, and change nothing else of the caller's. A thread that had not
+ * stopped by then is kept on a pending list and detached when its stop comes: the caller
+ * calls uvs_thread_stack_settle at each of its ticks (and before it exits), and every grab
+ * does too.
  */
 #ifndef UVSCOPE_THREAD_STACK_H
 #define UVSCOPE_THREAD_STACK_H
@@ -39,8 +43,10 @@
 #include "uvscope/loop.h"
 #include "uvscope/stacks.h"
 
-/* How long a grab waits for the thread to stop before saying so (it is still detached). */
+/* How long a grab waits for the thread to stop before saying so (it is detached later). */
 #define UVS_THREAD_STACK_TIMEOUT_NS (100 * 1000000ULL)
+/* Threads interrupted whose stop is still to come, at most (then no new grab starts). */
+#define UVS_THREAD_STACK_PENDING_MAX 64
 
 struct uvs_thread_stack_options {
 	/*
@@ -56,6 +62,12 @@ struct uvs_thread_stack_options {
 	 * thread is stopped. uvscope sets it only from UVSCOPE_TEST_HOLD_STOP_MS.
 	 */
 	uint64_t test_hold_ns;
+	/*
+	 * TESTS ONLY: interrupt the thread even when /proc says it is in uninterruptible sleep
+	 * ('D'), as happens when it enters one just after the state was read: its stop comes only
+	 * when that sleep ends (tests/unit/test_thread_stack.c).
+	 */
+	bool test_interrupt_in_d;
 };
 
 /* One grab: the raw sample and the copy of the stack the resolver takes, and what it cost. */
@@ -82,10 +94,18 @@ struct uvs_thread_stack {
  * uvscope itself, or tid not a thread of pid), -ESRCH (the thread or the process exited, or
  * the process exec'd, before or during the grab), -EPERM (may not trace it: no CAP_SYS_PTRACE,
  * or another tracer holds it), -EAGAIN (in uninterruptible sleep, 'D': it could not stop now;
- * not interrupted), -ETIMEDOUT (it stopped only after UVS_THREAD_STACK_TIMEOUT_NS: detached
- * then, no sample). out->pause_ns is set whenever the thread was interrupted.
+ * not interrupted), -ETIMEDOUT (it had not stopped after UVS_THREAD_STACK_TIMEOUT_NS: no
+ * sample; it is pending, detached by uvs_thread_stack_settle when it stops), -EBUSY (tid is
+ * still pending from an earlier grab, or UVS_THREAD_STACK_PENDING_MAX threads are: not
+ * interrupted). out->pause_ns is set whenever the thread was interrupted.
  */
 int uvs_thread_stack_grab(pid_t pid, pid_t tid, const struct uvs_thread_stack_options *o,
 			  struct uvs_thread_stack *out, char *why, size_t cap);
+
+/*
+ * Detaches each pending thread (see uvs_thread_stack_grab's -ETIMEDOUT) whose stop has come,
+ * and forgets those that exited; never waits. Returns how many are still pending.
+ */
+size_t uvs_thread_stack_settle(void);
 
 #endif

@@ -124,21 +124,44 @@ static void on_perf_sample(void *ctx, const struct uvs_stack_sample *raw, const 
 	add_raw(fp, raw, copy, copy_len);
 }
 
+/* Threads perf could not sample (their rings' locked memory ran out): said when it changes. */
+static void say_unsampled(struct uvs_perf_sampler *ps, uint64_t *said)
+{
+	struct uvs_perf_sampler_stats st;
+
+	uvs_perf_sampler_stats(ps, &st);
+	if (st.unsampled == *said)
+		return;
+	*said = st.unsampled;
+	if (!st.unsampled)
+		return;
+	uvs_warn("perf_event_open: %" PRIu64 " of the threads cannot be sampled (%s%s): the "
+		 "profile leaves them out; %" PRIu64 " are sampled", st.unsampled,
+		 strerror(-st.unsampled_err), st.unsampled_err == -EPERM ||
+		 st.unsampled_err == -ENOMEM ? ": the locked memory for perf rings, "
+		 "kernel.perf_event_mlock_kb and RLIMIT_MEMLOCK, ran out" : "", st.threads);
+}
+
+/* run_perf's answer when not one thread could be sampled: ptrace grabs instead. */
+#define PERF_UNAVAILABLE 1
+
 static int run_perf(struct flame_proc *fp, uint64_t end)
 {
 	struct uvs_perf_sampler_options o = { .period_ns = fp->period_ns,
 					      .on_sample = on_perf_sample, .ctx = fp };
 	struct uvs_perf_sampler_stats st;
 	struct uvs_perf_sampler *ps;
-	uint64_t last_sync = uvs_now_mono();
+	uint64_t last_sync = uvs_now_mono(), said = 0;
 	char why[256] = "";
 	int n = 0;
 
 	ps = uvs_perf_sampler_open(fp->t->pid, &o, why, sizeof(why));
 	if (!ps) {
-		uvs_err("%s", why);
-		return -errno;
+		/* Not one ring could be had (or perf refused): the profile is not given up. */
+		uvs_warn("%s: stacks by ptrace grabs instead", why);
+		return PERF_UNAVAILABLE;
 	}
+	say_unsampled(ps, &said);
 	while (!stop_asked && (!end || uvs_now_mono() < end)) {
 		n = uvs_perf_sampler_poll(ps, 100);
 		if (n == -ESRCH || !target_running(fp))
@@ -146,6 +169,7 @@ static int run_perf(struct flame_proc *fp, uint64_t end)
 		if (uvs_now_mono() - last_sync >= 1000000000ULL) {
 			last_sync = uvs_now_mono();
 			uvs_perf_sampler_sync_threads(ps);
+			say_unsampled(ps, &said);
 			uvs_target_refresh_threads(fp->t);
 			uvs_stack_resolver_new_epoch(fp->r);
 		}
@@ -215,7 +239,7 @@ static void grab_round(struct flame_proc *fp, uint64_t hold_ns, struct uvs_threa
 		fp->grabs++;
 		if (err) {
 			fp->grab_failed++;
-			if (err != -ESRCH && err != -EAGAIN)
+			if (err != -ESRCH && err != -EAGAIN && err != -EBUSY)
 				uvs_warn("%s", why);
 			else
 				uvs_debug("%s", why);
@@ -272,6 +296,8 @@ static int run_grabs(struct flame_proc *fp, uint64_t end)
 		struct timespec ts_sleep;
 		uint64_t now;
 
+		/* A thread a grab gave up on, stopped since: let it go (also with nothing to grab). */
+		uvs_thread_stack_settle();
 		grab_round(fp, hold_ns, ts);
 		next += period;
 		now = uvs_now_mono();
@@ -296,6 +322,8 @@ static int run_grabs(struct flame_proc *fp, uint64_t end)
 			 fp->pauses[fp->npauses * 99 / 100] / 1e3, fp->pause_max / 1e3);
 	}
 	free(ts);
+	/* What has stopped by now is detached; the rest the kernel releases when we exit. */
+	uvs_thread_stack_settle();
 	return 0;
 }
 
@@ -468,6 +496,15 @@ int uvs_flame_proc_run(const struct uvs_cli *cli)
 	fp.start_real = uvs_now_real();
 	end = cli->duration_ns ? fp.start + cli->duration_ns : 0;
 	err = perf ? run_perf(&fp, end) : run_grabs(&fp, end);
+	if (err == PERF_UNAVAILABLE) {
+		/* Each sample now stands for a grab's period. */
+		uvs_profile_free(fp.profile);
+		fp.period_ns = 1000000000ULL / GRAB_HZ;
+		fp.profile = uvs_profile_new(fp.period_ns);
+		err = fp.profile ? run_grabs(&fp, end) : -ENOMEM;
+		if (!fp.profile)
+			uvs_err("cannot set up the profile: out of memory");
+	}
 	if (err)
 		goto out;
 	if (!target_running(&fp))

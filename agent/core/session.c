@@ -181,6 +181,9 @@ static int add_target(struct session *s, pid_t pid, bool begin_now)
 		return -ENOSPC;
 	}
 	w = uvs_watched_attach(&s->env, pid, &attach_ns, &err, why, sizeof(why));
+	/* flame goes on in the proc backend (main.c): said already, not an error. */
+	if (!w && err == UVS_WATCHED_FLAME_PROC)
+		return err;
 	if (!w) {
 		if (s->cli->all)
 			uvs_warn("%s", why);
@@ -752,6 +755,8 @@ int uvs_session_run(const struct uvs_cli *cli, const struct uvs_alert_config *ru
 	if (!err && s.outputs.failed)
 		err = s.outputs.failed;
 	cleanup(&s);
+	if (err == UVS_WATCHED_FLAME_PROC)
+		return UVS_SESSION_FLAME_PROC;
 	if (err)
 		return 1;
 	return s.alert_exit ? UVS_EXIT_ALERT : 0;

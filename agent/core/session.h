@@ -12,8 +12,14 @@
 #include "core/rules.h"
 
 /*
+ * flame with --backend auto, BPF refused at attach (the privilege check passed): nothing was
+ * sampled, the caller runs flame in the proc backend (core/flame_proc.h) instead.
+ */
+#define UVS_SESSION_FLAME_PROC 100
+
+/*
  * Runs top, watch, flame, trace or serve as the options say, judging alerts by `rules`; returns the
- * process exit status (UVS_EXIT_ALERT when --exit-on-alert ended it).
+ * process exit status (UVS_EXIT_ALERT when --exit-on-alert ended it), or UVS_SESSION_FLAME_PROC.
  */
 int uvs_session_run(const struct uvs_cli *cli, const struct uvs_alert_config *rules);
 

@@ -364,7 +364,17 @@ struct uvs_watched *uvs_watched_attach(const struct uvs_watch_env *env, pid_t pi
 			 "(install libcapstone)", uvs_capstone_error());
 	err = w->collector->ops->attach(w->collector, w->target, &o, &sink, reason,
 					sizeof(reason));
-	if (err && !use_proc && env->cli->backend == UVS_BACKEND_AUTO && bpf_refused(err)) {
+	/*
+	 * flame samples every thread's CPU, which the proc collector does not (it takes stacks
+	 * of blocked loops only): flame's own proc backend does, once this session has ended.
+	 */
+	if (err && !use_proc && env->cli->backend == UVS_BACKEND_AUTO && bpf_refused(err) &&
+	    env->cli->command == UVS_CMD_FLAME) {
+		uvs_info("pid %d: BPF was refused (%s): sampling with the proc backend instead "
+			 "(--backend; see uvscope --help)", (int)pid, reason);
+		snprintf(why, cap, "BPF was refused (%s)", reason);
+		err = UVS_WATCHED_FLAME_PROC;
+	} else if (err && !use_proc && env->cli->backend == UVS_BACKEND_AUTO && bpf_refused(err)) {
 		uvs_info("pid %d: BPF was refused (%s): measuring with the proc backend instead "
 			 "(--backend; see uvscope --help)", (int)pid, reason);
 		w->collector->ops->destroy(w->collector);
@@ -376,6 +386,8 @@ struct uvs_watched *uvs_watched_attach(const struct uvs_watch_env *env, pid_t pi
 	}
 	if (capstone)
 		uvs_capstone_release();
+	if (err == UVS_WATCHED_FLAME_PROC)
+		goto fail;
 	if (err) {
 		snprintf(why, cap, "cannot attach to pid %d: %s", (int)pid, reason);
 		goto fail;

@@ -38,9 +38,16 @@ struct uvs_watch_env {
 struct uvs_watched;
 
 /*
+ * flame with --backend auto where BPF passed the privilege check but was refused at load or
+ * attach: not an error, flame samples with the proc backend instead (core/flame_proc.h). Said
+ * in one line by uvs_watched_attach, which gives this in *err_out.
+ */
+#define UVS_WATCHED_FLAME_PROC 1
+
+/*
  * Opens process pid and attaches a collector to it. NULL with one sentence in `why` (and
- * *err_out set to -errno) when it cannot be watched; the caller says it. *attach_ns: how long
- * attaching took.
+ * *err_out set to -errno, or UVS_WATCHED_FLAME_PROC) when it cannot be watched; the caller
+ * says it. *attach_ns: how long attaching took.
  */
 struct uvs_watched *uvs_watched_attach(const struct uvs_watch_env *env, pid_t pid,
 				       uint64_t *attach_ns, int *err_out, char *why, size_t cap);

@@ -460,3 +460,88 @@ Test(thread_stack, exec_during_a_grab)
 	close(out[0]);
 	free(ts);
 }
+
+/*
+ * A thread that stops only long after the interrupt: it entered an uninterruptible sleep (here
+ * vfork's wait for its child, 'D', until the test lets the child exit) just as the grab began.
+ * The grab must give up after its timeout without waiting for the stop (before the fix it
+ * waited for it: here, for ever, since the test lets the child go only after the grab
+ * returns), refuse a second grab of it, and detach it once the stop comes: the thread runs
+ * on (it writes to the pipe) and no one traces it.
+ */
+Test(thread_stack, a_late_stop_is_detached_later_not_waited_for, .timeout = 60)
+{
+	struct uvs_thread_stack *ts = calloc(1, sizeof(*ts));
+	struct uvs_thread_stack_options o = { .test_interrupt_in_d = true };
+	char why[256] = "", tracer[64], state[64], ran = 0;
+	int release[2], done[2], err, i;
+	struct pollfd pfd;
+	pid_t child;
+
+	cr_assert_not_null(ts);
+	cr_assert_eq(pipe(release), 0);
+	cr_assert_eq(pipe(done), 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		pid_t v;
+		char c;
+
+		/* A test that fails (times out) leaves nothing behind: both die with it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		v = vfork();
+		if (v == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			/* The parent sleeps uninterruptibly until this returns and the child exits. */
+			if (read(release[0], &c, 1) < 0)
+				_exit(1);
+			_exit(0);
+		}
+		if (write(done[1], "x", 1) < 0)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(release[0]);
+	close(done[1]);
+	/* In vfork's wait: 'D' (bounded: the child gets there at once). */
+	for (i = 0; i < 200000; i++) {
+		status_field(child, "State", state, sizeof(state));
+		if (state[0] == 'D')
+			break;
+		sched_yield();
+	}
+	cr_assert_eq(state[0], 'D', "the child never waited in vfork: state %s", state);
+
+	err = uvs_thread_stack_grab(child, child, &o, ts, why, sizeof(why));
+	if (err == -EPERM) {
+		kill(child, SIGKILL);
+		if (write(release[1], "x", 1) < 0)
+			cr_log_warn("cannot release the vfork child");
+		waitpid(child, NULL, 0);
+		free(ts);
+		cr_skip_test("may not ptrace a child here: %s", why);
+	}
+	cr_expect_eq(err, -ETIMEDOUT, "the grab: %d, %s", err, why);
+	cr_expect_eq(uvs_thread_stack_settle(), 1);
+	/* A second grab while its stop is still to come: refused, not an EPERM from seizing it. */
+	err = uvs_thread_stack_grab(child, child, &o, ts, why, sizeof(why));
+	cr_expect_eq(err, -EBUSY, "the second grab: %d, %s", err, why);
+
+	/* The vfork child exits: the parent wakes, stops for our interrupt, and is detached. */
+	cr_assert_eq(write(release[1], "x", 1), 1);
+	for (i = 0; i < 2000000 && uvs_thread_stack_settle() > 0; i++)
+		sched_yield();
+	cr_expect_eq(uvs_thread_stack_settle(), 0, "the thread's stop never came");
+	pfd = (struct pollfd){ .fd = done[0], .events = POLLIN };
+	cr_expect_eq(poll(&pfd, 1, 20000), 1, "the thread did not run on after its stop");
+	cr_expect_eq(read(done[0], &ran, 1), 1);
+	cr_expect_eq(ran, 'x');
+	status_field(child, "TracerPid", tracer, sizeof(tracer));
+	cr_expect_eq(atoi(tracer), 0, "still traced by %s", tracer);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	close(release[1]);
+	close(done[0]);
+	free(ts);
+}
