@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -265,10 +265,13 @@ const BLOCKER = { spin: ['blockSpin', false], json: ['blockJson', false],
 
 // The fixture's blocks (timed by itself) against the ended alerts, and an ongoing alert for
 // each that came out while the loop was still blocked; both name the JS function that blocks.
-async function blocksAgainstFixture(t, mode, count, bin = nodeBin, version = process.version) {
-	const { child, ready } = await startOn(bin, 'block.js',
-		{ BLOCK_MS: '250', COUNT: String(count), MODE: mode });
-	const { agent } = await startRestricted(child.pid, ['--block-ms', '100']);
+// start(pid, args) starts the agent (startRestricted unless told); script is block.js's path.
+async function blocksAgainstFixture(t, mode, count, bin = nodeBin, version = process.version,
+	{ start = startRestricted, script = path.join(fixtures, 'block.js') } = {}) {
+	const child = new Child(bin, [script], { env: { ...process.env, BLOCK_MS: '250',
+		COUNT: String(count), MODE: mode } });
+	const ready = await child.waitFor((v) => v && v.ready, 'block.js ready');
+	const { agent } = await start(child.pid, ['--block-ms', '100']);
 	const [fn, offCpu] = BLOCKER[mode];
 	const tid = mode === 'worker' ? ready.worker_tid : child.pid;
 	try {
@@ -300,6 +303,7 @@ async function blocksAgainstFixture(t, mode, count, bin = nodeBin, version = pro
 				assertNamed(end, fn, offCpu);
 			}
 		}
+		return { agent, pid: child.pid };
 	} finally {
 		await agent.stop();
 		await child.stop();
@@ -606,6 +610,49 @@ test('the target\'s binary not at its path (as from a debug container): read thr
 			assert.ok(main.iterations > 0 && main.utilization > 0.1);
 		} finally {
 			await child.stop();
+		}
+	});
+
+// As `kubectl debug --target` runs it: uvscope in a mount namespace of its own, where the path
+// the target was started from does not exist (here: a tmpfs mounted over the target's directory,
+// in uvscope's namespace only; the target still runs from it in its own). Its binary, libuv in
+// it and its script are reached only through /proc/PID (root, exe, map_files): the loop's
+// metrics found by their symbols, a block timed and the JS function that blocks named.
+test('as kubectl debug --target runs it: its own mount namespace, the target\'s path not there',
+	async (t) => {
+		if (skipUnlessRoot(t)) return;
+		const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-proc-mntns-'));
+		try {
+			const bin = path.join(dir, 'node');
+			const script = path.join(dir, 'block.js');
+			copyFileSync(nodeBin, bin);
+			execFileSync('chmod', ['755', bin]);
+			copyFileSync(path.join(fixtures, 'block.js'), script);
+			let hello;
+			// unshare -m: a private copy of our mounts; the tmpfs hides dir from uvscope alone.
+			// The shell proves the path is gone there before it becomes uvscope.
+			const start = async (pid, extra) => {
+				const agent = new Child('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
+					'mount -t tmpfs uvscope-test "$1" && test ! -e "$1/node" || exit 3; shift; ' +
+					'exec "$@"', 'sh', dir, 'setpriv', ...RESTRICTED, uvscope, 'watch', '-p',
+					String(pid), '--json', '--interval', '200ms', ...extra]);
+				hello = await agent.waitFor((v) => v && v.type === 'attach', 'uvscope attach');
+				return { agent, hello };
+			};
+			const { agent, pid } = await blocksAgainstFixture(t, 'spin', 1, bin, 'a copy',
+				{ start, script });
+			t.diagnostic(`attach: mode ${hello.mode}, exact ${hello.figures.exact.join(', ')}`);
+			assert.ok(existsSync(bin), 'the target\'s binary is still there in our namespace');
+			assert.equal(hello.collector, 'proc');
+			assert.equal(hello.mode, 'libuv-metrics', 'the loop\'s metrics found by symbol');
+			assert.ok(hello.figures.exact.includes('loop iterations'));
+			const mains = intervalsOf(agent).map((iv) => mainOf(iv, pid));
+			// Counted (none in a window inside the block: the loop was stuck there).
+			assert.ok(mains.length > 0 && mains.every((m) => Number.isInteger(m.iterations)) &&
+				mains.reduce((a, m) => a + m.iterations, 0) > 0,
+				`iterations counted: ${mains.map((m) => m.iterations)}`);
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
 		}
 	});
 
