@@ -109,18 +109,21 @@ static bool same_image(struct flame_proc *fp)
 
 /*
  * The sampling ended with the image gone or the target not running: an exit, or an exec. An
- * exec in progress looks like an exit for a moment (the old leader is a zombie until the
- * exec'ing thread has taken its pid over), so a zombie whose image is gone is given up to
- * 100 ms to run again before it is taken for an exit.
+ * exec in progress looks like an exit for a moment: the old leader is a zombie until the
+ * exec'ing thread has taken its pid over, and that thread uses the old image until it has
+ * switched to the new one. So this waits (1 s at most) until the pid is gone (an exit, reaped)
+ * or runs another image (an exec); a zombie still there at the end is taken for an exit.
  */
 static void tell_exec_from_exit(struct flame_proc *fp)
 {
 	const struct timespec ms = { .tv_nsec = 1000000 };
 
-	for (int i = 0; i < 100 && !fp->execd; i++) {
-		if (uvs_image_watch_same(&fp->image) != 0 || !uvs_target_alive(fp->t))
+	if (fp->execd || (target_running(fp) && uvs_image_watch_same(&fp->image) != 0))
+		return;
+	for (int i = 0; i < 1000; i++) {
+		if (!uvs_target_alive(fp->t))
 			return;
-		if (target_running(fp)) {
+		if (target_running(fp) && uvs_image_watch_same(&fp->image) == 0) {
 			say_execd(fp);
 			return;
 		}
