@@ -371,7 +371,11 @@ static void on_sample_record(struct uvs_perf_sampler *s, const uint8_t *rec, siz
 		copy = (struct uvs_stack_copy){ .base = ps.sp, .bytes = ps.stack, .len = stack };
 		mem = uvs_mem_reader_pid((int)ps.tid);
 		uvs_fp_walk(out, &copy, &mem);
-		if (out->walk_end == UVS_WALK_BROKEN && stack && ps.sp >= UVS_STACK_COPY_REDZONE)
+		/*
+		 * Kept also when the walk did not break: the resolver's CFI step for a leaf that
+		 * keeps no frame of its own (stack_resolver.c) reads it. It costs no copy here.
+		 */
+		if (stack && ps.sp >= UVS_STACK_COPY_REDZONE)
 			out->copy_len = (uint32_t)(UVS_STACK_COPY_REDZONE + stack);
 	}
 	s->st.samples++;

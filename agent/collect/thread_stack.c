@@ -139,7 +139,8 @@ static int take(pid_t tid, struct uvs_thread_stack *out)
 	copy = (struct uvs_stack_copy){ .base = s->sp - UVS_STACK_COPY_REDZONE,
 					.bytes = out->copy, .len = got };
 	uvs_fp_walk(s, &copy, &mem);
-	out->copy_len = s->walk_end == UVS_WALK_BROKEN ? got : 0;
+	/* Also for a whole walk: the resolver's CFI step for a frameless leaf reads it. */
+	out->copy_len = got;
 	s->copy_len = (uint32_t)out->copy_len;
 	return 0;
 }

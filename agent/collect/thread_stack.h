@@ -74,7 +74,7 @@ struct uvs_thread_stack_options {
 struct uvs_thread_stack {
 	struct uvs_stack_sample s;
 	uint8_t copy[UVS_STACK_COPY_BYTES]; /* from s.sp - UVS_STACK_COPY_REDZONE */
-	size_t copy_len;   /* bytes of copy for the resolver: 0 unless the walk broke (as BPF) */
+	size_t copy_len;   /* bytes of copy for the resolver's CFI steps (a broken walk, a frameless leaf) */
 	/*
 	 * PTRACE_INTERRUPT issued to PTRACE_DETACH issued: the thread is stopped within it. The
 	 * detach wakes it; the scheduler may then run it on our CPU before the call returns to us,

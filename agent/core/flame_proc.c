@@ -18,10 +18,12 @@
 #include "core/flame_samples.h"
 #include "core/profile.h"
 #include "render/flame.h"
+#include "target/image_watch.h"
 #include "target/privileges.h"
 #include "target/process.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/text.h"
 
 /* ptrace grabs per second of each thread: low, as each one stops the thread. */
 #define GRAB_HZ 19
@@ -33,6 +35,8 @@ struct flame_proc {
 	struct uvs_target *t;
 	struct uvs_stack_resolver *r;
 	struct uvs_profile *profile;
+	struct uvs_image_watch image; /* the image attached to: an exec ends the sampling */
+	bool execd;
 	FILE *files[UVS_FLAME_FILES];
 	uint64_t period_ns;
 	uint64_t start, start_real;
@@ -70,6 +74,63 @@ static bool target_running(const struct flame_proc *fp)
 	return uvs_target_alive(fp->t) && state && state != 'Z' && state != 'X';
 }
 
+/* Says once that the target exec'd: the sampling stops. */
+static void say_execd(struct flame_proc *fp)
+{
+	char exe[256] = "", path[64];
+	ssize_t n;
+
+	fp->execd = true;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)fp->t->pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	uvs_sanitize(exe, sizeof(exe));
+	uvs_warn("pid %d exec'd another program (%s) while being sampled: its new image is not "
+		 "the one uvscope read, so sampling stops; the profile holds what was sampled "
+		 "before", (int)fp->t->pid, *exe ? exe : "unknown");
+}
+
+/*
+ * False once the image attached to is gone: after an exec what uvscope read of the target
+ * (maps, symbols, V8's layout) names nothing in the new program, and memory read by pid is the
+ * new program's; after an exit there is nothing left to read. True while the image is there,
+ * or when that cannot be told (the watch could not be opened).
+ */
+static bool same_image(struct flame_proc *fp)
+{
+	if (fp->execd)
+		return false;
+	if (uvs_image_watch_same(&fp->image) != 0)
+		return true;
+	if (target_running(fp))
+		say_execd(fp);
+	return false;
+}
+
+/*
+ * The sampling ended with the image gone or the target not running: an exit, or an exec. An
+ * exec in progress looks like an exit for a moment: the old leader is a zombie until the
+ * exec'ing thread has taken its pid over, and that thread uses the old image until it has
+ * switched to the new one. So this waits (1 s at most) until the pid is gone (an exit, reaped)
+ * or runs another image (an exec); a zombie still there at the end is taken for an exit.
+ */
+static void tell_exec_from_exit(struct flame_proc *fp)
+{
+	const struct timespec ms = { .tv_nsec = 1000000 };
+
+	if (fp->execd || (target_running(fp) && uvs_image_watch_same(&fp->image) != 0))
+		return;
+	for (int i = 0; i < 1000; i++) {
+		if (!uvs_target_alive(fp->t))
+			return;
+		if (target_running(fp) && uvs_image_watch_same(&fp->image) == 0) {
+			say_execd(fp);
+			return;
+		}
+		nanosleep(&ms, NULL);
+	}
+}
+
 static bool is_loop_role(enum uvs_role role)
 {
 	return role == UVS_ROLE_MAIN || role == UVS_ROLE_WORKER || role == UVS_ROLE_LOOP;
@@ -97,7 +158,12 @@ static void add_raw(struct flame_proc *fp, const struct uvs_stack_sample *raw,
 
 	s.nframes = uvs_stack_resolve(fp->r, raw, copy, copy_len, frames, UVS_RESOLVED_FRAMES_MAX,
 				      &phase);
-	if (!s.nframes)
+	/*
+	 * Taken and named, then checked: a sample of the image attached to until now was taken
+	 * and named in it. One the check cannot vouch for is dropped, never misnamed (the last
+	 * ones of a target that exited are dropped too: its memory is gone, they cannot be named).
+	 */
+	if (!s.nframes || !same_image(fp))
 		return;
 	s.frames = frames;
 	s.ts_ns = raw->ts_ns;
@@ -164,7 +230,7 @@ static int run_perf(struct flame_proc *fp, uint64_t end)
 	say_unsampled(ps, &said);
 	while (!stop_asked && (!end || uvs_now_mono() < end)) {
 		n = uvs_perf_sampler_poll(ps, 100);
-		if (n == -ESRCH || !target_running(fp))
+		if (n == -ESRCH || !target_running(fp) || !same_image(fp))
 			break;
 		if (uvs_now_mono() - last_sync >= 1000000000ULL) {
 			last_sync = uvs_now_mono();
@@ -221,7 +287,7 @@ static void note_pause(struct flame_proc *fp, pid_t tid, const struct uvs_thread
  */
 static void grab_round(struct flame_proc *fp, uint64_t hold_ns, struct uvs_thread_stack *ts)
 {
-	for (size_t i = 0; i < fp->t->nthreads && !stop_asked; i++) {
+	for (size_t i = 0; i < fp->t->nthreads && !stop_asked && !fp->execd; i++) {
 		const struct uvs_thread *th = &fp->t->threads[i];
 		struct uvs_thread_stack_options o = { .test_hold_ns = hold_ns };
 		char state = uvs_thread_state(fp->t->pid, th->tid), why[256];
@@ -292,7 +358,8 @@ static int run_grabs(struct flame_proc *fp, uint64_t end)
 		return -ENOMEM;
 	}
 	fp->sec_start = next;
-	while (!stop_asked && (!end || uvs_now_mono() < end) && target_running(fp)) {
+	while (!stop_asked && (!end || uvs_now_mono() < end) && target_running(fp) &&
+	       same_image(fp)) {
 		struct timespec ts_sleep;
 		uint64_t now;
 
@@ -430,6 +497,7 @@ static void cleanup(struct flame_proc *fp)
 			fclose(fp->files[i]);
 	uvs_profile_free(fp->profile);
 	uvs_stack_resolver_free(fp->r);
+	uvs_image_watch_close(&fp->image);
 	if (fp->t)
 		uvs_target_close(fp->t);
 	free(fp->t);
@@ -459,7 +527,7 @@ bool uvs_flame_proc_wanted(const struct uvs_cli *cli)
 
 int uvs_flame_proc_run(const struct uvs_cli *cli)
 {
-	struct flame_proc fp = { .cli = cli };
+	struct flame_proc fp = { .cli = cli, .image = { .fd = -1 } };
 	uint64_t end;
 	char why[320] = "";
 	int err, ret = 1;
@@ -469,6 +537,11 @@ int uvs_flame_proc_run(const struct uvs_cli *cli)
 	fp.t = calloc(1, sizeof(*fp.t));
 	if (!fp.t)
 		goto out;
+	/* Before anything is read of the target: an exec after this is seen. */
+	err = uvs_image_watch_open(&fp.image, cli->pid);
+	if (err)
+		uvs_debug("pid %d: cannot watch for an exec (/proc/%d/mem: %s)", (int)cli->pid,
+			  (int)cli->pid, strerror(-err));
 	err = uvs_target_open(fp.t, cli->pid, why, sizeof(why));
 	if (err) {
 		uvs_err("%s", why);
@@ -507,7 +580,8 @@ int uvs_flame_proc_run(const struct uvs_cli *cli)
 	}
 	if (err)
 		goto out;
-	if (!target_running(&fp))
+	tell_exec_from_exit(&fp);
+	if (!fp.execd && !target_running(&fp))
 		uvs_info("pid %d has exited: the profile holds what was sampled before",
 			 (int)cli->pid);
 	ret = write_files(&fp);

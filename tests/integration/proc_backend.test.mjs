@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -41,6 +41,18 @@ async function startOn(bin, name, env = {}) {
 
 const intervalsOf = (agent) => agent.json().filter((v) => v.type === 'interval');
 const mainOf = (iv, pid) => iv.loops.find((l) => l.tid === pid);
+
+// Blocked loops' stacks without BPF: the fixtures know which JS function blocks; the alerts
+// (ongoing, and final) must name it, as with BPF (stacks.test.mjs).
+const namesFn = (stacks, fn) => stacks.some((s) => s.frames.some((f) => f.startsWith(`${fn} `)));
+
+function assertNamed(alert, fn, offCpu = false) {
+	assert.ok(Array.isArray(alert.stacks) && alert.stacks.length > 0, JSON.stringify(alert));
+	const named = alert.stacks.filter((s) => namesFn([s], fn));
+	assert.ok(named.length > 0, `${fn} in ${JSON.stringify(alert.stacks)}`);
+	if (offCpu)
+		assert.ok(named.some((s) => s.off_cpu > 0), `${fn} asleep: ${JSON.stringify(named)}`);
+}
 
 test('restricted to CAP_SYS_PTRACE: bpf is refused, auto says so and measures with proc',
 	async (t) => {
@@ -142,7 +154,7 @@ test('utilization equals Node\'s own eventLoopUtilization within 0.02', async (t
 
 for (const v of nodeVersions('18 22 24')) {
 	test(`node ${v}: utilization equals Node's ELU; iterations ${v === '18' ? 'unavailable' :
-		'counted'}; blocks detected`, async (t) => {
+		'counted'}`, async (t) => {
 		if (skipUnlessRoot(t)) return;
 		const bin = fetchNodeOrSkip(t, v);
 		if (!bin) return;
@@ -165,7 +177,23 @@ for (const v of nodeVersions('18 22 24')) {
 		} else {
 			await iterationsAgainstChain(t, bin, v);
 		}
-		await blocksAgainstFixture(t, 'spin', 2, bin);
+	});
+
+	test(`node ${v}: blocked episodes timed and named: on-CPU spin, JSON work, off-CPU ` +
+		'Atomics.wait, a Worker', async (t) => {
+		if (skipUnlessRoot(t)) return;
+		const bin = fetchNodeOrSkip(t, v);
+		if (!bin) return;
+		for (const [mode, count] of [['spin', 2], ['json', 1], ['atomics', 1], ['worker', 1]])
+			await blocksAgainstFixture(t, mode, count, bin, v);
+	});
+
+	test(`node ${v}: a blocking Worker among two, and the pool's saturated queue`, async (t) => {
+		if (skipUnlessRoot(t)) return;
+		const bin = fetchNodeOrSkip(t, v);
+		if (!bin) return;
+		await blockingWorker(t, bin, v);
+		await poolBurst(t, bin, v);
 	});
 }
 
@@ -229,13 +257,27 @@ test('a loop idle since before the attach, then woken often: its iterations coun
 	}
 });
 
+// block.js's function for each of its modes, and whether that one blocks off the CPU. execSync's
+// is not looked for: the walk up from its second loop's epoll wait ends in node's C++
+// (SyncProcessRunner::Spawn), below the JS frames.
+const BLOCKER = { spin: ['blockSpin', false], json: ['blockJson', false],
+	atomics: ['blockAtomics', true], execsync: [null, true], worker: ['blockWorkerSpin', false] };
+
 // The fixture's blocks (timed by itself) against the ended alerts, and an ongoing alert for
-// each that came out while the loop was still blocked.
-async function blocksAgainstFixture(t, mode, count, bin = nodeBin) {
-	const { child } = await startOn(bin, 'block.js',
-		{ BLOCK_MS: '250', COUNT: String(count), MODE: mode });
-	const { agent } = await startRestricted(child.pid, ['--block-ms', '100']);
+// each that came out while the loop was still blocked; both name the JS function that blocks.
+// start(pid, args) starts the agent (startRestricted unless told); script is block.js's path.
+async function blocksAgainstFixture(t, mode, count, bin = nodeBin, version = process.version,
+	{ start = startRestricted, script = path.join(fixtures, 'block.js') } = {}) {
+	const child = new Child(bin, [script], { env: { ...process.env, BLOCK_MS: '250',
+		COUNT: String(count), MODE: mode } });
+	const ready = await child.waitFor((v) => v && v.ready, 'block.js ready');
+	const { agent } = await start(child.pid, ['--block-ms', '100']);
+	const [fn, offCpu] = BLOCKER[mode];
+	const tid = mode === 'worker' ? ready.worker_tid : child.pid;
 	try {
+		if (mode === 'worker') // its loop found (the first interval lists it) before it blocks
+			await agent.waitFor((v) => v && v.type === 'interval' &&
+				v.loops.some((l) => l.tid === tid), 'an interval with the Worker\'s loop');
 		child.send('go');
 		await child.waitFor((v) => v && v.done, 'fixture done');
 		const alerts = () => agent.json().filter((v) => v.type === 'alert');
@@ -246,17 +288,22 @@ async function blocksAgainstFixture(t, mode, count, bin = nodeBin) {
 		for (const [i, b] of blocks.entries()) {
 			const end = ended()[i];
 			const truth = b.end_ns - b.start_ns;
-			t.diagnostic(`${mode} ${i + 1}: fixture ${(truth / MS).toFixed(1)} ms, uvscope ` +
-				`${(end.blocked_ns / MS).toFixed(1)} ms`);
-			assert.equal(end.tid, child.pid);
-			assert.equal(end.role, 'main');
+			t.diagnostic(`node ${version} ${mode} ${i + 1}: fixture ${(truth / MS).toFixed(1)} ms, ` +
+				`uvscope ${(end.blocked_ns / MS).toFixed(1)} ms`);
+			assert.equal(end.tid, tid);
+			assert.equal(end.role, mode === 'worker' ? 'worker' : 'main');
 			assert.ok(Math.abs(end.blocked_ns - truth) <= 0.1 * truth,
 				`${mode} ${i + 1}: ${end.blocked_ns / MS} ms is not ${truth / MS} ms +- 10%`);
 			const ongoing = alerts().find((a) => a.ongoing && a.ts_ns >= b.start_ns &&
 				a.ts_ns <= end.ts_ns);
 			assert.ok(ongoing, `${mode} ${i + 1}: no ongoing alert`);
 			assert.ok(ongoing.ts_ns < b.end_ns, `${mode} ${i + 1}: alerted after the block ended`);
+			if (fn) {
+				assertNamed(ongoing, fn, offCpu);
+				assertNamed(end, fn, offCpu);
+			}
 		}
+		return { agent, pid: child.pid };
 	} finally {
 		await agent.stop();
 		await child.stop();
@@ -279,98 +326,52 @@ test('blocked loops, detected while blocked: execSync (a second loop on the main
 		await blocksAgainstFixture(t, 'execsync', 1);
 	});
 
-test('a blocking Worker: its loop found from its epoll fd, its blocks named by its thread',
+test('blocked loops, detected while blocked: JSON work (V8\'s native JSON.parse, stringify)',
 	async (t) => {
 		if (skipUnlessRoot(t)) return;
-		const BLOCK = 300;
-		const { child, ready } = await startFixture('workers.js', [], { BLOCK_MS: String(BLOCK) });
-		const { agent } = await startRestricted(child.pid, ['--block-ms', '150']);
-		try {
-			child.send('go');
-			const ended = () => agent.json().filter((v) => v.type === 'alert' && !v.ongoing);
-			await agent.waitFor(() => ended().length >= 2, 'two ended alerts');
-			for (const a of agent.json().filter((v) => v.type === 'alert')) {
-				assert.equal(a.tid, ready.blocking_tid, 'the alert names the blocking worker');
-				assert.equal(a.role, 'worker');
-			}
-			// The worker spins BLOCK ms by its own clock (and a little more to get there).
-			for (const a of ended()) {
-				t.diagnostic(`worker block: ${(a.blocked_ns / MS).toFixed(1)} ms`);
-				assert.ok(a.blocked_ns >= BLOCK * MS * 0.97 && a.blocked_ns <= BLOCK * MS * 1.1,
-					`${a.blocked_ns / MS} ms for a ${BLOCK} ms block`);
-			}
-			const iv = await agent.waitFor((v) => v && v.type === 'interval' &&
-				v.loops.length >= 3, 'an interval with both workers');
-			assert.equal(iv.loops.find((l) => l.tid === ready.calm_tid)?.role, 'worker');
-			assert.equal(mainOf(iv, child.pid).blocks, 0);
-		} finally {
-			await agent.stop();
-			await child.stop();
-		}
+		await blocksAgainstFixture(t, 'json', 2);
 	});
 
-// Blocked loops' stacks without BPF: the fixtures know which JS function blocks; the alerts
-// (ongoing, and final) must name it, as with BPF (stacks.test.mjs).
-const namesFn = (stacks, fn) => stacks.some((s) => s.frames.some((f) => f.startsWith(`${fn} `)));
-
-function assertNamed(alert, fn, offCpu = false) {
-	assert.ok(Array.isArray(alert.stacks) && alert.stacks.length > 0, JSON.stringify(alert));
-	const named = alert.stacks.filter((s) => namesFn([s], fn));
-	assert.ok(named.length > 0, `${fn} in ${JSON.stringify(alert.stacks)}`);
-	if (offCpu)
-		assert.ok(named.some((s) => s.off_cpu > 0), `${fn} asleep: ${JSON.stringify(named)}`);
-}
-
-for (const env of [{}, { UVSCOPE_PROC_STACKS: 'ptrace' }]) test(`blocked loops carry the stacks that block them: on-CPU spin, off-CPU Atomics.wait${env.UVSCOPE_PROC_STACKS ? ' (UVSCOPE_PROC_STACKS=ptrace)' : ''}`, async (t) => {
+test('blocked loops, detected while blocked: a Worker\'s loop', async (t) => {
 	if (skipUnlessRoot(t)) return;
-	const { child } = await startFixture('stacks.js');
-	const { agent, hello } = await startRestricted(child.pid, ['--block-ms', '100'], env);
-	try {
-		t.diagnostic(`stacks: ${hello.stacks}`);
-		assert.match(hello.stacks, /blocked loops/);
-		// perf_event_open where the kernel lets us (perf_event_paranoid <= 2), unless told not.
-		const paranoid = Number(readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8'));
-		if (env.UVSCOPE_PROC_STACKS === 'ptrace' || paranoid > 2)
-			assert.doesNotMatch(hello.stacks, /by perf_event_open/);
-		else
-			assert.match(hello.stacks, /by perf_event_open/);
-		assert.ok(!(hello.unavailable || []).some((u) => /not sampled/.test(u)), hello.unavailable);
-		const alerts = () => agent.json().filter((v) => v.type === 'alert' &&
-			v.kind === 'loop_blocked');
-		for (const [word, fn, offCpu] of [['block', 'stacksBusyWait', false],
-			['wait', 'stacksAtomicsWaiter', true]]) {
-			const before = alerts().length;
-			child.send(word);
-			await child.waitFor((v) => v && v.done === word, `${word} done`);
-			await agent.waitFor(() => alerts().slice(before).some((a) => !a.ongoing),
-				`the ${word} block's final alert`);
-			const mine = alerts().slice(before);
-			const ongoing = mine.find((a) => a.ongoing);
-			assert.ok(ongoing, `${word}: no ongoing alert`);
-			assertNamed(ongoing, fn, offCpu);
-			assertNamed(mine.find((a) => !a.ongoing), fn, offCpu);
-		}
-	} finally {
-		await agent.stop();
-		await child.stop();
-	}
+	await blocksAgainstFixture(t, 'worker', 2);
 });
 
-test('a blocking Worker: its blocked-loop alert names the function that spins', async (t) => {
-	if (skipUnlessRoot(t)) return;
-	const { child, ready } = await startFixture('workers.js', [], { BLOCK_MS: '300' });
+// Two Workers, one blocking: its loop found from its epoll fd, its blocks named by its thread.
+async function blockingWorker(t, bin = nodeBin, version = process.version) {
+	const BLOCK = 300;
+	const { child, ready } = await startOn(bin, 'workers.js', { BLOCK_MS: String(BLOCK) });
 	const { agent } = await startRestricted(child.pid, ['--block-ms', '150']);
 	try {
 		child.send('go');
 		const ended = () => agent.json().filter((v) => v.type === 'alert' && !v.ongoing);
-		await agent.waitFor(() => ended().length >= 1, 'an ended alert');
-		assert.equal(ended()[0].tid, ready.blocking_tid);
+		await agent.waitFor(() => ended().length >= 2, 'two ended alerts');
+		for (const a of agent.json().filter((v) => v.type === 'alert')) {
+			assert.equal(a.tid, ready.blocking_tid, 'the alert names the blocking worker');
+			assert.equal(a.role, 'worker');
+		}
 		assertNamed(ended()[0], 'workerBlockingSpin');
+		// The worker spins BLOCK ms by its own clock (and a little more to get there).
+		for (const a of ended()) {
+			t.diagnostic(`node ${version}: worker block: ${(a.blocked_ns / MS).toFixed(1)} ms`);
+			assert.ok(a.blocked_ns >= BLOCK * MS * 0.97 && a.blocked_ns <= BLOCK * MS * 1.1,
+				`${a.blocked_ns / MS} ms for a ${BLOCK} ms block`);
+		}
+		const iv = await agent.waitFor((v) => v && v.type === 'interval' &&
+			v.loops.length >= 3, 'an interval with both workers');
+		assert.equal(iv.loops.find((l) => l.tid === ready.calm_tid)?.role, 'worker');
+		assert.equal(mainOf(iv, child.pid).blocks, 0);
 	} finally {
 		await agent.stop();
 		await child.stop();
 	}
-});
+}
+
+test('a blocking Worker: its loop found from its epoll fd, its blocks named by its thread',
+	async (t) => {
+		if (skipUnlessRoot(t)) return;
+		await blockingWorker(t);
+	});
 
 test('flame with no --backend where BPF is not allowed: falls back to proc, names the function',
 	async (t) => {
@@ -483,37 +484,42 @@ test('sockets equal ss', async (t) => {
 	}
 });
 
+// UV_THREADPOOL_SIZE=2 and 16 slow crypto jobs: size 2, 14 queued, 2 running.
+async function poolBurst(t, bin = nodeBin, version = process.version) {
+	const { child } = await startOn(bin, 'pool.js',
+		{ BURST: '16', UV_THREADPOOL_SIZE: '2', STAT: '0', READ: '0', DNS: '0',
+			PBKDF2: '0', GZIP: '0' });
+	const { agent } = await startRestricted(child.pid, ['--interval', '200ms']);
+	try {
+		child.send('go');
+		await child.waitFor((v) => v && v.done, 'the burst ran', 120000);
+		const n = intervalsOf(agent).length;
+		await agent.waitFor(() => intervalsOf(agent).length > n, 'one more interval');
+		const pools = intervalsOf(agent).map((iv) => iv.threadpool);
+		const maxQueued = Math.max(...pools.map((p) => p.queued_max));
+		const queuing = pools.filter((p) => p.queued > 0);
+		t.diagnostic(`node ${version}: queued (most) per interval: ${pools.map((p) =>
+			`${p.queued} (${p.queued_max})`).join(' ')}; saturation ${pools.map((p) =>
+			p.saturation.toFixed(2)).join(' ')}`);
+		assert.ok(pools.every((p) => p.size === 2), 'pool size 2');
+		// The burst's 14 waiting jobs, read at some tick before the first one ended.
+		assert.equal(maxQueued, 14, '14 jobs queued behind the 2 threads');
+		// Jobs waiting at the end of an interval: both threads were serving one then.
+		assert.ok(queuing.length > 0, 'an interval ended with jobs queued');
+		assert.ok(queuing.every((p) => p.running === 2), 'both threads running');
+		assert.ok(pools.some((p) => p.saturation > 0.5), 'an interval mostly saturated');
+		assert.equal(pools.at(-1).queued, 0);
+		assert.equal(pools.at(-1).submitted, null, 'jobs are not counted without probes');
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+}
+
 test('pool: UV_THREADPOOL_SIZE=2 and 16 slow crypto jobs: size 2, 14 queued, 2 running',
 	async (t) => {
 		if (skipUnlessRoot(t)) return;
-		const { child } = await startFixture('pool.js', [],
-			{ BURST: '16', UV_THREADPOOL_SIZE: '2', STAT: '0', READ: '0', DNS: '0',
-				PBKDF2: '0', GZIP: '0' });
-		const { agent } = await startRestricted(child.pid, ['--interval', '200ms']);
-		try {
-			child.send('go');
-			await child.waitFor((v) => v && v.done, 'the burst ran', 120000);
-			const n = intervalsOf(agent).length;
-			await agent.waitFor(() => intervalsOf(agent).length > n, 'one more interval');
-			const pools = intervalsOf(agent).map((iv) => iv.threadpool);
-			const maxQueued = Math.max(...pools.map((p) => p.queued_max));
-			const queuing = pools.filter((p) => p.queued > 0);
-			t.diagnostic(`queued (most) per interval: ${pools.map((p) =>
-				`${p.queued} (${p.queued_max})`).join(' ')}; saturation ${pools.map((p) =>
-				p.saturation.toFixed(2)).join(' ')}`);
-			assert.ok(pools.every((p) => p.size === 2), 'pool size 2');
-			// The burst's 14 waiting jobs, read at some tick before the first one ended.
-			assert.equal(maxQueued, 14, '14 jobs queued behind the 2 threads');
-			// Jobs waiting at the end of an interval: both threads were serving one then.
-			assert.ok(queuing.length > 0, 'an interval ended with jobs queued');
-			assert.ok(queuing.every((p) => p.running === 2), 'both threads running');
-			assert.ok(pools.some((p) => p.saturation > 0.5), 'an interval mostly saturated');
-			assert.equal(pools.at(-1).queued, 0);
-			assert.equal(pools.at(-1).submitted, null, 'jobs are not counted without probes');
-		} finally {
-			await agent.stop();
-			await child.stop();
-		}
+		await poolBurst(t);
 	});
 
 test('a stripped node: loop figures sampled from the thread\'s state, and said to be', async (t) => {
@@ -604,6 +610,49 @@ test('the target\'s binary not at its path (as from a debug container): read thr
 			assert.ok(main.iterations > 0 && main.utilization > 0.1);
 		} finally {
 			await child.stop();
+		}
+	});
+
+// As `kubectl debug --target` runs it: uvscope in a mount namespace of its own, where the path
+// the target was started from does not exist (here: a tmpfs mounted over the target's directory,
+// in uvscope's namespace only; the target still runs from it in its own). Its binary, libuv in
+// it and its script are reached only through /proc/PID (root, exe, map_files): the loop's
+// metrics found by their symbols, a block timed and the JS function that blocks named.
+test('as kubectl debug --target runs it: its own mount namespace, the target\'s path not there',
+	async (t) => {
+		if (skipUnlessRoot(t)) return;
+		const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-proc-mntns-'));
+		try {
+			const bin = path.join(dir, 'node');
+			const script = path.join(dir, 'block.js');
+			copyFileSync(nodeBin, bin);
+			execFileSync('chmod', ['755', bin]);
+			copyFileSync(path.join(fixtures, 'block.js'), script);
+			let hello;
+			// unshare -m: a private copy of our mounts; the tmpfs hides dir from uvscope alone.
+			// The shell proves the path is gone there before it becomes uvscope.
+			const start = async (pid, extra) => {
+				const agent = new Child('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
+					'mount -t tmpfs uvscope-test "$1" && test ! -e "$1/node" || exit 3; shift; ' +
+					'exec "$@"', 'sh', dir, 'setpriv', ...RESTRICTED, uvscope, 'watch', '-p',
+					String(pid), '--json', '--interval', '200ms', ...extra]);
+				hello = await agent.waitFor((v) => v && v.type === 'attach', 'uvscope attach');
+				return { agent, hello };
+			};
+			const { agent, pid } = await blocksAgainstFixture(t, 'spin', 1, bin, 'a copy',
+				{ start, script });
+			t.diagnostic(`attach: mode ${hello.mode}, exact ${hello.figures.exact.join(', ')}`);
+			assert.ok(existsSync(bin), 'the target\'s binary is still there in our namespace');
+			assert.equal(hello.collector, 'proc');
+			assert.equal(hello.mode, 'libuv-metrics', 'the loop\'s metrics found by symbol');
+			assert.ok(hello.figures.exact.includes('loop iterations'));
+			const mains = intervalsOf(agent).map((iv) => mainOf(iv, pid));
+			// Counted (none in a window inside the block: the loop was stuck there).
+			assert.ok(mains.length > 0 && mains.every((m) => Number.isInteger(m.iterations)) &&
+				mains.reduce((a, m) => a + m.iterations, 0) > 0,
+				`iterations counted: ${mains.map((m) => m.iterations)}`);
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
 		}
 	});
 

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Child, fixtures, jsFrame, nodeBin, readFolded, root, runUvscope, until,
@@ -259,6 +259,83 @@ test('a target that exits during a grab: uvscope says so, writes what it had, no
 		rmSync(dir, { recursive: true, force: true });
 	}
 });
+
+// The CPU time (utime + stime, in clock ticks) process pid has used, from /proc/PID/stat.
+function cpuTicks(pid) {
+	const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+	const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+	return Number(f[11]) + Number(f[12]);
+}
+
+// A target that execs while it is sampled (tests/fixtures/native/exec_race.c): its main thread
+// spins in exec_old_spin under uv_run until another thread execs the same program, whose main
+// thread spins in exec_new_spin at other addresses and never runs uv_run. uvscope must say so
+// and stop, keep what it took of the old image, name nothing of the new one with the old
+// one's symbols, and leave nothing stopped or traced.
+for (const m of ['ptrace', 'perf']) {
+	test(`a target that execs during sampling (${m}${m === 'ptrace' ? ', a thread held stopped' :
+		''}): said, the new image not misread, nothing left stopped`, async (t) => {
+		if (skipUnlessRootWithSetpriv(t)) return;
+		if (m === 'perf' && paranoid() > 2) {
+			t.skip(`perf_event_paranoid is ${paranoid()}: ptrace grabs only`);
+			return;
+		}
+		const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-procexec-'));
+		const bin = path.join(dir, 'exec_race');
+		execFileSync('cc', ['-O1', '-g', '-fno-omit-frame-pointer', '-fno-inline', '-o', bin,
+			path.join(root, 'tests', 'fixtures', 'native', 'exec_race.c'), '-luv', '-lpthread']);
+		const child = new Child(bin, []);
+		let agent, holdDir, out = path.join(dir, 'p.folded');
+		try {
+			await child.waitFor((v) => v && v.ready, 'exec_race ready');
+			if (m === 'ptrace') {
+				// The exec comes while uvscope holds the main thread stopped (a grab).
+				({ agent, dir: holdDir } = await holdingUvscope(child.pid, 2000));
+				out = path.join(holdDir, 'p.folded');
+			} else {
+				agent = procUvscope(['flame', '--backend', 'proc', '-p', String(child.pid),
+					'-d', '60s', '-o', out], { UVSCOPE_PROC_STACKS: 'perf' });
+				await agent.until(() => agent.errLines.some((l) => /stacks by perf/.test(l)),
+					'sampling');
+				// A tenth of a second of the old image's CPU time: samples of it were taken.
+				const t0 = cpuTicks(child.pid);
+				await until(() => cpuTicks(child.pid) >= t0 + 10, 'the old image ran');
+			}
+			child.send('exec');
+			await child.waitFor((v) => v && v.execd, 'the new image running');
+			const { code, signal } = await agent.exitPromise;
+			const stderr = agent.errLines.join('\n');
+			t.diagnostic(stderr.split('\n').filter((l) => /exec|grabs|samples/.test(l)).join(' | '));
+			assert.equal(signal, null, stderr);
+			assert.equal(code, 0, stderr);
+			assert.match(stderr, new RegExp(`pid ${child.pid} exec'd another program .*` +
+				'sampling stops'));
+			assert.doesNotMatch(stderr, /has exited/);
+			const lines = readFolded(out);
+			const main = lines.filter((l) => l.frames[0] === `main loop ${child.pid}`);
+			t.diagnostic(`${main.reduce((a, l) => a + l.count, 0)} samples of the main thread`);
+			// (The held grab's thread was killed by the exec: that grab is lost, as at an exit.)
+			if (m === 'perf')
+				assert.ok(main.length > 0, 'the old image was sampled');
+			// Only the old image runs uv_run; the new one's spin is never named.
+			assert.ok(main.every((l) => l.frames.includes('uv_run')), JSON.stringify(main));
+			assert.ok(lines.every((l) => !l.frames.some((f) => /exec_new_spin/.test(f))),
+				JSON.stringify(lines));
+			// The new image runs, and no thread of it is stopped or traced.
+			for (const tid of readdirSync(`/proc/${child.pid}/task`)) {
+				const st = threadStatus(child.pid, tid);
+				assert.equal(field(st, 'TracerPid'), '0', st);
+				assert.ok(!/^[tT]/.test(field(st, 'State')), st);
+			}
+			assert.equal(child.exited, null, 'the target is alive');
+		} finally {
+			if (agent) await agent.stop();
+			await child.stop('SIGKILL');
+			rmSync(dir, { recursive: true, force: true });
+			if (holdDir) rmSync(holdDir, { recursive: true, force: true });
+		}
+	});
+}
 
 test('threads that start while sampling are sampled too (both mechanisms)', async (t) => {
 	if (skipUnlessRootWithSetpriv(t)) return;
