@@ -104,13 +104,13 @@ for (const [links, plan, agentEnv] of [
 
 const kindSum = (intervals, kind, f) => sum(intervals, (p) => p.kinds[kind][f]);
 
-// A host name short enough is read as 16 bytes and cut at its NUL: names whose NUL falls in
-// the first word, at the end of the second, just past it (the string read), and one longer
-// than the 63 bytes kept (cut there, as the string read cut it). Numeric forms getaddrinfo
-// resolves without a network and node does not take for addresses (leading zeros), so each is
-// a lookup on the pool. Each is looked up twice, the second time after the longest one left
-// its bytes in node's buffer behind the NUL: one name must be one key, or its second lookup
-// goes uncounted (the agent's window takes the rise of a name's count).
+// Host names as the programs key them: up to their NUL, zeros after it. Names of 5, 15, 16 and
+// 17 bytes (a NUL in the first 8 bytes, the second 8, just past 16), and one longer than the 63
+// bytes kept (cut there). Numeric forms getaddrinfo resolves without a network and node does
+// not take for addresses (leading zeros), so each is a lookup on the pool. Each is looked up
+// twice, the second time after the longest one left its bytes in the buffer behind the NUL:
+// one name must be one key, or its second lookup goes uncounted (the agent's window takes the
+// rise of a name's count; a key with those bytes in it fails so on the 4-probe plan).
 const DNS_NAMES = ['127.1', '127.000.000.001', '127.0000000.0.01', '127.00000000.0.01',
 	`127.${'0'.repeat(70)}.0.1`];
 for (const [plan, agentEnv] of [['2-probe', {}], ['4-probe', FOUR_PROBE]]) test(
