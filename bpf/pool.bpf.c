@@ -545,9 +545,9 @@ struct {
  * where the task storage cost the end of service ~30 ns a job more (a helper call, its lock).
  * A thread whose slot another thread of a watched process holds keeps its figure in its task
  * storage instead, as before. A claim is never given back: a thread id reused later (by its
- * process, or by a process with the same pid) finds the dead thread's last end, which is
- * older than every job the new thread can take (it began after that end), so the inferred
- * start max(submit, last end) stays a lower bound of the real one, as the task storage's 0 is.
+ * process, or by a process with the same pid) finds the dead thread's last end, which came
+ * before the new thread existed, so before it could start any job: the inferred start
+ * max(submit, last end) stays a lower bound of the real one, as the task storage's 0 is.
  */
 #define POOL_THREAD_SLOTS 4096
 
