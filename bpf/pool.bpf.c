@@ -285,26 +285,42 @@ static __always_inline int count_fs_op(struct uvs_pool_stats *s, __u64 w)
 	return type;
 }
 
-static __always_inline void count_dns_name(__u64 w)
+/*
+ * One more lookup of host name `host` (a pointer in the target) by this process: the key is the
+ * name as bpf_probe_read_user_str leaves it (at most UVS_DNS_NAME_LEN - 1 bytes and a NUL) with
+ * zeros after it, since the map compares whole keys. This is ~200 ns of the dns submit's ~500
+ * (bpf_stats): ~150 the string read, ~50 the LRU map with its 68-byte key. A plain 16-byte read
+ * cut at the NUL in place of the string read measured the same (519-545 against 527-568 ns a
+ * submit): not worth its code.
+ */
+static __always_inline void count_dns_host(__u64 host)
 {
 	struct uvs_dns_key *key;
 	__u64 one = 1, *n;
 	__u32 zero = 0;
-	void *host;
 
 	key = bpf_map_lookup_elem(&name_scratch, &zero);
-	if (!key || bpf_probe_read_user(&host, sizeof(host),
-					(void *)(w + UV_GETADDRINFO_HOST_FROM_W)) || !host)
+	if (!key || !host)
 		return;
 	__builtin_memset(key, 0, sizeof(*key));
 	key->tgid = current_tgid();
-	if (bpf_probe_read_user_str(key->name, UVS_DNS_NAME_LEN, host) <= 0)
+	if (bpf_probe_read_user_str(key->name, UVS_DNS_NAME_LEN, (void *)host) <= 0)
 		return;
 	n = bpf_map_lookup_elem(&dns_names, key);
 	if (n)
 		__sync_fetch_and_add(n, 1);
 	else
 		bpf_map_update_elem(&dns_names, key, &one, BPF_NOEXIST);
+}
+
+/* The 4-probe plan, at uv__getaddrinfo_work: the name from the request (libuv's copy). */
+static __always_inline void count_dns_name(__u64 w)
+{
+	void *host;
+
+	if (bpf_probe_read_user(&host, sizeof(host), (void *)(w + UV_GETADDRINFO_HOST_FROM_W)))
+		return;
+	count_dns_host((__u64)host);
 }
 
 static __always_inline void push_running(__u32 tid, struct running_job *job)
@@ -523,7 +539,30 @@ struct {
 	__type(value, struct uvs_pool_gauge);
 } pool_gauge SEC(".maps");
 
-/* When each pool thread's last job ended: task storage, found from the task, no hash. */
+/*
+ * When each pool thread's last job ended. First in an array slot chosen by the thread id, which
+ * the thread claims at its first end of service and keeps: an array lookup is a pointer sum,
+ * where the task storage cost the end of service ~30 ns a job more (a helper call, its lock).
+ * A thread whose slot another thread of a watched process holds keeps its figure in its task
+ * storage instead, as before. A claim is never given back: a thread id reused later (by its
+ * process, or by a process with the same pid) finds the dead thread's last end, which came
+ * before the new thread existed, so before it could start any job: the inferred start
+ * max(submit, last end) stays a lower bound of the real one, as the task storage's 0 is.
+ */
+#define POOL_THREAD_SLOTS 4096
+
+struct pool_thread_slot {
+	__u64 owner; /* bpf_get_current_pid_tgid() of the thread, 0 while free */
+	__u64 last_end_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, POOL_THREAD_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pool_thread_slot);
+} pool_thread_slots SEC(".maps");
+
 struct pool_thread {
 	__u64 last_end_ns;
 };
@@ -534,6 +573,21 @@ struct {
 	__type(key, int);
 	__type(value, struct pool_thread);
 } pool_threads SEC(".maps");
+
+/* Where the calling thread (id: pid_tgid) keeps its last end of service; NULL when nowhere. */
+static __always_inline __u64 *last_end_of(__u64 id)
+{
+	__u32 k = (__u32)id % POOL_THREAD_SLOTS;
+	struct pool_thread_slot *sl = bpf_map_lookup_elem(&pool_thread_slots, &k);
+	struct pool_thread *pt;
+
+	if (sl && (sl->owner == id ||
+		   (sl->owner == 0 && __sync_val_compare_and_swap(&sl->owner, 0, id) == 0)))
+		return &sl->last_end_ns;
+	pt = bpf_task_storage_get(&pool_threads, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	return pt ? &pt->last_end_ns : NULL;
+}
 
 /* The pool's size: the agent's figure, else libuv's static (0 before the pool started). */
 static __always_inline __u32 pool_size(const struct uvs_target_cfg *t,
@@ -604,27 +658,6 @@ static __always_inline __u64 entry_arg(struct pt_regs *ctx, __u32 i)
 		return v;
 	}
 	return i == 1 ? a1 : i == 2 ? a2 : i == 3 ? a3 : i == 4 ? a4 : i == 5 ? a5 : i == 6 ? a6 : 0;
-}
-
-/* getaddrinfo's host name, counted from its argument (the request copies it later). */
-static __always_inline void count_dns_arg(__u64 host)
-{
-	struct uvs_dns_key *key;
-	__u64 one = 1, *n;
-	__u32 zero = 0;
-
-	key = bpf_map_lookup_elem(&name_scratch, &zero);
-	if (!key || !host)
-		return;
-	__builtin_memset(key, 0, sizeof(*key));
-	key->tgid = current_tgid();
-	if (bpf_probe_read_user_str(key->name, UVS_DNS_NAME_LEN, (void *)host) <= 0)
-		return;
-	n = bpf_map_lookup_elem(&dns_names, key);
-	if (n)
-		__sync_fetch_and_add(n, 1);
-	else
-		bpf_map_update_elem(&dns_names, key, &one, BPF_NOEXIST);
 }
 
 /* The session cookie of an async fs submit that is confirmed at return: its uv__work. */
@@ -713,8 +746,9 @@ int uvs_pool_api(struct pt_regs *ctx)
 		return 1; /* libuv refuses it (EINVAL) */
 	w = req + UVS_POOL_API_WORK_REQ(c);
 	submitted2(t, w, kind, kind == UVS_POOL_FS ? (int)UVS_POOL_API_FS_TYPE(c) : -1);
+	/* getaddrinfo's host name, from its argument (the request copies it later). */
 	if (c & UVS_POOL_API_HOST)
-		count_dns_arg(PT_REGS_PARM4(ctx));
+		count_dns_host(PT_REGS_PARM4(ctx));
 	if (kind == UVS_POOL_FS && t->pool_confirm_fs && (sc = bpf_session_cookie())) {
 		*sc = w | CONFIRM_FLAG;
 		return 0;
@@ -767,20 +801,18 @@ int uvs_pool_end(struct pt_regs *ctx)
 	struct uvs_pool_gauge *g;
 	struct uvs_pool_stats *s;
 	struct uvs_pool_job *job;
-	struct pool_thread *pt;
 	struct running_job run = {};
-	__u64 start, submit;
+	__u64 start, submit, *last;
 	__u32 slot;
 	__s64 n;
 
 	if (!t || !(s = stats(t)))
 		return 0;
 	now = bpf_ktime_get_ns();
-	pt = bpf_task_storage_get(&pool_threads, bpf_get_current_task_btf(), 0,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (pt) {
-		prev = pt->last_end_ns;
-		pt->last_end_ns = now;
+	last = last_end_of(id);
+	if (last) {
+		prev = *last;
+		*last = now;
 	}
 	key.w = saved_reg(ctx, UVS_POOL_END_REG(c)) + UVS_POOL_END_DISP(c);
 	job = bpf_map_lookup_elem(&jobs, &key);
@@ -800,7 +832,7 @@ int uvs_pool_end(struct pt_regs *ctx)
 	run.wait_ns = start - submit;
 	ks = kind_stats(s, run.kind);
 	if (ks) {
-		__sync_fetch_and_add(&ks->started, 1);
+		/* Not `started` too: in this plan it would equal `completed`, and nothing reads it. */
 		__sync_fetch_and_add(&ks->completed, 1);
 		__sync_fetch_and_add(&ks->wait_total_ns, run.wait_ns);
 		__sync_fetch_and_add(&ks->service_total_ns, now - start);

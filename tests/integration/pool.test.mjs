@@ -104,6 +104,30 @@ for (const [links, plan, agentEnv] of [
 
 const kindSum = (intervals, kind, f) => sum(intervals, (p) => p.kinds[kind][f]);
 
+// Host names as the programs key them: up to their NUL, zeros after it. Names of 5, 15, 16 and
+// 17 bytes (a NUL in the first 8 bytes, the second 8, just past 16), and one longer than the 63
+// bytes kept (cut there). Numeric forms getaddrinfo resolves without a network and node does
+// not take for addresses (leading zeros), so each is a lookup on the pool. Each is looked up
+// twice, the second time after the longest one left its bytes in the buffer behind the NUL:
+// one name must be one key, or its second lookup goes uncounted (the agent's window takes the
+// rise of a name's count; a key with those bytes in it fails so on the 4-probe plan).
+const DNS_NAMES = ['127.1', '127.000.000.001', '127.0000000.0.01', '127.00000000.0.01',
+	`127.${'0'.repeat(70)}.0.1`];
+for (const [plan, agentEnv] of [['2-probe', {}], ['4-probe', FOUR_PROBE]]) test(
+	`every host name is counted as it was looked up, a long one cut at 63 bytes (${plan})`,
+	async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const names = [...DNS_NAMES, ...DNS_NAMES];
+	await poolRun({ DNS_NAMES: names.join(',') }, ({ hello, intervals }) => {
+		if (!planIs(t, hello, plan)) return;
+		const hosts = {};
+		for (const iv of intervals)
+			for (const h of iv.threadpool ? iv.threadpool.kinds.dns.hosts : [])
+				hosts[h.name] = (hosts[h.name] || 0) + h.count;
+		assert.deepEqual(hosts, Object.fromEntries(DNS_NAMES.map((n) => [n.slice(0, 63), 2])));
+	}, [], agentEnv);
+});
+
 test('the default mode watches the pool; --pool changes nothing; --no-pool attaches no pool probe',
 	async (t) => {
 		if (skipWithoutBpf(t)) return;
