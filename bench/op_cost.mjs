@@ -18,7 +18,7 @@ const ROWS = [
 	['target', 'iter', 'one loop iteration (a setImmediate chain), µs', 1e3],
 	['target', 'fs', 'one `fs.promises.stat` (1 pool job), µs', 1e3],
 	['target', 'crypto', 'one `crypto.pbkdf2` of 1 iteration (1 `uv_queue_work` job), µs', 1e3],
-	['target', 'zlib', 'one `zlib.deflate` of 16 bytes (1 `uv_queue_work` job), µs', 1e3],
+	['target', 'zlib', 'one `zlib.deflate` of 16 bytes (2 `uv_queue_work` jobs: the data, then the finish), µs', 1e3],
 	['target', 'dns', 'one `dns.lookup(\'localhost\')` (1 getaddrinfo job), µs', 1e3],
 	['target', 'tcp', 'one loopback TCP connection to itself, µs', 1e3],
 	['bystander', 'syscall', '**another process**: one `getppid()`, ns', 1],
@@ -31,7 +31,8 @@ const BUDGETS = {
 	'target:iter': [['all', 800], ['phases', 3500]],
 	'target:fs': [['all', 3500]],
 	'target:crypto': [['all', 3500]],
-	'target:zlib': [['all', 3500]],
+	// One deflate is two pool jobs (counted with bpftrace on uv_queue_work: 2000 for 1000).
+	'target:zlib': [['all', 2 * 3500]],
 	'target:dns': [['all', 3500]],
 	'bystander:syscall': [['all', 20]],
 };

@@ -31,9 +31,12 @@
 #include "serve/http.h"
 #include "serve/metrics_output.h"
 #include "target/discover.h"
+#include "target/image_watch.h"
 #include "target/privileges.h"
+#include "target/procfs.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/text.h"
 
 /* Processes one session watches at once: one slot each in the shared BPF objects. */
 #define MAX_WATCHED UVS_MAX_TARGETS
@@ -42,6 +45,7 @@ struct watched_slot {
 	struct uvs_watched *w;
 	int pid_fd;         /* -1: its exit is noticed at an interval */
 	uint64_t attach_ns; /* how long attaching it took */
+	struct uvs_image_watch image; /* the image attached to: an exec ends the watch */
 };
 
 struct session {
@@ -101,10 +105,43 @@ static void poll_events(struct session *s)
 	uvs_bpf_shared_poll(s->sh);
 }
 
+static void drop_target(struct session *s, size_t i, const char *why);
+
+/*
+ * A watched process that exec'd keeps its pid, but what uvscope read of it (libuv's addresses,
+ * symbols, V8's layout, the probes' offsets) names nothing in the new program, and reads by
+ * pid now read the new program's memory: it is dropped before anything is read of it again.
+ * (--all finds it again if the new program is a node.) An exit is left to the pidfd and the
+ * interval's look at /proc: so is an exec still in progress, whose old leader is a zombie.
+ */
+static void drop_execd(struct session *s)
+{
+	for (size_t i = 0; i < s->nwatched;) {
+		pid_t pid = uvs_watched_pid(s->watched[i].w);
+		char state = uvs_thread_state(pid, pid), exe[256] = "", path[64], why[400];
+		ssize_t n;
+
+		if (uvs_image_watch_same(&s->watched[i].image) != 0 || !state || state == 'Z' ||
+		    state == 'X') {
+			i++;
+			continue;
+		}
+		snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+		n = readlink(path, exe, sizeof(exe) - 1);
+		exe[n > 0 ? n : 0] = '\0';
+		uvs_sanitize(exe, sizeof(exe));
+		snprintf(why, sizeof(why), "pid %d exec'd another program (%s): what uvscope read of "
+			 "it names nothing in the new one", (int)pid, *exe ? exe : "unknown");
+		uvs_watched_image_gone(s->watched[i].w);
+		drop_target(s, i, why);
+	}
+}
+
 static void check_blocks(struct session *s)
 {
 	size_t i;
 
+	drop_execd(s);
 	s->last_check = uvs_now_mono();
 	if (s->actions)
 		uvs_actions_tick(s->actions, s->last_check);
@@ -193,6 +230,10 @@ static int add_target(struct session *s, pid_t pid, bool begin_now)
 	}
 	ws = &s->watched[s->nwatched++];
 	*ws = (struct watched_slot){ .w = w, .pid_fd = (int)syscall(SYS_pidfd_open, pid, 0) };
+	err = uvs_image_watch_open(&ws->image, pid);
+	if (err)
+		uvs_warn("cannot hold pid %d's image (%s): an exec of another program is not noticed",
+			 (int)pid, strerror(-err));
 	ev.data.ptr = w;
 	if (ws->pid_fd < 0 || epoll_ctl(s->exits_epfd, EPOLL_CTL_ADD, ws->pid_fd, &ev)) {
 		uvs_warn("pidfd_open failed (%s): the exit of pid %d is noticed at the next interval",
@@ -220,6 +261,7 @@ static void drop_target(struct session *s, size_t i, const char *why)
 	uvs_watched_finish(ws->w, why);
 	if (ws->pid_fd >= 0)
 		close(ws->pid_fd); /* which takes it out of the exits set */
+	uvs_image_watch_close(&ws->image);
 	uvs_watched_free(ws->w);
 	s->watched[i] = s->watched[--s->nwatched];
 	if (!s->nwatched && !s->cli->all)
@@ -267,6 +309,7 @@ static void on_interval(void *ctx)
 	struct session *s = ctx;
 	size_t i = 0;
 
+	drop_execd(s);
 	for (i = 0; i < s->nwatched; i++)
 		uvs_watched_window(s->watched[i].w);
 	/* Without a pidfd an exit is noticed here: /proc says the process is gone. */

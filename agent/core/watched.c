@@ -39,6 +39,7 @@ struct uvs_watched {
 	bool gc_seen;                      /* GC records arrive: blocks can say their GC time */
 	struct uvs_guard guard;            /* the overhead guard (off outside watch, top, serve) */
 	bool finished;
+	bool image_gone; /* it exec'd: nothing more is read of it */
 };
 
 /* ---- what the collector reports ------------------------------------------------------------ */
@@ -609,7 +610,9 @@ void uvs_watched_finish(struct uvs_watched *w, const char *why)
 	if (w->finished)
 		return;
 	w->collector->ops->quiesce(w->collector);
-	window(w, true);
+	/* After an exec there is nothing of the old program left to read: no last window. */
+	if (!w->image_gone)
+		window(w, true);
 	/* Every firing has its resolution: the process is no longer watched. */
 	n = uvs_alerts_gone(w->env->alert_cfg, &w->alerts, w->snap, alerts, MAX_ALERTS);
 	for (i = 0; i < n; i++)
@@ -619,6 +622,11 @@ void uvs_watched_finish(struct uvs_watched *w, const char *why)
 	w->finished = true;
 	if (why)
 		uvs_info("%s; detached from pid %d", why, (int)w->target->pid);
+}
+
+void uvs_watched_image_gone(struct uvs_watched *w)
+{
+	w->image_gone = true;
 }
 
 void uvs_watched_free(struct uvs_watched *w)

@@ -80,6 +80,12 @@ int uvs_watched_totals(struct uvs_watched *w, struct uvs_snapshot *out);
  */
 void uvs_watched_finish(struct uvs_watched *w, const char *why);
 
+/*
+ * The process no longer runs the program attached to (it exec'd): its finish reads nothing
+ * more of it (no last window; the summary holds the windows shown).
+ */
+void uvs_watched_image_gone(struct uvs_watched *w);
+
 /* Detaches what is left and frees; safe on NULL. */
 void uvs_watched_free(struct uvs_watched *w);
 
