@@ -358,10 +358,14 @@ test('connections the target closes first go to TIME_WAIT, counted as ss sees th
 		// To its own "backlog" listener, which ends its side when the peer does: the client
 		// side closed first (TIME_WAIT), the server side second (CLOSE_WAIT, LAST_ACK).
 		child.send(`connect 127.0.0.1 ${ready.backlog} 5`);
-		await child.waitFor((v) => v && v.connected === 5, 'connected');
-		// A TIME_WAIT socket has no owner; ss shows it by its ports.
+		const { ports } = await child.waitFor((v) => v && v.connected === 5, 'connected');
+		// A TIME_WAIT socket has no owner; ss shows it by its ports: these connections' own
+		// (the listener's port may have had other connections in the last minute, as the
+		// kernel hands a port out again while its old connections wait).
 		const timeWait = () => execFileSync('ss', ['-tanH', 'state', 'time-wait',
-			'dport', `= :${ready.backlog}`], SS_OPTS).toString().split('\n').filter(Boolean).length;
+			'dport', `= :${ready.backlog}`], SS_OPTS).toString().split('\n').filter(Boolean)
+			.filter((l) => ports.includes(Number(l.trim().split(/\s+/)[2].split(':').at(-1))))
+			.length;
 		await until(() => timeWait() === 5, '5 in TIME_WAIT');
 		await intervalsAfter(agent);
 		t.diagnostic(`uvscope time_wait_entered ${total(agent, 'time_wait_entered')}, ` +
