@@ -286,3 +286,35 @@ export function readFolded(file) {
 		return { frames: line.slice(0, at).split(';'), count: Number(line.slice(at + 1)) };
 	});
 }
+
+// chains.c's call chains below its idle callback, from flame's folded lines, checked as a
+// correct unwind must give them: every chain below chains_idle is one of the expected ones or
+// a prefix of one (a sample taken in a caller between its calls), each expected chain was
+// sampled, and more than 80% of all samples are in them. `label` names the run in messages.
+// Returns the total and strip (the frame-kind suffix remover) for further checks.
+export function assertChainsBelowIdle(assert, lines, label) {
+	const strip = (f) => f.replace(/_\[[a-z]\]$/, '');
+	const below = new Map();
+	let total = 0;
+	for (const l of lines) {
+		total += l.count;
+		// The kernel's frames (an interrupt, a page fault) are not the program's.
+		const frames = l.frames.filter((f) => !f.endsWith('_[k]')).map(strip);
+		const i = frames.indexOf('chains_idle');
+		if (i < 0) continue;
+		const chain = frames.slice(i + 1).join(';');
+		below.set(chain, (below.get(chain) || 0) + l.count);
+	}
+	const expected = ['chain_a;chain_a_leaf', 'chain_b;chain_b_mid;chain_b_leaf'];
+	const prefixes = new Set(expected.flatMap((c) => c.split(';')
+		.map((_, k, all) => all.slice(0, k + 1).join(';'))));
+	// Every other chain below the callback would be a wrong unwind.
+	const wrong = [...below.entries()].filter(([c]) => c !== '' && !prefixes.has(c));
+	assert.deepEqual(wrong, [], `${label}: no other chain below chains_idle`);
+	for (const c of expected)
+		assert.ok(below.get(c) > 0, `${label}: ${c} sampled: ${JSON.stringify([...below])}`);
+	const inChains = [...below.entries()].filter(([c]) => expected.includes(c))
+		.reduce((s, [, n]) => s + n, 0);
+	assert.ok(inChains > total * 0.8, `${label}: ${inChains} of ${total} samples in the chains`);
+	return { total, strip };
+}

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Child, fixtures, jsFrame, nodeBin, readFolded, root, runUvscope, until,
+import { assertChainsBelowIdle, Child, fixtures, jsFrame, nodeBin, readFolded, root, runUvscope, until,
 	uvscope } from './lib.mjs';
 
 const FIXTURE = path.join(fixtures, 'stacks.js');
@@ -167,27 +167,7 @@ test('a native C program: both mechanisms give exactly its call chains', async (
 			for (const m of how) {
 				const { lines } = await procFlame(child.pid, ['-d', '2s', '--mode', 'cpu'],
 					{ UVSCOPE_PROC_STACKS: m });
-				const strip = (f) => f.replace(/_\[[a-z]\]$/, '');
-				const below = new Map();
-				let total = 0;
-				for (const l of lines) {
-					total += l.count;
-					const frames = l.frames.filter((f) => !f.endsWith('_[k]')).map(strip);
-					const i = frames.indexOf('chains_idle');
-					if (i < 0) continue;
-					const chain = frames.slice(i + 1).join(';');
-					below.set(chain, (below.get(chain) || 0) + l.count);
-				}
-				const expected = ['chain_a;chain_a_leaf', 'chain_b;chain_b_mid;chain_b_leaf'];
-				const prefixes = new Set(expected.flatMap((c) => c.split(';')
-					.map((_, k, all) => all.slice(0, k + 1).join(';'))));
-				const wrong = [...below.entries()].filter(([c]) => c !== '' && !prefixes.has(c));
-				assert.deepEqual(wrong, [], `${m}: no other chain below chains_idle`);
-				for (const c of expected)
-					assert.ok(below.get(c) > 0, `${m}: ${c} sampled: ${JSON.stringify([...below])}`);
-				const inChains = [...below.entries()].filter(([c]) => expected.includes(c))
-					.reduce((s, [, n]) => s + n, 0);
-				assert.ok(inChains > total * 0.8, `${m}: ${inChains} of ${total} in the chains`);
+				const { total, strip } = assertChainsBelowIdle(assert, lines, m);
 				const withMain = lines.filter((l) => l.frames.map(strip).includes('main'))
 					.reduce((s, l) => s + l.count, 0);
 				assert.ok(withMain > total * 0.8, `${m}: main reached in ${withMain} of ${total}`);

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { Child, fixtures, fetchNodeOrSkip, nodeBin, nodeVersions, root, runUvscope, skipWithoutBpf,
+import { assertChainsBelowIdle, Child, fixtures, fetchNodeOrSkip, nodeBin, nodeVersions, root, runUvscope, skipWithoutBpf,
 	startAgent, jsFrame, readFolded } from './lib.mjs';
 
 const FIXTURE = path.join(fixtures, 'stacks.js');
@@ -172,30 +172,7 @@ test('a native C program: the folded output has exactly its call chains', async 
 		try {
 			await child.waitFor((v) => v && v.ready, 'chains ready');
 			const { lines } = await flame(child.pid, ['--mode', 'cpu']);
-			const strip = (f) => f.replace(/_\[[a-z]\]$/, '');
-			const below = new Map();
-			let total = 0;
-			for (const l of lines) {
-				total += l.count;
-				// The kernel's frames (an interrupt, a page fault) are not the program's.
-				const frames = l.frames.filter((f) => !f.endsWith('_[k]')).map(strip);
-				const i = frames.indexOf('chains_idle');
-				if (i < 0) continue;
-				const chain = frames.slice(i + 1).join(';');
-				below.set(chain, (below.get(chain) || 0) + l.count);
-			}
-			const expected = ['chain_a;chain_a_leaf', 'chain_b;chain_b_mid;chain_b_leaf'];
-			// A sample taken in a caller between its calls shows a prefix of a chain.
-			const prefixes = new Set(expected.flatMap((c) => c.split(';')
-				.map((_, k, all) => all.slice(0, k + 1).join(';'))));
-			const inChains = [...below.entries()].filter(([c]) => expected.includes(c))
-				.reduce((s, [, n]) => s + n, 0);
-			// Every other chain below the callback would be a wrong unwind.
-			const wrong = [...below.entries()].filter(([c]) => c !== '' && !prefixes.has(c));
-			assert.deepEqual(wrong, [], 'no other chain below chains_idle');
-			for (const c of expected)
-				assert.ok(below.get(c) > 0, `${c} sampled: ${JSON.stringify([...below])}`);
-			assert.ok(inChains > total * 0.8, `${inChains} of ${total} samples in the chains`);
+			const { total, strip } = assertChainsBelowIdle(assert, lines, 'BPF');
 			// And the walk reaches main above the callback, through libuv.
 			const withMain = lines.filter((l) => l.frames.map(strip).includes('main'))
 				.reduce((s, l) => s + l.count, 0);
