@@ -23,7 +23,6 @@
 #include "target/process.h"
 #include "util/clock.h"
 #include "util/log.h"
-#include "util/text.h"
 
 /* ptrace grabs per second of each thread: low, as each one stops the thread. */
 #define GRAB_HZ 19
@@ -77,17 +76,13 @@ static bool target_running(const struct flame_proc *fp)
 /* Says once that the target exec'd: the sampling stops. */
 static void say_execd(struct flame_proc *fp)
 {
-	char exe[256] = "", path[64];
-	ssize_t n;
+	char exe[256];
 
 	fp->execd = true;
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)fp->t->pid);
-	n = readlink(path, exe, sizeof(exe) - 1);
-	exe[n > 0 ? n : 0] = '\0';
-	uvs_sanitize(exe, sizeof(exe));
+	uvs_image_exe(fp->t->pid, exe, sizeof(exe));
 	uvs_warn("pid %d exec'd another program (%s) while being sampled: its new image is not "
 		 "the one uvscope read, so sampling stops; the profile holds what was sampled "
-		 "before", (int)fp->t->pid, *exe ? exe : "unknown");
+		 "before", (int)fp->t->pid, exe);
 }
 
 /*

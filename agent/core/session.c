@@ -36,7 +36,6 @@
 #include "target/procfs.h"
 #include "util/clock.h"
 #include "util/log.h"
-#include "util/text.h"
 
 /* Processes one session watches at once: one slot each in the shared BPF objects. */
 #define MAX_WATCHED UVS_MAX_TARGETS
@@ -118,20 +117,21 @@ static void drop_execd(struct session *s)
 {
 	for (size_t i = 0; i < s->nwatched;) {
 		pid_t pid = uvs_watched_pid(s->watched[i].w);
-		char state = uvs_thread_state(pid, pid), exe[256] = "", path[64], why[400];
-		ssize_t n;
+		char state, exe[256], why[400];
 
-		if (uvs_image_watch_same(&s->watched[i].image) != 0 || !state || state == 'Z' ||
-		    state == 'X') {
+		/* Every tick: one pread while the image is the same, /proc only once it is not. */
+		if (uvs_image_watch_same(&s->watched[i].image) != 0) {
 			i++;
 			continue;
 		}
-		snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-		n = readlink(path, exe, sizeof(exe) - 1);
-		exe[n > 0 ? n : 0] = '\0';
-		uvs_sanitize(exe, sizeof(exe));
+		state = uvs_thread_state(pid, pid);
+		if (!state || state == 'Z' || state == 'X') {
+			i++;
+			continue;
+		}
+		uvs_image_exe(pid, exe, sizeof(exe));
 		snprintf(why, sizeof(why), "pid %d exec'd another program (%s): what uvscope read of "
-			 "it names nothing in the new one", (int)pid, *exe ? exe : "unknown");
+			 "it names nothing in the new one", (int)pid, exe);
 		uvs_watched_image_gone(s->watched[i].w);
 		drop_target(s, i, why);
 	}

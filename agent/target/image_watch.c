@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "target/procfs.h"
+#include "util/text.h"
 
 static int first_readable(const struct uvs_map *m, void *arg)
 {
@@ -60,6 +61,23 @@ int uvs_image_watch_same(const struct uvs_image_watch *w)
 	if (n == 0 || errno == ESRCH)
 		return 0;
 	return -errno;
+}
+
+void uvs_image_exe(pid_t pid, char *exe, size_t cap)
+{
+	char path[64];
+	ssize_t n;
+
+	if (!cap)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, exe, cap - 1);
+	if (n <= 0) {
+		snprintf(exe, cap, "unknown");
+		return;
+	}
+	exe[n] = '\0';
+	uvs_sanitize(exe, cap);
 }
 
 void uvs_image_watch_close(struct uvs_image_watch *w)

@@ -11,6 +11,7 @@
 #ifndef UVSCOPE_IMAGE_WATCH_H
 #define UVSCOPE_IMAGE_WATCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -27,6 +28,12 @@ int uvs_image_watch_open(struct uvs_image_watch *w, pid_t pid);
  * space is gone), -errno when it cannot be told (the watch is not open, a read error).
  */
 int uvs_image_watch_same(const struct uvs_image_watch *w);
+
+/*
+ * What pid runs now, for saying what it exec'd: /proc/PID/exe's target, sanitized, or
+ * "unknown". Into exe (cap bytes).
+ */
+void uvs_image_exe(pid_t pid, char *exe, size_t cap);
 
 /* Closes the watch; safe on one never opened or closed already. */
 void uvs_image_watch_close(struct uvs_image_watch *w);
