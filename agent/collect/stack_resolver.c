@@ -322,45 +322,34 @@ static int phase_of_cut_stack(const struct uvs_stack_sample *raw, const struct u
 }
 
 /*
- * A frame-pointer walk that did not break can still miss one frame: the caller of an innermost
- * function that keeps no frame of its own (a leaf built without frame pointers, as node's
- * FastPerformanceNow that optimized JS code calls for performance.now(), libc's syscall
- * wrappers, or any function sampled in its prologue). %rbp is then still the caller's, so the
- * walk's second pc, [rbp + 8], is the caller's caller: the JS function that spins is skipped.
- * The leaf's CFI says where its return address is: at CFA - 8, which is %rbp + 8 when the leaf
- * has a frame of its own, so a caller other than the walk's means it had none at that pc, and
- * %rbp was still its caller's. That caller goes in as frame 1, with frame 0's fp and slots
- * (the frame %rbp points to is the caller's). The %rbp the CFI gives back is not compared:
- * after a leaf's `pop %rbp` the CFI reads it from below %rsp, which a perf sample's copy does
- * not hold. Needs the copy of the stack (only for the CFI step) and CFI for the leaf's pc; JIT
- * code has none, and then the CFI step is the frame-pointer step and finds the same caller.
- * Returns the frame count, 0 when nothing was added. Also for a walk that broke further up,
- * when the CFI unwind of the copy found fewer frames (it stops where the copy ends, or where a
- * perf sample's copy lacks the red zone below %rsp that a CFI rule reads %rbp from).
+ * The walk's frames with the caller it missed at a frameless innermost function put in as
+ * frame 1 (uvs_unwind_missed_leaf_caller says which), with frame 0's fp and slots: the frame
+ * %rbp points to is the caller's. Needs the copy of the stack (only for the CFI step). Returns
+ * the frame count, 0 when nothing was added. Also for a walk that broke further up, when the
+ * CFI unwind of the copy found fewer frames (it stops where the copy ends, or where a perf
+ * sample's copy lacks the red zone below %rsp that a CFI rule reads %rbp from).
  */
 static size_t add_frameless_leaf_caller(struct uvs_stack_resolver *r,
 					const struct uvs_stack_sample *raw, const uint8_t *copy,
 					size_t copy_len, const struct uvs_raw_frame *user,
 					size_t nuser)
 {
-	struct uvs_raw_frame step[2];
-	bool complete;
+	uint64_t caller;
 	size_t n;
 
 	if (nuser < 2 || !copy_len || !r->unwinder || raw->sp < UVS_STACK_COPY_REDZONE)
 		return 0;
-	if (uvs_unwind_copy_at(r->unwinder, raw->ip, raw->sp, raw->bp,
-			       raw->sp - UVS_STACK_COPY_REDZONE, copy, copy_len, step, 2,
-			       &complete) != 2)
-		return 0;
-	if (step[1].pc == 0 || step[1].pc == user[1].pc)
+	caller = uvs_unwind_missed_leaf_caller(r->unwinder, raw->ip, raw->sp, raw->bp,
+					       raw->sp - UVS_STACK_COPY_REDZONE, copy, copy_len,
+					       user[1].pc);
+	if (!caller)
 		return 0;
 	n = nuser < UVS_USER_FRAMES_MAX ? nuser + 1 : UVS_USER_FRAMES_MAX;
 	/* user may be r->walked itself: move the outer frames up first. */
 	memmove(&r->walked[2], &user[1], (n - 2) * sizeof(user[0]));
 	r->walked[0] = user[0];
 	r->walked[1] = user[0];
-	r->walked[1].pc = step[1].pc;
+	r->walked[1].pc = caller;
 	return n;
 }
 

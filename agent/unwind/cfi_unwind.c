@@ -362,6 +362,20 @@ int uvs_unwind_copy_at(struct uvs_unwinder *u, uint64_t ip, uint64_t sp, uint64_
 	return (int)n;
 }
 
+uint64_t uvs_unwind_missed_leaf_caller(struct uvs_unwinder *u, uint64_t ip, uint64_t sp,
+				       uint64_t bp, uint64_t copy_base, const uint8_t *copy,
+				       size_t len, uint64_t fp_caller_pc)
+{
+	struct uvs_raw_frame step[2];
+	bool complete;
+
+	if (!len || uvs_unwind_copy_at(u, ip, sp, bp, copy_base, copy, len, step, 2, &complete) != 2)
+		return 0;
+	if (step[1].pc == 0 || step[1].pc == fp_caller_pc)
+		return 0;
+	return step[1].pc;
+}
+
 
 int uvs_unwind_copy(struct uvs_unwinder *u, uint64_t ip, uint64_t sp, uint64_t bp,
 		    const uint8_t *copy, size_t len, struct uvs_raw_frame *out, size_t cap,

@@ -58,6 +58,24 @@ int uvs_unwind_copy_at(struct uvs_unwinder *u, uint64_t ip, uint64_t sp, uint64_
 		       uint64_t copy_base, const uint8_t *copy, size_t len,
 		       struct uvs_raw_frame *out, size_t cap, bool *complete);
 
+/*
+ * The caller that a frame-pointer walk from (ip, sp, bp) skipped, or 0 when it skipped none.
+ *
+ * A frame-pointer walk that did not break can still miss one frame: the caller of an innermost
+ * function that keeps no frame of its own at ip (a leaf built without frame pointers, as node's
+ * FastPerformanceNow that optimized JS calls for performance.now(), libc's syscall wrappers, a
+ * function after its `pop %rbp` or still in its prologue). %rbp is then still the caller's, so
+ * the walk's second pc ([rbp + 8]: fp_caller_pc) is the caller's caller. One CFI step from ip
+ * says where the leaf's return address is; a caller other than fp_caller_pc means the leaf had
+ * no frame of its own at ip. The %rbp that step gives back is not looked at: after a `pop %rbp`
+ * the CFI reads it from below %rsp, which a perf sample's copy does not hold. Where ip has no
+ * CFI (JIT code) the step is a frame-pointer step, finds fp_caller_pc, and this returns 0.
+ * copy as for uvs_unwind_copy_at.
+ */
+uint64_t uvs_unwind_missed_leaf_caller(struct uvs_unwinder *u, uint64_t ip, uint64_t sp,
+				       uint64_t bp, uint64_t copy_base, const uint8_t *copy,
+				       size_t len, uint64_t fp_caller_pc);
+
 /* How the walks so far went, frame steps by kind and walks by how they ended. */
 struct uvs_unwind_stats {
 	uint64_t walks;

@@ -114,7 +114,7 @@ $(ELF_FIX_DIR)/%.buildid: $(ELF_FIX_DIR)/%
 UNWIND_FIX_SRC := tests/fixtures/unwind
 UNIT_FIXTURES += $(addprefix $(ELF_FIX_DIR)/,chain chain.nm chain.capture chain-signal.capture)
 
-$(ELF_FIX_DIR)/chain: $(UNWIND_FIX_SRC)/chain.c $(UNWIND_FIX_SRC)/chain.h $(ELF_FIX_DEPS)
+$(ELF_FIX_DIR)/chain: $(UNWIND_FIX_SRC)/chain.c $(UNWIND_FIX_SRC)/chain.h $(UNWIND_FIX_SRC)/capture_files.h $(ELF_FIX_DEPS)
 	$(call msg,FIXTURE,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g -fomit-frame-pointer -fasynchronous-unwind-tables -fPIE -pie $< -o $@
@@ -126,6 +126,19 @@ $(ELF_FIX_DIR)/chain.capture: $(ELF_FIX_DIR)/chain
 # The same chain through a signal handler (c called from on_signal, raised in b).
 $(ELF_FIX_DIR)/chain-signal.capture: $(ELF_FIX_DIR)/chain
 	$(Q)$< $@ $(ELF_FIX_DIR)/chain-signal.maps signal
+
+# What a frame-pointer walk misses at a frameless leaf (tests/fixtures/unwind/leaf.c): built
+# with frame pointers, main -> outer -> middle -> a leaf, captured once per kind of leaf.
+LEAF_CAPTURES := leaf-frameless leaf-popped leaf-framed
+UNIT_FIXTURES += $(addprefix $(ELF_FIX_DIR)/,leaf leaf.nm $(addsuffix .capture,$(LEAF_CAPTURES)))
+
+$(ELF_FIX_DIR)/leaf: $(UNWIND_FIX_SRC)/leaf.c $(UNWIND_FIX_SRC)/chain.h $(UNWIND_FIX_SRC)/capture_files.h $(ELF_FIX_DEPS)
+	$(call msg,FIXTURE,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g -fno-omit-frame-pointer -fasynchronous-unwind-tables -fPIE -pie $< -o $@
+
+$(addprefix $(ELF_FIX_DIR)/,$(addsuffix .capture,$(LEAF_CAPTURES))): $(ELF_FIX_DIR)/leaf-%.capture: $(ELF_FIX_DIR)/leaf
+	$(Q)$< $* $@ $(ELF_FIX_DIR)/leaf-$*.maps
 # Shared objects whose internals are hidden (the HIDDEN attribute), as in libuv.so.
 FAKE_LIBUV_CFLAGS := -g -fno-omit-frame-pointer -fPIC -shared -Wl,--build-id=sha1
 

@@ -44,15 +44,15 @@ static struct capture load_capture(const char *name)
 	return c;
 }
 
-/* The function of chain's `nm -S` listing that holds vaddr, or "?" (outside the fixture). */
-static const char *nm_function_at(uint64_t vaddr, char *name, size_t cap)
+/* The function of a fixture's `nm -S` listing (nm) that holds vaddr, or "?" (outside it). */
+static const char *nm_function_at(const char *nm, uint64_t vaddr, char *name, size_t cap)
 {
 	char path[4200], line[512], sym[256];
 	unsigned long v, sz;
 	char type;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s", fx("chain.nm"));
+	snprintf(path, sizeof(path), "%s", fx(nm));
 	f = fopen(path, "r");
 	cr_assert(f, "cannot open %s (run `make unit`)", path);
 	snprintf(name, cap, "?");
@@ -65,14 +65,14 @@ static const char *nm_function_at(uint64_t vaddr, char *name, size_t cap)
 	return name;
 }
 
-static uint64_t nm_main(void)
+static uint64_t nm_main(const char *nm)
 {
 	char path[4200], line[512], sym[256];
 	unsigned long v, sz;
 	char type;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s", fx("chain.nm"));
+	snprintf(path, sizeof(path), "%s", fx(nm));
 	f = fopen(path, "r");
 	cr_assert(f);
 	while (fgets(line, sizeof(line), f)) {
@@ -105,7 +105,7 @@ Test(cfi_unwind, chain_without_frame_pointers_unwinds_to_main)
 	struct uvs_proc_objects *objs;
 	struct uvs_unwinder *u = chain_unwinder("chain.maps", &objs);
 	const char *want[] = { "c", "b", "a", "main" };
-	uint64_t bias = c.regs.main_addr - nm_main();
+	uint64_t bias = c.regs.main_addr - nm_main("chain.nm");
 	struct uvs_unwind_stats st;
 	char name[256];
 	bool complete;
@@ -120,7 +120,7 @@ Test(cfi_unwind, chain_without_frame_pointers_unwinds_to_main)
 		/* A return address names its call: the byte before it. */
 		uint64_t vaddr = out[i].pc - bias - (i > 0);
 
-		cr_expect_str_eq(nm_function_at(vaddr, name, sizeof(name)), want[i],
+		cr_expect_str_eq(nm_function_at("chain.nm", vaddr, name, sizeof(name)), want[i],
 				 "frame %d: pc %#llx", i, (unsigned long long)out[i].pc);
 	}
 	cr_expect_eq(out[0].pc, c.regs.ip);
@@ -191,7 +191,7 @@ Test(cfi_unwind, through_a_signal_frame)
 	struct uvs_proc_objects *objs;
 	struct uvs_unwinder *u = chain_unwinder("chain-signal.maps", &objs);
 	const char *want[] = { "c", "on_signal", "?", "b", "a", "main" };
-	uint64_t bias = c.regs.main_addr - nm_main();
+	uint64_t bias = c.regs.main_addr - nm_main("chain.nm");
 	char name[256], seen[6][256];
 	size_t nseen = 0;
 	bool complete;
@@ -202,7 +202,7 @@ Test(cfi_unwind, through_a_signal_frame)
 	cr_expect(complete, "the walk stopped after %d frames", n);
 	/* The fixture's functions in order, runs of libc frames ("?") as one. */
 	for (int i = 0; i < n && nseen < 6; i++) {
-		nm_function_at(out[i].pc - bias - (i > 0), name, sizeof(name));
+		nm_function_at("chain.nm", out[i].pc - bias - (i > 0), name, sizeof(name));
 		if (nseen && !strcmp(name, "?") && !strcmp(seen[nseen - 1], "?"))
 			continue;
 		snprintf(seen[nseen++], sizeof(seen[0]), "%s", name);
@@ -396,4 +396,69 @@ Test(cfi_expr, register_rules_and_errors)
 	cr_expect_eq(uvs_cfi_eval(unsupported, 2, &r, &none, false, 0, &res), -EINVAL);
 	cr_expect_eq(uvs_cfi_eval(underflow, 1, &r, &none, false, 0, &res), -EINVAL);
 	cr_expect_eq(uvs_cfi_eval(NULL, 0, &r, &none, false, 0, &res), -EINVAL);
+}
+
+/*
+ * The caller a frame-pointer walk misses at a frameless leaf (tests/fixtures/unwind/leaf.c,
+ * built with frame pointers: main -> outer -> middle -> leaf). The walk's second pc is
+ * [%rbp + 8]; at a leaf with no frame of its own %rbp is still middle's, so that pc is in
+ * outer, and middle is missed. Read from the capture's copy, as the BPF walk would.
+ */
+static uint64_t fp_walk_second_pc(const struct capture *c)
+{
+	uint64_t at = c->regs.bp + 8, pc;
+
+	cr_assert(at >= c->regs.sp && at + 8 <= c->regs.sp + c->regs.len,
+		  "%%rbp %#llx is not in the copied stack", (unsigned long long)c->regs.bp);
+	memcpy(&pc, c->stack + (at - c->regs.sp), sizeof(pc));
+	return pc;
+}
+
+static void check_leaf(const char *kind, const char *fp_names, const char *missed)
+{
+	char capture[64], maps[64], name[256];
+	struct capture c;
+	struct uvs_proc_objects *objs;
+	struct uvs_unwinder *u;
+	uint64_t bias, second, caller;
+
+	snprintf(capture, sizeof(capture), "leaf-%s.capture", kind);
+	snprintf(maps, sizeof(maps), "leaf-%s.maps", kind);
+	c = load_capture(capture);
+	u = chain_unwinder(maps, &objs);
+	bias = c.regs.main_addr - nm_main("leaf.nm");
+	second = fp_walk_second_pc(&c);
+	/* A return address names its call: the byte before it. */
+	cr_expect_str_eq(nm_function_at("leaf.nm", second - bias - 1, name, sizeof(name)), fp_names,
+			 "%s: the frame-pointer walk's second pc %#llx", kind,
+			 (unsigned long long)second);
+	caller = uvs_unwind_missed_leaf_caller(u, c.regs.ip, c.regs.sp, c.regs.bp, c.regs.sp,
+					       c.stack, c.regs.len, second);
+	if (!missed)
+		cr_expect_eq(caller, 0, "%s: said missed %#llx", kind, (unsigned long long)caller);
+	else
+		cr_expect_str_eq(caller ? nm_function_at("leaf.nm", caller - bias - 1, name,
+							 sizeof(name))
+					: "(none)",
+				 missed, "%s: the missed caller", kind);
+	uvs_unwinder_free(u);
+	uvs_proc_objects_free(objs);
+	free(c.file);
+}
+
+Test(cfi_unwind, missed_caller_of_a_leaf_without_a_frame)
+{
+	check_leaf("frameless", "outer", "middle");
+}
+
+/* After `pop %rbp`: %rbp's CFI rule reads below %rsp, outside the copy; the caller is found. */
+Test(cfi_unwind, missed_caller_of_a_leaf_after_its_pop)
+{
+	check_leaf("popped", "outer", "middle");
+}
+
+/* The control: a leaf with its own frame; the walk's second pc is its caller, nothing missed. */
+Test(cfi_unwind, nothing_missed_where_the_leaf_has_a_frame)
+{
+	check_leaf("framed", "middle", NULL);
 }
