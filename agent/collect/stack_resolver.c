@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "collect/stack_beyond.h"
 #include "symbols/kallsyms.h"
 #include "symbols/symbolizer.h"
 #include "unwind/cfi_unwind.h"
@@ -37,6 +38,7 @@ struct uvs_stack_resolver {
 	char text[UVS_RESOLVED_FRAMES_MAX][96];
 	struct uvs_raw_frame unwound[UVS_USER_FRAMES_MAX];
 	struct uvs_raw_frame walked[UVS_USER_FRAMES_MAX];
+	struct uvs_stack_beyond_reader beyond; /* a sleeping thread's stack above its copy */
 };
 
 static void note(struct uvs_stack_resolver *r, const char *why)
@@ -353,6 +355,28 @@ static size_t add_frameless_leaf_caller(struct uvs_stack_resolver *r,
 	return n;
 }
 
+/*
+ * The CFI walk of a broken walk's copy into r->unwound; for a thread asleep in a system call,
+ * on above the copy while the thread is still where it was sampled (collect/stack_beyond.h).
+ */
+static int unwind_copy(struct uvs_stack_resolver *r, const struct uvs_stack_sample *raw,
+		       const uint8_t *copy, size_t copy_len)
+{
+	uint64_t base = raw->sp - UVS_STACK_COPY_REDZONE;
+	bool complete, beyond;
+	int n;
+
+	beyond = uvs_stack_beyond_init(&r->beyond, r->t->pid, raw, base + copy_len);
+	n = uvs_unwind_copy_beyond(r->unwinder, raw->ip, raw->sp, raw->bp, base, copy, copy_len,
+				   beyond ? &r->beyond.source : NULL, r->unwound,
+				   UVS_USER_FRAMES_MAX, &complete);
+	/* It woke while its stack was read: what lay above the copy may be another call's. */
+	if (beyond && uvs_stack_beyond_used(&r->beyond) && !uvs_stack_beyond_held(&r->beyond))
+		n = uvs_unwind_copy_at(r->unwinder, raw->ip, raw->sp, raw->bp, base, copy,
+				       copy_len, r->unwound, UVS_USER_FRAMES_MAX, &complete);
+	return n;
+}
+
 size_t uvs_stack_resolve(struct uvs_stack_resolver *r, const struct uvs_stack_sample *raw,
 			 const uint8_t *copy, size_t copy_len, struct uvs_frame *out, size_t cap,
 			 int *phase)
@@ -368,11 +392,9 @@ size_t uvs_stack_resolve(struct uvs_stack_resolver *r, const struct uvs_stack_sa
 	}
 
 	/* Frame pointers broke: the copy of the stack and .eh_frame say the rest. */
-	if (raw->walk_end == UVS_WALK_BROKEN && copy_len && r->unwinder) {
-		bool complete;
-		int n = uvs_unwind_copy_at(r->unwinder, raw->ip, raw->sp, raw->bp,
-					   raw->sp - UVS_STACK_COPY_REDZONE, copy, copy_len,
-					   r->unwound, UVS_USER_FRAMES_MAX, &complete);
+	if (raw->walk_end == UVS_WALK_BROKEN && copy_len && r->unwinder &&
+	    raw->sp >= UVS_STACK_COPY_REDZONE) {
+		int n = unwind_copy(r, raw, copy, copy_len);
 
 		if (n > (int)nuser) {
 			user = r->unwound;

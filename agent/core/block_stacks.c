@@ -109,7 +109,40 @@ static uint64_t hash_ids(const int32_t *ids, size_t n)
 	return uvs_hash_bytes(UVS_HASH_SEED, ids, n * sizeof(ids[0]));
 }
 
-/* The place of a kept sample: its innermost frames of the first kind it has of JS, native. */
+/* Node's own JavaScript (lib/): its scripts are named node:fs, node:internal/... */
+static bool node_own_js(const struct uvs_frame *f)
+{
+	return f->kind == UVS_FRAME_JS && f->file && !strncmp(f->file, "node:", 5);
+}
+
+/*
+ * How many innermost JS frames of s (innermost first at s->frames[s->nframes - 1]) a place
+ * skips: Node's own functions at the top of the stack but the last of them, when the
+ * application's code called them. A block in execSync sleeps under spawnSync, spawnSync and
+ * execSync, all node:child_process; the place must say execSync and the application's function
+ * that called it, not three of Node's. A stack of Node's functions only skips nothing.
+ */
+static size_t node_frames_to_skip(const struct uvs_sample *s, size_t depth)
+{
+	size_t js = 0, skip = 0;
+
+	for (size_t i = 0; i < depth; i++) {
+		const struct uvs_frame *f = &s->frames[s->nframes - 1 - i];
+
+		if (f->kind != UVS_FRAME_JS)
+			continue;
+		if (!node_own_js(f))
+			return skip;
+		/* This one is Node's: the ones before it are skipped if an application frame follows. */
+		skip = js++;
+	}
+	return 0;
+}
+
+/*
+ * The place of a kept sample: its innermost frames of the first kind it has of JS, native;
+ * for JS, from the Node function the application called (node_frames_to_skip).
+ */
 static void set_place(struct kept_sample *k, const struct uvs_sample *s)
 {
 	static const enum uvs_frame_kind kinds[] = { UVS_FRAME_JS, UVS_FRAME_NATIVE,
@@ -117,10 +150,18 @@ static void set_place(struct kept_sample *k, const struct uvs_sample *s)
 
 	k->nplace = 0;
 	for (size_t kind = 0; kind < sizeof(kinds) / sizeof(kinds[0]) && !k->nplace; kind++) {
+		size_t skip = kinds[kind] == UVS_FRAME_JS ? node_frames_to_skip(s, k->nframes) : 0;
+
 		/* k->frames[i] is s->frames[s->nframes - 1 - i]: both innermost first here. */
-		for (size_t i = 0; i < k->nframes && k->nplace < UVS_PLACE_FRAMES; i++)
-			if (s->frames[s->nframes - 1 - i].kind == kinds[kind])
-				k->place[k->nplace++] = k->frames[i];
+		for (size_t i = 0; i < k->nframes && k->nplace < UVS_PLACE_FRAMES; i++) {
+			if (s->frames[s->nframes - 1 - i].kind != kinds[kind])
+				continue;
+			if (skip) {
+				skip--;
+				continue;
+			}
+			k->place[k->nplace++] = k->frames[i];
+		}
 	}
 	k->place_hash = hash_ids(k->place, k->nplace);
 }

@@ -40,8 +40,6 @@ int uvs_maps_foreach(pid_t pid, int (*fn)(const struct uvs_map *m, void *arg), v
 /* Reads len bytes of the target's memory at addr; returns 0 or -errno (short reads fail). */
 int uvs_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);
 
-/* Parses /proc/PID/task/TID/syscall: nr (-1 when not in a syscall), and the user sp and pc.
- * Returns 0, -EAGAIN when the thread is running (no registers shown), -errno otherwise. */
 /*
  * The state letter of /proc/PID/task/TID/stat ('R' running, 'S' sleeping, 'D' disk wait, ...),
  * found after the last ')' (the comm between parentheses may hold any byte). 0 if unreadable.
@@ -49,6 +47,8 @@ int uvs_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);
 char uvs_parse_stat_state(const char *text);
 char uvs_thread_state(pid_t pid, pid_t tid);
 
+/* Parses /proc/PID/task/TID/syscall: nr (-1 when not in a syscall), and the user sp and pc.
+ * Returns 0, -EAGAIN when the thread is running (no registers shown), -errno otherwise. */
 int uvs_parse_syscall_file(const char *text, long *nr, uint64_t *sp, uint64_t *pc);
 /* The same, and the syscall's first argument: -ENODATA when the thread is not in a syscall. */
 int uvs_parse_syscall_args(const char *text, long *nr, uint64_t *arg0, uint64_t *sp, uint64_t *pc);

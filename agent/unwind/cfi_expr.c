@@ -15,6 +15,8 @@ bool uvs_stack_read(const struct uvs_stack_bytes *s, uint64_t addr, uint64_t *ou
 	if (!s->data || addr < s->base)
 		return false;
 	off = addr - s->base;
+	if (off >= s->len && s->beyond && s->beyond->read)
+		return s->beyond->read(s->beyond->ctx, addr, out);
 	if (off > s->len || s->len - off < sizeof(*out))
 		return false;
 	memcpy(out, s->data + off, sizeof(*out));

@@ -31,14 +31,28 @@ struct uvs_cfi_regs {
 	uint32_t valid;
 };
 
-/* The bytes [base, base + len) of the target's stack, as copied. */
+/*
+ * Where the stack above a copy may still be read, when its owner vouches that it is the same
+ * stack the copy was taken of (uvs_unwind_copy_beyond): read() gives the word at addr, false
+ * when it cannot.
+ */
+struct uvs_stack_beyond {
+	bool (*read)(void *ctx, uint64_t addr, uint64_t *out);
+	void *ctx;
+};
+
+/* The bytes [base, base + len) of the target's stack, as copied, and what lies above them. */
 struct uvs_stack_bytes {
 	const uint8_t *data;
 	uint64_t base;
 	size_t len;
+	const struct uvs_stack_beyond *beyond; /* NULL: nothing outside the copy */
 };
 
-/* Reads the 8-byte word at addr from the copy; false when any byte of it lies outside. */
+/*
+ * Reads the 8-byte word at addr from the copy; a word wholly above it from s->beyond, when
+ * given; false when it cannot be had.
+ */
 bool uvs_stack_read(const struct uvs_stack_bytes *s, uint64_t addr, uint64_t *out);
 
 /* What an expression yielded: a location (the register is saved there) or a value. */

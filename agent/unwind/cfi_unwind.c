@@ -326,7 +326,17 @@ int uvs_unwind_copy_at(struct uvs_unwinder *u, uint64_t ip, uint64_t sp, uint64_
 		       uint64_t copy_base, const uint8_t *copy, size_t len,
 		       struct uvs_raw_frame *out, size_t cap, bool *complete)
 {
-	const struct uvs_stack_bytes stack = { .data = copy, .base = copy_base, .len = len };
+	return uvs_unwind_copy_beyond(u, ip, sp, bp, copy_base, copy, len, NULL, out, cap,
+				      complete);
+}
+
+int uvs_unwind_copy_beyond(struct uvs_unwinder *u, uint64_t ip, uint64_t sp, uint64_t bp,
+			   uint64_t copy_base, const uint8_t *copy, size_t len,
+			   const struct uvs_stack_beyond *beyond, struct uvs_raw_frame *out,
+			   size_t cap, bool *complete)
+{
+	const struct uvs_stack_bytes stack = { .data = copy, .base = copy_base, .len = len,
+					       .beyond = beyond };
 	struct uvs_cfi_regs regs = { 0 };
 	bool exact_pc = true;
 	size_t n = 0;

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "uvscope/stacks.h"
+#include "unwind/cfi_expr.h"
 #include "unwind/object_source.h"
 
 struct uvs_unwinder;
@@ -57,6 +58,18 @@ int uvs_unwind_copy(struct uvs_unwinder *u, uint64_t ip, uint64_t sp, uint64_t b
 int uvs_unwind_copy_at(struct uvs_unwinder *u, uint64_t ip, uint64_t sp, uint64_t bp,
 		       uint64_t copy_base, const uint8_t *copy, size_t len,
 		       struct uvs_raw_frame *out, size_t cap, bool *complete);
+
+/*
+ * The same, going on above the copy's end through beyond (NULL: as uvs_unwind_copy_at). For a
+ * stack that cannot have changed since it was copied, the thread still asleep in the same
+ * system call (collect/stack_beyond.h): a thread asleep in a nested event loop (execSync's)
+ * keeps a 12 KiB epoll buffer in uv__io_poll's frame, and its JS caller lies further up than
+ * any copy a sampler takes.
+ */
+int uvs_unwind_copy_beyond(struct uvs_unwinder *u, uint64_t ip, uint64_t sp, uint64_t bp,
+			   uint64_t copy_base, const uint8_t *copy, size_t len,
+			   const struct uvs_stack_beyond *beyond, struct uvs_raw_frame *out,
+			   size_t cap, bool *complete);
 
 /*
  * The caller that a frame-pointer walk from (ip, sp, bp) skipped, or 0 when it skipped none.

@@ -258,10 +258,11 @@ test('a loop idle since before the attach, then woken often: its iterations coun
 });
 
 // block.js's function for each of its modes, and whether that one blocks off the CPU. execSync's
-// is not looked for: the walk up from its second loop's epoll wait ends in node's C++
-// (SyncProcessRunner::Spawn), below the JS frames.
+// is found above the grab's copy of the stack (read while the thread still sleeps where it was
+// grabbed: collect/stack_beyond.h).
 const BLOCKER = { spin: ['blockSpin', false], json: ['blockJson', false],
-	atomics: ['blockAtomics', true], execsync: [null, true], worker: ['blockWorkerSpin', false] };
+	atomics: ['blockAtomics', true], execsync: ['blockExecSync', true],
+	worker: ['blockWorkerSpin', false] };
 
 // The fixture's blocks (timed by itself) against the ended alerts, and an ongoing alert for
 // each that came out while the loop was still blocked; both name the JS function that blocks.

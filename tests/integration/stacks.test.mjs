@@ -121,7 +121,7 @@ const SAMPLING = [
 const NORMAL_HZ = 99;
 const BLOCKED_HZ = 997;
 
-for (const { how, env } of SAMPLING) test(`blocked-loop alerts carry the stacks that blocked: JS, native crypto, Atomics.wait (${how})`, async (t) => {
+for (const { how, env } of SAMPLING) test(`blocked-loop alerts carry the stacks that blocked: JS, native crypto, Atomics.wait, execSync (${how})`, async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const child = await startStacks(nodeBin);
 	const { agent, hello } = await startAgent(child.pid, ['--block-ms', '100',
@@ -152,6 +152,17 @@ for (const { how, env } of SAMPLING) test(`blocked-loop alerts carry the stacks 
 		const waiter = w.stacks.filter((s) => s.off_cpu > 0 && s.frames.some((f) =>
 			jsFrame('stacksAtomicsWaiter', FIXTURE).test(f)));
 		assert.ok(waiter.length > 0, `stacksAtomicsWaiter asleep: ${JSON.stringify(w.stacks)}`);
+		// Asleep in execSync's own loop: libc's epoll_pwait breaks the frame-pointer walk and
+		// uv__io_poll's 12 KiB of epoll events put the JS caller beyond the sample's copy; it
+		// is read from the sleeping thread, and the place starts at the Node function called.
+		const ex = await blockStacks(child, agent, 'exec');
+		const caller = ex.stacks.filter((s) => s.off_cpu > 0 && s.frames.some((f) =>
+			jsFrame('stacksExecSyncCaller', FIXTURE).test(f)));
+		assert.ok(caller.length > 0, `stacksExecSyncCaller asleep: ${JSON.stringify(ex.stacks)}`);
+		assert.match(ex.places[0].frames[0], /^execSync node:child_process:\d+$/,
+			JSON.stringify(ex.places));
+		assert.ok(jsFrame('stacksExecSyncCaller', FIXTURE).test(ex.places[0].frames[1]),
+			JSON.stringify(ex.places));
 	} finally {
 		await agent.stop();
 		await child.stop();

@@ -100,6 +100,49 @@ Test(block_stacks, places_merge_what_whole_stacks_split)
 	uvs_block_stacks_free(b);
 }
 
+/*
+ * A place starts at the Node function the application called: execSync's three node frames
+ * (as a nested loop's sleep is sampled) give execSync and the application's callers; a stack of
+ * Node's functions only keeps its innermost ones.
+ */
+Test(block_stacks, places_start_at_the_node_function_the_application_called)
+{
+	static const struct uvs_frame timers = { UVS_FRAME_JS, "processTimers",
+						 "node:internal/timers", 504 };
+	static const struct uvs_frame exec = { UVS_FRAME_JS, "execSync", "node:child_process",
+					       954 };
+	static const struct uvs_frame spawn = { UVS_FRAME_JS, "spawnSync", "node:child_process",
+						832 };
+	static const struct uvs_frame spawn_int = { UVS_FRAME_JS, "spawnSync",
+						    "node:internal/child_process", 1108 };
+	static const struct uvs_frame wait = { UVS_FRAME_NATIVE, "epoll_pwait", NULL, 0 };
+	const struct uvs_frame app[] = { F_MAIN, F_UVRUN, timers, F_ROUTE, exec, spawn, spawn_int,
+					 wait };
+	const struct uvs_frame node_only[] = { F_MAIN, F_UVRUN, timers, exec, spawn, spawn_int,
+					       wait };
+	struct uvs_block_stacks *b = uvs_block_stacks_new();
+	struct uvs_alert_stacks top;
+	char line[256];
+
+	const char *want[] = {
+		"execSync node:child_process:954 < route /app/server.js:30 < "
+		"processTimers node:internal/timers:504",
+		"spawnSync node:internal/child_process:1108 < spawnSync node:child_process:832 < "
+		"execSync node:child_process:954",
+	};
+
+	for (int i = 0; i < 3; i++)
+		add(b, 1, 100 + i, UVS_STATE_OFF_CPU, app, 8);
+	add(b, 2, 100, UVS_STATE_OFF_CPU, node_only, 7);
+	for (int tid = 1; tid <= 2; tid++) {
+		uvs_block_stacks_top(b, tid, 0, 0, &top);
+		cr_assert_eq(top.nplaces, 1, "thread %d", tid);
+		cr_expect_str_eq(uvs_stack_line(top.places[0].frames, top.places[0].nframes, line,
+						sizeof(line)), want[tid - 1]);
+	}
+	uvs_block_stacks_free(b);
+}
+
 Test(block_stacks, gc_time_is_clipped_to_the_block)
 {
 	struct uvs_block_stacks *b = uvs_block_stacks_new();
