@@ -475,11 +475,13 @@ static void put_losses(FILE *out, const struct uvs_snapshot *s)
 	if (!uvs_agent_losses(s))
 		return;
 	fprintf(out, "  lost: %" PRIu64 " pool jobs not followed, %" PRIu64 " uv_queue_work jobs of a "
-		"caller loaded after attach, %" PRIu64 " pool job records, %"
+		"caller loaded after attach, %" PRIu64 " pool jobs in flight as the guard put the "
+		"pool's probes back, %" PRIu64 " pool job records, %"
 		PRIu64 " syscalls not counted, %" PRIu64 " syscall pairs without a slot, %" PRIu64
 		" slow syscall events, %" PRIu64 " sockets not followed, %" PRIu64
 		" stack samples, %" PRIu64 " threads' GC not followed, %" PRIu64 " GC records\n",
-		a->pool_jobs_lost, a->pool_jobs_unfollowed, a->pool_records_dropped, s->syscalls.lost, a->syscall_pairs_unfit,
+		a->pool_jobs_lost, a->pool_jobs_unfollowed, a->pool_jobs_unseen, a->pool_records_dropped,
+		s->syscalls.lost, a->syscall_pairs_unfit,
 		a->slow_syscalls_dropped, a->sockets_lost, a->stack_samples_lost, a->gc_threads_lost,
 		a->gc_records_dropped);
 }
