@@ -486,6 +486,23 @@ static void put_losses(FILE *out, const struct uvs_snapshot *s)
 		a->gc_records_dropped);
 }
 
+/*
+ * The guard had the pool's probes out for part of the session: its jobs, sync fs calls and
+ * saturation are those of the rest, and the summary says so (the intervals said which).
+ */
+static void put_pool_partial(FILE *out, const struct uvs_snapshot *s)
+{
+	char in[UVS_DURATION_BUF], all[UVS_DURATION_BUF];
+	uint64_t off = s->guard.pool_off_ns;
+
+	if (!off || s->pool.statics_only)
+		return;
+	uvs_format_duration(off < s->window_ns ? s->window_ns - off : 0, in, sizeof(in));
+	uvs_format_duration(s->window_ns, all, sizeof(all));
+	fprintf(out, "    jobs counted for %s of %s (the guard had the pool's probes out the "
+		"rest)\n", in, all);
+}
+
 int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
 {
 	char window[UVS_DURATION_BUF];
@@ -502,6 +519,7 @@ int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
 		fputs("  pool:", out);
 		put_pool_summary(out, &s->pool);
 		fputc('\n', out);
+		put_pool_partial(out, s);
 	}
 	if (s->syscalls.available)
 		summary_syscalls(out, &s->syscalls);

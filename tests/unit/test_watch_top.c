@@ -776,5 +776,15 @@ Test(watch, summary_pool_not_started)
 	snap.pool.submitted = 27;
 	got = render_watch(uvs_watch_summary);
 	cr_expect_not_null(strstr(got, "  pool: size 4, 27 jobs,"), "%s", got);
+	cr_expect_null(strstr(got, "jobs counted for"), "%s", got);
+	free(got);
+	/* The guard had the pool's probes out for part of the session: its jobs are the rest's. */
+	snap.window_ns = 19200000000ull;
+	snap.guard.enabled = true;
+	snap.guard.pool_off_ns = 12500000000ull;
+	got = render_watch(uvs_watch_summary);
+	cr_expect_not_null(strstr(got, "  pool: size 4, 27 jobs,"), "%s", got);
+	cr_expect_not_null(strstr(got, "\n    jobs counted for 6.70s of 19.2s (the guard had the "
+				       "pool's probes out the rest)\n"), "%s", got);
 	free(got);
 }
