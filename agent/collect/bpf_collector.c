@@ -245,6 +245,7 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 	if (b->opt.pool && !b->pool.attached)
 		add_missing(r, "thread pool", b->pool.why);
 	r->pool_on = b->pool.attached;
+	r->pool_steppable = uvs_pool_can_step(&b->pool);
 	if (r->pool_on)
 		uvs_pool_hooks(&b->pool, &r->pool);
 	if (b->opt.syscalls && !b->sys.attached)
@@ -294,6 +295,8 @@ static size_t bpf_loops_now(struct uvs_collector *c, struct uvs_loop_busy *out, 
 
 	/* The sampler follows what the session is about to see: blocked loops get more samples. */
 	uvs_stacks_follow_loops(&b->stacks, out, n, *now_mono, b->opt.block_ns);
+	/* The pool's gauge, while the guard has its probes out, is read at each check. */
+	uvs_pool_check(&b->pool);
 	return n;
 }
 
@@ -372,6 +375,8 @@ static int bpf_adjust(struct uvs_collector *c, const struct uvs_guard_settings *
 	if (!err && b->stacks.attached && g->sample_hz &&
 	    (err = uvs_stacks_set_rates(&b->stacks, g->sample_hz, g->blocked_hz)))
 		snprintf(why, cap, "cannot change the sampling rate: %s", strerror(-err));
+	if (!err && b->pool.attached && g->pool_probes == b->pool.probes_out)
+		err = uvs_pool_set_probes(&b->pool, g->pool_probes, why, cap);
 	return err;
 }
 

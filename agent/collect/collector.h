@@ -68,6 +68,7 @@ struct uvs_collect_report {
 	char stacks[400];        /* how stacks are sampled and named; "" when they are not */
 	uint32_t phase_hits_per_iteration; /* probe hits exact phases add per loop iteration */
 	bool pool_on;            /* the thread pool is followed, as `pool` says */
+	bool pool_steppable;     /* ... and the overhead guard may take its probes out */
 	struct uvs_pool_hooks pool; /* its strings live as long as the collector */
 	size_t nmissing;
 	char missing[UVS_MAX_MISSING][400];

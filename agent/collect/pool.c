@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,15 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, struct uvs_
 	uvs_bpf_shared_set_inst(sh, slot, UVS_OBJ_POOL, p);
 	p->attached = true;
 	uvs_pool_history_init(p->history, uvs_now_mono());
+	/* What the overhead guard needs to take the probes out and put them back. */
+	uvs_pool_statics_attach(&p->statics, t);
+	p->file_fd = open(t->uv.open_path, O_PATH | O_CLOEXEC);
+	p->file_held = p->file_fd >= 0;
+	if (!p->statics.available)
+		uvs_debug("pool: the guard cannot take its probes out: %s", p->statics.why);
+	else if (!p->plan.two_probe)
+		uvs_debug("pool: the guard cannot take the 4-probe plan's probes out (jobs in flight "
+			  "as they came back would count as sync fs calls)");
 }
 
 void uvs_pool_hooks(const struct uvs_pool *p, struct uvs_pool_hooks *out)
@@ -296,6 +306,9 @@ static void forget(struct uvs_pool *p)
 void uvs_pool_detach(struct uvs_pool *p)
 {
 	uvs_uprobe_set_detach(&p->uprobes);
+	if (p->file_held)
+		close(p->file_fd);
+	p->file_held = false;
 	if (p->skel && p->sh && p->slot >= 0)
 		forget(p);
 	p->skel = NULL;
@@ -478,6 +491,136 @@ static void split_in_flight(struct uvs_pool *p, uint32_t size, uint64_t *max)
 	*max = *max > size ? *max - size : 0;
 }
 
+/*
+ * The 2-probe plan only: it counts a job, its fs operation and host name at the submit, so a
+ * job submitted while the probes were out is simply not seen when they are back. The 4-probe
+ * plan takes an fs job whose submit it did not see, at uv__fs_work, for a synchronous call on
+ * that thread: the jobs in flight as the probes came back would count as sync fs calls off
+ * the loop, and their operations twice (bpf/pool.bpf.c, uvs_pool_work_enter).
+ */
+bool uvs_pool_can_step(const struct uvs_pool *p)
+{
+	return p->attached && p->plan.two_probe && p->statics.available && p->file_held;
+}
+
+/*
+ * What the probes left of this process once they are out: its jobs in flight in `jobs` (a job
+ * that ends while they are out would leave its entry for ever, and one that ends after they
+ * are back would be counted with its wait spanning the step), and its in-flight gauge. No
+ * program of this process runs now (detaching waited for them), so the statistics can be
+ * written whole: the open span of a saturated pool closed, and the in-flight count made zero
+ * by the agent's count of swept jobs, which the programs take off it (struct uvs_pool_gauge).
+ */
+static void forget_in_flight(struct uvs_pool *p)
+{
+	int fd = bpf_map__fd(p->skel->maps.pool_stats);
+	uint64_t now = uvs_now_mono();
+	__u32 key = (__u32)p->slot;
+
+	uvs_map_drop_process(p->skel->maps.jobs, offsetof(struct uvs_pool_job_key, tgid),
+			     (__u32)p->target->pid);
+	if (bpf_map_lookup_elem(fd, &key, p->now))
+		return;
+	if (p->now->inflight - (__s64)p->swept_total > (__s64)p->gauge.nthreads &&
+	    p->now->queued_since && now > p->now->queued_since)
+		p->now->queued_ns += now - p->now->queued_since;
+	p->now->queued_since = 0;
+	p->swept_total = p->now->inflight > 0 ? (uint64_t)p->now->inflight : 0;
+	bpf_map_update_elem(fd, &key, p->now, BPF_EXIST);
+	update_gauge(p, p->gauge.nthreads);
+}
+
+/* Jobs in flight now by the statics (queued, and threads not idle): those the probes miss. */
+static uint64_t in_flight_by_statics(struct uvs_pool *p)
+{
+	struct uvs_pool_reading_now r;
+
+	if (uvs_pool_statics_read(&p->statics, &r))
+		return 0;
+	return r.queued + (r.nthreads - r.idle_threads);
+}
+
+/* Settled once the pool is seen idle: every job in flight from then on has its submit seen. */
+static void settle(struct uvs_pool *p)
+{
+	if (p->settling && uvs_pool_statics_idle(&p->statics) == 1) {
+		p->settling = false;
+		uvs_debug("pool: idle since the probes came back: the queue depth is theirs again");
+	}
+}
+
+int uvs_pool_set_probes(struct uvs_pool *p, bool in, char *why, size_t cap)
+{
+	char path[40];
+	uint64_t unseen;
+	int err;
+
+	if (!uvs_pool_can_step(p)) {
+		snprintf(why, cap, "the pool's probes cannot be stepped here");
+		return -ENOENT;
+	}
+	if (in != p->probes_out)
+		return 0;
+	if (!in) {
+		uvs_uprobe_set_detach(&p->uprobes);
+		forget_in_flight(p);
+		p->probes_out = p->out_in_window = p->statics_in_window = true;
+		p->settling = false;
+		return 0;
+	}
+	/* Read before: a job submitted while they go in may be ignored too, and is not counted. */
+	unseen = in_flight_by_statics(p);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->file_fd);
+	err = uvs_uprobe_set_attach(&p->uprobes, p->target->pid, path);
+	if (err) {
+		snprintf(why, cap, "cannot put the pool's uprobes back: %s", strerror(-err));
+		return err;
+	}
+	p->probes_out = false;
+	p->settling = true;
+	p->unseen += unseen;
+	p->unseen_total += unseen;
+	settle(p);
+	return 0;
+}
+
+void uvs_pool_check(struct uvs_pool *p)
+{
+	if (!p->attached || !(p->probes_out || p->settling))
+		return;
+	uvs_pool_statics_sample(&p->statics);
+	settle(p);
+}
+
+/*
+ * The window as the guard's step leaves it: with the probes out for any of it, the statics'
+ * (size, queue, running; most queued and saturation from the readings at the block checks)
+ * and no per-job figure; while they settle, the probes' jobs and the statics' gauge.
+ */
+static void guarded_window(struct uvs_pool *p, struct uvs_pool_snapshot *out,
+			   struct uvs_agent_snapshot *agent)
+{
+	struct uvs_pool_snapshot st;
+
+	agent->pool_jobs_unseen = p->unseen;
+	p->unseen = 0;
+	if (p->statics_in_window) {
+		uvs_pool_statics_window(&p->statics, &st);
+		if (p->out_in_window) {
+			st.fs_io_uring = out->fs_io_uring;
+			*out = st;
+		} else if (st.available) {
+			out->size = st.size;
+			out->queued = st.queued;
+			out->running = st.running;
+			out->queued_max = st.queued_max;
+			out->saturation = st.saturation;
+		}
+	}
+	p->out_in_window = p->probes_out;
+	p->statics_in_window = p->probes_out || p->settling;
+}
+
 void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_snapshot *out,
 		     struct uvs_agent_snapshot *agent)
 {
@@ -505,6 +648,8 @@ void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_sna
 	out->completion = p->plan.track_done;
 	dns_names(p, out, false);
 	reset_queued_max(p);
+	/* The probes' figures moved the history on; the guard's step may replace them. */
+	guarded_window(p, out, agent);
 }
 
 uint64_t uvs_pool_probe_hits(const struct uvs_pool *p, const struct uvs_pool_snapshot *w)
@@ -534,6 +679,15 @@ void uvs_pool_totals(struct uvs_pool *p, struct uvs_pool_snapshot *out,
 	uvs_pool_totals_math(p->history, &r, out);
 	out->completion = p->plan.track_done;
 	dns_names(p, out, true);
+	agent->pool_jobs_unseen = p->unseen_total;
+	/* The probes' gauge is not the pool's now while they are out or settle: the statics'. */
+	if ((p->probes_out || p->settling) && p->statics.have_last) {
+		const struct uvs_pool_reading_now *now = &p->statics.last;
+
+		out->size = now->nthreads;
+		out->queued = (int64_t)now->queued;
+		out->running = (int64_t)(now->nthreads - now->idle_threads);
+	}
 }
 
 int uvs_pool_records_fd(const struct uvs_pool *p)

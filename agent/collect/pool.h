@@ -16,6 +16,7 @@
 #include "collect/bpf_shared.h"
 #include "collect/collector.h"
 #include "collect/pool_sites.h"
+#include "collect/pool_statics.h"
 #include "collect/pool_window.h"
 #include "core/snapshot.h"
 #include "target/process.h"
@@ -43,6 +44,25 @@ struct uvs_pool {
 	struct uvs_pool_plan plan; /* where the uprobes go (collect/pool_sites.h) */
 	struct uvs_pool_stats *now;      /* the last reading */
 	struct uvs_pool_history *history; /* what the window math keeps */
+	/*
+	 * The overhead guard's step (uvs_pool_set_probes): the per-job probes out, the pool's
+	 * gauge read from libuv's statics (collect/pool_statics.h) at each block check instead.
+	 */
+	int file_fd;             /* the probed file, held open (O_PATH) to put them back ... */
+	bool file_held;          /* ... once privileges are dropped; false: file_fd is not ours */
+	struct uvs_pool_statics statics;
+	bool probes_out;         /* the guard took them out */
+	/*
+	 * Back in, but a job submitted while they were out may still be in flight: its end is
+	 * ignored (no submit seen), and the probes' queue depth leaves it out, so the gauge comes
+	 * from the statics until they show the pool idle (uvs_pool_statics_idle): from then on
+	 * every job in flight was submitted with the probes in.
+	 */
+	bool settling;
+	bool out_in_window;      /* the probes were out for some of this window: no job figures */
+	bool statics_in_window;  /* the gauge of this window is the statics' (out or settling) */
+	uint64_t unseen;         /* jobs in flight as the probes came back, not yet reported */
+	uint64_t unseen_total;   /* ... the session's */
 };
 
 /*
@@ -78,6 +98,26 @@ int uvs_pool_record_from_event(const void *data, size_t len, struct uvs_pool_job
  */
 void uvs_pool_quiesce(struct uvs_pool *p);
 void uvs_pool_detach(struct uvs_pool *p);
+
+/*
+ * Whether the overhead guard may take the per-job probes out: attached on the 2-probe plan,
+ * libuv's statics found (the gauge then comes from them) and the probed file held open (they
+ * can go back in).
+ */
+bool uvs_pool_can_step(const struct uvs_pool *p);
+
+/*
+ * The overhead guard's step. Out: the uprobes detached, this process's jobs in flight swept
+ * from the maps and its gauges in the statistics set to nothing in flight, so that nothing
+ * taken before lingers; the windows' size and queue then come from libuv's statics, and their
+ * per-job figures are unavailable. In: the uprobes attached again; jobs already in flight are
+ * ignored (counted in the next window's agent figures), and the gauge stays the statics' until
+ * the pool is seen idle. 0, or -errno with why (out: cannot fail).
+ */
+int uvs_pool_set_probes(struct uvs_pool *p, bool in, char *why, size_t cap);
+
+/* At each block check: a reading of the statics while they make the gauge. */
+void uvs_pool_check(struct uvs_pool *p);
 
 /* Whether this libuv may send fs work to io_uring, so an io_uring fd is worth looking for. */
 bool uvs_pool_wants_io_uring_check(const struct uvs_pool *p);

@@ -128,6 +128,39 @@ int uvs_pool_statics_read(struct uvs_pool_statics *p, struct uvs_pool_reading_no
 	return 0;
 }
 
+int uvs_pool_statics_idle(const struct uvs_pool_statics *p)
+{
+	const struct uvs_pool_addrs *a = &p->at;
+	uint32_t nthreads = 0, idle = 0;
+	uint64_t q1 = 0, q2 = 0;
+	bool c1 = false, c2 = false;
+	int err;
+
+	if (!p->available)
+		return -ENODATA;
+	/* libuv sets nthreads before its first job is queued: none was submitted before this. */
+	err = uvs_mem_read_u32(&p->mem, a->nthreads, &nthreads);
+	if (err)
+		return err;
+	if (!nthreads)
+		return 1;
+	if (nthreads > 1024)
+		return -ENODATA;
+	err = uvs_pool_queue_count(&p->mem, a->wq, a->run_slow_work_message, a->exit_message,
+				   UVS_POOL_QUEUE_WALK_MAX, &q1, &c1);
+	if (!err)
+		err = uvs_pool_queue_count(&p->mem, a->slow_io_pending_wq, 0, 0,
+					   UVS_POOL_QUEUE_WALK_MAX, &q2, &c2);
+	/* Moving under the walk: jobs are being queued or taken, so not idle. */
+	if (err == -EAGAIN)
+		return 0;
+	if (!err)
+		err = uvs_mem_read_u32(&p->mem, a->idle_threads, &idle);
+	if (err)
+		return err;
+	return q1 == 0 && q2 == 0 && !c1 && !c2 && idle == nthreads;
+}
+
 void uvs_pool_statics_sample(struct uvs_pool_statics *p)
 {
 	struct uvs_pool_reading_now r;

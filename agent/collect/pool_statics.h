@@ -60,6 +60,15 @@ int uvs_pool_queue_count(const struct uvs_mem_reader *r, uint64_t head, uint64_t
 /* Finds the statics in t's libuv object; on failure p->available is false and p->why says why. */
 void uvs_pool_statics_attach(struct uvs_pool_statics *p, const struct uvs_target *t);
 
+/*
+ * Whether the pool is idle now: 1 when both queues are empty and then every thread waits for
+ * work (or the pool never started), 0 when not, or -errno. The queues are read first: a job in
+ * flight at the first read is either queued then (seen) or served by a thread that is not idle
+ * until its job has ended, so an idle answer means every job submitted before the call began
+ * has ended (what the pool's probes need to know when they come back, collect/pool.c).
+ */
+int uvs_pool_statics_idle(const struct uvs_pool_statics *p);
+
 /* Reads the pool now: 0, or -errno (the window keeps the last good reading). */
 int uvs_pool_statics_read(struct uvs_pool_statics *p, struct uvs_pool_reading_now *out);
 

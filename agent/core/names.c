@@ -137,7 +137,7 @@ uint64_t uvs_agent_losses(const struct uvs_snapshot *s)
 	const struct uvs_agent_snapshot *a = &s->agent;
 
 	return a->drops + a->insert_failures + a->pool_jobs_lost + a->pool_jobs_unfollowed +
-	       a->pool_records_dropped +
+	       a->pool_jobs_unseen + a->pool_records_dropped +
 	       a->slow_syscalls_dropped + a->syscall_pairs_unfit + a->sockets_lost +
 	       a->stack_samples_lost + a->gc_threads_lost + a->gc_records_dropped +
 	       s->syscalls.lost;

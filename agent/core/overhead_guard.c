@@ -21,6 +21,8 @@ void uvs_guard_init(struct uvs_guard *g, const struct uvs_guard_config *c)
 	if (c->sample_hz && (low_rate(c->sample_hz) < c->sample_hz ||
 			     low_rate(c->blocked_hz) < c->blocked_hz))
 		g->steps[g->nsteps++] = UVS_GUARD_SAMPLING_LOW;
+	if (c->pool)
+		g->steps[g->nsteps++] = UVS_GUARD_POOL_JOBS_OFF;
 }
 
 static unsigned int bit(enum uvs_guard_step s)
@@ -42,6 +44,8 @@ void uvs_guard_settings(const struct uvs_guard *g, struct uvs_guard_settings *ou
 	out->blocked_hz = low ? low_rate(g->cfg.blocked_hz) : g->cfg.blocked_hz;
 	if (!g->cfg.sample_hz)
 		out->blocked_hz = 0;
+	/* In unless the guard took them out (whether they were attached is the collector's). */
+	out->pool_probes = !uvs_guard_in_force(g, UVS_GUARD_POOL_JOBS_OFF);
 }
 
 uint64_t uvs_guard_rate(uint64_t hits, uint64_t window_ns)
@@ -70,7 +74,9 @@ static uint64_t sampling_ratio(const struct uvs_guard *g)
 /*
  * What step s is worth per second, from what this window showed: the phase uprobes cost a fixed
  * number of hits per loop iteration; sampling at the full rates takes sampling_ratio() times the
- * samples of the low ones (samples at either rate look alike, so the larger ratio is assumed).
+ * samples of the low ones (samples at either rate look alike, so the larger ratio is assumed);
+ * the pool's probes cost what the window shows of them, and while they are out (no job seen)
+ * the pool hits per iteration measured before the step times the window's iterations.
  * taken: what taking it saves (it is not in force now); else what undoing it adds.
  */
 static uint64_t worth(const struct uvs_guard *g, enum uvs_guard_step s,
@@ -84,6 +90,11 @@ static uint64_t worth(const struct uvs_guard *g, enum uvs_guard_step s,
 		return uvs_guard_rate(w->iterations, w->window_ns) * g->cfg.phase_hits_per_iteration;
 	case UVS_GUARD_SAMPLING_LOW:
 		return taken ? samples - samples / ratio : samples * (ratio - 1);
+	case UVS_GUARD_POOL_JOBS_OFF:
+		if (taken)
+			return uvs_guard_rate(w->pool_hits, w->window_ns);
+		return (uint64_t)((double)uvs_guard_rate(w->iterations, w->window_ns) *
+				  g->pool_per_iteration + 0.5);
 	case UVS_GUARD_STEPS:
 		break;
 	}
@@ -107,6 +118,18 @@ static void stepped(struct uvs_guard *g, struct uvs_guard_decision *d)
 	d->level = g->level;
 	g->over = 0;
 	g->calm = 0;
+	g->over_pool_hits = g->over_iterations = 0;
+}
+
+/*
+ * The pool hits per loop iteration of the windows that led to the pool step, kept for the
+ * prediction that undoes it. No iteration counted (a loop blocked while its pool works): the
+ * hits as if of one, which predicts high and so errs on the side of keeping the step.
+ */
+static void pool_step_taken(struct uvs_guard *g)
+{
+	g->pool_per_iteration = (double)g->over_pool_hits /
+				(double)(g->over_iterations ? g->over_iterations : 1);
 }
 
 /*
@@ -129,6 +152,8 @@ static void step_down(struct uvs_guard *g, const struct uvs_guard_window *w,
 		g->mask |= bit(s);
 		g->taken[g->level++] = s;
 		g->steps_down++;
+		if (s == UVS_GUARD_POOL_JOBS_OFF)
+			pool_step_taken(g);
 		stepped(g, d);
 		return;
 	}
@@ -156,6 +181,9 @@ static void by_source(const struct uvs_guard_window *w, struct uvs_guard_decisio
 void uvs_guard_window(struct uvs_guard *g, const struct uvs_guard_window *w,
 		      struct uvs_guard_decision *d)
 {
+	/* The pool's probes were in for all of this window: before account() moves prev_mask. */
+	bool pool_in = !((g->mask | g->prev_mask) & bit(UVS_GUARD_POOL_JOBS_OFF));
+
 	memset(d, 0, sizeof(*d));
 	d->level = g->level;
 	if (!w->window_ns)
@@ -168,8 +196,13 @@ void uvs_guard_window(struct uvs_guard *g, const struct uvs_guard_window *w,
 	if (d->rate > g->cfg.budget) {
 		g->over++;
 		g->calm = 0;
+		if (pool_in) {
+			g->over_pool_hits += w->pool_hits;
+			g->over_iterations += w->iterations;
+		}
 	} else {
 		g->over = 0;
+		g->over_pool_hits = g->over_iterations = 0;
 		g->exhausted_said = false;
 		/* The last step taken is the first undone, and only if it is predicted to fit. */
 		d->predicted = d->rate;
@@ -245,9 +278,12 @@ void uvs_guard_snapshot(const struct uvs_guard *g, bool totals, struct uvs_guard
 	out->sample_hz = set.sample_hz;
 	out->blocked_hz = set.blocked_hz;
 	out->sampling_low = uvs_guard_in_force(g, UVS_GUARD_SAMPLING_LOW);
+	out->pool_asked = g->cfg.pool;
+	out->pool_off = uvs_guard_in_force(g, UVS_GUARD_POOL_JOBS_OFF);
 	if (!totals) {
 		out->phases_off |= g->cfg.phases && (g->prev_mask & bit(UVS_GUARD_PHASES_OFF));
 		out->sampling_low |= (g->prev_mask & bit(UVS_GUARD_SAMPLING_LOW)) != 0;
+		out->pool_off |= (g->prev_mask & bit(UVS_GUARD_POOL_JOBS_OFF)) != 0;
 		return;
 	}
 	out->rate = uvs_guard_rate(g->hits + g->samples * UVS_GUARD_SAMPLE_HITS, g->ns);
@@ -255,6 +291,7 @@ void uvs_guard_snapshot(const struct uvs_guard *g, bool totals, struct uvs_guard
 	out->steps_up = g->steps_up;
 	out->phases_off_ns = g->step_ns[UVS_GUARD_PHASES_OFF];
 	out->sampling_low_ns = g->step_ns[UVS_GUARD_SAMPLING_LOW];
+	out->pool_off_ns = g->step_ns[UVS_GUARD_POOL_JOBS_OFF];
 }
 
 void uvs_guard_record(const struct uvs_guard *g, const struct uvs_guard_decision *d,
@@ -297,6 +334,8 @@ void uvs_guard_record(const struct uvs_guard *g, const struct uvs_guard_decision
 	out->phases_off = g->cfg.phases && !set.phases;
 	out->sample_hz = set.sample_hz;
 	out->blocked_hz = set.blocked_hz;
+	out->pool_asked = g->cfg.pool;
+	out->pool_off = !set.pool_probes;
 }
 
 const char *uvs_guard_step_name(enum uvs_guard_step s)
@@ -306,6 +345,8 @@ const char *uvs_guard_step_name(enum uvs_guard_step s)
 		return "phases_off";
 	case UVS_GUARD_SAMPLING_LOW:
 		return "sampling_low";
+	case UVS_GUARD_POOL_JOBS_OFF:
+		return "pool_jobs_off";
 	case UVS_GUARD_STEPS:
 		break;
 	}

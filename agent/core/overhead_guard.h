@@ -8,16 +8,21 @@
  * what their stack walk costs. When the rate stays over the budget (hits per second) for
  * UVS_GUARD_DOWN_WINDOWS windows in a row, the guard takes one step: the first of these, in
  * order, that is not taken yet and would save at least a tenth of the rate: the exact-phase
- * uprobes out (7 hits per loop iteration), then stack sampling at a tenth of its rates. When,
- * for UVS_GUARD_UP_WINDOWS windows in a row, the rate the target would pay with the last step
- * undone (predicted from the window's loop iterations or samples) is under half the budget, it
- * undoes that step. Undoing only what is predicted to stay well under the budget is what keeps
- * it from flapping: a load that made it step down keeps it down.
+ * uprobes out (7 hits per loop iteration), then stack sampling at a tenth of its rates, then
+ * the pool's per-job probes out (2-4 hits per job; the pool's size and queue are then read
+ * from libuv's statics, collect/pool.h). When, for UVS_GUARD_UP_WINDOWS windows in a row, the
+ * rate the target would pay with the last step undone (predicted from the window's loop
+ * iterations or samples) is under half the budget, it undoes that step. Undoing only what is
+ * predicted to stay well under the budget is what keeps it from flapping: a load that made it
+ * step down keeps it down.
  *
- * What is not stepped, and why: the epoll hooks (every loop figure rests on them), the pool
- * probes (taken out mid-flight they would leave jobs submitted and never served, and the queue
- * depth wrong for the rest of the session) and the GC probes (two hits per collection, a few
- * collections a second).
+ * The pool's probes cost per job, and while they are out no job is seen: what undoing that
+ * step would cost is predicted from the pool hits per loop iteration measured in the windows
+ * that led to it (a server's jobs come with its requests, and so do its iterations, which the
+ * loop hooks still count), times the window's iterations.
+ *
+ * What is not stepped, and why: the epoll hooks (every loop figure rests on them) and the GC
+ * probes (two hits per collection, a few collections a second).
  *
  * Pure: a function of the windows it is shown. The session applies what it decides.
  */
@@ -52,6 +57,7 @@
 enum uvs_guard_step {
 	UVS_GUARD_PHASES_OFF = 0, /* the exact-phase uprobes out */
 	UVS_GUARD_SAMPLING_LOW,   /* stack sampling at a tenth of its rates */
+	UVS_GUARD_POOL_JOBS_OFF,  /* the pool's per-job uprobes out, its gauge from libuv's statics */
 	UVS_GUARD_STEPS,
 };
 
@@ -61,12 +67,15 @@ struct uvs_guard_config {
 	bool phases;                       /* exact phases were attached */
 	uint32_t phase_hits_per_iteration; /* what they cost per loop iteration */
 	uint32_t sample_hz, blocked_hz;    /* the sampling rates asked for; 0: not sampling */
+	bool pool;                         /* the pool's probes were attached and can come out
+					    * and back (libuv's statics found, privileges kept) */
 };
 
 /* What the collector must measure with at a level. */
 struct uvs_guard_settings {
 	bool phases;                    /* exact phases in */
 	uint32_t sample_hz, blocked_hz; /* 0: not sampling */
+	bool pool_probes;               /* the pool's per-job probes in (when they were attached) */
 };
 
 /* What one window showed. */
@@ -120,6 +129,12 @@ struct uvs_guard {
 	uint64_t ns;
 	uint64_t steps_down, steps_up;
 	uint64_t step_ns[UVS_GUARD_STEPS];      /* time each step was in force */
+	/*
+	 * Pool hits and loop iterations of the windows over the budget in a row, the pool's
+	 * probes in for all of each; frozen into pool_per_iteration when the pool step is taken.
+	 */
+	uint64_t over_pool_hits, over_iterations;
+	double pool_per_iteration;              /* pool hits per loop iteration before the step */
 };
 
 /* Starts at level 0 (everything as asked). */
@@ -164,7 +179,7 @@ void uvs_guard_snapshot(const struct uvs_guard *g, bool totals, struct uvs_guard
 void uvs_guard_record(const struct uvs_guard *g, const struct uvs_guard_decision *d,
 		      uint64_t ts_ns, const char *error, struct uvs_guard_record *out);
 
-/* "phases_off", "sampling_low": the JSON name of a step. */
+/* "phases_off", "sampling_low", "pool_jobs_off": the JSON name of a step. */
 const char *uvs_guard_step_name(enum uvs_guard_step s);
 
 /* hits per second over window_ns (0 for an empty window). */

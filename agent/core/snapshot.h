@@ -252,6 +252,8 @@ struct uvs_agent_snapshot {
 	uint64_t pool_jobs_lost;       /* pool jobs not followed: the map of jobs was full */
 	/* uv_queue_work jobs of a caller loaded after attach, whose service no probe sees */
 	uint64_t pool_jobs_unfollowed;
+	uint64_t pool_jobs_unseen;     /* pool jobs in flight as the overhead guard put the pool's
+					* probes back: their submit unseen, left out of the figures */
 	uint64_t pool_records_dropped; /* --pool-jobs records the ring buffer had no room for */
 	uint64_t slow_syscalls_dropped; /* slow-syscall events the ring buffer had no room for */
 	uint64_t syscall_pairs_unfit;  /* (thread, syscall) statistics the agent had no slot for */
@@ -282,11 +284,14 @@ struct uvs_guard_snapshot {
 	uint32_t sample_hz;    /* sampling rates in force (0: not sampling) */
 	uint32_t blocked_hz;
 	bool sampling_low;     /* the guard had lowered them */
+	bool pool_asked;       /* the pool's probes can be stepped (attached, statics found) */
+	bool pool_off;         /* ... and the guard had them out during the window */
 	/* The summary only. */
 	uint64_t steps_down;
 	uint64_t steps_up;
 	uint64_t phases_off_ns;   /* how long exact phases were out */
 	uint64_t sampling_low_ns; /* how long sampling was at the low rates */
+	uint64_t pool_off_ns;     /* how long the pool's probes were out */
 };
 
 /* One interval (or, for the final summary, the whole session). */
@@ -513,7 +518,8 @@ enum uvs_guard_record_action {
 struct uvs_guard_record {
 	uint64_t ts_ns;          /* CLOCK_REALTIME */
 	enum uvs_guard_record_action action;
-	const char *step;        /* "phases_off", "sampling_low"; NULL for EXHAUSTED */
+	const char *step;        /* "phases_off", "sampling_low", "pool_jobs_off"; NULL for
+				  * EXHAUSTED */
 	bool step_down;          /* FAILED: the step was being taken (else undone) */
 	int level;               /* steps in force now */
 	uint64_t rate;           /* probe hits per second in the window that decided */
@@ -528,6 +534,8 @@ struct uvs_guard_record {
 	bool phases_off;
 	uint32_t sample_hz;      /* rates in force now (0: not sampling) */
 	uint32_t blocked_hz;
+	bool pool_asked;         /* the pool step could be taken */
+	bool pool_off;           /* the pool's probes out now */
 	char error[200];         /* FAILED: why */
 };
 

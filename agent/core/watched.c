@@ -279,6 +279,12 @@ static void guard_init(struct uvs_watched *w, const struct uvs_collect_report *r
 		.phase_hits_per_iteration = r->phase_hits_per_iteration,
 		.sample_hz = r->stacks[0] ? o.sample_hz : 0,
 		.blocked_hz = r->stacks[0] ? o.blocked_hz : 0,
+		/*
+		 * The pool's probes only where they can come back: after the privileges are
+		 * dropped that needs CAP_BPF and CAP_PERFMON, which only sampling or the
+		 * guard's exact phases keep (uvs_watched_keeps_caps).
+		 */
+		.pool = r->pool_steppable && uvs_watched_keeps_caps(cli),
 	};
 
 	uvs_guard_init(&w->guard, &c);

@@ -22,6 +22,14 @@ static void put_step(FILE *out, const struct uvs_guard_record *r, bool down)
 			     "exact phases back on (phase figures again from the next interval)", out);
 		return;
 	}
+	if (r->step && !strcmp(r->step, "pool_jobs_off")) {
+		fputs(down ? "pool probes out (pool size and queue from libuv's statics; jobs per "
+			     "kind, wait, service and completions unavailable until they are back)" :
+			     "pool probes back in (jobs per kind again from the next full interval; "
+			     "jobs already in flight are left out, the queue from libuv's statics "
+			     "until the pool is seen idle)", out);
+		return;
+	}
 	fputs(down ? "stack sampling down to " : "stack sampling back to ", out);
 	put_rates(out, r->sample_hz, r->blocked_hz);
 }
@@ -91,16 +99,19 @@ void uvs_guard_text_state(const struct uvs_guard_snapshot *g, char *buf, size_t 
 		n = (size_t)snprintf(buf, cap, "phases off");
 	if (g->sampling_low && n < cap) {
 		if (g->blocked_hz && g->blocked_hz != g->sample_hz)
-			snprintf(buf + n, cap - n, "%sstacks %u Hz (%u Hz blocked)", n ? ", " : "",
-				 g->sample_hz, g->blocked_hz);
+			n += (size_t)snprintf(buf + n, cap - n, "%sstacks %u Hz (%u Hz blocked)",
+					      n ? ", " : "", g->sample_hz, g->blocked_hz);
 		else
-			snprintf(buf + n, cap - n, "%sstacks %u Hz", n ? ", " : "", g->sample_hz);
+			n += (size_t)snprintf(buf + n, cap - n, "%sstacks %u Hz", n ? ", " : "",
+					      g->sample_hz);
 	}
+	if (g->pool_off && n < cap)
+		snprintf(buf + n, cap - n, "%spool probes out", n ? ", " : "");
 }
 
 void uvs_guard_text_summary(FILE *out, const struct uvs_guard_snapshot *g)
 {
-	char off[UVS_DURATION_BUF], low[UVS_DURATION_BUF];
+	char off[UVS_DURATION_BUF], low[UVS_DURATION_BUF], pool[UVS_DURATION_BUF];
 
 	if (!g->enabled)
 		return;
@@ -114,6 +125,10 @@ void uvs_guard_text_summary(FILE *out, const struct uvs_guard_snapshot *g)
 	if (g->sampling_low_ns) {
 		uvs_format_duration(g->sampling_low_ns, low, sizeof(low));
 		fprintf(out, "; stacks at the low rate for %s", low);
+	}
+	if (g->pool_off_ns) {
+		uvs_format_duration(g->pool_off_ns, pool, sizeof(pool));
+		fprintf(out, "; pool probes out for %s", pool);
 	}
 	fputc('\n', out);
 }

@@ -452,14 +452,15 @@ static void json_agent(FILE *out, const struct uvs_agent_snapshot *a)
 	fprintf(out,
 		",\"agent\":{\"events\":%" PRIu64 ",\"drops\":%" PRIu64
 		",\"insert_failures\":%" PRIu64 ",\"pool_jobs_lost\":%" PRIu64
-		",\"pool_jobs_unfollowed\":%" PRIu64 ",\"pool_records_dropped\":%" PRIu64
+		",\"pool_jobs_unfollowed\":%" PRIu64 ",\"pool_jobs_unseen\":%" PRIu64
+		",\"pool_records_dropped\":%" PRIu64
 		",\"slow_syscalls_dropped\":%" PRIu64
 		",\"syscall_pairs_unfit\":%" PRIu64 ",\"sockets_lost\":%" PRIu64
 		",\"stack_samples\":%" PRIu64 ",\"stack_samples_lost\":%" PRIu64
 		",\"gc_threads_lost\":%" PRIu64 ",\"gc_records_dropped\":%" PRIu64
 		",\"probe_hits\":%" PRIu64 "}",
 		a->events, a->drops, a->insert_failures, a->pool_jobs_lost, a->pool_jobs_unfollowed,
-		a->pool_records_dropped,
+		a->pool_jobs_unseen, a->pool_records_dropped,
 		a->slow_syscalls_dropped, a->syscall_pairs_unfit, a->sockets_lost, a->stack_samples,
 		a->stack_samples_lost, a->gc_threads_lost, a->gc_records_dropped, a->probe_hits);
 }

@@ -16,6 +16,17 @@ static const char *phases_state(bool asked, bool off)
 	return off ? "\"off\"" : "\"exact\"";
 }
 
+/*
+ * Where the pool's figures come from: "probes" while its per-job probes are in, "statics"
+ * while the guard has them out (size and queue only), null if the guard cannot step them.
+ */
+static const char *pool_state(bool asked, bool off)
+{
+	if (!asked)
+		return "null";
+	return off ? "\"statics\"" : "\"probes\"";
+}
+
 static void rate_or_null(FILE *out, const char *name, uint32_t hz)
 {
 	if (hz)
@@ -34,10 +45,12 @@ void uvs_json_guard_object(FILE *out, const struct uvs_guard_snapshot *g, bool s
 		g->budget, g->rate, g->level, phases_state(g->phases_asked, g->phases_off));
 	rate_or_null(out, "sample_hz", g->sample_hz);
 	rate_or_null(out, "blocked_hz", g->blocked_hz);
+	fprintf(out, ",\"pool\":%s", pool_state(g->pool_asked, g->pool_off));
 	if (summary)
 		fprintf(out, ",\"steps_down\":%" PRIu64 ",\"steps_up\":%" PRIu64
-			",\"phases_off_ns\":%" PRIu64 ",\"sampling_low_ns\":%" PRIu64,
-			g->steps_down, g->steps_up, g->phases_off_ns, g->sampling_low_ns);
+			",\"phases_off_ns\":%" PRIu64 ",\"sampling_low_ns\":%" PRIu64
+			",\"pool_off_ns\":%" PRIu64, g->steps_down, g->steps_up, g->phases_off_ns,
+			g->sampling_low_ns, g->pool_off_ns);
 	fputc('}', out);
 }
 
@@ -71,6 +84,7 @@ int uvs_json_guard_record(FILE *out, int pid, const struct uvs_guard_record *r)
 		phases_state(r->phases_asked, r->phases_off));
 	rate_or_null(out, "sample_hz", r->sample_hz);
 	rate_or_null(out, "blocked_hz", r->blocked_hz);
+	fprintf(out, ",\"pool\":%s", pool_state(r->pool_asked, r->pool_off));
 	fprintf(out, ",\"rate_by_source\":{\"loop\":%" PRIu64 ",\"pool\":%" PRIu64 ",\"gc\":%" PRIu64
 		",\"samples\":%" PRIu64 "}", r->rate_loop, r->rate_pool, r->rate_gc, r->rate_samples);
 	fputs(",\"error\":", out);

@@ -475,13 +475,32 @@ static void put_losses(FILE *out, const struct uvs_snapshot *s)
 	if (!uvs_agent_losses(s))
 		return;
 	fprintf(out, "  lost: %" PRIu64 " pool jobs not followed, %" PRIu64 " uv_queue_work jobs of a "
-		"caller loaded after attach, %" PRIu64 " pool job records, %"
+		"caller loaded after attach, %" PRIu64 " pool jobs in flight as the guard put the "
+		"pool's probes back, %" PRIu64 " pool job records, %"
 		PRIu64 " syscalls not counted, %" PRIu64 " syscall pairs without a slot, %" PRIu64
 		" slow syscall events, %" PRIu64 " sockets not followed, %" PRIu64
 		" stack samples, %" PRIu64 " threads' GC not followed, %" PRIu64 " GC records\n",
-		a->pool_jobs_lost, a->pool_jobs_unfollowed, a->pool_records_dropped, s->syscalls.lost, a->syscall_pairs_unfit,
+		a->pool_jobs_lost, a->pool_jobs_unfollowed, a->pool_jobs_unseen, a->pool_records_dropped,
+		s->syscalls.lost, a->syscall_pairs_unfit,
 		a->slow_syscalls_dropped, a->sockets_lost, a->stack_samples_lost, a->gc_threads_lost,
 		a->gc_records_dropped);
+}
+
+/*
+ * The guard had the pool's probes out for part of the session: its jobs, sync fs calls and
+ * saturation are those of the rest, and the summary says so (the intervals said which).
+ */
+static void put_pool_partial(FILE *out, const struct uvs_snapshot *s)
+{
+	char in[UVS_DURATION_BUF], all[UVS_DURATION_BUF];
+	uint64_t off = s->guard.pool_off_ns;
+
+	if (!off || s->pool.statics_only)
+		return;
+	uvs_format_duration(off < s->window_ns ? s->window_ns - off : 0, in, sizeof(in));
+	uvs_format_duration(s->window_ns, all, sizeof(all));
+	fprintf(out, "    jobs counted for %s of %s (the guard had the pool's probes out the "
+		"rest)\n", in, all);
 }
 
 int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
@@ -500,6 +519,7 @@ int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
 		fputs("  pool:", out);
 		put_pool_summary(out, &s->pool);
 		fputc('\n', out);
+		put_pool_partial(out, s);
 	}
 	if (s->syscalls.available)
 		summary_syscalls(out, &s->syscalls);

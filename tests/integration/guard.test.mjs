@@ -264,3 +264,142 @@ test('overhead guard: --no-guard keeps exact phases on under the same load', asy
 		await child.stop();
 	}
 });
+
+// The pool's step (tests/fixtures/node/pool_flood.js on a pool of 2 threads): a flood of fs.stat
+// calls past the budget takes the pool's probes out (the kernel's list of the agent's links
+// says so); the windows then have the pool's size and queue from libuv's statics, checked
+// against a pool the fixture holds saturated (every thread in a read of an empty FIFO, 5 calls
+// queued behind), and no per-job figure. Once the flood has stopped the probes come back while
+// the pool is still held: the 7 jobs in flight are left out and counted as such, and the
+// queue stays the statics' until the pool is seen idle. After the release, a known number of
+// calls is counted exactly.
+const poolLinks = (pid) => linkedPrograms(pid).filter((n) => /^uvs_pool/.test(n)).length;
+
+test('overhead guard: a pool flood takes the pool\'s probes out, its queue then from libuv\'s '
+	+ 'statics; back when it stops, jobs counted exactly again', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const POOL = 2, QUEUED = 5, COUNT = 37;
+	const { child } = await startFixture('pool_flood.js', [],
+		{ UV_THREADPOOL_SIZE: String(POOL), QUEUED: String(QUEUED) });
+	const { agent, hello } = await startAgent(child.pid,
+		['--interval', '100ms', '--max-probe-rate', String(BUDGET)]);
+	const mark = () => agent.json().length;
+	let heldIdx, releaseIdx, countIdx, counted;
+	try {
+		if (hello.pool.plan !== '2-probe') {
+			t.skip(`the pool step needs the 2-probe plan: ${hello.pool.plan_why}`);
+			return;
+		}
+		const first = await agent.waitFor((v) => v && v.type === 'interval', 'an interval');
+		assert.equal(first.guard.pool, 'probes');
+		assert.ok(poolLinks(agent.pid) > 0, 'the pool uprobes are attached');
+
+		child.send('flood');
+		await child.waitFor((v) => v && v.flooding, 'fixture flooding');
+		const down = await agent.waitFor(guardLine('down', 'pool_jobs_off'), 'the pool step');
+		assert.ok(down.rate > BUDGET, JSON.stringify(down));
+		assert.equal(down.pool, 'statics');
+		assert.ok(down.rate_by_source.pool * 10 >= down.rate, JSON.stringify(down));
+		assert.equal(poolLinks(agent.pid), 0, 'pool uprobes still attached after the step');
+
+		child.send('hold');
+		const held = await child.waitFor((v) => v && v.held, 'the pool held');
+		assert.deepEqual([held.held, held.queued], [POOL, QUEUED]);
+		heldIdx = mark();
+		// The probes come back once the flood has stopped, the pool still held.
+		await agent.waitFor(guardLine('up', 'pool_jobs_off'), 'the pool probes back');
+		assert.ok(poolLinks(agent.pid) > 0, 'the pool uprobes are back');
+		await intervalsAfter(agent, 3);
+		releaseIdx = mark();
+		child.send('release');
+		await child.waitFor((v) => v && v.released, 'the pool released');
+		await intervalsAfter(agent, 2);
+		countIdx = mark();
+		child.send(`count ${COUNT}`);
+		counted = await child.waitFor((v) => v && v.counted, 'calls counted');
+		await intervalsAfter(agent, 2);
+	} finally {
+		await agent.stop('SIGINT');
+		await child.stop();
+	}
+	const lines = agent.json();
+	const downIdx = lines.findIndex(guardLine('down', 'pool_jobs_off'));
+	const upIdx = lines.findIndex(guardLine('up', 'pool_jobs_off'));
+	const intervals = (from, to) => lines.slice(from, to).filter((v) => v.type === 'interval');
+	const statics = intervals(downIdx, upIdx);
+	assert.ok(statics.length >= 3, `${statics.length} intervals with the probes out`);
+	// With the probes out (and the interval after they came back, which began without them):
+	// the pool's size from the statics, and no per-job figure.
+	for (const v of [...statics, intervals(upIdx).at(0)]) {
+		const p = v.threadpool;
+		assert.equal(v.guard.pool, 'statics');
+		assert.equal(p.size, POOL, JSON.stringify(p));
+		for (const f of ['submitted', 'completed', 'sync_fs_on_loop', 'kinds'])
+			assert.equal(p[f], null, `${f}: ${JSON.stringify(p)}`);
+	}
+	// The held pool, from the statics: with the probes out, and while they settle after.
+	const heldIntervals = intervals(heldIdx, releaseIdx);
+	const whileOut = heldIntervals.filter((v) => v.guard.pool === 'statics');
+	const settling = intervals(upIdx, releaseIdx).slice(1);
+	assert.ok(whileOut.length >= 1, 'an interval of the held pool with the probes out');
+	assert.ok(settling.length >= 2, 'intervals of the held pool with the probes back');
+	for (const v of heldIntervals) {
+		const p = v.threadpool;
+		assert.deepEqual([p.size, p.running, p.queued], [POOL, POOL, QUEUED], JSON.stringify(p));
+	}
+	// Whole intervals of it: at most QUEUED waiting, waiting all along.
+	for (const v of heldIntervals.slice(1)) {
+		assert.equal(v.threadpool.queued_max, QUEUED, JSON.stringify(v.threadpool));
+		assert.equal(v.threadpool.saturation, 1, JSON.stringify(v.threadpool));
+	}
+	// Back in: the jobs in flight then (2 reads, 5 stats) are counted as left out, and none of
+	// them is counted as a job when it ends (after the release).
+	assert.equal(intervals(0).reduce((s, v) => s + v.agent.pool_jobs_unseen, 0), POOL + QUEUED);
+	assert.equal(intervals(upIdx).at(0).agent.pool_jobs_unseen, POOL + QUEUED);
+	for (const v of settling) assert.equal(v.guard.pool, 'probes');
+	const jobs = (list, k) => list.reduce((s, v) => s + v.threadpool.kinds.fs[k], 0);
+	const after = intervals(upIdx).slice(1);
+	assert.equal(jobs(intervals(upIdx, countIdx).slice(1), 'completed'), 0,
+		'a job submitted while the probes were out was counted');
+	// Released and settled: the count is exact, and the queue the probes' again (empty).
+	assert.equal(counted.counted, COUNT);
+	assert.equal(jobs(intervals(countIdx), 'submitted'), COUNT);
+	assert.equal(jobs(intervals(countIdx), 'completed'), COUNT);
+	assert.equal(intervals(countIdx).reduce((s, v) => s + (v.threadpool.kinds.fs.ops.stat || 0), 0),
+		COUNT);
+	for (const v of intervals(countIdx))
+		assert.deepEqual([v.threadpool.queued, v.threadpool.running], [0, 0]);
+	assert.equal(after.at(-1).threadpool.size, POOL);
+	// Only the pool's step came and went (sampling may have too, as a loop spun).
+	assert.deepEqual(steps(lines).filter((s) => s.endsWith('pool_jobs_off')),
+		['down pool_jobs_off', 'up pool_jobs_off']);
+	const summary = lines.find((v) => v.type === 'summary');
+	assert.ok(summary.guard.pool_off_ns > 0 && summary.guard.pool_off_ns < summary.window_ns);
+	assert.equal(summary.guard.pool, 'probes');
+	assert.equal(summary.agent.pool_jobs_unseen, POOL + QUEUED);
+});
+
+// The 4-probe plan would count the jobs in flight as the probes came back as sync fs calls:
+// the guard leaves its probes alone, and says it cannot step them.
+test('overhead guard: the 4-probe plan\'s pool probes are not stepped', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('pool_flood.js', [], { UV_THREADPOOL_SIZE: '2' });
+	const { agent, hello } = await startAgent(child.pid,
+		['--interval', '100ms', '--max-probe-rate', String(BUDGET)],
+		{ UVSCOPE_NO_UPROBE_SESSION: '1' });
+	try {
+		assert.equal(hello.pool.plan, '4-probe');
+		const first = await agent.waitFor((v) => v && v.type === 'interval', 'an interval');
+		assert.equal(first.guard.pool, null);
+		child.send('flood');
+		await child.waitFor((v) => v && v.flooding, 'fixture flooding');
+		const exhausted = await agent.waitFor((v) => v && v.type === 'guard' &&
+			v.action === 'exhausted', 'over the budget with no step for the pool');
+		assert.ok(exhausted.rate_by_source.pool * 2 > exhausted.rate, JSON.stringify(exhausted));
+		assert.ok(poolLinks(agent.pid) > 0);
+	} finally {
+		await agent.stop('SIGINT');
+		await child.stop();
+	}
+	assert.ok(!agent.json().some(guardLine('down', 'pool_jobs_off')));
+});

@@ -115,7 +115,7 @@ static void build_snapshot(void)
 	"\"gc\":null}"
 
 #define AGENT "\"threadpool\":null,\"syscalls\":null,\"fds\":null,\"sockets\":null,\"agent\":{\"events\":98765,\"drops\":2,\"insert_failures\":0" \
-	",\"pool_jobs_lost\":0,\"pool_jobs_unfollowed\":0,\"pool_records_dropped\":0,\"slow_syscalls_dropped\":0," \
+	",\"pool_jobs_lost\":0,\"pool_jobs_unfollowed\":0,\"pool_jobs_unseen\":0,\"pool_records_dropped\":0,\"slow_syscalls_dropped\":0," \
 	"\"syscall_pairs_unfit\":0,\"sockets_lost\":0,\"stack_samples\":0,\"stack_samples_lost\":0," \
 	"\"gc_threads_lost\":0,\"gc_records_dropped\":0,\"probe_hits\":0},\"guard\":null"
 
@@ -670,7 +670,7 @@ Test(json, guard)
 			      "\"action\":\"down\",\"step\":\"phases_off\",\"level\":1,"
 			      "\"rate\":48210,\"predicted\":null,\"budget\":10000,\"windows\":3,"
 			      "\"phases\":\"off\",\"sample_hz\":99,\"blocked_hz\":997,"
-			      "\"rate_by_source\":{\"loop\":40000,\"pool\":6000,\"gc\":10,"
+			      "\"pool\":null,\"rate_by_source\":{\"loop\":40000,\"pool\":6000,\"gc\":10,"
 			      "\"samples\":2200},\"error\":null}\n");
 	free(got);
 	r = (struct uvs_guard_record){ .ts_ns = 78, .action = UVS_GUARD_RECORD_UP,
@@ -681,7 +681,7 @@ Test(json, guard)
 			      "\"action\":\"up\",\"step\":\"sampling_low\",\"level\":0,"
 			      "\"rate\":120,\"predicted\":1300,\"budget\":10000,\"windows\":10,"
 			      "\"phases\":null,\"sample_hz\":null,\"blocked_hz\":null,"
-			      "\"rate_by_source\":{\"loop\":0,\"pool\":0,\"gc\":0,\"samples\":0},"
+			      "\"pool\":null,\"rate_by_source\":{\"loop\":0,\"pool\":0,\"gc\":0,\"samples\":0},"
 			      "\"error\":null}\n");
 	free(got);
 	r = (struct uvs_guard_record){ .ts_ns = 79, .action = UVS_GUARD_RECORD_FAILED,
@@ -709,16 +709,36 @@ Test(json, guard)
 	got = RENDER(uvs_json_interval, &snap);
 	cr_expect_not_null(strstr(got, "\"probe_hits\":48210},\"guard\":{\"budget\":10000,"
 				       "\"rate\":48210,\"level\":2,\"phases\":\"off\","
-				       "\"sample_hz\":9,\"blocked_hz\":99}}\n"), "%s", got);
+				       "\"sample_hz\":9,\"blocked_hz\":99,\"pool\":null}}\n"),
+			  "%s", got);
 	free(got);
 	got = RENDER(uvs_json_summary, &snap);
 	cr_expect_not_null(strstr(got, "\"guard\":{\"budget\":10000,\"rate\":48210,\"level\":2,"
 				       "\"phases\":\"off\",\"sample_hz\":9,\"blocked_hz\":99,"
-				       "\"steps_down\":2,\"steps_up\":1,\"phases_off_ns\":7,"
-				       "\"sampling_low_ns\":4}}\n"), "%s", got);
+				       "\"pool\":null,\"steps_down\":2,\"steps_up\":1,"
+				       "\"phases_off_ns\":7,\"sampling_low_ns\":4,\"pool_off_ns\":0}}\n"),
+			  "%s", got);
 	free(got);
 	snap.guard.phases_off = false;
 	got = RENDER(uvs_json_interval, &snap);
 	cr_expect_not_null(strstr(got, "\"phases\":\"exact\""), "%s", got);
+	free(got);
+	/* The pool's step: where its figures come from, and how long the probes were out. */
+	snap.guard.pool_asked = true;
+	got = RENDER(uvs_json_interval, &snap);
+	cr_expect_not_null(strstr(got, "\"blocked_hz\":99,\"pool\":\"probes\"}"), "%s", got);
+	free(got);
+	snap.guard.pool_off = true;
+	snap.guard.pool_off_ns = 12;
+	got = RENDER(uvs_json_summary, &snap);
+	cr_expect_not_null(strstr(got, "\"pool\":\"statics\",\"steps_down\""), "%s", got);
+	cr_expect_not_null(strstr(got, "\"pool_off_ns\":12}"), "%s", got);
+	free(got);
+	r = (struct uvs_guard_record){ .ts_ns = 80, .action = UVS_GUARD_RECORD_DOWN,
+				       .step = "pool_jobs_off", .level = 1, .pool_asked = true,
+				       .pool_off = true };
+	got = RENDER_GUARD(&r);
+	cr_expect_not_null(strstr(got, "\"step\":\"pool_jobs_off\""), "%s", got);
+	cr_expect_not_null(strstr(got, "\"pool\":\"statics\",\"rate_by_source\""), "%s", got);
 	free(got);
 }

@@ -484,3 +484,180 @@ Test(guard, the_rate_is_split_by_source)
 	cr_expect_eq(d.rate_loop, 0);
 	cr_expect_eq(d.rate_pool + d.rate_gc + d.rate_samples + d.rate_loop, d.rate);
 }
+
+/* One window with its pool hits apart (they are in hits too). */
+static struct uvs_guard_decision feed_pool(uint64_t hits, uint64_t pool_hits, uint64_t its,
+					   uint64_t samples)
+{
+	struct uvs_guard_window w = { .window_ns = SEC, .hits = hits, .pool_hits = pool_hits,
+				      .iterations = its, .samples = samples };
+	struct uvs_guard_decision d;
+
+	uvs_guard_window(&g, &w, &d);
+	return d;
+}
+
+/* n one-second windows alike; returns the last decision. */
+static struct uvs_guard_decision feed_pool_n(int n, uint64_t hits, uint64_t pool_hits,
+					     uint64_t its, uint64_t samples)
+{
+	struct uvs_guard_decision d = { 0 };
+
+	for (int i = 0; i < n; i++)
+		d = feed_pool(hits, pool_hits, its, samples);
+	return d;
+}
+
+/* The fs HTTP server's default mode: no exact phases, sampling at 99/997 Hz, the pool step. */
+static void setup_pool(void)
+{
+	struct uvs_guard_config c = { .enabled = true, .budget = 10000, .sample_hz = 99,
+				      .blocked_hz = 997, .pool = true };
+
+	uvs_guard_init(&g, &c);
+}
+
+/*
+ * 2500 requests/s of 5 pool jobs (2 hits each) and 8 iterations (one epoll hook each): the
+ * pool's 25000 hits/s are the step worth taking (sampling would give back 1782 of 46980), and
+ * with them out the rate is the loop's. Undone only when the iterations, times the pool hits
+ * per iteration measured before (25000 / 20000), predict under half the budget.
+ */
+Test(guard, the_pool_step_out_and_back_by_its_hits_per_iteration)
+{
+	struct uvs_guard_settings set;
+	struct uvs_guard_decision d;
+
+	setup_pool();
+	uvs_guard_settings(&g, &set);
+	cr_assert(set.pool_probes);
+	d = feed_pool_n(3, 45000, 25000, 20000, 99);
+	cr_assert_eq(d.action, UVS_GUARD_DOWN);
+	cr_expect_eq(d.step, UVS_GUARD_POOL_JOBS_OFF);
+	cr_expect_eq(d.rate_pool, 25000);
+	uvs_guard_settings(&g, &set);
+	cr_expect(!set.pool_probes);
+	cr_expect_eq(set.sample_hz, 99, "sampling would save too little: it stays");
+	cr_expect_float_eq(g.pool_per_iteration, 1.25, 1e-9);
+	/* The loop alone still over: nothing left worth a tenth, said once. */
+	d = feed_pool_n(3, 20000, 0, 20000, 99);
+	cr_expect_eq(d.action, UVS_GUARD_EXHAUSTED);
+	/* 500 requests/s: 4000 iterations, 5980/s now, 10980 predicted with the pool's: stays. */
+	for (int i = 0; i < 30; i++) {
+		d = feed_pool(4000, 0, 4000, 99);
+		cr_expect_eq(d.action, UVS_GUARD_NONE, "window %d", i);
+		cr_expect_eq(d.predicted, 5980 + 5000);
+	}
+	cr_expect(uvs_guard_in_force(&g, UVS_GUARD_POOL_JOBS_OFF));
+	/* 100 requests/s: 2780 + 1000 predicted, under half the budget for ten windows. */
+	for (int i = 0; i < 9; i++)
+		cr_expect_eq(feed_pool(800, 0, 800, 99).action, UVS_GUARD_NONE);
+	d = feed_pool(800, 0, 800, 99);
+	cr_assert_eq(d.action, UVS_GUARD_UP);
+	cr_expect_eq(d.step, UVS_GUARD_POOL_JOBS_OFF);
+	cr_expect_eq(d.predicted, 3780);
+	cr_expect_eq(d.level, 0);
+	uvs_guard_settings(&g, &set);
+	cr_expect(set.pool_probes);
+}
+
+/*
+ * The hits per iteration come only from windows with the probes in for all of them: the window
+ * after the step is undone began with them out (and jobs then in flight go unseen), so its
+ * low pool count would make the next prediction too low.
+ */
+Test(guard, the_pool_prediction_skips_windows_the_probes_were_out_for)
+{
+	struct uvs_guard_decision d;
+
+	setup_pool();
+	d = feed_pool_n(3, 40000, 25000, 15000, 0);
+	cr_assert_eq(d.step, UVS_GUARD_POOL_JOBS_OFF);
+	d = feed_pool_n(10, 600, 0, 600, 0);
+	cr_assert_eq(d.action, UVS_GUARD_UP);
+	/* Over again: the first window (probes out part of it) shows few pool hits. */
+	cr_expect_eq(feed_pool(20000, 1000, 10000, 0).action, UVS_GUARD_NONE);
+	cr_expect_eq(feed_pool(40000, 30000, 10000, 0).action, UVS_GUARD_NONE);
+	d = feed_pool(40000, 30000, 10000, 0);
+	cr_assert_eq(d.action, UVS_GUARD_DOWN);
+	cr_expect_eq(d.step, UVS_GUARD_POOL_JOBS_OFF);
+	cr_expect_float_eq(g.pool_per_iteration, 3.0, 1e-9);
+	/* A window under the budget starts the measure again, as it does the count. */
+	feed_pool_n(10, 600, 0, 600, 0);
+	cr_assert_eq(g.level, 0);
+	feed_pool(40000, 5000, 1000, 0);  /* prev_mask: not measured */
+	feed_pool(40000, 5000, 1000, 0);
+	feed_pool(100, 0, 100, 0);        /* calm: starts again */
+	feed_pool(40000, 8000, 1000, 0);
+	feed_pool(40000, 8000, 1000, 0);
+	d = feed_pool(40000, 8000, 1000, 0);
+	cr_assert_eq(d.step, UVS_GUARD_POOL_JOBS_OFF);
+	cr_expect_float_eq(g.pool_per_iteration, 8.0, 1e-9);
+}
+
+/* A loop blocked while its pool works: no iteration to measure by, so the prediction errs high. */
+Test(guard, the_pool_prediction_without_iterations)
+{
+	struct uvs_guard_decision d;
+
+	setup_pool();
+	d = feed_pool_n(3, 30000, 30000, 0, 0);
+	cr_assert_eq(d.step, UVS_GUARD_POOL_JOBS_OFF);
+	cr_expect_float_eq(g.pool_per_iteration, 90000.0, 1e-9);
+	d = feed_pool(100, 0, 1, 0);
+	cr_expect_eq(d.predicted, 100 + 90000);
+	cr_expect_eq(g.calm, 0);
+}
+
+/* Without statics to read or privileges to put them back, the pool's probes are never stepped. */
+Test(guard, no_pool_step_unless_it_can_be_undone)
+{
+	struct uvs_guard_config c = { .enabled = true, .budget = 10000, .sample_hz = 99,
+				      .blocked_hz = 997 };
+	struct uvs_guard_settings set;
+	struct uvs_guard_decision d;
+
+	uvs_guard_init(&g, &c);
+	d = feed_pool_n(3, 40000, 25000, 15000, 99);
+	cr_expect_eq(d.action, UVS_GUARD_EXHAUSTED);
+	uvs_guard_settings(&g, &set);
+	cr_expect(set.pool_probes, "in: whether they were attached is the collector's");
+}
+
+/* Sampling, then the pool: undone in reverse, and each said in snapshots and records. */
+Test(guard, the_pool_step_in_snapshots_and_records)
+{
+	struct uvs_guard_snapshot snap;
+	struct uvs_guard_record r;
+	struct uvs_guard_decision d;
+
+	setup_pool();
+	/* A blocked loop sampled at 997 Hz, and its pool busy. */
+	d = feed_pool_n(3, 8000, 8000, 0, 500);
+	cr_assert_eq(d.step, UVS_GUARD_SAMPLING_LOW);
+	d = feed_pool_n(3, 12000, 12000, 1000, 50);
+	cr_assert_eq(d.step, UVS_GUARD_POOL_JOBS_OFF);
+	cr_expect_eq(d.level, 2);
+	uvs_guard_record(&g, &d, 7, NULL, &r);
+	cr_expect_str_eq(r.step, "pool_jobs_off");
+	cr_expect(r.pool_asked && r.pool_off);
+	cr_expect_eq(r.sample_hz, 9);
+	/* The next window: out for (nearly) all of it, and said so. */
+	uvs_guard_snapshot(&g, false, &snap);
+	cr_expect(snap.pool_asked && snap.pool_off && snap.sampling_low);
+	d = feed_pool(0, 0, 1, 50);
+	/* The pool back first (the last taken), then sampling. */
+	d = feed_pool_n(9, 0, 0, 1, 5);
+	cr_assert_eq(d.action, UVS_GUARD_UP);
+	cr_expect_eq(d.step, UVS_GUARD_POOL_JOBS_OFF);
+	uvs_guard_record(&g, &d, 8, NULL, &r);
+	cr_expect(!r.pool_off);
+	uvs_guard_snapshot(&g, false, &snap);
+	cr_expect(snap.pool_off, "the window after the step up began with the probes out");
+	uvs_guard_snapshot(&g, true, &snap);
+	cr_expect(!snap.pool_off);
+	cr_expect_eq(snap.pool_off_ns, 10 * SEC);
+	cr_expect_eq(snap.steps_down, 2);
+	cr_expect_eq(snap.steps_up, 1);
+	cr_expect_str_eq(uvs_guard_step_name(UVS_GUARD_POOL_JOBS_OFF), "pool_jobs_off");
+}

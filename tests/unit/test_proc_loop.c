@@ -380,6 +380,52 @@ Test(pool_statics, a_queue_that_moves_under_the_walk_is_retried)
 	cr_assert_eq(uvs_pool_queue_count(&r, head, 0, 0, 100, &count, &capped), -EAGAIN);
 }
 
+/*
+ * Idle, for the pool's probes coming back (collect/pool.c): both queues empty and every thread
+ * waiting, or a pool never started; a job queued (libuv's slow-work message stands for the
+ * held-back dns jobs, counted in their own queue), a thread serving, or a queue moving: not.
+ */
+Test(pool_statics, idle_only_with_both_queues_empty_and_every_thread_waiting)
+{
+	static struct image m;
+	static struct uvs_pool_statics p;
+	uint64_t job[] = { BASE + 0x100 }, slow[] = { BASE + 0x200 };
+	uint64_t msg[] = { BASE + 0x60 };
+
+	memset(&m, 0, sizeof(m));
+	memset(&p, 0, sizeof(p));
+	p.available = true;
+	p.mem = (struct uvs_mem_reader){ image_read, &m };
+	p.at = (struct uvs_pool_addrs){ .nthreads = BASE, .idle_threads = BASE + 4,
+					.slow_io_work_running = BASE + 8, .wq = BASE + 0x10,
+					.slow_io_pending_wq = BASE + 0x20,
+					.run_slow_work_message = BASE + 0x60,
+					.exit_message = BASE + 0x70 };
+	/* Never started: libuv has not even linked its queues. */
+	cr_expect_eq(uvs_pool_statics_idle(&p), 1);
+	put32(&m, BASE, 4);
+	make_queue(&m, BASE + 0x10, NULL, 0);
+	make_queue(&m, BASE + 0x20, NULL, 0);
+	put32(&m, BASE + 4, 4);
+	cr_expect_eq(uvs_pool_statics_idle(&p), 1);
+	put32(&m, BASE + 4, 3);
+	cr_expect_eq(uvs_pool_statics_idle(&p), 0, "a thread serves a job");
+	put32(&m, BASE + 4, 4);
+	make_queue(&m, BASE + 0x10, job, 1);
+	cr_expect_eq(uvs_pool_statics_idle(&p), 0, "a job queued, its thread not woken yet");
+	make_queue(&m, BASE + 0x10, msg, 1);
+	make_queue(&m, BASE + 0x20, slow, 1);
+	cr_expect_eq(uvs_pool_statics_idle(&p), 0, "a dns job held back");
+	make_queue(&m, BASE + 0x20, NULL, 0);
+	make_queue(&m, BASE + 0x10, job, 1);
+	put64(&m, BASE + 0x100 + 8, BASE + 0x300);
+	cr_expect_eq(uvs_pool_statics_idle(&p), 0, "the queue moved under the walk");
+	put32(&m, BASE, 5000);
+	cr_expect_eq(uvs_pool_statics_idle(&p), -ENODATA, "not libuv's nthreads");
+	p.available = false;
+	cr_expect_eq(uvs_pool_statics_idle(&p), -ENODATA);
+}
+
 /* ---- retransmits from tcp_info -------------------------------------------------------------- */
 
 #include <netinet/in.h>

@@ -647,6 +647,25 @@ Test(watch, guard_lines)
 			      "uprobes back: permission denied; the step stays for the rest of the "
 			      "session\n");
 	free(got);
+	/* The pool's step says what is lost, and what stays (libuv's statics). */
+	r = (struct uvs_guard_record){ .ts_ns = TS_215003, .action = UVS_GUARD_RECORD_DOWN,
+				       .step = "pool_jobs_off", .level = 1, .rate = 41980,
+				       .budget = 10000, .windows = 3, .pool_asked = true,
+				       .pool_off = true };
+	got = render_guard(&r);
+	cr_expect_str_eq(got, "21:50:03 GUARD probe hits 41980/s over the budget of 10000/s for 3 "
+			      "intervals: pool probes out (pool size and queue from libuv's statics;"
+			      " jobs per kind, wait, service and completions unavailable until they "
+			      "are back)\n");
+	free(got);
+	r.action = UVS_GUARD_RECORD_UP;
+	r.pool_off = false;
+	got = render_guard(&r);
+	cr_expect_not_null(strstr(got, ": pool probes back in (jobs per kind again from the next "
+				       "full interval; jobs already in flight are left out, the queue"
+				       " from libuv's statics until the pool is seen idle)\n"), "%s",
+			   got);
+	free(got);
 }
 
 Test(watch, guard_in_interval_and_summary)
@@ -672,6 +691,12 @@ Test(watch, guard_in_interval_and_summary)
 	cr_expect_str_eq(got, "21:50:03 main/4242 util 41.2% it 1203 p99 3.20ms max 12.0ms blocks 1"
 			      " | guard 48210 hits/s: phases off, stacks 9 Hz (99 Hz blocked)\n");
 	free(got);
+	snap.guard.pool_asked = snap.guard.pool_off = true;
+	got = render_watch(uvs_watch_interval);
+	cr_expect_not_null(strstr(got, " | guard 48210 hits/s: phases off, stacks 9 Hz (99 Hz "
+				       "blocked), pool probes out\n"), "%s", got);
+	free(got);
+	snap.guard.pool_off = false;
 
 	/* The summary: phases out for part of the session cover only the rest of it. */
 	snap.window_ns = 65000000000ull;
@@ -679,6 +704,7 @@ Test(watch, guard_in_interval_and_summary)
 	snap.guard.steps_up = 1;
 	snap.guard.phases_off_ns = 40000000000ull;
 	snap.guard.sampling_low_ns = 20000000000ull;
+	snap.guard.pool_off_ns = 5000000000ull;
 	snap.guard.rate = 21000;
 	l = &snap.loops[0];
 	l->has_phases = true;
@@ -695,7 +721,7 @@ Test(watch, guard_in_interval_and_summary)
 	cr_expect_not_null(strstr(got, "    pending     12.5%"), "%s", got);
 	cr_expect_not_null(strstr(got, "  guard: budget 10000 probe hits/s, 21000/s on average; 2 "
 				       "steps down, 1 up; exact phases off for 40.0s; stacks at the "
-				       "low rate for 20.0s\n"), "%s", got);
+				       "low rate for 20.0s; pool probes out for 5.00s\n"), "%s", got);
 	free(got);
 	/* Phases on all along: shares of the loop's whole time, as always. */
 	snap.guard.phases_off_ns = 0;
@@ -750,5 +776,15 @@ Test(watch, summary_pool_not_started)
 	snap.pool.submitted = 27;
 	got = render_watch(uvs_watch_summary);
 	cr_expect_not_null(strstr(got, "  pool: size 4, 27 jobs,"), "%s", got);
+	cr_expect_null(strstr(got, "jobs counted for"), "%s", got);
+	free(got);
+	/* The guard had the pool's probes out for part of the session: its jobs are the rest's. */
+	snap.window_ns = 19200000000ull;
+	snap.guard.enabled = true;
+	snap.guard.pool_off_ns = 12500000000ull;
+	got = render_watch(uvs_watch_summary);
+	cr_expect_not_null(strstr(got, "  pool: size 4, 27 jobs,"), "%s", got);
+	cr_expect_not_null(strstr(got, "\n    jobs counted for 6.70s of 19.2s (the guard had the "
+				       "pool's probes out the rest)\n"), "%s", got);
 	free(got);
 }
