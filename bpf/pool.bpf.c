@@ -48,16 +48,24 @@
 const volatile __u8 job_events = 0;
 
 /*
- * The statistics of each watched process, keyed by its slot. A hash the agent fills at attach,
- * not an array: an entry is 48 KiB (three histograms per kind), and an array would hold one
- * for every possible slot, 12 MiB of kernel memory for a process or two.
+ * The statistics of each watched process: an array of maps indexed by its slot, each holding
+ * one entry, that the agent makes at attach. An entry is 48 KiB (three histograms per kind),
+ * so one array of them would hold one for every possible slot, 12 MiB of kernel memory for a
+ * process or two; a hash keyed by the slot cost each program run a hash lookup, where both
+ * array lookups here are pointer sums the verifier inlines.
  */
+struct pool_stats_of_one {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct uvs_pool_stats));
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, UVS_MAX_TARGETS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
-	__type(value, struct uvs_pool_stats);
+	__array(values, struct pool_stats_of_one);
 } pool_stats SEC(".maps");
 
 /* The most jobs queued at once since the agent last reset it, per slot (its own map, so that
@@ -130,9 +138,10 @@ struct {
 /* The statistics of process t: NULL until the agent has made them (at attach). */
 static __always_inline struct uvs_pool_stats *stats(const struct uvs_target_cfg *t)
 {
-	__u32 slot = uvs_slot(t);
+	__u32 slot = uvs_slot(t), zero = 0;
+	void *one = bpf_map_lookup_elem(&pool_stats, &slot);
 
-	return bpf_map_lookup_elem(&pool_stats, &slot);
+	return one ? bpf_map_lookup_elem(one, &zero) : NULL;
 }
 
 static __always_inline __u32 current_tgid(void)

@@ -212,18 +212,24 @@ static int map_jobs(struct uvs_pool *p)
 }
 
 /*
- * This slot's statistics start from zero (a slot may have served another process): a fresh
- * entry, which is also what lets the programs count the process once it is published.
+ * This slot's statistics start from zero (a slot may have served another process): a map of its
+ * own (pool.bpf.c's pool_stats), put at the slot, which is also what lets the programs count
+ * the process once it is published.
  */
 static int reset_slot(struct uvs_pool *p)
 {
 	struct uvs_pool_gauge gauge = { 0 };
 	struct uvs_pool_work_names names = { 0 };
-	__u32 key = (__u32)p->slot;
+	__u32 key = (__u32)p->slot, first = 0;
 	__u64 zero = 0;
 
 	memset(p->now, 0, sizeof(*p->now));
-	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.pool_stats), &key, p->now, BPF_ANY) ||
+	p->stats_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "uvs_pool_stats", sizeof(__u32),
+				     sizeof(struct uvs_pool_stats), 1, NULL);
+	if (p->stats_fd < 0 ||
+	    bpf_map_update_elem(p->stats_fd, &first, p->now, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.pool_stats), &key, &p->stats_fd,
+				BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.queued_max), &key, &zero, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.pool_gauge), &key, &gauge, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.work_names), &key, &names, BPF_ANY)) {
@@ -239,6 +245,7 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, struct uvs_
 		     const struct uvs_collect_sink *sink)
 {
 	memset(p, 0, sizeof(*p));
+	p->stats_fd = -1;
 	p->target = t;
 	p->sink = sink;
 	p->slot = -1;
@@ -347,6 +354,9 @@ static void forget(struct uvs_pool *p)
 	__u32 key = (__u32)p->slot, tgid = (__u32)p->target->pid;
 
 	bpf_map_delete_elem(bpf_map__fd(p->skel->maps.pool_stats), &key);
+	if (p->stats_fd >= 0)
+		close(p->stats_fd);
+	p->stats_fd = -1;
 	give_back_jobs(p, any_job, 0);
 	uvs_map_drop_process(p->skel->maps.dns_names, offsetof(struct uvs_dns_key, tgid), tgid);
 	uvs_bpf_shared_set_inst(p->sh, p->slot, UVS_OBJ_POOL, NULL);
@@ -544,8 +554,8 @@ void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_sna
 	__u32 key;
 
 	memset(out, 0, sizeof(*out));
-	key = (__u32)p->slot;
-	if (!p->attached || bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.pool_stats), &key, p->now))
+	key = 0;
+	if (!p->attached || bpf_map_lookup_elem(p->stats_fd, &key, p->now))
 		return;
 	p->fs_io_uring |= io_uring_seen;
 	size = pool_size(p, p->target);
