@@ -48,16 +48,24 @@
 const volatile __u8 job_events = 0;
 
 /*
- * The statistics of each watched process, keyed by its slot. A hash the agent fills at attach,
- * not an array: an entry is 48 KiB (three histograms per kind), and an array would hold one
- * for every possible slot, 12 MiB of kernel memory for a process or two.
+ * The statistics of each watched process: an array of maps indexed by its slot, each holding
+ * one entry, that the agent makes at attach. An entry is 48 KiB (three histograms per kind),
+ * so one array of them would hold one for every possible slot, 12 MiB of kernel memory for a
+ * process or two; a hash keyed by the slot cost each program run a hash lookup, where both
+ * array lookups here are pointer sums the verifier inlines.
  */
+struct pool_stats_of_one {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct uvs_pool_stats));
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, UVS_MAX_TARGETS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
-	__type(value, struct uvs_pool_stats);
+	__array(values, struct pool_stats_of_one);
 } pool_stats SEC(".maps");
 
 /* The most jobs queued at once since the agent last reset it, per slot (its own map, so that
@@ -70,19 +78,12 @@ struct {
 } queued_max SEC(".maps");
 
 /*
- * Jobs in flight, keyed by process and uv__work pointer. A plain hash allocated as it goes: an
- * LRU hash made each submit and end cost 30-50 ns more (its lists' locks), a preallocated one
- * twice that (elements freed on one CPU and taken on another). A job that never ends (refused
- * by libuv, cancelled) stays until the agent sweeps it (collect/pool.c) or the process is
- * forgotten; a full map counts the job as lost.
+ * Jobs in flight (pool_jobs.bpf.h), named by process slot and uv__work pointer. A job that
+ * never ends (refused by libuv, cancelled) keeps its entry until the agent sweeps it
+ * (collect/pool.c) or the process is forgotten; a job that finds none of its entries free is
+ * counted as lost.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, UVS_POOL_MAX_JOBS);
-	__type(key, struct uvs_pool_job_key);
-	__type(value, struct uvs_pool_job);
-} jobs SEC(".maps");
+#include "pool_jobs.bpf.h"
 
 /* What each thread is serving now: a uv__work pointer, or 0 for a sync fs call. */
 struct running_job {
@@ -137,9 +138,10 @@ struct {
 /* The statistics of process t: NULL until the agent has made them (at attach). */
 static __always_inline struct uvs_pool_stats *stats(const struct uvs_target_cfg *t)
 {
-	__u32 slot = uvs_slot(t);
+	__u32 slot = uvs_slot(t), zero = 0;
+	void *one = bpf_map_lookup_elem(&pool_stats, &slot);
 
-	return bpf_map_lookup_elem(&pool_stats, &slot);
+	return one ? bpf_map_lookup_elem(one, &zero) : NULL;
 }
 
 static __always_inline __u32 current_tgid(void)
@@ -160,25 +162,23 @@ static __always_inline struct uvs_pool_kind_stats *kind_stats(struct uvs_pool_st
 
 static __always_inline void submitted(const struct uvs_target_cfg *t, __u64 w, __u32 kind)
 {
-	struct uvs_pool_job job = { .submit_ns = bpf_ktime_get_ns(), .kind = kind };
-	struct uvs_pool_job_key key = { .w = w, .tgid = current_tgid() };
 	struct uvs_pool_stats *s = stats(t);
 	__u32 slot = uvs_slot(t);
-	__u64 *max;
+	__u64 *max, now = bpf_ktime_get_ns();
 	__s64 q;
 
 	struct uvs_pool_kind_stats *ks = s ? kind_stats(s, kind) : NULL;
 
 	if (!s || !ks)
 		return;
-	if (bpf_map_update_elem(&jobs, &key, &job, BPF_ANY)) {
+	if (!job_claim(uvs_pool_job_owner(slot, w), now, kind, 0)) {
 		__sync_fetch_and_add(&s->lost, 1);
 		return;
 	}
 	__sync_fetch_and_add(&ks->submitted, 1);
 	q = __sync_fetch_and_add(&s->queued, 1) + 1;
 	if (q == 1)
-		s->queued_since = job.submit_ns; /* the queue just became non-empty */
+		s->queued_since = now; /* the queue just became non-empty */
 	max = bpf_map_lookup_elem(&queued_max, &slot);
 	if (max && q > 0 && (__u64)q > *max)
 		*max = (__u64)q; /* a lost race here under-reports a maximum by one at worst */
@@ -291,7 +291,9 @@ static __always_inline int count_fs_op(struct uvs_pool_stats *s, __u64 w)
  * zeros after it, since the map compares whole keys. This is ~200 ns of the dns submit's ~500
  * (bpf_stats): ~150 the string read, ~50 the LRU map with its 68-byte key. A plain 16-byte read
  * cut at the NUL in place of the string read measured the same (519-545 against 527-568 ns a
- * submit): not worth its code.
+ * submit): not worth its code. Nor was counting in the agent from a ring buffer of names
+ * (bench/README.md): its reserve and submit cost what the map did; the read is the cost, any
+ * read of the target's memory from here 100-150 ns.
  */
 static __always_inline void count_dns_host(__u64 host)
 {
@@ -353,7 +355,6 @@ int uvs_pool_work_enter(struct pt_regs *ctx)
 {
 	__u64 fn = bpf_get_attach_cookie(ctx), w = PT_REGS_PARM1(ctx), now;
 	const struct uvs_target_cfg *t = uvs_current_target();
-	struct uvs_pool_job_key key = {};
 	struct running_job run = {};
 	struct uvs_pool_stats *s;
 	struct uvs_pool_job *job;
@@ -366,9 +367,7 @@ int uvs_pool_work_enter(struct pt_regs *ctx)
 	run.w = w;
 	run.start_ns = now;
 	run.fs_type = -1;
-	key.w = w;
-	key.tgid = current_tgid();
-	job = bpf_map_lookup_elem(&jobs, &key);
+	job = job_find(uvs_pool_job_owner(uvs_slot(t), w));
 	if (fn == UVS_POOL_FN_FS)
 		run.fs_type = count_fs_op(s, w);
 	else if (fn == UVS_POOL_FN_GETADDRINFO)
@@ -436,18 +435,18 @@ SEC("uprobe")
 int uvs_pool_work_return(struct pt_regs *ctx)
 {
 	const struct uvs_target_cfg *t = uvs_current_target();
-	__u64 id = bpf_get_current_pid_tgid(), now, d;
-	struct uvs_pool_job_key key = { .tgid = (__u32)(id >> 32) };
-	__u32 tid = (__u32)id;
+	__u64 id = bpf_get_current_pid_tgid(), now, d, owner;
+	__u32 tid = (__u32)id, tgid = (__u32)(id >> 32);
 	struct running_job run;
 	struct uvs_pool_stats *s;
 	struct uvs_pool_kind_stats *ks;
 	struct running_stack *st;
+	struct uvs_pool_job *job;
 
 	if (!t || !(s = stats(t)))
 		return 0;
 	st = bpf_map_lookup_elem(&running, &tid);
-	if (!st || st->tgid != key.tgid || st->depth == 0 || st->depth > 2)
+	if (!st || st->tgid != tgid || st->depth == 0 || st->depth > 2)
 		return 0;
 	st->depth--;
 	if (st->depth == 0)
@@ -468,16 +467,15 @@ int uvs_pool_work_return(struct pt_regs *ctx)
 	}
 	__sync_fetch_and_add(&s->running, -1);
 	if (job_events)
-		send_job_record(s, &run, key.tgid, tid, now, d);
-	key.w = run.w;
-	if (t->pool_track_done) {
-		struct uvs_pool_job *job = bpf_map_lookup_elem(&jobs, &key);
-
-		if (job)
-			job->end_ns = now;
-	} else {
-		bpf_map_delete_elem(&jobs, &key);
-	}
+		send_job_record(s, &run, tgid, tid, now, d);
+	owner = uvs_pool_job_owner(uvs_slot(t), run.w);
+	job = job_find(owner);
+	if (!job)
+		return 0;
+	if (t->pool_track_done)
+		job->end_ns = now;
+	else
+		job_release(job, owner);
 	return 0;
 }
 
@@ -488,18 +486,17 @@ int uvs_pool_work_return(struct pt_regs *ctx)
 SEC("uprobe")
 int uvs_pool_done(struct pt_regs *ctx)
 {
-	struct uvs_pool_job_key key = { .w = PT_REGS_PARM1(ctx) + bpf_get_attach_cookie(ctx),
-					.tgid = current_tgid() };
+	__u64 w = PT_REGS_PARM1(ctx) + bpf_get_attach_cookie(ctx), now, delay, owner;
 	const struct uvs_target_cfg *t = uvs_current_target();
 	struct uvs_pool_kind_stats *ks;
 	struct uvs_pool_stats *s;
 	struct uvs_pool_job *job;
-	__u64 now, delay;
 	bool served;
 
 	if (!t || !(s = stats(t)))
 		return 0;
-	job = bpf_map_lookup_elem(&jobs, &key);
+	owner = uvs_pool_job_owner(uvs_slot(t), w);
+	job = job_find(owner);
 	if (!job)
 		return 0;
 	now = bpf_ktime_get_ns();
@@ -513,7 +510,7 @@ int uvs_pool_done(struct pt_regs *ctx)
 	/* A job cancelled in the queue (uv_cancel) ends here without service: no longer in
 	 * flight (the 2-probe plan's gauge; the end of service counted the others). */
 	served = job->end_ns != 0;
-	if (!bpf_map_delete_elem(&jobs, &key) && !served)
+	if (job_release(job, owner) && !served)
 		__sync_fetch_and_add(&s->inflight, -1);
 	return 0;
 }
@@ -606,20 +603,17 @@ static __always_inline __u32 pool_size(const struct uvs_target_cfg *t,
 static __always_inline void submitted2(const struct uvs_target_cfg *t, __u64 w, __u32 kind,
 				       int fs_type)
 {
-	struct uvs_pool_job job = { .submit_ns = bpf_ktime_get_ns(), .kind = kind,
-				    .fs_type = (__u32)fs_type };
-	struct uvs_pool_job_key key = { .w = w, .tgid = current_tgid() };
 	struct uvs_pool_stats *s = stats(t);
 	struct uvs_pool_kind_stats *ks;
 	struct uvs_pool_gauge *g;
 	__u32 slot = uvs_slot(t);
+	__u64 *max, now = bpf_ktime_get_ns();
 	__s64 n;
-	__u64 *max;
 
 	ks = s ? kind_stats(s, kind) : NULL;
 	if (!s || !ks)
 		return;
-	if (bpf_map_update_elem(&jobs, &key, &job, BPF_ANY)) {
+	if (!job_claim(uvs_pool_job_owner(slot, w), now, kind, (__u32)fs_type)) {
 		__sync_fetch_and_add(&s->lost, 1);
 		return;
 	}
@@ -629,7 +623,7 @@ static __always_inline void submitted2(const struct uvs_target_cfg *t, __u64 w, 
 	g = bpf_map_lookup_elem(&pool_gauge, &slot);
 	n = __sync_fetch_and_add(&s->inflight, 1) + 1 - (g ? (__s64)g->swept : 0);
 	if (n > 0 && n == (__s64)pool_size(t, g) + 1)
-		s->queued_since = job.submit_ns; /* every thread busy, and this one waits */
+		s->queued_since = now; /* every thread busy, and this one waits */
 	max = bpf_map_lookup_elem(&queued_max, &slot);
 	if (max && n > 0 && (__u64)n > *max)
 		*max = (__u64)n; /* in flight at most: the agent takes the pool's size off */
@@ -669,11 +663,10 @@ static __always_inline __u64 entry_arg(struct pt_regs *ctx, __u32 i)
  */
 static __always_inline void unsubmit(const struct uvs_target_cfg *t, __u64 w)
 {
-	struct uvs_pool_job_key key = { .w = w, .tgid = current_tgid() };
+	__u64 owner = uvs_pool_job_owner(uvs_slot(t), w), work = 0;
 	struct uvs_pool_stats *s = stats(t);
 	struct uvs_pool_kind_stats *ks;
 	struct uvs_pool_job *job;
-	__u64 work = 0;
 	__u32 kind, type;
 
 	if (!s)
@@ -681,12 +674,12 @@ static __always_inline void unsubmit(const struct uvs_target_cfg *t, __u64 w)
 	if (bpf_probe_read_user(&work, sizeof(work), (void *)w) == 0 &&
 	    work == t->pool_fn_addr[UVS_POOL_FN_FS])
 		return; /* in the pool's queue, or being served */
-	job = bpf_map_lookup_elem(&jobs, &key);
+	job = job_find(owner);
 	if (!job || job->end_ns)
 		return; /* served already */
 	kind = job->kind;
 	type = job->fs_type;
-	if (bpf_map_delete_elem(&jobs, &key))
+	if (!job_release(job, owner))
 		return;
 	ks = kind_stats(s, kind);
 	if (ks)
@@ -796,13 +789,12 @@ int uvs_pool_end(struct pt_regs *ctx)
 {
 	const struct uvs_target_cfg *t = uvs_current_target();
 	__u64 c = bpf_get_attach_cookie(ctx), id = bpf_get_current_pid_tgid(), now, prev = 0;
-	struct uvs_pool_job_key key = { .tgid = (__u32)(id >> 32) };
 	struct uvs_pool_kind_stats *ks;
 	struct uvs_pool_gauge *g;
 	struct uvs_pool_stats *s;
 	struct uvs_pool_job *job;
 	struct running_job run = {};
-	__u64 start, submit, *last;
+	__u64 start, submit, *last, owner;
 	__u32 slot;
 	__s64 n;
 
@@ -814,8 +806,10 @@ int uvs_pool_end(struct pt_regs *ctx)
 		prev = *last;
 		*last = now;
 	}
-	key.w = saved_reg(ctx, UVS_POOL_END_REG(c)) + UVS_POOL_END_DISP(c);
-	job = bpf_map_lookup_elem(&jobs, &key);
+	slot = uvs_slot(t);
+	owner = uvs_pool_job_owner(slot, saved_reg(ctx, UVS_POOL_END_REG(c)) +
+					     UVS_POOL_END_DISP(c));
+	job = job_find(owner);
 	if (!job)
 		return 0; /* submitted before uvscope attached */
 	submit = job->submit_ns;
@@ -825,7 +819,7 @@ int uvs_pool_end(struct pt_regs *ctx)
 		/* Kept for its done callback; the end is counted once, by whoever sets end_ns. */
 		if (__sync_val_compare_and_swap(&job->end_ns, 0, now) != 0)
 			return 0;
-	} else if (bpf_map_delete_elem(&jobs, &key)) {
+	} else if (!job_release(job, owner)) {
 		return 0; /* the agent swept it */
 	}
 	start = uvs_pool_inferred_start(submit, prev, now);
@@ -839,14 +833,13 @@ int uvs_pool_end(struct pt_regs *ctx)
 		uvs_hist_record_atomic(&ks->wait, run.wait_ns);
 		uvs_hist_record_atomic(&ks->service, now - start);
 	}
-	slot = uvs_slot(t);
 	g = bpf_map_lookup_elem(&pool_gauge, &slot);
 	n = __sync_fetch_and_add(&s->inflight, -1) - (g ? (__s64)g->swept : 0);
 	/* The last waiting job leaves the queue: at the latest when this thread takes it. */
 	if (n == (__s64)pool_size(t, g) + 1 && s->queued_since && now > s->queued_since)
 		__sync_fetch_and_add(&s->queued_ns, now - s->queued_since);
 	if (job_events)
-		send_job_record(s, &run, key.tgid, (__u32)id, now, now - start);
+		send_job_record(s, &run, (__u32)(id >> 32), (__u32)id, now, now - start);
 	return 0;
 }
 

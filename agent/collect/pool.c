@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -184,19 +185,52 @@ static struct pool_bpf *load_object(struct uvs_pool *p, struct uvs_bpf_shared *s
 	return skel;
 }
 
+/* The size of the shared mapping of the jobs in flight (whole pages, as the kernel maps it). */
+static size_t jobs_map_len(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (sizeof(struct uvs_pool_job) * UVS_POOL_MAX_JOBS + page - 1) / page * page;
+}
+
 /*
- * This slot's statistics start from zero (a slot may have served another process): a fresh
- * entry, which is also what lets the programs count the process once it is published.
+ * The table of jobs in flight, mapped into the agent (BPF_F_MMAPABLE): the sweep and forget()
+ * give entries back with the same compare-and-swap the programs use, which a map update from
+ * user space could not (it copies a whole entry over whatever a program just wrote).
+ */
+static int map_jobs(struct uvs_pool *p)
+{
+	void *m = mmap(NULL, jobs_map_len(), PROT_READ | PROT_WRITE, MAP_SHARED,
+		       bpf_map__fd(p->skel->maps.jobs), 0);
+
+	if (m == MAP_FAILED) {
+		snprintf(p->why, sizeof(p->why), "cannot map the pool's jobs in flight: %s",
+			 strerror(errno));
+		return -errno;
+	}
+	p->jobs = m;
+	return 0;
+}
+
+/*
+ * This slot's statistics start from zero (a slot may have served another process): a map of its
+ * own (pool.bpf.c's pool_stats), put at the slot, which is also what lets the programs count
+ * the process once it is published.
  */
 static int reset_slot(struct uvs_pool *p)
 {
 	struct uvs_pool_gauge gauge = { 0 };
 	struct uvs_pool_work_names names = { 0 };
-	__u32 key = (__u32)p->slot;
+	__u32 key = (__u32)p->slot, first = 0;
 	__u64 zero = 0;
 
 	memset(p->now, 0, sizeof(*p->now));
-	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.pool_stats), &key, p->now, BPF_ANY) ||
+	p->stats_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "uvs_pool_stats", sizeof(__u32),
+				     sizeof(struct uvs_pool_stats), 1, NULL);
+	if (p->stats_fd < 0 ||
+	    bpf_map_update_elem(p->stats_fd, &first, p->now, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.pool_stats), &key, &p->stats_fd,
+				BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.queued_max), &key, &zero, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.pool_gauge), &key, &gauge, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.work_names), &key, &names, BPF_ANY)) {
@@ -212,6 +246,7 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, struct uvs_
 		     const struct uvs_collect_sink *sink)
 {
 	memset(p, 0, sizeof(*p));
+	p->stats_fd = -1;
 	p->target = t;
 	p->sink = sink;
 	p->slot = -1;
@@ -236,7 +271,7 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, struct uvs_
 		return;
 	p->sh = sh;
 	p->slot = slot;
-	if (reset_slot(p) || attach_all(p, t)) {
+	if (map_jobs(p) || reset_slot(p) || attach_all(p, t)) {
 		char why[sizeof(p->why)];
 
 		memcpy(why, p->why, sizeof(why));
@@ -289,6 +324,37 @@ void uvs_pool_quiesce(struct uvs_pool *p)
 }
 
 /*
+ * Gives back every entry of the jobs in flight that the process at p's slot holds and that
+ * `drop` accepts (the programs' own compare-and-swap: an entry a program gave back meanwhile
+ * stays with whoever took it next). Returns how many.
+ */
+static uint64_t give_back_jobs(struct uvs_pool *p,
+			       bool (*drop)(const struct uvs_pool_job *, uint64_t), uint64_t arg)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; p->jobs && i < UVS_POOL_MAX_JOBS; i++) {
+		struct uvs_pool_job *j = &p->jobs[i];
+		__u64 owner = __atomic_load_n(&j->owner, __ATOMIC_ACQUIRE);
+
+		if (!owner || uvs_pool_job_owner_slot(owner) != p->slot || !drop(j, arg))
+			continue;
+		if (__atomic_compare_exchange_n(&j->owner, &owner, 0, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			n++;
+	}
+	return n;
+}
+
+static bool any_job(const struct uvs_pool_job *j, uint64_t arg)
+{
+	(void)j;
+	(void)arg;
+	return true;
+}
+
+/*
  * What this process left in the shared maps, once its uprobes are gone: its statistics, jobs
  * in flight and host names (a later process may get its slot or its pid). Its threads' entries
  * in `running` are told apart by their tgid and leave the LRU in their turn.
@@ -298,7 +364,10 @@ static void forget(struct uvs_pool *p)
 	__u32 key = (__u32)p->slot, tgid = (__u32)p->target->pid;
 
 	bpf_map_delete_elem(bpf_map__fd(p->skel->maps.pool_stats), &key);
-	uvs_map_drop_process(p->skel->maps.jobs, offsetof(struct uvs_pool_job_key, tgid), tgid);
+	if (p->stats_fd >= 0)
+		close(p->stats_fd);
+	p->stats_fd = -1;
+	give_back_jobs(p, any_job, 0);
 	uvs_map_drop_process(p->skel->maps.dns_names, offsetof(struct uvs_dns_key, tgid), tgid);
 	uvs_bpf_shared_set_inst(p->sh, p->slot, UVS_OBJ_POOL, NULL);
 }
@@ -311,6 +380,9 @@ void uvs_pool_detach(struct uvs_pool *p)
 	p->file_held = false;
 	if (p->skel && p->sh && p->slot >= 0)
 		forget(p);
+	if (p->jobs)
+		munmap(p->jobs, jobs_map_len());
+	p->jobs = NULL;
 	p->skel = NULL;
 	p->sh = NULL;
 	p->slot = -1;
@@ -423,6 +495,15 @@ static bool libuv_pool_idle(const struct uvs_pool *p, uint32_t size)
 /* A job is taken for one that never reached the pool once it is this old in an idle pool. */
 #define SWEEP_AGE_NS 10000000ull
 
+/* Submitted more than SWEEP_AGE_NS before `seen` and not served (an owner read first: the
+ * rest was filled before it was published, pool_jobs.bpf.h). */
+static bool never_reached_pool(const struct uvs_pool_job *j, uint64_t seen)
+{
+	return !(j->owner & UVS_POOL_JOB_FILLING) &&
+	       __atomic_load_n(&j->submit_ns, __ATOMIC_ACQUIRE) + SWEEP_AGE_NS < seen &&
+	       !__atomic_load_n(&j->end_ns, __ATOMIC_ACQUIRE);
+}
+
 /*
  * The 2-probe plan counts a job in flight from its submit at libuv's entry point. A call that
  * libuv refuses before queueing it (EINVAL, ENOMEM) or a job cancelled in the queue never
@@ -436,25 +517,11 @@ static bool libuv_pool_idle(const struct uvs_pool *p, uint32_t size)
  */
 static void sweep(struct uvs_pool *p, uint32_t size)
 {
-	const struct bpf_map *m = p->skel->maps.jobs;
-	struct uvs_pool_job_key key, next;
-	struct uvs_pool_job job;
-	size_t steps = 2 * (size_t)bpf_map__max_entries(m) + 1;
-	int fd = bpf_map__fd(m);
-	uint64_t seen = uvs_now_mono(), n = 0;
-	bool more;
+	uint64_t n;
 
 	if (!p->plan.two_probe || !libuv_pool_idle(p, size))
 		return;
-	more = bpf_map_get_next_key(fd, NULL, &key) == 0;
-	while (more && steps--) {
-		more = bpf_map_get_next_key(fd, &key, &next) == 0;
-		if (key.tgid == (__u32)p->target->pid && bpf_map_lookup_elem(fd, &key, &job) == 0 &&
-		    job.submit_ns + SWEEP_AGE_NS < seen && !job.end_ns &&
-		    bpf_map_delete_elem(fd, &key) == 0)
-			n++;
-		key = next;
-	}
+	n = give_back_jobs(p, never_reached_pool, uvs_now_mono());
 	if (!n)
 		return;
 	p->swept_total += n;
@@ -630,8 +697,8 @@ void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_sna
 	__u32 key;
 
 	memset(out, 0, sizeof(*out));
-	key = (__u32)p->slot;
-	if (!p->attached || bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.pool_stats), &key, p->now))
+	key = 0;
+	if (!p->attached || bpf_map_lookup_elem(p->stats_fd, &key, p->now))
 		return;
 	p->fs_io_uring |= io_uring_seen;
 	size = pool_size(p, p->target);

@@ -41,7 +41,9 @@ struct uvs_pool {
 	uint64_t slow_wq_addr;   /* ... of `slow_io_pending_wq` (dns jobs held back), 0 if none */
 	struct uvs_pool_gauge gauge; /* what the agent last told the programs */
 	uint64_t swept_total;    /* jobs swept from `jobs` since attach (see uvs_pool_window) */
+	struct uvs_pool_job *jobs; /* the jobs in flight of every process, mapped (see pool.c) */
 	struct uvs_pool_plan plan; /* where the uprobes go (collect/pool_sites.h) */
+	int stats_fd;                    /* its statistics' map, at its slot of pool_stats */
 	struct uvs_pool_stats *now;      /* the last reading */
 	struct uvs_pool_history *history; /* what the window math keeps */
 	/*

@@ -144,24 +144,53 @@ struct uvs_pool_work_names {
 #define UVS_POOL_END_REG(c)  ((__u32)(c) & 0xff)
 #define UVS_POOL_END_DISP(c) ((__s64)(__s32)(__u32)((c) >> 32))
 
-/* A job in flight: its struct uv__work pointer in its process (addresses are per process). */
-struct uvs_pool_job_key {
-	__u64 w;
-	__u32 tgid;
-	__u32 pad;
-};
-_Static_assert(sizeof(struct uvs_pool_job_key) == 16, "uvs_pool_job_key layout");
-
-/* Per job in flight. */
+/*
+ * Jobs in flight: a table of UVS_POOL_MAX_JOBS entries (an array, shared by every watched
+ * process), each entry held by one job while it is in flight. The job is named by its owner
+ * word: the process's slot and its struct uv__work pointer (addresses are per process), which
+ * every probe of the job can make from what it sees. A job's entry is one of the
+ * UVS_POOL_JOB_PROBES after its home (uvs_pool_job_home). An entry is taken by an atomic
+ * compare-and-swap of its owner word from 0, with UVS_POOL_JOB_FILLING set while the submit
+ * writes the rest, and given back by one from its owner to 0: whoever gives it back accounts
+ * for the job (end of service, done callback, the agent's sweep), once. The agent reads and
+ * sweeps the table through a shared mapping of it (collect/pool.c).
+ */
 struct uvs_pool_job {
+	__u64 owner;      /* uvs_pool_job_owner(), 0 while free */
 	__u64 submit_ns;
 	__u64 start_ns;
 	__u64 end_ns;
 	__u32 kind;
 	__u32 fs_type;
 };
+_Static_assert(sizeof(struct uvs_pool_job) == 40, "uvs_pool_job layout");
 
-#define UVS_POOL_MAX_JOBS 16384
+#define UVS_POOL_JOB_BITS 14
+#define UVS_POOL_MAX_JOBS (1u << UVS_POOL_JOB_BITS)
+#define UVS_POOL_JOB_PROBES 8
+#define UVS_POOL_JOB_FILLING (1ull << 63)
+/* uv__work >> 3 (it holds pointers: 8-byte aligned) below bit 44: user addresses below 2^47. */
+#define UVS_POOL_JOB_W_BITS 44
+
+/* The owner word of job w of the process at `slot`; 0 for an address it cannot name. */
+static inline __u64 uvs_pool_job_owner(__u32 slot, __u64 w)
+{
+	if (!w || (w & 7) || (w >> (UVS_POOL_JOB_W_BITS + 3)))
+		return 0;
+	return (w >> 3) | ((__u64)(slot + 1) << UVS_POOL_JOB_W_BITS);
+}
+
+/* The slot of the process an owner word (FILLING or not) is of; -1 for a free entry. */
+static inline int uvs_pool_job_owner_slot(__u64 owner)
+{
+	return (int)((owner & ~UVS_POOL_JOB_FILLING) >> UVS_POOL_JOB_W_BITS) - 1;
+}
+
+/* Where the search for a job's entry starts (a multiplicative hash of its owner word). */
+static inline __u32 uvs_pool_job_home(__u64 owner)
+{
+	return (__u32)((owner * 0x9E3779B97F4A7C15ull) >> (64 - UVS_POOL_JOB_BITS));
+}
 
 /* One served job, sent to the agent when its service ends (only with per-job records on). */
 struct uvs_pool_job_event {

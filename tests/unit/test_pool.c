@@ -176,3 +176,51 @@ Test(pool_inference, never_after_the_end)
 	/* A previous end after this one cannot be (clocks of two CPUs): never past the end. */
 	cr_expect_eq(uvs_pool_inferred_start(100, 600, 500), 500);
 }
+
+/*
+ * A job in flight is named by its process's slot and its uv__work (pool_jobs.bpf.h): every slot
+ * and address the programs can meet names one job, and the slot is read back from the name
+ * (the agent gives a forgotten process's entries back by it).
+ */
+Test(pool_jobs, owner_names_slot_and_address)
+{
+	const __u64 top = (1ull << 47) - 8; /* the highest 8-byte aligned user address */
+	const __u64 addrs[] = { 8, 0x55d0c0ffee08ull, 0x7ffc12345678ull, top };
+	__u32 slots[] = { 0, 1, 17, 255 };
+	size_t i, j;
+
+	for (i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		for (j = 0; j < sizeof(addrs) / sizeof(addrs[0]); j++) {
+			__u64 o = uvs_pool_job_owner(slots[i], addrs[j]);
+
+			cr_assert_neq(o, 0);
+			cr_expect_eq(o & UVS_POOL_JOB_FILLING, 0);
+			cr_expect_eq(uvs_pool_job_owner_slot(o), (int)slots[i]);
+			cr_expect_eq(uvs_pool_job_owner_slot(o | UVS_POOL_JOB_FILLING), (int)slots[i]);
+			cr_expect_lt(uvs_pool_job_home(o), UVS_POOL_MAX_JOBS);
+			/* another slot or another address: another name */
+			cr_expect_neq(o, uvs_pool_job_owner(slots[i] ^ 1, addrs[j]));
+			cr_expect_neq(o, uvs_pool_job_owner(slots[i], addrs[j] + 8));
+		}
+	}
+	cr_expect_eq(uvs_pool_job_owner_slot(0), -1, "a free entry is no process's");
+	cr_expect_eq(uvs_pool_job_owner(3, 0), 0);
+	cr_expect_eq(uvs_pool_job_owner(3, 0x55d0c0ffee04ull), 0, "not 8-byte aligned");
+	cr_expect_eq(uvs_pool_job_owner(3, 1ull << 47), 0, "above user space");
+}
+
+/* Jobs next to each other in memory (requests of one size) start their search far apart. */
+Test(pool_jobs, neighbours_spread_over_the_table)
+{
+	static unsigned char hit[UVS_POOL_MAX_JOBS];
+	__u64 base = 0x55d0c0000000ull;
+	unsigned int i, distinct = 0;
+
+	for (i = 0; i < 1024; i++) {
+		__u32 h = uvs_pool_job_home(uvs_pool_job_owner(0, base + 272ull * i));
+
+		distinct += !hit[h];
+		hit[h] = 1;
+	}
+	cr_expect_gt(distinct, 900, "%u of 1024 homes distinct", distinct);
+}
