@@ -580,13 +580,12 @@ bool uvs_pool_can_step(const struct uvs_pool *p)
  */
 static void forget_in_flight(struct uvs_pool *p)
 {
-	int fd = bpf_map__fd(p->skel->maps.pool_stats);
 	uint64_t now = uvs_now_mono();
-	__u32 key = (__u32)p->slot;
+	__u32 key = 0; /* the process's own one-entry statistics map */
+	int fd = p->stats_fd;
 
-	uvs_map_drop_process(p->skel->maps.jobs, offsetof(struct uvs_pool_job_key, tgid),
-			     (__u32)p->target->pid);
-	if (bpf_map_lookup_elem(fd, &key, p->now))
+	give_back_jobs(p, any_job, 0);
+	if (fd < 0 || bpf_map_lookup_elem(fd, &key, p->now))
 		return;
 	if (p->now->inflight - (__s64)p->swept_total > (__s64)p->gauge.nthreads &&
 	    p->now->queued_since && now > p->now->queued_since)
