@@ -696,8 +696,9 @@ SEC("uprobe")
 int uvs_ep_call_out(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	const struct uvs_target_cfg *t = uvs_current_target();
 	__u32 tid = (__u32)pid_tgid, tgid = (__u32)(pid_tgid >> 32);
+	/* The pid asked for once (uvs_current_target would ask again). */
+	const struct uvs_target_cfg *t = uvs_target_of(tgid);
 	struct uvs_loop_state *st;
 	struct uvs_loop_stats *s;
 	__u64 now;
@@ -705,7 +706,10 @@ int uvs_ep_call_out(struct pt_regs *ctx)
 	if (!t)
 		return 0;
 	now = bpf_ktime_get_ns();
-	st = loop_of(t, tid, now);
+	/* Straight to the thread's state: loop_of builds one only for a thread not seen yet. */
+	st = bpf_map_lookup_elem(&loop_state, &tid);
+	if (!st)
+		st = loop_of(t, tid, now);
 	if (!st)
 		return 0;
 	/* No entry hook ran (none attached, or a wait on another loop's fd): libuv says more. */
@@ -818,10 +822,18 @@ static __always_inline void fold_wait(const struct uvs_target_cfg *t, struct pt_
 
 	_Static_assert(UVS_UV_LFIELDS_PROVIDER_IDLE_TIME == UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME + 8,
 		       "one read of both");
-	if (!fold_loop(t, st, ctx->di, tid, tgid, now) || st->metrics != UVS_LOOP_METRICS_ON ||
-	    bpf_probe_read_user(&m, sizeof(m),
-				(void *)(st->lfields + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME)))
+	if (!fold_loop(t, st, ctx->di, tid, tgid, now))
 		return;
+	if (st->metrics != UVS_LOOP_METRICS_ON ||
+	    bpf_probe_read_user(&m, sizeof(m),
+				(void *)(st->lfields + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME))) {
+		/*
+		 * Nothing says how long its waits were (Node's internal loop has no metrics): the
+		 * last poll is left out of its phases, as the wait hook leaves it (drop_poll).
+		 */
+		st->done_mask &= ~((1u << UVS_PHASE_POLL_IO) | (1u << UVS_PHASE_POLL_WAIT));
+		return;
+	}
 	if (st->folded && m.idle >= st->idle_seen) {
 		d = m.idle - st->idle_seen;
 		end = st->busy_since + d;
