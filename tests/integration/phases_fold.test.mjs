@@ -2,8 +2,8 @@
 // hook: bpf/loop.bpf.c, fold_wait), against the fixtures' own clocks and counts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertThreeBlocks, eluWindow, fetchNodeOrSkip, skipWithoutBpf, startFixture,
-	startAgent } from './lib.mjs';
+import { assertThreeBlocks, eluWindow, fetchNodeOrSkip, nodeBin, nodeVersions,
+	skipWithoutBpf, startFixture, startAgent } from './lib.mjs';
 
 // Where uvscope knows libuv's wait stamp (1.45 to 1.52): the wait is folded into the phases.
 const folds = (hello) => {
@@ -11,25 +11,32 @@ const folds = (hello) => {
 	return major === 1 && minor >= 45 && minor <= 52;
 };
 
+// block.js's three blocks under --phases, in a timer callback or an I/O one (IN), with the node
+// at bin: timed against the fixture and alerted while they last. Where uvscope knows libuv's
+// stamp the wait has no hook (wait_in_phases); elsewhere (Node 18) both hooks stay.
+async function blocksUnderPhases(t, where, bin) {
+	const { child } = await startFixture('block.js', [],
+		{ BLOCK_MS: '250', COUNT: '3', IN: where }, [], bin);
+	const { agent, hello } = await startAgent(child.pid, ['--phases', '--block-ms', '100']);
+	try {
+		assert.equal(hello.mode, 'exact-phases', JSON.stringify(hello.unavailable));
+		assert.equal(hello.wait_in_phases, folds(hello),
+			`libuv ${hello.libuv_version}: wait_in_phases ${hello.wait_in_phases}`);
+		if (!hello.wait_in_phases) assert.equal(hello.epoll_hooks_per_wait, 2);
+		await assertThreeBlocks(t, child, agent);
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+}
+
 // A block in a timer begins after the timers' phase boundary; one in an I/O callback begins
 // where the wait that delivered it ended, which nothing but libuv's idle time says.
 for (const where of ['timer', 'poll']) {
-	test(`--phases, a block in a ${where} callback: timed and alerted while it lasts, no wait hook`,
+	test(`--phases, a block in a ${where} callback: timed and alerted while it lasts`,
 		async (t) => {
 			if (skipWithoutBpf(t)) return;
-			const { child } = await startFixture('block.js', [],
-				{ BLOCK_MS: '250', COUNT: '3', IN: where });
-			const { agent, hello } = await startAgent(child.pid,
-				['--phases', '--block-ms', '100']);
-			try {
-				assert.equal(hello.mode, 'exact-phases', JSON.stringify(hello.unavailable));
-				assert.equal(hello.wait_in_phases, folds(hello),
-					`libuv ${hello.libuv_version}: wait_in_phases ${hello.wait_in_phases}`);
-				await assertThreeBlocks(t, child, agent);
-			} finally {
-				await agent.stop();
-				await child.stop();
-			}
+			await blocksUnderPhases(t, where, nodeBin);
 		});
 }
 
@@ -89,21 +96,12 @@ test('--phases: probe hits per loop iteration, the wait hook only where it is no
 		}
 	});
 
-test('--phases on node 18: the wait keeps its hooks (no stamp uvscope reads), blocks timed',
-	async (t) => {
-		if (skipWithoutBpf(t)) return;
-		const bin = fetchNodeOrSkip(t, '18');
-		if (!bin) return;
-		const { child } = await startFixture('block.js', [],
-			{ BLOCK_MS: '250', COUNT: '3', IN: 'poll' }, [], bin);
-		const { agent, hello } = await startAgent(child.pid, ['--phases', '--block-ms', '100']);
-		try {
-			assert.equal(hello.mode, 'exact-phases', JSON.stringify(hello.unavailable));
-			assert.equal(hello.wait_in_phases, false);
-			assert.equal(hello.epoll_hooks_per_wait, 2);
-			await assertThreeBlocks(t, child, agent);
-		} finally {
-			await agent.stop();
-			await child.stop();
-		}
-	});
+// Node 18 (libuv 1.44: no stamp uvscope reads) keeps both wait hooks; the others fold.
+for (const version of nodeVersions('18 22 24')) {
+	test(`--phases on node ${version}: a block in a poll callback timed and alerted`,
+		async (t) => {
+			if (skipWithoutBpf(t)) return;
+			const bin = fetchNodeOrSkip(t, version);
+			if (bin) await blocksUnderPhases(t, 'poll', bin);
+		});
+}
