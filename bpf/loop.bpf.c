@@ -667,8 +667,9 @@ static __always_inline int wait_returned(const struct uvs_target_cfg *t, struct 
 	if (track_phases)
 		split_poll(t, st, s, wait_start, now);
 	/*
-	 * Back while the phase uprobes are out (the guard): the span that ends here began at the
-	 * last uv__io_poll entry, where the phase program counted an iteration already.
+	 * Taking over as the phase uprobes go out (the guard): the busy span before this wait
+	 * ended at the last uv__io_poll entry, where the phase program counted it; the poll's
+	 * few set-up instructions since go uncounted, once.
 	 */
 	if (st->folded)
 		st->folded = 0;
@@ -711,6 +712,12 @@ int uvs_ep_call_out(struct pt_regs *ctx)
 	if (!st)
 		st = loop_of(t, tid, now);
 	if (!st)
+		return 0;
+	/*
+	 * The phase uprobes read this loop's waits (fold_wait) and are in: this hook is only
+	 * going in before they go out, or going out after they came back. Their figures stand.
+	 */
+	if (st->folded && phase_epoch[uvs_slot(t)])
 		return 0;
 	/* No entry hook ran (none attached, or a wait on another loop's fd): libuv says more. */
 	if (t->return_hook_only && !st->in_wait) {
@@ -817,7 +824,6 @@ static __always_inline void fold_wait(const struct uvs_target_cfg *t, struct pt_
 		__u64 entry;
 		__u64 idle;
 	} m;
-	bool first = !st->loop;
 	__u64 d, end;
 
 	_Static_assert(UVS_UV_LFIELDS_PROVIDER_IDLE_TIME == UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME + 8,
@@ -842,15 +848,14 @@ static __always_inline void fold_wait(const struct uvs_target_cfg *t, struct pt_
 			fold_split(st, d);
 		st->busy_since = end < now ? end : now;
 		end_busy(t, st, s, tid, now, true);
-	} else if (first && !st->in_wait && st->busy_since) {
-		/* Busy since the attach (the agent marks it): no wait since. */
+	} else if (!st->folded && !st->in_wait && st->busy_since) {
+		/*
+		 * Busy since the attach (the agent marks it), or since the wait hook's last return
+		 * (it had the loop while the phase uprobes were out, and is still in as they come
+		 * back): no wait since, or the hook would have seen it.
+		 */
 		end_busy(t, st, s, tid, now, true);
 	}
-	/*
-	 * Otherwise the wait hook had the loop (put back while the phase uprobes were out, still
-	 * in while they come back): it counted up to its last return, and the span from there to
-	 * now goes uncounted, once per handover.
-	 */
 	/* A main loop waiting at attach (the agent marks it) has been out of its wait since. */
 	st->in_wait = 0;
 	st->empty_poll = 0;
@@ -901,7 +906,8 @@ int uvs_phase_boundary(struct pt_regs *ctx)
 	/* The statistics only when they are written: once per iteration, or for a second span. */
 	if (cookie == UVS_BOUND_POLL_ENTRY || phase_collides(st, next))
 		s = bpf_map_lookup_elem(&loop_stats, &tid);
-	if (s && cookie == UVS_BOUND_POLL_ENTRY && wait_in_phases[uvs_slot(t)])
+	if (s && cookie == UVS_BOUND_POLL_ENTRY && wait_in_phases[uvs_slot(t)] &&
+	    phase_epoch[uvs_slot(t)])
 		fold_wait(t, ctx, st, s, tid, (__u32)(pid_tgid >> 32), now);
 	phase_switch(t, st, s, next, now);
 	/* Before the wait: a loop that goes idle has its figures in now, not after the wait. */
