@@ -46,6 +46,14 @@ const volatile __u8 trace_records = 0;
 __u32 phase_epoch[UVS_MAX_TARGETS];
 
 /*
+ * Written by the agent, per target slot: 1 while exact phases read its waits from libuv's
+ * metrics at each uv__io_poll entry (fold_wait), so that its wait hook is attached only while
+ * the phase uprobes are out; 0 otherwise, and for good once a loop of it has no metrics and
+ * the wait hooks are back for it (agent/collect/loop_probes.c).
+ */
+__u8 wait_in_phases[UVS_MAX_TARGETS];
+
+/*
  * Allocated as loops appear, not up front: 24 KiB each, for every loop thread of every process
  * one agent may watch (a preallocated map would lock 24 MiB of kernel memory).
  */
@@ -150,7 +158,7 @@ static __always_inline struct uvs_loop_state *loop_of(const struct uvs_target_cf
 
 	if (st)
 		return st;
-	/* Built only here: zeroing its 160 bytes cost every boundary 20 stores before its lookup. */
+	/* Built only here: zeroing its 184 bytes cost every boundary 23 stores before its lookup. */
 	init = (struct uvs_loop_state){ .epfd = -1, .phase = UVS_PHASE_NONE,
 					.tgid = (__u32)(bpf_get_current_pid_tgid() >> 32) };
 	if (bpf_map_update_elem(&loop_stats, &tid, &zero_stats, BPF_NOEXIST) ||
@@ -379,6 +387,9 @@ static __always_inline int on_wait_enter(const struct uvs_target_cfg *t, struct 
 	if (!s || !st)
 		return 0;
 	zero = zero_timeout(id, regs, at_call);
+	/* The hooks have the loop again (see fold_wait): its figures are theirs from here. */
+	if (st->folded)
+		st->folded = 0;
 	/* The phase first: on the timeline, an iteration's last phase comes before its end. */
 	if (track_phases)
 		phase_switch(t, st, s, UVS_PHASE_POLL_WAIT, now);
@@ -655,7 +666,15 @@ static __always_inline int wait_returned(const struct uvs_target_cfg *t, struct 
 	 */
 	if (track_phases)
 		split_poll(t, st, s, wait_start, now);
-	end_busy(t, st, s, tid, wait_start, zero);
+	/*
+	 * Taking over as the phase uprobes go out (the guard): the busy span before this wait
+	 * ended at the last uv__io_poll entry, where the phase program counted it; the poll's
+	 * few set-up instructions since go uncounted, once.
+	 */
+	if (st->folded)
+		st->folded = 0;
+	else
+		end_busy(t, st, s, tid, wait_start, zero);
 	if (st->busy_since)
 		s->idle_ns += now - wait_start;
 	st->wait_start = wait_start;
@@ -678,8 +697,9 @@ SEC("uprobe")
 int uvs_ep_call_out(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	const struct uvs_target_cfg *t = uvs_current_target();
 	__u32 tid = (__u32)pid_tgid, tgid = (__u32)(pid_tgid >> 32);
+	/* The pid asked for once (uvs_current_target would ask again). */
+	const struct uvs_target_cfg *t = uvs_target_of(tgid);
 	struct uvs_loop_state *st;
 	struct uvs_loop_stats *s;
 	__u64 now;
@@ -687,8 +707,17 @@ int uvs_ep_call_out(struct pt_regs *ctx)
 	if (!t)
 		return 0;
 	now = bpf_ktime_get_ns();
-	st = loop_of(t, tid, now);
+	/* Straight to the thread's state: loop_of builds one only for a thread not seen yet. */
+	st = bpf_map_lookup_elem(&loop_state, &tid);
 	if (!st)
+		st = loop_of(t, tid, now);
+	if (!st)
+		return 0;
+	/*
+	 * The phase uprobes read this loop's waits (fold_wait) and are in: this hook is only
+	 * going in before they go out, or going out after they came back. Their figures stand.
+	 */
+	if (st->folded && phase_epoch[uvs_slot(t)])
 		return 0;
 	/* No entry hook ran (none attached, or a wait on another loop's fd): libuv says more. */
 	if (t->return_hook_only && !st->in_wait) {
@@ -723,6 +752,117 @@ static __always_inline bool phase_collides(const struct uvs_loop_state *st, __u3
 		return st->done_mask & (1u << p);
 	return !is_poll_phase(next) &&
 	       (st->done_mask & ((1u << UVS_PHASE_POLL_WAIT) | (1u << UVS_PHASE_POLL_IO)));
+}
+
+/*
+ * The loop whose uv__io_poll entry this is, learnt at the first one: false for another loop
+ * run on this thread (spawnSync's, execSync's), whose waits are busy time for the real one.
+ * On the main thread that is any loop but the default one, once the agent knows it.
+ */
+static __always_inline bool fold_loop(const struct uvs_target_cfg *t, struct uvs_loop_state *st,
+				      __u64 loop, __u32 tid, __u32 tgid, __u64 now)
+{
+	__u64 lf = 0;
+	__u32 flags;
+
+	if (loop == st->loop)
+		return true;
+	if (st->loop || !loop ||
+	    bpf_probe_read_user(&lf, sizeof(lf), (void *)(loop + UVS_UV_LOOP_INTERNAL_FIELDS)) ||
+	    !lf)
+		return false;
+	if (tid == tgid && t->main_lfields && lf != t->main_lfields)
+		return false;
+	if (st->lfields && lf != st->lfields)
+		return false;
+	if (bpf_probe_read_user(&flags, sizeof(flags), (void *)(lf + UVS_UV_LFIELDS_FLAGS)))
+		return false;
+	st->loop = loop;
+	st->lfields = lf;
+	st->metrics = flags & 1 ? UVS_LOOP_METRICS_ON : UVS_LOOP_METRICS_OFF;
+	/* Without them nothing here sees a wait: the agent puts the wait hooks back for it. */
+	if (st->metrics == UVS_LOOP_METRICS_OFF)
+		emit(t, UVS_EV_NO_METRICS, tid, now, 0);
+	return true;
+}
+
+/*
+ * The poll that ended: its wait (libuv's idle time since the last entry, d) out of the poll_io
+ * span kept when it ended (at uv__run_check's entry), as the wait hook's return split it: the
+ * wait placed at the poll's start, where libuv makes it after a few set-up instructions.
+ */
+static __always_inline void fold_split(struct uvs_loop_state *st, __u64 d)
+{
+	const __u32 io = 1u << UVS_PHASE_POLL_IO, wait = 1u << UVS_PHASE_POLL_WAIT;
+	__u64 span;
+
+	if ((st->done_mask & (io | wait)) != io)
+		return;
+	span = st->done_ns[UVS_PHASE_POLL_IO];
+	if (d > span)
+		d = span;
+	st->done_ns[UVS_PHASE_POLL_IO] = span - d;
+	st->done_ns[UVS_PHASE_POLL_WAIT] = d;
+	st->done_mask |= wait;
+}
+
+/*
+ * The wait hook's work, done at uv__io_poll's entry when exact phases are on (wait_in_phases):
+ * one uprobe hit fewer per iteration. libuv (>= 1.45, metrics on, as Node has them) adds each
+ * wait's whole length to provider_idle_time once it is over, before the poll returns; so the
+ * growth since the last entry, d, is the last poll's wait, which began at that entry (a few
+ * set-up instructions later, the same every iteration) and ended d later. That ends the busy
+ * span before it, and the span since its end ends now, at this entry: an iteration, as the
+ * wait hook counts one per poll. The agent and the sampler see a wait in progress by libuv's
+ * stamp, and one that ended by the idle time grown past idle_seen (uvs_loop_live).
+ */
+static __always_inline void fold_wait(const struct uvs_target_cfg *t, struct pt_regs *ctx,
+				      struct uvs_loop_state *st, struct uvs_loop_stats *s,
+				      __u32 tid, __u32 tgid, __u64 now)
+{
+	struct {
+		__u64 entry;
+		__u64 idle;
+	} m;
+	__u64 d, end;
+
+	_Static_assert(UVS_UV_LFIELDS_PROVIDER_IDLE_TIME == UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME + 8,
+		       "one read of both");
+	if (!fold_loop(t, st, ctx->di, tid, tgid, now))
+		return;
+	if (st->metrics != UVS_LOOP_METRICS_ON ||
+	    bpf_probe_read_user(&m, sizeof(m),
+				(void *)(st->lfields + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME))) {
+		/*
+		 * Nothing says how long its waits were (Node's internal loop has no metrics): the
+		 * last poll is left out of its phases, as the wait hook leaves it (drop_poll).
+		 */
+		st->done_mask &= ~((1u << UVS_PHASE_POLL_IO) | (1u << UVS_PHASE_POLL_WAIT));
+		return;
+	}
+	if (st->folded && m.idle >= st->idle_seen) {
+		d = m.idle - st->idle_seen;
+		end = st->busy_since + d;
+		s->idle_ns += d;
+		if (track_phases)
+			fold_split(st, d);
+		st->busy_since = end < now ? end : now;
+		end_busy(t, st, s, tid, now, true);
+	} else if (!st->folded && !st->in_wait && st->busy_since) {
+		/*
+		 * Busy since the attach (the agent marks it), or since the wait hook's last return
+		 * (it had the loop while the phase uprobes were out, and is still in as they come
+		 * back): no wait since, or the hook would have seen it.
+		 */
+		end_busy(t, st, s, tid, now, true);
+	}
+	/* A main loop waiting at attach (the agent marks it) has been out of its wait since. */
+	st->in_wait = 0;
+	st->empty_poll = 0;
+	st->wait_start = now;
+	st->busy_since = now;
+	st->idle_seen = m.idle;
+	st->folded = 1;
 }
 
 /* Phase boundary uprobes: the cookie is an enum uvs_boundary. */
@@ -766,6 +906,9 @@ int uvs_phase_boundary(struct pt_regs *ctx)
 	/* The statistics only when they are written: once per iteration, or for a second span. */
 	if (cookie == UVS_BOUND_POLL_ENTRY || phase_collides(st, next))
 		s = bpf_map_lookup_elem(&loop_stats, &tid);
+	if (s && cookie == UVS_BOUND_POLL_ENTRY && wait_in_phases[uvs_slot(t)] &&
+	    phase_epoch[uvs_slot(t)])
+		fold_wait(t, ctx, st, s, tid, (__u32)(pid_tgid >> 32), now);
 	phase_switch(t, st, s, next, now);
 	/* Before the wait: a loop that goes idle has its figures in now, not after the wait. */
 	if (s && cookie == UVS_BOUND_POLL_ENTRY)

@@ -212,25 +212,29 @@ static __always_inline __u32 copy_stack(const struct walk_reader *r, struct samp
 /*
  * Busy or idle. When only the waits' returns are hooked (bpf/loop.bpf.c, wait_returned), a
  * wait in progress shows in libuv's own stamp in the target, provider_entry_time, set after
- * the loop's last return.
+ * the loop's last return; when the wait is folded into the phase uprobes (fold_wait), a wait
+ * that ended since the last uv__io_poll entry shows in its idle time (uvs_loop_live).
  */
 static __always_inline void tag_loop(const struct walk_reader *r, struct uvs_stack_sample *s)
 {
 	__u32 tid = s->tid;
 	struct uvs_loop_state *st = bpf_map_lookup_elem(&loop_state, &tid);
+	__u64 m[2] = {}, since;
 	bool in_wait;
-	__u64 entry = 0;
 
 	s->loop = UVS_SAMPLE_NOT_LOOP;
 	s->exact_phase = UVS_PHASE_NONE;
 	if (!st)
 		return;
-	in_wait = st->in_wait;
-	if (!in_wait && st->lfields && st->metrics == UVS_LOOP_METRICS_ON &&
-	    !read_user(r, &entry, sizeof(entry), st->lfields + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME))
-		in_wait = entry && entry > st->busy_since;
+	/* provider_entry_time and provider_idle_time, side by side (uvscope/epoll_sites.h) */
+	if (!st->in_wait && st->lfields && st->metrics == UVS_LOOP_METRICS_ON &&
+	    read_user(r, m, sizeof(m), st->lfields + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME)) {
+		m[0] = 0;
+		m[1] = 0;
+	}
+	in_wait = uvs_loop_live(st, m[0], m[1], &since);
 	s->loop = in_wait ? UVS_SAMPLE_LOOP_IDLE : UVS_SAMPLE_LOOP_BUSY;
-	s->busy_since = in_wait ? 0 : st->busy_since;
+	s->busy_since = in_wait ? 0 : since;
 	s->exact_phase = st->phase;
 }
 

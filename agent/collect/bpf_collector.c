@@ -237,9 +237,14 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 	r->epoll_hooks = b->loops.probes.epoll_hooks;
 	r->epoll_hooks_per_wait = b->loops.probes.return_hook_only &&
 					  !b->loops.probes.entries_attached ? 1 : 2;
-	/* Each phase spot is passed once per iteration (loop_probes.c's boundaries). */
+	r->wait_in_phases = b->loops.probes.wait_folded;
+	/*
+	 * Each phase spot is passed once per iteration (loop_probes.c's boundaries). With the wait
+	 * folded into them, taking them out puts the wait's return hook back: one hit fewer saved.
+	 */
 	r->phase_hits_per_iteration = b->loops.probes.phases ?
-					      (uint32_t)b->loops.probes.phase_set.n : 0;
+					      (uint32_t)b->loops.probes.phase_set.n -
+						      (b->loops.probes.wait_folded ? 1 : 0) : 0;
 	if (b->opt.phases && !b->loops.probes.phases)
 		add_missing(r, "exact phases", b->loops.probes.phases_why);
 	if (b->opt.pool && !b->pool.attached)

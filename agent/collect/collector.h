@@ -65,6 +65,9 @@ struct uvs_collect_report {
 	const char *mode;        /* "epoll" or "exact-phases" */
 	const char *epoll_hooks; /* "uprobes", "fentry" or "tracepoints" */
 	int epoll_hooks_per_wait; /* uprobes: 1 (the return, with libuv's metrics) or 2 */
+	/* Exact phases read each wait from libuv's metrics: the wait hook is in only while the
+	 * phase uprobes are out (collect/loop_probes.h, wait_folded). */
+	bool wait_in_phases;
 	char stacks[400];        /* how stacks are sampled and named; "" when they are not */
 	uint32_t phase_hits_per_iteration; /* probe hits exact phases add per loop iteration */
 	bool pool_on;            /* the thread pool is followed, as `pool` says */

@@ -73,6 +73,34 @@ static enum thread_at_attach at_attach(const struct uvs_target *t, int tid, int 
 }
 
 /*
+ * The main loop waiting at attach, when its wait is folded into the phase uprobes (nothing
+ * sees the wait's return): the state a uv__io_poll entry just before that wait would have left
+ * (bpf/loop.bpf.c, fold_wait), from libuv's stamp and idle time. False when they cannot be read
+ * or say no wait (a zero-timeout poll, metrics off).
+ */
+static bool seed_folded(struct uvs_loops *l, struct uvs_loop_state *st)
+{
+	struct uvs_mem_reader mem = uvs_mem_reader_pid(l->target->pid);
+	uint64_t m[2];
+	uint32_t flags;
+
+	if (!l->probes.wait_folded || !l->probes.main_lfields || !l->probes.main_loop ||
+	    uvs_mem_read_u32(&mem, l->probes.main_lfields + UVS_UV_LFIELDS_FLAGS, &flags) ||
+	    !(flags & 1) ||
+	    uvs_mem_read_exact(&mem, l->probes.main_lfields + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME,
+			       m, sizeof(m)) ||
+	    !m[0])
+		return false;
+	st->loop = l->probes.main_loop;
+	st->lfields = l->probes.main_lfields;
+	st->metrics = UVS_LOOP_METRICS_ON;
+	st->busy_since = m[0] - 1; /* the stamp is after it: a wait in progress */
+	st->idle_seen = m[1];
+	st->folded = 1;
+	return true;
+}
+
+/*
  * Loop threads busy at attach count as busy from now, so a loop already blocked is seen. The
  * main loop waiting at attach is marked as in its wait, when its fd is known: BPF then takes
  * no return for the main loop's without an entry (it may be execSync's loop returning).
@@ -95,6 +123,8 @@ static void seed(struct uvs_loops *l)
 			continue;
 		case THREAD_IN_MAIN_WAIT:
 			st.epfd = l->probes.main_epfd;
+			if (seed_folded(l, &st))
+				break;
 			st.in_wait = 1;
 			st.wait_start = uvs_now_mono();
 			break;
@@ -107,7 +137,7 @@ static void seed(struct uvs_loops *l)
 		if (bpf_map_update_elem(l->probes.stats_fd, &key, l->scratch, BPF_NOEXIST) == 0 &&
 		    bpf_map_update_elem(l->probes.state_fd, &key, &st, BPF_NOEXIST) == 0) {
 			uvs_debug("thread %d (%s) at attach: %s", (int)th->tid,
-				  uvs_role_name(th->role), st.in_wait ? "waiting in its loop" :
+				  uvs_role_name(th->role), st.in_wait || st.folded ? "waiting in its loop" :
 				  "busy, counted busy from now");
 			track(l, th->tid);
 		}
@@ -289,7 +319,8 @@ static int read_state(struct uvs_loops *l, __u32 tid, struct uvs_loop_state *st,
 {
 	struct uvs_mem_reader mem = uvs_mem_reader_pid(l->target->pid);
 	struct uvs_loop_state again;
-	uint64_t entry;
+	uint64_t m[2];
+	__u64 since;
 	int tries;
 
 	for (tries = 0; tries < 4; tries++) {
@@ -298,15 +329,26 @@ static int read_state(struct uvs_loops *l, __u32 tid, struct uvs_loop_state *st,
 		*raw = *st;
 		if (st->in_wait || !st->lfields || st->metrics != UVS_LOOP_METRICS_ON)
 			return 0;
-		if (uvs_mem_read_u64(&mem, st->lfields + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME, &entry))
+		/* provider_entry_time and provider_idle_time, side by side (uvscope/epoll_sites.h) */
+		if (uvs_mem_read_exact(&mem, st->lfields + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME, m,
+				       sizeof(m)))
 			return 0;
 		if (bpf_map_lookup_elem(l->probes.state_fd, &tid, &again))
 			return -ENOENT;
-		if (again.busy_since != st->busy_since)
+		if (again.busy_since != st->busy_since || again.idle_seen != st->idle_seen)
 			continue;
-		if (entry && entry > st->busy_since) {
+		/*
+		 * libuv clears the stamp, then adds the wait to the idle time: a reading between
+		 * the two stores would show a long wait as busy time. Read again if it looks so.
+		 */
+		if (st->folded && !m[0] && m[1] == st->idle_seen && tries < 3 &&
+		    uvs_now_mono() - st->busy_since >= l->block_ns / 2)
+			continue;
+		if (uvs_loop_live(st, m[0], m[1], &since)) {
 			st->in_wait = 1;
-			st->wait_start = entry;
+			st->wait_start = since;
+		} else {
+			st->busy_since = since;
 		}
 		return 0;
 	}

@@ -340,13 +340,39 @@ static int attach_epoll_sites(struct uvs_loop_probes *p)
 	for (i = 0; i < p->nsites && !err; i++)
 		err = uvs_uprobe_set_add(&p->epoll_set, p->skel->progs.uvs_ep_call_out,
 					 p->sites[i].hook_offset, p->sites[i].ret_cookie, false);
-	if (!err)
+	/* Folded into the phase uprobes: placed only when they go out (set_returns). */
+	if (!err && !p->wait_folded)
 		err = uvs_uprobe_set_attach(&p->epoll_set, p->pid, p->uv_path);
+	p->returns_attached = !err && !p->wait_folded;
 	if (!err && !p->return_hook_only)
 		err = attach_epoll_entries(p);
 	if (err)
 		snprintf(p->epoll_why, sizeof(p->epoll_why),
 			 "cannot attach the uprobes at the epoll call sites: %s", strerror(-err));
+	return err;
+}
+
+/*
+ * Puts the wait's return uprobes in, or takes them out, when the wait is folded into the phase
+ * uprobes. From the held file once privileges may be gone, as the phase uprobes come back.
+ */
+static int set_returns(struct uvs_loop_probes *p, bool on)
+{
+	char path[40];
+	int err;
+
+	if (on == p->returns_attached)
+		return 0;
+	if (!on) {
+		uvs_uprobe_set_detach(&p->epoll_set);
+		p->returns_attached = false;
+		return 0;
+	}
+	if (p->phase_file_fd < 0)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->phase_file_fd);
+	err = uvs_uprobe_set_attach(&p->epoll_set, p->pid, path);
+	p->returns_attached = !err;
 	return err;
 }
 
@@ -356,7 +382,17 @@ int uvs_loop_probes_hook_entries(struct uvs_loop_probes *p)
 
 	if (!p->skel || !p->return_hook_only || p->entries_attached)
 		return 0;
-	err = attach_epoll_entries(p);
+	/*
+	 * Folded: the loop without metrics needs the returns as well, and the hooks then have
+	 * every loop of the target, for good (the phase uprobes stop reading the waits).
+	 */
+	err = set_returns(p, true);
+	if (!err)
+		err = attach_epoll_entries(p);
+	if (!err && p->wait_folded) {
+		p->skel->bss->wait_in_phases[p->slot] = 0;
+		p->wait_folded = false;
+	}
 	if (err) {
 		uvs_uprobe_set_detach(&p->epoll_entry_set);
 		memset(&p->epoll_entry_set.spots, 0, sizeof(p->epoll_entry_set.spots));
@@ -392,6 +428,8 @@ static void set_main_loop(struct uvs_loop_probes *p, struct uvs_target_cfg *cfg,
 	cfg->main_epfd = d.epfd;
 	cfg->main_lfields = d.internal_fields;
 	p->main_epfd = d.epfd;
+	p->main_lfields = d.internal_fields;
+	p->main_loop = d.addr;
 	uvs_debug("the main loop: epoll fd %d, internal fields at 0x%" PRIx64, d.epfd,
 		  d.internal_fields);
 }
@@ -489,6 +527,19 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
 	free(zero);
 	set_main_loop(p, cfg, t);
 	err = find_sites(p, t, o) > 0 ? 0 : -ENOENT;
+	/*
+	 * Exact phases first where the return hook alone would do: the phase uprobes then do its
+	 * work (one uprobe hit fewer per iteration), and it is placed only if they are not in.
+	 */
+	if (!err && o->phases && p->return_hook_only) {
+		attach_phases(p, t);
+		p->wait_folded = p->phases && p->phase_file_fd >= 0 &&
+				 !getenv("UVSCOPE_PHASES_WAIT_HOOK");
+		if (p->phases && !p->wait_folded)
+			uvs_debug("exact phases with the wait's return hook: %s",
+				  p->phase_file_fd < 0 ? "the probed file cannot be held open" :
+							 "UVSCOPE_PHASES_WAIT_HOOK is set");
+	}
 	if (!err) {
 		uvs_uprobe_set_prepare(&p->epoll_set, p->skel->progs.uvs_ep_call_out);
 		uvs_uprobe_set_prepare(&p->epoll_entry_set, p->skel->progs.uvs_ep_call_in);
@@ -507,6 +558,7 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
 		uvs_debug("no uprobes at the epoll call sites (%s): the syscall hooks",
 			  p->epoll_why[0] ? p->epoll_why : explain_errno(-err));
 		p->return_hook_only = false;
+		p->wait_folded = false; /* the syscall hooks see every wait */
 		err = attach_syscall_hooks(p, sh);
 		cfg->epoll_by_syscall = 1;
 	}
@@ -515,8 +567,18 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
 		return err;
 	}
 	cfg->return_hook_only = p->return_hook_only;
-	if (o->phases)
+	p->skel->bss->wait_in_phases[p->slot] = p->wait_folded;
+	if (o->phases && !p->phases && !p->phases_why[0])
 		attach_phases(p, t);
+	if (p->wait_folded)
+		uvs_debug("exact phases: each wait read from libuv's metrics at the next uv__io_poll "
+			  "entry, no wait hook while the phase uprobes are in");
+	else if (p->phases)
+		uvs_debug("exact phases: the waits keep their hook (%s)",
+			  p->return_hook_only ? "see above" :
+			  p->epoll_hooks && strcmp(p->epoll_hooks, "uprobes") ?
+						"caught by the syscall hooks" :
+						"libuv keeps no wait stamp where uvscope reads it");
 	return 0;
 }
 
@@ -553,8 +615,20 @@ int uvs_loop_probes_set_phases(struct uvs_loop_probes *p, bool on, char *why, si
 			 "held open");
 		return -ENOENT;
 	}
-	p->phase_changes++;
 	if (!on) {
+		/*
+		 * The wait's return hook goes in before they go out: while both are in, the hook
+		 * takes the loop over (bpf/loop.bpf.c), and no wait goes unseen.
+		 */
+		if (p->wait_folded) {
+			err = set_returns(p, true);
+			if (err) {
+				snprintf(why, cap, "cannot put the epoll wait's return hook back, which "
+					 "the phase uprobes stand in for: %s", explain_errno(-err));
+				return err;
+			}
+		}
+		p->phase_changes++;
 		/* BPF lets go of phases first: nothing is recorded while the probes come out. */
 		p->skel->bss->phase_epoch[p->slot] = 0;
 		uvs_uprobe_set_detach(&p->phase_set);
@@ -568,10 +642,14 @@ int uvs_loop_probes_set_phases(struct uvs_loop_probes *p, bool on, char *why, si
 			 explain_errno(-err));
 		return err;
 	}
+	p->phase_changes++;
 	/* Only now: a boundary hit while they were going in must not close a stale phase. */
 	p->phase_epoch = p->phase_epoch + 1 ? p->phase_epoch + 1 : 1;
 	p->skel->bss->phase_epoch[p->slot] = p->phase_epoch;
 	p->phases = true;
+	/* They read the waits again; a loop without libuv's metrics keeps the hooks. */
+	if (p->wait_folded && !p->entries_attached)
+		set_returns(p, false);
 	return 0;
 }
 

@@ -42,6 +42,16 @@ struct uvs_loop_probes {
 	 */
 	bool return_hook_only;
 	bool entries_attached;
+	/*
+	 * Exact phases on a loop the return hook alone would do for: the phase uprobes do the
+	 * wait hook's work at uv__io_poll's entry from libuv's metrics (bpf/loop.bpf.c,
+	 * fold_wait), and the return hook is attached only while they are out (the guard) or for
+	 * a main or Worker loop without the metrics.
+	 */
+	bool wait_folded;
+	bool returns_attached;  /* the return uprobes of epoll_set are in */
+	uint64_t main_lfields;  /* the default loop's internal fields and address, 0: unknown */
+	uint64_t main_loop;
 	struct uvs_epoll_site sites[UVS_EPOLL_SITES_MAX];
 	int nsites;
 	int pid;
@@ -73,8 +83,9 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
 			   const struct uvs_loop_probe_options *o, char *why, size_t cap);
 
 /*
- * Attaches the epoll sites' entry uprobes when only their return uprobes are: for a loop that
- * has no libuv idle-time metrics (UVS_EV_NO_METRICS). 0, or -errno (with a warning said).
+ * Attaches the epoll sites' entry uprobes when only their return uprobes are, and those too
+ * when the wait is folded into the phase uprobes: for a loop that has no libuv idle-time
+ * metrics (UVS_EV_NO_METRICS). 0, or -errno (with a warning said).
  */
 int uvs_loop_probes_hook_entries(struct uvs_loop_probes *p);
 
@@ -86,8 +97,9 @@ void uvs_loop_probes_detach(struct uvs_loop_probes *p);
 /*
  * Takes the exact-phase uprobes out (on false) or puts them back (on true), once they were
  * attached at load. BPF stops following phases before they go and starts afresh once they are
- * back, so no phase figure spans the time they were out. 0, or -errno with `why` set (they stay
- * out then).
+ * back, so no phase figure spans the time they were out. With the wait folded into them, the
+ * wait's return hook goes in before they go out, and out once they are back. 0, or -errno with
+ * `why` set (they stay as they were then).
  */
 int uvs_loop_probes_set_phases(struct uvs_loop_probes *p, bool on, char *why, size_t cap);
 

@@ -76,6 +76,7 @@ struct uvs_attach_info {
 	const char *mode;           /* "epoll" or "exact-phases" */
 	const char *epoll_hooks;    /* "uprobes", "fentry" or "tracepoints": how epoll waits are caught */
 	int epoll_hooks_per_wait;   /* how many of those run per wait: 1 or 2 */
+	bool wait_in_phases;        /* ... only while the exact-phase uprobes are out */
 	const char *host_cost;      /* what other processes pay for those hooks; NULL: nothing */
 	const char *stacks;         /* how stacks are sampled and named; NULL when they are not */
 	const struct uvs_pool_hooks *pool; /* NULL when the thread pool is not followed */

@@ -548,6 +548,7 @@ void uvs_watched_begin(struct uvs_watched *w, uint64_t attach_ns)
 		.mode = report.mode,
 		.epoll_hooks = report.epoll_hooks,
 		.epoll_hooks_per_wait = report.epoll_hooks_per_wait,
+		.wait_in_phases = report.wait_in_phases,
 		.host_cost = host_cost_of(report.epoll_hooks),
 		.stacks = report.stacks[0] ? report.stacks : NULL,
 		.pool = report.pool_on ? &report.pool : NULL,
@@ -574,8 +575,13 @@ void uvs_watched_begin(struct uvs_watched *w, uint64_t attach_ns)
 		if (where.id[0] || where.ns_pid != t->pid)
 			uvs_info("pid %d is pid %d in its own PID namespace%s%s", (int)t->pid,
 				 where.ns_pid, where.id[0] ? ", in container " : "", where.id);
-		uvs_debug("epoll waits caught by %s, %d per wait", report.epoll_hooks,
-			  report.epoll_hooks_per_wait);
+		if (report.wait_in_phases)
+			uvs_debug("epoll waits read from libuv's metrics by the exact-phase uprobes; "
+				  "caught by %s, %d per wait, only while those are out",
+				  report.epoll_hooks, report.epoll_hooks_per_wait);
+		else
+			uvs_debug("epoll waits caught by %s, %d per wait", report.epoll_hooks,
+				  report.epoll_hooks_per_wait);
 		if (info.host_cost)
 			uvs_warn("the rest of the host pays: %s", info.host_cost);
 		if (report.stacks[0])

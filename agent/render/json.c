@@ -703,6 +703,7 @@ int uvs_json_hello(FILE *out, const struct uvs_attach_info *t)
 		fprintf(out, ",\"epoll_hooks_per_wait\":%d", t->epoll_hooks_per_wait);
 	else
 		fputs(",\"epoll_hooks_per_wait\":null", out);
+	fprintf(out, ",\"wait_in_phases\":%s", t->wait_in_phases ? "true" : "false");
 	fputs(",\"host_cost\":", out);
 	if (t->host_cost)
 		json_str(out, t->host_cost);

@@ -29,6 +29,9 @@ enum uvs_epoll_ret_reg {
 	UVS_EPOLL_REG_R15,
 };
 
+/* uv_loop_t's internal_fields pointer: the same offset from libuv 1.44 to 1.52 (DWARF). */
+#define UVS_UV_LOOP_INTERNAL_FIELDS 40
+
 /* Offsets in libuv >= 1.45's uv__loop_internal_fields_t (same in 1.45 to 1.52, from DWARF). */
 #define UVS_UV_LFIELDS_FLAGS 0                 /* unsigned int; bit 0: UV_METRICS_IDLE_TIME */
 #define UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME 136 /* u64 uv_hrtime() at the wait's entry, or 0 */

@@ -80,8 +80,45 @@ struct uvs_loop_state {
 	__u64 done_ns[UVS_PHASE_COUNT];
 	__u32 done_mask;
 	__u32 tgid;         /* the process of the thread (one agent watches several) */
+	/*
+	 * Exact phases with the wait folded in (no wait hook: bpf/loop.bpf.c, fold_wait): set at
+	 * each entry of uv__io_poll, busy_since is then that entry's time, and idle_seen libuv's
+	 * provider_idle_time read there. A wait of that poll shows as provider_idle_time grown
+	 * past idle_seen: it began at busy_since or a few set-up instructions later, and the
+	 * loop is busy again since busy_since plus that growth (uvs_loop_live). The wait hook
+	 * clears folded when it runs (the guard put it back while the phase uprobes are out).
+	 */
+	__u64 idle_seen;
+	__u64 loop;         /* folded: the uv_loop_t whose uv__io_poll entries are this loop's */
+	__u32 folded;
+	__u32 pad;
 };
-_Static_assert(sizeof(struct uvs_loop_state) == 160, "uvs_loop_state layout");
+_Static_assert(sizeof(struct uvs_loop_state) == 184, "uvs_loop_state layout");
+
+/*
+ * A loop thread's state now, from its BPF state and libuv's provider_entry_time and
+ * provider_idle_time read from the target after it (both 0 when not read): 1 and the wait's
+ * start in *since while it waits, else 0 and the start of its busy span in *since (0: unknown).
+ * With the wait hook, a wait in progress is a stamp after the last return (busy_since); with
+ * the wait folded into the phase uprobes, a wait that ended since the last uv__io_poll entry
+ * is the idle time libuv added since then.
+ */
+static inline int uvs_loop_live(const struct uvs_loop_state *st, __u64 entry, __u64 idle,
+				__u64 *since)
+{
+	if (st->in_wait) {
+		*since = st->wait_start;
+		return 1;
+	}
+	if (entry && entry > st->busy_since) {
+		*since = entry;
+		return 1;
+	}
+	*since = st->busy_since;
+	if (st->folded && st->busy_since && idle > st->idle_seen)
+		*since = st->busy_since + (idle - st->idle_seen);
+	return 0;
+}
 
 enum uvs_loop_metrics {
 	UVS_LOOP_METRICS_UNKNOWN = 0,

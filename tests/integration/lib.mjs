@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import net from 'node:net';
+import assert from 'node:assert/strict';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, '..', '..');
@@ -161,8 +162,8 @@ function parseLine(line) {
 
 // Starts a fixture from tests/fixtures/node (with node's own flags nodeArgs) and waits for its
 // {"ready":...} line.
-export async function startFixture(name, args = [], env = {}, nodeArgs = []) {
-	const child = new Child(nodeBin, [...nodeArgs, path.join(fixtures, name), ...args],
+export async function startFixture(name, args = [], env = {}, nodeArgs = [], bin = nodeBin) {
+	const child = new Child(bin, [...nodeArgs, path.join(fixtures, name), ...args],
 		{ env: { ...process.env, ...env } });
 	const ready = await child.waitFor((v) => v && v.ready, `${name} ready`);
 	return { child, ready };
@@ -317,4 +318,61 @@ export function assertChainsBelowIdle(assert, lines, label) {
 		.reduce((s, [, n]) => s + n, 0);
 	assert.ok(inChains > total * 0.8, `${label}: ${inChains} of ${total} samples in the chains`);
 	return { total, strip };
+}
+
+// block.js's three blocks (after "go") against the agent's alerts, with a 100 ms threshold:
+// exactly three episodes of the main loop, each within 10% of the time the fixture measured
+// around it, and each alerted while it lasted, by less than that time.
+export async function assertThreeBlocks(t, child, agent) {
+	const MS = 1e6;
+	child.send('go');
+	await child.waitFor((v) => v && v.done, 'fixture done');
+	const ended = () => agent.json().filter((v) => v.type === 'alert' && !v.ongoing);
+	await agent.waitFor(() => ended().length >= 3, 'three ended alerts');
+	const blocks = child.json().filter((v) => v.block);
+	const alerts = agent.json().filter((v) => v.type === 'alert');
+	assert.equal(blocks.length, 3);
+	assert.equal(ended().length, 3, 'exactly three blocked episodes');
+	for (const a of alerts) {
+		assert.equal(a.kind, 'loop_blocked');
+		assert.equal(a.tid, child.pid);
+		assert.equal(a.role, 'main');
+	}
+	for (const [i, b] of blocks.entries()) {
+		const end = ended()[i];
+		// The truth is what the fixture measured around its block, not the 250 asked.
+		const truth = b.end_ns - b.start_ns;
+		t.diagnostic(`episode ${i + 1}: fixture ${truth / MS} ms, ` +
+			`uvscope ${end.blocked_ns / MS} ms`);
+		assert.ok(Math.abs(end.blocked_ns - truth) <= 0.1 * truth,
+			`episode ${i + 1}: ${end.blocked_ns / MS} ms is not ${truth / MS} ms +- 10%`);
+		// The ongoing alert of this episode came out before the loop came back.
+		const ongoing = alerts.find((a) => a.ongoing &&
+			a.ts_ns >= b.start_ns && a.ts_ns <= end.ts_ns);
+		assert.ok(ongoing, `episode ${i + 1}: no ongoing alert`);
+		assert.ok(ongoing.ts_ns < b.end_ns,
+			`episode ${i + 1}: ongoing alert at ${ongoing.ts_ns} after the block ` +
+			`ended at ${b.end_ns}`);
+		assert.ok(ongoing.blocked_ns >= 100 * MS && ongoing.blocked_ns < truth,
+			`episode ${i + 1}: ongoing alert says ${ongoing.blocked_ns / MS} ms`);
+	}
+}
+
+// elu.js's reference window against the agent's (`--interval 500ms`): from an interval
+// boundary to six intervals later, Node's own eventLoopUtilization over it (elu), uvscope's
+// (ours) from the main loop's busy and idle time, and the main loop of each interval (mains).
+export async function eluWindow(child, agent) {
+	const intervals = () => agent.json().filter((v) => v.type === 'interval');
+	await agent.waitFor(() => intervals().length >= 1, 'first interval');
+	child.send('mark');
+	const first = intervals().length;
+	await agent.waitFor(() => intervals().length >= first + 6, 'six intervals');
+	child.send('mark');
+	const marks = () => child.json().filter((v) => 'elu' in v);
+	await child.waitFor(() => marks().length >= 2, 'reference ELU');
+	const mains = intervals().slice(first, first + 6)
+		.map((iv) => iv.loops.find((l) => l.role === 'main'));
+	const busy = mains.reduce((s, m) => s + m.busy_ns, 0);
+	const idle = mains.reduce((s, m) => s + m.idle_ns, 0);
+	return { elu: marks()[1].elu, ours: busy / (busy + idle), busy, idle, mains };
 }

@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Child, childrenOf, fetchNodeOrSkip, fixtures, nodeBin, nodeVersions, skipWithoutBpf,
-	startFixture, startAgent, until } from './lib.mjs';
+import { Child, assertThreeBlocks, childrenOf, eluWindow, fetchNodeOrSkip, fixtures, nodeBin,
+	nodeVersions, skipWithoutBpf, startFixture, startAgent, until } from './lib.mjs';
 
 const MS = 1e6;
 
@@ -16,36 +16,7 @@ test('a loop blocked 3 x 250 ms: three episodes, each about 250 ms, alerted whil
 		const { child } = await startFixture('block.js', [], { BLOCK_MS: '250', COUNT: '3' });
 		const { agent } = await startAgent(child.pid, ['--block-ms', '100']);
 		try {
-			child.send('go');
-			await child.waitFor((v) => v && v.done, 'fixture done');
-			const ended = () => agent.json().filter((v) => v.type === 'alert' && !v.ongoing);
-			await agent.waitFor(() => ended().length >= 3, 'three ended alerts');
-			const blocks = child.json().filter((v) => v.block);
-			const alerts = agent.json().filter((v) => v.type === 'alert');
-			assert.equal(blocks.length, 3);
-			assert.equal(ended().length, 3, 'exactly three blocked episodes');
-			for (const a of alerts) {
-				assert.equal(a.kind, 'loop_blocked');
-				assert.equal(a.tid, child.pid);
-				assert.equal(a.role, 'main');
-			}
-			for (const [i, b] of blocks.entries()) {
-				const end = ended()[i];
-				// The truth is what the fixture measured around its block, not the 250 asked.
-				const truth = b.end_ns - b.start_ns;
-				t.diagnostic(`episode ${i + 1}: fixture ${truth / MS} ms, ` +
-					`uvscope ${end.blocked_ns / MS} ms`);
-				assert.ok(Math.abs(end.blocked_ns - truth) <= 0.1 * truth,
-					`episode ${i + 1}: ${end.blocked_ns / MS} ms is not ${truth / MS} ms +- 10%`);
-				// The ongoing alert of this episode came out before the loop came back.
-				const ongoing = alerts.find((a) => a.ongoing &&
-					a.ts_ns >= b.start_ns && a.ts_ns <= end.ts_ns);
-				assert.ok(ongoing, `episode ${i + 1}: no ongoing alert`);
-				assert.ok(ongoing.ts_ns < b.end_ns,
-					`episode ${i + 1}: ongoing alert at ${ongoing.ts_ns} after the block ` +
-					`ended at ${b.end_ns}`);
-				assert.ok(ongoing.blocked_ns >= 100 * MS && ongoing.blocked_ns < truth);
-			}
+			await assertThreeBlocks(t, child, agent);
 		} finally {
 			await agent.stop();
 			await child.stop();
@@ -103,26 +74,11 @@ test('utilization agrees with Node\'s own eventLoopUtilization within 0.05', asy
 			{ PERIOD_MS: String(period), WORK_MS: String(workMs) });
 		const { agent } = await startAgent(child.pid, ['--interval', '500ms']);
 		try {
-			const intervals = () => agent.json().filter((v) => v.type === 'interval');
-			// Start the reference window at an interval boundary, end it at a later one.
-			await agent.waitFor(() => intervals().length >= 1, 'first interval');
-			child.send('mark');
-			const first = intervals().length;
-			await agent.waitFor(() => intervals().length >= first + 6, 'six intervals');
-			child.send('mark');
-			const [, ref] = await child.waitFor(() => child.json().filter((v) => 'elu' in v)
-				.length >= 2, 'reference ELU').then(() => child.json().filter((v) => 'elu' in v));
-			let busy = 0, idle = 0;
-			for (const iv of intervals().slice(first, first + 6)) {
-				const main = iv.loops.find((l) => l.role === 'main');
-				busy += main.busy_ns;
-				idle += main.idle_ns;
-			}
-			const ours = busy / (busy + idle);
+			const { ours, elu } = await eluWindow(child, agent);
 			t.diagnostic(`period ${period} ms, work ${workMs} ms: uvscope ${ours.toFixed(4)}, ` +
-				`node ${ref.elu.toFixed(4)}`);
-			assert.ok(Math.abs(ours - ref.elu) <= 0.05,
-				`uvscope ${ours.toFixed(3)} vs node ${ref.elu.toFixed(3)} ` +
+				`node ${elu.toFixed(4)}`);
+			assert.ok(Math.abs(ours - elu) <= 0.05,
+				`uvscope ${ours.toFixed(3)} vs node ${elu.toFixed(3)} ` +
 				`(period ${period} ms, work ${workMs} ms)`);
 		} finally {
 			await agent.stop();
