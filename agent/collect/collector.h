@@ -67,6 +67,12 @@ struct uvs_collect_report {
 	int epoll_hooks_per_wait; /* uprobes: 1 (the return, with libuv's metrics) or 2 */
 	char stacks[400];        /* how stacks are sampled and named; "" when they are not */
 	uint32_t phase_hits_per_iteration; /* probe hits exact phases add per loop iteration */
+	/*
+	 * The overhead guard may take the loops' wait hooks out, libuv's metrics read in their
+	 * stead (collect/loop_memory.h); when not, why not.
+	 */
+	bool loop_hooks_removable;
+	char loop_hooks_why[200];
 	bool pool_on;            /* the thread pool is followed, as `pool` says */
 	struct uvs_pool_hooks pool; /* its strings live as long as the collector */
 	size_t nmissing;
@@ -96,7 +102,8 @@ struct uvs_collector_ops {
 	int (*totals)(struct uvs_collector *c, struct uvs_snapshot *s);
 	/*
 	 * Measures with other settings from now on (the overhead guard): exact phases in or out,
-	 * the stack sampling rates. Only what was attached can change. 0, or -errno with `why`.
+	 * the stack sampling rates, the loops' wait hooks in or out. Only what was attached can
+	 * change. 0, or -errno with `why`.
 	 */
 	int (*adjust)(struct uvs_collector *c, const struct uvs_guard_settings *g, char *why,
 		      size_t cap);

@@ -8,13 +8,16 @@
  * what their stack walk costs. When the rate stays over the budget (hits per second) for
  * UVS_GUARD_DOWN_WINDOWS windows in a row, the guard takes one step: the first of these, in
  * order, that is not taken yet and would save at least a tenth of the rate: the exact-phase
- * uprobes out (7 hits per loop iteration), then stack sampling at a tenth of its rates. When,
+ * uprobes out (7 hits per loop iteration), then stack sampling at a tenth of its rates, then the
+ * loops' wait hooks out (one hit per wait: the loop figures then come from libuv's own metrics,
+ * read from the target's memory, collect/loop_memory.h). When,
  * for UVS_GUARD_UP_WINDOWS windows in a row, the rate the target would pay with the last step
  * undone (predicted from the window's loop iterations or samples) is under half the budget, it
  * undoes that step. Undoing only what is predicted to stay well under the budget is what keeps
  * it from flapping: a load that made it step down keeps it down.
  *
- * What is not stepped, and why: the epoll hooks (every loop figure rests on them), the pool
+ * What is not stepped, and why: the epoll hooks where libuv's metrics cannot stand in for them
+ * (libuv 1.44 keeps no loop count; two hooks per wait; the syscall hooks, shared by the host), the pool
  * probes (taken out mid-flight they would leave jobs submitted and never served, and the queue
  * depth wrong for the rest of the session) and the GC probes (two hits per collection, a few
  * collections a second).
@@ -52,6 +55,11 @@
 enum uvs_guard_step {
 	UVS_GUARD_PHASES_OFF = 0, /* the exact-phase uprobes out */
 	UVS_GUARD_SAMPLING_LOW,   /* stack sampling at a tenth of its rates */
+	/*
+	 * The loops' wait hooks out, the loop figures from libuv's metrics in the target's memory
+	 * (no per-iteration busy histogram meanwhile). Last: it costs the most to the figures.
+	 */
+	UVS_GUARD_LOOP_HOOKS_OFF,
 	UVS_GUARD_STEPS,
 };
 
@@ -61,12 +69,19 @@ struct uvs_guard_config {
 	bool phases;                       /* exact phases were attached */
 	uint32_t phase_hits_per_iteration; /* what they cost per loop iteration */
 	uint32_t sample_hz, blocked_hz;    /* the sampling rates asked for; 0: not sampling */
+	/*
+	 * The loops' wait hooks can be taken out (the collector reads libuv's loop metrics in
+	 * their stead), and how many hits they cost per wait (the least per loop iteration).
+	 */
+	bool loop_hooks;
+	uint32_t loop_hook_hits_per_wait;
 };
 
 /* What the collector must measure with at a level. */
 struct uvs_guard_settings {
 	bool phases;                    /* exact phases in */
 	uint32_t sample_hz, blocked_hz; /* 0: not sampling */
+	bool loop_hooks;                /* the loops' wait hooks in (false: libuv's metrics) */
 };
 
 /* What one window showed. */
@@ -120,6 +135,12 @@ struct uvs_guard {
 	uint64_t ns;
 	uint64_t steps_down, steps_up;
 	uint64_t step_ns[UVS_GUARD_STEPS];      /* time each step was in force */
+	/*
+	 * The wait hooks' hits per loop iteration, in thousandths, as measured in the window that
+	 * took them out (an idle-ish iteration passes the wait twice: Node's metrics make libuv
+	 * poll with a zero timeout before a real wait): what putting them back would cost.
+	 */
+	uint64_t loop_hits_milli;
 };
 
 /* Starts at level 0 (everything as asked). */
@@ -164,7 +185,7 @@ void uvs_guard_snapshot(const struct uvs_guard *g, bool totals, struct uvs_guard
 void uvs_guard_record(const struct uvs_guard *g, const struct uvs_guard_decision *d,
 		      uint64_t ts_ns, const char *error, struct uvs_guard_record *out);
 
-/* "phases_off", "sampling_low": the JSON name of a step. */
+/* "phases_off", "sampling_low", "loop_hooks_off": the JSON name of a step. */
 const char *uvs_guard_step_name(enum uvs_guard_step s);
 
 /* hits per second over window_ns (0 for an empty window). */

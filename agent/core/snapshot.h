@@ -282,11 +282,13 @@ struct uvs_guard_snapshot {
 	uint32_t sample_hz;    /* sampling rates in force (0: not sampling) */
 	uint32_t blocked_hz;
 	bool sampling_low;     /* the guard had lowered them */
+	bool loop_hooks_off;   /* the guard had the loops' wait hooks out (libuv's metrics) */
 	/* The summary only. */
 	uint64_t steps_down;
 	uint64_t steps_up;
 	uint64_t phases_off_ns;   /* how long exact phases were out */
 	uint64_t sampling_low_ns; /* how long sampling was at the low rates */
+	uint64_t loop_hooks_off_ns; /* how long the wait hooks were out */
 };
 
 /* One interval (or, for the final summary, the whole session). */
@@ -513,7 +515,8 @@ enum uvs_guard_record_action {
 struct uvs_guard_record {
 	uint64_t ts_ns;          /* CLOCK_REALTIME */
 	enum uvs_guard_record_action action;
-	const char *step;        /* "phases_off", "sampling_low"; NULL for EXHAUSTED */
+	const char *step;        /* "phases_off", "sampling_low", "loop_hooks_off"; NULL for
+				  * EXHAUSTED */
 	bool step_down;          /* FAILED: the step was being taken (else undone) */
 	int level;               /* steps in force now */
 	uint64_t rate;           /* probe hits per second in the window that decided */
@@ -528,6 +531,7 @@ struct uvs_guard_record {
 	bool phases_off;
 	uint32_t sample_hz;      /* rates in force now (0: not sampling) */
 	uint32_t blocked_hz;
+	bool loop_hooks_off;     /* the wait hooks are out now */
 	char error[200];         /* FAILED: why */
 };
 

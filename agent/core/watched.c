@@ -279,12 +279,25 @@ static void guard_init(struct uvs_watched *w, const struct uvs_collect_report *r
 		.phase_hits_per_iteration = r->phase_hits_per_iteration,
 		.sample_hz = r->stacks[0] ? o.sample_hz : 0,
 		.blocked_hz = r->stacks[0] ? o.blocked_hz : 0,
+		/*
+		 * Putting them back needs CAP_BPF and CAP_PERFMON, kept only while something else
+		 * needs them too (stacks, or exact phases under the guard): the agent's privileges
+		 * are not kept for this step alone.
+		 */
+		.loop_hooks = r->loop_hooks_removable && uvs_watched_keeps_caps(cli),
+		.loop_hook_hits_per_wait = r->epoll_hooks_per_wait > 0 ?
+						   (uint32_t)r->epoll_hooks_per_wait : 0,
 	};
 
 	uvs_guard_init(&w->guard, &c);
 	if (c.enabled)
 		uvs_debug("overhead guard: at most %" PRIu64 " probe hits/s on pid %d", c.budget,
 			  (int)w->target->pid);
+	if (c.enabled && !c.loop_hooks)
+		uvs_debug("overhead guard (pid %d): the loop wait hooks stay in: %s",
+			  (int)w->target->pid, !r->loop_hooks_removable ? r->loop_hooks_why :
+			  "putting them back would need CAP_BPF and CAP_PERFMON, dropped with "
+			  "--no-stacks");
 }
 
 /* Errors of loading or attaching BPF that say BPF is not allowed or not there, not a bug. */

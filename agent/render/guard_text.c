@@ -22,6 +22,13 @@ static void put_step(FILE *out, const struct uvs_guard_record *r, bool down)
 			     "exact phases back on (phase figures again from the next interval)", out);
 		return;
 	}
+	if (r->step && !strcmp(r->step, "loop_hooks_off")) {
+		fputs(down ? "loop wait hooks out (utilization, iterations and blocks from libuv's "
+			     "metrics; no per-iteration busy p50/p99/max until they are back)" :
+			     "loop wait hooks back in (per-iteration busy times again from the next "
+			     "interval)", out);
+		return;
+	}
 	fputs(down ? "stack sampling down to " : "stack sampling back to ", out);
 	put_rates(out, r->sample_hz, r->blocked_hz);
 }
@@ -91,11 +98,14 @@ void uvs_guard_text_state(const struct uvs_guard_snapshot *g, char *buf, size_t 
 		n = (size_t)snprintf(buf, cap, "phases off");
 	if (g->sampling_low && n < cap) {
 		if (g->blocked_hz && g->blocked_hz != g->sample_hz)
-			snprintf(buf + n, cap - n, "%sstacks %u Hz (%u Hz blocked)", n ? ", " : "",
-				 g->sample_hz, g->blocked_hz);
+			n += (size_t)snprintf(buf + n, cap - n, "%sstacks %u Hz (%u Hz blocked)",
+					      n ? ", " : "", g->sample_hz, g->blocked_hz);
 		else
-			snprintf(buf + n, cap - n, "%sstacks %u Hz", n ? ", " : "", g->sample_hz);
+			n += (size_t)snprintf(buf + n, cap - n, "%sstacks %u Hz", n ? ", " : "",
+					      g->sample_hz);
 	}
+	if (g->loop_hooks_off && n < cap)
+		snprintf(buf + n, cap - n, "%sloop hooks out (no busy p99)", n ? ", " : "");
 }
 
 void uvs_guard_text_summary(FILE *out, const struct uvs_guard_snapshot *g)
@@ -114,6 +124,10 @@ void uvs_guard_text_summary(FILE *out, const struct uvs_guard_snapshot *g)
 	if (g->sampling_low_ns) {
 		uvs_format_duration(g->sampling_low_ns, low, sizeof(low));
 		fprintf(out, "; stacks at the low rate for %s", low);
+	}
+	if (g->loop_hooks_off_ns) {
+		uvs_format_duration(g->loop_hooks_off_ns, low, sizeof(low));
+		fprintf(out, "; loop wait hooks out for %s (busy p50/p99/max of the rest)", low);
 	}
 	fputc('\n', out);
 }
