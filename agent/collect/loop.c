@@ -328,6 +328,7 @@ static int mem_check(struct uvs_loops *l, struct uvs_loop_track *lt)
 	struct uvs_loop_state st;
 	struct uvs_lm_span span;
 	__u32 key = (__u32)lt->tid;
+	uint64_t since;
 	int got = uvs_loop_mem_check(&lt->mem, &l->mem, &l->layout, l->block_ns, uvs_now_mono(),
 				     &span);
 
@@ -339,6 +340,15 @@ static int mem_check(struct uvs_loops *l, struct uvs_loop_track *lt)
 		l->sink->block_ended(l->sink->ctx, &b);
 	}
 	if (got < 0 && bpf_map_lookup_elem(l->probes.state_fd, &key, &st))
+		return -ESRCH;
+	/*
+	 * A thread that exited leaves its loop's memory as it was, busy for ever (glibc keeps the
+	 * stacks of exited threads, a Worker's loop is on its stack): a long span is only a block
+	 * while its thread lives, which its BPF state says (uvs_thread_exit deletes it).
+	 */
+	if (got >= 0 && uvs_loop_mem_busy(&lt->mem, &since) &&
+	    lt->mem.track.last.now - since >= l->block_ns / 2 &&
+	    bpf_map_lookup_elem(l->probes.state_fd, &key, &st))
 		return -ESRCH;
 	return got < 0 ? got : 0;
 }
