@@ -8,8 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { fixtures, intervalsAfter, jsFrame, linkedPrograms, skipWithoutBpf, startAgent,
-	startFixture } from './lib.mjs';
+import { Child, fetchNodeOrSkip, fixtures, intervalsAfter, jsFrame, linkedPrograms,
+	skipWithoutBpf, startAgent, startFixture } from './lib.mjs';
 
 const BUDGET = 2000;
 const MS = 1e6;
@@ -123,4 +123,30 @@ test('overhead guard: a fast loop has its wait hooks taken out; its utilization,
 	assert.ok(main.iterations >= stopped.ticks, `${main.iterations} < ${stopped.ticks}`);
 	assert.ok(main.iterations < stopped.ticks * 1.05 + 100,
 		`${main.iterations} for ${stopped.ticks} callbacks`);
+});
+
+// libuv 1.44 (Node 18) keeps no loop count and gets both hooks per wait: the step is not
+// offered, -v says why, and the same load leaves the hooks in.
+test('overhead guard: on Node 18 the wait hooks stay in, and it says why', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const bin = fetchNodeOrSkip(t, '18');
+	if (!bin) return;
+	const child = new Child(bin, [FIXTURE]);
+	await child.waitFor((v) => v && v.ready, 'fixture ready');
+	const { agent, hello } = await startAgent(child.pid, ['-v', '--interval', '100ms',
+		'--max-probe-rate', String(BUDGET)]);
+	try {
+		assert.equal(hello.epoll_hooks_per_wait, 2);
+		child.send('spin 50');
+		await child.waitFor((v) => v && v.spinning, 'fixture spinning');
+		await agent.waitFor((v) => v && v.type === 'guard' && v.action === 'exhausted',
+			'over the budget with no step left');
+		assert.ok(agent.errLines.some((l) => /the loop wait hooks stay in: libuv 1\.44\.\d+ keeps no loop count/.test(l)),
+			agent.errLines.filter((l) => l.includes('guard')).join(' | '));
+		assert.ok(waitHooks(agent.pid) > 0);
+		assert.ok(!agent.json().some((v) => v.type === 'guard' && v.step === 'loop_hooks_off'));
+	} finally {
+		await agent.stop('SIGINT');
+		await child.stop();
+	}
 });
