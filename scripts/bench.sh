@@ -19,6 +19,10 @@
 #               statics read from the target's memory every tick; a blocked loop's stacks by
 #               perf_event_open where perf_event_paranoid allows, else by ptrace)
 #   procptrace  the same with UVSCOPE_PROC_STACKS=ptrace: a blocked loop's stacks by ptrace
+#   noguard     default with --no-guard: every probe stays as asked for the whole run
+#   guardfast   default with --interval 100ms: the overhead guard takes its steps 0.3 s into
+#               the run instead of 3 s (on the fs server, the loop's wait hooks out)
+#   fastnoguard --interval 100ms --no-guard: what guardfast is compared with
 # The blocking server (block) stops its loop in a known function for BENCH_SPIN_MS of CPU
 # every BENCH_BLOCK_EVERY_MS, so that a block is being sampled during the run; the agent is
 # given --block-ms BENCH_BLOCK_MS there, and must alert on those blocks, naming the function.
@@ -99,6 +103,9 @@ MODE_TABLE='
   blockedhz --sample-hz,997 -                     uvs_sample_            -
   phases   --phases    "mode":"exact-phases"      uvs_phase_             "phases":{
   nopool   --no-pool   "pool":null                -                      "threadpool":null
+  noguard  --no-guard  -                          uvs_sample_            "threadpool":{
+  guardfast --interval,100ms -                    uvs_sample_            "threadpool":{
+  fastnoguard --interval,100ms,--no-guard - uvs_sample_   "threadpool":{
   syscalls --syscalls  -                          uvs_sc_                "syscalls":{
   proc     --backend,proc "collector":"proc"        -                      "threadpool":{
   procptrace UVSCOPE_PROC_STACKS=ptrace,--backend,proc UVSCOPE_PROC_STACKS=ptrace - "threadpool":{

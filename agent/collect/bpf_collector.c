@@ -245,6 +245,8 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 	r->phase_hits_per_iteration = b->loops.probes.phases ?
 					      (uint32_t)b->loops.probes.phase_set.n -
 						      (b->loops.probes.wait_folded ? 1 : 0) : 0;
+	r->loop_hooks_removable = uvs_loops_waits_removable(&b->loops, r->loop_hooks_why,
+							    sizeof(r->loop_hooks_why));
 	if (b->opt.phases && !b->loops.probes.phases)
 		add_missing(r, "exact phases", b->loops.probes.phases_why);
 	if (b->opt.pool && !b->pool.attached)
@@ -375,8 +377,14 @@ static int bpf_adjust(struct uvs_collector *c, const struct uvs_guard_settings *
 	struct bpf_collector *b = priv(c);
 	int err = 0;
 
-	if (b->opt.phases && g->phases != b->loops.probes.phases)
-		err = uvs_loop_probes_set_phases(&b->loops.probes, g->phases, why, cap);
+	/* Exact phases go before the wait hooks and come back after them (their program rests
+	 * on the state the hooks keep). */
+	if (b->opt.phases && !g->phases && b->loops.probes.phases)
+		err = uvs_loop_probes_set_phases(&b->loops.probes, false, why, cap);
+	if (!err && g->loop_hooks == b->loops.probes.waits_out)
+		err = uvs_loops_set_waits(&b->loops, g->loop_hooks, why, cap);
+	if (!err && b->opt.phases && g->phases && !b->loops.probes.phases)
+		err = uvs_loop_probes_set_phases(&b->loops.probes, true, why, cap);
 	if (!err && b->stacks.attached && g->sample_hz &&
 	    (err = uvs_stacks_set_rates(&b->stacks, g->sample_hz, g->blocked_hz)))
 		snprintf(why, cap, "cannot change the sampling rate: %s", strerror(-err));

@@ -70,6 +70,12 @@ struct uvs_collect_report {
 	bool wait_in_phases;
 	char stacks[400];        /* how stacks are sampled and named; "" when they are not */
 	uint32_t phase_hits_per_iteration; /* probe hits exact phases add per loop iteration */
+	/*
+	 * The overhead guard may take the loops' wait hooks out, libuv's metrics read in their
+	 * stead (collect/loop_memory.h); when not, why not.
+	 */
+	bool loop_hooks_removable;
+	char loop_hooks_why[200];
 	bool pool_on;            /* the thread pool is followed, as `pool` says */
 	bool pool_steppable;     /* ... and the overhead guard may take its probes out */
 	struct uvs_pool_hooks pool; /* its strings live as long as the collector */
@@ -100,7 +106,8 @@ struct uvs_collector_ops {
 	int (*totals)(struct uvs_collector *c, struct uvs_snapshot *s);
 	/*
 	 * Measures with other settings from now on (the overhead guard): exact phases in or out,
-	 * the stack sampling rates. Only what was attached can change. 0, or -errno with `why`.
+	 * the stack sampling rates, the loops' wait hooks in or out. Only what was attached can
+	 * change. 0, or -errno with `why`.
 	 */
 	int (*adjust)(struct uvs_collector *c, const struct uvs_guard_settings *g, char *why,
 		      size_t cap);

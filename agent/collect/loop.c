@@ -164,6 +164,8 @@ int uvs_loops_attach(struct uvs_loops *l, struct uvs_bpf_shared *sh, int slot,
 	if (err)
 		return err;
 	l->sh = sh;
+	l->mem = uvs_mem_reader_pid(t->pid);
+	l->layout = uvs_lm_layout_for(t->libuv_hex);
 	uvs_bpf_shared_set_inst(sh, slot, UVS_OBJ_LOOP, l);
 	l->start_mono = l->last_mono = uvs_now_mono();
 	return 0;
@@ -226,6 +228,9 @@ int uvs_loops_on_event(void *ctx, void *data, size_t len)
 					   .end_ns = e->ts_ns };
 
 		lt = track(l, (int)e->tid);
+		/* Seen by the hook as it went out: the metrics, which follow it now, say it. */
+		if (lt && lt->mem.on)
+			break;
 		b.role = lt ? lt->role : UVS_ROLE_OTHER;
 		if (l->sink->block_ended)
 			l->sink->block_ended(l->sink->ctx, &b);
@@ -355,6 +360,41 @@ static int read_state(struct uvs_loops *l, __u32 tid, struct uvs_loop_state *st,
 	return 0;
 }
 
+/*
+ * A loop followed from libuv's metrics (the wait hooks are out): one reading now, a block that
+ * ended said as BPF would. 0, or -errno when there is no reading (a thread that exited has no
+ * BPF state left: uvs_thread_exit).
+ */
+static int mem_check(struct uvs_loops *l, struct uvs_loop_track *lt)
+{
+	struct uvs_loop_state st;
+	struct uvs_lm_span span;
+	__u32 key = (__u32)lt->tid;
+	uint64_t since;
+	int got = uvs_loop_mem_check(&lt->mem, &l->mem, &l->layout, l->block_ns, uvs_now_mono(),
+				     &span);
+
+	if (got == 1 && l->sink->block_ended) {
+		struct uvs_block_end b = { .tid = lt->tid, .role = lt->role,
+					   .duration_ns = span.end - span.start,
+					   .end_ns = span.end };
+
+		l->sink->block_ended(l->sink->ctx, &b);
+	}
+	if (got < 0 && bpf_map_lookup_elem(l->probes.state_fd, &key, &st))
+		return -ESRCH;
+	/*
+	 * A thread that exited leaves its loop's memory as it was, busy for ever (glibc keeps the
+	 * stacks of exited threads, a Worker's loop is on its stack): a long span is only a block
+	 * while its thread lives, which its BPF state says (uvs_thread_exit deletes it).
+	 */
+	if (got >= 0 && uvs_loop_mem_busy(&lt->mem, &since) &&
+	    lt->mem.track.last.now - since >= l->block_ns / 2 &&
+	    bpf_map_lookup_elem(l->probes.state_fd, &key, &st))
+		return -ESRCH;
+	return got < 0 ? got : 0;
+}
+
 size_t uvs_loops_now(struct uvs_loops *l, struct uvs_loop_busy *out, size_t cap,
 		     uint64_t *now_mono)
 {
@@ -365,13 +405,30 @@ size_t uvs_loops_now(struct uvs_loops *l, struct uvs_loop_busy *out, size_t cap,
 		struct uvs_loop_track *lt = l->loops[i];
 		struct uvs_loop_state st, raw;
 		__u32 key = (__u32)lt->tid;
+		uint64_t since;
 
-		if (lt->exited || read_state(l, key, &st, &raw))
+		if (lt->exited)
+			continue;
+		if (lt->mem.on) {
+			bool busy;
+
+			/* What the sampler and the alerts see of it, from libuv's own stamps. */
+			if (mem_check(l, lt) == -ESRCH)
+				continue;
+			busy = uvs_loop_mem_busy(&lt->mem, &since);
+			out[n++] = (struct uvs_loop_busy){ .tid = lt->tid, .role = lt->role,
+							   .busy = busy, .busy_since_ns = since };
+			continue;
+		}
+		if (l->probes.waits_out || read_state(l, key, &st, &raw))
 			continue;
 		out[n++] = (struct uvs_loop_busy){ .tid = lt->tid, .role = lt->role,
 						   .busy = !st.in_wait,
 						   .busy_since_ns = st.busy_since };
 	}
+	/* The metrics' readings were taken after the clock above: their starts are before now. */
+	if (l->probes.waits_out)
+		*now_mono = uvs_now_mono();
 	return n;
 }
 
@@ -397,6 +454,176 @@ static int read_loop(struct uvs_loops *l, __u32 tid, struct uvs_loop_reading *r)
 	r->in_wait = st.in_wait;
 	r->busy_since = st.busy_since;
 	r->wait_start = st.wait_start;
+	return 0;
+}
+
+/* The window of a loop followed from libuv's metrics; one that exited shows its last. */
+static void mem_window(struct uvs_loops *l, struct uvs_loop_track *lt,
+		       struct uvs_loop_snapshot *out)
+{
+	bool gone = mem_check(l, lt) == -ESRCH;
+	char comm[16];
+
+	memset(out, 0, sizeof(*out));
+	out->tid = lt->tid;
+	out->role = lt->role;
+	uvs_target_thread_comm(l->target, lt->tid, comm, sizeof(comm));
+	if (comm[0])
+		memcpy(lt->comm, comm, sizeof(lt->comm));
+	memcpy(out->comm, lt->comm, sizeof(out->comm));
+	uvs_loop_mem_window(&lt->mem, l->block_ns, out);
+	if (gone) {
+		__u32 key = (__u32)lt->tid;
+
+		out->blocked_now = false;
+		lt->mem.on = false;
+		lt->exited = true;
+		bpf_map_delete_elem(l->probes.stats_fd, &key);
+	}
+}
+
+bool uvs_loops_waits_removable(const struct uvs_loops *l, char *why, size_t cap)
+{
+	if (!l->layout.known || !l->layout.has_count) {
+		snprintf(why, cap, "libuv %s keeps no loop count (1.45 and later do): iterations, "
+			 "and what putting the hooks back would cost, would be unknown",
+			 l->target->libuv_version);
+		return false;
+	}
+	return uvs_loop_probes_waits_removable(&l->probes, why, cap);
+}
+
+/* The hooks are out as of now: BPF's share of the window so far is kept, the metrics go on. */
+static void hand_to_memory(struct uvs_loops *l, struct uvs_loop_track *lt, uint64_t now)
+{
+	struct uvs_loop_reading r;
+	struct uvs_loop_state st;
+	__u32 key = (__u32)lt->tid;
+	struct uvs_loop_mem *m = &lt->mem;
+	struct uvs_loop_snapshot part;
+	int err;
+
+	if (lt->exited || bpf_map_lookup_elem(l->probes.state_fd, &key, &st) ||
+	    !st.lfields || st.metrics != UVS_LOOP_METRICS_ON) {
+		uvs_debug("loop thread %d: its libuv metrics are not located: left out while the "
+			  "wait hooks are out", lt->tid);
+		return;
+	}
+	if (read_loop(l, key, &r) || !r.alive)
+		return;
+	uvs_loop_window(lt, &r, now, l->block_ns, false, lt->comm, &part);
+	part.blocked_now = false;
+	part.blocked_for_ns = 0;
+	/* A part the metrics left (putting the hooks back failed) stays in the window too. */
+	if (m->has_part)
+		uvs_loop_mem_add_part(&m->part, &part);
+	else
+		m->part = part;
+	m->has_part = true;
+	err = uvs_loop_mem_begin(m, &l->mem, &l->layout, st.lfields,
+				 !r.in_wait ? r.busy_since : 0, uvs_now_mono());
+	if (err) {
+		uvs_debug("loop thread %d: its libuv metrics do not read (%s): left out while the "
+			  "wait hooks are out", lt->tid, strerror(-err));
+		return;
+	}
+	/* Up to now BPF measured the span or wait in progress; it counts only when it ends. */
+	if (!r.in_wait && r.busy_since && now > r.busy_since)
+		m->carried_busy_ns += now - r.busy_since;
+	if (r.in_wait && now > r.wait_start)
+		m->carried_idle_ns += now - r.wait_start;
+}
+
+/*
+ * The hooks are about to come back: a last reading, the metrics' share of the window kept,
+ * and BPF's state of the loop set to what they said: busy since the span's start (a block in
+ * progress keeps it), or in the wait stamped at E, as the return hook reads it (busy_since just
+ * before E: libuv's stamp after it is the wait). The statistics BPF counts from here are taken
+ * from here: the span or wait in progress, up to now, was the metrics'.
+ */
+static void hand_to_bpf(struct uvs_loops *l, struct uvs_loop_track *lt)
+{
+	struct uvs_loop_mem *m = &lt->mem;
+	struct uvs_loop_state st;
+	__u32 key = (__u32)lt->tid;
+	uint64_t since = 0, t2, entry, from, run_busy = 0, run_idle = 0;
+	bool busy;
+
+	if (!m->on)
+		return;
+	mem_check(l, lt);
+	busy = uvs_loop_mem_busy(m, &since);
+	t2 = m->track.last.now;
+	entry = m->track.last.entry_ns;
+	from = m->track.start_mono;
+	uvs_loop_mem_end(m, l->block_ns);
+	if (bpf_map_lookup_elem(l->probes.state_fd, &key, &st) ||
+	    bpf_map_lookup_elem(l->probes.stats_fd, &key, l->scratch))
+		return;
+	st.in_wait = 0;
+	st.iter_busy = 0;
+	st.empty_poll = 0;
+	st.zero_timeout = 0;
+	if (busy && since) {
+		st.busy_since = since;
+		run_busy = t2 > since ? t2 - since : 0;
+		m->overlap_busy_ns += t2 > (since > from ? since : from) ?
+					      t2 - (since > from ? since : from) : 0;
+	} else if (!busy && entry > 1) {
+		st.busy_since = entry - 1;
+		st.wait_start = entry;
+		run_idle = t2 > entry ? t2 - entry : 0;
+		m->overlap_idle_ns += t2 > (entry > from ? entry : from) ?
+					      t2 - (entry > from ? entry : from) : 0;
+	} else {
+		st.busy_since = 0; /* unknown until its next wait */
+	}
+	if (bpf_map_update_elem(l->probes.state_fd, &key, &st, BPF_EXIST))
+		return;
+	memcpy(&lt->prev, l->scratch, sizeof(lt->prev));
+	lt->prev_busy = l->scratch->busy_ns + run_busy;
+	lt->prev_idle = l->scratch->idle_ns + run_idle;
+}
+
+int uvs_loops_set_waits(struct uvs_loops *l, bool on, char *why, size_t cap)
+{
+	uint64_t now;
+	size_t i;
+	int err;
+
+	if (on != l->probes.waits_out)
+		return 0;
+	if (!uvs_loops_waits_removable(l, why, cap))
+		return -ENOENT;
+	if (on) {
+		/* State first: a hook that runs as they go in must find it as the metrics said. */
+		for (i = 0; i < l->nloops; i++)
+			hand_to_bpf(l, l->loops[i]);
+		err = uvs_loop_probes_set_waits(&l->probes, true, why, cap);
+		if (!err)
+			return 0;
+		/* They stay out: the metrics go on from here. */
+		now = uvs_now_mono();
+		for (i = 0; i < l->nloops; i++)
+			hand_to_memory(l, l->loops[i], now);
+		return err;
+	}
+	/*
+	 * The metrics take over before the hooks go (that takes the kernel's grace period, tens of
+	 * milliseconds, and iterations go on meanwhile): what BPF counts after this moment is not
+	 * taken (hand_to_bpf starts from its statistics as they are then). Blocks that ended
+	 * before are read first; one the hook sees end from now on is the metrics' to say.
+	 */
+	uvs_bpf_shared_poll(l->sh);
+	now = uvs_now_mono();
+	for (i = 0; i < l->nloops; i++)
+		hand_to_memory(l, l->loops[i], now);
+	err = uvs_loop_probes_set_waits(&l->probes, false, why, cap);
+	if (err) {
+		for (i = 0; i < l->nloops; i++)
+			l->loops[i]->mem.on = false;
+		return err;
+	}
 	return 0;
 }
 
@@ -502,13 +729,26 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 			continue;
 		if (!lt->role_known)
 			lt->role = uvs_target_role(l->target, lt->tid, &lt->role_known);
-		if (read_loop(l, key, &r))
+		if (lt->mem.on) {
+			mem_window(l, lt, &s->loops[s->nloops++]);
+			continue;
+		}
+		/* Not followed while the hooks are out: BPF's state of it is as old as the step. */
+		if (l->probes.waits_out || read_loop(l, key, &r))
 			continue;
 		uvs_target_thread_comm(l->target, lt->tid, comm, sizeof(comm));
 		if (comm[0])
 			memcpy(lt->comm, comm, sizeof(lt->comm));
 		uvs_loop_window(lt, &r, l->end_mono && l->end_mono < now ? l->end_mono : now,
-				l->block_ns, phases, lt->comm, &s->loops[s->nloops++]);
+				l->block_ns, phases, lt->comm, &s->loops[s->nloops]);
+		/* The hooks came back in this window: the metrics measured its first part. */
+		if (lt->mem.has_part) {
+			uvs_loop_mem_recount(&lt->mem, &l->mem, &l->layout, uvs_now_mono(),
+					     &s->loops[s->nloops]);
+			uvs_loop_mem_add_part(&s->loops[s->nloops], &lt->mem.part);
+			lt->mem.has_part = false;
+		}
+		s->nloops++;
 		if (!r.alive) {
 			/* The thread exited: this was its last window. */
 			lt->exited = true;
@@ -533,9 +773,10 @@ void uvs_loops_totals(struct uvs_loops *l, struct uvs_snapshot *s)
 	s->ts_ns = uvs_now_real();
 	s->window_ns = l->last_mono - l->start_mono;
 	s->nloops = 0;
-	for (i = 0; i < l->nloops && s->nloops < UVS_MAX_LOOPS; i++)
-		uvs_loop_totals(l->loops[i], phases, l->loops[i]->comm,
-				&s->loops[s->nloops++]);
+	for (i = 0; i < l->nloops && s->nloops < UVS_MAX_LOOPS; i++) {
+		uvs_loop_totals(l->loops[i], phases, l->loops[i]->comm, &s->loops[s->nloops]);
+		uvs_loop_mem_totals(&l->loops[i]->mem, &s->loops[s->nloops++]);
+	}
 	s->agent.events = l->prev_counters.events;
 	s->agent.drops = l->prev_counters.ringbuf_drops;
 	s->agent.insert_failures = l->prev_counters.insert_failures;

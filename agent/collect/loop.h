@@ -38,6 +38,9 @@ struct uvs_loops {
 	struct uvs_loop_stats *scratch; /* one map value, read per loop */
 	bool warned_full;               /* said once that there are more loops than we show */
 	unsigned int phase_changes;     /* probes.phase_changes at the last window */
+	/* libuv's metrics in the target, read while the wait hooks are out (collect/loop_memory.h). */
+	struct uvs_mem_reader mem;
+	struct uvs_lm_layout layout;
 };
 
 /*
@@ -91,6 +94,20 @@ int uvs_loops_trace_record(const void *data, size_t len, struct uvs_record *out)
 /* The loop threads and whether each is busy now (for blocks in progress). */
 size_t uvs_loops_now(struct uvs_loops *l, struct uvs_loop_busy *out, size_t cap,
 		     uint64_t *now_mono);
+
+/*
+ * Whether the wait hooks can be taken out with libuv's metrics standing in for them: one hook
+ * per wait, and a libuv that counts its iterations (1.45+). Else false with why.
+ */
+bool uvs_loops_waits_removable(const struct uvs_loops *l, char *why, size_t cap);
+
+/*
+ * Takes the wait hooks out (on false), every loop whose metrics BPF located followed from them
+ * from now on (a loop whose metrics are not located is left out of the windows meanwhile), or
+ * puts them back (on true), BPF's state of each loop set to what the metrics last said so that
+ * a span in progress keeps its start. 0, or -errno with `why` (nothing changed).
+ */
+int uvs_loops_set_waits(struct uvs_loops *l, bool on, char *why, size_t cap);
 
 /* Fills s's loops, window, time stamps and the loop object's counters in s->agent. */
 void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s);

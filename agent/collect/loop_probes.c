@@ -512,6 +512,7 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
 	p->pid = t->pid;
 	p->slot = slot;
 	p->phase_file_fd = -1;
+	p->wait_file_fd = -1;
 	p->main_epfd = -1;
 	err = shared_object(p, sh, o);
 	if (err) {
@@ -568,6 +569,9 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
 	}
 	cfg->return_hook_only = p->return_hook_only;
 	p->skel->bss->wait_in_phases[p->slot] = p->wait_folded;
+	/* Best effort: without it the wait hooks stay in for the whole session. */
+	if (p->return_hook_only)
+		p->wait_file_fd = open(t->uv.open_path, O_PATH | O_CLOEXEC);
 	if (o->phases && !p->phases && !p->phases_why[0])
 		attach_phases(p, t);
 	if (p->wait_folded)
@@ -601,6 +605,54 @@ void uvs_loop_probes_detach(struct uvs_loop_probes *p)
 	if (p->phase_file_fd >= 0)
 		close(p->phase_file_fd);
 	p->phase_file_fd = -1;
+	if (p->wait_file_fd >= 0)
+		close(p->wait_file_fd);
+	p->wait_file_fd = -1;
+}
+
+bool uvs_loop_probes_waits_removable(const struct uvs_loop_probes *p, char *why, size_t cap)
+{
+	if (!p->epoll_hooks || strcmp(p->epoll_hooks, "uprobes")) {
+		snprintf(why, cap, "the waits are caught by %s, not by uprobes in this process",
+			 p->epoll_hooks ? p->epoll_hooks : "nothing");
+		return false;
+	}
+	if (!p->return_hook_only || p->entries_attached) {
+		snprintf(why, cap, "the waits' entries are hooked too (a libuv before 1.45 keeps no "
+			 "loop count, its DWARF does not say where the wait stamp is, or a loop has "
+			 "no idle-time metrics)");
+		return false;
+	}
+	if (p->wait_file_fd < 0) {
+		snprintf(why, cap, "the probed file could not be held open to put them back");
+		return false;
+	}
+	return true;
+}
+
+int uvs_loop_probes_set_waits(struct uvs_loop_probes *p, bool on, char *why, size_t cap)
+{
+	char path[40];
+	int err;
+
+	if (on != p->waits_out)
+		return 0;
+	if (!uvs_loop_probes_waits_removable(p, why, cap))
+		return -ENOENT;
+	if (!on) {
+		uvs_uprobe_set_detach(&p->epoll_set);
+		p->waits_out = true;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->wait_file_fd);
+	err = uvs_uprobe_set_attach(&p->epoll_set, p->pid, path);
+	if (err) {
+		snprintf(why, cap, "cannot put the uprobes at the epoll call sites back: %s",
+			 explain_errno(-err));
+		return err;
+	}
+	p->waits_out = false;
+	return 0;
 }
 
 int uvs_loop_probes_set_phases(struct uvs_loop_probes *p, bool on, char *why, size_t cap)

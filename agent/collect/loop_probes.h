@@ -67,6 +67,13 @@ struct uvs_loop_probes {
 	int phase_file_fd;     /* -1 when phases were never attached */
 	uint32_t phase_epoch;  /* the last epoch told to BPF (bpf/loop.bpf.c); 0: out */
 	unsigned int phase_changes; /* how many times the phase uprobes went out or back */
+	/*
+	 * The wait's return uprobes taken out and put back while attached (the overhead guard's
+	 * last step: the loop figures then come from libuv's metrics, collect/loop_memory.h),
+	 * only where they are the one hook per wait. The probed file is held as for the phases.
+	 */
+	int wait_file_fd;      /* -1 when they cannot be taken out */
+	bool waits_out;        /* they are out now */
 	int main_epfd;         /* the main loop's epoll fd (target/default_loop.h); -1: unknown */
 	int state_fd;          /* map fds for the collector */
 	int stats_fd;
@@ -102,6 +109,18 @@ void uvs_loop_probes_detach(struct uvs_loop_probes *p);
  * `why` set (they stay as they were then).
  */
 int uvs_loop_probes_set_phases(struct uvs_loop_probes *p, bool on, char *why, size_t cap);
+
+/*
+ * Whether the wait hooks can be taken out: they are the return uprobes alone (one per wait,
+ * which read libuv's metrics), and their file is held open. Else false with why.
+ */
+bool uvs_loop_probes_waits_removable(const struct uvs_loop_probes *p, char *why, size_t cap);
+
+/*
+ * Takes the wait hooks out (on false) or puts them back (on true). 0, or -errno with `why`
+ * set (they stay as they were).
+ */
+int uvs_loop_probes_set_waits(struct uvs_loop_probes *p, bool on, char *why, size_t cap);
 
 /* The ring buffer map's fd (for ring_buffer__new). */
 int uvs_loop_probes_events_fd(const struct uvs_loop_probes *p);

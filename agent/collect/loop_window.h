@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "collect/loop_memory.h"
 #include "core/snapshot.h"
 #include "uvscope/loop.h"
 
@@ -23,6 +24,8 @@ struct uvs_loop_track {
 	uint64_t prev_busy;   /* busy_ns at the last window, counting the running span */
 	uint64_t prev_idle;
 	struct uvs_loop_stats prev; /* cumulative BPF statistics at the last window */
+	/* Followed from libuv's metrics while the wait hooks are out (collect/loop_memory.h). */
+	struct uvs_loop_mem mem;
 };
 
 /* One reading of a loop thread: its statistics and, while it lives, its state. */

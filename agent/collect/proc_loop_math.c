@@ -59,8 +59,15 @@ bool uvs_lm_step(struct uvs_lm_track *t, const struct uvs_lm_reading *r, uint64_
 	}
 	di = r->idle_ns - p->idle_ns;
 	if (t->busy) {
-		if (!in_wait && di == 0) {
-			t->last = *r; /* the same span goes on */
+		/*
+		 * The same span goes on while no wait ended and, where libuv counts them (1.45+),
+		 * no iteration began: it counts one just before each poll, so a loop that spins
+		 * through zero-timeout polls (a setImmediate chain), which add no idle time, still
+		 * ends a span at each poll, as the wait hooks see it. Such a span ended by now, and
+		 * the next began after the last reading: both bounds, as below.
+		 */
+		if (!in_wait && di == 0 && r->loop_count == p->loop_count) {
+			t->last = *r;
 			return false;
 		}
 		if (in_wait)

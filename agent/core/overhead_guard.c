@@ -23,6 +23,8 @@ void uvs_guard_init(struct uvs_guard *g, const struct uvs_guard_config *c)
 		g->steps[g->nsteps++] = UVS_GUARD_SAMPLING_LOW;
 	if (c->pool)
 		g->steps[g->nsteps++] = UVS_GUARD_POOL_JOBS_OFF;
+	if (c->loop_hooks && c->loop_hook_hits_per_wait)
+		g->steps[g->nsteps++] = UVS_GUARD_LOOP_HOOKS_OFF;
 }
 
 static unsigned int bit(enum uvs_guard_step s)
@@ -46,6 +48,7 @@ void uvs_guard_settings(const struct uvs_guard *g, struct uvs_guard_settings *ou
 		out->blocked_hz = 0;
 	/* In unless the guard took them out (whether they were attached is the collector's). */
 	out->pool_probes = !uvs_guard_in_force(g, UVS_GUARD_POOL_JOBS_OFF);
+	out->loop_hooks = !uvs_guard_in_force(g, UVS_GUARD_LOOP_HOOKS_OFF);
 }
 
 uint64_t uvs_guard_rate(uint64_t hits, uint64_t window_ns)
@@ -71,12 +74,34 @@ static uint64_t sampling_ratio(const struct uvs_guard *g)
 	return blocked > ratio ? blocked : ratio;
 }
 
+/* The window's hits of the loop object's probes: neither the pool's nor the GC's. */
+static uint64_t loop_hits(const struct uvs_guard_window *w)
+{
+	uint64_t other = w->pool_hits + w->gc_hits;
+
+	return w->hits > other ? w->hits - other : 0;
+}
+
+/* The wait hooks' hits per iteration (thousandths) this window shows, within what can be. */
+static uint64_t loop_hits_milli(const struct uvs_guard *g, const struct uvs_guard_window *w)
+{
+	uint64_t least = (uint64_t)g->cfg.loop_hook_hits_per_wait * 1000, measured;
+
+	if (!w->iterations)
+		return least;
+	/* At most two waits an iteration: the zero-timeout poll and the real wait. */
+	measured = loop_hits(w) * 1000 / w->iterations;
+	return measured < least ? least : measured > 2 * least ? 2 * least : measured;
+}
+
 /*
  * What step s is worth per second, from what this window showed: the phase uprobes cost a fixed
  * number of hits per loop iteration; sampling at the full rates takes sampling_ratio() times the
  * samples of the low ones (samples at either rate look alike, so the larger ratio is assumed);
  * the pool's probes cost what the window shows of them, and while they are out (no job seen)
- * the pool hits per iteration measured before the step times the window's iterations.
+ * the pool hits per iteration measured before the step times the window's iterations; the wait
+ * hooks are, once exact phases are out, every hit of the loop object, and cost again the hits
+ * per iteration measured when they went out times the iterations libuv counts.
  * taken: what taking it saves (it is not in force now); else what undoing it adds.
  */
 static uint64_t worth(const struct uvs_guard *g, enum uvs_guard_step s,
@@ -95,6 +120,10 @@ static uint64_t worth(const struct uvs_guard *g, enum uvs_guard_step s,
 			return uvs_guard_rate(w->pool_hits, w->window_ns);
 		return (uint64_t)((double)uvs_guard_rate(w->iterations, w->window_ns) *
 				  g->pool_per_iteration + 0.5);
+	case UVS_GUARD_LOOP_HOOKS_OFF:
+		if (taken)
+			return uvs_guard_rate(loop_hits(w), w->window_ns);
+		return uvs_guard_rate(w->iterations * g->loop_hits_milli, w->window_ns) / 1000;
 	case UVS_GUARD_STEPS:
 		break;
 	}
@@ -146,6 +175,15 @@ static void step_down(struct uvs_guard *g, const struct uvs_guard_window *w,
 		if (uvs_guard_in_force(g, s) ||
 		    worth(g, s, w, true) * UVS_GUARD_MIN_SAVING < d->rate)
 			continue;
+		/*
+		 * The wait hooks go only once exact phases are out: the phase program rests on the
+		 * state they keep, and its hits would be taken for theirs.
+		 */
+		if (s == UVS_GUARD_LOOP_HOOKS_OFF && g->cfg.phases &&
+		    !uvs_guard_in_force(g, UVS_GUARD_PHASES_OFF))
+			continue;
+		if (s == UVS_GUARD_LOOP_HOOKS_OFF)
+			g->loop_hits_milli = loop_hits_milli(g, w);
 		d->action = UVS_GUARD_DOWN;
 		d->step = s;
 		d->windows = g->over;
@@ -280,10 +318,12 @@ void uvs_guard_snapshot(const struct uvs_guard *g, bool totals, struct uvs_guard
 	out->sampling_low = uvs_guard_in_force(g, UVS_GUARD_SAMPLING_LOW);
 	out->pool_asked = g->cfg.pool;
 	out->pool_off = uvs_guard_in_force(g, UVS_GUARD_POOL_JOBS_OFF);
+	out->loop_hooks_off = uvs_guard_in_force(g, UVS_GUARD_LOOP_HOOKS_OFF);
 	if (!totals) {
 		out->phases_off |= g->cfg.phases && (g->prev_mask & bit(UVS_GUARD_PHASES_OFF));
 		out->sampling_low |= (g->prev_mask & bit(UVS_GUARD_SAMPLING_LOW)) != 0;
 		out->pool_off |= (g->prev_mask & bit(UVS_GUARD_POOL_JOBS_OFF)) != 0;
+		out->loop_hooks_off |= (g->prev_mask & bit(UVS_GUARD_LOOP_HOOKS_OFF)) != 0;
 		return;
 	}
 	out->rate = uvs_guard_rate(g->hits + g->samples * UVS_GUARD_SAMPLE_HITS, g->ns);
@@ -292,6 +332,7 @@ void uvs_guard_snapshot(const struct uvs_guard *g, bool totals, struct uvs_guard
 	out->phases_off_ns = g->step_ns[UVS_GUARD_PHASES_OFF];
 	out->sampling_low_ns = g->step_ns[UVS_GUARD_SAMPLING_LOW];
 	out->pool_off_ns = g->step_ns[UVS_GUARD_POOL_JOBS_OFF];
+	out->loop_hooks_off_ns = g->step_ns[UVS_GUARD_LOOP_HOOKS_OFF];
 }
 
 void uvs_guard_record(const struct uvs_guard *g, const struct uvs_guard_decision *d,
@@ -336,6 +377,7 @@ void uvs_guard_record(const struct uvs_guard *g, const struct uvs_guard_decision
 	out->blocked_hz = set.blocked_hz;
 	out->pool_asked = g->cfg.pool;
 	out->pool_off = !set.pool_probes;
+	out->loop_hooks_off = !set.loop_hooks;
 }
 
 const char *uvs_guard_step_name(enum uvs_guard_step s)
@@ -347,6 +389,8 @@ const char *uvs_guard_step_name(enum uvs_guard_step s)
 		return "sampling_low";
 	case UVS_GUARD_POOL_JOBS_OFF:
 		return "pool_jobs_off";
+	case UVS_GUARD_LOOP_HOOKS_OFF:
+		return "loop_hooks_off";
 	case UVS_GUARD_STEPS:
 		break;
 	}

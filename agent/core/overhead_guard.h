@@ -10,19 +10,21 @@
  * order, that is not taken yet and would save at least a tenth of the rate: the exact-phase
  * uprobes out (7 hits per loop iteration), then stack sampling at a tenth of its rates, then
  * the pool's per-job probes out (2-4 hits per job; the pool's size and queue are then read
- * from libuv's statics, collect/pool.h). When, for UVS_GUARD_UP_WINDOWS windows in a row, the
- * rate the target would pay with the last step undone (predicted from the window's loop
- * iterations or samples) is under half the budget, it undoes that step. Undoing only what is
- * predicted to stay well under the budget is what keeps it from flapping: a load that made it
- * step down keeps it down.
+ * from libuv's statics, collect/pool.h), then the loops' wait hooks out (one hit per wait: the
+ * loop figures then come from libuv's own metrics, read from the target's memory,
+ * collect/loop_memory.h). When, for UVS_GUARD_UP_WINDOWS windows in a row, the rate the target
+ * would pay with the last step undone (predicted from the window's loop iterations or samples)
+ * is under half the budget, it undoes that step. Undoing only what is predicted to stay well
+ * under the budget is what keeps it from flapping: a load that made it step down keeps it down.
  *
  * The pool's probes cost per job, and while they are out no job is seen: what undoing that
  * step would cost is predicted from the pool hits per loop iteration measured in the windows
  * that led to it (a server's jobs come with its requests, and so do its iterations, which the
- * loop hooks still count), times the window's iterations.
+ * loop hooks, or libuv's loop count, still count), times the window's iterations.
  *
- * What is not stepped, and why: the epoll hooks (every loop figure rests on them) and the GC
- * probes (two hits per collection, a few collections a second).
+ * What is not stepped, and why: the epoll hooks where libuv's metrics cannot stand in for them
+ * (libuv 1.44 keeps no loop count; two hooks per wait; the syscall hooks, shared by the host)
+ * and the GC probes (two hits per collection, a few collections a second).
  *
  * Pure: a function of the windows it is shown. The session applies what it decides.
  */
@@ -58,6 +60,11 @@ enum uvs_guard_step {
 	UVS_GUARD_PHASES_OFF = 0, /* the exact-phase uprobes out */
 	UVS_GUARD_SAMPLING_LOW,   /* stack sampling at a tenth of its rates */
 	UVS_GUARD_POOL_JOBS_OFF,  /* the pool's per-job uprobes out, its gauge from libuv's statics */
+	/*
+	 * The loops' wait hooks out, the loop figures from libuv's metrics in the target's memory
+	 * (no per-iteration busy histogram meanwhile). Last: it costs the most to the figures.
+	 */
+	UVS_GUARD_LOOP_HOOKS_OFF,
 	UVS_GUARD_STEPS,
 };
 
@@ -69,6 +76,12 @@ struct uvs_guard_config {
 	uint32_t sample_hz, blocked_hz;    /* the sampling rates asked for; 0: not sampling */
 	bool pool;                         /* the pool's probes were attached and can come out
 					    * and back (libuv's statics found, privileges kept) */
+	/*
+	 * The loops' wait hooks can be taken out (the collector reads libuv's loop metrics in
+	 * their stead), and how many hits they cost per wait (the least per loop iteration).
+	 */
+	bool loop_hooks;
+	uint32_t loop_hook_hits_per_wait;
 };
 
 /* What the collector must measure with at a level. */
@@ -76,6 +89,7 @@ struct uvs_guard_settings {
 	bool phases;                    /* exact phases in */
 	uint32_t sample_hz, blocked_hz; /* 0: not sampling */
 	bool pool_probes;               /* the pool's per-job probes in (when they were attached) */
+	bool loop_hooks;                /* the loops' wait hooks in (false: libuv's metrics) */
 };
 
 /* What one window showed. */
@@ -135,6 +149,12 @@ struct uvs_guard {
 	 */
 	uint64_t over_pool_hits, over_iterations;
 	double pool_per_iteration;              /* pool hits per loop iteration before the step */
+	/*
+	 * The wait hooks' hits per loop iteration, in thousandths, as measured in the window that
+	 * took them out (an idle-ish iteration passes the wait twice: Node's metrics make libuv
+	 * poll with a zero timeout before a real wait): what putting them back would cost.
+	 */
+	uint64_t loop_hits_milli;
 };
 
 /* Starts at level 0 (everything as asked). */
@@ -179,7 +199,7 @@ void uvs_guard_snapshot(const struct uvs_guard *g, bool totals, struct uvs_guard
 void uvs_guard_record(const struct uvs_guard *g, const struct uvs_guard_decision *d,
 		      uint64_t ts_ns, const char *error, struct uvs_guard_record *out);
 
-/* "phases_off", "sampling_low", "pool_jobs_off": the JSON name of a step. */
+/* "phases_off", "sampling_low", "pool_jobs_off", "loop_hooks_off": a step's JSON name. */
 const char *uvs_guard_step_name(enum uvs_guard_step s);
 
 /* hits per second over window_ns (0 for an empty window). */

@@ -286,12 +286,14 @@ struct uvs_guard_snapshot {
 	bool sampling_low;     /* the guard had lowered them */
 	bool pool_asked;       /* the pool's probes can be stepped (attached, statics found) */
 	bool pool_off;         /* ... and the guard had them out during the window */
+	bool loop_hooks_off;   /* the guard had the loops' wait hooks out (libuv's metrics) */
 	/* The summary only. */
 	uint64_t steps_down;
 	uint64_t steps_up;
 	uint64_t phases_off_ns;   /* how long exact phases were out */
 	uint64_t sampling_low_ns; /* how long sampling was at the low rates */
 	uint64_t pool_off_ns;     /* how long the pool's probes were out */
+	uint64_t loop_hooks_off_ns; /* how long the wait hooks were out */
 };
 
 /* One interval (or, for the final summary, the whole session). */
@@ -518,7 +520,8 @@ enum uvs_guard_record_action {
 struct uvs_guard_record {
 	uint64_t ts_ns;          /* CLOCK_REALTIME */
 	enum uvs_guard_record_action action;
-	const char *step;        /* "phases_off", "sampling_low", "pool_jobs_off"; NULL for
+	const char *step;        /* "phases_off", "sampling_low", "pool_jobs_off",
+				  * "loop_hooks_off"; NULL for
 				  * EXHAUSTED */
 	bool step_down;          /* FAILED: the step was being taken (else undone) */
 	int level;               /* steps in force now */
@@ -536,6 +539,7 @@ struct uvs_guard_record {
 	uint32_t blocked_hz;
 	bool pool_asked;         /* the pool step could be taken */
 	bool pool_off;           /* the pool's probes out now */
+	bool loop_hooks_off;     /* the wait hooks are out now */
 	char error[200];         /* FAILED: why */
 };
 

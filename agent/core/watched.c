@@ -280,17 +280,26 @@ static void guard_init(struct uvs_watched *w, const struct uvs_collect_report *r
 		.sample_hz = r->stacks[0] ? o.sample_hz : 0,
 		.blocked_hz = r->stacks[0] ? o.blocked_hz : 0,
 		/*
-		 * The pool's probes only where they can come back: after the privileges are
-		 * dropped that needs CAP_BPF and CAP_PERFMON, which only sampling or the
-		 * guard's exact phases keep (uvs_watched_keeps_caps).
+		 * The pool's probes and the loops' wait hooks only where they can come back:
+		 * after the privileges are dropped that needs CAP_BPF and CAP_PERFMON, which only
+		 * sampling or the guard's exact phases keep (uvs_watched_keeps_caps); the agent's
+		 * privileges are not kept for these steps alone.
 		 */
 		.pool = r->pool_steppable && uvs_watched_keeps_caps(cli),
+		.loop_hooks = r->loop_hooks_removable && uvs_watched_keeps_caps(cli),
+		.loop_hook_hits_per_wait = r->epoll_hooks_per_wait > 0 ?
+						   (uint32_t)r->epoll_hooks_per_wait : 0,
 	};
 
 	uvs_guard_init(&w->guard, &c);
 	if (c.enabled)
 		uvs_debug("overhead guard: at most %" PRIu64 " probe hits/s on pid %d", c.budget,
 			  (int)w->target->pid);
+	if (c.enabled && !c.loop_hooks)
+		uvs_debug("overhead guard (pid %d): the loop wait hooks stay in: %s",
+			  (int)w->target->pid, !r->loop_hooks_removable ? r->loop_hooks_why :
+			  "putting them back would need CAP_BPF and CAP_PERFMON, dropped with "
+			  "--no-stacks");
 }
 
 /* Errors of loading or attaching BPF that say BPF is not allowed or not there, not a bug. */

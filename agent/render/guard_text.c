@@ -30,6 +30,13 @@ static void put_step(FILE *out, const struct uvs_guard_record *r, bool down)
 			     "until the pool is seen idle)", out);
 		return;
 	}
+	if (r->step && !strcmp(r->step, "loop_hooks_off")) {
+		fputs(down ? "loop wait hooks out (utilization, iterations and blocks from libuv's "
+			     "metrics; no per-iteration busy p50/p99/max until they are back)" :
+			     "loop wait hooks back in (per-iteration busy times again from the next "
+			     "interval)", out);
+		return;
+	}
 	fputs(down ? "stack sampling down to " : "stack sampling back to ", out);
 	put_rates(out, r->sample_hz, r->blocked_hz);
 }
@@ -107,6 +114,8 @@ void uvs_guard_text_state(const struct uvs_guard_snapshot *g, char *buf, size_t 
 	}
 	if (g->pool_off && n < cap)
 		snprintf(buf + n, cap - n, "%spool probes out", n ? ", " : "");
+	if (g->loop_hooks_off && n < cap)
+		snprintf(buf + n, cap - n, "%sloop hooks out (no busy p99)", n ? ", " : "");
 }
 
 void uvs_guard_text_summary(FILE *out, const struct uvs_guard_snapshot *g)
@@ -129,6 +138,10 @@ void uvs_guard_text_summary(FILE *out, const struct uvs_guard_snapshot *g)
 	if (g->pool_off_ns) {
 		uvs_format_duration(g->pool_off_ns, pool, sizeof(pool));
 		fprintf(out, "; pool probes out for %s", pool);
+	}
+	if (g->loop_hooks_off_ns) {
+		uvs_format_duration(g->loop_hooks_off_ns, low, sizeof(low));
+		fprintf(out, "; loop wait hooks out for %s (busy p50/p99/max of the rest)", low);
 	}
 	fputc('\n', out);
 }

@@ -46,11 +46,13 @@ void uvs_json_guard_object(FILE *out, const struct uvs_guard_snapshot *g, bool s
 	rate_or_null(out, "sample_hz", g->sample_hz);
 	rate_or_null(out, "blocked_hz", g->blocked_hz);
 	fprintf(out, ",\"pool\":%s", pool_state(g->pool_asked, g->pool_off));
+	fprintf(out, ",\"loop_hooks\":%s", g->loop_hooks_off ? "\"off\"" : "\"on\"");
 	if (summary)
 		fprintf(out, ",\"steps_down\":%" PRIu64 ",\"steps_up\":%" PRIu64
 			",\"phases_off_ns\":%" PRIu64 ",\"sampling_low_ns\":%" PRIu64
-			",\"pool_off_ns\":%" PRIu64, g->steps_down, g->steps_up, g->phases_off_ns,
-			g->sampling_low_ns, g->pool_off_ns);
+			",\"pool_off_ns\":%" PRIu64 ",\"loop_hooks_off_ns\":%" PRIu64, g->steps_down,
+			g->steps_up, g->phases_off_ns, g->sampling_low_ns, g->pool_off_ns,
+			g->loop_hooks_off_ns);
 	fputc('}', out);
 }
 
@@ -85,6 +87,7 @@ int uvs_json_guard_record(FILE *out, int pid, const struct uvs_guard_record *r)
 	rate_or_null(out, "sample_hz", r->sample_hz);
 	rate_or_null(out, "blocked_hz", r->blocked_hz);
 	fprintf(out, ",\"pool\":%s", pool_state(r->pool_asked, r->pool_off));
+	fprintf(out, ",\"loop_hooks\":%s", r->loop_hooks_off ? "\"off\"" : "\"on\"");
 	fprintf(out, ",\"rate_by_source\":{\"loop\":%" PRIu64 ",\"pool\":%" PRIu64 ",\"gc\":%" PRIu64
 		",\"samples\":%" PRIu64 "}", r->rate_loop, r->rate_pool, r->rate_gc, r->rate_samples);
 	fputs(",\"error\":", out);

@@ -1,7 +1,7 @@
 // Helpers for the integration tests: start real node fixtures and the real agent, read their
 // output line by line, and wait for conditions (never for fixed times).
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import net from 'node:net';
@@ -212,6 +212,25 @@ export function programsHeldBy(pid) {
 	}
 	const all = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show']).toString());
 	return all.filter((p) => ids.has(p.id)).map((p) => p.name);
+}
+
+// The names of the BPF programs behind the agent's links, one entry per link, from the kernel.
+export function linkedPrograms(pid) {
+	const names = new Map(JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show']).toString())
+		.map((p) => [p.id, p.name]));
+	const out = [];
+	for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+		let target;
+		try {
+			target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+		} catch {
+			continue;
+		}
+		if (target !== 'anon_inode:bpf_link') continue;
+		const m = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8').match(/^prog_id:\s+(\d+)$/m);
+		if (m) out.push(names.get(Number(m[1])));
+	}
+	return out;
 }
 
 export function ourBpfPrograms() {

@@ -670,7 +670,7 @@ Test(json, guard)
 			      "\"action\":\"down\",\"step\":\"phases_off\",\"level\":1,"
 			      "\"rate\":48210,\"predicted\":null,\"budget\":10000,\"windows\":3,"
 			      "\"phases\":\"off\",\"sample_hz\":99,\"blocked_hz\":997,"
-			      "\"pool\":null,\"rate_by_source\":{\"loop\":40000,\"pool\":6000,\"gc\":10,"
+			      "\"pool\":null,\"loop_hooks\":\"on\",\"rate_by_source\":{\"loop\":40000,\"pool\":6000,\"gc\":10,"
 			      "\"samples\":2200},\"error\":null}\n");
 	free(got);
 	r = (struct uvs_guard_record){ .ts_ns = 78, .action = UVS_GUARD_RECORD_UP,
@@ -681,8 +681,17 @@ Test(json, guard)
 			      "\"action\":\"up\",\"step\":\"sampling_low\",\"level\":0,"
 			      "\"rate\":120,\"predicted\":1300,\"budget\":10000,\"windows\":10,"
 			      "\"phases\":null,\"sample_hz\":null,\"blocked_hz\":null,"
-			      "\"pool\":null,\"rate_by_source\":{\"loop\":0,\"pool\":0,\"gc\":0,\"samples\":0},"
+			      "\"pool\":null,\"loop_hooks\":\"on\","
+			      "\"rate_by_source\":{\"loop\":0,\"pool\":0,\"gc\":0,\"samples\":0},"
 			      "\"error\":null}\n");
+	free(got);
+	r = (struct uvs_guard_record){ .ts_ns = 80, .action = UVS_GUARD_RECORD_DOWN,
+				       .step = "loop_hooks_off", .level = 1, .rate = 500000,
+				       .budget = 2000, .windows = 3, .sample_hz = 99,
+				       .blocked_hz = 997, .loop_hooks_off = true };
+	got = RENDER_GUARD(&r);
+	cr_expect_not_null(strstr(got, "\"step\":\"loop_hooks_off\""), "%s", got);
+	cr_expect_not_null(strstr(got, "\"blocked_hz\":997,\"pool\":null,\"loop_hooks\":\"off\","), "%s", got);
 	free(got);
 	r = (struct uvs_guard_record){ .ts_ns = 79, .action = UVS_GUARD_RECORD_FAILED,
 				       .step = "phases_off", .level = 1, .phases_asked = true,
@@ -705,19 +714,21 @@ Test(json, guard)
 						  .phases_off = true, .sample_hz = 9,
 						  .blocked_hz = 99, .sampling_low = true,
 						  .steps_down = 2, .steps_up = 1,
-						  .phases_off_ns = 7, .sampling_low_ns = 4 };
+						  .phases_off_ns = 7, .sampling_low_ns = 4,
+						  .loop_hooks_off = true,
+						  .loop_hooks_off_ns = 3 };
 	got = RENDER(uvs_json_interval, &snap);
 	cr_expect_not_null(strstr(got, "\"probe_hits\":48210},\"guard\":{\"budget\":10000,"
 				       "\"rate\":48210,\"level\":2,\"phases\":\"off\","
-				       "\"sample_hz\":9,\"blocked_hz\":99,\"pool\":null}}\n"),
-			  "%s", got);
+				       "\"sample_hz\":9,\"blocked_hz\":99,\"pool\":null,"
+				       "\"loop_hooks\":\"off\"}}\n"), "%s", got);
 	free(got);
 	got = RENDER(uvs_json_summary, &snap);
 	cr_expect_not_null(strstr(got, "\"guard\":{\"budget\":10000,\"rate\":48210,\"level\":2,"
 				       "\"phases\":\"off\",\"sample_hz\":9,\"blocked_hz\":99,"
-				       "\"pool\":null,\"steps_down\":2,\"steps_up\":1,"
-				       "\"phases_off_ns\":7,\"sampling_low_ns\":4,\"pool_off_ns\":0}}\n"),
-			  "%s", got);
+				       "\"pool\":null,\"loop_hooks\":\"off\",\"steps_down\":2,\"steps_up\":1,"
+				       "\"phases_off_ns\":7,\"sampling_low_ns\":4,\"pool_off_ns\":0,"
+				       "\"loop_hooks_off_ns\":3}}\n"), "%s", got);
 	free(got);
 	snap.guard.phases_off = false;
 	got = RENDER(uvs_json_interval, &snap);
@@ -726,19 +737,19 @@ Test(json, guard)
 	/* The pool's step: where its figures come from, and how long the probes were out. */
 	snap.guard.pool_asked = true;
 	got = RENDER(uvs_json_interval, &snap);
-	cr_expect_not_null(strstr(got, "\"blocked_hz\":99,\"pool\":\"probes\"}"), "%s", got);
+	cr_expect_not_null(strstr(got, "\"blocked_hz\":99,\"pool\":\"probes\",\"loop_hooks\":\"off\"}"), "%s", got);
 	free(got);
 	snap.guard.pool_off = true;
 	snap.guard.pool_off_ns = 12;
 	got = RENDER(uvs_json_summary, &snap);
-	cr_expect_not_null(strstr(got, "\"pool\":\"statics\",\"steps_down\""), "%s", got);
-	cr_expect_not_null(strstr(got, "\"pool_off_ns\":12}"), "%s", got);
+	cr_expect_not_null(strstr(got, "\"pool\":\"statics\",\"loop_hooks\":\"off\",\"steps_down\""), "%s", got);
+	cr_expect_not_null(strstr(got, "\"pool_off_ns\":12,\"loop_hooks_off_ns\":3}"), "%s", got);
 	free(got);
 	r = (struct uvs_guard_record){ .ts_ns = 80, .action = UVS_GUARD_RECORD_DOWN,
 				       .step = "pool_jobs_off", .level = 1, .pool_asked = true,
 				       .pool_off = true };
 	got = RENDER_GUARD(&r);
 	cr_expect_not_null(strstr(got, "\"step\":\"pool_jobs_off\""), "%s", got);
-	cr_expect_not_null(strstr(got, "\"pool\":\"statics\",\"rate_by_source\""), "%s", got);
+	cr_expect_not_null(strstr(got, "\"pool\":\"statics\",\"loop_hooks\":\"on\",\"rate_by_source\""), "%s", got);
 	free(got);
 }

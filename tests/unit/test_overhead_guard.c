@@ -497,6 +497,36 @@ static struct uvs_guard_decision feed_pool(uint64_t hits, uint64_t pool_hits, ui
 	return d;
 }
 
+/* ---- the last step: the loops' wait hooks out (libuv's metrics read instead) ------------- */
+
+/* Default mode: sampling at 99/997 Hz, one wait hook per wait, 10000/s; phases or not. */
+static struct uvs_guard_config hooks_config(bool phases)
+{
+	return (struct uvs_guard_config){ .enabled = true, .budget = 10000, .phases = phases,
+					  .phase_hits_per_iteration = phases ? 7 : 0,
+					  .sample_hz = 99, .blocked_hz = 997, .loop_hooks = true,
+					  .loop_hook_hits_per_wait = 1 };
+}
+
+static void setup_hooks(bool phases)
+{
+	struct uvs_guard_config c = hooks_config(phases);
+
+	uvs_guard_init(&g, &c);
+}
+
+/* A window with gc GC-probe hits among its hits. */
+static struct uvs_guard_decision feed_gc(uint64_t hits, uint64_t gc, uint64_t its,
+					 uint64_t samples)
+{
+	struct uvs_guard_window w = { .window_ns = SEC, .hits = hits, .gc_hits = gc,
+				      .iterations = its, .samples = samples };
+	struct uvs_guard_decision d;
+
+	uvs_guard_window(&g, &w, &d);
+	return d;
+}
+
 /* n one-second windows alike; returns the last decision. */
 static struct uvs_guard_decision feed_pool_n(int n, uint64_t hits, uint64_t pool_hits,
 					     uint64_t its, uint64_t samples)
@@ -660,4 +690,121 @@ Test(guard, the_pool_step_in_snapshots_and_records)
 	cr_expect_eq(snap.steps_down, 2);
 	cr_expect_eq(snap.steps_up, 1);
 	cr_expect_str_eq(uvs_guard_step_name(UVS_GUARD_POOL_JOBS_OFF), "pool_jobs_off");
+}
+
+Test(guard, wait_hooks_go_last_and_only_once_exact_phases_are_out)
+{
+	struct uvs_guard_settings set;
+	struct uvs_guard_decision d;
+	int at;
+
+	setup_hooks(true);
+	uvs_guard_settings(&g, &set);
+	cr_assert(set.loop_hooks, "in at the start");
+	/* 8 hits an iteration with phases: phases are the first step. */
+	d = feed_n(3, 80000, 10000, 10, &at);
+	cr_assert_eq(d.action, UVS_GUARD_DOWN);
+	cr_expect_eq(d.step, UVS_GUARD_PHASES_OFF);
+	/* Then 1 hit an iteration, all the wait hook's (200 of them the GC's): it goes. */
+	for (int i = 0; i < 2; i++)
+		cr_expect_eq(feed_gc(20200, 200, 20000, 10).action, UVS_GUARD_NONE);
+	d = feed_gc(20200, 200, 20000, 10);
+	cr_assert_eq(d.action, UVS_GUARD_DOWN);
+	cr_expect_eq(d.step, UVS_GUARD_LOOP_HOOKS_OFF);
+	cr_expect_eq(d.level, 2);
+	uvs_guard_settings(&g, &set);
+	cr_expect(!set.loop_hooks);
+	cr_expect(!set.phases);
+	cr_expect_eq(set.sample_hz, 99, "sampling was worth nothing here");
+	cr_expect_str_eq(uvs_guard_step_name(UVS_GUARD_LOOP_HOOKS_OFF), "loop_hooks_off");
+
+	/* With exact phases still in (taking them out failed), the wait hooks stay. */
+	setup_hooks(true);
+	d = feed_n(3, 80000, 10000, 10, &at);
+	uvs_guard_failed(&g, &d);
+	cr_expect(!uvs_guard_in_force(&g, UVS_GUARD_PHASES_OFF));
+	d = feed_n(3, 80000, 10000, 10, &at);
+	cr_expect_eq(d.action, UVS_GUARD_EXHAUSTED);
+	cr_expect(!uvs_guard_in_force(&g, UVS_GUARD_LOOP_HOOKS_OFF));
+}
+
+/*
+ * Out, the loop still spins at 20000 iterations/s: putting the hooks back would cost 20000/s
+ * again, so they stay (no flapping) however low the rate without them is. When the load stops
+ * they come back, predicted from libuv's loop count times the hits per iteration measured when
+ * they went (1.5 here: idle-ish iterations pass the wait twice), then exact phases.
+ */
+Test(guard, wait_hooks_come_back_by_the_iterations_libuv_counts)
+{
+	struct uvs_guard_decision d;
+	int at;
+
+	setup_hooks(false);
+	d = feed_n(3, 30000, 20000, 10, &at);
+	cr_assert_eq(d.action, UVS_GUARD_DOWN);
+	cr_expect_eq(d.step, UVS_GUARD_LOOP_HOOKS_OFF);
+	cr_expect_eq(g.loop_hits_milli, 1500);
+	/* 100 GC hits and 10 samples (200) a second, 20000 iterations: predicted 30300. */
+	d = feed_n(30, 100, 20000, 10, &at);
+	cr_expect_eq(at, -1, "the load that took them out keeps them out");
+	cr_expect_eq(g.level, 1);
+	/* Idle: 2 iterations a second, 3 predicted hits. */
+	d = feed_n(10, 0, 2, 1, &at);
+	cr_assert_eq(at, 9);
+	cr_expect_eq(d.action, UVS_GUARD_UP);
+	cr_expect_eq(d.step, UVS_GUARD_LOOP_HOOKS_OFF);
+	cr_expect_eq(d.predicted, 20 + 3);
+	cr_expect_eq(g.level, 0);
+	/* The measured ratio is bounded: at least one hit a wait, at most two an iteration. */
+	setup_hooks(false);
+	feed_n(3, 90000, 20000, 0, &at);
+	cr_expect_eq(g.loop_hits_milli, 2000);
+	setup_hooks(false);
+	feed_n(3, 15000, 20000, 0, &at);
+	cr_expect_eq(g.loop_hits_milli, 1000);
+}
+
+Test(guard, wait_hooks_not_offered_where_the_collector_cannot)
+{
+	struct uvs_guard_config c = hooks_config(false);
+	struct uvs_guard_decision d;
+	struct uvs_guard_settings set;
+	int at;
+
+	/* Two hooks per wait (Node 18): the collector says it cannot take them out. */
+	c.loop_hooks = false;
+	c.loop_hook_hits_per_wait = 2;
+	uvs_guard_init(&g, &c);
+	d = feed_n(3, 40000, 20000, 0, &at);
+	cr_expect_eq(d.action, UVS_GUARD_EXHAUSTED);
+	uvs_guard_settings(&g, &set);
+	cr_expect(set.loop_hooks, "hooks stay in");
+}
+
+Test(guard, wait_hooks_in_snapshots_and_records)
+{
+	struct uvs_guard_snapshot s;
+	struct uvs_guard_record r;
+	struct uvs_guard_decision d;
+	int at;
+
+	setup_hooks(false);
+	d = feed_n(3, 30000, 20000, 10, &at);
+	uvs_guard_record(&g, &d, 5, NULL, &r);
+	cr_expect_str_eq(r.step, "loop_hooks_off");
+	cr_expect(r.loop_hooks_off);
+	/* The window that decided had them in; the next holds them out. */
+	uvs_guard_snapshot(&g, false, &s);
+	cr_expect(s.loop_hooks_off, "in force now");
+	feed_n(2, 100, 20000, 10, &at);
+	uvs_guard_snapshot(&g, true, &s);
+	cr_expect(s.loop_hooks_off);
+	cr_expect_eq(s.loop_hooks_off_ns, 2 * SEC);
+	/* A failure to put them back keeps them out for good. */
+	d = feed_n(10, 0, 2, 0, &at);
+	cr_assert_eq(d.action, UVS_GUARD_UP);
+	uvs_guard_failed(&g, &d);
+	cr_expect(uvs_guard_in_force(&g, UVS_GUARD_LOOP_HOOKS_OFF));
+	d = feed_n(30, 0, 2, 0, &at);
+	cr_expect_eq(at, -1);
 }

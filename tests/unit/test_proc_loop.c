@@ -96,6 +96,45 @@ Test(proc_loop_math, a_span_that_ends_in_a_new_span_is_bounded)
 	cr_assert_eq(since, 302 * MS, "at least the last reading plus the idle since");
 }
 
+/*
+ * A setImmediate chain polls with a zero timeout: no stamp, no idle, ever. Its spans still end
+ * at each poll, which the loop count shows (libuv >= 1.45): a loop that spins is not blocked.
+ * Without the count (1.44) nothing tells, and the span goes on.
+ */
+Test(proc_loop_math, a_loop_spinning_through_zero_timeout_polls_is_not_blocked)
+{
+	struct uvs_lm_track t = { 0 }, nocount = { 0 };
+	struct uvs_lm_span s;
+	struct uvs_lm_reading r;
+	uint64_t since;
+
+	r = at(100 * MS, 50 * MS, 0, 1000);
+	uvs_lm_step(&t, &r, BLOCK, &s);
+	for (uint64_t i = 1; i <= 100; i++) {
+		r = at((100 + 5 * i) * MS, 50 * MS, 0, 1000 + 900 * i);
+		cr_assert(!uvs_lm_step(&t, &r, BLOCK, &s), "reading %lu", (unsigned long)i);
+		cr_assert(uvs_lm_busy(&t, &since));
+		cr_assert_eq(since, (100 + 5 * (i - 1)) * MS, "at least the last reading");
+	}
+	cr_assert_eq(t.blocks, 0);
+	/* Then one callback holds it 300 ms: the count stands still, and then a wait begins. */
+	r = at(900 * MS, 50 * MS, 0, 1000 + 900 * 100);
+	cr_assert(!uvs_lm_step(&t, &r, BLOCK, &s));
+	cr_assert(uvs_lm_busy(&t, &since));
+	cr_assert_eq(since, 595 * MS, "at least the last reading that counted an iteration");
+	r = at(905 * MS, 50 * MS, 903 * MS, 1000 + 900 * 100 + 1);
+	cr_assert(uvs_lm_step(&t, &r, BLOCK, &s));
+	cr_assert_eq(s.start, 595 * MS);
+	cr_assert_eq(s.end, 903 * MS);
+	/* Without a count the spin reads as one span. */
+	r = at(100 * MS, 50 * MS, 0, 0);
+	uvs_lm_step(&nocount, &r, BLOCK, &s);
+	r = at(400 * MS, 50 * MS, 0, 0);
+	uvs_lm_step(&nocount, &r, BLOCK, &s);
+	cr_assert(uvs_lm_busy(&nocount, &since));
+	cr_assert_eq(since, 100 * MS);
+}
+
 Test(proc_loop_math, memory_reused_starts_over)
 {
 	struct uvs_lm_track t = { 0 };

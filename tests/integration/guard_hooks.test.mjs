@@ -1,0 +1,152 @@
+// The overhead guard's last step: the loops' wait hooks out, the loop read from libuv's own
+// metrics in the target's memory. tests/fixtures/node/spin_duty.js iterates fast (a burst of
+// setImmediate callbacks every 10 ms, half of each period) past a small budget, then blocks
+// while the step is taken, then stops. Ground truth from outside uvscope: the kernel's list of
+// the agent's BPF links (is the wait hook attached?), the fixture's own clock around its block
+// and the function it blocked in, Node's own event-loop utilization, the fixture's count of
+// its iterations.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { Child, fetchNodeOrSkip, fixtures, intervalsAfter, jsFrame, linkedPrograms,
+	skipWithoutBpf, startAgent, startFixture } from './lib.mjs';
+
+const BUDGET = 2000;
+const MS = 1e6;
+const FIXTURE = path.join(fixtures, 'spin_duty.js');
+
+const waitHooks = (pid) => linkedPrograms(pid).filter((n) => n === 'uvs_ep_call_out').length;
+const guardLine = (action, step) => (v) =>
+	v && v.type === 'guard' && v.action === action && v.step === step;
+const intervals = (lines) => lines.filter((v) => v.type === 'interval');
+const mainOf = (v, pid) => v.loops.find((l) => l.tid === pid);
+
+test('overhead guard: a fast loop has its wait hooks taken out; its utilization, iterations '
+	+ 'and a block (alerted, timed, named) come from libuv\'s metrics; they come back when the '
+	+ 'load stops', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('spin_duty.js');
+	const { agent, hello } = await startAgent(child.pid, ['--interval', '100ms', '--block-ms',
+		'100', '--max-probe-rate', String(BUDGET)]);
+	let stopped, block;
+	try {
+		assert.equal(hello.epoll_hooks_per_wait, 1, 'one wait hook (libuv >= 1.45 with DWARF)');
+		await agent.waitFor((v) => v && v.type === 'interval' && mainOf(v, child.pid),
+			'the main loop');
+		assert.ok(waitHooks(agent.pid) > 0, 'the wait hook is attached');
+
+		child.send('spin 50');
+		await child.waitFor((v) => v && v.spinning, 'fixture spinning');
+		const down = await agent.waitFor(guardLine('down', 'loop_hooks_off'),
+			'the step that takes the wait hooks out');
+		assert.ok(down.rate > BUDGET, JSON.stringify(down));
+		assert.equal(down.windows, 3);
+		assert.equal(down.loop_hooks, 'off');
+		assert.ok(down.rate_by_source.loop * 10 >= down.rate, JSON.stringify(down));
+		// The kernel agrees: the agent holds no link to the wait hook's program.
+		assert.equal(waitHooks(agent.pid), 0, 'the wait hook is still attached');
+
+		// Utilization over whole intervals with the hooks out, against Node's own ELU.
+		await intervalsAfter(agent, 2);
+		child.send('mark');
+		await child.waitFor((v) => v && 'elu' in v, 'first mark');
+		const from = intervals(agent.json()).length;
+		await intervalsAfter(agent, 10);
+		child.send('mark');
+		const ref = (await child.waitFor(() => child.json().filter((v) => 'elu' in v).length >= 2,
+			'second mark'), child.json().filter((v) => 'elu' in v)[1]);
+		const out = intervals(agent.json()).slice(from, from + 10);
+		let busy = 0, idle = 0;
+		for (const v of out) {
+			const main = mainOf(v, child.pid);
+			assert.equal(v.guard.loop_hooks, 'off');
+			// Per-iteration busy times are not measured: null, never zeros.
+			assert.equal(main.busy_p50_ns, null, JSON.stringify(main));
+			assert.equal(main.busy_p99_ns, null);
+			assert.equal(main.busy_max_ns, null);
+			// libuv counts its iterations: the fixture's thousands a second are there.
+			assert.ok(main.iterations > 1000 * v.window_ns / 1e9, JSON.stringify(main));
+			assert.equal(main.blocked_now, false, 'a loop that spins is not blocked');
+			busy += main.busy_ns;
+			idle += main.idle_ns;
+		}
+		const ours = busy / (busy + idle);
+		t.diagnostic(`utilization: uvscope ${ours.toFixed(4)}, node ${ref.elu.toFixed(4)}`);
+		assert.ok(Math.abs(ours - ref.elu) <= 0.03, `uvscope ${ours} vs node ${ref.elu}`);
+
+		// A block while the hooks are out: alerted while it lasts, timed, its function named.
+		const ended = () => agent.json().filter((v) => v.type === 'alert' &&
+			v.kind === 'loop_blocked' && !v.ongoing);
+		child.send('block 300');
+		block = await child.waitFor((v) => v && v.block, 'fixture blocked');
+		await agent.waitFor(() => ended().length >= 1, 'the block\'s final alert');
+		const end = ended()[0];
+		const truth = block.end_ns - block.start_ns;
+		t.diagnostic(`block: fixture ${truth / MS} ms, uvscope ${end.blocked_ns / MS} ms`);
+		assert.equal(end.tid, child.pid);
+		assert.ok(Math.abs(end.blocked_ns - truth) <= 0.1 * truth,
+			`${end.blocked_ns / MS} ms is not ${truth / MS} ms +- 10%`);
+		const ongoing = agent.json().find((v) => v.type === 'alert' && v.ongoing &&
+			v.ts_ns >= block.start_ns);
+		assert.ok(ongoing && ongoing.ts_ns < block.end_ns, 'alerted while blocked');
+		assert.ok(Array.isArray(end.stacks) && end.stacks.length > 0, JSON.stringify(end));
+		assert.ok(end.stacks[0].frames.some((f) => jsFrame('guardBlockSpin', FIXTURE).test(f)),
+			JSON.stringify(end.stacks[0].frames));
+		assert.equal(waitHooks(agent.pid), 0, 'still out through the block');
+
+		child.send('stop');
+		stopped = await child.waitFor((v) => v && v.stopped, 'fixture stopped');
+		const up = await agent.waitFor(guardLine('up', 'loop_hooks_off'), 'the hooks back');
+		assert.ok(up.predicted < BUDGET / 2, JSON.stringify(up));
+		assert.equal(up.loop_hooks, 'on');
+		assert.ok(waitHooks(agent.pid) > 0, 'the wait hook is attached again');
+		// Per-iteration busy times again from the first full interval after.
+		const back = await intervalsAfter(agent, 2);
+		assert.equal(back.guard.loop_hooks, 'on');
+		assert.notEqual(mainOf(back, child.pid).busy_max_ns, null);
+	} finally {
+		await agent.stop('SIGINT');
+		await child.stop();
+	}
+	const lines = agent.json();
+	const steps = lines.filter((v) => v.type === 'guard' && v.step === 'loop_hooks_off')
+		.map((v) => v.action);
+	assert.deepEqual(steps, ['down', 'up'], 'once each way, nothing failed');
+	assert.equal(lines.filter(guardLine('failed', 'loop_hooks_off')).length, 0);
+	const summary = lines.find((v) => v.type === 'summary');
+	assert.ok(summary.guard.loop_hooks_off_ns > 0 &&
+		summary.guard.loop_hooks_off_ns < summary.window_ns);
+	const main = mainOf(summary, child.pid);
+	// One block in the session, however it was measured; every iteration the fixture counted
+	// (its callbacks: one per iteration) is counted, with its timer and idle ones on top.
+	assert.equal(main.blocks, 1);
+	assert.ok(main.iterations >= stopped.ticks, `${main.iterations} < ${stopped.ticks}`);
+	assert.ok(main.iterations < stopped.ticks * 1.05 + 100,
+		`${main.iterations} for ${stopped.ticks} callbacks`);
+});
+
+// libuv 1.44 (Node 18) keeps no loop count and gets both hooks per wait: the step is not
+// offered, -v says why, and the same load leaves the hooks in.
+test('overhead guard: on Node 18 the wait hooks stay in, and it says why', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const bin = fetchNodeOrSkip(t, '18');
+	if (!bin) return;
+	const child = new Child(bin, [FIXTURE]);
+	await child.waitFor((v) => v && v.ready, 'fixture ready');
+	const { agent, hello } = await startAgent(child.pid, ['-v', '--interval', '100ms',
+		'--max-probe-rate', String(BUDGET)]);
+	try {
+		assert.equal(hello.epoll_hooks_per_wait, 2);
+		child.send('spin 50');
+		await child.waitFor((v) => v && v.spinning, 'fixture spinning');
+		await agent.waitFor((v) => v && v.type === 'guard' && v.action === 'exhausted',
+			'over the budget with no step left');
+		assert.ok(agent.errLines.some((l) => /the loop wait hooks stay in: libuv 1\.44\.\d+ keeps no loop count/.test(l)),
+			agent.errLines.filter((l) => l.includes('guard')).join(' | '));
+		assert.ok(waitHooks(agent.pid) > 0);
+		assert.ok(!agent.json().some((v) => v.type === 'guard' && v.step === 'loop_hooks_off'));
+	} finally {
+		await agent.stop('SIGINT');
+		await child.stop();
+	}
+});
