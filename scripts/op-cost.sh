@@ -282,7 +282,11 @@ fixture_round() {
 # MODE_TABLE). Sets AGENT_PID, ATTACH_US (start to attach line), RSS_ATTACH (its VmRSS then,
 # kB), HOOKS (the attach line's epoll_hooks) and PROGS (its BPF programs, with bpftool).
 attach_agent() {
-	local mode=$1 tag=$2 t0 hello p line args=(watch -p "${FIX_PID[target]}" --json) extra env
+	# --no-guard: the budgets are what the probes cost with everything in the mode on; the
+	# overhead guard would take some out under a load as fast as these (README, "The overhead
+	# guard", says what it saves).
+	local mode=$1 tag=$2 t0 hello p line args=(watch -p "${FIX_PID[target]}" --json --no-guard)
+	local extra env
 	read -r -a extra <<<"${MODE_FLAGS[$mode]}"
 	read -r -a env <<<"${MODE_ENV[$mode]}"
 	args+=("${extra[@]}")
