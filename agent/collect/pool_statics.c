@@ -171,7 +171,14 @@ void uvs_pool_statics_sample(struct uvs_pool_statics *p)
 	p->have_last = true;
 	p->samples++;
 	p->all_samples++;
-	if (r.queued) {
+	/*
+	 * Saturated as the probes count it: more jobs in flight than threads, i.e. more queued
+	 * than threads waiting. A job queued while a thread still waits is one about to be taken
+	 * (libuv signals a waiting thread at each submit; it counts as idle until it runs), and
+	 * with a flood of tiny jobs most readings catch one: counting those read 96-100% where the
+	 * probes saw 6%.
+	 */
+	if (r.queued > r.idle_threads) {
 		p->samples_queued++;
 		p->all_samples_queued++;
 	}

@@ -42,7 +42,10 @@ struct uvs_pool_statics {
 	struct uvs_pool_addrs at;
 	struct uvs_pool_reading_now last;
 	bool have_last;
-	/* The readings of the window (one per block check): queued at most, and how often any. */
+	/*
+	 * The readings of the window (one per block check): queued at most, and how often more
+	 * were queued than threads waited (saturated).
+	 */
 	uint64_t samples, samples_queued, queued_max;
 	uint64_t all_samples, all_samples_queued, all_queued_max;
 };

@@ -465,6 +465,47 @@ Test(pool_statics, idle_only_with_both_queues_empty_and_every_thread_waiting)
 	cr_expect_eq(uvs_pool_statics_idle(&p), -ENODATA);
 }
 
+/*
+ * Saturation by the statics is the probes' measure: more jobs in flight than threads, so more
+ * queued than threads waiting. A job queued while a thread waits (signalled, not yet running)
+ * is not saturation: a flood of tiny jobs is caught so at most readings.
+ */
+Test(pool_statics, saturated_when_more_are_queued_than_threads_wait)
+{
+	static struct image m;
+	static struct uvs_pool_statics p;
+	struct uvs_pool_snapshot w;
+	uint64_t one[] = { BASE + 0x100 }, three[] = { BASE + 0x100, BASE + 0x200, BASE + 0x300 };
+
+	memset(&m, 0, sizeof(m));
+	memset(&p, 0, sizeof(p));
+	p.available = true;
+	p.mem = (struct uvs_mem_reader){ image_read, &m };
+	p.at = (struct uvs_pool_addrs){ .nthreads = BASE, .idle_threads = BASE + 4,
+					.slow_io_work_running = BASE + 8, .wq = BASE + 0x10,
+					.slow_io_pending_wq = BASE + 0x20,
+					.run_slow_work_message = BASE + 0x60,
+					.exit_message = BASE + 0x70 };
+	put32(&m, BASE, 4);
+	make_queue(&m, BASE + 0x20, NULL, 0);
+	/* 1 queued, 2 threads waiting: about to be taken. */
+	put32(&m, BASE + 4, 2);
+	make_queue(&m, BASE + 0x10, one, 1);
+	uvs_pool_statics_sample(&p);
+	/* 3 queued, 2 waiting: one job has no thread. */
+	make_queue(&m, BASE + 0x10, three, 3);
+	uvs_pool_statics_sample(&p);
+	/* 1 queued, every thread busy. */
+	put32(&m, BASE + 4, 0);
+	make_queue(&m, BASE + 0x10, one, 1);
+	uvs_pool_statics_sample(&p);
+	/* Nothing queued: the window's own reading. */
+	make_queue(&m, BASE + 0x10, NULL, 0);
+	uvs_pool_statics_window(&p, &w);
+	cr_expect_float_eq(w.saturation, 0.5, 1e-9, "2 of 4 readings saturated: %f", w.saturation);
+	cr_expect_eq(w.queued_max, 3);
+}
+
 /* ---- retransmits from tcp_info -------------------------------------------------------------- */
 
 #include <netinet/in.h>
