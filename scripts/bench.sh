@@ -35,6 +35,9 @@
 #
 # Environment (defaults in brackets):
 #   BENCH_PAIRS [8]  BENCH_SECONDS [5]  BENCH_WARMUP [2]  BENCH_CONNS [50]
+#   BENCH_SETTLE [0]  seconds of the same load, not measured, before each measured run (with
+#     and without uvscope alike): time for the overhead guard, which decides on 3 intervals in
+#     a row, to take its steps, so that the run measures what a watch left running settles to
 #   BENCH_SERVERS ["plain fs crypto block"]
 #   BENCH_SPIN_MS [60]  BENCH_BLOCK_EVERY_MS [500]  BENCH_BLOCK_MS [20]  (the block server)
 #   BENCH_RATE [5000] (plain)  BENCH_RATE_FS [2500]  BENCH_RATE_CRYPTO [2000]
@@ -114,6 +117,7 @@ MODE_TABLE='
 PAIRS=${BENCH_PAIRS:-8}
 RUN_S=${BENCH_SECONDS:-5}
 WARMUP_S=${BENCH_WARMUP:-2}		# at saturation, once per server: see run_round
+SETTLE_S=${BENCH_SETTLE:-0}		# before each measured run: see run_one
 CONNS=${BENCH_CONNS:-50}
 SERVERS=${BENCH_SERVERS:-plain fs crypto block}
 # The block server: each block's CPU, how often one comes, and uvscope's threshold there.
@@ -156,7 +160,7 @@ command -v "$NODE" >/dev/null || die "no $NODE"
 command -v taskset >/dev/null || die "no taskset (apt-get install util-linux)"
 (( $(nproc) >= 2 )) || die "needs 2 CPUs: the server and the load generator each get one"
 [[ $SERVER_CPU != "$LOAD_CPU" ]] || die "BENCH_SERVER_CPU and BENCH_LOAD_CPU must differ"
-for v in PAIRS RUN_S WARMUP_S CONNS RETRIES MAX_OTHER_PCT QUIET_PCT QUIET_WAIT SPIN_MS \
+for v in PAIRS RUN_S WARMUP_S SETTLE_S CONNS RETRIES MAX_OTHER_PCT QUIET_PCT QUIET_WAIT SPIN_MS \
 	BLOCK_EVERY_MS BLOCK_MS; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
@@ -425,6 +429,8 @@ run_one() {
 		attach_agent "$mode" "$tag"
 		attach_us=$ATTACH_US
 	fi
+	# The same load first, not measured, in both runs of a pair: the guard's steps (BENCH_SETTLE).
+	if (( SETTLE_S > 0 )); then load "$config" "$SETTLE_S"; fi
 
 	other_uvscopes "$AGENT_PID"; foreign=$REPLY
 	sched_ns "$SERVER_PID"; s0=$REPLY
