@@ -420,6 +420,24 @@ Test(pool_statics, a_queue_that_moves_under_the_walk_is_retried)
 }
 
 /*
+ * p reading libuv's pool statics from the image m (zeroed): nthreads at BASE, idle_threads at
+ * +4, slow_io_work_running at +8, wq at +0x10, slow_io_pending_wq at +0x20, the messages at
+ * +0x60 and +0x70.
+ */
+static void statics_over(struct image *m, struct uvs_pool_statics *p)
+{
+	memset(m, 0, sizeof(*m));
+	memset(p, 0, sizeof(*p));
+	p->available = true;
+	p->mem = (struct uvs_mem_reader){ image_read, m };
+	p->at = (struct uvs_pool_addrs){ .nthreads = BASE, .idle_threads = BASE + 4,
+					 .slow_io_work_running = BASE + 8, .wq = BASE + 0x10,
+					 .slow_io_pending_wq = BASE + 0x20,
+					 .run_slow_work_message = BASE + 0x60,
+					 .exit_message = BASE + 0x70 };
+}
+
+/*
  * Idle, for the pool's probes coming back (collect/pool.c): both queues empty and every thread
  * waiting, or a pool never started; a job queued (libuv's slow-work message stands for the
  * held-back dns jobs, counted in their own queue), a thread serving, or a queue moving: not.
@@ -431,15 +449,7 @@ Test(pool_statics, idle_only_with_both_queues_empty_and_every_thread_waiting)
 	uint64_t job[] = { BASE + 0x100 }, slow[] = { BASE + 0x200 };
 	uint64_t msg[] = { BASE + 0x60 };
 
-	memset(&m, 0, sizeof(m));
-	memset(&p, 0, sizeof(p));
-	p.available = true;
-	p.mem = (struct uvs_mem_reader){ image_read, &m };
-	p.at = (struct uvs_pool_addrs){ .nthreads = BASE, .idle_threads = BASE + 4,
-					.slow_io_work_running = BASE + 8, .wq = BASE + 0x10,
-					.slow_io_pending_wq = BASE + 0x20,
-					.run_slow_work_message = BASE + 0x60,
-					.exit_message = BASE + 0x70 };
+	statics_over(&m, &p);
 	/* Never started: libuv has not even linked its queues. */
 	cr_expect_eq(uvs_pool_statics_idle(&p), 1);
 	put32(&m, BASE, 4);
@@ -477,15 +487,7 @@ Test(pool_statics, saturated_when_more_are_queued_than_threads_wait)
 	struct uvs_pool_snapshot w;
 	uint64_t one[] = { BASE + 0x100 }, three[] = { BASE + 0x100, BASE + 0x200, BASE + 0x300 };
 
-	memset(&m, 0, sizeof(m));
-	memset(&p, 0, sizeof(p));
-	p.available = true;
-	p.mem = (struct uvs_mem_reader){ image_read, &m };
-	p.at = (struct uvs_pool_addrs){ .nthreads = BASE, .idle_threads = BASE + 4,
-					.slow_io_work_running = BASE + 8, .wq = BASE + 0x10,
-					.slow_io_pending_wq = BASE + 0x20,
-					.run_slow_work_message = BASE + 0x60,
-					.exit_message = BASE + 0x70 };
+	statics_over(&m, &p);
 	put32(&m, BASE, 4);
 	make_queue(&m, BASE + 0x20, NULL, 0);
 	/* 1 queued, 2 threads waiting: about to be taken. */
