@@ -40,18 +40,21 @@ const volatile __u8 trace_records = 0;
  * attached during the execSync).
  *
  * Written by the agent (the overhead guard) while attached, per target slot: 0 while the
- * exact-phase uprobes are out, and a new number each time they are put back
- * (agent/collect/loop_probes.c).
+ * uprobes at uv__io_poll's entry are out, and a new number each time they are put back
+ * (agent/collect/loop_probes.c). Those are the exact-phase uprobes, or in default mode the
+ * lone uprobe at uv__io_poll's entry that reads the waits (wait_folded): there is no phase in
+ * default mode (track_phases), so there its epoch only says that this uprobe is in.
  */
 __u32 phase_epoch[UVS_MAX_TARGETS];
 
 /*
- * Written by the agent, per target slot: 1 while exact phases read its waits from libuv's
- * metrics at each uv__io_poll entry (fold_wait), so that its wait hook is attached only while
- * the phase uprobes are out; 0 otherwise, and for good once a loop of it has no metrics and
- * the wait hooks are back for it (agent/collect/loop_probes.c).
+ * Written by the agent, per target slot: 1 while the uprobe at uv__io_poll's entry reads its
+ * waits from libuv's metrics (fold_wait): the exact-phase program with --phases, or default
+ * mode's lone uprobe there. The wait's return hook is then attached only while that uprobe is
+ * out (the guard, with --phases), and for good once a loop of the target has no metrics and
+ * the wait hooks are back for it (agent/collect/loop_probes.c); 0 otherwise.
  */
-__u8 wait_in_phases[UVS_MAX_TARGETS];
+__u8 wait_folded[UVS_MAX_TARGETS];
 
 /*
  * Allocated as loops appear, not up front: 24 KiB each, for every loop thread of every process
@@ -714,8 +717,9 @@ int uvs_ep_call_out(struct pt_regs *ctx)
 	if (!st)
 		return 0;
 	/*
-	 * The phase uprobes read this loop's waits (fold_wait) and are in: this hook is only
-	 * going in before they go out, or going out after they came back. Their figures stand.
+	 * The uprobes at uv__io_poll's entry read this loop's waits (fold_wait) and are in: this
+	 * hook is only going in before they go out, or going out after they came back. Their
+	 * figures stand.
 	 */
 	if (st->folded && phase_epoch[uvs_slot(t)])
 		return 0;
@@ -807,8 +811,10 @@ static __always_inline void fold_split(struct uvs_loop_state *st, __u64 d)
 }
 
 /*
- * The wait hook's work, done at uv__io_poll's entry when exact phases are on (wait_in_phases):
- * one uprobe hit fewer per iteration. libuv (>= 1.45, metrics on, as Node has them) adds each
+ * The wait hook's work, done at uv__io_poll's entry (wait_folded): by the phase program with
+ * exact phases (one uprobe hit fewer per iteration), and in default mode by a uprobe there
+ * alone (one hit per iteration, where the wait's return hook is hit at every epoll call, the
+ * zero-timeout poll Node's metrics make libuv try first included). libuv (>= 1.45, metrics on, as Node has them) adds each
  * wait's whole length to provider_idle_time once it is over, before the poll returns; so the
  * growth since the last entry, d, is the last poll's wait, which began at that entry (a few
  * set-up instructions later, the same every iteration) and ended d later. That ends the busy
@@ -865,7 +871,10 @@ static __always_inline void fold_wait(const struct uvs_target_cfg *t, struct pt_
 	st->folded = 1;
 }
 
-/* Phase boundary uprobes: the cookie is an enum uvs_boundary. */
+/*
+ * Phase boundary uprobes: the cookie is an enum uvs_boundary. In default mode (no exact
+ * phases) the same program is attached at uv__io_poll's entry alone, to read the waits there.
+ */
 SEC("uprobe")
 int uvs_phase_boundary(struct pt_regs *ctx)
 {
@@ -906,9 +915,12 @@ int uvs_phase_boundary(struct pt_regs *ctx)
 	/* The statistics only when they are written: once per iteration, or for a second span. */
 	if (cookie == UVS_BOUND_POLL_ENTRY || phase_collides(st, next))
 		s = bpf_map_lookup_elem(&loop_stats, &tid);
-	if (s && cookie == UVS_BOUND_POLL_ENTRY && wait_in_phases[uvs_slot(t)] &&
+	if (s && cookie == UVS_BOUND_POLL_ENTRY && wait_folded[uvs_slot(t)] &&
 	    phase_epoch[uvs_slot(t)])
 		fold_wait(t, ctx, st, s, tid, (__u32)(pid_tgid >> 32), now);
+	/* Default mode's lone uv__io_poll entry probe follows no phase: the verifier drops this. */
+	if (!track_phases)
+		return 0;
 	phase_switch(t, st, s, next, now);
 	/* Before the wait: a loop that goes idle has its figures in now, not after the wait. */
 	if (s && cookie == UVS_BOUND_POLL_ENTRY)

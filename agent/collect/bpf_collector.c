@@ -237,7 +237,8 @@ static void bpf_report(struct uvs_collector *c, struct uvs_collect_report *r)
 	r->epoll_hooks = b->loops.probes.epoll_hooks;
 	r->epoll_hooks_per_wait = b->loops.probes.return_hook_only &&
 					  !b->loops.probes.entries_attached ? 1 : 2;
-	r->wait_in_phases = b->loops.probes.wait_folded;
+	r->wait_in_phases = b->loops.probes.wait_folded && b->loops.probes.phases;
+	r->waits_at_poll_entry = b->loops.probes.poll_entry;
 	/*
 	 * Each phase spot is passed once per iteration (loop_probes.c's boundaries). With the wait
 	 * folded into them, taking them out puts the wait's return hook back: one hit fewer saved.

@@ -68,6 +68,9 @@ struct uvs_collect_report {
 	/* Exact phases read each wait from libuv's metrics: the wait hook is in only while the
 	 * phase uprobes are out (collect/loop_probes.h, wait_folded). */
 	bool wait_in_phases;
+	/* Default mode's form of it: a uprobe at uv__io_poll's entry alone reads each wait, one
+	 * hit per iteration, and the epoll calls have no hook (collect/loop_probes.h, poll_entry). */
+	bool waits_at_poll_entry;
 	char stacks[400];        /* how stacks are sampled and named; "" when they are not */
 	uint32_t phase_hits_per_iteration; /* probe hits exact phases add per loop iteration */
 	/*

@@ -546,7 +546,7 @@ static void hand_to_bpf(struct uvs_loops *l, struct uvs_loop_track *lt)
 	struct uvs_loop_mem *m = &lt->mem;
 	struct uvs_loop_state st;
 	__u32 key = (__u32)lt->tid;
-	uint64_t since = 0, t2, entry, from, run_busy = 0, run_idle = 0;
+	uint64_t since = 0, t2, entry, idle_at, from, run_busy = 0, run_idle = 0;
 	bool busy;
 
 	if (!m->on)
@@ -555,6 +555,7 @@ static void hand_to_bpf(struct uvs_loops *l, struct uvs_loop_track *lt)
 	busy = uvs_loop_mem_busy(m, &since);
 	t2 = m->track.last.now;
 	entry = m->track.last.entry_ns;
+	idle_at = m->track.last.idle_ns;
 	from = m->track.start_mono;
 	uvs_loop_mem_end(m, l->block_ns);
 	if (bpf_map_lookup_elem(l->probes.state_fd, &key, &st) ||
@@ -577,6 +578,16 @@ static void hand_to_bpf(struct uvs_loops *l, struct uvs_loop_track *lt)
 					      t2 - (entry > from ? entry : from) : 0;
 	} else {
 		st.busy_since = 0; /* unknown until its next wait */
+	}
+	/*
+	 * Default mode's uv__io_poll probe reads the waits (bpf/loop.bpf.c, fold_wait): the idle
+	 * time libuv adds from this reading on is the waits it has not seen, each taken to begin
+	 * at busy_since (a wait in progress, just before its stamp); a loop whose span is unknown
+	 * starts afresh at its next entry.
+	 */
+	if (l->probes.poll_entry) {
+		st.idle_seen = idle_at;
+		st.folded = st.busy_since != 0;
 	}
 	if (bpf_map_update_elem(l->probes.state_fd, &key, &st, BPF_EXIST))
 		return;

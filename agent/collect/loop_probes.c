@@ -192,10 +192,8 @@ static int load_object(const struct uvs_loop_probe_options *o, bool fentry, stru
 	/* One page when not tracing: watch and top do not pay 8 MiB of locked memory for it. */
 	if (o->trace)
 		bpf_map__set_max_entries(skel->maps.trace_ring, UVS_TRACE_RING_BYTES);
-	if (!o->phases)
-		bpf_program__set_autoload(skel->progs.uvs_phase_boundary, false);
-	else
-		uvs_uprobe_set_prepare(&probe, skel->progs.uvs_phase_boundary);
+	/* Loaded in every mode: without --phases it reads the waits at uv__io_poll's entry. */
+	uvs_uprobe_set_prepare(&probe, skel->progs.uvs_phase_boundary);
 	uvs_uprobe_set_prepare(&probe, skel->progs.uvs_ep_call_in);
 	uvs_uprobe_set_prepare(&probe, skel->progs.uvs_ep_call_out);
 	set_fentry_autoload(skel, fentry);
@@ -353,8 +351,8 @@ static int attach_epoll_sites(struct uvs_loop_probes *p)
 }
 
 /*
- * Puts the wait's return uprobes in, or takes them out, when the wait is folded into the phase
- * uprobes. From the held file once privileges may be gone, as the phase uprobes come back.
+ * Puts the wait's return uprobes in, or takes them out, when the wait is folded into the
+ * uprobes at uv__io_poll's entry. From the held file once privileges may be gone.
  */
 static int set_returns(struct uvs_loop_probes *p, bool on)
 {
@@ -368,12 +366,65 @@ static int set_returns(struct uvs_loop_probes *p, bool on)
 		p->returns_attached = false;
 		return 0;
 	}
-	if (p->phase_file_fd < 0)
+	if (p->wait_file_fd < 0)
 		return -ENOENT;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->phase_file_fd);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->wait_file_fd);
 	err = uvs_uprobe_set_attach(&p->epoll_set, p->pid, path);
 	p->returns_attached = !err;
 	return err;
+}
+
+/* Default mode's uv__io_poll entry probe out for good: BPF lets go of it first. */
+static void drop_poll_entry(struct uvs_loop_probes *p)
+{
+	p->skel->bss->phase_epoch[p->slot] = 0;
+	uvs_uprobe_set_detach(&p->poll_set);
+	memset(&p->poll_set, 0, sizeof(p->poll_set));
+	p->poll_entry = false;
+}
+
+/*
+ * Default mode where the wait's return hook alone would do (libuv 1.45-1.52 with its DWARF):
+ * one uprobe at uv__io_poll's entry reads each wait from libuv's metrics instead (the phase
+ * program without phases, bpf/loop.bpf.c: fold_wait). It is hit once per iteration, where the
+ * return hook is hit at each epoll call: Node's metrics make libuv poll with a zero timeout
+ * before every wait that may block, so an iteration that waits calls epoll twice. Only on a
+ * `push %rbp` entry, which the kernel emulates: a single-stepped hit costs several times the
+ * hook it would replace. False, with the return hook left to do it, when it cannot be placed.
+ */
+static bool attach_poll_entry(struct uvs_loop_probes *p, const struct uvs_target *t)
+{
+	struct uvs_elf_symbol sym;
+	char why[256] = "";
+	uint8_t first = 0;
+	int err;
+
+	if (getenv("UVSCOPE_EPOLL_RETURN_HOOK"))
+		snprintf(why, sizeof(why), "UVSCOPE_EPOLL_RETURN_HOOK is set");
+	else if (uvs_uprobe_site(t, "uv__io_poll", "libuv's poll", &sym, why, sizeof(why)))
+		;
+	else if (uvs_elf_read(t->uv.elf, sym.file_offset, &first, 1) || first != 0x55)
+		snprintf(why, sizeof(why), "uv__io_poll does not start with push %%rbp");
+	if (why[0]) {
+		uvs_debug("the waits keep their return hook: %s", why);
+		return false;
+	}
+	uvs_uprobe_set_prepare(&p->poll_set, p->skel->progs.uvs_phase_boundary);
+	err = uvs_uprobe_set_add(&p->poll_set, p->skel->progs.uvs_phase_boundary, sym.file_offset,
+				 UVS_BOUND_POLL_ENTRY, false);
+	if (!err)
+		err = uvs_uprobe_set_attach(&p->poll_set, t->pid, t->uv.open_path);
+	if (err) {
+		uvs_uprobe_set_detach(&p->poll_set);
+		memset(&p->poll_set, 0, sizeof(p->poll_set));
+		uvs_debug("the waits keep their return hook: cannot attach the uprobe on "
+			  "uv__io_poll: %s", explain_errno(-err));
+		return false;
+	}
+	p->poll_entry = true;
+	p->phase_epoch = 1;
+	p->skel->bss->phase_epoch[p->slot] = p->phase_epoch;
+	return true;
 }
 
 int uvs_loop_probes_hook_entries(struct uvs_loop_probes *p)
@@ -390,9 +441,12 @@ int uvs_loop_probes_hook_entries(struct uvs_loop_probes *p)
 	if (!err)
 		err = attach_epoll_entries(p);
 	if (!err && p->wait_folded) {
-		p->skel->bss->wait_in_phases[p->slot] = 0;
+		p->skel->bss->wait_folded[p->slot] = 0;
 		p->wait_folded = false;
 	}
+	/* Default mode's uv__io_poll probe reads nothing now: one hit per iteration fewer. */
+	if (!err && p->poll_entry)
+		drop_poll_entry(p);
 	if (err) {
 		uvs_uprobe_set_detach(&p->epoll_entry_set);
 		memset(&p->epoll_entry_set.spots, 0, sizeof(p->epoll_entry_set.spots));
@@ -529,10 +583,19 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
 	set_main_loop(p, cfg, t);
 	err = find_sites(p, t, o) > 0 ? 0 : -ENOENT;
 	/*
-	 * Exact phases first where the return hook alone would do: the phase uprobes then do its
-	 * work (one uprobe hit fewer per iteration), and it is placed only if they are not in.
+	 * Held open to put probes back after privileges are dropped (the guard): without it the
+	 * wait hooks stay in for the whole session, and are never folded away (a loop without
+	 * libuv's metrics would need them back).
 	 */
-	if (!err && o->phases && p->return_hook_only) {
+	if (!err && p->return_hook_only)
+		p->wait_file_fd = open(t->uv.open_path, O_PATH | O_CLOEXEC);
+	/*
+	 * Where the return hook alone would do, a uprobe at uv__io_poll's entry does its work, and
+	 * the hook is placed only if none is in: the exact-phase uprobes (one hit fewer per
+	 * iteration), or in default mode a uprobe there alone (one hit per iteration, not per
+	 * epoll call).
+	 */
+	if (!err && o->phases && p->return_hook_only && p->wait_file_fd >= 0) {
 		attach_phases(p, t);
 		p->wait_folded = p->phases && p->phase_file_fd >= 0 &&
 				 !getenv("UVSCOPE_PHASES_WAIT_HOOK");
@@ -540,6 +603,8 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
 			uvs_debug("exact phases with the wait's return hook: %s",
 				  p->phase_file_fd < 0 ? "the probed file cannot be held open" :
 							 "UVSCOPE_PHASES_WAIT_HOOK is set");
+	} else if (!err && !o->phases && p->return_hook_only && p->wait_file_fd >= 0) {
+		p->wait_folded = attach_poll_entry(p, t);
 	}
 	if (!err) {
 		uvs_uprobe_set_prepare(&p->epoll_set, p->skel->progs.uvs_ep_call_out);
@@ -560,6 +625,8 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
 			  p->epoll_why[0] ? p->epoll_why : explain_errno(-err));
 		p->return_hook_only = false;
 		p->wait_folded = false; /* the syscall hooks see every wait */
+		if (p->poll_entry)
+			drop_poll_entry(p);
 		err = attach_syscall_hooks(p, sh);
 		cfg->epoll_by_syscall = 1;
 	}
@@ -568,13 +635,13 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
 		return err;
 	}
 	cfg->return_hook_only = p->return_hook_only;
-	p->skel->bss->wait_in_phases[p->slot] = p->wait_folded;
-	/* Best effort: without it the wait hooks stay in for the whole session. */
-	if (p->return_hook_only)
-		p->wait_file_fd = open(t->uv.open_path, O_PATH | O_CLOEXEC);
+	p->skel->bss->wait_folded[p->slot] = p->wait_folded;
 	if (o->phases && !p->phases && !p->phases_why[0])
 		attach_phases(p, t);
-	if (p->wait_folded)
+	if (p->poll_entry)
+		uvs_debug("each wait read from libuv's metrics at the next uv__io_poll entry: one "
+			  "uprobe hit per loop iteration, no hook at the epoll calls");
+	else if (p->wait_folded)
 		uvs_debug("exact phases: each wait read from libuv's metrics at the next uv__io_poll "
 			  "entry, no wait hook while the phase uprobes are in");
 	else if (p->phases)
@@ -592,12 +659,14 @@ void uvs_loop_probes_quiesce(struct uvs_loop_probes *p)
 	uvs_uprobe_set_detach(&p->epoll_entry_set);
 	uvs_uprobe_set_detach(&p->epoll_set);
 	uvs_uprobe_set_detach(&p->phase_set);
+	uvs_uprobe_set_detach(&p->poll_set);
 	let_go_syscall_hooks(p);
 }
 
 void uvs_loop_probes_detach(struct uvs_loop_probes *p)
 {
 	uvs_uprobe_set_detach(&p->phase_set);
+	uvs_uprobe_set_detach(&p->poll_set);
 	uvs_uprobe_set_detach(&p->epoll_set);
 	uvs_uprobe_set_detach(&p->epoll_entry_set);
 	let_go_syscall_hooks(p);
@@ -640,16 +709,28 @@ int uvs_loop_probes_set_waits(struct uvs_loop_probes *p, bool on, char *why, siz
 	if (!uvs_loop_probes_waits_removable(p, why, cap))
 		return -ENOENT;
 	if (!on) {
-		uvs_uprobe_set_detach(&p->epoll_set);
+		if (p->poll_entry) {
+			/* BPF lets go first: a hit while it comes out reads nothing. */
+			p->skel->bss->phase_epoch[p->slot] = 0;
+			uvs_uprobe_set_detach(&p->poll_set);
+		} else {
+			uvs_uprobe_set_detach(&p->epoll_set);
+		}
 		p->waits_out = true;
 		return 0;
 	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->wait_file_fd);
-	err = uvs_uprobe_set_attach(&p->epoll_set, p->pid, path);
+	err = uvs_uprobe_set_attach(p->poll_entry ? &p->poll_set : &p->epoll_set, p->pid, path);
 	if (err) {
-		snprintf(why, cap, "cannot put the uprobes at the epoll call sites back: %s",
+		snprintf(why, cap, "cannot put the uprobe%s back: %s",
+			 p->poll_entry ? " on uv__io_poll" : "s at the epoll call sites",
 			 explain_errno(-err));
 		return err;
+	}
+	/* Only now, as for the phases: the state handed back (collect/loop.c) is what it reads. */
+	if (p->poll_entry) {
+		p->phase_epoch = p->phase_epoch + 1 ? p->phase_epoch + 1 : 1;
+		p->skel->bss->phase_epoch[p->slot] = p->phase_epoch;
 	}
 	p->waits_out = false;
 	return 0;

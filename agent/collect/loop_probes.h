@@ -49,6 +49,13 @@ struct uvs_loop_probes {
 	 * a main or Worker loop without the metrics.
 	 */
 	bool wait_folded;
+	/*
+	 * Default mode's form of it: a uprobe at uv__io_poll's entry alone (poll_set, the phase
+	 * program without phases) reads the waits, one hit per iteration; the overhead guard's
+	 * last step takes it out in place of the return hook (uvs_loop_probes_set_waits).
+	 */
+	bool poll_entry;
+	struct uvs_uprobe_set poll_set;
 	bool returns_attached;  /* the return uprobes of epoll_set are in */
 	uint64_t main_lfields;  /* the default loop's internal fields and address, 0: unknown */
 	uint64_t main_loop;
@@ -112,7 +119,8 @@ int uvs_loop_probes_set_phases(struct uvs_loop_probes *p, bool on, char *why, si
 
 /*
  * Whether the wait hooks can be taken out: they are the return uprobes alone (one per wait,
- * which read libuv's metrics), and their file is held open. Else false with why.
+ * which read libuv's metrics) or default mode's uprobe at uv__io_poll's entry (poll_entry),
+ * and their file is held open. Else false with why.
  */
 bool uvs_loop_probes_waits_removable(const struct uvs_loop_probes *p, char *why, size_t cap);
 

@@ -77,6 +77,7 @@ struct uvs_attach_info {
 	const char *epoll_hooks;    /* "uprobes", "fentry" or "tracepoints": how epoll waits are caught */
 	int epoll_hooks_per_wait;   /* how many of those run per wait: 1 or 2 */
 	bool wait_in_phases;        /* ... only while the exact-phase uprobes are out */
+	bool waits_at_poll_entry;   /* ... none: one uprobe at uv__io_poll's entry reads the waits */
 	const char *host_cost;      /* what other processes pay for those hooks; NULL: nothing */
 	const char *stacks;         /* how stacks are sampled and named; NULL when they are not */
 	const struct uvs_pool_hooks *pool; /* NULL when the thread pool is not followed */

@@ -558,6 +558,7 @@ void uvs_watched_begin(struct uvs_watched *w, uint64_t attach_ns)
 		.epoll_hooks = report.epoll_hooks,
 		.epoll_hooks_per_wait = report.epoll_hooks_per_wait,
 		.wait_in_phases = report.wait_in_phases,
+		.waits_at_poll_entry = report.waits_at_poll_entry,
 		.host_cost = host_cost_of(report.epoll_hooks),
 		.stacks = report.stacks[0] ? report.stacks : NULL,
 		.pool = report.pool_on ? &report.pool : NULL,
@@ -584,7 +585,10 @@ void uvs_watched_begin(struct uvs_watched *w, uint64_t attach_ns)
 		if (where.id[0] || where.ns_pid != t->pid)
 			uvs_info("pid %d is pid %d in its own PID namespace%s%s", (int)t->pid,
 				 where.ns_pid, where.id[0] ? ", in container " : "", where.id);
-		if (report.wait_in_phases)
+		if (report.waits_at_poll_entry)
+			uvs_debug("epoll waits read from libuv's metrics at uv__io_poll's entry, one "
+				  "uprobe hit per loop iteration; no hook at the epoll calls");
+		else if (report.wait_in_phases)
 			uvs_debug("epoll waits read from libuv's metrics by the exact-phase uprobes; "
 				  "caught by %s, %d per wait, only while those are out",
 				  report.epoll_hooks, report.epoll_hooks_per_wait);

@@ -704,6 +704,7 @@ int uvs_json_hello(FILE *out, const struct uvs_attach_info *t)
 	else
 		fputs(",\"epoll_hooks_per_wait\":null", out);
 	fprintf(out, ",\"wait_in_phases\":%s", t->wait_in_phases ? "true" : "false");
+	fprintf(out, ",\"waits_at_poll_entry\":%s", t->waits_at_poll_entry ? "true" : "false");
 	fputs(",\"host_cost\":", out);
 	if (t->host_cost)
 		json_str(out, t->host_cost);

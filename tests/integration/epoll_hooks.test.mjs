@@ -1,6 +1,8 @@
-// How the loop's epoll waits are caught. In official builds: uprobes on libuv's own
-// `call epoll_*@plt` in uv__io_poll, placed in the target alone, so no other process on the
-// host pays anything for them (no sys_enter/sys_exit program of ours is attached; these
+// How the loop's epoll waits are caught. In official builds: uprobes placed in the target
+// alone, so no other process on the host pays anything for them: on libuv 1.45+ one at
+// uv__io_poll's entry that reads each wait from libuv's metrics (waits_at_poll_entry; the
+// return hook at libuv's own `call epoll_*@plt` with UVSCOPE_EPOLL_RETURN_HOOK), on 1.44 (Node
+// 18) the entry and the return of that call (no sys_enter/sys_exit program of ours is attached; these
 // syscall tracepoints run for every syscall of every process). The programs are all loaded
 // (one object serves every target of an agent): what is attached is what counts. A stripped build has no
 // uv__io_poll symbol: the tracepoints come back (this kernel has no fentry), and the attach
@@ -46,42 +48,68 @@ async function measureBlock(bin, env = {}) {
 	}
 }
 
-function expectUprobes(hello, progs, perWait) {
+// hooks: 'poll' (one uprobe at uv__io_poll's entry), 'return' (the return of the epoll call
+// alone), 'both' (its entry and return), or undefined (any of them).
+function expectUprobes(hello, progs, hooks) {
 	assert.equal(hello.epoll_hooks, 'uprobes');
 	assert.equal(hello.host_cost, null, 'with uprobes the rest of the host pays nothing');
-	if (perWait) assert.equal(hello.epoll_hooks_per_wait, perWait, 'uprobe hits per wait');
-	assert.ok(progs.includes('uvs_ep_call_out'), `the return hook is attached: ${progs}`);
-	if (perWait) assert.equal(progs.includes('uvs_ep_call_in'), perWait === 2,
-		`the entry hook is attached only with 2 hooks per wait: ${progs}`);
 	for (const name of ['uvs_sys_enter', 'uvs_sys_exit'])
 		assert.ok(!progs.includes(name), `${name} is not attached: ${progs}`);
+	if (!hooks) {
+		assert.ok(progs.includes('uvs_ep_call_out') || progs.includes('uvs_phase_boundary'),
+			`a wait hook is attached: ${progs}`);
+		return;
+	}
+	assert.equal(hello.waits_at_poll_entry, hooks === 'poll', 'waits_at_poll_entry');
+	assert.equal(hello.epoll_hooks_per_wait, hooks === 'both' ? 2 : 1, 'uprobe hits per wait');
+	assert.equal(progs.includes('uvs_phase_boundary'), hooks === 'poll',
+		`the uv__io_poll entry probe is attached only in its mode: ${progs}`);
+	assert.equal(progs.includes('uvs_ep_call_out'), hooks !== 'poll',
+		`the return hook is attached unless the poll's entry reads the waits: ${progs}`);
+	assert.equal(progs.includes('uvs_ep_call_in'), hooks === 'both',
+		`the entry hook is attached only with 2 hooks per wait: ${progs}`);
 }
 
-// libuv 1.45+ (Node 20 on) with its DWARF: only the wait's return is hooked, and libuv's own
-// stamp of the wait's start (its idle-time metrics) gives the rest; 1.44 (Node 18) needs both.
-for (const [version, perWait] of [['this', 1], ['18', 2], ['22', 1], ['24', 1], ['26', 1]]) {
-	test(`node ${version}: the default mode waits are caught by uprobes (${perWait} per wait), ` +
+// libuv 1.45+ (Node 20 on) with its DWARF: one uprobe at uv__io_poll's entry, and libuv's own
+// metrics (the idle time it adds after each wait) give the rest; 1.44 (Node 18) needs both
+// hooks of the epoll call.
+for (const [version, hooks] of [['this', 'poll'], ['18', 'both'], ['22', 'poll'], ['24', 'poll'],
+	['26', 'poll']]) {
+	test(`node ${version}: the default mode waits are caught by uprobes (${hooks}), ` +
 		'no syscall hook', async (t) => {
 		if (skipWithoutBpf(t)) return;
 		const bin = version === 'this' ? nodeBin : fetchNodeOrSkip(t, version);
 		if (!bin) return;
 		const { hello, progs } = await measureBlock(bin);
 		t.diagnostic(`${hello.node_version}: ${progs.join(' ')}`);
-		expectUprobes(hello, progs, perWait);
+		expectUprobes(hello, progs, hooks);
 	});
 }
 
+// The agent inherits the test's environment.
+async function withEnv(name, fn) {
+	const saved = process.env[name];
+	process.env[name] = '1';
+	try {
+		return await fn();
+	} finally {
+		if (saved === undefined) delete process.env[name];
+		else process.env[name] = saved;
+	}
+}
+
+test('the epoll call\'s return alone when asked (UVSCOPE_EPOLL_RETURN_HOOK): the same block',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const { hello, progs } = await withEnv('UVSCOPE_EPOLL_RETURN_HOOK',
+			() => measureBlock(nodeBin));
+		expectUprobes(hello, progs, 'return');
+	});
+
 test('both hooks per wait when asked (UVSCOPE_EPOLL_ENTRY_HOOKS): the same block', async (t) => {
 	if (skipWithoutBpf(t)) return;
-	const saved = process.env.UVSCOPE_EPOLL_ENTRY_HOOKS;
-	process.env.UVSCOPE_EPOLL_ENTRY_HOOKS = '1'; // the agent inherits the test's environment
-	try {
-		const { hello, progs } = await measureBlock(nodeBin);
-		expectUprobes(hello, progs, 2);
-	} finally {
-		if (saved === undefined) delete process.env.UVSCOPE_EPOLL_ENTRY_HOOKS;
-		else process.env.UVSCOPE_EPOLL_ENTRY_HOOKS = saved;
-	}
+	const { hello, progs } = await withEnv('UVSCOPE_EPOLL_ENTRY_HOOKS', () => measureBlock(nodeBin));
+	expectUprobes(hello, progs, 'both');
 });
 
 test('a block in execSync (a nested libuv loop, also through uv__io_poll) with uprobes',
@@ -138,7 +166,7 @@ test('the syscall tracepoints go with the last process that needs them', async (
 		const left = programsSince(before);
 		for (const name of ['uvs_sys_enter', 'uvs_sys_exit'])
 			assert.ok(!left.includes(name), `${name} detached with its last holder: ${left}`);
-		assert.ok(left.includes('uvs_ep_call_out'), `the other's uprobes stay: ${left}`);
+		assert.ok(left.includes('uvs_phase_boundary'), `the other's uprobe stays: ${left}`);
 		b.send('go');
 		const ended = () => agent.json().filter((v) => v.type === 'alert' && !v.ongoing &&
 			v.pid === b.pid && v.kind === 'loop_blocked');

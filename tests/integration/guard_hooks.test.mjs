@@ -15,22 +15,30 @@ const BUDGET = 2000;
 const MS = 1e6;
 const FIXTURE = path.join(fixtures, 'spin_duty.js');
 
-const waitHooks = (pid) => linkedPrograms(pid).filter((n) => n === 'uvs_ep_call_out').length;
+// The wait hook: default mode's uprobe at uv__io_poll's entry (libuv 1.45+), or the epoll
+// call's return (UVSCOPE_EPOLL_RETURN_HOOK, and Node 18 with its entry too).
+const waitHooks = (pid) => linkedPrograms(pid).filter((n) => n === 'uvs_ep_call_out' ||
+	n === 'uvs_phase_boundary').length;
 const guardLine = (action, step) => (v) =>
 	v && v.type === 'guard' && v.action === action && v.step === step;
 const intervals = (lines) => lines.filter((v) => v.type === 'interval');
 const mainOf = (v, pid) => v.loops.find((l) => l.tid === pid);
 
-test('overhead guard: a fast loop has its wait hooks taken out; its utilization, iterations '
-	+ 'and a block (alerted, timed, named) come from libuv\'s metrics; they come back when the '
-	+ 'load stops', async (t) => {
+// Both forms of the one wait hook: the uprobe at uv__io_poll's entry (the default) and the
+// epoll call's return (UVSCOPE_EPOLL_RETURN_HOOK); the state each keeps is handed over both ways.
+for (const returnHook of [false, true])
+test(`overhead guard: a fast loop has its wait hook (${returnHook ? 'the epoll call\'s return' :
+	'uv__io_poll\'s entry'}) taken out; its utilization, iterations and a block (alerted, timed, `
+	+ 'named) come from libuv\'s metrics; they come back when the load stops', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const { child } = await startFixture('spin_duty.js');
 	const { agent, hello } = await startAgent(child.pid, ['--interval', '100ms', '--block-ms',
-		'100', '--max-probe-rate', String(BUDGET)]);
+		'100', '--max-probe-rate', String(BUDGET)],
+		returnHook ? { UVSCOPE_EPOLL_RETURN_HOOK: '1' } : {});
 	let stopped, block;
 	try {
 		assert.equal(hello.epoll_hooks_per_wait, 1, 'one wait hook (libuv >= 1.45 with DWARF)');
+		assert.equal(hello.waits_at_poll_entry, !returnHook);
 		await agent.waitFor((v) => v && v.type === 'interval' && mainOf(v, child.pid),
 			'the main loop');
 		assert.ok(waitHooks(agent.pid) > 0, 'the wait hook is attached');

@@ -301,7 +301,7 @@ Test(json, hello_golden)
 			      "\"exe\":\"/usr/bin/node\","
 			      "\"build_id\":\"0123456789abcdef0123456789abcdef01234567\","
 			      "\"libuv_version\":\"1.48.0\",\"node_version\":\"v22.11.0\","
-			      "\"mode\":\"epoll\",\"epoll_hooks\":\"tracepoints\",\"epoll_hooks_per_wait\":2,\"wait_in_phases\":false,\"host_cost\":\"every syscall\",\"stacks\":null,\"pool\":null,\"collector\":\"bpf\",\"figures\":null,"
+			      "\"mode\":\"epoll\",\"epoll_hooks\":\"tracepoints\",\"epoll_hooks_per_wait\":2,\"wait_in_phases\":false,\"waits_at_poll_entry\":false,\"host_cost\":\"every syscall\",\"stacks\":null,\"pool\":null,\"collector\":\"bpf\",\"figures\":null,"
 			      "\"block_threshold_ns\":100000000,"
 			      "\"interval_ns\":1000000000,\"guard_budget\":10000,\"unavailable\":["
 			      "\"exact phases: uv__run_check not found (stripped \\\"node\\\" binary)\","
@@ -327,7 +327,7 @@ Test(json, hello_unknowns_are_null)
 			      "\"ns_pid\":null,\"container\":null,"
 			      "\"exe\":\"/opt/app/bin/my app\",\"build_id\":null,"
 			      "\"libuv_version\":null,\"node_version\":null,"
-			      "\"mode\":\"exact-phases\",\"epoll_hooks\":null,\"epoll_hooks_per_wait\":null,\"wait_in_phases\":false,\"host_cost\":null,\"stacks\":null,\"pool\":null,\"collector\":null,\"figures\":null,"
+			      "\"mode\":\"exact-phases\",\"epoll_hooks\":null,\"epoll_hooks_per_wait\":null,\"wait_in_phases\":false,\"waits_at_poll_entry\":false,\"host_cost\":null,\"stacks\":null,\"pool\":null,\"collector\":null,\"figures\":null,"
 			      "\"block_threshold_ns\":0,"
 			      "\"interval_ns\":0,\"guard_budget\":null,\"unavailable\":[],\"threads\":[]}\n");
 	free(got);
