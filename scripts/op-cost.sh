@@ -24,7 +24,9 @@
 # nostacks (--no-stacks), perthread (stacks sampled by per-thread perf events, the fallback),
 # nomulti (every uprobe its own perf event instead of uprobe_multi links), fourprobe (the
 # thread pool's 4-probe plan, as on kernels without uprobe sessions: the plan before the
-# 2-probe one), pooldelay (--pool-delay: the done callbacks too). A mode whose flags
+# 2-probe one), pooldelay (--pool-delay: the done callbacks too), returnhook (the loop's waits
+# by the epoll call's return hook, one hit per call, instead of by the uprobe at uv__io_poll's
+# entry, one per iteration). A mode whose flags
 # this uvscope does not know is left out, with a message.
 #
 # Pairs: for pair p of every mode, one slot without uvscope and one with it attached (to the
@@ -90,6 +92,7 @@ MODE_TABLE='
   fourprobe    -           UVSCOPE_NO_UPROBE_SESSION=1  "plan":"4-probe"             uvs_pool_
   pooldelay    --pool-delay -                           "delay":true                 uvs_pool_
   tracepoints  -           UVSCOPE_NO_EPOLL_UPROBES=1   "epoll_hooks":"tracepoints"  -
+  returnhook   -           UVSCOPE_EPOLL_RETURN_HOOK=1  "waits_at_poll_entry":false  uvs_ep_call_out
 '
 
 OPS=${OP_COST_OPS:-iter fs crypto zlib dns}

@@ -1,10 +1,10 @@
 // Several outputs at once: the view the command draws on stdout and JSON lines in a file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runUvscope, skipWithoutBpf, startFixture } from './lib.mjs';
+import { runUvscope, skipWithoutBpf, startFixture, until } from './lib.mjs';
 
 test('top draws while --json-file records the same session as JSON lines', async (t) => {
 	if (skipWithoutBpf(t)) return;
@@ -12,9 +12,14 @@ test('top draws while --json-file records the same session as JSON lines', async
 	const file = path.join(dir, 'session.jsonl');
 	const { child } = await startFixture('block.js', [], { BLOCK_MS: '250', COUNT: '1' });
 	try {
-		child.send('go');
-		const r = await runUvscope(['top', '-p', String(child.pid), '-i', '200ms', '-d', '1500ms',
+		const run = runUvscope(['top', '-p', String(child.pid), '-i', '200ms', '-d', '2500ms',
 			'--json-file', file]);
+		// The block (400 ms after "go", 250 ms long) only once uvscope is attached: its attach
+		// line is in the file.
+		await until(() => existsSync(file) && readFileSync(file, 'utf8').includes('"attach"'),
+			'the attach line in the file');
+		child.send('go');
+		const r = await run;
 		assert.equal(r.code, 0, r.stderr);
 		assert.match(r.stdout, new RegExp(`uvscope  pid ${child.pid} `), 'the top frame');
 		const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
