@@ -127,6 +127,33 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } job_records SEC(".maps");
 
+/*
+ * Per process slot, set by the agent at each interval (collect/pool.c): how many more lookups
+ * have their host name counted exactly. Beyond that, one lookup in UVS_DNS_NAME_STRIDE, chosen
+ * at random, is counted for UVS_DNS_NAME_STRIDE (an unbiased estimate; random, so that names
+ * that alternate are not aliased by a stride). Reading the name from the target is most of
+ * what a dns submit costs (count_dns_host); a process that looks names up by the ten thousand
+ * a second pays it for one in UVS_DNS_NAME_STRIDE. Below zero at the interval's end: the
+ * interval's counts are estimates.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UVS_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, __s64);
+} dns_names_left SEC(".maps");
+
+/* What a lookup's host name counts for: 1, UVS_DNS_NAME_STRIDE, or 0 (not read). */
+static __always_inline __u64 dns_name_weight(const struct uvs_target_cfg *t)
+{
+	__u32 slot = uvs_slot(t);
+	__s64 *left = bpf_map_lookup_elem(&dns_names_left, &slot);
+
+	if (left && __sync_fetch_and_add(left, -1) > 0)
+		return 1;
+	return bpf_get_prandom_u32() % UVS_DNS_NAME_STRIDE ? 0 : UVS_DNS_NAME_STRIDE;
+}
+
 /* A key is too big for the BPF stack next to everything else: build it here. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -286,21 +313,24 @@ static __always_inline int count_fs_op(struct uvs_pool_stats *s, __u64 w)
 }
 
 /*
- * One more lookup of host name `host` (a pointer in the target) by this process: the key is the
+ * One more lookup of host name `host` (a pointer in the target) by this process, counted for
+ * dns_name_weight (exactly up to the agent's budget per interval, then sampled): the key is the
  * name as bpf_probe_read_user_str leaves it (at most UVS_DNS_NAME_LEN - 1 bytes and a NUL) with
  * zeros after it, since the map compares whole keys. This is ~200 ns of the dns submit's ~500
  * (bpf_stats): ~150 the string read, ~50 the LRU map with its 68-byte key. A plain 16-byte read
  * cut at the NUL in place of the string read measured the same (519-545 against 527-568 ns a
  * submit): not worth its code. Nor was counting in the agent from a ring buffer of names
  * (bench/README.md): its reserve and submit cost what the map did; the read is the cost, any
- * read of the target's memory from here 100-150 ns.
+ * read of the target's memory from here 100-150 ns. Hence the budget and the sampling.
  */
-static __always_inline void count_dns_host(__u64 host)
+static __always_inline void count_dns_host(const struct uvs_target_cfg *t, __u64 host)
 {
+	__u64 weight = dns_name_weight(t), *n;
 	struct uvs_dns_key *key;
-	__u64 one = 1, *n;
 	__u32 zero = 0;
 
+	if (!weight)
+		return;
 	key = bpf_map_lookup_elem(&name_scratch, &zero);
 	if (!key || !host)
 		return;
@@ -310,19 +340,20 @@ static __always_inline void count_dns_host(__u64 host)
 		return;
 	n = bpf_map_lookup_elem(&dns_names, key);
 	if (n)
-		__sync_fetch_and_add(n, 1);
-	else
-		bpf_map_update_elem(&dns_names, key, &one, BPF_NOEXIST);
+		__sync_fetch_and_add(n, weight);
+	else if (bpf_map_update_elem(&dns_names, key, &weight, BPF_NOEXIST) &&
+		 (n = bpf_map_lookup_elem(&dns_names, key)))
+		__sync_fetch_and_add(n, weight); /* another CPU made it first */
 }
 
 /* The 4-probe plan, at uv__getaddrinfo_work: the name from the request (libuv's copy). */
-static __always_inline void count_dns_name(__u64 w)
+static __always_inline void count_dns_name(const struct uvs_target_cfg *t, __u64 w)
 {
 	void *host;
 
 	if (bpf_probe_read_user(&host, sizeof(host), (void *)(w + UV_GETADDRINFO_HOST_FROM_W)))
 		return;
-	count_dns_host((__u64)host);
+	count_dns_host(t, (__u64)host);
 }
 
 static __always_inline void push_running(__u32 tid, struct running_job *job)
@@ -371,7 +402,7 @@ int uvs_pool_work_enter(struct pt_regs *ctx)
 	if (fn == UVS_POOL_FN_FS)
 		run.fs_type = count_fs_op(s, w);
 	else if (fn == UVS_POOL_FN_GETADDRINFO)
-		count_dns_name(w);
+		count_dns_name(t, w);
 	if (job) {
 		struct uvs_pool_kind_stats *ks = kind_stats(s, job->kind);
 		__u64 wait = now > job->submit_ns ? now - job->submit_ns : 0;
@@ -741,7 +772,7 @@ int uvs_pool_api(struct pt_regs *ctx)
 	submitted2(t, w, kind, kind == UVS_POOL_FS ? (int)UVS_POOL_API_FS_TYPE(c) : -1);
 	/* getaddrinfo's host name, from its argument (the request copies it later). */
 	if (c & UVS_POOL_API_HOST)
-		count_dns_host(PT_REGS_PARM4(ctx));
+		count_dns_host(t, PT_REGS_PARM4(ctx));
 	if (kind == UVS_POOL_FS && t->pool_confirm_fs && (sc = bpf_session_cookie())) {
 		*sc = w | CONFIRM_FLAG;
 		return 0;

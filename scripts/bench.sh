@@ -23,6 +23,10 @@
 #   guardfast   default with --interval 100ms: the overhead guard takes its steps 0.3 s into
 #               the run instead of 3 s (on the fs server, the loop's wait hooks out)
 #   fastnoguard --interval 100ms --no-guard: what guardfast is compared with
+#   returnhook  default with UVSCOPE_EPOLL_RETURN_HOOK=1: the loop's waits by the epoll call's
+#               return hook (a hit per call) instead of at uv__io_poll's entry (per iteration)
+#   guardall    --interval 100ms --max-probe-rate 100: the guard takes every step it can
+#               within ~1.2 s; what is left is uvscope with its probes out
 # The blocking server (block) stops its loop in a known function for BENCH_SPIN_MS of CPU
 # every BENCH_BLOCK_EVERY_MS, so that a block is being sampled during the run; the agent is
 # given --block-ms BENCH_BLOCK_MS there, and must alert on those blocks, naming the function.
@@ -109,6 +113,8 @@ MODE_TABLE='
   noguard  --no-guard  -                          uvs_sample_            "threadpool":{
   guardfast --interval,100ms -                    uvs_sample_            "threadpool":{
   fastnoguard --interval,100ms,--no-guard - uvs_sample_   "threadpool":{
+  returnhook UVSCOPE_EPOLL_RETURN_HOOK=1 "waits_at_poll_entry":false uvs_ep_call_out "threadpool":{
+  guardall --interval,100ms,--max-probe-rate,100 - uvs_sample_    "threadpool":{
   syscalls --syscalls  -                          uvs_sc_                "syscalls":{
   proc     --backend,proc "collector":"proc"        -                      "threadpool":{
   procptrace UVSCOPE_PROC_STACKS=ptrace,--backend,proc UVSCOPE_PROC_STACKS=ptrace - "threadpool":{

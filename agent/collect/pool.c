@@ -213,6 +213,25 @@ static int map_jobs(struct uvs_pool *p)
 }
 
 /*
+ * Lookups per interval whose host name is counted exactly: UVS_DNS_NAMES_EXACT, or
+ * UVSCOPE_DNS_NAMES_EXACT (0 to 1000000, for tests and comparisons).
+ */
+static __s64 dns_names_exact(void)
+{
+	const char *v = getenv("UVSCOPE_DNS_NAMES_EXACT");
+	char *end;
+	long n;
+
+	if (!v || !*v)
+		return UVS_DNS_NAMES_EXACT;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || *end || n < 0 || n > 1000000)
+		return UVS_DNS_NAMES_EXACT;
+	return n;
+}
+
+/*
  * This slot's statistics start from zero (a slot may have served another process): a map of its
  * own (pool.bpf.c's pool_stats), put at the slot, which is also what lets the programs count
  * the process once it is published.
@@ -222,6 +241,7 @@ static int reset_slot(struct uvs_pool *p)
 	struct uvs_pool_gauge gauge = { 0 };
 	struct uvs_pool_work_names names = { 0 };
 	__u32 key = (__u32)p->slot, first = 0;
+	__s64 names_left = dns_names_exact();
 	__u64 zero = 0;
 
 	memset(p->now, 0, sizeof(*p->now));
@@ -233,6 +253,8 @@ static int reset_slot(struct uvs_pool *p)
 				BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.queued_max), &key, &zero, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.pool_gauge), &key, &gauge, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.dns_names_left), &key, &names_left,
+				BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(p->skel->maps.work_names), &key, &names, BPF_ANY)) {
 		snprintf(p->why, sizeof(p->why), "cannot set up the pool statistics: %s",
 			 strerror(errno));
@@ -462,6 +484,24 @@ static void dns_names(struct uvs_pool *p, struct uvs_pool_snapshot *out, bool cu
 		uvs_sanitize(name, sizeof(name));
 		uvs_pool_dns_name(p->history, name, count, cumulative, out);
 	}
+}
+
+/*
+ * The host names' budget for the next interval: exact counts for its first UVS_DNS_NAMES_EXACT
+ * lookups, then a random one in UVS_DNS_NAME_STRIDE (bpf/pool.bpf.c, dns_name_weight). Says
+ * whether this interval's ran out, so that its counts are estimates.
+ */
+static bool dns_names_budget(struct uvs_pool *p)
+{
+	int fd = bpf_map__fd(p->skel->maps.dns_names_left);
+	__s64 left = 0, full = dns_names_exact();
+	__u32 key = (__u32)p->slot;
+	bool ran_out = bpf_map_lookup_elem(fd, &key, &left) == 0 && left < 0;
+
+	/* A lookup between the two loses its decrement: one more counted exactly, no harm. */
+	bpf_map_update_elem(fd, &key, &full, BPF_ANY);
+	p->dns_estimated |= ran_out;
+	return ran_out;
 }
 
 static void losses(const struct uvs_pool_stats *now, const struct uvs_pool_stats *before,
@@ -713,6 +753,7 @@ void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_sna
 	uvs_pool_window_math(p->history, &r, out);
 	out->completion = p->plan.track_done;
 	dns_names(p, out, false);
+	out->dns_estimated = dns_names_budget(p);
 	reset_queued_max(p);
 	/* The probes' figures moved the history on; the guard's step may replace them. */
 	guarded_window(p, out, agent);
@@ -745,6 +786,7 @@ void uvs_pool_totals(struct uvs_pool *p, struct uvs_pool_snapshot *out,
 	uvs_pool_totals_math(p->history, &r, out);
 	out->completion = p->plan.track_done;
 	dns_names(p, out, true);
+	out->dns_estimated = p->dns_estimated;
 	agent->pool_jobs_unseen = p->unseen_total;
 	/* The probes' gauge is not the pool's now while they are out or settle: the statics'. */
 	if ((p->probes_out || p->settling) && p->statics.have_last) {

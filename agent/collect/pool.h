@@ -34,6 +34,7 @@ struct uvs_pool {
 	struct uvs_uprobe_set uprobes; /* submit, work entry and return, done callbacks */
 	bool attached;
 	bool fs_io_uring;        /* seen: fs work goes to io_uring, not the pool */
+	bool dns_estimated;      /* some interval's host name counts were sampled (dns_names_budget) */
 	char why[320];           /* why the pool is not measured, when it is not */
 	uint64_t nthreads_addr;  /* runtime address of libuv's `nthreads` static, 0 if unknown */
 	uint64_t idle_threads_addr; /* ... of `idle_threads` */

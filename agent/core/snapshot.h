@@ -118,6 +118,11 @@ struct uvs_pool_snapshot {
 	size_t ndns;                 /* the most looked-up host names, most first */
 	struct uvs_dns_name dns[UVS_DNS_TOP];
 	/*
+	 * The host names' counts are estimates: past UVS_DNS_NAMES_EXACT lookups in an interval,
+	 * one in UVS_DNS_NAME_STRIDE is counted, for that many (include/uvscope/pool.h).
+	 */
+	bool dns_estimated;
+	/*
 	 * From libuv's statics (the proc backend): size, queued, running, queued_max and
 	 * saturation only (the last two from the readings at each block check); jobs per kind,
 	 * submitted and completed, sync fs calls, fs ops and host names are unavailable.

@@ -174,6 +174,7 @@ static void json_pool_kind(FILE *out, enum uvs_pool_kind k, const struct uvs_poo
 			fprintf(out, ",\"count\":%" PRIu64 "}", p->dns[i].count);
 		}
 		fputc(']', out);
+		fprintf(out, ",\"hosts_estimated\":%s", p->dns_estimated ? "true" : "false");
 	}
 	if (k == UVS_POOL_FS) {
 		fputs(",\"ops\":{", out);

@@ -394,14 +394,17 @@ static void summary_loop(FILE *out, const struct uvs_loop_snapshot *l, bool phas
 		summary_phases(out, l, phases_partial);
 }
 
-/* ", names: localhost 3, api.example.com 1" */
+/* ", names: localhost 3, api.example.com 1" (", names (sampled): localhost ~4816, ..." past
+ * the exact budget: estimates) */
 static void put_dns_names(FILE *out, const struct uvs_pool_snapshot *p)
 {
+	const char *about = p->dns_estimated ? "~" : "";
 	size_t i;
 
 	for (i = 0; i < p->ndns && i < UVS_DNS_TOP; i++) {
-		fprintf(out, "%s%.*s %" PRIu64, i ? ", " : ", names: ",
-			(int)strnlen(p->dns[i].name, sizeof(p->dns[i].name)), p->dns[i].name,
+		fprintf(out, "%s%.*s %s%" PRIu64,
+			i ? ", " : p->dns_estimated ? ", names (sampled): " : ", names: ",
+			(int)strnlen(p->dns[i].name, sizeof(p->dns[i].name)), p->dns[i].name, about,
 			p->dns[i].count);
 	}
 }

@@ -207,6 +207,13 @@ _Static_assert(sizeof(struct uvs_pool_job_event) == 40, "uvs_pool_job_event layo
 /* getaddrinfo host names, counted per name (the key, NUL-padded, cut at this length). */
 #define UVS_DNS_NAME_LEN 64
 #define UVS_DNS_MAX_NAMES 1024
+/*
+ * Host names are counted exactly for the first UVS_DNS_NAMES_EXACT lookups of each second (per
+ * process; the agent sets the budget at each interval, scaled to its length), then for one in
+ * UVS_DNS_NAME_STRIDE at random, each of those counting for UVS_DNS_NAME_STRIDE.
+ */
+#define UVS_DNS_NAMES_EXACT 200
+#define UVS_DNS_NAME_STRIDE 16
 
 /* A host name looked up by a process. */
 struct uvs_dns_key {

@@ -128,6 +128,35 @@ for (const [plan, agentEnv] of [['2-probe', {}], ['4-probe', FOUR_PROBE]]) test(
 	}, [], agentEnv);
 });
 
+// Past the lookups per interval whose names are counted exactly (UVSCOPE_DNS_NAMES_EXACT, 5
+// here), one in 16 at random is counted for 16: the counts are estimates, and say so. Truth:
+// the fixture's 15,000 and 5,000 lookups of two names. Each estimate is within 5 standard
+// deviations of the truth (binomial: about 3% of 15,000 and 5.5% of 5,000), and the exact
+// budget's intervals are not marked. --no-guard: 20,000 lookups a second would have the
+// overhead guard take the pool's probes out.
+test('past the exact budget, host names are sampled: estimates near the truth, marked so',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const truth = { '127.1': 15000, '127.01': 5000 };
+		await poolRun({ DNS_MIX: Object.entries(truth).map(([n, c]) => `${n}:${c}`).join(',') },
+			({ agent, intervals }) => {
+				const hosts = {};
+				for (const iv of intervals) {
+					const dns = iv.threadpool.kinds.dns;
+					for (const h of dns.hosts) hosts[h.name] = (hosts[h.name] || 0) + h.count;
+					if (dns.submitted > 0 && dns.submitted <= 5)
+						assert.equal(dns.hosts_estimated, false, JSON.stringify(dns));
+				}
+				t.diagnostic(`estimated ${JSON.stringify(hosts)}, truth ${JSON.stringify(truth)}`);
+				assert.ok(intervals.some((iv) => iv.threadpool.kinds.dns.hosts_estimated));
+				assert.ok(Math.abs(hosts['127.1'] - 15000) <= 0.16 * 15000, JSON.stringify(hosts));
+				assert.ok(Math.abs(hosts['127.01'] - 5000) <= 0.28 * 5000, JSON.stringify(hosts));
+				assert.deepEqual(Object.keys(hosts).sort(), Object.keys(truth).sort());
+				assert.equal(intervals.reduce((a, iv) => a + iv.threadpool.kinds.dns.submitted, 0),
+					20000, 'every lookup is a job counted exactly');
+			}, ['--no-guard'], { UVSCOPE_DNS_NAMES_EXACT: '5' });
+	});
+
 test('the default mode watches the pool; --pool changes nothing; --no-pool attaches no pool probe',
 	async (t) => {
 		if (skipWithoutBpf(t)) return;

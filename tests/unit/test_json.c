@@ -440,6 +440,7 @@ Test(json, threadpool_golden)
 	p->dns[0].count = 5;
 	snprintf(p->dns[1].name, sizeof(p->dns[1].name), "we\"ird");
 	p->dns[1].count = 1;
+	p->dns_estimated = true;
 	p->fs_ops[6] = 12;  /* stat */
 	p->fs_ops[1] = 4;   /* open */
 	p->fs_ops[63] = 1;  /* beyond the names we know */
@@ -456,7 +457,7 @@ Test(json, threadpool_golden)
 			 "\"dns\":{\"submitted\":0,\"completed\":0,\"wait_p50_ns\":0,\"wait_p99_ns\":0,"
 			 "\"service_p50_ns\":0,\"service_p99_ns\":0,\"completion_p50_ns\":0,"
 			 "\"completion_p99_ns\":0,\"hosts\":[{\"name\":\"api.example.com\","
-			 "\"count\":5},{\"name\":\"we\\\"ird\",\"count\":1}]},"
+			 "\"count\":5},{\"name\":\"we\\\"ird\",\"count\":1}],\"hosts_estimated\":true},"
 			 "\"crypto\":{\"submitted\":10,\"completed\":9,\"wait_p50_ns\":5,"
 			 "\"wait_p99_ns\":6,\"service_p50_ns\":7,\"service_p99_ns\":8,"
 			 "\"completion_p50_ns\":9,\"completion_p99_ns\":10},"),

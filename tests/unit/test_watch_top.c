@@ -250,6 +250,31 @@ Test(watch, summary)
 	free(got);
 }
 
+/* Host names past the exact budget are estimates: the summary marks them so. */
+Test(watch, summary_dns_names_sampled)
+{
+	struct uvs_pool_snapshot *p = &snap.pool;
+	char *got;
+
+	build_snapshot();
+	p->available = true;
+	p->size = 4;
+	p->submitted = p->kinds[UVS_POOL_DNS].submitted = 20000;
+	p->ndns = 2;
+	snprintf(p->dns[0].name, sizeof(p->dns[0].name), "127.1");
+	p->dns[0].count = 14848;
+	snprintf(p->dns[1].name, sizeof(p->dns[1].name), "127.01");
+	p->dns[1].count = 5072;
+	p->dns_estimated = true;
+	got = render_watch(uvs_watch_summary);
+	cr_expect_not_null(strstr(got, ", names (sampled): 127.1 ~14848, 127.01 ~5072"), "%s", got);
+	free(got);
+	p->dns_estimated = false;
+	got = render_watch(uvs_watch_summary);
+	cr_expect_not_null(strstr(got, ", names: 127.1 14848, 127.01 5072"), "%s", got);
+	free(got);
+}
+
 /* ---- top ----------------------------------------------------------------------------------- */
 
 static struct uvs_alert alerts[7];
