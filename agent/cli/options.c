@@ -119,6 +119,12 @@ static const char usage_text[] =
 	"                       metrics, no per-iteration busy p99). When the rate with the\n"
 	"                       step undone stays under half of it for 10 intervals, it undoes\n"
 	"                       that step. Each step is a GUARD line (JSON: \"type\":\"guard\")\n"
+	"      --max-overhead PCT\n"
+	"                       watch, top, serve: and at most PCT% of the target's own CPU\n"
+	"                       time (default 3), a hit counted at 2.5 us (what one costs a\n"
+	"                       server between requests, measured); never under 1000 hits/s:\n"
+	"                       a light server (a hit per request at 5000 requests/s, 15%\n"
+	"                       busy) has its loop hooks taken out, a busy one keeps them\n"
 	"      --no-guard       watch, top, serve: keep every probe as asked, whatever it costs (for\n"
 	"                       a short look with exact phases on a busy process, or a bench)\n"
 	"      --rules FILE     watch, top, trace: alert rules from an INI file (every rule,\n"
@@ -266,6 +272,7 @@ static const struct option long_options[] = {
 	{ "sample-hz", required_argument, NULL, 'H' },
 	{ "blocked-hz", required_argument, NULL, 'b' },
 	{ "max-probe-rate", required_argument, NULL, 'M' },
+	{ "max-overhead", required_argument, NULL, 'O' },
 	{ "no-guard", no_argument, NULL, 'U' },
 	{ "format", required_argument, NULL, 'f' },
 	{ "mode", required_argument, NULL, 'm' },
@@ -275,6 +282,39 @@ static const struct option long_options[] = {
 	{ "version", no_argument, NULL, 'V' },
 	{ 0 },
 };
+
+/*
+ * A percentage, 0.1 to 100 with up to four decimals ("3", "2.5"), into parts per million. -1
+ * for anything else.
+ */
+static int parse_percent_ppm(const char *arg, uint32_t *out)
+{
+	uint64_t whole = 0, frac = 0, scale = 10000;
+	const char *p = arg;
+
+	if (!*p)
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if ((whole = whole * 10 + (uint64_t)(*p - '0')) > 100)
+			return -1;
+	if (*p == '.') {
+		if (!p[1])
+			return -1;
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			if (scale < 10)
+				return -1; /* more than four decimals */
+			scale /= 10;
+			frac += (uint64_t)(*p - '0') * scale;
+		}
+	}
+	if (*p || p == arg)
+		return -1;
+	whole = whole * 10000 + frac;
+	if (whole < 1000 || whole > 1000000)
+		return -1;
+	*out = (uint32_t)whole;
+	return 0;
+}
 
 static int bad(FILE *err, const char *fmt, const char *a, const char *b)
 {
@@ -453,6 +493,12 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 		if (uvs_parse_uint(arg, 100, 1000000000, &cli->max_probe_rate))
 			return bad(err, "invalid value for --max-probe-rate: '%s'%s", arg,
 				   " (probe hits per second, 100 to 1000000000)");
+		return 0;
+	case 'O':
+		if (parse_percent_ppm(arg, &cli->max_overhead_ppm))
+			return bad(err, "invalid value for --max-overhead: '%s'%s", arg,
+				   " (a percentage of the target's CPU time, 0.1 to 100)");
+		cli->max_overhead_set = true;
 		return 0;
 	case 'U':
 		cli->no_guard = true;
@@ -662,16 +708,21 @@ int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *e
 	ret = check_targets(cli, err);
 	if (ret)
 		return ret;
-	if (cli->no_guard && cli->max_probe_rate)
-		return bad(err, "--no-guard and --max-probe-rate contradict each other%s%s", "", "");
-	if ((cli->no_guard || cli->max_probe_rate) && cli->command != UVS_CMD_WATCH &&
-	    cli->command != UVS_CMD_TOP && cli->command != UVS_CMD_SERVE)
+	if (cli->no_guard && (cli->max_probe_rate || cli->max_overhead_set))
+		return bad(err, "--no-guard and %s contradict each other%s",
+			   cli->max_probe_rate ? "--max-probe-rate" : "--max-overhead", "");
+	if ((cli->no_guard || cli->max_probe_rate || cli->max_overhead_set) &&
+	    cli->command != UVS_CMD_WATCH && cli->command != UVS_CMD_TOP &&
+	    cli->command != UVS_CMD_SERVE)
 		return bad(err, "%s is an option of watch, top and serve%s",
-			   cli->no_guard ? "--no-guard" : "--max-probe-rate",
+			   cli->no_guard ? "--no-guard" : cli->max_probe_rate ? "--max-probe-rate" :
+								  "--max-overhead",
 			   " (flame and trace keep the probes they are given: their output must be"
 			   " uniform)");
 	if (!cli->max_probe_rate)
 		cli->max_probe_rate = UVS_GUARD_DEFAULT_BUDGET;
+	if (!cli->max_overhead_set)
+		cli->max_overhead_ppm = UVS_GUARD_DEFAULT_OVERHEAD_PPM;
 	if (cli->listen && cli->command != UVS_CMD_SERVE)
 		return bad(err, "--listen is an option of serve%s%s", "",
 			   " (uvscope serve -p PID --listen ADDR:PORT)");

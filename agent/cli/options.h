@@ -74,6 +74,10 @@ struct uvs_cli {
 	uint32_t sample_hz;       /* --sample-hz: stack samples per second of a thread's CPU */
 	uint32_t blocked_hz;      /* --blocked-hz: the same for a blocked loop thread */
 	uint64_t max_probe_rate;  /* --max-probe-rate: the overhead guard's budget, hits/s */
+	/* --max-overhead: and at most this share of the target's CPU time, parts per million
+	 * (UVS_GUARD_DEFAULT_OVERHEAD_PPM unless given; 0 never: see --max-probe-rate alone) */
+	uint32_t max_overhead_ppm;
+	bool max_overhead_set;
 	bool no_guard;            /* --no-guard: probes stay as asked, whatever they cost */
 	enum uvs_flame_format flame_format; /* --format (else each -o's suffix says) */
 	/* flame: -o may be given up to UVS_FLAME_FILES times, one profile in several formats */

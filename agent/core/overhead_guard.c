@@ -216,6 +216,23 @@ static void by_source(const struct uvs_guard_window *w, struct uvs_guard_decisio
 		d->rate_loop = 0;
 }
 
+/*
+ * The window's budget: the configured hits per second, or fewer where that many would cost the
+ * target more than its share of the CPU time it used (never under UVS_GUARD_RELATIVE_FLOOR).
+ */
+uint64_t uvs_guard_budget(const struct uvs_guard *g, const struct uvs_guard_window *w)
+{
+	double per_s, relative;
+
+	if (!g->cfg.max_overhead_ppm || !w->target_cpu_ns || !w->window_ns)
+		return g->cfg.budget;
+	per_s = (double)w->target_cpu_ns * 1e9 / (double)w->window_ns;
+	relative = per_s * g->cfg.max_overhead_ppm / 1e6 / UVS_GUARD_CONTEXT_HIT_NS;
+	if (relative < UVS_GUARD_RELATIVE_FLOOR)
+		relative = UVS_GUARD_RELATIVE_FLOOR;
+	return relative < (double)g->cfg.budget ? (uint64_t)relative : g->cfg.budget;
+}
+
 void uvs_guard_window(struct uvs_guard *g, const struct uvs_guard_window *w,
 		      struct uvs_guard_decision *d)
 {
@@ -228,10 +245,11 @@ void uvs_guard_window(struct uvs_guard *g, const struct uvs_guard_window *w,
 		return;
 	uvs_guard_account(g, w);
 	d->rate = uvs_guard_load(w);
+	d->budget = uvs_guard_budget(g, w);
 	by_source(w, d);
 	if (!g->cfg.enabled)
 		return;
-	if (d->rate > g->cfg.budget) {
+	if (d->rate > d->budget) {
 		g->over++;
 		g->calm = 0;
 		if (pool_in) {
@@ -246,7 +264,7 @@ void uvs_guard_window(struct uvs_guard *g, const struct uvs_guard_window *w,
 		d->predicted = d->rate;
 		if (g->level > g->floor)
 			d->predicted += worth(g, g->taken[g->level - 1], w, false);
-		g->calm = d->predicted < g->cfg.budget / 2 ? g->calm + 1 : 0;
+		g->calm = d->predicted < d->budget / 2 ? g->calm + 1 : 0;
 	}
 	if (g->over >= UVS_GUARD_DOWN_WINDOWS) {
 		step_down(g, w, d);
@@ -369,7 +387,7 @@ void uvs_guard_record(const struct uvs_guard *g, const struct uvs_guard_decision
 	out->rate_pool = d->rate_pool;
 	out->rate_gc = d->rate_gc;
 	out->rate_samples = d->rate_samples;
-	out->budget = g->cfg.budget;
+	out->budget = d->budget ? d->budget : g->cfg.budget;
 	out->windows = d->windows;
 	out->phases_asked = g->cfg.phases;
 	out->phases_off = g->cfg.phases && !set.phases;

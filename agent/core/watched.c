@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -38,6 +39,13 @@ struct uvs_watched {
 	struct uvs_alert_stacks block_top; /* the stacks attached to the alert being sent */
 	bool gc_seen;                      /* GC records arrive: blocks can say their GC time */
 	struct uvs_guard guard;            /* the overhead guard (off outside watch, top, serve) */
+	/*
+	 * The target's CPU clock (every thread of it), for the guard's budget relative to the
+	 * target's own work; has_cpu_clock false when the kernel gives none.
+	 */
+	clockid_t cpu_clock;
+	bool has_cpu_clock;
+	uint64_t cpu_at_window;            /* its reading at the last window's end */
 	bool finished;
 	bool image_gone; /* it exec'd: nothing more is read of it */
 };
@@ -167,6 +175,31 @@ static void guard_apply(struct uvs_watched *w, const struct uvs_guard_decision *
 	uvs_outputs_record(w->env->outputs, &r);
 }
 
+/* The target's CPU time (ns) since the last call, 0 when it cannot be read. */
+static uint64_t target_cpu_since(struct uvs_watched *w)
+{
+	struct timespec ts;
+	uint64_t now, since;
+
+	if (!w->has_cpu_clock || clock_gettime(w->cpu_clock, &ts))
+		return 0;
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	since = now >= w->cpu_at_window ? now - w->cpu_at_window : 0;
+	w->cpu_at_window = now;
+	return since;
+}
+
+/* Starts the target's CPU clock for the guard (a process gone, or a kernel without: none). */
+static void start_cpu_clock(struct uvs_watched *w)
+{
+	w->has_cpu_clock = clock_getcpuclockid(w->target->pid, &w->cpu_clock) == 0;
+	if (w->has_cpu_clock)
+		target_cpu_since(w);
+	else
+		uvs_debug("overhead guard (pid %d): its CPU time cannot be read: the budget is "
+			  "not relative to it", (int)w->target->pid);
+}
+
 /* Collects the window since the last one and shows it, unless it is a final sliver. */
 static void window(struct uvs_watched *w, bool final)
 {
@@ -186,7 +219,9 @@ static void window(struct uvs_watched *w, bool final)
 	/* The guard as it was during the window; then what the window makes it decide. */
 	uvs_guard_snapshot(&w->guard, false, &w->snap->guard);
 	uvs_guard_window_of(w->snap, &gw);
+	gw.target_cpu_ns = target_cpu_since(w);
 	w->snap->guard.rate = uvs_guard_load(&gw);
+	w->snap->guard.budget = uvs_guard_budget(&w->guard, &gw);
 	if (final)
 		uvs_guard_account(&w->guard, &gw);
 	else
@@ -275,6 +310,7 @@ static void guard_init(struct uvs_watched *w, const struct uvs_collect_report *r
 		.enabled = uvs_watched_guarded(cli) &&
 			   !(r->epoll_hooks && !strcmp(r->epoll_hooks, "none")),
 		.budget = cli->max_probe_rate,
+		.max_overhead_ppm = cli->max_overhead_ppm,
 		.phases = !strcmp(r->mode, "exact-phases"),
 		.phase_hits_per_iteration = r->phase_hits_per_iteration,
 		.sample_hz = r->stacks[0] ? o.sample_hz : 0,
@@ -534,6 +570,7 @@ void uvs_watched_begin(struct uvs_watched *w, uint64_t attach_ns)
 
 	w->collector->ops->report(w->collector, &report);
 	guard_init(w, &report);
+	start_cpu_clock(w);
 	for (i = 0; i < report.nmissing; i++)
 		missing[i] = report.missing[i];
 	for (i = 0; threads && i < t->nthreads; i++) {

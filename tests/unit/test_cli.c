@@ -190,6 +190,18 @@ Test(cli, errors_name_the_option)
 		{ { "watch", "-p", "1", "--max-probe-rate", "10k" },
 		  "invalid value for --max-probe-rate: '10k'" },
 		{ { "watch", "-p", "1", "--max-probe-rate", "1000", "--no-guard" }, "contradict" },
+		{ { "watch", "-p", "1", "--max-overhead", "0.05" },
+		  "invalid value for --max-overhead: '0.05'" },
+		{ { "watch", "-p", "1", "--max-overhead", "101" },
+		  "invalid value for --max-overhead: '101'" },
+		{ { "watch", "-p", "1", "--max-overhead", "3%" },
+		  "invalid value for --max-overhead: '3%'" },
+		{ { "watch", "-p", "1", "--max-overhead", "2.00001" },
+		  "invalid value for --max-overhead: '2.00001'" },
+		{ { "watch", "-p", "1", "--max-overhead", "." }, "invalid value for --max-overhead: '.'" },
+		{ { "watch", "-p", "1", "--max-overhead", "2", "--no-guard" }, "contradict" },
+		{ { "flame", "-p", "1", "-o", "f.svg", "--max-overhead", "2" },
+		  "--max-overhead is an option of watch, top and serve" },
 		{ { "trace", "-p", "1", "-o", "t", "--no-guard" },
 		  "--no-guard is an option of watch, top and serve" },
 		{ { "flame", "-p", "1", "-o", "f.svg", "--max-probe-rate", "500" },
@@ -281,14 +293,25 @@ Test(cli, overhead_guard)
 	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
 	cr_expect_eq(p.cli.max_probe_rate, UVS_GUARD_DEFAULT_BUDGET);
 	cr_expect(!p.cli.no_guard);
+	cr_expect_eq(p.cli.max_overhead_ppm, UVS_GUARD_DEFAULT_OVERHEAD_PPM);
 	p = PARSE("top", "-p", "42", "--max-probe-rate", "2500");
 	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
 	cr_expect_eq(p.cli.max_probe_rate, 2500);
+	p = PARSE("watch", "-p", "42", "--max-overhead", "2.5");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_expect_eq(p.cli.max_overhead_ppm, 25000);
+	p = PARSE("serve", "-p", "42", "--max-overhead", "100");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_expect_eq(p.cli.max_overhead_ppm, 1000000);
+	p = PARSE("watch", "-p", "42", "--max-overhead", "0.1");
+	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
+	cr_expect_eq(p.cli.max_overhead_ppm, 1000);
 	p = PARSE("watch", "-p", "42", "--no-guard");
 	cr_assert_eq(p.ret, UVS_CLI_OK, "%s", p.err);
 	cr_expect(p.cli.no_guard);
 	p = PARSE("--help");
 	cr_expect_not_null(strstr(p.out, "--max-probe-rate N"), "%s", p.out);
+	cr_expect_not_null(strstr(p.out, "--max-overhead PCT"), "%s", p.out);
 	cr_expect_not_null(strstr(p.out, "--no-guard"), "%s", p.out);
 }
 

@@ -497,6 +497,87 @@ static struct uvs_guard_decision feed_pool(uint64_t hits, uint64_t pool_hits, ui
 	return d;
 }
 
+/* ---- the budget relative to the target's CPU time (--max-overhead) ----------------------- */
+
+/* A window with the target's CPU time in it. */
+static struct uvs_guard_decision feed_cpu(uint64_t hits, uint64_t its, uint64_t cpu_ns)
+{
+	struct uvs_guard_window w = { .window_ns = SEC, .hits = hits, .iterations = its,
+				      .target_cpu_ns = cpu_ns };
+	struct uvs_guard_decision d;
+
+	uvs_guard_window(&g, &w, &d);
+	return d;
+}
+
+/*
+ * The plain HTTP server: 5000 requests/s, one loop hit each, 160 ms of CPU a second. 3% of that
+ * at 2.5 us a hit is 1920 hits/s: over for 3 windows, the wait hooks go (the step that saves
+ * the rate), and stay out: with them back the prediction (5000) is not under half of 1920.
+ */
+Test(guard, a_light_server_is_over_its_share_of_cpu_under_the_absolute_budget)
+{
+	struct uvs_guard_config c = { .enabled = true, .budget = 10000,
+				      .max_overhead_ppm = 30000, .loop_hooks = true,
+				      .loop_hook_hits_per_wait = 1 };
+	struct uvs_guard_decision d;
+	int i;
+
+	uvs_guard_init(&g, &c);
+	cr_expect_eq(feed_cpu(5000, 5000, 160000000).action, UVS_GUARD_NONE);
+	cr_expect_eq(feed_cpu(5000, 5000, 160000000).action, UVS_GUARD_NONE);
+	d = feed_cpu(5000, 5000, 160000000);
+	cr_assert_eq(d.action, UVS_GUARD_DOWN);
+	cr_expect_eq(d.step, UVS_GUARD_LOOP_HOOKS_OFF);
+	cr_expect_eq(d.budget, 1920);
+	for (i = 0; i < 30; i++)
+		cr_expect_eq(feed_cpu(0, 5000, 150000000).action, UVS_GUARD_NONE);
+	/* The same load with no relative budget stays under 10000: nothing is taken. */
+	c.max_overhead_ppm = 0;
+	uvs_guard_init(&g, &c);
+	for (i = 0; i < 10; i++) {
+		d = feed_cpu(5000, 5000, 160000000);
+		cr_expect_eq(d.action, UVS_GUARD_NONE);
+		cr_expect_eq(d.budget, 10000);
+	}
+}
+
+/*
+ * A busy server (the crypto bench server: 9600 hits/s on 820 ms of CPU a second) is within its
+ * share (9840/s); a process that does little keeps every probe under the floor (1000/s), and one
+ * whose CPU time is unknown has the absolute budget alone.
+ */
+Test(guard, the_relative_budget_has_a_floor_and_a_ceiling)
+{
+	struct uvs_guard_config c = { .enabled = true, .budget = 10000,
+				      .max_overhead_ppm = 30000, .loop_hooks = true,
+				      .loop_hook_hits_per_wait = 1 };
+	struct uvs_guard_decision d;
+	int i;
+
+	uvs_guard_init(&g, &c);
+	for (i = 0; i < 5; i++) {
+		d = feed_cpu(9600, 2000, 820000000);
+		cr_expect_eq(d.action, UVS_GUARD_NONE);
+		cr_expect_eq(d.budget, 9840);
+	}
+	uvs_guard_init(&g, &c);
+	for (i = 0; i < 5; i++) {
+		d = feed_cpu(900, 900, 1000000); /* 1 ms of CPU: 3% is 12 hits/s */
+		cr_expect_eq(d.action, UVS_GUARD_NONE);
+		cr_expect_eq(d.budget, UVS_GUARD_RELATIVE_FLOOR);
+	}
+	uvs_guard_init(&g, &c);
+	for (i = 0; i < 5; i++) {
+		d = feed_cpu(9000, 9000, 0);
+		cr_expect_eq(d.action, UVS_GUARD_NONE);
+		cr_expect_eq(d.budget, 10000);
+	}
+	/* And a busier process than the absolute budget allows for: that budget is the ceiling. */
+	uvs_guard_init(&g, &c);
+	cr_expect_eq(feed_cpu(9000, 9000, 2000000000).budget, 10000);
+}
+
 /* ---- the last step: the loops' wait hooks out (libuv's metrics read instead) ------------- */
 
 /* Default mode: sampling at 99/997 Hz, one wait hook per wait, 10000/s; phases or not. */
