@@ -26,7 +26,8 @@
 # thread pool's 4-probe plan, as on kernels without uprobe sessions: the plan before the
 # 2-probe one), pooldelay (--pool-delay: the done callbacks too), returnhook (the loop's waits
 # by the epoll call's return hook, one hit per call, instead of by the uprobe at uv__io_poll's
-# entry, one per iteration). A mode whose flags
+# entry, one per iteration), dnsexact (every dns host name read and counted exactly, none
+# sampled). A mode whose flags
 # this uvscope does not know is left out, with a message.
 #
 # Pairs: for pair p of every mode, one slot without uvscope and one with it attached (to the
@@ -93,6 +94,7 @@ MODE_TABLE='
   pooldelay    --pool-delay -                           "delay":true                 uvs_pool_
   tracepoints  -           UVSCOPE_NO_EPOLL_UPROBES=1   "epoll_hooks":"tracepoints"  -
   returnhook   -           UVSCOPE_EPOLL_RETURN_HOOK=1  "waits_at_poll_entry":false  uvs_ep_call_out
+  dnsexact     -           UVSCOPE_DNS_NAMES_EXACT=1000000 -                         uvs_pool_
 '
 
 OPS=${OP_COST_OPS:-iter fs crypto zlib dns}

@@ -121,7 +121,7 @@ static const char usage_text[] =
 	"                       that step. Each step is a GUARD line (JSON: \"type\":\"guard\")\n"
 	"      --max-overhead PCT\n"
 	"                       watch, top, serve: and at most PCT% of the target's own CPU\n"
-	"                       time (default 3), a hit counted at 2.5 us (what one costs a\n"
+	"                       time (default 2.5), a hit counted at 2.5 us (what one costs a\n"
 	"                       server between requests, measured); never under 1000 hits/s:\n"
 	"                       a light server (a hit per request at 5000 requests/s, 15%\n"
 	"                       busy) has its loop hooks taken out, a busy one keeps them\n"

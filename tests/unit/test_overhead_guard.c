@@ -499,6 +499,14 @@ static struct uvs_guard_decision feed_pool(uint64_t hits, uint64_t pool_hits, ui
 
 /* ---- the budget relative to the target's CPU time (--max-overhead) ----------------------- */
 
+/* Default mode without sampling: one loop hook per wait, 10000/s, and at most 3% of the CPU. */
+static struct uvs_guard_config relative_config(void)
+{
+	return (struct uvs_guard_config){ .enabled = true, .budget = 10000,
+					  .max_overhead_ppm = 30000, .loop_hooks = true,
+					  .loop_hook_hits_per_wait = 1 };
+}
+
 /* A window with the target's CPU time in it. */
 static struct uvs_guard_decision feed_cpu(uint64_t hits, uint64_t its, uint64_t cpu_ns)
 {
@@ -517,9 +525,7 @@ static struct uvs_guard_decision feed_cpu(uint64_t hits, uint64_t its, uint64_t 
  */
 Test(guard, a_light_server_is_over_its_share_of_cpu_under_the_absolute_budget)
 {
-	struct uvs_guard_config c = { .enabled = true, .budget = 10000,
-				      .max_overhead_ppm = 30000, .loop_hooks = true,
-				      .loop_hook_hits_per_wait = 1 };
+	struct uvs_guard_config c = relative_config();
 	struct uvs_guard_decision d;
 	int i;
 
@@ -549,9 +555,7 @@ Test(guard, a_light_server_is_over_its_share_of_cpu_under_the_absolute_budget)
  */
 Test(guard, the_relative_budget_has_a_floor_and_a_ceiling)
 {
-	struct uvs_guard_config c = { .enabled = true, .budget = 10000,
-				      .max_overhead_ppm = 30000, .loop_hooks = true,
-				      .loop_hook_hits_per_wait = 1 };
+	struct uvs_guard_config c = relative_config();
 	struct uvs_guard_decision d;
 	int i;
 
