@@ -538,8 +538,9 @@ static void say_pool(const struct uvs_pool_hooks *p)
 
 /*
  * What the rest of the host pays while this process is watched, when that is not nothing: the
- * syscall hooks that catch a stripped node's epoll waits run for every process (README, "Per
- * operation": getppid() of another process, +150-250 ns with the tracepoints on this kernel).
+ * syscall hooks that catch a stripped node's epoll waits run for every process (getppid() of
+ * another process, +150-250 ns with the tracepoints on this kernel, 2026-11-30: bench/README.md,
+ * "History of the per-operation and HTTP figures").
  */
 static const char *host_cost_of(const char *epoll_hooks)
 {
