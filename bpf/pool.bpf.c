@@ -325,14 +325,15 @@ static __always_inline int count_fs_op(struct uvs_pool_stats *s, __u64 w)
  */
 static __always_inline void count_dns_host(const struct uvs_target_cfg *t, __u64 host)
 {
-	__u64 weight = dns_name_weight(t), *n;
 	struct uvs_dns_key *key;
+	__u64 weight, *n;
 	__u32 zero = 0;
 
-	if (!weight)
+	/* A lookup with no name (a service alone) takes nothing of the exact budget. */
+	if (!host || !(weight = dns_name_weight(t)))
 		return;
 	key = bpf_map_lookup_elem(&name_scratch, &zero);
-	if (!key || !host)
+	if (!key)
 		return;
 	__builtin_memset(key, 0, sizeof(*key));
 	key->tgid = current_tgid();
