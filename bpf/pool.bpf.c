@@ -147,10 +147,20 @@ struct {
 static __always_inline __u64 dns_name_weight(const struct uvs_target_cfg *t)
 {
 	__u32 slot = uvs_slot(t);
-	__s64 *left = bpf_map_lookup_elem(&dns_names_left, &slot);
+	__s64 *left = bpf_map_lookup_elem(&dns_names_left, &slot), v;
 
-	if (left && __sync_fetch_and_add(left, -1) > 0)
-		return 1;
+	/*
+	 * Read before the atomic: once the budget is spent, the rest of the interval's lookups only
+	 * read it. The first to find it at zero marks the interval as sampled (below zero) with a
+	 * plain store; two doing it at once store the same value.
+	 */
+	if (left) {
+		v = *left;
+		if (v > 0 && __sync_fetch_and_add(left, -1) > 0)
+			return 1;
+		if (v == 0)
+			*left = -1;
+	}
 	return bpf_get_prandom_u32() % UVS_DNS_NAME_STRIDE ? 0 : UVS_DNS_NAME_STRIDE;
 }
 
@@ -640,7 +650,7 @@ static __always_inline void submitted2(const struct uvs_target_cfg *t, __u64 w, 
 	struct uvs_pool_gauge *g;
 	__u32 slot = uvs_slot(t);
 	__u64 *max, now = bpf_ktime_get_ns();
-	__s64 n;
+	__s64 n, size;
 
 	ks = s ? kind_stats(s, kind) : NULL;
 	if (!s || !ks)
@@ -654,10 +664,17 @@ static __always_inline void submitted2(const struct uvs_target_cfg *t, __u64 w, 
 		__sync_fetch_and_add(&s->fs_ops[(__u32)fs_type & (UVS_FS_OPS - 1)], 1);
 	g = bpf_map_lookup_elem(&pool_gauge, &slot);
 	n = __sync_fetch_and_add(&s->inflight, 1) + 1 - (g ? (__s64)g->swept : 0);
-	if (n > 0 && n == (__s64)pool_size(t, g) + 1)
+	size = (__s64)pool_size(t, g);
+	/*
+	 * The most in flight matters only past the pool's size: the agent takes the size off and
+	 * keeps no less than zero (split_in_flight), so a pool with a thread free skips the map.
+	 */
+	if (n <= 0 || n <= size)
+		return;
+	if (n == size + 1)
 		s->queued_since = now; /* every thread busy, and this one waits */
 	max = bpf_map_lookup_elem(&queued_max, &slot);
-	if (max && n > 0 && (__u64)n > *max)
+	if (max && (__u64)n > *max)
 		*max = (__u64)n; /* in flight at most: the agent takes the pool's size off */
 }
 
