@@ -106,34 +106,12 @@ struct uvs_address_space *uvs_address_space_read(int pid)
 struct uvs_address_space *uvs_address_space_parse(const char *text, size_t len)
 {
 	struct uvs_address_space *as = calloc(1, sizeof(*as));
-	struct uvs_map *m = malloc(sizeof(*m));
-	char *line = malloc(UVS_PATH_MAX + 256);
-	size_t pos = 0;
-	int err = 0;
 
-	if (!as || !m || !line) {
-		free(m);
-		free(line);
-		free(as);
+	if (!as) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	while (pos < len && !err) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t n = (nl ? (size_t)(nl - text) : len) - pos;
-
-		/* Longer than any real line: skipped, as a malformed one would be. */
-		if (n < UVS_PATH_MAX + 256) {
-			memcpy(line, text + pos, n);
-			line[n] = '\0';
-			if (strlen(line) == n && !uvs_parse_maps_line(line, m))
-				err = add(m, as);
-		}
-		pos += n + 1;
-	}
-	free(m);
-	free(line);
-	return finish(as, err);
+	return finish(as, uvs_maps_text_foreach(text, len, add, as));
 }
 
 void uvs_address_space_free(struct uvs_address_space *as)
