@@ -38,6 +38,15 @@ void uvs_symbolizer_free(struct uvs_symbolizer *s);
 int uvs_symbolizer_refresh(struct uvs_symbolizer *s);
 
 /*
+ * Whether pc, in no mapping of the last read of the maps, is in one now, asked of the kernel
+ * (symbols/maps_query.h) before paying for a read: 1 yes (a read will name it), 0 no (a read
+ * now would not name it either; the perf map's new lines are read all the same, at most once
+ * per UVS_SYMBOLIZER_PERF_MAP_INTERVAL_NS, as uvs_symbolizer_refresh would have), < 0 cannot
+ * tell (a kernel older than 6.11): then refresh as before.
+ */
+int uvs_symbolizer_mapped_now(struct uvs_symbolizer *s, uint64_t pc);
+
+/*
  * Opens and indexes now every object the target has mapped executable, so the first samples
  * do not pay for it (node's index takes a good fraction of a second: call this at attach, not
  * in the middle of an alert). Returns how many objects are indexed, or -errno.
