@@ -29,6 +29,12 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && !strcmp(s + n - m, suffix);
 }
 
+bool uvs_mapping_name_anonymous(const char *name)
+{
+	/* [heap], [stack], [anon:name] (prctl) and the like have no file behind them. */
+	return !name[0] || (name[0] == '[' && strcmp(name, "[vdso]") != 0);
+}
+
 static int add(const struct uvs_map *in, void *arg)
 {
 	struct uvs_address_space *as = arg;
@@ -47,8 +53,7 @@ static int add(const struct uvs_map *in, void *arg)
 		.read = in->read, .exec = in->exec, .path = "",
 		.vdso = !strcmp(in->path, "[vdso]"),
 	};
-	/* [heap], [stack], [anon:name] (prctl) and the like have no file behind them. */
-	m->anonymous = !in->path[0] || (pseudo && !m->vdso);
+	m->anonymous = uvs_mapping_name_anonymous(in->path);
 	if (in->path[0]) {
 		char *p = strdup(in->path);
 

@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "symbols/address_space.h"
 #include "symbols/maps_query.h"
 
 #define SECOND_NS 1000000000ull
@@ -35,6 +36,7 @@ struct procmap_query_abi {
 	uint64_t build_id_addr;
 };
 _Static_assert(sizeof(struct procmap_query_abi) == 104, "struct procmap_query is 104 bytes");
+#define PROCMAP_QUERY_VMA_EXEC 0x04
 #define PROCMAP_QUERY_IOCTL _IOWR('f', 17, struct procmap_query_abi)
 
 struct unmapped {
@@ -44,6 +46,7 @@ struct unmapped {
 
 struct uvs_maps_query {
 	int fd;
+	char name[4096 + 32]; /* the mapping's name, as the maps would show it */
 	bool unsupported;
 	uint64_t second_ns; /* start of the second whose questions are counted */
 	unsigned asked;
@@ -87,7 +90,7 @@ static struct unmapped *slot(struct uvs_maps_query *q, uint64_t addr)
 	return &q->seen[(h >> 32) % UVS_MAPS_QUERY_REMEMBER];
 }
 
-int uvs_maps_query_mapped(struct uvs_maps_query *q, uint64_t addr, uint64_t now_ns)
+int uvs_maps_query_may_name(struct uvs_maps_query *q, uint64_t addr, uint64_t now_ns)
 {
 	struct procmap_query_abi pq;
 	struct unmapped *s = slot(q, addr);
@@ -106,15 +109,22 @@ int uvs_maps_query_mapped(struct uvs_maps_query *q, uint64_t addr, uint64_t now_
 	memset(&pq, 0, sizeof(pq));
 	pq.size = sizeof(pq);
 	pq.query_addr = addr;
-	/* No flags: the mapping that covers addr, or ENOENT; no name or build-id copied out. */
-	if (ioctl(q->fd, PROCMAP_QUERY_IOCTL, &pq) == 0)
-		return 1;
-	if (errno == ENOENT) {
-		s->addr = addr;
-		s->at_ns = now_ns ? now_ns : 1;
-		return 0;
+	pq.vma_name_addr = (uint64_t)(uintptr_t)q->name;
+	pq.vma_name_size = sizeof(q->name);
+	/* No flags: the mapping that covers addr, or ENOENT. */
+	if (ioctl(q->fd, PROCMAP_QUERY_IOCTL, &pq) == 0) {
+		if (pq.vma_name_size == 0)
+			q->name[0] = '\0';
+		q->name[sizeof(q->name) - 1] = '\0';
+		/* The symbolizer's own rule (symbols/address_space.h): data no file names is no code. */
+		if ((pq.vma_flags & PROCMAP_QUERY_VMA_EXEC) || !uvs_mapping_name_anonymous(q->name))
+			return 1;
+	} else if (errno != ENOENT) {
+		if (errno == ENOTTY || errno == EINVAL)
+			q->unsupported = true;
+		return -errno;
 	}
-	if (errno == ENOTTY || errno == EINVAL)
-		q->unsupported = true;
-	return -errno;
+	s->addr = addr;
+	s->at_ns = now_ns ? now_ns : 1;
+	return 0;
 }

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Addresses the kernel said are unmapped, remembered for a second (distinct, at most). */
+/* Addresses no read could name, remembered for a second (distinct, at most). */
 #define UVS_MAPS_QUERY_REMEMBER 64
 /* Questions a second at most; past that the caller does what it did without the question. */
 #define UVS_MAPS_QUERY_PER_SECOND 100
@@ -27,11 +27,13 @@ struct uvs_maps_query *uvs_maps_query_new(int pid);
 void uvs_maps_query_free(struct uvs_maps_query *q);
 
 /*
- * 1 when addr is in a mapping of the target now, 0 when in none (or the kernel said so less than
- * a second ago: the freshness a read a second had), -EAGAIN past this second's questions,
- * -ENOTTY when the kernel has no PROCMAP_QUERY, -errno otherwise. On any error the caller reads
- * the maps as it would have without asking.
+ * Whether a read of the maps now could name addr: 1 when addr is in a mapping that is
+ * executable or names a file (what the symbolizer places), 0 when it is in no mapping or in
+ * anonymous data (the heap, a stack, [anon:...]: no code), or the kernel said so less than a
+ * second ago (the freshness a read a second had). -EAGAIN past this second's questions,
+ * -ENOTTY when the kernel has no PROCMAP_QUERY, -errno otherwise: on any error the caller
+ * reads the maps as it would have without asking.
  */
-int uvs_maps_query_mapped(struct uvs_maps_query *q, uint64_t addr, uint64_t now_ns);
+int uvs_maps_query_may_name(struct uvs_maps_query *q, uint64_t addr, uint64_t now_ns);
 
 #endif

@@ -142,14 +142,14 @@ int uvs_symbolizer_refresh(struct uvs_symbolizer *s)
 	return err;
 }
 
-int uvs_symbolizer_mapped_now(struct uvs_symbolizer *s, uint64_t pc)
+int uvs_symbolizer_may_name(struct uvs_symbolizer *s, uint64_t pc)
 {
 	uint64_t now = uvs_now_mono();
 	int mapped;
 
 	if (!s || !s->query)
 		return -EINVAL;
-	mapped = uvs_maps_query_mapped(s->query, pc, now);
+	mapped = uvs_maps_query_may_name(s->query, pc, now);
 	/* A refresh read the perf map too: JIT names keep the cadence they had with one a second. */
 	if (mapped == 0 && now - s->perf_map_read_ns >= UVS_SYMBOLIZER_PERF_MAP_INTERVAL_NS)
 		read_perf_map(s);

@@ -38,13 +38,13 @@ void uvs_symbolizer_free(struct uvs_symbolizer *s);
 int uvs_symbolizer_refresh(struct uvs_symbolizer *s);
 
 /*
- * Whether pc, in no mapping of the last read of the maps, is in one now, asked of the kernel
- * (symbols/maps_query.h) before paying for a read: 1 yes (a read will name it), 0 no (a read
- * now would not name it either; the perf map's new lines are read all the same, at most once
- * per UVS_SYMBOLIZER_PERF_MAP_INTERVAL_NS, as uvs_symbolizer_refresh would have), < 0 cannot
- * tell (a kernel older than 6.11): then refresh as before.
+ * Whether a read of the maps now could name pc, which the last read placed nowhere (or in
+ * anonymous data), asked of the kernel (symbols/maps_query.h) before paying for the read:
+ * 1 yes, 0 no (the perf map's new lines are read all the same, at most once per
+ * UVS_SYMBOLIZER_PERF_MAP_INTERVAL_NS, as uvs_symbolizer_refresh would have), < 0 cannot tell
+ * (a kernel older than 6.11, or past the questions' bound): then refresh as before.
  */
-int uvs_symbolizer_mapped_now(struct uvs_symbolizer *s, uint64_t pc);
+int uvs_symbolizer_may_name(struct uvs_symbolizer *s, uint64_t pc);
 
 /*
  * Opens and indexes now every object the target has mapped executable, so the first samples
