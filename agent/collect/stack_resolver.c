@@ -143,6 +143,15 @@ static int symbolize(struct uvs_stack_resolver *r, uint64_t pc, size_t i,
 	now = uvs_now_mono();
 	if (now - r->last_refresh < REFRESH_NS)
 		return err;
+	/*
+	 * Only if the kernel says addr is in code or a file now: else a read would not name it
+	 * either (most such addresses are no code at all: a frame-pointer chain run into a frame
+	 * without one, or into the heap). The second is then not used up: the next unknown
+	 * address may still read, so an address in a mapping new since the last read is named
+	 * as soon as it was with a read a second.
+	 */
+	if (uvs_symbolizer_may_name(r->sym, addr) == 0)
+		return err;
 	r->last_refresh = now;
 	if (uvs_symbolizer_refresh(r->sym))
 		return err;

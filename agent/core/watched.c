@@ -351,7 +351,7 @@ struct uvs_watched *uvs_watched_attach(const struct uvs_watch_env *env, pid_t pi
 	struct uvs_watched *w = calloc(1, sizeof(*w));
 	struct uvs_collect_sink sink = { .block_ended = on_block_ended, .record = on_record,
 					 .sample = on_sample, .keep_up = on_keep_up };
-	char path[32], reason[512], bpf_why[512] = "";
+	char path[32], reason[512], bpf_why[512] = "", moved[256];
 	uint64_t t0 = uvs_now_mono();
 	struct stat st;
 	bool capstone, use_proc;
@@ -414,6 +414,12 @@ struct uvs_watched *uvs_watched_attach(const struct uvs_watch_env *env, pid_t pi
 	if (!capstone)
 		uvs_warn("cannot load capstone, which places uvscope's probes in libuv's code: %s "
 			 "(install libcapstone)", uvs_capstone_error());
+	/*
+	 * One read of the maps for every probe-site check of this attach, verified against a
+	 * new read once all are placed (target/code_maps.h): two reads instead of fifty. If the
+	 * hold cannot be had, every check reads for itself.
+	 */
+	uvs_target_hold_code(w->target);
 	err = w->collector->ops->attach(w->collector, w->target, &o, &sink, reason,
 					sizeof(reason));
 	/*
@@ -438,6 +444,16 @@ struct uvs_watched *uvs_watched_attach(const struct uvs_watch_env *env, pid_t pi
 	}
 	if (capstone)
 		uvs_capstone_release();
+	/*
+	 * A site checked on the hold's read whose code has moved since would hold a uprobe that
+	 * never fires: the attach fails rather than report figures it cannot count. A maps file
+	 * that cannot be read again means the target is gone or exec'd; that is for the session
+	 * to see (its pidfd, its image watch), as it would without the hold.
+	 */
+	if (uvs_target_release_code(w->target, moved, sizeof(moved)) == -ESTALE && !err) {
+		snprintf(reason, sizeof(reason), "%s", moved);
+		err = -ESTALE;
+	}
 	if (err == UVS_WATCHED_FLAME_PROC)
 		goto fail;
 	if (err) {

@@ -29,6 +29,12 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && !strcmp(s + n - m, suffix);
 }
 
+bool uvs_mapping_name_anonymous(const char *name)
+{
+	/* [heap], [stack], [anon:name] (prctl) and the like have no file behind them. */
+	return !name[0] || (name[0] == '[' && strcmp(name, "[vdso]") != 0);
+}
+
 static int add(const struct uvs_map *in, void *arg)
 {
 	struct uvs_address_space *as = arg;
@@ -47,8 +53,7 @@ static int add(const struct uvs_map *in, void *arg)
 		.read = in->read, .exec = in->exec, .path = "",
 		.vdso = !strcmp(in->path, "[vdso]"),
 	};
-	/* [heap], [stack], [anon:name] (prctl) and the like have no file behind them. */
-	m->anonymous = !in->path[0] || (pseudo && !m->vdso);
+	m->anonymous = uvs_mapping_name_anonymous(in->path);
 	if (in->path[0]) {
 		char *p = strdup(in->path);
 
@@ -106,34 +111,12 @@ struct uvs_address_space *uvs_address_space_read(int pid)
 struct uvs_address_space *uvs_address_space_parse(const char *text, size_t len)
 {
 	struct uvs_address_space *as = calloc(1, sizeof(*as));
-	struct uvs_map *m = malloc(sizeof(*m));
-	char *line = malloc(UVS_PATH_MAX + 256);
-	size_t pos = 0;
-	int err = 0;
 
-	if (!as || !m || !line) {
-		free(m);
-		free(line);
-		free(as);
+	if (!as) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	while (pos < len && !err) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t n = (nl ? (size_t)(nl - text) : len) - pos;
-
-		/* Longer than any real line: skipped, as a malformed one would be. */
-		if (n < UVS_PATH_MAX + 256) {
-			memcpy(line, text + pos, n);
-			line[n] = '\0';
-			if (strlen(line) == n && !uvs_parse_maps_line(line, m))
-				err = add(m, as);
-		}
-		pos += n + 1;
-	}
-	free(m);
-	free(line);
-	return finish(as, err);
+	return finish(as, uvs_maps_text_foreach(text, len, add, as));
 }
 
 void uvs_address_space_free(struct uvs_address_space *as)

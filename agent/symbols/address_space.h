@@ -47,6 +47,12 @@ const struct uvs_mapping *uvs_address_space_find(const struct uvs_address_space 
 size_t uvs_address_space_count(const struct uvs_address_space *as);
 const struct uvs_mapping *uvs_address_space_at(const struct uvs_address_space *as, size_t i);
 
+/*
+ * Whether a mapping of that name (as the maps show it) is anonymous: no name, or a kernel
+ * pseudo-name ([heap], [stack], [anon:x]) other than [vdso].
+ */
+bool uvs_mapping_name_anonymous(const char *name);
+
 /* True for JIT code: an anonymous executable mapping. */
 bool uvs_mapping_is_jit(const struct uvs_mapping *m);
 

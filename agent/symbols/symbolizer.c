@@ -14,6 +14,7 @@
 
 #include "symbols/address_space.h"
 #include "symbols/kallsyms.h"
+#include "symbols/maps_query.h"
 #include "symbols/perf_map.h"
 #include "symbols/sorted_array.h"
 #include "symbols/symbolizer.h"
@@ -45,6 +46,7 @@ struct uvs_symbolizer {
 	size_t nobjects, cap_objects;
 	struct uvs_perf_map *perf_map;
 	uint64_t perf_map_read_ns;   /* when the perf map was last read (monotonic) */
+	struct uvs_maps_query *query; /* NULL when the maps could not be opened for it */
 };
 
 static int set_address_space(struct uvs_symbolizer *s, struct uvs_address_space *as)
@@ -95,6 +97,8 @@ struct uvs_symbolizer *uvs_symbolizer_new(int pid)
 		return NULL;
 	}
 	read_perf_map(s);
+	/* Without it, every unknown address costs a read of the maps as before. */
+	s->query = uvs_maps_query_new(pid);
 	return s;
 }
 
@@ -117,6 +121,7 @@ void uvs_symbolizer_free(struct uvs_symbolizer *s)
 	free(s->map_objects);
 	uvs_address_space_free(s->as);
 	uvs_perf_map_free(s->perf_map);
+	uvs_maps_query_free(s->query);
 	free(s);
 }
 
@@ -135,6 +140,20 @@ int uvs_symbolizer_refresh(struct uvs_symbolizer *s)
 	if (err)
 		uvs_address_space_free(as);
 	return err;
+}
+
+int uvs_symbolizer_may_name(struct uvs_symbolizer *s, uint64_t pc)
+{
+	uint64_t now = uvs_now_mono();
+	int mapped;
+
+	if (!s || !s->query)
+		return -EINVAL;
+	mapped = uvs_maps_query_may_name(s->query, pc, now);
+	/* A refresh read the perf map too: JIT names keep the cadence they had with one a second. */
+	if (mapped == 0 && now - s->perf_map_read_ns >= UVS_SYMBOLIZER_PERF_MAP_INTERVAL_NS)
+		read_perf_map(s);
+	return mapped;
 }
 
 /* The object for mapping m (index i), found or added; NULL at the object bound or ENOMEM. */

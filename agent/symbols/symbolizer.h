@@ -38,6 +38,15 @@ void uvs_symbolizer_free(struct uvs_symbolizer *s);
 int uvs_symbolizer_refresh(struct uvs_symbolizer *s);
 
 /*
+ * Whether a read of the maps now could name pc, which the last read placed nowhere (or in
+ * anonymous data), asked of the kernel (symbols/maps_query.h) before paying for the read:
+ * 1 yes, 0 no (the perf map's new lines are read all the same, at most once per
+ * UVS_SYMBOLIZER_PERF_MAP_INTERVAL_NS, as uvs_symbolizer_refresh would have), < 0 cannot tell
+ * (a kernel older than 6.11, or past the questions' bound): then refresh as before.
+ */
+int uvs_symbolizer_may_name(struct uvs_symbolizer *s, uint64_t pc);
+
+/*
  * Opens and indexes now every object the target has mapped executable, so the first samples
  * do not pay for it (node's index takes a good fraction of a second: call this at attach, not
  * in the middle of an alert). Returns how many objects are indexed, or -errno.

@@ -12,6 +12,7 @@
 
 #include "util/log.h"
 #include "util/text.h"
+#include "target/code_maps.h"
 #include "target/process.h"
 #include "target/thread_roles.h"
 
@@ -353,6 +354,8 @@ out:
 
 void uvs_target_close(struct uvs_target *t)
 {
+	uvs_code_hold_free(t->code_hold);
+	t->code_hold = NULL;
 	close_object(&t->uv);
 	if (t->node_is_uv)
 		t->node.elf = NULL;
@@ -376,7 +379,12 @@ static struct uvs_thread *find_thread(const struct uvs_target *t, pid_t tid)
 	return NULL;
 }
 
-/* Classifies every thread whose role is not known yet, with one read of the memory map. */
+/*
+ * Classifies every thread whose role is not known yet, with one read of the memory map. The
+ * read comes after the first thread found stopped, not before: a thread that runs shows no
+ * stack pointer and is tried again later, so a busy process whose unplaced threads all run
+ * (pool threads in a long job) costs a read of its registers per window, not of its maps.
+ */
 static void classify_unknown(struct uvs_target *t)
 {
 	struct uvs_ranges maps = { 0 };
@@ -386,6 +394,7 @@ static void classify_unknown(struct uvs_target *t)
 	for (i = 0; i < t->nthreads; i++) {
 		struct uvs_thread *th = &t->threads[i];
 		enum uvs_role role;
+		uint64_t sp;
 
 		if (th->role_known)
 			continue;
@@ -394,12 +403,14 @@ static void classify_unknown(struct uvs_target *t)
 			th->role_known = true;
 			continue;
 		}
+		if (uvs_thread_stopped_sp(t->pid, th->tid, &sp))
+			continue;
 		if (!read) {
 			read = true;
 			if (uvs_ranges_read_maps(t->pid, &maps))
 				break;
 		}
-		if (uvs_classify_thread(t, &maps, th->tid, &role) == 0) {
+		if (uvs_classify_thread(t, &maps, th->tid, sp, &role) == 0) {
 			th->role = role;
 			th->role_known = true;
 		}
@@ -505,27 +516,39 @@ enum uvs_role uvs_target_role(const struct uvs_target *t, pid_t tid, bool *known
 	return UVS_ROLE_OTHER;
 }
 
-struct code_search {
-	uint64_t addr;
-	const char *path;
-	bool found;
-};
-
-static int find_code(const struct uvs_map *m, void *arg)
-{
-	struct code_search *c = arg;
-
-	if (c->addr < m->start || c->addr >= m->end)
-		return 0;
-	c->found = m->exec && strcmp(m->path, c->path) == 0;
-	return 1;
-}
-
 bool uvs_object_maps_code(const struct uvs_target *t, const struct uvs_object *o, uint64_t addr)
 {
-	struct code_search c = { .addr = addr, .path = o->path };
+	if (t->code_hold)
+		return uvs_code_hold_check(t->code_hold, addr, o->path);
+	/* No attach going on (a site placed later): a read of its own, as fresh as it gets. */
+	return uvs_code_runs_from_now(t->pid, addr, o->path);
+}
 
-	return uvs_maps_foreach(t->pid, find_code, &c) == 1 && c.found;
+int uvs_target_hold_code(struct uvs_target *t)
+{
+	if (!t->code_hold)
+		t->code_hold = uvs_code_hold_new(t->pid);
+	return t->code_hold ? 0 : -ENOMEM;
+}
+
+int uvs_target_release_code(struct uvs_target *t, char *why, size_t cap)
+{
+	uint64_t addr = 0;
+	int err;
+
+	if (!t->code_hold)
+		return 0;
+	err = uvs_code_hold_verify(t->code_hold, &addr);
+	uvs_code_hold_free(t->code_hold);
+	t->code_hold = NULL;
+	if (err == -ESTALE)
+		snprintf(why, cap, "the code of pid %d changed while attaching: 0x%llx no longer "
+			 "runs from the file a uprobe was placed in (node --use-largepages, at start?)",
+			 (int)t->pid, (unsigned long long)addr);
+	else if (err)
+		snprintf(why, cap, "cannot read the memory map of pid %d again: %s", (int)t->pid,
+			 strerror(-err));
+	return err;
 }
 
 void uvs_target_thread_comm(const struct uvs_target *t, pid_t tid, char *out, size_t cap)

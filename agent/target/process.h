@@ -48,6 +48,8 @@ struct uvs_role_seen {
 	char comm[16];
 };
 
+struct uvs_code_hold;
+
 struct uvs_target {
 	pid_t pid;
 	char comm[16];
@@ -66,6 +68,8 @@ struct uvs_target {
 	struct uvs_thread threads[UVS_MAX_THREADS];
 	size_t nhistory;           /* exited threads whose role was known */
 	struct uvs_role_seen history[UVS_ROLE_HISTORY];
+	/* While attaching: one read of the maps for every probe-site check (code_maps.h). */
+	struct uvs_code_hold *code_hold;
 };
 
 /*
@@ -87,8 +91,8 @@ void uvs_target_drop_tables(struct uvs_target *t);
 
 /*
  * Re-lists the threads, keeping known roles, classifying threads whose role is not known yet
- * (one read of /proc/PID/maps for all of them, and only when there are some) and remembering
- * the roles of threads that exited. Call once per window. Returns 0 or -errno.
+ * (one read of /proc/PID/maps for all of them, and only when one of them is found stopped) and
+ * remembering the roles of threads that exited. Call once per window. Returns 0 or -errno.
  */
 int uvs_target_refresh_threads(struct uvs_target *t);
 
@@ -113,6 +117,21 @@ void uvs_read_thread_comm(pid_t pid, pid_t tid, char *out, size_t cap);
  * huge pages at start: the code still runs at the same addresses, but not from the file.
  */
 bool uvs_object_maps_code(const struct uvs_target *t, const struct uvs_object *o, uint64_t addr);
+
+/*
+ * From here to uvs_target_release_code, uvs_object_maps_code answers from one read of the maps
+ * (taken at its first call) instead of one read per call: around an attach, which checks some
+ * fifty probe sites. Returns 0 or -ENOMEM (then every check reads for itself, as without).
+ */
+int uvs_target_hold_code(struct uvs_target *t);
+
+/*
+ * Ends the hold: reads the maps once more and checks again every check that passed on the
+ * hold's read (target/code_maps.h). Returns 0, or -ESTALE with one sentence in `why` when an
+ * address that passed no longer runs from its file (the target's code moved while attaching:
+ * the uprobes placed may never fire), or -errno when the maps cannot be read any more.
+ */
+int uvs_target_release_code(struct uvs_target *t, char *why, size_t cap);
 
 /*
  * True when the object's build-id is found in the first pages of its mapping in the target (or

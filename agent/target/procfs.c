@@ -102,6 +102,37 @@ int uvs_maps_foreach(pid_t pid, int (*fn)(const struct uvs_map *m, void *arg), v
 	return ret;
 }
 
+int uvs_maps_text_foreach(const char *text, size_t len,
+			  int (*fn)(const struct uvs_map *m, void *arg), void *arg)
+{
+	size_t line_cap = UVS_PATH_MAX + 256, pos = 0;
+	struct uvs_map *m = malloc(sizeof(*m));
+	char *line = malloc(line_cap);
+	int ret = 0;
+
+	if (!m || !line) {
+		free(m);
+		free(line);
+		return -ENOMEM;
+	}
+	while (pos < len && !ret) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = (nl ? (size_t)(nl - text) : len) - pos;
+
+		if (n < line_cap) {
+			memcpy(line, text + pos, n);
+			line[n] = '\0';
+			/* A NUL inside the line would hide the rest of it: skipped as malformed. */
+			if (strlen(line) == n && !uvs_parse_maps_line(line, m))
+				ret = fn(m, arg);
+		}
+		pos += n + 1;
+	}
+	free(m);
+	free(line);
+	return ret;
+}
+
 int uvs_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
 {
 	struct iovec local = { .iov_base = buf, .iov_len = len };

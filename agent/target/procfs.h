@@ -37,6 +37,11 @@ int uvs_parse_maps_line(const char *line, struct uvs_map *m);
  */
 int uvs_maps_foreach(pid_t pid, int (*fn)(const struct uvs_map *m, void *arg), void *arg);
 
+/* The same over the text of a maps file (tests, fuzzing): returns 0, fn's stop value, or
+ * -ENOMEM. Lines longer than any real one are skipped, as malformed ones are. */
+int uvs_maps_text_foreach(const char *text, size_t len,
+			  int (*fn)(const struct uvs_map *m, void *arg), void *arg);
+
 /* Reads len bytes of the target's memory at addr; returns 0 or -errno (short reads fail). */
 int uvs_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);
 

@@ -51,26 +51,31 @@ static uint64_t mapping_end(const struct uvs_ranges *maps, uint64_t addr)
 	return 0;
 }
 
-int uvs_classify_thread(const struct uvs_target *t, const struct uvs_ranges *maps, pid_t tid,
-			enum uvs_role *role)
+int uvs_thread_stopped_sp(pid_t pid, pid_t tid, uint64_t *sp)
 {
 	char path[96], text[512];
-	uint64_t sp, pc, len, end;
-	uint64_t *words;
+	uint64_t pc;
 	long nr;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+	err = (int)uvs_read_file(path, text, sizeof(text));
+	if (err < 0)
+		return err;
+	return uvs_parse_syscall_file(text, &nr, sp, &pc);
+}
+
+int uvs_classify_thread(const struct uvs_target *t, const struct uvs_ranges *maps, pid_t tid,
+			uint64_t sp, enum uvs_role *role)
+{
+	uint64_t len, end;
+	uint64_t *words;
 	int err;
 
 	if (tid == t->pid) {
 		*role = UVS_ROLE_MAIN;
 		return 0;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)t->pid, (int)tid);
-	err = (int)uvs_read_file(path, text, sizeof(text));
-	if (err < 0)
-		return err;
-	err = uvs_parse_syscall_file(text, &nr, &sp, &pc);
-	if (err)
-		return err;
 	/* Only the thread's own stack mapping: past its end lies unrelated memory. */
 	end = mapping_end(maps, sp);
 	if (!end)

@@ -40,11 +40,19 @@ enum uvs_role uvs_role_from_stack(const struct uvs_target *t, pid_t tid, const u
 				  size_t nwords);
 
 /*
- * Reads the stack of a thread that is stopped in a syscall (bounded by its stack mapping, found
- * in maps) and classifies it. Returns 0 and sets *role, -EAGAIN when the thread is running (try
- * later), or -errno.
+ * The user stack pointer of a thread stopped in a syscall (or blocked outside one): 0, -EAGAIN
+ * when the thread is running (no registers shown: try later), or -errno. Asked before the maps
+ * are read, so a process whose unplaced threads are all running costs no read of its maps.
+ */
+int uvs_thread_stopped_sp(pid_t pid, pid_t tid, uint64_t *sp);
+
+/*
+ * Reads the stack of a thread stopped with stack pointer sp (bounded by its stack mapping,
+ * found in maps: a read taken while the thread was stopped, so its stack was mapped) and
+ * classifies it. Returns 0 and sets *role, -EFAULT when sp is in no readable mapping of maps
+ * (a thread newer than the read: try later), or -errno.
  */
 int uvs_classify_thread(const struct uvs_target *t, const struct uvs_ranges *maps, pid_t tid,
-			enum uvs_role *role);
+			uint64_t sp, enum uvs_role *role);
 
 #endif

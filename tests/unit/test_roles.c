@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "target/process.h"
 #include "target/thread_roles.h"
@@ -42,4 +48,88 @@ Test(roles, unknown_ranges_match_nothing)
 	t->pid = 1;
 	cr_assert_eq(uvs_role_from_stack(t, 2, stack, 3), UVS_ROLE_OTHER);
 	free(t);
+}
+
+/* A thread that records where its stack is, then blocks reading a pipe (or spins). */
+struct pool_like {
+	int fd;
+	bool spin;
+	volatile bool stop;
+	volatile pid_t tid;
+	volatile uint64_t local;
+};
+
+static void *pool_like_main(void *arg)
+{
+	struct pool_like *p = arg;
+	char c;
+
+	p->local = (uint64_t)(uintptr_t)&c;
+	p->tid = (pid_t)syscall(SYS_gettid);
+	if (p->spin) {
+		while (!p->stop)
+			;
+		return NULL;
+	}
+	if (read(p->fd, &c, 1) < 0)
+		return NULL;
+	return NULL;
+}
+
+static pthread_t start_pool_like(struct pool_like *p)
+{
+	pthread_t th;
+
+	cr_assert_eq(pthread_create(&th, NULL, pool_like_main, p), 0);
+	while (!p->tid)
+		sched_yield();
+	return th;
+}
+
+Test(roles, a_stopped_thread_is_read_and_placed)
+{
+	struct uvs_target *t = calloc(1, sizeof(*t));
+	struct pool_like p = { 0 };
+	struct uvs_ranges maps = { 0 };
+	enum uvs_role role = UVS_ROLE_OTHER;
+	int pipe_fd[2];
+	uint64_t sp = 0;
+	pthread_t th;
+
+	cr_assert_eq(pipe(pipe_fd), 0);
+	p.fd = pipe_fd[0];
+	th = start_pool_like(&p);
+	/* Until the thread sleeps in its read: then its registers are shown. */
+	while (uvs_thread_stopped_sp(getpid(), p.tid, &sp) == -EAGAIN)
+		sched_yield();
+	cr_assert_leq(sp, p.local);
+	cr_assert_lt(p.local - sp, UVS_STACK_SCAN_BYTES, "sp is the thread's own");
+	t->pid = getpid();
+	/* Its return address into pool_like_main is on its stack: a pool thread by that rule. */
+	t->fn_pool_worker = (struct uvs_range){ (uint64_t)(uintptr_t)pool_like_main,
+						(uint64_t)(uintptr_t)pool_like_main + 4096 };
+	cr_assert_eq(uvs_ranges_read_maps(getpid(), &maps), 0);
+	cr_assert_eq(uvs_classify_thread(t, &maps, p.tid, sp, &role), 0);
+	cr_assert_eq(role, UVS_ROLE_THREADPOOL);
+	cr_assert_eq(uvs_classify_thread(t, &maps, p.tid, 0x10, &role), -EFAULT,
+		     "an sp in no mapping of the read is not followed");
+	cr_assert_eq(write(pipe_fd[1], "x", 1), 1);
+	pthread_join(th, NULL);
+	uvs_ranges_free(&maps);
+	close(pipe_fd[0]);
+	close(pipe_fd[1]);
+	free(t);
+}
+
+Test(roles, a_running_thread_shows_no_stack_pointer)
+{
+	struct pool_like p = { .spin = true };
+	uint64_t sp = 0;
+	pthread_t th = start_pool_like(&p);
+
+	/* A thread that runs (on a CPU or waiting for one) has no registers shown: no maps read. */
+	cr_assert_eq(uvs_thread_stopped_sp(getpid(), p.tid, &sp), -EAGAIN);
+	p.stop = true;
+	pthread_join(th, NULL);
+	cr_assert_lt(uvs_thread_stopped_sp(getpid(), p.tid, &sp), 0, "gone: an error");
 }
