@@ -23,12 +23,16 @@ struct uvs_code_hold {
 	size_t npassed, cap;
 };
 
+/* Whether mapping m (NULL: none) is executable code of the file `path` (inode 0: any). */
+static bool mapping_runs(const struct uvs_mapping *m, const char *path, uint64_t inode)
+{
+	return m && m->exec && strcmp(m->path, path) == 0 && (!inode || m->inode == inode);
+}
+
 bool uvs_code_runs_from(const struct uvs_address_space *as, uint64_t addr, const char *path,
 			uint64_t inode)
 {
-	const struct uvs_mapping *m = uvs_address_space_find(as, addr);
-
-	return m && m->exec && strcmp(m->path, path) == 0 && (!inode || m->inode == inode);
+	return mapping_runs(uvs_address_space_find(as, addr), path, inode);
 }
 
 bool uvs_code_runs_from_now(pid_t pid, uint64_t addr, const char *path)
@@ -71,12 +75,12 @@ bool uvs_code_hold_check(struct uvs_code_hold *h, uint64_t addr, const char *pat
 	}
 	if (!h->maps || h->npassed == UVS_CODE_HOLD_MAX_CHECKS)
 		return check_alone(h, addr, path);
-	if (!uvs_code_runs_from(h->maps, addr, path, 0))
+	m = uvs_address_space_find(h->maps, addr);
+	if (!mapping_runs(m, path, 0))
 		return false;
 	if (uvs_array_reserve((void **)&h->passed, &h->cap, h->npassed, sizeof(*h->passed),
 			      64))
 		return check_alone(h, addr, path); /* a pass not remembered must not be cached */
-	m = uvs_address_space_find(h->maps, addr);
 	h->passed[h->npassed].addr = addr;
 	h->passed[h->npassed++].mapping = m;
 	return true;
