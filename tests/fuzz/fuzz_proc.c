@@ -24,19 +24,26 @@ static const mode_t modes[] = {
 	0, S_IFSOCK, S_IFLNK, S_IFREG, S_IFBLK, S_IFDIR, S_IFCHR, S_IFIFO,
 };
 
+/* What the callers of a parsed mapping rely on; aborts otherwise. */
+static int check_map(const struct uvs_map *m, void *arg)
+{
+	(void)arg;
+	/* An ordered range and a path that is one line... */
+	if (m->end < m->start || strlen(m->path) >= sizeof(m->path) || strchr(m->path, '\n'))
+		abort();
+	/* ... and a path made safe to print: no control byte left in it. */
+	for (const char *c = m->path; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			abort();
+	return 0;
+}
+
 static void maps_line(const char *text)
 {
 	static struct uvs_map m;
 
-	if (uvs_parse_maps_line(text, &m))
-		return;
-	/* What the callers rely on: an ordered range and a path that is one line. */
-	if (m.end < m.start || strlen(m.path) >= sizeof(m.path) || strchr(m.path, '\n'))
-		abort();
-	/* ... and a path made safe to print: no control byte left in it. */
-	for (const char *c = m.path; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			abort();
+	if (uvs_parse_maps_line(text, &m) == 0)
+		check_map(&m, NULL);
 }
 
 /* After the sanitizer: no control character, only valid UTF-8, the same length. */
@@ -90,6 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 
+	/* A whole maps text as read, NULs and all (the split into lines is under test too). */
+	uvs_maps_text_foreach((const char *)data, size, check_map, NULL);
 	maps_line(text);
 	proc_net_lines(text);
 	uvs_parse_syscall_file(text, &nr, &sp, &pc);
