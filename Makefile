@@ -1,7 +1,6 @@
 # uvscope: make | make test | make demo | make bench | make clean      (V=1 shows commands)
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.SECONDARY:
 
 OUTPUT   := .output
 CLANG    ?= clang
@@ -44,6 +43,10 @@ LIBS     := $(shell pkg-config --libs libbpf libelf libdw zlib libprotobuf-c lib
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+# Kept once made: make deletes an intermediate file it made, and these are only a step to the
+# skeletons. Named, not every target as a bare .SECONDARY: made them (a secondary file that goes
+# missing is not made again: a deleted skeleton stayed missing).
+.SECONDARY: $(BPF_OBJS)
 AGENT_DIRS := cli util target symbols v8 unwind collect core render serve
 AGENT_SRCS := agent/main.c $(foreach d,$(AGENT_DIRS),$(wildcard agent/$(d)/*.c))
 AGENT_HDRS := $(foreach d,$(AGENT_DIRS),$(wildcard agent/$(d)/*.h))
@@ -103,6 +106,11 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h $(wildcard include/uvscope/*.
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# Named outside the pattern rules so that make does not take the skeletons for intermediate
+# files: it would delete them after a build, and not make again one that went missing.
+.PHONY: skeletons
+skeletons: $(SKELS)
 
 $(OUTPUT)/agent/%.o: agent/%.c $(AGENT_HDRS) $(wildcard include/uvscope/*.h) $(SKELS) $(OUTPUT)/syscall_table.h
 	$(call msg,CC,$@)

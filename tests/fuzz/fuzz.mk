@@ -13,6 +13,8 @@ FUZZ_DIR     := $(OUTPUT)/fuzz
 FUZZ_NAMES   := elf proc sock_diag unwind symtab perf_map v8 phase_map flame prom rules loop_mem \
 		perf_ring
 FUZZ_BINS    := $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_NAMES))
+# Each target's own object is only a step to its binary: kept, not deleted as an intermediate.
+.SECONDARY: $(patsubst %,$(FUZZ_DIR)/tests/fuzz/fuzz_%.o,$(FUZZ_NAMES))
 # The agent's warnings, which clang must pass too; some of gcc's are unknown to clang 14.
 FUZZ_CFLAGS  := $(CFLAGS) \
 		-Wno-unknown-warning-option \
