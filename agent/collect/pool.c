@@ -268,6 +268,7 @@ void uvs_pool_attach(struct uvs_pool *p, const struct uvs_target *t, struct uvs_
 		     const struct uvs_collect_sink *sink)
 {
 	memset(p, 0, sizeof(*p));
+	p->busy_at_window = -1;
 	p->stats_fd = -1;
 	p->target = t;
 	p->sink = sink;
@@ -585,7 +586,8 @@ static void update_gauge(struct uvs_pool *p, uint32_t size)
  * The 2-probe plan has jobs in flight (submitted, not yet ended), not queued and running: with
  * a pool of `size` threads, the first `size` are served and the rest wait (libuv hands a job
  * to an idle thread at once). The dns cap (half the threads for slow I/O) is the exception:
- * dns jobs beyond it wait while threads idle, and count as served here.
+ * dns jobs beyond it wait while threads idle. They count as served here, and libuv's count of
+ * its busy threads takes them back out of running (busy_by_statics).
  */
 static void split_in_flight(struct uvs_pool *p, uint32_t size, uint64_t *max)
 {
@@ -596,6 +598,23 @@ static void split_in_flight(struct uvs_pool *p, uint32_t size, uint64_t *max)
 	p->now->running = size && n > (__s64)size ? (__s64)size : n;
 	p->now->queued = n - p->now->running;
 	*max = *max > size ? *max - size : 0;
+}
+
+/*
+ * libuv's own count of its threads busy now, from its statics (2-probe plan): the jobs in
+ * flight beyond it are waiting, which the split by size misses for dns beyond libuv's cap.
+ * Kept for the session's totals, which are as of the last window.
+ */
+static void busy_by_statics(struct uvs_pool *p, struct uvs_pool_snapshot *out)
+{
+	uint32_t nthreads, idle;
+
+	p->busy_at_window = -1;
+	if (!p->plan.two_probe || uvs_pool_statics_threads(&p->statics, &nthreads, &idle) ||
+	    !nthreads)
+		return;
+	p->busy_at_window = nthreads - idle;
+	uvs_pool_running_at_most(out, nthreads - idle);
 }
 
 /*
@@ -751,6 +770,7 @@ void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_sna
 				       .fs_io_uring = p->fs_io_uring, .now_mono = uvs_now_mono() };
 	losses(p->now, &p->history->prev, agent);
 	uvs_pool_window_math(p->history, &r, out);
+	busy_by_statics(p, out);
 	out->completion = p->plan.track_done;
 	dns_names(p, out, false);
 	out->dns_estimated = dns_names_budget(p);
@@ -784,6 +804,8 @@ void uvs_pool_totals(struct uvs_pool *p, struct uvs_pool_snapshot *out,
 				       .now_mono = p->history->last_window_mono };
 	losses(&p->history->prev, &none, agent);
 	uvs_pool_totals_math(p->history, &r, out);
+	if (p->busy_at_window >= 0)
+		uvs_pool_running_at_most(out, (uint32_t)p->busy_at_window);
 	out->completion = p->plan.track_done;
 	dns_names(p, out, true);
 	out->dns_estimated = p->dns_estimated;

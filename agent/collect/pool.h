@@ -66,6 +66,8 @@ struct uvs_pool {
 	bool statics_in_window;  /* the gauge of this window is the statics' (out or settling) */
 	uint64_t unseen;         /* jobs in flight as the probes came back, not yet reported */
 	uint64_t unseen_total;   /* ... the session's */
+	/* libuv's busy threads (nthreads - idle_threads) at the last window; -1: not read. */
+	int64_t busy_at_window;
 };
 
 /*

@@ -88,6 +88,22 @@ void uvs_pool_statics_attach(struct uvs_pool_statics *p, const struct uvs_target
 	p->available = true;
 }
 
+int uvs_pool_statics_threads(const struct uvs_pool_statics *p, uint32_t *nthreads,
+			     uint32_t *idle)
+{
+	int err;
+
+	if (!p->available)
+		return -ENODATA;
+	err = uvs_mem_read_u32(&p->mem, p->at.nthreads, nthreads);
+	if (!err)
+		err = uvs_mem_read_u32(&p->mem, p->at.idle_threads, idle);
+	if (err)
+		return err;
+	/* libuv's pool holds at most 1024 threads, and never more idle than it has. */
+	return *nthreads > 1024 || *idle > *nthreads ? -ENODATA : 0;
+}
+
 int uvs_pool_statics_read(struct uvs_pool_statics *p, struct uvs_pool_reading_now *out)
 {
 	const struct uvs_pool_addrs *a = &p->at;

@@ -72,6 +72,13 @@ void uvs_pool_statics_attach(struct uvs_pool_statics *p, const struct uvs_target
  */
 int uvs_pool_statics_idle(const struct uvs_pool_statics *p);
 
+/*
+ * The pool's size and its threads waiting for work now (libuv's nthreads and idle_threads), no
+ * queue walk: 0, or -errno (-ENODATA for figures that cannot be libuv's).
+ */
+int uvs_pool_statics_threads(const struct uvs_pool_statics *p, uint32_t *nthreads,
+			     uint32_t *idle);
+
 /* Reads the pool now: 0, or -errno (the window keeps the last good reading). */
 int uvs_pool_statics_read(struct uvs_pool_statics *p, struct uvs_pool_reading_now *out);
 

@@ -86,6 +86,16 @@ static void fill(const struct uvs_pool_reading *r, const struct uvs_pool_stats *
 				     out->sync_fs_other - out->sync_fs_on_loop : 0;
 }
 
+void uvs_pool_running_at_most(struct uvs_pool_snapshot *out, uint32_t busy)
+{
+	if (out->running <= (int64_t)busy)
+		return;
+	out->queued += out->running - (int64_t)busy;
+	out->running = busy;
+	if (out->queued > 0 && (uint64_t)out->queued > out->queued_max)
+		out->queued_max = (uint64_t)out->queued;
+}
+
 void uvs_pool_window_math(struct uvs_pool_history *h, const struct uvs_pool_reading *r,
 		     struct uvs_pool_snapshot *out)
 {

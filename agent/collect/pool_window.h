@@ -42,6 +42,17 @@ struct uvs_pool_reading {
 
 void uvs_pool_history_init(struct uvs_pool_history *h, uint64_t now_mono);
 
+/*
+ * The 2-probe plan's running and queued now are its jobs in flight split by the pool's size,
+ * which takes the first `size` for served. libuv runs dns (slow I/O) on at most half its
+ * threads, and the rest of those jobs wait while threads idle. `busy`, libuv's own count of
+ * threads not waiting for work (nthreads - idle_threads, its statics), bounds the jobs served:
+ * the ones beyond it are moved to queued (and the window's most queued is at least that).
+ * Never the other way: a thread busy with a job the probes did not see (submitted before
+ * attach) adds nothing.
+ */
+void uvs_pool_running_at_most(struct uvs_pool_snapshot *out, uint32_t busy);
+
 /* Fills out with the window since the last call and moves the history on. */
 void uvs_pool_window_math(struct uvs_pool_history *h, const struct uvs_pool_reading *r,
 		     struct uvs_pool_snapshot *out);

@@ -105,7 +105,8 @@ static bool pool_saturated(const struct uvs_rule *r, struct uvs_alert_state *st,
 
 	(void)st;
 	a->pool_saturated = (struct uvs_alert_pool_saturated){ .saturation = p->saturation,
-		.queued_max = p->queued_max, .size = p->size, .window_ns = s->window_ns };
+		.queued_max = p->queued_max, .size = p->size, .running = p->running,
+		.window_ns = s->window_ns };
 	return p->available && p->saturation >= r->threshold;
 }
 

@@ -395,6 +395,7 @@ struct uvs_alert_pool_saturated {
 	double saturation;     /* share of the window with work queued */
 	uint64_t queued_max;
 	uint32_t size;
+	int64_t running;       /* jobs served at the window's end: below size, threads idled */
 	uint64_t window_ns;
 };
 

@@ -544,8 +544,9 @@ static void json_alert_kind_fields(FILE *out, const struct uvs_alert *a)
 	case UVS_ALERT_POOL_SATURATED:
 		fputs(",\"saturation\":", out);
 		json_ratio(out, a->pool_saturated.saturation);
-		fprintf(out, ",\"queued_max\":%" PRIu64 ",\"size\":%u,\"window_ns\":%" PRIu64,
-			a->pool_saturated.queued_max, a->pool_saturated.size,
+		fprintf(out, ",\"queued_max\":%" PRIu64 ",\"size\":%u,\"running\":%" PRId64
+			",\"window_ns\":%" PRIu64, a->pool_saturated.queued_max,
+			a->pool_saturated.size, a->pool_saturated.running,
 			a->pool_saturated.window_ns);
 		return;
 	case UVS_ALERT_SYNC_IO_ON_LOOP:

@@ -276,8 +276,14 @@ int uvs_watch_alert_of(FILE *out, const char *who, const struct uvs_alert *a)
 	case UVS_ALERT_POOL_SATURATED:
 		uvs_format_percent(a->pool_saturated.saturation, buf, sizeof(buf));
 		fprintf(out, " ALERT thread pool saturated: work waited %s of the time, up to %"
-			PRIu64 " jobs queued behind %u threads\n", buf, a->pool_saturated.queued_max,
+			PRIu64 " jobs queued behind %u threads", buf, a->pool_saturated.queued_max,
 			a->pool_saturated.size);
+		/* Work waits while threads idle: dns beyond libuv's slow-I/O cap. */
+		if (a->pool_saturated.running >= 0 &&
+		    a->pool_saturated.running < (int64_t)a->pool_saturated.size)
+			fprintf(out, ", %" PRId64 " of them busy (libuv runs dns on at most half)",
+				a->pool_saturated.running);
+		fputc('\n', out);
 		break;
 	case UVS_ALERT_SYNC_IO_ON_LOOP:
 		uvs_format_duration(a->sync_io.total_ns, buf, sizeof(buf));

@@ -91,12 +91,14 @@ Test(alerts, pool_saturated)
 	snap.pool.available = true;
 	snap.pool.size = 2;
 	snap.pool.queued_max = 14;
+	snap.pool.running = 1;
 	snap.pool.saturation = 0.49;
 	expect(UVS_ALERT_POOL_SATURATED, -1, "below half");
 	snap.pool.saturation = 0.5;
 	expect(UVS_ALERT_POOL_SATURATED, UVS_ALERT_FIRING, "at half");
 	cr_expect_eq(a[0].pool_saturated.size, 2);
 	cr_expect_eq(a[0].pool_saturated.queued_max, 14);
+	cr_expect_eq(a[0].pool_saturated.running, 1);
 	cr_expect_eq(a[0].pool_saturated.window_ns, S);
 	cr_expect_eq(a[0].severity, UVS_SEVERITY_WARNING);
 	cr_expect_eq(a[0].ts_ns, 1001 * S);

@@ -480,7 +480,8 @@ Test(json, pool_alerts)
 				 .ts_ns = 1732657803123456789ULL,
 				 .severity = UVS_SEVERITY_WARNING,
 				 .pool_saturated = { .saturation = 0.9035, .queued_max = 14,
-						     .size = 2, .window_ns = 200000000 } };
+						     .size = 2, .running = 2,
+						     .window_ns = 200000000 } };
 	struct uvs_alert sync = { .kind = UVS_ALERT_SYNC_IO_ON_LOOP, .pid = 42,
 				  .ts_ns = 1732657803123456789ULL,
 				  .state = UVS_ALERT_RESOLVED, .severity = UVS_SEVERITY_WARNING,
@@ -492,7 +493,8 @@ Test(json, pool_alerts)
 	cr_expect_str_eq(got, "{\"type\":\"alert\",\"schema\":1,\"kind\":\"threadpool_saturated\","
 			      "\"pid\":42,\"state\":\"firing\",\"severity\":\"warning\","
 			      "\"saturation\":0.9035,\"queued_max\":14,\"size\":2,"
-			      "\"window_ns\":200000000,\"firing_ns\":0,\"suppressed\":0,"
+			      "\"running\":2,\"window_ns\":200000000,\"firing_ns\":0,"
+			      "\"suppressed\":0,"
 			      "\"ts_ns\":1732657803123456789}\n");
 	free(got);
 	got = RENDER(uvs_json_alert, &sync);

@@ -10,6 +10,7 @@
 
 #include "collect/bpf_shared.h"
 #include "collect/pool.h"
+#include "collect/pool_window.h"
 
 Test(pool_record, from_event)
 {
@@ -223,4 +224,51 @@ Test(pool_jobs, neighbours_spread_over_the_table)
 		hit[h] = 1;
 	}
 	cr_expect_gt(distinct, 900, "%u of 1024 homes distinct", distinct);
+}
+
+/*
+ * libuv's busy threads bound the jobs served: 280 dns lookups in flight on a pool of 4, of
+ * which libuv runs 2 (its slow-I/O cap) while 2 threads idle, are 2 running and 278 queued,
+ * not 4 and 276.
+ */
+Test(pool_split, busy_threads_bound_the_running)
+{
+	struct uvs_pool_snapshot s = { .size = 4, .running = 4, .queued = 276, .queued_max = 276 };
+
+	uvs_pool_running_at_most(&s, 2);
+	cr_expect_eq(s.running, 2);
+	cr_expect_eq(s.queued, 278);
+	cr_expect_eq(s.queued_max, 278, "the most queued is at least the queued now");
+
+	/* Under the pool's size: 3 jobs in flight, 1 of them waiting behind the cap. */
+	s = (struct uvs_pool_snapshot){ .size = 4, .running = 3, .queued = 0, .queued_max = 0 };
+	uvs_pool_running_at_most(&s, 2);
+	cr_expect_eq(s.running, 2);
+	cr_expect_eq(s.queued, 1);
+	cr_expect_eq(s.queued_max, 1);
+
+	/* A larger most-queued of earlier in the window stays. */
+	s = (struct uvs_pool_snapshot){ .size = 4, .running = 4, .queued = 1, .queued_max = 9 };
+	uvs_pool_running_at_most(&s, 3);
+	cr_expect_eq(s.running, 3);
+	cr_expect_eq(s.queued, 2);
+	cr_expect_eq(s.queued_max, 9);
+}
+
+/*
+ * Never the other way: threads busy with jobs the probes did not see (submitted before the
+ * attach) add nothing, and nothing in flight stays nothing.
+ */
+Test(pool_split, more_busy_threads_change_nothing)
+{
+	struct uvs_pool_snapshot s = { .size = 4, .running = 1, .queued = 0, .queued_max = 0 };
+
+	uvs_pool_running_at_most(&s, 4);
+	cr_expect_eq(s.running, 1);
+	cr_expect_eq(s.queued, 0);
+	s = (struct uvs_pool_snapshot){ .size = 4 };
+	uvs_pool_running_at_most(&s, 0);
+	cr_expect_eq(s.running, 0);
+	cr_expect_eq(s.queued, 0);
+	cr_expect_eq(s.queued_max, 0);
 }
