@@ -41,7 +41,7 @@ $(SAN_BIN): $(SAN_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LIBS) $(UNIT_LIBS) -lcriterion -o $@
 
 .PHONY: unit-sanitize
-unit-sanitize: $(SAN_BIN) uvscope $(UNIT_FIXTURES)
+unit-sanitize: $(SAN_BIN) uvscope $(UNIT_FIXTURES) | node-builds
 	$(Q)rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
 	$(Q)$(SAN_ENV) $(UNIT_ENV) $(UNIT_TIMEOUT) $(SAN_BIN) --jobs 2; status=$$?; \
 	if [ -n "$$(ls $(SAN_LOGS))" ]; then \
