@@ -711,10 +711,22 @@ int uvs_pool_set_probes(struct uvs_pool *p, bool in, char *why, size_t cap)
 
 void uvs_pool_check(struct uvs_pool *p)
 {
-	if (!p->attached || !(p->probes_out || p->settling))
+	int capped;
+
+	if (!p->attached)
 		return;
-	uvs_pool_statics_sample(&p->statics);
-	settle(p);
+	if (p->probes_out || p->settling) {
+		uvs_pool_statics_sample(&p->statics);
+		settle(p);
+		return;
+	}
+	/* The probes count time with more jobs in flight than threads; libuv's dns cap is not. */
+	if (!p->plan.two_probe || (capped = uvs_pool_statics_capped(&p->statics)) < 0)
+		return;
+	p->cap_checks++;
+	p->cap_waits += (uint64_t)capped;
+	p->all_cap_checks++;
+	p->all_cap_waits += (uint64_t)capped;
 }
 
 /*
@@ -771,6 +783,9 @@ void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_sna
 	losses(p->now, &p->history->prev, agent);
 	uvs_pool_window_math(p->history, &r, out);
 	busy_by_statics(p, out);
+	out->saturation = uvs_pool_saturation_with_cap(out->saturation, p->cap_waits,
+						       p->cap_checks);
+	p->cap_checks = p->cap_waits = 0;
 	out->completion = p->plan.track_done;
 	dns_names(p, out, false);
 	out->dns_estimated = dns_names_budget(p);
@@ -806,6 +821,8 @@ void uvs_pool_totals(struct uvs_pool *p, struct uvs_pool_snapshot *out,
 	uvs_pool_totals_math(p->history, &r, out);
 	if (p->busy_at_window >= 0)
 		uvs_pool_running_at_most(out, (uint32_t)p->busy_at_window);
+	out->saturation = uvs_pool_saturation_with_cap(out->saturation, p->all_cap_waits,
+						       p->all_cap_checks);
 	out->completion = p->plan.track_done;
 	dns_names(p, out, true);
 	out->dns_estimated = p->dns_estimated;

@@ -68,6 +68,11 @@ struct uvs_pool {
 	uint64_t unseen_total;   /* ... the session's */
 	/* libuv's busy threads (nthreads - idle_threads) at the last window; -1: not read. */
 	int64_t busy_at_window;
+	/*
+	 * At each block check with the probes in: whether dns waited at libuv's cap while a thread
+	 * idled (uvs_pool_statics_capped), in the window and in the session.
+	 */
+	uint64_t cap_checks, cap_waits, all_cap_checks, all_cap_waits;
 };
 
 /*

@@ -104,6 +104,29 @@ int uvs_pool_statics_threads(const struct uvs_pool_statics *p, uint32_t *nthread
 	return *nthreads > 1024 || *idle > *nthreads ? -ENODATA : 0;
 }
 
+int uvs_pool_statics_capped(const struct uvs_pool_statics *p)
+{
+	uint32_t nthreads, idle, slow_running;
+	uint64_t next = 0;
+	int err;
+
+	err = uvs_pool_statics_threads(p, &nthreads, &idle);
+	if (err)
+		return err;
+	if (!nthreads || !idle)
+		return 0; /* not started, or every thread busy: waiting there is no cap's doing */
+	err = uvs_mem_read_u32(&p->mem, p->at.slow_io_work_running, &slow_running);
+	if (err)
+		return err;
+	if (slow_running < (nthreads + 1) / 2)
+		return 0;
+	/* struct uv__queue { next, prev }: an empty queue's next is its own head. */
+	err = uvs_mem_read_u64(&p->mem, p->at.slow_io_pending_wq, &next);
+	if (err)
+		return err;
+	return next && next != p->at.slow_io_pending_wq;
+}
+
 int uvs_pool_statics_read(struct uvs_pool_statics *p, struct uvs_pool_reading_now *out)
 {
 	const struct uvs_pool_addrs *a = &p->at;

@@ -79,6 +79,14 @@ int uvs_pool_statics_idle(const struct uvs_pool_statics *p);
 int uvs_pool_statics_threads(const struct uvs_pool_statics *p, uint32_t *nthreads,
 			     uint32_t *idle);
 
+/*
+ * Whether dns (slow I/O) waits at libuv's cap now while a thread idles: slow work pending,
+ * slow_io_work_running at the cap ((nthreads + 1) / 2), and a thread waiting for work; the
+ * wait libuv's rule makes, which no count of jobs in flight against threads shows. 1 or 0,
+ * or -errno. Four reads of libuv's statics, no queue walk.
+ */
+int uvs_pool_statics_capped(const struct uvs_pool_statics *p);
+
 /* Reads the pool now: 0, or -errno (the window keeps the last good reading). */
 int uvs_pool_statics_read(struct uvs_pool_statics *p, struct uvs_pool_reading_now *out);
 

@@ -96,6 +96,15 @@ void uvs_pool_running_at_most(struct uvs_pool_snapshot *out, uint32_t busy)
 		out->queued_max = (uint64_t)out->queued;
 }
 
+double uvs_pool_saturation_with_cap(double saturation, uint64_t waits, uint64_t checks)
+{
+	double s = saturation;
+
+	if (checks && waits <= checks)
+		s += (double)waits / (double)checks;
+	return s > 1.0 ? 1.0 : s;
+}
+
 void uvs_pool_window_math(struct uvs_pool_history *h, const struct uvs_pool_reading *r,
 		     struct uvs_pool_snapshot *out)
 {

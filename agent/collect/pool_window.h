@@ -53,6 +53,13 @@ void uvs_pool_history_init(struct uvs_pool_history *h, uint64_t now_mono);
  */
 void uvs_pool_running_at_most(struct uvs_pool_snapshot *out, uint32_t busy);
 
+/*
+ * The probes' saturation (time with more jobs in flight than threads: every thread busy) plus
+ * the share of `checks` block checks that found dns waiting at libuv's cap while a thread idled
+ * (`waits`): the two never hold at once, since the cap's wait needs an idle thread. At most 1.
+ */
+double uvs_pool_saturation_with_cap(double saturation, uint64_t waits, uint64_t checks);
+
 /* Fills out with the window since the last call and moves the history on. */
 void uvs_pool_window_math(struct uvs_pool_history *h, const struct uvs_pool_reading *r,
 		     struct uvs_pool_snapshot *out);

@@ -272,3 +272,14 @@ Test(pool_split, more_busy_threads_change_nothing)
 	cr_expect_eq(s.queued, 0);
 	cr_expect_eq(s.queued_max, 0);
 }
+
+/* The cap's wait (sampled at the block checks) adds to the probes' saturation, to at most 1. */
+Test(pool_split, saturation_with_the_cap)
+{
+	cr_expect_float_eq(uvs_pool_saturation_with_cap(0.0, 10, 10), 1.0, 1e-9);
+	cr_expect_float_eq(uvs_pool_saturation_with_cap(0.25, 5, 10), 0.75, 1e-9);
+	cr_expect_float_eq(uvs_pool_saturation_with_cap(0.8, 5, 10), 1.0, 1e-9, "never above 1");
+	cr_expect_float_eq(uvs_pool_saturation_with_cap(0.3, 0, 0), 0.3, 1e-9, "no check: as is");
+	cr_expect_float_eq(uvs_pool_saturation_with_cap(0.3, 11, 10), 0.3, 1e-9,
+			   "more waits than checks is no reading");
+}
