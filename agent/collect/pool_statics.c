@@ -61,6 +61,27 @@ static int find(const struct uvs_target *t, const char *name, uint64_t near, uin
 	return 0;
 }
 
+/* The most bytes read at once for the four statics uvs_pool_statics_capped reads. */
+#define SPAN_MAX 256
+
+static void set_span(struct uvs_pool_statics *p)
+{
+	const struct uvs_pool_addrs *a = &p->at;
+	uint64_t lo = a->nthreads, hi = a->nthreads + 4;
+	const uint64_t ends[][2] = { { a->idle_threads, 4 }, { a->slow_io_work_running, 4 },
+				     { a->slow_io_pending_wq, 8 } };
+	size_t i;
+
+	for (i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		if (ends[i][0] < lo)
+			lo = ends[i][0];
+		if (ends[i][0] + ends[i][1] > hi)
+			hi = ends[i][0] + ends[i][1];
+	}
+	p->span_at = lo;
+	p->span_len = hi - lo <= SPAN_MAX ? (size_t)(hi - lo) : 0;
+}
+
 void uvs_pool_statics_attach(struct uvs_pool_statics *p, const struct uvs_target *t)
 {
 	static const char *const names[] = { "idle_threads", "slow_io_work_running", "wq",
@@ -85,6 +106,7 @@ void uvs_pool_statics_attach(struct uvs_pool_statics *p, const struct uvs_target
 			return;
 		}
 	}
+	set_span(p);
 	p->available = true;
 }
 
@@ -104,26 +126,48 @@ int uvs_pool_statics_threads(const struct uvs_pool_statics *p, uint32_t *nthread
 	return *nthreads > 1024 || *idle > *nthreads ? -ENODATA : 0;
 }
 
+/* The four statics in one read (span_len set): the same checks as one by one. */
+static int read_span(const struct uvs_pool_statics *p, uint32_t *nthreads, uint32_t *idle,
+		     uint32_t *slow_running, uint64_t *next)
+{
+	unsigned char buf[SPAN_MAX];
+	int err = uvs_mem_read_exact(&p->mem, p->span_at, buf, p->span_len);
+
+	if (err)
+		return err;
+	memcpy(nthreads, buf + (p->at.nthreads - p->span_at), sizeof(*nthreads));
+	memcpy(idle, buf + (p->at.idle_threads - p->span_at), sizeof(*idle));
+	memcpy(slow_running, buf + (p->at.slow_io_work_running - p->span_at),
+	       sizeof(*slow_running));
+	memcpy(next, buf + (p->at.slow_io_pending_wq - p->span_at), sizeof(*next));
+	return *nthreads > 1024 || *idle > *nthreads ? -ENODATA : 0;
+}
+
 int uvs_pool_statics_capped(const struct uvs_pool_statics *p)
 {
-	uint32_t nthreads, idle, slow_running;
+	uint32_t nthreads = 0, idle = 0, slow_running = 0;
 	uint64_t next = 0;
 	int err;
 
-	err = uvs_pool_statics_threads(p, &nthreads, &idle);
-	if (err)
-		return err;
-	if (!nthreads || !idle)
-		return 0; /* not started, or every thread busy: waiting there is no cap's doing */
-	err = uvs_mem_read_u32(&p->mem, p->at.slow_io_work_running, &slow_running);
-	if (err)
-		return err;
-	if (slow_running < (nthreads + 1) / 2)
+	if (!p->available)
+		return -ENODATA;
+	if (p->span_len) {
+		err = read_span(p, &nthreads, &idle, &slow_running, &next);
+		if (err)
+			return err;
+	} else {
+		err = uvs_pool_statics_threads(p, &nthreads, &idle);
+		if (!err && nthreads && idle)
+			err = uvs_mem_read_u32(&p->mem, p->at.slow_io_work_running, &slow_running);
+		if (!err && nthreads && idle && slow_running >= (nthreads + 1) / 2)
+			err = uvs_mem_read_u64(&p->mem, p->at.slow_io_pending_wq, &next);
+		if (err)
+			return err;
+	}
+	/* Not started, or every thread busy: waiting there is no cap's doing. */
+	if (!nthreads || !idle || slow_running < (nthreads + 1) / 2)
 		return 0;
 	/* struct uv__queue { next, prev }: an empty queue's next is its own head. */
-	err = uvs_mem_read_u64(&p->mem, p->at.slow_io_pending_wq, &next);
-	if (err)
-		return err;
 	return next && next != p->at.slow_io_pending_wq;
 }
 

@@ -40,6 +40,13 @@ struct uvs_pool_statics {
 	char why[300];
 	struct uvs_mem_reader mem;
 	struct uvs_pool_addrs at;
+	/*
+	 * nthreads, idle_threads, slow_io_work_running and slow_io_pending_wq's first link lie
+	 * within span_len bytes from span_at (threadpool.c's statics, side by side in .bss: 116
+	 * bytes on Node 20): one read of them all. 0: too far apart, read one by one.
+	 */
+	uint64_t span_at;
+	size_t span_len;
 	struct uvs_pool_reading_now last;
 	bool have_last;
 	/*

@@ -668,3 +668,42 @@ Test(proc_loop_find, a_wait_begun_before_the_last_reading_may_end_with_all_its_i
 	r.idle_ns = 900 * MS;
 	cr_assert(!uvs_lm_plausible(&p, &r));
 }
+
+/*
+ * dns waiting at libuv's cap while a thread idles (collect/pool.c adds it to the saturation):
+ * slow work pending, slow_io_work_running at (nthreads + 1) / 2, and a thread waiting; the
+ * same answers from one read of the statics' span as from reading them one by one.
+ */
+Test(pool_statics, dns_waits_at_the_cap_only_with_a_thread_idle)
+{
+	static struct image m;
+	static struct uvs_pool_statics p;
+	uint64_t slow[] = { BASE + 0x200 };
+	int span;
+
+	for (span = 0; span < 2; span++) {
+		statics_over(&m, &p);
+		if (span) {
+			p.span_at = BASE;
+			p.span_len = 0x28; /* nthreads .. slow_io_pending_wq's next */
+		}
+		cr_expect_eq(uvs_pool_statics_capped(&p), 0, "never started");
+		put32(&m, BASE, 4);
+		make_queue(&m, BASE + 0x20, slow, 1);
+		put32(&m, BASE + 4, 2);
+		put32(&m, BASE + 8, 2);
+		cr_expect_eq(uvs_pool_statics_capped(&p), 1, "2 of 4 on dns, one held, 2 idle");
+		put32(&m, BASE + 4, 0);
+		cr_expect_eq(uvs_pool_statics_capped(&p), 0, "every thread busy: not the cap");
+		put32(&m, BASE + 4, 2);
+		put32(&m, BASE + 8, 1);
+		cr_expect_eq(uvs_pool_statics_capped(&p), 0, "below the cap: about to be taken");
+		put32(&m, BASE + 8, 2);
+		make_queue(&m, BASE + 0x20, NULL, 0);
+		cr_expect_eq(uvs_pool_statics_capped(&p), 0, "nothing held");
+		put32(&m, BASE + 4, 5);
+		cr_expect_eq(uvs_pool_statics_capped(&p), -ENODATA, "more idle than threads");
+		p.available = false;
+		cr_expect_eq(uvs_pool_statics_capped(&p), -ENODATA, "no statics");
+	}
+}
