@@ -110,65 +110,78 @@ void uvs_pool_statics_attach(struct uvs_pool_statics *p, const struct uvs_target
 	p->available = true;
 }
 
-int uvs_pool_statics_threads(const struct uvs_pool_statics *p, uint32_t *nthreads,
-			     uint32_t *idle)
+/* libuv's pool holds at most 1024 threads (MAX_THREADPOOL_SIZE). */
+#define POOL_THREADS_MAX 1024
+
+/* libuv's counters of its pool, and the first link of its queue of held-back slow work. */
+struct pool_counts {
+	uint32_t nthreads, idle, slow_running;
+	uint64_t slow_next;
+};
+
+/*
+ * Reads the counters: in one read of the statics' span where they lie close (set_span), else
+ * one by one. -ENODATA for figures that cannot be libuv's.
+ */
+static int read_counts(const struct uvs_pool_statics *p, struct pool_counts *c)
 {
+	const struct uvs_pool_addrs *a = &p->at;
 	int err;
 
 	if (!p->available)
 		return -ENODATA;
-	err = uvs_mem_read_u32(&p->mem, p->at.nthreads, nthreads);
-	if (!err)
-		err = uvs_mem_read_u32(&p->mem, p->at.idle_threads, idle);
-	if (err)
-		return err;
-	/* libuv's pool holds at most 1024 threads, and never more idle than it has. */
-	return *nthreads > 1024 || *idle > *nthreads ? -ENODATA : 0;
+	memset(c, 0, sizeof(*c));
+	if (p->span_len) {
+		unsigned char buf[SPAN_MAX];
+
+		err = uvs_mem_read_exact(&p->mem, p->span_at, buf, p->span_len);
+		if (err)
+			return err;
+		memcpy(&c->nthreads, buf + (a->nthreads - p->span_at), sizeof(c->nthreads));
+		memcpy(&c->idle, buf + (a->idle_threads - p->span_at), sizeof(c->idle));
+		memcpy(&c->slow_running, buf + (a->slow_io_work_running - p->span_at),
+		       sizeof(c->slow_running));
+		memcpy(&c->slow_next, buf + (a->slow_io_pending_wq - p->span_at),
+		       sizeof(c->slow_next));
+	} else {
+		err = uvs_mem_read_u32(&p->mem, a->nthreads, &c->nthreads);
+		if (!err)
+			err = uvs_mem_read_u32(&p->mem, a->idle_threads, &c->idle);
+		if (!err)
+			err = uvs_mem_read_u32(&p->mem, a->slow_io_work_running, &c->slow_running);
+		if (!err)
+			err = uvs_mem_read_u64(&p->mem, a->slow_io_pending_wq, &c->slow_next);
+		if (err)
+			return err;
+	}
+	return c->nthreads > POOL_THREADS_MAX || c->idle > c->nthreads ? -ENODATA : 0;
 }
 
-/* The four statics in one read (span_len set): the same checks as one by one. */
-static int read_span(const struct uvs_pool_statics *p, uint32_t *nthreads, uint32_t *idle,
-		     uint32_t *slow_running, uint64_t *next)
+int uvs_pool_statics_threads(const struct uvs_pool_statics *p, uint32_t *nthreads,
+			     uint32_t *idle)
 {
-	unsigned char buf[SPAN_MAX];
-	int err = uvs_mem_read_exact(&p->mem, p->span_at, buf, p->span_len);
+	struct pool_counts c;
+	int err = read_counts(p, &c);
 
 	if (err)
 		return err;
-	memcpy(nthreads, buf + (p->at.nthreads - p->span_at), sizeof(*nthreads));
-	memcpy(idle, buf + (p->at.idle_threads - p->span_at), sizeof(*idle));
-	memcpy(slow_running, buf + (p->at.slow_io_work_running - p->span_at),
-	       sizeof(*slow_running));
-	memcpy(next, buf + (p->at.slow_io_pending_wq - p->span_at), sizeof(*next));
-	return *nthreads > 1024 || *idle > *nthreads ? -ENODATA : 0;
+	*nthreads = c.nthreads;
+	*idle = c.idle;
+	return 0;
 }
 
 int uvs_pool_statics_capped(const struct uvs_pool_statics *p)
 {
-	uint32_t nthreads = 0, idle = 0, slow_running = 0;
-	uint64_t next = 0;
-	int err;
+	struct pool_counts c;
+	int err = read_counts(p, &c);
 
-	if (!p->available)
-		return -ENODATA;
-	if (p->span_len) {
-		err = read_span(p, &nthreads, &idle, &slow_running, &next);
-		if (err)
-			return err;
-	} else {
-		err = uvs_pool_statics_threads(p, &nthreads, &idle);
-		if (!err && nthreads && idle)
-			err = uvs_mem_read_u32(&p->mem, p->at.slow_io_work_running, &slow_running);
-		if (!err && nthreads && idle && slow_running >= (nthreads + 1) / 2)
-			err = uvs_mem_read_u64(&p->mem, p->at.slow_io_pending_wq, &next);
-		if (err)
-			return err;
-	}
+	if (err)
+		return err;
 	/* Not started, or every thread busy: waiting there is no cap's doing. */
-	if (!nthreads || !idle || slow_running < (nthreads + 1) / 2)
+	if (!c.nthreads || !c.idle || c.slow_running < (c.nthreads + 1) / 2)
 		return 0;
 	/* struct uv__queue { next, prev }: an empty queue's next is its own head. */
-	return next && next != p->at.slow_io_pending_wq;
+	return c.slow_next && c.slow_next != p->at.slow_io_pending_wq;
 }
 
 int uvs_pool_statics_read(struct uvs_pool_statics *p, struct uvs_pool_reading_now *out)
@@ -178,19 +191,15 @@ int uvs_pool_statics_read(struct uvs_pool_statics *p, struct uvs_pool_reading_no
 	bool c1 = false, c2 = false;
 	int err, tries;
 
-	if (!p->available)
-		return -ENODATA;
+	struct pool_counts c;
+
 	memset(out, 0, sizeof(*out));
-	err = uvs_mem_read_u32(&p->mem, a->nthreads, &out->nthreads);
-	if (!err)
-		err = uvs_mem_read_u32(&p->mem, a->idle_threads, &out->idle_threads);
-	if (!err)
-		err = uvs_mem_read_u32(&p->mem, a->slow_io_work_running, &out->slow_running);
+	err = read_counts(p, &c);
 	if (err)
 		return err;
-	/* libuv's pool holds at most 1024 threads; more is not the pool's nthreads. */
-	if (out->nthreads > 1024 || out->idle_threads > out->nthreads)
-		return -ENODATA;
+	out->nthreads = c.nthreads;
+	out->idle_threads = c.idle;
+	out->slow_running = c.slow_running;
 	/* Before the pool's first job libuv has not even linked its queues: nothing is queued. */
 	if (!out->nthreads)
 		return 0;
@@ -227,7 +236,7 @@ int uvs_pool_statics_idle(const struct uvs_pool_statics *p)
 		return err;
 	if (!nthreads)
 		return 1;
-	if (nthreads > 1024)
+	if (nthreads > POOL_THREADS_MAX)
 		return -ENODATA;
 	err = uvs_pool_queue_count(&p->mem, a->wq, a->run_slow_work_message, a->exit_message,
 				   UVS_POOL_QUEUE_WALK_MAX, &q1, &c1);
