@@ -416,17 +416,23 @@ void uvs_pool_detach(struct uvs_pool *p)
 	p->history = NULL;
 }
 
-static uint32_t pool_size(const struct uvs_pool *p, const struct uvs_target *t)
+/*
+ * The pool's size: libuv's nthreads, else its threads by role. Once started the pool keeps its
+ * size until libuv's shutdown at the process's exit zeroes nthreads and ends the threads: a
+ * last window read then still says how large the pool was, not "not started".
+ */
+static uint32_t pool_size(struct uvs_pool *p, const struct uvs_target *t)
 {
 	uint32_t n = 0;
 	size_t i;
 
-	if (p->nthreads_addr && uvs_read_mem(t->pid, p->nthreads_addr, &n, sizeof(n)) == 0 &&
-	    n <= 1024)
-		return n;
-	for (i = n = 0; i < t->nthreads; i++)
-		n += t->threads[i].role == UVS_ROLE_THREADPOOL;
-	return n;
+	if (!p->nthreads_addr || uvs_read_mem(t->pid, p->nthreads_addr, &n, sizeof(n)) != 0 ||
+	    n > 1024)
+		for (i = n = 0; i < t->nthreads; i++)
+			n += t->threads[i].role == UVS_ROLE_THREADPOOL;
+	if (n)
+		p->size_seen = n;
+	return n ? n : p->size_seen;
 }
 
 static uint64_t read_queued_max(struct uvs_pool *p)

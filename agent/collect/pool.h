@@ -37,6 +37,7 @@ struct uvs_pool {
 	bool dns_estimated;      /* some interval's host name counts were sampled (dns_names_budget) */
 	char why[320];           /* why the pool is not measured, when it is not */
 	uint64_t nthreads_addr;  /* runtime address of libuv's `nthreads` static, 0 if unknown */
+	uint32_t size_seen;      /* the pool's size once it started (libuv zeroes it at exit) */
 	uint64_t idle_threads_addr; /* ... of `idle_threads` */
 	uint64_t wq_addr;        /* ... of `wq`, the queue (a struct uv__queue: next, prev) */
 	uint64_t slow_wq_addr;   /* ... of `slow_io_pending_wq` (dns jobs held back), 0 if none */

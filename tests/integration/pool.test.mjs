@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { intervalsAfter, nodeBin, programsHeldBy, root, skipWithoutBpf, startFixture,
+import { Child, intervalsAfter, nodeBin, programsHeldBy, root, skipWithoutBpf, startFixture,
 	startAgent } from './lib.mjs';
 
 function sum(intervals, pick) {
@@ -449,5 +449,43 @@ for (const [plan, agentEnv] of [['2-probe', {}], ['4-probe', FOUR_PROBE]]) test(
 		}
 	} finally {
 		rmSync(dir, { recursive: true, force: true });
+	}
+});
+
+// libuv's shutdown at the process's exit zeroes nthreads and ends the pool's threads: the
+// window that sees the exit, and the summary, still give the size the pool had, not 0 ("not
+// started") next to the jobs it ran.
+test('pool: a target that exits keeps its pool\'s size in the last interval and the summary',
+	async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const script = 'const fs = require("fs");' +
+		'console.log(JSON.stringify({ ready: true, pid: process.pid }));' +
+		'let n = 8;' +
+		'process.stdin.on("data", (d) => { if (String(d).startsWith("exit")) process.exit(0);' +
+		'  for (let i = 0; i < 8; i++) fs.stat(__filename, () => { if (--n === 0)' +
+		'    console.log(JSON.stringify({ done: 8 })); }); });';
+	const child = new Child(nodeBin, ['-e', script],
+		{ env: { ...process.env, UV_THREADPOOL_SIZE: '4' } });
+	let agent;
+	try {
+		const ready = await child.waitFor((v) => v && v.ready, 'ready');
+		({ agent } = await startAgent(ready.pid, ['--interval', '200ms']));
+		child.send('go');
+		await child.waitFor((v) => v && v.done, 'the jobs done');
+		// An interval that saw the pool started, then the exit.
+		await agent.waitFor((v) => v && v.type === 'interval' && v.threadpool &&
+			v.threadpool.size === 4, 'an interval with the pool of 4');
+		child.send('exit');
+		await agent.exitPromise;
+		const out = agent.json();
+		const summary = out.find((v) => v.type === 'summary');
+		const last = out.filter((v) => v.type === 'interval' && v.threadpool).at(-1);
+		assert.ok(summary && summary.threadpool, 'a summary with the pool');
+		assert.equal(summary.threadpool.size, 4, JSON.stringify(summary.threadpool).slice(0, 200));
+		assert.equal(last.threadpool.size, 4, 'the last interval, after the exit');
+		assert.ok(summary.threadpool.submitted >= 8, `submitted ${summary.threadpool.submitted}`);
+	} finally {
+		if (agent) await agent.stop();
+		await child.stop();
 	}
 });
