@@ -61,25 +61,36 @@ static int find(const struct uvs_target *t, const char *name, uint64_t near, uin
 	return 0;
 }
 
-/* The most bytes read at once for the four statics uvs_pool_statics_capped reads. */
+/* The most bytes read at once for the four counters read_counts reads. */
 #define SPAN_MAX 256
 
-static void set_span(struct uvs_pool_statics *p)
+void uvs_pool_statics_set_span(struct uvs_pool_statics *p)
 {
 	const struct uvs_pool_addrs *a = &p->at;
-	uint64_t lo = a->nthreads, hi = a->nthreads + 4;
-	const uint64_t ends[][2] = { { a->idle_threads, 4 }, { a->slow_io_work_running, 4 },
-				     { a->slow_io_pending_wq, 8 } };
+	const uint64_t fields[][2] = { { a->nthreads, 4 }, { a->idle_threads, 4 },
+				       { a->slow_io_work_running, 4 },
+				       { a->slow_io_pending_wq, 8 } };
+	uint64_t lo = UINT64_MAX, hi = 0;
 	size_t i;
 
-	for (i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
-		if (ends[i][0] < lo)
-			lo = ends[i][0];
-		if (ends[i][0] + ends[i][1] > hi)
-			hi = ends[i][0] + ends[i][1];
+	p->span_at = 0;
+	p->span_len = 0;
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		/*
+		 * The addresses come from the target's ELF: one that ends past 2^64 would put its
+		 * field before the span's start. No span: read one by one, which fails there.
+		 */
+		if (fields[i][0] > UINT64_MAX - fields[i][1])
+			return;
+		if (fields[i][0] < lo)
+			lo = fields[i][0];
+		if (fields[i][0] + fields[i][1] > hi)
+			hi = fields[i][0] + fields[i][1];
 	}
-	p->span_at = lo;
-	p->span_len = hi - lo <= SPAN_MAX ? (size_t)(hi - lo) : 0;
+	if (hi - lo <= SPAN_MAX) {
+		p->span_at = lo;
+		p->span_len = (size_t)(hi - lo);
+	}
 }
 
 void uvs_pool_statics_attach(struct uvs_pool_statics *p, const struct uvs_target *t)
@@ -106,7 +117,7 @@ void uvs_pool_statics_attach(struct uvs_pool_statics *p, const struct uvs_target
 			return;
 		}
 	}
-	set_span(p);
+	uvs_pool_statics_set_span(p);
 	p->available = true;
 }
 
@@ -120,8 +131,8 @@ struct pool_counts {
 };
 
 /*
- * Reads the counters: in one read of the statics' span where they lie close (set_span), else
- * one by one. -ENODATA for figures that cannot be libuv's.
+ * Reads the counters: in one read of the statics' span where they lie close
+ * (uvs_pool_statics_set_span), else one by one. -ENODATA for figures that cannot be libuv's.
  */
 static int read_counts(const struct uvs_pool_statics *p, struct pool_counts *c)
 {

@@ -58,6 +58,13 @@ struct uvs_pool_statics {
 };
 
 /*
+ * Sets span_at and span_len from `at`: the span of nthreads, idle_threads,
+ * slow_io_work_running and slow_io_pending_wq's first link when they lie within 256 bytes,
+ * else none (0; also when an address wraps past 2^64). Called by uvs_pool_statics_attach.
+ */
+void uvs_pool_statics_set_span(struct uvs_pool_statics *p);
+
+/*
  * Counts the entries of a libuv circular queue (struct uv__queue {next, prev}) at head, not
  * counting the sentinel nodes skip1 and skip2 (libuv's messages), walking at most max links
  * and checking that each node's prev is the one before. 0 with *count (and *capped when max

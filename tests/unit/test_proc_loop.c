@@ -707,3 +707,38 @@ Test(pool_statics, dns_waits_at_the_cap_only_with_a_thread_idle)
 		cr_expect_eq(uvs_pool_statics_capped(&p), -ENODATA, "no statics");
 	}
 }
+
+/*
+ * The four counters are read at once only where they lie side by side; addresses from a
+ * hostile ELF that end past 2^64 (a field would then sit before the span's start) or lie far
+ * apart give no span, and the counters are read one by one.
+ */
+Test(pool_statics, one_read_only_for_counters_side_by_side)
+{
+	static struct uvs_pool_statics p;
+
+	p.at = (struct uvs_pool_addrs){ .nthreads = 0x1000, .idle_threads = 0x1004,
+					.slow_io_work_running = 0x1008,
+					.slow_io_pending_wq = 0x1060 };
+	uvs_pool_statics_set_span(&p);
+	cr_expect_eq(p.span_at, 0x1000);
+	cr_expect_eq(p.span_len, 0x68, "nthreads to the queue's first link");
+	p.at.nthreads = 0x1080;
+	uvs_pool_statics_set_span(&p);
+	cr_expect_eq(p.span_at, 0x1004);
+	cr_expect_eq(p.span_len, 0x80, "the lowest to the end of the highest");
+	p.at.nthreads = 0x1200;
+	uvs_pool_statics_set_span(&p);
+	cr_expect_eq(p.span_len, 0, "more than 256 bytes apart");
+	p.at = (struct uvs_pool_addrs){ .nthreads = UINT64_MAX - 0x40,
+					.idle_threads = UINT64_MAX - 0x3c,
+					.slow_io_work_running = UINT64_MAX - 0x38,
+					.slow_io_pending_wq = UINT64_MAX - 3 };
+	uvs_pool_statics_set_span(&p);
+	cr_expect_eq(p.span_len, 0, "the queue's link would end past 2^64");
+	cr_expect_eq(p.span_at, 0);
+	p.at.slow_io_pending_wq = UINT64_MAX - 8;
+	uvs_pool_statics_set_span(&p);
+	cr_expect_eq(p.span_at, UINT64_MAX - 0x40);
+	cr_expect_eq(p.span_len, 0x40, "its last byte just below 2^64 - 1");
+}
