@@ -452,6 +452,7 @@ static int read_loop(struct uvs_loops *l, __u32 tid, struct uvs_loop_reading *r)
 			break;
 	}
 	r->in_wait = st.in_wait;
+	r->metrics = st.metrics;
 	r->busy_since = st.busy_since;
 	r->wait_start = st.wait_start;
 	return 0;
@@ -747,6 +748,17 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 		/* Not followed while the hooks are out: BPF's state of it is as old as the step. */
 		if (l->probes.waits_out || read_loop(l, key, &r))
 			continue;
+		/* Once its thread is gone its state is too: still nothing measured, if nothing was. */
+		if (!r.alive && lt->unmeasured)
+			r.metrics = UVS_LOOP_METRICS_OFF;
+		lt->unmeasured = uvs_loop_unmeasured(&r);
+		if (lt->unmeasured) {
+			if (!r.alive) {
+				lt->exited = true;
+				bpf_map_delete_elem(l->probes.stats_fd, &key);
+			}
+			continue;
+		}
 		uvs_target_thread_comm(l->target, lt->tid, comm, sizeof(comm));
 		if (comm[0])
 			memcpy(lt->comm, comm, sizeof(lt->comm));
@@ -785,6 +797,8 @@ void uvs_loops_totals(struct uvs_loops *l, struct uvs_snapshot *s)
 	s->window_ns = l->last_mono - l->start_mono;
 	s->nloops = 0;
 	for (i = 0; i < l->nloops && s->nloops < UVS_MAX_LOOPS; i++) {
+		if (l->loops[i]->unmeasured)
+			continue;
 		uvs_loop_totals(l->loops[i], phases, l->loops[i]->comm, &s->loops[s->nloops]);
 		uvs_loop_mem_totals(&l->loops[i]->mem, &s->loops[s->nloops++]);
 	}

@@ -56,6 +56,13 @@ static double ratio(uint64_t busy, uint64_t idle)
 	return busy + idle ? (double)busy / (double)(busy + idle) : 0;
 }
 
+bool uvs_loop_unmeasured(const struct uvs_loop_reading *r)
+{
+	const struct uvs_loop_stats *s = r->stats;
+
+	return r->metrics == UVS_LOOP_METRICS_OFF && !s->iterations && !s->busy_ns && !s->idle_ns;
+}
+
 void uvs_loop_window(struct uvs_loop_track *l, const struct uvs_loop_reading *r, uint64_t now,
 		     uint64_t block_ns, bool phases, const char *comm,
 		     struct uvs_loop_snapshot *ls)

@@ -21,6 +21,7 @@ struct uvs_loop_track {
 	bool role_known;
 	bool exited;          /* the thread is gone; its final figures are in `prev` */
 	char comm[16];        /* its name as last read (kept for the summary after it exits) */
+	bool unmeasured;      /* nothing of it is measured (uvs_loop_unmeasured): not shown */
 	uint64_t prev_busy;   /* busy_ns at the last window, counting the running span */
 	uint64_t prev_idle;
 	struct uvs_loop_stats prev; /* cumulative BPF statistics at the last window */
@@ -33,9 +34,19 @@ struct uvs_loop_reading {
 	const struct uvs_loop_stats *stats;
 	bool alive;             /* the state entry exists (the thread has not exited) */
 	bool in_wait;
+	uint8_t metrics;        /* enum uvs_loop_metrics: whether its loop keeps libuv's metrics */
 	uint64_t busy_since;    /* CLOCK_MONOTONIC, 0 = unknown */
 	uint64_t wait_start;
 };
+
+/*
+ * Whether nothing of a loop is measured: a loop without libuv's idle-time metrics (Node's own
+ * internal loop thread, which runs delayed platform tasks) whose waits are read from those
+ * metrics at uv__io_poll's entry, the default mode's one probe, has no figure at all. It is
+ * left out of the windows and the summary rather than shown as a loop that never ran (-v says
+ * why). Where its waits are hooked (entry hooks, `trace`, Node 18) it has figures and is shown.
+ */
+bool uvs_loop_unmeasured(const struct uvs_loop_reading *r);
 
 /*
  * Fills out with the window since the track's last one, as of now_mono, and moves the track

@@ -193,3 +193,50 @@ for (const v of ['this', ...nodeVersions('18 24')]) {
 		}
 	});
 }
+
+// Node's internal loop thread (delayed platform tasks) keeps no libuv idle-time metrics: with
+// the waits read from them at uv__io_poll's entry (the default) nothing of it is measured. Once
+// it has woken and uvscope has seen its poll, it must not be shown as a loop that never ran.
+test('node\'s internal loop, which nothing measures, is not shown as an idle loop', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child, ready } = await startFixture('internal_loop.js');
+	if (!ready.internal_tid) {
+		t.skip('no thread of the fixture waits in epoll besides main: no internal loop found');
+		await child.stop();
+		return;
+	}
+	const { agent, hello } = await startAgent(child.pid, ['-v', '--no-stacks']);
+	try {
+		if (hello.epoll_hooks_per_wait !== 1 || !hello.waits_at_poll_entry) {
+			t.skip(`waits not read at uv__io_poll's entry here (${hello.epoll_hooks}, ` +
+				`${hello.epoll_hooks_per_wait} per wait): the internal loop is measured`);
+			return;
+		}
+		child.send('go');
+		const done = await child.waitFor((v) => v && v.done, 'the internal loop woken');
+		if (!done.woke) {
+			t.skip('fetch() posted no delayed platform task: the internal loop never woke');
+			return;
+		}
+		const tid = ready.internal_tid;
+		// Its poll entry was seen: the agent says it has no metrics (-v).
+		await agent.until(() => agent.errLines.some((l) =>
+			l.includes(`loop thread ${tid} `) && l.includes('no libuv idle-time metrics')),
+			'-v: the internal loop has no metrics');
+		const seenAt = agent.json().filter((v) => v.type === 'interval').length;
+		await agent.waitFor(() => agent.json().filter((v) => v.type === 'interval').length >=
+			seenAt + 2, 'two intervals after');
+		await agent.stop('SIGINT');
+		const intervals = agent.json().filter((v) => v.type === 'interval');
+		const summary = agent.json().find((v) => v.type === 'summary');
+		assert.ok(summary, 'a summary');
+		for (const w of [...intervals, summary])
+			assert.ok(!w.loops.some((l) => l.tid === tid),
+				`${w.type} lists the internal loop ${tid}: ` +
+				JSON.stringify(w.loops.find((l) => l.tid === tid)));
+		assert.ok(intervals.at(-1).loops.some((l) => l.tid === child.pid), 'main is shown');
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});

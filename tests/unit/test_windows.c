@@ -74,6 +74,31 @@ Test(loop_window, deltas_running_span_and_block)
 	free(s);
 }
 
+/*
+ * Node's internal loop thread has no libuv idle-time metrics: with the waits read from them at
+ * uv__io_poll's entry nothing of it is measured, and it is not shown as a loop that never ran.
+ * A loop with metrics, or one whose waits the hooks measure, is.
+ */
+Test(loop_window, a_loop_nothing_measures_is_not_shown)
+{
+	struct uvs_loop_stats *s = calloc(1, sizeof(*s));
+	struct uvs_loop_reading r = { .stats = s, .alive = true };
+
+	r.metrics = UVS_LOOP_METRICS_OFF;
+	cr_expect(uvs_loop_unmeasured(&r), "no metrics, no figure");
+	r.metrics = UVS_LOOP_METRICS_UNKNOWN;
+	cr_expect(!uvs_loop_unmeasured(&r), "not known yet: a loop seen before its first poll");
+	r.metrics = UVS_LOOP_METRICS_ON;
+	cr_expect(!uvs_loop_unmeasured(&r), "an idle loop with metrics is an idle loop");
+	r.metrics = UVS_LOOP_METRICS_OFF;
+	s->iterations = 1;
+	cr_expect(!uvs_loop_unmeasured(&r), "measured by its wait hooks");
+	s->iterations = 0;
+	s->idle_ns = 5 * MS;
+	cr_expect(!uvs_loop_unmeasured(&r), "a wait measured, no iteration ended yet");
+	free(s);
+}
+
 /* ---- pool ----------------------------------------------------------------------------------- */
 
 Test(pool_window, kinds_saturation_and_sync_never_wrap)
