@@ -309,11 +309,14 @@ uint64_t uvs_profile_total_samples(const struct uvs_profile *p)
 
 const char *uvs_frame_text(const struct uvs_frame *f, char *buf, size_t cap)
 {
+	/* A builtin's script (Promise, an anonymous callback of the microtask queue) has no name. */
+	bool file = f->kind == UVS_FRAME_JS && f->file && f->file[0];
+
 	if (!cap)
 		return buf;
-	if (f->kind == UVS_FRAME_JS && f->file && f->line)
+	if (file && f->line)
 		snprintf(buf, cap, "%s %s:%u", f->name, f->file, f->line);
-	else if (f->kind == UVS_FRAME_JS && f->file)
+	else if (file)
 		snprintf(buf, cap, "%s %s", f->name, f->file);
 	else
 		snprintf(buf, cap, "%s", f->name);

@@ -174,6 +174,10 @@ Test(profile, frame_text)
 	f.file = NULL;
 	f.line = 3;
 	cr_expect_str_eq(uvs_frame_text(&f, buf, sizeof(buf)), "handler");
+	f.file = "";
+	cr_expect_str_eq(uvs_frame_text(&f, buf, sizeof(buf)), "handler", "a script with no name");
+	f.line = 0;
+	cr_expect_str_eq(uvs_frame_text(&f, buf, sizeof(buf)), "handler");
 	f = (struct uvs_frame){UVS_FRAME_NATIVE, "uv_run", "/usr/bin/node", 0};
 	cr_expect_str_eq(uvs_frame_text(&f, buf, sizeof(buf)), "uv_run");
 	f = (struct uvs_frame){UVS_FRAME_KERNEL, "do_syscall_64", NULL, 0};
