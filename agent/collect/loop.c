@@ -312,19 +312,28 @@ int uvs_loops_on_trace(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* How long to let a loop thread finish libuv's update of its metrics before reading again. */
+#define METRICS_LOCK_PAUSE_NS 200000ULL
+
 /*
  * The state of loop thread tid, with a wait in progress made visible: when only the wait's
  * return is hooked (bpf/loop.bpf.c, wait_returned), the BPF state shows the loop busy since its
  * last return, and libuv's own stamp in the target says whether it has entered a wait since
  * (provider_entry_time, after busy_since). The state is read again after the stamp: a wait that
  * ended in between (libuv clears the stamp) must not make a long-gone busy span look current.
+ * 0; -ENOENT when the thread has no state; -EAGAIN when libuv held the metrics' lock at every
+ * try, *st then BPF's own state (good for a window's totals, not for saying the loop is busy).
  */
 static int read_state(struct uvs_loops *l, __u32 tid, struct uvs_loop_state *st,
 		      struct uvs_loop_state *raw)
 {
 	struct uvs_mem_reader mem = uvs_mem_reader_pid(l->target->pid);
 	struct uvs_loop_state again;
-	uint64_t m[2];
+	/* provider_entry_time, provider_idle_time and the lock's first word (epoll_sites.h) */
+	struct {
+		uint64_t entry, idle;
+		int32_t lock;
+	} m = { 0 };
 	__u64 since;
 	int tries;
 
@@ -334,22 +343,29 @@ static int read_state(struct uvs_loops *l, __u32 tid, struct uvs_loop_state *st,
 		*raw = *st;
 		if (st->in_wait || !st->lfields || st->metrics != UVS_LOOP_METRICS_ON)
 			return 0;
-		/* provider_entry_time and provider_idle_time, side by side (uvscope/epoll_sites.h) */
-		if (uvs_mem_read_exact(&mem, st->lfields + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME, m,
-				       sizeof(m)))
+		if (uvs_mem_read_exact(&mem, st->lfields + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME, &m,
+				       UVS_UV_LFIELDS_METRICS_LOCK + sizeof(m.lock) -
+					       UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME))
 			return 0;
+		/*
+		 * libuv clears the stamp, then adds the wait to the idle time, under this lock: a
+		 * loop thread stopped between the two (preempted, a vCPU the host took away) shows
+		 * a long wait as busy time for as long as it stays there. Let it finish.
+		 */
+		if (m.lock) {
+			if (tries < 3)
+				uvs_sleep_ns(METRICS_LOCK_PAUSE_NS);
+			continue;
+		}
 		if (bpf_map_lookup_elem(l->probes.state_fd, &tid, &again))
 			return -ENOENT;
 		if (again.busy_since != st->busy_since || again.idle_seen != st->idle_seen)
 			continue;
-		/*
-		 * libuv clears the stamp, then adds the wait to the idle time: a reading between
-		 * the two stores would show a long wait as busy time. Read again if it looks so.
-		 */
-		if (st->folded && !m[0] && m[1] == st->idle_seen && tries < 3 &&
+		/* The same between two reads of ours, if the lock was taken and let go between. */
+		if (st->folded && !m.entry && m.idle == st->idle_seen && tries < 3 &&
 		    uvs_now_mono() - st->busy_since >= l->block_ns / 2)
 			continue;
-		if (uvs_loop_live(st, m[0], m[1], &since)) {
+		if (uvs_loop_live(st, m.entry, m.idle, &since)) {
 			st->in_wait = 1;
 			st->wait_start = since;
 		} else {
@@ -357,7 +373,8 @@ static int read_state(struct uvs_loops *l, __u32 tid, struct uvs_loop_state *st,
 		}
 		return 0;
 	}
-	return 0;
+	*st = *raw;
+	return m.lock ? -EAGAIN : 0;
 }
 
 /*
@@ -436,12 +453,13 @@ size_t uvs_loops_now(struct uvs_loops *l, struct uvs_loop_busy *out, size_t cap,
 static int read_loop(struct uvs_loops *l, __u32 tid, struct uvs_loop_reading *r)
 {
 	struct uvs_loop_state st, again, raw;
-	int tries;
+	int tries, err;
 
 	memset(r, 0, sizeof(*r));
 	r->stats = l->scratch;
 	for (tries = 0; tries < 4; tries++) {
-		r->alive = read_state(l, tid, &st, &raw) == 0;
+		err = read_state(l, tid, &st, &raw);
+		r->alive = err == 0 || err == -EAGAIN;
 		if (bpf_map_lookup_elem(l->probes.stats_fd, &tid, l->scratch))
 			return -ENOENT;
 		if (!r->alive)

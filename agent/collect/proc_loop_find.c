@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "collect/proc_loop_find.h"
+#include "util/clock.h"
 #include "uvscope/epoll_sites.h"
 
 /*
@@ -18,6 +19,9 @@
 /* libuv's UV_METRICS_IDLE_TIME bit in uv__loop_internal_fields_t.flags. */
 #define LFIELDS_METRICS_IDLE_TIME 1u
 
+/* How long to let the loop thread finish updating its metrics before reading again. */
+#define LOCK_PAUSE_NS 200000ULL
+
 /* A stamp up to this far past our clock is a read racing libuv's own clock read. */
 #define CLOCK_SLACK_NS 1000000000ULL
 
@@ -31,9 +35,11 @@ struct uvs_lm_layout uvs_lm_layout_for(uint32_t libuv_hex)
 	if (libuv_hex >= 0x012d00)
 		return (struct uvs_lm_layout){ .known = true, .has_count = true, .count_off = 8,
 					       .entry_off = UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME,
-					       .idle_off = UVS_UV_LFIELDS_PROVIDER_IDLE_TIME };
+					       .idle_off = UVS_UV_LFIELDS_PROVIDER_IDLE_TIME,
+					       .lock_off = UVS_UV_LFIELDS_METRICS_LOCK };
 	if (libuv_hex >= 0x012c00)
-		return (struct uvs_lm_layout){ .known = true, .entry_off = 8, .idle_off = 16 };
+		return (struct uvs_lm_layout){ .known = true, .entry_off = 8, .idle_off = 16,
+					       .lock_off = 24 };
 	return (struct uvs_lm_layout){ .known = false };
 }
 
@@ -141,15 +147,22 @@ bool uvs_lm_plausible(const struct uvs_lm_reading *p, const struct uvs_lm_readin
 	return true;
 }
 
+/*
+ * One read from the first field to the last, so the values are as close as can be; -EAGAIN
+ * while libuv holds the lock it clears the stamp and then grows the idle time under (a loop
+ * thread stopped between the two shows a wait as busy time).
+ */
 static int read_once(const struct uvs_mem_reader *r, const struct uvs_lm_layout *l,
 		     uint64_t lfields, struct uvs_lm_reading *out)
 {
-	/* One read from the first field to the last, so the values are as close as can be. */
 	uint32_t lo = l->has_count ? l->count_off : l->entry_off;
 	uint32_t hi = (l->idle_off > l->entry_off ? l->idle_off : l->entry_off) + 8;
 	unsigned char b[256];
+	int32_t lock = 0;
 	int err;
 
+	if (l->lock_off && l->lock_off + 4 > hi)
+		hi = l->lock_off + 4;
 	if (hi <= lo || hi - lo > sizeof(b))
 		return -EINVAL;
 	err = uvs_mem_read_exact(r, lfields + lo, b, hi - lo);
@@ -158,7 +171,9 @@ static int read_once(const struct uvs_mem_reader *r, const struct uvs_lm_layout 
 	out->entry_ns = u64_at(b + (l->entry_off - lo));
 	out->idle_ns = u64_at(b + (l->idle_off - lo));
 	out->loop_count = l->has_count ? u64_at(b + (l->count_off - lo)) : 0;
-	return 0;
+	if (l->lock_off)
+		memcpy(&lock, b + (l->lock_off - lo), sizeof(lock));
+	return lock ? -EAGAIN : 0;
 }
 
 int uvs_lm_read(const struct uvs_mem_reader *r, const struct uvs_lm_layout *layout,
@@ -169,14 +184,21 @@ int uvs_lm_read(const struct uvs_mem_reader *r, const struct uvs_lm_layout *layo
 
 	if (!layout->known)
 		return -ENODATA;
+	/* Two reads alike, with the lock free at both: libuv is not between two of its stores. */
 	err = read_once(r, layout, lfields, &a);
-	for (tries = 0; !err && tries < 4; tries++) {
-		err = read_once(r, layout, lfields, &b);
-		if (err)
+	for (tries = 0; (!err || err == -EAGAIN) && tries < 4; tries++) {
+		int again = read_once(r, layout, lfields, &b);
+
+		if (again && again != -EAGAIN) {
+			err = again;
 			break;
-		if (!memcmp(&a, &b, sizeof(a)))
+		}
+		if (!err && !again && !memcmp(&a, &b, sizeof(a)))
 			break;
 		a = b;
+		err = again;
+		if (err == -EAGAIN)
+			uvs_sleep_ns(LOCK_PAUSE_NS);
 	}
 	if (err)
 		return err;

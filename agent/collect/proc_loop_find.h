@@ -22,6 +22,7 @@ struct uvs_lm_layout {
 	uint32_t count_off;
 	uint32_t entry_off;  /* provider_entry_time */
 	uint32_t idle_off;   /* provider_idle_time */
+	uint32_t lock_off;   /* the uv_mutex_t libuv updates both under (UVS_UV_LFIELDS_METRICS_LOCK) */
 };
 
 /* The layout of libuv version hex (0x012e00 = 1.46.0); known false for one we do not know. */

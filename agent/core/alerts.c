@@ -453,6 +453,53 @@ static void blocked_alert(const struct uvs_alert_config *c, struct uvs_alert_sta
 	rs->held_back = 0;
 }
 
+/*
+ * Episodes told as ongoing whose span is over with no end from the collector: the collector
+ * measured the span under the threshold (a reading that made a wait look like busy time, or two
+ * clocks a little apart at the threshold's edge). The first check that finds the loop out of
+ * the span waits one more: an end the collector sent just after this check polled its events
+ * is in by the next. A loop missing from `loops` (not read this time) says nothing.
+ */
+static size_t ends_never_told(const struct uvs_alert_config *c, struct uvs_alert_state *st,
+			      int pid, const struct uvs_loop_busy *loops, size_t nloops,
+			      uint64_t now_real, struct uvs_alert *out, size_t cap)
+{
+	size_t e, i, n = 0;
+
+	for (e = 0; e < st->nalerted && n < cap; e++) {
+		const struct uvs_loop_busy *l = NULL;
+
+		if (!st->alerted[e].open)
+			continue;
+		for (i = 0; i < nloops && !l; i++)
+			if (loops[i].tid == st->alerted[e].tid)
+				l = &loops[i];
+		if (!l)
+			continue;
+		if (l->busy && l->busy_since_ns == st->alerted[e].busy_since_ns) {
+			st->alerted[e].over_seen = false;
+			continue;
+		}
+		if (!st->alerted[e].over_seen) {
+			st->alerted[e].over_seen = true;
+			continue;
+		}
+		st->alerted[e].open = false;
+		if (st->alerted[e].muted)
+			continue;
+		st->rule[UVS_ALERT_LOOP_BLOCKED].resolved++;
+		out[n] = (struct uvs_alert){
+			.state = UVS_ALERT_RESOLVED,
+			.loop_blocked = { .tid = l->tid, .role = l->role, .ongoing = false,
+					  .blocked_ns = st->alerted[e].seen_ns,
+					  .threshold_ns = uvs_alert_config_block_ns(c),
+					  .since_ns = st->alerted[e].busy_since_ns },
+		};
+		blocked_alert(c, st, pid, now_real, &out[n++]);
+	}
+	return n;
+}
+
 size_t uvs_alerts_blocks(const struct uvs_alert_config *c, struct uvs_alert_state *st, int pid,
 			 const struct uvs_loop_busy *loops, size_t nloops, uint64_t now_mono,
 			 uint64_t now_real, struct uvs_alert *out, size_t cap)
@@ -462,6 +509,7 @@ size_t uvs_alerts_blocks(const struct uvs_alert_config *c, struct uvs_alert_stat
 
 	if (!c->rule[UVS_ALERT_LOOP_BLOCKED].enabled)
 		return 0;
+	n = ends_never_told(c, st, pid, loops, nloops, now_real, out, cap);
 	for (i = 0; i < nloops && n < cap; i++) {
 		const struct uvs_loop_busy *l = &loops[i];
 		int e;
@@ -470,10 +518,17 @@ size_t uvs_alerts_blocks(const struct uvs_alert_config *c, struct uvs_alert_stat
 		    now_mono - l->busy_since_ns < block_ns)
 			continue;
 		e = episode(st, l->tid);
-		if (e < 0 || st->alerted[e].busy_since_ns == l->busy_since_ns)
+		if (e < 0)
 			continue;
+		if (st->alerted[e].busy_since_ns == l->busy_since_ns) {
+			if (now_mono - l->busy_since_ns > st->alerted[e].seen_ns)
+				st->alerted[e].seen_ns = now_mono - l->busy_since_ns;
+			continue;
+		}
 		st->alerted[e].busy_since_ns = l->busy_since_ns;
 		st->alerted[e].open = true;
+		st->alerted[e].over_seen = false;
+		st->alerted[e].seen_ns = now_mono - l->busy_since_ns;
 		st->alerted[e].muted = !episode_allowed(c, st, now_real);
 		if (st->alerted[e].muted)
 			continue;

@@ -66,6 +66,8 @@ struct uvs_alert_state {
 		uint64_t busy_since_ns;
 		bool open;          /* its ended alert is still to come */
 		bool muted;         /* the rate limit held the episode back */
+		uint64_t seen_ns;   /* the longest it was seen blocked while ongoing */
+		bool over_seen;     /* a check saw its span over, and no end has come since */
 	} alerted[UVS_MAX_LOOPS];
 	/* the growth rules compare with the window before */
 	bool fds_seen;
@@ -93,7 +95,9 @@ size_t uvs_alerts_gone(const struct uvs_alert_config *c, struct uvs_alert_state 
 /*
  * Blocks in progress: one firing loop_blocked alert ("ongoing") per busy span at or past the
  * threshold, once per span. now_mono is when `loops` was read, now_real the wall clock for the
- * stamp and the rate limit.
+ * stamp and the rate limit. A span alerted as ongoing whose end never comes from the collector
+ * (it measured the span under the threshold) is resolved here, at the second check that finds
+ * the loop out of it, with the length seen while it lasted: never left firing.
  */
 size_t uvs_alerts_blocks(const struct uvs_alert_config *c, struct uvs_alert_state *st, int pid,
 			 const struct uvs_loop_busy *loops, size_t n, uint64_t now_mono,

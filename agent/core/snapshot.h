@@ -384,6 +384,8 @@ struct uvs_alert_loop_blocked {
 	bool ongoing;          /* true: still blocked now; false: the loop came back */
 	uint64_t blocked_ns;   /* so far (ongoing) or in total (ended) */
 	uint64_t threshold_ns;
+	/* Ended without the collector's end (uvs_alerts_blocks): its start, CLOCK_MONOTONIC. */
+	uint64_t since_ns;
 	/* What the sampler saw in the block; NULL when not sampling. Valid during the alert call
 	 * only: an output that keeps the alert must not keep this pointer. */
 	const struct uvs_alert_stacks *stacks;

@@ -128,8 +128,12 @@ void uvs_watched_check_blocks(struct uvs_watched *w)
 	n = uvs_alerts_blocks(w->env->alert_cfg, &w->alerts, w->target->pid, loops, n, now_mono,
 			      uvs_now_real(), alerts, MAX_ALERTS);
 	for (i = 0; i < n; i++) {
-		if (alerts[i].kind == UVS_ALERT_LOOP_BLOCKED)
-			block_context(w, &alerts[i], now_mono - alerts[i].loop_blocked.blocked_ns, 0);
+		const struct uvs_alert_loop_blocked *b = &alerts[i].loop_blocked;
+
+		if (alerts[i].kind == UVS_ALERT_LOOP_BLOCKED && b->since_ns)
+			block_context(w, &alerts[i], b->since_ns, b->since_ns + b->blocked_ns);
+		else if (alerts[i].kind == UVS_ALERT_LOOP_BLOCKED)
+			block_context(w, &alerts[i], now_mono - b->blocked_ns, 0);
 		w->env->emit_alert(w->env->ctx, &alerts[i]);
 	}
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <time.h>
 
 #include "util/clock.h"
@@ -27,4 +28,14 @@ uint64_t uvs_mono_to_real(uint64_t mono_ns)
 
 	/* An event is never from the future; clamp rather than wrap on a clock oddity. */
 	return mono_ns <= now_mono ? now_real - (now_mono - mono_ns) : now_real;
+}
+
+void uvs_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ULL),
+			       .tv_nsec = (long)(ns % 1000000000ULL) };
+
+	/* A signal cuts it short: sleep the rest. */
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }

@@ -11,5 +11,7 @@ uint64_t uvs_now_mono(void);
 uint64_t uvs_now_real(void);
 /* A CLOCK_MONOTONIC time (from BPF) on the wall clock. */
 uint64_t uvs_mono_to_real(uint64_t mono_ns);
+/* Sleeps ns nanoseconds (the rest of them when a signal comes). */
+void uvs_sleep_ns(uint64_t ns);
 
 #endif

@@ -37,6 +37,15 @@ enum uvs_epoll_ret_reg {
 #define UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME 136 /* u64 uv_hrtime() at the wait's entry, or 0 */
 #define UVS_UV_LFIELDS_PROVIDER_IDLE_TIME 144  /* u64 idle ns so far (what ELU reads) */
 #define UVS_UV_LFIELDS_CURRENT_TIMEOUT 192     /* int, the timeout of the wait being made */
+/*
+ * The uv_mutex_t after the two provider times (1.44 too), under which libuv clears the stamp
+ * and then adds the wait to the idle time: glibc's pthread_mutex_t, its int __lock first,
+ * nonzero while held. A reader that finds it held may see the stamp cleared and the idle time
+ * not yet grown, a wait that looks like busy time.
+ */
+#define UVS_UV_LFIELDS_METRICS_LOCK 152
+_Static_assert(UVS_UV_LFIELDS_METRICS_LOCK == UVS_UV_LFIELDS_PROVIDER_IDLE_TIME + 8,
+	       "the metrics' lock follows the idle time");
 
 #define UVS_EPOLL_LFIELDS_RBP_SLOT 0xff
 #define UVS_EPOLL_COOKIE_LFIELDS(cookie) ((int)(((cookie) >> 16) & 0xff))

@@ -113,7 +113,10 @@ test('each rule fires on a fixture that trips it and resolves when the fixture s
 					state.set(`${a.kind} ${a.tid ?? ''}`, a.state);
 				return [...state].filter(([, s]) => s === 'firing');
 			};
-			await agent.until(() => firing().length === 0, 'every alert resolved');
+			await agent.until(() => firing().length === 0, 'every alert resolved')
+				.catch((e) => {
+					throw new Error(`${e.message}; still firing: ${JSON.stringify(firing())}`);
+				});
 			tripIntervals = agent.json().filter((v) => v.type === 'interval').length;
 		} finally {
 			await agent.stop();

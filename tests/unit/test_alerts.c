@@ -499,6 +499,47 @@ Test(alerts, loop_blocked_ended)
 	cr_expect_eq(uvs_alerts_block_ended(&cfg, &st, 7, &b, 56, &a[0]), 0, "off");
 }
 
+/*
+ * A span alerted as ongoing whose end the collector never sends (it measured the span under the
+ * threshold) is resolved at the second check that finds the loop out of it, with the length seen
+ * while it lasted; an end that does come first resolves it once; a loop not read says nothing.
+ */
+Test(alerts, loop_blocked_ongoing_never_left_firing)
+{
+	struct uvs_loop_busy l = { .tid = 42, .role = UVS_ROLE_MAIN, .busy = true,
+				   .busy_since_ns = S };
+	struct uvs_block_end b = { .tid = 42, .role = UVS_ROLE_MAIN, .duration_ns = 150 * MS };
+
+	cr_assert_eq(uvs_alerts_blocks(&cfg, &st, 7, &l, 1, S + 120 * MS, 9, a, 8), 1);
+	cr_expect_eq(uvs_alerts_blocks(&cfg, &st, 7, &l, 1, S + 180 * MS, 9, a, 8), 0);
+	l.busy = false;
+	cr_expect_eq(uvs_alerts_blocks(&cfg, &st, 7, &l, 1, S + 190 * MS, 9, a, 8), 0,
+		     "its end may still be on its way");
+	cr_expect_eq(uvs_alerts_blocks(&cfg, &st, 7, NULL, 0, S + 195 * MS, 9, a, 8), 0,
+		     "not read this time: nothing said");
+	cr_assert_eq(uvs_alerts_blocks(&cfg, &st, 7, &l, 1, S + 200 * MS, 10, a, 8), 1);
+	cr_expect_eq(a[0].kind, UVS_ALERT_LOOP_BLOCKED);
+	cr_expect_eq(a[0].state, UVS_ALERT_RESOLVED);
+	cr_expect(!a[0].loop_blocked.ongoing);
+	cr_expect_eq(a[0].loop_blocked.blocked_ns, 180 * MS, "the longest seen");
+	cr_expect_eq(a[0].loop_blocked.since_ns, S);
+	cr_expect_eq(a[0].ts_ns, 10);
+	cr_expect_eq(uvs_alerts_blocks(&cfg, &st, 7, &l, 1, S + 210 * MS, 9, a, 8), 0, "once");
+	cr_expect_eq(st.rule[UVS_ALERT_LOOP_BLOCKED].resolved, 1);
+
+	/* A new span; busy again in another one before the second check: over all the same. */
+	l.busy = true;
+	l.busy_since_ns = 2 * S;
+	cr_assert_eq(uvs_alerts_blocks(&cfg, &st, 7, &l, 1, 2 * S + 100 * MS, 9, a, 8), 1);
+	l.busy_since_ns = 2 * S + 110 * MS;
+	cr_expect_eq(uvs_alerts_blocks(&cfg, &st, 7, &l, 1, 2 * S + 112 * MS, 9, a, 8), 0);
+	/* Its end comes between the two checks: resolved by it, not again. */
+	cr_assert_eq(uvs_alerts_block_ended(&cfg, &st, 7, &b, 11, &a[0]), 1);
+	cr_expect_eq(a[0].loop_blocked.since_ns, 0, "the collector's end");
+	cr_expect_eq(uvs_alerts_blocks(&cfg, &st, 7, &l, 1, 2 * S + 122 * MS, 9, a, 8), 0);
+	cr_expect_eq(st.rule[UVS_ALERT_LOOP_BLOCKED].resolved, 2);
+}
+
 /* The rate limit counts episodes: a held-back one says neither its start nor its end. */
 Test(alerts, loop_blocked_rate_limit)
 {

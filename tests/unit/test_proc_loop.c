@@ -296,6 +296,40 @@ Test(proc_loop_find, a_closed_loop_is_no_longer_the_loop)
 	cr_assert(!uvs_lm_still_loop(&r, BASE + 0x800, BASE + 0x1000, 9));
 }
 
+/*
+ * libuv clears the wait's stamp and then adds the wait to the idle time, under the metrics'
+ * lock: a reading while it is held may be between the two (a wait that looks like busy time),
+ * and is refused until the lock is free, on libuv 1.45+ and 1.44 alike.
+ */
+Test(proc_loop_find, no_reading_while_libuv_updates_its_metrics)
+{
+	static struct image m;
+	struct uvs_mem_reader r = { image_read, &m };
+	struct uvs_lm_layout l = uvs_lm_layout_for(0x012e00), old = uvs_lm_layout_for(0x012c00);
+	struct uvs_lm_reading rd;
+	const uint64_t lf = BASE + 0x1000;
+
+	memset(&m, 0, sizeof(m));
+	put64(&m, lf + 8, 42);  /* loop_count */
+	put64(&m, lf + l.idle_off, 300 * MS);
+	cr_assert_eq(uvs_lm_read(&r, &l, lf, 1000 * MS, &rd), 0);
+	cr_expect_eq(rd.idle_ns, 300 * MS);
+	cr_expect_eq(rd.loop_count, 42);
+	put32(&m, lf + l.lock_off, 1); /* held: the stamp cleared, the idle time not yet grown */
+	cr_expect_eq(uvs_lm_read(&r, &l, lf, 1000 * MS, &rd), -EAGAIN);
+	put32(&m, lf + l.lock_off, 0);
+	put64(&m, lf + l.idle_off, 450 * MS);
+	cr_assert_eq(uvs_lm_read(&r, &l, lf, 1000 * MS, &rd), 0);
+	cr_expect_eq(rd.idle_ns, 450 * MS);
+
+	cr_expect_eq(old.lock_off, old.idle_off + 8, "1.44: right after the idle time");
+	put64(&m, lf + old.idle_off, 10 * MS);
+	put32(&m, lf + old.lock_off, 2); /* held, with a waiter */
+	cr_expect_eq(uvs_lm_read(&r, &old, lf, 1000 * MS, &rd), -EAGAIN);
+	put32(&m, lf + old.lock_off, 0);
+	cr_expect_eq(uvs_lm_read(&r, &old, lf, 1000 * MS, &rd), 0);
+}
+
 Test(proc_loop_find, readings_that_cannot_follow_are_refused)
 {
 	struct uvs_lm_reading p = at(1000 * MS, 100 * MS, 0, 50);
