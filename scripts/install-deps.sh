@@ -30,6 +30,7 @@ packages=(
 	procps
 	linux-libc-dev   # asm/unistd_64.h: the syscall names the agent prints
 	strace           # tests: an independent count of the target's syscalls
+	gdb              # tests: stops a loop thread at a chosen instruction (loop.test.mjs)
 	bpftrace         # tests: an independent stack sampler (sampled loop phases, loop_phases.test.mjs)
 	libinih-dev      # alert rules files (--rules FILE, INI)
 	libmicrohttpd-dev # uvscope serve: the /metrics HTTP endpoint

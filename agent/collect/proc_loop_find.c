@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "collect/proc_loop_find.h"
-#include "util/clock.h"
 #include "uvscope/epoll_sites.h"
 
 /*
@@ -18,9 +17,6 @@
 
 /* libuv's UV_METRICS_IDLE_TIME bit in uv__loop_internal_fields_t.flags. */
 #define LFIELDS_METRICS_IDLE_TIME 1u
-
-/* How long to let the loop thread finish updating its metrics before reading again. */
-#define LOCK_PAUSE_NS 200000ULL
 
 /* A stamp up to this far past our clock is a read racing libuv's own clock read. */
 #define CLOCK_SLACK_NS 1000000000ULL
@@ -184,7 +180,11 @@ int uvs_lm_read(const struct uvs_mem_reader *r, const struct uvs_lm_layout *layo
 
 	if (!layout->known)
 		return -ENODATA;
-	/* Two reads alike, with the lock free at both: libuv is not between two of its stores. */
+	/*
+	 * Two reads alike, with the lock free at both: libuv is not between two of its stores. A
+	 * lock held at every try is -EAGAIN: no reading this time (the callers read again at
+	 * their next check; a holder that was preempted is not back within microseconds).
+	 */
 	err = read_once(r, layout, lfields, &a);
 	for (tries = 0; (!err || err == -EAGAIN) && tries < 4; tries++) {
 		int again = read_once(r, layout, lfields, &b);
@@ -197,8 +197,6 @@ int uvs_lm_read(const struct uvs_mem_reader *r, const struct uvs_lm_layout *layo
 			break;
 		a = b;
 		err = again;
-		if (err == -EAGAIN)
-			uvs_sleep_ns(LOCK_PAUSE_NS);
 	}
 	if (err)
 		return err;

@@ -1,7 +1,7 @@
 // The event-loop measurements against ground truth made by the fixtures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -235,6 +235,82 @@ test('node\'s internal loop, which nothing measures, is not shown as an idle loo
 				`${w.type} lists the internal loop ${tid}: ` +
 				JSON.stringify(w.loops.find((l) => l.tid === tid)));
 		assert.ok(intervals.at(-1).loops.some((l) => l.tid === child.pid), 'main is shown');
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
+
+// Where libuv clears a wait's stamp in uv__metrics_update_idle_time (`movq $0, 0x88(%reg)`,
+// provider_entry_time) and has not yet added the wait to the idle time: the next instruction,
+// as `symbol+offset` for gdb, or null when the binary does not show it so.
+function metricsUpdateMidpoint(bin) {
+	const sym = 'uv__metrics_update_idle_time';
+	let nm, dis;
+	try {
+		nm = execFileSync('nm', ['-S', bin], { encoding: 'utf8', maxBuffer: 1 << 28 });
+	} catch {
+		return null;
+	}
+	const m = nm.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[3] === sym);
+	if (!m) return null;
+	const start = BigInt(`0x${m[0]}`), size = BigInt(`0x${m[1]}`);
+	try {
+		dis = execFileSync('objdump', ['-d', '--no-show-raw-insn', `--start-address=0x${start.toString(16)}`,
+			`--stop-address=0x${(start + size).toString(16)}`, bin], { encoding: 'utf8' });
+	} catch {
+		return null;
+	}
+	const insns = dis.split('\n').map((l) => l.match(/^\s*([0-9a-f]+):\s+(.*)$/)).filter(Boolean);
+	const i = insns.findIndex((x) => /^movq\s+\$0x0,0x88\(%\w+\)/.test(x[2]));
+	if (i < 0 || i + 1 >= insns.length) return null;
+	return `${sym}+${BigInt(`0x${insns[i + 1][1]}`) - start}`;
+}
+
+// libuv clears a wait's stamp, then adds the wait to the idle time, under its metrics' lock. A
+// loop thread stopped between the two (preempted, its vCPU taken by the host; here by gdb) shows
+// a wait of 300 ms as busy time since its last poll: the checks must not read it as blocked.
+test('a loop stopped inside libuv\'s idle-time update is not taken for blocked', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const at = metricsUpdateMidpoint(nodeBin);
+	if (!at) {
+		t.skip(`${nodeBin}: no uv__metrics_update_idle_time with its stamp's store to stop at`);
+		return;
+	}
+	try {
+		execFileSync('gdb', ['--version'], { stdio: 'ignore' });
+	} catch {
+		t.skip('no gdb to stop the loop thread with');
+		return;
+	}
+	const { child } = await startFixture('elu.js', [], { PERIOD_MS: '300', WORK_MS: '0' });
+	const { agent } = await startAgent(child.pid, ['--block-ms', '150', '--no-stacks']);
+	try {
+		const intervals = () => agent.json().filter((v) => v.type === 'interval');
+		await agent.waitFor(() => intervals().length >= 1, 'an interval');
+		// Stopped there once, 40 ms, after a wait of about 300 ms; every thread with it (gdb's
+		// all-stop), which is no busy time of the loop's.
+		const gdb = spawnSync('gdb', ['-p', String(child.pid), '-batch', '-nx',
+			'-ex', 'set pagination off', '-ex', `break *${at}`, '-ex', 'continue',
+			'-ex', 'shell sleep 0.04', '-ex', 'delete', '-ex', 'detach'],
+		{ encoding: 'utf8', timeout: 60000 });
+		if (!/Breakpoint 1, /.test(gdb.stdout)) {
+			t.skip(`gdb did not stop the loop at ${at}: ${gdb.stdout} ${gdb.stderr}`.slice(0, 400));
+			return;
+		}
+		const from = intervals().length;
+		await agent.waitFor(() => intervals().length >= from + 2, 'two intervals after');
+		// The probes' own measure of the loop's busy spans: the stop (and gdb's handling of
+		// it) must have stayed under the threshold, or it was a block.
+		const longest = Math.max(...intervals().map((v) =>
+			v.loops.find((l) => l.tid === child.pid)?.busy_max_ns ?? 0));
+		t.diagnostic(`the longest busy span: ${longest / MS} ms`);
+		if (longest >= 150 * MS) {
+			t.skip(`gdb held the loop ${longest / MS} ms: a block of its own`);
+			return;
+		}
+		const blocked = agent.json().filter((v) => v.type === 'alert' && v.kind === 'loop_blocked');
+		assert.deepEqual(blocked, [], 'no loop_blocked alert');
 	} finally {
 		await agent.stop();
 		await child.stop();
