@@ -299,7 +299,19 @@ Test(thread_stack, no_signal_is_lost)
 		waitpid(snd.child, NULL, 0);
 		cr_skip_test("may not ptrace a child here: %s", why);
 	}
-	cr_expect_eq(err, 0, "%s", why);
+	/*
+	 * A grab may give up on a thread that does not stop in time (a loaded machine's vCPU taken
+	 * away: a CI run's 811th grab). It is then let go when its stop comes, at the callers'
+	 * next tick (uvs_thread_stack_settle), as they do; its signals must not be lost either.
+	 */
+	if (err == -ETIMEDOUT) {
+		cr_log_info("grab %d gave up: %s", grabs + 1, why);
+		for (long spins = 0; uvs_thread_stack_settle() && spins < 100000000L; spins++)
+			sched_yield();
+		cr_expect_eq(uvs_thread_stack_settle(), 0, "the late stop was let go");
+	} else {
+		cr_expect_eq(err, 0, "%s", why);
+	}
 	/* Bounded: each signal is handled within microseconds of its sending, by then. */
 	for (long spins = 0; *handled < snd.sent && spins < 100000000L; spins++)
 		sched_yield();
