@@ -480,8 +480,17 @@ static int read_loop(struct uvs_loops *l, __u32 tid, struct uvs_loop_reading *r)
 static void mem_window(struct uvs_loops *l, struct uvs_loop_track *lt,
 		       struct uvs_loop_snapshot *out)
 {
-	bool gone = mem_check(l, lt) == -ESRCH;
 	char comm[16];
+	bool gone;
+	int err, tries;
+
+	/*
+	 * A window ends at the last good reading: one refused now (libuv between its stores)
+	 * would leave this window short and the next one long. Let libuv finish, as read_state.
+	 */
+	for (tries = 0; (err = mem_check(l, lt)) == -EAGAIN && tries < 3; tries++)
+		uvs_sleep_ns(METRICS_LOCK_PAUSE_NS);
+	gone = err == -ESRCH;
 
 	memset(out, 0, sizeof(*out));
 	out->tid = lt->tid;

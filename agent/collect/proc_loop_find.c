@@ -172,6 +172,17 @@ static int read_once(const struct uvs_mem_reader *r, const struct uvs_lm_layout 
 	return lock ? -EAGAIN : 0;
 }
 
+/*
+ * Whether two reads saw the same wait: libuv changes the stamp and the idle time together, under
+ * the lock. The loop count is left out: libuv counts an iteration with no lock, and a loop that
+ * spins through zero-timeout polls counts one every few microseconds, as often as a read of ours
+ * takes, while its stamp and idle time stay as they are.
+ */
+static bool same_wait(const struct uvs_lm_reading *a, const struct uvs_lm_reading *b)
+{
+	return a->entry_ns == b->entry_ns && a->idle_ns == b->idle_ns;
+}
+
 int uvs_lm_read(const struct uvs_mem_reader *r, const struct uvs_lm_layout *layout,
 		uint64_t lfields, uint64_t now, struct uvs_lm_reading *out)
 {
@@ -181,9 +192,11 @@ int uvs_lm_read(const struct uvs_mem_reader *r, const struct uvs_lm_layout *layo
 	if (!layout->known)
 		return -ENODATA;
 	/*
-	 * Two reads alike, with the lock free at both: libuv is not between two of its stores. A
-	 * lock held at every try is -EAGAIN: no reading this time (the callers read again at
-	 * their next check; a holder that was preempted is not back within microseconds).
+	 * Two reads with the same wait, the lock free at both: libuv is not between two of its
+	 * stores (a copy of the fields is not atomic: the lock can be free when its word is
+	 * copied and the stamp cleared after it was). A lock held at every try is -EAGAIN: no
+	 * reading this time (the callers read again at their next check; a holder that was
+	 * preempted is not back within microseconds).
 	 */
 	err = read_once(r, layout, lfields, &a);
 	for (tries = 0; (!err || err == -EAGAIN) && tries < 4; tries++) {
@@ -193,7 +206,7 @@ int uvs_lm_read(const struct uvs_mem_reader *r, const struct uvs_lm_layout *layo
 			err = again;
 			break;
 		}
-		if (!err && !again && !memcmp(&a, &b, sizeof(a)))
+		if (!err && !again && same_wait(&a, &b))
 			break;
 		a = b;
 		err = again;
@@ -202,6 +215,8 @@ int uvs_lm_read(const struct uvs_mem_reader *r, const struct uvs_lm_layout *layo
 		return err;
 	if (tries == 4)
 		return -EAGAIN;
+	/* The later count: it only grows, and the wait read twice is as of both. */
+	a.loop_count = b.loop_count;
 	/* CLOCK_MONOTONIC stamps: neither the wait's start nor the idle total can be in the future. */
 	if (a.entry_ns > now + CLOCK_SLACK_NS || a.idle_ns > now + CLOCK_SLACK_NS)
 		return -ENODATA;

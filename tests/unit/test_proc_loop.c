@@ -11,6 +11,7 @@
 #include "collect/pool_statics.h"
 #include "collect/proc_loop_find.h"
 #include "collect/proc_loop_math.h"
+#include "uvscope/epoll_sites.h"
 
 #define MS 1000000ULL
 #define BLOCK (100 * MS)
@@ -328,6 +329,55 @@ Test(proc_loop_find, no_reading_while_libuv_updates_its_metrics)
 	cr_expect_eq(uvs_lm_read(&r, &old, lf, 1000 * MS, &rd), -EAGAIN);
 	put32(&m, lf + old.lock_off, 0);
 	cr_expect_eq(uvs_lm_read(&r, &old, lf, 1000 * MS, &rd), 0);
+}
+
+/* A loop that spins through zero-timeout polls: it counts an iteration between any two reads. */
+static ssize_t spinning_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct image *m = ctx;
+	uint64_t count;
+
+	memcpy(&count, m->b + 0x1000 + 8, 8);
+	put64(m, BASE + 0x1000 + 8, count + 1);
+	return image_read(ctx, addr, buf, len);
+}
+
+/* libuv's stores to the wait's fields land between any two reads (never seen for real). */
+static ssize_t waiting_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct image *m = ctx;
+	uint64_t idle;
+
+	memcpy(&idle, m->b + 0x1000 + UVS_UV_LFIELDS_PROVIDER_IDLE_TIME, 8);
+	put64(m, BASE + 0x1000 + UVS_UV_LFIELDS_PROVIDER_IDLE_TIME, idle + 1);
+	return image_read(ctx, addr, buf, len);
+}
+
+/*
+ * A loop counts an iteration with no lock, every few microseconds when it spins: its count is
+ * never the same in two reads, and a reading is still had (a CI run got none for a whole
+ * window, and reported a spinning loop as zero iterations, zero busy, zero idle). A wait that
+ * changes between every two reads still gives none.
+ */
+Test(proc_loop_find, a_loop_that_counts_between_reads_still_reads)
+{
+	static struct image m;
+	struct uvs_mem_reader r = { spinning_read, &m };
+	struct uvs_lm_layout l = uvs_lm_layout_for(0x012e00);
+	struct uvs_lm_reading rd;
+	const uint64_t lf = BASE + 0x1000;
+
+	cr_assert_eq(l.count_off, 8);
+	memset(&m, 0, sizeof(m));
+	put64(&m, lf + 8, 42);
+	put64(&m, lf + l.idle_off, 300 * MS);
+	cr_assert_eq(uvs_lm_read(&r, &l, lf, 1000 * MS, &rd), 0);
+	cr_expect_eq(rd.idle_ns, 300 * MS);
+	cr_expect_eq(rd.loop_count, 44, "the later of the two reads' counts");
+
+	r.read = waiting_read;
+	cr_assert_eq(l.idle_off, UVS_UV_LFIELDS_PROVIDER_IDLE_TIME);
+	cr_expect_eq(uvs_lm_read(&r, &l, lf, 1000 * MS, &rd), -EAGAIN);
 }
 
 Test(proc_loop_find, readings_that_cannot_follow_are_refused)
