@@ -836,9 +836,17 @@ static __always_inline void fold_wait(const struct uvs_target_cfg *t, struct pt_
 		       "one read of both");
 	if (!fold_loop(t, st, ctx->di, tid, tgid, now))
 		return;
-	if (st->metrics != UVS_LOOP_METRICS_ON ||
-	    bpf_probe_read_user(&m, sizeof(m),
-				(void *)(st->lfields + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME))) {
+	/*
+	 * The last poll could not wait: its idle time is as it was then, unread (a read of the
+	 * target's memory is a third of this program's run in a loop that spins through
+	 * setImmediate callbacks, whose every poll has a zero timeout).
+	 */
+	if (st->folded && st->fold_no_wait && st->metrics == UVS_LOOP_METRICS_ON) {
+		m.entry = 0;
+		m.idle = st->idle_seen;
+	} else if (st->metrics != UVS_LOOP_METRICS_ON ||
+		   bpf_probe_read_user(&m, sizeof(m),
+				       (void *)(st->lfields + UVS_UV_LFIELDS_PROVIDER_ENTRY_TIME))) {
 		/*
 		 * Nothing says how long its waits were (Node's internal loop has no metrics): the
 		 * last poll is left out of its phases, as the wait hook leaves it (drop_poll).
@@ -869,6 +877,8 @@ static __always_inline void fold_wait(const struct uvs_target_cfg *t, struct pt_
 	st->busy_since = now;
 	st->idle_seen = m.idle;
 	st->folded = 1;
+	/* uv__io_poll(loop, timeout): with a zero timeout libuv stamps no wait in it. */
+	st->fold_no_wait = (__s32)ctx->si == 0;
 }
 
 /*

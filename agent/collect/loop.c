@@ -616,6 +616,7 @@ static void hand_to_bpf(struct uvs_loops *l, struct uvs_loop_track *lt)
 	if (l->probes.poll_entry) {
 		st.idle_seen = idle_at;
 		st.folded = st.busy_since != 0;
+		st.fold_no_wait = 0; /* the polls since the hooks went out are unknown */
 	}
 	if (bpf_map_update_elem(l->probes.state_fd, &key, &st, BPF_EXIST))
 		return;

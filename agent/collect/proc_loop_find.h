@@ -58,9 +58,10 @@ bool uvs_lm_still_loop(const struct uvs_mem_reader *r, uint64_t addr, uint64_t l
 bool uvs_lm_plausible(const struct uvs_lm_reading *p, const struct uvs_lm_reading *r);
 
 /*
- * Reads the metrics at lfields into *out (now: the caller's clock at the read), twice until
- * two reads agree (libuv updates them under a lock we cannot take), and checks them against
- * now: a stamp or an idle time past now is not a loop's. 0, or -ENODATA / -EAGAIN / -errno.
+ * Reads the metrics at lfields into *out (now: the caller's clock at the read), again until
+ * two reads agree on the wait (stamp and idle time, which libuv updates under a lock we cannot
+ * take) with the lock free; the loop count is the later read's. Checks them against now: a
+ * stamp or an idle time past now is not a loop's. 0, or -ENODATA / -EAGAIN / -errno.
  */
 int uvs_lm_read(const struct uvs_mem_reader *r, const struct uvs_lm_layout *layout,
 		uint64_t lfields, uint64_t now, struct uvs_lm_reading *out);

@@ -80,9 +80,7 @@ static int wait_report(pid_t tid, uint64_t deadline, int *status)
 		if (now - start < SPIN_NS) {
 			sched_yield();
 		} else {
-			struct timespec ts = { .tv_nsec = POLL_NS };
-
-			nanosleep(&ts, NULL);
+			uvs_sleep_ns(POLL_NS);
 		}
 	}
 }
@@ -181,13 +179,9 @@ static bool reap_if_dead(pid_t tid)
 
 static void test_hold(pid_t tid, uint64_t ns)
 {
-	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ULL),
-			       .tv_nsec = (long)(ns % 1000000000ULL) };
-
 	fprintf(stderr, "uvscope: test hook: holding thread %d stopped\n", (int)tid);
 	fflush(stderr);
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	uvs_sleep_ns(ns);
 }
 
 /*

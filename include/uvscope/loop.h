@@ -91,7 +91,12 @@ struct uvs_loop_state {
 	__u64 idle_seen;
 	__u64 loop;         /* folded: the uv_loop_t whose uv__io_poll entries are this loop's */
 	__u32 folded;
-	__u32 pad;
+	/*
+	 * Folded, and the uv__io_poll entered at busy_since was called with a zero timeout: it
+	 * cannot wait (libuv stamps a wait only when the timeout is not 0), so its idle time is
+	 * still idle_seen at the next entry. Whoever sets folded otherwise clears this.
+	 */
+	__u32 fold_no_wait;
 };
 _Static_assert(sizeof(struct uvs_loop_state) == 184, "uvs_loop_state layout");
 

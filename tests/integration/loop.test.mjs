@@ -87,6 +87,34 @@ test('utilization agrees with Node\'s own eventLoopUtilization within 0.05', asy
 	}
 });
 
+// A loop that spins through setImmediate callbacks (zero-timeout polls, which wait for nothing
+// and are not read: bpf/loop.bpf.c, fold_wait) half of every 10 ms and waits the rest: the
+// polls that wait after the spins still count as idle time, and every callback is an iteration.
+test('a loop that spins half the time: utilization agrees with Node\'s own ELU, and every ' +
+	'callback is an iteration', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('spin_duty.js');
+	const { agent } = await startAgent(child.pid, ['--interval', '500ms', '--no-guard']);
+	try {
+		child.send('spin 50');
+		await child.waitFor((v) => v && v.spinning, 'fixture spinning');
+		const { ours, elu, mains } = await eluWindow(child, agent);
+		const marks = child.json().filter((v) => 'elu' in v);
+		const ticks = marks[1].ticks - marks[0].ticks;
+		const iterations = mains.reduce((s, m) => s + m.iterations, 0);
+		t.diagnostic(`uvscope ${ours.toFixed(4)}, node ${elu.toFixed(4)}; ` +
+			`${iterations} iterations, ${ticks} callbacks`);
+		assert.ok(elu > 0.2 && elu < 0.9, `the fixture's load: ELU ${elu}`);
+		assert.ok(Math.abs(ours - elu) <= 0.05, `uvscope ${ours} vs node ${elu}`);
+		// The marks and the intervals are a few ms apart: a few hundred callbacks either way.
+		assert.ok(Math.abs(iterations - ticks) <= 0.05 * ticks,
+			`${iterations} iterations for ${ticks} callbacks`);
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
+
 test('a blocking worker_thread is named by thread and role; the main loop is not blocked',
 	async (t) => {
 		if (skipWithoutBpf(t)) return;
