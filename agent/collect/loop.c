@@ -776,10 +776,9 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 		/* Not followed while the hooks are out: BPF's state of it is as old as the step. */
 		if (l->probes.waits_out || read_loop(l, key, &r))
 			continue;
-		/* Once its thread is gone its state is too: still nothing measured, if nothing was. */
-		if (!r.alive && lt->unmeasured)
-			r.metrics = UVS_LOOP_METRICS_OFF;
-		lt->unmeasured = uvs_loop_unmeasured(&r);
+		/* Once its thread is gone its state is too: it stays as it was last seen. */
+		if (r.alive)
+			lt->unmeasured = uvs_loop_unmeasured(&r);
 		if (lt->unmeasured) {
 			if (!r.alive) {
 				lt->exited = true;

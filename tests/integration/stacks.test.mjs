@@ -273,6 +273,9 @@ test('sampled phases agree with the exact phase uprobes (--phases) within 5 poin
 		assert.ok(exactTotal > 0 && sampledTotal >= 200, `${exactTotal} ns, ${sampledTotal} samples`);
 		const share = (m, total, k) => (m[k] || 0) / total;
 		const report = JSON.stringify({ exact, sampled });
+		t.diagnostic(`${sampledTotal} samples; exact/sampled %: ` + ['timers', 'check', 'poll_io',
+			'close'].map((k) => `${k} ${(100 * share(exact, exactTotal, k)).toFixed(1)}/` +
+			`${(100 * share(sampled, sampledTotal, k)).toFixed(1)}`).join(', '));
 		for (const phase of ['timers', 'check', 'poll_io', 'close']) {
 			const e = share(exact, exactTotal, phase), s = share(sampled, sampledTotal, phase);
 			assert.ok(e > 0.1, `${phase} is a real share of the exact time: ${report}`);
