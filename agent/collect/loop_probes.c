@@ -221,11 +221,17 @@ static int shared_object(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
 		p->skel = skel;
 		return 0;
 	}
-	err = load_object(o, true, &skel);
-	if (err) {
-		uvs_debug("loading the loop object with fentry programs failed (%s): without them",
-			  explain_errno(-err));
+	/* UVSCOPE_NO_FENTRY: the tracepoints where the kernel has trampolines (tests, comparisons). */
+	if (getenv("UVSCOPE_NO_FENTRY")) {
+		uvs_debug("UVSCOPE_NO_FENTRY is set: no fentry programs on the epoll syscalls");
 		err = load_object(o, false, &skel);
+	} else {
+		err = load_object(o, true, &skel);
+		if (err) {
+			uvs_debug("loading the loop object with fentry programs failed (%s): "
+				  "without them", explain_errno(-err));
+			err = load_object(o, false, &skel);
+		}
 	}
 	if (err)
 		return err;

@@ -5,11 +5,13 @@
 // 18) the entry and the return of that call (no sys_enter/sys_exit program of ours is attached; these
 // syscall tracepoints run for every syscall of every process). The programs are all loaded
 // (one object serves every target of an agent): what is attached is what counts. A stripped build has no
-// uv__io_poll symbol: the tracepoints come back (this kernel has no fentry), and the attach
-// line says so. Ground truth: block.js measures its own 250 ms blocks.
+// uv__io_poll symbol: fentry/fexit on the epoll syscalls where the kernel has BPF trampolines
+// (bpftrace --info says whether it has), else the tracepoints (UVSCOPE_NO_FENTRY makes the
+// tracepoints' test run on a kernel with trampolines too), and the attach line says which.
+// Ground truth: block.js measures its own 250 ms blocks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,12 +26,12 @@ function programsSince(before) {
 
 // One 250 ms block on bin, measured by uvscope in the default mode within 10% of the
 // fixture's own figure; returns the attach line and the names of the agent's programs.
-async function measureBlock(bin, env = {}) {
+async function measureBlock(bin, env = {}, agentEnv = {}) {
 	const child = new Child(bin, [path.join(fixtures, 'block.js')],
 		{ env: { ...process.env, BLOCK_MS: '250', COUNT: '1', ...env } });
 	await child.waitFor((v) => v && v.ready, 'block.js ready');
 	const before = ourBpfLinks().map((l) => l.id);
-	const { agent, hello } = await startAgent(child.pid);
+	const { agent, hello } = await startAgent(child.pid, [], agentEnv);
 	try {
 		const progs = programsSince(before);
 		child.send('go');
@@ -119,13 +121,52 @@ test('a block in execSync (a nested libuv loop, also through uv__io_poll) with u
 		expectUprobes(hello, progs);
 	});
 
+// Whether the kernel has BPF trampolines (fentry), by bpftrace's own probe of it: true, false,
+// or null when bpftrace cannot say (then why).
+function kernelTrampolines() {
+	// It prints its report on stderr.
+	const r = spawnSync('bpftrace', ['--info'], { encoding: 'utf8' });
+	if (r.error || r.status !== 0)
+		return { has: null, why: `bpftrace --info failed: ${r.error?.message || r.stderr}` };
+	const m = /^\s*kfunc:\s*(yes|no)\s*$/m.exec(r.stdout + r.stderr);
+	return m ? { has: m[1] === 'yes' } : { has: null, why: 'bpftrace --info has no kfunc line' };
+}
+
+test('a stripped node on a kernel with BPF trampolines: fentry/fexit on the epoll syscalls',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const k = kernelTrampolines();
+		if (!k.has) {
+			const why = k.has === false ? 'this kernel has no BPF trampolines (bpftrace --info: ' +
+				'kfunc: no): the fentry path cannot run here, the tracepoints\' test below covers it'
+				: k.why;
+			console.error(`SKIP ${t.name}: ${why}`);
+			t.skip(why);
+			return;
+		}
+		const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-epoll-fentry-'));
+		const stripped = path.join(dir, 'node');
+		try {
+			execFileSync('strip', ['-o', stripped, nodeBin]);
+			const { hello, progs } = await measureBlock(stripped);
+			assert.equal(hello.epoll_hooks, 'fentry');
+			assert.match(hello.host_cost, /fentry\/fexit on the epoll wait system calls/);
+			assert.ok(progs.includes('uvs_ep_pwait_in') && progs.includes('uvs_ep_pwait_out'),
+				`${progs}`);
+			for (const name of ['uvs_sys_enter', 'uvs_sys_exit', 'uvs_ep_call_in'])
+				assert.ok(!progs.includes(name), `${name} is not attached: ${progs}`);
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	});
+
 test('a stripped node: the syscall tracepoints, and the attach line says so', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-epoll-stripped-'));
 	const stripped = path.join(dir, 'node');
 	try {
 		execFileSync('strip', ['-o', stripped, nodeBin]);
-		const { hello, progs } = await measureBlock(stripped);
+		const { hello, progs } = await measureBlock(stripped, {}, { UVSCOPE_NO_FENTRY: '1' });
 		assert.equal(hello.epoll_hooks, 'tracepoints');
 		assert.match(hello.host_cost, /every system call of every process on this host/,
 			'the attach line says what the rest of the host pays');
@@ -154,7 +195,8 @@ test('the syscall tracepoints go with the last process that needs them', async (
 		await a.waitFor((v) => v && v.ready, 'stripped block.js ready');
 		await b.waitFor((v) => v && v.ready, 'block.js ready');
 		const before = ourBpfLinks().map((l) => l.id);
-		agent = new Child(uvscope, ['watch', '-p', `${a.pid},${b.pid}`, '--json']);
+		agent = new Child(uvscope, ['watch', '-p', `${a.pid},${b.pid}`, '--json'],
+			{ env: { ...process.env, UVSCOPE_NO_FENTRY: '1' } });
 		const hellos = () => agent.json().filter((v) => v.type === 'attach');
 		await agent.waitFor(() => hellos().length === 2, 'both attached');
 		assert.equal(hellos().find((h) => h.pid === a.pid).epoll_hooks, 'tracepoints');
