@@ -43,7 +43,7 @@ const MODE_TITLES = {
 	phases: '`--phases`',
 	pool: '`--pool`',
 	nopool: '`--no-pool`',
-	tracepoints: 'default, epoll by syscall tracepoints<br>`UVSCOPE_NO_EPOLL_UPROBES=1`',
+	tracepoints: 'default, epoll by syscall tracepoints<br>`UVSCOPE_NO_EPOLL_UPROBES=1 UVSCOPE_NO_FENTRY=1`',
 };
 const MODE_ORDER = ['none', 'default', 'phases', 'pool', 'nopool', 'tracepoints'];
 

@@ -92,7 +92,7 @@ MODE_TABLE='
   nomulti      -           UVSCOPE_NO_UPROBE_MULTI=1    -                            uvs_pool_
   fourprobe    -           UVSCOPE_NO_UPROBE_SESSION=1  "plan":"4-probe"             uvs_pool_
   pooldelay    --pool-delay -                           "delay":true                 uvs_pool_
-  tracepoints  -           UVSCOPE_NO_EPOLL_UPROBES=1   "epoll_hooks":"tracepoints"  -
+  tracepoints  -           UVSCOPE_NO_EPOLL_UPROBES=1,UVSCOPE_NO_FENTRY=1 "epoll_hooks":"tracepoints" -
   returnhook   -           UVSCOPE_EPOLL_RETURN_HOOK=1  "waits_at_poll_entry":false  uvs_ep_call_out
   dnsexact     -           UVSCOPE_DNS_NAMES_EXACT=1000000 -                         uvs_pool_
 '
