@@ -219,6 +219,44 @@ async function iterationsAgainstChain(t, bin, version, N = 20000) {
 	}
 }
 
+// A loop that spins through setImmediate callbacks half of every 10 ms counts an iteration every
+// few microseconds, as often as a read of its metrics takes: the reads must still agree (on the
+// wait, not on the count), or a whole interval goes without a reading (a CI run of the BPF
+// backend's metrics mode showed such an interval as zero iterations, zero busy, zero idle).
+// Every interval covers its time, and the iterations are the fixture's callbacks.
+test('a loop that spins half the time: every interval read, its iterations the callbacks',
+	async (t) => {
+		if (skipUnlessRoot(t)) return;
+		const { child } = await startFixture('spin_duty.js');
+		const { agent } = await startRestricted(child.pid, ['--interval', '100ms']);
+		try {
+			child.send('spin 50');
+			await child.waitFor((v) => v && v.spinning, 'fixture spinning');
+			await agent.waitFor(() => intervalsOf(agent).length >= 2, 'intervals');
+			child.send('mark');
+			await child.waitFor((v) => v && 'elu' in v, 'first mark');
+			const first = intervalsOf(agent).length;
+			await agent.waitFor(() => intervalsOf(agent).length >= first + 20, '20 intervals');
+			child.send('mark');
+			const marks = await child.waitFor(() => child.json().filter((v) => 'elu' in v)
+				.length >= 2, 'second mark').then(() => child.json().filter((v) => 'elu' in v));
+			const ivs = intervalsOf(agent).slice(first, first + 20);
+			for (const iv of ivs) {
+				const main = mainOf(iv, child.pid);
+				assert.ok(main.iterations > 0 && main.busy_ns + main.idle_ns >= iv.window_ns / 2,
+					`an interval without its reading: ${JSON.stringify(main)}`);
+			}
+			const ours = ivs.reduce((a, iv) => a + mainOf(iv, child.pid).iterations, 0);
+			const ticks = marks[1].ticks - marks[0].ticks;
+			t.diagnostic(`${ours} iterations, ${ticks} callbacks`);
+			// The marks and the intervals are a few ms apart: a few hundred callbacks either way.
+			assert.ok(Math.abs(ours - ticks) <= 0.05 * ticks, `${ours} iterations, ${ticks} callbacks`);
+		} finally {
+			await agent.stop();
+			await child.stop();
+		}
+	});
+
 test('iterations equal libuv\'s loop count (a chain of setImmediate)', async (t) => {
 	if (skipUnlessRoot(t)) return;
 	await iterationsAgainstChain(t, nodeBin, process.version);
