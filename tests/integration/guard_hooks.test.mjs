@@ -119,6 +119,17 @@ test(`overhead guard: a fast loop has its wait hook (${returnHook ? 'the epoll c
 		const back = await intervalsAfter(agent, 2);
 		assert.equal(back.guard.loop_hooks, 'on');
 		assert.notEqual(mainOf(back, child.pid).busy_max_ns, null);
+		// The loop was handed back in its wait (a 1 s timer): its end, which a read of stdin
+		// brings, is the end of that wait, not of a busy span since the hand-back (whether
+		// the last poll before the hooks went out could wait says nothing of this one). The
+		// fixture is idle from here: no interval is mostly busy, and no block is added.
+		const fromUp = intervals(agent.json()).length;
+		child.send('mark');
+		await child.waitFor(() => child.json().filter((v) => 'elu' in v).length >= 3,
+			'a mark after the hooks came back');
+		await intervalsAfter(agent, 2);
+		for (const v of intervals(agent.json()).slice(fromUp))
+			assert.ok(mainOf(v, child.pid).utilization < 0.5, JSON.stringify(v));
 	} finally {
 		await agent.stop('SIGINT');
 		await child.stop();
