@@ -377,21 +377,24 @@ export async function assertThreeBlocks(t, child, agent) {
 	}
 }
 
-// elu.js's reference window against the agent's (`--interval 500ms`): from an interval
-// boundary to six intervals later, Node's own eventLoopUtilization over it (elu), uvscope's
-// (ours) from the main loop's busy and idle time, and the main loop of each interval (mains).
-export async function eluWindow(child, agent) {
+// A fixture's reference window against the agent's (elu.js, spin_duty.js: "mark" prints Node's
+// ELU since the last mark): from an interval boundary to n intervals later, Node's own
+// eventLoopUtilization over it (elu), uvscope's (ours) from the main loop's busy and idle time,
+// the intervals (ivs), the main loop of each (mains), and the fixture's two marks.
+export async function eluWindow(child, agent, n = 6) {
 	const intervals = () => agent.json().filter((v) => v.type === 'interval');
+	const marks = () => child.json().filter((v) => 'elu' in v);
+	const before = marks().length;
 	await agent.waitFor(() => intervals().length >= 1, 'first interval');
 	child.send('mark');
 	const first = intervals().length;
-	await agent.waitFor(() => intervals().length >= first + 6, 'six intervals');
+	await agent.waitFor(() => intervals().length >= first + n, `${n} intervals`);
 	child.send('mark');
-	const marks = () => child.json().filter((v) => 'elu' in v);
-	await child.waitFor(() => marks().length >= 2, 'reference ELU');
-	const mains = intervals().slice(first, first + 6)
-		.map((iv) => iv.loops.find((l) => l.role === 'main'));
+	await child.waitFor(() => marks().length >= before + 2, 'reference ELU');
+	const ivs = intervals().slice(first, first + n);
+	const mains = ivs.map((iv) => iv.loops.find((l) => l.role === 'main'));
 	const busy = mains.reduce((s, m) => s + m.busy_ns, 0);
 	const idle = mains.reduce((s, m) => s + m.idle_ns, 0);
-	return { elu: marks()[1].elu, ours: busy / (busy + idle), busy, idle, mains };
+	const [from, to] = marks().slice(before, before + 2);
+	return { elu: to.elu, ours: busy / (busy + idle), busy, idle, ivs, mains, marks: [from, to] };
 }

@@ -98,8 +98,7 @@ test('a loop that spins half the time: utilization agrees with Node\'s own ELU, 
 	try {
 		child.send('spin 50');
 		await child.waitFor((v) => v && v.spinning, 'fixture spinning');
-		const { ours, elu, mains } = await eluWindow(child, agent);
-		const marks = child.json().filter((v) => 'elu' in v);
+		const { ours, elu, mains, marks } = await eluWindow(child, agent);
 		const ticks = marks[1].ticks - marks[0].ticks;
 		const iterations = mains.reduce((s, m) => s + m.iterations, 0);
 		t.diagnostic(`uvscope ${ours.toFixed(4)}, node ${elu.toFixed(4)}; ` +

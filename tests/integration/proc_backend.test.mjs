@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
-import { Child, fetchNodeOrSkip, fixtures, nodeBin, nodeVersions, startFixture, until,
+import { Child, eluWindow, fetchNodeOrSkip, fixtures, nodeBin, nodeVersions, startFixture, until,
 	uvscope } from './lib.mjs';
 
 const MS = 1e6;
@@ -117,23 +117,10 @@ test('the process\'s own user, with no capability at all: the proc backend measu
 async function eluAgainstNode(t, child, version) {
 	const { agent } = await startRestricted(child.pid, ['--interval', '500ms']);
 	try {
-		await agent.waitFor(() => intervalsOf(agent).length >= 1, 'first interval');
-		child.send('mark');
-		const first = intervalsOf(agent).length;
-		await agent.waitFor(() => intervalsOf(agent).length >= first + 6, 'six intervals');
-		child.send('mark');
-		const [, ref] = await child.waitFor(() => child.json().filter((v) => 'elu' in v)
-			.length >= 2, 'reference ELU').then(() => child.json().filter((v) => 'elu' in v));
-		let busy = 0, idle = 0;
-		for (const iv of intervalsOf(agent).slice(first, first + 6)) {
-			const main = mainOf(iv, child.pid);
-			busy += main.busy_ns;
-			idle += main.idle_ns;
-		}
-		const ours = busy / (busy + idle);
-		t.diagnostic(`node ${version}: uvscope ${ours.toFixed(4)}, node ${ref.elu.toFixed(4)}`);
-		assert.ok(Math.abs(ours - ref.elu) <= 0.02,
-			`uvscope ${ours.toFixed(3)} vs node ${ref.elu.toFixed(3)} (node ${version})`);
+		const { ours, elu } = await eluWindow(child, agent);
+		t.diagnostic(`node ${version}: uvscope ${ours.toFixed(4)}, node ${elu.toFixed(4)}`);
+		assert.ok(Math.abs(ours - elu) <= 0.02,
+			`uvscope ${ours.toFixed(3)} vs node ${elu.toFixed(3)} (node ${version})`);
 	} finally {
 		await agent.stop();
 	}
@@ -232,21 +219,11 @@ test('a loop that spins half the time: every interval read, its iterations the c
 		try {
 			child.send('spin 50');
 			await child.waitFor((v) => v && v.spinning, 'fixture spinning');
-			await agent.waitFor(() => intervalsOf(agent).length >= 2, 'intervals');
-			child.send('mark');
-			await child.waitFor((v) => v && 'elu' in v, 'first mark');
-			const first = intervalsOf(agent).length;
-			await agent.waitFor(() => intervalsOf(agent).length >= first + 20, '20 intervals');
-			child.send('mark');
-			const marks = await child.waitFor(() => child.json().filter((v) => 'elu' in v)
-				.length >= 2, 'second mark').then(() => child.json().filter((v) => 'elu' in v));
-			const ivs = intervalsOf(agent).slice(first, first + 20);
-			for (const iv of ivs) {
-				const main = mainOf(iv, child.pid);
-				assert.ok(main.iterations > 0 && main.busy_ns + main.idle_ns >= iv.window_ns / 2,
-					`an interval without its reading: ${JSON.stringify(main)}`);
-			}
-			const ours = ivs.reduce((a, iv) => a + mainOf(iv, child.pid).iterations, 0);
+			const { ivs, mains, marks } = await eluWindow(child, agent, 20);
+			ivs.forEach((iv, i) => assert.ok(mains[i].iterations > 0 &&
+				mains[i].busy_ns + mains[i].idle_ns >= iv.window_ns / 2,
+				`an interval without its reading: ${JSON.stringify(mains[i])}`));
+			const ours = mains.reduce((a, m) => a + m.iterations, 0);
 			const ticks = marks[1].ticks - marks[0].ticks;
 			t.diagnostic(`${ours} iterations, ${ticks} callbacks`);
 			// The marks and the intervals are a few ms apart: a few hundred callbacks either way.
