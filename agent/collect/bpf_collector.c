@@ -219,6 +219,7 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 	}
 	b->published = true;
 	uvs_loops_start(&b->loops);
+	uvs_pool_start(&b->pool);
 	return 0;
 }
 
@@ -416,6 +417,7 @@ static void bpf_quiesce(struct uvs_collector *c)
 
 	/* The programs stop counting this process first, host-wide hooks included. */
 	uvs_loops_mark_end(&b->loops);
+	uvs_pool_mark_end(&b->pool);
 	if (b->published) {
 		uvs_bpf_shared_unpublish(b->sh, b->target->pid);
 		b->published = false;

@@ -173,6 +173,12 @@ int uvs_loops_attach(struct uvs_loops *l, struct uvs_bpf_shared *sh, int slot,
 
 void uvs_loops_start(struct uvs_loops *l)
 {
+	/*
+	 * The programs count the process from its publication, just before this: the first
+	 * window starts here, not at the loop object's attach, which the pool's, the stacks' and
+	 * the sockets' attach follow (up to seconds on a big target).
+	 */
+	l->start_mono = l->last_mono = uvs_now_mono();
 	seed(l);
 }
 
@@ -755,9 +761,16 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 	l->phase_changes = l->probes.phase_changes;
 	discover(l);
 	now = uvs_now_mono();
+	/*
+	 * The last window ends where the programs stopped counting (uvs_loops_mark_end), not
+	 * after the probes came out: that takes a few hundred ms, which would show as a last
+	 * window of zeros for a busy target.
+	 */
+	if (l->end_mono && l->end_mono < now)
+		now = l->end_mono;
 	s->pid = l->target->pid;
 	s->ts_ns = uvs_now_real();
-	s->window_ns = now - l->last_mono;
+	s->window_ns = now > l->last_mono ? now - l->last_mono : 0;
 	l->last_mono = now;
 	s->nloops = 0;
 	for (i = 0; i < l->nloops; i++) {
@@ -789,8 +802,7 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 		uvs_target_thread_comm(l->target, lt->tid, comm, sizeof(comm));
 		if (comm[0])
 			memcpy(lt->comm, comm, sizeof(lt->comm));
-		uvs_loop_window(lt, &r, l->end_mono && l->end_mono < now ? l->end_mono : now,
-				l->block_ns, phases, lt->comm, &s->loops[s->nloops]);
+		uvs_loop_window(lt, &r, now, l->block_ns, phases, lt->comm, &s->loops[s->nloops]);
 		/* The hooks came back in this window: the metrics measured its first part. */
 		if (lt->mem.has_part) {
 			uvs_loop_mem_recount(&lt->mem, &l->mem, &l->layout, uvs_now_mono(),

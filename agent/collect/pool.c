@@ -341,8 +341,22 @@ void uvs_pool_hooks(const struct uvs_pool *p, struct uvs_pool_hooks *out)
 			out->stepped[out->nstepped++] = p->plan.sites[i].name;
 }
 
+void uvs_pool_start(struct uvs_pool *p)
+{
+	/* The programs count the process from now (its publication): the first window too. */
+	if (p->attached)
+		uvs_pool_history_init(p->history, uvs_now_mono());
+}
+
+void uvs_pool_mark_end(struct uvs_pool *p)
+{
+	if (!p->end_mono)
+		p->end_mono = uvs_now_mono();
+}
+
 void uvs_pool_quiesce(struct uvs_pool *p)
 {
+	uvs_pool_mark_end(p);
 	uvs_uprobe_set_detach(&p->uprobes);
 }
 
@@ -785,7 +799,8 @@ void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_sna
 		split_in_flight(p, size, &max);
 	}
 	r = (struct uvs_pool_reading){ .now = p->now, .queued_max = max, .size = size,
-				       .fs_io_uring = p->fs_io_uring, .now_mono = uvs_now_mono() };
+				       .fs_io_uring = p->fs_io_uring,
+				       .now_mono = p->end_mono ? p->end_mono : uvs_now_mono() };
 	losses(p->now, &p->history->prev, agent);
 	uvs_pool_window_math(p->history, &r, out);
 	busy_by_statics(p, out);
@@ -798,6 +813,8 @@ void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_sna
 	reset_queued_max(p);
 	/* The probes' figures moved the history on; the guard's step may replace them. */
 	guarded_window(p, out, agent);
+	if (out->queued_max > p->queued_max_all)
+		p->queued_max_all = out->queued_max;
 }
 
 uint64_t uvs_pool_probe_hits(const struct uvs_pool *p, const struct uvs_pool_snapshot *w)
@@ -820,7 +837,7 @@ void uvs_pool_totals(struct uvs_pool *p, struct uvs_pool_snapshot *out,
 	if (!p->attached)
 		return;
 	/* As of the last window: the history's copy of it. */
-	r = (struct uvs_pool_reading){ .now = &p->history->prev, .queued_max = 0,
+	r = (struct uvs_pool_reading){ .now = &p->history->prev, .queued_max = p->queued_max_all,
 				       .size = pool_size(p, p->target), .fs_io_uring = p->fs_io_uring,
 				       .now_mono = p->history->last_window_mono };
 	losses(&p->history->prev, &none, agent);

@@ -67,6 +67,8 @@ struct uvs_pool {
 	bool statics_in_window;  /* the gauge of this window is the statics' (out or settling) */
 	uint64_t unseen;         /* jobs in flight as the probes came back, not yet reported */
 	uint64_t unseen_total;   /* ... the session's */
+	uint64_t queued_max_all; /* the most queued of any window: the session's */
+	uint64_t end_mono;       /* when the programs stopped counting (mark_end); 0: still */
 	/* libuv's busy threads (nthreads - idle_threads) at the last window; -1: not read. */
 	int64_t busy_at_window;
 	/*
@@ -107,6 +109,13 @@ int uvs_pool_record_from_event(const void *data, size_t len, struct uvs_pool_job
  * quiesce removes this target's uprobes; detach also clears its entries from the shared maps
  * and frees. Neither touches the object or another target. Safe on a zeroed struct.
  */
+/* The process is published to the programs: its windows start now. */
+void uvs_pool_start(struct uvs_pool *p);
+/*
+ * The programs stop counting the process now: the last window ends here, not once the probes
+ * are out (that takes a few hundred ms). uvs_pool_quiesce marks it too, if not yet.
+ */
+void uvs_pool_mark_end(struct uvs_pool *p);
 void uvs_pool_quiesce(struct uvs_pool *p);
 void uvs_pool_detach(struct uvs_pool *p);
 

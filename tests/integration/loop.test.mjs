@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Child, assertThreeBlocks, childrenOf, eluWindow, fetchNodeOrSkip, fixtures, nodeBin,
-	nodeVersions, skipWithoutBpf, startFixture, startAgent, until } from './lib.mjs';
+	nodeVersions, runUvscope, skipWithoutBpf, startFixture, startAgent, until } from './lib.mjs';
 
 const MS = 1e6;
 
@@ -19,6 +19,40 @@ test('a loop blocked 3 x 250 ms: three episodes, each about 250 ms, alerted whil
 			await assertThreeBlocks(t, child, agent);
 		} finally {
 			await agent.stop();
+			await child.stop();
+		}
+	});
+
+// What the loop measured in a window covers the window: the first starts when the programs
+// start counting, not when the attach began (the pool's, the stacks' and the sockets' attach
+// come after the loop's), and the last ends when they stop, not once the probes are out (a
+// build that ended it there showed a last window of 250-350 ms of zeros for a busy loop).
+test('every window is the time its loop measured, the first and the last included',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const { child } = await startFixture('elu.js', [], { PERIOD_MS: '20', WORK_MS: '8' });
+		try {
+			const run = await runUvscope(['watch', '-p', String(child.pid), '--json', '-d',
+				'3s']);
+			assert.equal(run.code, 0, run.stderr);
+			const lines = run.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+			const main = (v) => v.loops.find((l) => l.role === 'main');
+			const intervals = lines.filter((v) => v.type === 'interval');
+			const summary = lines.find((v) => v.type === 'summary');
+			assert.ok(intervals.length >= 2 && summary, 'intervals and a summary');
+			const covered = (v) => main(v).busy_ns + main(v).idle_ns;
+			t.diagnostic(`windows (ms, measured/length): ${[...intervals, summary].map((v) =>
+				`${(covered(v) / MS).toFixed(1)}/${(v.window_ns / MS).toFixed(1)}`).join(' ')}`);
+			// A loop waking every 20 ms is measured all the time: busy and idle add up to
+			// the window, up to the few ms between the programs' clock and the agent's read.
+			for (const v of [...intervals, summary])
+				assert.ok(Math.abs(covered(v) - v.window_ns) <= 0.05 * v.window_ns,
+					`${v.type}: ${covered(v)} ns measured in a window of ${v.window_ns}`);
+			assert.ok(intervals.every((v) => main(v).iterations > 0), 'iterations in each');
+			const sum = intervals.reduce((a, v) => a + v.window_ns, 0);
+			assert.ok(Math.abs(summary.window_ns - sum) <= 0.05 * sum,
+				`the summary's window ${summary.window_ns}, the intervals' ${sum}`);
+		} finally {
 			await child.stop();
 		}
 	});

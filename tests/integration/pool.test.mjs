@@ -208,7 +208,8 @@ for (const [plan, agentEnv] of [['2-probe', {}], ['4-probe', FOUR_PROBE]]) test(
 	`UV_THREADPOOL_SIZE=2 and a burst of 16 slow crypto jobs: 14 queued at most, waits that ` +
 	`grow job by job (${plan} plan)`, async (t) => {
 	if (skipWithoutBpf(t)) return;
-	await poolRun({ BURST: '16', UV_THREADPOOL_SIZE: '2' }, ({ agent, hello, intervals }) => {
+	await poolRun({ BURST: '16', UV_THREADPOOL_SIZE: '2' },
+		async ({ agent, hello, intervals }) => {
 		if (!planIs(t, hello, plan)) return;
 		// --pool-jobs: one record per job. In the order the jobs started, two at a time (one
 		// per thread), each pair waited longer than the pair before it: the queue is FIFO.
@@ -242,6 +243,11 @@ for (const [plan, agentEnv] of [['2-probe', {}], ['4-probe', FOUR_PROBE]]) test(
 		assert.equal(crypto, 16);
 		assert.equal(pools.at(-1).queued, 0);
 		assert.equal(pools.at(-1).running, 0);
+		// The summary's most queued is the session's, not the queue at the end (it said 0).
+		await agent.stop();
+		const summary = agent.json().find((v) => v.type === 'summary');
+		assert.ok(summary, 'a summary');
+		assert.equal(summary.threadpool.queued_max, maxQueued, 'the summary: the most queued');
 	}, ['--pool-jobs'], agentEnv);
 });
 
