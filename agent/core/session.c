@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,20 @@ static int add_events(struct session *s, struct uvs_watched *w)
 }
 
 /*
+ * Whether pid, alive when the attach began, is gone now: its pidfd (opened before the attach)
+ * readable, or, without one (no pidfd_open), no such process. Everything read of a process
+ * that exits during the attach is half there, and its loop, unreadable, looks busy.
+ */
+static bool exited_already(pid_t pid, int pid_fd)
+{
+	struct pollfd p = { .fd = pid_fd, .events = POLLIN };
+
+	if (pid_fd >= 0)
+		return poll(&p, 1, 0) > 0;
+	return kill(pid, 0) && errno == ESRCH;
+}
+
+/*
  * Watches pid: attached, its exit watched, its outputs begun. 0, or -errno with the reason
  * said (an error for a pid the operator named, a warning for one --all found).
  */
@@ -210,18 +225,32 @@ static int add_target(struct session *s, pid_t pid, bool begin_now)
 	struct watched_slot *ws;
 	uint64_t attach_ns = 0;
 	char why[600];
-	int err = 0;
+	int err = 0, pid_fd;
 	struct uvs_watched *w;
 
 	if (s->nwatched == MAX_WATCHED) {
 		uvs_warn("pid %d is not watched: %d processes are already", (int)pid, MAX_WATCHED);
 		return -ENOSPC;
 	}
+	/* Held from before the attach: a process that exits during it is told from one alive. */
+	pid_fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	w = uvs_watched_attach(&s->env, pid, &attach_ns, &err, why, sizeof(why));
+	if (w && exited_already(pid, pid_fd)) {
+		uvs_watched_free(w);
+		w = NULL;
+		err = -ESRCH;
+		snprintf(why, sizeof(why), "pid %d exited while uvscope was attaching to it: nothing "
+			 "to watch", (int)pid);
+	}
 	/* flame goes on in the proc backend (main.c): said already, not an error. */
-	if (!w && err == UVS_WATCHED_FLAME_PROC)
+	if (!w && err == UVS_WATCHED_FLAME_PROC) {
+		if (pid_fd >= 0)
+			close(pid_fd);
 		return err;
+	}
 	if (!w) {
+		if (pid_fd >= 0)
+			close(pid_fd);
 		if (s->cli->all)
 			uvs_warn("%s", why);
 		else
@@ -229,7 +258,7 @@ static int add_target(struct session *s, pid_t pid, bool begin_now)
 		return err ? err : -EINVAL;
 	}
 	ws = &s->watched[s->nwatched++];
-	*ws = (struct watched_slot){ .w = w, .pid_fd = (int)syscall(SYS_pidfd_open, pid, 0) };
+	*ws = (struct watched_slot){ .w = w, .pid_fd = pid_fd };
 	err = uvs_image_watch_open(&ws->image, pid);
 	if (err)
 		uvs_warn("cannot hold pid %d's image (%s): an exec of another program is not noticed",

@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { Child, skipWithoutBpf, startFixture, startAgent, runUvscope, ourBpfPrograms, uvscope,
-	until } from './lib.mjs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync } from 'node:fs';
+import { Child, nodeBin, skipWithoutBpf, startFixture, startAgent, runUvscope, ourBpfPrograms,
+	uvscope, until } from './lib.mjs';
 
 test('SIGKILL of the agent: the target runs on and no BPF program of ours is left', async (t) => {
 	if (skipWithoutBpf(t)) return;
@@ -70,6 +70,62 @@ test('no such process: one clear line, exit 1', async (t) => {
 	const r = await runUvscope(['watch', '-p', String(pid), '-d', '1s']);
 	assert.equal(r.code, 1);
 	assert.match(r.stderr, new RegExp(`^uvscope: no such process: ${pid}$`));
+});
+
+// Where a function of the target's executable is in its memory (nm's value, moved by the
+// executable's base when it is position-independent).
+function addressIn(pid, exe, symbol) {
+	const line = execFileSync('nm', [exe], { encoding: 'utf8', maxBuffer: 1 << 28 })
+		.split('\n').find((l) => l.endsWith(` ${symbol}`));
+	if (!line) return null;
+	const value = Number.parseInt(line.split(' ')[0], 16);
+	if (!/Type:\s+DYN/.test(execFileSync('readelf', ['-h', exe], { encoding: 'utf8' })))
+		return value;
+	const real = realpathSync(exe);
+	const first = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')
+		.find((l) => l.endsWith(` ${real}`));
+	return Number.parseInt(first.split('-')[0], 16) + value;
+}
+
+// A target that dies while uvscope attaches: caught once the loop's uprobe is in (its int3 at
+// uv__io_poll's entry, read from the target's memory) while the rest of the attach goes on
+// (the pool's probes, the stacks' symbol index, the sockets). What was read of it is half
+// there, and its loop, unreadable, looked busy: a build that carried on said "attached",
+// alerted "loop blocked" and exited 0.
+test('the target dies during the attach: said so, exit 1, no interval, no alert', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('elu.js');
+	const addr = addressIn(child.pid, nodeBin, 'uv__io_poll');
+	if (!addr) {
+		await child.stop();
+		t.skip(`${nodeBin} has no uv__io_poll symbol`);
+		return;
+	}
+	const agent = new Child(uvscope, ['watch', '-p', String(child.pid), '--json']);
+	const mem = openSync(`/proc/${child.pid}/mem`, 'r');
+	try {
+		const byte = Buffer.alloc(1);
+		const deadline = Date.now() + 20000;
+		for (;;) {
+			readSync(mem, byte, 0, 1, addr);
+			if (byte[0] === 0xcc) break;
+			assert.ok(agent.exited === null && Date.now() < deadline,
+				'the loop\'s uprobe went in before the attach ended');
+			await new Promise((r) => setTimeout(r, 1));
+		}
+		child.proc.kill('SIGKILL');
+		const { code } = await agent.exitPromise;
+		t.diagnostic(agent.errLines.join(' | '));
+		assert.equal(code, 1);
+		assert.match(agent.errLines.join('\n'),
+			new RegExp(`pid ${child.pid} exited while uvscope was attaching to it`));
+		assert.deepEqual(agent.json().map((v) => v.type), [],
+			'no attach line, interval, alert or summary');
+	} finally {
+		closeSync(mem);
+		await agent.stop();
+		await child.stop();
+	}
 });
 
 test('sockets: no such process, and another user\'s process without privileges', async (t) => {
