@@ -476,11 +476,16 @@ static void reset_queued_max(struct uvs_pool *p)
  * does not set (and for epoll_ctl batching, which is not pool work). So for those versions an
  * io_uring fd in the process means its fs work bypasses the pool.
  */
-bool uvs_pool_wants_io_uring_check(const struct uvs_pool *p)
+static bool fs_may_go_to_io_uring(const struct uvs_pool *p)
 {
 	uint32_t v = p->target ? p->target->libuv_hex : 0;
 
-	return p->attached && !p->fs_io_uring && v >= 0x012d00 && v < 0x013000;
+	return p->attached && v >= 0x012d00 && v < 0x013000;
+}
+
+bool uvs_pool_wants_io_uring_check(const struct uvs_pool *p)
+{
+	return fs_may_go_to_io_uring(p) && !p->fs_io_uring;
 }
 
 /*
@@ -790,7 +795,10 @@ void uvs_pool_window(struct uvs_pool *p, bool io_uring_seen, struct uvs_pool_sna
 	key = 0;
 	if (!p->attached || bpf_map_lookup_elem(p->stats_fd, &key, p->now))
 		return;
-	p->fs_io_uring |= io_uring_seen;
+	/* The fd table is read for the fds anyway: its ring means something only where fs can
+	 * go to io_uring (libuv 1.48+ opens one for its epoll_ctl batching, Node 22 and later). */
+	if (io_uring_seen && fs_may_go_to_io_uring(p))
+		p->fs_io_uring = true;
 	size = pool_size(p, p->target);
 	max = read_queued_max(p);
 	if (p->plan.two_probe) {
