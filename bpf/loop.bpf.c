@@ -944,11 +944,18 @@ int BPF_PROG(uvs_thread_exit, struct task_struct *task)
 {
 	const struct uvs_target_cfg *t = uvs_current_target();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct uvs_loop_state *st;
+	__u32 metrics;
 
 	if (!t)
 		return 0;
+	st = bpf_map_lookup_elem(&loop_state, &tid);
+	if (!st)
+		return 0;
+	/* Whether its loop had libuv's metrics on: the agent may place the thread by it. */
+	metrics = st->metrics;
 	if (bpf_map_delete_elem(&loop_state, &tid) == 0)
-		emit(t, UVS_EV_THREAD_EXIT, tid, bpf_ktime_get_ns(), 0);
+		emit(t, UVS_EV_THREAD_EXIT, tid, bpf_ktime_get_ns(), metrics);
 	return 0;
 }
 

@@ -19,6 +19,34 @@
 #define NR_EPOLL_PWAIT 281
 #define NR_EPOLL_PWAIT2 441
 
+/*
+ * Makes room in a full table: an exited loop's entry goes (its last window was shown), the
+ * one that exited first. Its figures leave the summary, which counts it (loops_left_out): a
+ * process that starts a Worker per job must not fill the table for good after 64 of them.
+ */
+static bool evict_exited(struct uvs_loops *l)
+{
+	size_t i, oldest = l->nloops;
+
+	for (i = 0; i < l->nloops; i++)
+		if (l->loops[i]->exited &&
+		    (oldest == l->nloops || l->loops[i]->exit_seq < l->loops[oldest]->exit_seq))
+			oldest = i;
+	if (oldest == l->nloops)
+		return false;
+	free(l->loops[oldest]);
+	l->loops[oldest] = l->loops[--l->nloops];
+	l->evicted++;
+	return true;
+}
+
+static void mark_exited(struct uvs_loops *l, struct uvs_loop_track *lt)
+{
+	if (!lt->exited)
+		lt->exit_seq = ++l->exits;
+	lt->exited = true;
+}
+
 static struct uvs_loop_track *track(struct uvs_loops *l, int tid)
 {
 	struct uvs_loop_track *lt;
@@ -28,10 +56,11 @@ static struct uvs_loop_track *track(struct uvs_loops *l, int tid)
 	for (i = 0; i < l->nloops; i++)
 		if (l->loops[i]->tid == tid && !l->loops[i]->exited)
 			return l->loops[i];
-	if (l->nloops == UVS_MAX_LOOPS) {
+	if (l->nloops == UVS_MAX_LOOPS && !evict_exited(l)) {
 		if (!l->warned_full)
-			uvs_warn("more than %d event loops: thread %d and later ones are not shown",
-				 UVS_MAX_LOOPS, tid);
+			uvs_warn("more than %d event loops at once: loop thread %d is not shown, nor "
+				 "any other past %d while they all run (JSON: loops_left_out)",
+				 UVS_MAX_LOOPS, tid, UVS_MAX_LOOPS);
 		l->warned_full = true;
 		return NULL;
 	}
@@ -42,6 +71,22 @@ static struct uvs_loop_track *track(struct uvs_loops *l, int tid)
 	lt->role = uvs_target_role(l->target, tid, &lt->role_known);
 	l->loops[l->nloops++] = lt;
 	return lt;
+}
+
+/*
+ * A loop thread of Node's that no stack placed yet (it was never seen stopped in a syscall, or
+ * it exited first, as a Worker that lives between two windows does): Node turns libuv's
+ * metrics on for the main loop and every Worker's, and for no loop of its own (the platform's
+ * delayed tasks, the inspector's), so a loop with them on that is not the main one is a
+ * Worker's. In another libuv program the rule says nothing: the thread stays unplaced.
+ */
+static void place_by_metrics(struct uvs_loops *l, struct uvs_loop_track *lt, uint32_t metrics)
+{
+	if (lt->role_known || !l->target->node_version[0] || lt->tid == l->target->pid ||
+	    metrics != UVS_LOOP_METRICS_ON)
+		return;
+	lt->role = UVS_ROLE_WORKER;
+	lt->role_known = true;
 }
 
 enum thread_at_attach {
@@ -250,7 +295,14 @@ int uvs_loops_on_event(void *ctx, void *data, size_t len)
 			lt->role = uvs_target_role(l->target, lt->tid, &lt->role_known);
 		break;
 	case UVS_EV_THREAD_EXIT:
+		/*
+		 * Tracked now if not yet (it may have lived between two windows): its last window
+		 * shows what it did, and its statistics leave the map with it.
+		 */
 		uvs_debug("thread %u exited", e->tid);
+		lt = track(l, (int)e->tid);
+		if (lt)
+			place_by_metrics(l, lt, (uint32_t)e->duration_ns);
 		break;
 	case UVS_EV_NO_METRICS:
 		/*
@@ -511,7 +563,7 @@ static void mem_window(struct uvs_loops *l, struct uvs_loop_track *lt,
 
 		out->blocked_now = false;
 		lt->mem.on = false;
-		lt->exited = true;
+		mark_exited(l, lt);
 		bpf_map_delete_elem(l->probes.stats_fd, &key);
 	}
 }
@@ -731,11 +783,12 @@ static void discover(struct uvs_loops *l)
 	__u32 key, next;
 	void *prev = NULL;
 
+	l->left_out = 0;
 	while (bpf_map_get_next_key(l->probes.stats_fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		if (ours(l, key))
-			track(l, (int)key);
+		if (ours(l, key) && !track(l, (int)key))
+			l->left_out++;
 	}
 	qsort(l->loops, l->nloops, sizeof(l->loops[0]), loop_order);
 }
@@ -790,11 +843,13 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 		if (l->probes.waits_out || read_loop(l, key, &r))
 			continue;
 		/* Once its thread is gone its state is too: it stays as it was last seen. */
-		if (r.alive)
+		if (r.alive) {
 			lt->unmeasured = uvs_loop_unmeasured(&r);
+			place_by_metrics(l, lt, r.metrics);
+		}
 		if (lt->unmeasured) {
 			if (!r.alive) {
-				lt->exited = true;
+				mark_exited(l, lt);
 				bpf_map_delete_elem(l->probes.stats_fd, &key);
 			}
 			continue;
@@ -813,10 +868,11 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 		s->nloops++;
 		if (!r.alive) {
 			/* The thread exited: this was its last window. */
-			lt->exited = true;
+			mark_exited(l, lt);
 			bpf_map_delete_elem(l->probes.stats_fd, &key);
 		}
 	}
+	s->loops_left_out = l->left_out;
 	read_counters(l, &counters);
 	s->agent.events = delta(counters.events, l->prev_counters.events);
 	s->agent.drops = delta(counters.ringbuf_drops, l->prev_counters.ringbuf_drops);
@@ -841,6 +897,7 @@ void uvs_loops_totals(struct uvs_loops *l, struct uvs_snapshot *s)
 		uvs_loop_totals(l->loops[i], phases, l->loops[i]->comm, &s->loops[s->nloops]);
 		uvs_loop_mem_totals(&l->loops[i]->mem, &s->loops[s->nloops++]);
 	}
+	s->loops_left_out = l->evicted + l->left_out;
 	s->agent.events = l->prev_counters.events;
 	s->agent.drops = l->prev_counters.ringbuf_drops;
 	s->agent.insert_failures = l->prev_counters.insert_failures;

@@ -37,6 +37,9 @@ struct uvs_loops {
 	struct uvs_loop_track *loops[UVS_MAX_LOOPS];
 	struct uvs_loop_stats *scratch; /* one map value, read per loop */
 	bool warned_full;               /* said once that there are more loops than we show */
+	uint64_t exits;                 /* loop threads seen exit (their exit_seq) */
+	uint64_t evicted;               /* exited loops dropped from the full table */
+	size_t left_out;                /* live loop threads not in the table at the last look */
 	unsigned int phase_changes;     /* probes.phase_changes at the last window */
 	/* libuv's metrics in the target, read while the wait hooks are out (collect/loop_memory.h). */
 	struct uvs_mem_reader mem;

@@ -20,6 +20,7 @@ struct uvs_loop_track {
 	enum uvs_role role;
 	bool role_known;
 	bool exited;          /* the thread is gone; its final figures are in `prev` */
+	uint64_t exit_seq;    /* the order it was seen exit in: a full table drops the first */
 	char comm[16];        /* its name as last read (kept for the summary after it exits) */
 	bool unmeasured;      /* nothing of it is measured (uvs_loop_unmeasured): not shown */
 	uint64_t prev_busy;   /* busy_ns at the last window, counting the running span */

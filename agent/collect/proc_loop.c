@@ -35,14 +35,32 @@ static bool thread_alive(const struct uvs_target *t, int tid)
 	return access(path, F_OK) == 0;
 }
 
+/* A loop whose thread is gone and whose last window was shown (or that never had one). */
+static bool shown_last(const struct uvs_proc_loop *p)
+{
+	if (!p->gone)
+		return false;
+	if (p->sampled)
+		return !p->strack.seen || p->strack.win_mono == p->strack.last;
+	return !p->track.seen || p->track.win_mono == p->track.last.now;
+}
+
 static struct uvs_proc_loop *add_loop(struct uvs_proc_loops *l, int tid, enum uvs_role role,
 				      uint64_t loop, uint64_t lfields, int epfd)
 {
-	struct uvs_proc_loop *p;
+	struct uvs_proc_loop *p = NULL;
+	size_t i;
 
-	if (l->n == UVS_MAX_LOOPS)
+	if (l->n < UVS_MAX_LOOPS)
+		p = &l->loops[l->n++];
+	/* Full: a loop gone whose last window was shown makes room (the summary counts it). */
+	for (i = 0; !p && i < l->n; i++)
+		if (shown_last(&l->loops[i]))
+			p = &l->loops[i];
+	if (!p)
 		return NULL;
-	p = &l->loops[l->n++];
+	if (p->tid)
+		l->evicted++;
 	*p = (struct uvs_proc_loop){ .tid = tid, .role = role, .loop = loop, .lfields = lfields,
 				     .epfd = epfd };
 	uvs_read_thread_comm(l->target->pid, tid, p->comm, sizeof(p->comm));
@@ -322,8 +340,7 @@ void uvs_proc_loops_window(struct uvs_proc_loops *l, struct uvs_snapshot *s)
 		struct uvs_loop_snapshot *ls;
 
 		/* A loop gone before this window has shown its last one. */
-		if (p->sampled ? !p->strack.seen || (p->gone && p->strack.win_mono == p->strack.last) :
-				 !p->track.seen || (p->gone && p->track.win_mono == p->track.last.now))
+		if ((p->sampled ? !p->strack.seen : !p->track.seen) || shown_last(p))
 			continue;
 		ls = &s->loops[s->nloops++];
 		head(p, ls);
@@ -340,6 +357,7 @@ void uvs_proc_loops_totals(struct uvs_proc_loops *l, struct uvs_snapshot *s)
 {
 	size_t i;
 
+	s->loops_left_out = l->evicted;
 	for (i = 0; i < l->n && s->nloops < UVS_MAX_LOOPS; i++) {
 		struct uvs_proc_loop *p = &l->loops[i];
 

@@ -55,6 +55,7 @@ struct uvs_proc_loops {
 	char why[300];           /* why the metrics are unavailable (then sampled), when they are */
 	size_t n;
 	struct uvs_proc_loop loops[UVS_MAX_LOOPS];
+	uint64_t evicted;        /* loops gone and shown, whose slot a new loop took */
 	size_t ntried;
 	struct uvs_proc_tried tried[UVS_PROC_TRIED];
 	uint64_t read_failures;  /* readings that did not validate (counted, then retried) */

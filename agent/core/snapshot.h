@@ -308,6 +308,11 @@ struct uvs_snapshot {
 	int pid;
 	size_t nloops;
 	struct uvs_loop_snapshot loops[UVS_MAX_LOOPS];
+	/*
+	 * Loop threads not in `loops`: in a window, those running past the first UVS_MAX_LOOPS;
+	 * in the summary, also the exited ones a full table dropped to make room.
+	 */
+	uint64_t loops_left_out;
 	struct uvs_pool_snapshot pool;
 	struct uvs_fd_snapshot fds;
 	struct uvs_syscalls_snapshot syscalls;

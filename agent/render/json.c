@@ -479,7 +479,7 @@ static int json_snapshot(FILE *out, const char *type, const struct uvs_snapshot 
 			fputc(',', out);
 		json_loop(out, &s->loops[i]);
 	}
-	fputc(']', out);
+	fprintf(out, "],\"loops_left_out\":%" PRIu64, s->loops_left_out);
 	json_pool(out, &s->pool);
 	json_syscalls(out, &s->syscalls);
 	json_fds(out, &s->fds);

@@ -157,6 +157,9 @@ int uvs_watch_interval_of(FILE *out, const char *who, const struct uvs_snapshot 
 		fputs(i ? " | " : " ", out);
 		put_segment(out, &s->loops[i]);
 	}
+	if (s->loops_left_out)
+		fprintf(out, " | %" PRIu64 " more loop%s not shown", s->loops_left_out,
+			s->loops_left_out == 1 ? "" : "s");
 	put_pool(out, &s->pool);
 	put_syscalls(out, &s->syscalls);
 	put_sockets(out, &s->sockets);
@@ -524,6 +527,10 @@ int uvs_watch_summary(FILE *out, const struct uvs_snapshot *s)
 		nloops(s) == 1 ? "" : "s");
 	for (i = 0; i < nloops(s); i++)
 		summary_loop(out, &s->loops[i], s->guard.phases_off_ns != 0);
+	if (s->loops_left_out)
+		fprintf(out, "  and %" PRIu64 " loop thread%s not listed (the table holds %d: "
+			"the first to exit made room)\n", s->loops_left_out,
+			s->loops_left_out == 1 ? "" : "s", UVS_MAX_LOOPS);
 	if (s->pool.available) {
 		fputs("  pool:", out);
 		put_pool_summary(out, &s->pool);

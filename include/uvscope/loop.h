@@ -165,7 +165,8 @@ enum uvs_event_type {
 
 struct uvs_event {
 	__u64 ts_ns;       /* ktime of the event */
-	__u64 duration_ns; /* BLOCK_END: length of the busy span */
+	__u64 duration_ns; /* BLOCK_END: length of the busy span; THREAD_EXIT: its metrics
+			    * (enum uvs_loop_metrics) */
 	__u32 type;        /* enum uvs_event_type */
 	__u32 tid;
 	__u32 tgid;        /* its process: the agent hands the event to that target */

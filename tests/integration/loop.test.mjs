@@ -57,6 +57,41 @@ test('every window is the time its loop measured, the first and the last include
 		}
 	});
 
+// A process that starts a Worker per job, one after another, 80 in all: every Worker's loop
+// thread is shown as a Worker's (most live between two windows, and exit before any stack
+// could place them), and the table of 64 loops makes room for new ones by dropping the first
+// that exited, which the summary counts. A build that kept every exited loop stopped showing
+// new ones after 64 and called most of them "other".
+test('80 short-lived Workers one after another: each one shown, as a Worker; the summary ' +
+	'counts the ones it drops', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('worker_churn.js', [], { COUNT: '80' });
+	const { agent } = await startAgent(child.pid, ['--interval', '250ms']);
+	try {
+		child.send('go');
+		const { tids } = await child.waitFor((v) => v && v.done, 'the 80 Workers', 120000);
+		const workers = () => new Set(agent.json().filter((v) => v.type === 'interval')
+			.flatMap((v) => v.loops.filter((l) => tids.includes(l.tid)).map((l) => l.tid)));
+		await agent.until(() => workers().size === tids.length, 'every Worker in an interval',
+			30000).catch(() => {});
+		await agent.stop();
+		const shown = agent.json().filter((v) => v.type === 'interval')
+			.flatMap((v) => v.loops.filter((l) => tids.includes(l.tid)));
+		const summary = agent.json().find((v) => v.type === 'summary');
+		t.diagnostic(`${workers().size} of ${tids.length} Workers shown; roles ` +
+			`${[...new Set(shown.map((l) => l.role))]}; the summary lists ` +
+			`${summary.loops.length} loops and leaves out ${summary.loops_left_out}`);
+		assert.equal(new Set(tids).size, 80, 'the fixture: 80 threads');
+		assert.equal(workers().size, 80, 'every Worker\'s loop thread in some interval');
+		assert.ok(shown.every((l) => l.role === 'worker'), 'each one a Worker\'s');
+		assert.equal(summary.loops.length + summary.loops_left_out, 81, 'main + 80, listed or ' +
+			'counted');
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
+
 test('execSync blocks the loop from a second loop on the same thread: one episode', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const { child } = await startFixture('block.js', [],

@@ -128,7 +128,7 @@ Test(json, interval_golden)
 	cr_expect_str_eq(got,
 			 "{\"type\":\"interval\",\"schema\":1,\"ts_ns\":1732657803123456789,"
 			 "\"window_ns\":1000000000,\"pid\":4242,\"loops\":[" LOOP0 "," LOOP1 "],"
-			 AGENT "}\n");
+			 "\"loops_left_out\":0," AGENT "}\n");
 	free(got);
 }
 
@@ -138,11 +138,12 @@ Test(json, summary_golden)
 
 	build_snapshot();
 	snap.window_ns = 65000000000ull;
+	snap.loops_left_out = 17;
 	got = RENDER(uvs_json_summary, &snap);
 	cr_expect_str_eq(got,
 			 "{\"type\":\"summary\",\"schema\":1,\"ts_ns\":1732657803123456789,"
 			 "\"window_ns\":65000000000,\"pid\":4242,\"loops\":[" LOOP0 "," LOOP1 "],"
-			 AGENT "}\n");
+			 "\"loops_left_out\":17," AGENT "}\n");
 	free(got);
 }
 
@@ -155,7 +156,8 @@ Test(json, no_loops)
 	got = RENDER(uvs_json_interval, &snap);
 	cr_expect_str_eq(got,
 			 "{\"type\":\"interval\",\"schema\":1,\"ts_ns\":1732657803123456789,"
-			 "\"window_ns\":1000000000,\"pid\":4242,\"loops\":[]," AGENT "}\n");
+			 "\"window_ns\":1000000000,\"pid\":4242,\"loops\":[],\"loops_left_out\":0,"
+			 AGENT "}\n");
 	free(got);
 }
 

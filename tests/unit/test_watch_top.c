@@ -275,6 +275,26 @@ Test(watch, summary_dns_names_sampled)
 	free(got);
 }
 
+/* Loop threads the table could not hold: said on the interval's line and in the summary. */
+Test(watch, loops_left_out)
+{
+	char *got;
+
+	build_snapshot();
+	got = render_watch(uvs_watch_interval);
+	cr_expect_null(strstr(got, "not shown"), "%s", got);
+	free(got);
+	snap.loops_left_out = 2;
+	got = render_watch(uvs_watch_interval);
+	cr_expect_not_null(strstr(got, " | 2 more loops not shown"), "%s", got);
+	free(got);
+	snap.loops_left_out = 17;
+	got = render_watch(uvs_watch_summary);
+	cr_expect_not_null(strstr(got, "  and 17 loop threads not listed (the table holds 64: "
+				       "the first to exit made room)\n"), "%s", got);
+	free(got);
+}
+
 /* ---- top ----------------------------------------------------------------------------------- */
 
 static struct uvs_alert alerts[7];
