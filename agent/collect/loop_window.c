@@ -105,6 +105,10 @@ void uvs_loop_window(struct uvs_loop_track *l, const struct uvs_loop_reading *r,
 
 	l->prev_busy = busy;
 	l->prev_idle = idle;
+	if (run_busy > l->run_busy_max)
+		l->run_busy_max = run_busy;
+	l->last_blocked_now = ls->blocked_now;
+	l->last_blocked_for_ns = ls->blocked_for_ns;
 	memcpy(&l->prev, s, sizeof(*s));
 }
 
@@ -121,8 +125,14 @@ void uvs_loop_totals(const struct uvs_loop_track *l, bool phases, const char *co
 	ls->busy_max_ns = st->busy_max_ns;
 	ls->busy_p50_ns = uvs_hist_percentile_max(&st->busy, 0.50, st->busy_max_ns);
 	ls->busy_p99_ns = uvs_hist_percentile_max(&st->busy, 0.99, st->busy_max_ns);
+	/* As a window's: the longest span, the one still running at a window's end included. */
+	if (l->run_busy_max > ls->busy_max_ns)
+		ls->busy_max_ns = l->run_busy_max;
 	ls->blocks = st->blocks;
 	ls->blocked_ns = st->blocked_ns;
+	/* Blocked at the end of the last window: a block that never ended is no episode yet. */
+	ls->blocked_now = l->last_blocked_now;
+	ls->blocked_for_ns = l->last_blocked_for_ns;
 	uvs_hist_to_pow2(&st->busy, st->busy_ns, &ls->busy_hist);
 	ls->has_phases = phases;
 	if (phases)

@@ -25,6 +25,14 @@ struct uvs_loop_track {
 	bool unmeasured;      /* nothing of it is measured (uvs_loop_unmeasured): not shown */
 	uint64_t prev_busy;   /* busy_ns at the last window, counting the running span */
 	uint64_t prev_idle;
+	/*
+	 * A busy span still running at a window's end, the longest such (ended spans are in
+	 * BPF's own max), and whether the last window ended in a block: what the totals say of a
+	 * loop blocked until the end.
+	 */
+	uint64_t run_busy_max;
+	bool last_blocked_now;
+	uint64_t last_blocked_for_ns;
 	struct uvs_loop_stats prev; /* cumulative BPF statistics at the last window */
 	/* Followed from libuv's metrics while the wait hooks are out (collect/loop_memory.h). */
 	struct uvs_loop_mem mem;

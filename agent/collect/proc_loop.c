@@ -350,6 +350,8 @@ void uvs_proc_loops_window(struct uvs_proc_loops *l, struct uvs_snapshot *s)
 			uvs_lm_window(&p->track, l->layout.has_count, l->block_ns, ls);
 		if (p->gone)
 			ls->blocked_now = false;
+		p->last_blocked_now = ls->blocked_now;
+		p->last_blocked_for_ns = ls->blocked_now ? ls->blocked_for_ns : 0;
 	}
 }
 
@@ -365,8 +367,10 @@ void uvs_proc_loops_totals(struct uvs_proc_loops *l, struct uvs_snapshot *s)
 			continue;
 		head(p, &s->loops[s->nloops]);
 		if (p->sampled)
-			uvs_ls_totals(&p->strack, &s->loops[s->nloops++]);
+			uvs_ls_totals(&p->strack, &s->loops[s->nloops]);
 		else
-			uvs_lm_totals(&p->track, l->layout.has_count, &s->loops[s->nloops++]);
+			uvs_lm_totals(&p->track, l->layout.has_count, &s->loops[s->nloops]);
+		s->loops[s->nloops].blocked_now = p->last_blocked_now;
+		s->loops[s->nloops++].blocked_for_ns = p->last_blocked_for_ns;
 	}
 }

@@ -34,6 +34,9 @@ struct uvs_proc_loop {
 	bool sampled;
 	uint64_t next_sample;
 	struct uvs_ls_track strack;
+	/* Blocked at the end of its last window, and for how long: the summary says it too. */
+	bool last_blocked_now;
+	uint64_t last_blocked_for_ns;
 };
 
 /* Threads looked at for a Worker's loop that had none, so they are not searched forever. */

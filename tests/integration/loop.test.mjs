@@ -92,6 +92,35 @@ test('80 short-lived Workers one after another: each one shown, as a Worker; the
 	}
 });
 
+// The session ends while the main loop is blocked: the summary says so, as the last interval
+// did, and its longest busy span is that one (a build that took only ended spans said not
+// blocked, and a longest span of 0, for a loop blocked all along).
+for (const backend of ['bpf', 'proc']) test(`the session ends in a block: the summary says ` +
+	`blocked, and the block is its longest span (${backend})`, async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('block.js', [], { BLOCK_MS: '6000', COUNT: '1' });
+	const { agent } = await startAgent(child.pid, ['--backend', backend]);
+	try {
+		child.send('go');
+		const firing = await agent.waitFor((v) => v && v.type === 'alert' &&
+			v.kind === 'loop_blocked' && v.ongoing, 'the blocked alert');
+		await agent.stop();
+		const main = agent.json().find((v) => v.type === 'summary').loops
+			.find((l) => l.role === 'main');
+		t.diagnostic(`alert at ${firing.blocked_ns / MS} ms; summary: blocked_now ` +
+			`${main.blocked_now} for ${main.blocked_for_ns / MS} ms, busy_max ` +
+			`${main.busy_max_ns / MS} ms, blocks ${main.blocks}`);
+		assert.equal(main.blocked_now, true);
+		assert.ok(main.blocked_for_ns >= firing.blocked_ns, 'blocked at least as long as alerted');
+		assert.equal(main.blocks, 0, 'a block that has not ended is no episode yet');
+		if (backend === 'bpf')
+			assert.ok(main.busy_max_ns >= main.blocked_for_ns, 'the block is the longest span');
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
+
 test('execSync blocks the loop from a second loop on the same thread: one episode', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const { child } = await startFixture('block.js', [],
