@@ -47,6 +47,11 @@ int uvs_sockets_command(const struct uvs_cli *cli)
 		uvs_err("no such process: %d", (int)cli->pid);
 		return 1;
 	}
+	if (uvs_pid_exited(cli->pid)) {
+		uvs_err("pid %d has exited: a zombie, which its parent has not reaped",
+			(int)cli->pid);
+		return 1;
+	}
 	nl = uvs_sockets_open_diag((int)cli->pid, why, sizeof(why));
 	if (nl < 0) {
 		uvs_err("%s", why);

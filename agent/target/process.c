@@ -308,6 +308,11 @@ int uvs_target_open(struct uvs_target *t, pid_t pid, char *why, size_t cap)
 		snprintf(why, cap, "no such process: %d", (int)pid);
 		return -ESRCH;
 	}
+	if (uvs_pid_exited(pid)) {
+		snprintf(why, cap, "pid %d has exited: a zombie, which its parent has not reaped",
+			 (int)pid);
+		return -ESRCH;
+	}
 	uvs_read_thread_comm(pid, pid, t->comm, sizeof(t->comm));
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	n = readlink(path, t->exe, sizeof(t->exe) - 1);
@@ -574,4 +579,11 @@ void uvs_target_thread_comm(const struct uvs_target *t, pid_t tid, char *out, si
 bool uvs_target_alive(const struct uvs_target *t)
 {
 	return kill(t->pid, 0) == 0 || errno == EPERM;
+}
+
+bool uvs_pid_exited(pid_t pid)
+{
+	char state = uvs_thread_state(pid, pid);
+
+	return state == 'Z' || state == 'X';
 }

@@ -143,6 +143,12 @@ bool uvs_object_build_id_in_memory(const struct uvs_target *t, const struct uvs_
 void uvs_target_thread_comm(const struct uvs_target *t, pid_t tid, char *out, size_t cap);
 
 /* True while the target process still exists. */
+/*
+ * Whether pid has exited but is still listed: its main thread a zombie (or dead), which a
+ * Node process's is only once the process has exited.
+ */
+bool uvs_pid_exited(pid_t pid);
+
 bool uvs_target_alive(const struct uvs_target *t);
 
 #endif

@@ -128,6 +128,36 @@ test('the target dies during the attach: said so, exit 1, no interval, no alert'
 	}
 });
 
+// A zombie: exited, its parent (a sleep exec'd over the shell that started it) never reaps it.
+// It used to be "no executable (a kernel thread?)", and for sockets a netlink error.
+test('a zombie: said to have exited, exit 1 (watch and sockets)', async (t) => {
+	const parent = new Child('sh', ['-c', 'sleep 0.05 & exec sleep 60']);
+	try {
+		let zombie = null;
+		await until(() => {
+			const kids = readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8')
+				.trim().split(/\s+/).filter(Boolean).map(Number);
+			zombie = kids.find((k) => {
+				try {
+					return readFileSync(`/proc/${k}/stat`, 'utf8').split(') ')[1][0] === 'Z';
+				} catch {
+					return false;
+				}
+			}) ?? null;
+			return zombie !== null;
+		}, 'the zombie');
+		for (const args of [['watch', '-p', String(zombie), '-d', '1s'],
+			['sockets', '-p', String(zombie)]]) {
+			const r = await runUvscope(args);
+			assert.equal(r.code, 1, `${args[0]}: ${r.stderr}`);
+			assert.equal(r.stderr,
+				`uvscope: pid ${zombie} has exited: a zombie, which its parent has not reaped`);
+		}
+	} finally {
+		await parent.stop();
+	}
+});
+
 test('sockets: no such process, and another user\'s process without privileges', async (t) => {
 	let pid = 4194000;
 	while (existsSync(`/proc/${pid}`)) pid--;
