@@ -328,6 +328,7 @@ void uvs_guard_snapshot(const struct uvs_guard *g, bool totals, struct uvs_guard
 	uvs_guard_settings(g, &set);
 	out->enabled = g->cfg.enabled;
 	out->budget = g->cfg.budget;
+	out->max_overhead_ppm = g->cfg.max_overhead_ppm;
 	out->level = (int)g->level;
 	out->phases_asked = g->cfg.phases;
 	out->phases_off = g->cfg.phases && !set.phases;

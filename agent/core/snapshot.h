@@ -281,6 +281,7 @@ struct uvs_agent_snapshot {
 struct uvs_guard_snapshot {
 	bool enabled;          /* the guard ran (watch and top, without --no-guard) */
 	uint64_t budget;       /* probe hits per second */
+	uint32_t max_overhead_ppm; /* and this share of the target's CPU, when lower; 0: none */
 	uint64_t rate;         /* probe hits per second in the window (the session's average),
 				* a stack sample counting as UVS_GUARD_SAMPLE_HITS */
 	int level;             /* steps in force (the summary: at the end) */

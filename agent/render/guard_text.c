@@ -124,9 +124,13 @@ void uvs_guard_text_summary(FILE *out, const struct uvs_guard_snapshot *g)
 
 	if (!g->enabled)
 		return;
-	fprintf(out, "  guard: budget %" PRIu64 " probe hits/s, %" PRIu64 "/s on average; %" PRIu64
-		" step%s down, %" PRIu64 " up", g->budget, g->rate, g->steps_down,
-		g->steps_down == 1 ? "" : "s", g->steps_up);
+	fprintf(out, "  guard: budget %" PRIu64 " probe hits/s", g->budget);
+	/* The relative budget is each interval's own; the intervals' lines said it when lower. */
+	if (g->max_overhead_ppm)
+		fprintf(out, " (or %.1f%% of the target's CPU when lower)",
+			(double)g->max_overhead_ppm / 1e4);
+	fprintf(out, ", %" PRIu64 "/s on average; %" PRIu64 " step%s down, %" PRIu64 " up", g->rate,
+		g->steps_down, g->steps_down == 1 ? "" : "s", g->steps_up);
 	if (g->phases_off_ns) {
 		uvs_format_duration(g->phases_off_ns, off, sizeof(off));
 		fprintf(out, "; exact phases off for %s", off);

@@ -768,6 +768,13 @@ Test(watch, guard_in_interval_and_summary)
 				       "steps down, 1 up; exact phases off for 40.0s; stacks at the "
 				       "low rate for 20.0s; pool probes out for 5.00s\n"), "%s", got);
 	free(got);
+	/* The relative budget, when there is one, is said with the absolute one. */
+	snap.guard.max_overhead_ppm = 25000;
+	got = render_watch(uvs_watch_summary);
+	cr_expect_not_null(strstr(got, "  guard: budget 10000 probe hits/s (or 2.5% of the target's "
+				       "CPU when lower), 21000/s on average"), "%s", got);
+	free(got);
+	snap.guard.max_overhead_ppm = 0;
 	/* Phases on all along: shares of the loop's whole time, as always. */
 	snap.guard.phases_off_ns = 0;
 	got = render_watch(uvs_watch_summary);
