@@ -40,6 +40,24 @@ static bool evict_exited(struct uvs_loops *l)
 	return true;
 }
 
+/* Whether a loop of thread tid was seen exit (a later thread may reuse the tid). */
+static bool seen_exit(const struct uvs_loops *l, int tid)
+{
+	for (size_t i = 0; i < l->nloops; i++)
+		if (l->loops[i]->tid == tid && l->loops[i]->exited)
+			return true;
+	return false;
+}
+
+static bool thread_exists(const struct uvs_loops *l, int tid)
+{
+	char path[64];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)l->target->pid, tid);
+	return stat(path, &sb) == 0;
+}
+
 static void mark_exited(struct uvs_loops *l, struct uvs_loop_track *lt)
 {
 	if (!lt->exited)
@@ -300,7 +318,8 @@ int uvs_loops_on_event(void *ctx, void *data, size_t len)
 		 * shows what it did, and its statistics leave the map with it.
 		 */
 		uvs_debug("thread %u exited", e->tid);
-		lt = track(l, (int)e->tid);
+		/* Not when a window saw it gone first: its last window was shown. */
+		lt = seen_exit(l, (int)e->tid) ? NULL : track(l, (int)e->tid);
 		if (lt)
 			place_by_metrics(l, lt, (uint32_t)e->duration_ns);
 		break;
@@ -840,8 +859,21 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 			continue;
 		}
 		/* Not followed while the hooks are out: BPF's state of it is as old as the step. */
-		if (l->probes.waits_out || read_loop(l, key, &r))
+		if (l->probes.waits_out)
 			continue;
+		if (read_loop(l, key, &r)) {
+			/*
+			 * No statistics, and no thread: nothing more will come (room for another).
+			 * One never measured (its exit seen after its entry went) stays out of the
+			 * summary too.
+			 */
+			if (!thread_exists(l, lt->tid)) {
+				mark_exited(l, lt);
+				if (!lt->prev_busy && !lt->prev_idle && !lt->prev.iterations)
+					lt->unmeasured = true;
+			}
+			continue;
+		}
 		/* Once its thread is gone its state is too: it stays as it was last seen. */
 		if (r.alive) {
 			lt->unmeasured = uvs_loop_unmeasured(&r);
