@@ -855,12 +855,15 @@ static __always_inline void fold_wait(const struct uvs_target_cfg *t, struct pt_
 		return;
 	}
 	if (st->folded && m.idle >= st->idle_seen) {
-		d = m.idle - st->idle_seen;
-		end = st->busy_since + d;
+		/* The wait's end; before it, from busy_since, the loop waited (signals or not). */
+		end = uvs_loop_wait_end(st, m.idle - st->idle_seen);
+		if (end > now)
+			end = now;
+		d = end - st->busy_since;
 		s->idle_ns += d;
 		if (track_phases)
 			fold_split(st, d);
-		st->busy_since = end < now ? end : now;
+		st->busy_since = end;
 		end_busy(t, st, s, tid, now, true);
 	} else if (!st->folded && !st->in_wait && st->busy_since) {
 		/*
@@ -877,6 +880,7 @@ static __always_inline void fold_wait(const struct uvs_target_cfg *t, struct pt_
 	st->busy_since = now;
 	st->idle_seen = m.idle;
 	st->folded = 1;
+	st->intr_ns = 0;
 	/* uv__io_poll(loop, timeout): with a zero timeout libuv stamps no wait in it. */
 	st->fold_no_wait = (__s32)ctx->si == 0;
 }
@@ -939,6 +943,36 @@ int uvs_phase_boundary(struct pt_regs *ctx)
 }
 
 /* A thread of the target exits: its loop state must not look like a loop blocked forever. */
+/*
+ * A signal delivered to a loop thread whose epoll wait it interrupted (the syscall returns
+ * EINTR; epoll waits are never restarted): libuv stamps the wait's start again and waits on,
+ * so its idle time leaves out the part before the signal. Kept for fold_wait and the agent
+ * (uvs_loop_wait_end), which count the wait from its first start. Signals are rare: every
+ * delivery on the host runs this, and leaves at once unless the thread is a watched loop's.
+ */
+SEC("tp_btf/signal_deliver")
+int BPF_PROG(uvs_wait_signalled, int sig, struct kernel_siginfo *info, struct k_sigaction *ka)
+{
+	const struct uvs_target_cfg *t = uvs_current_target();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct uvs_loop_state *st;
+	struct pt_regs *regs;
+	long nr;
+
+	if (!t)
+		return 0;
+	st = bpf_map_lookup_elem(&loop_state, &tid);
+	if (!st || !st->folded)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	nr = BPF_CORE_READ(regs, orig_ax);
+	if ((nr != NR_EPOLL_WAIT && nr != NR_EPOLL_PWAIT && nr != NR_EPOLL_PWAIT2) ||
+	    (long)BPF_CORE_READ(regs, ax) != -4 /* -EINTR */)
+		return 0;
+	st->intr_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(uvs_thread_exit, struct task_struct *task)
 {

@@ -214,7 +214,7 @@ static int shared_object(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
 			 const struct uvs_loop_probe_options *o)
 {
 	struct loop_bpf *skel = uvs_bpf_shared_object(sh, UVS_OBJ_LOOP);
-	struct bpf_link *exit_link;
+	struct bpf_link *exit_link, *signal_link;
 	int err;
 
 	if (skel) {
@@ -247,6 +247,18 @@ static int shared_object(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
 		err = uvs_bpf_shared_set_maps(sh, skel->obj);
 	if (err)
 		return err;
+	/*
+	 * Signals that interrupt a loop's wait (libuv then restamps it): without this program
+	 * such a wait's first part counts as busy, as in Node's own ELU, and an idle loop that
+	 * gets a signal looks blocked since its wait began.
+	 */
+	signal_link = bpf_program__attach(skel->progs.uvs_wait_signalled);
+	if (!signal_link || uvs_bpf_shared_keep_link(sh, signal_link)) {
+		uvs_warn("the signal_deliver tracepoint cannot be attached (%s): a wait a signal "
+			 "interrupts counts as busy up to the signal", explain_errno(errno));
+		if (signal_link)
+			bpf_link__destroy(signal_link);
+	}
 	p->skel = skel;
 	return 0;
 }

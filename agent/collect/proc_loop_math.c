@@ -8,6 +8,14 @@ uint64_t uvs_lm_idle_now(const struct uvs_lm_reading *r)
 	return r->idle_ns + (r->entry_ns && r->now > r->entry_ns ? r->now - r->entry_ns : 0);
 }
 
+/* How much shorter than seen a wait must look to be taken as stamped again (clock reads). */
+#define RESTAMP_MARGIN_NS 1000000ull
+
+uint64_t uvs_lm_track_idle(const struct uvs_lm_track *t)
+{
+	return uvs_lm_idle_now(&t->last) + t->restamped_ns;
+}
+
 static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi)
 {
 	return v < lo ? lo : v > hi ? hi : v;
@@ -58,6 +66,27 @@ bool uvs_lm_step(struct uvs_lm_track *t, const struct uvs_lm_reading *r, uint64_
 		return false;
 	}
 	di = r->idle_ns - p->idle_ns;
+	/*
+	 * The wait seen going on at the last reading (stamp E) was at least now - E long, and
+	 * the idle time added since is every wait that ended: at least that. When it is less,
+	 * libuv stamped that wait again after a signal interrupted it (after the last reading),
+	 * and counts only what follows the new stamp: the part before, from E to the last
+	 * reading at least, was idle all the same (ELU counts it busy).
+	 */
+	if (p->entry_ns && !t->busy && p->now > p->entry_ns + RESTAMP_MARGIN_NS &&
+	    di + RESTAMP_MARGIN_NS < p->now - p->entry_ns && (di || r->entry_ns != p->entry_ns)) {
+		t->restamped_ns += p->now - p->entry_ns;
+		/*
+		 * Still in that wait, stamped again: no wait ended (no idle time added) and no
+		 * iteration began (libuv >= 1.45 counts one per poll). Idle up to the new stamp
+		 * too, with no busy span between.
+		 */
+		if (in_wait && !di && r->loop_count == p->loop_count && r->entry_ns > p->now) {
+			t->restamped_ns += r->entry_ns - p->now;
+			t->last = *r;
+			return false;
+		}
+	}
 	if (t->busy) {
 		/*
 		 * The same span goes on while no wait ended and, where libuv counts them (1.45+),
@@ -129,7 +158,7 @@ static void fill(struct uvs_loop_snapshot *out, uint64_t elapsed, uint64_t idle,
 void uvs_lm_window(struct uvs_lm_track *t, bool has_count, uint64_t block_ns,
 		   struct uvs_loop_snapshot *out)
 {
-	uint64_t now = t->last.now, idle = uvs_lm_idle_now(&t->last), since;
+	uint64_t now = t->last.now, idle = uvs_lm_track_idle(t), since;
 
 	fill(out, now - t->win_mono, idle >= t->win_idle ? idle - t->win_idle : 0,
 	     t->last.loop_count - t->win_count, has_count);

@@ -42,6 +42,12 @@ struct uvs_lm_track {
 	bool busy;             /* in a busy span at the last reading */
 	uint64_t busy_since;   /* its start (a lower bound when not exact) */
 	bool since_exact;
+	/*
+	 * Waits that a signal interrupted: libuv stamps such a wait's start again and adds only
+	 * the part after that to its idle time (ELU counts the part before as busy). The parts
+	 * before, seen as a stamp that moved on within one wait, are idle all the same.
+	 */
+	uint64_t restamped_ns;
 	/* Cumulative, since the first reading. */
 	uint64_t start_mono, start_idle, start_count;
 	uint64_t blocks, blocked_ns;
@@ -52,6 +58,9 @@ struct uvs_lm_track {
 
 /* ELU's idle time as of the reading: the idle so far plus the wait in progress. */
 uint64_t uvs_lm_idle_now(const struct uvs_lm_reading *r);
+
+/* The loop's idle time as of the track's last reading: ELU's, and the restamped parts. */
+uint64_t uvs_lm_track_idle(const struct uvs_lm_track *t);
 
 /*
  * Moves the track on to reading r. Returns true with *ended set when a busy span of at least

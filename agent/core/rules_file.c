@@ -11,6 +11,7 @@
 #include <ini.h>
 
 #include "core/rules_file.h"
+#include "util/text.h"
 #include "util/duration.h"
 
 #define DAY_NS (86400ULL * 1000000000ULL)
@@ -55,6 +56,8 @@ static int fail(struct parse *ps, const char *fmt, ...)
 		vsnprintf(ps->why + len, ps->cap - len, fmt, ap);
 		va_end(ap);
 	}
+	/* It quotes the file, which may hold anything: never a raw control byte on a terminal. */
+	uvs_sanitize(ps->why, ps->cap);
 	return 0;
 }
 
@@ -414,5 +417,7 @@ int uvs_rules_load(const char *path, struct uvs_alert_config *c, char *why, size
 out:
 	free(buf);
 	close(fd);
+	if (err)
+		uvs_sanitize(why, cap); /* the path too is shown as given */
 	return err;
 }

@@ -97,8 +97,30 @@ struct uvs_loop_state {
 	 * still idle_seen at the next entry. Whoever sets folded otherwise clears this.
 	 */
 	__u32 fold_no_wait;
+	/*
+	 * Folded: when a signal last interrupted the wait of the uv__io_poll entered at
+	 * busy_since (its epoll returned EINTR; bpf/loop.bpf.c, uvs_wait_signalled), else 0 or
+	 * older than busy_since. libuv then stamps the wait's start again, as if the wait began
+	 * there, and adds only the part after it to the idle time (Node's ELU counts the part
+	 * before as busy): the wait really ran from busy_since, and ended the idle time's growth
+	 * after this.
+	 */
+	__u64 intr_ns;
 };
-_Static_assert(sizeof(struct uvs_loop_state) == 184, "uvs_loop_state layout");
+_Static_assert(sizeof(struct uvs_loop_state) == 192, "uvs_loop_state layout");
+
+/*
+ * Where the wait of a folded poll ends, as libuv's idle time says (its growth d since
+ * busy_since): d after its start, or after the last signal that interrupted it.
+ */
+static inline __u64 uvs_loop_wait_end(const struct uvs_loop_state *st, __u64 d)
+{
+	__u64 start = st->busy_since;
+
+	if (!st->fold_no_wait && st->intr_ns > start)
+		start = st->intr_ns;
+	return start + d;
+}
 
 /*
  * A loop thread's state now, from its BPF state and libuv's provider_entry_time and
@@ -116,12 +138,13 @@ static inline int uvs_loop_live(const struct uvs_loop_state *st, __u64 entry, __
 		return 1;
 	}
 	if (entry && entry > st->busy_since) {
-		*since = entry;
+		/* A wait a signal interrupted goes on from its first start, not libuv's new one. */
+		*since = st->folded && st->intr_ns > st->busy_since ? st->busy_since : entry;
 		return 1;
 	}
 	*since = st->busy_since;
 	if (st->folded && st->busy_since && idle > st->idle_seen)
-		*since = st->busy_since + (idle - st->idle_seen);
+		*since = uvs_loop_wait_end(st, idle - st->idle_seen);
 	return 0;
 }
 

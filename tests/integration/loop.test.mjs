@@ -121,6 +121,48 @@ for (const backend of ['bpf', 'proc']) test(`the session ends in a block: the su
 	}
 });
 
+// Signals to an idle loop: each interrupts its epoll wait, and libuv stamps the wait's start
+// again, counting the part before as busy (Node's ELU says so: near 1). The loop only waited,
+// and worked HANDLER_MS per signal: busy time about that, and no block. A build that took
+// libuv's figures as they are said "blocked for 3.4 s" for an idle process that got a signal.
+for (const [what, flags] of [['default', []], ['--phases', ['--phases']],
+	['proc backend', ['--backend', 'proc']]]) test(`signals to an idle loop: idle all along, ` +
+	`busy only in the handlers, no block (${what})`, async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('signals.js', [], { HANDLER_MS: '30' });
+	const { agent } = await startAgent(child.pid, ['--interval', '200ms', ...flags]);
+	const intervals = () => agent.json().filter((v) => v.type === 'interval').length;
+	try {
+		const handled = [];
+		for (let i = 1; i <= 3; i++) {
+			// A wait of at least two intervals (well past --block-ms) before each signal.
+			const n = intervals();
+			await agent.until(() => intervals() >= n + 2, 'two intervals of waiting');
+			process.kill(child.pid, 'SIGUSR2');
+			handled.push(await child.waitFor((v) => v && v.handled === i, `signal ${i}`));
+		}
+		const n = intervals();
+		await agent.until(() => intervals() >= n + 2, 'two intervals after');
+		await agent.stop();
+		const main = agent.json().find((v) => v.type === 'summary').loops
+			.find((l) => l.role === 'main');
+		const work = handled.reduce((a, h) => a + h.work_ms, 0) * MS;
+		const blocked = agent.json().filter((v) => v.type === 'alert' && v.kind === 'loop_blocked');
+		t.diagnostic(`handlers ${(work / MS).toFixed(1)} ms, Node's ELU at each ` +
+			`${handled.map((h) => h.elu.toFixed(3)).join(' ')}; uvscope: busy ` +
+			`${(main.busy_ns / MS).toFixed(1)} ms of ${((main.busy_ns + main.idle_ns) / MS)
+				.toFixed(0)}, blocks ${main.blocks}, blocked alerts ${blocked.length}`);
+		assert.equal(blocked.length, 0, 'no loop_blocked alert');
+		assert.equal(main.blocks, 0);
+		// The handlers, and the loop's own work around each (well under a block each).
+		assert.ok(main.busy_ns >= work, 'busy at least the handlers');
+		assert.ok(main.busy_ns <= work + 3 * 30 * MS, `busy ${main.busy_ns / MS} ms`);
+	} finally {
+		await agent.stop();
+		await child.stop();
+	}
+});
+
 test('execSync blocks the loop from a second loop on the same thread: one episode', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const { child } = await startFixture('block.js', [],

@@ -178,6 +178,63 @@ Test(proc_loop_math, window_figures_are_elu)
 	cr_assert_eq(ls.busy_ns + ls.idle_ns, 1500 * MS);
 }
 
+/*
+ * A signal interrupts an idle loop's wait: libuv stamps the wait again and adds only what
+ * follows the new stamp to its idle time (Node's ELU counts the part before as busy). The loop
+ * was idle all along, and no span is a block: seen mid-wait (the new stamp read), and seen only
+ * after the next wait began (the idle time grew by less than the wait was seen to last).
+ */
+Test(proc_loop_math, a_wait_a_signal_interrupted_is_idle_all_along)
+{
+	struct uvs_lm_track t = { 0 };
+	struct uvs_loop_snapshot ls = { 0 };
+	struct uvs_lm_span s;
+	struct uvs_lm_reading r;
+
+	/* Waiting since 100 ms; at 3000 ms a signal, the wait stamped again at 3000.01 ms. */
+	r = at(1000 * MS, 50 * MS, 100 * MS, 7);
+	uvs_lm_step(&t, &r, BLOCK, &s);
+	uvs_lm_window(&t, true, BLOCK, &ls);
+	r = at(3010 * MS, 50 * MS, 3000 * MS + 10000, 7);
+	cr_assert(!uvs_lm_step(&t, &r, BLOCK, &s), "no block");
+	cr_assert(!uvs_lm_busy(&t, &(uint64_t){ 0 }), "waiting");
+	uvs_lm_window(&t, true, BLOCK, &ls);
+	cr_assert_eq(ls.busy_ns, 0, "busy %llu", (unsigned long long)ls.busy_ns);
+	cr_assert_eq(ls.idle_ns, 2010 * MS);
+	/* The wait ends at 3500 ms (500 ms after its new stamp), a 1 ms span, a new wait. */
+	r = at(4000 * MS, 550 * MS + 10000, 3501 * MS, 8);
+	cr_assert(!uvs_lm_step(&t, &r, BLOCK, &s), "no block");
+	uvs_lm_window(&t, true, BLOCK, &ls);
+	cr_assert_lt(ls.busy_ns, 2 * MS, "busy %llu", (unsigned long long)ls.busy_ns);
+
+	/*
+	 * The same, the interrupted wait never seen stamped again: it and the next both ended
+	 * between two readings (the block checks read every 10 ms).
+	 */
+	memset(&t, 0, sizeof(t));
+	r = at(1000 * MS, 50 * MS, 100 * MS, 7);
+	uvs_lm_step(&t, &r, BLOCK, &s);
+	uvs_lm_window(&t, true, BLOCK, &ls);
+	r = at(2998 * MS, 50 * MS, 100 * MS, 7);
+	uvs_lm_step(&t, &r, BLOCK, &s);
+	/* Stamped again at 3000 ms, ended at 3000.1 ms; a 1 ms span; waiting since 3001.1 ms. */
+	r = at(3008 * MS, 50 * MS + 100000, 3001 * MS + 100000, 8);
+	cr_assert(!uvs_lm_step(&t, &r, BLOCK, &s), "no block");
+	uvs_lm_window(&t, true, BLOCK, &ls);
+	/* Idle up to the last reading at least: busy at most the 10 ms between the readings. */
+	cr_assert_leq(ls.busy_ns, 10 * MS, "busy %llu", (unsigned long long)ls.busy_ns);
+	uvs_lm_totals(&t, true, &ls);
+	cr_assert_leq(ls.busy_ns, 10 * MS, "session busy %llu", (unsigned long long)ls.busy_ns);
+
+	/* A wait that really ended as long as it was seen to go on is no restamp. */
+	memset(&t, 0, sizeof(t));
+	r = at(1000 * MS, 50 * MS, 100 * MS, 7);
+	uvs_lm_step(&t, &r, BLOCK, &s);
+	r = at(1200 * MS, 50 * MS + 1000 * MS, 0, 8); /* ended at 1100 ms: busy since */
+	uvs_lm_step(&t, &r, BLOCK, &s);
+	cr_assert_eq(t.restamped_ns, 0);
+}
+
 Test(proc_loop_math, blocked_now_in_the_window)
 {
 	struct uvs_lm_track t = { 0 };

@@ -165,6 +165,22 @@ Test(rules_file, nul_bytes_and_long_lines)
 	cr_expect(strstr(why, "r:2: line longer than"), "%s", why);
 }
 
+/* An error quotes the file: its control bytes never reach the operator's terminal raw. */
+Test(rules_file, errors_quote_no_control_byte)
+{
+	const char *p;
+
+	cr_expect_eq(parse("\033]0;pwned\007\033[2J\033[31mkey = 1\n"), -EINVAL);
+	cr_expect(strstr(why, "rules.ini:1: "), "%s", why);
+	for (p = why; *p; p++)
+		cr_expect((unsigned char)*p >= 0x20 && *p != 0x7f, "byte 0x%02x in: %s",
+			  (unsigned char)*p, why);
+	cr_expect_eq(parse("[loop_blocked]\nthreshold_ms\x1b[2J = 5\n"), -EINVAL);
+	for (p = why; *p; p++)
+		cr_expect((unsigned char)*p >= 0x20 && *p != 0x7f, "byte 0x%02x in: %s",
+			  (unsigned char)*p, why);
+}
+
 Test(rules_file, files)
 {
 	char path[] = "/tmp/uvscope-rules-XXXXXX";
