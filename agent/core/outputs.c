@@ -42,6 +42,13 @@ int uvs_outputs_add(struct uvs_outputs *l, struct uvs_output *o,
  */
 static void note(struct uvs_outputs *l, struct uvs_output *o, int err, bool flush)
 {
+	/*
+	 * A write that failed inside stdio (its buffer full, flushed under an fprintf) leaves
+	 * only the stream's error flag, which renderers return as -EIO, and errno, which says
+	 * why (ENOSPC for a full disk): errno is cleared before each call of the output.
+	 */
+	if (err == -EIO && errno && o->out && ferror(o->out))
+		err = -errno;
 	/* An output without a FILE (the /metrics page) says its own errors. */
 	if (!err && o->out && flush && fflush(o->out))
 		err = -errno;
@@ -57,8 +64,10 @@ static void note(struct uvs_outputs *l, struct uvs_output *o, int err, bool flus
 	do {                                                                         \
 		for (size_t i_ = 0; i_ < (l)->n; i_++) {                             \
 			struct uvs_output *o_ = (l)->list[i_];                       \
-			if (o_->ops->op)                                             \
+			if (o_->ops->op) {                                           \
+				errno = 0;                                           \
 				note((l), o_, o_->ops->op(o_, ##__VA_ARGS__), flush); \
+			}                                                            \
 		}                                                                    \
 	} while (0)
 #define EACH(l, op, ...) EACH_FLUSH(l, true, op, ##__VA_ARGS__)
@@ -73,8 +82,10 @@ void uvs_outputs_interval(struct uvs_outputs *l, const struct uvs_snapshot *s)
 	for (size_t i = 0; i < l->n; i++) {
 		struct uvs_output *o = l->list[i];
 
-		if (o->ops->interval && !o->alerts_only)
+		if (o->ops->interval && !o->alerts_only) {
+			errno = 0;
 			note(l, o, o->ops->interval(o, s), true);
+		}
 	}
 }
 

@@ -193,7 +193,23 @@ Test(outputs, a_failing_output_is_noted)
 	memset(&snap, 0, sizeof(snap));
 	cr_assert_eq(uvs_outputs_add(&l, uvs_json_output_new(f), NULL), 0);
 	uvs_outputs_interval(&l, &snap);
-	cr_expect_eq(l.failed, -EIO);
+	cr_expect_eq(l.failed, -EBADF, "%d", l.failed);
+	uvs_outputs_free(&l);
+	fclose(f);
+}
+
+/* A full disk says so, not "an I/O error" (errno says why a write failed inside stdio). */
+Test(outputs, a_full_disk_is_said_so)
+{
+	FILE *f = fopen("/dev/full", "w");
+	struct uvs_outputs l = { 0 };
+
+	cr_assert_not_null(f);
+	setvbuf(f, NULL, _IOFBF, 16); /* flushed within the line, by fprintf */
+	memset(&snap, 0, sizeof(snap));
+	cr_assert_eq(uvs_outputs_add(&l, uvs_json_output_new(f), NULL), 0);
+	uvs_outputs_interval(&l, &snap);
+	cr_expect_eq(l.failed, -ENOSPC, "%d", l.failed);
 	uvs_outputs_free(&l);
 	fclose(f);
 }
