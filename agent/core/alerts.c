@@ -26,7 +26,9 @@ static bool rate_allow(const struct uvs_rule *r, struct uvs_alert_rule_state *rs
 
 /*
  * One window of one subject's condition: it fires after holding for `for` (in window time, so
- * a long window counts for its length), and resolves after being gone for `hold`; a window with
+ * a long window counts for its length; within a tenth of a window, so that a measured window a
+ * little short of the interval still counts for it), and resolves after being gone for `hold`
+ * (the same way); a window with
  * the condition back while firing starts the hold-down over. A firing the rate limit holds back
  * is muted: neither it nor its resolution goes out, and it is counted.
  */
@@ -38,7 +40,11 @@ static enum step step(const struct uvs_rule *r, struct uvs_alert_rule_state *rs,
 		t->windows++;
 		t->true_ns += window_ns;
 		t->false_ns = 0;
-		if (t->firing || t->true_ns < r->for_ns)
+		/*
+		 * Windows are measured, a few microseconds to milliseconds off the interval: `for`
+		 * holds within a tenth of one (a 1 s interval of 999.97 ms holds `for = 1s`).
+		 */
+		if (t->firing || t->true_ns + window_ns / 10 < r->for_ns)
 			return STEP_NONE;
 		t->firing = true;
 		t->fired_ts = ts;
@@ -56,7 +62,7 @@ static enum step step(const struct uvs_rule *r, struct uvs_alert_rule_state *rs,
 	if (!t->firing)
 		return STEP_NONE;
 	t->false_ns += window_ns;
-	if (t->false_ns < r->hold_ns)
+	if (t->false_ns + window_ns / 10 < r->hold_ns)
 		return STEP_NONE;
 	t->firing = false;
 	t->false_ns = 0;

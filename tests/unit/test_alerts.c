@@ -383,6 +383,26 @@ Test(alerts, for_needs_a_streak)
 	snap.pool.saturation = 1;
 	snap.window_ns = 3 * S;
 	expect(UVS_ALERT_POOL_SATURATED, UVS_ALERT_FIRING, "one 3 s window");
+	/*
+	 * Measured windows fall a little short of the interval: a 1 s interval of 999.97 ms
+	 * holds `for = 1s` (it took a second window), and three of them `for = 3s`; two do not.
+	 */
+	setup();
+	only(UVS_ALERT_POOL_SATURATED);
+	cfg.rule[UVS_ALERT_POOL_SATURATED].for_ns = 1 * S;
+	snap.pool.available = true;
+	snap.pool.saturation = 1;
+	snap.window_ns = 999970000;
+	expect(UVS_ALERT_POOL_SATURATED, UVS_ALERT_FIRING, "one 999.97 ms window");
+	setup();
+	only(UVS_ALERT_POOL_SATURATED);
+	cfg.rule[UVS_ALERT_POOL_SATURATED].for_ns = 3 * S;
+	snap.pool.available = true;
+	snap.pool.saturation = 1;
+	snap.window_ns = 999970000;
+	expect(UVS_ALERT_POOL_SATURATED, -1, "1 s");
+	expect(UVS_ALERT_POOL_SATURATED, -1, "2 s");
+	expect(UVS_ALERT_POOL_SATURATED, UVS_ALERT_FIRING, "3 s");
 }
 
 /* At most rate_max firings per period; the ones held back are counted in the next that goes. */
