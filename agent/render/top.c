@@ -7,8 +7,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "util/duration.h"
@@ -29,17 +31,32 @@
 #define LOOP_FMT "%7s %-10s %6s %6s %6s %6s %6s %-13s %s"
 #define PHASE_FMT "  %-9s %6s %10s %7s %7s"
 
+/*
+ * Where a frame goes: at most `width` columns a line and `rows` lines (the terminal's size, or
+ * 80 columns and no limit when it is not a terminal), so that a small window shows the top of
+ * the view instead of its wrapped and scrolled tail.
+ */
+struct screen {
+	FILE *f;
+	size_t width;
+	size_t rows;  /* lines left; SIZE_MAX: no limit */
+};
+
 __attribute__((format(printf, 3, 4)))
-static void line(FILE *out, bool bold, const char *fmt, ...)
+static void line(struct screen *out, bool bold, const char *fmt, ...)
 {
 	char buf[TOP_COLS * 4];
 	va_list ap;
 
+	if (!out->rows)
+		return;
+	if (out->rows != SIZE_MAX)
+		out->rows--;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	buf[TOP_COLS] = '\0'; /* sizeof(buf) > TOP_COLS: this only ever cuts */
-	fprintf(out, "%s%s%s\n", bold ? ANSI_BOLD : "", buf, bold ? ANSI_RESET : "");
+	buf[out->width] = '\0'; /* sizeof(buf) > TOP_COLS >= width: this only ever cuts */
+	fprintf(out->f, "%s%s%s\n", bold ? ANSI_BOLD : "", buf, bold ? ANSI_RESET : "");
 }
 
 /*
@@ -69,7 +86,7 @@ static size_t nloops(const struct uvs_snapshot *s)
 	return s->nloops < UVS_MAX_LOOPS ? s->nloops : UVS_MAX_LOOPS;
 }
 
-static void header(FILE *out, const struct uvs_snapshot *s, const struct uvs_top_context *ctx)
+static void header(struct screen *out, const struct uvs_snapshot *s, const struct uvs_top_context *ctx)
 {
 	char exe[40], version[24], up[UVS_DURATION_BUF], window[UVS_DURATION_BUF];
 	char threshold[UVS_DURATION_BUF], counters[96], guard[96];
@@ -120,7 +137,7 @@ static void format_rate(uint64_t n, uint64_t window_ns, char *buf, size_t cap)
 		snprintf(buf, cap, "%" PRIu64 "k", (uint64_t)(rate / 1000));
 }
 
-static void loop_row(FILE *out, const struct uvs_loop_snapshot *l, uint64_t window_ns, bool ansi)
+static void loop_row(struct screen *out, const struct uvs_loop_snapshot *l, uint64_t window_ns, bool ansi)
 {
 	char tid[16], util[16], rate[24], p50[UVS_DURATION_BUF], p99[UVS_DURATION_BUF];
 	char max[UVS_DURATION_BUF], state[8 + UVS_DURATION_BUF], comm[sizeof(l->comm) + 1];
@@ -150,7 +167,7 @@ static void loop_row(FILE *out, const struct uvs_loop_snapshot *l, uint64_t wind
 	     p99, max, state, comm);
 }
 
-static void loop_table(FILE *out, const struct uvs_snapshot *s, bool ansi)
+static void loop_table(struct screen *out, const struct uvs_snapshot *s, bool ansi)
 {
 	size_t i;
 
@@ -165,7 +182,7 @@ static void loop_table(FILE *out, const struct uvs_snapshot *s, bool ansi)
 }
 
 /* "gc main/13707: 12 (1 major), 41.2ms in all, longest 9.3ms": loops that collected. */
-static void gc_lines(FILE *out, const struct uvs_snapshot *s)
+static void gc_lines(struct screen *out, const struct uvs_snapshot *s)
 {
 	char total[UVS_DURATION_BUF], max[UVS_DURATION_BUF];
 	bool first = true;
@@ -186,7 +203,7 @@ static void gc_lines(FILE *out, const struct uvs_snapshot *s)
 	}
 }
 
-static void phase_table(FILE *out, const struct uvs_loop_snapshot *l, bool ansi)
+static void phase_table(struct screen *out, const struct uvs_loop_snapshot *l, bool ansi)
 {
 	uint64_t loop_ns = l->busy_ns + l->idle_ns;
 	char comm[sizeof(l->comm) + 1], share[16], count[24], p99[UVS_DURATION_BUF];
@@ -208,7 +225,7 @@ static void phase_table(FILE *out, const struct uvs_loop_snapshot *l, bool ansi)
 	}
 }
 
-static void alert_row(FILE *out, const struct uvs_alert *a, const char *place)
+static void alert_row(struct screen *out, const struct uvs_alert *a, const char *place)
 {
 	const struct uvs_alert_loop_blocked *b = &a->loop_blocked;
 	char when[16], buf[UVS_DURATION_BUF], cols[UVS_TOP_PLACE];
@@ -276,7 +293,7 @@ static void alert_row(FILE *out, const struct uvs_alert *a, const char *place)
 	}
 }
 
-static void recent_alerts(FILE *out, const struct uvs_top_context *ctx)
+static void recent_alerts(struct screen *out, const struct uvs_top_context *ctx)
 {
 	size_t i, first;
 
@@ -292,7 +309,7 @@ static void recent_alerts(FILE *out, const struct uvs_top_context *ctx)
 #define POOL_FMT "  %-8s %8s %10s %10s %12s %12s"
 
 /* The thread pool panel: the pool as a whole, then one row per kind that had work. */
-static void pool_panel(FILE *out, const struct uvs_pool_snapshot *p, bool ansi)
+static void pool_panel(struct screen *out, const struct uvs_pool_snapshot *p, bool ansi)
 {
 	char sat[16], jobs[24], done[24], w50[UVS_DURATION_BUF], w99[UVS_DURATION_BUF];
 	char s99[UVS_DURATION_BUF];
@@ -337,7 +354,7 @@ static void pool_panel(FILE *out, const struct uvs_pool_snapshot *p, bool ansi)
  * The syscall panel: totals by role, the busiest syscalls of the interval (idle waits left
  * out), and the slow ones on loop threads.
  */
-static void syscall_panel(FILE *out, const struct uvs_syscalls_snapshot *y, bool ansi)
+static void syscall_panel(struct screen *out, const struct uvs_syscalls_snapshot *y, bool ansi)
 {
 	char name[32], count[24], total[UVS_DURATION_BUF], p99[UVS_DURATION_BUF];
 	char max[UVS_DURATION_BUF];
@@ -374,7 +391,7 @@ static void syscall_panel(FILE *out, const struct uvs_syscalls_snapshot *y, bool
 }
 
 /* The sockets panel: states now, accept queues, and the interval's connects and retransmits. */
-static void socket_panel(FILE *out, const struct uvs_sockets_snapshot *k, bool ansi)
+static void socket_panel(struct screen *out, const struct uvs_sockets_snapshot *k, bool ansi)
 {
 	char p50[UVS_DURATION_BUF], p99[UVS_DURATION_BUF], peer[64];
 	size_t i;
@@ -408,7 +425,7 @@ static void socket_panel(FILE *out, const struct uvs_sockets_snapshot *k, bool a
 }
 
 /* "fds 123 of 1024 (+2): file 10 socket 100 pipe 3 anon 10 other 0" */
-static void fd_line(FILE *out, const struct uvs_fd_snapshot *f)
+static void fd_line(struct screen *out, const struct uvs_fd_snapshot *f)
 {
 	char limit[24];
 
@@ -425,12 +442,21 @@ static void fd_line(FILE *out, const struct uvs_fd_snapshot *f)
 	     f->by_type[UVS_FD_ANON], f->by_type[UVS_FD_OTHER]);
 }
 
-int uvs_top_render(FILE *out, const struct uvs_snapshot *s, const struct uvs_top_context *ctx)
+int uvs_top_render(FILE *f, const struct uvs_snapshot *s, const struct uvs_top_context *ctx)
 {
+	/*
+	 * One line less than the terminal has (the last one's newline would scroll the top line
+	 * away), of which the last is kept for the way out ("q or Ctrl-C to quit").
+	 */
+	struct screen scr = { .f = f, .width = TOP_COLS,
+			      .rows = ctx->rows > 2 ? ctx->rows - 2 : ctx->rows ? 0 : SIZE_MAX };
+	struct screen *out = &scr;
 	size_t i;
 
+	if (ctx->cols && ctx->cols < TOP_COLS)
+		scr.width = ctx->cols;
 	if (ctx->ansi)
-		fputs(ANSI_CLEAR, out);
+		fputs(ANSI_CLEAR, f);
 	header(out, s, ctx);
 	line(out, false, "%s", "");
 	loop_table(out, s, ctx->ansi);
@@ -444,8 +470,10 @@ int uvs_top_render(FILE *out, const struct uvs_snapshot *s, const struct uvs_top
 	socket_panel(out, &s->sockets, ctx->ansi);
 	recent_alerts(out, ctx);
 	line(out, false, "%s", "");
+	if (scr.rows != SIZE_MAX)
+		scr.rows++; /* the line kept for it */
 	line(out, false, "q or Ctrl-C to quit");
-	return ferror(out) ? -EIO : 0;
+	return ferror(f) ? -EIO : 0;
 }
 
 /* What the top output keeps between calls: the attach facts, the last frame, recent alerts. */
@@ -497,6 +525,13 @@ static int top_draw(struct uvs_output *o)
 		.nrecent = t->nrecent,
 		.ansi = isatty(fileno(o->out)),
 	};
+	struct winsize ws;
+
+	/* A terminal's size, read at each frame: the operator may resize the window. */
+	if (ctx.ansi && ioctl(fileno(o->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col && ws.ws_row) {
+		ctx.cols = ws.ws_col;
+		ctx.rows = ws.ws_row;
+	}
 
 	return t->have_frame ? uvs_top_render(o->out, t->frame, &ctx) : 0;
 }

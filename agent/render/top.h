@@ -32,6 +32,8 @@ struct uvs_top_context {
 	const char (*recent_places)[UVS_TOP_PLACE];
 	size_t nrecent;
 	bool ansi;                   /* clear the screen first and embolden headers */
+	/* The terminal's size: lines cut to cols (at most 80), at most rows lines; 0: none. */
+	unsigned int cols, rows;
 };
 
 /* Draws one frame. Returns 0, or -EIO when out is in error. */

@@ -383,7 +383,7 @@ static char *render_top(const struct uvs_top_context *ctx)
 }
 
 /* Columns of each line once ANSI escapes are dropped; every byte must be printable ASCII. */
-static void expect_fits_80(const char *text)
+static void expect_fits(const char *text, int width)
 {
 	const char *p = text;
 	int lineno = 1, col = 0;
@@ -398,7 +398,7 @@ static void expect_fits_80(const char *text)
 			continue;
 		}
 		if (*p == '\n') {
-			cr_expect_leq(col, 80, "line %d is %d columns", lineno, col);
+			cr_expect_leq(col, width, "line %d is %d columns", lineno, col);
 			lineno++;
 			col = 0;
 			continue;
@@ -408,6 +408,56 @@ static void expect_fits_80(const char *text)
 		col++;
 	}
 	cr_expect_eq(col, 0, "last line not terminated");
+}
+
+static void expect_fits_80(const char *text)
+{
+	expect_fits(text, 80);
+}
+
+static int count_lines(const char *text)
+{
+	int n = 0;
+
+	for (; *text; text++)
+		n += *text == '\n';
+	return n;
+}
+
+/*
+ * A terminal smaller than the view: lines cut to its width, fewer lines than it has, the
+ * top of the view shown and the way out on the last line (a 40x10 window showed the wrapped,
+ * scrolled-away tail of 75-column lines).
+ */
+Test(top, fits_a_small_terminal)
+{
+	struct uvs_top_context ctx;
+	char *got;
+
+	build_busy_snapshot(&ctx);
+	ctx.ansi = true;
+	ctx.cols = 40;
+	ctx.rows = 10;
+	got = render_top(&ctx);
+	expect_fits(got, 40);
+	/* One less than it has: the last line's newline would scroll the header away. */
+	cr_expect_eq(count_lines(got), 9, "%s", got);
+	cr_expect_not_null(strstr(got, "uvscope  pid"), "the header first: %s", got);
+	cr_expect_not_null(strstr(got, "\nq or Ctrl-C to quit\n"), "%s", got);
+	free(got);
+	/* A tall, wide one: the whole view, 80 columns at most, as without a terminal. */
+	ctx.cols = 300;
+	ctx.rows = 200;
+	got = render_top(&ctx);
+	expect_fits(got, 80);
+	ctx.cols = ctx.rows = 0;
+	{
+		char *plain = render_top(&ctx);
+
+		cr_expect_str_eq(got, plain);
+		free(plain);
+	}
+	free(got);
 }
 
 Test(top, fits_80_columns)
