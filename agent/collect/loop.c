@@ -878,6 +878,10 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 		if (r.alive) {
 			lt->unmeasured = uvs_loop_unmeasured(&r);
 			place_by_metrics(l, lt, r.metrics);
+		} else if (!lt->prev_busy && !lt->prev_idle && !r.stats->iterations &&
+			   !r.stats->busy_ns && !r.stats->idle_ns) {
+			/* Gone having measured nothing (Node's own loop, first seen at its exit). */
+			lt->unmeasured = true;
 		}
 		if (lt->unmeasured) {
 			if (!r.alive) {
