@@ -67,7 +67,8 @@ $(FUZZ_DIR)/fuzz_loop_mem: $(FUZZ_DIR)/agent/collect/proc_loop_find.o \
 			   $(FUZZ_DIR)/agent/collect/pool_statics.o $(FUZZ_DIR)/agent/target/memory.o \
 			   $(FUZZ_DIR)/agent/target/elf.o $(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_rules: $(FUZZ_DIR)/agent/core/rules_file.o $(FUZZ_DIR)/agent/core/rules.o \
-			$(FUZZ_DIR)/agent/core/names.o $(FUZZ_DIR)/agent/util/duration.o
+			$(FUZZ_DIR)/agent/core/names.o $(FUZZ_DIR)/agent/util/duration.o \
+			$(FUZZ_DIR)/agent/util/text.o
 $(FUZZ_DIR)/fuzz_perf_ring: $(FUZZ_DIR)/agent/collect/perf_ring.o $(FUZZ_DIR)/agent/collect/fp_walk.o \
 			    $(FUZZ_DIR)/agent/target/memory.o
 # The flame target reads the SVG back with libxml2, as the unit tests do.
