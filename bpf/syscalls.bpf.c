@@ -66,6 +66,9 @@
 #define NR_OPENAT2 437
 #define NR_PIDFD_GETFD 438
 #define NR_MEMFD_SECRET 447
+/* The kernel's uprobe trampolines' syscalls (x86_64, 6.11+ and 6.18+): not the target's. */
+#define NR_URETPROBE 335
+#define NR_UPROBE 336
 
 #define F_DUPFD 0
 #define F_DUPFD_CLOEXEC 1030
@@ -449,6 +452,13 @@ int BPF_PROG(uvs_sc_enter, struct pt_regs *regs, long id)
 
 	/* Every syscall of every process passes here: the target index ends it for bystanders. */
 	if (!uvs_current_target())
+		return 0;
+	/*
+	 * Not the target's own: the kernel's uprobe trampolines make these (a return probe of
+	 * ours, or an optimized uprobe, returning through a syscall on 6.11+). The exit finds no
+	 * start and records nothing.
+	 */
+	if (id == NR_URETPROBE || id == NR_UPROBE)
 		return 0;
 	task = bpf_get_current_task_btf();
 	f = bpf_task_storage_get(&inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
