@@ -782,8 +782,6 @@ static int loop_order(const void *a, const void *b)
 static bool ours(const struct uvs_loops *l, __u32 tid)
 {
 	struct uvs_loop_state st;
-	char path[64];
-	struct stat sb;
 	size_t i;
 
 	for (i = 0; i < l->nloops; i++)
@@ -792,8 +790,7 @@ static bool ours(const struct uvs_loops *l, __u32 tid)
 	if (bpf_map_lookup_elem(l->probes.state_fd, &tid, &st) == 0)
 		return st.tgid == (__u32)l->target->pid;
 	/* Its state went with the thread: /proc says whose it was, while the process lives. */
-	snprintf(path, sizeof(path), "/proc/%d/task/%u", (int)l->target->pid, tid);
-	return stat(path, &sb) == 0;
+	return thread_exists(l, (int)tid);
 }
 
 /* Starts tracking every thread that has statistics in BPF (loops seen before we looked). */

@@ -242,15 +242,12 @@ static int add_target(struct session *s, pid_t pid, bool begin_now)
 		snprintf(why, sizeof(why), "pid %d exited while uvscope was attaching to it: nothing "
 			 "to watch", (int)pid);
 	}
+	if (!w && pid_fd >= 0)
+		close(pid_fd);
 	/* flame goes on in the proc backend (main.c): said already, not an error. */
-	if (!w && err == UVS_WATCHED_FLAME_PROC) {
-		if (pid_fd >= 0)
-			close(pid_fd);
+	if (!w && err == UVS_WATCHED_FLAME_PROC)
 		return err;
-	}
 	if (!w) {
-		if (pid_fd >= 0)
-			close(pid_fd);
 		if (s->cli->all)
 			uvs_warn("%s", why);
 		else

@@ -362,6 +362,17 @@ Test(alerts, flapping_without_hold)
 }
 
 /* `for` needs the condition without a break: one window without it starts over. */
+/* From scratch: only pool_saturated, with `for`, the pool saturated in windows of window_ns. */
+static void saturated_for(uint64_t for_ns, uint64_t window_ns)
+{
+	setup();
+	only(UVS_ALERT_POOL_SATURATED);
+	cfg.rule[UVS_ALERT_POOL_SATURATED].for_ns = for_ns;
+	snap.pool.available = true;
+	snap.pool.saturation = 1;
+	snap.window_ns = window_ns;
+}
+
 Test(alerts, for_needs_a_streak)
 {
 	only(UVS_ALERT_POOL_SATURATED);
@@ -376,30 +387,15 @@ Test(alerts, for_needs_a_streak)
 	expect(UVS_ALERT_POOL_SATURATED, -1, "2 s");
 	expect(UVS_ALERT_POOL_SATURATED, UVS_ALERT_FIRING, "3 s");
 	/* A window counts for its length: a 3 s window is enough at once. */
-	setup();
-	only(UVS_ALERT_POOL_SATURATED);
-	cfg.rule[UVS_ALERT_POOL_SATURATED].for_ns = 3 * S;
-	snap.pool.available = true;
-	snap.pool.saturation = 1;
-	snap.window_ns = 3 * S;
+	saturated_for(3 * S, 3 * S);
 	expect(UVS_ALERT_POOL_SATURATED, UVS_ALERT_FIRING, "one 3 s window");
 	/*
 	 * Measured windows fall a little short of the interval: a 1 s interval of 999.97 ms
 	 * holds `for = 1s` (it took a second window), and three of them `for = 3s`; two do not.
 	 */
-	setup();
-	only(UVS_ALERT_POOL_SATURATED);
-	cfg.rule[UVS_ALERT_POOL_SATURATED].for_ns = 1 * S;
-	snap.pool.available = true;
-	snap.pool.saturation = 1;
-	snap.window_ns = 999970000;
+	saturated_for(1 * S, 999970000);
 	expect(UVS_ALERT_POOL_SATURATED, UVS_ALERT_FIRING, "one 999.97 ms window");
-	setup();
-	only(UVS_ALERT_POOL_SATURATED);
-	cfg.rule[UVS_ALERT_POOL_SATURATED].for_ns = 3 * S;
-	snap.pool.available = true;
-	snap.pool.saturation = 1;
-	snap.window_ns = 999970000;
+	saturated_for(3 * S, 999970000);
 	expect(UVS_ALERT_POOL_SATURATED, -1, "1 s");
 	expect(UVS_ALERT_POOL_SATURATED, -1, "2 s");
 	expect(UVS_ALERT_POOL_SATURATED, UVS_ALERT_FIRING, "3 s");
