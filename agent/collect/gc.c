@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -26,6 +25,7 @@
 #include "collect/gc.h"
 #include "collect/map_sweep.h"
 #include "gc.skel.h"
+#include "target/procfs.h"
 #include "util/log.h"
 #include "v8/gc_sites.h"
 
@@ -202,19 +202,6 @@ int uvs_gc_on_record(void *ctx, void *data, size_t len)
 }
 
 /*
- * False only when the thread is known to be gone. /proc, not a signal 0: after attaching the
- * agent may no longer signal another user's process, but still reads its /proc.
- */
-static bool thread_alive(pid_t pid, int tid)
-{
-	char path[64];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)pid, tid);
-	return stat(path, &st) == 0 || errno != ENOENT;
-}
-
-/*
  * Reads every thread's entry. Liveness is checked before the read, so a thread found gone has
  * made its last collection before the read; its entry then leaves the map (tids are reused).
  */
@@ -232,7 +219,8 @@ static void read_threads(struct uvs_gc *g, uint64_t closed)
 		key = next;
 		if (key.tgid != (__u32)g->target->pid)
 			continue; /* another watched process's thread */
-		alive = thread_alive(g->target->pid, (int)key.tid);
+		/* One /proc cannot speak for keeps its entry until a window that can. */
+		alive = uvs_thread_presence(g->target->pid, (int)key.tid) != UVS_THREAD_GONE;
 		if (bpf_map_lookup_elem(fd, &key, &th))
 			continue;
 		uvs_gc_thread_figures(&th, closed, &cumulative, &window_max);

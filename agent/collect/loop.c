@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -11,6 +10,7 @@
 #include "collect/loop.h"
 #include "loop.skel.h"
 #include "target/memory.h"
+#include "target/procfs.h"
 #include "uvscope/epoll_sites.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -47,15 +47,6 @@ static bool seen_exit(const struct uvs_loops *l, int tid)
 		if (l->loops[i]->tid == tid && l->loops[i]->exited)
 			return true;
 	return false;
-}
-
-static bool thread_exists(const struct uvs_loops *l, int tid)
-{
-	char path[64];
-	struct stat sb;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)l->target->pid, tid);
-	return stat(path, &sb) == 0;
 }
 
 static void mark_exited(struct uvs_loops *l, struct uvs_loop_track *lt)
@@ -789,8 +780,11 @@ static bool ours(const struct uvs_loops *l, __u32 tid)
 			return true;
 	if (bpf_map_lookup_elem(l->probes.state_fd, &tid, &st) == 0)
 		return st.tgid == (__u32)l->target->pid;
-	/* Its state went with the thread: /proc says whose it was, while the process lives. */
-	return thread_exists(l, (int)tid);
+	/*
+	 * Its state went with the thread: /proc says whose it was, while the process lives. Only a
+	 * task /proc shows is ours: another target's loop must not be taken for one.
+	 */
+	return uvs_thread_presence(l->target->pid, (pid_t)tid) == UVS_THREAD_PRESENT;
 }
 
 /* Starts tracking every thread that has statistics in BPF (loops seen before we looked). */
@@ -862,9 +856,9 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 			/*
 			 * No statistics, and no thread: nothing more will come (room for another).
 			 * One never measured (its exit seen after its entry went) stays out of the
-			 * summary too.
+			 * summary too. A thread /proc cannot speak for is not called exited.
 			 */
-			if (!thread_exists(l, lt->tid)) {
+			if (uvs_thread_presence(l->target->pid, lt->tid) == UVS_THREAD_GONE) {
 				mark_exited(l, lt);
 				if (!lt->prev_busy && !lt->prev_idle && !lt->prev.iterations)
 					lt->unmeasured = true;

@@ -27,12 +27,10 @@
  */
 #define SAMPLE_PERIOD_NS 5000000ULL
 
+/* A loop is given up only once /proc says its thread is gone, not when /proc cannot say. */
 static bool thread_alive(const struct uvs_target *t, int tid)
 {
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)t->pid, tid);
-	return access(path, F_OK) == 0;
+	return uvs_thread_presence(t->pid, tid) != UVS_THREAD_GONE;
 }
 
 /* A loop whose thread is gone and whose last window was shown (or that never had one). */

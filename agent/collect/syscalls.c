@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -12,6 +11,7 @@
 #include "collect/held_object.h"
 #include "collect/syscalls.h"
 #include "syscalls.skel.h"
+#include "target/procfs.h"
 #include "util/clock.h"
 
 enum uvs_sys_role uvs_sys_role_of(enum uvs_role role, bool known)
@@ -175,16 +175,13 @@ int uvs_syscalls_counters(const struct uvs_syscalls *s, struct uvs_sys_counters 
 		       -errno : 0;
 }
 
-/* Whether a thread still exists: listed now, or (started since the listing) in /proc. */
+/*
+ * Whether a thread still exists: listed now, or (started since the listing) in /proc. One /proc
+ * cannot speak for keeps its entries until a window that can.
+ */
 static bool alive(const struct uvs_target *t, int tid, bool listed)
 {
-	char path[64];
-	struct stat st;
-
-	if (listed)
-		return true;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)t->pid, tid);
-	return stat(path, &st) == 0;
+	return listed || uvs_thread_presence(t->pid, tid) != UVS_THREAD_GONE;
 }
 
 static bool listed(const struct uvs_target *t, int tid)

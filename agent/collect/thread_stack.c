@@ -50,13 +50,10 @@ static bool is_own_thread(pid_t tid)
 	return stat(path, &st) == 0;
 }
 
+/* Only a task /proc shows in pid is grabbed: ptrace must never stop another process's. */
 static bool is_thread_of(pid_t pid, pid_t tid)
 {
-	char path[64];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)pid, (int)tid);
-	return stat(path, &st) == 0;
+	return uvs_thread_presence(pid, tid) == UVS_THREAD_PRESENT;
 }
 
 /* One report about tid (a stop or its end): 0 with *status, -ETIMEDOUT once deadline passed, or -errno. */

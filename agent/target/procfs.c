@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -197,6 +198,17 @@ char uvs_parse_stat_state(const char *text)
 	if (!close || close[1] != ' ' || !close[2])
 		return 0;
 	return close[2];
+}
+
+enum uvs_thread_presence uvs_thread_presence(pid_t pid, pid_t tid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)pid, (int)tid);
+	if (stat(path, &st) == 0)
+		return UVS_THREAD_PRESENT;
+	return errno == ENOENT || errno == ESRCH ? UVS_THREAD_GONE : UVS_THREAD_UNKNOWN;
 }
 
 char uvs_thread_state(pid_t pid, pid_t tid)

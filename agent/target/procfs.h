@@ -52,6 +52,19 @@ int uvs_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);
 char uvs_parse_stat_state(const char *text);
 char uvs_thread_state(pid_t pid, pid_t tid);
 
+/*
+ * Whether thread tid of process pid exists, by a stat of /proc/PID/task/TID. /proc rather than
+ * a signal 0: once attached, the agent may no longer signal another user's process, but it
+ * still reads its /proc. UNKNOWN when /proc cannot say (EACCES, ENOMEM, ...): each caller
+ * decides what that means for it, and says why.
+ */
+enum uvs_thread_presence {
+	UVS_THREAD_GONE,    /* no such task (ENOENT, ESRCH): the thread or its process ended */
+	UVS_THREAD_PRESENT, /* a task of pid now (the tid may have been reused, within pid) */
+	UVS_THREAD_UNKNOWN,
+};
+enum uvs_thread_presence uvs_thread_presence(pid_t pid, pid_t tid);
+
 /* Parses /proc/PID/task/TID/syscall: nr (-1 when not in a syscall), and the user sp and pc.
  * Returns 0, -EAGAIN when the thread is running (no registers shown), -errno otherwise. */
 int uvs_parse_syscall_file(const char *text, long *nr, uint64_t *sp, uint64_t *pc);

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "target/container.h"
@@ -119,6 +121,23 @@ Test(procfs, stat_state)
 }
 
 /* Container ids as the runtimes put them in cgroup paths; nothing on a host's own cgroups. */
+/* A task of the process is present; one that exited and was reaped, or of another process, is not. */
+Test(procfs, thread_presence)
+{
+	pid_t self = getpid(), tid = (pid_t)syscall(SYS_gettid), child;
+	int status;
+
+	cr_assert_eq(uvs_thread_presence(self, tid), UVS_THREAD_PRESENT);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0)
+		_exit(0);
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	cr_assert_eq(uvs_thread_presence(child, child), UVS_THREAD_GONE);
+	cr_assert_eq(uvs_thread_presence(self, child), UVS_THREAD_GONE, "a reaped pid is no task of ours");
+	cr_assert_eq(uvs_thread_presence(1, tid), UVS_THREAD_GONE, "our thread is no task of pid 1");
+}
+
 Test(procfs, container_id_from_cgroup)
 {
 	const char *id64 = "4f3c2b1a09e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2";
