@@ -68,9 +68,7 @@ static void catch_stop_signals(void)
 /* Still there: a process whose main thread is a zombie has exited, whoever reaps it. */
 static bool target_running(const struct flame_proc *fp)
 {
-	char state = uvs_thread_state(fp->t->pid, fp->t->pid);
-
-	return uvs_target_alive(fp->t) && state && state != 'Z' && state != 'X';
+	return uvs_target_alive(fp->t) && !uvs_pid_exited(fp->t->pid);
 }
 
 /* Says once that the target exec'd: the sampling stops. */

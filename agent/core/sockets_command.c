@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "collect/fd_table.h"
@@ -37,19 +36,12 @@ int uvs_sockets_command(const struct uvs_cli *cli)
 {
 	struct uvs_sockets_snapshot sum;
 	struct uvs_socket_table t = { 0 };
-	char why[256], comm[16], path[32];
-	struct stat st;
+	char why[256], comm[16];
 	int nl, err;
 
 	uvs_verbose = cli->verbose;
-	snprintf(path, sizeof(path), "/proc/%d", (int)cli->pid);
-	if (stat(path, &st)) {
-		uvs_err("no such process: %d", (int)cli->pid);
-		return 1;
-	}
-	if (uvs_pid_exited(cli->pid)) {
-		uvs_err("pid %d has exited: a zombie, which its parent has not reaped",
-			(int)cli->pid);
+	if (uvs_pid_check(cli->pid, why, sizeof(why))) {
+		uvs_err("%s", why);
 		return 1;
 	}
 	nl = uvs_sockets_open_diag((int)cli->pid, why, sizeof(why));

@@ -303,16 +303,9 @@ int uvs_target_open(struct uvs_target *t, pid_t pid, char *why, size_t cap)
 
 	memset(t, 0, sizeof(*t));
 	t->pid = pid;
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	if (stat(path, &st) || !uvs_target_alive(t)) {
-		snprintf(why, cap, "no such process: %d", (int)pid);
-		return -ESRCH;
-	}
-	if (uvs_pid_exited(pid)) {
-		snprintf(why, cap, "pid %d has exited: a zombie, which its parent has not reaped",
-			 (int)pid);
-		return -ESRCH;
-	}
+	err = uvs_pid_check(pid, why, cap);
+	if (err)
+		return err;
 	uvs_read_thread_comm(pid, pid, t->comm, sizeof(t->comm));
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	n = readlink(path, t->exe, sizeof(t->exe) - 1);
@@ -586,4 +579,23 @@ bool uvs_pid_exited(pid_t pid)
 	char state = uvs_thread_state(pid, pid);
 
 	return state == 'Z' || state == 'X';
+}
+
+int uvs_pid_check(pid_t pid, char *why, size_t cap)
+{
+	char path[32];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	/* A signal 0 is refused (EPERM) for another user's process that exists. */
+	if (stat(path, &st) || (kill(pid, 0) && errno != EPERM)) {
+		snprintf(why, cap, "no such process: %d", (int)pid);
+		return -ESRCH;
+	}
+	if (uvs_pid_exited(pid)) {
+		snprintf(why, cap, "pid %d has exited: a zombie, which its parent has not reaped",
+			 (int)pid);
+		return -ESRCH;
+	}
+	return 0;
 }

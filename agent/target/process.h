@@ -142,13 +142,19 @@ bool uvs_object_build_id_in_memory(const struct uvs_target *t, const struct uvs_
 /* The thread's name as last listed, also after it exited (empty when unknown). */
 void uvs_target_thread_comm(const struct uvs_target *t, pid_t tid, char *out, size_t cap);
 
-/* True while the target process still exists. */
 /*
  * Whether pid has exited but is still listed: its main thread a zombie (or dead), which a
- * Node process's is only once the process has exited.
+ * Node process's is only once the process has exited. False when /proc cannot say.
  */
 bool uvs_pid_exited(pid_t pid);
 
+/*
+ * Whether pid is a process to look at: 0, or -ESRCH with why saying why not (no such process,
+ * or one that has exited and is not yet reaped). Every command that takes a pid asks this first.
+ */
+int uvs_pid_check(pid_t pid, char *why, size_t cap);
+
+/* True while the target process still exists. */
 bool uvs_target_alive(const struct uvs_target *t);
 
 #endif
