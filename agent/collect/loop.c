@@ -155,6 +155,41 @@ static bool seed_folded(struct uvs_loops *l, struct uvs_loop_state *st)
 }
 
 /*
+ * Seeds BPF's state of loop thread th as it is now: busy from now, or (the main loop) in its
+ * wait. A thread waiting in its loop's epoll is left to BPF, which takes it at its next
+ * poll. BPF's own state wins where it saw the thread first (NOEXIST). True when seeded.
+ */
+static bool seed_thread(struct uvs_loops *l, const struct uvs_thread *th, const char *when)
+{
+	struct uvs_target *t = l->target;
+	struct uvs_loop_state st = { .epfd = -1, .phase = UVS_PHASE_NONE, .tgid = (__u32)t->pid };
+	__u32 key = (__u32)th->tid;
+
+	switch (at_attach(t, th->tid, l->probes.main_epfd)) {
+	case THREAD_IN_LOOP_WAIT:
+		return false;
+	case THREAD_IN_MAIN_WAIT:
+		st.epfd = l->probes.main_epfd;
+		if (seed_folded(l, &st))
+			break;
+		st.in_wait = 1;
+		st.wait_start = uvs_now_mono();
+		break;
+	case THREAD_BUSY:
+		st.busy_since = uvs_now_mono();
+		break;
+	}
+	memset(l->scratch, 0, sizeof(*l->scratch));
+	if (bpf_map_update_elem(l->probes.stats_fd, &key, l->scratch, BPF_NOEXIST) ||
+	    bpf_map_update_elem(l->probes.state_fd, &key, &st, BPF_NOEXIST))
+		return false;
+	uvs_debug("thread %d (%s) %s: %s", (int)th->tid, uvs_role_name(th->role), when,
+		  st.in_wait || st.folded ? "waiting in its loop" : "busy, counted busy from now");
+	track(l, th->tid);
+	return true;
+}
+
+/*
  * Loop threads busy at attach count as busy from now, so a loop already blocked is seen. The
  * main loop waiting at attach is marked as in its wait, when its fd is known: BPF then takes
  * no return for the main loop's without an entry (it may be execSync's loop returning).
@@ -164,37 +199,40 @@ static void seed(struct uvs_loops *l)
 	struct uvs_target *t = l->target;
 	size_t i;
 
+	for (i = 0; i < t->nthreads; i++)
+		if (t->threads[i].role == UVS_ROLE_MAIN || t->threads[i].role == UVS_ROLE_WORKER)
+			seed_thread(l, &t->threads[i], "at attach");
+}
+
+static bool tracked(const struct uvs_loops *l, int tid)
+{
+	for (size_t i = 0; i < l->nloops; i++)
+		if (l->loops[i]->tid == tid && !l->loops[i]->exited)
+			return true;
+	return false;
+}
+
+/*
+ * A Worker placed after attach (by a stack read in a syscall, or by a sample's stack) that is
+ * still unknown to BPF has not come to its loop's poll since the hooks went in: it was busy at
+ * attach and never returned (a script that spins, a Worker that takes tasks in Atomics.wait and
+ * never yields to its loop), or it is still starting. Seeded busy from now, as at attach, so a
+ * Worker blocked for ever is reported; one found in its epoll wait is left to BPF. Each window,
+ * only for placed Workers not followed yet; not while the wait hooks are out (nothing would
+ * follow the state).
+ */
+static void adopt_placed(struct uvs_loops *l)
+{
+	struct uvs_target *t = l->target;
+	size_t i;
+
+	if (l->probes.waits_out || l->end_mono)
+		return;
 	for (i = 0; i < t->nthreads; i++) {
 		const struct uvs_thread *th = &t->threads[i];
-		struct uvs_loop_state st = { .epfd = -1, .phase = UVS_PHASE_NONE,
-					     .tgid = (__u32)t->pid };
-		__u32 key = (__u32)th->tid;
 
-		if (th->role != UVS_ROLE_MAIN && th->role != UVS_ROLE_WORKER)
-			continue;
-		switch (at_attach(t, th->tid, l->probes.main_epfd)) {
-		case THREAD_IN_LOOP_WAIT:
-			continue;
-		case THREAD_IN_MAIN_WAIT:
-			st.epfd = l->probes.main_epfd;
-			if (seed_folded(l, &st))
-				break;
-			st.in_wait = 1;
-			st.wait_start = uvs_now_mono();
-			break;
-		case THREAD_BUSY:
-			st.busy_since = uvs_now_mono();
-			break;
-		}
-		memset(l->scratch, 0, sizeof(*l->scratch));
-		/* NOEXIST: if BPF saw the thread first, it knows better. */
-		if (bpf_map_update_elem(l->probes.stats_fd, &key, l->scratch, BPF_NOEXIST) == 0 &&
-		    bpf_map_update_elem(l->probes.state_fd, &key, &st, BPF_NOEXIST) == 0) {
-			uvs_debug("thread %d (%s) at attach: %s", (int)th->tid,
-				  uvs_role_name(th->role), st.in_wait || st.folded ? "waiting in its loop" :
-				  "busy, counted busy from now");
-			track(l, th->tid);
-		}
+		if (th->role_known && th->role == UVS_ROLE_WORKER && !tracked(l, th->tid))
+			seed_thread(l, th, "placed after attach, its loop not seen polling since");
 	}
 }
 
@@ -822,6 +860,7 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 	bool phases = l->probes.phases && l->probes.phase_changes == l->phase_changes;
 
 	l->phase_changes = l->probes.phase_changes;
+	adopt_placed(l);
 	discover(l);
 	now = uvs_now_mono();
 	/*

@@ -22,6 +22,14 @@
 /* Waits a thread is searched in before it is taken for a loop of another kind. */
 #define MAX_TRIES 3
 /*
+ * Looks in a row (one a window) that find a thread placed in Worker::Run out of its epoll wait
+ * before its state is sampled instead: its loop cannot be found without a wait, and one that
+ * never waits (stuck before attach, or a task pool that takes tasks in Atomics.wait) would
+ * otherwise never be shown. A busy Worker that does wait is found by then, and keeps the
+ * metrics.
+ */
+#define STUCK_LOOKS 3
+/*
  * Without the metrics, a loop thread's /proc syscall file is read at most this often (200 Hz:
  * a few microseconds of the agent's time each, nothing of the target's).
  */
@@ -123,8 +131,23 @@ static void find_worker(struct uvs_proc_loops *l, const struct uvs_thread *th)
 	    (th->role_known && th->role != UVS_ROLE_WORKER))
 		return;
 	tr = tried_of(l, th->tid);
-	if (!tr || tr->tries >= MAX_TRIES || epoll_wait_of(l->target, th->tid, &epfd, &sp))
+	if (!tr || tr->tries >= MAX_TRIES)
 		return;
+	if (epoll_wait_of(l->target, th->tid, &epfd, &sp)) {
+		struct uvs_proc_loop *p;
+
+		if (!th->role_known || ++tr->busy_looks < STUCK_LOOKS)
+			return;
+		tr->tries = MAX_TRIES;
+		p = add_loop(l, th->tid, UVS_ROLE_WORKER, 0, 0, -1);
+		if (p) {
+			p->sampled = true;
+			uvs_debug("pid %d: Worker thread %d not in its loop's wait at %d looks: its "
+				  "state sampled", (int)l->target->pid, th->tid, STUCK_LOOKS);
+		}
+		return;
+	}
+	tr->busy_looks = 0;
 	tr->tries++;
 	if (uvs_lm_find_on_stack(&l->mem, sp, WORKER_STACK_SCAN, epfd, &loop, &lfields))
 		return;

@@ -45,6 +45,7 @@ struct uvs_proc_loop {
 struct uvs_proc_tried {
 	int tid;
 	unsigned int tries;
+	unsigned int busy_looks; /* looks in a row that found a placed Worker out of its wait */
 };
 
 struct uvs_proc_loops {

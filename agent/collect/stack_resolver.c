@@ -11,6 +11,7 @@
 #include "collect/stack_beyond.h"
 #include "symbols/kallsyms.h"
 #include "symbols/symbolizer.h"
+#include "target/thread_roles.h"
 #include "unwind/cfi_unwind.h"
 #include "unwind/loop_phases.h"
 #include "util/clock.h"
@@ -39,6 +40,9 @@ struct uvs_stack_resolver {
 	struct uvs_raw_frame unwound[UVS_USER_FRAMES_MAX];
 	struct uvs_raw_frame walked[UVS_USER_FRAMES_MAX];
 	struct uvs_stack_beyond_reader beyond; /* a sleeping thread's stack above its copy */
+	/* The last call's user frames (raw's, walked or unwound), for uvs_stack_resolver_role. */
+	const struct uvs_raw_frame *last_user;
+	size_t last_nuser;
 };
 
 static void note(struct uvs_stack_resolver *r, const char *why)
@@ -121,6 +125,16 @@ void uvs_stack_resolver_describe(const struct uvs_stack_resolver *r, char *buf, 
 	snprintf(buf, cap, "JS names %s%s%s, phases %s", r->v8 ? "from V8 " : "unavailable",
 		 r->v8 ? uvs_v8_version(r->v8) : "", r->v8 ? "'s heap" : "",
 		 r->phases ? "from libuv's DWARF" : "unavailable");
+}
+
+enum uvs_role uvs_stack_resolver_role(const struct uvs_stack_resolver *r, pid_t tid)
+{
+	uint64_t pcs[UVS_USER_FRAMES_MAX];
+	size_t n = r->last_nuser < UVS_USER_FRAMES_MAX ? r->last_nuser : UVS_USER_FRAMES_MAX;
+
+	for (size_t i = 0; i < n; i++)
+		pcs[i] = r->last_user[i].pc;
+	return uvs_role_from_stack(r->t, tid, pcs, n);
 }
 
 void uvs_stack_resolver_new_epoch(struct uvs_stack_resolver *r)
@@ -394,6 +408,7 @@ size_t uvs_stack_resolve(struct uvs_stack_resolver *r, const struct uvs_stack_sa
 	const struct uvs_raw_frame *user = raw->user;
 	size_t nuser = raw->nuser, i;
 
+	r->last_nuser = 0;
 	if (raw->nuretprobe_ret) {
 		memcpy(r->walked, raw->user, nuser * sizeof(raw->user[0]));
 		put_back_uretprobe_returns(raw, r->walked, nuser);
@@ -435,6 +450,8 @@ size_t uvs_stack_resolve(struct uvs_stack_resolver *r, const struct uvs_stack_sa
 	}
 	for (i = 0; i < nuser; i++)
 		name_user_frame(r, &user[i], i, &o);
+	r->last_user = user;
+	r->last_nuser = nuser;
 	*phase = phase_of(r, raw, user, nuser);
 	if (*phase == UVS_PHASE_NONE && raw->loop != UVS_SAMPLE_NOT_LOOP)
 		*phase = phase_of_cut_stack(raw, out, o.n);

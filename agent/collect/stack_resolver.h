@@ -38,6 +38,14 @@ size_t uvs_stack_resolve(struct uvs_stack_resolver *r, const struct uvs_stack_sa
  * libuv's DWARF" (what is missing is in the notes). */
 void uvs_stack_resolver_describe(const struct uvs_stack_resolver *r, char *buf, size_t cap);
 
+/*
+ * The role the last resolved stack shows for its thread tid (target/thread_roles.h): a Worker's
+ * loop when it runs through Worker::Run, and so on; UVS_ROLE_OTHER when it passes through
+ * none of them, which a cut walk may also do. Only within the sample's callback: the frames
+ * may be the raw sample's.
+ */
+enum uvs_role uvs_stack_resolver_role(const struct uvs_stack_resolver *r, pid_t tid);
+
 /* A GC may have moved objects; called at least once per window. */
 void uvs_stack_resolver_new_epoch(struct uvs_stack_resolver *r);
 

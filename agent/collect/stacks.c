@@ -68,6 +68,19 @@ static void on_sample(void *ctx, const struct uvs_stack_sample *raw, const uint8
 	s.busy_since_ns = raw->loop == UVS_SAMPLE_LOOP_BUSY ? raw->busy_since : 0;
 	s.labels.tid = (int)raw->tid;
 	s.labels.role = uvs_target_role(st->target, (pid_t)raw->tid, &known);
+	/*
+	 * A thread never seen stopped in a syscall (a Worker that spins) is placed by its samples:
+	 * the loop collector then follows a Worker that has not polled since attach.
+	 */
+	if (!known) {
+		enum uvs_role role = uvs_stack_resolver_role(st->resolver, (pid_t)raw->tid);
+
+		if (uvs_target_place_thread(st->target, (pid_t)raw->tid, role)) {
+			uvs_debug("thread %d placed by a sampled stack: %s", (int)raw->tid,
+				  uvs_role_name(role));
+			s.labels.role = role;
+		}
+	}
 	s.labels.state = state_of(raw);
 	s.labels.phase = phase;
 	s.weight_ns = sample_weight(st, (pid_t)raw->tid);
@@ -75,7 +88,7 @@ static void on_sample(void *ctx, const struct uvs_stack_sample *raw, const uint8
 }
 
 void uvs_stacks_attach(struct uvs_stacks *st, struct uvs_bpf_shared *sh, int slot,
-		       const struct uvs_target *t, const struct uvs_collect_options *o,
+		       struct uvs_target *t, const struct uvs_collect_options *o,
 		       const struct uvs_collect_sink *sink)
 {
 	struct uvs_sampler_options so = { 0 };

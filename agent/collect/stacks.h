@@ -29,7 +29,7 @@ struct uvs_stacks {
 	char why[320];                 /* why there are no stacks, when there are none */
 	struct uvs_sampler *sampler;
 	struct uvs_stack_resolver *resolver;
-	const struct uvs_target *target;
+	struct uvs_target *target; /* its threads are placed by their samples too */
 	struct uvs_collect_sink sink;
 	uint64_t period_ns, blocked_period_ns;
 	bool off_cpu_all;
@@ -45,7 +45,7 @@ struct uvs_stacks {
  * says why.
  */
 void uvs_stacks_attach(struct uvs_stacks *st, struct uvs_bpf_shared *sh, int slot,
-		       const struct uvs_target *t, const struct uvs_collect_options *o,
+		       struct uvs_target *t, const struct uvs_collect_options *o,
 		       const struct uvs_collect_sink *sink);
 void uvs_stacks_quiesce(struct uvs_stacks *st);
 void uvs_stacks_detach(struct uvs_stacks *st);

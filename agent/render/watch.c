@@ -390,6 +390,13 @@ static void summary_loop(FILE *out, const struct uvs_loop_snapshot *l, bool phas
 		put_dur(out, "max", l->busy_max_ns);
 	}
 	fprintf(out, ", %" PRIu64 " blocked episode%s", l->blocks, l->blocks == 1 ? "" : "s");
+	/* An episode is counted when it ends: one still going at the end is said apart. */
+	if (l->blocked_now) {
+		char buf[UVS_DURATION_BUF];
+
+		uvs_format_duration(l->blocked_for_ns, buf, sizeof(buf));
+		fprintf(out, " and one still going at the end (blocked for %s)", buf);
+	}
 	if (l->has_gc) {
 		fprintf(out, ", %" PRIu64 " GC%s (%" PRIu64 " major)", l->gc.count,
 			l->gc.count == 1 ? "" : "s", l->gc.major);

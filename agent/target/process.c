@@ -416,6 +416,18 @@ static void classify_unknown(struct uvs_target *t)
 	uvs_ranges_free(&maps);
 }
 
+bool uvs_target_place_thread(struct uvs_target *t, pid_t tid, enum uvs_role role)
+{
+	struct uvs_thread *th = find_thread(t, tid);
+
+	if (!th || th->role_known ||
+	    (role != UVS_ROLE_WORKER && role != UVS_ROLE_THREADPOOL && role != UVS_ROLE_LOOP))
+		return false;
+	th->role = role;
+	th->role_known = true;
+	return true;
+}
+
 /* An exited thread's role, kept for the figures that come after it is gone. */
 static void remember_exited(struct uvs_target *t, const struct uvs_thread *th)
 {

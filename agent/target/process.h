@@ -31,7 +31,7 @@ struct uvs_object {
 struct uvs_thread {
 	pid_t tid;
 	enum uvs_role role;
-	bool role_known; /* false until the thread was seen stopped in a syscall */
+	bool role_known; /* false until a stack of it was read in a syscall, or sampled */
 	char comm[16];   /* sanitized where read */
 };
 
@@ -153,6 +153,14 @@ bool uvs_pid_exited(pid_t pid);
  * or one that has exited and is not yet reaped). Every command that takes a pid asks this first.
  */
 int uvs_pid_check(pid_t pid, char *why, size_t cap);
+
+/*
+ * Places listed thread tid, whose role is not known yet, in role, which a sampled stack showed
+ * (uvs_stack_resolver_role): only a Worker's loop, a pool thread or another libuv loop is
+ * taken, since a stack that passes through none of their functions may be a cut walk. True
+ * when the thread was placed now.
+ */
+bool uvs_target_place_thread(struct uvs_target *t, pid_t tid, enum uvs_role role);
 
 /* True while the target process still exists. */
 bool uvs_target_alive(const struct uvs_target *t);

@@ -207,6 +207,47 @@ test('a loop stuck forever, already stuck at attach, is reported while it lasts'
 	}
 });
 
+// A Worker stuck before attach, never back in its poll: the hook at the poll sees nothing of it.
+// Placed by a stack (read in a syscall, or sampled when it never makes one), then followed.
+for (const mode of ['spin', 'atomics']) {
+	test(`a Worker stuck before attach (${mode}), never back in its poll, is reported blocked, ` +
+		'with its stack', async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const { child, ready } = await startFixture('worker_stuck.js', [], { MODE: mode });
+		try {
+			const { agent } = await startAgent(child.pid, ['--block-ms', '100', '--no-guard']);
+			try {
+				const fn = mode === 'spin' ? 'workerSpinsForever' : 'workerTakesTasks';
+				const a = await agent.waitFor((v) => v && v.type === 'alert' &&
+					v.tid === ready.worker_tid, 'an alert on the stuck Worker');
+				assert.equal(a.role, 'worker');
+				assert.equal(a.ongoing, true);
+				assert.ok(a.blocked_ns >= 100 * MS, `blocked_ns ${a.blocked_ns}`);
+				// The alert fires once while the block lasts, with the samples of it taken by
+				// then, from the moment the Worker was placed: about 10 at 99 Hz for the spin on
+				// a CPU of its own, fewer for the task taker (on the CPU a third of the time) or
+				// on a busy machine, and possibly none. Those it has must name the function.
+				t.diagnostic(`${mode}: ${a.samples} samples in the alert`);
+				if (a.samples > 0)
+					assert.ok((a.stacks || []).some((s) => s.frames.some((f) =>
+						f.startsWith(`${fn} `))), `${fn} in ${JSON.stringify(a.stacks)}`);
+				const iv = await agent.waitFor((v) => v && v.type === 'interval' &&
+					v.loops.some((l) => l.tid === ready.worker_tid && l.blocked_now),
+				'an interval with the Worker blocked now');
+				const w = iv.loops.find((l) => l.tid === ready.worker_tid);
+				assert.equal(w.role, 'worker');
+				assert.equal(w.iterations, 0, 'its loop never came back');
+				for (const v of agent.json().filter((x) => x.type === 'alert'))
+					assert.notEqual(v.tid, child.pid, 'the main loop is not blocked');
+			} finally {
+				await agent.stop();
+			}
+		} finally {
+			await child.stop('SIGKILL');
+		}
+	});
+}
+
 test('utilization agrees with Node\'s own eventLoopUtilization within 0.05', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	for (const [period, workMs] of [[20, 6], [10, 8]]) {

@@ -389,6 +389,29 @@ test('a blocking Worker: its loop found from its epoll fd, its blocks named by i
 		await blockingWorker(t);
 	});
 
+// A Worker that takes tasks in Atomics.wait and never yields to its loop, since before attach:
+// its loop cannot be found without a wait, so its thread's state is sampled after a few looks.
+test('a Worker stuck in Atomics.wait task-taking since before attach is reported blocked',
+	async (t) => {
+		if (skipUnlessRoot(t)) return;
+		const { child, ready } = await startOn(nodeBin, 'worker_stuck.js', { MODE: 'atomics' });
+		const { agent } = await startRestricted(child.pid, ['--block-ms', '100']);
+		try {
+			const a = await agent.waitFor((v) => v && v.type === 'alert' &&
+				v.tid === ready.worker_tid, 'an alert on the stuck Worker');
+			assert.equal(a.role, 'worker');
+			assert.equal(a.ongoing, true);
+			const iv = await agent.waitFor((v) => v && v.type === 'interval' &&
+				v.loops.some((l) => l.tid === ready.worker_tid && l.blocked_now),
+			'an interval with the Worker blocked now');
+			assert.equal(iv.loops.find((l) => l.tid === ready.worker_tid).role, 'worker');
+			assert.equal(mainOf(iv, child.pid).blocks, 0);
+		} finally {
+			await agent.stop();
+			await child.stop('SIGKILL');
+		}
+	});
+
 test('flame with no --backend where BPF is not allowed: falls back to proc, names the function',
 	async (t) => {
 		if (skipUnlessRoot(t)) return;

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -47,6 +48,31 @@ Test(roles, unknown_ranges_match_nothing)
 
 	t->pid = 1;
 	cr_assert_eq(uvs_role_from_stack(t, 2, stack, 3), UVS_ROLE_OTHER);
+	free(t);
+}
+
+/* A sampled stack places a listed thread not placed yet, and only with a role it can prove. */
+Test(roles, placed_by_a_sampled_stack)
+{
+	struct uvs_target *t = fake_target();
+	struct uvs_thread threads[] = { { .tid = 100, .role = UVS_ROLE_MAIN, .role_known = true },
+					{ .tid = 101 }, { .tid = 102 },
+					{ .tid = 103, .role = UVS_ROLE_THREADPOOL, .role_known = true } };
+	bool known;
+
+	memcpy(t->threads, threads, sizeof(threads));
+	t->nthreads = 4;
+	cr_assert_not(uvs_target_place_thread(t, 101, UVS_ROLE_OTHER), "a cut walk proves nothing");
+	cr_assert_not(uvs_target_place_thread(t, 101, UVS_ROLE_MAIN));
+	uvs_target_role(t, 101, &known);
+	cr_assert_not(known);
+	cr_assert(uvs_target_place_thread(t, 101, UVS_ROLE_WORKER));
+	cr_assert_eq(uvs_target_role(t, 101, &known), UVS_ROLE_WORKER);
+	cr_assert(known);
+	cr_assert_not(uvs_target_place_thread(t, 101, UVS_ROLE_LOOP), "placed once");
+	cr_assert_not(uvs_target_place_thread(t, 103, UVS_ROLE_WORKER), "already placed");
+	cr_assert_not(uvs_target_place_thread(t, 999, UVS_ROLE_WORKER), "not listed");
+	cr_assert(uvs_target_place_thread(t, 102, UVS_ROLE_THREADPOOL));
 	free(t);
 }
 
