@@ -163,6 +163,7 @@ static bool seed_thread(struct uvs_loops *l, const struct uvs_thread *th, const 
 {
 	struct uvs_target *t = l->target;
 	struct uvs_loop_state st = { .epfd = -1, .phase = UVS_PHASE_NONE, .tgid = (__u32)t->pid };
+	struct uvs_loop_track *lt;
 	__u32 key = (__u32)th->tid;
 
 	switch (at_attach(t, th->tid, l->probes.main_epfd)) {
@@ -185,7 +186,10 @@ static bool seed_thread(struct uvs_loops *l, const struct uvs_thread *th, const 
 		return false;
 	uvs_debug("thread %d (%s) %s: %s", (int)th->tid, uvs_role_name(th->role), when,
 		  st.in_wait || st.folded ? "waiting in its loop" : "busy, counted busy from now");
-	track(l, th->tid);
+	lt = track(l, th->tid);
+	/* A wait seeded from libuv's stamp began before the figures do (seed_folded). */
+	if (lt && st.folded && st.busy_since < l->start_mono)
+		lt->idle_before_attach = l->start_mono - (st.busy_since + 1);
 	return true;
 }
 
@@ -579,6 +583,17 @@ static int read_loop(struct uvs_loops *l, __u32 tid, struct uvs_loop_reading *r)
 	r->metrics = st.metrics;
 	r->busy_since = st.busy_since;
 	r->wait_start = st.wait_start;
+	/*
+	 * uvs_loop_live moved busy_since to the end of a wait BPF has not folded in yet. Once the
+	 * programs stopped counting (end_mono), libuv's idle time read now also holds the waits
+	 * since, which no window has: the wait is cut there.
+	 */
+	if (!st.in_wait && raw.folded && raw.busy_since && st.busy_since > raw.busy_since) {
+		uint64_t end = l->end_mono && l->end_mono < st.busy_since ? l->end_mono :
+									      st.busy_since;
+
+		r->ended_idle_ns = end > raw.busy_since ? end - raw.busy_since : 0;
+	}
 	return 0;
 }
 

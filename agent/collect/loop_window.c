@@ -76,8 +76,11 @@ void uvs_loop_window(struct uvs_loop_track *l, const struct uvs_loop_reading *r,
 		run_busy = now - r->busy_since;
 	if (r->alive && r->in_wait && now > r->wait_start)
 		run_idle = now - r->wait_start;
+	else if (r->alive && !r->in_wait)
+		run_idle = r->ended_idle_ns;
 	busy = s->busy_ns + run_busy;
 	idle = s->idle_ns + run_idle;
+	idle = idle > l->idle_before_attach ? idle - l->idle_before_attach : 0;
 
 	head(ls, l, comm);
 	/* Cumulative counters only grow unless BPF's entry was recreated: never wrap. */

@@ -34,6 +34,12 @@ struct uvs_loop_track {
 	bool last_blocked_now;
 	uint64_t last_blocked_for_ns;
 	struct uvs_loop_stats prev; /* cumulative BPF statistics at the last window */
+	/*
+	 * The part before attach of the wait the main loop was in at attach: BPF counts that wait
+	 * whole when it ends (libuv's idle time grows by all of it), and the figures start at
+	 * attach, so it is taken off the idle time once.
+	 */
+	uint64_t idle_before_attach;
 	/* Followed from libuv's metrics while the wait hooks are out (collect/loop_memory.h). */
 	struct uvs_loop_mem mem;
 };
@@ -46,6 +52,12 @@ struct uvs_loop_reading {
 	uint8_t metrics;        /* enum uvs_loop_metrics: whether its loop keeps libuv's metrics */
 	uint64_t busy_since;    /* CLOCK_MONOTONIC, 0 = unknown */
 	uint64_t wait_start;
+	/*
+	 * Not waiting, its waits folded in at uv__io_poll's entry: the idle time of a wait that
+	 * ended since the last entry (libuv added it), which BPF adds to the statistics only at
+	 * the next entry. Counted now, so a window ending between the two has it.
+	 */
+	uint64_t ended_idle_ns;
 };
 
 /*
