@@ -23,6 +23,7 @@
 #include "target/process.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/out_file.h"
 
 /* ptrace grabs per second of each thread: low, as each one stops the thread. */
 #define GRAB_HZ 19
@@ -36,7 +37,7 @@ struct flame_proc {
 	struct uvs_profile *profile;
 	struct uvs_image_watch image; /* the image attached to: an exec ends the sampling */
 	bool execd;
-	FILE *files[UVS_FLAME_FILES];
+	struct uvs_out_file files[UVS_FLAME_FILES]; /* kept once the profile is written */
 	uint64_t period_ns;
 	uint64_t start, start_real;
 	uint64_t samples, add_failed;
@@ -424,14 +425,9 @@ static bool use_perf(uint32_t hz, enum uvs_flame_mode mode)
 static int open_files(struct flame_proc *fp)
 {
 	for (size_t i = 0; i < fp->cli->nflame_files; i++) {
-		int fd = open(fp->cli->flame_files[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-			      O_NOCTTY, 0600);
+		int err = uvs_out_file_open(&fp->files[i], fp->cli->flame_files[i]);
 
-		if (fd < 0 || !(fp->files[i] = fdopen(fd, "w"))) {
-			int err = -errno;
-
-			if (fd >= 0)
-				close(fd);
+		if (err) {
 			uvs_err("cannot open -o %s: %s", fp->cli->flame_files[i], strerror(-err));
 			return err;
 		}
@@ -452,10 +448,13 @@ static int write_files(struct flame_proc *fp)
 	snprintf(title, sizeof(title), "uvscope flame: pid %d (%s), %s samples (proc backend)",
 		 (int)fp->t->pid, fp->t->comm, modes[fp->cli->flame_mode]);
 	for (size_t i = 0; i < fp->cli->nflame_files; i++) {
-		int err = uvs_flame_write(fp->files[i], fp->cli->flame_formats[i], fp->profile,
-					  &info);
+		/* Emptied only now: a run that failed before leaves the path as it was. */
+		int err = uvs_out_file_keep(&fp->files[i]);
 
-		if (!err && fflush(fp->files[i]))
+		if (!err)
+			err = uvs_flame_write(fp->files[i].f, fp->cli->flame_formats[i], fp->profile,
+					      &info);
+		if (!err && fflush(fp->files[i].f))
 			err = -errno;
 		if (err) {
 			uvs_err("cannot write %s: %s", fp->cli->flame_files[i], strerror(-err));
@@ -486,8 +485,7 @@ static void describe(struct flame_proc *fp)
 static void cleanup(struct flame_proc *fp)
 {
 	for (size_t i = 0; i < UVS_FLAME_FILES; i++)
-		if (fp->files[i])
-			fclose(fp->files[i]);
+		uvs_out_file_close(&fp->files[i]);
 	uvs_profile_free(fp->profile);
 	uvs_stack_resolver_free(fp->r);
 	uvs_image_watch_close(&fp->image);

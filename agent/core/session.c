@@ -37,6 +37,7 @@
 #include "target/procfs.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/out_file.h"
 
 /* Processes one session watches at once: one slot each in the shared BPF objects. */
 #define MAX_WATCHED UVS_MAX_TARGETS
@@ -68,7 +69,9 @@ struct session {
 	struct termios saved_tty;
 	struct uvs_profile *flame;         /* flame: the profile being sampled */
 	uint64_t flame_start, flame_start_real; /* when sampling began (monotonic, wall clock) */
-	FILE *flame_files[UVS_FLAME_FILES];
+	char flame_comm[16];               /* the target's name then (sanitized), for the title */
+	/* The operator's files (-o, --json-file): kept once the session starts (util/out_file.h). */
+	struct uvs_out_file flame_files[UVS_FLAME_FILES], trace_file, json_file;
 	struct uvs_actions *actions;        /* --on-alert */
 	bool alert_exit;                    /* --exit-on-alert: an alert fired */
 	const char *why_done;
@@ -481,21 +484,42 @@ static int start_timers(struct session *s)
 
 /*
  * A file of the operator's (JSON lines, a trace, a profile): opened now, as root, before
- * privileges go, so a path that cannot be written fails before anything is attached.
+ * privileges go, so a path that cannot be written fails before anything is attached; emptied
+ * only once the session started (keep_files), removed if made here and it did not start.
  */
-static int open_private_file(const char *path, FILE **out)
+static int open_private_file(struct uvs_out_file *o, const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
+	int err = uvs_out_file_open(o, path);
 
-	if (fd < 0)
-		return -errno;
-	*out = fdopen(fd, "w");
-	if (!*out) {
-		close(fd);
-		return -errno;
+	if (!err)
+		setvbuf(o->f, NULL, _IOLBF, 0);
+	return err;
+}
+
+static int keep_files(struct session *s)
+{
+	struct uvs_out_file *files[UVS_FLAME_FILES + 2] = { &s->trace_file, &s->json_file };
+	size_t n = 2;
+	int err;
+
+	for (size_t i = 0; i < UVS_FLAME_FILES; i++)
+		files[n++] = &s->flame_files[i];
+	for (size_t i = 0; i < n; i++) {
+		err = uvs_out_file_keep(files[i]);
+		if (err) {
+			uvs_err("cannot empty %s: %s", files[i]->path, strerror(-err));
+			return err;
+		}
 	}
-	setvbuf(*out, NULL, _IOLBF, 0);
 	return 0;
+}
+
+static void close_files(struct session *s)
+{
+	uvs_out_file_close(&s->trace_file);
+	uvs_out_file_close(&s->json_file);
+	for (size_t k = 0; k < UVS_FLAME_FILES; k++)
+		uvs_out_file_close(&s->flame_files[k]);
 }
 
 /*
@@ -505,8 +529,8 @@ static int open_private_file(const char *path, FILE **out)
 static int make_trace_output(struct session *s, struct uvs_output **out)
 {
 	struct uvs_trace_clock clock = uvs_trace_clock_now();
-	FILE *f;
-	int err = open_private_file(s->cli->output, &f);
+	int err = open_private_file(&s->trace_file, s->cli->output);
+	FILE *f = s->trace_file.f;
 
 	if (err) {
 		uvs_err("cannot open -o %s: %s", s->cli->output, strerror(-err));
@@ -514,12 +538,7 @@ static int make_trace_output(struct session *s, struct uvs_output **out)
 	}
 	setvbuf(f, NULL, _IOFBF, 1 << 16);
 	*out = s->trace = uvs_trace_output_new(f, &clock);
-	if (!*out) {
-		fclose(f);
-		return 0; /* said by the caller */
-	}
-	(*out)->owns_out = true;
-	return 0;
+	return 0; /* none: said by the caller */
 }
 
 /*
@@ -560,13 +579,12 @@ static int make_outputs(struct session *s)
 {
 	const struct uvs_cli *cli = s->cli;
 	struct uvs_output *main = NULL, *file;
-	FILE *f;
 	int err;
 
 	if (cli->command == UVS_CMD_FLAME) {
 		/* The profile is written at the end; stdout shows nothing meanwhile. */
 		for (size_t i = 0; i < cli->nflame_files; i++) {
-			err = open_private_file(cli->flame_files[i], &s->flame_files[i]);
+			err = open_private_file(&s->flame_files[i], cli->flame_files[i]);
 			if (err) {
 				uvs_err("cannot open -o %s: %s", cli->flame_files[i], strerror(-err));
 				return err;
@@ -600,18 +618,16 @@ static int make_outputs(struct session *s)
 	}
 	if (!cli->json_file)
 		return 0;
-	err = open_private_file(cli->json_file, &f);
+	err = open_private_file(&s->json_file, cli->json_file);
 	if (err) {
 		uvs_err("cannot open --json-file %s: %s", cli->json_file, strerror(-err));
 		return err;
 	}
-	file = uvs_json_output_new(f);
+	file = uvs_json_output_new(s->json_file.f);
 	if (!file) {
-		fclose(f);
 		uvs_err("cannot set up the output: out of memory");
 		return -ENOMEM;
 	}
-	file->owns_out = true;
 	err = uvs_outputs_add(&s->outputs, file, &s->source);
 	if (err) {
 		uvs_err("cannot set up the JSON file output: %s", strerror(-err));
@@ -651,6 +667,10 @@ static int attach_all(struct session *s)
 			uvs_err("cannot watch node processes: permission denied (%s)", why);
 			return -EPERM;
 		}
+		/* The session has started, with or without a process yet. */
+		err = keep_files(s);
+		if (err)
+			return err;
 		discover(s);
 		if (!s->nwatched)
 			uvs_info("no node process%s%s%s yet: watching for one to start",
@@ -665,6 +685,10 @@ static int attach_all(struct session *s)
 		if (err)
 			return err;
 	}
+	/* Every target attached: the files are the session's (an earlier one is emptied). */
+	err = keep_files(s);
+	if (err)
+		return err;
 	/* CAP_BPF and CAP_PERFMON stay while the guard may put the phase uprobes back. */
 	err = uvs_drop_privileges(uvs_watched_keeps_caps(cli));
 	if (err)
@@ -689,9 +713,9 @@ static void write_flame(struct session *s)
 	int err;
 
 	snprintf(title, sizeof(title), "uvscope flame: pid %d (%s), %s samples", (int)cli->pid,
-		 s->nwatched ? uvs_watched_comm(s->watched[0].w) : "gone", modes[cli->flame_mode]);
+		 s->flame_comm[0] ? s->flame_comm : "?", modes[cli->flame_mode]);
 	for (size_t i = 0; i < cli->nflame_files; i++) {
-		FILE *f = s->flame_files[i];
+		FILE *f = s->flame_files[i].f;
 
 		err = uvs_flame_write(f, cli->flame_formats[i], s->flame, &info);
 		if (!err && fflush(f))
@@ -757,9 +781,8 @@ static void cleanup(struct session *s)
 	if (s->discover)
 		uvs_discover_free(s->discover);
 	free(s->discover);
-	for (size_t k = 0; k < UVS_FLAME_FILES; k++)
-		if (s->flame_files[k])
-			fclose(s->flame_files[k]);
+	/* After the outputs, which write to them. */
+	close_files(s);
 }
 
 int uvs_session_run(const struct uvs_cli *cli, const struct uvs_alert_config *rules)
@@ -808,6 +831,10 @@ int uvs_session_run(const struct uvs_cli *cli, const struct uvs_alert_config *ru
 	if (!err) {
 		s.flame_start = uvs_now_mono();
 		s.flame_start_real = uvs_now_real();
+		/* Named now: at the end the target is detached, and may have exited. */
+		if (s.nwatched)
+			snprintf(s.flame_comm, sizeof(s.flame_comm), "%s",
+				 uvs_watched_comm(s.watched[0].w));
 		s.last_check = uvs_now_mono();
 		err = uvs_event_loop_run(&s.loop);
 		if (err)

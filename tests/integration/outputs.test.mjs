@@ -1,7 +1,7 @@
 // Several outputs at once: the view the command draws on stdout and JSON lines in a file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runUvscope, skipWithoutBpf, startFixture, until } from './lib.mjs';
@@ -35,6 +35,33 @@ test('top draws while --json-file records the same session as JSON lines', async
 		assert.equal(statSync(file).mode & 0o777, 0o600, 'the file is the operator\'s alone');
 	} finally {
 		await child.stop();
+		rmSync(dir, { recursive: true, force: true });
+	}
+});
+
+// An attach that fails (pid 2, kthreadd, has no executable) leaves every output path as it was:
+// a file it would have made is not there (an empty trace or profile is not valid), and an
+// earlier one of the same name is not truncated. A build that opened with O_TRUNC left both empty.
+test('an attach that fails leaves -o and --json-file paths as they were', async () => {
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'uvscope-out-'));
+	try {
+		const runs = [['trace', '-o', 'timeline.json'], ['flame', '-o', 'profile.svg'],
+			['watch', '--json-file', 'session.jsonl']];
+		for (const earlier of [false, true]) {
+			for (const [cmd, opt, name] of runs) {
+				const file = path.join(dir, name);
+				rmSync(file, { force: true });
+				if (earlier) writeFileSync(file, 'an earlier session\n');
+				const r = await runUvscope([cmd, '-p', '2', '-d', '1s', opt, file]);
+				assert.equal(r.code, 1, r.stderr);
+				assert.match(r.stderr, /pid 2/);
+				if (earlier)
+					assert.equal(readFileSync(file, 'utf8'), 'an earlier session\n', `${cmd}: kept`);
+				else
+					assert.equal(existsSync(file), false, `${cmd}: ${file} not made`);
+			}
+		}
+	} finally {
 		rmSync(dir, { recursive: true, force: true });
 	}
 });
