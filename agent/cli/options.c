@@ -8,6 +8,7 @@
 #include "target/cmdline_match.h"
 #include "util/duration.h"
 #include "util/words.h"
+#include "util/text.h"
 
 #ifndef UVSCOPE_VERSION
 #define UVSCOPE_VERSION "unknown"
@@ -649,7 +650,45 @@ static int check_alert_options(const struct uvs_cli *cli, FILE *err)
 	return UVS_CLI_OK;
 }
 
+/*
+ * The messages quote the arguments, which may hold escape sequences: each line goes to the
+ * terminal through the one sanitizer (util/text.h).
+ */
+static void put_sanitized(FILE *err, char *text, size_t len)
+{
+	char *line = text, *end = text + len;
+
+	while (line < end) {
+		char *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
+
+		uvs_sanitize(line, n);
+		fwrite(line, 1, n, err);
+		if (nl)
+			fputc('\n', err);
+		line += n + 1;
+	}
+}
+
+static int parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *err);
+
 int uvs_cli_parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *buf = open_memstream(&text, &len);
+	int ret;
+
+	if (!buf)
+		return parse(argc, argv, cli, out, err);
+	ret = parse(argc, argv, cli, out, buf);
+	fclose(buf);
+	put_sanitized(err, text, len);
+	free(text);
+	return ret;
+}
+
+static int parse(int argc, char **argv, struct uvs_cli *cli, FILE *out, FILE *err)
 {
 	int c, ret;
 

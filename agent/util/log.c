@@ -1,18 +1,43 @@
 // SPDX-License-Identifier: MIT
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <bpf/libbpf.h>
 
 #include "util/log.h"
+#include "util/text.h"
 
 int uvs_verbose;
 
+/*
+ * Every message is made safe for the terminal here, once, whatever it quotes: the target's text
+ * is sanitized where it is read (util/text.h), but messages also quote the operator's own
+ * arguments (a pid list, a duration, a path, a regex), which may hold escape sequences.
+ */
 static void vlog(const char *level, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "uvscope: %s", level);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char small[1024], *msg = small;
+	va_list again;
+	int n;
+
+	va_copy(again, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	if (n >= (int)sizeof(small)) {
+		msg = malloc((size_t)n + 1);
+		if (msg)
+			vsnprintf(msg, (size_t)n + 1, fmt, again);
+		else
+			msg = small; /* cut, but said */
+	}
+	va_end(again);
+	if (n < 0)
+		snprintf(small, sizeof(small), "(a message that could not be formatted)");
+	uvs_sanitize(msg, SIZE_MAX);
+	fprintf(stderr, "uvscope: %s%s\n", level, msg);
+	if (msg != small)
+		free(msg);
 }
 
 void uvs_err(const char *fmt, ...)

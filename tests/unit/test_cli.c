@@ -149,6 +149,35 @@ Test(cli, trace_command)
 	cr_assert(p.cli.no_phases);
 }
 
+/* An argument's escape sequences never reach the terminal: every message is sanitized. */
+Test(cli, errors_quote_arguments_without_control_bytes)
+{
+	const char *hostile[][6] = {
+		{ "watch", "-p", "4\x1b[2J" },
+		{ "watch", "-p", "1", "-d", "1\x1b]0;pwned\x07s" },
+		{ "watch", "--match", "(\x1b" },
+		{ "serve", "-p", "1", "--listen", "127.0.0.1:1\r\x1b[2J" },
+		{ "wat\x1b[2Jch", "-p", "1" },
+		{ "watch", "-p", "1", "--\x9b" "2Jbad" },
+	};
+
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		int argc = 1;
+		const char *argv[8] = { "uvscope" };
+		struct parsed p;
+
+		while (argc <= 6 && hostile[i][argc - 1])
+			argv[argc] = hostile[i][argc - 1], argc++;
+		p = parse(argc, argv);
+		cr_assert_eq(p.ret, UVS_CLI_USAGE, "case %zu", i);
+		cr_assert(strlen(p.err) > 0, "case %zu says why", i);
+		for (const char *c = p.err; *c; c++)
+			cr_assert(*c == '\n' || ((unsigned char)*c >= 0x20 && *c != 0x7f &&
+						   (unsigned char)*c < 0x80),
+				  "case %zu: byte 0x%02x in %s", i, (unsigned char)*c, p.err);
+	}
+}
+
 Test(cli, errors_name_the_option)
 {
 	static const struct bad_case cases[] = {
