@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -73,10 +76,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return MHD_queue_response(c, MHD_HTTP_OK, h->page[f]);
 }
 
+/*
+ * The listening socket, made here rather than by MHD: a failure is then said with the real
+ * address (MHD's own message named port 0, the port it was given beside the address). IPv6
+ * alone on an IPv6 address, as MHD does; SO_REUSEADDR, so a restart binds at once.
+ */
+static int listen_on(const struct uvs_listen_addr *addr, char *why, size_t cap)
+{
+	int one = 1, fd, err;
+
+	fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(why, cap, "cannot make a socket: %s", strerror(errno));
+		return -1;
+	}
+	/* An IPv4-mapped address ([::ffff:127.0.0.1]) takes IPv4 connections: not IPv6 alone. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (addr->ss.ss_family == AF_INET6 &&
+	     !IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)&addr->ss)->sin6_addr) &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    bind(fd, (const struct sockaddr *)&addr->ss, addr->len) || listen(fd, 128)) {
+		err = errno;
+		close(fd);
+		snprintf(why, cap, "%s", strerror(err));
+		return -1;
+	}
+	return fd;
+}
+
 struct uvs_http *uvs_http_start(const struct uvs_listen_addr *addr, char *why, size_t cap)
 {
 	struct uvs_http *h = calloc(1, sizeof(*h));
 	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	int fd;
 
 	if (!h) {
 		snprintf(why, cap, "out of memory");
@@ -92,15 +124,19 @@ struct uvs_http *uvs_http_start(const struct uvs_listen_addr *addr, char *why, s
 	}
 	if (addr->ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	fd = listen_on(addr, why, cap);
+	if (fd < 0) {
+		uvs_http_stop(h);
+		return NULL;
+	}
 	/* No MHD_USE_INTERNAL_POLLING_THREAD: MHD runs only inside uvs_http_run, on our thread. */
 	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
 				MHD_OPTION_EXTERNAL_LOGGER, on_log, h,
-				MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&addr->ss,
+				MHD_OPTION_LISTEN_SOCKET, fd,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)UVS_HTTP_MAX_CONNECTIONS,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)UVS_HTTP_IDLE_TIMEOUT_S,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				(size_t)UVS_HTTP_CONNECTION_MEMORY,
-				MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)128,
 				/* Beyond loopback, one host cannot take every slot (0: no limit). */
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 				(unsigned int)(uvs_listen_addr_is_loopback(addr) ? 0 :
@@ -108,6 +144,7 @@ struct uvs_http *uvs_http_start(const struct uvs_listen_addr *addr, char *why, s
 				MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(why, cap, "%s", h->last_log[0] ? h->last_log : "libmicrohttpd cannot start");
+		close(fd); /* MHD closes it once it runs, not when it did not start */
 		uvs_http_stop(h);
 		return NULL;
 	}
