@@ -888,6 +888,7 @@ int uvs_pool_record_from_event(const void *data, size_t len, struct uvs_pool_job
 	out->service_ns = e->service_ns;
 	/* The end of service, moved from the monotonic clock to the wall clock. */
 	out->ts_ns = uvs_mono_to_real(e->end_ns);
+	out->end_mono_ns = e->end_ns;
 	return 0;
 }
 

@@ -149,6 +149,9 @@ struct uvs_pool_job_record {
 	int fs_type;         /* uv_fs_type of an fs job, else -1 */
 	uint64_t wait_ns;    /* queue wait */
 	uint64_t service_ns;
+	/* The end of service on CLOCK_MONOTONIC, as BPF took it: for a timeline, where the jitter
+	 * of each record's conversion to the wall clock made back-to-back jobs overlap. */
+	uint64_t end_mono_ns;
 };
 
 /* Syscalls are grouped by what the calling thread does. */

@@ -333,11 +333,15 @@ static void write_gc(struct trace_priv *p, FILE *out, const struct uvs_gc_record
 	fputc('}', out);
 }
 
-/* A pool job: its service, from its end (wall clock) back by its length, on its thread. */
+/*
+ * A pool job: its service, from its end back by its length, on its thread. On the monotonic
+ * clock, as BPF took it: the wall clock is a conversion made per record, whose jitter made
+ * back-to-back jobs of one thread overlap by tens of ns.
+ */
 static void write_pool_job(struct trace_priv *p, FILE *out, const struct uvs_pool_job_record *r)
 {
 	const char *op = r->fs_type >= 0 ? uvs_fs_op_name((unsigned int)r->fs_type) : NULL;
-	uint64_t end = rel_real(p, r->ts_ns);
+	uint64_t end = rel_mono(p, r->end_mono_ns);
 	uint64_t start = end > r->service_ns ? end - r->service_ns : 0;
 	char name[48];
 
