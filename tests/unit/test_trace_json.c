@@ -138,7 +138,8 @@ Test(trace_json, golden_session)
 	iteration(100, 4000, 10000, 11000);
 	job.pool_job = (struct uvs_pool_job_record){ .ts_ns = REAL0 + 2000000, .tid = 105,
 						     .kind = UVS_POOL_FS, .fs_type = 6,
-						     .wait_ns = 1500, .service_ns = 500000 };
+						     .wait_ns = 1500, .service_ns = 500000,
+						     .end_mono_ns = MONO0 + 2000000 };
 	record(&job);
 	blocked.loop_blocked = (struct uvs_alert_loop_blocked){ .tid = 100, .role = UVS_ROLE_MAIN,
 								 .ongoing = true,
@@ -285,7 +286,7 @@ Test(trace_json, ts_before_time_zero_is_zero)
 	/* A job that began before tracing did: it starts at 0 and ends where it ended. */
 	job.pool_job = (struct uvs_pool_job_record){ .ts_ns = REAL0 + 1000, .tid = 105,
 						     .kind = UVS_POOL_CRYPTO, .fs_type = -1,
-						     .service_ns = 5000 };
+						     .service_ns = 5000, .end_mono_ns = MONO0 + 1000 };
 	record(&job);
 	text = finish_trace();
 	cr_expect(strstr(text, "\"name\":\"crypto\",\"ts\":0.000,\"dur\":1.000"), "%s", text);
