@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/libbpf.h>
 
@@ -152,6 +153,25 @@ static void fd_baseline(struct bpf_collector *b)
 		uvs_fds_rebase(&b->fds, &c, &b->fd_table, uvs_now_mono());
 }
 
+/*
+ * Tests only: UVSCOPE_TEST_SEED_GATE=PATH holds the attach here, after the threads were listed
+ * and before the programs count the process (and the loop threads are seeded), until PATH
+ * exists (20 s at most): a thread a test ends meanwhile leaves no trace in BPF, the one case
+ * where a state the agent writes for it would outlive it.
+ */
+static void test_seed_gate(void)
+{
+	const char *gate = getenv("UVSCOPE_TEST_SEED_GATE");
+	uint64_t end = uvs_now_mono() + 20000000000ULL;
+
+	if (!gate)
+		return;
+	fprintf(stderr, "uvscope: test hook: seeding waits for %s\n", gate);
+	fflush(stderr);
+	while (access(gate, F_OK) && uvs_now_mono() < end)
+		uvs_sleep_ns(10000000);
+}
+
 static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 		      const struct uvs_collect_options *o, const struct uvs_collect_sink *sink,
 		      char *why, size_t cap)
@@ -211,6 +231,7 @@ static int bpf_attach(struct uvs_collector *c, struct uvs_target *t,
 	if (err)
 		return err;
 	/* Everything is in place: from now on the programs count this process. */
+	test_seed_gate();
 	err = uvs_bpf_shared_publish(b->sh, t->pid, &b->cfg);
 	if (err) {
 		snprintf(why, cap, "cannot publish the process to the BPF programs: %s",

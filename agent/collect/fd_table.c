@@ -127,6 +127,8 @@ static void sort_sockets(struct uvs_fd_table *t)
 {
 	size_t i, n = 0;
 
+	if (!t->nsockets)
+		return; /* qsort is not given a null array, even for nothing to sort */
 	qsort(t->sockets, t->nsockets, sizeof(*t->sockets), by_inode);
 	for (i = 0; i < t->nsockets; i++)
 		if (!n || t->sockets[n - 1].inode != t->sockets[i].inode)

@@ -155,6 +155,22 @@ static bool seed_folded(struct uvs_loops *l, struct uvs_loop_state *st)
 }
 
 /*
+ * A loop thread whose state outlived it: the agent writes the state of a loop thread it finds
+ * (at attach, or a Worker placed later), and one that exited just before the write has no
+ * exit event to delete it, so it would read as busy, then blocked, for ever. Its state goes
+ * once /proc says the thread is gone; its next reading then finds it exited. True if gone.
+ */
+static bool drop_if_gone(struct uvs_loops *l, int tid)
+{
+	__u32 key = (__u32)tid;
+
+	if (uvs_thread_presence(l->target->pid, tid) != UVS_THREAD_GONE)
+		return false;
+	bpf_map_delete_elem(l->probes.state_fd, &key);
+	return true;
+}
+
+/*
  * Seeds BPF's state of loop thread th as it is now: busy from now, or (the main loop) in its
  * wait. A thread waiting in its loop's epoll is left to BPF, which takes it at its next
  * poll. BPF's own state wins where it saw the thread first (NOEXIST). True when seeded.
@@ -184,6 +200,11 @@ static bool seed_thread(struct uvs_loops *l, const struct uvs_thread *th, const 
 	if (bpf_map_update_elem(l->probes.stats_fd, &key, l->scratch, BPF_NOEXIST) ||
 	    bpf_map_update_elem(l->probes.state_fd, &key, &st, BPF_NOEXIST))
 		return false;
+	/* Exited before the write: no exit event will come for it (after it, one does). */
+	if (drop_if_gone(l, th->tid)) {
+		bpf_map_delete_elem(l->probes.stats_fd, &key);
+		return false;
+	}
 	uvs_debug("thread %d (%s) %s: %s", (int)th->tid, uvs_role_name(th->role), when,
 		  st.in_wait || st.folded ? "waiting in its loop" : "busy, counted busy from now");
 	lt = track(l, th->tid);
@@ -290,10 +311,42 @@ void uvs_loops_quiesce(struct uvs_loops *l)
 	uvs_loop_probes_quiesce(&l->probes);
 }
 
+/*
+ * The maps are every target's: this one's entries leave with it, or the entries of threads
+ * gone (and of a process that exited while watched) would pile up to the maps' size, after
+ * which no new loop is measured, and a reused tid would find an old entry.
+ */
+static void forget_entries(struct uvs_loops *l)
+{
+	__u32 key, next;
+	void *prev = NULL;
+	struct uvs_loop_state st;
+
+	for (size_t i = 0; i < l->nloops; i++) {
+		key = (__u32)l->loops[i]->tid;
+		bpf_map_delete_elem(l->probes.state_fd, &key);
+		bpf_map_delete_elem(l->probes.stats_fd, &key);
+	}
+	/* Loop threads never tracked (the table full): their state names the process. */
+	while (bpf_map_get_next_key(l->probes.state_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(l->probes.state_fd, &key, &st) == 0 &&
+		    st.tgid == (__u32)l->target->pid) {
+			bpf_map_delete_elem(l->probes.state_fd, &key);
+			bpf_map_delete_elem(l->probes.stats_fd, &key);
+			prev = NULL; /* deleting under the walk restarts it */
+		}
+	}
+}
+
 void uvs_loops_detach(struct uvs_loops *l)
 {
 	size_t i;
 
+	/* Quiesced before (the programs no longer count it), while the maps are still open. */
+	if (l->probes.state_fd > 0 && l->target)
+		forget_entries(l);
 	uvs_loop_probes_detach(&l->probes);
 	for (i = 0; i < l->nloops; i++)
 		free(l->loops[i]);
@@ -548,6 +601,10 @@ size_t uvs_loops_now(struct uvs_loops *l, struct uvs_loop_busy *out, size_t cap,
 			continue;
 		}
 		if (l->probes.waits_out || read_state(l, key, &st, &raw))
+			continue;
+		/* Busy long enough to be a block: only while its thread lives (drop_if_gone). */
+		if (!st.in_wait && st.busy_since && *now_mono > st.busy_since &&
+		    *now_mono - st.busy_since >= l->block_ns / 2 && drop_if_gone(l, lt->tid))
 			continue;
 		out[n++] = (struct uvs_loop_busy){ .tid = lt->tid, .role = lt->role,
 						   .busy = !st.in_wait,
@@ -906,6 +963,8 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 		/* Not followed while the hooks are out: BPF's state of it is as old as the step. */
 		if (l->probes.waits_out)
 			continue;
+		/* A state that outlived its thread goes: this window is its last. */
+		drop_if_gone(l, lt->tid);
 		if (read_loop(l, key, &r)) {
 			/*
 			 * No statistics, and no thread: nothing more will come (room for another).
@@ -976,6 +1035,7 @@ void uvs_loops_totals(struct uvs_loops *l, struct uvs_snapshot *s)
 		if (l->loops[i]->unmeasured)
 			continue;
 		uvs_loop_totals(l->loops[i], phases, l->loops[i]->comm, &s->loops[s->nloops]);
+		s->loops[s->nloops].exited = l->loops[i]->exited;
 		uvs_loop_mem_totals(&l->loops[i]->mem, &s->loops[s->nloops++]);
 	}
 	s->loops_left_out = l->evicted + l->left_out;

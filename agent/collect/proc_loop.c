@@ -392,6 +392,7 @@ void uvs_proc_loops_totals(struct uvs_proc_loops *l, struct uvs_snapshot *s)
 		else
 			uvs_lm_totals(&p->track, l->layout.has_count, &s->loops[s->nloops]);
 		s->loops[s->nloops].blocked_now = p->last_blocked_now;
+		s->loops[s->nloops].exited = p->gone;
 		s->loops[s->nloops++].blocked_for_ns = p->last_blocked_for_ns;
 	}
 }

@@ -66,10 +66,16 @@ static void catch_stop_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-/* Still there: a process whose main thread is a zombie has exited, whoever reaps it. */
+/*
+ * Still there: a process whose main thread is a zombie has exited, whoever reaps it, and one
+ * whose memory is gone (its executable's link with it) is on its way there.
+ */
 static bool target_running(const struct flame_proc *fp)
 {
-	return uvs_target_alive(fp->t) && !uvs_pid_exited(fp->t->pid);
+	char exe[8];
+
+	return uvs_target_alive(fp->t) && !uvs_pid_exited(fp->t->pid) &&
+	       uvs_image_exe(fp->t->pid, exe, sizeof(exe)) != -ENOENT;
 }
 
 /* Says once that the target exec'd: the sampling stops. */

@@ -129,11 +129,15 @@ static void drop_execd(struct session *s)
 			continue;
 		}
 		state = uvs_thread_state(pid, pid);
-		if (!state || state == 'Z' || state == 'X') {
+		/*
+		 * An exit, not an exec: a zombie, or one still on its way there, whose memory (and
+		 * with it its executable's link) went first. Its exit is said when it is done.
+		 */
+		if (!state || state == 'Z' || state == 'X' ||
+		    uvs_image_exe(pid, exe, sizeof(exe)) == -ENOENT) {
 			i++;
 			continue;
 		}
-		uvs_image_exe(pid, exe, sizeof(exe));
 		snprintf(why, sizeof(why), "pid %d exec'd another program (%s): what uvscope read of "
 			 "it names nothing in the new one", (int)pid, exe);
 		uvs_watched_image_gone(s->watched[i].w);

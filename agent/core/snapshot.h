@@ -77,6 +77,7 @@ struct uvs_loop_snapshot {
 	bool no_iterations;    /* iterations (libuv < 1.45 keeps no loop count) */
 	bool no_busy_dist;     /* per-iteration busy time: p50, p99, max and busy_hist */
 	bool sampled;          /* busy and idle from samples of the thread's state, not exact */
+	bool exited;           /* totals: its thread has exited (kept for the summary) */
 };
 
 struct uvs_pool_kind_snapshot {

@@ -50,9 +50,16 @@ static void loops(struct uvs_prom_writer *w, const struct uvs_snapshot *t,
 	char lb[64];
 	size_t i;
 
+/*
+ * A loop whose thread exited leaves the page, as an exited process does: the summary keeps it,
+ * but a series of a gone thread would stay for ever (63 of a process that starts a Worker per
+ * job), and a new thread of the process given the same tid would repeat its labels.
+ */
 #define EACH_LOOP(s, body)                                                     \
 	for (i = 0; i < (s)->nloops && i < UVS_MAX_LOOPS; i++) {               \
 		const struct uvs_loop_snapshot *l = &(s)->loops[i];            \
+		if (l->exited)                                                 \
+			continue;                                              \
 		loop_labels(l, lb, sizeof(lb));                                \
 		body;                                                          \
 	}

@@ -63,21 +63,24 @@ int uvs_image_watch_same(const struct uvs_image_watch *w)
 	return -errno;
 }
 
-void uvs_image_exe(pid_t pid, char *exe, size_t cap)
+int uvs_image_exe(pid_t pid, char *exe, size_t cap)
 {
 	char path[64];
 	ssize_t n;
 
 	if (!cap)
-		return;
+		return -EINVAL;
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	n = readlink(path, exe, cap - 1);
 	if (n <= 0) {
+		int err = n < 0 ? -errno : -ENOENT;
+
 		snprintf(exe, cap, "unknown");
-		return;
+		return err;
 	}
 	exe[n] = '\0';
 	uvs_sanitize(exe, cap);
+	return 0;
 }
 
 void uvs_image_watch_close(struct uvs_image_watch *w)

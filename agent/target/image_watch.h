@@ -31,9 +31,10 @@ int uvs_image_watch_same(const struct uvs_image_watch *w);
 
 /*
  * What pid runs now, for saying what it exec'd: /proc/PID/exe's target, sanitized, or
- * "unknown". Into exe (cap bytes).
+ * "unknown". Into exe (cap bytes). Returns 0, or -errno of the link's read: -ENOENT when the
+ * process has no memory left, as while it exits (an exec'd one has its new program's).
  */
-void uvs_image_exe(pid_t pid, char *exe, size_t cap);
+int uvs_image_exe(pid_t pid, char *exe, size_t cap);
 
 /* Closes the watch; safe on one never opened or closed already. */
 void uvs_image_watch_close(struct uvs_image_watch *w);

@@ -233,6 +233,31 @@ export function linkedPrograms(pid) {
 	return out;
 }
 
+// The keys (u32, little-endian: thread ids) of the BPF maps named name that process pid holds.
+export function mapKeysHeldBy(pid, name) {
+	const ids = new Set();
+	for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+		let info;
+		try {
+			info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+		} catch {
+			continue; /* closed meanwhile */
+		}
+		const m = info.match(/^map_id:\s+(\d+)$/m);
+		if (m) ids.add(Number(m[1]));
+	}
+	const maps = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show']).toString())
+		.filter((m) => ids.has(m.id) && m.name === name);
+	const keys = [];
+	for (const m of maps) {
+		const dump = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'dump', 'id',
+			String(m.id)]).toString());
+		for (const e of dump)
+			keys.push(Buffer.from(e.key.map((b) => Number(b))).readUInt32LE(0));
+	}
+	return keys;
+}
+
 export function ourBpfPrograms() {
 	const out = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show']).toString());
 	return out.filter((p) => typeof p.name === 'string' && p.name.startsWith('uvs_'));

@@ -2,11 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Child, assertThreeBlocks, childrenOf, eluWindow, fetchNodeOrSkip, fixtures, nodeBin,
-	nodeVersions, runUvscope, skipWithoutBpf, startFixture, startAgent, until } from './lib.mjs';
+	nodeVersions, runUvscope, skipWithoutBpf, startFixture, startAgent, until, uvscope } from './lib.mjs';
 
 const MS = 1e6;
 
@@ -254,6 +254,46 @@ for (const mode of ['spin', 'atomics']) {
 		}
 	});
 }
+
+// A Worker listed at attach that exits before its state is written (the attach held between
+// the two by a test hook until it is gone): no exit event will come for it, so a state written
+// for it would read as busy for ever. A build that kept it said "worker loop blocked", growing
+// every interval, for a thread that no longer existed.
+test('a Worker that exits between the attach\'s listing and its seeding is no loop, and never ' +
+	'blocked', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const dir = mkdtempSync(path.join(tmpdir(), 'uvscope-gate-'));
+	const gate = path.join(dir, 'gate');
+	const { child, ready } = await startFixture('worker_stuck.js', [], { MODE: 'waits' });
+	try {
+		const agent = new Child(uvscope, ['watch', '-p', String(child.pid), '--json', '-i',
+			'200ms', '--block-ms', '100'], { env: { ...process.env,
+			UVSCOPE_TEST_SEED_GATE: gate } });
+		try {
+			await agent.until(() => agent.errLines.some((l) => l.includes('seeding waits for')),
+				'the attach held before seeding');
+			child.send('end');
+			await child.waitFor((v) => v && v.ended, 'the Worker ended');
+			await until(() => !existsSync(`/proc/${child.pid}/task/${ready.worker_tid}`),
+				'its thread gone');
+			writeFileSync(gate, '');
+			const intervals = () => agent.json().filter((v) => v.type === 'interval');
+			await agent.waitFor(() => intervals().length >= 4, 'four intervals');
+			for (const iv of intervals()) {
+				const w = iv.loops.find((l) => l.tid === ready.worker_tid);
+				assert.ok(!w || !w.blocked_now, `interval: ${JSON.stringify(w)}`);
+			}
+			const alerts = agent.json().filter((v) => v.type === 'alert' &&
+				v.tid === ready.worker_tid);
+			assert.deepEqual(alerts, [], 'no alert for a thread that is gone');
+		} finally {
+			await agent.stop();
+		}
+	} finally {
+		await child.stop();
+		rmSync(dir, { recursive: true, force: true });
+	}
+});
 
 test('utilization agrees with Node\'s own eventLoopUtilization within 0.05', async (t) => {
 	if (skipWithoutBpf(t)) return;

@@ -4,8 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { Child, freePort, ourBpfPrograms, skipWithoutBpf, startAgent, startFixture, until,
-	uvscope } from './lib.mjs';
+import path from 'node:path';
+import { Child, fetchNodeOrSkip, fixtures, freePort, mapKeysHeldBy, ourBpfPrograms,
+	skipWithoutBpf, startAgent, startFixture, until, uvscope } from './lib.mjs';
 
 // block.js with its own blocks; `tag` ends up on its command line (for --match).
 async function startBlocker(blockMs, count, tag = '') {
@@ -76,6 +77,47 @@ test('-p A,B: both processes, each with its own figures, equal to a single-PID s
 		}
 		const summaries = many.json().filter((v) => v.type === 'summary').map((v) => v.pid);
 		assert.deepEqual(summaries.sort(), [a.pid, b.pid].sort(), 'one summary per process');
+	});
+
+// The loop maps are every target's: a process let go takes its threads' entries with it, also
+// one dropped with no last window read: one that execs (its main thread, the pid, lives on in
+// the new program). A build that left them piled up entries (126 of 129 after 528 processes had
+// come and gone), until the maps were full and no new loop could be measured.
+test('-p A,B: A execs and is let go, its loop threads leave the BPF maps; B\'s stay',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const bin = fetchNodeOrSkip(t, '24');
+		if (!bin) return;
+		const a = new Child(bin, [path.join(fixtures, 'execve.js')]);
+		const b = await startFixture('workers.js', [], { BLOCK_MS: '300' });
+		const bTids = [b.child.pid, b.ready.blocking_tid, b.ready.calm_tid];
+		let agent;
+		try {
+			const ready = await a.waitFor((v) => v && v.ready, 'execve.js ready');
+			if (!ready.execve) return t.skip(`node ${bin} has no process.execve`);
+			({ agent } = await startAgent(`${a.pid},${b.child.pid}`, ['-i', '200ms']));
+			b.child.send('go');
+			const shown = (pid, tids) => agent.json().some((v) => v.type === 'interval' &&
+				v.pid === pid && tids.every((tid) => v.loops.some((l) => l.tid === tid)));
+			await agent.until(() => shown(a.pid, [a.pid]) && shown(b.child.pid, bTids),
+				'the loops of both processes shown');
+			for (const map of ['loop_stats', 'loop_state'])
+				assert.ok(mapKeysHeldBy(agent.pid, map).includes(a.pid), `${map}: A's loop in it`);
+			a.send('exec');
+			await a.waitFor((v) => v && v.reborn === a.pid, 'the exec, same pid');
+			await agent.until(() => agent.errLines.some((l) =>
+				l.includes(`pid ${a.pid} exec'd another program`)), 'A let go');
+			for (const map of ['loop_stats', 'loop_state']) {
+				const keys = mapKeysHeldBy(agent.pid, map);
+				t.diagnostic(`${map}: ${keys.join(' ')}`);
+				assert.ok(!keys.includes(a.pid), `${map}: A's main thread left in it`);
+				assert.ok(bTids.every((tid) => keys.includes(tid)), `${map}: B's loops stay`);
+			}
+		} finally {
+			await agent?.stop();
+			await a.stop();
+			await b.child.stop();
+		}
 	});
 
 test('--all --match: a node process started later is attached; one that exits is dropped',

@@ -417,6 +417,33 @@ Test(prom_page, what_is_not_measured_is_absent)
 	free(s);
 }
 
+/*
+ * A loop whose thread exited leaves the page; a new thread of the process with its tid has one
+ * series, its own (a page with both repeated the labels, which Prometheus rejects).
+ */
+Test(prom_page, exited_loops_leave_the_page)
+{
+	struct uvs_prom_page p = page();
+	char *s;
+
+	totals.nloops = 3;
+	totals.loops[1].exited = true; /* worker 4250, gone */
+	totals.loops[2] = totals.loops[1];
+	totals.loops[2].exited = false; /* a new worker given tid 4250 */
+	totals.loops[2].iterations = 7;
+	s = render(UVS_PROM_TEXT, &p);
+	cr_expect(strstr(s, "uvscope_loop_iterations_total{pid=\"4242\",comm=\"node\",container=\"\","
+			    "tid=\"4250\",role=\"worker\"} 7\n"), "%s", s);
+	cr_expect(!strstr(s, "uvscope_loop_iterations_total{pid=\"4242\",comm=\"node\",container=\"\","
+			     "tid=\"4250\",role=\"worker\"} 1203\n"), "the gone one: %s", s);
+	totals.nloops = 2;
+	free(s);
+	s = render(UVS_PROM_TEXT, &p);
+	cr_expect(!strstr(s, "uvscope_loop_iterations_total{pid=\"4242\",comm=\"node\",container=\"\","
+			     "tid=\"4250\""), "%s", s);
+	free(s);
+}
+
 Test(prom_page, openmetrics_shape)
 {
 	struct uvs_prom_page p = page();
