@@ -196,9 +196,9 @@ export function runUvscope(args, opts = {}) {
 	});
 }
 
-// The names of the BPF programs process pid holds (its fds of programs and links, as
-// /proc/PID/fdinfo gives their prog_id), as bpftool names them.
-export function programsHeldBy(pid) {
+// The ids of the BPF objects process pid holds fds of: field is prog_id (programs and links)
+// or map_id, as /proc/PID/fdinfo gives them.
+function bpfIdsHeldBy(pid, field) {
 	const ids = new Set();
 	for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
 		let info;
@@ -207,9 +207,16 @@ export function programsHeldBy(pid) {
 		} catch {
 			continue; /* closed meanwhile */
 		}
-		const m = info.match(/^prog_id:\s+(\d+)$/m);
+		const m = info.match(new RegExp(`^${field}:\\s+(\\d+)$`, 'm'));
 		if (m) ids.add(Number(m[1]));
 	}
+	return ids;
+}
+
+// The names of the BPF programs process pid holds (its fds of programs and links), as bpftool
+// names them.
+export function programsHeldBy(pid) {
+	const ids = bpfIdsHeldBy(pid, 'prog_id');
 	const all = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show']).toString());
 	return all.filter((p) => ids.has(p.id)).map((p) => p.name);
 }
@@ -235,17 +242,7 @@ export function linkedPrograms(pid) {
 
 // The keys (u32, little-endian: thread ids) of the BPF maps named name that process pid holds.
 export function mapKeysHeldBy(pid, name) {
-	const ids = new Set();
-	for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
-		let info;
-		try {
-			info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-		} catch {
-			continue; /* closed meanwhile */
-		}
-		const m = info.match(/^map_id:\s+(\d+)$/m);
-		if (m) ids.add(Number(m[1]));
-	}
+	const ids = bpfIdsHeldBy(pid, 'map_id');
 	const maps = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show']).toString())
 		.filter((m) => ids.has(m.id) && m.name === name);
 	const keys = [];
