@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +45,8 @@ static const char usage_text[] =
 	"      --match REGEX    --all, but only the processes whose command line matches\n"
 	"                       REGEX (POSIX extended, anywhere in the line; the arguments\n"
 	"                       joined by spaces, as `ps -o args` shows them); implies --all\n"
-	"  -d, --duration TIME  stop after TIME (500ms, 10s, 2m; default: until Ctrl-C or the\n"
-	"                       target exits), then print a summary\n"
+	"  -d, --duration TIME  stop after TIME (500ms, 10s, 2m, 1h; a bare number is seconds;\n"
+	"                       default: until Ctrl-C or the target exits), then print a summary\n"
 	"  -i, --interval TIME  length of one reporting interval (default 1s, minimum 10ms)\n"
 	"      --block-ms N     a loop busy for N ms without returning to its poll is blocked:\n"
 	"                       alert at once, and again with the total when it comes back\n"
@@ -128,11 +129,12 @@ static const char usage_text[] =
 	"                       server between requests, measured); never under 1000 hits/s:\n"
 	"                       a light server (a hit per request at 5000 requests/s, 15%\n"
 	"                       busy) has its loop hooks taken out, a busy one keeps them\n"
-	"      --no-guard       watch, top, serve: keep every probe as asked, whatever it costs (for\n"
-	"                       a short look with exact phases on a busy process, or a bench)\n"
-	"      --rules FILE     watch, top, trace: alert rules from an INI file (every rule,\n"
-	"                       its default and every key: deploy/uvscope-rules.ini); a bad\n"
-	"                       file stops uvscope with a message naming its line and key;\n"
+	"      --no-guard       watch, top, serve: keep every probe as asked, whatever it costs\n"
+	"                       (for a short look with exact phases on a busy process, or a\n"
+	"                       bench)\n"
+	"      --rules FILE     watch, top, serve, trace: alert rules from an INI file (every\n"
+	"                       rule, its default and every key: deploy/uvscope-rules.ini); a\n"
+	"                       bad file stops uvscope with a message naming its line and key;\n"
 	"                       --block-ms wins over the file's loop_blocked threshold\n"
 	"      --on-alert CMD   watch, top: run CMD for each alert that fires or resolves,\n"
 	"                       without a shell (CMD is split into words as a shell quotes\n"
@@ -411,6 +413,9 @@ static int parse_option(int c, const char *arg, struct uvs_cli *cli, FILE *err)
 		cli->pool_delay = true;
 		return 0;
 	case 'd':
+		if (uvs_parse_duration(arg, &cli->duration_ns) == -ERANGE)
+			return bad(err, "invalid value for -d/--duration: '%s'%s", arg,
+				   " (too long: at most 584 years)");
 		if (uvs_parse_duration(arg, &cli->duration_ns) || cli->duration_ns == 0)
 			return bad(err, "invalid value for -d/--duration: '%s'%s", arg,
 				   " (a positive duration such as 500ms, 10s, 2m)");

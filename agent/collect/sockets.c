@@ -33,6 +33,11 @@ int uvs_sockets_open_diag(int pid, char *why, size_t cap)
 		nl = uvs_sock_diag_open();
 		if (nl >= 0)
 			return nl;
+	} else if ((same == -EACCES || same == -EPERM) && geteuid() == 0) {
+		snprintf(why, cap, "cannot inspect pid %d: permission denied, even to root (the "
+			 "kernel keeps it from uvscope: a process with capabilities uvscope lacks, or "
+			 "one a security module guards)", pid);
+		return same;
 	} else if (same == -EACCES || same == -EPERM) {
 		snprintf(why, cap, "cannot inspect pid %d: permission denied (run as root, or as the "
 			 "process's user)", pid);

@@ -844,7 +844,8 @@ int uvs_session_run(const struct uvs_cli *cli, const struct uvs_alert_config *ru
 		if (err)
 			uvs_err("the agent's event loop failed: %s", strerror(-err));
 		finish(&s);
-		if (s.trace) {
+		/* Not when the file could not be written: that was said instead. */
+		if (s.trace && !s.outputs.failed) {
 			struct uvs_trace_stats st;
 
 			uvs_trace_output_stats(s.trace, &st);

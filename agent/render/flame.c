@@ -39,15 +39,24 @@ enum uvs_flame_format uvs_flame_format_from_name(const char *name)
 int uvs_flame_write(FILE *out, enum uvs_flame_format f, const struct uvs_profile *p,
 		    const struct uvs_flame_info *info)
 {
+	int err = -EINVAL;
+
+	/* A stdio failure below leaves its cause in errno: said (ENOSPC) rather than EIO. */
+	errno = 0;
 	switch (f) {
 	case UVS_FLAME_FOLDED:
-		return uvs_flame_folded_write(out, p);
+		err = uvs_flame_folded_write(out, p);
+		break;
 	case UVS_FLAME_SVG:
-		return uvs_flame_svg_write(out, p, info);
+		err = uvs_flame_svg_write(out, p, info);
+		break;
 	case UVS_FLAME_PPROF:
-		return uvs_flame_pprof_write(out, p, info);
+		err = uvs_flame_pprof_write(out, p, info);
+		break;
 	case UVS_FLAME_UNKNOWN:
 		break;
 	}
-	return -EINVAL;
+	if (err == -EIO && errno && errno != EIO)
+		err = -errno;
+	return err;
 }

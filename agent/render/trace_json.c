@@ -21,6 +21,7 @@
 #include "render/json.h"
 #include "render/trace_json.h"
 #include "util/clock.h"
+#include "util/text.h"
 
 /* Threads with a track: loop threads and pool threads are a few dozen in practice. */
 #define MAX_THREADS 512
@@ -135,7 +136,7 @@ static const char *track_role_name(enum uvs_role role, bool known)
 	case UVS_ROLE_THREADPOOL:
 		return "pool thread";
 	case UVS_ROLE_LOOP:
-		return "other loop";
+		return "libuv loop"; /* as watch and top name it */
 	case UVS_ROLE_OTHER:
 		return "thread";
 	}
@@ -527,9 +528,14 @@ void uvs_trace_output_stats(const struct uvs_output *o, struct uvs_trace_stats *
 
 void uvs_trace_summary_line(FILE *out, const char *path, const struct uvs_trace_stats *st)
 {
+	char shown[512];
+
+	/* The operator's path, made safe for the terminal as every message is (util/log.c). */
+	snprintf(shown, sizeof(shown), "%s", path);
+	uvs_sanitize(shown, sizeof(shown));
 	fprintf(out, "uvscope: trace: %" PRIu64 " loop iterations, %" PRIu64 " slices and %" PRIu64
 		" alerts written to %s; %" PRIu64 " records dropped (ring buffer full)",
-		st->iterations, st->slices, st->instants, path, st->dropped);
+		st->iterations, st->slices, st->instants, shown, st->dropped);
 	if (st->unplaced)
 		fprintf(out, ", %" PRIu64 " phase spans left out (no iteration to put them in)",
 			st->unplaced);

@@ -260,15 +260,34 @@ static void watch_loop_share(FILE *out, const char *what, const struct uvs_alert
 		role_loop_name(l->role), l->tid, share, threshold);
 }
 
+/* "in each of the last 3 intervals", "in the last interval". */
+static const char *in_intervals(int n, char *buf, size_t cap)
+{
+	if (n == 1)
+		snprintf(buf, cap, "in the last interval");
+	else
+		snprintf(buf, cap, "in each of the last %d intervals", n);
+	return buf;
+}
+
 int uvs_watch_alert_of(FILE *out, const char *who, const struct uvs_alert *a)
 {
-	char buf[UVS_DURATION_BUF], thr[UVS_DURATION_BUF];
+	char buf[UVS_DURATION_BUF], thr[UVS_DURATION_BUF], when[48];
 
 	put_head(out, a->ts_ns, who);
 	/* A resolved alert says what ended and how long it lasted (loop_blocked says as ever). */
 	if (a->state == UVS_ALERT_RESOLVED && a->kind != UVS_ALERT_LOOP_BLOCKED) {
+		const struct uvs_alert_loop_share *l = a->kind == UVS_ALERT_LOOP_UTILIZATION ?
+							       &a->loop_utilization :
+						       a->kind == UVS_ALERT_GC_SHARE ? &a->gc_share :
+										       NULL;
+
 		uvs_format_duration(a->firing_ns, buf, sizeof(buf));
-		fprintf(out, " RESOLVED %s, after %s%s\n", uvs_alert_kind_name(a->kind), buf,
+		fprintf(out, " RESOLVED %s", uvs_alert_kind_name(a->kind));
+		/* A loop's alert says which loop: a process has several. */
+		if (l)
+			fprintf(out, ": %s (tid %d)", role_loop_name(l->role), l->tid);
+		fprintf(out, ", after %s%s\n", buf,
 			a->detached ? ": the process is no longer watched" : "");
 		return ferror(out) ? -EIO : 0;
 	}
@@ -298,13 +317,14 @@ int uvs_watch_alert_of(FILE *out, const char *who, const struct uvs_alert *a)
 			a->fd_limit.open, a->fd_limit.limit);
 		break;
 	case UVS_ALERT_FD_GROWTH:
-		fprintf(out, " ALERT file descriptors grew in each of the last %d intervals: %" PRIu64
-			" open (a leak?)\n", a->fd_growth.windows, a->fd_growth.open);
+		fprintf(out, " ALERT file descriptors grew %s: %" PRIu64 " open (a leak?)\n",
+			in_intervals(a->fd_growth.windows, when, sizeof(when)), a->fd_growth.open);
 		break;
 	case UVS_ALERT_CLOSE_WAIT_GROWTH:
-		fprintf(out, " ALERT sockets in CLOSE_WAIT grew in each of the last %d intervals: %"
-			PRIu64 " (the peers closed; the app never ended them)\n",
-			a->close_wait_growth.windows, a->close_wait_growth.close_wait);
+		fprintf(out, " ALERT sockets in CLOSE_WAIT grew %s: %" PRIu64 " (the peers closed; "
+			"the app never ended them)\n",
+			in_intervals(a->close_wait_growth.windows, when, sizeof(when)),
+			a->close_wait_growth.close_wait);
 		break;
 	case UVS_ALERT_ACCEPT_QUEUE_FULL:
 		fprintf(out, " ALERT accept queue full: %" PRIu64 " connections waiting, limit %"

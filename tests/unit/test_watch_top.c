@@ -208,6 +208,26 @@ Test(watch, rule_alert_lines)
 	got = render_alert(&a);
 	cr_expect_str_eq(got, "21:50:03 RESOLVED pool_queue_wait, after 12.0s\n");
 	free(got);
+	/* A loop's alert says which loop when it resolves too: a process has several. */
+	a.kind = UVS_ALERT_LOOP_UTILIZATION;
+	a.loop_utilization = (struct uvs_alert_loop_share){ .tid = 4250, .role = UVS_ROLE_WORKER };
+	got = render_alert(&a);
+	cr_expect_str_eq(got, "21:50:03 RESOLVED loop_utilization: worker loop (tid 4250), after "
+			      "12.0s\n");
+	free(got);
+	a.state = UVS_ALERT_FIRING;
+	a.kind = UVS_ALERT_FD_GROWTH;
+	a.fd_growth.windows = 1;
+	a.fd_growth.open = 90;
+	got = render_alert(&a);
+	cr_expect_str_eq(got, "21:50:03 ALERT file descriptors grew in the last interval: 90 open "
+			      "(a leak?)\n");
+	free(got);
+	a.fd_growth.windows = 3;
+	got = render_alert(&a);
+	cr_expect_str_eq(got, "21:50:03 ALERT file descriptors grew in each of the last 3 intervals: "
+			      "90 open (a leak?)\n");
+	free(got);
 }
 
 Test(watch, summary)
