@@ -957,6 +957,7 @@ int BPF_PROG(uvs_wait_signalled, int sig, struct kernel_siginfo *info, struct k_
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct uvs_loop_state *st;
 	struct pt_regs *regs;
+	int epfd, backend_fd;
 	long nr;
 
 	if (!t)
@@ -968,6 +969,17 @@ int BPF_PROG(uvs_wait_signalled, int sig, struct kernel_siginfo *info, struct k_
 	nr = BPF_CORE_READ(regs, orig_ax);
 	if ((nr != NR_EPOLL_WAIT && nr != NR_EPOLL_PWAIT && nr != NR_EPOLL_PWAIT2) ||
 	    (long)BPF_CORE_READ(regs, ax) != -4 /* -EINTR */)
+		return 0;
+	/*
+	 * Only the loop's own wait: a second loop run on the thread (execSync's, which SIGCHLD
+	 * interrupts when its child ends) waits on another fd, and its wait is busy time of the
+	 * loop, not an idle wait to count from its start.
+	 */
+	epfd = (int)BPF_CORE_READ(regs, di);
+	if (!st->loop ||
+	    bpf_probe_read_user(&backend_fd, sizeof(backend_fd),
+				(void *)(st->loop + UVS_UV_LOOP_BACKEND_FD)) ||
+	    epfd != backend_fd)
 		return 0;
 	st->intr_ns = bpf_ktime_get_ns();
 	return 0;

@@ -5,14 +5,10 @@
 #include "collect/proc_loop_find.h"
 #include "uvscope/epoll_sites.h"
 
-/*
- * The public uv_loop_t, ABI-stable in libuv 1.x (target/default_loop.c reads the same):
- * handle_queue (a circular list whose ends point back at it) at 16, internal_fields at 40,
- * backend_fd at 64.
- */
-#define LOOP_HANDLE_QUEUE 16
-#define LOOP_INTERNAL_FIELDS 40
-#define LOOP_BACKEND_FD 64
+/* The public uv_loop_t (uvscope/epoll_sites.h): read up to backend_fd's end. */
+#define LOOP_HANDLE_QUEUE UVS_UV_LOOP_HANDLE_QUEUE
+#define LOOP_INTERNAL_FIELDS UVS_UV_LOOP_INTERNAL_FIELDS
+#define LOOP_BACKEND_FD UVS_UV_LOOP_BACKEND_FD
 #define LOOP_READ 72
 
 /* libuv's UV_METRICS_IDLE_TIME bit in uv__loop_internal_fields_t.flags. */

@@ -11,11 +11,6 @@
 #include "target/memory.h"
 #include "uvscope/epoll_sites.h"
 
-/*
- * Offsets in the public uv_loop_t, the same from libuv 1.44 to 1.52 (Node 18 to 26; read with
- * `ptype/o struct uv_loop_s` from each official build's DWARF): the struct is ABI-stable in 1.x.
- */
-#define UV_LOOP_BACKEND_FD 64
 
 /* Whether fd of process pid is an epoll instance (its /proc link says so). */
 static bool is_epoll_fd(pid_t pid, int fd)
@@ -54,7 +49,7 @@ int uvs_default_loop_read(const struct uvs_target *t, struct uvs_default_loop *o
 		return -ENODATA;
 	err = uvs_mem_read_u64(&r, addr + UVS_UV_LOOP_INTERNAL_FIELDS, &lfields);
 	if (!err)
-		err = uvs_mem_read_u32(&r, addr + UV_LOOP_BACKEND_FD, &fd);
+		err = uvs_mem_read_u32(&r, addr + UVS_UV_LOOP_BACKEND_FD, &fd);
 	if (err)
 		return err;
 	if (!lfields || fd > INT_MAX || !is_epoll_fd(t->pid, (int)fd))

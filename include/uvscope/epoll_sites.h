@@ -29,8 +29,13 @@ enum uvs_epoll_ret_reg {
 	UVS_EPOLL_REG_R15,
 };
 
-/* uv_loop_t's internal_fields pointer: the same offset from libuv 1.44 to 1.52 (DWARF). */
-#define UVS_UV_LOOP_INTERNAL_FIELDS 40
+/*
+ * Offsets in the public uv_loop_t, ABI-stable in libuv 1.x: the same from 1.44 to 1.52 (Node 18
+ * to 26; `ptype/o struct uv_loop_s` from each official build's DWARF).
+ */
+#define UVS_UV_LOOP_HANDLE_QUEUE 16    /* a circular list whose ends point back at it */
+#define UVS_UV_LOOP_INTERNAL_FIELDS 40 /* uv__loop_internal_fields_t * */
+#define UVS_UV_LOOP_BACKEND_FD 64      /* int, its epoll fd */
 
 /* Offsets in libuv >= 1.45's uv__loop_internal_fields_t (same in 1.45 to 1.52, from DWARF). */
 #define UVS_UV_LFIELDS_FLAGS 0                 /* unsigned int; bit 0: UV_METRICS_IDLE_TIME */

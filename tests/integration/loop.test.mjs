@@ -170,26 +170,43 @@ for (const [what, flags] of [['default', []], ['--phases', ['--phases']],
 	}
 });
 
-test('execSync blocks the loop from a second loop on the same thread: one episode', async (t) => {
-	if (skipWithoutBpf(t)) return;
-	const { child } = await startFixture('block.js', [],
-		{ BLOCK_MS: '250', COUNT: '1', MODE: 'execsync' });
-	const { agent } = await startAgent(child.pid);
-	try {
-		child.send('go');
-		const [b] = await child.waitFor((v) => v && v.done, 'fixture done')
-			.then(() => child.json().filter((v) => v.block));
-		const ended = () => agent.json().filter((v) => v.type === 'alert' && !v.ongoing);
-		await agent.waitFor(() => ended().length >= 1, 'the ended alert');
-		const truth = b.end_ns - b.start_ns;
-		t.diagnostic(`fixture ${truth / MS} ms, uvscope ${ended()[0].blocked_ns / MS} ms`);
-		assert.equal(ended().length, 1);
-		assert.ok(Math.abs(ended()[0].blocked_ns - truth) <= 0.1 * truth);
-	} finally {
-		await agent.stop();
-		await child.stop();
-	}
-});
+// execSync runs a second loop on the main thread; SIGCHLD interrupts that loop's epoll wait
+// when the child ends. A build that took any interrupted epoll wait on a loop thread for the
+// loop's own (the signal fix) counted the block as idle on Node 20-26: alerted, but missing from
+// the loop's episodes (2 of 4 on Node 26) and its utilization.
+for (const version of ['this', '26']) {
+	test(`execSync blocks the loop from a second loop on the same thread, on node ${version}: ` +
+		'one episode each, alerted and counted', async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const bin = version === 'this' ? nodeBin : fetchNodeOrSkip(t, version);
+		if (!bin) return;
+		const COUNT = 3;
+		const { child } = await startFixture('block.js', [],
+			{ BLOCK_MS: '250', COUNT: String(COUNT), MODE: 'execsync' }, [], bin);
+		const { agent } = await startAgent(child.pid);
+		try {
+			child.send('go');
+			const truths = await child.waitFor((v) => v && v.done, 'fixture done')
+				.then(() => child.json().filter((v) => v.block).map((b) => b.end_ns - b.start_ns));
+			const ended = () => agent.json().filter((v) => v.type === 'alert' && !v.ongoing);
+			await agent.waitFor(() => ended().length >= COUNT, 'the ended alerts');
+			t.diagnostic(`fixture ${truths.map((x) => (x / MS).toFixed(1))} ms, uvscope ` +
+				`${ended().map((a) => (a.blocked_ns / MS).toFixed(1))} ms`);
+			assert.equal(ended().length, COUNT);
+			ended().forEach((a, i) =>
+				assert.ok(Math.abs(a.blocked_ns - truths[i]) <= 0.1 * truths[i],
+					`block ${i}: ${a.blocked_ns / MS} ms, truly ${truths[i] / MS} ms`));
+			// The loop's own statistics count each block as an episode, as the alerts do.
+			const episodes = () => agent.json().filter((v) => v.type === 'interval')
+				.reduce((n, v) => n + (v.loops.find((l) => l.tid === child.pid)?.blocks ?? 0), 0);
+			await agent.waitFor(() => episodes() >= COUNT, `${COUNT} episodes in the intervals`);
+			assert.equal(episodes(), COUNT);
+		} finally {
+			await agent.stop();
+			await child.stop();
+		}
+	});
+}
 
 test('a loop stuck forever, already stuck at attach, is reported while it lasts', async (t) => {
 	if (skipWithoutBpf(t)) return;

@@ -112,9 +112,10 @@ Test(flame, write_errors_are_reported)
 	FILE *ro = fopen("/dev/null", "r");
 
 	cr_assert_not_null(ro);
-	cr_expect_eq(uvs_flame_write(ro, UVS_FLAME_FOLDED, p, NULL), -EIO);
-	cr_expect_eq(uvs_flame_write(ro, UVS_FLAME_SVG, p, NULL), -EIO);
-	cr_expect_eq(uvs_flame_write(ro, UVS_FLAME_PPROF, p, NULL), -EIO);
+	/* The cause, as stdio left it (not a bare EIO): a stream not open for writing. */
+	cr_expect_eq(uvs_flame_write(ro, UVS_FLAME_FOLDED, p, NULL), -EBADF);
+	cr_expect_eq(uvs_flame_write(ro, UVS_FLAME_SVG, p, NULL), -EBADF);
+	cr_expect_eq(uvs_flame_write(ro, UVS_FLAME_PPROF, p, NULL), -EBADF);
 	cr_expect_eq(uvs_flame_write(ro, UVS_FLAME_UNKNOWN, p, NULL), -EINVAL);
 	fclose(ro);
 	uvs_profile_free(p);
