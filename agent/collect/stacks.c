@@ -43,10 +43,12 @@ static struct uvs_stacks_follow *followed(struct uvs_stacks *st, pid_t tid)
  * blocked, that is the per-CPU events' period, which may be slower than this target asked
  * when another target's guard lowered it (collect/sampler.h).
  */
-static uint64_t sample_weight(struct uvs_stacks *st, pid_t tid)
+static uint64_t sample_weight(struct uvs_stacks *st, const struct uvs_stack_sample *raw)
 {
-	struct uvs_stacks_follow *f = followed(st, tid);
+	struct uvs_stacks_follow *f = followed(st, (pid_t)raw->tid);
 
+	if (f && raw->kind == UVS_SAMPLE_OFF_CPU && f->off_cpu_weight_ns)
+		return f->off_cpu_weight_ns;
 	return f && f->blocked ? st->blocked_period_ns : uvs_sampler_period_ns(st->sampler);
 }
 
@@ -83,7 +85,7 @@ static void on_sample(void *ctx, const struct uvs_stack_sample *raw, const uint8
 	}
 	s.labels.state = state_of(raw);
 	s.labels.phase = phase;
-	s.weight_ns = sample_weight(st, (pid_t)raw->tid);
+	s.weight_ns = sample_weight(st, raw);
 	st->sink.sample(st->sink.ctx, &s);
 }
 
@@ -180,9 +182,18 @@ void uvs_stacks_follow_loops(struct uvs_stacks *st, const struct uvs_loop_busy *
 			uvs_sampler_boost(st->sampler, f->tid, blocked);
 			f->blocked = blocked;
 			f->last_off_cpu = 0;
+			f->last_look = 0;
 		}
-		if (blocked)
+		if (blocked) {
+			/* A read here stands for the time since the last look, at least a period. */
+			uint64_t since = f->last_look && now_mono > f->last_look ?
+						 now_mono - f->last_look : 0;
+
+			f->off_cpu_weight_ns = since > st->blocked_period_ns ? since :
+									     st->blocked_period_ns;
+			f->last_look = now_mono;
 			read_if_asleep(st, f->tid, &f->last_off_cpu, st->blocked_period_ns, now_mono);
+		}
 	}
 	/* flame --mode offcpu: every sleeping thread of the target, at the sampling rate. */
 	if (st->off_cpu_all && (!st->last_off_cpu_all ||

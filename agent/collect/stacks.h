@@ -22,6 +22,9 @@ struct uvs_stacks_follow {
 	pid_t tid;
 	bool blocked;
 	uint64_t last_off_cpu; /* CLOCK_MONOTONIC of the last off-CPU read */
+	uint64_t last_look;    /* of the last look at it (a block check) */
+	uint64_t off_cpu_weight_ns; /* what the last off-CPU read stands for: the time since the
+				       look before, as reads come at block checks, not at the rate */
 };
 
 struct uvs_stacks {

@@ -526,6 +526,13 @@ size_t uvs_alerts_blocks(const struct uvs_alert_config *c, struct uvs_alert_stat
 		e = episode(st, l->tid);
 		if (e < 0)
 			continue;
+		/*
+		 * A span that began before the end of one already told is that span, read a little
+		 * late (its start 5-10 ms off BPF's): one block over the threshold by less than a
+		 * check's lag was told twice, the second with samples of the wait after it.
+		 */
+		if (l->busy_since_ns < st->alerted[e].told_end_ns)
+			continue;
 		if (st->alerted[e].busy_since_ns == l->busy_since_ns) {
 			if (now_mono - l->busy_since_ns > st->alerted[e].seen_ns)
 				st->alerted[e].seen_ns = now_mono - l->busy_since_ns;
@@ -564,8 +571,11 @@ size_t uvs_alerts_block_ended(const struct uvs_alert_config *c, struct uvs_alert
 		told = !st->alerted[e].muted;
 	else
 		told = episode_allowed(c, st, now_real);
-	if (e >= 0)
+	if (e >= 0) {
 		st->alerted[e].open = false;
+		if (b->end_ns > st->alerted[e].told_end_ns)
+			st->alerted[e].told_end_ns = b->end_ns;
+	}
 	if (!told)
 		return 0;
 	st->rule[UVS_ALERT_LOOP_BLOCKED].resolved++;

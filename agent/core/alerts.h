@@ -68,6 +68,11 @@ struct uvs_alert_state {
 		bool muted;         /* the rate limit held the episode back */
 		uint64_t seen_ns;   /* the longest it was seen blocked while ongoing */
 		bool over_seen;     /* a check saw its span over, and no end has come since */
+		/*
+		 * Where the last span whose end was told ended (CLOCK_MONOTONIC, 0: none): a
+		 * reading of a span that began before it is that span seen late, not a new one.
+		 */
+		uint64_t told_end_ns;
 	} alerted[UVS_MAX_LOOPS];
 	/* the growth rules compare with the window before */
 	bool fds_seen;

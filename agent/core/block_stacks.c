@@ -7,7 +7,14 @@
 #include "util/hash.h"
 
 #define MAX_THREADS UVS_MAX_LOOPS
+/*
+ * GC pauses per thread: the last GC_RING exactly, and before them a mark of the running total at
+ * most every GC_MARK_NS (GC_MARKS of them: 10 s or more), so that a block with thousands of
+ * collections still says how much of it was GC, to within one mark's interval at its start.
+ */
 #define GC_RING 256
+#define GC_MARKS 1024
+#define GC_MARK_NS 10000000ULL
 /* Frames interned since the last reset; past this the store starts afresh (an agent left
  * running for days on code that keeps changing must not grow without end). */
 #define MAX_FRAMES 200000
@@ -21,6 +28,7 @@
  */
 struct kept_sample {
 	uint64_t ts;
+	uint64_t weight_ns;              /* the period it was taken at: the time it stands for */
 	uint64_t hash;
 	uint64_t place_hash;
 	bool off_cpu;
@@ -37,6 +45,13 @@ struct thread_ring {
 	struct kept_sample *ring;          /* UVS_BLOCK_RING, allocated when the thread is seen */
 	size_t gc_next, gc_count;
 	struct uvs_gc_record gc[GC_RING];
+	uint64_t gc_before[GC_RING]; /* the running total of GC before each of gc[] */
+	uint64_t gc_total;           /* every pause's length, since the thread was seen */
+	size_t mark_next, mark_count;
+	struct {
+		uint64_t ts;    /* a pause's start */
+		uint64_t total; /* gc_total before it */
+	} marks[GC_MARKS];
 };
 
 struct uvs_block_stacks {
@@ -207,6 +222,7 @@ void uvs_block_stacks_add(struct uvs_block_stacks *b, const struct uvs_sample *s
 	memcpy(k->frames, ids, n * sizeof(ids[0]));
 	k->nframes = (uint16_t)n;
 	k->ts = s->ts_ns;
+	k->weight_ns = s->weight_ns;
 	k->off_cpu = s->labels.state == UVS_STATE_OFF_CPU;
 	k->hash = hash_ids(k->frames, k->nframes);
 	set_place(k, s);
@@ -219,12 +235,39 @@ void uvs_block_stacks_gc(struct uvs_block_stacks *b, const struct uvs_gc_record 
 {
 	struct thread_ring *t = thread(b, g->tid, true);
 
+	size_t last = (t ? t->mark_next + GC_MARKS - 1 : 0) % GC_MARKS;
+
 	if (!t)
 		return;
+	if (!t->mark_count || g->start_ns >= t->marks[last].ts + GC_MARK_NS) {
+		t->marks[t->mark_next].ts = g->start_ns;
+		t->marks[t->mark_next].total = t->gc_total;
+		t->mark_next = (t->mark_next + 1) % GC_MARKS;
+		if (t->mark_count < GC_MARKS)
+			t->mark_count++;
+	}
 	t->gc[t->gc_next] = *g;
+	t->gc_before[t->gc_next] = t->gc_total;
+	if (g->end_ns > g->start_ns)
+		t->gc_total += g->end_ns - g->start_ns;
 	t->gc_next = (t->gc_next + 1) % GC_RING;
 	if (t->gc_count < GC_RING)
 		t->gc_count++;
+}
+
+/* The running total at the last mark at or before ts (the oldest mark's, if none is). */
+static uint64_t total_at_mark(const struct thread_ring *t, uint64_t ts)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < t->mark_count; i++) {
+		size_t at = (t->mark_next + GC_MARKS - t->mark_count + i) % GC_MARKS;
+
+		if (i && t->marks[at].ts > ts)
+			break;
+		total = t->marks[at].total;
+	}
+	return total;
 }
 
 static bool same_stack(const struct kept_sample *a, const struct kept_sample *b)
@@ -258,13 +301,18 @@ static int by_place(const void *x, const void *y, void *ctx)
 	return a->place_hash < b->place_hash ? -1 : a->place_hash > b->place_hash;
 }
 
-/* Inserts a group into a top list of at most cap (most samples first), if it belongs there. */
+/* A group of kept samples: how many, how many asleep, the time they stand for. */
+struct group {
+	uint64_t samples, off_cpu, time_ns;
+};
+
+/* Inserts a group into a top list of at most cap (most time first), if it belongs there. */
 static void consider(struct uvs_alert_stack *top, size_t *ntop, size_t cap, size_t *rep,
-		     size_t first, uint64_t samples, uint64_t off_cpu)
+		     size_t first, struct group g)
 {
 	size_t n = *ntop, at = n;
 
-	while (at > 0 && top[at - 1].samples < samples)
+	while (at > 0 && top[at - 1].time_ns < g.time_ns)
 		at--;
 	if (at >= cap)
 		return;
@@ -272,8 +320,9 @@ static void consider(struct uvs_alert_stack *top, size_t *ntop, size_t cap, size
 		n--;
 	memmove(&top[at + 1], &top[at], (n - at) * sizeof(top[0]));
 	memmove(&rep[at + 1], &rep[at], (n - at) * sizeof(rep[0]));
-	top[at].samples = samples;
-	top[at].off_cpu = off_cpu;
+	top[at].samples = g.samples;
+	top[at].off_cpu = g.off_cpu;
+	top[at].time_ns = g.time_ns;
 	rep[at] = first;
 	*ntop = n + 1;
 }
@@ -291,18 +340,28 @@ uint64_t uvs_block_stacks_top(struct uvs_block_stacks *b, int tid, uint64_t sinc
 	for (i = 0; i < t->count; i++) {
 		size_t at = (t->next + UVS_BLOCK_RING - 1 - i) % UVS_BLOCK_RING;
 
-		if (t->ring[at].ts >= since && (!until || t->ring[at].ts <= until))
+		if (t->ring[at].ts >= since && (!until || t->ring[at].ts <= until)) {
 			b->order[n++] = at;
+			out->time_ns += t->ring[at].weight_ns;
+		}
 	}
 	out->samples = n;
+	/* The ring is full of this block: its earlier samples were overwritten. */
+	if (n && n == UVS_BLOCK_RING) {
+		uint64_t first = t->ring[b->order[n - 1]].ts, last = t->ring[b->order[0]].ts;
+
+		out->cover_ns = (until && until > last ? until : last) - first;
+	}
 	qsort_r(b->order, n, sizeof(b->order[0]), by_hash, t);
 	for (i = 0; i < n; i = j) {
-		uint64_t off = 0;
+		struct group g = { 0 };
 
-		for (j = i; j < n && same_stack(&t->ring[b->order[i]], &t->ring[b->order[j]]); j++)
-			off += t->ring[b->order[j]].off_cpu;
-		consider(out->stacks, &out->nstacks, UVS_ALERT_MAX_STACKS, rep, b->order[i], j - i,
-			 off);
+		for (j = i; j < n && same_stack(&t->ring[b->order[i]], &t->ring[b->order[j]]); j++) {
+			g.off_cpu += t->ring[b->order[j]].off_cpu;
+			g.time_ns += t->ring[b->order[j]].weight_ns;
+		}
+		g.samples = j - i;
+		consider(out->stacks, &out->nstacks, UVS_ALERT_MAX_STACKS, rep, b->order[i], g);
 	}
 	for (i = 0; i < out->nstacks; i++) {
 		const struct kept_sample *k = &t->ring[rep[i]];
@@ -315,11 +374,14 @@ uint64_t uvs_block_stacks_top(struct uvs_block_stacks *b, int tid, uint64_t sinc
 	/* The same samples by place. */
 	qsort_r(b->order, n, sizeof(b->order[0]), by_place, t);
 	for (i = 0; i < n; i = j) {
-		uint64_t off = 0;
+		struct group g = { 0 };
 
-		for (j = i; j < n && same_place(&t->ring[b->order[i]], &t->ring[b->order[j]]); j++)
-			off += t->ring[b->order[j]].off_cpu;
-		consider(out->places, &out->nplaces, UVS_ALERT_PLACES, rep, b->order[i], j - i, off);
+		for (j = i; j < n && same_place(&t->ring[b->order[i]], &t->ring[b->order[j]]); j++) {
+			g.off_cpu += t->ring[b->order[j]].off_cpu;
+			g.time_ns += t->ring[b->order[j]].weight_ns;
+		}
+		g.samples = j - i;
+		consider(out->places, &out->nplaces, UVS_ALERT_PLACES, rep, b->order[i], g);
 	}
 	for (i = 0; i < out->nplaces; i++) {
 		const struct kept_sample *k = &t->ring[rep[i]];
@@ -339,6 +401,7 @@ uint64_t uvs_block_stacks_gc_ns(const struct uvs_block_stacks *b, int tid, uint6
 
 	for (size_t i = 0; i < b->nthreads; i++) {
 		const struct thread_ring *t = &b->threads[i];
+		size_t oldest = (t->gc_next + GC_RING - t->gc_count) % GC_RING;
 
 		if (t->tid != tid)
 			continue;
@@ -349,6 +412,13 @@ uint64_t uvs_block_stacks_gc_ns(const struct uvs_block_stacks *b, int tid, uint6
 
 			if (e > s)
 				total += e - s;
+		}
+		/* Pauses older than the ring, in the span: from the marks of the running total. */
+		if (t->gc_count == GC_RING && t->gc[oldest].start_ns > since) {
+			uint64_t before = total_at_mark(t, since);
+
+			if (t->gc_before[oldest] > before)
+				total += t->gc_before[oldest] - before;
 		}
 	}
 	return total;

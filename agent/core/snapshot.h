@@ -366,6 +366,7 @@ enum uvs_severity {
 struct uvs_alert_stack {
 	uint64_t samples;
 	uint64_t off_cpu;                     /* of which the thread was asleep */
+	uint64_t time_ns;                     /* the time its samples stand for (each its period) */
 	size_t nframes;
 	const struct uvs_frame *const *frames; /* innermost first (core/profile.h) */
 };
@@ -381,7 +382,12 @@ struct uvs_alert_stack {
  * JavaScript), counted over every sample of the block.
  */
 struct uvs_alert_stacks {
-	uint64_t samples;      /* every sample taken in the block */
+	uint64_t samples;      /* every sample taken in the block (and kept: see from_ns) */
+	uint64_t time_ns;      /* the time they stand for: shares are of this, not of counts, as
+				  the rate may change within a block (the overhead guard) */
+	uint64_t cover_ns;     /* when the block is longer than the samples kept per thread
+				  cover (about 2 s at the blocked rate): the length of its last
+				  part they cover; 0 when they cover it whole */
 	size_t nstacks;
 	struct uvs_alert_stack stacks[UVS_ALERT_MAX_STACKS];
 	size_t nplaces;

@@ -409,7 +409,7 @@ int uvs_json_socket_table(FILE *out, int pid, uint64_t ts_ns, const struct uvs_s
 	return json_end(out);
 }
 
-/* [{"samples":N,"off_cpu":M,"frames":["innermost",...]},...] */
+/* [{"samples":N,"off_cpu":M,"time_ns":T,"frames":["innermost",...]},...] */
 static void json_stack_list(FILE *out, const struct uvs_alert_stack *list, size_t n, char *text,
 			    size_t cap)
 {
@@ -417,8 +417,8 @@ static void json_stack_list(FILE *out, const struct uvs_alert_stack *list, size_
 	for (size_t i = 0; i < n; i++) {
 		const struct uvs_alert_stack *k = &list[i];
 
-		fprintf(out, "%s{\"samples\":%" PRIu64 ",\"off_cpu\":%" PRIu64 ",\"frames\":[",
-			i ? "," : "", k->samples, k->off_cpu);
+		fprintf(out, "%s{\"samples\":%" PRIu64 ",\"off_cpu\":%" PRIu64 ",\"time_ns\":%" PRIu64
+			",\"frames\":[", i ? "," : "", k->samples, k->off_cpu, k->time_ns);
 		for (size_t f = 0; f < k->nframes; f++) {
 			if (f)
 				fputc(',', out);
@@ -438,10 +438,16 @@ static void json_block_stacks(FILE *out, const struct uvs_alert_stacks *st)
 	char text[512];
 
 	if (!st) {
-		fputs(",\"samples\":null,\"stacks\":null,\"places\":null", out);
+		fputs(",\"samples\":null,\"stacks_cover_ns\":null,\"stacks\":null,\"places\":null",
+		      out);
 		return;
 	}
-	fprintf(out, ",\"samples\":%" PRIu64 ",\"stacks\":", st->samples);
+	fprintf(out, ",\"samples\":%" PRIu64 ",\"stacks_cover_ns\":", st->samples);
+	if (st->cover_ns)
+		fprintf(out, "%" PRIu64, st->cover_ns);
+	else
+		fputs("null", out);
+	fputs(",\"stacks\":", out);
 	json_stack_list(out, st->stacks, st->nstacks, text, sizeof(text));
 	fputs(",\"places\":", out);
 	json_stack_list(out, st->places, st->nplaces, text, sizeof(text));

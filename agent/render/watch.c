@@ -219,7 +219,10 @@ static void watch_block_stacks(FILE *out, const struct uvs_alert_stacks *st)
 	for (size_t i = 0; i < st->nplaces; i++) {
 		const struct uvs_alert_stack *p = &st->places[i];
 
-		uvs_format_percent((double)p->samples / (double)st->samples, share, sizeof(share));
+		/* Shares of time: each sample stands for its period, which may change mid-block. */
+		uvs_format_percent(st->time_ns ? (double)p->time_ns / (double)st->time_ns :
+						 (double)p->samples / (double)st->samples,
+				   share, sizeof(share));
 		fprintf(out, "    %6s  %s%s\n", share, p->off_cpu * 2 > p->samples ? "(asleep) " : "",
 			uvs_stack_line(p->frames, p->nframes, line, sizeof(line)));
 	}
@@ -241,9 +244,15 @@ static void watch_loop_blocked(FILE *out, const struct uvs_alert_loop_blocked *b
 		uvs_format_duration(b->gc_ns, gc, sizeof(gc));
 		fprintf(out, ", %s of it in GC", gc);
 	}
-	if (stacks)
+	if (stacks && b->stacks->cover_ns) {
+		char cover[UVS_DURATION_BUF];
+
+		/* More samples than are kept per thread: they are the block's last part. */
+		uvs_format_duration(b->stacks->cover_ns, cover, sizeof(cover));
+		fprintf(out, "; %" PRIu64 " samples, of its last %s:\n", b->stacks->samples, cover);
+	} else if (stacks) {
 		fprintf(out, "; %" PRIu64 " samples:\n", b->stacks->samples);
-	else
+	} else
 		fputc('\n', out);
 	if (stacks)
 		watch_block_stacks(out, b->stacks);

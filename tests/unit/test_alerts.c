@@ -556,6 +556,29 @@ Test(alerts, loop_blocked_ongoing_never_left_firing)
 	cr_expect_eq(st.rule[UVS_ALERT_LOOP_BLOCKED].resolved, 2);
 }
 
+/*
+ * A block a little over the threshold that ends before a check alerted it: its end is told
+ * once, and a reading of that same span taken late (its start a few ms off BPF's) is no new
+ * episode; a span that begins after that end is one.
+ */
+Test(alerts, loop_blocked_ended_unseen_told_once)
+{
+	struct uvs_block_end b = { .tid = 42, .role = UVS_ROLE_MAIN, .duration_ns = 112 * MS,
+				   .end_ns = S + 112 * MS };
+	struct uvs_loop_busy late = { .tid = 42, .role = UVS_ROLE_MAIN, .busy = true,
+				      .busy_since_ns = S + 7 * MS };
+
+	cr_assert_eq(uvs_alerts_block_ended(&cfg, &st, 7, &b, 55, &a[0]), 1);
+	cr_expect_eq(a[0].loop_blocked.blocked_ns, 112 * MS);
+	cr_expect_eq(uvs_alerts_blocks(&cfg, &st, 7, &late, 1, S + 115 * MS, 9, a, 8), 0,
+		     "the same span, read late");
+	cr_expect_eq(uvs_alerts_blocks(&cfg, &st, 7, &late, 1, S + 130 * MS, 9, a, 8), 0);
+	late.busy_since_ns = S + 200 * MS;
+	cr_expect_eq(uvs_alerts_blocks(&cfg, &st, 7, &late, 1, S + 310 * MS, 9, a, 8), 1,
+		     "a new span after it");
+	cr_expect_eq(st.rule[UVS_ALERT_LOOP_BLOCKED].fired, 2);
+}
+
 /* The rate limit counts episodes: a held-back one says neither its start nor its end. */
 Test(alerts, loop_blocked_rate_limit)
 {

@@ -246,7 +246,7 @@ Test(json, alert_golden)
 			      "\"pid\":4242,\"state\":\"firing\",\"severity\":\"info\","
 			      "\"tid\":4250,\"role\":\"worker\",\"ongoing\":true,"
 			      "\"blocked_ns\":250000000,\"threshold_ns\":100000000,"
-			      "\"samples\":null,\"stacks\":null,\"places\":null,"
+			      "\"samples\":null,\"stacks_cover_ns\":null,\"stacks\":null,\"places\":null,"
 			      "\"firing_ns\":0,\"suppressed\":0,"
 			      "\"ts_ns\":1732657803000000000}\n");
 	free(got);
