@@ -771,16 +771,30 @@ static __always_inline bool fold_loop(const struct uvs_target_cfg *t, struct uvs
 
 	if (loop == st->loop)
 		return true;
-	if (st->loop || !loop ||
+	/*
+	 * A thread's loop is the first one seen at uv__io_poll, save that one with libuv's metrics
+	 * on replaces one without: Node turns them on for the main loop and every Worker's, not for
+	 * the second loop execSync runs. A Worker whose first poll after attach was execSync's
+	 * had that loop taken for its own: its idle time read as blocked, its blocks as idle.
+	 */
+	if ((st->loop && st->metrics != UVS_LOOP_METRICS_OFF) || !loop ||
 	    bpf_probe_read_user(&lf, sizeof(lf), (void *)(loop + UVS_UV_LOOP_INTERNAL_FIELDS)) ||
 	    !lf)
 		return false;
 	if (tid == tgid && t->main_lfields && lf != t->main_lfields)
 		return false;
-	if (st->lfields && lf != st->lfields)
+	if (st->lfields && lf != st->lfields && st->metrics != UVS_LOOP_METRICS_OFF)
 		return false;
 	if (bpf_probe_read_user(&flags, sizeof(flags), (void *)(lf + UVS_UV_LFIELDS_FLAGS)))
 		return false;
+	if (st->loop) {
+		if (!(flags & 1))
+			return false;
+		/* From here the loop is this one; what came before was the other's, and is left. */
+		st->folded = 0;
+		st->in_wait = 0;
+		st->busy_since = 0;
+	}
 	st->loop = loop;
 	st->lfields = lf;
 	st->metrics = flags & 1 ? UVS_LOOP_METRICS_ON : UVS_LOOP_METRICS_OFF;

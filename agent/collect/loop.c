@@ -414,10 +414,15 @@ int uvs_loops_on_event(void *ctx, void *data, size_t len)
 		 * Node turns the metrics on for the main loop and every Worker's; its own internal
 		 * loop thread (delayed platform tasks) has none, and hooking every wait's entry
 		 * for it would double what every loop pays. A main or Worker loop without them
-		 * (a libuv program other than Node) gets the entries hooked.
+		 * (a libuv program other than Node) gets the entries hooked. In Node a Worker's
+		 * loop has them: one without on a Worker's thread is a second loop it runs
+		 * (execSync's), which BPF drops for the Worker's own when that one polls.
 		 */
 		lt = track(l, (int)e->tid);
-		if (lt && (lt->role == UVS_ROLE_MAIN || lt->role == UVS_ROLE_WORKER)) {
+		if (lt && lt->role == UVS_ROLE_WORKER && l->target->node_version[0]) {
+			uvs_debug("Worker thread %u ran a loop without libuv's metrics (execSync's?): "
+				  "its own loop is followed when it polls", e->tid);
+		} else if (lt && (lt->role == UVS_ROLE_MAIN || lt->role == UVS_ROLE_WORKER)) {
 			uvs_loop_probes_hook_entries(&l->probes);
 		} else {
 			uvs_debug("loop thread %u (%s) has no libuv idle-time metrics: its busy time is "
