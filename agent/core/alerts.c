@@ -219,6 +219,18 @@ static bool retransmits(const struct uvs_rule *r, struct uvs_alert_state *st,
 	       (double)k->retransmits * 1e9 >= r->threshold * (double)s->window_ns;
 }
 
+/*
+ * Whether the window has the figure a process rule judges. One it cannot have (the pool's
+ * per-job probes out: a guard step, or the proc backend's statics alone) holds the rule as it
+ * stands: an alert firing on sync fs calls is not resolved because they stopped being counted.
+ */
+static bool figure_measured(enum uvs_alert_kind kind, const struct uvs_snapshot *s)
+{
+	if (kind == UVS_ALERT_POOL_QUEUE_WAIT || kind == UVS_ALERT_SYNC_IO_ON_LOOP)
+		return s->pool.available && !s->pool.statics_only;
+	return true;
+}
+
 static void judge_process(struct judge *j, enum uvs_alert_kind kind, process_rule fn)
 {
 	const struct uvs_rule *r = &j->c->rule[kind];
@@ -228,7 +240,7 @@ static void judge_process(struct judge *j, enum uvs_alert_kind kind, process_rul
 	bool cond;
 	enum step what;
 
-	if (!r->enabled)
+	if (!r->enabled || !figure_measured(kind, j->s))
 		return;
 	t->used = true;
 	cond = fn(r, j->st, j->s, &a);

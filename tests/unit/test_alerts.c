@@ -138,7 +138,11 @@ Test(alerts, sync_io)
 	expect(UVS_ALERT_SYNC_IO_ON_LOOP, UVS_ALERT_FIRING, "three");
 	cr_expect_eq(a[0].sync_io.count, 3);
 	cr_expect_eq(a[0].sync_io.total_ns, 4500);
+	/* The pool's probes out (a guard step): nothing counted, nothing said either way. */
+	snap.pool.statics_only = true;
 	snap.pool.sync_fs_on_loop = 0;
+	expect(UVS_ALERT_SYNC_IO_ON_LOOP, -1, "not measured: still firing, not resolved");
+	snap.pool.statics_only = false;
 	expect(UVS_ALERT_SYNC_IO_ON_LOOP, UVS_ALERT_RESOLVED, "none again");
 	cfg.rule[UVS_ALERT_SYNC_IO_ON_LOOP].threshold = 5;
 	snap.pool.sync_fs_on_loop = 4;
