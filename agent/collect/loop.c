@@ -211,6 +211,8 @@ static bool seed_thread(struct uvs_loops *l, const struct uvs_thread *th, const 
 	/* A wait seeded from libuv's stamp began before the figures do (seed_folded). */
 	if (lt && st.folded && st.busy_since < l->start_mono)
 		lt->idle_before_attach = l->start_mono - (st.busy_since + 1);
+	if (lt && !st.folded && !st.in_wait)
+		lt->seeded_busy_ns = st.busy_since;
 	return true;
 }
 
@@ -387,6 +389,8 @@ int uvs_loops_on_event(void *ctx, void *data, size_t len)
 		if (lt && lt->mem.on)
 			break;
 		b.role = lt ? lt->role : UVS_ROLE_OTHER;
+		b.since_attach = lt && lt->seeded_busy_ns &&
+				 e->ts_ns - e->duration_ns == lt->seeded_busy_ns;
 		if (l->sink->block_ended)
 			l->sink->block_ended(l->sink->ctx, &b);
 		break;
@@ -613,7 +617,9 @@ size_t uvs_loops_now(struct uvs_loops *l, struct uvs_loop_busy *out, size_t cap,
 			continue;
 		out[n++] = (struct uvs_loop_busy){ .tid = lt->tid, .role = lt->role,
 						   .busy = !st.in_wait,
-						   .busy_since_ns = st.busy_since };
+						   .busy_since_ns = st.busy_since,
+						   .since_attach = lt->seeded_busy_ns &&
+								   st.busy_since == lt->seeded_busy_ns };
 	}
 	/* The metrics' readings were taken after the clock above: their starts are before now. */
 	if (l->probes.waits_out)

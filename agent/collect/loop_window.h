@@ -40,6 +40,9 @@ struct uvs_loop_track {
 	 * attach, so it is taken off the idle time once.
 	 */
 	uint64_t idle_before_attach;
+	/* The busy_since the agent seeded for a thread busy when it was found (at attach, or a
+	 * Worker placed later): a span from exactly there began before uvscope saw it. */
+	uint64_t seeded_busy_ns;
 	/* Followed from libuv's metrics while the wait hooks are out (collect/loop_memory.h). */
 	struct uvs_loop_mem mem;
 };

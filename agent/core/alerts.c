@@ -511,6 +511,7 @@ static size_t ends_never_told(const struct uvs_alert_config *c, struct uvs_alert
 			.loop_blocked = { .tid = l->tid, .role = l->role, .ongoing = false,
 					  .blocked_ns = st->alerted[e].seen_ns,
 					  .threshold_ns = uvs_alert_config_block_ns(c),
+					  .since_attach = st->alerted[e].since_attach,
 					  .since_ns = st->alerted[e].busy_since_ns },
 		};
 		blocked_alert(c, st, pid, now_real, &out[n++]);
@@ -551,6 +552,7 @@ size_t uvs_alerts_blocks(const struct uvs_alert_config *c, struct uvs_alert_stat
 			continue;
 		}
 		st->alerted[e].busy_since_ns = l->busy_since_ns;
+		st->alerted[e].since_attach = l->since_attach;
 		st->alerted[e].open = true;
 		st->alerted[e].over_seen = false;
 		st->alerted[e].seen_ns = now_mono - l->busy_since_ns;
@@ -561,7 +563,8 @@ size_t uvs_alerts_blocks(const struct uvs_alert_config *c, struct uvs_alert_stat
 			.state = UVS_ALERT_FIRING,
 			.loop_blocked = { .tid = l->tid, .role = l->role, .ongoing = true,
 					  .blocked_ns = now_mono - l->busy_since_ns,
-					  .threshold_ns = block_ns },
+					  .threshold_ns = block_ns,
+					  .since_attach = l->since_attach },
 		};
 		blocked_alert(c, st, pid, now_real, &out[n++]);
 	}
@@ -595,7 +598,8 @@ size_t uvs_alerts_block_ended(const struct uvs_alert_config *c, struct uvs_alert
 		.state = UVS_ALERT_RESOLVED,
 		.loop_blocked = { .tid = b->tid, .role = b->role, .ongoing = false,
 				  .blocked_ns = b->duration_ns,
-				  .threshold_ns = uvs_alert_config_block_ns(c) },
+				  .threshold_ns = uvs_alert_config_block_ns(c),
+				  .since_attach = b->since_attach },
 	};
 	blocked_alert(c, st, pid, now_real, out);
 	return 1;

@@ -24,6 +24,7 @@ struct uvs_loop_busy {
 	enum uvs_role role;
 	bool busy;              /* outside its loop's poll wait */
 	uint64_t busy_since_ns; /* CLOCK_MONOTONIC: when it left the wait (0: unknown) */
+	bool since_attach;      /* busy_since_ns is when uvscope came: it was busy before */
 };
 
 /* A busy span that reached the threshold and just ended (reported by the collector). */
@@ -32,6 +33,7 @@ struct uvs_block_end {
 	enum uvs_role role;
 	uint64_t duration_ns;
 	uint64_t end_ns;        /* CLOCK_MONOTONIC: when the loop came back (0: unknown) */
+	bool since_attach;      /* counted from uvscope's attach: it began before */
 };
 
 /* One rule's condition for one subject (the process, or one loop thread). */
@@ -73,6 +75,7 @@ struct uvs_alert_state {
 		 * reading of a span that began before it is that span seen late, not a new one.
 		 */
 		uint64_t told_end_ns;
+		bool since_attach;  /* its span was busy already at attach */
 	} alerted[UVS_MAX_LOOPS];
 	/* the growth rules compare with the window before */
 	bool fds_seen;

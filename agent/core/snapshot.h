@@ -400,6 +400,8 @@ struct uvs_alert_loop_blocked {
 	bool ongoing;          /* true: still blocked now; false: the loop came back */
 	uint64_t blocked_ns;   /* so far (ongoing) or in total (ended) */
 	uint64_t threshold_ns;
+	/* Busy already when uvscope attached: blocked_ns counts from then, a lower bound. */
+	bool since_attach;
 	/* Ended without the collector's end (uvs_alerts_blocks): its start, CLOCK_MONOTONIC. */
 	uint64_t since_ns;
 	/* What the sampler saw in the block; NULL when not sampling. Valid during the alert call

@@ -540,8 +540,9 @@ static void json_alert_kind_fields(FILE *out, const struct uvs_alert *a)
 		const struct uvs_alert_loop_blocked *b = &a->loop_blocked;
 
 		fprintf(out, ",\"tid\":%d,\"role\":\"%s\",\"ongoing\":%s,\"blocked_ns\":%" PRIu64
-			",\"threshold_ns\":%" PRIu64, b->tid, uvs_role_name(b->role),
-			json_bool(b->ongoing), b->blocked_ns, b->threshold_ns);
+			",\"threshold_ns\":%" PRIu64 ",\"since_attach\":%s", b->tid,
+			uvs_role_name(b->role), json_bool(b->ongoing), b->blocked_ns, b->threshold_ns,
+			json_bool(b->since_attach));
 		if (!b->ongoing && b->has_gc)
 			fprintf(out, ",\"gc_ns\":%" PRIu64, b->gc_ns);
 		json_block_stacks(out, b->stacks);

@@ -236,8 +236,15 @@ static void watch_loop_blocked(FILE *out, const struct uvs_alert_loop_blocked *b
 	uvs_format_duration(b->blocked_ns, blocked, sizeof(blocked));
 	uvs_format_duration(b->threshold_ns, threshold, sizeof(threshold));
 	fprintf(out, " ALERT loop blocked: %s (tid %d) ", role_loop_name(b->role), b->tid);
-	if (b->ongoing)
+	/* Busy already when uvscope came: what it says is counted from then, a lower bound. */
+	if (b->ongoing && b->since_attach)
+		fprintf(out, "blocked for at least %s so far, busy since before uvscope attached "
+			"(threshold %s)", blocked, threshold);
+	else if (b->ongoing)
 		fprintf(out, "blocked for %s so far (threshold %s)", blocked, threshold);
+	else if (b->since_attach)
+		fprintf(out, "was blocked for at least %s, busy since before uvscope attached",
+			blocked);
 	else
 		fprintf(out, "was blocked for %s", blocked);
 	if (!b->ongoing && b->has_gc) {

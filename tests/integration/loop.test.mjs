@@ -17,6 +17,9 @@ test('a loop blocked 3 x 250 ms: three episodes, each about 250 ms, alerted whil
 		const { agent } = await startAgent(child.pid, ['--block-ms', '100']);
 		try {
 			await assertThreeBlocks(t, child, agent);
+			// Each began after the attach: its length is all of it, not a lower bound.
+			for (const a of agent.json().filter((v) => v.type === 'alert'))
+				assert.equal(a.since_attach, false);
 		} finally {
 			await agent.stop();
 			await child.stop();
@@ -265,6 +268,8 @@ test('a loop stuck forever, already stuck at attach, is reported while it lasts'
 			assert.equal(a.tid, child.pid);
 			assert.equal(a.role, 'main');
 			assert.ok(a.blocked_ns >= 100 * MS);
+			// Stuck before the attach: counted from it, and said to be a lower bound.
+			assert.equal(a.since_attach, true);
 			const iv = await agent.waitFor((v) => v && v.type === 'interval', 'an interval');
 			const main = iv.loops.find((l) => l.tid === child.pid);
 			assert.equal(main.blocked_now, true);
@@ -292,6 +297,7 @@ for (const mode of ['spin', 'atomics']) {
 					v.tid === ready.worker_tid, 'an alert on the stuck Worker');
 				assert.equal(a.role, 'worker');
 				assert.equal(a.ongoing, true);
+				assert.equal(a.since_attach, true, 'busy since before uvscope saw it');
 				assert.ok(a.blocked_ns >= 100 * MS, `blocked_ns ${a.blocked_ns}`);
 				// The alert fires once while the block lasts, with the samples of it taken by
 				// then, from the moment the Worker was placed: about 10 at 99 Hz for the spin on

@@ -583,6 +583,29 @@ Test(alerts, loop_blocked_ended_unseen_told_once)
 	cr_expect_eq(st.rule[UVS_ALERT_LOOP_BLOCKED].fired, 2);
 }
 
+/* A span busy already at attach is told as such, ongoing and ended, and by the check's end. */
+Test(alerts, loop_blocked_since_attach)
+{
+	struct uvs_loop_busy l = { .tid = 42, .role = UVS_ROLE_MAIN, .busy = true,
+				   .busy_since_ns = S, .since_attach = true };
+	struct uvs_block_end b = { .tid = 43, .role = UVS_ROLE_WORKER, .duration_ns = 300 * MS,
+				   .end_ns = S + 300 * MS, .since_attach = true };
+
+	cr_assert_eq(uvs_alerts_blocks(&cfg, &st, 7, &l, 1, S + 120 * MS, 9, a, 8), 1);
+	cr_expect(a[0].loop_blocked.since_attach);
+	l.busy = false;
+	cr_expect_eq(uvs_alerts_blocks(&cfg, &st, 7, &l, 1, S + 130 * MS, 9, a, 8), 0);
+	cr_assert_eq(uvs_alerts_blocks(&cfg, &st, 7, &l, 1, S + 140 * MS, 9, a, 8), 1);
+	cr_expect(!a[0].loop_blocked.ongoing);
+	cr_expect(a[0].loop_blocked.since_attach, "ended by the checks, still a lower bound");
+	cr_assert_eq(uvs_alerts_block_ended(&cfg, &st, 7, &b, 11, &a[0]), 1);
+	cr_expect(a[0].loop_blocked.since_attach);
+	b.since_attach = false;
+	b.end_ns = S + 900 * MS;
+	cr_assert_eq(uvs_alerts_block_ended(&cfg, &st, 7, &b, 12, &a[0]), 1);
+	cr_expect(!a[0].loop_blocked.since_attach);
+}
+
 /* The rate limit counts episodes: a held-back one says neither its start nor its end. */
 Test(alerts, loop_blocked_rate_limit)
 {

@@ -246,7 +246,7 @@ Test(json, alert_golden)
 			      "\"pid\":4242,\"state\":\"firing\",\"severity\":\"info\","
 			      "\"tid\":4250,\"role\":\"worker\",\"ongoing\":true,"
 			      "\"blocked_ns\":250000000,\"threshold_ns\":100000000,"
-			      "\"samples\":null,\"stacks_cover_ns\":null,\"stacks\":null,\"places\":null,"
+			      "\"since_attach\":false,\"samples\":null,\"stacks_cover_ns\":null,\"stacks\":null,\"places\":null,"
 			      "\"firing_ns\":0,\"suppressed\":0,"
 			      "\"ts_ns\":1732657803000000000}\n");
 	free(got);
@@ -260,6 +260,12 @@ Test(json, alert_golden)
 	cr_expect_not_null(strstr(got, "\"state\":\"resolved\",\"severity\":\"critical\","
 				       "\"tid\":4250,\"role\":\"main\",\"ongoing\":false,"), "%s", got);
 	cr_expect_not_null(strstr(got, "\"firing_ns\":0,\"suppressed\":3,"), "%s", got);
+	free(got);
+	/* Busy already at attach: a lower bound, said. */
+	a.loop_blocked.since_attach = true;
+	got = RENDER(uvs_json_alert, &a);
+	cr_expect_not_null(strstr(got, "\"threshold_ns\":100000000,\"since_attach\":true,"), "%s",
+			   got);
 	free(got);
 }
 

@@ -171,6 +171,19 @@ Test(watch, alert_lines)
 	got = render_alert(&a);
 	cr_expect_not_null(strstr(got, ": worker loop (tid 4250) was blocked"), "%s", got);
 	free(got);
+
+	/* Busy already when uvscope attached: counted from then, and said to be a lower bound. */
+	a.loop_blocked.since_attach = true;
+	got = render_alert(&a);
+	cr_expect_str_eq(got, "21:50:03 ALERT loop blocked: worker loop (tid 4250) was blocked for"
+			      " at least 251ms, busy since before uvscope attached\n");
+	free(got);
+	a.loop_blocked.ongoing = true;
+	got = render_alert(&a);
+	cr_expect_str_eq(got, "21:50:03 ALERT loop blocked: worker loop (tid 4250) blocked for at"
+			      " least 251ms so far, busy since before uvscope attached (threshold"
+			      " 100ms)\n");
+	free(got);
 }
 
 /* The rules' kinds, and a resolved alert: what ended and after how long. */
