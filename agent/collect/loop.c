@@ -56,15 +56,22 @@ static void mark_exited(struct uvs_loops *l, struct uvs_loop_track *lt)
 	lt->exited = true;
 }
 
-static struct uvs_loop_track *track(struct uvs_loops *l, int tid)
+/* The loop of live thread tid, if followed (an exited one keeps its entry for the summary). */
+static struct uvs_loop_track *followed(const struct uvs_loops *l, int tid)
 {
-	struct uvs_loop_track *lt;
-	size_t i;
-
-	/* An exited loop keeps its entry for the summary; a new thread may reuse its tid. */
-	for (i = 0; i < l->nloops; i++)
+	for (size_t i = 0; i < l->nloops; i++)
 		if (l->loops[i]->tid == tid && !l->loops[i]->exited)
 			return l->loops[i];
+	return NULL;
+}
+
+static struct uvs_loop_track *track(struct uvs_loops *l, int tid)
+{
+	struct uvs_loop_track *lt = followed(l, tid);
+
+	/* A new thread may reuse an exited loop's tid: it gets an entry of its own. */
+	if (lt)
+		return lt;
 	if (l->nloops == UVS_MAX_LOOPS && !evict_exited(l)) {
 		if (!l->warned_full)
 			uvs_warn("more than %d event loops at once: loop thread %d is not shown, nor "
@@ -231,14 +238,6 @@ static void seed(struct uvs_loops *l)
 			seed_thread(l, &t->threads[i], "at attach");
 }
 
-static bool tracked(const struct uvs_loops *l, int tid)
-{
-	for (size_t i = 0; i < l->nloops; i++)
-		if (l->loops[i]->tid == tid && !l->loops[i]->exited)
-			return true;
-	return false;
-}
-
 /*
  * A Worker placed after attach (by a stack read in a syscall, or by a sample's stack) that is
  * still unknown to BPF has not come to its loop's poll since the hooks went in: it was busy at
@@ -258,7 +257,7 @@ static void adopt_placed(struct uvs_loops *l)
 	for (i = 0; i < t->nthreads; i++) {
 		const struct uvs_thread *th = &t->threads[i];
 
-		if (th->role_known && th->role == UVS_ROLE_WORKER && !tracked(l, th->tid))
+		if (th->role_known && th->role == UVS_ROLE_WORKER && !followed(l, th->tid))
 			seed_thread(l, th, "placed after attach, its loop not seen polling since");
 	}
 }

@@ -5,11 +5,8 @@
 #include "collect/proc_loop_find.h"
 #include "uvscope/epoll_sites.h"
 
-/* The public uv_loop_t (uvscope/epoll_sites.h): read up to backend_fd's end. */
-#define LOOP_HANDLE_QUEUE UVS_UV_LOOP_HANDLE_QUEUE
-#define LOOP_INTERNAL_FIELDS UVS_UV_LOOP_INTERNAL_FIELDS
-#define LOOP_BACKEND_FD UVS_UV_LOOP_BACKEND_FD
-#define LOOP_READ 72
+/* The public uv_loop_t (uvscope/epoll_sites.h), read up to backend_fd's end. */
+#define LOOP_READ (UVS_UV_LOOP_BACKEND_FD + 8)
 
 /* libuv's UV_METRICS_IDLE_TIME bit in uv__loop_internal_fields_t.flags. */
 #define LFIELDS_METRICS_IDLE_TIME 1u
@@ -55,7 +52,7 @@ int uvs_lm_validate_loop(const struct uvs_mem_reader *r, uint64_t addr, int epfd
 			 uint64_t *lfields)
 {
 	unsigned char b[LOOP_READ];
-	uint64_t head = addr + LOOP_HANDLE_QUEUE, next, prev, back;
+	uint64_t head = addr + UVS_UV_LOOP_HANDLE_QUEUE, next, prev, back;
 	uint32_t flags;
 	int err;
 
@@ -64,12 +61,12 @@ int uvs_lm_validate_loop(const struct uvs_mem_reader *r, uint64_t addr, int epfd
 	err = uvs_mem_read_exact(r, addr, b, sizeof(b));
 	if (err)
 		return err;
-	if ((epfd >= 0 && u32_at(b + LOOP_BACKEND_FD) != (uint32_t)epfd) ||
-	    (int32_t)u32_at(b + LOOP_BACKEND_FD) < 0)
+	if ((epfd >= 0 && u32_at(b + UVS_UV_LOOP_BACKEND_FD) != (uint32_t)epfd) ||
+	    (int32_t)u32_at(b + UVS_UV_LOOP_BACKEND_FD) < 0)
 		return -ENODATA;
-	next = u64_at(b + LOOP_HANDLE_QUEUE);
-	prev = u64_at(b + LOOP_HANDLE_QUEUE + 8);
-	*lfields = u64_at(b + LOOP_INTERNAL_FIELDS);
+	next = u64_at(b + UVS_UV_LOOP_HANDLE_QUEUE);
+	prev = u64_at(b + UVS_UV_LOOP_HANDLE_QUEUE + 8);
+	*lfields = u64_at(b + UVS_UV_LOOP_INTERNAL_FIELDS);
 	if (!next || !prev || (next & 7) || (prev & 7) || !*lfields || (*lfields & 7))
 		return -ENODATA;
 	/* The queue is circular: its first node's prev and its last node's next are the head. */
@@ -98,7 +95,7 @@ int uvs_lm_find_on_stack(const struct uvs_mem_reader *r, uint64_t sp, uint32_t m
 		if (n < LOOP_READ)
 			break; /* the top of the stack's mapping */
 		for (i = 0; i + LOOP_READ <= (size_t)n && off + i < max_bytes; i += 8) {
-			if (u32_at(buf + i + LOOP_BACKEND_FD) != (uint32_t)epfd)
+			if (u32_at(buf + i + UVS_UV_LOOP_BACKEND_FD) != (uint32_t)epfd)
 				continue;
 			if (uvs_lm_validate_loop(r, base + off + i, epfd, lfields) == 0) {
 				*loop = base + off + i;
@@ -113,12 +110,12 @@ int uvs_lm_find_on_stack(const struct uvs_mem_reader *r, uint64_t sp, uint32_t m
 
 bool uvs_lm_still_loop(const struct uvs_mem_reader *r, uint64_t addr, uint64_t lfields, int epfd)
 {
-	unsigned char b[LOOP_READ - LOOP_INTERNAL_FIELDS];
+	unsigned char b[LOOP_READ - UVS_UV_LOOP_INTERNAL_FIELDS];
 
-	if (uvs_mem_read_exact(r, addr + LOOP_INTERNAL_FIELDS, b, sizeof(b)))
+	if (uvs_mem_read_exact(r, addr + UVS_UV_LOOP_INTERNAL_FIELDS, b, sizeof(b)))
 		return false;
 	return u64_at(b) == lfields &&
-	       u32_at(b + (LOOP_BACKEND_FD - LOOP_INTERNAL_FIELDS)) == (uint32_t)epfd;
+	       u32_at(b + (UVS_UV_LOOP_BACKEND_FD - UVS_UV_LOOP_INTERNAL_FIELDS)) == (uint32_t)epfd;
 }
 
 bool uvs_lm_plausible(const struct uvs_lm_reading *p, const struct uvs_lm_reading *r)

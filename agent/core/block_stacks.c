@@ -327,6 +327,30 @@ static void consider(struct uvs_alert_stack *top, size_t *ntop, size_t cap, size
 	*ntop = n + 1;
 }
 
+/*
+ * Sorts order[n] (indexes into t's ring) with cmp, counts each run of samples that are the same
+ * by same, and keeps the runs with the most time in top (at most cap; rep: one sample of each).
+ */
+static void top_groups(const struct thread_ring *t, size_t *order, size_t n,
+		       int (*cmp)(const void *, const void *, void *),
+		       bool (*same)(const struct kept_sample *, const struct kept_sample *),
+		       struct uvs_alert_stack *top, size_t *ntop, size_t cap, size_t *rep)
+{
+	size_t i, j;
+
+	qsort_r(order, n, sizeof(order[0]), cmp, (void *)t);
+	for (i = 0; i < n; i = j) {
+		struct group g = { 0 };
+
+		for (j = i; j < n && same(&t->ring[order[i]], &t->ring[order[j]]); j++) {
+			g.off_cpu += t->ring[order[j]].off_cpu;
+			g.time_ns += t->ring[order[j]].weight_ns;
+		}
+		g.samples = j - i;
+		consider(top, ntop, cap, rep, order[i], g);
+	}
+}
+
 uint64_t uvs_block_stacks_top(struct uvs_block_stacks *b, int tid, uint64_t since, uint64_t until,
 			      struct uvs_alert_stacks *out)
 {
@@ -352,17 +376,8 @@ uint64_t uvs_block_stacks_top(struct uvs_block_stacks *b, int tid, uint64_t sinc
 
 		out->cover_ns = (until && until > last ? until : last) - first;
 	}
-	qsort_r(b->order, n, sizeof(b->order[0]), by_hash, t);
-	for (i = 0; i < n; i = j) {
-		struct group g = { 0 };
-
-		for (j = i; j < n && same_stack(&t->ring[b->order[i]], &t->ring[b->order[j]]); j++) {
-			g.off_cpu += t->ring[b->order[j]].off_cpu;
-			g.time_ns += t->ring[b->order[j]].weight_ns;
-		}
-		g.samples = j - i;
-		consider(out->stacks, &out->nstacks, UVS_ALERT_MAX_STACKS, rep, b->order[i], g);
-	}
+	top_groups(t, b->order, n, by_hash, same_stack, out->stacks, &out->nstacks,
+		   UVS_ALERT_MAX_STACKS, rep);
 	for (i = 0; i < out->nstacks; i++) {
 		const struct kept_sample *k = &t->ring[rep[i]];
 
@@ -372,17 +387,8 @@ uint64_t uvs_block_stacks_top(struct uvs_block_stacks *b, int tid, uint64_t sinc
 		out->stacks[i].frames = b->answer[i];
 	}
 	/* The same samples by place. */
-	qsort_r(b->order, n, sizeof(b->order[0]), by_place, t);
-	for (i = 0; i < n; i = j) {
-		struct group g = { 0 };
-
-		for (j = i; j < n && same_place(&t->ring[b->order[i]], &t->ring[b->order[j]]); j++) {
-			g.off_cpu += t->ring[b->order[j]].off_cpu;
-			g.time_ns += t->ring[b->order[j]].weight_ns;
-		}
-		g.samples = j - i;
-		consider(out->places, &out->nplaces, UVS_ALERT_PLACES, rep, b->order[i], g);
-	}
+	top_groups(t, b->order, n, by_place, same_place, out->places, &out->nplaces,
+		   UVS_ALERT_PLACES, rep);
 	for (i = 0; i < out->nplaces; i++) {
 		const struct kept_sample *k = &t->ring[rep[i]];
 

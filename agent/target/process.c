@@ -581,9 +581,15 @@ void uvs_target_thread_comm(const struct uvs_target *t, pid_t tid, char *out, si
 		out[0] = '\0';
 }
 
+/* A signal 0 is refused (EPERM) for another user's process that exists. */
+static bool pid_alive(pid_t pid)
+{
+	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
 bool uvs_target_alive(const struct uvs_target *t)
 {
-	return kill(t->pid, 0) == 0 || errno == EPERM;
+	return pid_alive(t->pid);
 }
 
 bool uvs_pid_exited(pid_t pid)
@@ -599,8 +605,7 @@ int uvs_pid_check(pid_t pid, char *why, size_t cap)
 	struct stat st;
 
 	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	/* A signal 0 is refused (EPERM) for another user's process that exists. */
-	if (stat(path, &st) || (kill(pid, 0) && errno != EPERM)) {
+	if (stat(path, &st) || !pid_alive(pid)) {
 		snprintf(why, cap, "no such process: %d", (int)pid);
 		return -ESRCH;
 	}
