@@ -11,6 +11,7 @@
 #include "loop.skel.h"
 #include "target/memory.h"
 #include "target/procfs.h"
+#include "target/thread_roles.h"
 #include "uvscope/epoll_sites.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -89,20 +90,16 @@ static struct uvs_loop_track *track(struct uvs_loops *l, int tid)
 	return lt;
 }
 
-/*
- * A loop thread of Node's that no stack placed yet (it was never seen stopped in a syscall, or
- * it exited first, as a Worker that lives between two windows does): Node turns libuv's
- * metrics on for the main loop and every Worker's, and for no loop of its own (the platform's
- * delayed tasks, the inspector's), so a loop with them on that is not the main one is a
- * Worker's. In another libuv program the rule says nothing: the thread stays unplaced.
- */
+/* A loop thread's role from its loop's libuv metrics, where no stack proved it (uvs_role_by_loop_metrics). */
 static void place_by_metrics(struct uvs_loops *l, struct uvs_loop_track *lt, uint32_t metrics)
 {
-	if (lt->role_known || !l->target->node_version[0] || lt->tid == l->target->pid ||
-	    metrics != UVS_LOOP_METRICS_ON)
+	if (!uvs_role_by_loop_metrics(l->target, lt->tid, lt->role, lt->role_known,
+				      metrics == UVS_LOOP_METRICS_ON))
 		return;
 	lt->role = UVS_ROLE_WORKER;
 	lt->role_known = true;
+	/* The thread's own figures (syscalls, stacks) say Worker from now too. */
+	uvs_target_place_thread(l->target, lt->tid, UVS_ROLE_WORKER);
 }
 
 enum thread_at_attach {

@@ -71,10 +71,11 @@ static void on_sample(void *ctx, const struct uvs_stack_sample *raw, const uint8
 	s.labels.tid = (int)raw->tid;
 	s.labels.role = uvs_target_role(st->target, (pid_t)raw->tid, &known);
 	/*
-	 * A thread never seen stopped in a syscall (a Worker that spins) is placed by its samples:
-	 * the loop collector then follows a Worker that has not polled since attach.
+	 * A thread never seen stopped in a syscall (a Worker that spins), or read as "other" (no
+	 * proof), is placed by its samples: the loop collector then follows a Worker that has not
+	 * polled since attach.
 	 */
-	if (!known) {
+	if (!known || s.labels.role == UVS_ROLE_OTHER) {
 		enum uvs_role role = uvs_stack_resolver_role(st->resolver, (pid_t)raw->tid);
 
 		if (uvs_target_place_thread(st->target, (pid_t)raw->tid, role)) {

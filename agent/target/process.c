@@ -420,7 +420,7 @@ bool uvs_target_place_thread(struct uvs_target *t, pid_t tid, enum uvs_role role
 {
 	struct uvs_thread *th = find_thread(t, tid);
 
-	if (!th || th->role_known ||
+	if (!th || (th->role_known && th->role != UVS_ROLE_OTHER) ||
 	    (role != UVS_ROLE_WORKER && role != UVS_ROLE_THREADPOOL && role != UVS_ROLE_LOOP))
 		return false;
 	th->role = role;

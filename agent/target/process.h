@@ -155,10 +155,12 @@ bool uvs_pid_exited(pid_t pid);
 int uvs_pid_check(pid_t pid, char *why, size_t cap);
 
 /*
- * Places listed thread tid, whose role is not known yet, in role, which a sampled stack showed
- * (uvs_stack_resolver_role): only a Worker's loop, a pool thread or another libuv loop is
- * taken, since a stack that passes through none of their functions may be a cut walk. True
- * when the thread was placed now.
+ * Places listed thread tid, whose role is not known yet, in role, which a sampled stack or its
+ * loop's metrics showed (uvs_stack_resolver_role, uvs_role_by_loop_metrics): only a Worker's
+ * loop, a pool thread or another libuv loop is taken, since a stack that passes through none of
+ * their functions may be a cut walk. A thread read as "other" is placed too: that read proved
+ * nothing either (a Worker in a syscall deeper than the scan reaches, or in its start or
+ * teardown outside Worker::Run). True when the thread was placed now.
  */
 bool uvs_target_place_thread(struct uvs_target *t, pid_t tid, enum uvs_role role);
 

@@ -33,6 +33,13 @@ enum uvs_role uvs_role_from_stack(const struct uvs_target *t, pid_t tid, const u
 	return loop ? UVS_ROLE_LOOP : UVS_ROLE_OTHER;
 }
 
+bool uvs_role_by_loop_metrics(const struct uvs_target *t, pid_t tid, enum uvs_role role,
+			      bool known, bool metrics_on)
+{
+	return metrics_on && t->node_version[0] && tid != t->pid &&
+	       (!known || role == UVS_ROLE_OTHER);
+}
+
 /* The end of the readable mapping that holds addr, from a sorted list; 0 when none does. */
 static uint64_t mapping_end(const struct uvs_ranges *maps, uint64_t addr)
 {

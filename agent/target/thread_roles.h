@@ -40,6 +40,19 @@ enum uvs_role uvs_role_from_stack(const struct uvs_target *t, pid_t tid, const u
 				  size_t nwords);
 
 /*
+ * Whether loop thread tid of a Node process is a Worker's by its loop's libuv metrics, where its
+ * stack did not prove a role: it was never read stopped in a syscall, or it exited first, as a
+ * Worker that lives between two windows does. Node turns the metrics on for the main loop and
+ * every Worker's, and for no loop of its own (the platform's delayed tasks, the inspector's),
+ * so a loop with them on that is not the main one is a Worker's. In another libuv program the
+ * rule says nothing. A stack's "other" is no answer for a thread that runs a loop: it was read
+ * outside the loop's uv_run, in a syscall of the thread's start or of its teardown after
+ * Worker::Run returned (a short-lived Worker read as it exits).
+ */
+bool uvs_role_by_loop_metrics(const struct uvs_target *t, pid_t tid, enum uvs_role role,
+			      bool known, bool metrics_on);
+
+/*
  * The user stack pointer of a thread stopped in a syscall (or blocked outside one): 0, -EAGAIN
  * when the thread is running (no registers shown: try later), or -errno. Asked before the maps
  * are read, so a process whose unplaced threads are all running costs no read of its maps.

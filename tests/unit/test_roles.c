@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -73,6 +74,12 @@ Test(roles, placed_by_a_sampled_stack)
 	cr_assert_not(uvs_target_place_thread(t, 103, UVS_ROLE_WORKER), "already placed");
 	cr_assert_not(uvs_target_place_thread(t, 999, UVS_ROLE_WORKER), "not listed");
 	cr_assert(uvs_target_place_thread(t, 102, UVS_ROLE_THREADPOOL));
+	/* "other" from a stack scan proves nothing: a Worker read outside Worker::Run. */
+	t->threads[2].role = UVS_ROLE_OTHER;
+	t->threads[2].role_known = true;
+	cr_assert_not(uvs_target_place_thread(t, 102, UVS_ROLE_OTHER));
+	cr_assert(uvs_target_place_thread(t, 102, UVS_ROLE_WORKER), "read as other, then proven");
+	cr_assert_eq(uvs_target_role(t, 102, &known), UVS_ROLE_WORKER);
 	free(t);
 }
 
@@ -158,4 +165,29 @@ Test(roles, a_running_thread_shows_no_stack_pointer)
 	p.stop = true;
 	pthread_join(th, NULL);
 	cr_assert_lt(uvs_thread_stopped_sp(getpid(), p.tid, &sp), 0, "gone: an error");
+}
+
+/*
+ * A loop thread of Node's with libuv's metrics on is a Worker's where no stack proved a role,
+ * and where a stack said "other": that read was outside its uv_run (a Worker read in the
+ * syscalls of its teardown, after Worker::Run returned). A build that took "other" as proven
+ * showed a short-lived Worker as "other" for good.
+ */
+Test(roles, a_loop_with_node_metrics_is_a_workers)
+{
+	struct uvs_target *t = fake_target();
+
+	snprintf(t->node_version, sizeof(t->node_version), "v20.20.2");
+	cr_assert(uvs_role_by_loop_metrics(t, 101, UVS_ROLE_OTHER, false, true), "unplaced");
+	cr_assert(uvs_role_by_loop_metrics(t, 101, UVS_ROLE_OTHER, true, true),
+		  "read as other outside its loop");
+	cr_assert_not(uvs_role_by_loop_metrics(t, 101, UVS_ROLE_LOOP, true, true),
+		      "a stack inside uv_run but not Worker::Run is proof");
+	cr_assert_not(uvs_role_by_loop_metrics(t, 101, UVS_ROLE_OTHER, false, false),
+		      "no metrics: Node's own loops");
+	cr_assert_not(uvs_role_by_loop_metrics(t, 100, UVS_ROLE_OTHER, false, true), "the main one");
+	t->node_version[0] = '\0';
+	cr_assert_not(uvs_role_by_loop_metrics(t, 101, UVS_ROLE_OTHER, false, true),
+		      "another libuv program: the rule says nothing");
+	free(t);
 }
