@@ -209,11 +209,11 @@ static bool perf_map_js(const char *entry, struct uvs_js_name *js)
 		l1--;
 	if (*l1 != ':' || l1 == file)
 		return false;
-	snprintf(js->name, sizeof(js->name), "%.*s", (int)(space - name), space == name ?
-		 "(anonymous)" : name);
 	if (space == name)
 		snprintf(js->name, sizeof(js->name), "(anonymous)");
-	snprintf(js->file, sizeof(js->file), "%.*s", (int)(l1 - file), file);
+	else
+		uvs_text_copy_cut(js->name, sizeof(js->name), name, (size_t)(space - name));
+	uvs_text_copy_cut(js->file, sizeof(js->file), file, (size_t)(l1 - file));
 	js->line = (uint32_t)strtoul(l1 + 1, NULL, 10);
 	return true;
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <stdint.h>
+#include <string.h>
 
 #include "util/text.h"
 
@@ -56,4 +57,37 @@ size_t uvs_sanitize(char *str, size_t cap)
 		n++;
 	}
 	return n;
+}
+
+size_t uvs_utf8_end_cut(char *buf, size_t n, size_t max)
+{
+	static const char ellipsis[] = "\xe2\x80\xa6";
+	const size_t k = sizeof(ellipsis) - 1;
+
+	if (max < k + 1)
+		return n;
+	if (n > max)
+		n = max;
+	while (n + k > max) {
+		/* Back over one character: its continuation bytes, then its lead byte. */
+		while (n > 0 && ((unsigned char)buf[n - 1] & 0xc0) == 0x80)
+			n--;
+		if (n > 0)
+			n--;
+	}
+	memcpy(buf + n, ellipsis, k);
+	return n + k;
+}
+
+void uvs_text_copy_cut(char *dst, size_t cap, const char *src, size_t len)
+{
+	if (cap == 0)
+		return;
+	if (len < cap) {
+		memcpy(dst, src, len);
+		dst[len] = '\0';
+		return;
+	}
+	memcpy(dst, src, cap - 1);
+	dst[uvs_utf8_end_cut(dst, cap - 1, cap - 1)] = '\0';
 }

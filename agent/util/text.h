@@ -20,4 +20,14 @@ size_t uvs_sanitize(char *s, size_t cap);
 /* Length of the valid UTF-8 sequence at s (n > 0 bytes left), 0 if invalid (RFC 3629 table). */
 size_t uvs_utf8_len(const unsigned char *s, size_t n);
 
+/*
+ * Text cut to fit says so: ends the n bytes of buf (room for max, the NUL not counted) in "…",
+ * backing over whole UTF-8 characters to make room. Returns the new length (not terminated);
+ * n unchanged when max < 4.
+ */
+size_t uvs_utf8_end_cut(char *buf, size_t n, size_t max);
+
+/* Copies len bytes of src into dst (cap bytes, NUL-terminated), ending in "…" when they do not fit. */
+void uvs_text_copy_cut(char *dst, size_t cap, const char *src, size_t len);
+
 #endif

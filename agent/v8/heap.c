@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util/text.h"
 #include "v8/heap.h"
 
 #define STRING_DEPTH_MAX 48        /* cons/sliced/thin nesting followed */
@@ -290,6 +291,7 @@ struct utf8_out {
 	char *out;
 	size_t n, max;     /* bytes written, bytes allowed (without the NUL) */
 	uint16_t pending;  /* a high surrogate waiting for its low half */
+	bool cut;          /* the string did not fit whole */
 };
 
 /* Appends code point cp; 1 (stop) when it does not fit whole. */
@@ -317,8 +319,10 @@ static int put_cp(struct utf8_out *o, uint32_t cp)
 		b[3] = (char)(0x80 | (cp & 0x3f));
 		k = 4;
 	}
-	if (o->n + k > o->max)
+	if (o->n + k > o->max) {
+		o->cut = true;
 		return 1;
+	}
 	memcpy(o->out + o->n, b, k);
 	o->n += k;
 	return 0;
@@ -373,14 +377,19 @@ int uvs_v8_read_string(struct uvs_v8_heap *h, uint64_t str, char *out, size_t ca
 	if (err)
 		return err;
 	/* Never more characters than could fill the output. */
-	if (length > o.max)
+	if (length > o.max) {
 		length = (uint32_t)o.max;
+		o.cut = true;
+	}
 	o.v.budget = length;
 	err = walk(h, str, 0, length, 0, &o.v);
 	if (err < 0)
 		return err;
 	if (o.pending && o.n + 3 <= o.max)
 		put_cp(&o, 0xfffd);
+	/* A string cut to fit says so. */
+	if (o.cut)
+		o.n = uvs_utf8_end_cut(out, o.n, o.max);
 	out[o.n] = '\0';
 	return (int)o.n;
 }

@@ -65,8 +65,8 @@ bool uvs_v8_type_is_string(const struct uvs_v8_heap *h, uint16_t t);
 
 /*
  * Decodes the V8 string at tagged pointer str into out as UTF-8, at most
- * min(cap - 1, UVS_V8_STRING_MAX) bytes (cut at a character boundary), NUL-terminated, NOT yet
- * sanitized. Sequential one- and two-byte, cons, thin, sliced and external strings are read,
+ * min(cap - 1, UVS_V8_STRING_MAX) bytes (cut at a character boundary, and then ending in "…"
+ * where at least 4 bytes fit), NUL-terminated, NOT yet sanitized. Sequential one- and two-byte, cons, thin, sliced and external strings are read,
  * but not "uncached" external strings (only the embedder's C++ object knows where their
  * characters are): -ENOTSUP. Returns the number of bytes
  * written, -EINVAL when str is not a valid string, or the read's -errno.

@@ -45,3 +45,21 @@ Test(text, bounded_by_cap_without_nul)
 	cr_expect(memcmp(buf, "?a?b", 4) == 0);
 	cr_expect_eq(uvs_sanitize(buf, 0), 0);
 }
+
+/* Text cut to fit ends in "…", on a character boundary; text that fits is copied whole. */
+Test(text, cut_text_says_so)
+{
+	char out[8];
+
+	uvs_text_copy_cut(out, sizeof(out), "handleRequest", 13);
+	cr_expect_str_eq(out, "hand\xe2\x80\xa6");
+	uvs_text_copy_cut(out, sizeof(out), "abcdefg", 7);
+	cr_expect_str_eq(out, "abcdefg", "fits exactly");
+	uvs_text_copy_cut(out, sizeof(out), "abcdefghij", 3);
+	cr_expect_str_eq(out, "abc", "only len bytes");
+	/* "aé€x" fills the 7 bytes: "x" and the 3-byte "€" make room for the mark. */
+	uvs_text_copy_cut(out, sizeof(out), "a\xc3\xa9\xe2\x82\xacxyz", 10);
+	cr_expect_str_eq(out, "a\xc3\xa9\xe2\x80\xa6");
+	uvs_text_copy_cut(out, 4, "abcdef", 6);
+	cr_expect_str_eq(out, "abc", "no room for the mark");
+}

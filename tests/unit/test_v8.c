@@ -166,6 +166,18 @@ Test(v8, string_representations)
 	long_text[sizeof(long_text) - 1] = '\0';
 	cr_assert_eq(uvs_v8_read_string(&h, fake_string(&heap, long_text), out, sizeof(out)),
 		     UVS_V8_STRING_MAX);
+	/* A cut string says so: its last characters make room for "…". */
+	cr_expect_str_eq(out + UVS_V8_STRING_MAX - 4, "x\xe2\x80\xa6");
+	cr_assert_eq(uvs_v8_read_string(&h, fake_string(&heap, "abcdefgh"), out, 8), 7);
+	cr_expect_str_eq(out, "abcd\xe2\x80\xa6");
+	cr_assert_eq(uvs_v8_read_string(&h, fake_string(&heap, "abcdefg"), out, 8), 7,
+		     "one that fits exactly is whole");
+	cr_expect_str_eq(out, "abcdefg");
+	/* "hé" + U+1F600 (7 bytes) in 6: the emoji does not fit, and in 5 "é" goes too. */
+	cr_assert_eq(uvs_v8_read_string(&h, fake_string16(&heap, wide, 4), out, 7), 6);
+	cr_expect_str_eq(out, "h\xc3\xa9\xe2\x80\xa6");
+	cr_assert_eq(uvs_v8_read_string(&h, fake_string16(&heap, wide, 4), out, 6), 4);
+	cr_expect_str_eq(out, "h\xe2\x80\xa6");
 	/* A name with a control character is sanitized where it is read. */
 	uint64_t si = fake_scope_info(&heap, fake_string(&heap, "bad\x1b[2Jname"), 0, 0, 1, 0);
 	expect_js(v, fake_function(&heap, fake_sfi(&heap, si, 0)), "bad?[2Jname", "", 0);
