@@ -76,7 +76,8 @@ static struct uvs_proc_block_follow *follow(struct uvs_proc_block_stacks *b, int
 	return &b->follow[b->nfollow++];
 }
 
-static void note_pause(struct uvs_proc_block_stacks *b, int tid, const struct uvs_thread_stack *ts)
+static void note_pause(struct uvs_proc_block_stacks *b, int tid, const struct uvs_thread_stack *ts,
+		       const char *what)
 {
 	b->pauses[b->next_pause] = ts->pause_ns;
 	b->next_pause = (b->next_pause + 1) % UVS_PROC_BLOCK_PAUSES;
@@ -84,8 +85,8 @@ static void note_pause(struct uvs_proc_block_stacks *b, int tid, const struct uv
 		b->npauses++;
 	if (ts->pause_ns > b->pause_max)
 		b->pause_max = ts->pause_ns;
-	uvs_debug("blocked loop %d: ptrace grab stopped it %.1f us (stop seen after %.1f us, "
-		  "stack read in %.1f us)", tid, ts->pause_ns / 1e3, ts->stop_ns / 1e3,
+	uvs_debug("%s %d: ptrace grab stopped it %.1f us (stop seen after %.1f us, "
+		  "stack read in %.1f us)", what, tid, ts->pause_ns / 1e3, ts->stop_ns / 1e3,
 		  ts->take_ns / 1e3);
 }
 
@@ -184,7 +185,7 @@ static void grab(struct uvs_proc_block_stacks *b, const struct uvs_loop_busy *l)
 	err = uvs_thread_stack_grab(b->t->pid, l->tid, &o, b->ts, why, sizeof(why));
 	b->grabs++;
 	if (b->ts->pause_ns)
-		note_pause(b, l->tid, b->ts);
+		note_pause(b, l->tid, b->ts, "blocked loop");
 	if (err) {
 		b->failed++;
 		if (err == -EPERM)
@@ -194,6 +195,34 @@ static void grab(struct uvs_proc_block_stacks *b, const struct uvs_loop_busy *l)
 		return;
 	}
 	hand_over(b, l, &b->ts->s, b->ts->copy, b->ts->copy_len, UVS_PROC_BLOCK_GRAB_NS);
+}
+
+int uvs_proc_block_stacks_role(struct uvs_proc_block_stacks *b, int tid, enum uvs_role *role)
+{
+	struct uvs_thread_stack_options o = { .loop = UVS_SAMPLE_NOT_LOOP };
+	struct uvs_frame frames[UVS_RESOLVED_FRAMES_MAX];
+	char state, why[256];
+	int err, phase;
+
+	if (!b->available)
+		return -ENOTSUP;
+	state = uvs_thread_state(b->t->pid, tid);
+	if (state == 'D' || !state)
+		return -EAGAIN;
+	err = uvs_thread_stack_grab(b->t->pid, tid, &o, b->ts, why, sizeof(why));
+	b->grabs++;
+	if (b->ts->pause_ns)
+		note_pause(b, tid, b->ts, "unplaced thread");
+	if (err) {
+		b->failed++;
+		uvs_debug("thread %d, placed by no syscall read: %s", tid, why);
+		return err;
+	}
+	/* Resolving walks past the frame pointers (.eh_frame) as for a sample: the role reads that. */
+	uvs_stack_resolve(b->resolver, &b->ts->s, b->ts->copy, b->ts->copy_len, frames,
+			  UVS_RESOLVED_FRAMES_MAX, &phase);
+	*role = uvs_stack_resolver_role(b->resolver, tid);
+	return 0;
 }
 
 /* How long l has been busy without returning to its poll (0: it is not busy). */

@@ -17,7 +17,8 @@
  * Each sample is named by the same resolver as the BPF path (collect/stack_resolver.h) and
  * handed to the session through sink.sample with the labels the BPF path gives (busy loop, or
  * off the CPU), so the loop_blocked alert's `stacks` come out the same. A thread that is not
- * blocked is never stopped. A grab stops only that thread, from PTRACE_INTERRUPT to
+ * blocked is never stopped, save once a thread found running at several looks whose role no
+ * syscall read told (uvs_proc_block_stacks_role: a Worker spinning since before attach). A grab stops only that thread, from PTRACE_INTERRUPT to
  * PTRACE_DETACH; the pauses are kept and said (uvs_proc_block_stacks_summary, each with -v).
  * UVSCOPE_PROC_STACKS=ptrace takes every stack by ptrace (tests, the bench).
  */
@@ -81,6 +82,16 @@ void uvs_proc_block_stacks_attach(struct uvs_proc_block_stacks *b, const struct 
 /* The loops as the last check saw them (now: CLOCK_MONOTONIC): grabs the blocked ones due. */
 void uvs_proc_block_stacks_check(struct uvs_proc_block_stacks *b, const struct uvs_loop_busy *l,
 				 size_t n, uint64_t now);
+
+/*
+ * The role of thread tid that no read in a syscall could place (out of any wait at several
+ * looks: a Worker spinning in JavaScript since before attach), from one ptrace grab of it, its
+ * stack walked and unwound as a sample's. Stops that thread once, for the grab; the pause is
+ * kept with the blocked loops' (uvs_proc_block_stacks_summary). 0 and *role (a Worker, a pool
+ * thread or a libuv loop where the stack passes through one; UVS_ROLE_OTHER proves nothing),
+ * -ENOTSUP when stacks are unavailable, -EAGAIN when it cannot stop now, or the grab's -errno.
+ */
+int uvs_proc_block_stacks_role(struct uvs_proc_block_stacks *b, int tid, enum uvs_role *role);
 
 /* How stacks are taken and named, for the attach record ("" when unavailable). */
 void uvs_proc_block_stacks_describe(const struct uvs_proc_block_stacks *b, char *buf, size_t cap);

@@ -263,6 +263,31 @@ static void fds_and_sockets(struct proc_collector *p, struct uvs_snapshot *s)
 	p->last_sockets = s->sockets;
 }
 
+/*
+ * Threads no read in a syscall could place, found running at several looks: one grab each
+ * places them (a Worker spinning since before attach), and a Worker placed so is followed now.
+ */
+static void place_running(struct proc_collector *p)
+{
+	int tids[UVS_MAX_LOOPS];
+	size_t n = uvs_proc_loops_to_place(&p->loops, tids, UVS_MAX_LOOPS);
+	bool placed = false;
+
+	for (size_t i = 0; i < n; i++) {
+		enum uvs_role role;
+
+		if (uvs_proc_block_stacks_role(&p->stacks, tids[i], &role))
+			continue;
+		if (uvs_target_place_thread(p->target, tids[i], role)) {
+			uvs_debug("pid %d: thread %d, never seen in a syscall, placed by a grab of its "
+				  "stack: %s", (int)p->target->pid, tids[i], uvs_role_name(role));
+			placed = true;
+		}
+	}
+	if (placed)
+		uvs_proc_loops_find(&p->loops);
+}
+
 static int proc_window(struct uvs_collector *c, struct uvs_snapshot *s)
 {
 	struct proc_collector *p = priv(c);
@@ -272,6 +297,7 @@ static int proc_window(struct uvs_collector *c, struct uvs_snapshot *s)
 	memset(s, 0, sizeof(*s));
 	uvs_target_refresh_threads(p->target);
 	uvs_proc_loops_find(&p->loops);
+	place_running(p);
 	/* The window ends at a reading of its own, also the last one (no check runs before it). */
 	uvs_proc_loops_check(&p->loops, busy, UVS_MAX_LOOPS, &now);
 	s->pid = p->target->pid;

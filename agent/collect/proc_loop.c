@@ -116,6 +116,18 @@ static int epoll_wait_of(const struct uvs_target *t, int tid, int *epfd, uint64_
 }
 
 /*
+ * A thread whose role no read in a syscall told (classify_unknown reads every thread found in
+ * one), out of its wait at STUCK_LOOKS looks in a row: it never makes a syscall (a Worker
+ * spinning since before attach), and only a grab of its stack while it runs places it. Asked
+ * once (uvs_proc_loops_to_place).
+ */
+static void ask_placing(struct uvs_proc_tried *tr)
+{
+	tr->wants_placing = !tr->place_asked;
+	tr->place_asked = true;
+}
+
+/*
  * A Worker's loop: its thread waiting in epoll says on which fd, and the loop with that
  * backend_fd sits in Worker::Run's frame on the same stack. Threads of other roles run no
  * loop with metrics (the pool, V8's platform) or one Node does not measure (its own timer
@@ -136,8 +148,12 @@ static void find_worker(struct uvs_proc_loops *l, const struct uvs_thread *th)
 	if (epoll_wait_of(l->target, th->tid, &epfd, &sp)) {
 		struct uvs_proc_loop *p;
 
-		if (!th->role_known || ++tr->busy_looks < STUCK_LOOKS)
+		if (++tr->busy_looks < STUCK_LOOKS)
 			return;
+		if (!th->role_known) {
+			ask_placing(tr);
+			return;
+		}
 		tr->tries = MAX_TRIES;
 		p = add_loop(l, th->tid, UVS_ROLE_WORKER, 0, 0, -1);
 		if (p) {
@@ -159,13 +175,34 @@ static void find_worker(struct uvs_proc_loops *l, const struct uvs_thread *th)
 static void sample_worker(struct uvs_proc_loops *l, const struct uvs_thread *th)
 {
 	struct uvs_proc_loop *p;
+	struct uvs_proc_tried *tr;
 
-	if (th->tid == l->target->pid || !th->role_known || th->role != UVS_ROLE_WORKER ||
-	    followed(l, th->tid))
+	if (th->tid == l->target->pid || followed(l, th->tid))
+		return;
+	if (!th->role_known) {
+		tr = tried_of(l, th->tid);
+		if (tr && ++tr->busy_looks >= STUCK_LOOKS)
+			ask_placing(tr);
+		return;
+	}
+	if (th->role != UVS_ROLE_WORKER)
 		return;
 	p = add_loop(l, th->tid, UVS_ROLE_WORKER, 0, 0, -1);
 	if (p)
 		p->sampled = true;
+}
+
+size_t uvs_proc_loops_to_place(struct uvs_proc_loops *l, int *tids, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->ntried && n < cap; i++) {
+		if (!l->tried[i].wants_placing)
+			continue;
+		l->tried[i].wants_placing = false;
+		tids[n++] = l->tried[i].tid;
+	}
+	return n;
 }
 
 void uvs_proc_loops_find(struct uvs_proc_loops *l)

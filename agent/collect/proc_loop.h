@@ -45,7 +45,9 @@ struct uvs_proc_loop {
 struct uvs_proc_tried {
 	int tid;
 	unsigned int tries;
-	unsigned int busy_looks; /* looks in a row that found a placed Worker out of its wait */
+	unsigned int busy_looks; /* looks in a row that found it out of its epoll wait */
+	bool place_asked;        /* never read in a syscall by then: one grab asked to place it */
+	bool wants_placing;      /* ... not taken yet (uvs_proc_loops_to_place) */
 };
 
 struct uvs_proc_loops {
@@ -76,6 +78,15 @@ int uvs_proc_loops_attach(struct uvs_proc_loops *l, struct uvs_target *t, uint64
 
 /* Looks for the loops of Worker threads not followed yet (once per window). */
 void uvs_proc_loops_find(struct uvs_proc_loops *l);
+
+/*
+ * Threads whose role no read in a syscall could tell, found out of any wait at STUCK_LOOKS
+ * looks in a row (a Worker spinning in JavaScript since before attach never makes a syscall):
+ * their tids into tids (at most cap), each once per session. The caller places them from a
+ * stack taken while they run (uvs_proc_block_stacks_role, uvs_target_place_thread); the next
+ * uvs_proc_loops_find follows a Worker placed so. Returns how many.
+ */
+size_t uvs_proc_loops_to_place(struct uvs_proc_loops *l, int *tids, size_t cap);
 
 /*
  * Reads every loop's metrics now: blocks that ended go to the sink. The loops busy now, and

@@ -389,18 +389,27 @@ test('a blocking Worker: its loop found from its epoll fd, its blocks named by i
 		await blockingWorker(t);
 	});
 
-// A Worker that takes tasks in Atomics.wait and never yields to its loop, since before attach:
-// its loop cannot be found without a wait, so its thread's state is sampled after a few looks.
-test('a Worker stuck in Atomics.wait task-taking since before attach is reported blocked',
-	async (t) => {
+// A Worker that never yields to its loop, since before attach: its loop cannot be found without
+// a wait, so its thread's state is sampled after a few looks. One that takes tasks in
+// Atomics.wait is placed by a read of its stack in that syscall; one that spins in JavaScript
+// makes no syscall, and only a grab of its stack while it runs places it (a build without that
+// grab never showed it).
+for (const mode of ['atomics', 'spin']) test(`a Worker stuck since before attach (${mode}) is ` +
+	'reported blocked', async (t) => {
 		if (skipUnlessRoot(t)) return;
-		const { child, ready } = await startOn(nodeBin, 'worker_stuck.js', { MODE: 'atomics' });
+		const { child, ready } = await startOn(nodeBin, 'worker_stuck.js', { MODE: mode });
 		const { agent } = await startRestricted(child.pid, ['--block-ms', '100']);
 		try {
 			const a = await agent.waitFor((v) => v && v.type === 'alert' &&
 				v.tid === ready.worker_tid, 'an alert on the stuck Worker');
 			assert.equal(a.role, 'worker');
 			assert.equal(a.ongoing, true);
+			// The stacks the alert has (grabs of the blocked thread) name the function.
+			const fn = mode === 'spin' ? 'workerSpinsForever' : 'workerTakesTasks';
+			t.diagnostic(`${mode}: ${a.samples} samples in the alert`);
+			if (a.samples > 0)
+				assert.ok((a.stacks || []).some((st) => st.frames.some((f) =>
+					f.startsWith(`${fn} `))), `${fn} in ${JSON.stringify(a.stacks)}`);
 			const iv = await agent.waitFor((v) => v && v.type === 'interval' &&
 				v.loops.some((l) => l.tid === ready.worker_tid && l.blocked_now),
 			'an interval with the Worker blocked now');
