@@ -47,6 +47,13 @@ struct uvs_watched {
 	bool has_cpu_clock;
 	uint64_t cpu_at_window;            /* its reading at the last window's end */
 	bool finished;
+	/*
+	 * The programs stopped counting (quiesce): no block check may run any more. A busy span
+	 * open then would look as if it went on growing through the detach, and the last
+	 * window's long reads (a fd table or socket dump of 1024 rows and more) call back into
+	 * the block check to keep up.
+	 */
+	bool quiesced;
 	bool image_gone; /* it exec'd: nothing more is read of it */
 };
 
@@ -120,7 +127,7 @@ void uvs_watched_check_blocks(struct uvs_watched *w)
 	uint64_t now_mono;
 	size_t i, n;
 
-	if (w->finished)
+	if (w->finished || w->quiesced)
 		return;
 	n = c->ops->loops_now(c, loops, UVS_MAX_LOOPS, &now_mono);
 	/* The samples the collector just took of blocked loops (off the CPU) come in too. */
@@ -692,6 +699,7 @@ void uvs_watched_finish(struct uvs_watched *w, const char *why)
 
 	if (w->finished)
 		return;
+	w->quiesced = true;
 	w->collector->ops->quiesce(w->collector);
 	/* After an exec there is nothing of the old program left to read: no last window. */
 	if (!w->image_gone)

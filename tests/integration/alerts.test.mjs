@@ -257,6 +257,35 @@ test('--exit-on-alert ends at the first firing alert with status 3', async (t) =
 	}
 });
 
+// A session that ends while the loop is mid-way through a short busy span, in a target with
+// 3000 fds: the last window's fd table read is long enough to call the block check back, after
+// the programs stopped counting. A build that let it run took the open span for one still
+// growing through the detach: "blocked for 238ms so far" at every end, never resolved, and
+// --exit-on-alert exited 3 for a loop whose spans never passed 10 ms.
+test('the end of a session raises no block alert (a target with 3000 fds, busy in 8 ms ' +
+	'spans)', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child } = await startFixture('busy_fds.js', [], { FDS: '3000' });
+	try {
+		for (let run = 0; run < 3; run++) {
+			const agent = await runUvscope(['watch', '-p', String(child.pid), '--json', '-d',
+				'1500ms', '--exit-on-alert']);
+			const lines = agent.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+			const blocked = lines.filter((v) => v.type === 'alert' && v.kind === 'loop_blocked');
+			assert.deepEqual(blocked, [], `run ${run}: ${agent.stderr}`);
+			assert.equal(agent.code, 0, `run ${run}: ${agent.stderr}`);
+			assert.equal(lines.at(-1).type, 'summary');
+		}
+		child.send('max');
+		const { max_ms: maxMs } = await child.waitFor((v) => v && v.max_ms !== undefined,
+			'the fixture\'s longest span');
+		t.diagnostic(`the fixture's longest busy span: ${maxMs.toFixed(1)} ms`);
+		assert.ok(maxMs < 100, 'the fixture never came near the threshold');
+	} finally {
+		await child.stop();
+	}
+});
+
 test('a bad rules file stops uvscope with its file, line and key', async () => {
 	const bad = path.join(dir, 'bad.ini');
 	writeFileSync(bad, '[fd_limit]\nthreshold = 0.8\n\n[loop_blocked]\nthreshold = 100\n');
