@@ -90,9 +90,21 @@ static struct uvs_loop_track *track(struct uvs_loops *l, int tid)
 	return lt;
 }
 
+/*
+ * The loop's copy of its thread's role, while the target may still place it: unknown, or read
+ * as "other" (a later stack read or sample can prove a role then). Every figure of the loop
+ * (blocks, alerts, windows) takes the role from here.
+ */
+static void refresh_role(struct uvs_loops *l, struct uvs_loop_track *lt)
+{
+	if (!lt->role_known || lt->role == UVS_ROLE_OTHER)
+		lt->role = uvs_target_role(l->target, lt->tid, &lt->role_known);
+}
+
 /* A loop thread's role from its loop's libuv metrics, where no stack proved it (uvs_role_by_loop_metrics). */
 static void place_by_metrics(struct uvs_loops *l, struct uvs_loop_track *lt, uint32_t metrics)
 {
+	refresh_role(l, lt);
 	if (!uvs_role_by_loop_metrics(l->target, lt->tid, lt->role, lt->role_known,
 				      metrics == UVS_LOOP_METRICS_ON))
 		return;
@@ -384,6 +396,8 @@ int uvs_loops_on_event(void *ctx, void *data, size_t len)
 		/* Seen by the hook as it went out: the metrics, which follow it now, say it. */
 		if (lt && lt->mem.on)
 			break;
+		if (lt)
+			refresh_role(l, lt);
 		b.role = lt ? lt->role : UVS_ROLE_OTHER;
 		b.since_attach = lt && lt->seeded_busy_ns &&
 				 e->ts_ns - e->duration_ns == lt->seeded_busy_ns;
@@ -395,8 +409,8 @@ int uvs_loops_on_event(void *ctx, void *data, size_t len)
 		/* It waits in epoll now: the best moment to read its stack and learn its role. */
 		uvs_target_learn_thread(l->target, (int)e->tid);
 		lt = track(l, (int)e->tid);
-		if (lt && !lt->role_known)
-			lt->role = uvs_target_role(l->target, lt->tid, &lt->role_known);
+		if (lt)
+			refresh_role(l, lt);
 		break;
 	case UVS_EV_THREAD_EXIT:
 		/*
@@ -419,6 +433,8 @@ int uvs_loops_on_event(void *ctx, void *data, size_t len)
 		 * (execSync's), which BPF drops for the Worker's own when that one polls.
 		 */
 		lt = track(l, (int)e->tid);
+		if (lt)
+			refresh_role(l, lt);
 		if (lt && lt->role == UVS_ROLE_WORKER && l->target->node_version[0]) {
 			uvs_debug("Worker thread %u ran a loop without libuv's metrics (execSync's?): "
 				  "its own loop is followed when it polls", e->tid);
@@ -594,6 +610,8 @@ size_t uvs_loops_now(struct uvs_loops *l, struct uvs_loop_busy *out, size_t cap,
 
 		if (lt->exited)
 			continue;
+		/* The alert of a block takes its role from here: placed since, it says so. */
+		refresh_role(l, lt);
 		if (lt->mem.on) {
 			bool busy;
 
@@ -961,8 +979,7 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 
 		if (lt->exited)
 			continue;
-		if (!lt->role_known)
-			lt->role = uvs_target_role(l->target, lt->tid, &lt->role_known);
+		refresh_role(l, lt);
 		if (lt->mem.on) {
 			mem_window(l, lt, &s->loops[s->nloops++]);
 			continue;

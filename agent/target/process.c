@@ -378,12 +378,13 @@ static struct uvs_thread *find_thread(const struct uvs_target *t, pid_t tid)
 }
 
 /*
- * Classifies every thread whose role is not known yet, with one read of the memory map. The
+ * Classifies every thread whose role is not known yet (and thread `again`, if it was read as
+ * "other"), with one read of the memory map. The
  * read comes after the first thread found stopped, not before: a thread that runs shows no
  * stack pointer and is tried again later, so a busy process whose unplaced threads all run
  * (pool threads in a long job) costs a read of its registers per window, not of its maps.
  */
-static void classify_unknown(struct uvs_target *t)
+static void classify_unknown(struct uvs_target *t, pid_t again)
 {
 	struct uvs_ranges maps = { 0 };
 	bool read = false;
@@ -394,7 +395,7 @@ static void classify_unknown(struct uvs_target *t)
 		enum uvs_role role;
 		uint64_t sp;
 
-		if (th->role_known)
+		if (th->role_known && !(th->tid == again && th->role == UVS_ROLE_OTHER))
 			continue;
 		if (th->tid == t->pid) {
 			th->role = UVS_ROLE_MAIN;
@@ -487,7 +488,7 @@ int uvs_target_refresh_threads(struct uvs_target *t)
 			remember_exited(t, &old[i]);
 	}
 	free(old);
-	classify_unknown(t);
+	classify_unknown(t, 0);
 	return 0;
 }
 
@@ -503,8 +504,13 @@ void uvs_target_learn_thread(struct uvs_target *t, pid_t tid)
 		th->tid = tid;
 		uvs_read_thread_comm(t->pid, tid, th->comm, sizeof(th->comm));
 	}
-	if (!th->role_known)
-		classify_unknown(t);
+	/*
+	 * One read as "other" is read again: that read proved nothing (outside Worker::Run, in
+	 * the thread's start or teardown), and waiting in a loop's epoll now, inside its uv_run,
+	 * its stack tells a Worker from another libuv loop (a native addon's).
+	 */
+	if (!th->role_known || th->role == UVS_ROLE_OTHER)
+		classify_unknown(t, tid);
 }
 
 enum uvs_role uvs_target_role(const struct uvs_target *t, pid_t tid, bool *known)

@@ -98,7 +98,8 @@ int uvs_target_refresh_threads(struct uvs_target *t);
 
 /*
  * A thread just did something that tells its role is worth knowing now (it waited in a loop's
- * epoll for the first time): list it if it is new and classify it while it waits.
+ * epoll for the first time): list it if it is new and classify it while it waits, again if an
+ * earlier read said "other" (a read outside its loop proves nothing).
  */
 void uvs_target_learn_thread(struct uvs_target *t, pid_t tid);
 

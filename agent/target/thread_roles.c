@@ -75,9 +75,10 @@ int uvs_thread_stopped_sp(pid_t pid, pid_t tid, uint64_t *sp)
 int uvs_classify_thread(const struct uvs_target *t, const struct uvs_ranges *maps, pid_t tid,
 			uint64_t sp, enum uvs_role *role)
 {
-	uint64_t len, end;
+	uint64_t pos = sp & ~7ULL, end, limit, len;
+	bool pool = false, loop = false, worker = false;
 	uint64_t *words;
-	int err;
+	int err = 0;
 
 	if (tid == t->pid) {
 		*role = UVS_ROLE_MAIN;
@@ -85,22 +86,39 @@ int uvs_classify_thread(const struct uvs_target *t, const struct uvs_ranges *map
 	}
 	/* Only the thread's own stack mapping: past its end lies unrelated memory. */
 	end = mapping_end(maps, sp);
-	if (!end)
+	if (!end || end <= pos)
 		return -EFAULT;
-	len = end - sp;
-	if (len > UVS_STACK_SCAN_BYTES)
-		len = UVS_STACK_SCAN_BYTES;
-	len &= ~7ULL;
-	if (len == 0)
-		return -EFAULT;
-	words = malloc(len);
+	limit = end - pos > UVS_STACK_SCAN_MAX_BYTES ? pos + UVS_STACK_SCAN_MAX_BYTES : end;
+	words = malloc(UVS_STACK_SCAN_BYTES);
 	if (!words)
 		return -ENOMEM;
-	err = uvs_read_mem(t->pid, sp & ~7ULL, words, len);
-	if (!err)
-		*role = uvs_role_from_stack(t, tid, words, len / 8);
+	/*
+	 * A chunk at a time from the stack pointer up. A pool thread or another loop shows itself
+	 * within the first (its stack is shallow); only a thread with none of the three so far is
+	 * read deeper, up to its stack's top: a Worker deep in recursion has Worker::Run far up.
+	 */
+	while (pos < limit && !pool && !loop && !worker) {
+		enum uvs_role r;
+
+		len = (limit - pos < UVS_STACK_SCAN_BYTES ? limit - pos : UVS_STACK_SCAN_BYTES) & ~7ULL;
+		if (len == 0)
+			break;
+		err = uvs_read_mem(t->pid, pos, words, len);
+		if (err)
+			break;
+		r = uvs_role_from_stack(t, tid, words, len / 8);
+		worker = r == UVS_ROLE_WORKER;
+		pool = r == UVS_ROLE_THREADPOOL;
+		loop = r == UVS_ROLE_LOOP;
+		pos += len;
+	}
 	free(words);
-	return err;
+	/* A read that failed past the first chunk still tells what the chunks before it showed. */
+	if (err && pos == (sp & ~7ULL))
+		return err;
+	*role = worker ? UVS_ROLE_WORKER : pool ? UVS_ROLE_THREADPOOL :
+		loop ? UVS_ROLE_LOOP : UVS_ROLE_OTHER;
+	return 0;
 }
 
 static int add_readable(const struct uvs_map *m, void *arg)

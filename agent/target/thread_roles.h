@@ -32,8 +32,13 @@ struct uvs_ranges {
 int uvs_ranges_read_maps(pid_t pid, struct uvs_ranges *maps);
 void uvs_ranges_free(struct uvs_ranges *maps);
 
-/* Upper bound on how much of a thread's stack we read, from its stack pointer up. */
+/*
+ * How much of a thread's stack is read at a time, from its stack pointer up, and at most in all
+ * (for a thread none of whose first chunk's words tells its role: a Worker deep in recursion;
+ * Node gives a Worker 4 MiB of stack). Never past the stack's own mapping.
+ */
 #define UVS_STACK_SCAN_BYTES (64 * 1024)
+#define UVS_STACK_SCAN_MAX_BYTES (8 * 1024 * 1024)
 
 /* Role from stack words (any 8-byte values read upwards from the stack pointer). */
 enum uvs_role uvs_role_from_stack(const struct uvs_target *t, pid_t tid, const uint64_t *words,

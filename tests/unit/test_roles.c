@@ -87,10 +87,23 @@ Test(roles, placed_by_a_sampled_stack)
 struct pool_like {
 	int fd;
 	bool spin;
+	int depth; /* frames of 16 KiB between pool_like_main and its read */
 	volatile bool stop;
 	volatile pid_t tid;
 	volatile uint64_t local;
 };
+
+/* Recursion whose frames are 16 KiB each, then the read: a stack deeper than one scan chunk. */
+__attribute__((noinline)) static int deep_read(int fd, int depth)
+{
+	volatile char pad[16384];
+	char c;
+
+	pad[0] = (char)depth;
+	if (depth > 0)
+		return deep_read(fd, depth - 1) + pad[0];
+	return (int)read(fd, &c, 1) + pad[0];
+}
 
 static void *pool_like_main(void *arg)
 {
@@ -102,6 +115,11 @@ static void *pool_like_main(void *arg)
 	if (p->spin) {
 		while (!p->stop)
 			;
+		return NULL;
+	}
+	if (p->depth) {
+		if (deep_read(p->fd, p->depth) < 0)
+			return NULL;
 		return NULL;
 	}
 	if (read(p->fd, &c, 1) < 0)
@@ -146,6 +164,41 @@ Test(roles, a_stopped_thread_is_read_and_placed)
 	cr_assert_eq(role, UVS_ROLE_THREADPOOL);
 	cr_assert_eq(uvs_classify_thread(t, &maps, p.tid, 0x10, &role), -EFAULT,
 		     "an sp in no mapping of the read is not followed");
+	cr_assert_eq(write(pipe_fd[1], "x", 1), 1);
+	pthread_join(th, NULL);
+	uvs_ranges_free(&maps);
+	close(pipe_fd[0]);
+	close(pipe_fd[1]);
+	free(t);
+}
+
+/*
+ * A thread deep in recursion, its marker (here pool_like_main taken for Worker::Run) more than
+ * one scan chunk above its stack pointer: read on up to its stack's top, it is placed. A build
+ * that read 64 KiB only took a Worker deep in recursion for "other".
+ */
+Test(roles, a_deep_stack_is_read_to_its_top)
+{
+	struct uvs_target *t = calloc(1, sizeof(*t));
+	struct pool_like p = { .depth = 10 };
+	struct uvs_ranges maps = { 0 };
+	enum uvs_role role = UVS_ROLE_OTHER;
+	int pipe_fd[2];
+	uint64_t sp = 0;
+	pthread_t th;
+
+	cr_assert_eq(pipe(pipe_fd), 0);
+	p.fd = pipe_fd[0];
+	th = start_pool_like(&p);
+	while (uvs_thread_stopped_sp(getpid(), p.tid, &sp) == -EAGAIN)
+		sched_yield();
+	cr_assert_gt(p.local - sp, UVS_STACK_SCAN_BYTES, "deeper than one chunk");
+	t->pid = getpid();
+	t->fn_worker_run = (struct uvs_range){ (uint64_t)(uintptr_t)pool_like_main,
+					       (uint64_t)(uintptr_t)pool_like_main + 4096 };
+	cr_assert_eq(uvs_ranges_read_maps(getpid(), &maps), 0);
+	cr_assert_eq(uvs_classify_thread(t, &maps, p.tid, sp, &role), 0);
+	cr_assert_eq(role, UVS_ROLE_WORKER);
 	cr_assert_eq(write(pipe_fd[1], "x", 1), 1);
 	pthread_join(th, NULL);
 	uvs_ranges_free(&maps);
