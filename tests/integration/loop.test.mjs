@@ -283,8 +283,10 @@ test('a loop stuck forever, already stuck at attach, is reported while it lasts'
 });
 
 // A Worker stuck before attach, never back in its poll: the hook at the poll sees nothing of it.
-// Placed by a stack (read in a syscall, or sampled when it never makes one), then followed.
-for (const mode of ['spin', 'atomics']) {
+// Placed by a stack (read in a syscall, or sampled when it never makes one), then followed. The
+// deep one takes tasks 3000 calls deep: a build that read 64 KiB of its stack took it for
+// "other", and never showed it.
+for (const mode of ['spin', 'atomics', 'deep']) {
 	test(`a Worker stuck before attach (${mode}), never back in its poll, is reported blocked, ` +
 		'with its stack', async (t) => {
 		if (skipWithoutBpf(t)) return;
@@ -292,7 +294,8 @@ for (const mode of ['spin', 'atomics']) {
 		try {
 			const { agent } = await startAgent(child.pid, ['--block-ms', '100', '--no-guard']);
 			try {
-				const fn = mode === 'spin' ? 'workerSpinsForever' : 'workerTakesTasks';
+				const fn = { spin: 'workerSpinsForever', atomics: 'workerTakesTasks',
+					deep: 'workerDeepTasks' }[mode];
 				const a = await agent.waitFor((v) => v && v.type === 'alert' &&
 					v.tid === ready.worker_tid, 'an alert on the stuck Worker');
 				assert.equal(a.role, 'worker');
