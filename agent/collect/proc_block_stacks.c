@@ -188,10 +188,12 @@ static void grab(struct uvs_proc_block_stacks *b, const struct uvs_loop_busy *l)
 		note_pause(b, l->tid, b->ts, "blocked loop");
 	if (err) {
 		b->failed++;
-		if (err == -EPERM)
+		/* Refused (another tracer holds it): said once, not at each of a block's grabs. */
+		if (err == -EPERM && !b->eperm_warned)
 			uvs_warn("blocked loop %d: no stacks: %s", l->tid, why);
 		else
 			uvs_debug("blocked loop %d: %s", l->tid, why);
+		b->eperm_warned |= err == -EPERM;
 		return;
 	}
 	hand_over(b, l, &b->ts->s, b->ts->copy, b->ts->copy_len, UVS_PROC_BLOCK_GRAB_NS);
@@ -210,12 +212,17 @@ int uvs_proc_block_stacks_role(struct uvs_proc_block_stacks *b, int tid, enum uv
 	if (state == 'D' || !state)
 		return -EAGAIN;
 	err = uvs_thread_stack_grab(b->t->pid, tid, &o, b->ts, why, sizeof(why));
-	b->grabs++;
+	b->place_grabs++;
 	if (b->ts->pause_ns)
 		note_pause(b, tid, b->ts, "unplaced thread");
 	if (err) {
-		b->failed++;
-		uvs_debug("thread %d, placed by no syscall read: %s", tid, why);
+		b->place_failed++;
+		if (err == -EPERM && !b->eperm_warned)
+			uvs_warn("thread %d runs outside any system call and cannot be placed (a "
+				 "Worker stuck since before attach is not shown): %s", tid, why);
+		else
+			uvs_debug("thread %d, placed by no syscall read: %s", tid, why);
+		b->eperm_warned |= err == -EPERM;
 		return err;
 	}
 	/* Resolving walks past the frame pointers (.eh_frame) as for a sample: the role reads that. */
@@ -335,9 +342,16 @@ void uvs_proc_block_stacks_summary(const struct uvs_proc_block_stacks *b, char *
 		return;
 	memcpy(sorted, b->pauses, b->npauses * sizeof(sorted[0]));
 	qsort(sorted, b->npauses, sizeof(sorted[0]), cmp_u64);
-	snprintf(buf + len, cap - len, "%" PRIu64 " ptrace grabs of blocked loops (%" PRIu64
-		 " failed), each stopped the thread: median %.1f us, max %.1f us", b->grabs,
-		 b->failed, sorted[b->npauses / 2] / 1e3, b->pause_max / 1e3);
+	if (b->place_grabs)
+		snprintf(buf + len, cap - len, "%" PRIu64 " ptrace grabs of blocked loops (%" PRIu64
+			 " failed) and %" PRIu64 " of threads running outside any system call, to "
+			 "place them (%" PRIu64 " failed), each stopped the thread: median %.1f us, "
+			 "max %.1f us", b->grabs, b->failed, b->place_grabs, b->place_failed,
+			 sorted[b->npauses / 2] / 1e3, b->pause_max / 1e3);
+	else
+		snprintf(buf + len, cap - len, "%" PRIu64 " ptrace grabs of blocked loops (%" PRIu64
+			 " failed), each stopped the thread: median %.1f us, max %.1f us", b->grabs,
+			 b->failed, sorted[b->npauses / 2] / 1e3, b->pause_max / 1e3);
 }
 
 void uvs_proc_block_stacks_new_epoch(struct uvs_proc_block_stacks *b)

@@ -68,6 +68,8 @@ struct uvs_proc_block_stacks {
 	struct uvs_proc_block_follow follow[UVS_MAX_LOOPS];
 	size_t nfollow;
 	uint64_t grabs, failed, pause_max, perf_samples;
+	uint64_t place_grabs, place_failed; /* grabs of threads to place them (..._role) */
+	bool eperm_warned;            /* a grab refused (another tracer) was said once */
 	uint64_t perf_failed;         /* events that could not be opened (then grabs) */
 	bool perf_warned;             /* the first such failure was said */
 	uint64_t pauses[UVS_PROC_BLOCK_PAUSES];

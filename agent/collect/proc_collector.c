@@ -264,19 +264,32 @@ static void fds_and_sockets(struct proc_collector *p, struct uvs_snapshot *s)
 }
 
 /*
+ * Grabs to place threads per window at most: each may wait up to its timeout for a thread to
+ * stop on busy CPUs, and the window waits for them; more are placed in the windows after.
+ */
+#define PLACE_PER_WINDOW 4
+
+/*
  * Threads no read in a syscall could place, found running at several looks: one grab each
  * places them (a Worker spinning since before attach), and a Worker placed so is followed now.
+ * A grab that could not be taken now (the thread did not stop in time, or sleeps
+ * uninterruptibly) is asked again later; one refused (another tracer holds the process) is
+ * said once.
  */
 static void place_running(struct proc_collector *p)
 {
-	int tids[UVS_MAX_LOOPS];
-	size_t n = uvs_proc_loops_to_place(&p->loops, tids, UVS_MAX_LOOPS);
+	int tids[PLACE_PER_WINDOW];
+	size_t n = uvs_proc_loops_to_place(&p->loops, tids, PLACE_PER_WINDOW);
 	bool placed = false;
 
 	for (size_t i = 0; i < n; i++) {
 		enum uvs_role role;
+		int err = uvs_proc_block_stacks_role(&p->stacks, tids[i], &role);
 
-		if (uvs_proc_block_stacks_role(&p->stacks, tids[i], &role))
+		if (err == -ETIMEDOUT || err == -EAGAIN || err == -EBUSY)
+			continue;
+		uvs_proc_loops_place_settled(&p->loops, tids[i]);
+		if (err)
 			continue;
 		if (uvs_target_place_thread(p->target, tids[i], role)) {
 			uvs_debug("pid %d: thread %d, never seen in a syscall, placed by a grab of its "
@@ -352,7 +365,7 @@ static void proc_destroy(struct uvs_collector *c)
 		return;
 	p = priv(c);
 	if (p) {
-		char said[200];
+		char said[400];
 
 		uvs_proc_block_stacks_summary(&p->stacks, said, sizeof(said));
 		if (said[0])

@@ -30,6 +30,12 @@
  */
 #define STUCK_LOOKS 3
 /*
+ * Grabs asked to place one thread that runs outside any syscall: one that did not stop in
+ * time (busy CPUs: it waits for one to take the interrupt) is asked again STUCK_LOOKS looks
+ * later, this many times in all.
+ */
+#define PLACE_TRIES 3
+/*
  * Without the metrics, a loop thread's /proc syscall file is read at most this often (200 Hz:
  * a few microseconds of the agent's time each, nothing of the target's).
  */
@@ -84,6 +90,29 @@ static bool followed(const struct uvs_proc_loops *l, int tid)
 	return false;
 }
 
+/* Whether tid is among the threads the last refresh listed. */
+static bool listed(const struct uvs_target *t, int tid)
+{
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (t->threads[i].tid == tid)
+			return true;
+	return false;
+}
+
+/*
+ * Forgets the threads tried that are gone (no longer listed): after hundreds of short-lived
+ * Workers the table would hold only the dead, and no new thread would ever be looked at.
+ */
+static void forget_gone(struct uvs_proc_loops *l)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < l->ntried; i++)
+		if (listed(l->target, l->tried[i].tid))
+			l->tried[kept++] = l->tried[i];
+	l->ntried = kept;
+}
+
 static struct uvs_proc_tried *tried_of(struct uvs_proc_loops *l, int tid)
 {
 	size_t i;
@@ -91,6 +120,8 @@ static struct uvs_proc_tried *tried_of(struct uvs_proc_loops *l, int tid)
 	for (i = 0; i < l->ntried; i++)
 		if (l->tried[i].tid == tid)
 			return &l->tried[i];
+	if (l->ntried == UVS_PROC_TRIED)
+		forget_gone(l);
 	if (l->ntried == UVS_PROC_TRIED)
 		return NULL;
 	l->tried[l->ntried] = (struct uvs_proc_tried){ .tid = tid };
@@ -123,8 +154,10 @@ static int epoll_wait_of(const struct uvs_target *t, int tid, int *epfd, uint64_
  */
 static void ask_placing(struct uvs_proc_tried *tr)
 {
-	tr->wants_placing = !tr->place_asked;
-	tr->place_asked = true;
+	if (tr->place_done || tr->place_tries >= PLACE_TRIES ||
+	    (tr->place_tries && tr->busy_looks < tr->asked_at_look + STUCK_LOOKS))
+		return;
+	tr->wants_placing = true;
 }
 
 /*
@@ -197,12 +230,23 @@ size_t uvs_proc_loops_to_place(struct uvs_proc_loops *l, int *tids, size_t cap)
 	size_t n = 0;
 
 	for (size_t i = 0; i < l->ntried && n < cap; i++) {
-		if (!l->tried[i].wants_placing)
+		struct uvs_proc_tried *tr = &l->tried[i];
+
+		if (!tr->wants_placing)
 			continue;
-		l->tried[i].wants_placing = false;
-		tids[n++] = l->tried[i].tid;
+		tr->wants_placing = false;
+		tr->place_tries++;
+		tr->asked_at_look = tr->busy_looks;
+		tids[n++] = tr->tid;
 	}
 	return n;
+}
+
+void uvs_proc_loops_place_settled(struct uvs_proc_loops *l, int tid)
+{
+	for (size_t i = 0; i < l->ntried; i++)
+		if (l->tried[i].tid == tid)
+			l->tried[i].place_done = true;
 }
 
 void uvs_proc_loops_find(struct uvs_proc_loops *l)

@@ -46,8 +46,11 @@ struct uvs_proc_tried {
 	int tid;
 	unsigned int tries;
 	unsigned int busy_looks; /* looks in a row that found it out of its epoll wait */
-	bool place_asked;        /* never read in a syscall by then: one grab asked to place it */
-	bool wants_placing;      /* ... not taken yet (uvs_proc_loops_to_place) */
+	/* Never read in a syscall by STUCK_LOOKS looks: a grab is asked to place it. */
+	bool wants_placing;      /* asked, not taken yet (uvs_proc_loops_to_place) */
+	unsigned int place_tries;   /* grabs handed out for it */
+	unsigned int asked_at_look; /* its busy_looks when the last one was */
+	bool place_done;         /* placed, or no grab can (uvs_proc_loops_place_settled) */
 };
 
 struct uvs_proc_loops {
@@ -82,11 +85,14 @@ void uvs_proc_loops_find(struct uvs_proc_loops *l);
 /*
  * Threads whose role no read in a syscall could tell, found out of any wait at STUCK_LOOKS
  * looks in a row (a Worker spinning in JavaScript since before attach never makes a syscall):
- * their tids into tids (at most cap), each once per session. The caller places them from a
- * stack taken while they run (uvs_proc_block_stacks_role, uvs_target_place_thread); the next
- * uvs_proc_loops_find follows a Worker placed so. Returns how many.
+ * their tids into tids (at most cap; the rest come next time). The caller places them from a
+ * stack taken while they run (uvs_proc_block_stacks_role, uvs_target_place_thread) and says
+ * when that is settled (placed, or no grab can: uvs_proc_loops_place_settled); one not settled
+ * is handed out again a few looks later, a few times at most. The next uvs_proc_loops_find
+ * follows a Worker placed so. Returns how many.
  */
 size_t uvs_proc_loops_to_place(struct uvs_proc_loops *l, int *tids, size_t cap);
+void uvs_proc_loops_place_settled(struct uvs_proc_loops *l, int tid);
 
 /*
  * Reads every loop's metrics now: blocks that ended go to the sink. The loops busy now, and

@@ -207,8 +207,8 @@ static int interrupt_and_take(pid_t tid, const struct uvs_thread_stack_options *
 		 */
 		pending[npending++] = tid;
 		out->pause_ns = uvs_now_mono() - t0;
-		snprintf(why, cap, "thread %d did not stop within %llu ms (uninterruptible); "
-			 "it is detached when it does", (int)tid,
+		snprintf(why, cap, "thread %d did not stop within %llu ms (waiting for a CPU, or in "
+			 "an uninterruptible sleep); it is detached when it does", (int)tid,
 			 UVS_THREAD_STACK_TIMEOUT_NS / 1000000ULL);
 		return -ETIMEDOUT;
 	}
@@ -313,7 +313,7 @@ int uvs_thread_stack_grab(pid_t pid, pid_t tid, const struct uvs_thread_stack_op
 	uvs_thread_stack_settle();
 	if (is_pending(tid) || npending == UVS_THREAD_STACK_PENDING_MAX) {
 		snprintf(why, cap, "thread %d not grabbed: %s", (int)tid, is_pending(tid) ?
-			 "it has not yet stopped for an earlier grab (uninterruptible sleep)" :
+			 "it has not yet stopped for an earlier grab" :
 			 "too many threads have not yet stopped for earlier grabs");
 		return -EBUSY;
 	}
