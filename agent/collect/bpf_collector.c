@@ -443,6 +443,8 @@ static void bpf_quiesce(struct uvs_collector *c)
 		uvs_bpf_shared_unpublish(b->sh, b->target->pid);
 		b->published = false;
 	}
+	/* Its loops as they stood then: read later, libuv's stamps would have gone on. */
+	uvs_loops_take_last(&b->loops);
 	uvs_stacks_quiesce(&b->stacks);
 	uvs_sockets_quiesce(&b->sockets);
 	uvs_syscalls_quiesce(&b->sys);

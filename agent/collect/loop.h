@@ -66,6 +66,12 @@ void uvs_loops_start(struct uvs_loops *l);
 /* The programs stop following the target now (it is about to be unpublished). */
 void uvs_loops_mark_end(struct uvs_loops *l);
 
+/*
+ * Once the programs no longer count the process (unpublished): each loop's reading now, kept
+ * for the last window (struct uvs_loop_track's last).
+ */
+void uvs_loops_take_last(struct uvs_loops *l);
+
 /* Detaches and frees; safe on a zeroed struct. */
 void uvs_loops_quiesce(struct uvs_loops *l);
 void uvs_loops_detach(struct uvs_loops *l);

@@ -15,6 +15,8 @@
 #include "uvscope/loop.h"
 
 /* What we remember of one loop thread between windows. */
+struct uvs_loop_last;
+
 struct uvs_loop_track {
 	int tid;
 	enum uvs_role role;
@@ -35,9 +37,10 @@ struct uvs_loop_track {
 	uint64_t last_blocked_for_ns;
 	struct uvs_loop_stats prev; /* cumulative BPF statistics at the last window */
 	/*
-	 * The part before attach of the wait the main loop was in at attach: BPF counts that wait
-	 * whole when it ends (libuv's idle time grows by all of it), and the figures start at
-	 * attach, so it is taken off the idle time once.
+	 * The part before attach of the wait a loop was in at attach (the main loop, a Worker whose
+	 * loop was found on its stack), or before the window a Worker placed later is first shown
+	 * in: BPF counts that wait whole when it ends (libuv's idle time grows by all of it), and
+	 * the loop's figures start there, so it is taken off the idle time once.
 	 */
 	uint64_t idle_before_attach;
 	/* The busy_since the agent seeded for a thread busy when it was found (at attach, or a
@@ -45,7 +48,14 @@ struct uvs_loop_track {
 	uint64_t seeded_busy_ns;
 	/* Followed from libuv's metrics while the wait hooks are out (collect/loop_memory.h). */
 	struct uvs_loop_mem mem;
+	/*
+	 * Its reading as the programs stopped counting (uvs_loops_take_last), for the last
+	 * window: read later, libuv's stamps may have gone on to a new wait, and the busy span
+	 * and the wait before it, which BPF no longer folds, would be lost. NULL until then.
+	 */
+	struct uvs_loop_last *last;
 };
+
 
 /* One reading of a loop thread: its statistics and, while it lives, its state. */
 struct uvs_loop_reading {
@@ -61,6 +71,13 @@ struct uvs_loop_reading {
 	 * the next entry. Counted now, so a window ending between the two has it.
 	 */
 	uint64_t ended_idle_ns;
+};
+
+/* A loop's last reading (struct uvs_loop_track's last). */
+struct uvs_loop_last {
+	int err; /* read_loop's */
+	struct uvs_loop_reading r;
+	struct uvs_loop_stats stats; /* r.stats points here */
 };
 
 /*

@@ -14,11 +14,6 @@
 #define NR_EPOLL_PWAIT 281
 #define NR_EPOLL_PWAIT2 441
 
-/*
- * How far up a Worker thread's stack its loop is looked for, from the stack pointer of its
- * epoll wait: Worker::Run's frame, which holds it, is a few KiB above (uv_run, uv__io_poll).
- */
-#define WORKER_STACK_SCAN (128u * 1024u)
 /* Waits a thread is searched in before it is taken for a loop of another kind. */
 #define MAX_TRIES 3
 /*
@@ -198,7 +193,7 @@ static void find_worker(struct uvs_proc_loops *l, const struct uvs_thread *th)
 	}
 	tr->busy_looks = 0;
 	tr->tries++;
-	if (uvs_lm_find_on_stack(&l->mem, sp, WORKER_STACK_SCAN, epfd, &loop, &lfields))
+	if (uvs_lm_find_on_stack(&l->mem, sp, UVS_LM_WORKER_STACK_SCAN, epfd, &loop, &lfields))
 		return;
 	tr->tries = MAX_TRIES; /* found: not searched again if it goes */
 	add_loop(l, th->tid, UVS_ROLE_WORKER, loop, lfields, epfd);

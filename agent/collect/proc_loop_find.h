@@ -37,6 +37,12 @@ int uvs_lm_validate_loop(const struct uvs_mem_reader *r, uint64_t addr, int epfd
 			 uint64_t *lfields);
 
 /*
+ * How far up a Worker thread's stack its loop is looked for, from the stack pointer of its
+ * epoll wait: Worker::Run's frame, which holds it, is a few KiB above (uv_run, uv__io_poll).
+ */
+#define UVS_LM_WORKER_STACK_SCAN (128u * 1024u)
+
+/*
  * A uv_loop_t on the stack of a thread waiting on epfd, searched from its stack pointer sp
  * upwards for at most max_bytes (Node keeps a Worker's loop in its thread's stack frame of
  * Worker::Run). 0 with *loop and *lfields, -ENOENT when none validates.

@@ -67,6 +67,48 @@ for (const [what, env] of [
 		}
 	});
 
+// A Worker waiting in its epoll at attach (it works 150 ms every 500 ms): its loop is found on
+// its stack and taken as in that wait, so each window is its loop's time, and its utilization
+// the share it works. A build that left it until its next poll lost the rest of that wait and
+// the work after it: a first window with 40-60% of its time missing, utilization 0.002. Three
+// attaches that found it waiting (listed as a Worker at attach: read in a syscall, its epoll
+// wait); one running JavaScript then is placed only at its next poll, and its first window
+// starts there (README).
+test('a Worker waiting at attach: every window is the time its loop measured, its utilization ' +
+	'the share it works', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child, ready } = await startFixture('worker_periodic.js', [],
+		{ PERIOD_MS: '500', WORK_MS: '150' });
+	try {
+		for (let run = 0, waiting = 0; waiting < 3; run++) {
+			assert.ok(run < 12, 'the Worker was found waiting at attach 3 times in 12');
+			const r = await runUvscope(['watch', '-p', String(child.pid), '--json', '-d', '2s']);
+			assert.equal(r.code, 0, r.stderr);
+			const lines = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+			const hello = lines.find((v) => v.type === 'attach');
+			if (!hello.threads.some((th) => th.tid === ready.worker_tid && th.role === 'worker'))
+				continue;
+			waiting++;
+			const shown = lines.filter((v) => v.type === 'interval' || v.type === 'summary')
+				.map((v) => ({ v, w: v.loops.find((l) => l.tid === ready.worker_tid) }));
+			t.diagnostic(`run ${run}: ${shown.map(({ v, w }) => w ? `${((w.busy_ns + w.idle_ns) /
+				MS).toFixed(1)}/${(v.window_ns / MS).toFixed(1)} util ${(w.busy_ns / (w.busy_ns +
+				w.idle_ns)).toFixed(3)}` : 'none').join(', ')}`);
+			assert.ok(shown.length >= 3, 'two intervals and a summary');
+			for (const { v, w } of shown) {
+				assert.ok(w, `the Worker in the ${v.type}`);
+				const covered = w.busy_ns + w.idle_ns;
+				assert.ok(Math.abs(covered - v.window_ns) <= 0.05 * v.window_ns,
+					`${v.type}: ${covered} ns measured in a window of ${v.window_ns}`);
+				assert.ok(Math.abs(w.busy_ns / covered - 0.3) <= 0.1,
+					`${v.type}: utilization ${w.busy_ns / covered}, truly 0.3`);
+			}
+		}
+	} finally {
+		await child.stop();
+	}
+});
+
 // A process that starts a Worker per job, one after another, 80 in all: every Worker's loop
 // thread is shown as a Worker's (most live between two windows, and exit before any stack
 // could place them), and the table of 64 loops makes room for new ones by dropping the first
