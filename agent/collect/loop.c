@@ -204,10 +204,16 @@ static bool seed_worker_wait(struct uvs_loops *l, struct uvs_loop_state *st, uin
 	uint64_t loop, lfields;
 
 	if (epfd > 0x7fffffff ||
-	    uvs_lm_find_on_stack(&mem, sp, UVS_LM_WORKER_STACK_SCAN, (int)epfd, &loop, &lfields) ||
-	    !seed_folded(l, st, loop, lfields))
+	    uvs_lm_find_on_stack(&mem, sp, UVS_LM_WORKER_STACK_SCAN, (int)epfd, &loop, &lfields))
 		return false;
 	st->epfd = (__s32)epfd;
+	if (seed_folded(l, st, loop, lfields))
+		return true;
+	/* The wait's return is hooked (Node 18's libuv): marked as in it, as the main loop is. */
+	if (l->probes.wait_folded)
+		return false;
+	st->in_wait = 1;
+	st->wait_start = uvs_now_mono();
 	return true;
 }
 

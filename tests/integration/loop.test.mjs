@@ -74,11 +74,16 @@ for (const [what, env] of [
 // attaches that found it waiting (listed as a Worker at attach: read in a syscall, its epoll
 // wait); one running JavaScript then is placed only at its next poll, and its first window
 // starts there (README).
-test('a Worker waiting at attach: every window is the time its loop measured, its utilization ' +
-	'the share it works', async (t) => {
+// On Node 18 the wait's return is hooked, not folded into the poll's entry: the Worker is
+// marked as in its wait instead.
+for (const version of ['this', '18']) test(`a Worker waiting at attach, on node ${version}: ` +
+	'every window is the time its loop measured, its utilization the share it works',
+async (t) => {
 	if (skipWithoutBpf(t)) return;
+	const bin = version === 'this' ? nodeBin : fetchNodeOrSkip(t, version);
+	if (!bin) return;
 	const { child, ready } = await startFixture('worker_periodic.js', [],
-		{ PERIOD_MS: '500', WORK_MS: '150' });
+		{ PERIOD_MS: '500', WORK_MS: '150' }, [], bin);
 	try {
 		for (let run = 0, waiting = 0; waiting < 3; run++) {
 			assert.ok(run < 12, 'the Worker was found waiting at attach 3 times in 12');
@@ -258,7 +263,8 @@ for (const version of ['this', '26']) {
 // 2 s blocks asleep in epoll_pwait, and none of its execSync blocks.
 for (const version of ['this', '26']) {
 	test(`a Worker blocked by execSync from its first poll after attach, on node ${version}: ` +
-		'each block after the first alerted and counted, its idle time not', async (t) => {
+		'each block alerted and counted (the first one if it waited at attach), its idle time ' +
+		'not', async (t) => {
 		if (skipWithoutBpf(t)) return;
 		const bin = version === 'this' ? nodeBin : fetchNodeOrSkip(t, version);
 		if (!bin) return;
@@ -273,25 +279,34 @@ for (const version of ['this', '26']) {
 			const mine = () => agent.json().filter((v) => v.type === 'alert' &&
 				v.tid === ready.worker_tid);
 			const ended = () => mine().filter((v) => !v.ongoing);
+			const intervals = () => agent.json().filter((v) => v.type === 'interval');
 			// The first block is in the loop execSync runs before the Worker's own loop has
-			// polled since attach: the Worker's loop is not known yet, and that block is not
-			// seen (as a block already running at attach is seen only from the attach). Every
-			// one after it is, with its length.
+			// polled since attach: seen when the Worker was waiting in its loop at attach (its
+			// loop found on its stack), not when it was running then (its loop not known yet,
+			// as a block already running at attach is seen only from the attach). Every one
+			// after it is, with its length. Two intervals after the last block has ended, its
+			// alert and its episode are in.
 			await agent.waitFor(() => ended().length >= COUNT - 1, 'the ended alerts');
+			const n = intervals().length;
+			await agent.until(() => intervals().length >= n + 2, 'two intervals more');
+			const got = ended();
 			t.diagnostic(`fixture ${truths.map((x) => (x / MS).toFixed(1))} ms, uvscope ` +
-				`${ended().map((a) => (a.blocked_ns / MS).toFixed(1))} ms`);
-			assert.ok(ended().length >= COUNT - 1 && ended().length <= COUNT);
-			const later = truths.slice(COUNT - ended().length);
-			ended().forEach((a, i) => {
+				`${got.map((a) => (a.blocked_ns / MS).toFixed(1))} ms`);
+			assert.ok(got.length >= COUNT - 1 && got.length <= COUNT);
+			const later = truths.slice(COUNT - got.length);
+			// No more than 10% short; up to 15% long: Node 26's Worker runs 13-23 ms of I/O
+			// callbacks in the poll before its next wait after each execSync, and the default
+			// mode places that poll's wait at its start, so the time goes to the next block
+			// (README, "Busy and idle from the epoll waits"). The Worker's idle time taken for
+			// blocks read 407 ms for 258.
+			got.forEach((a, i) => {
 				assert.equal(a.role, 'worker');
-				assert.ok(Math.abs(a.blocked_ns - later[i]) <= 0.1 * later[i],
+				assert.ok(a.blocked_ns >= 0.9 * later[i] && a.blocked_ns <= 1.15 * later[i],
 					`block ${i}: ${a.blocked_ns / MS} ms, truly ${later[i] / MS} ms`);
 			});
-			const episodes = () => agent.json().filter((v) => v.type === 'interval')
-				.reduce((n, v) => n + (v.loops.find((l) => l.tid === ready.worker_tid)?.blocks ??
-					0), 0);
-			await agent.waitFor(() => episodes() >= ended().length, 'the episodes in the intervals');
-			assert.equal(episodes(), ended().length);
+			const episodes = intervals().reduce((k, v) =>
+				k + (v.loops.find((l) => l.tid === ready.worker_tid)?.blocks ?? 0), 0);
+			assert.equal(episodes, got.length);
 		} finally {
 			await agent.stop();
 			await child.stop();
