@@ -372,6 +372,16 @@ void uvs_loops_take_last(struct uvs_loops *l)
 	}
 }
 
+/* A loop's reading for a window: the one kept at the end (uvs_loops_take_last), or one now. */
+static int reading_of(struct uvs_loops *l, const struct uvs_loop_track *lt,
+		      struct uvs_loop_reading *r)
+{
+	if (!lt->last)
+		return read_loop(l, (__u32)lt->tid, r);
+	*r = lt->last->r;
+	return lt->last->err;
+}
+
 void uvs_loops_quiesce(struct uvs_loops *l)
 {
 	uvs_loops_mark_end(l);
@@ -1048,9 +1058,7 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 			continue;
 		/* A state that outlived its thread goes: this window is its last. */
 		drop_if_gone(l, lt->tid);
-		if (lt->last)
-			r = lt->last->r;
-		if (lt->last ? lt->last->err : read_loop(l, key, &r)) {
+		if (reading_of(l, lt, &r)) {
 			/*
 			 * No statistics, and no thread: nothing more will come (room for another).
 			 * One never measured (its exit seen after its entry went) stays out of the

@@ -172,30 +172,43 @@ static void perf_open(struct uvs_proc_block_stacks *b, struct uvs_proc_block_fol
 	b->perf_warned = true;
 }
 
+/*
+ * One ptrace grab of thread tid into b->ts, counted in *grabs and *failed, its pause kept. A
+ * thread in uninterruptible sleep could not stop now: not tried (-EAGAIN). A refusal (another
+ * tracer holds it) is said once with `refused`, other failures with -v. 0 or -errno.
+ */
+static int take_grab(struct uvs_proc_block_stacks *b, int tid,
+		     const struct uvs_thread_stack_options *o, const char *what, const char *refused,
+		     uint64_t *grabs, uint64_t *failed)
+{
+	char state = uvs_thread_state(b->t->pid, tid), why[256];
+	int err;
+
+	if (state == 'D' || !state)
+		return -EAGAIN;
+	err = uvs_thread_stack_grab(b->t->pid, tid, o, b->ts, why, sizeof(why));
+	(*grabs)++;
+	if (b->ts->pause_ns)
+		note_pause(b, tid, b->ts, what);
+	if (!err)
+		return 0;
+	(*failed)++;
+	/* Said once, not at each of a block's grabs. */
+	if (err == -EPERM && !b->eperm_warned)
+		uvs_warn("%s %d: %s: %s", what, tid, refused, why);
+	else
+		uvs_debug("%s %d: %s", what, tid, why);
+	b->eperm_warned |= err == -EPERM;
+	return err;
+}
+
 static void grab(struct uvs_proc_block_stacks *b, const struct uvs_loop_busy *l)
 {
 	struct uvs_thread_stack_options o = { .loop = UVS_SAMPLE_LOOP_BUSY,
 					      .busy_since = l->busy_since_ns };
-	char state = uvs_thread_state(b->t->pid, l->tid), why[256];
-	int err;
 
-	/* In uninterruptible sleep it could not stop now: the grab would refuse it anyway. */
-	if (state == 'D' || !state)
+	if (take_grab(b, l->tid, &o, "blocked loop", "no stacks", &b->grabs, &b->failed))
 		return;
-	err = uvs_thread_stack_grab(b->t->pid, l->tid, &o, b->ts, why, sizeof(why));
-	b->grabs++;
-	if (b->ts->pause_ns)
-		note_pause(b, l->tid, b->ts, "blocked loop");
-	if (err) {
-		b->failed++;
-		/* Refused (another tracer holds it): said once, not at each of a block's grabs. */
-		if (err == -EPERM && !b->eperm_warned)
-			uvs_warn("blocked loop %d: no stacks: %s", l->tid, why);
-		else
-			uvs_debug("blocked loop %d: %s", l->tid, why);
-		b->eperm_warned |= err == -EPERM;
-		return;
-	}
 	hand_over(b, l, &b->ts->s, b->ts->copy, b->ts->copy_len, UVS_PROC_BLOCK_GRAB_NS);
 }
 
@@ -203,28 +216,16 @@ int uvs_proc_block_stacks_role(struct uvs_proc_block_stacks *b, int tid, enum uv
 {
 	struct uvs_thread_stack_options o = { .loop = UVS_SAMPLE_NOT_LOOP };
 	struct uvs_frame frames[UVS_RESOLVED_FRAMES_MAX];
-	char state, why[256];
 	int err, phase;
 
 	if (!b->available)
 		return -ENOTSUP;
-	state = uvs_thread_state(b->t->pid, tid);
-	if (state == 'D' || !state)
-		return -EAGAIN;
-	err = uvs_thread_stack_grab(b->t->pid, tid, &o, b->ts, why, sizeof(why));
-	b->place_grabs++;
-	if (b->ts->pause_ns)
-		note_pause(b, tid, b->ts, "unplaced thread");
-	if (err) {
-		b->place_failed++;
-		if (err == -EPERM && !b->eperm_warned)
-			uvs_warn("thread %d runs outside any system call and cannot be placed (a "
-				 "Worker stuck since before attach is not shown): %s", tid, why);
-		else
-			uvs_debug("thread %d, placed by no syscall read: %s", tid, why);
-		b->eperm_warned |= err == -EPERM;
+	err = take_grab(b, tid, &o, "unplaced thread",
+			"runs outside any system call and cannot be placed (a Worker stuck since "
+			"before attach is not shown)",
+			&b->place_grabs, &b->place_failed);
+	if (err)
 		return err;
-	}
 	/* Resolving walks past the frame pointers (.eh_frame) as for a sample: the role reads that. */
 	uvs_stack_resolve(b->resolver, &b->ts->s, b->ts->copy, b->ts->copy_len, frames,
 			  UVS_RESOLVED_FRAMES_MAX, &phase);

@@ -352,7 +352,7 @@ for (const mode of ['spin', 'atomics', 'deep']) {
 			const { agent } = await startAgent(child.pid, ['--block-ms', '100', '--no-guard']);
 			try {
 				const fn = { spin: 'workerSpinsForever', atomics: 'workerTakesTasks',
-					deep: 'workerDeepTasks' }[mode];
+					deep: 'workerTakesTasks' }[mode];
 				const a = await agent.waitFor((v) => v && v.type === 'alert' &&
 					v.tid === ready.worker_tid, 'an alert on the stuck Worker');
 				assert.equal(a.role, 'worker');

@@ -137,38 +137,61 @@ static pthread_t start_pool_like(struct pool_like *p)
 	return th;
 }
 
+/* A pool_like thread asleep in its pipe read, its stack pointer shown; released by sleeper_end. */
+struct sleeper {
+	struct pool_like p;
+	int pipe_fd[2];
+	uint64_t sp;
+	pthread_t th;
+};
+
+static void sleeper_start(struct sleeper *s, int depth)
+{
+	memset(s, 0, sizeof(*s));
+	s->p.depth = depth;
+	cr_assert_eq(pipe(s->pipe_fd), 0);
+	s->p.fd = s->pipe_fd[0];
+	s->th = start_pool_like(&s->p);
+	/* Until the thread sleeps in its read: then its registers are shown. */
+	while (uvs_thread_stopped_sp(getpid(), s->p.tid, &s->sp) == -EAGAIN)
+		sched_yield();
+	cr_assert_leq(s->sp, s->p.local);
+}
+
+static void sleeper_end(struct sleeper *s)
+{
+	cr_assert_eq(write(s->pipe_fd[1], "x", 1), 1);
+	pthread_join(s->th, NULL);
+	close(s->pipe_fd[0]);
+	close(s->pipe_fd[1]);
+}
+
+/* pool_like_main's code, taken for the function a role is read by. */
+static struct uvs_range pool_like_range(void)
+{
+	return (struct uvs_range){ (uint64_t)(uintptr_t)pool_like_main,
+				   (uint64_t)(uintptr_t)pool_like_main + 4096 };
+}
+
 Test(roles, a_stopped_thread_is_read_and_placed)
 {
 	struct uvs_target *t = calloc(1, sizeof(*t));
-	struct pool_like p = { 0 };
 	struct uvs_ranges maps = { 0 };
 	enum uvs_role role = UVS_ROLE_OTHER;
-	int pipe_fd[2];
-	uint64_t sp = 0;
-	pthread_t th;
+	struct sleeper s;
 
-	cr_assert_eq(pipe(pipe_fd), 0);
-	p.fd = pipe_fd[0];
-	th = start_pool_like(&p);
-	/* Until the thread sleeps in its read: then its registers are shown. */
-	while (uvs_thread_stopped_sp(getpid(), p.tid, &sp) == -EAGAIN)
-		sched_yield();
-	cr_assert_leq(sp, p.local);
-	cr_assert_lt(p.local - sp, UVS_STACK_SCAN_BYTES, "sp is the thread's own");
+	sleeper_start(&s, 0);
+	cr_assert_lt(s.p.local - s.sp, UVS_STACK_SCAN_BYTES, "sp is the thread's own");
 	t->pid = getpid();
 	/* Its return address into pool_like_main is on its stack: a pool thread by that rule. */
-	t->fn_pool_worker = (struct uvs_range){ (uint64_t)(uintptr_t)pool_like_main,
-						(uint64_t)(uintptr_t)pool_like_main + 4096 };
+	t->fn_pool_worker = pool_like_range();
 	cr_assert_eq(uvs_ranges_read_maps(getpid(), &maps), 0);
-	cr_assert_eq(uvs_classify_thread(t, &maps, p.tid, sp, &role), 0);
+	cr_assert_eq(uvs_classify_thread(t, &maps, s.p.tid, s.sp, &role), 0);
 	cr_assert_eq(role, UVS_ROLE_THREADPOOL);
-	cr_assert_eq(uvs_classify_thread(t, &maps, p.tid, 0x10, &role), -EFAULT,
+	cr_assert_eq(uvs_classify_thread(t, &maps, s.p.tid, 0x10, &role), -EFAULT,
 		     "an sp in no mapping of the read is not followed");
-	cr_assert_eq(write(pipe_fd[1], "x", 1), 1);
-	pthread_join(th, NULL);
+	sleeper_end(&s);
 	uvs_ranges_free(&maps);
-	close(pipe_fd[0]);
-	close(pipe_fd[1]);
 	free(t);
 }
 
@@ -180,30 +203,19 @@ Test(roles, a_stopped_thread_is_read_and_placed)
 Test(roles, a_deep_stack_is_read_to_its_top)
 {
 	struct uvs_target *t = calloc(1, sizeof(*t));
-	struct pool_like p = { .depth = 10 };
 	struct uvs_ranges maps = { 0 };
 	enum uvs_role role = UVS_ROLE_OTHER;
-	int pipe_fd[2];
-	uint64_t sp = 0;
-	pthread_t th;
+	struct sleeper s;
 
-	cr_assert_eq(pipe(pipe_fd), 0);
-	p.fd = pipe_fd[0];
-	th = start_pool_like(&p);
-	while (uvs_thread_stopped_sp(getpid(), p.tid, &sp) == -EAGAIN)
-		sched_yield();
-	cr_assert_gt(p.local - sp, UVS_STACK_SCAN_BYTES, "deeper than one chunk");
+	sleeper_start(&s, 10);
+	cr_assert_gt(s.p.local - s.sp, UVS_STACK_SCAN_BYTES, "deeper than one chunk");
 	t->pid = getpid();
-	t->fn_worker_run = (struct uvs_range){ (uint64_t)(uintptr_t)pool_like_main,
-					       (uint64_t)(uintptr_t)pool_like_main + 4096 };
+	t->fn_worker_run = pool_like_range();
 	cr_assert_eq(uvs_ranges_read_maps(getpid(), &maps), 0);
-	cr_assert_eq(uvs_classify_thread(t, &maps, p.tid, sp, &role), 0);
+	cr_assert_eq(uvs_classify_thread(t, &maps, s.p.tid, s.sp, &role), 0);
 	cr_assert_eq(role, UVS_ROLE_WORKER);
-	cr_assert_eq(write(pipe_fd[1], "x", 1), 1);
-	pthread_join(th, NULL);
+	sleeper_end(&s);
 	uvs_ranges_free(&maps);
-	close(pipe_fd[0]);
-	close(pipe_fd[1]);
 	free(t);
 }
 
