@@ -179,6 +179,16 @@ $(OUTPUT)/profile-bench: bench/profile_add.c $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $^ $(LIBS) -o $@
 
+# What a hardware execute breakpoint costs per hit beside a uprobe (bench/hw_breakpoint_cost.c,
+# bench/README.md "History"); needs root; not part of make bench.
+.PHONY: bench-hw-breakpoint
+bench-hw-breakpoint: $(OUTPUT)/hw-breakpoint-cost
+	$(Q)$<
+
+$(OUTPUT)/hw-breakpoint-cost: bench/hw_breakpoint_cost.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror $< -o $@
+
 # A hand-built profile in every flame format, for tests/integration/flame_svg.test.mjs.
 $(OUTPUT)/flame-sample: tests/flame/flame_sample.c $(LIB_OBJS)
 	$(call msg,LINK,$@)
