@@ -491,6 +491,7 @@ static const struct uvs_collector_ops bpf_ops = {
 struct uvs_collector *uvs_bpf_collector_new(struct uvs_bpf_shared *sh)
 {
 	struct uvs_collector *c = calloc(1, sizeof(*c));
+	struct bpf_collector *b;
 
 	if (!c)
 		return NULL;
@@ -500,8 +501,15 @@ struct uvs_collector *uvs_bpf_collector_new(struct uvs_bpf_shared *sh)
 		free(c);
 		return NULL;
 	}
-	((struct bpf_collector *)c->priv)->sockets.nl = -1;
-	((struct bpf_collector *)c->priv)->slot = -1;
-	((struct bpf_collector *)c->priv)->sh = sh;
+	b = c->priv;
+	/*
+	 * destroy runs on a collector whose attach failed early or never ran (a zombie, a process
+	 * that exited, no libuv): every fd it may close must be -1 until opened, never calloc's 0,
+	 * which is someone else's fd (another target's pidfd under --all).
+	 */
+	b->sockets.nl = -1;
+	b->slot = -1;
+	b->sh = sh;
+	uvs_loop_probes_init(&b->loops.probes);
 	return c;
 }

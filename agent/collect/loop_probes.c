@@ -572,6 +572,14 @@ static int find_sites(struct uvs_loop_probes *p, const struct uvs_target *t,
 	return n;
 }
 
+void uvs_loop_probes_init(struct uvs_loop_probes *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->phase_file_fd = -1;
+	p->wait_file_fd = -1;
+	p->main_epfd = -1;
+}
+
 int uvs_loop_probes_attach(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh, int slot,
 			   struct uvs_target_cfg *cfg, const struct uvs_target *t,
 			   const struct uvs_loop_probe_options *o, char *why, size_t cap)
@@ -580,12 +588,9 @@ int uvs_loop_probes_attach(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh,
 	int err, ncpu = libbpf_num_possible_cpus();
 	__u32 key = (__u32)slot;
 
-	memset(p, 0, sizeof(*p));
+	uvs_loop_probes_init(p);
 	p->pid = t->pid;
 	p->slot = slot;
-	p->phase_file_fd = -1;
-	p->wait_file_fd = -1;
-	p->main_epfd = -1;
 	err = shared_object(p, sh, o);
 	if (err) {
 		snprintf(why, cap, "cannot load the BPF programs: %s", explain_errno(-err));

@@ -92,6 +92,9 @@ struct uvs_loop_probes {
  * effort: when they can't be had, p->phases is false and p->phases_why says why. Returns 0 or
  * -errno with one sentence in `why`.
  */
+/* Nothing held, no fd open: what detach may be called on before (or without) an attach. */
+void uvs_loop_probes_init(struct uvs_loop_probes *p);
+
 int uvs_loop_probes_attach(struct uvs_loop_probes *p, struct uvs_bpf_shared *sh, int slot,
 			   struct uvs_target_cfg *cfg, const struct uvs_target *t,
 			   const struct uvs_loop_probe_options *o, char *why, size_t cap);
