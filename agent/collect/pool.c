@@ -15,7 +15,6 @@
 #include "collect/map_sweep.h"
 #include "collect/pool.h"
 #include "util/clock.h"
-#include "util/text.h"
 #include "pool.skel.h"
 #include "target/procfs.h"
 
@@ -489,14 +488,14 @@ bool uvs_pool_wants_io_uring_check(const struct uvs_pool *p)
 }
 
 /*
- * This process's most looked-up host names (the map has every watched process's), sanitized
- * as they are read (the target chose them).
+ * This process's most looked-up host names (the map has every watched process's). The window
+ * math sanitizes them (the target chose them) once their counts are told apart by their raw
+ * bytes.
  */
 static void dns_names(struct uvs_pool *p, struct uvs_pool_snapshot *out, bool cumulative)
 {
 	int fd = bpf_map__fd(p->skel->maps.dns_names);
 	struct uvs_dns_key key, next;
-	char name[UVS_DNS_NAME_LEN];
 	bool first = true;
 	__u64 count;
 
@@ -505,11 +504,9 @@ static void dns_names(struct uvs_pool *p, struct uvs_pool_snapshot *out, bool cu
 		key = next;
 		if (key.tgid != (__u32)p->target->pid || bpf_map_lookup_elem(fd, &key, &count))
 			continue;
-		memcpy(name, key.name, sizeof(name));
-		name[sizeof(name) - 1] = '\0';
-		uvs_sanitize(name, sizeof(name));
-		uvs_pool_dns_name(p->history, name, count, cumulative, out);
+		uvs_pool_dns_name(p->history, key.name, count, cumulative);
 	}
+	uvs_pool_dns_names_done(p->history, out);
 }
 
 /*

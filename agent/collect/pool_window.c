@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "collect/pool_window.h"
+#include "util/text.h"
 #include "util/hist_math.h"
 
 void uvs_pool_history_init(struct uvs_pool_history *h, uint64_t now_mono)
@@ -138,20 +139,21 @@ static uint64_t fnv1a(const char *s, size_t n)
 	return h;
 }
 
-static struct uvs_dns_seen *seen_entry(struct uvs_pool_history *h, const char *name)
+/* The entry of name in table (n of them, UVS_DNS_MAX_NAMES at most), made if new; NULL: full. */
+static struct uvs_dns_seen *entry_in(struct uvs_dns_seen *table, size_t *n, const char *name)
 {
 	uint64_t hash = fnv1a(name, UVS_DNS_NAME_LEN);
 	size_t i;
 
-	for (i = 0; i < h->nseen; i++)
-		if (h->seen[i].hash == hash && memcmp(h->seen[i].name, name, UVS_DNS_NAME_LEN) == 0)
-			return &h->seen[i];
-	if (h->nseen == UVS_DNS_MAX_NAMES)
+	for (i = 0; i < *n; i++)
+		if (table[i].hash == hash && memcmp(table[i].name, name, UVS_DNS_NAME_LEN) == 0)
+			return &table[i];
+	if (*n == UVS_DNS_MAX_NAMES)
 		return NULL;
-	h->seen[h->nseen].hash = hash;
-	memcpy(h->seen[h->nseen].name, name, UVS_DNS_NAME_LEN);
-	h->seen[h->nseen].count = 0;
-	return &h->seen[h->nseen++];
+	table[*n].hash = hash;
+	memcpy(table[*n].name, name, UVS_DNS_NAME_LEN);
+	table[*n].count = 0;
+	return &table[(*n)++];
 }
 
 /* Keeps the UVS_DNS_TOP largest counts, most first. */
@@ -169,18 +171,48 @@ static void top_insert(struct uvs_pool_snapshot *out, const char *name, uint64_t
 	out->dns[i].count = count;
 }
 
-void uvs_pool_dns_name(struct uvs_pool_history *h, const char name[UVS_DNS_NAME_LEN],
-		       uint64_t count, bool cumulative, struct uvs_pool_snapshot *out)
+/* The name as shown: its key's bytes, "…" at the end where they filled the key, sanitized. */
+static void shown_name(const char raw[UVS_DNS_NAME_LEN], char shown[UVS_DNS_NAME_LEN])
 {
-	struct uvs_dns_seen *e;
+	size_t len = strnlen(raw, UVS_DNS_NAME_LEN - 1);
 
-	if (cumulative) {
-		top_insert(out, name, count);
-		return;
-	}
-	e = seen_entry(h, name);
-	if (e && count > e->count)
-		top_insert(out, name, count - e->count);
-	if (e)
+	memset(shown, 0, UVS_DNS_NAME_LEN);
+	memcpy(shown, raw, len);
+	if (len == UVS_DNS_NAME_LEN - 1)
+		shown[uvs_utf8_end_cut(shown, len, len)] = '\0';
+	uvs_sanitize(shown, UVS_DNS_NAME_LEN);
+}
+
+void uvs_pool_dns_name(struct uvs_pool_history *h, const char raw[UVS_DNS_NAME_LEN],
+		       uint64_t count, bool cumulative)
+{
+	char key[UVS_DNS_NAME_LEN], shown[UVS_DNS_NAME_LEN];
+	struct uvs_dns_seen *e;
+	uint64_t added = count;
+
+	/* The map's keys are NUL-padded; a key of another shape is compared as one. */
+	memset(key, 0, sizeof(key));
+	memcpy(key, raw, strnlen(raw, UVS_DNS_NAME_LEN - 1));
+	if (!cumulative) {
+		e = entry_in(h->seen, &h->nseen, key);
+		if (!e)
+			return;
+		added = count > e->count ? count - e->count : 0;
 		e->count = count;
+	}
+	if (!added)
+		return;
+	shown_name(key, shown);
+	e = entry_in(h->staged, &h->nstaged, shown);
+	if (e)
+		e->count += added;
+}
+
+void uvs_pool_dns_names_done(struct uvs_pool_history *h, struct uvs_pool_snapshot *out)
+{
+	size_t i;
+
+	for (i = 0; i < h->nstaged; i++)
+		top_insert(out, h->staged[i].name, h->staged[i].count);
+	h->nstaged = 0;
 }

@@ -14,7 +14,11 @@
 #include "core/snapshot.h"
 #include "uvscope/pool.h"
 
-/* A host name's lookup count at the last window. */
+/*
+ * A host name's lookup count: at the last window, by the name's bytes as the BPF map keeps them
+ * (seen); or this reading's, by the name as it is shown (staged: sanitized, several keys may
+ * show as one).
+ */
 struct uvs_dns_seen {
 	uint64_t hash;
 	uint64_t count;
@@ -29,6 +33,8 @@ struct uvs_pool_history {
 	uint64_t last_window_mono;
 	size_t nseen;
 	struct uvs_dns_seen seen[UVS_DNS_MAX_NAMES];
+	size_t nstaged;
+	struct uvs_dns_seen staged[UVS_DNS_MAX_NAMES];
 };
 
 /* One reading of the pool. */
@@ -69,10 +75,16 @@ void uvs_pool_totals_math(const struct uvs_pool_history *h, const struct uvs_poo
 		     struct uvs_pool_snapshot *out);
 
 /*
- * One host name's cumulative count read now: adds the window's lookups (or, with cumulative,
- * the session's) to out's top list and remembers the count. Names must be NUL-padded keys.
+ * One host name's cumulative count read now, its key's bytes as the BPF map holds them (raw:
+ * from the target, NUL-padded): stages the window's lookups (or, with cumulative, the
+ * session's) under the name as shown, sanitized, and ending in "…" where it filled the key (the
+ * BPF side keeps UVS_DNS_NAME_LEN - 1 bytes of it), and remembers the count by the raw key.
+ * Names that differ only in what sanitizing replaced are one name, their counts added.
  */
-void uvs_pool_dns_name(struct uvs_pool_history *h, const char name[UVS_DNS_NAME_LEN],
-		       uint64_t count, bool cumulative, struct uvs_pool_snapshot *out);
+void uvs_pool_dns_name(struct uvs_pool_history *h, const char raw[UVS_DNS_NAME_LEN],
+		       uint64_t count, bool cumulative);
+
+/* After every name of a reading: out's top list, most looked up first, from what was staged. */
+void uvs_pool_dns_names_done(struct uvs_pool_history *h, struct uvs_pool_snapshot *out);
 
 #endif

@@ -285,10 +285,18 @@ void uvs_read_thread_comm(pid_t pid, pid_t tid, char *out, size_t cap)
 	if (!cap)
 		return;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
-	if (uvs_read_file(path, out, cap) < 0)
+	ssize_t n = uvs_read_file(path, out, cap);
+
+	if (n < 0)
 		out[0] = '\0';
-	out[strcspn(out, "\n")] = '\0';
-	/* The target names its threads (process.title, prctl): anything may be in there. */
+	/*
+	 * The kernel ends the name with one newline: only that one goes. The target names its
+	 * threads (process.title, prctl, a Worker's name on Node 26) and a name may hold newlines
+	 * of its own, even start with one; cut there, it would show empty or shortened.
+	 */
+	n = (ssize_t)strlen(out);
+	if (n > 0 && out[n - 1] == '\n')
+		out[n - 1] = '\0';
 	uvs_sanitize(out, cap);
 }
 

@@ -11,9 +11,12 @@
 
 /*
  * Rewrites s in place: every control character (C0, DEL, and the C1 range U+0080-U+009F, which
- * some terminals obey as escapes) and every byte that is not part of valid UTF-8 becomes '?'.
- * Printable ASCII and valid UTF-8 text are kept. Stops at the first NUL or at cap bytes; the
- * string keeps its length. Returns how many bytes were replaced.
+ * some terminals obey as escapes) and every byte that is not part of valid UTF-8 becomes '?',
+ * and so does each byte of a Unicode format character (the bidirectional overrides and
+ * isolates, zero-width characters, the BOM) or line or paragraph separator, which would let the
+ * target reorder or hide what the operator reads. Printable ASCII and other valid UTF-8 text are
+ * kept. Stops at the first NUL or at cap bytes; the string keeps its length. Returns how many
+ * bytes were replaced.
  */
 size_t uvs_sanitize(char *s, size_t cap);
 

@@ -298,3 +298,31 @@ test('a hostile process title never reaches the operator\'s terminal raw', async
 		await child.stop();
 	}
 });
+
+test('a thread name that starts with a newline and reverses the line is shown whole, made safe', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	// Written as the target can: a newline first (the old reader cut the name there, to ""),
+	// then U+202E, which makes a terminal print what follows right to left.
+	const child = new Child(process.execPath, ['-e', `require('fs').writeFileSync('/proc/self/comm',
+		Buffer.from([0x0a, 0xe2, 0x80, 0xae, 0x3b, 0x78]));
+		setInterval(() => {}, 1000); console.log(JSON.stringify({ ready: true }));`]);
+	await child.waitFor((v) => v && v.ready, 'target ready');
+	try {
+		const comm = readFileSync(`/proc/${child.pid}/comm`);
+		assert.deepEqual([...comm], [0x0a, 0xe2, 0x80, 0xae, 0x3b, 0x78, 0x0a], 'the name is hostile');
+		const shown = [];
+		for (const args of [['watch', '-v', '-p', String(child.pid), '-d', '300ms'],
+			['watch', '--json', '-p', String(child.pid), '-d', '300ms']]) {
+			const r = await runUvscope(args);
+			assert.equal(r.code, 0, r.stderr);
+			shown.push(r.stdout, r.stderr);
+		}
+		const all = shown.join('\n');
+		assert.ok(!all.includes('\u202e'), 'no right-to-left override on the terminal');
+		assert.ok(all.includes('????;x'), 'the name is shown, whole');
+		const hello = JSON.parse(shown[2].split('\n')[0]);
+		assert.equal(hello.threads.find((th) => th.tid === child.pid).comm, '????;x');
+	} finally {
+		await child.stop();
+	}
+});

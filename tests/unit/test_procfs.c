@@ -9,6 +9,7 @@
 
 #include "target/container.h"
 #include "target/procfs.h"
+#include "target/process.h"
 
 Test(procfs, maps_line_file_backed)
 {
@@ -120,7 +121,6 @@ Test(procfs, stat_state)
 	cr_expect_eq(uvs_parse_stat_state(""), 0);
 }
 
-/* Container ids as the runtimes put them in cgroup paths; nothing on a host's own cgroups. */
 /* A task of the process is present; one that exited and was reaped, or of another process, is not. */
 Test(procfs, thread_presence)
 {
@@ -138,6 +138,32 @@ Test(procfs, thread_presence)
 	cr_assert_eq(uvs_thread_presence(1, tid), UVS_THREAD_GONE, "our thread is no task of pid 1");
 }
 
+/* Names this thread with raw bytes, as a target can (/proc/.../comm, prctl), and reads it back. */
+static void expect_comm(const char *name, const char *shown)
+{
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	char path[64], out[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)tid);
+	f = fopen(path, "w");
+	cr_assert(f, "%s: %s", path, strerror(errno));
+	fputs(name, f);
+	cr_assert_eq(fclose(f), 0);
+	uvs_read_thread_comm(getpid(), tid, out, sizeof(out));
+	cr_expect_str_eq(out, shown);
+}
+
+/* Only the kernel's own newline goes: one of the name's is shown, never cuts it short. */
+Test(procfs, thread_name_is_sanitized_whole)
+{
+	expect_comm("loop", "loop");
+	expect_comm("\nnode-evil", "?node-evil");
+	expect_comm("a\nb\x1b[31m", "a?b?[31m");
+	expect_comm("\xe2\x80\xae;x", "???;x"); /* U+202E, right-to-left override */
+}
+
+/* Container ids as the runtimes put them in cgroup paths; nothing on a host's own cgroups. */
 Test(procfs, container_id_from_cgroup)
 {
 	const char *id64 = "4f3c2b1a09e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2";

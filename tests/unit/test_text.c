@@ -37,6 +37,21 @@ Test(text, utf8_is_kept_but_not_c1_or_invalid)
 	expect("\xed\xa0\x80", "???", 3);                                 /* a surrogate */
 }
 
+/* Valid UTF-8 that would reorder or hide what the operator reads: each of its bytes goes. */
+Test(text, bidi_and_invisible_characters_become_question_marks)
+{
+	expect("\xe2\x80\xae" "evil\xe2\x80\xac" "fdp", "???evil???fdp", 6); /* U+202E, U+202C */
+	expect("a\xe2\x81\xa6" "b\xe2\x81\xa9", "a???b???", 6);               /* U+2066, U+2069 */
+	expect("ls\xe2\x80\xa8" "sep\xe2\x80\xa9", "ls???sep???", 6);         /* U+2028, U+2029 */
+	expect("zero\xe2\x80\x8b" "width", "zero???width", 3);                 /* U+200B */
+	expect("\xe2\x80\x8f" "\xd8\x9c", "?????", 5);                          /* U+200F, U+061C */
+	expect("\xef\xbb\xbf" "bom", "???bom", 3);                               /* U+FEFF */
+	expect("tag\xf3\xa0\x80\x81", "tag????", 4);                             /* U+E0001 */
+	/* Their neighbours are text: "…" (uvscope's own cut mark), U+202F, U+2027. */
+	expect("cut\xe2\x80\xa6", "cut\xe2\x80\xa6", 0);
+	expect("\xe2\x80\xaf" "\xe2\x80\xa7", "\xe2\x80\xaf" "\xe2\x80\xa7", 0);
+}
+
 Test(text, bounded_by_cap_without_nul)
 {
 	char buf[4] = { '\x1b', 'a', '\x07', 'b' }; /* no NUL: stops at cap */

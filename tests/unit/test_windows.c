@@ -164,16 +164,83 @@ Test(pool_window, dns_names_per_window)
 
 	uvs_pool_history_init(h, 0);
 	memset(&out, 0, sizeof(out));
-	uvs_pool_dns_name(h, a, 3, false, &out);
-	uvs_pool_dns_name(h, b, 5, false, &out);
+	uvs_pool_dns_name(h, a, 3, false);
+	uvs_pool_dns_name(h, b, 5, false);
+	uvs_pool_dns_names_done(h, &out);
 	cr_assert_eq(out.ndns, 2);
 	cr_expect_str_eq(out.dns[0].name, "b.example");
 	cr_expect_eq(out.dns[0].count, 5);
 	memset(&out, 0, sizeof(out));
-	uvs_pool_dns_name(h, a, 4, false, &out);
-	uvs_pool_dns_name(h, b, 5, false, &out);
+	uvs_pool_dns_name(h, a, 4, false);
+	uvs_pool_dns_name(h, b, 5, false);
+	uvs_pool_dns_names_done(h, &out);
 	cr_assert_eq(out.ndns, 1, "only what changed in the window");
 	cr_expect_eq(out.dns[0].count, 1);
+	free(h);
+}
+
+/*
+ * Names the target chose: three that sanitize to the same "dup?x" keep their own counts from
+ * window to window (by their raw bytes) and are shown as one, their lookups added, in the
+ * window and in the session's totals alike.
+ */
+Test(pool_window, dns_names_alike_once_sanitized_are_one)
+{
+	struct uvs_pool_history *h = calloc(1, sizeof(*h));
+	struct uvs_pool_snapshot out;
+	char esc[UVS_DNS_NAME_LEN] = "dup\x1bx", fs[UVS_DNS_NAME_LEN] = "dup\x1cx",
+	     del[UVS_DNS_NAME_LEN] = "dup\x7fx", other[UVS_DNS_NAME_LEN] = "h.example";
+
+	uvs_pool_history_init(h, 0);
+	memset(&out, 0, sizeof(out));
+	uvs_pool_dns_name(h, esc, 5, false);
+	uvs_pool_dns_name(h, other, 6, false);
+	uvs_pool_dns_name(h, fs, 5, false);
+	uvs_pool_dns_name(h, del, 5, false);
+	uvs_pool_dns_names_done(h, &out);
+	cr_assert_eq(out.ndns, 2);
+	cr_expect_str_eq(out.dns[0].name, "dup?x");
+	cr_expect_eq(out.dns[0].count, 15);
+	cr_expect_str_eq(out.dns[1].name, "h.example");
+	cr_expect_eq(out.dns[1].count, 6);
+
+	memset(&out, 0, sizeof(out));
+	uvs_pool_dns_name(h, esc, 10, false);
+	uvs_pool_dns_name(h, fs, 10, false);
+	uvs_pool_dns_name(h, del, 6, false);
+	uvs_pool_dns_name(h, other, 6, false);
+	uvs_pool_dns_names_done(h, &out);
+	cr_assert_eq(out.ndns, 1, "h.example made no lookup in this window");
+	cr_expect_eq(out.dns[0].count, 11, "5 + 5 + 1: each raw name's own window");
+
+	memset(&out, 0, sizeof(out));
+	uvs_pool_dns_name(h, esc, 10, true);
+	uvs_pool_dns_name(h, fs, 10, true);
+	uvs_pool_dns_name(h, del, 6, true);
+	uvs_pool_dns_name(h, other, 6, true);
+	uvs_pool_dns_names_done(h, &out);
+	cr_assert_eq(out.ndns, 2, "one line a name in the totals");
+	cr_expect_str_eq(out.dns[0].name, "dup?x");
+	cr_expect_eq(out.dns[0].count, 26);
+	free(h);
+}
+
+/* A name that filled the key (the BPF side keeps 63 bytes) says it was cut, on a character. */
+Test(pool_window, dns_name_that_filled_the_key_ends_in_an_ellipsis)
+{
+	struct uvs_pool_history *h = calloc(1, sizeof(*h));
+	struct uvs_pool_snapshot out;
+	char full[UVS_DNS_NAME_LEN] = {0}, want[UVS_DNS_NAME_LEN] = {0};
+
+	memset(full, 'h', UVS_DNS_NAME_LEN - 1);
+	memset(want, 'h', UVS_DNS_NAME_LEN - 4);
+	strcat(want, "\xe2\x80\xa6");
+	uvs_pool_history_init(h, 0);
+	memset(&out, 0, sizeof(out));
+	uvs_pool_dns_name(h, full, 2, false);
+	uvs_pool_dns_names_done(h, &out);
+	cr_assert_eq(out.ndns, 1);
+	cr_expect_str_eq(out.dns[0].name, want);
 	free(h);
 }
 
