@@ -53,6 +53,22 @@ static struct MHD_Response *fixed(const char *body, const char *allow)
 	return r;
 }
 
+/*
+ * MHD's own decoding of %HH, with one change: a decoded NUL ("/metrics%00.txt") becomes '?',
+ * so that the path compared below is the whole path, not the part before the NUL.
+ */
+static size_t unescape_without_nul(void *cls, struct MHD_Connection *c, char *s)
+{
+	size_t len = MHD_http_unescape(s), i;
+
+	(void)cls;
+	(void)c;
+	for (i = 0; i < len; i++)
+		if (s[i] == '\0')
+			s[i] = '?';
+	return len;
+}
+
 /* Every request is answered from its headers: /metrics takes no body, and none is read. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
@@ -132,6 +148,7 @@ struct uvs_http *uvs_http_start(const struct uvs_listen_addr *addr, char *why, s
 	/* No MHD_USE_INTERNAL_POLLING_THREAD: MHD runs only inside uvs_http_run, on our thread. */
 	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
 				MHD_OPTION_EXTERNAL_LOGGER, on_log, h,
+				MHD_OPTION_UNESCAPE_CALLBACK, unescape_without_nul, NULL,
 				MHD_OPTION_LISTEN_SOCKET, fd,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)UVS_HTTP_MAX_CONNECTIONS,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)UVS_HTTP_IDLE_TIMEOUT_S,

@@ -176,6 +176,11 @@ test('serve: hostile, slow and many clients leave it serving', async (t) => {
 		// Paths, methods and formats.
 		assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 404);
 		assert.equal((await fetch(`http://127.0.0.1:${port}/metrics/../etc/passwd`)).status, 404);
+		// A decoded NUL ends no path early.
+		for (const path of ['/metrics%00', '/metrics%00.txt', '/%6detrics%00'])
+			assert.equal((await fetch(`http://127.0.0.1:${port}${path}`)).status, 404, path);
+		assert.equal((await fetch(`http://127.0.0.1:${port}/%6detrics`)).status, 200,
+			'other escapes are decoded as before');
 		const post = await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'POST',
 			body: 'x'.repeat(100000) });
 		assert.equal(post.status, 405);
