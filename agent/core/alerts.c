@@ -512,7 +512,8 @@ static size_t ends_never_told(const struct uvs_alert_config *c, struct uvs_alert
 					  .blocked_ns = st->alerted[e].seen_ns,
 					  .threshold_ns = uvs_alert_config_block_ns(c),
 					  .since_attach = st->alerted[e].since_attach,
-					  .since_ns = st->alerted[e].busy_since_ns },
+					  .since_ns = st->alerted[e].busy_since_ns,
+					  .stopped = st->alerted[e].stopped },
 		};
 		blocked_alert(c, st, pid, now_real, &out[n++]);
 	}
@@ -549,6 +550,8 @@ size_t uvs_alerts_blocks(const struct uvs_alert_config *c, struct uvs_alert_stat
 		if (st->alerted[e].busy_since_ns == l->busy_since_ns) {
 			if (now_mono - l->busy_since_ns > st->alerted[e].seen_ns)
 				st->alerted[e].seen_ns = now_mono - l->busy_since_ns;
+			if (!st->alerted[e].stopped)
+				st->alerted[e].stopped = l->stopped;
 			continue;
 		}
 		st->alerted[e].busy_since_ns = l->busy_since_ns;
@@ -556,6 +559,7 @@ size_t uvs_alerts_blocks(const struct uvs_alert_config *c, struct uvs_alert_stat
 		st->alerted[e].open = true;
 		st->alerted[e].over_seen = false;
 		st->alerted[e].seen_ns = now_mono - l->busy_since_ns;
+		st->alerted[e].stopped = l->stopped;
 		st->alerted[e].muted = !episode_allowed(c, st, now_real);
 		if (st->alerted[e].muted)
 			continue;
@@ -564,7 +568,8 @@ size_t uvs_alerts_blocks(const struct uvs_alert_config *c, struct uvs_alert_stat
 			.loop_blocked = { .tid = l->tid, .role = l->role, .ongoing = true,
 					  .blocked_ns = now_mono - l->busy_since_ns,
 					  .threshold_ns = block_ns,
-					  .since_attach = l->since_attach },
+					  .since_attach = l->since_attach,
+					  .stopped = l->stopped },
 		};
 		blocked_alert(c, st, pid, now_real, &out[n++]);
 	}
@@ -575,6 +580,7 @@ size_t uvs_alerts_block_ended(const struct uvs_alert_config *c, struct uvs_alert
 			      int pid, const struct uvs_block_end *b, uint64_t now_real,
 			      struct uvs_alert *out)
 {
+	enum uvs_loop_stop stopped = UVS_LOOP_RUNNING;
 	int e;
 	bool told;
 
@@ -582,10 +588,12 @@ size_t uvs_alerts_block_ended(const struct uvs_alert_config *c, struct uvs_alert
 		return 0;
 	/* An episode alerted as ongoing ends as it began; one that ended unseen begins now. */
 	e = episode(st, b->tid);
-	if (e >= 0 && st->alerted[e].open)
+	if (e >= 0 && st->alerted[e].open) {
 		told = !st->alerted[e].muted;
-	else
+		stopped = st->alerted[e].stopped;
+	} else {
 		told = episode_allowed(c, st, now_real);
+	}
 	if (e >= 0) {
 		st->alerted[e].open = false;
 		if (b->end_ns > st->alerted[e].told_end_ns)
@@ -599,7 +607,7 @@ size_t uvs_alerts_block_ended(const struct uvs_alert_config *c, struct uvs_alert
 		.loop_blocked = { .tid = b->tid, .role = b->role, .ongoing = false,
 				  .blocked_ns = b->duration_ns,
 				  .threshold_ns = uvs_alert_config_block_ns(c),
-				  .since_attach = b->since_attach },
+				  .since_attach = b->since_attach, .stopped = stopped },
 	};
 	blocked_alert(c, st, pid, now_real, out);
 	return 1;

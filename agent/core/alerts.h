@@ -25,6 +25,7 @@ struct uvs_loop_busy {
 	bool busy;              /* outside its loop's poll wait */
 	uint64_t busy_since_ns; /* CLOCK_MONOTONIC: when it left the wait (0: unknown) */
 	bool since_attach;      /* busy_since_ns is when uvscope came: it was busy before */
+	enum uvs_loop_stop stopped; /* not running now (read for loops over the threshold) */
 };
 
 /* A busy span that reached the threshold and just ended (reported by the collector). */
@@ -76,6 +77,7 @@ struct uvs_alert_state {
 		 */
 		uint64_t told_end_ns;
 		bool since_attach;  /* its span was busy already at attach */
+		enum uvs_loop_stop stopped; /* the first stop a check saw in its span */
 	} alerted[UVS_MAX_LOOPS];
 	/* the growth rules compare with the window before */
 	bool fds_seen;

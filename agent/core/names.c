@@ -40,6 +40,30 @@ const char *uvs_role_name(enum uvs_role role)
 	return role_names[role];
 }
 
+static const struct {
+	const char *name;
+	const char *text;
+} loop_stops[] = {
+	[UVS_LOOP_STOPPED_SIGNAL] = { "signal", "the process is stopped by a signal (SIGSTOP, "
+						"SIGTSTP), its loop not running" },
+	[UVS_LOOP_STOPPED_DEBUGGER] = { "debugger", "the thread is stopped by a debugger (a "
+						    "ptrace stop), its loop not running" },
+	[UVS_LOOP_FROZEN] = { "frozen", "the process's cgroup is frozen (docker pause, the cgroup "
+					"freezer), its loop not running" },
+};
+
+const char *uvs_loop_stop_name(enum uvs_loop_stop stop)
+{
+	return (unsigned int)stop < sizeof(loop_stops) / sizeof(loop_stops[0]) ?
+		       loop_stops[stop].name : NULL;
+}
+
+const char *uvs_loop_stop_text(enum uvs_loop_stop stop)
+{
+	return (unsigned int)stop < sizeof(loop_stops) / sizeof(loop_stops[0]) ?
+		       loop_stops[stop].text : NULL;
+}
+
 const char *uvs_phase_name(enum uvs_phase phase)
 {
 	if ((unsigned int)phase >= UVS_PHASE_COUNT)

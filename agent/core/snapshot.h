@@ -394,6 +394,17 @@ struct uvs_alert_stacks {
 	struct uvs_alert_stack places[UVS_ALERT_PLACES];
 };
 
+/*
+ * A loop over the threshold whose thread is not running at all: a blocked loop to the requests
+ * that wait on it, but not one that runs something, and the alert says which.
+ */
+enum uvs_loop_stop {
+	UVS_LOOP_RUNNING = 0,
+	UVS_LOOP_STOPPED_SIGNAL,   /* state T: SIGSTOP, SIGTSTP, ... */
+	UVS_LOOP_STOPPED_DEBUGGER, /* state t: a ptrace stop (gdb, strace) */
+	UVS_LOOP_FROZEN,           /* its cgroup is frozen (docker pause, the cgroup v2 freezer) */
+};
+
 struct uvs_alert_loop_blocked {
 	int tid;
 	enum uvs_role role;
@@ -409,6 +420,8 @@ struct uvs_alert_loop_blocked {
 	const struct uvs_alert_stacks *stacks;
 	bool has_gc;           /* GC is measured: gc_ns is the block's time in V8's collector */
 	uint64_t gc_ns;
+	/* Not running: now (ongoing), or at some check during the block (ended). */
+	enum uvs_loop_stop stopped;
 };
 
 struct uvs_alert_pool_saturated {
@@ -584,6 +597,10 @@ struct uvs_record {
 
 const char *uvs_role_name(enum uvs_role role);
 const char *uvs_phase_name(enum uvs_phase phase);
+/* JSON's word for a stopped loop ("signal", "debugger", "frozen"), NULL when it runs. */
+const char *uvs_loop_stop_name(enum uvs_loop_stop stop);
+/* What watch says of it: "stopped by a signal (SIGSTOP, SIGTSTP)", ...; NULL when it runs. */
+const char *uvs_loop_stop_text(enum uvs_loop_stop stop);
 /* The name of a uv_fs_type value ("open", "stat", ...), or NULL for an unknown one. */
 const char *uvs_fs_op_name(unsigned int type);
 /* The name of a pool kind ("fs", "dns", "crypto", "zlib", "other", "random"). */

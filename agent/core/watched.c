@@ -119,17 +119,42 @@ static void on_keep_up(void *ctx)
 	w->env->keep_up(w->env->ctx);
 }
 
+/*
+ * Whether a loop thread runs at all: a stopped or frozen process keeps its loop "busy" (out of
+ * its wait, Node's own ELU counts it active too) and its requests waiting, but nothing in it
+ * runs, and the alert says so rather than leave the operator looking for a hot function.
+ */
+static enum uvs_loop_stop loop_stop(pid_t pid, pid_t tid)
+{
+	switch (uvs_thread_state(pid, tid)) {
+	case 'T':
+		return UVS_LOOP_STOPPED_SIGNAL;
+	case 't':
+		return UVS_LOOP_STOPPED_DEBUGGER;
+	default:
+		return uvs_cgroup_frozen((int)pid) ? UVS_LOOP_FROZEN : UVS_LOOP_RUNNING;
+	}
+}
+
 void uvs_watched_check_blocks(struct uvs_watched *w)
 {
 	struct uvs_loop_busy loops[UVS_MAX_LOOPS];
 	struct uvs_alert alerts[MAX_ALERTS];
 	struct uvs_collector *c = w->collector;
-	uint64_t now_mono;
+	uint64_t now_mono, block_ns;
 	size_t i, n;
 
 	if (w->finished || w->quiesced)
 		return;
 	n = c->ops->loops_now(c, loops, UVS_MAX_LOOPS, &now_mono);
+	/* Read only for loops over the threshold: a file or three while a block lasts. */
+	block_ns = uvs_alert_config_block_ns(w->env->alert_cfg);
+	for (i = 0; i < n; i++)
+		loops[i].stopped = loops[i].busy && loops[i].busy_since_ns &&
+						   now_mono > loops[i].busy_since_ns &&
+						   now_mono - loops[i].busy_since_ns >= block_ns ?
+					   loop_stop(w->target->pid, loops[i].tid) :
+					   UVS_LOOP_RUNNING;
 	/* The samples the collector just took of blocked loops (off the CPU) come in too. */
 	c->ops->poll(c);
 	n = uvs_alerts_blocks(w->env->alert_cfg, &w->alerts, w->target->pid, loops, n, now_mono,

@@ -545,6 +545,10 @@ static void json_alert_kind_fields(FILE *out, const struct uvs_alert *a)
 			json_bool(b->since_attach));
 		if (!b->ongoing && b->has_gc)
 			fprintf(out, ",\"gc_ns\":%" PRIu64, b->gc_ns);
+		if (b->stopped)
+			fprintf(out, ",\"stopped\":\"%s\"", uvs_loop_stop_name(b->stopped));
+		else
+			fputs(",\"stopped\":null", out);
 		json_block_stacks(out, b->stacks);
 		return;
 	}

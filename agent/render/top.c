@@ -240,9 +240,11 @@ static void alert_row(struct screen *out, const struct uvs_alert *a, const char 
 	switch (a->kind) {
 	case UVS_ALERT_LOOP_BLOCKED:
 		uvs_format_duration(b->blocked_ns, buf, sizeof(buf));
-		line(out, false, "%s  %s/%d %s %s%s%s", when, uvs_role_name(b->role), b->tid,
+		line(out, false, "%s  %s/%d %s %s%s%s%s%s", when, uvs_role_name(b->role), b->tid,
 		     b->ongoing ? "blocked for" : "was blocked for",
-		     b->since_attach ? "at least " : "", buf, b->ongoing ? " so far" : "");
+		     b->since_attach ? "at least " : "", buf, b->ongoing ? " so far" : "",
+		     b->stopped ? ", stopped: " : "",
+		     b->stopped ? uvs_loop_stop_name(b->stopped) : "");
 		if (place && *place) {
 			ascii_columns(cols, sizeof(cols), place, UVS_TOP_PLACE);
 			line(out, false, "          in %s", cols);

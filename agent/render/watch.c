@@ -251,6 +251,8 @@ static void watch_loop_blocked(FILE *out, const struct uvs_alert_loop_blocked *b
 		uvs_format_duration(b->gc_ns, gc, sizeof(gc));
 		fprintf(out, ", %s of it in GC", gc);
 	}
+	if (b->stopped)
+		fprintf(out, b->ongoing ? ": %s" : "; at times %s", uvs_loop_stop_text(b->stopped));
 	if (stacks && b->stacks->cover_ns) {
 		char cover[UVS_DURATION_BUF];
 

@@ -33,4 +33,18 @@ bool uvs_container_id_from_cgroup(const char *text, char *out, size_t cap);
 /* Both, for process pid. 0, or -errno when its status cannot be read. */
 int uvs_container_read(int pid, struct uvs_container *out);
 
+/*
+ * The cgroup path in /proc/PID/cgroup text: the v2 one ("0::PATH") when controller is NULL,
+ * else v1's hierarchy holding that controller ("N:cpu,freezer:PATH"). false when there is none,
+ * or the path is not absolute, goes up ("/..") or does not fit cap.
+ */
+bool uvs_cgroup_path_of(const char *text, const char *controller, char *out, size_t cap);
+
+/*
+ * Whether process pid's cgroup is frozen (docker pause, `cgroup.freeze`, v1's freezer.state):
+ * its threads do not run, whatever their state says. v2's cgroup.events and v1's freezer, as
+ * mounted in uvscope's own mount namespace; false when neither can be read.
+ */
+bool uvs_cgroup_frozen(int pid);
+
 #endif

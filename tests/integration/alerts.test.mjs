@@ -191,6 +191,85 @@ test('--on-alert gets each loop_blocked alert, firing then resolved, and nothing
 		}
 	});
 
+// A freezer to put the target in: cgroup v1's (a hybrid host, this kind of machine) or v2's.
+function makeFreezer(name) {
+	const v1 = '/sys/fs/cgroup/freezer';
+	const v2 = '/sys/fs/cgroup';
+	let dir, freeze, thaw, frozen, root;
+	if (existsSync(path.join(v1, 'cgroup.procs'))) {
+		root = v1;
+		dir = path.join(v1, name);
+		freeze = () => writeFileSync(path.join(dir, 'freezer.state'), 'FROZEN');
+		thaw = () => writeFileSync(path.join(dir, 'freezer.state'), 'THAWED');
+		frozen = () => readFileSync(path.join(dir, 'freezer.state'), 'utf8').startsWith('FROZEN');
+	} else if (existsSync(path.join(v2, 'cgroup.controllers'))) {
+		root = v2;
+		dir = path.join(v2, name);
+		freeze = () => writeFileSync(path.join(dir, 'cgroup.freeze'), '1');
+		thaw = () => writeFileSync(path.join(dir, 'cgroup.freeze'), '0');
+		frozen = () => /^frozen 1$/m.test(readFileSync(path.join(dir, 'cgroup.events'), 'utf8'));
+	} else {
+		return null;
+	}
+	return {
+		enter(pid) {
+			execFileSync('mkdir', ['-p', dir]);
+			writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
+		},
+		freeze, thaw, frozen,
+		remove(pid) {
+			try { thaw(); } catch { /* gone already */ }
+			try { writeFileSync(path.join(root, 'cgroup.procs'), String(pid)); } catch { /* exited */ }
+			try { execFileSync('rmdir', [dir]); } catch { /* not made */ }
+		},
+	};
+}
+
+// A loop that does not run at all (its process stopped by a signal, or frozen) is still a loop
+// its requests wait on, but the alert must not send the operator after a hot function: it says
+// which stop. The target is stopped mid-block, after the ongoing alert (read running), so the
+// stop is told when the block ends; two intervals after the stop guarantee block checks saw it.
+for (const how of ['signal', 'frozen']) {
+	test(`a loop blocked while its process is stopped says so (${how})`, async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const freezer = how === 'frozen' ? makeFreezer(`uvscope-test-${process.pid}`) : null;
+		if (how === 'frozen' && !freezer) {
+			t.skip('SKIP: no cgroup freezer (v1 or v2) mounted at /sys/fs/cgroup');
+			return;
+		}
+		const { child } = await startFixture('block.js', [], { COUNT: '1', BLOCK_MS: '1500' });
+		const { agent } = await startAgent(child.pid, ['--interval', '200ms']);
+		const state = () => readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1][0];
+		try {
+			if (freezer) freezer.enter(child.pid);
+			child.send('go');
+			const fired = await alertAfter(agent, 'loop_blocked', 'firing');
+			assert.equal(fired.alert.stopped, null, 'running when it crossed the threshold');
+			if (freezer) {
+				freezer.freeze();
+				await agent.until(() => freezer.frozen(), 'the cgroup frozen');
+			} else {
+				process.kill(child.pid, 'SIGSTOP');
+				await agent.until(() => state() === 'T', 'the target stopped');
+			}
+			const intervals = () => agent.json().filter((v) => v.type === 'interval').length;
+			const seen = intervals();
+			await agent.until(() => intervals() >= seen + 2, 'two intervals while stopped');
+			if (freezer) freezer.thaw();
+			else process.kill(child.pid, 'SIGCONT');
+			const resolved = await alertAfter(agent, 'loop_blocked', 'resolved', fired.at);
+			t.diagnostic(`resolved: blocked ${resolved.alert.blocked_ns} ns, stopped ` +
+				`${resolved.alert.stopped}`);
+			assert.equal(resolved.alert.stopped, how);
+		} finally {
+			if (freezer) freezer.remove(child.pid);
+			else process.kill(child.pid, 'SIGCONT');
+			await agent.stop();
+			await child.stop();
+		}
+	});
+}
+
 test('a command that hangs is killed at the timeout while intervals keep coming', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const { child } = await startFixture('block.js', [], { COUNT: '1', BLOCK_MS: '300' });

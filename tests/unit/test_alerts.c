@@ -520,6 +520,40 @@ Test(alerts, loop_blocked_ended)
 }
 
 /*
+ * A loop whose process is stopped: its ongoing alert says so as it is read then; a stop seen at
+ * a later check of the same span (a SIGSTOP mid-block) is said when the block ends.
+ */
+Test(alerts, loop_blocked_stopped_is_said)
+{
+	struct uvs_loop_busy l = { .tid = 42, .role = UVS_ROLE_MAIN, .busy = true,
+				   .busy_since_ns = S, .stopped = UVS_LOOP_STOPPED_SIGNAL };
+	struct uvs_block_end b = { .tid = 42, .role = UVS_ROLE_MAIN, .duration_ns = 10 * S };
+
+	cr_assert_eq(uvs_alerts_blocks(&cfg, &st, 7, &l, 1, S + 100 * MS, 9, a, 8), 1);
+	cr_expect_eq(a[0].loop_blocked.stopped, UVS_LOOP_STOPPED_SIGNAL);
+	l.stopped = UVS_LOOP_RUNNING;
+	cr_expect_eq(uvs_alerts_blocks(&cfg, &st, 7, &l, 1, S + 9 * S, 9, a, 8), 0);
+	cr_assert_eq(uvs_alerts_block_ended(&cfg, &st, 7, &b, 10, &a[0]), 1);
+	cr_expect_eq(a[0].loop_blocked.stopped, UVS_LOOP_STOPPED_SIGNAL, "stopped during it");
+
+	/* Running when it crossed the threshold, stopped later: the end says so. */
+	l.busy_since_ns = 20 * S;
+	cr_assert_eq(uvs_alerts_blocks(&cfg, &st, 7, &l, 1, 20 * S + 100 * MS, 9, a, 8), 1);
+	cr_expect_eq(a[0].loop_blocked.stopped, UVS_LOOP_RUNNING);
+	l.stopped = UVS_LOOP_FROZEN;
+	cr_expect_eq(uvs_alerts_blocks(&cfg, &st, 7, &l, 1, 20 * S + 500 * MS, 9, a, 8), 0);
+	cr_assert_eq(uvs_alerts_block_ended(&cfg, &st, 7, &b, 21, &a[0]), 1);
+	cr_expect_eq(a[0].loop_blocked.stopped, UVS_LOOP_FROZEN);
+
+	/* A block of a running loop says nothing of stops. */
+	l.busy_since_ns = 40 * S;
+	l.stopped = UVS_LOOP_RUNNING;
+	cr_assert_eq(uvs_alerts_blocks(&cfg, &st, 7, &l, 1, 40 * S + 100 * MS, 9, a, 8), 1);
+	cr_assert_eq(uvs_alerts_block_ended(&cfg, &st, 7, &b, 41, &a[0]), 1);
+	cr_expect_eq(a[0].loop_blocked.stopped, UVS_LOOP_RUNNING);
+}
+
+/*
  * A span alerted as ongoing whose end the collector never sends (it measured the span under the
  * threshold) is resolved at the second check that finds the loop out of it, with the length seen
  * while it lasted; an end that does come first resolves it once; a loop not read says nothing.

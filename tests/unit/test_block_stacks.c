@@ -266,7 +266,7 @@ Test(block_stacks, the_alert_names_the_places_in_text_and_json)
 	cr_expect_eq(top.nplaces, 2);
 	cr_expect(strstr(text, "25.0%  (asleep) waitHere /app/w.js:3\n"), "%s", text);
 	json = render_alert(uvs_json_alert, &a);
-	cr_expect(strstr(json, "\"gc_ns\":12000000,\"samples\":4,\"stacks_cover_ns\":null,"
+	cr_expect(strstr(json, "\"gc_ns\":12000000,\"stopped\":null,\"samples\":4,\"stacks_cover_ns\":null,"
 			       "\"stacks\":[{\"samples\":3,\"off_cpu\":0,\"time_ns\":3000000,"
 			       "\"frames\":[\"spin /app/server.js:14\","
 			       "\"route /app/server.js:30\",\"uv_run\",\"main\"]},{\"samples\":1,"

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 
 #include "render/json.h"
+#include "render/watch.h"
 
 /* Renders with fn into a string the caller frees. */
 #define RENDER(fn, arg)                                                                    \
@@ -246,7 +247,7 @@ Test(json, alert_golden)
 			      "\"pid\":4242,\"state\":\"firing\",\"severity\":\"info\","
 			      "\"tid\":4250,\"role\":\"worker\",\"ongoing\":true,"
 			      "\"blocked_ns\":250000000,\"threshold_ns\":100000000,"
-			      "\"since_attach\":false,\"samples\":null,\"stacks_cover_ns\":null,\"stacks\":null,\"places\":null,"
+			      "\"since_attach\":false,\"stopped\":null,\"samples\":null,\"stacks_cover_ns\":null,\"stacks\":null,\"places\":null,"
 			      "\"firing_ns\":0,\"suppressed\":0,"
 			      "\"ts_ns\":1732657803000000000}\n");
 	free(got);
@@ -266,6 +267,18 @@ Test(json, alert_golden)
 	got = RENDER(uvs_json_alert, &a);
 	cr_expect_not_null(strstr(got, "\"threshold_ns\":100000000,\"since_attach\":true,"), "%s",
 			   got);
+	free(got);
+	/* A stopped process's loop: which stop, in JSON and in watch's line. */
+	a.loop_blocked.since_attach = false;
+	a.loop_blocked.stopped = UVS_LOOP_STOPPED_SIGNAL;
+	got = RENDER(uvs_json_alert, &a);
+	cr_expect_not_null(strstr(got, "\"since_attach\":false,\"stopped\":\"signal\","), "%s", got);
+	free(got);
+	a.loop_blocked.stopped = UVS_LOOP_FROZEN;
+	a.loop_blocked.ongoing = true;
+	got = RENDER(uvs_watch_alert, &a);
+	cr_expect_not_null(strstr(got, "blocked for 250ms so far (threshold 100ms): the process's "
+				       "cgroup is frozen"), "%s", got);
 	free(got);
 }
 

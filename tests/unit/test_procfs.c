@@ -163,6 +163,28 @@ Test(procfs, thread_name_is_sanitized_whole)
 	expect_comm("\xe2\x80\xae;x", "???;x"); /* U+202E, right-to-left override */
 }
 
+/* The cgroup paths the freezer check joins to its mounts: v2's, v1's freezer, never one going up. */
+Test(procfs, cgroup_paths)
+{
+	const char *hybrid = "9:name=systemd:/\n6:freezer:/docker/abc\n4:memory:/m\n0::/unified/x\n";
+	char out[64];
+
+	cr_assert(uvs_cgroup_path_of(hybrid, NULL, out, sizeof(out)));
+	cr_expect_str_eq(out, "/unified/x");
+	cr_assert(uvs_cgroup_path_of(hybrid, "freezer", out, sizeof(out)));
+	cr_expect_str_eq(out, "/docker/abc");
+	cr_assert(uvs_cgroup_path_of("3:cpu,freezer,pids:/k8s/pod1", "freezer", out, sizeof(out)));
+	cr_expect_str_eq(out, "/k8s/pod1");
+	cr_expect(!uvs_cgroup_path_of("3:cpu,freezerx:/a\n", "freezer", out, sizeof(out)));
+	cr_expect(!uvs_cgroup_path_of("0::/a/../../etc\n", NULL, out, sizeof(out)), "no way up");
+	cr_expect(!uvs_cgroup_path_of("0::relative\n", NULL, out, sizeof(out)));
+	cr_expect(!uvs_cgroup_path_of("0::/too/long/for/the/buffer/we/gave/it/here/at/all/x",
+				      NULL, out, 16));
+	cr_expect(!uvs_cgroup_path_of("garbage", NULL, out, sizeof(out)));
+	cr_expect(!uvs_cgroup_path_of("", "freezer", out, sizeof(out)));
+	cr_expect(!uvs_cgroup_path_of("10::/x\n", NULL, out, sizeof(out)), "v2 is hierarchy 0");
+}
+
 /* Container ids as the runtimes put them in cgroup paths; nothing on a host's own cgroups. */
 Test(procfs, container_id_from_cgroup)
 {

@@ -162,7 +162,7 @@ Test(trace_json, golden_session)
 		"{\"ph\":\"M\",\"pid\":100,\"tid\":105,\"name\":\"thread_sort_index\",\"args\":{\"sort_index\":3}},\n"
 		"{\"ph\":\"X\",\"pid\":100,\"tid\":105,\"cat\":\"pool\",\"name\":\"fs stat\",\"ts\":1500.000,\"dur\":500.000,\"args\":{\"kind\":\"fs\",\"queue_wait_us\":1.500}},\n"
 		"{\"ph\":\"i\",\"pid\":100,\"tid\":100,\"s\":\"t\",\"cat\":\"alert\",\"name\":\"loop_blocked\",\"ts\":250000.000,"
-		"\"args\":{\"kind\":\"loop_blocked\",\"state\":\"firing\",\"severity\":\"info\",\"tid\":100,\"role\":\"main\",\"ongoing\":true,\"blocked_ns\":150000000,\"threshold_ns\":100000000,\"since_attach\":false,\"samples\":null,\"stacks_cover_ns\":null,\"stacks\":null,\"places\":null,\"firing_ns\":0,\"suppressed\":0}},\n"
+		"\"args\":{\"kind\":\"loop_blocked\",\"state\":\"firing\",\"severity\":\"info\",\"tid\":100,\"role\":\"main\",\"ongoing\":true,\"blocked_ns\":150000000,\"threshold_ns\":100000000,\"since_attach\":false,\"stopped\":null,\"samples\":null,\"stacks_cover_ns\":null,\"stacks\":null,\"places\":null,\"firing_ns\":0,\"suppressed\":0}},\n"
 		"{\"ph\":\"i\",\"pid\":100,\"tid\":100,\"s\":\"p\",\"cat\":\"alert\",\"name\":\"fd_limit\",\"ts\":3.000,"
 		"\"args\":{\"kind\":\"fd_limit\",\"state\":\"firing\",\"severity\":\"info\",\"open\":900,\"limit\":1024,\"firing_ns\":0,\"suppressed\":0}}\n"
 		"],\"displayTimeUnit\":\"ms\",\"otherData\":{\"tool\":\"uvscope trace\",\"pid\":100,"
