@@ -181,22 +181,35 @@ const char *uvs_tcp_state_name(unsigned int state)
 	return state < UVS_TCP_STATES && names[state] ? names[state] : "UNKNOWN";
 }
 
-void uvs_format_endpoint(int family, const uint8_t addr[16], uint16_t port, char *buf, size_t cap)
+void uvs_format_endpoint_json(int family, const uint8_t addr[16], uint16_t port, char *buf,
+			      size_t cap)
 {
 	static const uint8_t zero[16];
-	char a[INET6_ADDRSTRLEN] = "?";
 	bool any = memcmp(addr, zero, family == AF_INET6 ? 16 : 4) == 0;
 
-	if (any && !port) {
-		snprintf(buf, cap, "*:*");
+	if (!any) {
+		uvs_format_endpoint(family, addr, port, buf, cap);
 		return;
 	}
-	if (any)
-		snprintf(a, sizeof(a), "*");
+	if (port)
+		snprintf(buf, cap, "*:%u", port);
 	else
-		inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, a, sizeof(a));
-	if (family == AF_INET6 && !any)
-		snprintf(buf, cap, "[%s]:%u", a, port);
+		snprintf(buf, cap, "*:*");
+}
+
+/*
+ * As ss writes them: the unspecified address keeps its family (0.0.0.0 and [::] are different
+ * listeners, and a table that showed both as * hid which one the process has), a zero port is *.
+ */
+void uvs_format_endpoint(int family, const uint8_t addr[16], uint16_t port, char *buf, size_t cap)
+{
+	char a[INET6_ADDRSTRLEN] = "?", p[8] = "*";
+
+	inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, a, sizeof(a));
+	if (port)
+		snprintf(p, sizeof(p), "%u", port);
+	if (family == AF_INET6)
+		snprintf(buf, cap, "[%s]:%s", a, p);
 	else
-		snprintf(buf, cap, "%s:%u", a, port);
+		snprintf(buf, cap, "%s:%s", a, p);
 }

@@ -60,7 +60,14 @@ struct uvs_socket_table {
 /* "ESTABLISHED", "CLOSE_WAIT", ... as ss prints them; "UNKNOWN" out of range. */
 const char *uvs_tcp_state_name(unsigned int state);
 
-/* "127.0.0.1:3000", "[::1]:443", "*:*" for an unspecified address and port. */
+/* As ss prints them: "127.0.0.1:3000", "[::1]:443", "0.0.0.0:*", "[::]:80". */
 void uvs_format_endpoint(int family, const uint8_t addr[16], uint16_t port, char *buf, size_t cap);
+
+/*
+ * JSON's form, unchanged within schema 1: "*" for the unspecified address of either family
+ * ("*:*", "*:80"; the line's "family" tells them apart), else as above.
+ */
+void uvs_format_endpoint_json(int family, const uint8_t addr[16], uint16_t port, char *buf,
+			      size_t cap);
 
 #endif

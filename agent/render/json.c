@@ -314,7 +314,7 @@ static void json_endpoint(FILE *out, int family, const uint8_t addr[16], uint16_
 {
 	char buf[64];
 
-	uvs_format_endpoint(family, addr, port, buf, sizeof(buf));
+	uvs_format_endpoint_json(family, addr, port, buf, sizeof(buf));
 	json_str(out, buf);
 }
 

@@ -159,9 +159,19 @@ Test(sockets, endpoints)
 	char out[64];
 
 	uvs_format_endpoint(AF_INET, a, 0, out, sizeof(out));
-	cr_expect_str_eq(out, "*:*");
+	cr_expect_str_eq(out, "0.0.0.0:*");
 	uvs_format_endpoint(AF_INET, a, 80, out, sizeof(out));
+	cr_expect_str_eq(out, "0.0.0.0:80");
+	/* Two listeners on one port, IPv4 and IPv6: told apart, as ss does. */
+	uvs_format_endpoint(AF_INET6, a, 80, out, sizeof(out));
+	cr_expect_str_eq(out, "[::]:80");
+	uvs_format_endpoint(AF_INET6, a, 0, out, sizeof(out));
+	cr_expect_str_eq(out, "[::]:*");
+	/* JSON keeps its form, the family beside it. */
+	uvs_format_endpoint_json(AF_INET6, a, 80, out, sizeof(out));
 	cr_expect_str_eq(out, "*:80");
+	uvs_format_endpoint_json(AF_INET, a, 0, out, sizeof(out));
+	cr_expect_str_eq(out, "*:*");
 	inet_pton(AF_INET, "10.1.2.3", a);
 	uvs_format_endpoint(AF_INET, a, 443, out, sizeof(out));
 	cr_expect_str_eq(out, "10.1.2.3:443");
