@@ -111,6 +111,20 @@ static void poll_events(struct session *s)
 static void drop_target(struct session *s, size_t i, const char *why);
 
 /*
+ * Whether pid, alive when the attach began, is gone now: its pidfd (opened before the attach)
+ * readable, or, without one (no pidfd_open), no such process. Everything read of a process
+ * that exits during the attach is half there, and its loop, unreadable, looks busy.
+ */
+static bool exited_already(pid_t pid, int pid_fd)
+{
+	struct pollfd p = { .fd = pid_fd, .events = POLLIN };
+
+	if (pid_fd >= 0)
+		return poll(&p, 1, 0) > 0;
+	return kill(pid, 0) && errno == ESRCH;
+}
+
+/*
  * A watched process that exec'd keeps its pid, but what uvscope read of it (libuv's addresses,
  * symbols, V8's layout, the probes' offsets) names nothing in the new program, and reads by
  * pid now read the new program's memory: it is dropped before anything is read of it again.
@@ -125,6 +139,14 @@ static void drop_execd(struct session *s)
 
 		/* Every tick: one pread while the image is the same, /proc only once it is not. */
 		if (uvs_image_watch_same(&s->watched[i].image) != 0) {
+			i++;
+			continue;
+		}
+		/*
+		 * It exited, and its pid went to another process before the pidfd's event was read
+		 * (a busy host, or --all's churn): that process's image is not an exec of ours.
+		 */
+		if (s->watched[i].pid_fd >= 0 && exited_already(pid, s->watched[i].pid_fd)) {
 			i++;
 			continue;
 		}
@@ -209,20 +231,6 @@ static int add_events(struct session *s, struct uvs_watched *w)
 }
 
 /*
- * Whether pid, alive when the attach began, is gone now: its pidfd (opened before the attach)
- * readable, or, without one (no pidfd_open), no such process. Everything read of a process
- * that exits during the attach is half there, and its loop, unreadable, looks busy.
- */
-static bool exited_already(pid_t pid, int pid_fd)
-{
-	struct pollfd p = { .fd = pid_fd, .events = POLLIN };
-
-	if (pid_fd >= 0)
-		return poll(&p, 1, 0) > 0;
-	return kill(pid, 0) && errno == ESRCH;
-}
-
-/*
  * Watches pid: attached, its exit watched, its outputs begun. 0, or -errno with the reason
  * said (an error for a pid the operator named, a warning for one --all found).
  */
@@ -233,6 +241,7 @@ static int add_target(struct session *s, pid_t pid, bool begin_now)
 	uint64_t attach_ns = 0;
 	char why[600];
 	int err = 0, pid_fd;
+	bool dead_at_start;
 	struct uvs_watched *w;
 
 	if (s->nwatched == MAX_WATCHED) {
@@ -241,8 +250,16 @@ static int add_target(struct session *s, pid_t pid, bool begin_now)
 	}
 	/* Held from before the attach: a process that exits during it is told from one alive. */
 	pid_fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* A zombie already: the attach says so itself. */
+	dead_at_start = pid_fd >= 0 && exited_already(pid, pid_fd);
 	w = uvs_watched_attach(&s->env, pid, &attach_ns, &err, why, sizeof(why));
-	if (w && exited_already(pid, pid_fd)) {
+	/*
+	 * Gone meanwhile: whatever the attach made of its half-torn-down memory (its code looked
+	 * changed, its loop unreadable), the reason is its exit. Without a pidfd a failed attach
+	 * keeps its reason: nothing tells a pid that never was from one that went.
+	 */
+	if (err != UVS_WATCHED_FLAME_PROC && !dead_at_start && (w || pid_fd >= 0) &&
+	    exited_already(pid, pid_fd)) {
 		uvs_watched_free(w);
 		w = NULL;
 		err = -ESRCH;
