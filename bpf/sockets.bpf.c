@@ -40,7 +40,8 @@ struct {
 
 /*
  * The targets' listening ports by network namespace, each with the process that listens (a
- * tgid); the agent adds the ones it finds.
+ * tgid), or UVS_SOCK_PORT_SHARED where more than one process does; the agent adds the ones it
+ * finds.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -171,8 +172,16 @@ int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
 		info->syn_sent_ns = now;
 		break;
 	case TCP_LISTEN:
+		/*
+		 * A port another process listens on too (SO_REUSEPORT) is no one's: whoever accepts
+		 * a connection on it has it, which only its fds tell (the agent learns them).
+		 */
 		port = listen_key(sk);
-		bpf_map_update_elem(&listen_ports, &port, &info->tgid, BPF_ANY);
+		listener = bpf_map_lookup_elem(&listen_ports, &port);
+		if (!listener)
+			bpf_map_update_elem(&listen_ports, &port, &info->tgid, BPF_NOEXIST);
+		else if (*listener != info->tgid)
+			*listener = UVS_SOCK_PORT_SHARED;
 		break;
 	case TCP_ESTABLISHED:
 		if (oldstate == TCP_SYN_SENT && info->syn_sent_ns && now > info->syn_sent_ns) {

@@ -214,23 +214,61 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * Tells the BPF side a listening port of the target, and whether it is the target's alone: not
+ * when another process listens on it too (from the dumps), or another target holds it in the
+ * map (an entry made by the BPF side at listen(), or by that target's learn). A shared port is
+ * no one's (UVS_SOCK_PORT_SHARED): its connections are followed from the fds that hold them.
+ */
+static bool learn_listener(struct uvs_sock_trace *t, int ports, const struct uvs_socket_table *table,
+			   const struct uvs_sock *s)
+{
+	/* The table was read in the target's namespace: its ports are that namespace's. */
+	struct uvs_listen_key port = { .netns = t->netns, .port = s->local_port };
+	__u32 owner = t->tgid, shared = UVS_SOCK_PORT_SHARED;
+
+	if (!uvs_socket_table_listener_shared(table, s) &&
+	    (bpf_map_update_elem(ports, &port, &owner, BPF_NOEXIST) == 0 ||
+	     (bpf_map_lookup_elem(ports, &port, &owner) == 0 && owner == t->tgid)))
+		return false;
+	bpf_map_update_elem(ports, &port, &shared, BPF_ANY);
+	return true;
+}
+
+static bool port_in(const uint16_t *ports, size_t n, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ports[i] == port)
+			return true;
+	return false;
+}
+
 void uvs_sock_trace_learn(struct uvs_sock_trace *t, const struct uvs_socket_table *table)
 {
+	uint16_t shared[UVS_FOREIGN_LISTEN_MAX];
+	size_t i, n = 0, nshared = 0;
 	uint64_t *now;
-	size_t i, n = 0;
 	int socks, ports;
 
 	if (!t->attached)
 		return;
 	socks = bpf_map__fd(skel_of(t)->maps.socks);
 	ports = bpf_map__fd(skel_of(t)->maps.listen_ports);
+	for (i = 0; i < table->n; i++) {
+		const struct uvs_sock *s = &table->rows[i];
+
+		if (s->protocol == IPPROTO_TCP && s->state == UVS_TCP_LISTEN &&
+		    learn_listener(t, ports, table, s) && nshared < UVS_FOREIGN_LISTEN_MAX &&
+		    !port_in(shared, nshared, s->local_port))
+			shared[nshared++] = s->local_port;
+	}
 	now = malloc((table->n ? table->n : 1) * sizeof(*now));
 	for (i = 0; i < table->n; i++) {
 		const struct uvs_sock *s = &table->rows[i];
 		/* Its time in the current state counts from now: we did not see it start. */
 		struct uvs_sock_info info = { .state = s->state, .tgid = t->tgid };
-		/* The table was read in the target's namespace: its ports are that namespace's. */
-		struct uvs_listen_key port = { .netns = t->netns, .port = s->local_port };
 
 		if (s->protocol != IPPROTO_TCP || !s->cookie)
 			continue;
@@ -239,17 +277,27 @@ void uvs_sock_trace_learn(struct uvs_sock_trace *t, const struct uvs_socket_tabl
 		/* Cookies are never reused: one told last time needs no second word. */
 		if (t->known && bsearch(&s->cookie, t->known, t->nknown, sizeof(*t->known), cmp_u64))
 			continue;
-		/* A port another target listens on too (SO_REUSEPORT) stays with the first. */
 		if (s->state == UVS_TCP_LISTEN)
-			bpf_map_update_elem(ports, &port, &t->tgid, BPF_NOEXIST);
+			continue;
 		/* BPF_NOEXIST: never overwrite what the BPF side knows better. */
-		bpf_map_update_elem(socks, &s->cookie, &info, BPF_NOEXIST);
+		if (bpf_map_update_elem(socks, &s->cookie, &info, BPF_NOEXIST) != 0)
+			continue;
+		/*
+		 * New to both sides, on a shared listening port, after the first learn (before it,
+		 * every connection is one accepted before the attach): one this target accepted,
+		 * which the BPF side could not tell from the port. One accepted and closed between
+		 * two learns is not seen.
+		 */
+		if (t->learned_once && port_in(shared, nshared, s->local_port))
+			t->accepted_learned++;
 	}
 	if (now)
 		qsort(now, n, sizeof(*now), cmp_u64);
 	free(t->known);
 	t->known = now;
 	t->nknown = now ? n : 0;
+	t->nshared_ports = nshared;
+	t->learned_once = true;
 }
 
 static uint64_t delta(uint64_t now, uint64_t before)
@@ -341,6 +389,8 @@ void uvs_sock_trace_window(struct uvs_sock_trace *t, struct uvs_sockets_snapshot
 	    bpf_map_lookup_elem(bpf_map__fd(skel_of(t)->maps.sock_stats), &key, t->now))
 		return;
 	uvs_sock_transitions(t->now, t->prev, out);
+	out->accepted += t->accepted_learned - t->accepted_learned_told;
+	t->accepted_learned_told = t->accepted_learned;
 	*lost = delta(t->now->lost, t->prev->lost);
 	top_peers(t, out, false);
 	*t->prev = *t->now;
@@ -355,6 +405,7 @@ void uvs_sock_trace_totals(struct uvs_sock_trace *t, struct uvs_sockets_snapshot
 		return;
 	/* As of the last window: the peers walked now are the session's anyway. */
 	uvs_sock_transitions(t->prev, &zero, out);
+	out->accepted += t->accepted_learned_told;
 	*lost = t->prev->lost;
 	top_peers(t, out, true);
 }

@@ -45,6 +45,12 @@ struct uvs_sock_trace {
 	size_t npeers;
 	uint64_t *known;              /* cookies told to the BPF side at the last learn, sorted */
 	size_t nknown;
+	bool learned_once;
+	/* Listening ports of the target another process listens on too, at the last learn. */
+	size_t nshared_ports;
+	/* Connections accepted on those, learned from the fds (the BPF side cannot tell whose). */
+	uint64_t accepted_learned;
+	uint64_t accepted_learned_told; /* as of the last window */
 	uint32_t netns;               /* the target's network namespace (inode number) */
 };
 

@@ -46,6 +46,48 @@ static ssize_t find_inode(const struct collect *c, uint32_t ino)
 	return s ? s - c->fds->sockets : -1;
 }
 
+static bool unspecified(uint8_t family, const uint8_t addr[16])
+{
+	static const uint8_t zero[16];
+
+	return !memcmp(addr, zero, family == AF_INET6 ? 16 : 4);
+}
+
+/* Another process listens on one of the target's ports (the dumps ask for those only). */
+static void foreign_listener(struct uvs_socket_table *t, const struct uvs_sock *s)
+{
+	struct uvs_foreign_listener *f;
+
+	if (s->protocol != IPPROTO_TCP || s->state != UVS_TCP_LISTEN)
+		return;
+	if (t->nforeign_listen == UVS_FOREIGN_LISTEN_MAX) {
+		t->foreign_listen_overflow = true;
+		return;
+	}
+	f = &t->foreign_listen[t->nforeign_listen++];
+	f->family = s->family;
+	memcpy(f->addr, s->local, sizeof(f->addr));
+	f->port = s->local_port;
+}
+
+bool uvs_socket_table_listener_shared(const struct uvs_socket_table *t,
+				      const struct uvs_sock *listener)
+{
+	size_t i;
+
+	for (i = 0; i < t->nforeign_listen; i++) {
+		const struct uvs_foreign_listener *f = &t->foreign_listen[i];
+
+		if (f->port != listener->local_port)
+			continue;
+		if (unspecified(f->family, f->addr) || unspecified(listener->family, listener->local) ||
+		    (f->family == listener->family &&
+		     !memcmp(f->addr, listener->local, f->family == AF_INET6 ? 16 : 4)))
+			return true;
+	}
+	return t->foreign_listen_overflow;
+}
+
 static int keep_inet(const struct uvs_sock *s, void *ctx)
 {
 	struct collect *c = ctx;
@@ -53,6 +95,8 @@ static int keep_inet(const struct uvs_sock *s, void *ctx)
 	struct uvs_socket_table *t = c->t;
 
 	keep_up(c);
+	if (i < 0 && s->inode)
+		foreign_listener(t, s);
 	if (i < 0 || c->seen[i])
 		return 0; /* another process's socket, or one without an fd (TIME_WAIT) */
 	c->seen[i] = 1;
@@ -199,6 +243,8 @@ int uvs_socket_table_read_from(uvs_sock_dump_fn dump, void *src, const struct uv
 
 	t->n = 0;
 	t->unix_count = t->other_count = 0;
+	t->nforeign_listen = 0;
+	t->foreign_listen_overflow = false;
 	if (!fds->available)
 		return -ENOENT;
 	c.seen = calloc(fds->nsockets ? fds->nsockets : 1, 1);

@@ -50,12 +50,35 @@ struct uvs_sock {
 	uint32_t drops;          /* SK_MEMINFO_DROPS (UDP: datagrams dropped) */
 };
 
+/* Other processes' TCP listeners seen on the target's ports, at most this many ports. */
+#define UVS_FOREIGN_LISTEN_MAX 32
+
 struct uvs_socket_table {
 	struct uvs_sock *rows;  /* TCP and UDP sockets of the target, IPv4 and IPv6 */
 	size_t n, cap;
 	uint64_t unix_count;    /* Unix sockets of the target */
 	uint64_t other_count;   /* socket fds in no table we read (netlink, packet, ...) */
+	/*
+	 * Other processes' TCP listeners on the target's ports, from the same dumps (SO_REUSEPORT
+	 * lets several bind one): a connection to such a port is whoever accepts it, not the
+	 * port's (collect/sock_trace.c).
+	 */
+	struct uvs_foreign_listener {
+		uint8_t family;
+		uint8_t addr[16];
+		uint16_t port;
+	} foreign_listen[UVS_FOREIGN_LISTEN_MAX];
+	size_t nforeign_listen;
+	bool foreign_listen_overflow;
 };
+
+/*
+ * Whether another process listens where listener (one of the target's) does: the same port,
+ * and the same address or either one unspecified (0.0.0.0, [::]); yes when too many others
+ * were seen to tell.
+ */
+bool uvs_socket_table_listener_shared(const struct uvs_socket_table *t,
+				      const struct uvs_sock *listener);
 
 /* "ESTABLISHED", "CLOSE_WAIT", ... as ss prints them; "UNKNOWN" out of range. */
 const char *uvs_tcp_state_name(unsigned int state);

@@ -22,6 +22,13 @@
  * Kubernetes node runs many servers on 8080), so the port alone would take in connections
  * accepted by servers in other pods: the key is the namespace's inode number and the port.
  */
+/*
+ * The value of a listening port several processes listen on (SO_REUSEPORT, or one socket in
+ * several processes): no tgid, so a connection to it is followed only once it is among one
+ * target's fds.
+ */
+#define UVS_SOCK_PORT_SHARED 0
+
 struct uvs_listen_key {
 	__u32 netns;  /* inode number of the network namespace (/proc/PID/ns/net) */
 	__u16 port;   /* host order */

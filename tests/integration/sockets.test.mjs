@@ -10,8 +10,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Child, intervalsAfter, nodeBin, runUvscope, skipWithoutBpf, startAgent, startFixture,
-	until, uvscope } from './lib.mjs';
+import { Child, fetchNodeOrSkip, intervalsAfter, nodeBin, runUvscope, skipWithoutBpf, startAgent,
+	startFixture, until, uvscope } from './lib.mjs';
 
 // ss lists the whole host: a busy one (or a benchmark holding 20,000 sockets) outgrows Node's
 // default 1 MiB of output.
@@ -471,3 +471,60 @@ test('a server on the same port in another network namespace is not the target\'
 		netns.remove();
 	}
 });
+
+// A listening port the target shares with another process (SO_REUSEPORT: the kernel hands each
+// new connection to one of the listeners): a connection is the target's only if the target
+// accepts it. All 40 were counted as the target's before (a helper's find: 40 for 23 accepted).
+// Now the port is no one's in the BPF map, and the target's accepted connections are learned
+// from its fds: exact here, as none closes between two intervals.
+test('a port shared with another process (SO_REUSEPORT) counts only the connections the target accepts',
+	async (t) => {
+		if (skipWithoutBpf(t)) return;
+		const node22 = fetchNodeOrSkip(t, '22'); // reusePort: Node 22.12 and later
+		if (!node22) return;
+		// The other listener, not a node (nothing of it is watched): accepts nothing, its
+		// connections wait in its queue.
+		const other = new Child('python3', ['-c', `import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+s.bind(('127.0.0.1', 0)); s.listen(128); print('{"ready":true,"port":%d}' % s.getsockname()[1], flush=True)
+time.sleep(3600)`]);
+		const { port } = await other.waitFor((v) => v && v.ready, 'the other listener');
+		const { child } = await startFixture('reuseport.js', [String(port)], {}, [], node22);
+		const { agent } = await startAgent(child.pid, ['--interval', '200ms']);
+		const clients = [];
+		try {
+			await intervalsAfter(agent, 1);
+			for (let i = 0; i < 40; i++) {
+				const c = net.connect(port, '127.0.0.1');
+				c.on('error', () => {});
+				clients.push(c);
+			}
+			await Promise.all(clients.map((c) => new Promise((r) => c.once('connect', r))));
+			// Ground truth: the target's accepts, and the other listener's accept queue.
+			const queued = () => Number(execFileSync('ss', ['-ltnH', `sport = :${port}`], SS_OPTS)
+				.toString().split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/)[1])
+				.reduce((a, q) => a + Number(q), 0));
+			const replies = () => child.json().filter((v) => v && v.accepted !== undefined);
+			const count = async () => {
+				const before = replies().length;
+				child.send('count');
+				await child.until(() => replies().length > before, 'count');
+				return replies().at(-1).accepted;
+			};
+			let mine = 0;
+			await until(async () => (mine = await count()) + queued() === 40,
+				'every connection accepted by the target or queued at the other listener');
+			await intervalsAfter(agent);
+			const total = (key) => agent.json().filter((v) => v.type === 'interval' && v.sockets)
+				.reduce((a, v) => a + (v.sockets.tcp[key] || 0), 0);
+			t.diagnostic(`target accepted ${mine}, the other listener queued ${queued()}, ` +
+				`uvscope accepted ${total('accepted')}`);
+			assert.ok(mine > 0 && mine < 40, 'the kernel shared them out');
+			assert.equal(total('accepted'), mine);
+		} finally {
+			for (const c of clients) c.destroy();
+			await agent.stop();
+			await child.stop();
+			await other.stop();
+		}
+	});
