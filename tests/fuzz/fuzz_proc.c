@@ -46,7 +46,7 @@ static void maps_line(const char *text)
 		check_map(&m, NULL);
 }
 
-/* After the sanitizer: no control character, only valid UTF-8, the same length. */
+/* After the sanitizer: no control or bidi character, only valid UTF-8, the same length. */
 static void sanitized(const char *text, size_t size)
 {
 	char *s = strdup(text);
@@ -64,10 +64,26 @@ static void sanitized(const char *text, size_t size)
 
 		if (!n || *p < 0x20 || *p == 0x7f || (n == 2 && p[0] == 0xc2 && p[1] <= 0x9f))
 			abort();
+		/* Nor a bidirectional override or isolate (U+202A-202E, U+2066-2069), nor U+2028/9. */
+		if (n == 3 && p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xa8 && p[2] <= 0xae) ||
+					       (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
+			abort();
 		p += n;
 		left -= n;
 	}
 	free(s);
+}
+
+/* A cgroup path the freezer check joins to a mount: absolute, within bounds, never going up. */
+static void cgroup_paths(const char *text)
+{
+	static const char *const controllers[] = { NULL, "freezer" };
+	char out[64];
+
+	for (int i = 0; i < 2; i++)
+		if (uvs_cgroup_path_of(text, controllers[i], out, sizeof(out)) &&
+		    (out[0] != '/' || strlen(out) >= sizeof(out) || strstr(out, "/..")))
+			abort();
 }
 
 /* A line of /proc/PID/net/{tcp,tcp6,udp,udp6}: what is parsed is a TCP or UDP state. */
@@ -106,6 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (uvs_container_id_from_cgroup(text, id, sizeof(id)) && strlen(id) != UVS_CONTAINER_ID_LEN)
 		abort();
 	uvs_parse_limits_nofile(text, &soft, &hard);
+	cgroup_paths(text);
 	sanitized(text, size);
 	if (uvs_sock_proto_from_name(text) > UVS_PROTO_OTHER)
 		abort();
