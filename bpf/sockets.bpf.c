@@ -121,8 +121,10 @@ static __always_inline struct uvs_sock_info *follow(struct sock *sk, __u64 cooki
 	if (info)
 		return info;
 	owner = made_by_target(oldstate, newstate);
-	if (!owner && oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED)
+	if (!owner && oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
 		owner = listener_of(sk);
+		fresh.by_port = 1;
+	}
 	if (!owner)
 		return NULL;
 	fresh.state = oldstate;

@@ -235,6 +235,25 @@ static bool learn_listener(struct uvs_sock_trace *t, int ports, const struct uvs
 	return true;
 }
 
+/*
+ * ... but for its owner when that was guessed from the listening port: the process whose fds
+ * hold the connection is the one it serves (node's cluster: the primary accepts every
+ * connection and hands it to a worker, which leaks or ends it). Its owner's own fds never take
+ * it back from a guess: a connection is with the primary only until it is handed over. The
+ * whole entry is written back: a state change the BPF side makes between the lookup and the
+ * update is lost, one transition's time at most.
+ */
+static void take_from_port_owner(struct uvs_sock_trace *t, int socks, uint64_t cookie)
+{
+	struct uvs_sock_info info;
+
+	if (bpf_map_lookup_elem(socks, &cookie, &info) || !info.by_port || info.tgid == t->tgid)
+		return;
+	info.tgid = t->tgid;
+	info.by_port = 0;
+	bpf_map_update_elem(socks, &cookie, &info, BPF_EXIST);
+}
+
 static bool port_in(const uint16_t *ports, size_t n, uint16_t port)
 {
 	size_t i;
@@ -279,9 +298,11 @@ void uvs_sock_trace_learn(struct uvs_sock_trace *t, const struct uvs_socket_tabl
 			continue;
 		if (s->state == UVS_TCP_LISTEN)
 			continue;
-		/* BPF_NOEXIST: never overwrite what the BPF side knows better. */
-		if (bpf_map_update_elem(socks, &s->cookie, &info, BPF_NOEXIST) != 0)
+		/* BPF_NOEXIST: never overwrite what the BPF side knows better... */
+		if (bpf_map_update_elem(socks, &s->cookie, &info, BPF_NOEXIST) != 0) {
+			take_from_port_owner(t, socks, s->cookie);
 			continue;
+		}
 		/*
 		 * New to both sides, on a shared listening port, after the first learn (before it,
 		 * every connection is one accepted before the attach): one this target accepted,

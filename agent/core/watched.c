@@ -149,12 +149,13 @@ void uvs_watched_check_blocks(struct uvs_watched *w)
 	n = c->ops->loops_now(c, loops, UVS_MAX_LOOPS, &now_mono);
 	/* Read only for loops over the threshold: a file or three while a block lasts. */
 	block_ns = uvs_alert_config_block_ns(w->env->alert_cfg);
-	for (i = 0; i < n; i++)
-		loops[i].stopped = loops[i].busy && loops[i].busy_since_ns &&
-						   now_mono > loops[i].busy_since_ns &&
-						   now_mono - loops[i].busy_since_ns >= block_ns ?
-					   loop_stop(w->target->pid, loops[i].tid) :
-					   UVS_LOOP_RUNNING;
+	for (i = 0; i < n; i++) {
+		const struct uvs_loop_busy *l = &loops[i];
+		bool over = l->busy && l->busy_since_ns && now_mono > l->busy_since_ns &&
+			    now_mono - l->busy_since_ns >= block_ns;
+
+		loops[i].stopped = over ? loop_stop(w->target->pid, l->tid) : UVS_LOOP_RUNNING;
+	}
 	/* The samples the collector just took of blocked loops (off the CPU) come in too. */
 	c->ops->poll(c);
 	n = uvs_alerts_blocks(w->env->alert_cfg, &w->alerts, w->target->pid, loops, n, now_mono,

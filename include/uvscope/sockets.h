@@ -39,7 +39,12 @@ struct uvs_listen_key {
 struct uvs_sock_info {
 	__u64 state_ns;    /* when it entered its current state */
 	__u64 syn_sent_ns; /* when connect() sent the SYN, 0 otherwise */
-	__u32 state;
+	__u16 state;
+	/*
+	 * Its owner was taken from the listening port it came in on: a guess that the fds can
+	 * overrule (node's cluster: the primary accepts, a worker gets the connection).
+	 */
+	__u16 by_port;
 	__u32 tgid;        /* the target whose socket it is */
 };
 _Static_assert(sizeof(struct uvs_sock_info) == 24, "uvs_sock_info layout");

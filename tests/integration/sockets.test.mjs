@@ -528,3 +528,48 @@ time.sleep(3600)`]);
 			await other.stop();
 		}
 	});
+
+// Node's cluster: the primary accepts every connection on its listening socket and hands it to
+// a worker. The BPF side takes the primary for the owner (the port's), a guess the fds overrule:
+// once the worker holds the connection, its CLOSE_WAITs are the worker's (all were the
+// primary's before, whose socket table had none of them).
+test('a connection a cluster primary accepts and hands to a worker is the worker\'s', async (t) => {
+	if (skipWithoutBpf(t)) return;
+	const { child, ready } = await startFixture('cluster_rr.js');
+	const { agent } = await startAgent(`${ready.primary},${ready.worker}`, ['--interval', '200ms']);
+	const clients = [];
+	try {
+		await agent.waitFor((v) => v && v.type === 'attach' && v.pid === ready.worker, 'worker attached');
+		await intervalsAfter(agent, 1);
+		for (let i = 0; i < 5; i++) {
+			const c = net.connect({ port: ready.port, host: '127.0.0.1', allowHalfOpen: true });
+			c.on('error', () => {});
+			clients.push(c);
+		}
+		const replies = () => child.json().filter((v) => v && v.accepted !== undefined);
+		await until(async () => {
+			const before = replies().length;
+			child.send('count');
+			await child.until(() => replies().length > before, 'count');
+			return replies().at(-1).accepted === 5;
+		}, 'the worker holds all 5');
+		await intervalsAfter(agent); // the worker's fds read: its connections learned
+		for (const c of clients) c.end();
+		const closeWait = () => execFileSync('ss', ['-tanH', 'state', 'close-wait',
+			'sport', `= :${ready.port}`], SS_OPTS).toString().split('\n').filter(Boolean).length;
+		await until(() => closeWait() === 5, '5 in CLOSE_WAIT');
+		await intervalsAfter(agent);
+		const of = (pid, key) => agent.json().filter((v) => v.type === 'interval' && v.pid === pid &&
+			v.sockets).reduce((a, v) => a + (v.sockets.tcp[key] || 0), 0);
+		t.diagnostic(`close_wait_entered: worker ${of(ready.worker, 'close_wait_entered')}, ` +
+			`primary ${of(ready.primary, 'close_wait_entered')}; accepted: primary ` +
+			`${of(ready.primary, 'accepted')}, worker ${of(ready.worker, 'accepted')}`);
+		assert.equal(of(ready.worker, 'close_wait_entered'), 5);
+		assert.equal(of(ready.primary, 'close_wait_entered'), 0);
+		assert.equal(of(ready.primary, 'accepted'), 5, 'the primary accepted them');
+	} finally {
+		for (const c of clients) c.destroy();
+		await agent.stop();
+		await child.stop();
+	}
+});
