@@ -100,13 +100,12 @@ static __always_inline struct uvs_listen_key listen_key(const struct sock *sk)
 	return k;
 }
 
-/* The target listening on the socket's port (in its namespace), or 0. */
-static __always_inline __u32 listener_of(const struct sock *sk)
+/* The targets' entry for the socket's port (in its namespace): a tgid, or a shared port; NULL. */
+static __always_inline __u32 *listener_of(const struct sock *sk)
 {
 	struct uvs_listen_key k = listen_key(sk);
-	__u32 *tgid = bpf_map_lookup_elem(&listen_ports, &k);
 
-	return tgid ? *tgid : 0;
+	return bpf_map_lookup_elem(&listen_ports, &k);
 }
 
 /* The socket's entry, created when the socket turns out to be a target's. */
@@ -116,17 +115,21 @@ static __always_inline struct uvs_sock_info *follow(struct sock *sk, __u64 cooki
 	struct uvs_sock_info *info = bpf_map_lookup_elem(&socks, &cookie), fresh = {};
 	const struct uvs_target_cfg *t;
 	struct uvs_sock_stats *s;
-	__u32 owner;
+	__u32 owner, *listener;
 
 	if (info)
 		return info;
 	owner = made_by_target(oldstate, newstate);
 	if (!owner && oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
-		owner = listener_of(sk);
-		fresh.by_port = 1;
-	}
-	if (!owner)
+		/* Accepted on a targets' port: the port's target, a guess, or none yet (shared). */
+		listener = listener_of(sk);
+		if (!listener)
+			return NULL;
+		owner = *listener;
+		fresh.flags = UVS_SOCK_GUESSED;
+	} else if (!owner) {
 		return NULL;
+	}
 	fresh.state = oldstate;
 	fresh.state_ns = now;
 	fresh.tgid = owner;
@@ -159,14 +162,25 @@ int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	/*
 	 * Its process is not watched (not yet published, or gone): nothing is counted, and an
-	 * entry left by a target that went away goes when its socket closes.
+	 * entry left by a target that went away goes when its socket closes. One on a shared port
+	 * keeps what happens to it for whichever target turns out to hold it.
 	 */
 	t = uvs_target_of(info->tgid);
 	if (t)
 		s = stats(t);
 	if (!s) {
-		if (newstate == TCP_CLOSE)
+		if (newstate == TCP_CLOSE) {
 			bpf_map_delete_elem(&socks, &cookie);
+			return 0;
+		}
+		if (info->tgid != UVS_SOCK_PORT_SHARED || !(info->flags & UVS_SOCK_GUESSED))
+			return 0;
+		if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV)
+			info->flags |= UVS_SOCK_PENDING_ACCEPTED;
+		else if (newstate == TCP_CLOSE_WAIT)
+			info->flags |= UVS_SOCK_PENDING_CLOSE_WAIT;
+		info->state = newstate;
+		info->state_ns = now;
 		return 0;
 	}
 	switch (newstate) {
@@ -195,10 +209,17 @@ int BPF_PROG(uvs_sock_state, struct sock *sk, int oldstate, int newstate)
 		}
 		break;
 	case TCP_CLOSE_WAIT:
-		__sync_fetch_and_add(&s->close_wait_entered, 1);
+		/* For the process whose fds hold it, which may not be the port's. */
+		if (info->flags & UVS_SOCK_GUESSED)
+			info->flags |= UVS_SOCK_PENDING_CLOSE_WAIT;
+		else
+			__sync_fetch_and_add(&s->close_wait_entered, 1);
 		break;
 
 	case TCP_CLOSE:
+		/* Gone before any target's fds were read: the guess keeps it. */
+		if (info->flags & UVS_SOCK_PENDING_CLOSE_WAIT)
+			__sync_fetch_and_add(&s->close_wait_entered, 1);
 		if (oldstate == TCP_SYN_SENT) {
 			/* tcp_reset() and the SYN timer set sk_err before tcp_done() closes it. */
 			err = BPF_CORE_READ(sk, sk_err);

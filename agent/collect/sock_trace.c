@@ -200,6 +200,9 @@ void uvs_sock_trace_detach(struct uvs_sock_trace *t)
 	free(t->now);
 	free(t->peers);
 	free(t->known);
+	free(t->recheck);
+	t->recheck = NULL;
+	t->nrecheck = 0;
 	t->prev = t->now = NULL;
 	t->peers = NULL;
 	t->known = NULL;
@@ -236,39 +239,44 @@ static bool learn_listener(struct uvs_sock_trace *t, int ports, const struct uvs
 }
 
 /*
- * ... but for its owner when that was guessed from the listening port: the process whose fds
- * hold the connection is the one it serves (node's cluster: the primary accepts every
- * connection and hands it to a worker, which leaks or ends it). Its owner's own fds never take
- * it back from a guess: a connection is with the primary only until it is handed over. The
- * whole entry is written back: a state change the BPF side makes between the lookup and the
- * update is lost, one transition's time at most.
+ * ... but for its owner when that was guessed from the listening port (bpf/sockets.bpf.c,
+ * UVS_SOCK_GUESSED): the process whose fds hold the connection is the one it serves, and what
+ * waits in the entry (a CLOSE_WAIT entered, an accept on a shared port) is counted for it.
+ * Node's cluster primary accepts every connection and hands it to a worker, which leaks or
+ * ends it. The guessed owner's own fds confirm the guess only when they still hold the
+ * connection at the next read (recheck): the primary holds one for a moment, a server of its
+ * own connections for their life. The whole entry is written back: a state change the BPF
+ * side makes between the lookup and the update is lost, one transition at most.
  */
-static void take_from_port_owner(struct uvs_sock_trace *t, int socks, uint64_t cookie)
+static void settle_owner(struct uvs_sock_trace *t, int socks, uint64_t cookie, bool confirm)
 {
 	struct uvs_sock_info info;
 
-	if (bpf_map_lookup_elem(socks, &cookie, &info) || !info.by_port || info.tgid == t->tgid)
+	if (bpf_map_lookup_elem(socks, &cookie, &info) || !(info.flags & UVS_SOCK_GUESSED) ||
+	    (info.tgid == t->tgid) != confirm)
 		return;
+	if (info.flags & UVS_SOCK_PENDING_CLOSE_WAIT)
+		t->close_wait_learned++;
+	if (info.flags & UVS_SOCK_PENDING_ACCEPTED)
+		t->accepted_learned++;
 	info.tgid = t->tgid;
-	info.by_port = 0;
+	info.flags = 0;
 	bpf_map_update_elem(socks, &cookie, &info, BPF_EXIST);
 }
 
-static bool port_in(const uint16_t *ports, size_t n, uint16_t port)
+/* Whether the entry is guessed to be this target's: confirmed at the next read if still held. */
+static bool guessed_mine(const struct uvs_sock_trace *t, int socks, uint64_t cookie)
 {
-	size_t i;
+	struct uvs_sock_info info;
 
-	for (i = 0; i < n; i++)
-		if (ports[i] == port)
-			return true;
-	return false;
+	return !bpf_map_lookup_elem(socks, &cookie, &info) && (info.flags & UVS_SOCK_GUESSED) &&
+	       info.tgid == t->tgid;
 }
 
 void uvs_sock_trace_learn(struct uvs_sock_trace *t, const struct uvs_socket_table *table)
 {
-	uint16_t shared[UVS_FOREIGN_LISTEN_MAX];
-	size_t i, n = 0, nshared = 0;
-	uint64_t *now;
+	size_t i, n = 0, nrecheck = 0;
+	uint64_t *now, *recheck;
 	int socks, ports;
 
 	if (!t->attached)
@@ -278,12 +286,11 @@ void uvs_sock_trace_learn(struct uvs_sock_trace *t, const struct uvs_socket_tabl
 	for (i = 0; i < table->n; i++) {
 		const struct uvs_sock *s = &table->rows[i];
 
-		if (s->protocol == IPPROTO_TCP && s->state == UVS_TCP_LISTEN &&
-		    learn_listener(t, ports, table, s) && nshared < UVS_FOREIGN_LISTEN_MAX &&
-		    !port_in(shared, nshared, s->local_port))
-			shared[nshared++] = s->local_port;
+		if (s->protocol == IPPROTO_TCP && s->state == UVS_TCP_LISTEN)
+			learn_listener(t, ports, table, s);
 	}
 	now = malloc((table->n ? table->n : 1) * sizeof(*now));
+	recheck = malloc((table->n ? table->n : 1) * sizeof(*recheck));
 	for (i = 0; i < table->n; i++) {
 		const struct uvs_sock *s = &table->rows[i];
 		/* Its time in the current state counts from now: we did not see it start. */
@@ -299,26 +306,24 @@ void uvs_sock_trace_learn(struct uvs_sock_trace *t, const struct uvs_socket_tabl
 		if (s->state == UVS_TCP_LISTEN)
 			continue;
 		/* BPF_NOEXIST: never overwrite what the BPF side knows better... */
-		if (bpf_map_update_elem(socks, &s->cookie, &info, BPF_NOEXIST) != 0) {
-			take_from_port_owner(t, socks, s->cookie);
+		if (bpf_map_update_elem(socks, &s->cookie, &info, BPF_NOEXIST) == 0)
 			continue;
-		}
-		/*
-		 * New to both sides, on a shared listening port, after the first learn (before it,
-		 * every connection is one accepted before the attach): one this target accepted,
-		 * which the BPF side could not tell from the port. One accepted and closed between
-		 * two learns is not seen.
-		 */
-		if (t->learned_once && port_in(shared, nshared, s->local_port))
-			t->accepted_learned++;
+		settle_owner(t, socks, s->cookie, false);
+		if (recheck && guessed_mine(t, socks, s->cookie))
+			recheck[nrecheck++] = s->cookie;
 	}
 	if (now)
 		qsort(now, n, sizeof(*now), cmp_u64);
+	/* Guessed mine at the last read and held still: mine (one gone meanwhile closed). */
+	for (i = 0; now && i < t->nrecheck; i++)
+		if (bsearch(&t->recheck[i], now, n, sizeof(*now), cmp_u64))
+			settle_owner(t, socks, t->recheck[i], true);
+	free(t->recheck);
+	t->recheck = recheck;
+	t->nrecheck = recheck ? nrecheck : 0;
 	free(t->known);
 	t->known = now;
 	t->nknown = now ? n : 0;
-	t->nshared_ports = nshared;
-	t->learned_once = true;
 }
 
 static uint64_t delta(uint64_t now, uint64_t before)
@@ -410,8 +415,11 @@ void uvs_sock_trace_window(struct uvs_sock_trace *t, struct uvs_sockets_snapshot
 	    bpf_map_lookup_elem(bpf_map__fd(skel_of(t)->maps.sock_stats), &key, t->now))
 		return;
 	uvs_sock_transitions(t->now, t->prev, out);
+	/* What the fds settled since the last window (settle_owner). */
 	out->accepted += t->accepted_learned - t->accepted_learned_told;
+	out->close_wait_entered += t->close_wait_learned - t->close_wait_learned_told;
 	t->accepted_learned_told = t->accepted_learned;
+	t->close_wait_learned_told = t->close_wait_learned;
 	*lost = delta(t->now->lost, t->prev->lost);
 	top_peers(t, out, false);
 	*t->prev = *t->now;
@@ -427,6 +435,7 @@ void uvs_sock_trace_totals(struct uvs_sock_trace *t, struct uvs_sockets_snapshot
 	/* As of the last window: the peers walked now are the session's anyway. */
 	uvs_sock_transitions(t->prev, &zero, out);
 	out->accepted += t->accepted_learned_told;
+	out->close_wait_entered += t->close_wait_learned_told;
 	*lost = t->prev->lost;
 	top_peers(t, out, true);
 }

@@ -45,12 +45,15 @@ struct uvs_sock_trace {
 	size_t npeers;
 	uint64_t *known;              /* cookies told to the BPF side at the last learn, sorted */
 	size_t nknown;
-	bool learned_once;
-	/* Listening ports of the target another process listens on too, at the last learn. */
-	size_t nshared_ports;
-	/* Connections accepted on those, learned from the fds (the BPF side cannot tell whose). */
-	uint64_t accepted_learned;
-	uint64_t accepted_learned_told; /* as of the last window */
+	/* Connections guessed to be this target's at the last learn: confirmed if still held. */
+	uint64_t *recheck;
+	size_t nrecheck;
+	/*
+	 * What the fds settled (collect/sock_trace.c, settle_owner): accepts on a shared port and
+	 * CLOSE_WAITs entered while the owner was a guess; and as of the last window.
+	 */
+	uint64_t accepted_learned, accepted_learned_told;
+	uint64_t close_wait_learned, close_wait_learned_told;
 	uint32_t netns;               /* the target's network namespace (inode number) */
 };
 

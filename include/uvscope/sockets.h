@@ -40,13 +40,20 @@ struct uvs_sock_info {
 	__u64 state_ns;    /* when it entered its current state */
 	__u64 syn_sent_ns; /* when connect() sent the SYN, 0 otherwise */
 	__u16 state;
-	/*
-	 * Its owner was taken from the listening port it came in on: a guess that the fds can
-	 * overrule (node's cluster: the primary accepts, a worker gets the connection).
-	 */
-	__u16 by_port;
-	__u32 tgid;        /* the target whose socket it is */
+	__u16 flags;       /* UVS_SOCK_GUESSED, UVS_SOCK_PENDING_* */
+	__u32 tgid;        /* the target whose socket it is; 0 on a shared port, not yet known */
 };
+
+/*
+ * Its owner was taken from the listening port it came in on (or is unknown: a shared port): a
+ * guess the fds overrule. Node's cluster primary accepts every connection and hands it to a
+ * worker; on a port several processes listen on, whoever accepts it has it. While the owner is
+ * a guess, what would be counted for it waits in the entry (PENDING_*), for the process whose
+ * fds hold the connection (the agent's next read of them), or for the guess if it closes first.
+ */
+#define UVS_SOCK_GUESSED 1
+#define UVS_SOCK_PENDING_CLOSE_WAIT 2 /* it entered CLOSE_WAIT */
+#define UVS_SOCK_PENDING_ACCEPTED 4   /* accepted on a shared port: no one counted it yet */
 _Static_assert(sizeof(struct uvs_sock_info) == 24, "uvs_sock_info layout");
 
 /* A target's counters (at its slot, updated atomically). */

@@ -531,8 +531,9 @@ time.sleep(3600)`]);
 
 // Node's cluster: the primary accepts every connection on its listening socket and hands it to
 // a worker. The BPF side takes the primary for the owner (the port's), a guess the fds overrule:
-// once the worker holds the connection, its CLOSE_WAITs are the worker's (all were the
-// primary's before, whose socket table had none of them).
+// the worker holds the connections, so their CLOSE_WAITs are the worker's, also those entered
+// before the agent read the worker's fds (all were the primary's before, whose socket table had
+// none of them).
 test('a connection a cluster primary accepts and hands to a worker is the worker\'s', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const { child, ready } = await startFixture('cluster_rr.js');
@@ -553,7 +554,8 @@ test('a connection a cluster primary accepts and hands to a worker is the worker
 			await child.until(() => replies().length > before, 'count');
 			return replies().at(-1).accepted === 5;
 		}, 'the worker holds all 5');
-		await intervalsAfter(agent); // the worker's fds read: its connections learned
+		// At once, most likely in the interval they were accepted in, before any read of the
+		// worker's fds: their CLOSE_WAITs wait in their entries for the worker's next read.
 		for (const c of clients) c.end();
 		const closeWait = () => execFileSync('ss', ['-tanH', 'state', 'close-wait',
 			'sport', `= :${ready.port}`], SS_OPTS).toString().split('\n').filter(Boolean).length;
