@@ -894,7 +894,8 @@ static void hand_to_bpf(struct uvs_loops *l, struct uvs_loop_track *lt)
 		return;
 	memcpy(&lt->prev, l->scratch, sizeof(lt->prev));
 	lt->prev_busy = l->scratch->busy_ns + run_busy;
-	lt->prev_idle = l->scratch->idle_ns + run_idle;
+	/* As uvs_loop_window counts it: the first window after lost the wait before attach. */
+	lt->prev_idle = uvs_loop_idle_shown(lt, l->scratch->idle_ns + run_idle);
 }
 
 int uvs_loops_set_waits(struct uvs_loops *l, bool on, char *why, size_t cap)

@@ -63,6 +63,11 @@ bool uvs_loop_unmeasured(const struct uvs_loop_reading *r)
 	return r->metrics == UVS_LOOP_METRICS_OFF && !s->iterations && !s->busy_ns && !s->idle_ns;
 }
 
+uint64_t uvs_loop_idle_shown(const struct uvs_loop_track *l, uint64_t idle)
+{
+	return idle > l->idle_before_attach ? idle - l->idle_before_attach : 0;
+}
+
 void uvs_loop_window(struct uvs_loop_track *l, const struct uvs_loop_reading *r, uint64_t now,
 		     uint64_t block_ns, bool phases, const char *comm,
 		     struct uvs_loop_snapshot *ls)
@@ -79,8 +84,7 @@ void uvs_loop_window(struct uvs_loop_track *l, const struct uvs_loop_reading *r,
 	else if (r->alive && !r->in_wait)
 		run_idle = r->ended_idle_ns;
 	busy = s->busy_ns + run_busy;
-	idle = s->idle_ns + run_idle;
-	idle = idle > l->idle_before_attach ? idle - l->idle_before_attach : 0;
+	idle = uvs_loop_idle_shown(l, s->idle_ns + run_idle);
 
 	head(ls, l, comm);
 	/* Cumulative counters only grow unless BPF's entry was recreated: never wrap. */

@@ -90,6 +90,13 @@ struct uvs_loop_last {
 bool uvs_loop_unmeasured(const struct uvs_loop_reading *r);
 
 /*
+ * A loop's cumulative idle time (BPF's, a wait in progress included) as its windows count it:
+ * without the part of its first wait before attach (idle_before_attach). Every reading that
+ * windows take a difference of goes through here, or a window loses that part.
+ */
+uint64_t uvs_loop_idle_shown(const struct uvs_loop_track *l, uint64_t idle);
+
+/*
  * Fills out with the window since the track's last one, as of now_mono, and moves the track
  * on. comm is the thread's name; phases says whether phase figures are measured.
  */

@@ -119,6 +119,18 @@ test(`overhead guard: a fast loop has its wait hook (${returnHook ? 'the epoll c
 		const back = await intervalsAfter(agent, 2);
 		assert.equal(back.guard.loop_hooks, 'on');
 		assert.notEqual(mainOf(back, child.pid).busy_max_ns, null);
+		// Every window from the hand-back on is whole: busy and idle add up to its length. The
+		// first one after lost the part of the wait before attach (up to the fixture's 1 s
+		// timer) when the loop was waiting at attach: idle 0.3 ms of a 992 ms window.
+		const lines = agent.json();
+		const upAt = lines.findIndex(guardLine('up', 'loop_hooks_off'));
+		for (const v of intervals(lines.slice(upAt))) {
+			const main = mainOf(v, child.pid);
+			t.diagnostic(`after the hand-back: busy ${main.busy_ns / MS} ms + idle ` +
+				`${main.idle_ns / MS} ms of ${v.window_ns / MS} ms`);
+			assert.ok(Math.abs(main.busy_ns + main.idle_ns - v.window_ns) <= 0.05 * v.window_ns,
+				JSON.stringify(main));
+		}
 		// The loop was handed back in its wait (a 1 s timer): its end, which a read of stdin
 		// brings, is the end of that wait, not of a busy span since the hand-back (whether
 		// the last poll before the hooks went out could wait says nothing of this one). The
