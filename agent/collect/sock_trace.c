@@ -223,7 +223,7 @@ static int cmp_u64(const void *a, const void *b)
  * map (an entry made by the BPF side at listen(), or by that target's learn). A shared port is
  * no one's (UVS_SOCK_PORT_SHARED): its connections are followed from the fds that hold them.
  */
-static bool learn_listener(struct uvs_sock_trace *t, int ports, const struct uvs_socket_table *table,
+static void learn_listener(struct uvs_sock_trace *t, int ports, const struct uvs_socket_table *table,
 			   const struct uvs_sock *s)
 {
 	/* The table was read in the target's namespace: its ports are that namespace's. */
@@ -233,9 +233,8 @@ static bool learn_listener(struct uvs_sock_trace *t, int ports, const struct uvs
 	if (!uvs_socket_table_listener_shared(table, s) &&
 	    (bpf_map_update_elem(ports, &port, &owner, BPF_NOEXIST) == 0 ||
 	     (bpf_map_lookup_elem(ports, &port, &owner) == 0 && owner == t->tgid)))
-		return false;
+		return;
 	bpf_map_update_elem(ports, &port, &shared, BPF_ANY);
-	return true;
 }
 
 /*
