@@ -96,11 +96,6 @@ static int load_empty_program(enum bpf_prog_type type)
 	return (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
 }
 
-static int perf_open(struct perf_event_attr *attr)
-{
-	/* This thread only (pid 0, any CPU): nothing else on the host is touched. */
-	return (int)syscall(SYS_perf_event_open, attr, 0, -1, -1, 0);
-}
 
 /* Attaches the empty program of `type` to the event and enables it; -1 with why on failure. */
 static int arm(int fd, enum bpf_prog_type type, char *why, size_t why_len)
@@ -121,6 +116,26 @@ static int arm(int fd, enum bpf_prog_type type, char *why, size_t why_len)
 	return 0;
 }
 
+/*
+ * Opens the event (what: its name in a failure), for this thread only (pid 0, any CPU: nothing
+ * else on the host is touched), with the empty program of `type` on it: its fd, or -1 with why.
+ */
+static int open_armed(struct perf_event_attr *attr, const char *what, enum bpf_prog_type type,
+		      char *why, size_t why_len)
+{
+	int fd = (int)syscall(SYS_perf_event_open, attr, 0, -1, -1, 0);
+
+	if (fd < 0) {
+		snprintf(why, why_len, "perf_event_open(%s): %s", what, strerror(errno));
+		return -1;
+	}
+	if (arm(fd, type, why, why_len) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int open_hw_breakpoint(void *addr, char *why, size_t why_len)
 {
 	struct perf_event_attr attr;
@@ -134,16 +149,7 @@ static int open_hw_breakpoint(void *addr, char *why, size_t why_len)
 	attr.exclude_kernel = 1;
 	attr.exclude_hv = 1;
 	attr.disabled = 1;
-	int fd = perf_open(&attr);
-	if (fd < 0) {
-		snprintf(why, why_len, "perf_event_open(PERF_TYPE_BREAKPOINT): %s", strerror(errno));
-		return -1;
-	}
-	if (arm(fd, BPF_PROG_TYPE_PERF_EVENT, why, why_len) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return open_armed(&attr, "PERF_TYPE_BREAKPOINT", BPF_PROG_TYPE_PERF_EVENT, why, why_len);
 }
 
 /* The uprobe PMU's type, from sysfs; -1 where the kernel has none. */
@@ -207,16 +213,7 @@ static int open_uprobe(void *addr, char *why, size_t why_len)
 	attr.config1 = (uint64_t)(uintptr_t)path;
 	attr.config2 = offset;
 	attr.disabled = 1;
-	int fd = perf_open(&attr);
-	if (fd < 0) {
-		snprintf(why, why_len, "perf_event_open(uprobe): %s", strerror(errno));
-		return -1;
-	}
-	if (arm(fd, BPF_PROG_TYPE_KPROBE, why, why_len) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return open_armed(&attr, "uprobe", BPF_PROG_TYPE_KPROBE, why, why_len);
 }
 
 static void print_probe(const char *name, int fd, double fn_ns, const char *why)

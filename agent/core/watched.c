@@ -131,7 +131,12 @@ static enum uvs_loop_stop loop_stop(pid_t pid, pid_t tid)
 		return UVS_LOOP_STOPPED_SIGNAL;
 	case 't':
 		return UVS_LOOP_STOPPED_DEBUGGER;
+	case 'R':
+		/* On a CPU or waiting for one: not frozen, and the cgroup files go unread (a loop
+		 * spinning for hours is checked every 10 ms). */
+		return UVS_LOOP_RUNNING;
 	default:
+		/* Frozen tasks sleep (S under v2's freezer, D under v1's). */
 		return uvs_cgroup_frozen((int)pid) ? UVS_LOOP_FROZEN : UVS_LOOP_RUNNING;
 	}
 }

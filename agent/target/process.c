@@ -281,20 +281,19 @@ static void find_node_object(struct uvs_target *t, struct object_list *l, uint64
 void uvs_read_thread_comm(pid_t pid, pid_t tid, char *out, size_t cap)
 {
 	char path[64];
+	size_t n;
 
 	if (!cap)
 		return;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
-	ssize_t n = uvs_read_file(path, out, cap);
-
-	if (n < 0)
+	if (uvs_read_file(path, out, cap) < 0)
 		out[0] = '\0';
 	/*
 	 * The kernel ends the name with one newline: only that one goes. The target names its
 	 * threads (process.title, prctl, a Worker's name on Node 26) and a name may hold newlines
 	 * of its own, even start with one; cut there, it would show empty or shortened.
 	 */
-	n = (ssize_t)strlen(out);
+	n = strlen(out);
 	if (n > 0 && out[n - 1] == '\n')
 		out[n - 1] = '\0';
 	uvs_sanitize(out, cap);
