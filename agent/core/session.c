@@ -306,13 +306,21 @@ static int add_target(struct session *s, pid_t pid, bool begin_now)
 static void drop_target(struct session *s, size_t i, const char *why)
 {
 	struct watched_slot *ws = &s->watched[i];
+	pid_t pid = uvs_watched_pid(ws->w);
 
 	poll_events(s);
-	uvs_watched_finish(ws->w, why);
+	uvs_watched_finish(ws->w);
 	if (ws->pid_fd >= 0)
 		close(ws->pid_fd); /* which takes it out of the exits set */
 	uvs_image_watch_close(&ws->image);
 	uvs_watched_free(ws->w);
+	/*
+	 * Said once it is true: its links gone and its loops out of the shared maps. Said before
+	 * the free, a reader that acts on the line (a test reading the maps, an operator's
+	 * script) saw the maps still holding the old program's loop.
+	 */
+	if (why)
+		uvs_info("%s; detached from pid %d", why, (int)pid);
 	s->watched[i] = s->watched[--s->nwatched];
 	if (!s->nwatched && !s->cli->all)
 		stop(s, NULL);

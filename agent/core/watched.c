@@ -723,7 +723,7 @@ struct uvs_collector *uvs_watched_collector(struct uvs_watched *w)
 
 /* ---- the end ---------------------------------------------------------------------------------- */
 
-void uvs_watched_finish(struct uvs_watched *w, const char *why)
+void uvs_watched_finish(struct uvs_watched *w)
 {
 	struct uvs_alert alerts[MAX_ALERTS];
 	size_t i, n;
@@ -742,8 +742,6 @@ void uvs_watched_finish(struct uvs_watched *w, const char *why)
 	if (uvs_watched_totals(w, w->snap) == 0)
 		uvs_outputs_summary(w->env->outputs, w->snap);
 	w->finished = true;
-	if (why)
-		uvs_info("%s; detached from pid %d", why, (int)w->target->pid);
 }
 
 void uvs_watched_image_gone(struct uvs_watched *w)

@@ -75,10 +75,11 @@ void uvs_watched_window(struct uvs_watched *w);
 int uvs_watched_totals(struct uvs_watched *w, struct uvs_snapshot *out);
 
 /*
- * Takes its probes out, shows its last window and its summary, and says why it ends (`why`:
- * NULL says nothing). Its outputs get nothing more after this.
+ * Takes its probes out and shows its last window and its summary. Its outputs get nothing more
+ * after this. Saying it is detached is the caller's, after uvs_watched_free: until then the
+ * shared BPF maps still hold its loops' entries.
  */
-void uvs_watched_finish(struct uvs_watched *w, const char *why);
+void uvs_watched_finish(struct uvs_watched *w);
 
 /*
  * The process no longer runs the program attached to (it exec'd): its finish reads nothing
