@@ -59,6 +59,18 @@ static void mark_exited(struct uvs_loops *l, struct uvs_loop_track *lt)
 	lt->exited = true;
 }
 
+/* The loop of thread tid that exited last, if it still has its entry. */
+static struct uvs_loop_track *exited_track(const struct uvs_loops *l, int tid)
+{
+	struct uvs_loop_track *last = NULL;
+
+	for (size_t i = 0; i < l->nloops; i++)
+		if (l->loops[i]->tid == tid && l->loops[i]->exited &&
+		    (!last || l->loops[i]->exit_seq > last->exit_seq))
+			last = l->loops[i];
+	return last;
+}
+
 /* The loop of live thread tid, if followed (an exited one keeps its entry for the summary). */
 static struct uvs_loop_track *followed(const struct uvs_loops *l, int tid)
 {
@@ -487,8 +499,12 @@ int uvs_loops_on_event(void *ctx, void *data, size_t len)
 		 * shows what it did, and its statistics leave the map with it.
 		 */
 		uvs_debug("thread %u exited", e->tid);
-		/* Not when a window saw it gone first: its last window was shown. */
-		lt = seen_exit(l, (int)e->tid) ? NULL : track(l, (int)e->tid);
+		/*
+		 * When a window saw it gone first its last window was shown, not tracked again;
+		 * what its exit says of its role still places it (uvs_loops_window asks).
+		 */
+		lt = seen_exit(l, (int)e->tid) ? exited_track(l, (int)e->tid) :
+						 track(l, (int)e->tid);
 		if (lt)
 			place_by_metrics(l, lt, (uint32_t)e->duration_ns);
 		break;
@@ -1008,6 +1024,28 @@ static void discover(struct uvs_loops *l)
 	qsort(l->loops, l->nloops, sizeof(l->loops[0]), loop_order);
 }
 
+/*
+ * A loop whose thread exited between the window's read of the events and its read of the loop,
+ * its role not proven by then, was shown as "other": the exit's event, which says whether the
+ * loop had libuv's metrics on (so, in Node, whether it was a Worker's), was still in the ring.
+ * Read once the walk over the loops is done (the events may add and evict loops), it places
+ * them, and the window shows the role their exit proved.
+ */
+static void place_exited_shown(struct uvs_loops *l, struct uvs_snapshot *s)
+{
+	struct uvs_loop_track *lt;
+	size_t k;
+
+	uvs_bpf_shared_poll(l->sh);
+	for (k = 0; k < s->nloops; k++) {
+		if (s->loops[k].role != UVS_ROLE_OTHER)
+			continue;
+		lt = exited_track(l, s->loops[k].tid);
+		if (lt && lt->role_known)
+			s->loops[k].role = lt->role;
+	}
+}
+
 static uint64_t delta(uint64_t now, uint64_t before)
 {
 	return now >= before ? now - before : now;
@@ -1025,6 +1063,7 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 	 * holds only part of its phases.
 	 */
 	bool phases = l->probes.phases && l->probes.phase_changes == l->phase_changes;
+	bool unplaced_exits = false;
 
 	l->phase_changes = l->probes.phase_changes;
 	adopt_placed(l);
@@ -1104,8 +1143,11 @@ void uvs_loops_window(struct uvs_loops *l, struct uvs_snapshot *s)
 			/* The thread exited: this was its last window. */
 			mark_exited(l, lt);
 			bpf_map_delete_elem(l->probes.stats_fd, &key);
+			unplaced_exits |= !lt->role_known || lt->role == UVS_ROLE_OTHER;
 		}
 	}
+	if (unplaced_exits)
+		place_exited_shown(l, s);
 	s->loops_left_out = l->left_out;
 	read_counters(l, &counters);
 	s->agent.events = delta(counters.events, l->prev_counters.events);
