@@ -240,8 +240,18 @@ test('flame writes one profile as folded, pprof (read back by go tool pprof) and
 	}
 });
 
+// The main thread's time on a CPU and waiting for one, ns, from the kernel's schedstat.
+function cpuAndRunDelay(pid) {
+	const [onCpu, waiting] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8')
+		.trim().split(/\s+/).map(Number);
+	return { onCpu, waiting };
+}
+
 // The phase a sample ran in, from its return address into uv_run, against the exact phase
 // uprobes on the same loop at the same time: the shares of busy time agree within 5 points.
+// Samples count CPU time and the probes wall time: a loop thread kept off its CPU (the
+// machine busy with other work) spends wall time in a phase that no sample sees, and then
+// the two measure different things; that run is said and not compared.
 test('sampled phases agree with the exact phase uprobes (--phases) within 5 points', async (t) => {
 	if (skipWithoutBpf(t)) return;
 	const child = new Child(nodeBin, [path.join(fixtures, 'phase_rotation.js')]);
@@ -250,8 +260,11 @@ test('sampled phases agree with the exact phase uprobes (--phases) within 5 poin
 	try {
 		const intervals = () => agent.json().filter((v) => v.type === 'interval');
 		const first = intervals().length;
+		const sched0 = cpuAndRunDelay(child.pid);
 		const { lines } = await flame(child.pid, ['--mode', 'loop', '--sample-hz', '997']);
+		const sched1 = cpuAndRunDelay(child.pid);
 		const last = intervals().length;
+		const runDelay = (sched1.waiting - sched0.waiting) / (sched1.onCpu - sched0.onCpu);
 		// Exact: the busy phases' time in the intervals the sampling ran through.
 		const exact = {};
 		let exactTotal = 0;
@@ -275,7 +288,11 @@ test('sampled phases agree with the exact phase uprobes (--phases) within 5 poin
 		const report = JSON.stringify({ exact, sampled });
 		t.diagnostic(`${sampledTotal} samples; exact/sampled %: ` + ['timers', 'check', 'poll_io',
 			'close'].map((k) => `${k} ${(100 * share(exact, exactTotal, k)).toFixed(1)}/` +
-			`${(100 * share(sampled, sampledTotal, k)).toFixed(1)}`).join(', '));
+			`${(100 * share(sampled, sampledTotal, k)).toFixed(1)}`).join(', ') +
+			`; the loop thread waited for a CPU ${(100 * runDelay).toFixed(1)}% of its CPU time`);
+		if (runDelay > 0.05)
+			return t.skip(`the loop thread waited for a CPU for ${(100 * runDelay).toFixed(0)}% ` +
+				'of its CPU time: other work on this machine; wall and CPU shares differ');
 		for (const phase of ['timers', 'check', 'poll_io', 'close']) {
 			const e = share(exact, exactTotal, phase), s = share(sampled, sampledTotal, phase);
 			assert.ok(e > 0.1, `${phase} is a real share of the exact time: ${report}`);
