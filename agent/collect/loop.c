@@ -43,15 +43,6 @@ static bool evict_exited(struct uvs_loops *l)
 	return true;
 }
 
-/* Whether a loop of thread tid was seen exit (a later thread may reuse the tid). */
-static bool seen_exit(const struct uvs_loops *l, int tid)
-{
-	for (size_t i = 0; i < l->nloops; i++)
-		if (l->loops[i]->tid == tid && l->loops[i]->exited)
-			return true;
-	return false;
-}
-
 static void mark_exited(struct uvs_loops *l, struct uvs_loop_track *lt)
 {
 	if (!lt->exited)
@@ -59,7 +50,10 @@ static void mark_exited(struct uvs_loops *l, struct uvs_loop_track *lt)
 	lt->exited = true;
 }
 
-/* The loop of thread tid that exited last, if it still has its entry. */
+/*
+ * The loop of thread tid that was seen exit last, if it still has its entry (a later thread
+ * may reuse the tid).
+ */
 static struct uvs_loop_track *exited_track(const struct uvs_loops *l, int tid)
 {
 	struct uvs_loop_track *last = NULL;
@@ -503,8 +497,9 @@ int uvs_loops_on_event(void *ctx, void *data, size_t len)
 		 * When a window saw it gone first its last window was shown, not tracked again;
 		 * what its exit says of its role still places it (uvs_loops_window asks).
 		 */
-		lt = seen_exit(l, (int)e->tid) ? exited_track(l, (int)e->tid) :
-						 track(l, (int)e->tid);
+		lt = exited_track(l, (int)e->tid);
+		if (!lt)
+			lt = track(l, (int)e->tid);
 		if (lt)
 			place_by_metrics(l, lt, (uint32_t)e->duration_ns);
 		break;

@@ -46,13 +46,6 @@ static ssize_t find_inode(const struct collect *c, uint32_t ino)
 	return s ? s - c->fds->sockets : -1;
 }
 
-static bool unspecified(uint8_t family, const uint8_t addr[16])
-{
-	static const uint8_t zero[16];
-
-	return !memcmp(addr, zero, family == AF_INET6 ? 16 : 4);
-}
-
 /* Another process listens on one of the target's ports (the dumps ask for those only). */
 static void foreign_listener(struct uvs_socket_table *t, const struct uvs_sock *s)
 {
@@ -80,7 +73,8 @@ bool uvs_socket_table_listener_shared(const struct uvs_socket_table *t,
 
 		if (f->port != listener->local_port)
 			continue;
-		if (unspecified(f->family, f->addr) || unspecified(listener->family, listener->local) ||
+		if (uvs_addr_unspecified(f->family, f->addr) ||
+		    uvs_addr_unspecified(listener->family, listener->local) ||
 		    (f->family == listener->family &&
 		     !memcmp(f->addr, listener->local, f->family == AF_INET6 ? 16 : 4)))
 			return true;

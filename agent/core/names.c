@@ -181,13 +181,17 @@ const char *uvs_tcp_state_name(unsigned int state)
 	return state < UVS_TCP_STATES && names[state] ? names[state] : "UNKNOWN";
 }
 
+bool uvs_addr_unspecified(int family, const uint8_t addr[16])
+{
+	static const uint8_t zero[16];
+
+	return memcmp(addr, zero, family == AF_INET6 ? 16 : 4) == 0;
+}
+
 void uvs_format_endpoint_json(int family, const uint8_t addr[16], uint16_t port, char *buf,
 			      size_t cap)
 {
-	static const uint8_t zero[16];
-	bool any = memcmp(addr, zero, family == AF_INET6 ? 16 : 4) == 0;
-
-	if (!any) {
+	if (!uvs_addr_unspecified(family, addr)) {
 		uvs_format_endpoint(family, addr, port, buf, cap);
 		return;
 	}

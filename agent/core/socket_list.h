@@ -83,6 +83,9 @@ bool uvs_socket_table_listener_shared(const struct uvs_socket_table *t,
 /* "ESTABLISHED", "CLOSE_WAIT", ... as ss prints them; "UNKNOWN" out of range. */
 const char *uvs_tcp_state_name(unsigned int state);
 
+/* Whether addr is its family's unspecified address: 0.0.0.0, or [::] for AF_INET6. */
+bool uvs_addr_unspecified(int family, const uint8_t addr[16]);
+
 /* As ss prints them: "127.0.0.1:3000", "[::1]:443", "0.0.0.0:*", "[::]:80". */
 void uvs_format_endpoint(int family, const uint8_t addr[16], uint16_t port, char *buf, size_t cap);
 
